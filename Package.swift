@@ -1,0 +1,70 @@
+// swift-tools-version: 6.0
+// HandsetHub: a networked virtual device hub emulating a consolidated handset's hypervisor.
+// Module dependencies are one-way (see ../shared/DESIGN.md §2): codecs never import EventLoop,
+// the model never imports HubServer, executables are thin.
+import PackageDescription
+
+let package = Package(
+    name: "HandsetHub",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "hubd", targets: ["hubd"]),
+        .executable(name: "hubctl", targets: ["hubctl"]),
+        .library(name: "HubGuest", targets: ["HubGuest"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // libuv's header and nothing else; only EventLoop imports it.
+        .systemLibrary(
+            name: "CUV", path: "Sources/CUV", pkgConfig: "libuv",
+            providers: [.apt(["libuv1-dev"])]),
+        .target(name: "EventLoop", dependencies: ["CUV"]),
+        .target(name: "Wire"),
+        .target(name: "GuestWire", dependencies: ["Wire"]),
+        .target(name: "ControlWire", dependencies: ["Wire"]),
+        .target(name: "PlatformConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(
+            name: "Hypervisor",
+            dependencies: ["PlatformConfig", "GuestWire"]),
+        .target(
+            name: "HubServer",
+            dependencies: [
+                "EventLoop", "Wire", "GuestWire", "ControlWire", "PlatformConfig", "Hypervisor",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+        .target(
+            name: "HubGuest",
+            dependencies: ["GuestWire", "Wire", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "HubControlClient", dependencies: ["ControlWire"]),
+        .executableTarget(
+            name: "hubd",
+            dependencies: [
+                "HubServer", "PlatformConfig",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .executableTarget(
+            name: "hubctl",
+            dependencies: [
+                "HubControlClient", "ControlWire",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .target(name: "TestSupport", dependencies: ["Hypervisor", "Wire"]),
+        .testTarget(name: "EventLoopTests", dependencies: ["EventLoop"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire"]),
+        .testTarget(name: "GuestWireTests", dependencies: ["GuestWire", "Wire"]),
+        .testTarget(name: "ControlWireTests", dependencies: ["ControlWire", "Wire"]),
+        .testTarget(name: "PlatformConfigTests", dependencies: ["PlatformConfig"]),
+        .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor", "TestSupport"]),
+        .testTarget(
+            name: "HubServerTests",
+            dependencies: ["HubServer", "HubControlClient", "HubGuest", "EventLoop", "TestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,61 @@
+/// Splits a byte stream into frames carried behind a big-endian length prefix.
+///
+/// One framer serves every length-prefixed protocol the hub speaks: the guest protocol
+/// (4-byte prefix), QEMU `-netdev stream` (4 bytes) and VDE stream cables (2 bytes).
+/// Feed it whatever a read delivered; it returns every complete frame that read finished,
+/// so a large coalesced read costs one call. Chunking never changes the output.
+public struct LengthPrefixedFramer {
+    public enum PrefixWidth: Int, Sendable { case two = 2, four = 4 }
+
+    public let prefixWidth: PrefixWidth
+    public let maxFrameLength: Int
+    public let allowEmpty: Bool
+    private var pending: [UInt8] = []
+
+    public init(prefixWidth: PrefixWidth, maxFrameLength: Int, allowEmpty: Bool = false) {
+        self.prefixWidth = prefixWidth
+        self.maxFrameLength = maxFrameLength
+        self.allowEmpty = allowEmpty
+    }
+
+    /// Bytes held back waiting for the rest of a frame.
+    public var bufferedByteCount: Int { pending.count }
+
+    /// Appends `chunk` and returns the complete frames, in order.
+    ///
+    /// Throws on a length over the limit (or zero, when empty frames are not allowed); the stream
+    /// cannot be resynchronised after that, so the caller closes the connection.
+    public mutating func feed(_ chunk: some Collection<UInt8>) throws(DecodeError) -> [ArraySlice<UInt8>] {
+        pending.append(contentsOf: chunk)
+        var frames: [ArraySlice<UInt8>] = []
+        var cursor = 0
+        let width = prefixWidth.rawValue
+        while pending.count - cursor >= width {
+            var length = 0
+            for offset in 0..<width { length = length << 8 | Int(pending[cursor + offset]) }
+            if length > maxFrameLength { throw .oversized(length: length, limit: maxFrameLength) }
+            if length == 0 && !allowEmpty { throw .empty }
+            guard pending.count - cursor - width >= length else { break }
+            let start = cursor + width
+            frames.append(pending[start..<start + length])
+            cursor = start + length
+        }
+        if cursor > 0 {
+            // Frames are slices of the old buffer (copy-on-write keeps them valid); start a fresh one for the tail.
+            pending = Array(pending[cursor...])
+        }
+        return frames
+    }
+
+    /// Encodes one frame with its prefix.
+    public static func encode(_ body: some Collection<UInt8>, prefixWidth: PrefixWidth) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(body.count + prefixWidth.rawValue)
+        let length = body.count
+        for shift in stride(from: (prefixWidth.rawValue - 1) * 8, through: 0, by: -8) {
+            out.append(UInt8(truncatingIfNeeded: length >> shift))
+        }
+        out.append(contentsOf: body)
+        return out
+    }
+}
