@@ -32,7 +32,7 @@ import Wire
         #expect(throws: DecodeError.empty) { try strict.feed([0, 0, 0, 0]) }
     }
 
-    @Test func readerStopsAtTheEnd() {
+    @Test func readerStopsAtTheEnd() throws {
         var reader = ByteReader([1, 2, 3])
         #expect(try reader.readU16BE() == 0x0102)
         #expect(throws: DecodeError.truncated(needed: 4, available: 1)) { try reader.readU32BE() }
