@@ -26,22 +26,27 @@ let package = Package(
         .target(name: "EventLoop", dependencies: ["CUV"]),
         .target(name: "Wire"),
         .target(name: "GuestWire", dependencies: ["Wire"]),
-        .target(name: "ControlWire", dependencies: ["Wire"]),
+        // A JSON value with a strict parser and a canonical serializer, shared by the control
+        // protocol and the event model (Foundation's JSONSerialization loses integer/bool identity).
+        .target(name: "JSON"),
+        .target(name: "ControlWire", dependencies: ["Wire", "JSON"]),
+        // Hub-wide event log: sequence numbers, topic filters, replay ring, bounded per-client outboxes.
+        .target(name: "Events", dependencies: ["JSON"]),
         .target(name: "PlatformConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(
             name: "Hypervisor",
-            dependencies: ["PlatformConfig", "GuestWire"]),
+            dependencies: ["PlatformConfig", "Events", "JSON"]),
         .target(
             name: "HubServer",
             dependencies: [
-                "EventLoop", "Wire", "GuestWire", "ControlWire", "PlatformConfig", "Hypervisor",
+                "EventLoop", "Wire", "GuestWire", "ControlWire", "JSON", "Events", "PlatformConfig", "Hypervisor",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .target(
             name: "HubGuest",
             dependencies: ["GuestWire", "Wire", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "HubControlClient", dependencies: ["ControlWire"]),
+        .target(name: "HubControlClient", dependencies: ["ControlWire", "JSON"]),
         .executableTarget(
             name: "hubd",
             dependencies: [
@@ -52,14 +57,16 @@ let package = Package(
         .executableTarget(
             name: "hubctl",
             dependencies: [
-                "HubControlClient", "ControlWire",
+                "HubControlClient", "ControlWire", "JSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .target(name: "TestSupport", dependencies: ["Hypervisor", "Wire"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "GuestWireTests", dependencies: ["GuestWire", "Wire"]),
-        .testTarget(name: "ControlWireTests", dependencies: ["ControlWire", "Wire"]),
+        .testTarget(name: "JSONTests", dependencies: ["JSON"]),
+        .testTarget(name: "ControlWireTests", dependencies: ["ControlWire", "Wire", "JSON"]),
+        .testTarget(name: "EventsTests", dependencies: ["Events", "JSON"]),
         .testTarget(name: "PlatformConfigTests", dependencies: ["PlatformConfig"]),
         .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor", "TestSupport"]),
         .testTarget(
