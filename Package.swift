@@ -6,7 +6,7 @@ import PackageDescription
 
 let package = Package(
     name: "HandsetHub",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "hubd", targets: ["hubd"]),
         .executable(name: "hubctl", targets: ["hubctl"]),

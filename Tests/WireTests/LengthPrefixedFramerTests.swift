@@ -27,7 +27,9 @@ import Wire
 
     @Test func oversizedAndEmptyAreRefused() {
         var framer = LengthPrefixedFramer(prefixWidth: .four, maxFrameLength: 16)
-        #expect(throws: DecodeError.oversized(length: 0xffff_ffff, limit: 16)) { try framer.feed([0xff, 0xff, 0xff, 0xff]) }
+        #expect(throws: DecodeError.oversized(length: 0xffff_ffff, limit: 16)) {
+            try framer.feed([0xff, 0xff, 0xff, 0xff])
+        }
         var strict = LengthPrefixedFramer(prefixWidth: .four, maxFrameLength: 16)
         #expect(throws: DecodeError.empty) { try strict.feed([0, 0, 0, 0]) }
     }

@@ -1,0 +1,263 @@
+import CUV
+import Glibc
+
+/// A connected byte stream: TCP (IPv4/IPv6, `TCP_NODELAY`) or a Unix socket, or a child's pipe.
+///
+/// Reads arrive through `onData` as byte slices, as large as the kernel hands over, so a caller can
+/// handle every frame one read delivered in one go. Writes are queued by libuv; `queuedWriteBytes`
+/// and the watermark callbacks let a producer pause when a peer reads slowly and resume later.
+public final class Connection: LoopHandle {
+    public enum Kind: Sendable { case tcp, unix }
+
+    public let kind: Kind
+    /// Bytes received. The slice is only the bytes of this read.
+    public var onData: ((ArraySlice<UInt8>) -> Void)?
+    /// The peer closed its side (`nil`) or reading failed. Called once; the connection is not closed for you.
+    public var onEnd: ((LoopError?) -> Void)?
+    /// The write queue grew past `highWatermark`.
+    public var onHighWatermark: (() -> Void)?
+    /// The write queue drained to `lowWatermark` or below after having passed `highWatermark`.
+    public var onLowWatermark: (() -> Void)?
+    /// A write failed (the peer vanished, usually). Reported once per connection.
+    public var onWriteError: ((LoopError) -> Void)?
+
+    public var highWatermark = 1 << 20
+    public var lowWatermark = 256 * 1024
+    /// Bytes handed to `write` whose completion has not been reported yet.
+    public private(set) var queuedWriteBytes = 0
+    public private(set) var isAboveHighWatermark = false
+    public private(set) var bytesRead: UInt64 = 0
+    public private(set) var bytesWritten: UInt64 = 0
+    private var reading = false
+    private var ended = false
+    private var writeFailed = false
+
+    var stream: UnsafeMutablePointer<uv_stream_t> { pointer(as: uv_stream_t.self) }
+
+    init(loop: Loop, kind: Kind) throws(LoopError) {
+        self.kind = kind
+        super.init(loop: loop, type: kind == .tcp ? UV_TCP : UV_NAMED_PIPE)
+        switch kind {
+        case .tcp: try LoopError.check(uv_tcp_init(loop.raw, pointer(as: uv_tcp_t.self)), "uv_tcp_init")
+        case .unix: try LoopError.check(uv_pipe_init(loop.raw, pointer(as: uv_pipe_t.self), 0), "uv_pipe_init")
+        }
+        didOpen()
+    }
+
+    /// Wraps an existing file descriptor (a socketpair end, a pty master) as a stream.
+    public static func adopting(fileDescriptor fd: Int32, loop: Loop) throws(LoopError) -> Connection {
+        let connection = try Connection(loop: loop, kind: .unix)
+        let result = uv_pipe_open(connection.pointer(as: uv_pipe_t.self), fd)
+        if result < 0 {
+            connection.close()
+            throw LoopError(code: result, operation: "uv_pipe_open")
+        }
+        return connection
+    }
+
+    /// The peer's address for TCP connections (nil for Unix sockets).
+    public var peerAddress: InetAddress? {
+        guard kind == .tcp, isOpen else { return nil }
+        var storage = sockaddr_storage()
+        var length = Int32(MemoryLayout<sockaddr_storage>.size)
+        return withUnsafeMutablePointer(to: &storage) { pointer in
+            // SAFETY: sockaddr_storage is large enough for any address the kernel returns.
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
+                guard uv_tcp_getpeername(self.pointer(as: uv_tcp_t.self), address, &length) == 0 else { return nil }
+                return inetAddress(from: address)
+            }
+        }
+    }
+
+    func enableNoDelay() { _ = uv_tcp_nodelay(pointer(as: uv_tcp_t.self), 1) }
+
+    // MARK: Reading
+
+    /// Starts delivering reads to `onData`.
+    public func startReading() throws(LoopError) {
+        guard isOpen, !reading else { return }
+        let result = uv_read_start(
+            stream,
+            { handle, _, buffer in
+                // SAFETY: the owner is alive while the handle is open; its loop's read buffer outlives it.
+                let owner = LoopHandle.owner(of: handle!, as: Connection.self)
+                buffer!.pointee = uv_buf_init(
+                    owner.loop.readBuffer.baseAddress!.assumingMemoryBound(to: CChar.self),
+                    UInt32(owner.loop.readBuffer.count))
+            },
+            { stream, count, buffer in
+                // SAFETY: uv_stream_t begins with the uv_handle_t fields.
+                let handle = UnsafeMutableRawPointer(stream!).assumingMemoryBound(to: uv_handle_t.self)
+                let owner = LoopHandle.owner(of: handle, as: Connection.self)
+                owner.didRead(count: count, base: buffer?.pointee.base)
+            })
+        try LoopError.check(result, "uv_read_start")
+        reading = true
+    }
+
+    /// Stops reading; the kernel buffers (and TCP flow control) hold the peer back until `startReading`.
+    public func stopReading() {
+        guard reading, isOpen else { return }
+        uv_read_stop(stream)
+        reading = false
+    }
+
+    public var isReading: Bool { reading }
+
+    private func didRead(count: Int, base: UnsafeMutablePointer<CChar>?) {
+        if count > 0, let base {
+            bytesRead &+= UInt64(count)
+            // SAFETY: libuv filled `count` bytes of the loop's read buffer, which we copy before returning.
+            let bytes = Array(UnsafeRawBufferPointer(start: base, count: count))
+            onData?(bytes[...])
+        } else if count < 0 {
+            reading = false
+            uv_read_stop(stream)
+            let error = LoopError(code: Int32(count), operation: "read")
+            reportEnd(error.isEndOfFile ? nil : error)
+        }
+    }
+
+    private func reportEnd(_ error: LoopError?) {
+        guard !ended else { return }
+        ended = true
+        onEnd?(error)
+    }
+
+    // MARK: Writing
+
+    /// Queues one buffer. Returns false when the connection is no longer open.
+    @discardableResult
+    public func write(_ bytes: [UInt8], completion: ((LoopError?) -> Void)? = nil) -> Bool {
+        write(buffers: CollectionOfOne(bytes), completion: completion)
+    }
+
+    /// Queues several buffers as one write (one syscall when the socket has room).
+    @discardableResult
+    public func write<C: Collection>(buffers: C, completion: ((LoopError?) -> Void)? = nil) -> Bool
+    where C.Element: Collection, C.Element.Element == UInt8 {
+        guard isOpen, !writeFailed else { return false }
+        let request = WriteRequest(buffers: buffers, completion: completion)
+        guard request.byteCount > 0 else {
+            completion?(nil)
+            return true
+        }
+        var buffer = uv_buf_init(
+            request.bytes.baseAddress!.assumingMemoryBound(to: CChar.self), UInt32(request.byteCount))
+        // SAFETY: balanced by `takeRetainedValue` in the write callback; the request owns its bytes until then.
+        request.request.pointee.data = Unmanaged.passRetained(request).toOpaque()
+        let result = uv_write(request.request, stream, &buffer, 1) { request, status in
+            // SAFETY: `data` holds the retained WriteRequest; the handle's owner is alive until its close callback,
+            // which libuv runs only after every pending write callback.
+            let owned = Unmanaged<WriteRequest>.fromOpaque(request!.pointee.data!).takeRetainedValue()
+            let handle = UnsafeMutableRawPointer(request!.pointee.handle!).assumingMemoryBound(to: uv_handle_t.self)
+            let owner = LoopHandle.owner(of: handle, as: Connection.self)
+            owner.didWrite(owned, status: status)
+        }
+        if result < 0 {
+            Unmanaged<WriteRequest>.fromOpaque(request.request.pointee.data!).release()
+            failWrites(LoopError(code: result, operation: "uv_write"))
+            completion?(LoopError(code: result, operation: "uv_write"))
+            return false
+        }
+        queuedWriteBytes += request.byteCount
+        if !isAboveHighWatermark && queuedWriteBytes > highWatermark {
+            isAboveHighWatermark = true
+            onHighWatermark?()
+        }
+        return true
+    }
+
+    private func didWrite(_ request: WriteRequest, status: Int32) {
+        queuedWriteBytes -= request.byteCount
+        let error = status < 0 ? LoopError(code: status, operation: "write") : nil
+        if error == nil { bytesWritten &+= UInt64(request.byteCount) }
+        request.completion?(error)
+        if let error, !error.isCancelled { failWrites(error) }
+        if isAboveHighWatermark && queuedWriteBytes <= lowWatermark {
+            isAboveHighWatermark = false
+            if isOpen { onLowWatermark?() }
+        }
+    }
+
+    private func failWrites(_ error: LoopError) {
+        guard !writeFailed else { return }
+        writeFailed = true
+        onWriteError?(error)
+    }
+
+    /// Waits for queued writes to finish, shuts the sending side down, then closes.
+    /// Used to deliver a final error frame before hanging up.
+    public func closeAfterWrites(then callback: (() -> Void)? = nil) {
+        guard isOpen else {
+            close(then: callback)
+            return
+        }
+        let request = ShutdownRequest(callback: callback)
+        // SAFETY: balanced by `takeRetainedValue` in the shutdown callback.
+        request.request.pointee.data = Unmanaged.passRetained(request).toOpaque()
+        let result = uv_shutdown(request.request, stream) { request, _ in
+            // SAFETY: as above; the handle's owner lives until its close callback.
+            let owned = Unmanaged<ShutdownRequest>.fromOpaque(request!.pointee.data!).takeRetainedValue()
+            let handle = UnsafeMutableRawPointer(request!.pointee.handle!).assumingMemoryBound(to: uv_handle_t.self)
+            LoopHandle.owner(of: handle, as: Connection.self).close(then: owned.callback)
+        }
+        if result < 0 {
+            Unmanaged<ShutdownRequest>.fromOpaque(request.request.pointee.data!).release()
+            close(then: callback)
+        }
+    }
+
+    override func willClose() { reading = false }
+
+    override func didClose() {
+        onData = nil
+        onEnd = nil
+        onHighWatermark = nil
+        onLowWatermark = nil
+        onWriteError = nil
+    }
+}
+
+/// A write in flight: the request and a private copy of its bytes, alive until libuv's callback.
+final class WriteRequest {
+    let request: UnsafeMutablePointer<uv_write_t>
+    let bytes: UnsafeMutableRawBufferPointer
+    let byteCount: Int
+    let completion: ((LoopError?) -> Void)?
+
+    init<C: Collection>(buffers: C, completion: ((LoopError?) -> Void)?)
+    where C.Element: Collection, C.Element.Element == UInt8 {
+        request = .allocate(capacity: 1)
+        request.initialize(to: uv_write_t())
+        var total = 0
+        for buffer in buffers { total += buffer.count }
+        byteCount = total
+        bytes = .allocate(byteCount: max(total, 1), alignment: 16)
+        var offset = 0
+        for buffer in buffers {
+            let target = UnsafeMutableRawBufferPointer(rebasing: bytes[offset..<offset + buffer.count])
+            _ = target.initializeMemory(as: UInt8.self, from: buffer)
+            offset += buffer.count
+        }
+        self.completion = completion
+    }
+
+    deinit {
+        request.deallocate()
+        bytes.deallocate()
+    }
+}
+
+final class ShutdownRequest {
+    let request: UnsafeMutablePointer<uv_shutdown_t>
+    let callback: (() -> Void)?
+
+    init(callback: (() -> Void)?) {
+        request = .allocate(capacity: 1)
+        request.initialize(to: uv_shutdown_t())
+        self.callback = callback
+    }
+
+    deinit { request.deallocate() }
+}
