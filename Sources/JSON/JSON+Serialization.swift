@@ -1,0 +1,96 @@
+// Compact serializer: no whitespace, members in stored order, strings escaped per RFC 8259 §7
+// (quote, backslash and control characters; everything else, including non-ASCII, written as UTF-8).
+
+extension JSON {
+    /// The compact JSON text of this value.
+    public func serialized() -> String {
+        String(decoding: serializedBytes(), as: UTF8.self)
+    }
+
+    /// The compact JSON text of this value as UTF-8 bytes.
+    public func serializedBytes() -> [UInt8] {
+        var out: [UInt8] = []
+        write(into: &out, indent: nil, level: 0)
+        return out
+    }
+
+    /// A human-readable rendering with two-space indentation (for CLIs and logs, never the wire).
+    public func prettySerialized() -> String {
+        var out: [UInt8] = []
+        write(into: &out, indent: 2, level: 0)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the compact JSON text of this value to `out`.
+    public func write(into out: inout [UInt8]) {
+        write(into: &out, indent: nil, level: 0)
+    }
+
+    private func write(into out: inout [UInt8], indent: Int?, level: Int) {
+        switch self {
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let value): out.append(contentsOf: (value ? "true" : "false").utf8)
+        case .int(let value): out.append(contentsOf: String(value).utf8)
+        case .double(let value):
+            // JSON has no NaN or infinity; the parser never produces them, and writing null beats invalid output.
+            if value.isFinite {
+                out.append(contentsOf: value.description.utf8)
+            } else {
+                out.append(contentsOf: "null".utf8)
+            }
+        case .string(let value): JSON.writeString(value, into: &out)
+        case .array(let elements):
+            out.append(UInt8(ascii: "["))
+            for (position, element) in elements.enumerated() {
+                if position > 0 { out.append(UInt8(ascii: ",")) }
+                newline(&out, indent, level + 1)
+                element.write(into: &out, indent: indent, level: level + 1)
+            }
+            if !elements.isEmpty { newline(&out, indent, level) }
+            out.append(UInt8(ascii: "]"))
+        case .object(let object):
+            out.append(UInt8(ascii: "{"))
+            for (position, member) in object.members.enumerated() {
+                if position > 0 { out.append(UInt8(ascii: ",")) }
+                newline(&out, indent, level + 1)
+                JSON.writeString(member.key, into: &out)
+                out.append(UInt8(ascii: ":"))
+                if indent != nil { out.append(UInt8(ascii: " ")) }
+                member.value.write(into: &out, indent: indent, level: level + 1)
+            }
+            if !object.isEmpty { newline(&out, indent, level) }
+            out.append(UInt8(ascii: "}"))
+        }
+    }
+
+    private func newline(_ out: inout [UInt8], _ indent: Int?, _ level: Int) {
+        guard let indent else { return }
+        out.append(0x0a)
+        out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: indent * level))
+    }
+
+    /// Appends `value` as a quoted, escaped JSON string.
+    public static func writeString(_ value: String, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out.append(contentsOf: [0x5c, 0x22])
+            case UInt8(ascii: "\\"): out.append(contentsOf: [0x5c, 0x5c])
+            case 0x0a: out.append(contentsOf: [0x5c, UInt8(ascii: "n")])
+            case 0x0d: out.append(contentsOf: [0x5c, UInt8(ascii: "r")])
+            case 0x09: out.append(contentsOf: [0x5c, UInt8(ascii: "t")])
+            case 0x08: out.append(contentsOf: [0x5c, UInt8(ascii: "b")])
+            case 0x0c: out.append(contentsOf: [0x5c, UInt8(ascii: "f")])
+            case 0x00..<0x20, 0x7f:
+                out.append(contentsOf: "\\u00".utf8)
+                out.append(contentsOf: hex2(byte).utf8)
+            default: out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+}
+
+extension JSON: CustomStringConvertible {
+    public var description: String { serialized() }
+}

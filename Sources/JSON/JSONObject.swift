@@ -1,0 +1,94 @@
+/// The members of a JSON object, in insertion order, with lookup by key.
+///
+/// Objects on the control wire are small (a handful of members), so a linear scan beats hashing and
+/// keeps the order a human wrote. Keys are unique: setting an existing key replaces its value in place.
+public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryLiteral, CustomStringConvertible {
+    /// One member.
+    public struct Member: Sendable, Hashable {
+        public var key: String
+        public var value: JSON
+        public init(key: String, value: JSON) {
+            self.key = key
+            self.value = value
+        }
+    }
+
+    /// The members in order.
+    public private(set) var members: [Member]
+
+    /// An empty object.
+    public init() { members = [] }
+
+    /// An object from key/value pairs; a repeated key keeps its first position and its last value.
+    public init(_ pairs: some Sequence<(String, JSON)>) {
+        members = []
+        for (key, value) in pairs { self[key] = value }
+    }
+
+    public init(dictionaryLiteral elements: (String, JSON)...) {
+        self.init(elements)
+    }
+
+    public var count: Int { members.count }
+    public var isEmpty: Bool { members.isEmpty }
+    /// The keys in order.
+    public var keys: [String] { members.map(\.key) }
+
+    /// The value for `key`, or nil. Assigning nil removes the member.
+    public subscript(key: String) -> JSON? {
+        get {
+            for member in members where member.key == key { return member.value }
+            return nil
+        }
+        set {
+            if let index = members.firstIndex(where: { $0.key == key }) {
+                if let newValue { members[index].value = newValue } else { members.remove(at: index) }
+            } else if let newValue {
+                members.append(Member(key: key, value: newValue))
+            }
+        }
+    }
+
+    /// True when a member named `key` exists (even if its value is `null`).
+    public func contains(_ key: String) -> Bool { members.contains { $0.key == key } }
+
+    /// Removes and returns the value for `key`.
+    @discardableResult
+    public mutating func removeValue(forKey key: String) -> JSON? {
+        guard let index = members.firstIndex(where: { $0.key == key }) else { return nil }
+        return members.remove(at: index).value
+    }
+
+    /// Appends without checking for an existing key; only the parser uses it, after its own duplicate check.
+    mutating func appendUnchecked(_ key: String, _ value: JSON) {
+        members.append(Member(key: key, value: value))
+    }
+
+    public func makeIterator() -> some IteratorProtocol<(key: String, value: JSON)> {
+        members.lazy.map { (key: $0.key, value: $0.value) }.makeIterator()
+    }
+
+    // Order-insensitive equality: member order carries no meaning in JSON (RFC 8259 §4).
+    public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
+        guard lhs.count == rhs.count else { return false }
+        for member in lhs.members {
+            guard let other = rhs[member.key], other == member.value else { return false }
+        }
+        return true
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        // Combine member hashes commutatively so that equal objects in different orders hash alike.
+        var sum = 0
+        for member in members {
+            var memberHasher = Hasher()
+            memberHasher.combine(member.key)
+            memberHasher.combine(member.value)
+            sum = sum &+ memberHasher.finalize()
+        }
+        hasher.combine(count)
+        hasher.combine(sum)
+    }
+
+    public var description: String { JSON.object(self).serialized() }
+}

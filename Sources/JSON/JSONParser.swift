@@ -1,0 +1,311 @@
+// Strict RFC 8259 parser. Accepts exactly the grammar of RFC 8259 §2–§8: no comments, no trailing
+// commas, no NaN/Infinity, no leading zeros, no byte-order mark, only the four JSON whitespace bytes,
+// strings in well-formed UTF-8 without unpaired surrogate escapes, and no duplicate object keys.
+
+extension JSON {
+    /// The default nesting limit for arrays and objects.
+    public static let defaultMaxDepth = 64
+
+    /// Parses one JSON text (a single value with optional surrounding whitespace).
+    ///
+    /// Numbers without fraction or exponent that fit in `Int64` become ``JSON/int(_:)``; every other
+    /// number becomes a finite ``JSON/double(_:)``. `-0` is kept as `.double(-0.0)` so its sign survives.
+    /// - Parameter maxDepth: arrays and objects nested deeper than this are refused (stack safety).
+    public static func parse(_ bytes: some Collection<UInt8>, maxDepth: Int = defaultMaxDepth) throws(JSONParseError)
+        -> JSON
+    {
+        var parser = JSONParser(bytes: Array(bytes), maxDepth: maxDepth)
+        return try parser.parseDocument()
+    }
+
+    /// Parses a JSON text held in a string.
+    public static func parse(_ text: String, maxDepth: Int = defaultMaxDepth) throws(JSONParseError) -> JSON {
+        try parse(Array(text.utf8), maxDepth: maxDepth)
+    }
+}
+
+struct JSONParser {
+    let bytes: [UInt8]
+    let maxDepth: Int
+    var index = 0
+    var depth = 0
+
+    init(bytes: [UInt8], maxDepth: Int) {
+        self.bytes = bytes
+        self.maxDepth = maxDepth
+    }
+
+    mutating func parseDocument() throws(JSONParseError) -> JSON {
+        skipWhitespace()
+        let value = try parseValue()
+        skipWhitespace()
+        if index < bytes.count { throw JSONParseError(offset: index, reason: .trailingData) }
+        return value
+    }
+
+    private func fail(_ reason: JSONParseError.Reason, at offset: Int? = nil) -> JSONParseError {
+        JSONParseError(offset: offset ?? index, reason: reason)
+    }
+
+    private mutating func skipWhitespace() {
+        while index < bytes.count {
+            switch bytes[index] {
+            case 0x20, 0x09, 0x0a, 0x0d: index += 1
+            default: return
+            }
+        }
+    }
+
+    private func peek() throws(JSONParseError) -> UInt8 {
+        guard index < bytes.count else { throw fail(.unexpectedEnd) }
+        return bytes[index]
+    }
+
+    private mutating func parseValue() throws(JSONParseError) -> JSON {
+        switch try peek() {
+        case UInt8(ascii: "{"): return try parseObject()
+        case UInt8(ascii: "["): return try parseArray()
+        case UInt8(ascii: "\""): return .string(try parseString())
+        case UInt8(ascii: "t"):
+            try expectLiteral("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try expectLiteral("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try expectLiteral("null")
+            return .null
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try parseNumber()
+        case let byte: throw fail(.unexpectedByte(byte))
+        }
+    }
+
+    private mutating func expectLiteral(_ word: String) throws(JSONParseError) {
+        for expected in word.utf8 {
+            let byte = try peek()
+            guard byte == expected else { throw fail(.unexpectedByte(byte)) }
+            index += 1
+        }
+    }
+
+    private mutating func enter() throws(JSONParseError) {
+        depth += 1
+        if depth > maxDepth { throw fail(.tooDeep(limit: maxDepth)) }
+    }
+
+    private mutating func parseArray() throws(JSONParseError) -> JSON {
+        try enter()
+        index += 1  // [
+        var elements: [JSON] = []
+        skipWhitespace()
+        if try peek() == UInt8(ascii: "]") {
+            index += 1
+            depth -= 1
+            return .array(elements)
+        }
+        while true {
+            skipWhitespace()
+            elements.append(try parseValue())
+            skipWhitespace()
+            let byte = try peek()
+            index += 1
+            if byte == UInt8(ascii: ",") { continue }
+            if byte == UInt8(ascii: "]") { break }
+            throw fail(.unexpectedByte(byte), at: index - 1)
+        }
+        depth -= 1
+        return .array(elements)
+    }
+
+    private mutating func parseObject() throws(JSONParseError) -> JSON {
+        try enter()
+        index += 1  // {
+        var object = JSONObject()
+        skipWhitespace()
+        if try peek() == UInt8(ascii: "}") {
+            index += 1
+            depth -= 1
+            return .object(object)
+        }
+        while true {
+            skipWhitespace()
+            let keyStart = index
+            let byte = try peek()
+            guard byte == UInt8(ascii: "\"") else { throw fail(.unexpectedByte(byte)) }
+            let key = try parseString()
+            if object.contains(key) { throw fail(.duplicateKey(key), at: keyStart) }
+            skipWhitespace()
+            let colon = try peek()
+            guard colon == UInt8(ascii: ":") else { throw fail(.unexpectedByte(colon)) }
+            index += 1
+            skipWhitespace()
+            object.appendUnchecked(key, try parseValue())
+            skipWhitespace()
+            let separator = try peek()
+            index += 1
+            if separator == UInt8(ascii: ",") { continue }
+            if separator == UInt8(ascii: "}") { break }
+            throw fail(.unexpectedByte(separator), at: index - 1)
+        }
+        depth -= 1
+        return .object(object)
+    }
+
+    // MARK: Strings
+
+    private mutating func parseString() throws(JSONParseError) -> String {
+        index += 1  // opening quote
+        var out: [UInt8] = []
+        while true {
+            let byte = try peek()
+            switch byte {
+            case UInt8(ascii: "\""):
+                index += 1
+                // The bytes were validated as UTF-8 below, so decoding cannot substitute anything.
+                return String(decoding: out, as: UTF8.self)
+            case UInt8(ascii: "\\"):
+                try parseEscape(into: &out)
+            case 0x00..<0x20:
+                throw fail(.controlCharacterInString)
+            case 0x20..<0x80:
+                out.append(byte)
+                index += 1
+            default:
+                try copyUTF8Sequence(into: &out)
+            }
+        }
+    }
+
+    private mutating func parseEscape(into out: inout [UInt8]) throws(JSONParseError) {
+        let start = index
+        index += 1  // backslash
+        let byte = try peek()
+        index += 1
+        switch byte {
+        case UInt8(ascii: "\""): out.append(0x22)
+        case UInt8(ascii: "\\"): out.append(0x5c)
+        case UInt8(ascii: "/"): out.append(0x2f)
+        case UInt8(ascii: "b"): out.append(0x08)
+        case UInt8(ascii: "f"): out.append(0x0c)
+        case UInt8(ascii: "n"): out.append(0x0a)
+        case UInt8(ascii: "r"): out.append(0x0d)
+        case UInt8(ascii: "t"): out.append(0x09)
+        case UInt8(ascii: "u"):
+            let unit = try parseHex4()
+            var scalarValue = UInt32(unit)
+            if (0xD800...0xDBFF).contains(unit) {
+                // A high surrogate must be followed immediately by an escaped low surrogate.
+                guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u")
+                else { throw fail(.loneSurrogate, at: start) }
+                index += 2
+                let low = try parseHex4()
+                guard (0xDC00...0xDFFF).contains(low) else { throw fail(.loneSurrogate, at: start) }
+                scalarValue = 0x10000 + ((UInt32(unit) - 0xD800) << 10) + (UInt32(low) - 0xDC00)
+            } else if (0xDC00...0xDFFF).contains(unit) {
+                throw fail(.loneSurrogate, at: start)
+            }
+            // Non-surrogate values below 0x110000 are always valid scalars.
+            let scalar = Unicode.Scalar(scalarValue)!
+            out.append(contentsOf: UTF8.encode(scalar)!)
+        default:
+            throw fail(.invalidEscape, at: start)
+        }
+    }
+
+    private mutating func parseHex4() throws(JSONParseError) -> UInt16 {
+        var value: UInt16 = 0
+        for _ in 0..<4 {
+            guard index < bytes.count else { throw fail(.unexpectedEnd) }
+            let byte = bytes[index]
+            let digit: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+            default: throw fail(.invalidUnicodeEscape)
+            }
+            value = value << 4 | UInt16(digit)
+            index += 1
+        }
+        return value
+    }
+
+    /// Copies one multi-byte UTF-8 sequence, refusing overlong forms, encoded surrogates and values past U+10FFFF.
+    private mutating func copyUTF8Sequence(into out: inout [UInt8]) throws(JSONParseError) {
+        let lead = bytes[index]
+        let length: Int
+        var lowerBound: UInt8 = 0x80
+        var upperBound: UInt8 = 0xBF
+        switch lead {
+        case 0xC2...0xDF: length = 2
+        case 0xE0:
+            length = 3
+            lowerBound = 0xA0
+        case 0xE1...0xEC, 0xEE...0xEF: length = 3
+        case 0xED:
+            length = 3
+            upperBound = 0x9F
+        case 0xF0:
+            length = 4
+            lowerBound = 0x90
+        case 0xF1...0xF3: length = 4
+        case 0xF4:
+            length = 4
+            upperBound = 0x8F
+        default: throw fail(.invalidUTF8)
+        }
+        guard index + length <= bytes.count else { throw fail(.invalidUTF8) }
+        let second = bytes[index + 1]
+        guard second >= lowerBound && second <= upperBound else { throw fail(.invalidUTF8) }
+        for offset in 2..<max(2, length) where bytes[index + offset] & 0xC0 != 0x80 {
+            throw fail(.invalidUTF8)
+        }
+        out.append(contentsOf: bytes[index..<index + length])
+        index += length
+    }
+
+    // MARK: Numbers
+
+    private mutating func parseNumber() throws(JSONParseError) -> JSON {
+        let start = index
+        var negative = false
+        if bytes[index] == UInt8(ascii: "-") {
+            negative = true
+            index += 1
+        }
+        // int = zero / ( digit1-9 *DIGIT )
+        guard index < bytes.count, isDigit(bytes[index]) else { throw fail(.invalidNumber, at: start) }
+        if bytes[index] == UInt8(ascii: "0") {
+            index += 1
+            if index < bytes.count, isDigit(bytes[index]) { throw fail(.invalidNumber, at: start) }
+        } else {
+            while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+        }
+        var isInteger = true
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            isInteger = false
+            index += 1
+            guard index < bytes.count, isDigit(bytes[index]) else { throw fail(.invalidNumber, at: start) }
+            while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+            isInteger = false
+            index += 1
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+                index += 1
+            }
+            guard index < bytes.count, isDigit(bytes[index]) else { throw fail(.invalidNumber, at: start) }
+            while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+        }
+        let text = String(decoding: bytes[start..<index], as: UTF8.self)
+        if isInteger {
+            if negative && index - start == 2 && bytes[start + 1] == UInt8(ascii: "0") { return .double(-0.0) }
+            if let value = Int64(text) { return .int(value) }
+            // Integers past 64 bits fall back to a double, like every other JSON reader.
+        }
+        guard let value = Double(text), value.isFinite else { throw fail(.numberOutOfRange, at: start) }
+        return .double(value)
+    }
+
+    private func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+}
