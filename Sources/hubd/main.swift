@@ -1,1 +1,80 @@
-print("hubd")
+import ArgumentParser
+import Glibc
+import HubServer
+import Logging
+import PlatformConfig
+
+/// `hubd`: the HandsetHub server. All logic lives in HubServer; this file parses flags and exits
+/// with the documented statuses (0 clean shutdown, 1 start-up failure, 2 invalid configuration).
+@main
+struct Hubd: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hubd",
+        abstract: "HandsetHub: a networked virtual device hub emulating a handset's hypervisor.",
+        discussion: """
+            With no --config, runs the built-in reference handset (rtos, linux, secure, mgmt).
+            Exit status: 0 after a clean shutdown, 1 when start-up fails, 2 for an invalid configuration.
+            """)
+
+    @Option(name: .long, help: "Platform configuration (YAML); '-' reads standard input.")
+    var config: String?
+
+    @Flag(name: .long, help: "Print the built-in reference handset configuration as YAML and exit.")
+    var printDefaultConfig = false
+
+    @Flag(name: .long, help: "Validate the configuration, print a summary and exit.")
+    var checkConfig = false
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    @Option(name: .long, help: "Log format: text or json.")
+    var logFormat: String = "text"
+
+    @Option(name: .long, help: "When ready, write the bound endpoints as JSON to this file (for scripts and tests).")
+    var readyFile: String?
+
+    mutating func run() throws {
+        if printDefaultConfig {
+            print(PlatformConfiguration.reference.encodeYAML(), terminator: "")
+            return
+        }
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw ValidationError("--log-level: '\(logLevel)' is not one of \(Logger.Level.allCases.map(\.rawValue))")
+        }
+        guard let format = LogFormat(rawValue: logFormat) else {
+            throw ValidationError("--log-format: '\(logFormat)' is not text or json")
+        }
+        let platform: PlatformConfiguration
+        do {
+            platform = try config.map { try PlatformConfiguration.load(path: $0) } ?? .reference
+        } catch {
+            FileHandleLite.standardError.write("hubd: \(config ?? "built-in configuration"): \(error)\n")
+            throw ExitCode(2)
+        }
+        if checkConfig {
+            print(HubSummary(configuration: platform, boundControl: [], boundGuest: []).text)
+            return
+        }
+        format.bootstrap(level: level)
+        let logger = Logger(label: "hubd")
+        do {
+            let hub = try Hub(configuration: platform, options: .init(readyFile: readyFile), logger: logger)
+            let status = hub.run()
+            if status != 0 { throw ExitCode(1) }
+        } catch let error as HubStartError {
+            logger.critical("start-up failed: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// Minimal unbuffered stderr writer (no Foundation).
+enum FileHandleLite {
+    case standardError
+
+    func write(_ text: String) {
+        var bytes = Array(text.utf8)
+        bytes.withUnsafeMutableBytes { raw in _ = Glibc.write(2, raw.baseAddress, raw.count) }
+    }
+}

@@ -1,0 +1,38 @@
+import EventLoop
+import PlatformConfig
+
+/// Why `hubd` could not start. Each case names the configuration entry that caused it.
+public enum HubStartError: Error, CustomStringConvertible {
+    case loop(LoopError)
+    case listen(entry: String, endpoint: Endpoint, LoopError)
+    case readyFile(path: String, errno: Int32)
+
+    public var description: String {
+        switch self {
+        case .loop(let error): return "event loop: \(error)"
+        case .listen(let entry, let endpoint, let error):
+            let hint = error.isAddressInUse ? " (another hubd running? pick another port or path)" : ""
+            return "\(entry): cannot listen on \(endpoint): \(error)\(hint)"
+        case .readyFile(let path, let code): return "--ready-file \(path): cannot write (errno \(code))"
+        }
+    }
+}
+
+extension Endpoint {
+    /// The event loop's form of this endpoint.
+    var socketAddress: SocketAddress {
+        switch self {
+        case .tcp(let host, let port): return .tcp(host: host, port: port)
+        case .unix(let path): return .unix(path: path)
+        }
+    }
+}
+
+extension SocketAddress {
+    var endpoint: Endpoint {
+        switch self {
+        case .tcp(let host, let port): return .tcp(host: host, port: port)
+        case .unix(let path): return .unix(path: path)
+        }
+    }
+}
