@@ -1,0 +1,121 @@
+import ControlWire
+import JSON
+import Testing
+
+@Suite struct ControlCodecTests {
+    @Test func requestVectors() throws {
+        let cases = try Vectors.load("requests.vectors")
+        #expect(cases.count >= 15)
+        for vector in cases {
+            let name = vector["name"] ?? "?"
+            let line = try #require(vector["line"], "\(name)")
+            let expect = try JSON.parse(try #require(vector["expect"], "\(name)"))
+            do {
+                let request = try ControlRequest.decode(line: Array(line.utf8))
+                var got: JSONObject = [:]
+                if let id = request.id { got["id"] = id }
+                got["method"] = .string(request.method)
+                if let params = request.params { got["params"] = params }
+                #expect(JSON.object(["request": .object(got)]) == expect, "\(name)")
+                // What decodes must re-encode to something that decodes to the same request.
+                #expect(try ControlRequest.decode(line: request.encodedLine().dropLast()) == request, "\(name)")
+            } catch {
+                var got: JSONObject = [
+                    "id": error.id, "code": .int(Int64(error.error.code.rawValue)),
+                    "reason": .string(error.error.reason ?? ""),
+                ]
+                if let param = error.error.data?["param"] { got["param"] = param }
+                #expect(JSON.object(["error": .object(got)]) == expect, "\(name)")
+            }
+        }
+    }
+
+    @Test func invalidUTF8IsAParseError() {
+        let line: [UInt8] = Array(#"{"jsonrpc":"2.0","id":1,"method":""#.utf8) + [0xff] + Array(#""}"#.utf8)
+        #expect(throws: ControlFailure(id: .null, error: .parseError("invalid UTF-8 at byte 34"))) {
+            try ControlRequest.decode(line: line)
+        }
+    }
+
+    /// The hub's own constructors produce exactly the bytes the spec shows.
+    @Test func messageVectors() throws {
+        let cases = try Vectors.load("messages.vectors")
+        var built: [String: [UInt8]] = [:]
+        built["result"] = ControlResponse(id: 1, result: ["partitions": ["rtos", "linux"]]).encodedLine()
+        built["null id result"] = ControlResponse(id: nil, result: true).encodedLine()
+        built["method not found"] = ControlResponse(id: 7, error: .methodNotFound("no.such")).encodedLine()
+        built["invalid params names the parameter"] =
+            try failure(id: "p") { () throws(ControlError) in _ = try ControlParams([:]).requireString("partition") }
+        built["wrong parameter type"] =
+            try failure(id: 3) { () throws(ControlError) in _ = try ControlParams(["line": "3"]).requireInt("line") }
+        built["not found"] = ControlResponse(id: 4, error: .notFound("partition", name: "modem")).encodedLine()
+        built["timeout"] = ControlResponse(id: 5, error: .timeout(afterMs: 250)).encodedLine()
+        built["bad token"] =
+            ControlResponse(id: 1, error: .unauthorized("wrong token", reason: "bad_token")).encodedLine()
+        built["line too long"] =
+            ControlResponse(
+                id: nil, error: .limitExceeded("maxLineBytes", value: 1_048_576, reason: "line_too_long")
+            ).encodedLine()
+        built["greeting"] =
+            HubHello(version: "0.1.0", capabilities: ["events", "events.wait", "irq", "msg"], auth: .none)
+            .notification.encodedLine()
+        built["event"] =
+            ControlNotification(
+                method: ControlProtocol.eventMethod,
+                params: [
+                    "seq": 42, "time": ["unixNs": 1_700_000_000_000_000_000, "monoNs": 5_000_000], "kind": "irq.raised",
+                    "partition": "linux", "device": nil, "data": ["line": 3, "from": "tester"],
+                ]
+            ).encodedLine()
+        built["missed marker"] =
+            ControlNotification(
+                method: ControlProtocol.missedMethod, params: ["count": 3, "firstSeq": 10, "lastSeq": 12]
+            ).encodedLine()
+
+        #expect(cases.count == built.count)
+        for vector in cases {
+            let name = try #require(vector["name"])
+            let line = try #require(vector["line"])
+            let bytes = try #require(built[name], "no builder for vector '\(name)'")
+            #expect(String(decoding: bytes, as: UTF8.self) == line + "\n", "\(name)")
+            // And the client side decodes it back to the same message.
+            let message = try ControlMessage.decode(line: Array(line.utf8))
+            #expect(message.json.serialized() == line, "\(name)")
+        }
+    }
+
+    private func failure(id: JSON, _ body: () throws(ControlError) -> Void) throws -> [UInt8] {
+        do {
+            try body()
+        } catch {
+            return ControlResponse(id: id, error: error).encodedLine()
+        }
+        Issue.record("expected an error")
+        return []
+    }
+
+    @Test func clientDecodesResponsesAndNotifications() throws {
+        let ok = try ControlMessage.decode(line: Array(#"{"jsonrpc":"2.0","id":1,"result":null}"#.utf8))
+        #expect(ok == .response(ControlResponse(id: 1, result: nil)))
+        let hello = try ControlMessage.decode(
+            line: HubHello(version: "1", capabilities: [], auth: .token)
+                .notification.encodedLine().dropLast())
+        guard case .notification(let notification) = hello else {
+            Issue.record("not a notification: \(hello)")
+            return
+        }
+        #expect(HubHello(notification)?.auth == .token)
+        #expect(throws: ControlFailure.self) {
+            try ControlMessage.decode(line: Array(#"{"jsonrpc":"2.0","id":1,"result":1,"error":{}}"#.utf8))
+        }
+        #expect(throws: ControlFailure.self) { try ControlMessage.decode(line: Array(#"{"id":1,"result":1}"#.utf8)) }
+    }
+
+    @Test func errorCarriesItsReason() {
+        let error = ControlError.notFound("link", name: "rtos-linux")
+        #expect(error.reason == "no_such_link")
+        #expect(error.code == .notFound)
+        #expect(ControlError(json: error.json) == error)
+        #expect(error.description == "No such link: rtos-linux (no_such_link, code -32002)")
+    }
+}

@@ -1,0 +1,89 @@
+import ControlWire
+import JSON
+import Testing
+
+@Suite struct ControlParamsTests {
+    private func expectInvalid(
+        param: String, expected: String, _ body: () throws(ControlError) -> Void,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        do {
+            try body()
+            Issue.record("no error", sourceLocation: sourceLocation)
+        } catch {
+            #expect(error.code == .invalidParams, sourceLocation: sourceLocation)
+            #expect(error.data?["param"]?.stringValue == param, sourceLocation: sourceLocation)
+            #expect(error.data?["expected"]?.stringValue == expected, sourceLocation: sourceLocation)
+            #expect(error.message.contains("'\(param)'"), sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test func typedAccess() throws {
+        let params = try ControlParams([
+            "partition": "rtos", "line": 3, "since": 0, "follow": true, "filter": ["kinds": ["irq.*"]],
+            "kinds": "a", "list": ["a", "b"], "payload": "aGk=", "none": nil,
+        ])
+        #expect(try params.requireString("partition") == "rtos")
+        #expect(try params.requireInt("line", in: 0...63) == 3)
+        #expect(try params.optionalUInt64("since") == 0)
+        #expect(try params.requireBool("follow"))
+        #expect(try params.requireObject("filter")["kinds"] == ["irq.*"])
+        #expect(try params.optionalStrings("kinds") == ["a"])
+        #expect(try params.optionalStrings("list") == ["a", "b"])
+        #expect(try params.optionalBase64("payload", maxLength: 16) == Array("hi".utf8))
+        #expect(try params.optionalString("none") == nil)
+        #expect(try params.optionalString("absent") == nil)
+        #expect(try params.optionalChoice("partition", of: ["rtos", "linux"]) == "rtos")
+    }
+
+    @Test func errorsNameTheParameterAndType() throws {
+        let params = try ControlParams(["line": "3", "big": 99, "neg": -1, "flag": 1, "list": [1], "p": "!!"])
+        expectInvalid(param: "partition", expected: "string") { () throws(ControlError) in
+            _ = try params.requireString("partition")
+        }
+        expectInvalid(param: "line", expected: "integer") { () throws(ControlError) in
+            _ = try params.requireInt("line")
+        }
+        expectInvalid(param: "big", expected: "integer in 0...63") { () throws(ControlError) in
+            _ = try params.requireInt("big", in: 0...63)
+        }
+        expectInvalid(param: "neg", expected: "integer in 0...9223372036854775807") { () throws(ControlError) in
+            _ = try params.optionalUInt64("neg")
+        }
+        expectInvalid(param: "flag", expected: "boolean") { () throws(ControlError) in
+            _ = try params.requireBool("flag")
+        }
+        expectInvalid(param: "list", expected: "array of strings") { () throws(ControlError) in
+            _ = try params.optionalStrings("list")
+        }
+        expectInvalid(param: "p", expected: "base64 string") { () throws(ControlError) in
+            _ = try params.optionalBase64("p", maxLength: 10)
+        }
+        expectInvalid(param: "line", expected: "one of a, b") { () throws(ControlError) in
+            _ = try params.optionalChoice("line", of: ["a", "b"])
+        }
+    }
+
+    @Test func unknownAndPositionalParamsAreRefused() {
+        #expect(throws: ControlError.self) { try ControlParams(["a": 1, "zzz": 2], allowed: ["a"]) }
+        #expect(throws: ControlError.self) { try ControlParams([1, 2]) }
+        #expect(throws: Never.self) { try ControlParams(nil, allowed: []) }
+        do {
+            _ = try ControlParams(["zzz": 2], allowed: ["a"])
+        } catch {
+            #expect(error.data?["param"] == "zzz")
+        }
+    }
+
+    @Test func base64() {
+        let samples: [[UInt8]] = [[], [0], [0, 1], [0, 1, 2], Array(0...255)]
+        for sample in samples { #expect(Base64.decode(Base64.encode(sample)) == sample) }
+        #expect(Base64.encode(Array("hello".utf8)) == "aGVsbG8=")
+        #expect(Base64.decode("aGVsbG8=") == Array("hello".utf8))
+        #expect(Base64.decode("aGVsbG8") == nil)
+        #expect(Base64.decode("aGV=bG8=") == nil)
+        #expect(Base64.decode("a===") == nil)
+        #expect(Base64.decode("aGVsbG9=") == nil)  // non-zero trailing bits
+        #expect(Base64.decode("aGVs bG8=") == nil)
+    }
+}

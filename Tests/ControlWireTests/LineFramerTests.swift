@@ -1,0 +1,73 @@
+import ControlWire
+import JSON
+import Testing
+import Wire
+
+@Suite struct LineFramerTests {
+    private let stream: [UInt8] = Array("{\"a\":1}\n\r\n\n{\"b\":\"x\\ny\"}\r\n[]\nnull\n".utf8)
+    private let expected: [String] = ["{\"a\":1}", "{\"b\":\"x\\ny\"}", "[]", "null"]
+
+    private func strings(_ lines: [ArraySlice<UInt8>]) -> [String] {
+        lines.map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    @Test func chunkingNeverChangesLines() {
+        for split in 0...stream.count {
+            var framer = LineFramer(maxLineLength: 64)
+            let got = strings(framer.feed(stream[..<split]) + framer.feed(stream[split...]))
+            #expect(got == expected, "split at \(split)")
+            #expect(framer.bufferedByteCount == 0)
+        }
+        var bytewise = LineFramer(maxLineLength: 64)
+        var got: [String] = []
+        for byte in stream { got += strings(bytewise.feed([byte])) }
+        #expect(got == expected)
+    }
+
+    @Test func partialLineIsHeldBack() {
+        var framer = LineFramer()
+        #expect(framer.feed(Array("{\"a\"".utf8)).isEmpty)
+        #expect(framer.bufferedByteCount == 4)
+        #expect(strings(framer.feed(Array(":1}\n{".utf8))) == ["{\"a\":1}"])
+        #expect(framer.bufferedByteCount == 1)
+    }
+
+    @Test func overlongLineStopsTheStreamAtTheSamePointHoweverSplit() {
+        let good = Array("{\"ok\":1}\n".utf8)
+        let long = [UInt8](repeating: UInt8(ascii: "x"), count: 20) + [0x0a]
+        let input = good + long + good
+        for split in 0...input.count {
+            var framer = LineFramer(maxLineLength: 16)
+            var lines = strings(framer.feed(input[..<split]))
+            lines += strings(framer.feed(input[split...]))
+            #expect(lines == ["{\"ok\":1}"], "split at \(split)")
+            #expect(framer.overflow == .oversized(length: 17, limit: 16), "split at \(split)")
+            #expect(framer.feed(good).isEmpty)
+        }
+        // The error comes before the end of the line arrives: a peer cannot make the hub buffer without bound.
+        var framer = LineFramer(maxLineLength: 16)
+        _ = framer.feed([UInt8](repeating: 0x20, count: 18))
+        #expect(framer.overflow != nil)
+    }
+
+    @Test func lineAtTheLimitPasses() {
+        var framer = LineFramer(maxLineLength: 4)
+        #expect(strings(framer.feed(Array("1234\r\n12345\n".utf8))) == ["1234"])
+        #expect(framer.overflow != nil)
+        var crlf = LineFramer(maxLineLength: 4)
+        #expect(strings(crlf.feed(Array("1234\r".utf8))).isEmpty)
+        #expect(crlf.overflow == nil)
+        #expect(strings(crlf.feed([0x0a])) == ["1234"])
+    }
+
+    @Test func encodeEndsWithOneNewline() throws {
+        let message: JSON = ["text": "line1\nline2"]
+        let bytes = LineFramer.encode(message)
+        #expect(bytes.last == 0x0a)
+        #expect(bytes.dropLast().contains(0x0a) == false)
+        var framer = LineFramer()
+        let lines = framer.feed(bytes)
+        #expect(lines.count == 1)
+        #expect(try JSON.parse(lines[0]) == message)
+    }
+}
