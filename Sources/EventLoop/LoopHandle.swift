@@ -82,3 +82,11 @@ public class LoopHandle {
         Unmanaged<T>.fromOpaque(handle.pointee.data!).takeUnretainedValue()
     }
 }
+
+extension LoopHandle {
+    /// Lets the loop finish while this handle is still open (a shutdown deadline, a signal watcher).
+    public func unreference() {
+        guard isOpen else { return }
+        uv_unref(handle)
+    }
+}

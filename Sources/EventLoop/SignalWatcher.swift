@@ -24,9 +24,6 @@ public final class SignalWatcher: LoopHandle {
         }
     }
 
-    /// Unlike other handles, a signal watcher should not keep the loop alive on its own.
-    public func unreference() { uv_unref(handle) }
-
     override func willClose() { uv_signal_stop(pointer(as: uv_signal_t.self)) }
     override func didClose() { callback = nil }
 }

@@ -26,8 +26,8 @@ public struct HubSummary {
         lines.append(
             "devices: "
                 + (devices.ethernet.map { "\($0.name) ethernet mtu \($0.mtu), \($0.ports.count) ports" }
-                    + devices.modems.map { "\($0.name) modem owned by \($0.owner)" }
-                    + devices.framebuffers.map { "\($0.name) framebuffer \($0.width)x\($0.height)x\($0.bitsPerPixel)" })
+                + devices.modems.map { "\($0.name) modem owned by \($0.owner)" }
+                + devices.framebuffers.map { "\($0.name) framebuffer \($0.width)x\($0.height)x\($0.bitsPerPixel)" })
                 .joined(separator: "; "))
         lines.append("links: " + configuration.links.map { "\($0.name) \($0.a)<->\($0.b)" }.joined(separator: ", "))
         let control = boundControl.isEmpty ? configuration.hub.controlEndpoints : boundControl

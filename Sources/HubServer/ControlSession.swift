@@ -1,0 +1,117 @@
+import ControlWire
+import EventLoop
+import JSON
+import Logging
+import Wire
+
+/// One control client: newline-delimited JSON-RPC 2.0 over a stream (`Protocols/control.md` §2–§4).
+///
+/// Reads are framed into lines and dispatched through the hub's router in arrival order. Replies go
+/// out as lines. When the client stops reading and the write queue passes the high watermark, the
+/// session stops reading requests (so a client cannot grow the hub's memory with unread answers) and
+/// event delivery waits in the bounded outbox, which counts what it has to drop.
+public final class ControlSession {
+    let id: UInt64
+    let connection: Connection
+    private var framer: LineFramer
+    private unowned let hub: Hub
+    private(set) var authenticated: Bool
+    private(set) var closing = false
+    let remote: String
+    var logger: Logger
+    /// Event subscription state, owned by the hub's event plumbing.
+    var subscription: EventSubscription?
+    /// Deferred calls (waits) still open, so they can be cancelled when the session goes away.
+    var pendingCalls: [ControlCall] = []
+    private(set) var requestsServed: UInt64 = 0
+
+    init(id: UInt64, connection: Connection, hub: Hub, requiresToken: Bool, maxLineBytes: Int, logger: Logger) {
+        self.id = id
+        self.connection = connection
+        self.hub = hub
+        self.authenticated = !requiresToken
+        self.framer = LineFramer(maxLineLength: maxLineBytes)
+        self.remote = connection.peerAddress?.description ?? "unix"
+        self.logger = logger
+        self.logger[metadataKey: "control"] = "\(id)"
+    }
+
+    func start(hello: HubHello) {
+        connection.highWatermark = hub.configuration.hub.limits.writeHighWatermarkBytes
+        connection.lowWatermark = hub.configuration.hub.limits.writeLowWatermarkBytes
+        connection.onData = { [unowned self] bytes in self.received(bytes) }
+        connection.onEnd = { [unowned self] _ in self.close(reason: "peer closed") }
+        connection.onWriteError = { [unowned self] error in self.close(reason: "write failed: \(error)") }
+        connection.onHighWatermark = { [unowned self] in self.connection.stopReading() }
+        connection.onLowWatermark = { [unowned self] in
+            guard !self.closing else { return }
+            try? self.connection.startReading()
+            self.hub.flushEvents(to: self)
+        }
+        send(hello.notification.encodedLine())
+        do {
+            try connection.startReading()
+        } catch {
+            close(reason: "cannot read: \(error)")
+        }
+    }
+
+    private func received(_ bytes: ArraySlice<UInt8>) {
+        let lines = framer.feed(bytes)
+        for line in lines {
+            guard !closing else { return }
+            handle(line: line)
+        }
+        if let overflow = framer.overflow, !closing {
+            let error = ControlError.limitExceeded(
+                "controlMaxLineBytes", value: Int64(framer.maxLineLength), reason: "line_too_long")
+            logger.notice("closing control client \(remote): \(overflow)")
+            send(ControlResponse(id: .null, error: error))
+            close(reason: "line over the limit", flush: true)
+        }
+    }
+
+    private func handle(line: ArraySlice<UInt8>) {
+        let request: ControlRequest
+        do {
+            request = try ControlRequest.decode(line: line)
+        } catch {
+            // A parse error or a malformed request is answered and the connection stays usable.
+            send(error.response)
+            return
+        }
+        requestsServed += 1
+        let call = ControlCall(id: request.id ?? .null, method: request.method, params: request.params, session: self)
+        let reply = hub.dispatch(call, from: self)
+        if request.isNotification { return }  // JSON-RPC: notifications are never answered
+        switch reply {
+        case .deferred:
+            if !call.isAnswered { pendingCalls.append(call) }
+        default:
+            call.reply(reply)
+        }
+    }
+
+    func markAuthenticated() { authenticated = true }
+
+    func send(_ response: ControlResponse) {
+        send(response.encodedLine())
+    }
+
+    func send(_ line: [UInt8]) {
+        guard !closing else { return }
+        connection.write(line)
+    }
+
+    var isWriteQueueFull: Bool { connection.isAboveHighWatermark }
+
+    /// Closes the session; with `flush`, after what was already queued has been written.
+    func close(reason: String, flush: Bool = false) {
+        guard !closing else { return }
+        closing = true
+        logger.debug("control client \(remote) closed: \(reason)")
+        pendingCalls.removeAll()
+        hub.controlSessionDidClose(self)
+        if flush { connection.closeAfterWrites() } else { connection.close() }
+    }
+}

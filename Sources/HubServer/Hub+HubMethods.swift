@@ -1,0 +1,113 @@
+import ControlWire
+import EventLoop
+import Glibc
+import JSON
+import PlatformConfig
+
+extension Hub {
+    /// `hub.*`: identity, authentication, configuration in effect, limits, shutdown (`Protocols/control.md` §5).
+    func registerHubMethods() {
+        router.register("hub.authenticate", summary: "Present the control token", allowedUnauthenticated: true) {
+            [unowned self] call throws(ControlError) in
+            let params = try ControlParams(call.params, allowed: ["token"])
+            let token = try params.requireString("token")
+            guard let expected = self.configuration.hub.controlToken else { return .result(["authenticated": true]) }
+            guard constantTimeEqual(Array(token.utf8), Array(expected.utf8)) else {
+                // A wrong token ends the connection: the answer goes out first, then the hang-up.
+                call.reply(.error(.unauthorized("wrong token", reason: "bad_token")))
+                call.session?.close(reason: "wrong token", flush: true)
+                return .deferred
+            }
+            call.session?.markAuthenticated()
+            return .result(["authenticated": true])
+        }
+        router.register("hub.info", summary: "Version, uptime, platform and endpoints") {
+            [unowned self] call throws(ControlError) in
+            _ = try ControlParams(call.params, allowed: [])
+            return .result(self.infoJSON())
+        }
+        router.register("hub.config", summary: "The configuration in effect (secrets redacted)") {
+            [unowned self] call throws(ControlError) in
+            _ = try ControlParams(call.params, allowed: [])
+            return .result(["yaml": .string(self.configuration.redacted.encodeYAML())])
+        }
+        router.register("hub.limits", summary: "Every limit in force") { [unowned self] call throws(ControlError) in
+            _ = try ControlParams(call.params, allowed: [])
+            return .result(self.limitsJSON())
+        }
+        router.register("hub.methods", summary: "Every method this hub serves") {
+            [unowned self] call throws(ControlError) in
+            _ = try ControlParams(call.params, allowed: [])
+            return .result(
+                .array(
+                    self.router.methodNames.map { name in
+                        ["name": .string(name), "summary": .string(self.router.methods[name]!.summary)]
+                    }))
+        }
+        router.register("hub.shutdown", summary: "Stop the hub gracefully") {
+            [unowned self] call throws(ControlError) in
+            _ = try ControlParams(call.params, allowed: [])
+            call.reply(.result(["shuttingDown": true]))
+            self.shutdown(reason: "hub.shutdown from control client \(call.session?.remote ?? "?")")
+            return .deferred
+        }
+    }
+
+    func infoJSON() -> JSON {
+        let uptimeNanos = MonotonicClock.nanoseconds() - startedMonotonicNanos
+        return [
+            "server": "hubd",
+            "version": .string(Hub.version),
+            "protocol": .int(ControlProtocol.version),
+            "pid": .int(Int64(getpid())),
+            "platform": .string(configuration.platform.name),
+            "description": .string(configuration.platform.description),
+            "uptimeMs": .int(Int64(uptimeNanos / 1_000_000)),
+            "startedAt": .int(Int64(startedWallNanos / 1_000_000)),
+            "partitions": .int(Int64(configuration.partitions.count)),
+            "controlClients": .int(Int64(controlSessions.count)),
+            "endpoints": [
+                "control": .array(boundControlEndpoints.map { .string($0.description) }),
+                "guest": .array(boundGuestEndpoints.map { .string($0.description) }),
+            ],
+        ]
+    }
+
+    func limitsJSON() -> JSON {
+        let limits = configuration.hub.limits
+        var object = JSONObject()
+        for field in Limits.fields {
+            object[field.key] = [
+                "value": .int(Int64(limits.value(of: field))), "min": .int(Int64(field.range.lowerBound)),
+                "max": .int(Int64(field.range.upperBound)), "summary": .string(field.summary),
+            ]
+        }
+        object["handshakeTimeoutMs"] = ["value": .int(Int64(configuration.hub.handshakeTimeoutMs))]
+        return .object(object)
+    }
+}
+
+extension PlatformConfiguration {
+    /// The configuration with every secret and token replaced, for showing to control clients.
+    var redacted: PlatformConfiguration {
+        var copy = self
+        if copy.hub.controlToken != nil { copy.hub.controlToken = "<redacted>" }
+        for index in copy.partitions.indices {
+            copy.partitions[index].secret = "<redacted>"
+            copy.partitions[index].secretFile = nil
+        }
+        return copy
+    }
+}
+
+/// Compares secrets without leaking, through timing, how long the matching prefix is.
+func constantTimeEqual(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
+    var difference = UInt8(lhs.count == rhs.count ? 0 : 1)
+    let count = max(lhs.count, rhs.count)
+    for index in 0..<count {
+        let left = index < lhs.count ? lhs[index] : 0
+        let right = index < rhs.count ? rhs[index] : 0
+        difference |= left ^ right
+    }
+    return difference == 0
+}

@@ -1,0 +1,220 @@
+import ControlWire
+import EventLoop
+import Glibc
+import JSON
+import Logging
+import PlatformConfig
+
+/// The composition root of `hubd`: configuration → listeners → sessions → devices.
+///
+/// Everything here runs on the hub's single loop thread. `run()` returns when the hub has shut
+/// down and every handle is closed; its result is `uv_loop_close`'s (0 means nothing leaked).
+public final class Hub {
+    public struct Options: Sendable {
+        /// When set, the bound endpoints are written there as JSON once every listener is up.
+        public var readyFile: String?
+        /// How long a shutdown waits for queued replies to drain before closing connections hard.
+        public var shutdownGraceMilliseconds: UInt64
+
+        public init(readyFile: String? = nil, shutdownGraceMilliseconds: UInt64 = 300) {
+            self.readyFile = readyFile
+            self.shutdownGraceMilliseconds = shutdownGraceMilliseconds
+        }
+    }
+
+    public static let version = "0.1.0"
+
+    public let configuration: PlatformConfiguration
+    let options: Options
+    let loop: Loop
+    var logger: Logger
+    let router = ControlRouter()
+    let startedMonotonicNanos = MonotonicClock.nanoseconds()
+    let startedWallNanos = Hub.wallClockNanos()
+
+    private var controlListeners: [Listener] = []
+    private var signalWatchers: [SignalWatcher] = []
+    var controlSessions: [UInt64: ControlSession] = [:]
+    private var nextSessionID: UInt64 = 1
+    public private(set) var boundControlEndpoints: [Endpoint] = []
+    public private(set) var boundGuestEndpoints: [Endpoint] = []
+    public private(set) var isShuttingDown = false
+    /// Lets other threads (tests, embedders) reach the loop.
+    public let door: LoopDoor
+
+    public init(configuration: PlatformConfiguration, options: Options = Options(), logger: Logger)
+        throws(HubStartError)
+    {
+        self.configuration = configuration
+        self.options = options
+        self.logger = logger
+        do {
+            loop = try Loop()
+            door = try LoopDoor(loop: loop)
+        } catch {
+            throw .loop(error)
+        }
+        registerHubMethods()
+        registerPartitionMethods()
+        do {
+            try openControlListeners()
+            try watchSignals()
+            try writeReadyFile()
+        } catch {
+            loop.shutdown()
+            throw error
+        }
+        logger.info(
+            "hubd \(Hub.version) ready\n\(HubSummary(configuration: configuration, boundControl: boundControlEndpoints, boundGuest: boundGuestEndpoints).text)"
+        )
+    }
+
+    /// Serves until shut down. Returns 0 when every handle closed cleanly.
+    public func run() -> Int32 {
+        loop.run()
+        let status = loop.shutdown()
+        if status != 0 { logger.error("event loop closed with live handles (\(status))") }
+        return status
+    }
+
+    // MARK: Listeners
+
+    private func openControlListeners() throws(HubStartError) {
+        let limits = configuration.hub.limits
+        for (index, endpoint) in configuration.hub.controlEndpoints.enumerated() {
+            // A token is required on TCP whenever one is configured (and validation demands one
+            // off loopback); the Unix socket is protected by its file permissions.
+            let requiresToken: Bool
+            if case .tcp = endpoint {
+                requiresToken = configuration.hub.controlToken != nil
+            } else {
+                requiresToken = false
+            }
+            do {
+                let listener = try Listener(loop: loop, address: endpoint.socketAddress) { [unowned self] connection in
+                    self.acceptControl(connection, requiresToken: requiresToken, limits: limits)
+                }
+                controlListeners.append(listener)
+                boundControlEndpoints.append(listener.boundAddress.endpoint)
+            } catch {
+                throw .listen(entry: "hub.controlEndpoints[\(index)]", endpoint: endpoint, error)
+            }
+        }
+    }
+
+    private func acceptControl(_ connection: Connection, requiresToken: Bool, limits: Limits) {
+        guard !isShuttingDown else {
+            connection.close()
+            return
+        }
+        if controlSessions.count >= limits.controlMaxClients {
+            let error = ControlError.limitExceeded(
+                "controlMaxClients", value: Int64(limits.controlMaxClients), reason: "too_many_clients")
+            connection.write(ControlResponse(id: .null, error: error).encodedLine())
+            connection.closeAfterWrites()
+            logger.warning("refused a control client: \(limits.controlMaxClients) already connected")
+            return
+        }
+        let id = nextSessionID
+        nextSessionID += 1
+        let session = ControlSession(
+            id: id, connection: connection, hub: self, requiresToken: requiresToken,
+            maxLineBytes: limits.controlMaxLineBytes, logger: logger)
+        controlSessions[id] = session
+        session.start(hello: hello(requiresToken: requiresToken))
+    }
+
+    func hello(requiresToken: Bool) -> HubHello {
+        HubHello(
+            version: Hub.version, capabilities: capabilities, auth: requiresToken ? .token : .none)
+    }
+
+    var capabilities: [String] {
+        Array(Set(router.methodNames.map { String($0.split(separator: ".").first ?? "") })).sorted()
+    }
+
+    func controlSessionDidClose(_ session: ControlSession) {
+        controlSessions[session.id] = nil
+    }
+
+    // MARK: Dispatch
+
+    func dispatch(_ call: ControlCall, from session: ControlSession) -> ControlReply {
+        guard !isShuttingDown else { return .error(.unavailable("the hub is shutting down")) }
+        guard let method = router.methods[call.method] else { return .error(.methodNotFound(call.method)) }
+        guard session.authenticated || method.allowedUnauthenticated else {
+            return .error(.unauthorized("call hub.authenticate with the configured token first"))
+        }
+        do {
+            return try method.handler(call)
+        } catch {
+            return .error(error)
+        }
+    }
+
+    // MARK: Shutdown
+
+    private func watchSignals() throws(HubStartError) {
+        for number in [SIGINT, SIGTERM] {
+            do {
+                let watcher = try SignalWatcher(loop: loop, signal: number) { [unowned self] received in
+                    self.shutdown(reason: received == SIGINT ? "SIGINT" : "SIGTERM")
+                }
+                signalWatchers.append(watcher)
+            } catch {
+                throw .loop(error)
+            }
+        }
+    }
+
+    /// Stops accepting, tells every client, waits briefly for queued replies, then closes every handle.
+    public func shutdown(reason: String) {
+        guard !isShuttingDown else { return }
+        isShuttingDown = true
+        logger.info("shutting down: \(reason)")
+        for listener in controlListeners { listener.close() }
+        for watcher in signalWatchers { watcher.close() }
+        for session in Array(controlSessions.values) { session.close(reason: "hub shutting down", flush: true) }
+        door.close()
+        // Peers that do not read cannot hold the shutdown hostage: after the grace period every
+        // remaining handle is closed.
+        if let grace = try? Timer(loop: loop) {
+            grace.start(afterMilliseconds: options.shutdownGraceMilliseconds) { [unowned self] in
+                grace.close()
+                self.loop.closeAllHandles()
+            }
+            uv_unref_timer(grace)
+        }
+        if let readyFile = options.readyFile { unlink(readyFile) }
+    }
+
+    // MARK: Ready file
+
+    private func writeReadyFile() throws(HubStartError) {
+        guard let path = options.readyFile else { return }
+        let document: JSON = [
+            "pid": .int(Int64(getpid())),
+            "version": .string(Hub.version),
+            "control": .array(boundControlEndpoints.map { .string($0.description) }),
+            "guest": .array(boundGuestEndpoints.map { .string($0.description) }),
+        ]
+        // Written to a temporary name and renamed, so a reader never sees half a file.
+        let temporary = path + ".tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw .readyFile(path: path, errno: errno) }
+        var bytes = document.serializedBytes()
+        bytes.append(0x0a)
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        guard written == bytes.count, rename(temporary, path) == 0 else { throw .readyFile(path: path, errno: errno) }
+    }
+
+    static func wallClockNanos() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+    }
+}
+
+/// The grace timer must not keep an otherwise finished loop alive.
+private func uv_unref_timer(_ timer: Timer) { timer.unreference() }
