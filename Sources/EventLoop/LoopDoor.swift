@@ -89,3 +89,19 @@ final class DoorHandle: LoopHandle, @unchecked Sendable {
         for job in queue.closeAndTake() { job() }
     }
 }
+
+/// Carries a loop-confined object through a `LoopDoor` job.
+// SAFETY: `value` must only be touched inside jobs the door runs on the loop thread; the wrapper
+// exists so such a job can name the object it works on.
+public struct LoopBound<Value: AnyObject>: @unchecked Sendable {
+    private let value: Value
+
+    public init(_ value: Value) { self.value = value }
+
+    /// Posts `body` to run on the loop with the object. Returns false if the door is closed.
+    @discardableResult
+    public func post(through door: LoopDoor, _ body: @escaping @Sendable (Value) -> Void) -> Bool {
+        let captured = self
+        return door.post { body(captured.value) }
+    }
+}

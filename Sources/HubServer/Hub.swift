@@ -69,6 +69,13 @@ public final class Hub {
         )
     }
 
+    /// A thread-safe way to ask this hub to shut down (tests, embedders). False if it already stopped.
+    public var remoteShutdown: @Sendable (String) -> Bool {
+        let bound = LoopBound(self)
+        let door = self.door
+        return { reason in bound.post(through: door) { hub in hub.shutdown(reason: reason) } }
+    }
+
     /// Serves until shut down. Returns 0 when every handle closed cleanly.
     public func run() -> Int32 {
         loop.run()

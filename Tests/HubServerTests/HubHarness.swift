@@ -1,0 +1,196 @@
+import EventLoop
+import Glibc
+import HubServer
+import JSON
+import Logging
+import PlatformConfig
+import Synchronization
+import Testing
+
+/// Runs a `Hub` in this process on its own thread, on fresh Unix and port-0 TCP endpoints.
+final class HubHarness: Sendable {
+    let directory: String
+    let controlUnix: String
+    let controlTCPPort: UInt16
+    let guestUnix: String
+    let shutdown: @Sendable (String) -> Bool
+    private let finished = Locked<Int32?>(nil)
+
+    /// Starts a hub; `configure` adjusts the reference configuration first.
+    init(configure: (inout PlatformConfiguration) -> Void = { _ in }) throws {
+        directory = "/tmp/hubtest-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        var configuration = PlatformConfiguration.reference
+        configuration.hub.controlEndpoints = [
+            .unix(path: directory + "/control.sock"), .tcp(host: "127.0.0.1", port: 0),
+        ]
+        configuration.hub.guestEndpoints = [.unix(path: directory + "/guest.sock"), .tcp(host: "127.0.0.1", port: 0)]
+        configure(&configuration)
+        controlUnix = directory + "/control.sock"
+        guestUnix = directory + "/guest.sock"
+
+        let started = Locked<Result<(@Sendable (String) -> Bool, [Endpoint]), HubStartError>?>(nil)
+        let finished = self.finished
+        let config = configuration
+        spawnThread {
+            var logger = Logger(label: "hub-under-test")
+            logger.logLevel = .warning
+            let hub: Hub
+            do {
+                hub = try Hub(configuration: config, logger: logger)
+            } catch let error as HubStartError {
+                started.withLock { $0 = .failure(error) }
+                return
+            } catch {
+                fatalError("unexpected \(error)")
+            }
+            started.withLock { $0 = .success((hub.remoteShutdown, hub.boundControlEndpoints)) }
+            let status = hub.run()
+            finished.withLock { $0 = status }
+        }
+        var result: Result<(@Sendable (String) -> Bool, [Endpoint]), HubStartError>?
+        while result == nil {
+            usleep(1000)
+            result = started.withLock { $0 }
+        }
+        let (shutdown, endpoints) = try result!.get()
+        self.shutdown = shutdown
+        controlTCPPort =
+            endpoints.compactMap { endpoint -> UInt16? in
+                if case .tcp(_, let port) = endpoint { return port }
+                return nil
+            }.first ?? 0
+    }
+
+    /// Stops the hub and waits; returns `uv_loop_close`'s result (0 = no leak), nil on timeout.
+    @discardableResult
+    func stop(timeoutMilliseconds: Int = 5000) -> Int32? {
+        _ = shutdown("test finished")
+        return waitForExit(timeoutMilliseconds: timeoutMilliseconds)
+    }
+
+    func waitForExit(timeoutMilliseconds: Int) -> Int32? {
+        for _ in 0..<timeoutMilliseconds {
+            if let status = finished.withLock({ $0 }) { return status }
+            usleep(1000)
+        }
+        return nil
+    }
+}
+
+/// A blocking newline-JSON client for tests, speaking raw bytes so hostile input is easy to send.
+final class LineClient {
+    let fd: Int32
+    private var buffer: [UInt8] = []
+
+    init(unixPath: String) throws {
+        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (index, byte) in unixPath.utf8.enumerated() { raw[index] = byte }
+        }
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        try #require(result == 0, "connect \(unixPath): errno \(errno)")
+        setTimeout(milliseconds: 5000)
+    }
+
+    init(tcpPort: UInt16) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = tcpPort.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        try #require(result == 0, "connect 127.0.0.1:\(tcpPort): errno \(errno)")
+        setTimeout(milliseconds: 5000)
+    }
+
+    deinit { close(fd) }
+
+    func setTimeout(milliseconds: Int) {
+        var timeout = timeval(tv_sec: milliseconds / 1000, tv_usec: (milliseconds % 1000) * 1000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    func sendRaw(_ bytes: [UInt8]) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if written <= 0 { return }
+            offset += written
+        }
+    }
+
+    func sendLine(_ text: String) { sendRaw(Array(text.utf8) + [0x0a]) }
+
+    /// The next line, or nil at end of stream / timeout.
+    func readLine() -> String? {
+        while true {
+            if let newline = buffer.firstIndex(of: 0x0a) {
+                let line = String(decoding: buffer[..<newline], as: UTF8.self)
+                buffer.removeFirst(newline + 1)
+                return line
+            }
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count <= 0 { return nil }
+            buffer += chunk[..<count]
+        }
+    }
+
+    func readJSON() throws -> JSON {
+        let line = try #require(readLine(), "connection ended")
+        return try JSON.parse(line)
+    }
+
+    /// Sends a request and returns the response with the same id, skipping notifications.
+    func call(_ method: String, _ params: JSON? = nil, id: Int64 = 1) throws -> JSON {
+        var request: JSONObject = ["jsonrpc": "2.0", "id": .int(id), "method": .string(method)]
+        if let params { request["params"] = params }
+        sendLine(JSON.object(request).serialized())
+        while true {
+            let message = try readJSON()
+            if message["id"] == .int(id) { return message }
+        }
+    }
+
+    /// True when the peer has closed (read returns 0).
+    func isClosedByPeer() -> Bool {
+        var byte: UInt8 = 0
+        return recv(fd, &byte, 1, 0) == 0
+    }
+}
+
+func spawnThread(_ body: @escaping @Sendable () -> Void) {
+    final class Box: @unchecked Sendable {  // SAFETY: handed to exactly one new thread.
+        let body: @Sendable () -> Void
+        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+    }
+    var thread = pthread_t()
+    // SAFETY: the box is released exactly once, by the new thread.
+    let box = Unmanaged.passRetained(Box(body)).toOpaque()
+    pthread_create(
+        &thread, nil,
+        { raw in
+            Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
+            return nil
+        }, box)
+    pthread_detach(thread)
+}
+
+/// A value shared between threads behind a lock (a class, so closures can capture it).
+final class Locked<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+
+    init(_ value: Value) { mutex = Mutex(value) }
+
+    func withLock<Result>(_ body: (inout Value) -> Result) -> Result { mutex.withLock { body(&$0) } }
+}
