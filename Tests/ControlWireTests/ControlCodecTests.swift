@@ -69,7 +69,8 @@ import Testing
             ).encodedLine()
         built["missed marker"] =
             ControlNotification(
-                method: ControlProtocol.missedMethod, params: ["count": 3, "firstSeq": 10, "lastSeq": 12]
+                method: ControlProtocol.missedMethod,
+                params: ["count": 3, "firstSeq": 10, "lastSeq": 12, "reason": "outbox_full"]
             ).encodedLine()
 
         #expect(cases.count == built.count)

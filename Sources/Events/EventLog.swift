@@ -1,0 +1,86 @@
+import JSON
+
+/// The hub-wide event sequence and its bounded replay ring.
+///
+/// `append` assigns the next sequence number (starting at 1) and keeps the newest `capacity` events,
+/// so a subscriber that arrives late can ask for what happened `since` a sequence number it knows.
+/// Nothing here reads a clock: the caller passes each event's time.
+public struct EventLog: Sendable {
+    public let capacity: Int
+    private var ring: [HubEvent] = []
+    /// Index in `ring` of the oldest held event once the ring is full.
+    private var head = 0
+    /// The sequence number of the newest event (0 before the first).
+    public private(set) var lastSeq: UInt64 = 0
+
+    /// - Parameter capacity: how many events are kept for replay (at least 1).
+    public init(capacity: Int) {
+        precondition(capacity >= 1, "the replay ring holds at least one event")
+        self.capacity = capacity
+        ring.reserveCapacity(min(capacity, 4096))
+    }
+
+    /// How many events are held.
+    public var count: Int { ring.count }
+
+    /// The sequence number of the oldest held event, nil when empty.
+    public var oldestSeq: UInt64? { ring.isEmpty ? nil : lastSeq - UInt64(ring.count) + 1 }
+
+    /// Records an event and returns it with its sequence number.
+    @discardableResult
+    public mutating func append(
+        kind: String, partition: String? = nil, device: String? = nil, data: JSON = [:], time: EventTime
+    ) -> HubEvent {
+        lastSeq += 1
+        let event = HubEvent(seq: lastSeq, time: time, kind: kind, partition: partition, device: device, data: data)
+        if ring.count < capacity {
+            ring.append(event)
+        } else {
+            ring[head] = event
+            head = (head + 1) % capacity
+        }
+        return event
+    }
+
+    /// The held events, oldest first.
+    public var events: [HubEvent] { Array(ring[head...] + ring[..<head]) }
+
+    /// What the ring still holds after `seq` (events with a greater sequence number), filtered, oldest
+    /// first, and the gap if events after `seq` have already been dropped from the ring.
+    public func since(_ seq: UInt64, matching filter: EventFilter = .all) -> EventReplay {
+        guard let oldest = oldestSeq, seq < lastSeq else { return EventReplay(events: [], missed: nil) }
+        var missed: MissedEvents? = nil
+        if seq + 1 < oldest {
+            missed = MissedEvents(
+                count: oldest - seq - 1, firstSeq: seq + 1, lastSeq: oldest - 1, reason: .replayExpired)
+        }
+        // Skip the events at or before `seq` without copying them.
+        let skip = seq >= oldest ? Int(seq - oldest + 1) : 0
+        var out: [HubEvent] = []
+        for offset in skip..<ring.count {
+            let event = ring[(head + offset) % ring.count]
+            if filter.matches(event) { out.append(event) }
+        }
+        return EventReplay(events: out, missed: missed)
+    }
+
+    /// The most recent `limit` held events matching `filter`, oldest first (`events.recent`).
+    public func recent(_ limit: Int, matching filter: EventFilter = .all) -> [HubEvent] {
+        var out: [HubEvent] = []
+        var offset = ring.count - 1
+        while offset >= 0 && out.count < limit {
+            let event = ring[(head + offset) % ring.count]
+            if filter.matches(event) { out.append(event) }
+            offset -= 1
+        }
+        return out.reversed()
+    }
+}
+
+/// The answer to ``EventLog/since(_:matching:)``.
+public struct EventReplay: Sendable, Hashable {
+    /// The held events after the requested sequence number that match the filter, oldest first.
+    public var events: [HubEvent]
+    /// Set when the ring had already dropped events after the requested sequence number.
+    public var missed: MissedEvents?
+}

@@ -1,0 +1,113 @@
+import JSON
+
+/// What a subscriber's outbox yields: an event, or the marker for a gap.
+public enum OutboxItem: Sendable, Hashable {
+    case event(HubEvent)
+    case missed(MissedEvents)
+
+    /// The notification method for this item (`event` or `events.missed`).
+    public var method: String {
+        switch self {
+        case .event: return "event"
+        case .missed: return "events.missed"
+        }
+    }
+
+    /// The notification params for this item.
+    public var params: JSON {
+        switch self {
+        case .event(let event): return event.json
+        case .missed(let missed): return missed.json
+        }
+    }
+}
+
+/// A bounded queue of events waiting to be written to one client. It never blocks and never grows
+/// past its capacity: when full, further events are dropped and counted, and once there is room
+/// again (or the queue drains) a single ``MissedEvents`` marker takes their place, so the client
+/// learns how many it lost and which sequence numbers they had.
+///
+/// The marker is the only item allowed past the capacity, so the queue holds at most `capacity + 1` items.
+public struct SubscriberOutbox: Sendable {
+    public let capacity: Int
+    private var items: [OutboxItem] = []
+    private var head = 0
+    private var pendingMissed: MissedEvents?
+    /// Events dropped over the outbox's life (for counters).
+    public private(set) var totalMissed: UInt64 = 0
+
+    public init(capacity: Int) {
+        precondition(capacity >= 1, "an outbox holds at least one event")
+        self.capacity = capacity
+    }
+
+    /// Items waiting (a pending gap not yet turned into a marker not included).
+    public var count: Int { items.count - head }
+    public var isEmpty: Bool { count == 0 && pendingMissed == nil }
+
+    /// Queues `event`, or counts it as missed when the queue is full. Returns false when dropped.
+    @discardableResult
+    public mutating func push(_ event: HubEvent) -> Bool {
+        if count >= capacity {
+            noteMissed(count: 1, firstSeq: event.seq, lastSeq: event.seq, reason: .outboxFull)
+            return false
+        }
+        flushMissed()
+        items.append(.event(event))
+        return true
+    }
+
+    /// Queues a replay answer: its gap marker first (if any), then its events.
+    public mutating func push(_ replay: EventReplay) {
+        if let missed = replay.missed {
+            noteMissed(count: missed.count, firstSeq: missed.firstSeq, lastSeq: missed.lastSeq, reason: missed.reason)
+        }
+        for event in replay.events { push(event) }
+    }
+
+    /// Records a gap; consecutive gaps merge into one marker.
+    public mutating func noteMissed(count: UInt64, firstSeq: UInt64, lastSeq: UInt64, reason: MissedEvents.Reason) {
+        totalMissed += count
+        if var pending = pendingMissed {
+            pending.count += count
+            pending.firstSeq = min(pending.firstSeq, firstSeq)
+            pending.lastSeq = max(pending.lastSeq, lastSeq)
+            // A slow reader is the more useful diagnosis than an expired replay when both happened.
+            if reason == .outboxFull { pending.reason = .outboxFull }
+            pendingMissed = pending
+        } else {
+            pendingMissed = MissedEvents(count: count, firstSeq: firstSeq, lastSeq: lastSeq, reason: reason)
+        }
+    }
+
+    private mutating func flushMissed() {
+        if let pending = pendingMissed {
+            items.append(.missed(pending))
+            pendingMissed = nil
+        }
+    }
+
+    /// Takes the next item: queued items in order, then the marker for a gap that followed them.
+    public mutating func pop() -> OutboxItem? {
+        if head == items.count { flushMissed() }
+        guard head < items.count else { return nil }
+        let item = items[head]
+        head += 1
+        if head == items.count {
+            items.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head >= 64 && head * 2 >= items.count {
+            // Compact now and then so a queue that never fully drains does not keep its consumed prefix.
+            items.removeFirst(head)
+            head = 0
+        }
+        return item
+    }
+
+    /// Takes up to `limit` items at once (one write per loop pass).
+    public mutating func pop(upTo limit: Int) -> [OutboxItem] {
+        var out: [OutboxItem] = []
+        while out.count < limit, let item = pop() { out.append(item) }
+        return out
+    }
+}

@@ -1,0 +1,245 @@
+import Events
+import JSON
+import Testing
+
+private func time(_ n: UInt64) -> EventTime { EventTime(unixNs: 1_700_000_000_000_000_000 + Int64(n), monoNs: n) }
+
+private func event(_ seq: UInt64, _ kind: String, partition: String? = nil, device: String? = nil) -> HubEvent {
+    HubEvent(seq: seq, time: time(seq), kind: kind, partition: partition, device: device, data: [:])
+}
+
+@Suite struct EventFilterTests {
+    @Test func kindPatterns() {
+        #expect(EventFilter.kind("partition.attached", matches: "partition.*"))
+        #expect(EventFilter.kind("partition.state.changed", matches: "partition.*"))
+        #expect(!EventFilter.kind("partition", matches: "partition.*"))
+        #expect(!EventFilter.kind("partitions.x", matches: "partition.*"))
+        #expect(EventFilter.kind("irq.raised", matches: "irq.raised"))
+        #expect(!EventFilter.kind("irq.raised.x", matches: "irq.raised"))
+        #expect(EventFilter.kind("anything", matches: "*"))
+    }
+
+    @Test func dimensionsCombine() {
+        let filter = EventFilter(partitions: ["rtos", "linux"], kinds: ["irq.*", "msg.delivered"])
+        #expect(filter.matches(event(1, "irq.raised", partition: "rtos")))
+        #expect(filter.matches(event(2, "msg.delivered", partition: "linux")))
+        #expect(!filter.matches(event(3, "msg.sent", partition: "linux")))
+        #expect(!filter.matches(event(4, "irq.raised", partition: "secure")))
+        #expect(!filter.matches(event(5, "irq.raised")))  // no partition
+        #expect(EventFilter.all.matches(event(6, "x")))
+        let devices = EventFilter(devices: ["lan0"])
+        #expect(devices.matches(event(7, "eth.frame", device: "lan0")))
+        #expect(!devices.matches(event(8, "eth.frame", partition: "rtos")))
+    }
+
+    @Test func fromJSON() throws {
+        let filter = try EventFilter(json: ["partition": "rtos", "kinds": ["irq.*", "*"], "devices": nil])
+        #expect(filter == EventFilter(partitions: ["rtos"], devices: nil, kinds: ["irq.*", "*"]))
+        #expect(try EventFilter(json: filter.json) == filter)
+        #expect(try EventFilter(json: nil) == .all)
+        #expect(try EventFilter(json: [:]) == .all)
+    }
+
+    @Test(
+        arguments: [
+            (JSON.int(1), "filter"),
+            (["kinds": [1]], "filter.kinds"),
+            (["kind": "irq*"], "filter.kinds"),
+            (["kind": "*.raised"], "filter.kinds"),
+            (["kind": ""], "filter.kinds"),
+            (["kind": ".*"], "filter.kinds"),
+            (["partitions": "a", "partition": "b"], "filter.partition"),
+            (["colour": "red"], "filter.colour"),
+        ] as [(JSON, String)])
+    func refusesBadFilters(json: JSON, field: String) {
+        do {
+            _ = try EventFilter(json: json)
+            Issue.record("accepted \(json)")
+        } catch {
+            #expect(error.field == field)
+        }
+    }
+}
+
+@Suite struct EventLogTests {
+    @Test func appendAssignsIncreasingSequenceNumbers() {
+        var log = EventLog(capacity: 4)
+        #expect(log.lastSeq == 0 && log.oldestSeq == nil)
+        let first = log.append(kind: "a", partition: "rtos", data: ["x": 1], time: time(10))
+        let second = log.append(kind: "b", time: time(11))
+        #expect(first.seq == 1 && second.seq == 2)
+        #expect(first.time.monoNs == 10 && first.partition == "rtos" && first.data == ["x": 1])
+        #expect(log.events.map(\.seq) == [1, 2])
+    }
+
+    @Test func ringKeepsTheNewestAndReportsTheGap() {
+        var log = EventLog(capacity: 3)
+        for n in 1...7 { log.append(kind: n % 2 == 0 ? "even" : "odd", time: time(UInt64(n))) }
+        #expect(log.events.map(\.seq) == [5, 6, 7])
+        #expect(log.oldestSeq == 5 && log.count == 3)
+
+        let recentEnough = log.since(4)
+        #expect(recentEnough.events.map(\.seq) == [5, 6, 7])
+        #expect(recentEnough.missed == nil)
+
+        let tooOld = log.since(1)
+        #expect(tooOld.events.map(\.seq) == [5, 6, 7])
+        #expect(tooOld.missed == MissedEvents(count: 3, firstSeq: 2, lastSeq: 4, reason: .replayExpired))
+
+        #expect(log.since(6).events.map(\.seq) == [7])
+        #expect(log.since(7).events.isEmpty && log.since(7).missed == nil)
+        #expect(log.since(99).events.isEmpty)
+        #expect(log.since(0, matching: EventFilter(kinds: ["odd"])).events.map(\.seq) == [5, 7])
+        #expect(log.since(0).missed?.count == 4)
+    }
+
+    @Test func recentReturnsTheNewestMatchesOldestFirst() {
+        var log = EventLog(capacity: 10)
+        for n in 1...6 { log.append(kind: n % 2 == 0 ? "even" : "odd", time: time(UInt64(n))) }
+        #expect(log.recent(2).map(\.seq) == [5, 6])
+        #expect(log.recent(2, matching: EventFilter(kinds: ["odd"])).map(\.seq) == [3, 5])
+        #expect(log.recent(100).count == 6)
+        #expect(EventLog(capacity: 2).recent(5).isEmpty)
+    }
+
+    @Test func eventJSONRoundTrip() throws {
+        let original = HubEvent(
+            seq: 42, time: EventTime(unixNs: 1_700_000_000_000_000_000, monoNs: 5_000_000), kind: "irq.raised",
+            partition: "linux", device: nil, data: ["line": 3, "from": "tester"])
+        #expect(
+            original.json.serialized()
+                == #"{"seq":42,"time":{"unixNs":1700000000000000000,"monoNs":5000000},"kind":"irq.raised","partition":"linux","device":null,"data":{"line":3,"from":"tester"}}"#
+        )
+        #expect(HubEvent(json: try JSON.parse(original.json.serialized())) == original)
+        #expect(HubEvent(json: ["seq": 1]) == nil)
+    }
+}
+
+@Suite struct SubscriberOutboxTests {
+    @Test func slowReaderGetsOneMarkerThenResumes() {
+        var outbox = SubscriberOutbox(capacity: 3)
+        for seq: UInt64 in 1...8 { outbox.push(event(seq, "k")) }
+        #expect(outbox.count == 3)
+        #expect(outbox.totalMissed == 5)
+        // The reader wakes up: the queued events first, then the gap, then what comes next.
+        #expect(outbox.pop() == .event(event(1, "k")))
+        outbox.push(event(9, "k"))
+        let rest = outbox.pop(upTo: 10)
+        #expect(
+            rest == [
+                .event(event(2, "k")), .event(event(3, "k")),
+                .missed(MissedEvents(count: 5, firstSeq: 4, lastSeq: 8, reason: .outboxFull)), .event(event(9, "k")),
+            ])
+        #expect(outbox.isEmpty)
+        #expect(outbox.pop() == nil)
+    }
+
+    @Test func markerArrivesEvenWhenNothingFollows() {
+        var outbox = SubscriberOutbox(capacity: 1)
+        outbox.push(event(1, "k"))
+        #expect(outbox.push(event(2, "k")) == false)
+        #expect(outbox.pop() == .event(event(1, "k")))
+        #expect(!outbox.isEmpty)
+        #expect(outbox.pop() == .missed(MissedEvents(count: 1, firstSeq: 2, lastSeq: 2, reason: .outboxFull)))
+        #expect(outbox.pop() == nil)
+    }
+
+    @Test func neverHoldsMoreThanCapacityPlusTheMarker() {
+        var outbox = SubscriberOutbox(capacity: 5)
+        var delivered: [UInt64] = []
+        var missed: UInt64 = 0
+        for seq in 1...1000 as ClosedRange<UInt64> {
+            outbox.push(event(seq, "k"))
+            #expect(outbox.count <= 6)
+            if seq % 7 == 0, let item = outbox.pop() {
+                if case .event(let e) = item { delivered.append(e.seq) }
+                if case .missed(let m) = item { missed += m.count }
+            }
+        }
+        for item in outbox.pop(upTo: .max) {
+            if case .event(let e) = item { delivered.append(e.seq) }
+            if case .missed(let m) = item { missed += m.count }
+        }
+        #expect(delivered == delivered.sorted())
+        #expect(UInt64(delivered.count) + missed == 1000)
+        #expect(missed == outbox.totalMissed)
+    }
+
+    @Test func replayGapComesFirst() {
+        var log = EventLog(capacity: 2)
+        for n in 1...5 { log.append(kind: "k", time: time(UInt64(n))) }
+        var outbox = SubscriberOutbox(capacity: 10)
+        outbox.push(log.since(1))
+        #expect(outbox.pop() == .missed(MissedEvents(count: 2, firstSeq: 2, lastSeq: 3, reason: .replayExpired)))
+        #expect(outbox.pop(upTo: 5).count == 2)
+        #expect(
+            OutboxItem.missed(MissedEvents(count: 1, firstSeq: 1, lastSeq: 1, reason: .outboxFull)).method
+                == "events.missed")
+    }
+}
+
+@Suite struct EventWaitersTests {
+    @Test func firstMatchResolvesAndTimeoutsExpire() {
+        var waiters = EventWaiters<String>(limit: 3)
+        #expect(waiters.register(filter: EventFilter(kinds: ["irq.*"]), deadline: 100, context: "a") != nil)
+        #expect(waiters.register(filter: EventFilter(partitions: ["rtos"]), deadline: 50, context: "b") != nil)
+        let c = waiters.register(filter: .all, deadline: 200, context: "c")
+        #expect(waiters.register(filter: .all, deadline: 1, context: "d") == nil)  // limit
+        #expect(waiters.nextDeadline == 50)
+
+        let resolved = waiters.offer(event(1, "irq.raised", partition: "linux"))
+        #expect(resolved.map(\.context) == ["a", "c"])
+        #expect(resolved.allSatisfy { $0.event.seq == 1 })
+        #expect(waiters.count == 1)
+        #expect(waiters.expire(now: 49).isEmpty)
+        #expect(waiters.expire(now: 50) == ["b"])
+        #expect(waiters.nextDeadline == nil)
+        #expect(c.map { waiters.cancel($0) } == .some(nil))  // already resolved
+    }
+
+    @Test func cancelByOwner() {
+        var waiters = EventWaiters<(connection: Int, request: Int)>(limit: 10)
+        for n in 0..<6 { _ = waiters.register(filter: .all, deadline: 10, context: (n % 2, n)) }
+        #expect(waiters.cancelAll { $0.connection == 1 } == 3)
+        #expect(waiters.expire(now: 10).map(\.request) == [0, 2, 4])
+    }
+}
+
+/// The acceptance scenario of issue 4 at the model level: two subscribers with different filters,
+/// a late subscriber replaying since N, and a slow one told how many it missed.
+@Suite struct EventsAcceptanceTests {
+    @Test func subscribersGetExactlyTheirEventsInOrder() {
+        var log = EventLog(capacity: 64)
+        let irqFilter = EventFilter(kinds: ["irq.*"])
+        let rtosFilter = EventFilter(partitions: ["rtos"])
+        var irqOutbox = SubscriberOutbox(capacity: 100)
+        var rtosOutbox = SubscriberOutbox(capacity: 100)
+        var slowOutbox = SubscriberOutbox(capacity: 4)
+        let script: [(String, String?)] = [
+            ("partition.attached", "rtos"), ("irq.raised", "linux"), ("irq.raised", "rtos"), ("msg.sent", "rtos"),
+            ("partition.attached", "linux"), ("irq.delivered", "rtos"), ("msg.delivered", "linux"),
+            ("irq.raised", "secure"), ("hub.tick", nil), ("irq.raised", "rtos"),
+        ]
+        for (n, step) in script.enumerated() {
+            let e = log.append(kind: step.0, partition: step.1, time: time(UInt64(n)))
+            if irqFilter.matches(e) { irqOutbox.push(e) }
+            if rtosFilter.matches(e) { rtosOutbox.push(e) }
+            slowOutbox.push(e)
+        }
+        func seqs(_ outbox: inout SubscriberOutbox) -> [UInt64] {
+            outbox.pop(upTo: .max).compactMap { if case .event(let e) = $0 { e.seq } else { nil } }
+        }
+        #expect(seqs(&irqOutbox) == [2, 3, 6, 8, 10])
+        #expect(seqs(&rtosOutbox) == [1, 3, 4, 6, 10])
+
+        // A late subscriber asks for everything since 5 that concerns rtos.
+        var late = SubscriberOutbox(capacity: 100)
+        late.push(log.since(5, matching: rtosFilter))
+        #expect(seqs(&late) == [6, 10])
+
+        // The slow one never read: it holds the first 4 and learns it missed 6 (seq 5…10).
+        let slow = slowOutbox.pop(upTo: .max)
+        #expect(slow.count == 5)
+        #expect(slow.last == .missed(MissedEvents(count: 6, firstSeq: 5, lastSeq: 10, reason: .outboxFull)))
+    }
+}
