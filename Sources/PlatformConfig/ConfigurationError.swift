@@ -1,0 +1,44 @@
+/// Everything wrong with a configuration, reported at once.
+public struct ConfigurationError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// One entry per problem, in file order as far as possible.
+    public var issues: [ConfigIssue]
+
+    public init(issues: [ConfigIssue]) {
+        self.issues = issues
+    }
+
+    /// A header line, then one line per issue (`  path: reason (line N)`).
+    public var description: String {
+        let count = issues.count
+        var text = "invalid configuration: \(count) \(count == 1 ? "error" : "errors")"
+        for issue in issues {
+            text += "\n  \(issue.description)"
+            if let line = issue.line { text += " (line \(line))" }
+        }
+        return text
+    }
+}
+
+/// One problem in a configuration: where, and why.
+public struct ConfigIssue: Sendable, Equatable, CustomStringConvertible {
+    /// Path to the field, like `partitions[1].priority`; empty for the whole document.
+    public var path: String
+    /// What is wrong, like `17 is outside 0...15`.
+    public var reason: String
+    /// 1-based line in the YAML text, when known.
+    public var line: Int?
+    /// 1-based column in the YAML text, when known.
+    public var column: Int?
+
+    public init(path: String, reason: String, line: Int? = nil, column: Int? = nil) {
+        self.path = path
+        self.reason = reason
+        self.line = line
+        self.column = column
+    }
+
+    /// `path: reason`, or just the reason when the path is empty.
+    public var description: String {
+        path.isEmpty ? reason : "\(path): \(reason)"
+    }
+}

@@ -1,0 +1,90 @@
+/// The platform's virtual devices. Device names are unique across all kinds.
+public struct DevicesConfig: Sendable, Equatable {
+    public var ethernet: [SegmentConfig]
+    public var modems: [ModemConfig]
+    public var framebuffers: [FramebufferConfig]
+
+    public init(ethernet: [SegmentConfig] = [], modems: [ModemConfig] = [], framebuffers: [FramebufferConfig] = []) {
+        self.ethernet = ethernet
+        self.modems = modems
+        self.framebuffers = framebuffers
+    }
+
+    /// Every device name, in declaration order (segments, modems, framebuffers).
+    public var allNames: [String] {
+        ethernet.map(\.name) + modems.map(\.name) + framebuffers.map(\.name)
+    }
+}
+
+/// A virtual Ethernet segment (a switch) and its ports.
+public struct SegmentConfig: Sendable, Equatable {
+    public var name: String
+    public var mtu: Int
+    public var ports: [EthernetPortConfig]
+
+    public static let defaultMTU = 1500
+    public static let mtuRange = 68...65535
+
+    public init(name: String, mtu: Int = SegmentConfig.defaultMTU, ports: [EthernetPortConfig] = []) {
+        self.name = name
+        self.mtu = mtu
+        self.ports = ports
+    }
+}
+
+/// One port of a segment; a port with a partition is that partition's virtual NIC.
+public struct EthernetPortConfig: Sendable, Equatable {
+    public var name: String
+    /// The partition whose NIC this is; `nil` for a port external tools attach to.
+    public var partition: String?
+
+    public init(name: String, partition: String? = nil) {
+        self.name = name
+        self.partition = partition
+    }
+}
+
+/// A cellular modem, seen by its owner as an AT-command serial line.
+public struct ModemConfig: Sendable, Equatable {
+    public var name: String
+    /// The partition that drives the modem.
+    public var owner: String
+    /// SIM PIN; `nil` when the SIM is unlocked.
+    public var pin: String?
+    /// Where the network side of the modem lives.
+    public var backend: ModemBackend
+
+    public init(name: String, owner: String, pin: String? = nil, backend: ModemBackend = .builtin) {
+        self.name = name
+        self.owner = owner
+        self.pin = pin
+        self.backend = backend
+    }
+}
+
+/// The network side of a modem.
+public enum ModemBackend: Sendable, Equatable, Hashable {
+    /// The hub's built-in network simulator.
+    case builtin
+    /// A remote modem simulator the hub connects to.
+    case remote(Endpoint)
+}
+
+/// A framebuffer served over RFB.
+public struct FramebufferConfig: Sendable, Equatable {
+    public var name: String
+    public var width: Int
+    public var height: Int
+    /// 16 or 32.
+    public var bitsPerPixel: Int
+
+    public static let dimensionRange = 1...8192
+    public static let allowedBitsPerPixel = [16, 32]
+
+    public init(name: String, width: Int, height: Int, bitsPerPixel: Int = 32) {
+        self.name = name
+        self.width = width
+        self.height = height
+        self.bitsPerPixel = bitsPerPixel
+    }
+}

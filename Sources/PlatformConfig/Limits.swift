@@ -1,0 +1,79 @@
+/// Every bound the hub enforces (DESIGN.md §7: no unbounded queue, every limit configurable).
+///
+/// Each field has a default and an allowed range, listed in `Limits.fields`, which the decoder,
+/// the encoder and the configuration reference all use.
+public struct Limits: Sendable, Equatable {
+    /// Longest control request line, newline excluded.
+    public var controlMaxLineBytes: Int
+    /// Control connections accepted at once; more are refused.
+    public var controlMaxClients: Int
+    /// Events queued for one slow control subscriber before it is dropped.
+    public var controlOutboxEvents: Int
+    /// Events the hub keeps so a reconnecting subscriber can replay from a sequence number.
+    public var eventReplayEvents: Int
+    /// Largest guest protocol frame (payload plus header).
+    public var guestMaxFrameBytes: Int
+    /// Guest connections accepted at once.
+    public var guestMaxSessions: Int
+    /// A connection's write queue above this pauses its producer.
+    public var writeHighWatermarkBytes: Int
+    /// ... and below this resumes it. Must be less than `writeHighWatermarkBytes`.
+    public var writeLowWatermarkBytes: Int
+
+    public init(
+        controlMaxLineBytes: Int = 1 << 20,
+        controlMaxClients: Int = 256,
+        controlOutboxEvents: Int = 1024,
+        eventReplayEvents: Int = 4096,
+        guestMaxFrameBytes: Int = (1 << 20) + 64,
+        guestMaxSessions: Int = 4096,
+        writeHighWatermarkBytes: Int = 4 << 20,
+        writeLowWatermarkBytes: Int = 1 << 20
+    ) {
+        self.controlMaxLineBytes = controlMaxLineBytes
+        self.controlMaxClients = controlMaxClients
+        self.controlOutboxEvents = controlOutboxEvents
+        self.eventReplayEvents = eventReplayEvents
+        self.guestMaxFrameBytes = guestMaxFrameBytes
+        self.guestMaxSessions = guestMaxSessions
+        self.writeHighWatermarkBytes = writeHighWatermarkBytes
+        self.writeLowWatermarkBytes = writeLowWatermarkBytes
+    }
+
+    /// One configurable limit: its YAML key, allowed range and accessors.
+    public struct Field: Sendable {
+        public let key: String
+        public let range: ClosedRange<Int>
+        public let summary: String
+        let get: @Sendable (Limits) -> Int
+        let set: @Sendable (inout Limits, Int) -> Void
+    }
+
+    /// All limits, in the order they are encoded and documented.
+    public static let fields: [Field] = [
+        Field(
+            key: "controlMaxLineBytes", range: 1024...(64 << 20), summary: "longest control request line",
+            get: { $0.controlMaxLineBytes }, set: { $0.controlMaxLineBytes = $1 }),
+        Field(
+            key: "controlMaxClients", range: 1...65536, summary: "control connections at once",
+            get: { $0.controlMaxClients }, set: { $0.controlMaxClients = $1 }),
+        Field(
+            key: "controlOutboxEvents", range: 16...(1 << 20), summary: "events queued per control subscriber",
+            get: { $0.controlOutboxEvents }, set: { $0.controlOutboxEvents = $1 }),
+        Field(
+            key: "eventReplayEvents", range: 0...(1 << 20), summary: "events kept for replay",
+            get: { $0.eventReplayEvents }, set: { $0.eventReplayEvents = $1 }),
+        Field(
+            key: "guestMaxFrameBytes", range: 128...(64 << 20), summary: "largest guest protocol frame",
+            get: { $0.guestMaxFrameBytes }, set: { $0.guestMaxFrameBytes = $1 }),
+        Field(
+            key: "guestMaxSessions", range: 1...65536, summary: "guest connections at once",
+            get: { $0.guestMaxSessions }, set: { $0.guestMaxSessions = $1 }),
+        Field(
+            key: "writeHighWatermarkBytes", range: 4096...(1 << 30), summary: "write queue size that pauses a producer",
+            get: { $0.writeHighWatermarkBytes }, set: { $0.writeHighWatermarkBytes = $1 }),
+        Field(
+            key: "writeLowWatermarkBytes", range: 0...(1 << 30), summary: "write queue size that resumes it",
+            get: { $0.writeLowWatermarkBytes }, set: { $0.writeLowWatermarkBytes = $1 }),
+    ]
+}

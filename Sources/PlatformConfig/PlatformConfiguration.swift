@@ -1,0 +1,63 @@
+/// The whole platform a hub emulates: its partitions and their policy, the channels between them,
+/// shared memory, devices, and where the hub listens.
+///
+/// Build one with `load(yaml:)` / `load(path:)` (which validate), or take `reference`, the built-in
+/// reference handset of DESIGN.md §1. `encodeYAML()` writes a file that loads back to an equal value.
+public struct PlatformConfiguration: Sendable, Equatable {
+    /// Name and free-form description of the platform.
+    public var platform: PlatformInfo
+    /// Listening endpoints, credentials and resource limits of the hub itself.
+    public var hub: HubSettings
+    /// The guest partitions, in file order.
+    public var partitions: [PartitionConfig]
+    /// Messaging links between pairs of partitions.
+    public var links: [LinkConfig]
+    /// Shared memory regions.
+    public var regions: [RegionConfig]
+    /// Ethernet segments, modems and framebuffers.
+    public var devices: DevicesConfig
+
+    public init(
+        platform: PlatformInfo,
+        hub: HubSettings = HubSettings(),
+        partitions: [PartitionConfig],
+        links: [LinkConfig] = [],
+        regions: [RegionConfig] = [],
+        devices: DevicesConfig = DevicesConfig()
+    ) {
+        self.platform = platform
+        self.hub = hub
+        self.partitions = partitions
+        self.links = links
+        self.regions = regions
+        self.devices = devices
+    }
+
+    /// The partition called `name`, if any.
+    public func partition(named name: String) -> PartitionConfig? {
+        partitions.first { $0.name == name }
+    }
+
+    /// The link called `name`, if any.
+    public func link(named name: String) -> LinkConfig? {
+        links.first { $0.name == name }
+    }
+
+    /// The region called `name`, if any.
+    public func region(named name: String) -> RegionConfig? {
+        regions.first { $0.name == name }
+    }
+}
+
+/// Identification of a platform.
+public struct PlatformInfo: Sendable, Equatable {
+    /// Short name shown by `hub.info` and in logs.
+    public var name: String
+    /// One or two sentences for humans; may be empty.
+    public var description: String
+
+    public init(name: String, description: String = "") {
+        self.name = name
+        self.description = description
+    }
+}
