@@ -42,7 +42,8 @@ struct MessageQueue {
     /// Queues a message; returns its id, or nil if the queue is full.
     mutating func enqueue(sender: Originator, correlation: UInt64?, payload: [UInt8]) -> UInt64? {
         let id = nextID
-        guard entries.append(Entry(id: id, sender: sender, correlation: correlation, payload: payload, delivered: false))
+        guard
+            entries.append(Entry(id: id, sender: sender, correlation: correlation, payload: payload, delivered: false))
         else { return nil }
         nextID += 1
         counters.queued &+= 1

@@ -52,6 +52,19 @@ public struct LinkView: Equatable, Sendable {
     public var sendCredit: Int
     /// Unacknowledged messages the hub hands this session at most.
     public var receiveWindow: Int
+
+    public init(
+        name: String, peer: String, maxMessageBytes: Int, depth: Int, maySend: Bool, sendCredit: Int,
+        receiveWindow: Int
+    ) {
+        self.name = name
+        self.peer = peer
+        self.maxMessageBytes = maxMessageBytes
+        self.depth = depth
+        self.maySend = maySend
+        self.sendCredit = sendCredit
+        self.receiveWindow = receiveWindow
+    }
 }
 
 /// One region as seen from a granted partition.
@@ -60,6 +73,13 @@ public struct RegionView: Equatable, Sendable {
     public var sizeBytes: UInt64
     public var access: RegionAccessMode
     public var doorbellLine: Int?
+
+    public init(name: String, sizeBytes: UInt64, access: RegionAccessMode, doorbellLine: Int?) {
+        self.name = name
+        self.sizeBytes = sizeBytes
+        self.access = access
+        self.doorbellLine = doorbellLine
+    }
 }
 
 /// Access to a region (mirrors the configuration's grant).

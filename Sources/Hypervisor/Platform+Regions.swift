@@ -1,6 +1,8 @@
 extension Platform {
     /// Reads region bytes for a TCP guest; any grant allows reading.
-    public func readRegion(session: SessionID, region name: String, offset: UInt64, length: Int, actions: inout [Action])
+    public func readRegion(
+        session: SessionID, region name: String, offset: UInt64, length: Int, actions: inout [Action]
+    )
         -> RegionReadOutcome
     {
         switch check(session: session, region: name, offset: offset, length: length, write: false, &actions) {
@@ -43,7 +45,8 @@ extension Platform {
                 let target = partitions[index]
                 let outcome =
                     target.controller.isValid(line: line)
-                    ? raiseLine(on: target, line: line, originator: .partition(partitions[ringer].name), actions: &actions)
+                    ? raiseLine(
+                        on: target, line: line, originator: .partition(partitions[ringer].name), actions: &actions)
                     : .noSuchLine
                 raised.append((target.name, outcome))
             }
