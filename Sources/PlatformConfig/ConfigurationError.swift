@@ -7,13 +7,15 @@ public struct ConfigurationError: Error, Sendable, Equatable, CustomStringConver
         self.issues = issues
     }
 
-    /// A header line, then one line per issue (`  path: reason (line N)`).
+    /// A header line, then one line per issue (`  path: reason (line L, column C)`).
     public var description: String {
         let count = issues.count
         var text = "invalid configuration: \(count) \(count == 1 ? "error" : "errors")"
         for issue in issues {
             text += "\n  \(issue.description)"
-            if let line = issue.line { text += " (line \(line))" }
+            if let line = issue.line {
+                text += issue.column.map { " (line \(line), column \($0))" } ?? " (line \(line))"
+            }
         }
         return text
     }

@@ -1,18 +1,123 @@
+import Yams
+
 extension PlatformConfiguration {
-    /// Decodes and validates a YAML configuration. Throws every problem found, not only the first.
+    /// Largest configuration text accepted; real files are a few kilobytes.
+    public static let maxYAMLBytes = 4 << 20
+
+    /// Decodes and validates a YAML configuration, reporting every problem found, not only the first.
+    ///
+    /// - Parameter baseDirectory: where relative `secretFile` paths are resolved; `nil` for the working directory.
     public static func load(yaml: String, baseDirectory: String? = nil) throws(ConfigurationError)
         -> PlatformConfiguration
     {
-        throw ConfigurationError(issues: [ConfigIssue(path: "", reason: "loading is not implemented yet")])
+        guard yaml.utf8.count <= maxYAMLBytes else {
+            throw ConfigurationError(issues: [
+                ConfigIssue(path: "", reason: "the document is larger than \(maxYAMLBytes) bytes")
+            ])
+        }
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: yaml) else {
+                throw ConfigurationError(issues: [ConfigIssue(path: "", reason: "the document is empty")])
+            }
+            root = node
+        } catch let error as ConfigurationError {
+            throw error
+        } catch {
+            throw ConfigurationError(issues: [syntaxIssue(error)])
+        }
+        let reader = YAMLReader()
+        let config = ConfigDecoder(reader: reader, baseDirectory: baseDirectory).decode(root: root)
+        var validator = ConfigValidator(config)
+        let issues = merge(decoding: reader.issues, validation: validator.run(), marks: reader.marks)
+        guard issues.isEmpty else { throw ConfigurationError(issues: issues) }
+        return config
     }
 
     /// Reads `path` (`-` for standard input) and loads it; relative `secretFile`s resolve against its directory.
     public static func load(path: String) throws(ConfigurationError) -> PlatformConfiguration {
-        throw ConfigurationError(issues: [ConfigIssue(path: "", reason: "loading is not implemented yet")])
+        let bytes: [UInt8]
+        do {
+            bytes = try SecretFile.readAll(path: path, limit: maxYAMLBytes)
+        } catch {
+            throw ConfigurationError(issues: [ConfigIssue(path: "", reason: error.description)])
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw ConfigurationError(issues: [ConfigIssue(path: "", reason: "'\(path)' is not valid UTF-8")])
+        }
+        var base: String? = nil
+        if path != "-", let slash = path.lastIndex(of: "/") {
+            base = slash == path.startIndex ? "/" : String(path[..<slash])
+        }
+        return try load(yaml: text, baseDirectory: base)
     }
 
-    /// YAML that `load(yaml:)` accepts and decodes to a value equal to `self`.
-    public func encodeYAML() -> String {
-        ""
+    /// The semantic problems of this configuration (ranges, names, references, policy), as `load` reports them.
+    /// Useful for configurations built or edited in Swift.
+    public func validate() -> [ConfigIssue] {
+        var validator = ConfigValidator(self)
+        return validator.run()
+    }
+
+    /// Decoding issues come first in authority: a validation issue at or below a path that already failed to
+    /// decode is a consequence of the placeholder used there, so it is dropped. The rest get line numbers
+    /// from the nearest recorded node and are sorted into file order.
+    private static func merge(decoding: [ConfigIssue], validation: [ConfigIssue], marks: [String: Mark])
+        -> [ConfigIssue]
+    {
+        let failed = Set(decoding.map(\.path))
+        func isConsequence(_ path: String) -> Bool {
+            var current = Substring(path)
+            while true {
+                if failed.contains(String(current)) { return true }
+                guard let cut = current.lastIndex(where: { $0 == "." || $0 == "[" }) else {
+                    return failed.contains("")
+                }
+                current = current[..<cut]
+            }
+        }
+        func mark(for path: String) -> Mark? {
+            var current = Substring(path)
+            while true {
+                if let mark = marks[String(current)] { return mark }
+                guard let cut = current.lastIndex(where: { $0 == "." || $0 == "[" }) else { return nil }
+                current = current[..<cut]
+            }
+        }
+        var all = decoding
+        for issue in validation where !isConsequence(issue.path) {
+            var located = issue
+            let position = mark(for: issue.path)
+            located.line = position?.line
+            located.column = position?.column
+            all.append(located)
+        }
+        return all.enumerated().sorted { lhs, rhs in
+            let left = (lhs.element.line ?? Int.max, lhs.element.column ?? 0, lhs.offset)
+            let right = (rhs.element.line ?? Int.max, rhs.element.column ?? 0, rhs.offset)
+            return left < right
+        }.map(\.element)
+    }
+
+    private static func syntaxIssue(_ error: any Error) -> ConfigIssue {
+        guard let yamlError = error as? YamlError else {
+            return ConfigIssue(path: "", reason: "YAML error: \(error)")
+        }
+        switch yamlError {
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+            .composer(let context, let problem, let mark, _):
+            var reason = "YAML syntax error: \(problem)"
+            if let context { reason += " (\(context.text))" }
+            return ConfigIssue(path: "", reason: reason, line: mark.line, column: mark.column)
+        case .reader(let problem, _, _, _):
+            return ConfigIssue(path: "", reason: "unreadable YAML: \(problem)")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            let keys = duplicates.map { "'\($0)'" }.joined(separator: ", ")
+            return ConfigIssue(
+                path: "", reason: "duplicate key \(keys) in one mapping", line: context.mark.line,
+                column: context.mark.column)
+        default:
+            return ConfigIssue(path: "", reason: "YAML error: \(yamlError)")
+        }
     }
 }

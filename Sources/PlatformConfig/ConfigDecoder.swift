@@ -1,0 +1,267 @@
+import Yams
+
+/// Turns a composed YAML tree into a `PlatformConfiguration`, checking shapes and types only;
+/// ranges and cross-references are `ConfigValidator`'s job so Swift-built models get the same checks.
+///
+/// Fields that fail to decode get neutral placeholders so decoding (and validation) can continue.
+struct ConfigDecoder {
+    let reader: YAMLReader
+    /// Directory relative `secretFile` paths are resolved against; `nil` means the working directory.
+    let baseDirectory: String?
+
+    func decode(root: Node) -> PlatformConfiguration {
+        var config = PlatformConfiguration(platform: PlatformInfo(name: ""), partitions: [])
+        guard
+            let top = reader.mapping(
+                root, at: "", allowed: ["platform", "hub", "partitions", "links", "regions", "devices"])
+        else { return config }
+        if let node = top.required("platform") { config.platform = platformInfo(node, top.path("platform")) }
+        if let node = top.optional("hub") { config.hub = hub(node, top.path("hub")) }
+        if let node = top.required("partitions") {
+            config.partitions = list(node, top.path("partitions"), Self.placeholderPartition, partition)
+        }
+        if let node = top.optional("links") {
+            config.links = list(node, top.path("links"), LinkConfig(name: "", a: "", b: ""), link)
+        }
+        if let node = top.optional("regions") {
+            config.regions = list(
+                node, top.path("regions"), RegionConfig(name: "", sizeBytes: 4096, grants: []), region)
+        }
+        if let node = top.optional("devices") { config.devices = devices(node, top.path("devices")) }
+        return config
+    }
+
+    /// Elements that fail to decode become `placeholder`, so indexes (and thus paths) stay those of the file.
+    private func list<T>(_ node: Node, _ path: String, _ placeholder: T, _ decode: (Node, String) -> T?) -> [T] {
+        (reader.sequence(node, at: path) ?? []).map { decode($0.node, $0.path) ?? placeholder }
+    }
+
+    private static let placeholderEndpoint = Endpoint.unix(path: "?")
+    private static let placeholderPartition = PartitionConfig(
+        name: "", schedulingClass: .fairShare, priority: 0, memoryBytes: PartitionConfig.memoryRange.lowerBound,
+        secret: "?")
+
+    private func platformInfo(_ node: Node, _ path: String) -> PlatformInfo {
+        var info = PlatformInfo(name: "")
+        guard let fields = reader.mapping(node, at: path, allowed: ["name", "description"]) else { return info }
+        info.name = fields.readRequired("name", reader.string) ?? ""
+        info.description = fields.read("description", reader.string) ?? ""
+        return info
+    }
+
+    private func hub(_ node: Node, _ path: String) -> HubSettings {
+        var hub = HubSettings()
+        guard
+            let fields = reader.mapping(
+                node, at: path,
+                allowed: ["controlEndpoints", "controlToken", "guestEndpoints", "handshakeTimeoutMs", "limits"])
+        else { return hub }
+        if let node = fields.values["controlEndpoints"] {
+            hub.controlEndpoints = list(
+                node, fields.path("controlEndpoints"), Self.placeholderEndpoint, reader.endpoint)
+        }
+        hub.controlToken = fields.read("controlToken", reader.string)
+        if let node = fields.values["guestEndpoints"] {
+            hub.guestEndpoints = list(node, fields.path("guestEndpoints"), Self.placeholderEndpoint, reader.endpoint)
+        }
+        hub.handshakeTimeoutMs = fields.read("handshakeTimeoutMs", reader.int) ?? hub.handshakeTimeoutMs
+        if let node = fields.optional("limits") { hub.limits = limits(node, fields.path("limits")) }
+        return hub
+    }
+
+    private func limits(_ node: Node, _ path: String) -> Limits {
+        var limits = Limits()
+        guard let fields = reader.mapping(node, at: path, allowed: Limits.fields.map(\.key)) else { return limits }
+        for field in Limits.fields {
+            let decode = field.key.hasSuffix("Bytes") ? reader.intSize : reader.int
+            if let value = fields.read(field.key, decode) { field.set(&limits, value) }
+        }
+        return limits
+    }
+
+    private func partition(_ node: Node, _ path: String) -> PartitionConfig? {
+        guard
+            let fields = reader.mapping(
+                node, at: path,
+                allowed: [
+                    "name", "class", "priority", "weight", "memoryBytes", "secret", "secretFile", "interruptLines",
+                    "mayInterrupt", "mayMessage", "devices", "restart", "allowTakeover", "heartbeatMs",
+                ])
+        else { return nil }
+        var partition = PartitionConfig(
+            name: fields.readRequired("name", reader.string) ?? "",
+            schedulingClass: fields.readRequired("class") { reader.choice($0, at: $1, as: SchedulingClass.self) }
+                ?? .fairShare,
+            priority: fields.readRequired("priority", reader.int) ?? 0,
+            memoryBytes: fields.readRequired("memoryBytes", reader.size) ?? PartitionConfig.memoryRange.lowerBound,
+            secret: "")
+        partition.weight = fields.read("weight", reader.int) ?? partition.weight
+        partition.interruptLines = fields.read("interruptLines", reader.int) ?? partition.interruptLines
+        partition.mayInterrupt = fields.read("mayInterrupt", reader.stringList) ?? []
+        partition.mayMessage = fields.read("mayMessage", reader.stringList) ?? []
+        if let node = fields.optional("devices") {
+            partition.devices = list(
+                node, fields.path("devices"), DeviceGrant(device: "", access: .shared), deviceGrant)
+        }
+        if let node = fields.optional("restart") { partition.restart = restart(node, fields.path("restart")) }
+        partition.allowTakeover = fields.read("allowTakeover", reader.bool) ?? false
+        partition.heartbeatMs = fields.read("heartbeatMs", reader.int)
+        readSecret(fields, into: &partition)
+        return partition
+    }
+
+    /// `secret` inline, or `secretFile` read now so a missing file fails at load rather than at first login.
+    private func readSecret(_ fields: YAMLReader.Fields, into partition: inout PartitionConfig) {
+        let inline = fields.optional("secret")
+        let file = fields.optional("secretFile")
+        switch (inline, file) {
+        case (nil, nil):
+            reader.report(fields.path("secret"), "required key is missing (give secret or secretFile)", at: fields.node)
+            partition.secret = "?"
+        case (.some, .some):
+            reader.report(fields.path("secretFile"), "cannot be combined with secret", at: file)
+            partition.secret = "?"
+        case (let node?, nil):
+            partition.secret = reader.string(node, at: fields.path("secret")) ?? "?"
+        case (nil, let node?):
+            guard let name = reader.string(node, at: fields.path("secretFile")) else {
+                partition.secret = "?"
+                return
+            }
+            partition.secretFile = name
+            do {
+                partition.secret = try SecretFile.read(name, relativeTo: baseDirectory)
+            } catch {
+                reader.report(fields.path("secretFile"), error.description, at: node)
+                partition.secret = "?"
+            }
+        }
+    }
+
+    private func deviceGrant(_ node: Node, _ path: String) -> DeviceGrant? {
+        guard let fields = reader.mapping(node, at: path, allowed: ["device", "access"]) else { return nil }
+        let device = fields.readRequired("device", reader.string)
+        let access = fields.readRequired("access") { reader.choice($0, at: $1, as: DeviceAccess.self) }
+        return DeviceGrant(device: device ?? "", access: access ?? .shared)
+    }
+
+    private func restart(_ node: Node, _ path: String) -> RestartPolicy {
+        var policy = RestartPolicy()
+        guard
+            let fields = reader.mapping(
+                node, at: path, allowed: ["mode", "maxRestarts", "windowSeconds", "backoffInitialMs", "backoffMaxMs"])
+        else { return policy }
+        policy.mode = fields.read("mode") { reader.choice($0, at: $1, as: RestartPolicy.Mode.self) } ?? policy.mode
+        policy.maxRestarts = fields.read("maxRestarts", reader.int) ?? policy.maxRestarts
+        policy.windowSeconds = fields.read("windowSeconds", reader.int) ?? policy.windowSeconds
+        policy.backoffInitialMs = fields.read("backoffInitialMs", reader.int) ?? policy.backoffInitialMs
+        policy.backoffMaxMs = fields.read("backoffMaxMs", reader.int) ?? policy.backoffMaxMs
+        return policy
+    }
+
+    private func link(_ node: Node, _ path: String) -> LinkConfig? {
+        guard
+            let fields = reader.mapping(node, at: path, allowed: ["name", "a", "b", "maxMessageBytes", "depth"])
+        else { return nil }
+        var link = LinkConfig(
+            name: fields.readRequired("name", reader.string) ?? "", a: fields.readRequired("a", reader.string) ?? "",
+            b: fields.readRequired("b", reader.string) ?? "")
+        link.maxMessageBytes = fields.read("maxMessageBytes", reader.intSize) ?? link.maxMessageBytes
+        link.depth = fields.read("depth", reader.int) ?? link.depth
+        return link
+    }
+
+    private func region(_ node: Node, _ path: String) -> RegionConfig? {
+        guard
+            let fields = reader.mapping(node, at: path, allowed: ["name", "sizeBytes", "grants", "doorbellLine"])
+        else { return nil }
+        var region = RegionConfig(
+            name: fields.readRequired("name", reader.string) ?? "",
+            sizeBytes: fields.readRequired("sizeBytes", reader.size) ?? RegionConfig.sizeRange.lowerBound,
+            grants: [])
+        if let node = fields.required("grants") {
+            region.grants = list(
+                node, fields.path("grants"), RegionGrant(partition: "", access: .readOnly), regionGrant)
+        }
+        region.doorbellLine = fields.read("doorbellLine", reader.int)
+        return region
+    }
+
+    private func regionGrant(_ node: Node, _ path: String) -> RegionGrant? {
+        guard let fields = reader.mapping(node, at: path, allowed: ["partition", "access"]) else { return nil }
+        let partition = fields.readRequired("partition", reader.string)
+        let access = fields.readRequired("access") { reader.choice($0, at: $1, as: RegionAccess.self) }
+        return RegionGrant(partition: partition ?? "", access: access ?? .readOnly)
+    }
+
+    private func devices(_ node: Node, _ path: String) -> DevicesConfig {
+        var devices = DevicesConfig()
+        guard let fields = reader.mapping(node, at: path, allowed: ["ethernet", "modems", "framebuffers"]) else {
+            return devices
+        }
+        if let node = fields.optional("ethernet") {
+            devices.ethernet = list(node, fields.path("ethernet"), SegmentConfig(name: ""), segment)
+        }
+        if let node = fields.optional("modems") {
+            devices.modems = list(node, fields.path("modems"), ModemConfig(name: "", owner: ""), modem)
+        }
+        if let node = fields.optional("framebuffers") {
+            devices.framebuffers = list(
+                node, fields.path("framebuffers"), FramebufferConfig(name: "", width: 1, height: 1), framebuffer)
+        }
+        return devices
+    }
+
+    private func segment(_ node: Node, _ path: String) -> SegmentConfig? {
+        guard let fields = reader.mapping(node, at: path, allowed: ["name", "mtu", "ports"]) else { return nil }
+        var segment = SegmentConfig(name: fields.readRequired("name", reader.string) ?? "")
+        segment.mtu = fields.read("mtu", reader.int) ?? segment.mtu
+        if let node = fields.optional("ports") {
+            segment.ports = list(node, fields.path("ports"), EthernetPortConfig(name: ""), port)
+        }
+        return segment
+    }
+
+    private func port(_ node: Node, _ path: String) -> EthernetPortConfig? {
+        guard let fields = reader.mapping(node, at: path, allowed: ["name", "partition"]) else { return nil }
+        return EthernetPortConfig(
+            name: fields.readRequired("name", reader.string) ?? "", partition: fields.read("partition", reader.string))
+    }
+
+    private func modem(_ node: Node, _ path: String) -> ModemConfig? {
+        guard let fields = reader.mapping(node, at: path, allowed: ["name", "owner", "pin", "backend"]) else {
+            return nil
+        }
+        var modem = ModemConfig(
+            name: fields.readRequired("name", reader.string) ?? "",
+            owner: fields.readRequired("owner", reader.string) ?? "")
+        modem.pin = fields.read("pin", reader.string)
+        modem.backend = fields.read("backend", modemBackend) ?? .builtin
+        return modem
+    }
+
+    /// `builtin`, or a mapping `{remote: ENDPOINT}`.
+    private func modemBackend(_ node: Node, _ path: String) -> ModemBackend? {
+        if case .scalar(let scalar) = node {
+            if scalar.string == "builtin" { return .builtin }
+            reader.report(path, "expected builtin or {remote: ENDPOINT}, found \(YAMLReader.kind(of: node))", at: node)
+            return nil
+        }
+        guard let fields = reader.mapping(node, at: path, allowed: ["remote"]),
+            let endpoint = fields.readRequired("remote", reader.endpoint)
+        else { return nil }
+        return .remote(endpoint)
+    }
+
+    private func framebuffer(_ node: Node, _ path: String) -> FramebufferConfig? {
+        guard
+            let fields = reader.mapping(node, at: path, allowed: ["name", "width", "height", "bitsPerPixel"])
+        else { return nil }
+        var framebuffer = FramebufferConfig(
+            name: fields.readRequired("name", reader.string) ?? "",
+            width: fields.readRequired("width", reader.int) ?? 1,
+            height: fields.readRequired("height", reader.int) ?? 1)
+        framebuffer.bitsPerPixel = fields.read("bitsPerPixel", reader.int) ?? framebuffer.bitsPerPixel
+        return framebuffer
+    }
+}

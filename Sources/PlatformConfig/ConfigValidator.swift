@@ -1,0 +1,310 @@
+/// Semantic checks on a decoded (or Swift-built) configuration: ranges, names, uniqueness, cross-references
+/// and policy rules. Every rule appends an issue and carries on, so one pass finds everything.
+struct ConfigValidator {
+    private(set) var issues: [ConfigIssue] = []
+    private let config: PlatformConfiguration
+    private let partitionsByName: [String: PartitionConfig]
+    private let deviceNames: Set<String>
+
+    static let maxNameLength = 32
+
+    init(_ config: PlatformConfiguration) {
+        self.config = config
+        var byName: [String: PartitionConfig] = [:]
+        for partition in config.partitions where byName[partition.name] == nil { byName[partition.name] = partition }
+        partitionsByName = byName
+        deviceNames = Set(config.devices.allNames)
+    }
+
+    mutating func run() -> [ConfigIssue] {
+        checkPlatform()
+        checkHub()
+        checkPartitions()
+        checkLinks()
+        checkRegions()
+        checkDevices()
+        return issues
+    }
+
+    private mutating func add(_ path: String, _ reason: String) {
+        issues.append(ConfigIssue(path: path, reason: reason))
+    }
+
+    private mutating func check<T: Comparable>(_ value: T, in range: ClosedRange<T>, _ path: String) {
+        if !range.contains(value) { add(path, "\(value) is outside \(range.lowerBound)...\(range.upperBound)") }
+    }
+
+    private mutating func checkName(_ name: String, _ path: String) {
+        let valid =
+            !name.isEmpty && name.utf8.count <= Self.maxNameLength
+            && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
+            && name.first!.isLetter
+        if !valid {
+            add(
+                path,
+                "'\(name)' is not a valid name (a letter, then letters, digits, '-' or '_', at most \(Self.maxNameLength))"
+            )
+        }
+    }
+
+    /// Reports each repeated name at its later occurrence, pointing at the first.
+    private mutating func checkUnique(_ entries: [(name: String, path: String)], what: String) {
+        var first: [String: String] = [:]
+        for entry in entries where !entry.name.isEmpty {
+            if let earlier = first[entry.name] {
+                add(entry.path, "duplicate \(what) '\(entry.name)' (also \(earlier))")
+            } else {
+                first[entry.name] = entry.path
+            }
+        }
+    }
+
+    private mutating func checkPartitionReference(_ name: String, _ path: String) {
+        if partitionsByName[name] == nil { add(path, "unknown partition '\(name)'") }
+    }
+
+    private mutating func checkPlatform() {
+        if config.platform.name.isEmpty { add("platform.name", "is empty") }
+        check(config.platform.name.utf8.count, in: 0...64, "platform.name")
+    }
+
+    private mutating func checkHub() {
+        let hub = config.hub
+        if let token = hub.controlToken, token.count < 16 {
+            add("hub.controlToken", token.isEmpty ? "is empty" : "is shorter than 16 characters")
+        }
+        var seen: [Endpoint: String] = [:]
+        for (index, endpoint) in hub.controlEndpoints.enumerated() {
+            let path = "hub.controlEndpoints[\(index)]"
+            if !endpoint.isLoopback && hub.controlToken == nil {
+                add(path, "\(endpoint) is not loopback, so hub.controlToken is required")
+            }
+            checkEndpointUnique(endpoint, path, &seen)
+        }
+        for (index, endpoint) in hub.guestEndpoints.enumerated() {
+            checkEndpointUnique(endpoint, "hub.guestEndpoints[\(index)]", &seen)
+        }
+        check(hub.handshakeTimeoutMs, in: HubSettings.handshakeTimeoutRange, "hub.handshakeTimeoutMs")
+        for field in Limits.fields {
+            check(field.get(hub.limits), in: field.range, "hub.limits.\(field.key)")
+        }
+        if hub.limits.writeLowWatermarkBytes >= hub.limits.writeHighWatermarkBytes {
+            add(
+                "hub.limits.writeLowWatermarkBytes",
+                "\(hub.limits.writeLowWatermarkBytes) is not below writeHighWatermarkBytes (\(hub.limits.writeHighWatermarkBytes))"
+            )
+        }
+    }
+
+    /// Two listeners on one address cannot both bind; port 0 asks for a fresh port each time, so it may repeat.
+    private mutating func checkEndpointUnique(_ endpoint: Endpoint, _ path: String, _ seen: inout [Endpoint: String]) {
+        if case .tcp(_, 0) = endpoint { return }
+        if let earlier = seen[endpoint] {
+            add(path, "\(endpoint) is already used by \(earlier)")
+        } else {
+            seen[endpoint] = path
+        }
+    }
+
+    private mutating func checkPartitions() {
+        if config.partitions.isEmpty { add("partitions", "at least one partition is required") }
+        checkUnique(
+            config.partitions.enumerated().map { ($1.name, "partitions[\($0)].name") }, what: "partition name")
+        for (index, partition) in config.partitions.enumerated() {
+            let path = "partitions[\(index)]"
+            checkName(partition.name, "\(path).name")
+            check(partition.priority, in: PartitionConfig.priorityRange, "\(path).priority")
+            check(partition.weight, in: PartitionConfig.weightRange, "\(path).weight")
+            check(partition.memoryBytes, in: PartitionConfig.memoryRange, "\(path).memoryBytes")
+            if partition.memoryBytes % PartitionConfig.pageBytes != 0 {
+                add("\(path).memoryBytes", "\(partition.memoryBytes) is not a multiple of the 4096-byte page")
+            }
+            if partition.secret.isEmpty {
+                add("\(path).\(partition.secretFile == nil ? "secret" : "secretFile")", "secret is empty")
+            }
+            check(partition.interruptLines, in: PartitionConfig.interruptLinesRange, "\(path).interruptLines")
+            if let heartbeat = partition.heartbeatMs {
+                check(heartbeat, in: PartitionConfig.heartbeatRange, "\(path).heartbeatMs")
+            }
+            checkPeers(partition.mayInterrupt, of: partition, "\(path).mayInterrupt", verb: "interrupt")
+            checkPeers(partition.mayMessage, of: partition, "\(path).mayMessage", verb: "message")
+            for (peerIndex, peer) in partition.mayMessage.enumerated()
+            where peer != partition.name && partitionsByName[peer] != nil
+                && !config.links.contains(where: { $0.joins(partition.name, peer) })
+            {
+                add("\(path).mayMessage[\(peerIndex)]", "no link joins \(partition.name) and \(peer)")
+            }
+            checkGrants(partition, path)
+            checkRestart(partition.restart, "\(path).restart")
+        }
+        checkDedicatedDevices()
+    }
+
+    private mutating func checkPeers(_ peers: [String], of partition: PartitionConfig, _ path: String, verb: String) {
+        var seen: Set<String> = []
+        for (index, peer) in peers.enumerated() {
+            let peerPath = "\(path)[\(index)]"
+            if peer == partition.name {
+                add(peerPath, "a partition cannot \(verb) itself")
+            } else if partitionsByName[peer] == nil {
+                add(peerPath, "unknown partition '\(peer)'")
+            } else if !seen.insert(peer).inserted {
+                add(peerPath, "'\(peer)' is listed twice")
+            }
+        }
+    }
+
+    private mutating func checkGrants(_ partition: PartitionConfig, _ path: String) {
+        var seen: Set<String> = []
+        for (index, grant) in partition.devices.enumerated() {
+            let grantPath = "\(path).devices[\(index)].device"
+            if !deviceNames.contains(grant.device) {
+                add(grantPath, "unknown device '\(grant.device)'")
+            } else if !seen.insert(grant.device).inserted {
+                add(grantPath, "'\(grant.device)' is granted twice")
+            }
+        }
+    }
+
+    /// A dedicated device has one user: reports every other grant of it.
+    private mutating func checkDedicatedDevices() {
+        var grants: [String: [(partition: String, access: DeviceAccess, path: String)]] = [:]
+        for (index, partition) in config.partitions.enumerated() {
+            for (grantIndex, grant) in partition.devices.enumerated() where deviceNames.contains(grant.device) {
+                grants[grant.device, default: []].append(
+                    (partition.name, grant.access, "partitions[\(index)].devices[\(grantIndex)]"))
+            }
+        }
+        for device in config.devices.allNames {
+            guard let list = grants[device], list.count > 1,
+                let owner = list.first(where: { $0.access == .dedicated })
+            else { continue }
+            for other in list where other.path != owner.path && other.partition != owner.partition {
+                add(other.path, "\(device) is dedicated to \(owner.partition) (\(owner.path))")
+            }
+        }
+    }
+
+    private mutating func checkRestart(_ policy: RestartPolicy, _ path: String) {
+        check(policy.maxRestarts, in: RestartPolicy.maxRestartsRange, "\(path).maxRestarts")
+        check(policy.windowSeconds, in: RestartPolicy.windowRange, "\(path).windowSeconds")
+        check(policy.backoffInitialMs, in: RestartPolicy.backoffRange, "\(path).backoffInitialMs")
+        check(policy.backoffMaxMs, in: RestartPolicy.backoffRange, "\(path).backoffMaxMs")
+        if policy.backoffInitialMs > policy.backoffMaxMs {
+            add("\(path).backoffInitialMs", "\(policy.backoffInitialMs) is above backoffMaxMs (\(policy.backoffMaxMs))")
+        }
+    }
+
+    private mutating func checkLinks() {
+        checkUnique(config.links.enumerated().map { ($1.name, "links[\($0)].name") }, what: "link name")
+        let frameRoom = config.hub.limits.guestMaxFrameBytes - GuestFrame.headerAllowance
+        for (index, link) in config.links.enumerated() {
+            let path = "links[\(index)]"
+            checkName(link.name, "\(path).name")
+            checkPartitionReference(link.a, "\(path).a")
+            checkPartitionReference(link.b, "\(path).b")
+            if link.a == link.b && !link.a.isEmpty { add("\(path).b", "a link cannot join \(link.a) to itself") }
+            if let earlier = config.links.prefix(index).firstIndex(where: { $0.joins(link.a, link.b) }),
+                link.a != link.b
+            {
+                add(path, "\(link.a) and \(link.b) are already joined by links[\(earlier)]")
+            }
+            check(link.maxMessageBytes, in: LinkConfig.maxMessageBytesRange, "\(path).maxMessageBytes")
+            if link.maxMessageBytes > frameRoom && LinkConfig.maxMessageBytesRange.contains(link.maxMessageBytes) {
+                add(
+                    "\(path).maxMessageBytes",
+                    "\(link.maxMessageBytes) does not fit in a guest frame (hub.limits.guestMaxFrameBytes minus \(GuestFrame.headerAllowance))"
+                )
+            }
+            check(link.depth, in: LinkConfig.depthRange, "\(path).depth")
+        }
+    }
+
+    private mutating func checkRegions() {
+        checkUnique(config.regions.enumerated().map { ($1.name, "regions[\($0)].name") }, what: "region name")
+        for (index, region) in config.regions.enumerated() {
+            let path = "regions[\(index)]"
+            checkName(region.name, "\(path).name")
+            check(region.sizeBytes, in: RegionConfig.sizeRange, "\(path).sizeBytes")
+            if region.sizeBytes % PartitionConfig.pageBytes != 0 {
+                add("\(path).sizeBytes", "\(region.sizeBytes) is not a multiple of the 4096-byte page")
+            }
+            if region.grants.isEmpty { add("\(path).grants", "a region needs at least one grant") }
+            var seen: Set<String> = []
+            for (grantIndex, grant) in region.grants.enumerated() {
+                let grantPath = "\(path).grants[\(grantIndex)].partition"
+                if partitionsByName[grant.partition] == nil {
+                    add(grantPath, "unknown partition '\(grant.partition)'")
+                } else if !seen.insert(grant.partition).inserted {
+                    add(grantPath, "'\(grant.partition)' is granted twice")
+                }
+            }
+            guard let line = region.doorbellLine else { continue }
+            if line < 0 {
+                add("\(path).doorbellLine", "\(line) is negative")
+                continue
+            }
+            for partition in seen.compactMap({ partitionsByName[$0] }).sorted(by: { $0.name < $1.name })
+            where line >= partition.interruptLines {
+                add(
+                    "\(path).doorbellLine",
+                    "\(line) is not below the interruptLines of \(partition.name) (\(partition.interruptLines))")
+            }
+        }
+    }
+
+    private mutating func checkDevices() {
+        let devices = config.devices
+        var entries: [(String, String)] = []
+        entries += devices.ethernet.enumerated().map { ($1.name, "devices.ethernet[\($0)].name") }
+        entries += devices.modems.enumerated().map { ($1.name, "devices.modems[\($0)].name") }
+        entries += devices.framebuffers.enumerated().map { ($1.name, "devices.framebuffers[\($0)].name") }
+        checkUnique(entries, what: "device name")
+        for (name, path) in entries { checkName(name, path) }
+
+        for (index, segment) in devices.ethernet.enumerated() {
+            let path = "devices.ethernet[\(index)]"
+            check(segment.mtu, in: SegmentConfig.mtuRange, "\(path).mtu")
+            checkUnique(
+                segment.ports.enumerated().map { ($1.name, "\(path).ports[\($0)].name") }, what: "port name")
+            for (portIndex, port) in segment.ports.enumerated() {
+                let portPath = "\(path).ports[\(portIndex)]"
+                checkName(port.name, "\(portPath).name")
+                guard let partitionName = port.partition else { continue }
+                if let partition = partitionsByName[partitionName] {
+                    if partition.grant(for: segment.name) == nil {
+                        add("\(portPath).partition", "\(partitionName) has no grant for \(segment.name)")
+                    }
+                } else {
+                    add("\(portPath).partition", "unknown partition '\(partitionName)'")
+                }
+            }
+        }
+        for (index, modem) in devices.modems.enumerated() {
+            let path = "devices.modems[\(index)]"
+            if let owner = partitionsByName[modem.owner] {
+                if owner.grant(for: modem.name) == nil {
+                    add("\(path).owner", "\(modem.owner) has no grant for \(modem.name)")
+                }
+            } else {
+                add("\(path).owner", "unknown partition '\(modem.owner)'")
+            }
+            if let pin = modem.pin, !(4...8).contains(pin.count) || !pin.allSatisfy({ $0.isASCII && $0.isNumber }) {
+                add("\(path).pin", "a PIN is 4 to 8 digits")
+            }
+        }
+        for (index, framebuffer) in devices.framebuffers.enumerated() {
+            let path = "devices.framebuffers[\(index)]"
+            check(framebuffer.width, in: FramebufferConfig.dimensionRange, "\(path).width")
+            check(framebuffer.height, in: FramebufferConfig.dimensionRange, "\(path).height")
+            if !FramebufferConfig.allowedBitsPerPixel.contains(framebuffer.bitsPerPixel) {
+                add("\(path).bitsPerPixel", "\(framebuffer.bitsPerPixel) is not 16 or 32")
+            }
+        }
+    }
+}
+
+/// Room the guest protocol needs around a message payload inside one frame.
+enum GuestFrame {
+    static let headerAllowance = 64
+}

@@ -1,0 +1,107 @@
+extension PlatformConfiguration {
+    /// YAML that `load(yaml:)` accepts and decodes to a value equal to `self` (for a valid configuration).
+    ///
+    /// Every field is written, defaults included, so the output doubles as a complete, annotated example.
+    /// Partitions whose secret came from `secretFile` are written with the path, never the secret.
+    public func encodeYAML() -> String {
+        var out = YAMLWriter()
+        out.comment("HandsetHub platform configuration; every field is described in Deploy/config-reference.md.")
+        out.block("platform") { out in
+            out.string("name", platform.name)
+            out.string("description", platform.description)
+        }
+        out.block("hub") { out in encodeHub(&out) }
+        out.list("partitions", partitions) { out, partition in encode(partition, &out) }
+        out.list("links", links) { out, link in
+            out.string("name", link.name)
+            out.string("a", link.a)
+            out.string("b", link.b)
+            out.size("maxMessageBytes", link.maxMessageBytes)
+            out.int("depth", link.depth)
+        }
+        out.list("regions", regions) { out, region in
+            out.string("name", region.name)
+            out.size("sizeBytes", region.sizeBytes)
+            out.list("grants", region.grants) { out, grant in
+                out.string("partition", grant.partition)
+                out.string("access", grant.access.rawValue)
+            }
+            if let line = region.doorbellLine { out.int("doorbellLine", line) }
+        }
+        out.block("devices") { out in encodeDevices(&out) }
+        return out.text
+    }
+
+    private func encodeHub(_ out: inout YAMLWriter) {
+        out.scalars("controlEndpoints", hub.controlEndpoints.map(\.description))
+        if let token = hub.controlToken { out.string("controlToken", token) }
+        out.scalars("guestEndpoints", hub.guestEndpoints.map(\.description))
+        out.int("handshakeTimeoutMs", hub.handshakeTimeoutMs)
+        out.block("limits") { out in
+            for field in Limits.fields {
+                if field.key.hasSuffix("Bytes") {
+                    out.size(field.key, field.get(hub.limits))
+                } else {
+                    out.int(field.key, field.get(hub.limits))
+                }
+            }
+        }
+    }
+
+    private func encode(_ partition: PartitionConfig, _ out: inout YAMLWriter) {
+        out.string("name", partition.name)
+        out.string("class", partition.schedulingClass.rawValue)
+        out.int("priority", partition.priority)
+        out.int("weight", partition.weight)
+        out.size("memoryBytes", partition.memoryBytes)
+        if let file = partition.secretFile {
+            out.string("secretFile", file)
+        } else {
+            out.string("secret", partition.secret)
+        }
+        out.int("interruptLines", partition.interruptLines)
+        out.scalars("mayInterrupt", partition.mayInterrupt)
+        out.scalars("mayMessage", partition.mayMessage)
+        out.list("devices", partition.devices) { out, grant in
+            out.string("device", grant.device)
+            out.string("access", grant.access.rawValue)
+        }
+        out.block("restart") { out in
+            out.string("mode", partition.restart.mode.rawValue)
+            out.int("maxRestarts", partition.restart.maxRestarts)
+            out.int("windowSeconds", partition.restart.windowSeconds)
+            out.int("backoffInitialMs", partition.restart.backoffInitialMs)
+            out.int("backoffMaxMs", partition.restart.backoffMaxMs)
+        }
+        out.bool("allowTakeover", partition.allowTakeover)
+        if let heartbeat = partition.heartbeatMs { out.int("heartbeatMs", heartbeat) }
+    }
+
+    private func encodeDevices(_ out: inout YAMLWriter) {
+        out.list("ethernet", devices.ethernet) { out, segment in
+            out.string("name", segment.name)
+            out.int("mtu", segment.mtu)
+            out.list("ports", segment.ports) { out, port in
+                out.string("name", port.name)
+                if let partition = port.partition { out.string("partition", partition) }
+            }
+        }
+        out.list("modems", devices.modems) { out, modem in
+            out.string("name", modem.name)
+            out.string("owner", modem.owner)
+            if let pin = modem.pin { out.string("pin", pin) }
+            switch modem.backend {
+            case .builtin:
+                out.string("backend", "builtin")
+            case .remote(let endpoint):
+                out.block("backend") { out in out.string("remote", endpoint.description) }
+            }
+        }
+        out.list("framebuffers", devices.framebuffers) { out, framebuffer in
+            out.string("name", framebuffer.name)
+            out.int("width", framebuffer.width)
+            out.int("height", framebuffer.height)
+            out.int("bitsPerPixel", framebuffer.bitsPerPixel)
+        }
+    }
+}

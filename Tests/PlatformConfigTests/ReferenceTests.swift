@@ -1,0 +1,128 @@
+import PlatformConfig
+import Testing
+
+@Suite struct ReferenceTests {
+    @Test func referenceMatchesDesign() throws {
+        let reference = PlatformConfiguration.reference
+        #expect(reference.validate() == [])
+        #expect(reference.partitions.map(\.name) == ["rtos", "linux", "secure", "mgmt"])
+        let rtos = try #require(reference.partition(named: "rtos"))
+        #expect(rtos.schedulingClass == .realTime && rtos.priority == 0)
+        #expect(rtos.grant(for: "modem0")?.access == .dedicated)
+        #expect(rtos.grant(for: "fb0")?.access == .shared)
+        #expect(rtos.mayInterrupt == ["linux", "secure"] && rtos.mayMessage == ["linux", "secure"])
+        let linux = try #require(reference.partition(named: "linux"))
+        #expect(linux.schedulingClass == .fairShare && linux.priority == 8 && linux.weight == 100)
+        #expect(linux.mayMessage == ["rtos", "secure", "mgmt"])
+        let secure = try #require(reference.partition(named: "secure"))
+        #expect(secure.schedulingClass == .realTime && secure.priority == 1)
+        #expect(secure.mayInterrupt == ["rtos", "linux"] && secure.mayMessage == ["rtos", "linux"])
+        let mgmt = try #require(reference.partition(named: "mgmt"))
+        #expect(mgmt.schedulingClass == .fairShare && mgmt.priority == 12 && mgmt.weight == 50)
+        #expect(Set(mgmt.mayMessage) == ["rtos", "linux", "secure"])
+        #expect(reference.partition(named: "nobody") == nil)
+
+        #expect(reference.links.count == 6)
+        #expect(reference.regions.map(\.name) == ["shared-status"])
+        #expect(reference.regions[0].doorbellLine == 1)
+        #expect(reference.devices.ethernet.map(\.name) == ["lan0"])
+        #expect(reference.devices.ethernet[0].ports.compactMap(\.partition) == ["rtos", "linux"])
+        #expect(reference.devices.modems == [ModemConfig(name: "modem0", owner: "rtos", backend: .builtin)])
+        #expect(
+            reference.devices.framebuffers == [
+                FramebufferConfig(name: "fb0", width: 480, height: 800, bitsPerPixel: 32)
+            ])
+        #expect(
+            reference.hub.controlEndpoints == [
+                .tcp(host: "127.0.0.1", port: 7400), .unix(path: "/tmp/handsethub/control.sock"),
+            ])
+        #expect(
+            reference.hub.guestEndpoints == [
+                .tcp(host: "127.0.0.1", port: 7401), .unix(path: "/tmp/handsethub/guest.sock"),
+            ])
+        #expect(reference.hub.controlToken == nil)
+        #expect(reference.hub.handshakeTimeoutMs == 5000)
+        #expect(reference.hub.limits == Limits())
+    }
+
+    @Test func referenceEqualsSwiftBuiltModel() {
+        #expect(PlatformConfiguration.reference == ExpectedReference.model)
+    }
+
+    @Test func exampleFileIsTheBuiltInReference() throws {
+        let path = TestFiles.example("reference-handset.yaml")
+        let fromFile = try PlatformConfiguration.load(path: path)
+        #expect(fromFile == PlatformConfiguration.reference)
+        // The example is the embedded text verbatim, so documentation and binary cannot drift.
+        let text = try TestFiles.readText(path)
+        #expect(text == PlatformConfiguration.referenceYAML + "\n")
+    }
+
+    @Test func defaultLimits() {
+        let limits = Limits()
+        #expect(limits.controlMaxLineBytes == 1 << 20)
+        #expect(limits.controlMaxClients == 256)
+        #expect(limits.controlOutboxEvents == 1024)
+        #expect(limits.eventReplayEvents == 4096)
+        #expect(limits.guestMaxFrameBytes == (1 << 20) + 64)
+        #expect(limits.guestMaxSessions == 4096)
+    }
+}
+
+/// The reference handset written out in Swift, independently of the YAML text.
+enum ExpectedReference {
+    static let model = PlatformConfiguration(
+        platform: PlatformInfo(
+            name: "reference-handset",
+            description:
+                "One-CPU handset: a baseband RTOS, Linux, a secure key partition and a management partition."),
+        hub: HubSettings(),
+        partitions: [
+            PartitionConfig(
+                name: "rtos", schedulingClass: .realTime, priority: 0, memoryBytes: 64 << 20,
+                secret: "rtos-dev-secret", mayInterrupt: ["linux", "secure"], mayMessage: ["linux", "secure"],
+                devices: [
+                    DeviceGrant(device: "modem0", access: .dedicated), DeviceGrant(device: "fb0", access: .shared),
+                    DeviceGrant(device: "lan0", access: .shared),
+                ], heartbeatMs: 1000),
+            PartitionConfig(
+                name: "linux", schedulingClass: .fairShare, priority: 8, weight: 100, memoryBytes: 512 << 20,
+                secret: "linux-dev-secret", mayInterrupt: ["rtos", "secure", "mgmt"],
+                mayMessage: ["rtos", "secure", "mgmt"],
+                devices: [DeviceGrant(device: "fb0", access: .shared), DeviceGrant(device: "lan0", access: .shared)]),
+            PartitionConfig(
+                name: "secure", schedulingClass: .realTime, priority: 1, memoryBytes: 16 << 20,
+                secret: "secure-dev-secret", mayInterrupt: ["rtos", "linux"], mayMessage: ["rtos", "linux"]),
+            PartitionConfig(
+                name: "mgmt", schedulingClass: .fairShare, priority: 12, weight: 50, memoryBytes: 32 << 20,
+                secret: "mgmt-dev-secret", mayInterrupt: ["rtos", "linux", "secure"],
+                mayMessage: ["rtos", "linux", "secure"]),
+        ],
+        links: [
+            LinkConfig(name: "rtos-linux", a: "rtos", b: "linux"),
+            LinkConfig(name: "rtos-secure", a: "rtos", b: "secure"),
+            LinkConfig(name: "linux-secure", a: "linux", b: "secure"),
+            LinkConfig(name: "mgmt-rtos", a: "mgmt", b: "rtos"),
+            LinkConfig(name: "mgmt-linux", a: "mgmt", b: "linux"),
+            LinkConfig(name: "mgmt-secure", a: "mgmt", b: "secure"),
+        ],
+        regions: [
+            RegionConfig(
+                name: "shared-status", sizeBytes: 4096,
+                grants: [
+                    RegionGrant(partition: "rtos", access: .readWrite),
+                    RegionGrant(partition: "linux", access: .readOnly),
+                ], doorbellLine: 1)
+        ],
+        devices: DevicesConfig(
+            ethernet: [
+                SegmentConfig(
+                    name: "lan0",
+                    ports: [
+                        EthernetPortConfig(name: "rtos", partition: "rtos"),
+                        EthernetPortConfig(name: "linux", partition: "linux"),
+                    ])
+            ],
+            modems: [ModemConfig(name: "modem0", owner: "rtos", backend: .builtin)],
+            framebuffers: [FramebufferConfig(name: "fb0", width: 480, height: 800, bitsPerPixel: 32)]))
+}
