@@ -33,9 +33,8 @@ let package = Package(
         // Hub-wide event log: sequence numbers, topic filters, replay ring, bounded per-client outboxes.
         .target(name: "Events", dependencies: ["JSON"]),
         .target(name: "PlatformConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
-        .target(
-            name: "Hypervisor",
-            dependencies: ["PlatformConfig", "Events", "JSON"]),
+        // The pure platform model: no I/O, no clock reads; the server converts its actions and events.
+        .target(name: "Hypervisor", dependencies: ["PlatformConfig"]),
         .target(
             name: "HubServer",
             dependencies: [

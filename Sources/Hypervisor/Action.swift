@@ -1,0 +1,62 @@
+/// What the model asks the server to do. The server turns each action into bytes for the
+/// named session, or into a control event; the model never touches a socket.
+public enum Action: Equatable, Sendable {
+    /// Tell the session's guest that a line fired. The line stays in service until the
+    /// guest calls `endOfInterrupt`.
+    case deliverInterrupt(session: SessionID, line: Int, priority: UInt8, coalesced: UInt32)
+    /// Hand a message to the receiving session; it stays queued in the hub until acknowledged.
+    case deliverMessage(MessageDelivery)
+    /// The sending session may send `credit` more messages on `link` (incremental, like a
+    /// window update).
+    case grantCredit(session: SessionID, link: String, credit: Int)
+    /// Close this session (after sending it a reason), e.g. because another connection took
+    /// the partition over. The model has already detached it.
+    case closeSession(SessionID, reason: DetachReason)
+    /// Publish this event to control subscribers.
+    case event(HypervisorEvent)
+}
+
+/// One message handed to a receiver.
+public struct MessageDelivery: Equatable, Sendable {
+    public var session: SessionID
+    public var link: String
+    /// Increasing per link direction, starting at 1; the guest deduplicates by it.
+    public var messageID: UInt64
+    /// Stamped by the hub; a guest cannot forge it.
+    public var sender: Originator
+    public var correlation: UInt64?
+    public var payload: [UInt8]
+    /// The message was handed to an earlier session of the receiver already.
+    public var redelivery: Bool
+
+    public init(
+        session: SessionID, link: String, messageID: UInt64, sender: Originator, correlation: UInt64?,
+        payload: [UInt8], redelivery: Bool
+    ) {
+        self.session = session
+        self.link = link
+        self.messageID = messageID
+        self.sender = sender
+        self.correlation = correlation
+        self.payload = payload
+        self.redelivery = redelivery
+    }
+}
+
+/// Why a session ended.
+public enum DetachReason: String, Equatable, Sendable {
+    /// The guest said goodbye.
+    case guestRequested = "guest-requested"
+    /// The connection broke.
+    case connectionLost = "connection-lost"
+    /// Another connection attached to the same partition (allowed by `allowTakeover`).
+    case takenOver = "taken-over"
+    /// The guest sent something the protocol forbids.
+    case protocolError = "protocol-error"
+    /// The health monitor declared the guest failed.
+    case heartbeatMissed = "heartbeat-missed"
+    /// Management stopped the partition.
+    case stopped
+    /// The hub is shutting down.
+    case shutdown
+}

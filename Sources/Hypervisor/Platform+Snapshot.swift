@@ -1,0 +1,28 @@
+extension Platform {
+    /// State and counters of every partition and link, for the control API.
+    public func snapshot() -> PlatformSnapshot {
+        PlatformSnapshot(
+            partitions: partitions.map(snapshot(of:)),
+            links: links.map { link in
+                LinkSnapshot(
+                    name: link.config.name, aToB: snapshot(of: link, direction: 0),
+                    bToA: snapshot(of: link, direction: 1))
+            })
+    }
+
+    func snapshot(of partition: PartitionState) -> PartitionSnapshot {
+        PartitionSnapshot(
+            name: partition.name, realTime: partition.isRealTime, priority: partition.config.priority,
+            weight: partition.config.weight, state: partition.state, suspended: partition.suspended,
+            interruptLines: partition.controller.lineCount, pendingLines: partition.controller.pendingLines,
+            counters: partition.counters)
+    }
+
+    func snapshot(of link: LinkState, direction: Int) -> LinkDirectionSnapshot {
+        let queue = link.directions[direction]
+        return LinkDirectionSnapshot(
+            from: partitions[link.sender(of: direction)].name, to: partitions[link.receiver(of: direction)].name,
+            held: queue.count, inFlight: queue.inFlight, depth: queue.depth, receiveWindow: queue.window,
+            senderCredit: queue.senderCredit, nextMessageID: queue.nextID, counters: queue.counters)
+    }
+}

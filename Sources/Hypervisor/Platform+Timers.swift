@@ -1,0 +1,61 @@
+extension Platform {
+    /// Arms the partition's virtual timer on `line`: it raises the line after
+    /// `afterNanoseconds`, then every `periodNanoseconds` if given. Re-arming a line replaces
+    /// its timer.
+    public func armTimer(session: SessionID, line: Int, afterNanoseconds: UInt64, periodNanoseconds: UInt64? = nil)
+        -> LineOutcome
+    {
+        guard let partition = partitionState(of: session) else { return .notAttached }
+        guard partition.controller.isValid(line: line) else { return .noSuchLine }
+        if let period = periodNanoseconds, period < options.minimumTimerPeriodNanoseconds { return .invalid }
+        cancelTimer(of: partition, line: line)
+        let now = scheduler.now
+        let deadline = now.addingReportingOverflow(afterNanoseconds)
+        guard !deadline.overflow else { return .invalid }
+        let token = scheduler.schedule(after: afterNanoseconds)
+        timers[token] = VirtualTimer(
+            partition: partition.index, line: line, deadline: deadline.partialValue, period: periodNanoseconds)
+        partition.timers[line] = token
+        return .ok
+    }
+
+    /// Stops the timer on `line`, if one is armed.
+    public func cancelTimer(session: SessionID, line: Int) -> LineOutcome {
+        guard let partition = partitionState(of: session) else { return .notAttached }
+        guard partition.controller.isValid(line: line) else { return .noSuchLine }
+        cancelTimer(of: partition, line: line)
+        return .ok
+    }
+
+    /// The scheduler reports that `token`'s deadline passed. Unknown or cancelled tokens are
+    /// ignored. A periodic timer is re-armed on its original cadence; periods missed while
+    /// the loop was late fold into this one raise.
+    public func timerFired(_ token: TimerToken, actions: inout [Action]) {
+        guard var timer = timers.removeValue(forKey: token) else { return }
+        let partition = partitions[timer.partition]
+        partition.timers[timer.line] = nil
+        if let period = timer.period {
+            let now = scheduler.now
+            var next = timer.deadline &+ period
+            if next <= now {
+                let missed = (now - timer.deadline) / period
+                next = timer.deadline &+ (missed + 1) &* period
+            }
+            timer.deadline = next
+            let nextToken = scheduler.schedule(after: next - now)
+            timers[nextToken] = timer
+            partition.timers[timer.line] = nextToken
+        }
+        _ = raiseLine(on: partition, line: timer.line, originator: .timer, actions: &actions)
+    }
+
+    func cancelTimer(of partition: PartitionState, line: Int) {
+        guard let token = partition.timers.removeValue(forKey: line) else { return }
+        timers[token] = nil
+        scheduler.cancel(token)
+    }
+
+    func cancelTimers(of partition: PartitionState) {
+        for line in Array(partition.timers.keys) { cancelTimer(of: partition, line: line) }
+    }
+}

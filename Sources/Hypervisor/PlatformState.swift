@@ -1,0 +1,94 @@
+import PlatformConfig
+
+/// Live state of one partition. A class so the platform mutates it in place.
+final class PartitionState {
+    let index: Int
+    let config: PartitionConfig
+    let mayInterrupt: Set<String>
+    let mayMessage: Set<String>
+    var session: SessionID? = nil
+    var suspended = false
+    var resumeToken: [UInt8]? = nil
+    var controller: InterruptController
+    /// (link index, direction index) pairs where this partition receives.
+    var incoming: [(link: Int, direction: Int)] = []
+    /// Round-robin position over `incoming`.
+    var nextIncoming = 0
+    var counters = PartitionCounters()
+    /// Timers by line.
+    var timers: [Int: TimerToken] = [:]
+    // Deficit round robin state (fair-share partitions only).
+    var inActiveList = false
+    var deficit = 0
+    var quantumGranted = false
+    let quantum: Int
+
+    init(index: Int, config: PartitionConfig, quantum: Int) {
+        self.index = index
+        self.config = config
+        self.mayInterrupt = Set(config.mayInterrupt)
+        self.mayMessage = Set(config.mayMessage)
+        self.controller = InterruptController(lineCount: config.interruptLines)
+        self.quantum = quantum
+    }
+
+    var name: String { config.name }
+    var isRealTime: Bool { config.schedulingClass == .realTime }
+
+    /// The session deliveries go to, if any (none while detached or suspended).
+    var receivingSession: SessionID? { suspended ? nil : session }
+
+    var state: AttachState {
+        guard let session else { return .detached }
+        return suspended ? .suspended(session) : .attached(session)
+    }
+}
+
+/// Live state of one link: two directions, 0 is a→b and 1 is b→a.
+final class LinkState {
+    let config: LinkConfig
+    let ends: (Int, Int)
+    var directions: [MessageQueue]
+    /// Whether queue-full was already reported for the current full episode, per direction.
+    var fullReported = [false, false]
+
+    init(config: LinkConfig, a: Int, b: Int) {
+        self.config = config
+        self.ends = (a, b)
+        directions = [
+            MessageQueue(depth: config.depth, window: config.depth),
+            MessageQueue(depth: config.depth, window: config.depth),
+        ]
+    }
+
+    func sender(of direction: Int) -> Int { direction == 0 ? ends.0 : ends.1 }
+    func receiver(of direction: Int) -> Int { direction == 0 ? ends.1 : ends.0 }
+    /// The direction in which `partition` sends, or nil if it is not an end.
+    func sendingDirection(of partition: Int) -> Int? {
+        partition == ends.0 ? 0 : partition == ends.1 ? 1 : nil
+    }
+    func receivingDirection(of partition: Int) -> Int? {
+        partition == ends.1 ? 0 : partition == ends.0 ? 1 : nil
+    }
+}
+
+/// Live state of one region.
+final class RegionState {
+    let config: RegionConfig
+    let grants: [Int: RegionAccessMode]
+    let backing: any RegionBacking
+
+    init(config: RegionConfig, grants: [Int: RegionAccessMode], backing: any RegionBacking) {
+        self.config = config
+        self.grants = grants
+        self.backing = backing
+    }
+}
+
+/// A virtual timer: raises `line` on its partition at `deadline`, then every `period` if set.
+struct VirtualTimer {
+    var partition: Int
+    var line: Int
+    var deadline: UInt64
+    var period: UInt64?
+}

@@ -1,0 +1,58 @@
+import Hypervisor
+import TestSupport
+import Testing
+
+@Suite struct TimerTests {
+    @Test func oneShotFiresOnceAtItsDeadline() throws {
+        let fixture = try Fixture()
+        let linux = fixture.attach("linux")
+        #expect(fixture.platform.armTimer(session: linux.session, line: 6, afterNanoseconds: 1_000_000) == .ok)
+        #expect(fixture.clock.advance(by: 999_999, platform: fixture.platform).isEmpty)
+        #expect(fixture.drain().isEmpty)
+        _ = fixture.clock.advance(by: 1, platform: fixture.platform)
+        #expect(fixture.drain().compactMap(\.interrupt).map(\.line) == [6])
+        #expect(fixture.platform.endOfInterrupt(session: linux.session, line: 6) == .ok)
+        _ = fixture.clock.advance(by: 10_000_000, platform: fixture.platform)
+        #expect(fixture.drain().isEmpty)
+        #expect(fixture.clock.armedCount == 0)
+    }
+
+    @Test func periodicFiresEveryPeriodAndCoalescesWhileUnacknowledged() throws {
+        let fixture = try Fixture()
+        let rtos = fixture.attach("rtos")
+        let period: UInt64 = 1_000_000
+        #expect(
+            fixture.platform.armTimer(
+                session: rtos.session, line: 0, afterNanoseconds: period, periodNanoseconds: period)
+                == .ok)
+        var deliveries = 0
+        for _ in 0..<5 {
+            _ = fixture.clock.advance(by: period, platform: fixture.platform)
+            let fired = fixture.drain().compactMap(\.interrupt)
+            #expect(fired.map(\.line) == [0])
+            #expect(fired.first?.coalesced == 0)
+            deliveries += fired.count
+            #expect(fixture.platform.endOfInterrupt(session: rtos.session, line: 0) == .ok)
+        }
+        #expect(deliveries == 5)
+        // Three periods without EOI: one delivery in service, the next raises coalesce.
+        _ = fixture.clock.advance(by: period, platform: fixture.platform)
+        #expect(fixture.drain().count == 1)
+        _ = fixture.clock.advance(by: 3 * period, platform: fixture.platform)
+        #expect(fixture.drain().isEmpty)
+        #expect(fixture.platform.endOfInterrupt(session: rtos.session, line: 0) == .ok)
+        #expect(fixture.drain().compactMap(\.interrupt).first?.coalesced == 2)
+
+        #expect(fixture.platform.cancelTimer(session: rtos.session, line: 0) == .ok)
+        #expect(fixture.clock.armedCount == 0)
+    }
+
+    @Test func periodBelowMinimumIsRefused() throws {
+        let fixture = try Fixture()
+        let rtos = fixture.attach("rtos")
+        #expect(
+            fixture.platform.armTimer(session: rtos.session, line: 0, afterNanoseconds: 0, periodNanoseconds: 1)
+                == .invalid)
+        #expect(fixture.platform.armTimer(session: rtos.session, line: 99, afterNanoseconds: 0) == .noSuchLine)
+    }
+}
