@@ -103,6 +103,19 @@ public final class ControlSession {
         connection.write(line)
     }
 
+    /// Several lines in one write (one syscall when the socket has room).
+    func send(lines: [[UInt8]]) {
+        guard !closing else { return }
+        connection.write(buffers: lines)
+    }
+
+    /// Answers a deferred call (a wait) by its request id.
+    func answerDeferred(id: JSON, with reply: ControlReply) {
+        guard let index = pendingCalls.firstIndex(where: { $0.id == id }) else { return }
+        let call = pendingCalls.remove(at: index)
+        call.reply(reply)
+    }
+
     var isWriteQueueFull: Bool { connection.isAboveHighWatermark }
 
     /// Closes the session; with `flush`, after what was already queued has been written.
@@ -111,6 +124,7 @@ public final class ControlSession {
         closing = true
         logger.debug("control client \(remote) closed: \(reason)")
         pendingCalls.removeAll()
+        subscription = nil
         hub.controlSessionDidClose(self)
         if flush { connection.closeAfterWrites() } else { connection.close() }
     }

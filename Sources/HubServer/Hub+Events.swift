@@ -1,13 +1,169 @@
 import ControlWire
+import EventLoop
+import Events
 import JSON
 
-/// A control session's event subscription (filled in by the event plumbing).
-final class EventSubscription {}
+/// A control session's event subscription: its filter and its bounded outbox.
+final class EventSubscription {
+    let filter: EventFilter
+    var outbox: SubscriberOutbox
+
+    init(filter: EventFilter, capacity: Int) {
+        self.filter = filter
+        outbox = SubscriberOutbox(capacity: capacity)
+    }
+}
+
+/// What an `events.wait` needs to answer later.
+struct PendingWait: Sendable {
+    let session: UInt64
+    let requestID: JSON
+}
+
+/// The hub-wide event plumbing: one log with a replay ring, fan-out to subscribers' outboxes,
+/// server-side waits (`Protocols/control.md`, events section).
+final class EventHub {
+    var log: EventLog
+    var waiters: EventWaiters<PendingWait>
+    var waitTimer: Timer?
+    var published: UInt64 = 0
+
+    init(replayCapacity: Int, waiterLimit: Int) {
+        log = EventLog(capacity: replayCapacity)
+        waiters = EventWaiters(limit: waiterLimit)
+    }
+}
 
 extension Hub {
-    /// Sends whatever the session's outbox holds, as far as its write queue allows.
-    func flushEvents(to session: ControlSession) {}
+    /// Records an event, queues it for every matching subscriber and resolves matching waits.
+    /// Never blocks: a subscriber whose outbox is full has the event counted as missed.
+    @discardableResult
+    func publish(_ kind: String, partition: String? = nil, device: String? = nil, data: JSON = [:]) -> HubEvent {
+        let time = EventTime(unixNs: Int64(Hub.wallClockNanos()), monoNs: MonotonicClock.nanoseconds())
+        let event = events.log.append(kind: kind, partition: partition, device: device, data: data, time: time)
+        events.published += 1
+        for session in controlSessions.values {
+            guard let subscription = session.subscription, subscription.filter.matches(event) else { continue }
+            subscription.outbox.push(event)
+            flushEvents(to: session)
+        }
+        for (context, matched) in events.waiters.offer(event) {
+            controlSessions[context.session]?.answerDeferred(id: context.requestID, with: .result(matched.json))
+        }
+        return event
+    }
 
-    /// Runtime state of a partition for the control API.
-    func partitionRuntimeJSON(_ name: String) -> JSONObject { ["state": "detached"] }
+    /// Writes what the session's outbox holds while its write queue has room. What does not fit
+    /// stays in the bounded outbox; the low-watermark callback calls this again.
+    func flushEvents(to session: ControlSession) {
+        guard let subscription = session.subscription else { return }
+        var lines: [[UInt8]] = []
+        while !session.isWriteQueueFull, let item = subscription.outbox.pop() {
+            lines.append(ControlNotification(method: item.method, params: item.params).encodedLine())
+            if lines.count >= 256 {
+                session.send(lines: lines)
+                lines.removeAll(keepingCapacity: true)
+            }
+        }
+        if !lines.isEmpty { session.send(lines: lines) }
+    }
+
+    func registerEventMethods() {
+        router.register(
+            "events.subscribe",
+            summary: "Receive matching events as notifications, optionally replaying since a sequence number"
+        ) {
+            [unowned self] call throws(ControlError) in
+            let params = try ControlParams(call.params, allowed: ["filter", "since"])
+            let filter = try Hub.filter(params["filter"])
+            let since = try params.optionalUInt64("since")
+            guard let session = call.session else { return .deferred }
+            let subscription = EventSubscription(
+                filter: filter, capacity: self.configuration.hub.limits.controlOutboxEvents)
+            var replayed = 0
+            if let since {
+                let replay = self.events.log.since(since, matching: filter)
+                replayed = replay.events.count
+                subscription.outbox.push(replay)
+            }
+            session.subscription = subscription
+            // The answer goes out before any replayed event, so a client sees its reply first.
+            call.reply(
+                .result([
+                    "subscribed": true, "lastSeq": .uint(self.events.log.lastSeq), "replayed": .int(Int64(replayed)),
+                    "filter": filter.json, "outboxCapacity": .int(Int64(subscription.outbox.capacity)),
+                ]))
+            self.flushEvents(to: session)
+            return .deferred
+        }
+        router.register("events.unsubscribe", summary: "Stop receiving events") { call throws(ControlError) in
+            _ = try ControlParams(call.params, allowed: [])
+            let missed = call.session?.subscription?.outbox.totalMissed ?? 0
+            let was = call.session?.subscription != nil
+            call.session?.subscription = nil
+            return .result(["subscribed": false, "wasSubscribed": .bool(was), "missed": .uint(missed)])
+        }
+        router.register("events.recent", summary: "The newest events still in the replay ring") {
+            [unowned self] call throws(ControlError) in
+            let params = try ControlParams(call.params, allowed: ["filter", "limit"])
+            let filter = try Hub.filter(params["filter"])
+            let limit = try params.optionalInt("limit", in: 1...Int64(self.events.log.capacity)) ?? 100
+            return .result(.array(self.events.log.recent(Int(limit), matching: filter).map(\.json)))
+        }
+        router.register("events.wait", summary: "Answer with the first matching event, or a timeout error") {
+            [unowned self] call throws(ControlError) in
+            let params = try ControlParams(call.params, allowed: ["filter", "timeoutMs", "since"])
+            let filter = try Hub.filter(params["filter"])
+            let timeout = try params.optionalInt("timeoutMs", in: 0...3_600_000) ?? 10_000
+            // With `since`, an event that already happened answers at once, so a test that asks late still sees it.
+            if let since = try params.optionalUInt64("since"),
+                let first = self.events.log.since(since, matching: filter).events.first
+            {
+                return .result(first.json)
+            }
+            guard let session = call.session else { return .deferred }
+            let deadline = MonotonicClock.nanoseconds() + UInt64(timeout) * 1_000_000
+            guard
+                self.events.waiters.register(
+                    filter: filter, deadline: deadline, context: PendingWait(session: session.id, requestID: call.id))
+                    != nil
+            else {
+                throw ControlError.limitExceeded("pending waits", value: Int64(self.events.waiters.limit))
+            }
+            self.armWaitTimer()
+            return .deferred
+        }
+    }
+
+    static func filter(_ json: JSON?) throws(ControlError) -> EventFilter {
+        do {
+            return try EventFilter(json: json)
+        } catch {
+            throw ControlError.invalidParams(param: error.field, expected: error.expected, detail: error.detail)
+        }
+    }
+
+    /// One timer serves every wait: it fires at the earliest deadline and times out what is due.
+    func armWaitTimer() {
+        guard let next = events.waiters.nextDeadline else {
+            events.waitTimer?.stop()
+            return
+        }
+        if events.waitTimer == nil { events.waitTimer = try? Timer(loop: loop) }
+        let now = MonotonicClock.nanoseconds()
+        let delay = next > now ? (next - now + 999_999) / 1_000_000 : 0
+        events.waitTimer?.start(afterMilliseconds: delay) { [unowned self] in
+            for context in self.events.waiters.expire(now: MonotonicClock.nanoseconds()) {
+                self.controlSessions[context.session]?.answerDeferred(
+                    id: context.requestID, with: .error(.timeout(afterMs: 0)))
+            }
+            self.armWaitTimer()
+        }
+    }
+
+    /// Forgets the waits of a session that went away.
+    func cancelWaits(of session: ControlSession) {
+        _ = events.waiters.cancelAll { $0.session == session.id }
+        armWaitTimer()
+    }
 }

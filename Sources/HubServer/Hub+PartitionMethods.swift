@@ -41,3 +41,8 @@ extension Hub {
         return .object(object)
     }
 }
+
+extension Hub {
+    /// Runtime state of a partition for the control API.
+    func partitionRuntimeJSON(_ name: String) -> JSONObject { ["state": "detached"] }
+}

@@ -41,6 +41,7 @@ public final class Hub {
     public private(set) var isShuttingDown = false
     /// Lets other threads (tests, embedders) reach the loop.
     public let door: LoopDoor
+    let events: EventHub
 
     public init(configuration: PlatformConfiguration, options: Options = Options(), logger: Logger)
         throws(HubStartError)
@@ -54,8 +55,12 @@ public final class Hub {
         } catch {
             throw .loop(error)
         }
+        events = EventHub(
+            replayCapacity: configuration.hub.limits.eventReplayEvents,
+            waiterLimit: configuration.hub.limits.controlMaxClients * 16)
         registerHubMethods()
         registerPartitionMethods()
+        registerEventMethods()
         do {
             try openControlListeners()
             try watchSignals()
@@ -129,6 +134,7 @@ public final class Hub {
             maxLineBytes: limits.controlMaxLineBytes, logger: logger)
         controlSessions[id] = session
         session.start(hello: hello(requiresToken: requiresToken))
+        publish("control.connected", data: ["client": .uint(id), "remote": .string(session.remote)])
     }
 
     func hello(requiresToken: Bool) -> HubHello {
@@ -142,6 +148,8 @@ public final class Hub {
 
     func controlSessionDidClose(_ session: ControlSession) {
         controlSessions[session.id] = nil
+        cancelWaits(of: session)
+        publish("control.disconnected", data: ["client": .uint(session.id), "remote": .string(session.remote)])
     }
 
     // MARK: Dispatch
@@ -181,6 +189,8 @@ public final class Hub {
         logger.info("shutting down: \(reason)")
         for listener in controlListeners { listener.close() }
         for watcher in signalWatchers { watcher.close() }
+        events.waitTimer?.close()
+        publish("hub.shutdown", data: ["reason": .string(reason)])
         for session in Array(controlSessions.values) { session.close(reason: "hub shutting down", flush: true) }
         door.close()
         // Peers that do not read cannot hold the shutdown hostage: after the grace period every
