@@ -1,24 +1,36 @@
-/// A fixed-capacity FIFO: appends and removals at the front are O(1) and the storage never
-/// grows past the capacity given at creation, so a queue cannot eat memory.
+/// A bounded FIFO: appends and removals at the front are O(1), and the storage never grows
+/// past the capacity given at creation, so a queue cannot eat memory. Storage starts small
+/// and doubles on demand, so a thousand idle links with deep queues cost little.
 struct RingBuffer<Element> {
     private var storage: [Element?]
     private var head = 0
     private(set) var count = 0
+    /// The most elements the buffer will ever hold.
+    let capacity: Int
 
-    init(capacity: Int) {
-        storage = Array(repeating: nil, count: max(1, capacity))
+    init(capacity: Int, initialStorage: Int = 8) {
+        self.capacity = max(1, capacity)
+        storage = Array(repeating: nil, count: min(self.capacity, max(1, initialStorage)))
     }
 
-    var capacity: Int { storage.count }
     var isEmpty: Bool { count == 0 }
-    var isFull: Bool { count == storage.count }
+    var isFull: Bool { count == capacity }
 
     /// Appends; returns false when full.
     mutating func append(_ element: Element) -> Bool {
         guard !isFull else { return false }
+        if count == storage.count { grow() }
         storage[(head + count) % storage.count] = element
         count += 1
         return true
+    }
+
+    private mutating func grow() {
+        let newSize = min(capacity, storage.count * 2)
+        var newStorage = [Element?](repeating: nil, count: newSize)
+        for offset in 0..<count { newStorage[offset] = storage[(head + offset) % storage.count] }
+        storage = newStorage
+        head = 0
     }
 
     @discardableResult
