@@ -218,7 +218,8 @@ private struct BodyReader {
             let sender = try name("sender")
             let correlation = try u64("correlation")
             return .msgDeliver(
-                GuestDelivery(link: link, messageId: messageId, sender: sender, correlation: correlation, payload: rest()))
+                GuestDelivery(
+                    link: link, messageId: messageId, sender: sender, correlation: correlation, payload: rest()))
         case .msgAck: return .msgAck(link: try u32("link"), upTo: try u64("up_to"))
         case .credit: return .credit(link: try u32("link"), credit: try u32("credit"))
         case .regionRead:
@@ -258,7 +259,9 @@ private struct BodyReader {
         let lineCount = try count("lines", wide: true, limit: limits.maxLines, minElement: 3)
         var lines: [GuestLineInfo] = []
         lines.reserveCapacity(lineCount)
-        for _ in 0..<lineCount { lines.append(GuestLineInfo(line: try u16("line"), priority: try priority("priority"))) }
+        for _ in 0..<lineCount {
+            lines.append(GuestLineInfo(line: try u16("line"), priority: try priority("priority")))
+        }
         let linkCount = try count("links", wide: true, limit: limits.maxLinks, minElement: 18)
         var links: [GuestLinkInfo] = []
         links.reserveCapacity(linkCount)
@@ -266,7 +269,8 @@ private struct BodyReader {
             links.append(
                 GuestLinkInfo(
                     id: try u32("link_id"), name: try name("link_name"), peer: try name("link_peer"),
-                    maxMessage: try u32("max_message"), depth: try u32("depth"), initialCredit: try u32("initial_credit")
+                    maxMessage: try u32("max_message"), depth: try u32("depth"),
+                    initialCredit: try u32("initial_credit")
                 ))
         }
         let regionCount = try count("regions", wide: true, limit: limits.maxRegions, minElement: 16)

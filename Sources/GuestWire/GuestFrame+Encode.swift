@@ -3,7 +3,8 @@ import Wire
 extension GuestFrame {
     /// The frame with its 4-byte length prefix, ready to write (§3.1).
     public func encode() -> [UInt8] {
-        var writer = ByteWriter(capacity: GuestProtocol.prefixLength + GuestFrameHeader.length + message.encodedSizeHint)
+        var writer = ByteWriter(
+            capacity: GuestProtocol.prefixLength + GuestFrameHeader.length + message.encodedSizeHint)
         writer.writeU32BE(0)
         writeBody(into: &writer)
         writer.patchU32BE(UInt32(truncatingIfNeeded: writer.count - GuestProtocol.prefixLength), at: 0)

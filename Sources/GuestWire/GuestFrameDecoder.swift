@@ -19,7 +19,9 @@ public struct GuestFrameDecoder {
     public var bufferedByteCount: Int { framer.bufferedByteCount }
 
     /// Appends `chunk` and decodes every frame it completed, in order.
-    public mutating func feed(_ chunk: some Collection<UInt8>) throws(DecodeError) -> [Result<GuestFrame, GuestDecodeError>] {
+    public mutating func feed(_ chunk: some Collection<UInt8>) throws(DecodeError) -> [Result<
+        GuestFrame, GuestDecodeError
+    >] {
         let bodies = try framer.feed(chunk)
         var frames: [Result<GuestFrame, GuestDecodeError>] = []
         frames.reserveCapacity(bodies.count)
