@@ -63,6 +63,7 @@ let package = Package(
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "GuestWireTests", dependencies: ["GuestWire", "Wire"]),
+        .testTarget(name: "HubGuestTests", dependencies: ["HubGuest", "GuestWire", "Wire"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "ControlWireTests", dependencies: ["ControlWire", "Wire", "JSON"]),
         .testTarget(name: "EventsTests", dependencies: ["Events", "JSON"]),

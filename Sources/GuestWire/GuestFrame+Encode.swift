@@ -1,0 +1,202 @@
+import Wire
+
+extension GuestFrame {
+    /// The frame with its 4-byte length prefix, ready to write (§3.1).
+    public func encode() -> [UInt8] {
+        var writer = ByteWriter(
+            capacity: GuestProtocol.prefixLength + GuestFrameHeader.length + message.encodedSizeHint)
+        writer.writeU32BE(0)
+        writeBody(into: &writer)
+        writer.patchU32BE(UInt32(truncatingIfNeeded: writer.count - GuestProtocol.prefixLength), at: 0)
+        return writer.bytes
+    }
+
+    /// The frame body (header + payload) without the prefix: what the handshake transcript covers.
+    public func encodeBody() -> [UInt8] {
+        var writer = ByteWriter(capacity: GuestFrameHeader.length + message.encodedSizeHint)
+        writeBody(into: &writer)
+        return writer.bytes
+    }
+
+    /// Appends the body (header + payload) to `writer`; lets a session batch many frames in one buffer.
+    public func writeBody(into writer: inout ByteWriter) {
+        writer.writeU16BE(message.type.rawValue)
+        writer.writeU16BE(channel)
+        writer.writeU32BE(requestId)
+        message.writePayload(into: &writer)
+    }
+}
+
+extension GuestMessage {
+    var encodedSizeHint: Int {
+        switch self {
+        case .msgSend(_, _, let payload): return 12 + payload.count
+        case .msgDeliver(let delivery): return 86 + delivery.payload.count
+        case .regionData(_, _, let bytes), .regionWrite(_, _, let bytes): return 12 + bytes.count
+        case .channelData(let bytes): return bytes.count
+        case .channelOpen(_, let options), .channelOpened(_, let options): return 70 + options.count
+        case .welcome(let welcome):
+            return 40 + welcome.lines.count * 3 + welcome.links.count * 146 + welcome.regions.count * 83
+                + welcome.peers.count * 65
+        default: return 64
+        }
+    }
+
+    func writePayload(into writer: inout ByteWriter) {
+        switch self {
+        case .hello(let hello):
+            writer.writeU16BE(hello.minVersion)
+            writer.writeU16BE(hello.maxVersion)
+            writer.writeName(hello.partition)
+            writer.writeNames(hello.features, countWidth: 1)
+            if let token = hello.resumeToken {
+                writer.writeU8(UInt8(truncatingIfNeeded: token.count))
+                writer.writeBytes(token)
+            } else {
+                writer.writeU8(0)
+            }
+        case .challenge(let challenge):
+            writer.writeU16BE(challenge.version)
+            writer.writeBytes(challenge.nonce)
+            writer.writeNames(challenge.features, countWidth: 1)
+        case .proof(let mac):
+            writer.writeBytes(mac)
+        case .welcome(let welcome):
+            writer.writeU64BE(welcome.sessionId)
+            writer.writeBytes(welcome.resumeToken)
+            writer.writeU8(welcome.resumed ? 1 : 0)
+            writer.writeU32BE(welcome.maxFrameLength)
+            writer.writeU32BE(welcome.heartbeatMillis)
+            writer.writeU16BE(UInt16(truncatingIfNeeded: welcome.lines.count))
+            for line in welcome.lines {
+                writer.writeU16BE(line.line)
+                writer.writeU8(line.priority)
+            }
+            writer.writeU16BE(UInt16(truncatingIfNeeded: welcome.links.count))
+            for link in welcome.links {
+                writer.writeU32BE(link.id)
+                writer.writeName(link.name)
+                writer.writeName(link.peer)
+                writer.writeU32BE(link.maxMessage)
+                writer.writeU32BE(link.depth)
+                writer.writeU32BE(link.initialCredit)
+            }
+            writer.writeU16BE(UInt16(truncatingIfNeeded: welcome.regions.count))
+            for region in welcome.regions {
+                writer.writeU32BE(region.id)
+                writer.writeName(region.name)
+                writer.writeU64BE(region.size)
+                writer.writeU8(region.access.rawValue)
+                writer.writeU16BE(region.doorbellLine)
+            }
+            writer.writeNames(welcome.peers, countWidth: 2)
+        case .error(let code, let reason):
+            writer.writeU16BE(code.rawValue)
+            writer.writeReason(reason)
+        case .ok, .resume:
+            break
+        case .raise(let partition, let line):
+            writer.writeName(partition)
+            writer.writeU16BE(line)
+        case .raiseResult(let outcome):
+            writer.writeU8(outcome.rawValue)
+        case .irq(let line, let priority, let coalesced):
+            writer.writeU16BE(line)
+            writer.writeU8(priority)
+            writer.writeU32BE(coalesced)
+        case .eoi(let line), .mask(let line), .unmask(let line), .timerCancel(let line):
+            writer.writeU16BE(line)
+        case .setPriority(let line, let priority):
+            writer.writeU16BE(line)
+            writer.writeU8(priority)
+        case .timerSet(let line, let first, let period):
+            writer.writeU16BE(line)
+            writer.writeU64BE(first)
+            writer.writeU64BE(period)
+        case .msgSend(let link, let correlation, let payload):
+            writer.writeU32BE(link)
+            writer.writeU64BE(correlation)
+            writer.writeBytes(payload)
+        case .msgSent(let link, let messageId, let status):
+            writer.writeU32BE(link)
+            writer.writeU64BE(messageId)
+            writer.writeU8(status.rawValue)
+        case .msgDeliver(let delivery):
+            writer.writeU32BE(delivery.link)
+            writer.writeU64BE(delivery.messageId)
+            writer.writeName(delivery.sender)
+            writer.writeU64BE(delivery.correlation)
+            writer.writeBytes(delivery.payload)
+        case .msgAck(let link, let upTo):
+            writer.writeU32BE(link)
+            writer.writeU64BE(upTo)
+        case .credit(let link, let credit):
+            writer.writeU32BE(link)
+            writer.writeU32BE(credit)
+        case .regionRead(let region, let offset, let length):
+            writer.writeU32BE(region)
+            writer.writeU64BE(offset)
+            writer.writeU32BE(length)
+        case .regionData(let region, let offset, let bytes), .regionWrite(let region, let offset, let bytes):
+            writer.writeU32BE(region)
+            writer.writeU64BE(offset)
+            writer.writeBytes(bytes)
+        case .regionResult(let region, let status):
+            writer.writeU32BE(region)
+            writer.writeU8(status.rawValue)
+        case .regionFD(let region, let access, let size):
+            writer.writeU32BE(region)
+            writer.writeU8(access.rawValue)
+            writer.writeU64BE(size)
+        case .heartbeat(let stamp), .heartbeatAck(let stamp):
+            writer.writeU64BE(stamp)
+        case .suspend(let reason), .detach(let reason):
+            writer.writeReason(reason)
+        case .channelOpen(let device, let options):
+            writer.writeName(device)
+            writer.writeBytes(options)
+        case .channelOpened(let maxData, let options):
+            writer.writeU32BE(maxData)
+            writer.writeBytes(options)
+        case .channelData(let bytes):
+            writer.writeBytes(bytes)
+        case .channelClose(let code, let reason):
+            writer.writeU16BE(code)
+            writer.writeReason(reason)
+        }
+    }
+}
+
+extension ByteWriter {
+    /// A name is a u8 length and UTF-8 bytes (§3.3). Names come from configuration, which the hub
+    /// validates against the 64-byte limit; a name that cannot be represented at all is a bug.
+    mutating func writeName(_ name: String) {
+        let count = name.utf8.count
+        precondition(count <= 255, "guest protocol name longer than 255 bytes")
+        writeU8(UInt8(count))
+        writeUTF8(name)
+    }
+
+    mutating func writeNames(_ names: [String], countWidth: Int) {
+        if countWidth == 1 {
+            writeU8(UInt8(truncatingIfNeeded: names.count))
+        } else {
+            writeU16BE(UInt16(truncatingIfNeeded: names.count))
+        }
+        for name in names { writeName(name) }
+    }
+
+    /// A reason is a u16 length and UTF-8 bytes, cut at 1024 bytes on a character boundary: it is
+    /// human text, so shortening it is better than failing the frame that reports an error.
+    mutating func writeReason(_ reason: String) {
+        var utf8 = Array(reason.utf8)
+        if utf8.count > 1024 {
+            var end = 1024
+            // Back up over continuation bytes (10xxxxxx) so the cut stays valid UTF-8.
+            while end > 0 && utf8[end] & 0xc0 == 0x80 { end -= 1 }
+            utf8.removeSubrange(end...)
+        }
+        writeU16BE(UInt16(utf8.count))
+        writeBytes(utf8)
+    }
+}

@@ -1,0 +1,37 @@
+import Wire
+
+/// Turns a guest-protocol byte stream into frames (`Protocols/guest.md` §3).
+///
+/// Feed it whatever a read delivered. A frame whose body is bad yields a `.failure` and the
+/// stream goes on (the hub answers `ERROR`); only a length prefix over the limit throws, because
+/// the stream cannot be resynchronised after it and the connection must close.
+public struct GuestFrameDecoder {
+    public let limits: GuestLimits
+    private var framer: LengthPrefixedFramer
+
+    public init(limits: GuestLimits = .default) {
+        self.limits = limits
+        // Empty bodies are let through so they get a per-frame "truncated header" answer.
+        self.framer = LengthPrefixedFramer(prefixWidth: .four, maxFrameLength: limits.maxFrameLength, allowEmpty: true)
+    }
+
+    /// Bytes held back waiting for the rest of a frame.
+    public var bufferedByteCount: Int { framer.bufferedByteCount }
+
+    /// Appends `chunk` and decodes every frame it completed, in order.
+    public mutating func feed(_ chunk: some Collection<UInt8>) throws(DecodeError) -> [Result<
+        GuestFrame, GuestDecodeError
+    >] {
+        let bodies = try framer.feed(chunk)
+        var frames: [Result<GuestFrame, GuestDecodeError>] = []
+        frames.reserveCapacity(bodies.count)
+        for body in bodies { frames.append(GuestFrame.decode(body: body, limits: limits)) }
+        return frames
+    }
+
+    /// Appends `chunk` and returns the raw frame bodies it completed, for callers that need the
+    /// exact bytes (the handshake transcript) before decoding with `GuestFrame.decode(body:limits:)`.
+    public mutating func feedBodies(_ chunk: some Collection<UInt8>) throws(DecodeError) -> [ArraySlice<UInt8>] {
+        try framer.feed(chunk)
+    }
+}

@@ -1,0 +1,86 @@
+/// The payload of one guest frame, one case per frame type (`Protocols/guest.md` §5–§10).
+///
+/// Byte runs are slices of the received buffer so decoding copies nothing but small fields.
+public enum GuestMessage: Sendable, Equatable {
+    // §5 handshake and generic answers
+    case hello(GuestHello)
+    case challenge(GuestChallenge)
+    /// HMAC-SHA256 over the transcript (32 bytes).
+    case proof(mac: [UInt8])
+    case welcome(GuestWelcome)
+    case error(code: GuestErrorCode, reason: String)
+    case ok
+    // §6 interrupts
+    case raise(partition: String, line: UInt16)
+    case raiseResult(GuestRaiseOutcome)
+    case irq(line: UInt16, priority: UInt8, coalesced: UInt32)
+    case eoi(line: UInt16)
+    case mask(line: UInt16)
+    case unmask(line: UInt16)
+    case setPriority(line: UInt16, priority: UInt8)
+    case timerSet(line: UInt16, firstDelayMicros: UInt64, periodMicros: UInt64)
+    case timerCancel(line: UInt16)
+    // §7 messaging
+    case msgSend(link: UInt32, correlation: UInt64, payload: ArraySlice<UInt8>)
+    case msgSent(link: UInt32, messageId: UInt64, status: GuestSendStatus)
+    case msgDeliver(GuestDelivery)
+    case msgAck(link: UInt32, upTo: UInt64)
+    case credit(link: UInt32, credit: UInt32)
+    // §8 memory
+    case regionRead(region: UInt32, offset: UInt64, length: UInt32)
+    case regionData(region: UInt32, offset: UInt64, bytes: ArraySlice<UInt8>)
+    case regionWrite(region: UInt32, offset: UInt64, bytes: ArraySlice<UInt8>)
+    case regionResult(region: UInt32, status: GuestRegionStatus)
+    case regionFD(region: UInt32, access: GuestRegionAccess, size: UInt64)
+    // §9 liveness
+    case heartbeat(stamp: UInt64)
+    case heartbeatAck(stamp: UInt64)
+    case suspend(reason: String)
+    case resume
+    case detach(reason: String)
+    // §10 device channels
+    case channelOpen(device: String, options: ArraySlice<UInt8>)
+    case channelOpened(maxData: UInt32, options: ArraySlice<UInt8>)
+    case channelData(ArraySlice<UInt8>)
+    case channelClose(code: UInt16, reason: String)
+
+    /// The frame type this message is sent as.
+    public var type: GuestFrameType {
+        switch self {
+        case .hello: return .hello
+        case .challenge: return .challenge
+        case .proof: return .proof
+        case .welcome: return .welcome
+        case .error: return .error
+        case .ok: return .ok
+        case .raise: return .raise
+        case .raiseResult: return .raiseResult
+        case .irq: return .irq
+        case .eoi: return .eoi
+        case .mask: return .mask
+        case .unmask: return .unmask
+        case .setPriority: return .setPriority
+        case .timerSet: return .timerSet
+        case .timerCancel: return .timerCancel
+        case .msgSend: return .msgSend
+        case .msgSent: return .msgSent
+        case .msgDeliver: return .msgDeliver
+        case .msgAck: return .msgAck
+        case .credit: return .credit
+        case .regionRead: return .regionRead
+        case .regionData: return .regionData
+        case .regionWrite: return .regionWrite
+        case .regionResult: return .regionResult
+        case .regionFD: return .regionFD
+        case .heartbeat: return .heartbeat
+        case .heartbeatAck: return .heartbeatAck
+        case .suspend: return .suspend
+        case .resume: return .resume
+        case .detach: return .detach
+        case .channelOpen: return .channelOpen
+        case .channelOpened: return .channelOpened
+        case .channelData: return .channelData
+        case .channelClose: return .channelClose
+        }
+    }
+}

@@ -1,0 +1,32 @@
+/// The answer to a `RAISE` (§6.2). Nothing is dropped silently: a raise is either delivered,
+/// latched for a detached target, or refused with the reason.
+public enum GuestRaiseOutcome: UInt8, Sendable, CaseIterable {
+    case delivered = 0
+    case latched = 1
+    case notPermitted = 2
+    case noSuchPartition = 3
+    case noSuchLine = 4
+}
+
+/// The answer to a `MSG_SEND` (§7.2).
+public enum GuestSendStatus: UInt8, Sendable, CaseIterable {
+    case queued = 0
+    case queueFull = 1
+    case tooLarge = 2
+    case noSuchLink = 3
+    case notPermitted = 4
+}
+
+/// The answer to a `REGION_WRITE` (§8.4).
+public enum GuestRegionStatus: UInt8, Sendable, CaseIterable {
+    case ok = 0
+    case outOfGrant = 1
+    case outOfBounds = 2
+    case noSuchRegion = 3
+}
+
+/// What a partition may do with a shared region (§5.4).
+public enum GuestRegionAccess: UInt8, Sendable, CaseIterable {
+    case readOnly = 1
+    case readWrite = 2
+}

@@ -1,0 +1,40 @@
+/// Constants and small helpers of the hub guest protocol (`Protocols/guest.md`).
+public enum GuestProtocol {
+    /// The highest protocol version this codec speaks.
+    public static let version: UInt16 = 1
+    /// The lowest protocol version this codec speaks.
+    public static let minimumVersion: UInt16 = 1
+    /// Bytes in the length prefix before each frame body.
+    public static let prefixLength = 4
+    public static let nonceLength = 32
+    public static let macLength = 32
+    public static let resumeTokenLength = 16
+    /// Session channel: handshake, interrupts, messaging, memory, liveness.
+    public static let sessionChannel: UInt16 = 0
+    /// `doorbellLine` value of a region without a doorbell.
+    public static let noLine: UInt16 = 0xffff
+    /// Interrupt priorities run from 0 (highest) to this value (lowest).
+    public static let lowestPriority: UInt8 = 15
+
+    /// The bytes the `PROOF` MAC covers (§5.3): the `HELLO` frame body exactly as sent (header
+    /// included, length prefix excluded) followed by the `CHALLENGE` frame body exactly as sent.
+    /// The nonce is inside the challenge body, so every proof is fresh.
+    public static func transcript(
+        helloBody: some Collection<UInt8>, challengeBody: some Collection<UInt8>
+    ) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(helloBody.count + challengeBody.count)
+        bytes.append(contentsOf: helloBody)
+        bytes.append(contentsOf: challengeBody)
+        return bytes
+    }
+
+    /// The version a hub answers (§5.2): the highest both ranges share, or nil when they are disjoint.
+    public static func negotiate(
+        clientMin: UInt16, clientMax: UInt16, hubMin: UInt16 = minimumVersion, hubMax: UInt16 = version
+    ) -> UInt16? {
+        let high = min(clientMax, hubMax)
+        let low = max(clientMin, hubMin)
+        return high >= low ? high : nil
+    }
+}

@@ -1,0 +1,330 @@
+import Glibc
+import GuestWire
+import Wire
+
+/// A blocking client of the hub guest protocol (`Protocols/guest.md`): one connection, one partition.
+///
+/// Calls that expect an answer send a request id and read until that answer arrives; whatever
+/// else arrives meanwhile (interrupts, deliveries, credit) is queued for `receive`/`nextEvent`,
+/// so answers and unsolicited frames may interleave freely. Not thread-safe: use it from one thread.
+public final class GuestClient {
+    /// What the hub granted at attach.
+    public let welcome: GuestWelcome
+    /// The negotiated protocol version.
+    public let version: UInt16
+    /// Features the hub offered in `CHALLENGE`.
+    public let hubFeatures: [String]
+    /// How long a request waits for its answer, in seconds.
+    public var answerTimeout: Double = 10
+
+    private let socket: GuestSocket
+    private var decoder: GuestFrameDecoder
+    private var readBuffer: [UInt8]
+    private var queued: [GuestFrame] = []
+    private var queueHead = 0
+    private var nextRequestId: UInt32 = 1
+
+    /// The socket descriptor, for callers that poll several clients.
+    public var descriptor: Int32 { socket.descriptor }
+
+    /// Connects to `endpoint` (`unix:/path` or `tcp:host:port`) and attaches as `partition`.
+    public static func connect(
+        endpoint: String, partition: String, secret: [UInt8], resumeToken: [UInt8]? = nil, features: [String] = [],
+        timeout: Double = 5
+    ) throws(GuestClientError) -> GuestClient {
+        let socket = try GuestSocket.connect(endpoint: endpoint)
+        return try GuestClient(
+            socket: socket, partition: partition, secret: secret, resumeToken: resumeToken, features: features,
+            timeout: timeout)
+    }
+
+    /// As `connect(endpoint:...)` with the secret given as text (its UTF-8 bytes are the key).
+    public static func connect(
+        endpoint: String, partition: String, secret: String, resumeToken: [UInt8]? = nil, features: [String] = [],
+        timeout: Double = 5
+    ) throws(GuestClientError) -> GuestClient {
+        try connect(
+            endpoint: endpoint, partition: partition, secret: Array(secret.utf8), resumeToken: resumeToken,
+            features: features, timeout: timeout)
+    }
+
+    /// Attaches over an already connected stream socket (for socketpair tests and inherited fds).
+    /// The client takes ownership of `descriptor`.
+    public static func attach(
+        descriptor: Int32, isUnix: Bool = true, partition: String, secret: [UInt8], resumeToken: [UInt8]? = nil,
+        features: [String] = [], timeout: Double = 5
+    ) throws(GuestClientError) -> GuestClient {
+        try GuestClient(
+            socket: GuestSocket(descriptor: descriptor, isUnix: isUnix), partition: partition, secret: secret,
+            resumeToken: resumeToken, features: features, timeout: timeout)
+    }
+
+    private init(
+        socket: GuestSocket, partition: String, secret: [UInt8], resumeToken: [UInt8]?, features: [String],
+        timeout: Double
+    ) throws(GuestClientError) {
+        self.socket = socket
+        self.decoder = GuestFrameDecoder()
+        self.readBuffer = [UInt8](repeating: 0, count: 64 * 1024)
+        // §5: HELLO → CHALLENGE → PROOF → WELCOME, each answer matched by request id.
+        let hello = GuestFrame(
+            .hello(GuestHello(partition: partition, features: features, resumeToken: resumeToken)), requestId: 1)
+        try socket.writeAll(hello.encode())
+        let challengeFrame = try Self.handshakeAnswer(
+            socket: socket, decoder: &decoder, buffer: &readBuffer, requestId: 1, timeout: timeout)
+        guard case .challenge(let challenge) = challengeFrame.message else {
+            throw .unexpected(challengeFrame.type)
+        }
+        // The decoder only accepts canonical encodings, so re-encoding gives the bytes the hub sent.
+        let transcript = GuestProtocol.transcript(
+            helloBody: hello.encodeBody(), challengeBody: challengeFrame.encodeBody())
+        let proof = GuestFrame(.proof(mac: GuestAuth.proof(secret: secret, transcript: transcript)), requestId: 2)
+        try socket.writeAll(proof.encode())
+        let welcomeFrame = try Self.handshakeAnswer(
+            socket: socket, decoder: &decoder, buffer: &readBuffer, requestId: 2, timeout: timeout)
+        guard case .welcome(let welcome) = welcomeFrame.message else { throw .unexpected(welcomeFrame.type) }
+        self.welcome = welcome
+        self.version = challenge.version
+        self.hubFeatures = challenge.features
+        self.nextRequestId = 3
+    }
+
+    /// Before WELCOME the hub sends nothing unsolicited, so the next frame is the answer or an error.
+    private static func handshakeAnswer(
+        socket: GuestSocket, decoder: inout GuestFrameDecoder, buffer: inout [UInt8], requestId: UInt32,
+        timeout: Double
+    ) throws(GuestClientError) -> GuestFrame {
+        while true {
+            guard let count = try socket.read(into: &buffer, timeout: timeout) else { throw .timeout }
+            let results: [Result<GuestFrame, GuestDecodeError>]
+            do {
+                results = try decoder.feed(buffer[..<count])
+            } catch {
+                throw .malformed("\(error)")
+            }
+            guard let first = results.first else { continue }
+            let frame: GuestFrame
+            switch first {
+            case .success(let decoded): frame = decoded
+            case .failure(let error): throw .malformed(error.description)
+            }
+            if case .error(let code, let reason) = frame.message { throw .rejected(code: code, reason: reason) }
+            guard frame.requestId == requestId else { throw .unexpected(frame.type) }
+            return frame
+        }
+    }
+
+    deinit { socket.close() }
+
+    // MARK: Requests
+
+    /// Raises `line` on `partition` (§6.1) and returns the hub's verdict.
+    public func raise(partition: String, line: UInt16) throws(GuestClientError) -> RaiseOutcome {
+        let answer = try request(.raise(partition: partition, line: line))
+        guard case .raiseResult(let outcome) = answer.message else { throw .unexpected(answer.type) }
+        return outcome
+    }
+
+    /// Raises without waiting for the verdict (request id 0).
+    public func raiseNoWait(partition: String, line: UInt16) throws(GuestClientError) {
+        try post(.raise(partition: partition, line: line))
+    }
+
+    /// Sends `payload` on `link` (§7.1); the outcome says whether the hub queued it.
+    public func send(
+        link: UInt32, payload: some Collection<UInt8>, correlation: UInt64 = 0
+    ) throws(GuestClientError) -> SendOutcome {
+        let answer = try request(.msgSend(link: link, correlation: correlation, payload: ArraySlice(payload)))
+        guard case .msgSent(_, let messageId, let status) = answer.message else { throw .unexpected(answer.type) }
+        return SendOutcome(status: status, messageId: messageId)
+    }
+
+    /// Acknowledges every message on `link` up to and including `upTo` (§7.4). No answer is awaited.
+    public func ack(link: UInt32, upTo: UInt64) throws(GuestClientError) {
+        try post(.msgAck(link: link, upTo: upTo))
+    }
+
+    /// Ends service of `line` (§6.4). No answer is awaited.
+    public func eoi(line: UInt16) throws(GuestClientError) {
+        try post(.eoi(line: line))
+    }
+
+    public func mask(line: UInt16) throws(GuestClientError) { try expectOK(.mask(line: line)) }
+    public func unmask(line: UInt16) throws(GuestClientError) { try expectOK(.unmask(line: line)) }
+    public func setPriority(line: UInt16, priority: UInt8) throws(GuestClientError) {
+        try expectOK(.setPriority(line: line, priority: priority))
+    }
+
+    /// Arms the partition's virtual timer on `line` (§6.7); `periodMicros` 0 is one-shot.
+    public func setTimer(line: UInt16, firstDelayMicros: UInt64, periodMicros: UInt64 = 0) throws(GuestClientError) {
+        try expectOK(.timerSet(line: line, firstDelayMicros: firstDelayMicros, periodMicros: periodMicros))
+    }
+
+    public func cancelTimer(line: UInt16) throws(GuestClientError) { try expectOK(.timerCancel(line: line)) }
+
+    /// A heartbeat round trip (§9.1); returns when the hub's `HEARTBEAT_ACK` arrives.
+    public func heartbeat(stamp: UInt64 = 0) throws(GuestClientError) {
+        let answer = try request(.heartbeat(stamp: stamp))
+        guard case .heartbeatAck(let echoed) = answer.message, echoed == stamp else { throw .unexpected(answer.type) }
+    }
+
+    /// Reads `length` bytes of a region through the protocol (§8.1). A refusal throws `.rejected`.
+    public func readRegion(_ region: UInt32, offset: UInt64, length: UInt32) throws(GuestClientError) -> [UInt8] {
+        let answer = try request(.regionRead(region: region, offset: offset, length: length))
+        switch answer.message {
+        case .regionData(_, _, let bytes): return Array(bytes)
+        case .regionResult(_, let status): throw .rejected(code: Self.code(for: status), reason: "\(status)")
+        default: throw .unexpected(answer.type)
+        }
+    }
+
+    /// Writes bytes into a region through the protocol (§8.3) and returns the hub's status.
+    public func writeRegion(
+        _ region: UInt32, offset: UInt64, bytes: some Collection<UInt8>
+    ) throws(GuestClientError) -> GuestRegionStatus {
+        let answer = try request(.regionWrite(region: region, offset: offset, bytes: ArraySlice(bytes)))
+        guard case .regionResult(_, let status) = answer.message else { throw .unexpected(answer.type) }
+        return status
+    }
+
+    /// Opens device channel `channel` on `device` (§10.1); returns the largest data unit accepted.
+    public func openChannel(
+        _ channel: UInt16, device: String, options: [UInt8] = []
+    ) throws(GuestClientError) -> UInt32 {
+        let answer = try request(.channelOpen(device: device, options: options[...]), channel: channel)
+        guard case .channelOpened(let maxData, _) = answer.message else { throw .unexpected(answer.type) }
+        return maxData
+    }
+
+    public func sendChannelData(_ channel: UInt16, _ data: some Collection<UInt8>) throws(GuestClientError) {
+        try post(.channelData(ArraySlice(data)), channel: channel)
+    }
+
+    /// Says goodbye (§9.3) and closes the connection.
+    public func detach(reason: String = "") throws(GuestClientError) {
+        defer { close() }
+        try post(.detach(reason: reason))
+    }
+
+    /// Closes the connection (and any region descriptors not yet handed out).
+    public func close() { socket.close() }
+
+    /// Sends any frame as is; for tests and for frames this API does not wrap.
+    public func sendFrame(_ frame: GuestFrame) throws(GuestClientError) {
+        try socket.writeAll(frame.encode())
+    }
+
+    /// Sends `message` with a fresh request id and returns the answer frame; an `ERROR` answer throws.
+    public func request(_ message: GuestMessage, channel: UInt16 = 0) throws(GuestClientError) -> GuestFrame {
+        let requestId = nextRequestId
+        nextRequestId = nextRequestId == UInt32.max ? 1 : nextRequestId + 1
+        try socket.writeAll(GuestFrame(message, channel: channel, requestId: requestId).encode())
+        let deadline = Self.now() + answerTimeout
+        while true {
+            if let index = queued[queueHead...].firstIndex(where: { $0.requestId == requestId && $0.type != .heartbeat }
+            ) {
+                let answer = queued.remove(at: index)
+                if case .error(let code, let reason) = answer.message { throw .rejected(code: code, reason: reason) }
+                return answer
+            }
+            let remaining = deadline - Self.now()
+            guard remaining > 0 else { throw .timeout }
+            guard try fill(timeout: remaining) else { throw .timeout }
+        }
+    }
+
+    // MARK: Receiving
+
+    /// The next frame the hub sent that answers no request, waiting up to `timeout` seconds
+    /// (nil = forever). Returns nil on timeout. Hub heartbeats are answered automatically.
+    public func receive(timeout: Double?) throws(GuestClientError) -> GuestFrame? {
+        let deadline = timeout.map { Self.now() + $0 }
+        while true {
+            if queueHead < queued.count {
+                let frame = queued[queueHead]
+                queueHead += 1
+                if queueHead > 64 && queueHead * 2 > queued.count {
+                    queued.removeFirst(queueHead)
+                    queueHead = 0
+                }
+                return frame
+            }
+            let remaining = deadline.map { $0 - Self.now() }
+            if let remaining, remaining <= 0 { return nil }
+            guard try fill(timeout: remaining) else { return nil }
+        }
+    }
+
+    /// `receive` in typed form. A `REGION_FD` event carries the descriptor that came with it.
+    public func nextEvent(timeout: Double?) throws(GuestClientError) -> GuestEvent? {
+        guard let frame = try receive(timeout: timeout) else { return nil }
+        switch frame.message {
+        case .irq(let line, let priority, let coalesced):
+            return .irq(line: line, priority: priority, coalesced: coalesced)
+        case .msgDeliver(let delivery): return .message(delivery)
+        case .credit(let link, let credit): return .credit(link: link, credit: credit)
+        case .suspend(let reason): return .suspend(reason: reason)
+        case .resume: return .resume
+        case .regionFD(let region, let access, let size):
+            let fd = socket.receivedDescriptors.isEmpty ? nil : socket.receivedDescriptors.removeFirst()
+            return .regionFD(region: region, access: access, size: size, descriptor: fd)
+        case .detach(let reason): return .detach(reason: reason)
+        case .channelData(let data): return .channelData(channel: frame.channel, data: Array(data))
+        case .channelClose(let code, let reason):
+            return .channelClose(channel: frame.channel, code: code, reason: reason)
+        case .error(let code, let reason): return .error(code: code, reason: reason, requestId: frame.requestId)
+        default: return .other(frame)
+        }
+    }
+
+    // MARK: Internals
+
+    private func post(_ message: GuestMessage, channel: UInt16 = 0) throws(GuestClientError) {
+        try socket.writeAll(GuestFrame(message, channel: channel, requestId: 0).encode())
+    }
+
+    private func expectOK(_ message: GuestMessage) throws(GuestClientError) {
+        let answer = try request(message)
+        guard case .ok = answer.message else { throw .unexpected(answer.type) }
+    }
+
+    /// Reads once (waiting up to `timeout`) and queues every frame; false on timeout.
+    private func fill(timeout: Double?) throws(GuestClientError) -> Bool {
+        guard let count = try socket.read(into: &readBuffer, timeout: timeout) else { return false }
+        let results: [Result<GuestFrame, GuestDecodeError>]
+        do {
+            results = try decoder.feed(readBuffer[..<count])
+        } catch {
+            close()
+            throw .malformed("\(error)")
+        }
+        for result in results {
+            switch result {
+            case .success(let frame):
+                if case .heartbeat(let stamp) = frame.message {
+                    try socket.writeAll(GuestFrame(.heartbeatAck(stamp: stamp), requestId: frame.requestId).encode())
+                }
+                queued.append(frame)
+            case .failure(let error):
+                // The hub sent something this version cannot read; the stream is still in sync.
+                throw .malformed(error.description)
+            }
+        }
+        return true
+    }
+
+    private static func code(for status: GuestRegionStatus) -> GuestErrorCode {
+        switch status {
+        case .ok: return .internalError
+        case .outOfGrant: return .outOfGrant
+        case .outOfBounds: return .outOfBounds
+        case .noSuchRegion: return .noSuchRegion
+        }
+    }
+
+    private static func now() -> Double {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+    }
+}

@@ -1,0 +1,177 @@
+import Foundation
+import Glibc
+import GuestWire
+import HubGuest
+import Testing
+import Wire
+
+/// A scripted hub on the other end of a socketpair: just enough of §5–§8 to drive the client.
+private struct FakeHub {
+    let fd: Int32
+    var decoder = GuestFrameDecoder()
+    var pending: [[UInt8]] = []
+
+    init(fd: Int32) { self.fd = fd }
+
+    mutating func read() -> (frame: GuestFrame, body: [UInt8])? {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while pending.isEmpty {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            guard count > 0, let bodies = try? decoder.feedBodies(buffer[..<count]) else { return nil }
+            pending += bodies.map(Array.init)
+        }
+        let body = pending.removeFirst()
+        guard case .success(let frame) = GuestFrame.decode(body: body[...]) else { return nil }
+        return (frame, body)
+    }
+
+    func write(_ frame: GuestFrame, passing descriptor: Int32? = nil) {
+        var bytes = frame.encode()
+        guard let descriptor else {
+            _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            return
+        }
+        // sendmsg with one SCM_RIGHTS control message, laid out by hand (CMSG_* are macros).
+        let headerSize = MemoryLayout<cmsghdr>.size
+        var control = [UInt8](repeating: 0, count: headerSize + 8)
+        control.withUnsafeMutableBytes { raw in
+            var header = cmsghdr()
+            header.cmsg_len = headerSize + 4
+            header.cmsg_level = SOL_SOCKET
+            header.cmsg_type = Int32(SCM_RIGHTS)
+            raw.storeBytes(of: header, as: cmsghdr.self)
+            raw.storeBytes(of: descriptor, toByteOffset: headerSize, as: Int32.self)
+        }
+        let controlLength = control.count
+        bytes.withUnsafeMutableBytes { data in
+            control.withUnsafeMutableBytes { controlRaw in
+                var vector = iovec(iov_base: data.baseAddress, iov_len: data.count)
+                withUnsafeMutablePointer(to: &vector) { vectorPointer in
+                    var message = msghdr()
+                    message.msg_iov = vectorPointer
+                    message.msg_iovlen = 1
+                    message.msg_control = controlRaw.baseAddress
+                    message.msg_controllen = controlLength
+                    _ = sendmsg(fd, &message, 0)
+                }
+            }
+        }
+    }
+
+    /// HELLO → CHALLENGE → PROOF → WELCOME, or ERROR auth_failed when the proof is wrong.
+    mutating func handshake(secret: [UInt8], welcome: GuestWelcome) -> Bool {
+        guard let (hello, helloBody) = read(), case .hello = hello.message else { return false }
+        let challenge = GuestFrame(
+            .challenge(GuestChallenge(version: 1, nonce: (0..<32).map { UInt8($0 * 7 & 0xff) }, features: ["irq"])),
+            requestId: hello.requestId)
+        write(challenge)
+        guard let (proof, _) = read(), case .proof(let mac) = proof.message else { return false }
+        let transcript = GuestProtocol.transcript(helloBody: helloBody, challengeBody: challenge.encodeBody())
+        guard GuestAuth.verify(proof: mac, secret: secret, transcript: transcript) else {
+            write(GuestFrame(.error(code: .authFailed, reason: "bad proof"), requestId: proof.requestId))
+            return false
+        }
+        write(GuestFrame(.welcome(welcome), requestId: proof.requestId))
+        return true
+    }
+}
+
+private let sampleWelcome = GuestWelcome(
+    sessionId: 77, resumeToken: Array(repeating: 0x5a, count: 16), resumed: false, maxFrameLength: 1_048_640,
+    heartbeatMillis: 0, lines: [GuestLineInfo(line: 1, priority: 0)],
+    links: [GuestLinkInfo(id: 1, name: "rtos-linux", peer: "linux", maxMessage: 4096, depth: 64, initialCredit: 8)],
+    regions: [GuestRegionInfo(id: 2, name: "shm0", size: 4096, access: .readOnly, doorbellLine: 3)],
+    peers: ["linux"])
+
+private func socketPair() -> (Int32, Int32) {
+    var fds: [Int32] = [0, 0]
+    let result = socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds)
+    precondition(result == 0)
+    return (fds[0], fds[1])
+}
+
+@Suite struct GuestClientTests {
+    @Test func attachesAndMatchesAnswersAmongUnsolicitedFrames() throws {
+        let (clientFD, hubFD) = socketPair()
+        let secret = Array("s3cret".utf8)
+        let hubThread = Thread {
+            var hub = FakeHub(fd: hubFD)
+            defer { Glibc.close(hubFD) }
+            guard hub.handshake(secret: secret, welcome: sampleWelcome) else { return }
+            // RAISE: an IRQ and a delivery arrive before the answer.
+            guard let (raise, _) = hub.read(), case .raise("linux", 1) = raise.message else { return }
+            hub.write(GuestFrame(.irq(line: 1, priority: 0, coalesced: 2)))
+            let delivery = GuestDelivery(
+                link: 1, messageId: 5, sender: "linux", correlation: 9, payload: Array("hi".utf8)[...])
+            hub.write(GuestFrame(.msgDeliver(delivery)))
+            hub.write(GuestFrame(.raiseResult(.latched), requestId: raise.requestId))
+            // MSG_SEND answered queued with id 41.
+            guard let (send, _) = hub.read(), case .msgSend(1, 7, let payload) = send.message,
+                Array(payload) == Array("ping".utf8)
+            else { return }
+            hub.write(GuestFrame(.msgSent(link: 1, messageId: 41, status: .queued), requestId: send.requestId))
+            // REGION_WRITE refused, then a region descriptor passed with SCM_RIGHTS.
+            guard let (write, _) = hub.read(), case .regionWrite(2, 0, _) = write.message else { return }
+            hub.write(GuestFrame(.regionResult(region: 2, status: .outOfGrant), requestId: write.requestId))
+            let passed = open("/dev/null", O_RDONLY)
+            hub.write(GuestFrame(.regionFD(region: 2, access: .readOnly, size: 4096)), passing: passed)
+            Glibc.close(passed)
+            // MSG_ACK (no answer), then a heartbeat round trip.
+            guard let (ack, _) = hub.read(), case .msgAck(1, 5) = ack.message else { return }
+            guard let (beat, _) = hub.read(), case .heartbeat(let stamp) = beat.message else { return }
+            hub.write(GuestFrame(.heartbeatAck(stamp: stamp), requestId: beat.requestId))
+            _ = hub.read()  // until the client closes
+        }
+        hubThread.start()
+
+        let client = try GuestClient.attach(descriptor: clientFD, partition: "rtos", secret: secret)
+        #expect(client.welcome == sampleWelcome)
+        #expect(client.version == 1)
+        #expect(client.hubFeatures == ["irq"])
+
+        #expect(try client.raise(partition: "linux", line: 1) == .latched)
+        #expect(try client.nextEvent(timeout: 1) == .irq(line: 1, priority: 0, coalesced: 2))
+        guard case .message(let delivery)? = try client.nextEvent(timeout: 1) else {
+            Issue.record("no delivery")
+            return
+        }
+        #expect(delivery.sender == "linux" && Array(delivery.payload) == Array("hi".utf8))
+        #expect(try client.nextEvent(timeout: 0.01) == nil)
+
+        #expect(
+            try client.send(link: 1, payload: Array("ping".utf8), correlation: 7)
+                == SendOutcome(status: .queued, messageId: 41))
+        #expect(try client.writeRegion(2, offset: 0, bytes: [1, 2]) == .outOfGrant)
+        guard case .regionFD(2, .readOnly, 4096, let descriptor?)? = try client.nextEvent(timeout: 2) else {
+            Issue.record("no region descriptor")
+            return
+        }
+        #expect(fcntl(descriptor, F_GETFD) >= 0)
+        Glibc.close(descriptor)
+        try client.ack(link: 1, upTo: 5)
+        try client.heartbeat(stamp: 123)
+        client.close()
+    }
+
+    @Test func aWrongSecretIsRefused() throws {
+        let (clientFD, hubFD) = socketPair()
+        let hubThread = Thread {
+            var hub = FakeHub(fd: hubFD)
+            _ = hub.handshake(secret: Array("right".utf8), welcome: sampleWelcome)
+            Glibc.close(hubFD)
+        }
+        hubThread.start()
+        #expect(throws: GuestClientError.rejected(code: .authFailed, reason: "bad proof")) {
+            _ = try GuestClient.attach(descriptor: clientFD, partition: "rtos", secret: Array("wrong".utf8))
+        }
+    }
+
+    @Test func badEndpointsAreRefused() {
+        #expect(throws: GuestClientError.badEndpoint("udp:1.2.3.4:5")) {
+            _ = try GuestClient.connect(endpoint: "udp:1.2.3.4:5", partition: "rtos", secret: "x")
+        }
+        #expect(throws: GuestClientError.badEndpoint("tcp:localhost")) {
+            _ = try GuestClient.connect(endpoint: "tcp:localhost", partition: "rtos", secret: "x")
+        }
+    }
+}
