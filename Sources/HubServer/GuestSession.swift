@@ -1,0 +1,455 @@
+import Crypto
+import EventLoop
+import GuestWire
+import Hypervisor
+import Logging
+import Wire
+
+/// One guest connection: the handshake of `Protocols/guest.md` §5, then the session channel
+/// (§6–§9) mapped onto the platform model.
+///
+/// Frames to the guest are batched and written once per loop pass (`flush`). A guest that stops
+/// reading is not read from either once its write queue passes the high watermark: it cannot make
+/// the hub queue answers without bound, and its message deliveries are bounded by its receive window.
+final class GuestSession {
+    enum State {
+        case awaitingHello
+        case awaitingProof(partition: String, resumeToken: [UInt8]?, transcript: [UInt8])
+        case attached(SessionID, partition: String)
+        case closed
+    }
+
+    let connectionID: UInt64
+    let connection: Connection
+    private unowned let hub: Hub
+    private var decoder: GuestFrameDecoder
+    private(set) var state: State = .awaitingHello
+    private var outgoing: [[UInt8]] = []
+    private var handshakeTimer: Timer?
+    private var livenessTimer: Timer?
+    private var lastTrafficNanos = MonotonicClock.nanoseconds()
+    private var linkIDs: [String: UInt32] = [:]
+    private var linkNames: [UInt32: String] = [:]
+    private var regionNames: [UInt32: String] = [:]
+    private var actions: [Action] = []
+    var logger: Logger
+    let remote: String
+    private(set) var framesReceived: UInt64 = 0
+    private(set) var errorsSent: UInt64 = 0
+
+    init(connectionID: UInt64, connection: Connection, hub: Hub, logger: Logger) {
+        self.connectionID = connectionID
+        self.connection = connection
+        self.hub = hub
+        self.logger = logger
+        self.remote = connection.peerAddress?.description ?? "unix"
+        var limits = GuestLimits.default
+        limits.maxFrameLength = hub.configuration.hub.limits.guestMaxFrameBytes
+        decoder = GuestFrameDecoder(limits: limits)
+    }
+
+    var sessionID: SessionID? {
+        if case .attached(let id, _) = state { return id }
+        return nil
+    }
+
+    var partition: String? {
+        if case .attached(_, let name) = state { return name }
+        return nil
+    }
+
+    func start() {
+        let limits = hub.configuration.hub.limits
+        connection.highWatermark = limits.writeHighWatermarkBytes
+        connection.lowWatermark = limits.writeLowWatermarkBytes
+        connection.onData = { [unowned self] bytes in self.received(bytes) }
+        connection.onEnd = { [unowned self] _ in self.connectionLost("peer closed") }
+        connection.onWriteError = { [unowned self] error in self.connectionLost("write failed: \(error)") }
+        connection.onHighWatermark = { [unowned self] in self.connection.stopReading() }
+        connection.onLowWatermark = { [unowned self] in
+            if case .closed = self.state { return }
+            try? self.connection.startReading()
+        }
+        handshakeTimer = try? Timer(loop: hub.loop)
+        handshakeTimer?.start(afterMilliseconds: UInt64(hub.configuration.hub.handshakeTimeoutMs)) { [unowned self] in
+            self.refuse(.timeout, "handshake not completed within \(self.hub.configuration.hub.handshakeTimeoutMs) ms")
+        }
+        do {
+            try connection.startReading()
+        } catch {
+            connectionLost("cannot read: \(error)")
+        }
+    }
+
+    // MARK: Input
+
+    private func received(_ bytes: ArraySlice<UInt8>) {
+        lastTrafficNanos = MonotonicClock.nanoseconds()
+        let bodies: [ArraySlice<UInt8>]
+        do {
+            bodies = try decoder.feedBodies(bytes)
+        } catch {
+            // An oversized length prefix: the stream cannot be resynchronised (§3.1).
+            sendError(.tooLarge, "\(error)", requestId: 0)
+            closeConnection(reason: "frame over the limit: \(error)", detach: .protocolError)
+            return
+        }
+        for body in bodies {
+            if case .closed = state { break }
+            framesReceived += 1
+            switch GuestFrame.decode(body: body, limits: decoder.limits) {
+            case .success(let frame): handle(frame, body: body)
+            case .failure(let error): malformed(error)
+            }
+        }
+        flush()
+        if !actions.isEmpty { hub.perform(&actions) }
+    }
+
+    private func malformed(_ error: GuestDecodeError) {
+        hub.guestCounters.malformedFrames += 1
+        sendError(error.errorCode, error.description, requestId: error.header?.requestId ?? 0)
+        if sessionID == nil { closeConnection(reason: "malformed frame before WELCOME: \(error)", detach: nil) }
+    }
+
+    private func handle(_ frame: GuestFrame, body: ArraySlice<UInt8>) {
+        switch state {
+        case .awaitingHello:
+            guard case .hello(let hello) = frame.message else {
+                return refuse(.handshakeRequired, "send HELLO first", requestId: frame.requestId)
+            }
+            handleHello(hello, body: body, requestId: frame.requestId)
+        case .awaitingProof(let partition, let resumeToken, let transcript):
+            guard case .proof(let mac) = frame.message else {
+                return refuse(.handshakeRequired, "send PROOF after CHALLENGE", requestId: frame.requestId)
+            }
+            handleProof(
+                mac: mac, partition: partition, resumeToken: resumeToken, transcript: transcript,
+                requestId: frame.requestId)
+        case .attached(let session, _):
+            handleAttached(frame, session: session)
+        case .closed:
+            break
+        }
+    }
+
+    // MARK: Handshake (§5)
+
+    private func handleHello(_ hello: GuestHello, body: ArraySlice<UInt8>, requestId: UInt32) {
+        guard let version = GuestProtocol.negotiate(clientMin: hello.minVersion, clientMax: hello.maxVersion) else {
+            return refuse(
+                .badVersion,
+                "no common version: guest speaks \(hello.minVersion)...\(hello.maxVersion), hub \(GuestProtocol.minimumVersion)...\(GuestProtocol.version)",
+                requestId: requestId)
+        }
+        guard hub.configuration.partition(named: hello.partition) != nil else {
+            return refuse(.unknownPartition, "no partition named '\(hello.partition)'", requestId: requestId)
+        }
+        let challenge = GuestFrame(
+            .challenge(GuestChallenge(version: version, nonce: secureRandomBytes(GuestProtocol.nonceLength))),
+            requestId: requestId)
+        let encoded = challenge.encode()
+        let transcript = GuestProtocol.transcript(
+            helloBody: body, challengeBody: encoded[GuestProtocol.prefixLength...])
+        state = .awaitingProof(partition: hello.partition, resumeToken: hello.resumeToken, transcript: transcript)
+        outgoing.append(encoded)
+    }
+
+    private func handleProof(
+        mac: [UInt8], partition: String, resumeToken: [UInt8]?, transcript: [UInt8], requestId: UInt32
+    ) {
+        guard let config = hub.configuration.partition(named: partition) else {
+            return refuse(.unknownPartition, "no partition named '\(partition)'", requestId: requestId)
+        }
+        let key = SymmetricKey(data: Array(config.secret.utf8))
+        // swift-crypto compares in constant time.
+        guard HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: transcript, using: key) else {
+            hub.guestCounters.authFailures += 1
+            hub.publish("guest.authFailed", partition: partition, data: ["remote": .string(remote)])
+            return refuse(.authFailed, "proof does not match the partition secret", requestId: requestId)
+        }
+        switch hub.platform.attach(partition: partition, resumeToken: resumeToken, actions: &actions) {
+        case .refused(let refusal):
+            let code: GuestErrorCode
+            switch refusal {
+            case .noSuchPartition: code = .unknownPartition
+            case .alreadyAttached: code = .alreadyAttached
+            case .invalidResumeToken: code = .badResumeToken
+            }
+            refuse(code, "attach refused: \(refusal.rawValue)", requestId: requestId)
+        case .attached(let info):
+            handshakeTimer?.close()
+            handshakeTimer = nil
+            state = .attached(info.session, partition: partition)
+            logger[metadataKey: "partition"] = "\(partition)"
+            hub.guestDidAttach(self, session: info.session)
+            outgoing.append(GuestFrame(.welcome(welcome(for: info, heartbeatMs: config.heartbeatMs)), requestId: requestId).encode())
+            startLivenessCheck(heartbeatMs: config.heartbeatMs)
+            // Actions of the attach (credit, events) are performed after the welcome is queued.
+        }
+    }
+
+    private func welcome(for info: AttachInfo, heartbeatMs: Int?) -> GuestWelcome {
+        linkIDs = [:]
+        linkNames = [:]
+        regionNames = [:]
+        var links: [GuestLinkInfo] = []
+        for view in info.links {
+            // Link ids are the link's position in the configuration, so they are stable across sessions.
+            let id = UInt32(hub.configuration.links.firstIndex { $0.name == view.name } ?? links.count)
+            linkIDs[view.name] = id
+            linkNames[id] = view.name
+            links.append(
+                GuestLinkInfo(
+                    id: id, name: view.name, peer: view.peer, maxMessage: UInt32(view.maxMessageBytes),
+                    depth: UInt32(view.depth), initialCredit: UInt32(max(0, view.sendCredit))))
+        }
+        var regions: [GuestRegionInfo] = []
+        for view in info.regions {
+            let id = UInt32(hub.configuration.regions.firstIndex { $0.name == view.name } ?? regions.count)
+            regionNames[id] = view.name
+            regions.append(
+                GuestRegionInfo(
+                    id: id, name: view.name, size: view.sizeBytes,
+                    access: view.access == .readWrite ? .readWrite : .readOnly,
+                    doorbellLine: view.doorbellLine.map { UInt16($0) } ?? GuestProtocol.noLine))
+        }
+        let controller = hub.platform.interruptController(ofPartition: info.partition)
+        let lines = (0..<info.interruptLines).map { line in
+            GuestLineInfo(line: UInt16(line), priority: controller?.lines[line].priority ?? 7)
+        }
+        return GuestWelcome(
+            sessionId: info.session.rawValue, resumeToken: info.resumeToken, resumed: info.resumed,
+            maxFrameLength: UInt32(decoder.limits.maxFrameLength), heartbeatMillis: UInt32(heartbeatMs ?? 0),
+            lines: lines, links: links, regions: regions, peers: info.mayInterrupt)
+    }
+
+    /// A session silent for three heartbeat periods is closed (§5.4 `heartbeat_ms`).
+    private func startLivenessCheck(heartbeatMs: Int?) {
+        guard let heartbeatMs, heartbeatMs > 0, let timer = try? Timer(loop: hub.loop) else { return }
+        livenessTimer = timer
+        let period = UInt64(heartbeatMs)
+        timer.start(afterMilliseconds: period, repeatMilliseconds: period) { [unowned self] in
+            let silentFor = (MonotonicClock.nanoseconds() - self.lastTrafficNanos) / 1_000_000
+            if silentFor > 3 * period {
+                self.hub.guestCounters.heartbeatsMissed += 1
+                self.sendError(.timeout, "no traffic for \(silentFor) ms (heartbeat every \(period) ms)", requestId: 0)
+                self.closeConnection(reason: "missed heartbeats", detach: .heartbeatMissed)
+            }
+        }
+    }
+
+    // MARK: Attached session (§6–§10)
+
+    private func handleAttached(_ frame: GuestFrame, session: SessionID) {
+        let request = frame.requestId
+        let platform = hub.platform
+        switch frame.message {
+        case .raise(let target, let line):
+            let outcome = platform.raise(from: .session(session), to: target, line: Int(line), actions: &actions)
+            answer(GuestFrame(.raiseResult(outcome.guestOutcome), requestId: request), unless: outcome == .delivered || outcome == .latched)
+        case .eoi(let line):
+            answer(line: platform.endOfInterrupt(session: session, line: Int(line)), requestId: request)
+        case .mask(let line):
+            answer(line: platform.setMasked(session: session, line: Int(line), masked: true), requestId: request)
+        case .unmask(let line):
+            answer(line: platform.setMasked(session: session, line: Int(line), masked: false), requestId: request)
+            hub.scheduleDeliveries()
+        case .setPriority(let line, let priority):
+            answer(line: platform.setPriority(session: session, line: Int(line), priority: priority), requestId: request)
+        case .timerSet(let line, let firstDelay, let period):
+            let (after, afterOverflow) = firstDelay.multipliedReportingOverflow(by: 1000)
+            let (every, everyOverflow) = period.multipliedReportingOverflow(by: 1000)
+            guard !afterOverflow, !everyOverflow else { return answer(line: .invalid, requestId: request) }
+            answer(
+                line: platform.armTimer(
+                    session: session, line: Int(line), afterNanoseconds: after, periodNanoseconds: period == 0 ? nil : every),
+                requestId: request)
+        case .timerCancel(let line):
+            answer(line: platform.cancelTimer(session: session, line: Int(line)), requestId: request)
+        case .msgSend(let linkID, let correlation, let payload):
+            guard let link = linkNames[linkID] else {
+                return answer(GuestFrame(.msgSent(link: linkID, messageId: 0, status: .noSuchLink), requestId: request), unless: false)
+            }
+            let outcome = platform.send(
+                from: .session(session), link: link, payload: payload, correlation: correlation == 0 ? nil : correlation,
+                actions: &actions)
+            let (id, status): (UInt64, GuestSendStatus) =
+                switch outcome {
+                case .queued(let id): (id, .queued)
+                case .queueFull: (0, .queueFull)
+                case .tooLarge: (0, .tooLarge)
+                case .noSuchLink: (0, .noSuchLink)
+                case .notPermitted: (0, .notPermitted)
+                }
+            answer(GuestFrame(.msgSent(link: linkID, messageId: id, status: status), requestId: request), unless: status == .queued)
+        case .msgAck(let linkID, let upTo):
+            guard let link = linkNames[linkID] else { return sendError(.noSuchLink, "link \(linkID)", requestId: request) }
+            switch platform.acknowledge(session: session, link: link, upTo: upTo, actions: &actions) {
+            case .acknowledged: if request != 0 { outgoing.append(GuestFrame(.ok, requestId: request).encode()) }
+            case .beyondDelivered: sendError(.malformedFrame, "ack \(upTo) beyond the last delivered id", requestId: request)
+            case .noSuchLink: sendError(.noSuchLink, "link \(linkID)", requestId: request)
+            case .notPermitted: sendError(.notPermitted, "link \(link)", requestId: request)
+            }
+        case .regionRead(let regionID, let offset, let length):
+            guard let region = regionNames[regionID] else {
+                return answer(GuestFrame(.regionResult(region: regionID, status: .noSuchRegion), requestId: request), unless: false)
+            }
+            switch platform.readRegion(session: session, region: region, offset: offset, length: Int(length), actions: &actions) {
+            case .ok(let bytes):
+                outgoing.append(GuestFrame(.regionData(region: regionID, offset: offset, bytes: bytes[...]), requestId: request).encode())
+            case .outOfGrant: answer(GuestFrame(.regionResult(region: regionID, status: .outOfGrant), requestId: request), unless: false)
+            case .outOfBounds, .tooLarge:
+                answer(GuestFrame(.regionResult(region: regionID, status: .outOfBounds), requestId: request), unless: false)
+            case .noSuchRegion:
+                answer(GuestFrame(.regionResult(region: regionID, status: .noSuchRegion), requestId: request), unless: false)
+            }
+        case .regionWrite(let regionID, let offset, let bytes):
+            guard let region = regionNames[regionID] else {
+                return answer(GuestFrame(.regionResult(region: regionID, status: .noSuchRegion), requestId: request), unless: false)
+            }
+            let status: GuestRegionStatus =
+                switch platform.writeRegion(session: session, region: region, offset: offset, bytes: bytes, actions: &actions) {
+                case .ok: .ok
+                case .outOfGrant: .outOfGrant
+                case .outOfBounds, .tooLarge: .outOfBounds
+                case .noSuchRegion, .noDoorbell: .noSuchRegion
+                }
+            answer(GuestFrame(.regionResult(region: regionID, status: status), requestId: request), unless: status == .ok)
+        case .heartbeat(let stamp):
+            outgoing.append(GuestFrame(.heartbeatAck(stamp: stamp), requestId: request).encode())
+        case .heartbeatAck:
+            break
+        case .detach(let reason):
+            if request != 0 { outgoing.append(GuestFrame(.ok, requestId: request).encode()) }
+            closeConnection(reason: "guest detached: \(reason)", detach: .guestRequested)
+        case .channelOpen(let device, _):
+            // Device channels (Ethernet, modem, framebuffer) arrive with their device issues.
+            sendError(.noSuchDevice, "no device '\(device)' offers a channel to \(partition ?? "?") yet", requestId: request)
+        case .channelData, .channelClose:
+            sendError(.noSuchChannel, "channel \(frame.channel) is not open", requestId: request)
+        case .hello, .proof:
+            sendError(.unexpectedFrame, "already attached", requestId: request)
+        case .challenge, .welcome, .error, .ok, .raiseResult, .irq, .msgSent, .msgDeliver, .credit, .regionData,
+            .regionResult, .regionFD, .suspend, .resume, .channelOpened:
+            sendError(.unexpectedFrame, "\(frame.type) travels from hub to guest only", requestId: request)
+        }
+    }
+
+    /// Typed answers go out when the guest asked (request id ≠ 0). With request id 0, only a failure is
+    /// reported, as the typed frame itself (it carries the status).
+    private func answer(_ frame: GuestFrame, unless success: Bool) {
+        if frame.requestId != 0 || !success { outgoing.append(frame.encode()) }
+    }
+
+    private func answer(line outcome: LineOutcome, requestId: UInt32) {
+        switch outcome {
+        case .ok: if requestId != 0 { outgoing.append(GuestFrame(.ok, requestId: requestId).encode()) }
+        case .noSuchLine: sendError(.noSuchLine, "no such line", requestId: requestId)
+        case .invalid: sendError(.malformedFrame, "invalid for this line (not in service, bad priority or period)", requestId: requestId)
+        case .notAttached: sendError(.unexpectedFrame, "session is not attached", requestId: requestId)
+        }
+    }
+
+    // MARK: Output
+
+    func deliverInterrupt(line: Int, priority: UInt8, coalesced: UInt32) {
+        outgoing.append(GuestFrame(.irq(line: UInt16(line), priority: priority, coalesced: max(1, coalesced))).encode())
+    }
+
+    func deliverMessage(_ delivery: MessageDelivery) {
+        guard let id = linkIDs[delivery.link] else { return }
+        let message = GuestDelivery(
+            link: id, messageId: delivery.messageID, sender: delivery.sender.description,
+            correlation: delivery.correlation ?? 0, payload: delivery.payload[...])
+        outgoing.append(GuestFrame(.msgDeliver(message)).encode())
+    }
+
+    func grantCredit(link: String, credit: Int) {
+        guard let id = linkIDs[link], credit > 0 else { return }
+        outgoing.append(GuestFrame(.credit(link: id, credit: UInt32(min(credit, Int(UInt32.max))))).encode())
+    }
+
+    func notifySuspended(_ suspended: Bool, reason: String) {
+        outgoing.append(GuestFrame(suspended ? .suspend(reason: reason) : .resume).encode())
+        flush()
+    }
+
+    /// Writes everything queued this pass as one vectored write.
+    func flush() {
+        guard !outgoing.isEmpty else { return }
+        if case .closed = state { return }
+        connection.write(buffers: outgoing)
+        outgoing.removeAll(keepingCapacity: true)
+    }
+
+    private func sendError(_ code: GuestErrorCode, _ reason: String, requestId: UInt32) {
+        errorsSent += 1
+        let text = String(reason.utf8.prefix(1000)) ?? "error"
+        outgoing.append(GuestFrame(.error(code: code, reason: text), requestId: requestId).encode())
+    }
+
+    /// Refuses during the handshake: ERROR, then close (§5).
+    private func refuse(_ code: GuestErrorCode, _ reason: String, requestId: UInt32 = 0) {
+        logger.info("guest \(remote) refused: \(reason)")
+        sendError(code, reason, requestId: requestId)
+        closeConnection(reason: reason, detach: nil)
+    }
+
+    // MARK: Closing
+
+    /// The model closed this session (take-over, stop): tell the guest why, then hang up.
+    func close(reason: DetachReason) {
+        guard case .attached = state else { return }
+        outgoing.append(GuestFrame(.detach(reason: reason.rawValue)).encode())
+        finish(reason: "detached by the hub: \(reason.rawValue)")
+    }
+
+    private func connectionLost(_ why: String) {
+        closeConnection(reason: why, detach: .connectionLost)
+    }
+
+    /// Ends the session: detaches it from the model (when attached) and closes after queued frames.
+    func closeConnection(reason: String, detach: DetachReason?) {
+        if case .attached(let session, _) = state, let detach {
+            _ = hub.platform.detach(session: session, reason: detach, actions: &actions)
+        }
+        finish(reason: reason)
+        if !actions.isEmpty { hub.perform(&actions) }
+    }
+
+    private func finish(reason: String) {
+        if case .closed = state { return }
+        let session = sessionID
+        flush()
+        state = .closed
+        logger.debug("guest connection \(remote) closed: \(reason)")
+        handshakeTimer?.close()
+        livenessTimer?.close()
+        hub.guestDidClose(self, session: session)
+        connection.closeAfterWrites()
+    }
+}
+
+extension RaiseOutcome {
+    var guestOutcome: GuestRaiseOutcome {
+        switch self {
+        case .delivered: return .delivered
+        case .latched: return .latched
+        case .notPermitted: return .notPermitted
+        case .noSuchPartition: return .noSuchPartition
+        case .noSuchLine: return .noSuchLine
+        }
+    }
+}
+
+/// Bytes from the kernel's CSPRNG (getrandom), for nonces.
+func secureRandomBytes(_ count: Int) -> [UInt8] {
+    var bytes = [UInt8](repeating: 0, count: count)
+    var filled = 0
+    while filled < count {
+        let result = bytes[filled...].withUnsafeMutableBytes { getrandom($0.baseAddress, $0.count, 0) }
+        if result > 0 { filled += result }
+    }
+    return bytes
+}

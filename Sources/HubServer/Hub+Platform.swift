@@ -1,0 +1,93 @@
+import EventLoop
+import Hypervisor
+import JSON
+
+/// Glue between the pure platform model and the hub: actions become frames to guest sessions or
+/// control events; deliveries are drained once per loop pass, in priority order.
+extension Hub {
+    /// Carries out what the model asked for. `actions` is the hub's reusable buffer.
+    func perform(_ actions: inout [Action]) {
+        for action in actions {
+            switch action {
+            case .event(let event):
+                publish(event)
+            case .deliverInterrupt(let session, let line, let priority, let coalesced):
+                guestSessions[session]?.deliverInterrupt(line: line, priority: priority, coalesced: coalesced)
+            case .deliverMessage(let delivery):
+                guestSessions[delivery.session]?.deliverMessage(delivery)
+            case .grantCredit(let session, let link, let credit):
+                guestSessions[session]?.grantCredit(link: link, credit: credit)
+            case .closeSession(let session, let reason):
+                guestSessions[session]?.close(reason: reason)
+            }
+        }
+        actions.removeAll(keepingCapacity: true)
+        scheduleDeliveries()
+    }
+
+    /// Deliveries wait until the current loop pass has handled all its input, then go out in one
+    /// batch per session (a zero timer runs at the start of the next pass).
+    func scheduleDeliveries() {
+        guard platform.hasPendingDeliveries, !deliveryScheduled, !isShuttingDown else { return }
+        deliveryScheduled = true
+        deliveryTimer.start(afterMilliseconds: 0) { [unowned self] in
+            self.deliveryScheduled = false
+            var actions: [Action] = []
+            self.platform.drainDeliveries(budget: self.deliveryBudget, into: &actions)
+            self.perform(&actions)
+            for session in self.guestSessions.values { session.flush() }
+        }
+    }
+
+    func publish(_ event: HypervisorEvent) {
+        switch event {
+        case .attached(let partition, let session, let resumed):
+            publish("partition.attached", partition: partition, data: ["session": .uint(session.rawValue), "resumed": .bool(resumed)])
+        case .detached(let partition, let session, let reason):
+            publish("partition.detached", partition: partition, data: ["session": .uint(session.rawValue), "reason": .string(reason.rawValue)])
+        case .attachRefused(let partition, let reason):
+            publish("partition.attachRefused", partition: partition, data: ["reason": .string(reason.rawValue)])
+        case .interruptRaised(let source, let target, let line, let coalesced):
+            publish("irq.raised", partition: target, data: ["source": .string(source.description), "line": .int(Int64(line)), "coalesced": .bool(coalesced)])
+        case .interruptLatched(let source, let target, let line):
+            publish("irq.latched", partition: target, data: ["source": .string(source.description), "line": .int(Int64(line))])
+        case .interruptRefused(let source, let target, let line, let reason):
+            publish("irq.refused", partition: target, data: ["source": .string(source.description), "line": .int(Int64(line)), "reason": .string(reason.wireName)])
+        case .linkQueueFull(let link, let sender, let receiver):
+            publish("link.queueFull", partition: receiver, data: ["link": .string(link), "sender": .string(sender.description)])
+        case .messageRefused(let link, let sender, let reason):
+            publish("msg.refused", data: ["link": .string(link), "sender": .string(sender.description), "reason": .string(reason.wireName)])
+        case .regionAccessRefused(let partition, let region, let write):
+            publish("region.refused", partition: partition, data: ["region": .string(region), "write": .bool(write)])
+        case .suspended(let partition):
+            publish("partition.suspended", partition: partition)
+        case .resumed(let partition):
+            publish("partition.resumed", partition: partition)
+        }
+    }
+}
+
+extension RaiseOutcome {
+    /// The name used on the control API and in events.
+    public var wireName: String {
+        switch self {
+        case .delivered: return "delivered"
+        case .latched: return "latched"
+        case .notPermitted: return "not_permitted"
+        case .noSuchPartition: return "no_such_partition"
+        case .noSuchLine: return "no_such_line"
+        }
+    }
+}
+
+extension SendOutcome {
+    public var wireName: String {
+        switch self {
+        case .queued: return "queued"
+        case .queueFull: return "queue_full"
+        case .tooLarge: return "too_large"
+        case .noSuchLink: return "no_such_link"
+        case .notPermitted: return "not_permitted"
+        }
+    }
+}
