@@ -1,0 +1,563 @@
+"""HandsetHub guest protocol, version 1 (Protocols/guest.md), standard library only.
+
+Written from the spec alone, independently of the Swift codec, so the two keep each other honest.
+
+A frame is ``Frame(type, channel, request_id, fields)`` where ``type`` is the spec name ("RAISE"),
+and ``fields`` uses the spec's snake_case field names. Byte runs are ``bytes``; booleans are
+``bool``; enumerations are ints (see the constants below).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import select
+import socket
+import struct
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+VERSION = 1
+MIN_VERSION = 1
+DEFAULT_MAX_FRAME = 1024 * 1024 + 64
+NO_LINE = 0xFFFF
+HEADER = struct.Struct(">HHI")
+
+TYPES = {
+    "HELLO": 0x0001, "CHALLENGE": 0x0002, "PROOF": 0x0003, "WELCOME": 0x0004, "ERROR": 0x0005, "OK": 0x0006,
+    "RAISE": 0x0101, "RAISE_RESULT": 0x0102, "IRQ": 0x0103, "EOI": 0x0104, "MASK": 0x0105, "UNMASK": 0x0106,
+    "SET_PRIORITY": 0x0107, "TIMER_SET": 0x0108, "TIMER_CANCEL": 0x0109,
+    "MSG_SEND": 0x0201, "MSG_SENT": 0x0202, "MSG_DELIVER": 0x0203, "MSG_ACK": 0x0204, "CREDIT": 0x0205,
+    "REGION_READ": 0x0301, "REGION_DATA": 0x0302, "REGION_WRITE": 0x0303, "REGION_RESULT": 0x0304,
+    "REGION_FD": 0x0305,
+    "HEARTBEAT": 0x0401, "HEARTBEAT_ACK": 0x0402, "SUSPEND": 0x0403, "RESUME": 0x0404, "DETACH": 0x0405,
+    "CHANNEL_OPEN": 0x0501, "CHANNEL_OPENED": 0x0502, "CHANNEL_DATA": 0x0503, "CHANNEL_CLOSE": 0x0504,
+}
+TYPE_NAMES = {number: name for name, number in TYPES.items()}
+CHANNEL_TYPES = {"CHANNEL_OPEN", "CHANNEL_OPENED", "CHANNEL_DATA", "CHANNEL_CLOSE"}
+ANY_CHANNEL_TYPES = {"ERROR", "OK"}
+
+# §5.5 error codes
+ERROR_CODES = {
+    1: "bad_version", 2: "unknown_partition", 3: "auth_failed", 4: "already_attached", 5: "not_permitted",
+    6: "no_such_partition", 7: "no_such_line", 8: "malformed_frame", 9: "unknown_frame_type", 10: "too_large",
+    11: "queue_full", 12: "no_such_link", 13: "out_of_grant", 14: "timeout", 15: "out_of_bounds",
+    16: "no_such_region", 17: "handshake_required", 18: "unexpected_frame", 19: "no_such_device",
+    20: "channel_in_use", 21: "no_such_channel", 22: "bad_resume_token", 23: "rate_limited",
+    24: "shutting_down", 25: "internal_error",
+}
+RAISE_OUTCOMES = {0: "delivered", 1: "latched", 2: "not_permitted", 3: "no_such_partition", 4: "no_such_line"}
+SEND_STATUSES = {0: "queued", 1: "queue_full", 2: "too_large", 3: "no_such_link", 4: "not_permitted"}
+REGION_STATUSES = {0: "ok", 1: "out_of_grant", 2: "out_of_bounds", 3: "no_such_region"}
+ACCESS = {1: "ro", 2: "rw"}
+
+LIMITS = {"name": 64, "text": 1024, "features": 32, "lines": 1024, "links": 1024, "regions": 256, "peers": 256,
+          "region_read": 1024 * 1024}
+
+# Field layouts (§5–§10): (field name, kind). Kinds are handled by _Reader/_write_field.
+LAYOUT: dict[str, list[tuple[str, str]]] = {
+    "HELLO": [("min_version", "u16"), ("max_version", "u16"), ("partition", "name"), ("features", "features"),
+              ("resume_token", "token_opt")],
+    "CHALLENGE": [("version", "u16"), ("nonce", "b32"), ("features", "features")],
+    "PROOF": [("mac", "b32")],
+    "WELCOME": [("session_id", "u64"), ("resume_token", "b16"), ("resumed", "bool"), ("max_frame", "u32"),
+                ("heartbeat_ms", "u32"), ("lines", "lines"), ("links", "links"), ("regions", "regions"),
+                ("peers", "peers")],
+    "ERROR": [("code", "errcode"), ("reason", "text")],
+    "OK": [],
+    "RAISE": [("partition", "name"), ("line", "u16")],
+    "RAISE_RESULT": [("outcome", "outcome")],
+    "IRQ": [("line", "u16"), ("priority", "priority"), ("coalesced", "coalesced")],
+    "EOI": [("line", "u16")],
+    "MASK": [("line", "u16")],
+    "UNMASK": [("line", "u16")],
+    "SET_PRIORITY": [("line", "u16"), ("priority", "priority")],
+    "TIMER_SET": [("line", "u16"), ("first_delay_us", "u64"), ("period_us", "u64")],
+    "TIMER_CANCEL": [("line", "u16")],
+    "MSG_SEND": [("link", "u32"), ("correlation", "u64"), ("payload", "rest")],
+    "MSG_SENT": [("link", "u32"), ("message_id", "u64"), ("status", "send_status")],
+    "MSG_DELIVER": [("link", "u32"), ("message_id", "u64"), ("sender", "name"), ("correlation", "u64"),
+                    ("payload", "rest")],
+    "MSG_ACK": [("link", "u32"), ("up_to", "u64")],
+    "CREDIT": [("link", "u32"), ("credit", "u32")],
+    "REGION_READ": [("region", "u32"), ("offset", "u64"), ("length", "read_length")],
+    "REGION_DATA": [("region", "u32"), ("offset", "u64"), ("data", "rest")],
+    "REGION_WRITE": [("region", "u32"), ("offset", "u64"), ("data", "rest")],
+    "REGION_RESULT": [("region", "u32"), ("status", "region_status")],
+    "REGION_FD": [("region", "u32"), ("access", "access"), ("size", "u64")],
+    "HEARTBEAT": [("stamp", "u64")],
+    "HEARTBEAT_ACK": [("stamp", "u64")],
+    "SUSPEND": [("reason", "text")],
+    "RESUME": [],
+    "DETACH": [("reason", "text")],
+    "CHANNEL_OPEN": [("device", "name"), ("options", "rest")],
+    "CHANNEL_OPENED": [("max_data", "u32"), ("options", "rest")],
+    "CHANNEL_DATA": [("data", "rest")],
+    "CHANNEL_CLOSE": [("code", "u16"), ("reason", "text")],
+}
+ENUMS = {"errcode": (2, ERROR_CODES), "outcome": (1, RAISE_OUTCOMES), "send_status": (1, SEND_STATUSES),
+         "region_status": (1, REGION_STATUSES), "access": (1, ACCESS)}
+INTS = {"u8": ">B", "u16": ">H", "u32": ">I", "u64": ">Q"}
+
+
+@dataclass
+class Frame:
+    type: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    channel: int = 0
+    request_id: int = 0
+
+    def encode_body(self) -> bytes:
+        out = bytearray(HEADER.pack(TYPES[self.type], self.channel, self.request_id))
+        for name, kind in LAYOUT[self.type]:
+            _write_field(out, kind, self.fields[name])
+        return bytes(out)
+
+    def encode(self) -> bytes:
+        body = self.encode_body()
+        return struct.pack(">I", len(body)) + body
+
+
+class GuestDecodeError(Exception):
+    """One frame body could not be decoded; the stream is still in sync (§3.4)."""
+
+    def __init__(self, kind: str, detail: str, request_id: int | None = None, channel: int | None = None):
+        super().__init__(f"{kind}: {detail}")
+        self.kind = kind
+        self.detail = detail
+        self.request_id = request_id
+        self.channel = channel
+
+    @property
+    def code(self) -> int:
+        return {"unknown_frame_type": 9, "too_large": 10}.get(self.kind, 8)
+
+
+class GuestStreamError(Exception):
+    """The length prefix is over the limit: the connection must close (§3.1)."""
+
+
+class GuestError(Exception):
+    """The hub answered ERROR (or the connection failed)."""
+
+    def __init__(self, code: int, reason: str):
+        super().__init__(f"{ERROR_CODES.get(code, code)}: {reason}")
+        self.code = code
+        self.reason = reason
+
+
+def _write_name(out: bytearray, text: str) -> None:
+    raw = text.encode("utf-8")
+    if len(raw) > 255:
+        raise ValueError("name longer than 255 bytes")
+    out += struct.pack(">B", len(raw)) + raw
+
+
+def _write_field(out: bytearray, kind: str, value: Any) -> None:
+    if kind in INTS:
+        out += struct.pack(INTS[kind], value)
+    elif kind in ("priority",):
+        out += struct.pack(">B", value)
+    elif kind in ("coalesced", "read_length"):
+        out += struct.pack(">I", value)
+    elif kind == "bool":
+        out += b"\x01" if value else b"\x00"
+    elif kind in ENUMS:
+        width, _ = ENUMS[kind]
+        out += struct.pack(">B" if width == 1 else ">H", value)
+    elif kind == "name":
+        _write_name(out, value)
+    elif kind == "text":
+        raw = value.encode("utf-8")[:1024]
+        while raw and len(raw) == 1024:  # cut on a character boundary
+            try:
+                raw.decode("utf-8")
+                break
+            except UnicodeDecodeError:
+                raw = raw[:-1]
+        out += struct.pack(">H", len(raw)) + raw
+    elif kind in ("b32", "b16", "rest"):
+        out += bytes(value)
+    elif kind == "token_opt":
+        token = b"" if value is None else bytes(value)
+        out += struct.pack(">B", len(token)) + token
+    elif kind == "features":
+        out += struct.pack(">B", len(value))
+        for item in value:
+            _write_name(out, item)
+    elif kind == "peers":
+        out += struct.pack(">H", len(value))
+        for item in value:
+            _write_name(out, item)
+    elif kind == "lines":
+        out += struct.pack(">H", len(value))
+        for item in value:
+            out += struct.pack(">HB", item["line"], item["priority"])
+    elif kind == "links":
+        out += struct.pack(">H", len(value))
+        for item in value:
+            out += struct.pack(">I", item["id"])
+            _write_name(out, item["name"])
+            _write_name(out, item["peer"])
+            out += struct.pack(">III", item["max_message"], item["depth"], item["initial_credit"])
+    elif kind == "regions":
+        out += struct.pack(">H", len(value))
+        for item in value:
+            out += struct.pack(">I", item["id"])
+            _write_name(out, item["name"])
+            out += struct.pack(">QBH", item["size"], item["access"], item["doorbell_line"])
+    else:
+        raise ValueError(f"unknown field kind {kind}")
+
+
+class _Reader:
+    def __init__(self, body: memoryview, pos: int, limits: dict[str, int]):
+        self.body = body
+        self.pos = pos
+        self.limits = limits
+
+    def take(self, count: int, field_name: str) -> bytes:
+        if len(self.body) - self.pos < count:
+            raise GuestDecodeError("truncated", field_name)
+        raw = bytes(self.body[self.pos:self.pos + count])
+        self.pos += count
+        return raw
+
+    def int(self, fmt: str, field_name: str) -> int:
+        size = struct.calcsize(fmt)
+        return struct.unpack(fmt, self.take(size, field_name))[0]
+
+    def utf8(self, count: int, field_name: str) -> str:
+        raw = self.take(count, field_name)
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise GuestDecodeError("invalid_utf8", field_name) from None
+
+    def name(self, field_name: str) -> str:
+        count = self.int(">B", field_name)
+        if count > self.limits["name"]:
+            raise GuestDecodeError("name_too_long", f"{field_name} is {count} bytes")
+        return self.utf8(count, field_name)
+
+    def count(self, fmt: str, field_name: str, limit_key: str, min_element: int) -> int:
+        count = self.int(fmt, field_name)
+        if count > self.limits[limit_key]:
+            raise GuestDecodeError("too_many", f"{count} {field_name}")
+        if count * min_element > len(self.body) - self.pos:
+            raise GuestDecodeError("truncated", field_name)
+        return count
+
+    def priority(self, field_name: str) -> int:
+        value = self.int(">B", field_name)
+        if value > 15:
+            raise GuestDecodeError("invalid_value", f"{field_name} {value} > 15")
+        return value
+
+    def field(self, name: str, kind: str) -> Any:
+        if kind in INTS:
+            return self.int(INTS[kind], name)
+        if kind == "priority":
+            return self.priority(name)
+        if kind == "coalesced":
+            value = self.int(">I", name)
+            if value == 0:
+                raise GuestDecodeError("invalid_value", "coalesced 0")
+            return value
+        if kind == "read_length":
+            value = self.int(">I", name)
+            if value > self.limits["region_read"]:
+                raise GuestDecodeError("too_large", f"{name} {value}")
+            return value
+        if kind == "bool":
+            value = self.int(">B", name)
+            if value > 1:
+                raise GuestDecodeError("invalid_value", f"{name} {value} is not 0 or 1")
+            return value == 1
+        if kind in ENUMS:
+            width, table = ENUMS[kind]
+            value = self.int(">B" if width == 1 else ">H", name)
+            if value not in table:
+                raise GuestDecodeError("invalid_value", f"{name} {value} undefined")
+            return value
+        if kind == "name":
+            return self.name(name)
+        if kind == "text":
+            count = self.int(">H", name)
+            if count > self.limits["text"]:
+                raise GuestDecodeError("name_too_long", f"{name} is {count} bytes")
+            return self.utf8(count, name)
+        if kind == "b32":
+            return self.take(32, name)
+        if kind == "b16":
+            return self.take(16, name)
+        if kind == "rest":
+            return self.take(len(self.body) - self.pos, name)
+        if kind == "token_opt":
+            count = self.int(">B", name)
+            if count not in (0, 16):
+                raise GuestDecodeError("invalid_value", f"{name} length {count}")
+            return self.take(16, name) if count else None
+        if kind == "features":
+            return [self.name(name) for _ in range(self.count(">B", name, "features", 1))]
+        if kind == "peers":
+            return [self.name(name) for _ in range(self.count(">H", name, "peers", 1))]
+        if kind == "lines":
+            return [{"line": self.int(">H", "line"), "priority": self.priority("priority")}
+                    for _ in range(self.count(">H", name, "lines", 3))]
+        if kind == "links":
+            return [{"id": self.int(">I", "link_id"), "name": self.name("link_name"), "peer": self.name("link_peer"),
+                     "max_message": self.int(">I", "max_message"), "depth": self.int(">I", "depth"),
+                     "initial_credit": self.int(">I", "initial_credit")}
+                    for _ in range(self.count(">H", name, "links", 18))]
+        if kind == "regions":
+            return [{"id": self.int(">I", "region_id"), "name": self.name("region_name"),
+                     "size": self.int(">Q", "size"), "access": self.field("access", "access"),
+                     "doorbell_line": self.int(">H", "doorbell_line")}
+                    for _ in range(self.count(">H", name, "regions", 16))]
+        raise ValueError(f"unknown field kind {kind}")
+
+
+def decode_body(body: bytes, limits: dict[str, int] | None = None) -> Frame:
+    """Decodes one frame body (header + payload). Raises GuestDecodeError."""
+    limits = limits or LIMITS
+    if len(body) < HEADER.size:
+        raise GuestDecodeError("truncated", "header")
+    type_number, channel, request_id = HEADER.unpack_from(body, 0)
+    type_name = TYPE_NAMES.get(type_number)
+    try:
+        if type_name is None:
+            raise GuestDecodeError("unknown_frame_type", hex(type_number))
+        if type_name in CHANNEL_TYPES and channel == 0 or (
+                type_name not in CHANNEL_TYPES and type_name not in ANY_CHANNEL_TYPES and channel != 0):
+            raise GuestDecodeError("wrong_channel", f"{type_name} on channel {channel}")
+        reader = _Reader(memoryview(body), HEADER.size, limits)
+        fields = {name: reader.field(name, kind) for name, kind in LAYOUT[type_name]}
+        if reader.pos != len(body):
+            raise GuestDecodeError("trailing_bytes", f"{len(body) - reader.pos} bytes")
+    except GuestDecodeError as error:
+        error.request_id = request_id
+        error.channel = channel
+        raise
+    return Frame(type_name, fields, channel, request_id)
+
+
+class FrameDecoder:
+    """Splits a byte stream into frames; feed() returns Frame or GuestDecodeError items in order."""
+
+    def __init__(self, max_frame: int = DEFAULT_MAX_FRAME, limits: dict[str, int] | None = None):
+        self.max_frame = max_frame
+        self.limits = limits or LIMITS
+        self.buffer = bytearray()
+
+    def feed_bodies(self, chunk: bytes) -> list[bytes]:
+        self.buffer += chunk
+        bodies = []
+        pos = 0
+        while len(self.buffer) - pos >= 4:
+            (length,) = struct.unpack_from(">I", self.buffer, pos)
+            if length > self.max_frame:
+                raise GuestStreamError(f"length {length} exceeds {self.max_frame}")
+            if len(self.buffer) - pos - 4 < length:
+                break
+            bodies.append(bytes(self.buffer[pos + 4:pos + 4 + length]))
+            pos += 4 + length
+        del self.buffer[:pos]
+        return bodies
+
+    def feed(self, chunk: bytes) -> list[Frame | GuestDecodeError]:
+        out: list[Frame | GuestDecodeError] = []
+        for body in self.feed_bodies(chunk):
+            try:
+                out.append(decode_body(body, self.limits))
+            except GuestDecodeError as error:
+                out.append(error)
+        return out
+
+
+def transcript(hello_body: bytes, challenge_body: bytes) -> bytes:
+    """§5.3: the HELLO frame body followed by the CHALLENGE frame body, both without length prefix."""
+    return bytes(hello_body) + bytes(challenge_body)
+
+
+def proof(secret: bytes, hello_body: bytes, challenge_body: bytes) -> bytes:
+    return hmac.new(secret, transcript(hello_body, challenge_body), hashlib.sha256).digest()
+
+
+UNSOLICITED = {"IRQ", "MSG_DELIVER", "CREDIT", "SUSPEND", "RESUME", "REGION_FD", "DETACH", "CHANNEL_DATA",
+               "CHANNEL_CLOSE", "HEARTBEAT"}
+
+
+class GuestClient:
+    """A blocking guest: attach as one partition, then raise, send, receive (Protocols/guest.md)."""
+
+    def __init__(self, sock: socket.socket, timeout: float = 10.0):
+        self.sock = sock
+        self.timeout = timeout
+        self.decoder = FrameDecoder()
+        self.queue: list[Frame] = []
+        self.fds: list[int] = []
+        self.next_request_id = 1
+        self.welcome: dict[str, Any] = {}
+        self.version = 0
+        self.hub_features: list[str] = []
+
+    @classmethod
+    def connect(cls, endpoint: str, partition: str, secret: bytes | str, resume_token: bytes | None = None,
+                features: list[str] | None = None, timeout: float = 10.0) -> "GuestClient":
+        """endpoint: "unix:/path" or "tcp:host:port"."""
+        if endpoint.startswith("unix:"):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(timeout)
+            sock.connect(endpoint[5:])
+        elif endpoint.startswith("tcp:"):
+            host, _, port = endpoint[4:].rpartition(":")
+            sock = socket.create_connection((host.strip("[]"), int(port)), timeout=timeout)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        else:
+            raise ValueError(f"bad endpoint {endpoint!r} (want unix:/path or tcp:host:port)")
+        client = cls(sock, timeout)
+        try:
+            client.handshake(partition, secret.encode() if isinstance(secret, str) else secret, resume_token,
+                             features or [])
+        except BaseException:
+            sock.close()
+            raise
+        return client
+
+    def handshake(self, partition: str, secret: bytes, resume_token: bytes | None, features: list[str]) -> None:
+        hello = Frame("HELLO", {"min_version": MIN_VERSION, "max_version": VERSION, "partition": partition,
+                                "features": features, "resume_token": resume_token}, request_id=self._request_id())
+        hello_body = hello.encode_body()
+        self.sock.sendall(struct.pack(">I", len(hello_body)) + hello_body)
+        challenge, challenge_body = self._handshake_answer(hello.request_id, "CHALLENGE")
+        mac = proof(secret, hello_body, challenge_body)
+        proof_frame = Frame("PROOF", {"mac": mac}, request_id=self._request_id())
+        self.sock.sendall(proof_frame.encode())
+        welcome, _ = self._handshake_answer(proof_frame.request_id, "WELCOME")
+        self.version = challenge.fields["version"]
+        self.hub_features = challenge.fields["features"]
+        self.welcome = welcome.fields
+
+    def _handshake_answer(self, request_id: int, expected: str) -> tuple[Frame, bytes]:
+        deadline = time.monotonic() + self.timeout
+        while True:
+            bodies = self.decoder.feed_bodies(self._read(deadline - time.monotonic()))
+            if bodies:
+                frame = decode_body(bodies[0])
+                if frame.type == "ERROR":
+                    raise GuestError(frame.fields["code"], frame.fields["reason"])
+                if frame.type != expected or frame.request_id != request_id:
+                    raise GuestError(18, f"expected {expected}, got {frame.type}")
+                return frame, bodies[0]  # the exact bytes the hub sent, for the transcript
+
+    def _request_id(self) -> int:
+        value = self.next_request_id
+        self.next_request_id = value + 1 if value < 0xFFFFFFFF else 1
+        return value
+
+    def _read(self, timeout: float | None) -> bytes:
+        if timeout is not None and timeout <= 0:
+            raise TimeoutError
+        ready, _, _ = select.select([self.sock], [], [], timeout)
+        if not ready:
+            raise TimeoutError
+        if self.sock.family == socket.AF_UNIX:
+            data, ancdata, _, _ = self.sock.recvmsg(65536, socket.CMSG_SPACE(16 * 4))
+            for level, kind, payload in ancdata:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                    usable = len(payload) - len(payload) % 4
+                    self.fds.extend(struct.unpack(f"={usable // 4}i", payload[:usable]))
+        else:
+            data = self.sock.recv(65536)
+        if not data:
+            raise ConnectionError("hub closed the connection")
+        return data
+
+    def _fill(self, timeout: float | None) -> None:
+        for item in self.decoder.feed(self._read(timeout)):
+            if isinstance(item, GuestDecodeError):
+                raise item
+            if item.type == "HEARTBEAT":
+                self.sock.sendall(Frame("HEARTBEAT_ACK", dict(item.fields), request_id=item.request_id).encode())
+            if item.type == "REGION_FD":
+                item.fields["fd"] = self.fds.pop(0) if self.fds else None
+            self.queue.append(item)
+
+    def request(self, frame_type: str, fields: dict[str, Any], channel: int = 0) -> Frame:
+        """Sends a request and waits for its answer; other frames are queued for receive()."""
+        frame = Frame(frame_type, fields, channel, self._request_id())
+        self.sock.sendall(frame.encode())
+        deadline = time.monotonic() + self.timeout
+        while True:
+            for index, queued in enumerate(self.queue):
+                if queued.request_id == frame.request_id and queued.type != "HEARTBEAT":
+                    del self.queue[index]
+                    if queued.type == "ERROR":
+                        raise GuestError(queued.fields["code"], queued.fields["reason"])
+                    return queued
+            self._fill(deadline - time.monotonic())
+
+    def post(self, frame_type: str, fields: dict[str, Any], channel: int = 0) -> None:
+        """Sends a frame with request id 0 (no answer wanted)."""
+        self.sock.sendall(Frame(frame_type, fields, channel, 0).encode())
+
+    def raise_irq(self, partition: str, line: int) -> str:
+        """RAISE (§6.1); returns "delivered", "latched", "not_permitted", "no_such_partition" or "no_such_line"."""
+        answer = self.request("RAISE", {"partition": partition, "line": line})
+        return RAISE_OUTCOMES[answer.fields["outcome"]]
+
+    def send(self, link: int, payload: bytes, correlation: int = 0) -> tuple[str, int]:
+        """MSG_SEND (§7.1); returns (status name, message id)."""
+        answer = self.request("MSG_SEND", {"link": link, "correlation": correlation, "payload": bytes(payload)})
+        return SEND_STATUSES[answer.fields["status"]], answer.fields["message_id"]
+
+    def ack(self, link: int, up_to: int) -> None:
+        self.post("MSG_ACK", {"link": link, "up_to": up_to})
+
+    def eoi(self, line: int) -> None:
+        self.post("EOI", {"line": line})
+
+    def heartbeat(self, stamp: int = 0) -> None:
+        self.request("HEARTBEAT", {"stamp": stamp})
+
+    def read_region(self, region: int, offset: int, length: int) -> bytes:
+        answer = self.request("REGION_READ", {"region": region, "offset": offset, "length": length})
+        if answer.type == "REGION_RESULT":
+            status = answer.fields["status"]
+            raise GuestError({1: 13, 2: 15, 3: 16}.get(status, 25), REGION_STATUSES.get(status, str(status)))
+        return answer.fields["data"]
+
+    def write_region(self, region: int, offset: int, data: bytes) -> str:
+        answer = self.request("REGION_WRITE", {"region": region, "offset": offset, "data": bytes(data)})
+        return REGION_STATUSES[answer.fields["status"]]
+
+    def receive(self, timeout: float | None = None) -> Frame | None:
+        """The next unsolicited frame (IRQ, MSG_DELIVER, CREDIT, ...), or None after timeout seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.queue:
+            try:
+                self._fill(None if deadline is None else deadline - time.monotonic())
+            except TimeoutError:
+                return None
+        return self.queue.pop(0)
+
+    def detach(self, reason: str = "") -> None:
+        try:
+            self.post("DETACH", {"reason": reason})
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        for fd in self.fds:
+            os.close(fd)
+        self.fds.clear()
+        self.sock.close()
+
+    def __enter__(self) -> "GuestClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
