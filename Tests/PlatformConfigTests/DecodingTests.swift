@@ -127,6 +127,19 @@ import Testing
         #expect(issues(huge) == ["the document is larger than \(PlatformConfiguration.maxYAMLBytes) bytes"])
     }
 
+    @Test func aliasExpansionIsBounded() {
+        // 300 aliases of a partition holding 1000 peers expand to 300,000 nodes from a few kilobytes.
+        let peers = Array(repeating: "x", count: 1000).joined(separator: ", ")
+        var yaml = "platform: {name: x}\ntemplates:\n  - &p {name: a, class: real-time, priority: 0, "
+        yaml += "memoryBytes: 4096, secret: s, mayInterrupt: [\(peers)]}\n"
+        yaml += "partitions: [" + Array(repeating: "*p", count: 300).joined(separator: ", ") + "]\n"
+        let found = loadIssues(yaml).map(\.description)
+        #expect(found.count == PlatformConfiguration.maxReportedIssues + 1)
+        #expect(found.first == "the document has more than 100000 nodes (alias expansion?)")
+        #expect(found[1] == "templates: unknown key")
+        #expect(found.last?.hasPrefix("... and ") == true && found.last?.hasSuffix(" more issues") == true)
+    }
+
     @Test func errorDescriptionListsEveryIssue() {
         let error = ConfigurationError(issues: [
             ConfigIssue(path: "a.b", reason: "bad", line: 3, column: 4), ConfigIssue(path: "", reason: "worse"),
