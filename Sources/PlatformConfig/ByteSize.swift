@@ -11,10 +11,10 @@ public enum ByteSize {
         var shift: UInt64 = 0
         for unit in units where text.hasSuffix(unit.suffix) {
             number = text.dropLast(unit.suffix.count)
+            if number.hasSuffix(" ") { number = number.dropLast() }
             shift = unit.shift
             break
         }
-        if number.hasSuffix(" ") { number = number.dropLast() }
         guard !number.isEmpty, number.utf8.count <= 20, number.allSatisfy({ $0.isASCII && $0.isNumber }),
             let value = UInt64(number)
         else { return nil }

@@ -120,7 +120,11 @@ struct ConfigValidator {
                 add("\(path).memoryBytes", "\(partition.memoryBytes) is not a multiple of the 4096-byte page")
             }
             if partition.secret.isEmpty {
-                add("\(path).\(partition.secretFile == nil ? "secret" : "secretFile")", "secret is empty")
+                if partition.secretFile == nil {
+                    add("\(path).secret", "is empty")
+                } else {
+                    add("\(path).secretFile", "the secret is empty")
+                }
             }
             check(partition.interruptLines, in: PartitionConfig.interruptLinesRange, "\(path).interruptLines")
             if let heartbeat = partition.heartbeatMs {

@@ -47,6 +47,9 @@ public struct Limits: Sendable, Equatable {
         public let summary: String
         let get: @Sendable (Limits) -> Int
         let set: @Sendable (inout Limits, Int) -> Void
+
+        /// This limit's value in `limits` (for listing limits, e.g. through the control API).
+        public func value(in limits: Limits) -> Int { get(limits) }
     }
 
     /// All limits, in the order they are encoded and documented.

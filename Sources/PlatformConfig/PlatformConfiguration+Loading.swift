@@ -3,6 +3,9 @@ import Yams
 extension PlatformConfiguration {
     /// Largest configuration text accepted; real files are a few kilobytes.
     public static let maxYAMLBytes = 4 << 20
+    /// A report longer than this is cut (with a final "... and N more issues" line): nobody reads further,
+    /// and alias-expanded documents could otherwise produce millions.
+    public static let maxReportedIssues = 1000
 
     /// Decodes and validates a YAML configuration, reporting every problem found, not only the first.
     ///
@@ -29,8 +32,18 @@ extension PlatformConfiguration {
         let reader = YAMLReader()
         let config = ConfigDecoder(reader: reader, baseDirectory: baseDirectory).decode(root: root)
         var validator = ConfigValidator(config)
-        let issues = merge(decoding: reader.issues, validation: validator.run(), marks: reader.marks)
-        guard issues.isEmpty else { throw ConfigurationError(issues: issues) }
+        // With the budget spent, the tree was only partly decoded; leave one slot for saying so.
+        var issues = merge(decoding: reader.issues, validation: validator.run(), marks: reader.marks)
+        guard issues.isEmpty else {
+            let room = maxReportedIssues - (reader.budgetIssue == nil ? 0 : 1)
+            if issues.count > room {
+                let more = issues.count - room
+                issues.removeLast(more)
+                issues.append(ConfigIssue(path: "", reason: "... and \(more) more issues"))
+            }
+            if let budget = reader.budgetIssue { issues.insert(budget, at: 0) }
+            throw ConfigurationError(issues: issues)
+        }
         return config
     }
 

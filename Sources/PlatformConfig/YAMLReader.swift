@@ -14,8 +14,27 @@ final class YAMLReader {
         issues.append(ConfigIssue(path: path, reason: reason, line: mark?.line, column: mark?.column))
     }
 
+    /// YAML aliases can make a small text expand into an enormous tree ("billion laughs"); decoding stops
+    /// after this many nodes. Real configurations have a few hundred.
+    static let maxNodes = 100_000
+    private var nodesRead = 0
+    /// Set when the budget ran out; reported first, since everything after it is incomplete.
+    private(set) var budgetIssue: ConfigIssue?
+
     func note(_ path: String, _ node: Node) {
+        nodesRead += 1
         if let mark = node.mark { marks[path] = mark }
+    }
+
+    /// False (after reporting once) when the node budget is spent.
+    private func withinBudget(_ path: String, _ node: Node) -> Bool {
+        if nodesRead < Self.maxNodes { return true }
+        if budgetIssue == nil {
+            budgetIssue = ConfigIssue(
+                path: "", reason: "the document has more than \(Self.maxNodes) nodes (alias expansion?)",
+                line: node.mark?.line, column: node.mark?.column)
+        }
+        return false
     }
 
     static func child(_ path: String, _ key: String) -> String {
@@ -28,6 +47,7 @@ final class YAMLReader {
 
     /// The mapping's entries by key; reports a non-mapping, non-string keys and keys outside `allowed`.
     func mapping(_ node: Node, at path: String, allowed: [String]) -> Fields? {
+        guard withinBudget(path, node) else { return nil }
         note(path, node)
         guard case .mapping(let mapping) = node else {
             report(path, "expected a mapping, found \(Self.kind(of: node))", at: node)
@@ -52,6 +72,7 @@ final class YAMLReader {
 
     /// The elements of a sequence, each with its path.
     func sequence(_ node: Node, at path: String) -> [(path: String, node: Node)]? {
+        guard withinBudget(path, node) else { return nil }
         note(path, node)
         guard case .sequence(let sequence) = node else {
             if Self.isNull(node) { return [] }
