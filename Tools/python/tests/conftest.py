@@ -1,0 +1,15 @@
+"""Lets the tests run from a source checkout without installing the package (pytest -p handsethub.pytest_plugin)."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+try:  # When installed with pip the entry point already registered the plugin.
+    from importlib.metadata import entry_points
+
+    _installed = any(ep.value == "handsethub.pytest_plugin" for ep in entry_points(group="pytest11"))
+except Exception:  # pragma: no cover
+    _installed = False
+
+if not _installed:
+    pytest_plugins = ["handsethub.pytest_plugin"]
