@@ -70,8 +70,9 @@ public final class GuestClient {
         let hello = GuestFrame(
             .hello(GuestHello(partition: partition, features: features, resumeToken: resumeToken)), requestId: 1)
         try socket.writeAll(hello.encode())
+        var early: [GuestFrame] = []
         let challengeFrame = try Self.handshakeAnswer(
-            socket: socket, decoder: &decoder, buffer: &readBuffer, requestId: 1, timeout: timeout)
+            socket: socket, decoder: &decoder, buffer: &readBuffer, requestId: 1, timeout: timeout, leftovers: &early)
         guard case .challenge(let challenge) = challengeFrame.message else {
             throw .unexpected(challengeFrame.type)
         }
@@ -81,18 +82,22 @@ public final class GuestClient {
         let proof = GuestFrame(.proof(mac: GuestAuth.proof(secret: secret, transcript: transcript)), requestId: 2)
         try socket.writeAll(proof.encode())
         let welcomeFrame = try Self.handshakeAnswer(
-            socket: socket, decoder: &decoder, buffer: &readBuffer, requestId: 2, timeout: timeout)
+            socket: socket, decoder: &decoder, buffer: &readBuffer, requestId: 2, timeout: timeout, leftovers: &early)
         guard case .welcome(let welcome) = welcomeFrame.message else { throw .unexpected(welcomeFrame.type) }
         self.welcome = welcome
         self.version = challenge.version
         self.hubFeatures = challenge.features
         self.nextRequestId = 3
+        // What the hub sent right behind WELCOME (latched interrupts, queued messages) arrived in the
+        // same read: keep it for `receive`.
+        self.queued = early
     }
 
     /// Before WELCOME the hub sends nothing unsolicited, so the next frame is the answer or an error.
+    /// Frames decoded from the same read after the answer (the deliveries that follow WELCOME) go to `leftovers`.
     private static func handshakeAnswer(
         socket: GuestSocket, decoder: inout GuestFrameDecoder, buffer: inout [UInt8], requestId: UInt32,
-        timeout: Double
+        timeout: Double, leftovers: inout [GuestFrame]
     ) throws(GuestClientError) -> GuestFrame {
         while true {
             guard let count = try socket.read(into: &buffer, timeout: timeout) else { throw .timeout }
@@ -110,6 +115,9 @@ public final class GuestClient {
             }
             if case .error(let code, let reason) = frame.message { throw .rejected(code: code, reason: reason) }
             guard frame.requestId == requestId else { throw .unexpected(frame.type) }
+            for later in results.dropFirst() {
+                if case .success(let decoded) = later { leftovers.append(decoded) }
+            }
             return frame
         }
     }

@@ -36,6 +36,7 @@ final class GuestSession {
     let remote: String
     private(set) var framesReceived: UInt64 = 0
     private(set) var errorsSent: UInt64 = 0
+    private(set) var attachedAtUnixNs: UInt64 = 0
 
     init(connectionID: UInt64, connection: Connection, hub: Hub, logger: Logger) {
         self.connectionID = connectionID
@@ -103,7 +104,7 @@ final class GuestSession {
             }
         }
         flush()
-        if !actions.isEmpty { hub.perform(&actions) }
+        hub.perform(&actions)
     }
 
     private func malformed(_ error: GuestDecodeError) {
@@ -181,11 +182,14 @@ final class GuestSession {
             handshakeTimer?.close()
             handshakeTimer = nil
             state = .attached(info.session, partition: partition)
+            attachedAtUnixNs = Hub.wallClockNanos()
             logger[metadataKey: "partition"] = "\(partition)"
             hub.guestDidAttach(self, session: info.session)
-            outgoing.append(GuestFrame(.welcome(welcome(for: info, heartbeatMs: config.heartbeatMs)), requestId: requestId).encode())
+            outgoing.append(
+                GuestFrame(.welcome(welcome(for: info, heartbeatMs: config.heartbeatMs)), requestId: requestId).encode()
+            )
             startLivenessCheck(heartbeatMs: config.heartbeatMs)
-            // Actions of the attach (credit, events) are performed after the welcome is queued.
+        // Actions of the attach (credit, events) are performed after the welcome is queued.
         }
     }
 
@@ -247,7 +251,9 @@ final class GuestSession {
         switch frame.message {
         case .raise(let target, let line):
             let outcome = platform.raise(from: .session(session), to: target, line: Int(line), actions: &actions)
-            answer(GuestFrame(.raiseResult(outcome.guestOutcome), requestId: request), unless: outcome == .delivered || outcome == .latched)
+            answer(
+                GuestFrame(.raiseResult(outcome.guestOutcome), requestId: request),
+                unless: outcome == .delivered || outcome == .latched)
         case .eoi(let line):
             answer(line: platform.endOfInterrupt(session: session, line: Int(line)), requestId: request)
         case .mask(let line):
@@ -256,23 +262,28 @@ final class GuestSession {
             answer(line: platform.setMasked(session: session, line: Int(line), masked: false), requestId: request)
             hub.scheduleDeliveries()
         case .setPriority(let line, let priority):
-            answer(line: platform.setPriority(session: session, line: Int(line), priority: priority), requestId: request)
+            answer(
+                line: platform.setPriority(session: session, line: Int(line), priority: priority), requestId: request)
         case .timerSet(let line, let firstDelay, let period):
             let (after, afterOverflow) = firstDelay.multipliedReportingOverflow(by: 1000)
             let (every, everyOverflow) = period.multipliedReportingOverflow(by: 1000)
             guard !afterOverflow, !everyOverflow else { return answer(line: .invalid, requestId: request) }
             answer(
                 line: platform.armTimer(
-                    session: session, line: Int(line), afterNanoseconds: after, periodNanoseconds: period == 0 ? nil : every),
+                    session: session, line: Int(line), afterNanoseconds: after,
+                    periodNanoseconds: period == 0 ? nil : every),
                 requestId: request)
         case .timerCancel(let line):
             answer(line: platform.cancelTimer(session: session, line: Int(line)), requestId: request)
         case .msgSend(let linkID, let correlation, let payload):
             guard let link = linkNames[linkID] else {
-                return answer(GuestFrame(.msgSent(link: linkID, messageId: 0, status: .noSuchLink), requestId: request), unless: false)
+                return answer(
+                    GuestFrame(.msgSent(link: linkID, messageId: 0, status: .noSuchLink), requestId: request),
+                    unless: false)
             }
             let outcome = platform.send(
-                from: .session(session), link: link, payload: payload, correlation: correlation == 0 ? nil : correlation,
+                from: .session(session), link: link, payload: payload,
+                correlation: correlation == 0 ? nil : correlation,
                 actions: &actions)
             let (id, status): (UInt64, GuestSendStatus) =
                 switch outcome {
@@ -282,40 +293,62 @@ final class GuestSession {
                 case .noSuchLink: (0, .noSuchLink)
                 case .notPermitted: (0, .notPermitted)
                 }
-            answer(GuestFrame(.msgSent(link: linkID, messageId: id, status: status), requestId: request), unless: status == .queued)
+            answer(
+                GuestFrame(.msgSent(link: linkID, messageId: id, status: status), requestId: request),
+                unless: status == .queued)
         case .msgAck(let linkID, let upTo):
-            guard let link = linkNames[linkID] else { return sendError(.noSuchLink, "link \(linkID)", requestId: request) }
+            guard let link = linkNames[linkID] else {
+                return sendError(.noSuchLink, "link \(linkID)", requestId: request)
+            }
             switch platform.acknowledge(session: session, link: link, upTo: upTo, actions: &actions) {
             case .acknowledged: if request != 0 { outgoing.append(GuestFrame(.ok, requestId: request).encode()) }
-            case .beyondDelivered: sendError(.malformedFrame, "ack \(upTo) beyond the last delivered id", requestId: request)
+            case .beyondDelivered:
+                sendError(.malformedFrame, "ack \(upTo) beyond the last delivered id", requestId: request)
             case .noSuchLink: sendError(.noSuchLink, "link \(linkID)", requestId: request)
             case .notPermitted: sendError(.notPermitted, "link \(link)", requestId: request)
             }
         case .regionRead(let regionID, let offset, let length):
             guard let region = regionNames[regionID] else {
-                return answer(GuestFrame(.regionResult(region: regionID, status: .noSuchRegion), requestId: request), unless: false)
+                return answer(
+                    GuestFrame(.regionResult(region: regionID, status: .noSuchRegion), requestId: request),
+                    unless: false)
             }
-            switch platform.readRegion(session: session, region: region, offset: offset, length: Int(length), actions: &actions) {
+            switch platform.readRegion(
+                session: session, region: region, offset: offset, length: Int(length), actions: &actions)
+            {
             case .ok(let bytes):
-                outgoing.append(GuestFrame(.regionData(region: regionID, offset: offset, bytes: bytes[...]), requestId: request).encode())
-            case .outOfGrant: answer(GuestFrame(.regionResult(region: regionID, status: .outOfGrant), requestId: request), unless: false)
+                outgoing.append(
+                    GuestFrame(.regionData(region: regionID, offset: offset, bytes: bytes[...]), requestId: request)
+                        .encode())
+            case .outOfGrant:
+                answer(
+                    GuestFrame(.regionResult(region: regionID, status: .outOfGrant), requestId: request), unless: false)
             case .outOfBounds, .tooLarge:
-                answer(GuestFrame(.regionResult(region: regionID, status: .outOfBounds), requestId: request), unless: false)
+                answer(
+                    GuestFrame(.regionResult(region: regionID, status: .outOfBounds), requestId: request), unless: false
+                )
             case .noSuchRegion:
-                answer(GuestFrame(.regionResult(region: regionID, status: .noSuchRegion), requestId: request), unless: false)
+                answer(
+                    GuestFrame(.regionResult(region: regionID, status: .noSuchRegion), requestId: request),
+                    unless: false)
             }
         case .regionWrite(let regionID, let offset, let bytes):
             guard let region = regionNames[regionID] else {
-                return answer(GuestFrame(.regionResult(region: regionID, status: .noSuchRegion), requestId: request), unless: false)
+                return answer(
+                    GuestFrame(.regionResult(region: regionID, status: .noSuchRegion), requestId: request),
+                    unless: false)
             }
             let status: GuestRegionStatus =
-                switch platform.writeRegion(session: session, region: region, offset: offset, bytes: bytes, actions: &actions) {
+                switch platform.writeRegion(
+                    session: session, region: region, offset: offset, bytes: bytes, actions: &actions)
+                {
                 case .ok: .ok
                 case .outOfGrant: .outOfGrant
                 case .outOfBounds, .tooLarge: .outOfBounds
                 case .noSuchRegion, .noDoorbell: .noSuchRegion
                 }
-            answer(GuestFrame(.regionResult(region: regionID, status: status), requestId: request), unless: status == .ok)
+            answer(
+                GuestFrame(.regionResult(region: regionID, status: status), requestId: request), unless: status == .ok)
         case .heartbeat(let stamp):
             outgoing.append(GuestFrame(.heartbeatAck(stamp: stamp), requestId: request).encode())
         case .heartbeatAck:
@@ -325,7 +358,8 @@ final class GuestSession {
             closeConnection(reason: "guest detached: \(reason)", detach: .guestRequested)
         case .channelOpen(let device, _):
             // Device channels (Ethernet, modem, framebuffer) arrive with their device issues.
-            sendError(.noSuchDevice, "no device '\(device)' offers a channel to \(partition ?? "?") yet", requestId: request)
+            sendError(
+                .noSuchDevice, "no device '\(device)' offers a channel to \(partition ?? "?") yet", requestId: request)
         case .channelData, .channelClose:
             sendError(.noSuchChannel, "channel \(frame.channel) is not open", requestId: request)
         case .hello, .proof:
@@ -346,7 +380,9 @@ final class GuestSession {
         switch outcome {
         case .ok: if requestId != 0 { outgoing.append(GuestFrame(.ok, requestId: requestId).encode()) }
         case .noSuchLine: sendError(.noSuchLine, "no such line", requestId: requestId)
-        case .invalid: sendError(.malformedFrame, "invalid for this line (not in service, bad priority or period)", requestId: requestId)
+        case .invalid:
+            sendError(
+                .malformedFrame, "invalid for this line (not in service, bad priority or period)", requestId: requestId)
         case .notAttached: sendError(.unexpectedFrame, "session is not attached", requestId: requestId)
         }
     }
@@ -415,7 +451,7 @@ final class GuestSession {
             _ = hub.platform.detach(session: session, reason: detach, actions: &actions)
         }
         finish(reason: reason)
-        if !actions.isEmpty { hub.perform(&actions) }
+        hub.perform(&actions)
     }
 
     private func finish(reason: String) {
@@ -443,13 +479,8 @@ extension RaiseOutcome {
     }
 }
 
-/// Bytes from the kernel's CSPRNG (getrandom), for nonces.
+/// Fresh random bytes for nonces (the system generator is a CSPRNG on Linux: getrandom).
 func secureRandomBytes(_ count: Int) -> [UInt8] {
-    var bytes = [UInt8](repeating: 0, count: count)
-    var filled = 0
-    while filled < count {
-        let result = bytes[filled...].withUnsafeMutableBytes { getrandom($0.baseAddress, $0.count, 0) }
-        if result > 0 { filled += result }
-    }
-    return bytes
+    var generator = SystemRandomNumberGenerator()
+    return (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
 }

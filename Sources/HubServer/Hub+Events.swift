@@ -18,6 +18,7 @@ final class EventSubscription {
 struct PendingWait: Sendable {
     let session: UInt64
     let requestID: JSON
+    let timeoutMs: Int64
 }
 
 /// The hub-wide event plumbing: one log with a replay ring, fan-out to subscribers' outboxes,
@@ -48,7 +49,8 @@ extension Hub {
             flushEvents(to: session)
         }
         for (context, matched) in events.waiters.offer(event) {
-            controlSessions[context.session]?.answerDeferred(id: context.requestID, with: .result(matched.json))
+            controlSessions[context.session]?.answerDeferred(
+                id: context.requestID, with: .result(["event": matched.json]))
         }
         return event
     }
@@ -90,45 +92,54 @@ extension Hub {
             // The answer goes out before any replayed event, so a client sees its reply first.
             call.reply(
                 .result([
-                    "subscribed": true, "lastSeq": .uint(self.events.log.lastSeq), "replayed": .int(Int64(replayed)),
-                    "filter": filter.json, "outboxCapacity": .int(Int64(subscription.outbox.capacity)),
+                    "subscribed": true, "filter": filter.json, "lastSeq": .uint(self.events.log.lastSeq),
+                    "replayed": .int(Int64(replayed)),
                 ]))
             self.flushEvents(to: session)
             return .deferred
         }
         router.register("events.unsubscribe", summary: "Stop receiving events") { call throws(ControlError) in
             _ = try ControlParams(call.params, allowed: [])
-            let missed = call.session?.subscription?.outbox.totalMissed ?? 0
-            let was = call.session?.subscription != nil
             call.session?.subscription = nil
-            return .result(["subscribed": false, "wasSubscribed": .bool(was), "missed": .uint(missed)])
+            return .result(["subscribed": false])
         }
-        router.register("events.recent", summary: "The newest events still in the replay ring") {
+        router.register("events.recent", summary: "The newest held events, without subscribing") {
             [unowned self] call throws(ControlError) in
-            let params = try ControlParams(call.params, allowed: ["filter", "limit"])
+            let params = try ControlParams(call.params, allowed: ["filter", "limit", "since"])
             let filter = try Hub.filter(params["filter"])
-            let limit = try params.optionalInt("limit", in: 1...Int64(self.events.log.capacity)) ?? 100
-            return .result(.array(self.events.log.recent(Int(limit), matching: filter).map(\.json)))
+            let limit = Int(try params.optionalInt("limit", in: 1...Int64(max(1, self.events.log.capacity))) ?? 100)
+            var missed: JSON = .null
+            var held: [HubEvent]
+            if let since = try params.optionalUInt64("since") {
+                let replay = self.events.log.since(since, matching: filter)
+                held = replay.events
+                if let gap = replay.missed { missed = gap.json }
+            } else {
+                held = self.events.log.recent(limit, matching: filter)
+            }
+            if held.count > limit { held = Array(held.suffix(limit)) }
+            return .result([
+                "events": .array(held.map(\.json)), "lastSeq": .uint(self.events.log.lastSeq), "missed": missed,
+            ])
         }
         router.register("events.wait", summary: "Answer with the first matching event, or a timeout error") {
             [unowned self] call throws(ControlError) in
             let params = try ControlParams(call.params, allowed: ["filter", "timeoutMs", "since"])
             let filter = try Hub.filter(params["filter"])
-            let timeout = try params.optionalInt("timeoutMs", in: 0...3_600_000) ?? 10_000
-            // With `since`, an event that already happened answers at once, so a test that asks late still sees it.
+            let timeout = try params.requireInt(
+                "timeoutMs", in: 0...Int64(self.configuration.hub.limits.controlMaxWaitMs))
+            // With `since`, an event that already happened answers at once: act, then wait, without a race.
             if let since = try params.optionalUInt64("since"),
                 let first = self.events.log.since(since, matching: filter).events.first
             {
-                return .result(first.json)
+                return .result(["event": first.json])
             }
             guard let session = call.session else { return .deferred }
             let deadline = MonotonicClock.nanoseconds() + UInt64(timeout) * 1_000_000
-            guard
-                self.events.waiters.register(
-                    filter: filter, deadline: deadline, context: PendingWait(session: session.id, requestID: call.id))
-                    != nil
-            else {
-                throw ControlError.limitExceeded("pending waits", value: Int64(self.events.waiters.limit))
+            let wait = PendingWait(session: session.id, requestID: call.id, timeoutMs: timeout)
+            guard self.events.waiters.register(filter: filter, deadline: deadline, context: wait) != nil else {
+                throw ControlError.limitExceeded(
+                    "controlMaxWaiters", value: Int64(self.events.waiters.limit), reason: "too_many_waits")
             }
             self.armWaitTimer()
             return .deferred
@@ -155,7 +166,7 @@ extension Hub {
         events.waitTimer?.start(afterMilliseconds: delay) { [unowned self] in
             for context in self.events.waiters.expire(now: MonotonicClock.nanoseconds()) {
                 self.controlSessions[context.session]?.answerDeferred(
-                    id: context.requestID, with: .error(.timeout(afterMs: 0)))
+                    id: context.requestID, with: .error(.timeout(afterMs: context.timeoutMs)))
             }
             self.armWaitTimer()
         }

@@ -1,6 +1,7 @@
 import ControlWire
 import EventLoop
 import Glibc
+import GuestWire
 import JSON
 import PlatformConfig
 
@@ -26,10 +27,11 @@ extension Hub {
             _ = try ControlParams(call.params, allowed: [])
             return .result(self.infoJSON())
         }
-        router.register("hub.config", summary: "The configuration in effect (secrets redacted)") {
+        router.register("hub.config", summary: "The configuration in effect, secrets redacted") {
             [unowned self] call throws(ControlError) in
             _ = try ControlParams(call.params, allowed: [])
-            return .result(["yaml": .string(self.configuration.redacted.encodeYAML())])
+            let yaml = self.configuration.redacted.encodeYAML()
+            return .result(["config": ConfigJSON.tree(fromYAML: yaml) ?? .string(yaml)])
         }
         router.register("hub.limits", summary: "Every limit in force") { [unowned self] call throws(ControlError) in
             _ = try ControlParams(call.params, allowed: [])
@@ -47,7 +49,7 @@ extension Hub {
         router.register("hub.shutdown", summary: "Stop the hub gracefully") {
             [unowned self] call throws(ControlError) in
             _ = try ControlParams(call.params, allowed: [])
-            call.reply(.result(["shuttingDown": true]))
+            call.reply(.result(["stopping": true]))
             self.shutdown(reason: "hub.shutdown from control client \(call.session?.remote ?? "?")")
             return .deferred
         }
@@ -59,31 +61,44 @@ extension Hub {
             "server": "hubd",
             "version": .string(Hub.version),
             "protocol": .int(ControlProtocol.version),
-            "pid": .int(Int64(getpid())),
             "platform": .string(configuration.platform.name),
-            "description": .string(configuration.platform.description),
+            "pid": .int(Int64(getpid())),
+            "startedAtUnixNs": .uint(startedWallNanos),
             "uptimeMs": .int(Int64(uptimeNanos / 1_000_000)),
-            "startedAt": .int(Int64(startedWallNanos / 1_000_000)),
-            "partitions": .int(Int64(configuration.partitions.count)),
-            "controlClients": .int(Int64(controlSessions.count)),
             "endpoints": [
                 "control": .array(boundControlEndpoints.map { .string($0.description) }),
                 "guest": .array(boundGuestEndpoints.map { .string($0.description) }),
             ],
+            "lastSeq": .uint(events.log.lastSeq),
         ]
     }
 
+    /// Every configured limit (`hub.limits` in the configuration), with its range, plus the fixed
+    /// protocol limits of the control and guest codecs.
     func limitsJSON() -> JSON {
         let limits = configuration.hub.limits
-        var object = JSONObject()
+        var configured = JSONObject()
         for field in Limits.fields {
-            object[field.key] = [
+            configured[field.key] = [
                 "value": .int(Int64(limits.value(of: field))), "min": .int(Int64(field.range.lowerBound)),
                 "max": .int(Int64(field.range.upperBound)), "summary": .string(field.summary),
             ]
         }
-        object["handshakeTimeoutMs"] = ["value": .int(Int64(configuration.hub.handshakeTimeoutMs))]
-        return .object(object)
+        configured["handshakeTimeoutMs"] = [
+            "value": .int(Int64(configuration.hub.handshakeTimeoutMs)),
+            "min": .int(Int64(HubSettings.handshakeTimeoutRange.lowerBound)),
+            "max": .int(Int64(HubSettings.handshakeTimeoutRange.upperBound)),
+            "summary": "time a guest has to complete its handshake",
+        ]
+        return [
+            "limits": .object(configured),
+            "control": ["maxDepth": .int(Int64(JSON.defaultMaxDepth))],
+            "guest": [
+                "maxNameBytes": .int(Int64(GuestLimits.default.maxNameBytes)),
+                "maxRegionRead": .int(Int64(GuestLimits.default.maxRegionRead)),
+                "deliveriesPerPass": .int(Int64(deliveryBudget)),
+            ],
+        ]
     }
 }
 

@@ -1,48 +1,108 @@
 import ControlWire
+import Hypervisor
 import JSON
 import PlatformConfig
 
 extension Hub {
-    /// `partition.*`: the platform's partitions, their policy, state and counters.
+    /// `partition.*`: the platform's partitions, their policy, state and counters (`Protocols/control.md` §10).
     func registerPartitionMethods() {
         router.register("partition.list", summary: "Every partition with its class, priority and state") {
             [unowned self] call throws(ControlError) in
             _ = try ControlParams(call.params, allowed: [])
-            return .result(.array(self.configuration.partitions.map { self.partitionJSON($0) }))
+            let snapshot = self.platform.snapshot()
+            return .result([
+                "partitions": .array(
+                    self.configuration.partitions.map { partition in
+                        let state = snapshot.partition(partition.name)
+                        return [
+                            "name": .string(partition.name), "class": .string(partition.schedulingClass.rawValue),
+                            "priority": .int(Int64(partition.priority)), "state": .string(Hub.stateName(state)),
+                            "attached": .bool(state?.state.session != nil),
+                        ]
+                    })
+            ])
         }
         router.register("partition.get", summary: "One partition: policy, state, session and counters") {
             [unowned self] call throws(ControlError) in
             let params = try ControlParams(call.params, allowed: ["name"])
-            let name = try params.requireString("name")
-            guard let partition = self.configuration.partition(named: name) else {
-                throw ControlError.notFound("partition", name: name)
+            let partition = try self.partition(named: try params.requireString("name"))
+            return .result(self.partitionJSON(partition))
+        }
+        router.register("partition.counters", summary: "Counters of one or every partition") {
+            [unowned self] call throws(ControlError) in
+            let params = try ControlParams(call.params, allowed: ["name"])
+            let names: [String]
+            if let name = try params.optionalString("name") {
+                names = [try self.partition(named: name).name]
+            } else {
+                names = self.configuration.partitions.map(\.name)
             }
-            return .result(self.partitionJSON(partition, detailed: true))
+            let snapshot = self.platform.snapshot()
+            var result = JSONObject()
+            for name in names { result[name] = snapshot.partition(name).map { Hub.countersJSON($0.counters) } ?? .null }
+            return .result(["partitions": .object(result)])
         }
     }
 
-    func partitionJSON(_ partition: PartitionConfig, detailed: Bool = false) -> JSON {
-        var object: JSONObject = [
+    func partition(named name: String) throws(ControlError) -> PartitionConfig {
+        guard let partition = configuration.partition(named: name) else {
+            throw ControlError.notFound("partition", name: name)
+        }
+        return partition
+    }
+
+    /// `waiting` (no guest attached yet), `running`, or `suspended`.
+    static func stateName(_ snapshot: PartitionSnapshot?) -> String {
+        guard let snapshot, snapshot.state.session != nil else { return "waiting" }
+        return snapshot.suspended ? "suspended" : "running"
+    }
+
+    func partitionJSON(_ partition: PartitionConfig) -> JSON {
+        let snapshot = platform.snapshot().partition(partition.name)
+        var session: JSON = .null
+        if let id = snapshot?.state.session {
+            let guest = guestSessions[id]
+            session = [
+                "id": .uint(id.rawValue), "peer": .string(guest?.remote ?? "?"),
+                "attachedAtUnixNs": .uint(guest?.attachedAtUnixNs ?? 0),
+            ]
+        }
+        return [
             "name": .string(partition.name),
             "class": .string(partition.schedulingClass.rawValue),
             "priority": .int(Int64(partition.priority)),
             "weight": .int(Int64(partition.weight)),
             "memoryBytes": .uint(partition.memoryBytes),
+            "state": .string(Hub.stateName(snapshot)),
+            "session": session,
             "interruptLines": .int(Int64(partition.interruptLines)),
+            "pendingLines": .array((snapshot?.pendingLines ?? []).map { .int(Int64($0)) }),
+            "policy": [
+                "mayInterrupt": .array(partition.mayInterrupt.map { .string($0) }),
+                "mayMessage": .array(partition.mayMessage.map { .string($0) }),
+                "devices": .array(
+                    partition.devices.map { ["device": .string($0.device), "access": .string($0.access.rawValue)] }),
+                "allowTakeover": .bool(partition.allowTakeover),
+            ],
+            "counters": snapshot.map { Hub.countersJSON($0.counters) } ?? .null,
         ]
-        for (key, value) in partitionRuntimeJSON(partition.name) { object[key] = value }
-        if detailed {
-            object["mayInterrupt"] = .array(partition.mayInterrupt.map { .string($0) })
-            object["mayMessage"] = .array(partition.mayMessage.map { .string($0) })
-            object["devices"] = .array(
-                partition.devices.map { ["device": .string($0.device), "access": .string($0.access.rawValue)] })
-            object["allowTakeover"] = .bool(partition.allowTakeover)
-        }
-        return .object(object)
     }
-}
 
-extension Hub {
-    /// Runtime state of a partition for the control API.
-    func partitionRuntimeJSON(_ name: String) -> JSONObject { ["state": "detached"] }
+    static func countersJSON(_ counters: PartitionCounters) -> JSON {
+        [
+            "irqRaised": .uint(counters.interruptsRaised),
+            "irqDelivered": .uint(counters.interruptsDelivered),
+            "irqLatched": .uint(counters.interruptsLatched),
+            "irqCoalesced": .uint(counters.interruptsCoalesced),
+            "irqRefused": .uint(counters.raisesRefused),
+            "msgQueued": .uint(counters.messagesQueued),
+            "msgDelivered": .uint(counters.messagesDelivered),
+            "msgRedelivered": .uint(counters.messagesRedelivered),
+            "msgRefused": .uint(counters.sendsRefused),
+            "bytesDelivered": .uint(counters.bytesDelivered),
+            "regionRefused": .uint(counters.regionAccessRefused),
+            "attaches": .uint(counters.attaches),
+            "takeovers": .uint(counters.takeovers),
+        ]
+    }
 }

@@ -42,21 +42,40 @@ extension Hub {
     func publish(_ event: HypervisorEvent) {
         switch event {
         case .attached(let partition, let session, let resumed):
-            publish("partition.attached", partition: partition, data: ["session": .uint(session.rawValue), "resumed": .bool(resumed)])
+            publish(
+                "partition.attached", partition: partition,
+                data: ["session": .uint(session.rawValue), "resumed": .bool(resumed)])
         case .detached(let partition, let session, let reason):
-            publish("partition.detached", partition: partition, data: ["session": .uint(session.rawValue), "reason": .string(reason.rawValue)])
+            publish(
+                "partition.detached", partition: partition,
+                data: ["session": .uint(session.rawValue), "reason": .string(reason.rawValue)])
         case .attachRefused(let partition, let reason):
             publish("partition.attachRefused", partition: partition, data: ["reason": .string(reason.rawValue)])
         case .interruptRaised(let source, let target, let line, let coalesced):
-            publish("irq.raised", partition: target, data: ["source": .string(source.description), "line": .int(Int64(line)), "coalesced": .bool(coalesced)])
+            publish(
+                "irq.raised", partition: target,
+                data: ["source": .string(source.description), "line": .int(Int64(line)), "coalesced": .bool(coalesced)])
         case .interruptLatched(let source, let target, let line):
-            publish("irq.latched", partition: target, data: ["source": .string(source.description), "line": .int(Int64(line))])
+            publish(
+                "irq.latched", partition: target,
+                data: ["source": .string(source.description), "line": .int(Int64(line))])
         case .interruptRefused(let source, let target, let line, let reason):
-            publish("irq.refused", partition: target, data: ["source": .string(source.description), "line": .int(Int64(line)), "reason": .string(reason.wireName)])
+            publish(
+                "irq.refused", partition: target,
+                data: [
+                    "source": .string(source.description), "line": .int(Int64(line)),
+                    "reason": .string(reason.wireName),
+                ])
         case .linkQueueFull(let link, let sender, let receiver):
-            publish("link.queueFull", partition: receiver, data: ["link": .string(link), "sender": .string(sender.description)])
+            publish(
+                "link.queueFull", partition: receiver,
+                data: ["link": .string(link), "sender": .string(sender.description)])
         case .messageRefused(let link, let sender, let reason):
-            publish("msg.refused", data: ["link": .string(link), "sender": .string(sender.description), "reason": .string(reason.wireName)])
+            publish(
+                "msg.refused",
+                data: [
+                    "link": .string(link), "sender": .string(sender.description), "reason": .string(reason.wireName),
+                ])
         case .regionAccessRefused(let partition, let region, let write):
             publish("region.refused", partition: partition, data: ["region": .string(region), "write": .bool(write)])
         case .suspended(let partition):

@@ -1,6 +1,8 @@
 import ControlWire
 import EventLoop
 import Glibc
+import GuestWire
+import Hypervisor
 import JSON
 import Logging
 import PlatformConfig
@@ -42,6 +44,19 @@ public final class Hub {
     /// Lets other threads (tests, embedders) reach the loop.
     public let door: LoopDoor
     let events: EventHub
+    /// The platform model: partitions, policy, interrupt controllers, links, regions.
+    let platform: Platform
+    let scheduler: LoopScheduler
+    private var guestListeners: [Listener] = []
+    /// Attached guest sessions by model session id.
+    var guestSessions: [SessionID: GuestSession] = [:]
+    /// Every guest connection, attached or still in its handshake.
+    var guestConnections: [UInt64: GuestSession] = [:]
+    var guestCounters = GuestCounters()
+    let deliveryTimer: Timer
+    var deliveryScheduled = false
+    /// Deliveries per pass: enough to batch well, small enough that one pass stays short.
+    let deliveryBudget = 4096
 
     public init(configuration: PlatformConfiguration, options: Options = Options(), logger: Logger)
         throws(HubStartError)
@@ -52,17 +67,35 @@ public final class Hub {
         do {
             loop = try Loop()
             door = try LoopDoor(loop: loop)
+            deliveryTimer = try Timer(loop: loop)
         } catch {
             throw .loop(error)
         }
+        scheduler = LoopScheduler(loop: loop)
+        do {
+            platform = try Platform(configuration: configuration, scheduler: scheduler, random: SystemRandomSource())
+        } catch {
+            loop.shutdown()
+            throw .model("\(error)")
+        }
         events = EventHub(
-            replayCapacity: configuration.hub.limits.eventReplayEvents,
-            waiterLimit: configuration.hub.limits.controlMaxClients * 16)
+            replayCapacity: max(1, configuration.hub.limits.eventReplayEvents),
+            waiterLimit: configuration.hub.limits.controlMaxWaiters)
+        // Event 1 is always hub.started, so a late subscriber can replay from 0 and see the hub's whole life.
+        publish(
+            "hub.started", data: ["version": .string(Hub.version), "platform": .string(configuration.platform.name)])
         registerHubMethods()
         registerPartitionMethods()
         registerEventMethods()
+        registerInjectionMethods()
+        scheduler.onFire = { [unowned self] token in
+            var actions: [Action] = []
+            self.platform.timerFired(token, actions: &actions)
+            self.perform(&actions)
+        }
         do {
             try openControlListeners()
+            try openGuestListeners()
             try watchSignals()
             try writeReadyFile()
         } catch {
@@ -114,6 +147,50 @@ public final class Hub {
         }
     }
 
+    private func openGuestListeners() throws(HubStartError) {
+        for (index, endpoint) in configuration.hub.guestEndpoints.enumerated() {
+            do {
+                let listener = try Listener(loop: loop, address: endpoint.socketAddress) { [unowned self] connection in
+                    self.acceptGuest(connection)
+                }
+                guestListeners.append(listener)
+                boundGuestEndpoints.append(listener.boundAddress.endpoint)
+            } catch {
+                throw .listen(entry: "hub.guestEndpoints[\(index)]", endpoint: endpoint, error)
+            }
+        }
+    }
+
+    private func acceptGuest(_ connection: Connection) {
+        guard !isShuttingDown else {
+            connection.close()
+            return
+        }
+        let limit = configuration.hub.limits.guestMaxSessions
+        guard guestConnections.count < limit else {
+            guestCounters.refusedOverLimit += 1
+            let frame = GuestFrame(
+                .error(code: .rateLimited, reason: "guestMaxSessions (\(limit)) connections already open"))
+            connection.write(frame.encode())
+            connection.closeAfterWrites()
+            return
+        }
+        let id = nextSessionID
+        nextSessionID += 1
+        let session = GuestSession(connectionID: id, connection: connection, hub: self, logger: logger)
+        guestConnections[id] = session
+        session.start()
+    }
+
+    func guestDidAttach(_ guest: GuestSession, session: SessionID) {
+        guestSessions[session] = guest
+    }
+
+    func guestDidClose(_ guest: GuestSession, session: SessionID?) {
+        guestConnections[guest.connectionID] = nil
+        if let session, guestSessions[session] === guest { guestSessions[session] = nil }
+    }
+
     private func acceptControl(_ connection: Connection, requiresToken: Bool, limits: Limits) {
         guard !isShuttingDown else {
             connection.close()
@@ -134,7 +211,7 @@ public final class Hub {
             maxLineBytes: limits.controlMaxLineBytes, logger: logger)
         controlSessions[id] = session
         session.start(hello: hello(requiresToken: requiresToken))
-        publish("control.connected", data: ["client": .uint(id), "remote": .string(session.remote)])
+        publish("client.connected", data: ["client": .uint(id), "endpoint": .string(session.remote)])
     }
 
     func hello(requiresToken: Bool) -> HubHello {
@@ -149,7 +226,7 @@ public final class Hub {
     func controlSessionDidClose(_ session: ControlSession) {
         controlSessions[session.id] = nil
         cancelWaits(of: session)
-        publish("control.disconnected", data: ["client": .uint(session.id), "remote": .string(session.remote)])
+        publish("client.disconnected", data: ["client": .uint(session.id), "endpoint": .string(session.remote)])
     }
 
     // MARK: Dispatch
@@ -188,9 +265,15 @@ public final class Hub {
         isShuttingDown = true
         logger.info("shutting down: \(reason)")
         for listener in controlListeners { listener.close() }
+        for listener in guestListeners { listener.close() }
+        deliveryTimer.close()
+        scheduler.closeAll()
+        for guest in Array(guestConnections.values) {
+            guest.closeConnection(reason: "hub shutting down", detach: .shutdown)
+        }
         for watcher in signalWatchers { watcher.close() }
         events.waitTimer?.close()
-        publish("hub.shutdown", data: ["reason": .string(reason)])
+        publish("hub.stopping", data: ["reason": .string(reason)])
         for session in Array(controlSessions.values) { session.close(reason: "hub shutting down", flush: true) }
         door.close()
         // Peers that do not read cannot hold the shutdown hostage: after the grace period every

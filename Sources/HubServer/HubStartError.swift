@@ -6,6 +6,7 @@ public enum HubStartError: Error, CustomStringConvertible {
     case loop(LoopError)
     case listen(entry: String, endpoint: Endpoint, LoopError)
     case readyFile(path: String, errno: Int32)
+    case model(String)
 
     public var description: String {
         switch self {
@@ -14,6 +15,7 @@ public enum HubStartError: Error, CustomStringConvertible {
             let hint = error.isAddressInUse ? " (another hubd running? pick another port or path)" : ""
             return "\(entry): cannot listen on \(endpoint): \(error)\(hint)"
         case .readyFile(let path, let code): return "--ready-file \(path): cannot write (errno \(code))"
+        case .model(let reason): return "platform model: \(reason)"
         }
     }
 }

@@ -11,6 +11,10 @@ public struct Limits: Sendable, Equatable {
     public var controlOutboxEvents: Int
     /// Events the hub keeps so a reconnecting subscriber can replay from a sequence number.
     public var eventReplayEvents: Int
+    /// Pending `events.wait` calls, hub-wide.
+    public var controlMaxWaiters: Int
+    /// Longest `timeoutMs` an `events.wait` may ask for.
+    public var controlMaxWaitMs: Int
     /// Largest guest protocol frame (payload plus header).
     public var guestMaxFrameBytes: Int
     /// Guest connections accepted at once.
@@ -25,6 +29,8 @@ public struct Limits: Sendable, Equatable {
         controlMaxClients: Int = 256,
         controlOutboxEvents: Int = 1024,
         eventReplayEvents: Int = 4096,
+        controlMaxWaiters: Int = 256,
+        controlMaxWaitMs: Int = 600_000,
         guestMaxFrameBytes: Int = (1 << 20) + 64,
         guestMaxSessions: Int = 4096,
         writeHighWatermarkBytes: Int = 4 << 20,
@@ -34,6 +40,8 @@ public struct Limits: Sendable, Equatable {
         self.controlMaxClients = controlMaxClients
         self.controlOutboxEvents = controlOutboxEvents
         self.eventReplayEvents = eventReplayEvents
+        self.controlMaxWaiters = controlMaxWaiters
+        self.controlMaxWaitMs = controlMaxWaitMs
         self.guestMaxFrameBytes = guestMaxFrameBytes
         self.guestMaxSessions = guestMaxSessions
         self.writeHighWatermarkBytes = writeHighWatermarkBytes
@@ -66,6 +74,12 @@ public struct Limits: Sendable, Equatable {
         Field(
             key: "eventReplayEvents", range: 0...(1 << 20), summary: "events kept for replay",
             get: { $0.eventReplayEvents }, set: { $0.eventReplayEvents = $1 }),
+        Field(
+            key: "controlMaxWaiters", range: 1...65536, summary: "pending events.wait calls, hub-wide",
+            get: { $0.controlMaxWaiters }, set: { $0.controlMaxWaiters = $1 }),
+        Field(
+            key: "controlMaxWaitMs", range: 1...86_400_000, summary: "longest events.wait timeout",
+            get: { $0.controlMaxWaitMs }, set: { $0.controlMaxWaitMs = $1 }),
         Field(
             key: "guestMaxFrameBytes", range: 128...(64 << 20), summary: "largest guest protocol frame",
             get: { $0.guestMaxFrameBytes }, set: { $0.guestMaxFrameBytes = $1 }),

@@ -9,8 +9,8 @@ import Testing
         _ = try connects.readJSON()
         let disconnects = try LineClient(unixPath: hub.controlUnix)
         _ = try disconnects.readJSON()
-        #expect(try connects.call("events.subscribe", ["filter": ["kinds": ["control.connected"]]])["result"] != nil)
-        #expect(try disconnects.call("events.subscribe", ["filter": ["kind": "control.disconnected"]])["result"] != nil)
+        #expect(try connects.call("events.subscribe", ["filter": ["kinds": ["client.connected"]]])["result"] != nil)
+        #expect(try disconnects.call("events.subscribe", ["filter": ["kind": "client.disconnected"]])["result"] != nil)
         var others: [LineClient] = []
         for _ in 0..<8 {
             let client = try LineClient(unixPath: hub.controlUnix)
@@ -23,13 +23,13 @@ import Testing
         for _ in 0..<8 {
             let event = try connects.readJSON()
             #expect(event["method"] == "event")
-            #expect(event["params"]?["kind"] == "control.connected")
+            #expect(event["params"]?["kind"] == "client.connected")
             connectSeqs.append(try #require(event["params"]?["seq"]?.int64Value))
         }
         var disconnectSeqs: [Int64] = []
         for _ in 0..<8 {
             let event = try disconnects.readJSON()
-            #expect(event["params"]?["kind"] == "control.disconnected")
+            #expect(event["params"]?["kind"] == "client.disconnected")
             disconnectSeqs.append(try #require(event["params"]?["seq"]?.int64Value))
         }
         #expect(connectSeqs == connectSeqs.sorted() && Set(connectSeqs).count == 8)
@@ -45,11 +45,11 @@ import Testing
         let observer = try LineClient(unixPath: hub.controlUnix)
         _ = try observer.readJSON()
         for _ in 0..<3 { _ = try LineClient(unixPath: hub.controlUnix).readJSON() }
-        let recent = try observer.call("events.recent", ["filter": ["kinds": ["control.*"]]])
-        let seqs = try #require(recent["result"]?.arrayValue).compactMap { $0["seq"]?.int64Value }
+        let recent = try observer.call("events.recent", ["filter": ["kinds": ["client.*"]]])
+        let seqs = try #require(recent["result"]?["events"]?.arrayValue).compactMap { $0["seq"]?.int64Value }
         #expect(seqs.count >= 4)
         let answer = try observer.call(
-            "events.subscribe", ["since": .int(seqs[0]), "filter": ["kinds": ["control.*"]]], id: 2)
+            "events.subscribe", ["since": .int(seqs[0]), "filter": ["kinds": ["client.*"]]], id: 2)
         let replayed = try #require(answer["result"]?["replayed"]?.int64Value)
         #expect(replayed >= 3)
         var got: [Int64] = []
@@ -63,14 +63,16 @@ import Testing
         let hub = try HubHarness()
         let waiter = try LineClient(unixPath: hub.controlUnix)
         _ = try waiter.readJSON()
+        // The race-free pattern of the spec: note lastSeq, act, wait with since.
+        let lastSeq = try #require(try waiter.call("hub.info", id: 8)["result"]?["lastSeq"]?.int64Value)
         waiter.sendLine(
-            #"{"jsonrpc":"2.0","id":9,"method":"events.wait","params":{"filter":{"kinds":["control.connected"]},"timeoutMs":5000}}"#
-        )
+            #"{"jsonrpc":"2.0","id":9,"method":"events.wait","params":{"filter":{"kinds":["client.connected"]},"timeoutMs":5000,"since":"#
+                + "\(lastSeq)}}")
         let trigger = try LineClient(unixPath: hub.controlUnix)
         _ = try trigger.readJSON()
         let answer = try waiter.readJSON()
         #expect(answer["id"] == 9)
-        #expect(answer["result"]?["kind"] == "control.connected")
+        #expect(answer["result"]?["event"]?["kind"] == "client.connected", "\(answer)")
 
         let timedOut = try waiter.call(
             "events.wait", ["filter": ["kinds": ["never.happens"]], "timeoutMs": 50], id: 10)

@@ -13,6 +13,7 @@ final class HubHarness: Sendable {
     let controlUnix: String
     let controlTCPPort: UInt16
     let guestUnix: String
+    let guestTCPPort: UInt16
     let shutdown: @Sendable (String) -> Bool
     private let finished = Locked<Int32?>(nil)
 
@@ -28,7 +29,7 @@ final class HubHarness: Sendable {
         controlUnix = directory + "/control.sock"
         guestUnix = directory + "/guest.sock"
 
-        let started = Locked<Result<(@Sendable (String) -> Bool, [Endpoint]), HubStartError>?>(nil)
+        let started = Locked<Result<(@Sendable (String) -> Bool, [Endpoint], [Endpoint]), HubStartError>?>(nil)
         let finished = self.finished
         let config = configuration
         spawnThread {
@@ -43,22 +44,25 @@ final class HubHarness: Sendable {
             } catch {
                 fatalError("unexpected \(error)")
             }
-            started.withLock { $0 = .success((hub.remoteShutdown, hub.boundControlEndpoints)) }
+            started.withLock { $0 = .success((hub.remoteShutdown, hub.boundControlEndpoints, hub.boundGuestEndpoints)) }
             let status = hub.run()
             finished.withLock { $0 = status }
         }
-        var result: Result<(@Sendable (String) -> Bool, [Endpoint]), HubStartError>?
+        var result: Result<(@Sendable (String) -> Bool, [Endpoint], [Endpoint]), HubStartError>?
         while result == nil {
             usleep(1000)
             result = started.withLock { $0 }
         }
-        let (shutdown, endpoints) = try result!.get()
+        let (shutdown, control, guest) = try result!.get()
         self.shutdown = shutdown
-        controlTCPPort =
+        func tcpPort(_ endpoints: [Endpoint]) -> UInt16 {
             endpoints.compactMap { endpoint -> UInt16? in
                 if case .tcp(_, let port) = endpoint { return port }
                 return nil
             }.first ?? 0
+        }
+        controlTCPPort = tcpPort(control)
+        guestTCPPort = tcpPort(guest)
     }
 
     /// Stops the hub and waits; returns `uv_loop_close`'s result (0 = no leak), nil on timeout.

@@ -1,0 +1,33 @@
+import JSON
+import Yams
+
+/// The configuration as a JSON tree for `hub.config`: the YAML the encoder writes, node for node,
+/// so scripts see exactly the structure documented in `Deploy/config-reference.md`.
+enum ConfigJSON {
+    static func tree(fromYAML yaml: String) -> JSON? {
+        guard let node = try? Yams.compose(yaml: yaml) else { return nil }
+        return json(node)
+    }
+
+    private static func json(_ node: Node) -> JSON {
+        switch node {
+        case .scalar(let scalar):
+            // Quoted scalars stay strings; plain ones become the JSON type they spell.
+            if scalar.style != .plain { return .string(scalar.string) }
+            switch scalar.string {
+            case "null", "~", "": return .null
+            case "true": return .bool(true)
+            case "false": return .bool(false)
+            default: break
+            }
+            if let integer = Int64(scalar.string) { return .int(integer) }
+            return .string(scalar.string)
+        case .sequence(let sequence):
+            return .array(sequence.map(json))
+        case .mapping(let mapping):
+            return .object(JSONObject(mapping.map { (key, value) in (key.string ?? "\(key)", json(value)) }))
+        case .alias:
+            return .null
+        }
+    }
+}

@@ -1,0 +1,128 @@
+import Glibc
+import GuestWire
+import HubGuest
+import JSON
+import Testing
+
+@Suite struct GuestServerTests {
+    private func attach(_ hub: HubHarness, _ partition: String, tcp: Bool = false, resume: [UInt8]? = nil) throws
+        -> GuestClient
+    {
+        let endpoint = tcp ? "tcp:127.0.0.1:\(hub.guestTCPPort)" : "unix:\(hub.guestUnix)"
+        return try GuestClient.connect(
+            endpoint: endpoint, partition: partition, secret: "\(partition)-dev-secret", resumeToken: resume)
+    }
+
+    private func nextIRQ(_ client: GuestClient) throws -> UInt16? {
+        while let event = try client.nextEvent(timeout: 5) {
+            if case .irq(let line, _, _) = event { return line }
+        }
+        return nil
+    }
+
+    /// Issue 3 acceptance: delivered, not permitted, and latched-then-delivered on attach.
+    @Test func crossInterruptsFollowThePolicyAndLatch() throws {
+        let hub = try HubHarness()
+        let rtos = try attach(hub, "rtos")
+        let linux = try attach(hub, "linux", tcp: true)
+        let mgmt = try attach(hub, "mgmt")
+        #expect(try rtos.raise(partition: "linux", line: 3) == .delivered)
+        #expect(try nextIRQ(linux) == 3)
+        try linux.eoi(line: 3)
+        #expect(try linux.raise(partition: "secure", line: 1) == .notPermitted)
+        #expect(try linux.raise(partition: "nobody", line: 1) == .noSuchPartition)
+        #expect(try rtos.raise(partition: "linux", line: 999) == .noSuchLine)
+        // secure is not attached yet: the raise latches and arrives when it attaches.
+        #expect(try rtos.raise(partition: "secure", line: 5) == .latched)
+        let secure = try attach(hub, "secure", tcp: true)
+        #expect(try nextIRQ(secure) == 5)
+        _ = mgmt
+        // The control API sees the sessions and counters.
+        let control = try LineClient(unixPath: hub.controlUnix)
+        _ = try control.readJSON()
+        let linuxInfo = try control.call("partition.get", ["name": "linux"])
+        #expect(linuxInfo["result"]?["state"] == "running")
+        #expect(linuxInfo["result"]?["counters"]?["irqDelivered"] == 1)
+        #expect(hub.stop() == 0)
+    }
+
+    @Test func handshakeFailuresAreRefusedPrecisely() throws {
+        let hub = try HubHarness()
+        #expect(throws: GuestClientError.self) {
+            _ = try GuestClient.connect(endpoint: "unix:\(hub.guestUnix)", partition: "rtos", secret: "wrong")
+        }
+        do {
+            _ = try GuestClient.connect(endpoint: "unix:\(hub.guestUnix)", partition: "baseband", secret: "x")
+            Issue.record("unknown partition attached")
+        } catch let error {
+            #expect("\(error)".contains("baseband"))
+        }
+        let first = try attach(hub, "rtos")
+        do {
+            _ = try attach(hub, "rtos")
+            Issue.record("second attach accepted without take-over")
+        } catch let error {
+            #expect("\(error)".contains("already"))
+        }
+        _ = first
+        let control = try LineClient(unixPath: hub.controlUnix)
+        _ = try control.readJSON()
+        #expect(try control.call("guest.stats")["result"]?["authFailures"] == 1)
+        #expect(hub.stop() == 0)
+    }
+
+    @Test func handshakeTimeoutClosesASilentConnection() throws {
+        let hub = try HubHarness { $0.hub.handshakeTimeoutMs = 200 }
+        let silent = try LineClient(unixPath: hub.guestUnix)
+        // The ERROR timeout frame arrives, then the close.
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { recv(silent.fd, $0.baseAddress, $0.count, 0) }
+            if count <= 0 { break }
+            bytes += chunk[..<count]
+        }
+        var decoder = GuestFrameDecoder()
+        let frames = try decoder.feed(bytes)
+        guard case .success(let frame) = frames.first, case .error(let code, _) = frame.message else {
+            Issue.record("expected an ERROR frame, got \(frames)")
+            return
+        }
+        #expect(code == .timeout)
+        #expect(hub.stop() == 0)
+    }
+
+    @Test func malformedFramesGetErrorsAndTheSessionContinues() throws {
+        let hub = try HubHarness()
+        let rtos = try attach(hub, "rtos")
+        // An unknown frame type from a "newer" client: ERROR unknown_frame_type, session stays.
+        var body: [UInt8] = [0x7f, 0x01, 0, 0, 0, 0, 0, 9]
+        body += [1, 2, 3]
+        let raw = [UInt8(0), 0, 0, UInt8(body.count)] + body
+        _ = raw.withUnsafeBytes { send(rtos.descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        var sawError = false
+        while let event = try rtos.nextEvent(timeout: 5) {
+            if case .error(let code, _, let request) = event {
+                #expect(code == .unknownFrameType)
+                #expect(request == 9)
+                sawError = true
+                break
+            }
+        }
+        #expect(sawError)
+        #expect(try rtos.raise(partition: "linux", line: 1) == .latched)
+        #expect(hub.stop() == 0)
+    }
+
+    @Test func regionsEnforceGrants() throws {
+        let hub = try HubHarness()
+        let rtos = try attach(hub, "rtos", tcp: true)
+        let linux = try attach(hub, "linux", tcp: true)
+        let region = try #require(rtos.welcome.regions.first { $0.name == "shared-status" })
+        #expect(try rtos.writeRegion(region.id, offset: 0, bytes: Array("hello".utf8)) == .ok)
+        #expect(try linux.readRegion(region.id, offset: 0, length: 5) == Array("hello".utf8))
+        #expect(try linux.writeRegion(region.id, offset: 0, bytes: [1]) == .outOfGrant)
+        #expect(try rtos.writeRegion(region.id, offset: region.size, bytes: [1]) == .outOfBounds)
+        #expect(hub.stop() == 0)
+    }
+}
