@@ -133,9 +133,10 @@ extension Hub {
             guest.notifySuspended(suspend, reason: "control client \(call.session?.remote ?? "?")")
         }
         perform(&actions)
+        let state = Hub.stateName(platform.snapshot().partition(name))
         switch outcome {
-        case .ok: return .result(["state": suspend ? "suspended" : "running", "changed": true])
-        case .unchanged: return .result(["state": suspend ? "suspended" : "running", "changed": false])
+        case .ok: return .result(["state": .string(state), "changed": true])
+        case .unchanged: return .result(["state": .string(state), "changed": false])
         case .noSuchPartition: throw ControlError.notFound("partition", name: name)
         }
     }

@@ -53,8 +53,9 @@ extension Hub {
 
     /// `waiting` (no guest attached yet), `running`, or `suspended`.
     static func stateName(_ snapshot: PartitionSnapshot?) -> String {
-        guard let snapshot, snapshot.state.session != nil else { return "waiting" }
-        return snapshot.suspended ? "suspended" : "running"
+        guard let snapshot else { return "waiting" }
+        if snapshot.suspended { return "suspended" }
+        return snapshot.state.session != nil ? "running" : "waiting"
     }
 
     func partitionJSON(_ partition: PartitionConfig) -> JSON {

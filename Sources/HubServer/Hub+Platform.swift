@@ -52,18 +52,19 @@ extension Hub {
         case .attachRefused(let partition, let reason):
             publish("partition.attachRefused", partition: partition, data: ["reason": .string(reason.rawValue)])
         case .interruptRaised(let source, let target, let line, let coalesced):
-            publish(
-                "irq.raised", partition: target,
-                data: ["source": .string(source.description), "line": .int(Int64(line)), "coalesced": .bool(coalesced)])
+            var data: JSONObject = ["line": .int(Int64(line)), "from": .string(Hub.name(of: source))]
+            if coalesced { data["coalesced"] = true }
+            publish("irq.raised", partition: target, data: .object(data))
         case .interruptLatched(let source, let target, let line):
-            publish(
-                "irq.latched", partition: target,
-                data: ["source": .string(source.description), "line": .int(Int64(line))])
+            // Latched is still raised (kind irq.raised, as the spec's filters expect), then marked latched.
+            let data: JSON = ["line": .int(Int64(line)), "from": .string(Hub.name(of: source))]
+            publish("irq.raised", partition: target, data: data)
+            publish("irq.latched", partition: target, data: data)
         case .interruptRefused(let source, let target, let line, let reason):
             publish(
                 "irq.refused", partition: target,
                 data: [
-                    "source": .string(source.description), "line": .int(Int64(line)),
+                    "line": .int(Int64(line)), "from": .string(Hub.name(of: source)),
                     "reason": .string(reason.wireName),
                 ])
         case .linkQueueFull(let link, let sender, let receiver):
@@ -82,6 +83,17 @@ extension Hub {
             publish("partition.suspended", partition: partition)
         case .resumed(let partition):
             publish("partition.resumed", partition: partition)
+        }
+    }
+}
+
+extension Hub {
+    /// How an originator is named in events: partitions by name, test peers by their `as` name.
+    static func name(of originator: Originator) -> String {
+        switch originator {
+        case .partition(let name), .injector(let name): return name
+        case .device(let name): return "device:\(name)"
+        case .timer: return "timer"
         }
     }
 }

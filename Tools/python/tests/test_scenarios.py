@@ -4,6 +4,8 @@ These need the real hubd (``swift build`` first, or HANDSETHUB_HUBD); they run t
 test command.
 """
 
+import re
+
 import pytest
 
 from handsethub import Event, HubError, Missed
@@ -77,14 +79,26 @@ def test_a_late_subscriber_replays_what_it_missed(hubd):
     assert got == seqs[1:]
 
 
+def small_outbox_config():
+    """The reference handset with the smallest outbox and write queue, so a slow reader overflows quickly."""
+    import subprocess
+    from handsethub.pytest_plugin import find_hubd
+    text = subprocess.run([str(find_hubd()), "--print-default-config"], check=True, capture_output=True,
+                          text=True).stdout
+    text = re.sub(r"controlOutboxEvents: \d+", "controlOutboxEvents: 16", text)
+    text = re.sub(r"writeHighWatermarkBytes: \S+", "writeHighWatermarkBytes: 4096", text)
+    return re.sub(r"writeLowWatermarkBytes: \S+", "writeLowWatermarkBytes: 1024", text)
+
+
 def test_a_slow_subscriber_is_told_how_many_it_missed(hubd):
-    hub = hubd()
-    outbox = hub.limits()["control"]["outboxEvents"]
+    hub = hubd(config=small_outbox_config())
+    outbox = hub.limits()["limits"]["controlOutboxEvents"]["value"]
+    assert outbox == 16
     slow = hub.hub.connect()
     slow.subscribe(kinds=["irq.raised"])
     # The slow client reads nothing while far more events than its outbox holds happen...
-    for n in range(outbox * 3):
-        hub.raise_irq("linux", n % 64, as_="flood")
+    for n in range(outbox * 200):
+        hub.raise_irq("linux", n % 32, as_="flood")
     # ...and the hub keeps serving everyone else meanwhile.
     assert hub.info()["server"] == "hubd"
     missed = [item for item in slow.events(timeout=1.0) if isinstance(item, Missed)]
