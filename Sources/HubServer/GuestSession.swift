@@ -32,6 +32,8 @@ final class GuestSession {
     private var linkNames: [UInt32: String] = [:]
     private var regionNames: [UInt32: String] = [:]
     private var actions: [Action] = []
+    /// Open device channels by channel number (`Protocols/guest.md` §10).
+    private var channels: [UInt16: GuestChannel] = [:]
     var logger: Logger
     let remote: String
     private(set) var framesReceived: UInt64 = 0
@@ -419,10 +421,56 @@ final class GuestSession {
         outgoing.removeAll(keepingCapacity: true)
     }
 
-    private func sendError(_ code: GuestErrorCode, _ reason: String, requestId: UInt32) {
+    private func sendError(_ code: GuestErrorCode, _ reason: String, requestId: UInt32, channel: UInt16 = 0) {
         errorsSent += 1
         let text = String(reason.utf8.prefix(1000)) ?? "error"
-        outgoing.append(GuestFrame(.error(code: code, reason: text), requestId: requestId).encode())
+        outgoing.append(GuestFrame(.error(code: code, reason: text), channel: channel, requestId: requestId).encode())
+    }
+
+    // MARK: Device channels (§10)
+
+    private func openChannel(_ number: UInt16, device: String, options: ArraySlice<UInt8>, requestId: UInt32) {
+        guard channels[number] == nil else {
+            return sendError(.channelInUse, "channel \(number) is already open", requestId: requestId, channel: number)
+        }
+        guard let partition, let provider = hub.device(offering: device) else {
+            return sendError(
+                .noSuchDevice, "no device '\(device)' offers a guest channel", requestId: requestId, channel: number)
+        }
+        let endpoint = GuestChannelEndpoint(partition: partition, channel: number, session: self)
+        switch provider.openChannel(device: device, options: options, endpoint: endpoint) {
+        case .failure(let refusal):
+            sendError(refusal.code, refusal.reason, requestId: requestId, channel: number)
+        case .success(let channel):
+            channels[number] = channel
+            outgoing.append(
+                GuestFrame(
+                    .channelOpened(maxData: channel.maxData, options: channel.openedOptions[...]), channel: number,
+                    requestId: requestId
+                )
+                .encode())
+        }
+    }
+
+    func hasChannel(_ number: UInt16) -> Bool { channels[number] != nil }
+
+    var isWriteQueueFull: Bool { connection.isAboveHighWatermark }
+
+    func queueChannelData(_ number: UInt16, _ data: some Collection<UInt8>) {
+        outgoing.append(GuestFrame(.channelData(ArraySlice(data)), channel: number).encode())
+        hub.scheduleFlush(of: self)
+    }
+
+    func closeChannelFromDevice(_ number: UInt16, code: UInt16, reason: String) {
+        guard channels.removeValue(forKey: number) != nil else { return }
+        outgoing.append(GuestFrame(.channelClose(code: code, reason: reason), channel: number).encode())
+        hub.scheduleFlush(of: self)
+    }
+
+    private func closeAllChannels(reason: String) {
+        let open = channels
+        channels.removeAll()
+        for channel in open.values { channel.closed(reason: reason) }
     }
 
     /// Refuses during the handshake: ERROR, then close (§5).
@@ -457,8 +505,11 @@ final class GuestSession {
     private func finish(reason: String) {
         if case .closed = state { return }
         let session = sessionID
+        let detachedPartition = partition
         flush()
         state = .closed
+        closeAllChannels(reason: reason)
+        if let detachedPartition { hub.partitionDetached(detachedPartition) }
         logger.debug("guest connection \(remote) closed: \(reason)")
         handshakeTimer?.close()
         livenessTimer?.close()

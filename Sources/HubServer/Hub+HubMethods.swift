@@ -90,7 +90,7 @@ extension Hub {
             "max": .int(Int64(HubSettings.handshakeTimeoutRange.upperBound)),
             "summary": "time a guest has to complete its handshake",
         ]
-        return [
+        var result: JSONObject = [
             "limits": .object(configured),
             "control": ["maxDepth": .int(Int64(JSON.defaultMaxDepth))],
             "guest": [
@@ -99,6 +99,8 @@ extension Hub {
                 "deliveriesPerPass": .int(Int64(deliveryBudget)),
             ],
         ]
+        for device in devices { result[device.familyName] = device.limitsJSON }
+        return .object(result)
     }
 }
 

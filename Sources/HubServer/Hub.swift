@@ -54,9 +54,15 @@ public final class Hub {
     var guestConnections: [UInt64: GuestSession] = [:]
     var guestCounters = GuestCounters()
     let deliveryTimer: Timer
+    let flushTimer: Timer
     var deliveryScheduled = false
     /// Deliveries per pass: enough to batch well, small enough that one pass stays short.
     let deliveryBudget = 4096
+    /// Device families (Ethernet, modem, framebuffer…), from `Hub+Devices.swift`.
+    private(set) var devices: [any HubDevice] = []
+    /// Guest sessions with channel data queued this pass, flushed together at the next pass.
+    var sessionsToFlush: [ObjectIdentifier: GuestSession] = [:]
+    var flushScheduled = false
 
     public init(configuration: PlatformConfiguration, options: Options = Options(), logger: Logger)
         throws(HubStartError)
@@ -68,6 +74,7 @@ public final class Hub {
             loop = try Loop()
             door = try LoopDoor(loop: loop)
             deliveryTimer = try Timer(loop: loop)
+            flushTimer = try Timer(loop: loop)
         } catch {
             throw .loop(error)
         }
@@ -96,6 +103,8 @@ public final class Hub {
         do {
             try openControlListeners()
             try openGuestListeners()
+            devices = makeDevices()
+            for device in devices { try device.start(hub: self) }
             try watchSignals()
             try writeReadyFile()
         } catch {
@@ -182,6 +191,29 @@ public final class Hub {
         session.start()
     }
 
+    /// The device family that offers a guest channel to `name`.
+    func device(offering name: String) -> (any HubDevice)? {
+        devices.first { $0.channelDeviceNames.contains(name) }
+    }
+
+    /// A partition lost its session: every device releases what it held for it.
+    func partitionDetached(_ partition: String) {
+        for device in devices { device.partitionDetached(partition) }
+    }
+
+    /// Channel data from devices is batched per guest and written once per loop pass.
+    func scheduleFlush(of session: GuestSession) {
+        sessionsToFlush[ObjectIdentifier(session)] = session
+        guard !flushScheduled, !isShuttingDown else { return }
+        flushScheduled = true
+        flushTimer.start(afterMilliseconds: 0) { [unowned self] in
+            self.flushScheduled = false
+            let sessions = self.sessionsToFlush
+            self.sessionsToFlush.removeAll(keepingCapacity: true)
+            for session in sessions.values { session.flush() }
+        }
+    }
+
     func guestDidAttach(_ guest: GuestSession, session: SessionID) {
         guestSessions[session] = guest
     }
@@ -266,7 +298,9 @@ public final class Hub {
         logger.info("shutting down: \(reason)")
         for listener in controlListeners { listener.close() }
         for listener in guestListeners { listener.close() }
+        for device in devices { device.stop() }
         deliveryTimer.close()
+        flushTimer.close()
         scheduler.closeAll()
         for guest in Array(guestConnections.values) {
             guest.closeConnection(reason: "hub shutting down", detach: .shutdown)

@@ -126,3 +126,21 @@ import Testing
         #expect(hub.stop() == 0)
     }
 }
+
+@Suite struct GuestChannelTests {
+    @Test func openingAChannelToAnUnknownDeviceIsRefusedOnThatChannel() throws {
+        let hub = try HubHarness()
+        let rtos = try GuestClient.connect(
+            endpoint: "unix:\(hub.guestUnix)", partition: "rtos", secret: "rtos-dev-secret")
+        do {
+            _ = try rtos.openChannel(5, device: "no-such-device")
+            Issue.record("channel to an unknown device opened")
+        } catch let error {
+            #expect("\(error)".contains("no_such_device") || "\(error)".contains("noSuchDevice"), "\(error)")
+        }
+        // Data on a channel that is not open gets an error and the session goes on.
+        try rtos.sendChannelData(9, [1, 2, 3])
+        #expect(try rtos.raise(partition: "linux", line: 2) == .latched)
+        #expect(hub.stop() == 0)
+    }
+}
