@@ -1,0 +1,93 @@
+"""hubd and hubctl as a user runs them: configuration errors, the default configuration round trip,
+graceful shutdown on SIGTERM with clients connected, and hubctl against a live hub."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from handsethub.pytest_plugin import find_hubd, start_hub
+
+REPO = next(p for p in Path(__file__).resolve().parents if (p / "Package.swift").exists())
+HUBD = str(find_hubd())
+HUBCTL = os.environ.get("HANDSETHUB_HUBCTL", str(Path(HUBD).with_name("hubctl")))
+
+
+def test_a_broken_configuration_reports_every_mistake_and_exits_2():
+    result = subprocess.run([HUBD, "--config", str(REPO / "Deploy/examples/broken.yaml")],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    for path in ("partitions[1].priority: 17 is outside 0...15", "partitions[1].mayInterrupt[1]",
+                 "partitions[2].name"):
+        assert path in result.stderr, result.stderr
+    assert "3 errors" in result.stderr
+
+
+def test_the_default_configuration_is_accepted_unchanged():
+    printed = subprocess.run([HUBD, "--print-default-config"], capture_output=True, text=True, check=True,
+                             timeout=30).stdout
+    checked = subprocess.run([HUBD, "--config", "-", "--check-config"], input=printed, capture_output=True,
+                             text=True, timeout=30)
+    assert checked.returncode == 0, checked.stderr
+    assert "platform reference-handset: 4 partitions" in checked.stdout
+
+
+def test_every_shipped_example_configuration_loads():
+    for example in sorted((REPO / "Deploy/examples").glob("*.yaml")):
+        if example.name == "broken.yaml":
+            continue
+        result = subprocess.run([HUBD, "--config", str(example), "--check-config"], capture_output=True,
+                                text=True, timeout=30)
+        assert result.returncode == 0, f"{example.name}: {result.stderr}"
+
+
+def test_sigterm_with_ten_clients_connected_exits_0_within_a_second(tmp_path):
+    hub = start_hub(tmp_path)
+    try:
+        clients = []
+        for _ in range(10):
+            client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            client.connect(hub.address("unix")[len("unix:"):])
+            client.settimeout(5)
+            assert b"hub.hello" in client.recv(4096)
+            clients.append(client)
+        started = time.monotonic()
+        hub.process.send_signal(signal.SIGTERM)
+        status = hub.process.wait(timeout=5)
+        elapsed = time.monotonic() - started
+        # Exit status 0 also means the event loop closed with no live handle (hubd exits 1 otherwise).
+        assert status == 0, hub.log()
+        assert elapsed < 1.0, f"took {elapsed:.3f} s"
+        for client in clients:
+            assert client.recv(4096) == b"", "the hub closes every connection"
+            client.close()
+    finally:
+        hub.stop()
+
+
+def test_hubctl_talks_to_a_live_hub(tmp_path):
+    hub = start_hub(tmp_path)
+    try:
+        address = hub.address("unix")
+        info = subprocess.run([HUBCTL, "--hub", address, "info"], capture_output=True, text=True, timeout=30)
+        assert info.returncode == 0, info.stderr
+        assert "reference-handset" in info.stdout
+        table = subprocess.run([HUBCTL, "--hub", address, "partitions"], capture_output=True, text=True,
+                               timeout=30)
+        assert table.returncode == 0 and "rtos" in table.stdout and "fair-share" in table.stdout
+        raised = subprocess.run([HUBCTL, "--hub", address, "--json", "raise", "--as", "tester", "linux", "3"],
+                                capture_output=True, text=True, timeout=30)
+        assert raised.returncode == 0, raised.stderr
+        assert '"pending"' in raised.stdout
+        missing = subprocess.run([HUBCTL, "--hub", address, "partition", "modem"], capture_output=True, text=True,
+                                 timeout=30)
+        assert missing.returncode == 1 and "no_such_partition" in (missing.stderr + missing.stdout)
+        stop = subprocess.run([HUBCTL, "--hub", address, "shutdown"], capture_output=True, text=True, timeout=30)
+        assert stop.returncode == 0
+        assert hub.process.wait(timeout=5) == 0
+    finally:
+        hub.stop()
