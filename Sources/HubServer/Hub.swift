@@ -70,6 +70,9 @@ public final class Hub {
         self.configuration = configuration
         self.options = options
         self.logger = logger
+        // A peer that hangs up while a write is queued must cost the hub that connection, not its life:
+        // with SIGPIPE ignored the write fails with EPIPE and the session closes.
+        signal(SIGPIPE, SIG_IGN)
         do {
             loop = try Loop()
             door = try LoopDoor(loop: loop)

@@ -60,11 +60,25 @@ class Hubd:
 
     def start(self):
         started = time.monotonic()
-        self.process = subprocess.Popen([HUBD, "--config", self.config_path, "--log-level", "warning"],
+        self.ready_path = os.path.join(self.dir, "ready.json")
+        self.process = subprocess.Popen([HUBD, "--config", self.config_path, "--log-level", "warning",
+                                         "--ready-file", self.ready_path],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if not wait_connectable(self.control, started + 10):
             raise RuntimeError("hubd did not become ready")
         return time.monotonic() - started
+
+    def endpoints(self):
+        deadline = time.monotonic() + 5
+        while not os.path.exists(self.ready_path) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with open(self.ready_path) as handle:
+            return json.load(handle)
+
+    def control_tcp(self):
+        address = next(a for a in self.endpoints()["control"] if a.startswith("tcp:"))
+        host, port = address[4:].rsplit(":", 1)
+        return host, int(port)
 
     def stop(self):
         self.process.terminate()
@@ -73,27 +87,28 @@ class Hubd:
 
 
 def rewrite_endpoints(yaml_text, directory):
-    """Points the default configuration's endpoints at private Unix sockets (no port clashes)."""
+    """Points the default configuration's endpoints at private Unix sockets plus port-0 TCP (no clashes)."""
     out = []
     for line in yaml_text.splitlines():
         stripped = line.strip()
-        if stripped.startswith("- tcp:127.0.0.1:740"):
-            continue
-        if stripped.startswith("- unix:/tmp/handsethub/"):
-            name = stripped.rsplit("/", 1)[1]
-            line = line.replace(stripped, f"- unix:{directory}/{name}")
+        indent = line[:len(line) - len(line.lstrip())]
+        if stripped.startswith("controlEndpoints:"):
+            line = f"{indent}controlEndpoints: [unix:{directory}/control.sock, tcp:127.0.0.1:0]"
+        elif stripped.startswith("guestEndpoints:"):
+            line = f"{indent}guestEndpoints: [unix:{directory}/guest.sock, tcp:127.0.0.1:0]"
         out.append(line)
     return "\n".join(out) + "\n"
 
 
 class Redis:
-    def __init__(self):
+    def __init__(self, tcp=False):
         self.dir = tempfile.mkdtemp(prefix="redisbench-")
         self.sock = os.path.join(self.dir, "redis.sock")
+        self.port = free_port() if tcp else 0
 
     def start(self):
         started = time.monotonic()
-        self.process = subprocess.Popen(["redis-server", "--port", "0", "--unixsocket", self.sock, "--save", "",
+        self.process = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--unixsocket", self.sock, "--save", "",
                                          "--appendonly", "no", "--dir", self.dir],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if not wait_connectable(self.sock, started + 10):
@@ -128,6 +143,14 @@ def bench_startup(quick):
     ]
 
 
+def free_port():
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    return port
+
+
 def percentile(values, fraction):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
@@ -143,45 +166,173 @@ def recv_line(sock, buffer):
     return line, rest
 
 
+def round_trips(sock, request, count, terminator=b"\n"):
+    """Sequential request/response times in ns over a connected socket."""
+    buffer = b""
+    samples = []
+    for _ in range(count):
+        started = time.perf_counter_ns()
+        sock.sendall(request)
+        while terminator not in buffer:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise RuntimeError("connection closed")
+            buffer += chunk
+        buffer = buffer.split(terminator, 1)[1]
+        samples.append(time.perf_counter_ns() - started)
+    return samples
+
+
 @benchmark("control-rtt")
 def bench_control_rtt(quick):
-    """hub.info request round trip over Unix and TCP, against Redis PING from the same client loop."""
+    """hub.info round trip over Unix and TCP, against Redis PING over the same transport from the same client loop
+    (both include this Python client's own cost, which is the same on both sides)."""
     count = 2000 if quick else 20000
-    hub = Hubd(extra_yaml="")
+    hub = Hubd()
     hub.start()
-    redis = Redis()
+    redis = Redis(tcp=True)
     redis.start()
     rows = []
     try:
-        unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        unix.connect(hub.control)
-        buffer = b""
-        _, buffer = recv_line(unix, buffer)  # greeting
-        request = b'{"jsonrpc":"2.0","id":1,"method":"hub.info"}\n'
-        samples = []
-        for _ in range(count):
-            started = time.perf_counter_ns()
-            unix.sendall(request)
-            _, buffer = recv_line(unix, buffer)
-            samples.append(time.perf_counter_ns() - started)
-        rsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        rsock.connect(redis.sock)
-        base = []
-        rbuffer = b""
-        for _ in range(count):
-            started = time.perf_counter_ns()
-            rsock.sendall(b"PING\r\n")
-            while b"\r\n" not in rbuffer:
-                rbuffer += rsock.recv(65536)
-            rbuffer = rbuffer.split(b"\r\n", 1)[1]
-            base.append(time.perf_counter_ns() - started)
-        for label, fraction in (("p50", 0.5), ("p99", 0.99)):
-            rows.append((f"hub.info round trip over Unix {label}", percentile(samples, fraction) / 1000, "us",
-                         "redis PING (Unix)", percentile(base, fraction) / 1000, "lower is better"))
+        transports = {
+            "Unix": (lambda: connect_unix(hub.control), lambda: connect_unix(redis.sock)),
+            "TCP": (lambda: connect_tcp(*hub.control_tcp()), lambda: connect_tcp("127.0.0.1", redis.port)),
+        }
+        for name, (hub_connect, redis_connect) in transports.items():
+            hsock = hub_connect()
+            buffer = b""
+            while b"\n" not in buffer:
+                buffer += hsock.recv(65536)  # greeting
+            samples = round_trips(hsock, b'{"jsonrpc":"2.0","id":1,"method":"hub.info"}\n', count)
+            base = round_trips(redis_connect(), b"PING\r\n", count, terminator=b"\r\n")
+            hsock.close()
+            for label, fraction in (("p50", 0.5), ("p99", 0.99)):
+                rows.append((f"hub.info round trip over {name} {label}", percentile(samples, fraction) / 1000, "us",
+                             f"redis PING ({name})", percentile(base, fraction) / 1000, "lower is better"))
     finally:
         hub.stop()
         redis.stop()
     return rows
+
+
+def connect_unix(path):
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(path)
+    return sock
+
+
+def connect_tcp(host, port):
+    sock = socket.create_connection((host, port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+@benchmark("events")
+def bench_events(quick):
+    """Events per second delivered to 1 and to 10 subscribers, against Redis pub/sub fan-out to the same
+    number of subscribers (published by one client, counted by subscriber threads)."""
+    import threading
+    total = 20000 if quick else 100000
+    rows = []
+    for subscribers in (1, 10):
+        hub = Hubd()
+        hub.start()
+        redis = Redis()
+        redis.start()
+        try:
+            rate = fan_out_rate(lambda: hub_subscriber(hub.control), lambda: hub_publish(hub.control, total),
+                                subscribers, total, b'"method":"event"')
+            base = fan_out_rate(lambda: redis_subscriber(redis.sock), lambda: redis_publish(redis.sock, total),
+                                subscribers, total, b"message")
+            rows.append((f"events/s delivered to {subscribers} subscriber(s)", rate, "events/s",
+                         f"redis pub/sub to {subscribers}", base, "higher is better"))
+        finally:
+            hub.stop()
+            redis.stop()
+    return rows
+
+
+def fan_out_rate(make_subscriber, publish, subscribers, total, marker):
+    """Starts `subscribers` readers, runs `publish`, and returns events/s until every reader saw `total`."""
+    import threading
+    socks = [make_subscriber() for _ in range(subscribers)]
+    done = []
+
+    def count(sock):
+        seen = 0
+        buffer = b""
+        sock.settimeout(30)
+        while seen < total:
+            chunk = sock.recv(1 << 20)
+            if not chunk:
+                break
+            buffer += chunk
+            seen += buffer.count(marker)
+            buffer = buffer[buffer.rfind(b"\n") + 1:] if b"\n" in buffer else buffer
+        done.append(seen)
+
+    threads = [threading.Thread(target=count, args=(sock,)) for sock in socks]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    publish()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    for sock in socks:
+        sock.close()
+    return min(done) / elapsed
+
+
+def hub_subscriber(path):
+    sock = connect_unix(path)
+    sock.sendall(b'{"jsonrpc":"2.0","id":1,"method":"events.subscribe","params":{"filter":{"kinds":["irq.*"]}}}\n')
+    buffer = b""
+    while b'"subscribed":true' not in buffer:
+        buffer += sock.recv(65536)
+    return sock
+
+
+def hub_publish(path, total):
+    """Raises `total` interrupts as a test peer, pipelined in batches (each makes one irq.raised event)."""
+    sock = connect_unix(path)
+    batch = 500
+    sent = 0
+    buffer = b""
+    while sent < total:
+        lines = b"".join(b'{"jsonrpc":"2.0","id":%d,"method":"irq.raise","params":{"partition":"rtos","line":%d,"as":"bench"}}\n'
+                         % (sent + i, (sent + i) % 32) for i in range(min(batch, total - sent)))
+        sock.sendall(lines)
+        want = min(batch, total - sent)
+        got = 0
+        while got < want:
+            chunk = sock.recv(1 << 20)
+            got += chunk.count(b'"result"')
+        sent += want
+    sock.close()
+
+
+def redis_subscriber(path):
+    sock = connect_unix(path)
+    sock.sendall(b"SUBSCRIBE bench\r\n")
+    buffer = b""
+    while b"subscribe" not in buffer:
+        buffer += sock.recv(65536)
+    return sock
+
+
+def redis_publish(path, total):
+    sock = connect_unix(path)
+    batch = 500
+    sent = 0
+    while sent < total:
+        count = min(batch, total - sent)
+        sock.sendall(b"".join(b"PUBLISH bench %d\r\n" % (sent + i) for i in range(count)))
+        got = 0
+        while got < count:
+            got += sock.recv(1 << 20).count(b":")
+        sent += count
+    sock.close()
 
 
 def main():

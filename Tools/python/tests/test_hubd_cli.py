@@ -91,3 +91,20 @@ def test_hubctl_talks_to_a_live_hub(tmp_path):
         assert hub.process.wait(timeout=5) == 0
     finally:
         hub.stop()
+
+
+def test_a_client_that_hangs_up_at_once_does_not_hurt_the_hub(tmp_path):
+    """Connect-and-close probes (health checks, port scanners) make the greeting write hit a closed socket."""
+    hub = start_hub(tmp_path)
+    try:
+        path = hub.address("unix")[len("unix:"):]
+        for _ in range(50):
+            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            probe.connect(path)
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            probe.close()
+        time.sleep(0.2)
+        assert hub.process.poll() is None, f"hubd died: {hub.process.returncode}"
+        assert hub.connect().info()["server"] == "hubd"
+    finally:
+        hub.stop()
