@@ -24,6 +24,9 @@ public final class ControlSession {
     /// Deferred calls (waits) still open, so they can be cancelled when the session goes away.
     var pendingCalls: [ControlCall] = []
     private(set) var requestsServed: UInt64 = 0
+    /// Lines waiting for this pass's single write (DESIGN.md §6: one write per destination per pass).
+    private var pending: [[UInt8]] = []
+    private var receiving = false
 
     init(id: UInt64, connection: Connection, hub: Hub, requiresToken: Bool, maxLineBytes: Int, logger: Logger) {
         self.id = id
@@ -58,6 +61,11 @@ public final class ControlSession {
 
     private func received(_ bytes: ArraySlice<UInt8>) {
         let lines = framer.feed(bytes)
+        receiving = true
+        defer {
+            receiving = false
+            flush()
+        }
         for line in lines {
             guard !closing else { return }
             handle(line: line)
@@ -98,15 +106,18 @@ public final class ControlSession {
         send(response.encodedLine())
     }
 
+    /// Queues a line; it goes out with the others of this loop pass in one write.
     func send(_ line: [UInt8]) {
         guard !closing else { return }
-        connection.write(line)
+        pending.append(line)
+        if !receiving { hub.scheduleControlFlush(self) }
     }
 
-    /// Several lines in one write (one syscall when the socket has room).
-    func send(lines: [[UInt8]]) {
-        guard !closing else { return }
-        connection.write(buffers: lines)
+    /// Writes what this pass queued, as one vectored write.
+    func flush() {
+        guard !pending.isEmpty, !closing else { return }
+        connection.write(buffers: pending)
+        pending.removeAll(keepingCapacity: true)
     }
 
     /// Answers a deferred call (a wait) by its request id.
@@ -121,6 +132,7 @@ public final class ControlSession {
     /// Closes the session; with `flush`, after what was already queued has been written.
     func close(reason: String, flush: Bool = false) {
         guard !closing else { return }
+        if flush { self.flush() }
         closing = true
         logger.debug("control client \(remote) closed: \(reason)")
         pendingCalls.removeAll()

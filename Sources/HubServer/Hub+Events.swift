@@ -28,6 +28,12 @@ final class EventHub {
     var waiters: EventWaiters<PendingWait>
     var waitTimer: Timer?
     var published: UInt64 = 0
+    /// Control sessions with something to write this pass.
+    var dirty: [UInt64: ControlSession] = [:]
+    var flushScheduled = false
+    var flushTimer: Timer?
+    /// Event lines serialised this pass, by sequence number.
+    var encoded: [UInt64: [UInt8]] = [:]
 
     init(replayCapacity: Int, waiterLimit: Int) {
         log = EventLog(capacity: replayCapacity)
@@ -37,7 +43,8 @@ final class EventHub {
 
 extension Hub {
     /// Records an event, queues it for every matching subscriber and resolves matching waits.
-    /// Never blocks: a subscriber whose outbox is full has the event counted as missed.
+    /// Never blocks: a subscriber whose outbox is full has the event counted as missed. Subscribers
+    /// are written to once per loop pass, however many events the pass produced.
     @discardableResult
     func publish(_ kind: String, partition: String? = nil, device: String? = nil, data: JSON = [:]) -> HubEvent {
         let time = EventTime(unixNs: Int64(Hub.wallClockNanos()), monoNs: MonotonicClock.nanoseconds())
@@ -46,28 +53,52 @@ extension Hub {
         for session in controlSessions.values {
             guard let subscription = session.subscription, subscription.filter.matches(event) else { continue }
             subscription.outbox.push(event)
-            flushEvents(to: session)
+            scheduleControlFlush(session)
         }
-        for (context, matched) in events.waiters.offer(event) {
-            controlSessions[context.session]?.answerDeferred(
-                id: context.requestID, with: .result(["event": matched.json]))
+        if events.waiters.count > 0 {
+            for (context, matched) in events.waiters.offer(event) {
+                controlSessions[context.session]?.answerDeferred(
+                    id: context.requestID, with: .result(["event": matched.json]))
+            }
         }
         return event
     }
 
-    /// Writes what the session's outbox holds while its write queue has room. What does not fit
-    /// stays in the bounded outbox; the low-watermark callback calls this again.
+    /// Moves what the session's outbox holds into its pass write while its write queue has room. What
+    /// does not fit stays in the bounded outbox; the low-watermark callback calls this again.
     func flushEvents(to session: ControlSession) {
         guard let subscription = session.subscription else { return }
-        var lines: [[UInt8]] = []
         while !session.isWriteQueueFull, let item = subscription.outbox.pop() {
-            lines.append(ControlNotification(method: item.method, params: item.params).encodedLine())
-            if lines.count >= 256 {
-                session.send(lines: lines)
-                lines.removeAll(keepingCapacity: true)
+            switch item {
+            case .event(let event):
+                // Each event is serialised once per pass, however many subscribers receive it.
+                if let line = events.encoded[event.seq] {
+                    session.send(line)
+                } else {
+                    let line = ControlNotification(method: item.method, params: item.params).encodedLine()
+                    events.encoded[event.seq] = line
+                    session.send(line)
+                }
+            case .missed:
+                session.send(ControlNotification(method: item.method, params: item.params).encodedLine())
             }
         }
-        if !lines.isEmpty { session.send(lines: lines) }
+        session.flush()
+    }
+
+    /// Sessions with replies or events queued are flushed together at the start of the next pass.
+    func scheduleControlFlush(_ session: ControlSession) {
+        events.dirty[session.id] = session
+        guard !events.flushScheduled, let timer = events.flushTimer else { return }
+        events.flushScheduled = true
+        timer.start(afterMilliseconds: 0) { [unowned self] in
+            self.events.flushScheduled = false
+            let sessions = self.events.dirty
+            self.events.dirty.removeAll(keepingCapacity: true)
+            for session in sessions.values { self.flushEvents(to: session) }
+            for session in sessions.values where session.subscription == nil { session.flush() }
+            self.events.encoded.removeAll(keepingCapacity: true)
+        }
     }
 
     func registerEventMethods() {

@@ -91,6 +91,7 @@ public final class Hub {
         events = EventHub(
             replayCapacity: max(1, configuration.hub.limits.eventReplayEvents),
             waiterLimit: configuration.hub.limits.controlMaxWaiters)
+        events.flushTimer = try? Timer(loop: loop)
         // Event 1 is always hub.started, so a late subscriber can replay from 0 and see the hub's whole life.
         publish(
             "hub.started", data: ["version": .string(Hub.version), "platform": .string(configuration.platform.name)])
@@ -260,6 +261,7 @@ public final class Hub {
 
     func controlSessionDidClose(_ session: ControlSession) {
         controlSessions[session.id] = nil
+        events.dirty[session.id] = nil
         cancelWaits(of: session)
         publish("client.disconnected", data: ["client": .uint(session.id), "endpoint": .string(session.remote)])
     }
@@ -310,8 +312,13 @@ public final class Hub {
         }
         for watcher in signalWatchers { watcher.close() }
         events.waitTimer?.close()
+        events.flushTimer?.close()
         publish("hub.stopping", data: ["reason": .string(reason)])
-        for session in Array(controlSessions.values) { session.close(reason: "hub shutting down", flush: true) }
+        // Subscribers get what is queued for them, hub.stopping last, before their connection closes.
+        for session in Array(controlSessions.values) {
+            flushEvents(to: session)
+            session.close(reason: "hub shutting down", flush: true)
+        }
         door.close()
         // Peers that do not read cannot hold the shutdown hostage: after the grace period every
         // remaining handle is closed.
