@@ -237,7 +237,7 @@ final class WriteRequest {
         var offset = 0
         for buffer in buffers {
             let target = UnsafeMutableRawBufferPointer(rebasing: bytes[offset..<offset + buffer.count])
-            _ = target.initializeMemory(as: UInt8.self, from: buffer)
+            copyBytes(buffer, into: target)
             offset += buffer.count
         }
         self.completion = completion
@@ -260,4 +260,17 @@ final class ShutdownRequest {
     }
 
     deinit { request.deallocate() }
+}
+
+/// Copies a byte collection into raw memory: one memcpy for contiguous storage (arrays and slices,
+/// the common case), element by element otherwise. Generic code across module boundaries is not
+/// specialised, so the fast path matters on every write.
+func copyBytes<C: Collection>(_ source: C, into target: UnsafeMutableRawBufferPointer) where C.Element == UInt8 {
+    let copied: Void? = source.withContiguousStorageIfAvailable { contiguous in
+        // SAFETY: the target was sized for exactly `source.count` bytes by the caller.
+        if let base = contiguous.baseAddress, contiguous.count > 0 {
+            target.baseAddress!.copyMemory(from: base, byteCount: contiguous.count)
+        }
+    }
+    if copied == nil { _ = target.initializeMemory(as: UInt8.self, from: source) }
 }

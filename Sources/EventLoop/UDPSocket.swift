@@ -172,7 +172,7 @@ final class UDPSendRequest {
         request.initialize(to: uv_udp_send_t())
         byteCount = source.count
         bytes = .allocate(byteCount: max(source.count, 1), alignment: 16)
-        _ = bytes.initializeMemory(as: UInt8.self, from: source)
+        copyBytes(source, into: UnsafeMutableRawBufferPointer(rebasing: bytes[0..<source.count]))
     }
 
     deinit {

@@ -72,7 +72,23 @@ extension JSON {
     /// Appends `value` as a quoted, escaped JSON string.
     public static func writeString(_ value: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        for byte in value.utf8 {
+        // Fast path: most strings (names, kinds) need no escaping and go out in one copy.
+        var utf8 = value.utf8
+        let plain: Bool? = utf8.withContiguousStorageIfAvailable { bytes in
+            for byte in bytes where byte < 0x20 || byte == 0x22 || byte == 0x5c || byte == 0x7f { return false }
+            out.append(contentsOf: bytes)
+            return true
+        }
+        if plain == true {
+            out.append(UInt8(ascii: "\""))
+            return
+        }
+        if plain == nil {
+            var copy = value
+            copy.makeContiguousUTF8()
+            utf8 = copy.utf8
+        }
+        for byte in utf8 {
             switch byte {
             case UInt8(ascii: "\""): out.append(contentsOf: [0x5c, 0x22])
             case UInt8(ascii: "\\"): out.append(contentsOf: [0x5c, 0x5c])
