@@ -352,7 +352,8 @@ final class GuestSession {
             answer(
                 GuestFrame(.regionResult(region: regionID, status: status), requestId: request), unless: status == .ok)
         case .heartbeat(let stamp):
-            outgoing.append(GuestFrame(.heartbeatAck(stamp: stamp), requestId: request).encode())
+            // Any frame counts as traffic; an answer only when asked for (§3.3).
+            if request != 0 { outgoing.append(GuestFrame(.heartbeatAck(stamp: stamp), requestId: request).encode()) }
         case .heartbeatAck:
             break
         case .detach(let reason):
@@ -495,8 +496,9 @@ final class GuestSession {
 
     /// Ends the session: detaches it from the model (when attached) and closes after queued frames.
     func closeConnection(reason: String, detach: DetachReason?) {
-        if case .attached(let session, _) = state, let detach {
+        if case .attached(let session, let partition) = state, let detach {
             _ = hub.platform.detach(session: session, reason: detach, actions: &actions)
+            hub.guestSessionEnded(partition: partition, reason: detach)
         }
         finish(reason: reason)
         hub.perform(&actions)

@@ -127,16 +127,21 @@ extension Hub {
         let outcome =
             suspend
             ? platform.suspend(partition: name, actions: &actions) : platform.resume(partition: name, actions: &actions)
-        if case .ok = outcome, let session = platform.state(ofPartition: name)?.session,
-            let guest = guestSessions[session]
-        {
-            guest.notifySuspended(suspend, reason: "control client \(call.session?.remote ?? "?")")
+        let guest = platform.state(ofPartition: name)?.session.flatMap { guestSessions[$0] }
+        var processNote: JSON = .null
+        if case .ok = outcome {
+            // Suspend: tell the guest first, then stop its process; resume: continue it, then tell it.
+            if suspend { guest?.notifySuspended(true, reason: "control client \(call.session?.remote ?? "?")") }
+            if let supervisor = supervisors[name] {
+                processNote = supervisor.setSuspended(suspend).map { .string($0) } ?? .null
+            }
+            if !suspend { guest?.notifySuspended(false, reason: "") }
         }
         perform(&actions)
         let state = Hub.stateName(platform.snapshot().partition(name))
         switch outcome {
-        case .ok: return .result(["state": .string(state), "changed": true])
-        case .unchanged: return .result(["state": .string(state), "changed": false])
+        case .ok: return .result(["state": .string(state), "changed": true, "processError": processNote])
+        case .unchanged: return .result(["state": .string(state), "changed": false, "processError": .null])
         case .noSuchPartition: throw ControlError.notFound("partition", name: name)
         }
     }

@@ -16,7 +16,8 @@ extension Hub {
                         let state = snapshot.partition(partition.name)
                         return [
                             "name": .string(partition.name), "class": .string(partition.schedulingClass.rawValue),
-                            "priority": .int(Int64(partition.priority)), "state": .string(Hub.stateName(state)),
+                            "priority": .int(Int64(partition.priority)),
+                            "state": .string(self.supervisors[partition.name]?.state.rawValue ?? Hub.stateName(state)),
                             "attached": .bool(state?.state.session != nil),
                         ]
                     })
@@ -74,8 +75,9 @@ extension Hub {
             "priority": .int(Int64(partition.priority)),
             "weight": .int(Int64(partition.weight)),
             "memoryBytes": .uint(partition.memoryBytes),
-            "state": .string(Hub.stateName(snapshot)),
+            "state": .string(supervisors[partition.name]?.state.rawValue ?? Hub.stateName(snapshot)),
             "session": session,
+            "supervisor": supervisors[partition.name]?.statusJSON ?? .null,
             "interruptLines": .int(Int64(partition.interruptLines)),
             "pendingLines": .array((snapshot?.pendingLines ?? []).map { .int(Int64($0)) }),
             "policy": [

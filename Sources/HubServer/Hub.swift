@@ -62,6 +62,8 @@ public final class Hub {
     private(set) var devices: [any HubDevice] = []
     /// Guest sessions with channel data queued this pass, flushed together at the next pass.
     var sessionsToFlush: [ObjectIdentifier: GuestSession] = [:]
+    /// Supervisors of the partitions whose guests the hub launches (`launch` in the configuration).
+    var supervisors: [String: PartitionSupervisor] = [:]
     var flushScheduled = false
 
     public init(configuration: PlatformConfiguration, options: Options = Options(), logger: Logger)
@@ -99,6 +101,7 @@ public final class Hub {
         registerPartitionMethods()
         registerEventMethods()
         registerInjectionMethods()
+        registerSupervisorMethods()
         scheduler.onFire = { [unowned self] token in
             var actions: [Action] = []
             self.platform.timerFired(token, actions: &actions)
@@ -109,6 +112,7 @@ public final class Hub {
             try openGuestListeners()
             devices = makeDevices()
             for device in devices { try device.start(hub: self) }
+            startSupervisors()
             try watchSignals()
             try writeReadyFile()
         } catch {
@@ -195,6 +199,28 @@ public final class Hub {
         session.start()
     }
 
+    /// A partition's session ended for `reason` (the supervisor restarts a hung guest).
+    func guestSessionEnded(partition: String, reason: DetachReason) {
+        supervisors[partition]?.guestDetached(reason: reason)
+    }
+
+    func isAttached(_ partition: String) -> Bool { platform.state(ofPartition: partition)?.session != nil }
+
+    /// Where launched guests attach: the first Unix guest endpoint (cheaper per message), else TCP.
+    var guestEndpointForChildren: Endpoint? {
+        boundGuestEndpoints.first { if case .unix = $0 { return true } else { return false } }
+            ?? boundGuestEndpoints.first
+    }
+
+    private func startSupervisors() {
+        for partition in configuration.partitions {
+            guard let launch = partition.launch else { continue }
+            let supervisor = PartitionSupervisor(partition: partition, launch: launch, hub: self, logger: logger)
+            supervisors[partition.name] = supervisor
+            if launch.autoStart { supervisor.start(reason: "hub started") }
+        }
+    }
+
     /// The device family that offers a guest channel to `name`.
     func device(offering name: String) -> (any HubDevice)? {
         devices.first { $0.channelDeviceNames.contains(name) }
@@ -220,6 +246,7 @@ public final class Hub {
 
     func guestDidAttach(_ guest: GuestSession, session: SessionID) {
         guestSessions[session] = guest
+        if let partition = guest.partition { supervisors[partition]?.guestAttached() }
     }
 
     func guestDidClose(_ guest: GuestSession, session: SessionID?) {
@@ -310,6 +337,7 @@ public final class Hub {
         for guest in Array(guestConnections.values) {
             guest.closeConnection(reason: "hub shutting down", detach: .shutdown)
         }
+        for supervisor in supervisors.values { supervisor.terminateForShutdown() }
         for watcher in signalWatchers { watcher.close() }
         events.waitTimer?.close()
         events.flushTimer?.close()
@@ -325,6 +353,7 @@ public final class Hub {
         if let grace = try? Timer(loop: loop) {
             grace.start(afterMilliseconds: options.shutdownGraceMilliseconds) { [unowned self] in
                 grace.close()
+                for supervisor in self.supervisors.values { supervisor.killForShutdown() }
                 self.loop.closeAllHandles()
             }
             uv_unref_timer(grace)

@@ -85,7 +85,7 @@ struct ConfigDecoder {
                 node, at: path,
                 allowed: [
                     "name", "class", "priority", "weight", "memoryBytes", "secret", "secretFile", "interruptLines",
-                    "mayInterrupt", "mayMessage", "devices", "restart", "allowTakeover", "heartbeatMs",
+                    "mayInterrupt", "mayMessage", "devices", "restart", "allowTakeover", "heartbeatMs", "launch",
                 ])
         else { return nil }
         var partition = PartitionConfig(
@@ -106,6 +106,7 @@ struct ConfigDecoder {
         if let node = fields.optional("restart") { partition.restart = restart(node, fields.path("restart")) }
         partition.allowTakeover = fields.read("allowTakeover", reader.bool) ?? false
         partition.heartbeatMs = fields.read("heartbeatMs", reader.int)
+        if let node = fields.optional("launch") { partition.launch = launch(node, fields.path("launch")) }
         readSecret(fields, into: &partition)
         return partition
     }
@@ -143,6 +144,25 @@ struct ConfigDecoder {
         let device = fields.readRequired("device", reader.string)
         let access = fields.readRequired("access") { reader.choice($0, at: $1, as: DeviceAccess.self) }
         return DeviceGrant(device: device ?? "", access: access ?? .shared)
+    }
+
+    private func launch(_ node: Node, _ path: String) -> LaunchConfig? {
+        guard
+            let fields = reader.mapping(
+                node, at: path,
+                allowed: [
+                    "command", "environment", "workingDirectory", "logFile", "logRingBytes", "attachTimeoutMs",
+                    "autoStart",
+                ])
+        else { return nil }
+        var launch = LaunchConfig(command: fields.readRequired("command", reader.stringList) ?? [])
+        launch.environment = fields.read("environment", reader.stringList) ?? []
+        launch.workingDirectory = fields.read("workingDirectory", reader.string)
+        launch.logFile = fields.read("logFile", reader.string)
+        launch.logRingBytes = fields.read("logRingBytes", reader.intSize) ?? launch.logRingBytes
+        launch.attachTimeoutMs = fields.read("attachTimeoutMs", reader.int) ?? launch.attachTimeoutMs
+        launch.autoStart = fields.read("autoStart", reader.bool) ?? launch.autoStart
+        return launch
     }
 
     private func restart(_ node: Node, _ path: String) -> RestartPolicy {

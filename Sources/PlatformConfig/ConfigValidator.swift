@@ -140,6 +140,21 @@ struct ConfigValidator {
             }
             checkGrants(partition, path)
             checkRestart(partition.restart, "\(path).restart")
+            if let launch = partition.launch {
+                if launch.command.isEmpty || launch.command[0].isEmpty {
+                    add("\(path).launch.command", "must name the program to run")
+                }
+                for (index, entry) in launch.environment.enumerated() {
+                    let key = entry.split(separator: "=", maxSplits: 1).first.map(String.init) ?? ""
+                    if !entry.contains("=") || key.isEmpty {
+                        add("\(path).launch.environment[\(index)]", "'\(entry)' is not KEY=VALUE")
+                    } else if key.hasPrefix("HANDSETHUB_") {
+                        add("\(path).launch.environment[\(index)]", "\(key) is set by the hub")
+                    }
+                }
+                check(launch.logRingBytes, in: LaunchConfig.logRingRange, "\(path).launch.logRingBytes")
+                check(launch.attachTimeoutMs, in: LaunchConfig.attachTimeoutRange, "\(path).launch.attachTimeoutMs")
+            }
         }
         checkDedicatedDevices()
     }

@@ -28,6 +28,8 @@ public struct PartitionConfig: Sendable, Equatable {
     public var allowTakeover: Bool
     /// Expected heartbeat period; a guest silent for three periods is declared failed. `nil`: no monitoring.
     public var heartbeatMs: Int?
+    /// When set, the hub launches and supervises the partition's guest process.
+    public var launch: LaunchConfig?
 
     public static let priorityRange = 0...15
     public static let defaultWeight = 100
@@ -53,8 +55,10 @@ public struct PartitionConfig: Sendable, Equatable {
         devices: [DeviceGrant] = [],
         restart: RestartPolicy = RestartPolicy(),
         allowTakeover: Bool = false,
-        heartbeatMs: Int? = nil
+        heartbeatMs: Int? = nil,
+        launch: LaunchConfig? = nil
     ) {
+        self.launch = launch
         self.name = name
         self.schedulingClass = schedulingClass
         self.priority = priority

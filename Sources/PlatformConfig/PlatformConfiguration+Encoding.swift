@@ -75,6 +75,17 @@ extension PlatformConfiguration {
         }
         out.bool("allowTakeover", partition.allowTakeover)
         if let heartbeat = partition.heartbeatMs { out.int("heartbeatMs", heartbeat) }
+        if let launch = partition.launch {
+            out.block("launch") { out in
+                out.scalars("command", launch.command)
+                if !launch.environment.isEmpty { out.scalars("environment", launch.environment) }
+                if let directory = launch.workingDirectory { out.string("workingDirectory", directory) }
+                if let file = launch.logFile { out.string("logFile", file) }
+                out.size("logRingBytes", launch.logRingBytes)
+                out.int("attachTimeoutMs", launch.attachTimeoutMs)
+                out.bool("autoStart", launch.autoStart)
+            }
+        }
     }
 
     private func encodeDevices(_ out: inout YAMLWriter) {

@@ -15,7 +15,7 @@ import Testing
         // Raised in the opposite order of the expected delivery.
         _ = platform.raise(from: .session(rtos.session), to: "linux", line: 0, actions: &actions)
         _ = platform.raise(from: .session(linux.session), to: "mgmt", line: 0, actions: &actions)
-        _ = platform.raise(from: .session(linux.session), to: "secure", line: 0, actions: &actions)
+        _ = platform.raise(from: .session(rtos.session), to: "secure", line: 0, actions: &actions)
         _ = platform.raise(from: .session(secure.session), to: "rtos", line: 0, actions: &actions)
         let order = fixture.drain(budget: 2).compactMap(\.interrupt).map(\.session)
         #expect(order == [rtos.session, secure.session])

@@ -87,7 +87,7 @@ enum ExpectedReference {
                 ], heartbeatMs: 1000),
             PartitionConfig(
                 name: "linux", schedulingClass: .fairShare, priority: 8, weight: 100, memoryBytes: 512 << 20,
-                secret: "linux-dev-secret", mayInterrupt: ["rtos", "secure", "mgmt"],
+                secret: "linux-dev-secret", mayInterrupt: ["rtos", "mgmt"],
                 mayMessage: ["rtos", "secure", "mgmt"],
                 devices: [DeviceGrant(device: "fb0", access: .shared), DeviceGrant(device: "lan0", access: .shared)]),
             PartitionConfig(

@@ -451,6 +451,8 @@ class GuestClient:
                     raise GuestError(frame.fields["code"], frame.fields["reason"])
                 if frame.type != expected or frame.request_id != request_id:
                     raise GuestError(18, f"expected {expected}, got {frame.type}")
+                # What the hub sent right behind WELCOME (latched IRQs, queued messages) came in the same read.
+                self.queue.extend(decode_body(body) for body in bodies[1:])
                 return frame, bodies[0]  # the exact bytes the hub sent, for the transcript
 
     def _request_id(self) -> int:

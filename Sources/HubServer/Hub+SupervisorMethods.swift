@@ -1,0 +1,53 @@
+import ControlWire
+import JSON
+
+extension Hub {
+    /// `partition.start/stop/restart/logs`: local management of launched guests (issue 8, `Protocols/control.md` §10).
+    func registerSupervisorMethods() {
+        router.register("partition.start", summary: "Start a launched partition's guest") {
+            [unowned self] call throws(ControlError) in
+            let supervisor = try self.supervisor(call)
+            let started = supervisor.start(reason: "partition.start from \(call.session?.remote ?? "?")")
+            return .result(["state": .string(supervisor.state.rawValue), "changed": .bool(started)])
+        }
+        router.register("partition.stop", summary: "Stop a launched partition's guest (SIGTERM, then SIGKILL)") {
+            [unowned self] call throws(ControlError) in
+            let supervisor = try self.supervisor(call)
+            supervisor.stop(reason: "partition.stop from \(call.session?.remote ?? "?")")
+            return .result(["state": .string(supervisor.state.rawValue)])
+        }
+        router.register("partition.restart", summary: "Restart a launched partition's guest now") {
+            [unowned self] call throws(ControlError) in
+            let supervisor = try self.supervisor(call)
+            supervisor.restart(reason: "partition.restart from \(call.session?.remote ?? "?")")
+            return .result(["state": .string(supervisor.state.rawValue)])
+        }
+        router.register("partition.logs", summary: "Recent output of a launched guest; optionally clear it") {
+            [unowned self] call throws(ControlError) in
+            let params = try ControlParams(call.params, allowed: ["name", "clear"])
+            let supervisor = try self.supervisor(call, params: params)
+            let bytes = supervisor.log.contents
+            let result: JSON = [
+                "text": .string(String(decoding: bytes, as: UTF8.self)), "bytes": .int(Int64(bytes.count)),
+                "dropped": .uint(supervisor.log.dropped), "capacity": .int(Int64(supervisor.log.capacity)),
+            ]
+            if try params.optionalBool("clear") == true { supervisor.clearLog() }
+            return .result(result)
+        }
+    }
+
+    private func supervisor(_ call: ControlCall, params: ControlParams? = nil) throws(ControlError)
+        -> PartitionSupervisor
+    {
+        let checked: ControlParams
+        if let params { checked = params } else { checked = try ControlParams(call.params, allowed: ["name"]) }
+        let params = checked
+        let name = try params.requireString("name")
+        let partition = try partition(named: name)
+        guard let supervisor = supervisors[partition.name] else {
+            throw ControlError.conflict(
+                "\(name) has no launch section: its guest is started outside the hub", reason: "not_launched")
+        }
+        return supervisor
+    }
+}

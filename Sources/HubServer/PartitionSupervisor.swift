@@ -1,0 +1,290 @@
+import EventLoop
+import Glibc
+import Hypervisor
+import JSON
+import Logging
+import PlatformConfig
+
+/// Launches, watches and restarts one partition's guest process (issue 8).
+///
+/// States: `stopped → starting → running ⇄ suspended`; a guest that exits, fails to attach in time or
+/// misses its heartbeats is `crashed`, then `restarting` after a back-off, or `failed` once the
+/// partition's restart budget is spent. Every transition is a `partition.state` event with a reason.
+/// The model keeps the partition's queued messages and latched interrupts across restarts, so a
+/// restarted guest resumes where its predecessor stopped.
+final class PartitionSupervisor {
+    enum State: String {
+        case stopped, starting, running, suspended, crashed, restarting, failed
+    }
+
+    let partition: PartitionConfig
+    let launch: LaunchConfig
+    private unowned let hub: Hub
+    private(set) var state: State = .stopped
+    private(set) var process: ChildProcess?
+    private var attachTimer: Timer?
+    private var backoffTimer: Timer?
+    private var killTimer: Timer?
+    /// Monotonic times of restarts, for the budget window.
+    private var restartTimes: [UInt64] = []
+    private(set) var restarts: UInt64 = 0
+    private(set) var lastExit: (status: Int64, signal: Int32)?
+    private(set) var lastReason = "configured"
+    private(set) var log: LogRing
+    private var logFile: Int32 = -1
+    private(set) var resources = ResourceReport()
+    /// Set while the hub itself stops the process, so its exit is not a crash.
+    private var stopping = false
+    private var pendingRestart = false
+    var logger: Logger
+
+    init(partition: PartitionConfig, launch: LaunchConfig, hub: Hub, logger: Logger) {
+        self.partition = partition
+        self.launch = launch
+        self.hub = hub
+        self.log = LogRing(capacity: launch.logRingBytes)
+        self.logger = logger
+        self.logger[metadataKey: "partition"] = "\(partition.name)"
+        if let path = launch.logFile {
+            logFile = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
+            if logFile < 0 { logger.warning("cannot open log file \(path): errno \(errno)") }
+        }
+    }
+
+    deinit { if logFile >= 0 { close(logFile) } }
+
+    var processID: Int32? { process.flatMap { $0.hasExited ? nil : $0.processID } }
+
+    // MARK: Commands
+
+    /// Starts the guest unless it is already starting or running.
+    @discardableResult
+    func start(reason: String) -> Bool {
+        switch state {
+        case .starting, .running, .suspended, .restarting: return false
+        case .stopped, .crashed, .failed: break
+        }
+        if state == .failed { restartTimes.removeAll() }
+        spawn(reason: reason)
+        return true
+    }
+
+    /// Stops the guest: SIGTERM, then SIGKILL if it is still there after two seconds.
+    func stop(reason: String) {
+        backoffTimer?.close()
+        backoffTimer = nil
+        pendingRestart = false
+        guard let process, !process.hasExited else {
+            transition(to: .stopped, reason: reason)
+            return
+        }
+        stopping = true
+        lastReason = reason
+        if state == .suspended { try? process.kill(signal: SIGCONT) }
+        try? process.kill(signal: SIGTERM)
+        killTimer?.close()
+        killTimer = try? Timer.once(loop: hub.loop, afterMilliseconds: 2000) { [weak self] in
+            try? self?.process?.kill(signal: SIGKILL)
+        }
+    }
+
+    /// Stops and starts again (`partition.restart`), without spending the restart budget.
+    func restart(reason: String) {
+        guard let process, !process.hasExited else {
+            start(reason: reason)
+            return
+        }
+        pendingRestart = true
+        stopping = true
+        lastReason = reason
+        if state == .suspended { try? process.kill(signal: SIGCONT) }
+        try? process.kill(signal: SIGKILL)
+    }
+
+    /// SIGSTOP / SIGCONT the process (the hub has already told the guest, and the model stops deliveries).
+    func setSuspended(_ suspended: Bool) -> String? {
+        guard let process, !process.hasExited else { return "no process is running" }
+        do {
+            try process.kill(signal: suspended ? SIGSTOP : SIGCONT)
+        } catch {
+            return "\(error)"
+        }
+        if suspended, state == .running || state == .starting {
+            transition(to: .suspended, reason: "suspended by management")
+        } else if !suspended, state == .suspended {
+            transition(to: hub.isAttached(partition.name) ? .running : .starting, reason: "resumed by management")
+        }
+        return nil
+    }
+
+    /// Kills whatever is left at hub shutdown.
+    func terminateForShutdown() {
+        backoffTimer?.close()
+        attachTimer?.close()
+        killTimer?.close()
+        stopping = true
+        if let process, !process.hasExited {
+            try? process.kill(signal: SIGCONT)
+            try? process.kill(signal: SIGTERM)
+        }
+    }
+
+    func killForShutdown() {
+        if let process, !process.hasExited { try? process.kill(signal: SIGKILL) }
+    }
+
+    // MARK: Events from the hub
+
+    func guestAttached() {
+        attachTimer?.close()
+        attachTimer = nil
+        if state == .starting || state == .restarting { transition(to: .running, reason: "guest attached") }
+    }
+
+    /// The guest's session ended. A missed heartbeat means the guest is hung: kill it so the restart
+    /// policy takes over. Other reasons (the process exiting) arrive through the exit callback.
+    func guestDetached(reason: DetachReason) {
+        guard reason == .heartbeatMissed, let process, !process.hasExited else { return }
+        lastReason = "missed heartbeat"
+        crashReason = "missed heartbeat (no traffic for 3 x \(partition.heartbeatMs ?? 0) ms)"
+        try? process.kill(signal: SIGKILL)
+    }
+
+    private var crashReason: String?
+
+    // MARK: Process life
+
+    private func spawn(reason: String) {
+        var environment: [String: String] = [:]
+        var index = 0
+        while let entry = environ[index] {
+            let text = String(cString: entry)
+            if let equals = text.firstIndex(of: "=") {
+                environment[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
+            index += 1
+        }
+        for entry in launch.environment {
+            let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            environment[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
+        }
+        environment["HANDSETHUB_GUEST_ENDPOINT"] = hub.guestEndpointForChildren?.description ?? ""
+        environment["HANDSETHUB_PARTITION"] = partition.name
+        environment["HANDSETHUB_SECRET"] = partition.secret
+        let options = ChildProcess.Options(
+            executable: launch.command[0], arguments: Array(launch.command.dropFirst()), environment: environment,
+            workingDirectory: launch.workingDirectory)
+        do {
+            stopping = false
+            crashReason = nil
+            let child = try ChildProcess(
+                loop: hub.loop, options: options,
+                onStdout: { [weak self] bytes in self?.output(bytes) },
+                onStderr: { [weak self] bytes in self?.output(bytes) },
+                onExit: { [weak self] status, signal in self?.exited(status: status, signal: signal) })
+            process = child
+            transition(to: .starting, reason: reason)
+            resources = ResourceReport.apply(to: child.processID, partition: partition)
+            for item in resources.notApplied {
+                logger.notice("\(partition.name): \(item.what) not applied: \(item.reason)")
+            }
+            attachTimer?.close()
+            attachTimer = try? Timer.once(loop: hub.loop, afterMilliseconds: UInt64(launch.attachTimeoutMs)) {
+                [weak self] in
+                guard let self, self.state == .starting else { return }
+                self.crashReason = "failed to attach within \(self.launch.attachTimeoutMs) ms"
+                try? self.process?.kill(signal: SIGKILL)
+            }
+        } catch {
+            lastExit = nil
+            crashed(reason: "cannot start \(launch.command[0]): \(error)")
+        }
+    }
+
+    private func output(_ bytes: ArraySlice<UInt8>) {
+        log.append(bytes)
+        if logFile >= 0 { _ = bytes.withUnsafeBytes { write(logFile, $0.baseAddress, $0.count) } }
+    }
+
+    private func exited(status: Int64, signal: Int32) {
+        lastExit = (status, signal)
+        attachTimer?.close()
+        attachTimer = nil
+        killTimer?.close()
+        killTimer = nil
+        let how = signal != 0 ? "killed by signal \(signal)" : "exited with status \(status)"
+        if pendingRestart {
+            pendingRestart = false
+            spawn(reason: "\(lastReason) (previous guest \(how))")
+            return
+        }
+        if stopping {
+            stopping = false
+            transition(to: .stopped, reason: "\(lastReason) (\(how))")
+            return
+        }
+        let clean = status == 0 && signal == 0 && crashReason == nil
+        if clean && partition.restart.mode != .always {
+            transition(to: .stopped, reason: "guest \(how)")
+            return
+        }
+        crashed(reason: crashReason ?? "guest \(how)")
+    }
+
+    /// Applies the restart policy: back-off, restart, or give up.
+    private func crashed(reason: String) {
+        transition(to: .crashed, reason: reason)
+        let policy = partition.restart
+        guard policy.mode != .never else {
+            transition(to: .failed, reason: "restart policy is never; last failure: \(reason)")
+            return
+        }
+        let now = MonotonicClock.nanoseconds()
+        let window = UInt64(policy.windowSeconds) * 1_000_000_000
+        restartTimes.removeAll { now - $0 > window }
+        guard restartTimes.count < policy.maxRestarts else {
+            transition(
+                to: .failed,
+                reason:
+                    "restart budget spent: \(restartTimes.count) restarts in \(policy.windowSeconds) s; last failure: \(reason)"
+            )
+            return
+        }
+        // Exponential back-off by the number of recent restarts: a guest that keeps crashing waits longer.
+        let exponent = min(restartTimes.count, 20)
+        let delay = min(policy.backoffMaxMs, policy.backoffInitialMs << exponent)
+        restartTimes.append(now)
+        restarts += 1
+        transition(to: .restarting, reason: "restart \(restartTimes.count) of \(policy.maxRestarts) in \(delay) ms")
+        backoffTimer?.close()
+        backoffTimer = try? Timer.once(loop: hub.loop, afterMilliseconds: UInt64(delay)) { [weak self] in
+            guard let self, self.state == .restarting else { return }
+            self.spawn(reason: "restart after: \(reason)")
+        }
+    }
+
+    private func transition(to next: State, reason: String) {
+        guard next != state else { return }
+        let from = state
+        state = next
+        lastReason = reason
+        logger.info("\(partition.name): \(from.rawValue) -> \(next.rawValue): \(reason)")
+        hub.publish(
+            "partition.state", partition: partition.name,
+            data: ["from": .string(from.rawValue), "to": .string(next.rawValue), "reason": .string(reason)])
+    }
+
+    func clearLog() { log.clear() }
+
+    var statusJSON: JSON {
+        [
+            "state": .string(state.rawValue),
+            "reason": .string(lastReason),
+            "pid": processID.map { .int(Int64($0)) } ?? .null,
+            "restarts": .uint(restarts),
+            "lastExit": lastExit.map { ["status": .int($0.status), "signal": .int(Int64($0.signal))] } ?? .null,
+            "command": .array(launch.command.map { .string($0) }),
+            "resources": resources.json,
+        ]
+    }
+}

@@ -1,0 +1,167 @@
+"""Managed partitions (issue 8): hubd launches guests, watches them and restarts them by policy, while
+the other partitions keep running. Each test launches the sample guest Tools/python/examples/supervised_guest.py."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from handsethub.pytest_plugin import find_hubd
+
+REPO = next(p for p in Path(__file__).resolve().parents if (p / "Package.swift").exists())
+GUEST = REPO / "Tools/python/examples/supervised_guest.py"
+
+
+def default_config() -> str:
+    return subprocess.run([str(find_hubd()), "--print-default-config"], check=True, capture_output=True,
+                          text=True, timeout=30).stdout
+
+
+def with_launch(text: str, partition: str, launch: str, extra: str = "", restart: str | None = None) -> str:
+    """Adds a launch section (and optionally more partition keys, or a replacement restart block) to one
+    partition of an encoded configuration. Every encoded partition ends its own keys with `allowTakeover`."""
+    pattern = re.compile(rf"(  - name: {partition}\n(?:    .*\n|      .*\n)*?)(    restart:\n(?:      .*\n)+)(    allowTakeover: \w+\n)")
+    match = pattern.search(text)
+    assert match, f"partition {partition} not found"
+    block = match.group(1) + (restart or match.group(2)) + match.group(3) + extra + "    launch:\n" + launch
+    return text[:match.start()] + block + text[match.end():]
+
+
+def launch_block(*arguments: str) -> str:
+    command = ", ".join([sys.executable, str(GUEST), *arguments])
+    return f"      command: [{command}]\n      attachTimeoutMs: 5000\n"
+
+
+def wait_state(hub, partition: str, state: str, timeout: float = 10.0, since: int = 0) -> dict:
+    event = hub.call("events.wait", {"filter": {"kinds": ["partition.state"], "partitions": [partition]},
+                                     "since": since, "timeoutMs": int(timeout * 1000)})
+    # Events are answered in order; keep waiting until the wanted state arrives.
+    deadline = time.monotonic() + timeout
+    while event["event"]["data"]["to"] != state:
+        since = event["event"]["seq"]
+        remaining = int((deadline - time.monotonic()) * 1000)
+        assert remaining > 0, f"{partition} never reached {state}"
+        event = hub.call("events.wait", {"filter": {"kinds": ["partition.state"], "partitions": [partition]},
+                                         "since": since, "timeoutMs": remaining})
+    return event["event"]
+
+
+def test_a_killed_guest_is_restarted_and_gets_the_messages_queued_meanwhile(hubd, tmp_path):
+    record = tmp_path / "linux.log"
+    config = with_launch(default_config(), "linux", launch_block("--record", str(record)))
+    hub = hubd(config=config)
+    attached = wait_state(hub, "linux", "running")
+    first_pid = hub.call("partition.get", {"name": "linux"})["supervisor"]["pid"]
+    os.kill(first_pid, signal.SIGKILL)
+    crashed = wait_state(hub, "linux", "crashed", since=attached["seq"])
+    assert "signal 9" in crashed["data"]["reason"]
+    # While linux is down, rtos's test peer queues messages for it; they must arrive after the restart.
+    for n in range(3):
+        assert hub.call("msg.send", {"link": "rtos-linux", "as": "tester", "to": "linux", "text": f"m{n}"})[
+            "messageId"] >= 1
+    running = wait_state(hub, "linux", "running", since=crashed["seq"])
+    assert running["time"]["monoNs"] - crashed["time"]["monoNs"] < 5_000_000_000
+    status = hub.call("partition.get", {"name": "linux"})
+    assert status["supervisor"]["pid"] != first_pid
+    assert status["supervisor"]["restarts"] == 1
+    assert eventually(lambda: text(record).count("msg ") >= 3)
+    messages = [line.split(" ", 3)[3] for line in record.read_text().splitlines() if line.startswith("msg ")]
+    assert messages == ["m0", "m1", "m2"]
+    # The other partitions were untouched.
+    assert hub.call("partition.get", {"name": "rtos"})["counters"]["attaches"] == 0
+
+
+def test_a_guest_that_stops_heartbeating_is_declared_hung_and_restarted(hubd):
+    config = with_launch(default_config(), "mgmt", launch_block("--heartbeat-ms", "0"), extra="    heartbeatMs: 100\n")
+    hub = hubd(config=config)
+    running = wait_state(hub, "mgmt", "running")
+    crashed = wait_state(hub, "mgmt", "crashed", since=running["seq"])
+    assert "missed heartbeat" in crashed["data"]["reason"]
+    wait_state(hub, "mgmt", "running", since=crashed["seq"])
+    detached = hub.call("events.recent", {"filter": {"kinds": ["partition.detached"], "partitions": ["mgmt"]}})
+    assert any(e["data"]["reason"] == "heartbeat-missed" for e in detached["events"])
+
+
+def test_a_guest_that_crashes_on_start_backs_off_then_fails_with_the_reason(hubd):
+    restart = ("    restart:\n      mode: on-failure\n      maxRestarts: 3\n      windowSeconds: 60\n"
+               "      backoffInitialMs: 50\n      backoffMaxMs: 1000\n")
+    config = with_launch(default_config(), "secure", launch_block("--exit-after", "0"), restart=restart)
+    hub = hubd(config=config)
+    failed = wait_state(hub, "secure", "failed", timeout=15)
+    assert "restart budget spent: 3 restarts" in failed["data"]["reason"]
+    assert "exited with status 3" in failed["data"]["reason"]
+    restarting = [e for e in hub.call("events.recent", {"filter": {"kinds": ["partition.state"],
+                                                                   "partitions": ["secure"]}})["events"]
+                  if e["data"]["to"] == "restarting"]
+    delays = [int(re.search(r"in (\d+) ms", e["data"]["reason"]).group(1)) for e in restarting]
+    assert delays == [50, 100, 200], delays  # exponential back-off
+    logs = hub.call("partition.logs", {"name": "secure"})
+    assert "crashing on start" in logs["text"]
+    # A failed partition stays down until asked; the others were never disturbed.
+    assert hub.call("partition.get", {"name": "secure"})["state"] == "failed"
+    assert hub.call("partition.start", {"name": "secure"})["changed"] is True
+
+
+def test_suspend_stops_the_process_and_resume_continues_it_with_notifications(hubd, tmp_path):
+    record = tmp_path / "mgmt.log"
+    config = with_launch(default_config(), "mgmt", launch_block("--record", str(record), "--heartbeat-ms", "0"))
+    hub = hubd(config=config)
+    wait_state(hub, "mgmt", "running")
+    pid = hub.call("partition.get", {"name": "mgmt"})["supervisor"]["pid"]
+    assert hub.call("partition.suspend", {"name": "mgmt"})["state"] == "suspended"
+    assert eventually(lambda: process_state(pid) == "T"), "the guest process is stopped"
+    # Raises on a suspended partition latch instead of being delivered.
+    assert hub.call("irq.raise", {"partition": "mgmt", "line": 4, "as": "tester"})["pending"] is True
+    assert hub.call("partition.resume", {"name": "mgmt"})["state"] == "running"
+    assert eventually(lambda: process_state(pid) in ("S", "R")), "the guest process runs again"
+    assert eventually(lambda: "irq 4" in text(record))
+    lines = record.read_text().splitlines()
+    assert lines[1:] == ["suspend", "resume", "irq 4"], lines
+
+
+def test_start_stop_restart_and_logs_through_the_control_api(hubd):
+    config = with_launch(default_config(), "mgmt", launch_block())
+    hub = hubd(config=config)
+    wait_state(hub, "mgmt", "running")
+    assert eventually(lambda: "attached as session" in hub.call("partition.logs", {"name": "mgmt"})["text"])
+    hub.call("partition.logs", {"name": "mgmt", "clear": True})
+    assert hub.call("partition.logs", {"name": "mgmt"})["bytes"] == 0
+    hub.call("partition.stop", {"name": "mgmt"})
+    stopped = wait_state(hub, "mgmt", "stopped")
+    assert "partition.stop" in stopped["data"]["reason"]
+    assert hub.call("partition.start", {"name": "mgmt"})["changed"] is True
+    wait_state(hub, "mgmt", "running", since=stopped["seq"])
+    error = None
+    try:
+        hub.call("partition.start", {"name": "rtos"})
+    except Exception as caught:  # rtos has no launch section
+        error = caught
+    assert error is not None and error.data["reason"] == "not_launched"
+
+
+def process_state(pid: int) -> str:
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()[0]
+
+
+def eventually(condition, timeout: float = 5.0) -> bool:
+    """Polls a condition the hub cannot signal (process states, pipe output), within a bound."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+def text(path: Path) -> str:
+    """A guest's record file; empty until the guest has created it."""
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        return ""
