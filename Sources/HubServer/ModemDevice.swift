@@ -99,7 +99,9 @@ final class ModemInstance {
     private(set) var backendUp = false
     /// While the remote backend is down, lines from the guest are answered here.
     private var downAssembler = ATLineAssembler()
-    private var remoteLineBuffer: [UInt8] = []
+    /// Whether a command line went to the remote simulator and its final result has not come back.
+    private var remoteCommandInFlight = false
+    static let finalPrefixes = ["OK", "ERROR", "+CME ERROR", "+CMS ERROR", "NO CARRIER", "BUSY", "NO ANSWER", "CONNECT", "> "]
 
     init(config: ModemConfig, hub: Hub) {
         self.config = config
@@ -245,6 +247,7 @@ final class ModemInstance {
             simulator.receive(bytes, now: ModemInstance.nowMs())
             pump()
         } else if backendUp, let remoteConnection {
+            if bytes.contains(0x0D) || bytes.contains(0x1A) { remoteCommandInFlight = true }
             _ = remoteConnection.write(Array(bytes))
         } else {
             // The remote simulator is away: every command line gets a clear final result at once.
@@ -268,6 +271,9 @@ final class ModemInstance {
         guard !entries.isEmpty else { return }
         if isRemote, direction == "from_modem" {
             for entry in entries where ModemInstance.isUnsolicited(entry.line) { unsolicitedQueued() }
+            if entries.contains(where: { entry in ModemInstance.finalPrefixes.contains { entry.line.hasPrefix($0) } }) {
+                remoteCommandInFlight = false
+            }
         }
         resolveWaits(traceEntries: entries)
     }
@@ -385,7 +391,10 @@ final class ModemInstance {
             "modem.backend", partition: config.owner, device: config.name,
             data: ["up": false, "reason": .string(reason)])
         // A command in flight will never be answered by the simulator: tell the host now.
-        broadcast(Array("\r\n+CME ERROR: 0\r\n".utf8))
+        if remoteCommandInFlight {
+            remoteCommandInFlight = false
+            broadcast(Array("\r\n+CME ERROR: 0\r\n".utf8))
+        }
         scheduleReconnect()
     }
 
