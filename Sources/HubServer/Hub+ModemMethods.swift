@@ -65,7 +65,9 @@ extension ModemInstance {
         }
     }
 
-    static func lineMatches(_ entry: ModemTrace.Entry, after: UInt64, direction: String?, pattern: Regex<AnyRegexOutput>)
+    static func lineMatches(
+        _ entry: ModemTrace.Entry, after: UInt64, direction: String?, pattern: Regex<AnyRegexOutput>
+    )
         -> Bool
     {
         guard entry.seq > after else { return false }
@@ -104,8 +106,10 @@ extension ModemInstance {
             }
             return nil
         case .at(let after, let direction, let pattern):
-            return trace.entries.first { ModemInstance.lineMatches($0, after: after, direction: direction, pattern: pattern) }
-                .map(ModemInstance.json)
+            return trace.entries.first {
+                ModemInstance.lineMatches($0, after: after, direction: direction, pattern: pattern)
+            }
+            .map(ModemInstance.json)
         }
     }
 }
@@ -122,7 +126,8 @@ extension Hub {
             let modem = try instance(params)
             guard let simulator = modem.simulator else {
                 throw ControlError.conflict(
-                    "\(modem.config.name) uses a remote simulator; drive its network side there", reason: "remote_backend")
+                    "\(modem.config.name) uses a remote simulator; drive its network side there",
+                    reason: "remote_backend")
             }
             return (modem, simulator)
         }
@@ -130,7 +135,8 @@ extension Hub {
             switch error.kind {
             case .notFound: ControlError.conflict(error.description, reason: "no_such_call")
             case .wrongState: ControlError.conflict(error.description, reason: "wrong_state")
-            case .invalid: ControlError.invalidParams(param: "params", expected: "valid values", detail: error.description)
+            case .invalid:
+                ControlError.invalidParams(param: "params", expected: "valid values", detail: error.description)
             case .unavailable: ControlError.conflict(error.description, reason: "not_registered")
             case .storageFull: ControlError.conflict(error.description, reason: "storage_full")
             }
@@ -154,7 +160,8 @@ extension Hub {
                             "name": .string(modem.config.name), "owner": .string(modem.config.owner),
                             "backend": .string(modem.isRemote ? "remote" : "builtin"),
                             "backendUp": .bool(modem.isRemote ? modem.backendUp : true),
-                            "openers": .array(modem.openers.values.map { .string($0.kind) }.sorted { "\($0)" < "\($1)" }),
+                            "openers": .array(
+                                modem.openers.values.map { .string($0.kind) }.sorted { "\($0)" < "\($1)" }),
                             "pty": modem.config.pty.map(JSON.string) ?? .null,
                         ]
                     })
@@ -171,7 +178,8 @@ extension Hub {
                     "name": .string(snapshot.operator.longName), "shortName": .string(snapshot.operator.shortName),
                     "numeric": .string(snapshot.operator.numeric),
                 ],
-                "rssi": .int(Int64(snapshot.rssi)), "ber": .int(Int64(snapshot.ber)), "simReady": .bool(simulator.simReady),
+                "rssi": .int(Int64(snapshot.rssi)), "ber": .int(Int64(snapshot.ber)),
+                "simReady": .bool(simulator.simReady),
                 "radioOn": .bool(simulator.radioOn), "calls": callsJSON(simulator),
                 "stored": .int(Int64(simulator.storedMessages.count)), "sent": .int(Int64(simulator.sent.count)),
                 "urcs": .uint(modem.urcCount),
@@ -182,7 +190,8 @@ extension Hub {
             let (_, simulator) = try builtin(params)
             return .result(["calls": callsJSON(simulator)])
         }
-        router.register("modem.call.incoming", summary: "A call arrives from the network") { call throws(ControlError) in
+        router.register("modem.call.incoming", summary: "A call arrives from the network") {
+            call throws(ControlError) in
             let params = try ControlParams(call.params, allowed: ["modem", "number", "presentation"])
             let (modem, simulator) = try builtin(params)
             let presentation: ModemCall.Presentation =
@@ -226,14 +235,17 @@ extension Hub {
                 return .result(["calls": callsJSON(simulator)])
             }
         }
-        router.register("modem.sms.deliver", summary: "Deliver an SMS from the network: text (split as needed) or PDUs") {
+        router.register("modem.sms.deliver", summary: "Deliver an SMS from the network: text (split as needed) or PDUs")
+        {
             call throws(ControlError) in
             let params = try ControlParams(call.params, allowed: ["modem", "from", "text", "pdu", "pdus"])
             let (modem, simulator) = try builtin(params)
             var tpdus: [[UInt8]] = []
             var hexes = try params.optionalStrings("pdus") ?? []
             if let one = try params.optionalString("pdu") { hexes.append(one) }
-            guard hexes.count <= 255 else { throw ControlError.invalidParams(param: "pdus", expected: "at most 255 PDUs") }
+            guard hexes.count <= 255 else {
+                throw ControlError.invalidParams(param: "pdus", expected: "at most 255 PDUs")
+            }
             for hex in hexes {
                 guard hex.utf8.count <= 2 * 200, let bytes = UCS2.unhex(hex) else {
                     throw ControlError.invalidParams(param: "pdu", expected: "hex of an SMS-DELIVER TPDU (no SMSC)")
@@ -276,7 +288,8 @@ extension Hub {
             }
             return .result(["messages": .array(messages), "count": .int(Int64(simulator.sent.count))])
         }
-        router.register("modem.signal", summary: "Set the signal strength the modem reports") { call throws(ControlError) in
+        router.register("modem.signal", summary: "Set the signal strength the modem reports") {
+            call throws(ControlError) in
             let params = try ControlParams(call.params, allowed: ["modem", "rssi", "ber"])
             let (modem, simulator) = try builtin(params)
             let rssi = Int(try params.requireInt("rssi", in: 0...99))
@@ -311,7 +324,9 @@ extension Hub {
             let short = try params.optionalString("shortName") ?? String(name.prefix(10))
             simulator.setOperator(ModemOperator(longName: name, shortName: short, numeric: numeric))
             modem.pump()
-            return .result(["operator": ["name": .string(name), "shortName": .string(short), "numeric": .string(numeric)]])
+            return .result([
+                "operator": ["name": .string(name), "shortName": .string(short), "numeric": .string(numeric)]
+            ])
         }
         router.register("modem.network", summary: "Lose or regain the network") { call throws(ControlError) in
             let params = try ControlParams(call.params, allowed: ["modem", "available"])
@@ -329,12 +344,15 @@ extension Hub {
             let lines = modem.trace.entries.filter { $0.seq > since }.suffix(limit).map(ModemInstance.json)
             return .result(["lines": .array(Array(lines)), "lastSeq": .uint(modem.trace.lastSeq)])
         }
-        router.register("modem.wait", summary: "Answer when a call reaches a state, an SMS is sent or an AT line matches") {
+        router.register(
+            "modem.wait", summary: "Answer when a call reaches a state, an SMS is sent or an AT line matches"
+        ) {
             [unowned self] call throws(ControlError) in
             let params = try ControlParams(
                 call.params, allowed: ["modem", "call", "sms", "at", "timeoutMs"])
             let modem = try instance(params)
-            let timeout = try params.requireInt("timeoutMs", in: 0...Int64(self.configuration.hub.limits.controlMaxWaitMs))
+            let timeout = try params.requireInt(
+                "timeoutMs", in: 0...Int64(self.configuration.hub.limits.controlMaxWaitMs))
             let condition: ModemWait.Condition
             let kinds = ["call", "sms", "at"].filter { params.contains($0) }
             guard kinds.count == 1 else {
@@ -347,10 +365,13 @@ extension Hub {
                     state: try inner.optionalChoice("state", of: states), number: try inner.optionalString("number"))
             } else if let spec = try params.optionalObject("sms") {
                 let inner = try ControlParams(.object(spec), allowed: ["to", "pattern", "since"])
-                let after = Int(try inner.optionalInt("since", in: 0...Int64(Int32.max)) ?? Int64(modem.simulator?.sent.count ?? 0))
+                let after = Int(
+                    try inner.optionalInt("since", in: 0...Int64(Int32.max)) ?? Int64(modem.simulator?.sent.count ?? 0))
                 condition = .sms(
                     after: after, to: try inner.optionalString("to"),
-                    pattern: try inner.optionalString("pattern").map { text throws(ControlError) in try regex(text, "sms.pattern") })
+                    pattern: try inner.optionalString("pattern").map { text throws(ControlError) in
+                        try regex(text, "sms.pattern")
+                    })
             } else {
                 let spec = try params.requireObject("at")
                 let inner = try ControlParams(.object(spec), allowed: ["pattern", "direction", "since"])
@@ -366,7 +387,8 @@ extension Hub {
             }
             let wait = ModemWait(session: session.id, requestID: call.id, condition: condition)
             modem.waits.append(wait)
-            wait.timer = try? Timer.once(loop: self.loop, afterMilliseconds: UInt64(timeout)) { [weak modem, weak wait] in
+            wait.timer = try? Timer.once(loop: self.loop, afterMilliseconds: UInt64(timeout)) {
+                [weak modem, weak wait] in
                 guard let modem, let wait else { return }
                 wait.timer = nil
                 modem.answer(wait, .error(.timeout(afterMs: timeout)))

@@ -44,7 +44,8 @@ final class ModemDevice: HubDevice {
         var object: JSONObject = [:]
         for instance in allInstances {
             object[instance.config.name] = [
-                "maxLineBytes": .int(Int64(instance.config.maxLineBytes)), "traceLines": .int(Int64(ModemTrace.capacity)),
+                "maxLineBytes": .int(Int64(instance.config.maxLineBytes)),
+                "traceLines": .int(Int64(ModemTrace.capacity)),
                 "shared": .bool(instance.config.shared),
             ]
         }
@@ -101,7 +102,9 @@ final class ModemInstance {
     private var downAssembler = ATLineAssembler()
     /// Whether a command line went to the remote simulator and its final result has not come back.
     private var remoteCommandInFlight = false
-    static let finalPrefixes = ["OK", "ERROR", "+CME ERROR", "+CMS ERROR", "NO CARRIER", "BUSY", "NO ANSWER", "CONNECT", "> "]
+    static let finalPrefixes = [
+        "OK", "ERROR", "+CME ERROR", "+CMS ERROR", "NO CARRIER", "BUSY", "NO ANSWER", "CONNECT", "> ",
+    ]
 
     init(config: ModemConfig, hub: Hub) {
         self.config = config
@@ -134,12 +137,14 @@ final class ModemInstance {
     func start() throws(HubStartError) {
         for (index, endpoint) in config.listen.enumerated() {
             do {
-                let listener = try Listener(loop: hub.loop, address: endpoint.socketAddress) { [unowned self] connection in
+                let listener = try Listener(loop: hub.loop, address: endpoint.socketAddress) {
+                    [unowned self] connection in
                     self.accept(connection)
                 }
                 listeners.append(listener)
             } catch {
-                throw HubStartError.listen(entry: "devices.modems[\(config.name)].listen[\(index)]", endpoint: endpoint, error)
+                throw HubStartError.listen(
+                    entry: "devices.modems[\(config.name)].listen[\(index)]", endpoint: endpoint, error)
             }
         }
         if let path = config.pty {
@@ -206,7 +211,8 @@ final class ModemInstance {
         }
         let id = addOpener(
             Opener(
-                kind: connection.kind == .tcp ? "tcp" : "unix", write: { [weak connection] in _ = connection?.write($0) },
+                kind: connection.kind == .tcp ? "tcp" : "unix",
+                write: { [weak connection] in _ = connection?.write($0) },
                 close: { [weak connection] in connection?.close() }), exclusive: true)
         connection.onData = { [unowned self] data in self.input(data, from: id) }
         connection.onEnd = { [unowned self, unowned connection] _ in
@@ -253,7 +259,9 @@ final class ModemInstance {
             // The remote simulator is away: every command line gets a clear final result at once.
             var echo: [UInt8] = []
             for event in downAssembler.feed(bytes, echoOut: &echo) {
-                if case .promptBody = event {} else if case .promptAborted = event {} else {
+                if case .promptBody = event {
+                } else if case .promptAborted = event {
+                } else {
                     broadcast(Array("\r\n+CME ERROR: 0\r\n".utf8))
                 }
             }
@@ -324,10 +332,14 @@ final class ModemInstance {
         case .smsReceived(let index, let from, let text):
             hub.publish(
                 "modem.sms.received", partition: config.owner, device: config.name,
-                data: ["index": index.map { .int(Int64($0)) } ?? .null, "from": .string(from), "text": text.map(JSON.string) ?? .null])
+                data: [
+                    "index": index.map { .int(Int64($0)) } ?? .null, "from": .string(from),
+                    "text": text.map(JSON.string) ?? .null,
+                ])
         case .registration(let state):
             hub.publish(
-                "modem.registration", partition: config.owner, device: config.name, data: ["state": .string(state.name)])
+                "modem.registration", partition: config.owner, device: config.name, data: ["state": .string(state.name)]
+            )
         case .dtmf(let id, let digits):
             hub.publish(
                 "modem.dtmf", partition: config.owner, device: config.name,
@@ -410,7 +422,8 @@ final class ModemInstance {
 
     static func json(_ call: ModemCall) -> JSONObject {
         [
-            "id": .int(Int64(call.id)), "direction": .string(call.direction.rawValue), "state": .string(call.state.name),
+            "id": .int(Int64(call.id)), "direction": .string(call.direction.rawValue),
+            "state": .string(call.state.name),
             "number": .string(call.number), "presentation": .string(call.presentation.name),
             "multiparty": .bool(call.multiparty), "dtmf": .string(call.dtmf),
         ]

@@ -300,7 +300,9 @@ struct ConfigValidator {
             if let line = modem.interruptLine, let owner = partitionsByName[modem.owner],
                 !(0..<owner.interruptLines).contains(line)
             {
-                add("\(path).interruptLine", "\(line) is not a line of \(modem.owner) (0...\(owner.interruptLines - 1))")
+                add(
+                    "\(path).interruptLine", "\(line) is not a line of \(modem.owner) (0...\(owner.interruptLines - 1))"
+                )
             }
             if let pty = modem.pty, !pty.hasPrefix("/") || pty.utf8.count > 1024 {
                 add("\(path).pty", "the PTY symlink must be an absolute path")

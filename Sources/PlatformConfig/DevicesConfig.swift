@@ -77,7 +77,8 @@ public struct ModemConfig: Sendable, Equatable {
         name: String, owner: String, pin: String? = nil, backend: ModemBackend = .builtin, listen: [Endpoint] = [],
         pty: String? = nil, shared: Bool = false, interruptLine: Int? = nil,
         maxLineBytes: Int = ModemConfig.defaultMaxLineBytes, number: String = "+15550000001",
-        operatorName: String = "HandsetHub Mobile", operatorShortName: String = "HubMob", operatorNumeric: String = "00101"
+        operatorName: String = "HandsetHub Mobile", operatorShortName: String = "HubMob",
+        operatorNumeric: String = "00101"
     ) {
         self.name = name
         self.owner = owner
