@@ -26,6 +26,10 @@ let package = Package(
         .target(name: "EventLoop", dependencies: ["CUV"]),
         .target(name: "Wire"),
         .target(name: "GuestWire", dependencies: ["Wire"]),
+        // AT command lines, result codes and SMS PDUs (3GPP TS 27.007 / 27.005 / 23.040): pure codecs.
+        .target(name: "ATWire"),
+        // The built-in network simulator behind the modem's AT interface: pure, driven by a clock seam.
+        .target(name: "Modem", dependencies: ["ATWire"]),
         // A JSON value with a strict parser and a canonical serializer, shared by the control
         // protocol and the event model (Foundation's JSONSerialization loses integer/bool identity).
         .target(name: "JSON"),
@@ -39,6 +43,7 @@ let package = Package(
             name: "HubServer",
             dependencies: [
                 "EventLoop", "Wire", "GuestWire", "ControlWire", "JSON", "Events", "PlatformConfig", "Hypervisor",
+                "ATWire", "Modem",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
@@ -64,6 +69,8 @@ let package = Package(
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "GuestWireTests", dependencies: ["GuestWire", "Wire"]),
+        .testTarget(name: "ATWireTests", dependencies: ["ATWire", "Wire"]),
+        .testTarget(name: "ModemTests", dependencies: ["Modem", "ATWire"]),
         .testTarget(name: "HubGuestTests", dependencies: ["HubGuest", "GuestWire", "Wire"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "ControlWireTests", dependencies: ["ControlWire", "Wire", "JSON"]),

@@ -249,7 +249,14 @@ struct ConfigDecoder {
     }
 
     private func modem(_ node: Node, _ path: String) -> ModemConfig? {
-        guard let fields = reader.mapping(node, at: path, allowed: ["name", "owner", "pin", "backend"]) else {
+        guard
+            let fields = reader.mapping(
+                node, at: path,
+                allowed: [
+                    "name", "owner", "pin", "backend", "listen", "pty", "shared", "interruptLine", "maxLineBytes",
+                    "number", "operator",
+                ])
+        else {
             return nil
         }
         var modem = ModemConfig(
@@ -257,6 +264,21 @@ struct ConfigDecoder {
             owner: fields.readRequired("owner", reader.string) ?? "")
         modem.pin = fields.read("pin", reader.string)
         modem.backend = fields.read("backend", modemBackend) ?? .builtin
+        if let node = fields.values["listen"] {
+            modem.listen = list(node, fields.path("listen"), Self.placeholderEndpoint, reader.endpoint)
+        }
+        modem.pty = fields.read("pty", reader.string)
+        modem.shared = fields.read("shared", reader.bool) ?? false
+        modem.interruptLine = fields.read("interruptLine", reader.int)
+        modem.maxLineBytes = fields.read("maxLineBytes", reader.int) ?? modem.maxLineBytes
+        modem.number = fields.read("number", reader.string) ?? modem.number
+        if let node = fields.values["operator"],
+            let op = reader.mapping(node, at: fields.path("operator"), allowed: ["name", "shortName", "numeric"])
+        {
+            modem.operatorName = op.read("name", reader.string) ?? modem.operatorName
+            modem.operatorShortName = op.read("shortName", reader.string) ?? modem.operatorShortName
+            modem.operatorNumeric = op.read("numeric", reader.string) ?? modem.operatorNumeric
+        }
         return modem
     }
 

@@ -311,6 +311,26 @@ struct ConfigValidator {
             if let pin = modem.pin, !(4...8).contains(pin.count) || !pin.allSatisfy({ $0.isASCII && $0.isNumber }) {
                 add("\(path).pin", "a PIN is 4 to 8 digits")
             }
+            check(modem.maxLineBytes, in: ModemConfig.maxLineBytesRange, "\(path).maxLineBytes")
+            if let line = modem.interruptLine, let owner = partitionsByName[modem.owner],
+                !(0..<owner.interruptLines).contains(line)
+            {
+                add(
+                    "\(path).interruptLine", "\(line) is not a line of \(modem.owner) (0...\(owner.interruptLines - 1))"
+                )
+            }
+            if let pty = modem.pty, !pty.hasPrefix("/") || pty.utf8.count > 1024 {
+                add("\(path).pty", "the PTY symlink must be an absolute path")
+            }
+            let digits = modem.number.hasPrefix("+") ? modem.number.dropFirst() : Substring(modem.number)
+            if digits.isEmpty || digits.count > 20 || !digits.allSatisfy({ $0.isASCII && $0.isNumber }) {
+                add("\(path).number", "a number is 1 to 20 digits with an optional leading +")
+            }
+            if !(5...6).contains(modem.operatorNumeric.count)
+                || !modem.operatorNumeric.allSatisfy({ $0.isASCII && $0.isNumber })
+            {
+                add("\(path).operator.numeric", "MCC+MNC is 5 or 6 digits")
+            }
         }
         for (index, framebuffer) in devices.framebuffers.enumerated() {
             let path = "devices.framebuffers[\(index)]"

@@ -53,12 +53,46 @@ public struct ModemConfig: Sendable, Equatable {
     public var pin: String?
     /// Where the network side of the modem lives.
     public var backend: ModemBackend
+    /// Raw AT listeners (`tcp:`/`unix:`): each accepted connection is a serial line to the modem.
+    public var listen: [Endpoint]
+    /// A host pseudo-terminal, reachable through this stable symlink; nil for none.
+    public var pty: String?
+    /// Whether several openers (listeners, PTY, guest channel) may talk to the modem at once.
+    public var shared: Bool
+    /// The owner's interrupt line raised when an unsolicited result is queued; nil for none.
+    public var interruptLine: Int?
+    /// Longest AT command line or SMS body, in bytes.
+    public var maxLineBytes: Int
+    /// The SIM's own number (`+CNUM`).
+    public var number: String
+    /// The home operator: long name, short name and MCC+MNC.
+    public var operatorName: String
+    public var operatorShortName: String
+    public var operatorNumeric: String
 
-    public init(name: String, owner: String, pin: String? = nil, backend: ModemBackend = .builtin) {
+    public static let defaultMaxLineBytes = 2048
+    public static let maxLineBytesRange = 64...65536
+
+    public init(
+        name: String, owner: String, pin: String? = nil, backend: ModemBackend = .builtin, listen: [Endpoint] = [],
+        pty: String? = nil, shared: Bool = false, interruptLine: Int? = nil,
+        maxLineBytes: Int = ModemConfig.defaultMaxLineBytes, number: String = "+15550000001",
+        operatorName: String = "HandsetHub Mobile", operatorShortName: String = "HubMob",
+        operatorNumeric: String = "00101"
+    ) {
         self.name = name
         self.owner = owner
         self.pin = pin
         self.backend = backend
+        self.listen = listen
+        self.pty = pty
+        self.shared = shared
+        self.interruptLine = interruptLine
+        self.maxLineBytes = maxLineBytes
+        self.number = number
+        self.operatorName = operatorName
+        self.operatorShortName = operatorShortName
+        self.operatorNumeric = operatorNumeric
     }
 }
 

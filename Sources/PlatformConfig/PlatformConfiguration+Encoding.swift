@@ -107,6 +107,22 @@ extension PlatformConfiguration {
             case .remote(let endpoint):
                 out.block("backend") { out in out.string("remote", endpoint.description) }
             }
+            if !modem.listen.isEmpty { out.scalars("listen", modem.listen.map(\.description)) }
+            if let pty = modem.pty { out.string("pty", pty) }
+            if modem.shared { out.bool("shared", true) }
+            if let line = modem.interruptLine { out.int("interruptLine", line) }
+            if modem.maxLineBytes != ModemConfig.defaultMaxLineBytes { out.int("maxLineBytes", modem.maxLineBytes) }
+            let defaults = ModemConfig(name: "", owner: "")
+            if modem.number != defaults.number { out.string("number", modem.number) }
+            if modem.operatorName != defaults.operatorName || modem.operatorShortName != defaults.operatorShortName
+                || modem.operatorNumeric != defaults.operatorNumeric
+            {
+                out.block("operator") { out in
+                    out.string("name", modem.operatorName)
+                    out.string("shortName", modem.operatorShortName)
+                    out.string("numeric", modem.operatorNumeric)
+                }
+            }
         }
         out.list("framebuffers", devices.framebuffers) { out, framebuffer in
             out.string("name", framebuffer.name)

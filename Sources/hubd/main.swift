@@ -11,6 +11,49 @@ struct Hubd: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hubd",
         abstract: "HandsetHub: a networked virtual device hub emulating a handset's hypervisor.",
+        subcommands: [Serve.self, ModemSim.self], defaultSubcommand: Serve.self)
+}
+
+/// `hubd modem-sim --listen ADDRESS`: only the built-in modem network simulator, as a remote backend.
+struct ModemSim: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "modem-sim",
+        abstract: "Serve the built-in modem network simulator as raw AT on ADDRESS (tcp:HOST:PORT or unix:PATH).",
+        discussion: "Each connection gets its own simulated modem. A hub uses it with `backend: {remote: ADDRESS}`.")
+
+    @Option(name: .long, help: "Where to listen: tcp:HOST:PORT or unix:PATH.")
+    var listen: String
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    mutating func run() throws {
+        let endpoint: Endpoint
+        do {
+            endpoint = try Endpoint(parsing: listen)
+        } catch {
+            throw ValidationError("--listen: \(error)")
+        }
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw ValidationError("--log-level: '\(logLevel)' is not a log level")
+        }
+        LogFormat.text.bootstrap(level: level)
+        let logger = Logger(label: "hubd.modem-sim")
+        do {
+            let server = try ModemSimServer(listen: endpoint, logger: logger)
+            if server.run() != 0 { throw ExitCode(1) }
+        } catch let error as HubStartError {
+            logger.critical("start-up failed: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// The hub itself (the default subcommand).
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "HandsetHub: a networked virtual device hub emulating a handset's hypervisor.",
         discussion: """
             With no --config, runs the built-in reference handset (rtos, linux, secure, mgmt).
             Exit status: 0 after a clean shutdown, 1 when start-up fails, 2 for an invalid configuration.

@@ -1,0 +1,446 @@
+import ATWire
+import EventLoop
+import GuestWire
+import Hypervisor
+import JSON
+import Logging
+import Modem
+import PlatformConfig
+
+/// The modem family: one `ModemInstance` per `devices.modems[]` entry (Protocols/modem.md).
+final class ModemDevice: HubDevice {
+    var familyName: String { "modem" }
+    private(set) var instances: [String: ModemInstance] = [:]
+    private var order: [String] = []
+
+    func start(hub: Hub) throws(HubStartError) {
+        for config in hub.configuration.devices.modems {
+            let instance = ModemInstance(config: config, hub: hub)
+            instances[config.name] = instance
+            order.append(config.name)
+            try instance.start()
+        }
+        hub.registerModemMethods(self)
+    }
+
+    func stop() {
+        for name in order { instances[name]?.stop() }
+    }
+
+    var allInstances: [ModemInstance] { order.compactMap { instances[$0] } }
+
+    var channelDeviceNames: [String] { order }
+
+    func openChannel(device: String, options: ArraySlice<UInt8>, endpoint: GuestChannelEndpoint) -> Result<
+        GuestChannel, GuestChannelRefusal
+    > {
+        guard let instance = instances[device] else {
+            return .failure(GuestChannelRefusal(code: .noSuchDevice, reason: "no modem \(device)"))
+        }
+        return instance.openChannel(endpoint: endpoint)
+    }
+
+    var limitsJSON: JSON {
+        var object: JSONObject = [:]
+        for instance in allInstances {
+            object[instance.config.name] = [
+                "maxLineBytes": .int(Int64(instance.config.maxLineBytes)),
+                "traceLines": .int(Int64(ModemTrace.capacity)),
+                "shared": .bool(instance.config.shared),
+            ]
+        }
+        return .object(object)
+    }
+}
+
+/// The guest-protocol channel to a modem: the owner's serial line over its session.
+final class ModemChannel: GuestChannel {
+    weak var instance: ModemInstance?
+    let endpoint: GuestChannelEndpoint
+    var openerID = 0
+
+    init(instance: ModemInstance, endpoint: GuestChannelEndpoint) {
+        self.instance = instance
+        self.endpoint = endpoint
+    }
+
+    var maxData: UInt32 { 4096 }
+    var openedOptions: [UInt8] { [] }
+    func received(_ data: ArraySlice<UInt8>) { instance?.input(data, from: openerID) }
+    func closed(reason: String) { instance?.removeOpener(openerID) }
+}
+
+/// One modem: its backend (the built-in simulator or a relay to a remote one), its openers (AT
+/// listeners, the PTY, the guest channel), the AT trace and the pending `modem.wait` calls.
+final class ModemInstance {
+    let config: ModemConfig
+    unowned let hub: Hub
+    let simulator: ModemSimulator?
+    var logger: Logger
+
+    struct Opener {
+        let kind: String
+        let write: ([UInt8]) -> Void
+        let close: () -> Void
+    }
+    var openers: [Int: Opener] = [:]
+    private var nextOpenerID = 1
+    private var listeners: [Listener] = []
+    private var pty: PseudoTerminal?
+    private var simulatorTimer: Timer?
+    var trace = ModemTrace()
+    var waits: [ModemWait] = []
+    private var stopped = false
+    var urcCount: UInt64 = 0
+
+    // Remote backend.
+    private var remoteConnection: Connection?
+    private var reconnectTimer: Timer?
+    private var backoffMs: UInt64 = 100
+    private(set) var backendUp = false
+    /// While the remote backend is down, lines from the guest are answered here.
+    private var downAssembler = ATLineAssembler()
+    /// Whether a command line went to the remote simulator and its final result has not come back.
+    private var remoteCommandInFlight = false
+    static let finalPrefixes = [
+        "OK", "ERROR", "+CME ERROR", "+CMS ERROR", "NO CARRIER", "BUSY", "NO ANSWER", "CONNECT", "> ",
+    ]
+
+    init(config: ModemConfig, hub: Hub) {
+        self.config = config
+        self.hub = hub
+        logger = hub.logger
+        logger[metadataKey: "modem"] = "\(config.name)"
+        if case .builtin = config.backend {
+            simulator = ModemSimulator(profile: ModemInstance.profile(for: config), now: ModemInstance.nowMs())
+        } else {
+            simulator = nil
+        }
+        downAssembler.echo = false
+        downAssembler.maxLineBytes = config.maxLineBytes
+    }
+
+    static func profile(for config: ModemConfig) -> ModemProfile {
+        var profile = ModemProfile()
+        profile.pin = config.pin
+        profile.ownNumber = config.number
+        profile.maxLineBytes = config.maxLineBytes
+        profile.homeOperator = ModemOperator(
+            longName: config.operatorName, shortName: config.operatorShortName, numeric: config.operatorNumeric)
+        return profile
+    }
+
+    static func nowMs() -> UInt64 { MonotonicClock.nanoseconds() / 1_000_000 }
+
+    var isRemote: Bool { simulator == nil }
+
+    func start() throws(HubStartError) {
+        for (index, endpoint) in config.listen.enumerated() {
+            do {
+                let listener = try Listener(loop: hub.loop, address: endpoint.socketAddress) {
+                    [unowned self] connection in
+                    self.accept(connection)
+                }
+                listeners.append(listener)
+            } catch {
+                throw HubStartError.listen(
+                    entry: "devices.modems[\(config.name)].listen[\(index)]", endpoint: endpoint, error)
+            }
+        }
+        if let path = config.pty {
+            do {
+                let terminal = try PseudoTerminal(loop: hub.loop, symlink: path)
+                pty = terminal
+                let id = addOpener(
+                    Opener(
+                        kind: "pty", write: { [weak terminal] bytes in _ = terminal?.connection.write(bytes) },
+                        close: {}), exclusive: false)
+                terminal.connection.onData = { [unowned self] data in self.input(data, from: id) }
+                terminal.connection.onEnd = { [unowned self] error in
+                    self.logger.warning("PTY master ended: \(String(describing: error))")
+                    self.removeOpener(id)
+                }
+                try? terminal.connection.startReading()
+            } catch {
+                throw HubStartError.model("devices.modems[\(config.name)].pty: \(error.description)")
+            }
+        }
+        if isRemote { connectRemote() }
+    }
+
+    func stop() {
+        stopped = true
+        for listener in listeners { listener.close() }
+        listeners.removeAll()
+        for opener in openers.values { opener.close() }
+        openers.removeAll()
+        pty?.close()
+        pty = nil
+        simulatorTimer?.close()
+        simulatorTimer = nil
+        reconnectTimer?.close()
+        reconnectTimer = nil
+        remoteConnection?.close()
+        remoteConnection = nil
+        for wait in waits { wait.timer?.close() }
+        waits.removeAll()
+    }
+
+    // MARK: Openers
+
+    /// Socket and guest-channel openers that count against the one-opener rule (the PTY is always there).
+    var exclusiveOpeners: Int { openers.values.filter { $0.kind != "pty" }.count }
+
+    @discardableResult
+    func addOpener(_ opener: Opener, exclusive: Bool) -> Int {
+        let id = nextOpenerID
+        nextOpenerID += 1
+        openers[id] = opener
+        return id
+    }
+
+    func removeOpener(_ id: Int) {
+        openers[id] = nil
+    }
+
+    private func accept(_ connection: Connection) {
+        guard config.shared || exclusiveOpeners == 0 else {
+            connection.write(Array("\r\nERROR: \(config.name) is already open (sharing is off)\r\n".utf8))
+            connection.closeAfterWrites()
+            return
+        }
+        let id = addOpener(
+            Opener(
+                kind: connection.kind == .tcp ? "tcp" : "unix",
+                write: { [weak connection] in _ = connection?.write($0) },
+                close: { [weak connection] in connection?.close() }), exclusive: true)
+        connection.onData = { [unowned self] data in self.input(data, from: id) }
+        connection.onEnd = { [unowned self, unowned connection] _ in
+            self.removeOpener(id)
+            connection.close()
+        }
+        do {
+            try connection.startReading()
+        } catch {
+            removeOpener(id)
+            connection.close()
+        }
+    }
+
+    func openChannel(endpoint: GuestChannelEndpoint) -> Result<GuestChannel, GuestChannelRefusal> {
+        guard endpoint.partition == config.owner,
+            hub.configuration.partition(named: endpoint.partition)?.grant(for: config.name) != nil
+        else {
+            return .failure(
+                GuestChannelRefusal(code: .notPermitted, reason: "\(config.name) belongs to \(config.owner)"))
+        }
+        guard config.shared || exclusiveOpeners == 0 else {
+            return .failure(GuestChannelRefusal(code: .channelInUse, reason: "\(config.name) is already open"))
+        }
+        let channel = ModemChannel(instance: self, endpoint: endpoint)
+        channel.openerID = addOpener(
+            Opener(
+                kind: "channel", write: { [weak channel] in _ = channel?.endpoint.send($0) },
+                close: { [weak channel] in channel?.endpoint.close(reason: "modem stopped") }), exclusive: true)
+        return .success(channel)
+    }
+
+    // MARK: Data paths
+
+    func input(_ bytes: ArraySlice<UInt8>, from opener: Int) {
+        traced("to_modem", bytes)
+        if let simulator {
+            simulator.receive(bytes, now: ModemInstance.nowMs())
+            pump()
+        } else if backendUp, let remoteConnection {
+            if bytes.contains(0x0D) || bytes.contains(0x1A) { remoteCommandInFlight = true }
+            _ = remoteConnection.write(Array(bytes))
+        } else {
+            // The remote simulator is away: every command line gets a clear final result at once.
+            var echo: [UInt8] = []
+            for event in downAssembler.feed(bytes, echoOut: &echo) {
+                if case .promptBody = event {
+                } else if case .promptAborted = event {
+                } else {
+                    broadcast(Array("\r\n+CME ERROR: 0\r\n".utf8))
+                }
+            }
+        }
+    }
+
+    func broadcast(_ bytes: [UInt8]) {
+        guard !bytes.isEmpty else { return }
+        traced("from_modem", bytes)
+        for opener in openers.values { opener.write(bytes) }
+    }
+
+    private func traced(_ direction: String, _ bytes: some Sequence<UInt8>) {
+        let entries = trace.record(direction, bytes)
+        guard !entries.isEmpty else { return }
+        if isRemote, direction == "from_modem" {
+            for entry in entries where ModemInstance.isUnsolicited(entry.line) { unsolicitedQueued() }
+            if entries.contains(where: { entry in ModemInstance.finalPrefixes.contains { entry.line.hasPrefix($0) } }) {
+                remoteCommandInFlight = false
+            }
+        }
+        resolveWaits(traceEntries: entries)
+    }
+
+    static let urcPrefixes = [
+        "RING", "+CRING:", "+CLIP:", "+CCWA:", "+CMTI:", "+CMT:", "+CREG:", "+CGREG:", "+CEREG:", "NO CARRIER",
+        "BUSY", "NO ANSWER", "+COLP:",
+    ]
+    static func isUnsolicited(_ line: String) -> Bool { urcPrefixes.contains { line.hasPrefix($0) } }
+
+    /// Moves what the simulator produced to the openers and turns its events into hub events.
+    func pump() {
+        guard let simulator else { return }
+        broadcast(simulator.takeOutput())
+        for event in simulator.takeEvents() { handle(event) }
+        armSimulatorTimer()
+    }
+
+    private func armSimulatorTimer() {
+        guard let simulator, !stopped else { return }
+        guard let deadline = simulator.nextDeadline else {
+            simulatorTimer?.stop()
+            return
+        }
+        if simulatorTimer == nil { simulatorTimer = try? Timer(loop: hub.loop) }
+        let now = ModemInstance.nowMs()
+        simulatorTimer?.start(afterMilliseconds: deadline > now ? deadline - now : 0) { [unowned self] in
+            self.simulator?.advance(to: ModemInstance.nowMs())
+            self.pump()
+        }
+    }
+
+    private func handle(_ event: ModemEvent) {
+        switch event {
+        case .unsolicited:
+            unsolicitedQueued()
+        case .call(let call, let ended):
+            var data = ModemInstance.json(call)
+            if let ended { data["ended"] = .string(ended) }
+            hub.publish("modem.call", partition: config.owner, device: config.name, data: .object(data))
+            resolveWaits(call: call, ended: ended)
+        case .smsSent(let sms):
+            let index = (simulator?.sent.count ?? 1) - 1
+            hub.publish(
+                "modem.sms.sent", partition: config.owner, device: config.name,
+                data: .object(ModemInstance.json(sms, index: index)))
+            resolveWaits(smsIndex: index, sms: sms)
+        case .smsReceived(let index, let from, let text):
+            hub.publish(
+                "modem.sms.received", partition: config.owner, device: config.name,
+                data: [
+                    "index": index.map { .int(Int64($0)) } ?? .null, "from": .string(from),
+                    "text": text.map(JSON.string) ?? .null,
+                ])
+        case .registration(let state):
+            hub.publish(
+                "modem.registration", partition: config.owner, device: config.name, data: ["state": .string(state.name)]
+            )
+        case .dtmf(let id, let digits):
+            hub.publish(
+                "modem.dtmf", partition: config.owner, device: config.name,
+                data: ["call": .int(Int64(id)), "digits": .string(digits)])
+        }
+    }
+
+    /// The owner's configured line, raised once per queued unsolicited result.
+    private func unsolicitedQueued() {
+        urcCount += 1
+        guard let line = config.interruptLine else { return }
+        var actions: [Action] = []
+        _ = hub.platform.raise(from: .device(config.name), to: config.owner, line: line, actions: &actions)
+        hub.perform(&actions)
+    }
+
+    // MARK: Remote backend
+
+    private func connectRemote() {
+        guard case .remote(let endpoint) = config.backend, !stopped else { return }
+        Connection.connect(loop: hub.loop, to: endpoint.socketAddress) { [weak self] result in
+            guard let self, !self.stopped else {
+                if case .success(let connection) = result { connection.close() }
+                return
+            }
+            switch result {
+            case .success(let connection):
+                self.remoteConnection = connection
+                self.backendUp = true
+                self.backoffMs = 100
+                self.downAssembler = ATLineAssembler(maxLineBytes: self.config.maxLineBytes)
+                self.downAssembler.echo = false
+                self.logger.info("remote modem simulator \(endpoint) connected")
+                self.hub.publish(
+                    "modem.backend", partition: self.config.owner, device: self.config.name,
+                    data: ["up": true, "endpoint": .string(endpoint.description)])
+                connection.onData = { [unowned self] data in self.broadcast(Array(data)) }
+                connection.onEnd = { [unowned self, unowned connection] error in
+                    connection.close()
+                    self.remoteLost(reason: error.map { "\($0)" } ?? "closed by the simulator")
+                }
+                do {
+                    try connection.startReading()
+                } catch {
+                    connection.close()
+                    self.remoteLost(reason: "\(error)")
+                }
+            case .failure(let error):
+                self.logger.debug("remote modem simulator \(endpoint): \(error); retrying in \(self.backoffMs) ms")
+                self.scheduleReconnect()
+            }
+        }
+    }
+
+    private func remoteLost(reason: String) {
+        guard backendUp else { return }
+        backendUp = false
+        remoteConnection = nil
+        logger.warning("remote modem simulator lost: \(reason)")
+        hub.publish(
+            "modem.backend", partition: config.owner, device: config.name,
+            data: ["up": false, "reason": .string(reason)])
+        // A command in flight will never be answered by the simulator: tell the host now.
+        if remoteCommandInFlight {
+            remoteCommandInFlight = false
+            broadcast(Array("\r\n+CME ERROR: 0\r\n".utf8))
+        }
+        scheduleReconnect()
+    }
+
+    private func scheduleReconnect() {
+        guard !stopped else { return }
+        if reconnectTimer == nil { reconnectTimer = try? Timer(loop: hub.loop) }
+        let delay = backoffMs
+        backoffMs = min(backoffMs * 2, 5000)
+        reconnectTimer?.start(afterMilliseconds: delay) { [unowned self] in self.connectRemote() }
+    }
+
+    // MARK: JSON
+
+    static func json(_ call: ModemCall) -> JSONObject {
+        [
+            "id": .int(Int64(call.id)), "direction": .string(call.direction.rawValue),
+            "state": .string(call.state.name),
+            "number": .string(call.number), "presentation": .string(call.presentation.name),
+            "multiparty": .bool(call.multiparty), "dtmf": .string(call.dtmf),
+        ]
+    }
+
+    static func json(_ sms: SentSMS, index: Int) -> JSONObject {
+        var object: JSONObject = [
+            "index": .int(Int64(index)), "reference": .int(Int64(sms.messageReference)),
+            "to": .string(sms.destination), "text": sms.text.map(JSON.string) ?? .null,
+            "alphabet": .string(sms.alphabet.rawValue), "mode": .string(sms.mode), "pdu": .string(sms.pduHex),
+        ]
+        if let concat = sms.concatenation {
+            object["part"] = [
+                "reference": .int(Int64(concat.reference)), "total": .int(Int64(concat.total)),
+                "sequence": .int(Int64(concat.sequence)),
+            ]
+        }
+        return object
+    }
+}

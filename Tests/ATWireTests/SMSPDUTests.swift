@@ -1,0 +1,91 @@
+import ATWire
+import Testing
+
+struct SMSPDUTests {
+    @Test func specificationVectorsDecodeAndReencode() throws {
+        let lines = try vectorLines("pdus.txt")
+        #expect(lines.count >= 3)
+        for line in lines {
+            let fields = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            let bytes = try #require(UCS2.unhex(fields[1]))
+            let pdu = try SMSPDU.decode(bytes)
+            if fields[0] == "deliver" {
+                let deliver = try SMSDeliver.decode(pdu.tpdu)
+                #expect(deliver.originator.number == fields[2])
+                #expect(deliver.userData.text == fields[3])
+                #expect(deliver.timestamp.text == fields[4])
+                #expect(try deliver.encoded() == pdu.tpdu, "re-encoding \(fields[1])")
+            } else {
+                let submit = try SMSSubmit.decode(pdu.tpdu)
+                #expect(submit.destination.number == fields[2])
+                #expect(submit.userData.text == fields[3])
+                #expect(Int(submit.messageReference) == Int(fields[4]))
+                #expect(try submit.encoded() == pdu.tpdu)
+            }
+            #expect(try pdu.encoded() == bytes)
+        }
+    }
+
+    @Test func gsmAlphabetRoundTripsIncludingExtension() throws {
+        let text = "@£$ Ä{€}[~]^|\\ ok"
+        let septets = try #require(GSM7.septets(text))
+        for fill in 0..<7 {
+            let packed = GSM7.pack(septets, fillBits: fill)
+            #expect(GSM7.text(try #require(GSM7.unpack(packed, count: septets.count, fillBits: fill))) == text)
+        }
+        #expect(GSM7.septets("日本") == nil)
+        #expect(
+            GSM7.pack(Array("hellohello".unicodeScalars.map { UInt8($0.value) })) == UCS2.unhex("E8329BFD4697D9EC37"))
+    }
+
+    @Test func longTextSplitsIntoConcatenatedPartsThatReassemble() throws {
+        let text = String(repeating: "0123456789", count: 40) + "€"
+        let parts = try SMSUserData.split(text, reference: 0x42)
+        #expect(parts.count == 3)
+        var rebuilt = ""
+        for (index, part) in parts.enumerated() {
+            let deliver = SMSDeliver(
+                originator: SMSAddress("+4930123"),
+                timestamp: SMSTimestamp(year: 2024, month: 1, day: 2, hour: 3, minute: 4, second: 5), userData: part)
+            let decoded = try SMSDeliver.decode(try deliver.encoded())
+            let concat = try #require(decoded.userData.concatenation)
+            #expect(concat.reference == 0x42 && concat.total == 3 && concat.sequence == index + 1)
+            rebuilt += decoded.userData.text ?? ""
+        }
+        #expect(rebuilt == text)
+        let ucs = try SMSUserData.split(String(repeating: "Ж", count: 150), reference: 7)
+        #expect(ucs.count == 3 && ucs.allSatisfy { $0.alphabet == .ucs2 })
+    }
+
+    @Test func sixteenBitReferenceIsRead() throws {
+        let data = SMSUserData(
+            alphabet: .gsm7, header: [0x08, 4, 0x12, 0x34, 2, 1], text: "hi", payload: GSM7.septets("hi")!)
+        let submit = SMSSubmit(messageReference: 1, destination: SMSAddress("123"), userData: data)
+        let decoded = try SMSSubmit.decode(try submit.encoded())
+        #expect(
+            decoded.userData.concatenation
+                == SMSConcatenation(reference: 0x1234, total: 2, sequence: 1, sixteenBitReference: true))
+        #expect(decoded.userData.text == "hi")
+    }
+
+    @Test func lyingLengthsAreRefused() throws {
+        let good = try #require(UCS2.unhex("0001000B915121551532F400000CC8F79D9C07E54F61363B04"))
+        #expect(throws: SMSPDUError.self) { try SMSPDU.decode(good, tpduLength: 30) }
+        let pdu = try SMSPDU.decode(good, tpduLength: good.count - 1)
+        #expect(try SMSSubmit.decode(pdu.tpdu).userData.text == "Howdy y'all!")
+        var truncated = pdu.tpdu
+        truncated.removeLast()
+        #expect(throws: SMSPDUError.self) { try SMSSubmit.decode(truncated) }
+        var longer = pdu.tpdu
+        longer[12] = 0x7F  // TP-UDL claims far more than the PDU holds
+        #expect(throws: SMSPDUError.self) { try SMSSubmit.decode(longer) }
+    }
+
+    @Test func truncatedPrefixesNeverCrash() throws {
+        let bytes = try #require(UCS2.unhex("07917283010010F5040BC87238880900F10000993092516195800AE8329BFD4697D9EC37"))
+        for count in 0..<bytes.count {
+            _ = try? SMSPDU.decode(Array(bytes.prefix(count))).tpdu
+            _ = try? SMSDeliver.decode(Array(bytes.dropFirst(8).prefix(count)))
+        }
+    }
+}
