@@ -87,13 +87,16 @@ struct Send: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Send a text message on a link as a named test peer.")
     @OptionGroup var global: GlobalOptions
     @Option(name: .customLong("as"), help: "Test peer name the message comes from.") var peer: String
-    @Option(help: "Correlation value carried into the msg.* events.") var correlation: String?
+    @Option(help: "Correlation id (a non-negative integer) delivered with the message.") var correlation: UInt64?
     @Argument(help: "Link name.") var link: String
+    @Argument(help: "Receiving partition (one end of the link).") var to: String
     @Argument(help: "Message text (sent as UTF-8).") var text: String
 
     func run() throws {
-        var params: JSONObject = ["link": .string(link), "as": .string(peer), "text": .string(text)]
-        if let correlation { params["correlation"] = .string(correlation) }
+        var params: JSONObject = [
+            "link": .string(link), "as": .string(peer), "to": .string(to), "text": .string(text),
+        ]
+        if let correlation { params["correlation"] = .uint(correlation) }
         try global.call("msg.send", .object(params)) { result in
             "sent \(text.utf8.count) bytes on \(link) as \(peer): event #\(cell(result["seq"]))"
                 + (result["queued"] == false ? " (held: receiver not attached)" : "")
@@ -201,5 +204,43 @@ struct Call: ParsableCommand {
         let client = try global.connect()
         let result = try global.run { try client.call(method, parsed) }
         output(result.prettySerialized())
+    }
+}
+
+/// `hubctl start|stop|restart|suspend|resume NAME`: local management of partitions (Protocols/control.md §10-11).
+struct Manage: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "manage",
+        abstract: "Start, stop, restart, suspend or resume a partition.",
+        discussion: "start/stop/restart need a partition the hub launches (a launch section in the configuration).")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "start, stop, restart, suspend or resume.") var action: String
+    @Argument(help: "Partition name.") var name: String
+
+    func validate() throws {
+        guard ["start", "stop", "restart", "suspend", "resume"].contains(action) else {
+            throw ValidationError("action must be start, stop, restart, suspend or resume, not '\(action)'")
+        }
+    }
+
+    func run() throws {
+        try global.call("partition.\(action)", ["name": .string(name)]) { result in
+            "\(name): \(cell(result["state"]))" + (result["changed"] == false ? " (unchanged)" : "")
+        }
+    }
+}
+
+/// `hubctl logs NAME [--clear]`: a launched guest's recent output.
+struct Logs: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print a launched partition's recent output.")
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Clear the log after printing it.") var clear = false
+    @Argument(help: "Partition name.") var name: String
+
+    func run() throws {
+        try global.call("partition.logs", ["name": .string(name), "clear": .bool(clear)]) { result in
+            let dropped = result["dropped"]?.int64Value ?? 0
+            return (dropped > 0 ? "[\(dropped) older bytes dropped]\n" : "") + (result["text"]?.stringValue ?? "")
+        }
     }
 }

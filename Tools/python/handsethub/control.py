@@ -262,22 +262,39 @@ class HubClient:
         """Raises ``line`` on ``partition`` as test peer ``as_``; returns ``{"seq", "pending"}``."""
         return self.call("irq.raise", {"partition": partition, "line": line, "as": as_})
 
-    def send_message(self, link: str, text: Optional[str] = None, payload: Optional[bytes] = None, *,
-                     as_: Optional[str] = None, from_: Optional[str] = None,
-                     correlation: Union[str, int, None] = None) -> dict:
-        """Sends one message on ``link`` as test peer ``as_`` (or as partition ``from_``)."""
-        params: Dict[str, Any] = {"link": link}
-        if as_ is not None:
-            params["as"] = as_
-        if from_ is not None:
-            params["from"] = from_
+    def send_message(self, link: str, to: str, text: Optional[str] = None, payload: Optional[bytes] = None, *,
+                     as_: str, correlation: Optional[int] = None) -> dict:
+        """Queues one message on ``link`` for partition ``to`` from test peer ``as_`` (msg.send)."""
+        params: Dict[str, Any] = {"link": link, "to": to, "as": as_}
+        if (text is None) == (payload is None):
+            raise ValueError("give exactly one of text and payload")
         if text is not None:
             params["text"] = text
-        if payload is not None:
+        else:
             params["payload"] = base64.b64encode(payload).decode("ascii")
         if correlation is not None:
             params["correlation"] = correlation
         return self.call("msg.send", params)
+
+    # -- partition management (launched guests) ---------------------------------------------------
+
+    def start_partition(self, name: str) -> dict:
+        return self.call("partition.start", {"name": name})
+
+    def stop_partition(self, name: str) -> dict:
+        return self.call("partition.stop", {"name": name})
+
+    def restart_partition(self, name: str) -> dict:
+        return self.call("partition.restart", {"name": name})
+
+    def suspend_partition(self, name: str) -> dict:
+        return self.call("partition.suspend", {"name": name})
+
+    def resume_partition(self, name: str) -> dict:
+        return self.call("partition.resume", {"name": name})
+
+    def logs(self, name: str, clear: bool = False) -> dict:
+        return self.call("partition.logs", {"name": name, "clear": clear})
 
     def links(self) -> List[dict]:
         return self.call("link.list")["links"]

@@ -83,6 +83,12 @@ def test_hubctl_talks_to_a_live_hub(tmp_path):
                                 capture_output=True, text=True, timeout=30)
         assert raised.returncode == 0, raised.stderr
         assert '"pending"' in raised.stdout
+        sent = subprocess.run([HUBCTL, "--hub", address, "send", "--as", "tester", "rtos-linux", "linux", "hello"],
+                              capture_output=True, text=True, timeout=30)
+        assert sent.returncode == 0 and "held: receiver not attached" in sent.stdout, sent.stdout + sent.stderr
+        suspended = subprocess.run([HUBCTL, "--hub", address, "manage", "suspend", "mgmt"], capture_output=True,
+                                   text=True, timeout=30)
+        assert suspended.returncode == 0 and "mgmt: suspended" in suspended.stdout
         missing = subprocess.run([HUBCTL, "--hub", address, "partition", "modem"], capture_output=True, text=True,
                                  timeout=30)
         assert missing.returncode == 1 and "no_such_partition" in (missing.stderr + missing.stdout)
