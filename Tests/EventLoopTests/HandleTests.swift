@@ -1,6 +1,7 @@
 import EventLoop
 import Glibc
 import Synchronization
+import TestSupport
 import Testing
 
 @Suite struct HandleTests {
@@ -96,7 +97,7 @@ import Testing
         let perThread = 250
         let done = Mutex(0)
         for _ in 0..<threads {
-            Thread.detach {
+            spawnThread {
                 for _ in 0..<perThread {
                     _ = door.post { counter.withLock { $0 += 1 } }
                 }
@@ -169,25 +170,5 @@ import Testing
             }
         }
         #expect(got.map(\.count) == [1, 1500, 9000])
-    }
-}
-
-/// A minimal detached thread for the door test (Foundation's Thread would pull Foundation in).
-enum Thread {
-    static func detach(_ body: @escaping @Sendable () -> Void) {
-        final class Box: @unchecked Sendable {  // SAFETY: handed to exactly one new thread.
-            let body: @Sendable () -> Void
-            init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-        }
-        var thread = pthread_t()
-        let box = Unmanaged.passRetained(Box(body)).toOpaque()
-        // SAFETY: the box is released exactly once, by the new thread.
-        pthread_create(
-            &thread, nil,
-            { raw in
-                Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
-                return nil
-            }, box)
-        pthread_detach(thread)
     }
 }

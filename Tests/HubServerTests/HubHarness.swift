@@ -5,6 +5,7 @@ import JSON
 import Logging
 import PlatformConfig
 import Synchronization
+import TestSupport
 import Testing
 
 /// Runs a `Hub` in this process on its own thread, on fresh Unix and port-0 TCP endpoints.
@@ -171,30 +172,4 @@ final class LineClient {
         var byte: UInt8 = 0
         return recv(fd, &byte, 1, 0) == 0
     }
-}
-
-func spawnThread(_ body: @escaping @Sendable () -> Void) {
-    final class Box: @unchecked Sendable {  // SAFETY: handed to exactly one new thread.
-        let body: @Sendable () -> Void
-        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-    }
-    var thread = pthread_t()
-    // SAFETY: the box is released exactly once, by the new thread.
-    let box = Unmanaged.passRetained(Box(body)).toOpaque()
-    pthread_create(
-        &thread, nil,
-        { raw in
-            Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
-            return nil
-        }, box)
-    pthread_detach(thread)
-}
-
-/// A value shared between threads behind a lock (a class, so closures can capture it).
-final class Locked<Value: Sendable>: Sendable {
-    private let mutex: Mutex<Value>
-
-    init(_ value: Value) { mutex = Mutex(value) }
-
-    func withLock<Result>(_ body: (inout Value) -> Result) -> Result { mutex.withLock { body(&$0) } }
 }
