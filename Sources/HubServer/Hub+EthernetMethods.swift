@@ -45,7 +45,7 @@ extension EthernetDevice {
         }
         guard !matched.isEmpty else { return }
         for watch in matched {
-            removeWatch(watch)
+            defer { removeWatch(watch) }
             watch.finish(
                 .result([
                     "segment": .string(segment.name), "port": .string(port.config.name),
@@ -317,9 +317,10 @@ extension EthernetDevice {
             do {
                 let timer = try Timer(loop: self.hub.loop)
                 watch.timer = timer
-                timer.start(afterMilliseconds: UInt64(timeout)) { [unowned self, unowned watch] in
-                    self.removeWatch(watch)
+                // The closure holds the watch; `finish` closes the timer, which releases the closure and the cycle.
+                timer.start(afterMilliseconds: UInt64(timeout)) { [unowned self] in
                     watch.finish(.error(.timeout(afterMs: timeout)))
+                    self.removeWatch(watch)
                 }
             } catch {
                 throw ControlError.internalError("timer: \(error)")
