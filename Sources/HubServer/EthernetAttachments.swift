@@ -70,7 +70,12 @@ final class StreamAttachment: PortAttachment {
             dropPeer()
             return
         }
-        for frame in frames { port.received(frame) }
+        // A large read can carry more frames than a port's queue holds: write out every few hundred frames
+        // so a coalesced burst is forwarded rather than tail-dropped.
+        for (index, frame) in frames.enumerated() {
+            port.received(frame)
+            if index & 255 == 255 { port.segment.flush() }
+        }
     }
 
     private func dropPeer() {

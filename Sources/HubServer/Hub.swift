@@ -70,6 +70,8 @@ public final class Hub {
         self.configuration = configuration
         self.options = options
         self.logger = logger
+        // A peer that hangs up before a write completes must cost an EPIPE on that socket, not the process.
+        signal(SIGPIPE, SIG_IGN)
         do {
             loop = try Loop()
             door = try LoopDoor(loop: loop)

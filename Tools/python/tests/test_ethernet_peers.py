@@ -27,6 +27,10 @@ UNDERLAY_HOST, UNDERLAY_NS = "10.231.0.1", "10.231.0.2"
 
 CONFIG = f"""
 platform: {{name: ethernet-peers}}
+hub:
+  # Rewritten into the test's private directory by the fixture; never the shared default ports.
+  controlEndpoints: [unix:/tmp/handsethub/control.sock]
+  guestEndpoints: [unix:/tmp/handsethub/guest.sock]
 partitions:
   - name: linux
     class: fair-share
@@ -60,26 +64,30 @@ def ns(name, *args, check=True, timeout=10):
 def lan(tmp_path_factory):
     from handsethub.pytest_plugin import start_hub
 
-    for name in (NS_A, NS_B, NS_V):
-        sh("ip", "netns", "del", name, check=False)
-    sh("ip", "link", "del", VETH_HOST, check=False)
-    # The underlay for VXLAN: a veth pair from the root namespace (where the hub is) into NS_V.
-    sh("ip", "netns", "add", NS_V)
-    sh("ip", "link", "add", VETH_HOST, "type", "veth", "peer", "name", VETH_NS)
-    sh("ip", "link", "set", VETH_NS, "netns", NS_V)
-    sh("ip", "addr", "add", f"{UNDERLAY_HOST}/24", "dev", VETH_HOST)
-    sh("ip", "link", "set", VETH_HOST, "up")
-    ns(NS_V, "ip", "addr", "add", f"{UNDERLAY_NS}/24", "dev", VETH_NS)
-    ns(NS_V, "ip", "link", "set", VETH_NS, "up")
-    ns(NS_V, "ip", "link", "set", "lo", "up")
-    ns(NS_V, "ip", "link", "add", "vx0", "type", "vxlan", "id", "42", "remote", UNDERLAY_HOST, "local",
-       UNDERLAY_NS, "dstport", "4789", "dev", VETH_NS)
-    ns(NS_V, "ip", "addr", "add", "192.168.77.3/24", "dev", "vx0")
-    ns(NS_V, "ip", "link", "set", "vx0", "up")
+    def cleanup():
+        for name in (NS_A, NS_B, NS_V):
+            sh("ip", "netns", "del", name, check=False)
+        sh("ip", "link", "del", VETH_HOST, check=False)
 
-    hub = start_hub(tmp_path_factory.mktemp("eth", numbered=True), CONFIG)
-    client = hub.connect()
+    cleanup()
+    hub = client = None
     try:
+        # The underlay for VXLAN: a veth pair from the root namespace (where the hub is) into NS_V.
+        sh("ip", "netns", "add", NS_V)
+        sh("ip", "link", "add", VETH_HOST, "type", "veth", "peer", "name", VETH_NS)
+        sh("ip", "link", "set", VETH_NS, "netns", NS_V)
+        sh("ip", "addr", "add", f"{UNDERLAY_HOST}/24", "dev", VETH_HOST)
+        sh("ip", "link", "set", VETH_HOST, "up")
+        ns(NS_V, "ip", "addr", "add", f"{UNDERLAY_NS}/24", "dev", VETH_NS)
+        ns(NS_V, "ip", "link", "set", VETH_NS, "up")
+        ns(NS_V, "ip", "link", "set", "lo", "up")
+        ns(NS_V, "ip", "link", "add", "vx0", "type", "vxlan", "id", "42", "remote", UNDERLAY_HOST, "local",
+           UNDERLAY_NS, "dstport", "4789", "dev", VETH_NS)
+        ns(NS_V, "ip", "addr", "add", "192.168.77.3/24", "dev", "vx0")
+        ns(NS_V, "ip", "link", "set", "vx0", "up")
+
+        hub = start_hub(tmp_path_factory.mktemp("eth", numbered=True), CONFIG)
+        client = hub.connect()
         # The hub created the taps in the root namespace; each moves into its own namespace.
         for tap, name, address in ((TAP_A, NS_A, "192.168.77.1"), (TAP_B, NS_B, "192.168.77.2")):
             sh("ip", "netns", "add", name)
@@ -89,11 +97,11 @@ def lan(tmp_path_factory):
             ns(name, "ip", "link", "set", "lo", "up")
         yield client, hub
     finally:
-        client.close()
-        hub.stop()
-        for name in (NS_A, NS_B, NS_V):
-            sh("ip", "netns", "del", name, check=False)
-        sh("ip", "link", "del", VETH_HOST, check=False)
+        if client is not None:
+            client.close()
+        if hub is not None:
+            hub.stop()
+        cleanup()
 
 
 def ping(namespace, address, count=3):
