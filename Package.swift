@@ -30,6 +30,10 @@ let package = Package(
         .target(name: "ATWire"),
         // The built-in network simulator behind the modem's AT interface: pure, driven by a clock seam.
         .target(name: "Modem", dependencies: ["ATWire"]),
+        // Ethernet framings, 802.1Q, VXLAN, pcap, frame patterns (pure codecs).
+        .target(name: "EthernetWire", dependencies: ["Wire"]),
+        // The virtual Ethernet switch: learning, VLANs, queues, impairments (pure, time passed in).
+        .target(name: "Ethernet", dependencies: ["EthernetWire"]),
         // A JSON value with a strict parser and a canonical serializer, shared by the control
         // protocol and the event model (Foundation's JSONSerialization loses integer/bool identity).
         .target(name: "JSON"),
@@ -43,7 +47,7 @@ let package = Package(
             name: "HubServer",
             dependencies: [
                 "EventLoop", "Wire", "GuestWire", "ControlWire", "JSON", "Events", "PlatformConfig", "Hypervisor",
-                "ATWire", "Modem",
+                "ATWire", "Modem", "EthernetWire", "Ethernet",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
@@ -73,6 +77,8 @@ let package = Package(
         .testTarget(name: "ModemTests", dependencies: ["Modem", "ATWire"]),
         .testTarget(name: "HubGuestTests", dependencies: ["HubGuest", "GuestWire", "Wire"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
+        .testTarget(name: "EthernetWireTests", dependencies: ["EthernetWire", "Wire"]),
+        .testTarget(name: "EthernetTests", dependencies: ["Ethernet", "EthernetWire"]),
         .testTarget(name: "ControlWireTests", dependencies: ["ControlWire", "Wire", "JSON"]),
         .testTarget(name: "EventsTests", dependencies: ["Events", "JSON"]),
         .testTarget(name: "PlatformConfigTests", dependencies: ["PlatformConfig"]),

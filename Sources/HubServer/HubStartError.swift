@@ -7,6 +7,8 @@ public enum HubStartError: Error, CustomStringConvertible {
     case listen(entry: String, endpoint: Endpoint, LoopError)
     case readyFile(path: String, errno: Int32)
     case model(String)
+    /// A device could not attach; the text names the configuration entry and what is missing.
+    case device(String)
 
     public var description: String {
         switch self {
@@ -16,6 +18,7 @@ public enum HubStartError: Error, CustomStringConvertible {
             return "\(entry): cannot listen on \(endpoint): \(error)\(hint)"
         case .readyFile(let path, let code): return "--ready-file \(path): cannot write (errno \(code))"
         case .model(let reason): return "platform model: \(reason)"
+        case .device(let reason): return reason
         }
     }
 }

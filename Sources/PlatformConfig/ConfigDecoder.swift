@@ -233,19 +233,92 @@ struct ConfigDecoder {
     }
 
     private func segment(_ node: Node, _ path: String) -> SegmentConfig? {
-        guard let fields = reader.mapping(node, at: path, allowed: ["name", "mtu", "ports"]) else { return nil }
+        guard let fields = reader.mapping(node, at: path, allowed: ["name", "mtu", "macAgeingSeconds", "ports"]) else {
+            return nil
+        }
         var segment = SegmentConfig(name: fields.readRequired("name", reader.string) ?? "")
         segment.mtu = fields.read("mtu", reader.int) ?? segment.mtu
+        segment.macAgeingSeconds = fields.read("macAgeingSeconds", reader.int) ?? segment.macAgeingSeconds
         if let node = fields.optional("ports") {
             segment.ports = list(node, fields.path("ports"), EthernetPortConfig(name: ""), port)
         }
         return segment
     }
 
+    private static let attachmentKeys = ["stream", "vde", "dgram", "tap", "vxlan"]
+
     private func port(_ node: Node, _ path: String) -> EthernetPortConfig? {
-        guard let fields = reader.mapping(node, at: path, allowed: ["name", "partition"]) else { return nil }
-        return EthernetPortConfig(
+        guard
+            let fields = reader.mapping(
+                node, at: path,
+                allowed: ["name", "partition", "vlan", "trunk", "isolated", "queueFrames", "impairment"]
+                    + Self.attachmentKeys)
+        else { return nil }
+        var port = EthernetPortConfig(
             name: fields.readRequired("name", reader.string) ?? "", partition: fields.read("partition", reader.string))
+        let given = (["partition"] + Self.attachmentKeys).filter { fields.optional($0) != nil }
+        if given.count > 1 {
+            reader.report(
+                fields.path(given[1]), "a port is attached to one thing; it also has \(given[0])",
+                at: fields.optional(given[1]))
+        }
+        if let endpoint = fields.read("stream", reader.endpoint) { port.attachment = .stream(endpoint) }
+        if let endpoint = fields.read("vde", reader.endpoint) { port.attachment = .vde(endpoint) }
+        if let name = fields.read("tap", reader.string) { port.attachment = .tap(interface: name) }
+        if let node = fields.optional("dgram") {
+            guard let dgram = reader.mapping(node, at: fields.path("dgram"), allowed: ["local", "remote"]) else {
+                return port
+            }
+            if let local = dgram.readRequired("local", udpAddress) {
+                port.attachment = .dgram(local: local, remote: dgram.read("remote", udpAddress))
+            }
+        }
+        if let node = fields.optional("vxlan") {
+            guard let vxlan = reader.mapping(node, at: fields.path("vxlan"), allowed: ["local", "vni", "remotes"])
+            else { return port }
+            let local = vxlan.readRequired("local", udpAddress)
+            let vni = vxlan.readRequired("vni", reader.int)
+            var remotes: [UDPAddress] = []
+            if let node = vxlan.optional("remotes") {
+                remotes = list(node, vxlan.path("remotes"), UDPAddress(host: "?", port: 0), udpAddress)
+            }
+            if let local, let vni {
+                port.attachment = .vxlan(local: local, vni: UInt32(clamping: max(0, vni)), remotes: remotes)
+                if vni < 0 || vni > 0xFF_FFFF { reader.report(vxlan.path("vni"), "a VNI is in 0...16777215", at: node) }
+            }
+        }
+        if fields.optional("vlan") != nil && fields.optional("trunk") != nil {
+            reader.report(fields.path("trunk"), "cannot be combined with vlan", at: fields.optional("trunk"))
+        }
+        if let vid = fields.read("vlan", reader.int) { port.vlan = .access(UInt16(clamping: max(0, vid))) }
+        if let node = fields.optional("trunk") {
+            if let trunk = reader.mapping(node, at: fields.path("trunk"), allowed: ["allowed", "native"]) {
+                let allowed = trunk.read("allowed", intList) ?? []
+                let native = trunk.read("native", reader.int)
+                port.vlan = .trunk(
+                    allowed: allowed.map { UInt16(clamping: max(0, $0)) },
+                    native: native.map { UInt16(clamping: max(0, $0)) })
+            }
+        }
+        port.isolated = fields.read("isolated", reader.bool) ?? false
+        port.queueFrames = fields.read("queueFrames", reader.int) ?? port.queueFrames
+        port.impairment = fields.read("impairment", reader.string)
+        return port
+    }
+
+    private func udpAddress(_ node: Node, _ path: String) -> UDPAddress? {
+        guard let text = reader.string(node, at: path) else { return nil }
+        do {
+            return try UDPAddress(parsing: text)
+        } catch {
+            reader.report(path, error.description, at: node)
+            return nil
+        }
+    }
+
+    private func intList(_ node: Node, _ path: String) -> [Int]? {
+        guard let items = reader.sequence(node, at: path) else { return nil }
+        return items.compactMap { reader.int($0.node, at: $0.path) }
     }
 
     private func modem(_ node: Node, _ path: String) -> ModemConfig? {

@@ -284,11 +284,13 @@ struct ConfigValidator {
         for (index, segment) in devices.ethernet.enumerated() {
             let path = "devices.ethernet[\(index)]"
             check(segment.mtu, in: SegmentConfig.mtuRange, "\(path).mtu")
+            check(segment.macAgeingSeconds, in: SegmentConfig.macAgeingRange, "\(path).macAgeingSeconds")
             checkUnique(
                 segment.ports.enumerated().map { ($1.name, "\(path).ports[\($0)].name") }, what: "port name")
             for (portIndex, port) in segment.ports.enumerated() {
                 let portPath = "\(path).ports[\(portIndex)]"
                 checkName(port.name, "\(portPath).name")
+                validateEthernetPort(port, portPath)
                 guard let partitionName = port.partition else { continue }
                 if let partition = partitionsByName[partitionName] {
                     if partition.grant(for: segment.name) == nil {
@@ -346,4 +348,40 @@ struct ConfigValidator {
 /// Room the guest protocol needs around a message payload inside one frame.
 enum GuestFrame {
     static let headerAllowance = 64
+}
+
+extension ConfigValidator {
+    /// VLAN ids, VNI, queue size, tap names and presets of one Ethernet port.
+    fileprivate mutating func validateEthernetPort(_ port: EthernetPortConfig, _ path: String) {
+        check(port.queueFrames, in: EthernetPortConfig.queueFramesRange, "\(path).queueFrames")
+        switch port.vlan {
+        case .access(let vid):
+            check(Int(vid), in: EthernetVLAN.vidRange, "\(path).vlan")
+        case .trunk(let allowed, let native):
+            for (index, vid) in allowed.enumerated() {
+                check(Int(vid), in: EthernetVLAN.vidRange, "\(path).trunk.allowed[\(index)]")
+            }
+            if let native { check(Int(native), in: EthernetVLAN.vidRange, "\(path).trunk.native") }
+        case nil:
+            break
+        }
+        if let preset = port.impairment, !EthernetPortConfig.impairmentPresets.contains(preset) {
+            add(
+                "\(path).impairment",
+                "unknown preset '\(preset)' (one of \(EthernetPortConfig.impairmentPresets.joined(separator: ", ")))")
+        }
+        switch port.attachment {
+        case .tap(let interface):
+            if interface.isEmpty || interface.utf8.count > EthernetAttachment.maxInterfaceNameBytes
+                || interface.contains("/") || interface.contains(" ") || interface.contains(":")
+            {
+                add("\(path).tap", "an interface name is 1 to 15 bytes without '/', ':' or spaces")
+            }
+        case .vxlan(_, let vni, let remotes):
+            check(vni, in: EthernetAttachment.vniRange, "\(path).vxlan.vni")
+            if remotes.count > 64 { add("\(path).vxlan.remotes", "at most 64 remotes") }
+        case .stream, .vde, .dgram, nil:
+            break
+        }
+    }
 }

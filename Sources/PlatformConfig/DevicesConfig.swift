@@ -21,27 +21,124 @@ public struct SegmentConfig: Sendable, Equatable {
     public var name: String
     public var mtu: Int
     public var ports: [EthernetPortConfig]
+    /// Seconds a learned MAC address stays valid without being seen.
+    public var macAgeingSeconds: Int
 
     public static let defaultMTU = 1500
     public static let mtuRange = 68...65535
+    public static let defaultMACAgeingSeconds = 300
+    public static let macAgeingRange = 1...86400
 
-    public init(name: String, mtu: Int = SegmentConfig.defaultMTU, ports: [EthernetPortConfig] = []) {
+    public init(
+        name: String, mtu: Int = SegmentConfig.defaultMTU, ports: [EthernetPortConfig] = [],
+        macAgeingSeconds: Int = SegmentConfig.defaultMACAgeingSeconds
+    ) {
         self.name = name
         self.mtu = mtu
         self.ports = ports
+        self.macAgeingSeconds = macAgeingSeconds
     }
 }
 
-/// One port of a segment; a port with a partition is that partition's virtual NIC.
+/// One port of a segment: a partition's virtual NIC or a named external attachment
+/// (`Protocols/ethernet.md` §3). A port with neither is a test port, reached through `eth.inject`/`eth.wait`.
 public struct EthernetPortConfig: Sendable, Equatable {
     public var name: String
-    /// The partition whose NIC this is; `nil` for a port external tools attach to.
+    /// The partition whose NIC this is (frames travel on its guest session's `CHANNEL` to the segment).
     public var partition: String?
+    /// What the port is attached to when it is not a partition's NIC.
+    public var attachment: EthernetAttachment?
+    /// VLAN membership; `nil` means untagged member of VLAN 1.
+    public var vlan: EthernetVLAN?
+    /// Isolated ports reach only non-isolated ones.
+    public var isolated: Bool
+    /// Frames queued towards the port before tail drop.
+    public var queueFrames: Int
+    /// A named impairment profile applied at start (`EthernetPortConfig.impairmentPresets`).
+    public var impairment: String?
 
-    public init(name: String, partition: String? = nil) {
+    public static let defaultQueueFrames = 1024
+    public static let queueFramesRange = 1...65536
+    /// The Android emulator profiles plus `full` (no impairment).
+    public static let impairmentPresets = ["gsm", "gprs", "edge", "umts", "hsdpa", "lte", "full"]
+
+    public init(
+        name: String, partition: String? = nil, attachment: EthernetAttachment? = nil, vlan: EthernetVLAN? = nil,
+        isolated: Bool = false, queueFrames: Int = EthernetPortConfig.defaultQueueFrames, impairment: String? = nil
+    ) {
         self.name = name
         self.partition = partition
+        self.attachment = attachment
+        self.vlan = vlan
+        self.isolated = isolated
+        self.queueFrames = queueFrames
+        self.impairment = impairment
     }
+
+    /// `guest`, `stream`, `vde`, `dgram`, `tap`, `vxlan` or `test`.
+    public var kind: String {
+        if partition != nil { return "guest" }
+        return attachment?.kind ?? "test"
+    }
+}
+
+/// A host and UDP port, written `HOST:PORT` (IPv6 in brackets).
+public struct UDPAddress: Sendable, Equatable, Hashable, CustomStringConvertible {
+    public var host: String
+    public var port: UInt16
+
+    public init(host: String, port: UInt16) {
+        self.host = host
+        self.port = port
+    }
+
+    public init(parsing text: String) throws(EndpointParseError) {
+        guard case .tcp(let host, let port) = try Endpoint(parsing: "tcp:" + text) else {
+            throw EndpointParseError("'\(text)' is not HOST:PORT")
+        }
+        self.init(host: host, port: port)
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// What an external port is plugged into.
+public enum EthernetAttachment: Sendable, Equatable {
+    /// A QEMU `-netdev stream` listener (4-byte big-endian length prefix), one peer at a time.
+    case stream(Endpoint)
+    /// A VDE stream cable listener (2-byte big-endian length prefix), one peer at a time.
+    case vde(Endpoint)
+    /// QEMU `-netdev dgram` / raw UDP: one frame per datagram. Frames go to `remote`, or to the
+    /// last sender when `remote` is not set.
+    case dgram(local: UDPAddress, remote: UDPAddress?)
+    /// A host TAP interface the hub creates (or opens, if it exists) and bridges in.
+    case tap(interface: String)
+    /// VXLAN (RFC 7348) over UDP to `remotes`; also learns senders carrying `vni`.
+    case vxlan(local: UDPAddress, vni: UInt32, remotes: [UDPAddress])
+
+    public var kind: String {
+        switch self {
+        case .stream: "stream"
+        case .vde: "vde"
+        case .dgram: "dgram"
+        case .tap: "tap"
+        case .vxlan: "vxlan"
+        }
+    }
+
+    public static let vniRange: ClosedRange<UInt32> = 0...0xFF_FFFF
+    /// IFNAMSIZ − 1.
+    public static let maxInterfaceNameBytes = 15
+}
+
+/// A port's 802.1Q membership.
+public enum EthernetVLAN: Sendable, Equatable {
+    /// Untagged member of one VLAN.
+    case access(UInt16)
+    /// Tagged member of `allowed` (every VLAN when empty); untagged frames belong to `native`.
+    case trunk(allowed: [UInt16], native: UInt16?)
+
+    public static let vidRange: ClosedRange<Int> = 1...4094
 }
 
 /// A cellular modem, seen by its owner as an AT-command serial line.

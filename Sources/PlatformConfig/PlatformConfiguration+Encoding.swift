@@ -92,9 +92,43 @@ extension PlatformConfiguration {
         out.list("ethernet", devices.ethernet) { out, segment in
             out.string("name", segment.name)
             out.int("mtu", segment.mtu)
+            if segment.macAgeingSeconds != SegmentConfig.defaultMACAgeingSeconds {
+                out.int("macAgeingSeconds", segment.macAgeingSeconds)
+            }
             out.list("ports", segment.ports) { out, port in
                 out.string("name", port.name)
                 if let partition = port.partition { out.string("partition", partition) }
+                switch port.attachment {
+                case .stream(let endpoint): out.string("stream", endpoint.description)
+                case .vde(let endpoint): out.string("vde", endpoint.description)
+                case .tap(let interface): out.string("tap", interface)
+                case .dgram(let local, let remote):
+                    out.block("dgram") { out in
+                        out.string("local", local.description)
+                        if let remote { out.string("remote", remote.description) }
+                    }
+                case .vxlan(let local, let vni, let remotes):
+                    out.block("vxlan") { out in
+                        out.string("local", local.description)
+                        out.int("vni", Int(vni))
+                        out.scalars("remotes", remotes.map(\.description))
+                    }
+                case nil: break
+                }
+                switch port.vlan {
+                case .access(let vid): out.int("vlan", Int(vid))
+                case .trunk(let allowed, let native):
+                    out.block("trunk") { out in
+                        out.ints("allowed", allowed.map { Int($0) })
+                        if let native { out.int("native", Int(native)) }
+                    }
+                case nil: break
+                }
+                if port.isolated { out.bool("isolated", true) }
+                if port.queueFrames != EthernetPortConfig.defaultQueueFrames {
+                    out.int("queueFrames", port.queueFrames)
+                }
+                if let impairment = port.impairment { out.string("impairment", impairment) }
             }
         }
         out.list("modems", devices.modems) { out, modem in

@@ -44,6 +44,11 @@ struct YAMLWriter {
         line("\(key): [\(values.map(Self.quote).joined(separator: ", "))]")
     }
 
+    /// A sequence of integers under `key`, in flow style: `[1, 2]`.
+    mutating func ints(_ key: String, _ values: [Int]) {
+        line("\(key): [\(values.map(String.init).joined(separator: ", "))]")
+    }
+
     mutating func string(_ key: String, _ value: String) {
         line("\(key): \(Self.quote(value))")
     }

@@ -339,6 +339,101 @@ def redis_publish(path, total):
     sock.close()
 
 
+ETHBENCH_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ethbench.c")
+
+
+def build_ethbench(directory):
+    binary = os.path.join(directory, "ethbench")
+    subprocess.run(["gcc", "-O2", "-pthread", "-o", binary, ETHBENCH_SOURCE], check=True)
+    return binary
+
+
+def eth_hub(directory, tcp_ports):
+    """hubd on the reference handset with four stream ports on lan0: two Unix, two TCP."""
+    default = subprocess.run([HUBD, "--print-default-config"], check=True, capture_output=True, text=True).stdout
+    config = default.replace("/tmp/handsethub/", directory + "/")
+    for port in (7400, 7401):
+        config = config.replace(f"tcp:127.0.0.1:{port}", "tcp:127.0.0.1:0")
+    extra = (f'\n        - {{name: u1, stream: "unix:{directory}/u1.sock"}}'
+             f'\n        - {{name: u2, stream: "unix:{directory}/u2.sock"}}'
+             f'\n        - {{name: t1, stream: "tcp:127.0.0.1:{tcp_ports[0]}"}}'
+             f'\n        - {{name: t2, stream: "tcp:127.0.0.1:{tcp_ports[1]}"}}')
+    marker = "        - name: linux\n          partition: linux"
+    assert marker in config, "reference handset lost its lan0 ports"
+    config = config.replace(marker, marker + extra, 1)
+    path = os.path.join(directory, "hub.yaml")
+    with open(path, "w") as handle:
+        handle.write(config)
+    process = subprocess.Popen([HUBD, "--config", path, "--log-level", "warning"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if not wait_connectable(os.path.join(directory, "control.sock"), time.monotonic() + 10):
+        process.kill()
+        raise RuntimeError("hubd did not become ready")
+    return process
+
+
+def free_tcp_port():
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    return port
+
+
+def run_load(binary, send, receive, size, count, batch):
+    result = subprocess.run([binary, "load", send, receive, str(size), str(count), str(batch)],
+                            capture_output=True, text=True, timeout=120)
+    if result.returncode != 0:
+        raise RuntimeError(f"ethbench load {send} {receive} failed: {result.stderr.strip()}")
+    out = result.stdout.split()
+    # Let the hub notice both peers hung up before the next run connects (one peer per stream port).
+    time.sleep(0.3)
+    frames, elapsed = int(out[0]), float(out[1])
+    return frames, (frames / elapsed if elapsed > 0 else 0.0)
+
+
+@benchmark("ethernet")
+def bench_ethernet(quick):
+    """Frames/s through a lan0 stream port pair against a trivial C relay that copies bytes between two sockets."""
+    directory = tempfile.mkdtemp(prefix="ethbench-")
+    binary = build_ethbench(directory)
+    tcp = [free_tcp_port(), free_tcp_port()]
+    hub = eth_hub(directory, tcp)
+    rows = []
+    regimes = [
+        ("coalesced 64 B, Unix", "unix", 64, 256),
+        ("coalesced 1500 B, Unix", "unix", 1500, 64),
+        ("one frame per write 64 B, Unix", "unix", 64, 1),
+        ("one frame per write 64 B, TCP", "tcp", 64, 1),
+    ]
+    try:
+        for label, transport, size, batch in regimes:
+            count = (20000 if quick else 200000) if batch > 1 else (5000 if quick else 50000)
+            if transport == "unix":
+                hub_ends = (f"unix:{directory}/u1.sock", f"unix:{directory}/u2.sock")
+                relay_ends = (f"unix:{directory}/r1.sock", f"unix:{directory}/r2.sock")
+            else:
+                hub_ends = (f"tcp:127.0.0.1:{tcp[0]}", f"tcp:127.0.0.1:{tcp[1]}")
+                relay_ports = (free_tcp_port(), free_tcp_port())
+                relay_ends = (f"tcp:127.0.0.1:{relay_ports[0]}", f"tcp:127.0.0.1:{relay_ports[1]}")
+            hub_frames, hub_rate = run_load(binary, hub_ends[0], hub_ends[1], size, count, batch)
+            relay = subprocess.Popen([binary, "relay", relay_ends[0], relay_ends[1]])
+            try:
+                _, relay_rate = run_load(binary, relay_ends[0], relay_ends[1], size, count, batch)
+            finally:
+                relay.kill()
+                relay.wait()
+            loss = 100.0 * (count - hub_frames) / count
+            rows.append((f"lan0 {label}", hub_rate, "frames/s", "C byte relay", relay_rate,
+                         f"{loss:.1f}% lost at full offered load"))
+        rows.append(("hubd RSS after the Ethernet runs", rss_kib(hub.pid) / 1024, "MiB", "-", 0.0, ""))
+    finally:
+        hub.terminate()
+        hub.wait(timeout=5)
+        shutil.rmtree(directory, ignore_errors=True)
+    return rows
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", help="also write the results to this file")

@@ -1,0 +1,71 @@
+/// How a switch port treats VLANs and how much it may queue (`Protocols/ethernet.md` §4).
+public struct PortSettings: Equatable, Sendable {
+    public enum VLANMode: Equatable, Sendable {
+        /// Untagged member of one VLAN; tagged frames (other than priority tags) are dropped.
+        case access(vid: UInt16)
+        /// Carries tagged frames of `allowed` VLANs (all when `nil`); untagged frames belong to `native`
+        /// (dropped when `nil`) and frames of `native` leave untagged.
+        case trunk(allowed: Set<UInt16>?, native: UInt16?)
+    }
+
+    public var name: String
+    public var vlan: VLANMode
+    /// Isolated ports reach only non-isolated ones (a private VLAN): partitions that policy keeps
+    /// apart can share an uplink without seeing each other.
+    public var isolated: Bool
+    /// Frames waiting to be written to the port before further ones are tail-dropped.
+    public var queueFrames: Int
+    /// Bytes waiting to be written to the port before further frames are tail-dropped.
+    public var queueBytes: Int
+
+    public static let defaultQueueFrames = 1024
+    public static let defaultQueueBytes = 1 << 20
+
+    public init(
+        name: String, vlan: VLANMode = .access(vid: 1), isolated: Bool = false,
+        queueFrames: Int = PortSettings.defaultQueueFrames, queueBytes: Int = PortSettings.defaultQueueBytes
+    ) {
+        self.name = name
+        self.vlan = vlan
+        self.isolated = isolated
+        self.queueFrames = queueFrames
+        self.queueBytes = queueBytes
+    }
+}
+
+/// Why a frame was dropped; each is counted per port (`eth.counters`).
+public enum DropReason: String, Sendable, CaseIterable {
+    /// Shorter than an Ethernet header (including zero-length frames).
+    case runt
+    /// Longer than the segment's MTU allows.
+    case oversize
+    /// Not valid on the wire it came from (bad length prefix, bad VXLAN header).
+    case malformed
+    /// The port's link is down.
+    case linkDown
+    /// Not a member of the frame's VLAN, or a tag the port does not accept.
+    case vlan
+    /// The port's egress queue was full (it reads too slowly).
+    case queueFull
+    /// Dropped by the loss impairment.
+    case impairmentLoss
+    /// The rate limiter's backlog was full.
+    case rateLimit
+    /// The MAC table was full and the source could not be learned (frame still forwarded; counted only).
+    case macTableFull
+}
+
+/// A port's counters.
+public struct PortCounters: Equatable, Sendable {
+    public var rxFrames: UInt64 = 0
+    public var rxBytes: UInt64 = 0
+    public var txFrames: UInt64 = 0
+    public var txBytes: UInt64 = 0
+    public var drops: [DropReason: UInt64] = [:]
+
+    public init() {}
+
+    public var totalDrops: UInt64 { drops.values.reduce(0, +) }
+
+    mutating func drop(_ reason: DropReason, count: UInt64 = 1) { drops[reason, default: 0] += count }
+}

@@ -1,0 +1,304 @@
+import Ethernet
+import EthernetWire
+import EventLoop
+import Glibc
+import JSON
+import PlatformConfig
+import Wire
+
+/// What a port's frames travel on: a stream peer, a UDP socket, a tap, VXLAN, a guest channel, or nothing.
+protocol PortAttachment: AnyObject {
+    /// False while the transport is backed up; the switch keeps (and tail-drops) frames meanwhile.
+    var isWritable: Bool { get }
+    /// Sends the frames of one pass. Returns how many could not be handed to the transport.
+    func send(_ frames: ArraySlice<ArraySlice<UInt8>>) -> Int
+    /// Where the port listens and who is connected, for `eth.ports`.
+    var stateJSON: JSONObject { get }
+    func close()
+}
+
+/// QEMU `-netdev stream` or VDE stream listener: one peer at a time, as QEMU's own server does.
+final class StreamAttachment: PortAttachment {
+    let framing: StreamFraming
+    private var listener: Listener?
+    private var connection: Connection?
+    private var framer: LengthPrefixedFramer
+    private unowned let port: EthernetPortRuntime
+    private let maxFrame: Int
+    private var refusedPeers: UInt64 = 0
+    private var peers: UInt64 = 0
+    private var outBuffer: [UInt8] = []
+
+    init(framing: StreamFraming, endpoint: Endpoint, port: EthernetPortRuntime, loop: Loop, maxFrame: Int)
+        throws(LoopError)
+    {
+        self.framing = framing
+        self.port = port
+        self.maxFrame = maxFrame
+        framer = framing.makeFramer(maxFrameLength: maxFrame)
+        listener = try Listener(loop: loop, address: endpoint.socketAddress) { [unowned self] connection in
+            self.accept(connection)
+        }
+    }
+
+    var boundEndpoint: Endpoint? { listener?.boundAddress.endpoint }
+
+    private func accept(_ newConnection: Connection) {
+        guard connection == nil else {
+            refusedPeers += 1
+            newConnection.close()
+            return
+        }
+        peers += 1
+        connection = newConnection
+        framer = framing.makeFramer(maxFrameLength: maxFrame)
+        newConnection.onData = { [unowned self] chunk in self.received(chunk) }
+        newConnection.onEnd = { [unowned self] _ in self.dropPeer() }
+        newConnection.onWriteError = { [unowned self] _ in self.dropPeer() }
+        newConnection.onLowWatermark = { [unowned self] in self.port.becameWritable() }
+        try? newConnection.startReading()
+        port.setCarrier(true)
+    }
+
+    private func received(_ chunk: ArraySlice<UInt8>) {
+        let frames: [ArraySlice<UInt8>]
+        do {
+            frames = try framer.feed(chunk)
+        } catch {
+            // The stream cannot be resynchronised after a bad length: count it and hang up on this peer only.
+            port.countDrop(.malformed, bytes: chunk.count)
+            dropPeer()
+            return
+        }
+        // A large read can carry more frames than a port's queue holds: write out every few hundred frames
+        // so a coalesced burst is forwarded rather than tail-dropped.
+        for (index, frame) in frames.enumerated() {
+            port.received(frame)
+            if index & 255 == 255 { port.segment.flush() }
+        }
+    }
+
+    private func dropPeer() {
+        guard let current = connection else { return }
+        connection = nil
+        current.close()
+        port.setCarrier(false)
+    }
+
+    var isWritable: Bool { connection.map { !$0.isAboveHighWatermark } ?? true }
+
+    func send(_ frames: ArraySlice<ArraySlice<UInt8>>) -> Int {
+        guard let connection else { return frames.count }
+        var total = 0
+        for frame in frames { total += frame.count + framing.prefixWidth.rawValue }
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(total)
+        for frame in frames {
+            framing.appendPrefix(length: frame.count, to: &buffer)
+            buffer.append(contentsOf: frame)
+        }
+        return connection.write(buffer) ? 0 : frames.count
+    }
+
+    var stateJSON: JSONObject {
+        [
+            "listen": boundEndpoint.map { .string($0.description) } ?? .null, "connected": .bool(connection != nil),
+            "peers": .uint(peers), "refusedPeers": .uint(refusedPeers),
+        ]
+    }
+
+    func close() {
+        listener?.close()
+        listener = nil
+        connection?.close()
+        connection = nil
+    }
+}
+
+/// QEMU `-netdev dgram` / raw UDP: one frame per datagram.
+final class DatagramAttachment: PortAttachment {
+    private let socket: UDPSocket
+    private let remote: InetAddress?
+    private var lastSender: InetAddress?
+    private unowned let port: EthernetPortRuntime
+
+    init(local: UDPAddress, remote: UDPAddress?, port: EthernetPortRuntime, loop: Loop) throws(LoopError) {
+        self.port = port
+        self.remote = remote.map { InetAddress(host: $0.host, port: $0.port) }
+        socket = try UDPSocket(loop: loop, host: local.host, port: local.port)
+        socket.onDatagram = { [unowned self] datagram, sender in
+            self.lastSender = sender
+            self.port.received(datagram)
+        }
+        try socket.startReceiving()
+    }
+
+    var isWritable: Bool { true }
+
+    func send(_ frames: ArraySlice<ArraySlice<UInt8>>) -> Int {
+        guard let destination = remote ?? lastSender else { return frames.count }
+        var failed = 0
+        for frame in frames where !socket.send(frame, to: destination) { failed += 1 }
+        return failed
+    }
+
+    var stateJSON: JSONObject {
+        [
+            "local": .string(socket.boundAddress.description),
+            "remote": remote.map { .string($0.description) } ?? .null,
+            "lastSender": lastSender.map { .string($0.description) } ?? .null,
+        ]
+    }
+
+    func close() { socket.close() }
+}
+
+/// VXLAN (RFC 7348): every frame goes to each configured remote and each sender seen with our VNI.
+final class VXLANAttachment: PortAttachment {
+    private let socket: UDPSocket
+    let vni: UInt32
+    private let configured: [InetAddress]
+    private var learned: [InetAddress] = []
+    private unowned let port: EthernetPortRuntime
+    private let header: [UInt8]
+    static let maxLearned = 64
+    private(set) var wrongVNI: UInt64 = 0
+
+    init(local: UDPAddress, vni: UInt32, remotes: [UDPAddress], port: EthernetPortRuntime, loop: Loop)
+        throws(LoopError)
+    {
+        self.vni = vni
+        self.port = port
+        configured = remotes.map { InetAddress(host: $0.host, port: $0.port) }
+        header = VXLANHeader.encode(vni: vni)
+        socket = try UDPSocket(loop: loop, host: local.host, port: local.port)
+        socket.onDatagram = { [unowned self] datagram, sender in self.received(datagram, from: sender) }
+        try socket.startReceiving()
+    }
+
+    private func received(_ datagram: ArraySlice<UInt8>, from sender: InetAddress) {
+        let decoded: (vni: UInt32, frame: ArraySlice<UInt8>)
+        do {
+            decoded = try VXLANHeader.decode(datagram)
+        } catch {
+            return port.countDrop(.malformed, bytes: datagram.count)
+        }
+        guard decoded.vni == vni else {
+            wrongVNI += 1
+            return port.countDrop(.vlan, bytes: datagram.count)
+        }
+        // Linux picks the UDP source port per flow; replies still go to the configured port of that host.
+        let known = configured.contains { $0.host == sender.host } || learned.contains(sender)
+        if !known && learned.count < VXLANAttachment.maxLearned { learned.append(sender) }
+        port.received(decoded.frame)
+    }
+
+    var isWritable: Bool { true }
+
+    func send(_ frames: ArraySlice<ArraySlice<UInt8>>) -> Int {
+        let targets = configured + learned
+        guard !targets.isEmpty else { return frames.count }
+        var failed = 0
+        for frame in frames {
+            let datagram = header + frame
+            for target in targets where !socket.send(datagram, to: target) { failed += 1 }
+        }
+        return failed
+    }
+
+    var stateJSON: JSONObject {
+        [
+            "local": .string(socket.boundAddress.description), "vni": .uint(UInt64(vni)),
+            "remotes": .array(configured.map { .string($0.description) }),
+            "learned": .array(learned.map { .string($0.description) }), "wrongVNI": .uint(wrongVNI),
+        ]
+    }
+
+    func close() { socket.close() }
+}
+
+/// A host TAP interface: frames are read whole (one per `read`) until the kernel has none, and written one
+/// per `write`, which is how a tap wants them.
+final class TapAttachment: PortAttachment {
+    let interface: String
+    private let fd: Int32
+    private let poll: FileDescriptorPoll
+    private unowned let port: EthernetPortRuntime
+    private var buffer: [UInt8]
+    private(set) var writeFailures: UInt64 = 0
+
+    init(interface: String, fd: Int32, port: EthernetPortRuntime, loop: Loop, maxFrame: Int) throws(LoopError) {
+        self.interface = interface
+        self.fd = fd
+        self.port = port
+        buffer = [UInt8](repeating: 0, count: max(maxFrame, 65536))
+        poll = try FileDescriptorPoll(loop: loop, fileDescriptor: fd)
+        try poll.start(.readable) { [unowned self] _, _ in self.readAvailable() }
+    }
+
+    private func readAvailable() {
+        // Bounded so one busy tap cannot starve the loop.
+        for _ in 0..<256 {
+            // SAFETY: reads at most buffer.count bytes into the buffer.
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                return
+            }
+            if count == 0 { return }
+            port.received(Array(buffer[0..<count])[...])
+        }
+    }
+
+    var isWritable: Bool { true }
+
+    func send(_ frames: ArraySlice<ArraySlice<UInt8>>) -> Int {
+        var failed = 0
+        for frame in frames {
+            // SAFETY: writes exactly the frame's bytes.
+            let written = frame.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if written != frame.count {
+                failed += 1
+                writeFailures += 1
+            }
+        }
+        return failed
+    }
+
+    var stateJSON: JSONObject { ["interface": .string(interface), "writeFailures": .uint(writeFailures)] }
+
+    func close() {
+        poll.close { [fd] in _ = Glibc.close(fd) }
+    }
+}
+
+/// A partition's NIC: one frame per `CHANNEL_DATA` on the guest's channel to the segment.
+final class GuestPortAttachment: PortAttachment {
+    let partition: String
+    var endpoint: GuestChannelEndpoint?
+
+    init(partition: String) { self.partition = partition }
+
+    var isWritable: Bool { !(endpoint?.isCongested ?? false) }
+
+    func send(_ frames: ArraySlice<ArraySlice<UInt8>>) -> Int {
+        guard let endpoint else { return frames.count }
+        var failed = 0
+        for frame in frames where !endpoint.send(frame) { failed += 1 }
+        return failed
+    }
+
+    var stateJSON: JSONObject {
+        ["partition": .string(partition), "connected": .bool(endpoint?.isOpen ?? false)]
+    }
+
+    func close() { endpoint?.close(reason: "hub shutting down") }
+}
+
+/// A port with no transport: reached through `eth.inject`, observed through `eth.wait`.
+final class TestPortAttachment: PortAttachment {
+    var isWritable: Bool { true }
+    func send(_ frames: ArraySlice<ArraySlice<UInt8>>) -> Int { 0 }
+    var stateJSON: JSONObject { [:] }
+    func close() {}
+}

@@ -1,0 +1,62 @@
+import EthernetWire
+import Glibc
+
+/// A pcap file being written for a segment or one port. Records are buffered and written once per
+/// loop pass, so capture adds one `write` per pass rather than one per frame.
+final class EthernetCapture {
+    let path: String
+    /// `nil` captures every port of the segment.
+    let port: String?
+    let snapLength: Int
+    private let fd: Int32
+    private var pending: [UInt8] = []
+    private(set) var frames: UInt64 = 0
+    private(set) var bytesWritten: UInt64 = 0
+    private(set) var writeError: Int32 = 0
+
+    init(path: String, port: String?, snapLength: Int) throws(EthernetCaptureError) {
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw EthernetCaptureError(path: path, code: errno) }
+        self.path = path
+        self.port = port
+        self.snapLength = snapLength
+        pending = PcapWriter.globalHeader(snapLength: UInt32(snapLength))
+        flush()
+    }
+
+    func record(_ frame: ArraySlice<UInt8>, unixNanoseconds: UInt64) {
+        PcapWriter.appendRecord(frame, unixNanoseconds: unixNanoseconds, snapLength: snapLength, to: &pending)
+        frames += 1
+    }
+
+    var hasPending: Bool { !pending.isEmpty }
+
+    func flush() {
+        guard !pending.isEmpty, writeError == 0 else { return }
+        var offset = 0
+        while offset < pending.count {
+            // SAFETY: the pointer and count stay within `pending`.
+            let written = pending.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                writeError = errno
+                break
+            }
+            offset += written
+        }
+        bytesWritten += UInt64(offset)
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    func close() {
+        flush()
+        Glibc.close(fd)
+    }
+}
+
+/// Why a capture file could not be opened.
+struct EthernetCaptureError: Error {
+    let path: String
+    let code: Int32
+    var message: String { "cannot open \(path): \(String(cString: strerror(code)))" }
+}

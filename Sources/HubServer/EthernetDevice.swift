@@ -1,0 +1,360 @@
+import ControlWire
+import Ethernet
+import EthernetWire
+import EventLoop
+import JSON
+import PlatformConfig
+
+/// The virtual Ethernet family (`Protocols/ethernet.md`): one `Switch` per configured segment, each port
+/// bound to its transport. Frames from one read are all handed to the switch, then every port with
+/// queued frames is written once at the next loop pass.
+final class EthernetDevice: HubDevice {
+    let familyName = "ethernet"
+    private(set) var segments: [EthernetSegment] = []
+    unowned var hub: Hub!
+    private var flushTimer: Timer?
+    private var flushScheduled = false
+    private var dirty: [EthernetSegment] = []
+    /// Pending `eth.wait` calls, across segments.
+    var watches: [FrameWatch] = []
+    static let maxWatches = 256
+
+    func start(hub: Hub) throws(HubStartError) {
+        self.hub = hub
+        do {
+            flushTimer = try Timer(loop: hub.loop)
+        } catch {
+            throw .loop(error)
+        }
+        for (index, config) in hub.configuration.devices.ethernet.enumerated() {
+            let segment = EthernetSegment(config: config, index: index, device: self)
+            segments.append(segment)
+            try segment.start(loop: hub.loop)
+        }
+        registerEthernetMethods(on: hub)
+    }
+
+    func stop() {
+        for watch in watches { watch.finish(.error(.unavailable("the hub is shutting down"))) }
+        watches.removeAll()
+        for segment in segments { segment.stop() }
+        flushTimer?.close()
+    }
+
+    var channelDeviceNames: [String] { segments.map(\.name) }
+
+    func openChannel(device: String, options: ArraySlice<UInt8>, endpoint: GuestChannelEndpoint) -> Result<
+        GuestChannel, GuestChannelRefusal
+    > {
+        guard let segment = segments.first(where: { $0.name == device }) else {
+            return .failure(GuestChannelRefusal(code: .noSuchDevice, reason: "no segment \(device)"))
+        }
+        guard hub.configuration.partition(named: endpoint.partition)?.grant(for: device) != nil else {
+            return .failure(
+                GuestChannelRefusal(code: .notPermitted, reason: "\(endpoint.partition) has no grant for \(device)"))
+        }
+        guard let port = segment.ports.first(where: { $0.config.partition == endpoint.partition }),
+            let guest = port.attachment as? GuestPortAttachment
+        else {
+            return .failure(
+                GuestChannelRefusal(
+                    code: .noSuchDevice, reason: "\(device) has no port for partition \(endpoint.partition)"))
+        }
+        if let previous = guest.endpoint, previous.isOpen {
+            return .failure(
+                GuestChannelRefusal(code: .channelInUse, reason: "\(device) is already open on this partition"))
+        }
+        guest.endpoint = endpoint
+        port.setCarrier(true)
+        return .success(EthernetGuestChannel(port: port, maxFrame: segment.maxFrame))
+    }
+
+    var limitsJSON: JSON {
+        [
+            "segments": .int(Int64(segments.count)), "maxWatches": .int(Int64(EthernetDevice.maxWatches)),
+            "macTableLimit": .int(Int64(Switch.defaultMACTableLimit)),
+            "streamMaxFrameBytes": .int(Int64(StreamFraming.qemuMaxFrame)),
+        ]
+    }
+
+    func partitionDetached(_ partition: String) {
+        for segment in segments {
+            for port in segment.ports {
+                guard let guest = port.attachment as? GuestPortAttachment, guest.partition == partition else {
+                    continue
+                }
+                guest.endpoint = nil
+                port.setCarrier(false)
+            }
+        }
+    }
+
+    /// Writes every segment's ready ports at the next loop pass.
+    func scheduleFlush(_ segment: EthernetSegment) {
+        if !segment.isDirty {
+            segment.isDirty = true
+            dirty.append(segment)
+        }
+        guard !flushScheduled, let flushTimer, !hub.isShuttingDown else { return }
+        flushScheduled = true
+        flushTimer.start(afterMilliseconds: 0) { [unowned self] in
+            self.flushScheduled = false
+            let segments = self.dirty
+            self.dirty.removeAll(keepingCapacity: true)
+            for segment in segments {
+                segment.isDirty = false
+                segment.flush()
+            }
+        }
+    }
+
+    func removeWatch(_ watch: FrameWatch) {
+        watches.removeAll { $0 === watch }
+    }
+}
+
+/// A segment at run time: its switch, its ports' transports, capture and timers.
+final class EthernetSegment {
+    let config: SegmentConfig
+    let index: Int
+    let sw: Switch
+    private(set) var ports: [EthernetPortRuntime] = []
+    private var byID: [Int: EthernetPortRuntime] = [:]
+    unowned let device: EthernetDevice
+    var capture: EthernetCapture?
+    var isDirty = false
+    private var impairmentTimer: Timer?
+    private var armedDeadline: UInt64?
+
+    var name: String { config.name }
+    /// The largest frame a transport may hand in: the switch's own limit, or QEMU's receive buffer for
+    /// stream peers so a too-long frame is counted as `oversize` rather than ending the connection.
+    var maxFrame: Int { sw.maxFrameLength }
+
+    init(config: SegmentConfig, index: Int, device: EthernetDevice) {
+        self.config = config
+        self.index = index
+        self.device = device
+        sw = Switch(
+            name: config.name, mtu: config.mtu, macAgeingNs: UInt64(config.macAgeingSeconds) * 1_000_000_000,
+            seed: MonotonicClock.nanoseconds())
+    }
+
+    func start(loop: Loop) throws(HubStartError) {
+        do {
+            impairmentTimer = try Timer(loop: loop)
+        } catch {
+            throw .loop(error)
+        }
+        for (portIndex, portConfig) in config.ports.enumerated() {
+            let entry = "devices.ethernet[\(index)].ports[\(portIndex)]"
+            let id = sw.addPort(EthernetSegment.settings(portConfig))
+            let port = EthernetPortRuntime(config: portConfig, id: id, segment: self, entry: entry)
+            ports.append(port)
+            byID[id.rawValue] = port
+            if let preset = portConfig.impairment.flatMap(ImpairmentPreset.init(rawValue:)) {
+                sw.setImpairments(id, ingress: preset.up, egress: preset.down, now: MonotonicClock.nanoseconds())
+            }
+            try port.attach(loop: loop)
+        }
+    }
+
+    static func settings(_ config: EthernetPortConfig) -> PortSettings {
+        let vlan: PortSettings.VLANMode
+        switch config.vlan {
+        case .access(let vid): vlan = .access(vid: vid)
+        case .trunk(let allowed, let native):
+            vlan = .trunk(allowed: allowed.isEmpty ? nil : Set(allowed), native: native)
+        case nil: vlan = .access(vid: 1)
+        }
+        return PortSettings(name: config.name, vlan: vlan, isolated: config.isolated, queueFrames: config.queueFrames)
+    }
+
+    func stop() {
+        for port in ports { port.attachment?.close() }
+        capture?.close()
+        capture = nil
+        impairmentTimer?.close()
+    }
+
+    func port(named name: String) -> EthernetPortRuntime? { ports.first { $0.config.name == name } }
+
+    /// A frame from one of this segment's ports.
+    func received(_ frame: ArraySlice<UInt8>, from port: EthernetPortRuntime) {
+        if let capture, capture.port == nil || capture.port == port.config.name {
+            capture.record(frame, unixNanoseconds: Hub.wallClockNanos())
+        }
+        if !device.watches.isEmpty { device.offer(frame, segment: self, port: port, direction: .received) }
+        sw.receive(frame, from: port.id, now: MonotonicClock.nanoseconds())
+        device.scheduleFlush(self)
+    }
+
+    /// Hands each ready port its queued frames, one transport write per port.
+    func flush() {
+        for id in sw.takeReadyPorts() {
+            byID[id.rawValue]?.drain()
+        }
+        if let capture, capture.hasPending { capture.flush() }
+        armImpairmentTimer()
+    }
+
+    private func armImpairmentTimer() {
+        guard let deadline = sw.nextDeadline else {
+            armedDeadline = nil
+            impairmentTimer?.stop()
+            return
+        }
+        if let armedDeadline, armedDeadline <= deadline, impairmentTimer?.isActive == true { return }
+        armedDeadline = deadline
+        let now = MonotonicClock.nanoseconds()
+        let delay = deadline > now ? (deadline - now + 999_999) / 1_000_000 : 0
+        impairmentTimer?.start(afterMilliseconds: delay) { [unowned self] in
+            self.armedDeadline = nil
+            self.sw.advance(now: MonotonicClock.nanoseconds())
+            self.flush()
+        }
+    }
+
+    func recordEgress(_ frames: ArraySlice<ArraySlice<UInt8>>, to port: EthernetPortRuntime) {
+        if let capture, capture.port == port.config.name {
+            let now = Hub.wallClockNanos()
+            for frame in frames { capture.record(frame, unixNanoseconds: now) }
+        }
+        if !device.watches.isEmpty {
+            for frame in frames { device.offer(frame, segment: self, port: port, direction: .sent) }
+        }
+    }
+}
+
+/// One port at run time: its configuration, its switch id, its transport, and whether a peer is there.
+final class EthernetPortRuntime {
+    let config: EthernetPortConfig
+    let id: PortID
+    unowned let segment: EthernetSegment
+    /// The configuration entry, for errors.
+    let entry: String
+    var attachment: PortAttachment?
+    /// Set by `eth.setLink`.
+    private(set) var adminUp = true
+    /// Whether a peer is attached (always true for sockets that need no peer).
+    private(set) var carrier = false
+    private var waitingForRoom = false
+
+    init(config: EthernetPortConfig, id: PortID, segment: EthernetSegment, entry: String) {
+        self.config = config
+        self.id = id
+        self.segment = segment
+        self.entry = entry
+    }
+
+    func attach(loop: Loop) throws(HubStartError) {
+        let maxFrame = segment.maxFrame
+        if let partition = config.partition {
+            attachment = GuestPortAttachment(partition: partition)
+            setCarrier(false)
+            return
+        }
+        if case .tap(let interface) = config.attachment {
+            let fd: Int32
+            do {
+                fd = try TapInterface.open(interface: interface, entry: "\(entry).tap")
+            } catch {
+                throw .device(error.description)
+            }
+            do {
+                attachment = try TapAttachment(interface: interface, fd: fd, port: self, loop: loop, maxFrame: maxFrame)
+            } catch {
+                throw .device("\(entry).tap: cannot watch '\(interface)': \(error)")
+            }
+            setCarrier(true)
+            return
+        }
+        do throws(LoopError) {
+            switch config.attachment {
+            case .stream(let endpoint):
+                attachment = try StreamAttachment(
+                    framing: .qemu, endpoint: endpoint, port: self, loop: loop,
+                    maxFrame: max(maxFrame, StreamFraming.qemuMaxFrame))
+                setCarrier(false)
+            case .vde(let endpoint):
+                attachment = try StreamAttachment(
+                    framing: .vde, endpoint: endpoint, port: self, loop: loop, maxFrame: 0xFFFF)
+                setCarrier(false)
+            case .dgram(let local, let remote):
+                attachment = try DatagramAttachment(local: local, remote: remote, port: self, loop: loop)
+                setCarrier(true)
+            case .vxlan(let local, let vni, let remotes):
+                attachment = try VXLANAttachment(local: local, vni: vni, remotes: remotes, port: self, loop: loop)
+                setCarrier(true)
+            case .tap, nil:
+                attachment = TestPortAttachment()
+                setCarrier(true)
+            }
+        } catch {
+            let endpoint: Endpoint
+            switch config.attachment {
+            case .stream(let listen), .vde(let listen): endpoint = listen
+            case .dgram(let local, _), .vxlan(let local, _, _): endpoint = .tcp(host: local.host, port: local.port)
+            default: endpoint = .unix(path: "?")
+            }
+            throw .listen(entry: "\(entry).\(config.kind)", endpoint: endpoint, error)
+        }
+    }
+
+    var linkUp: Bool { adminUp && carrier }
+
+    func setCarrier(_ present: Bool) {
+        carrier = present
+        segment.sw.setLink(id, up: linkUp)
+    }
+
+    func setAdminUp(_ up: Bool) {
+        adminUp = up
+        segment.sw.setLink(id, up: linkUp)
+    }
+
+    func received(_ frame: ArraySlice<UInt8>) { segment.received(frame, from: self) }
+
+    func countDrop(_ reason: DropReason, bytes: Int) {
+        segment.sw.countDrop(reason, on: id, bytes: bytes)
+    }
+
+    /// Takes the switch's queue for this port and writes it, unless the transport is backed up.
+    func drain() {
+        guard let attachment else { return }
+        guard attachment.isWritable else {
+            waitingForRoom = true
+            return
+        }
+        waitingForRoom = false
+        let frames = segment.sw.takeEgress(id)
+        guard !frames.isEmpty else { return }
+        segment.recordEgress(frames, to: self)
+        _ = attachment.send(frames)
+    }
+
+    /// The transport drained below its low watermark.
+    func becameWritable() {
+        guard waitingForRoom else { return }
+        drain()
+    }
+}
+
+/// The device side of a guest's channel to a segment: each `CHANNEL_DATA` is one frame.
+final class EthernetGuestChannel: GuestChannel {
+    private unowned let port: EthernetPortRuntime
+    let maxData: UInt32
+    var openedOptions: [UInt8] { [] }
+
+    init(port: EthernetPortRuntime, maxFrame: Int) {
+        self.port = port
+        maxData = UInt32(maxFrame)
+    }
+
+    func received(_ data: ArraySlice<UInt8>) { port.received(data) }
+
+    func closed(reason: String) {
+        (port.attachment as? GuestPortAttachment)?.endpoint = nil
+        port.setCarrier(false)
+    }
+}

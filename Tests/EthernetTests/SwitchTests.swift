@@ -1,0 +1,194 @@
+import EthernetWire
+import Testing
+
+@testable import Ethernet
+
+/// A frame from `source` to `destination` with a payload making it `length` bytes long.
+func frame(_ destination: UInt64, _ source: UInt64, length: Int = 60, vid: UInt16? = nil) -> ArraySlice<UInt8> {
+    var bytes = MACAddress(rawValue: destination).bytes + MACAddress(rawValue: source).bytes
+    if let vid { bytes += [0x81, 0x00, UInt8(vid >> 8), UInt8(vid & 0xFF)] }
+    bytes += [0x88, 0xB5]
+    bytes += [UInt8](repeating: 0xAB, count: max(0, length - bytes.count))
+    return bytes[...]
+}
+
+let broadcast: UInt64 = 0xFFFF_FFFF_FFFF
+let macA: UInt64 = 0x0200_0000_000A
+let macB: UInt64 = 0x0200_0000_000B
+let macC: UInt64 = 0x0200_0000_000C
+
+extension Switch {
+    func drainAll() -> [PortID: [ArraySlice<UInt8>]] {
+        var out: [PortID: [ArraySlice<UInt8>]] = [:]
+        for id in takeReadyPorts() { out[id, default: []] += takeEgress(id) }
+        return out
+    }
+}
+
+@Suite struct SwitchLearningTests {
+    @Test func floodsUnknownThenForwardsLearnedUnicast() {
+        let sw = Switch(name: "lan0")
+        let a = sw.addPort(PortSettings(name: "a"))
+        let b = sw.addPort(PortSettings(name: "b"))
+        let c = sw.addPort(PortSettings(name: "c"))
+        sw.receive(frame(macB, macA), from: a, now: 0)
+        var out = sw.drainAll()
+        #expect(out[b]?.count == 1 && out[c]?.count == 1 && out[a] == nil)
+        sw.receive(frame(macA, macB), from: b, now: 1)
+        out = sw.drainAll()
+        #expect(out[a]?.count == 1 && out[c] == nil)
+        sw.receive(frame(macB, macA), from: a, now: 2)
+        out = sw.drainAll()
+        #expect(out[b]?.count == 1 && out[c] == nil)
+        #expect(sw.macEntries(now: 2).map(\.port) == [a, b])
+        #expect(sw.counters(of: a)?.rxFrames == 2 && sw.counters(of: a)?.txFrames == 1)
+        #expect(sw.counters(of: b)?.txBytes == 120)
+    }
+
+    @Test func broadcastAndMulticastAlwaysFlood() {
+        let sw = Switch(name: "lan0")
+        let ports = (0..<4).map { sw.addPort(PortSettings(name: "p\($0)")) }
+        sw.receive(frame(macA, macB), from: ports[1], now: 0)
+        _ = sw.drainAll()
+        sw.receive(frame(broadcast, macA), from: ports[0], now: 1)
+        #expect(sw.drainAll().keys.sorted() == [ports[1], ports[2], ports[3]])
+        sw.receive(frame(0x0100_5E00_0001, macA), from: ports[0], now: 2)
+        #expect(sw.drainAll().count == 3)
+    }
+
+    @Test func learnedAddressesAgeOut() {
+        let sw = Switch(name: "lan0", macAgeingNs: 1_000)
+        let a = sw.addPort(PortSettings(name: "a"))
+        let b = sw.addPort(PortSettings(name: "b"))
+        let c = sw.addPort(PortSettings(name: "c"))
+        sw.receive(frame(broadcast, macB), from: b, now: 0)
+        _ = sw.drainAll()
+        sw.receive(frame(macB, macA), from: a, now: 500)
+        #expect(sw.drainAll().keys.sorted() == [b])
+        sw.receive(frame(macB, macA), from: a, now: 2_000)
+        #expect(sw.drainAll().keys.sorted() == [b, c])
+        #expect(sw.macEntries(now: 2_000).map(\.mac) == [MACAddress(rawValue: macA)])
+    }
+
+    @Test func stationMovesToItsNewPort() {
+        let sw = Switch(name: "lan0")
+        let a = sw.addPort(PortSettings(name: "a"))
+        let b = sw.addPort(PortSettings(name: "b"))
+        let c = sw.addPort(PortSettings(name: "c"))
+        sw.receive(frame(broadcast, macC), from: b, now: 0)
+        sw.receive(frame(broadcast, macC), from: c, now: 1)
+        _ = sw.drainAll()
+        sw.receive(frame(macC, macA), from: a, now: 2)
+        #expect(sw.drainAll().keys.sorted() == [c])
+    }
+
+    @Test func macTableLimitStopsLearningAndCounts() {
+        let sw = Switch(name: "lan0", macTableLimit: 2)
+        let a = sw.addPort(PortSettings(name: "a"))
+        _ = sw.addPort(PortSettings(name: "b"))
+        for source in 1...3 as ClosedRange<UInt64> {
+            sw.receive(frame(broadcast, 0x0200_0000_0000 + source), from: a, now: 0)
+        }
+        #expect(sw.macEntries(now: 0).count == 2)
+        #expect(sw.counters(of: a)?.drops[.macTableFull] == 1)
+    }
+
+    @Test func isolatedPortsReachOnlyTheUplink() {
+        let sw = Switch(name: "lan0")
+        let a = sw.addPort(PortSettings(name: "a", isolated: true))
+        let b = sw.addPort(PortSettings(name: "b", isolated: true))
+        let up = sw.addPort(PortSettings(name: "up"))
+        sw.receive(frame(broadcast, macA), from: a, now: 0)
+        #expect(sw.drainAll().keys.sorted() == [up])
+        sw.receive(frame(broadcast, macC), from: up, now: 0)
+        #expect(sw.drainAll().keys.sorted() == [a, b])
+    }
+}
+
+@Suite struct SwitchLimitsTests {
+    @Test func runtsOversizeAndLinkDownAreCounted() {
+        let sw = Switch(name: "lan0", mtu: 100)
+        let a = sw.addPort(PortSettings(name: "a"))
+        let b = sw.addPort(PortSettings(name: "b"))
+        sw.receive([][...], from: a, now: 0)
+        sw.receive(frame(broadcast, macA).prefix(13), from: a, now: 0)
+        sw.receive(frame(broadcast, macA, length: 115), from: a, now: 0)
+        sw.receive(frame(broadcast, macA, length: 114), from: a, now: 0)
+        // A tag adds 4 bytes of allowance.
+        sw.receive(frame(broadcast, macA, length: 118, vid: 0), from: a, now: 0)
+        #expect(sw.drainAll()[b]?.count == 2)
+        #expect(sw.counters(of: a)?.drops == [.runt: 2, .oversize: 1])
+        sw.setLink(b, up: false)
+        sw.receive(frame(broadcast, macA), from: a, now: 1)
+        sw.receive(frame(broadcast, macB), from: b, now: 1)
+        #expect(sw.drainAll().isEmpty)
+        #expect(sw.counters(of: b)?.drops[.linkDown] == 2)
+        sw.setLink(b, up: true)
+        sw.receive(frame(broadcast, macA), from: a, now: 2)
+        #expect(sw.drainAll()[b]?.count == 1)
+    }
+
+    @Test func fullEgressQueueTailDropsWithoutTouchingOthers() {
+        let sw = Switch(name: "lan0")
+        let a = sw.addPort(PortSettings(name: "a"))
+        let slow = sw.addPort(PortSettings(name: "slow", queueFrames: 3))
+        let fast = sw.addPort(PortSettings(name: "fast"))
+        for index in 0..<10 { sw.receive(frame(broadcast, macA, length: 60 + index), from: a, now: 0) }
+        #expect(sw.takeEgress(fast).count == 10)
+        let kept = sw.takeEgress(slow)
+        #expect(kept.map(\.count) == [60, 61, 62])
+        #expect(sw.counters(of: slow)?.drops[.queueFull] == 7)
+        #expect(sw.counters(of: fast)?.totalDrops == 0)
+        let bytesLimited = sw.addPort(PortSettings(name: "bytes", queueBytes: 130))
+        for _ in 0..<3 { sw.receive(frame(broadcast, macA), from: a, now: 0) }
+        #expect(sw.takeEgress(bytesLimited).count == 2)
+        #expect(sw.counters(of: bytesLimited)?.drops[.queueFull] == 1)
+    }
+}
+
+@Suite struct SwitchVLANTests {
+    @Test func accessPortsOnlySeeTheirVLANAndTrunksCarryTags() throws {
+        let sw = Switch(name: "lan0")
+        let a10 = sw.addPort(PortSettings(name: "a10", vlan: .access(vid: 10)))
+        let b10 = sw.addPort(PortSettings(name: "b10", vlan: .access(vid: 10)))
+        let c20 = sw.addPort(PortSettings(name: "c20", vlan: .access(vid: 20)))
+        let trunk = sw.addPort(PortSettings(name: "trunk", vlan: .trunk(allowed: [10, 20], native: 1)))
+        let plain = sw.addPort(PortSettings(name: "plain"))
+        sw.receive(frame(broadcast, macA), from: a10, now: 0)
+        var out = sw.drainAll()
+        #expect(out.keys.sorted() == [b10, trunk])
+        #expect(try EthernetHeader(parsing: out[trunk]![0]).tag?.vid == 10)
+        #expect(try EthernetHeader(parsing: out[b10]![0]).tag == nil)
+        // Tagged VLAN 20 from the trunk reaches c20 untagged.
+        sw.receive(frame(broadcast, macB, vid: 20), from: trunk, now: 1)
+        out = sw.drainAll()
+        #expect(out.keys.sorted() == [c20])
+        #expect(out[c20]![0] == frame(broadcast, macB, length: 56))
+        // Untagged on the trunk is native VLAN 1, like the default access port.
+        sw.receive(frame(broadcast, macB), from: trunk, now: 2)
+        #expect(sw.drainAll().keys.sorted() == [plain])
+        // VLAN 30 is not allowed on the trunk; a tag on an access port is refused.
+        sw.receive(frame(broadcast, macB, vid: 30), from: trunk, now: 3)
+        sw.receive(frame(broadcast, macA, vid: 10), from: a10, now: 3)
+        #expect(sw.drainAll().isEmpty)
+        #expect(sw.counters(of: trunk)?.drops[.vlan] == 1)
+        #expect(sw.counters(of: a10)?.drops[.vlan] == 1)
+        // A priority tag (VID 0) on an access port belongs to the port's VLAN.
+        sw.receive(frame(broadcast, macA, vid: 0), from: a10, now: 4)
+        out = sw.drainAll()
+        #expect(out[b10]?.first.map { try? EthernetHeader(parsing: $0).tag } == .some(nil))
+        #expect(try EthernetHeader(parsing: out[trunk]![0]).tag?.vid == 10)
+    }
+
+    @Test func sameMACLearnedSeparatelyPerVLAN() {
+        let sw = Switch(name: "lan0")
+        let trunk = sw.addPort(PortSettings(name: "trunk", vlan: .trunk(allowed: nil, native: nil)))
+        let a = sw.addPort(PortSettings(name: "a", vlan: .access(vid: 5)))
+        sw.receive(frame(broadcast, macA, vid: 5), from: trunk, now: 0)
+        sw.receive(frame(broadcast, macA, vid: 6), from: trunk, now: 0)
+        #expect(sw.macEntries(now: 0).map(\.vid) == [5, 6])
+        _ = sw.drainAll()
+        sw.receive(frame(macA, macB), from: a, now: 1)
+        #expect(sw.drainAll()[trunk]?.count == 1)
+    }
+}

@@ -1,0 +1,143 @@
+import Testing
+import Wire
+
+@testable import EthernetWire
+
+@Suite struct EthernetHeaderTests {
+    @Test func parsesUntaggedBroadcast() throws {
+        let frame = try Vectors.bytes("untagged-arp-request.hex")
+        #expect(frame.count == 42)
+        let header = try EthernetHeader(parsing: frame)
+        #expect(header.destination == .broadcast)
+        #expect(header.destination.isGroup)
+        #expect(header.source == MACAddress(parsing: "52:54:00:12:34:56"))
+        #expect(!header.source.isGroup)
+        #expect(header.tag == nil)
+        #expect(header.etherType == 0x0806)
+        #expect(header.encode() == Array(frame.prefix(14)))
+    }
+
+    @Test func parsesTagAndPushPopRoundTrip() throws {
+        let untagged = try Vectors.bytes("untagged-arp-request.hex")
+        let tagged = try Vectors.bytes("tagged-arp-request.hex")
+        let header = try EthernetHeader(parsing: tagged)
+        #expect(header.tag == VLANTag(vid: 100, priority: 5))
+        #expect(header.etherType == 0x0806)
+        #expect(header.encodedLength == 18)
+        #expect(VLANTagging.push(untagged[...], vid: 100, priority: 5) == tagged)
+        #expect(VLANTagging.pop(tagged[...]) == untagged)
+    }
+
+    @Test func refusesShortFrames() {
+        #expect(throws: DecodeError.truncated(needed: 14, available: 13)) {
+            try EthernetHeader(parsing: [UInt8](repeating: 0, count: 13))
+        }
+        var shortTagged = [UInt8](repeating: 0, count: 16)
+        shortTagged[12] = 0x81
+        #expect(throws: DecodeError.truncated(needed: 18, available: 16)) { try EthernetHeader(parsing: shortTagged) }
+    }
+
+    @Test func macTextForms() {
+        let mac = MACAddress(parsing: "02-00-5E-10-00-01")
+        #expect(mac?.description == "02:00:5e:10:00:01")
+        #expect(MACAddress(parsing: "01:00:5e:00:00:01")?.isGroup == true)
+        #expect(MACAddress(parsing: "02:00:5e:00:00") == nil)
+        #expect(MACAddress(parsing: "zz:00:5e:00:00:01") == nil)
+    }
+}
+
+@Suite struct StreamFramingTests {
+    @Test func qemuStreamVectorSplitsAtEveryPosition() throws {
+        let stream = try Vectors.bytes("qemu-stream-two-frames.hex")
+        for split in 0...stream.count {
+            var framer = StreamFraming.qemu.makeFramer(maxFrameLength: 1518)
+            var frames = try framer.feed(stream[..<split]).map(Array.init)
+            frames += try framer.feed(stream[split...]).map(Array.init)
+            #expect(frames.count == 2)
+            #expect(frames.allSatisfy { $0.count == 14 })
+            #expect(frames.first.map { Array($0.prefix(6)) } == [2, 0, 0, 0, 0, 2])
+        }
+        var oneByOne = StreamFraming.qemu.makeFramer(maxFrameLength: 1518)
+        var count = 0
+        for byte in stream { count += try oneByOne.feed([byte]).count }
+        #expect(count == 2)
+    }
+
+    @Test func vdeStreamVectorAndEncoding() throws {
+        let stream = try Vectors.bytes("vde-stream-one-frame.hex")
+        var framer = StreamFraming.vde.makeFramer(maxFrameLength: 1518)
+        let frames = try framer.feed(stream)
+        #expect(frames.count == 1)
+        var encoded: [UInt8] = []
+        StreamFraming.vde.appendPrefix(length: frames[0].count, to: &encoded)
+        encoded += frames[0]
+        #expect(encoded == stream)
+    }
+
+    @Test func fourGiBPrefixIsRefusedAndEmptyFramesPass() throws {
+        let stream = try Vectors.bytes("bad-qemu-stream-4gib.hex")
+        var framer = StreamFraming.qemu.makeFramer(maxFrameLength: StreamFraming.qemuMaxFrame)
+        #expect(throws: DecodeError.oversized(length: 0xFFFF_FFFF, limit: StreamFraming.qemuMaxFrame)) {
+            try framer.feed(stream)
+        }
+        var empty = StreamFraming.qemu.makeFramer(maxFrameLength: 1518)
+        #expect(try empty.feed([0, 0, 0, 0]).map(\.count) == [0])
+    }
+}
+
+@Suite struct VXLANTests {
+    @Test func decodesVectorAndEncodesHeader() throws {
+        let datagram = try Vectors.bytes("vxlan-vni-42.hex")
+        let (vni, frame) = try VXLANHeader.decode(datagram[...])
+        #expect(vni == 42)
+        #expect(frame.count == 14)
+        #expect(VXLANHeader.encode(vni: 42) + Array(frame) == datagram)
+    }
+
+    @Test func refusesMissingFlagAndShortDatagrams() throws {
+        let bad = try Vectors.bytes("bad-vxlan-no-i-flag.hex")
+        #expect(throws: DecodeError.self) { try VXLANHeader.decode(bad[...]) }
+        #expect(throws: DecodeError.truncated(needed: 22, available: 8)) {
+            try VXLANHeader.decode(VXLANHeader.encode(vni: 1)[...])
+        }
+    }
+}
+
+@Suite struct PcapTests {
+    @Test func matchesVector() throws {
+        let expected = try Vectors.bytes("pcap-one-record.hex")
+        var out = PcapWriter.globalHeader()
+        let frame: [UInt8] = [2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x88, 0xb5]
+        PcapWriter.appendRecord(frame, unixNanoseconds: 1_700_000_000_000_123_456, to: &out)
+        #expect(out == expected)
+    }
+
+    @Test func truncatesToSnapLength() {
+        var out: [UInt8] = []
+        PcapWriter.appendRecord([UInt8](repeating: 7, count: 100), unixNanoseconds: 0, snapLength: 10, to: &out)
+        #expect(out.count == 16 + 10)
+        #expect(out[8..<12] == [10, 0, 0, 0])
+        #expect(out[12..<16] == [100, 0, 0, 0])
+    }
+}
+
+@Suite struct FramePatternTests {
+    @Test func wildcardsMatchPrefixes() throws {
+        let pattern = try FramePattern(parsing: "ff ff ff ff ff ff ?? ?? ?? ?? ?? ?? 08 06 *")
+        let arp = try Vectors.bytes("untagged-arp-request.hex")
+        #expect(pattern.matches(arp))
+        #expect(!pattern.matches(arp.prefix(13)))
+        var ipv4 = arp
+        ipv4[13] = 0x00
+        #expect(!pattern.matches(ipv4))
+        #expect(pattern.description.hasPrefix("ff ff ff ff ff ff ?? ??"))
+        #expect(try FramePattern(parsing: "").matches([]))
+    }
+
+    @Test func refusesMalformedPatterns() {
+        for text in ["f", "fg", "? f", "ff * ff", "f?"] {
+            #expect(throws: DecodeError.self) { try FramePattern(parsing: text) }
+        }
+        #expect(throws: DecodeError.self) { try FramePattern(parsing: String(repeating: "00", count: 1025)) }
+    }
+}
