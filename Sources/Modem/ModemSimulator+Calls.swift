@@ -76,6 +76,12 @@ extension ModemSimulator {
         return .ok
     }
 
+    /// The partition that owns the modem died: every call ends as if the handset dropped it, so the
+    /// network side sees the call end (`owner_lost`) instead of a call nobody will ever hang up.
+    public func ownerLost() {
+        for call in calls { end(call.id, reason: "owner_lost", result: nil) }
+    }
+
     /// Removes a call; `result` is the unsolicited code the host gets (none for its own hang-ups).
     func end(_ id: Int, reason: String, result: ATResultCode?) {
         guard let index = calls.firstIndex(where: { $0.id == id }) else { return }

@@ -314,3 +314,21 @@ struct ModemSimulatorTests {
         #expect(host.send("AT") == "\r\nOK\r\n")
     }
 }
+
+@Suite struct ModemOwnerLossTests {
+    /// When the owning partition dies, its calls end for the network side (issue 8 §4).
+    @Test func ownerLossEndsEveryCall() throws {
+        let simulator = ModemSimulator(profile: ModemProfile(), now: 0)
+        _ = try simulator.incomingCall(number: "+15550001111")
+        simulator.receive(Array("ATA\r".utf8), now: 10)
+        #expect(simulator.currentCalls.first?.state == .active)
+        _ = simulator.takeEvents()
+        simulator.ownerLost()
+        #expect(simulator.currentCalls.isEmpty)
+        let ended = simulator.takeEvents().compactMap { event -> String? in
+            if case .call(_, let reason) = event { return reason }
+            return nil
+        }
+        #expect(ended == ["owner_lost"])
+    }
+}
