@@ -1,0 +1,95 @@
+"""The Linux partition of the living reference handset: the open OS with the applications.
+
+It draws a home screen in the apps region, answers the keypad (digits build a number, CALL asks the RTOS to
+dial it, CLEAR deletes), learns about incoming calls from the RTOS's interrupt and message, asks the secure
+partition to sign a message (the key never leaves the secure partition), and sends its log lines to the
+management partition."""
+
+from __future__ import annotations
+
+from common import Heartbeat, attach, link_ids, log, text_pixels
+from handsethub.guest import FramebufferChannel
+
+HOME_BG, HOME_FG, TILE = 0x203040, 0xFFFFFF, 0x4060A0
+APPS_TOP = 40
+
+
+class Linux:
+    def __init__(self) -> None:
+        self.guest = attach()
+        self.beat = Heartbeat(self.guest)
+        self.links = link_ids(self.guest)
+        self.fb = FramebufferChannel(self.guest, "fb0", channel=7)
+        self.number = ""
+        self.frame = 0
+        self.messages = 0
+        log(f"linux attached as session {self.guest.welcome['session_id']}")
+        self.draw_home()
+        self.request_signature(b"boot ok")
+
+    def tell_mgmt(self, line: str) -> None:
+        log(line)
+        if "mgmt-linux" in self.links:
+            self.guest.send(self.links["mgmt-linux"], f"linux: {line}".encode())
+
+    def request_signature(self, data: bytes) -> None:
+        if "linux-secure" in self.links:
+            status, message_id = self.guest.send(self.links["linux-secure"], b"sign:" + data, correlation=1)
+            log(f"asked secure to sign {data!r}: {status} #{message_id}")
+
+    def text(self, x: int, y: int, text: str, fg: int, bg: int, scale: int) -> None:
+        width, height, pixels = text_pixels(text, fg, bg, scale)
+        self.fb.put(x, y, width, height, pixels)
+
+    def draw_home(self) -> None:
+        self.fb.fill(0, APPS_TOP, self.fb.width, self.fb.height - APPS_TOP, HOME_BG)
+        self.text(40, APPS_TOP + 40, "HANDSETHUB", HOME_FG, HOME_BG, 5)
+        for index in range(9):
+            x, y = 40 + (index % 3) * 140, APPS_TOP + 200 + (index // 3) * 140
+            self.fb.fill(x, y, 120, 120, TILE)
+        self.draw_number()
+
+    def draw_number(self) -> None:
+        self.fb.fill(0, APPS_TOP + 640, self.fb.width, 60, HOME_BG)
+        self.text(40, APPS_TOP + 650, self.number[-16:] or "DIAL:", HOME_FG, HOME_BG, 3)
+        self.frame += 1
+        self.fb.frame(self.frame)
+
+    def on_key(self, key: str) -> None:
+        if len(key) == 1 and key in "0123456789*#+":
+            self.number += key
+        elif key == "clear":
+            self.number = self.number[:-1]
+        elif key == "call" and self.number and "rtos-linux" in self.links:
+            self.guest.send(self.links["rtos-linux"], f"dial:{self.number}".encode())
+            self.tell_mgmt(f"asked rtos to dial {self.number}")
+            self.number = ""
+        self.draw_number()
+
+    def run(self) -> None:
+        while True:
+            self.beat.tick()
+            frame = self.guest.receive(timeout=0.1)
+            if frame is None:
+                continue
+            if frame.type == "CHANNEL_DATA" and frame.channel == self.fb.channel:
+                event = FramebufferChannel.decode_event(bytes(frame.fields["data"]))
+                if event.get("event") == "key" and event.get("down"):
+                    self.on_key(str(event.get("key")))
+            elif frame.type == "MSG_DELIVER":
+                fields = frame.fields
+                payload = bytes(fields["payload"]).decode(errors="replace")
+                self.messages += 1
+                log(f"msg {fields['sender']} #{fields['message_id']}: {payload}")
+                if payload.startswith("sig:"):
+                    self.tell_mgmt(f"secure signed our message: {payload[4:20]}...")
+                self.guest.ack(fields["link"], fields["message_id"])
+            elif frame.type == "IRQ":
+                log(f"irq {frame.fields['line']}" + (" (rtos: incoming call)" if frame.fields["line"] == 2 else ""))
+                self.guest.eoi(frame.fields["line"])
+            elif frame.type == "DETACH":
+                return
+
+
+if __name__ == "__main__":
+    Linux().run()
