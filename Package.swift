@@ -24,6 +24,15 @@ let package = Package(
             name: "CUV", path: "Sources/CUV", pkgConfig: "libuv",
             providers: [.apt(["libuv1-dev"])]),
         .target(name: "EventLoop", dependencies: ["CUV"]),
+        // zlib for ZRLE and PNG; OpenSSL's libcrypto only for the DES step of VNC authentication.
+        .systemLibrary(
+            name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(
+            name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // RFB 3.8 (RFC 6143): handshake, client messages, encoders. Pure: no sockets, no clock.
+        .target(name: "RFBWire", dependencies: ["CZlib", "COpenSSL"]),
+        // The shared screen: surfaces, layout, focus, preemption, damage, keypad mapping, PNG. Pure.
+        .target(name: "Framebuffer", dependencies: ["RFBWire"]),
         .target(name: "Wire"),
         .target(name: "GuestWire", dependencies: ["Wire"]),
         // A JSON value with a strict parser and a canonical serializer, shared by the control
@@ -39,6 +48,7 @@ let package = Package(
             name: "HubServer",
             dependencies: [
                 "EventLoop", "Wire", "GuestWire", "ControlWire", "JSON", "Events", "PlatformConfig", "Hypervisor",
+                "RFBWire", "Framebuffer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
@@ -68,6 +78,8 @@ let package = Package(
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "ControlWireTests", dependencies: ["ControlWire", "Wire", "JSON"]),
         .testTarget(name: "EventsTests", dependencies: ["Events", "JSON"]),
+        .testTarget(name: "RFBWireTests", dependencies: ["RFBWire", "CZlib", "Wire"]),
+        .testTarget(name: "FramebufferTests", dependencies: ["Framebuffer", "RFBWire"]),
         .testTarget(name: "PlatformConfigTests", dependencies: ["PlatformConfig"]),
         .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor", "TestSupport"]),
         .testTarget(
