@@ -23,7 +23,7 @@ public enum RFBError: Error, Equatable, Sendable, CustomStringConvertible {
         case .authenticationFailed: "authentication failed"
         case .badPixelFormat(let why): "bad pixel format: \(why)"
         case .unknownMessage(let type): "unknown client message type \(type)"
-        case .tooLarge(let what, let value, let limit): "\(what) of \(value) bytes is over the limit of \(limit)"
+        case .tooLarge(let what, let value, let limit): "\(what) announces \(value), over the limit of \(limit)"
         case .malformed(let why): "malformed message: \(why)"
         }
     }
