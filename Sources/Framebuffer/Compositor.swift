@@ -108,7 +108,8 @@ public struct Compositor: Sendable {
         case .put(let rect, let pixels):
             try check(rect, by: partition, onOverlay: onOverlay)
             guard pixels.count == rect.area * 4 else {
-                throw FramebufferRefusal(.outOfBounds, "\(pixels.count) pixel bytes for a \(rect.width)x\(rect.height) rectangle")
+                throw FramebufferRefusal(
+                    .outOfBounds, "\(pixels.count) pixel bytes for a \(rect.width)x\(rect.height) rectangle")
             }
             mutateSurface(of: partition, onOverlay: onOverlay) { $0.put(rect, bytes: pixels) }
             surfaceChanged(rect, by: partition, onOverlay: onOverlay)

@@ -39,10 +39,13 @@ public enum FramebufferGuestCommand: Sendable, Equatable {
         }
         func need(_ count: Int, exact: Bool = true) throws(DecodeError) {
             if exact ? bytes.count != count : bytes.count < count {
-                throw DecodeError(description: "command 0x\(String(tag, radix: 16)) needs \(count) bytes, got \(bytes.count)")
+                throw DecodeError(
+                    description: "command 0x\(String(tag, radix: 16)) needs \(count) bytes, got \(bytes.count)")
             }
         }
-        func rect(_ at: Int) -> ScreenRect { ScreenRect(x: u16(at), y: u16(at + 2), width: u16(at + 4), height: u16(at + 6)) }
+        func rect(_ at: Int) -> ScreenRect {
+            ScreenRect(x: u16(at), y: u16(at + 2), width: u16(at + 4), height: u16(at + 6))
+        }
         switch tag {
         case Tag.put:
             try need(10, exact: false)

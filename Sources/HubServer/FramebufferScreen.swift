@@ -63,7 +63,8 @@ final class FramebufferScreen {
             width: config.width, height: config.height,
             regions: config.layout.map {
                 LayoutRegion(
-                    name: $0.name, owner: $0.owner, rect: ScreenRect(x: $0.x, y: $0.y, width: $0.width, height: $0.height),
+                    name: $0.name, owner: $0.owner,
+                    rect: ScreenRect(x: $0.x, y: $0.y, width: $0.width, height: $0.height),
                     z: $0.z)
             },
             preemptors: Set(config.preemptors), defaultFocus: config.defaultFocus)

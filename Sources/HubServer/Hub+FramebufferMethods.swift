@@ -9,7 +9,9 @@ extension Hub {
     func registerFramebufferMethods(device: FramebufferDevice) {
         func screen(_ params: ControlParams) throws(ControlError) -> FramebufferScreen {
             if let name = try params.optionalString("device") {
-                guard let screen = device.screen(named: name) else { throw ControlError.notFound("framebuffer", name: name) }
+                guard let screen = device.screen(named: name) else {
+                    throw ControlError.notFound("framebuffer", name: name)
+                }
                 return screen
             }
             guard let first = device.screens.first else { throw ControlError.notFound("framebuffer", name: "(any)") }
@@ -56,7 +58,8 @@ extension Hub {
             let x = try params.requireInt("x", in: 0...Int64(screen.config.width - 1))
             let y = try params.requireInt("y", in: 0...Int64(screen.config.height - 1))
             return .result([
-                "x": .int(x), "y": .int(y), "rgb": .string(Self.hexColour(screen.compositor.pixel(x: Int(x), y: Int(y)))),
+                "x": .int(x), "y": .int(y),
+                "rgb": .string(Self.hexColour(screen.compositor.pixel(x: Int(x), y: Int(y)))),
             ])
         }
         router.register("fb.region", summary: "A screen rectangle as packed RGB bytes (base64)") {
@@ -83,7 +86,8 @@ extension Hub {
             let screen = try screen(params)
             let area = try rect(params, screen, defaultWhole: true)
             let tolerance = Int(try params.optionalInt("tolerance", in: 0...255) ?? 0)
-            let timeout = try params.requireInt("timeoutMs", in: 0...Int64(self.configuration.hub.limits.controlMaxWaitMs))
+            let timeout = try params.requireInt(
+                "timeoutMs", in: 0...Int64(self.configuration.hub.limits.controlMaxWaitMs))
             let given = ["colour", "rgb", "changed"].filter { params.contains($0) }
             guard given.count == 1 else {
                 throw ControlError.invalidParams(
@@ -145,7 +149,8 @@ extension Hub {
                 keysym = UInt32(value)
                 guard let mapped = Keypad.key(forKeysym: keysym) else {
                     throw ControlError.invalidParams(
-                        param: "keysym", expected: "a keysym of the keypad table", detail: "0x\(String(value, radix: 16))")
+                        param: "keysym", expected: "a keysym of the keypad table",
+                        detail: "0x\(String(value, radix: 16))")
                 }
                 key = mapped
             }

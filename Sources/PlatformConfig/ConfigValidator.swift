@@ -318,7 +318,9 @@ extension ConfigValidator {
         for (index, endpoint) in framebuffer.rfbEndpoints.enumerated() {
             let endpointPath = "\(path).rfbEndpoints[\(index)]"
             if !endpoint.isLoopback && framebuffer.password == nil {
-                add(endpointPath, "\(endpoint) is not loopback, so a VNC password (password or passwordFile) is required")
+                add(
+                    endpointPath,
+                    "\(endpoint) is not loopback, so a VNC password (password or passwordFile) is required")
             }
             if case .tcp(_, 0) = endpoint { continue }
             if let earlier = seen[endpoint] {
@@ -358,7 +360,9 @@ extension ConfigValidator {
             if line < 0 { add("\(path).\(key)", "\(line) is negative") }
             for user in users.sorted() {
                 if let partition = partitionsByName[user], line >= partition.interruptLines {
-                    add("\(path).\(key)", "\(line) is not below the interruptLines of \(user) (\(partition.interruptLines))")
+                    add(
+                        "\(path).\(key)",
+                        "\(line) is not below the interruptLines of \(user) (\(partition.interruptLines))")
                 }
             }
         }

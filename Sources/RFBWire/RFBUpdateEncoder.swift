@@ -42,8 +42,9 @@ public final class RFBUpdateEncoder {
         var count = 0
         out += [0, 0, 0, 0]
         if let desktopSize, preferences.desktopSize {
-            header(&out, RFBRect(x: 0, y: 0, width: desktopSize.width, height: desktopSize.height),
-                   RFBEncoding.desktopSize)
+            header(
+                &out, RFBRect(x: 0, y: 0, width: desktopSize.width, height: desktopSize.height),
+                RFBEncoding.desktopSize)
             count += 1
         }
         if let cursor, preferences.cursor {
@@ -52,8 +53,10 @@ public final class RFBUpdateEncoder {
         }
         for move in moves {
             header(&out, move.destination, RFBEncoding.copyRect)
-            out += [UInt8(move.sourceX >> 8), UInt8(move.sourceX & 0xff), UInt8(move.sourceY >> 8),
-                    UInt8(move.sourceY & 0xff)]
+            out += [
+                UInt8(move.sourceX >> 8), UInt8(move.sourceX & 0xff), UInt8(move.sourceY >> 8),
+                UInt8(move.sourceY & 0xff),
+            ]
             bytesByEncoding[RFBEncoding.copyRect, default: 0] += 16
             count += 1
         }
@@ -246,11 +249,15 @@ public final class RFBUpdateEncoder {
             let b2: UInt8
             let b3: UInt8
             if format.bigEndian {
-                (b0, b1, b2, b3) = (UInt8(value >> 24), UInt8((value >> 16) & 0xff), UInt8((value >> 8) & 0xff),
-                                    UInt8(value & 0xff))
+                (b0, b1, b2, b3) = (
+                    UInt8(value >> 24), UInt8((value >> 16) & 0xff), UInt8((value >> 8) & 0xff),
+                    UInt8(value & 0xff)
+                )
             } else {
-                (b0, b1, b2, b3) = (UInt8(value & 0xff), UInt8((value >> 8) & 0xff), UInt8((value >> 16) & 0xff),
-                                    UInt8(value >> 24))
+                (b0, b1, b2, b3) = (
+                    UInt8(value & 0xff), UInt8((value >> 8) & 0xff), UInt8((value >> 16) & 0xff),
+                    UInt8(value >> 24)
+                )
             }
             if mode == .threeLow {
                 out.append(b0)

@@ -34,15 +34,17 @@ func handset() -> Compositor {
         #expect(throws: FramebufferRefusal.self) {
             try screen.draw(.put(ScreenRect(x: 0, y: 40, width: 2, height: 2), pixels: [0, 0, 0][...]), by: "linux")
         }
-        #expect(screen.takeChanges() == [
-            .damage(ScreenRect(x: 0, y: 40, width: 480, height: 760)),
-            .damage(ScreenRect(x: 0, y: 0, width: 480, height: 40)),
-        ])
+        #expect(
+            screen.takeChanges() == [
+                .damage(ScreenRect(x: 0, y: 40, width: 480, height: 760)),
+                .damage(ScreenRect(x: 0, y: 0, width: 480, height: 40)),
+            ])
     }
 
     @Test func putUsesBlueGreenRedByteOrder() throws {
         var screen = handset()
-        try screen.draw(.put(ScreenRect(x: 1, y: 41, width: 2, height: 1), pixels: [1, 2, 3, 0, 4, 5, 6, 0][...]), by: "linux")
+        try screen.draw(
+            .put(ScreenRect(x: 1, y: 41, width: 2, height: 1), pixels: [1, 2, 3, 0, 4, 5, 6, 0][...]), by: "linux")
         #expect(screen.read(ScreenRect(x: 0, y: 41, width: 3, height: 1)) == [0, 0x03_0201, 0x06_0504])
     }
 
@@ -76,8 +78,12 @@ func handset() -> Compositor {
     @Test func visibleCopiesBecomeMovesOthersDamage() throws {
         var screen = handset()
         _ = screen.takeChanges()
-        try screen.draw(.copy(sourceX: 0, sourceY: 40, destination: ScreenRect(x: 100, y: 100, width: 50, height: 50)), by: "linux")
-        #expect(screen.takeChanges() == [.move(sourceX: 0, sourceY: 40, destination: ScreenRect(x: 100, y: 100, width: 50, height: 50))])
+        try screen.draw(
+            .copy(sourceX: 0, sourceY: 40, destination: ScreenRect(x: 100, y: 100, width: 50, height: 50)), by: "linux")
+        #expect(
+            screen.takeChanges() == [
+                .move(sourceX: 0, sourceY: 40, destination: ScreenRect(x: 100, y: 100, width: 50, height: 50))
+            ])
         // Overlapping region with higher z would make the move wrong: a status-bar region over apps.
         var stacked = Compositor(
             width: 100, height: 100,
@@ -85,7 +91,8 @@ func handset() -> Compositor {
                 LayoutRegion(name: "a", owner: "linux", rect: ScreenRect(x: 0, y: 0, width: 100, height: 100), z: 0),
                 LayoutRegion(name: "b", owner: "rtos", rect: ScreenRect(x: 0, y: 0, width: 100, height: 10), z: 1),
             ], preemptors: [], defaultFocus: nil)
-        try stacked.draw(.copy(sourceX: 0, sourceY: 0, destination: ScreenRect(x: 0, y: 50, width: 20, height: 20)), by: "linux")
+        try stacked.draw(
+            .copy(sourceX: 0, sourceY: 0, destination: ScreenRect(x: 0, y: 50, width: 20, height: 20)), by: "linux")
         #expect(stacked.takeChanges() == [.damage(ScreenRect(x: 0, y: 50, width: 20, height: 20))])
     }
 }
@@ -152,12 +159,14 @@ func handset() -> Compositor {
         for command in commands {
             #expect(try FramebufferGuestCommand.decode(command.encode()[...]) == command)
         }
-        #expect(FramebufferGuestCommand.fill(ScreenRect(x: 1, y: 2, width: 3, height: 4), colour: 0x12_3456).encode()
-            == [2, 0, 1, 0, 2, 0, 3, 0, 4, 0, 0x12, 0x34, 0x56])
+        #expect(
+            FramebufferGuestCommand.fill(ScreenRect(x: 1, y: 2, width: 3, height: 4), colour: 0x12_3456).encode()
+                == [2, 0, 1, 0, 2, 0, 3, 0, 4, 0, 0x12, 0x34, 0x56])
         for bad: [UInt8] in [[], [0x09], [0x02, 0, 0], [0x05, 0], [0x01, 0, 0, 0, 0, 0, 1, 0, 1, 0x80]] {
             #expect(throws: FramebufferGuestCommand.DecodeError.self) { try FramebufferGuestCommand.decode(bad[...]) }
         }
-        #expect(FramebufferHubEvent.key(.digit5, down: true, keysym: 0x35).encode() == [0x81, 1, 0, 0x35, 0, 0, 0, 0x35])
+        #expect(
+            FramebufferHubEvent.key(.digit5, down: true, keysym: 0x35).encode() == [0x81, 1, 0, 0x35, 0, 0, 0, 0x35])
         #expect(FramebufferHubEvent.touch(.move, x: 300, y: 2).encode() == [0x82, 1, 1, 44, 0, 2])
     }
 

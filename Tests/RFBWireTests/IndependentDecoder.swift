@@ -31,7 +31,8 @@ struct IndependentDecoder {
             // CPIXEL: 3 bytes; which bytes depends on where the colour bits are.
             let chunk = Array(bytes[at..<(at + 3)])
             at += 3
-            let mask = UInt32(format.redMax) << format.redShift | UInt32(format.greenMax) << format.greenShift
+            let mask =
+                UInt32(format.redMax) << format.redShift | UInt32(format.greenMax) << format.greenShift
                 | UInt32(format.blueMax) << format.blueShift
             let lowBytesHoldColour = mask & 0xff00_0000 == 0
             let full: [UInt8]
@@ -40,7 +41,8 @@ struct IndependentDecoder {
             } else {
                 full = lowBytesHoldColour ? chunk + [0] : [0] + chunk
             }
-            raw = format.bigEndian
+            raw =
+                format.bigEndian
                 ? full.reduce(0) { $0 << 8 | UInt32($1) }
                 : full.reversed().reduce(0) { $0 << 8 | UInt32($1) }
             return format.rgb(fromValue: raw)
@@ -49,7 +51,8 @@ struct IndependentDecoder {
         guard at + n <= bytes.count else { throw Failure(description: "truncated pixel") }
         let chunk = bytes[at..<(at + n)]
         at += n
-        raw = format.bigEndian || n == 1
+        raw =
+            format.bigEndian || n == 1
             ? chunk.reduce(0) { $0 << 8 | UInt32($1) }
             : chunk.reversed().reduce(0) { $0 << 8 | UInt32($1) }
         return format.rgb(fromValue: raw)

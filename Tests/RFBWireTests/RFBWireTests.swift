@@ -1,4 +1,5 @@
 import Testing
+import Wire
 
 @testable import RFBWire
 
@@ -225,5 +226,3 @@ func testScreen(width: Int, height: Int, seed: UInt32 = 1) -> [UInt32] {
         #expect(output.send.prefix(4) == [0, 0, 0, 1] && output.close == "authentication failed")
     }
 }
-
-import Wire
