@@ -70,6 +70,8 @@ public final class Hub {
         self.configuration = configuration
         self.options = options
         self.logger = logger
+        // A peer that closes while we write must cost an EPIPE on that connection, not the process.
+        signal(SIGPIPE, SIG_IGN)
         do {
             loop = try Loop()
             door = try LoopDoor(loop: loop)

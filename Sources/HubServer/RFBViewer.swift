@@ -38,9 +38,10 @@ final class RFBViewer {
     var bytesByEncoding: [Int32: UInt64] { encoder.bytesByEncoding }
 
     func start() {
-        connection.onData = { [unowned self] bytes in self.received(bytes) }
-        connection.onEnd = { [unowned self] _ in self.close(reason: "viewer disconnected") }
-        connection.onWriteError = { [unowned self] error in self.close(reason: "write failed: \(error)") }
+        // Weak: the connection outlives the viewer while its last writes drain after close.
+        connection.onData = { [weak self] bytes in self?.received(bytes) }
+        connection.onEnd = { [weak self] _ in self?.close(reason: "viewer disconnected") }
+        connection.onWriteError = { [weak self] error in self?.close(reason: "write failed: \(error)") }
         connection.write(session.greeting)
         do {
             try connection.startReading()
@@ -53,6 +54,8 @@ final class RFBViewer {
         guard !closed else { return }
         closed = true
         connection.onData = nil
+        connection.onEnd = nil
+        connection.onWriteError = nil
         connection.closeAfterWrites()
         screen.viewerClosed(self, reason: reason)
     }
