@@ -24,6 +24,15 @@ let package = Package(
             name: "CUV", path: "Sources/CUV", pkgConfig: "libuv",
             providers: [.apt(["libuv1-dev"])]),
         .target(name: "EventLoop", dependencies: ["CUV"]),
+        // zlib for ZRLE and PNG; OpenSSL's libcrypto only for the DES step of VNC authentication.
+        .systemLibrary(
+            name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(
+            name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // RFB 3.8 (RFC 6143): handshake, client messages, encoders. Pure: no sockets, no clock.
+        .target(name: "RFBWire", dependencies: ["CZlib", "COpenSSL"]),
+        // The shared screen: surfaces, layout, focus, preemption, damage, keypad mapping, PNG. Pure.
+        .target(name: "Framebuffer", dependencies: ["RFBWire"]),
         .target(name: "Wire"),
         .target(name: "GuestWire", dependencies: ["Wire"]),
         // AT command lines, result codes and SMS PDUs (3GPP TS 27.007 / 27.005 / 23.040): pure codecs.
@@ -47,7 +56,7 @@ let package = Package(
             name: "HubServer",
             dependencies: [
                 "EventLoop", "Wire", "GuestWire", "ControlWire", "JSON", "Events", "PlatformConfig", "Hypervisor",
-                "ATWire", "Modem", "EthernetWire", "Ethernet",
+                "ATWire", "Modem", "EthernetWire", "Ethernet", "RFBWire", "Framebuffer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
@@ -81,6 +90,8 @@ let package = Package(
         .testTarget(name: "EthernetTests", dependencies: ["Ethernet", "EthernetWire"]),
         .testTarget(name: "ControlWireTests", dependencies: ["ControlWire", "Wire", "JSON"]),
         .testTarget(name: "EventsTests", dependencies: ["Events", "JSON"]),
+        .testTarget(name: "RFBWireTests", dependencies: ["RFBWire", "CZlib", "Wire"]),
+        .testTarget(name: "FramebufferTests", dependencies: ["Framebuffer", "RFBWire"]),
         .testTarget(name: "PlatformConfigTests", dependencies: ["PlatformConfig"]),
         .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor", "TestSupport"]),
         .testTarget(

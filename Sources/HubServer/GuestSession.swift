@@ -359,12 +359,26 @@ final class GuestSession {
         case .detach(let reason):
             if request != 0 { outgoing.append(GuestFrame(.ok, requestId: request).encode()) }
             closeConnection(reason: "guest detached: \(reason)", detach: .guestRequested)
-        case .channelOpen(let device, _):
-            // Device channels (Ethernet, modem, framebuffer) arrive with their device issues.
-            sendError(
-                .noSuchDevice, "no device '\(device)' offers a channel to \(partition ?? "?") yet", requestId: request)
-        case .channelData, .channelClose:
-            sendError(.noSuchChannel, "channel \(frame.channel) is not open", requestId: request)
+        case .channelOpen(let device, let options):
+            openChannel(frame.channel, device: device, options: options, requestId: request)
+        case .channelData(let data):
+            guard let channel = channels[frame.channel] else {
+                return sendError(
+                    .noSuchChannel, "channel \(frame.channel) is not open", requestId: request, channel: frame.channel)
+            }
+            guard data.count <= Int(channel.maxData) else {
+                return sendError(
+                    .tooLarge, "\(data.count) bytes exceed the channel's max_data of \(channel.maxData)",
+                    requestId: request, channel: frame.channel)
+            }
+            channel.received(data)
+        case .channelClose(_, let reason):
+            guard let channel = channels.removeValue(forKey: frame.channel) else {
+                return sendError(
+                    .noSuchChannel, "channel \(frame.channel) is not open", requestId: request, channel: frame.channel)
+            }
+            channel.closed(reason: reason.isEmpty ? "closed by the guest" : reason)
+            if request != 0 { outgoing.append(GuestFrame(.ok, channel: frame.channel, requestId: request).encode()) }
         case .hello, .proof:
             sendError(.unexpectedFrame, "already attached", requestId: request)
         case .challenge, .welcome, .error, .ok, .raiseResult, .irq, .msgSent, .msgDeliver, .credit, .regionData,

@@ -370,13 +370,65 @@ struct ConfigDecoder {
 
     private func framebuffer(_ node: Node, _ path: String) -> FramebufferConfig? {
         guard
-            let fields = reader.mapping(node, at: path, allowed: ["name", "width", "height", "bitsPerPixel"])
+            let fields = reader.mapping(
+                node, at: path,
+                allowed: [
+                    "name", "width", "height", "bitsPerPixel", "rfbEndpoints", "password", "passwordFile", "layout",
+                    "defaultFocus", "preemptors", "frameDoneLine", "inputLine", "refreshHz", "maxViewers",
+                    "maxCutTextBytes",
+                ])
         else { return nil }
         var framebuffer = FramebufferConfig(
             name: fields.readRequired("name", reader.string) ?? "",
             width: fields.readRequired("width", reader.int) ?? 1,
             height: fields.readRequired("height", reader.int) ?? 1)
         framebuffer.bitsPerPixel = fields.read("bitsPerPixel", reader.int) ?? framebuffer.bitsPerPixel
+        if let node = fields.optional("rfbEndpoints") {
+            framebuffer.rfbEndpoints = list(
+                node, fields.path("rfbEndpoints"), Self.placeholderEndpoint, reader.endpoint)
+        }
+        switch (fields.optional("password"), fields.optional("passwordFile")) {
+        case (.some, .some(let file)):
+            reader.report(fields.path("passwordFile"), "cannot be combined with password", at: file)
+        case (let node?, nil):
+            framebuffer.password = reader.string(node, at: fields.path("password"))
+        case (nil, let node?):
+            if let name = reader.string(node, at: fields.path("passwordFile")) {
+                framebuffer.passwordFile = name
+                do {
+                    framebuffer.password = try SecretFile.read(name, relativeTo: baseDirectory)
+                } catch {
+                    reader.report(fields.path("passwordFile"), error.description, at: node)
+                }
+            }
+        case (nil, nil):
+            break
+        }
+        if let node = fields.optional("layout") {
+            framebuffer.layout = list(
+                node, fields.path("layout"),
+                ScreenRegionConfig(name: "", owner: "", x: 0, y: 0, width: 0, height: 0), screenRegion)
+        }
+        framebuffer.defaultFocus = fields.read("defaultFocus", reader.string)
+        framebuffer.preemptors = fields.read("preemptors", reader.stringList) ?? []
+        framebuffer.frameDoneLine = fields.read("frameDoneLine", reader.int)
+        framebuffer.inputLine = fields.read("inputLine", reader.int)
+        framebuffer.refreshHz = fields.read("refreshHz", reader.int) ?? framebuffer.refreshHz
+        framebuffer.maxViewers = fields.read("maxViewers", reader.int) ?? framebuffer.maxViewers
+        framebuffer.maxCutTextBytes = fields.read("maxCutTextBytes", reader.intSize) ?? framebuffer.maxCutTextBytes
         return framebuffer
+    }
+
+    private func screenRegion(_ node: Node, _ path: String) -> ScreenRegionConfig? {
+        guard
+            let fields = reader.mapping(
+                node, at: path, allowed: ["name", "owner", "x", "y", "width", "height", "z"])
+        else { return nil }
+        return ScreenRegionConfig(
+            name: fields.readRequired("name", reader.string) ?? "",
+            owner: fields.readRequired("owner", reader.string) ?? "",
+            x: fields.readRequired("x", reader.int) ?? 0, y: fields.readRequired("y", reader.int) ?? 0,
+            width: fields.readRequired("width", reader.int) ?? 0,
+            height: fields.readRequired("height", reader.int) ?? 0, z: fields.read("z", reader.int) ?? 0)
     }
 }

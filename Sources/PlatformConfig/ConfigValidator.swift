@@ -334,6 +334,8 @@ struct ConfigValidator {
                 add("\(path).operator.numeric", "MCC+MNC is 5 or 6 digits")
             }
         }
+        var seenEndpoints: [Endpoint: String] = [:]
+        for endpoint in config.hub.controlEndpoints + config.hub.guestEndpoints { seenEndpoints[endpoint] = "hub" }
         for (index, framebuffer) in devices.framebuffers.enumerated() {
             let path = "devices.framebuffers[\(index)]"
             check(framebuffer.width, in: FramebufferConfig.dimensionRange, "\(path).width")
@@ -341,7 +343,77 @@ struct ConfigValidator {
             if !FramebufferConfig.allowedBitsPerPixel.contains(framebuffer.bitsPerPixel) {
                 add("\(path).bitsPerPixel", "\(framebuffer.bitsPerPixel) is not 16 or 32")
             }
+            checkFramebuffer(framebuffer, path, &seenEndpoints)
         }
+    }
+}
+
+extension ConfigValidator {
+    fileprivate mutating func checkFramebuffer(
+        _ framebuffer: FramebufferConfig, _ path: String, _ seen: inout [Endpoint: String]
+    ) {
+        for (index, endpoint) in framebuffer.rfbEndpoints.enumerated() {
+            let endpointPath = "\(path).rfbEndpoints[\(index)]"
+            if !endpoint.isLoopback && framebuffer.password == nil {
+                add(
+                    endpointPath,
+                    "\(endpoint) is not loopback, so a VNC password (password or passwordFile) is required")
+            }
+            if case .tcp(_, 0) = endpoint { continue }
+            if let earlier = seen[endpoint] {
+                add(endpointPath, "\(endpoint) is already used by \(earlier)")
+            } else {
+                seen[endpoint] = endpointPath
+            }
+        }
+        if let password = framebuffer.password, password.isEmpty || password.utf8.count > 8 {
+            add("\(path).password", "a VNC password is 1 to 8 bytes (only 8 count in VNC authentication)")
+        }
+        let screen = (width: framebuffer.width, height: framebuffer.height)
+        checkUnique(
+            framebuffer.layout.enumerated().map { ($1.name, "\(path).layout[\($0)].name") }, what: "region name")
+        for (index, region) in framebuffer.layout.enumerated() {
+            let regionPath = "\(path).layout[\(index)]"
+            checkName(region.name, "\(regionPath).name")
+            checkFramebufferPartition(region.owner, framebuffer.name, "\(regionPath).owner")
+            if region.x < 0 || region.y < 0 || region.width < 1 || region.height < 1
+                || region.x + region.width > screen.width || region.y + region.height > screen.height
+            {
+                add(
+                    regionPath,
+                    "\(region.width)x\(region.height)+\(region.x)+\(region.y) is not a non-empty rectangle inside the \(screen.width)x\(screen.height) screen"
+                )
+            }
+        }
+        if let focus = framebuffer.defaultFocus, !framebuffer.layout.contains(where: { $0.owner == focus }) {
+            add("\(path).defaultFocus", "\(focus) owns no region of \(framebuffer.name)")
+        }
+        for (index, partition) in framebuffer.preemptors.enumerated() {
+            checkFramebufferPartition(partition, framebuffer.name, "\(path).preemptors[\(index)]")
+        }
+        let users = Set(framebuffer.layout.map(\.owner) + framebuffer.preemptors)
+        for (key, line) in [("frameDoneLine", framebuffer.frameDoneLine), ("inputLine", framebuffer.inputLine)] {
+            guard let line else { continue }
+            if line < 0 { add("\(path).\(key)", "\(line) is negative") }
+            for user in users.sorted() {
+                if let partition = partitionsByName[user], line >= partition.interruptLines {
+                    add(
+                        "\(path).\(key)",
+                        "\(line) is not below the interruptLines of \(user) (\(partition.interruptLines))")
+                }
+            }
+        }
+        if let frame = framebuffer.frameDoneLine, frame == framebuffer.inputLine {
+            add("\(path).inputLine", "\(frame) is also the frameDoneLine")
+        }
+        check(framebuffer.refreshHz, in: FramebufferConfig.refreshRange, "\(path).refreshHz")
+        check(framebuffer.maxViewers, in: FramebufferConfig.maxViewersRange, "\(path).maxViewers")
+        check(framebuffer.maxCutTextBytes, in: FramebufferConfig.maxCutTextRange, "\(path).maxCutTextBytes")
+    }
+
+    private mutating func checkFramebufferPartition(_ name: String, _ device: String, _ path: String) {
+        guard let partition = partitionsByName[name] else { return add(path, "unknown partition '\(name)'") }
+        if partition.grant(for: device) == nil { add(path, "\(name) has no grant for \(device)") }
     }
 }
 

@@ -163,6 +163,28 @@ extension PlatformConfiguration {
             out.int("width", framebuffer.width)
             out.int("height", framebuffer.height)
             out.int("bitsPerPixel", framebuffer.bitsPerPixel)
+            out.scalars("rfbEndpoints", framebuffer.rfbEndpoints.map(\.description))
+            if let file = framebuffer.passwordFile {
+                out.string("passwordFile", file)
+            } else if let password = framebuffer.password {
+                out.string("password", password)
+            }
+            out.list("layout", framebuffer.layout) { out, region in
+                out.string("name", region.name)
+                out.string("owner", region.owner)
+                out.int("x", region.x)
+                out.int("y", region.y)
+                out.int("width", region.width)
+                out.int("height", region.height)
+                out.int("z", region.z)
+            }
+            if let focus = framebuffer.defaultFocus { out.string("defaultFocus", focus) }
+            out.scalars("preemptors", framebuffer.preemptors)
+            if let line = framebuffer.frameDoneLine { out.int("frameDoneLine", line) }
+            if let line = framebuffer.inputLine { out.int("inputLine", line) }
+            out.int("refreshHz", framebuffer.refreshHz)
+            out.int("maxViewers", framebuffer.maxViewers)
+            out.size("maxCutTextBytes", framebuffer.maxCutTextBytes)
         }
     }
 }

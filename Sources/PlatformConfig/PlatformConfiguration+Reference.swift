@@ -109,5 +109,17 @@ extension PlatformConfiguration {
               width: 480
               height: 800
               bitsPerPixel: 32
+              # VNC viewers connect here (RFB 3.8, security None on loopback; see Protocols/framebuffer.md).
+              rfbEndpoints: [tcp:127.0.0.1:5900]
+              # The RTOS draws the status bar on top and may take the whole screen (an incoming call);
+              # Linux draws the applications below it and has the keypad by default.
+              layout:
+                - {name: status-bar, owner: rtos, x: 0, y: 0, width: 480, height: 40, z: 1}
+                - {name: apps, owner: linux, x: 0, y: 40, width: 480, height: 760, z: 0}
+              defaultFocus: linux
+              preemptors: [rtos]
+              frameDoneLine: 8
+              inputLine: 9
+              refreshHz: 60
         """
 }

@@ -26,6 +26,10 @@ final class HubHarness: Sendable {
             .unix(path: directory + "/control.sock"), .tcp(host: "127.0.0.1", port: 0),
         ]
         configuration.hub.guestEndpoints = [.unix(path: directory + "/guest.sock"), .tcp(host: "127.0.0.1", port: 0)]
+        // Device listeners on fixed ports would collide between parallel tests.
+        for index in configuration.devices.framebuffers.indices {
+            configuration.devices.framebuffers[index].rfbEndpoints = [.tcp(host: "127.0.0.1", port: 0)]
+        }
         configure(&configuration)
         controlUnix = directory + "/control.sock"
         guestUnix = directory + "/guest.sock"

@@ -30,7 +30,14 @@ import Testing
         #expect(reference.devices.modems == [ModemConfig(name: "modem0", owner: "rtos", backend: .builtin)])
         #expect(
             reference.devices.framebuffers == [
-                FramebufferConfig(name: "fb0", width: 480, height: 800, bitsPerPixel: 32)
+                FramebufferConfig(
+                    name: "fb0", width: 480, height: 800, bitsPerPixel: 32,
+                    rfbEndpoints: [.tcp(host: "127.0.0.1", port: 5900)],
+                    layout: [
+                        ScreenRegionConfig(name: "status-bar", owner: "rtos", x: 0, y: 0, width: 480, height: 40, z: 1),
+                        ScreenRegionConfig(name: "apps", owner: "linux", x: 0, y: 40, width: 480, height: 760, z: 0),
+                    ],
+                    defaultFocus: "linux", preemptors: ["rtos"], frameDoneLine: 8, inputLine: 9, refreshHz: 60)
             ])
         #expect(
             reference.hub.controlEndpoints == [
@@ -124,5 +131,14 @@ enum ExpectedReference {
                     ])
             ],
             modems: [ModemConfig(name: "modem0", owner: "rtos", backend: .builtin)],
-            framebuffers: [FramebufferConfig(name: "fb0", width: 480, height: 800, bitsPerPixel: 32)]))
+            framebuffers: [
+                FramebufferConfig(
+                    name: "fb0", width: 480, height: 800, bitsPerPixel: 32,
+                    rfbEndpoints: [.tcp(host: "127.0.0.1", port: 5900)],
+                    layout: [
+                        ScreenRegionConfig(name: "status-bar", owner: "rtos", x: 0, y: 0, width: 480, height: 40, z: 1),
+                        ScreenRegionConfig(name: "apps", owner: "linux", x: 0, y: 40, width: 480, height: 760, z: 0),
+                    ],
+                    defaultFocus: "linux", preemptors: ["rtos"], frameDoneLine: 8, inputLine: 9, refreshHz: 60)
+            ]))
 }

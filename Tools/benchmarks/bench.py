@@ -431,6 +431,298 @@ def bench_ethernet(quick):
         hub.terminate()
         hub.wait(timeout=5)
         shutil.rmtree(directory, ignore_errors=True)
+# --- framebuffer (issue 7) -------------------------------------------------------------------------------
+
+FB_W, FB_H = 480, 800
+
+
+def _recv_exact(sock, count):
+    data = bytearray()
+    while len(data) < count:
+        chunk = sock.recv(min(count - len(data), 1 << 20))
+        if not chunk:
+            raise RuntimeError("viewer connection closed")
+        data += chunk
+    return bytes(data)
+
+
+def _rfb_viewer_connect(port, encoding):
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    _recv_exact(sock, 12)
+    sock.sendall(b"RFB 003.008\n")
+    count = _recv_exact(sock, 1)[0]
+    _recv_exact(sock, count)
+    sock.sendall(b"\x01")
+    _recv_exact(sock, 4)
+    sock.sendall(b"\x01")
+    header = _recv_exact(sock, 24)
+    _recv_exact(sock, int.from_bytes(header[20:24], "big"))
+    import struct
+    sock.sendall(struct.pack(">BxHi", 2, 1, encoding))
+    return sock
+
+
+def _skip_hextile(sock, w, h):
+    import struct
+    total = 0
+    bg_known = False
+    for ty in range(0, h, 16):
+        for tx in range(0, w, 16):
+            tw, th = min(16, w - tx), min(16, h - ty)
+            mask = _recv_exact(sock, 1)[0]
+            total += 1
+            if mask & 1:
+                _recv_exact(sock, tw * th * 4)
+                total += tw * th * 4
+                continue
+            size = (4 if mask & 2 else 0) + (4 if mask & 4 else 0)
+            if size:
+                _recv_exact(sock, size)
+                total += size
+            if mask & 8:
+                count = _recv_exact(sock, 1)[0]
+                per = 6 if mask & 16 else 2
+                _recv_exact(sock, count * per)
+                total += 1 + count * per
+    return total
+
+
+def _read_update(sock):
+    """Reads one FramebufferUpdate; returns its size in bytes."""
+    import struct
+    _, count = struct.unpack(">BxH", _recv_exact(sock, 4))
+    size = 4
+    for _ in range(count):
+        x, y, w, h, encoding = struct.unpack(">HHHHi", _recv_exact(sock, 12))
+        size += 12
+        if encoding == 0:
+            _recv_exact(sock, w * h * 4)
+            size += w * h * 4
+        elif encoding == 16:
+            length = int.from_bytes(_recv_exact(sock, 4), "big")
+            _recv_exact(sock, length)
+            size += 4 + length
+        elif encoding == 5:
+            size += _skip_hextile(sock, w, h)
+        elif encoding == 1:
+            _recv_exact(sock, 4)
+            size += 4
+        else:
+            raise RuntimeError(f"unexpected encoding {encoding}")
+    return size
+
+
+def _viewer_process(port, encoding, seconds, results):
+    """A viewer that asks for the next update as soon as it has the previous one."""
+    import struct
+    sock = _rfb_viewer_connect(port, encoding)
+    sock.sendall(struct.pack(">BBHHHH", 3, 0, 0, 0, FB_W, FB_H))
+    frames, total, started = 0, 0, time.monotonic()
+    while time.monotonic() - started < seconds:
+        total += _read_update(sock)
+        frames += 1
+        sock.sendall(struct.pack(">BBHHHH", 3, 1, 0, 0, FB_W, FB_H))
+    results.put((frames, total, time.monotonic() - started))
+    sock.close()
+
+
+def _cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class _BaselineRFB:
+    """The same bytes as a raw-encoded full-screen update, copied to viewers by a plain socket server."""
+
+    def __init__(self):
+        import struct
+        import threading
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        self.update = struct.pack(">BxHHHHHi", 0, 1, 0, 0, FB_W, FB_H, 0) + bytes(FB_W * FB_H * 4)
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        import threading
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.client, args=(conn,), daemon=True).start()
+
+    def client(self, conn):
+        import struct
+        try:
+            conn.sendall(b"RFB 003.008\n")
+            _recv_exact(conn, 12)
+            conn.sendall(b"\x01\x01")
+            _recv_exact(conn, 1)
+            conn.sendall(b"\x00\x00\x00\x00")
+            _recv_exact(conn, 1)
+            conn.sendall(struct.pack(">HH", FB_W, FB_H) + bytes(16) + b"\x00\x00\x00\x00")
+            _recv_exact(conn, 8)
+            while True:
+                _recv_exact(conn, 10)
+                conn.sendall(self.update)
+        except (OSError, RuntimeError):
+            conn.close()
+
+    def close(self):
+        self.listener.close()
+
+
+def _fb_hub():
+    hub = Hubd()
+    with open(hub.config_path) as handle:
+        text = handle.read()
+    import re
+    text = re.sub(r"tcp:127\.0\.0\.1:(5900|740\d)", "tcp:127.0.0.1:0", text)
+    text = text.replace("/tmp/handsethub/", hub.dir + "/").replace("refreshHz: 60", "refreshHz: 0")
+    with open(hub.config_path, "w") as handle:
+        handle.write(text)
+    hub.log_path = os.path.join(hub.dir, "hubd.log")
+    started = time.monotonic()
+    with open(hub.log_path, "wb") as log:
+        hub.process = subprocess.Popen([HUBD, "--config", hub.config_path, "--log-level", "warning"],
+                                       stdout=log, stderr=log)
+    if not wait_connectable(hub.control, started + 10):
+        raise RuntimeError("hubd did not become ready")
+    return hub
+
+
+def _run_viewers(port, encoding, viewers, seconds):
+    import multiprocessing
+    results = multiprocessing.Queue()
+    processes = [multiprocessing.Process(target=_viewer_process, args=(port, encoding, seconds, results))
+                 for _ in range(viewers)]
+    for process in processes:
+        process.start()
+    return processes, results
+
+
+@benchmark("framebuffer")
+def bench_framebuffer(quick):
+    """Full-screen 480x800 frames from a guest at max rate to 1 and 4 viewers; small-damage latency."""
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
+    from handsethub.control import HubClient
+    from handsethub.guest import FramebufferChannel, GuestClient
+    seconds = 3 if quick else 8
+    rows = []
+    # Textured frames (gradients with bands), so compressed encodings are not flattered by flat colour.
+    frames_bytes = []
+    for n in range(2):
+        lines = []
+        for y in range(FB_H):
+            band = (y // 40 + n) % 4
+            lines.append(bytes(v for x in range(FB_W)
+                              for v in ((x + y + n * 7) % 256, (band * 60) % 256, (x // 16 * 16) % 256, 0)))
+        frames_bytes.append(b"".join(lines))
+    hub = _fb_hub()
+    baseline = _BaselineRFB()
+    try:
+        # The baseline first: the guest below must keep answering heartbeats, so it never sits idle.
+        baseline_fps = {}
+        for viewers in (1, 4):
+            bprocs, bresults = _run_viewers(baseline.port, 0, viewers, seconds)
+            bgot = [bresults.get(timeout=30) for _ in bprocs]
+            for process in bprocs:
+                process.join()
+            baseline_fps[viewers] = statistics.median(f / t for f, _, t in bgot)
+        control = HubClient(f"unix:{hub.control}")
+        port = int(control.call("fb.info")["rfbEndpoints"][0].rsplit(":", 1)[1])
+        guest = GuestClient.connect(f"unix:{hub.dir}/guest.sock", "rtos", "rtos-dev-secret")
+        fb = FramebufferChannel(guest)
+        fb.preempt()
+        for encoding, name in ((0, "raw"), (16, "zrle"), (5, "hextile")):
+            for viewers in ((1, 4) if encoding == 0 else (1,)):
+                processes, results = _run_viewers(port, encoding, viewers, seconds)
+                time.sleep(0.5)
+                cpu0, wall0, frames = _cpu_seconds(hub.process.pid), time.monotonic(), 0
+                while time.monotonic() - wall0 < seconds - 0.6:
+                    fb.put(0, 0, FB_W, FB_H, frames_bytes[frames % 2])
+                    fb.frame(frames)
+                    fb.next_event(kind="frame_done", timeout=5)
+                    frames += 1
+                wall = time.monotonic() - wall0
+                cpu = _cpu_seconds(hub.process.pid) - cpu0
+                measured_frames = frames
+                # Keep drawing (unmeasured) until every viewer has finished its own timed run.
+                while any(process.is_alive() for process in processes) and results.qsize() < len(processes):
+                    fb.put(0, 0, FB_W, FB_H, frames_bytes[frames % 2])
+                    fb.frame(frames)
+                    fb.next_event(kind="frame_done", timeout=5)
+                    frames += 1
+                got = [results.get(timeout=30) for _ in processes]
+                for process in processes:
+                    process.join()
+                fps = statistics.median(f / t for f, _, t in got)
+                per_frame = sum(b for _, b, _ in got) / max(1, sum(f for f, _, _ in got))
+                base_fps = baseline_fps.get(viewers, 0.0) if encoding == 0 else 0.0
+                rows.append((f"{name}: guest full frames/s shown, {viewers} viewer(s)", measured_frames / wall, "fps",
+                             "-", 0.0, "FRAME_DONE paced: composed and offered to every viewer"))
+                rows.append((f"{name}: updates/s per viewer, {viewers} viewer(s)",
+                             fps, "upd/s", "plain socket server, full raw frames" if encoding == 0 else "-", base_fps,
+                             "a 1.5 MB frame arrives as 2 PUTs, so ~2 updates per frame"))
+                rows.append((f"{name}: bytes per update, {viewers} viewer(s)", per_frame / 1024, "KiB",
+                             "raw frame", (FB_W * FB_H * 4 + 16) / 1024, "lower is better"))
+                rows.append((f"{name}: hub CPU share, {viewers} viewer(s)", 100 * cpu / wall, "% of a core",
+                             "-", 0.0, "target < 100"))
+        # Small-rectangle latency: guest FILL 16x16 -> viewer has the update.
+        import struct
+        viewer = _rfb_viewer_connect(port, 0)
+        viewer.sendall(struct.pack(">BBHHHH", 3, 0, 0, 0, FB_W, FB_H))
+        _read_update(viewer)
+        samples = []
+        for index in range(200 if quick else 1000):
+            viewer.sendall(struct.pack(">BBHHHH", 3, 1, 0, 0, FB_W, FB_H))
+            time.sleep(0.0005)
+            started = time.perf_counter_ns()
+            fb.fill(100, 100, 16, 16, 0x010101 * (index % 200))
+            _read_update(viewer)
+            samples.append(time.perf_counter_ns() - started)
+        viewer.close()
+        # Baseline: a 16x16 raw update's bytes relayed by socat between two sockets.
+        relay_dir = tempfile.mkdtemp(prefix="fbrelay-")
+        listen = socket.socket()
+        listen.bind(("127.0.0.1", 0))
+        listen.listen(1)
+        relay = subprocess.Popen(["socat", f"UNIX-LISTEN:{relay_dir}/in.sock",
+                                  f"TCP:127.0.0.1:{listen.getsockname()[1]}"], stderr=subprocess.DEVNULL)
+        wait_connectable_file = time.monotonic() + 5
+        while not os.path.exists(f"{relay_dir}/in.sock") and time.monotonic() < wait_connectable_file:
+            time.sleep(0.01)
+        sender = socket.socket(socket.AF_UNIX)
+        sender.connect(f"{relay_dir}/in.sock")
+        receiver, _ = listen.accept()
+        message = bytes(16 + 16 * 16 * 4)
+        base = []
+        for _ in range(len(samples)):
+            time.sleep(0.0005)
+            started = time.perf_counter_ns()
+            sender.sendall(message)
+            _recv_exact(receiver, len(message))
+            base.append(time.perf_counter_ns() - started)
+        relay.terminate()
+        relay.wait()
+        shutil.rmtree(relay_dir, ignore_errors=True)
+        for label, fraction in (("p50", 0.5), ("p99", 0.99)):
+            rows.append((f"guest 16x16 fill to viewer update {label}", percentile(samples, fraction) / 1000, "us",
+                         "socat relay of the same bytes", percentile(base, fraction) / 1000, "lower is better"))
+        guest.close()
+        control.close()
+    except Exception:
+        with open(hub.log_path, errors="replace") as log:
+            sys.stderr.write("hubd log:\n" + log.read()[-3000:] + f"\nhubd exit status: {hub.process.poll()}\n")
+        raise
+    finally:
+        baseline.close()
+        hub.stop()
     return rows
 
 

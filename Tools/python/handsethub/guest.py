@@ -563,3 +563,105 @@ class GuestClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# --- Framebuffer channel (Protocols/framebuffer.md §3) -------------------------------------------------
+
+KEY_NAMES = {0x30 + d: str(d) for d in range(10)}
+KEY_NAMES.update({0x2A: "*", 0x23: "#", 0x100: "up", 0x101: "down", 0x102: "left", 0x103: "right",
+                  0x104: "select", 0x105: "soft-left", 0x106: "soft-right", 0x107: "call", 0x108: "end",
+                  0x109: "clear"})
+TOUCH_ACTIONS = {0: "down", 1: "move", 2: "up"}
+
+
+def bgrx(rgb: int) -> bytes:
+    """One pixel as the channel carries it: blue, green, red, unused."""
+    return bytes(((rgb & 0xFF), (rgb >> 8) & 0xFF, (rgb >> 16) & 0xFF, 0))
+
+
+class FramebufferChannel:
+    """Draws on a hub framebuffer and receives input over a device channel of a GuestClient."""
+
+    def __init__(self, guest: GuestClient, device: str = "fb0", channel: int = 7):
+        self.guest = guest
+        self.channel = channel
+        opened = guest.request("CHANNEL_OPEN", {"device": device, "options": b""}, channel=channel)
+        if opened.type != "CHANNEL_OPENED":
+            raise GuestError(18, f"expected CHANNEL_OPENED, got {opened.type}")
+        self.max_data = opened.fields["max_data"]
+        options = opened.fields["options"]
+        self.width, self.height, focused, may_preempt, count = struct.unpack(">HHBBB", options[:7])
+        self.focused = bool(focused)
+        self.may_preempt = bool(may_preempt)
+        self.regions = [struct.unpack(">HHHH", options[7 + 8 * i:15 + 8 * i]) for i in range(count)]
+        self.events: list[dict[str, Any]] = []
+
+    def _post(self, data: bytes) -> None:
+        self.guest.post("CHANNEL_DATA", {"data": data}, channel=self.channel)
+
+    def put(self, x: int, y: int, w: int, h: int, pixels: bytes, compress: bool = False) -> None:
+        """Raw pixels (4 bytes each, see bgrx); split into several commands when over max_data."""
+        row = w * 4
+        rows_per = max(1, (self.max_data - 64) // row)
+        for top in range(0, h, rows_per):
+            count = min(rows_per, h - top)
+            chunk = pixels[top * row:(top + count) * row]
+            if compress:
+                import zlib
+                chunk = zlib.compress(chunk, 1)
+            self._post(struct.pack(">BHHHHB", 1, x, y + top, w, count, 1 if compress else 0) + chunk)
+
+    def fill(self, x: int, y: int, w: int, h: int, rgb: int) -> None:
+        self._post(struct.pack(">BHHHHI", 2, x, y, w, h, rgb))
+
+    def copy(self, src_x: int, src_y: int, x: int, y: int, w: int, h: int) -> None:
+        self._post(struct.pack(">BHHHHHH", 3, src_x, src_y, x, y, w, h))
+
+    def frame(self, number: int) -> None:
+        self._post(struct.pack(">BI", 4, number))
+
+    def preempt(self) -> None:
+        self._post(b"\x05")
+
+    def release(self) -> None:
+        self._post(b"\x06")
+
+    @staticmethod
+    def decode_event(data: bytes) -> dict[str, Any]:
+        tag = data[0]
+        if tag == 0x81:
+            down, code, keysym = struct.unpack(">BHI", data[1:8])
+            return {"event": "key", "down": bool(down), "key": KEY_NAMES.get(code, code), "keysym": keysym}
+        if tag == 0x82:
+            action, x, y = struct.unpack(">BHH", data[1:6])
+            return {"event": "touch", "action": TOUCH_ACTIONS.get(action, action), "x": x, "y": y}
+        if tag == 0x83:
+            return {"event": "frame_done", "frame": struct.unpack(">I", data[1:5])[0]}
+        if tag == 0x84:
+            return {"event": "focus", "focused": bool(data[1])}
+        if tag == 0x85:
+            return {"event": "preemption", "by": data[2:2 + data[1]].decode()}
+        if tag == 0x8F:
+            code, command, length = struct.unpack(">HBH", data[1:6])
+            return {"event": "error", "code": code, "command": command, "reason": data[6:6 + length].decode()}
+        return {"event": "unknown", "data": data}
+
+    def next_event(self, timeout: float = 5.0, kind: str | None = None) -> dict[str, Any] | None:
+        """The next event on this channel (of ``kind`` if given); others of other kinds are kept."""
+        for index, event in enumerate(self.events):
+            if kind is None or event["event"] == kind:
+                return self.events.pop(index)
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            frame = self.guest.receive(remaining)
+            if frame is None:
+                return None
+            if frame.type != "CHANNEL_DATA" or frame.channel != self.channel:
+                continue
+            event = self.decode_event(frame.fields["data"])
+            if kind is None or event["event"] == kind:
+                return event
+            self.events.append(event)

@@ -1,0 +1,139 @@
+import EventLoop
+import Framebuffer
+import RFBWire
+
+/// One VNC viewer: the socket, its RFB session state, its pixel format and encodings, its pending damage.
+final class RFBViewer {
+    let id: UInt64
+    let connection: Connection
+    unowned let screen: FramebufferScreen
+    private var session: RFBServerSession
+    private let encoder = RFBUpdateEncoder()
+    private var damage = ViewerDamage()
+    /// The area of the viewer's outstanding FramebufferUpdateRequest, if any.
+    private var requested: ScreenRect?
+    private var touch = TouchTracker()
+    private var cursorSent = false
+    private var closed = false
+    private(set) var initialised = false
+    private(set) var updatesSent: UInt64 = 0
+    let remote: String
+
+    init(id: UInt64, connection: Connection, screen: FramebufferScreen, session: RFBServerSession) {
+        self.id = id
+        self.connection = connection
+        self.screen = screen
+        self.session = session
+        remote = connection.peerAddress.map { "\($0)" } ?? "unix"
+    }
+
+    var pixelEncodingName: String {
+        switch encoder.preferences.pixels {
+        case RFBEncoding.hextile: "hextile"
+        case RFBEncoding.zrle: "zrle"
+        default: "raw"
+        }
+    }
+
+    var bytesByEncoding: [Int32: UInt64] { encoder.bytesByEncoding }
+
+    func start() {
+        // Weak: the connection outlives the viewer while its last writes drain after close.
+        connection.onData = { [weak self] bytes in self?.received(bytes) }
+        connection.onEnd = { [weak self] _ in self?.close(reason: "viewer disconnected") }
+        connection.onWriteError = { [weak self] error in self?.close(reason: "write failed: \(error)") }
+        connection.write(session.greeting)
+        do {
+            try connection.startReading()
+        } catch {
+            close(reason: "cannot read: \(error)")
+        }
+    }
+
+    func close(reason: String) {
+        guard !closed else { return }
+        closed = true
+        connection.onData = nil
+        connection.onEnd = nil
+        connection.onWriteError = nil
+        connection.closeAfterWrites()
+        screen.viewerClosed(self, reason: reason)
+    }
+
+    private func received(_ bytes: ArraySlice<UInt8>) {
+        guard !closed else { return }
+        let output = session.feed(bytes)
+        if !output.send.isEmpty { connection.write(output.send) }
+        if let shared = output.initialised {
+            initialised = true
+            screen.viewerInitialised(self, shared: shared)
+        }
+        for message in output.messages { handle(message) }
+        if let reason = output.close {
+            screen.counters.viewerProtocolErrors += 1
+            screen.hub.logger.info("\(screen.name): viewer \(remote) closed: \(reason)")
+            close(reason: reason)
+        }
+    }
+
+    private func handle(_ message: RFBClientMessage) {
+        switch message {
+        case .setPixelFormat(let format):
+            encoder.format = format
+        case .setEncodings(let encodings):
+            encoder.preferences = RFBEncodingPreferences(encodings)
+            damage.supportsCopyRect = encoder.preferences.copyRect
+        case .framebufferUpdateRequest(let incremental, let rect):
+            let area = rect.intersection(screen.compositor.bounds)
+            requested = (requested ?? area).union(area)
+            if !incremental { damage.addAll(area) }
+            sendUpdateIfReady()
+        case .keyEvent(let down, let keysym):
+            if let key = Keypad.key(forKeysym: keysym) {
+                screen.deliverKey(key, down: down, keysym: keysym)
+            } else {
+                screen.counters.keysIgnored += 1
+            }
+        case .pointerEvent(let mask, let x, let y):
+            if let action = touch.pointer(buttonMask: mask, x: x, y: y) {
+                screen.deliverTouch(
+                    action, x: min(x, screen.config.width - 1), y: min(y, screen.config.height - 1))
+            }
+        case .clientCutText:
+            break  // the handset has no clipboard; the length was bounded by the decoder
+        }
+    }
+
+    func add(_ changes: [ScreenChange]) {
+        for change in changes { damage.add(change) }
+    }
+
+    /// Sends one update when the viewer asked for one, something changed, and its queue has room.
+    func sendUpdateIfReady() {
+        guard !closed, initialised, let area = requested, !damage.isEmpty || needsCursor,
+            connection.queuedWriteBytes < FramebufferScreen.viewerQueueLimit
+        else { return }
+        let (move, rects) = damage.take()
+        var moves: [RFBUpdateEncoder.Move] = []
+        if case .move(let sourceX, let sourceY, let destination)? = move {
+            moves.append(RFBUpdateEncoder.Move(sourceX: sourceX, sourceY: sourceY, destination: destination))
+        }
+        let clipped = rects.map { $0.intersection(area) }.filter { !$0.isEmpty }
+        let source = RFBPixelSource(
+            pixels: screen.compositor.screen, width: screen.config.width, height: screen.config.height)
+        let cursor = needsCursor ? RFBCursor.touchDot : nil
+        cursorSent = cursorSent || cursor != nil
+        let bytes = encoder.update(source: source, rects: clipped, moves: moves, cursor: cursor)
+        requested = nil
+        updatesSent += 1
+        screen.counters.updatesSent += 1
+        screen.counters.updateBytes += UInt64(bytes.count)
+        connection.write(bytes) { [weak self] _ in
+            // Room again: whatever coalesced meanwhile goes out on the viewer's next request.
+            guard let self, !self.closed else { return }
+            self.sendUpdateIfReady()
+        }
+    }
+
+    private var needsCursor: Bool { encoder.preferences.cursor && !cursorSent }
+}

@@ -1,0 +1,412 @@
+/// Builds FramebufferUpdate messages (RFC 6143 §7.6.1) for one client: its pixel format, its encodings,
+/// and its own ZRLE zlib stream.
+///
+/// Rectangles are encoded in the order: pseudo-rectangles (DesktopSize, Cursor), CopyRect moves, then
+/// pixel rectangles, so a move never reads pixels that a later rectangle of the same update repaints.
+public final class RFBUpdateEncoder {
+    public var format: RFBPixelFormat
+    public var preferences: RFBEncodingPreferences
+    private var zlib: ZlibDeflater?
+    private var zrleScratch: [UInt8] = []
+    /// Encoded bytes per encoding (for the benchmark and `fb.layers` counters).
+    public private(set) var bytesByEncoding: [Int32: UInt64] = [:]
+
+    public init(format: RFBPixelFormat = .native, preferences: RFBEncodingPreferences = RFBEncodingPreferences()) {
+        self.format = format
+        self.preferences = preferences
+    }
+
+    /// One move: the client copies `source` origin to `destination` (same size).
+    public struct Move: Sendable, Equatable {
+        public var sourceX: Int
+        public var sourceY: Int
+        public var destination: RFBRect
+
+        public init(sourceX: Int, sourceY: Int, destination: RFBRect) {
+            self.sourceX = sourceX
+            self.sourceY = sourceY
+            self.destination = destination
+        }
+    }
+
+    /// Largest rectangle count in one message (u16 on the wire).
+    public static let maxRectangles = 0xffff
+
+    /// The whole FramebufferUpdate message. `rects` must lie inside `source`.
+    public func update(
+        source: RFBPixelSource, rects: [RFBRect], moves: [Move] = [], cursor: RFBCursor? = nil,
+        desktopSize: (width: Int, height: Int)? = nil
+    ) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(64 + rects.reduce(0) { $0 + $1.width * $1.height * format.bytesPerPixel })
+        var count = 0
+        out += [0, 0, 0, 0]
+        if let desktopSize, preferences.desktopSize {
+            header(
+                &out, RFBRect(x: 0, y: 0, width: desktopSize.width, height: desktopSize.height),
+                RFBEncoding.desktopSize)
+            count += 1
+        }
+        if let cursor, preferences.cursor {
+            encodeCursor(cursor, into: &out)
+            count += 1
+        }
+        for move in moves {
+            header(&out, move.destination, RFBEncoding.copyRect)
+            out += [
+                UInt8(move.sourceX >> 8), UInt8(move.sourceX & 0xff), UInt8(move.sourceY >> 8),
+                UInt8(move.sourceY & 0xff),
+            ]
+            bytesByEncoding[RFBEncoding.copyRect, default: 0] += 16
+            count += 1
+        }
+        for rect in rects where rect.width > 0 && rect.height > 0 {
+            let before = out.count
+            switch preferences.pixels {
+            case RFBEncoding.hextile:
+                header(&out, rect, RFBEncoding.hextile)
+                encodeHextile(source, rect, into: &out)
+            case RFBEncoding.zrle:
+                header(&out, rect, RFBEncoding.zrle)
+                encodeZRLE(source, rect, into: &out)
+            default:
+                header(&out, rect, RFBEncoding.raw)
+                encodeRaw(source, rect, into: &out)
+            }
+            bytesByEncoding[preferences.pixels, default: 0] += UInt64(out.count - before)
+            count += 1
+        }
+        precondition(count <= Self.maxRectangles)
+        out[2] = UInt8(count >> 8)
+        out[3] = UInt8(count & 0xff)
+        return out
+    }
+
+    private func header(_ out: inout [UInt8], _ rect: RFBRect, _ encoding: Int32) {
+        for value in [rect.x, rect.y, rect.width, rect.height] {
+            out.append(UInt8((value >> 8) & 0xff))
+            out.append(UInt8(value & 0xff))
+        }
+        out += u32(UInt32(bitPattern: encoding))
+    }
+
+    // MARK: Raw (§7.7.1)
+
+    func encodeRaw(_ source: RFBPixelSource, _ rect: RFBRect, into out: inout [UInt8]) {
+        if format == .native {
+            // Fast path: the screen's little-endian words are already the client's bytes.
+            // SAFETY: the rows read lie inside `source.pixels` (rect is inside the source).
+            source.pixels.withUnsafeBytes { raw in
+                for y in rect.y..<(rect.y + rect.height) {
+                    let start = (y * source.width + rect.x) * 4
+                    out.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[start..<(start + rect.width * 4)]))
+                }
+            }
+            return
+        }
+        for y in rect.y..<(rect.y + rect.height) {
+            for x in rect.x..<(rect.x + rect.width) {
+                format.append(value: format.pixelValue(source[x, y]), to: &out)
+            }
+        }
+    }
+
+    // MARK: Cursor (§7.8.1)
+
+    private func encodeCursor(_ cursor: RFBCursor, into out: inout [UInt8]) {
+        header(
+            &out, RFBRect(x: cursor.hotspotX, y: cursor.hotspotY, width: cursor.width, height: cursor.height),
+            RFBEncoding.cursor)
+        for pixel in cursor.pixels { format.append(value: format.pixelValue(pixel), to: &out) }
+        out += cursor.mask
+    }
+
+    // MARK: Hextile (§7.7.4)
+
+    private enum HextileFlag {
+        static let raw: UInt8 = 1
+        static let backgroundSpecified: UInt8 = 2
+        static let foregroundSpecified: UInt8 = 4
+        static let anySubrects: UInt8 = 8
+        static let subrectsColoured: UInt8 = 16
+    }
+
+    func encodeHextile(_ source: RFBPixelSource, _ rect: RFBRect, into out: inout [UInt8]) {
+        var lastBackground: UInt32?
+        var tile = [UInt32](repeating: 0, count: 256)
+        var covered = [Bool](repeating: false, count: 256)
+        var subrects: [(x: Int, y: Int, w: Int, h: Int, colour: UInt32)] = []
+        let bpp = format.bytesPerPixel
+        var ty = rect.y
+        while ty < rect.y + rect.height {
+            let th = min(16, rect.y + rect.height - ty)
+            var tx = rect.x
+            while tx < rect.x + rect.width {
+                let tw = min(16, rect.x + rect.width - tx)
+                // Tile pixels in the client's pixel values.
+                var colourA: UInt32 = 0
+                var colourB: UInt32 = 0
+                var countA = 0
+                var countB = 0
+                var distinct = 0
+                for y in 0..<th {
+                    for x in 0..<tw {
+                        let value = format.pixelValue(source[tx + x, ty + y])
+                        tile[y * 16 + x] = value
+                        if distinct == 0 {
+                            colourA = value
+                            distinct = 1
+                        }
+                        if value == colourA {
+                            countA += 1
+                        } else if distinct == 1 {
+                            colourB = value
+                            distinct = 2
+                            countB = 1
+                        } else if value == colourB {
+                            countB += 1
+                        } else {
+                            distinct = 3
+                        }
+                    }
+                }
+                if distinct == 1 {
+                    if lastBackground != colourA {
+                        out.append(HextileFlag.backgroundSpecified)
+                        format.append(value: colourA, to: &out)
+                        lastBackground = colourA
+                    } else {
+                        out.append(0)
+                    }
+                    tx += tw
+                    continue
+                }
+                let background = distinct == 2 ? (countA >= countB ? colourA : colourB) : colourA
+                // Greedy subrectangles of non-background pixels.
+                subrects.removeAll(keepingCapacity: true)
+                for index in 0..<256 { covered[index] = false }
+                let rawSize = tw * th * bpp
+                var budget = rawSize
+                var overBudget = false
+                scan: for y in 0..<th {
+                    for x in 0..<tw where !covered[y * 16 + x] && tile[y * 16 + x] != background {
+                        let colour = tile[y * 16 + x]
+                        var w = 1
+                        while x + w < tw && !covered[y * 16 + x + w] && tile[y * 16 + x + w] == colour { w += 1 }
+                        var h = 1
+                        grow: while y + h < th {
+                            for cx in x..<(x + w)
+                            where covered[(y + h) * 16 + cx] || tile[(y + h) * 16 + cx] != colour {
+                                break grow
+                            }
+                            h += 1
+                        }
+                        for cy in y..<(y + h) { for cx in x..<(x + w) { covered[cy * 16 + cx] = true } }
+                        subrects.append((x, y, w, h, colour))
+                        budget -= distinct == 2 ? 2 : 2 + bpp
+                        if budget <= 0 || subrects.count > 255 {
+                            overBudget = true
+                            break scan
+                        }
+                    }
+                }
+                if overBudget {
+                    out.append(HextileFlag.raw)
+                    for y in 0..<th { for x in 0..<tw { format.append(value: tile[y * 16 + x], to: &out) } }
+                    lastBackground = nil
+                    tx += tw
+                    continue
+                }
+                var flags = HextileFlag.anySubrects
+                if lastBackground != background { flags |= HextileFlag.backgroundSpecified }
+                flags |= distinct == 2 ? HextileFlag.foregroundSpecified : HextileFlag.subrectsColoured
+                out.append(flags)
+                if flags & HextileFlag.backgroundSpecified != 0 { format.append(value: background, to: &out) }
+                lastBackground = background
+                if distinct == 2 { format.append(value: background == colourA ? colourB : colourA, to: &out) }
+                out.append(UInt8(subrects.count))
+                for subrect in subrects {
+                    if distinct != 2 { format.append(value: subrect.colour, to: &out) }
+                    out.append(UInt8(subrect.x << 4 | subrect.y))
+                    out.append(UInt8((subrect.w - 1) << 4 | (subrect.h - 1)))
+                }
+                tx += tw
+            }
+            ty += th
+        }
+    }
+
+    // MARK: ZRLE (§7.7.6)
+
+    private func appendCPixel(_ value: UInt32, _ mode: RFBPixelFormat.CompressedPixel, _ out: inout [UInt8]) {
+        switch mode {
+        case .full:
+            format.append(value: value, to: &out)
+        case .threeLow, .threeHigh:
+            // Serialise the 4-byte pixel, keep 3 of its bytes.
+            let b0: UInt8
+            let b1: UInt8
+            let b2: UInt8
+            let b3: UInt8
+            if format.bigEndian {
+                (b0, b1, b2, b3) = (
+                    UInt8(value >> 24), UInt8((value >> 16) & 0xff), UInt8((value >> 8) & 0xff),
+                    UInt8(value & 0xff)
+                )
+            } else {
+                (b0, b1, b2, b3) = (
+                    UInt8(value & 0xff), UInt8((value >> 8) & 0xff), UInt8((value >> 16) & 0xff),
+                    UInt8(value >> 24)
+                )
+            }
+            if mode == .threeLow {
+                out.append(b0)
+                out.append(b1)
+                out.append(b2)
+            } else {
+                out.append(b1)
+                out.append(b2)
+                out.append(b3)
+            }
+        }
+    }
+
+    private static func appendRunLength(_ length: Int, _ out: inout [UInt8]) {
+        var rest = length - 1
+        while rest >= 255 {
+            out.append(255)
+            rest -= 255
+        }
+        out.append(UInt8(rest))
+    }
+
+    func encodeZRLE(_ source: RFBPixelSource, _ rect: RFBRect, into out: inout [UInt8]) {
+        if zlib == nil { zlib = ZlibDeflater(level: 1) }
+        let mode = format.compressedPixel
+        let cpixelSize = mode == .full ? format.bytesPerPixel : 3
+        var data = zrleScratch
+        data.removeAll(keepingCapacity: true)
+        var tile = [UInt32](repeating: 0, count: 64 * 64)
+        var palette: [UInt32] = []
+        var paletteIndex: [UInt32: Int] = [:]
+        var ty = rect.y
+        while ty < rect.y + rect.height {
+            let th = min(64, rect.y + rect.height - ty)
+            var tx = rect.x
+            while tx < rect.x + rect.width {
+                let tw = min(64, rect.x + rect.width - tx)
+                let count = tw * th
+                palette.removeAll(keepingCapacity: true)
+                paletteIndex.removeAll(keepingCapacity: true)
+                var runs = 0
+                var runBytesPlain = 0
+                var runBytesPalette = 0
+                var previous: UInt32 = 0
+                var runLength = 0
+                for y in 0..<th {
+                    for x in 0..<tw {
+                        let value = format.pixelValue(source[tx + x, ty + y])
+                        tile[y * tw + x] = value
+                        if palette.count <= 127, paletteIndex[value] == nil {
+                            paletteIndex[value] = palette.count
+                            palette.append(value)
+                        }
+                        if runLength > 0 && value == previous {
+                            runLength += 1
+                        } else {
+                            if runLength > 0 {
+                                runs += 1
+                                let lengthBytes = (runLength - 1) / 255 + 1
+                                runBytesPlain += cpixelSize + lengthBytes
+                                runBytesPalette += runLength == 1 ? 1 : 1 + lengthBytes
+                            }
+                            previous = value
+                            runLength = 1
+                        }
+                    }
+                }
+                runs += 1
+                let lastLengthBytes = (runLength - 1) / 255 + 1
+                runBytesPlain += cpixelSize + lastLengthBytes
+                runBytesPalette += runLength == 1 ? 1 : 1 + lastLengthBytes
+                let colours = palette.count  // 128 means "more than 127"
+                if colours == 1 {
+                    data.append(1)
+                    appendCPixel(tile[0], mode, &data)
+                    tx += tw
+                    continue
+                }
+                let rawSize = count * cpixelSize
+                var best = (kind: 0, size: rawSize)
+                if runBytesPlain < best.size { best = (128, runBytesPlain) }
+                if colours <= 16 {
+                    let bits = colours <= 2 ? 1 : colours <= 4 ? 2 : 4
+                    let size = colours * cpixelSize + th * ((tw * bits + 7) / 8)
+                    if size < best.size { best = (colours, size) }
+                }
+                if colours <= 127 {
+                    let size = colours * cpixelSize + runBytesPalette
+                    if size < best.size { best = (128 + colours, size) }
+                }
+                switch best.kind {
+                case 0:
+                    data.append(0)
+                    for index in 0..<count { appendCPixel(tile[index], mode, &data) }
+                case 128:
+                    data.append(128)
+                    var index = 0
+                    while index < count {
+                        let value = tile[index]
+                        var end = index + 1
+                        while end < count && tile[end] == value { end += 1 }
+                        appendCPixel(value, mode, &data)
+                        Self.appendRunLength(end - index, &data)
+                        index = end
+                    }
+                case 2...16:
+                    data.append(UInt8(colours))
+                    for value in palette { appendCPixel(value, mode, &data) }
+                    let bits = colours <= 2 ? 1 : colours <= 4 ? 2 : 4
+                    for y in 0..<th {
+                        var byte: UInt8 = 0
+                        var used = 0
+                        for x in 0..<tw {
+                            byte = byte << UInt8(bits) | UInt8(paletteIndex[tile[y * tw + x]]!)
+                            used += bits
+                            if used == 8 {
+                                data.append(byte)
+                                byte = 0
+                                used = 0
+                            }
+                        }
+                        if used > 0 { data.append(byte << UInt8(8 - used)) }
+                    }
+                default:
+                    data.append(UInt8(128 + colours))
+                    for value in palette { appendCPixel(value, mode, &data) }
+                    var index = 0
+                    while index < count {
+                        let value = tile[index]
+                        var end = index + 1
+                        while end < count && tile[end] == value { end += 1 }
+                        let entry = UInt8(paletteIndex[value]!)
+                        if end - index == 1 {
+                            data.append(entry)
+                        } else {
+                            data.append(entry | 0x80)
+                            Self.appendRunLength(end - index, &data)
+                        }
+                        index = end
+                    }
+                }
+                tx += tw
+            }
+            ty += th
+        }
+        var compressed: [UInt8] = []
+        zlib!.compress(data, into: &compressed)
+        out += u32(UInt32(compressed.count))
+        out += compressed
+        zrleScratch = data
+    }
+}

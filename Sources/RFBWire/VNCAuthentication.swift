@@ -1,0 +1,54 @@
+import COpenSSL
+
+/// VNC authentication (RFC 6143 §7.2.2): the client DES-encrypts a 16-byte challenge with its password.
+///
+/// The DES step is OpenSSL's; the only RFB-specific part is the key: the password's first 8 bytes,
+/// zero-padded, each byte bit-reversed (a historical quirk every VNC implementation shares).
+public enum VNCAuthentication {
+    public static let challengeSize = 16
+    /// Only the first 8 bytes of a VNC password count.
+    public static let maxPasswordBytes = 8
+
+    /// The DES key RFB derives from a password.
+    public static func key(password: some Collection<UInt8>) -> [UInt8] {
+        var key = [UInt8](repeating: 0, count: 8)
+        for (index, byte) in password.prefix(maxPasswordBytes).enumerated() {
+            var reversed: UInt8 = 0
+            for bit in 0..<8 where byte & (1 << bit) != 0 { reversed |= 0x80 >> bit }
+            key[index] = reversed
+        }
+        return key
+    }
+
+    /// The 16-byte response a client with `password` gives to `challenge`.
+    public static func response(challenge: [UInt8], password: some Collection<UInt8>) -> [UInt8] {
+        precondition(challenge.count == challengeSize)
+        let key = key(password: password)
+        var output = [UInt8](repeating: 0, count: challengeSize)
+        for block in 0..<2 {
+            let input = Array(challenge[(block * 8)..<(block * 8 + 8)])
+            var out8 = [UInt8](repeating: 0, count: 8)
+            // SAFETY: each buffer holds exactly the 8 bytes the C function reads or writes.
+            key.withUnsafeBufferPointer { k in
+                input.withUnsafeBufferPointer { i in
+                    out8.withUnsafeMutableBufferPointer { o in
+                        copenssl_des_ecb_encrypt(k.baseAddress, i.baseAddress, o.baseAddress)
+                    }
+                }
+            }
+            output.replaceSubrange((block * 8)..<(block * 8 + 8), with: out8)
+        }
+        return output
+    }
+
+    /// Constant-time check of a client's response.
+    public static func verify(response: some Collection<UInt8>, challenge: [UInt8], password: some Collection<UInt8>)
+        -> Bool
+    {
+        let expected = Self.response(challenge: challenge, password: password)
+        guard response.count == expected.count else { return false }
+        var difference: UInt8 = 0
+        for (a, b) in zip(response, expected) { difference |= a ^ b }
+        return difference == 0
+    }
+}

@@ -1,0 +1,228 @@
+import Testing
+import Wire
+
+@testable import RFBWire
+
+/// A deterministic screen with flat areas, stripes, a gradient and noise: every encoder path gets used.
+func testScreen(width: Int, height: Int, seed: UInt32 = 1) -> [UInt32] {
+    var state = seed
+    var pixels = [UInt32](repeating: 0, count: width * height)
+    for y in 0..<height {
+        for x in 0..<width {
+            let value: UInt32
+            if y < height / 4 {
+                value = 0x20_4060
+            } else if y < height / 2 {
+                value = (x / 3) % 2 == 0 ? 0xff_0000 : 0x00_00ff
+            } else if y < 3 * height / 4 {
+                value = UInt32(x & 0xff) << 16 | UInt32(y & 0xff) << 8 | UInt32((x + y) & 0xff)
+            } else {
+                state = state &* 1_103_515_245 &+ 12345
+                value = (state >> 8) % 5 == 0 ? (state & 0xff_ffff) : 0xee_eeee
+            }
+            pixels[y * width + x] = value
+        }
+    }
+    return pixels
+}
+
+@Suite struct EncoderRoundTrips {
+    static let formats: [(String, RFBPixelFormat)] = [
+        ("native", .native),
+        ("rgb565", .rgb565),
+        (
+            "bgr888-big-endian",
+            RFBPixelFormat(
+                bitsPerPixel: 32, depth: 24, bigEndian: true, trueColour: true, redMax: 255, greenMax: 255,
+                blueMax: 255, redShift: 0, greenShift: 8, blueShift: 16)
+        ),
+        (
+            "rgb888-high-bytes",
+            RFBPixelFormat(
+                bitsPerPixel: 32, depth: 24, bigEndian: false, trueColour: true, redMax: 255, greenMax: 255,
+                blueMax: 255, redShift: 24, greenShift: 16, blueShift: 8)
+        ),
+        (
+            "bgr233",
+            RFBPixelFormat(
+                bitsPerPixel: 8, depth: 8, bigEndian: false, trueColour: true, redMax: 7, greenMax: 7, blueMax: 3,
+                redShift: 0, greenShift: 3, blueShift: 6)
+        ),
+    ]
+
+    @Test(arguments: [RFBEncoding.raw, RFBEncoding.hextile, RFBEncoding.zrle])
+    func eachEncodingDecodesBackInEveryPixelFormat(encoding: Int32) throws {
+        let width = 150
+        let height = 130
+        let pixels = testScreen(width: width, height: height)
+        let source = RFBPixelSource(pixels: pixels, width: width, height: height)
+        for (name, format) in Self.formats {
+            let encoder = RFBUpdateEncoder(format: format, preferences: RFBEncodingPreferences([encoding]))
+            var decoder = IndependentDecoder(width: width, height: height, format: format)
+            // Whole screen, then two partial rectangles with odd sizes (edge tiles), same zlib stream.
+            let rects = [
+                [RFBRect(x: 0, y: 0, width: width, height: height)],
+                [RFBRect(x: 3, y: 5, width: 17, height: 33), RFBRect(x: 70, y: 60, width: 80, height: 70)],
+            ]
+            for batch in rects {
+                let message = encoder.update(source: source, rects: batch)
+                let seen = try decoder.apply(message)
+                #expect(seen == Array(repeating: encoding, count: batch.count), "\(name)")
+            }
+            let expected = pixels.map { format.rgb(fromValue: format.pixelValue($0)) }
+            let wrong = zip(decoder.framebuffer, expected).filter { $0 != $1 }.count
+            #expect(wrong == 0, "\(name): \(wrong) pixels differ with encoding \(encoding)")
+        }
+    }
+
+    @Test func compressedEncodingsAreSmallerThanRawOnFlatContent() {
+        let width = 480
+        let height = 800
+        let pixels = [UInt32](repeating: 0x33_6699, count: width * height)
+        let source = RFBPixelSource(pixels: pixels, width: width, height: height)
+        let full = [RFBRect(x: 0, y: 0, width: width, height: height)]
+        let raw = RFBUpdateEncoder(preferences: RFBEncodingPreferences([RFBEncoding.raw])).update(
+            source: source, rects: full)
+        let hextile = RFBUpdateEncoder(preferences: RFBEncodingPreferences([RFBEncoding.hextile])).update(
+            source: source, rects: full)
+        let zrle = RFBUpdateEncoder(preferences: RFBEncodingPreferences([RFBEncoding.zrle])).update(
+            source: source, rects: full)
+        #expect(raw.count == 4 + 12 + width * height * 4)
+        #expect(hextile.count < raw.count / 50)
+        #expect(zrle.count < hextile.count)
+    }
+
+    @Test func copyRectAndPseudoEncodingsComeFirst() throws {
+        let width = 64
+        let height = 64
+        var pixels = testScreen(width: width, height: height)
+        let source0 = RFBPixelSource(pixels: pixels, width: width, height: height)
+        let preferences = RFBEncodingPreferences([
+            RFBEncoding.raw, RFBEncoding.copyRect, RFBEncoding.cursor, RFBEncoding.desktopSize,
+        ])
+        let encoder = RFBUpdateEncoder(preferences: preferences)
+        var decoder = IndependentDecoder(width: width, height: height, format: .native)
+        _ = try decoder.apply(encoder.update(source: source0, rects: [RFBRect(x: 0, y: 0, width: 64, height: 64)]))
+        // Move the top-left 16x16 block to (40, 40) on the "server", then send it as a CopyRect.
+        for y in 0..<16 { for x in 0..<16 { pixels[(40 + y) * width + 40 + x] = pixels[y * width + x] } }
+        let source1 = RFBPixelSource(pixels: pixels, width: width, height: height)
+        let message = encoder.update(
+            source: source1, rects: [],
+            moves: [.init(sourceX: 0, sourceY: 0, destination: RFBRect(x: 40, y: 40, width: 16, height: 16))],
+            cursor: .touchDot, desktopSize: (64, 64))
+        let seen = try decoder.apply(message)
+        #expect(seen == [RFBEncoding.desktopSize, RFBEncoding.cursor, RFBEncoding.copyRect])
+        #expect(decoder.framebuffer == pixels)
+        #expect(decoder.cursorSeen)
+        #expect(decoder.desktopSize! == (64, 64))
+    }
+}
+
+@Suite struct ClientMessages {
+    @Test func vectorStreamDecodesIdenticallyWholeAndByteByByte() throws {
+        let bytes = try RFBVectors.bytes("client-messages.hex")
+        let expected: [RFBClientMessage] = [
+            .setPixelFormat(.rgb565),
+            .setEncodings([16, 5, 1, 0, -239, -223, 12345]),
+            .framebufferUpdateRequest(incremental: true, RFBRect(x: 0, y: 0, width: 480, height: 800)),
+            .keyEvent(down: true, keysym: 0x35),
+            .pointerEvent(buttonMask: 1, x: 10, y: 20),
+            .clientCutText(Array("hi".utf8)),
+        ]
+        var whole = RFBClientMessageDecoder(limits: RFBLimits())
+        #expect(try whole.feed(bytes[...]) == expected)
+        for split in 0...bytes.count {
+            var decoder = RFBClientMessageDecoder(limits: RFBLimits())
+            let messages = try decoder.feed(bytes[..<split]) + decoder.feed(bytes[split...])
+            #expect(messages == expected, "split at \(split)")
+        }
+        var single = RFBClientMessageDecoder(limits: RFBLimits())
+        var messages: [RFBClientMessage] = []
+        for byte in bytes { messages += try single.feed([byte][...]) }
+        #expect(messages == expected)
+        let preferences = RFBEncodingPreferences([16, 5, 1, 0, -239, -223, 12345])
+        #expect(preferences.pixels == RFBEncoding.zrle && preferences.copyRect && preferences.cursor)
+        #expect(preferences.desktopSize && preferences.unknown == 1)
+    }
+
+    @Test(arguments: [
+        ("hostile-cut-text-4gib.hex", RFBError.tooLarge("ClientCutText", value: 0xffff_ffff, limit: 65536)),
+        ("hostile-too-many-encodings.hex", RFBError.tooLarge("SetEncodings list", value: 65535, limit: 64)),
+        ("hostile-unknown-message.hex", RFBError.unknownMessage(99)),
+        ("hostile-pixel-format-24bpp.hex", RFBError.badPixelFormat("bits-per-pixel 24 is not 8, 16 or 32")),
+        ("hostile-pixel-format-colour-map.hex", RFBError.badPixelFormat("colour-map pixel formats are not supported")),
+        ("hostile-pixel-format-bad-max.hex", RFBError.badPixelFormat("red-max 100 is not 2^n-1")),
+    ])
+    func hostileInputIsRefusedPrecisely(file: String, error: RFBError) throws {
+        let bytes = try RFBVectors.bytes(file)
+        var decoder = RFBClientMessageDecoder(limits: RFBLimits(maxCutTextBytes: 65536, maxEncodings: 64))
+        #expect(throws: error) { try decoder.feed(bytes[...]) }
+        // Nothing was buffered for the announced length.
+        #expect(decoder.bufferedBytes <= bytes.count)
+    }
+}
+
+@Suite struct Handshake {
+    func session(_ security: RFBServerSession.Security = .none) -> RFBServerSession {
+        RFBServerSession(
+            security: security, challenge: Array(0..<16), width: 480, height: 800, name: "fb0", limits: RFBLimits())
+    }
+
+    @Test func noneHandshakeMatchesVectorAtEverySplit() throws {
+        let client = try RFBVectors.bytes("handshake-none-3.8.hex")
+        let server = try RFBVectors.bytes("handshake-none-3.8-server.hex")
+        for split in 0...client.count {
+            var s = session()
+            #expect(s.greeting == Array("RFB 003.008\n".utf8))
+            let a = s.feed(client[..<split])
+            let b = s.feed(client[split...])
+            #expect(a.send + b.send == server, "split \(split)")
+            #expect((a.initialised ?? b.initialised) == true)
+            #expect(a.close == nil && b.close == nil && s.isRunning)
+        }
+    }
+
+    @Test func wrongSecurityTypeGetsAFailureReason() throws {
+        var s = session()
+        let output = s.feed(try RFBVectors.bytes("handshake-bad-security.hex")[...])
+        let reason = Array("security type 2 is not supported".utf8)
+        #expect(output.send == [1, 1, 0, 0, 0, 1] + [0, 0, 0, UInt8(reason.count)] + reason)
+        #expect(output.close != nil)
+        #expect(s.feed([1][...]) == RFBServerSession.Output())
+    }
+
+    @Test func badVersionCloses() throws {
+        var s = session()
+        let output = s.feed(try RFBVectors.bytes("handshake-bad-version.hex")[...])
+        #expect(output.send.isEmpty && output.close?.hasPrefix("bad protocol version") == true)
+    }
+
+    @Test func version33GetsTheServerChosenType() {
+        var s = session()
+        let output = s.feed(Array("RFB 003.003\n".utf8)[...])
+        #expect(output.send == [0, 0, 0, 1])
+        #expect(s.feed([1][...]).initialised == true)
+    }
+
+    @Test func vncAuthenticationMatchesAnIndependentImplementation() throws {
+        let challenge = try RFBVectors.bytes("vnc-auth.hex")
+        for line in try RFBVectors.text("vnc-auth-responses.txt").split(separator: "\n") where !line.hasPrefix("#") {
+            let parts = line.split(separator: " ")
+            let expected = try #require(Hex.decode(String(parts[1])))
+            #expect(VNCAuthentication.response(challenge: challenge, password: Array(parts[0].utf8)) == expected)
+        }
+    }
+
+    @Test func vncAuthenticationAcceptsTheRightPasswordOnly() {
+        let challenge = [UInt8](0..<16)
+        var good = session(.vncPassword(Array("secret".utf8)))
+        #expect(good.feed(Array("RFB 003.008\n".utf8)[...]).send == [1, 2])
+        #expect(good.feed([2][...]).send == challenge)
+        let response = VNCAuthentication.response(challenge: challenge, password: Array("secret".utf8))
+        #expect(good.feed(response[...]).send == [0, 0, 0, 0])
+        var bad = session(.vncPassword(Array("secret".utf8)))
+        _ = bad.feed(Array("RFB 003.008\n".utf8)[...] + [2])
+        let output = bad.feed(VNCAuthentication.response(challenge: challenge, password: Array("wrong".utf8))[...])
+        #expect(output.send.prefix(4) == [0, 0, 0, 1] && output.close == "authentication failed")
+    }
+}
