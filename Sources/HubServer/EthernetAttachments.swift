@@ -32,6 +32,8 @@ final class StreamAttachment: PortAttachment {
     private var backlogIndex = 0
     /// The pressured ports this sender waits for while paused.
     private(set) var waitingOn: [PortID] = []
+    private var outBuffer: [UInt8] = []
+    static let keptBufferBytes = 512 * 1024
 
     init(framing: StreamFraming, endpoint: Endpoint, port: EthernetPortRuntime, loop: Loop, maxFrame: Int)
         throws(LoopError)
@@ -136,13 +138,14 @@ final class StreamAttachment: PortAttachment {
         guard let connection else { return frames.count }
         var total = 0
         for frame in frames { total += frame.count + framing.prefixWidth.rawValue }
-        var buffer: [UInt8] = []
-        buffer.reserveCapacity(total)
+        // One buffer reused across passes; the write copies it once into its own request.
+        outBuffer.removeAll(keepingCapacity: outBuffer.capacity <= StreamAttachment.keptBufferBytes)
+        outBuffer.reserveCapacity(total)
         for frame in frames {
-            framing.appendPrefix(length: frame.count, to: &buffer)
-            buffer.append(contentsOf: frame)
+            framing.appendPrefix(length: frame.count, to: &outBuffer)
+            outBuffer.append(contentsOf: frame)
         }
-        return connection.write(buffer) ? 0 : frames.count
+        return connection.write(outBuffer) ? 0 : frames.count
     }
 
     var stateJSON: JSONObject {
