@@ -25,7 +25,10 @@ struct FrameQueue<Element> {
     /// Everything queued, in order; the queue is left empty.
     mutating func drain() -> ArraySlice<Element> {
         let out = items[head...]
+        let capacity = items.count - head
         items = []
+        // One allocation for the next pass instead of a doubling series (the previous storage goes with `out`).
+        items.reserveCapacity(capacity)
         head = 0
         return out
     }

@@ -33,6 +33,10 @@ public final class Switch {
         var queuedBytes = 0
         var isReady = false
         var isDelayed = false
+        /// The queue is at least half full: lossless senders should pause until it is written out.
+        var isPressured = false
+        /// The port stopped reading for longer than senders wait: it exerts no pressure and tail-drops.
+        var isStalled = false
 
         init(settings: PortSettings) { self.settings = settings }
     }
@@ -49,6 +53,9 @@ public final class Switch {
     private var random: SplitMix64
     private var ready: [PortID] = []
     private var delayed: Set<PortID> = []
+    private var pressured: [PortID] = []
+    /// Pressured ports the frames of the latest `receive` were queued to.
+    public private(set) var pressureHits: [PortID] = []
     /// Frames forwarded (each copy a port received counts once).
     public private(set) var forwardedFrames: UInt64 = 0
     public private(set) var floodedFrames: UInt64 = 0
@@ -95,6 +102,7 @@ public final class Switch {
         macTable = macTable.filter { $0.value.port != id }
         delayed.remove(id)
         ready.removeAll { $0 == id }
+        pressured.removeAll { $0 == id }
     }
 
     public var portIDs: [PortID] { activeIDs }
@@ -118,6 +126,7 @@ public final class Switch {
             port.counters.drop(.linkDown, count: UInt64(port.queue.count))
             port.queue.removeAll()
             port.queuedBytes = 0
+            relieve(id, port)
             macTable = macTable.filter { $0.value.port != id }
         }
     }
@@ -155,6 +164,7 @@ public final class Switch {
 
     /// A frame arrived from port `id`.
     public func receive(_ bytes: ArraySlice<UInt8>, from id: PortID, now: UInt64) {
+        if !pressureHits.isEmpty { pressureHits.removeAll(keepingCapacity: true) }
         guard let port = port(id) else { return }
         port.counters.rxFrames += 1
         port.counters.rxBytes += UInt64(bytes.count)
@@ -319,6 +329,37 @@ public final class Switch {
             port.isReady = true
             ready.append(id)
         }
+        if !port.isPressured && !port.isStalled
+            && (port.queue.count * 2 >= port.settings.queueFrames
+                || port.queuedBytes * 2 >= port.settings.queueBytes)
+        {
+            port.isPressured = true
+            pressured.append(id)
+        }
+        if port.isPressured { pressureHits.append(id) }
+    }
+
+    // MARK: Backpressure
+
+    /// Whether any port's queue is at least half full (and the port is not stalled).
+    public var hasPressure: Bool { !pressured.isEmpty }
+
+    public func isPressured(_ id: PortID) -> Bool { port(id)?.isPressured ?? false }
+
+    public func isStalled(_ id: PortID) -> Bool { port(id)?.isStalled ?? false }
+
+    /// A stalled port exerts no pressure: frames beyond its queue are tail-dropped. Unstalling it lets it
+    /// slow lossless senders again.
+    public func setStalled(_ id: PortID, _ stalled: Bool) {
+        guard let port = port(id) else { return }
+        port.isStalled = stalled
+        if stalled { relieve(id, port) }
+    }
+
+    private func relieve(_ id: PortID, _ port: Port) {
+        guard port.isPressured else { return }
+        port.isPressured = false
+        pressured.removeAll { $0 == id }
     }
 
     private func markDelayed(_ id: PortID, _ port: Port) {
@@ -345,6 +386,7 @@ public final class Switch {
         port.counters.txFrames += UInt64(frames.count)
         port.counters.txBytes += UInt64(port.queuedBytes)
         port.queuedBytes = 0
+        relieve(id, port)
         return frames
     }
 

@@ -27,7 +27,13 @@ final class StreamAttachment: PortAttachment {
     private let maxFrame: Int
     private var refusedPeers: UInt64 = 0
     private var peers: UInt64 = 0
+    /// Frames of the latest read not yet handed to the switch (the sender is paused meanwhile).
+    private var backlog: [ArraySlice<UInt8>] = []
+    private var backlogIndex = 0
+    /// The pressured ports this sender waits for while paused.
+    private(set) var waitingOn: [PortID] = []
     private var outBuffer: [UInt8] = []
+    static let keptBufferBytes = 512 * 1024
 
     init(framing: StreamFraming, endpoint: Endpoint, port: EthernetPortRuntime, loop: Loop, maxFrame: Int)
         throws(LoopError)
@@ -61,27 +67,68 @@ final class StreamAttachment: PortAttachment {
     }
 
     private func received(_ chunk: ArraySlice<UInt8>) {
-        let frames: [ArraySlice<UInt8>]
         do {
-            frames = try framer.feed(chunk)
+            backlog = try framer.feed(chunk)
         } catch {
             // The stream cannot be resynchronised after a bad length: count it and hang up on this peer only.
             port.countDrop(.malformed, bytes: chunk.count)
             dropPeer()
             return
         }
-        // A large read can carry more frames than a port's queue holds: write out every few hundred frames
-        // so a coalesced burst is forwarded rather than tail-dropped.
-        for (index, frame) in frames.enumerated() {
-            port.received(frame)
-            if index & 255 == 255 { port.segment.flush() }
+        backlogIndex = 0
+        forwardBacklog()
+    }
+
+    /// Hands the read's frames to the switch. A frame queued to a pressured port (queue half full) first
+    /// writes the segment out; if that port is still pressured (its transport is backed up), this sender stops
+    /// being read until the port drains, so a stream sender is slowed rather than dropped (`ethernet.md` §4.5).
+    private func forwardBacklog() {
+        let segment = port.segment
+        let sw = segment.sw
+        var sinceFlush = 0
+        while backlogIndex < backlog.count {
+            port.received(backlog[backlogIndex])
+            backlogIndex += 1
+            sinceFlush += 1
+            if !sw.pressureHits.isEmpty {
+                let hits = sw.pressureHits
+                segment.flush()
+                sinceFlush = 0
+                if hits.contains(where: sw.isPressured) {
+                    guard connection != nil else { break }
+                    waitingOn = hits.filter(sw.isPressured)
+                    connection?.stopReading()
+                    segment.pause(self)
+                    return
+                }
+            } else if sinceFlush == 256 {
+                // A large read can carry more frames than a queue holds: write out every few hundred frames.
+                segment.flush()
+                sinceFlush = 0
+            }
         }
+        backlog.removeAll(keepingCapacity: true)
+        backlogIndex = 0
+    }
+
+    /// The ports this sender waited for were written out.
+    func resume() {
+        guard let connection else { return }
+        waitingOn.removeAll()
+        forwardBacklog()
+        if waitingOn.isEmpty { try? connection.startReading() }
     }
 
     private func dropPeer() {
         guard let current = connection else { return }
         connection = nil
         current.close()
+        if !waitingOn.isEmpty {
+            waitingOn.removeAll()
+            port.segment.cancelPause(self)
+        }
+        backlog.removeAll()
+        backlogIndex = 0
         port.setCarrier(false)
     }
 
@@ -91,13 +138,14 @@ final class StreamAttachment: PortAttachment {
         guard let connection else { return frames.count }
         var total = 0
         for frame in frames { total += frame.count + framing.prefixWidth.rawValue }
-        var buffer: [UInt8] = []
-        buffer.reserveCapacity(total)
+        // One buffer reused across passes; the write copies it once into its own request.
+        outBuffer.removeAll(keepingCapacity: outBuffer.capacity <= StreamAttachment.keptBufferBytes)
+        outBuffer.reserveCapacity(total)
         for frame in frames {
-            framing.appendPrefix(length: frame.count, to: &buffer)
-            buffer.append(contentsOf: frame)
+            framing.appendPrefix(length: frame.count, to: &outBuffer)
+            outBuffer.append(contentsOf: frame)
         }
-        return connection.write(buffer) ? 0 : frames.count
+        return connection.write(outBuffer) ? 0 : frames.count
     }
 
     var stateJSON: JSONObject {
@@ -112,6 +160,8 @@ final class StreamAttachment: PortAttachment {
         listener = nil
         connection?.close()
         connection = nil
+        backlog.removeAll()
+        waitingOn.removeAll()
     }
 }
 

@@ -125,6 +125,11 @@ final class EthernetSegment {
     var isDirty = false
     private var impairmentTimer: Timer?
     private var armedDeadline: UInt64?
+    /// Lossless senders paused until the ports they were sending to are written out (`Protocols/ethernet.md` §4.5).
+    private var waiting: [StreamAttachment] = []
+    private var stallTimer: Timer?
+    /// How long paused senders wait for a port before it is judged stalled and tail-drops instead.
+    static let stallMilliseconds: UInt64 = 250
 
     var name: String { config.name }
     /// The largest frame a transport may hand in: the switch's own limit, or QEMU's receive buffer for
@@ -143,6 +148,7 @@ final class EthernetSegment {
     func start(loop: Loop) throws(HubStartError) {
         do {
             impairmentTimer = try Timer(loop: loop)
+            stallTimer = try Timer(loop: loop)
         } catch {
             throw .loop(error)
         }
@@ -175,6 +181,8 @@ final class EthernetSegment {
         capture?.close()
         capture = nil
         impairmentTimer?.close()
+        stallTimer?.close()
+        waiting.removeAll()
     }
 
     func port(named name: String) -> EthernetPortRuntime? { ports.first { $0.config.name == name } }
@@ -196,6 +204,42 @@ final class EthernetSegment {
         }
         if let capture, capture.hasPending { capture.flush() }
         armImpairmentTimer()
+        if !waiting.isEmpty { resumeRelieved() }
+    }
+
+    // MARK: Backpressure
+
+    /// `source` stopped reading until `ports` are no longer pressured.
+    func pause(_ source: StreamAttachment) {
+        waiting.append(source)
+        guard let stallTimer, !stallTimer.isActive else { return }
+        stallTimer.start(afterMilliseconds: EthernetSegment.stallMilliseconds) { [unowned self] in
+            // Ports still pressured after the wait stopped reading: they tail-drop from now on (counted
+            // `queueFull`) until their transport drains again, so they cannot hold the senders back.
+            for source in self.waiting {
+                for id in source.waitingOn where self.sw.isPressured(id) { self.sw.setStalled(id, true) }
+            }
+            self.resumeRelieved()
+        }
+    }
+
+    func cancelPause(_ source: StreamAttachment) {
+        waiting.removeAll { $0 === source }
+    }
+
+    /// Resumes every paused sender whose destinations were written out.
+    func resumeRelieved() {
+        var index = 0
+        var resumed: [StreamAttachment] = []
+        while index < waiting.count {
+            if waiting[index].waitingOn.contains(where: sw.isPressured) {
+                index += 1
+            } else {
+                resumed.append(waiting.remove(at: index))
+            }
+        }
+        if waiting.isEmpty { stallTimer?.stop() }
+        for source in resumed { source.resume() }
     }
 
     private func armImpairmentTimer() {
@@ -333,10 +377,12 @@ final class EthernetPortRuntime {
         _ = attachment.send(frames)
     }
 
-    /// The transport drained below its low watermark.
+    /// The transport drained below its low watermark: a stalled port reads again and may exert pressure.
     func becameWritable() {
+        if segment.sw.isStalled(id) { segment.sw.setStalled(id, false) }
         guard waitingForRoom else { return }
         drain()
+        segment.resumeRelieved()
     }
 }
 

@@ -27,6 +27,34 @@ public struct LengthPrefixedFramer {
     /// cannot be resynchronised after that, so the caller closes the connection.
     public mutating func feed(_ chunk: some Collection<UInt8>) throws(DecodeError) -> [ArraySlice<UInt8>] {
         pending.append(contentsOf: chunk)
+        return try split()
+    }
+
+    /// As `feed`, but when nothing is pending the frames are slices of `chunk` itself (no copy); only an
+    /// incomplete tail is kept.
+    public mutating func feed(_ chunk: ArraySlice<UInt8>) throws(DecodeError) -> [ArraySlice<UInt8>] {
+        guard pending.isEmpty else {
+            pending.append(contentsOf: chunk)
+            return try split()
+        }
+        var frames: [ArraySlice<UInt8>] = []
+        var cursor = chunk.startIndex
+        let width = prefixWidth.rawValue
+        while chunk.endIndex - cursor >= width {
+            var length = 0
+            for offset in 0..<width { length = length << 8 | Int(chunk[cursor + offset]) }
+            if length > maxFrameLength { throw .oversized(length: length, limit: maxFrameLength) }
+            if length == 0 && !allowEmpty { throw .empty }
+            guard chunk.endIndex - cursor - width >= length else { break }
+            let start = cursor + width
+            frames.append(chunk[start..<start + length])
+            cursor = start + length
+        }
+        if cursor < chunk.endIndex { pending.append(contentsOf: chunk[cursor...]) }
+        return frames
+    }
+
+    private mutating func split() throws(DecodeError) -> [ArraySlice<UInt8>] {
         var frames: [ArraySlice<UInt8>] = []
         var cursor = 0
         let width = prefixWidth.rawValue
