@@ -594,6 +594,14 @@ final class GuestSession {
         logger.debug("guest connection \(remote) closed: \(reason)")
         handshakeTimer?.close()
         livenessTimer?.close()
+        // The hub lets go of this session now: the connection must not call back into it (its
+        // callbacks hold it unowned) while it drains and closes.
+        connection.stopReading()
+        connection.onData = nil
+        connection.onEnd = nil
+        connection.onWriteError = nil
+        connection.onHighWatermark = nil
+        connection.onLowWatermark = nil
         hub.guestDidClose(self, session: session)
         connection.closeAfterWrites()
     }

@@ -72,6 +72,9 @@ public final class Hub {
         self.configuration = configuration
         self.options = options
         self.logger = logger
+        // libuv writes with write(2): a guest killed with frames in flight must cost its session
+        // (EPIPE), not the hub's life (SIGPIPE).
+        signal(SIGPIPE, SIG_IGN)
         do {
             loop = try Loop()
             door = try LoopDoor(loop: loop)

@@ -89,7 +89,7 @@ def load_state(path: Path) -> dict:
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
-        return {"token": None, "last": 0, "length": 0}
+        return {"token": None, "last": 0, "length": 0, "done": False}
 
 
 def save_state(path: Path, state: dict) -> None:
@@ -116,7 +116,7 @@ def receive(endpoint: str, link_name: str, count: int, state_path: Path, output_
     save_state(state_path, state)
     link = link_id(client, link_name)
     with open(output_path, "ab") as output:
-        while state["last"] < count:
+        while not state["done"]:
             batch = []
             frame = client.receive(timeout=30)
             if frame is None:
@@ -134,6 +134,7 @@ def receive(endpoint: str, link_name: str, count: int, state_path: Path, output_
                 os.fsync(output.fileno())
                 state["last"] = fresh[-1].fields["message_id"]
                 state["length"] = output.tell()
+                state["done"] = fresh[-1].fields["payload"] == f"{count}".encode()
                 save_state(state_path, state)
             client.ack(link["id"], max(f.fields["message_id"] for f in batch))
     client.detach("all received")
