@@ -224,10 +224,16 @@ public final class Hub {
         flushScheduled = true
         flushTimer.start(afterMilliseconds: 0) { [unowned self] in
             self.flushScheduled = false
-            let sessions = self.sessionsToFlush
-            self.sessionsToFlush.removeAll(keepingCapacity: true)
-            for session in sessions.values { session.flush() }
+            self.flushScheduledSessions()
         }
+    }
+
+    /// Writes out every session that queued frames since the last flush.
+    func flushScheduledSessions() {
+        guard !sessionsToFlush.isEmpty else { return }
+        let sessions = sessionsToFlush
+        sessionsToFlush.removeAll(keepingCapacity: true)
+        for session in sessions.values { session.flush() }
     }
 
     func guestDidAttach(_ guest: GuestSession, session: SessionID) {
