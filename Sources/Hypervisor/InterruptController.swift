@@ -73,12 +73,17 @@ public struct InterruptController: Sendable {
             return .coalesced
         }
         lines[line].pending = true
+        pendingCount += 1
         return .pending
     }
+
+    /// Lines with their pending bit set: the common case of none lets the dispatcher skip the scan.
+    public private(set) var pendingCount = 0
 
     /// The highest-priority line that is pending, unmasked and not in service; ties go to the
     /// lowest line number.
     public func nextDeliverable() -> Int? {
+        guard pendingCount > 0 else { return nil }
         var best: Int? = nil
         var bestPriority = UInt8.max
         for index in lines.indices {
@@ -98,6 +103,7 @@ public struct InterruptController: Sendable {
         guard let line = nextDeliverable() else { return nil }
         let delivery = Delivery(line: line, priority: lines[line].priority, coalesced: lines[line].coalesced)
         lines[line].pending = false
+        pendingCount -= 1
         lines[line].coalesced = 0
         lines[line].inService = true
         counters.delivered &+= 1
@@ -135,7 +141,10 @@ public struct InterruptController: Sendable {
     mutating func requeueInService() {
         for index in lines.indices where lines[index].inService {
             lines[index].inService = false
-            lines[index].pending = true
+            if !lines[index].pending {
+                lines[index].pending = true
+                pendingCount += 1
+            }
         }
     }
 
