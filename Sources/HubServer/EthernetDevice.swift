@@ -9,6 +9,13 @@ import PlatformConfig
 /// bound to its transport. Frames from one read are all handed to the switch, then every port with
 /// queued frames is written once at the next loop pass.
 final class EthernetDevice: HubDevice {
+    /// Where a stream port listens now (the bound port when the configuration said port 0), for
+    /// launching QEMU guests on it.
+    func streamEndpoint(segment: String, port: String) -> Endpoint? {
+        let runtime = segments.first { $0.config.name == segment }?.port(named: port)
+        return (runtime?.attachment as? StreamAttachment)?.boundEndpoint
+    }
+
     let familyName = "ethernet"
     private(set) var segments: [EthernetSegment] = []
     unowned var hub: Hub!

@@ -212,6 +212,11 @@ public final class Hub {
         session.start()
     }
 
+    /// Where an Ethernet stream port listens (for QEMU guests the hub launches).
+    func ethernetStreamEndpoint(segment: String, port: String) -> Endpoint? {
+        devices.lazy.compactMap { $0 as? EthernetDevice }.first?.streamEndpoint(segment: segment, port: port)
+    }
+
     /// A partition's session ended for `reason` (the supervisor restarts a hung guest).
     func guestSessionEnded(partition: String, reason: DetachReason) {
         supervisors[partition]?.guestDetached(reason: reason)

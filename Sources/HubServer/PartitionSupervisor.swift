@@ -171,8 +171,18 @@ final class PartitionSupervisor {
         environment["HANDSETHUB_GUEST_ENDPOINT"] = hub.guestEndpointForChildren?.description ?? ""
         environment["HANDSETHUB_PARTITION"] = partition.name
         environment["HANDSETHUB_SECRET"] = partition.secret
+        let argv: [String]
+        if let qemu = launch.qemu {
+            guard let built = qemuCommand(qemu) else {
+                crashed(reason: "cannot start QEMU: \(qemuProblem)")
+                return
+            }
+            argv = built
+        } else {
+            argv = launch.command
+        }
         let options = ChildProcess.Options(
-            executable: launch.command[0], arguments: Array(launch.command.dropFirst()), environment: environment,
+            executable: argv[0], arguments: Array(argv.dropFirst()), environment: environment,
             workingDirectory: launch.workingDirectory)
         do {
             stopping = false
@@ -184,11 +194,16 @@ final class PartitionSupervisor {
                 onExit: { [weak self] status, signal in self?.exited(status: status, signal: signal) })
             process = child
             transition(to: .starting, reason: reason)
+            if launch.qemu != nil {
+                // A QEMU guest does not speak the guest protocol: it runs once QEMU does.
+                transition(to: .running, reason: "QEMU started (pid \(child.processID))")
+            }
             resources = ResourceReport.apply(to: child.processID, partition: partition)
             for item in resources.notApplied {
                 logger.notice("\(partition.name): \(item.what) not applied: \(item.reason)")
             }
             attachTimer?.close()
+            guard launch.qemu == nil else { return }
             attachTimer = try? Timer.once(loop: hub.loop, afterMilliseconds: UInt64(launch.attachTimeoutMs)) {
                 [weak self] in
                 guard let self, self.state == .starting else { return }
@@ -199,6 +214,47 @@ final class PartitionSupervisor {
             lastExit = nil
             crashed(reason: "cannot start \(launch.command[0]): \(error)")
         }
+    }
+
+    private var qemuProblem = ""
+
+    /// QEMU's command line for a `qemu` launch: the NIC on the configured stream port, the serial line on
+    /// the console (the log) or the partition's modem. Nil, with `qemuProblem` set, when a piece is missing.
+    private func qemuCommand(_ qemu: QemuLaunch) -> [String]? {
+        let nic = qemu.nic.split(separator: "/").map(String.init)
+        guard nic.count == 2, let endpoint = hub.ethernetStreamEndpoint(segment: nic[0], port: nic[1]) else {
+            qemuProblem = "the stream port \(qemu.nic) is not listening"
+            return nil
+        }
+        let netdev: String
+        switch endpoint {
+        case .unix(let path): netdev = "stream,id=n0,server=off,addr.type=unix,addr.path=\(path)"
+        case .tcp(let host, let port):
+            netdev = "stream,id=n0,server=off,addr.type=inet,addr.host=\(host),addr.port=\(port)"
+        }
+        var device = "virtio-net-pci,netdev=n0"
+        if let mac = qemu.mac { device += ",mac=\(mac)" }
+        var argv = [
+            qemu.binary, "-machine", "q35", "-m", "\(qemu.memoryMiB)", "-display", "none", "-monitor", "none",
+            "-no-reboot", "-kernel", qemu.kernel, "-append", qemu.append, "-netdev", netdev, "-device", device,
+        ]
+        if let initrd = qemu.initrd { argv += ["-initrd", initrd] }
+        switch qemu.serial {
+        case .console:
+            argv += ["-serial", "stdio"]
+        case .modem:
+            let modem = hub.configuration.devices.modems.first { $0.owner == partition.name }
+            let path = modem?.listen.compactMap { endpoint -> String? in
+                if case .unix(let path) = endpoint { return path }
+                return nil
+            }.first
+            guard let path else {
+                qemuProblem = "\(partition.name) has no modem with a unix listen endpoint"
+                return nil
+            }
+            argv += ["-serial", "unix:\(path)"]
+        }
+        return argv + qemu.extraArguments
     }
 
     private func output(_ bytes: ArraySlice<UInt8>) {

@@ -151,11 +151,15 @@ struct ConfigDecoder {
             let fields = reader.mapping(
                 node, at: path,
                 allowed: [
-                    "command", "environment", "workingDirectory", "logFile", "logRingBytes", "attachTimeoutMs",
-                    "autoStart",
+                    "command", "qemu", "environment", "workingDirectory", "logFile", "logRingBytes",
+                    "attachTimeoutMs", "autoStart",
                 ])
         else { return nil }
-        var launch = LaunchConfig(command: fields.readRequired("command", reader.stringList) ?? [])
+        var launch = LaunchConfig(command: fields.read("command", reader.stringList) ?? [])
+        if let node = fields.optional("qemu") { launch.qemu = qemu(node, fields.path("qemu")) }
+        if launch.command.isEmpty && launch.qemu == nil {
+            reader.report(fields.path("command"), "required key is missing (give command or qemu)", at: fields.node)
+        }
         launch.environment = fields.read("environment", reader.stringList) ?? []
         launch.workingDirectory = fields.read("workingDirectory", reader.string)
         launch.logFile = fields.read("logFile", reader.string)
@@ -163,6 +167,27 @@ struct ConfigDecoder {
         launch.attachTimeoutMs = fields.read("attachTimeoutMs", reader.int) ?? launch.attachTimeoutMs
         launch.autoStart = fields.read("autoStart", reader.bool) ?? launch.autoStart
         return launch
+    }
+
+    private func qemu(_ node: Node, _ path: String) -> QemuLaunch? {
+        guard
+            let fields = reader.mapping(
+                node, at: path,
+                allowed: [
+                    "binary", "kernel", "initrd", "append", "memoryMiB", "nic", "mac", "serial", "extraArguments",
+                ])
+        else { return nil }
+        var qemu = QemuLaunch(
+            kernel: fields.readRequired("kernel", reader.string) ?? "",
+            nic: fields.readRequired("nic", reader.string) ?? "")
+        qemu.binary = fields.read("binary", reader.string) ?? qemu.binary
+        qemu.initrd = fields.read("initrd", reader.string)
+        qemu.append = fields.read("append", reader.string) ?? qemu.append
+        qemu.memoryMiB = fields.read("memoryMiB", reader.int) ?? qemu.memoryMiB
+        qemu.mac = fields.read("mac", reader.string)
+        qemu.serial = fields.read("serial") { reader.choice($0, at: $1, as: QemuLaunch.Serial.self) } ?? qemu.serial
+        qemu.extraArguments = fields.read("extraArguments", reader.stringList) ?? []
+        return qemu
     }
 
     private func restart(_ node: Node, _ path: String) -> RestartPolicy {

@@ -30,6 +30,21 @@ struct ConfigValidator {
         issues.append(ConfigIssue(path: path, reason: reason))
     }
 
+    /// The NIC must name a `stream` port (`SEGMENT/PORT`) the QEMU guest can connect to.
+    private mutating func checkQemuNIC(_ qemu: QemuLaunch, _ path: String) {
+        let parts = qemu.nic.split(separator: "/").map(String.init)
+        guard parts.count == 2, let segment = config.devices.ethernet.first(where: { $0.name == parts[0] }),
+            let port = segment.ports.first(where: { $0.name == parts[1] })
+        else {
+            add("\(path).nic", "'\(qemu.nic)' is not SEGMENT/PORT of a configured Ethernet port")
+            return
+        }
+        guard case .stream = port.attachment else {
+            add("\(path).nic", "port \(qemu.nic) must be a stream port (QEMU -netdev stream connects to it)")
+            return
+        }
+    }
+
     private mutating func check<T: Comparable>(_ value: T, in range: ClosedRange<T>, _ path: String) {
         if !range.contains(value) { add(path, "\(value) is outside \(range.lowerBound)...\(range.upperBound)") }
     }
@@ -141,8 +156,24 @@ struct ConfigValidator {
             checkGrants(partition, path)
             checkRestart(partition.restart, "\(path).restart")
             if let launch = partition.launch {
-                if launch.command.isEmpty || launch.command[0].isEmpty {
+                if launch.qemu == nil && (launch.command.isEmpty || launch.command[0].isEmpty) {
                     add("\(path).launch.command", "must name the program to run")
+                }
+                if let qemu = launch.qemu {
+                    if !launch.command.isEmpty { add("\(path).launch.qemu", "cannot be combined with command") }
+                    check(qemu.memoryMiB, in: QemuLaunch.memoryRange, "\(path).launch.qemu.memoryMiB")
+                    checkQemuNIC(qemu, "\(path).launch.qemu")
+                    if qemu.serial == .modem {
+                        let owned = config.devices.modems.first { $0.owner == partition.name }
+                        if owned == nil {
+                            add("\(path).launch.qemu.serial", "modem: \(partition.name) owns no modem")
+                        } else if !(owned!.listen.contains { if case .unix = $0 { return true } else { return false } })
+                        {
+                            add(
+                                "\(path).launch.qemu.serial",
+                                "modem: \(owned!.name) has no unix listen endpoint for QEMU's serial line")
+                        }
+                    }
                 }
                 for (index, entry) in launch.environment.enumerated() {
                     let key = entry.split(separator: "=", maxSplits: 1).first.map(String.init) ?? ""

@@ -2,7 +2,10 @@
 /// partition's guest is started by someone else and simply attaches.
 public struct LaunchConfig: Sendable, Equatable {
     /// The program and its arguments; the first element is the executable (absolute, or found on PATH).
+    /// Empty when `qemu` describes the guest instead.
     public var command: [String]
+    /// Boot a QEMU guest instead of running a command: the hub builds QEMU's command line.
+    public var qemu: QemuLaunch?
     /// Extra environment entries, `KEY=VALUE`. The hub adds `HANDSETHUB_GUEST_ENDPOINT`,
     /// `HANDSETHUB_PARTITION` and `HANDSETHUB_SECRET` (never on the command line, where other users could read it).
     public var environment: [String]
@@ -35,5 +38,47 @@ public struct LaunchConfig: Sendable, Equatable {
         self.logRingBytes = logRingBytes
         self.attachTimeoutMs = attachTimeoutMs
         self.autoStart = autoStart
+    }
+}
+
+/// A QEMU guest as a partition (issue 8 §1): its NIC is one of the platform's Ethernet stream ports and its
+/// serial line is the partition's modem or its console. A QEMU guest does not speak the guest protocol, so it
+/// counts as running once QEMU has started; its serial console output goes to the partition's log.
+public struct QemuLaunch: Sendable, Equatable {
+    public enum Serial: String, Sendable, CaseIterable {
+        /// The serial line is the guest's console, captured in the partition's log.
+        case console
+        /// The serial line is the partition's modem (through the modem's first Unix AT listener).
+        case modem
+    }
+
+    public var binary: String
+    public var kernel: String
+    public var initrd: String?
+    public var append: String
+    public var memoryMiB: Int
+    /// `SEGMENT/PORT`: a `stream` port of that segment whose listener QEMU connects to.
+    public var nic: String
+    /// The NIC's MAC address; QEMU's default when nil.
+    public var mac: String?
+    public var serial: Serial
+    /// Extra QEMU arguments, appended as given.
+    public var extraArguments: [String]
+
+    public static let memoryRange = 16...65536
+
+    public init(
+        binary: String = "qemu-system-x86_64", kernel: String, initrd: String? = nil, append: String = "console=ttyS0",
+        memoryMiB: Int = 256, nic: String, mac: String? = nil, serial: Serial = .console, extraArguments: [String] = []
+    ) {
+        self.binary = binary
+        self.kernel = kernel
+        self.initrd = initrd
+        self.append = append
+        self.memoryMiB = memoryMiB
+        self.nic = nic
+        self.mac = mac
+        self.serial = serial
+        self.extraArguments = extraArguments
     }
 }

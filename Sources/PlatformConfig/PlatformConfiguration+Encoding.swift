@@ -77,7 +77,20 @@ extension PlatformConfiguration {
         if let heartbeat = partition.heartbeatMs { out.int("heartbeatMs", heartbeat) }
         if let launch = partition.launch {
             out.block("launch") { out in
-                out.scalars("command", launch.command)
+                if !launch.command.isEmpty { out.scalars("command", launch.command) }
+                if let qemu = launch.qemu {
+                    out.block("qemu") { out in
+                        out.string("binary", qemu.binary)
+                        out.string("kernel", qemu.kernel)
+                        if let initrd = qemu.initrd { out.string("initrd", initrd) }
+                        out.string("append", qemu.append)
+                        out.int("memoryMiB", qemu.memoryMiB)
+                        out.string("nic", qemu.nic)
+                        if let mac = qemu.mac { out.string("mac", mac) }
+                        out.string("serial", qemu.serial.rawValue)
+                        if !qemu.extraArguments.isEmpty { out.scalars("extraArguments", qemu.extraArguments) }
+                    }
+                }
                 if !launch.environment.isEmpty { out.scalars("environment", launch.environment) }
                 if let directory = launch.workingDirectory { out.string("workingDirectory", directory) }
                 if let file = launch.logFile { out.string("logFile", file) }
