@@ -27,6 +27,13 @@ final class PartitionSupervisor {
     private var killTimer: Timer?
     /// Monotonic times of restarts, for the budget window.
     private var restartTimes: [UInt64] = []
+    /// Failures since the guest last ran stably; the back-off grows with these, so a crash loop slows
+    /// down while a guest that ran fine for a while and then crashed comes back at once.
+    private var consecutiveFailures = 0
+    /// When the current guest became `running` (monotonic ns).
+    private var runningSince: UInt64?
+    /// A guest that stayed running this long before failing counts as having run stably.
+    static let stableNanoseconds: UInt64 = 1_000_000_000
     private(set) var restarts: UInt64 = 0
     private(set) var lastExit: (status: Int64, signal: Int32)?
     private(set) var lastReason = "configured"
@@ -64,7 +71,10 @@ final class PartitionSupervisor {
         case .starting, .running, .suspended, .restarting: return false
         case .stopped, .crashed, .failed: break
         }
-        if state == .failed { restartTimes.removeAll() }
+        if state == .failed {
+            restartTimes.removeAll()
+            consecutiveFailures = 0
+        }
         spawn(reason: reason)
         return true
     }
@@ -306,8 +316,12 @@ final class PartitionSupervisor {
             )
             return
         }
-        // Exponential back-off by the number of recent restarts: a guest that keeps crashing waits longer.
-        let exponent = min(restartTimes.count, 20)
+        // Exponential back-off by consecutive failures: a guest that keeps crashing waits longer, one that
+        // had been running stably is restarted after the initial delay.
+        if let since = runningSince, now - since >= Self.stableNanoseconds { consecutiveFailures = 0 }
+        runningSince = nil
+        let exponent = min(consecutiveFailures, 20)
+        consecutiveFailures += 1
         let delay = min(policy.backoffMaxMs, policy.backoffInitialMs << exponent)
         restartTimes.append(now)
         restarts += 1
@@ -321,6 +335,7 @@ final class PartitionSupervisor {
 
     private func transition(to next: State, reason: String) {
         guard next != state else { return }
+        if next == .running && runningSince == nil { runningSince = MonotonicClock.nanoseconds() }
         let from = state
         state = next
         lastReason = reason
