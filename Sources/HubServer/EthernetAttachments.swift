@@ -176,7 +176,12 @@ final class DatagramAttachment: PortAttachment {
         self.port = port
         self.remote = remote.map { InetAddress(host: $0.host, port: $0.port) }
         socket = try UDPSocket(loop: loop, host: local.host, port: local.port)
+        // Off loopback only the configured remote is heard (the validator requires one there).
+        let onlyFrom = Endpoint.tcp(host: local.host, port: 0).isLoopback ? nil : self.remote?.host
         socket.onDatagram = { [unowned self] datagram, sender in
+            if let onlyFrom, sender.host != onlyFrom {
+                return self.port.countDrop(.malformed, bytes: datagram.count)
+            }
             self.lastSender = sender
             self.port.received(datagram)
         }
@@ -214,12 +219,16 @@ final class VXLANAttachment: PortAttachment {
     static let maxLearned = 64
     private(set) var wrongVNI: UInt64 = 0
 
+    /// Whether senders that are not configured remotes are heard (only on loopback binds).
+    private let acceptsStrangers: Bool
+
     init(local: UDPAddress, vni: UInt32, remotes: [UDPAddress], port: EthernetPortRuntime, loop: Loop)
         throws(LoopError)
     {
         self.vni = vni
         self.port = port
         configured = remotes.map { InetAddress(host: $0.host, port: $0.port) }
+        acceptsStrangers = Endpoint.tcp(host: local.host, port: 0).isLoopback
         header = VXLANHeader.encode(vni: vni)
         socket = try UDPSocket(loop: loop, host: local.host, port: local.port)
         socket.onDatagram = { [unowned self] datagram, sender in self.received(datagram, from: sender) }
@@ -238,7 +247,10 @@ final class VXLANAttachment: PortAttachment {
             return port.countDrop(.vlan, bytes: datagram.count)
         }
         // Linux picks the UDP source port per flow; replies still go to the configured port of that host.
-        let known = configured.contains { $0.host == sender.host } || learned.contains(sender)
+        let configuredHost = configured.contains { $0.host == sender.host }
+        // Off loopback only the configured remotes are heard: VXLAN itself has no authentication.
+        if !acceptsStrangers && !configuredHost { return port.countDrop(.malformed, bytes: datagram.count) }
+        let known = configuredHost || learned.contains(sender)
         if !known && learned.count < VXLANAttachment.maxLearned { learned.append(sender) }
         port.received(decoded.frame)
     }

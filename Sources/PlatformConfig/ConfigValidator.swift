@@ -334,6 +334,13 @@ struct ConfigValidator {
         }
         for (index, modem) in devices.modems.enumerated() {
             let path = "devices.modems[\(index)]"
+            // Raw AT has no authentication: its listeners stay on this machine (remote hubs use `hubd modem-sim`).
+            for (number, endpoint) in modem.listen.enumerated() where !endpoint.isLoopback {
+                add(
+                    "\(path).listen[\(number)]",
+                    "\(endpoint) is reachable from elsewhere and raw AT has no authentication; bind it to loopback or a unix socket"
+                )
+            }
             if let owner = partitionsByName[modem.owner] {
                 if owner.grant(for: modem.name) == nil {
                     add("\(path).owner", "\(modem.owner) has no grant for \(modem.name)")
@@ -480,10 +487,28 @@ extension ConfigValidator {
             {
                 add("\(path).tap", "an interface name is 1 to 15 bytes without '/', ':' or spaces")
             }
-        case .vxlan(_, let vni, let remotes):
+        case .vxlan(let local, let vni, let remotes):
             check(vni, in: EthernetAttachment.vniRange, "\(path).vxlan.vni")
             if remotes.count > 64 { add("\(path).vxlan.remotes", "at most 64 remotes") }
-        case .stream, .vde, .dgram, nil:
+            // VXLAN has no authentication: off loopback, only the configured remotes are heard.
+            if !Endpoint.tcp(host: local.host, port: 0).isLoopback && remotes.isEmpty {
+                add(
+                    "\(path).vxlan.remotes", "a VXLAN port bound to \(local.host) needs remotes: only they are accepted"
+                )
+            }
+        case .dgram(let local, let remote):
+            if !Endpoint.tcp(host: local.host, port: 0).isLoopback && remote == nil {
+                add("\(path).dgram.remote", "a dgram port bound to \(local.host) needs a remote: only it is accepted")
+            }
+        case .stream(let endpoint), .vde(let endpoint):
+            // QEMU and VDE stream cables cannot authenticate, so they stay on this machine.
+            if !endpoint.isLoopback {
+                add(
+                    "\(path).\(port.attachment!.kind)",
+                    "\(endpoint) is reachable from elsewhere and this framing has no authentication; bind it to loopback or a unix socket"
+                )
+            }
+        case nil:
             break
         }
     }
