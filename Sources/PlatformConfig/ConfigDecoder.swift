@@ -391,13 +391,13 @@ struct ConfigDecoder {
         let token = fields.read("token", reader.string)
         let remote = fields.read("remote", reader.endpoint)
         let listen = fields.read("listen", reader.endpoint)
-        switch (remote, listen) {
-        case (let endpoint?, nil): return (.remote(endpoint), token)
-        case (nil, let endpoint?): return (.listen(endpoint), token)
-        default:
+        guard (fields.values["remote"] == nil) != (fields.values["listen"] == nil) else {
             reader.report(path, "expected exactly one of remote and listen", at: node)
             return nil
         }
+        if let remote { return (.remote(remote), token) }
+        if let listen { return (.listen(listen), token) }
+        return nil  // the endpoint's own error is reported
     }
 
     private func framebuffer(_ node: Node, _ path: String) -> FramebufferConfig? {
