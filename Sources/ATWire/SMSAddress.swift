@@ -113,6 +113,8 @@ public struct SMSAddress: Sendable, Equatable {
         if length == 0 { return nil }
         guard length <= 11 else { throw SMSPDUError("SMSC length \(length) exceeds 11 octets") }
         let type = try cursor.byte("SMSC type of address")
+        // An RP address is BCD digits (TS 24.011 §8.2.5.1); an alphanumeric one could not be re-encoded.
+        guard type & 0x70 != 0x50 else { throw SMSPDUError("the SMSC address cannot be alphanumeric") }
         let octets = try cursor.take(length - 1, "SMSC address")
         var digits = octets.count * 2
         if let last = octets.last, last >> 4 == 0x0F { digits -= 1 }
@@ -161,7 +163,15 @@ public struct SMSTimestamp: Sendable, Equatable {
         return [year % 100, month, day, hour, minute, second].map(SMSTimestamp.swapped) + [zone]
     }
 
-    static func decode(_ octets: [UInt8]) -> SMSTimestamp {
+    /// TS 23.040 §9.2.3.11: every semi-octet is a decimal digit (the zone's sign bit aside); anything
+    /// else would decode to values that cannot be encoded again, so it is refused.
+    static func decode(_ octets: [UInt8]) throws(SMSPDUError) -> SMSTimestamp {
+        for (index, octet) in octets.prefix(7).enumerated() {
+            let octet = index == 6 ? octet & 0xF7 : octet
+            guard octet & 0x0F <= 9, octet >> 4 <= 9 else {
+                throw SMSPDUError("TP-SCTS octet \(index + 1) is not two decimal semi-octets")
+            }
+        }
         let zoneOctet = octets[6]
         let quarters = unswapped(zoneOctet & 0xF7)
         var timestamp = SMSTimestamp(

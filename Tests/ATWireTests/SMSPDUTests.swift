@@ -109,6 +109,21 @@ struct SMSPDUTests {
         #expect(throws: SMSPDUError.self) { try SMSSubmit.decode(longer) }
     }
 
+    /// Found by Tools/fuzz/run-at-fuzz.sh: hex-digit semi-octets in TP-SCTS decoded to an hour of 147,
+    /// which re-encoded as 47. They are refused instead.
+    @Test func nonDecimalTimestampIsRefused() throws {
+        let input: [UInt8] = [20, 20, 20, 20, 20, 186, 20, 20, 20, 20, 20, 20, 65, 1, 1, 0, 0, 0, 126, 0, 180, 0, 0]
+        #expect(throws: SMSPDUError("TP-SCTS octet 4 is not two decimal semi-octets")) {
+            try SMSDeliver.decode(input)
+        }
+    }
+
+    /// Found by the fuzzer: an alphanumeric SMSC address decoded to text that re-encoded differently.
+    @Test func alphanumericServiceCentreIsRefused() throws {
+        let input: [UInt8] = [8, 213, 215, 40, 40, 0, 0, 255, 255] + Array(repeating: 255, count: 24)
+        #expect(throws: SMSPDUError("the SMSC address cannot be alphanumeric")) { try SMSPDU.decode(input) }
+    }
+
     @Test func truncatedPrefixesNeverCrash() throws {
         let bytes = try #require(UCS2.unhex("07917283010010F5040BC87238880900F10000993092516195800AE8329BFD4697D9EC37"))
         for count in 0..<bytes.count {
