@@ -174,7 +174,9 @@ extension Hub {
                 default: throw ControlError.invalidParams(param: "modem", expected: "a modem name")
                 }
                 let modemName = selector ?? device.allInstances.first?.config.name ?? ""
-                guard let modem = device.instances[modemName] else { throw ControlError.notFound("modem", name: modemName) }
+                guard let modem = device.instances[modemName] else {
+                    throw ControlError.notFound("modem", name: modemName)
+                }
                 // `status` also tells which modem and how many URCs the hub saw (the hub's own count).
                 let finish: (JSONObject) -> JSONObject = { result in
                     guard name == "status" else { return result }
