@@ -113,6 +113,8 @@ public struct SMSAddress: Sendable, Equatable {
         if length == 0 { return nil }
         guard length <= 11 else { throw SMSPDUError("SMSC length \(length) exceeds 11 octets") }
         let type = try cursor.byte("SMSC type of address")
+        // An RP address is BCD digits (TS 24.011 §8.2.5.1); an alphanumeric one could not be re-encoded.
+        guard type & 0x70 != 0x50 else { throw SMSPDUError("the SMSC address cannot be alphanumeric") }
         let octets = try cursor.take(length - 1, "SMSC address")
         var digits = octets.count * 2
         if let last = octets.last, last >> 4 == 0x0F { digits -= 1 }
@@ -140,12 +142,16 @@ public struct SMSTimestamp: Sendable, Equatable {
     public var year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int
     /// Offset from UTC in quarters of an hour (−79…79).
     public var zoneQuarters: Int
+    /// The TS 23.040 §9.2.3.11 sign bit, kept on its own so a "−0" zone (sign set, zero quarters, as
+    /// some service centres send) prints as `-00` and re-encodes byte for byte.
+    public var zoneNegative: Bool
 
     public init(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int, zoneQuarters: Int = 0) {
         (self.year, self.month, self.day, self.hour, self.minute, self.second) = (
             year, month, day, hour, minute, second
         )
         self.zoneQuarters = zoneQuarters
+        zoneNegative = zoneQuarters < 0
     }
 
     private static func swapped(_ value: Int) -> UInt8 { UInt8((value % 10) << 4 | (value / 10 % 10)) }
@@ -153,23 +159,33 @@ public struct SMSTimestamp: Sendable, Equatable {
 
     func encoded() -> [UInt8] {
         var zone = SMSTimestamp.swapped(abs(zoneQuarters))
-        if zoneQuarters < 0 { zone |= 0x08 }
+        if zoneQuarters < 0 || zoneNegative { zone |= 0x08 }
         return [year % 100, month, day, hour, minute, second].map(SMSTimestamp.swapped) + [zone]
     }
 
-    static func decode(_ octets: [UInt8]) -> SMSTimestamp {
+    /// TS 23.040 §9.2.3.11: every semi-octet is a decimal digit (the zone's sign bit aside); anything
+    /// else would decode to values that cannot be encoded again, so it is refused.
+    static func decode(_ octets: [UInt8]) throws(SMSPDUError) -> SMSTimestamp {
+        for (index, octet) in octets.prefix(7).enumerated() {
+            let octet = index == 6 ? octet & 0xF7 : octet
+            guard octet & 0x0F <= 9, octet >> 4 <= 9 else {
+                throw SMSPDUError("TP-SCTS octet \(index + 1) is not two decimal semi-octets")
+            }
+        }
         let zoneOctet = octets[6]
         let quarters = unswapped(zoneOctet & 0xF7)
-        return SMSTimestamp(
+        var timestamp = SMSTimestamp(
             year: 2000 + unswapped(octets[0]), month: unswapped(octets[1]), day: unswapped(octets[2]),
             hour: unswapped(octets[3]), minute: unswapped(octets[4]), second: unswapped(octets[5]),
             zoneQuarters: zoneOctet & 0x08 != 0 ? -quarters : quarters)
+        timestamp.zoneNegative = zoneOctet & 0x08 != 0
+        return timestamp
     }
 
     /// `yy/MM/dd,hh:mm:ss±zz` as text-mode SMS commands print it.
     public var text: String {
         func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
-        let sign = zoneQuarters < 0 ? "-" : "+"
+        let sign = zoneQuarters < 0 || zoneNegative ? "-" : "+"
         return "\(two(year % 100))/\(two(month))/\(two(day)),\(two(hour)):\(two(minute)):\(two(second))"
             + "\(sign)\(two(abs(zoneQuarters)))"
     }

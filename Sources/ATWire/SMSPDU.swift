@@ -52,7 +52,7 @@ public struct SMSDeliver: Sendable, Equatable {
         let originator = try SMSAddress.decode(&cursor)
         let pid = try cursor.byte("TP-PID")
         let dcs = try cursor.byte("TP-DCS")
-        let timestamp = SMSTimestamp.decode(try cursor.take(7, "TP-SCTS"))
+        let timestamp = try SMSTimestamp.decode(try cursor.take(7, "TP-SCTS"))
         let udl = try cursor.byte("TP-UDL")
         let userData = try SMSUserData.decode(length: udl, cursor: &cursor, dcs: dcs, hasHeader: first & 0x40 != 0)
         var deliver = SMSDeliver(

@@ -169,8 +169,11 @@ public struct SMSUserData: Sendable, Equatable {
 
     /// Splits `text` into the user data of one or more parts: GSM 7-bit when every character has a GSM
     /// form, UCS2 otherwise; 160/70 per single part, 153/67 per part with a concatenation header.
-    public static func split(_ text: String, reference: UInt16) throws(SMSPDUError) -> [SMSUserData] {
-        if let septets = GSM7.septets(text) {
+    /// `forceUCS2` skips GSM 7-bit even when every character has a GSM form.
+    public static func split(_ text: String, reference: UInt16, forceUCS2: Bool = false) throws(SMSPDUError)
+        -> [SMSUserData]
+    {
+        if !forceUCS2, let septets = GSM7.septets(text) {
             if septets.count <= 160 { return [SMSUserData(alphabet: .gsm7, text: text, payload: septets)] }
             var chunks: [[UInt8]] = []
             var current: [UInt8] = []

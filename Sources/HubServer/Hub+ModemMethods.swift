@@ -32,36 +32,60 @@ extension ModemInstance {
         hub.controlSessions[wait.session]?.answerDeferred(id: wait.requestID, with: reply)
     }
 
-    static func matches(_ call: ModemCall, ended: String?, state: String?, number: String?) -> Bool {
-        let callState = ended == nil ? call.state.name : "ended"
+    static func matches(_ call: JSONObject, state: String?, number: String?) -> Bool {
+        let callState = call["ended"] != nil ? "ended" : call["state"]?.stringValue
         if let state, state != callState { return false }
-        if let number, number != call.number { return false }
+        if let number, number != call["number"]?.stringValue { return false }
         return true
     }
 
-    func resolveWaits(call: ModemCall, ended: String?) {
+    func resolveWaits(call: JSONObject) {
         for wait in waits {
             guard case .call(let state, let number) = wait.condition,
-                ModemInstance.matches(call, ended: ended, state: state, number: number)
+                ModemInstance.matches(call, state: state, number: number)
             else { continue }
-            var data = ModemInstance.json(call)
-            if let ended { data["ended"] = .string(ended) }
-            answer(wait, .result(["call": .object(data)]))
+            answer(wait, .result(["call": .object(call)]))
         }
     }
 
-    static func smsMatches(_ sms: SentSMS, to: String?, pattern: Regex<AnyRegexOutput>?) -> Bool {
-        if let to, to != sms.destination { return false }
-        if let pattern, (try? pattern.firstMatch(in: sms.text ?? "")) == nil { return false }
+    /// A sent part matches on its destination, and the pattern on its own text or on the whole
+    /// multi-part message it completes.
+    static func smsMatches(_ sms: JSONObject, after: Int, to: String?, pattern: Regex<AnyRegexOutput>?) -> Bool {
+        guard (sms["index"]?.intValue ?? -1) >= after else { return false }
+        if let to, to != sms["to"]?.stringValue { return false }
+        if let pattern {
+            let texts = [sms["text"]?.stringValue, sms["message"]?["text"]?.stringValue].compactMap { $0 }
+            return texts.contains { (try? pattern.firstMatch(in: $0)) != nil }
+        }
         return true
     }
 
-    func resolveWaits(smsIndex: Int, sms: SentSMS) {
+    func resolveWaits(sms: JSONObject) {
         for wait in waits {
-            guard case .sms(let after, let to, let pattern) = wait.condition, smsIndex >= after,
-                ModemInstance.smsMatches(sms, to: to, pattern: pattern)
+            guard case .sms(let after, let to, let pattern) = wait.condition,
+                ModemInstance.smsMatches(sms, after: after, to: to, pattern: pattern)
             else { continue }
-            answer(wait, .result(["sms": .object(ModemInstance.json(sms, index: smsIndex))]))
+            answer(wait, .result(["sms": .object(sms)]))
+        }
+    }
+
+    /// Current calls, from the built-in simulator or as the remote one last reported them.
+    var callsJSON: [JSONObject] {
+        if let simulator { return simulator.currentCalls.map(ModemNetworkControl.callJSON) }
+        return remoteCalls.keys.sorted().compactMap { remoteCalls[$0] }
+    }
+
+    /// How many SMS the guest has sent (the index the next one gets).
+    var sentCount: Int { simulator?.sent.count ?? remoteSentCount }
+
+    /// Sent messages with index ≥ `after`, as JSON (with `message` on a part completing a multi-part one).
+    func sentJSON(after: Int) -> [JSONObject] {
+        guard let simulator else { return remoteSent.filter { ($0["index"]?.intValue ?? -1) >= after } }
+        guard after < simulator.sent.count else { return [] }
+        return (after..<simulator.sent.count).compactMap { index in
+            guard let (_, data) = ModemNetworkControl.event(.smsSent(simulator.sent[index]), simulator: simulator)
+            else { return nil }
+            return data
         }
     }
 
@@ -95,16 +119,12 @@ extension ModemInstance {
     func immediateAnswer(_ condition: ModemWait.Condition) -> JSON? {
         switch condition {
         case .call(let state, let number):
-            guard state != "ended", let simulator else { return nil }
-            return simulator.currentCalls.first { ModemInstance.matches($0, ended: nil, state: state, number: number) }
-                .map { ["call": .object(ModemInstance.json($0))] }
+            guard state != "ended" else { return nil }
+            return callsJSON.first { ModemInstance.matches($0, state: state, number: number) }
+                .map { ["call": .object($0)] }
         case .sms(let after, let to, let pattern):
-            guard let simulator, after < simulator.sent.count else { return nil }
-            for index in after..<simulator.sent.count
-            where ModemInstance.smsMatches(simulator.sent[index], to: to, pattern: pattern) {
-                return ["sms": .object(ModemInstance.json(simulator.sent[index], index: index))]
-            }
-            return nil
+            return sentJSON(after: after).first { ModemInstance.smsMatches($0, after: after, to: to, pattern: pattern) }
+                .map { ["sms": .object($0)] }
         case .at(let after, let direction, let pattern):
             return trace.entries.first {
                 ModemInstance.lineMatches($0, after: after, direction: direction, pattern: pattern)
@@ -122,35 +142,12 @@ extension Hub {
             guard let instance = device.instances[name] else { throw ControlError.notFound("modem", name: name) }
             return instance
         }
-        func builtin(_ params: ControlParams) throws(ControlError) -> (ModemInstance, ModemSimulator) {
-            let modem = try instance(params)
-            guard let simulator = modem.simulator else {
-                throw ControlError.conflict(
-                    "\(modem.config.name) uses a remote simulator; drive its network side there",
-                    reason: "remote_backend")
-            }
-            return (modem, simulator)
-        }
-        func mapped(_ error: ModemNetworkError) -> ControlError {
-            switch error.kind {
-            case .notFound: ControlError.conflict(error.description, reason: "no_such_call")
-            case .wrongState: ControlError.conflict(error.description, reason: "wrong_state")
-            case .invalid:
-                ControlError.invalidParams(param: "params", expected: "valid values", detail: error.description)
-            case .unavailable: ControlError.conflict(error.description, reason: "not_registered")
-            case .storageFull: ControlError.conflict(error.description, reason: "storage_full")
-            }
-        }
         func regex(_ text: String, _ param: String) throws(ControlError) -> Regex<AnyRegexOutput> {
             guard text.utf8.count <= 512, let regex = try? Regex(text) else {
                 throw ControlError.invalidParams(param: param, expected: "a regular expression of at most 512 bytes")
             }
             return regex
         }
-        func callsJSON(_ simulator: ModemSimulator) -> JSON {
-            .array(simulator.currentCalls.map { .object(ModemInstance.json($0)) })
-        }
-
         router.register("modem.list", summary: "The modems, their backends and openers") { call throws(ControlError) in
             _ = try ControlParams(call.params, allowed: [])
             return .result([
@@ -159,6 +156,7 @@ extension Hub {
                         [
                             "name": .string(modem.config.name), "owner": .string(modem.config.owner),
                             "backend": .string(modem.isRemote ? "remote" : "builtin"),
+                            "backendEndpoint": .string(modem.backendDescription),
                             "backendUp": .bool(modem.isRemote ? modem.backendUp : true),
                             "openers": .array(
                                 modem.openers.values.map { .string($0.kind) }.sorted { "\($0)" < "\($1)" }),
@@ -167,180 +165,40 @@ extension Hub {
                     })
             ])
         }
-        router.register("modem.status", summary: "Registration, operator, signal, SIM, radio and calls of a modem") {
-            call throws(ControlError) in
-            let params = try ControlParams(call.params, allowed: ["modem"])
-            let (modem, simulator) = try builtin(params)
-            let snapshot = simulator.registrationSnapshot
-            return .result([
-                "modem": .string(modem.config.name), "registration": .string(snapshot.state.name),
-                "operator": [
-                    "name": .string(snapshot.operator.longName), "shortName": .string(snapshot.operator.shortName),
-                    "numeric": .string(snapshot.operator.numeric),
-                ],
-                "rssi": .int(Int64(snapshot.rssi)), "ber": .int(Int64(snapshot.ber)),
-                "simReady": .bool(simulator.simReady),
-                "radioOn": .bool(simulator.radioOn), "calls": callsJSON(simulator),
-                "stored": .int(Int64(simulator.storedMessages.count)), "sent": .int(Int64(simulator.sent.count)),
-                "urcs": .uint(modem.urcCount),
-            ])
-        }
-        router.register("modem.calls", summary: "The modem's current calls") { call throws(ControlError) in
-            let params = try ControlParams(call.params, allowed: ["modem"])
-            let (_, simulator) = try builtin(params)
-            return .result(["calls": callsJSON(simulator)])
-        }
-        router.register("modem.call.incoming", summary: "A call arrives from the network") {
-            call throws(ControlError) in
-            let params = try ControlParams(call.params, allowed: ["modem", "number", "presentation"])
-            let (modem, simulator) = try builtin(params)
-            let presentation: ModemCall.Presentation =
-                switch try params.optionalChoice("presentation", of: ["allowed", "restricted", "unavailable"]) {
-                case "restricted": .restricted
-                case "unavailable": .unavailable
-                default: .allowed
+        for (name, summary) in ModemNetworkControl.methods {
+            router.register("modem.\(name)", summary: summary) { call throws(ControlError) in
+                let selector: String?
+                switch call.params?["modem"] {
+                case nil, .null?: selector = nil
+                case .string(let value)?: selector = value
+                default: throw ControlError.invalidParams(param: "modem", expected: "a modem name")
                 }
-            let number = try params.optionalString("number") ?? ""
-            do throws(ModemNetworkError) {
-                let placed = try simulator.incomingCall(number: number, presentation: presentation)
-                modem.pump()
-                return .result(["call": .object(ModemInstance.json(placed))])
-            } catch {
-                modem.pump()
-                throw mapped(error)
-            }
-        }
-        for (verb, summary) in [
-            ("answer", "The remote party answers the guest's outgoing call"),
-            ("busy", "The remote party is busy: the guest's outgoing call ends with BUSY"),
-            ("reject", "The remote party rejects the guest's outgoing call (NO CARRIER)"),
-            ("hangup", "The remote party hangs up a call (NO CARRIER)"),
-        ] {
-            router.register("modem.call.\(verb)", summary: summary) { call throws(ControlError) in
-                let params = try ControlParams(call.params, allowed: ["modem", "id"])
-                let (modem, simulator) = try builtin(params)
-                let id = try params.optionalInt("id", in: 1...7).map { Int($0) }
-                do throws(ModemNetworkError) {
-                    switch verb {
-                    case "answer": _ = try simulator.remoteAnswer(callID: id)
-                    case "busy": try simulator.remoteBusy(callID: id)
-                    case "reject": try simulator.remoteReject(callID: id)
-                    default: try simulator.remoteHangup(callID: id)
-                    }
-                } catch {
-                    modem.pump()
-                    throw mapped(error)
+                let modemName = selector ?? device.allInstances.first?.config.name ?? ""
+                guard let modem = device.instances[modemName] else {
+                    throw ControlError.notFound("modem", name: modemName)
                 }
-                modem.pump()
-                return .result(["calls": callsJSON(simulator)])
-            }
-        }
-        router.register("modem.sms.deliver", summary: "Deliver an SMS from the network: text (split as needed) or PDUs")
-        {
-            call throws(ControlError) in
-            let params = try ControlParams(call.params, allowed: ["modem", "from", "text", "pdu", "pdus"])
-            let (modem, simulator) = try builtin(params)
-            var tpdus: [[UInt8]] = []
-            var hexes = try params.optionalStrings("pdus") ?? []
-            if let one = try params.optionalString("pdu") { hexes.append(one) }
-            guard hexes.count <= 255 else {
-                throw ControlError.invalidParams(param: "pdus", expected: "at most 255 PDUs")
-            }
-            for hex in hexes {
-                guard hex.utf8.count <= 2 * 200, let bytes = UCS2.unhex(hex) else {
-                    throw ControlError.invalidParams(param: "pdu", expected: "hex of an SMS-DELIVER TPDU (no SMSC)")
+                // `status` also tells which modem and how many URCs the hub saw (the hub's own count).
+                let finish: (JSONObject) -> JSONObject = { result in
+                    guard name == "status" else { return result }
+                    var decorated: JSONObject = ["modem": .string(modem.config.name)]
+                    for key in result.keys { decorated[key] = result[key] }
+                    decorated["urcs"] = .uint(modem.urcCount)
+                    return decorated
                 }
-                tpdus.append(bytes)
+                guard let simulator = modem.simulator else { return try modem.forward(name, call, finish: finish) }
+                defer { modem.pump() }
+                guard
+                    case .object(let result) = try ModemNetworkControl.perform(name, call.params, simulator: simulator)
+                else { return .result([:]) }
+                return .result(.object(finish(result)))
             }
-            let text = try params.optionalString("text")
-            guard (text == nil) != tpdus.isEmpty else {
-                throw ControlError.invalidParams(param: "text", expected: "exactly one of text and pdu/pdus")
-            }
-            if let text, text.utf8.count > 64 * 1024 {
-                throw ControlError.invalidParams(param: "text", expected: "at most 64 KiB")
-            }
-            let sender = try params.optionalString("from") ?? "+15550009999"
-            let indexes: [Int?]
-            do throws(ModemNetworkError) {
-                if let text {
-                    indexes = try simulator.deliverSMS(
-                        from: sender, text: text,
-                        timestamp: Hub.smsTimestamp())
-                } else {
-                    indexes = try simulator.deliverSMS(tpdus: tpdus)
-                }
-            } catch {
-                modem.pump()
-                throw mapped(error)
-            }
-            modem.pump()
-            return .result([
-                "parts": .int(Int64(indexes.count)),
-                "stored": .array(indexes.map { $0.map { .int(Int64($0)) } ?? .null }),
-            ])
-        }
-        router.register("modem.sms.sent", summary: "Every SMS the guest sent, decoded") { call throws(ControlError) in
-            let params = try ControlParams(call.params, allowed: ["modem", "since"])
-            let (_, simulator) = try builtin(params)
-            let since = Int(try params.optionalInt("since", in: 0...Int64(Int32.max)) ?? 0)
-            let messages = simulator.sent.enumerated().filter { $0.offset >= since }.map {
-                JSON.object(ModemInstance.json($0.element, index: $0.offset))
-            }
-            return .result(["messages": .array(messages), "count": .int(Int64(simulator.sent.count))])
-        }
-        router.register("modem.signal", summary: "Set the signal strength the modem reports") {
-            call throws(ControlError) in
-            let params = try ControlParams(call.params, allowed: ["modem", "rssi", "ber"])
-            let (modem, simulator) = try builtin(params)
-            let rssi = Int(try params.requireInt("rssi", in: 0...99))
-            let ber = Int(try params.optionalInt("ber", in: 0...99) ?? 0)
-            do {
-                try simulator.setSignal(rssi: rssi, ber: ber)
-            } catch {
-                throw ControlError.invalidParams(param: "rssi", expected: "rssi 0-31 or 99, ber 0-7 or 99")
-            }
-            modem.pump()
-            return .result(["rssi": .int(Int64(rssi)), "ber": .int(Int64(ber))])
-        }
-        router.register("modem.registration", summary: "Set the registration the network grants") {
-            call throws(ControlError) in
-            let params = try ControlParams(call.params, allowed: ["modem", "state"])
-            let (modem, simulator) = try builtin(params)
-            let names = RegistrationState.allCases.map(\.name)
-            guard let name = try params.optionalChoice("state", of: names), let state = RegistrationState(name: name)
-            else { throw ControlError.invalidParams(param: "state", expected: names.joined(separator: ", ")) }
-            simulator.setRegistration(state)
-            modem.pump()
-            return .result(["registration": .string(simulator.effectiveRegistration.name)])
-        }
-        router.register("modem.operator", summary: "Change the serving operator's names") { call throws(ControlError) in
-            let params = try ControlParams(call.params, allowed: ["modem", "name", "shortName", "numeric"])
-            let (modem, simulator) = try builtin(params)
-            let name = try params.requireString("name")
-            let numeric = try params.optionalString("numeric") ?? simulator.registrationSnapshot.operator.numeric
-            guard (1...32).contains(name.count), (5...6).contains(numeric.count), numeric.allSatisfy(\.isNumber) else {
-                throw ControlError.invalidParams(param: "name", expected: "name 1-32 characters, numeric 5-6 digits")
-            }
-            let short = try params.optionalString("shortName") ?? String(name.prefix(10))
-            simulator.setOperator(ModemOperator(longName: name, shortName: short, numeric: numeric))
-            modem.pump()
-            return .result([
-                "operator": ["name": .string(name), "shortName": .string(short), "numeric": .string(numeric)]
-            ])
-        }
-        router.register("modem.network", summary: "Lose or regain the network") { call throws(ControlError) in
-            let params = try ControlParams(call.params, allowed: ["modem", "available"])
-            let (modem, simulator) = try builtin(params)
-            simulator.setNetworkAvailable(try params.requireBool("available"))
-            modem.pump()
-            return .result(["registration": .string(simulator.effectiveRegistration.name)])
         }
         router.register("modem.trace", summary: "The AT conversation, line by line in both directions") {
             call throws(ControlError) in
             let params = try ControlParams(call.params, allowed: ["modem", "since", "limit"])
             let modem = try instance(params)
             let since = try params.optionalUInt64("since") ?? 0
-            let limit = Int(try params.optionalInt("limit", in: 1...Int64(ModemTrace.capacity)) ?? 200)
+            let limit = Int(try params.optionalInt("limit", in: 1...Int64(modem.trace.capacity)) ?? 200)
             let lines = modem.trace.entries.filter { $0.seq > since }.suffix(limit).map(ModemInstance.json)
             return .result(["lines": .array(Array(lines)), "lastSeq": .uint(modem.trace.lastSeq)])
         }
@@ -366,7 +224,7 @@ extension Hub {
             } else if let spec = try params.optionalObject("sms") {
                 let inner = try ControlParams(.object(spec), allowed: ["to", "pattern", "since"])
                 let after = Int(
-                    try inner.optionalInt("since", in: 0...Int64(Int32.max)) ?? Int64(modem.simulator?.sent.count ?? 0))
+                    try inner.optionalInt("since", in: 0...Int64(Int32.max)) ?? Int64(modem.sentCount))
                 condition = .sms(
                     after: after, to: try inner.optionalString("to"),
                     pattern: try inner.optionalString("pattern").map { text throws(ControlError) in
@@ -382,8 +240,9 @@ extension Hub {
             }
             if let ready = modem.immediateAnswer(condition) { return .result(ready) }
             guard let session = call.session else { return .deferred }
-            guard modem.waits.count < 256 else {
-                throw ControlError.limitExceeded("modemWaits", value: 256, reason: "too_many_waits")
+            guard modem.waits.count < ModemInstance.maxWaits else {
+                throw ControlError.limitExceeded(
+                    "modemWaits", value: Int64(ModemInstance.maxWaits), reason: "too_many_waits")
             }
             let wait = ModemWait(session: session.id, requestID: call.id, condition: condition)
             modem.waits.append(wait)

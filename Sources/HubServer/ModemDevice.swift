@@ -54,10 +54,18 @@ final class ModemDevice: HubDevice {
     var limitsJSON: JSON {
         var object: JSONObject = [:]
         for instance in allInstances {
-            object[instance.config.name] = [
-                "maxLineBytes": .int(Int64(instance.config.maxLineBytes)),
-                "traceLines": .int(Int64(ModemTrace.capacity)),
-                "shared": .bool(instance.config.shared),
+            let config = instance.config
+            object[config.name] = [
+                "maxLineBytes": .int(Int64(config.maxLineBytes)),
+                "smsCapacity": .int(Int64(config.smsCapacity)),
+                "maxCalls": .int(Int64(config.maxCalls)),
+                "ringIntervalMs": .int(Int64(config.ringIntervalMs)),
+                "traceLines": .int(Int64(config.traceLines)),
+                "traceLineBytes": .int(Int64(ModemTrace.maxLineBytes)),
+                "sentLog": .int(Int64(ModemSimulator.sentLogCapacity)),
+                "waits": .int(Int64(ModemInstance.maxWaits)),
+                "shared": .bool(config.shared),
+                "echo": .string(config.echo.rawValue),
             ]
         }
         return .object(object)
@@ -99,20 +107,39 @@ final class ModemInstance {
     private var listeners: [Listener] = []
     private var pty: PseudoTerminal?
     private var simulatorTimer: Timer?
-    var trace = ModemTrace()
+    var trace: ModemTrace
     var waits: [ModemWait] = []
-    private var stopped = false
+    var stopped = false
     var urcCount: UInt64 = 0
 
-    // Remote backend.
-    private var remoteConnection: Connection?
-    private var reconnectTimer: Timer?
-    private var backoffMs: UInt64 = 100
-    private(set) var backendUp = false
+    static let maxWaits = 256
+
+    // Remote backend (ModemInstance+Remote.swift).
+    var remoteConnection: Connection?
+    /// The listener a remote simulator connects in to (`backend: {listen: …}`).
+    var backendListener: Listener?
+    var remoteDecoder = ModemSimFrameDecoder()
+    var reconnectTimer: Timer?
+    var backoffMs: UInt64 = 100
+    /// The link is up: hellos exchanged.
+    var backendUp = false
     /// While the remote backend is down, lines from the guest are answered here.
-    private var downAssembler = ATLineAssembler()
+    var downAssembler = ATLineAssembler()
     /// Whether a command line went to the remote simulator and its final result has not come back.
-    private var remoteCommandInFlight = false
+    var remoteCommandInFlight = false
+    /// Network-side control requests forwarded to the remote simulator, by request id.
+    var remoteRequests: [UInt64: RemoteRequest] = [:]
+    var nextRemoteRequest: UInt64 = 1
+    /// What the remote simulator reported through events: its calls and the SMS the guest sent.
+    var remoteCalls: [Int: JSONObject] = [:]
+    var remoteSent: [JSONObject] = []
+    var remoteSentCount = 0
+
+    struct RemoteRequest {
+        let call: ControlCall
+        let timer: Timer?
+        let finish: (JSONObject) -> JSONObject
+    }
     static let finalPrefixes = [
         "OK", "ERROR", "+CME ERROR", "+CMS ERROR", "NO CARRIER", "BUSY", "NO ANSWER", "CONNECT", "> ",
     ]
@@ -120,6 +147,7 @@ final class ModemInstance {
     init(config: ModemConfig, hub: Hub) {
         self.config = config
         self.hub = hub
+        trace = ModemTrace(capacity: config.traceLines)
         logger = hub.logger
         logger[metadataKey: "modem"] = "\(config.name)"
         if case .builtin = config.backend {
@@ -136,6 +164,10 @@ final class ModemInstance {
         profile.pin = config.pin
         profile.ownNumber = config.number
         profile.maxLineBytes = config.maxLineBytes
+        profile.smsCapacity = config.smsCapacity
+        profile.maxCalls = config.maxCalls
+        profile.ringIntervalMs = UInt64(config.ringIntervalMs)
+        profile.separateEcho = config.echo == .opener
         profile.homeOperator = ModemOperator(
             longName: config.operatorName, shortName: config.operatorShortName, numeric: config.operatorNumeric)
         return profile
@@ -176,7 +208,7 @@ final class ModemInstance {
                 throw HubStartError.model("devices.modems[\(config.name)].pty: \(error.description)")
             }
         }
-        if isRemote { connectRemote() }
+        try startRemote()
     }
 
     func stop() {
@@ -189,10 +221,7 @@ final class ModemInstance {
         pty = nil
         simulatorTimer?.close()
         simulatorTimer = nil
-        reconnectTimer?.close()
-        reconnectTimer = nil
-        remoteConnection?.close()
-        remoteConnection = nil
+        stopRemote()
         for wait in waits { wait.timer?.close() }
         waits.removeAll()
     }
@@ -262,10 +291,16 @@ final class ModemInstance {
         traced("to_modem", bytes)
         if let simulator {
             simulator.receive(bytes, now: ModemInstance.nowMs())
+            let echo = simulator.takeEcho()
+            if !echo.isEmpty {
+                // `echo: opener`: only the typist sees its characters again.
+                traced("from_modem", echo)
+                openers[opener]?.write(echo)
+            }
             pump()
         } else if backendUp, let remoteConnection {
             if bytes.contains(0x0D) || bytes.contains(0x1A) { remoteCommandInFlight = true }
-            _ = remoteConnection.write(Array(bytes))
+            _ = remoteConnection.write(ModemSimFrame.encodeAT(Array(bytes)))
         } else {
             // The remote simulator is away: every command line gets a clear final result at once.
             var echo: [UInt8] = []
@@ -285,7 +320,7 @@ final class ModemInstance {
         for opener in openers.values { opener.write(bytes) }
     }
 
-    private func traced(_ direction: String, _ bytes: some Sequence<UInt8>) {
+    func traced(_ direction: String, _ bytes: some Sequence<UInt8>) {
         let entries = trace.record(direction, bytes)
         guard !entries.isEmpty else { return }
         if isRemote, direction == "from_modem" {
@@ -326,132 +361,31 @@ final class ModemInstance {
     }
 
     private func handle(_ event: ModemEvent) {
-        switch event {
-        case .unsolicited:
+        if case .unsolicited = event {
             unsolicitedQueued()
-        case .call(let call, let ended):
-            var data = ModemInstance.json(call)
-            if let ended { data["ended"] = .string(ended) }
-            hub.publish("modem.call", partition: config.owner, device: config.name, data: .object(data))
-            resolveWaits(call: call, ended: ended)
-        case .smsSent(let sms):
-            let index = (simulator?.sent.count ?? 1) - 1
-            hub.publish(
-                "modem.sms.sent", partition: config.owner, device: config.name,
-                data: .object(ModemInstance.json(sms, index: index)))
-            resolveWaits(smsIndex: index, sms: sms)
-        case .smsReceived(let index, let from, let text):
-            hub.publish(
-                "modem.sms.received", partition: config.owner, device: config.name,
-                data: [
-                    "index": index.map { .int(Int64($0)) } ?? .null, "from": .string(from),
-                    "text": text.map(JSON.string) ?? .null,
-                ])
-        case .registration(let state):
-            hub.publish(
-                "modem.registration", partition: config.owner, device: config.name, data: ["state": .string(state.name)]
-            )
-        case .dtmf(let id, let digits):
-            hub.publish(
-                "modem.dtmf", partition: config.owner, device: config.name,
-                data: ["call": .int(Int64(id)), "digits": .string(digits)])
+            return
+        }
+        guard let simulator, let (kind, data) = ModemNetworkControl.event(event, simulator: simulator) else { return }
+        networkEvent(kind, data)
+    }
+
+    /// A network-side event, from the built-in simulator or a remote one: published as `modem.<kind>`,
+    /// and the waits it satisfies answered.
+    func networkEvent(_ kind: String, _ data: JSONObject) {
+        hub.publish("modem.\(kind)", partition: config.owner, device: config.name, data: .object(data))
+        switch kind {
+        case "call": resolveWaits(call: data)
+        case "sms.sent": resolveWaits(sms: data)
+        default: break
         }
     }
 
     /// The owner's configured line, raised once per queued unsolicited result.
-    private func unsolicitedQueued() {
+    func unsolicitedQueued() {
         urcCount += 1
         guard let line = config.interruptLine else { return }
         var actions: [Action] = []
         _ = hub.platform.raise(from: .device(config.name), to: config.owner, line: line, actions: &actions)
         hub.perform(&actions)
-    }
-
-    // MARK: Remote backend
-
-    private func connectRemote() {
-        guard case .remote(let endpoint) = config.backend, !stopped else { return }
-        Connection.connect(loop: hub.loop, to: endpoint.socketAddress) { [weak self] result in
-            guard let self, !self.stopped else {
-                if case .success(let connection) = result { connection.close() }
-                return
-            }
-            switch result {
-            case .success(let connection):
-                self.remoteConnection = connection
-                self.backendUp = true
-                self.backoffMs = 100
-                self.downAssembler = ATLineAssembler(maxLineBytes: self.config.maxLineBytes)
-                self.downAssembler.echo = false
-                self.logger.info("remote modem simulator \(endpoint) connected")
-                self.hub.publish(
-                    "modem.backend", partition: self.config.owner, device: self.config.name,
-                    data: ["up": true, "endpoint": .string(endpoint.description)])
-                connection.onData = { [unowned self] data in self.broadcast(Array(data)) }
-                connection.onEnd = { [unowned self, unowned connection] error in
-                    connection.close()
-                    self.remoteLost(reason: error.map { "\($0)" } ?? "closed by the simulator")
-                }
-                do {
-                    try connection.startReading()
-                } catch {
-                    connection.close()
-                    self.remoteLost(reason: "\(error)")
-                }
-            case .failure(let error):
-                self.logger.debug("remote modem simulator \(endpoint): \(error); retrying in \(self.backoffMs) ms")
-                self.scheduleReconnect()
-            }
-        }
-    }
-
-    private func remoteLost(reason: String) {
-        guard backendUp else { return }
-        backendUp = false
-        remoteConnection = nil
-        logger.warning("remote modem simulator lost: \(reason)")
-        hub.publish(
-            "modem.backend", partition: config.owner, device: config.name,
-            data: ["up": false, "reason": .string(reason)])
-        // A command in flight will never be answered by the simulator: tell the host now.
-        if remoteCommandInFlight {
-            remoteCommandInFlight = false
-            broadcast(Array("\r\n+CME ERROR: 0\r\n".utf8))
-        }
-        scheduleReconnect()
-    }
-
-    private func scheduleReconnect() {
-        guard !stopped else { return }
-        if reconnectTimer == nil { reconnectTimer = try? Timer(loop: hub.loop) }
-        let delay = backoffMs
-        backoffMs = min(backoffMs * 2, 5000)
-        reconnectTimer?.start(afterMilliseconds: delay) { [unowned self] in self.connectRemote() }
-    }
-
-    // MARK: JSON
-
-    static func json(_ call: ModemCall) -> JSONObject {
-        [
-            "id": .int(Int64(call.id)), "direction": .string(call.direction.rawValue),
-            "state": .string(call.state.name),
-            "number": .string(call.number), "presentation": .string(call.presentation.name),
-            "multiparty": .bool(call.multiparty), "dtmf": .string(call.dtmf),
-        ]
-    }
-
-    static func json(_ sms: SentSMS, index: Int) -> JSONObject {
-        var object: JSONObject = [
-            "index": .int(Int64(index)), "reference": .int(Int64(sms.messageReference)),
-            "to": .string(sms.destination), "text": sms.text.map(JSON.string) ?? .null,
-            "alphabet": .string(sms.alphabet.rawValue), "mode": .string(sms.mode), "pdu": .string(sms.pduHex),
-        ]
-        if let concat = sms.concatenation {
-            object["part"] = [
-                "reference": .int(Int64(concat.reference)), "total": .int(Int64(concat.total)),
-                "sequence": .int(Int64(concat.sequence)),
-            ]
-        }
-        return object
     }
 }

@@ -7,11 +7,14 @@ struct ModemTrace {
         let line: String
     }
 
-    static let capacity = 2000
+    static let defaultCapacity = 2000
+    let capacity: Int
     static let maxLineBytes = 512
     private(set) var entries: [Entry] = []
     private(set) var lastSeq: UInt64 = 0
     private var pending: [String: [UInt8]] = [:]
+
+    init(capacity: Int = ModemTrace.defaultCapacity) { self.capacity = max(1, capacity) }
 
     /// Splits `bytes` into lines at CR/LF; `> ` prompts are recorded as lines of their own.
     mutating func record(_ direction: String, _ bytes: some Sequence<UInt8>) -> [Entry] {
@@ -40,7 +43,7 @@ struct ModemTrace {
         let printable = bytes.map { $0 >= 0x20 && $0 < 0x7F ? $0 : UInt8(ascii: "?") }
         let entry = Entry(seq: lastSeq, direction: direction, line: String(decoding: printable, as: UTF8.self))
         entries.append(entry)
-        if entries.count > ModemTrace.capacity { entries.removeFirst(entries.count - ModemTrace.capacity) }
+        if entries.count > capacity { entries.removeFirst(entries.count - capacity) }
         return entry
     }
 }

@@ -14,7 +14,7 @@ extension ModemSimulator {
     }
 
     func nextCallID() -> Int? {
-        (1...ModemSimulator.maxCalls).first { id in !calls.contains { $0.id == id } }
+        (1...max(1, min(profile.maxCalls, ModemSimulator.maxCalls))).first { id in !calls.contains { $0.id == id } }
     }
 
     func changed(_ index: Int) { events.append(.call(calls[index], ended: nil)) }

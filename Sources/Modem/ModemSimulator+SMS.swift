@@ -1,6 +1,8 @@
 import ATWire
 
 extension ModemSimulator {
+    /// The newest sent messages kept for `sent`.
+    public static let sentLogCapacity = 1000
     static let textStatus = ["REC UNREAD", "REC READ", "STO UNSENT", "STO SENT", "ALL"]
     static let storages = ["SM", "ME", "MT"]
 
@@ -142,20 +144,38 @@ extension ModemSimulator {
             }
             let alphabet: SMSAlphabet = (try? SMSAlphabet.from(dcs: UInt8(csmp[3]))) ?? .gsm7
             let submitAlphabet: SMSAlphabet = alphabet == .gsm7 && !GSM7.canEncode(text) ? .ucs2 : alphabet
-            let reference = takeReference()
+            // Text longer than one SMS goes out as a concatenated message, one SMS-SUBMIT per part, as
+            // modems with long-SMS support do; `+CMGS` reports the last part's reference.
+            let parts: [SMSUserData]
             do {
-                let userData = try SMSUserData.make(text: text, alphabet: submitAlphabet)
-                let submit = SMSSubmit(
-                    messageReference: UInt8(reference), destination: SMSAddress(destination), userData: userData,
-                    validity: .relative(UInt8(csmp[1])))
-                let tpdu = try submit.encoded()
-                record(
-                    SentSMS(
-                        messageReference: reference, destination: destination, text: text, alphabet: submitAlphabet,
-                        mode: "text", pduHex: UCS2.hex(tpdu), concatenation: nil))
+                if let single = try? SMSUserData.make(text: text, alphabet: submitAlphabet),
+                    single.payload.count <= (single.alphabet == .gsm7 ? 160 : 140)
+                {
+                    parts = [single]
+                } else {
+                    let concatReference = nextConcatReference
+                    nextConcatReference &+= 1
+                    parts = try SMSUserData.split(
+                        text, reference: concatReference, forceUCS2: submitAlphabet == .ucs2)
+                }
             } catch {
                 return finalCMS(305)
             }
+            var submitted: [SentSMS] = []
+            var reference = 0
+            for part in parts {
+                reference = takeReference()
+                let submit = SMSSubmit(
+                    messageReference: UInt8(reference), destination: SMSAddress(destination), userData: part,
+                    validity: .relative(UInt8(csmp[1])))
+                guard let tpdu = try? submit.encoded() else { return finalCMS(305) }
+                submitted.append(
+                    SentSMS(
+                        messageReference: reference, destination: destination, text: part.text,
+                        alphabet: part.alphabet, mode: "text", pduHex: UCS2.hex(tpdu),
+                        concatenation: part.concatenation))
+            }
+            for sms in submitted { record(sms) }
             info("+CMGS: \(reference)")
             final(.ok)
         case .pdu(let length):
@@ -182,7 +202,7 @@ extension ModemSimulator {
 
     func record(_ sms: SentSMS) {
         sent.append(sms)
-        if sent.count > 1000 { sent.removeFirst(sent.count - 1000) }
+        if sent.count > ModemSimulator.sentLogCapacity { sent.removeFirst(sent.count - ModemSimulator.sentLogCapacity) }
         events.append(.smsSent(sms))
     }
 

@@ -10,6 +10,7 @@ public final class ModemSimulator {
     var assembler: ATLineAssembler
     var formatter = ATFormatter()
     var output: [UInt8] = []
+    var echoOutput: [UInt8] = []
     var events: [ModemEvent] = []
     /// URCs held back while the host types an SMS body.
     var heldUnsolicited: [[UInt8]] = []
@@ -93,7 +94,7 @@ public final class ModemSimulator {
         advance(to: now)
         var echo: [UInt8] = []
         let recognised = assembler.feed(bytes, echoOut: &echo)
-        output += echo
+        if profile.separateEcho { echoOutput += echo } else { output += echo }
         for event in recognised {
             handle(event)
         }
@@ -103,6 +104,12 @@ public final class ModemSimulator {
     public func takeOutput() -> [UInt8] {
         defer { output.removeAll(keepingCapacity: true) }
         return output
+    }
+
+    /// The echo of what the host typed since the last call (only with `profile.separateEcho`).
+    public func takeEcho() -> [UInt8] {
+        defer { echoOutput.removeAll(keepingCapacity: true) }
+        return echoOutput
     }
 
     /// What happened since the last call.

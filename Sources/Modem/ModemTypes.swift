@@ -40,6 +40,10 @@ public struct ModemProfile: Sendable, Equatable {
     ]
     /// Messages the SIM store holds (`+CPMS` total).
     public var smsCapacity = 30
+    /// Calls at once (`+CLCC` ids 1…maxCalls, at most `ModemSimulator.maxCalls`).
+    public var maxCalls = ModemSimulator.maxCalls
+    /// Echo goes to `takeEcho()` instead of the output, so a shared line can echo only to the typist.
+    public var separateEcho = false
     /// Interval between `RING`s of an unanswered incoming call.
     public var ringIntervalMs: UInt64 = 3000
     /// Dialling → alerting.

@@ -352,7 +352,7 @@ struct ConfigDecoder {
                 node, at: path,
                 allowed: [
                     "name", "owner", "pin", "backend", "listen", "pty", "shared", "interruptLine", "maxLineBytes",
-                    "number", "operator",
+                    "number", "operator", "limits", "echo",
                 ])
         else {
             return nil
@@ -361,7 +361,12 @@ struct ConfigDecoder {
             name: fields.readRequired("name", reader.string) ?? "",
             owner: fields.readRequired("owner", reader.string) ?? "")
         modem.pin = fields.read("pin", reader.string)
-        modem.backend = fields.read("backend", modemBackend) ?? .builtin
+        if let node = fields.values["backend"] {
+            if let (backend, token) = modemBackend(node, fields.path("backend")) {
+                modem.backend = backend
+                modem.backendToken = token
+            }
+        }
         if let node = fields.values["listen"] {
             modem.listen = list(node, fields.path("listen"), Self.placeholderEndpoint, reader.endpoint)
         }
@@ -377,20 +382,47 @@ struct ConfigDecoder {
             modem.operatorShortName = op.read("shortName", reader.string) ?? modem.operatorShortName
             modem.operatorNumeric = op.read("numeric", reader.string) ?? modem.operatorNumeric
         }
+        if let node = fields.values["limits"],
+            let limits = reader.mapping(
+                node, at: fields.path("limits"),
+                allowed: ["smsCapacity", "maxCalls", "ringIntervalMs", "traceLines"])
+        {
+            modem.smsCapacity = limits.read("smsCapacity", reader.int) ?? modem.smsCapacity
+            modem.maxCalls = limits.read("maxCalls", reader.int) ?? modem.maxCalls
+            modem.ringIntervalMs = limits.read("ringIntervalMs", reader.int) ?? modem.ringIntervalMs
+            modem.traceLines = limits.read("traceLines", reader.int) ?? modem.traceLines
+        }
+        if let echo = fields.read("echo", reader.string) {
+            if let scope = ModemEchoScope(rawValue: echo) {
+                modem.echo = scope
+            } else {
+                reader.report(
+                    fields.path("echo"), "expected all or opener, found '\(echo)'", at: fields.values["echo"]!)
+            }
+        }
         return modem
     }
 
-    /// `builtin`, or a mapping `{remote: ENDPOINT}`.
-    private func modemBackend(_ node: Node, _ path: String) -> ModemBackend? {
+    /// `builtin`, or a mapping `{remote: ENDPOINT}` / `{listen: ENDPOINT}` with an optional `token`.
+    private func modemBackend(_ node: Node, _ path: String) -> (ModemBackend, String?)? {
         if case .scalar(let scalar) = node {
-            if scalar.string == "builtin" { return .builtin }
-            reader.report(path, "expected builtin or {remote: ENDPOINT}, found \(YAMLReader.kind(of: node))", at: node)
+            if scalar.string == "builtin" { return (.builtin, nil) }
+            reader.report(
+                path, "expected builtin, {remote: ENDPOINT} or {listen: ENDPOINT}, found \(YAMLReader.kind(of: node))",
+                at: node)
             return nil
         }
-        guard let fields = reader.mapping(node, at: path, allowed: ["remote"]),
-            let endpoint = fields.readRequired("remote", reader.endpoint)
-        else { return nil }
-        return .remote(endpoint)
+        guard let fields = reader.mapping(node, at: path, allowed: ["remote", "listen", "token"]) else { return nil }
+        let token = fields.read("token", reader.string)
+        let remote = fields.read("remote", reader.endpoint)
+        let listen = fields.read("listen", reader.endpoint)
+        guard (fields.values["remote"] == nil) != (fields.values["listen"] == nil) else {
+            reader.report(path, "expected exactly one of remote and listen", at: node)
+            return nil
+        }
+        if let remote { return (.remote(remote), token) }
+        if let listen { return (.listen(listen), token) }
+        return nil  // the endpoint's own error is reported
     }
 
     private func framebuffer(_ node: Node, _ path: String) -> FramebufferConfig? {

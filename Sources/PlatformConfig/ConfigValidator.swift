@@ -371,6 +371,26 @@ struct ConfigValidator {
             {
                 add("\(path).operator.numeric", "MCC+MNC is 5 or 6 digits")
             }
+            check(modem.smsCapacity, in: ModemConfig.smsCapacityRange, "\(path).limits.smsCapacity")
+            check(modem.maxCalls, in: ModemConfig.maxCallsRange, "\(path).limits.maxCalls")
+            check(modem.ringIntervalMs, in: ModemConfig.ringIntervalMsRange, "\(path).limits.ringIntervalMs")
+            check(modem.traceLines, in: ModemConfig.traceLinesRange, "\(path).limits.traceLines")
+            if let token = modem.backendToken, token.isEmpty || token.utf8.count > 256 {
+                add("\(path).backend.token", "a token is 1 to 256 bytes")
+            }
+            switch modem.backend {
+            case .builtin:
+                if modem.backendToken != nil { add("\(path).backend.token", "only a remote backend takes a token") }
+            case .remote:
+                break
+            case .listen(let endpoint):
+                // Whoever reaches this port drives the owner's modem: off the host, only with the secret.
+                if !endpoint.isLoopback && modem.backendToken == nil {
+                    add(
+                        "\(path).backend.listen",
+                        "\(endpoint) is not loopback, so a token is required (backend: {listen: …, token: …})")
+                }
+            }
         }
         var seenEndpoints: [Endpoint: String] = [:]
         for endpoint in config.hub.controlEndpoints + config.hub.guestEndpoints { seenEndpoints[endpoint] = "hub" }

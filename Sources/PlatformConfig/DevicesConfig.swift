@@ -166,9 +166,31 @@ public struct ModemConfig: Sendable, Equatable {
     public var operatorName: String
     public var operatorShortName: String
     public var operatorNumeric: String
+    /// Shared secret of the remote-simulator link: sent in the hello when the hub connects out, required
+    /// from the simulator when it connects in (`backend: {listen: …}`). Nil for none.
+    public var backendToken: String?
+    /// Messages the SIM store holds (`+CPMS` total).
+    public var smsCapacity: Int
+    /// Calls at once (`+CLCC` ids 1…maxCalls).
+    public var maxCalls: Int
+    /// Interval between `RING`s of an unanswered incoming call.
+    public var ringIntervalMs: Int
+    /// AT trace lines kept (newest first out).
+    public var traceLines: Int
+    /// Whether the echo of what one opener types goes to every opener (`all`) or only to that one.
+    public var echo: ModemEchoScope
 
     public static let defaultMaxLineBytes = 2048
     public static let maxLineBytesRange = 64...65536
+    public static let defaultSMSCapacity = 30
+    public static let smsCapacityRange = 1...255
+    public static let defaultMaxCalls = 7
+    /// `+CLCC` ids are one digit in `+CHLD=1x/2x`, so 7 is the ceiling real modems use too.
+    public static let maxCallsRange = 1...7
+    public static let defaultRingIntervalMs = 3000
+    public static let ringIntervalMsRange = 100...60000
+    public static let defaultTraceLines = 2000
+    public static let traceLinesRange = 16...100_000
 
     public init(
         name: String, owner: String, pin: String? = nil, backend: ModemBackend = .builtin, listen: [Endpoint] = [],
@@ -190,7 +212,21 @@ public struct ModemConfig: Sendable, Equatable {
         self.operatorName = operatorName
         self.operatorShortName = operatorShortName
         self.operatorNumeric = operatorNumeric
+        backendToken = nil
+        smsCapacity = ModemConfig.defaultSMSCapacity
+        maxCalls = ModemConfig.defaultMaxCalls
+        ringIntervalMs = ModemConfig.defaultRingIntervalMs
+        traceLines = ModemConfig.defaultTraceLines
+        echo = .all
     }
+}
+
+/// Who sees the echo of typed characters on a shared modem.
+public enum ModemEchoScope: String, Sendable, Equatable, CaseIterable {
+    /// Every opener (one serial line, as a real modem behind a splitter).
+    case all
+    /// Only the opener that typed (each opener sees its own line as on a private port).
+    case opener
 }
 
 /// The network side of a modem.
@@ -199,6 +235,8 @@ public enum ModemBackend: Sendable, Equatable, Hashable {
     case builtin
     /// A remote modem simulator the hub connects to.
     case remote(Endpoint)
+    /// The hub listens here and a remote simulator (`hubd modem-sim --connect`) connects in.
+    case listen(Endpoint)
 }
 
 /// A framebuffer served over RFB (`Protocols/framebuffer.md`).

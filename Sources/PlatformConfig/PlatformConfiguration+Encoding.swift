@@ -152,7 +152,15 @@ extension PlatformConfiguration {
             case .builtin:
                 out.string("backend", "builtin")
             case .remote(let endpoint):
-                out.block("backend") { out in out.string("remote", endpoint.description) }
+                out.block("backend") { out in
+                    out.string("remote", endpoint.description)
+                    if let token = modem.backendToken { out.string("token", token) }
+                }
+            case .listen(let endpoint):
+                out.block("backend") { out in
+                    out.string("listen", endpoint.description)
+                    if let token = modem.backendToken { out.string("token", token) }
+                }
             }
             if !modem.listen.isEmpty { out.scalars("listen", modem.listen.map(\.description)) }
             if let pty = modem.pty { out.string("pty", pty) }
@@ -170,6 +178,17 @@ extension PlatformConfiguration {
                     out.string("numeric", modem.operatorNumeric)
                 }
             }
+            if modem.smsCapacity != defaults.smsCapacity || modem.maxCalls != defaults.maxCalls
+                || modem.ringIntervalMs != defaults.ringIntervalMs || modem.traceLines != defaults.traceLines
+            {
+                out.block("limits") { out in
+                    out.int("smsCapacity", modem.smsCapacity)
+                    out.int("maxCalls", modem.maxCalls)
+                    out.int("ringIntervalMs", modem.ringIntervalMs)
+                    out.int("traceLines", modem.traceLines)
+                }
+            }
+            if modem.echo != defaults.echo { out.string("echo", modem.echo.rawValue) }
         }
         out.list("framebuffers", devices.framebuffers) { out, framebuffer in
             out.string("name", framebuffer.name)

@@ -18,21 +18,39 @@ struct Hubd: ParsableCommand {
 struct ModemSim: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "modem-sim",
-        abstract: "Serve the built-in modem network simulator as raw AT on ADDRESS (tcp:HOST:PORT or unix:PATH).",
-        discussion: "Each connection gets its own simulated modem. A hub uses it with `backend: {remote: ADDRESS}`.")
+        abstract: "Serve the built-in modem network simulator to hubs elsewhere (Protocols/modem.md §6).",
+        discussion: """
+            --listen ADDRESS (tcp:HOST:PORT or unix:PATH): each connection gets its own simulated modem; a hub             uses it with `backend: {remote: ADDRESS}`, a raw client (socat) gets plain AT.             --connect ADDRESS: connect to a hub whose modem has `backend: {listen: ADDRESS}`, reconnecting             with back-off. --token is the shared secret (required by --listen from hubs, raw clients are then             refused; presented by --connect).
+            """)
 
     @Option(name: .long, help: "Where to listen: tcp:HOST:PORT or unix:PATH.")
-    var listen: String
+    var listen: String?
+
+    @Option(name: .long, help: "A hub's modem backend listener to connect to: tcp:HOST:PORT or unix:PATH.")
+    var connect: String?
+
+    @Option(name: .long, help: "Shared secret of the hub link.")
+    var token: String?
 
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
     mutating func run() throws {
-        let endpoint: Endpoint
-        do {
-            endpoint = try Endpoint(parsing: listen)
-        } catch {
-            throw ValidationError("--listen: \(error)")
+        guard (listen == nil) != (connect == nil) else {
+            throw ValidationError("give exactly one of --listen and --connect")
+        }
+        func parse(_ text: String?, _ flag: String) throws -> Endpoint? {
+            guard let text else { return nil }
+            do {
+                return try Endpoint(parsing: text)
+            } catch {
+                throw ValidationError("\(flag): \(error)")
+            }
+        }
+        let listenEndpoint = try parse(listen, "--listen")
+        let connectEndpoint = try parse(connect, "--connect")
+        if let token, token.isEmpty || token.utf8.count > 256 {
+            throw ValidationError("--token: 1 to 256 bytes")
         }
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw ValidationError("--log-level: '\(logLevel)' is not a log level")
@@ -40,7 +58,8 @@ struct ModemSim: ParsableCommand {
         LogFormat.text.bootstrap(level: level)
         let logger = Logger(label: "hubd.modem-sim")
         do {
-            let server = try ModemSimServer(listen: endpoint, logger: logger)
+            let server = try ModemSimServer(
+                listen: listenEndpoint, connect: connectEndpoint, token: token, logger: logger)
             if server.run() != 0 { throw ExitCode(1) }
         } catch let error as HubStartError {
             logger.critical("start-up failed: \(error)")

@@ -4,10 +4,37 @@ import Testing
 struct SMSPDUTests {
     @Test func specificationVectorsDecodeAndReencode() throws {
         let lines = try vectorLines("pdus.txt")
-        #expect(lines.count >= 3)
+        #expect(lines.count >= 7)
+        var parts: [Int: [Int: String]] = [:]
+        var joinedChecked = 0
         for line in lines {
-            let fields = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            let fields = line.split(separator: "|", omittingEmptySubsequences: false).map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
+            if fields[0] == "joined" {
+                // The parts seen so far with this reference, in sequence order, give the whole text.
+                let reference = try #require(Int(fields[2]))
+                let byReference = try #require(parts[reference])
+                #expect(byReference.keys.sorted().map { byReference[$0]! }.joined() == fields[3])
+                joinedChecked += 1
+                continue
+            }
             let bytes = try #require(UCS2.unhex(fields[1]))
+            if fields[0] == "part" {
+                let pdu = try SMSPDU.decode(bytes)
+                let deliver = try SMSDeliver.decode(pdu.tpdu)
+                let expected = fields[4].split(separator: "/").compactMap { Int($0) }
+                let concat = try #require(deliver.userData.concatenation)
+                #expect([Int(concat.reference), concat.total, concat.sequence] == expected)
+                #expect(deliver.originator.number == fields[2])
+                // The vector's text field is trimmed, so compare without the trailing space.
+                let text = try #require(deliver.userData.text)
+                #expect(text.trimmingCharacters(in: .whitespaces) == fields[3])
+                parts[Int(concat.reference), default: [:]][concat.sequence] = text
+                #expect(try deliver.encoded() == pdu.tpdu)
+                #expect(try pdu.encoded() == bytes)
+                continue
+            }
             let pdu = try SMSPDU.decode(bytes)
             if fields[0] == "deliver" {
                 let deliver = try SMSDeliver.decode(pdu.tpdu)
@@ -24,6 +51,7 @@ struct SMSPDUTests {
             }
             #expect(try pdu.encoded() == bytes)
         }
+        #expect(joinedChecked >= 1)
     }
 
     @Test func gsmAlphabetRoundTripsIncludingExtension() throws {
@@ -79,6 +107,21 @@ struct SMSPDUTests {
         var longer = pdu.tpdu
         longer[12] = 0x7F  // TP-UDL claims far more than the PDU holds
         #expect(throws: SMSPDUError.self) { try SMSSubmit.decode(longer) }
+    }
+
+    /// Found by Tools/fuzz/run-at-fuzz.sh: hex-digit semi-octets in TP-SCTS decoded to an hour of 147,
+    /// which re-encoded as 47. They are refused instead.
+    @Test func nonDecimalTimestampIsRefused() throws {
+        let input: [UInt8] = [20, 20, 20, 20, 20, 186, 20, 20, 20, 20, 20, 20, 65, 1, 1, 0, 0, 0, 126, 0, 180, 0, 0]
+        #expect(throws: SMSPDUError("TP-SCTS octet 4 is not two decimal semi-octets")) {
+            try SMSDeliver.decode(input)
+        }
+    }
+
+    /// Found by the fuzzer: an alphanumeric SMSC address decoded to text that re-encoded differently.
+    @Test func alphanumericServiceCentreIsRefused() throws {
+        let input: [UInt8] = [8, 213, 215, 40, 40, 0, 0, 255, 255] + Array(repeating: 255, count: 24)
+        #expect(throws: SMSPDUError("the SMSC address cannot be alphanumeric")) { try SMSPDU.decode(input) }
     }
 
     @Test func truncatedPrefixesNeverCrash() throws {

@@ -286,7 +286,24 @@ extension String {
             expected: ["devices.modems[0].backend.remote: 'tcp:10.1.1.1' needs a port: tcp:HOST:PORT"]),
         Mutation(
             replacing: "backend: builtin", with: "backend: simulator",
-            expected: ["devices.modems[0].backend: expected builtin or {remote: ENDPOINT}, found 'simulator'"]),
+            expected: [
+                "devices.modems[0].backend: expected builtin, {remote: ENDPOINT} or {listen: ENDPOINT}, found 'simulator'"
+            ]),
+        Mutation(
+            replacing: "backend: builtin", with: "backend: {listen: \"tcp:0.0.0.0:7601\"}",
+            expected: [
+                "devices.modems[0].backend.listen: tcp:0.0.0.0:7601 is not loopback, so a token is required "
+                    + "(backend: {listen: …, token: …})"
+            ]),
+        Mutation(
+            replacing: "backend: builtin", with: "backend: {listen: \"tcp:127.0.0.1:7601\", remote: \"unix:/x\"}",
+            expected: ["devices.modems[0].backend: expected exactly one of remote and listen"]),
+        Mutation(
+            replacing: "backend: builtin", with: "backend: builtin, limits: {smsCapacity: 0, maxCalls: 8}",
+            expected: [
+                "devices.modems[0].limits.smsCapacity: 0 is outside 1...255",
+                "devices.modems[0].limits.maxCalls: 8 is outside 1...7",
+            ]),
         Mutation(
             replacing: "- name: b\n    class: fair-share", with: "- class: fair-share",
             expected: [

@@ -195,3 +195,47 @@ def test_bad_input_leaves_the_modem_usable(modem):
     serial.at("ATD123x;", final="+CME ERROR: 27")
     assert "+CSQ:" in serial.at("AT+CSQ")
     assert client.call("modem.sms.sent", {"modem": "modem0"})["messages"] == []
+
+
+def test_configured_limits_reach_the_modem_and_hub_limits(hubd, tmp_path):
+    """`limits` and `echo` from the configuration: shown in hub.limits, obeyed by the modem (store size
+    in +CPMS, calls refused past maxCalls), and `echo: opener` echoes only to the typist."""
+    pty_path = str(tmp_path / "modem0.tty")
+    client = hubd(config(pty_path, extra="""      shared: true
+      echo: opener
+      listen: ["unix:/tmp/modem0.sock"]
+      limits: {smsCapacity: 5, maxCalls: 2, ringIntervalMs: 500, traceLines: 100}"""))
+    limits = client.call("hub.limits")["modem"]["modem0"]
+    assert (limits["smsCapacity"], limits["maxCalls"], limits["ringIntervalMs"], limits["traceLines"]) == (5, 2, 500, 100)
+    assert limits["echo"] == "opener"
+    serial = Serial(pty_path)
+    written = (client.hub.directory / "hubd.yaml").read_text()
+    socket_path = re.search(r"unix:([^\"\]\s,]+modem0\.sock)", written).group(1)
+    import socket as socketlib
+    other = socketlib.socket(socketlib.AF_UNIX, socketlib.SOCK_STREAM)
+    other.settimeout(2)
+    other.connect(socket_path)
+    try:
+        # The PTY types with echo on; the socket sees the result but not the echoed characters.
+        serial.child.send("AT+CPMS?\r")
+        serial.expect(r"AT\+CPMS\?\r")
+        serial.expect(r'\+CPMS: "SM",0,5')
+        serial.child.expect(FINAL)
+        seen = b""
+        while b"OK\r\n" not in seen:
+            seen += other.recv(4096)
+        assert b"AT+CPMS?" not in seen and b'+CPMS: "SM",0,5' in seen
+        serial.at("ATE0")
+        serial.at("ATD+15550000002;")
+        client.call("modem.call.answer")
+        client.call("modem.call.incoming", {"number": "+15550000003"})
+        serial.at("AT+CHLD=2")
+        assert len(client.call("modem.calls")["calls"]) == 2
+        with pytest.raises(Exception) as full:
+            client.call("modem.call.incoming", {"number": "+15550000004"})
+        assert "no free call slot" in str(full.value)
+        trace = client.call("modem.trace", {"limit": 100})
+        assert len(trace["lines"]) <= 100
+    finally:
+        other.close()
+        serial.close()

@@ -1,0 +1,319 @@
+import ATWire
+import ControlWire
+import EventLoop
+import JSON
+import Modem
+import PlatformConfig
+
+/// The remote backend of a modem (Protocols/modem.md §6): a framed link to `hubd modem-sim`, either
+/// connected out (`backend: {remote: …}`, reconnecting with back-off) or accepted
+/// (`backend: {listen: …}`, the simulator runs `hubd modem-sim --connect`). Serial bytes, the
+/// forwarded network-side control methods and the simulator's events share the link.
+extension ModemInstance {
+    static let remoteRequestTimeoutMs: UInt64 = 5000
+    static let maxRemoteRequests = 256
+
+    func startRemote() throws(HubStartError) {
+        switch config.backend {
+        case .builtin:
+            return
+        case .remote:
+            connectRemote()
+        case .listen(let endpoint):
+            do {
+                backendListener = try Listener(loop: hub.loop, address: endpoint.socketAddress) {
+                    [unowned self] connection in
+                    self.acceptSimulator(connection)
+                }
+            } catch {
+                throw HubStartError.listen(
+                    entry: "devices.modems[\(config.name)].backend.listen", endpoint: endpoint, error)
+            }
+        }
+    }
+
+    func stopRemote() {
+        reconnectTimer?.close()
+        reconnectTimer = nil
+        backendListener?.close()
+        backendListener = nil
+        remoteConnection?.close()
+        remoteConnection = nil
+        failRemoteRequests(ControlError.unavailable("the hub is stopping", reason: "shutting_down"))
+    }
+
+    /// Where the listener bound (port 0 resolved), for `modem.list`.
+    var backendListenAddress: String? { backendListener?.boundAddress.endpoint.description }
+
+    /// The profile the remote simulator should build its modem from, sent in the hub's hello.
+    var profileJSON: JSON {
+        [
+            "pin": config.pin.map(JSON.string) ?? .null, "number": .string(config.number),
+            "operator": [
+                "name": .string(config.operatorName), "shortName": .string(config.operatorShortName),
+                "numeric": .string(config.operatorNumeric),
+            ],
+            "maxLineBytes": .int(Int64(config.maxLineBytes)), "smsCapacity": .int(Int64(config.smsCapacity)),
+            "maxCalls": .int(Int64(config.maxCalls)), "ringIntervalMs": .int(Int64(config.ringIntervalMs)),
+        ]
+    }
+
+    private func hubHello(error: String? = nil) -> [UInt8] {
+        var object: JSONObject = [
+            "protocol": .string(ModemSimFrame.protocolName), "version": .int(ModemSimFrame.version),
+        ]
+        if case .remote = config.backend, let token = config.backendToken { object["token"] = .string(token) }
+        if let error {
+            object["error"] = .string(error)
+        } else {
+            object["modem"] = profileJSON
+        }
+        return ModemSimFrame.encode(.hello, json: .object(object))
+    }
+
+    // MARK: Connecting out
+
+    private func connectRemote() {
+        guard case .remote(let endpoint) = config.backend, !stopped else { return }
+        Connection.connect(loop: hub.loop, to: endpoint.socketAddress) { [weak self] result in
+            guard let self, !self.stopped else {
+                if case .success(let connection) = result { connection.close() }
+                return
+            }
+            switch result {
+            case .success(let connection):
+                self.attach(connection, outbound: true)
+                _ = connection.write(self.hubHello())
+            case .failure(let error):
+                self.logger.debug("remote modem simulator \(endpoint): \(error); retrying in \(self.backoffMs) ms")
+                self.scheduleReconnect()
+            }
+        }
+    }
+
+    private func scheduleReconnect() {
+        guard !stopped, case .remote = config.backend else { return }
+        if reconnectTimer == nil { reconnectTimer = try? Timer(loop: hub.loop) }
+        let delay = backoffMs
+        backoffMs = min(backoffMs * 2, 5000)
+        reconnectTimer?.start(afterMilliseconds: delay) { [unowned self] in self.connectRemote() }
+    }
+
+    // MARK: Accepting
+
+    private func acceptSimulator(_ connection: Connection) {
+        guard remoteConnection == nil else {
+            // One simulator per modem: a second one is told why and closed.
+            _ = connection.write(hubHello(error: "\(config.name) already has a simulator connected"))
+            connection.closeAfterWrites()
+            return
+        }
+        attach(connection, outbound: false)
+    }
+
+    // MARK: The link
+
+    private func attach(_ connection: Connection, outbound: Bool) {
+        remoteConnection = connection
+        remoteDecoder = ModemSimFrameDecoder()
+        connection.onData = { [unowned self, unowned connection] data in self.linkData(data, on: connection) }
+        connection.onEnd = { [unowned self, unowned connection] error in
+            self.linkClosed(connection, reason: error.map { "\($0)" } ?? "closed by the simulator")
+        }
+        do {
+            try connection.startReading()
+        } catch {
+            linkClosed(connection, reason: "\(error)")
+        }
+    }
+
+    private func linkClosed(_ connection: Connection, reason: String) {
+        connection.close()
+        guard remoteConnection === connection else { return }
+        remoteConnection = nil
+        if backendUp {
+            backendUp = false
+            logger.warning("remote modem simulator lost: \(reason)")
+            hub.publish(
+                "modem.backend", partition: config.owner, device: config.name,
+                data: ["up": false, "reason": .string(reason)])
+            // A command in flight will never be answered by the simulator: tell the host now.
+            if remoteCommandInFlight {
+                remoteCommandInFlight = false
+                broadcast(Array("\r\n+CME ERROR: 0\r\n".utf8))
+            }
+        } else {
+            logger.debug("remote modem simulator link closed before its hello: \(reason)")
+        }
+        failRemoteRequests(
+            ControlError.unavailable("the remote simulator of \(config.name) went away", reason: "backend_down"))
+        remoteCalls.removeAll()
+        scheduleReconnect()
+    }
+
+    private func linkData(_ data: ArraySlice<UInt8>, on connection: Connection) {
+        let frames: [ModemSimFrameDecoder.Frame]
+        do {
+            frames = try remoteDecoder.feed(data)
+        } catch {
+            linkClosed(connection, reason: "bad frame from the simulator: \(error)")
+            return
+        }
+        for frame in frames {
+            guard remoteConnection === connection else { return }
+            if !backendUp {
+                guard frame.kind == .hello else {
+                    linkClosed(connection, reason: "the simulator did not start with a hello")
+                    return
+                }
+                helloReceived(frame.payload, on: connection)
+                continue
+            }
+            switch frame.kind {
+            case .hello: break
+            case .at: broadcast(Array(frame.payload))
+            case .control: controlResponse(frame.payload)
+            case .event: remoteEvent(frame.payload)
+            }
+        }
+    }
+
+    private func helloReceived(_ payload: ArraySlice<UInt8>, on connection: Connection) {
+        let (hello, problem) = ModemSimFrameDecoder.parseHello(payload)
+        guard let hello else {
+            refuse(connection, problem ?? "bad hello")
+            return
+        }
+        if let error = hello["error"]?.stringValue {
+            linkClosed(connection, reason: "the simulator refused: \(error)")
+            return
+        }
+        if case .listen = config.backend {
+            // Who connects in must know the secret (required off loopback by the validator).
+            if let token = config.backendToken, hello["token"]?.stringValue != token {
+                refuse(connection, "wrong or missing token")
+                return
+            }
+            _ = connection.write(hubHello())
+        }
+        backendUp = true
+        backoffMs = 100
+        remoteSent.removeAll()
+        remoteSentCount = 0
+        remoteCalls.removeAll()
+        downAssembler = ATLineAssembler(maxLineBytes: config.maxLineBytes)
+        downAssembler.echo = false
+        let peer = connection.peerAddress.map { "\($0)" } ?? (connection.kind == .unix ? "unix" : "?")
+        logger.info("remote modem simulator up (\(peer))")
+        hub.publish(
+            "modem.backend", partition: config.owner, device: config.name,
+            data: ["up": true, "endpoint": .string(backendDescription)])
+    }
+
+    private func refuse(_ connection: Connection, _ reason: String) {
+        logger.warning("remote modem simulator refused: \(reason)")
+        _ = connection.write(hubHello(error: reason))
+        connection.onData = nil
+        connection.onEnd = nil
+        connection.closeAfterWrites()
+        if remoteConnection === connection { remoteConnection = nil }
+        scheduleReconnect()
+    }
+
+    var backendDescription: String {
+        switch config.backend {
+        case .builtin: "builtin"
+        case .remote(let endpoint): endpoint.description
+        case .listen(let endpoint): "listen " + (backendListenAddress ?? endpoint.description)
+        }
+    }
+
+    // MARK: Forwarded control methods
+
+    /// Sends `method` to the remote simulator; the call is answered when the response (passed through
+    /// `finish`) comes back, or with an error when the link drops or 5 s pass.
+    func forward(_ method: String, _ call: ControlCall, finish: @escaping (JSONObject) -> JSONObject)
+        throws(ControlError) -> ControlReply
+    {
+        guard backendUp, let remoteConnection else {
+            throw ControlError.unavailable(
+                "the remote simulator of \(config.name) is not connected; try again when modem.list shows backendUp",
+                reason: "backend_down")
+        }
+        guard remoteRequests.count < ModemInstance.maxRemoteRequests else {
+            throw ControlError.limitExceeded(
+                "remoteRequests", value: Int64(ModemInstance.maxRemoteRequests), reason: "too_many_requests")
+        }
+        let id = nextRemoteRequest
+        nextRemoteRequest += 1
+        var params = call.params ?? .object([:])
+        if case .object(var object) = params {
+            object["modem"] = nil
+            params = .object(object)
+        }
+        let request: JSON = ["id": .uint(id), "method": .string(method), "params": params]
+        let timer = try? Timer.once(loop: hub.loop, afterMilliseconds: ModemInstance.remoteRequestTimeoutMs) {
+            [weak self] in
+            guard let self, let pending = self.remoteRequests.removeValue(forKey: id) else { return }
+            pending.call.reply(
+                .error(
+                    ControlError.unavailable(
+                        "the remote simulator did not answer modem.\(method) within "
+                            + "\(ModemInstance.remoteRequestTimeoutMs) ms", reason: "backend_timeout")))
+        }
+        remoteRequests[id] = RemoteRequest(call: call, timer: timer, finish: finish)
+        _ = remoteConnection.write(ModemSimFrame.encode(.control, json: request))
+        return .deferred
+    }
+
+    private func controlResponse(_ payload: ArraySlice<UInt8>) {
+        guard let json = try? JSON.parse(payload), let id = json["id"]?.uint64Value,
+            let pending = remoteRequests.removeValue(forKey: id)
+        else {
+            logger.warning("remote modem simulator sent an unmatched control response")
+            return
+        }
+        pending.timer?.close()
+        if let error = json["error"].flatMap(ControlError.init(json:)) {
+            pending.call.reply(.error(error))
+        } else if case .object(let result) = json["result"] ?? .null {
+            pending.call.reply(.result(.object(pending.finish(result))))
+        } else {
+            pending.call.reply(.error(.internalError("the remote simulator answered without a result")))
+        }
+    }
+
+    private func failRemoteRequests(_ error: ControlError) {
+        let pending = remoteRequests.values
+        remoteRequests.removeAll()
+        for request in pending {
+            request.timer?.close()
+            request.call.reply(.error(error))
+        }
+    }
+
+    private func remoteEvent(_ payload: ArraySlice<UInt8>) {
+        guard let json = try? JSON.parse(payload), let kind = json["kind"]?.stringValue,
+            case .object(let data) = json["data"] ?? .null,
+            ["call", "sms.sent", "sms.received", "registration", "dtmf"].contains(kind)
+        else {
+            logger.warning("remote modem simulator sent an event the hub does not know")
+            return
+        }
+        switch kind {
+        case "call":
+            if let id = data["id"]?.intValue {
+                remoteCalls[id] = data["ended"] == nil ? data : nil
+            }
+        case "sms.sent":
+            remoteSent.append(data)
+            if remoteSent.count > ModemSimulator.sentLogCapacity {
+                remoteSent.removeFirst(remoteSent.count - ModemSimulator.sentLogCapacity)
+            }
+            remoteSentCount = max(remoteSentCount, (data["index"]?.intValue ?? remoteSentCount) + 1)
+        default:
+            break
+        }
+        networkEvent(kind, data)
+    }
+}
