@@ -542,11 +542,15 @@ def bench_ethernet(quick):
             hub_frames, _ = median_load(repeats, binary, *hub_u, 64, count, 1, rate=offered)
             offered_vde = fraction * cable_rate
             cable_frames, _ = median_load(repeats, binary, *vde_cable, 64, count, 1, rate=offered_vde)
+            same_frames, _ = median_load(repeats, binary, *vde_cable, 64, count, 1, rate=offered)
             hub_loss = 100.0 * (count - hub_frames) / count
             vde_loss = 100.0 * (count - cable_frames) / count
+            same_loss = 100.0 * (count - same_frames) / count
             rows.append((f"lan0 loss at {fraction:.0%} of capacity, one frame per write", hub_loss, "%",
                          "vde_plug cables, same fraction", vde_loss,
                          f"offered {offered:.0f} vs {offered_vde:.0f} frames/s; target 0% (lower is better)"))
+            rows.append((f"lan0 loss at {offered:.0f} frames/s offered", hub_loss, "%",
+                         "vde_plug cables, same offered load", same_loss, "lower is better"))
 
         # Forwarding with 2, 8 and 32 active ports: pairs p(2i) -> p(2i+1), coalesced 64-byte frames, all at once.
         for active in (2, 8, 32):
@@ -573,10 +577,21 @@ def bench_ethernet(quick):
         latency_count = 5000 if quick else 30000
         hub_lat = [run_latency(binary, *hub_u, latency_count, 10000) for _ in range(repeats)]
         direct_lat = [run_latency(binary, "direct", "direct", latency_count, 10000) for _ in range(repeats)]
+        relay_lat = []
+        for _ in range(repeats):
+            ends = (f"unix:{directory}/l1.sock", f"unix:{directory}/l2.sock")
+            relay = subprocess.Popen([binary, "relay", *ends])
+            try:
+                relay_lat.append(run_latency(binary, *ends, latency_count, 10000))
+            finally:
+                relay.kill()
+                relay.wait()
         for index, label in ((1, "p50"), (2, "p99")):
-            rows.append((f"lan0 one-way latency {label} at 10,000 frames/s", statistics.median(r[index] for r in hub_lat),
-                         "us", "direct socketpair", statistics.median(r[index] for r in direct_lat),
-                         "lower is better"))
+            hub_value = statistics.median(r[index] for r in hub_lat)
+            rows.append((f"lan0 one-way latency {label} at 10,000 frames/s", hub_value, "us", "direct socketpair",
+                         statistics.median(r[index] for r in direct_lat), "lower is better"))
+            rows.append((f"lan0 one-way latency {label} at 10,000 frames/s", hub_value, "us", "C byte relay (one hop)",
+                         statistics.median(r[index] for r in relay_lat), "lower is better"))
         rows.append(("hubd RSS after the Ethernet runs", rss_kib(hub.pid) / 1024, "MiB", "-", 0.0, ""))
     finally:
         hub.terminate()

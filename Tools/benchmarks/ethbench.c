@@ -85,11 +85,11 @@ static int vde_attach(const char *dir, int *control) {
     *control = socket(AF_UNIX, SOCK_STREAM, 0);
     if (connect(*control, (void *)&ctl, sizeof ctl)) { perror("vde ctl"); exit(1); }
     int data = socket(AF_UNIX, SOCK_DGRAM, 0);
-    struct vde_request req = {.magic = 0xfeedface, .version = 3, .type = 0};
-    req.sock.sun_family = AF_UNIX;
-    snprintf(req.sock.sun_path, sizeof req.sock.sun_path, "%s/.eb%d-%d", dir, getpid(), sequence++);
-    unlink(req.sock.sun_path);
-    if (bind(data, (void *)&req.sock, sizeof req.sock)) { perror("vde bind"); exit(1); }
+    struct sockaddr_un mine = {.sun_family = AF_UNIX};
+    snprintf(mine.sun_path, sizeof mine.sun_path, "%s/.eb%d-%d", dir, getpid(), sequence++);
+    unlink(mine.sun_path);
+    if (bind(data, (void *)&mine, sizeof mine)) { perror("vde bind"); exit(1); }
+    struct vde_request req = {.magic = 0xfeedface, .version = 3, .type = 0, .sock = mine};  // type 0: REQ_NEW_CONTROL, any port
     snprintf(req.description, sizeof req.description, "ethbench");
     if (send(*control, &req, sizeof req - sizeof req.description + strlen(req.description) + 1, 0) < 0) {
         perror("vde request");
