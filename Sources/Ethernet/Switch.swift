@@ -24,7 +24,13 @@ public final class Switch {
     public var macTableLimit: Int
 
     final class Port {
-        var settings: PortSettings
+        var settings: PortSettings { didSet { cacheSettings() } }
+        /// Plain copies of the settings the forwarding path reads for every frame (reading the settings struct
+        /// itself copies its name and VLAN set, a retain and release each). -1: a trunk port.
+        private(set) var accessVID: Int32 = 1
+        private(set) var isolated = false
+        private(set) var queueFrames = 0
+        private(set) var queueBytes = 0
         var counters = PortCounters()
         var linkUp = true
         var ingress: ImpairmentStage?
@@ -38,7 +44,17 @@ public final class Switch {
         /// The port stopped reading for longer than senders wait: it exerts no pressure and tail-drops.
         var isStalled = false
 
-        init(settings: PortSettings) { self.settings = settings }
+        init(settings: PortSettings) {
+            self.settings = settings
+            cacheSettings()
+        }
+
+        private func cacheSettings() {
+            if case .access(let vid) = settings.vlan { accessVID = Int32(vid) } else { accessVID = -1 }
+            isolated = settings.isolated
+            queueFrames = settings.queueFrames
+            queueBytes = settings.queueBytes
+        }
     }
 
     struct MACEntry {
@@ -46,16 +62,30 @@ public final class Switch {
         var seen: UInt64
     }
 
-    private var ports: [Port?] = []
+    private var ports: [Port?] = [] {
+        didSet { borrowed = ports.map { $0.map(Unmanaged.passUnretained) } }
+    }
+    /// The same ports, unretained, for the forwarding path: a port is owned by `ports` for as long as it is in
+    /// the switch, and a strong reference taken per frame costs a retain and a release.
+    private var borrowed: [Unmanaged<Port>?] = []
     private var freeIDs: [Int] = []
     private var activeIDs: [PortID] = []
+    /// Every insert or removal must be followed by `forgetCachedSlots()`: the caches below hold its indices.
     private var macTable: [UInt64: MACEntry] = [:]
+    /// One-entry caches of table slots for the latest source and destination keys: a stream of frames between
+    /// the same two hosts then costs no hashing. Updating an entry's value in place keeps indices valid.
+    private var sourceSlotKey = UInt64.max
+    private var sourceSlot: Dictionary<UInt64, MACEntry>.Index?
+    private var destinationSlotKey = UInt64.max
+    private var destinationSlot: Dictionary<UInt64, MACEntry>.Index?
     private var random: SplitMix64
     private var ready: [PortID] = []
     private var delayed: Set<PortID> = []
     private var pressured: [PortID] = []
     /// Pressured ports the frames of the latest `receive` were queued to.
     public private(set) var pressureHits: [PortID] = []
+    /// Whether the latest `receive` queued a frame to a pressured port (`pressureHits` is not empty).
+    public var hasPressureHits: Bool { !pressureHits.isEmpty }
     /// Frames forwarded (each copy a port received counts once).
     public private(set) var forwardedFrames: UInt64 = 0
     public private(set) var floodedFrames: UInt64 = 0
@@ -100,6 +130,7 @@ public final class Switch {
         freeIDs.append(id.rawValue)
         activeIDs.removeAll { $0 == id }
         macTable = macTable.filter { $0.value.port != id }
+        forgetCachedSlots()
         delayed.remove(id)
         ready.removeAll { $0 == id }
         pressured.removeAll { $0 == id }
@@ -128,6 +159,7 @@ public final class Switch {
             port.queuedBytes = 0
             relieve(id, port)
             macTable = macTable.filter { $0.value.port != id }
+            forgetCachedSlots()
         }
     }
 
@@ -165,7 +197,12 @@ public final class Switch {
     /// A frame arrived from port `id`.
     public func receive(_ bytes: ArraySlice<UInt8>, from id: PortID, now: UInt64) {
         if !pressureHits.isEmpty { pressureHits.removeAll(keepingCapacity: true) }
-        guard let port = port(id) else { return }
+        guard id.rawValue >= 0 && id.rawValue < borrowed.count, let port = borrowed[id.rawValue] else { return }
+        // SAFETY: `ports` owns every port in `borrowed` and nothing below removes one.
+        port._withUnsafeGuaranteedRef { receive(bytes, from: id, port: $0, now: now) }
+    }
+
+    private func receive(_ bytes: ArraySlice<UInt8>, from id: PortID, port: Port, now: UInt64) {
         port.counters.rxFrames += 1
         port.counters.rxBytes += UInt64(bytes.count)
         guard port.linkUp else { return port.counters.drop(.linkDown) }
@@ -179,11 +216,10 @@ public final class Switch {
         }
         let tagVID: UInt16? = tagged ? EthernetHeader.u16(bytes, at: 14) & 0x0FFF : nil
         let vid: UInt16
-        switch port.settings.vlan {
-        case .access(let access):
+        if port.accessVID >= 0 {
             guard tagVID == nil || tagVID == 0 else { return port.counters.drop(.vlan) }
-            vid = access
-        case .trunk(let allowed, let native):
+            vid = UInt16(port.accessVID)
+        } else if case .trunk(let allowed, let native) = port.settings.vlan {
             if let tagVID, tagVID != 0 {
                 guard allowed?.contains(tagVID) ?? true else { return port.counters.drop(.vlan) }
                 vid = tagVID
@@ -191,15 +227,17 @@ public final class Switch {
                 guard let native else { return port.counters.drop(.vlan) }
                 vid = native
             }
+        } else {
+            return port.counters.drop(.vlan)
         }
-        let frame = SwitchFrame(bytes: bytes, vid: vid, tagged: tagged)
         if port.ingress != nil {
+            let frame = SwitchFrame(bytes: bytes, vid: vid, tagged: tagged)
             switch port.ingress!.admit(length: bytes.count, now: now, random: &random) {
             case .lost: return port.counters.drop(.impairmentLoss)
             case .overBacklog: return port.counters.drop(.rateLimit)
             case .pass(let copies, let release):
                 if release <= now && port.ingress!.held.isEmpty {
-                    for _ in 0..<copies { forward(frame, from: id, port: port, now: now) }
+                    for _ in 0..<copies { forward(bytes, vid: vid, tagged: tagged, from: id, port: port, now: now) }
                 } else {
                     for _ in 0..<copies { port.ingress!.held.append((release, frame)) }
                     markDelayed(id, port)
@@ -207,98 +245,132 @@ public final class Switch {
             }
             return
         }
-        forward(frame, from: id, port: port, now: now)
+        forward(bytes, vid: vid, tagged: tagged, from: id, port: port, now: now)
     }
 
-    private func forward(_ frame: SwitchFrame, from id: PortID, port source: Port, now: UInt64) {
-        let destination = MACAddress(frame.bytes, at: 0)
-        let sourceMAC = MACAddress(frame.bytes, at: 6)
-        let vidKey = UInt64(frame.vid) << 48
+    private func forward(
+        _ bytes: ArraySlice<UInt8>, vid: UInt16, tagged: Bool, from id: PortID, port source: Port, now: UInt64
+    ) {
+        let destination = MACAddress(bytes, at: 0)
+        let sourceMAC = MACAddress(bytes, at: 6)
+        let vidKey = UInt64(vid) << 48
         if !sourceMAC.isGroup { learn(sourceMAC.rawValue | vidKey, id, source, now) }
-        if !destination.isGroup, let entry = macTable[destination.rawValue | vidKey],
-            now &- entry.seen <= macAgeingNs, let target = port(entry.port)
+        var converted = Converted()
+        if !destination.isGroup, let entry = destinationEntry(destination.rawValue | vidKey),
+            now &- entry.seen <= macAgeingNs, entry.port.rawValue < borrowed.count,
+            let target = borrowed[entry.port.rawValue]
         {
             // Known unicast: never back out of the port it came from.
             guard entry.port != id else { return }
-            if source.settings.isolated && target.settings.isolated { return }
-            var converted = Converted(frame)
-            deliver(&converted, to: entry.port, port: target, now: now)
+            // SAFETY: `ports` owns every port in `borrowed` and nothing below removes one.
+            target._withUnsafeGuaranteedRef { target in
+                if source.isolated && target.isolated { return }
+                deliver(bytes, vid: vid, tagged: tagged, &converted, to: entry.port, port: target, now: now)
+            }
             return
         }
         floodedFrames += 1
-        var converted = Converted(frame)
         for other in activeIDs where other != id {
-            guard let target = ports[other.rawValue] else { continue }
-            if source.settings.isolated && target.settings.isolated { continue }
-            deliver(&converted, to: other, port: target, now: now)
+            guard let target = borrowed[other.rawValue] else { continue }
+            // SAFETY: as above.
+            target._withUnsafeGuaranteedRef { target in
+                if source.isolated && target.isolated { return }
+                deliver(bytes, vid: vid, tagged: tagged, &converted, to: other, port: target, now: now)
+            }
         }
     }
 
     private func learn(_ key: UInt64, _ id: PortID, _ port: Port, _ now: UInt64) {
-        if let entry = macTable[key], entry.port == id {
-            macTable[key]!.seen = now
+        if key == sourceSlotKey, let slot = sourceSlot, macTable.values[slot].port == id {
+            macTable.values[slot].seen = now
             return
         }
-        if macTable[key] == nil && macTable.count >= macTableLimit {
+        let slot = macTable.index(forKey: key)
+        if let slot, macTable.values[slot].port == id {
+            macTable.values[slot].seen = now
+            sourceSlotKey = key
+            sourceSlot = slot
+            return
+        }
+        if slot == nil && macTable.count >= macTableLimit {
             purgeAged(now: now)
             if macTable.count >= macTableLimit { return port.counters.drop(.macTableFull) }
         }
         macTable[key] = MACEntry(port: id, seen: now)
+        forgetCachedSlots()
+    }
+
+    /// The entry for `key`, through the one-entry cache.
+    @inline(__always)
+    private func destinationEntry(_ key: UInt64) -> MACEntry? {
+        if key == destinationSlotKey, let slot = destinationSlot { return macTable.values[slot] }
+        guard let slot = macTable.index(forKey: key) else { return nil }
+        destinationSlotKey = key
+        destinationSlot = slot
+        return macTable.values[slot]
     }
 
     /// Forgets addresses not seen within the ageing time.
     public func purgeAged(now: UInt64) {
         macTable = macTable.filter { now &- $0.value.seen <= macAgeingNs }
+        forgetCachedSlots()
     }
 
-    /// The frame in the two forms egress ports need, each built at most once per forward.
+    private func forgetCachedSlots() {
+        sourceSlotKey = .max
+        sourceSlot = nil
+        destinationSlotKey = .max
+        destinationSlot = nil
+    }
+
+    /// Re-tagged or untagged copies of a frame, each built at most once per forward (a flood may need both).
+    /// Empty when every egress port takes the frame as it arrived, which is the common case.
     private struct Converted {
-        let frame: SwitchFrame
         var untagged: ArraySlice<UInt8>?
         var tagged: ArraySlice<UInt8>?
-
-        init(_ frame: SwitchFrame) {
-            self.frame = frame
-            if frame.tagged {
-                // A priority-only or foreign tag is rewritten to carry the classified VLAN.
-                if EthernetHeader.u16(frame.bytes, at: 14) & 0x0FFF == frame.vid { tagged = frame.bytes }
-            } else {
-                untagged = frame.bytes
-            }
-        }
-
-        mutating func bytes(tagged wantTag: Bool) -> ArraySlice<UInt8> {
-            if wantTag {
-                if let tagged { return tagged }
-                let base = untagged ?? VLANTagging.pop(frame.bytes)[...]
-                let built = VLANTagging.push(base, vid: frame.vid)[...]
-                tagged = built
-                return built
-            }
-            if let untagged { return untagged }
-            let built = VLANTagging.pop(frame.bytes)[...]
-            untagged = built
-            return built
-        }
     }
 
-    private func deliver(_ converted: inout Converted, to id: PortID, port: Port, now: UInt64) {
-        let vid = converted.frame.vid
+    /// The frame as a port wants it: the received bytes when their tagging already fits.
+    @inline(__always)
+    private static func egressBytes(
+        _ bytes: ArraySlice<UInt8>, vid: UInt16, tagged: Bool, wantTag: Bool, _ converted: inout Converted
+    ) -> ArraySlice<UInt8> {
+        if wantTag {
+            // A priority-only or foreign tag is rewritten to carry the classified VLAN.
+            if tagged && EthernetHeader.u16(bytes, at: 14) & 0x0FFF == vid { return bytes }
+            if let built = converted.tagged { return built }
+            let base = tagged ? VLANTagging.pop(bytes)[...] : bytes
+            let built = VLANTagging.push(base, vid: vid)[...]
+            converted.tagged = built
+            return built
+        }
+        if !tagged { return bytes }
+        if let built = converted.untagged { return built }
+        let built = VLANTagging.pop(bytes)[...]
+        converted.untagged = built
+        return built
+    }
+
+    private func deliver(
+        _ frameBytes: ArraySlice<UInt8>, vid: UInt16, tagged: Bool, _ converted: inout Converted, to id: PortID,
+        port: Port, now: UInt64
+    ) {
         let wantTag: Bool
-        switch port.settings.vlan {
-        case .access(let access):
-            guard access == vid else { return }
+        if port.accessVID >= 0 {
+            guard port.accessVID == Int32(vid) else { return }
             wantTag = false
-        case .trunk(let allowed, let native):
+        } else if case .trunk(let allowed, let native) = port.settings.vlan {
             if native == vid {
                 wantTag = false
             } else {
                 guard allowed?.contains(vid) ?? true else { return }
                 wantTag = true
             }
+        } else {
+            return
         }
         guard port.linkUp else { return port.counters.drop(.linkDown) }
-        let bytes = converted.bytes(tagged: wantTag)
+        let bytes = Switch.egressBytes(frameBytes, vid: vid, tagged: tagged, wantTag: wantTag, &converted)
         forwardedFrames += 1
         if port.egress != nil {
             switch port.egress!.admit(length: bytes.count, now: now, random: &random) {
@@ -320,8 +392,8 @@ public final class Switch {
 
     @inline(__always)
     private func enqueue(_ bytes: ArraySlice<UInt8>, _ id: PortID, _ port: Port) {
-        guard port.queue.count < port.settings.queueFrames,
-            port.queuedBytes + bytes.count <= port.settings.queueBytes
+        guard port.queue.count < port.queueFrames,
+            port.queuedBytes + bytes.count <= port.queueBytes
         else { return port.counters.drop(.queueFull) }
         port.queue.append(bytes)
         port.queuedBytes += bytes.count
@@ -330,8 +402,7 @@ public final class Switch {
             ready.append(id)
         }
         if !port.isPressured && !port.isStalled
-            && (port.queue.count * 2 >= port.settings.queueFrames
-                || port.queuedBytes * 2 >= port.settings.queueBytes)
+            && (port.queue.count * 2 >= port.queueFrames || port.queuedBytes * 2 >= port.queueBytes)
         {
             port.isPressured = true
             pressured.append(id)
@@ -410,7 +481,10 @@ public final class Switch {
             guard let port = port(id) else { continue }
             while let head = port.ingress?.held.first, head.release <= now {
                 _ = port.ingress!.held.removeFirst()
-                if port.linkUp { forward(head.frame, from: id, port: port, now: now) }
+                if port.linkUp {
+                    let frame = head.frame
+                    forward(frame.bytes, vid: frame.vid, tagged: frame.tagged, from: id, port: port, now: now)
+                }
             }
             while let head = port.egress?.held.first, head.release <= now {
                 _ = port.egress!.held.removeFirst()
@@ -443,5 +517,8 @@ public final class Switch {
     }
 
     /// Forgets every learned address.
-    public func flushMACTable() { macTable.removeAll() }
+    public func flushMACTable() {
+        macTable.removeAll()
+        forgetCachedSlots()
+    }
 }

@@ -23,7 +23,8 @@ final class StreamAttachment: PortAttachment {
     private var listener: Listener?
     private var connection: Connection?
     private var framer: LengthPrefixedFramer
-    private unowned let port: EthernetPortRuntime
+    /// unowned(unsafe): the port owns its attachment (a checked reference costs a retain per frame).
+    private unowned(unsafe) let port: EthernetPortRuntime
     private let maxFrame: Int
     private var refusedPeers: UInt64 = 0
     private var peers: UInt64 = 0
@@ -85,17 +86,28 @@ final class StreamAttachment: PortAttachment {
     private func forwardBacklog() {
         let segment = port.segment
         let sw = segment.sw
+        let id = port.id
         var sinceFlush = 0
-        while backlogIndex < backlog.count {
-            port.received(backlog[backlogIndex])
+        // One clock read per read: the frames of one read arrived together.
+        let now = MonotonicClock.nanoseconds()
+        defer { segment.device.scheduleFlush(segment) }
+        let frames = backlog
+        // Capture and `eth.wait` see each frame; without them the frames go straight to the switch.
+        let observed = segment.capture != nil || !segment.device.watches.isEmpty
+        while backlogIndex < frames.count {
+            if observed {
+                segment.received(frames[backlogIndex], from: port, now: now)
+            } else {
+                sw.receive(frames[backlogIndex], from: id, now: now)
+            }
             backlogIndex += 1
             sinceFlush += 1
-            if !sw.pressureHits.isEmpty {
+            if sw.hasPressureHits {
                 let hits = sw.pressureHits
                 segment.flush()
                 sinceFlush = 0
+                guard connection != nil else { return }
                 if hits.contains(where: sw.isPressured) {
-                    guard connection != nil else { break }
                     waitingOn = hits.filter(sw.isPressured)
                     connection?.stopReading()
                     segment.pause(self)
@@ -105,6 +117,8 @@ final class StreamAttachment: PortAttachment {
                 // A large read can carry more frames than a queue holds: write out every few hundred frames.
                 segment.flush()
                 sinceFlush = 0
+                // Writing out can end this peer (a write error): its remaining frames go with it.
+                guard connection != nil else { return }
             }
         }
         backlog.removeAll(keepingCapacity: true)

@@ -127,7 +127,9 @@ final class EthernetSegment {
     let sw: Switch
     private(set) var ports: [EthernetPortRuntime] = []
     private var byID: [Int: EthernetPortRuntime] = [:]
-    unowned let device: EthernetDevice
+    // unowned(unsafe): the device owns its segments and outlives them; a checked reference costs a
+    // retain and release on every frame.
+    unowned(unsafe) let device: EthernetDevice
     var capture: EthernetCapture?
     var isDirty = false
     private var impairmentTimer: Timer?
@@ -196,12 +198,19 @@ final class EthernetSegment {
 
     /// A frame from one of this segment's ports.
     func received(_ frame: ArraySlice<UInt8>, from port: EthernetPortRuntime) {
+        received(frame, from: port, now: MonotonicClock.nanoseconds())
+        device.scheduleFlush(self)
+    }
+
+    /// One of several frames that arrived together (one read): the caller reads the clock once for all of them
+    /// and calls `device.scheduleFlush` once after the last.
+    @inline(__always)
+    func received(_ frame: ArraySlice<UInt8>, from port: EthernetPortRuntime, now: UInt64) {
         if let capture, capture.port == nil || capture.port == port.config.name {
             capture.record(frame, unixNanoseconds: Hub.wallClockNanos())
         }
         if !device.watches.isEmpty { device.offer(frame, segment: self, port: port, direction: .received) }
-        sw.receive(frame, from: port.id, now: MonotonicClock.nanoseconds())
-        device.scheduleFlush(self)
+        sw.receive(frame, from: port.id, now: now)
     }
 
     /// Hands each ready port its queued frames, one transport write per port.
@@ -281,7 +290,8 @@ final class EthernetSegment {
 final class EthernetPortRuntime {
     let config: EthernetPortConfig
     let id: PortID
-    unowned let segment: EthernetSegment
+    /// unowned(unsafe): the segment owns its ports (checked references cost a retain per frame).
+    unowned(unsafe) let segment: EthernetSegment
     /// The configuration entry, for errors.
     let entry: String
     var attachment: PortAttachment?

@@ -93,6 +93,54 @@ extension Switch {
         #expect(sw.counters(of: a)?.drops[.macTableFull] == 1)
     }
 
+    /// The forwarding path caches the table slots of the latest source and destination; every change to the
+    /// table's shape between two frames of one flow must be seen by the next frame.
+    @Test func aFlowSeesEveryChangeToTheTableBetweenItsFrames() {
+        let sw = Switch(name: "lan0", macAgeingNs: 1_000)
+        let a = sw.addPort(PortSettings(name: "a"))
+        let b = sw.addPort(PortSettings(name: "b"))
+        let c = sw.addPort(PortSettings(name: "c"))
+        sw.receive(frame(macA, macB), from: b, now: 0)
+        _ = sw.drainAll()
+        sw.receive(frame(macB, macA), from: a, now: 1)
+        #expect(sw.drainAll().keys.sorted() == [b])
+        // The destination's port goes down: the entry is forgotten, so the flow floods to who is left.
+        sw.setLink(b, up: false)
+        sw.setLink(b, up: true)
+        sw.receive(frame(macB, macA), from: a, now: 2)
+        #expect(sw.drainAll().keys.sorted() == [b, c])
+        // Learned again, then many new stations rehash the table under the cached slots.
+        sw.receive(frame(macA, macB), from: b, now: 3)
+        _ = sw.drainAll()
+        for station in 0..<200 { sw.receive(frame(macA, 0x0200_0000_1000 + UInt64(station)), from: c, now: 4) }
+        _ = sw.drainAll()
+        sw.receive(frame(macB, macA), from: a, now: 5)
+        #expect(sw.drainAll().keys.sorted() == [b])
+        // The destination moves; then the source's entry is refreshed through its slot and keeps it alive.
+        sw.receive(frame(macA, macB), from: c, now: 6)
+        _ = sw.drainAll()
+        sw.receive(frame(macB, macA), from: a, now: 7)
+        #expect(sw.drainAll().keys.sorted() == [c])
+        sw.receive(frame(macB, macA), from: a, now: 900)
+        _ = sw.drainAll()
+        #expect(sw.macEntries(now: 1_500).map(\.port) == [a])
+        // Ageing purges the table; flushing empties it: both flood the next frame.
+        sw.purgeAged(now: 2_000)
+        sw.receive(frame(macB, macA), from: a, now: 2_000)
+        #expect(sw.drainAll().keys.sorted() == [b, c])
+        sw.receive(frame(macA, macB), from: b, now: 2_001)
+        _ = sw.drainAll()
+        sw.flushMACTable()
+        sw.receive(frame(macB, macA), from: a, now: 2_002)
+        #expect(sw.drainAll().keys.sorted() == [b, c])
+        // A removed port's stations are forgotten.
+        sw.receive(frame(macA, macB), from: b, now: 2_003)
+        _ = sw.drainAll()
+        sw.removePort(b)
+        sw.receive(frame(macB, macA), from: a, now: 2_004)
+        #expect(sw.drainAll().keys.sorted() == [c])
+    }
+
     @Test func isolatedPortsReachOnlyTheUplink() {
         let sw = Switch(name: "lan0")
         let a = sw.addPort(PortSettings(name: "a", isolated: true))

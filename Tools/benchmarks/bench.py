@@ -349,16 +349,19 @@ def build_ethbench(directory):
     return binary
 
 
-def eth_hub(directory, tcp_ports):
-    """hubd on the reference handset with four stream ports on lan0: two Unix, two TCP."""
+def eth_hub(directory, tcp_ports=(), unix_ports=0):
+    """hubd on the reference handset with extra stream ports on lan0: u1, u2 (Unix), t1, t2 (TCP, when given)
+    and p0..p{unix_ports-1} (Unix). Returns the process."""
     default = subprocess.run([HUBD, "--print-default-config"], check=True, capture_output=True, text=True).stdout
     config = default.replace("/tmp/handsethub/", directory + "/")
     for port in (7400, 7401):
         config = config.replace(f"tcp:127.0.0.1:{port}", "tcp:127.0.0.1:0")
     extra = (f'\n        - {{name: u1, stream: "unix:{directory}/u1.sock"}}'
-             f'\n        - {{name: u2, stream: "unix:{directory}/u2.sock"}}'
-             f'\n        - {{name: t1, stream: "tcp:127.0.0.1:{tcp_ports[0]}"}}'
-             f'\n        - {{name: t2, stream: "tcp:127.0.0.1:{tcp_ports[1]}"}}')
+             f'\n        - {{name: u2, stream: "unix:{directory}/u2.sock"}}')
+    for index, port in enumerate(tcp_ports):
+        extra += f'\n        - {{name: t{index + 1}, stream: "tcp:127.0.0.1:{port}"}}'
+    for index in range(unix_ports):
+        extra += f'\n        - {{name: p{index}, stream: "unix:{directory}/p{index}.sock"}}'
     marker = "        - name: linux\n          partition: linux"
     assert marker in config, "reference handset lost its lan0 ports"
     config = config.replace(marker, marker + extra, 1)
@@ -367,7 +370,7 @@ def eth_hub(directory, tcp_ports):
         handle.write(config)
     process = subprocess.Popen([HUBD, "--config", path, "--log-level", "warning"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    if not wait_connectable(os.path.join(directory, "control.sock"), time.monotonic() + 10):
+    if not wait_connectable(os.path.join(directory, "control.sock"), time.monotonic() + 30):
         process.kill()
         raise RuntimeError("hubd did not become ready")
     return process
@@ -420,57 +423,253 @@ def free_tcp_port():
     return port
 
 
-def run_load(binary, send, receive, size, count, batch):
-    result = subprocess.run([binary, "load", send, receive, str(size), str(count), str(batch)],
-                            capture_output=True, text=True, timeout=120)
+def run_load(binary, send, receive, size, count, batch, rate=0, pair=0, prefix=(), settle=0.3):
+    """One ethbench run; returns (frames received, frames/s as the receiver saw them)."""
+    result = subprocess.run([*prefix, binary, "load", send, receive, str(size), str(count), str(batch), str(rate),
+                             str(pair)], capture_output=True, text=True, timeout=120)
     if result.returncode != 0:
         raise RuntimeError(f"ethbench load {send} {receive} failed: {result.stderr.strip()}")
     out = result.stdout.split()
-    # Let the hub notice both peers hung up before the next run connects (one peer per stream port).
-    time.sleep(0.3)
+    # Let the switch notice both peers hung up before the next run connects (one peer per stream port).
+    time.sleep(settle)
     frames, elapsed = int(out[0]), float(out[1])
     return frames, (frames / elapsed if elapsed > 0 else 0.0)
 
 
+def median_load(repeats, *args, **kwargs):
+    """Median rate over `repeats` runs (the machine is shared); returns (median frames, median rate)."""
+    runs = [run_load(*args, **kwargs) for _ in range(repeats)]
+    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+
+
+def run_latency(binary, send, receive, count, rate):
+    result = subprocess.run([binary, "latency", send, receive, "64", str(count), str(rate)],
+                            capture_output=True, text=True, timeout=120)
+    if result.returncode != 0:
+        raise RuntimeError(f"ethbench latency {send} failed: {result.stderr.strip()}")
+    frames, p50, p99 = result.stdout.split()
+    time.sleep(0.3)
+    return int(frames), float(p50), float(p99)
+
+
+class VDESwitch:
+    """vde_switch (vde2) in a private directory, as a daemon; stopped by its own pid."""
+
+    def __init__(self, directory):
+        self.dir = os.path.join(directory, "vde")
+        self.pid_file = os.path.join(directory, "vde.pid")
+        subprocess.run(["vde_switch", "-s", self.dir, "-d", "-p", self.pid_file], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 5
+        while not os.path.exists(self.pid_file) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        with open(self.pid_file) as handle:
+            self.pid = int(handle.read().strip())
+
+    def stop(self):
+        try:
+            os.kill(self.pid, 15)
+        except ProcessLookupError:
+            pass
+
+
+class BridgeNamespace:
+    """A network namespace holding a Linux bridge with two taps (eb0, eb1) enslaved, for the bridge baseline."""
+
+    def __init__(self):
+        self.name = f"hhbench{os.getpid()}"
+        commands = [
+            ["ip", "netns", "add", self.name],
+            ["ip", "netns", "exec", self.name, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"],
+            ["ip", "netns", "exec", self.name, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"],
+            ["ip", "-n", self.name, "link", "add", "br0", "type", "bridge"],
+            ["ip", "-n", self.name, "tuntap", "add", "dev", "eb0", "mode", "tap"],
+            ["ip", "-n", self.name, "tuntap", "add", "dev", "eb1", "mode", "tap"],
+            ["ip", "-n", self.name, "link", "set", "eb0", "master", "br0", "up"],
+            ["ip", "-n", self.name, "link", "set", "eb1", "master", "br0", "up"],
+            ["ip", "-n", self.name, "link", "set", "br0", "up"],
+        ]
+        try:
+            for command in commands:
+                subprocess.run(command, check=True, capture_output=True)
+        except Exception:
+            self.stop()
+            raise
+        self.prefix = ("ip", "netns", "exec", self.name)
+
+    def stop(self):
+        subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
+
+
 @benchmark("ethernet")
 def bench_ethernet(quick):
-    """Frames/s through a lan0 stream port pair against a trivial C relay that copies bytes between two sockets."""
+    """lan0 stream ports against a trivial C relay, vde_switch (datagram ports and vde_plug cables) and a Linux
+    bridge between two taps, all driven by the same generator in the same run; medians of repeated runs."""
     directory = tempfile.mkdtemp(prefix="ethbench-")
     binary = build_ethbench(directory)
     tcp = [free_tcp_port(), free_tcp_port()]
-    hub = eth_hub(directory, tcp)
+    hub = eth_hub(directory, tcp, unix_ports=32)
+    vde = VDESwitch(directory)
+    repeats = 1 if quick else 3
     rows = []
-    regimes = [
-        ("coalesced 64 B, Unix", "unix", 64, 256),
-        ("coalesced 1500 B, Unix", "unix", 1500, 64),
-        ("one frame per write 64 B, Unix", "unix", 64, 1),
-        ("one frame per write 64 B, TCP", "tcp", 64, 1),
-    ]
+    hub_u = (f"unix:{directory}/u1.sock", f"unix:{directory}/u2.sock")
+    vde_dgram = (f"vde:{vde.dir}", f"vde:{vde.dir}")
+    vde_cable = (f"vdeplug:{vde.dir}", f"vdeplug:{vde.dir}")
+    rates = {}
+
+    def relay_load(transport, *args, **kwargs):
+        if transport == "unix":
+            ends = (f"unix:{directory}/r1.sock", f"unix:{directory}/r2.sock")
+        else:
+            ends = (f"tcp:127.0.0.1:{free_tcp_port()}", f"tcp:127.0.0.1:{free_tcp_port()}")
+        relay = subprocess.Popen([binary, "relay", ends[0], ends[1]])
+        try:
+            return run_load(binary, ends[0], ends[1], *args, **kwargs)
+        finally:
+            relay.kill()
+            relay.wait()
+
     try:
+        regimes = [
+            ("coalesced 64 B, Unix", "unix", 64, 256),
+            ("coalesced 1500 B, Unix", "unix", 1500, 64),
+            ("one frame per write 64 B, Unix", "unix", 64, 1),
+            ("one frame per write 64 B, TCP", "tcp", 64, 1),
+        ]
+        targets = {"coalesced 64 B, Unix": "target >= 0.10", "coalesced 1500 B, Unix": "target >= 0.60",
+                   "one frame per write 64 B, Unix": "target >= 0.80"}
         for label, transport, size, batch in regimes:
             count = (20000 if quick else 200000) if batch > 1 else (5000 if quick else 50000)
-            if transport == "unix":
-                hub_ends = (f"unix:{directory}/u1.sock", f"unix:{directory}/u2.sock")
-                relay_ends = (f"unix:{directory}/r1.sock", f"unix:{directory}/r2.sock")
-            else:
-                hub_ends = (f"tcp:127.0.0.1:{tcp[0]}", f"tcp:127.0.0.1:{tcp[1]}")
-                relay_ports = (free_tcp_port(), free_tcp_port())
-                relay_ends = (f"tcp:127.0.0.1:{relay_ports[0]}", f"tcp:127.0.0.1:{relay_ports[1]}")
-            hub_frames, hub_rate = run_load(binary, hub_ends[0], hub_ends[1], size, count, batch)
-            relay = subprocess.Popen([binary, "relay", relay_ends[0], relay_ends[1]])
+            ends = hub_u if transport == "unix" else (f"tcp:127.0.0.1:{tcp[0]}", f"tcp:127.0.0.1:{tcp[1]}")
+            hub_runs, relay_runs = [], []
+            for _ in range(repeats):  # interleaved, so both see the same background load
+                hub_runs.append(run_load(binary, ends[0], ends[1], size, count, batch))
+                relay_runs.append(relay_load(transport, size, count, batch))
+            hub_frames = statistics.median(r[0] for r in hub_runs)
+            hub_rate = statistics.median(r[1] for r in hub_runs)
+            relay_rate = statistics.median(r[1] for r in relay_runs)
+            rates[label] = hub_rate
+            loss = 100.0 * (count - hub_frames) / count
+            rows.append((f"lan0 {label}", hub_rate, "frames/s", "C byte relay", relay_rate,
+                         f"{loss:.1f}% lost at full offered load; {targets.get(label, '')}".rstrip("; ")))
+
+        # vde_switch: datagram ports (one frame per datagram, as QEMU's vde backend) and vde_plug stream cables.
+        count = 5000 if quick else 50000
+        vde_frames, vde_rate = median_load(repeats, binary, *vde_dgram, 64, count, 1)
+        rows.append(("lan0 one frame per write 64 B, Unix", rates["one frame per write 64 B, Unix"], "frames/s",
+                     "vde_switch datagram ports", vde_rate,
+                     f"vde lost {100.0 * (count - vde_frames) / count:.1f}% at full load; target >= 1.5"))
+        cable_count = (20000 if quick else 200000)
+        cable_frames, cable_rate = median_load(repeats, binary, *vde_cable, 64, cable_count, 256)
+        best_vde = max(vde_rate, cable_rate)
+        rows.append(("lan0 coalesced 64 B, Unix", rates["coalesced 64 B, Unix"], "frames/s",
+                     "vde_switch, best of datagram/cable", best_vde,
+                     f"vde_plug cables coalesced: {cable_rate:.0f} frames/s, "
+                     f"{100.0 * (cable_count - cable_frames) / cable_count:.1f}% lost; target >= 8"))
+
+        # Linux bridge between two taps (one frame per read/write, as a tap wants them).
+        bridge = BridgeNamespace()
+        try:
+            _, bridge_rate = median_load(repeats, binary, "tap:eb0", "tap:eb1", 64, count, 1, prefix=bridge.prefix)
+        finally:
+            bridge.stop()
+        rows.append(("lan0 one frame per write 64 B, Unix", rates["one frame per write 64 B, Unix"], "frames/s",
+                     "Linux bridge, two taps", bridge_rate, "tap: one frame per syscall"))
+
+        # Loss at offered loads below capacity: each system at half and at 80% of its own measured rate.
+        for fraction in (0.5, 0.8):
+            offered = fraction * rates["one frame per write 64 B, Unix"]
+            hub_frames, _ = median_load(repeats, binary, *hub_u, 64, count, 1, rate=offered)
+            offered_vde = fraction * cable_rate
+            cable_frames, _ = median_load(repeats, binary, *vde_cable, 64, count, 1, rate=offered_vde)
+            same_frames, _ = median_load(repeats, binary, *vde_cable, 64, count, 1, rate=offered)
+            hub_loss = 100.0 * (count - hub_frames) / count
+            vde_loss = 100.0 * (count - cable_frames) / count
+            same_loss = 100.0 * (count - same_frames) / count
+            rows.append((f"lan0 loss at {fraction:.0%} of capacity, one frame per write", hub_loss, "%",
+                         "vde_plug cables, same fraction", vde_loss,
+                         f"offered {offered:.0f} vs {offered_vde:.0f} frames/s; target 0% (lower is better)"))
+            rows.append((f"lan0 loss at {offered:.0f} frames/s offered", hub_loss, "%",
+                         "vde_plug cables, same offered load", same_loss, "lower is better"))
+
+        # Forwarding with 2, 8 and 32 active ports: pairs p(2i) -> p(2i+1), coalesced 64-byte frames, all at once.
+        for active in (2, 8, 32):
+            pairs = active // 2
+            per_pair = max(2000, (20000 if quick else 200000) // pairs)
+            samples = []
+            for _ in range(repeats):
+                processes = [subprocess.Popen([binary, "load", f"unix:{directory}/p{2 * i}.sock",
+                                               f"unix:{directory}/p{2 * i + 1}.sock", "64", str(per_pair), "256",
+                                               "0", str(i)], stdout=subprocess.PIPE, text=True)
+                             for i in range(pairs)]
+                outputs = [process.communicate(timeout=120)[0].split() for process in processes]
+                frames = sum(int(out[0]) for out in outputs)
+                elapsed = max(float(out[1]) for out in outputs)
+                samples.append((frames / elapsed if elapsed > 0 else 0.0, frames))
+                time.sleep(0.3)
+            rate = statistics.median(s[0] for s in samples)
+            lost = pairs * per_pair - statistics.median(s[1] for s in samples)
+            rows.append((f"lan0 forwarding, {active} active ports (coalesced 64 B)", rate, "frames/s",
+                         "lan0, 2 active ports", rows_rate(rows, "lan0 forwarding, 2 active ports") or rate,
+                         f"{pairs} sender/receiver pairs at once; {lost:.0f} frames lost"))
+
+        # One-way latency at 10,000 frames/s: through lan0 against a direct socketpair and the relay.
+        latency_count = 5000 if quick else 30000
+        hub_lat = [run_latency(binary, *hub_u, latency_count, 10000) for _ in range(repeats)]
+        direct_lat = [run_latency(binary, "direct", "direct", latency_count, 10000) for _ in range(repeats)]
+        relay_lat = []
+        for _ in range(repeats):
+            ends = (f"unix:{directory}/l1.sock", f"unix:{directory}/l2.sock")
+            relay = subprocess.Popen([binary, "relay", *ends])
             try:
-                _, relay_rate = run_load(binary, relay_ends[0], relay_ends[1], size, count, batch)
+                relay_lat.append(run_latency(binary, *ends, latency_count, 10000))
             finally:
                 relay.kill()
                 relay.wait()
-            loss = 100.0 * (count - hub_frames) / count
-            rows.append((f"lan0 {label}", hub_rate, "frames/s", "C byte relay", relay_rate,
-                         f"{loss:.1f}% lost at full offered load"))
+        for index, label in ((1, "p50"), (2, "p99")):
+            hub_value = statistics.median(r[index] for r in hub_lat)
+            rows.append((f"lan0 one-way latency {label} at 10,000 frames/s", hub_value, "us", "direct socketpair",
+                         statistics.median(r[index] for r in direct_lat), "lower is better"))
+            rows.append((f"lan0 one-way latency {label} at 10,000 frames/s", hub_value, "us", "C byte relay (one hop)",
+                         statistics.median(r[index] for r in relay_lat), "lower is better"))
         rows.append(("hubd RSS after the Ethernet runs", rss_kib(hub.pid) / 1024, "MiB", "-", 0.0, ""))
     finally:
         hub.terminate()
         hub.wait(timeout=5)
+        vde.stop()
+
+    # Resident memory with 1,000 stream ports on lan0, against the same hub with two, and the cost of the
+    # malloc thresholds hubd raises only when stream ports exist (the reference handset has none).
+    try:
+        reference = Hubd()
+        reference.start()
+        time.sleep(1.0)
+        reference_rss = rss_kib(reference.process.pid) / 1024
+        reference.stop()
+        rss = []
+        for extra in (0, 1000):
+            sub = os.path.join(directory, f"rss{extra}")
+            os.makedirs(sub)
+            process = eth_hub(sub, unix_ports=extra)
+            try:
+                time.sleep(1.0)
+                rss.append(rss_kib(process.pid) / 1024)
+            finally:
+                process.terminate()
+                process.wait(timeout=10)
+        rows.append(("hubd idle RSS, 2 stream ports (malloc thresholds raised)", rss[0], "MiB",
+                     "reference handset (defaults)", reference_rss, "lower is better; target < 20 MiB"))
+        rows.append(("hubd RSS with 1,000 stream ports on lan0", rss[1], "MiB", "same hub, 2 stream ports", rss[0],
+                     "idle, listening; lower is better"))
+    finally:
         shutil.rmtree(directory, ignore_errors=True)
+    return rows
+
+
+def rows_rate(rows, prefix):
+    return next((row[1] for row in rows if row[0].startswith(prefix)), None)
+
+
 # --- framebuffer (issue 7) -------------------------------------------------------------------------------
 
 FB_W, FB_H = 480, 800

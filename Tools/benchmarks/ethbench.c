@@ -1,24 +1,42 @@
 // Load generator and trivial relay for the Ethernet benchmark (Tools/benchmarks/bench.py, "ethernet").
-//   ethbench relay A B             : listens on A and B (unix:PATH or tcp:PORT), copies bytes A->B and B->A
-//   ethbench load SEND RECV SIZE N BATCH : the receiver sends 3 frames first (so a switch learns it), then the
-//                                    sender writes N frames of SIZE bytes, BATCH frames per write (4-byte prefix);
-//                                    prints "frames seconds" as counted by the receiver.
+//   ethbench relay A B : listens on A and B (unix:PATH or tcp:HOST:PORT), copies bytes A->B and B->A
+//   ethbench load SEND RECV SIZE N BATCH [RATE [PAIR]]
+//       the receiver sends 3 frames first (so a switch learns it), then the sender writes N frames of SIZE bytes,
+//       BATCH frames per write, at RATE frames/s (0: as fast as it can); PAIR (0-255) picks distinct MACs so
+//       several pairs can share a switch. Prints "frames seconds seconds-from-first" as counted by the receiver.
+//   ethbench latency SEND RECV SIZE N RATE
+//       one frame per write at RATE frames/s, each stamped with its send time; prints "frames p50_us p99_us".
+//       SEND "direct" uses one socketpair (a direct connection, no process in between).
+// Endpoints (what the generator connects to):
+//   unix:PATH, tcp:HOST:PORT  stream with a 4-byte big-endian length prefix (QEMU -netdev stream)
+//   vde:DIR                   a vde_switch datagram port, attached with the libvdeplug protocol (one frame per datagram)
+//   vdeplug:DIR               a `vde_plug DIR` cable on a socketpair (2-byte big-endian length prefix)
+//   tap:NAME                  an existing tap interface (one frame per read/write)
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-static int endpoint(const char *spec, int listening) {
+enum kind { STREAM4, STREAM2, PACKET };
+struct end { int fd; enum kind kind; pid_t child; };
+
+static int tcp_or_unix(const char *spec, int listening) {
     int fd;
     if (strncmp(spec, "unix:", 5) == 0) {
         struct sockaddr_un a = {.sun_family = AF_UNIX};
@@ -52,50 +70,170 @@ static int endpoint(const char *spec, int listening) {
     return fd;
 }
 
+// The libvdeplug (vde2) attach protocol: a request on DIR/ctl names our datagram socket, the switch answers
+// with its port's datagram address, and every frame is then one datagram with no header.
+struct __attribute__((packed)) vde_request {
+    uint32_t magic, version, type;
+    struct sockaddr_un sock;
+    char description[64];
+};
+
+static int vde_attach(const char *dir, int *control) {
+    static int sequence;
+    struct sockaddr_un ctl = {.sun_family = AF_UNIX};
+    snprintf(ctl.sun_path, sizeof ctl.sun_path, "%s/ctl", dir);
+    *control = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (connect(*control, (void *)&ctl, sizeof ctl)) { perror("vde ctl"); exit(1); }
+    int data = socket(AF_UNIX, SOCK_DGRAM, 0);
+    struct sockaddr_un mine = {.sun_family = AF_UNIX};
+    snprintf(mine.sun_path, sizeof mine.sun_path, "%s/.eb%d-%d", dir, getpid(), sequence++);
+    unlink(mine.sun_path);
+    if (bind(data, (void *)&mine, sizeof mine)) { perror("vde bind"); exit(1); }
+    struct vde_request req = {.magic = 0xfeedface, .version = 3, .type = 0, .sock = mine};  // type 0: REQ_NEW_CONTROL, any port
+    snprintf(req.description, sizeof req.description, "ethbench");
+    if (send(*control, &req, sizeof req - sizeof req.description + strlen(req.description) + 1, 0) < 0) {
+        perror("vde request");
+        exit(1);
+    }
+    struct sockaddr_un port;
+    if (recv(*control, &port, sizeof port, 0) != sizeof port) { fprintf(stderr, "vde: no port\n"); exit(1); }
+    if (connect(data, (void *)&port, sizeof port)) { perror("vde connect"); exit(1); }
+    int size = 4 << 20;
+    setsockopt(data, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    setsockopt(data, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+    return data;
+}
+
+static struct end endpoint(const char *spec) {
+    struct end e = {.fd = -1, .kind = STREAM4, .child = 0};
+    if (!strncmp(spec, "vde:", 4)) {
+        int control;
+        e.fd = vde_attach(spec + 4, &control);  // control stays open: it is the port's liveness signal
+        e.kind = PACKET;
+    } else if (!strncmp(spec, "vdeplug:", 8)) {
+        int pair[2];
+        socketpair(AF_UNIX, SOCK_STREAM, 0, pair);
+        e.child = fork();
+        if (e.child == 0) {
+            dup2(pair[1], 0);
+            dup2(pair[1], 1);
+            close(pair[0]);
+            execlp("vde_plug", "vde_plug", spec + 8, (char *)0);
+            _exit(127);
+        }
+        close(pair[1]);
+        e.fd = pair[0];
+        e.kind = STREAM2;
+        usleep(100000);  // the plug attaches to the switch
+    } else if (!strncmp(spec, "tap:", 4)) {
+        e.fd = open("/dev/net/tun", O_RDWR);
+        struct ifreq ifr = {0};
+        ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+        strncpy(ifr.ifr_name, spec + 4, IFNAMSIZ - 1);
+        if (e.fd < 0 || ioctl(e.fd, TUNSETIFF, &ifr)) { perror("tap"); exit(1); }
+        e.kind = PACKET;
+    } else {
+        e.fd = tcp_or_unix(spec, 0);
+    }
+    return e;
+}
+
 static void writeall(int fd, const uint8_t *p, size_t n) {
     while (n) {
         ssize_t w = write(fd, p, n);
-        if (w < 0) { if (errno == EINTR) continue; perror("write"); exit(1); }
-        p += w; n -= (size_t)w;
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            if (errno == ENOBUFS || errno == EAGAIN) { usleep(50); continue; }
+            perror("write");
+            exit(1);
+        }
+        p += w;
+        n -= (size_t)w;
     }
 }
 
-static double now(void) {
+static uint64_t now_ns(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec / 1e9;
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
-struct sink { int fd; long expected; long frames; double first, last; };
+static void sleep_until(uint64_t when) {
+    struct timespec t = {.tv_sec = (time_t)(when / 1000000000u), .tv_nsec = (long)(when % 1000000000u)};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, 0) == EINTR) {}
+}
+
+static int prefix_width(enum kind k) { return k == STREAM4 ? 4 : k == STREAM2 ? 2 : 0; }
+
+static void put_prefix(uint8_t *p, enum kind k, uint32_t len) {
+    if (k == STREAM4) { p[0] = len >> 24; p[1] = len >> 16; p[2] = len >> 8; p[3] = len; }
+    if (k == STREAM2) { p[0] = len >> 8; p[1] = len; }
+}
+
+struct sink {
+    struct end e;
+    long expected, frames;
+    uint64_t first, last;
+    uint8_t mac[6];
+    uint64_t *latency;  // per-frame one-way delay (ns), when measuring latency
+};
+
+static int counts(struct sink *s, const uint8_t *f, size_t len) {
+    if (len < 26 || f[12] != 0x88 || f[13] != 0xb5 || memcmp(f, s->mac, 6)) return 0;
+    if (s->latency && s->frames < s->expected) {
+        uint64_t sent;
+        memcpy(&sent, f + 18, 8);
+        s->latency[s->frames] = now_ns() - sent;
+    }
+    return 1;
+}
 
 static void *receive(void *arg) {
     struct sink *s = arg;
     static uint8_t buf[1 << 20];
     size_t have = 0;
+    int width = prefix_width(s->e.kind);
     while (s->frames < s->expected) {
-        struct pollfd p = {.fd = s->fd, .events = POLLIN};
+        struct pollfd p = {.fd = s->e.fd, .events = POLLIN};
         if (poll(&p, 1, 2000) <= 0) break;  // idle 2 s: the rest was lost
-        ssize_t r = read(s->fd, buf + have, sizeof buf - have);
+        ssize_t r = read(s->e.fd, buf + have, sizeof buf - have);
         if (r <= 0) break;
-        if (s->frames == 0 && have == 0) s->first = now();
-        have += (size_t)r;
-        size_t off = 0;
-        while (have - off >= 4) {
-            uint32_t len = (uint32_t)buf[off] << 24 | buf[off + 1] << 16 | buf[off + 2] << 8 | buf[off + 3];
-            if (have - off - 4 < len) break;
-            off += 4 + len;
-            s->frames++;
+        if (s->frames == 0 && s->first == 0) s->first = now_ns();
+        if (width == 0) {
+            s->frames += counts(s, buf, (size_t)r);
+        } else {
+            have += (size_t)r;
+            size_t off = 0;
+            while (have - off >= (size_t)width) {
+                uint32_t len = width == 4 ? (uint32_t)buf[off] << 24 | buf[off + 1] << 16 | buf[off + 2] << 8 | buf[off + 3]
+                                          : (uint32_t)buf[off] << 8 | buf[off + 1];
+                if (have - off - width < len) break;
+                s->frames += counts(s, buf + off + width, len);
+                off += width + len;
+            }
+            memmove(buf, buf + off, have - off);
+            have -= off;
         }
-        memmove(buf, buf + off, have - off);
-        have -= off;
-        s->last = now();
+        s->last = now_ns();
     }
     return 0;
 }
 
+static void drain(struct end e) {
+    uint8_t scratch[65536];
+    struct pollfd p = {.fd = e.fd, .events = POLLIN};
+    while (poll(&p, 1, 50) > 0 && read(e.fd, scratch, sizeof scratch) > 0) {}
+}
+
+static int cmp(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 int main(int argc, char **argv) {
+    signal(SIGPIPE, SIG_IGN);
     if (argc == 4 && !strcmp(argv[1], "relay")) {
-        int a = endpoint(argv[2], 1), b = endpoint(argv[3], 1);
+        int a = tcp_or_unix(argv[2], 1), b = tcp_or_unix(argv[3], 1);
         static uint8_t buf[1 << 20];
         struct pollfd p[2] = {{.fd = a, .events = POLLIN}, {.fd = b, .events = POLLIN}};
         for (;;) {
@@ -108,43 +246,93 @@ int main(int argc, char **argv) {
             }
         }
     }
-    if (argc != 7 || strcmp(argv[1], "load")) { fprintf(stderr, "usage: see the source\n"); return 2; }
-    int size = atoi(argv[4]), batch = atoi(argv[6]);
+    int latency = argc == 7 && !strcmp(argv[1], "latency");
+    if (!latency && (argc < 7 || argc > 9 || strcmp(argv[1], "load"))) {
+        fprintf(stderr, "usage: see the source\n");
+        return 2;
+    }
+    int size = atoi(argv[4]);
     long n = atol(argv[5]);
-    int tx = endpoint(argv[2], 0), rx = endpoint(argv[3], 0);
-    uint8_t frame[4 + 9018];
-    memset(frame, 0xab, sizeof frame);
-    frame[0] = size >> 24; frame[1] = size >> 16; frame[2] = size >> 8; frame[3] = size;
-    // Receiver 02:..:02 announces itself; the sender (02:..:01) sends to it.
-    uint8_t rxmac[6] = {2, 0, 0, 0, 0, 2}, txmac[6] = {2, 0, 0, 0, 0, 1};
-    uint8_t hello[4 + 64] = {0, 0, 0, 64, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-    memcpy(hello + 10, rxmac, 6);
-    hello[16] = 0x88; hello[17] = 0xb5;
-    for (int i = 0; i < 3; i++) writeall(rx, hello, sizeof hello);
-    memcpy(hello + 10, txmac, 6);
-    writeall(tx, hello, sizeof hello);  // the sender is learned too, so the receiver's hello is not flooded later
-    usleep(200000);
-    // Drain whatever the hellos produced on both sides.
-    uint8_t scratch[65536];
-    struct pollfd p = {.fd = tx, .events = POLLIN};
-    while (poll(&p, 1, 50) > 0 && read(tx, scratch, sizeof scratch) > 0) {}
-    p.fd = rx;
-    while (poll(&p, 1, 50) > 0 && read(rx, scratch, sizeof scratch) > 0) {}
-    memcpy(frame + 4, rxmac, 6);
-    memcpy(frame + 10, txmac, 6);
-    frame[16] = 0x88; frame[17] = 0xb5;
-    size_t one = 4 + (size_t)size;
-    uint8_t *block = malloc(one * (size_t)batch);
-    for (int i = 0; i < batch; i++) memcpy(block + one * i, frame, one);
-    struct sink s = {.fd = rx, .expected = n};
+    int batch = latency ? 1 : atoi(argv[6]);
+    double rate = latency ? atof(argv[6]) : argc > 7 ? atof(argv[7]) : 0;
+    int pair = argc > 8 ? atoi(argv[8]) : 0;
+    if (size < 64 || size > 9018 || n < 1 || batch < 1) { fprintf(stderr, "bad size/count/batch\n"); return 2; }
+    struct end tx, rx;
+    uint8_t rxmac[6] = {2, 0, 0, 0, (uint8_t)pair, 2}, txmac[6] = {2, 0, 0, 0, (uint8_t)pair, 1};
+    if (!strcmp(argv[2], "direct")) {
+        int sp[2];
+        socketpair(AF_UNIX, SOCK_STREAM, 0, sp);
+        tx = (struct end){.fd = sp[0], .kind = STREAM4};
+        rx = (struct end){.fd = sp[1], .kind = STREAM4};
+    } else {
+        tx = endpoint(argv[2]);
+        rx = endpoint(argv[3]);
+        // Receiver announces itself (broadcast); the sender too, so the receiver's hello is not flooded later.
+        uint8_t hello[4 + 64] = {0};
+        for (int side = 0; side < 2; side++) {
+            struct end e = side ? tx : rx;
+            int w = prefix_width(e.kind);
+            put_prefix(hello, e.kind, 64);
+            memset(hello + w, 0xff, 6);
+            memcpy(hello + w + 6, side ? txmac : rxmac, 6);
+            hello[w + 12] = 0x88;
+            hello[w + 13] = 0xb6;  // not counted by the sink
+            for (int i = 0; i < (side ? 1 : 3); i++) writeall(e.fd, hello, (size_t)(w + 64));
+        }
+        usleep(200000);
+        drain(tx);
+        drain(rx);
+    }
+    int width = prefix_width(tx.kind);
+    size_t one = (size_t)(width + size);
+    uint8_t *block = calloc((size_t)batch, one);
+    for (int i = 0; i < batch; i++) {
+        uint8_t *f = block + one * i;
+        put_prefix(f, tx.kind, (uint32_t)size);
+        memset(f + width, 0xab, (size_t)size);
+        memcpy(f + width, rxmac, 6);
+        memcpy(f + width + 6, txmac, 6);
+        f[width + 12] = 0x88;
+        f[width + 13] = 0xb5;
+    }
+    struct sink s = {.e = rx, .expected = n};
+    memcpy(s.mac, rxmac, 6);
+    if (latency) s.latency = calloc((size_t)n, sizeof(uint64_t));
     pthread_t t;
     pthread_create(&t, 0, receive, &s);
-    double start = now();
-    for (long sent = 0; sent < n; sent += batch) {
-        long k = n - sent < batch ? n - sent : batch;
-        writeall(tx, block, one * (size_t)k);
+    uint64_t start = now_ns();
+    // A packet endpoint takes one frame per write whatever the batch.
+    size_t per_write = tx.kind == PACKET ? 1 : (size_t)batch;
+    for (long sent = 0; sent < n;) {
+        long k = n - sent < (long)per_write ? n - sent : (long)per_write;
+        if (rate > 0) sleep_until(start + (uint64_t)(sent / rate * 1e9));
+        if (latency) {
+            uint64_t stamp = now_ns();
+            memcpy(block + width + 18, &stamp, 8);
+        }
+        if (tx.kind == PACKET) {
+            for (long i = 0; i < k; i++) {
+                if (write(tx.fd, block + one * (size_t)(i % batch), (size_t)size) < 0 && errno != ENOBUFS &&
+                    errno != EAGAIN && errno != EINTR) {
+                    perror("write");
+                    exit(1);
+                }
+            }
+        } else {
+            writeall(tx.fd, block, one * (size_t)k);
+        }
+        sent += k;
     }
     pthread_join(t, 0);
-    printf("%ld %.6f %.6f\n", s.frames, s.last - start, s.last - s.first);
+    if (latency) {
+        qsort(s.latency, (size_t)s.frames, sizeof(uint64_t), cmp);
+        double p50 = s.frames ? s.latency[s.frames / 2] / 1e3 : 0;
+        double p99 = s.frames ? s.latency[(size_t)(s.frames * 0.99)] / 1e3 : 0;
+        printf("%ld %.1f %.1f\n", s.frames, p50, p99);
+    } else {
+        printf("%ld %.6f %.6f\n", s.frames, (s.last - start) / 1e9, (s.last - s.first) / 1e9);
+    }
+    if (tx.child) kill(tx.child, SIGTERM);
+    if (rx.child) kill(rx.child, SIGTERM);
     return 0;
 }
