@@ -78,6 +78,8 @@ let package = Package(
                 "HubControlClient", "ControlWire", "JSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+        // Load generator for Tools/benchmarks: guest ping-pong, floods, throughput, many guests.
+        .executableTarget(name: "hubbench", dependencies: ["HubGuest", "GuestWire"]),
         .target(name: "TestSupport", dependencies: ["Hypervisor", "Wire"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "TestSupport"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),

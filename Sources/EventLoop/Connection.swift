@@ -69,6 +69,23 @@ public final class Connection: LoopHandle {
         }
     }
 
+    /// The socket's descriptor (for `sendmsg` with ancillary data, which libuv cannot send on a plain stream).
+    /// -1 once closed.
+    public var fileDescriptor: Int32 {
+        guard isOpen else { return -1 }
+        var fd: uv_os_fd_t = -1
+        // SAFETY: the handle is open; uv_fileno only reads it.
+        let handle = UnsafeMutableRawPointer(stream).assumingMemoryBound(to: uv_handle_t.self)
+        return uv_fileno(handle, &fd) == 0 ? fd : -1
+    }
+
+    /// Bytes libuv has accepted but not yet handed to the kernel. When 0, a raw write on
+    /// `fileDescriptor` keeps the stream's byte order.
+    public var unsentBytes: Int {
+        guard isOpen else { return 0 }
+        return uv_stream_get_write_queue_size(stream)
+    }
+
     func enableNoDelay() { _ = uv_tcp_nodelay(pointer(as: uv_tcp_t.self), 1) }
 
     // MARK: Reading

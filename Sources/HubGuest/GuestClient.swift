@@ -222,6 +222,13 @@ public final class GuestClient {
         try socket.writeAll(frame.encode())
     }
 
+    /// Sends several frames in one write (pipelined senders: benchmarks, bulk transfers).
+    public func sendFrames(_ frames: [GuestFrame]) throws(GuestClientError) {
+        var bytes: [UInt8] = []
+        for frame in frames { bytes += frame.encode() }
+        try socket.writeAll(bytes)
+    }
+
     /// Sends `message` with a fresh request id and returns the answer frame; an `ERROR` answer throws.
     public func request(_ message: GuestMessage, channel: UInt16 = 0) throws(GuestClientError) -> GuestFrame {
         let requestId = nextRequestId

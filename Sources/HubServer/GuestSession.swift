@@ -1,5 +1,6 @@
 import Crypto
 import EventLoop
+import Glibc
 import GuestWire
 import Hypervisor
 import Logging
@@ -34,6 +35,8 @@ final class GuestSession {
     private var actions: [Action] = []
     /// Open device channels by channel number (`Protocols/guest.md` §10).
     private var channels: [UInt16: GuestChannel] = [:]
+    /// `REGION_FD` frames waiting to go out with their descriptor (§8.5), oldest first.
+    private var pendingRegionFDs: [PendingRegionDescriptor] = []
     var logger: Logger
     let remote: String
     private(set) var framesReceived: UInt64 = 0
@@ -191,6 +194,7 @@ final class GuestSession {
                 GuestFrame(.welcome(welcome(for: info, heartbeatMs: config.heartbeatMs)), requestId: requestId).encode()
             )
             startLivenessCheck(heartbeatMs: config.heartbeatMs)
+            if connection.kind == .unix { queueRegionDescriptors(info) }
         // Actions of the attach (credit, events) are performed after the welcome is queued.
         }
     }
@@ -428,12 +432,74 @@ final class GuestSession {
         flush()
     }
 
-    /// Writes everything queued this pass as one vectored write.
+    /// Writes everything queued this pass as one vectored write, then any region descriptor that can go.
     func flush() {
-        guard !outgoing.isEmpty else { return }
         if case .closed = state { return }
-        connection.write(buffers: outgoing)
-        outgoing.removeAll(keepingCapacity: true)
+        if !outgoing.isEmpty {
+            // While descriptors wait for libuv's queue to drain, each write's completion tries them again.
+            let retry: ((LoopError?) -> Void)? =
+                pendingRegionFDs.isEmpty ? nil : { [weak self] _ in self?.sendRegionDescriptors() }
+            connection.write(buffers: outgoing, completion: retry)
+            outgoing.removeAll(keepingCapacity: true)
+        }
+        if !pendingRegionFDs.isEmpty { sendRegionDescriptors() }
+    }
+
+    // MARK: Region descriptors (§8.5)
+
+    /// One `REGION_FD` per granted region backed by a memfd; read-only grants get a read-only descriptor.
+    private func queueRegionDescriptors(_ info: AttachInfo) {
+        for view in info.regions {
+            guard let backing = hub.regionBackings[view.name],
+                let id = regionNames.first(where: { $0.value == view.name })?.key
+            else { continue }
+            let readWrite = view.access == .readWrite
+            let descriptor = readWrite ? backing.descriptor : backing.openReadOnly()
+            guard descriptor >= 0 else {
+                logger.warning("region \(view.name): no read-only descriptor (errno \(errno)); TCP-style access only")
+                continue
+            }
+            let frame = GuestFrame(
+                .regionFD(region: id, access: readWrite ? .readWrite : .readOnly, size: view.sizeBytes)
+            ).encode()
+            pendingRegionFDs.append(
+                PendingRegionDescriptor(frame: frame, descriptor: descriptor, ownsDescriptor: !readWrite))
+        }
+    }
+
+    /// Sends waiting `REGION_FD` frames with `sendmsg`, the descriptor riding on the frame's first byte.
+    /// Only when libuv holds nothing unsent, or the frame would overtake queued bytes.
+    private func sendRegionDescriptors() {
+        guard case .attached = state else { return }
+        while let next = pendingRegionFDs.first {
+            // A write queued earlier carries a completion that calls this again.
+            guard connection.unsentBytes == 0 else { return }
+            let sent = sendWithDescriptor(
+                socket: connection.fileDescriptor, bytes: next.frame, descriptor: next.descriptor)
+            if sent.count == 0 {
+                guard sent.errno == EAGAIN || sent.errno == EWOULDBLOCK || sent.errno == EINTR else {
+                    // The connection is failing; reading will report it.
+                    logger.info("region descriptor not sent: errno \(sent.errno)")
+                    releasePendingRegionDescriptors()
+                    return
+                }
+                // The socket buffer is full and libuv has nothing queued to call us back: try next pass.
+                hub.scheduleFlush(of: self)
+                return
+            }
+            pendingRegionFDs.removeFirst()
+            if next.ownsDescriptor { Glibc.close(next.descriptor) }
+            if sent.count < next.frame.count {
+                let retry: ((LoopError?) -> Void)? =
+                    pendingRegionFDs.isEmpty ? nil : { [weak self] _ in self?.sendRegionDescriptors() }
+                connection.write(Array(next.frame[sent.count...]), completion: retry)
+            }
+        }
+    }
+
+    private func releasePendingRegionDescriptors() {
+        for pending in pendingRegionFDs where pending.ownsDescriptor { Glibc.close(pending.descriptor) }
+        pendingRegionFDs.removeAll()
     }
 
     private func sendError(_ code: GuestErrorCode, _ reason: String, requestId: UInt32, channel: UInt16 = 0) {
@@ -524,11 +590,20 @@ final class GuestSession {
         let detachedPartition = partition
         flush()
         state = .closed
+        releasePendingRegionDescriptors()
         closeAllChannels(reason: reason)
         if let detachedPartition { hub.partitionDetached(detachedPartition) }
         logger.debug("guest connection \(remote) closed: \(reason)")
         handshakeTimer?.close()
         livenessTimer?.close()
+        // The hub lets go of this session now: the connection must not call back into it (its
+        // callbacks hold it unowned) while it drains and closes.
+        connection.stopReading()
+        connection.onData = nil
+        connection.onEnd = nil
+        connection.onWriteError = nil
+        connection.onHighWatermark = nil
+        connection.onLowWatermark = nil
         hub.guestDidClose(self, session: session)
         connection.closeAfterWrites()
     }

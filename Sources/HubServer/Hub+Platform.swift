@@ -12,11 +12,19 @@ extension Hub {
             case .event(let event):
                 publish(event)
             case .deliverInterrupt(let session, let line, let priority, let coalesced):
-                guestSessions[session]?.deliverInterrupt(line: line, priority: priority, coalesced: coalesced)
+                guard let guest = guestSessions[session] else { continue }
+                guest.deliverInterrupt(line: line, priority: priority, coalesced: coalesced)
+                scheduleFlush(of: guest)
             case .deliverMessage(let delivery):
-                guestSessions[delivery.session]?.deliverMessage(delivery)
+                guard let guest = guestSessions[delivery.session] else { continue }
+                guest.deliverMessage(delivery)
+                scheduleFlush(of: guest)
             case .grantCredit(let session, let link, let credit):
-                guestSessions[session]?.grantCredit(link: link, credit: credit)
+                // Credit goes to the sender's session, usually not the one whose input is being handled:
+                // it must be flushed too, or a sender waiting for credit waits forever.
+                guard let guest = guestSessions[session] else { continue }
+                guest.grantCredit(link: link, credit: credit)
+                scheduleFlush(of: guest)
             case .closeSession(let session, let reason):
                 guestSessions[session]?.close(reason: reason)
             }
@@ -35,7 +43,8 @@ extension Hub {
             var actions: [Action] = []
             self.platform.drainDeliveries(budget: self.deliveryBudget, into: &actions)
             self.perform(&actions)
-            for session in self.guestSessions.values { session.flush() }
+            // Only the sessions that got frames, not every attached guest (there may be thousands).
+            self.flushScheduledSessions()
         }
     }
 

@@ -46,6 +46,8 @@ public final class Hub {
     let events: EventHub
     /// The platform model: partitions, policy, interrupt controllers, links, regions.
     let platform: Platform
+    /// Regions backed by a memfd, by name; regions the kernel refused a memfd for stay in the heap.
+    let regionBackings: [String: MemfdRegionBacking]
     let scheduler: LoopScheduler
     private var guestListeners: [Listener] = []
     /// Attached guest sessions by model session id.
@@ -84,12 +86,23 @@ public final class Hub {
             throw .loop(error)
         }
         scheduler = LoopScheduler(loop: loop)
+        // Regions live in memfds so Unix-socket guests can map them (Protocols/guest.md §8.5).
+        var memfds: [String: MemfdRegionBacking] = [:]
         do {
-            platform = try Platform(configuration: configuration, scheduler: scheduler, random: SystemRandomSource())
+            platform = try Platform(
+                configuration: configuration, scheduler: scheduler, random: SystemRandomSource(),
+                makeBacking: { region in
+                    guard let backing = MemfdRegionBacking(name: region.name, sizeBytes: region.sizeBytes) else {
+                        return InMemoryRegionBacking(sizeBytes: region.sizeBytes)
+                    }
+                    memfds[region.name] = backing
+                    return backing
+                })
         } catch {
             loop.shutdown()
             throw .model("\(error)")
         }
+        regionBackings = memfds
         events = EventHub(
             replayCapacity: max(1, configuration.hub.limits.eventReplayEvents),
             waiterLimit: configuration.hub.limits.controlMaxWaiters)
@@ -238,10 +251,16 @@ public final class Hub {
         flushScheduled = true
         flushTimer.start(afterMilliseconds: 0) { [unowned self] in
             self.flushScheduled = false
-            let sessions = self.sessionsToFlush
-            self.sessionsToFlush.removeAll(keepingCapacity: true)
-            for session in sessions.values { session.flush() }
+            self.flushScheduledSessions()
         }
+    }
+
+    /// Writes out every session that queued frames since the last flush.
+    func flushScheduledSessions() {
+        guard !sessionsToFlush.isEmpty else { return }
+        let sessions = sessionsToFlush
+        sessionsToFlush.removeAll(keepingCapacity: true)
+        for session in sessions.values { session.flush() }
     }
 
     func guestDidAttach(_ guest: GuestSession, session: SessionID) {

@@ -451,8 +451,10 @@ class GuestClient:
                     raise GuestError(frame.fields["code"], frame.fields["reason"])
                 if frame.type != expected or frame.request_id != request_id:
                     raise GuestError(18, f"expected {expected}, got {frame.type}")
-                # What the hub sent right behind WELCOME (latched IRQs, queued messages) came in the same read.
-                self.queue.extend(decode_body(body) for body in bodies[1:])
+                # What the hub sent right behind WELCOME (latched IRQs, queued messages, REGION_FD) may
+                # have come in the same read: keep it for receive().
+                for body in bodies[1:]:
+                    self._accept(decode_body(body))
                 return frame, bodies[0]  # the exact bytes the hub sent, for the transcript
 
     def _request_id(self) -> int:
@@ -482,11 +484,14 @@ class GuestClient:
         for item in self.decoder.feed(self._read(timeout)):
             if isinstance(item, GuestDecodeError):
                 raise item
-            if item.type == "HEARTBEAT":
-                self.sock.sendall(Frame("HEARTBEAT_ACK", dict(item.fields), request_id=item.request_id).encode())
-            if item.type == "REGION_FD":
-                item.fields["fd"] = self.fds.pop(0) if self.fds else None
-            self.queue.append(item)
+            self._accept(item)
+
+    def _accept(self, item: Frame) -> None:
+        if item.type == "HEARTBEAT":
+            self.sock.sendall(Frame("HEARTBEAT_ACK", dict(item.fields), request_id=item.request_id).encode())
+        if item.type == "REGION_FD":
+            item.fields["fd"] = self.fds.pop(0) if self.fds else None
+        self.queue.append(item)
 
     def request(self, frame_type: str, fields: dict[str, Any], channel: int = 0) -> Frame:
         """Sends a request and waits for its answer; other frames are queued for receive()."""

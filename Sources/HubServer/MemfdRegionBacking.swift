@@ -1,0 +1,69 @@
+import Glibc
+import Hypervisor
+
+/// A shared region's bytes in a memfd mapped `MAP_SHARED` into the hub, so that TCP guests'
+/// `REGION_READ`/`REGION_WRITE` and Unix-socket guests' own mappings of the descriptor
+/// (`Protocols/guest.md` §8.5) see the same bytes.
+///
+/// Pages are allocated by the kernel on first touch, so an unused region costs no resident memory.
+final class MemfdRegionBacking: RegionBacking {
+    let sizeBytes: UInt64
+    /// The read-write memfd. Sent as is for read-write grants.
+    let descriptor: Int32
+    private let base: UnsafeMutableRawPointer?
+
+    /// Creates and maps a memfd of `sizeBytes`; nil when the kernel refuses (the caller falls back to the heap).
+    init?(name: String, sizeBytes: UInt64) {
+        guard sizeBytes <= UInt64(Int.max) else { return nil }
+        let fd = hubMemfdCreate("handsethub:\(name)", UInt32(MFD_CLOEXEC))
+        guard fd >= 0 else { return nil }
+        guard ftruncate(fd, off_t(sizeBytes)) == 0 else {
+            close(fd)
+            return nil
+        }
+        if sizeBytes > 0 {
+            let mapped = mmap(nil, Int(sizeBytes), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+            guard let mapped, mapped != MAP_FAILED else {
+                close(fd)
+                return nil
+            }
+            base = mapped
+        } else {
+            base = nil
+        }
+        descriptor = fd
+        self.sizeBytes = sizeBytes
+    }
+
+    deinit {
+        if let base { munmap(base, Int(sizeBytes)) }
+        close(descriptor)
+    }
+
+    func read(offset: UInt64, count: Int) -> [UInt8] {
+        guard let base, count > 0 else { return [] }
+        // SAFETY: the model checked offset + count <= sizeBytes, the mapping's length.
+        return Array(UnsafeRawBufferPointer(start: base + Int(offset), count: count))
+    }
+
+    func write(offset: UInt64, bytes: some Collection<UInt8>) {
+        guard let base, !bytes.isEmpty else { return }
+        // SAFETY: the model checked offset + bytes.count <= sizeBytes, the mapping's length.
+        let target = UnsafeMutableRawBufferPointer(start: base + Int(offset), count: bytes.count)
+        _ = target.initializeMemory(as: UInt8.self, from: bytes)
+    }
+
+    /// A new descriptor for the same memory that can only be mapped for reading: the memfd reopened
+    /// `O_RDONLY` through `/proc/self/fd`. Sealing the memfd against writes is not an option, as the
+    /// hub itself writes it. The caller closes the result. -1 with errno set on failure.
+    func openReadOnly() -> Int32 {
+        open("/proc/self/fd/\(descriptor)", O_RDONLY | O_CLOEXEC)
+    }
+}
+
+/// `memfd_create(2)`; declared here because Glibc's Swift overlay hides it behind `_GNU_SOURCE`.
+@_silgen_name("memfd_create")
+private func hubMemfdCreate(_ name: UnsafePointer<CChar>, _ flags: UInt32) -> Int32
+
+/// The `MFD_CLOEXEC` flag of `memfd_create(2)`.
+private let MFD_CLOEXEC: Int32 = 1
