@@ -52,6 +52,8 @@ final class FramebufferScreen {
         var commands: UInt64 = 0
         var commandErrors: UInt64 = 0
         var framesDone: UInt64 = 0
+        var surfacesMapped: UInt64 = 0
+        var flushedRects: UInt64 = 0
     }
 
     var name: String { config.name }

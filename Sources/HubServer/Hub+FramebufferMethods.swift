@@ -258,7 +258,8 @@ extension FramebufferScreen {
                 "keysDelivered": .uint(counters.keysDelivered), "keysIgnored": .uint(counters.keysIgnored),
                 "touchesDelivered": .uint(counters.touchesDelivered), "inputDropped": .uint(counters.inputDropped),
                 "commands": .uint(counters.commands), "commandErrors": .uint(counters.commandErrors),
-                "framesDone": .uint(counters.framesDone),
+                "framesDone": .uint(counters.framesDone), "surfacesMapped": .uint(counters.surfacesMapped),
+                "flushedRects": .uint(counters.flushedRects),
             ],
         ]
     }
