@@ -4,6 +4,8 @@ guest-protocol ERROR frames on the channel."""
 
 from __future__ import annotations
 
+import base64
+import io
 import shutil
 import subprocess
 from pathlib import Path
@@ -52,6 +54,19 @@ def test_local_guest_draws_through_shared_memory_and_vnc_sees_it(hubd, tmp_path:
         fb.flush(0, BAR, WIDTH, HEIGHT - BAR)
         sync(fb, 1)
         assert hub.call("fb.pixel", {"x": 10, "y": 100})["rgb"] == f"#{pattern(10, 100):06x}"
+        # fb.wait against a PNG written by Pillow (an independent encoder) of the expected pixels.
+        expected = Image.new("RGB", (64, 32))
+        expected.putdata([((pattern(x, y) >> 16) & 0xFF, (pattern(x, y) >> 8) & 0xFF, pattern(x, y) & 0xFF)
+                          for y in range(BAR, BAR + 32) for x in range(64)])
+        buffer = io.BytesIO()
+        expected.save(buffer, "PNG")
+        png = base64.b64encode(buffer.getvalue()).decode()
+        area = {"x": 0, "y": BAR, "width": 64, "height": 32}
+        assert hub.call("fb.wait", {**area, "png": png, "timeoutMs": 2000})["matched"] is True
+        with pytest.raises(Exception, match="timeout|Timed out"):
+            hub.call("fb.wait", {**area, "x": 1, "png": png, "timeoutMs": 100})
+        with pytest.raises(Exception, match="png"):
+            hub.call("fb.wait", {**area, "width": 63, "png": png, "timeoutMs": 100})
 
         # Small damage: two rectangles in one FLUSH, the rest of the mapping changed too but not named.
         fb.draw(100, 200, 8, 8, bgrx(0xFF00FF) * 64)
