@@ -191,6 +191,22 @@ func testScreen(width: Int, height: Int, seed: UInt32 = 1) -> [UInt32] {
         #expect(s.feed([1][...]) == RFBServerSession.Output())
     }
 
+    /// Found by Tools/fuzz/run-rfb-fuzz.sh: messages before a violation were lost when they shared a
+    /// read with it, but delivered when they came in an earlier read.
+    @Test func messagesBeforeAViolationAreDeliveredWhateverTheReads() throws {
+        let handshake = try RFBVectors.bytes("handshake-none-3.8.hex")
+        let key: [UInt8] = [4, 1, 0, 0, 0, 0, 0, 0x35]
+        let bad: [UInt8] = [0x63]
+        for split in [handshake.count, handshake.count + key.count] {
+            let stream = handshake + key + bad
+            var s = session()
+            let a = s.feed(stream[..<split])
+            let b = s.feed(stream[split...])
+            #expect(a.messages + b.messages == [.keyEvent(down: true, keysym: 0x35)], "split \(split)")
+            #expect(b.close == RFBError.unknownMessage(0x63).description)
+        }
+    }
+
     @Test func badVersionCloses() throws {
         var s = session()
         let output = s.feed(try RFBVectors.bytes("handshake-bad-version.hex")[...])
