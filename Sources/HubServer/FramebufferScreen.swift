@@ -37,6 +37,8 @@ final class FramebufferScreen {
     var waits: [FramebufferWait] = []
     private(set) var waitTimerHandle: Timer?
     var counters = Counters()
+    /// Raw/Hextile rectangles encoded for one viewer, reused for the others (same picture, same format).
+    let rectCache = RFBRectCache()
     private var stopped = false
 
     struct Counters {

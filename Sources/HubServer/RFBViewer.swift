@@ -132,7 +132,9 @@ final class RFBViewer {
         cursorSent = cursorSent || cursor != nil
         let size = needsDesktopSize ? (width: screen.config.width, height: screen.config.height) : nil
         if size != nil { desktopSizeDue = false }
-        let bytes = encoder.update(source: source, rects: clipped, moves: moves, cursor: cursor, desktopSize: size)
+        screen.rectCache.use(generation: screen.compositor.generation)
+        let bytes = encoder.update(
+            source: source, rects: clipped, moves: moves, cursor: cursor, desktopSize: size, cache: screen.rectCache)
         requested = nil
         updatesSent += 1
         screen.counters.updatesSent += 1
