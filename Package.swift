@@ -97,7 +97,7 @@ let package = Package(
         .testTarget(name: "ControlWireTests", dependencies: ["ControlWire", "Wire", "JSON"]),
         .testTarget(name: "EventsTests", dependencies: ["Events", "JSON"]),
         .testTarget(name: "RFBWireTests", dependencies: ["RFBWire", "CZlib", "Wire"]),
-        .testTarget(name: "FramebufferTests", dependencies: ["Framebuffer", "RFBWire"]),
+        .testTarget(name: "FramebufferTests", dependencies: ["Framebuffer", "RFBWire", "Wire"]),
         .testTarget(name: "PlatformConfigTests", dependencies: ["PlatformConfig"]),
         .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor", "TestSupport"]),
         .testTarget(

@@ -65,6 +65,9 @@ public struct Compositor: Sendable {
     public let defaultFocus: String?
     /// The composed screen, native pixels `0x00RRGGBB`.
     public private(set) var screen: [UInt32]
+    /// Bumped whenever any screen pixel may have changed: encoded rectangles cached under one
+    /// generation (`RFBRectCache`) are valid only while it stays the same.
+    public private(set) var generation: UInt64 = 0
     public private(set) var focus: String?
     public private(set) var preemptor: String?
     private var focusBeforePreempt: String?
@@ -182,6 +185,7 @@ public struct Compositor: Sendable {
     private mutating func recompose(_ rect: ScreenRect) {
         let area = rect.intersection(bounds)
         guard !area.isEmpty else { return }
+        generation &+= 1
         if let overlay {
             overlay.blit(area, into: &screen)
             return

@@ -15,6 +15,10 @@ public enum FramebufferGuestCommand: Sendable, Equatable {
     case preempt
     /// 0x06: give them back.
     case release
+    /// 0x07: ask for a shared-memory surface (Unix-socket guests; answered by the SURFACE event with a memfd).
+    case surface
+    /// 0x08: the guest drew these rectangles into its shared surface: compose them (each checked like PUT).
+    case flush([ScreenRect])
 
     public enum Tag {
         public static let put: UInt8 = 0x01
@@ -23,7 +27,12 @@ public enum FramebufferGuestCommand: Sendable, Equatable {
         public static let frame: UInt8 = 0x04
         public static let preempt: UInt8 = 0x05
         public static let release: UInt8 = 0x06
+        public static let surface: UInt8 = 0x07
+        public static let flush: UInt8 = 0x08
     }
+
+    /// Most damage rectangles one FLUSH may name (its count is a u8).
+    public static let maxFlushRects = 255
 
     /// Why a command could not be decoded: becomes an ERROR event with `malformed_frame` (8).
     public struct DecodeError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -66,6 +75,15 @@ public enum FramebufferGuestCommand: Sendable, Equatable {
         case Tag.release:
             try need(1)
             return .release
+        case Tag.surface:
+            try need(1)
+            return .surface
+        case Tag.flush:
+            try need(2, exact: false)
+            let count = Int(bytes[1])
+            guard count > 0 else { throw DecodeError(description: "FLUSH names no rectangle") }
+            try need(2 + 8 * count)
+            return .flush((0..<count).map { rect(2 + 8 * $0) })
         default:
             throw DecodeError(description: "unknown framebuffer command 0x\(String(tag, radix: 16))")
         }
@@ -80,6 +98,10 @@ public enum FramebufferGuestCommand: Sendable, Equatable {
         case .frame(let number): return [Tag.frame] + be32(number)
         case .preempt: return [Tag.preempt]
         case .release: return [Tag.release]
+        case .surface: return [Tag.surface]
+        case .flush(let rects):
+            let named = rects.prefix(Self.maxFlushRects)
+            return [Tag.flush, UInt8(named.count)] + named.flatMap(rect)
         }
     }
 }
@@ -96,8 +118,9 @@ public enum FramebufferHubEvent: Sendable, Equatable {
     case focus(Bool)
     /// 0x85: preemption state of the screen: `by` is the preempting partition, empty when released.
     case preemption(by: String)
-    /// 0x8F: a command was refused; `code` is a guest error code, `command` the refused command's tag.
-    case error(code: UInt16, command: UInt8, reason: String)
+    /// 0x86: the shared-memory surface asked for by SURFACE: its descriptor rides on this frame's first
+    /// byte (`SCM_RIGHTS`). Pixels are 4 bytes (blue, green, red, unused), rows `stride` bytes apart.
+    case surface(width: Int, height: Int, stride: UInt32, size: UInt64)
 
     public func encode() -> [UInt8] {
         switch self {
@@ -108,9 +131,9 @@ public enum FramebufferHubEvent: Sendable, Equatable {
         case .preemption(let by):
             let name = Array(by.utf8.prefix(64))
             return [0x85, UInt8(name.count)] + name
-        case .error(let code, let command, let reason):
-            let text = Array(reason.utf8.prefix(1024))
-            return [0x8f] + be16(Int(code)) + [command] + be16(text.count) + text
+        case .surface(let width, let height, let stride, let size):
+            return [0x86] + be16(width) + be16(height) + be32(stride) + be32(UInt32(size >> 32))
+                + be32(UInt32(size & 0xffff_ffff))
         }
     }
 }

@@ -1,10 +1,12 @@
 import Glibc
 
-/// A `REGION_FD` frame waiting for its turn, with the descriptor to pass (§8.5 of `Protocols/guest.md`).
-struct PendingRegionDescriptor {
+/// A frame waiting to go out with a descriptor riding on its first byte: a `REGION_FD` (§8.5 of
+/// `Protocols/guest.md`) or a device channel's frame (the framebuffer's `SURFACE`, `Protocols/framebuffer.md` §3.5).
+struct PendingDescriptorFrame {
     var frame: [UInt8]
     var descriptor: Int32
-    /// Read-only descriptors are opened per session and closed once sent; the memfd itself stays with its backing.
+    /// Descriptors opened for this send (read-only reopens, duplicates) are closed once sent or dropped;
+    /// the memfd itself stays with its backing.
     var ownsDescriptor: Bool
 }
 

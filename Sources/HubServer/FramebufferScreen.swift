@@ -37,6 +37,8 @@ final class FramebufferScreen {
     var waits: [FramebufferWait] = []
     private(set) var waitTimerHandle: Timer?
     var counters = Counters()
+    /// Raw/Hextile rectangles encoded for one viewer, reused for the others (same picture, same format).
+    let rectCache = RFBRectCache()
     private var stopped = false
 
     struct Counters {
@@ -52,6 +54,8 @@ final class FramebufferScreen {
         var commands: UInt64 = 0
         var commandErrors: UInt64 = 0
         var framesDone: UInt64 = 0
+        var surfacesMapped: UInt64 = 0
+        var flushedRects: UInt64 = 0
     }
 
     var name: String { config.name }

@@ -35,8 +35,8 @@ final class GuestSession {
     private var actions: [Action] = []
     /// Open device channels by channel number (`Protocols/guest.md` §10).
     private var channels: [UInt16: GuestChannel] = [:]
-    /// `REGION_FD` frames waiting to go out with their descriptor (§8.5), oldest first.
-    private var pendingRegionFDs: [PendingRegionDescriptor] = []
+    /// Frames waiting to go out with a descriptor (`REGION_FD` §8.5, device channel frames), oldest first.
+    private var pendingDescriptors: [PendingDescriptorFrame] = []
     var logger: Logger
     let remote: String
     private(set) var framesReceived: UInt64 = 0
@@ -438,11 +438,11 @@ final class GuestSession {
         if !outgoing.isEmpty {
             // While descriptors wait for libuv's queue to drain, each write's completion tries them again.
             let retry: ((LoopError?) -> Void)? =
-                pendingRegionFDs.isEmpty ? nil : { [weak self] _ in self?.sendRegionDescriptors() }
+                pendingDescriptors.isEmpty ? nil : { [weak self] _ in self?.sendPendingDescriptors() }
             connection.write(buffers: outgoing, completion: retry)
             outgoing.removeAll(keepingCapacity: true)
         }
-        if !pendingRegionFDs.isEmpty { sendRegionDescriptors() }
+        if !pendingDescriptors.isEmpty { sendPendingDescriptors() }
     }
 
     // MARK: Region descriptors (§8.5)
@@ -462,16 +462,16 @@ final class GuestSession {
             let frame = GuestFrame(
                 .regionFD(region: id, access: readWrite ? .readWrite : .readOnly, size: view.sizeBytes)
             ).encode()
-            pendingRegionFDs.append(
-                PendingRegionDescriptor(frame: frame, descriptor: descriptor, ownsDescriptor: !readWrite))
+            pendingDescriptors.append(
+                PendingDescriptorFrame(frame: frame, descriptor: descriptor, ownsDescriptor: !readWrite))
         }
     }
 
-    /// Sends waiting `REGION_FD` frames with `sendmsg`, the descriptor riding on the frame's first byte.
+    /// Sends waiting descriptor frames with `sendmsg`, the descriptor riding on the frame's first byte.
     /// Only when libuv holds nothing unsent, or the frame would overtake queued bytes.
-    private func sendRegionDescriptors() {
+    private func sendPendingDescriptors() {
         guard case .attached = state else { return }
-        while let next = pendingRegionFDs.first {
+        while let next = pendingDescriptors.first {
             // A write queued earlier carries a completion that calls this again.
             guard connection.unsentBytes == 0 else { return }
             let sent = sendWithDescriptor(
@@ -479,27 +479,27 @@ final class GuestSession {
             if sent.count == 0 {
                 guard sent.errno == EAGAIN || sent.errno == EWOULDBLOCK || sent.errno == EINTR else {
                     // The connection is failing; reading will report it.
-                    logger.info("region descriptor not sent: errno \(sent.errno)")
-                    releasePendingRegionDescriptors()
+                    logger.info("descriptor not sent: errno \(sent.errno)")
+                    releasePendingDescriptors()
                     return
                 }
                 // The socket buffer is full and libuv has nothing queued to call us back: try next pass.
                 hub.scheduleFlush(of: self)
                 return
             }
-            pendingRegionFDs.removeFirst()
+            pendingDescriptors.removeFirst()
             if next.ownsDescriptor { Glibc.close(next.descriptor) }
             if sent.count < next.frame.count {
                 let retry: ((LoopError?) -> Void)? =
-                    pendingRegionFDs.isEmpty ? nil : { [weak self] _ in self?.sendRegionDescriptors() }
+                    pendingDescriptors.isEmpty ? nil : { [weak self] _ in self?.sendPendingDescriptors() }
                 connection.write(Array(next.frame[sent.count...]), completion: retry)
             }
         }
     }
 
-    private func releasePendingRegionDescriptors() {
-        for pending in pendingRegionFDs where pending.ownsDescriptor { Glibc.close(pending.descriptor) }
-        pendingRegionFDs.removeAll()
+    private func releasePendingDescriptors() {
+        for pending in pendingDescriptors where pending.ownsDescriptor { Glibc.close(pending.descriptor) }
+        pendingDescriptors.removeAll()
     }
 
     private func sendError(_ code: GuestErrorCode, _ reason: String, requestId: UInt32, channel: UInt16 = 0) {
@@ -534,6 +534,32 @@ final class GuestSession {
     }
 
     func hasChannel(_ number: UInt16) -> Bool { channels[number] != nil }
+
+    /// Whether frames can carry descriptors (`SCM_RIGHTS`): only on Unix sockets.
+    var passesDescriptors: Bool { connection.kind == .unix }
+
+    /// Queues one `CHANNEL_DATA` frame that carries `descriptor` on its first byte (through the same
+    /// `sendmsg` path as `REGION_FD`). With `ownsDescriptor` the session closes it once sent or dropped.
+    func queueChannelData(
+        _ number: UInt16, _ data: some Collection<UInt8>, passing descriptor: Int32, ownsDescriptor: Bool
+    ) {
+        let frame = GuestFrame(.channelData(ArraySlice(data)), channel: number).encode()
+        guard case .attached = state, passesDescriptors else {
+            if ownsDescriptor { Glibc.close(descriptor) }
+            return
+        }
+        pendingDescriptors.append(
+            PendingDescriptorFrame(frame: frame, descriptor: descriptor, ownsDescriptor: ownsDescriptor))
+        hub.scheduleFlush(of: self)
+    }
+
+    /// A guest-protocol `ERROR` frame (§5.5) on a device channel, request id 0: how devices refuse a
+    /// command without closing the channel.
+    func queueChannelError(_ number: UInt16, code: GuestErrorCode, reason: String) {
+        guard channels[number] != nil else { return }
+        sendError(code, reason, requestId: 0, channel: number)
+        hub.scheduleFlush(of: self)
+    }
 
     var isWriteQueueFull: Bool { connection.isAboveHighWatermark }
 
@@ -590,7 +616,7 @@ final class GuestSession {
         let detachedPartition = partition
         flush()
         state = .closed
-        releasePendingRegionDescriptors()
+        releasePendingDescriptors()
         closeAllChannels(reason: reason)
         if let detachedPartition { hub.partitionDetached(detachedPartition) }
         logger.debug("guest connection \(remote) closed: \(reason)")

@@ -82,16 +82,18 @@ extension Hub {
         ) { [unowned self] call throws(ControlError) in
             let params = try ControlParams(
                 call.params,
-                allowed: ["device", "x", "y", "width", "height", "colour", "rgb", "changed", "tolerance", "timeoutMs"])
+                allowed: [
+                    "device", "x", "y", "width", "height", "colour", "rgb", "png", "changed", "tolerance", "timeoutMs",
+                ])
             let screen = try screen(params)
             let area = try rect(params, screen, defaultWhole: true)
             let tolerance = Int(try params.optionalInt("tolerance", in: 0...255) ?? 0)
             let timeout = try params.requireInt(
                 "timeoutMs", in: 0...Int64(self.configuration.hub.limits.controlMaxWaitMs))
-            let given = ["colour", "rgb", "changed"].filter { params.contains($0) }
+            let given = ["colour", "rgb", "png", "changed"].filter { params.contains($0) }
             guard given.count == 1 else {
                 throw ControlError.invalidParams(
-                    param: "colour", expected: "exactly one of colour, rgb, changed", detail: "got \(given)")
+                    param: "colour", expected: "exactly one of colour, rgb, png, changed", detail: "got \(given)")
             }
             let condition: FramebufferWait.Condition
             if let text = try params.optionalString("colour") {
@@ -112,6 +114,19 @@ extension Hub {
                     pixels.append(red | green | UInt32(rgb[index * 3 + 2]))
                 }
                 condition = .image(pixels, tolerance: tolerance)
+            } else if let png = try params.optionalBase64("png", maxLength: Self.maxWaitPNGBytes(area)) {
+                let image: PNGDecoder.Image
+                do throws(PNGDecoder.Failure) {
+                    image = try PNGDecoder.decode(png, maxPixels: area.area)
+                } catch {
+                    throw ControlError.invalidParams(param: "png", expected: "an 8-bit PNG", detail: error.description)
+                }
+                guard image.width == area.width, image.height == area.height else {
+                    throw ControlError.invalidParams(
+                        param: "png", expected: "a \(area.width)x\(area.height) image",
+                        detail: "got \(image.width)x\(image.height)")
+                }
+                condition = .image(image.pixels, tolerance: tolerance)
             } else {
                 guard try params.requireBool("changed") else {
                     throw ControlError.invalidParams(param: "changed", expected: "true")
@@ -200,6 +215,10 @@ extension Hub {
         }
     }
 
+    /// A PNG of the wait's rectangle can hardly exceed its raw size (RGBA plus filter bytes) plus
+    /// deflate's worst-case overhead and some chunks.
+    static func maxWaitPNGBytes(_ area: ScreenRect) -> Int { area.area * 4 + area.height + area.area / 100 + 65536 }
+
     static func hexColour(_ pixel: UInt32) -> String {
         let digits = String(pixel & 0xff_ffff, radix: 16)
         return "#" + String(repeating: "0", count: 6 - digits.count) + digits
@@ -258,7 +277,8 @@ extension FramebufferScreen {
                 "keysDelivered": .uint(counters.keysDelivered), "keysIgnored": .uint(counters.keysIgnored),
                 "touchesDelivered": .uint(counters.touchesDelivered), "inputDropped": .uint(counters.inputDropped),
                 "commands": .uint(counters.commands), "commandErrors": .uint(counters.commandErrors),
-                "framesDone": .uint(counters.framesDone),
+                "framesDone": .uint(counters.framesDone), "surfacesMapped": .uint(counters.surfacesMapped),
+                "flushedRects": .uint(counters.flushedRects),
             ],
         ]
     }

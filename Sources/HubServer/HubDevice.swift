@@ -1,4 +1,5 @@
 import ControlWire
+import Glibc
 import GuestWire
 import JSON
 
@@ -78,6 +79,31 @@ final class GuestChannelEndpoint {
         guard let session, session.hasChannel(channel) else { return false }
         session.queueChannelData(channel, data)
         return true
+    }
+
+    /// Whether this channel can pass descriptors (`SCM_RIGHTS`): the guest is on a Unix socket.
+    var passesDescriptors: Bool { session?.passesDescriptors ?? false }
+
+    /// Queues one `CHANNEL_DATA` frame with `descriptor` riding on its first byte (`SCM_RIGHTS`, sent the
+    /// way `REGION_FD` is: by `sendmsg` once libuv has nothing unsent). The session takes `descriptor`
+    /// and closes it once sent or dropped, so pass a duplicate of anything the device keeps.
+    /// False (and `descriptor` closed) when the channel is gone or the transport cannot pass descriptors.
+    @discardableResult
+    func send(_ data: some Collection<UInt8>, passingOwned descriptor: Int32) -> Bool {
+        guard let session, session.hasChannel(channel), session.passesDescriptors else {
+            close(descriptor: descriptor)
+            return false
+        }
+        session.queueChannelData(channel, data, passing: descriptor, ownsDescriptor: true)
+        return true
+    }
+
+    private func close(descriptor: Int32) { if descriptor >= 0 { _ = Glibc.close(descriptor) } }
+
+    /// Refuses a guest's command with a guest-protocol `ERROR` frame on this channel (`Protocols/guest.md`
+    /// §5.5; request id 0). The channel stays open.
+    func sendError(_ code: GuestErrorCode, reason: String) {
+        session?.queueChannelError(channel, code: code, reason: reason)
     }
 
     /// Closes the channel from the device side with a code of `Protocols/guest.md` §5.5 (0 = normal).

@@ -6,6 +6,10 @@ import Hypervisor
 /// (`Protocols/guest.md` §8.5) see the same bytes.
 ///
 /// Pages are allocated by the kernel on first touch, so an unused region costs no resident memory.
+/// The framebuffer's shared-memory surfaces (`Protocols/framebuffer.md` §3.5) use the same backing.
+///
+/// The memfd is sealed against shrinking and growing: a guest holding the descriptor could otherwise
+/// `ftruncate` it, and the hub's next access to its mapping would die of `SIGBUS`.
 final class MemfdRegionBacking: RegionBacking {
     let sizeBytes: UInt64
     /// The read-write memfd. Sent as is for read-write grants.
@@ -15,9 +19,11 @@ final class MemfdRegionBacking: RegionBacking {
     /// Creates and maps a memfd of `sizeBytes`; nil when the kernel refuses (the caller falls back to the heap).
     init?(name: String, sizeBytes: UInt64) {
         guard sizeBytes <= UInt64(Int.max) else { return nil }
-        let fd = hubMemfdCreate("handsethub:\(name)", UInt32(MFD_CLOEXEC))
+        let fd = hubMemfdCreate("handsethub:\(name)", UInt32(MFD_CLOEXEC | MFD_ALLOW_SEALING))
         guard fd >= 0 else { return nil }
-        guard ftruncate(fd, off_t(sizeBytes)) == 0 else {
+        guard ftruncate(fd, off_t(sizeBytes)) == 0,
+            fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == 0
+        else {
             close(fd)
             return nil
         }
@@ -53,6 +59,16 @@ final class MemfdRegionBacking: RegionBacking {
         _ = target.initializeMemory(as: UInt8.self, from: bytes)
     }
 
+    /// Calls `body` with the mapping (empty for a zero-size backing). Another process may be writing it
+    /// meanwhile: readers must treat the bytes as untrusted and possibly torn.
+    func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        // SAFETY: the mapping covers sizeBytes and lives as long as self; the seals keep the file that long.
+        body(UnsafeRawBufferPointer(start: base, count: base == nil ? 0 : Int(sizeBytes)))
+    }
+
+    /// A duplicate of the read-write descriptor, for a transfer that closes what it sends. -1 on failure.
+    func duplicateDescriptor() -> Int32 { fcntl(descriptor, F_DUPFD_CLOEXEC, 0) }
+
     /// A new descriptor for the same memory that can only be mapped for reading: the memfd reopened
     /// `O_RDONLY` through `/proc/self/fd`. Sealing the memfd against writes is not an option, as the
     /// hub itself writes it. The caller closes the result. -1 with errno set on failure.
@@ -65,5 +81,10 @@ final class MemfdRegionBacking: RegionBacking {
 @_silgen_name("memfd_create")
 private func hubMemfdCreate(_ name: UnsafePointer<CChar>, _ flags: UInt32) -> Int32
 
-/// The `MFD_CLOEXEC` flag of `memfd_create(2)`.
+/// Flags of `memfd_create(2)` and file seals of `fcntl(2)` (linux/memfd.h, linux/fcntl.h), hidden by the overlay.
 private let MFD_CLOEXEC: Int32 = 1
+private let MFD_ALLOW_SEALING: Int32 = 2
+private let F_ADD_SEALS: Int32 = 1033
+private let F_SEAL_SEAL: Int32 = 1
+private let F_SEAL_SHRINK: Int32 = 2
+private let F_SEAL_GROW: Int32 = 4

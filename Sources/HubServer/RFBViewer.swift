@@ -14,6 +14,9 @@ final class RFBViewer {
     private var requested: ScreenRect?
     private var touch = TouchTracker()
     private var cursorSent = false
+    /// A DesktopSize rectangle is owed: the viewer announced the pseudo-encoding and has not had one
+    /// for the current size (RFC 6143 §7.8.2 lets the server send it in any update once announced).
+    private var desktopSizeDue = false
     private var closed = false
     private(set) var initialised = false
     private(set) var updatesSent: UInt64 = 0
@@ -81,8 +84,12 @@ final class RFBViewer {
         case .setPixelFormat(let format):
             encoder.format = format
         case .setEncodings(let encodings):
+            let announcedBefore = encoder.preferences.desktopSize
             encoder.preferences = RFBEncodingPreferences(encodings)
             damage.supportsCopyRect = encoder.preferences.copyRect
+            // First announcement: confirm the size in the next update, so the viewer knows the
+            // server honours the pseudo-encoding (and any later change reaches it the same way).
+            if encoder.preferences.desktopSize && !announcedBefore { desktopSizeDue = true }
         case .framebufferUpdateRequest(let incremental, let rect):
             let area = rect.intersection(screen.compositor.bounds)
             requested = (requested ?? area).union(area)
@@ -110,7 +117,7 @@ final class RFBViewer {
 
     /// Sends one update when the viewer asked for one, something changed, and its queue has room.
     func sendUpdateIfReady() {
-        guard !closed, initialised, let area = requested, !damage.isEmpty || needsCursor,
+        guard !closed, initialised, let area = requested, !damage.isEmpty || needsCursor || needsDesktopSize,
             connection.queuedWriteBytes < FramebufferScreen.viewerQueueLimit
         else { return }
         let (move, rects) = damage.take()
@@ -123,7 +130,11 @@ final class RFBViewer {
             pixels: screen.compositor.screen, width: screen.config.width, height: screen.config.height)
         let cursor = needsCursor ? RFBCursor.touchDot : nil
         cursorSent = cursorSent || cursor != nil
-        let bytes = encoder.update(source: source, rects: clipped, moves: moves, cursor: cursor)
+        let size = needsDesktopSize ? (width: screen.config.width, height: screen.config.height) : nil
+        if size != nil { desktopSizeDue = false }
+        screen.rectCache.use(generation: screen.compositor.generation)
+        let bytes = encoder.update(
+            source: source, rects: clipped, moves: moves, cursor: cursor, desktopSize: size, cache: screen.rectCache)
         requested = nil
         updatesSent += 1
         screen.counters.updatesSent += 1
@@ -136,4 +147,7 @@ final class RFBViewer {
     }
 
     private var needsCursor: Bool { encoder.preferences.cursor && !cursorSent }
+    /// The size is fixed by the configuration, so the only DesktopSize owed is the confirmation after
+    /// the announcement; a resizable screen would set `desktopSizeDue` on every viewer when it changes.
+    private var needsDesktopSize: Bool { encoder.preferences.desktopSize && desktopSizeDue }
 }

@@ -50,12 +50,29 @@ public struct RFBClientMessageDecoder: Sendable {
     /// Bytes buffered but not yet a whole message.
     public var bufferedBytes: Int { buffer.count - start }
 
-    /// Appends `bytes` and returns every whole message now available. A protocol violation throws;
+    /// Appends `bytes` and returns every whole message now available. A protocol violation throws
+    /// (dropping the messages before it in the same call: use `feedUntilViolation` to keep them);
     /// the connection must then be closed (RFB has no error message after the handshake).
     public mutating func feed(_ bytes: ArraySlice<UInt8>) throws(RFBError) -> [RFBClientMessage] {
+        let result = feedUntilViolation(bytes)
+        if let violation = result.violation { throw violation }
+        return result.messages
+    }
+
+    /// Appends `bytes` and returns every whole message before the first protocol violation, and the
+    /// violation if there was one. The result does not depend on how the stream was split into calls
+    /// (found by the RFB fuzzer: `feed` lost a key event that shared a read with a bad message).
+    /// After a violation the decoder must not be fed again.
+    public mutating func feedUntilViolation(_ bytes: ArraySlice<UInt8>) -> (
+        messages: [RFBClientMessage], violation: RFBError?
+    ) {
         buffer.append(contentsOf: bytes)
         var messages: [RFBClientMessage] = []
-        while let message = try next() { messages.append(message) }
+        do throws(RFBError) {
+            while let message = try next() { messages.append(message) }
+        } catch {
+            return (messages, error)
+        }
         if start == buffer.count {
             buffer.removeAll(keepingCapacity: buffer.capacity <= 1 << 16)
             start = 0
@@ -63,7 +80,7 @@ public struct RFBClientMessageDecoder: Sendable {
             buffer.removeFirst(start)
             start = 0
         }
-        return messages
+        return (messages, nil)
     }
 
     private func u16(_ at: Int) -> Int { Int(buffer[at]) << 8 | Int(buffer[at + 1]) }

@@ -149,11 +149,12 @@ public struct RFBServerSession: Sendable {
     }
 
     private mutating func decodeMessages(_ bytes: ArraySlice<UInt8>, into output: inout Output) {
-        do {
-            output.messages += try decoder.feed(bytes)
-        } catch {
+        // Messages before a violation are delivered, then the viewer closes: the same whatever the reads.
+        let result = decoder.feedUntilViolation(bytes)
+        output.messages += result.messages
+        if let violation = result.violation {
             phase = .closed
-            output.close = error.description
+            output.close = violation.description
         }
     }
 

@@ -35,7 +35,7 @@ public final class RFBUpdateEncoder {
     /// The whole FramebufferUpdate message. `rects` must lie inside `source`.
     public func update(
         source: RFBPixelSource, rects: [RFBRect], moves: [Move] = [], cursor: RFBCursor? = nil,
-        desktopSize: (width: Int, height: Int)? = nil
+        desktopSize: (width: Int, height: Int)? = nil, cache: RFBRectCache? = nil
     ) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(64 + rects.reduce(0) { $0 + $1.width * $1.height * format.bytesPerPixel })
@@ -62,6 +62,19 @@ public final class RFBUpdateEncoder {
         }
         for rect in rects where rect.width > 0 && rect.height > 0 {
             let before = out.count
+            if let cache, RFBRectCache.isCacheable(preferences.pixels) {
+                // The header is part of the cached bytes: same rectangle, same encoding.
+                let key = RFBRectCache.Key(format: format, encoding: preferences.pixels, rect: rect)
+                if let encoded = cache.lookup(key) {
+                    out += encoded
+                } else {
+                    encodePixels(source, rect, into: &out)
+                    cache.store(key, Array(out[before...]))
+                }
+                bytesByEncoding[preferences.pixels, default: 0] += UInt64(out.count - before)
+                count += 1
+                continue
+            }
             switch preferences.pixels {
             case RFBEncoding.hextile:
                 header(&out, rect, RFBEncoding.hextile)
@@ -80,6 +93,17 @@ public final class RFBUpdateEncoder {
         out[2] = UInt8(count >> 8)
         out[3] = UInt8(count & 0xff)
         return out
+    }
+
+    /// Header and body of one Raw or Hextile rectangle (the cacheable encodings).
+    private func encodePixels(_ source: RFBPixelSource, _ rect: RFBRect, into out: inout [UInt8]) {
+        if preferences.pixels == RFBEncoding.hextile {
+            header(&out, rect, RFBEncoding.hextile)
+            encodeHextile(source, rect, into: &out)
+        } else {
+            header(&out, rect, RFBEncoding.raw)
+            encodeRaw(source, rect, into: &out)
+        }
     }
 
     private func header(_ out: inout [UInt8], _ rect: RFBRect, _ encoding: Int32) {

@@ -162,6 +162,55 @@ func testScreen(width: Int, height: Int, seed: UInt32 = 1) -> [UInt32] {
     }
 }
 
+@Suite struct RectCacheTests {
+    @Test func sharedEncodingsAreIdenticalAndDroppedWithTheirPicture() throws {
+        var pixels = (0..<(40 * 30)).map { UInt32(truncatingIfNeeded: $0 &* 0x0101_0F07) & 0xff_ffff }
+        let rects = [RFBRect(x: 0, y: 0, width: 40, height: 30), RFBRect(x: 3, y: 5, width: 17, height: 9)]
+        for encoding in [RFBEncoding.raw, RFBEncoding.hextile] {
+            let cache = RFBRectCache()
+            cache.use(generation: 1)
+            let plain = RFBUpdateEncoder(preferences: RFBEncodingPreferences([encoding]))
+            let first = RFBUpdateEncoder(preferences: RFBEncodingPreferences([encoding]))
+            let second = RFBUpdateEncoder(preferences: RFBEncodingPreferences([encoding]))
+            let source = RFBPixelSource(pixels: pixels, width: 40, height: 30)
+            let expected = plain.update(source: source, rects: rects)
+            #expect(first.update(source: source, rects: rects, cache: cache) == expected)
+            #expect(cache.hits == 0)
+            #expect(second.update(source: source, rects: rects, cache: cache) == expected)
+            #expect(cache.hits == 2)
+            // A new picture: the old bytes must not be reused.
+            pixels[0] ^= 0xff_ffff
+            cache.use(generation: 2)
+            let changed = RFBPixelSource(pixels: pixels, width: 40, height: 30)
+            #expect(
+                second.update(source: changed, rects: rects, cache: cache)
+                    == plain.update(source: changed, rects: rects))
+            #expect(cache.hits == 2)
+            // Another pixel format is another entry.
+            second.format.bitsPerPixel = 16
+            second.format.depth = 16
+            second.format.redMax = 31
+            second.format.greenMax = 63
+            second.format.blueMax = 31
+            second.format.redShift = 11
+            second.format.greenShift = 5
+            second.format.blueShift = 0
+            plain.format = second.format
+            #expect(
+                second.update(source: changed, rects: rects, cache: cache)
+                    == plain.update(source: changed, rects: rects))
+            #expect(cache.hits == 2)
+        }
+        // ZRLE is never shared: its bytes depend on each viewer's zlib stream.
+        let cache = RFBRectCache()
+        let zrle = RFBUpdateEncoder(preferences: RFBEncodingPreferences([RFBEncoding.zrle]))
+        let source = RFBPixelSource(pixels: pixels, width: 40, height: 30)
+        _ = zrle.update(source: source, rects: rects, cache: cache)
+        _ = zrle.update(source: source, rects: rects, cache: cache)
+        #expect(cache.hits == 0)
+    }
+}
+
 @Suite struct Handshake {
     func session(_ security: RFBServerSession.Security = .none) -> RFBServerSession {
         RFBServerSession(
@@ -189,6 +238,22 @@ func testScreen(width: Int, height: Int, seed: UInt32 = 1) -> [UInt32] {
         #expect(output.send == [1, 1, 0, 0, 0, 1] + [0, 0, 0, UInt8(reason.count)] + reason)
         #expect(output.close != nil)
         #expect(s.feed([1][...]) == RFBServerSession.Output())
+    }
+
+    /// Found by Tools/fuzz/run-rfb-fuzz.sh: messages before a violation were lost when they shared a
+    /// read with it, but delivered when they came in an earlier read.
+    @Test func messagesBeforeAViolationAreDeliveredWhateverTheReads() throws {
+        let handshake = try RFBVectors.bytes("handshake-none-3.8.hex")
+        let key: [UInt8] = [4, 1, 0, 0, 0, 0, 0, 0x35]
+        let bad: [UInt8] = [0x63]
+        for split in [handshake.count, handshake.count + key.count] {
+            let stream = handshake + key + bad
+            var s = session()
+            let a = s.feed(stream[..<split])
+            let b = s.feed(stream[split...])
+            #expect(a.messages + b.messages == [.keyEvent(down: true, keysym: 0x35)], "split \(split)")
+            #expect(b.close == RFBError.unknownMessage(0x63).description)
+        }
     }
 
     @Test func badVersionCloses() throws {

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import mmap
 import os
 import select
 import socket
@@ -399,6 +400,8 @@ class GuestClient:
         self.decoder = FrameDecoder()
         self.queue: list[Frame] = []
         self.fds: list[int] = []
+        # channel -> predicate on CHANNEL_DATA bytes: which device frames carry a descriptor (SCM_RIGHTS).
+        self.descriptor_claims: dict[int, Any] = {}
         self.next_request_id = 1
         self.welcome: dict[str, Any] = {}
         self.version = 0
@@ -491,6 +494,10 @@ class GuestClient:
             self.sock.sendall(Frame("HEARTBEAT_ACK", dict(item.fields), request_id=item.request_id).encode())
         if item.type == "REGION_FD":
             item.fields["fd"] = self.fds.pop(0) if self.fds else None
+        elif item.type == "CHANNEL_DATA" and item.channel in self.descriptor_claims:
+            # A device frame that carries a descriptor (e.g. the framebuffer's SURFACE) takes the next one.
+            if self.descriptor_claims[item.channel](item.fields["data"]):
+                item.fields["fd"] = self.fds.pop(0) if self.fds else None
         self.queue.append(item)
 
     def request(self, frame_type: str, fields: dict[str, Any], channel: int = 0) -> Frame:
@@ -600,6 +607,9 @@ class FramebufferChannel:
         self.may_preempt = bool(may_preempt)
         self.regions = [struct.unpack(">HHHH", options[7 + 8 * i:15 + 8 * i]) for i in range(count)]
         self.events: list[dict[str, Any]] = []
+        self.surface: mmap.mmap | None = None
+        self.stride = 0
+        guest.descriptor_claims[channel] = lambda data: data[:1] == b"\x86"
 
     def _post(self, data: bytes) -> None:
         self.guest.post("CHANNEL_DATA", {"data": data}, channel=self.channel)
@@ -631,6 +641,39 @@ class FramebufferChannel:
     def release(self) -> None:
         self._post(b"\x06")
 
+    def map_surface(self, timeout: float = 5.0) -> mmap.mmap:
+        """Asks for the shared-memory surface (Unix sockets only) and maps it read-write.
+
+        The mapping is the whole screen, ``self.stride`` bytes per row, 4 bytes per pixel (see bgrx);
+        draw into it, then call flush() naming what changed."""
+        if self.surface is not None:
+            return self.surface
+        self._post(b"\x07")
+        event = self.next_event(timeout, kind="surface")
+        if event is None:
+            raise GuestError(14, "no SURFACE answer")
+        if event.get("fd") is None:
+            raise GuestError(18, "SURFACE came without a descriptor")
+        try:
+            self.surface = mmap.mmap(event["fd"], event["size"], mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        finally:
+            os.close(event["fd"])
+        self.stride = event["stride"]
+        return self.surface
+
+    def draw(self, x: int, y: int, w: int, h: int, pixels: bytes) -> None:
+        """Writes ``w*h`` pixels (4 bytes each) into the shared surface; nothing is shown until flush()."""
+        surface = self.map_surface()
+        row = w * 4
+        for line in range(h):
+            start = (y + line) * self.stride + x * 4
+            surface[start:start + row] = pixels[line * row:(line + 1) * row]
+
+    def flush(self, x: int, y: int, w: int, h: int, *more: tuple[int, int, int, int]) -> None:
+        """FLUSH: the hub composes these rectangles of the shared surface (checked like put)."""
+        rects = [(x, y, w, h), *more]
+        self._post(struct.pack(">BB", 8, len(rects)) + b"".join(struct.pack(">HHHH", *r) for r in rects))
+
     @staticmethod
     def decode_event(data: bytes) -> dict[str, Any]:
         tag = data[0]
@@ -646,9 +689,9 @@ class FramebufferChannel:
             return {"event": "focus", "focused": bool(data[1])}
         if tag == 0x85:
             return {"event": "preemption", "by": data[2:2 + data[1]].decode()}
-        if tag == 0x8F:
-            code, command, length = struct.unpack(">HBH", data[1:6])
-            return {"event": "error", "code": code, "command": command, "reason": data[6:6 + length].decode()}
+        if tag == 0x86:
+            width, height, stride, size = struct.unpack(">HHIQ", data[1:17])
+            return {"event": "surface", "width": width, "height": height, "stride": stride, "size": size}
         return {"event": "unknown", "data": data}
 
     def next_event(self, timeout: float = 5.0, kind: str | None = None) -> dict[str, Any] | None:
@@ -664,9 +707,17 @@ class FramebufferChannel:
             frame = self.guest.receive(remaining)
             if frame is None:
                 return None
-            if frame.type != "CHANNEL_DATA" or frame.channel != self.channel:
+            if frame.channel != self.channel:
                 continue
-            event = self.decode_event(frame.fields["data"])
+            if frame.type == "ERROR":
+                # A refused command: the guest-protocol ERROR frame on this channel (framebuffer.md §3.2).
+                event = {"event": "error", "code": frame.fields["code"], "reason": frame.fields["reason"]}
+            elif frame.type == "CHANNEL_DATA":
+                event = self.decode_event(frame.fields["data"])
+                if "fd" in frame.fields:
+                    event["fd"] = frame.fields["fd"]
+            else:
+                continue
             if kind is None or event["event"] == kind:
                 return event
             self.events.append(event)

@@ -323,3 +323,43 @@ def test_control_methods_screenshot_wait_and_input(hubd):
             hub.call("fb.setFocus", {"partition": "secure"})
     finally:
         linux.close()
+
+
+def read_update(sock: socket.socket, bpp: int = 4) -> list[tuple[int, int, int, int, int]]:
+    """One FramebufferUpdate decoded here (raw and pseudo-rectangles only): its rectangle headers."""
+    message, count = struct.unpack(">BxH", recv_exact(sock, 4))
+    assert message == 0
+    rects = []
+    for _ in range(count):
+        x, y, w, h, encoding = struct.unpack(">HHHHi", recv_exact(sock, 12))
+        if encoding == 0:
+            recv_exact(sock, w * h * bpp)
+        else:
+            assert encoding == -223, f"unexpected encoding {encoding}"
+        rects.append((x, y, w, h, encoding))
+    return rects
+
+
+def test_desktop_size_is_confirmed_to_viewers_that_announce_it(hubd):
+    hub = hubd()
+    port = rfb_port(hub)
+    linux = GuestClient.connect(guest_endpoint(hub), "linux", "linux-dev-secret")
+    try:
+        fb = FramebufferChannel(linux)
+        announcing, plain = rfb_init(port), rfb_init(port)
+        announcing.sendall(struct.pack(">BxHii", 2, 2, 0, -223))
+        plain.sendall(struct.pack(">BxHi", 2, 1, 0))
+        for sock in (announcing, plain):
+            sock.sendall(struct.pack(">BBHHHH", 3, 1, 0, 0, WIDTH, HEIGHT))  # incremental, nothing changed yet
+        # Nothing changed, yet the announcing viewer gets its DesktopSize at once (RFC 6143 §7.8.2).
+        assert read_update(announcing) == [(0, 0, WIDTH, HEIGHT, -223)]
+        fb.fill(0, 40, 8, 8, 0x00FF00)
+        sync(fb, 1)
+        # Later updates carry only what changed; the plain viewer never gets the pseudo-rectangle.
+        announcing.sendall(struct.pack(">BBHHHH", 3, 1, 0, 0, WIDTH, HEIGHT))
+        assert read_update(announcing) == [(0, 40, 8, 8, 0)]
+        assert read_update(plain) == [(0, 40, 8, 8, 0)]
+        announcing.close()
+        plain.close()
+    finally:
+        linux.close()
