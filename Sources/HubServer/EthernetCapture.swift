@@ -1,5 +1,6 @@
 import EthernetWire
 import Glibc
+import Wire
 
 /// A pcap file being written for a segment or one port. Records are buffered and written once per
 /// loop pass, so capture adds one `write` per pass rather than one per frame.
@@ -59,4 +60,30 @@ struct EthernetCaptureError: Error {
     let path: String
     let code: Int32
     var message: String { "cannot open \(path): \(String(cString: strerror(code)))" }
+}
+
+/// Frames streamed live to control clients as `eth.frame` events (`Protocols/control.md` §13): each frame is
+/// published once, with at most `snapLength` bytes of it, and reaches every subscriber whose filter matches,
+/// through the hub's bounded outboxes (a slow client is told how many it missed; the switch never waits).
+final class EthernetLiveCapture {
+    let port: String?
+    let snapLength: Int
+    private(set) var frames: UInt64 = 0
+    private unowned let hub: Hub
+
+    init(port: String?, snapLength: Int, hub: Hub) {
+        self.port = port
+        self.snapLength = snapLength
+        self.hub = hub
+    }
+
+    func publish(_ frame: ArraySlice<UInt8>, segment: String, port: String, direction: String) {
+        frames &+= 1
+        hub.publish(
+            "eth.frame", device: segment,
+            data: [
+                "port": .string(port), "direction": .string(direction), "length": .int(Int64(frame.count)),
+                "frame": .string(Hex.encode(frame.prefix(snapLength))),
+            ])
+    }
 }

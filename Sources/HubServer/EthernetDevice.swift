@@ -131,6 +131,8 @@ final class EthernetSegment {
     // retain and release on every frame.
     unowned(unsafe) let device: EthernetDevice
     var capture: EthernetCapture?
+    /// A live capture: frames published as `eth.frame` events to control subscribers (bounded by their outboxes).
+    var liveCapture: EthernetLiveCapture?
     var isDirty = false
     private var impairmentTimer: Timer?
     private var armedDeadline: UInt64?
@@ -189,6 +191,7 @@ final class EthernetSegment {
         for port in ports { port.attachment?.close() }
         capture?.close()
         capture = nil
+        liveCapture = nil
         impairmentTimer?.close()
         stallTimer?.close()
         waiting.removeAll()
@@ -208,6 +211,9 @@ final class EthernetSegment {
     func received(_ frame: ArraySlice<UInt8>, from port: EthernetPortRuntime, now: UInt64) {
         if let capture, capture.port == nil || capture.port == port.config.name {
             capture.record(frame, unixNanoseconds: Hub.wallClockNanos())
+        }
+        if let liveCapture, liveCapture.port == nil || liveCapture.port == port.config.name {
+            liveCapture.publish(frame, segment: config.name, port: port.config.name, direction: "received")
         }
         if !device.watches.isEmpty { device.offer(frame, segment: self, port: port, direction: .received) }
         sw.receive(frame, from: port.id, now: now)
@@ -279,6 +285,11 @@ final class EthernetSegment {
         if let capture, capture.port == port.config.name {
             let now = Hub.wallClockNanos()
             for frame in frames { capture.record(frame, unixNanoseconds: now) }
+        }
+        if let liveCapture, liveCapture.port == port.config.name {
+            for frame in frames {
+                liveCapture.publish(frame, segment: config.name, port: port.config.name, direction: "sent")
+            }
         }
         if !device.watches.isEmpty {
             for frame in frames { device.offer(frame, segment: self, port: port, direction: .sent) }

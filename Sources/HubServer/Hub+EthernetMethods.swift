@@ -247,9 +247,21 @@ extension EthernetDevice {
         }
         router.register("eth.capture.start", summary: "Write a segment's (or one port's) frames to a pcap file") {
             [unowned self] call throws(ControlError) in
-            let params = try ControlParams(call.params, allowed: ["segment", "port", "path", "snapLength"])
+            let params = try ControlParams(call.params, allowed: ["segment", "port", "path", "snapLength", "live"])
             let segment = try self.segment(params)
             let portName = params.contains("port") ? try self.port(params, in: segment).config.name : nil
+            if try params.optionalBool("live") == true {
+                // A live stream to control clients instead of a file: frames become eth.frame events.
+                let snap = Int(try params.optionalInt("snapLength", in: 14...9216) ?? 128)
+                guard segment.liveCapture == nil else {
+                    throw ControlError.conflict("\(segment.name) is already streaming its frames")
+                }
+                segment.liveCapture = EthernetLiveCapture(port: portName, snapLength: snap, hub: self.hub)
+                return .result([
+                    "segment": .string(segment.name), "live": true, "port": portName.map(JSON.string) ?? .null,
+                    "snapLength": .int(Int64(snap)),
+                ])
+            }
             let path = try params.requireString("path")
             let snap = Int(try params.optionalInt("snapLength", in: 64...262_144) ?? 65535)
             guard segment.capture == nil else {
@@ -266,8 +278,15 @@ extension EthernetDevice {
         }
         router.register("eth.capture.stop", summary: "Finish a segment's capture file") {
             [unowned self] call throws(ControlError) in
-            let params = try ControlParams(call.params, allowed: ["segment"])
+            let params = try ControlParams(call.params, allowed: ["segment", "live"])
             let segment = try self.segment(params)
+            if try params.optionalBool("live") == true {
+                guard let live = segment.liveCapture else {
+                    throw ControlError.conflict("\(segment.name) is not streaming its frames")
+                }
+                segment.liveCapture = nil
+                return .result(["segment": .string(segment.name), "live": true, "frames": .uint(live.frames)])
+            }
             guard let capture = segment.capture else { throw ControlError.conflict("\(segment.name) is not capturing") }
             capture.close()
             segment.capture = nil
