@@ -236,7 +236,6 @@ def connect_tcp(host, port):
 def bench_events(quick):
     """Events per second delivered to 1 and to 10 subscribers, against Redis pub/sub fan-out to the same
     number of subscribers (published by one client, counted by subscriber threads)."""
-    import threading
     total = 20000 if quick else 100000
     rows = []
     for subscribers in (1, 10):
@@ -299,11 +298,10 @@ def hub_subscriber(path):
 
 
 def hub_publish(path, total):
-    """Raises `total` interrupts as a test peer, pipelined in batches (each makes one irq.raised event)."""
+    """Raises `total` interrupts as a test peer, pipelined in batches (each makes irq.raised and irq.latched events)."""
     sock = connect_unix(path)
     batch = 500
     sent = 0
-    buffer = b""
     while sent < total:
         lines = b"".join(b'{"jsonrpc":"2.0","id":%d,"method":"irq.raise","params":{"partition":"rtos","line":%d,"as":"bench"}}\n'
                          % (sent + i, (sent + i) % 32) for i in range(min(batch, total - sent)))
@@ -703,9 +701,7 @@ def _rfb_viewer_connect(port, encoding):
 
 
 def _skip_hextile(sock, w, h):
-    import struct
     total = 0
-    bg_known = False
     for ty in range(0, h, 16):
         for tx in range(0, w, 16):
             tw, th = min(16, w - tx), min(16, h - ty)
