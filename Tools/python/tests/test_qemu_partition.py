@@ -94,3 +94,60 @@ devices:
         assert "52:54:00:77:00:02" in macs
     finally:
         hub.call("partition.stop", {"name": "linux"})
+
+
+def test_two_qemu_partitions_launched_by_the_hub_ping_each_other(hubd):
+    """Both partitions are QEMU guests the hub launches on the same virtual LAN; rtos pings linux."""
+    built = sh(str(ROOT / "Tools/guest-image/build.sh"), timeout=600)
+    image = Path(built.stdout.strip().splitlines()[-1])
+
+    def partition(name, priority, klass, address, mac, run=""):
+        extra = f" hh.run={run}" if run else ""
+        return f"""
+  - name: {name}
+    class: {klass}
+    priority: {priority}
+    memoryBytes: 256MiB
+    secret: {name}-dev-secret
+    devices:
+      - {{device: lan0, access: shared}}
+    launch:
+      qemu:
+        kernel: {image / 'vmlinuz'}
+        initrd: {image / 'initrd.img'}
+        append: "console=ttyS0 quiet panic=-1 hh.ip={address}{extra}"
+        nic: lan0/{name}-nic
+        mac: "{mac}"
+"""
+    config = f"""
+platform: {{name: two-qemu-partitions}}
+hub:
+  controlEndpoints: [unix:/tmp/handsethub/control.sock]
+  guestEndpoints: [unix:/tmp/handsethub/guest.sock]
+partitions:
+{partition("linux", 8, "fair-share", "10.78.0.2/24", "52:54:00:78:00:02")}
+{partition("rtos", 0, "real-time", "10.78.0.1/24", "52:54:00:78:00:01", "ping,-c,40,-W,1,10.78.0.2")}
+devices:
+  ethernet:
+    - name: lan0
+      mtu: 1500
+      ports:
+        - {{name: linux-nic, stream: "unix:/tmp/handsethub/linux.sock"}}
+        - {{name: rtos-nic, stream: "unix:/tmp/handsethub/rtos.sock"}}
+"""
+    hub = hubd(config=config)
+    try:
+        deadline = time.monotonic() + 180
+        log = ""
+        while time.monotonic() < deadline:
+            log = hub.call("partition.logs", {"name": "rtos"})["text"]
+            if "HH-RUN-EXIT" in log:
+                break
+            time.sleep(0.5)
+        # Both boot at once: rtos keeps pinging (40 tries, 1 s each) until linux's guest answers; busybox ping
+        # exits 0 when any echo came back, and each answer is on rtos's console.
+        assert "HH-RUN-EXIT 0" in log, log[-3000:]
+        assert "bytes from 10.78.0.2" in log, log[-3000:]
+    finally:
+        for name in ("rtos", "linux"):
+            hub.call("partition.stop", {"name": name})
