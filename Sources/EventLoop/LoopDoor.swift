@@ -1,5 +1,5 @@
 import CUV
-import Synchronization
+import Glibc
 
 /// The only way into the loop from another thread: queue a job, the loop runs it on its thread.
 ///
@@ -42,7 +42,7 @@ final class DoorQueue: Sendable {
         var closed = false
     }
 
-    let state = Mutex(State())
+    let state = PThreadLocked(State())
 
     func take() -> [@Sendable () -> Void] {
         state.withLock { current in
@@ -103,5 +103,33 @@ public struct LoopBound<Value: AnyObject>: @unchecked Sendable {
     public func post(through door: LoopDoor, _ body: @escaping @Sendable (Value) -> Void) -> Bool {
         let captured = self
         return door.post { body(captured.value) }
+    }
+}
+
+/// A value behind a `pthread_mutex_t`. Used instead of `Synchronization.Mutex` on the cross-thread door
+/// because ThreadSanitizer understands pthread locks (it intercepts them) but not the futex Mutex uses on
+/// Linux, and reported the door's correctly locked accesses as races.
+final class PThreadLocked<Value>: @unchecked Sendable {
+    // SAFETY: `value` is only touched inside `withLock`, which holds `mutex`; the mutex memory is allocated
+    // once and freed in deinit, when no thread can hold a reference any more.
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private var value: Value
+
+    init(_ value: Value) {
+        self.value = value
+        mutex = .allocate(capacity: 1)
+        mutex.initialize(to: pthread_mutex_t())
+        pthread_mutex_init(mutex, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return try body(&value)
     }
 }
