@@ -89,6 +89,10 @@ devices:
             if answered.returncode == 0:
                 break
         assert answered is not None and answered.returncode == 0, hub.call("partition.logs", {"name": "linux"})["text"][-2000:]
+        # The guest's serial console is the partition's log (it may reach the hub a little after the ping).
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "HH-READY" not in hub.call("partition.logs", {"name": "linux"})["text"]:
+            time.sleep(0.2)
         assert "HH-READY" in hub.call("partition.logs", {"name": "linux"})["text"]
         macs = {entry["mac"] for entry in hub.call("eth.macTable", {"segment": "lan0"})["entries"]}
         assert "52:54:00:77:00:02" in macs
