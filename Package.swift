@@ -84,7 +84,7 @@ let package = Package(
             ]),
         // Load generator for Tools/benchmarks: guest ping-pong, floods, throughput, many guests.
         .executableTarget(name: "hubbench", dependencies: ["HubGuest", "GuestWire"]),
-        .target(name: "TestSupport", dependencies: ["Hypervisor", "Wire"]),
+        .target(name: "TestSupport", dependencies: ["Hypervisor", "Wire", "EventLoop"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "TestSupport"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "GuestWireTests", dependencies: ["GuestWire", "Wire"]),

@@ -106,16 +106,17 @@ public struct LoopBound<Value: AnyObject>: @unchecked Sendable {
     }
 }
 
-/// A value behind a `pthread_mutex_t`. Used instead of `Synchronization.Mutex` on the cross-thread door
+/// A value behind a `pthread_mutex_t` (also the tests' shared-state lock). Used instead of
+/// `Synchronization.Mutex` on the cross-thread door
 /// because ThreadSanitizer understands pthread locks (it intercepts them) but not the futex Mutex uses on
 /// Linux, and reported the door's correctly locked accesses as races.
-final class PThreadLocked<Value>: @unchecked Sendable {
+public final class PThreadLocked<Value>: @unchecked Sendable {
     // SAFETY: `value` is only touched inside `withLock`, which holds `mutex`; the mutex memory is allocated
     // once and freed in deinit, when no thread can hold a reference any more.
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private var value: Value
 
-    init(_ value: Value) {
+    public init(_ value: Value) {
         self.value = value
         mutex = .allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())
@@ -127,7 +128,7 @@ final class PThreadLocked<Value>: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
+    public func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body(&value)

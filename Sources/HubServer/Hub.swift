@@ -380,7 +380,8 @@ public final class Hub {
                 for supervisor in self.supervisors.values { supervisor.killForShutdown() }
                 self.loop.closeAllHandles()
             }
-            uv_unref_timer(grace)
+            // The grace timer must not keep an otherwise finished loop alive.
+            grace.unreference()
         }
         if let readyFile = options.readyFile { unlink(readyFile) }
     }
@@ -412,6 +413,3 @@ public final class Hub {
         return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
     }
 }
-
-/// The grace timer must not keep an otherwise finished loop alive.
-private func uv_unref_timer(_ timer: Timer) { timer.unreference() }

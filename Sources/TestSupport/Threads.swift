@@ -1,3 +1,4 @@
+import EventLoop
 import Glibc
 
 /// Runs `body` on a new detached thread (Foundation's Thread would pull Foundation into the tests).
@@ -18,28 +19,6 @@ public func spawnThread(_ body: @escaping @Sendable () -> Void) {
     pthread_detach(thread)
 }
 
-/// A value shared between threads behind a lock (a class, so closures can capture it). A pthread mutex
-/// rather than `Synchronization.Mutex`, so ThreadSanitizer (which intercepts pthread locks) sees the ordering.
-public final class Locked<Value: Sendable>: @unchecked Sendable {
-    // SAFETY: `value` is only touched while `mutex` is held; the mutex lives as long as the object.
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private var value: Value
-
-    public init(_ value: Value) {
-        self.value = value
-        mutex = .allocate(capacity: 1)
-        mutex.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(mutex, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
-
-    public func withLock<Result>(_ body: (inout Value) -> Result) -> Result {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return body(&value)
-    }
-}
+/// A value shared between threads behind a lock: the event loop's pthread-backed lock, which
+/// ThreadSanitizer can see through.
+public typealias Locked = PThreadLocked
