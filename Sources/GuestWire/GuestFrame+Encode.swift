@@ -11,6 +11,15 @@ extension GuestFrame {
         return writer.bytes
     }
 
+    /// Appends the whole frame (length prefix, header, payload) to `writer`: a session batches a pass's frames
+    /// in one buffer instead of allocating one array per frame.
+    public func encode(into writer: inout ByteWriter) {
+        let start = writer.count
+        writer.writeU32BE(0)
+        writeBody(into: &writer)
+        writer.patchU32BE(UInt32(truncatingIfNeeded: writer.count - start - GuestProtocol.prefixLength), at: start)
+    }
+
     /// The frame body (header + payload) without the prefix: what the handshake transcript covers.
     public func encodeBody() -> [UInt8] {
         var writer = ByteWriter(capacity: GuestFrameHeader.length + message.encodedSizeHint)
@@ -122,11 +131,9 @@ extension GuestMessage {
             writer.writeU64BE(messageId)
             writer.writeU8(status.rawValue)
         case .msgDeliver(let delivery):
-            writer.writeU32BE(delivery.link)
-            writer.writeU64BE(delivery.messageId)
-            writer.writeName(delivery.sender)
-            writer.writeU64BE(delivery.correlation)
-            writer.writeBytes(delivery.payload)
+            GuestFrame.writeDeliveryFields(
+                into: &writer, link: delivery.link, messageId: delivery.messageId, sender: delivery.sender,
+                correlation: delivery.correlation, payload: delivery.payload)
         case .msgAck(let link, let upTo):
             writer.writeU32BE(link)
             writer.writeU64BE(upTo)

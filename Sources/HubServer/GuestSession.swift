@@ -25,12 +25,15 @@ final class GuestSession {
     private unowned let hub: Hub
     private var decoder: GuestFrameDecoder
     private(set) var state: State = .awaitingHello
-    private var outgoing: [[UInt8]] = []
+    /// Frames queued this pass, prefixed and back to back: one buffer, one write per flush.
+    private var output = ByteWriter(capacity: 0)
     private var handshakeTimer: Timer?
     private var livenessTimer: Timer?
     private var lastTrafficNanos = MonotonicClock.nanoseconds()
     private var linkIDs: [String: UInt32] = [:]
     private var linkNames: [UInt32: String] = [:]
+    /// `linkNames` as a table by link id, for the per-message paths (no hashing).
+    private var welcomedLinks: [Bool] = []
     private var regionNames: [UInt32: String] = [:]
     private var actions: [Action] = []
     /// Open device channels by channel number (`Protocols/guest.md` §10).
@@ -40,6 +43,8 @@ final class GuestSession {
     var logger: Logger
     let remote: String
     private(set) var framesReceived: UInt64 = 0
+    /// In the hub's list of sessions to flush at the end of the pass (a flag, not a set: no hashing per frame).
+    var flushPending = false
     private(set) var errorsSent: UInt64 = 0
     private(set) var attachedAtUnixNs: UInt64 = 0
 
@@ -103,6 +108,12 @@ final class GuestSession {
         for body in bodies {
             if case .closed = state { break }
             framesReceived += 1
+            if case .attached(let session, _) = state, let send = GuestFrame.messageSend(in: body) {
+                handleMessageSend(
+                    link: send.link, correlation: send.correlation, payload: send.payload, request: send.requestId,
+                    session: session)
+                continue
+            }
             switch GuestFrame.decode(body: body, limits: decoder.limits) {
             case .success(let frame): handle(frame, body: body)
             case .failure(let error): malformed(error)
@@ -158,7 +169,7 @@ final class GuestSession {
         let transcript = GuestProtocol.transcript(
             helloBody: body, challengeBody: encoded[GuestProtocol.prefixLength...])
         state = .awaitingProof(partition: hello.partition, resumeToken: hello.resumeToken, transcript: transcript)
-        outgoing.append(encoded)
+        output.writeBytes(encoded)
     }
 
     private func handleProof(
@@ -190,9 +201,8 @@ final class GuestSession {
             attachedAtUnixNs = Hub.wallClockNanos()
             logger[metadataKey: "partition"] = "\(partition)"
             hub.guestDidAttach(self, session: info.session)
-            outgoing.append(
-                GuestFrame(.welcome(welcome(for: info, heartbeatMs: config.heartbeatMs)), requestId: requestId).encode()
-            )
+            queue(
+                GuestFrame(.welcome(welcome(for: info, heartbeatMs: config.heartbeatMs)), requestId: requestId))
             startLivenessCheck(heartbeatMs: config.heartbeatMs)
             if connection.kind == .unix { queueRegionDescriptors(info) }
         // Actions of the attach (credit, events) are performed after the welcome is queued.
@@ -202,6 +212,7 @@ final class GuestSession {
     private func welcome(for info: AttachInfo, heartbeatMs: Int?) -> GuestWelcome {
         linkIDs = [:]
         linkNames = [:]
+        welcomedLinks = []
         regionNames = [:]
         var links: [GuestLinkInfo] = []
         for view in info.links {
@@ -209,6 +220,10 @@ final class GuestSession {
             let id = UInt32(hub.configuration.links.firstIndex { $0.name == view.name } ?? links.count)
             linkIDs[view.name] = id
             linkNames[id] = view.name
+            if welcomedLinks.count <= Int(id) {
+                welcomedLinks += repeatElement(false, count: Int(id) + 1 - welcomedLinks.count)
+            }
+            welcomedLinks[Int(id)] = true
             links.append(
                 GuestLinkInfo(
                     id: id, name: view.name, peer: view.peer, maxMessage: UInt32(view.maxMessageBytes),
@@ -282,32 +297,14 @@ final class GuestSession {
         case .timerCancel(let line):
             answer(line: platform.cancelTimer(session: session, line: Int(line)), requestId: request)
         case .msgSend(let linkID, let correlation, let payload):
-            guard let link = linkNames[linkID] else {
-                return answer(
-                    GuestFrame(.msgSent(link: linkID, messageId: 0, status: .noSuchLink), requestId: request),
-                    unless: false)
-            }
-            let outcome = platform.send(
-                from: .session(session), link: link, payload: payload,
-                correlation: correlation == 0 ? nil : correlation,
-                actions: &actions)
-            let (id, status): (UInt64, GuestSendStatus) =
-                switch outcome {
-                case .queued(let id): (id, .queued)
-                case .queueFull: (0, .queueFull)
-                case .tooLarge: (0, .tooLarge)
-                case .noSuchLink: (0, .noSuchLink)
-                case .notPermitted: (0, .notPermitted)
-                }
-            answer(
-                GuestFrame(.msgSent(link: linkID, messageId: id, status: status), requestId: request),
-                unless: status == .queued)
+            handleMessageSend(
+                link: linkID, correlation: correlation, payload: payload, request: request, session: session)
         case .msgAck(let linkID, let upTo):
             guard let link = linkNames[linkID] else {
                 return sendError(.noSuchLink, "link \(linkID)", requestId: request)
             }
             switch platform.acknowledge(session: session, link: link, upTo: upTo, actions: &actions) {
-            case .acknowledged: if request != 0 { outgoing.append(GuestFrame(.ok, requestId: request).encode()) }
+            case .acknowledged: if request != 0 { queue(GuestFrame(.ok, requestId: request)) }
             case .beyondDelivered:
                 sendError(.malformedFrame, "ack \(upTo) beyond the last delivered id", requestId: request)
             case .noSuchLink: sendError(.noSuchLink, "link \(linkID)", requestId: request)
@@ -323,9 +320,8 @@ final class GuestSession {
                 session: session, region: region, offset: offset, length: Int(length), actions: &actions)
             {
             case .ok(let bytes):
-                outgoing.append(
-                    GuestFrame(.regionData(region: regionID, offset: offset, bytes: bytes[...]), requestId: request)
-                        .encode())
+                queue(
+                    GuestFrame(.regionData(region: regionID, offset: offset, bytes: bytes[...]), requestId: request))
             case .outOfGrant:
                 answer(
                     GuestFrame(.regionResult(region: regionID, status: .outOfGrant), requestId: request), unless: false)
@@ -357,11 +353,11 @@ final class GuestSession {
                 GuestFrame(.regionResult(region: regionID, status: status), requestId: request), unless: status == .ok)
         case .heartbeat(let stamp):
             // Any frame counts as traffic; an answer only when asked for (§3.3).
-            if request != 0 { outgoing.append(GuestFrame(.heartbeatAck(stamp: stamp), requestId: request).encode()) }
+            if request != 0 { queue(GuestFrame(.heartbeatAck(stamp: stamp), requestId: request)) }
         case .heartbeatAck:
             break
         case .detach(let reason):
-            if request != 0 { outgoing.append(GuestFrame(.ok, requestId: request).encode()) }
+            if request != 0 { queue(GuestFrame(.ok, requestId: request)) }
             closeConnection(reason: "guest detached: \(reason)", detach: .guestRequested)
         case .channelOpen(let device, let options):
             openChannel(frame.channel, device: device, options: options, requestId: request)
@@ -382,7 +378,7 @@ final class GuestSession {
                     .noSuchChannel, "channel \(frame.channel) is not open", requestId: request, channel: frame.channel)
             }
             channel.closed(reason: reason.isEmpty ? "closed by the guest" : reason)
-            if request != 0 { outgoing.append(GuestFrame(.ok, channel: frame.channel, requestId: request).encode()) }
+            if request != 0 { queue(GuestFrame(.ok, channel: frame.channel, requestId: request)) }
         case .hello, .proof:
             sendError(.unexpectedFrame, "already attached", requestId: request)
         case .challenge, .welcome, .error, .ok, .raiseResult, .irq, .msgSent, .msgDeliver, .credit, .regionData,
@@ -391,15 +387,43 @@ final class GuestSession {
         }
     }
 
+    /// MSG_SEND (§7.1): reached from the decoded frame and from the in-place fast path in `received`.
+    private func handleMessageSend(
+        link linkID: UInt32, correlation: UInt64, payload: ArraySlice<UInt8>, request: UInt32, session: SessionID
+    ) {
+        guard welcomed(link: linkID) else {
+            return answer(
+                GuestFrame(.msgSent(link: linkID, messageId: 0, status: .noSuchLink), requestId: request),
+                unless: false)
+        }
+        // Link ids are the model's link indices (see `welcome`).
+        let outcome = hub.platform.send(
+            from: .session(session), linkAt: Int(linkID), payload: payload,
+            correlation: correlation == 0 ? nil : correlation, actions: &actions)
+        let (id, status): (UInt64, GuestSendStatus) =
+            switch outcome {
+            case .queued(let id): (id, .queued)
+            case .queueFull: (0, .queueFull)
+            case .tooLarge: (0, .tooLarge)
+            case .noSuchLink: (0, .noSuchLink)
+            case .notPermitted: (0, .notPermitted)
+            }
+        answer(
+            GuestFrame(.msgSent(link: linkID, messageId: id, status: status), requestId: request),
+            unless: status == .queued)
+    }
+
+    private func welcomed(link id: UInt32) -> Bool { Int(id) < welcomedLinks.count && welcomedLinks[Int(id)] }
+
     /// Typed answers go out when the guest asked (request id ≠ 0). With request id 0, only a failure is
     /// reported, as the typed frame itself (it carries the status).
     private func answer(_ frame: GuestFrame, unless success: Bool) {
-        if frame.requestId != 0 || !success { outgoing.append(frame.encode()) }
+        if frame.requestId != 0 || !success { queue(frame) }
     }
 
     private func answer(line outcome: LineOutcome, requestId: UInt32) {
         switch outcome {
-        case .ok: if requestId != 0 { outgoing.append(GuestFrame(.ok, requestId: requestId).encode()) }
+        case .ok: if requestId != 0 { queue(GuestFrame(.ok, requestId: requestId)) }
         case .noSuchLine: sendError(.noSuchLine, "no such line", requestId: requestId)
         case .invalid:
             sendError(
@@ -411,36 +435,43 @@ final class GuestSession {
     // MARK: Output
 
     func deliverInterrupt(line: Int, priority: UInt8, coalesced: UInt32) {
-        outgoing.append(GuestFrame(.irq(line: UInt16(line), priority: priority, coalesced: max(1, coalesced))).encode())
+        queue(GuestFrame(.irq(line: UInt16(line), priority: priority, coalesced: max(1, coalesced))))
     }
 
     func deliverMessage(_ delivery: MessageDelivery) {
-        guard let id = linkIDs[delivery.link] else { return }
-        let message = GuestDelivery(
-            link: id, messageId: delivery.messageID, sender: delivery.sender.description,
-            correlation: delivery.correlation ?? 0, payload: delivery.payload[...])
-        outgoing.append(GuestFrame(.msgDeliver(message)).encode())
+        let id = UInt32(truncatingIfNeeded: delivery.linkIndex)
+        guard welcomed(link: id) else { return }
+        GuestFrame.encodeMessageDelivery(
+            into: &output, link: id, messageId: delivery.messageID, sender: delivery.sender.description,
+            correlation: delivery.correlation ?? 0, payload: delivery.payload)
     }
 
     func grantCredit(link: String, credit: Int) {
         guard let id = linkIDs[link], credit > 0 else { return }
-        outgoing.append(GuestFrame(.credit(link: id, credit: UInt32(min(credit, Int(UInt32.max))))).encode())
+        queue(GuestFrame(.credit(link: id, credit: UInt32(min(credit, Int(UInt32.max))))))
     }
 
     func notifySuspended(_ suspended: Bool, reason: String) {
-        outgoing.append(GuestFrame(suspended ? .suspend(reason: reason) : .resume).encode())
+        queue(GuestFrame(suspended ? .suspend(reason: reason) : .resume))
         flush()
     }
 
-    /// Writes everything queued this pass as one vectored write, then any region descriptor that can go.
+    /// The largest output buffer kept between passes.
+    static let retainedOutputBytes = 256 << 10
+
+    /// Appends one frame to this pass's output.
+    private func queue(_ frame: GuestFrame) { frame.encode(into: &output) }
+
+    /// Writes everything queued this pass as one write, then any region descriptor that can go.
     func flush() {
         if case .closed = state { return }
-        if !outgoing.isEmpty {
+        if output.count > 0 {
             // While descriptors wait for libuv's queue to drain, each write's completion tries them again.
             let retry: ((LoopError?) -> Void)? =
                 pendingDescriptors.isEmpty ? nil : { [weak self] _ in self?.sendPendingDescriptors() }
-            connection.write(buffers: outgoing, completion: retry)
-            outgoing.removeAll(keepingCapacity: true)
+            connection.write(output.bytes, completion: retry)
+            // A burst of large frames must not pin its buffer for the session's life.
+            output.bytes.removeAll(keepingCapacity: output.bytes.capacity <= GuestSession.retainedOutputBytes)
         }
         if !pendingDescriptors.isEmpty { sendPendingDescriptors() }
     }
@@ -505,7 +536,7 @@ final class GuestSession {
     private func sendError(_ code: GuestErrorCode, _ reason: String, requestId: UInt32, channel: UInt16 = 0) {
         errorsSent += 1
         let text = String(reason.utf8.prefix(1000)) ?? "error"
-        outgoing.append(GuestFrame(.error(code: code, reason: text), channel: channel, requestId: requestId).encode())
+        queue(GuestFrame(.error(code: code, reason: text), channel: channel, requestId: requestId))
     }
 
     // MARK: Device channels (§10)
@@ -524,12 +555,11 @@ final class GuestSession {
             sendError(refusal.code, refusal.reason, requestId: requestId, channel: number)
         case .success(let channel):
             channels[number] = channel
-            outgoing.append(
+            queue(
                 GuestFrame(
                     .channelOpened(maxData: channel.maxData, options: channel.openedOptions[...]), channel: number,
                     requestId: requestId
-                )
-                .encode())
+                ))
         }
     }
 
@@ -564,13 +594,13 @@ final class GuestSession {
     var isWriteQueueFull: Bool { connection.isAboveHighWatermark }
 
     func queueChannelData(_ number: UInt16, _ data: some Collection<UInt8>) {
-        outgoing.append(GuestFrame(.channelData(ArraySlice(data)), channel: number).encode())
+        queue(GuestFrame(.channelData(ArraySlice(data)), channel: number))
         hub.scheduleFlush(of: self)
     }
 
     func closeChannelFromDevice(_ number: UInt16, code: UInt16, reason: String) {
         guard channels.removeValue(forKey: number) != nil else { return }
-        outgoing.append(GuestFrame(.channelClose(code: code, reason: reason), channel: number).encode())
+        queue(GuestFrame(.channelClose(code: code, reason: reason), channel: number))
         hub.scheduleFlush(of: self)
     }
 
@@ -592,7 +622,7 @@ final class GuestSession {
     /// The model closed this session (take-over, stop): tell the guest why, then hang up.
     func close(reason: DetachReason) {
         guard case .attached = state else { return }
-        outgoing.append(GuestFrame(.detach(reason: reason.rawValue)).encode())
+        queue(GuestFrame(.detach(reason: reason.rawValue)))
         finish(reason: "detached by the hub: \(reason.rawValue)")
     }
 

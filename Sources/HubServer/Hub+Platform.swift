@@ -7,26 +7,37 @@ import JSON
 extension Hub {
     /// Carries out what the model asked for. `actions` is the hub's reusable buffer.
     func perform(_ actions: inout [Action]) {
+        // Consecutive actions usually address the same session (a batch of deliveries): one lookup for the run.
+        var cachedSession: SessionID? = nil
+        var cachedGuest: GuestSession? = nil
+        func guest(_ session: SessionID) -> GuestSession? {
+            if session != cachedSession {
+                cachedSession = session
+                cachedGuest = guestSessions[session]
+            }
+            return cachedGuest
+        }
         for action in actions {
             switch action {
             case .event(let event):
                 publish(event)
             case .deliverInterrupt(let session, let line, let priority, let coalesced):
-                guard let guest = guestSessions[session] else { continue }
+                guard let guest = guest(session) else { continue }
                 guest.deliverInterrupt(line: line, priority: priority, coalesced: coalesced)
                 scheduleFlush(of: guest)
             case .deliverMessage(let delivery):
-                guard let guest = guestSessions[delivery.session] else { continue }
+                guard let guest = guest(delivery.session) else { continue }
                 guest.deliverMessage(delivery)
                 scheduleFlush(of: guest)
             case .grantCredit(let session, let link, let credit):
                 // Credit goes to the sender's session, usually not the one whose input is being handled:
                 // it must be flushed too, or a sender waiting for credit waits forever.
-                guard let guest = guestSessions[session] else { continue }
+                guard let guest = guest(session) else { continue }
                 guest.grantCredit(link: link, credit: credit)
                 scheduleFlush(of: guest)
             case .closeSession(let session, let reason):
-                guestSessions[session]?.close(reason: reason)
+                guest(session)?.close(reason: reason)
+                cachedSession = nil
             }
         }
         actions.removeAll(keepingCapacity: true)

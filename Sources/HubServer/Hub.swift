@@ -63,7 +63,8 @@ public final class Hub {
     /// Device families (Ethernet, modem, framebuffer…), from `Hub+Devices.swift`.
     private(set) var devices: [any HubDevice] = []
     /// Guest sessions with channel data queued this pass, flushed together at the next pass.
-    var sessionsToFlush: [ObjectIdentifier: GuestSession] = [:]
+    /// Sessions that queued frames since the last flush, each once (see `GuestSession.flushPending`).
+    var sessionsToFlush: [GuestSession] = []
     /// Supervisors of the partitions whose guests the hub launches (`launch` in the configuration).
     var supervisors: [String: PartitionSupervisor] = [:]
     var flushScheduled = false
@@ -251,7 +252,10 @@ public final class Hub {
 
     /// Channel data from devices is batched per guest and written once per loop pass.
     func scheduleFlush(of session: GuestSession) {
-        sessionsToFlush[ObjectIdentifier(session)] = session
+        if !session.flushPending {
+            session.flushPending = true
+            sessionsToFlush.append(session)
+        }
         guard !flushScheduled, !isShuttingDown else { return }
         flushScheduled = true
         flushTimer.start(afterMilliseconds: 0) { [unowned self] in
@@ -265,7 +269,10 @@ public final class Hub {
         guard !sessionsToFlush.isEmpty else { return }
         let sessions = sessionsToFlush
         sessionsToFlush.removeAll(keepingCapacity: true)
-        for session in sessions.values { session.flush() }
+        for session in sessions {
+            session.flushPending = false
+            session.flush()
+        }
     }
 
     func guestDidAttach(_ guest: GuestSession, session: SessionID) {

@@ -20,6 +20,8 @@ public enum Action: Equatable, Sendable {
 public struct MessageDelivery: Equatable, Sendable {
     public var session: SessionID
     public var link: String
+    /// The link's index among the platform's links (its guest-protocol link id).
+    public var linkIndex: Int
     /// Increasing per link direction, starting at 1; the guest deduplicates by it.
     public var messageID: UInt64
     /// Stamped by the hub; a guest cannot forge it.
@@ -30,11 +32,12 @@ public struct MessageDelivery: Equatable, Sendable {
     public var redelivery: Bool
 
     public init(
-        session: SessionID, link: String, messageID: UInt64, sender: Originator, correlation: UInt64?,
+        session: SessionID, link: String, linkIndex: Int, messageID: UInt64, sender: Originator, correlation: UInt64?,
         payload: [UInt8], redelivery: Bool
     ) {
         self.session = session
         self.link = link
+        self.linkIndex = linkIndex
         self.messageID = messageID
         self.sender = sender
         self.correlation = correlation

@@ -33,6 +33,12 @@ public enum CommandSource: Hashable, Sendable {
     case session(SessionID)
     case injector(String)
     case device(String)
+
+    /// The session, when a guest is the source.
+    public var session: SessionID? {
+        if case .session(let session) = self { return session }
+        return nil
+    }
 }
 
 /// Where a partition is in its life.

@@ -83,7 +83,8 @@ extension Platform {
             if redelivery { partition.counters.messagesRedelivered &+= 1 }
             return .deliverMessage(
                 MessageDelivery(
-                    session: session, link: link.config.name, messageID: entry.id, sender: entry.sender,
+                    session: session, link: link.config.name, linkIndex: linkIndex, messageID: entry.id,
+                    sender: entry.sender,
                     correlation: entry.correlation, payload: entry.payload, redelivery: redelivery))
         }
         return nil

@@ -9,24 +9,36 @@ extension Platform {
         from source: CommandSource, link name: String, to receiverName: String? = nil,
         payload: some Collection<UInt8>, correlation: UInt64? = nil, actions: inout [Action]
     ) -> SendOutcome {
+        guard let index = linkIndex[name] else {
+            let sender = source.session.flatMap { partitionState(of: $0) }
+            guard source.session == nil || sender != nil else { return .notPermitted }
+            return refuse(.noSuchLink, link: name, sender, originator(of: source, sender), &actions)
+        }
+        return send(
+            from: source, linkAt: index, to: receiverName, payload: ArraySlice(payload), correlation: correlation,
+            actions: &actions)
+    }
+
+    /// `send(from:link:…)` for a link named by its index (its position among the platform's links, which is
+    /// also its guest-protocol link id): the guest hot path, with no name lookup.
+    public func send(
+        from source: CommandSource, linkAt index: Int, to receiverName: String? = nil,
+        payload: ArraySlice<UInt8>, correlation: UInt64? = nil, actions: inout [Action]
+    ) -> SendOutcome {
         var senderPartition: PartitionState? = nil
-        let originator: Originator
-        switch source {
-        case .session(let session):
+        if let session = source.session {
             guard let partition = partitionState(of: session) else { return .notPermitted }
             senderPartition = partition
-            originator = .partition(partition.name)
-        case .injector(let injector): originator = .injector(injector)
-        case .device(let device): originator = .device(device)
         }
-        guard let linkIndex = linkIndex[name] else {
-            return refuse(.noSuchLink, link: name, senderPartition, originator, &actions)
+        let originator = originator(of: source, senderPartition)
+        guard links.indices.contains(index) else {
+            return refuse(.noSuchLink, link: "#\(index)", senderPartition, originator, &actions)
         }
-        let link = links[linkIndex]
+        let link = links[index]
+        let name = link.config.name
         let direction: Int
         if let senderPartition {
-            guard let sending = link.sendingDirection(of: senderPartition.index),
-                senderPartition.mayMessage.contains(partitions[link.receiver(of: sending)].name),
+            guard let sending = link.sendingDirection(of: senderPartition.index), link.senderMayMessage[sending],
                 receiverName == nil || receiverName == partitions[link.receiver(of: sending)].name
             else { return refuse(.notPermitted, link: name, senderPartition, originator, &actions) }
             direction = sending
@@ -43,7 +55,7 @@ extension Platform {
         let receiver = partitions[link.receiver(of: direction)]
         guard
             let id = link.directions[direction].enqueue(
-                sender: originator, correlation: correlation, payload: Array(payload))
+                sender: originator, correlation: correlation, payload: [UInt8](payload))
         else {
             link.directions[direction].counters.refusedFull &+= 1
             senderPartition?.counters.sendsRefused &+= 1
@@ -59,6 +71,15 @@ extension Platform {
         receiver.counters.messagesQueued &+= 1
         markReady(receiver)
         return .queued(id)
+    }
+
+    /// Who the receiver is told sent a message: the hub stamps it, a guest cannot choose it.
+    private func originator(of source: CommandSource, _ sender: PartitionState?) -> Originator {
+        switch source {
+        case .session: .partition(sender?.name ?? "")
+        case .injector(let injector): .injector(injector)
+        case .device(let device): .device(device)
+        }
     }
 
     private func refuse(
@@ -108,9 +129,7 @@ extension Platform {
     /// allowed to send.
     func grantCredit(link: LinkState, direction: Int, actions: inout [Action]) {
         let sender = partitions[link.sender(of: direction)]
-        guard let session = sender.session,
-            sender.mayMessage.contains(partitions[link.receiver(of: direction)].name)
-        else { return }
+        guard let session = sender.session, link.senderMayMessage[direction] else { return }
         let credit = link.directions[direction].topUpCredit()
         if credit > 0 { actions.append(.grantCredit(session: session, link: link.config.name, credit: credit)) }
     }

@@ -77,7 +77,7 @@ public final class Platform {
             guard let a = partitionIndex[config.a] else { throw .unknownPartition(config.a, in: config.name) }
             guard let b = partitionIndex[config.b] else { throw .unknownPartition(config.b, in: config.name) }
             guard a != b, config.depth >= 1, config.maxMessageBytes >= 1 else { throw .invalidLink(config.name) }
-            let link = LinkState(config: config, a: a, b: b)
+            let link = LinkState(config: config, a: partitions[a], b: partitions[b])
             linkIndex[config.name] = links.count
             partitions[b].incoming.append((links.count, 0))
             partitions[a].incoming.append((links.count, 1))
@@ -171,7 +171,7 @@ public final class Platform {
             }
             // The new session starts with credit for every free slot; credit held by an
             // earlier session died with it.
-            let maySend = partition.mayMessage.contains(peer)
+            let maySend = link.senderMayMessage[sending]
             link.directions[sending].senderCredit = 0
             let credit = maySend ? link.directions[sending].topUpCredit() : 0
             linkViews.append(

@@ -51,10 +51,14 @@ final class LinkState {
     var directions: [MessageQueue]
     /// Whether queue-full was already reported for the current full episode, per direction.
     var fullReported = [false, false]
+    /// Whether the policy lets the sending end of each direction message the receiving end (its
+    /// `mayMessage` names the peer), decided once so the send path does no name lookup.
+    let senderMayMessage: [Bool]
 
-    init(config: LinkConfig, a: Int, b: Int) {
+    init(config: LinkConfig, a: PartitionState, b: PartitionState) {
         self.config = config
-        self.ends = (a, b)
+        self.ends = (a.index, b.index)
+        senderMayMessage = [a.mayMessage.contains(b.name), b.mayMessage.contains(a.name)]
         directions = [
             MessageQueue(depth: config.depth, window: config.depth),
             MessageQueue(depth: config.depth, window: config.depth),

@@ -1102,14 +1102,22 @@ def bench_guest_rtt_flood(quick):
     ]
 
 
+def with_link_depth(config_text, link, depth):
+    """The configuration with `link`'s queue depth changed; fails loudly if the link's block is not found."""
+    import re
+    pattern = re.compile(r"(  - name: " + re.escape(link) + r"\n(?:    .*\n)*?    depth: )\d+")
+    edited, count = pattern.subn(lambda match: match.group(1) + str(depth), config_text, count=1)
+    if count != 1:
+        raise RuntimeError(f"link {link} with a depth not found in the configuration")
+    return edited
+
+
 @benchmark("guest-throughput")
 def bench_guest_throughput(quick):
     """64-byte messages on one link (rtos -> linux, depth 4096), against Redis pub/sub on the same machine."""
     count = 100000 if quick else 1000000
 
-    def deeper(text):
-        return text.replace("{name: rtos-linux, a: rtos, b: linux}", "{name: rtos-linux, a: rtos, b: linux, depth: 4096}")
-    hub = GuestHub(edit=deeper)
+    hub = GuestHub(edit=lambda text: with_link_depth(text, "rtos-linux", 4096))
     redis = Redis()
     redis.start()
     try:

@@ -1,0 +1,67 @@
+import Wire
+
+/// The fields of a `MSG_SEND` frame (§7.1), read in place.
+public struct GuestMessageSendView {
+    public let requestId: UInt32
+    public let link: UInt32
+    public let correlation: UInt64
+    /// A slice of the frame body.
+    public let payload: ArraySlice<UInt8>
+}
+
+// Messaging is the one path where per-frame cost decides throughput (issue 3's 64-byte message benchmark):
+// these two functions read MSG_SEND and write MSG_DELIVER without building a `GuestFrame` value. They follow the
+// same layout as `decode(body:)` and `encode()`, which the codec tests check against each other.
+extension GuestFrame {
+    /// Reads a well-formed `MSG_SEND` body (session channel, link, correlation, payload); nil for any other frame
+    /// and for a malformed one, which `decode(body:limits:)` then reports precisely.
+    public static func messageSend(in body: ArraySlice<UInt8>) -> GuestMessageSendView? {
+        let fixed = GuestFrameHeader.length + 12
+        guard body.count >= fixed else { return nil }
+        let start = body.startIndex
+        guard body[start] == 0x02, body[start + 1] == 0x01, body[start + 2] == 0, body[start + 3] == 0 else {
+            return nil
+        }
+        return GuestMessageSendView(
+            requestId: UInt32(bigEndianBytes: body, at: start + 4),
+            link: UInt32(bigEndianBytes: body, at: start + 8),
+            correlation: UInt64(bigEndianBytes: body, at: start + 12),
+            payload: body[(start + fixed)...])
+    }
+
+    /// Appends a complete `MSG_DELIVER` frame (§7.3; prefix, header with request id 0, fields) to `writer`.
+    public static func encodeMessageDelivery(
+        into writer: inout ByteWriter, link: UInt32, messageId: UInt64, sender: String, correlation: UInt64,
+        payload: some Collection<UInt8>
+    ) {
+        let start = writer.count
+        writer.writeU32BE(0)
+        writer.writeU16BE(GuestFrameType.msgDeliver.rawValue)
+        writer.writeU16BE(GuestProtocol.sessionChannel)
+        writer.writeU32BE(0)
+        writeDeliveryFields(
+            into: &writer, link: link, messageId: messageId, sender: sender, correlation: correlation,
+            payload: payload)
+        writer.patchU32BE(UInt32(truncatingIfNeeded: writer.count - start - GuestProtocol.prefixLength), at: start)
+    }
+
+    static func writeDeliveryFields(
+        into writer: inout ByteWriter, link: UInt32, messageId: UInt64, sender: String, correlation: UInt64,
+        payload: some Collection<UInt8>
+    ) {
+        writer.writeU32BE(link)
+        writer.writeU64BE(messageId)
+        writer.writeName(sender)
+        writer.writeU64BE(correlation)
+        writer.writeBytes(payload)
+    }
+}
+
+extension FixedWidthInteger {
+    /// Reads a big-endian integer at `index`; the caller has checked the bounds.
+    init(bigEndianBytes bytes: ArraySlice<UInt8>, at index: Int) {
+        var value: Self = 0
+        for offset in 0..<(Self.bitWidth / 8) { value = value << 8 | Self(bytes[index + offset]) }
+        self = value
+    }
+}

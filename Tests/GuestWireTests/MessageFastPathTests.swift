@@ -1,0 +1,73 @@
+import GuestWire
+import Testing
+import Wire
+
+/// The hub reads MSG_SEND and writes MSG_DELIVER without building frames; these check that the fast path and the
+/// general codec agree on every vector, so the spec's vectors cover both.
+@Suite struct MessageFastPathTests {
+    @Test func messageSendViewAgreesWithTheDecoderOnEveryVector() throws {
+        var sawMessageSend = false
+        for vector in try loadValid() + loadMalformed().map({ ValidVector(malformed: $0) }) {
+            guard vector.bytes.count >= GuestProtocol.prefixLength else { continue }
+            let body = vector.bytes[GuestProtocol.prefixLength...]
+            let view = GuestFrame.messageSend(in: body)
+            switch GuestFrame.decode(body: body) {
+            case .success(let frame):
+                if case .msgSend(let link, let correlation, let payload) = frame.message {
+                    sawMessageSend = true
+                    let view = try #require(view, "\(vector.file)")
+                    #expect(view.link == link && view.correlation == correlation && view.requestId == frame.requestId)
+                    #expect(Array(view.payload) == Array(payload))
+                } else {
+                    #expect(view == nil, "\(vector.file) is \(frame.type), not MSG_SEND")
+                }
+            case .failure:
+                #expect(view == nil, "\(vector.file) is malformed but the fast path accepted it")
+            }
+        }
+        #expect(sawMessageSend)
+    }
+
+    @Test func messageSendViewRefusesWhatTheDecoderRefuses() {
+        // Header of a MSG_SEND on a device channel, and one cut short inside the correlation field.
+        let onDeviceChannel: [UInt8] = [0x02, 0x01, 0x00, 0x03, 0, 0, 0, 0] + [UInt8](repeating: 0, count: 12)
+        let truncated: [UInt8] = [0x02, 0x01, 0x00, 0x00, 0, 0, 0, 0] + [UInt8](repeating: 0, count: 11)
+        for body in [onDeviceChannel, truncated] {
+            #expect(GuestFrame.messageSend(in: body[...]) == nil)
+            guard case .failure = GuestFrame.decode(body: body[...]) else {
+                Issue.record("the decoder accepted \(body)")
+                continue
+            }
+        }
+    }
+
+    @Test func directDeliveryEncodingMatchesTheFrameEncoder() {
+        for payload in [[UInt8](), [1, 2, 3], [UInt8](repeating: 0x5a, count: 300)] {
+            var direct = ByteWriter(capacity: 0)
+            direct.writeBytes([0xee])  // frames are appended after whatever the pass already queued
+            GuestFrame.encodeMessageDelivery(
+                into: &direct, link: 7, messageId: 0x0102_0304_0506_0708, sender: "rtos", correlation: 42,
+                payload: payload)
+            let frame = GuestFrame(
+                .msgDeliver(
+                    GuestDelivery(
+                        link: 7, messageId: 0x0102_0304_0506_0708, sender: "rtos", correlation: 42,
+                        payload: payload[...])))
+            #expect(Array(direct.bytes.dropFirst()) == frame.encode())
+        }
+    }
+}
+
+extension GuestMessageSendView: Equatable {
+    public static func == (lhs: GuestMessageSendView, rhs: GuestMessageSendView) -> Bool {
+        lhs.requestId == rhs.requestId && lhs.link == rhs.link && lhs.correlation == rhs.correlation
+            && Array(lhs.payload) == Array(rhs.payload)
+    }
+}
+
+extension ValidVector {
+    /// A malformed vector seen through the same fields, for loops over every vector file.
+    init(malformed: MalformedVector) {
+        self.init(file: malformed.file, type: "", channel: 0, requestId: 0, fields: .list([]), bytes: malformed.bytes)
+    }
+}
