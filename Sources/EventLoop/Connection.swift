@@ -90,6 +90,10 @@ public final class Connection: LoopHandle {
 
     // MARK: Reading
 
+    /// Most bytes one read hands to `onData` (at most the loop's shared read buffer). With a small value and
+    /// `stopReading` from `onData`, a server takes one bounded slice of a busy peer's input per loop pass.
+    public var maxReadBytes = Int.max
+
     /// Starts delivering reads to `onData`.
     public func startReading() throws(LoopError) {
         guard isOpen, !reading else { return }
@@ -100,7 +104,7 @@ public final class Connection: LoopHandle {
                 let owner = LoopHandle.owner(of: handle!, as: Connection.self)
                 buffer!.pointee = uv_buf_init(
                     owner.loop.readBuffer.baseAddress!.assumingMemoryBound(to: CChar.self),
-                    UInt32(owner.loop.readBuffer.count))
+                    UInt32(max(1, min(owner.maxReadBytes, owner.loop.readBuffer.count))))
             },
             { stream, count, buffer in
                 // SAFETY: uv_stream_t begins with the uv_handle_t fields.

@@ -43,6 +43,12 @@ final class GuestSession {
     var logger: Logger
     let remote: String
     private(set) var framesReceived: UInt64 = 0
+    /// The write queue passed the high watermark: the guest is not reading, so its input waits too.
+    private var writeQueueFull = false
+    /// A fair-share partition's session: its input is taken one slice per loop pass.
+    private var readsInSlices = false
+    /// This pass's slice was taken; reading resumes at the next pass.
+    private var sliceTaken = false
     /// In the hub's list of sessions to flush at the end of the pass (a flag, not a set: no hashing per frame).
     var flushPending = false
     private(set) var errorsSent: UInt64 = 0
@@ -76,10 +82,13 @@ final class GuestSession {
         connection.onData = { [unowned self] bytes in self.received(bytes) }
         connection.onEnd = { [unowned self] _ in self.connectionLost("peer closed") }
         connection.onWriteError = { [unowned self] error in self.connectionLost("write failed: \(error)") }
-        connection.onHighWatermark = { [unowned self] in self.connection.stopReading() }
+        connection.onHighWatermark = { [unowned self] in
+            self.writeQueueFull = true
+            self.updateReading()
+        }
         connection.onLowWatermark = { [unowned self] in
-            if case .closed = self.state { return }
-            try? self.connection.startReading()
+            self.writeQueueFull = false
+            self.updateReading()
         }
         handshakeTimer = try? Timer(loop: hub.loop)
         handshakeTimer?.start(afterMilliseconds: UInt64(hub.configuration.hub.handshakeTimeoutMs)) { [unowned self] in
@@ -121,6 +130,31 @@ final class GuestSession {
         }
         flush()
         hub.perform(&actions)
+        if readsInSlices, !sliceTaken, case .attached = state {
+            sliceTaken = true
+            updateReading()
+            hub.resumeReadingNextPass(self)
+        }
+    }
+
+    /// Reads while nothing holds the session back (a full write queue, or this pass's slice already taken).
+    private func updateReading() {
+        if case .closed = state { return }
+        if writeQueueFull || sliceTaken {
+            connection.stopReading()
+        } else {
+            do {
+                try connection.startReading()
+            } catch {
+                connectionLost("cannot read: \(error)")
+            }
+        }
+    }
+
+    /// The next loop pass began: the fair-share session may take another slice.
+    func resumeReadingAfterSlice() {
+        sliceTaken = false
+        updateReading()
     }
 
     private func malformed(_ error: GuestDecodeError) {
@@ -198,6 +232,10 @@ final class GuestSession {
             handshakeTimer?.close()
             handshakeTimer = nil
             state = .attached(info.session, partition: partition)
+            if config.schedulingClass == .fairShare {
+                readsInSlices = true
+                connection.maxReadBytes = hub.configuration.hub.limits.fairShareReadBytesPerPass
+            }
             attachedAtUnixNs = Hub.wallClockNanos()
             logger[metadataKey: "partition"] = "\(partition)"
             hub.guestDidAttach(self, session: info.session)

@@ -70,6 +70,7 @@ extension Hub {
                 "guest": .array(boundGuestEndpoints.map { .string($0.description) }),
             ],
             "lastSeq": .uint(events.log.lastSeq),
+            "scheduling": scheduling.json,
         ]
     }
 

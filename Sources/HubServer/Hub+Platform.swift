@@ -6,7 +6,20 @@ import JSON
 /// control events; deliveries are drained once per loop pass, in priority order.
 extension Hub {
     /// Carries out what the model asked for. `actions` is the hub's reusable buffer.
+    ///
+    /// Deliveries to real-time partitions go out at once, before the loop handles any other connection's input;
+    /// fair-share deliveries wait for the end of the pass (`scheduleDeliveries`).
     func perform(_ actions: inout [Action]) {
+        carryOut(&actions)
+        if platform.hasRealTimeDeliveries {
+            platform.drainDeliveries(budget: deliveryBudget, fairShareBudget: 0, into: &actions)
+            carryOut(&actions)
+            flushScheduledSessions()
+        }
+        scheduleDeliveries()
+    }
+
+    private func carryOut(_ actions: inout [Action]) {
         // Consecutive actions usually address the same session (a batch of deliveries): one lookup for the run.
         var cachedSession: SessionID? = nil
         var cachedGuest: GuestSession? = nil
@@ -41,18 +54,21 @@ extension Hub {
             }
         }
         actions.removeAll(keepingCapacity: true)
-        scheduleDeliveries()
     }
 
-    /// Deliveries wait until the current loop pass has handled all its input, then go out in one
-    /// batch per session (a zero timer runs at the start of the next pass).
+    /// Deliveries wait until the current loop pass has handled all its input, then go out in one batch per
+    /// session at the end of the pass. One delivery pass per loop pass: what its budget leaves goes out at the end
+    /// of the next, after the loop has polled every connection again, so a real-time guest's raise is read (and
+    /// served first) between two slices of a fair-share flood.
     func scheduleDeliveries() {
         guard platform.hasPendingDeliveries, !deliveryScheduled, !isShuttingDown else { return }
         deliveryScheduled = true
-        deliveryTimer.start(afterMilliseconds: 0) { [unowned self] in
+        deliveryPass.arm { [unowned self] in
             self.deliveryScheduled = false
             var actions: [Action] = []
-            self.platform.drainDeliveries(budget: self.deliveryBudget, into: &actions)
+            self.platform.drainDeliveries(
+                budget: self.deliveryBudget,
+                fairShareBudget: self.configuration.hub.limits.fairShareDeliveriesPerPass, into: &actions)
             self.perform(&actions)
             // Only the sessions that got frames, not every attached guest (there may be thousands).
             self.flushScheduledSessions()

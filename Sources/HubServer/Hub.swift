@@ -55,14 +55,20 @@ public final class Hub {
     /// Every guest connection, attached or still in its handshake.
     var guestConnections: [UInt64: GuestSession] = [:]
     var guestCounters = GuestCounters()
-    let deliveryTimer: Timer
+    /// Deliveries go out at the end of a pass, after its input (see `scheduleDeliveries`).
+    let deliveryPass: EndOfPass
+    /// The loop thread's scheduling, set when `run` starts (`hub.realTimePriority`).
+    var scheduling = HubScheduling()
     let flushTimer: Timer
     var deliveryScheduled = false
+    /// Fair-share sessions that took their slice of input this pass and read again at the next one.
+    private var sessionsToResume: [GuestSession] = []
+    private let readResumeTimer: Timer
+    private var readResumeScheduled = false
     /// Deliveries per pass: enough to batch well, small enough that one pass stays short.
     let deliveryBudget = 4096
     /// Device families (Ethernet, modem, framebuffer…), from `Hub+Devices.swift`.
     private(set) var devices: [any HubDevice] = []
-    /// Guest sessions with channel data queued this pass, flushed together at the next pass.
     /// Sessions that queued frames since the last flush, each once (see `GuestSession.flushPending`).
     var sessionsToFlush: [GuestSession] = []
     /// Supervisors of the partitions whose guests the hub launches (`launch` in the configuration).
@@ -81,8 +87,9 @@ public final class Hub {
         do {
             loop = try Loop()
             door = try LoopDoor(loop: loop)
-            deliveryTimer = try Timer(loop: loop)
+            deliveryPass = try EndOfPass(loop: loop)
             flushTimer = try Timer(loop: loop)
+            readResumeTimer = try Timer(loop: loop)
         } catch {
             throw .loop(error)
         }
@@ -147,6 +154,10 @@ public final class Hub {
 
     /// Serves until shut down. Returns 0 when every handle closed cleanly.
     public func run() -> Int32 {
+        scheduling = HubScheduling.apply(priority: configuration.hub.realTimePriority)
+        if let refusal = scheduling.refusal {
+            logger.warning("hub.realTimePriority \(configuration.hub.realTimePriority) not applied: \(refusal)")
+        }
         loop.run()
         let status = loop.shutdown()
         if status != 0 { logger.error("event loop closed with live handles (\(status))") }
@@ -264,6 +275,21 @@ public final class Hub {
         }
     }
 
+    /// A fair-share session took its slice of input (`fairShareReadBytesPerPass`); it reads again at the next
+    /// pass, which polls every other connection first, so a real-time guest's frame never waits behind more
+    /// than one slice of a flood.
+    func resumeReadingNextPass(_ session: GuestSession) {
+        sessionsToResume.append(session)
+        guard !readResumeScheduled, !isShuttingDown else { return }
+        readResumeScheduled = true
+        readResumeTimer.start(afterMilliseconds: 0) { [unowned self] in
+            self.readResumeScheduled = false
+            let sessions = self.sessionsToResume
+            self.sessionsToResume.removeAll(keepingCapacity: true)
+            for session in sessions { session.resumeReadingAfterSlice() }
+        }
+    }
+
     /// Writes out every session that queued frames since the last flush.
     func flushScheduledSessions() {
         guard !sessionsToFlush.isEmpty else { return }
@@ -362,8 +388,10 @@ public final class Hub {
         for listener in controlListeners { listener.close() }
         for listener in guestListeners { listener.close() }
         for device in devices { device.stop() }
-        deliveryTimer.close()
+        deliveryPass.close()
         flushTimer.close()
+        readResumeTimer.close()
+        sessionsToResume.removeAll()
         scheduler.closeAll()
         for guest in Array(guestConnections.values) {
             guest.closeConnection(reason: "hub shutting down", detach: .shutdown)

@@ -9,7 +9,10 @@ extension Platform {
     /// traffic gets its share and no more, and a light partition is served within one round.
     /// Round-robin state carries over between calls. Within a partition, deliverable
     /// interrupts come first (highest line priority), then messages round robin over its links.
-    public func drainDeliveries(budget: Int, into actions: inout [Action]) {
+    ///
+    /// `fairShareBudget` bounds the fair-share part of the pass on its own, so that a pass that hands a
+    /// flood to fair-share partitions stays short and the next pass soon serves real-time partitions again.
+    public func drainDeliveries(budget: Int, fairShareBudget: Int = .max, into actions: inout [Action]) {
         var budget = budget
         for index in realTimeOrder {
             let partition = partitions[index]
@@ -19,6 +22,7 @@ extension Platform {
             }
             if budget == 0 { return }
         }
+        budget = min(budget, fairShareBudget)
         while budget > 0, let index = fairShareActive.first {
             let partition = partitions[index]
             if !partition.quantumGranted {
@@ -49,6 +53,11 @@ extension Platform {
     public var hasPendingDeliveries: Bool {
         realTimeOrder.contains { hasDeliverable(partitions[$0]) }
             || (0..<fairShareActive.count).contains { hasDeliverable(partitions[fairShareActive[$0]]) }
+    }
+
+    /// Whether a real-time partition has something to deliver now (the server hands those out at once).
+    public var hasRealTimeDeliveries: Bool {
+        realTimeOrder.contains { hasDeliverable(partitions[$0]) }
     }
 
     /// Something may have become deliverable for `partition`; fair-share partitions join the

@@ -54,7 +54,10 @@ struct ConfigDecoder {
         guard
             let fields = reader.mapping(
                 node, at: path,
-                allowed: ["controlEndpoints", "controlToken", "guestEndpoints", "handshakeTimeoutMs", "limits"])
+                allowed: [
+                    "controlEndpoints", "controlToken", "guestEndpoints", "handshakeTimeoutMs", "limits",
+                    "realTimePriority",
+                ])
         else { return hub }
         if let node = fields.values["controlEndpoints"] {
             hub.controlEndpoints = list(
@@ -66,6 +69,7 @@ struct ConfigDecoder {
         }
         hub.handshakeTimeoutMs = fields.read("handshakeTimeoutMs", reader.int) ?? hub.handshakeTimeoutMs
         if let node = fields.optional("limits") { hub.limits = limits(node, fields.path("limits")) }
+        hub.realTimePriority = fields.read("realTimePriority", reader.int) ?? hub.realTimePriority
         return hub
     }
 

@@ -100,6 +100,7 @@ struct ConfigValidator {
             checkEndpointUnique(endpoint, "hub.guestEndpoints[\(index)]", &seen)
         }
         check(hub.handshakeTimeoutMs, in: HubSettings.handshakeTimeoutRange, "hub.handshakeTimeoutMs")
+        check(hub.realTimePriority, in: HubSettings.realTimePriorityRange, "hub.realTimePriority")
         for field in Limits.fields {
             check(field.get(hub.limits), in: field.range, "hub.limits.\(field.key)")
         }

@@ -10,6 +10,10 @@ public struct HubSettings: Sendable, Equatable {
     public var handshakeTimeoutMs: Int
     /// Bounds on every queue and buffer the hub keeps.
     public var limits: Limits
+    /// `SCHED_FIFO` priority for the hub's loop thread, 1...99, or 0 to leave it at normal scheduling. The hub is
+    /// the platform's hypervisor: real-time partitions launched at `SCHED_FIFO` wait for it on every interrupt and
+    /// message, so it should run at or above them (see `Deploy/config-reference.md`).
+    public var realTimePriority: Int
 
     public static let defaultControlEndpoints: [Endpoint] = [
         .tcp(host: "127.0.0.1", port: 7400), .unix(path: "/tmp/handsethub/control.sock"),
@@ -19,18 +23,21 @@ public struct HubSettings: Sendable, Equatable {
     ]
     public static let defaultHandshakeTimeoutMs = 5000
     public static let handshakeTimeoutRange = 100...600_000
+    public static let realTimePriorityRange = 0...99
 
     public init(
         controlEndpoints: [Endpoint] = HubSettings.defaultControlEndpoints,
         controlToken: String? = nil,
         guestEndpoints: [Endpoint] = HubSettings.defaultGuestEndpoints,
         handshakeTimeoutMs: Int = HubSettings.defaultHandshakeTimeoutMs,
-        limits: Limits = Limits()
+        limits: Limits = Limits(),
+        realTimePriority: Int = 0
     ) {
         self.controlEndpoints = controlEndpoints
         self.controlToken = controlToken
         self.guestEndpoints = guestEndpoints
         self.handshakeTimeoutMs = handshakeTimeoutMs
         self.limits = limits
+        self.realTimePriority = realTimePriority
     }
 }

@@ -23,6 +23,12 @@ public struct Limits: Sendable, Equatable {
     public var writeHighWatermarkBytes: Int
     /// ... and below this resumes it. Must be less than `writeHighWatermarkBytes`.
     public var writeLowWatermarkBytes: Int
+    /// Bytes the hub reads from one fair-share guest per loop pass: a flooding partition's input is handled in
+    /// slices, so a real-time partition's frame waits at most one slice per flooder (issue 3 §7).
+    public var fairShareReadBytesPerPass: Int
+    /// Deliveries to fair-share partitions per loop pass (real-time partitions are served first and are not
+    /// bounded by this).
+    public var fairShareDeliveriesPerPass: Int
 
     public init(
         controlMaxLineBytes: Int = 1 << 20,
@@ -34,7 +40,9 @@ public struct Limits: Sendable, Equatable {
         guestMaxFrameBytes: Int = (1 << 20) + 64,
         guestMaxSessions: Int = 4096,
         writeHighWatermarkBytes: Int = 4 << 20,
-        writeLowWatermarkBytes: Int = 1 << 20
+        writeLowWatermarkBytes: Int = 1 << 20,
+        fairShareReadBytesPerPass: Int = 2 << 10,
+        fairShareDeliveriesPerPass: Int = 256
     ) {
         self.controlMaxLineBytes = controlMaxLineBytes
         self.controlMaxClients = controlMaxClients
@@ -46,6 +54,8 @@ public struct Limits: Sendable, Equatable {
         self.guestMaxSessions = guestMaxSessions
         self.writeHighWatermarkBytes = writeHighWatermarkBytes
         self.writeLowWatermarkBytes = writeLowWatermarkBytes
+        self.fairShareReadBytesPerPass = fairShareReadBytesPerPass
+        self.fairShareDeliveriesPerPass = fairShareDeliveriesPerPass
     }
 
     /// One configurable limit: its YAML key, allowed range and accessors.
@@ -92,5 +102,13 @@ public struct Limits: Sendable, Equatable {
         Field(
             key: "writeLowWatermarkBytes", range: 0...(1 << 30), summary: "write queue size that resumes it",
             get: { $0.writeLowWatermarkBytes }, set: { $0.writeLowWatermarkBytes = $1 }),
+        Field(
+            key: "fairShareReadBytesPerPass", range: 1024...(4 << 20),
+            summary: "bytes read from one fair-share guest per loop pass",
+            get: { $0.fairShareReadBytesPerPass }, set: { $0.fairShareReadBytesPerPass = $1 }),
+        Field(
+            key: "fairShareDeliveriesPerPass", range: 1...65536,
+            summary: "deliveries to fair-share partitions per loop pass",
+            get: { $0.fairShareDeliveriesPerPass }, set: { $0.fairShareDeliveriesPerPass = $1 }),
     ]
 }

@@ -37,6 +37,7 @@ extension PlatformConfiguration {
         if let token = hub.controlToken { out.string("controlToken", token) }
         out.scalars("guestEndpoints", hub.guestEndpoints.map(\.description))
         out.int("handshakeTimeoutMs", hub.handshakeTimeoutMs)
+        if hub.realTimePriority != 0 { out.int("realTimePriority", hub.realTimePriority) }
         out.block("limits") { out in
             for field in Limits.fields {
                 if field.key.hasSuffix("Bytes") {

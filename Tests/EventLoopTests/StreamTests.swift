@@ -35,6 +35,35 @@ import Testing
         #expect(echoed == payload)
     }
 
+    /// With `maxReadBytes`, no read hands over more than that, and every byte still arrives in order.
+    @Test func readsAreBoundedByMaxReadBytes() throws {
+        let payload = (0..<50_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        var received: [UInt8] = []
+        var largestRead = 0
+        let path = "/tmp/handsethub-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))/slices.sock"
+        try withLoop { loop, finish in
+            let listener = try Listener(loop: loop, address: .unix(path: path)) { connection in
+                connection.maxReadBytes = 1000
+                connection.onData = { bytes in
+                    largestRead = max(largestRead, bytes.count)
+                    received += bytes
+                    if received.count == payload.count {
+                        connection.close()
+                        finish()
+                    }
+                }
+                try? connection.startReading()
+            }
+            Connection.connect(loop: loop, to: listener.boundAddress) { result in
+                guard case .success(let client) = result else { return finish() }
+                client.write(payload) { _ in client.closeAfterWrites() }
+                listener.close()
+            }
+        }
+        #expect(received == payload)
+        #expect(largestRead <= 1000 && largestRead > 0)
+    }
+
     @Test func echoOverTCPv4() throws { try echoRoundTrip(address: .tcp(host: "127.0.0.1", port: 0)) }
 
     @Test func echoOverTCPv6() throws {

@@ -64,6 +64,37 @@ import Testing
         #expect((499...501).contains(toMgmt))
     }
 
+    /// The fair-share bound caps only fair-share deliveries: real-time ones in the same pass are all served, and
+    /// `hasRealTimeDeliveries` says when real-time work is waiting (the server hands that out at once).
+    @Test func fairShareBudgetBoundsOnlyFairSharePartitions() throws {
+        var configuration = PlatformConfiguration.reference
+        for index in configuration.links.indices { configuration.links[index].depth = 1024 }
+        let fixture = try Fixture(configuration)
+        let platform = fixture.platform
+        let rtos = fixture.attach("rtos")
+        let linux = fixture.attach("linux")
+        let secure = fixture.attach("secure")
+        var actions: [Action] = []
+        for _ in 0..<100 {
+            _ = platform.send(from: .session(rtos.session), link: "rtos-linux", payload: [1], actions: &actions)
+            _ = platform.send(from: .session(rtos.session), link: "rtos-secure", payload: [2], actions: &actions)
+        }
+        #expect(platform.hasRealTimeDeliveries)
+        var pass: [Action] = []
+        platform.drainDeliveries(budget: 1000, fairShareBudget: 10, into: &pass)
+        let sessions = pass.compactMap(\.message).map(\.session)
+        #expect(sessions.filter { $0 == secure.session }.count == 100)
+        #expect(sessions.filter { $0 == linux.session }.count == 10)
+        #expect(!platform.hasRealTimeDeliveries)
+        #expect(platform.hasPendingDeliveries)
+
+        // A pass with no fair-share budget serves real-time partitions only.
+        _ = platform.raise(from: .session(rtos.session), to: "secure", line: 0, actions: &actions)
+        pass.removeAll()
+        platform.drainDeliveries(budget: 1000, fairShareBudget: 0, into: &pass)
+        #expect(pass.count == 1 && pass.first?.interrupt?.session == secure.session)
+    }
+
     @Test func hasPendingDeliveriesTracksWork() throws {
         let fixture = try Fixture()
         let rtos = fixture.attach("rtos")

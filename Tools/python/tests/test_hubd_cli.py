@@ -114,3 +114,26 @@ def test_a_client_that_hangs_up_at_once_does_not_hurt_the_hub(tmp_path):
         assert hub.connect().info()["server"] == "hubd"
     finally:
         hub.stop()
+
+
+def test_the_hub_loop_runs_at_its_configured_realtime_priority(tmp_path):
+    """hub.realTimePriority puts the loop thread at SCHED_FIFO: chrt (util-linux) sees it, hub.info reports it;
+    without the privilege hub.info says why instead."""
+    from handsethub.control import HubClient
+    default = subprocess.run([HUBD, "--print-default-config"], check=True, capture_output=True, text=True).stdout
+    config = default.replace("\nhub:\n", "\nhub:\n  realTimePriority: 20\n", 1)
+    assert "realTimePriority: 20" in config
+    hub = start_hub(tmp_path, config)
+    try:
+        with HubClient(hub.address("unix")) as client:
+            scheduling = client.call("hub.info")["scheduling"]
+        shown = subprocess.run(["chrt", "-p", str(hub.process.pid)], capture_output=True, text=True, timeout=10)
+        assert shown.returncode == 0, shown.stderr
+        if os.geteuid() == 0:
+            assert scheduling == {"policy": "SCHED_FIFO", "realTimePriority": 20, "priority": 20}
+            assert "SCHED_FIFO" in shown.stdout and "priority: 20" in shown.stdout, shown.stdout
+        else:
+            assert scheduling["policy"] == "SCHED_OTHER" and "EPERM" in scheduling["notApplied"]
+            assert "SCHED_OTHER" in shown.stdout
+    finally:
+        hub.stop()
