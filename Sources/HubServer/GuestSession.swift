@@ -15,24 +15,27 @@ import Wire
 final class GuestSession {
     enum State {
         case awaitingHello
-        case awaitingProof(partition: String, resumeToken: [UInt8]?, transcript: [UInt8])
+        case awaitingProof(partition: String, resumeToken: [UInt8]?, transcript: [UInt8], features: [String])
         case attached(SessionID, partition: String)
         case closed
     }
 
     let connectionID: UInt64
     let connection: Connection
-    private unowned let hub: Hub
+    unowned let hub: Hub
     private var decoder: GuestFrameDecoder
     private(set) var state: State = .awaitingHello
-    private var outgoing: [[UInt8]] = []
+    var outgoing: [[UInt8]] = []
     private var handshakeTimer: Timer?
     private var livenessTimer: Timer?
     private var lastTrafficNanos = MonotonicClock.nanoseconds()
-    private var linkIDs: [String: UInt32] = [:]
-    private var linkNames: [UInt32: String] = [:]
+    var linkIDs: [String: UInt32] = [:]
+    var linkNames: [UInt32: String] = [:]
+    /// The guest asked for the `runtime-links` feature (§7.6): it may open and close links and is told
+    /// about links its peers open.
+    private(set) var runtimeLinks = false
     private var regionNames: [UInt32: String] = [:]
-    private var actions: [Action] = []
+    var actions: [Action] = []
     /// Open device channels by channel number (`Protocols/guest.md` §10).
     private var channels: [UInt16: GuestChannel] = [:]
     /// Frames waiting to go out with a descriptor (`REGION_FD` §8.5, device channel frames), oldest first.
@@ -125,10 +128,11 @@ final class GuestSession {
                 return refuse(.handshakeRequired, "send HELLO first", requestId: frame.requestId)
             }
             handleHello(hello, body: body, requestId: frame.requestId)
-        case .awaitingProof(let partition, let resumeToken, let transcript):
+        case .awaitingProof(let partition, let resumeToken, let transcript, let features):
             guard case .proof(let mac) = frame.message else {
                 return refuse(.handshakeRequired, "send PROOF after CHALLENGE", requestId: frame.requestId)
             }
+            runtimeLinks = features.contains(GuestProtocol.runtimeLinksFeature)
             handleProof(
                 mac: mac, partition: partition, resumeToken: resumeToken, transcript: transcript,
                 requestId: frame.requestId)
@@ -152,12 +156,17 @@ final class GuestSession {
             return refuse(.unknownPartition, "no partition named '\(hello.partition)'", requestId: requestId)
         }
         let challenge = GuestFrame(
-            .challenge(GuestChallenge(version: version, nonce: secureRandomBytes(GuestProtocol.nonceLength))),
+            .challenge(
+                GuestChallenge(
+                    version: version, nonce: secureRandomBytes(GuestProtocol.nonceLength),
+                    features: GuestSession.offeredFeatures)),
             requestId: requestId)
         let encoded = challenge.encode()
         let transcript = GuestProtocol.transcript(
             helloBody: body, challengeBody: encoded[GuestProtocol.prefixLength...])
-        state = .awaitingProof(partition: hello.partition, resumeToken: hello.resumeToken, transcript: transcript)
+        state = .awaitingProof(
+            partition: hello.partition, resumeToken: hello.resumeToken, transcript: transcript,
+            features: hello.features)
         outgoing.append(encoded)
     }
 
@@ -193,6 +202,7 @@ final class GuestSession {
             outgoing.append(
                 GuestFrame(.welcome(welcome(for: info, heartbeatMs: config.heartbeatMs)), requestId: requestId).encode()
             )
+            if runtimeLinks { enableRuntimeLinks(info) }
             startLivenessCheck(heartbeatMs: config.heartbeatMs)
             if connection.kind == .unix { queueRegionDescriptors(info) }
         // Actions of the attach (credit, events) are performed after the welcome is queued.
@@ -205,8 +215,9 @@ final class GuestSession {
         regionNames = [:]
         var links: [GuestLinkInfo] = []
         for view in info.links {
-            // Link ids are the link's position in the configuration, so they are stable across sessions.
-            let id = UInt32(hub.configuration.links.firstIndex { $0.name == view.name } ?? links.count)
+            // Configured links' ids are their position in the configuration; runtime links' ids are assigned
+            // when opened and never reused: stable across sessions either way.
+            let id = view.id
             linkIDs[view.name] = id
             linkNames[id] = view.name
             links.append(
@@ -298,6 +309,8 @@ final class GuestSession {
                 case .tooLarge: (0, .tooLarge)
                 case .noSuchLink: (0, .noSuchLink)
                 case .notPermitted: (0, .notPermitted)
+                // Older clients (no `runtime-links`) know no closing state: for them the link is gone.
+                case .linkClosing: (0, runtimeLinks ? .linkClosing : .noSuchLink)
                 }
             answer(
                 GuestFrame(.msgSent(link: linkID, messageId: id, status: status), requestId: request),
@@ -383,10 +396,14 @@ final class GuestSession {
             }
             channel.closed(reason: reason.isEmpty ? "closed by the guest" : reason)
             if request != 0 { outgoing.append(GuestFrame(.ok, channel: frame.channel, requestId: request).encode()) }
+        case .linkOpen(let name, let peer, let maxMessage, let depth):
+            openLink(name: name, peer: peer, maxMessage: maxMessage, depth: depth, requestId: request)
+        case .linkClose(let linkID):
+            closeLink(linkID, requestId: request)
         case .hello, .proof:
             sendError(.unexpectedFrame, "already attached", requestId: request)
         case .challenge, .welcome, .error, .ok, .raiseResult, .irq, .msgSent, .msgDeliver, .credit, .regionData,
-            .regionResult, .regionFD, .suspend, .resume, .channelOpened:
+            .regionResult, .regionFD, .suspend, .resume, .channelOpened, .linkOpened, .linkClosed:
             sendError(.unexpectedFrame, "\(frame.type) travels from hub to guest only", requestId: request)
         }
     }
@@ -502,7 +519,7 @@ final class GuestSession {
         pendingDescriptors.removeAll()
     }
 
-    private func sendError(_ code: GuestErrorCode, _ reason: String, requestId: UInt32, channel: UInt16 = 0) {
+    func sendError(_ code: GuestErrorCode, _ reason: String, requestId: UInt32, channel: UInt16 = 0) {
         errorsSent += 1
         let text = String(reason.utf8.prefix(1000)) ?? "error"
         outgoing.append(GuestFrame(.error(code: code, reason: text), channel: channel, requestId: requestId).encode())

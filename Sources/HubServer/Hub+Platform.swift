@@ -27,6 +27,8 @@ extension Hub {
                 scheduleFlush(of: guest)
             case .closeSession(let session, let reason):
                 guestSessions[session]?.close(reason: reason)
+            case .linkOpened, .linkClosing, .linkClosed:
+                performLinkAction(action)
             }
         }
         actions.removeAll(keepingCapacity: true)
@@ -88,6 +90,8 @@ extension Hub {
                 ])
         case .regionAccessRefused(let partition, let region, let write):
             publish("region.refused", partition: partition, data: ["region": .string(region), "write": .bool(write)])
+        case .linkOpened, .linkClosing, .linkClosed:
+            publishLinkEvent(event)
         case .suspended(let partition):
             publish("partition.suspended", partition: partition)
         case .resumed(let partition):
@@ -128,6 +132,7 @@ extension SendOutcome {
         case .tooLarge: return "too_large"
         case .noSuchLink: return "no_such_link"
         case .notPermitted: return "not_permitted"
+        case .linkClosing: return "link_closing"
         }
     }
 }

@@ -14,6 +14,14 @@ public enum Action: Equatable, Sendable {
     case closeSession(SessionID, reason: DetachReason)
     /// Publish this event to control subscribers.
     case event(HypervisorEvent)
+    /// A link was opened at run time with this session's partition as an end: the session may use it
+    /// now (`view` is its side, credit included). Only for sessions that enabled runtime links.
+    case linkOpened(session: SessionID, link: LinkView, openedBy: Originator)
+    /// A runtime link with this session's partition as an end began closing (no new sends).
+    case linkClosing(session: SessionID, link: String, id: UInt32, closedBy: Originator)
+    /// A runtime link with this session's partition as an end is gone; its id is no longer valid. Sent to
+    /// every live session of an end, so the server forgets the id even for sessions that never asked.
+    case linkClosed(session: SessionID, link: String, id: UInt32)
 }
 
 /// One message handed to a receiver.

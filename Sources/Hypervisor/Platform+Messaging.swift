@@ -23,6 +23,7 @@ extension Platform {
             return refuse(.noSuchLink, link: name, senderPartition, originator, &actions)
         }
         let link = links[linkIndex]
+        guard !link.closing else { return refuse(.linkClosing, link: name, senderPartition, originator, &actions) }
         let direction: Int
         if let senderPartition {
             guard let sending = link.sendingDirection(of: senderPartition.index),
@@ -87,6 +88,7 @@ extension Platform {
                 link.fullReported[direction] = false
                 grantCredit(link: link, direction: direction, actions: &actions)
                 markReady(partition)
+                if link.closing { retireIfDrained(link, actions: &actions) }
             }
             return .acknowledged(freed: freed)
         }
@@ -108,7 +110,7 @@ extension Platform {
     /// allowed to send.
     func grantCredit(link: LinkState, direction: Int, actions: inout [Action]) {
         let sender = partitions[link.sender(of: direction)]
-        guard let session = sender.session,
+        guard !link.closing, let session = sender.session,
             sender.mayMessage.contains(partitions[link.receiver(of: direction)].name)
         else { return }
         let credit = link.directions[direction].topUpCredit()

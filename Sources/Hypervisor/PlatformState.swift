@@ -51,10 +51,21 @@ final class LinkState {
     var directions: [MessageQueue]
     /// Whether queue-full was already reported for the current full episode, per direction.
     var fullReported = [false, false]
+    /// The guest-protocol link id: the position in the configuration, or the next free id for a link
+    /// opened at run time (never reused while the hub runs).
+    let id: UInt32
+    /// Opened at run time (Platform+RuntimeLinks.swift) rather than configured.
+    let runtime: Bool
+    /// Closing: sends are refused; the link goes once every queued message is acknowledged.
+    var closing = false
+    /// Who opened a runtime link.
+    var openedBy: Originator? = nil
 
-    init(config: LinkConfig, a: Int, b: Int) {
+    init(config: LinkConfig, a: Int, b: Int, id: UInt32, runtime: Bool = false) {
         self.config = config
         self.ends = (a, b)
+        self.id = id
+        self.runtime = runtime
         directions = [
             MessageQueue(depth: config.depth, window: config.depth),
             MessageQueue(depth: config.depth, window: config.depth),

@@ -23,6 +23,19 @@ public struct Limits: Sendable, Equatable {
     public var writeHighWatermarkBytes: Int
     /// ... and below this resumes it. Must be less than `writeHighWatermarkBytes`.
     public var writeLowWatermarkBytes: Int
+    /// Messaging links opened at run time that may exist at once, hub-wide (closing ones included).
+    public var runtimeLinksMax: Int
+    /// Largest `depth` a link opened at run time may ask for.
+    public var runtimeLinkMaxDepth: Int
+    /// Largest `maxMessageBytes` a link opened at run time may ask for (in effect never more than fits in a
+    /// guest frame: see `effectiveRuntimeLinkMaxMessageBytes`).
+    public var runtimeLinkMaxMessageBytes: Int
+
+    /// `runtimeLinkMaxMessageBytes`, cut to what fits in a guest frame (`guestMaxFrameBytes` minus 64), so
+    /// that lowering the frame size never needs this limit lowered too.
+    public var effectiveRuntimeLinkMaxMessageBytes: Int {
+        max(1, min(runtimeLinkMaxMessageBytes, guestMaxFrameBytes - 64))
+    }
 
     public init(
         controlMaxLineBytes: Int = 1 << 20,
@@ -34,7 +47,10 @@ public struct Limits: Sendable, Equatable {
         guestMaxFrameBytes: Int = (1 << 20) + 64,
         guestMaxSessions: Int = 4096,
         writeHighWatermarkBytes: Int = 4 << 20,
-        writeLowWatermarkBytes: Int = 1 << 20
+        writeLowWatermarkBytes: Int = 1 << 20,
+        runtimeLinksMax: Int = 64,
+        runtimeLinkMaxDepth: Int = 256,
+        runtimeLinkMaxMessageBytes: Int = 64 << 10
     ) {
         self.controlMaxLineBytes = controlMaxLineBytes
         self.controlMaxClients = controlMaxClients
@@ -46,6 +62,9 @@ public struct Limits: Sendable, Equatable {
         self.guestMaxSessions = guestMaxSessions
         self.writeHighWatermarkBytes = writeHighWatermarkBytes
         self.writeLowWatermarkBytes = writeLowWatermarkBytes
+        self.runtimeLinksMax = runtimeLinksMax
+        self.runtimeLinkMaxDepth = runtimeLinkMaxDepth
+        self.runtimeLinkMaxMessageBytes = runtimeLinkMaxMessageBytes
     }
 
     /// One configurable limit: its YAML key, allowed range and accessors.
@@ -92,5 +111,15 @@ public struct Limits: Sendable, Equatable {
         Field(
             key: "writeLowWatermarkBytes", range: 0...(1 << 30), summary: "write queue size that resumes it",
             get: { $0.writeLowWatermarkBytes }, set: { $0.writeLowWatermarkBytes = $1 }),
+        Field(
+            key: "runtimeLinksMax", range: 0...4096, summary: "links opened at run time that may exist at once",
+            get: { $0.runtimeLinksMax }, set: { $0.runtimeLinksMax = $1 }),
+        Field(
+            key: "runtimeLinkMaxDepth", range: 1...65536, summary: "largest depth of a link opened at run time",
+            get: { $0.runtimeLinkMaxDepth }, set: { $0.runtimeLinkMaxDepth = $1 }),
+        Field(
+            key: "runtimeLinkMaxMessageBytes", range: 1...(1 << 20),
+            summary: "largest message size of a link opened at run time",
+            get: { $0.runtimeLinkMaxMessageBytes }, set: { $0.runtimeLinkMaxMessageBytes = $1 }),
     ]
 }
