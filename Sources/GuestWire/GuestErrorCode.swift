@@ -27,4 +27,8 @@ public enum GuestErrorCode: UInt16, Sendable, CaseIterable {
     case rateLimited = 23
     case shuttingDown = 24
     case internalError = 25
+    // Sent only to sessions that negotiated the `runtime-links` feature (§7.6).
+    case nameInUse = 26
+    case limitReached = 27
+    case invalidArgument = 28
 }

@@ -222,6 +222,22 @@ private struct BodyReader {
                     link: link, messageId: messageId, sender: sender, correlation: correlation, payload: rest()))
         case .msgAck: return .msgAck(link: try u32("link"), upTo: try u64("up_to"))
         case .credit: return .credit(link: try u32("link"), credit: try u32("credit"))
+        case .linkOpen:
+            let linkName = try name("name")
+            let peer = try name("peer")
+            let maxMessage = try u32("max_message")
+            guard maxMessage >= 1 else { throw .invalidValue(field: "max_message", reason: "0 bytes") }
+            let depth = try u32("depth")
+            guard depth >= 1 else { throw .invalidValue(field: "depth", reason: "0 messages") }
+            return .linkOpen(name: linkName, peer: peer, maxMessage: maxMessage, depth: depth)
+        case .linkOpened:
+            let link = try linkInfo()
+            let existing = try bool("existing")
+            return .linkOpened(GuestLinkOpened(link: link, existing: existing, openedBy: try name("opened_by")))
+        case .linkClose: return .linkClose(link: try u32("link"))
+        case .linkClosed:
+            return .linkClosed(
+                link: try u32("link"), state: try enumValue(GuestLinkState.self, "state"), held: try u32("held"))
         case .regionRead:
             let region = try u32("region")
             let offset = try u64("offset")
@@ -250,6 +266,13 @@ private struct BodyReader {
         }
     }
 
+    /// `link_info` (§5.4), shared by `WELCOME` and `LINK_OPENED`.
+    mutating func linkInfo() throws(Reason) -> GuestLinkInfo {
+        GuestLinkInfo(
+            id: try u32("link_id"), name: try name("link_name"), peer: try name("link_peer"),
+            maxMessage: try u32("max_message"), depth: try u32("depth"), initialCredit: try u32("initial_credit"))
+    }
+
     mutating func welcome() throws(Reason) -> GuestWelcome {
         let sessionId = try u64("session_id")
         let token = Array(try slice(GuestProtocol.resumeTokenLength, "resume_token"))
@@ -265,14 +288,7 @@ private struct BodyReader {
         let linkCount = try count("links", wide: true, limit: limits.maxLinks, minElement: 18)
         var links: [GuestLinkInfo] = []
         links.reserveCapacity(linkCount)
-        for _ in 0..<linkCount {
-            links.append(
-                GuestLinkInfo(
-                    id: try u32("link_id"), name: try name("link_name"), peer: try name("link_peer"),
-                    maxMessage: try u32("max_message"), depth: try u32("depth"),
-                    initialCredit: try u32("initial_credit")
-                ))
-        }
+        for _ in 0..<linkCount { links.append(try linkInfo()) }
         let regionCount = try count("regions", wide: true, limit: limits.maxRegions, minElement: 16)
         var regions: [GuestRegionInfo] = []
         regions.reserveCapacity(regionCount)

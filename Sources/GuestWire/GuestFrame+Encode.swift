@@ -82,14 +82,7 @@ extension GuestMessage {
                 writer.writeU8(line.priority)
             }
             writer.writeU16BE(UInt16(truncatingIfNeeded: welcome.links.count))
-            for link in welcome.links {
-                writer.writeU32BE(link.id)
-                writer.writeName(link.name)
-                writer.writeName(link.peer)
-                writer.writeU32BE(link.maxMessage)
-                writer.writeU32BE(link.depth)
-                writer.writeU32BE(link.initialCredit)
-            }
+            for link in welcome.links { writer.writeLinkInfo(link) }
             writer.writeU16BE(UInt16(truncatingIfNeeded: welcome.regions.count))
             for region in welcome.regions {
                 writer.writeU32BE(region.id)
@@ -140,6 +133,21 @@ extension GuestMessage {
         case .credit(let link, let credit):
             writer.writeU32BE(link)
             writer.writeU32BE(credit)
+        case .linkOpen(let name, let peer, let maxMessage, let depth):
+            writer.writeName(name)
+            writer.writeName(peer)
+            writer.writeU32BE(maxMessage)
+            writer.writeU32BE(depth)
+        case .linkOpened(let opened):
+            writer.writeLinkInfo(opened.link)
+            writer.writeU8(opened.existing ? 1 : 0)
+            writer.writeName(opened.openedBy)
+        case .linkClose(let link):
+            writer.writeU32BE(link)
+        case .linkClosed(let link, let state, let held):
+            writer.writeU32BE(link)
+            writer.writeU8(state.rawValue)
+            writer.writeU32BE(held)
         case .regionRead(let region, let offset, let length):
             writer.writeU32BE(region)
             writer.writeU64BE(offset)
@@ -182,6 +190,16 @@ extension ByteWriter {
         precondition(count <= 255, "guest protocol name longer than 255 bytes")
         writeU8(UInt8(count))
         writeUTF8(name)
+    }
+
+    /// `link_info` (§5.4): in `WELCOME` and `LINK_OPENED`.
+    mutating func writeLinkInfo(_ link: GuestLinkInfo) {
+        writeU32BE(link.id)
+        writeName(link.name)
+        writeName(link.peer)
+        writeU32BE(link.maxMessage)
+        writeU32BE(link.depth)
+        writeU32BE(link.initialCredit)
     }
 
     mutating func writeNames(_ names: [String], countWidth: Int) {

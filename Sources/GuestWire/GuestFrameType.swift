@@ -25,6 +25,11 @@ public enum GuestFrameType: UInt16, Sendable, CaseIterable {
     case msgDeliver = 0x0203
     case msgAck = 0x0204
     case credit = 0x0205
+    // Links opened at run time (§7.6–§7.9), feature `runtime-links`.
+    case linkOpen = 0x0206
+    case linkOpened = 0x0207
+    case linkClose = 0x0208
+    case linkClosed = 0x0209
 
     case regionRead = 0x0301
     case regionData = 0x0302

@@ -66,6 +66,23 @@ public struct GuestLinkInfo: Sendable, Equatable {
     }
 }
 
+/// `LINK_OPENED` (§7.7): a link opened at run time, as the answer to `LINK_OPEN` or unsolicited (request
+/// id 0) to the other end.
+public struct GuestLinkOpened: Sendable, Equatable {
+    /// The same record as in `WELCOME`; `initialCredit` is what this frame adds to the credit held.
+    public var link: GuestLinkInfo
+    /// The link existed already (same name, same two partitions): nothing new was created.
+    public var existing: Bool
+    /// Who opened it: a partition name or `injector:<name>`.
+    public var openedBy: String
+
+    public init(link: GuestLinkInfo, existing: Bool, openedBy: String) {
+        self.link = link
+        self.existing = existing
+        self.openedBy = openedBy
+    }
+}
+
 /// One shared memory region granted to the partition, as announced in `WELCOME`.
 public struct GuestRegionInfo: Sendable, Equatable {
     public var id: UInt32

@@ -26,6 +26,10 @@ public enum GuestMessage: Sendable, Equatable {
     case msgDeliver(GuestDelivery)
     case msgAck(link: UInt32, upTo: UInt64)
     case credit(link: UInt32, credit: UInt32)
+    case linkOpen(name: String, peer: String, maxMessage: UInt32, depth: UInt32)
+    case linkOpened(GuestLinkOpened)
+    case linkClose(link: UInt32)
+    case linkClosed(link: UInt32, state: GuestLinkState, held: UInt32)
     // §8 memory
     case regionRead(region: UInt32, offset: UInt64, length: UInt32)
     case regionData(region: UInt32, offset: UInt64, bytes: ArraySlice<UInt8>)
@@ -67,6 +71,10 @@ public enum GuestMessage: Sendable, Equatable {
         case .msgDeliver: return .msgDeliver
         case .msgAck: return .msgAck
         case .credit: return .credit
+        case .linkOpen: return .linkOpen
+        case .linkOpened: return .linkOpened
+        case .linkClose: return .linkClose
+        case .linkClosed: return .linkClosed
         case .regionRead: return .regionRead
         case .regionData: return .regionData
         case .regionWrite: return .regionWrite

@@ -15,6 +15,16 @@ public enum GuestSendStatus: UInt8, Sendable, CaseIterable {
     case tooLarge = 2
     case noSuchLink = 3
     case notPermitted = 4
+    /// The link is closing (§7.8); only sent to sessions that negotiated `runtime-links`.
+    case linkClosing = 5
+}
+
+/// The state a `LINK_CLOSED` reports (§7.9).
+public enum GuestLinkState: UInt8, Sendable, CaseIterable {
+    /// No new messages are accepted; held ones are still delivered and must be acknowledged.
+    case closing = 0
+    /// The link is gone; its id is no longer valid.
+    case closed = 1
 }
 
 /// The answer to a `REGION_WRITE` (§8.4).

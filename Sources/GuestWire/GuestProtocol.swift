@@ -13,6 +13,9 @@ public enum GuestProtocol {
     public static let sessionChannel: UInt16 = 0
     /// `doorbellLine` value of a region without a doorbell.
     public static let noLine: UInt16 = 0xffff
+    /// The `HELLO`/`CHALLENGE` feature that enables `LINK_OPEN`, `LINK_CLOSE` and the hub's unsolicited
+    /// `LINK_OPENED`/`LINK_CLOSED` (§7.6, §11).
+    public static let runtimeLinksFeature = "runtime-links"
     /// Interrupt priorities run from 0 (highest) to this value (lowest).
     public static let lowestPriority: UInt8 = 15
 

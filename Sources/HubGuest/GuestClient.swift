@@ -284,6 +284,8 @@ public final class GuestClient {
             let fd = socket.receivedDescriptors.isEmpty ? nil : socket.receivedDescriptors.removeFirst()
             return .regionFD(region: region, access: access, size: size, descriptor: fd)
         case .detach(let reason): return .detach(reason: reason)
+        case .linkOpened(let opened): return .linkOpened(opened)
+        case .linkClosed(let link, let state, let held): return .linkClosed(link: link, state: state, held: held)
         case .channelData(let data): return .channelData(channel: frame.channel, data: Array(data))
         case .channelClose(let code, let reason):
             return .channelClose(channel: frame.channel, code: code, reason: reason)

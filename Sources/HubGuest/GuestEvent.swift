@@ -13,6 +13,10 @@ public enum GuestEvent: Sendable, Equatable {
     case detach(reason: String)
     case channelData(channel: UInt16, data: [UInt8])
     case channelClose(channel: UInt16, code: UInt16, reason: String)
+    /// A peer or a control client opened a link with this partition as an end (§7.7); usable at once.
+    case linkOpened(GuestLinkOpened)
+    /// A runtime link is closing (no new messages) or gone (its id is invalid) (§7.9).
+    case linkClosed(link: UInt32, state: GuestLinkState, held: UInt32)
     /// An `ERROR` that answers no outstanding request.
     case error(code: GuestErrorCode, reason: String, requestId: UInt32)
     /// Anything else (a hub heartbeat is answered automatically and also surfaces here).

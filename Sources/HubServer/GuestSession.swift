@@ -15,14 +15,14 @@ import Wire
 final class GuestSession {
     enum State {
         case awaitingHello
-        case awaitingProof(partition: String, resumeToken: [UInt8]?, transcript: [UInt8])
+        case awaitingProof(partition: String, resumeToken: [UInt8]?, transcript: [UInt8], features: [String])
         case attached(SessionID, partition: String)
         case closed
     }
 
     let connectionID: UInt64
     let connection: Connection
-    private unowned let hub: Hub
+    unowned let hub: Hub
     private var decoder: GuestFrameDecoder
     private(set) var state: State = .awaitingHello
     /// Frames queued this pass, prefixed and back to back: one buffer, one write per flush.
@@ -30,12 +30,15 @@ final class GuestSession {
     private var handshakeTimer: Timer?
     private var livenessTimer: Timer?
     private var lastTrafficNanos = MonotonicClock.nanoseconds()
-    private var linkIDs: [String: UInt32] = [:]
-    private var linkNames: [UInt32: String] = [:]
+    var linkIDs: [String: UInt32] = [:]
+    var linkNames: [UInt32: String] = [:]
     /// `linkNames` as a table by link id, for the per-message paths (no hashing).
     private var welcomedLinks: [Bool] = []
+    /// The guest asked for the `runtime-links` feature (§7.6): it may open and close links and is told
+    /// about links its peers open.
+    private(set) var runtimeLinks = false
     private var regionNames: [UInt32: String] = [:]
-    private var actions: [Action] = []
+    var actions: [Action] = []
     /// Open device channels by channel number (`Protocols/guest.md` §10).
     private var channels: [UInt16: GuestChannel] = [:]
     /// Frames waiting to go out with a descriptor (`REGION_FD` §8.5, device channel frames), oldest first.
@@ -170,10 +173,11 @@ final class GuestSession {
                 return refuse(.handshakeRequired, "send HELLO first", requestId: frame.requestId)
             }
             handleHello(hello, body: body, requestId: frame.requestId)
-        case .awaitingProof(let partition, let resumeToken, let transcript):
+        case .awaitingProof(let partition, let resumeToken, let transcript, let features):
             guard case .proof(let mac) = frame.message else {
                 return refuse(.handshakeRequired, "send PROOF after CHALLENGE", requestId: frame.requestId)
             }
+            runtimeLinks = features.contains(GuestProtocol.runtimeLinksFeature)
             handleProof(
                 mac: mac, partition: partition, resumeToken: resumeToken, transcript: transcript,
                 requestId: frame.requestId)
@@ -197,12 +201,17 @@ final class GuestSession {
             return refuse(.unknownPartition, "no partition named '\(hello.partition)'", requestId: requestId)
         }
         let challenge = GuestFrame(
-            .challenge(GuestChallenge(version: version, nonce: secureRandomBytes(GuestProtocol.nonceLength))),
+            .challenge(
+                GuestChallenge(
+                    version: version, nonce: secureRandomBytes(GuestProtocol.nonceLength),
+                    features: GuestSession.offeredFeatures)),
             requestId: requestId)
         let encoded = challenge.encode()
         let transcript = GuestProtocol.transcript(
             helloBody: body, challengeBody: encoded[GuestProtocol.prefixLength...])
-        state = .awaitingProof(partition: hello.partition, resumeToken: hello.resumeToken, transcript: transcript)
+        state = .awaitingProof(
+            partition: hello.partition, resumeToken: hello.resumeToken, transcript: transcript,
+            features: hello.features)
         output.writeBytes(encoded)
     }
 
@@ -241,6 +250,7 @@ final class GuestSession {
             hub.guestDidAttach(self, session: info.session)
             queue(
                 GuestFrame(.welcome(welcome(for: info, heartbeatMs: config.heartbeatMs)), requestId: requestId))
+            if runtimeLinks { enableRuntimeLinks(info) }
             startLivenessCheck(heartbeatMs: config.heartbeatMs)
             if connection.kind == .unix { queueRegionDescriptors(info) }
         // Actions of the attach (credit, events) are performed after the welcome is queued.
@@ -254,14 +264,12 @@ final class GuestSession {
         regionNames = [:]
         var links: [GuestLinkInfo] = []
         for view in info.links {
-            // Link ids are the link's position in the configuration, so they are stable across sessions.
-            let id = UInt32(hub.configuration.links.firstIndex { $0.name == view.name } ?? links.count)
+            // Configured links' ids are their position in the configuration; runtime links' ids are assigned
+            // when opened and never reused: stable across sessions either way.
+            let id = view.id
             linkIDs[view.name] = id
             linkNames[id] = view.name
-            if welcomedLinks.count <= Int(id) {
-                welcomedLinks += repeatElement(false, count: Int(id) + 1 - welcomedLinks.count)
-            }
-            welcomedLinks[Int(id)] = true
+            markWelcomed(link: id, true)
             links.append(
                 GuestLinkInfo(
                     id: id, name: view.name, peer: view.peer, maxMessage: UInt32(view.maxMessageBytes),
@@ -417,10 +425,14 @@ final class GuestSession {
             }
             channel.closed(reason: reason.isEmpty ? "closed by the guest" : reason)
             if request != 0 { queue(GuestFrame(.ok, channel: frame.channel, requestId: request)) }
+        case .linkOpen(let name, let peer, let maxMessage, let depth):
+            openLink(name: name, peer: peer, maxMessage: maxMessage, depth: depth, requestId: request)
+        case .linkClose(let linkID):
+            closeLink(linkID, requestId: request)
         case .hello, .proof:
             sendError(.unexpectedFrame, "already attached", requestId: request)
         case .challenge, .welcome, .error, .ok, .raiseResult, .irq, .msgSent, .msgDeliver, .credit, .regionData,
-            .regionResult, .regionFD, .suspend, .resume, .channelOpened:
+            .regionResult, .regionFD, .suspend, .resume, .channelOpened, .linkOpened, .linkClosed:
             sendError(.unexpectedFrame, "\(frame.type) travels from hub to guest only", requestId: request)
         }
     }
@@ -429,14 +441,13 @@ final class GuestSession {
     private func handleMessageSend(
         link linkID: UInt32, correlation: UInt64, payload: ArraySlice<UInt8>, request: UInt32, session: SessionID
     ) {
-        guard welcomed(link: linkID) else {
+        guard welcomed(link: linkID), let position = hub.platform.linkIndex(forID: linkID) else {
             return answer(
                 GuestFrame(.msgSent(link: linkID, messageId: 0, status: .noSuchLink), requestId: request),
                 unless: false)
         }
-        // Link ids are the model's link indices (see `welcome`).
         let outcome = hub.platform.send(
-            from: .session(session), linkAt: Int(linkID), payload: payload,
+            from: .session(session), linkAt: position, payload: payload,
             correlation: correlation == 0 ? nil : correlation, actions: &actions)
         let (id, status): (UInt64, GuestSendStatus) =
             switch outcome {
@@ -445,6 +456,8 @@ final class GuestSession {
             case .tooLarge: (0, .tooLarge)
             case .noSuchLink: (0, .noSuchLink)
             case .notPermitted: (0, .notPermitted)
+            // Older clients (no `runtime-links`) know no closing state: for them the link is gone.
+            case .linkClosing: (0, runtimeLinks ? .linkClosing : .noSuchLink)
             }
         answer(
             GuestFrame(.msgSent(link: linkID, messageId: id, status: status), requestId: request),
@@ -452,6 +465,17 @@ final class GuestSession {
     }
 
     private func welcomed(link id: UInt32) -> Bool { Int(id) < welcomedLinks.count && welcomedLinks[Int(id)] }
+
+    /// Records whether this session knows link `id` (from its WELCOME or a LINK_OPENED), for the per-message
+    /// checks. Ids are small: configuration positions, then runtime links in opening order.
+    func markWelcomed(link id: UInt32, _ known: Bool) {
+        let position = Int(id)
+        if welcomedLinks.count <= position {
+            guard known else { return }
+            welcomedLinks += repeatElement(false, count: position + 1 - welcomedLinks.count)
+        }
+        welcomedLinks[position] = known
+    }
 
     /// Typed answers go out when the guest asked (request id ≠ 0). With request id 0, only a failure is
     /// reported, as the typed frame itself (it carries the status).
@@ -477,7 +501,7 @@ final class GuestSession {
     }
 
     func deliverMessage(_ delivery: MessageDelivery) {
-        let id = UInt32(truncatingIfNeeded: delivery.linkIndex)
+        let id = delivery.linkID
         guard welcomed(link: id) else { return }
         GuestFrame.encodeMessageDelivery(
             into: &output, link: id, messageId: delivery.messageID, sender: delivery.sender.description,
@@ -498,7 +522,7 @@ final class GuestSession {
     static let retainedOutputBytes = 256 << 10
 
     /// Appends one frame to this pass's output.
-    private func queue(_ frame: GuestFrame) { frame.encode(into: &output) }
+    func queue(_ frame: GuestFrame) { frame.encode(into: &output) }
 
     /// Writes everything queued this pass as one write, then any region descriptor that can go.
     func flush() {
@@ -571,7 +595,7 @@ final class GuestSession {
         pendingDescriptors.removeAll()
     }
 
-    private func sendError(_ code: GuestErrorCode, _ reason: String, requestId: UInt32, channel: UInt16 = 0) {
+    func sendError(_ code: GuestErrorCode, _ reason: String, requestId: UInt32, channel: UInt16 = 0) {
         errorsSent += 1
         let text = String(reason.utf8.prefix(1000)) ?? "error"
         queue(GuestFrame(.error(code: code, reason: text), channel: channel, requestId: requestId))

@@ -7,6 +7,7 @@ extension Hub {
     /// `irq.*`, `msg.*`, `link.*` and partition management: drive the platform as a named test peer
     /// (`Protocols/control.md`). Injections bypass policy but are always recorded as `injector:<name>`.
     func registerInjectionMethods() {
+        registerLinkMethods()
         router.register("irq.raise", summary: "Raise a line on a partition as a named test peer") {
             [unowned self] call throws(ControlError) in
             let params = try ControlParams(call.params, allowed: ["partition", "line", "as"])
@@ -38,7 +39,8 @@ extension Hub {
                 ? Array(try params.requireString("text").utf8)
                 : try params.optionalBase64("payload", maxLength: self.configuration.hub.limits.guestMaxFrameBytes)
                     ?? []
-            guard let link = self.configuration.link(named: linkName) else {
+            // Configured or opened at run time.
+            guard let link = self.platform.link(named: linkName) else {
                 throw ControlError.notFound("link", name: linkName)
             }
             let receiver = try params.requireString("to")
@@ -73,6 +75,9 @@ extension Hub {
                     "maxMessageBytes of link \(linkName)", value: Int64(link.maxMessageBytes), reason: "too_large")
             case .notPermitted:
                 throw ControlError.forbidden("the policy does not let test peers send on \(linkName)")
+            case .linkClosing:
+                throw ControlError.conflict(
+                    "link \(linkName) is closing: it takes no new messages", reason: "link_closing")
             }
         }
         router.register("link.list", summary: "Every messaging link with its queues") {
@@ -84,9 +89,17 @@ extension Hub {
                         [
                             "name": .string(link.name), "endpoints": [.string(link.aToB.from), .string(link.aToB.to)],
                             "depth": .int(Int64(link.aToB.held + link.bToA.held)),
-                            "capacity": .int(Int64(link.aToB.depth)),
+                            "capacity": .int(Int64(link.aToB.depth)), "id": .uint(UInt64(link.id)),
+                            "runtime": .bool(link.runtime), "state": link.closing ? "closing" : "open",
                         ]
-                    })
+                    }),
+                "runtime": [
+                    "count": .int(Int64(self.platform.runtimeLinkCount)),
+                    "max": .int(Int64(self.configuration.hub.limits.runtimeLinksMax)),
+                    "opened": .uint(self.platform.runtimeLinkTotals.opened),
+                    "closed": .uint(self.platform.runtimeLinkTotals.closed),
+                    "refused": .uint(self.platform.runtimeLinkTotals.refused),
+                ],
             ])
         }
         router.register("link.get", summary: "One link: both directions' queues, credit and counters") {
@@ -168,6 +181,9 @@ extension Hub {
         let both = [link.aToB.counters, link.bToA.counters]
         return [
             "name": .string(link.name), "endpoints": [.string(link.aToB.from), .string(link.aToB.to)],
+            "id": .uint(UInt64(link.id)), "runtime": .bool(link.runtime), "state": link.closing ? "closing" : "open",
+            "openedBy": link.openedBy.map { .string($0.description) } ?? .null,
+            "maxMessageBytes": .int(Int64(link.maxMessageBytes)),
             "queues": [queue(link.aToB), queue(link.bToA)],
             "counters": [
                 "sent": .uint(both.reduce(0) { $0 + $1.queued }),

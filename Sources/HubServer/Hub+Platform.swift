@@ -51,6 +51,8 @@ extension Hub {
             case .closeSession(let session, let reason):
                 guest(session)?.close(reason: reason)
                 cachedSession = nil
+            case .linkOpened, .linkClosing, .linkClosed:
+                performLinkAction(action)
             }
         }
         actions.removeAll(keepingCapacity: true)
@@ -115,6 +117,8 @@ extension Hub {
                 ])
         case .regionAccessRefused(let partition, let region, let write):
             publish("region.refused", partition: partition, data: ["region": .string(region), "write": .bool(write)])
+        case .linkOpened, .linkClosing, .linkClosed:
+            publishLinkEvent(event)
         case .suspended(let partition):
             publish("partition.suspended", partition: partition)
         case .resumed(let partition):
@@ -155,6 +159,7 @@ extension SendOutcome {
         case .tooLarge: return "too_large"
         case .noSuchLink: return "no_such_link"
         case .notPermitted: return "not_permitted"
+        case .linkClosing: return "link_closing"
         }
     }
 }

@@ -14,14 +14,22 @@ public enum Action: Equatable, Sendable {
     case closeSession(SessionID, reason: DetachReason)
     /// Publish this event to control subscribers.
     case event(HypervisorEvent)
+    /// A link was opened at run time with this session's partition as an end: the session may use it
+    /// now (`view` is its side, credit included). Only for sessions that enabled runtime links.
+    case linkOpened(session: SessionID, link: LinkView, openedBy: Originator)
+    /// A runtime link with this session's partition as an end began closing (no new sends).
+    case linkClosing(session: SessionID, link: String, id: UInt32, closedBy: Originator)
+    /// A runtime link with this session's partition as an end is gone; its id is no longer valid. Sent to
+    /// every live session of an end, so the server forgets the id even for sessions that never asked.
+    case linkClosed(session: SessionID, link: String, id: UInt32)
 }
 
 /// One message handed to a receiver.
 public struct MessageDelivery: Equatable, Sendable {
     public var session: SessionID
     public var link: String
-    /// The link's index among the platform's links (its guest-protocol link id).
-    public var linkIndex: Int
+    /// The link's guest-protocol id.
+    public var linkID: UInt32
     /// Increasing per link direction, starting at 1; the guest deduplicates by it.
     public var messageID: UInt64
     /// Stamped by the hub; a guest cannot forge it.
@@ -32,12 +40,12 @@ public struct MessageDelivery: Equatable, Sendable {
     public var redelivery: Bool
 
     public init(
-        session: SessionID, link: String, linkIndex: Int, messageID: UInt64, sender: Originator, correlation: UInt64?,
+        session: SessionID, link: String, linkID: UInt32, messageID: UInt64, sender: Originator, correlation: UInt64?,
         payload: [UInt8], redelivery: Bool
     ) {
         self.session = session
         self.link = link
-        self.linkIndex = linkIndex
+        self.linkID = linkID
         self.messageID = messageID
         self.sender = sender
         self.correlation = correlation

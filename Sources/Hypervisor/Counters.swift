@@ -51,6 +51,15 @@ public struct LinkDirectionSnapshot: Sendable, Equatable {
 
 public struct LinkSnapshot: Sendable, Equatable {
     public var name: String
+    /// The guest-protocol link id.
+    public var id: UInt32
+    public var maxMessageBytes: Int
+    /// Opened at run time rather than configured.
+    public var runtime: Bool
+    /// Closing: sends refused until it is drained and removed.
+    public var closing: Bool
+    /// Who opened it (runtime links only).
+    public var openedBy: Originator?
     public var aToB: LinkDirectionSnapshot
     public var bToA: LinkDirectionSnapshot
 }

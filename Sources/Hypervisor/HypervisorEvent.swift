@@ -14,6 +14,12 @@ public enum HypervisorEvent: Equatable, Sendable {
     case linkQueueFull(link: String, sender: Originator, receiver: String)
     case messageRefused(link: String, sender: Originator, reason: SendOutcome)
     case regionAccessRefused(partition: String, region: String, write: Bool)
+    /// A link was opened at run time between `a` and `b`.
+    case linkOpened(link: String, id: UInt32, a: String, b: String, by: Originator)
+    /// A runtime link stopped taking messages; `held` messages still wait for acknowledgement.
+    case linkClosing(link: String, id: UInt32, by: Originator, held: Int)
+    /// A runtime link was removed (every message it held was acknowledged).
+    case linkClosed(link: String, id: UInt32)
     case suspended(partition: String)
     case resumed(partition: String)
 }

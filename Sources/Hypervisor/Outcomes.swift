@@ -52,11 +52,20 @@ public struct LinkView: Equatable, Sendable {
     public var sendCredit: Int
     /// Unacknowledged messages the hub hands this session at most.
     public var receiveWindow: Int
+    /// The guest-protocol link id (configuration position, or assigned when opened at run time).
+    public var id: UInt32
+    /// Opened at run time rather than configured.
+    public var runtime: Bool
+    /// Closing: no new messages; it goes once every queued one is acknowledged.
+    public var closing: Bool
 
     public init(
         name: String, peer: String, maxMessageBytes: Int, depth: Int, maySend: Bool, sendCredit: Int,
-        receiveWindow: Int
+        receiveWindow: Int, id: UInt32 = 0, runtime: Bool = false, closing: Bool = false
     ) {
+        self.id = id
+        self.runtime = runtime
+        self.closing = closing
         self.name = name
         self.peer = peer
         self.maxMessageBytes = maxMessageBytes
@@ -96,6 +105,8 @@ public enum SendOutcome: Equatable, Sendable {
     case tooLarge
     case noSuchLink
     case notPermitted
+    /// The link (opened at run time) is closing: it takes no new messages.
+    case linkClosing
 }
 
 /// The answer to an acknowledgement.

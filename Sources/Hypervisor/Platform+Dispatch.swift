@@ -92,7 +92,7 @@ extension Platform {
             if redelivery { partition.counters.messagesRedelivered &+= 1 }
             return .deliverMessage(
                 MessageDelivery(
-                    session: session, link: link.config.name, linkIndex: linkIndex, messageID: entry.id,
+                    session: session, link: link.config.name, linkID: link.id, messageID: entry.id,
                     sender: entry.sender,
                     correlation: entry.correlation, payload: entry.payload, redelivery: redelivery))
         }

@@ -19,8 +19,8 @@ extension Platform {
             actions: &actions)
     }
 
-    /// `send(from:link:…)` for a link named by its index (its position among the platform's links, which is
-    /// also its guest-protocol link id): the guest hot path, with no name lookup.
+    /// `send(from:link:…)` for a link named by its position among the platform's links (`linkIndex(forID:)`
+    /// turns a guest-protocol link id into one): the guest hot path, with no name lookup.
     public func send(
         from source: CommandSource, linkAt index: Int, to receiverName: String? = nil,
         payload: ArraySlice<UInt8>, correlation: UInt64? = nil, actions: inout [Action]
@@ -36,6 +36,7 @@ extension Platform {
         }
         let link = links[index]
         let name = link.config.name
+        guard !link.closing else { return refuse(.linkClosing, link: name, senderPartition, originator, &actions) }
         let direction: Int
         if let senderPartition {
             guard let sending = link.sendingDirection(of: senderPartition.index), link.senderMayMessage[sending],
@@ -108,6 +109,7 @@ extension Platform {
                 link.fullReported[direction] = false
                 grantCredit(link: link, direction: direction, actions: &actions)
                 markReady(partition)
+                if link.closing { retireIfDrained(link, actions: &actions) }
             }
             return .acknowledged(freed: freed)
         }
@@ -129,7 +131,7 @@ extension Platform {
     /// allowed to send.
     func grantCredit(link: LinkState, direction: Int, actions: inout [Action]) {
         let sender = partitions[link.sender(of: direction)]
-        guard let session = sender.session, link.senderMayMessage[direction] else { return }
+        guard !link.closing, let session = sender.session, link.senderMayMessage[direction] else { return }
         let credit = link.directions[direction].topUpCredit()
         if credit > 0 { actions.append(.grantCredit(session: session, link: link.config.name, credit: credit)) }
     }

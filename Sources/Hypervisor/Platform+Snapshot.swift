@@ -5,7 +5,9 @@ extension Platform {
             partitions: partitions.map(snapshot(of:)),
             links: links.map { link in
                 LinkSnapshot(
-                    name: link.config.name, aToB: snapshot(of: link, direction: 0),
+                    name: link.config.name, id: link.id, maxMessageBytes: link.config.maxMessageBytes,
+                    runtime: link.runtime, closing: link.closing, openedBy: link.openedBy,
+                    aToB: snapshot(of: link, direction: 0),
                     bToA: snapshot(of: link, direction: 1))
             })
     }

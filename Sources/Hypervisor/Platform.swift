@@ -33,6 +33,8 @@ public final class Platform {
     var partitionIndex: [String: Int] = [:]
     var links: [LinkState] = []
     var linkIndex: [String: Int] = [:]
+    /// Links opened at run time: ids, limits, who may see them (Platform+RuntimeLinks.swift).
+    var runtimeLinks = RuntimeLinkRegistry()
     var regions: [RegionState] = []
     var regionIndex: [String: Int] = [:]
     var sessions: [SessionID: Int] = [:]
@@ -77,7 +79,7 @@ public final class Platform {
             guard let a = partitionIndex[config.a] else { throw .unknownPartition(config.a, in: config.name) }
             guard let b = partitionIndex[config.b] else { throw .unknownPartition(config.b, in: config.name) }
             guard a != b, config.depth >= 1, config.maxMessageBytes >= 1 else { throw .invalidLink(config.name) }
-            let link = LinkState(config: config, a: partitions[a], b: partitions[b])
+            let link = LinkState(config: config, a: partitions[a], b: partitions[b], id: UInt32(links.count))
             linkIndex[config.name] = links.count
             partitions[b].incoming.append((links.count, 0))
             partitions[a].incoming.append((links.count, 1))
@@ -154,6 +156,7 @@ public final class Platform {
         partition.resumeToken = token
         partition.counters.attaches &+= 1
         sessions[session] = index
+        activateDeferredLinks(of: partition)
         if !resumed {
             partition.controller.resetConfiguration()
             cancelTimers(of: partition)
@@ -171,14 +174,15 @@ public final class Platform {
             }
             // The new session starts with credit for every free slot; credit held by an
             // earlier session died with it.
-            let maySend = link.senderMayMessage[sending]
+            let maySend = link.senderMayMessage[sending] && !link.closing
             link.directions[sending].senderCredit = 0
             let credit = maySend ? link.directions[sending].topUpCredit() : 0
             linkViews.append(
                 LinkView(
                     name: link.config.name, peer: peer, maxMessageBytes: link.config.maxMessageBytes,
                     depth: link.config.depth, maySend: maySend, sendCredit: credit,
-                    receiveWindow: link.directions[receiving].window))
+                    receiveWindow: link.directions[receiving].window, id: link.id, runtime: link.runtime,
+                    closing: link.closing))
         }
         let regionViews = regions.compactMap { region -> RegionView? in
             guard let access = region.grants[index] else { return nil }

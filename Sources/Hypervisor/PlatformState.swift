@@ -54,11 +54,22 @@ final class LinkState {
     /// Whether the policy lets the sending end of each direction message the receiving end (its
     /// `mayMessage` names the peer), decided once so the send path does no name lookup.
     let senderMayMessage: [Bool]
+    /// The guest-protocol link id: the position in the configuration, or the next free id for a link
+    /// opened at run time (never reused while the hub runs).
+    let id: UInt32
+    /// Opened at run time (Platform+RuntimeLinks.swift) rather than configured.
+    let runtime: Bool
+    /// Closing: sends are refused; the link goes once every queued message is acknowledged.
+    var closing = false
+    /// Who opened a runtime link.
+    var openedBy: Originator? = nil
 
-    init(config: LinkConfig, a: PartitionState, b: PartitionState) {
+    init(config: LinkConfig, a: PartitionState, b: PartitionState, id: UInt32, runtime: Bool = false) {
         self.config = config
         self.ends = (a.index, b.index)
         senderMayMessage = [a.mayMessage.contains(b.name), b.mayMessage.contains(a.name)]
+        self.id = id
+        self.runtime = runtime
         directions = [
             MessageQueue(depth: config.depth, window: config.depth),
             MessageQueue(depth: config.depth, window: config.depth),

@@ -89,7 +89,8 @@ struct ConfigDecoder {
                 node, at: path,
                 allowed: [
                     "name", "class", "priority", "weight", "memoryBytes", "secret", "secretFile", "interruptLines",
-                    "mayInterrupt", "mayMessage", "devices", "restart", "allowTakeover", "heartbeatMs", "launch",
+                    "mayInterrupt", "mayMessage", "mayOpenLinks", "devices", "restart", "allowTakeover", "heartbeatMs",
+                    "launch",
                 ])
         else { return nil }
         var partition = PartitionConfig(
@@ -109,6 +110,7 @@ struct ConfigDecoder {
         }
         if let node = fields.optional("restart") { partition.restart = restart(node, fields.path("restart")) }
         partition.allowTakeover = fields.read("allowTakeover", reader.bool) ?? false
+        partition.mayOpenLinks = fields.read("mayOpenLinks", reader.bool) ?? false
         partition.heartbeatMs = fields.read("heartbeatMs", reader.int)
         if let node = fields.optional("launch") { partition.launch = launch(node, fields.path("launch")) }
         readSecret(fields, into: &partition)

@@ -45,16 +45,20 @@ struct ConfigValidator {
         }
     }
 
+    /// The rule every configured name follows (partitions, links, regions, devices); links opened at run
+    /// time follow it too.
+    static func isValidName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= maxNameLength
+            && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
+            && name.first!.isLetter
+    }
+
     private mutating func check<T: Comparable>(_ value: T, in range: ClosedRange<T>, _ path: String) {
         if !range.contains(value) { add(path, "\(value) is outside \(range.lowerBound)...\(range.upperBound)") }
     }
 
     private mutating func checkName(_ name: String, _ path: String) {
-        let valid =
-            !name.isEmpty && name.utf8.count <= Self.maxNameLength
-            && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
-            && name.first!.isLetter
-        if !valid {
+        if !Self.isValidName(name) {
             add(
                 path,
                 "'\(name)' is not a valid name (a letter, then letters, digits, '-' or '_', at most \(Self.maxNameLength))"
@@ -151,6 +155,8 @@ struct ConfigValidator {
             for (peerIndex, peer) in partition.mayMessage.enumerated()
             where peer != partition.name && partitionsByName[peer] != nil
                 && !config.links.contains(where: { $0.joins(partition.name, peer) })
+                // Either end may open the link at run time instead.
+                && !partition.mayOpenLinks && partitionsByName[peer]?.mayOpenLinks != true
             {
                 add("\(path).mayMessage[\(peerIndex)]", "no link joins \(partition.name) and \(peer)")
             }

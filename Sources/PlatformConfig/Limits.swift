@@ -29,6 +29,19 @@ public struct Limits: Sendable, Equatable {
     /// Deliveries to fair-share partitions per loop pass (real-time partitions are served first and are not
     /// bounded by this).
     public var fairShareDeliveriesPerPass: Int
+    /// Messaging links opened at run time that may exist at once, hub-wide (closing ones included).
+    public var runtimeLinksMax: Int
+    /// Largest `depth` a link opened at run time may ask for.
+    public var runtimeLinkMaxDepth: Int
+    /// Largest `maxMessageBytes` a link opened at run time may ask for (in effect never more than fits in a
+    /// guest frame: see `effectiveRuntimeLinkMaxMessageBytes`).
+    public var runtimeLinkMaxMessageBytes: Int
+
+    /// `runtimeLinkMaxMessageBytes`, cut to what fits in a guest frame (`guestMaxFrameBytes` minus 64), so
+    /// that lowering the frame size never needs this limit lowered too.
+    public var effectiveRuntimeLinkMaxMessageBytes: Int {
+        max(1, min(runtimeLinkMaxMessageBytes, guestMaxFrameBytes - 64))
+    }
 
     public init(
         controlMaxLineBytes: Int = 1 << 20,
@@ -42,7 +55,10 @@ public struct Limits: Sendable, Equatable {
         writeHighWatermarkBytes: Int = 4 << 20,
         writeLowWatermarkBytes: Int = 1 << 20,
         fairShareReadBytesPerPass: Int = 2 << 10,
-        fairShareDeliveriesPerPass: Int = 256
+        fairShareDeliveriesPerPass: Int = 256,
+        runtimeLinksMax: Int = 64,
+        runtimeLinkMaxDepth: Int = 256,
+        runtimeLinkMaxMessageBytes: Int = 64 << 10
     ) {
         self.controlMaxLineBytes = controlMaxLineBytes
         self.controlMaxClients = controlMaxClients
@@ -56,6 +72,9 @@ public struct Limits: Sendable, Equatable {
         self.writeLowWatermarkBytes = writeLowWatermarkBytes
         self.fairShareReadBytesPerPass = fairShareReadBytesPerPass
         self.fairShareDeliveriesPerPass = fairShareDeliveriesPerPass
+        self.runtimeLinksMax = runtimeLinksMax
+        self.runtimeLinkMaxDepth = runtimeLinkMaxDepth
+        self.runtimeLinkMaxMessageBytes = runtimeLinkMaxMessageBytes
     }
 
     /// One configurable limit: its YAML key, allowed range and accessors.
@@ -110,5 +129,15 @@ public struct Limits: Sendable, Equatable {
             key: "fairShareDeliveriesPerPass", range: 1...65536,
             summary: "deliveries to fair-share partitions per loop pass",
             get: { $0.fairShareDeliveriesPerPass }, set: { $0.fairShareDeliveriesPerPass = $1 }),
+        Field(
+            key: "runtimeLinksMax", range: 0...4096, summary: "links opened at run time that may exist at once",
+            get: { $0.runtimeLinksMax }, set: { $0.runtimeLinksMax = $1 }),
+        Field(
+            key: "runtimeLinkMaxDepth", range: 1...65536, summary: "largest depth of a link opened at run time",
+            get: { $0.runtimeLinkMaxDepth }, set: { $0.runtimeLinkMaxDepth = $1 }),
+        Field(
+            key: "runtimeLinkMaxMessageBytes", range: 1...(1 << 20),
+            summary: "largest message size of a link opened at run time",
+            get: { $0.runtimeLinkMaxMessageBytes }, set: { $0.runtimeLinkMaxMessageBytes = $1 }),
     ]
 }

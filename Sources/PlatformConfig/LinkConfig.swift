@@ -26,6 +26,10 @@ public struct LinkConfig: Sendable, Equatable {
         self.depth = depth
     }
 
+    /// Whether `name` follows the configuration's naming rule (a letter, then letters, digits, `-` or `_`,
+    /// at most 32 bytes): links opened at run time are held to it like configured ones.
+    public static func isValidName(_ name: String) -> Bool { ConfigValidator.isValidName(name) }
+
     /// Whether the link joins `x` and `y` (in either order).
     public func joins(_ x: String, _ y: String) -> Bool {
         (a == x && b == y) || (a == y && b == x)

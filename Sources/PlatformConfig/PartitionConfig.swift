@@ -20,6 +20,8 @@ public struct PartitionConfig: Sendable, Equatable {
     public var mayInterrupt: [String]
     /// Partitions this one may send messages to (over a link joining the two).
     public var mayMessage: [String]
+    /// Whether the partition's guest may open messaging links at run time (to peers in `mayMessage`).
+    public var mayOpenLinks: Bool
     /// Devices the partition may use, and how.
     public var devices: [DeviceGrant]
     /// What the health monitor does when the guest fails.
@@ -52,6 +54,7 @@ public struct PartitionConfig: Sendable, Equatable {
         interruptLines: Int = PartitionConfig.defaultInterruptLines,
         mayInterrupt: [String] = [],
         mayMessage: [String] = [],
+        mayOpenLinks: Bool = false,
         devices: [DeviceGrant] = [],
         restart: RestartPolicy = RestartPolicy(),
         allowTakeover: Bool = false,
@@ -69,6 +72,7 @@ public struct PartitionConfig: Sendable, Equatable {
         self.interruptLines = interruptLines
         self.mayInterrupt = mayInterrupt
         self.mayMessage = mayMessage
+        self.mayOpenLinks = mayOpenLinks
         self.devices = devices
         self.restart = restart
         self.allowTakeover = allowTakeover

@@ -63,6 +63,8 @@ extension PlatformConfiguration {
         out.int("interruptLines", partition.interruptLines)
         out.scalars("mayInterrupt", partition.mayInterrupt)
         out.scalars("mayMessage", partition.mayMessage)
+        // Written only when set, so configurations that never open links at run time read as before.
+        if partition.mayOpenLinks { out.bool("mayOpenLinks", true) }
         out.list("devices", partition.devices) { out, grant in
             out.string("device", grant.device)
             out.string("access", grant.access.rawValue)

@@ -74,6 +74,7 @@ let specTypeNames: [GuestFrameType: String] = [
     .raise: "RAISE", .raiseResult: "RAISE_RESULT", .irq: "IRQ", .eoi: "EOI", .mask: "MASK", .unmask: "UNMASK",
     .setPriority: "SET_PRIORITY", .timerSet: "TIMER_SET", .timerCancel: "TIMER_CANCEL", .msgSend: "MSG_SEND",
     .msgSent: "MSG_SENT", .msgDeliver: "MSG_DELIVER", .msgAck: "MSG_ACK", .credit: "CREDIT",
+    .linkOpen: "LINK_OPEN", .linkOpened: "LINK_OPENED", .linkClose: "LINK_CLOSE", .linkClosed: "LINK_CLOSED",
     .regionRead: "REGION_READ", .regionData: "REGION_DATA", .regionWrite: "REGION_WRITE",
     .regionResult: "REGION_RESULT", .regionFD: "REGION_FD", .heartbeat: "HEARTBEAT", .heartbeatAck: "HEARTBEAT_ACK",
     .suspend: "SUSPEND", .resume: "RESUME", .detach: "DETACH", .channelOpen: "CHANNEL_OPEN",
@@ -156,6 +157,20 @@ func fields(of message: GuestMessage) -> FieldValue {
         ])
     case .msgAck(let link, let upTo): return .object(["link": int(link), "up_to": int(upTo)])
     case .credit(let link, let credit): return .object(["link": int(link), "credit": int(credit)])
+    case .linkOpen(let name, let peer, let maxMessage, let depth):
+        return .object([
+            "name": .string(name), "peer": .string(peer), "max_message": int(maxMessage), "depth": int(depth),
+        ])
+    case .linkOpened(let opened):
+        return .object([
+            "id": int(opened.link.id), "name": .string(opened.link.name), "peer": .string(opened.link.peer),
+            "max_message": int(opened.link.maxMessage), "depth": int(opened.link.depth),
+            "initial_credit": int(opened.link.initialCredit), "existing": int(opened.existing ? 1 : 0),
+            "opened_by": .string(opened.openedBy),
+        ])
+    case .linkClose(let link): return .object(["link": int(link)])
+    case .linkClosed(let link, let state, let held):
+        return .object(["link": int(link), "state": int(state.rawValue), "held": int(held)])
     case .regionRead(let region, let offset, let length):
         return .object(["region": int(region), "offset": int(offset), "length": int(length)])
     case .regionData(let region, let offset, let bytes), .regionWrite(let region, let offset, let bytes):

@@ -16,6 +16,7 @@ TYPES = {
     "RAISE": 0x0101, "RAISE_RESULT": 0x0102, "IRQ": 0x0103, "EOI": 0x0104, "MASK": 0x0105, "UNMASK": 0x0106,
     "SET_PRIORITY": 0x0107, "TIMER_SET": 0x0108, "TIMER_CANCEL": 0x0109,
     "MSG_SEND": 0x0201, "MSG_SENT": 0x0202, "MSG_DELIVER": 0x0203, "MSG_ACK": 0x0204, "CREDIT": 0x0205,
+    "LINK_OPEN": 0x0206, "LINK_OPENED": 0x0207, "LINK_CLOSE": 0x0208, "LINK_CLOSED": 0x0209,
     "REGION_READ": 0x0301, "REGION_DATA": 0x0302, "REGION_WRITE": 0x0303, "REGION_RESULT": 0x0304,
     "REGION_FD": 0x0305,
     "HEARTBEAT": 0x0401, "HEARTBEAT_ACK": 0x0402, "SUSPEND": 0x0403, "RESUME": 0x0404, "DETACH": 0x0405,
@@ -153,6 +154,26 @@ vec("msg-deliver-empty.hex", "MSG_DELIVER",
      raw(b"", "empty payload")])
 vec("msg-ack.hex", "MSG_ACK", {"link": 1, "up_to": 1001}, [u32(1, "link id"), u64(1001, "up to message id")])
 vec("credit.hex", "CREDIT", {"link": 1, "credit": 32}, [u32(1, "link id"), u32(32, "credit granted")])
+vec("link-open.hex", "LINK_OPEN", {"name": "keys", "peer": "secure", "max_message": 512, "depth": 16},
+    [name("keys", "link name"), name("secure", "peer"), u32(512, "max message"), u32(16, "depth")],
+    request_id=31)
+vec("link-opened.hex", "LINK_OPENED", {
+    "id": 6, "name": "keys", "peer": "secure", "max_message": 512, "depth": 16, "initial_credit": 16,
+    "existing": False, "opened_by": "linux"},
+    [u32(6, "link id (after the 6 configured links)"), name("keys", "link name"), name("secure", "peer"),
+     u32(512, "max message"), u32(16, "depth"), u32(16, "initial credit"), u8(0, "existing: no (created)"),
+     name("linux", "opened by")], request_id=31)
+vec("link-opened-peer.hex", "LINK_OPENED", {
+    "id": 6, "name": "keys", "peer": "linux", "max_message": 512, "depth": 16, "initial_credit": 0,
+    "existing": False, "opened_by": "linux"},
+    [u32(6, "link id"), name("keys", "link name"), name("linux", "peer (the opener)"),
+     u32(512, "max message"), u32(16, "depth"), u32(0, "initial credit: this end may not send"),
+     u8(0, "existing: no"), name("linux", "opened by")])
+vec("link-close.hex", "LINK_CLOSE", {"link": 6}, [u32(6, "link id")], request_id=32)
+vec("link-closed.hex", "LINK_CLOSED", {"link": 6, "state": 0, "held": 3},
+    [u32(6, "link id"), u8(0, "state closing"), u32(3, "messages still held")], request_id=32)
+vec("link-closed-gone.hex", "LINK_CLOSED", {"link": 6, "state": 1, "held": 0},
+    [u32(6, "link id"), u8(1, "state closed"), u32(0, "nothing held")])
 vec("region-read.hex", "REGION_READ", {"region": 2, "offset": 128, "length": 16},
     [u32(2, "region id"), u64(128, "offset"), u32(16, "length")], request_id=10)
 vec("region-data.hex", "REGION_DATA", {"region": 2, "offset": 128, "data": hx(b"\x01\x02\x03")},
@@ -223,6 +244,12 @@ bad("bad-too-many-lines.hex", "WELCOME announcing 65535 lines", "too_many", 8,
 bad("bad-resume-token-length.hex", "HELLO with a 5-byte resume token", "invalid_value", 8,
     [u16(1, "min"), u16(1, "max"), name("rtos", "partition"), u8(0, "features"), u8(5, "token length 5"),
      raw(b"\x00" * 5, "token")], type_name="HELLO", request_id=30)
+
+bad("bad-link-open-depth.hex", "LINK_OPEN with depth 0", "invalid_value", 8,
+    [name("keys", "link name"), name("secure", "peer"), u32(512, "max message"), u32(0, "depth 0")],
+    type_name="LINK_OPEN", request_id=33)
+bad("bad-link-closed-state.hex", "LINK_CLOSED with state 2", "invalid_value", 8,
+    [u32(6, "link id"), u8(2, "state 2 undefined"), u32(0, "held")], type_name="LINK_CLOSED")
 
 with open(os.path.join(HERE, "manifest.json"), "w") as f:
     json.dump({"version": 1, "vectors": vectors, "malformed": malformed}, f, indent=1)

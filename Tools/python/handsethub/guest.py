@@ -31,6 +31,7 @@ TYPES = {
     "RAISE": 0x0101, "RAISE_RESULT": 0x0102, "IRQ": 0x0103, "EOI": 0x0104, "MASK": 0x0105, "UNMASK": 0x0106,
     "SET_PRIORITY": 0x0107, "TIMER_SET": 0x0108, "TIMER_CANCEL": 0x0109,
     "MSG_SEND": 0x0201, "MSG_SENT": 0x0202, "MSG_DELIVER": 0x0203, "MSG_ACK": 0x0204, "CREDIT": 0x0205,
+    "LINK_OPEN": 0x0206, "LINK_OPENED": 0x0207, "LINK_CLOSE": 0x0208, "LINK_CLOSED": 0x0209,
     "REGION_READ": 0x0301, "REGION_DATA": 0x0302, "REGION_WRITE": 0x0303, "REGION_RESULT": 0x0304,
     "REGION_FD": 0x0305,
     "HEARTBEAT": 0x0401, "HEARTBEAT_ACK": 0x0402, "SUSPEND": 0x0403, "RESUME": 0x0404, "DETACH": 0x0405,
@@ -48,9 +49,15 @@ ERROR_CODES = {
     16: "no_such_region", 17: "handshake_required", 18: "unexpected_frame", 19: "no_such_device",
     20: "channel_in_use", 21: "no_such_channel", 22: "bad_resume_token", 23: "rate_limited",
     24: "shutting_down", 25: "internal_error",
+    # feature runtime-links (§7.6)
+    26: "name_in_use", 27: "limit_reached", 28: "invalid_argument",
 }
+# §11: the feature that enables LINK_OPEN/LINK_OPENED/LINK_CLOSE/LINK_CLOSED (§7.6-§7.9)
+RUNTIME_LINKS = "runtime-links"
+LINK_STATES = {0: "closing", 1: "closed"}
 RAISE_OUTCOMES = {0: "delivered", 1: "latched", 2: "not_permitted", 3: "no_such_partition", 4: "no_such_line"}
-SEND_STATUSES = {0: "queued", 1: "queue_full", 2: "too_large", 3: "no_such_link", 4: "not_permitted"}
+SEND_STATUSES = {0: "queued", 1: "queue_full", 2: "too_large", 3: "no_such_link", 4: "not_permitted",
+                 5: "link_closing"}
 REGION_STATUSES = {0: "ok", 1: "out_of_grant", 2: "out_of_bounds", 3: "no_such_region"}
 ACCESS = {1: "ro", 2: "rw"}
 
@@ -83,6 +90,11 @@ LAYOUT: dict[str, list[tuple[str, str]]] = {
                     ("payload", "rest")],
     "MSG_ACK": [("link", "u32"), ("up_to", "u64")],
     "CREDIT": [("link", "u32"), ("credit", "u32")],
+    "LINK_OPEN": [("name", "name"), ("peer", "name"), ("max_message", "nonzero_u32"), ("depth", "nonzero_u32")],
+    "LINK_OPENED": [("id", "u32"), ("name", "name"), ("peer", "name"), ("max_message", "u32"), ("depth", "u32"),
+                    ("initial_credit", "u32"), ("existing", "bool"), ("opened_by", "name")],
+    "LINK_CLOSE": [("link", "u32")],
+    "LINK_CLOSED": [("link", "u32"), ("state", "link_state"), ("held", "u32")],
     "REGION_READ": [("region", "u32"), ("offset", "u64"), ("length", "read_length")],
     "REGION_DATA": [("region", "u32"), ("offset", "u64"), ("data", "rest")],
     "REGION_WRITE": [("region", "u32"), ("offset", "u64"), ("data", "rest")],
@@ -99,7 +111,7 @@ LAYOUT: dict[str, list[tuple[str, str]]] = {
     "CHANNEL_CLOSE": [("code", "u16"), ("reason", "text")],
 }
 ENUMS = {"errcode": (2, ERROR_CODES), "outcome": (1, RAISE_OUTCOMES), "send_status": (1, SEND_STATUSES),
-         "region_status": (1, REGION_STATUSES), "access": (1, ACCESS)}
+         "region_status": (1, REGION_STATUSES), "access": (1, ACCESS), "link_state": (1, LINK_STATES)}
 INTS = {"u8": ">B", "u16": ">H", "u32": ">I", "u64": ">Q"}
 
 
@@ -161,7 +173,7 @@ def _write_field(out: bytearray, kind: str, value: Any) -> None:
         out += struct.pack(INTS[kind], value)
     elif kind in ("priority",):
         out += struct.pack(">B", value)
-    elif kind in ("coalesced", "read_length"):
+    elif kind in ("coalesced", "read_length", "nonzero_u32"):
         out += struct.pack(">I", value)
     elif kind == "bool":
         out += b"\x01" if value else b"\x00"
@@ -266,6 +278,11 @@ class _Reader:
             value = self.int(">I", name)
             if value == 0:
                 raise GuestDecodeError("invalid_value", "coalesced 0")
+            return value
+        if kind == "nonzero_u32":
+            value = self.int(">I", name)
+            if value == 0:
+                raise GuestDecodeError("invalid_value", f"{name} 0")
             return value
         if kind == "read_length":
             value = self.int(">I", name)
@@ -388,7 +405,7 @@ def proof(secret: bytes, hello_body: bytes, challenge_body: bytes) -> bytes:
 
 
 UNSOLICITED = {"IRQ", "MSG_DELIVER", "CREDIT", "SUSPEND", "RESUME", "REGION_FD", "DETACH", "CHANNEL_DATA",
-               "CHANNEL_CLOSE", "HEARTBEAT"}
+               "CHANNEL_CLOSE", "HEARTBEAT", "LINK_OPENED", "LINK_CLOSED"}
 
 
 class GuestClient:
@@ -530,6 +547,21 @@ class GuestClient:
 
     def ack(self, link: int, up_to: int) -> None:
         self.post("MSG_ACK", {"link": link, "up_to": up_to})
+
+    def open_link(self, name: str, peer: str, max_message: int = 4096, depth: int = 64) -> dict[str, Any]:
+        """LINK_OPEN (§7.6; attach with features=[RUNTIME_LINKS]). Returns the LINK_OPENED fields: the link_info
+        (id, name, peer, max_message, depth, initial_credit), existing, opened_by. Refusals raise GuestError."""
+        answer = self.request("LINK_OPEN", {"name": name, "peer": peer, "max_message": max_message, "depth": depth})
+        if answer.type != "LINK_OPENED":
+            raise GuestError(18, f"unexpected answer {answer.type}")
+        return answer.fields
+
+    def close_link(self, link: int) -> tuple[str, int]:
+        """LINK_CLOSE (§7.8); returns (state, held): "closed", or "closing" with messages still held."""
+        answer = self.request("LINK_CLOSE", {"link": link})
+        if answer.type != "LINK_CLOSED":
+            raise GuestError(18, f"unexpected answer {answer.type}")
+        return LINK_STATES[answer.fields["state"]], answer.fields["held"]
 
     def eoi(self, line: int) -> None:
         self.post("EOI", {"line": line})
