@@ -46,6 +46,8 @@ final class GuestSession {
     var logger: Logger
     let remote: String
     private(set) var framesReceived: UInt64 = 0
+    /// The hub's model, held directly: the per-message paths would otherwise go through the unowned `hub`.
+    private let platform: Platform
     /// The write queue passed the high watermark: the guest is not reading, so its input waits too.
     private var writeQueueFull = false
     /// A fair-share partition's session: its input is taken one slice per loop pass.
@@ -61,6 +63,7 @@ final class GuestSession {
         self.connectionID = connectionID
         self.connection = connection
         self.hub = hub
+        self.platform = hub.platform
         self.logger = logger
         self.remote = connection.peerAddress?.description ?? "unix"
         var limits = GuestLimits.default
@@ -314,7 +317,7 @@ final class GuestSession {
 
     private func handleAttached(_ frame: GuestFrame, session: SessionID) {
         let request = frame.requestId
-        let platform = hub.platform
+        let platform = self.platform
         switch frame.message {
         case .raise(let target, let line):
             let outcome = platform.raise(from: .session(session), to: target, line: Int(line), actions: &actions)
@@ -441,12 +444,13 @@ final class GuestSession {
     private func handleMessageSend(
         link linkID: UInt32, correlation: UInt64, payload: ArraySlice<UInt8>, request: UInt32, session: SessionID
     ) {
-        guard welcomed(link: linkID), let position = hub.platform.linkIndex(forID: linkID) else {
+        let platform = self.platform
+        guard welcomed(link: linkID), let position = platform.linkIndex(forID: linkID) else {
             return answer(
                 GuestFrame(.msgSent(link: linkID, messageId: 0, status: .noSuchLink), requestId: request),
                 unless: false)
         }
-        let outcome = hub.platform.send(
+        let outcome = platform.send(
             from: .session(session), linkAt: position, payload: payload,
             correlation: correlation == 0 ? nil : correlation, actions: &actions)
         let (id, status): (UInt64, GuestSendStatus) =
@@ -500,12 +504,18 @@ final class GuestSession {
         queue(GuestFrame(.irq(line: UInt16(line), priority: priority, coalesced: max(1, coalesced))))
     }
 
-    func deliverMessage(_ delivery: MessageDelivery) {
-        let id = delivery.linkID
-        guard welcomed(link: id) else { return }
-        GuestFrame.encodeMessageDelivery(
-            into: &output, link: id, messageId: delivery.messageID, sender: delivery.sender.description,
-            correlation: delivery.correlation ?? 0, payload: delivery.payload)
+    func deliverMessages(_ batch: MessageBatch) {
+        guard welcomed(link: batch.linkID) else { return }
+        // Encode into a local buffer (swapped with `output`), not through `self` once per message.
+        var buffer = ByteWriter(capacity: 0)
+        swap(&buffer, &output)
+        buffer.bytes.reserveCapacity(buffer.count + batch.count * 64)
+        hub.platform.forEachMessage(in: batch) { id, sender, correlation, payload in
+            GuestFrame.encodeMessageDelivery(
+                into: &buffer, link: batch.linkID, messageId: id, sender: sender.description,
+                correlation: correlation ?? 0, payload: payload)
+        }
+        swap(&buffer, &output)
     }
 
     func grantCredit(link: String, credit: Int) {

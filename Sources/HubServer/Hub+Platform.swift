@@ -38,9 +38,9 @@ extension Hub {
                 guard let guest = guest(session) else { continue }
                 guest.deliverInterrupt(line: line, priority: priority, coalesced: coalesced)
                 scheduleFlush(of: guest)
-            case .deliverMessage(let delivery):
-                guard let guest = guest(delivery.session) else { continue }
-                guest.deliverMessage(delivery)
+            case .deliverMessages(let batch):
+                guard let guest = guest(batch.session) else { continue }
+                guest.deliverMessages(batch)
                 scheduleFlush(of: guest)
             case .grantCredit(let session, let link, let credit):
                 // Credit goes to the sender's session, usually not the one whose input is being handled:

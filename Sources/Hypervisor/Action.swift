@@ -4,8 +4,9 @@ public enum Action: Equatable, Sendable {
     /// Tell the session's guest that a line fired. The line stays in service until the
     /// guest calls `endOfInterrupt`.
     case deliverInterrupt(session: SessionID, line: Int, priority: UInt8, coalesced: UInt32)
-    /// Hand a message to the receiving session; it stays queued in the hub until acknowledged.
-    case deliverMessage(MessageDelivery)
+    /// Hand these messages to the receiving session; they stay queued in the hub until acknowledged. The
+    /// server reads them from the queue with `Platform.forEachMessage(in:)` (nothing is copied per message).
+    case deliverMessages(MessageBatch)
     /// The sending session may send `credit` more messages on `link` (incremental, like a
     /// window update).
     case grantCredit(session: SessionID, link: String, credit: Int)
@@ -24,7 +25,22 @@ public enum Action: Equatable, Sendable {
     case linkClosed(session: SessionID, link: String, id: UInt32)
 }
 
-/// One message handed to a receiver.
+/// Consecutive messages of one link direction handed to a receiver session in one go.
+public struct MessageBatch: Equatable, Sendable {
+    public var session: SessionID
+    /// The link's guest-protocol id.
+    public var linkID: UInt32
+    /// The first message's id; the others follow it (ids on a link direction are consecutive).
+    public var firstID: UInt64
+    public var count: Int
+    /// How many of them, from the first, an earlier session of the receiver was handed already.
+    public var redelivered: Int
+    /// Where the messages sit in the model when the batch was taken.
+    let position: Int
+    let direction: Int
+}
+
+/// One message handed to a receiver (`Platform.messages(in:)` lists a batch's).
 public struct MessageDelivery: Equatable, Sendable {
     public var session: SessionID
     public var link: String

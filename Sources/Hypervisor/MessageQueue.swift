@@ -13,8 +13,6 @@ struct MessageQueue {
         var sender: Originator
         var correlation: UInt64?
         var payload: [UInt8]
-        /// Delivered to some earlier session already (a later delivery is a redelivery).
-        var delivered: Bool
     }
 
     private(set) var entries: RingBuffer<Entry>
@@ -43,7 +41,7 @@ struct MessageQueue {
     mutating func enqueue(sender: Originator, correlation: UInt64?, payload: [UInt8]) -> UInt64? {
         let id = nextID
         guard
-            entries.append(Entry(id: id, sender: sender, correlation: correlation, payload: payload, delivered: false))
+            entries.append(Entry(id: id, sender: sender, correlation: correlation, payload: payload))
         else { return nil }
         nextID += 1
         counters.queued &+= 1
@@ -54,19 +52,35 @@ struct MessageQueue {
     /// Whether the current receiver session may be given another message.
     var canDeliver: Bool { cursor < entries.count && cursor < window }
 
-    /// Takes the next message for the receiver session; returns it with whether it is a redelivery.
-    mutating func takeNext() -> (entry: Entry, redelivery: Bool)? {
-        guard canDeliver else { return nil }
-        var entry = entries[cursor]
-        let redelivery = entry.delivered
-        entry.delivered = true
-        entries[cursor] = entry
-        cursor += 1
-        highestDelivered = max(highestDelivered, entry.id)
-        counters.delivered &+= 1
-        counters.bytesDelivered &+= UInt64(entry.payload.count)
-        if redelivery { counters.redelivered &+= 1 }
-        return (entry, redelivery)
+    /// What `takeBatch` handed out.
+    struct Batch {
+        /// Offset of the first message from the front of the queue, and the id it has.
+        var offset: Int
+        var firstID: UInt64
+        var count: Int
+        /// How many of them an earlier session was handed already.
+        var redelivered: Int
+        var bytes: UInt64
+    }
+
+    /// Hands up to `limit` messages (the receiver window permitting) to the receiver session, in id order.
+    /// The messages stay queued until acknowledged; read them with `entries`.
+    mutating func takeBatch(limit: Int) -> Batch? {
+        let count = min(limit, min(entries.count, window) - cursor)
+        guard count > 0 else { return nil }
+        let offset = cursor
+        let firstID = entries[offset].id
+        let lastID = firstID + UInt64(count) - 1
+        // Ids are consecutive in the queue, and every id up to `highestDelivered` went to some session already.
+        let redelivered = highestDelivered >= firstID ? Int(min(lastID, highestDelivered) - firstID + 1) : 0
+        var bytes: UInt64 = 0
+        for index in offset..<offset + count { bytes &+= UInt64(entries[index].payload.count) }
+        cursor += count
+        highestDelivered = max(highestDelivered, lastID)
+        counters.delivered &+= UInt64(count)
+        counters.bytesDelivered &+= bytes
+        counters.redelivered &+= UInt64(redelivered)
+        return Batch(offset: offset, firstID: firstID, count: count, redelivered: redelivered, bytes: bytes)
     }
 
     enum AckResult: Equatable {

@@ -16,9 +16,9 @@ extension Platform {
         var budget = budget
         for index in realTimeOrder {
             let partition = partitions[index]
-            while budget > 0, let action = nextDelivery(for: partition) {
+            while budget > 0, let (action, count) = nextDelivery(for: partition, limit: budget) {
                 actions.append(action)
-                budget -= 1
+                budget -= count
             }
             if budget == 0 { return }
         }
@@ -29,10 +29,12 @@ extension Platform {
                 partition.deficit += partition.quantum
                 partition.quantumGranted = true
             }
-            while budget > 0, partition.deficit > 0, let action = nextDelivery(for: partition) {
+            while budget > 0, partition.deficit > 0,
+                let (action, count) = nextDelivery(for: partition, limit: min(budget, partition.deficit))
+            {
                 actions.append(action)
-                budget -= 1
-                partition.deficit -= 1
+                budget -= count
+                partition.deficit -= count
             }
             let hasWork = hasDeliverable(partition)
             // Out of budget in the middle of a turn: keep the place for the next pass.
@@ -74,28 +76,62 @@ extension Platform {
         return partition.incoming.contains { links[$0.link].directions[$0.direction].canDeliver }
     }
 
-    func nextDelivery(for partition: PartitionState) -> Action? {
-        guard let session = partition.receivingSession else { return nil }
+    /// The partition's next delivery and how many deliveries it counts for: one interrupt, or up to `limit`
+    /// messages of one link (links take turns batch by batch).
+    func nextDelivery(for partition: PartitionState, limit: Int) -> (Action, Int)? {
+        guard let session = partition.receivingSession, limit > 0 else { return nil }
         if let irq = partition.controller.takeNext() {
             partition.counters.interruptsDelivered &+= 1
-            return .deliverInterrupt(session: session, line: irq.line, priority: irq.priority, coalesced: irq.coalesced)
+            let action = Action.deliverInterrupt(
+                session: session, line: irq.line, priority: irq.priority, coalesced: irq.coalesced)
+            return (action, 1)
         }
         let count = partition.incoming.count
         for step in 0..<count {
             let position = (partition.nextIncoming + step) % count
             let (linkIndex, direction) = partition.incoming[position]
             let link = links[linkIndex]
-            guard let (entry, redelivery) = link.directions[direction].takeNext() else { continue }
+            guard let batch = link.directions[direction].takeBatch(limit: limit) else { continue }
             partition.nextIncoming = (position + 1) % count
-            partition.counters.messagesDelivered &+= 1
-            partition.counters.bytesDelivered &+= UInt64(entry.payload.count)
-            if redelivery { partition.counters.messagesRedelivered &+= 1 }
-            return .deliverMessage(
-                MessageDelivery(
-                    session: session, link: link.config.name, linkID: link.id, messageID: entry.id,
-                    sender: entry.sender,
-                    correlation: entry.correlation, payload: entry.payload, redelivery: redelivery))
+            partition.counters.messagesDelivered &+= UInt64(batch.count)
+            partition.counters.bytesDelivered &+= batch.bytes
+            partition.counters.messagesRedelivered &+= UInt64(batch.redelivered)
+            let action = Action.deliverMessages(
+                MessageBatch(
+                    session: session, linkID: link.id, firstID: batch.firstID, count: batch.count,
+                    redelivered: batch.redelivered, position: linkIndex, direction: direction))
+            return (action, batch.count)
         }
         return nil
+    }
+
+    /// Calls `body` with each message of `batch`, in order, read in place from the link's queue. Nothing is
+    /// called for messages no longer queued (acknowledged since, or the link is gone).
+    public func forEachMessage(
+        in batch: MessageBatch,
+        _ body: (_ id: UInt64, _ sender: Originator, _ correlation: UInt64?, _ payload: [UInt8]) -> Void
+    ) {
+        guard links.indices.contains(batch.position), links[batch.position].id == batch.linkID else { return }
+        let queue = links[batch.position].directions[batch.direction]
+        guard let front = queue.entries.first?.id, batch.firstID >= front else { return }
+        let start = Int(batch.firstID - front)
+        for offset in start..<min(start + batch.count, queue.entries.count) {
+            let entry = queue.entries[offset]
+            body(entry.id, entry.sender, entry.correlation, entry.payload)
+        }
+    }
+
+    /// The messages of `batch` as values (for tests and tools; the server encodes with `forEachMessage`).
+    public func messages(in batch: MessageBatch) -> [MessageDelivery] {
+        let name = links.indices.contains(batch.position) ? links[batch.position].config.name : ""
+        var messages: [MessageDelivery] = []
+        forEachMessage(in: batch) { id, sender, correlation, payload in
+            messages.append(
+                MessageDelivery(
+                    session: batch.session, link: name, linkID: batch.linkID, messageID: id, sender: sender,
+                    correlation: correlation, payload: payload,
+                    redelivery: id < batch.firstID + UInt64(batch.redelivered)))
+        }
+        return messages
     }
 }

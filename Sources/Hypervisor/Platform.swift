@@ -38,6 +38,8 @@ public final class Platform {
     var regions: [RegionState] = []
     var regionIndex: [String: Int] = [:]
     var sessions: [SessionID: Int] = [:]
+    /// The last session looked up and its partition: a burst of commands from one guest costs no hashing.
+    private var lastLookup: (session: SessionID, index: Int)? = nil
     var lastSessionID: UInt64 = 0
     var timers: [TimerToken: VirtualTimer] = [:]
     /// Real-time partitions, highest priority first.
@@ -250,7 +252,13 @@ public final class Platform {
 
     /// The partition behind a live session.
     func partitionState(of session: SessionID) -> PartitionState? {
-        sessions[session].map { partitions[$0] }
+        // Checked against the partition, so a detached or taken-over session never hits a stale entry.
+        if let last = lastLookup, last.session == session, partitions[last.index].session == session {
+            return partitions[last.index]
+        }
+        guard let index = sessions[session] else { return nil }
+        lastLookup = (session, index)
+        return partitions[index]
     }
 }
 

@@ -82,7 +82,7 @@ import Testing
         #expect(platform.hasRealTimeDeliveries)
         var pass: [Action] = []
         platform.drainDeliveries(budget: 1000, fairShareBudget: 10, into: &pass)
-        let sessions = pass.compactMap(\.message).map(\.session)
+        let sessions = fixture.expand(pass).compactMap(\.message).map(\.session)
         #expect(sessions.filter { $0 == secure.session }.count == 100)
         #expect(sessions.filter { $0 == linux.session }.count == 10)
         #expect(!platform.hasRealTimeDeliveries)

@@ -22,10 +22,18 @@ final class Fixture {
         return info
     }
 
-    func drain(budget: Int = 1000) -> [Action] {
+    /// One delivery pass, message batches spread into one `Delivered` per message.
+    func drain(budget: Int = 1000) -> [Delivered] {
         var out: [Action] = []
         platform.drainDeliveries(budget: budget, into: &out)
-        return out
+        return expand(out)
+    }
+
+    func expand(_ actions: [Action]) -> [Delivered] {
+        actions.flatMap { action -> [Delivered] in
+            if case .deliverMessages(let batch) = action { return platform.messages(in: batch).map(Delivered.message) }
+            return [.action(action)]
+        }
     }
 
     func takeActions() -> [Action] {
@@ -38,6 +46,22 @@ final class Fixture {
     }
 }
 
+/// What a delivery pass produced, with message batches spread out.
+enum Delivered {
+    case action(Action)
+    case message(MessageDelivery)
+
+    var interrupt: (session: SessionID, line: Int, priority: UInt8, coalesced: UInt32)? {
+        if case .action(let action) = self { return action.interrupt }
+        return nil
+    }
+
+    var message: MessageDelivery? {
+        if case .message(let delivery) = self { return delivery }
+        return nil
+    }
+}
+
 extension Action {
     var interrupt: (session: SessionID, line: Int, priority: UInt8, coalesced: UInt32)? {
         if case .deliverInterrupt(let session, let line, let priority, let coalesced) = self {
@@ -46,8 +70,4 @@ extension Action {
         return nil
     }
 
-    var message: MessageDelivery? {
-        if case .deliverMessage(let delivery) = self { return delivery }
-        return nil
-    }
 }

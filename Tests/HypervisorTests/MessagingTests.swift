@@ -40,7 +40,7 @@ import Testing
             var pass: [Action] = []
             platform.drainDeliveries(budget: 100, into: &pass)
             var toAck: UInt64? = nil
-            for action in pass {
+            for action in fixture.expand(pass) {
                 guard let message = action.message else { continue }
                 #expect(message.session == linux.session)
                 #expect(message.sender == .partition("rtos"))
