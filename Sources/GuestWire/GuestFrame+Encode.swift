@@ -185,11 +185,15 @@ extension GuestMessage {
 extension ByteWriter {
     /// A name is a u8 length and UTF-8 bytes (§3.3). Names come from configuration, which the hub
     /// validates against the 64-byte limit; a name that cannot be represented at all is a bug.
+    @inlinable
     mutating func writeName(_ name: String) {
-        let count = name.utf8.count
-        precondition(count <= 255, "guest protocol name longer than 255 bytes")
-        writeU8(UInt8(count))
-        writeUTF8(name)
+        var name = name
+        // Contiguous UTF-8 (native strings already are): one bulk append, not a walk over the UTF-8 view.
+        name.withUTF8 { utf8 in
+            precondition(utf8.count <= 255, "guest protocol name longer than 255 bytes")
+            writeU8(UInt8(utf8.count))
+            bytes.append(contentsOf: utf8)
+        }
     }
 
     /// `link_info` (§5.4): in `WELCOME` and `LINK_OPENED`.

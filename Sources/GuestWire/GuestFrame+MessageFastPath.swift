@@ -9,6 +9,23 @@ public struct GuestMessageSendView {
     public let payload: ArraySlice<UInt8>
 }
 
+/// The fields of a `MSG_DELIVER` frame (§7.3), read in place: the slices point into the frame body.
+public struct GuestDeliveryView {
+    public let link: UInt32
+    public let messageId: UInt64
+    public let sender: String
+    public let correlation: UInt64
+    public let payload: ArraySlice<UInt8>
+
+    public init(link: UInt32, messageId: UInt64, sender: String, correlation: UInt64, payload: ArraySlice<UInt8>) {
+        self.link = link
+        self.messageId = messageId
+        self.sender = sender
+        self.correlation = correlation
+        self.payload = payload
+    }
+}
+
 // Messaging is the one path where per-frame cost decides throughput (issue 3's 64-byte message benchmark):
 // these two functions read MSG_SEND and write MSG_DELIVER without building a `GuestFrame` value. They follow the
 // same layout as `decode(body:)` and `encode()`, which the codec tests check against each other.
@@ -29,7 +46,48 @@ extension GuestFrame {
             payload: body[(start + fixed)...])
     }
 
+    /// Reads a well-formed `MSG_DELIVER` body (session channel, request id 0 or not, link, message id, sender,
+    /// correlation, payload); nil for any other frame and for a malformed one, which `decode(body:limits:)` then
+    /// reports precisely. The sender is checked as the decoder checks names (length limit, UTF-8).
+    public static func messageDelivery(in body: ArraySlice<UInt8>, limits: GuestLimits = .default)
+        -> GuestDeliveryView?
+    {
+        let start = body.startIndex
+        let nameAt = start + GuestFrameHeader.length + 12
+        guard body.count > nameAt - start,
+            body[start] == 0x02, body[start + 1] == 0x03, body[start + 2] == 0, body[start + 3] == 0
+        else { return nil }
+        let nameLength = Int(body[nameAt])
+        let correlationAt = nameAt + 1 + nameLength
+        guard nameLength <= limits.maxNameBytes, body.endIndex - correlationAt >= 8,
+            let sender = String(validating: body[(nameAt + 1)..<correlationAt], as: UTF8.self)
+        else { return nil }
+        return GuestDeliveryView(
+            link: UInt32(bigEndianBytes: body, at: start + 8),
+            messageId: UInt64(bigEndianBytes: body, at: start + 12),
+            sender: sender,
+            correlation: UInt64(bigEndianBytes: body, at: correlationAt),
+            payload: body[(correlationAt + 8)...])
+    }
+
+    /// Appends a complete `MSG_SEND` frame (§7.1; prefix, header with request id 0, fields) to `writer`.
+    public static func encodeMessageSend(
+        into writer: inout ByteWriter, link: UInt32, correlation: UInt64, payload: some Collection<UInt8>
+    ) {
+        let start = writer.count
+        writer.writeU32BE(0)
+        writer.writeU16BE(GuestFrameType.msgSend.rawValue)
+        writer.writeU16BE(GuestProtocol.sessionChannel)
+        writer.writeU32BE(0)
+        writer.writeU32BE(link)
+        writer.writeU64BE(correlation)
+        writer.writeBytes(payload)
+        writer.patchU32BE(UInt32(truncatingIfNeeded: writer.count - start - GuestProtocol.prefixLength), at: start)
+    }
+
     /// Appends a complete `MSG_DELIVER` frame (§7.3; prefix, header with request id 0, fields) to `writer`.
+    /// Inlinable so the hub's call is specialised for its payload type (a generic call per message showed up).
+    @inlinable
     public static func encodeMessageDelivery(
         into writer: inout ByteWriter, link: UInt32, messageId: UInt64, sender: String, correlation: UInt64,
         payload: some Collection<UInt8>
@@ -45,6 +103,7 @@ extension GuestFrame {
         writer.patchU32BE(UInt32(truncatingIfNeeded: writer.count - start - GuestProtocol.prefixLength), at: start)
     }
 
+    @inlinable
     static func writeDeliveryFields(
         into writer: inout ByteWriter, link: UInt32, messageId: UInt64, sender: String, correlation: UInt64,
         payload: some Collection<UInt8>

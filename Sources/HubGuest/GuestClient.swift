@@ -23,6 +23,11 @@ public final class GuestClient {
     private var queued: [GuestFrame] = []
     private var queueHead = 0
     private var nextRequestId: UInt32 = 1
+    /// Reused by `sendMessages`.
+    private var sendBuffer = ByteWriter(capacity: 0)
+
+    /// Whether frames already read wait for `receive`/`nextEvent` (which then return without reading).
+    public var hasQueuedFrames: Bool { queueHead < queued.count }
 
     /// The socket descriptor, for callers that poll several clients.
     public var descriptor: Int32 { socket.descriptor }
@@ -222,6 +227,64 @@ public final class GuestClient {
         try socket.writeAll(frame.encode())
     }
 
+    /// Sends one `MSG_SEND` per payload on `link`, all in one write and without waiting for answers (request
+    /// id 0: only a refusal comes back, as `MSG_SENT`). The sender must hold that much credit (§7.5).
+    public func sendMessages<Payloads: Sequence>(link: UInt32, payloads: Payloads, correlation: UInt64 = 0)
+        throws(GuestClientError)
+    where Payloads.Element: Collection, Payloads.Element.Element == UInt8 {
+        sendBuffer.bytes.removeAll(keepingCapacity: true)
+        for payload in payloads {
+            GuestFrame.encodeMessageSend(into: &sendBuffer, link: link, correlation: correlation, payload: payload)
+        }
+        try socket.writeAll(sendBuffer.bytes)
+        if sendBuffer.bytes.capacity > 1 << 20 { sendBuffer = ByteWriter(capacity: 0) }
+    }
+
+    /// Waits up to `timeout` seconds (nil = forever) for input, then hands every message delivery that has
+    /// arrived to `handler`, in order, read in place (no frame or event is built; the view's slices are valid
+    /// during the call only). Everything else that arrived (interrupts, credit, answers) waits for
+    /// `receive`/`nextEvent` as usual, so deliveries may overtake frames that came between them. Deliveries
+    /// already queued by other calls come first, without waiting. Returns how many were handled; 0 on timeout.
+    public func receiveMessages(timeout: Double?, _ handler: (GuestDeliveryView) -> Void) throws(GuestClientError)
+        -> Int
+    {
+        var handled = 0
+        if queueHead < queued.count {
+            var kept: [GuestFrame] = []
+            for frame in queued[queueHead...] {
+                guard case .msgDeliver(let delivery) = frame.message else {
+                    kept.append(frame)
+                    continue
+                }
+                handler(
+                    GuestDeliveryView(
+                        link: delivery.link, messageId: delivery.messageId, sender: delivery.sender,
+                        correlation: delivery.correlation, payload: delivery.payload))
+                handled += 1
+            }
+            queued = kept
+            queueHead = 0
+            if handled > 0 { return handled }
+        }
+        guard let count = try socket.read(into: &readBuffer, timeout: timeout) else { return 0 }
+        let bodies: [ArraySlice<UInt8>]
+        do {
+            bodies = try decoder.feedBodies(readBuffer[..<count])
+        } catch {
+            close()
+            throw .malformed("\(error)")
+        }
+        for body in bodies {
+            if let delivery = GuestFrame.messageDelivery(in: body, limits: decoder.limits) {
+                handler(delivery)
+                handled += 1
+            } else {
+                try queue(GuestFrame.decode(body: body, limits: decoder.limits))
+            }
+        }
+        return handled
+    }
+
     /// Sends several frames in one write (pipelined senders: benchmarks, bulk transfers).
     public func sendFrames(_ frames: [GuestFrame]) throws(GuestClientError) {
         var bytes: [UInt8] = []
@@ -315,19 +378,22 @@ public final class GuestClient {
             close()
             throw .malformed("\(error)")
         }
-        for result in results {
-            switch result {
-            case .success(let frame):
-                if case .heartbeat(let stamp) = frame.message {
-                    try socket.writeAll(GuestFrame(.heartbeatAck(stamp: stamp), requestId: frame.requestId).encode())
-                }
-                queued.append(frame)
-            case .failure(let error):
-                // The hub sent something this version cannot read; the stream is still in sync.
-                throw .malformed(error.description)
-            }
-        }
+        for result in results { try queue(result) }
         return true
+    }
+
+    /// Queues a decoded frame for `receive`, answering hub heartbeats on the way.
+    private func queue(_ result: Result<GuestFrame, GuestDecodeError>) throws(GuestClientError) {
+        switch result {
+        case .success(let frame):
+            if case .heartbeat(let stamp) = frame.message {
+                try socket.writeAll(GuestFrame(.heartbeatAck(stamp: stamp), requestId: frame.requestId).encode())
+            }
+            queued.append(frame)
+        case .failure(let error):
+            // The hub sent something this version cannot read; the stream is still in sync.
+            throw .malformed(error.description)
+        }
     }
 
     private static func code(for status: GuestRegionStatus) -> GuestErrorCode {

@@ -35,7 +35,7 @@ extension Platform {
             return refuse(.noSuchLink, link: "#\(index)", senderPartition, originator, &actions)
         }
         let link = links[index]
-        let name = link.config.name
+        let name = link.name
         guard !link.closing else { return refuse(.linkClosing, link: name, senderPartition, originator, &actions) }
         let direction: Int
         if let senderPartition {
@@ -49,7 +49,7 @@ extension Platform {
             else { return refuse(.notPermitted, link: name, nil, originator, &actions) }
             direction = receiving
         }
-        guard payload.count <= link.config.maxMessageBytes else {
+        guard payload.count <= link.maxMessageBytes else {
             link.directions[direction].counters.refusedTooLarge &+= 1
             return refuse(.tooLarge, link: name, senderPartition, originator, &actions)
         }
@@ -77,7 +77,7 @@ extension Platform {
     /// Who the receiver is told sent a message: the hub stamps it, a guest cannot choose it.
     private func originator(of source: CommandSource, _ sender: PartitionState?) -> Originator {
         switch source {
-        case .session: .partition(sender?.name ?? "")
+        case .session: sender?.originator ?? .partition("")
         case .injector(let injector): .injector(injector)
         case .device(let device): .device(device)
         }

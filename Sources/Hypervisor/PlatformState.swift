@@ -22,18 +22,25 @@ final class PartitionState {
     var deficit = 0
     var quantumGranted = false
     let quantum: Int
+    // Copied out of `config` once: reading a field through the configuration struct on the message path
+    // copied the whole struct (every string and array in it retained and released) per message.
+    let name: String
+    let isRealTime: Bool
+    /// How the hub stamps this partition's messages.
+    let originator: Originator
 
     init(index: Int, config: PartitionConfig, quantum: Int) {
         self.index = index
         self.config = config
+        self.name = config.name
+        self.isRealTime = config.schedulingClass == .realTime
+        self.originator = .partition(config.name)
         self.mayInterrupt = Set(config.mayInterrupt)
         self.mayMessage = Set(config.mayMessage)
         self.controller = InterruptController(lineCount: config.interruptLines)
         self.quantum = quantum
     }
 
-    var name: String { config.name }
-    var isRealTime: Bool { config.schedulingClass == .realTime }
 
     /// The session deliveries go to, if any (none while detached or suspended).
     var receivingSession: SessionID? { suspended ? nil : session }
@@ -54,6 +61,9 @@ final class LinkState {
     /// Whether the policy lets the sending end of each direction message the receiving end (its
     /// `mayMessage` names the peer), decided once so the send path does no name lookup.
     let senderMayMessage: [Bool]
+    /// `config.name` and `config.maxMessageBytes`, read per message (see `PartitionState.name`).
+    let name: String
+    let maxMessageBytes: Int
     /// The guest-protocol link id: the position in the configuration, or the next free id for a link
     /// opened at run time (never reused while the hub runs).
     let id: UInt32
@@ -68,6 +78,8 @@ final class LinkState {
         self.config = config
         self.ends = (a.index, b.index)
         senderMayMessage = [a.mayMessage.contains(b.name), b.mayMessage.contains(a.name)]
+        name = config.name
+        maxMessageBytes = config.maxMessageBytes
         self.id = id
         self.runtime = runtime
         directions = [

@@ -238,15 +238,21 @@ func pump(
             if let deadline, nowNanos() > deadline { break }
             if sent < sendLimit && credit > 0 {
                 let batch = min(credit, sendLimit - sent, 256)
-                let frame = GuestFrame(.msgSend(link: link.id, correlation: 0, payload: payload[...]))
-                try client.sendFrames(Array(repeating: frame, count: batch))
+                try client.sendMessages(link: link.id, payloads: repeatElement(payload[...], count: batch))
                 credit -= batch
                 sent += batch
             }
             let idle = !(sent < sendLimit && credit > 0)
-            var event = try client.nextEvent(timeout: idle ? 0.05 : 0)
-            while let current = event {
-                switch current {
+            // Deliveries are read in place; everything else waits in the client's queue for nextEvent.
+            let got = try client.receiveMessages(timeout: idle ? 0.05 : 0) { delivery in
+                guard delivery.link == link.id else { return }
+                if received == 0 { firstReceive = nowNanos() }
+                received += 1
+                lastId = delivery.messageId
+            }
+            if got > 0 { lastReceive = nowNanos() }
+            while client.hasQueuedFrames, let event = try client.nextEvent(timeout: 0) {
+                switch event {
                 case .credit(let id, let more) where id == link.id: credit += Int(more)
                 case .message(let delivery) where delivery.link == link.id:
                     if received == 0 { firstReceive = nowNanos() }
@@ -260,7 +266,6 @@ func pump(
                 case .error(let code, let reason, _): fail("hub error \(code): \(reason)")
                 default: break
                 }
-                event = try client.nextEvent(timeout: 0)
             }
             if lastId > acked {
                 try client.ack(link: link.id, upTo: lastId)
