@@ -32,8 +32,8 @@ final class GuestSession {
     private var lastTrafficNanos = MonotonicClock.nanoseconds()
     var linkIDs: [String: UInt32] = [:]
     var linkNames: [UInt32: String] = [:]
-    /// `linkNames` as a table by link id, for the per-message paths (no hashing).
-    private var welcomedLinks: [Bool] = []
+    /// The ids in `linkNames`, for the per-message paths (no hashing for configured links).
+    private var knownLinks: KnownLinks
     /// The guest asked for the `runtime-links` feature (§7.6): it may open and close links and is told
     /// about links its peers open.
     private(set) var runtimeLinks = false
@@ -69,6 +69,7 @@ final class GuestSession {
         var limits = GuestLimits.default
         limits.maxFrameLength = hub.configuration.hub.limits.guestMaxFrameBytes
         decoder = GuestFrameDecoder(limits: limits)
+        knownLinks = KnownLinks(configuredLinks: hub.configuration.links.count)
     }
 
     var sessionID: SessionID? {
@@ -263,7 +264,7 @@ final class GuestSession {
     private func welcome(for info: AttachInfo, heartbeatMs: Int?) -> GuestWelcome {
         linkIDs = [:]
         linkNames = [:]
-        welcomedLinks = []
+        knownLinks = KnownLinks(configuredLinks: hub.configuration.links.count)
         regionNames = [:]
         var links: [GuestLinkInfo] = []
         for view in info.links {
@@ -468,18 +469,11 @@ final class GuestSession {
             unless: status == .queued)
     }
 
-    private func welcomed(link id: UInt32) -> Bool { Int(id) < welcomedLinks.count && welcomedLinks[Int(id)] }
+    private func welcomed(link id: UInt32) -> Bool { knownLinks.contains(id) }
 
     /// Records whether this session knows link `id` (from its WELCOME or a LINK_OPENED), for the per-message
-    /// checks. Ids are small: configuration positions, then runtime links in opening order.
-    func markWelcomed(link id: UInt32, _ known: Bool) {
-        let position = Int(id)
-        if welcomedLinks.count <= position {
-            guard known else { return }
-            welcomedLinks += repeatElement(false, count: position + 1 - welcomedLinks.count)
-        }
-        welcomedLinks[position] = known
-    }
+    /// checks (`KnownLinks`: runtime ids grow for the hub's life, so they are not table indices).
+    func markWelcomed(link id: UInt32, _ known: Bool) { knownLinks.set(id, known: known) }
 
     /// Typed answers go out when the guest asked (request id ≠ 0). With request id 0, only a failure is
     /// reported, as the typed frame itself (it carries the status).

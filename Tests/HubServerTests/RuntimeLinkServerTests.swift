@@ -88,6 +88,31 @@ import Testing
         #expect(hub.stop() == 0)
     }
 
+    /// Removing a runtime link shifts the positions of the links opened after it; guest ids do not shift, so
+    /// sends, deliveries, acknowledgements and credit on the later link still name it correctly.
+    @Test func aLaterRuntimeLinkStillWorksAfterAnEarlierOneIsRemoved() throws {
+        let hub = try Self.hub()
+        let linux = try attach(hub, "linux")
+        let secure = try attach(hub, "secure")
+        #expect(try linux.openLink(name: "first", peer: "secure", maxMessage: 64, depth: 2).link.id == 6)
+        #expect(try linux.openLink(name: "second", peer: "secure", maxMessage: 64, depth: 2).link.id == 7)
+        #expect(try linux.closeLink(6).state == .closed)
+        #expect(try linux.send(link: 6, payload: [0]).status == .noSuchLink)
+        for round in UInt8(1)...3 {
+            // depth 2: the third round only has credit because the acknowledgements freed slots.
+            #expect(try linux.send(link: 7, payload: [round]).status == .queued)
+            let delivery = try next(secure) { if case .message(let delivery) = $0 { delivery } else { nil } }
+            #expect(delivery?.link == 7 && delivery.map { Array($0.payload) } == [round])
+            try secure.ack(link: 7, upTo: delivery?.messageId ?? 0)
+            let credit = try next(linux) { if case .credit(7, let credit) = $0 { credit } else { nil } }
+            #expect(credit == 1)
+        }
+        #expect(try secure.send(link: 7, payload: [9]).status == .queued)
+        let reply = try next(linux) { if case .message(let delivery) = $0 { delivery } else { nil } }
+        #expect(reply?.link == 7 && reply?.sender == "secure")
+        #expect(hub.stop() == 0)
+    }
+
     @Test func refusalsArePrecise() throws {
         let hub = try Self.hub(maxLinks: 1)
         let linux = try attach(hub, "linux")

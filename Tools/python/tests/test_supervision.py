@@ -165,3 +165,27 @@ def text(path: Path) -> str:
         return path.read_text()
     except FileNotFoundError:
         return ""
+
+
+def test_fair_share_guests_do_not_inherit_the_hub_loops_realtime_priority(hubd):
+    """With hub.realTimePriority the loop thread runs SCHED_FIFO; guests it launches must not inherit that
+    (fork copies the calling thread's policy): a fair-share guest runs SCHED_OTHER, a real-time one at the
+    supervisor's SCHED_FIFO 90 - 5 x priority, not at the hub's."""
+    config = default_config().replace("\nhub:\n", "\nhub:\n  realTimePriority: 95\n", 1)
+    config = with_launch(config, "linux", launch_block())
+    config = with_launch(config, "rtos", launch_block())
+    hub = hubd(config=config)
+    if hub.call("hub.info")["scheduling"]["policy"] != "SCHED_FIFO":
+        import pytest
+        pytest.skip("SCHED_FIFO refused here (needs CAP_SYS_NICE): nothing is inherited")
+    running = wait_state(hub, "linux", "running")
+    wait_state(hub, "rtos", "running")
+    # Guests started with the hub are spawned before the loop runs; a restart is spawned from the loop thread.
+    os.kill(hub.call("partition.get", {"name": "linux"})["supervisor"]["pid"], signal.SIGKILL)
+    crashed = wait_state(hub, "linux", "crashed", since=running["seq"])
+    wait_state(hub, "linux", "running", since=crashed["seq"])
+    linux = hub.call("partition.get", {"name": "linux"})["supervisor"]["pid"]
+    rtos = hub.call("partition.get", {"name": "rtos"})["supervisor"]["pid"]
+    assert os.sched_getscheduler(linux) == os.SCHED_OTHER
+    assert os.sched_getscheduler(rtos) == os.SCHED_FIFO
+    assert os.sched_getparam(rtos).sched_priority == 90
