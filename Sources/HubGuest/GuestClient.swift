@@ -317,6 +317,8 @@ public final class GuestClient {
     /// (nil = forever). Returns nil on timeout. Hub heartbeats are answered automatically.
     public func receive(timeout: Double?) throws(GuestClientError) -> GuestFrame? {
         let deadline = timeout.map { Self.now() + $0 }
+        // A timeout of 0 still looks at the socket once, without waiting.
+        var looked = false
         while true {
             if queueHead < queued.count {
                 let frame = queued[queueHead]
@@ -327,8 +329,9 @@ public final class GuestClient {
                 }
                 return frame
             }
-            let remaining = deadline.map { $0 - Self.now() }
-            if let remaining, remaining <= 0 { return nil }
+            let remaining = deadline.map { max(0, $0 - Self.now()) }
+            if let remaining, remaining <= 0, looked { return nil }
+            looked = true
             guard try fill(timeout: remaining) else { return nil }
         }
     }

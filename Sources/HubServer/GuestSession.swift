@@ -29,6 +29,8 @@ final class GuestSession {
     private var output = ByteWriter(capacity: 0)
     private var handshakeTimer: Timer?
     private var livenessTimer: Timer?
+    /// Retries descriptor frames the socket had no room for (`sendPendingDescriptors`).
+    private var descriptorRetryTimer: Timer?
     private var lastTrafficNanos = MonotonicClock.nanoseconds()
     var linkIDs: [String: UInt32] = [:]
     var linkNames: [UInt32: String] = [:]
@@ -523,7 +525,7 @@ final class GuestSession {
     }
 
     /// The largest output buffer kept between passes.
-    static let retainedOutputBytes = 256 << 10
+    static let retainedOutputBytes = 16 << 10
 
     /// Appends one frame to this pass's output.
     func queue(_ frame: GuestFrame) { frame.encode(into: &output) }
@@ -580,8 +582,10 @@ final class GuestSession {
                     releasePendingDescriptors()
                     return
                 }
-                // The socket buffer is full and libuv has nothing queued to call us back: try next pass.
-                hub.scheduleFlush(of: self)
+                // The socket buffer is full and libuv has nothing queued to call us back. Retry shortly: a zero
+                // timer restarted from the flush that runs here would run again in the same timer phase and
+                // spin the loop until the guest reads.
+                retryDescriptorsSoon()
                 return
             }
             pendingDescriptors.removeFirst()
@@ -592,6 +596,12 @@ final class GuestSession {
                 connection.write(Array(next.frame[sent.count...]), completion: retry)
             }
         }
+    }
+
+    private func retryDescriptorsSoon() {
+        if descriptorRetryTimer == nil { descriptorRetryTimer = try? Timer(loop: hub.loop) }
+        guard let timer = descriptorRetryTimer, !timer.isActive else { return }
+        timer.start(afterMilliseconds: 1) { [unowned self] in self.sendPendingDescriptors() }
     }
 
     private func releasePendingDescriptors() {
@@ -718,6 +728,7 @@ final class GuestSession {
         logger.debug("guest connection \(remote) closed: \(reason)")
         handshakeTimer?.close()
         livenessTimer?.close()
+        descriptorRetryTimer?.close()
         // The hub lets go of this session now: the connection must not call back into it (its
         // callbacks hold it unowned) while it drains and closes.
         connection.stopReading()

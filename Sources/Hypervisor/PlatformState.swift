@@ -41,7 +41,6 @@ final class PartitionState {
         self.quantum = quantum
     }
 
-
     /// The session deliveries go to, if any (none while detached or suspended).
     var receivingSession: SessionID? { suspended ? nil : session }
 

@@ -223,7 +223,8 @@ func linkInfo(_ client: GuestClient) -> GuestLinkInfo {
 
 /// Sends while credit lasts and acknowledges everything received, until `until` says stop.
 func pump(
-    _ client: GuestClient, link: GuestLinkInfo, sendLimit: Int, receiveLimit: Int, deadline: UInt64?
+    _ client: GuestClient, link: GuestLinkInfo, sendLimit: Int, receiveLimit: Int, deadline: UInt64?,
+    fullBatches: Bool = false
 ) -> (sent: Int, received: Int, firstReceive: UInt64, lastReceive: UInt64) {
     let payload = [UInt8](repeating: 0x5a, count: number("size", 64))
     var credit = Int(link.initialCredit)
@@ -236,13 +237,17 @@ func pump(
     do {
         while sent < sendLimit || received < receiveLimit {
             if let deadline, nowNanos() > deadline { break }
-            if sent < sendLimit && credit > 0 {
-                let batch = min(credit, sendLimit - sent, 256)
+            // Writes of at most 256 messages. With `fullBatches` (the throughput run) always 256, like the Redis
+            // publisher's pipelined batches: with less credit, wait for more rather than spend a write on a few
+            // messages. Otherwise (the flood) whatever credit allows.
+            let batch = min(256, sendLimit - sent, fullBatches ? Int.max : credit)
+            let canSend = batch > 0 && credit >= batch
+            if canSend {
                 try client.sendMessages(link: link.id, payloads: repeatElement(payload[...], count: batch))
                 credit -= batch
                 sent += batch
             }
-            let idle = !(sent < sendLimit && credit > 0)
+            let idle = !canSend
             // Deliveries are read in place; everything else waits in the client's queue for nextEvent.
             let got = try client.receiveMessages(timeout: idle ? 0.05 : 0) { delivery in
                 guard delivery.link == link.id else { return }
@@ -317,7 +322,8 @@ case "flood":
     try? client.detach(reason: "flood done")
 case "msg-send":
     let client = attach(option("partition"))
-    let result = pump(client, link: linkInfo(client), sendLimit: number("count"), receiveLimit: 0, deadline: nil)
+    let result = pump(
+        client, link: linkInfo(client), sendLimit: number("count"), receiveLimit: 0, deadline: nil, fullBatches: true)
     // Stay until the receiver has everything (its acks come back as credit): detaching is fine too,
     // queued messages stay queued, but waiting keeps the run honest.
     emit("{\"sent\": \(result.sent)}")

@@ -1,3 +1,4 @@
+import EventLoop
 import Glibc
 import GuestWire
 import HubGuest
@@ -141,6 +142,54 @@ import Testing
         // Data on a channel that is not open gets an error and the session goes on.
         try rtos.sendChannelData(9, [1, 2, 3])
         #expect(try rtos.raise(partition: "linux", line: 2) == .latched)
+        #expect(hub.stop() == 0)
+    }
+}
+
+/// The batch paths end to end: `sendMessages` (many MSG_SENDs in one write), the hub's batched deliveries, and
+/// `receiveMessages` (MSG_DELIVER read in place) — every message once, in order, with its sender and payload,
+/// while other frames (credit) still reach `nextEvent`.
+@Suite struct BatchMessagingTests {
+    @Test func batchedSendsArriveInOrderThroughTheInPlaceReader() throws {
+        let hub = try HubHarness()
+        let rtos = try GuestClient.connect(
+            endpoint: "unix:\(hub.guestUnix)", partition: "rtos", secret: "rtos-dev-secret")
+        let linux = try GuestClient.connect(
+            endpoint: "tcp:127.0.0.1:\(hub.guestTCPPort)", partition: "linux", secret: "linux-dev-secret")
+        let link = try #require(rtos.welcome.links.first { $0.name == "rtos-linux" })
+        let total = 3 * Int(link.initialCredit)
+        var sent = 0
+        var credit = Int(link.initialCredit)
+        var received: [(UInt64, String, [UInt8])] = []
+        var lastAcked: UInt64 = 0
+        let deadline = MonotonicClock.nanoseconds() + 10_000_000_000
+        while received.count < total && MonotonicClock.nanoseconds() < deadline {
+            if credit > 0 && sent < total {
+                let count = min(credit, total - sent)
+                let payloads = (sent..<sent + count).map { [UInt8(truncatingIfNeeded: $0), UInt8($0 >> 8)] }
+                try rtos.sendMessages(link: link.id, payloads: payloads)
+                sent += count
+                credit -= count
+            }
+            _ = try linux.receiveMessages(timeout: 0.05) { delivery in
+                received.append((delivery.messageId, delivery.sender, Array(delivery.payload)))
+            }
+            if let last = received.last?.0, last > lastAcked {
+                try linux.ack(link: link.id, upTo: last)
+                lastAcked = last
+            }
+            // Credit comes back as ordinary frames.
+            while let event = try rtos.nextEvent(timeout: 0) {
+                if case .credit(let id, let more) = event, id == link.id { credit += Int(more) }
+            }
+        }
+        #expect(received.count == total)
+        #expect(received.map(\.0) == (1...UInt64(total)).map { $0 })
+        #expect(received.allSatisfy { $0.1 == "rtos" })
+        #expect(
+            received.enumerated().allSatisfy { index, message in
+                message.2 == [UInt8(truncatingIfNeeded: index), UInt8(index >> 8)]
+            })
         #expect(hub.stop() == 0)
     }
 }
