@@ -71,6 +71,7 @@ extension GuestFrame {
     }
 
     /// Appends a complete `MSG_SEND` frame (§7.1; prefix, header with request id 0, fields) to `writer`.
+    @inlinable
     public static func encodeMessageSend(
         into writer: inout ByteWriter, link: UInt32, correlation: UInt64, payload: some Collection<UInt8>
     ) {

@@ -229,9 +229,11 @@ public final class GuestClient {
 
     /// Sends one `MSG_SEND` per payload on `link`, all in one write and without waiting for answers (request
     /// id 0: only a refusal comes back, as `MSG_SENT`). The sender must hold that much credit (§7.5).
-    public func sendMessages<Payloads: Sequence>(link: UInt32, payloads: Payloads, correlation: UInt64 = 0)
+    /// (Concrete payload type: a generic version, unspecialised across the module boundary, spent most of its
+    /// time looking up generic metadata.)
+    public func sendMessages(link: UInt32, payloads: [ArraySlice<UInt8>], correlation: UInt64 = 0)
         throws(GuestClientError)
-    where Payloads.Element: Collection, Payloads.Element.Element == UInt8 {
+    {
         sendBuffer.bytes.removeAll(keepingCapacity: true)
         for payload in payloads {
             GuestFrame.encodeMessageSend(into: &sendBuffer, link: link, correlation: correlation, payload: payload)

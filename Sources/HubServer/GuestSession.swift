@@ -505,7 +505,7 @@ final class GuestSession {
         // Encode into a local buffer (swapped with `output`), not through `self` once per message.
         var buffer = ByteWriter(capacity: 0)
         swap(&buffer, &output)
-        buffer.bytes.reserveCapacity(buffer.count + batch.count * 64)
+        buffer.bytes.reserveCapacity(buffer.count + batch.count * 96)
         hub.platform.forEachMessage(in: batch) { id, sender, correlation, payload in
             GuestFrame.encodeMessageDelivery(
                 into: &buffer, link: batch.linkID, messageId: id, sender: sender.description,
@@ -525,7 +525,7 @@ final class GuestSession {
     }
 
     /// The largest output buffer kept between passes.
-    static let retainedOutputBytes = 16 << 10
+    static let retainedOutputBytes = 64 << 10
 
     /// Appends one frame to this pass's output.
     func queue(_ frame: GuestFrame) { frame.encode(into: &output) }
@@ -534,9 +534,11 @@ final class GuestSession {
     func flush() {
         if case .closed = state { return }
         if output.count > 0 {
-            // While descriptors wait for libuv's queue to drain, each write's completion tries them again.
+            // While descriptors wait for libuv's queue to drain, each write's completion tries them again. It holds
+            // the session strongly until libuv calls it (it always does, with ECANCELED on close): a weak
+            // reference would give the session a side table and make every retain of it take the slow path.
             let retry: ((LoopError?) -> Void)? =
-                pendingDescriptors.isEmpty ? nil : { [weak self] _ in self?.sendPendingDescriptors() }
+                pendingDescriptors.isEmpty ? nil : { [self] _ in self.sendPendingDescriptors() }
             connection.write(output.bytes, completion: retry)
             // A burst of large frames must not pin its buffer for the session's life.
             output.bytes.removeAll(keepingCapacity: output.bytes.capacity <= GuestSession.retainedOutputBytes)
@@ -592,7 +594,7 @@ final class GuestSession {
             if next.ownsDescriptor { Glibc.close(next.descriptor) }
             if sent.count < next.frame.count {
                 let retry: ((LoopError?) -> Void)? =
-                    pendingDescriptors.isEmpty ? nil : { [weak self] _ in self?.sendPendingDescriptors() }
+                    pendingDescriptors.isEmpty ? nil : { [self] _ in self.sendPendingDescriptors() }
                 connection.write(Array(next.frame[sent.count...]), completion: retry)
             }
         }

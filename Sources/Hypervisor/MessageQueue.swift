@@ -83,6 +83,14 @@ struct MessageQueue {
         return Batch(offset: offset, firstID: firstID, count: count, redelivered: redelivered, bytes: bytes)
     }
 
+    /// Calls `body` with the queued messages from id `firstID` on, at most `count` of them, in order, without
+    /// copying the queue.
+    func forEach(from firstID: UInt64, count: Int, _ body: (Entry) -> Void) {
+        guard let front = entries.first?.id, firstID >= front else { return }
+        let start = Int(firstID - front)
+        for offset in start..<min(start + count, entries.count) { body(entries[offset]) }
+    }
+
     enum AckResult: Equatable {
         case freed(Int)
         /// The id was never delivered to this session.

@@ -112,11 +112,7 @@ extension Platform {
         _ body: (_ id: UInt64, _ sender: Originator, _ correlation: UInt64?, _ payload: [UInt8]) -> Void
     ) {
         guard links.indices.contains(batch.position), links[batch.position].id == batch.linkID else { return }
-        let queue = links[batch.position].directions[batch.direction]
-        guard let front = queue.entries.first?.id, batch.firstID >= front else { return }
-        let start = Int(batch.firstID - front)
-        for offset in start..<min(start + batch.count, queue.entries.count) {
-            let entry = queue.entries[offset]
+        links[batch.position].directions[batch.direction].forEach(from: batch.firstID, count: batch.count) { entry in
             body(entry.id, entry.sender, entry.correlation, entry.payload)
         }
     }

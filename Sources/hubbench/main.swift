@@ -243,7 +243,7 @@ func pump(
             let batch = min(256, sendLimit - sent, fullBatches ? Int.max : credit)
             let canSend = batch > 0 && credit >= batch
             if canSend {
-                try client.sendMessages(link: link.id, payloads: repeatElement(payload[...], count: batch))
+                try client.sendMessages(link: link.id, payloads: Array(repeating: payload[...], count: batch))
                 credit -= batch
                 sent += batch
             }

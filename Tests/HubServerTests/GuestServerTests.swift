@@ -166,7 +166,7 @@ import Testing
         while received.count < total && MonotonicClock.nanoseconds() < deadline {
             if credit > 0 && sent < total {
                 let count = min(credit, total - sent)
-                let payloads = (sent..<sent + count).map { [UInt8(truncatingIfNeeded: $0), UInt8($0 >> 8)] }
+                let payloads = (sent..<sent + count).map { [UInt8(truncatingIfNeeded: $0), UInt8($0 >> 8)][...] }
                 try rtos.sendMessages(link: link.id, payloads: payloads)
                 sent += count
                 credit -= count
