@@ -90,7 +90,7 @@ final class GuestSession {
         connection.lowWatermark = limits.writeLowWatermarkBytes
         connection.onData = { [unowned self] bytes in self.received(bytes) }
         connection.onEnd = { [unowned self] _ in self.connectionLost("peer closed") }
-        connection.onWriteError = { [unowned self] error in self.connectionLost("write failed: \(error)") }
+        connection.onWriteError = { [unowned self] error in self.writeFailed(error) }
         connection.onHighWatermark = { [unowned self] in
             self.writeQueueFull = true
             self.updateReading()
@@ -144,6 +144,16 @@ final class GuestSession {
             updateReading()
             hub.resumeReadingNextPass(self)
         }
+    }
+
+    /// The guest no longer takes bytes (it hung up, or reset the connection). What it wrote before is still read
+    /// and carried out — its last messages and its DETACH may be waiting behind a slice — and the end of its
+    /// stream then closes the session; a reset ends the read at once.
+    private func writeFailed(_ error: LoopError) {
+        logger.debug("guest \(remote) stopped taking bytes (\(error)); reading what it sent before")
+        output.bytes.removeAll()
+        writeQueueFull = false
+        updateReading()
     }
 
     /// Reads while nothing holds the session back (a full write queue, or this pass's slice already taken).

@@ -3,6 +3,7 @@ import Glibc
 import GuestWire
 import HubGuest
 import JSON
+import TestSupport
 import Testing
 
 @Suite struct GuestServerTests {
@@ -150,14 +151,18 @@ import Testing
 /// `receiveMessages` (MSG_DELIVER read in place) — every message once, in order, with its sender and payload,
 /// while other frames (credit) still reach `nextEvent`.
 @Suite struct BatchMessagingTests {
-    @Test func batchedSendsArriveInOrderThroughTheInPlaceReader() throws {
+    /// rtos (real-time, read whole) sends to linux; then linux (fair-share, read one slice per pass) sends to rtos.
+    @Test(arguments: [true, false]) func batchedSendsArriveInOrderThroughTheInPlaceReader(realTimeSender: Bool)
+        throws
+    {
         let hub = try HubHarness()
-        let rtos = try GuestClient.connect(
+        let realTime = try GuestClient.connect(
             endpoint: "unix:\(hub.guestUnix)", partition: "rtos", secret: "rtos-dev-secret")
-        let linux = try GuestClient.connect(
+        let fairShare = try GuestClient.connect(
             endpoint: "tcp:127.0.0.1:\(hub.guestTCPPort)", partition: "linux", secret: "linux-dev-secret")
+        let (rtos, linux) = realTimeSender ? (realTime, fairShare) : (fairShare, realTime)
         let link = try #require(rtos.welcome.links.first { $0.name == "rtos-linux" })
-        let total = 3 * Int(link.initialCredit)
+        let total = 40 * Int(link.initialCredit)
         var sent = 0
         var credit = Int(link.initialCredit)
         var received: [(UInt64, String, [UInt8])] = []
@@ -185,11 +190,95 @@ import Testing
         }
         #expect(received.count == total)
         #expect(received.map(\.0) == (1...UInt64(total)).map { $0 })
-        #expect(received.allSatisfy { $0.1 == "rtos" })
+        #expect(received.allSatisfy { $0.1 == (realTimeSender ? "rtos" : "linux") })
         #expect(
             received.enumerated().allSatisfy { index, message in
                 message.2 == [UInt8(truncatingIfNeeded: index), UInt8(index >> 8)]
             })
+        #expect(hub.stop() == 0)
+    }
+}
+
+extension BatchMessagingTests {
+    /// A guest that writes its messages and DETACH and hangs up at once loses nothing it wrote, even when the hub
+    /// reads it one slice per pass (fair-share) and its writes to the gone guest fail meanwhile.
+    @Test(arguments: ["linux", "rtos"]) func whatAGuestWroteBeforeHangingUpIsAllQueued(sender: String) throws {
+        let hub = try HubHarness { configuration in
+            for index in configuration.links.indices { configuration.links[index].depth = 4096 }
+        }
+        let receiverName = sender == "rtos" ? "linux" : "rtos"
+        let writer = try GuestClient.connect(
+            endpoint: "unix:\(hub.guestUnix)", partition: sender, secret: "\(sender)-dev-secret")
+        let link = try #require(writer.welcome.links.first { $0.name == "rtos-linux" })
+        let total = Int(link.initialCredit)
+        for start in stride(from: 0, to: total, by: 256) {
+            try writer.sendMessages(
+                link: link.id,
+                payloads: Array(repeating: [UInt8](repeating: 7, count: 64)[...], count: min(256, total - start)))
+        }
+        try writer.detach(reason: "done")
+        let receiver = try GuestClient.connect(
+            endpoint: "unix:\(hub.guestUnix)", partition: receiverName, secret: "\(receiverName)-dev-secret")
+        var received = 0
+        let deadline = MonotonicClock.nanoseconds() + 10_000_000_000
+        while received < total && MonotonicClock.nanoseconds() < deadline {
+            received += try receiver.receiveMessages(timeout: 0.1) { _ in }
+        }
+        #expect(received == total)
+        #expect(hub.stop() == 0)
+    }
+}
+
+extension BatchMessagingTests {
+    /// As above while the receiver acknowledges as it goes: the hub keeps writing credit to the writer, and those
+    /// writes fail once it has hung up. A failed write used to close the session at once, dropping what the
+    /// writer had sent but the hub (reading a fair-share guest one slice per pass) had not read yet.
+    @Test func creditWrittenToAGuestThatHungUpDoesNotDropItsLastMessages() throws {
+        let hub = try HubHarness { configuration in
+            for index in configuration.links.indices { configuration.links[index].depth = 4096 }
+        }
+        let total = 40_000
+        let receiver = try GuestClient.connect(
+            endpoint: "unix:\(hub.guestUnix)", partition: "rtos", secret: "rtos-dev-secret")
+        let writer = try GuestClient.connect(
+            endpoint: "unix:\(hub.guestUnix)", partition: "linux", secret: "linux-dev-secret")
+        let link = try #require(writer.welcome.links.first { $0.name == "rtos-linux" })
+        // SAFETY: the receiver is used only by the thread it is handed to, from here on.
+        final class Handoff: @unchecked Sendable {
+            let client: GuestClient
+            init(_ client: GuestClient) { self.client = client }
+        }
+        let handoff = Handoff(receiver)
+        let received = Locked(0)
+        let done = Locked(false)
+        spawnThread {
+            let receiver = handoff.client
+            var count = 0
+            var last: UInt64 = 0
+            let deadline = MonotonicClock.nanoseconds() + 20_000_000_000
+            while count < total && MonotonicClock.nanoseconds() < deadline {
+                count += (try? receiver.receiveMessages(timeout: 0.1) { last = $0.messageId }) ?? 0
+                if last > 0 { try? receiver.ack(link: link.id, upTo: last) }
+            }
+            received.withLock { $0 = count }
+            done.withLock { $0 = true }
+        }
+        var credit = Int(link.initialCredit)
+        var sent = 0
+        let payload = [UInt8](repeating: 9, count: 64)[...]
+        while sent < total {
+            if credit > 0 {
+                let count = min(credit, total - sent, 256)
+                try writer.sendMessages(link: link.id, payloads: Array(repeating: payload, count: count))
+                sent += count
+                credit -= count
+            } else if case .credit(_, let more)? = try writer.nextEvent(timeout: 5) {
+                credit += Int(more)
+            }
+        }
+        try writer.detach(reason: "done")
+        while !done.withLock({ $0 }) { usleep(10_000) }
+        #expect(received.withLock { $0 } == total)
         #expect(hub.stop() == 0)
     }
 }
