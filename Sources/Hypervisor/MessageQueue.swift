@@ -102,11 +102,10 @@ struct MessageQueue {
     /// messages can skip their redelivery); acknowledging an id already freed frees nothing.
     mutating func acknowledge(upTo: UInt64) -> AckResult {
         guard upTo <= highestDelivered else { return .beyondDelivered }
-        var freed = 0
-        while let first = entries.first, first.id <= upTo {
-            entries.removeFirst()
-            freed += 1
-        }
+        // Ids in the queue are consecutive from the front's.
+        guard let front = entries.first?.id, upTo >= front else { return .freed(0) }
+        let freed = min(Int(upTo - front + 1), entries.count)
+        entries.removeFirst(freed)
         cursor = max(0, cursor - freed)
         counters.acknowledged &+= UInt64(freed)
         return .freed(freed)

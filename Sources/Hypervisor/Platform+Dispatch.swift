@@ -29,6 +29,10 @@ extension Platform {
                 partition.deficit += partition.quantum
                 partition.quantumGranted = true
             }
+            // Alone in the round, a partition shares with nobody: its turn is the rest of the budget, so its
+            // messages go out in a few large batches instead of one batch per quantum (weights 100 and 50 make
+            // quanta of 2 and 1).
+            if fairShareActive.count == 1 { partition.deficit = max(partition.deficit, budget) }
             while budget > 0, partition.deficit > 0,
                 let (action, count) = nextDelivery(for: partition, limit: min(budget, partition.deficit))
             {

@@ -43,11 +43,21 @@ struct RingBuffer<Element> {
         return element
     }
 
+    /// Removes the first `n` elements (at most `count`).
+    mutating func removeFirst(_ n: Int) {
+        for _ in 0..<min(n, count) {
+            storage[head] = nil
+            head = (head + 1) % storage.count
+        }
+        count = max(0, count - n)
+    }
+
     /// The element `offset` places from the front.
     subscript(offset: Int) -> Element {
-        get {
+        // A borrow, not a copy: reading one field of a queued message must not retain and release the rest.
+        _read {
             precondition(offset >= 0 && offset < count, "ring buffer index out of range")
-            return storage[(head + offset) % storage.count]!
+            yield storage[(head + offset) % storage.count]!
         }
         set {
             precondition(offset >= 0 && offset < count, "ring buffer index out of range")

@@ -95,6 +95,35 @@ import Testing
         #expect(pass.count == 1 && pass.first?.interrupt?.session == secure.session)
     }
 
+    /// A fair-share partition alone in the round gets its messages in one batch, not one batch per quantum; with
+    /// company, turns go back to quanta (linux 2, mgmt 1 for weights 100 and 50).
+    @Test func aPartitionAloneInTheRoundIsServedInLargeBatches() throws {
+        var configuration = PlatformConfiguration.reference
+        for index in configuration.links.indices { configuration.links[index].depth = 1024 }
+        let fixture = try Fixture(configuration)
+        let platform = fixture.platform
+        let rtos = fixture.attach("rtos")
+        fixture.attach("linux")
+        var actions: [Action] = []
+        for _ in 0..<100 {
+            _ = platform.send(from: .session(rtos.session), link: "rtos-linux", payload: [1], actions: &actions)
+        }
+        var pass: [Action] = []
+        platform.drainDeliveries(budget: 1000, into: &pass)
+        #expect(pass.count == 1)
+        #expect(fixture.expand(pass).count == 100)
+
+        fixture.attach("mgmt")
+        for _ in 0..<10 {
+            _ = platform.send(from: .session(rtos.session), link: "rtos-linux", payload: [2], actions: &actions)
+            _ = platform.send(from: .injector("t"), link: "mgmt-linux", to: "mgmt", payload: [4], actions: &actions)
+        }
+        pass.removeAll()
+        platform.drainDeliveries(budget: 6, into: &pass)
+        let sessions = fixture.expand(pass).compactMap(\.message).map(\.session)
+        #expect(sessions.count == 6 && Set(sessions).count == 2, "both fair-share partitions served in turns")
+    }
+
     @Test func hasPendingDeliveriesTracksWork() throws {
         let fixture = try Fixture()
         let rtos = fixture.attach("rtos")
