@@ -9,23 +9,6 @@ public struct GuestMessageSendView {
     public let payload: ArraySlice<UInt8>
 }
 
-/// The fields of a `MSG_DELIVER` frame (§7.3), read in place: the slices point into the frame body.
-public struct GuestDeliveryView {
-    public let link: UInt32
-    public let messageId: UInt64
-    public let sender: String
-    public let correlation: UInt64
-    public let payload: ArraySlice<UInt8>
-
-    public init(link: UInt32, messageId: UInt64, sender: String, correlation: UInt64, payload: ArraySlice<UInt8>) {
-        self.link = link
-        self.messageId = messageId
-        self.sender = sender
-        self.correlation = correlation
-        self.payload = payload
-    }
-}
-
 // Messaging is the one path where per-frame cost decides throughput (issue 3's 64-byte message benchmark):
 // these two functions read MSG_SEND and write MSG_DELIVER without building a `GuestFrame` value. They follow the
 // same layout as `decode(body:)` and `encode()`, which the codec tests check against each other.
@@ -50,7 +33,7 @@ extension GuestFrame {
     /// correlation, payload); nil for any other frame and for a malformed one, which `decode(body:limits:)` then
     /// reports precisely. The sender is checked as the decoder checks names (length limit, UTF-8).
     public static func messageDelivery(in body: ArraySlice<UInt8>, limits: GuestLimits = .default)
-        -> GuestDeliveryView?
+        -> GuestDelivery?
     {
         let start = body.startIndex
         let nameAt = start + GuestFrameHeader.length + 12
@@ -62,7 +45,7 @@ extension GuestFrame {
         guard nameLength <= limits.maxNameBytes, body.endIndex - correlationAt >= 8,
             let sender = String(validating: body[(nameAt + 1)..<correlationAt], as: UTF8.self)
         else { return nil }
-        return GuestDeliveryView(
+        return GuestDelivery(
             link: UInt32(bigEndianBytes: body, at: start + 8),
             messageId: UInt64(bigEndianBytes: body, at: start + 12),
             sender: sender,

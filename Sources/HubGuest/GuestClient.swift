@@ -247,7 +247,7 @@ public final class GuestClient {
     /// during the call only). Everything else that arrived (interrupts, credit, answers) waits for
     /// `receive`/`nextEvent` as usual, so deliveries may overtake frames that came between them. Deliveries
     /// already queued by other calls come first, without waiting. Returns how many were handled; 0 on timeout.
-    public func receiveMessages(timeout: Double?, _ handler: (GuestDeliveryView) -> Void) throws(GuestClientError)
+    public func receiveMessages(timeout: Double?, _ handler: (GuestDelivery) -> Void) throws(GuestClientError)
         -> Int
     {
         var handled = 0
@@ -258,10 +258,7 @@ public final class GuestClient {
                     kept.append(frame)
                     continue
                 }
-                handler(
-                    GuestDeliveryView(
-                        link: delivery.link, messageId: delivery.messageId, sender: delivery.sender,
-                        correlation: delivery.correlation, payload: delivery.payload))
+                handler(delivery)
                 handled += 1
             }
             queued = kept

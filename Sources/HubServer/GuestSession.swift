@@ -330,7 +330,6 @@ final class GuestSession {
 
     private func handleAttached(_ frame: GuestFrame, session: SessionID) {
         let request = frame.requestId
-        let platform = self.platform
         switch frame.message {
         case .raise(let target, let line):
             let outcome = platform.raise(from: .session(session), to: target, line: Int(line), actions: &actions)
@@ -457,7 +456,6 @@ final class GuestSession {
     private func handleMessageSend(
         link linkID: UInt32, correlation: UInt64, payload: ArraySlice<UInt8>, request: UInt32, session: SessionID
     ) {
-        let platform = self.platform
         guard welcomed(link: linkID), let position = platform.linkIndex(forID: linkID) else {
             return answer(
                 GuestFrame(.msgSent(link: linkID, messageId: 0, status: .noSuchLink), requestId: request),

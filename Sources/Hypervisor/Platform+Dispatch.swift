@@ -57,7 +57,7 @@ extension Platform {
     /// Whether `drainDeliveries` has something to deliver now (the server schedules another
     /// pass while this holds).
     public var hasPendingDeliveries: Bool {
-        realTimeOrder.contains { hasDeliverable(partitions[$0]) }
+        hasRealTimeDeliveries
             || (0..<fairShareActive.count).contains { hasDeliverable(partitions[fairShareActive[$0]]) }
     }
 

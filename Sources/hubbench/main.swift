@@ -248,7 +248,8 @@ func pump(
                 sent += batch
             }
             let idle = !canSend
-            // Deliveries are read in place; everything else waits in the client's queue for nextEvent.
+            // Deliveries are read in place (receiveMessages also takes any already queued); everything else
+            // waits in the client's queue for nextEvent.
             let got = try client.receiveMessages(timeout: idle ? 0.05 : 0) { delivery in
                 guard delivery.link == link.id else { return }
                 if received == 0 { firstReceive = nowNanos() }
@@ -259,11 +260,6 @@ func pump(
             while client.hasQueuedFrames, let event = try client.nextEvent(timeout: 0) {
                 switch event {
                 case .credit(let id, let more) where id == link.id: credit += Int(more)
-                case .message(let delivery) where delivery.link == link.id:
-                    if received == 0 { firstReceive = nowNanos() }
-                    received += 1
-                    lastReceive = nowNanos()
-                    lastId = delivery.messageId
                 case .other(let frame):
                     if case .msgSent(_, _, let status) = frame.message, status != .queued {
                         fail("send refused: \(status)")

@@ -28,6 +28,24 @@ import Wire
         #expect(sawMessageSend)
     }
 
+    @Test func deliveryReaderAgreesWithTheDecoderOnEveryVector() throws {
+        var sawDelivery = false
+        for vector in try loadValid() + loadMalformed().map({ ValidVector(malformed: $0) }) {
+            guard vector.bytes.count >= GuestProtocol.prefixLength else { continue }
+            let body = vector.bytes[GuestProtocol.prefixLength...]
+            let read = GuestFrame.messageDelivery(in: body)
+            if case .success(let frame) = GuestFrame.decode(body: body), case .msgDeliver(let delivery) = frame.message,
+                frame.channel == GuestProtocol.sessionChannel
+            {
+                sawDelivery = true
+                #expect(read == delivery, "\(vector.file)")
+            } else {
+                #expect(read == nil, "\(vector.file) is not a well-formed MSG_DELIVER but the fast path read it")
+            }
+        }
+        #expect(sawDelivery)
+    }
+
     @Test func messageSendViewRefusesWhatTheDecoderRefuses() {
         // Header of a MSG_SEND on a device channel, and one cut short inside the correlation field.
         let onDeviceChannel: [UInt8] = [0x02, 0x01, 0x00, 0x03, 0, 0, 0, 0] + [UInt8](repeating: 0, count: 12)
