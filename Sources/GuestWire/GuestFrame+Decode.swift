@@ -238,6 +238,20 @@ private struct BodyReader {
         case .linkClosed:
             return .linkClosed(
                 link: try u32("link"), state: try enumValue(GuestLinkState.self, "state"), held: try u32("held"))
+        case .msgSendSequenced:
+            let link = try u32("link")
+            let sequence = try u64("sequence")
+            guard sequence >= 1 else { throw .invalidValue(field: "sequence", reason: "0 (sequences start at 1)") }
+            return .msgSendSequenced(
+                link: link, sequence: sequence, correlation: try u64("correlation"), payload: rest())
+        case .sendSequences:
+            let count = try count("links", wide: true, limit: limits.maxLinks, minElement: 12)
+            var entries: [GuestSendSequence] = []
+            entries.reserveCapacity(count)
+            for _ in 0..<count {
+                entries.append(GuestSendSequence(link: try u32("link"), lastAccepted: try u64("last_accepted")))
+            }
+            return .sendSequences(entries)
         case .regionRead:
             let region = try u32("region")
             let offset = try u64("offset")

@@ -40,6 +40,8 @@ extension GuestMessage {
     var encodedSizeHint: Int {
         switch self {
         case .msgSend(_, _, let payload): return 12 + payload.count
+        case .msgSendSequenced(_, _, _, let payload): return 20 + payload.count
+        case .sendSequences(let entries): return 2 + entries.count * 12
         case .msgDeliver(let delivery): return 86 + delivery.payload.count
         case .regionData(_, _, let bytes), .regionWrite(_, _, let bytes): return 12 + bytes.count
         case .channelData(let bytes): return bytes.count
@@ -119,6 +121,17 @@ extension GuestMessage {
             writer.writeU32BE(link)
             writer.writeU64BE(correlation)
             writer.writeBytes(payload)
+        case .msgSendSequenced(let link, let sequence, let correlation, let payload):
+            writer.writeU32BE(link)
+            writer.writeU64BE(sequence)
+            writer.writeU64BE(correlation)
+            writer.writeBytes(payload)
+        case .sendSequences(let entries):
+            writer.writeU16BE(UInt16(truncatingIfNeeded: entries.count))
+            for entry in entries {
+                writer.writeU32BE(entry.link)
+                writer.writeU64BE(entry.lastAccepted)
+            }
         case .msgSent(let link, let messageId, let status):
             writer.writeU32BE(link)
             writer.writeU64BE(messageId)

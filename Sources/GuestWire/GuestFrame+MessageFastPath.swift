@@ -7,6 +7,8 @@ public struct GuestMessageSendView {
     public let correlation: UInt64
     /// A slice of the frame body.
     public let payload: ArraySlice<UInt8>
+    /// The sender's sequence number (`MSG_SEND_SEQ`, §7.10, always ≥ 1); 0 for a plain `MSG_SEND`.
+    public let sequence: UInt64
 }
 
 // Messaging is the one path where per-frame cost decides throughput (issue 3's 64-byte message benchmark):
@@ -15,18 +17,31 @@ public struct GuestMessageSendView {
 extension GuestFrame {
     /// Reads a well-formed `MSG_SEND` body (session channel, link, correlation, payload); nil for any other frame
     /// and for a malformed one, which `decode(body:limits:)` then reports precisely.
+    /// `MSG_SEND_SEQ` (§7.10, a sequence number between link and correlation) is read here too, so idempotent
+    /// sends keep the fast path; its sequence 0 is malformed and left to the decoder.
     public static func messageSend(in body: ArraySlice<UInt8>) -> GuestMessageSendView? {
-        let fixed = GuestFrameHeader.length + 12
-        guard body.count >= fixed else { return nil }
         let start = body.startIndex
-        guard body[start] == 0x02, body[start + 1] == 0x01, body[start + 2] == 0, body[start + 3] == 0 else {
-            return nil
+        guard body.count >= GuestFrameHeader.length + 12, body[start] == 0x02, body[start + 2] == 0,
+            body[start + 3] == 0
+        else { return nil }
+        let sequence: UInt64
+        let correlationAt: Int
+        switch body[start + 1] {
+        case 0x01:
+            sequence = 0
+            correlationAt = start + 12
+        case 0x0A:
+            guard body.count >= GuestFrameHeader.length + 20 else { return nil }
+            sequence = UInt64(bigEndianBytes: body, at: start + 12)
+            guard sequence != 0 else { return nil }
+            correlationAt = start + 20
+        default: return nil
         }
         return GuestMessageSendView(
             requestId: UInt32(bigEndianBytes: body, at: start + 4),
             link: UInt32(bigEndianBytes: body, at: start + 8),
-            correlation: UInt64(bigEndianBytes: body, at: start + 12),
-            payload: body[(start + fixed)...])
+            correlation: UInt64(bigEndianBytes: body, at: correlationAt),
+            payload: body[(correlationAt + 8)...], sequence: sequence)
     }
 
     /// Reads a well-formed `MSG_DELIVER` body (session channel, request id 0 or not, link, message id, sender,
@@ -64,6 +79,24 @@ extension GuestFrame {
         writer.writeU16BE(GuestProtocol.sessionChannel)
         writer.writeU32BE(0)
         writer.writeU32BE(link)
+        writer.writeU64BE(correlation)
+        writer.writeBytes(payload)
+        writer.patchU32BE(UInt32(truncatingIfNeeded: writer.count - start - GuestProtocol.prefixLength), at: start)
+    }
+
+    /// Appends a complete `MSG_SEND_SEQ` frame (§7.10; prefix, header with request id 0, fields) to `writer`.
+    @inlinable
+    public static func encodeMessageSend(
+        into writer: inout ByteWriter, link: UInt32, sequence: UInt64, correlation: UInt64,
+        payload: some Collection<UInt8>
+    ) {
+        let start = writer.count
+        writer.writeU32BE(0)
+        writer.writeU16BE(GuestFrameType.msgSendSequenced.rawValue)
+        writer.writeU16BE(GuestProtocol.sessionChannel)
+        writer.writeU32BE(0)
+        writer.writeU32BE(link)
+        writer.writeU64BE(sequence)
         writer.writeU64BE(correlation)
         writer.writeBytes(payload)
         writer.patchU32BE(UInt32(truncatingIfNeeded: writer.count - start - GuestProtocol.prefixLength), at: start)

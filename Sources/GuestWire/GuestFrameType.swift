@@ -30,6 +30,9 @@ public enum GuestFrameType: UInt16, Sendable, CaseIterable {
     case linkOpened = 0x0207
     case linkClose = 0x0208
     case linkClosed = 0x0209
+    // Idempotent sends (§7.10–§7.11), feature `send-sequence`.
+    case msgSendSequenced = 0x020A
+    case sendSequences = 0x020B
 
     case regionRead = 0x0301
     case regionData = 0x0302

@@ -30,6 +30,10 @@ public enum GuestMessage: Sendable, Equatable {
     case linkOpened(GuestLinkOpened)
     case linkClose(link: UInt32)
     case linkClosed(link: UInt32, state: GuestLinkState, held: UInt32)
+    /// `MSG_SEND_SEQ` (§7.10): `MSG_SEND` with the sender's sequence number (≥ 1) on the link.
+    case msgSendSequenced(link: UInt32, sequence: UInt64, correlation: UInt64, payload: ArraySlice<UInt8>)
+    /// `SEND_SEQUENCES` (§7.11): the last sequence the hub accepted on each listed link, this end sending.
+    case sendSequences([GuestSendSequence])
     // §8 memory
     case regionRead(region: UInt32, offset: UInt64, length: UInt32)
     case regionData(region: UInt32, offset: UInt64, bytes: ArraySlice<UInt8>)
@@ -75,6 +79,8 @@ public enum GuestMessage: Sendable, Equatable {
         case .linkOpened: return .linkOpened
         case .linkClose: return .linkClose
         case .linkClosed: return .linkClosed
+        case .msgSendSequenced: return .msgSendSequenced
+        case .sendSequences: return .sendSequences
         case .regionRead: return .regionRead
         case .regionData: return .regionData
         case .regionWrite: return .regionWrite

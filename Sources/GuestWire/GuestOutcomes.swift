@@ -17,6 +17,16 @@ public enum GuestSendStatus: UInt8, Sendable, CaseIterable {
     case notPermitted = 4
     /// The link is closing (§7.8); only sent to sessions that negotiated `runtime-links`.
     case linkClosing = 5
+    /// `MSG_SEND_SEQ` (§7.10) with a sequence the hub already accepted: the message was queued by that earlier
+    /// send and is not queued again. Only sent to sessions that negotiated `send-sequence`.
+    case duplicate = 6
+    /// `MSG_SEND_SEQ` with a sequence beyond the next expected one (an earlier send was refused or never
+    /// arrived): not queued. Only sent to sessions that negotiated `send-sequence`.
+    case sequenceGap = 7
+
+    /// Whether the message is (now or from an earlier send) in the hub: nothing to report when the sender
+    /// asked for no answer (§3.3).
+    public var isAccepted: Bool { self == .queued || self == .duplicate }
 }
 
 /// The state a `LINK_CLOSED` reports (§7.9).

@@ -16,6 +16,9 @@ public enum GuestProtocol {
     /// The `HELLO`/`CHALLENGE` feature that enables `LINK_OPEN`, `LINK_CLOSE` and the hub's unsolicited
     /// `LINK_OPENED`/`LINK_CLOSED` (§7.6, §11).
     public static let runtimeLinksFeature = "runtime-links"
+    /// The `HELLO`/`CHALLENGE` feature that enables `MSG_SEND_SEQ` and `SEND_SEQUENCES`: idempotent sends a
+    /// sender can repeat after it was killed or lost its connection (§7.10, §11).
+    public static let sendSequenceFeature = "send-sequence"
     /// Interrupt priorities run from 0 (highest) to this value (lowest).
     public static let lowestPriority: UInt8 = 15
 

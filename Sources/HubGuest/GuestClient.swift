@@ -16,6 +16,10 @@ public final class GuestClient {
     public let hubFeatures: [String]
     /// How long a request waits for its answer, in seconds.
     public var answerTimeout: Double = 10
+    /// With the `send-sequence` feature (§7.10–§7.11): the last sequence the hub accepted from this partition,
+    /// by link id, as `SEND_SEQUENCES` reported it after `WELCOME` (and later updates; see
+    /// GuestClient+SenderSequence.swift). Empty without the feature.
+    public internal(set) var sendSequences: [UInt32: UInt64] = [:]
 
     private let socket: GuestSocket
     private var decoder: GuestFrameDecoder
@@ -24,7 +28,7 @@ public final class GuestClient {
     private var queueHead = 0
     private var nextRequestId: UInt32 = 1
     /// Reused by `sendMessages`.
-    private var sendBuffer = ByteWriter(capacity: 0)
+    var sendBuffer = ByteWriter(capacity: 0)
 
     /// Whether frames already read wait for `receive`/`nextEvent` (which then return without reading).
     public var hasQueuedFrames: Bool { queueHead < queued.count }
@@ -95,7 +99,13 @@ public final class GuestClient {
         self.nextRequestId = 3
         // What the hub sent right behind WELCOME (latched interrupts, queued messages) arrived in the
         // same read: keep it for `receive`.
-        self.queued = early
+        self.queued = []
+        for frame in early { record(frame) }
+        if features.contains(GuestProtocol.sendSequenceFeature),
+            challenge.features.contains(GuestProtocol.sendSequenceFeature)
+        {
+            try awaitSendSequences(timeout: timeout)
+        }
     }
 
     /// Before WELCOME the hub sends nothing unsolicited, so the next frame is the answer or an error.
@@ -284,6 +294,10 @@ public final class GuestClient {
         return handled
     }
 
+    func appendQueued(_ frame: GuestFrame) { queued.append(frame) }
+
+    func sendFrameBytes(_ bytes: [UInt8]) throws(GuestClientError) { try socket.writeAll(bytes) }
+
     /// Sends several frames in one write (pipelined senders: benchmarks, bulk transfers).
     public func sendFrames(_ frames: [GuestFrame]) throws(GuestClientError) {
         var bytes: [UInt8] = []
@@ -371,7 +385,7 @@ public final class GuestClient {
     }
 
     /// Reads once (waiting up to `timeout`) and queues every frame; false on timeout.
-    private func fill(timeout: Double?) throws(GuestClientError) -> Bool {
+    func fill(timeout: Double?) throws(GuestClientError) -> Bool {
         guard let count = try socket.read(into: &readBuffer, timeout: timeout) else { return false }
         let results: [Result<GuestFrame, GuestDecodeError>]
         do {
@@ -391,7 +405,7 @@ public final class GuestClient {
             if case .heartbeat(let stamp) = frame.message {
                 try socket.writeAll(GuestFrame(.heartbeatAck(stamp: stamp), requestId: frame.requestId).encode())
             }
-            queued.append(frame)
+            record(frame)
         case .failure(let error):
             // The hub sent something this version cannot read; the stream is still in sync.
             throw .malformed(error.description)

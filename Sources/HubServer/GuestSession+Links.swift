@@ -6,7 +6,7 @@ import Hypervisor
 /// about runtime links from their next `WELCOME`, as about configured ones.
 extension GuestSession {
     /// Features the hub offers in `CHALLENGE` (§5.2, §11).
-    static let offeredFeatures = [GuestProtocol.runtimeLinksFeature]
+    static let offeredFeatures = [GuestProtocol.runtimeLinksFeature, GuestProtocol.sendSequenceFeature]
 
     /// After `WELCOME`: ask the model to report new links to this session, and tell the guest which of
     /// the links it was given are already closing.
@@ -43,6 +43,7 @@ extension GuestSession {
                             openedBy: opened.link.openedBy?.description ?? "configuration")),
                     requestId: requestId
                 ))
+            if existing { queueSendSequence(link: view.id) }
         case .notPermitted:
             sendError(
                 .notPermitted, "\(partition ?? "?") may not open a link to '\(peer)' (mayOpenLinks and mayMessage)",

@@ -39,6 +39,9 @@ final class GuestSession {
     /// The guest asked for the `runtime-links` feature (§7.6): it may open and close links and is told
     /// about links its peers open.
     private(set) var runtimeLinks = false
+    /// The guest asked for the `send-sequence` feature (§7.10): it may send `MSG_SEND_SEQ` and is told the last
+    /// accepted sequence per link after `WELCOME`.
+    private(set) var sendSequence = false
     private var regionNames: [UInt32: String] = [:]
     var actions: [Action] = []
     /// Open device channels by channel number (`Protocols/guest.md` §10).
@@ -129,7 +132,7 @@ final class GuestSession {
             if case .attached(let session, _) = state, let send = GuestFrame.messageSend(in: body) {
                 handleMessageSend(
                     link: send.link, correlation: send.correlation, payload: send.payload, request: send.requestId,
-                    session: session)
+                    session: session, sequence: send.sequence)
                 continue
             }
             switch GuestFrame.decode(body: body, limits: decoder.limits) {
@@ -194,6 +197,7 @@ final class GuestSession {
                 return refuse(.handshakeRequired, "send PROOF after CHALLENGE", requestId: frame.requestId)
             }
             runtimeLinks = features.contains(GuestProtocol.runtimeLinksFeature)
+            sendSequence = features.contains(GuestProtocol.sendSequenceFeature)
             handleProof(
                 mac: mac, partition: partition, resumeToken: resumeToken, transcript: transcript,
                 requestId: frame.requestId)
@@ -266,6 +270,7 @@ final class GuestSession {
             hub.guestDidAttach(self, session: info.session)
             queue(
                 GuestFrame(.welcome(welcome(for: info, heartbeatMs: config.heartbeatMs)), requestId: requestId))
+            if sendSequence { queueSendSequences(info) }
             if runtimeLinks { enableRuntimeLinks(info) }
             startLivenessCheck(heartbeatMs: config.heartbeatMs)
             if connection.kind == .unix { queueRegionDescriptors(info) }
@@ -360,6 +365,10 @@ final class GuestSession {
         case .msgSend(let linkID, let correlation, let payload):
             handleMessageSend(
                 link: linkID, correlation: correlation, payload: payload, request: request, session: session)
+        case .msgSendSequenced(let linkID, let sequence, let correlation, let payload):
+            handleMessageSend(
+                link: linkID, correlation: correlation, payload: payload, request: request, session: session,
+                sequence: sequence)
         case .msgAck(let linkID, let upTo):
             guard let link = linkNames[linkID] else {
                 return sendError(.noSuchLink, "link \(linkID)", requestId: request)
@@ -447,36 +456,48 @@ final class GuestSession {
         case .hello, .proof:
             sendError(.unexpectedFrame, "already attached", requestId: request)
         case .challenge, .welcome, .error, .ok, .raiseResult, .irq, .msgSent, .msgDeliver, .credit, .regionData,
-            .regionResult, .regionFD, .suspend, .resume, .channelOpened, .linkOpened, .linkClosed:
+            .regionResult, .regionFD, .suspend, .resume, .channelOpened, .linkOpened, .linkClosed, .sendSequences:
             sendError(.unexpectedFrame, "\(frame.type) travels from hub to guest only", requestId: request)
         }
     }
 
-    /// MSG_SEND (§7.1): reached from the decoded frame and from the in-place fast path in `received`.
+    /// MSG_SEND (§7.1) and MSG_SEND_SEQ (§7.10, `sequence` ≥ 1): reached from the decoded frame and from the
+    /// in-place fast path in `received`.
     private func handleMessageSend(
-        link linkID: UInt32, correlation: UInt64, payload: ArraySlice<UInt8>, request: UInt32, session: SessionID
+        link linkID: UInt32, correlation: UInt64, payload: ArraySlice<UInt8>, request: UInt32, session: SessionID,
+        sequence: UInt64 = 0
     ) {
+        if sequence != 0 && !sendSequence { return refuseSequencedSend(request: request) }
         guard welcomed(link: linkID), let position = platform.linkIndex(forID: linkID) else {
             return answer(
                 GuestFrame(.msgSent(link: linkID, messageId: 0, status: .noSuchLink), requestId: request),
                 unless: false)
         }
+        if sequence != 0 {
+            return sendSequenced(
+                link: linkID, position: position, sequence: sequence, correlation: correlation, payload: payload,
+                request: request, session: session)
+        }
         let outcome = platform.send(
             from: .session(session), linkAt: position, payload: payload,
             correlation: correlation == 0 ? nil : correlation, actions: &actions)
-        let (id, status): (UInt64, GuestSendStatus) =
-            switch outcome {
-            case .queued(let id): (id, .queued)
-            case .queueFull: (0, .queueFull)
-            case .tooLarge: (0, .tooLarge)
-            case .noSuchLink: (0, .noSuchLink)
-            case .notPermitted: (0, .notPermitted)
-            // Older clients (no `runtime-links`) know no closing state: for them the link is gone.
-            case .linkClosing: (0, runtimeLinks ? .linkClosing : .noSuchLink)
-            }
+        let (id, status) = sentAnswer(outcome)
         answer(
             GuestFrame(.msgSent(link: linkID, messageId: id, status: status), requestId: request),
             unless: status == .queued)
+    }
+
+    /// The `MSG_SENT` id and status of a send's outcome (§7.2).
+    func sentAnswer(_ outcome: SendOutcome) -> (UInt64, GuestSendStatus) {
+        switch outcome {
+        case .queued(let id): (id, .queued)
+        case .queueFull: (0, .queueFull)
+        case .tooLarge: (0, .tooLarge)
+        case .noSuchLink: (0, .noSuchLink)
+        case .notPermitted: (0, .notPermitted)
+        // Older clients (no `runtime-links`) know no closing state: for them the link is gone.
+        case .linkClosing: (0, runtimeLinks ? .linkClosing : .noSuchLink)
+        }
     }
 
     private func welcomed(link id: UInt32) -> Bool { knownLinks.contains(id) }
@@ -487,7 +508,7 @@ final class GuestSession {
 
     /// Typed answers go out when the guest asked (request id ≠ 0). With request id 0, only a failure is
     /// reported, as the typed frame itself (it carries the status).
-    private func answer(_ frame: GuestFrame, unless success: Bool) {
+    func answer(_ frame: GuestFrame, unless success: Bool) {
         if frame.requestId != 0 || !success { queue(frame) }
     }
 
@@ -718,6 +739,10 @@ final class GuestSession {
 
     /// Ends the session: detaches it from the model (when attached) and closes after queued frames.
     func closeConnection(reason: String, detach: DetachReason?) {
+        // §9.3: a hub that stops tells every attached guest with DETACH; `finish` flushes it before the close.
+        if detach == .shutdown, case .attached = state {
+            queue(GuestFrame(.detach(reason: DetachReason.shutdown.rawValue)))
+        }
         if case .attached(let session, let partition) = state, let detach {
             _ = hub.platform.detach(session: session, reason: detach, actions: &actions)
             hub.guestSessionEnded(partition: partition, reason: detach)

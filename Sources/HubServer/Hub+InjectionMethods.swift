@@ -192,6 +192,8 @@ extension Hub {
                 "acknowledged": .uint(both.reduce(0) { $0 + $1.acknowledged }),
                 "dropped": .uint(both.reduce(0) { $0 + $1.refusedFull + $1.refusedTooLarge }),
                 "bytes": .uint(both.reduce(0) { $0 + $1.bytesDelivered }),
+                "duplicateSends": .uint(both.reduce(0) { $0 + $1.duplicateSends }),
+                "sequenceGaps": .uint(both.reduce(0) { $0 + $1.sequenceGaps }),
             ],
         ]
     }

@@ -26,6 +26,9 @@ struct MessageQueue {
     var window: Int
     /// Credit the current sender session holds (granted, not yet used).
     var senderCredit = 0
+    /// The last sender sequence accepted in this direction (`Protocols/guest.md` §7.10; 0 = none). It belongs to
+    /// the direction, not to a session: it outlives detach, resume and take-over, for the link's life.
+    var lastSenderSequence: UInt64 = 0
     var counters = LinkDirectionCounters()
 
     init(depth: Int, window: Int) {
@@ -133,6 +136,10 @@ public struct LinkDirectionCounters: Sendable, Equatable {
     public var acknowledged: UInt64 = 0
     public var refusedFull: UInt64 = 0
     public var refusedTooLarge: UInt64 = 0
+    /// `MSG_SEND_SEQ` repeats of an accepted sequence, answered `duplicate` and not queued again (§7.10).
+    public var duplicateSends: UInt64 = 0
+    /// `MSG_SEND_SEQ` refused because its sequence skipped ahead (§7.10).
+    public var sequenceGaps: UInt64 = 0
     public var bytesQueued: UInt64 = 0
     public var bytesDelivered: UInt64 = 0
     public init() {}

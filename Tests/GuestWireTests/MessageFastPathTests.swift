@@ -7,6 +7,7 @@ import Wire
 @Suite struct MessageFastPathTests {
     @Test func messageSendViewAgreesWithTheDecoderOnEveryVector() throws {
         var sawMessageSend = false
+        var sawSequenced = false
         for vector in try loadValid() + loadMalformed().map({ ValidVector(malformed: $0) }) {
             guard vector.bytes.count >= GuestProtocol.prefixLength else { continue }
             let body = vector.bytes[GuestProtocol.prefixLength...]
@@ -17,7 +18,12 @@ import Wire
                     sawMessageSend = true
                     let view = try #require(view, "\(vector.file)")
                     #expect(view.link == link && view.correlation == correlation && view.requestId == frame.requestId)
-                    #expect(Array(view.payload) == Array(payload))
+                    #expect(Array(view.payload) == Array(payload) && view.sequence == 0)
+                } else if case .msgSendSequenced(let link, let sequence, let correlation, let payload) = frame.message {
+                    sawSequenced = true
+                    let view = try #require(view, "\(vector.file)")
+                    #expect(view.link == link && view.correlation == correlation && view.requestId == frame.requestId)
+                    #expect(Array(view.payload) == Array(payload) && view.sequence == sequence)
                 } else {
                     #expect(view == nil, "\(vector.file) is \(frame.type), not MSG_SEND")
                 }
@@ -25,7 +31,18 @@ import Wire
                 #expect(view == nil, "\(vector.file) is malformed but the fast path accepted it")
             }
         }
-        #expect(sawMessageSend)
+        #expect(sawMessageSend && sawSequenced)
+    }
+
+    @Test func sequencedSendEncodingMatchesTheFrameEncoder() {
+        for payload in [[UInt8](), [1, 2, 3], [UInt8](repeating: 0x5a, count: 300)] {
+            var direct = ByteWriter(capacity: 0)
+            GuestFrame.encodeMessageSend(
+                into: &direct, link: 3, sequence: 0x0a0b_0c0d, correlation: 9, payload: payload)
+            let frame = GuestFrame(
+                .msgSendSequenced(link: 3, sequence: 0x0a0b_0c0d, correlation: 9, payload: payload[...]))
+            #expect(direct.bytes == frame.encode())
+        }
     }
 
     @Test func deliveryReaderAgreesWithTheDecoderOnEveryVector() throws {
@@ -79,7 +96,7 @@ import Wire
 extension GuestMessageSendView: Equatable {
     public static func == (lhs: GuestMessageSendView, rhs: GuestMessageSendView) -> Bool {
         lhs.requestId == rhs.requestId && lhs.link == rhs.link && lhs.correlation == rhs.correlation
-            && Array(lhs.payload) == Array(rhs.payload)
+            && Array(lhs.payload) == Array(rhs.payload) && lhs.sequence == rhs.sequence
     }
 }
 

@@ -75,6 +75,7 @@ let specTypeNames: [GuestFrameType: String] = [
     .setPriority: "SET_PRIORITY", .timerSet: "TIMER_SET", .timerCancel: "TIMER_CANCEL", .msgSend: "MSG_SEND",
     .msgSent: "MSG_SENT", .msgDeliver: "MSG_DELIVER", .msgAck: "MSG_ACK", .credit: "CREDIT",
     .linkOpen: "LINK_OPEN", .linkOpened: "LINK_OPENED", .linkClose: "LINK_CLOSE", .linkClosed: "LINK_CLOSED",
+    .msgSendSequenced: "MSG_SEND_SEQ", .sendSequences: "SEND_SEQUENCES",
     .regionRead: "REGION_READ", .regionData: "REGION_DATA", .regionWrite: "REGION_WRITE",
     .regionResult: "REGION_RESULT", .regionFD: "REGION_FD", .heartbeat: "HEARTBEAT", .heartbeatAck: "HEARTBEAT_ACK",
     .suspend: "SUSPEND", .resume: "RESUME", .detach: "DETACH", .channelOpen: "CHANNEL_OPEN",
@@ -171,6 +172,15 @@ func fields(of message: GuestMessage) -> FieldValue {
     case .linkClose(let link): return .object(["link": int(link)])
     case .linkClosed(let link, let state, let held):
         return .object(["link": int(link), "state": int(state.rawValue), "held": int(held)])
+    case .msgSendSequenced(let link, let sequence, let correlation, let payload):
+        return .object([
+            "link": int(link), "sequence": int(sequence), "correlation": int(correlation),
+            "payload": .bytes(Array(payload)),
+        ])
+    case .sendSequences(let entries):
+        return .object([
+            "links": .list(entries.map { .object(["link": int($0.link), "last_accepted": int($0.lastAccepted)]) })
+        ])
     case .regionRead(let region, let offset, let length):
         return .object(["region": int(region), "offset": int(offset), "length": int(length)])
     case .regionData(let region, let offset, let bytes), .regionWrite(let region, let offset, let bytes):

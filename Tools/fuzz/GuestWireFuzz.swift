@@ -32,6 +32,7 @@ public func fuzzGuestWire(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             if case .success(let frame) = result, frame.encodeBody() != Array(body) {
                 fatalError("non-canonical encoding accepted: \(Array(body))")
             }
+            checkMessageSendReader(body: body, decoded: result)
         }
     }
     // Split in two at a point derived from the input.
@@ -43,4 +44,26 @@ public func fuzzGuestWire(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         }
     }
     return 0
+}
+
+/// The hub reads MSG_SEND and MSG_SEND_SEQ in place (`GuestFrame.messageSend(in:)`); it must accept exactly the
+/// well-formed ones and read the same fields as the decoder.
+func checkMessageSendReader(body: ArraySlice<UInt8>, decoded: Result<GuestFrame, GuestDecodeError>) {
+    let view = GuestFrame.messageSend(in: body)
+    guard case .success(let frame) = decoded else {
+        if view != nil { fatalError("the MSG_SEND reader accepted a malformed body: \(Array(body))") }
+        return
+    }
+    switch frame.message {
+    case .msgSend(let link, let correlation, let payload):
+        guard let view, view.sequence == 0, view.link == link, view.correlation == correlation,
+            view.requestId == frame.requestId, view.payload.elementsEqual(payload)
+        else { fatalError("the MSG_SEND reader disagrees with the decoder: \(Array(body))") }
+    case .msgSendSequenced(let link, let sequence, let correlation, let payload):
+        guard let view, view.sequence == sequence, view.link == link, view.correlation == correlation,
+            view.requestId == frame.requestId, view.payload.elementsEqual(payload)
+        else { fatalError("the MSG_SEND_SEQ reader disagrees with the decoder: \(Array(body))") }
+    default:
+        if view != nil { fatalError("the MSG_SEND reader accepted a \(frame.type): \(Array(body))") }
+    }
 }

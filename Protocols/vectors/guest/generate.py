@@ -17,6 +17,7 @@ TYPES = {
     "SET_PRIORITY": 0x0107, "TIMER_SET": 0x0108, "TIMER_CANCEL": 0x0109,
     "MSG_SEND": 0x0201, "MSG_SENT": 0x0202, "MSG_DELIVER": 0x0203, "MSG_ACK": 0x0204, "CREDIT": 0x0205,
     "LINK_OPEN": 0x0206, "LINK_OPENED": 0x0207, "LINK_CLOSE": 0x0208, "LINK_CLOSED": 0x0209,
+    "MSG_SEND_SEQ": 0x020A, "SEND_SEQUENCES": 0x020B,
     "REGION_READ": 0x0301, "REGION_DATA": 0x0302, "REGION_WRITE": 0x0303, "REGION_RESULT": 0x0304,
     "REGION_FD": 0x0305,
     "HEARTBEAT": 0x0401, "HEARTBEAT_ACK": 0x0402, "SUSPEND": 0x0403, "RESUME": 0x0404, "DETACH": 0x0405,
@@ -144,6 +145,21 @@ vec("msg-send.hex", "MSG_SEND", {"link": 1, "correlation": 42, "payload": hx(b"p
     [u32(1, "link id"), u64(42, "correlation id"), raw(b"ping", "payload 'ping'")], request_id=9)
 vec("msg-sent.hex", "MSG_SENT", {"link": 1, "message_id": 1001, "status": 0},
     [u32(1, "link id"), u64(1001, "message id"), u8(0, "status queued")], request_id=9)
+vec("msg-send-seq.hex", "MSG_SEND_SEQ", {"link": 1, "sequence": 5001, "correlation": 0, "payload": hx(b"m5001")},
+    [u32(1, "link id"), u64(5001, "sender sequence"), u64(0, "no correlation"), raw(b"m5001", "payload 'm5001'")])
+vec("msg-send-seq-answered.hex", "MSG_SEND_SEQ",
+    {"link": 3, "sequence": 0x0100000000, "correlation": 42, "payload": hx(b"")},
+    [u32(3, "link id"), u64(0x0100000000, "sender sequence 2^32 (wider than u32)"), u64(42, "correlation id"),
+     raw(b"", "empty payload")], request_id=14)
+vec("msg-sent-duplicate.hex", "MSG_SENT", {"link": 3, "message_id": 0x0100000003, "status": 6},
+    [u32(3, "link id"), u64(0x0100000003, "last accepted sequence (not a message id)"), u8(6, "status duplicate")], request_id=14)
+vec("msg-sent-gap.hex", "MSG_SENT", {"link": 1, "message_id": 5000, "status": 7},
+    [u32(1, "link id"), u64(5000, "last accepted sequence 5000"), u8(7, "status sequence_gap")])
+vec("send-sequences.hex", "SEND_SEQUENCES",
+    {"links": [{"link": 0, "last_accepted": 0}, {"link": 1, "last_accepted": 5000}]},
+    [u16(2, "link count"), u32(0, "link id 0"), u64(0, "last accepted: none yet"), u32(1, "link id 1"),
+     u64(5000, "last accepted 5000")])
+vec("send-sequences-empty.hex", "SEND_SEQUENCES", {"links": []}, [u16(0, "link count")])
 vec("msg-deliver.hex", "MSG_DELIVER",
     {"link": 1, "message_id": 1001, "sender": "rtos", "correlation": 42, "payload": hx(b"ping")},
     [u32(1, "link id"), u64(1001, "message id"), name("rtos", "sender"), u64(42, "correlation id"),
@@ -250,6 +266,17 @@ bad("bad-link-open-depth.hex", "LINK_OPEN with depth 0", "invalid_value", 8,
     type_name="LINK_OPEN", request_id=33)
 bad("bad-link-closed-state.hex", "LINK_CLOSED with state 2", "invalid_value", 8,
     [u32(6, "link id"), u8(2, "state 2 undefined"), u32(0, "held")], type_name="LINK_CLOSED")
+
+bad("bad-msg-send-seq-zero.hex", "MSG_SEND_SEQ with sequence 0", "invalid_value", 8,
+    [u32(1, "link id"), u64(0, "sequence 0 (sequences start at 1)"), u64(0, "correlation"), raw(b"x", "payload")],
+    type_name="MSG_SEND_SEQ", request_id=34)
+bad("bad-msg-send-seq-truncated.hex", "MSG_SEND_SEQ cut inside the correlation", "truncated", 8,
+    [u32(1, "link id"), u64(7, "sequence"), raw(b"\x00" * 7, "7 of the correlation's 8 bytes")],
+    type_name="MSG_SEND_SEQ", request_id=35)
+bad("bad-send-sequences-count.hex", "SEND_SEQUENCES announcing 1025 links", "too_many", 8,
+    [u16(1025, "link count 1025 > 1024")], type_name="SEND_SEQUENCES")
+bad("bad-send-sequences-short.hex", "SEND_SEQUENCES announcing 2 links, carrying 1", "truncated", 8,
+    [u16(2, "link count 2"), u32(1, "link id"), u64(9, "last accepted")], type_name="SEND_SEQUENCES")
 
 with open(os.path.join(HERE, "manifest.json"), "w") as f:
     json.dump({"version": 1, "vectors": vectors, "malformed": malformed}, f, indent=1)

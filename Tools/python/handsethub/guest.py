@@ -32,6 +32,7 @@ TYPES = {
     "SET_PRIORITY": 0x0107, "TIMER_SET": 0x0108, "TIMER_CANCEL": 0x0109,
     "MSG_SEND": 0x0201, "MSG_SENT": 0x0202, "MSG_DELIVER": 0x0203, "MSG_ACK": 0x0204, "CREDIT": 0x0205,
     "LINK_OPEN": 0x0206, "LINK_OPENED": 0x0207, "LINK_CLOSE": 0x0208, "LINK_CLOSED": 0x0209,
+    "MSG_SEND_SEQ": 0x020A, "SEND_SEQUENCES": 0x020B,
     "REGION_READ": 0x0301, "REGION_DATA": 0x0302, "REGION_WRITE": 0x0303, "REGION_RESULT": 0x0304,
     "REGION_FD": 0x0305,
     "HEARTBEAT": 0x0401, "HEARTBEAT_ACK": 0x0402, "SUSPEND": 0x0403, "RESUME": 0x0404, "DETACH": 0x0405,
@@ -55,9 +56,11 @@ ERROR_CODES = {
 # §11: the feature that enables LINK_OPEN/LINK_OPENED/LINK_CLOSE/LINK_CLOSED (§7.6-§7.9)
 RUNTIME_LINKS = "runtime-links"
 LINK_STATES = {0: "closing", 1: "closed"}
+# §11: the feature that enables MSG_SEND_SEQ and SEND_SEQUENCES, idempotent sends (§7.10-§7.11)
+SEND_SEQUENCE = "send-sequence"
 RAISE_OUTCOMES = {0: "delivered", 1: "latched", 2: "not_permitted", 3: "no_such_partition", 4: "no_such_line"}
 SEND_STATUSES = {0: "queued", 1: "queue_full", 2: "too_large", 3: "no_such_link", 4: "not_permitted",
-                 5: "link_closing"}
+                 5: "link_closing", 6: "duplicate", 7: "sequence_gap"}
 REGION_STATUSES = {0: "ok", 1: "out_of_grant", 2: "out_of_bounds", 3: "no_such_region"}
 ACCESS = {1: "ro", 2: "rw"}
 
@@ -95,6 +98,8 @@ LAYOUT: dict[str, list[tuple[str, str]]] = {
                     ("initial_credit", "u32"), ("existing", "bool"), ("opened_by", "name")],
     "LINK_CLOSE": [("link", "u32")],
     "LINK_CLOSED": [("link", "u32"), ("state", "link_state"), ("held", "u32")],
+    "MSG_SEND_SEQ": [("link", "u32"), ("sequence", "nonzero_u64"), ("correlation", "u64"), ("payload", "rest")],
+    "SEND_SEQUENCES": [("links", "seq_infos")],
     "REGION_READ": [("region", "u32"), ("offset", "u64"), ("length", "read_length")],
     "REGION_DATA": [("region", "u32"), ("offset", "u64"), ("data", "rest")],
     "REGION_WRITE": [("region", "u32"), ("offset", "u64"), ("data", "rest")],
@@ -175,6 +180,12 @@ def _write_field(out: bytearray, kind: str, value: Any) -> None:
         out += struct.pack(">B", value)
     elif kind in ("coalesced", "read_length", "nonzero_u32"):
         out += struct.pack(">I", value)
+    elif kind == "nonzero_u64":
+        out += struct.pack(">Q", value)
+    elif kind == "seq_infos":
+        out += struct.pack(">H", len(value))
+        for item in value:
+            out += struct.pack(">IQ", item["link"], item["last_accepted"])
     elif kind == "bool":
         out += b"\x01" if value else b"\x00"
     elif kind in ENUMS:
@@ -284,6 +295,14 @@ class _Reader:
             if value == 0:
                 raise GuestDecodeError("invalid_value", f"{name} 0")
             return value
+        if kind == "nonzero_u64":
+            value = self.int(">Q", name)
+            if value == 0:
+                raise GuestDecodeError("invalid_value", f"{name} 0")
+            return value
+        if kind == "seq_infos":
+            return [{"link": self.int(">I", "link"), "last_accepted": self.int(">Q", "last_accepted")}
+                    for _ in range(self.count(">H", name, "links", 12))]
         if kind == "read_length":
             value = self.int(">I", name)
             if value > self.limits["region_read"]:
@@ -405,7 +424,7 @@ def proof(secret: bytes, hello_body: bytes, challenge_body: bytes) -> bytes:
 
 
 UNSOLICITED = {"IRQ", "MSG_DELIVER", "CREDIT", "SUSPEND", "RESUME", "REGION_FD", "DETACH", "CHANNEL_DATA",
-               "CHANNEL_CLOSE", "HEARTBEAT", "LINK_OPENED", "LINK_CLOSED"}
+               "CHANNEL_CLOSE", "HEARTBEAT", "LINK_OPENED", "LINK_CLOSED", "SEND_SEQUENCES"}
 
 
 class GuestClient:
@@ -423,6 +442,8 @@ class GuestClient:
         self.welcome: dict[str, Any] = {}
         self.version = 0
         self.hub_features: list[str] = []
+        # feature send-sequence (§7.11): link id -> last sequence the hub accepted from this partition
+        self.send_sequences: dict[int, int] = {}
 
     @classmethod
     def connect(cls, endpoint: str, partition: str, secret: bytes | str, resume_token: bytes | None = None,
@@ -460,6 +481,15 @@ class GuestClient:
         self.version = challenge.fields["version"]
         self.hub_features = challenge.fields["features"]
         self.welcome = welcome.fields
+        if SEND_SEQUENCE in features and SEND_SEQUENCE in self.hub_features:
+            # §7.11: SEND_SEQUENCES comes right behind WELCOME, before any other frame.
+            deadline = time.monotonic() + self.timeout
+            while not self.queue:
+                self._fill(deadline - time.monotonic())
+            first = self.queue.pop(0)
+            if first.type != "SEND_SEQUENCES":
+                raise GuestError(18, f"expected SEND_SEQUENCES after WELCOME, got {first.type}")
+            self.send_sequences = {item["link"]: item["last_accepted"] for item in first.fields["links"]}
 
     def _handshake_answer(self, request_id: int, expected: str) -> tuple[Frame, bytes]:
         deadline = time.monotonic() + self.timeout
@@ -544,6 +574,27 @@ class GuestClient:
         """MSG_SEND (§7.1); returns (status name, message id)."""
         answer = self.request("MSG_SEND", {"link": link, "correlation": correlation, "payload": bytes(payload)})
         return SEND_STATUSES[answer.fields["status"]], answer.fields["message_id"]
+
+    def send_seq(self, link: int, sequence: int, payload: bytes, correlation: int = 0) -> tuple[str, int]:
+        """MSG_SEND_SEQ (§7.10; attach with features=[SEND_SEQUENCE]); returns (status name, message id):
+        "queued", or "duplicate" when the hub accepted this sequence before, or a refusal."""
+        answer = self.request("MSG_SEND_SEQ", {"link": link, "sequence": sequence, "correlation": correlation,
+                                               "payload": bytes(payload)})
+        status = SEND_STATUSES[answer.fields["status"]]
+        if status == "queued":
+            self.send_sequences[link] = sequence
+        return status, answer.fields["message_id"]
+
+    @staticmethod
+    def encode_send_seq(link: int, sequence: int, payload: bytes, correlation: int = 0) -> bytes:
+        """A whole MSG_SEND_SEQ frame with request id 0 (no answer unless refused), for batching several sends
+        into one write (see send_raw)."""
+        body = HEADER.pack(TYPES["MSG_SEND_SEQ"], 0, 0) + struct.pack(">IQQ", link, sequence, correlation) + payload
+        return struct.pack(">I", len(body)) + body
+
+    def send_raw(self, data: bytes) -> None:
+        """Writes already encoded frames (e.g. from encode_send_seq)."""
+        self.sock.sendall(data)
 
     def ack(self, link: int, up_to: int) -> None:
         self.post("MSG_ACK", {"link": link, "up_to": up_to})
