@@ -76,6 +76,19 @@ import Testing
             if case .msgSent = frame.message { answer = frame }
         }
         #expect(answer?.message == .msgSent(link: link, messageId: 1, status: .sequenceGap))
+        // The largest sequence is a gap too (no overflow), and sequence 0 is malformed; the session goes on.
+        #expect(
+            try sender.sendSequenced(link: link, sequence: .max, payload: [9])
+                == SendOutcome(status: .sequenceGap, messageId: 1))
+        // The encoder writes what it is given; the hub's decoder must refuse it.
+        try sender.sendFrame(
+            GuestFrame(.msgSendSequenced(link: link, sequence: 0, correlation: 0, payload: [0]), requestId: 77))
+        var error: GuestFrame?
+        while error == nil, let frame = try sender.receive(timeout: 5) {
+            if case .error = frame.message { error = frame }
+        }
+        #expect(error?.requestId == 77)
+        if case .error(let code, _)? = error?.message { #expect(code == .malformedFrame) }
         #expect(try sender.sendSequenced(link: link, sequence: 2, payload: [2]).status == .queued)
 
         let receiver = try attach(hub, "linux", sequenced: false)
@@ -83,7 +96,7 @@ import Testing
         let control = try LineClient(unixPath: hub.controlUnix)
         _ = try control.readJSON()
         let counters = try control.call("link.get", ["name": "rtos-linux"])["result"]?["counters"]
-        #expect(counters?["sent"] == 2 && counters?["sequenceGaps"] == 2)
+        #expect(counters?["sent"] == 2 && counters?["sequenceGaps"] == 3)
         #expect(hub.stop() == 0)
     }
 
