@@ -148,6 +148,36 @@ import Testing
         #expect(hub.stop() == 0)
     }
 
+    @Test func reopeningAnExistingRuntimeLinkReportsItsSequence() throws {
+        let hub = try HubHarness { configuration in
+            let linux = configuration.partitions.firstIndex { $0.name == "linux" }!
+            configuration.partitions[linux].mayOpenLinks = true
+        }
+        let features = [GuestProtocol.runtimeLinksFeature, GuestProtocol.sendSequenceFeature]
+        var linux = try GuestClient.connect(
+            endpoint: "unix:\(hub.guestUnix)", partition: "linux", secret: "linux-dev-secret", features: features)
+        let opened = try linux.openLink(name: "keys", peer: "rtos", maxMessage: 64, depth: 8)
+        #expect(!opened.existing && linux.sendSequences[opened.link.id] == nil, "a new link starts at 0, unreported")
+        for sequence in 1...3 {
+            #expect(
+                try linux.sendSequenced(link: opened.link.id, sequence: UInt64(sequence), payload: [1]).status
+                    == .queued)
+        }
+        try linux.detach()
+        linux = try GuestClient.connect(
+            endpoint: "unix:\(hub.guestUnix)", partition: "linux", secret: "linux-dev-secret", features: features)
+        #expect(linux.sendSequences[opened.link.id] == 3, "SEND_SEQUENCES after WELCOME lists runtime links too")
+        let again = try linux.openLink(name: "keys", peer: "rtos", maxMessage: 64, depth: 8)
+        #expect(again.existing)
+        // LINK_OPENED for an existing link is followed by SEND_SEQUENCES for it alone.
+        var reported: [GuestSendSequence]?
+        while reported == nil, let frame = try linux.receive(timeout: 5) {
+            if case .sendSequences(let entries) = frame.message { reported = entries }
+        }
+        #expect(reported == [GuestSendSequence(link: opened.link.id, lastAccepted: 3)])
+        #expect(hub.stop() == 0)
+    }
+
     /// A killed guest's connection is seen closed by the hub a moment later: attach again until it is.
     private func attachRetrying(_ hub: HubHarness, _ partition: String) throws -> GuestClient {
         for _ in 0..<200 {

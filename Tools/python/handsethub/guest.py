@@ -489,7 +489,6 @@ class GuestClient:
             first = self.queue.pop(0)
             if first.type != "SEND_SEQUENCES":
                 raise GuestError(18, f"expected SEND_SEQUENCES after WELCOME, got {first.type}")
-            self.send_sequences = {item["link"]: item["last_accepted"] for item in first.fields["links"]}
 
     def _handshake_answer(self, request_id: int, expected: str) -> tuple[Frame, bytes]:
         deadline = time.monotonic() + self.timeout
@@ -537,6 +536,8 @@ class GuestClient:
             self._accept(item)
 
     def _accept(self, item: Frame) -> None:
+        if item.type == "SEND_SEQUENCES":  # §7.11: also after LINK_OPENED of an existing link
+            self.send_sequences.update({entry["link"]: entry["last_accepted"] for entry in item.fields["links"]})
         if item.type == "HEARTBEAT":
             self.sock.sendall(Frame("HEARTBEAT_ACK", dict(item.fields), request_id=item.request_id).encode())
         if item.type == "REGION_FD":
