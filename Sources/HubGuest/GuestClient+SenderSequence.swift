@@ -18,7 +18,12 @@ extension GuestClient {
         let answer = try request(
             .msgSendSequenced(link: link, sequence: sequence, correlation: correlation, payload: ArraySlice(payload)))
         guard case .msgSent(_, let messageId, let status) = answer.message else { throw .unexpected(answer.type) }
-        sendSequences[link] = status == .queued ? max(sendSequences[link] ?? 0, sequence) : messageId
+        switch status {
+        case .queued: sendSequences[link] = max(sendSequences[link] ?? 0, sequence)
+        case .duplicate, .sequenceGap, .queueFull, .tooLarge: sendSequences[link] = messageId
+        // Refused before the sequence was looked at: the answer carries no sequence (§7.10).
+        case .noSuchLink, .notPermitted, .linkClosing: break
+        }
         return SendOutcome(status: status, messageId: messageId)
     }
 

@@ -583,7 +583,10 @@ class GuestClient:
                                                "payload": bytes(payload)})
         status = SEND_STATUSES[answer.fields["status"]]
         if status == "queued":
-            self.send_sequences[link] = sequence
+            self.send_sequences[link] = max(self.send_sequences.get(link, 0), sequence)
+        elif status in ("duplicate", "sequence_gap", "queue_full", "too_large"):
+            # §7.10: every other answer carries the hub's last accepted sequence in message_id
+            self.send_sequences[link] = answer.fields["message_id"]
         return status, answer.fields["message_id"]
 
     @staticmethod

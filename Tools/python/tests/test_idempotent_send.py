@@ -103,3 +103,24 @@ def test_sender_and_receiver_killed_twenty_times_each_every_payload_once_in_orde
     assert counters["sent"] == COUNT and counters["acknowledged"] == COUNT
     assert counters["duplicateSends"] > 0
     assert counters["dropped"] == 0
+
+
+def test_python_client_sequenced_sends_against_hubd(hubd):
+    from handsethub.guest import SEND_SEQUENCE, GuestClient, GuestError
+
+    hub = hubd()
+    endpoint = unix_guest_endpoint(hub)
+    with GuestClient.connect(endpoint, "rtos", "rtos-dev-secret", features=[SEND_SEQUENCE]) as rtos:
+        link = next(item["id"] for item in rtos.welcome["links"] if item["name"] == "rtos-linux")
+        assert rtos.send_sequences[link] == 0
+        assert rtos.send_seq(link, 1, b"one")[0] == "queued"
+        assert rtos.send_seq(link, 1, b"one again") == ("duplicate", 1)
+        assert rtos.send_seq(link, 3, b"three") == ("sequence_gap", 1)
+        assert rtos.send_sequences[link] == 1
+        rtos.detach("bye")
+    with GuestClient.connect(endpoint, "linux", "linux-dev-secret") as plain:
+        assert plain.send_sequences == {}
+        with pytest.raises(GuestError) as refused:
+            plain.send_seq(link, 2, b"two")
+        assert refused.value.code == 9  # unknown_frame_type: the feature was not negotiated
+    assert hub.link("rtos-linux")["counters"]["sent"] == 1
