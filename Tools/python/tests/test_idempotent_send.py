@@ -99,6 +99,7 @@ def test_sender_and_receiver_killed_twenty_times_each_every_payload_once_in_orde
     assert duplicates == 0, f"{duplicates} payloads arrived more than once"
     assert received == list(range(1, COUNT + 1))
     counters = hub.link("rtos-linux")["counters"]
+    print(f"rtos-linux counters after {kills}: {counters}")
     # The hub queued every message exactly once, and the replaying restarts did send repeats it dropped.
     assert counters["sent"] == COUNT and counters["acknowledged"] == COUNT
     assert counters["duplicateSends"] > 0
