@@ -59,10 +59,10 @@ private struct FakeHub {
     }
 
     /// HELLO → CHALLENGE → PROOF → WELCOME, or ERROR auth_failed when the proof is wrong.
-    mutating func handshake(secret: [UInt8], welcome: GuestWelcome) -> Bool {
+    mutating func handshake(secret: [UInt8], welcome: GuestWelcome, features: [String] = ["irq"]) -> Bool {
         guard let (hello, helloBody) = read(), case .hello = hello.message else { return false }
         let challenge = GuestFrame(
-            .challenge(GuestChallenge(version: 1, nonce: (0..<32).map { UInt8($0 * 7 & 0xff) }, features: ["irq"])),
+            .challenge(GuestChallenge(version: 1, nonce: (0..<32).map { UInt8($0 * 7 & 0xff) }, features: features)),
             requestId: hello.requestId)
         write(challenge)
         guard let (proof, _) = read(), case .proof(let mac) = proof.message else { return false }
@@ -150,6 +150,43 @@ private func socketPair() -> (Int32, Int32) {
         Glibc.close(descriptor)
         try client.ack(link: 1, upTo: 5)
         try client.heartbeat(stamp: 123)
+        client.close()
+    }
+
+    /// §7.11: SEND_SEQUENCES follows WELCOME; the client waits for it however it is cut, and keeps its record
+    /// from the answers that carry one.
+    @Test func sendSequencesAreReadAfterWelcomeEvenByteAtATime() throws {
+        let (clientFD, hubFD) = socketPair()
+        let secret = Array("s3cret".utf8)
+        let hubThread = Thread {
+            var hub = FakeHub(fd: hubFD)
+            defer { Glibc.close(hubFD) }
+            guard hub.handshake(secret: secret, welcome: sampleWelcome, features: [GuestProtocol.sendSequenceFeature])
+            else { return }
+            usleep(20_000)
+            for byte in GuestFrame(.sendSequences([GuestSendSequence(link: 1, lastAccepted: 41)])).encode() {
+                _ = withUnsafeBytes(of: byte) { Glibc.write(hubFD, $0.baseAddress, 1) }
+                usleep(1000)
+            }
+            hub.write(GuestFrame(.credit(link: 1, credit: 3)))
+            guard let (send, _) = hub.read(), case .msgSendSequenced(1, 40, 0, _) = send.message else { return }
+            hub.write(GuestFrame(.msgSent(link: 1, messageId: 41, status: .duplicate), requestId: send.requestId))
+            guard let (refused, _) = hub.read(), case .msgSendSequenced(1, 42, 0, _) = refused.message else { return }
+            hub.write(GuestFrame(.msgSent(link: 1, messageId: 0, status: .notPermitted), requestId: refused.requestId))
+            _ = hub.read()  // until the client closes
+        }
+        hubThread.start()
+
+        let client = try GuestClient.attach(
+            descriptor: clientFD, partition: "rtos", secret: secret, features: [GuestProtocol.sendSequenceFeature])
+        #expect(client.hubOffersSendSequence)
+        #expect(client.sendSequences == [1: 41])
+        #expect(try client.nextEvent(timeout: 1) == .credit(link: 1, credit: 3), "what followed is kept in order")
+        #expect(
+            try client.sendSequenced(link: 1, sequence: 40, payload: [0])
+                == SendOutcome(status: .duplicate, messageId: 41))
+        #expect(try client.sendSequenced(link: 1, sequence: 42, payload: [0]).status == .notPermitted)
+        #expect(client.sendSequences == [1: 41], "a refusal before the sequence check carries no record")
         client.close()
     }
 
