@@ -9,6 +9,7 @@ import HubGuest
 //       hub: the initiator raises L on the responder, whose handler raises L back (cross-interrupt round trip).
 //   flood --hub E --partition P --link NAME --seconds S [--size 64]     send and receive as fast as credit allows
 //   msg-send|msg-recv --hub E --partition P --link NAME --count N [--size 64]   one-link throughput
+//       (msg-send and flood with `--sequenced 1`: idempotent sends, MSG_SEND_SEQ, Protocols/guest.md §7.10)
 //   redis-pub|redis-sub --socket PATH --count N [--size 64]               Redis pub/sub baseline
 //   attach-many --hub E --prefix P --count N                               attach N guests, hold until stdin closes
 
@@ -72,7 +73,8 @@ func percentiles(_ samples: [UInt64]) -> String {
 func attach(_ partition: String, secret: String? = nil) -> GuestClient {
     do {
         return try GuestClient.connect(
-            endpoint: option("hub"), partition: partition, secret: secret ?? "\(partition)-dev-secret")
+            endpoint: option("hub"), partition: partition, secret: secret ?? "\(partition)-dev-secret",
+            features: Command.options["sequenced"] == "1" ? [GuestProtocol.sendSequenceFeature] : [])
     } catch {
         fail("attach \(partition): \(error)")
     }
@@ -234,6 +236,8 @@ func pump(
     var lastReceive: UInt64 = 0
     var lastId: UInt64 = 0
     var acked: UInt64 = 0
+    let sequenced = Command.options["sequenced"] == "1"
+    var nextSequence = (client.sendSequences[link.id] ?? 0) + 1
     do {
         while sent < sendLimit || received < receiveLimit {
             if let deadline, nowNanos() > deadline { break }
@@ -243,7 +247,14 @@ func pump(
             let batch = min(256, sendLimit - sent, fullBatches ? Int.max : credit)
             let canSend = batch > 0 && credit >= batch
             if canSend {
-                try client.sendMessages(link: link.id, payloads: Array(repeating: payload[...], count: batch))
+                if sequenced {
+                    try client.sendSequencedMessages(
+                        link: link.id, firstSequence: nextSequence,
+                        payloads: Array(repeating: payload[...], count: batch))
+                    nextSequence += UInt64(batch)
+                } else {
+                    try client.sendMessages(link: link.id, payloads: Array(repeating: payload[...], count: batch))
+                }
                 credit -= batch
                 sent += batch
             }
