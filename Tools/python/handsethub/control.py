@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import select
 import socket
 import time
@@ -172,8 +173,10 @@ class HubClient:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
-            ready, _, _ = select.select([self._sock], [], [], remaining)
-            if not ready:
+            # poll, not select: select() cannot watch a descriptor numbered 1024 or above.
+            poller = select.poll()
+            poller.register(self._sock, select.POLLIN)
+            if not poller.poll(max(0, math.ceil(remaining * 1000))):
                 return None
             try:
                 chunk = self._sock.recv(65536)

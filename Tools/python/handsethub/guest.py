@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import mmap
 import os
+import math
 import select
 import socket
 import struct
@@ -514,8 +515,10 @@ class GuestClient:
     def _read(self, timeout: float | None) -> bytes:
         if timeout is not None and timeout <= 0:
             raise TimeoutError
-        ready, _, _ = select.select([self.sock], [], [], timeout)
-        if not ready:
+        # poll, not select: select() cannot watch a descriptor numbered 1024 or above.
+        poller = select.poll()
+        poller.register(self.sock, select.POLLIN)
+        if not poller.poll(None if timeout is None else max(0, math.ceil(timeout * 1000))):
             raise TimeoutError
         if self.sock.family == socket.AF_UNIX:
             data, ancdata, _, _ = self.sock.recvmsg(65536, socket.CMSG_SPACE(16 * 4))
