@@ -9,6 +9,11 @@ public final class Listener: LoopHandle {
     private var onConnection: ((Connection) -> Void)?
     /// The last accept failure (EMFILE and friends), for diagnostics; accepting goes on.
     public private(set) var lastAcceptError: LoopError?
+    /// Accept failures so far. Out of descriptors (EMFILE/ENFILE), libuv accepts the pending peer on a
+    /// descriptor it keeps in reserve and closes it at once, so the listener does not spin on a full backlog.
+    public private(set) var acceptErrors: UInt64 = 0
+    /// Told about every accept failure (the hub counts them and logs at a bounded rate).
+    public var onAcceptError: ((LoopError) -> Void)?
     private var unixPath: String?
 
     /// Binds and listens. Unix socket paths get their parent directory created (0700), a stale
@@ -82,22 +87,28 @@ public final class Listener: LoopHandle {
 
     private func accept(status: Int32) {
         guard status >= 0 else {
-            lastAcceptError = LoopError(code: status, operation: "accept")
+            acceptFailed(LoopError(code: status, operation: "accept"))
             return
         }
         do {
             let connection = try Connection(loop: loop, kind: kind)
             let result = uv_accept(pointer(as: uv_stream_t.self), connection.stream)
             if result < 0 {
-                lastAcceptError = LoopError(code: result, operation: "uv_accept")
+                acceptFailed(LoopError(code: result, operation: "uv_accept"))
                 connection.close()
                 return
             }
             if kind == .tcp { connection.enableNoDelay() }
             onConnection?(connection)
         } catch {
-            lastAcceptError = error
+            acceptFailed(error)
         }
+    }
+
+    private func acceptFailed(_ error: LoopError) {
+        lastAcceptError = error
+        acceptErrors += 1
+        onAcceptError?(error)
     }
 
     /// Creates the socket's directory and removes a socket file nobody listens on any more.
@@ -141,6 +152,7 @@ public final class Listener: LoopHandle {
 
     override func didClose() {
         onConnection = nil
+        onAcceptError = nil
         if let unixPath { unlink(unixPath) }
     }
 }

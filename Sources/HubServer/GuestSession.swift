@@ -60,6 +60,9 @@ final class GuestSession {
     var flushPending = false
     private(set) var errorsSent: UInt64 = 0
     private(set) var attachedAtUnixNs: UInt64 = 0
+    /// This connection's place in the guest listener's admission budgets (`Admission.swift`): pending until
+    /// WELCOME, with its handshake deadline.
+    var admission: AdmissionSlot?
 
     init(connectionID: UInt64, connection: Connection, hub: Hub, logger: Logger) {
         self.connectionID = connectionID
@@ -69,7 +72,10 @@ final class GuestSession {
         self.logger = logger
         self.remote = connection.peerAddress?.description ?? "unix"
         var limits = GuestLimits.default
-        limits.maxFrameLength = hub.configuration.hub.limits.guestMaxFrameBytes
+        // Until WELCOME only the small handshake frames are accepted (`Protocols/guest.md` §3.1), so peers that
+        // never authenticate cannot make the hub buffer large frames.
+        limits.maxFrameLength = min(
+            hub.configuration.hub.limits.guestPreAuthFrameBytes, hub.configuration.hub.limits.guestMaxFrameBytes)
         decoder = GuestFrameDecoder(limits: limits)
         knownLinks = KnownLinks(configuredLinks: hub.configuration.links.count)
     }
@@ -99,8 +105,8 @@ final class GuestSession {
             self.writeQueueFull = false
             self.updateReading()
         }
-        handshakeTimer = try? Timer(loop: hub.loop)
-        handshakeTimer?.start(afterMilliseconds: UInt64(hub.configuration.hub.handshakeTimeoutMs)) { [unowned self] in
+        // The handshake deadline (hub.handshakeTimeoutMs) is the admission slot's, counted per listener.
+        admission?.onDeadline = { [unowned self] _ in
             self.refuse(.timeout, "handshake not completed within \(self.hub.configuration.hub.handshakeTimeoutMs) ms")
         }
         do {
@@ -244,6 +250,10 @@ final class GuestSession {
             hub.publish("guest.authFailed", partition: partition, data: ["remote": .string(remote)])
             return refuse(.authFailed, "proof does not match the partition secret", requestId: requestId)
         }
+        if let admission, !admission.authenticate() {
+            hub.guestCounters.refusedOverLimit += 1
+            return refuse(.rateLimited, hub.guestGate.refusalText(.tooManyClients), requestId: requestId)
+        }
         switch hub.platform.attach(partition: partition, resumeToken: resumeToken, actions: &actions) {
         case .refused(let refusal):
             let code: GuestErrorCode
@@ -261,6 +271,7 @@ final class GuestSession {
                 readsInSlices = true
                 connection.maxReadBytes = hub.configuration.hub.limits.fairShareReadBytesPerPass
             }
+            decoder.setMaxFrameLength(hub.configuration.hub.limits.guestMaxFrameBytes)
             attachedAtUnixNs = Hub.wallClockNanos()
             logger[metadataKey: "partition"] = "\(partition)"
             hub.guestDidAttach(self, session: info.session)
@@ -737,6 +748,7 @@ final class GuestSession {
         if let detachedPartition { hub.partitionDetached(detachedPartition) }
         logger.debug("guest connection \(remote) closed: \(reason)")
         handshakeTimer?.close()
+        admission?.release()
         livenessTimer?.close()
         descriptorRetryTimer?.close()
         // The hub lets go of this session now: the connection must not call back into it (its
