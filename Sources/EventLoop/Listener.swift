@@ -14,6 +14,13 @@ public final class Listener: LoopHandle {
     public private(set) var acceptErrors: UInt64 = 0
     /// Told about every accept failure (the hub counts them and logs at a bounded rate).
     public var onAcceptError: ((LoopError) -> Void)?
+    /// Descriptors kept free below the open-file limit: a peer accepted on a descriptor inside this reserve is
+    /// closed at once and reported as an accept failure (`EMFILE`). libuv's own last resort, at the limit itself,
+    /// drops pending peers without telling anyone; this reserve keeps the hub short of it, so exhaustion is
+    /// counted and logged, and what the reserve leaves (other listeners, files, timers' work) keeps working.
+    /// Unix-socket listeners (the local administrator) use the last eighth of it.
+    public var descriptorReserve = 0
+    private let openFileLimit = Int(ProcessResources.openFileLimit().soft)
     private var unixPath: String?
 
     /// Binds and listens. Unix socket paths get their parent directory created (0700), a stale
@@ -95,6 +102,12 @@ public final class Listener: LoopHandle {
             let result = uv_accept(pointer(as: uv_stream_t.self), connection.stream)
             if result < 0 {
                 acceptFailed(LoopError(code: result, operation: "uv_accept"))
+                connection.close()
+                return
+            }
+            let reserve = kind == .unix ? descriptorReserve / 8 : descriptorReserve
+            if reserve > 0, Int(connection.fileDescriptor) >= openFileLimit - reserve {
+                acceptFailed(LoopError(code: Int32(UV_EMFILE.rawValue), operation: "accept (descriptor reserve)"))
                 connection.close()
                 return
             }

@@ -106,6 +106,7 @@ final class AdmissionGate {
 
     /// Counts `listener`'s accept failures and logs them at a bounded rate.
     func watch(_ listener: Listener) {
+        listener.descriptorReserve = AdmissionRegistry.descriptorReserve
         listener.onAcceptError = { [unowned self] error in self.acceptFailed(error) }
     }
 
@@ -235,6 +236,8 @@ final class AdmissionRegistry {
     private(set) var memoryTrims: UInt64 = 0
     /// Connections that must close before freed memory is handed back (one trim a second at most).
     static let trimAfterReleases = 32
+    /// Descriptors kept free below the open-file limit for the hub's own work (`Listener.descriptorReserve`).
+    static let descriptorReserve = 64
 
     init(loop: Loop, limits: Limits, logger: Logger) {
         self.loop = loop

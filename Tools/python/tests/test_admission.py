@@ -110,6 +110,8 @@ def test_two_thousand_idle_connections_lock_nobody_out_and_memory_returns(hubd):
     partial_frame = struct.pack(">I", 1 << 20) + bytes(32 * 1024)
     sockets: list[socket.socket] = []
     started = time.monotonic()
+    # The control client uses select(): keep low descriptor numbers free for the clients opened mid-attack.
+    reserved = [os.open("/dev/null", os.O_RDONLY) for _ in range(8)]
     try:
         with own_open_files(IDLE_CONNECTIONS + 512):
             open_idle(guest_tcp, 900, sockets)
@@ -119,6 +121,9 @@ def test_two_thousand_idle_connections_lock_nobody_out_and_memory_returns(hubd):
             open_idle(modem, 50, sockets)
             assert len(sockets) == IDLE_CONNECTIONS
             time.sleep(0.5)
+            for fd in reserved:
+                os.close(fd)
+            reserved.clear()
             # Everyone else is still served: the administrator on the Unix socket, and a real guest.
             with hub.connect(first(hub.control, "unix")) as local_admin:
                 assert local_admin.info()["server"] == "hubd"
@@ -135,6 +140,8 @@ def test_two_thousand_idle_connections_lock_nobody_out_and_memory_returns(hubd):
             assert admission["modem:modem0"]["refused"]["too_many_clients"] > 0
             peak_rss = rss_kib(pid)
     finally:
+        for fd in reserved:
+            os.close(fd)
         for sock in sockets:
             sock.close()
     # Memory goes back near idle once the peers are gone (freed heap is returned after the burst).
