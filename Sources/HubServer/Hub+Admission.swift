@@ -33,6 +33,10 @@ extension Hub {
             _ = try ControlParams(call.params, allowed: [])
             return .result(self.admissionJSON())
         }
+    }
+
+    /// Says at start whether the open-file soft limit was raised (`ProcessResources.raiseOpenFileLimit`).
+    func logOpenFileLimit() {
         let limit = openFileLimit
         if let failure = limit.failure {
             logger.warning("open-file limit stays at \(limit.soft) (hard \(limit.hard)): \(failure)")

@@ -136,6 +136,7 @@ public final class Hub {
         registerSupervisorMethods()
         registerAdmissionMethods()
         startWatchdog()
+        logOpenFileLimit()
         scheduler.onFire = { [unowned self] token in
             var actions: [Action] = []
             self.platform.timerFired(token, actions: &actions)

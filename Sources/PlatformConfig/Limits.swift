@@ -99,7 +99,7 @@ public struct Limits: Sendable, Equatable {
         guestUnixReserved: Int = 8,
         guestPreAuthFrameBytes: Int = 4096,
         rfbMaxPending: Int = 16,
-        rfbHandshakeMs: Int = 10_000,
+        rfbHandshakeMs: Int = 30_000,
         rfbIdleMs: Int = 0,
         modemMaxRawClients: Int = 16,
         modemRawIdleMs: Int = 0,
