@@ -114,7 +114,7 @@ public final class ControlSession {
         close(reason: "controlMaxClients reached", flush: true)
     }
 
-    /// The handshake or idle deadline passed (`Protocols/control.md` §2.3).
+    /// The handshake or idle deadline passed (`Protocols/control.md` §2.6).
     func admissionDeadline(_ refusal: AdmissionRefusal) {
         logger.info("closing control client \(remote): \(refusal.rawValue)")
         send(ControlResponse(id: .null, error: hub.controlGate.controlError(refusal)))

@@ -27,7 +27,6 @@ final class GuestSession {
     private(set) var state: State = .awaitingHello
     /// Frames queued this pass, prefixed and back to back: one buffer, one write per flush.
     private var output = ByteWriter(capacity: 0)
-    private var handshakeTimer: Timer?
     private var livenessTimer: Timer?
     /// Retries descriptor frames the socket had no room for (`sendPendingDescriptors`).
     private var descriptorRetryTimer: Timer?
@@ -264,8 +263,6 @@ final class GuestSession {
             }
             refuse(code, "attach refused: \(refusal.rawValue)", requestId: requestId)
         case .attached(let info):
-            handshakeTimer?.close()
-            handshakeTimer = nil
             state = .attached(info.session, partition: partition)
             if config.schedulingClass == .fairShare {
                 readsInSlices = true
@@ -747,7 +744,6 @@ final class GuestSession {
         closeAllChannels(reason: reason)
         if let detachedPartition { hub.partitionDetached(detachedPartition) }
         logger.debug("guest connection \(remote) closed: \(reason)")
-        handshakeTimer?.close()
         admission?.release()
         livenessTimer?.close()
         descriptorRetryTimer?.close()

@@ -4,7 +4,7 @@ import JSON
 import PlatformConfig
 
 extension Hub {
-    /// The control and guest listeners' gates, from `hub.limits` (`Protocols/control.md` §2.3, `guest.md` §5).
+    /// The control and guest listeners' gates, from `hub.limits` (`Protocols/control.md` §2.6, `guest.md` §5).
     static func makeGates(_ registry: AdmissionRegistry, _ configuration: PlatformConfiguration) -> (
         control: AdmissionGate, guest: AdmissionGate
     ) {
@@ -108,7 +108,7 @@ extension AdmissionGate {
         }
     }
 
-    /// The JSON-RPC error for a control refusal (`Protocols/control.md` §2.3).
+    /// The JSON-RPC error for a control refusal (`Protocols/control.md` §2.6).
     func controlError(_ refusal: AdmissionRefusal) -> ControlError {
         switch refusal {
         case .tooManyPending:

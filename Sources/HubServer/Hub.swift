@@ -336,7 +336,7 @@ public final class Hub {
             return
         }
         // Pending (not yet authenticated) and authenticated clients have separate budgets, with a share of each
-        // kept for the Unix socket (`Protocols/control.md` §2.3).
+        // kept for the Unix socket (`Protocols/control.md` §2.6).
         let slot: AdmissionSlot
         switch controlGate.admit(connection.kind) {
         case .success(let admitted): slot = admitted
