@@ -9,6 +9,18 @@ public final class Listener: LoopHandle {
     private var onConnection: ((Connection) -> Void)?
     /// The last accept failure (EMFILE and friends), for diagnostics; accepting goes on.
     public private(set) var lastAcceptError: LoopError?
+    /// Accept failures so far. Out of descriptors (EMFILE/ENFILE), libuv accepts the pending peer on a
+    /// descriptor it keeps in reserve and closes it at once, so the listener does not spin on a full backlog.
+    public private(set) var acceptErrors: UInt64 = 0
+    /// Told about every accept failure (the hub counts them and logs at a bounded rate).
+    public var onAcceptError: ((LoopError) -> Void)?
+    /// Descriptors kept free below the open-file limit: a peer accepted on a descriptor inside this reserve is
+    /// closed at once and reported as an accept failure (`EMFILE`). libuv's own last resort, at the limit itself,
+    /// drops pending peers without telling anyone; this reserve keeps the hub short of it, so exhaustion is
+    /// counted and logged, and what the reserve leaves (other listeners, files, timers' work) keeps working.
+    /// Unix-socket listeners (the local administrator) use the last eighth of it.
+    public var descriptorReserve = 0
+    private let openFileLimit = Int(ProcessResources.openFileLimit().soft)
     private var unixPath: String?
 
     /// Binds and listens. Unix socket paths get their parent directory created (0700), a stale
@@ -82,22 +94,34 @@ public final class Listener: LoopHandle {
 
     private func accept(status: Int32) {
         guard status >= 0 else {
-            lastAcceptError = LoopError(code: status, operation: "accept")
+            acceptFailed(LoopError(code: status, operation: "accept"))
             return
         }
         do {
             let connection = try Connection(loop: loop, kind: kind)
             let result = uv_accept(pointer(as: uv_stream_t.self), connection.stream)
             if result < 0 {
-                lastAcceptError = LoopError(code: result, operation: "uv_accept")
+                acceptFailed(LoopError(code: result, operation: "uv_accept"))
+                connection.close()
+                return
+            }
+            let reserve = kind == .unix ? descriptorReserve / 8 : descriptorReserve
+            if reserve > 0, Int(connection.fileDescriptor) >= openFileLimit - reserve {
+                acceptFailed(LoopError(code: Int32(UV_EMFILE.rawValue), operation: "accept (descriptor reserve)"))
                 connection.close()
                 return
             }
             if kind == .tcp { connection.enableNoDelay() }
             onConnection?(connection)
         } catch {
-            lastAcceptError = error
+            acceptFailed(error)
         }
+    }
+
+    private func acceptFailed(_ error: LoopError) {
+        lastAcceptError = error
+        acceptErrors += 1
+        onAcceptError?(error)
     }
 
     /// Creates the socket's directory and removes a socket file nobody listens on any more.
@@ -141,6 +165,7 @@ public final class Listener: LoopHandle {
 
     override func didClose() {
         onConnection = nil
+        onAcceptError = nil
         if let unixPath { unlink(unixPath) }
     }
 }

@@ -6,13 +6,20 @@ import Wire
 /// stream goes on (the hub answers `ERROR`); only a length prefix over the limit throws, because
 /// the stream cannot be resynchronised after it and the connection must close.
 public struct GuestFrameDecoder {
-    public let limits: GuestLimits
+    public private(set) var limits: GuestLimits
     private var framer: LengthPrefixedFramer
 
     public init(limits: GuestLimits = .default) {
         self.limits = limits
         // Empty bodies are let through so they get a per-frame "truncated header" answer.
         self.framer = LengthPrefixedFramer(prefixWidth: .four, maxFrameLength: limits.maxFrameLength, allowEmpty: true)
+    }
+
+    /// Changes the largest frame accepted from the next length prefix on: the hub takes small frames until
+    /// WELCOME and its configured limit after (`Protocols/guest.md` §3.1).
+    public mutating func setMaxFrameLength(_ length: Int) {
+        limits.maxFrameLength = length
+        framer.maxFrameLength = length
     }
 
     /// Bytes held back waiting for the rest of a frame.

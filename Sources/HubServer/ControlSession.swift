@@ -27,6 +27,8 @@ public final class ControlSession {
     /// Lines waiting for this pass's single write (DESIGN.md §6: one write per destination per pass).
     private var pending: [[UInt8]] = []
     private var receiving = false
+    /// This client's place in the control listener's admission budgets (`Admission.swift`).
+    var admission: AdmissionSlot?
 
     init(id: UInt64, connection: Connection, hub: Hub, requiresToken: Bool, maxLineBytes: Int, logger: Logger) {
         self.id = id
@@ -60,6 +62,7 @@ public final class ControlSession {
     }
 
     private func received(_ bytes: ArraySlice<UInt8>) {
+        admission?.noteActivity()
         let lines = framer.feed(bytes)
         receiving = true
         defer {
@@ -91,6 +94,7 @@ public final class ControlSession {
         requestsServed += 1
         let call = ControlCall(id: request.id ?? .null, method: request.method, params: request.params, session: self)
         let reply = hub.dispatch(call, from: self)
+        if authenticated, admission?.isPending == true { admitAuthenticated() }
         if request.isNotification { return }  // JSON-RPC: notifications are never answered
         switch reply {
         case .deferred:
@@ -101,6 +105,21 @@ public final class ControlSession {
     }
 
     func markAuthenticated() { authenticated = true }
+
+    /// The handshake is over (authenticated, or a first request when no token is needed): the client moves to
+    /// the authenticated budget, or is told it is full and closed.
+    private func admitAuthenticated() {
+        guard let admission, !admission.authenticate() else { return }
+        send(ControlResponse(id: .null, error: hub.controlGate.controlError(.tooManyClients)))
+        close(reason: "controlMaxClients reached", flush: true)
+    }
+
+    /// The handshake or idle deadline passed (`Protocols/control.md` §2.6).
+    func admissionDeadline(_ refusal: AdmissionRefusal) {
+        logger.info("closing control client \(remote): \(refusal.rawValue)")
+        send(ControlResponse(id: .null, error: hub.controlGate.controlError(refusal)))
+        close(reason: refusal.rawValue, flush: true)
+    }
 
     func send(_ response: ControlResponse) {
         send(response.encodedLine())
@@ -134,6 +153,7 @@ public final class ControlSession {
         guard !closing else { return }
         if flush { self.flush() }
         closing = true
+        admission?.release()
         logger.debug("control client \(remote) closed: \(reason)")
         pendingCalls.removeAll()
         subscription = nil

@@ -35,6 +35,9 @@ final class StreamAttachment: PortAttachment {
     private(set) var waitingOn: [PortID] = []
     private var outBuffer: [UInt8] = []
     static let keptBufferBytes = 512 * 1024
+    /// Admission (`Admission.swift`): one peer; with `ethernetStreamHandshakeMs`, its first frame is due in time.
+    private let gate: AdmissionGate
+    private var admission: AdmissionSlot?
 
     init(framing: StreamFraming, endpoint: Endpoint, port: EthernetPortRuntime, loop: Loop, maxFrame: Int)
         throws(LoopError)
@@ -43,19 +46,29 @@ final class StreamAttachment: PortAttachment {
         self.port = port
         self.maxFrame = maxFrame
         framer = framing.makeFramer(maxFrameLength: maxFrame)
+        let hub = port.segment.device.hub!
+        gate = hub.admission.gate(
+            "ethernet:\(port.segment.name)/\(port.config.name)",
+            AdmissionPolicy(
+                maxPending: 1, maxAuthenticated: 1, handshakeMs: hub.configuration.hub.limits.ethernetStreamHandshakeMs,
+                idleMs: 0, pendingLimit: "one peer per stream port", authenticatedLimit: "one peer per stream port"))
         listener = try Listener(loop: loop, address: endpoint.socketAddress) { [unowned self] connection in
             self.accept(connection)
         }
+        listener.map(gate.watch)
     }
 
     var boundEndpoint: Endpoint? { listener?.boundAddress.endpoint }
 
     private func accept(_ newConnection: Connection) {
-        guard connection == nil else {
+        guard connection == nil, case .success(let slot) = gate.admit(newConnection.kind) else {
+            if connection != nil { gate.refuse(.tooManyClients) }
             refusedPeers += 1
             newConnection.close()
             return
         }
+        admission = slot
+        slot.onDeadline = { [unowned self] _ in self.dropPeer() }
         peers += 1
         connection = newConnection
         framer = framing.makeFramer(maxFrameLength: maxFrame)
@@ -77,6 +90,8 @@ final class StreamAttachment: PortAttachment {
             return
         }
         backlogIndex = 0
+        // The first whole frame ends the peer's handshake deadline.
+        if !backlog.isEmpty, admission?.isPending == true { _ = admission?.authenticate() }
         forwardBacklog()
     }
 
@@ -136,6 +151,8 @@ final class StreamAttachment: PortAttachment {
     private func dropPeer() {
         guard let current = connection else { return }
         connection = nil
+        admission?.release()
+        admission = nil
         current.close()
         if !waitingOn.isEmpty {
             waitingOn.removeAll()
@@ -174,6 +191,7 @@ final class StreamAttachment: PortAttachment {
         listener = nil
         connection?.close()
         connection = nil
+        admission?.release()
         backlog.removeAll()
         waitingOn.removeAll()
     }

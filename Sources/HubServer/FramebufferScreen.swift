@@ -23,6 +23,8 @@ final class FramebufferScreen {
     unowned let hub: Hub
     var compositor: Compositor
     private var listeners: [Listener] = []
+    /// Admission of this framebuffer's RFB listeners (`Admission.swift`); set in `start`.
+    private(set) var gate: AdmissionGate!
     private(set) var boundEndpoints: [Endpoint] = []
     var viewers: [UInt64: RFBViewer] = [:]
     private var nextViewerID: UInt64 = 1
@@ -82,11 +84,19 @@ final class FramebufferScreen {
         } catch {
             throw .loop(error)
         }
+        let limits = hub.configuration.hub.limits
+        gate = hub.admission.gate(
+            "rfb:\(name)",
+            AdmissionPolicy(
+                maxPending: limits.rfbMaxPending, maxAuthenticated: config.maxViewers,
+                handshakeMs: limits.rfbHandshakeMs, idleMs: limits.rfbIdleMs, pendingLimit: "rfbMaxPending",
+                authenticatedLimit: "maxViewers"))
         for (index, endpoint) in config.rfbEndpoints.enumerated() {
             do {
                 let listener = try Listener(loop: hub.loop, address: endpoint.socketAddress) { [unowned self] in
                     self.accept($0)
                 }
+                gate.watch(listener)
                 listeners.append(listener)
                 boundEndpoints.append(listener.boundAddress.endpoint)
             } catch {
@@ -115,12 +125,19 @@ final class FramebufferScreen {
 
     private func accept(_ connection: Connection) {
         guard !stopped else { return connection.close() }
-        guard viewers.count < config.maxViewers else {
+        // Connections in their handshake have their own budget (rfbMaxPending) and deadline: they are not
+        // viewers until ClientInit, so stalled handshakes cannot lock real viewers out (framebuffer.md).
+        let slot: AdmissionSlot
+        switch gate.admit(connection.kind) {
+        case .success(let admitted): slot = admitted
+        case .failure(let refusal):
             counters.viewersRefused += 1
+            let reason =
+                refusal == .tooManyClients
+                ? "too many viewers (maxViewers \(config.maxViewers))"
+                : "too many connections in their handshake (rfbMaxPending \(gate.policy.maxPending))"
             // 3.8 clients read the security list after sending their version: an empty list and a reason.
-            connection.write(
-                RFBServerSession.serverVersion
-                    + RFBServerSession.refusal(reason: "too many viewers (maxViewers \(config.maxViewers))"))
+            connection.write(RFBServerSession.serverVersion + RFBServerSession.refusal(reason: reason))
             connection.closeAfterWrites()
             return
         }
@@ -135,6 +152,8 @@ final class FramebufferScreen {
                 security: security, challenge: Self.randomBytes(16), width: config.width, height: config.height,
                 name: "\(hub.configuration.platform.name) \(name)",
                 limits: RFBLimits(maxCutTextBytes: config.maxCutTextBytes)))
+        viewer.admission = slot
+        slot.onDeadline = { [unowned viewer] refusal in viewer.close(reason: refusal.rawValue) }
         viewers[id] = viewer
         viewer.start()
     }

@@ -27,7 +27,6 @@ final class GuestSession {
     private(set) var state: State = .awaitingHello
     /// Frames queued this pass, prefixed and back to back: one buffer, one write per flush.
     private var output = ByteWriter(capacity: 0)
-    private var handshakeTimer: Timer?
     private var livenessTimer: Timer?
     /// Retries descriptor frames the socket had no room for (`sendPendingDescriptors`).
     private var descriptorRetryTimer: Timer?
@@ -63,6 +62,9 @@ final class GuestSession {
     var flushPending = false
     private(set) var errorsSent: UInt64 = 0
     private(set) var attachedAtUnixNs: UInt64 = 0
+    /// This connection's place in the guest listener's admission budgets (`Admission.swift`): pending until
+    /// WELCOME, with its handshake deadline.
+    var admission: AdmissionSlot?
 
     init(connectionID: UInt64, connection: Connection, hub: Hub, logger: Logger) {
         self.connectionID = connectionID
@@ -72,7 +74,10 @@ final class GuestSession {
         self.logger = logger
         self.remote = connection.peerAddress?.description ?? "unix"
         var limits = GuestLimits.default
-        limits.maxFrameLength = hub.configuration.hub.limits.guestMaxFrameBytes
+        // Until WELCOME only the small handshake frames are accepted (`Protocols/guest.md` §3.1), so peers that
+        // never authenticate cannot make the hub buffer large frames.
+        limits.maxFrameLength = min(
+            hub.configuration.hub.limits.guestPreAuthFrameBytes, hub.configuration.hub.limits.guestMaxFrameBytes)
         decoder = GuestFrameDecoder(limits: limits)
         knownLinks = KnownLinks(configuredLinks: hub.configuration.links.count)
     }
@@ -102,8 +107,8 @@ final class GuestSession {
             self.writeQueueFull = false
             self.updateReading()
         }
-        handshakeTimer = try? Timer(loop: hub.loop)
-        handshakeTimer?.start(afterMilliseconds: UInt64(hub.configuration.hub.handshakeTimeoutMs)) { [unowned self] in
+        // The handshake deadline (hub.handshakeTimeoutMs) is the admission slot's, counted per listener.
+        admission?.onDeadline = { [unowned self] _ in
             self.refuse(.timeout, "handshake not completed within \(self.hub.configuration.hub.handshakeTimeoutMs) ms")
         }
         do {
@@ -248,6 +253,10 @@ final class GuestSession {
             hub.publish("guest.authFailed", partition: partition, data: ["remote": .string(remote)])
             return refuse(.authFailed, "proof does not match the partition secret", requestId: requestId)
         }
+        if let admission, !admission.authenticate() {
+            hub.guestCounters.refusedOverLimit += 1
+            return refuse(.rateLimited, hub.guestGate.refusalText(.tooManyClients), requestId: requestId)
+        }
         switch hub.platform.attach(partition: partition, resumeToken: resumeToken, actions: &actions) {
         case .refused(let refusal):
             let code: GuestErrorCode
@@ -258,13 +267,12 @@ final class GuestSession {
             }
             refuse(code, "attach refused: \(refusal.rawValue)", requestId: requestId)
         case .attached(let info):
-            handshakeTimer?.close()
-            handshakeTimer = nil
             state = .attached(info.session, partition: partition)
             if config.schedulingClass == .fairShare {
                 readsInSlices = true
                 connection.maxReadBytes = hub.configuration.hub.limits.fairShareReadBytesPerPass
             }
+            decoder.setMaxFrameLength(hub.configuration.hub.limits.guestMaxFrameBytes)
             attachedAtUnixNs = Hub.wallClockNanos()
             logger[metadataKey: "partition"] = "\(partition)"
             hub.guestDidAttach(self, session: info.session)
@@ -761,7 +769,7 @@ final class GuestSession {
         closeAllChannels(reason: reason)
         if let detachedPartition { hub.partitionDetached(detachedPartition) }
         logger.debug("guest connection \(remote) closed: \(reason)")
-        handshakeTimer?.close()
+        admission?.release()
         livenessTimer?.close()
         descriptorRetryTimer?.close()
         // The hub lets go of this session now: the connection must not call back into it (its

@@ -71,6 +71,8 @@ extension Hub {
             ],
             "lastSeq": .uint(events.log.lastSeq),
             "scheduling": scheduling.json,
+            "loop": loopJSON,
+            "openFiles": openFilesJSON,
         ]
     }
 

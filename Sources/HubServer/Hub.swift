@@ -74,6 +74,14 @@ public final class Hub {
     /// Supervisors of the partitions whose guests the hub launches (`launch` in the configuration).
     var supervisors: [String: PartitionSupervisor] = [:]
     var flushScheduled = false
+    /// Admission of every listener (`Admission.swift`), the loop watchdog and the open-file limit at start.
+    let admission: AdmissionRegistry
+    let controlGate: AdmissionGate
+    let guestGate: AdmissionGate
+    var watchdog: LoopWatchdog?
+    let openFileLimit: ProcessResources.OpenFileLimit
+    var lastStallLogMs: UInt64?
+    var stallsNotLogged: UInt64 = 0
 
     public init(configuration: PlatformConfiguration, options: Options = Options(), logger: Logger)
         throws(HubStartError)
@@ -93,6 +101,9 @@ public final class Hub {
         } catch {
             throw .loop(error)
         }
+        openFileLimit = ProcessResources.raiseOpenFileLimit()
+        admission = AdmissionRegistry(loop: loop, limits: configuration.hub.limits, logger: logger)
+        (controlGate, guestGate) = Hub.makeGates(admission, configuration)
         scheduler = LoopScheduler(loop: loop)
         // Regions live in memfds so Unix-socket guests can map them (Protocols/guest.md §8.5).
         var memfds: [String: MemfdRegionBacking] = [:]
@@ -123,6 +134,9 @@ public final class Hub {
         registerEventMethods()
         registerInjectionMethods()
         registerSupervisorMethods()
+        registerAdmissionMethods()
+        startWatchdog()
+        logOpenFileLimit()
         scheduler.onFire = { [unowned self] token in
             var actions: [Action] = []
             self.platform.timerFired(token, actions: &actions)
@@ -181,6 +195,7 @@ public final class Hub {
                 let listener = try Listener(loop: loop, address: endpoint.socketAddress) { [unowned self] connection in
                     self.acceptControl(connection, requiresToken: requiresToken, limits: limits)
                 }
+                controlGate.watch(listener)
                 controlListeners.append(listener)
                 boundControlEndpoints.append(listener.boundAddress.endpoint)
             } catch {
@@ -195,6 +210,7 @@ public final class Hub {
                 let listener = try Listener(loop: loop, address: endpoint.socketAddress) { [unowned self] connection in
                     self.acceptGuest(connection)
                 }
+                guestGate.watch(listener)
                 guestListeners.append(listener)
                 boundGuestEndpoints.append(listener.boundAddress.endpoint)
             } catch {
@@ -208,11 +224,13 @@ public final class Hub {
             connection.close()
             return
         }
-        let limit = configuration.hub.limits.guestMaxSessions
-        guard guestConnections.count < limit else {
+        // Connections in their handshake have a budget apart from attached sessions (guestMaxPending).
+        let slot: AdmissionSlot
+        switch guestGate.admit(connection.kind) {
+        case .success(let admitted): slot = admitted
+        case .failure(let refusal):
             guestCounters.refusedOverLimit += 1
-            let frame = GuestFrame(
-                .error(code: .rateLimited, reason: "guestMaxSessions (\(limit)) connections already open"))
+            let frame = GuestFrame(.error(code: .rateLimited, reason: guestGate.refusalText(refusal)))
             connection.write(frame.encode())
             connection.closeAfterWrites()
             return
@@ -220,6 +238,7 @@ public final class Hub {
         let id = nextSessionID
         nextSessionID += 1
         let session = GuestSession(connectionID: id, connection: connection, hub: self, logger: logger)
+        session.admission = slot
         guestConnections[id] = session
         session.start()
     }
@@ -316,12 +335,14 @@ public final class Hub {
             connection.close()
             return
         }
-        if controlSessions.count >= limits.controlMaxClients {
-            let error = ControlError.limitExceeded(
-                "controlMaxClients", value: Int64(limits.controlMaxClients), reason: "too_many_clients")
-            connection.write(ControlResponse(id: .null, error: error).encodedLine())
+        // Pending (not yet authenticated) and authenticated clients have separate budgets, with a share of each
+        // kept for the Unix socket (`Protocols/control.md` §2.6).
+        let slot: AdmissionSlot
+        switch controlGate.admit(connection.kind) {
+        case .success(let admitted): slot = admitted
+        case .failure(let refusal):
+            connection.write(ControlResponse(id: .null, error: controlGate.controlError(refusal)).encodedLine())
             connection.closeAfterWrites()
-            logger.warning("refused a control client: \(limits.controlMaxClients) already connected")
             return
         }
         let id = nextSessionID
@@ -329,6 +350,8 @@ public final class Hub {
         let session = ControlSession(
             id: id, connection: connection, hub: self, requiresToken: requiresToken,
             maxLineBytes: limits.controlMaxLineBytes, logger: logger)
+        session.admission = slot
+        slot.onDeadline = { [unowned session] refusal in session.admissionDeadline(refusal) }
         controlSessions[id] = session
         session.start(hello: hello(requiresToken: requiresToken))
         publish("client.connected", data: ["client": .uint(id), "endpoint": .string(session.remote)])
@@ -398,6 +421,8 @@ public final class Hub {
         }
         for supervisor in supervisors.values { supervisor.terminateForShutdown() }
         for watcher in signalWatchers { watcher.close() }
+        watchdog?.close()
+        admission.close()
         events.waitTimer?.close()
         events.flushTimer?.close()
         publish("hub.stopping", data: ["reason": .string(reason)])

@@ -101,7 +101,11 @@ final class ModemInstance {
         let kind: String
         let write: ([UInt8]) -> Void
         let close: () -> Void
+        /// For raw AT sockets: tells the client the owner took the modem and hangs up (`Protocols/modem.md`).
+        var displace: (() -> Void)? = nil
     }
+    /// Admission of the raw AT listeners (`Admission.swift`); set in `start`.
+    private(set) var gate: AdmissionGate!
     var openers: [Int: Opener] = [:]
     private var nextOpenerID = 1
     private var listeners: [Listener] = []
@@ -178,12 +182,22 @@ final class ModemInstance {
     var isRemote: Bool { simulator == nil }
 
     func start() throws(HubStartError) {
+        // Raw AT clients have no handshake: each is admitted straight into the client budget (one unless the
+        // modem is shared), with an idle deadline when configured.
+        let limits = hub.configuration.hub.limits
+        let budget = config.shared ? limits.modemMaxRawClients : 1
+        gate = hub.admission.gate(
+            "modem:\(config.name)",
+            AdmissionPolicy(
+                maxPending: budget, maxAuthenticated: budget, handshakeMs: 0, idleMs: limits.modemRawIdleMs,
+                pendingLimit: "modemMaxRawClients", authenticatedLimit: "modemMaxRawClients"))
         for (index, endpoint) in config.listen.enumerated() {
             do {
                 let listener = try Listener(loop: hub.loop, address: endpoint.socketAddress) {
                     [unowned self] connection in
                     self.accept(connection)
                 }
+                gate.watch(listener)
                 listeners.append(listener)
             } catch {
                 throw HubStartError.listen(
@@ -245,25 +259,67 @@ final class ModemInstance {
 
     private func accept(_ connection: Connection) {
         guard config.shared || exclusiveOpeners == 0 else {
+            gate.refuse(.tooManyClients)
             connection.write(Array("\r\nERROR: \(config.name) is already open (sharing is off)\r\n".utf8))
             connection.closeAfterWrites()
             return
         }
-        let id = addOpener(
+        let slot: AdmissionSlot
+        switch gate.admit(connection.kind) {
+        case .success(let admitted) where admitted.authenticate(): slot = admitted
+        case .success(let admitted):
+            admitted.release()
+            return refuseRaw(connection, .tooManyClients)
+        case .failure(let refusal): return refuseRaw(connection, refusal)
+        }
+        var id = 0
+        let hangUp: (String) -> Void = { [unowned self, weak connection] line in
+            slot.release()
+            self.removeOpener(id)
+            guard let connection else { return }
+            connection.onData = nil
+            connection.onEnd = nil
+            if !line.isEmpty { _ = connection.write(Array(line.utf8)) }
+            connection.closeAfterWrites()
+        }
+        id = addOpener(
             Opener(
                 kind: connection.kind == .tcp ? "tcp" : "unix",
                 write: { [weak connection] in _ = connection?.write($0) },
-                close: { [weak connection] in connection?.close() }), exclusive: true)
-        connection.onData = { [unowned self] data in self.input(data, from: id) }
-        connection.onEnd = { [unowned self, unowned connection] _ in
-            self.removeOpener(id)
-            connection.close()
+                close: { [weak connection] in
+                    slot.release()
+                    connection?.close()
+                },
+                displace: { [unowned self] in
+                    hangUp("\r\nERROR: \(self.config.name) taken over by its owner \(self.config.owner)\r\n")
+                }), exclusive: true)
+        slot.onDeadline = { [unowned self] refusal in
+            hangUp("\r\nERROR: \(self.gate.refusalText(refusal))\r\n")
         }
+        connection.onData = { [unowned self] data in
+            slot.noteActivity()
+            self.input(data, from: id)
+        }
+        connection.onEnd = { _ in hangUp("") }
         do {
             try connection.startReading()
         } catch {
-            removeOpener(id)
-            connection.close()
+            hangUp("")
+        }
+    }
+
+    private func refuseRaw(_ connection: Connection, _ refusal: AdmissionRefusal) {
+        connection.write(Array("\r\nERROR: \(gate.refusalText(refusal))\r\n".utf8))
+        connection.closeAfterWrites()
+    }
+
+    /// The owning partition opens its modem: raw AT sockets give way to it (`Protocols/modem.md`), so an idle or
+    /// forgotten socket client cannot keep the partition from its own modem.
+    private func displaceRawClients() {
+        for opener in Array(openers.values) {
+            guard let displace = opener.displace else { continue }
+            gate.refuse(.displaced)
+            displace()
         }
     }
 
@@ -274,6 +330,7 @@ final class ModemInstance {
             return .failure(
                 GuestChannelRefusal(code: .notPermitted, reason: "\(config.name) belongs to \(config.owner)"))
         }
+        if !config.shared { displaceRawClients() }
         guard config.shared || exclusiveOpeners == 0 else {
             return .failure(GuestChannelRefusal(code: .channelInUse, reason: "\(config.name) is already open"))
         }

@@ -21,6 +21,8 @@ final class RFBViewer {
     private(set) var initialised = false
     private(set) var updatesSent: UInt64 = 0
     let remote: String
+    /// This connection's place in the screen's admission budgets: pending until ClientInit.
+    var admission: AdmissionSlot?
 
     init(id: UInt64, connection: Connection, screen: FramebufferScreen, session: RFBServerSession) {
         self.id = id
@@ -56,6 +58,7 @@ final class RFBViewer {
     func close(reason: String) {
         guard !closed else { return }
         closed = true
+        admission?.release()
         connection.onData = nil
         connection.onEnd = nil
         connection.onWriteError = nil
@@ -65,9 +68,15 @@ final class RFBViewer {
 
     private func received(_ bytes: ArraySlice<UInt8>) {
         guard !closed else { return }
+        admission?.noteActivity()
         let output = session.feed(bytes)
         if !output.send.isEmpty { connection.write(output.send) }
         if let shared = output.initialised {
+            // ClientInit ends the handshake: only now does the connection count as a viewer.
+            if let admission, !admission.authenticate() {
+                screen.counters.viewersRefused += 1
+                return close(reason: "too many viewers (maxViewers \(screen.config.maxViewers))")
+            }
             initialised = true
             screen.viewerInitialised(self, shared: shared)
         }

@@ -36,6 +36,38 @@ public struct Limits: Sendable, Equatable {
     /// Largest `maxMessageBytes` a link opened at run time may ask for (in effect never more than fits in a
     /// guest frame: see `effectiveRuntimeLinkMaxMessageBytes`).
     public var runtimeLinkMaxMessageBytes: Int
+    // Admission (every listener: `Protocols/control.md` §5 `hub.admission`): connections still in their
+    // handshake have a budget of their own, apart from the authenticated ones, and a deadline.
+    /// Control connections in their handshake (not yet authenticated, or no request yet) at once.
+    public var controlMaxPending: Int
+    /// Slots of `controlMaxClients` and of `controlMaxPending` only Unix-socket clients may take (at most half).
+    public var controlUnixReserved: Int
+    /// Time a control client has to authenticate (or, with no token required, to send its first request).
+    public var controlHandshakeMs: Int
+    /// A control client that sends nothing for this long is closed; 0: never.
+    public var controlIdleMs: Int
+    /// Guest connections in their handshake at once (apart from `guestMaxSessions`).
+    public var guestMaxPending: Int
+    /// Slots of `guestMaxSessions` and of `guestMaxPending` only Unix-socket guests may take (at most half).
+    public var guestUnixReserved: Int
+    /// Largest guest frame before WELCOME (the handshake frames are small).
+    public var guestPreAuthFrameBytes: Int
+    /// RFB connections in their handshake at once, per framebuffer (apart from `maxViewers`).
+    public var rfbMaxPending: Int
+    /// Time an RFB client has to finish its handshake (through ClientInit).
+    public var rfbHandshakeMs: Int
+    /// An RFB viewer that sends nothing for this long is closed; 0: never.
+    public var rfbIdleMs: Int
+    /// Raw AT socket clients at once, per modem (with `shared: true`; otherwise one).
+    public var modemMaxRawClients: Int
+    /// A raw AT socket client that sends nothing for this long is closed; 0: never.
+    public var modemRawIdleMs: Int
+    /// Time an Ethernet stream/VDE peer has to send its first frame; 0: no deadline.
+    public var ethernetStreamHandshakeMs: Int
+    /// At most one log line per listener per this interval about failed accepts (the rest are counted).
+    public var acceptErrorLogIntervalMs: Int
+    /// A loop pass busy for longer than this is logged; 0: never.
+    public var loopStallWarnMs: Int
 
     /// `runtimeLinkMaxMessageBytes`, cut to what fits in a guest frame (`guestMaxFrameBytes` minus 64), so
     /// that lowering the frame size never needs this limit lowered too.
@@ -58,7 +90,22 @@ public struct Limits: Sendable, Equatable {
         fairShareDeliveriesPerPass: Int = 256,
         runtimeLinksMax: Int = 64,
         runtimeLinkMaxDepth: Int = 256,
-        runtimeLinkMaxMessageBytes: Int = 64 << 10
+        runtimeLinkMaxMessageBytes: Int = 64 << 10,
+        controlMaxPending: Int = 64,
+        controlUnixReserved: Int = 8,
+        controlHandshakeMs: Int = 10_000,
+        controlIdleMs: Int = 0,
+        guestMaxPending: Int = 256,
+        guestUnixReserved: Int = 8,
+        guestPreAuthFrameBytes: Int = 4096,
+        rfbMaxPending: Int = 16,
+        rfbHandshakeMs: Int = 30_000,
+        rfbIdleMs: Int = 0,
+        modemMaxRawClients: Int = 16,
+        modemRawIdleMs: Int = 0,
+        ethernetStreamHandshakeMs: Int = 0,
+        acceptErrorLogIntervalMs: Int = 1000,
+        loopStallWarnMs: Int = 50
     ) {
         self.controlMaxLineBytes = controlMaxLineBytes
         self.controlMaxClients = controlMaxClients
@@ -75,6 +122,21 @@ public struct Limits: Sendable, Equatable {
         self.runtimeLinksMax = runtimeLinksMax
         self.runtimeLinkMaxDepth = runtimeLinkMaxDepth
         self.runtimeLinkMaxMessageBytes = runtimeLinkMaxMessageBytes
+        self.controlMaxPending = controlMaxPending
+        self.controlUnixReserved = controlUnixReserved
+        self.controlHandshakeMs = controlHandshakeMs
+        self.controlIdleMs = controlIdleMs
+        self.guestMaxPending = guestMaxPending
+        self.guestUnixReserved = guestUnixReserved
+        self.guestPreAuthFrameBytes = guestPreAuthFrameBytes
+        self.rfbMaxPending = rfbMaxPending
+        self.rfbHandshakeMs = rfbHandshakeMs
+        self.rfbIdleMs = rfbIdleMs
+        self.modemMaxRawClients = modemMaxRawClients
+        self.modemRawIdleMs = modemRawIdleMs
+        self.ethernetStreamHandshakeMs = ethernetStreamHandshakeMs
+        self.acceptErrorLogIntervalMs = acceptErrorLogIntervalMs
+        self.loopStallWarnMs = loopStallWarnMs
     }
 
     /// One configurable limit: its YAML key, allowed range and accessors.
@@ -139,5 +201,59 @@ public struct Limits: Sendable, Equatable {
             key: "runtimeLinkMaxMessageBytes", range: 1...(1 << 20),
             summary: "largest message size of a link opened at run time",
             get: { $0.runtimeLinkMaxMessageBytes }, set: { $0.runtimeLinkMaxMessageBytes = $1 }),
+        Field(
+            key: "controlMaxPending", range: 1...65536, summary: "control connections in their handshake at once",
+            get: { $0.controlMaxPending }, set: { $0.controlMaxPending = $1 }),
+        Field(
+            key: "controlUnixReserved", range: 0...4096,
+            summary: "control slots only Unix-socket clients may take (at most half of each budget)",
+            get: { $0.controlUnixReserved }, set: { $0.controlUnixReserved = $1 }),
+        Field(
+            key: "controlHandshakeMs", range: 100...600_000,
+            summary: "time a control client has to authenticate or send its first request",
+            get: { $0.controlHandshakeMs }, set: { $0.controlHandshakeMs = $1 }),
+        Field(
+            key: "controlIdleMs", range: 0...86_400_000,
+            summary: "silence after which a control client is closed (0: never)",
+            get: { $0.controlIdleMs }, set: { $0.controlIdleMs = $1 }),
+        Field(
+            key: "guestMaxPending", range: 1...65536, summary: "guest connections in their handshake at once",
+            get: { $0.guestMaxPending }, set: { $0.guestMaxPending = $1 }),
+        Field(
+            key: "guestUnixReserved", range: 0...4096,
+            summary: "guest slots only Unix-socket guests may take (at most half of each budget)",
+            get: { $0.guestUnixReserved }, set: { $0.guestUnixReserved = $1 }),
+        Field(
+            key: "guestPreAuthFrameBytes", range: 256...65536, summary: "largest guest frame before WELCOME",
+            get: { $0.guestPreAuthFrameBytes }, set: { $0.guestPreAuthFrameBytes = $1 }),
+        Field(
+            key: "rfbMaxPending", range: 1...4096,
+            summary: "RFB connections in their handshake at once, per framebuffer",
+            get: { $0.rfbMaxPending }, set: { $0.rfbMaxPending = $1 }),
+        Field(
+            key: "rfbHandshakeMs", range: 100...600_000, summary: "time an RFB client has to finish its handshake",
+            get: { $0.rfbHandshakeMs }, set: { $0.rfbHandshakeMs = $1 }),
+        Field(
+            key: "rfbIdleMs", range: 0...86_400_000, summary: "silence after which an RFB viewer is closed (0: never)",
+            get: { $0.rfbIdleMs }, set: { $0.rfbIdleMs = $1 }),
+        Field(
+            key: "modemMaxRawClients", range: 1...4096, summary: "raw AT socket clients at once, per shared modem",
+            get: { $0.modemMaxRawClients }, set: { $0.modemMaxRawClients = $1 }),
+        Field(
+            key: "modemRawIdleMs", range: 0...86_400_000,
+            summary: "silence after which a raw AT socket client is closed (0: never)",
+            get: { $0.modemRawIdleMs }, set: { $0.modemRawIdleMs = $1 }),
+        Field(
+            key: "ethernetStreamHandshakeMs", range: 0...600_000,
+            summary: "time an Ethernet stream/VDE peer has to send its first frame (0: no deadline)",
+            get: { $0.ethernetStreamHandshakeMs }, set: { $0.ethernetStreamHandshakeMs = $1 }),
+        Field(
+            key: "acceptErrorLogIntervalMs", range: 100...3_600_000,
+            summary: "at most one log line per listener per interval about failed accepts",
+            get: { $0.acceptErrorLogIntervalMs }, set: { $0.acceptErrorLogIntervalMs = $1 }),
+        Field(
+            key: "loopStallWarnMs", range: 0...60_000,
+            summary: "a loop pass busy longer than this is logged (0: never)",
+            get: { $0.loopStallWarnMs }, set: { $0.loopStallWarnMs = $1 }),
     ]
 }

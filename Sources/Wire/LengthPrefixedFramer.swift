@@ -8,7 +8,8 @@ public struct LengthPrefixedFramer {
     public enum PrefixWidth: Int, Sendable { case two = 2, four = 4 }
 
     public let prefixWidth: PrefixWidth
-    public let maxFrameLength: Int
+    /// Checked at every length prefix, so raising it (after a handshake) applies from the next frame on.
+    public var maxFrameLength: Int
     public let allowEmpty: Bool
     private var pending: [UInt8] = []
 

@@ -146,7 +146,10 @@ enum FileHandleLite {
 /// buffers stay on the heap (below 2 MiB) and up to 4 MiB of free heap is kept, instead of mapping and faulting
 /// in fresh pages each time (page faults dominated the 1500-byte forwarding profile). The price is resident
 /// memory that glibc no longer returns, so only configurations with stream ports pay it
-/// (`Tools/bench --only startup,ethernet` measures both sides).
+/// (`Tools/bench --only startup,ethernet` measures both sides). The threshold only returns the top of the heap:
+/// after a burst of connections closes, the hub hands the free pages in between back with `malloc_trim`
+/// (`AdmissionRegistry`), and peers that have not authenticated never get large buffers in the first place
+/// (`hub.limits.guestPreAuthFrameBytes`).
 private func keepForwardingBuffersOnTheHeap() {
     _ = glibcMallopt(-3, 2 << 20)  // M_MMAP_THRESHOLD (malloc.h is not in the Glibc module)
     _ = glibcMallopt(-1, 4 << 20)  // M_TRIM_THRESHOLD

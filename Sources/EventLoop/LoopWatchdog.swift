@@ -1,0 +1,118 @@
+import CUV
+
+/// Measures how long every loop pass kept the loop busy, so a peer or a bug that holds the loop shows up
+/// (`Protocols/control.md` §5, `hub.info` `loop`).
+///
+/// A pass runs from one check phase to the next. Its busy time is what it spent outside the wait in poll: from the
+/// previous check to the prepare phase (closing handles, timers, pending callbacks), plus the I/O callbacks, i.e.
+/// from when poll returned (libuv stamps the loop clock then, `uv_now`) to the check phase. (libuv 1.44's own
+/// idle-time metric misses waits that end by timeout, so it is not used.) Memory is bounded: the last
+/// `recentCapacity` passes are kept for the p99.
+public final class LoopWatchdog: LoopHandle {
+    /// Called when a pass was busy for longer than `stallThresholdNanos`, with its busy time in nanoseconds.
+    public var onStall: ((UInt64) -> Void)?
+    public var stallThresholdNanos: UInt64
+    public private(set) var passes: UInt64 = 0
+    public private(set) var stalls: UInt64 = 0
+    public private(set) var longestPassNanos: UInt64 = 0
+    /// Busy times of the most recent passes, in microseconds (a ring).
+    private var recent: [UInt32]
+    private var recentNext = 0
+    public static let recentCapacity = 1024
+    private var lastCheckNanos: UInt64
+    private let beforePoll: BeforePoll
+    /// The first check only sets the baseline: before it the loop was not running yet.
+    private var sawFirstCheck = false
+
+    public init(loop: Loop, stallThresholdNanos: UInt64) throws(LoopError) {
+        self.stallThresholdNanos = stallThresholdNanos
+        recent = []
+        recent.reserveCapacity(LoopWatchdog.recentCapacity)
+        lastCheckNanos = uv_hrtime()
+        beforePoll = try BeforePoll(loop: loop)
+        super.init(loop: loop, type: UV_CHECK)
+        do {
+            try LoopError.check(uv_check_init(loop.raw, pointer(as: uv_check_t.self)), "uv_check_init")
+        } catch {
+            beforePoll.close()
+            throw error
+        }
+        didOpen()
+        uv_check_start(pointer(as: uv_check_t.self)) { check in
+            // SAFETY: uv_check_t begins with the uv_handle_t fields; the owner lives until its close callback.
+            let handle = UnsafeMutableRawPointer(check!).assumingMemoryBound(to: uv_handle_t.self)
+            LoopHandle.owner(of: handle, as: LoopWatchdog.self).passEnded()
+        }
+        // Watching must not keep an otherwise finished loop running.
+        uv_unref(handle)
+    }
+
+    private func passEnded() {
+        let now = uv_hrtime()
+        let prepared = beforePoll.stamp
+        let pollReturned = uv_now(loop.raw) &* 1_000_000
+        let beforeWait = prepared > lastCheckNanos ? prepared - lastCheckNanos : 0
+        let callbacks = now > pollReturned ? now - pollReturned : 0
+        lastCheckNanos = now
+        guard sawFirstCheck else {
+            sawFirstCheck = true
+            return
+        }
+        // The callbacks ran after the prepare phase: never count more than the time since then.
+        let sincePrepare = now > prepared ? now - prepared : 0
+        record(busyNanos: beforeWait + min(callbacks, sincePrepare))
+    }
+
+    /// Records one pass (public so the statistics can be tested without stalling a loop).
+    public func record(busyNanos: UInt64) {
+        passes += 1
+        if busyNanos > longestPassNanos { longestPassNanos = busyNanos }
+        let micros = UInt32(min(busyNanos / 1000, UInt64(UInt32.max)))
+        if recent.count < LoopWatchdog.recentCapacity {
+            recent.append(micros)
+        } else {
+            recent[recentNext] = micros
+        }
+        recentNext = (recentNext + 1) % LoopWatchdog.recentCapacity
+        if stallThresholdNanos > 0, busyNanos > stallThresholdNanos {
+            stalls += 1
+            onStall?(busyNanos)
+        }
+    }
+
+    /// The 99th percentile busy time of the recent passes, in microseconds (0 before the first pass).
+    public var recentP99Micros: UInt32 {
+        guard !recent.isEmpty else { return 0 }
+        let sorted = recent.sorted()
+        let rank = (sorted.count * 99 + 99) / 100 - 1
+        return sorted[min(max(rank, 0), sorted.count - 1)]
+    }
+
+    /// How many recent passes the p99 is taken over.
+    public var recentCount: Int { recent.count }
+
+    override func willClose() {
+        uv_check_stop(pointer(as: uv_check_t.self))
+        beforePoll.close()
+    }
+    override func didClose() { onStall = nil }
+}
+
+/// Stamps the time each pass reaches its prepare phase, right before the loop waits in poll.
+final class BeforePoll: LoopHandle {
+    private(set) var stamp: UInt64 = 0
+
+    init(loop: Loop) throws(LoopError) {
+        super.init(loop: loop, type: UV_PREPARE)
+        try LoopError.check(uv_prepare_init(loop.raw, pointer(as: uv_prepare_t.self)), "uv_prepare_init")
+        didOpen()
+        uv_prepare_start(pointer(as: uv_prepare_t.self)) { prepare in
+            // SAFETY: uv_prepare_t begins with the uv_handle_t fields; the owner lives until its close callback.
+            let handle = UnsafeMutableRawPointer(prepare!).assumingMemoryBound(to: uv_handle_t.self)
+            LoopHandle.owner(of: handle, as: BeforePoll.self).stamp = uv_hrtime()
+        }
+        uv_unref(handle)
+    }
+
+    override func willClose() { uv_prepare_stop(pointer(as: uv_prepare_t.self)) }
+}

@@ -1,0 +1,52 @@
+import Glibc
+
+/// The process-wide resources the hub adjusts at start and after bursts: the open-file limit and the heap.
+/// Kept together so the OS calls behind them live in one place.
+public enum ProcessResources {
+    /// The open-file limit before and after `raiseOpenFileLimit`.
+    public struct OpenFileLimit: Sendable, Equatable {
+        public var softBefore: UInt64
+        public var soft: UInt64
+        public var hard: UInt64
+        /// Why the soft limit could not be raised (nil when it was, or already at the hard limit).
+        public var failure: String?
+    }
+
+    /// Raises the soft `RLIMIT_NOFILE` to the hard limit. Every connection costs a descriptor, and the
+    /// default soft limit (1024) is reached by a thousand idle peers, after which every listener can only
+    /// accept and drop; the hard limit is what the administrator granted (`LimitNOFILE` in the systemd unit).
+    public static func raiseOpenFileLimit() -> OpenFileLimit {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else {
+            return OpenFileLimit(softBefore: 0, soft: 0, hard: 0, failure: "getrlimit: errno \(errno)")
+        }
+        let before = UInt64(limit.rlim_cur)
+        let hard = UInt64(limit.rlim_max)
+        guard limit.rlim_cur < limit.rlim_max else {
+            return OpenFileLimit(softBefore: before, soft: before, hard: hard, failure: nil)
+        }
+        var raised = limit
+        raised.rlim_cur = limit.rlim_max
+        if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 {
+            return OpenFileLimit(softBefore: before, soft: hard, hard: hard, failure: nil)
+        }
+        return OpenFileLimit(softBefore: before, soft: before, hard: hard, failure: "setrlimit: errno \(errno)")
+    }
+
+    /// The current open-file limits (soft, hard).
+    public static func openFileLimit() -> (soft: UInt64, hard: UInt64) {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return (0, 0) }
+        return (UInt64(limit.rlim_cur), UInt64(limit.rlim_max))
+    }
+
+    /// Gives free heap pages back to the kernel, wherever they are in the heap (glibc's `malloc_trim(0)`).
+    /// After a burst of connections freed their buffers the free memory sits between live blocks, where the
+    /// trim threshold alone (which only returns the top of the heap) never reaches it.
+    @discardableResult
+    public static func returnFreeMemory() -> Bool { glibcMallocTrim(0) != 0 }
+}
+
+/// glibc's `malloc_trim(3)`; declared here because Swift's Glibc module does not import malloc.h.
+@_silgen_name("malloc_trim")
+private func glibcMallocTrim(_ pad: Int) -> Int32

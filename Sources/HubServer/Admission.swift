@@ -1,0 +1,278 @@
+import EventLoop
+import JSON
+import Logging
+import PlatformConfig
+
+/// Why admission refused a connection or ended one (`data.reason` / counters under `hub.admission`).
+enum AdmissionRefusal: String, CaseIterable, Sendable, Error {
+    /// The listener's budget of connections still in their handshake is full.
+    case tooManyPending = "too_many_pending"
+    /// The budget of authenticated connections (clients, sessions, viewers) is full.
+    case tooManyClients = "too_many_clients"
+    /// The handshake (authentication, RFB ClientInit, first frame) did not finish in time.
+    case handshakeTimeout = "handshake_timeout"
+    /// The authenticated peer sent nothing for its idle deadline.
+    case idleTimeout = "idle_timeout"
+    /// Another peer took precedence (a partition opening its own modem displaces raw AT clients).
+    case displaced = "displaced"
+}
+
+/// The limits one listener family enforces: `Protocols/control.md` §5 `hub.admission`.
+struct AdmissionPolicy {
+    /// Connections accepted but not yet authenticated.
+    var maxPending: Int
+    /// Authenticated connections.
+    var maxAuthenticated: Int
+    /// Slots of each budget that only Unix-socket peers may take (the local administrator always has room).
+    /// At most half of a budget is reserved, so a small budget still admits TCP peers.
+    var unixReserved: Int = 0
+    /// Milliseconds from accept to the end of the handshake; 0: no deadline.
+    var handshakeMs: Int
+    /// Milliseconds of silence after which an authenticated peer is closed; 0: never.
+    var idleMs: Int
+    /// The `hub.limits` keys named in refusals.
+    var pendingLimit: String
+    var authenticatedLimit: String
+
+    func allows(count: Int, of budget: Int, kind: Connection.Kind) -> Bool {
+        guard kind == .tcp else { return count < budget }
+        return count < budget - min(unixReserved, budget / 2)
+    }
+}
+
+/// One listener family's admission: every listener (control, guest, RFB, raw AT, Ethernet stream/VDE) takes
+/// a pending slot at accept, turns it into an authenticated one when its handshake succeeds, and gives it back
+/// when the connection closes. Pending and authenticated connections have separate budgets, so peers that
+/// never finish a handshake cannot lock out real clients; the handshake and idle deadlines end the peers that
+/// hold a slot without using it. Every refusal is counted by reason.
+final class AdmissionGate {
+    let name: String
+    var policy: AdmissionPolicy
+    unowned let registry: AdmissionRegistry
+    private(set) var pending = 0
+    private(set) var authenticated = 0
+    private(set) var accepted: UInt64 = 0
+    private(set) var authenticatedTotal: UInt64 = 0
+    private(set) var refusals: [AdmissionRefusal: UInt64] = [:]
+    private(set) var acceptErrors: UInt64 = 0
+    private var lastAcceptErrorLogMs: UInt64?
+    private var acceptErrorsNotLogged: UInt64 = 0
+
+    init(name: String, policy: AdmissionPolicy, registry: AdmissionRegistry) {
+        self.name = name
+        self.policy = policy
+        self.registry = registry
+    }
+
+    /// Takes a pending slot for a just-accepted connection, or says why not (the caller answers the peer in its
+    /// protocol and closes). `onDeadline` runs when the handshake or idle deadline passes; it must close.
+    func admit(_ kind: Connection.Kind) -> Result<AdmissionSlot, AdmissionRefusal> {
+        if !policy.allows(count: authenticated, of: policy.maxAuthenticated, kind: kind) {
+            // Nobody could finish a handshake: say so now rather than after it.
+            return .failure(refuse(.tooManyClients))
+        }
+        guard policy.allows(count: pending, of: policy.maxPending, kind: kind) else {
+            return .failure(refuse(.tooManyPending))
+        }
+        pending += 1
+        accepted += 1
+        let slot = AdmissionSlot(gate: self, kind: kind)
+        slot.armHandshakeDeadline()
+        return .success(slot)
+    }
+
+    /// Counts a refusal (also for refusals the listener's own rules make, like one peer per stream port).
+    @discardableResult
+    func refuse(_ refusal: AdmissionRefusal) -> AdmissionRefusal {
+        refusals[refusal, default: 0] += 1
+        return refusal
+    }
+
+    fileprivate func promote(_ kind: Connection.Kind) -> Bool {
+        guard policy.allows(count: authenticated, of: policy.maxAuthenticated, kind: kind) else {
+            refuse(.tooManyClients)
+            return false
+        }
+        pending -= 1
+        authenticated += 1
+        authenticatedTotal += 1
+        return true
+    }
+
+    fileprivate func released(wasAuthenticated: Bool) {
+        if wasAuthenticated { authenticated -= 1 } else { pending -= 1 }
+        registry.connectionReleased()
+    }
+
+    /// Counts `listener`'s accept failures and logs them at a bounded rate.
+    func watch(_ listener: Listener) {
+        listener.descriptorReserve = AdmissionRegistry.descriptorReserve
+        listener.onAcceptError = { [unowned self] error in self.acceptFailed(error) }
+    }
+
+    private func acceptFailed(_ error: LoopError) {
+        acceptErrors += 1
+        let now = registry.loop.nowMilliseconds
+        if let last = lastAcceptErrorLogMs, now - last < UInt64(registry.limits.acceptErrorLogIntervalMs) {
+            acceptErrorsNotLogged += 1
+            return
+        }
+        lastAcceptErrorLogMs = now
+        let more = acceptErrorsNotLogged
+        acceptErrorsNotLogged = 0
+        let suffix = more > 0 ? " (and \(more) more since the last report)" : ""
+        registry.logger.warning("\(name): accept failed: \(error)\(suffix); \(acceptErrors) so far")
+    }
+
+    var json: JSON {
+        var refused = JSONObject()
+        for reason in AdmissionRefusal.allCases { refused[reason.rawValue] = .uint(refusals[reason] ?? 0) }
+        return [
+            "name": .string(name),
+            "pending": .int(Int64(pending)),
+            "authenticated": .int(Int64(authenticated)),
+            "accepted": .uint(accepted),
+            "authenticatedTotal": .uint(authenticatedTotal),
+            "refused": .object(refused),
+            "acceptErrors": .uint(acceptErrors),
+            "limits": [
+                "maxPending": .int(Int64(policy.maxPending)),
+                "maxAuthenticated": .int(Int64(policy.maxAuthenticated)),
+                "unixReserved": .int(Int64(min(policy.unixReserved, policy.maxPending / 2))),
+                "handshakeMs": .int(Int64(policy.handshakeMs)),
+                "idleMs": .int(Int64(policy.idleMs)),
+            ],
+        ]
+    }
+}
+
+/// One connection's place in its gate: pending until `authenticate()`, then authenticated, until `release()`.
+final class AdmissionSlot {
+    enum Phase { case pending, authenticated, released }
+    private unowned let gate: AdmissionGate
+    let kind: Connection.Kind
+    private(set) var phase = Phase.pending
+    private var timer: Timer?
+    private var lastActivityMs: UInt64
+    /// Runs once when a deadline passes, after the refusal was counted; the owner answers and closes.
+    var onDeadline: ((AdmissionRefusal) -> Void)?
+
+    fileprivate init(gate: AdmissionGate, kind: Connection.Kind) {
+        self.gate = gate
+        self.kind = kind
+        lastActivityMs = gate.registry.loop.nowMilliseconds
+    }
+
+    var isPending: Bool { phase == .pending }
+
+    fileprivate func armHandshakeDeadline() {
+        let deadline = gate.policy.handshakeMs
+        guard deadline > 0 else { return }
+        timer = try? Timer(loop: gate.registry.loop)
+        timer?.start(afterMilliseconds: UInt64(deadline)) { [unowned self] in self.deadlinePassed(.handshakeTimeout) }
+    }
+
+    /// The peer sent something: the idle deadline counts from now. One store, so hot paths may call it.
+    func noteActivity() { lastActivityMs = gate.registry.loop.nowMilliseconds }
+
+    /// The handshake succeeded. False when the authenticated budget is full (counted as `too_many_clients`);
+    /// the caller then refuses the peer and closes.
+    func authenticate() -> Bool {
+        guard phase == .pending else { return phase == .authenticated }
+        guard gate.promote(kind) else { return false }
+        phase = .authenticated
+        timer?.close()
+        timer = nil
+        noteActivity()
+        armIdleDeadline(after: gate.policy.idleMs)
+        return true
+    }
+
+    private func armIdleDeadline(after milliseconds: Int) {
+        guard gate.policy.idleMs > 0 else { return }
+        if timer == nil { timer = try? Timer(loop: gate.registry.loop) }
+        timer?.start(afterMilliseconds: UInt64(max(1, milliseconds))) { [unowned self] in self.idleCheck() }
+    }
+
+    private func idleCheck() {
+        let idle = gate.policy.idleMs
+        let silent = Int(gate.registry.loop.nowMilliseconds - lastActivityMs)
+        if silent >= idle {
+            deadlinePassed(.idleTimeout)
+        } else {
+            armIdleDeadline(after: idle - silent)
+        }
+    }
+
+    private func deadlinePassed(_ refusal: AdmissionRefusal) {
+        guard phase != .released else { return }
+        gate.refuse(refusal)
+        let callback = onDeadline
+        callback?(refusal)
+        // An owner that did not close still loses its slot: the deadline is the hub's, not the peer's.
+        release()
+    }
+
+    /// The connection closed (or is closing): the slot goes back to its budget. Safe to call repeatedly.
+    func release() {
+        guard phase != .released else { return }
+        let wasAuthenticated = phase == .authenticated
+        phase = .released
+        timer?.close()
+        timer = nil
+        onDeadline = nil
+        gate.released(wasAuthenticated: wasAuthenticated)
+    }
+}
+
+/// Every admission gate of the hub, for `hub.admission`; also returns freed heap after connection bursts.
+final class AdmissionRegistry {
+    let loop: Loop
+    let logger: Logger
+    let limits: Limits
+    private(set) var gates: [AdmissionGate] = []
+    private var releasedSinceTrim = 0
+    private var trimTimer: Timer?
+    private(set) var memoryTrims: UInt64 = 0
+    /// Connections that must close before freed memory is handed back (one trim a second at most).
+    static let trimAfterReleases = 32
+    /// Descriptors kept free below the open-file limit for the hub's own work (`Listener.descriptorReserve`).
+    static let descriptorReserve = 64
+
+    init(loop: Loop, limits: Limits, logger: Logger) {
+        self.loop = loop
+        self.limits = limits
+        self.logger = logger
+    }
+
+    func gate(_ name: String, _ policy: AdmissionPolicy) -> AdmissionGate {
+        let gate = AdmissionGate(name: name, policy: policy, registry: self)
+        gates.append(gate)
+        return gate
+    }
+
+    fileprivate func connectionReleased() {
+        releasedSinceTrim += 1
+        guard releasedSinceTrim >= AdmissionRegistry.trimAfterReleases else { return }
+        if trimTimer == nil {
+            trimTimer = try? Timer(loop: loop)
+            // A pending trim must not keep a finished loop alive.
+            trimTimer?.unreference()
+        }
+        guard let trimTimer, !trimTimer.isActive else { return }
+        trimTimer.start(afterMilliseconds: 1000) { [unowned self] in
+            self.releasedSinceTrim = 0
+            self.memoryTrims += 1
+            ProcessResources.returnFreeMemory()
+        }
+    }
+
+    func close() {
+        trimTimer?.close()
+        trimTimer = nil
+    }
+
+    var json: JSON {
+        .array(gates.map(\.json))
+    }
+}

@@ -1,0 +1,131 @@
+import ControlWire
+import EventLoop
+import JSON
+import PlatformConfig
+
+extension Hub {
+    /// The control and guest listeners' gates, from `hub.limits` (`Protocols/control.md` §2.6, `guest.md` §5).
+    static func makeGates(_ registry: AdmissionRegistry, _ configuration: PlatformConfiguration) -> (
+        control: AdmissionGate, guest: AdmissionGate
+    ) {
+        let limits = configuration.hub.limits
+        let control = registry.gate(
+            "control",
+            AdmissionPolicy(
+                maxPending: limits.controlMaxPending, maxAuthenticated: limits.controlMaxClients,
+                unixReserved: limits.controlUnixReserved, handshakeMs: limits.controlHandshakeMs,
+                idleMs: limits.controlIdleMs, pendingLimit: "controlMaxPending",
+                authenticatedLimit: "controlMaxClients"))
+        // Guests' liveness after WELCOME is their heartbeat (guest.md §9), not an admission idle deadline.
+        let guest = registry.gate(
+            "guest",
+            AdmissionPolicy(
+                maxPending: limits.guestMaxPending, maxAuthenticated: limits.guestMaxSessions,
+                unixReserved: limits.guestUnixReserved, handshakeMs: configuration.hub.handshakeTimeoutMs, idleMs: 0,
+                pendingLimit: "guestMaxPending", authenticatedLimit: "guestMaxSessions"))
+        return (control, guest)
+    }
+
+    /// `hub.admission`: every listener's budgets, what they hold now and what they refused.
+    func registerAdmissionMethods() {
+        router.register("hub.admission", summary: "Admission budgets, connections held and refusals per listener") {
+            [unowned self] call throws(ControlError) in
+            _ = try ControlParams(call.params, allowed: [])
+            return .result(self.admissionJSON())
+        }
+    }
+
+    /// Says at start whether the open-file soft limit was raised (`ProcessResources.raiseOpenFileLimit`).
+    func logOpenFileLimit() {
+        let limit = openFileLimit
+        if let failure = limit.failure {
+            logger.warning("open-file limit stays at \(limit.soft) (hard \(limit.hard)): \(failure)")
+        } else if limit.soft != limit.softBefore {
+            logger.info("open-file limit raised from \(limit.softBefore) to \(limit.soft)")
+        }
+    }
+
+    func admissionJSON() -> JSON {
+        var listeners = admission.gates.map(\.json)
+        listeners.sort { ($0["name"]?.stringValue ?? "") < ($1["name"]?.stringValue ?? "") }
+        return [
+            "listeners": .array(listeners), "openFiles": openFilesJSON,
+            "memoryTrims": .uint(admission.memoryTrims),
+        ]
+    }
+
+    var openFilesJSON: JSON {
+        let now = ProcessResources.openFileLimit()
+        return [
+            "soft": .uint(now.soft), "hard": .uint(now.hard), "softAtStart": .uint(openFileLimit.softBefore),
+        ]
+    }
+
+    /// Measures every loop pass; a pass busy for longer than `loopStallWarnMs` is logged (at most one line a
+    /// second, with the count of those not logged).
+    func startWatchdog() {
+        let warnMs = configuration.hub.limits.loopStallWarnMs
+        watchdog = try? LoopWatchdog(loop: loop, stallThresholdNanos: UInt64(warnMs) * 1_000_000)
+        watchdog?.onStall = { [unowned self] busy in
+            let now = self.loop.nowMilliseconds
+            if let last = self.lastStallLogMs, now - last < 1000 {
+                self.stallsNotLogged += 1
+                return
+            }
+            self.lastStallLogMs = now
+            let more = self.stallsNotLogged
+            self.stallsNotLogged = 0
+            let suffix = more > 0 ? " (and \(more) more since the last report)" : ""
+            self.logger.warning(
+                "a loop pass was busy for \(busy / 1_000_000) ms (hub.limits.loopStallWarnMs \(warnMs))\(suffix)")
+        }
+    }
+
+    var loopJSON: JSON {
+        guard let watchdog else { return .null }
+        return [
+            "passes": .int(Int64(clamping: watchdog.passes)),
+            "longestPassUs": .int(Int64(clamping: watchdog.longestPassNanos / 1000)),
+            "p99PassUs": .int(Int64(watchdog.recentP99Micros)),
+            "recentPasses": .int(Int64(watchdog.recentCount)),
+            "stalls": .int(Int64(clamping: watchdog.stalls)),
+            "stallWarnMs": .int(Int64(configuration.hub.limits.loopStallWarnMs)),
+        ]
+    }
+}
+
+extension AdmissionGate {
+    /// A human-readable refusal naming the limit, for protocols whose errors carry text.
+    func refusalText(_ refusal: AdmissionRefusal) -> String {
+        switch refusal {
+        case .tooManyPending:
+            "\(refusal.rawValue): \(policy.pendingLimit) (\(policy.maxPending)) connections already in their handshake"
+        case .tooManyClients:
+            "\(refusal.rawValue): \(policy.authenticatedLimit) (\(policy.maxAuthenticated)) already connected"
+        case .handshakeTimeout: "\(refusal.rawValue): handshake not completed within \(policy.handshakeMs) ms"
+        case .idleTimeout: "\(refusal.rawValue): nothing received for \(policy.idleMs) ms"
+        case .displaced: "\(refusal.rawValue): the owner took the device"
+        }
+    }
+
+    /// The JSON-RPC error for a control refusal (`Protocols/control.md` §2.6).
+    func controlError(_ refusal: AdmissionRefusal) -> ControlError {
+        switch refusal {
+        case .tooManyPending:
+            ControlError.limitExceeded(policy.pendingLimit, value: Int64(policy.maxPending), reason: refusal.rawValue)
+        case .tooManyClients:
+            ControlError.limitExceeded(
+                policy.authenticatedLimit, value: Int64(policy.maxAuthenticated), reason: refusal.rawValue)
+        case .handshakeTimeout:
+            ControlError(
+                code: .timeout, reason: refusal.rawValue, message: refusalText(refusal),
+                details: ["limit": "controlHandshakeMs", "timeoutMs": .int(Int64(policy.handshakeMs))])
+        case .idleTimeout:
+            ControlError(
+                code: .timeout, reason: refusal.rawValue, message: refusalText(refusal),
+                details: ["limit": "controlIdleMs", "timeoutMs": .int(Int64(policy.idleMs))])
+        case .displaced:
+            ControlError(code: .unavailable, reason: refusal.rawValue, message: refusalText(refusal))
+        }
+    }
+}

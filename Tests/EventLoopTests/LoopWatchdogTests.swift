@@ -1,0 +1,46 @@
+import EventLoop
+import Glibc
+import Testing
+
+@Suite struct LoopWatchdogTests {
+    /// A callback that holds the loop makes a long pass; the time the loop sleeps in poll does not count.
+    @Test func aPassThatHoldsTheLoopIsMeasuredAndReported() throws {
+        var stalls: [UInt64] = []
+        var watchdog: LoopWatchdog?
+        try withLoop { loop, finish in
+            let dog = try LoopWatchdog(loop: loop, stallThresholdNanos: 40_000_000)
+            watchdog = dog
+            dog.onStall = { stalls.append($0) }
+            // First a wait in poll of 300 ms (not busy), then a pass kept busy for 60 ms.
+            try Timer.once(loop: loop, afterMilliseconds: 300) {
+                usleep(60_000)
+                try? Timer.once(loop: loop, afterMilliseconds: 1) {
+                    dog.close()
+                    finish()
+                }
+            }
+        }
+        let dog = try #require(watchdog)
+        #expect(stalls.contains { $0 >= 60_000_000 }, "the busy pass is reported: \(stalls)")
+        #expect(dog.longestPassNanos >= 60_000_000)
+        #expect(dog.longestPassNanos < 300_000_000, "the wait in poll is not busy time")
+        #expect(dog.passes >= 2)
+    }
+
+    /// The p99 is taken over a bounded ring of recent passes.
+    @Test func p99OfRecentPassesIsBounded() throws {
+        try withLoop { loop, finish in
+            let dog = try LoopWatchdog(loop: loop, stallThresholdNanos: 0)
+            for _ in 0..<989 { dog.record(busyNanos: 1_000) }
+            for _ in 0..<11 { dog.record(busyNanos: 5_000_000) }
+            #expect(dog.recentP99Micros == 5_000)
+            #expect(dog.stalls == 0, "threshold 0 never warns")
+            for _ in 0..<LoopWatchdog.recentCapacity { dog.record(busyNanos: 2_000) }
+            #expect(dog.recentCount == LoopWatchdog.recentCapacity)
+            #expect(dog.recentP99Micros == 2, "old passes leave the ring")
+            #expect(dog.longestPassNanos == 5_000_000)
+            dog.close()
+            finish()
+        }
+    }
+}
