@@ -10,10 +10,20 @@ import Hypervisor
 ///
 /// The memfd is sealed against shrinking and growing: a guest holding the descriptor could otherwise
 /// `ftruncate` it, and the hub's next access to its mapping would die of `SIGBUS`.
+///
+/// Read-only grantees get a descriptor opened `O_RDONLY` (no `write`, `ftruncate`, `fallocate`, writable
+/// shared `mmap` or `mprotect(PROT_WRITE)` through it), and the memfd's inode loses every permission bit once
+/// the hub holds its read-write and read-only descriptors: reopening `/proc/self/fd/N` read-write is an open
+/// by path, checked against the inode's mode, so it fails for every uid without `CAP_DAC_OVERRIDE`; and
+/// only the hub's uid owns the inode and could give the bits back. `Protocols/guest.md` §8.5 says which
+/// guests this holds against and why a seal cannot do it.
 final class MemfdRegionBacking: RegionBacking {
     let sizeBytes: UInt64
     /// The read-write memfd. Sent as is for read-write grants.
     let descriptor: Int32
+    /// The memfd opened read-only before its mode was cleared; read-only grantees get duplicates. -1 when
+    /// the reopen failed (no `/proc`): read-only grantees then get no descriptor.
+    private let readOnlyDescriptor: Int32
     private let base: UnsafeMutableRawPointer?
 
     /// Creates and maps a memfd of `sizeBytes`; nil when the kernel refuses (the caller falls back to the heap).
@@ -27,22 +37,33 @@ final class MemfdRegionBacking: RegionBacking {
             close(fd)
             return nil
         }
+        var mapping: UnsafeMutableRawPointer? = nil
         if sizeBytes > 0 {
             let mapped = mmap(nil, Int(sizeBytes), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
             guard let mapped, mapped != MAP_FAILED else {
                 close(fd)
                 return nil
             }
-            base = mapped
-        } else {
-            base = nil
+            mapping = mapped
         }
+        // The read-only descriptor must be opened while the mode still allows it (a hub not running as root
+        // could not reopen the memfd afterwards).
+        let readOnly = open("/proc/self/fd/\(fd)", O_RDONLY | O_CLOEXEC)
+        guard fchmod(fd, 0) == 0 else {
+            if readOnly >= 0 { close(readOnly) }
+            if let mapping { munmap(mapping, Int(sizeBytes)) }
+            close(fd)
+            return nil
+        }
+        base = mapping
+        readOnlyDescriptor = readOnly
         descriptor = fd
         self.sizeBytes = sizeBytes
     }
 
     deinit {
         if let base { munmap(base, Int(sizeBytes)) }
+        if readOnlyDescriptor >= 0 { close(readOnlyDescriptor) }
         close(descriptor)
     }
 
@@ -69,11 +90,15 @@ final class MemfdRegionBacking: RegionBacking {
     /// A duplicate of the read-write descriptor, for a transfer that closes what it sends. -1 on failure.
     func duplicateDescriptor() -> Int32 { fcntl(descriptor, F_DUPFD_CLOEXEC, 0) }
 
-    /// A new descriptor for the same memory that can only be mapped for reading: the memfd reopened
-    /// `O_RDONLY` through `/proc/self/fd`. Sealing the memfd against writes is not an option, as the
-    /// hub itself writes it. The caller closes the result. -1 with errno set on failure.
+    /// A new descriptor for the same memory that can only be mapped for reading: a duplicate of the memfd
+    /// opened `O_RDONLY` at creation. Sealing the memfd against writes is not an option, as the hub and
+    /// read-write grantees write it. The caller closes the result. -1 with errno set on failure.
     func openReadOnly() -> Int32 {
-        open("/proc/self/fd/\(descriptor)", O_RDONLY | O_CLOEXEC)
+        guard readOnlyDescriptor >= 0 else {
+            errno = ENOENT
+            return -1
+        }
+        return fcntl(readOnlyDescriptor, F_DUPFD_CLOEXEC, 0)
     }
 }
 
