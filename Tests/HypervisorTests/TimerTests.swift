@@ -30,7 +30,7 @@ import Testing
             _ = fixture.clock.advance(by: period, platform: fixture.platform)
             let fired = fixture.drain().compactMap(\.interrupt)
             #expect(fired.map(\.line) == [0])
-            #expect(fired.first?.coalesced == 0)
+            #expect(fired.first?.coalesced == 1)
             deliveries += fired.count
             #expect(fixture.platform.endOfInterrupt(session: rtos.session, line: 0) == .ok)
         }
@@ -41,7 +41,7 @@ import Testing
         _ = fixture.clock.advance(by: 3 * period, platform: fixture.platform)
         #expect(fixture.drain().isEmpty)
         #expect(fixture.platform.endOfInterrupt(session: rtos.session, line: 0) == .ok)
-        #expect(fixture.drain().compactMap(\.interrupt).first?.coalesced == 2)
+        #expect(fixture.drain().compactMap(\.interrupt).first?.coalesced == 3)
 
         #expect(fixture.platform.cancelTimer(session: rtos.session, line: 0) == .ok)
         #expect(fixture.clock.armedCount == 0)
