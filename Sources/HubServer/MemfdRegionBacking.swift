@@ -12,18 +12,15 @@ import Hypervisor
 /// `ftruncate` it, and the hub's next access to its mapping would die of `SIGBUS`.
 ///
 /// Read-only grantees get a descriptor opened `O_RDONLY` (no `write`, `ftruncate`, `fallocate`, writable
-/// shared `mmap` or `mprotect(PROT_WRITE)` through it), and the memfd's inode loses every permission bit once
-/// the hub holds its read-write and read-only descriptors: reopening `/proc/self/fd/N` read-write is an open
-/// by path, checked against the inode's mode, so it fails for every uid without `CAP_DAC_OVERRIDE`; and
-/// only the hub's uid owns the inode and could give the bits back. `Protocols/guest.md` §8.5 says which
-/// guests this holds against and why a seal cannot do it.
+/// shared `mmap` or `mprotect(PROT_WRITE)` through it), and the memfd's inode keeps only its owner's read
+/// bit (mode 0400) once the hub holds its read-write descriptor and mapping: reopening `/proc/self/fd/N`
+/// is an open by path, checked against the inode's mode, so it fails for every other uid without
+/// `CAP_DAC_OVERRIDE` (and read-write for the owner too), and only the hub's uid owns the inode and could
+/// give bits back. `Protocols/guest.md` §8.5 says which guests this holds against and why a seal cannot.
 final class MemfdRegionBacking: RegionBacking {
     let sizeBytes: UInt64
     /// The read-write memfd. Sent as is for read-write grants.
     let descriptor: Int32
-    /// The memfd opened read-only before its mode was cleared; read-only grantees get duplicates. -1 when
-    /// the reopen failed (no `/proc`): read-only grantees then get no descriptor.
-    private let readOnlyDescriptor: Int32
     private let base: UnsafeMutableRawPointer?
 
     /// Creates and maps a memfd of `sizeBytes`; nil when the kernel refuses (the caller falls back to the heap).
@@ -46,24 +43,19 @@ final class MemfdRegionBacking: RegionBacking {
             }
             mapping = mapped
         }
-        // The read-only descriptor must be opened while the mode still allows it (a hub not running as root
-        // could not reopen the memfd afterwards).
-        let readOnly = open("/proc/self/fd/\(fd)", O_RDONLY | O_CLOEXEC)
-        guard fchmod(fd, 0) == 0 else {
-            if readOnly >= 0 { close(readOnly) }
+        // The owner's read bit stays, so the hub (root or not) can still reopen it read-only for each grantee.
+        guard fchmod(fd, S_IRUSR) == 0 else {
             if let mapping { munmap(mapping, Int(sizeBytes)) }
             close(fd)
             return nil
         }
         base = mapping
-        readOnlyDescriptor = readOnly
         descriptor = fd
         self.sizeBytes = sizeBytes
     }
 
     deinit {
         if let base { munmap(base, Int(sizeBytes)) }
-        if readOnlyDescriptor >= 0 { close(readOnlyDescriptor) }
         close(descriptor)
     }
 
@@ -90,15 +82,13 @@ final class MemfdRegionBacking: RegionBacking {
     /// A duplicate of the read-write descriptor, for a transfer that closes what it sends. -1 on failure.
     func duplicateDescriptor() -> Int32 { fcntl(descriptor, F_DUPFD_CLOEXEC, 0) }
 
-    /// A new descriptor for the same memory that can only be mapped for reading: a duplicate of the memfd
-    /// opened `O_RDONLY` at creation. Sealing the memfd against writes is not an option, as the hub and
-    /// read-write grantees write it. The caller closes the result. -1 with errno set on failure.
+    /// A new descriptor for the same memory that can only be mapped for reading: the memfd reopened
+    /// `O_RDONLY` through `/proc/self/fd`, a fresh open file description per grantee (a shared one would
+    /// share its file offset, status flags and OFD locks between guests). Sealing the memfd against writes
+    /// is not an option, as the hub and read-write grantees write it. The caller closes the result. -1 with
+    /// errno set on failure.
     func openReadOnly() -> Int32 {
-        guard readOnlyDescriptor >= 0 else {
-            errno = ENOENT
-            return -1
-        }
-        return fcntl(readOnlyDescriptor, F_DUPFD_CLOEXEC, 0)
+        open("/proc/self/fd/\(descriptor)", O_RDONLY | O_CLOEXEC)
     }
 }
 
