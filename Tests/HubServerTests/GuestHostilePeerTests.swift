@@ -65,6 +65,52 @@ import Testing
         #expect(hub.stop() == 0)
     }
 
+    /// "suspend" or "resume" for the next `SUSPEND` / `RESUME`, skipping region descriptors and the like.
+    private func nextSuspension(_ client: GuestClient) throws -> String? {
+        while let event = try client.nextEvent(timeout: 5) {
+            switch event {
+            case .suspend: return "suspend"
+            case .resume: return "resume"
+            case .regionFD(_, _, _, let descriptor): if let descriptor { close(descriptor) }
+            default: break
+            }
+        }
+        return nil
+    }
+
+    /// §9.2: a suspended partition's liveness clock stands still, restarts on resume, and suspension belongs to
+    /// the partition: a guest attaching while it is suspended is told at once.
+    @Test func aSuspendedGuestIsNotJudgedSilentAndAGuestAttachingWhileSuspendedIsTold() throws {
+        let hub = try HubHarness { configuration in
+            let index = configuration.partitions.firstIndex { $0.name == "linux" }!
+            configuration.partitions[index].heartbeatMs = 100
+        }
+        let control = try LineClient(unixPath: hub.controlUnix)
+        _ = try control.readJSON()
+        var linux = try attach(hub, "linux")
+        #expect(try control.call("partition.suspend", ["name": "linux"])["result"]?["state"] == "suspended")
+        #expect(try nextSuspension(linux) == "suspend")
+        // Four times the 300 ms timeout without a frame from the guest (a stopped process cannot heartbeat).
+        usleep(1_200_000)
+        #expect(try control.call("guest.stats")["result"]?["heartbeatsMissed"] == 0)
+        #expect(try control.call("partition.resume", ["name": "linux"])["result"]?["state"] == "running")
+        #expect(try nextSuspension(linux) == "resume")
+        // The clock restarted on resume: a heartbeat now is in time.
+        try linux.heartbeat(stamp: 1)
+        #expect(try control.call("guest.stats")["result"]?["heartbeatsMissed"] == 0)
+
+        try linux.detach()
+        linux.close()
+        #expect(try control.call("partition.suspend", ["name": "linux"])["result"]?["changed"] == true)
+        linux = try attach(hub, "linux")
+        #expect(try nextSuspension(linux) == "suspend")
+        usleep(600_000)
+        try linux.heartbeat(stamp: 2)
+        #expect(try control.call("partition.get", ["name": "linux"])["result"]?["state"] == "suspended")
+        #expect(try control.call("guest.stats")["result"]?["heartbeatsMissed"] == 0)
+        #expect(hub.stop() == 0)
+    }
+
     /// §6.3: `coalesced` counts the raises one delivery stands for, the first included.
     @Test func irqCoalescedCountsEveryRaiseFoldedIntoTheDelivery() throws {
         let hub = try HubHarness()
