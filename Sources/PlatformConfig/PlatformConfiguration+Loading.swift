@@ -6,6 +6,8 @@ extension PlatformConfiguration {
     /// A report longer than this is cut (with a final "... and N more issues" line): nobody reads further,
     /// and alias-expanded documents could otherwise produce millions.
     public static let maxReportedIssues = 1000
+    /// Nodes YAML aliases may add to a document (`YAMLAliasScan`); a fixed bound of the loader, not configurable.
+    public static let maxYAMLAliasNodes = YAMLAliasScan.maxAliasNodes
 
     /// Decodes and validates a YAML configuration, reporting every problem found, not only the first.
     ///

@@ -134,6 +134,18 @@ import Testing
         #expect(hub.stop() == 0)
     }
 
+    /// `hub.limits` shows the bounds these tests rely on: the region read length and the loader's alias bound.
+    @Test func hubLimitsShowTheRegionReadAndConfigLoaderBounds() throws {
+        let hub = try HubHarness()
+        let control = try LineClient(unixPath: hub.controlUnix)
+        _ = try control.readJSON()
+        let limits = try #require(try control.call("hub.limits")["result"])
+        #expect(limits["guest"]?["maxRegionRead"] == 1_048_576)
+        #expect(limits["config"]?["maxAliasNodes"] == 100_000)
+        #expect(limits["config"]?["maxBytes"] == .int(Int64(PlatformConfiguration.maxYAMLBytes)))
+        #expect(hub.stop() == 0)
+    }
+
     /// §8.1: `REGION_READ` may ask for up to 1 MiB; one byte more is refused precisely (`ERROR too_large`).
     @Test func regionReadsUpToOneMebibyteAreAnswered() throws {
         let size: UInt64 = 2 << 20
