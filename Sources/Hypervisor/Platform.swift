@@ -17,8 +17,8 @@ public final class Platform {
         /// Shortest period a periodic virtual timer may have, so that one guest cannot make
         /// the hub spin.
         public var minimumTimerPeriodNanoseconds: UInt64 = 50_000
-        /// Largest region read or write in one operation: the 1 MiB `REGION_READ` length guest.md §8.1 allows
-        /// (a smaller value here answered reads the spec allows with `out_of_bounds`).
+        /// Largest region read in one operation: the 1 MiB `REGION_READ` length guest.md §8.1 allows (a smaller
+        /// value here answered reads the spec allows with `out_of_bounds`). Writes are bounded by their frame.
         public var maxRegionAccessBytes: Int = 1 << 20
         /// Length of resume tokens.
         public var resumeTokenBytes: Int = 16

@@ -134,6 +134,25 @@ import Testing
         #expect(hub.stop() == 0)
     }
 
+    /// §8.3: a write is bounded by its frame, not by the 1 MiB read length: with 4 MiB frames, 2 MiB go in at once.
+    @Test func regionWritesAreBoundedByTheFrameOnly() throws {
+        let hub = try HubHarness { configuration in
+            configuration.hub.limits.guestMaxFrameBytes = 4 << 20
+            configuration.regions.append(
+                RegionConfig(
+                    name: "bulk", sizeBytes: 4 << 20, grants: [RegionGrant(partition: "rtos", access: .readWrite)]))
+        }
+        let rtos = try attach(hub, "rtos", tcp: true)
+        let region = try #require(rtos.welcome.regions.first { $0.name == "bulk" })
+        let pattern = (0..<(2 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 12) }
+        #expect(try rtos.writeRegion(region.id, offset: 1 << 20, bytes: pattern) == .ok)
+        #expect(try rtos.readRegion(region.id, offset: 1 << 20, length: 1 << 20) == Array(pattern[..<(1 << 20)]))
+        #expect(try rtos.readRegion(region.id, offset: 2 << 20, length: 1 << 20) == Array(pattern[(1 << 20)...]))
+        // Past the end is still out of bounds.
+        #expect(try rtos.writeRegion(region.id, offset: 3 << 20, bytes: pattern) == .outOfBounds)
+        #expect(hub.stop() == 0)
+    }
+
     /// `hub.limits` shows the bounds these tests rely on: the region read length and the loader's alias bound.
     @Test func hubLimitsShowTheRegionReadAndConfigLoaderBounds() throws {
         let hub = try HubHarness()
