@@ -28,6 +28,8 @@ final class GuestSession {
     /// Frames queued this pass, prefixed and back to back: one buffer, one write per flush.
     private var output = ByteWriter(capacity: 0)
     private var livenessTimer: Timer?
+    /// Judges liveness at the end of the pass the liveness timer found the session silent in (`judgeLiveness`).
+    private var livenessJudgment: EndOfPass?
     /// Retries descriptor frames the socket had no room for (`sendPendingDescriptors`).
     private var descriptorRetryTimer: Timer?
     private var lastTrafficNanos = MonotonicClock.nanoseconds()
@@ -280,6 +282,9 @@ final class GuestSession {
                 GuestFrame(.welcome(welcome(for: info, heartbeatMs: config.heartbeatMs)), requestId: requestId))
             if sendSequence { queueSendSequences(info) }
             if runtimeLinks { enableRuntimeLinks(info) }
+            // A partition suspended before this guest attached (a restarted guest, a new connection) is still
+            // suspended: the guest is told so at once (§9.2).
+            if isSuspended { queue(GuestFrame(.suspend(reason: "partition is suspended"))) }
             startLivenessCheck(heartbeatMs: config.heartbeatMs)
             if connection.kind == .unix { queueRegionDescriptors(info) }
         // Actions of the attach (credit, events) are performed after the welcome is queued.
@@ -324,19 +329,43 @@ final class GuestSession {
             lines: lines, links: links, regions: regions, peers: info.mayInterrupt)
     }
 
-    /// A session silent for three heartbeat periods is closed (§5.4 `heartbeat_ms`).
+    /// A session silent for three heartbeat periods is closed (§5.4 `heartbeat_ms`, §9.1).
+    ///
+    /// libuv runs expired timers before it polls sockets. When the loop was held up longer than the timeout
+    /// (a long pass, the hub stopped or descheduled), the timer fires first in the next pass while the
+    /// guest's heartbeats of that time still wait unread in its socket; judging then disconnected live guests.
+    /// So the timer only notices the silence, and the verdict waits for the end of the pass, after the poll
+    /// phase has read what was waiting.
     private func startLivenessCheck(heartbeatMs: Int?) {
         guard let heartbeatMs, heartbeatMs > 0, let timer = try? Timer(loop: hub.loop) else { return }
         livenessTimer = timer
+        livenessJudgment = try? EndOfPass(loop: hub.loop)
         let period = UInt64(heartbeatMs)
         timer.start(afterMilliseconds: period, repeatMilliseconds: period) { [unowned self] in
-            let silentFor = (MonotonicClock.nanoseconds() - self.lastTrafficNanos) / 1_000_000
-            if silentFor > 3 * period {
-                self.hub.guestCounters.heartbeatsMissed += 1
-                self.sendError(.timeout, "no traffic for \(silentFor) ms (heartbeat every \(period) ms)", requestId: 0)
-                self.closeConnection(reason: "missed heartbeats", detach: .heartbeatMissed)
-            }
+            guard self.silentMilliseconds > 3 * period, !self.isSuspended else { return }
+            guard let judgment = self.livenessJudgment else { return self.judgeLiveness(period: period) }
+            judgment.arm { [unowned self] in self.judgeLiveness(period: period) }
         }
+    }
+
+    private var silentMilliseconds: UInt64 { (MonotonicClock.nanoseconds() &- lastTrafficNanos) / 1_000_000 }
+
+    /// Management suspended the partition: its liveness clock stands still (a suspended guest may be a
+    /// stopped process, `partition.suspend`), and restarts on resume (`notifySuspended`).
+    private var isSuspended: Bool {
+        guard case .attached(_, let name) = state, case .suspended = platform.state(ofPartition: name) else {
+            return false
+        }
+        return true
+    }
+
+    private func judgeLiveness(period: UInt64) {
+        guard case .attached = state, !isSuspended else { return }
+        let silentFor = silentMilliseconds
+        guard silentFor > 3 * period else { return }
+        hub.guestCounters.heartbeatsMissed += 1
+        sendError(.timeout, "no traffic for \(silentFor) ms (heartbeat every \(period) ms)", requestId: 0)
+        closeConnection(reason: "missed heartbeats", detach: .heartbeatMissed)
     }
 
     // MARK: Attached session (§6–§10)
@@ -557,6 +586,8 @@ final class GuestSession {
     }
 
     func notifySuspended(_ suspended: Bool, reason: String) {
+        // The liveness clock restarts on resume: the time suspended is not silence (§9.2).
+        if !suspended { lastTrafficNanos = MonotonicClock.nanoseconds() }
         queue(GuestFrame(suspended ? .suspend(reason: reason) : .resume))
         flush()
     }
@@ -771,6 +802,7 @@ final class GuestSession {
         logger.debug("guest connection \(remote) closed: \(reason)")
         admission?.release()
         livenessTimer?.close()
+        livenessJudgment?.close()
         descriptorRetryTimer?.close()
         // The hub lets go of this session now: the connection must not call back into it (its
         // callbacks hold it unowned) while it drains and closes.

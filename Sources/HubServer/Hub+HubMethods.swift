@@ -96,6 +96,10 @@ extension Hub {
         var result: JSONObject = [
             "limits": .object(configured),
             "control": ["maxDepth": .int(Int64(JSON.defaultMaxDepth))],
+            "config": [
+                "maxBytes": .int(Int64(PlatformConfiguration.maxYAMLBytes)),
+                "maxAliasNodes": .int(Int64(PlatformConfiguration.maxYAMLAliasNodes)),
+            ],
             "guest": [
                 "maxNameBytes": .int(Int64(GuestLimits.default.maxNameBytes)),
                 "maxRegionRead": .int(Int64(GuestLimits.default.maxRegionRead)),

@@ -20,7 +20,8 @@ final class LoopScheduler: Scheduler {
         guard let timer = try? Timer(loop: loop) else { return token }
         timers[token] = timer
         // libuv timers count whole milliseconds; round up so a timer never fires early.
-        timer.start(afterMilliseconds: (nanoseconds + 999_999) / 1_000_000) { [unowned self] in
+        let milliseconds = nanoseconds / 1_000_000 + (nanoseconds % 1_000_000 == 0 ? 0 : 1)
+        timer.start(afterMilliseconds: milliseconds) { [unowned self] in
             self.timers[token]?.close()
             self.timers[token] = nil
             self.onFire?(token)

@@ -10,6 +10,13 @@ import Hypervisor
 ///
 /// The memfd is sealed against shrinking and growing: a guest holding the descriptor could otherwise
 /// `ftruncate` it, and the hub's next access to its mapping would die of `SIGBUS`.
+///
+/// Read-only grantees get a descriptor opened `O_RDONLY` (no `write`, `ftruncate`, `fallocate`, writable
+/// shared `mmap` or `mprotect(PROT_WRITE)` through it), and the memfd's inode keeps only its owner's read
+/// bit (mode 0400) once the hub holds its read-write descriptor and mapping: reopening `/proc/self/fd/N`
+/// is an open by path, checked against the inode's mode, so it fails for every other uid without
+/// `CAP_DAC_OVERRIDE` (and read-write for the owner too), and only the hub's uid owns the inode and could
+/// give bits back. `Protocols/guest.md` §8.5 says which guests this holds against and why a seal cannot.
 final class MemfdRegionBacking: RegionBacking {
     let sizeBytes: UInt64
     /// The read-write memfd. Sent as is for read-write grants.
@@ -27,16 +34,22 @@ final class MemfdRegionBacking: RegionBacking {
             close(fd)
             return nil
         }
+        var mapping: UnsafeMutableRawPointer? = nil
         if sizeBytes > 0 {
             let mapped = mmap(nil, Int(sizeBytes), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
             guard let mapped, mapped != MAP_FAILED else {
                 close(fd)
                 return nil
             }
-            base = mapped
-        } else {
-            base = nil
+            mapping = mapped
         }
+        // The owner's read bit stays, so the hub (root or not) can still reopen it read-only for each grantee.
+        guard fchmod(fd, S_IRUSR) == 0 else {
+            if let mapping { munmap(mapping, Int(sizeBytes)) }
+            close(fd)
+            return nil
+        }
+        base = mapping
         descriptor = fd
         self.sizeBytes = sizeBytes
     }
@@ -70,8 +83,10 @@ final class MemfdRegionBacking: RegionBacking {
     func duplicateDescriptor() -> Int32 { fcntl(descriptor, F_DUPFD_CLOEXEC, 0) }
 
     /// A new descriptor for the same memory that can only be mapped for reading: the memfd reopened
-    /// `O_RDONLY` through `/proc/self/fd`. Sealing the memfd against writes is not an option, as the
-    /// hub itself writes it. The caller closes the result. -1 with errno set on failure.
+    /// `O_RDONLY` through `/proc/self/fd`, a fresh open file description per grantee (a shared one would
+    /// share its file offset, status flags and OFD locks between guests). Sealing the memfd against writes
+    /// is not an option, as the hub and read-write grantees write it. The caller closes the result. -1 with
+    /// errno set on failure.
     func openReadOnly() -> Int32 {
         open("/proc/self/fd/\(descriptor)", O_RDONLY | O_CLOEXEC)
     }

@@ -120,12 +120,21 @@ final class PartitionSupervisor {
             return "\(error)"
         }
         if suspended, state == .running || state == .starting {
+            // A stopped process cannot attach: its attach deadline waits for the resume.
+            attachTimer?.close()
+            attachTimer = nil
             transition(to: .suspended, reason: "suspended by management")
         } else if !suspended, state == .suspended {
-            transition(to: hub.isAttached(partition.name) ? .running : .starting, reason: "resumed by management")
+            // A QEMU guest never attaches: it runs once QEMU does.
+            let attached = hub.isAttached(partition.name) || launch.qemu != nil
+            transition(to: attached ? .running : .starting, reason: "resumed by management")
+            if !attached { armAttachTimer() }
         }
         return nil
     }
+
+    /// Whether management has the partition suspended (`partition.suspend`); the model keeps it across restarts.
+    private var partitionSuspended: Bool { hub.platform.isSuspended(partition: partition.name) }
 
     /// Kills whatever is left at hub shutdown.
     func terminateForShutdown() {
@@ -213,16 +222,32 @@ final class PartitionSupervisor {
                 logger.notice("\(partition.name): \(item.what) not applied: \(item.reason)")
             }
             attachTimer?.close()
-            guard launch.qemu == nil else { return }
-            attachTimer = try? Timer.once(loop: hub.loop, afterMilliseconds: UInt64(launch.attachTimeoutMs)) {
-                [weak self] in
-                guard let self, self.state == .starting else { return }
-                self.crashReason = "failed to attach within \(self.launch.attachTimeoutMs) ms"
-                try? self.process?.kill(signal: SIGKILL)
+            attachTimer = nil
+            // A restart does not end a suspension (`Protocols/guest.md` §9.2): the new process is stopped at
+            // once, before it attaches, and continued by `partition.resume`.
+            if partitionSuspended {
+                try? child.kill(signal: SIGSTOP)
+                transition(to: .suspended, reason: "\(reason); started stopped: the partition is suspended")
+                return
             }
+            guard launch.qemu == nil else { return }
+            armAttachTimer()
         } catch {
             lastExit = nil
             crashed(reason: "cannot start \(launch.command[0]): \(error)")
+        }
+    }
+
+    /// A started guest that has not attached within `attachTimeoutMs` is killed (and restarted by the policy).
+    private func armAttachTimer() {
+        attachTimer?.close()
+        attachTimer = nil
+        guard launch.qemu == nil else { return }
+        attachTimer = try? Timer.once(loop: hub.loop, afterMilliseconds: UInt64(launch.attachTimeoutMs)) {
+            [weak self] in
+            guard let self, self.state == .starting else { return }
+            self.crashReason = "failed to attach within \(self.launch.attachTimeoutMs) ms"
+            try? self.process?.kill(signal: SIGKILL)
         }
     }
 

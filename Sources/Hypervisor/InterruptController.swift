@@ -20,7 +20,8 @@ public struct InterruptController: Sendable {
         public var masked: Bool = false
         public var pending: Bool = false
         public var inService: Bool = false
-        /// Raises folded into the pending delivery beyond the first one.
+        /// Raises folded into the pending delivery, the first one included (0 while not pending): what
+        /// `IRQ.coalesced` reports (`Protocols/guest.md` §6.3), so two raises read 2.
         public var coalesced: UInt32 = 0
     }
 
@@ -37,7 +38,7 @@ public struct InterruptController: Sendable {
     public struct Delivery: Sendable, Equatable {
         public var line: Int
         public var priority: UInt8
-        /// How many extra raises were folded into this delivery.
+        /// How many raises were folded into this delivery, ≥ 1 (`Protocols/guest.md` §6.3).
         public var coalesced: UInt32
     }
 
@@ -73,6 +74,7 @@ public struct InterruptController: Sendable {
             return .coalesced
         }
         lines[line].pending = true
+        lines[line].coalesced = 1
         pendingCount += 1
         return .pending
     }

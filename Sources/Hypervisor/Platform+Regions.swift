@@ -67,7 +67,9 @@ extension Platform {
             actions.append(.event(.regionAccessRefused(partition: partition.name, region: name, write: write)))
             return .failure(RegionFailure(outcome: .outOfGrant))
         }
-        guard length >= 0, length <= options.maxRegionAccessBytes else {
+        // A write is bounded by the frame that carried it (`hub.limits.guestMaxFrameBytes`, up to 64 MiB); only
+        // reads, whose answer the hub builds, have a length of their own (guest.md §8.1).
+        guard length >= 0, write || length <= options.maxRegionAccessBytes else {
             return .failure(RegionFailure(outcome: .tooLarge))
         }
         let end = offset.addingReportingOverflow(UInt64(length))

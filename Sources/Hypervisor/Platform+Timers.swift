@@ -12,6 +12,11 @@ extension Platform {
         let now = scheduler.now
         let deadline = now.addingReportingOverflow(afterNanoseconds)
         guard !deadline.overflow else { return .invalid }
+        // The second deadline must be on the clock too: a period of nearly 2^64 ns (TIMER_SET allows u64
+        // microseconds) would wrap when re-armed and trap computing the delay (`timerFired`).
+        if let period = periodNanoseconds, deadline.partialValue.addingReportingOverflow(period).overflow {
+            return .invalid
+        }
         let token = scheduler.schedule(after: afterNanoseconds)
         timers[token] = VirtualTimer(
             partition: partition.index, line: line, deadline: deadline.partialValue, period: periodNanoseconds)
@@ -36,15 +41,19 @@ extension Platform {
         partition.timers[timer.line] = nil
         if let period = timer.period {
             let now = scheduler.now
-            var next = timer.deadline &+ period
-            if next <= now {
+            var next = timer.deadline.addingReportingOverflow(period)
+            if !next.overflow, next.partialValue <= now {
                 let missed = (now - timer.deadline) / period
-                next = timer.deadline &+ (missed + 1) &* period
+                let (span, spanOverflow) = (missed + 1).multipliedReportingOverflow(by: period)
+                next = spanOverflow ? (0, true) : timer.deadline.addingReportingOverflow(span)
             }
-            timer.deadline = next
-            let nextToken = scheduler.schedule(after: next - now)
-            timers[nextToken] = timer
-            partition.timers[timer.line] = nextToken
+            // A next deadline past the end of the clock never comes: the timer ends with this raise.
+            if !next.overflow {
+                timer.deadline = next.partialValue
+                let nextToken = scheduler.schedule(after: next.partialValue - now)
+                timers[nextToken] = timer
+                partition.timers[timer.line] = nextToken
+            }
         }
         _ = raiseLine(on: partition, line: timer.line, originator: .timer, actions: &actions)
     }

@@ -41,6 +41,18 @@ struct ConfigDecoder {
         name: "", schedulingClass: .fairShare, priority: 0, memoryBytes: PartitionConfig.memoryRange.lowerBound,
         secret: "?")
 
+    /// A VLAN id as written. A value past `UInt16` is reported as written (clamping it made the range check
+    /// quote 65535 for, say, 70000); the range itself is `ConfigValidator`'s.
+    private func vlanID(_ value: Int, _ path: String, _ node: Node?) -> UInt16 {
+        guard let vid = UInt16(exactly: value) else {
+            reader.report(
+                path, "\(value) is outside \(EthernetVLAN.vidRange.lowerBound)...\(EthernetVLAN.vidRange.upperBound)",
+                at: node)
+            return 0
+        }
+        return vid
+    }
+
     private func platformInfo(_ node: Node, _ path: String) -> PlatformInfo {
         var info = PlatformInfo(name: "")
         guard let fields = reader.mapping(node, at: path, allowed: ["name", "description"]) else { return info }
@@ -321,14 +333,18 @@ struct ConfigDecoder {
         if fields.optional("vlan") != nil && fields.optional("trunk") != nil {
             reader.report(fields.path("trunk"), "cannot be combined with vlan", at: fields.optional("trunk"))
         }
-        if let vid = fields.read("vlan", reader.int) { port.vlan = .access(UInt16(clamping: max(0, vid))) }
+        if let vid = fields.read("vlan", reader.int) {
+            port.vlan = .access(vlanID(vid, fields.path("vlan"), fields.optional("vlan")))
+        }
         if let node = fields.optional("trunk") {
             if let trunk = reader.mapping(node, at: fields.path("trunk"), allowed: ["allowed", "native"]) {
                 let allowed = trunk.read("allowed", intList) ?? []
                 let native = trunk.read("native", reader.int)
                 port.vlan = .trunk(
-                    allowed: allowed.map { UInt16(clamping: max(0, $0)) },
-                    native: native.map { UInt16(clamping: max(0, $0)) })
+                    allowed: allowed.enumerated().map { index, vid in
+                        vlanID(vid, YAMLReader.element(trunk.path("allowed"), index), trunk.optional("allowed"))
+                    },
+                    native: native.map { vlanID($0, trunk.path("native"), trunk.optional("native")) })
             }
         }
         port.isolated = fields.read("isolated", reader.bool) ?? false

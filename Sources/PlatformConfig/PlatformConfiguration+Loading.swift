@@ -6,6 +6,8 @@ extension PlatformConfiguration {
     /// A report longer than this is cut (with a final "... and N more issues" line): nobody reads further,
     /// and alias-expanded documents could otherwise produce millions.
     public static let maxReportedIssues = 1000
+    /// Nodes YAML aliases may add to a document (`YAMLAliasScan`); a fixed bound of the loader, not configurable.
+    public static let maxYAMLAliasNodes = YAMLAliasScan.maxAliasNodes
 
     /// Decodes and validates a YAML configuration, reporting every problem found, not only the first.
     ///
@@ -18,6 +20,9 @@ extension PlatformConfiguration {
                 ConfigIssue(path: "", reason: "the document is larger than \(maxYAMLBytes) bytes")
             ])
         }
+        // Aliases are bounded before composing: Yams itself walks alias-expanded mapping keys (YAMLAliasScan).
+        let scan = YAMLAliasScan.scan(yaml)
+        if let issue = scan.issue { throw ConfigurationError(issues: [issue]) }
         let root: Node
         do {
             guard let node = try Yams.compose(yaml: yaml) else {
@@ -29,7 +34,8 @@ extension PlatformConfiguration {
         } catch {
             throw ConfigurationError(issues: [syntaxIssue(error)])
         }
-        let reader = YAMLReader()
+        // The reader's own node budget is a backstop; the scan already bounded the tree it walks.
+        let reader = YAMLReader(maxNodes: max(YAMLReader.maxNodes, 2 * scan.expandedNodes))
         let config = ConfigDecoder(reader: reader, baseDirectory: baseDirectory).decode(root: root)
         var validator = ConfigValidator(config)
         // With the budget spent, the tree was only partly decoded; leave one slot for saying so.

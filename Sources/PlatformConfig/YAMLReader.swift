@@ -15,9 +15,13 @@ final class YAMLReader {
     }
 
     /// YAML aliases can make a small text expand into an enormous tree ("billion laughs"); decoding stops
-    /// after this many nodes. Real configurations have a few hundred.
+    /// after this many nodes. Real configurations have a few hundred. `YAMLAliasScan` bounds alias expansion
+    /// before composing; this budget, raised to the scanned size of a large document, is a backstop.
     static let maxNodes = 100_000
+    let maxNodes: Int
     private var nodesRead = 0
+
+    init(maxNodes: Int = YAMLReader.maxNodes) { self.maxNodes = maxNodes }
     /// Set when the budget ran out; reported first, since everything after it is incomplete.
     private(set) var budgetIssue: ConfigIssue?
 
@@ -28,10 +32,10 @@ final class YAMLReader {
 
     /// False (after reporting once) when the node budget is spent.
     private func withinBudget(_ path: String, _ node: Node) -> Bool {
-        if nodesRead < Self.maxNodes { return true }
+        if nodesRead < maxNodes { return true }
         if budgetIssue == nil {
             budgetIssue = ConfigIssue(
-                path: "", reason: "the document has more than \(Self.maxNodes) nodes (alias expansion?)",
+                path: "", reason: "the document has more than \(maxNodes) nodes",
                 line: node.mark?.line, column: node.mark?.column)
         }
         return false

@@ -17,6 +17,8 @@ final class HubHarness: Sendable {
     let guestTCPPort: UInt16
     let shutdown: @Sendable (String) -> Bool
     private let finished = Locked<Int32?>(nil)
+    /// The hub's door, to run a job on its loop thread (`runOnLoop`).
+    private let door = Locked<LoopDoor?>(nil)
 
     /// Starts a hub; `configure` adjusts the reference configuration first.
     init(configure: (inout PlatformConfiguration) -> Void = { _ in }) throws {
@@ -36,6 +38,7 @@ final class HubHarness: Sendable {
 
         let started = Locked<Result<(@Sendable (String) -> Bool, [Endpoint], [Endpoint]), HubStartError>?>(nil)
         let finished = self.finished
+        let door = self.door
         let config = configuration
         spawnThread {
             var logger = Logger(label: "hub-under-test")
@@ -49,6 +52,7 @@ final class HubHarness: Sendable {
             } catch {
                 fatalError("unexpected \(error)")
             }
+            door.withLock { $0 = hub.door }
             started.withLock { $0 = .success((hub.remoteShutdown, hub.boundControlEndpoints, hub.boundGuestEndpoints)) }
             let status = hub.run()
             finished.withLock { $0 = status }
@@ -68,6 +72,13 @@ final class HubHarness: Sendable {
         }
         controlTCPPort = tcpPort(control)
         guestTCPPort = tcpPort(guest)
+    }
+
+    /// Runs `job` on the hub's loop thread, between its callbacks: a job that sleeps holds the loop up, as a
+    /// long pass or a stopped hub process would. False once the hub stopped.
+    @discardableResult
+    func runOnLoop(_ job: @escaping @Sendable () -> Void) -> Bool {
+        door.withLock { $0 }?.post(job) ?? false
     }
 
     /// Stops the hub and waits; returns `uv_loop_close`'s result (0 = no leak), nil on timeout.

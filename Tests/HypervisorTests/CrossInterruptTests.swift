@@ -102,7 +102,7 @@ import Testing
         _ = platform.raise(from: .session(rtos.session), to: "linux", line: 4, actions: &actions)
         let first = fixture.drain().compactMap(\.interrupt)
         #expect(first.map(\.line) == [9, 2])
-        #expect(first.map(\.coalesced) == [0, 2])
+        #expect(first.map(\.coalesced) == [1, 3])
         #expect(first.map(\.priority) == [1, 7])
         #expect(platform.snapshot().partition("linux")?.counters.interruptsCoalesced == 2)
 

@@ -51,6 +51,18 @@ import Testing
         #expect(try PlatformConfiguration.load(yaml: config.encodeYAML()) == config)
     }
 
+    /// VLAN ids past 16 bits are reported as written, not as the 65535 they were once clamped to.
+    @Test func vlanIdsOutOfSixteenBitsAreReportedAsWritten() {
+        let yaml = Self.yaml.replacingOccurrences(of: "vlan: 10", with: "vlan: 70000")
+            .replacingOccurrences(of: "allowed: [10, 20], native: 1", with: "allowed: [10, -3], native: 99999999999")
+        let found = loadIssues(yaml).map(\.description)
+        #expect(found.contains { $0.hasPrefix("devices.ethernet[0].ports[1].vlan: 70000 is outside 1...4094") })
+        #expect(
+            found.contains { $0.hasPrefix("devices.ethernet[0].ports[4].trunk.allowed[1]: -3 is outside 1...4094") })
+        #expect(found.contains { $0.hasPrefix("devices.ethernet[0].ports[4].trunk.native: 99999999999 is outside") })
+        #expect(!found.contains { $0.contains("65535") || $0.contains(": 0 is outside") }, "\(found)")
+    }
+
     @Test func badPortsNameTheirEntry() {
         let yaml = Self.yaml.replacingOccurrences(of: "vlan: 10", with: "vlan: 4095")
             .replacingOccurrences(of: "tap: hubtap0", with: "tap: a-name-longer-than-15")

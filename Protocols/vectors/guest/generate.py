@@ -134,6 +134,8 @@ vec("raise.hex", "RAISE", {"partition": "linux", "line": 3},
 vec("raise-result.hex", "RAISE_RESULT", {"outcome": 1}, [u8(1, "outcome latched")], request_id=5)
 vec("irq.hex", "IRQ", {"line": 3, "priority": 2, "coalesced": 4},
     [u16(3, "line"), u8(2, "priority"), u32(4, "raises coalesced")])
+vec("irq-single.hex", "IRQ", {"line": 3, "priority": 7, "coalesced": 1},
+    [u16(3, "line"), u8(7, "priority"), u32(1, "one raise: coalesced counts the first raise too")])
 vec("eoi.hex", "EOI", {"line": 3}, [u16(3, "line")])
 vec("mask.hex", "MASK", {"line": 5}, [u16(5, "line")], request_id=6)
 vec("unmask.hex", "UNMASK", {"line": 5}, [u16(5, "line")], request_id=7)
@@ -252,6 +254,11 @@ bad("bad-trailing.hex", "EOI with a stray byte", "trailing_bytes", 8,
 bad("bad-region-read-too-large.hex", "REGION_READ of 2 MiB", "too_large", 10,
     [u32(2, "region"), u64(0, "offset"), u32(2 * 1024 * 1024, "length over 1 MiB")], type_name="REGION_READ",
     request_id=27)
+bad("bad-region-read-one-over.hex", "REGION_READ of 1 MiB + 1", "too_large", 10,
+    [u32(2, "region"), u64(0, "offset"), u32(1024 * 1024 + 1, "length one over 1 MiB")], type_name="REGION_READ",
+    request_id=31)
+bad("bad-irq-coalesced-zero.hex", "IRQ folding 0 raises", "invalid_value", 8,
+    [u16(3, "line"), u8(7, "priority"), u32(0, "coalesced 0 < 1")], type_name="IRQ", request_id=0)
 bad("bad-priority.hex", "SET_PRIORITY 16", "invalid_value", 8,
     [u16(1, "line"), u8(16, "priority 16 > 15")], type_name="SET_PRIORITY", request_id=28)
 bad("bad-too-many-lines.hex", "WELCOME announcing 65535 lines", "too_many", 8,

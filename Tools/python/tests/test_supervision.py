@@ -124,6 +124,52 @@ def test_suspend_stops_the_process_and_resume_continues_it_with_notifications(hu
     assert lines[1:] == ["suspend", "resume", "irq 4"], lines
 
 
+def test_a_suspended_heartbeating_guest_is_not_declared_hung_and_a_restart_keeps_it_suspended(hubd, tmp_path):
+    """Guest.md §9.2: a suspended partition's liveness clock stands still (its process is stopped and cannot
+    heartbeat) and restarts on resume; a restart does not end the suspension."""
+    record = tmp_path / "mgmt.log"
+    config = with_launch(default_config(), "mgmt", launch_block("--record", str(record), "--heartbeat-ms", "50"),
+                         extra="    heartbeatMs: 200\n")
+    hub = hubd(config=config)
+    running = wait_state(hub, "mgmt", "running")
+    pid = hub.call("partition.get", {"name": "mgmt"})["supervisor"]["pid"]
+    assert hub.call("partition.suspend", {"name": "mgmt"})["state"] == "suspended"
+    assert eventually(lambda: process_state(pid) == "T"), "the guest process is stopped"
+    # Well past 3 x 200 ms without a heartbeat: the hub must not judge the stopped guest hung.
+    time.sleep(1.5)
+    status = hub.call("partition.get", {"name": "mgmt"})
+    assert (status["state"], status["supervisor"]["state"], status["supervisor"]["pid"]) == (
+        "suspended", "suspended", pid), status
+    assert hub.call("guest.stats")["heartbeatsMissed"] == 0
+    # On resume the clock restarts from zero: the guest, continued, has its full 600 ms to heartbeat again.
+    assert hub.call("partition.resume", {"name": "mgmt"})["state"] == "running"
+    time.sleep(1.0)
+    status = hub.call("partition.get", {"name": "mgmt"})
+    assert (status["state"], status["supervisor"]["pid"], status["supervisor"]["restarts"]) == ("running", pid, 0)
+    states = hub.call("events.recent", {"filter": {"kinds": ["partition.state"], "partitions": ["mgmt"]},
+                                        "since": running["seq"]})["events"]
+    assert [e["data"]["to"] for e in states] == ["suspended", "running"], states
+
+    # A restart while suspended comes back suspended: the new process is stopped before it attaches.
+    assert hub.call("partition.suspend", {"name": "mgmt"})["state"] == "suspended"
+    suspended = wait_state(hub, "mgmt", "suspended", since=states[-1]["seq"])
+    hub.call("partition.restart", {"name": "mgmt"})
+    restarted = wait_state(hub, "mgmt", "suspended", since=wait_state(hub, "mgmt", "starting",
+                                                                       since=suspended["seq"])["seq"])
+    assert "the partition is suspended" in restarted["data"]["reason"]
+    new_pid = hub.call("partition.get", {"name": "mgmt"})["supervisor"]["pid"]
+    assert new_pid != pid
+    assert eventually(lambda: process_state(new_pid) == "T"), "the restarted guest is stopped"
+    time.sleep(1.0)
+    status = hub.call("partition.get", {"name": "mgmt"})
+    assert (status["state"], status["supervisor"]["state"], status["supervisor"]["pid"]) == (
+        "suspended", "suspended", new_pid), status
+    assert hub.call("partition.resume", {"name": "mgmt"})["changed"] is True
+    wait_state(hub, "mgmt", "running", since=restarted["seq"])
+    assert eventually(lambda: process_state(new_pid) in ("S", "R")), "the restarted guest runs again"
+    assert hub.call("guest.stats")["heartbeatsMissed"] == 0
+
+
 def test_start_stop_restart_and_logs_through_the_control_api(hubd):
     config = with_launch(default_config(), "mgmt", launch_block())
     hub = hubd(config=config)
