@@ -183,12 +183,16 @@ extension PlatformConfiguration {
             }
             if modem.smsCapacity != defaults.smsCapacity || modem.maxCalls != defaults.maxCalls
                 || modem.ringIntervalMs != defaults.ringIntervalMs || modem.traceLines != defaults.traceLines
+                || modem.backendCommandTimeoutMs != defaults.backendCommandTimeoutMs
+                || modem.backendKeepaliveMs != defaults.backendKeepaliveMs
             {
                 out.block("limits") { out in
                     out.int("smsCapacity", modem.smsCapacity)
                     out.int("maxCalls", modem.maxCalls)
                     out.int("ringIntervalMs", modem.ringIntervalMs)
                     out.int("traceLines", modem.traceLines)
+                    out.int("backendCommandTimeoutMs", modem.backendCommandTimeoutMs)
+                    out.int("backendKeepaliveMs", modem.backendKeepaliveMs)
                 }
             }
             if modem.echo != defaults.echo { out.string("echo", modem.echo.rawValue) }
