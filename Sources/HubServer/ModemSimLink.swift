@@ -122,6 +122,11 @@ extension ModemHostSettings {
     init(json object: JSONObject) {
         self.init()
         func int(_ key: String) -> Int? { object[key]?.intValue }
+        // Strings are kept short so the next hello stays far below the frame limit whatever a peer sent.
+        func string(_ key: String, max: Int = 32) -> String? {
+            guard let value = object[key]?.stringValue, value.utf8.count <= max else { return nil }
+            return value
+        }
         echo = object["echo"]?.boolValue ?? echo
         verbose = object["verbose"]?.boolValue ?? verbose
         quiet = object["quiet"]?.boolValue ?? quiet
@@ -137,8 +142,8 @@ extension ModemHostSettings {
         reportedStat = int("reportedStat")
         cmgf = int("cmgf") ?? cmgf
         csms = int("csms") ?? csms
-        cscs = object["cscs"]?.stringValue ?? cscs
-        serviceCentre = object["csca"]?.stringValue
+        cscs = string("cscs") ?? cscs
+        serviceCentre = string("csca")
         if let values = object["cnmi"]?.arrayValue, values.count == 5 {
             let ints = values.compactMap(\.intValue)
             if ints.count == 5 { cnmi = ints }
@@ -151,14 +156,16 @@ extension ModemHostSettings {
         cfun = int("cfun") ?? cfun
         copsMode = int("copsMode") ?? copsMode
         copsFormat = int("copsFormat") ?? copsFormat
-        copsOperator = object["copsOperator"]?.stringValue
+        copsOperator = string("copsOperator")
         gprsAttached = object["cgatt"]?.boolValue ?? gprsAttached
         simUnlocked = object["simUnlocked"]?.boolValue ?? false
-        changedPIN = object["pin"]?.stringValue
+        changedPIN = string("pin")
         nextReference = int("nextReference") ?? nextReference
         nextConcatReference = int("nextConcatReference") ?? nextConcatReference
         if let contexts = object["cgdcont"]?.objectValue {
-            for cid in 1...8 { if let apn = contexts["\(cid)"]?.stringValue { pdpContexts[cid] = apn } }
+            for cid in 1...8 {
+                if let apn = contexts["\(cid)"]?.stringValue, apn.utf8.count <= 256 { pdpContexts[cid] = apn }
+            }
         }
         if let registers = object["s"]?.objectValue {
             for number in 0...12 { if let value = registers["\(number)"]?.intValue { sRegisters[number] = value } }
