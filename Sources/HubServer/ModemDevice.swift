@@ -68,6 +68,7 @@ final class ModemDevice: HubDevice {
                 "echo": .string(config.echo.rawValue),
                 "backendCommandTimeoutMs": .int(Int64(config.backendCommandTimeoutMs)),
                 "backendKeepaliveMs": .int(Int64(config.backendKeepaliveMs)),
+                "backendBacklogBytes": .int(Int64(config.backendBacklogBytes)),
             ]
         }
         return .object(object)
@@ -149,6 +150,8 @@ final class ModemInstance {
     /// answered itself with an error because the simulator was away or hung.
     var backendTimeouts = 0
     var hostErrors = 0
+    /// Links given up because the simulator left more than `backendBacklogBytes` of host input unread.
+    var backendOverflows = 0
     /// Network-side control requests forwarded to the remote simulator, by request id.
     var remoteRequests: [UInt64: RemoteRequest] = [:]
     var nextRemoteRequest: UInt64 = 1
@@ -323,6 +326,15 @@ final class ModemInstance {
         } else if backendUp, let remoteConnection {
             _ = remoteConnection.write(ModemSimFrame.encodeAT(Array(bytes)))
             if bytes.contains(0x0D) || bytes.contains(0x1A) || bytes.contains(0x1B) { commandForwarded() }
+            // A simulator that does not read is as good as hung: the hub holds no more than the budget.
+            if remoteConnection.unsentBytes > config.backendBacklogBytes {
+                backendOverflows += 1
+                // What the host typed is lost with the link: its line gets the hub's error now.
+                remoteCommandInFlight = true
+                linkClosed(
+                    remoteConnection,
+                    reason: "the simulator left more than \(config.backendBacklogBytes) bytes of host input unread")
+            }
         } else {
             // The remote simulator is away: every command line gets a clear final result at once, echoed
             // and formatted as the host set the modem up (`ATE`, `ATV`, `ATQ`, `+CMEE`).

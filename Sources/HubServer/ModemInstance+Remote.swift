@@ -439,10 +439,12 @@ extension ModemInstance {
     var backendLinkJSON: JSON {
         [
             "reconnects": .int(Int64(backendReconnects)), "attempts": .int(Int64(backendAttempts)),
-            "timeouts": .int(Int64(backendTimeouts)), "hostErrors": .int(Int64(hostErrors)),
+            "timeouts": .int(Int64(backendTimeouts)), "overflows": .int(Int64(backendOverflows)),
+            "hostErrors": .int(Int64(hostErrors)),
             "settingsHeld": .bool(hostSettings != nil),
             "commandTimeoutMs": .int(Int64(config.backendCommandTimeoutMs)),
             "keepaliveMs": .int(Int64(config.backendKeepaliveMs)),
+            "backlogBytes": .int(Int64(config.backendBacklogBytes)),
         ]
     }
 

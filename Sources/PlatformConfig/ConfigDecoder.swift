@@ -393,7 +393,7 @@ struct ConfigDecoder {
                 node, at: fields.path("limits"),
                 allowed: [
                     "smsCapacity", "maxCalls", "ringIntervalMs", "traceLines", "backendCommandTimeoutMs",
-                    "backendKeepaliveMs",
+                    "backendKeepaliveMs", "backendBacklogBytes",
                 ])
         {
             modem.smsCapacity = limits.read("smsCapacity", reader.int) ?? modem.smsCapacity
@@ -403,6 +403,7 @@ struct ConfigDecoder {
             modem.backendCommandTimeoutMs =
                 limits.read("backendCommandTimeoutMs", reader.int) ?? modem.backendCommandTimeoutMs
             modem.backendKeepaliveMs = limits.read("backendKeepaliveMs", reader.int) ?? modem.backendKeepaliveMs
+            modem.backendBacklogBytes = limits.read("backendBacklogBytes", reader.int) ?? modem.backendBacklogBytes
         }
         if let echo = fields.read("echo", reader.string) {
             if let scope = ModemEchoScope(rawValue: echo) {

@@ -387,6 +387,9 @@ struct ConfigValidator {
                 "\(path).limits.backendCommandTimeoutMs")
             check(
                 modem.backendKeepaliveMs, in: ModemConfig.backendKeepaliveMsRange, "\(path).limits.backendKeepaliveMs")
+            check(
+                modem.backendBacklogBytes, in: ModemConfig.backendBacklogBytesRange,
+                "\(path).limits.backendBacklogBytes")
             if let token = modem.backendToken, token.isEmpty || token.utf8.count > 256 {
                 add("\(path).backend.token", "a token is 1 to 256 bytes")
             }

@@ -184,6 +184,8 @@ public struct ModemConfig: Sendable, Equatable {
     public var backendCommandTimeoutMs: Int
     /// How often the hub checks an idle remote backend is alive (a `ping` on the link).
     public var backendKeepaliveMs: Int
+    /// Host bytes the hub may hold for a remote backend that does not read them; past this it is hung.
+    public var backendBacklogBytes: Int
 
     public static let defaultMaxLineBytes = 2048
     public static let maxLineBytesRange = 64...65536
@@ -200,6 +202,8 @@ public struct ModemConfig: Sendable, Equatable {
     public static let backendCommandTimeoutMsRange = 100...600_000
     public static let defaultBackendKeepaliveMs = 2000
     public static let backendKeepaliveMsRange = 100...600_000
+    public static let defaultBackendBacklogBytes = 1 << 20
+    public static let backendBacklogBytesRange = 4096...(64 << 20)
 
     public init(
         name: String, owner: String, pin: String? = nil, backend: ModemBackend = .builtin, listen: [Endpoint] = [],
@@ -229,6 +233,7 @@ public struct ModemConfig: Sendable, Equatable {
         echo = .all
         backendCommandTimeoutMs = ModemConfig.defaultBackendCommandTimeoutMs
         backendKeepaliveMs = ModemConfig.defaultBackendKeepaliveMs
+        backendBacklogBytes = ModemConfig.defaultBackendBacklogBytes
     }
 }
 

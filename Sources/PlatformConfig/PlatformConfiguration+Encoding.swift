@@ -185,6 +185,7 @@ extension PlatformConfiguration {
                 || modem.ringIntervalMs != defaults.ringIntervalMs || modem.traceLines != defaults.traceLines
                 || modem.backendCommandTimeoutMs != defaults.backendCommandTimeoutMs
                 || modem.backendKeepaliveMs != defaults.backendKeepaliveMs
+                || modem.backendBacklogBytes != defaults.backendBacklogBytes
             {
                 out.block("limits") { out in
                     out.int("smsCapacity", modem.smsCapacity)
@@ -193,6 +194,7 @@ extension PlatformConfiguration {
                     out.int("traceLines", modem.traceLines)
                     out.int("backendCommandTimeoutMs", modem.backendCommandTimeoutMs)
                     out.int("backendKeepaliveMs", modem.backendKeepaliveMs)
+                    out.int("backendBacklogBytes", modem.backendBacklogBytes)
                 }
             }
             if modem.echo != defaults.echo { out.string("echo", modem.echo.rawValue) }

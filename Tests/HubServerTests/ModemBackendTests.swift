@@ -65,7 +65,9 @@ struct ModemBackendTests {
         }
     }
 
-    static func startHub() throws -> (HubHarness, backend: String, at: String) {
+    static func startHub(_ adjust: @escaping (inout ModemConfig) -> Void = { _ in }) throws -> (
+        HubHarness, backend: String, at: String
+    ) {
         var paths = ("", "")
         let hub = try HubHarness { configuration in
             guard case .unix(let control) = configuration.hub.controlEndpoints[0] else { return }
@@ -75,6 +77,7 @@ struct ModemBackendTests {
             configuration.devices.modems[0].listen = [.unix(path: paths.1)]
             configuration.devices.modems[0].backendCommandTimeoutMs = 300
             configuration.devices.modems[0].backendKeepaliveMs = 200
+            adjust(&configuration.devices.modems[0])
         }
         return (hub, paths.0, paths.1)
     }
@@ -140,6 +143,33 @@ struct ModemBackendTests {
             }
         }
         #expect(host.readUntil("\r\nOK\r\n") == "\r\nOK\r\n")
+    }
+
+    /// A simulator that says hello and then never reads: the hub holds at most `backendBacklogBytes` of the
+    /// host's input for it, then drops the link and answers the host, long before any deadline.
+    @Test func aSimulatorThatNeverReadsIsDroppedAtTheBacklogLimit() throws {
+        let (hub, backend, at) = try ModemBackendTests.startHub { modem in
+            modem.backendBacklogBytes = 65536
+            modem.backendCommandTimeoutMs = 600_000
+            modem.backendKeepaliveMs = 600_000
+        }
+        defer { #expect(hub.stop() == 0) }
+        let (stuck, _) = try ModemBackendTests.connectSimulator(backend)
+        let host = try Peer(at)
+        // 4 MiB without a line end: more than the socket buffers and the budget together.
+        let chunk = [UInt8](repeating: UInt8(ascii: "A"), count: 65536)
+        for _ in 0..<64 { host.client.sendRaw(chunk) }
+        // The host's lost line is answered first; the echo of what it typed after the drop follows (ATE1).
+        let answer = try #require(host.readUntil("\r\nERROR\r\n"))
+        #expect(answer.hasPrefix("\r\nERROR\r\n") && answer.dropFirst(9).allSatisfy { $0 == "A" })
+        // The simulator's end: what the kernel held, then the end of the link (at most the budget beyond it).
+        var received = 0
+        while let (_, payload) = stuck.readFrame() { received += payload.count }
+        #expect(received < 4 << 20, "the hub dropped what it could not hand over")
+        let control = try LineClient(unixPath: hub.controlUnix)
+        let modems = try control.call("modem.list")["result"]?["modems"]
+        #expect(modems?[0]?["backendLink"]?["overflows"] == 1)
+        #expect(modems?[0]?["backendLink"]?["backlogBytes"] == 65536)
     }
 
     /// A peer that connects and never says hello is given up after the command deadline.
