@@ -180,7 +180,8 @@ final class ModemInstance {
         } else {
             simulator = nil
         }
-        downAssembler.echo = false
+        // Until a simulator reports the host's settings, the hub answers as a modem after ATZ does (ATE1).
+        downAssembler.echo = true
         downAssembler.maxLineBytes = config.maxLineBytes
     }
 
