@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import re
 import signal
+import subprocess
 import time
 
+from handsethub.pytest_plugin import find_hubd
 from test_modem_pty import FINAL, Serial, config
 from test_modem_remote import start_sim, wait_backend
 
@@ -173,6 +175,39 @@ def test_a_hung_simulator_costs_one_error_within_the_deadline(hubd, tmp_path):
         serial.close()
         if stopped:
             sim.send_signal(signal.SIGCONT)
+        if sim.poll() is None:
+            sim.kill()
+            sim.wait(timeout=10)
+        log.close()
+
+
+def test_settings_survive_when_the_simulator_dials_in(hubd, tmp_path):
+    """`backend: {listen}`: the restarted simulator dials the hub (`--connect`) and gets the host's
+    settings in the hub's answering hello."""
+    pty_path = str(tmp_path / "modem0.tty")
+    client = hubd(config(pty_path, extra="      backend: {listen: unix:/tmp/backend.sock}\n" + LIMITS))
+    written = (client.hub.directory / "hubd.yaml").read_text()
+    backend = re.search(r"listen: \"?unix:([^\"}\s,]+)", written).group(1)
+    log = open(tmp_path / "sim.log", "wb")
+    command = [str(find_hubd()), "modem-sim", "--connect", f"unix:{backend}"]
+    sim = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    serial = Serial(pty_path)
+    try:
+        wait_backend(client, True)
+        serial.at("ATE0")
+        serial.at("AT+CMEE=1;+CRC=1;+CLIP=1")
+        sim.kill()
+        sim.wait(timeout=10)
+        wait_backend(client, False)
+        sim = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        wait_for(lambda: link(client)["reconnects"] == 1, "the simulator never dialled back")
+        got, before = final_of(serial, "AT+CFUN=9")
+        assert got == "+CME ERROR: 50" and "AT+CFUN" not in before
+        client.call("modem.call.incoming", {"modem": "modem0", "number": "+15550002222"})
+        serial.expect(r"\+CRING: VOICE")
+        serial.expect(r'\+CLIP: "\+15550002222",145')
+    finally:
+        serial.close()
         if sim.poll() is None:
             sim.kill()
             sim.wait(timeout=10)
