@@ -65,8 +65,10 @@ public struct SMSAddress: Sendable, Equatable {
             guard let septets = GSM7.septets(number), septets.count <= 11 else {
                 throw SMSPDUError("alphanumeric address '\(number)' is not 1-11 GSM characters")
             }
-            let packed = GSM7.pack(septets)
-            return (packed.count * 2, packed)
+            // TS 23.040 §9.1.2.5: the length counts the useful semi-octets of the packed septets,
+            // ceil(7n / 4) — not twice the octets, which for 7 characters (49 bits: 13 semi-octets
+            // in 7 octets) would claim 14 and make the decoder read an eighth, phantom '@'.
+            return ((septets.count * 7 + 3) / 4, GSM7.pack(septets))
         }
         let digits = bareDigits
         guard digits.count <= 20 else { throw SMSPDUError("address has \(digits.count) digits, more than 20") }
@@ -123,6 +125,7 @@ public struct SMSAddress: Sendable, Equatable {
 
     private static func decodeValue(_ octets: [UInt8], digits: Int, type: UInt8) throws(SMSPDUError) -> SMSAddress {
         if type & 0x70 == 0x50 {
+            // `digits` semi-octets hold floor(4·digits / 7) whole septets (§9.1.2.5).
             let septets = GSM7.unpack(octets, count: digits * 4 / 7) ?? []
             return SMSAddress(number: GSM7.text(septets), typeOfAddress: type)
         }

@@ -153,7 +153,7 @@ extension Hub {
             return .result([
                 "modems": .array(
                     device.allInstances.map { modem in
-                        [
+                        var entry: JSONObject = [
                             "name": .string(modem.config.name), "owner": .string(modem.config.owner),
                             "backend": .string(modem.isRemote ? "remote" : "builtin"),
                             "backendEndpoint": .string(modem.backendDescription),
@@ -162,6 +162,8 @@ extension Hub {
                                 modem.openers.values.map { .string($0.kind) }.sorted { "\($0)" < "\($1)" }),
                             "pty": modem.config.pty.map(JSON.string) ?? .null,
                         ]
+                        if modem.isRemote { entry["backendLink"] = modem.backendLinkJSON }
+                        return JSON.object(entry)
                     })
             ])
         }

@@ -66,6 +66,9 @@ final class ModemDevice: HubDevice {
                 "waits": .int(Int64(ModemInstance.maxWaits)),
                 "shared": .bool(config.shared),
                 "echo": .string(config.echo.rawValue),
+                "backendCommandTimeoutMs": .int(Int64(config.backendCommandTimeoutMs)),
+                "backendKeepaliveMs": .int(Int64(config.backendKeepaliveMs)),
+                "backendBacklogBytes": .int(Int64(config.backendBacklogBytes)),
             ]
         }
         return .object(object)
@@ -131,6 +134,28 @@ final class ModemInstance {
     var downAssembler = ATLineAssembler()
     /// Whether a command line went to the remote simulator and its final result has not come back.
     var remoteCommandInFlight = false
+    /// What the host has set on the modem, as the remote simulator last reported it; handed to every
+    /// new simulator in the hub's hello (Protocols/modem.md §6.2) and used for the hub's own answers.
+    var hostSettings: ModemHostSettings?
+    /// The liveness probe in flight on the link (Protocols/modem.md §6.3): its request id, when it
+    /// must be answered, and whether a host command line waits behind it.
+    var probe: (id: UInt64, deadlineMs: UInt64, command: Bool)?
+    /// When the oldest command line sent after the probe went out was forwarded (it gets its own probe).
+    var unprobedLineSince: UInt64?
+    var probeTimer: Timer?
+    var keepaliveTimer: Timer?
+    /// When the last frame came from the simulator.
+    var lastHeardMs: UInt64 = 0
+    /// Connection attempts since the link was lost (or since start), and links that came back.
+    var backendAttempts = 0
+    var backendReconnects = 0
+    var backendEverUp = false
+    /// Links the hub gave up on because the simulator stopped answering, and host command lines the hub
+    /// answered itself with an error because the simulator was away or hung.
+    var backendTimeouts = 0
+    var hostErrors = 0
+    /// Links given up because the simulator left more than `backendBacklogBytes` of host input unread.
+    var backendOverflows = 0
     /// Network-side control requests forwarded to the remote simulator, by request id.
     var remoteRequests: [UInt64: RemoteRequest] = [:]
     var nextRemoteRequest: UInt64 = 1
@@ -159,7 +184,8 @@ final class ModemInstance {
         } else {
             simulator = nil
         }
-        downAssembler.echo = false
+        // Until a simulator reports the host's settings, the hub answers as a modem after ATZ does (ATE1).
+        downAssembler.echo = true
         downAssembler.maxLineBytes = config.maxLineBytes
     }
 
@@ -356,16 +382,29 @@ final class ModemInstance {
             }
             pump()
         } else if backendUp, let remoteConnection {
-            if bytes.contains(0x0D) || bytes.contains(0x1A) { remoteCommandInFlight = true }
             _ = remoteConnection.write(ModemSimFrame.encodeAT(Array(bytes)))
+            if bytes.contains(0x0D) || bytes.contains(0x1A) || bytes.contains(0x1B) { commandForwarded() }
+            // A simulator that does not read is as good as hung: the hub holds no more than the budget.
+            if remoteConnection.unsentBytes > config.backendBacklogBytes {
+                backendOverflows += 1
+                // What the host typed is lost with the link: its line gets the hub's error now.
+                remoteCommandInFlight = true
+                linkClosed(
+                    remoteConnection,
+                    reason: "the simulator left more than \(config.backendBacklogBytes) bytes of host input unread")
+            }
         } else {
-            // The remote simulator is away: every command line gets a clear final result at once.
+            // The remote simulator is away: every command line gets a clear final result at once, echoed
+            // and formatted as the host set the modem up (`ATE`, `ATV`, `ATQ`, `+CMEE`).
             var echo: [UInt8] = []
-            for event in downAssembler.feed(bytes, echoOut: &echo) {
+            let events = downAssembler.feed(bytes, echoOut: &echo)
+            broadcast(echo)
+            for event in events {
                 if case .promptBody = event {
                 } else if case .promptAborted = event {
                 } else {
-                    broadcast(Array("\r\n+CME ERROR: 0\r\n".utf8))
+                    hostErrors += 1
+                    broadcast(hostErrorBytes)
                 }
             }
         }

@@ -35,6 +35,10 @@ extension ModemInstance {
     func stopRemote() {
         reconnectTimer?.close()
         reconnectTimer = nil
+        probeTimer?.close()
+        probeTimer = nil
+        keepaliveTimer?.close()
+        keepaliveTimer = nil
         backendListener?.close()
         backendListener = nil
         remoteConnection?.close()
@@ -67,6 +71,8 @@ extension ModemInstance {
             object["error"] = .string(error)
         } else {
             object["modem"] = profileJSON
+            // The host's view of the modem outlives the simulator (Protocols/modem.md §6.2).
+            if let hostSettings { object["settings"] = hostSettings.json }
         }
         return ModemSimFrame.encode(.hello, json: .object(object))
     }
@@ -75,6 +81,7 @@ extension ModemInstance {
 
     private func connectRemote() {
         guard case .remote(let endpoint) = config.backend, !stopped else { return }
+        backendAttempts += 1
         Connection.connect(loop: hub.loop, to: endpoint.socketAddress) { [weak self] result in
             guard let self, !self.stopped else {
                 if case .success(let connection) = result { connection.close() }
@@ -83,6 +90,7 @@ extension ModemInstance {
             switch result {
             case .success(let connection):
                 self.attach(connection, outbound: true)
+                guard self.remoteConnection === connection else { return }
                 _ = connection.write(self.hubHello())
             case .failure(let error):
                 self.logger.debug("remote modem simulator \(endpoint): \(error); retrying in \(self.backoffMs) ms")
@@ -108,6 +116,7 @@ extension ModemInstance {
             connection.closeAfterWrites()
             return
         }
+        backendAttempts += 1
         attach(connection, outbound: false)
     }
 
@@ -124,23 +133,40 @@ extension ModemInstance {
             try connection.startReading()
         } catch {
             linkClosed(connection, reason: "\(error)")
+            return
+        }
+        // A peer that connects but never says hello (a stopped process still completes the TCP or
+        // Unix handshake through the kernel) is given up after the command deadline and redialled.
+        armProbeTimer(deadlineMs: ModemInstance.nowMs() + UInt64(config.backendCommandTimeoutMs)) {
+            [unowned self, weak connection] in
+            guard let connection, self.remoteConnection === connection, !self.backendUp else { return }
+            self.linkClosed(connection, reason: "no hello within \(self.config.backendCommandTimeoutMs) ms")
         }
     }
 
-    private func linkClosed(_ connection: Connection, reason: String) {
+    func linkClosed(_ connection: Connection, reason: String) {
         connection.close()
         guard remoteConnection === connection else { return }
         remoteConnection = nil
+        probe = nil
+        unprobedLineSince = nil
+        probeTimer?.stop()
+        keepaliveTimer?.stop()
         if backendUp {
             backendUp = false
+            backendAttempts = 0
             logger.warning("remote modem simulator lost: \(reason)")
             hub.publish(
                 "modem.backend", partition: config.owner, device: config.name,
-                data: ["up": false, "reason": .string(reason)])
+                data: [
+                    "up": false, "state": "disconnected", "reason": .string(reason),
+                    "commandPending": .bool(remoteCommandInFlight), "reconnects": .int(Int64(backendReconnects)),
+                ])
             // A command in flight will never be answered by the simulator: tell the host now.
             if remoteCommandInFlight {
                 remoteCommandInFlight = false
-                broadcast(Array("\r\n+CME ERROR: 0\r\n".utf8))
+                hostErrors += 1
+                broadcast(hostErrorBytes)
             }
         } else {
             logger.debug("remote modem simulator link closed before its hello: \(reason)")
@@ -152,6 +178,7 @@ extension ModemInstance {
     }
 
     private func linkData(_ data: ArraySlice<UInt8>, on connection: Connection) {
+        lastHeardMs = ModemInstance.nowMs()
         let frames: [ModemSimFrameDecoder.Frame]
         do {
             frames = try remoteDecoder.feed(data)
@@ -197,17 +224,29 @@ extension ModemInstance {
             _ = connection.write(hubHello())
         }
         backendUp = true
+        probeTimer?.stop()
+        let reconnected = backendEverUp
+        if reconnected { backendReconnects += 1 }
+        backendEverUp = true
+        let attempts = backendAttempts
+        backendAttempts = 0
+        lastHeardMs = ModemInstance.nowMs()
+        startKeepalive()
         backoffMs = 100
         remoteSent.removeAll()
         remoteSentCount = 0
         remoteCalls.removeAll()
         downAssembler = ATLineAssembler(maxLineBytes: config.maxLineBytes)
-        downAssembler.echo = false
+        downAssembler.echo = hostSettings?.echo ?? true
         let peer = connection.peerAddress.map { "\($0)" } ?? (connection.kind == .unix ? "unix" : "?")
         logger.info("remote modem simulator up (\(peer))")
         hub.publish(
             "modem.backend", partition: config.owner, device: config.name,
-            data: ["up": true, "endpoint": .string(backendDescription)])
+            data: [
+                "up": true, "state": .string(reconnected ? "reconnected" : "connected"),
+                "endpoint": .string(backendDescription), "attempts": .int(Int64(attempts)),
+                "reconnects": .int(Int64(backendReconnects)), "restored": .bool(hostSettings != nil),
+            ])
     }
 
     private func refuse(_ connection: Connection, _ reason: String) {
@@ -267,6 +306,11 @@ extension ModemInstance {
     }
 
     private func controlResponse(_ payload: ArraySlice<UInt8>) {
+        if let json = try? JSON.parse(payload), let id = json["id"]?.uint64Value, id == probe?.id {
+            // Any answer proves the simulator alive (an older one answers `ping` with -32601).
+            probeAnswered()
+            return
+        }
         guard let json = try? JSON.parse(payload), let id = json["id"]?.uint64Value,
             let pending = remoteRequests.removeValue(forKey: id)
         else {
@@ -295,7 +339,7 @@ extension ModemInstance {
     private func remoteEvent(_ payload: ArraySlice<UInt8>) {
         guard let json = try? JSON.parse(payload), let kind = json["kind"]?.stringValue,
             case .object(let data) = json["data"] ?? .null,
-            ["call", "sms.sent", "sms.received", "registration", "dtmf"].contains(kind)
+            ["call", "sms.sent", "sms.received", "registration", "dtmf", "settings"].contains(kind)
         else {
             logger.warning("remote modem simulator sent an event the hub does not know")
             return
@@ -305,6 +349,12 @@ extension ModemInstance {
             if let id = data["id"]?.intValue {
                 remoteCalls[id] = data["ended"] == nil ? data : nil
             }
+        case "settings":
+            // The host changed something: kept for the next simulator and for the hub's own answers.
+            let settings = ModemHostSettings(json: data)
+            hostSettings = settings
+            downAssembler.echo = settings.echo
+            return
         case "sms.sent":
             remoteSent.append(data)
             if remoteSent.count > ModemSimulator.sentLogCapacity {
@@ -315,5 +365,98 @@ extension ModemInstance {
             break
         }
         networkEvent(kind, data)
+    }
+}
+
+// MARK: - Liveness (Protocols/modem.md §6.3)
+
+extension ModemInstance {
+    /// The hub's own final result for a command the simulator cannot answer, formatted as the host asked
+    /// (`ATV`, `ATQ`, `+CMEE`): `ERROR`, `+CME ERROR: 0` or `+CME ERROR: phone failure`.
+    var hostErrorBytes: [UInt8] {
+        let settings = hostSettings ?? ModemHostSettings()
+        let formatter = ATFormatter(verbose: settings.verbose, quiet: settings.quiet)
+        switch settings.cmee {
+        case 1: return formatter.extendedResult("+CME ERROR: 0")
+        case 2: return formatter.extendedResult("+CME ERROR: \(ModemErrors.cmeText(0))")
+        default: return formatter.result(.error)
+        }
+    }
+
+    /// A command line (CR, Ctrl-Z or Esc) went to the simulator: it must be answered within the deadline.
+    /// The probe sent right behind it is answered only after the simulator handled the line (it handles
+    /// frames in order), so its answer means the line's result is already on its way.
+    func commandForwarded() {
+        remoteCommandInFlight = true
+        let now = ModemInstance.nowMs()
+        if probe == nil {
+            sendProbe(deadlineMs: now + UInt64(config.backendCommandTimeoutMs), command: true)
+        } else if unprobedLineSince == nil {
+            unprobedLineSince = now
+        }
+    }
+
+    private func sendProbe(deadlineMs: UInt64, command: Bool) {
+        guard let remoteConnection, backendUp else { return }
+        let id = nextRemoteRequest
+        nextRemoteRequest += 1
+        probe = (id, deadlineMs, command)
+        _ = remoteConnection.write(
+            ModemSimFrame.encode(.control, json: ["id": .uint(id), "method": "ping", "params": [:]]))
+        armProbeTimer(deadlineMs: deadlineMs) { [unowned self] in self.probeExpired(id) }
+    }
+
+    func armProbeTimer(deadlineMs: UInt64, _ fire: @escaping () -> Void) {
+        guard !stopped else { return }
+        if probeTimer == nil { probeTimer = try? Timer(loop: hub.loop) }
+        let now = ModemInstance.nowMs()
+        probeTimer?.start(afterMilliseconds: deadlineMs > now ? deadlineMs - now : 0, fire)
+    }
+
+    private func probeAnswered() {
+        guard let answered = probe else { return }
+        probe = nil
+        probeTimer?.stop()
+        if let since = unprobedLineSince {
+            unprobedLineSince = nil
+            sendProbe(deadlineMs: since + UInt64(config.backendCommandTimeoutMs), command: true)
+        } else if answered.command {
+            remoteCommandInFlight = false
+        }
+    }
+
+    private func probeExpired(_ id: UInt64) {
+        guard let pending = probe, pending.id == id, let remoteConnection else { return }
+        if pending.command || unprobedLineSince != nil { remoteCommandInFlight = true }
+        backendTimeouts += 1
+        linkClosed(
+            remoteConnection,
+            reason: "the simulator did not answer within \(config.backendCommandTimeoutMs) ms (hung?)")
+    }
+
+    /// The link's health for `modem.list`: reconnects, attempts since the loss, hangs and the host
+    /// command lines the hub answered itself, whether host settings are held for the next simulator.
+    var backendLinkJSON: JSON {
+        [
+            "reconnects": .int(Int64(backendReconnects)), "attempts": .int(Int64(backendAttempts)),
+            "timeouts": .int(Int64(backendTimeouts)), "overflows": .int(Int64(backendOverflows)),
+            "hostErrors": .int(Int64(hostErrors)),
+            "settingsHeld": .bool(hostSettings != nil),
+            "commandTimeoutMs": .int(Int64(config.backendCommandTimeoutMs)),
+            "keepaliveMs": .int(Int64(config.backendKeepaliveMs)),
+            "backlogBytes": .int(Int64(config.backendBacklogBytes)),
+        ]
+    }
+
+    private func startKeepalive() {
+        guard !stopped else { return }
+        if keepaliveTimer == nil { keepaliveTimer = try? Timer(loop: hub.loop) }
+        let interval = UInt64(config.backendKeepaliveMs)
+        keepaliveTimer?.start(afterMilliseconds: interval, repeatMilliseconds: interval) { [unowned self] in
+            guard self.backendUp, self.probe == nil else { return }
+            let now = ModemInstance.nowMs()
+            guard now &- self.lastHeardMs >= interval else { return }
+            self.sendProbe(deadlineMs: now + UInt64(self.config.backendCommandTimeoutMs), command: false)
+        }
     }
 }

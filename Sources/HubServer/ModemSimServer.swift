@@ -33,6 +33,8 @@ public final class ModemSimServer {
         var timer: Timer?
         var decoder = ModemSimFrameDecoder()
         var helloDone = false
+        /// The host settings last reported to the hub (Protocols/modem.md §6.2).
+        var reportedSettings: ModemHostSettings?
 
         init(connection: Connection, outbound: Bool) {
             self.connection = connection
@@ -52,6 +54,9 @@ public final class ModemSimServer {
         self.logger = logger
         self.connectTo = connect
         self.token = token
+        // A hub that gave up on this simulator (it was stopped, Protocols/modem.md §6.3) has closed the
+        // connections queued meanwhile; answering their hellos must fail with EPIPE, not kill the process.
+        signal(SIGPIPE, SIG_IGN)
         do {
             loop = try Loop()
         } catch {
@@ -220,8 +225,17 @@ public final class ModemSimServer {
                 write(session, ModemSimFrame.hello(token: nil))
             }
             session.helloDone = true
-            session.simulator = ModemSimulator(
+            let simulator = ModemSimulator(
                 profile: ModemSimServer.profile(from: hello["modem"]?.objectValue), now: ModemSimServer.nowMs())
+            session.simulator = simulator
+            // A hub that served a host before hands over what that host set: the modem continues
+            // as the host left it (echo, error mode, notifications, SMS references…).
+            if let settings = hello["settings"]?.objectValue {
+                simulator.restore(ModemHostSettings(json: settings))
+                logger.info("restored the host's modem settings from the hub")
+            }
+            session.reportedSettings = simulator.hostSettings
+            flush(session)
             return
         }
         guard let simulator = session.simulator else { return }
@@ -254,6 +268,8 @@ public final class ModemSimServer {
         else {
             return ["id": .null, "error": ControlError.invalidRequest("not a control request").json]
         }
+        // `ping`: the hub's liveness probe (§6.3); answered after every frame that came before it.
+        if method == "ping" { return ["id": id, "result": [:]] }
         guard ModemNetworkControl.names.contains(method) else {
             return ["id": id, "error": ControlError.methodNotFound("modem.\(method)").json]
         }
@@ -270,6 +286,16 @@ public final class ModemSimServer {
         guard let simulator = session.simulator else { return }
         let output = simulator.takeOutput()
         let framed = session.mode == .framed
+        // Settings go before the output that confirms them, so a hub that saw `OK` also has the change.
+        if framed, session.helloDone {
+            let settings = simulator.hostSettings
+            if settings != session.reportedSettings {
+                session.reportedSettings = settings
+                write(
+                    session,
+                    ModemSimFrame.encode(.event, json: ["kind": "settings", "data": settings.json]))
+            }
+        }
         if !output.isEmpty { write(session, framed ? ModemSimFrame.encodeAT(output) : output) }
         for event in simulator.takeEvents() where framed {
             guard let (kind, data) = ModemNetworkControl.event(event, simulator: simulator) else { continue }

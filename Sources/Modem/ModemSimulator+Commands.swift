@@ -7,7 +7,7 @@ extension ModemSimulator {
         "+CESQ", "+CFUN", "+CGATT", "+CGDCONT", "+CGMI", "+CGMM", "+CGMR", "+CGREG", "+CGSN", "+CHLD", "+CHUP",
         "+CIMI", "+CLAC", "+CLCC", "+CLIP", "+CMEE", "+CMGD", "+CMGF", "+CMGL", "+CMGR", "+CMGS", "+CNMA", "+CNMI",
         "+CNUM", "+COLP", "+COPS", "+CPAS", "+CPIN", "+CPMS", "+CRC", "+CREG", "+CSCA", "+CSCS", "+CSDH", "+CSMP",
-        "+CSMS", "+CSQ", "+GCAP", "+GMI", "+GMM", "+GMR", "+GSN", "+VTS",
+        "+CSMS", "+CSQ", "+CVHU", "+GCAP", "+GMI", "+GMM", "+GMR", "+GSN", "+VTS",
     ]
 
     /// Commands that work before the SIM is unlocked.
@@ -15,6 +15,7 @@ extension ModemSimulator {
         "A", "E", "H", "I", "L", "M", "Q", "S", "V", "X", "Z", "&C", "&D", "&F", "&W", "+CMEE", "+CGMI", "+CGMM",
         "+CGMR", "+CGSN", "+GMI", "+GMM", "+GMR", "+GSN", "+GCAP", "+CLAC", "+CPIN", "+CFUN", "+CSQ", "+CESQ",
         "+CREG", "+CGREG", "+CEREG", "+CPAS", "+CHUP", "+CLCC", "+CBC", "+CRC", "+CLIP", "+CCWA", "+COLP", "+CSCS",
+        "+CVHU",
     ]
     static let smsCommands: Set<String> = [
         "+CSMS", "+CMGF", "+CSCA", "+CPMS", "+CNMI", "+CMGS", "+CMGR", "+CMGL", "+CMGD", "+CNMA", "+CSMP", "+CSDH",
@@ -45,10 +46,14 @@ extension ModemSimulator {
             return .ok
         case "S": return sRegister(c)
         case "A": return answer()
-        case "H": return hangUpAll(reason: "local")
+        case "H":
+            // 27.007 §6.20: with +CVHU=1 ATH is ignored but answered OK (the call stays).
+            return cvhu == 1 ? .ok : hangUpAll(reason: "local")
         case "D": return dial(c.argument)
         case "+CMEE": return setting(c, range: 0...2, get: { self.cmee }, set: { self.cmee = $0 }, test: "(0-2)")
         case "+CRC": return setting(c, range: 0...1, get: { self.crc }, set: { self.crc = $0 }, test: "(0,1)")
+        case "+CVHU":
+            return setting(c, range: 0...2, get: { self.cvhu }, set: { self.cvhu = $0 }, test: "(0-2)")
         case "+CCWA":
             return setting(c, range: 0...1, get: { self.ccwa }, set: { self.ccwa = $0 }, test: "(0,1)")
         case "+COLP":
@@ -207,6 +212,7 @@ extension ModemSimulator {
         clip = 0
         ccwa = 0
         colp = 0
+        cvhu = 0
         cregMode = 0
         cgregMode = 0
         ceregMode = 0

@@ -23,6 +23,8 @@ public final class ModemSimulator {
     var clip = 0
     var ccwa = 0
     var colp = 0
+    /// Voice hangup control (27.007 §6.20): 0 and 2 let ATH end calls, 1 makes ATH a no-op.
+    var cvhu = 0
     var cregMode = 0
     var cgregMode = 0
     var ceregMode = 0

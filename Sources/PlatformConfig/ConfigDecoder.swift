@@ -407,12 +407,19 @@ struct ConfigDecoder {
         if let node = fields.values["limits"],
             let limits = reader.mapping(
                 node, at: fields.path("limits"),
-                allowed: ["smsCapacity", "maxCalls", "ringIntervalMs", "traceLines"])
+                allowed: [
+                    "smsCapacity", "maxCalls", "ringIntervalMs", "traceLines", "backendCommandTimeoutMs",
+                    "backendKeepaliveMs", "backendBacklogBytes",
+                ])
         {
             modem.smsCapacity = limits.read("smsCapacity", reader.int) ?? modem.smsCapacity
             modem.maxCalls = limits.read("maxCalls", reader.int) ?? modem.maxCalls
             modem.ringIntervalMs = limits.read("ringIntervalMs", reader.int) ?? modem.ringIntervalMs
             modem.traceLines = limits.read("traceLines", reader.int) ?? modem.traceLines
+            modem.backendCommandTimeoutMs =
+                limits.read("backendCommandTimeoutMs", reader.int) ?? modem.backendCommandTimeoutMs
+            modem.backendKeepaliveMs = limits.read("backendKeepaliveMs", reader.int) ?? modem.backendKeepaliveMs
+            modem.backendBacklogBytes = limits.read("backendBacklogBytes", reader.int) ?? modem.backendBacklogBytes
         }
         if let echo = fields.read("echo", reader.string) {
             if let scope = ModemEchoScope(rawValue: echo) {

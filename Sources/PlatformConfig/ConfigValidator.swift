@@ -382,6 +382,14 @@ struct ConfigValidator {
             check(modem.maxCalls, in: ModemConfig.maxCallsRange, "\(path).limits.maxCalls")
             check(modem.ringIntervalMs, in: ModemConfig.ringIntervalMsRange, "\(path).limits.ringIntervalMs")
             check(modem.traceLines, in: ModemConfig.traceLinesRange, "\(path).limits.traceLines")
+            check(
+                modem.backendCommandTimeoutMs, in: ModemConfig.backendCommandTimeoutMsRange,
+                "\(path).limits.backendCommandTimeoutMs")
+            check(
+                modem.backendKeepaliveMs, in: ModemConfig.backendKeepaliveMsRange, "\(path).limits.backendKeepaliveMs")
+            check(
+                modem.backendBacklogBytes, in: ModemConfig.backendBacklogBytesRange,
+                "\(path).limits.backendBacklogBytes")
             if let token = modem.backendToken, token.isEmpty || token.utf8.count > 256 {
                 add("\(path).backend.token", "a token is 1 to 256 bytes")
             }

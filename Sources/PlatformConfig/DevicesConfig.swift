@@ -179,6 +179,13 @@ public struct ModemConfig: Sendable, Equatable {
     public var traceLines: Int
     /// Whether the echo of what one opener types goes to every opener (`all`) or only to that one.
     public var echo: ModemEchoScope
+    /// A remote backend that has not answered a command line (or a keepalive, or its hello) within this
+    /// is hung: the host gets an error and the hub redials (Protocols/modem.md §6).
+    public var backendCommandTimeoutMs: Int
+    /// How often the hub checks an idle remote backend is alive (a `ping` on the link).
+    public var backendKeepaliveMs: Int
+    /// Host bytes the hub may hold for a remote backend that does not read them; past this it is hung.
+    public var backendBacklogBytes: Int
 
     public static let defaultMaxLineBytes = 2048
     public static let maxLineBytesRange = 64...65536
@@ -191,6 +198,12 @@ public struct ModemConfig: Sendable, Equatable {
     public static let ringIntervalMsRange = 100...60000
     public static let defaultTraceLines = 2000
     public static let traceLinesRange = 16...100_000
+    public static let defaultBackendCommandTimeoutMs = 5000
+    public static let backendCommandTimeoutMsRange = 100...600_000
+    public static let defaultBackendKeepaliveMs = 2000
+    public static let backendKeepaliveMsRange = 100...600_000
+    public static let defaultBackendBacklogBytes = 1 << 20
+    public static let backendBacklogBytesRange = 4096...(64 << 20)
 
     public init(
         name: String, owner: String, pin: String? = nil, backend: ModemBackend = .builtin, listen: [Endpoint] = [],
@@ -218,6 +231,9 @@ public struct ModemConfig: Sendable, Equatable {
         ringIntervalMs = ModemConfig.defaultRingIntervalMs
         traceLines = ModemConfig.defaultTraceLines
         echo = .all
+        backendCommandTimeoutMs = ModemConfig.defaultBackendCommandTimeoutMs
+        backendKeepaliveMs = ModemConfig.defaultBackendKeepaliveMs
+        backendBacklogBytes = ModemConfig.defaultBackendBacklogBytes
     }
 }
 

@@ -183,12 +183,18 @@ extension PlatformConfiguration {
             }
             if modem.smsCapacity != defaults.smsCapacity || modem.maxCalls != defaults.maxCalls
                 || modem.ringIntervalMs != defaults.ringIntervalMs || modem.traceLines != defaults.traceLines
+                || modem.backendCommandTimeoutMs != defaults.backendCommandTimeoutMs
+                || modem.backendKeepaliveMs != defaults.backendKeepaliveMs
+                || modem.backendBacklogBytes != defaults.backendBacklogBytes
             {
                 out.block("limits") { out in
                     out.int("smsCapacity", modem.smsCapacity)
                     out.int("maxCalls", modem.maxCalls)
                     out.int("ringIntervalMs", modem.ringIntervalMs)
                     out.int("traceLines", modem.traceLines)
+                    out.int("backendCommandTimeoutMs", modem.backendCommandTimeoutMs)
+                    out.int("backendKeepaliveMs", modem.backendKeepaliveMs)
+                    out.int("backendBacklogBytes", modem.backendBacklogBytes)
                 }
             }
             if modem.echo != defaults.echo { out.string("echo", modem.echo.rawValue) }

@@ -7,6 +7,7 @@ struct SMSPDUTests {
         #expect(lines.count >= 7)
         var parts: [Int: [Int: String]] = [:]
         var joinedChecked = 0
+        var roundTripsChecked = 0
         for line in lines {
             let fields = line.split(separator: "|", omittingEmptySubsequences: false).map {
                 $0.trimmingCharacters(in: .whitespaces)
@@ -20,6 +21,14 @@ struct SMSPDUTests {
                 continue
             }
             let bytes = try #require(UCS2.unhex(fields[1]))
+            if fields[0] == "roundtrip" {
+                let submit = try SMSSubmit.decode(bytes)
+                #expect(submit.destination.number == fields[2])
+                let again = try SMSSubmit.decode(try submit.encoded())
+                #expect(again == submit, "\(fields[1]) re-encodes to \(again.destination.number)")
+                roundTripsChecked += 1
+                continue
+            }
             if fields[0] == "part" {
                 let pdu = try SMSPDU.decode(bytes)
                 let deliver = try SMSDeliver.decode(pdu.tpdu)
@@ -52,6 +61,7 @@ struct SMSPDUTests {
             #expect(try pdu.encoded() == bytes)
         }
         #expect(joinedChecked >= 1)
+        #expect(roundTripsChecked >= 1)
     }
 
     @Test func gsmAlphabetRoundTripsIncludingExtension() throws {

@@ -11,6 +11,7 @@ import Testing
         config.partitions[1].secretFile = "b.secret"
         config.devices.modems[0].pin = "1234"
         config.devices.modems[0].backend = .remote(.unix(path: "/tmp/modem.sock"))
+        config.devices.modems[0].backendCommandTimeoutMs = 750
         var keys: Set<String> = []
         for line in config.encodeYAML().split(separator: "\n") where !line.hasPrefix("#") {
             var text = line.drop(while: { $0 == " " || $0 == "-" })

@@ -48,6 +48,9 @@ import Testing
         config.partitions[1].weight = 9999
         config.devices.modems[0].pin = "0000"
         config.devices.modems[0].backend = .remote(.tcp(host: "10.0.0.5", port: 7600))
+        config.devices.modems[0].backendCommandTimeoutMs = 750
+        config.devices.modems[0].backendKeepaliveMs = 1500
+        config.devices.modems[0].backendBacklogBytes = 8192
         config.devices.framebuffers[0].bitsPerPixel = 16
         config.devices.ethernet[0].mtu = 9000
         config.devices.ethernet[0].ports.append(EthernetPortConfig(name: "tap"))

@@ -305,6 +305,16 @@ extension String {
                 "devices.modems[0].limits.maxCalls: 8 is outside 1...7",
             ]),
         Mutation(
+            replacing: "backend: builtin",
+            with:
+                "backend: builtin, limits: {backendCommandTimeoutMs: 99, backendKeepaliveMs: 600001, "
+                + "backendBacklogBytes: 4095}",
+            expected: [
+                "devices.modems[0].limits.backendCommandTimeoutMs: 99 is outside 100...600000",
+                "devices.modems[0].limits.backendKeepaliveMs: 600001 is outside 100...600000",
+                "devices.modems[0].limits.backendBacklogBytes: 4095 is outside 4096...67108864",
+            ]),
+        Mutation(
             replacing: "- name: b\n    class: fair-share", with: "- class: fair-share",
             expected: [
                 "partitions[0].mayInterrupt[0]: unknown partition 'b'",

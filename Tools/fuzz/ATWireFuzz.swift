@@ -4,7 +4,8 @@
 //
 // Properties checked beyond "does not crash": the assembler gives the same events under any split of
 // the input; a PDU that decodes re-encodes to something that decodes to the same value; the simulator
-// answers every command line it is given and its output stays bounded.
+// answers every command line it is given and its output stays bounded; restoring host settings from a
+// peer is idempotent.
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzATWire(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
@@ -71,5 +72,51 @@ public func fuzzATWire(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
     _ = try? modem.deliverSMS(tpdus: [input])
     _ = modem.takeOutput()
+
+    // 4. Host settings carried to a new modem (Protocols/modem.md §6.2) come from a peer: whatever values
+    // arrive, restoring keeps the modem consistent, so a modem rebuilt from a rebuilt modem's settings has
+    // exactly the same settings (nothing out of range survives the first restore).
+    if input.count >= 8 {
+        func value(_ index: Int) -> Int { Int(input[index % input.count]) - 8 }
+        var settings = ModemHostSettings()
+        settings.echo = input[0] & 1 == 0
+        settings.verbose = input[0] & 2 == 0
+        settings.quiet = input[0] & 4 != 0
+        settings.cmee = value(1)
+        settings.crc = value(2)
+        settings.clip = value(3)
+        settings.ccwa = value(4)
+        settings.colp = value(5)
+        settings.cvhu = value(6)
+        settings.cregMode = value(7)
+        settings.cgregMode = value(8)
+        settings.ceregMode = value(9)
+        settings.reportedStat = value(10)
+        settings.cmgf = value(11)
+        settings.csms = value(12)
+        settings.csdh = value(13)
+        settings.cfun = value(14)
+        settings.copsMode = value(15)
+        settings.copsFormat = value(16)
+        settings.copsOperator = input[3] & 1 == 0 ? "00102" : "00101"
+        settings.cnmi = (17..<22).map(value)
+        settings.csmp = (22..<26).map { Int(input[$0 % input.count]) }
+        settings.nextReference = value(26) * 40
+        settings.nextConcatReference = value(27) * 300
+        settings.simUnlocked = input[1] & 1 == 1
+        settings.sRegisters = [value(28): value(29) * 2]
+        settings.cscs = ["IRA", "GSM", "UCS2", "EBCDIC"][Int(input[2]) % 4]
+        var locked = profile
+        locked.pin = input[4] & 1 == 0 ? nil : "1234"
+        let first = ModemSimulator(profile: locked, now: 0)
+        first.restore(settings)
+        let second = ModemSimulator(profile: locked, now: 0)
+        second.restore(first.hostSettings)
+        if second.hostSettings != first.hostSettings {
+            fatalError("restoring is not idempotent: \(first.hostSettings) vs \(second.hostSettings)")
+        }
+        first.receive(Array("AT+CMGF?;+CNMI?;+CSMP?;+CREG?\r".utf8), now: 0)
+        _ = first.takeOutput()
+    }
     return 0
 }
