@@ -1,0 +1,113 @@
+"""Hostile control peers against a real hubd (Protocols/control.md §2.3, §2.6, §4.3).
+
+Each of these killed hubd with SIGABRT ("Attempted to read an unowned reference") before control sessions
+detached their connection's callbacks on close: an over-long line, wrong tokens and SIGTERM, each while the
+peer keeps sending. Every test bounds its own time; the hubd fixture stops what it started.
+"""
+import signal
+import socket
+import threading
+import time
+
+from handsethub.pytest_plugin import start_hub
+
+TOKEN_CONFIG_EXTRA = "  controlToken: hostile-test-token\n"
+
+
+def unix_path(hub) -> str:
+    return hub.address("unix")[len("unix:"):]
+
+
+def flood(sock: socket.socket, chunk: bytes, seconds: float, stop: threading.Event) -> None:
+    """Sends ``chunk`` again and again (reading whatever comes back) until the peer hangs up or time is up."""
+    sock.settimeout(0.2)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not stop.is_set():
+        try:
+            sock.sendall(chunk)
+        except OSError:
+            return
+        try:
+            if sock.recv(65536) == b"":
+                return
+        except socket.timeout:
+            pass
+        except OSError:
+            return
+
+
+def test_overlong_lines_while_the_peer_keeps_sending_do_not_kill_the_hub(tmp_path):
+    hub = start_hub(tmp_path / "hub")
+    try:
+        stop = threading.Event()
+        threads = []
+        for _ in range(3):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.connect(unix_path(hub))
+            # 1 MiB lines without a newline: past controlMaxLineBytes, and the bytes keep coming after the refusal.
+            thread = threading.Thread(target=flood, args=(sock, b"A" * (256 << 10), 5.0, stop), daemon=True)
+            thread.start()
+            threads.append((thread, sock))
+        for thread, sock in threads:
+            thread.join(timeout=10)
+            sock.close()
+        assert hub.process.poll() is None, hub.log()
+        with hub.connect() as client:
+            counters = client.call("hub.clients")["counters"]
+            assert counters["linesTooLong"] == 3
+    finally:
+        hub.stop()
+    assert hub.process.returncode == 0, hub.log()
+
+
+def test_sigterm_while_clients_keep_sending_exits_cleanly(tmp_path):
+    hub = start_hub(tmp_path / "hub")
+    stop = threading.Event()
+    threads = []
+    try:
+        request = b'{"jsonrpc":"2.0","id":1,"method":"hub.info"}\n' * 200
+        for _ in range(4):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.connect(unix_path(hub))
+            thread = threading.Thread(target=flood, args=(sock, request, 10.0, stop), daemon=True)
+            thread.start()
+            threads.append((thread, sock))
+        time.sleep(0.3)
+        hub.process.send_signal(signal.SIGTERM)
+        status = hub.process.wait(timeout=10)
+        assert status == 0, f"hubd exited with {status}:\n{hub.log()}"
+    finally:
+        stop.set()
+        for thread, sock in threads:
+            thread.join(timeout=5)
+            sock.close()
+        hub.stop()
+
+
+def test_wrong_tokens_are_answered_until_the_limit_then_closed(tmp_path):
+    text = (tmp_path / "default.yaml")
+    import subprocess
+    from handsethub.pytest_plugin import find_hubd
+    config = subprocess.run([str(find_hubd()), "--print-default-config"], check=True, capture_output=True,
+                            text=True, timeout=30).stdout
+    config = config.replace("\nhub:\n", "\nhub:\n" + TOKEN_CONFIG_EXTRA, 1)
+    text.write_text(config)
+    hub = start_hub(tmp_path / "hub", text)
+    try:
+        address = hub.address("tcp")[len("tcp:"):]
+        host, _, port = address.rpartition(":")
+        for _ in range(3):
+            sock = socket.create_connection((host, int(port)), timeout=5)
+            reader = sock.makefile("rb")
+            assert b'"auth":"token"' in reader.readline()
+            for attempt in range(1, 4):
+                sock.sendall(b'{"jsonrpc":"2.0","id":%d,"method":"hub.authenticate","params":{"token":"no"}}\n'
+                             % attempt)
+                assert b'"bad_token"' in reader.readline()
+            # The third wrong token (controlMaxAuthFailures) closed the connection.
+            assert reader.readline() == b""
+            sock.close()
+        assert hub.process.poll() is None, hub.log()
+    finally:
+        hub.stop()
+    assert hub.process.returncode == 0, hub.log()
