@@ -7,7 +7,7 @@ import Testing
 
 /// Hostile control peers (`Protocols/control.md` §2.3, §2.6, §4.3): each test would crash, freeze or
 /// exhaust the hub before the mechanism it checks existed, and ends with the loop leak check.
-@Suite struct HostileControlTests {
+@Suite(.serialized) struct HostileControlTests {
     /// Writes `bytes` repeatedly until the peer stops taking them (it closed) or `total` bytes went out.
     private static func flood(_ client: LineClient, _ bytes: [UInt8], total: Int) {
         var sent = 0
@@ -34,6 +34,35 @@ import Testing
         #expect(try bystander.call("hub.info")["result"] != nil)
         let counters = try bystander.call("hub.clients", id: 2)["result"]?["counters"]
         #expect(counters?["linesTooLong"] == 3)
+        #expect(hub.stop() == 0)
+    }
+
+    /// The deterministic form of the crash: the final answer (`line_too_long`) waits behind answers the peer has
+    /// not read, so the connection stays open while the closed session is gone, and the peer keeps sending.
+    @Test func overlongLineBehindUnreadAnswersWhileThePeerKeepsSending() throws {
+        let hub = try HubHarness {
+            $0.hub.limits.controlMaxLineBytes = 4096
+            $0.hub.limits.controlWriteStallTimeoutMs = 60_000
+        }
+        let bystander = try LineClient(unixPath: hub.controlUnix)
+        _ = try bystander.readJSON()
+        let hostile = try LineClient(unixPath: hub.controlUnix)
+        _ = try hostile.readJSON()
+        var requests: [UInt8] = []
+        for id in 0..<2 { requests += Array(#"{"jsonrpc":"2.0","id":\#(id),"method":"fb.region"}"#.utf8) + [0x0a] }
+        hostile.sendRaw(requests)
+        usleep(300_000)
+        hostile.sendRaw([UInt8](repeating: 0x41, count: 5000))
+        usleep(100_000)
+        // More bytes after the refusal, without blocking once the hub stops taking them.
+        let chunk = [UInt8](repeating: 0x42, count: 1024)
+        for _ in 0..<500 {
+            _ = chunk.withUnsafeBytes { send(hostile.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+            usleep(1000)
+        }
+        #expect(try bystander.call("hub.info")["result"] != nil)
+        let clients = try #require(try bystander.call("hub.clients", id: 2)["result"]?["clients"]?.arrayValue)
+        #expect(clients.contains { $0["state"] == "closing" })
         #expect(hub.stop() == 0)
     }
 
