@@ -1,7 +1,7 @@
 import ControlWire
 import JSON
 
-/// What the control sessions refused or cut off, hub-wide (`hub.clients`, `Protocols/control.md` §9.7).
+/// What the control sessions refused or cut off, hub-wide (`hub.controlClients`, `Protocols/control.md` §9.7).
 struct ControlCounters {
     /// Lines over `controlMaxLineBytes` / `controlMaxUnauthenticatedLineBytes` (the connection was closed).
     var linesTooLong: UInt64 = 0
@@ -26,9 +26,9 @@ struct ControlCounters {
 }
 
 extension Hub {
-    /// `hub.clients`: every control connection with its backlog, and the control counters.
+    /// `hub.controlClients`: every control connection with its backlog, and the control counters.
     func registerControlClientMethods() {
-        router.register("hub.clients", summary: "Control connections with their unsent answers, and refusals") {
+        router.register("hub.controlClients", summary: "Control connections with their unsent answers, and refusals") {
             [unowned self] call throws(ControlError) in
             _ = try ControlParams(call.params, allowed: [])
             let open = self.controlSessions.values.map { ($0, false) }

@@ -40,7 +40,7 @@ public final class Hub {
     /// Sessions closed after a final answer, held until their connection has closed (the write stall
     /// deadline bounds how long).
     var closingControlSessions: [UInt64: ControlSession] = [:]
-    /// What the control sessions refused or cut off, for `hub.clients`.
+    /// What the control sessions refused or cut off, for `hub.controlClients`.
     var controlCounters = ControlCounters()
     private var nextSessionID: UInt64 = 1
     public private(set) var boundControlEndpoints: [Endpoint] = []

@@ -32,7 +32,7 @@ import Testing
             #expect(refusal["error"]?["data"]?["limit"] == "controlMaxLineBytes")
         }
         #expect(try bystander.call("hub.info")["result"] != nil)
-        let counters = try bystander.call("hub.clients", id: 2)["result"]?["counters"]
+        let counters = try bystander.call("hub.controlClients", id: 2)["result"]?["counters"]
         #expect(counters?["linesTooLong"] == 3)
         #expect(hub.stop() == 0)
     }
@@ -61,7 +61,7 @@ import Testing
             usleep(1000)
         }
         #expect(try bystander.call("hub.info")["result"] != nil)
-        let clients = try #require(try bystander.call("hub.clients", id: 2)["result"]?["clients"]?.arrayValue)
+        let clients = try #require(try bystander.call("hub.controlClients", id: 2)["result"]?["clients"]?.arrayValue)
         #expect(clients.contains { $0["state"] == "closing" })
         #expect(hub.stop() == 0)
     }
@@ -118,7 +118,7 @@ import Testing
         }
         let local = try LineClient(unixPath: hub.controlUnix)
         _ = try local.readJSON()
-        let counters = try local.call("hub.clients")["result"]?["counters"]
+        let counters = try local.call("hub.controlClients")["result"]?["counters"]
         #expect(counters?["authFailures"] == 6)
         #expect(counters?["closedForAuthFailures"] == 2)
         #expect(hub.stop() == 0)
@@ -253,7 +253,7 @@ import Testing
         let kinds = try #require(fine["result"]?["events"]?.arrayValue).compactMap { $0["kind"]?.stringValue }
         #expect(kinds.first == "hub.started" && kinds.contains("client.connected"))
         #expect(Set(kinds).isSubset(of: ["hub.started", "client.connected", "client.disconnected"]))
-        #expect(try client.call("hub.clients", id: 5)["result"]?["counters"]?["filtersRefused"] == 3)
+        #expect(try client.call("hub.controlClients", id: 5)["result"]?["counters"]?["filtersRefused"] == 3)
         #expect(hub.stop() == 0)
     }
 
@@ -271,7 +271,7 @@ import Testing
         for id in 0..<100 { batch += Array(#"{"jsonrpc":"2.0","id":\#(id),"method":"fb.region"}"#.utf8) + [0x0a] }
         hostile.sendRaw(batch)
         usleep(300_000)
-        let clients = try #require(try observer.call("hub.clients")["result"]?["clients"]?.arrayValue)
+        let clients = try #require(try observer.call("hub.controlClients")["result"]?["clients"]?.arrayValue)
         let held = try #require(clients.first { $0["requests"]?.int64Value ?? 0 > 0 && $0["state"] == "held_back" })
         let unsent = try #require(held["unsentBytes"]?.int64Value)
         let answered = try #require(held["requests"]?.int64Value)
@@ -284,7 +284,7 @@ import Testing
         var gone = false
         for attempt in 0..<50 where !gone {
             usleep(100_000)
-            let now = try #require(try observer.call("hub.clients", id: Int64(10 + attempt))["result"])
+            let now = try #require(try observer.call("hub.controlClients", id: Int64(10 + attempt))["result"])
             gone = !(now["clients"]?.arrayValue ?? []).contains { $0["id"] == held["id"] }
             if gone { #expect(now["counters"]?["writeStalls"] == 1) }
         }
@@ -307,13 +307,13 @@ import Testing
         bytes += [UInt8](repeating: 0x41, count: 5000)
         hostile.sendRaw(bytes)
         usleep(300_000)
-        let clients = try #require(try observer.call("hub.clients")["result"]?["clients"]?.arrayValue)
+        let clients = try #require(try observer.call("hub.controlClients")["result"]?["clients"]?.arrayValue)
         let closing = try #require(clients.first { $0["state"] == "closing" }, "\(clients)")
         #expect(closing["unsentBytes"]?.int64Value ?? 0 > 0)
         var gone = false
         for attempt in 0..<50 where !gone {
             usleep(100_000)
-            let now = try #require(try observer.call("hub.clients", id: Int64(10 + attempt))["result"])
+            let now = try #require(try observer.call("hub.controlClients", id: Int64(10 + attempt))["result"])
             gone = !(now["clients"]?.arrayValue ?? []).contains { $0["id"] == closing["id"] }
         }
         #expect(gone)

@@ -53,7 +53,7 @@ def test_overlong_lines_while_the_peer_keeps_sending_do_not_kill_the_hub(tmp_pat
             sock.close()
         assert hub.process.poll() is None, hub.log()
         with hub.connect() as client:
-            counters = client.call("hub.clients")["counters"]
+            counters = client.call("hub.controlClients")["counters"]
             assert counters["linesTooLong"] == 3
     finally:
         hub.stop()
