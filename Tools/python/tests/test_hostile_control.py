@@ -4,6 +4,7 @@ Each of these killed hubd with SIGABRT ("Attempted to read an unowned reference"
 detached their connection's callbacks on close: an over-long line, wrong tokens and SIGTERM, each while the
 peer keeps sending. Every test bounds its own time; the hubd fixture stops what it started.
 """
+import re
 import signal
 import socket
 import threading
@@ -108,6 +109,65 @@ def test_wrong_tokens_are_answered_until_the_limit_then_closed(tmp_path):
             assert reader.readline() == b""
             sock.close()
         assert hub.process.poll() is None, hub.log()
+    finally:
+        hub.stop()
+    assert hub.process.returncode == 0, hub.log()
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def test_pipelined_screen_reads_never_read_keep_the_hub_small_and_are_cut_off(tmp_path):
+    """46 KB of pipelined fb.region requests the client never reads once grew hubd to 1.5 GB and froze it.
+    Now the hub holds back the client's requests while its unsent answers exceed the budget, keeps serving
+    others, and disconnects it after controlWriteStallTimeoutMs."""
+    import subprocess
+    from handsethub.pytest_plugin import find_hubd
+    config = subprocess.run([str(find_hubd()), "--print-default-config"], check=True, capture_output=True,
+                            text=True, timeout=30).stdout
+    # The default configuration lists every limit: shorten the stall deadline.
+    config, count = re.subn(r"controlWriteStallTimeoutMs: \d+", "controlWriteStallTimeoutMs: 2000", config)
+    assert count == 1
+    path = tmp_path / "config.yaml"
+    path.write_text(config)
+    hub = start_hub(tmp_path / "hub", path)
+    try:
+        before = rss_kib(hub.process.pid)
+        hostile = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        hostile.connect(unix_path(hub))
+        hostile.setblocking(False)
+        requests = b"".join(b'{"jsonrpc":"2.0","id":%d,"method":"fb.region"}\n' % i for i in range(1000))
+        sent = 0
+        deadline = time.monotonic() + 5
+        while sent < len(requests) and time.monotonic() < deadline:
+            try:
+                sent += hostile.send(requests[sent:])
+            except BlockingIOError:
+                time.sleep(0.01)
+        with hub.connect() as observer:
+            time.sleep(0.5)
+            listed = [c for c in observer.call("hub.controlClients")["clients"] if c["state"] == "held_back"]
+            assert len(listed) == 1, listed
+            assert listed[0]["requests"] < 10
+            # About one whole-screen answer (1.5 MB) past the 4 MiB budget at most.
+            assert listed[0]["unsentBytes"] <= (4 << 20) + (2 << 20)
+            assert observer.call("fb.pixel", {"x": 1, "y": 1})["rgb"]
+            assert rss_kib(hub.process.pid) - before < 100 * 1024, "hubd grew by more than 100 MiB"
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                answer = observer.call("hub.controlClients")
+                if not any(c["id"] == listed[0]["id"] for c in answer["clients"]):
+                    break
+                time.sleep(0.1)
+            else:
+                raise AssertionError("the stalled client was never disconnected")
+            assert answer["counters"]["writeStalls"] == 1
+        hostile.close()
     finally:
         hub.stop()
     assert hub.process.returncode == 0, hub.log()
