@@ -13,6 +13,8 @@ struct ControlCounters {
     var heldBack: UInt64 = 0
     /// Connections closed because their answers stayed unread for `controlWriteStallTimeoutMs`.
     var writeStalls: UInt64 = 0
+    /// Requests refused with `auth_required` (any method but `hub.authenticate` before authentication).
+    var unauthenticatedRequests: UInt64 = 0
     /// Event filters refused for their size (`controlMaxFilterEntries`, `controlMaxFilterEntryBytes`).
     var filtersRefused: UInt64 = 0
 
@@ -21,6 +23,7 @@ struct ControlCounters {
             "linesTooLong": .uint(linesTooLong), "authFailures": .uint(authFailures),
             "closedForAuthFailures": .uint(closedForAuthFailures), "heldBack": .uint(heldBack),
             "writeStalls": .uint(writeStalls), "filtersRefused": .uint(filtersRefused),
+            "unauthenticatedRequests": .uint(unauthenticatedRequests),
         ]
     }
 }

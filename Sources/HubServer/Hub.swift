@@ -365,6 +365,7 @@ public final class Hub {
         // Before authentication every method but the handshake gets the same answer, known or not, so the
         // method table cannot be probed without the token (`Protocols/control.md` §4.3).
         guard session.authenticated || method?.allowedUnauthenticated == true else {
+            controlCounters.unauthenticatedRequests += 1
             return .error(.unauthorized("call hub.authenticate with the configured token first"))
         }
         guard let method else { return .error(.methodNotFound(call.method)) }

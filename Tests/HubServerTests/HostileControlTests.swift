@@ -135,6 +135,7 @@ import Testing
         #expect(known["error"] == unknown["error"])
         #expect(try client.call("hub.authenticate", ["token": "s3cret-token"], id: 3)["result"] != nil)
         #expect(try client.call("no.such.method", id: 4)["error"]?["code"] == -32601)
+        #expect(try client.call("hub.controlClients", id: 5)["result"]?["counters"]?["unauthenticatedRequests"] == 2)
         #expect(hub.stop() == 0)
     }
 
