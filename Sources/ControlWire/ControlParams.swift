@@ -8,27 +8,39 @@ import JSON
 /// let partition = try params.requireString("partition")
 /// let line = try params.requireInt("line", in: 0...63)
 /// ```
+///
+/// Numbers from a request are never converted before they are range-checked: ``optionalInteger(_:in:)``
+/// and ``optionalNumber(_:in:)`` refuse fractions, values past the range and past the target type with
+/// a `-32602` naming the parameter and the range, so handlers never call `Int(x)` or `UInt64(x)` on
+/// request data themselves.
 public struct ControlParams: Sendable {
     /// The parameters object (empty when the request had none).
     public let object: JSONObject
+    /// Where this object sits in the request (e.g. `egress` for a nested object), prefixed to parameter
+    /// names in errors; nil at the top level.
+    public let path: String?
 
     /// Wraps `params`; refuses positional (array) parameters and, when `allowed` is given, unknown names.
-    public init(_ params: JSON?, allowed: [String]? = nil) throws(ControlError) {
+    /// `path` names a nested object in errors (`egress.rateBitsPerSecond`).
+    public init(_ params: JSON?, allowed: [String]? = nil, path: String? = nil) throws(ControlError) {
+        self.path = path
         switch params {
         case nil, .null?: object = [:]
         case .object(let value)?: object = value
         default:
             throw ControlError(
                 code: .invalidParams, reason: "invalid_params",
-                message: "Invalid params: parameters must be given by name (an object)",
-                details: ["expected": "object"])
+                message:
+                    "Invalid params: \(path.map { "'\($0)' must be an object" } ?? "parameters must be given by name (an object)")",
+                details: path.map { ["param": .string($0), "expected": "object"] } ?? ["expected": "object"])
         }
         if let allowed {
             for key in object.keys where !allowed.contains(key) {
+                let name = path.map { "\($0).\(key)" } ?? key
                 throw ControlError(
                     code: .invalidParams, reason: "invalid_params",
-                    message: "Invalid params: unknown parameter '\(key)'",
-                    details: ["param": .string(key), "allowed": .array(allowed.map { .string($0) })])
+                    message: "Invalid params: unknown parameter '\(name)'",
+                    details: ["param": .string(name), "allowed": .array(allowed.map { .string($0) })])
             }
         }
     }
@@ -41,12 +53,15 @@ public struct ControlParams: Sendable {
 
     public func contains(_ name: String) -> Bool { self[name] != nil }
 
+    /// The parameter's name as errors report it (with ``path``).
+    public func qualified(_ name: String) -> String { path.map { "\($0).\(name)" } ?? name }
+
     private func missing(_ name: String, _ expected: String) -> ControlError {
-        .invalidParams(param: name, expected: expected, detail: "is required (\(expected))")
+        .invalidParams(param: qualified(name), expected: expected, detail: "is required (\(expected))")
     }
 
     private func wrongType(_ name: String, _ expected: String, _ got: JSON) -> ControlError {
-        .invalidParams(param: name, expected: expected, detail: "must be \(expected), got \(got.typeName)")
+        .invalidParams(param: qualified(name), expected: expected, detail: "must be \(expected), got \(got.typeName)")
     }
 
     // MARK: Strings
@@ -64,14 +79,61 @@ public struct ControlParams: Sendable {
 
     // MARK: Integers
 
-    public func optionalInt(_ name: String, in range: ClosedRange<Int64>? = nil) throws(ControlError) -> Int64? {
+    /// An integer of type `T` within `range`, nil when absent. The number is checked before it is converted:
+    /// a fraction, a value past `range` or past `T` (`1e20`, `-1` for an unsigned field) is a `-32602` naming
+    /// the parameter and the range. An integral double (`3.0`) is accepted as its integer.
+    public func optionalInteger<T: FixedWidthInteger>(_ name: String, in range: ClosedRange<T>) throws(ControlError)
+        -> T?
+    {
         guard let value = self[name] else { return nil }
-        guard let number = value.int64Value else { throw wrongType(name, "integer", value) }
-        if let range, !range.contains(number) {
-            let expected = "integer in \(range.lowerBound)...\(range.upperBound)"
-            throw .invalidParams(param: name, expected: expected, detail: "must be an \(expected), got \(number)")
+        let expected = "integer in \(range.lowerBound)...\(range.upperBound)"
+        let converted: T?
+        switch value {
+        case .int(let integer): converted = T(exactly: integer)
+        // `T(exactly:)` is nil for NaN, infinities, fractions and values past T: it never traps.
+        case .double(let number): converted = T(exactly: number)
+        default: throw wrongType(name, "integer", value)
+        }
+        guard let converted, range.contains(converted) else {
+            throw .invalidParams(
+                param: qualified(name), expected: expected,
+                detail: "must be an \(expected), got \(value.serialized())")
+        }
+        return converted
+    }
+
+    /// ``optionalInteger(_:in:)`` for a parameter that must be present.
+    public func requireInteger<T: FixedWidthInteger>(_ name: String, in range: ClosedRange<T>) throws(ControlError)
+        -> T
+    {
+        guard let value = try optionalInteger(name, in: range) else {
+            throw missing(name, "integer in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return value
+    }
+
+    /// A finite number within `range` (fractions allowed), nil when absent; anything else is a `-32602`
+    /// naming the parameter and the range.
+    public func optionalNumber(_ name: String, in range: ClosedRange<Double>) throws(ControlError) -> Double? {
+        guard let value = self[name] else { return nil }
+        let expected =
+            "number in \(JSON.double(range.lowerBound).serialized())...\(JSON.double(range.upperBound).serialized())"
+        guard let number = value.doubleValue else { throw wrongType(name, "number", value) }
+        guard number.isFinite, range.contains(number) else {
+            throw .invalidParams(
+                param: qualified(name), expected: expected,
+                detail: "must be a \(expected), got \(value.serialized())")
         }
         return number
+    }
+
+    public func optionalInt(_ name: String, in range: ClosedRange<Int64>? = nil) throws(ControlError) -> Int64? {
+        guard let range else {
+            guard let value = self[name] else { return nil }
+            guard let number = value.int64Value else { throw wrongType(name, "integer", value) }
+            return number
+        }
+        return try optionalInteger(name, in: range)
     }
 
     public func requireInt(_ name: String, in range: ClosedRange<Int64>? = nil) throws(ControlError) -> Int64 {
@@ -81,8 +143,7 @@ public struct ControlParams: Sendable {
 
     /// A non-negative integer (sequence numbers, counts).
     public func optionalUInt64(_ name: String) throws(ControlError) -> UInt64? {
-        guard let value = try optionalInt(name, in: 0...Int64.max) else { return nil }
-        return UInt64(value)
+        try optionalInteger(name, in: 0...UInt64(Int64.max))
     }
 
     // MARK: Others
@@ -133,7 +194,8 @@ public struct ControlParams: Sendable {
         guard let value = try optionalString(name) else { return nil }
         guard choices.contains(value) else {
             let expected = "one of " + choices.joined(separator: ", ")
-            throw .invalidParams(param: name, expected: expected, detail: "must be \(expected), got \"\(value)\"")
+            throw .invalidParams(
+                param: qualified(name), expected: expected, detail: "must be \(expected), got \"\(value)\"")
         }
         return value
     }
@@ -142,12 +204,12 @@ public struct ControlParams: Sendable {
     public func optionalBase64(_ name: String, maxLength: Int) throws(ControlError) -> [UInt8]? {
         guard let text = try optionalString(name) else { return nil }
         guard text.utf8.count / 4 * 3 <= maxLength + 2 else {
-            throw .limitExceeded(name, value: Int64(text.utf8.count / 4 * 3))
+            throw .limitExceeded(qualified(name), value: Int64(text.utf8.count / 4 * 3))
         }
         guard let bytes = Base64.decode(text) else {
-            throw .invalidParams(param: name, expected: "base64 string", detail: "is not valid base64")
+            throw .invalidParams(param: qualified(name), expected: "base64 string", detail: "is not valid base64")
         }
-        guard bytes.count <= maxLength else { throw .limitExceeded(name, value: Int64(bytes.count)) }
+        guard bytes.count <= maxLength else { throw .limitExceeded(qualified(name), value: Int64(bytes.count)) }
         return bytes
     }
 }

@@ -12,16 +12,22 @@ public struct LineFramer: Sendable {
     /// The default maximum line length, newline excluded (1 MiB).
     public static let defaultMaxLineLength = 1 << 20
 
-    public let maxLineLength: Int
+    /// The longest line accepted. A server may raise it once its peer has authenticated
+    /// (`Protocols/control.md` §2.3): lines are checked when they are taken, so the new limit applies
+    /// to every line not yet taken.
+    public var maxLineLength: Int
     private var pending: [UInt8] = []
+    /// Where the first line not yet taken starts in `pending`.
+    private var start = 0
+    /// Bytes of `pending` already searched for LF (never searched twice).
     private var scanned = 0
 
     public init(maxLineLength: Int = LineFramer.defaultMaxLineLength) {
         self.maxLineLength = maxLineLength
     }
 
-    /// Bytes held back waiting for the end of a line.
-    public var bufferedByteCount: Int { pending.count }
+    /// Bytes held back: lines not taken yet and the start of an unfinished line.
+    public var bufferedByteCount: Int { pending.count - start }
 
     /// Set once a line exceeded the limit. The stream cannot be resynchronised after that: the caller
     /// answers with an error and closes. Later feeds return nothing.
@@ -35,38 +41,56 @@ public struct LineFramer: Sendable {
     /// handling the returned lines.
     public mutating func feed(_ chunk: some Collection<UInt8>) -> [ArraySlice<UInt8>] {
         guard overflow == nil else { return [] }
-        pending.append(contentsOf: chunk)
+        append(chunk)
         var lines: [ArraySlice<UInt8>] = []
-        var lineStart = 0
-        var cursor = scanned
-        while let newline = pending[cursor...].firstIndex(of: 0x0a) {
+        while let line = nextLine() { lines.append(line) }
+        return lines
+    }
+
+    /// Buffers `chunk` without taking any line; take them one at a time with ``nextLine()``, so a server
+    /// can stop between requests (backpressure) and leave the rest buffered.
+    public mutating func append(_ chunk: some Collection<UInt8>) {
+        guard overflow == nil else { return }
+        if start == pending.count {
+            pending.removeAll(keepingCapacity: pending.capacity <= 1 << 16)
+            start = 0
+            scanned = 0
+        } else if start >= 4096 && start * 2 >= pending.count {
+            // Drop the taken prefix now and then; lines already returned keep their own storage (copy-on-write).
+            pending.removeFirst(start)
+            scanned -= start
+            start = 0
+        }
+        pending.append(contentsOf: chunk)
+    }
+
+    /// The next complete, non-empty line (without LF or a trailing CR), or nil when none is complete
+    /// yet or the stream has overflowed (then ``overflow`` is set).
+    public mutating func nextLine() -> ArraySlice<UInt8>? {
+        guard overflow == nil else { return nil }
+        while let newline = pending[scanned...].firstIndex(of: 0x0a) {
             var end = newline
-            if end > lineStart && pending[end - 1] == 0x0d { end -= 1 }
-            if end - lineStart > maxLineLength {
+            if end > start && pending[end - 1] == 0x0d { end -= 1 }
+            if end - start > maxLineLength {
                 fail()
-                return lines
+                return nil
             }
-            if end > lineStart { lines.append(pending[lineStart..<end]) }
-            lineStart = newline + 1
-            cursor = lineStart
-        }
-        // +1 allows a CR that may yet be followed by its LF.
-        if pending.count - lineStart > maxLineLength + 1 {
-            fail()
-            return lines
-        }
-        if lineStart > 0 {
-            // The returned slices keep the old storage alive (copy-on-write); the tail starts a fresh buffer.
-            pending = Array(pending[lineStart...])
+            let lineStart = start
+            start = newline + 1
+            scanned = start
+            if end > lineStart { return pending[lineStart..<end] }
         }
         scanned = pending.count
-        return lines
+        // +1 allows a CR that may yet be followed by its LF.
+        if pending.count - start > maxLineLength + 1 { fail() }
+        return nil
     }
 
     private mutating func fail() {
         // Report the limit, not the length seen so far, so the error does not depend on how the bytes were split.
         overflow = .oversized(length: maxLineLength + 1, limit: maxLineLength)
         pending = []
+        start = 0
         scanned = 0
     }
 

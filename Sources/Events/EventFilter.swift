@@ -7,10 +7,23 @@ import JSON
 ///   filter that names partitions (devices).
 /// - `kinds`: patterns; `irq.raised` matches that kind exactly, `irq.*` matches every kind that starts
 ///   with `irq.`, and `*` matches everything.
+///
+/// Matching costs the same however many entries the filter has (`Protocols/control.md` §5.3): names and
+/// exact kinds are looked up in sets, and prefix patterns by each dotted prefix of the event's kind, so
+/// an event costs a few hash lookups per dot of its kind. Filters from requests are also bounded in size
+/// (``Bounds``).
 public struct EventFilter: Sendable, Hashable {
-    public var partitions: [String]?
-    public var devices: [String]?
-    public var kinds: [String]?
+    public var partitions: [String]? { didSet { rebuild() } }
+    public var devices: [String]? { didSet { rebuild() } }
+    public var kinds: [String]? { didSet { rebuild() } }
+
+    /// The lookup form of the members above, rebuilt whenever one changes.
+    private var partitionSet: Set<String>?
+    private var deviceSet: Set<String>?
+    private var matchesAnyKind = false
+    private var exactKinds: Set<String> = []
+    /// Prefix patterns without their `*` (`irq.` for `irq.*`).
+    private var kindPrefixes: Set<String> = []
 
     /// Matches every event.
     public static let all = EventFilter()
@@ -19,19 +32,57 @@ public struct EventFilter: Sendable, Hashable {
         self.partitions = partitions
         self.devices = devices
         self.kinds = kinds
+        rebuild()
+    }
+
+    private mutating func rebuild() {
+        partitionSet = partitions.map(Set.init)
+        deviceSet = devices.map(Set.init)
+        matchesAnyKind = kinds?.contains("*") ?? true
+        exactKinds = []
+        kindPrefixes = []
+        for pattern in kinds ?? [] where pattern != "*" {
+            if pattern.hasSuffix(".*") {
+                kindPrefixes.insert(String(pattern.dropLast()))
+            } else {
+                exactKinds.insert(pattern)
+            }
+        }
+    }
+
+    // Equality and hashing see the filter as written; the lookup sets are derived from it.
+    public static func == (lhs: EventFilter, rhs: EventFilter) -> Bool {
+        lhs.partitions == rhs.partitions && lhs.devices == rhs.devices && lhs.kinds == rhs.kinds
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(partitions)
+        hasher.combine(devices)
+        hasher.combine(kinds)
     }
 
     public func matches(_ event: HubEvent) -> Bool {
-        if let partitions {
-            guard let partition = event.partition, partitions.contains(partition) else { return false }
+        if let partitionSet {
+            guard let partition = event.partition, partitionSet.contains(partition) else { return false }
         }
-        if let devices {
-            guard let device = event.device, devices.contains(device) else { return false }
+        if let deviceSet {
+            guard let device = event.device, deviceSet.contains(device) else { return false }
         }
-        if let kinds {
-            guard kinds.contains(where: { EventFilter.kind(event.kind, matches: $0) }) else { return false }
+        return matchesAnyKind || matchesKind(event.kind)
+    }
+
+    private func matchesKind(_ kind: String) -> Bool {
+        if exactKinds.contains(kind) { return true }
+        guard !kindPrefixes.isEmpty else { return false }
+        // `irq.*` matches kinds starting with `irq.`: try each prefix of the kind that ends with a dot.
+        let utf8 = kind.utf8
+        var position = utf8.startIndex
+        while let dot = utf8[position...].firstIndex(of: UInt8(ascii: ".")) {
+            let next = utf8.index(after: dot)
+            if kindPrefixes.contains(String(kind[..<next])) { return true }
+            position = next
         }
-        return true
+        return false
     }
 
     /// Whether `kind` matches one pattern.
@@ -56,12 +107,40 @@ public struct EventFilter: Sendable, Hashable {
         public var field: String
         public var expected: String
         public var detail: String
+        /// Set when a size bound was passed: which one (`maxEntries` or `maxEntryBytes`) and the offending size.
+        public var limit: (name: String, value: Int)?
+
+        public static func == (lhs: Invalid, rhs: Invalid) -> Bool {
+            lhs.field == rhs.field && lhs.expected == rhs.expected && lhs.detail == rhs.detail
+                && lhs.limit?.name == rhs.limit?.name && lhs.limit?.value == rhs.limit?.value
+        }
+
+        public func hash(into hasher: inout Hasher) {
+            hasher.combine(field)
+            hasher.combine(detail)
+        }
+    }
+
+    /// How large a filter from a request may be.
+    public struct Bounds: Sendable, Hashable {
+        /// Entries in one member (`partitions`, `devices`, `kinds`).
+        public var maxEntries: Int
+        /// Bytes in one name or pattern.
+        public var maxEntryBytes: Int
+        /// Names on the wire are at most 32 bytes and kinds are short: these defaults leave room.
+        public static let `default` = Bounds(maxEntries: 64, maxEntryBytes: 128)
+        public init(maxEntries: Int, maxEntryBytes: Int) {
+            self.maxEntries = maxEntries
+            self.maxEntryBytes = maxEntryBytes
+        }
     }
 
     /// Reads `{"partitions":[…],"devices":[…],"kinds":[…]}`. Each member may also be a single string,
     /// and the singular names `partition`, `device`, `kind` are accepted as aliases. `null` means any.
-    /// A kind pattern must be non-empty and may use `*` only as `*` or as a final `.*`.
-    public init(json: JSON?, field: String = "filter") throws(Invalid) {
+    /// A kind pattern must be non-empty and may use `*` only as `*` or as a final `.*`. A member with more
+    /// than `bounds.maxEntries` entries, or an entry longer than `bounds.maxEntryBytes`, is refused
+    /// (``Invalid/limit`` names the bound) before anything else is done with it.
+    public init(json: JSON?, field: String = "filter", bounds: Bounds = .default) throws(Invalid) {
         self.init()
         guard let json, json != .null else { return }
         guard case .object(let object) = json else {
@@ -72,9 +151,9 @@ public struct EventFilter: Sendable, Hashable {
             throw Invalid(
                 field: "\(field).\(key)", expected: "partitions, devices or kinds", detail: "is not a filter member")
         }
-        partitions = try Self.strings(object, "partitions", "partition", field)
-        devices = try Self.strings(object, "devices", "device", field)
-        kinds = try Self.strings(object, "kinds", "kind", field)
+        partitions = try Self.strings(object, "partitions", "partition", field, bounds)
+        devices = try Self.strings(object, "devices", "device", field, bounds)
+        kinds = try Self.strings(object, "kinds", "kind", field, bounds)
         for pattern in kinds ?? [] {
             let body = pattern.hasSuffix(".*") ? String(pattern.dropLast(2)) : pattern
             guard pattern == "*" || (!body.isEmpty && !body.contains("*")) else {
@@ -83,11 +162,13 @@ public struct EventFilter: Sendable, Hashable {
                     detail: "'\(pattern)' is not a kind pattern (use a kind, 'prefix.*' or '*')")
             }
         }
+        // Property observers do not run inside an initializer.
+        rebuild()
     }
 
-    private static func strings(_ object: JSONObject, _ plural: String, _ singular: String, _ field: String)
-        throws(Invalid) -> [String]?
-    {
+    private static func strings(
+        _ object: JSONObject, _ plural: String, _ singular: String, _ field: String, _ bounds: Bounds
+    ) throws(Invalid) -> [String]? {
         if object[plural] != nil && object[singular] != nil {
             throw Invalid(
                 field: "\(field).\(singular)", expected: "one of \(plural) or \(singular)",
@@ -95,10 +176,19 @@ public struct EventFilter: Sendable, Hashable {
         }
         let key = object[plural] != nil ? plural : singular
         guard let value = object[key], value != .null else { return nil }
-        if let single = value.stringValue { return [single] }
+        if let single = value.stringValue {
+            try checkEntry(single, "\(field).\(key)", bounds)
+            return [single]
+        }
         guard let array = value.arrayValue else {
             throw Invalid(
                 field: "\(field).\(key)", expected: "array of strings", detail: "must be an array of strings")
+        }
+        guard array.count <= bounds.maxEntries else {
+            throw Invalid(
+                field: "\(field).\(key)", expected: "at most \(bounds.maxEntries) entries",
+                detail: "has \(array.count) entries, more than the limit of \(bounds.maxEntries)",
+                limit: ("maxEntries", array.count))
         }
         var out: [String] = []
         for element in array {
@@ -106,8 +196,19 @@ public struct EventFilter: Sendable, Hashable {
                 throw Invalid(
                     field: "\(field).\(key)", expected: "array of strings", detail: "must be an array of strings")
             }
+            try checkEntry(string, "\(field).\(key)", bounds)
             out.append(string)
         }
         return out
+    }
+
+    private static func checkEntry(_ entry: String, _ field: String, _ bounds: Bounds) throws(Invalid) {
+        let length = entry.utf8.count
+        guard length <= bounds.maxEntryBytes else {
+            throw Invalid(
+                field: field, expected: "entries of at most \(bounds.maxEntryBytes) bytes",
+                detail: "has an entry of \(length) bytes, longer than the limit of \(bounds.maxEntryBytes)",
+                limit: ("maxEntryBytes", length))
+        }
     }
 }

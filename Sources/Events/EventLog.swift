@@ -48,7 +48,18 @@ public struct EventLog: Sendable {
     /// What the ring still holds after `seq` (events with a greater sequence number), filtered, oldest
     /// first, and the gap if events after `seq` have already been dropped from the ring.
     public func since(_ seq: UInt64, matching filter: EventFilter = .all) -> EventReplay {
-        guard let oldest = oldestSeq, seq < lastSeq else { return EventReplay(events: [], missed: nil) }
+        since(seq, matching: filter, limit: Int.max).replay
+    }
+
+    /// Like ``since(_:matching:)`` but at most `limit` events, for replays that go out as the client reads
+    /// (`Protocols/control.md` §5.5). `through` is the sequence number up to which the ring was examined:
+    /// the next batch continues from there; it is ``lastSeq`` once everything held was examined.
+    public func since(_ seq: UInt64, matching filter: EventFilter = .all, limit: Int)
+        -> (replay: EventReplay, through: UInt64)
+    {
+        guard let oldest = oldestSeq, seq < lastSeq else {
+            return (EventReplay(events: [], missed: nil), max(seq, lastSeq))
+        }
         var missed: MissedEvents? = nil
         if seq + 1 < oldest {
             missed = MissedEvents(
@@ -57,11 +68,25 @@ public struct EventLog: Sendable {
         // Skip the events at or before `seq` without copying them.
         let skip = seq >= oldest ? Int(seq - oldest + 1) : 0
         var out: [HubEvent] = []
+        var through = lastSeq
         for offset in skip..<ring.count {
+            guard out.count < limit else {
+                through = oldest + UInt64(offset) - 1
+                break
+            }
             let event = ring[(head + offset) % ring.count]
             if filter.matches(event) { out.append(event) }
         }
-        return EventReplay(events: out, missed: missed)
+        return (EventReplay(events: out, missed: missed), through)
+    }
+
+    /// How many held events after `seq` match `filter` (what a replay from `seq` delivers).
+    public func count(since seq: UInt64, matching filter: EventFilter = .all) -> Int {
+        guard let oldest = oldestSeq, seq < lastSeq else { return 0 }
+        let skip = seq >= oldest ? Int(seq - oldest + 1) : 0
+        var count = 0
+        for offset in skip..<ring.count where filter.matches(ring[(head + offset) % ring.count]) { count += 1 }
+        return count
     }
 
     /// The most recent `limit` held events matching `filter`, oldest first (`events.recent`).

@@ -2,14 +2,22 @@ import ControlWire
 import EventLoop
 import JSON
 import Logging
+import PlatformConfig
 import Wire
 
 /// One control client: newline-delimited JSON-RPC 2.0 over a stream (`Protocols/control.md` §2–§4).
 ///
-/// Reads are framed into lines and dispatched through the hub's router in arrival order. Replies go
-/// out as lines. When the client stops reading and the write queue passes the high watermark, the
-/// session stops reading requests (so a client cannot grow the hub's memory with unread answers) and
-/// event delivery waits in the bounded outbox, which counts what it has to drop.
+/// Lines are taken from the framer one request at a time and dispatched through the hub's router in
+/// arrival order. Replies go out as lines, one write per loop pass. Backpressure (`Protocols/control.md`
+/// §2.7): before each request the session checks its unsent answers (queued on the connection plus those
+/// of this pass) against `writeHighWatermarkBytes`; over it, the session stops handling requests and stops
+/// reading, leaving what it already read buffered in the framer, and carries on once the connection's
+/// write queue drains below the low watermark. A client that leaves its answers unread for
+/// `controlWriteStallTimeoutMs` is disconnected, also while the session is closing after a final answer.
+///
+/// Lifetime: the hub holds the session while it is open. `close` detaches every connection callback and
+/// stops reading before the hub lets go, so no callback can reach a closed session; a session closing
+/// after its final writes is held by the hub until the connection's close callback.
 public final class ControlSession {
     let id: UInt64
     let connection: Connection
@@ -24,35 +32,55 @@ public final class ControlSession {
     /// Deferred calls (waits) still open, so they can be cancelled when the session goes away.
     var pendingCalls: [ControlCall] = []
     private(set) var requestsServed: UInt64 = 0
-    /// Lines waiting for this pass's single write (DESIGN.md §6: one write per destination per pass).
+    /// Lines waiting for this pass's single write (one write per destination per pass).
     private var pending: [[UInt8]] = []
+    /// Bytes in `pending`.
+    private(set) var pendingBytes = 0
+    /// True while requests are being handled, so answers wait for the write at the end.
     private var receiving = false
     /// This client's place in the control listener's admission budgets (`Admission.swift`).
     var admission: AdmissionSlot?
+    /// Requests are held back until the unsent answers drain (backpressure).
+    private(set) var heldBack = false
+    /// Wrong tokens presented so far.
+    private(set) var authFailures = 0
+    /// The line limit once authenticated (`controlMaxLineBytes`).
+    private let fullLineLimit: Int
+    /// Fires when unsent answers have made no progress for `controlWriteStallTimeoutMs`.
+    private var stallTimer: Timer?
+    private var stallArmed = false
+    private var stallMark: (written: UInt64, unsent: Int) = (0, 0)
 
-    init(id: UInt64, connection: Connection, hub: Hub, requiresToken: Bool, maxLineBytes: Int, logger: Logger) {
+    init(
+        id: UInt64, connection: Connection, hub: Hub, requiresToken: Bool, maxLineBytes: Int,
+        maxUnauthenticatedLineBytes: Int, logger: Logger
+    ) {
         self.id = id
         self.connection = connection
         self.hub = hub
         self.authenticated = !requiresToken
-        self.framer = LineFramer(maxLineLength: maxLineBytes)
+        self.fullLineLimit = maxLineBytes
+        // Before authentication only the small limit applies: an unknown peer cannot make the hub
+        // buffer or parse a megabyte (`Protocols/control.md` §2.3).
+        self.framer = LineFramer(
+            maxLineLength: requiresToken ? min(maxLineBytes, maxUnauthenticatedLineBytes) : maxLineBytes)
         self.remote = connection.peerAddress?.description ?? "unix"
         self.logger = logger
         self.logger[metadataKey: "control"] = "\(id)"
     }
 
+    private var limits: Limits { hub.configuration.hub.limits }
+
     func start(hello: HubHello) {
-        connection.highWatermark = hub.configuration.hub.limits.writeHighWatermarkBytes
-        connection.lowWatermark = hub.configuration.hub.limits.writeLowWatermarkBytes
+        connection.highWatermark = limits.writeHighWatermarkBytes
+        connection.lowWatermark = limits.writeLowWatermarkBytes
+        // The callbacks hold the session unowned: the hub holds it, and `close` detaches them all
+        // before the hub lets go.
         connection.onData = { [unowned self] bytes in self.received(bytes) }
         connection.onEnd = { [unowned self] _ in self.close(reason: "peer closed") }
         connection.onWriteError = { [unowned self] error in self.close(reason: "write failed: \(error)") }
         connection.onHighWatermark = { [unowned self] in self.connection.stopReading() }
-        connection.onLowWatermark = { [unowned self] in
-            guard !self.closing else { return }
-            try? self.connection.startReading()
-            self.hub.flushEvents(to: self)
-        }
+        connection.onLowWatermark = { [unowned self] in self.writesDrained() }
         send(hello.notification.encodedLine())
         do {
             try connection.startReading()
@@ -63,23 +91,54 @@ public final class ControlSession {
 
     private func received(_ bytes: ArraySlice<UInt8>) {
         admission?.noteActivity()
-        let lines = framer.feed(bytes)
+        guard !closing else { return }
+        framer.append(bytes)
+        handleBufferedRequests()
+    }
+
+    /// Handles buffered requests one at a time while the unsent answers fit the budget.
+    private func handleBufferedRequests() {
+        guard !receiving, !closing else { return }
         receiving = true
         defer {
             receiving = false
             flush()
         }
-        for line in lines {
-            guard !closing else { return }
+        while !closing {
+            if isWriteQueueFull {
+                holdBack()
+                return
+            }
+            guard let line = framer.nextLine() else { break }
             handle(line: line)
         }
         if let overflow = framer.overflow, !closing {
-            let error = ControlError.limitExceeded(
-                "controlMaxLineBytes", value: Int64(framer.maxLineLength), reason: "line_too_long")
+            let limit = authenticated ? "controlMaxLineBytes" : "controlMaxUnauthenticatedLineBytes"
+            let error = ControlError.limitExceeded(limit, value: Int64(framer.maxLineLength), reason: "line_too_long")
+            hub.controlCounters.linesTooLong += 1
             logger.notice("closing control client \(remote): \(overflow)")
             send(ControlResponse(id: .null, error: error))
             close(reason: "line over the limit", flush: true)
         }
+    }
+
+    /// Stops handling requests and reading until the write queue drains below the low watermark.
+    private func holdBack() {
+        if !heldBack { hub.controlCounters.heldBack += 1 }
+        heldBack = true
+        connection.stopReading()
+    }
+
+    /// The write queue fell below the low watermark: carry on with held-back requests, then events.
+    private func writesDrained() {
+        guard !closing else { return }
+        if heldBack {
+            heldBack = false
+            handleBufferedRequests()
+        }
+        guard !closing else { return }
+        hub.flushEvents(to: self)
+        if !heldBack && !connection.isAboveHighWatermark { try? connection.startReading() }
     }
 
     private func handle(line: ArraySlice<UInt8>) {
@@ -98,13 +157,23 @@ public final class ControlSession {
         if request.isNotification { return }  // JSON-RPC: notifications are never answered
         switch reply {
         case .deferred:
-            if !call.isAnswered { pendingCalls.append(call) }
+            if !call.isAnswered && !closing { pendingCalls.append(call) }
         default:
             call.reply(reply)
         }
     }
 
-    func markAuthenticated() { authenticated = true }
+    func markAuthenticated() {
+        authenticated = true
+        framer.maxLineLength = fullLineLimit
+    }
+
+    /// Counts a wrong token; true when it was the last one allowed (`controlMaxAuthFailures`).
+    func noteAuthFailure() -> Bool {
+        authFailures += 1
+        hub.controlCounters.authFailures += 1
+        return authFailures >= limits.controlMaxAuthFailures
+    }
 
     /// The handshake is over (authenticated, or a first request when no token is needed): the client moves to
     /// the authenticated budget, or is told it is full and closed.
@@ -129,6 +198,7 @@ public final class ControlSession {
     func send(_ line: [UInt8]) {
         guard !closing else { return }
         pending.append(line)
+        pendingBytes += line.count
         if !receiving { hub.scheduleControlFlush(self) }
     }
 
@@ -137,6 +207,8 @@ public final class ControlSession {
         guard !pending.isEmpty, !closing else { return }
         connection.write(buffers: pending)
         pending.removeAll(keepingCapacity: true)
+        pendingBytes = 0
+        armStallTimer()
     }
 
     /// Answers a deferred call (a wait) by its request id.
@@ -146,9 +218,51 @@ public final class ControlSession {
         call.reply(reply)
     }
 
-    var isWriteQueueFull: Bool { connection.isAboveHighWatermark }
+    /// Unsent answers (queued on the connection or in this pass's write) over the budget.
+    var isWriteQueueFull: Bool {
+        connection.isAboveHighWatermark || connection.queuedWriteBytes + pendingBytes > connection.highWatermark
+    }
 
-    /// Closes the session; with `flush`, after what was already queued has been written.
+    /// Bytes written to the connection and not yet taken by the peer's reads, plus this pass's write.
+    var unsentBytes: Int { connection.queuedWriteBytes + pendingBytes }
+
+    /// Bytes read from the client and not yet handled.
+    var bufferedRequestBytes: Int { framer.bufferedByteCount }
+
+    // MARK: Write stall deadline
+
+    private func armStallTimer() {
+        guard !stallArmed, connection.queuedWriteBytes > 0 else { return }
+        if stallTimer == nil { stallTimer = try? Timer(loop: hub.loop) }
+        guard let stallTimer else { return }
+        stallArmed = true
+        stallMark = (connection.bytesWritten, connection.unsentBytes)
+        stallTimer.start(afterMilliseconds: UInt64(limits.controlWriteStallTimeoutMs)) { [weak self] in
+            self?.stallTimerFired()
+        }
+    }
+
+    private func stallTimerFired() {
+        stallArmed = false
+        guard connection.isOpen, connection.queuedWriteBytes > 0 else { return }
+        // Progress is a completed write or fewer bytes waiting in libuv (the kernel took some).
+        let progressed = connection.bytesWritten != stallMark.written || connection.unsentBytes < stallMark.unsent
+        if progressed {
+            armStallTimer()
+            return
+        }
+        hub.controlCounters.writeStalls += 1
+        logger.notice(
+            "disconnecting control client \(remote): \(connection.queuedWriteBytes) bytes unread for \(limits.controlWriteStallTimeoutMs) ms"
+        )
+        if !closing { close(reason: "answers unread for controlWriteStallTimeoutMs") }
+        connection.close()
+    }
+
+    // MARK: Closing
+
+    /// Closes the session; with `flush`, after what was already queued has been written (within the
+    /// write stall deadline).
     func close(reason: String, flush: Bool = false) {
         guard !closing else { return }
         if flush { self.flush() }
@@ -157,7 +271,27 @@ public final class ControlSession {
         logger.debug("control client \(remote) closed: \(reason)")
         pendingCalls.removeAll()
         subscription = nil
+        pending.removeAll()
+        pendingBytes = 0
+        // The hub lets go of this session below: nothing on the connection may call back into it.
+        connection.stopReading()
+        connection.onData = nil
+        connection.onEnd = nil
+        connection.onWriteError = nil
+        connection.onHighWatermark = nil
+        connection.onLowWatermark = nil
         hub.controlSessionDidClose(self)
-        if flush { connection.closeAfterWrites() } else { connection.close() }
+        if flush && connection.isOpen {
+            // Held by the hub until the connection is closed; the stall timer bounds the wait.
+            hub.closingControlSessions[id] = self
+            armStallTimer()
+            connection.closeAfterWrites { [hub = self.hub, id = self.id, stallTimer = self.stallTimer] in
+                stallTimer?.close()
+                hub.closingControlSessions[id] = nil
+            }
+        } else {
+            stallTimer?.close()
+            connection.close()
+        }
     }
 }

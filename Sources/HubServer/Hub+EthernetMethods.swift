@@ -118,29 +118,28 @@ extension EthernetDevice {
         return .object(object)
     }
 
+    /// The fastest rate limit a control client may set (1 Tbit/s; 0 means unlimited).
+    static let maxRateBitsPerSecond: UInt64 = 1_000_000_000_000
+
     /// Parses `{delayMs, jitterMs, loss, duplicate, rateBitsPerSecond, burstBytes, backlogBytes}`.
     static func impairments(_ json: JSON?, name: String) throws(ControlError) -> Impairments {
         guard let json else { return .none }
         let params = try ControlParams(
             json,
-            allowed: ["delayMs", "jitterMs", "loss", "duplicate", "rateBitsPerSecond", "burstBytes", "backlogBytes"])
-        func number(_ key: String) throws(ControlError) -> Double? {
-            guard let value = params[key] else { return nil }
-            switch value {
-            case .int(let integer): return Double(integer)
-            case .double(let double): return double
-            default: throw ControlError.invalidParams(param: "\(name).\(key)", expected: "number")
-            }
-        }
+            allowed: ["delayMs", "jitterMs", "loss", "duplicate", "rateBitsPerSecond", "burstBytes", "backlogBytes"],
+            path: name)
+        // Every number is range-checked before it is converted (Protocols/control.md §13.6).
+        let maxDelayMs = Double(Impairments.maxDelayNs / 1_000_000)
         var result = Impairments()
-        result.delayNs = UInt64(max(0, min(try number("delayMs") ?? 0, 60_000)) * 1e6)
-        result.jitterNs = UInt64(max(0, min(try number("jitterMs") ?? 0, 60_000)) * 1e6)
-        result.loss = try number("loss") ?? 0
-        result.duplicate = try number("duplicate") ?? 0
-        result.rateBitsPerSecond = UInt64(max(0, try number("rateBitsPerSecond") ?? 0))
-        result.burstBytes = Int(try params.optionalInt("burstBytes", in: 0...(64 << 20)) ?? 0)
-        result.backlogBytes = Int(
-            try params.optionalInt("backlogBytes", in: 0...(64 << 20)) ?? Int64(Impairments.defaultBacklogBytes))
+        result.delayNs = UInt64((try params.optionalNumber("delayMs", in: 0...maxDelayMs) ?? 0) * 1e6)
+        result.jitterNs = UInt64((try params.optionalNumber("jitterMs", in: 0...maxDelayMs) ?? 0) * 1e6)
+        result.loss = try params.optionalNumber("loss", in: 0...1) ?? 0
+        result.duplicate = try params.optionalNumber("duplicate", in: 0...1) ?? 0
+        result.rateBitsPerSecond =
+            try params.optionalInteger("rateBitsPerSecond", in: 0...EthernetDevice.maxRateBitsPerSecond) ?? 0
+        result.burstBytes = try params.optionalInteger("burstBytes", in: 0...(64 << 20)) ?? 0
+        result.backlogBytes =
+            try params.optionalInteger("backlogBytes", in: 0...(64 << 20)) ?? Impairments.defaultBacklogBytes
         if let reason = result.invalidReason {
             throw ControlError.invalidParams(param: name, expected: "valid impairments", detail: reason)
         }

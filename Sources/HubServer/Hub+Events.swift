@@ -4,9 +4,16 @@ import Events
 import JSON
 
 /// A control session's event subscription: its filter and its bounded outbox.
+///
+/// A replay (`since`) does not go into the outbox at once, where the outbox bound would cut it: while
+/// `replayCursor` is set, the subscription reads the replay ring from there as the client reads, an
+/// outbox-full at a time, and events published meanwhile are taken from the ring too, so they stay in
+/// order. Once the cursor reaches the newest event the subscription is live (`Protocols/control.md` §5.5).
 final class EventSubscription {
     let filter: EventFilter
     var outbox: SubscriberOutbox
+    /// While replaying: the sequence number up to which the ring has been copied into the outbox.
+    var replayCursor: UInt64?
 
     init(filter: EventFilter, capacity: Int) {
         self.filter = filter
@@ -52,7 +59,8 @@ extension Hub {
         events.published += 1
         for session in controlSessions.values {
             guard let subscription = session.subscription, subscription.filter.matches(event) else { continue }
-            subscription.outbox.push(event)
+            // A replaying subscription takes this event from the ring when its replay gets there.
+            if subscription.replayCursor == nil { subscription.outbox.push(event) }
             scheduleControlFlush(session)
         }
         if events.waiters.count > 0 {
@@ -68,7 +76,17 @@ extension Hub {
     /// does not fit stays in the bounded outbox; the low-watermark callback calls this again.
     func flushEvents(to session: ControlSession) {
         guard let subscription = session.subscription else { return }
-        while !session.isWriteQueueFull, let item = subscription.outbox.pop() {
+        while !session.isWriteQueueFull {
+            guard let item = subscription.outbox.pop() else {
+                guard let cursor = subscription.replayCursor else { break }
+                // The outbox is empty: refill it from the ring, one less than its capacity (room for a gap
+                // marker), so nothing is dropped.
+                let (replay, through) = events.log.since(
+                    cursor, matching: subscription.filter, limit: subscription.outbox.capacity - 1)
+                subscription.outbox.push(replay)
+                subscription.replayCursor = through >= events.log.lastSeq ? nil : through
+                continue
+            }
             switch item {
             case .event(let event):
                 // Each event is serialised once per pass, however many subscribers receive it.
@@ -108,16 +126,17 @@ extension Hub {
         ) {
             [unowned self] call throws(ControlError) in
             let params = try ControlParams(call.params, allowed: ["filter", "since"])
-            let filter = try Hub.filter(params["filter"])
+            let filter = try self.filter(params["filter"])
             let since = try params.optionalUInt64("since")
             guard let session = call.session else { return .deferred }
             let subscription = EventSubscription(
                 filter: filter, capacity: self.configuration.hub.limits.controlOutboxEvents)
+            // Every matching held event after `since` reaches a client that reads: the replay streams
+            // through the outbox as the client reads (see `EventSubscription`).
             var replayed = 0
             if let since {
-                let replay = self.events.log.since(since, matching: filter)
-                replayed = replay.events.count
-                subscription.outbox.push(replay)
+                replayed = self.events.log.count(since: since, matching: filter)
+                subscription.replayCursor = since
             }
             session.subscription = subscription
             // The answer goes out before any replayed event, so a client sees its reply first.
@@ -137,7 +156,7 @@ extension Hub {
         router.register("events.recent", summary: "The newest held events, without subscribing") {
             [unowned self] call throws(ControlError) in
             let params = try ControlParams(call.params, allowed: ["filter", "limit", "since"])
-            let filter = try Hub.filter(params["filter"])
+            let filter = try self.filter(params["filter"])
             let limit = Int(try params.optionalInt("limit", in: 1...Int64(max(1, self.events.log.capacity))) ?? 100)
             var missed: JSON = .null
             var held: [HubEvent]
@@ -156,7 +175,7 @@ extension Hub {
         router.register("events.wait", summary: "Answer with the first matching event, or a timeout error") {
             [unowned self] call throws(ControlError) in
             let params = try ControlParams(call.params, allowed: ["filter", "timeoutMs", "since"])
-            let filter = try Hub.filter(params["filter"])
+            let filter = try self.filter(params["filter"])
             let timeout = try params.requireInt(
                 "timeoutMs", in: 0...Int64(self.configuration.hub.limits.controlMaxWaitMs))
             // With `since`, an event that already happened answers at once: act, then wait, without a race.
@@ -177,10 +196,26 @@ extension Hub {
         }
     }
 
-    static func filter(_ json: JSON?) throws(ControlError) -> EventFilter {
+    /// Reads a filter from a request, bounded by `controlMaxFilterEntries` and `controlMaxFilterEntryBytes`.
+    func filter(_ json: JSON?) throws(ControlError) -> EventFilter {
+        let limits = configuration.hub.limits
+        let bounds = EventFilter.Bounds(
+            maxEntries: limits.controlMaxFilterEntries, maxEntryBytes: limits.controlMaxFilterEntryBytes)
         do {
-            return try EventFilter(json: json)
+            return try EventFilter(json: json, bounds: bounds)
         } catch {
+            if let limit = error.limit {
+                controlCounters.filtersRefused += 1
+                let name = limit.name == "maxEntries" ? "controlMaxFilterEntries" : "controlMaxFilterEntryBytes"
+                let configured = name == "controlMaxFilterEntries" ? bounds.maxEntries : bounds.maxEntryBytes
+                throw ControlError(
+                    code: .limitExceeded, reason: "limit_exceeded",
+                    message: "Limit exceeded: '\(error.field)' \(error.detail) (\(name))",
+                    details: [
+                        "limit": .string(name), "value": .int(Int64(configured)), "param": .string(error.field),
+                        "got": .int(Int64(limit.value)),
+                    ])
+            }
             throw ControlError.invalidParams(param: error.field, expected: error.expected, detail: error.detail)
         }
     }

@@ -14,9 +14,13 @@ extension Hub {
             let token = try params.requireString("token")
             guard let expected = self.configuration.hub.controlToken else { return .result(["authenticated": true]) }
             guard constantTimeEqual(Array(token.utf8), Array(expected.utf8)) else {
-                // A wrong token ends the connection: the answer goes out first, then the hang-up.
+                // Wrong tokens are counted; the last one allowed (`controlMaxAuthFailures`) ends the
+                // connection: the answer goes out first, then the hang-up.
                 call.reply(.error(.unauthorized("wrong token", reason: "bad_token")))
-                call.session?.close(reason: "wrong token", flush: true)
+                if let session = call.session, session.noteAuthFailure() {
+                    self.controlCounters.closedForAuthFailures += 1
+                    session.close(reason: "wrong token", flush: true)
+                }
                 return .deferred
             }
             call.session?.markAuthenticated()

@@ -37,6 +37,11 @@ public final class Hub {
     private var controlListeners: [Listener] = []
     private var signalWatchers: [SignalWatcher] = []
     var controlSessions: [UInt64: ControlSession] = [:]
+    /// Sessions closed after a final answer, held until their connection has closed (the write stall
+    /// deadline bounds how long).
+    var closingControlSessions: [UInt64: ControlSession] = [:]
+    /// What the control sessions refused or cut off, for `hub.controlClients`.
+    var controlCounters = ControlCounters()
     private var nextSessionID: UInt64 = 1
     public private(set) var boundControlEndpoints: [Endpoint] = []
     public private(set) var boundGuestEndpoints: [Endpoint] = []
@@ -130,6 +135,7 @@ public final class Hub {
         publish(
             "hub.started", data: ["version": .string(Hub.version), "platform": .string(configuration.platform.name)])
         registerHubMethods()
+        registerControlClientMethods()
         registerPartitionMethods()
         registerEventMethods()
         registerInjectionMethods()
@@ -330,7 +336,7 @@ public final class Hub {
         if let session, guestSessions[session] === guest { guestSessions[session] = nil }
     }
 
-    private func acceptControl(_ connection: Connection, requiresToken: Bool, limits: Limits) {
+    func acceptControl(_ connection: Connection, requiresToken: Bool, limits: Limits) {
         guard !isShuttingDown else {
             connection.close()
             return
@@ -349,7 +355,8 @@ public final class Hub {
         nextSessionID += 1
         let session = ControlSession(
             id: id, connection: connection, hub: self, requiresToken: requiresToken,
-            maxLineBytes: limits.controlMaxLineBytes, logger: logger)
+            maxLineBytes: limits.controlMaxLineBytes,
+            maxUnauthenticatedLineBytes: limits.controlMaxUnauthenticatedLineBytes, logger: logger)
         session.admission = slot
         slot.onDeadline = { [unowned session] refusal in session.admissionDeadline(refusal) }
         controlSessions[id] = session
@@ -377,10 +384,14 @@ public final class Hub {
 
     func dispatch(_ call: ControlCall, from session: ControlSession) -> ControlReply {
         guard !isShuttingDown else { return .error(.unavailable("the hub is shutting down")) }
-        guard let method = router.methods[call.method] else { return .error(.methodNotFound(call.method)) }
-        guard session.authenticated || method.allowedUnauthenticated else {
+        let method = router.methods[call.method]
+        // Before authentication every method but the handshake gets the same answer, known or not, so the
+        // method table cannot be probed without the token (`Protocols/control.md` §4.3).
+        guard session.authenticated || method?.allowedUnauthenticated == true else {
+            controlCounters.unauthenticatedRequests += 1
             return .error(.unauthorized("call hub.authenticate with the configured token first"))
         }
+        guard let method else { return .error(.methodNotFound(call.method)) }
         do {
             return try method.handler(call)
         } catch {

@@ -1,7 +1,9 @@
 /// The members of a JSON object, in insertion order, with lookup by key.
 ///
-/// Objects on the control wire are small (a handful of members), so a linear scan beats hashing and
-/// keeps the order a human wrote. Keys are unique: setting an existing key replaces its value in place.
+/// Objects on the control wire are usually small (a handful of members): up to `indexThreshold` members a
+/// linear scan beats hashing. A peer can send far larger objects, so past that an index by key (Swift's
+/// randomly seeded hashing) keeps every lookup, the parser's duplicate check and equality linear in the
+/// object's size overall. Keys are unique: setting an existing key replaces its value in place.
 public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryLiteral, CustomStringConvertible {
     /// One member.
     public struct Member: Sendable, Hashable {
@@ -15,6 +17,11 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
 
     /// The members in order.
     public private(set) var members: [Member]
+    /// Position of each key in `members`, kept once the object has more than `indexThreshold` members.
+    private var index: [String: Int]?
+
+    /// Objects larger than this keep an index by key.
+    static let indexThreshold = 16
 
     /// An empty object.
     public init() { members = [] }
@@ -22,6 +29,7 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
     /// An object from key/value pairs; a repeated key keeps its first position and its last value.
     public init(_ pairs: some Sequence<(String, JSON)>) {
         members = []
+        index = nil
         for (key, value) in pairs { self[key] = value }
     }
 
@@ -37,31 +45,59 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
     /// The value for `key`, or nil. Assigning nil removes the member.
     public subscript(key: String) -> JSON? {
         get {
-            for member in members where member.key == key { return member.value }
-            return nil
+            guard let position = position(of: key) else { return nil }
+            return members[position].value
         }
         set {
-            if let index = members.firstIndex(where: { $0.key == key }) {
-                if let newValue { members[index].value = newValue } else { members.remove(at: index) }
+            if let position = position(of: key) {
+                if let newValue {
+                    members[position].value = newValue
+                } else {
+                    members.remove(at: position)
+                    rebuildIndex()
+                }
             } else if let newValue {
-                members.append(Member(key: key, value: newValue))
+                appendUnchecked(key, newValue)
             }
         }
     }
 
     /// True when a member named `key` exists (even if its value is `null`).
-    public func contains(_ key: String) -> Bool { members.contains { $0.key == key } }
+    public func contains(_ key: String) -> Bool { position(of: key) != nil }
 
     /// Removes and returns the value for `key`.
     @discardableResult
     public mutating func removeValue(forKey key: String) -> JSON? {
-        guard let index = members.firstIndex(where: { $0.key == key }) else { return nil }
-        return members.remove(at: index).value
+        guard let position = position(of: key) else { return nil }
+        let value = members.remove(at: position).value
+        rebuildIndex()
+        return value
     }
 
     /// Appends without checking for an existing key; only the parser uses it, after its own duplicate check.
     mutating func appendUnchecked(_ key: String, _ value: JSON) {
         members.append(Member(key: key, value: value))
+        if index != nil {
+            index![key] = members.count - 1
+        } else if members.count > Self.indexThreshold {
+            rebuildIndex()
+        }
+    }
+
+    private func position(of key: String) -> Int? {
+        if let index { return index[key] }
+        return members.firstIndex { $0.key == key }
+    }
+
+    private mutating func rebuildIndex() {
+        guard members.count > Self.indexThreshold else {
+            index = nil
+            return
+        }
+        var positions: [String: Int] = [:]
+        positions.reserveCapacity(members.count)
+        for (position, member) in members.enumerated() { positions[member.key] = position }
+        index = positions
     }
 
     public func makeIterator() -> some IteratorProtocol<(key: String, value: JSON)> {

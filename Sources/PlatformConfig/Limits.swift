@@ -68,6 +68,18 @@ public struct Limits: Sendable, Equatable {
     public var acceptErrorLogIntervalMs: Int
     /// A loop pass busy for longer than this is logged; 0: never.
     public var loopStallWarnMs: Int
+    /// Longest control line before the client has authenticated (`Protocols/control.md` §2.3, §4.3): an
+    /// unauthenticated peer cannot make the hub buffer or parse more than this.
+    public var controlMaxUnauthenticatedLineBytes: Int
+    /// Wrong tokens one control connection may present; the last one closes it (`Protocols/control.md` §4.3).
+    public var controlMaxAuthFailures: Int
+    /// A control client whose unsent answers make no progress for this long is disconnected, also while the
+    /// hub is closing it after a final answer (`Protocols/control.md` §2.7).
+    public var controlWriteStallTimeoutMs: Int
+    /// Entries in one event filter member (`partitions`, `devices`, `kinds`) (`Protocols/control.md` §5.3).
+    public var controlMaxFilterEntries: Int
+    /// Longest name or kind pattern in an event filter, in bytes.
+    public var controlMaxFilterEntryBytes: Int
 
     /// `runtimeLinkMaxMessageBytes`, cut to what fits in a guest frame (`guestMaxFrameBytes` minus 64), so
     /// that lowering the frame size never needs this limit lowered too.
@@ -105,7 +117,12 @@ public struct Limits: Sendable, Equatable {
         modemRawIdleMs: Int = 0,
         ethernetStreamHandshakeMs: Int = 0,
         acceptErrorLogIntervalMs: Int = 1000,
-        loopStallWarnMs: Int = 50
+        loopStallWarnMs: Int = 50,
+        controlMaxUnauthenticatedLineBytes: Int = 4096,
+        controlMaxAuthFailures: Int = 3,
+        controlWriteStallTimeoutMs: Int = 30_000,
+        controlMaxFilterEntries: Int = 64,
+        controlMaxFilterEntryBytes: Int = 128
     ) {
         self.controlMaxLineBytes = controlMaxLineBytes
         self.controlMaxClients = controlMaxClients
@@ -137,6 +154,11 @@ public struct Limits: Sendable, Equatable {
         self.ethernetStreamHandshakeMs = ethernetStreamHandshakeMs
         self.acceptErrorLogIntervalMs = acceptErrorLogIntervalMs
         self.loopStallWarnMs = loopStallWarnMs
+        self.controlMaxUnauthenticatedLineBytes = controlMaxUnauthenticatedLineBytes
+        self.controlMaxAuthFailures = controlMaxAuthFailures
+        self.controlWriteStallTimeoutMs = controlWriteStallTimeoutMs
+        self.controlMaxFilterEntries = controlMaxFilterEntries
+        self.controlMaxFilterEntryBytes = controlMaxFilterEntryBytes
     }
 
     /// One configurable limit: its YAML key, allowed range and accessors.
@@ -255,5 +277,24 @@ public struct Limits: Sendable, Equatable {
             key: "loopStallWarnMs", range: 0...60_000,
             summary: "a loop pass busy longer than this is logged (0: never)",
             get: { $0.loopStallWarnMs }, set: { $0.loopStallWarnMs = $1 }),
+        Field(
+            key: "controlMaxUnauthenticatedLineBytes", range: 256...(1 << 20),
+            summary: "longest control line before authentication",
+            get: { $0.controlMaxUnauthenticatedLineBytes }, set: { $0.controlMaxUnauthenticatedLineBytes = $1 }),
+        Field(
+            key: "controlMaxAuthFailures", range: 1...1000,
+            summary: "wrong tokens a control connection may present before it is closed",
+            get: { $0.controlMaxAuthFailures }, set: { $0.controlMaxAuthFailures = $1 }),
+        Field(
+            key: "controlWriteStallTimeoutMs", range: 100...3_600_000,
+            summary: "time a control client may leave its answers unread before it is disconnected",
+            get: { $0.controlWriteStallTimeoutMs }, set: { $0.controlWriteStallTimeoutMs = $1 }),
+        Field(
+            key: "controlMaxFilterEntries", range: 1...4096, summary: "entries in one event filter member",
+            get: { $0.controlMaxFilterEntries }, set: { $0.controlMaxFilterEntries = $1 }),
+        Field(
+            key: "controlMaxFilterEntryBytes", range: 16...4096,
+            summary: "longest name or kind pattern in an event filter",
+            get: { $0.controlMaxFilterEntryBytes }, set: { $0.controlMaxFilterEntryBytes = $1 }),
     ]
 }

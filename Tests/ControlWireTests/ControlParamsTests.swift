@@ -87,3 +87,57 @@ import Testing
         #expect(Base64.decode("aGVs bG8=") == nil)
     }
 }
+
+/// The shared checked accessors: numbers are range-checked before any conversion.
+@Suite struct ControlParamsNumberTests {
+    private func refusal(_ body: () throws(ControlError) -> Void) -> ControlError? {
+        do {
+            try body()
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func integersOutsideTheirRangeOrTypeAreRefusedWithTheRange() throws {
+        let params = try ControlParams(
+            [
+                "huge": .double(1e20), "negative": -1, "fraction": 1.5, "nan": .double(.nan),
+                "infinite": .double(.infinity), "max": .int(Int64.max), "whole": 3.0, "text": "7",
+            ], path: "egress")
+        for name in ["huge", "negative", "fraction", "nan", "infinite", "max"] {
+            let error = try #require(
+                refusal { () throws(ControlError) in
+                    _ = try params.optionalInteger(name, in: UInt64(0)...1_000_000)
+                })
+            #expect(error.code == .invalidParams)
+            #expect(error.data?["param"] == .string("egress.\(name)"))
+            #expect(error.data?["expected"] == "integer in 0...1000000")
+        }
+        // Past the target type, however wide the range.
+        #expect(
+            refusal { () throws(ControlError) in _ = try params.optionalInteger("max", in: Int32.min...Int32.max) }
+                != nil)
+        #expect(
+            refusal { () throws(ControlError) in _ = try params.optionalInteger("negative", in: UInt8.min...UInt8.max) }
+                != nil)
+        #expect(try params.optionalInteger("whole", in: UInt16(0)...10) == 3)
+        #expect(try params.optionalInteger("absent", in: 0...10) == nil)
+        let text = try #require(
+            refusal { () throws(ControlError) in _ = try params.optionalInteger("text", in: 0...10) })
+        #expect(text.data?["expected"] == "integer")
+        #expect(refusal { () throws(ControlError) in _ = try params.requireInteger("absent", in: 0...10) } != nil)
+    }
+
+    @Test func numbersMustBeFiniteAndInRange() throws {
+        let params = try ControlParams([
+            "ok": 0.25, "high": 2, "nan": .double(.nan), "negative": .double(-0.5), "text": "1",
+        ])
+        #expect(try params.optionalNumber("ok", in: 0...1) == 0.25)
+        for name in ["high", "nan", "negative", "text"] {
+            let error = try #require(
+                refusal { () throws(ControlError) in _ = try params.optionalNumber(name, in: 0...1) })
+            #expect(error.data?["param"] == .string(name))
+        }
+    }
+}

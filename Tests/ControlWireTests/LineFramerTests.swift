@@ -71,3 +71,39 @@ import Wire
         #expect(try JSON.parse(lines[0]) == message)
     }
 }
+
+/// Taking lines one at a time (backpressure) and raising the limit after authentication.
+@Suite struct LineFramerIncrementalTests {
+    @Test func linesTakenOneAtATimeMatchFeed() {
+        let stream = Array(("a\nbb\r\n\n" + String(repeating: "c", count: 5000) + "\nd\n").utf8)
+        var whole = LineFramer(maxLineLength: 8192)
+        let expected = whole.feed(stream).map(Array.init)
+        for chunk in [1, 7, 4096] {
+            var framer = LineFramer(maxLineLength: 8192)
+            var got: [[UInt8]] = []
+            var offset = 0
+            while offset < stream.count {
+                framer.append(stream[offset..<min(stream.count, offset + chunk)])
+                offset += chunk
+                // Take at most one line per chunk: the rest stays buffered, as while a session is held back.
+                if let line = framer.nextLine() { got.append(Array(line)) }
+            }
+            while let line = framer.nextLine() { got.append(Array(line)) }
+            #expect(got == expected, "chunk \(chunk)")
+            #expect(framer.bufferedByteCount == 0)
+        }
+    }
+
+    @Test func theLimitInForceWhenALineIsTakenApplies() {
+        var framer = LineFramer(maxLineLength: 16)
+        framer.append(Array("short\n".utf8) + [UInt8](repeating: 0x41, count: 40) + [0x0a])
+        #expect(framer.nextLine().map(Array.init) == Array("short".utf8))
+        framer.maxLineLength = 64
+        #expect(framer.nextLine()?.count == 40)
+        #expect(framer.overflow == nil)
+        framer.maxLineLength = 16
+        framer.append([UInt8](repeating: 0x42, count: 18))
+        #expect(framer.nextLine() == nil)
+        #expect(framer.overflow != nil)
+    }
+}

@@ -243,3 +243,58 @@ private func event(_ seq: UInt64, _ kind: String, partition: String? = nil, devi
         #expect(slow.last == .missed(MissedEvents(count: 6, firstSeq: 5, lastSeq: 10, reason: .outboxFull)))
     }
 }
+
+/// Filters match by lookups, not by trying every pattern, with the same results as the pattern rule.
+@Suite struct EventFilterLookupTests {
+    @Test func lookupMatchingAgreesWithThePatternRule() {
+        let kinds = ["irq.raised", "irq.latched", "irqx.raised", "a.b.c.d", "a.bc", "hub.started", "x", "a."]
+        let patternSets: [[String]] = [
+            ["irq.*"], ["a.b.*"], ["a.*", "x"], ["irq.raised", "hub.*"], ["*"], ["nothing"], ["a.b.c.*"], [],
+        ]
+        for patterns in patternSets {
+            let filter = EventFilter(kinds: patterns)
+            for (index, kind) in kinds.enumerated() {
+                let expected = patterns.contains { EventFilter.kind(kind, matches: $0) }
+                #expect(filter.matches(event(UInt64(index + 1), kind)) == expected, "\(patterns) \(kind)")
+            }
+        }
+        var filter = EventFilter(kinds: ["irq.*"])
+        filter.kinds = ["hub.*"]
+        #expect(!filter.matches(event(1, "irq.raised")) && filter.matches(event(2, "hub.stopping")))
+        filter.partitions = ["rtos"]
+        #expect(!filter.matches(event(3, "hub.stopping")) && filter.matches(event(4, "hub.x", partition: "rtos")))
+    }
+
+    @Test func requestFiltersAreBounded() throws {
+        let bounds = EventFilter.Bounds(maxEntries: 4, maxEntryBytes: 8)
+        #expect(throws: EventFilter.Invalid.self) {
+            _ = try EventFilter(json: ["kinds": ["a", "b", "c", "d", "e"]], bounds: bounds)
+        }
+        do {
+            _ = try EventFilter(json: ["partition": "ninechars"], bounds: bounds)
+            Issue.record("accepted")
+        } catch {
+            #expect(error.field == "filter.partition" && error.limit?.name == "maxEntryBytes")
+        }
+        #expect(try EventFilter(json: ["kinds": ["a", "b", "c", "d"]], bounds: bounds).kinds?.count == 4)
+    }
+
+    @Test func boundedReplayContinuesWhereItStopped() {
+        var log = EventLog(capacity: 8)
+        for n in 1...12 { log.append(kind: n % 2 == 0 ? "even" : "odd", time: time(UInt64(n))) }
+        var cursor: UInt64 = 0
+        var got: [UInt64] = []
+        var gaps: [MissedEvents] = []
+        while cursor < log.lastSeq {
+            let (replay, through) = log.since(cursor, matching: EventFilter(kinds: ["even"]), limit: 1)
+            got += replay.events.map(\.seq)
+            if let missed = replay.missed { gaps.append(missed) }
+            #expect(through > cursor)
+            cursor = through
+        }
+        #expect(got == [6, 8, 10, 12])
+        #expect(gaps == [MissedEvents(count: 4, firstSeq: 1, lastSeq: 4, reason: .replayExpired)])
+        #expect(log.count(since: 0, matching: EventFilter(kinds: ["even"])) == 4)
+        #expect(log.count(since: 9, matching: .all) == 3)
+    }
+}

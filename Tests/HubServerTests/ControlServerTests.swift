@@ -53,7 +53,10 @@ import Testing
     }
 
     @Test func tokenIsRequiredOnTCPAndAWrongOneClosesTheConnection() throws {
-        let hub = try HubHarness { $0.hub.controlToken = "s3cret-token" }
+        let hub = try HubHarness {
+            $0.hub.controlToken = "s3cret-token"
+            $0.hub.limits.controlMaxAuthFailures = 1
+        }
         let wrong = try LineClient(tcpPort: hub.controlTCPPort)
         #expect(try wrong.readJSON()["params"]?["auth"] == "token")
         #expect(try wrong.call("hub.info")["error"]?["data"]?["reason"] == "auth_required")

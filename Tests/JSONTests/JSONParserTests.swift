@@ -122,3 +122,63 @@ import Testing
             JSONParseError(offset: 0, reason: .unexpectedByte(0xEF)).description == "unexpected byte 0xef at byte 0")
     }
 }
+
+/// Objects with very many members (a hostile control line): the parser's duplicate check and lookups are
+/// hashed past a few members, so 200,000 keys parse in one linear pass (the former linear scan per key made
+/// this quadratic: 2·10¹⁰ string comparisons). No timing is asserted; the test simply completes.
+@Suite struct LargeObjectTests {
+    private func object(keys: Int, duplicateAt: Int? = nil) -> [UInt8] {
+        var text: [UInt8] = Array("{".utf8)
+        for index in 0..<keys {
+            if index > 0 { text.append(UInt8(ascii: ",")) }
+            let name = index == duplicateAt ? "k3" : "k\(index)"
+            text += Array("\"\(name)\":\(index)".utf8)
+        }
+        text.append(UInt8(ascii: "}"))
+        return text
+    }
+
+    @Test func twoHundredThousandDistinctKeysParse() throws {
+        let parsed = try JSON.parse(object(keys: 200_000))
+        let members = try #require(parsed.objectValue)
+        #expect(members.count == 200_000)
+        #expect(members["k0"] == 0)
+        #expect(members["k199999"] == 199_999)
+        #expect(members["k200000"] == nil)
+        #expect(members.keys.prefix(3) == ["k0", "k1", "k2"])
+    }
+
+    @Test func aDuplicateFarIntoALargeObjectIsFoundAtItsOffset() throws {
+        let bytes = object(keys: 150_000, duplicateAt: 120_000)
+        // The duplicate key's opening quote: just after the comma that ends member 119,999.
+        let marker = Array(",\"k3\":120000".utf8)
+        let comma = try #require(
+            (0...(bytes.count - marker.count)).first {
+                bytes[$0] == 0x2c && Array(bytes[$0..<$0 + marker.count]) == marker
+            })
+        let offset = comma + 1
+        #expect(throws: JSONParseError(offset: offset, reason: .duplicateKey("k3"))) { try JSON.parse(bytes) }
+        // Small objects keep the same rule.
+        #expect(throws: JSONParseError(offset: 7, reason: .duplicateKey("a"))) { try JSON.parse("{\"a\":1,\"a\":2}") }
+    }
+
+    @Test func largeObjectsStayConsistentThroughEdits() {
+        var object = JSONObject()
+        for index in 0..<100 { object["k\(index)"] = .int(Int64(index)) }
+        object["k5"] = nil
+        object["k50"] = "fifty"
+        #expect(object.removeValue(forKey: "k7") == 7)
+        #expect(object.count == 98)
+        #expect(object["k5"] == nil && object["k7"] == nil && object["k50"] == "fifty" && object["k99"] == 99)
+        #expect(
+            object.keys.first(where: { $0 != "k0" && $0 != "k1" && $0 != "k2" && $0 != "k3" && $0 != "k4" }) == "k6")
+        var reversed = JSONObject()
+        for member in object.members.reversed() { reversed[member.key] = member.value }
+        #expect(reversed == object)
+        reversed["k99"] = 0
+        #expect(reversed != object)
+        // Shrinking below the index threshold keeps lookups right.
+        for index in 10..<100 { object["k\(index)"] = nil }
+        #expect(object.count == 8 && object["k9"] == 9 && object["k10"] == nil)
+    }
+}

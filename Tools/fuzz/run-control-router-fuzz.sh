@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Fuzzes the control router with libFuzzer for a bounded time: inputs are sent by a control client of a real
+# in-process Hub (the reference handset), through the session, the JSON-RPC decoder and every method handler.
+#   Tools/fuzz/run-control-router-fuzz.sh [SECONDS]   (default 30)
+# Seeds the corpus with the control vectors and every request line of Protocols/control.md's examples.
+# The hub's modules are built once, instrumented, in their own scratch directory (the first run takes a while).
+# Crashes land in .build/fuzz/control-router/.
+set -euo pipefail
+seconds="${1:-30}"
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+out="$root/.build/fuzz/control-router"
+scratch="$root/.build/fuzz/router-build"
+mkdir -p "$out/corpus" "$out/artifacts" "$scratch"
+find "$root/Protocols/vectors/control" -type f -exec cp {} "$out/corpus/" \;
+n=0
+grep -h '^--> ' "$root/Protocols/control.md" | sed 's/^--> //' | while IFS= read -r line; do
+    n=$((n + 1))
+    printf '%s\n' "$line" > "$out/corpus/example-$n"
+done
+
+# Reuse the package checkouts of the normal build (no network), then build the hub's modules with coverage.
+for item in checkouts repositories workspace-state.json; do
+    if [ -e "$root/.build/$item" ] && [ ! -e "$scratch/$item" ]; then cp -a "$root/.build/$item" "$scratch/"; fi
+done
+swift build --package-path "$root" --scratch-path "$scratch" --target HubServer -Xswiftc -sanitize=fuzzer
+
+debug="$scratch/debug"
+objects=()
+for dir in "$debug"/*.build; do
+    case "$(basename "$dir")" in
+        *Tests.build | TestSupport.build | hubd.build | hubctl.build | hubbench.build | *-tool.build) continue ;;
+    esac
+    while IFS= read -r -d '' object; do objects+=("$object"); done < <(find "$dir" -name '*.o' -print0)
+done
+# The C modules the hub's Swift modules import, as the package build declares them.
+clang_flags=()
+for map in "$root"/Sources/CUV/module.modulemap "$root"/Sources/CZlib/module.modulemap \
+    "$root"/Sources/COpenSSL/module.modulemap "$scratch"/checkouts/Yams/Sources/CYaml/include/module.modulemap \
+    "$scratch"/checkouts/swift-crypto/Sources/CCryptoBoringSSL/include/module.modulemap \
+    "$scratch"/checkouts/swift-crypto/Sources/CCryptoBoringSSLShims/include/module.modulemap; do
+    clang_flags+=(-Xcc "-fmodule-map-file=$map" -I "$(dirname "$map")")
+done
+swiftc -sanitize=fuzzer -parse-as-library -g -module-name ControlRouterFuzz -I "$debug/Modules" "${clang_flags[@]}" \
+    "$root/Tools/fuzz/ControlRouterFuzz.swift" "${objects[@]}" $(pkg-config --libs libuv zlib libcrypto) -lstdc++ \
+    -o "$out/control-router-fuzz"
+
+cd "$out"  # anything a fuzzed request writes by relative path lands here
+"$out/control-router-fuzz" -max_total_time="$seconds" -max_len=4096 -timeout=20 -rss_limit_mb=4096 \
+    -artifact_prefix="$out/artifacts/" -print_final_stats=1 "$out/corpus"

@@ -1,0 +1,173 @@
+"""Hostile control peers against a real hubd (Protocols/control.md §2.3, §2.7, §4.3).
+
+Each of these killed hubd with SIGABRT ("Attempted to read an unowned reference") before control sessions
+detached their connection's callbacks on close: an over-long line, wrong tokens and SIGTERM, each while the
+peer keeps sending. Every test bounds its own time; the hubd fixture stops what it started.
+"""
+import re
+import signal
+import socket
+import threading
+import time
+
+from handsethub.pytest_plugin import start_hub
+
+TOKEN_CONFIG_EXTRA = "  controlToken: hostile-test-token\n"
+
+
+def unix_path(hub) -> str:
+    return hub.address("unix")[len("unix:"):]
+
+
+def flood(sock: socket.socket, chunk: bytes, seconds: float, stop: threading.Event) -> None:
+    """Sends ``chunk`` again and again (reading whatever comes back) until the peer hangs up or time is up."""
+    sock.settimeout(0.2)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not stop.is_set():
+        try:
+            sock.sendall(chunk)
+        except OSError:
+            return
+        try:
+            if sock.recv(65536) == b"":
+                return
+        except socket.timeout:
+            pass
+        except OSError:
+            return
+
+
+def test_overlong_lines_while_the_peer_keeps_sending_do_not_kill_the_hub(tmp_path):
+    hub = start_hub(tmp_path / "hub")
+    try:
+        stop = threading.Event()
+        threads = []
+        for _ in range(3):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.connect(unix_path(hub))
+            # 1 MiB lines without a newline: past controlMaxLineBytes, and the bytes keep coming after the refusal.
+            thread = threading.Thread(target=flood, args=(sock, b"A" * (256 << 10), 5.0, stop), daemon=True)
+            thread.start()
+            threads.append((thread, sock))
+        for thread, sock in threads:
+            thread.join(timeout=10)
+            sock.close()
+        assert hub.process.poll() is None, hub.log()
+        with hub.connect() as client:
+            counters = client.call("hub.controlClients")["counters"]
+            assert counters["linesTooLong"] == 3
+    finally:
+        hub.stop()
+    assert hub.process.returncode == 0, hub.log()
+
+
+def test_sigterm_while_clients_keep_sending_exits_cleanly(tmp_path):
+    hub = start_hub(tmp_path / "hub")
+    stop = threading.Event()
+    threads = []
+    try:
+        request = b'{"jsonrpc":"2.0","id":1,"method":"hub.info"}\n' * 200
+        for _ in range(4):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.connect(unix_path(hub))
+            thread = threading.Thread(target=flood, args=(sock, request, 10.0, stop), daemon=True)
+            thread.start()
+            threads.append((thread, sock))
+        time.sleep(0.3)
+        hub.process.send_signal(signal.SIGTERM)
+        status = hub.process.wait(timeout=10)
+        assert status == 0, f"hubd exited with {status}:\n{hub.log()}"
+    finally:
+        stop.set()
+        for thread, sock in threads:
+            thread.join(timeout=5)
+            sock.close()
+        hub.stop()
+
+
+def test_wrong_tokens_are_answered_until_the_limit_then_closed(tmp_path):
+    text = (tmp_path / "default.yaml")
+    import subprocess
+    from handsethub.pytest_plugin import find_hubd
+    config = subprocess.run([str(find_hubd()), "--print-default-config"], check=True, capture_output=True,
+                            text=True, timeout=30).stdout
+    config = config.replace("\nhub:\n", "\nhub:\n" + TOKEN_CONFIG_EXTRA, 1)
+    text.write_text(config)
+    hub = start_hub(tmp_path / "hub", text)
+    try:
+        address = hub.address("tcp")[len("tcp:"):]
+        host, _, port = address.rpartition(":")
+        for _ in range(3):
+            sock = socket.create_connection((host, int(port)), timeout=5)
+            reader = sock.makefile("rb")
+            assert b'"auth":"token"' in reader.readline()
+            for attempt in range(1, 4):
+                sock.sendall(b'{"jsonrpc":"2.0","id":%d,"method":"hub.authenticate","params":{"token":"no"}}\n'
+                             % attempt)
+                assert b'"bad_token"' in reader.readline()
+            # The third wrong token (controlMaxAuthFailures) closed the connection.
+            assert reader.readline() == b""
+            sock.close()
+        assert hub.process.poll() is None, hub.log()
+    finally:
+        hub.stop()
+    assert hub.process.returncode == 0, hub.log()
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def test_pipelined_screen_reads_never_read_keep_the_hub_small_and_are_cut_off(tmp_path):
+    """46 KB of pipelined fb.region requests the client never reads once grew hubd to 1.5 GB and froze it.
+    Now the hub holds back the client's requests while its unsent answers exceed the budget, keeps serving
+    others, and disconnects it after controlWriteStallTimeoutMs."""
+    import subprocess
+    from handsethub.pytest_plugin import find_hubd
+    config = subprocess.run([str(find_hubd()), "--print-default-config"], check=True, capture_output=True,
+                            text=True, timeout=30).stdout
+    # The default configuration lists every limit: shorten the stall deadline.
+    config, count = re.subn(r"controlWriteStallTimeoutMs: \d+", "controlWriteStallTimeoutMs: 2000", config)
+    assert count == 1
+    path = tmp_path / "config.yaml"
+    path.write_text(config)
+    hub = start_hub(tmp_path / "hub", path)
+    try:
+        before = rss_kib(hub.process.pid)
+        hostile = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        hostile.connect(unix_path(hub))
+        hostile.setblocking(False)
+        requests = b"".join(b'{"jsonrpc":"2.0","id":%d,"method":"fb.region"}\n' % i for i in range(1000))
+        sent = 0
+        deadline = time.monotonic() + 5
+        while sent < len(requests) and time.monotonic() < deadline:
+            try:
+                sent += hostile.send(requests[sent:])
+            except BlockingIOError:
+                time.sleep(0.01)
+        with hub.connect() as observer:
+            time.sleep(0.5)
+            listed = [c for c in observer.call("hub.controlClients")["clients"] if c["state"] == "held_back"]
+            assert len(listed) == 1, listed
+            assert listed[0]["requests"] < 10
+            # About one whole-screen answer (1.5 MB) past the 4 MiB budget at most.
+            assert listed[0]["unsentBytes"] <= (4 << 20) + (2 << 20)
+            assert observer.call("fb.pixel", {"x": 1, "y": 1})["rgb"]
+            assert rss_kib(hub.process.pid) - before < 100 * 1024, "hubd grew by more than 100 MiB"
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                answer = observer.call("hub.controlClients")
+                if not any(c["id"] == listed[0]["id"] for c in answer["clients"]):
+                    break
+                time.sleep(0.1)
+            else:
+                raise AssertionError("the stalled client was never disconnected")
+            assert answer["counters"]["writeStalls"] == 1
+        hostile.close()
+    finally:
+        hub.stop()
+    assert hub.process.returncode == 0, hub.log()
