@@ -15,6 +15,9 @@ enum AdmissionRefusal: String, CaseIterable, Sendable, Error {
     case idleTimeout = "idle_timeout"
     /// Another peer took precedence (a partition opening its own modem displaces raw AT clients).
     case displaced = "displaced"
+    /// The pending budget was full when a newer connection arrived: the connection that had waited longest in
+    /// its handshake gave way to it.
+    case evicted = "evicted"
 }
 
 /// The limits one listener family enforces: `Protocols/control.md` §5 `hub.admission`.
@@ -55,6 +58,10 @@ final class AdmissionGate {
     private(set) var authenticatedTotal: UInt64 = 0
     private(set) var refusals: [AdmissionRefusal: UInt64] = [:]
     private(set) var acceptErrors: UInt64 = 0
+    /// Pending slots in accept order, oldest first; entries that are no longer pending are skipped and
+    /// compacted away, so the array stays within a small multiple of `maxPending`.
+    private var pendingOrder: [AdmissionSlot] = []
+    private var pendingOrderStart = 0
     private var lastAcceptErrorLogMs: UInt64?
     private var acceptErrorsNotLogged: UInt64 = 0
 
@@ -71,14 +78,45 @@ final class AdmissionGate {
             // Nobody could finish a handshake: say so now rather than after it.
             return .failure(refuse(.tooManyClients))
         }
-        guard policy.allows(count: pending, of: policy.maxPending, kind: kind) else {
-            return .failure(refuse(.tooManyPending))
+        if !policy.allows(count: pending, of: policy.maxPending, kind: kind) {
+            // A full pending budget evicts the connection that has waited longest in its handshake instead of
+            // refusing the newcomer: peers that connect and stall cannot hold the door shut for a whole
+            // handshake deadline; to keep real clients out they would have to open a budget's worth of
+            // connections within each real client's handshake. A TCP newcomer only evicts TCP peers, so the
+            // Unix share stays the local administrator's.
+            guard evictOldestPending(for: kind) else { return .failure(refuse(.tooManyPending)) }
         }
         pending += 1
         accepted += 1
         let slot = AdmissionSlot(gate: self, kind: kind)
+        rememberPending(slot)
         slot.armHandshakeDeadline()
         return .success(slot)
+    }
+
+    private func rememberPending(_ slot: AdmissionSlot) {
+        if pendingOrder.count - pendingOrderStart > 2 * policy.maxPending + 64 || pendingOrderStart > 1024 {
+            pendingOrder = pendingOrder[pendingOrderStart...].filter { $0.isPending }
+            pendingOrderStart = 0
+        }
+        pendingOrder.append(slot)
+    }
+
+    /// Ends the oldest pending connection a `kind` newcomer may displace; false when there is none.
+    private func evictOldestPending(for kind: Connection.Kind) -> Bool {
+        while pendingOrderStart < pendingOrder.count, !pendingOrder[pendingOrderStart].isPending {
+            pendingOrderStart += 1
+        }
+        var index = pendingOrderStart
+        while index < pendingOrder.count {
+            let candidate = pendingOrder[index]
+            if candidate.isPending && (kind != .tcp || candidate.kind == .tcp) {
+                candidate.evict()
+                return !candidate.isPending && policy.allows(count: pending, of: policy.maxPending, kind: kind)
+            }
+            index += 1
+        }
+        return false
     }
 
     /// Counts a refusal (also for refusals the listener's own rules make, like one peer per stream port).
@@ -203,6 +241,9 @@ final class AdmissionSlot {
             armIdleDeadline(after: idle - silent)
         }
     }
+
+    /// A newer connection needs this pending slot (`AdmissionGate.admit`): counted and ended like a deadline.
+    fileprivate func evict() { deadlinePassed(.evicted) }
 
     private func deadlinePassed(_ refusal: AdmissionRefusal) {
         guard phase != .released else { return }

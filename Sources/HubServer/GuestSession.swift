@@ -110,8 +110,12 @@ final class GuestSession {
             self.updateReading()
         }
         // The handshake deadline (hub.handshakeTimeoutMs) is the admission slot's, counted per listener.
-        admission?.onDeadline = { [unowned self] _ in
-            self.refuse(.timeout, "handshake not completed within \(self.hub.configuration.hub.handshakeTimeoutMs) ms")
+        admission?.onDeadline = { [unowned self] refusal in
+            if refusal == .evicted {
+                self.refuse(.rateLimited, self.hub.guestGate.refusalText(refusal))
+            } else {
+                self.refuse(.timeout, "handshake not completed within \(self.hub.configuration.hub.handshakeTimeoutMs) ms")
+            }
         }
         do {
             try connection.startReading()

@@ -105,6 +105,8 @@ extension AdmissionGate {
         case .handshakeTimeout: "\(refusal.rawValue): handshake not completed within \(policy.handshakeMs) ms"
         case .idleTimeout: "\(refusal.rawValue): nothing received for \(policy.idleMs) ms"
         case .displaced: "\(refusal.rawValue): the owner took the device"
+        case .evicted:
+            "\(refusal.rawValue): \(policy.pendingLimit) (\(policy.maxPending)) reached; the longest handshake gave way"
         }
     }
 
@@ -126,6 +128,8 @@ extension AdmissionGate {
                 details: ["limit": "controlIdleMs", "timeoutMs": .int(Int64(policy.idleMs))])
         case .displaced:
             ControlError(code: .unavailable, reason: refusal.rawValue, message: refusalText(refusal))
+        case .evicted:
+            ControlError.limitExceeded(policy.pendingLimit, value: Int64(policy.maxPending), reason: refusal.rawValue)
         }
     }
 }

@@ -76,7 +76,7 @@ import Testing
         #expect(hub.stop() == 0)
     }
 
-    @Test func adminOnUnixIsServedWhenTCPPendingBudgetIsExhausted() throws {
+    @Test func aFullTCPPendingBudgetEvictsTheOldestAndTheAdminOnUnixIsServed() throws {
         let hub = try HubHarness {
             $0.hub.limits.controlMaxPending = 6
             $0.hub.limits.controlUnixReserved = 3
@@ -87,17 +87,47 @@ import Testing
             _ = try client.readJSON()
             held.append(client)
         }
-        // TCP may take 6 - 3 pending slots: the next TCP client is refused precisely.
+        // TCP may take 6 - 3 pending slots: the next TCP client is served and the oldest stalled one gives way,
+        // told precisely why.
+        let newcomer = try LineClient(tcpPort: hub.controlTCPPort)
+        #expect(try newcomer.readJSON()["method"] == "hub.hello")
+        let error = try held[0].readJSON()["error"]
+        #expect(error?["data"]?["reason"] == "evicted")
+        #expect(error?["data"]?["limit"] == "controlMaxPending")
+        #expect(held[0].isClosedByPeer())
+        #expect(try newcomer.call("hub.info")["result"]?["server"] == "hubd")
+        // The administrator on the Unix socket still gets in and is served.
+        let admin = try admin(hub)
+        #expect(try admin.call("hub.info")["result"]?["server"] == "hubd")
+        let control = try gate(admin, "control")
+        #expect(control["refused"]?["evicted"] == 1)
+        #expect(control["refused"]?["too_many_pending"] == 0)
+        _ = held
+        #expect(hub.stop() == 0)
+    }
+
+    @Test func aTCPNewcomerNeverEvictsUnixPeers() throws {
+        let hub = try HubHarness {
+            $0.hub.limits.controlMaxPending = 6
+            $0.hub.limits.controlUnixReserved = 3
+        }
+        var unix: [LineClient] = []
+        for _ in 0..<3 {
+            let client = try LineClient(unixPath: hub.controlUnix)
+            _ = try client.readJSON()
+            unix.append(client)
+        }
+        // Three Unix peers pending use up what TCP may take; there is no TCP peer to evict: refused precisely.
         let refused = try LineClient(tcpPort: hub.controlTCPPort)
         let error = try refused.readJSON()["error"]
         #expect(error?["data"]?["reason"] == "too_many_pending")
         #expect(error?["data"]?["limit"] == "controlMaxPending")
         #expect(refused.isClosedByPeer())
-        // The administrator on the Unix socket still gets in and is served.
-        let admin = try admin(hub)
-        #expect(try admin.call("hub.info")["result"]?["server"] == "hubd")
-        #expect(try gate(admin, "control")["refused"]?["too_many_pending"] == 1)
-        _ = held
+        // The Unix peers were left alone and are served.
+        for client in unix { #expect(try client.call("hub.info")["result"]?["server"] == "hubd") }
+        let control = try gate(unix[0], "control")
+        #expect(control["refused"]?["too_many_pending"] == 1)
+        #expect(control["refused"]?["evicted"] == 0)
         #expect(hub.stop() == 0)
     }
 
@@ -152,16 +182,19 @@ import Testing
         }
         var stalled: [LineClient] = []
         for _ in 0..<10 { stalled.append(try LineClient(tcpPort: hub.guestTCPPort)) }
-        // The TCP share of the pending budget (12 - 2) is full: the next TCP connection is refused precisely.
-        let refused = try LineClient(tcpPort: hub.guestTCPPort)
+        // The TCP share of the pending budget (12 - 2) is full: the next TCP connection takes the place of the
+        // one that has waited longest, which is told precisely why.
+        let newcomer = try LineClient(tcpPort: hub.guestTCPPort)
         var decoder = GuestFrameDecoder()
-        let frames = try decoder.feed(try #require(readUntilClosed(refused)))
+        let frames = try decoder.feed(try #require(readUntilClosed(stalled[0])))
         guard case .success(let frame) = frames.first, case .error(let code, let reason) = frame.message else {
             Issue.record("expected an ERROR frame, got \(frames)")
             return
         }
         #expect(code == .rateLimited)
         #expect(reason.contains("guestMaxPending"))
+        #expect(reason.contains("evicted"))
+        _ = newcomer
         // Real guests still attach (over the Unix socket's reserved share and over TCP after the others).
         let rtos = try GuestClient.connect(
             endpoint: "unix:\(hub.guestUnix)", partition: "rtos", secret: "rtos-dev-secret")
@@ -245,18 +278,20 @@ import Testing
         #expect(hub.stop() == 0)
     }
 
-    @Test func rfbPendingBudgetIsEnforced() throws {
+    @Test func aFullRFBPendingBudgetEvictsTheLongestHandshake() throws {
         let hub = try HubHarness { $0.hub.limits.rfbMaxPending = 2 }
         let admin = try admin(hub)
         let first = try rfbConnect(admin)
         let second = try rfbConnect(admin)
+        // The third client is served (rfbConnect reads its version banner); the first, stalled longest, is closed.
         let third = try rfbConnect(admin)
-        // 3.8 refusal: an empty security list, then the reason.
-        let refusal = try #require(readUntilClosed(third))
-        #expect(refusal.first == 0)
-        #expect(String(decoding: refusal.dropFirst(5), as: UTF8.self).contains("rfbMaxPending"))
-        #expect(try gate(admin, "rfb:fb0")["refused"]?["too_many_pending"] == 1)
-        _ = (first, second)
+        #expect(readUntilClosed(first) != nil)
+        third.sendRaw(Array("RFB 003.008\n".utf8))
+        #expect(read(third, 2) == [1, 1], "security list: None")
+        let rfb = try gate(admin, "rfb:fb0")
+        #expect(rfb["refused"]?["evicted"] == 1)
+        #expect(rfb["pending"] == 2)
+        _ = second
         #expect(hub.stop() == 0)
     }
 

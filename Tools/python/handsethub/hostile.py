@@ -282,7 +282,7 @@ def attack_many_keys(target: Target, keys: int = 125_000) -> dict:
 
 def attack_many_filters(target: Target, patterns: int = 100_000) -> dict:
     """``events.recent`` and ``events.subscribe`` with ``patterns`` kind patterns, authenticated on Unix."""
-    kinds = [f"kind.{index}.*" for index in range(patterns)]
+    kinds = [f"k{index}" for index in range(patterns)]  # 100,000 patterns in a line under 1 MiB
     answers = []
     sock = open_stream(target.control_unix)
     try:
