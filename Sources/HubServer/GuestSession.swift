@@ -114,7 +114,8 @@ final class GuestSession {
             if refusal == .evicted {
                 self.refuse(.rateLimited, self.hub.guestGate.refusalText(refusal))
             } else {
-                self.refuse(.timeout, "handshake not completed within \(self.hub.configuration.hub.handshakeTimeoutMs) ms")
+                self.refuse(
+                    .timeout, "handshake not completed within \(self.hub.configuration.hub.handshakeTimeoutMs) ms")
             }
         }
         do {
