@@ -18,7 +18,10 @@ public enum Base64 {
         var index = 0
         while index + 3 <= input.count {
             let chunk = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8 | UInt32(input[index + 2])
-            for shift in [18, 12, 6, 0] as [UInt32] { out.append(alphabet[Int(chunk >> shift & 0x3f)]) }
+            out.append(alphabet[Int(chunk >> 18 & 0x3f)])
+            out.append(alphabet[Int(chunk >> 12 & 0x3f)])
+            out.append(alphabet[Int(chunk >> 6 & 0x3f)])
+            out.append(alphabet[Int(chunk & 0x3f)])
             index += 3
         }
         let rest = input.count - index

@@ -69,8 +69,11 @@ extension Hub {
             let area = try rect(params, screen, defaultWhole: true)
             var rgb: [UInt8] = []
             rgb.reserveCapacity(area.area * 3)
+            // Three appends per pixel, no temporary arrays: a whole screen is 384,000 pixels in one request.
             for pixel in screen.compositor.read(area) {
-                rgb += [UInt8((pixel >> 16) & 0xff), UInt8((pixel >> 8) & 0xff), UInt8(pixel & 0xff)]
+                rgb.append(UInt8(truncatingIfNeeded: pixel >> 16))
+                rgb.append(UInt8(truncatingIfNeeded: pixel >> 8))
+                rgb.append(UInt8(truncatingIfNeeded: pixel))
             }
             return .result([
                 "x": .int(Int64(area.x)), "y": .int(Int64(area.y)), "width": .int(Int64(area.width)),
