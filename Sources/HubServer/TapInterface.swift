@@ -71,7 +71,8 @@ enum TapInterface {
             if code != 0 {
                 Glibc.close(fd)
                 throw OpenError(
-                    description: "\(entry).mac: cannot set \(mac) on '\(interface)': \(String(cString: strerror(code)))")
+                    description: "\(entry).mac: cannot set \(mac) on '\(interface)': \(String(cString: strerror(code)))"
+                )
             }
         }
         bringUp(interface)
