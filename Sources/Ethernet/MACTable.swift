@@ -19,7 +19,7 @@ struct MACTable {
     static let none: Int32 = -1
 
     private(set) var slots: [Slot] = []
-    private var index: [UInt64: Int32] = [:]
+    private var index: SlotIndex
     private var freeSlots: [Int32] = []
     /// Least recently seen entry.
     private(set) var head: Int32 = MACTable.none
@@ -28,7 +28,10 @@ struct MACTable {
 
     var count: Int { index.count }
 
-    func slot(for key: UInt64) -> Int32? { index[key] }
+    /// `seed` keys the hash, so a peer choosing source addresses cannot predict which collide.
+    init(seed: UInt64) { index = SlotIndex(seed: seed) }
+
+    func slot(for key: UInt64) -> Int32? { index.find(key) }
 
     /// Marks the entry as seen at `now` (and on `port`): it becomes the most recently seen.
     mutating func touch(_ slot: Int32, port: PortID, now: UInt64) {
@@ -51,7 +54,7 @@ struct MACTable {
             slot = Int32(slots.count)
             slots.append(entry)
         }
-        index[key] = slot
+        index.insert(key, slot)
         append(slot)
         return slot
     }
@@ -61,7 +64,7 @@ struct MACTable {
     mutating func remove(_ slot: Int32) -> Slot {
         let entry = slots[Int(slot)]
         unlink(slot)
-        index[entry.key] = nil
+        index.remove(entry.key)
         slots[Int(slot)].key = MACTable.freeKey
         freeSlots.append(slot)
         return entry
@@ -111,5 +114,98 @@ struct MACTable {
         slots[Int(slot)].next = MACTable.none
         if tail != MACTable.none { slots[Int(tail)].next = slot } else { head = slot }
         tail = slot
+    }
+}
+
+/// Key → slot, open addressing with linear probing and backward-shift deletion: a lookup is one multiply and
+/// usually one probe (Swift's `Dictionary` hashes with SipHash, several times the cost, and a MAC flood pays it
+/// three times per frame). The multiply-shift hash takes a random odd multiplier and mask per table, so the
+/// addresses a peer sends cannot be chosen to collide; the table stays at most half full.
+struct SlotIndex {
+    private var keys: [UInt64]
+    private var values: [Int32]
+    private var shift: UInt64
+    private let multiplier: UInt64
+    private let mask: UInt64
+    private(set) var count = 0
+    private static let empty = UInt64.max
+
+    init(seed: UInt64) {
+        var random = SplitMix64(seed: seed)
+        multiplier = random.next() | 1
+        mask = random.next()
+        keys = [UInt64](repeating: SlotIndex.empty, count: 16)
+        values = [Int32](repeating: -1, count: 16)
+        shift = 64 - 4
+    }
+
+    @inline(__always)
+    private func home(_ key: UInt64) -> Int { Int(truncatingIfNeeded: ((key ^ mask) &* multiplier) >> shift) }
+
+    func find(_ key: UInt64) -> Int32? {
+        let last = keys.count - 1
+        var position = home(key)
+        while true {
+            let found = keys[position]
+            if found == key { return values[position] }
+            if found == SlotIndex.empty { return nil }
+            position = (position + 1) & last
+        }
+    }
+
+    /// Adds a key that is not present.
+    mutating func insert(_ key: UInt64, _ value: Int32) {
+        if (count + 1) * 2 > keys.count { grow() }
+        let last = keys.count - 1
+        var position = home(key)
+        while keys[position] != SlotIndex.empty { position = (position + 1) & last }
+        keys[position] = key
+        values[position] = value
+        count += 1
+    }
+
+    mutating func remove(_ key: UInt64) {
+        let last = keys.count - 1
+        var position = home(key)
+        while keys[position] != key {
+            if keys[position] == SlotIndex.empty { return }
+            position = (position + 1) & last
+        }
+        // Backward shift: move up every later entry of the run whose home is not between the hole and it.
+        var hole = position
+        var next = (hole + 1) & last
+        while keys[next] != SlotIndex.empty {
+            let wanted = home(keys[next])
+            let distanceToNext = (next - wanted) & last
+            let distanceToHole = (hole - wanted) & last
+            if distanceToHole <= distanceToNext {
+                keys[hole] = keys[next]
+                values[hole] = values[next]
+                hole = next
+            }
+            next = (next + 1) & last
+        }
+        keys[hole] = SlotIndex.empty
+        values[hole] = -1
+        count -= 1
+    }
+
+    mutating func removeAll() {
+        keys = [UInt64](repeating: SlotIndex.empty, count: 16)
+        values = [Int32](repeating: -1, count: 16)
+        shift = 64 - 4
+        count = 0
+    }
+
+    private mutating func grow() {
+        let oldKeys = keys
+        let oldValues = values
+        keys = [UInt64](repeating: SlotIndex.empty, count: oldKeys.count * 2)
+        values = [Int32](repeating: -1, count: oldKeys.count * 2)
+        shift -= 1
+        count = 0
+        for (position, key) in oldKeys.enumerated() where key != SlotIndex.empty {
+            insert(key, oldValues[position])
+        }
     }
 }

@@ -72,7 +72,7 @@ public final class Switch {
     private var borrowed: [Unmanaged<Port>?] = []
     private var freeIDs: [Int] = []
     private var activeIDs: [PortID] = []
-    private var macTable = MACTable()
+    private var macTable: MACTable
     /// One-entry caches of table slots for the latest source and destination keys: a stream of frames between
     /// the same two hosts then costs no hashing. A cached slot is used only while it still holds its key.
     private var sourceSlot = MACTable.none
@@ -104,6 +104,7 @@ public final class Switch {
         self.macTableLimit = macTableLimit
         self.macLimitPerPort = macLimitPerPort
         random = SplitMix64(seed: seed)
+        macTable = MACTable(seed: random.next())
     }
 
     /// Longest frame accepted: header, optional tag, MTU.

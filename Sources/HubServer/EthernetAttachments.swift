@@ -466,8 +466,13 @@ final class GuestPortAttachment: PortAttachment {
         return failed
     }
 
+    /// The open channel, for its read slice in `eth.ports`.
+    weak var channel: EthernetGuestChannel?
+
     var stateJSON: JSONObject {
-        ["partition": .string(partition), "connected": .bool(endpoint?.isOpen ?? false)]
+        var state: JSONObject = ["partition": .string(partition), "connected": .bool(endpoint?.isOpen ?? false)]
+        if let channel { state["readSlice"] = channel.slice.json }
+        return state
     }
 
     func close() { endpoint?.close(reason: "hub shutting down") }

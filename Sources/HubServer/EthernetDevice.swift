@@ -79,7 +79,9 @@ final class EthernetDevice: HubDevice {
         }
         guest.endpoint = endpoint
         port.setCarrier(true)
-        return .success(EthernetGuestChannel(port: port, maxFrame: segment.maxFrame))
+        let channel = EthernetGuestChannel(port: port, maxFrame: segment.maxFrame)
+        guest.channel = channel
+        return .success(channel)
     }
 
     var limitsJSON: JSON {
@@ -428,17 +430,32 @@ final class EthernetPortRuntime {
 }
 
 /// The device side of a guest's channel to a segment: each `CHANNEL_DATA` is one frame.
-final class EthernetGuestChannel: GuestChannel {
+final class EthernetGuestChannel: GuestChannel, EthernetSlicedReader {
     private unowned let port: EthernetPortRuntime
     let maxData: UInt32
     var openedOptions: [UInt8] { [] }
+    /// This pass's share of the guest's frames: once used, the guest's session reads nothing more this pass
+    /// (the frames of the read in hand are still switched, so one pass takes at most one read; ethernet.md §4.8).
+    var slice: EthernetReadSlice
 
     init(port: EthernetPortRuntime, maxFrame: Int) {
         self.port = port
         maxData = UInt32(maxFrame)
+        slice = port.segment.device.makeReadSlice()
     }
 
-    func received(_ data: ArraySlice<UInt8>) { port.received(data) }
+    func received(_ data: ArraySlice<UInt8>) {
+        let wasUsed = slice.isUsed
+        slice.countFrame()
+        slice.countBytes(data.count)
+        port.segment.device.noteRead(self)
+        if slice.isUsed && !wasUsed {
+            (port.attachment as? GuestPortAttachment)?.endpoint?.holdInputUntilNextPass()
+        }
+        port.received(data)
+    }
+
+    func nextPass() { slice.endPass() }
 
     func closed(reason: String) {
         (port.attachment as? GuestPortAttachment)?.endpoint = nil

@@ -377,3 +377,33 @@ extension Switch {
         #expect(sw.drainAll()[trunk]?.count == 1)
     }
 }
+
+@Suite struct SlotIndexTests {
+    /// Random inserts and removals (long probe runs included: keys crowd a few VLANs and addresses) agree with a
+    /// `Dictionary` at every step, through growth and backward-shift deletion.
+    @Test func agreesWithADictionaryModel() {
+        var index = SlotIndex(seed: 42)
+        var model: [UInt64: Int32] = [:]
+        var random = SplitMix64(seed: 9)
+        for step in 0..<20_000 {
+            let key = (random.next() % 3) << 48 | (random.next() % 700)
+            if model[key] != nil && random.next() % 2 == 0 {
+                index.remove(key)
+                model[key] = nil
+            } else if model[key] == nil {
+                index.insert(key, Int32(step))
+                model[key] = Int32(step)
+            }
+            if step % 97 == 0 {
+                for probe in 0..<800 as Range<UInt64> {
+                    let key = (probe % 3) << 48 | probe
+                    #expect(index.find(key) == model[key])
+                }
+            }
+        }
+        #expect(index.count == model.count)
+        for (key, value) in model { #expect(index.find(key) == value) }
+        index.remove(0xDEAD)  // absent: nothing happens
+        #expect(index.count == model.count)
+    }
+}
