@@ -1347,7 +1347,9 @@ def port_rx(sock, buffer, port):
 def bench_ethernet_flood(quick):
     """One stream peer floods lan0 at full speed (ethbench, 64-byte frames, p0 -> p1): the control API's hub.info,
     the real-time pair's cross-interrupt round trip (rtos <-> secure) and frames between two other stream ports
-    (p2 -> p3, 1000 frames/s) are measured idle and under the flood in the same run."""
+    (p2 -> p3, 1000 frames/s) are measured idle and under the flood in the same run. On a 2-vCPU machine the
+    flooder and its sink take a core, so the flood is also run at nice 19: that variant shows what the hub's loop
+    adds, the other what the machine's scheduler adds on top."""
     directory = tempfile.mkdtemp(prefix="ethflood-")
     binary = build_ethbench(directory)
     hub = eth_hub(directory, unix_ports=4)
@@ -1370,19 +1372,26 @@ def bench_ethernet_flood(quick):
                     "latency_p50": p50, "latency_p99": p99}
 
         idle = measure("idle")
-        flooder = subprocess.Popen([binary, "load", f"unix:{directory}/p0.sock", f"unix:{directory}/p1.sock", "64",
-                                    "1000000000", "256", "0", "7"], stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
-        time.sleep(1.0)
-        sock, buffer = control_connect(directory)
-        before, buffer = port_rx(sock, buffer, "p0")
-        started = time.monotonic()
-        loaded = measure("flood")
-        after, buffer = port_rx(sock, buffer, "p0")
-        rate = (after - before) / (time.monotonic() - started)
-        result, buffer = control_call(sock, buffer, "eth.ports", {"segment": "lan0"})
-        most = next(p for p in result["ports"] if p["name"] == "p0")["readSlice"]["mostFramesInOnePass"]
-        sock.close()
+        loaded = {}
+        for variant, prefix in (("", []), (", flooder at nice 19", ["nice", "-n", "19"])):
+            flooder = subprocess.Popen([*prefix, binary, "load", f"unix:{directory}/p0.sock",
+                                        f"unix:{directory}/p1.sock", "64", "1000000000", "256", "0", "7"],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1.0)
+            sock, buffer = control_connect(directory)
+            before, buffer = port_rx(sock, buffer, "p0")
+            started = time.monotonic()
+            figures = measure("flood" + str(len(loaded)))
+            after, buffer = port_rx(sock, buffer, "p0")
+            figures["rate"] = (after - before) / (time.monotonic() - started)
+            result, buffer = control_call(sock, buffer, "eth.ports", {"segment": "lan0"})
+            figures["most"] = next(p for p in result["ports"] if p["name"] == "p0")["readSlice"]["mostFramesInOnePass"]
+            sock.close()
+            flooder.kill()
+            flooder.wait()
+            flooder = None
+            time.sleep(0.5)
+            loaded[variant] = figures
     finally:
         if flooder is not None:
             flooder.kill()
@@ -1391,22 +1400,23 @@ def bench_ethernet_flood(quick):
         hub.wait()
         shutil.rmtree(directory, ignore_errors=True)
     note = "lower is better; target <= 3x idle"
-    rows += [
-        ("hub.info round trip p99 under a stream flood", loaded["control_p99"], "us", "same, idle",
-         idle["control_p99"], note),
-        ("hub.info round trip p50 under a stream flood", loaded["control_p50"], "us", "same, idle",
-         idle["control_p50"], "lower is better"),
-        ("rt cross-interrupt round trip p99 under a stream flood", loaded["rtt_p99"], "us", "same, idle",
-         idle["rtt_p99"], note),
-        ("rt cross-interrupt round trip p50 under a stream flood", loaded["rtt_p50"], "us", "same, idle",
-         idle["rtt_p50"], "lower is better"),
-        ("p2->p3 frame latency p99 under a stream flood", loaded["latency_p99"], "us", "same, idle",
-         idle["latency_p99"], "lower is better; frames keep flowing"),
-        ("p2->p3 frames delivered under a stream flood", loaded["frames"], "frames", "sent", count_latency,
-         "higher is better; 1.0 = none lost"),
-        ("flood frames switched during the measurement", rate, "frames/s", "-", 0.0,
-         f"context; most frames in one pass: {most}"),
-    ]
+    for variant, figures in loaded.items():
+        rows += [
+            (f"hub.info round trip p99 under a stream flood{variant}", figures["control_p99"], "us", "same, idle",
+             idle["control_p99"], note),
+            (f"hub.info round trip p50 under a stream flood{variant}", figures["control_p50"], "us", "same, idle",
+             idle["control_p50"], "lower is better"),
+            (f"rt cross-interrupt round trip p99 under a stream flood{variant}", figures["rtt_p99"], "us",
+             "same, idle", idle["rtt_p99"], note),
+            (f"rt cross-interrupt round trip p50 under a stream flood{variant}", figures["rtt_p50"], "us",
+             "same, idle", idle["rtt_p50"], "lower is better"),
+            (f"p2->p3 frame latency p99 under a stream flood{variant}", figures["latency_p99"], "us", "same, idle",
+             idle["latency_p99"], "lower is better; frames keep flowing"),
+            (f"p2->p3 frames delivered under a stream flood{variant}", figures["frames"], "frames", "sent",
+             count_latency, "higher is better; 1.0 = none lost"),
+            (f"flood frames switched during the measurement{variant}", figures["rate"], "frames/s", "-", 0.0,
+             f"context; most frames in one pass: {figures['most']}"),
+        ]
     return rows
 
 
