@@ -122,20 +122,25 @@ struct MACTable {
 /// three times per frame). The multiply-shift hash takes a random odd multiplier and mask per table, so the
 /// addresses a peer sends cannot be chosen to collide; the table stays at most half full.
 struct SlotIndex {
-    private var keys: [UInt64]
-    private var values: [Int32]
+    /// Key and slot side by side: a probe touches one cache line (a full table of random addresses misses the
+    /// cache on nearly every lookup, so a second array would double that cost).
+    private struct Entry {
+        var key: UInt64
+        var slot: Int32
+    }
+
+    private var entries: [Entry]
     private var shift: UInt64
     private let multiplier: UInt64
     private let mask: UInt64
     private(set) var count = 0
-    private static let empty = UInt64.max
+    private static let empty = Entry(key: UInt64.max, slot: -1)
 
     init(seed: UInt64) {
         var random = SplitMix64(seed: seed)
         multiplier = random.next() | 1
         mask = random.next()
-        keys = [UInt64](repeating: SlotIndex.empty, count: 16)
-        values = [Int32](repeating: -1, count: 16)
+        entries = [Entry](repeating: SlotIndex.empty, count: 16)
         shift = 64 - 4
     }
 
@@ -143,69 +148,59 @@ struct SlotIndex {
     private func home(_ key: UInt64) -> Int { Int(truncatingIfNeeded: ((key ^ mask) &* multiplier) >> shift) }
 
     func find(_ key: UInt64) -> Int32? {
-        let last = keys.count - 1
+        let last = entries.count - 1
         var position = home(key)
         while true {
-            let found = keys[position]
-            if found == key { return values[position] }
-            if found == SlotIndex.empty { return nil }
+            let found = entries[position]
+            if found.key == key { return found.slot }
+            if found.key == UInt64.max { return nil }
             position = (position + 1) & last
         }
     }
 
     /// Adds a key that is not present.
     mutating func insert(_ key: UInt64, _ value: Int32) {
-        if (count + 1) * 2 > keys.count { grow() }
-        let last = keys.count - 1
+        if (count + 1) * 2 > entries.count { grow() }
+        let last = entries.count - 1
         var position = home(key)
-        while keys[position] != SlotIndex.empty { position = (position + 1) & last }
-        keys[position] = key
-        values[position] = value
+        while entries[position].key != UInt64.max { position = (position + 1) & last }
+        entries[position] = Entry(key: key, slot: value)
         count += 1
     }
 
     mutating func remove(_ key: UInt64) {
-        let last = keys.count - 1
+        let last = entries.count - 1
         var position = home(key)
-        while keys[position] != key {
-            if keys[position] == SlotIndex.empty { return }
+        while entries[position].key != key {
+            if entries[position].key == UInt64.max { return }
             position = (position + 1) & last
         }
         // Backward shift: move up every later entry of the run whose home is not between the hole and it.
         var hole = position
         var next = (hole + 1) & last
-        while keys[next] != SlotIndex.empty {
-            let wanted = home(keys[next])
-            let distanceToNext = (next - wanted) & last
-            let distanceToHole = (hole - wanted) & last
-            if distanceToHole <= distanceToNext {
-                keys[hole] = keys[next]
-                values[hole] = values[next]
+        while entries[next].key != UInt64.max {
+            let wanted = home(entries[next].key)
+            if (hole - wanted) & last <= (next - wanted) & last {
+                entries[hole] = entries[next]
                 hole = next
             }
             next = (next + 1) & last
         }
-        keys[hole] = SlotIndex.empty
-        values[hole] = -1
+        entries[hole] = SlotIndex.empty
         count -= 1
     }
 
     mutating func removeAll() {
-        keys = [UInt64](repeating: SlotIndex.empty, count: 16)
-        values = [Int32](repeating: -1, count: 16)
+        entries = [Entry](repeating: SlotIndex.empty, count: 16)
         shift = 64 - 4
         count = 0
     }
 
     private mutating func grow() {
-        let oldKeys = keys
-        let oldValues = values
-        keys = [UInt64](repeating: SlotIndex.empty, count: oldKeys.count * 2)
-        values = [Int32](repeating: -1, count: oldKeys.count * 2)
+        let old = entries
+        entries = [Entry](repeating: SlotIndex.empty, count: old.count * 2)
         shift -= 1
         count = 0
-        for (position, key) in oldKeys.enumerated() where key != SlotIndex.empty {
-            insert(key, oldValues[position])
-        }
+        for entry in old where entry.key != UInt64.max { insert(entry.key, entry.slot) }
     }
 }
