@@ -51,8 +51,16 @@ public enum DropReason: String, Sendable, CaseIterable {
     case impairmentLoss
     /// The rate limiter's backlog was full.
     case rateLimit
-    /// The MAC table was full and the source could not be learned (frame still forwarded; counted only).
+    /// The MAC table was full: learning the source evicted the least recently seen address that had not aged
+    /// out (frame forwarded; counted only).
     case macTableFull
+    /// The port already had `macLimitPerPort` addresses learned: the source was not learned (frame still
+    /// forwarded; counted only).
+    case macLimit
+    /// VLAN hopping (`Protocols/ethernet.md` §4.7): a frame on an access port whose payload after its priority tag
+    /// (or in place of one) is another 802.1Q/802.1ad tag, or a frame that would leave a port untagged with a tag
+    /// at the start of its payload (counted on the port that sent it).
+    case nestedTag
 }
 
 /// A port's counters.

@@ -20,8 +20,13 @@ public final class Switch {
     public var mtu: Int
     /// How long a learned address stays valid without being seen again.
     public var macAgeingNs: UInt64
-    /// At most this many learned addresses; beyond it new sources are not learned (and are counted).
+    /// At most this many learned addresses; a new source beyond it evicts the least recently seen address
+    /// (counted `macTableFull` on the port that learned).
     public var macTableLimit: Int
+    /// At most this many learned addresses per port; a port's further new sources are not learned (the frame is
+    /// still forwarded) and are counted `macLimit`, so one port flooding random sources cannot push every other
+    /// port's stations out of the table.
+    public var macLimitPerPort: Int
 
     final class Port {
         var settings: PortSettings { didSet { cacheSettings() } }
@@ -32,6 +37,8 @@ public final class Switch {
         private(set) var queueFrames = 0
         private(set) var queueBytes = 0
         var counters = PortCounters()
+        /// Addresses learned on this port now in the table.
+        var learnedMACs = 0
         var linkUp = true
         var ingress: ImpairmentStage?
         var egress: ImpairmentStage?
@@ -57,11 +64,6 @@ public final class Switch {
         }
     }
 
-    struct MACEntry {
-        var port: PortID
-        var seen: UInt64
-    }
-
     private var ports: [Port?] = [] {
         didSet { borrowed = ports.map { $0.map(Unmanaged.passUnretained) } }
     }
@@ -70,14 +72,11 @@ public final class Switch {
     private var borrowed: [Unmanaged<Port>?] = []
     private var freeIDs: [Int] = []
     private var activeIDs: [PortID] = []
-    /// Every insert or removal must be followed by `forgetCachedSlots()`: the caches below hold its indices.
-    private var macTable: [UInt64: MACEntry] = [:]
+    private var macTable: MACTable
     /// One-entry caches of table slots for the latest source and destination keys: a stream of frames between
-    /// the same two hosts then costs no hashing. Updating an entry's value in place keeps indices valid.
-    private var sourceSlotKey = UInt64.max
-    private var sourceSlot: Dictionary<UInt64, MACEntry>.Index?
-    private var destinationSlotKey = UInt64.max
-    private var destinationSlot: Dictionary<UInt64, MACEntry>.Index?
+    /// the same two hosts then costs no hashing. A cached slot is used only while it still holds its key.
+    private var sourceSlot = MACTable.none
+    private var destinationSlot = MACTable.none
     private var random: SplitMix64
     private var ready: [PortID] = []
     private var delayed: Set<PortID> = []
@@ -92,16 +91,20 @@ public final class Switch {
 
     public static let defaultMACAgeingNs: UInt64 = 300_000_000_000
     public static let defaultMACTableLimit = 8192
+    public static let defaultMACLimitPerPort = 4096
 
     public init(
         name: String, mtu: Int = 1500, macAgeingNs: UInt64 = Switch.defaultMACAgeingNs,
-        macTableLimit: Int = Switch.defaultMACTableLimit, seed: UInt64 = 0x5EED
+        macTableLimit: Int = Switch.defaultMACTableLimit, macLimitPerPort: Int = Switch.defaultMACLimitPerPort,
+        seed: UInt64 = 0x5EED
     ) {
         self.name = name
         self.mtu = mtu
         self.macAgeingNs = macAgeingNs
         self.macTableLimit = macTableLimit
+        self.macLimitPerPort = macLimitPerPort
         random = SplitMix64(seed: seed)
+        macTable = MACTable(seed: random.next())
     }
 
     /// Longest frame accepted: header, optional tag, MTU.
@@ -129,8 +132,7 @@ public final class Switch {
         ports[id.rawValue] = nil
         freeIDs.append(id.rawValue)
         activeIDs.removeAll { $0 == id }
-        macTable = macTable.filter { $0.value.port != id }
-        forgetCachedSlots()
+        macTable.removeAll { $0.port == id }
         delayed.remove(id)
         ready.removeAll { $0 == id }
         pressured.removeAll { $0 == id }
@@ -158,8 +160,7 @@ public final class Switch {
             port.queue.removeAll()
             port.queuedBytes = 0
             relieve(id, port)
-            macTable = macTable.filter { $0.value.port != id }
-            forgetCachedSlots()
+            forgetMACs(of: id, port)
         }
     }
 
@@ -218,6 +219,11 @@ public final class Switch {
         let vid: UInt16
         if port.accessVID >= 0 {
             guard tagVID == nil || tagVID == 0 else { return port.counters.drop(.vlan) }
+            // A second tag behind the priority tag (or an 802.1ad tag in place of one) would be exposed to
+            // VLAN-aware devices once the outer tag is removed: VLAN hopping (ethernet.md §4.7).
+            guard !EthernetHeader.isTagType(EthernetHeader.u16(bytes, at: tagged ? 16 : 12)) else {
+                return port.counters.drop(.nestedTag)
+            }
             vid = UInt16(port.accessVID)
         } else if case .trunk(let allowed, let native) = port.settings.vlan {
             if let tagVID, tagVID != 0 {
@@ -256,6 +262,7 @@ public final class Switch {
         let vidKey = UInt64(vid) << 48
         if !sourceMAC.isGroup { learn(sourceMAC.rawValue | vidKey, id, source, now) }
         var converted = Converted()
+        defer { if converted.refusedNestedTag { source.counters.drop(.nestedTag) } }
         if !destination.isGroup, let entry = destinationEntry(destination.rawValue | vidKey),
             now &- entry.seen <= macAgeingNs, entry.port.rawValue < borrowed.count,
             let target = borrowed[entry.port.rawValue]
@@ -281,53 +288,71 @@ public final class Switch {
     }
 
     private func learn(_ key: UInt64, _ id: PortID, _ port: Port, _ now: UInt64) {
-        if key == sourceSlotKey, let slot = sourceSlot, macTable.values[slot].port == id {
-            macTable.values[slot].seen = now
-            return
+        if sourceSlot != MACTable.none && macTable.slots[Int(sourceSlot)].key == key
+            && macTable.slots[Int(sourceSlot)].port == id
+        {
+            return macTable.touch(sourceSlot, port: id, now: now)
         }
-        let slot = macTable.index(forKey: key)
-        if let slot, macTable.values[slot].port == id {
-            macTable.values[slot].seen = now
-            sourceSlotKey = key
+        if let slot = macTable.slot(for: key) {
+            let previous = macTable.slots[Int(slot)].port
+            if previous != id {
+                // The station moved: it now counts against its new port's limit.
+                guard port.learnedMACs < macLimitPerPort else { return port.counters.drop(.macLimit) }
+                if let old = self.port(previous) { old.learnedMACs -= 1 }
+                port.learnedMACs += 1
+            }
+            macTable.touch(slot, port: id, now: now)
             sourceSlot = slot
             return
         }
-        if slot == nil && macTable.count >= macTableLimit {
-            purgeAged(now: now)
-            if macTable.count >= macTableLimit { return port.counters.drop(.macTableFull) }
+        guard port.learnedMACs < macLimitPerPort else { return port.counters.drop(.macLimit) }
+        if macTable.count >= macTableLimit {
+            // Full: the least recently seen address makes room (O(1)); counted when it had not aged out.
+            let head = macTable.head
+            guard head != MACTable.none else { return port.counters.drop(.macTableFull) }
+            let evicted = macTable.remove(head)
+            self.port(evicted.port)?.learnedMACs -= 1
+            if now &- evicted.seen <= macAgeingNs { port.counters.drop(.macTableFull) }
         }
-        macTable[key] = MACEntry(port: id, seen: now)
-        forgetCachedSlots()
+        sourceSlot = macTable.insert(key, port: id, now: now)
+        port.learnedMACs += 1
     }
 
     /// The entry for `key`, through the one-entry cache.
     @inline(__always)
-    private func destinationEntry(_ key: UInt64) -> MACEntry? {
-        if key == destinationSlotKey, let slot = destinationSlot { return macTable.values[slot] }
-        guard let slot = macTable.index(forKey: key) else { return nil }
-        destinationSlotKey = key
+    private func destinationEntry(_ key: UInt64) -> MACTable.Slot? {
+        if destinationSlot != MACTable.none && macTable.slots[Int(destinationSlot)].key == key {
+            return macTable.slots[Int(destinationSlot)]
+        }
+        guard let slot = macTable.slot(for: key) else { return nil }
         destinationSlot = slot
-        return macTable.values[slot]
+        return macTable.slots[Int(slot)]
     }
 
     /// Forgets addresses not seen within the ageing time.
     public func purgeAged(now: UInt64) {
-        macTable = macTable.filter { now &- $0.value.seen <= macAgeingNs }
-        forgetCachedSlots()
+        macTable.removeAll { entry in
+            guard now &- entry.seen > macAgeingNs else { return false }
+            port(entry.port)?.learnedMACs -= 1
+            return true
+        }
     }
 
-    private func forgetCachedSlots() {
-        sourceSlotKey = .max
-        sourceSlot = nil
-        destinationSlotKey = .max
-        destinationSlot = nil
+    private func forgetMACs(of id: PortID, _ port: Port) {
+        macTable.removeAll { $0.port == id }
+        port.learnedMACs = 0
     }
+
+    /// Addresses learned on port `id` now in the table (at most `macLimitPerPort`).
+    public func learnedMACs(of id: PortID) -> Int { port(id)?.learnedMACs ?? 0 }
 
     /// Re-tagged or untagged copies of a frame, each built at most once per forward (a flood may need both).
     /// Empty when every egress port takes the frame as it arrived, which is the common case.
     private struct Converted {
         var untagged: ArraySlice<UInt8>?
         var tagged: ArraySlice<UInt8>?
+        /// A copy was not sent untagged because its payload starts with a tag (ethernet.md §4.7).
+        var refusedNestedTag = false
     }
 
     /// The frame as a port wants it: the received bytes when their tagging already fits.
@@ -370,6 +395,12 @@ public final class Switch {
             return
         }
         guard port.linkUp else { return port.counters.drop(.linkDown) }
+        // Never untagged with a tag at the start of the payload: a device behind the port would take that inner
+        // tag as the frame's VLAN (ethernet.md §4.7).
+        if !wantTag && EthernetHeader.isTagType(EthernetHeader.u16(frameBytes, at: tagged ? 16 : 12)) {
+            converted.refusedNestedTag = true
+            return
+        }
         let bytes = Switch.egressBytes(frameBytes, vid: vid, tagged: tagged, wantTag: wantTag, &converted)
         forwardedFrames += 1
         if port.egress != nil {
@@ -508,17 +539,25 @@ public final class Switch {
 
     /// Learned addresses still valid at `now`, sorted by VLAN then address.
     public func macEntries(now: UInt64) -> [MACTableEntry] {
-        macTable.compactMap { key, entry in
+        macEntriesBySeen(now: now).sorted { ($0.vid, $0.mac) < ($1.vid, $1.mac) }
+    }
+
+    /// Learned addresses still valid at `now`, least recently seen first (the order evictions take them).
+    public func macEntriesBySeen(now: UInt64) -> [MACTableEntry] {
+        macTable.entries.compactMap { entry in
             let age = now &- entry.seen
             guard age <= macAgeingNs else { return nil }
             return MACTableEntry(
-                mac: MACAddress(rawValue: key & 0xFFFF_FFFF_FFFF), vid: UInt16(key >> 48), port: entry.port, ageNs: age)
-        }.sorted { ($0.vid, $0.mac) < ($1.vid, $1.mac) }
+                mac: MACAddress(rawValue: entry.key & 0xFFFF_FFFF_FFFF), vid: UInt16(entry.key >> 48),
+                port: entry.port, ageNs: age)
+        }
     }
 
     /// Forgets every learned address.
     public func flushMACTable() {
         macTable.removeAll()
-        forgetCachedSlots()
+        for case let port? in ports { port.learnedMACs = 0 }
+        sourceSlot = MACTable.none
+        destinationSlot = MACTable.none
     }
 }

@@ -17,6 +17,12 @@ public struct EthernetHeader: Equatable, Sendable {
     /// The 802.1Q tag: TPID + TCI.
     public static let tagLength = 4
     public static let tpid8021Q: UInt16 = 0x8100
+    /// IEEE 802.1ad service tag (QinQ outer tag).
+    public static let tpid8021AD: UInt16 = 0x88A8
+
+    /// Whether an EtherType is a VLAN tag's TPID (802.1Q or 802.1ad): such a frame carries another tag there.
+    @inline(__always)
+    public static func isTagType(_ type: UInt16) -> Bool { type == tpid8021Q || type == tpid8021AD }
 
     public init(destination: MACAddress, source: MACAddress, tag: VLANTag? = nil, etherType: UInt16) {
         self.destination = destination

@@ -18,7 +18,7 @@ protocol PortAttachment: AnyObject {
 }
 
 /// QEMU `-netdev stream` or VDE stream listener: one peer at a time, as QEMU's own server does.
-final class StreamAttachment: PortAttachment {
+final class StreamAttachment: PortAttachment, EthernetSlicedReader {
     let framing: StreamFraming
     private var listener: Listener?
     private var connection: Connection?
@@ -38,6 +38,8 @@ final class StreamAttachment: PortAttachment {
     /// Admission (`Admission.swift`): one peer; with `ethernetStreamHandshakeMs`, its first frame is due in time.
     private let gate: AdmissionGate
     private var admission: AdmissionSlot?
+    /// This pass's share of the peer's input (`EthernetReadSlice`).
+    var slice: EthernetReadSlice
 
     init(framing: StreamFraming, endpoint: Endpoint, port: EthernetPortRuntime, loop: Loop, maxFrame: Int)
         throws(LoopError)
@@ -52,6 +54,7 @@ final class StreamAttachment: PortAttachment {
             AdmissionPolicy(
                 maxPending: 1, maxAuthenticated: 1, handshakeMs: hub.configuration.hub.limits.ethernetStreamHandshakeMs,
                 idleMs: 0, pendingLimit: "one peer per stream port", authenticatedLimit: "one peer per stream port"))
+        slice = port.segment.device.makeReadSlice()
         listener = try Listener(loop: loop, address: endpoint.socketAddress) { [unowned self] connection in
             self.accept(connection)
         }
@@ -76,9 +79,17 @@ final class StreamAttachment: PortAttachment {
         newConnection.onEnd = { [unowned self] _ in self.dropPeer() }
         newConnection.onWriteError = { [unowned self] _ in self.dropPeer() }
         newConnection.onLowWatermark = { [unowned self] in self.port.becameWritable() }
+        // Congested early: a slow peer's delay is bounded by this plus its queue in the switch (ethernet.md §4.5).
+        let limits = port.segment.device.hub.configuration.hub.limits
+        newConnection.highWatermark = limits.ethernetStreamHighWatermarkBytes
+        newConnection.lowWatermark = limits.ethernetStreamHighWatermarkBytes / 4
+        // No read larger than one slice, so what waits unswitched between passes stays bounded (ethernet.md §4.8).
+        newConnection.maxReadBytes = slice.bytesPerPass
         try? newConnection.startReading()
         port.setCarrier(true)
     }
+
+    // MARK: Reading, one slice per pass
 
     private func received(_ chunk: ArraySlice<UInt8>) {
         do {
@@ -92,7 +103,31 @@ final class StreamAttachment: PortAttachment {
         backlogIndex = 0
         // The first whole frame ends the peer's handshake deadline.
         if !backlog.isEmpty, admission?.isPending == true { _ = admission?.authenticate() }
+        slice.countBytes(chunk.count)
+        port.segment.device.noteRead(self)
         forwardBacklog()
+        updateReading()
+    }
+
+    /// Reads only while nothing holds the peer back: not paused for a pressured port, nothing of its last read
+    /// left to switch, and this pass's slice not used up.
+    private func updateReading() {
+        guard let connection else { return }
+        if waitingOn.isEmpty && backlogIndex >= backlog.count && !slice.isUsed {
+            try? connection.startReading()
+        } else {
+            connection.stopReading()
+        }
+    }
+
+    func nextPass() {
+        slice.endPass()
+        guard connection != nil, waitingOn.isEmpty else { return }
+        if backlogIndex < backlog.count {
+            port.segment.device.noteRead(self)
+            forwardBacklog()
+        }
+        updateReading()
     }
 
     /// Hands the read's frames to the switch. A frame queued to a pressured port (queue half full) first
@@ -110,6 +145,9 @@ final class StreamAttachment: PortAttachment {
         // Capture and `eth.wait` see each frame; without them the frames go straight to the switch.
         let observed = segment.capture != nil || !segment.device.watches.isEmpty
         while backlogIndex < frames.count {
+            // This pass's slice is used: the rest of the read waits for the next pass (ethernet.md §4.8).
+            guard slice.hasRoomForFrame else { return }
+            slice.countFrame()
             if observed {
                 segment.received(frames[backlogIndex], from: port, now: now)
             } else {
@@ -142,10 +180,13 @@ final class StreamAttachment: PortAttachment {
 
     /// The ports this sender waited for were written out.
     func resume() {
-        guard let connection else { return }
+        guard connection != nil else { return }
         waitingOn.removeAll()
-        forwardBacklog()
-        if waitingOn.isEmpty { try? connection.startReading() }
+        if backlogIndex < backlog.count {
+            port.segment.device.noteRead(self)
+            forwardBacklog()
+        }
+        updateReading()
     }
 
     private func dropPeer() {
@@ -182,7 +223,7 @@ final class StreamAttachment: PortAttachment {
     var stateJSON: JSONObject {
         [
             "listen": boundEndpoint.map { .string($0.description) } ?? .null, "connected": .bool(connection != nil),
-            "peers": .uint(peers), "refusedPeers": .uint(refusedPeers),
+            "peers": .uint(peers), "refusedPeers": .uint(refusedPeers), "readSlice": slice.json,
         ]
     }
 
@@ -198,19 +239,22 @@ final class StreamAttachment: PortAttachment {
 }
 
 /// QEMU `-netdev dgram` / raw UDP: one frame per datagram.
-final class DatagramAttachment: PortAttachment {
+final class DatagramAttachment: PortAttachment, EthernetSlicedReader {
     private let socket: UDPSocket
     private let remote: InetAddress?
     private var lastSender: InetAddress?
     private unowned let port: EthernetPortRuntime
+    var slice: EthernetReadSlice
 
     init(local: UDPAddress, remote: UDPAddress?, port: EthernetPortRuntime, loop: Loop) throws(LoopError) {
         self.port = port
         self.remote = remote.map { InetAddress(host: $0.host, port: $0.port) }
+        slice = port.segment.device.makeReadSlice()
         socket = try UDPSocket(loop: loop, host: local.host, port: local.port)
         // Off loopback only the configured remote is heard (the validator requires one there).
         let onlyFrom = Endpoint.tcp(host: local.host, port: 0).isLoopback ? nil : self.remote?.host
         socket.onDatagram = { [unowned self] datagram, sender in
+            self.countDatagram(datagram.count)
             if let onlyFrom, sender.host != onlyFrom {
                 return self.port.countDrop(.malformed, bytes: datagram.count)
             }
@@ -218,6 +262,19 @@ final class DatagramAttachment: PortAttachment {
             self.port.received(datagram)
         }
         try socket.startReceiving()
+    }
+
+    /// One datagram of this pass's slice; the socket is not read again this pass once the slice is used (§4.8).
+    private func countDatagram(_ bytes: Int) {
+        slice.countFrame()
+        slice.countBytes(bytes)
+        port.segment.device.noteRead(self)
+        if slice.isUsed { socket.stopReceiving() }
+    }
+
+    func nextPass() {
+        slice.endPass()
+        try? socket.startReceiving()
     }
 
     var isWritable: Bool { true }
@@ -233,7 +290,7 @@ final class DatagramAttachment: PortAttachment {
         [
             "local": .string(socket.boundAddress.description),
             "remote": remote.map { .string($0.description) } ?? .null,
-            "lastSender": lastSender.map { .string($0.description) } ?? .null,
+            "lastSender": lastSender.map { .string($0.description) } ?? .null, "readSlice": slice.json,
         ]
     }
 
@@ -241,7 +298,7 @@ final class DatagramAttachment: PortAttachment {
 }
 
 /// VXLAN (RFC 7348): every frame goes to each configured remote and each sender seen with our VNI.
-final class VXLANAttachment: PortAttachment {
+final class VXLANAttachment: PortAttachment, EthernetSlicedReader {
     private let socket: UDPSocket
     let vni: UInt32
     private let configured: [InetAddress]
@@ -250,6 +307,7 @@ final class VXLANAttachment: PortAttachment {
     private let header: [UInt8]
     static let maxLearned = 64
     private(set) var wrongVNI: UInt64 = 0
+    var slice: EthernetReadSlice
 
     /// Whether senders that are not configured remotes are heard (only on loopback binds).
     private let acceptsStrangers: Bool
@@ -262,12 +320,23 @@ final class VXLANAttachment: PortAttachment {
         configured = remotes.map { InetAddress(host: $0.host, port: $0.port) }
         acceptsStrangers = Endpoint.tcp(host: local.host, port: 0).isLoopback
         header = VXLANHeader.encode(vni: vni)
+        slice = port.segment.device.makeReadSlice()
         socket = try UDPSocket(loop: loop, host: local.host, port: local.port)
         socket.onDatagram = { [unowned self] datagram, sender in self.received(datagram, from: sender) }
         try socket.startReceiving()
     }
 
+    func nextPass() {
+        slice.endPass()
+        try? socket.startReceiving()
+    }
+
     private func received(_ datagram: ArraySlice<UInt8>, from sender: InetAddress) {
+        // One datagram of this pass's slice, whatever it turns out to be (ethernet.md §4.8).
+        slice.countFrame()
+        slice.countBytes(datagram.count)
+        port.segment.device.noteRead(self)
+        if slice.isUsed { socket.stopReceiving() }
         let decoded: (vni: UInt32, frame: ArraySlice<UInt8>)
         do {
             decoded = try VXLANHeader.decode(datagram)
@@ -305,6 +374,7 @@ final class VXLANAttachment: PortAttachment {
             "local": .string(socket.boundAddress.description), "vni": .uint(UInt64(vni)),
             "remotes": .array(configured.map { .string($0.description) }),
             "learned": .array(learned.map { .string($0.description) }), "wrongVNI": .uint(wrongVNI),
+            "readSlice": slice.json,
         ]
     }
 
@@ -313,35 +383,56 @@ final class VXLANAttachment: PortAttachment {
 
 /// A host TAP interface: frames are read whole (one per `read`) until the kernel has none, and written one
 /// per `write`, which is how a tap wants them.
-final class TapAttachment: PortAttachment {
+final class TapAttachment: PortAttachment, EthernetSlicedReader {
     let interface: String
     private let fd: Int32
     private let poll: FileDescriptorPoll
     private unowned let port: EthernetPortRuntime
     private var buffer: [UInt8]
     private(set) var writeFailures: UInt64 = 0
+    var slice: EthernetReadSlice
+    private var polling = false
 
     init(interface: String, fd: Int32, port: EthernetPortRuntime, loop: Loop, maxFrame: Int) throws(LoopError) {
         self.interface = interface
         self.fd = fd
         self.port = port
         buffer = [UInt8](repeating: 0, count: max(maxFrame, 65536))
+        slice = port.segment.device.makeReadSlice()
         poll = try FileDescriptorPoll(loop: loop, fileDescriptor: fd)
-        try poll.start(.readable) { [unowned self] _, _ in self.readAvailable() }
+        try startPolling()
     }
 
+    private func startPolling() throws(LoopError) {
+        try poll.start(.readable) { [unowned self] _, _ in self.readAvailable() }
+        polling = true
+    }
+
+    /// Reads frames until the kernel has none or this pass's slice is used; then the tap is not watched again
+    /// until the pass ends, so a busy tap cannot hold the loop (ethernet.md §4.8).
     private func readAvailable() {
-        // Bounded so one busy tap cannot starve the loop.
-        for _ in 0..<256 {
+        while !slice.isUsed {
             // SAFETY: reads at most buffer.count bytes into the buffer.
             let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if count < 0 {
                 if errno == EINTR { continue }
-                return
+                break
             }
-            if count == 0 { return }
+            if count == 0 { break }
+            slice.countFrame()
+            slice.countBytes(count)
             port.received(Array(buffer[0..<count])[...])
         }
+        if !slice.isEmpty { port.segment.device.noteRead(self) }
+        if slice.isUsed && polling {
+            poll.stop()
+            polling = false
+        }
+    }
+
+    func nextPass() {
+        slice.endPass()
+        if !polling { try? startPolling() }
     }
 
     var isWritable: Bool { true }
@@ -359,7 +450,18 @@ final class TapAttachment: PortAttachment {
         return failed
     }
 
-    var stateJSON: JSONObject { ["interface": .string(interface), "writeFailures": .uint(writeFailures)] }
+    var stateJSON: JSONObject {
+        var state: JSONObject = [
+            "interface": .string(interface), "writeFailures": .uint(writeFailures), "readSlice": slice.json,
+        ]
+        // Drops inside the kernel (the tap's queue) are not seen by the switch: read them as ports are listed.
+        if let drops = TapInterface.kernelDrops(interface) {
+            state["kernelDrops"] = ["txDropped": .uint(drops.txDropped), "rxDropped": .uint(drops.rxDropped)]
+        } else {
+            state["kernelDrops"] = .null
+        }
+        return state
+    }
 
     func close() {
         poll.close { [fd] in _ = Glibc.close(fd) }
@@ -382,8 +484,13 @@ final class GuestPortAttachment: PortAttachment {
         return failed
     }
 
+    /// The open channel, for its read slice in `eth.ports`.
+    weak var channel: EthernetGuestChannel?
+
     var stateJSON: JSONObject {
-        ["partition": .string(partition), "connected": .bool(endpoint?.isOpen ?? false)]
+        var state: JSONObject = ["partition": .string(partition), "connected": .bool(endpoint?.isOpen ?? false)]
+        if let channel { state["readSlice"] = channel.slice.json }
+        return state
     }
 
     func close() { endpoint?.close(reason: "hub shutting down") }

@@ -25,11 +25,15 @@ final class EthernetDevice: HubDevice {
     /// Pending `eth.wait` calls, across segments.
     var watches: [FrameWatch] = []
     static let maxWatches = 256
+    /// Attachments that read this pass, reset at its end (`EthernetReadSlice`).
+    var slicedReaders: [EthernetSlicedReader] = []
+    var readPass: EndOfPass?
 
     func start(hub: Hub) throws(HubStartError) {
         self.hub = hub
         do {
             flushTimer = try Timer(loop: hub.loop)
+            readPass = try EndOfPass(loop: hub.loop)
         } catch {
             throw .loop(error)
         }
@@ -46,6 +50,8 @@ final class EthernetDevice: HubDevice {
         watches.removeAll()
         for segment in segments { segment.stop() }
         flushTimer?.close()
+        readPass?.close()
+        slicedReaders.removeAll()
     }
 
     var channelDeviceNames: [String] { segments.map(\.name) }
@@ -73,7 +79,9 @@ final class EthernetDevice: HubDevice {
         }
         guest.endpoint = endpoint
         port.setCarrier(true)
-        return .success(EthernetGuestChannel(port: port, maxFrame: segment.maxFrame))
+        let channel = EthernetGuestChannel(port: port, maxFrame: segment.maxFrame)
+        guest.channel = channel
+        return .success(channel)
     }
 
     var limitsJSON: JSON {
@@ -81,6 +89,9 @@ final class EthernetDevice: HubDevice {
             "segments": .int(Int64(segments.count)), "maxWatches": .int(Int64(EthernetDevice.maxWatches)),
             "macTableLimit": .int(Int64(Switch.defaultMACTableLimit)),
             "streamMaxFrameBytes": .int(Int64(StreamFraming.qemuMaxFrame)),
+            "macLimitPerPort": .int(Int64(hub.configuration.hub.limits.ethernetMACLimitPerPort)),
+            "readFramesPerPass": .int(Int64(hub.configuration.hub.limits.ethernetReadFramesPerPass)),
+            "readBytesPerPass": .int(Int64(hub.configuration.hub.limits.ethernetReadBytesPerPass)),
         ]
     }
 
@@ -153,6 +164,7 @@ final class EthernetSegment {
         self.device = device
         sw = Switch(
             name: config.name, mtu: config.mtu, macAgeingNs: UInt64(config.macAgeingSeconds) * 1_000_000_000,
+            macLimitPerPort: device.hub.configuration.hub.limits.ethernetMACLimitPerPort,
             seed: MonotonicClock.nanoseconds())
     }
 
@@ -184,7 +196,9 @@ final class EthernetSegment {
             vlan = .trunk(allowed: allowed.isEmpty ? nil : Set(allowed), native: native)
         case nil: vlan = .access(vid: 1)
         }
-        return PortSettings(name: config.name, vlan: vlan, isolated: config.isolated, queueFrames: config.queueFrames)
+        return PortSettings(
+            name: config.name, vlan: vlan, isolated: config.isolated, queueFrames: config.queueFrames,
+            queueBytes: config.queueBytes)
     }
 
     func stop() {
@@ -329,7 +343,8 @@ final class EthernetPortRuntime {
         if case .tap(let interface) = config.attachment {
             let fd: Int32
             do {
-                fd = try TapInterface.open(interface: interface, entry: "\(entry).tap")
+                fd = try TapInterface.open(
+                    interface: interface, entry: "\(entry).tap", mac: config.mac, persistent: config.persistent)
             } catch {
                 throw .device(error.description)
             }
@@ -415,17 +430,32 @@ final class EthernetPortRuntime {
 }
 
 /// The device side of a guest's channel to a segment: each `CHANNEL_DATA` is one frame.
-final class EthernetGuestChannel: GuestChannel {
+final class EthernetGuestChannel: GuestChannel, EthernetSlicedReader {
     private unowned let port: EthernetPortRuntime
     let maxData: UInt32
     var openedOptions: [UInt8] { [] }
+    /// This pass's share of the guest's frames: once used, the guest's session reads nothing more this pass
+    /// (the frames of the read in hand are still switched, so one pass takes at most one read; ethernet.md §4.8).
+    var slice: EthernetReadSlice
 
     init(port: EthernetPortRuntime, maxFrame: Int) {
         self.port = port
         maxData = UInt32(maxFrame)
+        slice = port.segment.device.makeReadSlice()
     }
 
-    func received(_ data: ArraySlice<UInt8>) { port.received(data) }
+    func received(_ data: ArraySlice<UInt8>) {
+        let wasUsed = slice.isUsed
+        slice.countFrame()
+        slice.countBytes(data.count)
+        port.segment.device.noteRead(self)
+        if slice.isUsed && !wasUsed {
+            (port.attachment as? GuestPortAttachment)?.endpoint?.holdInputUntilNextPass()
+        }
+        port.received(data)
+    }
+
+    func nextPass() { slice.endPass() }
 
     func closed(reason: String) {
         (port.attachment as? GuestPortAttachment)?.endpoint = nil

@@ -185,6 +185,16 @@ final class GuestSession {
         }
     }
 
+    /// A device's per-pass slice of this guest's input is used (an Ethernet channel, `Protocols/ethernet.md` §4.8):
+    /// what this read carried is still handled, then the session reads nothing more until the next pass, as a
+    /// fair-share session does after its slice.
+    func holdInputUntilNextPass() {
+        guard !sliceTaken, case .attached = state else { return }
+        sliceTaken = true
+        updateReading()
+        hub.resumeReadingNextPass(self)
+    }
+
     /// The next loop pass began: the fair-share session may take another slice.
     func resumeReadingAfterSlice() {
         sliceTaken = false

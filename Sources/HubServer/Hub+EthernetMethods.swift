@@ -107,7 +107,7 @@ extension EthernetDevice {
             "adminUp": .bool(port.adminUp), "carrier": .bool(port.carrier),
             "vlan": sw.settings(of: port.id).map { EthernetDevice.vlanJSON($0.vlan) } ?? .null,
             "isolated": .bool(port.config.isolated), "queuedFrames": .int(Int64(sw.queuedFrames(of: port.id))),
-            "queueFrames": .int(Int64(port.config.queueFrames)),
+            "queueFrames": .int(Int64(port.config.queueFrames)), "queueBytes": .int(Int64(port.config.queueBytes)),
             "counters": sw.counters(of: port.id).map(EthernetDevice.countersJSON) ?? .null,
             "impairments": [
                 "ingress": EthernetDevice.impairmentsJSON(impairments.ingress),

@@ -73,6 +73,9 @@ final class GuestChannelEndpoint {
     /// Whether the guest reads too slowly (its write queue is over the high watermark): lossy devices drop.
     var isCongested: Bool { session?.isWriteQueueFull ?? true }
 
+    /// The device took its share of the guest's input this pass: read nothing more from it until the next pass.
+    func holdInputUntilNextPass() { session?.holdInputUntilNextPass() }
+
     /// Queues one `CHANNEL_DATA` frame to the guest (sent at the end of the loop pass).
     @discardableResult
     func send(_ data: some Collection<UInt8>) -> Bool {

@@ -11,13 +11,23 @@ enum TapInterface {
     /// SIOCGIFFLAGS / SIOCSIFFLAGS.
     static let getFlags: UInt = 0x8913
     static let setFlags: UInt = 0x8914
+    /// _IOW('T', 203, int)
+    static let tunSetPersist: UInt = 0x4004_54CB
+    /// SIOCSIFHWADDR.
+    static let setHardwareAddress: UInt = 0x8924
+    /// ARPHRD_ETHER, the address family of an Ethernet hardware address.
+    static let arpHardwareEther: UInt16 = 1
 
     struct OpenError: Error, CustomStringConvertible {
         let description: String
     }
 
     /// Returns a non-blocking descriptor for the interface; `entry` names the configuration entry in errors.
-    static func open(interface: String, entry: String) throws(OpenError) -> Int32 {
+    /// `mac` (validated `aa:bb:cc:dd:ee:ff`) is set before the interface comes up; `persistent` keeps the interface
+    /// after the hub closes it (TUNSETPERSIST), so a restarted hub finds the same interface with its plumbing.
+    static func open(interface: String, entry: String, mac: String? = nil, persistent: Bool = false) throws(OpenError)
+        -> Int32
+    {
         let fd = Glibc.open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else {
             let code = errno
@@ -50,8 +60,60 @@ enum TapInterface {
                     : String(cString: strerror(code))
             throw OpenError(description: "\(entry): cannot create tap '\(interface)': TUNSETIFF: \(reason)")
         }
+        if persistent && Glibc.ioctl(fd, tunSetPersist, 1) != 0 {
+            let code = errno
+            Glibc.close(fd)
+            throw OpenError(
+                description: "\(entry).persistent: TUNSETPERSIST on '\(interface)': \(String(cString: strerror(code)))")
+        }
+        if let mac {
+            let code = setMAC(interface, mac)
+            if code != 0 {
+                Glibc.close(fd)
+                throw OpenError(
+                    description: "\(entry).mac: cannot set \(mac) on '\(interface)': \(String(cString: strerror(code)))"
+                )
+            }
+        }
         bringUp(interface)
         return fd
+    }
+
+    /// Sets the interface's hardware address; returns 0 or the errno. The text was validated by the configuration.
+    private static func setMAC(_ interface: String, _ mac: String) -> Int32 {
+        let octets = mac.split(separator: ":").compactMap { UInt8($0, radix: 16) }
+        guard octets.count == 6 else { return EINVAL }
+        let sock = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard sock >= 0 else { return errno }
+        defer { Glibc.close(sock) }
+        var request = InterfaceRequest(name: interface)
+        // struct sockaddr at offset 16: sa_family (host order), then the address in sa_data.
+        request.bytes[16] = UInt8(arpHardwareEther & 0xFF)
+        request.bytes[17] = UInt8(arpHardwareEther >> 8)
+        for (index, octet) in octets.enumerated() { request.bytes[18 + index] = octet }
+        return request.ioctl(sock, setHardwareAddress) == 0 ? 0 : errno
+    }
+
+    /// The kernel's drop counters for the interface (`/sys/class/net/IF/statistics`), read when ports are listed,
+    /// never per frame. `txDropped`: frames the host sent towards the hub that the tap's queue dropped (the hub
+    /// read too slowly); `rxDropped`: frames the hub wrote that the kernel dropped. `nil` when unreadable.
+    static func kernelDrops(_ interface: String) -> (txDropped: UInt64, rxDropped: UInt64)? {
+        guard let tx = readCounter(interface, "tx_dropped"), let rx = readCounter(interface, "rx_dropped") else {
+            return nil
+        }
+        return (tx, rx)
+    }
+
+    private static func readCounter(_ interface: String, _ name: String) -> UInt64? {
+        // The name was validated (no '/'): the path stays inside the interface's statistics directory.
+        let fd = Glibc.open("/sys/class/net/\(interface)/statistics/\(name)", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { Glibc.close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 32)
+        // SAFETY: reads at most buffer.count bytes into the buffer.
+        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard count > 0 else { return nil }
+        return UInt64(String(decoding: buffer[0..<count].prefix { $0 >= 0x30 && $0 <= 0x39 }, as: UTF8.self))
     }
 
     /// Sets IFF_UP so frames flow at once; failure is harmless (the test or admin may do it later).

@@ -294,8 +294,10 @@ struct ConfigDecoder {
         guard
             let fields = reader.mapping(
                 node, at: path,
-                allowed: ["name", "partition", "vlan", "trunk", "isolated", "queueFrames", "impairment"]
-                    + Self.attachmentKeys)
+                allowed: [
+                    "name", "partition", "vlan", "trunk", "isolated", "queueFrames", "queueBytes", "impairment", "mac",
+                    "persistent",
+                ] + Self.attachmentKeys)
         else { return nil }
         var port = EthernetPortConfig(
             name: fields.readRequired("name", reader.string) ?? "", partition: fields.read("partition", reader.string))
@@ -349,6 +351,9 @@ struct ConfigDecoder {
         }
         port.isolated = fields.read("isolated", reader.bool) ?? false
         port.queueFrames = fields.read("queueFrames", reader.int) ?? port.queueFrames
+        if let size = fields.read("queueBytes", reader.intSize) { port.queueBytes = size }
+        port.mac = fields.read("mac", reader.string)
+        port.persistent = fields.read("persistent", reader.bool) ?? false
         port.impairment = fields.read("impairment", reader.string)
         return port
     }

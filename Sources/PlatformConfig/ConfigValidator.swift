@@ -499,6 +499,17 @@ extension ConfigValidator {
     /// VLAN ids, VNI, queue size, tap names and presets of one Ethernet port.
     fileprivate mutating func validateEthernetPort(_ port: EthernetPortConfig, _ path: String) {
         check(port.queueFrames, in: EthernetPortConfig.queueFramesRange, "\(path).queueFrames")
+        check(port.queueBytes, in: EthernetPortConfig.queueBytesRange, "\(path).queueBytes")
+        var isTap = false
+        if case .tap = port.attachment { isTap = true }
+        if let mac = port.mac {
+            if !isTap {
+                add("\(path).mac", "only a tap port takes a fixed MAC address")
+            } else if !EthernetPortConfig.isValidUnicastMAC(mac) {
+                add("\(path).mac", "'\(mac)' is not a unicast MAC address (six hex pairs separated by ':')")
+            }
+        }
+        if port.persistent && !isTap { add("\(path).persistent", "only a tap port can be persistent") }
         switch port.vlan {
         case .access(let vid):
             check(Int(vid), in: EthernetVLAN.vidRange, "\(path).vlan")

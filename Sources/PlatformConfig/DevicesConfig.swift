@@ -54,11 +54,21 @@ public struct EthernetPortConfig: Sendable, Equatable {
     public var isolated: Bool
     /// Frames queued towards the port before tail drop.
     public var queueFrames: Int
+    /// Bytes queued towards the port before tail drop.
+    public var queueBytes: Int = EthernetPortConfig.defaultQueueBytes
+    /// A tap port's fixed MAC address (`aa:bb:cc:dd:ee:ff`), set on the interface at start; `nil` leaves the
+    /// kernel's (a new random one each time the interface is created).
+    public var mac: String?
+    /// A tap port's interface survives the hub (TUNSETPERSIST): a restarted hub reopens it, and whatever the
+    /// administrator plugged into it (a namespace, a bridge) stays plugged in.
+    public var persistent: Bool = false
     /// A named impairment profile applied at start (`EthernetPortConfig.impairmentPresets`).
     public var impairment: String?
 
     public static let defaultQueueFrames = 1024
     public static let queueFramesRange = 1...65536
+    public static let defaultQueueBytes = 1 << 20
+    public static let queueBytesRange = 2048...(64 << 20)
     /// The Android emulator profiles plus `full` (no impairment).
     public static let impairmentPresets = ["gsm", "gprs", "edge", "umts", "hsdpa", "lte", "full"]
 
@@ -73,6 +83,16 @@ public struct EthernetPortConfig: Sendable, Equatable {
         self.isolated = isolated
         self.queueFrames = queueFrames
         self.impairment = impairment
+    }
+
+    /// Six hex pairs separated by ':', without the group bit (a unicast address an interface can take).
+    public static func isValidUnicastMAC(_ text: String) -> Bool {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 6, parts.allSatisfy({ $0.count == 2 && $0.allSatisfy(\.isHexDigit) }) else {
+            return false
+        }
+        guard let first = UInt8(parts[0], radix: 16) else { return false }
+        return first & 1 == 0
     }
 
     /// `guest`, `stream`, `vde`, `dgram`, `tap`, `vxlan` or `test`.

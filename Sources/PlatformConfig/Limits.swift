@@ -80,6 +80,16 @@ public struct Limits: Sendable, Equatable {
     public var controlMaxFilterEntries: Int
     /// Longest name or kind pattern in an event filter, in bytes.
     public var controlMaxFilterEntryBytes: Int
+    /// Frames the hub switches from one Ethernet attachment (stream, VDE, tap, dgram, VXLAN) per loop pass: a
+    /// flooding peer is read in slices, so everything else waits behind at most one slice (`ethernet.md` §4.8).
+    public var ethernetReadFramesPerPass: Int
+    /// Bytes the hub reads from one Ethernet attachment per loop pass (the same slice, counted in bytes).
+    public var ethernetReadBytesPerPass: Int
+    /// A stream/VDE port's unsent bytes above this make it congested: its frames wait in the switch queue and
+    /// lossless senders towards it pause (`ethernet.md` §4.5), so the delay towards a slow peer stays bounded.
+    public var ethernetStreamHighWatermarkBytes: Int
+    /// Addresses one port may have learned at once (`ethernet.md` §1.3).
+    public var ethernetMACLimitPerPort: Int
 
     /// `runtimeLinkMaxMessageBytes`, cut to what fits in a guest frame (`guestMaxFrameBytes` minus 64), so
     /// that lowering the frame size never needs this limit lowered too.
@@ -122,7 +132,11 @@ public struct Limits: Sendable, Equatable {
         controlMaxAuthFailures: Int = 3,
         controlWriteStallTimeoutMs: Int = 30_000,
         controlMaxFilterEntries: Int = 64,
-        controlMaxFilterEntryBytes: Int = 128
+        controlMaxFilterEntryBytes: Int = 128,
+        ethernetReadFramesPerPass: Int = 32,
+        ethernetReadBytesPerPass: Int = 32 << 10,
+        ethernetStreamHighWatermarkBytes: Int = 64 << 10,
+        ethernetMACLimitPerPort: Int = 4096
     ) {
         self.controlMaxLineBytes = controlMaxLineBytes
         self.controlMaxClients = controlMaxClients
@@ -159,6 +173,10 @@ public struct Limits: Sendable, Equatable {
         self.controlWriteStallTimeoutMs = controlWriteStallTimeoutMs
         self.controlMaxFilterEntries = controlMaxFilterEntries
         self.controlMaxFilterEntryBytes = controlMaxFilterEntryBytes
+        self.ethernetReadFramesPerPass = ethernetReadFramesPerPass
+        self.ethernetReadBytesPerPass = ethernetReadBytesPerPass
+        self.ethernetStreamHighWatermarkBytes = ethernetStreamHighWatermarkBytes
+        self.ethernetMACLimitPerPort = ethernetMACLimitPerPort
     }
 
     /// One configurable limit: its YAML key, allowed range and accessors.
@@ -296,5 +314,20 @@ public struct Limits: Sendable, Equatable {
             key: "controlMaxFilterEntryBytes", range: 16...4096,
             summary: "longest name or kind pattern in an event filter",
             get: { $0.controlMaxFilterEntryBytes }, set: { $0.controlMaxFilterEntryBytes = $1 }),
+        Field(
+            key: "ethernetReadFramesPerPass", range: 1...65536,
+            summary: "frames switched from one Ethernet attachment per loop pass",
+            get: { $0.ethernetReadFramesPerPass }, set: { $0.ethernetReadFramesPerPass = $1 }),
+        Field(
+            key: "ethernetReadBytesPerPass", range: 2048...(4 << 20),
+            summary: "bytes read from one Ethernet attachment per loop pass",
+            get: { $0.ethernetReadBytesPerPass }, set: { $0.ethernetReadBytesPerPass = $1 }),
+        Field(
+            key: "ethernetStreamHighWatermarkBytes", range: 4096...(64 << 20),
+            summary: "unsent bytes that make a stream/VDE port congested",
+            get: { $0.ethernetStreamHighWatermarkBytes }, set: { $0.ethernetStreamHighWatermarkBytes = $1 }),
+        Field(
+            key: "ethernetMACLimitPerPort", range: 1...65536, summary: "addresses one Ethernet port may have learned",
+            get: { $0.ethernetMACLimitPerPort }, set: { $0.ethernetMACLimitPerPort = $1 }),
     ]
 }

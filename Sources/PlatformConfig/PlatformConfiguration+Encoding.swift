@@ -144,6 +144,9 @@ extension PlatformConfiguration {
                 if port.queueFrames != EthernetPortConfig.defaultQueueFrames {
                     out.int("queueFrames", port.queueFrames)
                 }
+                if port.queueBytes != EthernetPortConfig.defaultQueueBytes { out.size("queueBytes", port.queueBytes) }
+                if let mac = port.mac { out.string("mac", mac) }
+                if port.persistent { out.bool("persistent", true) }
                 if let impairment = port.impairment { out.string("impairment", impairment) }
             }
         }

@@ -1,4 +1,5 @@
 import EthernetWire
+import Foundation
 import Testing
 
 @testable import Ethernet
@@ -82,15 +83,82 @@ extension Switch {
         #expect(sw.drainAll().keys.sorted() == [c])
     }
 
-    @Test func macTableLimitStopsLearningAndCounts() {
-        let sw = Switch(name: "lan0", macTableLimit: 2)
+    /// A full table makes room for a new source by evicting the least recently seen address, counted on the port
+    /// that learned; learning never stops (a full table used to stop learning, and rebuilt itself per frame).
+    @Test func fullTableEvictsTheLeastRecentlySeenAndCounts() {
+        let sw = Switch(name: "lan0", macTableLimit: 3)
+        let a = sw.addPort(PortSettings(name: "a"))
+        let b = sw.addPort(PortSettings(name: "b"))
+        for source in 1...3 as ClosedRange<UInt64> {
+            sw.receive(frame(broadcast, 0x0200_0000_0000 + source), from: a, now: source)
+        }
+        // Station 1 is seen again: station 2 is now the least recently seen.
+        sw.receive(frame(broadcast, 0x0200_0000_0001), from: a, now: 10)
+        #expect(
+            sw.macEntriesBySeen(now: 10).map(\.mac.rawValue) == [0x0200_0000_0002, 0x0200_0000_0003, 0x0200_0000_0001])
+        sw.receive(frame(broadcast, 0x0200_0000_0004), from: b, now: 11)
+        #expect(
+            sw.macEntriesBySeen(now: 11).map(\.mac.rawValue) == [0x0200_0000_0003, 0x0200_0000_0001, 0x0200_0000_0004])
+        #expect(sw.counters(of: b)?.drops[.macTableFull] == 1)
+        #expect(sw.learnedMACs(of: a) == 2)
+        #expect(sw.learnedMACs(of: b) == 1)
+        // An entry that had aged out makes room without being counted.
+        sw.macAgeingNs = 5
+        sw.receive(frame(broadcast, 0x0200_0000_0005), from: b, now: 19)
+        #expect(sw.counters(of: b)?.drops[.macTableFull] == 1)
+        #expect(sw.macEntriesBySeen(now: 19).map(\.mac.rawValue) == [0x0200_0000_0005])
+        #expect(sw.learnedMACs(of: b) == 2)
+    }
+
+    /// Eviction follows the order addresses were last seen through a long run of refreshes and new stations,
+    /// checked against a reference model (a list kept in last-seen order).
+    @Test func evictionOrderMatchesAReferenceModel() {
+        let limit = 64
+        let sw = Switch(name: "lan0", macTableLimit: limit, macLimitPerPort: 1 << 20)
         let a = sw.addPort(PortSettings(name: "a"))
         _ = sw.addPort(PortSettings(name: "b"))
-        for source in 1...3 as ClosedRange<UInt64> {
-            sw.receive(frame(broadcast, 0x0200_0000_0000 + source), from: a, now: 0)
+        var model: [UInt64] = []
+        var random = SplitMix64(seed: 7)
+        for step in 1...5000 as ClosedRange<UInt64> {
+            let station = 0x0200_0000_0000 + random.next() % 200
+            sw.receive(frame(broadcast, station), from: a, now: step)
+            model.removeAll { $0 == station }
+            model.append(station)
+            if model.count > limit { model.removeFirst() }
         }
-        #expect(sw.macEntries(now: 0).count == 2)
-        #expect(sw.counters(of: a)?.drops[.macTableFull] == 1)
+        #expect(sw.macEntriesBySeen(now: 5000).map(\.mac.rawValue) == model)
+        #expect(sw.learnedMACs(of: a) == limit)
+    }
+
+    /// A port flooding random sources fills its own share of the table only: stations learned on other ports stay
+    /// and keep being forwarded to, and every refused source is counted `macLimit`.
+    @Test func perPortLimitKeepsAFlooderFromEvictingOthers() {
+        let sw = Switch(name: "lan0", macTableLimit: 16, macLimitPerPort: 8)
+        let a = sw.addPort(PortSettings(name: "a"))
+        let b = sw.addPort(PortSettings(name: "b"))
+        let c = sw.addPort(PortSettings(name: "c"))
+        sw.receive(frame(broadcast, macB), from: b, now: 0)
+        for station in 0..<1000 as Range<UInt64> {
+            sw.receive(frame(broadcast, 0x0200_0001_0000 + station), from: a, now: 1 + station)
+        }
+        _ = sw.drainAll()
+        #expect(sw.learnedMACs(of: a) == 8)
+        #expect(sw.counters(of: a)?.drops[.macLimit] == 992)
+        #expect(sw.counters(of: a)?.drops[.macTableFull] == nil)
+        #expect(sw.macEntries(now: 2000).contains { $0.mac.rawValue == macB && $0.port == b })
+        // Unicast to B still goes to B only.
+        sw.receive(frame(macB, macC), from: c, now: 2000)
+        #expect(sw.drainAll().keys.sorted() == [b])
+        // A station moving onto a port at its limit is refused there too (and stays where it was).
+        sw.receive(frame(broadcast, macB), from: a, now: 2001)
+        #expect(sw.counters(of: a)?.drops[.macLimit] == 993)
+        #expect(sw.macEntries(now: 2001).contains { $0.mac.rawValue == macB && $0.port == b })
+        // Forgetting a port's addresses gives its share back.
+        sw.setLink(a, up: false)
+        sw.setLink(a, up: true)
+        #expect(sw.learnedMACs(of: a) == 0)
+        sw.receive(frame(broadcast, macA), from: a, now: 2002)
+        #expect(sw.learnedMACs(of: a) == 1)
     }
 
     /// The forwarding path caches the table slots of the latest source and destination; every change to the
@@ -228,6 +296,75 @@ extension Switch {
         #expect(try EthernetHeader(parsing: out[trunk]![0]).tag?.vid == 10)
     }
 
+    /// `Protocols/vectors/ethernet/<file>` as bytes (`#` starts a comment).
+    static func vector(_ file: String) throws -> ArraySlice<UInt8> {
+        var url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
+            url = url.deletingLastPathComponent()
+        }
+        let text = try String(
+            contentsOf: url.appendingPathComponent("Protocols/vectors/ethernet/\(file)"), encoding: .utf8)
+        let digits = text.split(separator: "\n").map { $0.prefix { $0 != "#" } }.joined().filter(\.isHexDigit)
+        var bytes: [UInt8] = []
+        var index = digits.startIndex
+        while index < digits.endIndex {
+            let next = digits.index(index, offsetBy: 2)
+            bytes.append(UInt8(digits[index..<next], radix: 16)!)
+            index = next
+        }
+        return bytes[...]
+    }
+
+    /// VLAN hopping (ethernet.md §4.7): a priority tag hiding a second tag is refused on an access port, and counted.
+    @Test func accessPortRefusesATagBehindAPriorityTag() throws {
+        let sw = Switch(name: "lan0")
+        let access = sw.addPort(PortSettings(name: "access", vlan: .access(vid: 1)))
+        let other = sw.addPort(PortSettings(name: "other", vlan: .access(vid: 1)))
+        let trunk = sw.addPort(PortSettings(name: "trunk", vlan: .trunk(allowed: nil, native: 1)))
+        for file in ["vlan-hop-priority-then-dot1q.hex", "vlan-hop-priority-then-dot1ad.hex"] {
+            sw.receive(try Self.vector(file), from: access, now: 0)
+        }
+        // An 802.1ad tag in place of the priority tag is refused too.
+        var serviceTagged = frame(broadcast, macA, vid: 20)
+        serviceTagged[serviceTagged.startIndex + 12] = 0x88
+        serviceTagged[serviceTagged.startIndex + 13] = 0xA8
+        sw.receive(serviceTagged, from: access, now: 0)
+        #expect(sw.drainAll().isEmpty)
+        #expect(sw.counters(of: access)?.drops == [.nestedTag: 3])
+        #expect(sw.macEntries(now: 0).isEmpty)
+        // A plain priority-tagged frame still belongs to the port's VLAN.
+        sw.receive(frame(broadcast, macA, vid: 0), from: access, now: 1)
+        #expect(sw.drainAll().keys.sorted() == [other, trunk])
+    }
+
+    /// A frame classified into a trunk's native VLAN with a tag at the start of its payload is never sent untagged
+    /// (the outer tag removed, the inner one would be read as the VLAN); tagged copies still go out, and the refusal
+    /// is counted on the sending port.
+    @Test func nothingLeavesUntaggedWithATagInItsPayload() throws {
+        let sw = Switch(name: "lan0")
+        let uplink = sw.addPort(PortSettings(name: "uplink", vlan: .trunk(allowed: nil, native: 1)))
+        let native = sw.addPort(PortSettings(name: "native", vlan: .trunk(allowed: nil, native: 1)))
+        let tagged = sw.addPort(PortSettings(name: "tagged", vlan: .trunk(allowed: [1, 20], native: nil)))
+        let access = sw.addPort(PortSettings(name: "access", vlan: .access(vid: 1)))
+        let hop = try Self.vector("vlan-hop-priority-then-dot1q.hex")
+        sw.receive(hop, from: uplink, now: 0)
+        let out = sw.drainAll()
+        #expect(out.keys.sorted() == [tagged])
+        // The copy that leaves tagged carries VLAN 1 outside, the inner VLAN 20 tag behind it.
+        #expect(try EthernetHeader(parsing: out[tagged]![0]).tag?.vid == 1)
+        #expect(Array(out[tagged]![0].dropFirst(16).prefix(4)) == [0x81, 0x00, 0x00, 0x14])
+        #expect(sw.counters(of: uplink)?.drops[.nestedTag] == 1)
+        #expect(sw.counters(of: native)?.totalDrops == 0)
+        // VLAN 20 tagged from a trunk with another tag inside: not handed untagged to the access port either.
+        let access20 = sw.addPort(PortSettings(name: "access20", vlan: .access(vid: 20)))
+        var inner = frame(broadcast, macB, vid: 20)
+        inner.replaceSubrange((inner.startIndex + 16)..<(inner.startIndex + 18), with: [0x81, 0x00])
+        sw.receive(inner, from: tagged, now: 1)
+        #expect(sw.drainAll().keys.sorted() == [uplink, native])
+        #expect(sw.counters(of: tagged)?.drops[.nestedTag] == 1)
+        _ = (access, access20)
+    }
+
     @Test func sameMACLearnedSeparatelyPerVLAN() {
         let sw = Switch(name: "lan0")
         let trunk = sw.addPort(PortSettings(name: "trunk", vlan: .trunk(allowed: nil, native: nil)))
@@ -238,5 +375,35 @@ extension Switch {
         _ = sw.drainAll()
         sw.receive(frame(macA, macB), from: a, now: 1)
         #expect(sw.drainAll()[trunk]?.count == 1)
+    }
+}
+
+@Suite struct SlotIndexTests {
+    /// Random inserts and removals (long probe runs included: keys crowd a few VLANs and addresses) agree with a
+    /// `Dictionary` at every step, through growth and backward-shift deletion.
+    @Test func agreesWithADictionaryModel() {
+        var index = SlotIndex(seed: 42)
+        var model: [UInt64: Int32] = [:]
+        var random = SplitMix64(seed: 9)
+        for step in 0..<20_000 {
+            let key = (random.next() % 3) << 48 | (random.next() % 700)
+            if model[key] != nil && random.next() % 2 == 0 {
+                index.remove(key)
+                model[key] = nil
+            } else if model[key] == nil {
+                index.insert(key, Int32(step))
+                model[key] = Int32(step)
+            }
+            if step % 97 == 0 {
+                for probe in 0..<800 as Range<UInt64> {
+                    let key = (probe % 3) << 48 | probe
+                    #expect(index.find(key) == model[key])
+                }
+            }
+        }
+        #expect(index.count == model.count)
+        for (key, value) in model { #expect(index.find(key) == value) }
+        index.remove(0xDEAD)  // absent: nothing happens
+        #expect(index.count == model.count)
     }
 }

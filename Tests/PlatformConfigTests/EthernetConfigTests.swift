@@ -76,4 +76,28 @@ import Testing
         #expect(paths.contains("devices.ethernet[0].ports[0].impairment"))
         #expect(paths.contains { $0.hasPrefix("devices.ethernet[0].ports[6].") })
     }
+
+    /// A tap's fixed MAC and persistence, and a port's byte bound, decode and round-trip; each is checked.
+    @Test func tapMACPersistenceAndQueueBytes() throws {
+        let good = Self.yaml.replacingOccurrences(
+            of: "{name: t, tap: hubtap0,", with: "{name: t, tap: hubtap0, mac: \"02:00:5e:00:00:01\", persistent: true,"
+        ).replacingOccurrences(of: "queueFrames: 64}", with: "queueFrames: 64, queueBytes: 256KiB}")
+        let config = try PlatformConfiguration.load(yaml: good)
+        let ports = config.devices.ethernet[0].ports
+        #expect(ports[4].mac == "02:00:5e:00:00:01" && ports[4].persistent)
+        #expect(ports[2].queueBytes == 256 << 10)
+        #expect(try PlatformConfiguration.load(yaml: config.encodeYAML()) == config)
+        let bad = Self.yaml.replacingOccurrences(
+            of: "{name: t, tap: hubtap0,", with: "{name: t, tap: hubtap0, mac: \"03:00:5e:00:00:01\","
+        ).replacingOccurrences(of: "queueFrames: 64}", with: "queueFrames: 64, queueBytes: 100, persistent: true}")
+            .replacingOccurrences(of: "vlan: 10}", with: "vlan: 10, mac: \"02:00:00:00:00:01\"}")
+        let paths = loadIssues(bad).map(\.path)
+        #expect(paths.contains("devices.ethernet[0].ports[4].mac"))  // a group address
+        #expect(paths.contains("devices.ethernet[0].ports[2].queueBytes"))
+        #expect(paths.contains("devices.ethernet[0].ports[2].persistent"))  // not a tap
+        #expect(paths.contains("devices.ethernet[0].ports[1].mac"))  // not a tap
+        #expect(!EthernetPortConfig.isValidUnicastMAC("02:00:00:00:00"))
+        #expect(!EthernetPortConfig.isValidUnicastMAC("02:00:00:00:00:0g"))
+        #expect(EthernetPortConfig.isValidUnicastMAC("02:AB:cd:00:00:01"))
+    }
 }

@@ -1,0 +1,283 @@
+"""Hostile Ethernet peers (Protocols/ethernet.md §4.7, §4.8, §3 taps): a stream peer flooding at full speed is
+read in bounded slices while the control API and other ports keep going; VLAN hopping frames never reach a trunk
+(read back with tshark on a tap in a namespace the test creates); taps keep a fixed MAC and survive a restart.
+
+Every test bounds its own time; namespaces and interfaces it creates are removed at teardown.
+"""
+
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+TAG = f"{os.getpid() % 10000}"
+ROOT = Path(__file__).resolve().parents[3]
+FLOOD_FRAMES = 200_000
+SLICE = 16
+PARTITIONS = """partitions:
+  - {name: linux, class: fair-share, priority: 8, memoryBytes: 64MiB, secret: linux-dev-secret}
+"""
+
+
+def needs_root():
+    if os.geteuid() != 0 or not os.path.exists("/dev/net/tun") or shutil.which("ip") is None:
+        pytest.skip("needs root, /dev/net/tun and iproute2")
+
+
+def sh(*args, check=True, timeout=10):
+    return subprocess.run(list(args), check=check, capture_output=True, text=True, timeout=timeout)
+
+
+def ports(client):
+    return {port["name"]: port for port in client.call("eth.ports", {"segment": "lan0"})["ports"]}
+
+
+def connect_peer(client, name):
+    """A raw QEMU-stream peer on port ``name`` (4-byte big-endian length, then the frame)."""
+    address = ports(client)[name]["listen"]
+    host, port = address[len("tcp:"):].rsplit(":", 1)
+    peer = socket.create_connection((host, int(port)), timeout=10)
+    deadline = time.monotonic() + 5
+    while not ports(client)[name]["connected"]:
+        assert time.monotonic() < deadline, f"{name} never connected"
+        time.sleep(0.01)
+    return peer
+
+
+def read_frame(peer, buffer):
+    """Reads one length-prefixed frame; ``buffer`` keeps what was read past it."""
+    while True:
+        if len(buffer) >= 4:
+            length = struct.unpack(">I", buffer[:4])[0]
+            if len(buffer) >= 4 + length:
+                frame = bytes(buffer[4:4 + length])
+                del buffer[:4 + length]
+                return frame
+        chunk = peer.recv(65536)
+        assert chunk, "peer closed"
+        buffer += chunk
+
+
+FLOOD_CONFIG = f"""
+platform: {{name: ethernet-flood}}
+hub:
+  controlEndpoints: [unix:/tmp/handsethub/control.sock]
+  guestEndpoints: [unix:/tmp/handsethub/guest.sock]
+  limits:
+    ethernetReadFramesPerPass: {SLICE}
+{PARTITIONS}devices:
+  ethernet:
+    - name: lan0
+      ports:
+        - {{name: flood, stream: "tcp:127.0.0.1:0"}}
+        - {{name: b, stream: "tcp:127.0.0.1:0", vlan: 2}}
+        - {{name: c, stream: "tcp:127.0.0.1:0", vlan: 2}}
+"""
+
+
+def test_a_flooding_stream_peer_is_read_in_slices_while_control_and_other_ports_keep_going(tmp_path):
+    """300k-frame floods used to be switched in one go (libuv hands over ~131k frames per wake-up), freezing the
+    control API and every other port for seconds. Now the flooder gets one slice per loop pass: while its flood
+    is still being switched, hub.info is answered and frames between two other ports arrive; no pass switched
+    more than the slice, and nothing the flooder sent was lost."""
+    from handsethub.pytest_plugin import start_hub
+
+    hub = start_hub(tmp_path, FLOOD_CONFIG)
+    client = hub.connect()
+    flooder = b_peer = c_peer = None
+    try:
+        flooder, b_peer, c_peer = (connect_peer(client, name) for name in ("flood", "b", "c"))
+        frame = bytes.fromhex("ffffffffffff" "020000000001" "88b5") + b"\x00" * 46
+        flood = (struct.pack(">I", len(frame)) + frame) * FLOOD_FRAMES
+        writer = threading.Thread(target=flooder.sendall, args=(flood,), daemon=True)
+        writer.start()
+
+        rounds_during_flood = 0
+        c_buffer = bytearray()
+        deadline = time.monotonic() + 60
+        for index in range(1000):
+            assert time.monotonic() < deadline
+            info = client.call("hub.info", timeout=10)
+            assert info
+            marker = struct.pack(">H", index)
+            unicast = bytes.fromhex("ffffffffffff" "0200000000bb" "88b6") + marker + b"\x00" * 44
+            b_peer.sendall(struct.pack(">I", len(unicast)) + unicast)
+            while True:
+                got = read_frame(c_peer, c_buffer)
+                if got[12:16] == bytes.fromhex("88b6") + marker:
+                    break
+            switched = ports(client)["flood"]["counters"]["rxFrames"]
+            if switched < FLOOD_FRAMES:
+                rounds_during_flood += 1
+            elif rounds_during_flood >= 3:
+                break
+        # The control API and the b→c path were served while the flood was still being switched.
+        assert rounds_during_flood >= 3
+
+        writer.join(60)
+        deadline = time.monotonic() + 60
+        while ports(client)["flood"]["counters"]["rxFrames"] < FLOOD_FRAMES:
+            assert time.monotonic() < deadline, "the flood was not fully switched"
+            time.sleep(0.05)
+        state = ports(client)["flood"]
+        # Nothing lost: every frame reached the switch (there is no other VLAN 1 port, so none is sent on).
+        assert state["counters"]["rxFrames"] == FLOOD_FRAMES
+        assert state["counters"]["drops"]["malformed"] == 0
+        # The bound: never more than one slice in one pass, and the flooder did hit it (it had more to give).
+        assert state["readSlice"]["framesPerPass"] == SLICE
+        assert 0 < state["readSlice"]["mostFramesInOnePass"] <= SLICE
+        assert state["readSlice"]["passesAtBudget"] >= FLOOD_FRAMES // SLICE // 2
+        limits = client.call("hub.limits")
+        assert "ethernetReadFramesPerPass" in str(limits)
+    finally:
+        for peer in (flooder, b_peer, c_peer):
+            if peer is not None:
+                peer.close()
+        client.close()
+        hub.stop()
+
+
+NS_T = f"hopT{TAG}"
+TAP_T = f"hoptap{TAG}"
+
+VLAN_CONFIG = f"""
+platform: {{name: ethernet-vlan-hop}}
+hub:
+  controlEndpoints: [unix:/tmp/handsethub/control.sock]
+  guestEndpoints: [unix:/tmp/handsethub/guest.sock]
+{PARTITIONS}devices:
+  ethernet:
+    - name: lan0
+      ports:
+        - {{name: access, stream: "tcp:127.0.0.1:0", vlan: 1}}
+        - {{name: trunk, tap: {TAP_T}, trunk: {{allowed: [1, 20], native: 1}}}}
+"""
+
+
+def vector(name):
+    text = (ROOT / "Protocols/vectors/ethernet" / name).read_text()
+    return bytes.fromhex("".join(line.split("#")[0] for line in text.splitlines()).replace(" ", ""))
+
+
+def test_vlan_hopping_frames_never_reach_a_trunk_tap(tmp_path):
+    """`Ether/Dot1Q(vid 0)/Dot1Q(vid 20)/IP` from an access port in VLAN 1 used to leave the native-VLAN-1 trunk
+    with only the outer tag removed: tshark behind the trunk saw it on VLAN 20. Now it is refused and counted
+    (`nestedTag`); a plain priority-tagged frame still gets through, untagged."""
+    needs_root()
+    if shutil.which("tshark") is None:
+        pytest.skip("tshark not installed")
+    from handsethub.pytest_plugin import start_hub
+
+    def cleanup():
+        sh("ip", "netns", "del", NS_T, check=False)
+        sh("ip", "link", "del", TAP_T, check=False)
+
+    cleanup()
+    hub = client = peer = capture = None
+    try:
+        hub = start_hub(tmp_path, VLAN_CONFIG)
+        client = hub.connect()
+        sh("ip", "netns", "add", NS_T)
+        sh("ip", "link", "set", TAP_T, "netns", NS_T)
+        sh("ip", "netns", "exec", NS_T, "ip", "link", "set", TAP_T, "up")
+        peer = connect_peer(client, "access")
+        pcap = tmp_path / "trunk.pcap"
+        capture = subprocess.Popen(["ip", "netns", "exec", NS_T, "tshark", "-q", "-i", TAP_T, "-a", "duration:8",
+                                    "-w", str(pcap)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(3)  # tshark attaches to the interface
+        for name in ("vlan-hop-priority-then-dot1q.hex", "vlan-hop-priority-then-dot1ad.hex"):
+            hop = vector(name)
+            peer.sendall(struct.pack(">I", len(hop)) + hop)
+        # A plain priority-tagged frame from the same port: proves the capture sees what does get through.
+        plain = bytes.fromhex("ffffffffffff" "02000000000a" "81000000" "88b5") + b"\x01" * 46
+        peer.sendall(struct.pack(">I", len(plain)) + plain)
+        capture.wait(timeout=30)
+        shown = sh("tshark", "-r", str(pcap), "-T", "fields", "-e", "eth.src", "-e", "vlan.id", "-e", "eth.type",
+                   timeout=60)
+        lines = [line.split("\t") for line in shown.stdout.splitlines() if line.startswith("02:00:00:00:00:0a")]
+        # Exactly one frame from the access port reached the trunk: the plain one, untagged (native VLAN).
+        assert len(lines) == 1, shown.stdout
+        assert lines[0][1] == "" and "88b5" in lines[0][2], shown.stdout
+        assert not any("20" in line[1].split(",") for line in lines)
+        drops = ports(client)["access"]["counters"]["drops"]
+        assert drops["nestedTag"] == 2
+    finally:
+        if capture is not None and capture.poll() is None:
+            capture.kill()
+            capture.wait()
+        if peer is not None:
+            peer.close()
+        if client is not None:
+            client.close()
+        if hub is not None:
+            hub.stop()
+        cleanup()
+
+
+TAP_P = f"perstap{TAG}"
+NS_P = f"persP{TAG}"
+FIXED_MAC = "02:00:5e:10:00:42"
+
+PERSIST_CONFIG = f"""
+platform: {{name: ethernet-persistent-tap}}
+hub:
+  controlEndpoints: [unix:/tmp/handsethub/control.sock]
+  guestEndpoints: [unix:/tmp/handsethub/guest.sock]
+{PARTITIONS}devices:
+  ethernet:
+    - name: lan0
+      ports:
+        - {{name: t, tap: {TAP_P}, mac: "{FIXED_MAC}", persistent: true}}
+        - {{name: probe}}
+"""
+
+
+def test_a_persistent_tap_keeps_its_mac_and_plumbing_across_a_restart_and_reports_kernel_drops(tmp_path):
+    """Taps used to vanish with the hub and come back with a new random MAC. With `mac:` and `persistent: true`
+    the interface keeps its address and what was configured on it while the hub is down; `eth.ports` shows the
+    kernel's own drop counters for it."""
+    needs_root()
+    from handsethub.pytest_plugin import start_hub
+
+    def cleanup():
+        sh("ip", "netns", "del", NS_P, check=False)
+        sh("ip", "link", "del", TAP_P, check=False)
+
+    cleanup()
+    hub = client = None
+    try:
+        hub = start_hub(tmp_path / "first", PERSIST_CONFIG)
+        client = hub.connect()
+        shown = sh("ip", "-o", "link", "show", TAP_P).stdout
+        assert FIXED_MAC in shown
+        state = ports(client)["t"]
+        drops = state["kernelDrops"]
+        statistics = Path(f"/sys/class/net/{TAP_P}/statistics")
+        assert drops["txDropped"] == int((statistics / "tx_dropped").read_text())
+        assert drops["rxDropped"] == int((statistics / "rx_dropped").read_text())
+        # Plumbing the administrator adds: an address on the interface.
+        sh("ip", "addr", "add", "192.168.79.1/24", "dev", TAP_P)
+        client.close()
+        client = None
+        hub.stop()
+        hub = None
+        # The hub is gone; the interface and its address stay.
+        shown = sh("ip", "-o", "addr", "show", "dev", TAP_P).stdout
+        assert "192.168.79.1/24" in shown
+        hub = start_hub(tmp_path / "second", PERSIST_CONFIG)
+        client = hub.connect()
+        assert FIXED_MAC in sh("ip", "-o", "link", "show", TAP_P).stdout
+        assert "192.168.79.1/24" in sh("ip", "-o", "addr", "show", "dev", TAP_P).stdout
+        assert ports(client)["t"]["link"]
+    finally:
+        if client is not None:
+            client.close()
+        if hub is not None:
+            hub.stop()
+        cleanup()
