@@ -20,6 +20,14 @@ public final class Listener: LoopHandle {
     /// counted and logged, and what the reserve leaves (other listeners, files, timers' work) keeps working.
     /// Unix-socket listeners (the local administrator) use the last eighth of it.
     public var descriptorReserve = 0
+    /// Peers accepted per loop pass at most (0: no bound). libuv accepts until the backlog is empty in one
+    /// callback; a burst of thousands of connections would hold the loop for as long. Past the bound the listener
+    /// leaves the next peer in the kernel's backlog (libuv stops watching the socket while a peer is pending) and
+    /// takes it at the end of the pass, so the other handles are served between bursts.
+    public var maxAcceptsPerPass = 0
+    private var acceptedThisPass = 0
+    private var acceptPending = false
+    private var passEnd: EndOfPass?
     private let openFileLimit = Int(ProcessResources.openFileLimit().soft)
     private var unixPath: String?
 
@@ -97,6 +105,39 @@ public final class Listener: LoopHandle {
             acceptFailed(LoopError(code: status, operation: "accept"))
             return
         }
+        if maxAcceptsPerPass > 0 {
+            if acceptedThisPass >= maxAcceptsPerPass {
+                // Not calling uv_accept leaves the peer pending and makes libuv stop reading the socket until
+                // uv_accept is called: at the end of this pass.
+                acceptPending = true
+                return
+            }
+            acceptedThisPass += 1
+            // Without an end-of-pass handle nothing would take a deferred peer: accept unbounded instead.
+            if acceptedThisPass == 1 && !armPassEnd() { maxAcceptsPerPass = 0 }
+        }
+        takePeer()
+    }
+
+    @discardableResult
+    private func armPassEnd() -> Bool {
+        if passEnd == nil { passEnd = try? EndOfPass(loop: loop) }
+        guard let passEnd else { return false }
+        passEnd.arm { [unowned self] in self.passEnded() }
+        return true
+    }
+
+    /// A new pass's budget; the peer left pending is taken now (uv_accept restarts watching the socket).
+    private func passEnded() {
+        acceptedThisPass = 0
+        guard acceptPending, isOpen else { return }
+        acceptPending = false
+        acceptedThisPass = 1
+        armPassEnd()
+        takePeer()
+    }
+
+    private func takePeer() {
         do {
             let connection = try Connection(loop: loop, kind: kind)
             let result = uv_accept(pointer(as: uv_stream_t.self), connection.stream)
@@ -161,6 +202,11 @@ public final class Listener: LoopHandle {
             }
         }
         return result == 0 || errno != ECONNREFUSED
+    }
+
+    override func willClose() {
+        passEnd?.close()
+        passEnd = nil
     }
 
     override func didClose() {

@@ -145,6 +145,7 @@ final class AdmissionGate {
     /// Counts `listener`'s accept failures and logs them at a bounded rate.
     func watch(_ listener: Listener) {
         listener.descriptorReserve = AdmissionRegistry.descriptorReserve
+        listener.maxAcceptsPerPass = registry.limits.listenerAcceptsPerPass
         listener.onAcceptError = { [unowned self] error in self.acceptFailed(error) }
     }
 

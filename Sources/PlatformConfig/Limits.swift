@@ -91,6 +91,10 @@ public struct Limits: Sendable, Equatable {
     /// Addresses one port may have learned at once (`ethernet.md` §1.3).
     public var ethernetMACLimitPerPort: Int
 
+    /// Connections one listener accepts per loop pass; the rest wait in the kernel's backlog for the next pass
+    /// (`Protocols/control.md` §2.6); 0: no bound.
+    public var listenerAcceptsPerPass: Int
+
     /// `runtimeLinkMaxMessageBytes`, cut to what fits in a guest frame (`guestMaxFrameBytes` minus 64), so
     /// that lowering the frame size never needs this limit lowered too.
     public var effectiveRuntimeLinkMaxMessageBytes: Int {
@@ -136,7 +140,8 @@ public struct Limits: Sendable, Equatable {
         ethernetReadFramesPerPass: Int = 32,
         ethernetReadBytesPerPass: Int = 32 << 10,
         ethernetStreamHighWatermarkBytes: Int = 64 << 10,
-        ethernetMACLimitPerPort: Int = 4096
+        ethernetMACLimitPerPort: Int = 4096,
+        listenerAcceptsPerPass: Int = 64
     ) {
         self.controlMaxLineBytes = controlMaxLineBytes
         self.controlMaxClients = controlMaxClients
@@ -177,6 +182,7 @@ public struct Limits: Sendable, Equatable {
         self.ethernetReadBytesPerPass = ethernetReadBytesPerPass
         self.ethernetStreamHighWatermarkBytes = ethernetStreamHighWatermarkBytes
         self.ethernetMACLimitPerPort = ethernetMACLimitPerPort
+        self.listenerAcceptsPerPass = listenerAcceptsPerPass
     }
 
     /// One configurable limit: its YAML key, allowed range and accessors.
@@ -329,5 +335,9 @@ public struct Limits: Sendable, Equatable {
         Field(
             key: "ethernetMACLimitPerPort", range: 1...65536, summary: "addresses one Ethernet port may have learned",
             get: { $0.ethernetMACLimitPerPort }, set: { $0.ethernetMACLimitPerPort = $1 }),
+        Field(
+            key: "listenerAcceptsPerPass", range: 0...65536,
+            summary: "connections one listener accepts per loop pass (0: no bound)",
+            get: { $0.listenerAcceptsPerPass }, set: { $0.listenerAcceptsPerPass = $1 }),
     ]
 }

@@ -59,3 +59,54 @@ import Testing
         #expect(ProcessResources.openFileLimit().soft == limit.hard)
     }
 }
+
+@Suite struct ListenerAcceptBoundTests {
+    /// A burst of peers waiting in the backlog is accepted a few per loop pass: the bound, plus the one peer
+    /// left pending and taken at the end of the pass. Without a bound the first pass takes them all.
+    @Test(arguments: [4, 0]) func aBurstIsAcceptedInSlicesPerPass(bound: Int) throws {
+        let loop = try Loop()
+        var accepted: [Connection] = []
+        let listener = try Listener(loop: loop, address: .tcp(host: "127.0.0.1", port: 0)) { accepted.append($0) }
+        listener.maxAcceptsPerPass = bound
+        guard case .tcp(_, let port) = listener.boundAddress else {
+            Issue.record("not a TCP listener")
+            return
+        }
+        let peers = 20
+        var clients: [Int32] = []
+        for _ in 0..<peers {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = port.bigEndian
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let result = withUnsafePointer(to: &address) { pointer in
+                // SAFETY: sockaddr_in is a valid sockaddr for AF_INET.
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            #expect(result == 0)
+            clients.append(fd)
+        }
+        var perPass: [Int] = []
+        let deadline = MonotonicClock.nanoseconds() + 5_000_000_000
+        while accepted.count < peers && MonotonicClock.nanoseconds() < deadline {
+            let before = accepted.count
+            _ = loop.runOnce(wait: false)
+            if accepted.count > before { perPass.append(accepted.count - before) }
+        }
+        #expect(accepted.count == peers)
+        if bound > 0 {
+            #expect(perPass.allSatisfy { $0 <= bound + 1 }, "accepted per pass: \(perPass)")
+            #expect(perPass.count >= peers / (bound + 1))
+        } else {
+            #expect(perPass == [peers])
+        }
+        for connection in accepted { connection.close() }
+        listener.close()
+        for fd in clients { Glibc.close(fd) }
+        _ = loop.runOnce(wait: false)
+        #expect(loop.shutdown() == 0)
+    }
+}
