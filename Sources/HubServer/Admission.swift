@@ -73,7 +73,9 @@ final class AdmissionGate {
 
     /// Takes a pending slot for a just-accepted connection, or says why not (the caller answers the peer in its
     /// protocol and closes). `onDeadline` runs when the handshake or idle deadline passes; it must close.
-    func admit(_ kind: Connection.Kind) -> Result<AdmissionSlot, AdmissionRefusal> {
+    /// `handshakeDeadline: false` leaves out the handshake deadline (a control endpoint that asks for no token,
+    /// whose "handshake" is only the first request: a local client may connect early and speak later).
+    func admit(_ kind: Connection.Kind, handshakeDeadline: Bool = true) -> Result<AdmissionSlot, AdmissionRefusal> {
         if !policy.allows(count: authenticated, of: policy.maxAuthenticated, kind: kind) {
             // Nobody could finish a handshake: say so now rather than after it.
             return .failure(refuse(.tooManyClients))
@@ -90,7 +92,7 @@ final class AdmissionGate {
         accepted += 1
         let slot = AdmissionSlot(gate: self, kind: kind)
         rememberPending(slot)
-        slot.armHandshakeDeadline()
+        if handshakeDeadline { slot.armHandshakeDeadline() }
         return .success(slot)
     }
 

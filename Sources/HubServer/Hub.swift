@@ -344,7 +344,7 @@ public final class Hub {
         // Pending (not yet authenticated) and authenticated clients have separate budgets, with a share of each
         // kept for the Unix socket (`Protocols/control.md` §2.6).
         let slot: AdmissionSlot
-        switch controlGate.admit(connection.kind) {
+        switch controlGate.admit(connection.kind, handshakeDeadline: requiresToken) {
         case .success(let admitted): slot = admitted
         case .failure(let refusal):
             connection.write(ControlResponse(id: .null, error: controlGate.controlError(refusal)).encodedLine())

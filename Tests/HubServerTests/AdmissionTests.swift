@@ -133,24 +133,29 @@ import Testing
 
     @Test func controlHandshakeAndIdleDeadlinesCloseSilentClients() throws {
         let hub = try HubHarness {
+            $0.hub.controlToken = "0123456789abcdef-token"
             $0.hub.limits.controlHandshakeMs = 200
             $0.hub.limits.controlIdleMs = 600
         }
+        // A local client on the Unix socket (no token asked) may connect early and speak later: no deadline.
+        let early = try LineClient(unixPath: hub.controlUnix)
+        _ = try early.readJSON()
         let silent = try LineClient(tcpPort: hub.controlTCPPort)
         _ = try silent.readJSON()
         let answer = try silent.readJSON()
         #expect(answer["error"]?["data"]?["reason"] == "handshake_timeout")
         #expect(answer["error"]?["code"] == -32005)
         #expect(silent.isClosedByPeer())
-        // A client that made a request is past its handshake; once silent for controlIdleMs it is closed too.
+        // An authenticated client is past its handshake; once silent for controlIdleMs it is closed too.
         let quiet = try LineClient(tcpPort: hub.controlTCPPort)
         _ = try quiet.readJSON()
-        #expect(try quiet.call("hub.info")["result"] != nil)
+        #expect(try quiet.call("hub.authenticate", ["token": "0123456789abcdef-token"])["result"] != nil)
         let idle = try quiet.readJSON()
         #expect(idle["error"]?["data"]?["reason"] == "idle_timeout")
         #expect(quiet.isClosedByPeer())
-        let admin = try admin(hub)
-        let control = try gate(admin, "control")
+        // The early local client outlived both deadlines and is served.
+        #expect(try early.call("hub.info")["result"]?["server"] == "hubd")
+        let control = try gate(early, "control")
         #expect(control["refused"]?["handshake_timeout"] == 1)
         #expect(control["refused"]?["idle_timeout"] == 1)
         #expect(hub.stop() == 0)
