@@ -17,13 +17,15 @@ struct ControlCounters {
     var unauthenticatedRequests: UInt64 = 0
     /// Event filters refused for their size (`controlMaxFilterEntries`, `controlMaxFilterEntryBytes`).
     var filtersRefused: UInt64 = 0
+    /// Times a session left its remaining requests for the next loop pass (`controlAnswerBytesPerPass`).
+    var passesYielded: UInt64 = 0
 
     var json: JSON {
         [
             "linesTooLong": .uint(linesTooLong), "authFailures": .uint(authFailures),
             "closedForAuthFailures": .uint(closedForAuthFailures), "heldBack": .uint(heldBack),
             "writeStalls": .uint(writeStalls), "filtersRefused": .uint(filtersRefused),
-            "unauthenticatedRequests": .uint(unauthenticatedRequests),
+            "unauthenticatedRequests": .uint(unauthenticatedRequests), "passesYielded": .uint(passesYielded),
         ]
     }
 }

@@ -48,6 +48,11 @@ public final class ControlSession {
     private let fullLineLimit: Int
     /// Fires when unsent answers have made no progress for `controlWriteStallTimeoutMs`.
     private var stallTimer: Timer?
+    /// Set when this pass's answers reached `controlAnswerBytesPerPass`: the rest of the buffered requests
+    /// wait for the end of the pass, so one client's large answers (a whole screen is 2 MB) cannot hold the
+    /// loop for everyone else.
+    private var nextPass: EndOfPass?
+    private var yieldedPass = false
     private var stallArmed = false
     private var stallMark: (written: UInt64, unsent: Int) = (0, 0)
 
@@ -109,6 +114,10 @@ public final class ControlSession {
                 holdBack()
                 return
             }
+            if pendingBytes >= limits.controlAnswerBytesPerPass {
+                yieldPass()
+                return
+            }
             guard let line = framer.nextLine() else { break }
             handle(line: line)
         }
@@ -120,6 +129,25 @@ public final class ControlSession {
             send(ControlResponse(id: .null, error: error))
             close(reason: "line over the limit", flush: true)
         }
+    }
+
+    /// Stops handling requests and reading until the end of this loop pass, then carries on where it stopped.
+    private func yieldPass() {
+        guard !yieldedPass else { return }
+        if nextPass == nil { nextPass = try? EndOfPass(loop: hub.loop) }
+        guard let nextPass else { return }  // without the handle, requests go on in this pass
+        yieldedPass = true
+        hub.controlCounters.passesYielded += 1
+        connection.stopReading()
+        nextPass.arm { [weak self] in self?.passEnded() }
+    }
+
+    private func passEnded() {
+        yieldedPass = false
+        guard !closing else { return }
+        handleBufferedRequests()
+        guard !closing, !yieldedPass, !heldBack, !connection.isAboveHighWatermark else { return }
+        try? connection.startReading()
     }
 
     /// Stops handling requests and reading until the write queue drains below the low watermark.
@@ -138,7 +166,7 @@ public final class ControlSession {
         }
         guard !closing else { return }
         hub.flushEvents(to: self)
-        if !heldBack && !connection.isAboveHighWatermark { try? connection.startReading() }
+        if !heldBack && !yieldedPass && !connection.isAboveHighWatermark { try? connection.startReading() }
     }
 
     private func handle(line: ArraySlice<UInt8>) {
@@ -273,6 +301,8 @@ public final class ControlSession {
         subscription = nil
         pending.removeAll()
         pendingBytes = 0
+        nextPass?.close()
+        nextPass = nil
         // The hub lets go of this session below: nothing on the connection may call back into it.
         connection.stopReading()
         connection.onData = nil

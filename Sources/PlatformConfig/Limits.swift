@@ -95,6 +95,10 @@ public struct Limits: Sendable, Equatable {
     /// (`Protocols/control.md` §2.6); 0: no bound.
     public var listenerAcceptsPerPass: Int
 
+    /// Answer bytes one control session produces per loop pass before its remaining requests wait for the next
+    /// pass (`Protocols/control.md` §2.7): one client's large answers cannot hold the loop for everyone else.
+    public var controlAnswerBytesPerPass: Int
+
     /// `runtimeLinkMaxMessageBytes`, cut to what fits in a guest frame (`guestMaxFrameBytes` minus 64), so
     /// that lowering the frame size never needs this limit lowered too.
     public var effectiveRuntimeLinkMaxMessageBytes: Int {
@@ -141,7 +145,8 @@ public struct Limits: Sendable, Equatable {
         ethernetReadBytesPerPass: Int = 32 << 10,
         ethernetStreamHighWatermarkBytes: Int = 64 << 10,
         ethernetMACLimitPerPort: Int = 4096,
-        listenerAcceptsPerPass: Int = 64
+        listenerAcceptsPerPass: Int = 64,
+        controlAnswerBytesPerPass: Int = 256 << 10
     ) {
         self.controlMaxLineBytes = controlMaxLineBytes
         self.controlMaxClients = controlMaxClients
@@ -183,6 +188,7 @@ public struct Limits: Sendable, Equatable {
         self.ethernetStreamHighWatermarkBytes = ethernetStreamHighWatermarkBytes
         self.ethernetMACLimitPerPort = ethernetMACLimitPerPort
         self.listenerAcceptsPerPass = listenerAcceptsPerPass
+        self.controlAnswerBytesPerPass = controlAnswerBytesPerPass
     }
 
     /// One configurable limit: its YAML key, allowed range and accessors.
@@ -339,5 +345,9 @@ public struct Limits: Sendable, Equatable {
             key: "listenerAcceptsPerPass", range: 0...65536,
             summary: "connections one listener accepts per loop pass (0: no bound)",
             get: { $0.listenerAcceptsPerPass }, set: { $0.listenerAcceptsPerPass = $1 }),
+        Field(
+            key: "controlAnswerBytesPerPass", range: 1024...(64 << 20),
+            summary: "answer bytes one control session produces per loop pass before the rest waits",
+            get: { $0.controlAnswerBytesPerPass }, set: { $0.controlAnswerBytesPerPass = $1 }),
     ]
 }

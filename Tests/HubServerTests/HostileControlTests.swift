@@ -293,6 +293,31 @@ import Testing
         #expect(hub.stop() == 0)
     }
 
+    /// Pipelined requests with large answers are handled a pass's worth at a time (`controlAnswerBytesPerPass`):
+    /// the rest waits for the next loop pass, and every request is still answered, in order.
+    @Test func largeAnswersAreSpreadOverLoopPassesAndAllArrive() throws {
+        let hub = try HubHarness { $0.hub.limits.controlAnswerBytesPerPass = 4096 }
+        let client = try LineClient(unixPath: hub.controlUnix)
+        _ = try client.readJSON()
+        // Each answer is a 40x40 region: 4,800 RGB bytes, 6,400 in base64, over the per-pass budget on its own.
+        var batch: [UInt8] = []
+        for id in 0..<20 {
+            batch +=
+                Array(
+                    #"{"jsonrpc":"2.0","id":\#(id),"method":"fb.region","params":{"x":0,"y":0,"width":40,"height":40}}"#
+                        .utf8) + [0x0a]
+        }
+        client.sendRaw(batch)
+        for id in 0..<20 {
+            let answer = try client.readJSON()
+            #expect(answer["id"]?.int64Value == Int64(id))
+            #expect(answer["result"]?["width"] == 40)
+        }
+        let counters = try #require(try client.call("hub.controlClients", id: 99)["result"]?["counters"])
+        #expect(counters["passesYielded"]?.int64Value ?? 0 >= 19, "\(counters)")
+        #expect(hub.stop() == 0)
+    }
+
     /// A session closed after its final answer (`line_too_long`) whose peer never reads is not held forever.
     @Test func aClosingSessionWhosePeerNeverReadsIsCutOffAtTheDeadline() throws {
         let hub = try HubHarness {

@@ -299,20 +299,20 @@ def attack_many_filters(target: Target, patterns: int = 100_000) -> dict:
     return {"answers": answers}
 
 
-def attack_unread_answers(target: Target, requests: int = 2000, hold: float = 3.0) -> dict:
-    """Pipelined ``fb.region`` requests (large answers) from a client that never reads."""
+def attack_unread_answers(target: Target, requests: int = 800, hold: float = 3.0) -> dict:
+    """Pipelined ``fb.region`` requests (a whole screen each, about 1.5 MB answered) from a client that never
+    reads: all of them in one write (about 46 KB), so they arrive in one read of the hub's."""
     sock = open_stream(target.control_unix)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     line = b'{"jsonrpc":"2.0","id":1,"method":"fb.region","params":{}}\n'
-    sent = 0
-    sock.settimeout(0.5)
+    sock.settimeout(2.0)
     try:
+        read_lines(sock, 1, 2)  # the greeting
         try:
-            for _ in range(requests):
-                sock.sendall(line)
-                sent += 1
+            sock.sendall(line * requests)
+            written = requests
         except OSError:
-            pass  # the hub stopped reading us: backpressure
+            written = 0  # the hub stopped reading us: backpressure
         peak = target.rss_kib()
         deadline = time.monotonic() + hold
         while time.monotonic() < deadline:
@@ -320,7 +320,7 @@ def attack_unread_answers(target: Target, requests: int = 2000, hold: float = 3.
             time.sleep(0.05)
     finally:
         sock.close()
-    return {"requests_written": sent, "peak_rss_kib": peak}
+    return {"requests_written": written, "peak_rss_kib": peak}
 
 
 def attack_held_connections(target: Target, count: int = 3000) -> dict:
