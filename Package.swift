@@ -1,7 +1,7 @@
 // swift-tools-version: 6.0
 // HandsetHub: a networked virtual device hub emulating a consolidated handset's hypervisor.
-// Module dependencies are one-way (see ../shared/DESIGN.md §2): codecs never import EventLoop,
-// the model never imports HubServer, executables are thin.
+// Module dependencies are one-way (Sources/ARCHITECTURE.md, checked by Tools/check-imports): codecs never
+// import EventLoop, the model never imports HubServer, executables are thin.
 import PackageDescription
 
 /// The hub's hot paths (the switch, the platform model, the server) run on one thread and keep their state

@@ -1,6 +1,6 @@
 import CUV
 
-/// The common lifetime of every libuv handle (DESIGN.md §3).
+/// The common lifetime of every libuv handle (`Sources/ARCHITECTURE.md`, "A handle's lifetime").
 ///
 /// The C memory is allocated by the owner and freed in `deinit`. After `uv_*_init` succeeds the
 /// handle stores a retained reference to its owner in `data`; the close callback releases it.

@@ -11,7 +11,8 @@ public struct GuestMessageSendView {
     public let sequence: UInt64
 }
 
-// Messaging is the one path where per-frame cost decides throughput (issue 3's 64-byte message benchmark):
+// Messaging is the one path where per-frame cost decides throughput (the 64-byte message benchmark of
+// `Tools/benchmarks/bench.py`):
 // these two functions read MSG_SEND and write MSG_DELIVER without building a `GuestFrame` value. They follow the
 // same layout as `decode(body:)` and `encode()`, which the codec tests check against each other.
 extension GuestFrame {

@@ -2,7 +2,7 @@ import ControlWire
 import JSON
 
 extension Hub {
-    /// `partition.start/stop/restart/logs`: local management of launched guests (issue 8, `Protocols/control.md` §10).
+    /// `partition.start/stop/restart/logs`: local management of launched guests (`Protocols/control.md` §10.4–§10.5).
     func registerSupervisorMethods() {
         router.register("partition.start", summary: "Start a launched partition's guest") {
             [unowned self] call throws(ControlError) in

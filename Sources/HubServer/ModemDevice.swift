@@ -29,7 +29,7 @@ final class ModemDevice: HubDevice {
 
     var allInstances: [ModemInstance] { order.compactMap { instances[$0] } }
 
-    /// The owner of a modem died (issue 8 §4): its calls end, so the network side is told instead of
+    /// The owner of a modem died: its calls end, so the network side is told instead of
     /// holding a call no one will ever hang up. The modem itself stays up for the restarted owner.
     func partitionDetached(_ partition: String) {
         for instance in allInstances where instance.config.owner == partition {

@@ -5,7 +5,8 @@ import JSON
 import Logging
 import PlatformConfig
 
-/// Launches, watches and restarts one partition's guest process (issue 8).
+/// Launches, watches and restarts one partition's guest process (`Deploy/config-reference.md`,
+/// partitions[].launch and partitions[].restart; `Protocols/control.md` §10).
 ///
 /// States: `stopped → starting → running ⇄ suspended`; a guest that exits, fails to attach in time or
 /// misses its heartbeats is `crashed`, then `restarting` after a back-off, or `failed` once the

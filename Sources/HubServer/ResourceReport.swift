@@ -3,7 +3,8 @@ import JSON
 import PlatformConfig
 
 /// What the hub applied to a launched guest's process from its partition's class, weight and memory,
-/// and what it could not apply and why (issue 8 §5: reported, never silently skipped).
+/// and what it could not apply and why: reported, never silently skipped (`Deploy/config-reference.md`,
+/// partitions[].launch; `Protocols/control.md` §10.2).
 struct ResourceReport {
     struct Item {
         var what: String

@@ -1,4 +1,4 @@
-/// One partition's virtual interrupt controller (issue 3 §3).
+/// One partition's virtual interrupt controller (`Protocols/guest.md` §6).
 ///
 /// Each line has a priority (0 highest … 15, as in Xen's FIFO event channels), a mask bit,
 /// a pending bit and an in-service bit. A raise sets pending; raises that arrive while the

@@ -1,4 +1,4 @@
-/// The answer to a cross-interrupt: nothing is dropped silently (issue 3 §4).
+/// The answer to a cross-interrupt: nothing is dropped silently (`Protocols/guest.md` §6.2).
 public enum RaiseOutcome: Equatable, Sendable {
     /// The target is attached; its controller has the line pending (or it coalesced).
     case delivered

@@ -1,6 +1,6 @@
 extension Platform {
     /// Produces up to `budget` deliveries (interrupts and messages), to be called once per
-    /// loop pass after the pass's commands (issue 3 §7).
+    /// loop pass after the pass's commands (`Deploy/config-reference.md`, partitions).
     ///
     /// Real-time partitions are served first, highest priority first, until they have nothing
     /// deliverable. The remaining budget goes to fair-share partitions by deficit round robin:

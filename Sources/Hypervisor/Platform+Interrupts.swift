@@ -1,5 +1,5 @@
 extension Platform {
-    /// Raises `line` on partition `target` (issue 3 §4).
+    /// Raises `line` on partition `target` (`Protocols/guest.md` §6.1–§6.2).
     ///
     /// A session may raise only on partitions its policy lists in `mayInterrupt` (or on
     /// itself); injectors and devices bypass the policy but are named in the events. The

@@ -1,5 +1,5 @@
 extension Platform {
-    /// Queues a message on `link` (issue 3 §5).
+    /// Queues a message on `link` (`Protocols/guest.md` §7, §7.1–§7.5).
     ///
     /// A session sends to the other end, which must be in its `mayMessage`; `to`, if given,
     /// must name that end. Injectors and devices must name the receiving end in `to`, and

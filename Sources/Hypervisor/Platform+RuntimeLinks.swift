@@ -1,6 +1,6 @@
 import PlatformConfig
 
-/// Messaging links opened and closed while the hub runs (issue 3 §5, `Protocols/guest.md` §7.6–§7.9).
+/// Messaging links opened and closed while the hub runs (`Protocols/guest.md` §7.6–§7.9).
 ///
 /// Policy: a partition opens a link to a peer only when its configuration says `mayOpenLinks: true` and
 /// the peer is in its `mayMessage`; injectors (the control API) bypass the policy. Either end sends only

@@ -1,7 +1,8 @@
 import PlatformConfig
 
 /// The platform model: partitions, their interrupt controllers, messaging links and memory
-/// regions under the configuration's policy (issue 3; DESIGN.md §2 "parse, then act").
+/// regions under the configuration's policy (`Protocols/guest.md` §6–§8; "parse, then act" in
+/// `Sources/ARCHITECTURE.md`).
 ///
 /// It does no I/O and reads no clock. The server calls one method per guest request or
 /// control command; each appends what must happen (deliveries, credit, closes, events) to

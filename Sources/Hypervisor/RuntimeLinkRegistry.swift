@@ -1,4 +1,4 @@
-/// Book-keeping for messaging links opened while the hub runs (issue 3 §5, `Protocols/guest.md` §7.6).
+/// Book-keeping for messaging links opened while the hub runs (`Protocols/guest.md` §7.6–§7.9).
 ///
 /// The links themselves live in `Platform.links` like configured ones; this holds what only runtime
 /// links need: the next id, the live count against `hub.limits.runtimeLinksMax`, which sessions asked to

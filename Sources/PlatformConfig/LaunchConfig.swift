@@ -1,5 +1,5 @@
-/// How `hubd` starts, watches and restarts a partition's guest process (issue 8). Absent: the
-/// partition's guest is started by someone else and simply attaches.
+/// How `hubd` starts, watches and restarts a partition's guest process (`Deploy/config-reference.md`,
+/// partitions[].launch). Absent: the partition's guest is started by someone else and simply attaches.
 public struct LaunchConfig: Sendable, Equatable {
     /// The program and its arguments; the first element is the executable (absolute, or found on PATH).
     /// Empty when `qemu` describes the guest instead.
@@ -41,9 +41,10 @@ public struct LaunchConfig: Sendable, Equatable {
     }
 }
 
-/// A QEMU guest as a partition (issue 8 §1): its NIC is one of the platform's Ethernet stream ports and its
-/// serial line is the partition's modem or its console. A QEMU guest does not speak the guest protocol, so it
-/// counts as running once QEMU has started; its serial console output goes to the partition's log.
+/// A QEMU guest as a partition (`Deploy/config-reference.md`, partitions[].launch.qemu): its NIC is one of the
+/// platform's Ethernet stream ports and its serial line is the partition's modem or its console. A QEMU guest does not
+/// speak the guest protocol, so it counts as running once QEMU has started; its serial console output goes to the
+/// partition's log.
 public struct QemuLaunch: Sendable, Equatable {
     public enum Serial: String, Sendable, CaseIterable {
         /// The serial line is the guest's console, captured in the partition's log.

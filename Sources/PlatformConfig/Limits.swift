@@ -1,4 +1,5 @@
-/// Every bound the hub enforces (DESIGN.md §7: no unbounded queue, every limit configurable).
+/// Every bound the hub enforces (`Deploy/config-reference.md`, hub.limits: no unbounded queue, every limit
+/// configurable).
 ///
 /// Each field has a default and an allowed range, listed in `Limits.fields`, which the decoder,
 /// the encoder and the configuration reference all use.
@@ -23,8 +24,8 @@ public struct Limits: Sendable, Equatable {
     public var writeHighWatermarkBytes: Int
     /// ... and below this resumes it. Must be less than `writeHighWatermarkBytes`.
     public var writeLowWatermarkBytes: Int
-    /// Bytes the hub reads from one fair-share guest per loop pass: a flooding partition's input is handled in
-    /// slices, so a real-time partition's frame waits at most one slice per flooder (issue 3 §7).
+    /// Bytes the hub reads from one fair-share guest per loop pass: a flooding partition's input is handled in slices,
+    /// so a real-time partition's frame waits at most one slice per flooder (`Deploy/config-reference.md`, partitions).
     public var fairShareReadBytesPerPass: Int
     /// Deliveries to fair-share partitions per loop pass (real-time partitions are served first and are not
     /// bounded by this).

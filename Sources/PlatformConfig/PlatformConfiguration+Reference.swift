@@ -1,5 +1,6 @@
 extension PlatformConfiguration {
-    /// The reference handset of DESIGN.md §1, the platform `hubd` runs without a configuration file.
+    /// The reference handset (`Sources/ARCHITECTURE.md`, "The reference handset"), the platform `hubd` runs without a
+    /// configuration file.
     ///
     /// Its secrets are development secrets: fine while every endpoint is loopback, to be replaced
     /// (preferably with `secretFile`) before any endpoint is reachable from other machines.
@@ -14,7 +15,7 @@ extension PlatformConfiguration {
 
     /// The reference handset as written in `Deploy/examples/reference-handset.yaml` (the tests keep the two equal).
     public static let referenceYAML: String = """
-        # The reference handset (DESIGN.md §1): the platform hubd runs when no configuration is given.
+        # The reference handset: the platform hubd runs when no configuration is given.
         # It is the same model as the one built into hubd (`hubd --print-default-config` prints it in full).
         #
         # The secrets below are DEVELOPMENT secrets. They are acceptable only while every endpoint is on

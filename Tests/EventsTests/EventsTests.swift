@@ -205,7 +205,7 @@ private func event(_ seq: UInt64, _ kind: String, partition: String? = nil, devi
     }
 }
 
-/// The acceptance scenario of issue 4 at the model level: two subscribers with different filters,
+/// Event subscriptions (`Protocols/control.md` §5, §12) at the model level: two subscribers with different filters,
 /// a late subscriber replaying since N, and a slow one told how many it missed.
 @Suite struct EventsAcceptanceTests {
     @Test func subscribersGetExactlyTheirEventsInOrder() {

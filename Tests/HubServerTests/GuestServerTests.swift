@@ -22,7 +22,7 @@ import Testing
         return nil
     }
 
-    /// Issue 3 acceptance: delivered, not permitted, and latched-then-delivered on attach.
+    /// Raise outcomes (`Protocols/guest.md` §6.2): delivered, not permitted, and latched-then-delivered on attach.
     @Test func crossInterruptsFollowThePolicyAndLatch() throws {
         let hub = try HubHarness()
         let rtos = try attach(hub, "rtos")

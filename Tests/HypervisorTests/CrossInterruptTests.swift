@@ -4,7 +4,7 @@ import TestSupport
 import Testing
 
 @Suite struct CrossInterruptTests {
-    /// Issue 3 acceptance on the reference handset. The reference policy lets linux interrupt
+    /// Cross-interrupts (`Protocols/guest.md` §6) on the reference handset. The reference policy lets linux interrupt
     /// secure, so the refused pair is secure → mgmt (secure may interrupt only rtos and linux).
     @Test func referenceHandsetAcceptance() throws {
         let fixture = try Fixture()

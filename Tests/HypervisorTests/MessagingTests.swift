@@ -8,7 +8,7 @@ import Testing
         withUnsafeBytes(of: UInt32(id).bigEndian) { Array($0) }
     }
 
-    /// Issue 3 acceptance, at the model level: 10,000 messages, the receiver lost in the
+    /// Messaging's guarantees (`Protocols/guest.md` §7), at the model level: 10,000 messages, the receiver lost in the
     /// middle (as after SIGKILL) and resumed; every message arrives exactly once, in order.
     @Test func tenThousandMessagesSurviveADetachAndResume() throws {
         let fixture = try Fixture()

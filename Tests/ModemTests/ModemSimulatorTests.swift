@@ -316,7 +316,7 @@ struct ModemSimulatorTests {
 }
 
 @Suite struct ModemOwnerLossTests {
-    /// When the owning partition dies, its calls end for the network side (issue 8 §4).
+    /// When the owning partition dies, its calls end for the network side.
     @Test func ownerLossEndsEveryCall() throws {
         let simulator = ModemSimulator(profile: ModemProfile(), now: 0)
         _ = try simulator.incomingCall(number: "+15550001111")

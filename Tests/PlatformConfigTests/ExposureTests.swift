@@ -1,7 +1,7 @@
 import PlatformConfig
 import Testing
 
-/// DESIGN.md §7 / the definition of done: whatever is reachable from elsewhere authenticates. Protocols that
+/// `Protocols/threat-model.md` §2: whatever is reachable from elsewhere authenticates. Protocols that
 /// cannot (raw AT, QEMU and VDE stream framings) stay on loopback; VXLAN and dgram ports off loopback hear only
 /// their configured remotes.
 @Suite struct ExposureTests {

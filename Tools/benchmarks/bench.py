@@ -375,7 +375,7 @@ def eth_hub(directory, tcp_ports=(), unix_ports=0, edit=None):
         raise RuntimeError("hubd did not become ready")
     return process
 # ---------------------------------------------------------------------------------------------
-# Guest protocol benchmarks (issue 3). Load comes from the Swift `hubbench` executable (HubGuest),
+# Guest protocol benchmarks (`Protocols/guest.md`). Load comes from the Swift `hubbench` executable (HubGuest),
 # so the client side costs the same in the baseline and in the measured figure.
 
 HUBBENCH = os.environ.get("HANDSETHUB_HUBBENCH", os.path.join(os.path.dirname(HUBD), "hubbench"))
@@ -670,7 +670,7 @@ def rows_rate(rows, prefix):
     return next((row[1] for row in rows if row[0].startswith(prefix)), None)
 
 
-# --- framebuffer (issue 7) -------------------------------------------------------------------------------
+# --- framebuffer (`Protocols/framebuffer.md`) ----------------------------------------------------------------
 
 FB_W, FB_H = 480, 800
 
@@ -1252,9 +1252,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 @benchmark("restart")
 def bench_restart(quick):
-    """Managed partitions (issue 8): time from a launched guest's crash (SIGKILL) to its re-attach, p50 over 20
-    crashes, against the same guest cold-started by hand and timed to its attach; and the hub's resident memory
-    with the living handset running, against the reference handset with no guests."""
+    """Managed partitions (`Protocols/control.md` §10): time from a launched guest's crash (SIGKILL) to its re-attach,
+    p50 over 20 crashes, against the same guest cold-started by hand and timed to its attach; and the hub's resident
+    memory with the living handset running, against the reference handset with no guests."""
     from handsethub.control import HubClient
     crashes = 8 if quick else 20
     living = open(os.path.join(REPO, "Deploy/examples/living-handset.yaml")).read().replace(

@@ -1,5 +1,5 @@
-"""A guest for hubd to launch and supervise (issue 8): it attaches with what the hub put in its
-environment, heartbeats, acknowledges and records every message and notification, and can be told to
+"""A guest for hubd to launch and supervise (`Deploy/config-reference.md`, partitions[].launch): it attaches with what
+the hub put in its environment, heartbeats, acknowledges and records every message and notification, and can be told to
 misbehave so tests can watch the supervisor react.
 
     HANDSETHUB_GUEST_ENDPOINT, HANDSETHUB_PARTITION, HANDSETHUB_SECRET   set by hubd

@@ -1,4 +1,4 @@
-"""Framebuffer acceptance (issue 7): guests draw, real VNC clients look and type.
+"""Framebuffer end to end (`Protocols/framebuffer.md`): guests draw, real VNC clients look and type.
 
 vncdotool (PyPI) captures the screen and types keys; TigerVNC's viewer under Xvfb is a second real
 client connected at the same time. Hostile RFB input is sent from raw sockets.

@@ -1,4 +1,5 @@
-"""Issue 3 acceptance with the Python guest client against a real hubd, guests in their own processes.
+"""Interrupts and messaging (`Protocols/guest.md` §6, §7) with the Python guest client against a real hubd, guests in
+their own processes.
 
 * The receiving guest is killed (SIGKILL) in the middle of a stream of 10,000 messages and restarted;
   every message arrives exactly once and in order (messaging_guest.py explains the receiver's bookkeeping).

@@ -1,6 +1,6 @@
-"""The living reference handset end to end (issue 8): hubd launches the four sample guests of
-Tools/python/examples/handset/, a real VNC client (vncdotool) presses the keys, and the control API injects
-the network side and checks the screen."""
+"""The living reference handset end to end (`Deploy/examples/living-handset.yaml`): hubd launches the four sample guests
+of Tools/python/examples/handset/, a real VNC client (vncdotool) presses the keys, and the control API injects the
+network side and checks the screen."""
 
 from __future__ import annotations
 

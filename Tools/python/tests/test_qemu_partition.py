@@ -1,7 +1,7 @@
-"""A partition whose guest is a QEMU virtual machine that hubd launches (issue 8, `launch.qemu`): its NIC is a
-stream port of the virtual LAN, and it answers a ping from the other side of the LAN (a tap the hub bridges,
-inside a network namespace this test creates, standing for the other partition's interface: a port is
-attached to one thing, so the tap is an external attachment rather than rtos's guest channel)."""
+"""A partition whose guest is a QEMU virtual machine that hubd launches (`Deploy/config-reference.md`, `launch.qemu`):
+its NIC is a stream port of the virtual LAN, and it answers a ping from the other side of the LAN (a tap the hub
+bridges, inside a network namespace this test creates, standing for the other partition's interface: a port is attached
+to one thing, so the tap is an external attachment rather than rtos's guest channel)."""
 
 import os
 import shutil

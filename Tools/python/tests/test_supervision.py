@@ -1,5 +1,6 @@
-"""Managed partitions (issue 8): hubd launches guests, watches them and restarts them by policy, while
-the other partitions keep running. Each test launches the sample guest Tools/python/examples/supervised_guest.py."""
+"""Managed partitions (`Protocols/control.md` §10, `Deploy/config-reference.md` partitions[].launch): hubd launches
+guests, watches them and restarts them by policy, while the other partitions keep running. Each test launches the sample
+guest Tools/python/examples/supervised_guest.py."""
 
 from __future__ import annotations
 
