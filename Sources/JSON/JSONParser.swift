@@ -155,7 +155,19 @@ struct JSONParser {
 
     private mutating func parseString() throws(JSONParseError) -> String {
         index += 1  // opening quote
-        var out: [UInt8] = []
+        // Fast path: printable ASCII up to the closing quote (keys, names, base64) becomes a String straight from
+        // the input, without a buffer per string; short ones are stored inline, so no allocation at all.
+        let start = index
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                index += 1
+                return String(decoding: bytes[start..<index - 1], as: UTF8.self)
+            }
+            guard byte >= 0x20, byte < 0x80, byte != UInt8(ascii: "\\") else { break }
+            index += 1
+        }
+        var out = Array(bytes[start..<index])
         while true {
             let byte = try peek()
             switch byte {

@@ -1365,13 +1365,21 @@ def bench_hostile(quick):
             if hub.process.poll() is not None:
                 rows.append((f"{name}: hub", 0, "alive", "alive before", 1, "CRASHED"))
                 continue
-            with hostile.HubClient(control_unix) as admin:
-                attack_max, attack_p99 = loop_watchdog(admin.call("hub.info"))
+            try:
+                with hostile.HubClient(control_unix) as admin:
+                    attack_max, attack_p99 = loop_watchdog(admin.call("hub.info"))
+            except hostile.HubError as error:
+                attack_max = attack_p99 = float("nan")
+                outcome += f"; hub.info refused after the attack ({error.reason})"
             deadline = time.monotonic() + 15
-            after_rss = rss_kib(hub.process.pid)
-            while after_rss > idle_rss + 32 * 1024 and time.monotonic() < deadline:
-                time.sleep(0.2)
+            try:
                 after_rss = rss_kib(hub.process.pid)
+                while after_rss > idle_rss + 32 * 1024 and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                    after_rss = rss_kib(hub.process.pid)
+            except RuntimeError:  # it died after the attack
+                rows.append((f"{name}: hub", 0, "alive", "alive before", 1, "CRASHED after the attack"))
+                continue
             failures = control.failures + guests.failures
             note = outcome + ("" if not failures else f"; bystander failed: {failures[0][:60]}")
             rows.append((f"{name}: bystander hub.info p99", percentile(control.rtts_ms[mark_control:] or [float("nan")], 0.99),
