@@ -63,17 +63,50 @@ public enum DropReason: String, Sendable, CaseIterable {
     case nestedTag
 }
 
+extension DropReason {
+    /// Position in `PortCounters`' fixed table.
+    @inline(__always) var index: Int {
+        switch self {
+        case .runt: 0
+        case .oversize: 1
+        case .malformed: 2
+        case .linkDown: 3
+        case .vlan: 4
+        case .queueFull: 5
+        case .impairmentLoss: 6
+        case .rateLimit: 7
+        case .macTableFull: 8
+        case .macLimit: 9
+        case .nestedTag: 10
+        }
+    }
+}
+
 /// A port's counters.
 public struct PortCounters: Equatable, Sendable {
     public var rxFrames: UInt64 = 0
     public var rxBytes: UInt64 = 0
     public var txFrames: UInt64 = 0
     public var txBytes: UInt64 = 0
-    public var drops: [DropReason: UInt64] = [:]
+    /// Drops by reason in a fixed table: counting one is an indexed add, not a hash (a MAC flood counts one per
+    /// frame).
+    private var dropCounts = [UInt64](repeating: 0, count: DropReason.allCases.count)
 
     public init() {}
 
-    public var totalDrops: UInt64 { drops.values.reduce(0, +) }
+    /// The drops by reason, reasons that never happened left out.
+    public var drops: [DropReason: UInt64] {
+        var result: [DropReason: UInt64] = [:]
+        for reason in DropReason.allCases where dropCounts[reason.index] > 0 {
+            result[reason] = dropCounts[reason.index]
+        }
+        return result
+    }
 
-    mutating func drop(_ reason: DropReason, count: UInt64 = 1) { drops[reason, default: 0] += count }
+    public func drops(_ reason: DropReason) -> UInt64 { dropCounts[reason.index] }
+
+    public var totalDrops: UInt64 { dropCounts.reduce(0, +) }
+
+    @inline(__always)
+    mutating func drop(_ reason: DropReason, count: UInt64 = 1) { dropCounts[reason.index] += count }
 }

@@ -71,7 +71,7 @@ extension EthernetDevice {
 
     static func countersJSON(_ counters: PortCounters) -> JSON {
         var drops = JSONObject()
-        for reason in DropReason.allCases { drops[reason.rawValue] = .uint(counters.drops[reason] ?? 0) }
+        for reason in DropReason.allCases { drops[reason.rawValue] = .uint(counters.drops(reason)) }
         return [
             "rxFrames": .uint(counters.rxFrames), "rxBytes": .uint(counters.rxBytes),
             "txFrames": .uint(counters.txFrames),

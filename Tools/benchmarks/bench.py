@@ -1437,58 +1437,73 @@ def bench_ethernet_flood(quick):
     the real-time pair's cross-interrupt round trip (rtos <-> secure) and frames between two other stream ports
     (p2 -> p3, 1000 frames/s) are measured idle and under the flood in the same run. On a 2-vCPU machine the
     flooder and its sink take a core, so the flood is also run at nice 19: that variant shows what the hub's loop
-    adds, the other what the machine's scheduler adds on top."""
+    adds, the other what the machine's scheduler adds on top. Last, the platform as deployed: the hub at
+    hub.realTimePriority 95 and the real-time pair at the supervisor's SCHED_FIFO, idle and under the same flood
+    (the flooder, an outside peer, at normal priority)."""
     directory = tempfile.mkdtemp(prefix="ethflood-")
     binary = build_ethbench(directory)
-    hub = eth_hub(directory, unix_ports=4)
     count_control = 2000 if quick else 10000
     count_rtt = 3000 if quick else 20000
     count_latency = 1000 if quick else 3000
     guest = f"unix:{directory}/guest.sock"
     rows = []
     flooder = None
-    try:
-        def measure(tag):
-            sock, buffer = control_connect(directory)
-            control = round_trips(sock, b'{"jsonrpc":"2.0","id":1,"method":"hub.info"}\n', count_control)
-            sock.close()
-            rtt = ping_pong(guest, f"unix:{directory}/direct-{tag}.sock", count_rtt)
-            frames, p50, p99 = run_latency(binary, f"unix:{directory}/p2.sock", f"unix:{directory}/p3.sock",
-                                           count_latency, 1000)
-            return {"control_p99": percentile(control, 0.99) / 1000, "control_p50": percentile(control, 0.5) / 1000,
-                    "rtt_p99": rtt["hub_us"][1], "rtt_p50": rtt["hub_us"][0], "frames": frames,
-                    "latency_p50": p50, "latency_p99": p99}
+    hub = None
 
+    def measure(tag, scheduled=None):
+        sock, buffer = control_connect(directory)
+        control = round_trips(sock, b'{"jsonrpc":"2.0","id":1,"method":"hub.info"}\n', count_control)
+        sock.close()
+        rtt = ping_pong(guest, f"unix:{directory}/direct-{tag}.sock", count_rtt, scheduled=scheduled)
+        frames, p50, p99 = run_latency(binary, f"unix:{directory}/p2.sock", f"unix:{directory}/p3.sock",
+                                       count_latency, 1000)
+        return {"control_p99": percentile(control, 0.99) / 1000, "control_p50": percentile(control, 0.5) / 1000,
+                "rtt_p99": rtt["hub_us"][1], "rtt_p50": rtt["hub_us"][0], "frames": frames,
+                "latency_p50": p50, "latency_p99": p99}
+
+    def flooded(tag, prefix, scheduled=None):
+        nonlocal flooder
+        flooder = subprocess.Popen([*prefix, binary, "load", f"unix:{directory}/p0.sock",
+                                    f"unix:{directory}/p1.sock", "64", "1000000000", "256", "0", "7"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.0)
+        sock, buffer = control_connect(directory)
+        before, buffer = port_rx(sock, buffer, "p0")
+        started = time.monotonic()
+        figures = measure(tag, scheduled)
+        after, buffer = port_rx(sock, buffer, "p0")
+        figures["rate"] = (after - before) / (time.monotonic() - started)
+        result, buffer = control_call(sock, buffer, "eth.ports", {"segment": "lan0"})
+        figures["most"] = next(p for p in result["ports"] if p["name"] == "p0")["readSlice"]["mostFramesInOnePass"]
+        sock.close()
+        flooder.kill()
+        flooder.wait()
+        flooder = None
+        time.sleep(0.5)
+        return figures
+
+    runs = []  # (variant, idle figures, flooded figures)
+    try:
+        hub = eth_hub(directory, unix_ports=4)
         idle = measure("idle")
-        loaded = {}
-        for variant, prefix in (("", []), (", flooder at nice 19", ["nice", "-n", "19"])):
-            flooder = subprocess.Popen([*prefix, binary, "load", f"unix:{directory}/p0.sock",
-                                        f"unix:{directory}/p1.sock", "64", "1000000000", "256", "0", "7"],
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(1.0)
-            sock, buffer = control_connect(directory)
-            before, buffer = port_rx(sock, buffer, "p0")
-            started = time.monotonic()
-            figures = measure("flood" + str(len(loaded)))
-            after, buffer = port_rx(sock, buffer, "p0")
-            figures["rate"] = (after - before) / (time.monotonic() - started)
-            result, buffer = control_call(sock, buffer, "eth.ports", {"segment": "lan0"})
-            figures["most"] = next(p for p in result["ports"] if p["name"] == "p0")["readSlice"]["mostFramesInOnePass"]
-            sock.close()
-            flooder.kill()
-            flooder.wait()
-            flooder = None
-            time.sleep(0.5)
-            loaded[variant] = figures
+        runs.append(("", idle, flooded("flood0", [])))
+        runs.append((", flooder at nice 19", idle, flooded("flood1", ["nice", "-n", "19"])))
+        hub.kill()
+        hub.wait()
+        hub = eth_hub(directory, unix_ports=4,
+                      edit=lambda text: text.replace("\nhub:\n", "\nhub:\n  realTimePriority: 95\n", 1))
+        deployed_idle = measure("deployed-idle", apply_supervisor_policy)
+        runs.append((", as deployed", deployed_idle, flooded("flood2", [], apply_supervisor_policy)))
     finally:
         if flooder is not None:
             flooder.kill()
             flooder.wait()
-        hub.kill()
-        hub.wait()
+        if hub is not None:
+            hub.kill()
+            hub.wait()
         shutil.rmtree(directory, ignore_errors=True)
     note = "lower is better; target <= 3x idle"
-    for variant, figures in loaded.items():
+    for variant, idle, figures in runs:
         rows += [
             (f"hub.info round trip p99 under a stream flood{variant}", figures["control_p99"], "us", "same, idle",
              idle["control_p99"], note),
