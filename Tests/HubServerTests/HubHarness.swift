@@ -108,6 +108,10 @@ final class HubHarness: Sendable {
 final class LineClient {
     let fd: Int32
     private var buffer: [UInt8] = []
+    /// How long a read waits for the hub. Only a bound that turns a hub that never answers into a failure instead
+    /// of a hung test run (no test expects a read to time out); generous because a whole-screen `fb.region`
+    /// answer takes the ThreadSanitizer debug build seconds to encode, and the hub answers others only after it.
+    static let receiveTimeoutMilliseconds = 60_000
 
     init(unixPath: String) throws {
         fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
@@ -122,7 +126,7 @@ final class LineClient {
             }
         }
         try #require(result == 0, "connect \(unixPath): errno \(errno)")
-        setTimeout(milliseconds: 5000)
+        setTimeout(milliseconds: LineClient.receiveTimeoutMilliseconds)
     }
 
     init(tcpPort: UInt16) throws {
@@ -137,7 +141,7 @@ final class LineClient {
             }
         }
         try #require(result == 0, "connect 127.0.0.1:\(tcpPort): errno \(errno)")
-        setTimeout(milliseconds: 5000)
+        setTimeout(milliseconds: LineClient.receiveTimeoutMilliseconds)
     }
 
     deinit { close(fd) }
