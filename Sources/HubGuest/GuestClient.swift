@@ -78,8 +78,9 @@ public final class GuestClient {
         // §5: HELLO → CHALLENGE → PROOF → WELCOME, each answer matched by request id.
         let hello = GuestFrame(
             .hello(GuestHello(partition: partition, features: features, resumeToken: resumeToken)), requestId: 1)
-        try socket.writeAll(hello.encode())
         var early: [GuestFrame] = []
+        try Self.sendHandshake(
+            hello.encode(), socket: socket, decoder: &decoder, buffer: &readBuffer, timeout: timeout, leftovers: &early)
         let challengeFrame = try Self.handshakeAnswer(
             socket: socket, decoder: &decoder, buffer: &readBuffer, requestId: 1, timeout: timeout, leftovers: &early)
         guard case .challenge(let challenge) = challengeFrame.message else {
@@ -89,7 +90,8 @@ public final class GuestClient {
         let transcript = GuestProtocol.transcript(
             helloBody: hello.encodeBody(), challengeBody: challengeFrame.encodeBody())
         let proof = GuestFrame(.proof(mac: GuestAuth.proof(secret: secret, transcript: transcript)), requestId: 2)
-        try socket.writeAll(proof.encode())
+        try Self.sendHandshake(
+            proof.encode(), socket: socket, decoder: &decoder, buffer: &readBuffer, timeout: timeout, leftovers: &early)
         let welcomeFrame = try Self.handshakeAnswer(
             socket: socket, decoder: &decoder, buffer: &readBuffer, requestId: 2, timeout: timeout, leftovers: &early)
         guard case .welcome(let welcome) = welcomeFrame.message else { throw .unexpected(welcomeFrame.type) }
@@ -114,6 +116,14 @@ public final class GuestClient {
         socket: GuestSocket, decoder: inout GuestFrameDecoder, buffer: inout [UInt8], requestId: UInt32,
         timeout: Double, leftovers: inout [GuestFrame]
     ) throws(GuestClientError) -> GuestFrame {
+        // A frame that came in the same read as the previous answer is next in line: an ERROR sent right behind
+        // CHALLENGE (the hub's handshake deadline) must not be skipped for a read that only finds the close.
+        if !leftovers.isEmpty {
+            let frame = leftovers.removeFirst()
+            if case .error(let code, let reason) = frame.message { throw .rejected(code: code, reason: reason) }
+            guard frame.requestId == requestId else { throw .unexpected(frame.type) }
+            return frame
+        }
         while true {
             guard let count = try socket.read(into: &buffer, timeout: timeout) else { throw .timeout }
             let results: [Result<GuestFrame, GuestDecodeError>]
@@ -134,6 +144,30 @@ public final class GuestClient {
                 if case .success(let decoded) = later { leftovers.append(decoded) }
             }
             return frame
+        }
+    }
+
+    /// Sends a handshake frame. A hub that refuses a connection sends ERROR and closes (`Protocols/guest.md` §5:
+    /// over `guestMaxSessions`, evicted from the pending budget, past the handshake deadline), possibly before
+    /// these bytes went out; the send then fails (EPIPE) while the ERROR still waits to be read. Report it
+    /// instead of a bare close.
+    private static func sendHandshake(
+        _ bytes: [UInt8], socket: GuestSocket, decoder: inout GuestFrameDecoder, buffer: inout [UInt8],
+        timeout: Double, leftovers: inout [GuestFrame]
+    ) throws(GuestClientError) {
+        do throws(GuestClientError) {
+            try socket.writeAll(bytes)
+        } catch {
+            guard error == .closed else { throw error }
+            // The hub's ERROR if one is there; anything else (end of stream, another frame) is a plain close.
+            do throws(GuestClientError) {
+                _ = try handshakeAnswer(
+                    socket: socket, decoder: &decoder, buffer: &buffer, requestId: 0, timeout: timeout,
+                    leftovers: &leftovers)
+            } catch {
+                if case .rejected = error { throw error }
+            }
+            throw .closed
         }
     }
 

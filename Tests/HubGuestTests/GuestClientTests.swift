@@ -203,6 +203,39 @@ private func socketPair() -> (Int32, Int32) {
         }
     }
 
+    /// A hub that refuses at accept (`Protocols/guest.md` §5: over `guestMaxSessions`, or evicted from the pending
+    /// budget) sends ERROR and closes, possibly before the client's HELLO went out. The send then fails (EPIPE),
+    /// but the refusal is still waiting to be read: the client reports it, not a bare "connection closed".
+    @Test func aRefusalSentBeforeHelloIsReportedNotJustTheClose() throws {
+        let (clientFD, hubFD) = socketPair()
+        let refusal = "too_many_clients: guestMaxSessions (3) already connected"
+        FakeHub(fd: hubFD).write(GuestFrame(.error(code: .rateLimited, reason: refusal)))
+        Glibc.close(hubFD)
+        #expect(throws: GuestClientError.rejected(code: .rateLimited, reason: refusal)) {
+            _ = try GuestClient.attach(descriptor: clientFD, partition: "rtos", secret: Array("secret".utf8))
+        }
+    }
+
+    /// The same between CHALLENGE and PROOF: the hub's handshake deadline passed and it said so before closing.
+    @Test func aRefusalSentBeforeProofIsReportedNotJustTheClose() throws {
+        let (clientFD, hubFD) = socketPair()
+        let reason = "handshake_timeout: handshake not completed within 10 ms"
+        let hubThread = Thread {
+            var hub = FakeHub(fd: hubFD)
+            guard let (hello, _) = hub.read() else { return }
+            let challenge = GuestChallenge(version: 1, nonce: Array(repeating: 1, count: 32), features: [])
+            hub.write(GuestFrame(.challenge(challenge), requestId: hello.requestId))
+            hub.write(GuestFrame(.error(code: .timeout, reason: reason)))
+            Glibc.close(hubFD)
+        }
+        hubThread.start()
+        // The client's PROOF send races the close: either it fails (EPIPE) or the proof goes out unread; both
+        // ways the answer is the hub's ERROR.
+        #expect(throws: GuestClientError.rejected(code: .timeout, reason: reason)) {
+            _ = try GuestClient.attach(descriptor: clientFD, partition: "rtos", secret: Array("secret".utf8))
+        }
+    }
+
     @Test func badEndpointsAreRefused() {
         #expect(throws: GuestClientError.badEndpoint("udp:1.2.3.4:5")) {
             _ = try GuestClient.connect(endpoint: "udp:1.2.3.4:5", partition: "rtos", secret: "x")

@@ -81,19 +81,26 @@ final class HubHarness: Sendable {
         door.withLock { $0 }?.post(job) ?? false
     }
 
+    /// How long `stop` and `waitForExit` wait for the hub's thread by default. The bound only turns a hub that
+    /// never stops into a failure instead of a hung test run; it is no speed requirement. It is generous because
+    /// under `Tools/hub test --sanitize` on a loaded machine a single loop pass of a flooded hub takes seconds,
+    /// and the hub handles the stop request only after that pass.
+    static let exitTimeoutMilliseconds = 60_000
+
     /// Stops the hub and waits; returns `uv_loop_close`'s result (0 = no leak), nil on timeout.
     @discardableResult
-    func stop(timeoutMilliseconds: Int = 5000) -> Int32? {
+    func stop(timeoutMilliseconds: Int = HubHarness.exitTimeoutMilliseconds) -> Int32? {
         _ = shutdown("test finished")
         return waitForExit(timeoutMilliseconds: timeoutMilliseconds)
     }
 
-    func waitForExit(timeoutMilliseconds: Int) -> Int32? {
-        for _ in 0..<timeoutMilliseconds {
+    func waitForExit(timeoutMilliseconds: Int = HubHarness.exitTimeoutMilliseconds) -> Int32? {
+        let deadline = MonotonicClock.nanoseconds() + UInt64(timeoutMilliseconds) * 1_000_000
+        while true {
             if let status = finished.withLock({ $0 }) { return status }
+            if MonotonicClock.nanoseconds() >= deadline { return nil }
             usleep(1000)
         }
-        return nil
     }
 }
 
@@ -101,6 +108,10 @@ final class HubHarness: Sendable {
 final class LineClient {
     let fd: Int32
     private var buffer: [UInt8] = []
+    /// How long a read waits for the hub. Only a bound that turns a hub that never answers into a failure instead
+    /// of a hung test run (no test expects a read to time out); generous because a whole-screen `fb.region`
+    /// answer takes the ThreadSanitizer debug build seconds to encode, and the hub answers others only after it.
+    static let receiveTimeoutMilliseconds = 60_000
 
     init(unixPath: String) throws {
         fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
@@ -115,7 +126,7 @@ final class LineClient {
             }
         }
         try #require(result == 0, "connect \(unixPath): errno \(errno)")
-        setTimeout(milliseconds: 5000)
+        setTimeout(milliseconds: LineClient.receiveTimeoutMilliseconds)
     }
 
     init(tcpPort: UInt16) throws {
@@ -130,7 +141,7 @@ final class LineClient {
             }
         }
         try #require(result == 0, "connect 127.0.0.1:\(tcpPort): errno \(errno)")
-        setTimeout(milliseconds: 5000)
+        setTimeout(milliseconds: LineClient.receiveTimeoutMilliseconds)
     }
 
     deinit { close(fd) }

@@ -21,7 +21,7 @@ import Testing
             }
             #expect(detach == "shutdown")
         }
-        #expect(hub.waitForExit(timeoutMilliseconds: 5000) == 0)
+        #expect(hub.waitForExit() == 0)
     }
 
     /// A guest that never reads, with a megabyte of deliveries stuck in front of its DETACH, cannot hold the
@@ -42,7 +42,7 @@ import Testing
             if case .detach(let reason) = event { detach = reason }
         }
         #expect(detach == "shutdown")
-        #expect(hub.waitForExit(timeoutMilliseconds: 5000) == 0)
+        #expect(hub.waitForExit() == 0)
         _ = stuck
     }
 }
