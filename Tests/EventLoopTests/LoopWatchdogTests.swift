@@ -51,4 +51,27 @@ import Testing
             finish()
         }
     }
+
+    /// The p99 found without sorting equals the sorted definition (the element at rank ceil(0.99 n) - 1) for any
+    /// number of recorded passes, below and past the ring's capacity.
+    @Test func p99AgreesWithTheSortedDefinition() throws {
+        try withLoop { loop, finish in
+            let dog = try LoopWatchdog(loop: loop, stallThresholdNanos: 0)
+            var model: [UInt32] = []
+            var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+            for count in 1...(LoopWatchdog.recentCapacity + 300) {
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                let micros = UInt32(truncatingIfNeeded: state >> 33) % 20_000
+                dog.record(busyNanos: UInt64(micros) * 1000)
+                model.append(micros)
+                if model.count > LoopWatchdog.recentCapacity { model.removeFirst() }
+                if count % 37 == 0 || count < 20 {
+                    let sorted = model.sorted()
+                    #expect(dog.recentP99Micros == sorted[(sorted.count * 99 + 99) / 100 - 1], "after \(count)")
+                }
+            }
+            dog.close()
+            finish()
+        }
+    }
 }

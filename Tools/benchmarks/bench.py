@@ -129,15 +129,18 @@ def bench_startup(quick):
     hub_times, redis_times, hub_rss, redis_rss, hub_anon, redis_anon = [], [], [], [], [], []
     for _ in range(runs):
         hub, redis = Hubd(), Redis()
-        hub_times.append(hub.start())
-        redis_times.append(redis.start())
-        time.sleep(0.3)
-        hub_rss.append(rss_kib(hub.process.pid))
-        redis_rss.append(rss_kib(redis.process.pid))
-        hub_anon.append(rss_kib(hub.process.pid, "RssAnon"))
-        redis_anon.append(rss_kib(redis.process.pid, "RssAnon"))
-        hub.stop()
-        redis.stop()
+        try:
+            hub_times.append(hub.start())
+            redis_times.append(redis.start())
+            time.sleep(0.3)
+            hub_rss.append(rss_kib(hub.process.pid))
+            redis_rss.append(rss_kib(redis.process.pid))
+            hub_anon.append(rss_kib(hub.process.pid, "RssAnon"))
+            redis_anon.append(rss_kib(redis.process.pid, "RssAnon"))
+        finally:  # a failed start (redis-server missing, say) must not leave a hubd holding its ports
+            for process in (hub, redis):
+                if getattr(process, "process", None) is not None and process.process.poll() is None:
+                    process.stop()
     return [
         ("hubd start to ready (median)", statistics.median(hub_times) * 1000, "ms", "redis-server",
          statistics.median(redis_times) * 1000, "lower is better; target < 100 ms"),
