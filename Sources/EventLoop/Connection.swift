@@ -125,6 +125,17 @@ public final class Connection: LoopHandle {
 
     public var isReading: Bool { reading }
 
+    /// Stops reading and forgets every callback: for an owner that lets go of the connection while its queued
+    /// writes drain, so that nothing the connection does later can call into a freed owner.
+    public func detachCallbacks() {
+        stopReading()
+        onData = nil
+        onEnd = nil
+        onWriteError = nil
+        onHighWatermark = nil
+        onLowWatermark = nil
+    }
+
     private func didRead(count: Int, base: UnsafeMutablePointer<CChar>?) {
         if count > 0, let base {
             bytesRead &+= UInt64(count)

@@ -304,12 +304,7 @@ public final class ControlSession {
         nextPass?.close()
         nextPass = nil
         // The hub lets go of this session below: nothing on the connection may call back into it.
-        connection.stopReading()
-        connection.onData = nil
-        connection.onEnd = nil
-        connection.onWriteError = nil
-        connection.onHighWatermark = nil
-        connection.onLowWatermark = nil
+        connection.detachCallbacks()
         hub.controlSessionDidClose(self)
         if flush && connection.isOpen {
             // Held by the hub until the connection is closed; the stall timer bounds the wait.

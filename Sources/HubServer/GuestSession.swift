@@ -821,12 +821,7 @@ final class GuestSession {
         descriptorRetryTimer?.close()
         // The hub lets go of this session now: the connection must not call back into it (its
         // callbacks hold it unowned) while it drains and closes.
-        connection.stopReading()
-        connection.onData = nil
-        connection.onEnd = nil
-        connection.onWriteError = nil
-        connection.onHighWatermark = nil
-        connection.onLowWatermark = nil
+        connection.detachCallbacks()
         hub.guestDidClose(self, session: session)
         connection.closeAfterWrites()
     }

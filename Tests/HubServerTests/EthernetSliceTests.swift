@@ -11,7 +11,8 @@ import Testing
     /// A burst on rtos's lan0 channel: every frame reaches the switch (nothing lost), the control API answers
     /// meanwhile, and once a pass's slice is used the session stops reading until the next pass (`passesAtBudget`).
     @Test func aBurstOnARealTimeGuestsChannelIsSlicedAndNothingIsLost() throws {
-        let hub = try HubHarness()
+        // A slice well below the burst, so that the budget is reached whatever the default.
+        let hub = try HubHarness { $0.hub.limits.ethernetReadFramesPerPass = 32 }
         let rtos = try GuestClient.connect(
             endpoint: "unix:\(hub.guestUnix)", partition: "rtos", secret: "rtos-dev-secret")
         _ = try rtos.openChannel(3, device: "lan0")
