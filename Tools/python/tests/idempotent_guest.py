@@ -26,66 +26,24 @@ because it was killed between attach and saving it) and processes each message i
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from handsethub.guest import SEND_SEQUENCE, SEND_STATUSES, GuestClient, GuestError  # noqa: E402
+from handsethub.guest import SEND_SEQUENCE, SEND_STATUSES, GuestClient  # noqa: E402
+# The receiver, attaching, the state file and the link lookup are the crash-and-resume messaging test's.
+from messaging_guest import connect, link_id, load_state, receive, save_state  # noqa: E402
 
-ERROR_ALREADY_ATTACHED = 4
-ERROR_BAD_RESUME_TOKEN = 22
 BATCH = 64
-
-
-def connect(endpoint: str, partition: str, token: bytes | None, features: list[str]) -> GuestClient:
-    """Attaches, retrying while the hub has not yet noticed that a killed predecessor is gone; a stale token
-    (the predecessor was killed after attaching but before saving its new token) falls back to a fresh attach."""
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            return GuestClient.connect(endpoint, partition, f"{partition}-dev-secret", resume_token=token,
-                                       features=features)
-        except GuestError as error:
-            if error.code == ERROR_BAD_RESUME_TOKEN and token is not None:
-                token = None
-                continue
-            if error.code != ERROR_ALREADY_ATTACHED or time.monotonic() > deadline:
-                raise
-            time.sleep(0.02)
-
-
-def link_info(client: GuestClient, name: str) -> dict:
-    for link in client.welcome["links"]:
-        if link["name"] == name:
-            return link
-    raise SystemExit(f"link {name} not granted: {client.welcome['links']}")
-
-
-def load_state(path: Path, default: dict) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        return dict(default)
-
-
-def save_state(path: Path, state: dict) -> None:
-    temporary = path.with_suffix(".tmp")
-    with open(temporary, "w") as handle:
-        json.dump(state, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.rename(temporary, path)
 
 
 def send(endpoint: str, link_name: str, count: int, state_path: Path) -> None:
     state = load_state(state_path, {"token": None, "checkpoint": 0, "starts": 0})
     token = bytes.fromhex(state["token"]) if state["token"] else None
     client = connect(endpoint, "rtos", token, [SEND_SEQUENCE])
-    link = link_info(client, link_name)
+    link = link_id(client, link_name)
     accepted = client.send_sequences[link["id"]]
     assert accepted >= state["checkpoint"], f"the hub forgot accepted sequences: {accepted} < {state}"
     # Alternate: resume where the hub says, or replay from the own (older) checkpoint.
@@ -132,44 +90,6 @@ def send(endpoint: str, link_name: str, count: int, state_path: Path) -> None:
     client.heartbeat()
     client.detach("all sent")
     print("sender done", flush=True)
-
-
-def receive(endpoint: str, link_name: str, count: int, state_path: Path, output_path: Path) -> None:
-    state = load_state(state_path, {"token": None, "last": 0, "length": 0, "done": False})
-    with open(output_path, "ab") as output:
-        output.truncate(state["length"])
-    token = bytes.fromhex(state["token"]) if state["token"] else None
-    client = connect(endpoint, "linux", token, [])
-    state["token"] = client.welcome["resume_token"].hex()
-    save_state(state_path, state)
-    link = link_info(client, link_name)
-    last_traffic = time.monotonic()
-    with open(output_path, "ab") as output:
-        while not state["done"]:
-            batch = []
-            frame = client.receive(timeout=0.5)
-            while frame is not None:
-                if frame.type == "MSG_DELIVER" and frame.fields["link"] == link["id"]:
-                    batch.append(frame)
-                frame = client.receive(timeout=0)
-            if not batch:
-                if time.monotonic() - last_traffic > 0.5:
-                    client.heartbeat()
-                    last_traffic = time.monotonic()
-                continue
-            fresh = [f for f in batch if f.fields["message_id"] > state["last"]]
-            if fresh:
-                output.write(b"".join(f.fields["payload"] + b"\n" for f in fresh))
-                output.flush()
-                os.fsync(output.fileno())
-                state["last"] = fresh[-1].fields["message_id"]
-                state["length"] = output.tell()
-                state["done"] = fresh[-1].fields["payload"] == f"{count}".encode()
-                save_state(state_path, state)
-            client.ack(link["id"], max(f.fields["message_id"] for f in batch))
-            last_traffic = time.monotonic()
-    client.detach("all received")
-    print("receiver done", flush=True)
 
 
 def main(argv: list[str]) -> None:

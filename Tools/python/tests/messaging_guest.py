@@ -28,15 +28,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from handsethub.guest import GuestClient, GuestError  # noqa: E402
 
 ERROR_ALREADY_ATTACHED = 4
+ERROR_BAD_RESUME_TOKEN = 22
 
 
-def connect(endpoint: str, partition: str, token: bytes | None) -> GuestClient:
-    """Attaches, retrying while the hub has not yet noticed that a killed predecessor is gone."""
+def connect(endpoint: str, partition: str, token: bytes | None, features: list[str] | None = None) -> GuestClient:
+    """Attaches, retrying while the hub has not yet noticed that a killed predecessor is gone; a stale token
+    (the predecessor was killed after attaching but before saving its new token) falls back to a fresh attach."""
     deadline = time.monotonic() + 10
     while True:
         try:
-            return GuestClient.connect(endpoint, partition, f"{partition}-dev-secret", resume_token=token)
+            return GuestClient.connect(endpoint, partition, f"{partition}-dev-secret", resume_token=token,
+                                       features=features or [])
         except GuestError as error:
+            if error.code == ERROR_BAD_RESUME_TOKEN and token is not None:
+                token = None
+                continue
             if error.code != ERROR_ALREADY_ATTACHED or time.monotonic() > deadline:
                 raise
             time.sleep(0.02)
@@ -85,11 +91,14 @@ def send(endpoint: str, link_name: str, count: int) -> None:
     client.detach("all sent")
 
 
-def load_state(path: Path) -> dict:
+RECEIVER_STATE = {"token": None, "last": 0, "length": 0, "done": False}
+
+
+def load_state(path: Path, default: dict = RECEIVER_STATE) -> dict:
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
-        return {"token": None, "last": 0, "length": 0, "done": False}
+        return dict(default)
 
 
 def save_state(path: Path, state: dict) -> None:
@@ -115,17 +124,22 @@ def receive(endpoint: str, link_name: str, count: int, state_path: Path, output_
     state["token"] = client.welcome["resume_token"].hex()
     save_state(state_path, state)
     link = link_id(client, link_name)
+    last_traffic = last_delivery = time.monotonic()
     with open(output_path, "ab") as output:
         while not state["done"]:
             batch = []
-            frame = client.receive(timeout=30)
-            if frame is None:
-                raise SystemExit(f"no message for 30 s after id {state['last']}")
+            frame = client.receive(timeout=0.5)
             while frame is not None:
                 if frame.type == "MSG_DELIVER" and frame.fields["link"] == link["id"]:
                     batch.append(frame)
                 frame = client.receive(timeout=0)
             if not batch:
+                if time.monotonic() - last_delivery > 30:
+                    raise SystemExit(f"no message for 30 s after id {state['last']}")
+                # Stay audible while a killed sender comes back.
+                if time.monotonic() - last_traffic > 0.5:
+                    client.heartbeat()
+                    last_traffic = time.monotonic()
                 continue
             fresh = [f for f in batch if f.fields["message_id"] > state["last"]]
             if fresh:
@@ -137,7 +151,9 @@ def receive(endpoint: str, link_name: str, count: int, state_path: Path, output_
                 state["done"] = fresh[-1].fields["payload"] == f"{count}".encode()
                 save_state(state_path, state)
             client.ack(link["id"], max(f.fields["message_id"] for f in batch))
+            last_traffic = last_delivery = time.monotonic()
     client.detach("all received")
+    print("receiver done", flush=True)
 
 
 def main(argv: list[str]) -> None:
