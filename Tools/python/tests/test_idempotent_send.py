@@ -17,24 +17,14 @@ import time
 from pathlib import Path
 
 import pytest
+# The receiver's bookkeeping and these helpers are the crash-and-resume messaging test's.
+from test_guest_messaging import line_count, unix_guest_endpoint
 
 HERE = Path(__file__).resolve().parent
 GUEST_SCRIPT = HERE / "idempotent_guest.py"
 COUNT = 50_000
 KILLS_EACH = 20
 TIME_LIMIT = 150.0
-
-
-def unix_guest_endpoint(hub) -> str:
-    return next(address for address in hub.hub.guest if address.startswith("unix:"))
-
-
-def line_count(path: Path) -> int:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read().count(b"\n")
-    except FileNotFoundError:
-        return 0
 
 
 def test_sender_and_receiver_killed_twenty_times_each_every_payload_once_in_order(hubd, tmp_path):
