@@ -13,7 +13,7 @@ mkdir -p "$out/corpus" "$out/artifacts"
 # selector.
 for file in "$root"/Protocols/vectors/rfb/*.vectors; do
     for selector in 00 01 02; do
-        PYTHONPATH="$root/Tools/python" python3 -m handsethub.vectors seeds "$file" "$out/corpus/$selector" --prefix "$selector"
+        PYTHONPATH="$root/Tools/python" python3 -m handsethub.vectors seeds "$file" "$out/corpus" --prefix "$selector"
     done
 done
 
