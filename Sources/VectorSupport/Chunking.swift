@@ -16,12 +16,14 @@ package enum Chunking {
         case error(String)
     }
 
-    /// The cuts of `count` bytes: whole, byte at a time, in two at every position, each of `patterns`
-    /// repeated, and `randomCuts` cuts at positions drawn from `seed`.
-    package static func cuts(of count: Int, patterns: [[Int]] = [], randomCuts: Int = 16, seed: UInt64 = 1) -> [Cut] {
+    /// The cuts of `count` bytes: whole, byte at a time, in two at every `splitStride`-th position (and at
+    /// the end), each of `patterns` repeated, and `randomCuts` cuts at positions drawn from `seed`.
+    package static func cuts(
+        of count: Int, patterns: [[Int]] = [], randomCuts: Int = 16, seed: UInt64 = 1, splitStride: Int = 1
+    ) -> [Cut] {
         var cuts = [Cut(label: "whole", sizes: [count])]
         if count > 1 { cuts.append(Cut(label: "byte at a time", sizes: Array(repeating: 1, count: count))) }
-        for split in 0...count {
+        for split in Set(Array(stride(from: 0, through: count, by: max(1, splitStride))) + [count]).sorted() {
             cuts.append(Cut(label: "split at \(split)", sizes: [split, count - split]))
         }
         for pattern in patterns where pattern.allSatisfy({ $0 > 0 }) && !pattern.isEmpty {
@@ -72,17 +74,20 @@ package enum Chunking {
 
     /// Feeds `input` to a fresh decoder under every cut (`feed` makes the decoder, feeds it the pieces in
     /// order and returns what it gave) and returns one message per cut whose result differs from
-    /// `expected`, or from the whole input's result when `expected` is nil. Empty means invariant.
+    /// `expected`, or from the whole input's result when `expected` is nil. Empty means invariant. A long
+    /// input may set `splitStride` to split in two at fewer positions (every split costs a whole decode).
     package static func verify<Value: Equatable>(
         _ input: [UInt8], expected: Value? = nil, patterns: [[Int]] = [], randomCuts: Int = 16, seed: UInt64 = 1,
-        feed: ([ArraySlice<UInt8>]) throws -> Value
+        splitStride: Int = 1, feed: ([ArraySlice<UInt8>]) throws -> Value
     ) -> [String] {
         func outcome(_ pieces: [ArraySlice<UInt8>]) -> Outcome<Value> {
             do { return .value(try feed(pieces)) } catch { return .error("\(error)") }
         }
         let reference = expected.map { Outcome.value($0) } ?? outcome([input[...]])
         var failures: [String] = []
-        for cut in cuts(of: input.count, patterns: patterns, randomCuts: randomCuts, seed: seed) {
+        let all = cuts(
+            of: input.count, patterns: patterns, randomCuts: randomCuts, seed: seed, splitStride: splitStride)
+        for cut in all {
             let got = outcome(pieces(input, cut.sizes))
             if got != reference { failures.append("\(cut): got \(got), expected \(reference)") }
         }

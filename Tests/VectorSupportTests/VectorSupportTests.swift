@@ -118,5 +118,7 @@ import VectorSupport
             #expect(Chunking.pieces(Array(0..<10), cut.sizes).flatMap { $0 } == Array(0..<10), "\(cut)")
         }
         #expect(Chunking.cuts(of: 10, randomCuts: 8).count == 1 + 1 + 11 + 8)
+        let strided = Chunking.cuts(of: 10, randomCuts: 0, splitStride: 4).map(\.label)
+        #expect(strided == ["whole", "byte at a time", "split at 0", "split at 4", "split at 8", "split at 10"])
     }
 }
