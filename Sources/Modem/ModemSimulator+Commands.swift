@@ -23,13 +23,13 @@ extension ModemSimulator {
 
     func dispatch(_ c: ATCommand) -> Outcome {
         let name = c.name.hasPrefix("S") && c.name.count > 1 && c.name.dropFirst().allSatisfy(\.isNumber) ? "S" : c.name
-        if sim != .ready, !ModemSimulator.withoutSIM.contains(name),
+        if simCard.state != .ready, !ModemSimulator.withoutSIM.contains(name),
             ModemSimulator.supportedCommands.contains(name)
                 || name == "D"
         {
-            let puk = sim == .puk
-            if ModemSimulator.smsCommands.contains(name) { return .cms(puk ? 316 : 311) }
-            return .cme(puk ? 12 : 11)
+            let puk = simCard.state == .puk
+            if ModemSimulator.smsCommands.contains(name) { return .cms(puk ? .simPUKRequired : .simPINRequired) }
+            return .cme(puk ? .simPUKRequired : .simPINRequired)
         }
         switch name {
         case "E": return flag(c) { self.assembler.echo = $0 }
@@ -48,26 +48,28 @@ extension ModemSimulator {
         case "A": return answer()
         case "H":
             // 27.007 §6.20: with +CVHU=1 ATH is ignored but answered OK (the call stays).
-            return cvhu == 1 ? .ok : hangUpAll(reason: "local")
+            return options.cvhu == 1 ? .ok : hangUpAll(reason: "local")
         case "D": return dial(c.argument)
-        case "+CMEE": return setting(c, range: 0...2, get: { self.cmee }, set: { self.cmee = $0 }, test: "(0-2)")
-        case "+CRC": return setting(c, range: 0...1, get: { self.crc }, set: { self.crc = $0 }, test: "(0,1)")
+        case "+CMEE":
+            return setting(c, range: 0...2, get: { self.options.cmee }, set: { self.options.cmee = $0 }, test: "(0-2)")
+        case "+CRC":
+            return setting(c, range: 0...1, get: { self.options.crc }, set: { self.options.crc = $0 }, test: "(0,1)")
         case "+CVHU":
-            return setting(c, range: 0...2, get: { self.cvhu }, set: { self.cvhu = $0 }, test: "(0-2)")
+            return setting(c, range: 0...2, get: { self.options.cvhu }, set: { self.options.cvhu = $0 }, test: "(0-2)")
         case "+CCWA":
-            return setting(c, range: 0...1, get: { self.ccwa }, set: { self.ccwa = $0 }, test: "(0,1)")
+            return setting(c, range: 0...1, get: { self.options.ccwa }, set: { self.options.ccwa = $0 }, test: "(0,1)")
         case "+COLP":
             if c.form == .read {
-                info("+COLP: \(colp),1")
+                info("+COLP: \(options.colp),1")
                 return .ok
             }
-            return setting(c, range: 0...1, get: { self.colp }, set: { self.colp = $0 }, test: "(0,1)")
+            return setting(c, range: 0...1, get: { self.options.colp }, set: { self.options.colp = $0 }, test: "(0,1)")
         case "+CLIP":
             if c.form == .read {
-                info("+CLIP: \(clip),1")
+                info("+CLIP: \(options.clip),1")
                 return .ok
             }
-            return setting(c, range: 0...1, get: { self.clip }, set: { self.clip = $0 }, test: "(0,1)")
+            return setting(c, range: 0...1, get: { self.options.clip }, set: { self.options.clip = $0 }, test: "(0,1)")
         case "+CGMI", "+GMI": return identity(c, profile.manufacturer)
         case "+CGMM", "+GMM": return identity(c, profile.model)
         case "+CGMR", "+GMR": return identity(c, profile.revision)
@@ -91,7 +93,7 @@ extension ModemSimulator {
             return .ok
         case "+CPAS":
             guard c.form == .execute else { return c.form == .test ? info("+CPAS: (0,3,4)", .ok) : .error }
-            let status = calls.contains { $0.state == .incoming } ? 3 : calls.isEmpty ? 0 : 4
+            let status = telephony.calls.contains { $0.state == .incoming } ? 3 : telephony.calls.isEmpty ? 0 : 4
             info("+CPAS: \(status)")
             return .ok
         case "+CPIN": return cpin(c)
@@ -101,7 +103,7 @@ extension ModemSimulator {
         case "+CSQ":
             if c.form == .test { return info("+CSQ: (0-31,99),(0-7,99)", .ok) }
             guard c.form == .execute else { return .error }
-            info("+CSQ: \(signalRSSI),\(signalRSSI == 99 ? 99 : ber)")
+            info("+CSQ: \(signalRSSI),\(signalRSSI == 99 ? 99 : network.ber)")
             return .ok
         case "+CESQ":
             if c.form == .test {
@@ -116,7 +118,7 @@ extension ModemSimulator {
         case "+CGDCONT": return cgdcont(c)
         case "+CLCC":
             guard c.form == .execute else { return c.form == .test ? .ok : .error }
-            info(calls.map(clccLine))
+            info(telephony.calls.map(clccLine))
             return .ok
         case "+CHUP":
             guard c.form == .execute else { return c.form == .test ? .ok : .error }
@@ -124,8 +126,12 @@ extension ModemSimulator {
         case "+CHLD": return chld(c)
         case "+VTS": return vts(c)
         case "+CSMS": return csmsCommand(c)
-        case "+CMGF": return setting(c, range: 0...1, get: { self.cmgf }, set: { self.cmgf = $0 }, test: "(0,1)")
-        case "+CSDH": return setting(c, range: 0...1, get: { self.csdh }, set: { self.csdh = $0 }, test: "(0,1)")
+        case "+CMGF":
+            return setting(
+                c, range: 0...1, get: { self.messaging.cmgf }, set: { self.messaging.cmgf = $0 }, test: "(0,1)")
+        case "+CSDH":
+            return setting(
+                c, range: 0...1, get: { self.messaging.csdh }, set: { self.messaging.csdh = $0 }, test: "(0,1)")
         case "+CSCA": return csca(c)
         case "+CSCS": return cscsCommand(c)
         case "+CPMS": return cpms(c)
@@ -188,59 +194,59 @@ extension ModemSimulator {
 
     /// The parameter error for a command's family.
     func cmeOrCMS(_ c: ATCommand) -> Outcome {
-        if ModemSimulator.smsCommands.contains(c.name) { return .cms(cmgf == 0 ? 304 : 305) }
-        return .cme(50)
+        if ModemSimulator.smsCommands.contains(c.name) { return .cms(.invalidParameter(cmgf: messaging.cmgf)) }
+        return .cme(.incorrectParameters)
     }
 
     func sRegister(_ c: ATCommand) -> Outcome {
         guard let number = Int(c.name.dropFirst()), number <= 12 else { return .error }
         if c.form == .read {
-            let value = sRegisters[number] ?? 0
+            let value = options.sRegisters[number] ?? 0
             info(value < 10 ? "00\(value)" : value < 100 ? "0\(value)" : "\(value)")
             return .ok
         }
         guard let value = Int(c.argument.isEmpty ? "0" : c.argument), (0...255).contains(value) else { return .error }
-        sRegisters[number] = value
+        options.sRegisters[number] = value
         return .ok
     }
 
     func resetSettings() {
         assembler.echo = true
         formatter = ATFormatter()
-        cmee = 0
-        crc = 0
-        clip = 0
-        ccwa = 0
-        colp = 0
-        cvhu = 0
-        cregMode = 0
-        cgregMode = 0
-        ceregMode = 0
-        cmgf = 0
-        cscs = "IRA"
-        cnmi = [0, 0, 0, 0, 0]
-        csmp = [17, 167, 0, 0]
-        csdh = 0
+        options.cmee = 0
+        options.crc = 0
+        options.clip = 0
+        options.ccwa = 0
+        options.colp = 0
+        options.cvhu = 0
+        options.cregMode = 0
+        options.cgregMode = 0
+        options.ceregMode = 0
+        messaging.cmgf = 0
+        messaging.cscs = "IRA"
+        messaging.cnmi = [0, 0, 0, 0, 0]
+        messaging.csmp = [17, 167, 0, 0]
+        messaging.csdh = 0
     }
 
     func cpin(_ c: ATCommand) -> Outcome {
         switch c.form {
         case .read:
-            info("+CPIN: \(sim == .ready ? "READY" : sim == .pin ? "SIM PIN" : "SIM PUK")")
+            info("+CPIN: \(simCard.state == .ready ? "READY" : simCard.state == .pin ? "SIM PIN" : "SIM PUK")")
             return .ok
         case .test: return .ok
         case .execute: return .error
         case .set:
-            guard let code = c.parameter(0).string else { return .cme(50) }
-            switch sim {
+            guard let code = c.parameter(0).string else { return .cme(.incorrectParameters) }
+            switch simCard.state {
             case .ready:
                 // 27.007: entering a PIN when none is asked for is not allowed.
-                return .cme(3)
+                return .cme(.operationNotAllowed)
             case .pin:
-                guard code == currentPIN else {
-                    pinAttempts -= 1
-                    if pinAttempts <= 0 { sim = .puk }
-                    return .cme(16)
+                guard code == simCard.currentPIN else {
+                    simCard.pinAttempts -= 1
+                    if simCard.pinAttempts <= 0 { simCard.state = .puk }
+                    return .cme(.incorrectPassword)
                 }
                 simUnlocked()
                 return .ok
@@ -248,10 +254,10 @@ extension ModemSimulator {
                 guard code == profile.puk, let newPIN = c.parameter(1).string, (4...8).contains(newPIN.count),
                     newPIN.allSatisfy(\.isNumber)
                 else {
-                    pukAttempts -= 1
-                    return .cme(16)
+                    simCard.pukAttempts -= 1
+                    return .cme(.incorrectPassword)
                 }
-                currentPIN = newPIN
+                simCard.currentPIN = newPIN
                 simUnlocked()
                 return .ok
             }
@@ -259,21 +265,21 @@ extension ModemSimulator {
     }
 
     func simUnlocked() {
-        sim = .ready
-        pinAttempts = 3
+        simCard.state = .ready
+        simCard.pinAttempts = 3
         registrationDidChange()
     }
 
     func cfunCommand(_ c: ATCommand) -> Outcome {
         switch c.form {
-        case .read: return info("+CFUN: \(cfun)", .ok)
+        case .read: return info("+CFUN: \(network.cfun)", .ok)
         case .test: return info("+CFUN: (0,1,4),(0,1)", .ok)
         case .execute: return .error
         case .set:
-            guard let value = c.parameter(0).int, [0, 1, 4].contains(value) else { return .cme(50) }
+            guard let value = c.parameter(0).int, [0, 1, 4].contains(value) else { return .cme(.incorrectParameters) }
             let reset = c.parameter(1)
-            guard reset.isOmitted || reset.int == 0 || reset.int == 1 else { return .cme(50) }
-            cfun = value
+            guard reset.isOmitted || reset.int == 0 || reset.int == 1 else { return .cme(.incorrectParameters) }
+            network.cfun = value
             registrationDidChange()
             return .ok
         }
@@ -281,13 +287,13 @@ extension ModemSimulator {
 
     func cgatt(_ c: ATCommand) -> Outcome {
         switch c.form {
-        case .read: return info("+CGATT: \(gprsAttached && isRegistered ? 1 : 0)", .ok)
+        case .read: return info("+CGATT: \(network.gprsAttached && isRegistered ? 1 : 0)", .ok)
         case .test: return info("+CGATT: (0,1)", .ok)
         case .execute: return .error
         case .set:
-            guard let value = c.parameter(0).int, value <= 1 else { return .cme(50) }
-            if value == 1, !isRegistered { return .cme(30) }
-            gprsAttached = value == 1
+            guard let value = c.parameter(0).int, value <= 1 else { return .cme(.incorrectParameters) }
+            if value == 1, !isRegistered { return .cme(.noNetworkService) }
+            network.gprsAttached = value == 1
             return .ok
         }
     }
@@ -296,16 +302,18 @@ extension ModemSimulator {
         switch c.form {
         case .read:
             info(
-                pdpContexts.keys.sorted().map { "+CGDCONT: \($0),\"IP\",\"\(pdpContexts[$0] ?? "")\",\"0.0.0.0\",0,0" })
+                network.pdpContexts.keys.sorted().map {
+                    "+CGDCONT: \($0),\"IP\",\"\(network.pdpContexts[$0] ?? "")\",\"0.0.0.0\",0,0"
+                })
             return .ok
         case .test: return info("+CGDCONT: (1-8),\"IP\",,,(0),(0)", .ok)
         case .execute: return .ok
         case .set:
-            guard let cid = c.parameter(0).int, (1...8).contains(cid) else { return .cme(50) }
+            guard let cid = c.parameter(0).int, (1...8).contains(cid) else { return .cme(.incorrectParameters) }
             if c.parameters.count <= 1 {
-                pdpContexts[cid] = nil
+                network.pdpContexts[cid] = nil
             } else {
-                pdpContexts[cid] = c.parameter(2).string ?? ""
+                network.pdpContexts[cid] = c.parameter(2).string ?? ""
             }
             return .ok
         }

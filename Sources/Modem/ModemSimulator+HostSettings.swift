@@ -58,34 +58,34 @@ extension ModemSimulator {
         settings.echo = assembler.echo
         settings.verbose = formatter.verbose
         settings.quiet = formatter.quiet
-        settings.cmee = cmee
-        settings.crc = crc
-        settings.clip = clip
-        settings.ccwa = ccwa
-        settings.colp = colp
-        settings.cvhu = cvhu
-        settings.cregMode = cregMode
-        settings.cgregMode = cgregMode
-        settings.ceregMode = ceregMode
-        settings.reportedStat = reportedStat["+CREG"]
-        settings.cmgf = cmgf
-        settings.csms = csms
-        settings.cscs = cscs
-        settings.serviceCentre = serviceCentre == profile.serviceCentre ? nil : serviceCentre
-        settings.cnmi = cnmi
-        settings.csmp = csmp
-        settings.csdh = csdh
-        settings.cfun = cfun
-        settings.copsMode = copsMode
-        settings.copsFormat = copsFormat
-        settings.copsOperator = copsMode == 1 ? currentOperator.numeric : nil
-        settings.gprsAttached = gprsAttached
-        settings.pdpContexts = pdpContexts
-        settings.sRegisters = sRegisters
-        settings.simUnlocked = profile.pin != nil && sim == .ready
-        settings.changedPIN = currentPIN == profile.pin ? nil : currentPIN
-        settings.nextReference = nextReference
-        settings.nextConcatReference = Int(nextConcatReference)
+        settings.cmee = options.cmee
+        settings.crc = options.crc
+        settings.clip = options.clip
+        settings.ccwa = options.ccwa
+        settings.colp = options.colp
+        settings.cvhu = options.cvhu
+        settings.cregMode = options.cregMode
+        settings.cgregMode = options.cgregMode
+        settings.ceregMode = options.ceregMode
+        settings.reportedStat = network.reportedStat["+CREG"]
+        settings.cmgf = messaging.cmgf
+        settings.csms = messaging.csms
+        settings.cscs = messaging.cscs
+        settings.serviceCentre = messaging.serviceCentre == profile.serviceCentre ? nil : messaging.serviceCentre
+        settings.cnmi = messaging.cnmi
+        settings.csmp = messaging.csmp
+        settings.csdh = messaging.csdh
+        settings.cfun = network.cfun
+        settings.copsMode = network.copsMode
+        settings.copsFormat = network.copsFormat
+        settings.copsOperator = network.copsMode == 1 ? network.currentOperator.numeric : nil
+        settings.gprsAttached = network.gprsAttached
+        settings.pdpContexts = network.pdpContexts
+        settings.sRegisters = options.sRegisters
+        settings.simUnlocked = profile.pin != nil && simCard.state == .ready
+        settings.changedPIN = simCard.currentPIN == profile.pin ? nil : simCard.currentPIN
+        settings.nextReference = messaging.nextReference
+        settings.nextConcatReference = Int(messaging.nextConcatReference)
         return settings
     }
 
@@ -97,65 +97,69 @@ extension ModemSimulator {
         assembler.echo = settings.echo
         formatter.verbose = settings.verbose
         formatter.quiet = settings.quiet
-        if (0...2).contains(settings.cmee) { cmee = settings.cmee }
-        if (0...1).contains(settings.crc) { crc = settings.crc }
-        if (0...1).contains(settings.clip) { clip = settings.clip }
-        if (0...1).contains(settings.ccwa) { ccwa = settings.ccwa }
-        if (0...1).contains(settings.colp) { colp = settings.colp }
-        if (0...2).contains(settings.cvhu) { cvhu = settings.cvhu }
-        if (0...2).contains(settings.cregMode) { cregMode = settings.cregMode }
-        if (0...2).contains(settings.cgregMode) { cgregMode = settings.cgregMode }
-        if (0...2).contains(settings.ceregMode) { ceregMode = settings.ceregMode }
-        if (0...1).contains(settings.cmgf) { cmgf = settings.cmgf }
-        if (0...1).contains(settings.csms) { csms = settings.csms }
-        if ModemHostSettings.characterSets.contains(settings.cscs) { cscs = settings.cscs }
-        if let centre = settings.serviceCentre, (1...21).contains(centre.count) { serviceCentre = centre }
+        if (0...2).contains(settings.cmee) { options.cmee = settings.cmee }
+        if (0...1).contains(settings.crc) { options.crc = settings.crc }
+        if (0...1).contains(settings.clip) { options.clip = settings.clip }
+        if (0...1).contains(settings.ccwa) { options.ccwa = settings.ccwa }
+        if (0...1).contains(settings.colp) { options.colp = settings.colp }
+        if (0...2).contains(settings.cvhu) { options.cvhu = settings.cvhu }
+        if (0...2).contains(settings.cregMode) { options.cregMode = settings.cregMode }
+        if (0...2).contains(settings.cgregMode) { options.cgregMode = settings.cgregMode }
+        if (0...2).contains(settings.ceregMode) { options.ceregMode = settings.ceregMode }
+        if (0...1).contains(settings.cmgf) { messaging.cmgf = settings.cmgf }
+        if (0...1).contains(settings.csms) { messaging.csms = settings.csms }
+        if ModemHostSettings.characterSets.contains(settings.cscs) { messaging.cscs = settings.cscs }
+        if let centre = settings.serviceCentre, (1...21).contains(centre.count) { messaging.serviceCentre = centre }
         if settings.cnmi.count == 5,
             zip(settings.cnmi, ModemHostSettings.cnmiLimits).allSatisfy({ (0...$1).contains($0) })
         {
-            cnmi = settings.cnmi
+            messaging.cnmi = settings.cnmi
         }
         if settings.csmp.count == 4, settings.csmp.allSatisfy({ (0...255).contains($0) }),
             (try? SMSAlphabet.from(dcs: UInt8(settings.csmp[3]))) != nil
         {
-            csmp = settings.csmp
+            messaging.csmp = settings.csmp
         }
-        if (0...1).contains(settings.csdh) { csdh = settings.csdh }
-        if [0, 1, 4].contains(settings.cfun) { cfun = settings.cfun }
-        if (0...2).contains(settings.copsFormat) { copsFormat = settings.copsFormat }
+        if (0...1).contains(settings.csdh) { messaging.csdh = settings.csdh }
+        if [0, 1, 4].contains(settings.cfun) { network.cfun = settings.cfun }
+        if (0...2).contains(settings.copsFormat) { network.copsFormat = settings.copsFormat }
         switch settings.copsMode {
-        case 0: copsMode = 0
-        case 2: copsMode = 2
+        case 0: network.copsMode = 0
+        case 2: network.copsMode = 2
         case 1:
             if let numeric = settings.copsOperator,
                 let op = allOperators.first(where: { $0.numeric == numeric && !$0.forbidden })
             {
-                copsMode = 1
-                currentOperator = op
+                network.copsMode = 1
+                network.currentOperator = op
             }
         default: break
         }
-        gprsAttached = settings.gprsAttached
+        network.gprsAttached = settings.gprsAttached
         if settings.pdpContexts.count <= 8,
             settings.pdpContexts.allSatisfy({ (1...8).contains($0.key) && $0.value.utf8.count <= 256 })
         {
-            pdpContexts = settings.pdpContexts
+            network.pdpContexts = settings.pdpContexts
         }
         for (number, value) in settings.sRegisters where (0...12).contains(number) && (0...255).contains(value) {
-            sRegisters[number] = value
+            options.sRegisters[number] = value
         }
-        if let pin = settings.changedPIN, (4...8).contains(pin.count), pin.allSatisfy(\.isNumber) { currentPIN = pin }
-        if settings.simUnlocked, sim == .pin {
-            sim = .ready
-            pinAttempts = 3
+        if let pin = settings.changedPIN, (4...8).contains(pin.count), pin.allSatisfy(\.isNumber) {
+            simCard.currentPIN = pin
         }
-        if (0...255).contains(settings.nextReference) { nextReference = settings.nextReference }
+        if settings.simUnlocked, simCard.state == .pin {
+            simCard.state = .ready
+            simCard.pinAttempts = 3
+        }
+        if (0...255).contains(settings.nextReference) { messaging.nextReference = settings.nextReference }
         if (0...65535).contains(settings.nextConcatReference) {
-            nextConcatReference = UInt16(settings.nextConcatReference)
+            messaging.nextConcatReference = UInt16(settings.nextConcatReference)
         }
         // The host's view of registration: what it last saw, so a change it missed is reported.
         let seen = settings.reportedStat.flatMap { RegistrationState(rawValue: $0) }?.rawValue
-        for name in ["+CREG", "+CGREG", "+CEREG"] { reportedStat[name] = seen ?? effectiveRegistration.rawValue }
+        for name in ["+CREG", "+CGREG", "+CEREG"] {
+            network.reportedStat[name] = seen ?? effectiveRegistration.rawValue
+        }
         registrationDidChange()
         // The restore itself is no event for the network side.
         events.removeAll { if case .registration = $0 { true } else { false } }

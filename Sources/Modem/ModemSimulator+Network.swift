@@ -3,23 +3,24 @@ import ATWire
 extension ModemSimulator {
     /// Registration as the host sees it: radio off, locked SIM or deregistration show "not registered".
     public var effectiveRegistration: RegistrationState {
-        if sim != .ready || cfun != 1 || copsMode == 2 { return .unregistered }
-        if !networkAvailable { return .searching }
-        return configuredRegistration
+        if simCard.state != .ready || network.cfun != 1 || network.copsMode == 2 { return .unregistered }
+        if !network.available { return .searching }
+        return network.configuredRegistration
     }
 
     public var isRegistered: Bool { effectiveRegistration == .home || effectiveRegistration == .roaming }
 
-    var signalRSSI: Int { networkAvailable && cfun == 1 ? rssi : 99 }
+    var signalRSSI: Int { network.available && network.cfun == 1 ? network.rssi : 99 }
 
     /// `<stat>[,"<lac>","<ci>",<AcT>]`, with `<n>,` in front for the read form.
     func registrationFields(_ name: String, mode: Int, includeMode: Bool) -> String {
         var text = includeMode ? "\(mode),\(effectiveRegistration.rawValue)" : "\(effectiveRegistration.rawValue)"
         if mode == 2, isRegistered {
-            let area = String(lac, radix: 16, uppercase: true)
-            let cell = String(cellID, radix: 16, uppercase: true)
+            let area = String(network.lac, radix: 16, uppercase: true)
+            let cell = String(network.cellID, radix: 16, uppercase: true)
             let act =
-                name == "+CREG" && currentOperator.accessTechnology != 7 ? "" : ",\(currentOperator.accessTechnology)"
+                name == "+CREG" && network.currentOperator.accessTechnology != 7
+                ? "" : ",\(network.currentOperator.accessTechnology)"
             text += ",\"\(pad(area, 4))\",\"\(pad(cell, name == "+CEREG" ? 8 : 4))\"\(act)"
         }
         return text
@@ -32,9 +33,9 @@ extension ModemSimulator {
     func registrationCommand(_ c: ATCommand) -> Outcome {
         let mode: Int
         switch c.name {
-        case "+CREG": mode = cregMode
-        case "+CGREG": mode = cgregMode
-        default: mode = ceregMode
+        case "+CREG": mode = options.cregMode
+        case "+CGREG": mode = options.cgregMode
+        default: mode = options.ceregMode
         }
         switch c.form {
         case .read: return info("\(c.name): \(registrationFields(c.name, mode: mode, includeMode: true))", .ok)
@@ -42,11 +43,11 @@ extension ModemSimulator {
         case .execute: return .error
         case .set:
             let value = c.parameter(0).isOmitted ? 0 : c.parameter(0).int
-            guard let value, (0...2).contains(value) else { return .cme(50) }
+            guard let value, (0...2).contains(value) else { return .cme(.incorrectParameters) }
             switch c.name {
-            case "+CREG": cregMode = value
-            case "+CGREG": cgregMode = value
-            default: ceregMode = value
+            case "+CREG": options.cregMode = value
+            case "+CGREG": options.cgregMode = value
+            default: options.ceregMode = value
             }
             return .ok
         }
@@ -67,16 +68,16 @@ extension ModemSimulator {
         case .read:
             if isRegistered {
                 info(
-                    "+COPS: \(copsMode),\(copsFormat),\"\(operatorName(currentOperator, format: copsFormat))\","
-                        + "\(currentOperator.accessTechnology)")
+                    "+COPS: \(network.copsMode),\(network.copsFormat),\"\(operatorName(network.currentOperator, format: network.copsFormat))\","
+                        + "\(network.currentOperator.accessTechnology)")
             } else {
-                info("+COPS: \(copsMode)")
+                info("+COPS: \(network.copsMode)")
             }
             return .ok
         case .test:
-            guard cfun == 1, networkAvailable else { return .cme(30) }
+            guard network.cfun == 1, network.available else { return .cme(.noNetworkService) }
             let entries = allOperators.map { op in
-                let status = op.forbidden ? 3 : op == currentOperator && isRegistered ? 2 : 1
+                let status = op.forbidden ? 3 : op == network.currentOperator && isRegistered ? 2 : 1
                 return "(\(status),\"\(op.longName)\",\"\(op.shortName)\",\"\(op.numeric)\",\(op.accessTechnology))"
             }
             info("+COPS: " + entries.joined(separator: ",") + ",,(0,1,2,3,4),(0,1,2)")
@@ -84,32 +85,35 @@ extension ModemSimulator {
         case .execute: return .error
         case .set:
             guard let mode = c.parameter(0).isOmitted ? 0 : c.parameter(0).int, (0...4).contains(mode) else {
-                return .cme(50)
+                return .cme(.incorrectParameters)
             }
             if !c.parameter(1).isOmitted {
-                guard let format = c.parameter(1).int, (0...2).contains(format) else { return .cme(50) }
-                copsFormat = format
+                guard let format = c.parameter(1).int, (0...2).contains(format) else {
+                    return .cme(.incorrectParameters)
+                }
+                network.copsFormat = format
             }
             switch mode {
             case 0:
-                copsMode = 0
-                currentOperator = profile.homeOperator
+                network.copsMode = 0
+                network.currentOperator = profile.homeOperator
             case 1, 4:
-                guard let name = c.parameter(2).string else { return .cme(50) }
-                guard let op = allOperators.first(where: { operatorName($0, format: copsFormat) == name }) else {
+                guard let name = c.parameter(2).string else { return .cme(.incorrectParameters) }
+                guard let op = allOperators.first(where: { operatorName($0, format: network.copsFormat) == name })
+                else {
                     if mode == 4 {
-                        copsMode = 0
-                        currentOperator = profile.homeOperator
+                        network.copsMode = 0
+                        network.currentOperator = profile.homeOperator
                         break
                     }
-                    return .cme(30)
+                    return .cme(.noNetworkService)
                 }
-                guard !op.forbidden else { return .cme(32) }
-                guard networkAvailable else { return .cme(30) }
-                copsMode = 1
-                currentOperator = op
+                guard !op.forbidden else { return .cme(.networkNotAllowedEmergencyCallsOnly) }
+                guard network.available else { return .cme(.noNetworkService) }
+                network.copsMode = 1
+                network.currentOperator = op
             case 2:
-                copsMode = 2
+                network.copsMode = 2
             default:
                 break  // 3 only sets the format
             }
@@ -122,13 +126,13 @@ extension ModemSimulator {
 
     /// Sets the registration the network grants (shown while the SIM is ready and the radio is on).
     public func setRegistration(_ state: RegistrationState) {
-        configuredRegistration = state
+        network.configuredRegistration = state
         registrationDidChange()
     }
 
     /// Loses or regains the network: while lost the modem shows "searching" and calls drop.
     public func setNetworkAvailable(_ available: Bool) {
-        networkAvailable = available
+        network.available = available
         registrationDidChange()
     }
 
@@ -138,25 +142,26 @@ extension ModemSimulator {
             throw ModemNetworkError(.invalid, "rssi must be 0-31 or 99")
         }
         guard (0...7).contains(ber) || ber == 99 else { throw ModemNetworkError(.invalid, "ber must be 0-7 or 99") }
-        self.rssi = rssi
-        self.ber = ber
+        network.rssi = rssi
+        network.ber = ber
     }
 
     /// Replaces the serving operator's names (the home operator when `numeric` is the home one).
     public func setOperator(_ op: ModemOperator) {
-        currentOperator = op
+        network.currentOperator = op
         // A cell change is what `+CREG=2` reports; force the URC by forgetting the last status.
-        cellID += 1
-        for (name, mode) in [("+CREG", cregMode), ("+CGREG", cgregMode), ("+CEREG", ceregMode)] where mode == 2 {
-            reportedStat[name] = nil
+        network.cellID += 1
+        for (name, mode) in [("+CREG", options.cregMode), ("+CGREG", options.cgregMode), ("+CEREG", options.ceregMode)]
+        where mode == 2 {
+            network.reportedStat[name] = nil
         }
         registrationDidChange()
     }
 
     public var registrationSnapshot: (state: RegistrationState, operator: ModemOperator, rssi: Int, ber: Int) {
-        (effectiveRegistration, currentOperator, signalRSSI, ber)
+        (effectiveRegistration, network.currentOperator, signalRSSI, network.ber)
     }
 
-    public var radioOn: Bool { cfun == 1 }
-    public var simReady: Bool { sim == .ready }
+    public var radioOn: Bool { network.cfun == 1 }
+    public var simReady: Bool { simCard.state == .ready }
 }

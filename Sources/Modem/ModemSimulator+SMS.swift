@@ -8,45 +8,47 @@ extension ModemSimulator {
 
     func csmsCommand(_ c: ATCommand) -> Outcome {
         switch c.form {
-        case .read: return info("+CSMS: \(csms),1,1,1", .ok)
+        case .read: return info("+CSMS: \(messaging.csms),1,1,1", .ok)
         case .test: return info("+CSMS: (0,1)", .ok)
         case .execute: return .error
         case .set:
-            guard let value = c.parameter(0).int, value <= 1 else { return .cms(303) }
-            csms = value
+            guard let value = c.parameter(0).int, value <= 1 else { return .cms(.operationNotSupported) }
+            messaging.csms = value
             return info("+CSMS: 1,1,1", .ok)
         }
     }
 
     func csca(_ c: ATCommand) -> Outcome {
         switch c.form {
-        case .read: return info("+CSCA: \"\(serviceCentre)\",\(serviceCentre.hasPrefix("+") ? 145 : 129)", .ok)
+        case .read:
+            return info(
+                "+CSCA: \"\(messaging.serviceCentre)\",\(messaging.serviceCentre.hasPrefix("+") ? 145 : 129)", .ok)
         case .test: return .ok
         case .execute: return .error
         case .set:
             guard case .quoted(let number) = c.parameter(0), !number.isEmpty, number.count <= 21 else {
-                return .cms(cmgf == 0 ? 304 : 305)
+                return .cms(.invalidParameter(cmgf: messaging.cmgf))
             }
-            serviceCentre = number
+            messaging.serviceCentre = number
             return .ok
         }
     }
 
     func cscsCommand(_ c: ATCommand) -> Outcome {
         switch c.form {
-        case .read: return info("+CSCS: \"\(cscs)\"", .ok)
+        case .read: return info("+CSCS: \"\(messaging.cscs)\"", .ok)
         case .test: return info("+CSCS: (\"IRA\",\"GSM\",\"UCS2\")", .ok)
         case .execute: return .error
         case .set:
             guard let value = c.parameter(0).string?.uppercased(), ["IRA", "GSM", "UCS2"].contains(value) else {
-                return .cme(50)
+                return .cme(.incorrectParameters)
             }
-            cscs = value
+            messaging.cscs = value
             return .ok
         }
     }
 
-    var storeUsage: String { "\(store.count),\(profile.smsCapacity)" }
+    var storeUsage: String { "\(messaging.store.count),\(profile.smsCapacity)" }
 
     func cpms(_ c: ATCommand) -> Outcome {
         switch c.form {
@@ -55,10 +57,10 @@ extension ModemSimulator {
         case .test: return info("+CPMS: (\"SM\",\"ME\",\"MT\"),(\"SM\",\"ME\",\"MT\"),(\"SM\",\"ME\",\"MT\")", .ok)
         case .execute: return .error
         case .set:
-            guard !c.parameters.isEmpty, c.parameters.count <= 3 else { return .cms(302) }
+            guard !c.parameters.isEmpty, c.parameters.count <= 3 else { return .cms(.operationNotAllowed) }
             for parameter in c.parameters where !parameter.isOmitted {
                 guard let name = parameter.string?.uppercased(), ModemSimulator.storages.contains(name) else {
-                    return .cms(302)
+                    return .cms(.operationNotAllowed)
                 }
             }
             // One store serves every memory name.
@@ -68,36 +70,36 @@ extension ModemSimulator {
 
     func cnmiCommand(_ c: ATCommand) -> Outcome {
         switch c.form {
-        case .read: return info("+CNMI: " + cnmi.map(String.init).joined(separator: ","), .ok)
+        case .read: return info("+CNMI: " + messaging.cnmi.map(String.init).joined(separator: ","), .ok)
         case .test: return info("+CNMI: (0-2),(0-3),(0,2),(0,1),(0,1)", .ok)
         case .execute: return .error
         case .set:
             let limits = [2, 3, 3, 2, 1]
-            guard c.parameters.count <= 5 else { return .cms(303) }
-            var values = cnmi
+            guard c.parameters.count <= 5 else { return .cms(.operationNotSupported) }
+            var values = messaging.cnmi
             for (index, parameter) in c.parameters.enumerated() where !parameter.isOmitted {
-                guard let value = parameter.int, value <= limits[index] else { return .cms(303) }
+                guard let value = parameter.int, value <= limits[index] else { return .cms(.operationNotSupported) }
                 values[index] = value
             }
-            cnmi = values
+            messaging.cnmi = values
             return .ok
         }
     }
 
     func csmpCommand(_ c: ATCommand) -> Outcome {
         switch c.form {
-        case .read: return info("+CSMP: " + csmp.map(String.init).joined(separator: ","), .ok)
+        case .read: return info("+CSMP: " + messaging.csmp.map(String.init).joined(separator: ","), .ok)
         case .test: return .ok
         case .execute: return .error
         case .set:
-            guard c.parameters.count <= 4 else { return .cms(305) }
-            var values = csmp
+            guard c.parameters.count <= 4 else { return .cms(.invalidTextModeParameter) }
+            var values = messaging.csmp
             for (index, parameter) in c.parameters.enumerated() where !parameter.isOmitted {
-                guard let value = parameter.int, value <= 255 else { return .cms(305) }
+                guard let value = parameter.int, value <= 255 else { return .cms(.invalidTextModeParameter) }
                 values[index] = value
             }
-            guard (try? SMSAlphabet.from(dcs: UInt8(values[3]))) != nil else { return .cms(305) }
-            csmp = values
+            guard (try? SMSAlphabet.from(dcs: UInt8(values[3]))) != nil else { return .cms(.invalidTextModeParameter) }
+            messaging.csmp = values
             return .ok
         }
     }
@@ -106,43 +108,47 @@ extension ModemSimulator {
 
     func cmgs(_ c: ATCommand) -> Outcome {
         guard c.form == .set else { return c.form == .test ? .ok : .error }
-        if cmgf == 1 {
-            guard case .quoted(let raw) = c.parameter(0), !raw.isEmpty else { return .cms(305) }
+        if messaging.cmgf == 1 {
+            guard case .quoted(let raw) = c.parameter(0), !raw.isEmpty else { return .cms(.invalidTextModeParameter) }
             let destination: String
-            if cscs == "UCS2" {
-                guard let bytes = UCS2.unhex(raw), let text = UCS2.decode(bytes) else { return .cms(305) }
+            if messaging.cscs == "UCS2" {
+                guard let bytes = UCS2.unhex(raw), let text = UCS2.decode(bytes) else {
+                    return .cms(.invalidTextModeParameter)
+                }
                 destination = text
             } else {
                 destination = raw
             }
-            guard (try? SMSAddress(destination).encoded()) != nil else { return .cms(305) }
+            guard (try? SMSAddress(destination).encoded()) != nil else { return .cms(.invalidTextModeParameter) }
             let type = c.parameter(1)
-            guard type.isOmitted || type.int.map({ (128...255).contains($0) }) == true else { return .cms(305) }
-            pendingSubmit = .text(destination: destination)
+            guard type.isOmitted || type.int.map({ (128...255).contains($0) }) == true else {
+                return .cms(.invalidTextModeParameter)
+            }
+            messaging.pendingSubmit = .text(destination: destination)
         } else {
             guard let length = c.parameter(0).int, (7...164).contains(length), c.parameters.count == 1 else {
-                return .cms(304)
+                return .cms(.invalidPDUModeParameter)
             }
-            pendingSubmit = .pdu(length: length)
+            messaging.pendingSubmit = .pdu(length: length)
         }
         return .prompt
     }
 
     func finishSubmit(_ body: [UInt8]) {
-        guard let pending = pendingSubmit else { return final(.error) }
-        pendingSubmit = nil
-        guard isRegistered else { return finalCMS(331) }
+        guard let pending = messaging.pendingSubmit else { return final(.error) }
+        messaging.pendingSubmit = nil
+        guard isRegistered else { return finalCMS(.noNetworkService) }
         switch pending {
         case .text(let destination):
             let raw = String(decoding: body.filter { $0 != 0x0A }, as: UTF8.self).replacingCR()
             var text = raw
-            if cscs == "UCS2" {
+            if messaging.cscs == "UCS2" {
                 guard let bytes = UCS2.unhex(raw.filter { !$0.isWhitespace }), let decoded = UCS2.decode(bytes) else {
-                    return finalCMS(305)
+                    return finalCMS(.invalidTextModeParameter)
                 }
                 text = decoded
             }
-            let alphabet: SMSAlphabet = (try? SMSAlphabet.from(dcs: UInt8(csmp[3]))) ?? .gsm7
+            let alphabet: SMSAlphabet = (try? SMSAlphabet.from(dcs: UInt8(messaging.csmp[3]))) ?? .gsm7
             let submitAlphabet: SMSAlphabet = alphabet == .gsm7 && !GSM7.canEncode(text) ? .ucs2 : alphabet
             // Text longer than one SMS goes out as a concatenated message, one SMS-SUBMIT per part, as
             // modems with long-SMS support do; `+CMGS` reports the last part's reference.
@@ -153,13 +159,13 @@ extension ModemSimulator {
                 {
                     parts = [single]
                 } else {
-                    let concatReference = nextConcatReference
-                    nextConcatReference &+= 1
+                    let concatReference = messaging.nextConcatReference
+                    messaging.nextConcatReference &+= 1
                     parts = try SMSUserData.split(
                         text, reference: concatReference, forceUCS2: submitAlphabet == .ucs2)
                 }
             } catch {
-                return finalCMS(305)
+                return finalCMS(.invalidTextModeParameter)
             }
             var submitted: [SentSMS] = []
             var reference = 0
@@ -167,8 +173,8 @@ extension ModemSimulator {
                 reference = takeReference()
                 let submit = SMSSubmit(
                     messageReference: UInt8(reference), destination: SMSAddress(destination), userData: part,
-                    validity: .relative(UInt8(csmp[1])))
-                guard let tpdu = try? submit.encoded() else { return finalCMS(305) }
+                    validity: .relative(UInt8(messaging.csmp[1])))
+                guard let tpdu = try? submit.encoded() else { return finalCMS(.invalidTextModeParameter) }
                 submitted.append(
                     SentSMS(
                         messageReference: reference, destination: destination, text: part.text,
@@ -183,7 +189,7 @@ extension ModemSimulator {
                 decoding: body.filter { !($0 == 0x0D || $0 == 0x0A || $0 == 0x20 || $0 == 0x09) }, as: UTF8.self)
             guard let bytes = UCS2.unhex(hex), let pdu = try? SMSPDU.decode(bytes, tpduLength: length),
                 let submit = try? SMSSubmit.decode(pdu.tpdu)
-            else { return finalCMS(304) }
+            else { return finalCMS(.invalidPDUModeParameter) }
             let reference = takeReference()
             record(
                 SentSMS(
@@ -196,21 +202,23 @@ extension ModemSimulator {
     }
 
     func takeReference() -> Int {
-        defer { nextReference = (nextReference + 1) % 256 }
-        return nextReference
+        defer { messaging.nextReference = (messaging.nextReference + 1) % 256 }
+        return messaging.nextReference
     }
 
     func record(_ sms: SentSMS) {
-        sent.append(sms)
-        if sent.count > ModemSimulator.sentLogCapacity { sent.removeFirst(sent.count - ModemSimulator.sentLogCapacity) }
+        messaging.sent.append(sms)
+        if messaging.sent.count > ModemSimulator.sentLogCapacity {
+            messaging.sent.removeFirst(messaging.sent.count - ModemSimulator.sentLogCapacity)
+        }
         events.append(.smsSent(sms))
     }
 
     // MARK: Reading
 
     func statusFilter(_ c: ATCommand) -> Int?? {
-        if c.form == .execute || c.parameter(0).isOmitted { return .some(cmgf == 1 ? 0 : 0) }
-        if cmgf == 1 {
+        if c.form == .execute || c.parameter(0).isOmitted { return .some(messaging.cmgf == 1 ? 0 : 0) }
+        if messaging.cmgf == 1 {
             guard case .quoted(let name) = c.parameter(0),
                 let index = ModemSimulator.textStatus.firstIndex(of: name.uppercased())
             else { return .none }
@@ -222,24 +230,24 @@ extension ModemSimulator {
 
     func headerLine(_ prefix: String, index: Int?, _ sms: StoredSMS) -> [String] {
         let lead = index.map { "\($0)," } ?? ""
-        if cmgf == 0 {
+        if messaging.cmgf == 0 {
             return ["\(prefix): \(lead)\(sms.status),,\(sms.tpdu.count)", UCS2.hex(smscPrefix() + sms.tpdu)]
         }
         let deliver = sms.deliver
         var head =
             "\(prefix): \(lead)\"\(ModemSimulator.textStatus[sms.status])\",\"\(displayed(deliver.originator.number))\",,"
             + "\"\(deliver.timestamp.text)\""
-        if csdh == 1 {
+        if messaging.csdh == 1 {
             let body = displayedBody(deliver.userData)
             head += ",\(deliver.originator.isInternational ? 145 : 129),\(body.count)"
         }
         return [head, displayedBody(deliver.userData)]
     }
 
-    func smscPrefix() -> [UInt8] { (try? SMSAddress(serviceCentre).encodedServiceCentre()) ?? [0] }
+    func smscPrefix() -> [UInt8] { (try? SMSAddress(messaging.serviceCentre).encodedServiceCentre()) ?? [0] }
 
     /// Text in the TE character set (`+CSCS`).
-    func displayed(_ text: String) -> String { cscs == "UCS2" ? UCS2.hex(UCS2.encode(text)) : text }
+    func displayed(_ text: String) -> String { messaging.cscs == "UCS2" ? UCS2.hex(UCS2.encode(text)) : text }
 
     func displayedBody(_ data: SMSUserData) -> String {
         guard let text = data.text else { return UCS2.hex(data.payload) }
@@ -248,16 +256,16 @@ extension ModemSimulator {
 
     func cmgr(_ c: ATCommand) -> Outcome {
         guard c.form == .set else { return c.form == .test ? .ok : .error }
-        guard let index = c.parameter(0).int else { return .cms(cmgf == 0 ? 304 : 305) }
-        guard (1...profile.smsCapacity).contains(index) else { return .cms(321) }
-        guard var sms = store[index] else {
+        guard let index = c.parameter(0).int else { return .cms(.invalidParameter(cmgf: messaging.cmgf)) }
+        guard (1...profile.smsCapacity).contains(index) else { return .cms(.invalidMemoryIndex) }
+        guard var sms = messaging.store[index] else {
             // 27.005: reading an empty slot answers OK with no data.
             return .ok
         }
         let lines = headerLine("+CMGR", index: nil, sms)
         if sms.status == 0 {
             sms.status = 1
-            store[index] = sms
+            messaging.store[index] = sms
         }
         info(lines)
         return .ok
@@ -266,19 +274,21 @@ extension ModemSimulator {
     func cmgl(_ c: ATCommand) -> Outcome {
         if c.form == .test {
             return info(
-                cmgf == 1
+                messaging.cmgf == 1
                     ? "+CMGL: (" + ModemSimulator.textStatus.map { "\"\($0)\"" }.joined(separator: ",") + ")"
                     : "+CMGL: (0-4)", .ok)
         }
         guard c.form == .set || c.form == .execute else { return .error }
-        guard case .some(let filter) = statusFilter(c), let filter else { return .cms(cmgf == 0 ? 304 : 305) }
+        guard case .some(let filter) = statusFilter(c), let filter else {
+            return .cms(.invalidParameter(cmgf: messaging.cmgf))
+        }
         var lines: [String] = []
-        for index in store.keys.sorted() {
-            guard var sms = store[index], filter == 4 || sms.status == filter else { continue }
+        for index in messaging.store.keys.sorted() {
+            guard var sms = messaging.store[index], filter == 4 || sms.status == filter else { continue }
             lines += headerLine("+CMGL", index: index, sms)
             if sms.status == 0 {
                 sms.status = 1
-                store[index] = sms
+                messaging.store[index] = sms
             }
         }
         info(lines)
@@ -290,10 +300,12 @@ extension ModemSimulator {
             return c.form == .test ? info("+CMGD: (1-\(profile.smsCapacity)),(0-4)", .ok) : .error
         }
         let flag = c.parameter(1).isOmitted ? 0 : c.parameter(1).int
-        guard let flag, flag <= 4 else { return .cms(cmgf == 0 ? 304 : 305) }
+        guard let flag, flag <= 4 else { return .cms(.invalidParameter(cmgf: messaging.cmgf)) }
         if flag == 0 {
-            guard let index = c.parameter(0).int, (1...profile.smsCapacity).contains(index) else { return .cms(321) }
-            store[index] = nil
+            guard let index = c.parameter(0).int, (1...profile.smsCapacity).contains(index) else {
+                return .cms(.invalidMemoryIndex)
+            }
+            messaging.store[index] = nil
             return .ok
         }
         let doomed: Set<Int> =
@@ -303,14 +315,14 @@ extension ModemSimulator {
             case 3: [1, 2, 3]
             default: [0, 1, 2, 3]
             }
-        for (index, sms) in store where doomed.contains(sms.status) { store[index] = nil }
+        for (index, sms) in messaging.store where doomed.contains(sms.status) { messaging.store[index] = nil }
         return .ok
     }
 
     func cnma(_ c: ATCommand) -> Outcome {
         guard c.form == .execute || c.form == .set else { return c.form == .test ? .ok : .error }
-        guard csms == 1, ackPending else { return .cms(340) }
-        ackPending = false
+        guard messaging.csms == 1, messaging.ackPending else { return .cms(.noCNMAAcknowledgementExpected) }
+        messaging.ackPending = false
         return .ok
     }
 
@@ -318,7 +330,7 @@ extension ModemSimulator {
 
     /// The messages in the SIM store, by index.
     public var storedMessages: [(index: Int, sms: StoredSMS)] {
-        store.keys.sorted().map { ($0, store[$0]!) }
+        messaging.store.keys.sorted().map { ($0, messaging.store[$0]!) }
     }
 
     /// Delivers `text` from `originator`, split into concatenated parts when it does not fit one SMS.
@@ -327,8 +339,8 @@ extension ModemSimulator {
     public func deliverSMS(from originator: String, text: String, timestamp: SMSTimestamp) throws(ModemNetworkError)
         -> [Int?]
     {
-        let reference = nextConcatReference
-        nextConcatReference &+= 1
+        let reference = messaging.nextConcatReference
+        messaging.nextConcatReference &+= 1
         let parts: [SMSUserData]
         do {
             parts = try SMSUserData.split(text, reference: reference)
@@ -359,9 +371,9 @@ extension ModemSimulator {
                 throw ModemNetworkError(.invalid, "not an SMS-DELIVER TPDU: \(error.description)")
             }
         }
-        let direct = cnmi[1] == 2 || cnmi[1] == 3
+        let direct = messaging.cnmi[1] == 2 || messaging.cnmi[1] == 3
         if !direct {
-            let free = profile.smsCapacity - store.count
+            let free = profile.smsCapacity - messaging.store.count
             guard free >= tpdus.count else {
                 throw ModemNetworkError(.storageFull, "the SIM store has \(free) free slots, \(tpdus.count) needed")
             }
@@ -371,8 +383,8 @@ extension ModemSimulator {
             if direct {
                 indexes.append(nil)
                 events.append(.smsReceived(index: nil, from: deliver.originator.number, text: deliver.userData.text))
-                guard cnmi[0] != 0 else { continue }
-                if cmgf == 0 {
+                guard messaging.cnmi[0] != 0 else { continue }
+                if messaging.cmgf == 0 {
                     unsolicited(["+CMT: ,\(tpdu.count)", UCS2.hex(smscPrefix() + tpdu)])
                 } else {
                     unsolicited([
@@ -380,13 +392,13 @@ extension ModemSimulator {
                         displayedBody(deliver.userData),
                     ])
                 }
-                if csms == 1 { ackPending = true }
+                if messaging.csms == 1 { messaging.ackPending = true }
             } else {
-                let index = (1...profile.smsCapacity).first { store[$0] == nil }!
-                store[index] = StoredSMS(status: 0, tpdu: tpdu, deliver: deliver)
+                let index = (1...profile.smsCapacity).first { messaging.store[$0] == nil }!
+                messaging.store[index] = StoredSMS(status: 0, tpdu: tpdu, deliver: deliver)
                 indexes.append(index)
                 events.append(.smsReceived(index: index, from: deliver.originator.number, text: deliver.userData.text))
-                if cnmi[0] != 0, cnmi[1] == 1 { unsolicited(["+CMTI: \"SM\",\(index)"]) }
+                if messaging.cnmi[0] != 0, messaging.cnmi[1] == 1 { unsolicited(["+CMTI: \"SM\",\(index)"]) }
             }
         }
         return indexes

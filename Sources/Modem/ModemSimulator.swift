@@ -17,61 +17,20 @@ public final class ModemSimulator {
     var now: UInt64
     var lastLine: String?
 
-    // Settings (reset by ATZ / AT&F).
-    var cmee = 0
-    var crc = 0
-    var clip = 0
-    var ccwa = 0
-    var colp = 0
-    /// Voice hangup control (27.007 §6.20): 0 and 2 let ATH end calls, 1 makes ATH a no-op.
-    var cvhu = 0
-    var cregMode = 0
-    var cgregMode = 0
-    var ceregMode = 0
-    var sRegisters: [Int: Int] = [0: 0, 3: 13, 4: 10, 5: 8, 7: 60]
+    // The modem's state, one structure per concern (ModemSimulator+State.swift).
+    /// Result-code and reporting settings the host sets (reset by ATZ / AT&F).
+    var options = HostOptions()
+    /// The SIM: lock state, PIN and remaining attempts.
+    var simCard: SIMCard
+    /// Radio, registration, the serving operator, signal, packet attach.
+    var network: NetworkState
+    /// Calls and their timers (ringing, alerting, no answer).
+    var telephony = Telephony()
+    /// SMS settings, the message store, references, the submit being typed and what was sent.
+    var messaging: Messaging
 
-    // SIM and radio.
-    enum SIMState { case ready, pin, puk }
-    var sim: SIMState
-    var pinAttempts = 3
-    var pukAttempts = 10
-    var currentPIN: String?
-    var cfun = 1
-
-    // Network.
-    var networkAvailable = true
-    var configuredRegistration = RegistrationState.home
-    var reportedStat: [String: Int] = [:]
-    var copsMode = 0
-    var copsFormat = 0
-    var currentOperator: ModemOperator
-    var rssi = 20
-    var ber = 0
-    var lac = 0x1A2B
-    var cellID = 0x0001_F00D
-    var gprsAttached = true
-
-    // Calls.
-    var calls: [ModemCall] = []
-    var ringAt: UInt64?
-    var alertAt: [Int: UInt64] = [:]
-    var giveUpAt: [Int: UInt64] = [:]
-
-    // SMS.
-    var cmgf = 0
-    var csms = 0
-    var cscs = "IRA"
-    var serviceCentre: String
-    var cnmi = [0, 0, 0, 0, 0]
-    var csmp = [17, 167, 0, 0]
-    var csdh = 0
-    var store: [Int: StoredSMS] = [:]
-    var nextReference = 0
-    var nextConcatReference: UInt16 = 0
-    var ackPending = false
-    public internal(set) var sent: [SentSMS] = []
-    var pendingSubmit: PendingSubmit?
-    var pdpContexts: [Int: String] = [:]
+    /// SMS the host sent, oldest first.
+    public var sent: [SentSMS] { messaging.sent }
 
     enum PendingSubmit {
         case text(destination: String)
@@ -82,10 +41,9 @@ public final class ModemSimulator {
         self.profile = profile
         self.now = now
         assembler = ATLineAssembler(maxLineBytes: profile.maxLineBytes)
-        sim = profile.pin == nil ? .ready : .pin
-        currentPIN = profile.pin
-        currentOperator = profile.homeOperator
-        serviceCentre = profile.serviceCentre
+        simCard = SIMCard(state: profile.pin == nil ? .ready : .pin, currentPIN: profile.pin)
+        network = NetworkState(currentOperator: profile.homeOperator)
+        messaging = Messaging(serviceCentre: profile.serviceCentre)
         recordRegistration()
     }
 
@@ -125,26 +83,29 @@ public final class ModemSimulator {
 
     /// The earliest time `advance(to:)` has something to do.
     public var nextDeadline: UInt64? {
-        ([ringAt].compactMap { $0 } + Array(alertAt.values) + Array(giveUpAt.values)).min()
+        ([telephony.ringAt].compactMap { $0 } + Array(telephony.alertAt.values) + Array(telephony.giveUpAt.values))
+            .min()
     }
 
     /// Runs what is due at `now` (rings, alerting, no-answer).
     public func advance(to time: UInt64) {
         if time > now { now = time }
-        for (id, at) in alertAt.sorted(by: { $0.key < $1.key }) where at <= now {
-            alertAt[id] = nil
-            guard let index = calls.firstIndex(where: { $0.id == id }), calls[index].state == .dialing else { continue }
-            calls[index].state = .alerting
-            events.append(.call(calls[index], ended: nil))
-            if profile.noAnswerTimeoutMs > 0 { giveUpAt[id] = now + profile.noAnswerTimeoutMs }
+        for (id, at) in telephony.alertAt.sorted(by: { $0.key < $1.key }) where at <= now {
+            telephony.alertAt[id] = nil
+            guard let index = telephony.calls.firstIndex(where: { $0.id == id }),
+                telephony.calls[index].state == .dialing
+            else { continue }
+            telephony.calls[index].state = .alerting
+            events.append(.call(telephony.calls[index], ended: nil))
+            if profile.noAnswerTimeoutMs > 0 { telephony.giveUpAt[id] = now + profile.noAnswerTimeoutMs }
         }
-        for (id, at) in giveUpAt.sorted(by: { $0.key < $1.key }) where at <= now {
-            giveUpAt[id] = nil
-            guard let call = calls.first(where: { $0.id == id }), call.state == .alerting else { continue }
+        for (id, at) in telephony.giveUpAt.sorted(by: { $0.key < $1.key }) where at <= now {
+            telephony.giveUpAt[id] = nil
+            guard let call = telephony.calls.first(where: { $0.id == id }), call.state == .alerting else { continue }
             end(id, reason: "no_answer", result: .noAnswer)
         }
-        if let at = ringAt, at <= now {
-            ringAt = nil
+        if let at = telephony.ringAt, at <= now {
+            telephony.ringAt = nil
             ring()
         }
     }
@@ -162,17 +123,17 @@ public final class ModemSimulator {
             releaseHeld()
         case .promptAborted:
             // 27.005 §3.5.1: Esc aborts sending; the command ends with OK.
-            pendingSubmit = nil
+            messaging.pendingSubmit = nil
             final(.ok)
             releaseHeld()
         case .promptTooLong:
-            pendingSubmit = nil
-            finalCMS(pendingSubmitIsPDU ? 304 : 305)
+            messaging.pendingSubmit = nil
+            finalCMS(pendingSubmitIsPDU ? .invalidPDUModeParameter : .invalidTextModeParameter)
             releaseHeld()
         }
     }
 
-    var pendingSubmitIsPDU: Bool { cmgf == 0 }
+    var pendingSubmitIsPDU: Bool { messaging.cmgf == 0 }
 
     // MARK: - Output helpers
 
@@ -185,16 +146,16 @@ public final class ModemSimulator {
 
     func final(_ code: ATResultCode) { output += formatter.result(code) }
 
-    func finalCME(_ code: Int) {
-        switch cmee {
+    func finalCME(_ code: CMEError) {
+        switch options.cmee {
         case 0: final(.error)
-        case 1: output += formatter.extendedResult("+CME ERROR: \(code)")
-        default: output += formatter.extendedResult("+CME ERROR: \(ModemErrors.cmeText(code))")
+        case 1: output += formatter.extendedResult("+CME ERROR: \(code.rawValue)")
+        default: output += formatter.extendedResult("+CME ERROR: \(code.text)")
         }
     }
 
-    func finalCMS(_ code: Int) {
-        let text = cmee == 2 ? ModemErrors.cmsText(code) : "\(code)"
+    func finalCMS(_ code: CMSError) {
+        let text = options.cmee == 2 ? code.text : "\(code.rawValue)"
         output += formatter.extendedResult("+CMS ERROR: \(text)")
     }
 
@@ -278,15 +239,16 @@ public final class ModemSimulator {
     enum Outcome {
         case ok, error, prompt
         case final(ATResultCode)
-        case cme(Int)
-        case cms(Int)
+        case cme(CMEError)
+        case cms(CMSError)
     }
 
     func registrationDidChange() {
         let stat = effectiveRegistration.rawValue
-        for (name, mode) in [("+CREG", cregMode), ("+CGREG", cgregMode), ("+CEREG", ceregMode)] {
-            guard reportedStat[name] != stat else { continue }
-            reportedStat[name] = stat
+        for (name, mode) in [("+CREG", options.cregMode), ("+CGREG", options.cgregMode), ("+CEREG", options.ceregMode)]
+        {
+            guard network.reportedStat[name] != stat else { continue }
+            network.reportedStat[name] = stat
             if mode > 0 { unsolicited(["\(name): \(registrationFields(name, mode: mode, includeMode: false))"]) }
         }
         events.append(.registration(effectiveRegistration))
@@ -295,6 +257,6 @@ public final class ModemSimulator {
 
     func recordRegistration() {
         let stat = effectiveRegistration.rawValue
-        for name in ["+CREG", "+CGREG", "+CEREG"] { reportedStat[name] = stat }
+        for name in ["+CREG", "+CGREG", "+CEREG"] { network.reportedStat[name] = stat }
     }
 }
