@@ -32,6 +32,11 @@ let package = Package(
             name: "CUV", path: "Sources/CUV", pkgConfig: "libuv",
             providers: [.apt(["libuv1-dev"])]),
         .target(name: "EventLoop", dependencies: ["CUV"]),
+        // Kernel interfaces Swift cannot import cleanly (tun/tap ioctls, memfd seals, SCM_RIGHTS, sched, PTYs,
+        // malloc tuning) as plain C functions; only HubSystem imports it.
+        .target(name: "CHubSystem"),
+        // The system layer: typed Swift wrappers over the kernel calls the hub and its devices make.
+        .target(name: "HubSystem", dependencies: ["CHubSystem"]),
         // zlib for ZRLE and PNG; OpenSSL's libcrypto only for the DES step of VNC authentication.
         .systemLibrary(
             name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
@@ -66,6 +71,7 @@ let package = Package(
             dependencies: [
                 "EventLoop", "Wire", "GuestWire", "ControlWire", "JSON", "Events", "PlatformConfig", "Hypervisor",
                 "ATWire", "Modem", "EthernetWire", "Ethernet", "RFBWire", "Framebuffer",
+                "HubSystem",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
@@ -79,6 +85,7 @@ let package = Package(
             name: "hubd",
             dependencies: [
                 "HubServer", "PlatformConfig",
+                "HubSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -92,6 +99,7 @@ let package = Package(
         .executableTarget(name: "hubbench", dependencies: ["HubGuest", "GuestWire"]),
         .target(name: "TestSupport", dependencies: ["Hypervisor", "Wire", "EventLoop"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "TestSupport"]),
+        .testTarget(name: "HubSystemTests", dependencies: ["HubSystem"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "GuestWireTests", dependencies: ["GuestWire", "Wire"]),
         .testTarget(name: "ATWireTests", dependencies: ["ATWire", "Wire"]),
