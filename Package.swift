@@ -116,7 +116,7 @@ let package = Package(
         .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor", "TestSupport"]),
         .testTarget(
             name: "HubServerTests",
-            dependencies: ["HubServer", "HubControlClient", "HubGuest", "EventLoop", "TestSupport"]),
+            dependencies: ["HubServer", "HubControlClient", "HubGuest", "EventLoop", "TestSupport", "HubSystem"]),
     ],
     swiftLanguageModes: [.v6]
 )
