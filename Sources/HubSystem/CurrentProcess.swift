@@ -39,6 +39,7 @@ package enum WallClock {
     /// Nanoseconds since the Unix epoch (`CLOCK_REALTIME`).
     package static func nanoseconds() -> UInt64 {
         var now = timespec()
+        // SAFETY: the kernel writes one timespec into the local for the call.
         clock_gettime(CLOCK_REALTIME, &now)
         return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
     }
@@ -57,6 +58,7 @@ package enum WallClock {
     package static func utc(secondsSinceEpoch: Int) -> UTCTime {
         var seconds = time_t(secondsSinceEpoch)
         var parts = tm()
+        // SAFETY: gmtime_r reads one time_t and writes one tm, both locals alive for the call.
         gmtime_r(&seconds, &parts)
         return UTCTime(
             year: Int(parts.tm_year) + 1900, month: Int(parts.tm_mon) + 1, day: Int(parts.tm_mday),

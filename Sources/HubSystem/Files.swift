@@ -60,12 +60,14 @@ package enum Files {
     /// Whether `path` is a symbolic link (not followed); false when it does not exist.
     package static func isSymlink(_ path: String) -> Bool {
         var status = stat()
+        // SAFETY: lstat writes one stat into the local for the call.
         return lstat(path, &status) == 0 && status.st_mode & S_IFMT == S_IFLNK
     }
 
     /// Whether anything exists at `path` (not following a final symbolic link).
     package static func exists(_ path: String) -> Bool {
         var status = stat()
+        // SAFETY: lstat writes one stat into the local for the call.
         return lstat(path, &status) == 0
     }
 

@@ -14,6 +14,7 @@ package struct PseudoTerminalPair {
         let master = hub_pty_open_master()
         guard master >= 0 else { throw .last("posix_openpt") }
         var name = [CChar](repeating: 0, count: 128)
+        // SAFETY: ptsname_r writes at most name.count bytes, NUL included, into the array for the call.
         let code = hub_pty_slave_name(master, &name, name.count)
         guard code == 0 else {
             Descriptors.close(master)

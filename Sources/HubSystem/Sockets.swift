@@ -6,6 +6,7 @@ package enum Sockets {
     /// A connected pair of close-on-exec Unix stream sockets (`socketpair(2)`).
     package static func streamPair() throws(SystemError) -> (Int32, Int32) {
         var fds: [Int32] = [-1, -1]
+        // SAFETY: socketpair writes two descriptors into the two-element array for the call.
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0 else {
             throw .last("socketpair")
         }
