@@ -165,17 +165,9 @@ int hub_set_nice(pid_t pid, int nice) { return setpriority(PRIO_PROCESS, (id_t)p
 
 // ---- pseudo-terminals ----
 
-int hub_pty_open_master(void) {
-    int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (master < 0) return -1;
-    if (grantpt(master) != 0 || unlockpt(master) != 0) {
-        int saved = errno;
-        close(master);
-        errno = saved;
-        return -1;
-    }
-    return master;
-}
+int hub_pty_open_master(void) { return posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC); }
+
+int hub_pty_unlock(int master) { return grantpt(master) == 0 ? unlockpt(master) : -1; }
 
 int hub_pty_slave_name(int master, char *name, size_t capacity) { return ptsname_r(master, name, capacity); }
 

@@ -20,7 +20,13 @@ final class PseudoTerminal {
             // The slave is in raw mode: no echo, no line editing, no CR/LF translation; the modem does its own echo.
             pair = try PseudoTerminalPair.open()
         } catch {
-            throw Failure(description: "\(error.operation): errno \(error.code)")
+            let step =
+                switch error.operation {
+                case "posix_openpt": "open /dev/ptmx"
+                case "unlockpt", "ptsname_r": "unlocking the PTY"
+                default: error.operation
+                }
+            throw Failure(description: "\(step): errno \(error.code)")
         }
         slavePath = pair.slavePath
         slaveFD = pair.slave

@@ -7,12 +7,17 @@ package struct PseudoTerminalPair {
     /// The slave's path, `/dev/pts/N`.
     package var slavePath: String
 
-    /// Opens a master (`posix_openpt`, `grantpt`, `unlockpt`), then its slave, both close-on-exec and
+    /// Opens a master (`posix_openpt`; `grantpt` and `unlockpt` fail as `unlockpt`), then its slave, both close-on-exec and
     /// without becoming the controlling terminal, and puts the slave in raw mode (no echo, no line editing,
     /// no CR/LF translation). The caller owns both descriptors.
     package static func open() throws(SystemError) -> PseudoTerminalPair {
         let master = hub_pty_open_master()
         guard master >= 0 else { throw .last("posix_openpt") }
+        guard hub_pty_unlock(master) == 0 else {
+            let error = SystemError.last("unlockpt")
+            Descriptors.close(master)
+            throw error
+        }
         var name = [CChar](repeating: 0, count: 128)
         // SAFETY: ptsname_r writes at most name.count bytes, NUL included, into the array for the call.
         let code = hub_pty_slave_name(master, &name, name.count)

@@ -65,8 +65,10 @@ int hub_set_nice(pid_t pid, int nice);
 
 // ---- pseudo-terminals (pty(7), termios(3)) ----
 
-/// posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC), grantpt, unlockpt; the master or -1 with errno.
+/// posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC): a new master, or -1 with errno.
 int hub_pty_open_master(void);
+/// grantpt and unlockpt on `master`, so its slave can be opened; 0 or -1.
+int hub_pty_unlock(int master);
 /// ptsname_r into `name`; 0 or an errno value.
 int hub_pty_slave_name(int master, char *name, size_t capacity);
 /// tcgetattr, cfmakeraw, tcsetattr(TCSANOW): no echo, no line editing, no CR/LF translation; 0 or -1.
