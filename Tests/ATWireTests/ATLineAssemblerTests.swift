@@ -1,5 +1,7 @@
 import ATWire
+import Foundation
 import Testing
+import VectorSupport
 
 struct ATLineAssemblerTests {
     static func describe(_ event: ATLineAssembler.Event) -> String {
@@ -15,44 +17,30 @@ struct ATLineAssemblerTests {
         }
     }
 
-    static func run(_ input: [UInt8], prompt: Bool, chunks: [Int]) -> [String] {
+    /// The events a fresh assembler gives for the pieces, in order.
+    static func run(_ pieces: [ArraySlice<UInt8>], prompt: Bool) -> [String] {
         var assembler = ATLineAssembler()
         if prompt { assembler.enterPrompt() }
         var echo: [UInt8] = []
         var events: [String] = []
-        var start = 0
-        var chunkIndex = 0
-        while start < input.count {
-            let size = max(1, chunks.isEmpty ? input.count : chunks[chunkIndex % chunks.count])
-            chunkIndex += 1
-            let end = min(input.count, start + size)
-            for event in assembler.feed(input[start..<end], echoOut: &echo) {
-                events.append(describe(event))
-                // What a modem does after a command line: nothing changes the mode here.
-            }
-            start = end
+        for piece in pieces {
+            // What a modem does after a command line: nothing changes the mode here.
+            events += assembler.feed(piece, echoOut: &echo).map(describe)
         }
         return events
     }
 
     @Test func vectorsGiveTheirEventsUnderEveryChunking() throws {
-        let lines = try vectorLines("at-lines.txt")
-        #expect(lines.count >= 10)
-        for line in lines {
-            let parts = line.components(separatedBy: "=>")
-            var input = parts[0].trimmingCharacters(in: .whitespaces)
-            let expected = parts[1].trimmingCharacters(in: .whitespaces).components(separatedBy: " ; ").filter {
-                !$0.isEmpty
+        let vectors = try VectorSet("modem/at-lines.vectors").vectors
+        #expect(vectors.count >= 10)
+        for vector in vectors {
+            let expected = try vector.text("events").components(separatedBy: " ; ").filter { !$0.isEmpty }
+            let prompt = vector["mode"] == "prompt"
+            let bytes = try vector.escapedBytes("input")
+            let failures = Chunking.verify(bytes, expected: expected, patterns: [[2], [3], [4], [1, 3, 2, 5]]) {
+                Self.run($0, prompt: prompt)
             }
-            let prompt = input.hasPrefix("prompt ")
-            if prompt { input = String(input.dropFirst(7)) }
-            let bytes = unescape(input)
-            let whole = Self.run(bytes, prompt: prompt, chunks: [])
-            #expect(whole == expected, "vector \(line)")
-            for size in 1...4 {
-                #expect(Self.run(bytes, prompt: prompt, chunks: [size]) == expected, "chunk \(size): \(line)")
-            }
-            #expect(Self.run(bytes, prompt: prompt, chunks: [1, 3, 2, 5]) == expected)
+            #expect(failures.isEmpty, "vector \(vector): \(failures.prefix(3))")
         }
     }
 

@@ -1,17 +1,17 @@
 import ATWire
+import Foundation
 import Testing
+import VectorSupport
 
 struct SMSPDUTests {
     @Test func specificationVectorsDecodeAndReencode() throws {
-        let lines = try vectorLines("pdus.txt")
-        #expect(lines.count >= 7)
+        let vectors = try VectorSet("modem/pdus.vectors").vectors
+        #expect(vectors.count >= 7)
         var parts: [Int: [Int: String]] = [:]
         var joinedChecked = 0
         var roundTripsChecked = 0
-        for line in lines {
-            let fields = line.split(separator: "|", omittingEmptySubsequences: false).map {
-                $0.trimmingCharacters(in: .whitespaces)
-            }
+        for vector in vectors {
+            let fields = try ["kind", "hex", "address", "text", "extra"].map { try vector.text($0) }
             if fields[0] == "joined" {
                 // The parts seen so far with this reference, in sequence order, give the whole text.
                 let reference = try #require(Int(fields[2]))
@@ -20,7 +20,7 @@ struct SMSPDUTests {
                 joinedChecked += 1
                 continue
             }
-            let bytes = try #require(UCS2.unhex(fields[1]))
+            let bytes = try vector.bytes()
             if fields[0] == "roundtrip" {
                 let submit = try SMSSubmit.decode(bytes)
                 #expect(submit.destination.number == fields[2])

@@ -1,13 +1,14 @@
 import ControlWire
 import JSON
 import Testing
+import VectorSupport
 
 @Suite struct ControlCodecTests {
     @Test func requestVectors() throws {
-        let cases = try Vectors.load("requests.vectors")
+        let cases = try VectorSet("control/requests.vectors").vectors
         #expect(cases.count >= 15)
         for vector in cases {
-            let name = vector["name"] ?? "?"
+            let name = vector.name
             let line = try #require(vector["line"], "\(name)")
             let expect = try JSON.parse(try #require(vector["expect"], "\(name)"))
             do {
@@ -39,7 +40,7 @@ import Testing
 
     /// The hub's own constructors produce exactly the bytes the spec shows.
     @Test func messageVectors() throws {
-        let cases = try Vectors.load("messages.vectors")
+        let cases = try VectorSet("control/messages.vectors").vectors
         var built: [String: [UInt8]] = [:]
         built["result"] = ControlResponse(id: 1, result: ["partitions": ["rtos", "linux"]]).encodedLine()
         built["null id result"] = ControlResponse(id: nil, result: true).encodedLine()
@@ -75,7 +76,7 @@ import Testing
 
         #expect(cases.count == built.count)
         for vector in cases {
-            let name = try #require(vector["name"])
+            let name = vector.name
             let line = try #require(vector["line"])
             let bytes = try #require(built[name], "no builder for vector '\(name)'")
             #expect(String(decoding: bytes, as: UTF8.self) == line + "\n", "\(name)")

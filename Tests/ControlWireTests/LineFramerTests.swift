@@ -1,6 +1,7 @@
 import ControlWire
 import JSON
 import Testing
+import VectorSupport
 import Wire
 
 @Suite struct LineFramerTests {
@@ -12,16 +13,16 @@ import Wire
     }
 
     @Test func chunkingNeverChangesLines() {
-        for split in 0...stream.count {
-            var framer = LineFramer(maxLineLength: 64)
-            let got = strings(framer.feed(stream[..<split]) + framer.feed(stream[split...]))
-            #expect(got == expected, "split at \(split)")
-            #expect(framer.bufferedByteCount == 0)
+        struct Fed: Equatable {
+            var lines: [String]
+            var buffered: Int
         }
-        var bytewise = LineFramer(maxLineLength: 64)
-        var got: [String] = []
-        for byte in stream { got += strings(bytewise.feed([byte])) }
-        #expect(got == expected)
+        let failures = Chunking.verify(stream, expected: Fed(lines: expected, buffered: 0)) { pieces in
+            var framer = LineFramer(maxLineLength: 64)
+            let lines = pieces.flatMap { strings(framer.feed($0)) }
+            return Fed(lines: lines, buffered: framer.bufferedByteCount)
+        }
+        #expect(failures.isEmpty, "\(failures.prefix(3))")
     }
 
     @Test func partialLineIsHeldBack() {
@@ -36,14 +37,18 @@ import Wire
         let good = Array("{\"ok\":1}\n".utf8)
         let long = [UInt8](repeating: UInt8(ascii: "x"), count: 20) + [0x0a]
         let input = good + long + good
-        for split in 0...input.count {
-            var framer = LineFramer(maxLineLength: 16)
-            var lines = strings(framer.feed(input[..<split]))
-            lines += strings(framer.feed(input[split...]))
-            #expect(lines == ["{\"ok\":1}"], "split at \(split)")
-            #expect(framer.overflow == .oversized(length: 17, limit: 16), "split at \(split)")
-            #expect(framer.feed(good).isEmpty)
+        struct Fed: Equatable {
+            var lines: [String]
+            var overflow: DecodeError?
+            var linesAfter: Int
         }
+        let expected = Fed(lines: ["{\"ok\":1}"], overflow: .oversized(length: 17, limit: 16), linesAfter: 0)
+        let failures = Chunking.verify(input, expected: expected) { pieces in
+            var framer = LineFramer(maxLineLength: 16)
+            let lines = pieces.flatMap { strings(framer.feed($0)) }
+            return Fed(lines: lines, overflow: framer.overflow, linesAfter: framer.feed(good).count)
+        }
+        #expect(failures.isEmpty, "\(failures.prefix(3))")
         // The error comes before the end of the line arrives: a peer cannot make the hub buffer without bound.
         var framer = LineFramer(maxLineLength: 16)
         _ = framer.feed([UInt8](repeating: 0x20, count: 18))
@@ -78,20 +83,24 @@ import Wire
         let stream = Array(("a\nbb\r\n\n" + String(repeating: "c", count: 5000) + "\nd\n").utf8)
         var whole = LineFramer(maxLineLength: 8192)
         let expected = whole.feed(stream).map(Array.init)
-        for chunk in [1, 7, 4096] {
+        struct Fed: Equatable {
+            var lines: [[UInt8]]
+            var buffered: Int
+        }
+        // Take at most one line per piece: the rest stays buffered, as while a session is held back.
+        let failures = Chunking.verify(
+            stream, expected: Fed(lines: expected, buffered: 0), patterns: [[7], [4096]], splitStride: 61
+        ) { pieces in
             var framer = LineFramer(maxLineLength: 8192)
             var got: [[UInt8]] = []
-            var offset = 0
-            while offset < stream.count {
-                framer.append(stream[offset..<min(stream.count, offset + chunk)])
-                offset += chunk
-                // Take at most one line per chunk: the rest stays buffered, as while a session is held back.
+            for piece in pieces {
+                framer.append(piece)
                 if let line = framer.nextLine() { got.append(Array(line)) }
             }
             while let line = framer.nextLine() { got.append(Array(line)) }
-            #expect(got == expected, "chunk \(chunk)")
-            #expect(framer.bufferedByteCount == 0)
+            return Fed(lines: got, buffered: framer.bufferedByteCount)
         }
+        #expect(failures.isEmpty, "\(failures.prefix(3))")
     }
 
     @Test func theLimitInForceWhenALineIsTakenApplies() {

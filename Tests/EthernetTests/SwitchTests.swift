@@ -1,6 +1,7 @@
 import EthernetWire
 import Foundation
 import Testing
+import VectorSupport
 
 @testable import Ethernet
 
@@ -296,23 +297,9 @@ extension Switch {
         #expect(try EthernetHeader(parsing: out[trunk]![0]).tag?.vid == 10)
     }
 
-    /// `Protocols/vectors/ethernet/<file>` as bytes (`#` starts a comment).
-    static func vector(_ file: String) throws -> ArraySlice<UInt8> {
-        var url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
-            url = url.deletingLastPathComponent()
-        }
-        let text = try String(
-            contentsOf: url.appendingPathComponent("Protocols/vectors/ethernet/\(file)"), encoding: .utf8)
-        let digits = text.split(separator: "\n").map { $0.prefix { $0 != "#" } }.joined().filter(\.isHexDigit)
-        var bytes: [UInt8] = []
-        var index = digits.startIndex
-        while index < digits.endIndex {
-            let next = digits.index(index, offsetBy: 2)
-            bytes.append(UInt8(digits[index..<next], radix: 16)!)
-            index = next
-        }
-        return bytes[...]
+    /// The vector `name` of `Protocols/vectors/ethernet/frames.vectors` as bytes.
+    static func vector(_ name: String) throws -> ArraySlice<UInt8> {
+        try VectorSet.bytes("ethernet/frames.vectors", name)[...]
     }
 
     /// VLAN hopping (ethernet.md §4.7): a priority tag hiding a second tag is refused on an access port, and counted.
@@ -321,7 +308,7 @@ extension Switch {
         let access = sw.addPort(PortSettings(name: "access", vlan: .access(vid: 1)))
         let other = sw.addPort(PortSettings(name: "other", vlan: .access(vid: 1)))
         let trunk = sw.addPort(PortSettings(name: "trunk", vlan: .trunk(allowed: nil, native: 1)))
-        for file in ["vlan-hop-priority-then-dot1q.hex", "vlan-hop-priority-then-dot1ad.hex"] {
+        for file in ["vlan-hop-priority-then-dot1q", "vlan-hop-priority-then-dot1ad"] {
             sw.receive(try Self.vector(file), from: access, now: 0)
         }
         // An 802.1ad tag in place of the priority tag is refused too.
@@ -346,7 +333,7 @@ extension Switch {
         let native = sw.addPort(PortSettings(name: "native", vlan: .trunk(allowed: nil, native: 1)))
         let tagged = sw.addPort(PortSettings(name: "tagged", vlan: .trunk(allowed: [1, 20], native: nil)))
         let access = sw.addPort(PortSettings(name: "access", vlan: .access(vid: 1)))
-        let hop = try Self.vector("vlan-hop-priority-then-dot1q.hex")
+        let hop = try Self.vector("vlan-hop-priority-then-dot1q")
         sw.receive(hop, from: uplink, now: 0)
         let out = sw.drainAll()
         #expect(out.keys.sorted() == [tagged])

@@ -1,11 +1,12 @@
 import Testing
+import VectorSupport
 import Wire
 
 @testable import EthernetWire
 
 @Suite struct EthernetHeaderTests {
     @Test func parsesUntaggedBroadcast() throws {
-        let frame = try Vectors.bytes("untagged-arp-request.hex")
+        let frame = try VectorSet.bytes("ethernet/frames.vectors", "untagged-arp-request")
         #expect(frame.count == 42)
         let header = try EthernetHeader(parsing: frame)
         #expect(header.destination == .broadcast)
@@ -18,8 +19,8 @@ import Wire
     }
 
     @Test func parsesTagAndPushPopRoundTrip() throws {
-        let untagged = try Vectors.bytes("untagged-arp-request.hex")
-        let tagged = try Vectors.bytes("tagged-arp-request.hex")
+        let untagged = try VectorSet.bytes("ethernet/frames.vectors", "untagged-arp-request")
+        let tagged = try VectorSet.bytes("ethernet/frames.vectors", "tagged-arp-request")
         let header = try EthernetHeader(parsing: tagged)
         #expect(header.tag == VLANTag(vid: 100, priority: 5))
         #expect(header.etherType == 0x0806)
@@ -48,23 +49,21 @@ import Wire
 
 @Suite struct StreamFramingTests {
     @Test func qemuStreamVectorSplitsAtEveryPosition() throws {
-        let stream = try Vectors.bytes("qemu-stream-two-frames.hex")
-        for split in 0...stream.count {
+        let stream = try VectorSet.bytes("ethernet/frames.vectors", "qemu-stream-two-frames")
+        func feed(_ pieces: [ArraySlice<UInt8>]) throws -> [[UInt8]] {
             var framer = StreamFraming.qemu.makeFramer(maxFrameLength: 1518)
-            var frames = try framer.feed(stream[..<split]).map(Array.init)
-            frames += try framer.feed(stream[split...]).map(Array.init)
-            #expect(frames.count == 2)
-            #expect(frames.allSatisfy { $0.count == 14 })
-            #expect(frames.first.map { Array($0.prefix(6)) } == [2, 0, 0, 0, 0, 2])
+            return try pieces.flatMap { try framer.feed($0).map(Array.init) }
         }
-        var oneByOne = StreamFraming.qemu.makeFramer(maxFrameLength: 1518)
-        var count = 0
-        for byte in stream { count += try oneByOne.feed([byte]).count }
-        #expect(count == 2)
+        let frames = try feed([stream[...]])
+        #expect(frames.count == 2)
+        #expect(frames.allSatisfy { $0.count == 14 })
+        #expect(frames.first.map { Array($0.prefix(6)) } == [2, 0, 0, 0, 0, 2])
+        let failures = Chunking.verify(stream, expected: frames, feed: feed)
+        #expect(failures.isEmpty, "\(failures.prefix(3))")
     }
 
     @Test func vdeStreamVectorAndEncoding() throws {
-        let stream = try Vectors.bytes("vde-stream-one-frame.hex")
+        let stream = try VectorSet.bytes("ethernet/frames.vectors", "vde-stream-one-frame")
         var framer = StreamFraming.vde.makeFramer(maxFrameLength: 1518)
         let frames = try framer.feed(stream)
         #expect(frames.count == 1)
@@ -75,7 +74,7 @@ import Wire
     }
 
     @Test func fourGiBPrefixIsRefusedAndEmptyFramesPass() throws {
-        let stream = try Vectors.bytes("bad-qemu-stream-4gib.hex")
+        let stream = try VectorSet.bytes("ethernet/frames.vectors", "bad-qemu-stream-4gib")
         var framer = StreamFraming.qemu.makeFramer(maxFrameLength: StreamFraming.qemuMaxFrame)
         #expect(throws: DecodeError.oversized(length: 0xFFFF_FFFF, limit: StreamFraming.qemuMaxFrame)) {
             try framer.feed(stream)
@@ -87,7 +86,7 @@ import Wire
 
 @Suite struct VXLANTests {
     @Test func decodesVectorAndEncodesHeader() throws {
-        let datagram = try Vectors.bytes("vxlan-vni-42.hex")
+        let datagram = try VectorSet.bytes("ethernet/frames.vectors", "vxlan-vni-42")
         let (vni, frame) = try VXLANHeader.decode(datagram[...])
         #expect(vni == 42)
         #expect(frame.count == 14)
@@ -95,7 +94,7 @@ import Wire
     }
 
     @Test func refusesMissingFlagAndShortDatagrams() throws {
-        let bad = try Vectors.bytes("bad-vxlan-no-i-flag.hex")
+        let bad = try VectorSet.bytes("ethernet/frames.vectors", "bad-vxlan-no-i-flag")
         #expect(throws: DecodeError.self) { try VXLANHeader.decode(bad[...]) }
         #expect(throws: DecodeError.truncated(needed: 22, available: 8)) {
             try VXLANHeader.decode(VXLANHeader.encode(vni: 1)[...])
@@ -105,7 +104,7 @@ import Wire
 
 @Suite struct PcapTests {
     @Test func matchesVector() throws {
-        let expected = try Vectors.bytes("pcap-one-record.hex")
+        let expected = try VectorSet.bytes("ethernet/frames.vectors", "pcap-one-record")
         var out = PcapWriter.globalHeader()
         let frame: [UInt8] = [2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x88, 0xb5]
         PcapWriter.appendRecord(frame, unixNanoseconds: 1_700_000_000_000_123_456, to: &out)
@@ -124,7 +123,7 @@ import Wire
 @Suite struct FramePatternTests {
     @Test func wildcardsMatchPrefixes() throws {
         let pattern = try FramePattern(parsing: "ff ff ff ff ff ff ?? ?? ?? ?? ?? ?? 08 06 *")
-        let arp = try Vectors.bytes("untagged-arp-request.hex")
+        let arp = try VectorSet.bytes("ethernet/frames.vectors", "untagged-arp-request")
         #expect(pattern.matches(arp))
         #expect(!pattern.matches(arp.prefix(13)))
         var ipv4 = arp

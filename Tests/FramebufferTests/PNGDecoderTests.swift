@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VectorSupport
 import Wire
 
 @testable import Framebuffer
@@ -9,20 +10,14 @@ import Wire
 /// an independent encoder (Pillow, vectors on disk), every filter type, and hostile inputs.
 @Suite struct PNGDecoderTests {
     static func vector(_ name: String) throws -> [UInt8] {
-        var url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
-            url = url.deletingLastPathComponent()
-        }
-        let text = try String(
-            contentsOf: url.appendingPathComponent("Protocols/vectors/framebuffer/\(name)"), encoding: .utf8)
-        return try #require(Hex.decode(text))
+        try VectorSet.bytes("framebuffer/png.vectors", name)
     }
 
     static func gradient(_ x: Int, _ y: Int) -> UInt32 {
         UInt32((x * 16) & 0xff) << 16 | UInt32((y * 32) & 0xff) << 8 | UInt32((x * y * 5) & 0xff)
     }
 
-    @Test(arguments: ["png-gradient-rgb.hex", "png-gradient-rgba.hex"])
+    @Test(arguments: ["png-gradient-rgb", "png-gradient-rgba"])
     func decodesPillowImages(file: String) throws {
         let image = try PNGDecoder.decode(try Self.vector(file), maxPixels: 1 << 20)
         #expect(image.width == 16 && image.height == 8)

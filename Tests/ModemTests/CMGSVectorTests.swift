@@ -1,29 +1,19 @@
 import Foundation
 import Modem
 import Testing
+import VectorSupport
 
-/// `Protocols/vectors/modem/cmgs.txt`: `+CMGS` in PDU mode with honest and lying lengths.
+/// `Protocols/vectors/modem/cmgs.vectors`: `+CMGS` in PDU mode with honest and lying lengths.
 struct CMGSVectorTests {
-    static func vectorLines(_ name: String) throws -> [String] {
-        var url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
-            url = url.deletingLastPathComponent()
-        }
-        let text = try String(
-            contentsOf: url.appendingPathComponent("Protocols/vectors/modem/\(name)"), encoding: .utf8)
-        return text.split(separator: "\n").map(String.init).filter {
-            !$0.trimmingCharacters(in: .whitespaces).isEmpty && !$0.hasPrefix("#")
-        }
-    }
-
     @Test func everyLengthCaseGetsItsFinalResultAndTheModemStaysUsable() throws {
-        let lines = try CMGSVectorTests.vectorLines("cmgs.txt")
-        #expect(lines.count >= 8)
+        let vectors = try VectorSet("modem/cmgs.vectors").vectors
+        #expect(vectors.count >= 8)
         let host = Host()
         host.send("ATE0")
         host.send("AT+CMGF=0")
-        for line in lines {
-            let fields = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+        for vector in vectors {
+            let line = vector.name
+            let fields = try ["length", "pdu", "result"].map { try vector.text($0) }
             let answer = host.send("AT+CMGS=\(fields[0])")
             var final = answer
             if answer == "\r\n> " {
@@ -34,7 +24,7 @@ struct CMGSVectorTests {
             #expect(final.contains("\r\n\(fields[2])"), "\(line): got \(final.debugDescription)")
             #expect(host.send("AT") == "\r\nOK\r\n", "usable after \(line)")
         }
-        #expect(host.modem.sent.count == lines.filter { $0.hasSuffix("+CMGS") }.count)
+        #expect(host.modem.sent.count == vectors.filter { $0["result"] == "+CMGS" }.count)
         #expect(host.modem.sent.first?.text == "hello" && host.modem.sent.first?.destination == "1234657")
     }
 

@@ -1,4 +1,5 @@
 import Testing
+import VectorSupport
 import Wire
 
 @testable import RFBWire
@@ -120,7 +121,7 @@ func testScreen(width: Int, height: Int, seed: UInt32 = 1) -> [UInt32] {
 
 @Suite struct ClientMessages {
     @Test func vectorStreamDecodesIdenticallyWholeAndByteByByte() throws {
-        let bytes = try RFBVectors.bytes("client-messages.hex")
+        let bytes = try VectorSet.bytes("rfb/client-messages.vectors", "client-messages")
         let expected: [RFBClientMessage] = [
             .setPixelFormat(.rgb565),
             .setEncodings([16, 5, 1, 0, -239, -223, 12345]),
@@ -129,32 +130,26 @@ func testScreen(width: Int, height: Int, seed: UInt32 = 1) -> [UInt32] {
             .pointerEvent(buttonMask: 1, x: 10, y: 20),
             .clientCutText(Array("hi".utf8)),
         ]
-        var whole = RFBClientMessageDecoder(limits: RFBLimits())
-        #expect(try whole.feed(bytes[...]) == expected)
-        for split in 0...bytes.count {
+        let failures = Chunking.verify(bytes, expected: expected) { pieces in
             var decoder = RFBClientMessageDecoder(limits: RFBLimits())
-            let messages = try decoder.feed(bytes[..<split]) + decoder.feed(bytes[split...])
-            #expect(messages == expected, "split at \(split)")
+            return try pieces.flatMap { try decoder.feed($0) }
         }
-        var single = RFBClientMessageDecoder(limits: RFBLimits())
-        var messages: [RFBClientMessage] = []
-        for byte in bytes { messages += try single.feed([byte][...]) }
-        #expect(messages == expected)
+        #expect(failures.isEmpty, "\(failures.prefix(3))")
         let preferences = RFBEncodingPreferences([16, 5, 1, 0, -239, -223, 12345])
         #expect(preferences.pixels == RFBEncoding.zrle && preferences.copyRect && preferences.cursor)
         #expect(preferences.desktopSize && preferences.unknown == 1)
     }
 
     @Test(arguments: [
-        ("hostile-cut-text-4gib.hex", RFBError.tooLarge("ClientCutText", value: 0xffff_ffff, limit: 65536)),
-        ("hostile-too-many-encodings.hex", RFBError.tooLarge("SetEncodings list", value: 65535, limit: 64)),
-        ("hostile-unknown-message.hex", RFBError.unknownMessage(99)),
-        ("hostile-pixel-format-24bpp.hex", RFBError.badPixelFormat("bits-per-pixel 24 is not 8, 16 or 32")),
-        ("hostile-pixel-format-colour-map.hex", RFBError.badPixelFormat("colour-map pixel formats are not supported")),
-        ("hostile-pixel-format-bad-max.hex", RFBError.badPixelFormat("red-max 100 is not 2^n-1")),
+        ("hostile-cut-text-4gib", RFBError.tooLarge("ClientCutText", value: 0xffff_ffff, limit: 65536)),
+        ("hostile-too-many-encodings", RFBError.tooLarge("SetEncodings list", value: 65535, limit: 64)),
+        ("hostile-unknown-message", RFBError.unknownMessage(99)),
+        ("hostile-pixel-format-24bpp", RFBError.badPixelFormat("bits-per-pixel 24 is not 8, 16 or 32")),
+        ("hostile-pixel-format-colour-map", RFBError.badPixelFormat("colour-map pixel formats are not supported")),
+        ("hostile-pixel-format-bad-max", RFBError.badPixelFormat("red-max 100 is not 2^n-1")),
     ])
     func hostileInputIsRefusedPrecisely(file: String, error: RFBError) throws {
-        let bytes = try RFBVectors.bytes(file)
+        let bytes = try VectorSet.bytes("rfb/client-messages.vectors", file)
         var decoder = RFBClientMessageDecoder(limits: RFBLimits(maxCutTextBytes: 65536, maxEncodings: 64))
         #expect(throws: error) { try decoder.feed(bytes[...]) }
         // Nothing was buffered for the announced length.
@@ -218,22 +213,34 @@ func testScreen(width: Int, height: Int, seed: UInt32 = 1) -> [UInt32] {
     }
 
     @Test func noneHandshakeMatchesVectorAtEverySplit() throws {
-        let client = try RFBVectors.bytes("handshake-none-3.8.hex")
-        let server = try RFBVectors.bytes("handshake-none-3.8-server.hex")
-        for split in 0...client.count {
-            var s = session()
-            #expect(s.greeting == Array("RFB 003.008\n".utf8))
-            let a = s.feed(client[..<split])
-            let b = s.feed(client[split...])
-            #expect(a.send + b.send == server, "split \(split)")
-            #expect((a.initialised ?? b.initialised) == true)
-            #expect(a.close == nil && b.close == nil && s.isRunning)
+        let client = try VectorSet.bytes("rfb/handshake.vectors", "handshake-none-3.8")
+        let server = try VectorSet.bytes("rfb/handshake.vectors", "handshake-none-3.8-server")
+        #expect(session().greeting == Array("RFB 003.008\n".utf8))
+        struct Fed: Equatable {
+            var send: [UInt8]
+            var initialised: Bool?
+            var closed: Bool
+            var running: Bool
         }
+        let expected = Fed(send: server, initialised: true, closed: false, running: true)
+        let failures = Chunking.verify(client, expected: expected) { pieces in
+            var s = session()
+            var fed = Fed(send: [], initialised: nil, closed: false, running: false)
+            for piece in pieces {
+                let output = s.feed(piece)
+                fed.send += output.send
+                fed.initialised = fed.initialised ?? output.initialised
+                fed.closed = fed.closed || output.close != nil
+            }
+            fed.running = s.isRunning
+            return fed
+        }
+        #expect(failures.isEmpty, "\(failures.prefix(3))")
     }
 
     @Test func wrongSecurityTypeGetsAFailureReason() throws {
         var s = session()
-        let output = s.feed(try RFBVectors.bytes("handshake-bad-security.hex")[...])
+        let output = s.feed(try VectorSet.bytes("rfb/handshake.vectors", "handshake-bad-security")[...])
         let reason = Array("security type 2 is not supported".utf8)
         #expect(output.send == [1, 1, 0, 0, 0, 1] + [0, 0, 0, UInt8(reason.count)] + reason)
         #expect(output.close != nil)
@@ -243,22 +250,31 @@ func testScreen(width: Int, height: Int, seed: UInt32 = 1) -> [UInt32] {
     /// Found by Tools/fuzz/run-rfb-fuzz.sh: messages before a violation were lost when they shared a
     /// read with it, but delivered when they came in an earlier read.
     @Test func messagesBeforeAViolationAreDeliveredWhateverTheReads() throws {
-        let handshake = try RFBVectors.bytes("handshake-none-3.8.hex")
+        let handshake = try VectorSet.bytes("rfb/handshake.vectors", "handshake-none-3.8")
         let key: [UInt8] = [4, 1, 0, 0, 0, 0, 0, 0x35]
         let bad: [UInt8] = [0x63]
-        for split in [handshake.count, handshake.count + key.count] {
-            let stream = handshake + key + bad
-            var s = session()
-            let a = s.feed(stream[..<split])
-            let b = s.feed(stream[split...])
-            #expect(a.messages + b.messages == [.keyEvent(down: true, keysym: 0x35)], "split \(split)")
-            #expect(b.close == RFBError.unknownMessage(0x63).description)
+        struct Fed: Equatable {
+            var messages: [RFBClientMessage]
+            var close: String?
         }
+        let expected = Fed(
+            messages: [.keyEvent(down: true, keysym: 0x35)], close: RFBError.unknownMessage(0x63).description)
+        let failures = Chunking.verify(handshake + key + bad, expected: expected) { pieces in
+            var s = session()
+            var fed = Fed(messages: [], close: nil)
+            for piece in pieces where fed.close == nil {
+                let output = s.feed(piece)
+                fed.messages += output.messages
+                fed.close = output.close
+            }
+            return fed
+        }
+        #expect(failures.isEmpty, "\(failures.prefix(3))")
     }
 
     @Test func badVersionCloses() throws {
         var s = session()
-        let output = s.feed(try RFBVectors.bytes("handshake-bad-version.hex")[...])
+        let output = s.feed(try VectorSet.bytes("rfb/handshake.vectors", "handshake-bad-version")[...])
         #expect(output.send.isEmpty && output.close?.hasPrefix("bad protocol version") == true)
     }
 
@@ -270,11 +286,13 @@ func testScreen(width: Int, height: Int, seed: UInt32 = 1) -> [UInt32] {
     }
 
     @Test func vncAuthenticationMatchesAnIndependentImplementation() throws {
-        let challenge = try RFBVectors.bytes("vnc-auth.hex")
-        for line in try RFBVectors.text("vnc-auth-responses.txt").split(separator: "\n") where !line.hasPrefix("#") {
-            let parts = line.split(separator: " ")
-            let expected = try #require(Hex.decode(String(parts[1])))
-            #expect(VNCAuthentication.response(challenge: challenge, password: Array(parts[0].utf8)) == expected)
+        let challenge = try VectorSet.bytes("rfb/handshake.vectors", "vnc-auth")
+        let responses = try VectorSet("rfb/handshake.vectors").vectors.filter { $0["password"] != nil }
+        #expect(responses.count >= 3)
+        for vector in responses {
+            let expected = try vector.bytes()
+            let password = Array(try vector.text("password").utf8)
+            #expect(VNCAuthentication.response(challenge: challenge, password: password) == expected, "\(vector)")
         }
     }
 

@@ -1,22 +1,22 @@
 import Testing
+import VectorSupport
 import Wire
 
 @Suite struct LengthPrefixedFramerTests {
     @Test func chunkingNeverChangesFrames() throws {
         let frames: [[UInt8]] = [[1], [2, 3], Array(repeating: 9, count: 300), [4, 5, 6, 7]]
         let stream = frames.flatMap { LengthPrefixedFramer.encode($0, prefixWidth: .four) }
-        for split in 0...stream.count {
+        struct Fed: Equatable {
+            var frames: [[UInt8]]
+            var buffered: Int
+        }
+        let failures = Chunking.verify(stream, expected: Fed(frames: frames, buffered: 0)) { pieces in
             var framer = LengthPrefixedFramer(prefixWidth: .four, maxFrameLength: 1024)
             var got: [[UInt8]] = []
-            got += try framer.feed(stream[..<split]).map(Array.init)
-            got += try framer.feed(stream[split...]).map(Array.init)
-            #expect(got == frames, "split at \(split)")
+            for piece in pieces { got += try framer.feed(piece).map(Array.init) }
+            return Fed(frames: got, buffered: framer.bufferedByteCount)
         }
-        var bytewise = LengthPrefixedFramer(prefixWidth: .four, maxFrameLength: 1024)
-        var got: [[UInt8]] = []
-        for byte in stream { got += try bytewise.feed([byte]).map(Array.init) }
-        #expect(got == frames)
-        #expect(bytewise.bufferedByteCount == 0)
+        #expect(failures.isEmpty, "\(failures.prefix(3))")
     }
 
     @Test func twoBytePrefixMatchesVDE() throws {

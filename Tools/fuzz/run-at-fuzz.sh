@@ -8,19 +8,11 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 out="$root/.build/fuzz/at"
 mkdir -p "$out/corpus" "$out/artifacts"
 
-# Seed corpus: every PDU (as bytes, after a selector byte) and every AT vector line (as typed).
-n=0
-grep -v '^#' "$root/Protocols/vectors/modem/pdus.txt" "$root/Protocols/vectors/modem/cmgs.txt" \
-    | sed 's/^[^:]*://' | awk -F'|' 'NF > 1 { gsub(/[ \t]/, "", $2); print $2 }' | grep -E '^[0-9A-Fa-f]+$' \
-    | while read -r hex; do
-        n=$((n + 1))
-        { printf '\x07'; echo "$hex" | xxd -r -p; } > "$out/corpus/pdu-$n-$(echo "$hex" | cksum | cut -d' ' -f1)"
-    done
-grep -v '^#' "$root/Protocols/vectors/modem/at-lines.txt" | while IFS= read -r line; do
-    [ -n "$line" ] || continue
-    input="$(printf '%s' "$line" | sed 's/[[:space:]]*=>.*//; s/^prompt //')"
-    printf '\x03%b' "$input" > "$out/corpus/at-$(printf '%s' "$line" | cksum | cut -d' ' -f1)" || true
-done
+# Seed corpus: every PDU (as bytes, after a selector byte) and every AT vector input (as typed), read by the
+# one vector reader (Protocols/vectors/README.md).
+PYTHONPATH="$root/Tools/python" python3 -m handsethub.vectors seeds "$root/Protocols/vectors/modem/pdus.vectors" "$out/corpus" --prefix 07
+PYTHONPATH="$root/Tools/python" python3 -m handsethub.vectors seeds "$root/Protocols/vectors/modem/cmgs.vectors" "$out/corpus" --field pdu --prefix 07
+PYTHONPATH="$root/Tools/python" python3 -m handsethub.vectors seeds "$root/Protocols/vectors/modem/at-lines.vectors" "$out/corpus" --field input --escaped --prefix 03
 
 # One module from ATWire + Modem + the entry point, so `import ATWire` lines are dropped from copies.
 rm -rf "$out/src" && mkdir -p "$out/src"

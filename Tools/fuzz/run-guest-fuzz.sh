@@ -1,17 +1,15 @@
 #!/usr/bin/env bash
 # Fuzzes the guest codec with libFuzzer for a bounded time.
 #   Tools/fuzz/run-guest-fuzz.sh [SECONDS]   (default 30)
-# Seeds the corpus with every vector in Protocols/vectors/guest/. Crashes land in .build/fuzz/guest/.
+# Seeds the corpus with every vector in Protocols/vectors/guest/frames.vectors. Crashes land in .build/fuzz/guest/.
 set -euo pipefail
 seconds="${1:-30}"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 out="$root/.build/fuzz/guest"
 mkdir -p "$out/corpus" "$out/artifacts"
 
-# Seed corpus: the vectors as raw bytes (hex with # comments stripped).
-for file in "$root"/Protocols/vectors/guest/*.hex; do
-    sed 's/#.*//' "$file" | tr -d ' \t\r\n' | xxd -r -p > "$out/corpus/$(basename "$file" .hex)" || true
-done
+# Seed corpus: the vectors' bytes, read by the one vector reader (Protocols/vectors/README.md).
+PYTHONPATH="$root/Tools/python" python3 -m handsethub.vectors seeds "$root/Protocols/vectors/guest/frames.vectors" "$out/corpus"
 
 # One module from Wire + GuestWire + the entry point, so `import Wire` lines are dropped from copies.
 rm -rf "$out/src" && mkdir -p "$out/src"

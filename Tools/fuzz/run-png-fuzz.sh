@@ -8,9 +8,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 out="$root/.build/fuzz/png"
 mkdir -p "$out/corpus" "$out/artifacts"
 
-for file in "$root"/Protocols/vectors/framebuffer/png-*.hex; do
-    sed 's/#.*//' "$file" | tr -d ' \t\r\n' | xxd -r -p > "$out/corpus/$(basename "$file" .hex)"
-done
+PYTHONPATH="$root/Tools/python" python3 -m handsethub.vectors seeds "$root/Protocols/vectors/framebuffer/png.vectors" "$out/corpus"
 
 # The PNG codec with the RFBWire sources it uses (zlib, CRC-32); zlib and libcrypto through their module maps.
 # The Framebuffer sources (the PNG codec and the helpers it shares) with RFBWire compiled as one module: the

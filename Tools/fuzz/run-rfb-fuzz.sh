@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes the RFB handshake and client-message decoder (and the encoders they drive) with libFuzzer.
 #   Tools/fuzz/run-rfb-fuzz.sh [SECONDS]   (default 30)
-# Seeds the corpus with every vector in Protocols/vectors/rfb/, each once as a handshake (selector
+# Seeds the corpus with every vector in Protocols/vectors/rfb/*.vectors, each once as a handshake (selector
 # byte 0x00 / 0x02 with a password) and once as a message stream (0x01). Crashes land in .build/fuzz/rfb/.
 set -euo pipefail
 seconds="${1:-30}"
@@ -9,12 +9,11 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 out="$root/.build/fuzz/rfb"
 mkdir -p "$out/corpus" "$out/artifacts"
 
-# Seed corpus: the vectors as raw bytes (hex with # comments stripped), behind each selector.
-for file in "$root"/Protocols/vectors/rfb/*.hex; do
-    name="$(basename "$file" .hex)"
-    raw="$(sed 's/#.*//' "$file" | tr -d ' \t\r\n')"
+# Seed corpus: the vectors' bytes (read by the one vector reader, Protocols/vectors/README.md), behind each
+# selector.
+for file in "$root"/Protocols/vectors/rfb/*.vectors; do
     for selector in 00 01 02; do
-        printf '%s%s' "$selector" "$raw" | xxd -r -p > "$out/corpus/$name-$selector" || true
+        PYTHONPATH="$root/Tools/python" python3 -m handsethub.vectors seeds "$file" "$out/corpus" --prefix "$selector"
     done
 done
 

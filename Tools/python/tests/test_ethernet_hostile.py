@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from handsethub import vectors
+
 TAG = f"{os.getpid() % 10000}"
 ROOT = Path(__file__).resolve().parents[3]
 FLOOD_FRAMES = 200_000
@@ -161,8 +163,7 @@ hub:
 
 
 def vector(name):
-    text = (ROOT / "Protocols/vectors/ethernet" / name).read_text()
-    return bytes.fromhex("".join(line.split("#")[0] for line in text.splitlines()).replace(" ", ""))
+    return vectors.by_name("ethernet/frames.vectors")[name].bytes()
 
 
 def test_vlan_hopping_frames_never_reach_a_trunk_tap(tmp_path):
@@ -191,7 +192,7 @@ def test_vlan_hopping_frames_never_reach_a_trunk_tap(tmp_path):
         capture = subprocess.Popen(["ip", "netns", "exec", NS_T, "tshark", "-q", "-i", TAP_T, "-a", "duration:8",
                                     "-w", str(pcap)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         time.sleep(3)  # tshark attaches to the interface
-        for name in ("vlan-hop-priority-then-dot1q.hex", "vlan-hop-priority-then-dot1ad.hex"):
+        for name in ("vlan-hop-priority-then-dot1q", "vlan-hop-priority-then-dot1ad"):
             hop = vector(name)
             peer.sendall(struct.pack(">I", len(hop)) + hop)
         # A plain priority-tagged frame from the same port: proves the capture sees what does get through.

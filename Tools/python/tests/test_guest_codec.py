@@ -1,4 +1,4 @@
-"""The Python guest codec against the shared vectors in Protocols/vectors/guest/ (pytest)."""
+"""The Python guest codec against the shared vectors in Protocols/vectors/guest/frames.vectors (pytest)."""
 
 import json
 import os
@@ -13,21 +13,24 @@ while not os.path.exists(os.path.join(ROOT, "Package.swift")):
     ROOT = os.path.dirname(ROOT)
 sys.path.insert(0, os.path.join(ROOT, "Tools", "python"))
 
-from handsethub import guest  # noqa: E402
+from handsethub import guest, vectors  # noqa: E402
 
-VECTORS = os.path.join(ROOT, "Protocols", "vectors", "guest")
-with open(os.path.join(VECTORS, "manifest.json")) as f:
-    MANIFEST = json.load(f)
+FRAMES = vectors.load("guest/frames.vectors")
+BY_NAME = {v.name: v for v in FRAMES}
+# The valid vectors (an `expect` field) and the malformed ones (an `error` field), each as one dict with its
+# name under "file".
+MANIFEST = {
+    "vectors": [dict(json.loads(v["expect"]), file=v.name) for v in FRAMES if "expect" in v],
+    "malformed": [dict(json.loads(v["error"]), file=v.name) for v in FRAMES if "error" in v],
+}
 
 
 def load_hex(name):
-    with open(os.path.join(VECTORS, name)) as f:
-        text = "".join(line.split("#", 1)[0] for line in f)
-    return bytes.fromhex("".join(text.split()))
+    return BY_NAME[name].bytes()
 
 
 def expected(value):
-    """Manifest JSON to Python values: {"hex": ...} is bytes."""
+    """Vector JSON to Python values: {"hex": ...} is bytes."""
     if isinstance(value, dict):
         if set(value) == {"hex"}:
             return bytes.fromhex(value["hex"])
@@ -94,7 +97,7 @@ def test_chunking_never_changes_the_result():
 def test_client_against_a_scripted_hub():
     client_sock, hub_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     secret = b"s3cret"
-    welcome = expected(MANIFEST["vectors"][[v["file"] for v in MANIFEST["vectors"]].index("welcome.hex")]["fields"])
+    welcome = expected(MANIFEST["vectors"][[v["file"] for v in MANIFEST["vectors"]].index("welcome")]["fields"])
     failures = []
 
     def hub():
