@@ -34,6 +34,11 @@ let package = Package(
         // The one socket-address type (`unix:PATH`, `tcp:HOST:PORT`): parsing and printing, pure.
         .target(name: "Endpoints"),
         .target(name: "EventLoop", dependencies: ["CUV", "Endpoints"]),
+        // Kernel interfaces Swift cannot import cleanly (tun/tap ioctls, memfd seals, SCM_RIGHTS, sched, PTYs,
+        // malloc tuning) as plain C functions; only HubSystem imports it.
+        .target(name: "CHubSystem"),
+        // The system layer: typed Swift wrappers over the kernel calls the hub and its devices make.
+        .target(name: "HubSystem", dependencies: ["CHubSystem"]),
         // zlib for ZRLE and PNG; OpenSSL's libcrypto only for the DES step of VNC authentication.
         .systemLibrary(
             name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
@@ -68,6 +73,7 @@ let package = Package(
             dependencies: [
                 "EventLoop", "Wire", "GuestWire", "ControlWire", "JSON", "Events", "PlatformConfig", "Hypervisor",
                 "ATWire", "Modem", "EthernetWire", "Ethernet", "RFBWire", "Framebuffer",
+                "HubSystem",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
@@ -85,6 +91,7 @@ let package = Package(
             name: "hubd",
             dependencies: [
                 "HubServer", "PlatformConfig",
+                "HubSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -103,6 +110,7 @@ let package = Package(
         .testTarget(name: "EndpointsTests", dependencies: ["Endpoints"]),
         .testTarget(name: "ClientSocketTests", dependencies: ["ClientSocket", "Endpoints"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "Endpoints", "TestSupport"]),
+        .testTarget(name: "HubSystemTests", dependencies: ["HubSystem"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "VectorSupport"]),
         .testTarget(name: "GuestWireTests", dependencies: ["GuestWire", "Wire", "VectorSupport"]),
         .testTarget(name: "ATWireTests", dependencies: ["ATWire", "Wire", "VectorSupport"]),
@@ -119,7 +127,7 @@ let package = Package(
         .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor", "TestSupport"]),
         .testTarget(
             name: "HubServerTests",
-            dependencies: ["HubServer", "HubControlClient", "HubGuest", "EventLoop", "TestSupport"]),
+            dependencies: ["HubServer", "HubControlClient", "HubGuest", "EventLoop", "TestSupport", "HubSystem"]),
     ],
     swiftLanguageModes: [.v6]
 )

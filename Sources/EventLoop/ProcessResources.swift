@@ -1,7 +1,7 @@
 import Glibc
 
-/// The process-wide resources the hub adjusts at start and after bursts: the open-file limit and the heap.
-/// Kept together so the OS calls behind them live in one place.
+/// The process-wide open-file limit the hub raises at start and the listeners keep a reserve under. (The heap is
+/// tuned and trimmed through `HubSystem.Memory`.)
 public enum ProcessResources {
     /// The open-file limit before and after `raiseOpenFileLimit`.
     public struct OpenFileLimit: Sendable, Equatable {
@@ -39,14 +39,4 @@ public enum ProcessResources {
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return (0, 0) }
         return (UInt64(limit.rlim_cur), UInt64(limit.rlim_max))
     }
-
-    /// Gives free heap pages back to the kernel, wherever they are in the heap (glibc's `malloc_trim(0)`).
-    /// After a burst of connections freed their buffers the free memory sits between live blocks, where the
-    /// trim threshold alone (which only returns the top of the heap) never reaches it.
-    @discardableResult
-    public static func returnFreeMemory() -> Bool { glibcMallocTrim(0) != 0 }
 }
-
-/// glibc's `malloc_trim(3)`; declared here because Swift's Glibc module does not import malloc.h.
-@_silgen_name("malloc_trim")
-private func glibcMallocTrim(_ pad: Int) -> Int32

@@ -1,4 +1,5 @@
 import EventLoop
+import HubSystem
 import JSON
 import Logging
 import PlatformConfig
@@ -307,7 +308,7 @@ final class AdmissionRegistry {
         trimTimer.start(afterMilliseconds: 1000) { [unowned self] in
             self.releasedSinceTrim = 0
             self.memoryTrims += 1
-            ProcessResources.returnFreeMemory()
+            Memory.returnFreeMemory()
         }
     }
 

@@ -1,7 +1,7 @@
 import Ethernet
 import EthernetWire
 import EventLoop
-import Glibc
+import HubSystem
 import JSON
 import PlatformConfig
 import Wire
@@ -412,13 +412,7 @@ final class TapAttachment: PortAttachment, EthernetSlicedReader {
     /// until the pass ends, so a busy tap cannot hold the loop (ethernet.md §4.8).
     private func readAvailable() {
         while !slice.isUsed {
-            // SAFETY: reads at most buffer.count bytes into the buffer.
-            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                break
-            }
-            if count == 0 { break }
+            guard let count = try? Descriptors.read(fd, into: &buffer), count > 0 else { break }
             slice.countFrame()
             slice.countBytes(count)
             port.received(Array(buffer[0..<count])[...])
@@ -440,9 +434,7 @@ final class TapAttachment: PortAttachment, EthernetSlicedReader {
     func send(_ frames: ArraySlice<ArraySlice<UInt8>>) -> Int {
         var failed = 0
         for frame in frames {
-            // SAFETY: writes exactly the frame's bytes.
-            let written = frame.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if written != frame.count {
+            if (try? Descriptors.write(fd, frame)) != frame.count {
                 failed += 1
                 writeFailures += 1
             }
@@ -464,7 +456,7 @@ final class TapAttachment: PortAttachment, EthernetSlicedReader {
     }
 
     func close() {
-        poll.close { [fd] in _ = Glibc.close(fd) }
+        poll.close { [fd] in Descriptors.close(fd) }
     }
 }
 

@@ -1,5 +1,5 @@
 import EthernetWire
-import Glibc
+import HubSystem
 import Wire
 
 /// A pcap file being written for a segment or one port. Records are buffered and written once per
@@ -16,8 +16,11 @@ final class EthernetCapture {
     private(set) var writeError: Int32 = 0
 
     init(path: String, port: String?, snapLength: Int) throws(EthernetCaptureError) {
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw EthernetCaptureError(path: path, code: errno) }
+        do {
+            fd = try Files.openForWriting(path, .truncate(permissions: 0o644))
+        } catch {
+            throw EthernetCaptureError(path: path, code: error.code)
+        }
         self.path = path
         self.port = port
         self.snapLength = snapLength
@@ -36,14 +39,12 @@ final class EthernetCapture {
         guard !pending.isEmpty, writeError == 0 else { return }
         var offset = 0
         while offset < pending.count {
-            // SAFETY: the pointer and count stay within `pending`.
-            let written = pending.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                writeError = errno
+            do {
+                offset += try Descriptors.write(fd, pending[offset...])
+            } catch {
+                writeError = error.code
                 break
             }
-            offset += written
         }
         bytesWritten += UInt64(offset)
         pending.removeAll(keepingCapacity: true)
@@ -51,7 +52,7 @@ final class EthernetCapture {
 
     func close() {
         flush()
-        Glibc.close(fd)
+        Descriptors.close(fd)
     }
 }
 
@@ -59,7 +60,7 @@ final class EthernetCapture {
 struct EthernetCaptureError: Error {
     let path: String
     let code: Int32
-    var message: String { "cannot open \(path): \(String(cString: strerror(code)))" }
+    var message: String { "cannot open \(path): \(SystemError.describe(code))" }
 }
 
 /// Frames streamed live to control clients as `eth.frame` events (`Protocols/control.md` §13): each frame is

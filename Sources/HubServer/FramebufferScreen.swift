@@ -1,6 +1,5 @@
 import EventLoop
 import Framebuffer
-import Glibc
 import GuestWire
 import Hypervisor
 import JSON

@@ -1,7 +1,7 @@
 import Crypto
 import EventLoop
-import Glibc
 import GuestWire
+import HubSystem
 import Hypervisor
 import Logging
 import Wire
@@ -638,9 +638,12 @@ final class GuestSession {
                 let id = regionNames.first(where: { $0.value == view.name })?.key
             else { continue }
             let readWrite = view.access == .readWrite
-            let descriptor = readWrite ? backing.descriptor : backing.openReadOnly()
-            guard descriptor >= 0 else {
-                logger.warning("region \(view.name): no read-only descriptor (errno \(errno)); TCP-style access only")
+            let descriptor: Int32
+            do {
+                descriptor = readWrite ? backing.descriptor : try backing.openReadOnly()
+            } catch {
+                logger.warning(
+                    "region \(view.name): no read-only descriptor (errno \(error.code)); TCP-style access only")
                 continue
             }
             let frame = GuestFrame(
@@ -661,9 +664,9 @@ final class GuestSession {
             let sent = sendWithDescriptor(
                 socket: connection.fileDescriptor, bytes: next.frame, descriptor: next.descriptor)
             if sent.count == 0 {
-                guard sent.errno == EAGAIN || sent.errno == EWOULDBLOCK || sent.errno == EINTR else {
+                guard sent.error?.wouldBlock ?? true else {
                     // The connection is failing; reading will report it.
-                    logger.info("descriptor not sent: errno \(sent.errno)")
+                    logger.info("descriptor not sent: errno \(sent.error?.code ?? 0)")
                     releasePendingDescriptors()
                     return
                 }
@@ -674,7 +677,7 @@ final class GuestSession {
                 return
             }
             pendingDescriptors.removeFirst()
-            if next.ownsDescriptor { Glibc.close(next.descriptor) }
+            if next.ownsDescriptor { Descriptors.close(next.descriptor) }
             if sent.count < next.frame.count {
                 let retry: ((LoopError?) -> Void)? =
                     pendingDescriptors.isEmpty ? nil : { [self] _ in self.sendPendingDescriptors() }
@@ -690,7 +693,7 @@ final class GuestSession {
     }
 
     private func releasePendingDescriptors() {
-        for pending in pendingDescriptors where pending.ownsDescriptor { Glibc.close(pending.descriptor) }
+        for pending in pendingDescriptors where pending.ownsDescriptor { Descriptors.close(pending.descriptor) }
         pendingDescriptors.removeAll()
     }
 
@@ -736,7 +739,7 @@ final class GuestSession {
     ) {
         let frame = GuestFrame(.channelData(ArraySlice(data)), channel: number).encode()
         guard case .attached = state, passesDescriptors else {
-            if ownsDescriptor { Glibc.close(descriptor) }
+            if ownsDescriptor { Descriptors.close(descriptor) }
             return
         }
         pendingDescriptors.append(

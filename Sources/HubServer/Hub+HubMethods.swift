@@ -1,7 +1,7 @@
 import ControlWire
 import EventLoop
-import Glibc
 import GuestWire
+import HubSystem
 import JSON
 import PlatformConfig
 
@@ -66,7 +66,7 @@ extension Hub {
             "version": .string(Hub.version),
             "protocol": .int(ControlProtocol.version),
             "platform": .string(configuration.platform.name),
-            "pid": .int(Int64(getpid())),
+            "pid": .int(Int64(CurrentProcess.id)),
             "startedAtUnixNs": .uint(startedWallNanos),
             "uptimeMs": .int(Int64(uptimeNanos / 1_000_000)),
             "endpoints": [

@@ -1,7 +1,7 @@
 import ATWire
 import ControlWire
 import EventLoop
-import Glibc
+import HubSystem
 import JSON
 import Modem
 
@@ -260,11 +260,8 @@ extension Hub {
 
     /// Wall-clock time as an SMS service-centre timestamp (UTC).
     static func smsTimestamp() -> SMSTimestamp {
-        var seconds = time_t(Hub.wallClockNanos() / 1_000_000_000)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
+        let now = WallClock.utc(secondsSinceEpoch: Int(Hub.wallClockNanos() / 1_000_000_000))
         return SMSTimestamp(
-            year: Int(parts.tm_year) + 1900, month: Int(parts.tm_mon) + 1, day: Int(parts.tm_mday),
-            hour: Int(parts.tm_hour), minute: Int(parts.tm_min), second: Int(parts.tm_sec))
+            year: now.year, month: now.month, day: now.day, hour: now.hour, minute: now.minute, second: now.second)
     }
 }

@@ -1,7 +1,7 @@
 import ControlWire
 import EventLoop
-import Glibc
 import GuestWire
+import HubSystem
 import Hypervisor
 import JSON
 import Logging
@@ -96,7 +96,7 @@ public final class Hub {
         self.logger = logger
         // A peer that hangs up while a write is queued must cost the hub that connection, not its life:
         // with SIGPIPE ignored the write fails with EPIPE and the session closes.
-        signal(SIGPIPE, SIG_IGN)
+        CurrentProcess.ignoreBrokenPipe()
         do {
             loop = try Loop()
             door = try LoopDoor(loop: loop)
@@ -402,10 +402,10 @@ public final class Hub {
     // MARK: Shutdown
 
     private func watchSignals() throws(HubStartError) {
-        for number in [SIGINT, SIGTERM] {
+        for number in [SignalNumber.interrupt, SignalNumber.terminate] {
             do {
                 let watcher = try SignalWatcher(loop: loop, signal: number) { [unowned self] received in
-                    self.shutdown(reason: received == SIGINT ? "SIGINT" : "SIGTERM")
+                    self.shutdown(reason: received == SignalNumber.interrupt ? "SIGINT" : "SIGTERM")
                 }
                 signalWatchers.append(watcher)
             } catch {
@@ -454,7 +454,7 @@ public final class Hub {
             // The grace timer must not keep an otherwise finished loop alive.
             grace.unreference()
         }
-        if let readyFile = options.readyFile { unlink(readyFile) }
+        if let readyFile = options.readyFile { Files.remove(readyFile) }
     }
 
     // MARK: Ready file
@@ -462,25 +462,26 @@ public final class Hub {
     private func writeReadyFile() throws(HubStartError) {
         guard let path = options.readyFile else { return }
         let document: JSON = [
-            "pid": .int(Int64(getpid())),
+            "pid": .int(Int64(CurrentProcess.id)),
             "version": .string(Hub.version),
             "control": .array(boundControlEndpoints.map { .string($0.description) }),
             "guest": .array(boundGuestEndpoints.map { .string($0.description) }),
         ]
         // Written to a temporary name and renamed, so a reader never sees half a file.
         let temporary = path + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw .readyFile(path: path, errno: errno) }
         var bytes = document.serializedBytes()
         bytes.append(0x0a)
-        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        close(fd)
-        guard written == bytes.count, rename(temporary, path) == 0 else { throw .readyFile(path: path, errno: errno) }
+        do {
+            let fd = try Files.openForWriting(temporary, .truncate(permissions: 0o644))
+            defer { Descriptors.close(fd) }
+            try Descriptors.writeAll(fd, bytes)
+            try Files.rename(temporary, to: path)
+        } catch {
+            throw .readyFile(path: path, errno: error.code)
+        }
     }
 
     static func wallClockNanos() -> UInt64 {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+        WallClock.nanoseconds()
     }
 }

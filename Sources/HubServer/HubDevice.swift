@@ -1,6 +1,6 @@
 import ControlWire
-import Glibc
 import GuestWire
+import HubSystem
 import JSON
 
 /// A device family plugged into the hub (Ethernet segments, the modem, the framebuffer…).
@@ -101,7 +101,7 @@ final class GuestChannelEndpoint {
         return true
     }
 
-    private func close(descriptor: Int32) { if descriptor >= 0 { _ = Glibc.close(descriptor) } }
+    private func close(descriptor: Int32) { Descriptors.close(descriptor) }
 
     /// Refuses a guest's command with a guest-protocol `ERROR` frame on this channel (`Protocols/guest.md`
     /// §5.5; request id 0). The channel stays open.

@@ -1,4 +1,4 @@
-import Glibc
+import HubSystem
 import JSON
 
 /// How the hub's loop thread is scheduled (`hub.realTimePriority`), as applied when the loop started.
@@ -10,25 +10,21 @@ struct HubScheduling {
     /// Why it is not, when it was asked for.
     var refusal: String?
 
-    /// `SCHED_RESET_ON_FORK` (<sched.h>, Linux 2.6.32+; only under `_GNU_SOURCE`, so not imported).
-    static let resetOnFork: Int32 = 0x4000_0000
-
     /// Puts the calling thread (the loop's) at `SCHED_FIFO` `priority`; 0 leaves it alone.
     static func apply(priority: Int) -> HubScheduling {
         var result = HubScheduling(requested: priority)
         guard priority > 0 else { return result }
-        var parameters = sched_param(sched_priority: Int32(priority))
         // 0 names the calling thread: only the loop thread is raised, not helper threads. Guests the supervisor
         // (re)starts are forked from this thread and would inherit the hub's priority, above the real-time
         // partitions: with reset-on-fork they start at normal scheduling and get their own class's policy.
-        if sched_setscheduler(0, SCHED_FIFO | HubScheduling.resetOnFork, &parameters) == 0 {
+        do {
+            try Scheduling.setRealTime(pid: 0, priority: Int32(priority), resetOnFork: true)
             result.applied = true
-        } else {
-            let code = errno
+        } catch {
             result.refusal =
-                code == EPERM
+                error.code == SystemError.permissionDenied
                 ? "EPERM: SCHED_FIFO needs CAP_SYS_NICE (or an RLIMIT_RTPRIO of at least \(priority))"
-                : "errno \(code)"
+                : "errno \(error.code)"
         }
         return result
     }

@@ -1,4 +1,4 @@
-import Glibc
+import HubSystem
 import JSON
 import Logging
 
@@ -19,10 +19,9 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
+        let now = WallClock.nanoseconds()
         var record: JSONObject = [
-            "time": .double(Double(now.tv_sec) + Double(now.tv_nsec) / 1e9),
+            "time": .double(Double(now / 1_000_000_000) + Double(now % 1_000_000_000) / 1e9),
             "level": .string(event.level.rawValue),
             "logger": .string(label),
             "message": .string(event.message.description),
@@ -33,7 +32,7 @@ public struct JSONLogHandler: LogHandler {
         for (key, value) in merged.sorted(by: { $0.key < $1.key }) { record[key] = JSONLogHandler.json(value) }
         var bytes = JSON.object(record).serializedBytes()
         bytes.append(0x0a)
-        bytes.withUnsafeBytes { raw in _ = Glibc.write(2, raw.baseAddress, raw.count) }
+        _ = try? Descriptors.write(2, bytes)
     }
 
     private static func json(_ value: Logger.Metadata.Value) -> JSON {

@@ -1,5 +1,5 @@
 import EventLoop
-import Glibc
+import HubSystem
 
 /// A control client inside the hub's own process and thread, over a socketpair: the bytes it sends go
 /// through the same session, framer, router and method handlers as a network client's. For fuzzing the
@@ -13,18 +13,20 @@ public final class LocalControlClient {
 
     init(hub: Hub, requiresToken: Bool) throws(LoopError) {
         self.hub = hub
-        var fds: [Int32] = [-1, -1]
-        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0 else {
-            throw LoopError(code: -errno, operation: "socketpair")
+        let fds: (Int32, Int32)
+        do {
+            fds = try Sockets.streamPair()
+        } catch {
+            throw LoopError(code: -error.code, operation: "socketpair")
         }
-        fd = fds[0]
-        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        fd = fds.0
+        try? Descriptors.setNonBlocking(fd)
         let connection: Connection
         do {
-            connection = try Connection.adopting(fileDescriptor: fds[1], loop: hub.loop)
+            connection = try Connection.adopting(fileDescriptor: fds.1, loop: hub.loop)
         } catch {
-            Glibc.close(fds[0])
-            Glibc.close(fds[1])
+            Descriptors.close(fds.0)
+            Descriptors.close(fds.1)
             throw error
         }
         hub.acceptControl(connection, requiresToken: requiresToken, limits: hub.configuration.hub.limits)
@@ -34,7 +36,7 @@ public final class LocalControlClient {
 
     /// Hangs up the client's end (the hub sees end of stream at its next loop pass).
     public func close() {
-        if fd >= 0 { Glibc.close(fd) }
+        Descriptors.close(fd)
         fd = -1
     }
 
@@ -49,22 +51,23 @@ public final class LocalControlClient {
         for _ in 0..<maxPasses where !closed {
             var progressed = false
             if offset < bytes.count {
-                let written = bytes[offset...].withUnsafeBytes {
-                    send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
-                }
-                if written > 0 {
+                if let written = try? Sockets.send(fd, bytes[offset...]), written > 0 {
                     offset += written
                     progressed = true
                 }
             }
             _ = hub.loop.runOnce(wait: false)
             while true {
-                let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
-                if count > 0 {
+                do {
+                    let count = try Sockets.receiveNow(fd, into: &buffer)
+                    guard count > 0 else {
+                        closed = true
+                        break
+                    }
                     output += buffer[..<count]
                     progressed = true
-                } else {
-                    if count == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) { closed = true }
+                } catch {
+                    if !error.wouldBlock { closed = true }
                     break
                 }
             }

@@ -1,4 +1,4 @@
-import Glibc
+import HubSystem
 import Hypervisor
 
 /// A shared region's bytes in a memfd mapped `MAP_SHARED` into the hub, so that TCP guests'
@@ -21,85 +21,60 @@ final class MemfdRegionBacking: RegionBacking {
     let sizeBytes: UInt64
     /// The read-write memfd. Sent as is for read-write grants.
     let descriptor: Int32
-    private let base: UnsafeMutableRawPointer?
+    private let mapping: SharedMapping
 
     /// Creates and maps a memfd of `sizeBytes`; nil when the kernel refuses (the caller falls back to the heap).
     init?(name: String, sizeBytes: UInt64) {
-        guard sizeBytes <= UInt64(Int.max) else { return nil }
-        let fd = hubMemfdCreate("handsethub:\(name)", UInt32(MFD_CLOEXEC | MFD_ALLOW_SEALING))
-        guard fd >= 0 else { return nil }
-        guard ftruncate(fd, off_t(sizeBytes)) == 0,
-            fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == 0
-        else {
-            close(fd)
+        guard sizeBytes <= UInt64(Int.max),
+            let fd = try? Memfd.create(name: "handsethub:\(name)", size: sizeBytes)
+        else { return nil }
+        do {
+            try Memfd.seal(fd, [.shrink, .grow, .seal])
+            mapping = try SharedMapping(fd: fd, count: Int(sizeBytes))
+            // The owner's read bit stays, so the hub (root or not) can still reopen it read-only for each grantee.
+            try Memfd.restrictToOwnerReading(fd)
+        } catch {
+            Descriptors.close(fd)
             return nil
         }
-        var mapping: UnsafeMutableRawPointer? = nil
-        if sizeBytes > 0 {
-            let mapped = mmap(nil, Int(sizeBytes), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
-            guard let mapped, mapped != MAP_FAILED else {
-                close(fd)
-                return nil
-            }
-            mapping = mapped
-        }
-        // The owner's read bit stays, so the hub (root or not) can still reopen it read-only for each grantee.
-        guard fchmod(fd, S_IRUSR) == 0 else {
-            if let mapping { munmap(mapping, Int(sizeBytes)) }
-            close(fd)
-            return nil
-        }
-        base = mapping
         descriptor = fd
         self.sizeBytes = sizeBytes
     }
 
     deinit {
-        if let base { munmap(base, Int(sizeBytes)) }
-        close(descriptor)
+        Descriptors.close(descriptor)
     }
 
     func read(offset: UInt64, count: Int) -> [UInt8] {
-        guard let base, count > 0 else { return [] }
-        // SAFETY: the model checked offset + count <= sizeBytes, the mapping's length.
-        return Array(UnsafeRawBufferPointer(start: base + Int(offset), count: count))
+        let bytes = mapping.bytes
+        guard bytes.count > 0, count > 0 else { return [] }
+        // SAFETY: the model checked offset + count <= sizeBytes, the mapping's length, alive as long as self.
+        return Array(bytes[Int(offset)..<(Int(offset) + count)])
     }
 
     func write(offset: UInt64, bytes: some Collection<UInt8>) {
-        guard let base, !bytes.isEmpty else { return }
-        // SAFETY: the model checked offset + bytes.count <= sizeBytes, the mapping's length.
-        let target = UnsafeMutableRawBufferPointer(start: base + Int(offset), count: bytes.count)
-        _ = target.initializeMemory(as: UInt8.self, from: bytes)
+        let target = mapping.bytes
+        guard target.count > 0, !bytes.isEmpty else { return }
+        // SAFETY: the model checked offset + bytes.count <= sizeBytes, the mapping's length, alive as long as self.
+        let slice = UnsafeMutableRawBufferPointer(rebasing: target[Int(offset)..<(Int(offset) + bytes.count)])
+        _ = slice.initializeMemory(as: UInt8.self, from: bytes)
     }
 
     /// Calls `body` with the mapping (empty for a zero-size backing). Another process may be writing it
     /// meanwhile: readers must treat the bytes as untrusted and possibly torn.
     func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
         // SAFETY: the mapping covers sizeBytes and lives as long as self; the seals keep the file that long.
-        body(UnsafeRawBufferPointer(start: base, count: base == nil ? 0 : Int(sizeBytes)))
+        body(UnsafeRawBufferPointer(mapping.bytes))
     }
 
     /// A duplicate of the read-write descriptor, for a transfer that closes what it sends. -1 on failure.
-    func duplicateDescriptor() -> Int32 { fcntl(descriptor, F_DUPFD_CLOEXEC, 0) }
+    func duplicateDescriptor() -> Int32 { (try? Descriptors.duplicate(descriptor)) ?? -1 }
 
     /// A new descriptor for the same memory that can only be mapped for reading: the memfd reopened
     /// `O_RDONLY` through `/proc/self/fd`, a fresh open file description per grantee (a shared one would
     /// share its file offset, status flags and OFD locks between guests). Sealing the memfd against writes
-    /// is not an option, as the hub and read-write grantees write it. The caller closes the result. -1 with
-    /// errno set on failure.
-    func openReadOnly() -> Int32 {
-        open("/proc/self/fd/\(descriptor)", O_RDONLY | O_CLOEXEC)
+    /// is not an option, as the hub and read-write grantees write it. The caller closes the result.
+    func openReadOnly() throws(SystemError) -> Int32 {
+        try Memfd.openReadOnly(descriptor)
     }
 }
-
-/// `memfd_create(2)`; declared here because Glibc's Swift overlay hides it behind `_GNU_SOURCE`.
-@_silgen_name("memfd_create")
-private func hubMemfdCreate(_ name: UnsafePointer<CChar>, _ flags: UInt32) -> Int32
-
-/// Flags of `memfd_create(2)` and file seals of `fcntl(2)` (linux/memfd.h, linux/fcntl.h), hidden by the overlay.
-private let MFD_CLOEXEC: Int32 = 1
-private let MFD_ALLOW_SEALING: Int32 = 2
-private let F_ADD_SEALS: Int32 = 1033
-private let F_SEAL_SEAL: Int32 = 1
-private let F_SEAL_SHRINK: Int32 = 2
-private let F_SEAL_GROW: Int32 = 4

@@ -1,6 +1,6 @@
 import ControlWire
 import EventLoop
-import Glibc
+import HubSystem
 import JSON
 import Logging
 import Modem
@@ -56,7 +56,7 @@ public final class ModemSimServer {
         self.token = token
         // A hub that gave up on this simulator (it was stopped, Protocols/modem.md §6.3) has closed the
         // connections queued meanwhile; answering their hellos must fail with EPIPE, not kill the process.
-        signal(SIGPIPE, SIG_IGN)
+        CurrentProcess.ignoreBrokenPipe()
         do {
             loop = try Loop()
         } catch {
@@ -74,7 +74,7 @@ public final class ModemSimServer {
                 throw HubStartError.listen(entry: "--listen", endpoint: endpoint, error)
             }
         }
-        for number in [SIGINT, SIGTERM] {
+        for number in [SignalNumber.interrupt, SignalNumber.terminate] {
             if let watcher = try? SignalWatcher(loop: loop, signal: number, { [unowned self] _ in self.stop() }) {
                 signals.append(watcher)
             }

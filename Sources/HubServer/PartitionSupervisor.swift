@@ -1,5 +1,5 @@
 import EventLoop
-import Glibc
+import HubSystem
 import Hypervisor
 import JSON
 import Logging
@@ -54,12 +54,15 @@ final class PartitionSupervisor {
         self.logger = logger
         self.logger[metadataKey: "partition"] = "\(partition.name)"
         if let path = launch.logFile {
-            logFile = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
-            if logFile < 0 { logger.warning("cannot open log file \(path): errno \(errno)") }
+            do {
+                logFile = try Files.openForWriting(path, .append(permissions: 0o640))
+            } catch {
+                logger.warning("cannot open log file \(path): errno \(error.code)")
+            }
         }
     }
 
-    deinit { if logFile >= 0 { close(logFile) } }
+    deinit { Descriptors.close(logFile) }
 
     var processID: Int32? { process.flatMap { $0.hasExited ? nil : $0.processID } }
 
@@ -91,11 +94,11 @@ final class PartitionSupervisor {
         }
         stopping = true
         lastReason = reason
-        if state == .suspended { try? process.kill(signal: SIGCONT) }
-        try? process.kill(signal: SIGTERM)
+        if state == .suspended { try? process.kill(signal: SignalNumber.resume) }
+        try? process.kill(signal: SignalNumber.terminate)
         killTimer?.close()
         killTimer = try? Timer.once(loop: hub.loop, afterMilliseconds: 2000) { [weak self] in
-            try? self?.process?.kill(signal: SIGKILL)
+            try? self?.process?.kill(signal: SignalNumber.kill)
         }
     }
 
@@ -108,15 +111,15 @@ final class PartitionSupervisor {
         pendingRestart = true
         stopping = true
         lastReason = reason
-        if state == .suspended { try? process.kill(signal: SIGCONT) }
-        try? process.kill(signal: SIGKILL)
+        if state == .suspended { try? process.kill(signal: SignalNumber.resume) }
+        try? process.kill(signal: SignalNumber.kill)
     }
 
     /// SIGSTOP / SIGCONT the process (the hub has already told the guest, and the model stops deliveries).
     func setSuspended(_ suspended: Bool) -> String? {
         guard let process, !process.hasExited else { return "no process is running" }
         do {
-            try process.kill(signal: suspended ? SIGSTOP : SIGCONT)
+            try process.kill(signal: suspended ? SignalNumber.stop : SignalNumber.resume)
         } catch {
             return "\(error)"
         }
@@ -144,13 +147,13 @@ final class PartitionSupervisor {
         killTimer?.close()
         stopping = true
         if let process, !process.hasExited {
-            try? process.kill(signal: SIGCONT)
-            try? process.kill(signal: SIGTERM)
+            try? process.kill(signal: SignalNumber.resume)
+            try? process.kill(signal: SignalNumber.terminate)
         }
     }
 
     func killForShutdown() {
-        if let process, !process.hasExited { try? process.kill(signal: SIGKILL) }
+        if let process, !process.hasExited { try? process.kill(signal: SignalNumber.kill) }
     }
 
     // MARK: Events from the hub
@@ -167,7 +170,7 @@ final class PartitionSupervisor {
         guard reason == .heartbeatMissed, let process, !process.hasExited else { return }
         lastReason = "missed heartbeat"
         crashReason = "missed heartbeat (no traffic for 3 x \(partition.heartbeatMs ?? 0) ms)"
-        try? process.kill(signal: SIGKILL)
+        try? process.kill(signal: SignalNumber.kill)
     }
 
     private var crashReason: String?
@@ -175,15 +178,7 @@ final class PartitionSupervisor {
     // MARK: Process life
 
     private func spawn(reason: String) {
-        var environment: [String: String] = [:]
-        var index = 0
-        while let entry = environ[index] {
-            let text = String(cString: entry)
-            if let equals = text.firstIndex(of: "=") {
-                environment[String(text[..<equals])] = String(text[text.index(after: equals)...])
-            }
-            index += 1
-        }
+        var environment = CurrentProcess.environment
         for entry in launch.environment {
             let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             environment[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
@@ -227,7 +222,7 @@ final class PartitionSupervisor {
             // A restart does not end a suspension (`Protocols/guest.md` §9.2): the new process is stopped at
             // once, before it attaches, and continued by `partition.resume`.
             if partitionSuspended {
-                try? child.kill(signal: SIGSTOP)
+                try? child.kill(signal: SignalNumber.stop)
                 transition(to: .suspended, reason: "\(reason); started stopped: the partition is suspended")
                 return
             }
@@ -248,7 +243,7 @@ final class PartitionSupervisor {
             [weak self] in
             guard let self, self.state == .starting else { return }
             self.crashReason = "failed to attach within \(self.launch.attachTimeoutMs) ms"
-            try? self.process?.kill(signal: SIGKILL)
+            try? self.process?.kill(signal: SignalNumber.kill)
         }
     }
 
@@ -295,7 +290,7 @@ final class PartitionSupervisor {
 
     private func output(_ bytes: ArraySlice<UInt8>) {
         log.append(bytes)
-        if logFile >= 0 { _ = bytes.withUnsafeBytes { write(logFile, $0.baseAddress, $0.count) } }
+        if logFile >= 0 { _ = try? Descriptors.write(logFile, bytes) }
     }
 
     private func exited(status: Int64, signal: Int32) {

@@ -1,5 +1,5 @@
 import EventLoop
-import Glibc
+import HubSystem
 
 /// A host pseudo-terminal for a modem: the hub reads and writes the master side; serial tools open the
 /// slave through a stable symlink. The hub keeps the slave open itself so the master never sees a
@@ -10,64 +10,48 @@ final class PseudoTerminal {
     let symlinkPath: String
     private var slaveFD: Int32
 
-    /// `_IOW('T', 0x31, int)` and `_IOR('T', 0x30, unsigned int)` in the asm-generic ioctl layout
-    /// (x86-64, arm64, riscv64).
-    static let tiocsptlck: UInt = 0x4004_5431
-    static let tiocgptn: UInt = 0x8004_5430
-
     struct Failure: Error, CustomStringConvertible {
         let description: String
     }
 
     init(loop: Loop, symlink: String) throws(Failure) {
-        // posix_openpt/grantpt/unlockpt/ptsname are hidden from Swift's Glibc module (they need
-        // _XOPEN_SOURCE), so this does what glibc does on Linux: open /dev/ptmx, clear the lock with
-        // TIOCSPTLCK and read the pts number with TIOCGPTN (devpts makes grantpt a no-op).
-        let master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC)
-        guard master >= 0 else { throw Failure(description: "open /dev/ptmx: errno \(errno)") }
-        var unlock: Int32 = 0
-        var number: UInt32 = 0
-        guard ioctl(master, PseudoTerminal.tiocsptlck, &unlock) == 0,
-            ioctl(master, PseudoTerminal.tiocgptn, &number) == 0
-        else {
-            let code = errno
-            Glibc.close(master)
-            throw Failure(description: "unlocking the PTY: errno \(code)")
+        let pair: PseudoTerminalPair
+        do {
+            // The slave is in raw mode: no echo, no line editing, no CR/LF translation; the modem does its own echo.
+            pair = try PseudoTerminalPair.open()
+        } catch {
+            let step =
+                switch error.operation {
+                case "posix_openpt": "open /dev/ptmx"
+                case "unlockpt", "ptsname_r": "unlocking the PTY"
+                default: error.operation
+                }
+            throw Failure(description: "\(step): errno \(error.code)")
         }
-        slavePath = "/dev/pts/\(number)"
-        let slave = open(slavePath, O_RDWR | O_NOCTTY | O_CLOEXEC)
-        guard slave >= 0 else {
-            Glibc.close(master)
-            throw Failure(description: "open \(slavePath): errno \(errno)")
-        }
-        // Raw mode: no echo, no line editing, no CR/LF translation; the modem does its own echo.
-        var attributes = termios()
-        tcgetattr(slave, &attributes)
-        cfmakeraw(&attributes)
-        tcsetattr(slave, TCSANOW, &attributes)
-        slaveFD = slave
+        slavePath = pair.slavePath
+        slaveFD = pair.slave
         symlinkPath = symlink
-        var status = stat()
-        if lstat(symlink, &status) == 0 {
-            guard status.st_mode & S_IFMT == S_IFLNK else {
-                Glibc.close(master)
-                Glibc.close(slave)
+        if Files.exists(symlink) {
+            guard Files.isSymlink(symlink) else {
+                Descriptors.close(pair.master)
+                Descriptors.close(pair.slave)
                 throw Failure(description: "\(symlink) exists and is not a symlink")
             }
-            unlink(symlink)
-        }
-        guard Glibc.symlink(slavePath, symlink) == 0 else {
-            let code = errno
-            Glibc.close(master)
-            Glibc.close(slave)
-            throw Failure(description: "symlink \(symlink) -> \(slavePath): errno \(code)")
+            Files.remove(symlink)
         }
         do {
-            connection = try Connection.adopting(fileDescriptor: master, loop: loop)
+            try Files.makeSymlink(symlink, to: pair.slavePath)
         } catch {
-            unlink(symlink)
-            Glibc.close(master)
-            Glibc.close(slave)
+            Descriptors.close(pair.master)
+            Descriptors.close(pair.slave)
+            throw Failure(description: "symlink \(symlink) -> \(pair.slavePath): errno \(error.code)")
+        }
+        do {
+            connection = try Connection.adopting(fileDescriptor: pair.master, loop: loop)
+        } catch {
+            Files.remove(symlink)
+            Descriptors.close(pair.master)
+            Descriptors.close(pair.slave)
             throw Failure(description: "adopting the PTY master: \(error)")
         }
     }
@@ -75,10 +59,9 @@ final class PseudoTerminal {
     func close() {
         connection.close()
         if slaveFD >= 0 {
-            Glibc.close(slaveFD)
+            Descriptors.close(slaveFD)
             slaveFD = -1
         }
-        var status = stat()
-        if lstat(symlinkPath, &status) == 0, status.st_mode & S_IFMT == S_IFLNK { unlink(symlinkPath) }
+        if Files.isSymlink(symlinkPath) { Files.remove(symlinkPath) }
     }
 }

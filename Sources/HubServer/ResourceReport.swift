@@ -1,4 +1,4 @@
-import Glibc
+import HubSystem
 import JSON
 import PlatformConfig
 
@@ -24,7 +24,7 @@ struct ResourceReport {
 
     /// Nice value for a fair-share partition when no cgroup is available: weight 100 → 0, 200 → −5, 50 → 5.
     static func niceValue(weight: Int) -> Int32 {
-        let value = -5.0 * log2(Double(max(1, weight)) / 100.0)
+        let value = -5.0 * CMath.log2(Double(max(1, weight)) / 100.0)
         return Int32(max(-10, min(19, value.rounded())))
     }
 
@@ -35,24 +35,24 @@ struct ResourceReport {
         let cgroup = report.joinCgroup(pid: pid, partition: partition)
         switch partition.schedulingClass {
         case .realTime:
-            var parameters = sched_param()
-            parameters.sched_priority = fifoPriority(partition.priority)
-            if sched_setscheduler(pid, SCHED_FIFO, &parameters) == 0 {
-                report.applied.append(
-                    Item(what: "scheduler", detail: "SCHED_FIFO priority \(parameters.sched_priority)"))
-            } else {
+            let priority = fifoPriority(partition.priority)
+            do {
+                try Scheduling.setRealTime(pid: pid, priority: priority)
+                report.applied.append(Item(what: "scheduler", detail: "SCHED_FIFO priority \(priority)"))
+            } catch {
                 report.notApplied.append(
-                    Refusal(what: "scheduler SCHED_FIFO \(parameters.sched_priority)", reason: describe(errno)))
+                    Refusal(what: "scheduler SCHED_FIFO \(priority)", reason: describe(error.code)))
             }
         case .fairShare:
             if cgroup, report.write("\(cgroupRoot)/handsethub/\(partition.name)/cpu.weight", "\(partition.weight)") {
                 report.applied.append(Item(what: "cpu.weight", detail: "\(partition.weight)"))
             } else {
                 let nice = niceValue(weight: partition.weight)
-                if setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(pid), nice) == 0 {
+                do {
+                    try Scheduling.setNice(pid: pid, nice)
                     report.applied.append(Item(what: "nice", detail: "\(nice) (from weight \(partition.weight))"))
-                } else {
-                    report.notApplied.append(Refusal(what: "nice \(nice)", reason: describe(errno)))
+                } catch {
+                    report.notApplied.append(Refusal(what: "nice \(nice)", reason: describe(error.code)))
                 }
             }
         }
@@ -74,17 +74,21 @@ struct ResourceReport {
                 Refusal(what: "cgroup", reason: "no cgroup v2 cpu and memory controllers at \(Self.cgroupRoot)"))
             return false
         }
-        mkdir(base, 0o755)
+        try? Files.makeDirectory(base)
         _ = write("\(Self.cgroupRoot)/cgroup.subtree_control", "+cpu +memory")
         _ = write("\(base)/cgroup.subtree_control", "+cpu +memory")
         let group = "\(base)/\(partition.name)"
-        if mkdir(group, 0o755) != 0 && errno != EEXIST {
-            notApplied.append(Refusal(what: "cgroup \(group)", reason: Self.describe(errno)))
+        do {
+            try Files.makeDirectory(group)
+        } catch  where error.code != SystemError.alreadyExists {
+            notApplied.append(Refusal(what: "cgroup \(group)", reason: Self.describe(error.code)))
             return false
-        }
-        guard write("\(group)/cgroup.procs", "\(pid)") else {
+        } catch {}
+        do {
+            try Files.writeControl("\(group)/cgroup.procs", "\(pid)")
+        } catch {
             notApplied.append(
-                Refusal(what: "cgroup \(group)", reason: "cannot move the process: \(Self.describe(errno))"))
+                Refusal(what: "cgroup \(group)", reason: "cannot move the process: \(Self.describe(error.code))"))
             return false
         }
         applied.append(Item(what: "cgroup", detail: group))
@@ -92,29 +96,21 @@ struct ResourceReport {
     }
 
     private mutating func write(_ path: String, _ text: String) -> Bool {
-        let fd = open(path, O_WRONLY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        let bytes = Array(text.utf8)
-        return bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } == bytes.count
+        (try? Files.writeControl(path, text)) != nil
     }
 
     private static func read(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-        return count > 0 ? String(decoding: buffer[..<count], as: UTF8.self) : nil
+        guard let bytes = try? Files.readSmall(path), !bytes.isEmpty else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     static func describe(_ code: Int32) -> String {
         switch code {
-        case EPERM: return "not permitted (EPERM: needs CAP_SYS_NICE or root)"
-        case EACCES: return "permission denied (EACCES)"
-        case EROFS: return "read-only file system (EROFS)"
-        case ENOENT: return "no such file (ENOENT)"
-        case EBUSY: return "busy (EBUSY)"
+        case SystemError.permissionDenied: return "not permitted (EPERM: needs CAP_SYS_NICE or root)"
+        case SystemError.accessDenied: return "permission denied (EACCES)"
+        case SystemError.readOnlyFileSystem: return "read-only file system (EROFS)"
+        case SystemError.noSuchFile: return "no such file (ENOENT)"
+        case SystemError.busy: return "busy (EBUSY)"
         default: return "errno \(code)"
         }
     }

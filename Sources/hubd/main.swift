@@ -1,6 +1,7 @@
 import ArgumentParser
 import Glibc
 import HubServer
+import HubSystem
 import Logging
 import PlatformConfig
 
@@ -151,8 +152,8 @@ enum FileHandleLite {
 /// (`AdmissionRegistry`), and peers that have not authenticated never get large buffers in the first place
 /// (`hub.limits.guestPreAuthFrameBytes`).
 private func keepForwardingBuffersOnTheHeap() {
-    _ = glibcMallopt(-3, 2 << 20)  // M_MMAP_THRESHOLD (malloc.h is not in the Glibc module)
-    _ = glibcMallopt(-1, 4 << 20)  // M_TRIM_THRESHOLD
+    Memory.setMmapThreshold(2 << 20)
+    Memory.setTrimThreshold(4 << 20)
 }
 
 extension PlatformConfiguration {
@@ -168,7 +169,3 @@ extension PlatformConfiguration {
         }
     }
 }
-
-/// glibc's `mallopt(3)`; declared here because Swift's Glibc module does not import malloc.h.
-@_silgen_name("mallopt")
-private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32

@@ -35,7 +35,7 @@ done
 # The C modules the hub's Swift modules import, as the package build declares them.
 clang_flags=()
 for map in "$root"/Sources/CUV/module.modulemap "$root"/Sources/CZlib/module.modulemap \
-    "$root"/Sources/COpenSSL/module.modulemap "$scratch"/checkouts/Yams/Sources/CYaml/include/module.modulemap \
+    "$root"/Sources/COpenSSL/module.modulemap "$root"/Sources/CHubSystem/include/module.modulemap "$scratch"/checkouts/Yams/Sources/CYaml/include/module.modulemap \
     "$scratch"/checkouts/swift-crypto/Sources/CCryptoBoringSSL/include/module.modulemap \
     "$scratch"/checkouts/swift-crypto/Sources/CCryptoBoringSSLShims/include/module.modulemap; do
     clang_flags+=(-Xcc "-fmodule-map-file=$map" -I "$(dirname "$map")")
