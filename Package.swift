@@ -58,7 +58,13 @@ let package = Package(
         .target(name: "ControlWire", dependencies: ["Wire", "JSON"]),
         // Hub-wide event log: sequence numbers, topic filters, replay ring, bounded per-client outboxes.
         .target(name: "Events", dependencies: ["JSON"]),
-        .target(name: "PlatformConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
+        // Configuration values, their validation, `Limits` and the reference handset: pure, no YAML parser, no I/O.
+        .target(name: "PlatformConfig"),
+        // Reads a configuration: YAML decoding (Yams, and libyaml's events to bound aliases) and the files it
+        // names (the configuration itself, secret files), resolved after decoding.
+        .target(
+            name: "PlatformConfigLoader",
+            dependencies: ["PlatformConfig", .product(name: "Yams", package: "Yams")]),
         // The pure platform model: no I/O, no clock reads; the server converts its actions and events.
         .target(name: "Hypervisor", dependencies: ["PlatformConfig"], swiftSettings: hotPathSettings),
         .target(
@@ -66,6 +72,7 @@ let package = Package(
             dependencies: [
                 "EventLoop", "Wire", "GuestWire", "ControlWire", "JSON", "Events", "PlatformConfig", "Hypervisor",
                 "ATWire", "Modem", "EthernetWire", "Ethernet", "RFBWire", "Framebuffer",
+                "PlatformConfigLoader",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
@@ -78,7 +85,7 @@ let package = Package(
         .executableTarget(
             name: "hubd",
             dependencies: [
-                "HubServer", "PlatformConfig",
+                "HubServer", "PlatformConfig", "PlatformConfigLoader",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -104,7 +111,7 @@ let package = Package(
         .testTarget(name: "EventsTests", dependencies: ["Events", "JSON"]),
         .testTarget(name: "RFBWireTests", dependencies: ["RFBWire", "CZlib", "Wire"]),
         .testTarget(name: "FramebufferTests", dependencies: ["Framebuffer", "RFBWire", "Wire"]),
-        .testTarget(name: "PlatformConfigTests", dependencies: ["PlatformConfig"]),
+        .testTarget(name: "PlatformConfigTests", dependencies: ["PlatformConfig", "PlatformConfigLoader"]),
         .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor", "TestSupport"]),
         .testTarget(
             name: "HubServerTests",

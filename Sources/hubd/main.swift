@@ -3,6 +3,7 @@ import Glibc
 import HubServer
 import Logging
 import PlatformConfig
+import PlatformConfigLoader
 
 /// `hubd`: the HandsetHub server. All logic lives in HubServer; this file parses flags and exits
 /// with the documented statuses (0 clean shutdown, 1 start-up failure, 2 invalid configuration).
