@@ -37,10 +37,15 @@ let package = Package(
             name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(
             name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // Whole-buffer zlib and CRC-32, and the long-lived deflate stream of ZRLE: the one Swift wrapper of CZlib.
+        .target(name: "Zlib", dependencies: ["CZlib"]),
+        // Pixel rectangles and their geometry, shared by the screen model and the RFB codec.
+        .target(name: "ScreenGeometry"),
         // RFB 3.8 (RFC 6143): handshake, client messages, encoders. Pure: no sockets, no clock.
-        .target(name: "RFBWire", dependencies: ["CZlib", "COpenSSL"]),
-        // The shared screen: surfaces, layout, focus, preemption, damage, keypad mapping, PNG. Pure.
-        .target(name: "Framebuffer", dependencies: ["RFBWire"]),
+        .target(name: "RFBWire", dependencies: ["Zlib", "ScreenGeometry", "COpenSSL"]),
+        // The shared screen: surfaces, layout, focus, preemption, damage, keypad mapping, PNG. Pure; it does not
+        // depend on the RFB codec.
+        .target(name: "Framebuffer", dependencies: ["Zlib", "ScreenGeometry"]),
         .target(name: "Wire"),
         .target(name: "GuestWire", dependencies: ["Wire"]),
         // AT command lines, result codes and SMS PDUs (3GPP TS 27.007 / 27.005 / 23.040): pure codecs.
@@ -72,7 +77,7 @@ let package = Package(
             dependencies: [
                 "EventLoop", "Wire", "GuestWire", "ControlWire", "JSON", "Events", "PlatformConfig", "Hypervisor",
                 "ATWire", "Modem", "EthernetWire", "Ethernet", "RFBWire", "Framebuffer",
-                "PlatformConfigLoader",
+                "PlatformConfigLoader", "Zlib",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
@@ -110,7 +115,7 @@ let package = Package(
         .testTarget(name: "ControlWireTests", dependencies: ["ControlWire", "Wire", "JSON"]),
         .testTarget(name: "EventsTests", dependencies: ["Events", "JSON"]),
         .testTarget(name: "RFBWireTests", dependencies: ["RFBWire", "CZlib", "Wire"]),
-        .testTarget(name: "FramebufferTests", dependencies: ["Framebuffer", "RFBWire", "Wire"]),
+        .testTarget(name: "FramebufferTests", dependencies: ["Framebuffer", "Wire", "Zlib"]),
         .testTarget(name: "PlatformConfigTests", dependencies: ["PlatformConfig", "PlatformConfigLoader"]),
         .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor", "TestSupport"]),
         .testTarget(
