@@ -44,10 +44,15 @@ let package = Package(
             name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(
             name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // Whole-buffer zlib and CRC-32, and the long-lived deflate stream of ZRLE: the one Swift wrapper of CZlib.
+        .target(name: "Zlib", dependencies: ["CZlib"]),
+        // Pixel rectangles and their geometry, shared by the screen model and the RFB codec.
+        .target(name: "ScreenGeometry"),
         // RFB 3.8 (RFC 6143): handshake, client messages, encoders. Pure: no sockets, no clock.
-        .target(name: "RFBWire", dependencies: ["CZlib", "COpenSSL"]),
-        // The shared screen: surfaces, layout, focus, preemption, damage, keypad mapping, PNG. Pure.
-        .target(name: "Framebuffer", dependencies: ["RFBWire"]),
+        .target(name: "RFBWire", dependencies: ["Zlib", "ScreenGeometry", "COpenSSL"]),
+        // The shared screen: surfaces, layout, focus, preemption, damage, keypad mapping, PNG. Pure; it does not
+        // depend on the RFB codec.
+        .target(name: "Framebuffer", dependencies: ["Zlib", "ScreenGeometry"]),
         .target(name: "Wire"),
         .target(name: "GuestWire", dependencies: ["Wire"]),
         // AT command lines, result codes and SMS PDUs (3GPP TS 27.007 / 27.005 / 23.040): pure codecs.
@@ -65,7 +70,13 @@ let package = Package(
         .target(name: "ControlWire", dependencies: ["Wire", "JSON"]),
         // Hub-wide event log: sequence numbers, topic filters, replay ring, bounded per-client outboxes.
         .target(name: "Events", dependencies: ["JSON"]),
-        .target(name: "PlatformConfig", dependencies: ["Endpoints", .product(name: "Yams", package: "Yams")]),
+        // Configuration values, their validation, `Limits` and the reference handset: pure, no YAML parser, no I/O.
+        .target(name: "PlatformConfig", dependencies: ["Endpoints"]),
+        // Reads a configuration: YAML decoding (Yams, and libyaml's events to bound aliases) and the files it
+        // names (the configuration itself, secret files), resolved after decoding.
+        .target(
+            name: "PlatformConfigLoader",
+            dependencies: ["PlatformConfig", .product(name: "Yams", package: "Yams")]),
         // The pure platform model: no I/O, no clock reads; the server converts its actions and events.
         .target(name: "Hypervisor", dependencies: ["PlatformConfig"], swiftSettings: hotPathSettings),
         .target(
@@ -73,7 +84,7 @@ let package = Package(
             dependencies: [
                 "EventLoop", "Wire", "GuestWire", "ControlWire", "JSON", "Events", "PlatformConfig", "Hypervisor",
                 "ATWire", "Modem", "EthernetWire", "Ethernet", "RFBWire", "Framebuffer",
-                "HubSystem",
+                "HubSystem", "PlatformConfigLoader", "Zlib",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
@@ -90,7 +101,7 @@ let package = Package(
         .executableTarget(
             name: "hubd",
             dependencies: [
-                "HubServer", "PlatformConfig",
+                "HubServer", "PlatformConfig", "PlatformConfigLoader",
                 "HubSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -122,8 +133,8 @@ let package = Package(
         .testTarget(name: "ControlWireTests", dependencies: ["ControlWire", "Wire", "JSON", "VectorSupport"]),
         .testTarget(name: "EventsTests", dependencies: ["Events", "JSON"]),
         .testTarget(name: "RFBWireTests", dependencies: ["RFBWire", "CZlib", "Wire", "VectorSupport"]),
-        .testTarget(name: "FramebufferTests", dependencies: ["Framebuffer", "RFBWire", "Wire", "VectorSupport"]),
-        .testTarget(name: "PlatformConfigTests", dependencies: ["PlatformConfig"]),
+        .testTarget(name: "FramebufferTests", dependencies: ["Framebuffer", "Wire", "Zlib", "VectorSupport"]),
+        .testTarget(name: "PlatformConfigTests", dependencies: ["PlatformConfig", "PlatformConfigLoader"]),
         .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor", "TestSupport"]),
         .testTarget(
             name: "HubServerTests",

@@ -1,4 +1,4 @@
-import RFBWire
+import ScreenGeometry
 
 /// Commands a guest sends on its framebuffer channel, one per `CHANNEL_DATA` (`Protocols/framebuffer.md` §3).
 /// All integers are big-endian; pixels are 4 bytes each: blue, green, red, unused.

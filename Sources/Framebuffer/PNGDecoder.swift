@@ -1,4 +1,4 @@
-import RFBWire
+import Zlib
 
 /// Decodes the PNG images `fb.wait` compares the screen against: 8-bit greyscale, RGB, palette,
 /// greyscale+alpha and RGBA, not interlaced. Alpha is ignored (the screen has none). Every length is

@@ -1,4 +1,4 @@
-import RFBWire
+import Zlib
 
 /// Minimal PNG writer (8-bit RGB, filter None, one IDAT) for screenshots.
 public enum PNGEncoder {

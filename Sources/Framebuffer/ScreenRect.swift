@@ -1,38 +1,8 @@
-import RFBWire
+import ScreenGeometry
 
-/// Screen rectangles are RFB rectangles: the compositor and the RFB encoders share one type.
-public typealias ScreenRect = RFBRect
-
-extension RFBRect {
-    public var isEmpty: Bool { width <= 0 || height <= 0 }
-    public var maxX: Int { x + width }
-    public var maxY: Int { y + height }
-    public var area: Int { isEmpty ? 0 : width * height }
-
-    public func intersection(_ other: RFBRect) -> RFBRect {
-        let left = max(x, other.x)
-        let top = max(y, other.y)
-        let right = min(maxX, other.maxX)
-        let bottom = min(maxY, other.maxY)
-        guard right > left, bottom > top else { return RFBRect(x: 0, y: 0, width: 0, height: 0) }
-        return RFBRect(x: left, y: top, width: right - left, height: bottom - top)
-    }
-
-    public func intersects(_ other: RFBRect) -> Bool { !intersection(other).isEmpty }
-
-    public func contains(_ other: RFBRect) -> Bool {
-        other.x >= x && other.y >= y && other.maxX <= maxX && other.maxY <= maxY
-    }
-
-    /// The bounding box of both.
-    public func union(_ other: RFBRect) -> RFBRect {
-        if isEmpty { return other }
-        if other.isEmpty { return self }
-        let left = min(x, other.x)
-        let top = min(y, other.y)
-        return RFBRect(x: left, y: top, width: max(maxX, other.maxX) - left, height: max(maxY, other.maxY) - top)
-    }
-}
+/// A rectangle on the screen. The compositor and the RFB encoders (`RFBRect`) share this one type from
+/// `ScreenGeometry`, so neither depends on the other.
+public typealias ScreenRect = PixelRect
 
 /// Damage waiting for one consumer: a short list of rectangles that collapses to their bounding box
 /// when it grows past `maxRects` (a slow viewer gets fewer, larger updates, never an unbounded list).

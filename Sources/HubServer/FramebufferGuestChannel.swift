@@ -1,6 +1,7 @@
 import Framebuffer
 import GuestWire
 import RFBWire
+import Zlib
 
 /// A partition's drawing channel to a framebuffer (`Protocols/framebuffer.md` §3).
 final class FramebufferGuestChannel: GuestChannel {

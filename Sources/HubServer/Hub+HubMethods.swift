@@ -4,6 +4,7 @@ import GuestWire
 import HubSystem
 import JSON
 import PlatformConfig
+import PlatformConfigLoader
 
 extension Hub {
     /// `hub.*`: identity, authentication, configuration in effect, limits, shutdown (`Protocols/control.md` §5).

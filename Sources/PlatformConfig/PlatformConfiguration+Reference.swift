@@ -4,14 +4,72 @@ extension PlatformConfiguration {
     ///
     /// Its secrets are development secrets: fine while every endpoint is loopback, to be replaced
     /// (preferably with `secretFile`) before any endpoint is reachable from other machines.
-    public static let reference: PlatformConfiguration = {
-        do {
-            return try load(yaml: referenceYAML)
-        } catch {
-            // The text is a constant checked by the tests; failing here is a programming error.
-            fatalError("built-in reference configuration is invalid: \(error)")
-        }
-    }()
+    ///
+    /// Built here in Swift so the model needs no YAML parser; `referenceYAML` is the same handset as text, and
+    /// the tests check that loading that text gives exactly this value.
+    public static let reference = PlatformConfiguration(
+        platform: PlatformInfo(
+            name: "reference-handset",
+            description:
+                "One-CPU handset: a baseband RTOS, Linux, a secure key partition and a management partition."),
+        hub: HubSettings(),
+        partitions: [
+            PartitionConfig(
+                name: "rtos", schedulingClass: .realTime, priority: 0, memoryBytes: 64 << 20,
+                secret: "rtos-dev-secret", mayInterrupt: ["linux", "secure"], mayMessage: ["linux", "secure"],
+                devices: [
+                    DeviceGrant(device: "modem0", access: .dedicated), DeviceGrant(device: "fb0", access: .shared),
+                    DeviceGrant(device: "lan0", access: .shared),
+                ], heartbeatMs: 1000),
+            PartitionConfig(
+                name: "linux", schedulingClass: .fairShare, priority: 8, weight: 100, memoryBytes: 512 << 20,
+                secret: "linux-dev-secret", mayInterrupt: ["rtos", "mgmt"],
+                mayMessage: ["rtos", "secure", "mgmt"],
+                devices: [DeviceGrant(device: "fb0", access: .shared), DeviceGrant(device: "lan0", access: .shared)]),
+            PartitionConfig(
+                name: "secure", schedulingClass: .realTime, priority: 1, memoryBytes: 16 << 20,
+                secret: "secure-dev-secret", mayInterrupt: ["rtos", "linux"], mayMessage: ["rtos", "linux"]),
+            PartitionConfig(
+                name: "mgmt", schedulingClass: .fairShare, priority: 12, weight: 50, memoryBytes: 32 << 20,
+                secret: "mgmt-dev-secret", mayInterrupt: ["rtos", "linux", "secure"],
+                mayMessage: ["rtos", "linux", "secure"]),
+        ],
+        links: [
+            LinkConfig(name: "rtos-linux", a: "rtos", b: "linux"),
+            LinkConfig(name: "rtos-secure", a: "rtos", b: "secure"),
+            LinkConfig(name: "linux-secure", a: "linux", b: "secure"),
+            LinkConfig(name: "mgmt-rtos", a: "mgmt", b: "rtos"),
+            LinkConfig(name: "mgmt-linux", a: "mgmt", b: "linux"),
+            LinkConfig(name: "mgmt-secure", a: "mgmt", b: "secure"),
+        ],
+        regions: [
+            RegionConfig(
+                name: "shared-status", sizeBytes: 4096,
+                grants: [
+                    RegionGrant(partition: "rtos", access: .readWrite),
+                    RegionGrant(partition: "linux", access: .readOnly),
+                ], doorbellLine: 1)
+        ],
+        devices: DevicesConfig(
+            ethernet: [
+                SegmentConfig(
+                    name: "lan0",
+                    ports: [
+                        EthernetPortConfig(name: "rtos", partition: "rtos"),
+                        EthernetPortConfig(name: "linux", partition: "linux"),
+                    ])
+            ],
+            modems: [ModemConfig(name: "modem0", owner: "rtos", backend: .builtin)],
+            framebuffers: [
+                FramebufferConfig(
+                    name: "fb0", width: 480, height: 800, bitsPerPixel: 32,
+                    rfbEndpoints: [.tcp(host: "127.0.0.1", port: 5900)],
+                    layout: [
+                        ScreenRegionConfig(name: "status-bar", owner: "rtos", x: 0, y: 0, width: 480, height: 40, z: 1),
+                        ScreenRegionConfig(name: "apps", owner: "linux", x: 0, y: 40, width: 480, height: 760, z: 0),
+                    ],
+                    defaultFocus: "linux", preemptors: ["rtos"], frameDoneLine: 8, inputLine: 9, refreshHz: 60)
+            ]))
 
     /// The reference handset as written in `Deploy/examples/reference-handset.yaml` (the tests keep the two equal).
     public static let referenceYAML: String = """

@@ -1,8 +1,9 @@
 /// The whole platform a hub emulates: its partitions and their policy, the channels between them,
 /// shared memory, devices, and where the hub listens.
 ///
-/// Build one with `load(yaml:)` / `load(path:)` (which validate), or take `reference`, the built-in reference handset
-/// (`Deploy/examples/reference-handset.yaml`). `encodeYAML()` writes a file that loads back to an equal value.
+/// Build one with `load(yaml:)` / `load(path:)` of `PlatformConfigLoader` (which validate), or take `reference`, the
+/// built-in reference handset (`Deploy/examples/reference-handset.yaml`). `encodeYAML()` writes a file that loads
+/// back to an equal value. This module holds values and their checks only: no YAML parser, no file reads.
 public struct PlatformConfiguration: Sendable, Equatable {
     /// Name and free-form description of the platform.
     public var platform: PlatformInfo

@@ -1,17 +1,8 @@
-/// A rectangle in framebuffer coordinates (u16 on the wire).
-public struct RFBRect: Sendable, Equatable, Hashable {
-    public var x: Int
-    public var y: Int
-    public var width: Int
-    public var height: Int
+import ScreenGeometry
 
-    public init(x: Int, y: Int, width: Int, height: Int) {
-        self.x = x
-        self.y = y
-        self.width = width
-        self.height = height
-    }
-}
+/// A rectangle in framebuffer coordinates (u16 on the wire): the screen model's rectangle type, shared so
+/// damage reaches the encoders unconverted.
+public typealias RFBRect = PixelRect
 
 /// One client-to-server message after the handshake (RFC 6143 §7.5).
 public enum RFBClientMessage: Sendable, Equatable {

@@ -1,3 +1,5 @@
+import Zlib
+
 /// Builds FramebufferUpdate messages (RFC 6143 §7.6.1) for one client: its pixel format, its encodings,
 /// and its own ZRLE zlib stream.
 ///

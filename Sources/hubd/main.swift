@@ -4,6 +4,7 @@ import HubServer
 import HubSystem
 import Logging
 import PlatformConfig
+import PlatformConfigLoader
 
 /// `hubd`: the HandsetHub server. All logic lives in HubServer; this file parses flags and exits
 /// with the documented statuses (0 clean shutdown, 1 start-up failure, 2 invalid configuration).

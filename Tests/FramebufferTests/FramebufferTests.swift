@@ -1,7 +1,7 @@
 import Testing
+import Zlib
 
 @testable import Framebuffer
-@testable import RFBWire
 
 func handset() -> Compositor {
     Compositor(

@@ -2,9 +2,9 @@ import Foundation
 import Testing
 import VectorSupport
 import Wire
+import Zlib
 
 @testable import Framebuffer
-@testable import RFBWire
 
 /// `fb.wait {png}` decodes expected images with `PNGDecoder`; these check it against images written by
 /// an independent encoder (Pillow, vectors on disk), every filter type, and hostile inputs.

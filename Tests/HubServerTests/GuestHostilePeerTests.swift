@@ -3,6 +3,7 @@ import GuestWire
 import HubGuest
 import JSON
 import PlatformConfig
+import PlatformConfigLoader
 import TestSupport
 import Testing
 

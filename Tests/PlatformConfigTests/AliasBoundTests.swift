@@ -1,4 +1,5 @@
 import PlatformConfig
+import PlatformConfigLoader
 import Testing
 
 /// YAML aliases are bounded before Yams composes the document (`YAMLAliasScan`): an alias chain used as a

@@ -1,4 +1,5 @@
 import Foundation
+import PlatformConfigLoader
 import Testing
 
 @testable import PlatformConfig

@@ -1,4 +1,5 @@
 import PlatformConfig
+import PlatformConfigLoader
 import Testing
 
 /// `Protocols/threat-model.md` §2: whatever is reachable from elsewhere authenticates. Protocols that

@@ -1,4 +1,5 @@
 import PlatformConfig
+import PlatformConfigLoader
 import Testing
 
 @Suite struct RoundTripTests {

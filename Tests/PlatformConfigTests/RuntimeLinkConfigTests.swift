@@ -1,4 +1,5 @@
 import PlatformConfig
+import PlatformConfigLoader
 import Testing
 
 /// `partitions[].mayOpenLinks` (links opened at run time, `Protocols/guest.md` §7.6) through the encoder,

@@ -1,4 +1,5 @@
 import PlatformConfig
+import PlatformConfigLoader
 import Testing
 
 /// Locates files of the repository (examples) from this source file's path.

@@ -1,4 +1,5 @@
 import PlatformConfig
+import PlatformConfigLoader
 import Testing
 
 /// One edit of `baseYAML` and the exact issues it must produce.

@@ -1,6 +1,7 @@
 // libFuzzer entry for the PNG decoder behind `fb.wait {png}` (Protocols/control.md §15.5): the image a control
 // client sends is decoded before it is compared with the screen, so every length in it is hostile.
-// Built by run-png-fuzz.sh from the PNG sources of Framebuffer and the zlib/CRC helpers of RFBWire as one module.
+// Built by run-png-fuzz.sh from the sources of Framebuffer, Zlib (inflate, deflate, CRC-32) and ScreenGeometry as
+// one module.
 //
 // Properties checked beyond "does not crash":
 // - the decoder never returns more pixels than the limit it was given;

@@ -30,6 +30,16 @@ for dir in "$debug"/*.build; do
     case "$(basename "$dir")" in
         *Tests.build | TestSupport.build | hubd.build | hubctl.build | hubbench.build | *-tool.build) continue ;;
     esac
+    # A Swift target's objects are the ones its output file map lists: objects of sources since moved to another
+    # module stay behind in the scratch directory and would be linked twice.
+    if [ -f "$dir/output-file-map.json" ]; then
+        while IFS= read -r object; do objects+=("$object"); done < <(python3 -c '
+import json, os, sys
+for entry in json.load(open(sys.argv[1])).values():
+    if entry.get("object") and os.path.exists(entry["object"]):
+        print(entry["object"])' "$dir/output-file-map.json")
+        continue
+    fi
     while IFS= read -r -d '' object; do objects+=("$object"); done < <(find "$dir" -name '*.o' -print0)
 done
 # The C modules the hub's Swift modules import, as the package build declares them.

@@ -10,16 +10,17 @@ mkdir -p "$out/corpus" "$out/artifacts"
 
 PYTHONPATH="$root/Tools/python" python3 -m handsethub.vectors seeds "$root/Protocols/vectors/framebuffer/png.vectors" "$out/corpus"
 
-# The PNG codec with the RFBWire sources it uses (zlib, CRC-32); zlib and libcrypto through their module maps.
-# The Framebuffer sources (the PNG codec and the helpers it shares) with RFBWire compiled as one module: the
-# import of RFBWire is dropped from copies of them.
+# The Framebuffer sources (the PNG codec and the helpers it shares) with the modules they import, Zlib and
+# ScreenGeometry, compiled as one module: the imports of those two are dropped from copies of the sources; zlib
+# through its module map.
+rm -rf "$out/src"
 mkdir -p "$out/src"
-for file in "$root"/Sources/Framebuffer/*.swift; do
-    grep -v '^import RFBWire$' "$file" > "$out/src/$(basename "$file")"
+for file in "$root"/Sources/Framebuffer/*.swift "$root"/Sources/Zlib/*.swift "$root"/Sources/ScreenGeometry/*.swift; do
+    grep -v -e '^import Zlib$' -e '^import ScreenGeometry$' "$file" > "$out/src/$(basename "$file")"
 done
-swiftc -sanitize=fuzzer,address -parse-as-library -O -g -module-name PNGDecoderFuzz \
-    -I "$root/Sources/CZlib" -I "$root/Sources/COpenSSL" \
-    "$root"/Sources/RFBWire/*.swift "$out"/src/*.swift "$root/Tools/fuzz/PNGDecoderFuzz.swift" \
+swiftc -sanitize=fuzzer,address -parse-as-library -O -g -module-name PNGDecoderFuzz -package-name HandsetHub \
+    -I "$root/Sources/CZlib" \
+    "$out"/src/*.swift "$root/Tools/fuzz/PNGDecoderFuzz.swift" \
     -o "$out/png-fuzz"
 
 "$out/png-fuzz" -max_total_time="$seconds" -max_len=8192 -artifact_prefix="$out/artifacts/" \

@@ -1,3 +1,4 @@
+import PlatformConfig
 import Yams
 
 /// Typed, path-tracking reads from a Yams node tree that record every problem instead of stopping at the first.
@@ -12,6 +13,26 @@ final class YAMLReader {
     func report(_ path: String, _ reason: String, at node: Node?) {
         let mark = node?.mark ?? marks[path]
         issues.append(ConfigIssue(path: path, reason: reason, line: mark?.line, column: mark?.column))
+    }
+
+    /// Checks made after decoding (reading secret files), by path: where the key's value sits, and how many
+    /// issues decoding had reported when it reached the key.
+    private var deferredChecks: [String: (mark: Mark?, slot: Int)] = [:]
+
+    /// Records that the value at `path` is checked after decoding (`reportDeferred`).
+    func deferCheck(_ path: String, at node: Node) {
+        deferredChecks[path] = (node.mark, issues.count)
+    }
+
+    /// Reports the issue of a deferred check where decoding would have reported it, so the report reads as if
+    /// the check had run while decoding. Deferred checks report in decoding order.
+    func reportDeferred(_ path: String, _ reason: String) {
+        guard let check = deferredChecks.removeValue(forKey: path) else { return report(path, reason, at: nil) }
+        let issue = ConfigIssue(path: path, reason: reason, line: check.mark?.line, column: check.mark?.column)
+        issues.insert(issue, at: check.slot)
+        for (key, other) in deferredChecks where other.slot >= check.slot {
+            deferredChecks[key]?.slot += 1
+        }
     }
 
     /// YAML aliases can make a small text expand into an enormous tree ("billion laughs"); decoding stops

@@ -1,3 +1,4 @@
+import PlatformConfig
 import Yams
 
 extension PlatformConfiguration {
@@ -36,10 +37,10 @@ extension PlatformConfiguration {
         }
         // The reader's own node budget is a backstop; the scan already bounded the tree it walks.
         let reader = YAMLReader(maxNodes: max(YAMLReader.maxNodes, 2 * scan.expandedNodes))
-        let config = ConfigDecoder(reader: reader, baseDirectory: baseDirectory).decode(root: root)
-        var validator = ConfigValidator(config)
+        var config = ConfigDecoder(reader: reader).decode(root: root)
+        config.resolveSecretFiles(relativeTo: baseDirectory, reader: reader)
         // With the budget spent, the tree was only partly decoded; leave one slot for saying so.
-        var issues = merge(decoding: reader.issues, validation: validator.run(), marks: reader.marks)
+        var issues = merge(decoding: reader.issues, validation: config.validate(), marks: reader.marks)
         guard issues.isEmpty else {
             let room = maxReportedIssues - (reader.budgetIssue == nil ? 0 : 1)
             if issues.count > room {
@@ -69,13 +70,6 @@ extension PlatformConfiguration {
             base = slash == path.startIndex ? "/" : String(path[..<slash])
         }
         return try load(yaml: text, baseDirectory: base)
-    }
-
-    /// The semantic problems of this configuration (ranges, names, references, policy), as `load` reports them.
-    /// Useful for configurations built or edited in Swift.
-    public func validate() -> [ConfigIssue] {
-        var validator = ConfigValidator(self)
-        return validator.run()
     }
 
     /// Decoding issues come first in authority: a validation issue at or below a path that already failed to

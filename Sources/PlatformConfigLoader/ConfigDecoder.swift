@@ -1,13 +1,14 @@
+import PlatformConfig
 import Yams
 
 /// Turns a composed YAML tree into a `PlatformConfiguration`, checking shapes and types only;
 /// ranges and cross-references are `ConfigValidator`'s job so Swift-built models get the same checks.
 ///
 /// Fields that fail to decode get neutral placeholders so decoding (and validation) can continue.
+/// Decoding reads no file: a secret named by file is recorded here and read afterwards
+/// (`resolveSecretFiles(relativeTo:reader:)`).
 struct ConfigDecoder {
     let reader: YAMLReader
-    /// Directory relative `secretFile` paths are resolved against; `nil` means the working directory.
-    let baseDirectory: String?
 
     func decode(root: Node) -> PlatformConfiguration {
         var config = PlatformConfiguration(platform: PlatformInfo(name: ""), partitions: [])
@@ -90,7 +91,7 @@ struct ConfigDecoder {
         guard let fields = reader.mapping(node, at: path, allowed: Limits.fields.map(\.key)) else { return limits }
         for field in Limits.fields {
             let decode = field.key.hasSuffix("Bytes") ? reader.intSize : reader.int
-            if let value = fields.read(field.key, decode) { field.set(&limits, value) }
+            if let value = fields.read(field.key, decode) { field.assign(value, in: &limits) }
         }
         return limits
     }
@@ -129,7 +130,8 @@ struct ConfigDecoder {
         return partition
     }
 
-    /// `secret` inline, or `secretFile` read now so a missing file fails at load rather than at first login.
+    /// `secret` inline, or `secretFile`, read after decoding but still at load, so a missing file fails at load
+    /// rather than at first login.
     private func readSecret(_ fields: YAMLReader.Fields, into partition: inout PartitionConfig) {
         let inline = fields.optional("secret")
         let file = fields.optional("secretFile")
@@ -148,12 +150,9 @@ struct ConfigDecoder {
                 return
             }
             partition.secretFile = name
-            do {
-                partition.secret = try SecretFile.read(name, relativeTo: baseDirectory)
-            } catch {
-                reader.report(fields.path("secretFile"), error.description, at: node)
-                partition.secret = "?"
-            }
+            // The placeholder stays if the file cannot be read.
+            partition.secret = "?"
+            reader.deferCheck(fields.path("secretFile"), at: node)
         }
     }
 
@@ -486,11 +485,7 @@ struct ConfigDecoder {
         case (nil, let node?):
             if let name = reader.string(node, at: fields.path("passwordFile")) {
                 framebuffer.passwordFile = name
-                do {
-                    framebuffer.password = try SecretFile.read(name, relativeTo: baseDirectory)
-                } catch {
-                    reader.report(fields.path("passwordFile"), error.description, at: node)
-                }
+                reader.deferCheck(fields.path("passwordFile"), at: node)
             }
         case (nil, nil):
             break

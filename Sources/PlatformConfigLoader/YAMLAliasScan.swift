@@ -1,4 +1,5 @@
 import CYaml
+import PlatformConfig
 
 /// Bounds what YAML aliases can do to the loader, before Yams composes the document.
 ///

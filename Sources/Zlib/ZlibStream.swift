@@ -2,12 +2,12 @@ import CZlib
 
 /// One zlib deflate stream that lives as long as its owner (ZRLE keeps one per client, RFC 6143 §7.7.6:
 /// "the zlib stream is not reset between rectangles").
-public final class ZlibDeflater {
+package final class ZlibDeflater {
     // SAFETY: heap-allocated so zlib's internal back-pointer (strm->state->strm) stays valid.
     private let stream: UnsafeMutablePointer<z_stream>
     private var scratch = [UInt8](repeating: 0, count: 64 * 1024)
 
-    public init(level: Int32 = 1) {
+    package init(level: Int32 = 1) {
         stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
         stream.initialize(to: z_stream())
         let status = czlib_deflate_init(stream, level)
@@ -21,7 +21,7 @@ public final class ZlibDeflater {
     }
 
     /// Compresses `input` and flushes to a byte boundary (Z_SYNC_FLUSH), appending the output to `out`.
-    public func compress(_ input: [UInt8], into out: inout [UInt8]) {
+    package func compress(_ input: [UInt8], into out: inout [UInt8]) {
         // SAFETY: zlib reads `input` and writes `scratch` only during these calls; both outlive them.
         input.withUnsafeBufferPointer { inBuffer in
             stream.pointee.next_in = UnsafeMutablePointer(mutating: inBuffer.baseAddress)
@@ -41,10 +41,10 @@ public final class ZlibDeflater {
 }
 
 /// Whole-buffer zlib helpers (guest damage with zlib, PNG).
-public enum Zlib {
+package enum Zlib {
     /// Inflates a complete zlib stream, refusing output beyond `limit` bytes (a decompression bomb stops
     /// there). Returns nil for a corrupt or truncated stream or one that would exceed the limit.
-    public static func inflate(_ input: ArraySlice<UInt8>, limit: Int) -> [UInt8]? {
+    package static func inflate(_ input: ArraySlice<UInt8>, limit: Int) -> [UInt8]? {
         let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
         stream.initialize(to: z_stream())
         defer {
@@ -71,7 +71,7 @@ public enum Zlib {
     }
 
     /// Compresses a whole buffer into one zlib stream.
-    public static func deflate(_ input: [UInt8], level: Int32 = 6) -> [UInt8] {
+    package static func deflate(_ input: [UInt8], level: Int32 = 6) -> [UInt8] {
         var bound = Int(compressBound(UInt(input.count)))
         var output = [UInt8](repeating: 0, count: bound)
         // SAFETY: compress2 writes at most `bound` bytes into `output` and reads `input.count` bytes.
@@ -89,7 +89,7 @@ public enum Zlib {
     }
 
     /// CRC-32 as PNG chunks use it.
-    public static func crc32(_ bytes: ArraySlice<UInt8>, initial: UInt32 = 0) -> UInt32 {
+    package static func crc32(_ bytes: ArraySlice<UInt8>, initial: UInt32 = 0) -> UInt32 {
         // SAFETY: zlib reads exactly `count` bytes from the buffer during the call.
         bytes.withUnsafeBufferPointer { UInt32(CZlib.crc32(UInt(initial), $0.baseAddress, UInt32($0.count))) }
     }
