@@ -61,10 +61,20 @@ let package = Package(
         .target(name: "PlatformConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
         // The pure platform model: no I/O, no clock reads; the server converts its actions and events.
         .target(name: "Hypervisor", dependencies: ["PlatformConfig"], swiftSettings: hotPathSettings),
+        // What the hub offers a device (Sources/ARCHITECTURE.md, "Where a new device goes"): the device
+        // protocol, guest channels, control methods as tables, the host protocol, deferred waits, admission and
+        // the byte-stream protocol. Device modules import this, never HubServer.
+        .target(
+            name: "DeviceKit",
+            dependencies: [
+                "EventLoop", "ControlWire", "JSON", "GuestWire", "PlatformConfig",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .target(
             name: "HubServer",
             dependencies: [
-                "EventLoop", "Wire", "GuestWire", "ControlWire", "JSON", "Events", "PlatformConfig", "Hypervisor",
+                "DeviceKit", "EventLoop", "Wire", "GuestWire", "ControlWire", "JSON", "Events", "PlatformConfig",
+                "Hypervisor",
                 "ATWire", "Modem", "EthernetWire", "Ethernet", "RFBWire", "Framebuffer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -78,7 +88,7 @@ let package = Package(
         .executableTarget(
             name: "hubd",
             dependencies: [
-                "HubServer", "PlatformConfig",
+                "HubServer", "DeviceKit", "PlatformConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -91,6 +101,13 @@ let package = Package(
         // Load generator for Tools/benchmarks: guest ping-pong, floods, throughput, many guests.
         .executableTarget(name: "hubbench", dependencies: ["HubGuest", "GuestWire"]),
         .target(name: "TestSupport", dependencies: ["Hypervisor", "Wire", "EventLoop"]),
+        // Fakes for testing device glue without sockets: byte stream, guest-channel endpoint, control caller, host.
+        .target(
+            name: "DeviceKitTesting",
+            dependencies: [
+                "DeviceKit", "EventLoop", "ControlWire", "JSON", "GuestWire", "PlatformConfig",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "TestSupport"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "GuestWireTests", dependencies: ["GuestWire", "Wire"]),
@@ -107,8 +124,13 @@ let package = Package(
         .testTarget(name: "PlatformConfigTests", dependencies: ["PlatformConfig"]),
         .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor", "TestSupport"]),
         .testTarget(
+            name: "DeviceKitTests",
+            dependencies: ["DeviceKit", "DeviceKitTesting", "EventLoop", "ControlWire", "JSON", "PlatformConfig"]),
+        .testTarget(
             name: "HubServerTests",
-            dependencies: ["HubServer", "HubControlClient", "HubGuest", "EventLoop", "TestSupport"]),
+            dependencies: [
+                "HubServer", "DeviceKit", "HubControlClient", "HubGuest", "EventLoop", "TestSupport",
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,3 +1,4 @@
+import DeviceKit
 import Ethernet
 import EthernetWire
 import EventLoop

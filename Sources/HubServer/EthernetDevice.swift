@@ -1,4 +1,5 @@
 import ControlWire
+import DeviceKit
 import Ethernet
 import EthernetWire
 import EventLoop
@@ -8,7 +9,7 @@ import PlatformConfig
 /// The virtual Ethernet family (`Protocols/ethernet.md`): one `Switch` per configured segment, each port
 /// bound to its transport. Frames from one read are all handed to the switch, then every port with
 /// queued frames is written once at the next loop pass.
-final class EthernetDevice: HubDevice {
+final class EthernetDevice: HubServerDevice {
     /// Where a stream port listens now (the bound port when the configuration said port 0), for
     /// launching QEMU guests on it.
     func streamEndpoint(segment: String, port: String) -> Endpoint? {

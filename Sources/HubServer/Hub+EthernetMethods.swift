@@ -1,4 +1,5 @@
 import ControlWire
+import DeviceKit
 import Ethernet
 import EthernetWire
 import EventLoop

@@ -25,7 +25,7 @@ public enum HubStartError: Error, CustomStringConvertible {
 
 extension Endpoint {
     /// The event loop's form of this endpoint.
-    var socketAddress: SocketAddress {
+    package var socketAddress: SocketAddress {
         switch self {
         case .tcp(let host, let port): return .tcp(host: host, port: port)
         case .unix(let path): return .unix(path: path)
@@ -34,7 +34,7 @@ extension Endpoint {
 }
 
 extension SocketAddress {
-    var endpoint: Endpoint {
+    package var endpoint: Endpoint {
         switch self {
         case .tcp(let host, let port): return .tcp(host: host, port: port)
         case .unix(let path): return .unix(path: path)
