@@ -70,10 +70,19 @@ let package = Package(
                 "EventLoop", "ControlWire", "JSON", "GuestWire", "PlatformConfig",
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        // The virtual Ethernet device: segments, their ports' transports, the eth.* methods (Protocols/ethernet.md).
+        .target(
+            name: "EthernetServer",
+            dependencies: [
+                "DeviceKit", "Ethernet", "EthernetWire", "EventLoop", "ControlWire", "JSON", "GuestWire",
+                "PlatformConfig", "Wire",
+            ],
+            swiftSettings: hotPathSettings),
         .target(
             name: "HubServer",
             dependencies: [
-                "DeviceKit", "EventLoop", "Wire", "GuestWire", "ControlWire", "JSON", "Events", "PlatformConfig",
+                "DeviceKit", "EthernetServer", "EventLoop", "Wire", "GuestWire", "ControlWire", "JSON", "Events",
+                "PlatformConfig",
                 "Hypervisor",
                 "ATWire", "Modem", "EthernetWire", "Ethernet", "RFBWire", "Framebuffer",
                 .product(name: "Logging", package: "swift-log"),
@@ -126,6 +135,12 @@ let package = Package(
         .testTarget(
             name: "DeviceKitTests",
             dependencies: ["DeviceKit", "DeviceKitTesting", "EventLoop", "ControlWire", "JSON", "PlatformConfig"]),
+        .testTarget(
+            name: "EthernetServerTests",
+            dependencies: [
+                "EthernetServer", "DeviceKit", "DeviceKitTesting", "Ethernet", "EthernetWire", "EventLoop",
+                "ControlWire", "JSON", "PlatformConfig",
+            ]),
         .testTarget(
             name: "HubServerTests",
             dependencies: [

@@ -28,7 +28,9 @@ package final class DeferredWaits<Condition> {
     package let limitName: String
     package let reason: String
     private let loop: Loop
-    private var waits: [Wait] = []
+    private var waits: [Wait] = [] {
+        didSet { count = waits.count }
+    }
     private var nextID: UInt64 = 1
     private var timer: Timer?
     private var armedDeadline: UInt64?
@@ -43,9 +45,9 @@ package final class DeferredWaits<Condition> {
 
     deinit { timer?.close() }
 
-    /// Pending waits.
-    package var count: Int { waits.count }
-    package var isEmpty: Bool { waits.isEmpty }
+    /// Pending waits. Stored, so a device's hot path (a check per frame) reads it without a call.
+    package private(set) var count = 0
+    @inlinable package var isEmpty: Bool { count == 0 }
     /// The pending waits' conditions, oldest first.
     package var conditions: [Condition] { waits.map(\.condition) }
 

@@ -1,4 +1,5 @@
 import DeviceKit
+import EthernetServer
 import EventLoop
 import Hypervisor
 import JSON

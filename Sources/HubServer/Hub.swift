@@ -1,5 +1,6 @@
 import ControlWire
 import DeviceKit
+import EthernetServer
 import EventLoop
 import Glibc
 import GuestWire

@@ -21,8 +21,8 @@ protocol PortAttachment: AnyObject {
 /// QEMU `-netdev stream` or VDE stream listener: one peer at a time, as QEMU's own server does.
 final class StreamAttachment: PortAttachment, EthernetSlicedReader {
     let framing: StreamFraming
-    private var listener: Listener?
-    private var connection: Connection?
+    private var listener: (any StreamListener)?
+    private var connection: (any ByteStream)?
     private var framer: LengthPrefixedFramer
     /// unowned(unsafe): the port owns its attachment (a checked reference costs a retain per frame).
     private unowned(unsafe) let port: EthernetPortRuntime
@@ -49,22 +49,21 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
         self.port = port
         self.maxFrame = maxFrame
         framer = framing.makeFramer(maxFrameLength: maxFrame)
-        let hub = port.segment.device.hub!
-        gate = hub.admission.gate(
+        let host = port.segment.device.host!
+        gate = host.admissionGate(
             "ethernet:\(port.segment.name)/\(port.config.name)",
             AdmissionPolicy(
-                maxPending: 1, maxAuthenticated: 1, handshakeMs: hub.configuration.hub.limits.ethernetStreamHandshakeMs,
+                maxPending: 1, maxAuthenticated: 1, handshakeMs: host.limits.ethernetStreamHandshakeMs,
                 idleMs: 0, pendingLimit: "one peer per stream port", authenticatedLimit: "one peer per stream port"))
         slice = port.segment.device.makeReadSlice()
-        listener = try Listener(loop: loop, address: endpoint.socketAddress) { [unowned self] connection in
+        listener = try host.listen(on: endpoint, gate: gate) { [unowned self] connection in
             self.accept(connection)
         }
-        listener.map(gate.watch)
     }
 
-    var boundEndpoint: Endpoint? { listener?.boundAddress.endpoint }
+    var boundEndpoint: Endpoint? { listener?.boundEndpoint }
 
-    private func accept(_ newConnection: Connection) {
+    private func accept(_ newConnection: any ByteStream) {
         guard connection == nil, case .success(let slot) = gate.admit(newConnection.kind) else {
             if connection != nil { gate.refuse(.tooManyClients) }
             refusedPeers += 1
@@ -81,7 +80,7 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
         newConnection.onWriteError = { [unowned self] _ in self.dropPeer() }
         newConnection.onLowWatermark = { [unowned self] in self.port.becameWritable() }
         // Congested early: a slow peer's delay is bounded by this plus its queue in the switch (ethernet.md §4.5).
-        let limits = port.segment.device.hub.configuration.hub.limits
+        let limits = port.segment.device.host.limits
         newConnection.highWatermark = limits.ethernetStreamHighWatermarkBytes
         newConnection.lowWatermark = limits.ethernetStreamHighWatermarkBytes / 4
         // No read larger than one slice, so what waits unswitched between passes stays bounded (ethernet.md §4.8).
@@ -144,7 +143,7 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
         defer { segment.device.scheduleFlush(segment) }
         let frames = backlog
         // Capture and `eth.wait` see each frame; without them the frames go straight to the switch.
-        let observed = segment.capture != nil || !segment.device.watches.isEmpty
+        let observed = segment.capture != nil || segment.device.hasWaits
         while backlogIndex < frames.count {
             // This pass's slice is used: the rest of the read waits for the next pass (ethernet.md §4.8).
             guard slice.hasRoomForFrame else { return }
@@ -503,4 +502,38 @@ final class TestPortAttachment: PortAttachment {
     func send(_ frames: ArraySlice<ArraySlice<UInt8>>) -> Int { 0 }
     var stateJSON: JSONObject { [:] }
     func close() {}
+}
+
+/// The device side of a guest's channel to a segment: each `CHANNEL_DATA` is one frame.
+final class EthernetGuestChannel: GuestChannel, EthernetSlicedReader {
+    private unowned let port: EthernetPortRuntime
+    let maxData: UInt32
+    var openedOptions: [UInt8] { [] }
+    /// This pass's share of the guest's frames: once used, the guest's session reads nothing more this pass
+    /// (the frames of the read in hand are still switched, so one pass takes at most one read; ethernet.md §4.8).
+    var slice: EthernetReadSlice
+
+    init(port: EthernetPortRuntime, maxFrame: Int) {
+        self.port = port
+        maxData = UInt32(maxFrame)
+        slice = port.segment.device.makeReadSlice()
+    }
+
+    func received(_ data: ArraySlice<UInt8>) {
+        let wasUsed = slice.isUsed
+        slice.countFrame()
+        slice.countBytes(data.count)
+        port.segment.device.noteRead(self)
+        if slice.isUsed && !wasUsed {
+            (port.attachment as? GuestPortAttachment)?.endpoint?.holdInputUntilNextPass()
+        }
+        port.received(data)
+    }
+
+    func nextPass() { slice.endPass() }
+
+    func closed(reason: String) {
+        (port.attachment as? GuestPortAttachment)?.endpoint = nil
+        port.setCarrier(false)
+    }
 }

@@ -1,3 +1,4 @@
+import DeviceKit
 import EthernetWire
 import Glibc
 import Wire
@@ -69,17 +70,17 @@ final class EthernetLiveCapture {
     let port: String?
     let snapLength: Int
     private(set) var frames: UInt64 = 0
-    private unowned let hub: Hub
+    private unowned let host: any DeviceHost
 
-    init(port: String?, snapLength: Int, hub: Hub) {
+    init(port: String?, snapLength: Int, host: any DeviceHost) {
         self.port = port
         self.snapLength = snapLength
-        self.hub = hub
+        self.host = host
     }
 
     func publish(_ frame: ArraySlice<UInt8>, segment: String, port: String, direction: String) {
         frames &+= 1
-        hub.publish(
+        host.publish(
             "eth.frame", device: segment,
             data: [
                 "port": .string(port), "direction": .string(direction), "length": .int(Int64(frame.count)),

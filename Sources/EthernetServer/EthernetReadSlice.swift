@@ -72,14 +72,14 @@ protocol EthernetSlicedReader: AnyObject {
 extension EthernetDevice {
     /// A fresh slice with the configured budgets.
     func makeReadSlice() -> EthernetReadSlice {
-        let limits = hub.configuration.hub.limits
+        let limits = host.limits
         return EthernetReadSlice(
             framesPerPass: limits.ethernetReadFramesPerPass, bytesPerPass: limits.ethernetReadBytesPerPass)
     }
 
     /// `reader` switched or read something this pass: its slice is reset at the end of the pass.
     func noteRead(_ reader: EthernetSlicedReader) {
-        guard !reader.slice.isListed, let readPass, !hub.isShuttingDown else { return }
+        guard !reader.slice.isListed, let readPass, !host.isShuttingDown else { return }
         reader.slice.isListed = true
         slicedReaders.append(reader)
         if !readPass.isArmed { readPass.arm { [unowned self] in self.endReadPass() } }
