@@ -181,4 +181,68 @@ import Testing
         #expect(refusal.code == .notPermitted)
         #expect(bench.stop() == 0)
     }
+
+    /// Frames in a QEMU stream as the peer reads them: the length of each, in order.
+    static func frameLengths(in stream: [UInt8]) -> [Int] {
+        var lengths: [Int] = []
+        var offset = 0
+        while offset + 4 <= stream.count {
+            let length = stream[offset..<offset + 4].reduce(0) { $0 << 8 | Int($1) }
+            lengths.append(length)
+            offset += 4 + length
+        }
+        return lengths
+    }
+
+    /// A stream peer that stops reading makes its port pressured; the stream sender feeding it is paused, not
+    /// dropped (`Protocols/ethernet.md` §4.5), and every frame arrives once the peer reads again.
+    @Test func aStreamSenderIsPausedWhileItsDestinationDoesNotReadAndLosesNothing() throws {
+        let bench = try Bench(
+            Self.configuration {
+                $0.hub.limits.ethernetStreamHighWatermarkBytes = 256
+                $0.devices.ethernet[0].ports[3].queueFrames = 16  // port b
+            })
+        let a = try #require(bench.host.connect(to: Self.endpointA))
+        let b = try #require(bench.host.connect(to: Self.endpointB))
+        // b's address is learned, so a's frames go to b alone.
+        b.receive(Self.streamed(Self.broadcast(from: 11)))
+        bench.host.runPasses(5)
+        b.peerReads = false
+        let total = 500
+        let frame = [2, 0, 0, 0, 0, 11, 2, 0, 0, 0, 0, 1, 0x88, 0xB5] + [UInt8](repeating: 0, count: 46)
+        a.receive((0..<total).flatMap { _ in Self.streamed(frame) })
+        bench.host.runPasses(10)
+        let switchedWhileBlocked = bench.counters("a")?["rxFrames"]?.intValue ?? 0
+        #expect(switchedWhileBlocked < total, "the sender was not held back by a destination that does not read")
+        var delivered = Self.frameLengths(in: b.takeWritten()).count
+        for _ in 0..<1000 where delivered < total {
+            b.drain()
+            bench.host.runPasses(2)
+            delivered += Self.frameLengths(in: b.takeWritten()).count
+        }
+        #expect(delivered == total)
+        #expect(bench.counters("b")?["drops"]?["queueFull"] == 0)
+        #expect(bench.stop() == 0)
+    }
+
+    /// A flooding stream peer is switched one slice per loop pass (`ethernetReadFramesPerPass`,
+    /// `Protocols/ethernet.md` §4.8): the rest of its read waits for the next pass, and nothing is lost.
+    @Test func aFloodFromOneStreamPeerIsSwitchedOneSlicePerPass() throws {
+        let bench = try Bench(Self.configuration { $0.hub.limits.ethernetReadFramesPerPass = 32 })
+        let a = try #require(bench.host.connect(to: Self.endpointA))
+        let total = 200
+        a.receive((0..<total).flatMap { _ in Self.streamed(Self.broadcast(from: 1)) })
+        #expect(bench.counters("a")?["rxFrames"] == 32, "one read switches one slice")
+        var passes = 0
+        while (bench.counters("a")?["rxFrames"]?.intValue ?? 0) < total && passes < 100 {
+            let before = bench.counters("a")?["rxFrames"]?.intValue ?? 0
+            bench.host.runPasses()
+            let after = bench.counters("a")?["rxFrames"]?.intValue ?? 0
+            #expect(after - before <= 32)
+            passes += 1
+        }
+        #expect(bench.counters("a")?["rxFrames"]?.intValue == total)
+        #expect(passes >= (total - 32) / 32)
+        #expect(bench.stop() == 0)
+    }
 }
