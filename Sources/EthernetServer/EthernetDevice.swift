@@ -11,10 +11,11 @@ import PlatformConfig
 /// queued frames is written once at the next loop pass.
 ///
 /// Files of this module (`Sources/ARCHITECTURE.md`, "Where a new device goes"): this one (the device, its
-/// start and stop, guest channels' opening, `hub.limits`), `EthernetSegment.swift` (segments and ports at run
-/// time), `EthernetAttachments.swift` (the transports and the guest channel), `EthernetMethods.swift` (the
-/// `eth.*` methods), `EthernetWaits.swift` (`eth.wait`), `EthernetCounters.swift` (counters as JSON),
-/// `EthernetReadSlice.swift`, `EthernetCapture.swift`, `TapInterface.swift`.
+/// start and stop, guest channels' opening, `hub.limits`; segments and ports at run time),
+/// `EthernetAttachments.swift` (the transports, the guest channel, the per-pass read slice),
+/// `EthernetMethods.swift` (the `eth.*` methods), `EthernetWaits.swift` (`eth.wait` and capture: frames
+/// observed at ports), `EthernetCounters.swift` (counters as JSON); `TapInterface.swift` is the tap's kernel
+/// interface, bound for the system layer.
 package final class EthernetDevice: HubDevice {
     package let familyName = "ethernet"
     private(set) var segments: [EthernetSegment] = []
@@ -138,5 +139,303 @@ package final class EthernetDevice: HubDevice {
                 segment.flush()
             }
         }
+    }
+}
+
+/// A segment at run time: its switch, its ports' transports, capture and timers.
+final class EthernetSegment {
+    let config: SegmentConfig
+    let index: Int
+    let sw: Switch
+    private(set) var ports: [EthernetPortRuntime] = []
+    private var byID: [Int: EthernetPortRuntime] = [:]
+    // unowned(unsafe): the device owns its segments and outlives them; a checked reference costs a
+    // retain and release on every frame.
+    unowned(unsafe) let device: EthernetDevice
+    var capture: EthernetCapture?
+    /// A live capture: frames published as `eth.frame` events to control subscribers (bounded by their outboxes).
+    var liveCapture: EthernetLiveCapture?
+    var isDirty = false
+    private var impairmentTimer: Timer?
+    private var armedDeadline: UInt64?
+    /// Lossless senders paused until the ports they were sending to are written out (`Protocols/ethernet.md` §4.5).
+    private var waiting: [StreamAttachment] = []
+    private var stallTimer: Timer?
+    /// How long paused senders wait for a port before it is judged stalled and tail-drops instead.
+    static let stallMilliseconds: UInt64 = 250
+
+    var name: String { config.name }
+    /// The largest frame a transport may hand in: the switch's own limit, or QEMU's receive buffer for
+    /// stream peers so a too-long frame is counted as `oversize` rather than ending the connection.
+    var maxFrame: Int { sw.maxFrameLength }
+
+    init(config: SegmentConfig, index: Int, device: EthernetDevice) {
+        self.config = config
+        self.index = index
+        self.device = device
+        sw = Switch(
+            name: config.name, mtu: config.mtu, macAgeingNs: UInt64(config.macAgeingSeconds) * 1_000_000_000,
+            macLimitPerPort: device.host.limits.ethernetMACLimitPerPort,
+            seed: MonotonicClock.nanoseconds())
+    }
+
+    func start(loop: Loop) throws(HubStartError) {
+        do {
+            impairmentTimer = try Timer(loop: loop)
+            stallTimer = try Timer(loop: loop)
+        } catch {
+            throw .loop(error)
+        }
+        for (portIndex, portConfig) in config.ports.enumerated() {
+            let entry = "devices.ethernet[\(index)].ports[\(portIndex)]"
+            let id = sw.addPort(EthernetSegment.settings(portConfig))
+            let port = EthernetPortRuntime(config: portConfig, id: id, segment: self, entry: entry)
+            ports.append(port)
+            byID[id.rawValue] = port
+            if let preset = portConfig.impairment.flatMap(ImpairmentPreset.init(rawValue:)) {
+                sw.setImpairments(id, ingress: preset.up, egress: preset.down, now: MonotonicClock.nanoseconds())
+            }
+            try port.attach(loop: loop)
+        }
+    }
+
+    static func settings(_ config: EthernetPortConfig) -> PortSettings {
+        let vlan: PortSettings.VLANMode
+        switch config.vlan {
+        case .access(let vid): vlan = .access(vid: vid)
+        case .trunk(let allowed, let native):
+            vlan = .trunk(allowed: allowed.isEmpty ? nil : Set(allowed), native: native)
+        case nil: vlan = .access(vid: 1)
+        }
+        return PortSettings(
+            name: config.name, vlan: vlan, isolated: config.isolated, queueFrames: config.queueFrames,
+            queueBytes: config.queueBytes)
+    }
+
+    func stop() {
+        for port in ports { port.attachment?.close() }
+        capture?.close()
+        capture = nil
+        liveCapture = nil
+        impairmentTimer?.close()
+        stallTimer?.close()
+        waiting.removeAll()
+    }
+
+    func port(named name: String) -> EthernetPortRuntime? { ports.first { $0.config.name == name } }
+
+    /// A frame from one of this segment's ports.
+    func received(_ frame: ArraySlice<UInt8>, from port: EthernetPortRuntime) {
+        received(frame, from: port, now: MonotonicClock.nanoseconds())
+        device.scheduleFlush(self)
+    }
+
+    /// One of several frames that arrived together (one read): the caller reads the clock once for all of them
+    /// and calls `device.scheduleFlush` once after the last.
+    @inline(__always)
+    func received(_ frame: ArraySlice<UInt8>, from port: EthernetPortRuntime, now: UInt64) {
+        if let capture, capture.port == nil || capture.port == port.config.name {
+            capture.record(frame, unixNanoseconds: device.host.wallClockNanos)
+        }
+        if let liveCapture, liveCapture.port == nil || liveCapture.port == port.config.name {
+            liveCapture.publish(frame, segment: config.name, port: port.config.name, direction: "received")
+        }
+        if device.hasWaits { device.offer(frame, segment: self, port: port, direction: .received) }
+        sw.receive(frame, from: port.id, now: now)
+    }
+
+    /// Hands each ready port its queued frames, one transport write per port.
+    func flush() {
+        for id in sw.takeReadyPorts() {
+            byID[id.rawValue]?.drain()
+        }
+        if let capture, capture.hasPending { capture.flush() }
+        armImpairmentTimer()
+        if !waiting.isEmpty { resumeRelieved() }
+    }
+
+    // MARK: Backpressure
+
+    /// `source` stopped reading until `ports` are no longer pressured.
+    func pause(_ source: StreamAttachment) {
+        waiting.append(source)
+        guard let stallTimer, !stallTimer.isActive else { return }
+        stallTimer.start(afterMilliseconds: EthernetSegment.stallMilliseconds) { [unowned self] in
+            // Ports still pressured after the wait stopped reading: they tail-drop from now on (counted
+            // `queueFull`) until their transport drains again, so they cannot hold the senders back.
+            for source in self.waiting {
+                for id in source.waitingOn where self.sw.isPressured(id) { self.sw.setStalled(id, true) }
+            }
+            self.resumeRelieved()
+        }
+    }
+
+    func cancelPause(_ source: StreamAttachment) {
+        waiting.removeAll { $0 === source }
+    }
+
+    /// Resumes every paused sender whose destinations were written out.
+    func resumeRelieved() {
+        var index = 0
+        var resumed: [StreamAttachment] = []
+        while index < waiting.count {
+            if waiting[index].waitingOn.contains(where: sw.isPressured) {
+                index += 1
+            } else {
+                resumed.append(waiting.remove(at: index))
+            }
+        }
+        if waiting.isEmpty { stallTimer?.stop() }
+        for source in resumed { source.resume() }
+    }
+
+    private func armImpairmentTimer() {
+        guard let deadline = sw.nextDeadline else {
+            armedDeadline = nil
+            impairmentTimer?.stop()
+            return
+        }
+        if let armedDeadline, armedDeadline <= deadline, impairmentTimer?.isActive == true { return }
+        armedDeadline = deadline
+        let now = MonotonicClock.nanoseconds()
+        let delay = deadline > now ? (deadline - now + 999_999) / 1_000_000 : 0
+        impairmentTimer?.start(afterMilliseconds: delay) { [unowned self] in
+            self.armedDeadline = nil
+            self.sw.advance(now: MonotonicClock.nanoseconds())
+            self.flush()
+        }
+    }
+
+    func recordEgress(_ frames: ArraySlice<ArraySlice<UInt8>>, to port: EthernetPortRuntime) {
+        if let capture, capture.port == port.config.name {
+            let now = device.host.wallClockNanos
+            for frame in frames { capture.record(frame, unixNanoseconds: now) }
+        }
+        if let liveCapture, liveCapture.port == port.config.name {
+            for frame in frames {
+                liveCapture.publish(frame, segment: config.name, port: port.config.name, direction: "sent")
+            }
+        }
+        if device.hasWaits {
+            for frame in frames { device.offer(frame, segment: self, port: port, direction: .sent) }
+        }
+    }
+}
+
+/// One port at run time: its configuration, its switch id, its transport, and whether a peer is there.
+final class EthernetPortRuntime {
+    let config: EthernetPortConfig
+    let id: PortID
+    /// unowned(unsafe): the segment owns its ports (checked references cost a retain per frame).
+    unowned(unsafe) let segment: EthernetSegment
+    /// The configuration entry, for errors.
+    let entry: String
+    var attachment: PortAttachment?
+    /// Set by `eth.setLink`.
+    private(set) var adminUp = true
+    /// Whether a peer is attached (always true for sockets that need no peer).
+    private(set) var carrier = false
+    private var waitingForRoom = false
+
+    init(config: EthernetPortConfig, id: PortID, segment: EthernetSegment, entry: String) {
+        self.config = config
+        self.id = id
+        self.segment = segment
+        self.entry = entry
+    }
+
+    func attach(loop: Loop) throws(HubStartError) {
+        let maxFrame = segment.maxFrame
+        if let partition = config.partition {
+            attachment = GuestPortAttachment(partition: partition)
+            setCarrier(false)
+            return
+        }
+        if case .tap(let interface) = config.attachment {
+            let fd: Int32
+            do {
+                fd = try TapInterface.open(
+                    interface: interface, entry: "\(entry).tap", mac: config.mac, persistent: config.persistent)
+            } catch {
+                throw .device(error.description)
+            }
+            do {
+                attachment = try TapAttachment(interface: interface, fd: fd, port: self, loop: loop, maxFrame: maxFrame)
+            } catch {
+                throw .device("\(entry).tap: cannot watch '\(interface)': \(error)")
+            }
+            setCarrier(true)
+            return
+        }
+        do throws(LoopError) {
+            switch config.attachment {
+            case .stream(let endpoint):
+                attachment = try StreamAttachment(
+                    framing: .qemu, endpoint: endpoint, port: self, loop: loop,
+                    maxFrame: max(maxFrame, StreamFraming.qemuMaxFrame))
+                setCarrier(false)
+            case .vde(let endpoint):
+                attachment = try StreamAttachment(
+                    framing: .vde, endpoint: endpoint, port: self, loop: loop, maxFrame: 0xFFFF)
+                setCarrier(false)
+            case .dgram(let local, let remote):
+                attachment = try DatagramAttachment(local: local, remote: remote, port: self, loop: loop)
+                setCarrier(true)
+            case .vxlan(let local, let vni, let remotes):
+                attachment = try VXLANAttachment(local: local, vni: vni, remotes: remotes, port: self, loop: loop)
+                setCarrier(true)
+            case .tap, nil:
+                attachment = TestPortAttachment()
+                setCarrier(true)
+            }
+        } catch {
+            let endpoint: Endpoint
+            switch config.attachment {
+            case .stream(let listen), .vde(let listen): endpoint = listen
+            case .dgram(let local, _), .vxlan(let local, _, _): endpoint = .tcp(host: local.host, port: local.port)
+            default: endpoint = .unix(path: "?")
+            }
+            throw .listen(entry: "\(entry).\(config.kind)", endpoint: endpoint, error)
+        }
+    }
+
+    var linkUp: Bool { adminUp && carrier }
+
+    func setCarrier(_ present: Bool) {
+        carrier = present
+        segment.sw.setLink(id, up: linkUp)
+    }
+
+    func setAdminUp(_ up: Bool) {
+        adminUp = up
+        segment.sw.setLink(id, up: linkUp)
+    }
+
+    func received(_ frame: ArraySlice<UInt8>) { segment.received(frame, from: self) }
+
+    func countDrop(_ reason: DropReason, bytes: Int) {
+        segment.sw.countDrop(reason, on: id, bytes: bytes)
+    }
+
+    /// Takes the switch's queue for this port and writes it, unless the transport is backed up.
+    func drain() {
+        guard let attachment else { return }
+        guard attachment.isWritable else {
+            waitingForRoom = true
+            return
+        }
+        waitingForRoom = false
+        let frames = segment.sw.takeEgress(id)
+        guard !frames.isEmpty else { return }
+        segment.recordEgress(frames, to: self)
+        _ = attachment.send(frames)
+    }
+
+    /// The transport drained below its low watermark: a stalled port reads again and may exert pressure.
+    func becameWritable() {
+        if segment.sw.isStalled(id) { segment.sw.setStalled(id, false) }
+        guard waitingForRoom else { return }
+        drain()
+        segment.resumeRelieved()
     }
 }

@@ -1,8 +1,12 @@
 import ControlWire
 import DeviceKit
 import EthernetWire
+import Glibc
 import JSON
 import Wire
+
+// Frames observed at ports: `eth.wait` (answered by the first matching frame) and captures (a pcap file, or
+// live `eth.frame` events). A segment offers every frame it receives or sends to both, when any is active.
 
 /// What an `eth.wait` waits for (`Protocols/control.md` §13.9): the first frame seen at `port` of `segment`, in
 /// `direction`, that matches `pattern` (`Protocols/ethernet.md` §7). Held in the device's `DeferredWaits`.
@@ -57,5 +61,91 @@ extension EthernetDevice {
         let timeout = try params.requireInt("timeoutMs", in: 0...Int64(host.limits.controlMaxWaitMs))
         let watch = FrameWatch(segment: segment.name, port: port.config.name, direction: direction, pattern: pattern)
         return try waits.register(call, until: watch, timeoutMs: timeout)
+    }
+}
+
+/// A pcap file being written for a segment or one port. Records are buffered and written once per
+/// loop pass, so capture adds one `write` per pass rather than one per frame.
+final class EthernetCapture {
+    let path: String
+    /// `nil` captures every port of the segment.
+    let port: String?
+    let snapLength: Int
+    private let fd: Int32
+    private var pending: [UInt8] = []
+    private(set) var frames: UInt64 = 0
+    private(set) var bytesWritten: UInt64 = 0
+    private(set) var writeError: Int32 = 0
+
+    init(path: String, port: String?, snapLength: Int) throws(EthernetCaptureError) {
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw EthernetCaptureError(path: path, code: errno) }
+        self.path = path
+        self.port = port
+        self.snapLength = snapLength
+        pending = PcapWriter.globalHeader(snapLength: UInt32(snapLength))
+        flush()
+    }
+
+    func record(_ frame: ArraySlice<UInt8>, unixNanoseconds: UInt64) {
+        PcapWriter.appendRecord(frame, unixNanoseconds: unixNanoseconds, snapLength: snapLength, to: &pending)
+        frames += 1
+    }
+
+    var hasPending: Bool { !pending.isEmpty }
+
+    func flush() {
+        guard !pending.isEmpty, writeError == 0 else { return }
+        var offset = 0
+        while offset < pending.count {
+            // SAFETY: the pointer and count stay within `pending`.
+            let written = pending.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                writeError = errno
+                break
+            }
+            offset += written
+        }
+        bytesWritten += UInt64(offset)
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    func close() {
+        flush()
+        Glibc.close(fd)
+    }
+}
+
+/// Why a capture file could not be opened.
+struct EthernetCaptureError: Error {
+    let path: String
+    let code: Int32
+    var message: String { "cannot open \(path): \(String(cString: strerror(code)))" }
+}
+
+/// Frames streamed live to control clients as `eth.frame` events (`Protocols/control.md` §13): each frame is
+/// published once, with at most `snapLength` bytes of it, and reaches every subscriber whose filter matches,
+/// through the hub's bounded outboxes (a slow client is told how many it missed; the switch never waits).
+final class EthernetLiveCapture {
+    let port: String?
+    let snapLength: Int
+    private(set) var frames: UInt64 = 0
+    private unowned let host: any DeviceHost
+
+    init(port: String?, snapLength: Int, host: any DeviceHost) {
+        self.port = port
+        self.snapLength = snapLength
+        self.host = host
+    }
+
+    func publish(_ frame: ArraySlice<UInt8>, segment: String, port: String, direction: String) {
+        frames &+= 1
+        host.publish(
+            "eth.frame", device: segment,
+            data: [
+                "port": .string(port), "direction": .string(direction), "length": .int(Int64(frame.count)),
+                "frame": .string(Hex.encode(frame.prefix(snapLength))),
+            ])
     }
 }
