@@ -79,10 +79,29 @@ let package = Package(
             dependencies: ["PlatformConfig", .product(name: "Yams", package: "Yams")]),
         // The pure platform model: no I/O, no clock reads; the server converts its actions and events.
         .target(name: "Hypervisor", dependencies: ["PlatformConfig"], swiftSettings: hotPathSettings),
+        // What the hub offers a device (Sources/ARCHITECTURE.md, "Where a new device goes"): the device
+        // protocol, guest channels, control methods as tables, the host protocol, deferred waits, admission and
+        // the byte-stream protocol. Device modules import this, never HubServer.
+        .target(
+            name: "DeviceKit",
+            dependencies: [
+                "EventLoop", "ControlWire", "JSON", "GuestWire", "PlatformConfig",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        // The virtual Ethernet device: segments, their ports' transports, the eth.* methods (Protocols/ethernet.md).
+        .target(
+            name: "EthernetServer",
+            dependencies: [
+                "DeviceKit", "HubSystem", "Ethernet", "EthernetWire", "EventLoop", "ControlWire", "JSON", "GuestWire",
+                "PlatformConfig", "Wire",
+            ],
+            swiftSettings: hotPathSettings),
         .target(
             name: "HubServer",
             dependencies: [
-                "EventLoop", "Wire", "GuestWire", "ControlWire", "JSON", "Events", "PlatformConfig", "Hypervisor",
+                "DeviceKit", "EthernetServer", "EventLoop", "Wire", "GuestWire", "ControlWire", "JSON", "Events",
+                "PlatformConfig",
+                "Hypervisor",
                 "ATWire", "Modem", "EthernetWire", "Ethernet", "RFBWire", "Framebuffer",
                 "HubSystem", "PlatformConfigLoader", "Zlib",
                 .product(name: "Logging", package: "swift-log"),
@@ -101,7 +120,7 @@ let package = Package(
         .executableTarget(
             name: "hubd",
             dependencies: [
-                "HubServer", "PlatformConfig", "PlatformConfigLoader",
+                "HubServer", "DeviceKit", "PlatformConfig", "PlatformConfigLoader",
                 "HubSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -115,6 +134,13 @@ let package = Package(
         // Load generator for Tools/benchmarks: guest ping-pong, floods, throughput, many guests.
         .executableTarget(name: "hubbench", dependencies: ["HubGuest", "GuestWire"]),
         .target(name: "TestSupport", dependencies: ["Hypervisor", "Wire", "EventLoop"]),
+        // Fakes for testing device glue without sockets: byte stream, guest-channel endpoint, control caller, host.
+        .target(
+            name: "DeviceKitTesting",
+            dependencies: [
+                "DeviceKit", "EventLoop", "ControlWire", "JSON", "GuestWire", "PlatformConfig",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         // The vector-file loader and the chunking verifier: standard library only, so codec tests stay pure.
         .target(name: "VectorSupport"),
         .testTarget(name: "VectorSupportTests", dependencies: ["VectorSupport"]),
@@ -137,8 +163,19 @@ let package = Package(
         .testTarget(name: "PlatformConfigTests", dependencies: ["PlatformConfig", "PlatformConfigLoader"]),
         .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor", "TestSupport"]),
         .testTarget(
+            name: "DeviceKitTests",
+            dependencies: ["DeviceKit", "DeviceKitTesting", "EventLoop", "ControlWire", "JSON", "PlatformConfig"]),
+        .testTarget(
+            name: "EthernetServerTests",
+            dependencies: [
+                "EthernetServer", "DeviceKit", "DeviceKitTesting", "Ethernet", "EthernetWire", "EventLoop",
+                "ControlWire", "JSON", "PlatformConfig", "HubSystem",
+            ]),
+        .testTarget(
             name: "HubServerTests",
-            dependencies: ["HubServer", "HubControlClient", "HubGuest", "EventLoop", "TestSupport", "HubSystem"]),
+            dependencies: [
+                "HubServer", "DeviceKit", "HubControlClient", "HubGuest", "EventLoop", "TestSupport", "HubSystem",
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

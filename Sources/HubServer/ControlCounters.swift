@@ -1,4 +1,5 @@
 import ControlWire
+import DeviceKit
 import JSON
 
 /// What the control sessions refused or cut off, hub-wide (`hub.controlClients`, `Protocols/control.md` §9.8).

@@ -1,4 +1,5 @@
 import ControlWire
+import DeviceKit
 import EventLoop
 import JSON
 import Logging
@@ -179,7 +180,7 @@ public final class ControlSession {
             return
         }
         requestsServed += 1
-        let call = ControlCall(id: request.id ?? .null, method: request.method, params: request.params, session: self)
+        let call = ControlCall(id: request.id ?? .null, method: request.method, params: request.params, caller: self)
         let reply = hub.dispatch(call, from: self)
         if authenticated, admission?.isPending == true { admitAuthenticated() }
         if request.isNotification { return }  // JSON-RPC: notifications are never answered
@@ -297,7 +298,10 @@ public final class ControlSession {
         closing = true
         admission?.release()
         logger.debug("control client \(remote) closed: \(reason)")
+        // Deferred calls (waits) are cancelled: nobody is left to read their answers.
+        let calls = pendingCalls
         pendingCalls.removeAll()
+        for call in calls { call.callerClosed() }
         subscription = nil
         pending.removeAll()
         pendingBytes = 0
@@ -319,4 +323,20 @@ public final class ControlSession {
             connection.close()
         }
     }
+}
+
+extension ControlSession: ControlCaller {
+    package var callerDescription: String { remote }
+
+    /// A call of this session was answered: the answer goes out with this pass's write, and a deferred call is
+    /// no longer pending.
+    package func answered(_ call: ControlCall, with response: ControlResponse) {
+        if let index = pendingCalls.firstIndex(where: { $0 === call }) { pendingCalls.remove(at: index) }
+        send(response)
+    }
+}
+
+extension ControlCall {
+    /// The control session that sent this call, if it is still there.
+    var session: ControlSession? { caller as? ControlSession }
 }

@@ -1,4 +1,5 @@
 import ControlWire
+import DeviceKit
 import EventLoop
 import Framebuffer
 import GuestWire
@@ -7,7 +8,7 @@ import JSON
 import PlatformConfig
 
 /// The framebuffer family: one `FramebufferScreen` per configured framebuffer (`Protocols/framebuffer.md`).
-final class FramebufferDevice: HubDevice {
+final class FramebufferDevice: HubServerDevice {
     let familyName = "framebuffer"
     private(set) var screens: [FramebufferScreen] = []
 

@@ -1,3 +1,4 @@
+import DeviceKit
 import Framebuffer
 import GuestWire
 import RFBWire

@@ -1,3 +1,4 @@
+import DeviceKit
 import EventLoop
 import Framebuffer
 import GuestWire

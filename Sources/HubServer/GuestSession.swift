@@ -1,4 +1,5 @@
 import Crypto
+import DeviceKit
 import EventLoop
 import GuestWire
 import HubSystem
@@ -713,7 +714,7 @@ final class GuestSession {
             return sendError(
                 .noSuchDevice, "no device '\(device)' offers a guest channel", requestId: requestId, channel: number)
         }
-        let endpoint = GuestChannelEndpoint(partition: partition, channel: number, session: self)
+        let endpoint = SessionChannelEndpoint(partition: partition, channel: number, session: self)
         switch provider.openChannel(device: device, options: options, endpoint: endpoint) {
         case .failure(let refusal):
             sendError(refusal.code, refusal.reason, requestId: requestId, channel: number)

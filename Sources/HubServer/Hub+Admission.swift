@@ -1,4 +1,5 @@
 import ControlWire
+import DeviceKit
 import EventLoop
 import JSON
 import PlatformConfig
@@ -91,45 +92,5 @@ extension Hub {
             "stalls": .int(Int64(clamping: watchdog.stalls)),
             "stallWarnMs": .int(Int64(configuration.hub.limits.loopStallWarnMs)),
         ]
-    }
-}
-
-extension AdmissionGate {
-    /// A human-readable refusal naming the limit, for protocols whose errors carry text.
-    func refusalText(_ refusal: AdmissionRefusal) -> String {
-        switch refusal {
-        case .tooManyPending:
-            "\(refusal.rawValue): \(policy.pendingLimit) (\(policy.maxPending)) connections already in their handshake"
-        case .tooManyClients:
-            "\(refusal.rawValue): \(policy.authenticatedLimit) (\(policy.maxAuthenticated)) already connected"
-        case .handshakeTimeout: "\(refusal.rawValue): handshake not completed within \(policy.handshakeMs) ms"
-        case .idleTimeout: "\(refusal.rawValue): nothing received for \(policy.idleMs) ms"
-        case .displaced: "\(refusal.rawValue): the owner took the device"
-        case .evicted:
-            "\(refusal.rawValue): \(policy.pendingLimit) (\(policy.maxPending)) reached; the longest handshake gave way"
-        }
-    }
-
-    /// The JSON-RPC error for a control refusal (`Protocols/control.md` §2.6).
-    func controlError(_ refusal: AdmissionRefusal) -> ControlError {
-        switch refusal {
-        case .tooManyPending:
-            ControlError.limitExceeded(policy.pendingLimit, value: Int64(policy.maxPending), reason: refusal.rawValue)
-        case .tooManyClients:
-            ControlError.limitExceeded(
-                policy.authenticatedLimit, value: Int64(policy.maxAuthenticated), reason: refusal.rawValue)
-        case .handshakeTimeout:
-            ControlError(
-                code: .timeout, reason: refusal.rawValue, message: refusalText(refusal),
-                details: ["limit": "controlHandshakeMs", "timeoutMs": .int(Int64(policy.handshakeMs))])
-        case .idleTimeout:
-            ControlError(
-                code: .timeout, reason: refusal.rawValue, message: refusalText(refusal),
-                details: ["limit": "controlIdleMs", "timeoutMs": .int(Int64(policy.idleMs))])
-        case .displaced:
-            ControlError(code: .unavailable, reason: refusal.rawValue, message: refusalText(refusal))
-        case .evicted:
-            ControlError.limitExceeded(policy.pendingLimit, value: Int64(policy.maxPending), reason: refusal.rawValue)
-        }
     }
 }

@@ -1,7 +1,57 @@
+import DeviceKit
+import EthernetServer
+import EventLoop
+import Hypervisor
+import JSON
+import PlatformConfig
+
 /// The device families this hub runs. Each device family adds itself here, in one line
 /// (`Sources/ARCHITECTURE.md`, "Where a new device goes").
 extension Hub {
     func makeDevices() -> [any HubDevice] {
         [ModemDevice(), EthernetDevice(), FramebufferDevice()]
+    }
+}
+
+/// A device family still inside `HubServer` (the modem and the framebuffer, until they move to their own
+/// modules): it starts with the concrete hub instead of a `DeviceHost`.
+protocol HubServerDevice: HubDevice {
+    func start(hub: Hub) throws(HubStartError)
+}
+
+extension HubServerDevice {
+    func start(host: any DeviceHost) throws(HubStartError) {
+        // The hub is the only DeviceHost that starts devices inside HubServer.
+        guard let hub = host as? Hub else { preconditionFailure("\(familyName) starts only on a Hub") }
+        try start(hub: hub)
+    }
+}
+
+/// What the hub offers devices (`DeviceKit.DeviceHost`).
+extension Hub: DeviceHost {
+    package var wallClockNanos: UInt64 { Hub.wallClockNanos() }
+
+    package func register(_ methods: [ControlMethod]) { router.register(methods) }
+
+    package func publishEvent(_ kind: String, partition: String?, device: String?, data: JSON) {
+        publish(kind, partition: partition, device: device, data: data)
+    }
+
+    package func raiseInterrupt(from device: String, to partition: String, line: Int) {
+        var actions: [Action] = []
+        _ = platform.raise(from: .device(device), to: partition, line: line, actions: &actions)
+        perform(&actions)
+    }
+
+    package func admissionGate(_ name: String, _ policy: AdmissionPolicy) -> AdmissionGate {
+        admission.gate(name, policy)
+    }
+
+    package func listen(on endpoint: Endpoint, gate: AdmissionGate, accept: @escaping (any ByteStream) -> Void)
+        throws(LoopError) -> any StreamListener
+    {
+        let listener = try Listener(loop: loop, address: endpoint.socketAddress) { connection in accept(connection) }
+        gate.watch(listener)
+        return listener
     }
 }

@@ -1,4 +1,5 @@
 import ControlWire
+import DeviceKit
 import EventLoop
 import Events
 import JSON
@@ -21,19 +22,12 @@ final class EventSubscription {
     }
 }
 
-/// What an `events.wait` needs to answer later.
-struct PendingWait: Sendable {
-    let session: UInt64
-    let requestID: JSON
-    let timeoutMs: Int64
-}
-
 /// The hub-wide event plumbing: one log with a replay ring, fan-out to subscribers' outboxes,
 /// server-side waits (`Protocols/control.md`, events section).
 final class EventHub {
     var log: EventLog
-    var waiters: EventWaiters<PendingWait>
-    var waitTimer: Timer?
+    /// Pending `events.wait` calls, hub-wide (`controlMaxWaiters`).
+    let waiters: DeferredWaits<EventFilter>
     var published: UInt64 = 0
     /// Control sessions with something to write this pass.
     var dirty: [UInt64: ControlSession] = [:]
@@ -42,9 +36,9 @@ final class EventHub {
     /// Event lines serialised this pass, by sequence number.
     var encoded: [UInt64: [UInt8]] = [:]
 
-    init(replayCapacity: Int, waiterLimit: Int) {
+    init(replayCapacity: Int, waiters: DeferredWaits<EventFilter>) {
         log = EventLog(capacity: replayCapacity)
-        waiters = EventWaiters(limit: waiterLimit)
+        self.waiters = waiters
     }
 }
 
@@ -63,11 +57,8 @@ extension Hub {
             if subscription.replayCursor == nil { subscription.outbox.push(event) }
             scheduleControlFlush(session)
         }
-        if events.waiters.count > 0 {
-            for (context, matched) in events.waiters.offer(event) {
-                controlSessions[context.session]?.answerDeferred(
-                    id: context.requestID, with: .result(["event": matched.json]))
-            }
+        if !events.waiters.isEmpty {
+            events.waiters.resolve { filter in filter.matches(event) ? ["event": event.json] : nil }
         }
         return event
     }
@@ -184,15 +175,7 @@ extension Hub {
             {
                 return .result(["event": first.json])
             }
-            guard let session = call.session else { return .deferred }
-            let deadline = MonotonicClock.nanoseconds() + UInt64(timeout) * 1_000_000
-            let wait = PendingWait(session: session.id, requestID: call.id, timeoutMs: timeout)
-            guard self.events.waiters.register(filter: filter, deadline: deadline, context: wait) != nil else {
-                throw ControlError.limitExceeded(
-                    "controlMaxWaiters", value: Int64(self.events.waiters.limit), reason: "too_many_waits")
-            }
-            self.armWaitTimer()
-            return .deferred
+            return try self.events.waiters.register(call, until: filter, timeoutMs: timeout)
         }
     }
 
@@ -218,29 +201,5 @@ extension Hub {
             }
             throw ControlError.invalidParams(param: error.field, expected: error.expected, detail: error.detail)
         }
-    }
-
-    /// One timer serves every wait: it fires at the earliest deadline and times out what is due.
-    func armWaitTimer() {
-        guard let next = events.waiters.nextDeadline else {
-            events.waitTimer?.stop()
-            return
-        }
-        if events.waitTimer == nil { events.waitTimer = try? Timer(loop: loop) }
-        let now = MonotonicClock.nanoseconds()
-        let delay = next > now ? (next - now + 999_999) / 1_000_000 : 0
-        events.waitTimer?.start(afterMilliseconds: delay) { [unowned self] in
-            for context in self.events.waiters.expire(now: MonotonicClock.nanoseconds()) {
-                self.controlSessions[context.session]?.answerDeferred(
-                    id: context.requestID, with: .error(.timeout(afterMs: context.timeoutMs)))
-            }
-            self.armWaitTimer()
-        }
-    }
-
-    /// Forgets the waits of a session that went away.
-    func cancelWaits(of session: ControlSession) {
-        _ = events.waiters.cancelAll { $0.session == session.id }
-        armWaitTimer()
     }
 }

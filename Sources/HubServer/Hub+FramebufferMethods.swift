@@ -1,4 +1,5 @@
 import ControlWire
+import DeviceKit
 import EventLoop
 import Framebuffer
 import JSON

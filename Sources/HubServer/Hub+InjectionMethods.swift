@@ -1,4 +1,5 @@
 import ControlWire
+import DeviceKit
 import Events
 import Hypervisor
 import JSON

@@ -1,4 +1,5 @@
 import ControlWire
+import DeviceKit
 import Hypervisor
 import JSON
 import PlatformConfig

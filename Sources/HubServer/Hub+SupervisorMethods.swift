@@ -1,4 +1,5 @@
 import ControlWire
+import DeviceKit
 import JSON
 
 extension Hub {

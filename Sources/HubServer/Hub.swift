@@ -1,4 +1,6 @@
 import ControlWire
+import DeviceKit
+import EthernetServer
 import EventLoop
 import GuestWire
 import HubSystem
@@ -28,8 +30,8 @@ public final class Hub {
 
     public let configuration: PlatformConfiguration
     let options: Options
-    let loop: Loop
-    var logger: Logger
+    package let loop: Loop
+    package var logger: Logger
     let router = ControlRouter()
     let startedMonotonicNanos = MonotonicClock.nanoseconds()
     let startedWallNanos = Hub.wallClockNanos()
@@ -107,7 +109,9 @@ public final class Hub {
             throw .loop(error)
         }
         openFileLimit = ProcessResources.raiseOpenFileLimit()
-        admission = AdmissionRegistry(loop: loop, limits: configuration.hub.limits, logger: logger)
+        admission = AdmissionRegistry(
+            loop: loop, limits: configuration.hub.limits, logger: logger,
+            returnFreeMemory: { _ = Memory.returnFreeMemory() })
         (controlGate, guestGate) = Hub.makeGates(admission, configuration)
         scheduler = LoopScheduler(loop: loop)
         // Regions live in memfds so Unix-socket guests can map them (Protocols/guest.md §8.5).
@@ -129,7 +133,9 @@ public final class Hub {
         regionBackings = memfds
         events = EventHub(
             replayCapacity: max(1, configuration.hub.limits.eventReplayEvents),
-            waiterLimit: configuration.hub.limits.controlMaxWaiters)
+            waiters: DeferredWaits(
+                loop: loop, limit: configuration.hub.limits.controlMaxWaiters, limitName: "controlMaxWaiters",
+                reason: "too_many_waits"))
         events.flushTimer = try? Timer(loop: loop)
         // Event 1 is always hub.started, so a late subscriber can replay from 0 and see the hub's whole life.
         publish(
@@ -152,7 +158,7 @@ public final class Hub {
             try openControlListeners()
             try openGuestListeners()
             devices = makeDevices()
-            for device in devices { try device.start(hub: self) }
+            for device in devices { try device.start(host: self) }
             startSupervisors()
             try watchSignals()
             try writeReadyFile()
@@ -376,7 +382,6 @@ public final class Hub {
     func controlSessionDidClose(_ session: ControlSession) {
         controlSessions[session.id] = nil
         events.dirty[session.id] = nil
-        cancelWaits(of: session)
         publish("client.disconnected", data: ["client": .uint(session.id), "endpoint": .string(session.remote)])
     }
 
@@ -434,7 +439,7 @@ public final class Hub {
         for watcher in signalWatchers { watcher.close() }
         watchdog?.close()
         admission.close()
-        events.waitTimer?.close()
+        events.waiters.close()
         events.flushTimer?.close()
         publish("hub.stopping", data: ["reason": .string(reason)])
         // Subscribers get what is queued for them, hub.stopping last, before their connection closes.

@@ -1,4 +1,5 @@
 import ATWire
+import DeviceKit
 import EventLoop
 import GuestWire
 import Hypervisor
@@ -8,7 +9,7 @@ import Modem
 import PlatformConfig
 
 /// The modem family: one `ModemInstance` per `devices.modems[]` entry (Protocols/modem.md).
-final class ModemDevice: HubDevice {
+final class ModemDevice: HubServerDevice {
     var familyName: String { "modem" }
     private(set) var instances: [String: ModemInstance] = [:]
     private var order: [String] = []

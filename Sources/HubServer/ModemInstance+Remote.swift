@@ -1,5 +1,6 @@
 import ATWire
 import ControlWire
+import DeviceKit
 import EventLoop
 import JSON
 import Modem

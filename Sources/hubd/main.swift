@@ -1,4 +1,5 @@
 import ArgumentParser
+import DeviceKit
 import Glibc
 import HubServer
 import HubSystem

@@ -1,4 +1,5 @@
 import ControlWire
+import DeviceKit
 import Ethernet
 import EthernetWire
 import EventLoop
@@ -8,61 +9,65 @@ import PlatformConfig
 /// The virtual Ethernet family (`Protocols/ethernet.md`): one `Switch` per configured segment, each port
 /// bound to its transport. Frames from one read are all handed to the switch, then every port with
 /// queued frames is written once at the next loop pass.
-final class EthernetDevice: HubDevice {
-    /// Where a stream port listens now (the bound port when the configuration said port 0), for
-    /// launching QEMU guests on it.
-    func streamEndpoint(segment: String, port: String) -> Endpoint? {
-        let runtime = segments.first { $0.config.name == segment }?.port(named: port)
-        return (runtime?.attachment as? StreamAttachment)?.boundEndpoint
-    }
-
-    let familyName = "ethernet"
+///
+/// Files of this module (`Sources/ARCHITECTURE.md`, "Where a new device goes"): this one (the device, its
+/// start and stop, guest channels' opening, `hub.limits`; segments and ports at run time),
+/// `EthernetAttachments.swift` (the transports, the guest channel, the per-pass read slice),
+/// `EthernetMethods.swift` (the `eth.*` methods), `EthernetWaits.swift` (`eth.wait` and capture: frames
+/// observed at ports), `EthernetCounters.swift` (counters as JSON); `TapInterface.swift` is the tap's kernel
+/// interface, bound for the system layer.
+package final class EthernetDevice: HubDevice {
+    package let familyName = "ethernet"
     private(set) var segments: [EthernetSegment] = []
-    unowned var hub: Hub!
+    /// The hub, from `start` on (it outlives its devices).
+    private(set) unowned var host: (any DeviceHost)!
     private var flushTimer: Timer?
     private var flushScheduled = false
     private var dirty: [EthernetSegment] = []
-    /// Pending `eth.wait` calls, across segments.
-    var watches: [FrameWatch] = []
-    static let maxWatches = 256
+    /// Pending `eth.wait` calls, across segments (`EthernetWaits.swift`).
+    private(set) var waits: DeferredWaits<FrameWatch>!
     /// Attachments that read this pass, reset at its end (`EthernetReadSlice`).
     var slicedReaders: [EthernetSlicedReader] = []
     var readPass: EndOfPass?
 
-    func start(hub: Hub) throws(HubStartError) {
-        self.hub = hub
+    package init() {}
+
+    package func start(host: any DeviceHost) throws(HubStartError) {
+        self.host = host
         do {
-            flushTimer = try Timer(loop: hub.loop)
-            readPass = try EndOfPass(loop: hub.loop)
+            flushTimer = try Timer(loop: host.loop)
+            readPass = try EndOfPass(loop: host.loop)
         } catch {
             throw .loop(error)
         }
-        for (index, config) in hub.configuration.devices.ethernet.enumerated() {
+        // The name and reason `eth.wait` has always refused with (`Protocols/control.md` §13.9).
+        waits = host.makeWaits(limitName: "eth.maxWatches", reason: "limit_exceeded")
+        for (index, config) in host.configuration.devices.ethernet.enumerated() {
             let segment = EthernetSegment(config: config, index: index, device: self)
             segments.append(segment)
-            try segment.start(loop: hub.loop)
+            try segment.start(loop: host.loop)
         }
-        registerEthernetMethods(on: hub)
+        host.register(methods)
     }
 
-    func stop() {
-        for watch in watches { watch.finish(.error(.unavailable("the hub is shutting down"))) }
-        watches.removeAll()
+    package func stop() {
+        waits?.finishAll(.error(.unavailable("the hub is shutting down")))
+        waits?.close()
         for segment in segments { segment.stop() }
         flushTimer?.close()
         readPass?.close()
         slicedReaders.removeAll()
     }
 
-    var channelDeviceNames: [String] { segments.map(\.name) }
+    package var channelDeviceNames: [String] { segments.map(\.name) }
 
-    func openChannel(device: String, options: ArraySlice<UInt8>, endpoint: GuestChannelEndpoint) -> Result<
-        GuestChannel, GuestChannelRefusal
-    > {
-        guard let segment = segments.first(where: { $0.name == device }) else {
+    package func openChannel(device: String, options: ArraySlice<UInt8>, endpoint: any GuestChannelEndpoint)
+        -> Result<any GuestChannel, GuestChannelRefusal>
+    {
+        guard let segment = segment(named: device) else {
             return .failure(GuestChannelRefusal(code: .noSuchDevice, reason: "no segment \(device)"))
         }
-        guard hub.configuration.partition(named: endpoint.partition)?.grant(for: device) != nil else {
+        guard host.configuration.partition(named: endpoint.partition)?.grant(for: device) != nil else {
             return .failure(
                 GuestChannelRefusal(code: .notPermitted, reason: "\(endpoint.partition) has no grant for \(device)"))
         }
@@ -84,18 +89,19 @@ final class EthernetDevice: HubDevice {
         return .success(channel)
     }
 
-    var limitsJSON: JSON {
-        [
-            "segments": .int(Int64(segments.count)), "maxWatches": .int(Int64(EthernetDevice.maxWatches)),
+    package var limitsJSON: JSON {
+        let limits = host.limits
+        return [
+            "segments": .int(Int64(segments.count)), "maxWatches": .int(Int64(waits?.limit ?? 0)),
             "macTableLimit": .int(Int64(Switch.defaultMACTableLimit)),
             "streamMaxFrameBytes": .int(Int64(StreamFraming.qemuMaxFrame)),
-            "macLimitPerPort": .int(Int64(hub.configuration.hub.limits.ethernetMACLimitPerPort)),
-            "readFramesPerPass": .int(Int64(hub.configuration.hub.limits.ethernetReadFramesPerPass)),
-            "readBytesPerPass": .int(Int64(hub.configuration.hub.limits.ethernetReadBytesPerPass)),
+            "macLimitPerPort": .int(Int64(limits.ethernetMACLimitPerPort)),
+            "readFramesPerPass": .int(Int64(limits.ethernetReadFramesPerPass)),
+            "readBytesPerPass": .int(Int64(limits.ethernetReadBytesPerPass)),
         ]
     }
 
-    func partitionDetached(_ partition: String) {
+    package func partitionDetached(_ partition: String) {
         for segment in segments {
             for port in segment.ports {
                 guard let guest = port.attachment as? GuestPortAttachment, guest.partition == partition else {
@@ -107,13 +113,22 @@ final class EthernetDevice: HubDevice {
         }
     }
 
+    /// Where a stream port listens now (the bound port when the configuration said port 0), for
+    /// launching QEMU guests on it.
+    package func streamEndpoint(segment: String, port: String) -> Endpoint? {
+        let runtime = self.segment(named: segment)?.port(named: port)
+        return (runtime?.attachment as? StreamAttachment)?.boundEndpoint
+    }
+
+    func segment(named name: String) -> EthernetSegment? { segments.first { $0.name == name } }
+
     /// Writes every segment's ready ports at the next loop pass.
     func scheduleFlush(_ segment: EthernetSegment) {
         if !segment.isDirty {
             segment.isDirty = true
             dirty.append(segment)
         }
-        guard !flushScheduled, let flushTimer, !hub.isShuttingDown else { return }
+        guard !flushScheduled, let flushTimer, !host.isShuttingDown else { return }
         flushScheduled = true
         flushTimer.start(afterMilliseconds: 0) { [unowned self] in
             self.flushScheduled = false
@@ -124,10 +139,6 @@ final class EthernetDevice: HubDevice {
                 segment.flush()
             }
         }
-    }
-
-    func removeWatch(_ watch: FrameWatch) {
-        watches.removeAll { $0 === watch }
     }
 }
 
@@ -164,7 +175,7 @@ final class EthernetSegment {
         self.device = device
         sw = Switch(
             name: config.name, mtu: config.mtu, macAgeingNs: UInt64(config.macAgeingSeconds) * 1_000_000_000,
-            macLimitPerPort: device.hub.configuration.hub.limits.ethernetMACLimitPerPort,
+            macLimitPerPort: device.host.limits.ethernetMACLimitPerPort,
             seed: MonotonicClock.nanoseconds())
     }
 
@@ -224,12 +235,12 @@ final class EthernetSegment {
     @inline(__always)
     func received(_ frame: ArraySlice<UInt8>, from port: EthernetPortRuntime, now: UInt64) {
         if let capture, capture.port == nil || capture.port == port.config.name {
-            capture.record(frame, unixNanoseconds: Hub.wallClockNanos())
+            capture.record(frame, unixNanoseconds: device.host.wallClockNanos)
         }
         if let liveCapture, liveCapture.port == nil || liveCapture.port == port.config.name {
             liveCapture.publish(frame, segment: config.name, port: port.config.name, direction: "received")
         }
-        if !device.watches.isEmpty { device.offer(frame, segment: self, port: port, direction: .received) }
+        if device.hasWaits { device.offer(frame, segment: self, port: port, direction: .received) }
         sw.receive(frame, from: port.id, now: now)
     }
 
@@ -297,7 +308,7 @@ final class EthernetSegment {
 
     func recordEgress(_ frames: ArraySlice<ArraySlice<UInt8>>, to port: EthernetPortRuntime) {
         if let capture, capture.port == port.config.name {
-            let now = Hub.wallClockNanos()
+            let now = device.host.wallClockNanos
             for frame in frames { capture.record(frame, unixNanoseconds: now) }
         }
         if let liveCapture, liveCapture.port == port.config.name {
@@ -305,7 +316,7 @@ final class EthernetSegment {
                 liveCapture.publish(frame, segment: config.name, port: port.config.name, direction: "sent")
             }
         }
-        if !device.watches.isEmpty {
+        if device.hasWaits {
             for frame in frames { device.offer(frame, segment: self, port: port, direction: .sent) }
         }
     }
@@ -426,39 +437,5 @@ final class EthernetPortRuntime {
         guard waitingForRoom else { return }
         drain()
         segment.resumeRelieved()
-    }
-}
-
-/// The device side of a guest's channel to a segment: each `CHANNEL_DATA` is one frame.
-final class EthernetGuestChannel: GuestChannel, EthernetSlicedReader {
-    private unowned let port: EthernetPortRuntime
-    let maxData: UInt32
-    var openedOptions: [UInt8] { [] }
-    /// This pass's share of the guest's frames: once used, the guest's session reads nothing more this pass
-    /// (the frames of the read in hand are still switched, so one pass takes at most one read; ethernet.md §4.8).
-    var slice: EthernetReadSlice
-
-    init(port: EthernetPortRuntime, maxFrame: Int) {
-        self.port = port
-        maxData = UInt32(maxFrame)
-        slice = port.segment.device.makeReadSlice()
-    }
-
-    func received(_ data: ArraySlice<UInt8>) {
-        let wasUsed = slice.isUsed
-        slice.countFrame()
-        slice.countBytes(data.count)
-        port.segment.device.noteRead(self)
-        if slice.isUsed && !wasUsed {
-            (port.attachment as? GuestPortAttachment)?.endpoint?.holdInputUntilNextPass()
-        }
-        port.received(data)
-    }
-
-    func nextPass() { slice.endPass() }
-
-    func closed(reason: String) {
-        (port.attachment as? GuestPortAttachment)?.endpoint = nil
-        port.setCarrier(false)
     }
 }

@@ -1,11 +1,11 @@
+import ControlWire
 import EventLoop
-import HubSystem
 import JSON
 import Logging
 import PlatformConfig
 
 /// Why admission refused a connection or ended one (`data.reason` / counters under `hub.admission`).
-enum AdmissionRefusal: String, CaseIterable, Sendable, Error {
+package enum AdmissionRefusal: String, CaseIterable, Sendable, Error {
     /// The listener's budget of connections still in their handshake is full.
     case tooManyPending = "too_many_pending"
     /// The budget of authenticated connections (clients, sessions, viewers) is full.
@@ -22,23 +22,36 @@ enum AdmissionRefusal: String, CaseIterable, Sendable, Error {
 }
 
 /// The limits one listener family enforces: `Protocols/control.md` §5 `hub.admission`.
-struct AdmissionPolicy {
+package struct AdmissionPolicy {
     /// Connections accepted but not yet authenticated.
-    var maxPending: Int
+    package var maxPending: Int
     /// Authenticated connections.
-    var maxAuthenticated: Int
+    package var maxAuthenticated: Int
     /// Slots of each budget that only Unix-socket peers may take (the local administrator always has room).
     /// At most half of a budget is reserved, so a small budget still admits TCP peers.
-    var unixReserved: Int = 0
+    package var unixReserved: Int = 0
     /// Milliseconds from accept to the end of the handshake; 0: no deadline.
-    var handshakeMs: Int
+    package var handshakeMs: Int
     /// Milliseconds of silence after which an authenticated peer is closed; 0: never.
-    var idleMs: Int
+    package var idleMs: Int
     /// The `hub.limits` keys named in refusals.
-    var pendingLimit: String
-    var authenticatedLimit: String
+    package var pendingLimit: String
+    package var authenticatedLimit: String
 
-    func allows(count: Int, of budget: Int, kind: Connection.Kind) -> Bool {
+    package init(
+        maxPending: Int, maxAuthenticated: Int, unixReserved: Int = 0, handshakeMs: Int, idleMs: Int,
+        pendingLimit: String, authenticatedLimit: String
+    ) {
+        self.maxPending = maxPending
+        self.maxAuthenticated = maxAuthenticated
+        self.unixReserved = unixReserved
+        self.handshakeMs = handshakeMs
+        self.idleMs = idleMs
+        self.pendingLimit = pendingLimit
+        self.authenticatedLimit = authenticatedLimit
+    }
+
+    package func allows(count: Int, of budget: Int, kind: Connection.Kind) -> Bool {
         guard kind == .tcp else { return count < budget }
         return count < budget - min(unixReserved, budget / 2)
     }
@@ -49,16 +62,16 @@ struct AdmissionPolicy {
 /// when the connection closes. Pending and authenticated connections have separate budgets, so peers that
 /// never finish a handshake cannot lock out real clients; the handshake and idle deadlines end the peers that
 /// hold a slot without using it. Every refusal is counted by reason.
-final class AdmissionGate {
-    let name: String
-    var policy: AdmissionPolicy
-    unowned let registry: AdmissionRegistry
-    private(set) var pending = 0
-    private(set) var authenticated = 0
-    private(set) var accepted: UInt64 = 0
-    private(set) var authenticatedTotal: UInt64 = 0
-    private(set) var refusals: [AdmissionRefusal: UInt64] = [:]
-    private(set) var acceptErrors: UInt64 = 0
+package final class AdmissionGate {
+    package let name: String
+    package var policy: AdmissionPolicy
+    package unowned let registry: AdmissionRegistry
+    package private(set) var pending = 0
+    package private(set) var authenticated = 0
+    package private(set) var accepted: UInt64 = 0
+    package private(set) var authenticatedTotal: UInt64 = 0
+    package private(set) var refusals: [AdmissionRefusal: UInt64] = [:]
+    package private(set) var acceptErrors: UInt64 = 0
     /// Pending slots in accept order, oldest first; entries that are no longer pending are skipped and
     /// compacted away, so the array stays within a small multiple of `maxPending`.
     private var pendingOrder: [AdmissionSlot] = []
@@ -66,7 +79,7 @@ final class AdmissionGate {
     private var lastAcceptErrorLogMs: UInt64?
     private var acceptErrorsNotLogged: UInt64 = 0
 
-    init(name: String, policy: AdmissionPolicy, registry: AdmissionRegistry) {
+    package init(name: String, policy: AdmissionPolicy, registry: AdmissionRegistry) {
         self.name = name
         self.policy = policy
         self.registry = registry
@@ -76,7 +89,9 @@ final class AdmissionGate {
     /// protocol and closes). `onDeadline` runs when the handshake or idle deadline passes; it must close.
     /// `handshakeDeadline: false` leaves out the handshake deadline (a control endpoint that asks for no token,
     /// whose "handshake" is only the first request: a local client may connect early and speak later).
-    func admit(_ kind: Connection.Kind, handshakeDeadline: Bool = true) -> Result<AdmissionSlot, AdmissionRefusal> {
+    package func admit(_ kind: Connection.Kind, handshakeDeadline: Bool = true) -> Result<
+        AdmissionSlot, AdmissionRefusal
+    > {
         if !policy.allows(count: authenticated, of: policy.maxAuthenticated, kind: kind) {
             // Nobody could finish a handshake: say so now rather than after it.
             return .failure(refuse(.tooManyClients))
@@ -124,7 +139,7 @@ final class AdmissionGate {
 
     /// Counts a refusal (also for refusals the listener's own rules make, like one peer per stream port).
     @discardableResult
-    func refuse(_ refusal: AdmissionRefusal) -> AdmissionRefusal {
+    package func refuse(_ refusal: AdmissionRefusal) -> AdmissionRefusal {
         refusals[refusal, default: 0] += 1
         return refusal
     }
@@ -146,7 +161,7 @@ final class AdmissionGate {
     }
 
     /// Counts `listener`'s accept failures and logs them at a bounded rate.
-    func watch(_ listener: Listener) {
+    package func watch(_ listener: Listener) {
         listener.descriptorReserve = AdmissionRegistry.descriptorReserve
         listener.maxAcceptsPerPass = registry.limits.listenerAcceptsPerPass
         listener.onAcceptError = { [unowned self] error in self.acceptFailed(error) }
@@ -166,7 +181,7 @@ final class AdmissionGate {
         registry.logger.warning("\(name): accept failed: \(error)\(suffix); \(acceptErrors) so far")
     }
 
-    var json: JSON {
+    package var json: JSON {
         var refused = JSONObject()
         for reason in AdmissionRefusal.allCases { refused[reason.rawValue] = .uint(refusals[reason] ?? 0) }
         return [
@@ -189,15 +204,15 @@ final class AdmissionGate {
 }
 
 /// One connection's place in its gate: pending until `authenticate()`, then authenticated, until `release()`.
-final class AdmissionSlot {
-    enum Phase { case pending, authenticated, released }
+package final class AdmissionSlot {
+    package enum Phase { case pending, authenticated, released }
     private unowned let gate: AdmissionGate
-    let kind: Connection.Kind
-    private(set) var phase = Phase.pending
+    package let kind: Connection.Kind
+    package private(set) var phase = Phase.pending
     private var timer: Timer?
     private var lastActivityMs: UInt64
     /// Runs once when a deadline passes, after the refusal was counted; the owner answers and closes.
-    var onDeadline: ((AdmissionRefusal) -> Void)?
+    package var onDeadline: ((AdmissionRefusal) -> Void)?
 
     fileprivate init(gate: AdmissionGate, kind: Connection.Kind) {
         self.gate = gate
@@ -205,7 +220,7 @@ final class AdmissionSlot {
         lastActivityMs = gate.registry.loop.nowMilliseconds
     }
 
-    var isPending: Bool { phase == .pending }
+    package var isPending: Bool { phase == .pending }
 
     fileprivate func armHandshakeDeadline() {
         let deadline = gate.policy.handshakeMs
@@ -215,11 +230,11 @@ final class AdmissionSlot {
     }
 
     /// The peer sent something: the idle deadline counts from now. One store, so hot paths may call it.
-    func noteActivity() { lastActivityMs = gate.registry.loop.nowMilliseconds }
+    package func noteActivity() { lastActivityMs = gate.registry.loop.nowMilliseconds }
 
     /// The handshake succeeded. False when the authenticated budget is full (counted as `too_many_clients`);
     /// the caller then refuses the peer and closes.
-    func authenticate() -> Bool {
+    package func authenticate() -> Bool {
         guard phase == .pending else { return phase == .authenticated }
         guard gate.promote(kind) else { return false }
         phase = .authenticated
@@ -259,7 +274,7 @@ final class AdmissionSlot {
     }
 
     /// The connection closed (or is closing): the slot goes back to its budget. Safe to call repeatedly.
-    func release() {
+    package func release() {
         guard phase != .released else { return }
         let wasAuthenticated = phase == .authenticated
         phase = .released
@@ -271,26 +286,31 @@ final class AdmissionSlot {
 }
 
 /// Every admission gate of the hub, for `hub.admission`; also returns freed heap after connection bursts.
-final class AdmissionRegistry {
-    let loop: Loop
-    let logger: Logger
-    let limits: Limits
-    private(set) var gates: [AdmissionGate] = []
+package final class AdmissionRegistry {
+    package let loop: Loop
+    package let logger: Logger
+    package let limits: Limits
+    package private(set) var gates: [AdmissionGate] = []
     private var releasedSinceTrim = 0
     private var trimTimer: Timer?
-    private(set) var memoryTrims: UInt64 = 0
+    package private(set) var memoryTrims: UInt64 = 0
     /// Connections that must close before freed memory is handed back (one trim a second at most).
-    static let trimAfterReleases = 32
+    package static let trimAfterReleases = 32
     /// Descriptors kept free below the open-file limit for the hub's own work (`Listener.descriptorReserve`).
-    static let descriptorReserve = 64
+    package static let descriptorReserve = 64
 
-    init(loop: Loop, limits: Limits, logger: Logger) {
+    /// Hands freed heap back to the system (`ProcessResources.returnFreeMemory`, passed in by the hub so that
+    /// this module makes no OS call of its own).
+    private let returnFreeMemory: () -> Void
+
+    package init(loop: Loop, limits: Limits, logger: Logger, returnFreeMemory: @escaping () -> Void) {
+        self.returnFreeMemory = returnFreeMemory
         self.loop = loop
         self.limits = limits
         self.logger = logger
     }
 
-    func gate(_ name: String, _ policy: AdmissionPolicy) -> AdmissionGate {
+    package func gate(_ name: String, _ policy: AdmissionPolicy) -> AdmissionGate {
         let gate = AdmissionGate(name: name, policy: policy, registry: self)
         gates.append(gate)
         return gate
@@ -308,16 +328,56 @@ final class AdmissionRegistry {
         trimTimer.start(afterMilliseconds: 1000) { [unowned self] in
             self.releasedSinceTrim = 0
             self.memoryTrims += 1
-            Memory.returnFreeMemory()
+            self.returnFreeMemory()
         }
     }
 
-    func close() {
+    package func close() {
         trimTimer?.close()
         trimTimer = nil
     }
 
-    var json: JSON {
+    package var json: JSON {
         .array(gates.map(\.json))
+    }
+}
+
+extension AdmissionGate {
+    /// A human-readable refusal naming the limit, for protocols whose errors carry text.
+    package func refusalText(_ refusal: AdmissionRefusal) -> String {
+        switch refusal {
+        case .tooManyPending:
+            "\(refusal.rawValue): \(policy.pendingLimit) (\(policy.maxPending)) connections already in their handshake"
+        case .tooManyClients:
+            "\(refusal.rawValue): \(policy.authenticatedLimit) (\(policy.maxAuthenticated)) already connected"
+        case .handshakeTimeout: "\(refusal.rawValue): handshake not completed within \(policy.handshakeMs) ms"
+        case .idleTimeout: "\(refusal.rawValue): nothing received for \(policy.idleMs) ms"
+        case .displaced: "\(refusal.rawValue): the owner took the device"
+        case .evicted:
+            "\(refusal.rawValue): \(policy.pendingLimit) (\(policy.maxPending)) reached; the longest handshake gave way"
+        }
+    }
+
+    /// The JSON-RPC error for a control refusal (`Protocols/control.md` §2.6).
+    package func controlError(_ refusal: AdmissionRefusal) -> ControlError {
+        switch refusal {
+        case .tooManyPending:
+            ControlError.limitExceeded(policy.pendingLimit, value: Int64(policy.maxPending), reason: refusal.rawValue)
+        case .tooManyClients:
+            ControlError.limitExceeded(
+                policy.authenticatedLimit, value: Int64(policy.maxAuthenticated), reason: refusal.rawValue)
+        case .handshakeTimeout:
+            ControlError(
+                code: .timeout, reason: refusal.rawValue, message: refusalText(refusal),
+                details: ["limit": "controlHandshakeMs", "timeoutMs": .int(Int64(policy.handshakeMs))])
+        case .idleTimeout:
+            ControlError(
+                code: .timeout, reason: refusal.rawValue, message: refusalText(refusal),
+                details: ["limit": "controlIdleMs", "timeoutMs": .int(Int64(policy.idleMs))])
+        case .displaced:
+            ControlError(code: .unavailable, reason: refusal.rawValue, message: refusalText(refusal))
+        case .evicted:
+            ControlError.limitExceeded(policy.pendingLimit, value: Int64(policy.maxPending), reason: refusal.rawValue)
+        }
     }
 }

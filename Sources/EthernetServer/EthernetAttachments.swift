@@ -1,3 +1,4 @@
+import DeviceKit
 import Ethernet
 import EthernetWire
 import EventLoop
@@ -20,8 +21,8 @@ protocol PortAttachment: AnyObject {
 /// QEMU `-netdev stream` or VDE stream listener: one peer at a time, as QEMU's own server does.
 final class StreamAttachment: PortAttachment, EthernetSlicedReader {
     let framing: StreamFraming
-    private var listener: Listener?
-    private var connection: Connection?
+    private var listener: (any StreamListener)?
+    private var connection: (any ByteStream)?
     private var framer: LengthPrefixedFramer
     /// unowned(unsafe): the port owns its attachment (a checked reference costs a retain per frame).
     private unowned(unsafe) let port: EthernetPortRuntime
@@ -48,22 +49,21 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
         self.port = port
         self.maxFrame = maxFrame
         framer = framing.makeFramer(maxFrameLength: maxFrame)
-        let hub = port.segment.device.hub!
-        gate = hub.admission.gate(
+        let host = port.segment.device.host!
+        gate = host.admissionGate(
             "ethernet:\(port.segment.name)/\(port.config.name)",
             AdmissionPolicy(
-                maxPending: 1, maxAuthenticated: 1, handshakeMs: hub.configuration.hub.limits.ethernetStreamHandshakeMs,
+                maxPending: 1, maxAuthenticated: 1, handshakeMs: host.limits.ethernetStreamHandshakeMs,
                 idleMs: 0, pendingLimit: "one peer per stream port", authenticatedLimit: "one peer per stream port"))
         slice = port.segment.device.makeReadSlice()
-        listener = try Listener(loop: loop, address: endpoint.socketAddress) { [unowned self] connection in
+        listener = try host.listen(on: endpoint, gate: gate) { [unowned self] connection in
             self.accept(connection)
         }
-        listener.map(gate.watch)
     }
 
-    var boundEndpoint: Endpoint? { listener?.boundAddress.endpoint }
+    var boundEndpoint: Endpoint? { listener?.boundEndpoint }
 
-    private func accept(_ newConnection: Connection) {
+    private func accept(_ newConnection: any ByteStream) {
         guard connection == nil, case .success(let slot) = gate.admit(newConnection.kind) else {
             if connection != nil { gate.refuse(.tooManyClients) }
             refusedPeers += 1
@@ -80,7 +80,7 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
         newConnection.onWriteError = { [unowned self] _ in self.dropPeer() }
         newConnection.onLowWatermark = { [unowned self] in self.port.becameWritable() }
         // Congested early: a slow peer's delay is bounded by this plus its queue in the switch (ethernet.md §4.5).
-        let limits = port.segment.device.hub.configuration.hub.limits
+        let limits = port.segment.device.host.limits
         newConnection.highWatermark = limits.ethernetStreamHighWatermarkBytes
         newConnection.lowWatermark = limits.ethernetStreamHighWatermarkBytes / 4
         // No read larger than one slice, so what waits unswitched between passes stays bounded (ethernet.md §4.8).
@@ -143,7 +143,7 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
         defer { segment.device.scheduleFlush(segment) }
         let frames = backlog
         // Capture and `eth.wait` see each frame; without them the frames go straight to the switch.
-        let observed = segment.capture != nil || !segment.device.watches.isEmpty
+        let observed = segment.capture != nil || segment.device.hasWaits
         while backlogIndex < frames.count {
             // This pass's slice is used: the rest of the read waits for the next pass (ethernet.md §4.8).
             guard slice.hasRoomForFrame else { return }
@@ -494,4 +494,134 @@ final class TestPortAttachment: PortAttachment {
     func send(_ frames: ArraySlice<ArraySlice<UInt8>>) -> Int { 0 }
     var stateJSON: JSONObject { [:] }
     func close() {}
+}
+
+/// The device side of a guest's channel to a segment: each `CHANNEL_DATA` is one frame.
+final class EthernetGuestChannel: GuestChannel, EthernetSlicedReader {
+    private unowned let port: EthernetPortRuntime
+    let maxData: UInt32
+    var openedOptions: [UInt8] { [] }
+    /// This pass's share of the guest's frames: once used, the guest's session reads nothing more this pass
+    /// (the frames of the read in hand are still switched, so one pass takes at most one read; ethernet.md §4.8).
+    var slice: EthernetReadSlice
+
+    init(port: EthernetPortRuntime, maxFrame: Int) {
+        self.port = port
+        maxData = UInt32(maxFrame)
+        slice = port.segment.device.makeReadSlice()
+    }
+
+    func received(_ data: ArraySlice<UInt8>) {
+        let wasUsed = slice.isUsed
+        slice.countFrame()
+        slice.countBytes(data.count)
+        port.segment.device.noteRead(self)
+        if slice.isUsed && !wasUsed {
+            (port.attachment as? GuestPortAttachment)?.endpoint?.holdInputUntilNextPass()
+        }
+        port.received(data)
+    }
+
+    func nextPass() { slice.endPass() }
+
+    func closed(reason: String) {
+        (port.attachment as? GuestPortAttachment)?.endpoint = nil
+        port.setCarrier(false)
+    }
+}
+
+/// How much of one Ethernet attachment's input the hub takes per loop pass (`Protocols/ethernet.md` §4.8,
+/// `hub.limits.ethernetReadFramesPerPass` / `ethernetReadBytesPerPass`).
+///
+/// An attachment counts what it switched this pass; once either budget is used it stops reading (the rest stays
+/// in the kernel, or in its bounded backlog of one read) until the end of the pass, when the device resets the
+/// count and lets it read again. Every other connection is polled in between, so a flooding peer delays the
+/// control API and real-time guests by at most one slice — the pattern fair-share guests follow
+/// (`Deploy/config-reference.md`, partitions).
+struct EthernetReadSlice {
+    let framesPerPass: Int
+    let bytesPerPass: Int
+    private(set) var frames = 0
+    private(set) var bytes = 0
+    /// In the device's list of attachments to reset at the end of this pass.
+    var isListed = false
+    /// The most frames switched from this attachment in one pass since it started (at most `framesPerPass`).
+    private(set) var mostFramesInOnePass = 0
+    /// Passes that ended with the slice used up (the attachment had more to give).
+    private(set) var passesAtBudget: UInt64 = 0
+
+    init(framesPerPass: Int, bytesPerPass: Int) {
+        self.framesPerPass = max(1, framesPerPass)
+        self.bytesPerPass = max(1, bytesPerPass)
+    }
+
+    /// Whether this pass's slice is used up: the attachment must not read again before the pass ends.
+    @inline(__always)
+    var isUsed: Bool { frames >= framesPerPass || bytes >= bytesPerPass }
+
+    /// Whether one more frame may be switched this pass.
+    @inline(__always)
+    var hasRoomForFrame: Bool { frames < framesPerPass }
+
+    @inline(__always)
+    var isEmpty: Bool { frames == 0 && bytes == 0 }
+
+    @inline(__always)
+    mutating func countFrame() { frames += 1 }
+
+    @inline(__always)
+    mutating func countBytes(_ count: Int) { bytes += count }
+
+    /// Closes this pass's accounting.
+    mutating func endPass() {
+        if isUsed { passesAtBudget += 1 }
+        mostFramesInOnePass = max(mostFramesInOnePass, frames)
+        frames = 0
+        bytes = 0
+    }
+
+    /// For `eth.ports`: the budget and what the attachment took of it.
+    var json: JSON {
+        [
+            "framesPerPass": .int(Int64(framesPerPass)), "bytesPerPass": .int(Int64(bytesPerPass)),
+            "mostFramesInOnePass": .int(Int64(max(mostFramesInOnePass, frames))),
+            "passesAtBudget": .uint(passesAtBudget),
+        ]
+    }
+}
+
+/// An attachment read in slices: the device calls `nextPass` at the end of every pass in which it read.
+protocol EthernetSlicedReader: AnyObject {
+    var slice: EthernetReadSlice { get set }
+    /// The pass ended: close the slice's accounting and, if reading stopped because the slice was used, take the
+    /// next slice (what is buffered first) and read again.
+    func nextPass()
+}
+
+extension EthernetDevice {
+    /// A fresh slice with the configured budgets.
+    func makeReadSlice() -> EthernetReadSlice {
+        let limits = host.limits
+        return EthernetReadSlice(
+            framesPerPass: limits.ethernetReadFramesPerPass, bytesPerPass: limits.ethernetReadBytesPerPass)
+    }
+
+    /// `reader` switched or read something this pass: its slice is reset at the end of the pass.
+    func noteRead(_ reader: EthernetSlicedReader) {
+        guard !reader.slice.isListed, let readPass, !host.isShuttingDown else { return }
+        reader.slice.isListed = true
+        slicedReaders.append(reader)
+        if !readPass.isArmed { readPass.arm { [unowned self] in self.endReadPass() } }
+    }
+
+    /// End of a pass (libuv's check phase, after every connection was polled): every reader that read takes its
+    /// next slice. One re-listed here is reset at the end of the next pass (`EndOfPass` semantics).
+    private func endReadPass() {
+        let readers = slicedReaders
+        slicedReaders.removeAll(keepingCapacity: true)
+        for reader in readers {
+            reader.slice.isListed = false
+            reader.nextPass()
+        }
+    }
 }

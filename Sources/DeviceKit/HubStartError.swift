@@ -27,6 +27,6 @@ extension Endpoint {
     // The event loop now takes the same `Endpoint` the configuration holds (Sources/Endpoints); these two
     // identities keep the listeners' call sites as they were. Delete them once every caller passes the
     // endpoint itself.
-    var socketAddress: Endpoint { self }
-    var endpoint: Endpoint { self }
+    package var socketAddress: Endpoint { self }
+    package var endpoint: Endpoint { self }
 }

@@ -2,7 +2,7 @@ import Glibc
 import HubSystem
 import Testing
 
-@testable import HubServer
+@testable import EthernetServer
 
 /// A tap that cannot be opened is a start-up error naming the configuration entry and the step that failed;
 /// the wording is what operators (and `Deploy/config-reference.md`, devices.ethernet) rely on.

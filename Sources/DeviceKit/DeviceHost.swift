@@ -1,0 +1,55 @@
+import EventLoop
+import JSON
+import Logging
+import PlatformConfig
+
+/// What the hub offers a device: handed to `HubDevice.start`, kept by the device for its lifetime (unowned: the
+/// hub outlives its devices). The hub (`Hub` in `HubServer`) implements it; device modules never import
+/// `HubServer`, so everything a device needs from the hub is here (`Sources/ARCHITECTURE.md`, "Where a new
+/// device goes").
+package protocol DeviceHost: AnyObject {
+    /// The hub's one event loop; every callback of the device runs on its thread (`Sources/ARCHITECTURE.md`,
+    /// "The loop's rules").
+    var loop: Loop { get }
+    /// The whole platform configuration (the device reads its own `devices` section and `hub.limits`).
+    var configuration: PlatformConfiguration { get }
+    /// The hub's logger.
+    var logger: Logger { get }
+    /// True once shutdown began: schedule no new work.
+    var isShuttingDown: Bool { get }
+    /// Wall-clock nanoseconds since the Unix epoch (capture timestamps); `MonotonicClock` for intervals.
+    var wallClockNanos: UInt64 { get }
+
+    /// Adds the device's control methods to the hub's router (names must be new; `Protocols/control.md`).
+    func register(_ methods: [ControlMethod])
+    /// Publishes an event to control subscribers and waiters (`Protocols/control.md` §5). Never blocks.
+    func publishEvent(_ kind: String, partition: String?, device: String?, data: JSON)
+    /// Raises interrupt `line` of `partition` on behalf of `device` (`Protocols/guest.md`, interrupts); what the
+    /// platform model decides (delivered, coalesced, refused) is counted there.
+    func raiseInterrupt(from device: String, to partition: String, line: Int)
+    /// A new admission gate for one of the device's listener families (`Sources/ARCHITECTURE.md`, "Admission"),
+    /// listed under `hub.admission`.
+    func admissionGate(_ name: String, _ policy: AdmissionPolicy) -> AdmissionGate
+    /// Listens on `endpoint` behind `gate` (accept errors counted, accepts bounded per pass); `accept` gets each
+    /// new connection, which it must admit through `gate` (`AdmissionGate.admit`) or close.
+    func listen(on endpoint: Endpoint, gate: AdmissionGate, accept: @escaping (any ByteStream) -> Void)
+        throws(LoopError) -> any StreamListener
+}
+
+extension DeviceHost {
+    /// Publishes an event (`publishEvent` with defaults).
+    package func publish(_ kind: String, partition: String? = nil, device: String? = nil, data: JSON = [:]) {
+        publishEvent(kind, partition: partition, device: device, data: data)
+    }
+
+    /// The hub-wide limits (`hub.limits`).
+    package var limits: Limits { configuration.hub.limits }
+
+    /// A device family's set of pending waits, under the one rule of `Protocols/control.md` §8: at most
+    /// `controlMaxWaiters` per family. `limitName` and `reason` are what the family's refusal has always said.
+    package func makeWaits<Condition>(limitName: String = "controlMaxWaiters", reason: String = "too_many_waits")
+        -> DeferredWaits<Condition>
+    {
+        DeferredWaits(loop: loop, limit: limits.controlMaxWaiters, limitName: limitName, reason: reason)
+    }
+}
