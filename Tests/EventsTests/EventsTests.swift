@@ -178,33 +178,6 @@ private func event(_ seq: UInt64, _ kind: String, partition: String? = nil, devi
     }
 }
 
-@Suite struct EventWaitersTests {
-    @Test func firstMatchResolvesAndTimeoutsExpire() {
-        var waiters = EventWaiters<String>(limit: 3)
-        #expect(waiters.register(filter: EventFilter(kinds: ["irq.*"]), deadline: 100, context: "a") != nil)
-        #expect(waiters.register(filter: EventFilter(partitions: ["rtos"]), deadline: 50, context: "b") != nil)
-        let c = waiters.register(filter: .all, deadline: 200, context: "c")
-        #expect(waiters.register(filter: .all, deadline: 1, context: "d") == nil)  // limit
-        #expect(waiters.nextDeadline == 50)
-
-        let resolved = waiters.offer(event(1, "irq.raised", partition: "linux"))
-        #expect(resolved.map(\.context) == ["a", "c"])
-        #expect(resolved.allSatisfy { $0.event.seq == 1 })
-        #expect(waiters.count == 1)
-        #expect(waiters.expire(now: 49).isEmpty)
-        #expect(waiters.expire(now: 50) == ["b"])
-        #expect(waiters.nextDeadline == nil)
-        #expect(c.map { waiters.cancel($0) } == .some(nil))  // already resolved
-    }
-
-    @Test func cancelByOwner() {
-        var waiters = EventWaiters<(connection: Int, request: Int)>(limit: 10)
-        for n in 0..<6 { _ = waiters.register(filter: .all, deadline: 10, context: (n % 2, n)) }
-        #expect(waiters.cancelAll { $0.connection == 1 } == 3)
-        #expect(waiters.expire(now: 10).map(\.request) == [0, 2, 4])
-    }
-}
-
 /// Event subscriptions (`Protocols/control.md` §5, §12) at the model level: two subscribers with different filters,
 /// a late subscriber replaying since N, and a slow one told how many it missed.
 @Suite struct EventsAcceptanceTests {
