@@ -31,7 +31,9 @@ let package = Package(
         .systemLibrary(
             name: "CUV", path: "Sources/CUV", pkgConfig: "libuv",
             providers: [.apt(["libuv1-dev"])]),
-        .target(name: "EventLoop", dependencies: ["CUV"]),
+        // The one socket-address type (`unix:PATH`, `tcp:HOST:PORT`): parsing and printing, pure.
+        .target(name: "Endpoints"),
+        .target(name: "EventLoop", dependencies: ["CUV", "Endpoints"]),
         // zlib for ZRLE and PNG; OpenSSL's libcrypto only for the DES step of VNC authentication.
         .systemLibrary(
             name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
@@ -58,7 +60,7 @@ let package = Package(
         .target(name: "ControlWire", dependencies: ["Wire", "JSON"]),
         // Hub-wide event log: sequence numbers, topic filters, replay ring, bounded per-client outboxes.
         .target(name: "Events", dependencies: ["JSON"]),
-        .target(name: "PlatformConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "PlatformConfig", dependencies: ["Endpoints", .product(name: "Yams", package: "Yams")]),
         // The pure platform model: no I/O, no clock reads; the server converts its actions and events.
         .target(name: "Hypervisor", dependencies: ["PlatformConfig"], swiftSettings: hotPathSettings),
         .target(
@@ -73,8 +75,10 @@ let package = Package(
             swiftSettings: hotPathSettings),
         .target(
             name: "HubGuest",
-            dependencies: ["GuestWire", "Wire", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "HubControlClient", dependencies: ["ControlWire", "JSON"]),
+            dependencies: [
+                "GuestWire", "Wire", "Endpoints", .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+        .target(name: "HubControlClient", dependencies: ["ControlWire", "JSON", "Endpoints"]),
         .executableTarget(
             name: "hubd",
             dependencies: [
@@ -91,7 +95,8 @@ let package = Package(
         // Load generator for Tools/benchmarks: guest ping-pong, floods, throughput, many guests.
         .executableTarget(name: "hubbench", dependencies: ["HubGuest", "GuestWire"]),
         .target(name: "TestSupport", dependencies: ["Hypervisor", "Wire", "EventLoop"]),
-        .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "TestSupport"]),
+        .testTarget(name: "EndpointsTests", dependencies: ["Endpoints"]),
+        .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "Endpoints", "TestSupport"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "GuestWireTests", dependencies: ["GuestWire", "Wire"]),
         .testTarget(name: "ATWireTests", dependencies: ["ATWire", "Wire"]),

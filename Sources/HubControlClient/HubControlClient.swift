@@ -1,6 +1,7 @@
 // A small blocking client for the control protocol (`Protocols/control.md`), for hubctl and tests.
 // Plain sockets and poll(2): no event loop, no Foundation. Not thread-safe: use one per thread.
 import ControlWire
+import Endpoints
 import Glibc
 import JSON
 
@@ -32,7 +33,7 @@ public final class HubControlClient {
     public init(address text: String, token: String? = nil, timeoutMs: Int = 5000, maxLineLength: Int = 1 << 24)
         throws(HubClientError)
     {
-        guard let address = HubAddress(text) else { throw .invalidAddress(text) }
+        guard let address = try? HubAddress(parsingClientAddress: text) else { throw .invalidAddress(text) }
         self.address = address
         self.timeoutMs = timeoutMs
         self.framer = LineFramer(maxLineLength: maxLineLength)

@@ -1,3 +1,4 @@
+import Endpoints
 import Glibc
 
 /// A blocking stream socket: connect by endpoint string, write everything, read with a timeout,
@@ -16,19 +17,11 @@ final class GuestSocket {
     deinit { close() }
 
     static func connect(endpoint: String) throws(GuestClientError) -> GuestSocket {
-        if endpoint.hasPrefix("unix:") {
-            return try connectUnix(path: String(endpoint.dropFirst(5)))
+        guard let parsed = try? Endpoint(parsing: endpoint) else { throw .badEndpoint(endpoint) }
+        switch parsed {
+        case .unix(let path): return try connectUnix(path: path)
+        case .tcp(let host, let port): return try connectTCP(host: host, port: port)
         }
-        if endpoint.hasPrefix("tcp:") {
-            let rest = endpoint.dropFirst(4)
-            guard let colon = rest.lastIndex(of: ":"), let port = UInt16(rest[rest.index(after: colon)...]) else {
-                throw .badEndpoint(endpoint)
-            }
-            var host = String(rest[..<colon])
-            if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-            return try connectTCP(host: host, port: port)
-        }
-        throw .badEndpoint(endpoint)
     }
 
     private static func connectUnix(path: String) throws(GuestClientError) -> GuestSocket {
