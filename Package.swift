@@ -73,12 +73,14 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: hotPathSettings),
+        // The blocking client socket the Swift clients share: connect with a time limit, write all, wait, read.
+        .target(name: "ClientSocket", dependencies: ["Endpoints"]),
         .target(
             name: "HubGuest",
             dependencies: [
-                "GuestWire", "Wire", "Endpoints", .product(name: "Crypto", package: "swift-crypto"),
+                "GuestWire", "Wire", "Endpoints", "ClientSocket", .product(name: "Crypto", package: "swift-crypto"),
             ]),
-        .target(name: "HubControlClient", dependencies: ["ControlWire", "JSON", "Endpoints"]),
+        .target(name: "HubControlClient", dependencies: ["ControlWire", "JSON", "Endpoints", "ClientSocket"]),
         .executableTarget(
             name: "hubd",
             dependencies: [
@@ -96,6 +98,7 @@ let package = Package(
         .executableTarget(name: "hubbench", dependencies: ["HubGuest", "GuestWire"]),
         .target(name: "TestSupport", dependencies: ["Hypervisor", "Wire", "EventLoop"]),
         .testTarget(name: "EndpointsTests", dependencies: ["Endpoints"]),
+        .testTarget(name: "ClientSocketTests", dependencies: ["ClientSocket", "Endpoints"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "Endpoints", "TestSupport"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "GuestWireTests", dependencies: ["GuestWire", "Wire"]),
