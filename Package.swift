@@ -31,7 +31,9 @@ let package = Package(
         .systemLibrary(
             name: "CUV", path: "Sources/CUV", pkgConfig: "libuv",
             providers: [.apt(["libuv1-dev"])]),
-        .target(name: "EventLoop", dependencies: ["CUV"]),
+        // The one socket-address type (`unix:PATH`, `tcp:HOST:PORT`): parsing and printing, pure.
+        .target(name: "Endpoints"),
+        .target(name: "EventLoop", dependencies: ["CUV", "Endpoints"]),
         // zlib for ZRLE and PNG; OpenSSL's libcrypto only for the DES step of VNC authentication.
         .systemLibrary(
             name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
@@ -58,7 +60,7 @@ let package = Package(
         .target(name: "ControlWire", dependencies: ["Wire", "JSON"]),
         // Hub-wide event log: sequence numbers, topic filters, replay ring, bounded per-client outboxes.
         .target(name: "Events", dependencies: ["JSON"]),
-        .target(name: "PlatformConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "PlatformConfig", dependencies: ["Endpoints", .product(name: "Yams", package: "Yams")]),
         // The pure platform model: no I/O, no clock reads; the server converts its actions and events.
         .target(name: "Hypervisor", dependencies: ["PlatformConfig"], swiftSettings: hotPathSettings),
         // What the hub offers a device (Sources/ARCHITECTURE.md, "Where a new device goes"): the device
@@ -81,10 +83,14 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: hotPathSettings),
+        // The blocking client socket the Swift clients share: connect with a time limit, write all, wait, read.
+        .target(name: "ClientSocket", dependencies: ["Endpoints"]),
         .target(
             name: "HubGuest",
-            dependencies: ["GuestWire", "Wire", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "HubControlClient", dependencies: ["ControlWire", "JSON"]),
+            dependencies: [
+                "GuestWire", "Wire", "Endpoints", "ClientSocket", .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+        .target(name: "HubControlClient", dependencies: ["ControlWire", "JSON", "Endpoints", "ClientSocket"]),
         .executableTarget(
             name: "hubd",
             dependencies: [
@@ -108,7 +114,9 @@ let package = Package(
                 "DeviceKit", "EventLoop", "ControlWire", "JSON", "GuestWire", "PlatformConfig",
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "TestSupport"]),
+        .testTarget(name: "EndpointsTests", dependencies: ["Endpoints"]),
+        .testTarget(name: "ClientSocketTests", dependencies: ["ClientSocket", "Endpoints"]),
+        .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "Endpoints", "TestSupport"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "GuestWireTests", dependencies: ["GuestWire", "Wire"]),
         .testTarget(name: "ATWireTests", dependencies: ["ATWire", "Wire"]),

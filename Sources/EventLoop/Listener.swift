@@ -1,11 +1,12 @@
 import CUV
+import Endpoints
 import Glibc
 
 /// A listening TCP or Unix stream socket. Each accepted peer becomes a `Connection`.
 public final class Listener: LoopHandle {
     public let kind: Connection.Kind
     /// The address actually bound: with port 0 in the request, the port the kernel chose.
-    public private(set) var boundAddress: SocketAddress
+    public private(set) var boundAddress: Endpoint
     private var onConnection: ((Connection) -> Void)?
     /// The last accept failure (EMFILE and friends), for diagnostics; accepting goes on.
     public private(set) var lastAcceptError: LoopError?
@@ -34,7 +35,7 @@ public final class Listener: LoopHandle {
     /// Binds and listens. Unix socket paths get their parent directory created (0700), a stale
     /// socket left by a dead process removed, and the socket's mode set to `unixMode`.
     public init(
-        loop: Loop, address: SocketAddress, backlog: Int32 = 511, unixMode: mode_t = 0o600,
+        loop: Loop, address: Endpoint, backlog: Int32 = 511, unixMode: mode_t = 0o600,
         onConnection: @escaping (Connection) -> Void
     ) throws(LoopError) {
         self.boundAddress = address
@@ -79,7 +80,7 @@ public final class Listener: LoopHandle {
         self.onConnection = onConnection
     }
 
-    private func listen(backlog: Int32, address: SocketAddress) throws(LoopError) {
+    private func listen(backlog: Int32, address: Endpoint) throws(LoopError) {
         let result = uv_listen(pointer(as: uv_stream_t.self), backlog) { server, status in
             // SAFETY: uv_stream_t begins with the uv_handle_t fields; the owner lives until its close callback.
             let handle = UnsafeMutableRawPointer(server!).assumingMemoryBound(to: uv_handle_t.self)
@@ -219,7 +220,7 @@ public final class Listener: LoopHandle {
 extension Connection {
     /// Connects to `address`; `completion` gets the open connection or the reason it failed.
     public static func connect(
-        loop: Loop, to address: SocketAddress, completion: @escaping (Result<Connection, LoopError>) -> Void
+        loop: Loop, to address: Endpoint, completion: @escaping (Result<Connection, LoopError>) -> Void
     ) {
         let connection: Connection
         do {

@@ -1,46 +1,5 @@
 import CUV
-
-/// Where a stream listener binds or a connection goes: TCP (IPv4 or IPv6) or a Unix socket path.
-public enum SocketAddress: Hashable, Sendable, CustomStringConvertible {
-    case tcp(host: String, port: UInt16)
-    case unix(path: String)
-
-    /// The textual form used in configuration and on the command line: `tcp:127.0.0.1:7400`,
-    /// `tcp:[::1]:7400`, `unix:/run/hub.sock`.
-    public var description: String {
-        switch self {
-        case .tcp(let host, let port): return host.contains(":") ? "tcp:[\(host)]:\(port)" : "tcp:\(host):\(port)"
-        case .unix(let path): return "unix:\(path)"
-        }
-    }
-
-    /// Parses the textual form; `nil` when it is not one.
-    public init?(parsing text: String) {
-        if text.hasPrefix("unix:") {
-            let path = String(text.dropFirst(5))
-            guard !path.isEmpty else { return nil }
-            self = .unix(path: path)
-            return
-        }
-        guard text.hasPrefix("tcp:") else { return nil }
-        let rest = text.dropFirst(4)
-        let host: Substring
-        let portText: Substring
-        if rest.hasPrefix("[") {
-            guard let close = rest.firstIndex(of: "]"), rest[rest.index(after: close)...].hasPrefix(":") else {
-                return nil
-            }
-            host = rest[rest.index(after: rest.startIndex)..<close]
-            portText = rest[rest.index(close, offsetBy: 2)...]
-        } else {
-            guard let colon = rest.lastIndex(of: ":") else { return nil }
-            host = rest[..<colon]
-            portText = rest[rest.index(after: colon)...]
-        }
-        guard !host.isEmpty, let port = UInt16(portText) else { return nil }
-        self = .tcp(host: String(host), port: port)
-    }
-}
+import Endpoints
 
 /// An IP address and port as seen on a datagram or a connected socket.
 public struct InetAddress: Hashable, Sendable, CustomStringConvertible {

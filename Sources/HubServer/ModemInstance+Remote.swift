@@ -378,8 +378,8 @@ extension ModemInstance {
         let settings = hostSettings ?? ModemHostSettings()
         let formatter = ATFormatter(verbose: settings.verbose, quiet: settings.quiet)
         switch settings.cmee {
-        case 1: return formatter.extendedResult("+CME ERROR: 0")
-        case 2: return formatter.extendedResult("+CME ERROR: \(ModemErrors.cmeText(0))")
+        case 1: return formatter.extendedResult("+CME ERROR: \(CMEError.phoneFailure.rawValue)")
+        case 2: return formatter.extendedResult("+CME ERROR: \(CMEError.phoneFailure.text)")
         default: return formatter.result(.error)
         }
     }

@@ -27,32 +27,32 @@ extension ModemSimulator {
             // Data calls (`ATD*99#`) are not simulated.
             return .final(.noCarrier)
         }
-        guard !text.hasPrefix(">") else { return .cme(4) }
+        guard !text.hasPrefix(">") else { return .cme(.operationNotSupported) }
         var number = ""
         for ch in text {
             if ModemSimulator.dialCharacters.contains(ch) {
                 number.append(ch)
             } else if !ModemSimulator.dialModifiers.contains(ch) {
-                return .cme(27)
+                return .cme(.invalidCharactersInDialString)
             }
         }
         guard !number.isEmpty else { return .error }
-        guard number.count <= 40 else { return .cme(26) }
-        guard cfun == 1 else { return .cme(30) }
+        guard number.count <= 40 else { return .cme(.dialStringTooLong) }
+        guard cfun == 1 else { return .cme(.noNetworkService) }
         guard isRegistered else { return .final(.noCarrier) }
         guard !calls.contains(where: { [.incoming, .waiting, .dialing, .alerting].contains($0.state) }) else {
-            return .cme(3)
+            return .cme(.operationNotAllowed)
         }
         let active = calls.indices.filter { calls[$0].state == .active }
         if !active.isEmpty {
             // Dialling during a call puts it on hold first (TS 22.083), which needs no held call already.
-            guard !calls.contains(where: { $0.state == .held }) else { return .cme(3) }
+            guard !calls.contains(where: { $0.state == .held }) else { return .cme(.operationNotAllowed) }
             for index in active {
                 calls[index].state = .held
                 changed(index)
             }
         }
-        guard let id = nextCallID() else { return .cme(3) }
+        guard let id = nextCallID() else { return .cme(.operationNotAllowed) }
         calls.append(ModemCall(id: id, direction: .outgoing, state: .dialing, number: number, presentation: .allowed))
         changed(calls.count - 1)
         alertAt[id] = now + profile.alertDelayMs
@@ -134,7 +134,7 @@ extension ModemSimulator {
         }
         guard let text = c.parameter(0).string, let first = text.first, text.count <= 2,
             text.allSatisfy(\.isNumber)
-        else { return .cme(50) }
+        else { return .cme(.incorrectParameters) }
         let target = text.count == 2 ? Int(String(text.last!)) : nil
         let ringing = calls.firstIndex { $0.state == .waiting || $0.state == .incoming }
         switch first {
@@ -143,12 +143,12 @@ extension ModemSimulator {
                 end(calls[ringing].id, reason: "rejected", result: nil)
             } else {
                 let held = calls.filter { $0.state == .held }
-                guard !held.isEmpty else { return .cme(3) }
+                guard !held.isEmpty else { return .cme(.operationNotAllowed) }
                 for call in held { end(call.id, reason: "local", result: nil) }
             }
         case "1":
             if let target {
-                guard calls.contains(where: { $0.id == target }) else { return .cme(22) }
+                guard calls.contains(where: { $0.id == target }) else { return .cme(.notFound) }
                 end(target, reason: "local", result: nil)
                 promoteWaiting()
                 return .ok
@@ -167,7 +167,7 @@ extension ModemSimulator {
             if let target {
                 guard let index = calls.firstIndex(where: { $0.id == target }),
                     calls[index].state == .active || calls[index].state == .held
-                else { return .cme(22) }
+                else { return .cme(.notFound) }
                 for i in calls.indices where calls[i].state == .active && i != index {
                     calls[i].state = .held
                     changed(i)
@@ -179,11 +179,13 @@ extension ModemSimulator {
                 }
                 return .ok
             }
-            guard !calls.contains(where: { $0.state == .dialing || $0.state == .alerting }) else { return .cme(3) }
+            guard !calls.contains(where: { $0.state == .dialing || $0.state == .alerting }) else {
+                return .cme(.operationNotAllowed)
+            }
             let active = calls.indices.filter { calls[$0].state == .active }
             let held = calls.indices.filter { calls[$0].state == .held }
             if let ringing {
-                guard held.isEmpty || active.isEmpty else { return .cme(3) }
+                guard held.isEmpty || active.isEmpty else { return .cme(.operationNotAllowed) }
                 for index in active {
                     calls[index].state = .held
                     changed(index)
@@ -192,7 +194,7 @@ extension ModemSimulator {
                 ringAt = nil
                 changed(ringing)
             } else {
-                guard !active.isEmpty || !held.isEmpty else { return .cme(3) }
+                guard !active.isEmpty || !held.isEmpty else { return .cme(.operationNotAllowed) }
                 for index in active {
                     calls[index].state = .held
                     changed(index)
@@ -205,7 +207,7 @@ extension ModemSimulator {
         case "3":
             let involved = calls.indices.filter { calls[$0].state == .active || calls[$0].state == .held }
             guard calls.contains(where: { $0.state == .held }), calls.contains(where: { $0.state == .active }) else {
-                return .cme(3)
+                return .cme(.operationNotAllowed)
             }
             for index in involved {
                 calls[index].state = .active
@@ -215,11 +217,11 @@ extension ModemSimulator {
         case "4":
             guard let held = calls.first(where: { $0.state == .held }),
                 let other = calls.first(where: { [.active, .alerting].contains($0.state) })
-            else { return .cme(3) }
+            else { return .cme(.operationNotAllowed) }
             end(held.id, reason: "transferred", result: nil)
             end(other.id, reason: "transferred", result: nil)
         default:
-            return .cme(50)
+            return .cme(.incorrectParameters)
         }
         return .ok
     }
@@ -235,8 +237,8 @@ extension ModemSimulator {
         guard c.form == .set else { return c.form == .test ? info("+VTS: (0-9,#,*,A-D)", .ok) : .error }
         guard let digits = c.parameter(0).string, !digits.isEmpty, digits.count <= 32,
             digits.allSatisfy({ "0123456789#*ABCDabcd".contains($0) })
-        else { return .cme(50) }
-        guard let index = calls.firstIndex(where: { $0.state == .active }) else { return .cme(3) }
+        else { return .cme(.incorrectParameters) }
+        guard let index = calls.firstIndex(where: { $0.state == .active }) else { return .cme(.operationNotAllowed) }
         calls[index].dtmf += digits.uppercased()
         events.append(.dtmf(callID: calls[index].id, digits: digits.uppercased()))
         return .ok

@@ -28,8 +28,8 @@ extension ModemSimulator {
                 || name == "D"
         {
             let puk = sim == .puk
-            if ModemSimulator.smsCommands.contains(name) { return .cms(puk ? 316 : 311) }
-            return .cme(puk ? 12 : 11)
+            if ModemSimulator.smsCommands.contains(name) { return .cms(puk ? .simPUKRequired : .simPINRequired) }
+            return .cme(puk ? .simPUKRequired : .simPINRequired)
         }
         switch name {
         case "E": return flag(c) { self.assembler.echo = $0 }
@@ -188,8 +188,8 @@ extension ModemSimulator {
 
     /// The parameter error for a command's family.
     func cmeOrCMS(_ c: ATCommand) -> Outcome {
-        if ModemSimulator.smsCommands.contains(c.name) { return .cms(cmgf == 0 ? 304 : 305) }
-        return .cme(50)
+        if ModemSimulator.smsCommands.contains(c.name) { return .cms(.invalidParameter(cmgf: cmgf)) }
+        return .cme(.incorrectParameters)
     }
 
     func sRegister(_ c: ATCommand) -> Outcome {
@@ -231,16 +231,16 @@ extension ModemSimulator {
         case .test: return .ok
         case .execute: return .error
         case .set:
-            guard let code = c.parameter(0).string else { return .cme(50) }
+            guard let code = c.parameter(0).string else { return .cme(.incorrectParameters) }
             switch sim {
             case .ready:
                 // 27.007: entering a PIN when none is asked for is not allowed.
-                return .cme(3)
+                return .cme(.operationNotAllowed)
             case .pin:
                 guard code == currentPIN else {
                     pinAttempts -= 1
                     if pinAttempts <= 0 { sim = .puk }
-                    return .cme(16)
+                    return .cme(.incorrectPassword)
                 }
                 simUnlocked()
                 return .ok
@@ -249,7 +249,7 @@ extension ModemSimulator {
                     newPIN.allSatisfy(\.isNumber)
                 else {
                     pukAttempts -= 1
-                    return .cme(16)
+                    return .cme(.incorrectPassword)
                 }
                 currentPIN = newPIN
                 simUnlocked()
@@ -270,9 +270,9 @@ extension ModemSimulator {
         case .test: return info("+CFUN: (0,1,4),(0,1)", .ok)
         case .execute: return .error
         case .set:
-            guard let value = c.parameter(0).int, [0, 1, 4].contains(value) else { return .cme(50) }
+            guard let value = c.parameter(0).int, [0, 1, 4].contains(value) else { return .cme(.incorrectParameters) }
             let reset = c.parameter(1)
-            guard reset.isOmitted || reset.int == 0 || reset.int == 1 else { return .cme(50) }
+            guard reset.isOmitted || reset.int == 0 || reset.int == 1 else { return .cme(.incorrectParameters) }
             cfun = value
             registrationDidChange()
             return .ok
@@ -285,8 +285,8 @@ extension ModemSimulator {
         case .test: return info("+CGATT: (0,1)", .ok)
         case .execute: return .error
         case .set:
-            guard let value = c.parameter(0).int, value <= 1 else { return .cme(50) }
-            if value == 1, !isRegistered { return .cme(30) }
+            guard let value = c.parameter(0).int, value <= 1 else { return .cme(.incorrectParameters) }
+            if value == 1, !isRegistered { return .cme(.noNetworkService) }
             gprsAttached = value == 1
             return .ok
         }
@@ -301,7 +301,7 @@ extension ModemSimulator {
         case .test: return info("+CGDCONT: (1-8),\"IP\",,,(0),(0)", .ok)
         case .execute: return .ok
         case .set:
-            guard let cid = c.parameter(0).int, (1...8).contains(cid) else { return .cme(50) }
+            guard let cid = c.parameter(0).int, (1...8).contains(cid) else { return .cme(.incorrectParameters) }
             if c.parameters.count <= 1 {
                 pdpContexts[cid] = nil
             } else {

@@ -42,7 +42,7 @@ extension ModemSimulator {
         case .execute: return .error
         case .set:
             let value = c.parameter(0).isOmitted ? 0 : c.parameter(0).int
-            guard let value, (0...2).contains(value) else { return .cme(50) }
+            guard let value, (0...2).contains(value) else { return .cme(.incorrectParameters) }
             switch c.name {
             case "+CREG": cregMode = value
             case "+CGREG": cgregMode = value
@@ -74,7 +74,7 @@ extension ModemSimulator {
             }
             return .ok
         case .test:
-            guard cfun == 1, networkAvailable else { return .cme(30) }
+            guard cfun == 1, networkAvailable else { return .cme(.noNetworkService) }
             let entries = allOperators.map { op in
                 let status = op.forbidden ? 3 : op == currentOperator && isRegistered ? 2 : 1
                 return "(\(status),\"\(op.longName)\",\"\(op.shortName)\",\"\(op.numeric)\",\(op.accessTechnology))"
@@ -84,10 +84,12 @@ extension ModemSimulator {
         case .execute: return .error
         case .set:
             guard let mode = c.parameter(0).isOmitted ? 0 : c.parameter(0).int, (0...4).contains(mode) else {
-                return .cme(50)
+                return .cme(.incorrectParameters)
             }
             if !c.parameter(1).isOmitted {
-                guard let format = c.parameter(1).int, (0...2).contains(format) else { return .cme(50) }
+                guard let format = c.parameter(1).int, (0...2).contains(format) else {
+                    return .cme(.incorrectParameters)
+                }
                 copsFormat = format
             }
             switch mode {
@@ -95,17 +97,17 @@ extension ModemSimulator {
                 copsMode = 0
                 currentOperator = profile.homeOperator
             case 1, 4:
-                guard let name = c.parameter(2).string else { return .cme(50) }
+                guard let name = c.parameter(2).string else { return .cme(.incorrectParameters) }
                 guard let op = allOperators.first(where: { operatorName($0, format: copsFormat) == name }) else {
                     if mode == 4 {
                         copsMode = 0
                         currentOperator = profile.homeOperator
                         break
                     }
-                    return .cme(30)
+                    return .cme(.noNetworkService)
                 }
-                guard !op.forbidden else { return .cme(32) }
-                guard networkAvailable else { return .cme(30) }
+                guard !op.forbidden else { return .cme(.networkNotAllowedEmergencyCallsOnly) }
+                guard networkAvailable else { return .cme(.noNetworkService) }
                 copsMode = 1
                 currentOperator = op
             case 2:

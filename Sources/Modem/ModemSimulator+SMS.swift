@@ -12,7 +12,7 @@ extension ModemSimulator {
         case .test: return info("+CSMS: (0,1)", .ok)
         case .execute: return .error
         case .set:
-            guard let value = c.parameter(0).int, value <= 1 else { return .cms(303) }
+            guard let value = c.parameter(0).int, value <= 1 else { return .cms(.operationNotSupported) }
             csms = value
             return info("+CSMS: 1,1,1", .ok)
         }
@@ -25,7 +25,7 @@ extension ModemSimulator {
         case .execute: return .error
         case .set:
             guard case .quoted(let number) = c.parameter(0), !number.isEmpty, number.count <= 21 else {
-                return .cms(cmgf == 0 ? 304 : 305)
+                return .cms(.invalidParameter(cmgf: cmgf))
             }
             serviceCentre = number
             return .ok
@@ -39,7 +39,7 @@ extension ModemSimulator {
         case .execute: return .error
         case .set:
             guard let value = c.parameter(0).string?.uppercased(), ["IRA", "GSM", "UCS2"].contains(value) else {
-                return .cme(50)
+                return .cme(.incorrectParameters)
             }
             cscs = value
             return .ok
@@ -55,10 +55,10 @@ extension ModemSimulator {
         case .test: return info("+CPMS: (\"SM\",\"ME\",\"MT\"),(\"SM\",\"ME\",\"MT\"),(\"SM\",\"ME\",\"MT\")", .ok)
         case .execute: return .error
         case .set:
-            guard !c.parameters.isEmpty, c.parameters.count <= 3 else { return .cms(302) }
+            guard !c.parameters.isEmpty, c.parameters.count <= 3 else { return .cms(.operationNotAllowed) }
             for parameter in c.parameters where !parameter.isOmitted {
                 guard let name = parameter.string?.uppercased(), ModemSimulator.storages.contains(name) else {
-                    return .cms(302)
+                    return .cms(.operationNotAllowed)
                 }
             }
             // One store serves every memory name.
@@ -73,10 +73,10 @@ extension ModemSimulator {
         case .execute: return .error
         case .set:
             let limits = [2, 3, 3, 2, 1]
-            guard c.parameters.count <= 5 else { return .cms(303) }
+            guard c.parameters.count <= 5 else { return .cms(.operationNotSupported) }
             var values = cnmi
             for (index, parameter) in c.parameters.enumerated() where !parameter.isOmitted {
-                guard let value = parameter.int, value <= limits[index] else { return .cms(303) }
+                guard let value = parameter.int, value <= limits[index] else { return .cms(.operationNotSupported) }
                 values[index] = value
             }
             cnmi = values
@@ -90,13 +90,13 @@ extension ModemSimulator {
         case .test: return .ok
         case .execute: return .error
         case .set:
-            guard c.parameters.count <= 4 else { return .cms(305) }
+            guard c.parameters.count <= 4 else { return .cms(.invalidTextModeParameter) }
             var values = csmp
             for (index, parameter) in c.parameters.enumerated() where !parameter.isOmitted {
-                guard let value = parameter.int, value <= 255 else { return .cms(305) }
+                guard let value = parameter.int, value <= 255 else { return .cms(.invalidTextModeParameter) }
                 values[index] = value
             }
-            guard (try? SMSAlphabet.from(dcs: UInt8(values[3]))) != nil else { return .cms(305) }
+            guard (try? SMSAlphabet.from(dcs: UInt8(values[3]))) != nil else { return .cms(.invalidTextModeParameter) }
             csmp = values
             return .ok
         }
@@ -107,21 +107,25 @@ extension ModemSimulator {
     func cmgs(_ c: ATCommand) -> Outcome {
         guard c.form == .set else { return c.form == .test ? .ok : .error }
         if cmgf == 1 {
-            guard case .quoted(let raw) = c.parameter(0), !raw.isEmpty else { return .cms(305) }
+            guard case .quoted(let raw) = c.parameter(0), !raw.isEmpty else { return .cms(.invalidTextModeParameter) }
             let destination: String
             if cscs == "UCS2" {
-                guard let bytes = UCS2.unhex(raw), let text = UCS2.decode(bytes) else { return .cms(305) }
+                guard let bytes = UCS2.unhex(raw), let text = UCS2.decode(bytes) else {
+                    return .cms(.invalidTextModeParameter)
+                }
                 destination = text
             } else {
                 destination = raw
             }
-            guard (try? SMSAddress(destination).encoded()) != nil else { return .cms(305) }
+            guard (try? SMSAddress(destination).encoded()) != nil else { return .cms(.invalidTextModeParameter) }
             let type = c.parameter(1)
-            guard type.isOmitted || type.int.map({ (128...255).contains($0) }) == true else { return .cms(305) }
+            guard type.isOmitted || type.int.map({ (128...255).contains($0) }) == true else {
+                return .cms(.invalidTextModeParameter)
+            }
             pendingSubmit = .text(destination: destination)
         } else {
             guard let length = c.parameter(0).int, (7...164).contains(length), c.parameters.count == 1 else {
-                return .cms(304)
+                return .cms(.invalidPDUModeParameter)
             }
             pendingSubmit = .pdu(length: length)
         }
@@ -131,14 +135,14 @@ extension ModemSimulator {
     func finishSubmit(_ body: [UInt8]) {
         guard let pending = pendingSubmit else { return final(.error) }
         pendingSubmit = nil
-        guard isRegistered else { return finalCMS(331) }
+        guard isRegistered else { return finalCMS(.noNetworkService) }
         switch pending {
         case .text(let destination):
             let raw = String(decoding: body.filter { $0 != 0x0A }, as: UTF8.self).replacingCR()
             var text = raw
             if cscs == "UCS2" {
                 guard let bytes = UCS2.unhex(raw.filter { !$0.isWhitespace }), let decoded = UCS2.decode(bytes) else {
-                    return finalCMS(305)
+                    return finalCMS(.invalidTextModeParameter)
                 }
                 text = decoded
             }
@@ -159,7 +163,7 @@ extension ModemSimulator {
                         text, reference: concatReference, forceUCS2: submitAlphabet == .ucs2)
                 }
             } catch {
-                return finalCMS(305)
+                return finalCMS(.invalidTextModeParameter)
             }
             var submitted: [SentSMS] = []
             var reference = 0
@@ -168,7 +172,7 @@ extension ModemSimulator {
                 let submit = SMSSubmit(
                     messageReference: UInt8(reference), destination: SMSAddress(destination), userData: part,
                     validity: .relative(UInt8(csmp[1])))
-                guard let tpdu = try? submit.encoded() else { return finalCMS(305) }
+                guard let tpdu = try? submit.encoded() else { return finalCMS(.invalidTextModeParameter) }
                 submitted.append(
                     SentSMS(
                         messageReference: reference, destination: destination, text: part.text,
@@ -183,7 +187,7 @@ extension ModemSimulator {
                 decoding: body.filter { !($0 == 0x0D || $0 == 0x0A || $0 == 0x20 || $0 == 0x09) }, as: UTF8.self)
             guard let bytes = UCS2.unhex(hex), let pdu = try? SMSPDU.decode(bytes, tpduLength: length),
                 let submit = try? SMSSubmit.decode(pdu.tpdu)
-            else { return finalCMS(304) }
+            else { return finalCMS(.invalidPDUModeParameter) }
             let reference = takeReference()
             record(
                 SentSMS(
@@ -248,8 +252,8 @@ extension ModemSimulator {
 
     func cmgr(_ c: ATCommand) -> Outcome {
         guard c.form == .set else { return c.form == .test ? .ok : .error }
-        guard let index = c.parameter(0).int else { return .cms(cmgf == 0 ? 304 : 305) }
-        guard (1...profile.smsCapacity).contains(index) else { return .cms(321) }
+        guard let index = c.parameter(0).int else { return .cms(.invalidParameter(cmgf: cmgf)) }
+        guard (1...profile.smsCapacity).contains(index) else { return .cms(.invalidMemoryIndex) }
         guard var sms = store[index] else {
             // 27.005: reading an empty slot answers OK with no data.
             return .ok
@@ -271,7 +275,7 @@ extension ModemSimulator {
                     : "+CMGL: (0-4)", .ok)
         }
         guard c.form == .set || c.form == .execute else { return .error }
-        guard case .some(let filter) = statusFilter(c), let filter else { return .cms(cmgf == 0 ? 304 : 305) }
+        guard case .some(let filter) = statusFilter(c), let filter else { return .cms(.invalidParameter(cmgf: cmgf)) }
         var lines: [String] = []
         for index in store.keys.sorted() {
             guard var sms = store[index], filter == 4 || sms.status == filter else { continue }
@@ -290,9 +294,11 @@ extension ModemSimulator {
             return c.form == .test ? info("+CMGD: (1-\(profile.smsCapacity)),(0-4)", .ok) : .error
         }
         let flag = c.parameter(1).isOmitted ? 0 : c.parameter(1).int
-        guard let flag, flag <= 4 else { return .cms(cmgf == 0 ? 304 : 305) }
+        guard let flag, flag <= 4 else { return .cms(.invalidParameter(cmgf: cmgf)) }
         if flag == 0 {
-            guard let index = c.parameter(0).int, (1...profile.smsCapacity).contains(index) else { return .cms(321) }
+            guard let index = c.parameter(0).int, (1...profile.smsCapacity).contains(index) else {
+                return .cms(.invalidMemoryIndex)
+            }
             store[index] = nil
             return .ok
         }
@@ -309,7 +315,7 @@ extension ModemSimulator {
 
     func cnma(_ c: ATCommand) -> Outcome {
         guard c.form == .execute || c.form == .set else { return c.form == .test ? .ok : .error }
-        guard csms == 1, ackPending else { return .cms(340) }
+        guard csms == 1, ackPending else { return .cms(.noCNMAAcknowledgementExpected) }
         ackPending = false
         return .ok
     }

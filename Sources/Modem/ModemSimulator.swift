@@ -167,7 +167,7 @@ public final class ModemSimulator {
             releaseHeld()
         case .promptTooLong:
             pendingSubmit = nil
-            finalCMS(pendingSubmitIsPDU ? 304 : 305)
+            finalCMS(pendingSubmitIsPDU ? .invalidPDUModeParameter : .invalidTextModeParameter)
             releaseHeld()
         }
     }
@@ -185,16 +185,16 @@ public final class ModemSimulator {
 
     func final(_ code: ATResultCode) { output += formatter.result(code) }
 
-    func finalCME(_ code: Int) {
+    func finalCME(_ code: CMEError) {
         switch cmee {
         case 0: final(.error)
-        case 1: output += formatter.extendedResult("+CME ERROR: \(code)")
-        default: output += formatter.extendedResult("+CME ERROR: \(ModemErrors.cmeText(code))")
+        case 1: output += formatter.extendedResult("+CME ERROR: \(code.rawValue)")
+        default: output += formatter.extendedResult("+CME ERROR: \(code.text)")
         }
     }
 
-    func finalCMS(_ code: Int) {
-        let text = cmee == 2 ? ModemErrors.cmsText(code) : "\(code)"
+    func finalCMS(_ code: CMSError) {
+        let text = cmee == 2 ? code.text : "\(code.rawValue)"
         output += formatter.extendedResult("+CMS ERROR: \(text)")
     }
 
@@ -278,8 +278,8 @@ public final class ModemSimulator {
     enum Outcome {
         case ok, error, prompt
         case final(ATResultCode)
-        case cme(Int)
-        case cms(Int)
+        case cme(CMEError)
+        case cms(CMSError)
     }
 
     func registrationDidChange() {

@@ -1,10 +1,11 @@
+import Endpoints
 import EventLoop
 import Glibc
 import Testing
 
 @Suite struct StreamTests {
     /// An echo server on port 0 (or a fresh Unix path) and a client that checks its bytes come back.
-    private func echoRoundTrip(address: SocketAddress) throws {
+    private func echoRoundTrip(address: Endpoint) throws {
         let payload = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
         var echoed: [UInt8] = []
         try withLoop { loop, finish in

@@ -1,4 +1,4 @@
-import PlatformConfig
+import Endpoints
 import Testing
 
 @Suite struct EndpointTests {
