@@ -43,6 +43,8 @@ let package = Package(
         .target(name: "RFBWire", dependencies: ["CZlib", "COpenSSL"]),
         // The shared screen: surfaces, layout, focus, preemption, damage, keypad mapping, PNG. Pure.
         .target(name: "Framebuffer", dependencies: ["RFBWire"]),
+        // The framebuffer guest channel's commands and events (Protocols/framebuffer.md §3): a pure codec.
+        .target(name: "FramebufferWire"),
         .target(name: "Wire"),
         .target(name: "GuestWire", dependencies: ["Wire"]),
         // AT command lines, result codes and SMS PDUs (3GPP TS 27.007 / 27.005 / 23.040): pure codecs.
@@ -72,12 +74,19 @@ let package = Package(
                 "EventLoop", "ControlWire", "JSON", "GuestWire", "PlatformConfig",
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        // The framebuffer device: screens, RFB viewers, guest drawing channels, fb.* methods and waits.
+        .target(
+            name: "FramebufferServer",
+            dependencies: [
+                "DeviceKit", "EventLoop", "ControlWire", "JSON", "GuestWire", "PlatformConfig", "RFBWire",
+                "Framebuffer", "FramebufferWire",
+            ]),
         .target(
             name: "HubServer",
             dependencies: [
                 "DeviceKit", "EventLoop", "Wire", "GuestWire", "ControlWire", "JSON", "Events", "PlatformConfig",
                 "Hypervisor",
-                "ATWire", "Modem", "EthernetWire", "Ethernet", "RFBWire", "Framebuffer",
+                "ATWire", "Modem", "EthernetWire", "Ethernet", "RFBWire", "Framebuffer", "FramebufferServer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
@@ -129,6 +138,13 @@ let package = Package(
         .testTarget(name: "EventsTests", dependencies: ["Events", "JSON"]),
         .testTarget(name: "RFBWireTests", dependencies: ["RFBWire", "CZlib", "Wire"]),
         .testTarget(name: "FramebufferTests", dependencies: ["Framebuffer", "RFBWire", "Wire"]),
+        .testTarget(name: "FramebufferWireTests", dependencies: ["FramebufferWire", "Wire"]),
+        .testTarget(
+            name: "FramebufferServerTests",
+            dependencies: [
+                "FramebufferServer", "DeviceKit", "DeviceKitTesting", "EventLoop", "ControlWire", "JSON", "GuestWire",
+                "PlatformConfig", "RFBWire", "Framebuffer", "FramebufferWire",
+            ]),
         .testTarget(name: "PlatformConfigTests", dependencies: ["PlatformConfig"]),
         .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor", "TestSupport"]),
         .testTarget(

@@ -1,5 +1,6 @@
 import DeviceKit
 import EventLoop
+import FramebufferServer
 import Hypervisor
 import JSON
 import PlatformConfig
@@ -53,4 +54,11 @@ extension Hub: DeviceHost {
         gate.watch(listener)
         return listener
     }
+
+    package func makeSharedMemory(name: String, sizeBytes: UInt64) -> (any SharedMemory)? {
+        MemfdRegionBacking(name: name, sizeBytes: sizeBytes)
+    }
 }
+
+/// The hub's shared memory for devices is the sealed memfd shared regions use.
+extension MemfdRegionBacking: SharedMemory {}

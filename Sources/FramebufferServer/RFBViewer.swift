@@ -4,9 +4,9 @@ import Framebuffer
 import RFBWire
 
 /// One VNC viewer: the socket, its RFB session state, its pixel format and encodings, its pending damage.
-final class RFBViewer {
-    let id: UInt64
-    let connection: Connection
+package final class RFBViewer {
+    package let id: UInt64
+    let connection: any ByteStream
     unowned let screen: FramebufferScreen
     private var session: RFBServerSession
     private let encoder = RFBUpdateEncoder()
@@ -19,21 +19,22 @@ final class RFBViewer {
     /// for the current size (RFC 6143 §7.8.2 lets the server send it in any update once announced).
     private var desktopSizeDue = false
     private var closed = false
-    private(set) var initialised = false
-    private(set) var updatesSent: UInt64 = 0
-    let remote: String
+    package private(set) var initialised = false
+    package private(set) var updatesSent: UInt64 = 0
+    /// The peer's address, or `unix`.
+    package let remote: String
     /// This connection's place in the screen's admission budgets: pending until ClientInit.
     var admission: AdmissionSlot?
 
-    init(id: UInt64, connection: Connection, screen: FramebufferScreen, session: RFBServerSession) {
+    init(id: UInt64, connection: any ByteStream, screen: FramebufferScreen, session: RFBServerSession) {
         self.id = id
         self.connection = connection
         self.screen = screen
         self.session = session
-        remote = connection.peerAddress.map { "\($0)" } ?? "unix"
+        remote = connection.peerDescription ?? "unix"
     }
 
-    var pixelEncodingName: String {
+    package var pixelEncodingName: String {
         switch encoder.preferences.pixels {
         case RFBEncoding.hextile: "hextile"
         case RFBEncoding.zrle: "zrle"
@@ -84,7 +85,7 @@ final class RFBViewer {
         for message in output.messages { handle(message) }
         if let reason = output.close {
             screen.counters.viewerProtocolErrors += 1
-            screen.hub.logger.info("\(screen.name): viewer \(remote) closed: \(reason)")
+            screen.host.logger.info("\(screen.name): viewer \(remote) closed: \(reason)")
             close(reason: reason)
         }
     }
