@@ -7,23 +7,39 @@ import RFBWire
 
 /// `fb.*`: look at the shared screen and drive its input (`Protocols/control.md` §5.9).
 extension FramebufferDevice {
-    /// The family's control methods, one line each naming its handler.
+    /// The family's control methods, registered by `start(host:)`: each entry names its handler below.
     package var methods: [ControlMethod] {
         [
-            ControlMethod(
-                "fb.info", summary: "A framebuffer's size, RFB endpoints, viewers and counters", handler: info),
-            ControlMethod(
-                "fb.layers", summary: "The layout: regions, owners, z-order, focus and preemption", handler: layers),
-            ControlMethod("fb.screenshot", summary: "The composed screen as a PNG (base64)", handler: screenshot),
-            ControlMethod("fb.pixel", summary: "One screen pixel as #rrggbb", handler: pixel),
-            ControlMethod("fb.region", summary: "A screen rectangle as packed RGB bytes (base64)", handler: region),
-            ControlMethod("fb.wait", summary: Self.waitSummary, handler: wait),
-            ControlMethod(
-                "fb.key", summary: "Press (or hold, or let go of) a keypad key for the focused partition", handler: key),
-            ControlMethod("fb.touch", summary: "Touch the screen for the focused partition", handler: touch),
-            ControlMethod("fb.focus", summary: "Who has input focus, and who preempts the screen", handler: focus),
-            ControlMethod(
-                "fb.setFocus", summary: "Give input focus to a partition that owns a region", handler: setFocus),
+            ControlMethod("fb.info", summary: "A framebuffer's size, RFB endpoints, viewers and counters") {
+                [unowned self] call throws(ControlError) in try self.fbInfo(call)
+            },
+            ControlMethod("fb.layers", summary: "The layout: regions, owners, z-order, focus and preemption") {
+                [unowned self] call throws(ControlError) in try self.fbLayers(call)
+            },
+            ControlMethod("fb.screenshot", summary: "The composed screen as a PNG (base64)") {
+                [unowned self] call throws(ControlError) in try self.fbScreenshot(call)
+            },
+            ControlMethod("fb.pixel", summary: "One screen pixel as #rrggbb") {
+                [unowned self] call throws(ControlError) in try self.fbPixel(call)
+            },
+            ControlMethod("fb.region", summary: "A screen rectangle as packed RGB bytes (base64)") {
+                [unowned self] call throws(ControlError) in try self.fbRegion(call)
+            },
+            ControlMethod("fb.wait", summary: Self.waitSummary) {
+                [unowned self] call throws(ControlError) in try self.fbWait(call)
+            },
+            ControlMethod("fb.key", summary: "Press (or hold, or let go of) a keypad key for the focused partition") {
+                [unowned self] call throws(ControlError) in try self.fbKey(call)
+            },
+            ControlMethod("fb.touch", summary: "Touch the screen for the focused partition") {
+                [unowned self] call throws(ControlError) in try self.fbTouch(call)
+            },
+            ControlMethod("fb.focus", summary: "Who has input focus, and who preempts the screen") {
+                [unowned self] call throws(ControlError) in try self.fbFocus(call)
+            },
+            ControlMethod("fb.setFocus", summary: "Give input focus to a partition that owns a region") {
+                [unowned self] call throws(ControlError) in try self.fbSetFocus(call)
+            },
         ]
     }
 
@@ -59,17 +75,20 @@ extension FramebufferDevice {
 
     // MARK: Looking at the screen
 
-    func info(_ call: ControlCall) throws(ControlError) -> ControlReply {
+    /// `fb.info`.
+    func fbInfo(_ call: ControlCall) throws(ControlError) -> ControlReply {
         let params = try ControlParams(call.params, allowed: ["device"])
         return .result(try screen(params).infoJSON)
     }
 
-    func layers(_ call: ControlCall) throws(ControlError) -> ControlReply {
+    /// `fb.layers`.
+    func fbLayers(_ call: ControlCall) throws(ControlError) -> ControlReply {
         let params = try ControlParams(call.params, allowed: ["device"])
         return .result(try screen(params).layersJSON)
     }
 
-    func screenshot(_ call: ControlCall) throws(ControlError) -> ControlReply {
+    /// `fb.screenshot`.
+    func fbScreenshot(_ call: ControlCall) throws(ControlError) -> ControlReply {
         let params = try ControlParams(call.params, allowed: ["device"])
         let screen = try screen(params)
         let png = PNGEncoder.encode(
@@ -80,7 +99,8 @@ extension FramebufferDevice {
         ])
     }
 
-    func pixel(_ call: ControlCall) throws(ControlError) -> ControlReply {
+    /// `fb.pixel`.
+    func fbPixel(_ call: ControlCall) throws(ControlError) -> ControlReply {
         let params = try ControlParams(call.params, allowed: ["device", "x", "y"])
         let screen = try screen(params)
         let x = try params.requireInt("x", in: 0...Int64(screen.config.width - 1))
@@ -91,7 +111,8 @@ extension FramebufferDevice {
         ])
     }
 
-    func region(_ call: ControlCall) throws(ControlError) -> ControlReply {
+    /// `fb.region`.
+    func fbRegion(_ call: ControlCall) throws(ControlError) -> ControlReply {
         let params = try ControlParams(call.params, allowed: ["device", "x", "y", "width", "height"])
         let screen = try screen(params)
         let area = try rect(params, screen, defaultWhole: true)
@@ -111,7 +132,8 @@ extension FramebufferDevice {
 
     // MARK: fb.wait
 
-    func wait(_ call: ControlCall) throws(ControlError) -> ControlReply {
+    /// `fb.wait`.
+    func fbWait(_ call: ControlCall) throws(ControlError) -> ControlReply {
         let params = try ControlParams(
             call.params,
             allowed: [
@@ -193,7 +215,8 @@ extension FramebufferDevice {
 
     // MARK: Input and focus
 
-    func key(_ call: ControlCall) throws(ControlError) -> ControlReply {
+    /// `fb.key`.
+    func fbKey(_ call: ControlCall) throws(ControlError) -> ControlReply {
         let params = try ControlParams(call.params, allowed: ["device", "key", "keysym", "action"])
         let screen = try screen(params)
         let key: KeypadKey
@@ -220,7 +243,8 @@ extension FramebufferDevice {
         return .result(["key": .string(key.name), "partition": delivered.map(JSON.string) ?? .null])
     }
 
-    func touch(_ call: ControlCall) throws(ControlError) -> ControlReply {
+    /// `fb.touch`.
+    func fbTouch(_ call: ControlCall) throws(ControlError) -> ControlReply {
         let params = try ControlParams(call.params, allowed: ["device", "x", "y", "action"])
         let screen = try screen(params)
         let x = Int(try params.requireInt("x", in: 0...Int64(screen.config.width - 1)))
@@ -238,12 +262,14 @@ extension FramebufferDevice {
         return .result(["partition": delivered.map(JSON.string) ?? .null])
     }
 
-    func focus(_ call: ControlCall) throws(ControlError) -> ControlReply {
+    /// `fb.focus`.
+    func fbFocus(_ call: ControlCall) throws(ControlError) -> ControlReply {
         let params = try ControlParams(call.params, allowed: ["device"])
         return .result(try screen(params).focusJSON)
     }
 
-    func setFocus(_ call: ControlCall) throws(ControlError) -> ControlReply {
+    /// `fb.setFocus`.
+    func fbSetFocus(_ call: ControlCall) throws(ControlError) -> ControlReply {
         let params = try ControlParams(call.params, allowed: ["device", "partition"])
         let screen = try screen(params)
         let partition = try params.requireString("partition")
