@@ -137,6 +137,37 @@ extension ControlReply {
         #expect(rig.finish() == 0)
     }
 
+    /// A viewer sending a message RFB does not have is closed with the decoder's reason and counted; the others
+    /// stay (`Protocols/vectors/rfb/hostile-unknown-message.hex`).
+    @Test func viewerSendingGarbageIsClosedAndCounted() throws {
+        let rig = try FramebufferRig()
+        let hostile = try rig.initialisedViewer()
+        let other = try rig.initialisedViewer()
+        hostile.receive([99, 1, 2, 3])
+        #expect(!hostile.isOpen)
+        #expect(other.isOpen)
+        #expect(rig.screen.counters.viewerProtocolErrors == 1)
+        #expect(rig.screen.viewers.count == 1 && rig.screen.gate.authenticated == 1)
+        let disconnected = rig.host.events.filter { $0.kind == "fb.viewer.disconnected" }
+        #expect(disconnected.count == 1)
+        #expect(disconnected.first?.data["reason"]?.stringValue?.contains("99") == true)
+        #expect(rig.finish() == 0)
+    }
+
+    /// A peer that connects and stops (a stopped or hung client) is closed at `rfbHandshakeMs` and gives its
+    /// pending slot back, counted as `handshake_timeout`.
+    @Test func stalledHandshakeIsClosedAtTheDeadline() throws {
+        let rig = try FramebufferRig { $0.hub.limits.rfbHandshakeMs = 20 }
+        let stalled = try rig.connectViewer()
+        stalled.receive(Array("RFB 003.0".utf8))
+        #expect(rig.screen.gate.pending == 1)
+        rig.run { !stalled.isOpen }
+        #expect(!stalled.isOpen)
+        #expect(rig.screen.gate.pending == 0)
+        #expect(rig.screen.gate.refusals[.handshakeTimeout] == 1)
+        #expect(rig.finish() == 0)
+    }
+
     @Test func pendingViewersAreRefusedOverRfbMaxPendingWithAReason() throws {
         let rig = try FramebufferRig { $0.hub.limits.rfbMaxPending = 1 }
         let first = try rig.connectViewer(kind: .unix)
