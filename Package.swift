@@ -53,6 +53,8 @@ let package = Package(
         // The shared screen: surfaces, layout, focus, preemption, damage, keypad mapping, PNG. Pure; it does not
         // depend on the RFB codec.
         .target(name: "Framebuffer", dependencies: ["Zlib", "ScreenGeometry"]),
+        // The framebuffer guest channel's commands and events (Protocols/framebuffer.md §3): a pure codec.
+        .target(name: "FramebufferWire"),
         .target(name: "Wire"),
         .target(name: "GuestWire", dependencies: ["Wire"]),
         // AT command lines, result codes and SMS PDUs (3GPP TS 27.007 / 27.005 / 23.040): pure codecs.
@@ -96,13 +98,20 @@ let package = Package(
                 "PlatformConfig", "Wire",
             ],
             swiftSettings: hotPathSettings),
+        // The framebuffer device: screens, RFB viewers, guest drawing channels, fb.* methods and waits.
+        .target(
+            name: "FramebufferServer",
+            dependencies: [
+                "DeviceKit", "HubSystem", "EventLoop", "ControlWire", "JSON", "GuestWire", "PlatformConfig", "RFBWire",
+                "Framebuffer", "FramebufferWire", "Zlib", "ScreenGeometry",
+            ]),
         .target(
             name: "HubServer",
             dependencies: [
                 "DeviceKit", "EthernetServer", "EventLoop", "Wire", "GuestWire", "ControlWire", "JSON", "Events",
                 "PlatformConfig",
                 "Hypervisor",
-                "ATWire", "Modem", "EthernetWire", "Ethernet", "RFBWire", "Framebuffer",
+                "ATWire", "Modem", "EthernetWire", "Ethernet", "RFBWire", "Framebuffer", "FramebufferServer",
                 "HubSystem", "PlatformConfigLoader", "Zlib",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -161,6 +170,13 @@ let package = Package(
         .testTarget(name: "RFBWireTests", dependencies: ["RFBWire", "CZlib", "Wire", "VectorSupport"]),
         .testTarget(name: "FramebufferTests", dependencies: ["Framebuffer", "Wire", "Zlib", "VectorSupport"]),
         .testTarget(name: "PlatformConfigTests", dependencies: ["PlatformConfig", "PlatformConfigLoader"]),
+        .testTarget(name: "FramebufferWireTests", dependencies: ["FramebufferWire", "Wire", "VectorSupport"]),
+        .testTarget(
+            name: "FramebufferServerTests",
+            dependencies: [
+                "FramebufferServer", "DeviceKit", "DeviceKitTesting", "EventLoop", "ControlWire", "JSON", "GuestWire",
+                "PlatformConfig", "RFBWire", "Framebuffer", "FramebufferWire", "Zlib", "ScreenGeometry", "VectorSupport",
+            ]),
         .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor", "TestSupport"]),
         .testTarget(
             name: "DeviceKitTests",

@@ -34,6 +34,9 @@ package protocol DeviceHost: AnyObject {
     /// new connection, which it must admit through `gate` (`AdmissionGate.admit`) or close.
     func listen(on endpoint: Endpoint, gate: AdmissionGate, accept: @escaping (any ByteStream) -> Void)
         throws(LoopError) -> any StreamListener
+    /// Shared memory of `sizeBytes` to pass to a guest (`SharedMemory`), named `name` for diagnostics; nil when
+    /// the kernel refuses it.
+    func makeSharedMemory(name: String, sizeBytes: UInt64) -> (any SharedMemory)?
 }
 
 extension DeviceHost {

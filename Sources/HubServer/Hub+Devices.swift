@@ -1,6 +1,7 @@
 import DeviceKit
 import EthernetServer
 import EventLoop
+import FramebufferServer
 import Hypervisor
 import JSON
 import PlatformConfig
@@ -54,4 +55,11 @@ extension Hub: DeviceHost {
         gate.watch(listener)
         return listener
     }
+
+    package func makeSharedMemory(name: String, sizeBytes: UInt64) -> (any SharedMemory)? {
+        MemfdRegionBacking(name: name, sizeBytes: sizeBytes)
+    }
 }
+
+/// The hub's shared memory for devices is the sealed memfd shared regions use.
+extension MemfdRegionBacking: SharedMemory {}

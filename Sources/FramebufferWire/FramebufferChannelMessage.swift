@@ -1,14 +1,34 @@
-import ScreenGeometry
+// The framebuffer guest channel (`Protocols/framebuffer.md` §3): one command per `CHANNEL_DATA` from the guest,
+// one event per `CHANNEL_DATA` from the hub; integers big-endian. Pure: bytes in, values out, no I/O. The test
+// vectors are in `Protocols/vectors/framebuffer/channel-*.hex` and `bad-channel-*.hex`.
+
+/// A rectangle as the channel carries it: u16 x, y, width, height (`Protocols/framebuffer.md` §3.1). The glue
+/// checks it against the surface before anything is drawn or allocated.
+package struct ChannelRect: Sendable, Equatable, Hashable, CustomStringConvertible {
+    package var x: Int
+    package var y: Int
+    package var width: Int
+    package var height: Int
+
+    package init(x: Int, y: Int, width: Int, height: Int) {
+        self.x = x
+        self.y = y
+        self.width = width
+        self.height = height
+    }
+
+    package var description: String { "\(width)x\(height)+\(x)+\(y)" }
+}
 
 /// Commands a guest sends on its framebuffer channel, one per `CHANNEL_DATA` (`Protocols/framebuffer.md` §3).
 /// All integers are big-endian; pixels are 4 bytes each: blue, green, red, unused.
-public enum FramebufferGuestCommand: Sendable, Equatable {
+package enum FramebufferGuestCommand: Sendable, Equatable {
     /// 0x01: pixels for a rectangle; `compressed` means `data` is one zlib stream of them.
-    case put(ScreenRect, compressed: Bool, data: ArraySlice<UInt8>)
+    case put(ChannelRect, compressed: Bool, data: ArraySlice<UInt8>)
     /// 0x02: fill a rectangle with `0x00RRGGBB`.
-    case fill(ScreenRect, colour: UInt32)
+    case fill(ChannelRect, colour: UInt32)
     /// 0x03: copy a block within the surface.
-    case copy(sourceX: Int, sourceY: Int, destination: ScreenRect)
+    case copy(sourceX: Int, sourceY: Int, destination: ChannelRect)
     /// 0x04: the frame is complete; the hub answers FRAME_DONE (and the frame-done line) when shown.
     case frame(UInt32)
     /// 0x05: take the whole screen and the input.
@@ -18,28 +38,45 @@ public enum FramebufferGuestCommand: Sendable, Equatable {
     /// 0x07: ask for a shared-memory surface (Unix-socket guests; answered by the SURFACE event with a memfd).
     case surface
     /// 0x08: the guest drew these rectangles into its shared surface: compose them (each checked like PUT).
-    case flush([ScreenRect])
+    case flush([ChannelRect])
 
-    public enum Tag {
-        public static let put: UInt8 = 0x01
-        public static let fill: UInt8 = 0x02
-        public static let copy: UInt8 = 0x03
-        public static let frame: UInt8 = 0x04
-        public static let preempt: UInt8 = 0x05
-        public static let release: UInt8 = 0x06
-        public static let surface: UInt8 = 0x07
-        public static let flush: UInt8 = 0x08
+    package enum Tag {
+        package static let put: UInt8 = 0x01
+        package static let fill: UInt8 = 0x02
+        package static let copy: UInt8 = 0x03
+        package static let frame: UInt8 = 0x04
+        package static let preempt: UInt8 = 0x05
+        package static let release: UInt8 = 0x06
+        package static let surface: UInt8 = 0x07
+        package static let flush: UInt8 = 0x08
     }
 
     /// Most damage rectangles one FLUSH may name (its count is a u8).
-    public static let maxFlushRects = 255
+    package static let maxFlushRects = 255
 
-    /// Why a command could not be decoded: becomes an ERROR event with `malformed_frame` (8).
-    public struct DecodeError: Error, Sendable, Equatable, CustomStringConvertible {
-        public var description: String
+    /// Why a command could not be decoded: becomes an ERROR with `malformed_frame` (8).
+    package struct DecodeError: Error, Sendable, Equatable, CustomStringConvertible {
+        package var description: String
+
+        package init(description: String) { self.description = description }
     }
 
-    public static func decode(_ data: ArraySlice<UInt8>) throws(DecodeError) -> FramebufferGuestCommand {
+    /// The command's name as refusals start with it (`Protocols/framebuffer.md` §3.2, errors).
+    package static func name(ofTag tag: UInt8) -> String {
+        switch tag {
+        case Tag.put: "PUT"
+        case Tag.fill: "FILL"
+        case Tag.copy: "COPY"
+        case Tag.frame: "FRAME"
+        case Tag.preempt: "PREEMPT"
+        case Tag.release: "RELEASE"
+        case Tag.surface: "SURFACE"
+        case Tag.flush: "FLUSH"
+        default: "command 0x\(String(tag, radix: 16))"
+        }
+    }
+
+    package static func decode(_ data: ArraySlice<UInt8>) throws(DecodeError) -> FramebufferGuestCommand {
         let bytes = Array(data)
         guard let tag = bytes.first else { throw DecodeError(description: "empty framebuffer command") }
         func u16(_ at: Int) -> Int { Int(bytes[at]) << 8 | Int(bytes[at + 1]) }
@@ -52,8 +89,8 @@ public enum FramebufferGuestCommand: Sendable, Equatable {
                     description: "command 0x\(String(tag, radix: 16)) needs \(count) bytes, got \(bytes.count)")
             }
         }
-        func rect(_ at: Int) -> ScreenRect {
-            ScreenRect(x: u16(at), y: u16(at + 2), width: u16(at + 4), height: u16(at + 6))
+        func rect(_ at: Int) -> ChannelRect {
+            ChannelRect(x: u16(at), y: u16(at + 2), width: u16(at + 4), height: u16(at + 6))
         }
         switch tag {
         case Tag.put:
@@ -89,8 +126,8 @@ public enum FramebufferGuestCommand: Sendable, Equatable {
         }
     }
 
-    public func encode() -> [UInt8] {
-        func rect(_ r: ScreenRect) -> [UInt8] { [r.x, r.y, r.width, r.height].flatMap(be16) }
+    package func encode() -> [UInt8] {
+        func rect(_ r: ChannelRect) -> [UInt8] { [r.x, r.y, r.width, r.height].flatMap(be16) }
         switch self {
         case .put(let r, let compressed, let data): return [Tag.put] + rect(r) + [compressed ? 1 : 0] + data
         case .fill(let r, let colour): return [Tag.fill] + rect(r) + be32(colour)
@@ -107,11 +144,12 @@ public enum FramebufferGuestCommand: Sendable, Equatable {
 }
 
 /// Events the hub sends on a framebuffer channel (`Protocols/framebuffer.md` §3.2).
-public enum FramebufferHubEvent: Sendable, Equatable {
-    /// 0x81: a keypad key went down or up; `keysym` is the RFB keysym it came from (0 when injected by name).
-    case key(KeypadKey, down: Bool, keysym: UInt32)
-    /// 0x82: a touch at screen coordinates.
-    case touch(TouchAction, x: Int, y: Int)
+package enum FramebufferHubEvent: Sendable, Equatable {
+    /// 0x81: a keypad key (its code, `Protocols/framebuffer.md` §4) went down or up; `keysym` is the RFB keysym it
+    /// came from (0 when injected by name).
+    case key(code: UInt16, down: Bool, keysym: UInt32)
+    /// 0x82: a touch at screen coordinates; `action` 0 down, 1 move, 2 up.
+    case touch(action: UInt8, x: Int, y: Int)
     /// 0x83: the frame numbered by the guest's FRAME command has been composed and offered to viewers.
     case frameDone(UInt32)
     /// 0x84: this partition gained (1) or lost (0) input focus.
@@ -122,10 +160,10 @@ public enum FramebufferHubEvent: Sendable, Equatable {
     /// byte (`SCM_RIGHTS`). Pixels are 4 bytes (blue, green, red, unused), rows `stride` bytes apart.
     case surface(width: Int, height: Int, stride: UInt32, size: UInt64)
 
-    public func encode() -> [UInt8] {
+    package func encode() -> [UInt8] {
         switch self {
-        case .key(let key, let down, let keysym): return [0x81, down ? 1 : 0] + be16(Int(key.rawValue)) + be32(keysym)
-        case .touch(let action, let x, let y): return [0x82, action.rawValue] + be16(x) + be16(y)
+        case .key(let code, let down, let keysym): return [0x81, down ? 1 : 0] + be16(Int(code)) + be32(keysym)
+        case .touch(let action, let x, let y): return [0x82, action] + be16(x) + be16(y)
         case .frameDone(let number): return [0x83] + be32(number)
         case .focus(let focused): return [0x84, focused ? 1 : 0]
         case .preemption(let by):
@@ -139,8 +177,8 @@ public enum FramebufferHubEvent: Sendable, Equatable {
 }
 
 @inline(__always)
-func be16(_ value: Int) -> [UInt8] { [UInt8((value >> 8) & 0xff), UInt8(value & 0xff)] }
+private func be16(_ value: Int) -> [UInt8] { [UInt8((value >> 8) & 0xff), UInt8(value & 0xff)] }
 @inline(__always)
-func be32(_ value: UInt32) -> [UInt8] {
+private func be32(_ value: UInt32) -> [UInt8] {
     [UInt8(value >> 24), UInt8((value >> 16) & 0xff), UInt8((value >> 8) & 0xff), UInt8(value & 0xff)]
 }
