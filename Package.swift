@@ -72,10 +72,21 @@ let package = Package(
                 "EventLoop", "ControlWire", "JSON", "GuestWire", "PlatformConfig",
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        // The modem-simulator link (Protocols/modem.md §6.1): frames, their decoder, the hello. Pure.
+        .target(name: "ModemSimWire", dependencies: ["Wire", "JSON"]),
+        // The modem device: AT ports, the guest channel, the modem.* methods, the remote-simulator link and
+        // `hubd modem-sim` (Protocols/modem.md).
+        .target(
+            name: "ModemServer",
+            dependencies: [
+                "DeviceKit", "ATWire", "Modem", "ModemSimWire", "EventLoop", "ControlWire", "JSON", "GuestWire",
+                "PlatformConfig", .product(name: "Logging", package: "swift-log"),
+            ]),
         .target(
             name: "HubServer",
             dependencies: [
-                "DeviceKit", "EventLoop", "Wire", "GuestWire", "ControlWire", "JSON", "Events", "PlatformConfig",
+                "DeviceKit", "ModemServer", "EventLoop", "Wire", "GuestWire", "ControlWire", "JSON", "Events",
+                "PlatformConfig",
                 "Hypervisor",
                 "ATWire", "Modem", "EthernetWire", "Ethernet", "RFBWire", "Framebuffer",
                 .product(name: "Logging", package: "swift-log"),
@@ -94,7 +105,7 @@ let package = Package(
         .executableTarget(
             name: "hubd",
             dependencies: [
-                "HubServer", "DeviceKit", "PlatformConfig",
+                "HubServer", "DeviceKit", "ModemServer", "PlatformConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -134,6 +145,13 @@ let package = Package(
         .testTarget(
             name: "DeviceKitTests",
             dependencies: ["DeviceKit", "DeviceKitTesting", "EventLoop", "ControlWire", "JSON", "PlatformConfig"]),
+        .testTarget(name: "ModemSimWireTests", dependencies: ["ModemSimWire", "Wire", "JSON"]),
+        .testTarget(
+            name: "ModemServerTests",
+            dependencies: [
+                "ModemServer", "ModemSimWire", "DeviceKit", "DeviceKitTesting", "Modem", "ATWire", "EventLoop",
+                "ControlWire", "JSON", "PlatformConfig",
+            ]),
         .testTarget(
             name: "HubServerTests",
             dependencies: [

@@ -2,6 +2,7 @@ import DeviceKit
 import EventLoop
 import Hypervisor
 import JSON
+import ModemServer
 import PlatformConfig
 
 /// The device families this hub runs. Each device family adds itself here, in one line

@@ -3,6 +3,7 @@ import DeviceKit
 import Glibc
 import HubServer
 import Logging
+import ModemServer
 import PlatformConfig
 
 /// `hubd`: the HandsetHub server. All logic lives in HubServer; this file parses flags and exits

@@ -1,5 +1,6 @@
 import ATWire
 import ControlWire
+import Glibc
 import JSON
 import Modem
 
@@ -164,7 +165,7 @@ enum ModemNetworkControl {
         let indexes: [Int?]
         do throws(ModemNetworkError) {
             if let text {
-                indexes = try simulator.deliverSMS(from: sender, text: text, timestamp: Hub.smsTimestamp())
+                indexes = try simulator.deliverSMS(from: sender, text: text, timestamp: smsTimestamp())
             } else {
                 indexes = try simulator.deliverSMS(tpdus: tpdus)
             }
@@ -175,6 +176,18 @@ enum ModemNetworkControl {
             "parts": .int(Int64(indexes.count)),
             "stored": .array(indexes.map { $0.map { .int(Int64($0)) } ?? .null }),
         ]
+    }
+
+    /// Wall-clock time as an SMS service-centre timestamp (UTC).
+    static func smsTimestamp() -> SMSTimestamp {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        var seconds = now.tv_sec
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        return SMSTimestamp(
+            year: Int(parts.tm_year) + 1900, month: Int(parts.tm_mon) + 1, day: Int(parts.tm_mday),
+            hour: Int(parts.tm_hour), minute: Int(parts.tm_min), second: Int(parts.tm_sec))
     }
 
     // MARK: JSON
