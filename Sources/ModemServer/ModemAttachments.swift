@@ -105,6 +105,7 @@ extension ModemInstance {
             guard let connection else { return }
             connection.onData = nil
             connection.onEnd = nil
+            connection.onLowWatermark = nil
             if !line.isEmpty { _ = connection.write(Array(line.utf8)) }
             connection.closeAfterWrites()
         }
@@ -122,10 +123,16 @@ extension ModemInstance {
         slot.onDeadline = { [unowned self] refusal in
             hangUp("\r\nERROR: \(self.gate.refusalText(refusal))\r\n")
         }
-        connection.onData = { [unowned self] data in
+        // A client that types but never reads its answers (`Sources/ARCHITECTURE.md`, "Backpressure"): it is not
+        // read while its unsent answers are past the high watermark, so its own commands cannot grow them.
+        connection.highWatermark = host.limits.writeHighWatermarkBytes
+        connection.lowWatermark = host.limits.writeLowWatermarkBytes
+        connection.onData = { [unowned self, weak connection] data in
             slot.noteActivity()
             self.input(data, from: id)
+            if let connection, connection.isAboveHighWatermark { connection.stopReading() }
         }
+        connection.onLowWatermark = { [weak connection] in try? connection?.startReading() }
         connection.onEnd = { _ in hangUp("") }
         do {
             try connection.startReading()

@@ -256,3 +256,36 @@ struct Failure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
+
+/// A raw AT client that sends commands and never reads the answers (`Sources/ARCHITECTURE.md`, "Backpressure";
+/// Protocols/modem.md §1): it is not read while its unsent answers are past `writeHighWatermarkBytes`, so it
+/// cannot make the hub queue answers without bound; once it reads, every command is answered, in order.
+@Suite struct ModemSlowReaderTests {
+    @Test func aClientThatNeverReadsIsNotReadPastTheHighWatermark() throws {
+        let bench = try ModemGlueTests.Bench(
+            ModemGlueTests.configuration {
+                $0.hub.limits.writeHighWatermarkBytes = 4096
+                $0.hub.limits.writeLowWatermarkBytes = 1024
+            })
+        let slow = try #require(bench.host.connect(to: ModemGlueTests.atEndpoint))
+        slow.peerReads = false
+        slow.maxReadBytes = 64
+        let commands = 2000
+        slow.receive(Array(String(repeating: "ATI\r", count: commands).utf8))
+        bench.host.runPasses()
+        #expect(!slow.isReading && !slow.unread.isEmpty, "the client is no longer read")
+        #expect(slow.queuedWriteBytes <= 4096 + 4096, "at most one read's answers past the watermark")
+        // The client reads: it is read again, a slice at a time, and in the end every command is answered.
+        var answered = 0
+        var rounds = 0
+        while (!slow.unread.isEmpty || slow.queuedWriteBytes > 0), rounds < 10_000 {
+            answered += ModemGlueTests.text(slow.takeWritten()).components(separatedBy: "\r\nOK\r\n").count - 1
+            slow.drain()
+            bench.host.runPasses()
+            rounds += 1
+        }
+        answered += ModemGlueTests.text(slow.takeWritten()).components(separatedBy: "\r\nOK\r\n").count - 1
+        #expect(answered == commands)
+        #expect(bench.stop() == 0)
+    }
+}
