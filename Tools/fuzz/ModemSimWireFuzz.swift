@@ -47,7 +47,8 @@ public func modemSimWireFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32
         }
         var again = ModemSimFrameDecoder()
         let round = try? again.feed(ModemSimFrame.encode(kind, frame.payload))
-        precondition(round?.count == 1 && round?[0].kind == kind && Array(round![0].payload) == frame.payload,
+        precondition(
+            round?.count == 1 && round?[0].kind == kind && Array(round![0].payload) == frame.payload,
             "encode/decode changed a frame")
         if kind == .hello {
             let (hello, problem) = ModemSimFrameDecoder.parseHello(frame.payload[...])
