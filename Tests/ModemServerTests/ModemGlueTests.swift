@@ -146,6 +146,32 @@ import Testing
         #expect(bench.stop() == 0)
     }
 
+    /// On an unshared modem a second socket is refused, and the owner's channel displaces the raw client, which
+    /// is told why; both refusals are counted by the modem's admission gate (Protocols/modem.md §1).
+    @Test func theOwnersChannelDisplacesARawClientAndASecondClientIsRefused() throws {
+        let bench = try Bench()
+        let first = try #require(bench.host.connect(to: Self.atEndpoint))
+        let second = try #require(bench.host.connect(to: Self.atEndpoint))
+        #expect(Self.text(second.takeWritten()) == "\r\nERROR: modem0 is already open (sharing is off)\r\n")
+        #expect(second.closedAfterWrites)
+        // Another partition may not open the owner's modem; the owner may, and the raw client gives way.
+        let stranger = FakeChannelEndpoint(partition: "linux")
+        guard case .failure(let refusal) = bench.device.openChannel(device: "modem0", options: [], endpoint: stranger)
+        else { throw Failure("linux opened rtos's modem") }
+        #expect(refusal.code == .notPermitted)
+        let owner = FakeChannelEndpoint(partition: "rtos")
+        guard case .success(let channel) = bench.device.openChannel(device: "modem0", options: [], endpoint: owner)
+        else { throw Failure("the owner could not open its modem") }
+        #expect(Self.text(first.takeWritten()) == "\r\nERROR: modem0 taken over by its owner rtos\r\n")
+        #expect(first.closedAfterWrites)
+        let gate = try #require(bench.host.admission.gates.first { $0.name == "modem:modem0" })
+        #expect(gate.refusals[.displaced] == 1 && gate.refusals[.tooManyClients] == 1)
+        // The owner's AT command, a byte at a time on its channel, is answered there.
+        for byte in Array("AT\r".utf8) { channel.received([byte]) }
+        #expect(Self.text(owner.takeSent().flatMap { $0 }).hasSuffix("\r\nOK\r\n"))
+        #expect(bench.stop() == 0)
+    }
+
     /// A raw AT client that never reads: its answers queue up in its own stream, the modem keeps serving the
     /// owner's channel, and the client is closed at the end without touching the others.
     @Test func aSlowATReaderDoesNotHoldUpTheOwnersChannel() throws {
