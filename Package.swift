@@ -105,10 +105,20 @@ let package = Package(
                 "DeviceKit", "HubSystem", "EventLoop", "ControlWire", "JSON", "GuestWire", "PlatformConfig", "RFBWire",
                 "Framebuffer", "FramebufferWire", "Zlib", "ScreenGeometry",
             ]),
+        // The modem-simulator link (Protocols/modem.md §6.1): frames, their decoder, the hello. Pure.
+        .target(name: "ModemSimWire", dependencies: ["Wire", "JSON"]),
+        // The modem device: AT ports, the guest channel, the modem.* methods, the remote-simulator link and
+        // `hubd modem-sim` (Protocols/modem.md).
+        .target(
+            name: "ModemServer",
+            dependencies: [
+                "DeviceKit", "HubSystem", "ATWire", "Modem", "ModemSimWire", "EventLoop", "ControlWire", "JSON", "GuestWire",
+                "PlatformConfig", .product(name: "Logging", package: "swift-log"),
+            ]),
         .target(
             name: "HubServer",
             dependencies: [
-                "DeviceKit", "EthernetServer", "EventLoop", "Wire", "GuestWire", "ControlWire", "JSON", "Events",
+                "DeviceKit", "EthernetServer", "ModemServer", "EventLoop", "Wire", "GuestWire", "ControlWire", "JSON", "Events",
                 "PlatformConfig",
                 "Hypervisor",
                 "ATWire", "Modem", "EthernetWire", "Ethernet", "RFBWire", "Framebuffer", "FramebufferServer",
@@ -129,7 +139,7 @@ let package = Package(
         .executableTarget(
             name: "hubd",
             dependencies: [
-                "HubServer", "DeviceKit", "PlatformConfig", "PlatformConfigLoader",
+                "HubServer", "DeviceKit", "ModemServer", "PlatformConfig", "PlatformConfigLoader",
                 "HubSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -181,6 +191,13 @@ let package = Package(
         .testTarget(
             name: "DeviceKitTests",
             dependencies: ["DeviceKit", "DeviceKitTesting", "EventLoop", "ControlWire", "JSON", "PlatformConfig"]),
+        .testTarget(name: "ModemSimWireTests", dependencies: ["ModemSimWire", "Wire", "JSON", "VectorSupport"]),
+        .testTarget(
+            name: "ModemServerTests",
+            dependencies: [
+                "ModemServer", "ModemSimWire", "DeviceKit", "DeviceKitTesting", "Modem", "ATWire", "EventLoop",
+                "ControlWire", "JSON", "PlatformConfig",
+            ]),
         .testTarget(
             name: "EthernetServerTests",
             dependencies: [

@@ -4,6 +4,7 @@ import EventLoop
 import FramebufferServer
 import Hypervisor
 import JSON
+import ModemServer
 import PlatformConfig
 
 /// The device families this hub runs. Each device family adds itself here, in one line

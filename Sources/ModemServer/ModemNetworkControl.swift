@@ -1,5 +1,6 @@
 import ATWire
 import ControlWire
+import HubSystem
 import JSON
 import Modem
 
@@ -43,102 +44,138 @@ enum ModemNetworkControl {
     /// Runs `method` on `simulator`. `params` may carry `modem` (the hub's selector), which is ignored here.
     static func perform(_ method: String, _ raw: JSON?, simulator: ModemSimulator) throws(ControlError) -> JSON {
         switch method {
-        case "status":
-            _ = try ControlParams(raw, allowed: ["modem"])
-            let snapshot = simulator.registrationSnapshot
-            return [
-                "registration": .string(snapshot.state.name),
-                "operator": [
-                    "name": .string(snapshot.operator.longName), "shortName": .string(snapshot.operator.shortName),
-                    "numeric": .string(snapshot.operator.numeric),
-                ],
-                "rssi": .int(Int64(snapshot.rssi)), "ber": .int(Int64(snapshot.ber)),
-                "simReady": .bool(simulator.simReady),
-                "radioOn": .bool(simulator.radioOn), "calls": callsJSON(simulator),
-                "stored": .int(Int64(simulator.storedMessages.count)), "sent": .int(Int64(simulator.sent.count)),
-            ]
-        case "calls":
-            _ = try ControlParams(raw, allowed: ["modem"])
-            return ["calls": callsJSON(simulator)]
-        case "call.incoming":
-            let params = try ControlParams(raw, allowed: ["modem", "number", "presentation"])
-            let presentation: ModemCall.Presentation =
-                switch try params.optionalChoice("presentation", of: ["allowed", "restricted", "unavailable"]) {
-                case "restricted": .restricted
-                case "unavailable": .unavailable
-                default: .allowed
-                }
-            let number = try params.optionalString("number") ?? ""
-            do throws(ModemNetworkError) {
-                let placed = try simulator.incomingCall(number: number, presentation: presentation)
-                return ["call": .object(callJSON(placed))]
-            } catch {
-                throw mapped(error)
-            }
-        case "call.answer", "call.busy", "call.reject", "call.hangup":
-            let params = try ControlParams(raw, allowed: ["modem", "id"])
-            let id = try params.optionalInt("id", in: 1...Int64(ModemSimulator.maxCalls)).map { Int($0) }
-            do throws(ModemNetworkError) {
-                switch method {
-                case "call.answer": _ = try simulator.remoteAnswer(callID: id)
-                case "call.busy": try simulator.remoteBusy(callID: id)
-                case "call.reject": try simulator.remoteReject(callID: id)
-                default: try simulator.remoteHangup(callID: id)
-                }
-            } catch {
-                throw mapped(error)
-            }
-            return ["calls": callsJSON(simulator)]
-        case "sms.deliver":
-            return try deliver(raw, simulator: simulator)
-        case "sms.sent":
-            let params = try ControlParams(raw, allowed: ["modem", "since"])
-            let since = Int(try params.optionalInt("since", in: 0...Int64(Int32.max)) ?? 0)
-            let sent = simulator.sent
-            let messages = sent.enumerated().filter { $0.offset >= since }.map {
-                JSON.object(sentJSON($0.element, index: $0.offset))
-            }
-            let joined = joinedMessages(sent).filter { ($0["parts"]?.arrayValue?.last?.intValue ?? 0) >= since }
-            return [
-                "messages": .array(messages), "joined": .array(joined.map(JSON.object)),
-                "count": .int(Int64(sent.count)),
-            ]
-        case "signal":
-            let params = try ControlParams(raw, allowed: ["modem", "rssi", "ber"])
-            let rssi = Int(try params.requireInt("rssi", in: 0...99))
-            let ber = Int(try params.optionalInt("ber", in: 0...99) ?? 0)
-            do {
-                try simulator.setSignal(rssi: rssi, ber: ber)
-            } catch {
-                throw ControlError.invalidParams(param: "rssi", expected: "rssi 0-31 or 99, ber 0-7 or 99")
-            }
-            return ["rssi": .int(Int64(rssi)), "ber": .int(Int64(ber))]
-        case "registration":
-            let params = try ControlParams(raw, allowed: ["modem", "state"])
-            let names = RegistrationState.allCases.map(\.name)
-            guard let name = try params.optionalChoice("state", of: names), let state = RegistrationState(name: name)
-            else { throw ControlError.invalidParams(param: "state", expected: names.joined(separator: ", ")) }
-            simulator.setRegistration(state)
-            return ["registration": .string(simulator.effectiveRegistration.name)]
-        case "operator":
-            let params = try ControlParams(raw, allowed: ["modem", "name", "shortName", "numeric"])
-            let name = try params.requireString("name")
-            let numeric = try params.optionalString("numeric") ?? simulator.registrationSnapshot.operator.numeric
-            guard (1...32).contains(name.count), (5...6).contains(numeric.count), numeric.allSatisfy(\.isNumber) else {
-                throw ControlError.invalidParams(param: "name", expected: "name 1-32 characters, numeric 5-6 digits")
-            }
-            let short = try params.optionalString("shortName") ?? String(name.prefix(10))
-            simulator.setOperator(ModemOperator(longName: name, shortName: short, numeric: numeric))
-            return ["operator": ["name": .string(name), "shortName": .string(short), "numeric": .string(numeric)]]
-        case "network":
-            let params = try ControlParams(raw, allowed: ["modem", "available"])
-            simulator.setNetworkAvailable(try params.requireBool("available"))
-            return ["registration": .string(simulator.effectiveRegistration.name)]
+        case "status": return try status(raw, simulator)
+        case "calls": return try calls(raw, simulator)
+        case "call.incoming": return try incomingCall(raw, simulator)
+        case "call.answer", "call.busy", "call.reject", "call.hangup": return try remoteCallVerb(method, raw, simulator)
+        case "sms.deliver": return try deliver(raw, simulator: simulator)
+        case "sms.sent": return try sentMessages(raw, simulator)
+        case "signal": return try signal(raw, simulator)
+        case "registration": return try registration(raw, simulator)
+        case "operator": return try setOperator(raw, simulator)
+        case "network": return try network(raw, simulator)
         default:
             throw ControlError.methodNotFound("modem.\(method)")
         }
     }
 
+    /// `status`: registration, operator, signal, SIM, radio, calls and message counts.
+    private static func status(_ raw: JSON?, _ simulator: ModemSimulator) throws(ControlError) -> JSON {
+        _ = try ControlParams(raw, allowed: ["modem"])
+        let snapshot = simulator.registrationSnapshot
+        return [
+            "registration": .string(snapshot.state.name),
+            "operator": [
+                "name": .string(snapshot.operator.longName), "shortName": .string(snapshot.operator.shortName),
+                "numeric": .string(snapshot.operator.numeric),
+            ],
+            "rssi": .int(Int64(snapshot.rssi)), "ber": .int(Int64(snapshot.ber)),
+            "simReady": .bool(simulator.simReady),
+            "radioOn": .bool(simulator.radioOn), "calls": callsJSON(simulator),
+            "stored": .int(Int64(simulator.storedMessages.count)), "sent": .int(Int64(simulator.sent.count)),
+        ]
+    }
+
+    /// `calls`: the current calls.
+    private static func calls(_ raw: JSON?, _ simulator: ModemSimulator) throws(ControlError) -> JSON {
+        _ = try ControlParams(raw, allowed: ["modem"])
+        return ["calls": callsJSON(simulator)]
+    }
+
+    /// `call.incoming {number?, presentation?}`: a call arrives from the network.
+    private static func incomingCall(_ raw: JSON?, _ simulator: ModemSimulator) throws(ControlError) -> JSON {
+        let params = try ControlParams(raw, allowed: ["modem", "number", "presentation"])
+        let presentation: ModemCall.Presentation =
+            switch try params.optionalChoice("presentation", of: ["allowed", "restricted", "unavailable"]) {
+            case "restricted": .restricted
+            case "unavailable": .unavailable
+            default: .allowed
+            }
+        let number = try params.optionalString("number") ?? ""
+        do throws(ModemNetworkError) {
+            let placed = try simulator.incomingCall(number: number, presentation: presentation)
+            return ["call": .object(callJSON(placed))]
+        } catch {
+            throw mapped(error)
+        }
+    }
+
+    /// `call.answer` / `call.busy` / `call.reject` / `call.hangup {id?}`: the remote party acts on a call.
+    private static func remoteCallVerb(_ method: String, _ raw: JSON?, _ simulator: ModemSimulator) throws(ControlError)
+        -> JSON
+    {
+        let params = try ControlParams(raw, allowed: ["modem", "id"])
+        let id = try params.optionalInt("id", in: 1...Int64(ModemSimulator.maxCalls)).map { Int($0) }
+        do throws(ModemNetworkError) {
+            switch method {
+            case "call.answer": _ = try simulator.remoteAnswer(callID: id)
+            case "call.busy": try simulator.remoteBusy(callID: id)
+            case "call.reject": try simulator.remoteReject(callID: id)
+            default: try simulator.remoteHangup(callID: id)
+            }
+        } catch {
+            throw mapped(error)
+        }
+        return ["calls": callsJSON(simulator)]
+    }
+
+    /// `sms.sent {since?}`: what the guest sent, decoded, multi-part messages joined.
+    private static func sentMessages(_ raw: JSON?, _ simulator: ModemSimulator) throws(ControlError) -> JSON {
+        let params = try ControlParams(raw, allowed: ["modem", "since"])
+        let since = Int(try params.optionalInt("since", in: 0...Int64(Int32.max)) ?? 0)
+        let sent = simulator.sent
+        let messages = sent.enumerated().filter { $0.offset >= since }.map {
+            JSON.object(sentJSON($0.element, index: $0.offset))
+        }
+        let joined = joinedMessages(sent).filter { ($0["parts"]?.arrayValue?.last?.intValue ?? 0) >= since }
+        return [
+            "messages": .array(messages), "joined": .array(joined.map(JSON.object)),
+            "count": .int(Int64(sent.count)),
+        ]
+    }
+
+    /// `signal {rssi, ber?}`.
+    private static func signal(_ raw: JSON?, _ simulator: ModemSimulator) throws(ControlError) -> JSON {
+        let params = try ControlParams(raw, allowed: ["modem", "rssi", "ber"])
+        let rssi = Int(try params.requireInt("rssi", in: 0...99))
+        let ber = Int(try params.optionalInt("ber", in: 0...99) ?? 0)
+        do {
+            try simulator.setSignal(rssi: rssi, ber: ber)
+        } catch {
+            throw ControlError.invalidParams(param: "rssi", expected: "rssi 0-31 or 99, ber 0-7 or 99")
+        }
+        return ["rssi": .int(Int64(rssi)), "ber": .int(Int64(ber))]
+    }
+
+    /// `registration {state}`.
+    private static func registration(_ raw: JSON?, _ simulator: ModemSimulator) throws(ControlError) -> JSON {
+        let params = try ControlParams(raw, allowed: ["modem", "state"])
+        let names = RegistrationState.allCases.map(\.name)
+        guard let name = try params.optionalChoice("state", of: names), let state = RegistrationState(name: name)
+        else { throw ControlError.invalidParams(param: "state", expected: names.joined(separator: ", ")) }
+        simulator.setRegistration(state)
+        return ["registration": .string(simulator.effectiveRegistration.name)]
+    }
+
+    /// `operator {name, shortName?, numeric?}`.
+    private static func setOperator(_ raw: JSON?, _ simulator: ModemSimulator) throws(ControlError) -> JSON {
+        let params = try ControlParams(raw, allowed: ["modem", "name", "shortName", "numeric"])
+        let name = try params.requireString("name")
+        let numeric = try params.optionalString("numeric") ?? simulator.registrationSnapshot.operator.numeric
+        guard (1...32).contains(name.count), (5...6).contains(numeric.count), numeric.allSatisfy(\.isNumber) else {
+            throw ControlError.invalidParams(param: "name", expected: "name 1-32 characters, numeric 5-6 digits")
+        }
+        let short = try params.optionalString("shortName") ?? String(name.prefix(10))
+        simulator.setOperator(ModemOperator(longName: name, shortName: short, numeric: numeric))
+        return ["operator": ["name": .string(name), "shortName": .string(short), "numeric": .string(numeric)]]
+    }
+
+    /// `network {available}`.
+    private static func network(_ raw: JSON?, _ simulator: ModemSimulator) throws(ControlError) -> JSON {
+        let params = try ControlParams(raw, allowed: ["modem", "available"])
+        simulator.setNetworkAvailable(try params.requireBool("available"))
+        return ["registration": .string(simulator.effectiveRegistration.name)]
+    }
     private static func deliver(_ raw: JSON?, simulator: ModemSimulator) throws(ControlError) -> JSON {
         let params = try ControlParams(raw, allowed: ["modem", "from", "text", "pdu", "pdus"])
         var tpdus: [[UInt8]] = []
@@ -164,7 +201,7 @@ enum ModemNetworkControl {
         let indexes: [Int?]
         do throws(ModemNetworkError) {
             if let text {
-                indexes = try simulator.deliverSMS(from: sender, text: text, timestamp: Hub.smsTimestamp())
+                indexes = try simulator.deliverSMS(from: sender, text: text, timestamp: smsTimestamp())
             } else {
                 indexes = try simulator.deliverSMS(tpdus: tpdus)
             }
@@ -175,6 +212,13 @@ enum ModemNetworkControl {
             "parts": .int(Int64(indexes.count)),
             "stored": .array(indexes.map { $0.map { .int(Int64($0)) } ?? .null }),
         ]
+    }
+
+    /// Wall-clock time as an SMS service-centre timestamp (UTC).
+    static func smsTimestamp() -> SMSTimestamp {
+        let now = WallClock.utc(secondsSinceEpoch: Int(WallClock.nanoseconds() / 1_000_000_000))
+        return SMSTimestamp(
+            year: now.year, month: now.month, day: now.day, hour: now.hour, minute: now.minute, second: now.second)
     }
 
     // MARK: JSON

@@ -4,6 +4,7 @@ import DeviceKit
 import EventLoop
 import JSON
 import Modem
+import ModemSimWire
 import PlatformConfig
 
 /// The remote backend of a modem (Protocols/modem.md §6): a framed link to `hubd modem-sim`, either
@@ -22,7 +23,7 @@ extension ModemInstance {
             connectRemote()
         case .listen(let endpoint):
             do {
-                backendListener = try Listener(loop: hub.loop, address: endpoint.socketAddress) {
+                backendListener = try Listener(loop: host.loop, address: endpoint.socketAddress) {
                     [unowned self] connection in
                     self.acceptSimulator(connection)
                 }
@@ -82,8 +83,8 @@ extension ModemInstance {
 
     private func connectRemote() {
         guard case .remote(let endpoint) = config.backend, !stopped else { return }
-        backendAttempts += 1
-        Connection.connect(loop: hub.loop, to: endpoint.socketAddress) { [weak self] result in
+        link.attempts += 1
+        Connection.connect(loop: host.loop, to: endpoint.socketAddress) { [weak self] result in
             guard let self, !self.stopped else {
                 if case .success(let connection) = result { connection.close() }
                 return
@@ -102,7 +103,7 @@ extension ModemInstance {
 
     private func scheduleReconnect() {
         guard !stopped, case .remote = config.backend else { return }
-        if reconnectTimer == nil { reconnectTimer = try? Timer(loop: hub.loop) }
+        if reconnectTimer == nil { reconnectTimer = try? Timer(loop: host.loop) }
         let delay = backoffMs
         backoffMs = min(backoffMs * 2, 5000)
         reconnectTimer?.start(afterMilliseconds: delay) { [unowned self] in self.connectRemote() }
@@ -110,20 +111,20 @@ extension ModemInstance {
 
     // MARK: Accepting
 
-    private func acceptSimulator(_ connection: Connection) {
+    func acceptSimulator(_ connection: any ByteStream) {
         guard remoteConnection == nil else {
             // One simulator per modem: a second one is told why and closed.
             _ = connection.write(hubHello(error: "\(config.name) already has a simulator connected"))
             connection.closeAfterWrites()
             return
         }
-        backendAttempts += 1
+        link.attempts += 1
         attach(connection, outbound: false)
     }
 
     // MARK: The link
 
-    private func attach(_ connection: Connection, outbound: Bool) {
+    func attach(_ connection: any ByteStream, outbound: Bool) {
         remoteConnection = connection
         remoteDecoder = ModemSimFrameDecoder()
         connection.onData = { [unowned self, unowned connection] data in self.linkData(data, on: connection) }
@@ -145,7 +146,7 @@ extension ModemInstance {
         }
     }
 
-    func linkClosed(_ connection: Connection, reason: String) {
+    func linkClosed(_ connection: any ByteStream, reason: String) {
         connection.close()
         guard remoteConnection === connection else { return }
         remoteConnection = nil
@@ -155,18 +156,18 @@ extension ModemInstance {
         keepaliveTimer?.stop()
         if backendUp {
             backendUp = false
-            backendAttempts = 0
+            link.attempts = 0
             logger.warning("remote modem simulator lost: \(reason)")
-            hub.publish(
+            host.publish(
                 "modem.backend", partition: config.owner, device: config.name,
                 data: [
                     "up": false, "state": "disconnected", "reason": .string(reason),
-                    "commandPending": .bool(remoteCommandInFlight), "reconnects": .int(Int64(backendReconnects)),
+                    "commandPending": .bool(remoteCommandInFlight), "reconnects": .int(Int64(link.reconnects)),
                 ])
             // A command in flight will never be answered by the simulator: tell the host now.
             if remoteCommandInFlight {
                 remoteCommandInFlight = false
-                hostErrors += 1
+                link.hostErrors += 1
                 broadcast(hostErrorBytes)
             }
         } else {
@@ -178,12 +179,13 @@ extension ModemInstance {
         scheduleReconnect()
     }
 
-    private func linkData(_ data: ArraySlice<UInt8>, on connection: Connection) {
+    private func linkData(_ data: ArraySlice<UInt8>, on connection: any ByteStream) {
         lastHeardMs = ModemInstance.nowMs()
         let frames: [ModemSimFrameDecoder.Frame]
         do {
             frames = try remoteDecoder.feed(data)
         } catch {
+            link.protocolErrors += 1
             linkClosed(connection, reason: "bad frame from the simulator: \(error)")
             return
         }
@@ -191,6 +193,7 @@ extension ModemInstance {
             guard remoteConnection === connection else { return }
             if !backendUp {
                 guard frame.kind == .hello else {
+                    link.protocolErrors += 1
                     linkClosed(connection, reason: "the simulator did not start with a hello")
                     return
                 }
@@ -206,7 +209,7 @@ extension ModemInstance {
         }
     }
 
-    private func helloReceived(_ payload: ArraySlice<UInt8>, on connection: Connection) {
+    private func helloReceived(_ payload: ArraySlice<UInt8>, on connection: any ByteStream) {
         let (hello, problem) = ModemSimFrameDecoder.parseHello(payload)
         guard let hello else {
             refuse(connection, problem ?? "bad hello")
@@ -227,10 +230,10 @@ extension ModemInstance {
         backendUp = true
         probeTimer?.stop()
         let reconnected = backendEverUp
-        if reconnected { backendReconnects += 1 }
+        if reconnected { link.reconnects += 1 }
         backendEverUp = true
-        let attempts = backendAttempts
-        backendAttempts = 0
+        let attempts = link.attempts
+        link.attempts = 0
         lastHeardMs = ModemInstance.nowMs()
         startKeepalive()
         backoffMs = 100
@@ -239,18 +242,20 @@ extension ModemInstance {
         remoteCalls.removeAll()
         downAssembler = ATLineAssembler(maxLineBytes: config.maxLineBytes)
         downAssembler.echo = hostSettings?.echo ?? true
-        let peer = connection.peerAddress.map { "\($0)" } ?? (connection.kind == .unix ? "unix" : "?")
+        let peer = connection.peerDescription ?? (connection.kind == .unix ? "unix" : "?")
         logger.info("remote modem simulator up (\(peer))")
-        hub.publish(
+        host.publish(
             "modem.backend", partition: config.owner, device: config.name,
             data: [
                 "up": true, "state": .string(reconnected ? "reconnected" : "connected"),
                 "endpoint": .string(backendDescription), "attempts": .int(Int64(attempts)),
-                "reconnects": .int(Int64(backendReconnects)), "restored": .bool(hostSettings != nil),
+                "reconnects": .int(Int64(link.reconnects)), "restored": .bool(hostSettings != nil),
             ])
     }
 
-    private func refuse(_ connection: Connection, _ reason: String) {
+    /// The simulator broke the link protocol (§6.1): it is told why in a hello with `error`, and counted.
+    private func refuse(_ connection: any ByteStream, _ reason: String) {
+        link.protocolErrors += 1
         logger.warning("remote modem simulator refused: \(reason)")
         _ = connection.write(hubHello(error: reason))
         connection.onData = nil
@@ -292,7 +297,7 @@ extension ModemInstance {
             params = .object(object)
         }
         let request: JSON = ["id": .uint(id), "method": .string(method), "params": params]
-        let timer = try? Timer.once(loop: hub.loop, afterMilliseconds: ModemInstance.remoteRequestTimeoutMs) {
+        let timer = try? Timer.once(loop: host.loop, afterMilliseconds: ModemInstance.remoteRequestTimeoutMs) {
             [weak self] in
             guard let self, let pending = self.remoteRequests.removeValue(forKey: id) else { return }
             pending.call.reply(
@@ -409,7 +414,7 @@ extension ModemInstance {
 
     func armProbeTimer(deadlineMs: UInt64, _ fire: @escaping () -> Void) {
         guard !stopped else { return }
-        if probeTimer == nil { probeTimer = try? Timer(loop: hub.loop) }
+        if probeTimer == nil { probeTimer = try? Timer(loop: host.loop) }
         let now = ModemInstance.nowMs()
         probeTimer?.start(afterMilliseconds: deadlineMs > now ? deadlineMs - now : 0, fire)
     }
@@ -429,29 +434,15 @@ extension ModemInstance {
     private func probeExpired(_ id: UInt64) {
         guard let pending = probe, pending.id == id, let remoteConnection else { return }
         if pending.command || unprobedLineSince != nil { remoteCommandInFlight = true }
-        backendTimeouts += 1
+        link.timeouts += 1
         linkClosed(
             remoteConnection,
             reason: "the simulator did not answer within \(config.backendCommandTimeoutMs) ms (hung?)")
     }
 
-    /// The link's health for `modem.list`: reconnects, attempts since the loss, hangs and the host
-    /// command lines the hub answered itself, whether host settings are held for the next simulator.
-    var backendLinkJSON: JSON {
-        [
-            "reconnects": .int(Int64(backendReconnects)), "attempts": .int(Int64(backendAttempts)),
-            "timeouts": .int(Int64(backendTimeouts)), "overflows": .int(Int64(backendOverflows)),
-            "hostErrors": .int(Int64(hostErrors)),
-            "settingsHeld": .bool(hostSettings != nil),
-            "commandTimeoutMs": .int(Int64(config.backendCommandTimeoutMs)),
-            "keepaliveMs": .int(Int64(config.backendKeepaliveMs)),
-            "backlogBytes": .int(Int64(config.backendBacklogBytes)),
-        ]
-    }
-
     private func startKeepalive() {
         guard !stopped else { return }
-        if keepaliveTimer == nil { keepaliveTimer = try? Timer(loop: hub.loop) }
+        if keepaliveTimer == nil { keepaliveTimer = try? Timer(loop: host.loop) }
         let interval = UInt64(config.backendKeepaliveMs)
         keepaliveTimer?.start(afterMilliseconds: interval, repeatMilliseconds: interval) { [unowned self] in
             guard self.backendUp, self.probe == nil else { return }

@@ -5,6 +5,7 @@ import HubSystem
 import JSON
 import Logging
 import Modem
+import ModemSimWire
 import PlatformConfig
 
 /// `hubd modem-sim`: only the built-in network simulator, for a hub elsewhere to use as its modem's
@@ -12,7 +13,7 @@ import PlatformConfig
 /// simulated modem) or connects to a hub's `backend: {listen: …}` (`--connect`, one modem, reconnecting
 /// with back-off). A hub speaks the framed link (`ModemSimFrame`); a connection whose first byte is not
 /// 0x00 is a raw AT serial line (for `socat` and friends) without the control methods.
-public final class ModemSimServer {
+package final class ModemSimServer {
     private let loop: Loop
     private var listener: Listener?
     private let connectTo: Endpoint?
@@ -23,7 +24,7 @@ public final class ModemSimServer {
     private var backoffMs: UInt64 = 100
     private var stopped = false
     private let logger: Logger
-    public private(set) var boundEndpoint: Endpoint?
+    package private(set) var boundEndpoint: Endpoint?
 
     final class Session {
         enum Mode { case undecided, raw, framed }
@@ -49,7 +50,7 @@ public final class ModemSimServer {
     ///   - connect: instead, connect to a hub's backend listener.
     ///   - token: the shared secret: required from connecting hubs (`--listen`; raw clients are then
     ///     refused) or presented to the hub (`--connect`).
-    public init(listen: Endpoint?, connect: Endpoint? = nil, token: String? = nil, logger: Logger)
+    package init(listen: Endpoint?, connect: Endpoint? = nil, token: String? = nil, logger: Logger)
         throws(HubStartError)
     {
         self.logger = logger
@@ -83,7 +84,7 @@ public final class ModemSimServer {
     }
 
     /// Runs until SIGINT/SIGTERM; returns the loop's status.
-    public func run() -> Int32 {
+    package func run() -> Int32 {
         if let boundEndpoint { logger.info("modem simulator listening on \(boundEndpoint)") }
         if connectTo != nil { connect() }
         loop.run()
