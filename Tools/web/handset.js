@@ -14,7 +14,7 @@ const MAX_LINE = 1 << 24;
 
 // Settings from the address's fragment (never sent to the server): `key` selects the websockify bridges
 // (`rfb-KEY`, `control-KEY`; required off loopback, Deploy/web.md), `hubToken` answers a control endpoint
-// that greets with "auth":"token".
+// that greets with "auth":"token", `vncPassword` a framebuffer with a password.
 const settings = new URLSearchParams(location.hash.slice(1));
 const key = settings.get('key') || 'local';
 const wsBase = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/websockify`;
@@ -145,6 +145,8 @@ function connectScreen() {
     const rfb = new RFB(document.getElementById('screen'), `${wsBase}?token=rfb-${encodeURIComponent(key)}`,
         { shared: true });
     rfb.scaleViewport = false;
+    // A framebuffer served off loopback has a VNC password (Deploy/config-reference.md): from the fragment.
+    rfb.addEventListener('credentialsrequired', () => rfb.sendCredentials({ password: settings.get('vncPassword') || '' }));
     rfb.addEventListener('connect', () => { page.screenConnected = true; });
     rfb.addEventListener('disconnect', () => { page.screenConnected = false; setStatus('error', 'screen disconnected'); });
     page.rfb = rfb;

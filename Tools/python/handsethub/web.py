@@ -171,7 +171,7 @@ def run(arguments: Optional[List[str]] = None) -> int:
                         help="the bridges' secret key off loopback (default: a random one, printed)")
     parser.add_argument("hubd_args", nargs=argparse.REMAINDER)
     options = parser.parse_args(arguments)
-    hubd_args = [a for a in options.hubd_args if a != "--"] if options.hubd_args[:1] == ["--"] else options.hubd_args
+    hubd_args = options.hubd_args[1:] if options.hubd_args[:1] == ["--"] else options.hubd_args
     directory = Path(tempfile.mkdtemp(prefix="handsethub-run-"))
     ready = directory / "ready.json"
     hub = subprocess.Popen([options.hubd, *hubd_args, "--ready-file", str(ready)])
@@ -209,5 +209,27 @@ def run(arguments: Optional[List[str]] = None) -> int:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+def serve(arguments: List[str]) -> int:
+    """``serve --control HOST:PORT --rfb HOST:PORT [--listen HOST:PORT]``: the page for a hub started elsewhere
+    (a pod's sidecar, Deploy/kubernetes); the key comes from ``HANDSETHUB_WEB_KEY`` or ``--key-file``."""
+    parser = argparse.ArgumentParser(description="Serve the web page for a running hub (Deploy/web.md).")
+    parser.add_argument("--control", required=True)
+    parser.add_argument("--rfb", required=True)
+    parser.add_argument("--listen", default="127.0.0.1:6080")
+    parser.add_argument("--key-file")
+    options = parser.parse_args(arguments)
+    key = os.environ.get("HANDSETHUB_WEB_KEY")
+    if options.key_file:
+        key = Path(options.key_file).read_text()[:4096].strip()
+    bridge = start_web(options.control, options.rfb, listen=options.listen, key=key)
+    shown = bridge.url.split("#")[0] + ("#key=…" if "#" in bridge.url else "")
+    print(f"handsethub: serving the web page at {shown}", file=sys.stderr, flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: bridge.stop())
+    try:
+        return bridge.process.wait()
+    finally:
+        bridge.stop()
+
+
 if __name__ == "__main__":
-    sys.exit(run())
+    sys.exit(serve(sys.argv[2:]) if sys.argv[1:2] == ["serve"] else run())
