@@ -78,6 +78,11 @@ def test_the_image_runs_as_non_root_with_a_health_check_and_the_hub_inside(image
                                 "--userspec=10001:10001", root, "/usr/local/bin/hubd", "--print-default-config"],
                                capture_output=True, text=True, timeout=30)
         assert shown.returncode == 0 and "platform:" in shown.stdout, shown.stderr
+        # websockify runs without the dependencies the image leaves out (numpy, jwcrypto are optional to it).
+        websockify = subprocess.run(["unshare", "--mount", "--pid", "--fork", f"--mount-proc={root}/proc", "chroot",
+                                     "--userspec=10001:10001", root, "/usr/bin/websockify", "--help"],
+                                    capture_output=True, text=True, timeout=30)
+        assert "--token-plugin" in websockify.stdout, websockify.stderr
         imported = subprocess.run(["chroot", "--userspec=10001:10001", root, "/usr/bin/env",
                                    "PYTHONPATH=/opt/handsethub/python", "PYTHONDONTWRITEBYTECODE=1", "python3", "-c",
                                    "import handsethub.deploy, handsethub.web, handsethub.guest"],

@@ -12,14 +12,15 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 
-import kustomize_lite
 from handsethub import deploy
 from handsethub.pytest_plugin import find_hubd
 
 kubernetes_validate = pytest.importorskip("kubernetes_validate",
                                           reason="kubernetes-validate (PyPI) is not installed (Tools/hub test installs it)")
+import yaml  # noqa: E402  (PyYAML comes with kubernetes-validate)
+
+import kustomize_lite  # noqa: E402
 
 REPO = next(p for p in Path(__file__).resolve().parents if (p / "Package.swift").exists())
 KUBE = REPO / "Deploy/kubernetes"
