@@ -153,3 +153,57 @@ def test_off_loopback_bridges_need_a_secret_key(tmp_path):
     tokens = (tmp_path / "keyed" / "tokens").read_text().split("\n")
     assert tokens[:2] == [f"rfb-{'k' * 24}: 127.0.0.1:2", f"control-{'k' * 24}: 127.0.0.1:1"]
     assert (site / "novnc" / "core" / "rfb.js").exists() and (site / "index.html").exists()
+
+
+def websocket_first_bytes(port: int, token: str, timeout: float = 10.0) -> bytes:
+    """Opens ``/websockify?token=TOKEN`` (RFC 6455 handshake by hand) and returns the payload of the first
+    message, or b"" when the server closes without sending one."""
+    import os as _os
+    import socket as _socket
+
+    with _socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        key = base64.b64encode(_os.urandom(16)).decode()
+        sock.sendall((f"GET /websockify?token={token} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                      f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                      f"Sec-WebSocket-Protocol: binary\r\n\r\n").encode())
+        data = b""
+        deadline = time.monotonic() + timeout
+        while b"\r\n\r\n" not in data and time.monotonic() < deadline:
+            chunk = sock.recv(4096)
+            if not chunk:
+                return b""
+            data += chunk
+        head, _, rest = data.partition(b"\r\n\r\n")
+        if b" 101 " not in head.split(b"\r\n")[0]:
+            return b""
+        while len(rest) < 2 and time.monotonic() < deadline:
+            chunk = sock.recv(4096)
+            if not chunk:
+                return b""
+            rest += chunk
+        opcode, length = rest[0] & 0x0F, rest[1] & 0x7F
+        if opcode == 0x8:  # close
+            return b""
+        offset = 2
+        if length == 126:
+            length, offset = int.from_bytes(rest[2:4], "big"), 4
+        while len(rest) < offset + length and time.monotonic() < deadline:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            rest += chunk
+        return rest[offset:offset + length]
+
+
+def test_the_bridges_answer_only_their_key(hubd):
+    """With a secret key (as off loopback), the control bridge greets under control-KEY and nothing answers
+    under the loopback name control-local or a wrong key: websockify closes those WebSockets."""
+    hub = hubd()
+    key = "k3y-" + "x" * 24
+    with web.bridge_hub(hub, listen="127.0.0.1:0", key=key) as bridge:
+        port = int(bridge.url.split(":")[2].split("/")[0])
+        assert bridge.url.endswith(f"#key={key}")
+        assert b'"hub.hello"' in websocket_first_bytes(port, f"control-{key}")
+        assert websocket_first_bytes(port, "control-local") == b""
+        assert websocket_first_bytes(port, f"control-{key}x") == b""
+        assert websocket_first_bytes(port, f"rfb-{key}").startswith(b"RFB 003.008")
