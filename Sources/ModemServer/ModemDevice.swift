@@ -11,11 +11,11 @@ import PlatformConfig
 /// The modem family: one `ModemInstance` per `devices.modems[]` entry (Protocols/modem.md).
 ///
 /// Files of this module (`Sources/ARCHITECTURE.md`, "Where a new device goes"): this one (the device and each
-/// modem's core: backend, data paths, events), `ModemAttachments.swift` (raw AT listeners, the PTY, the guest
-/// channel), `ModemMethods.swift` (the `modem.*` methods), `ModemWaits.swift` (`modem.wait`),
-/// `ModemCounters.swift` (what a modem counts, as JSON), `ModemInstance+Remote.swift` (the link to a remote
-/// simulator), `ModemSimServer.swift` (`hubd modem-sim`), `ModemNetworkControl.swift` (the network-side
-/// methods both share), `ModemTrace.swift`, `ModemHostSettings+Link.swift`, `PseudoTerminal.swift`.
+/// modem's core: backend, data paths, events), `ModemAttachments.swift` (everything that attaches to a modem:
+/// raw AT listeners, the host PTY, the guest channel, the link to a remote simulator and `hubd modem-sim`, the
+/// simulator's side of it), `ModemMethods.swift` (the `modem.*` methods and the network-side operations the
+/// remote simulator's control frames share), `ModemWaits.swift` (`modem.wait`), `ModemCounters.swift` (what a
+/// modem counts, as JSON, and its AT trace).
 package final class ModemDevice: HubDevice {
     package var familyName: String { "modem" }
     private(set) var instances: [String: ModemInstance] = [:]
@@ -104,7 +104,7 @@ final class ModemInstance {
     var stopped = false
     var urcCount: UInt64 = 0
 
-    // Remote backend (ModemInstance+Remote.swift).
+    // Remote backend (ModemAttachments.swift, the remote-simulator link).
     var remoteConnection: (any ByteStream)?
     /// The listener a remote simulator connects in to (`backend: {listen: …}`).
     var backendListener: Listener?
