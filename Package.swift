@@ -187,7 +187,7 @@ let package = Package(
                 "FramebufferServer", "DeviceKit", "DeviceKitTesting", "EventLoop", "ControlWire", "JSON", "GuestWire",
                 "PlatformConfig", "RFBWire", "Framebuffer", "FramebufferWire", "Zlib", "ScreenGeometry", "VectorSupport",
             ]),
-        .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor", "TestSupport"]),
+        .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor", "PlatformConfig", "TestSupport"]),
         .testTarget(
             name: "DeviceKitTests",
             dependencies: ["DeviceKit", "DeviceKitTesting", "EventLoop", "ControlWire", "JSON", "PlatformConfig"]),
@@ -208,6 +208,8 @@ let package = Package(
             name: "HubServerTests",
             dependencies: [
                 "HubServer", "DeviceKit", "HubControlClient", "HubGuest", "EventLoop", "TestSupport", "HubSystem",
+                "EthernetWire", "GuestWire", "JSON", "Modem", "PlatformConfig", "PlatformConfigLoader",
+                .product(name: "Logging", package: "swift-log"),
             ]),
     ],
     swiftLanguageModes: [.v6]
