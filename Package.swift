@@ -72,6 +72,15 @@ let package = Package(
         .target(name: "ControlWire", dependencies: ["Wire", "JSON"]),
         // Hub-wide event log: sequence numbers, topic filters, replay ring, bounded per-client outboxes.
         .target(name: "Events", dependencies: ["JSON"]),
+        // The management command envelope (Protocols/management.md §2): a pure codec, no cryptography.
+        .target(name: "ManagementWire"),
+        // Verifying management commands (Protocols/management.md §4): authorities, k-of-n Ed25519 signatures,
+        // counters, expiry, grants, key rotation, the audit log. Pure: time passed in, persistence the caller's.
+        .target(
+            name: "Management",
+            dependencies: [
+                "ManagementWire", "PlatformConfig", "JSON", .product(name: "Crypto", package: "swift-crypto"),
+            ]),
         // Configuration values, their validation, `Limits` and the reference handset: pure, no YAML parser, no I/O.
         .target(name: "PlatformConfig", dependencies: ["Endpoints"]),
         // Reads a configuration: YAML decoding (Yams, and libyaml's events to bound aliases) and the files it
@@ -112,13 +121,22 @@ let package = Package(
         .target(
             name: "ModemServer",
             dependencies: [
-                "DeviceKit", "HubSystem", "ATWire", "Modem", "ModemSimWire", "EventLoop", "ControlWire", "JSON", "GuestWire",
+                "DeviceKit", "HubSystem", "ATWire", "Modem", "ModemSimWire", "EventLoop", "ControlWire", "JSON",
+                "GuestWire",
                 "PlatformConfig", .product(name: "Logging", package: "swift-log"),
+            ]),
+        // The management plane on DeviceKit (Protocols/management.md): verification, trusted state and audit log
+        // in hub.stateDirectory, the mgmt.* methods.
+        .target(
+            name: "ManagementServer",
+            dependencies: [
+                "DeviceKit", "Management", "ManagementWire", "HubSystem", "ControlWire", "JSON", "PlatformConfig",
             ]),
         .target(
             name: "HubServer",
             dependencies: [
-                "DeviceKit", "EthernetServer", "ModemServer", "EventLoop", "Wire", "GuestWire", "ControlWire", "JSON", "Events",
+                "DeviceKit", "EthernetServer", "ModemServer", "ManagementServer", "Management", "EventLoop", "Wire",
+                "GuestWire", "ControlWire", "JSON", "Events",
                 "PlatformConfig",
                 "Hypervisor",
                 "ATWire", "Modem", "EthernetWire", "Ethernet", "RFBWire", "Framebuffer", "FramebufferServer",
@@ -177,6 +195,19 @@ let package = Package(
         .testTarget(name: "EthernetTests", dependencies: ["Ethernet", "EthernetWire", "VectorSupport"]),
         .testTarget(name: "ControlWireTests", dependencies: ["ControlWire", "Wire", "JSON", "VectorSupport"]),
         .testTarget(name: "EventsTests", dependencies: ["Events", "JSON"]),
+        .testTarget(
+            name: "ManagementServerTests",
+            dependencies: [
+                "ManagementServer", "Management", "ManagementWire", "DeviceKit", "DeviceKitTesting", "ControlWire",
+                "JSON", "PlatformConfig", .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+        .testTarget(name: "ManagementWireTests", dependencies: ["ManagementWire", "VectorSupport"]),
+        .testTarget(
+            name: "ManagementTests",
+            dependencies: [
+                "Management", "ManagementWire", "PlatformConfig", "JSON", "VectorSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
         .testTarget(name: "RFBWireTests", dependencies: ["RFBWire", "CZlib", "Wire", "VectorSupport"]),
         .testTarget(name: "FramebufferTests", dependencies: ["Framebuffer", "Wire", "Zlib", "VectorSupport"]),
         .testTarget(name: "PlatformConfigTests", dependencies: ["PlatformConfig", "PlatformConfigLoader"]),
@@ -185,7 +216,8 @@ let package = Package(
             name: "FramebufferServerTests",
             dependencies: [
                 "FramebufferServer", "DeviceKit", "DeviceKitTesting", "EventLoop", "ControlWire", "JSON", "GuestWire",
-                "PlatformConfig", "RFBWire", "Framebuffer", "FramebufferWire", "Zlib", "ScreenGeometry", "VectorSupport",
+                "PlatformConfig", "RFBWire", "Framebuffer", "FramebufferWire", "Zlib", "ScreenGeometry",
+                "VectorSupport",
             ]),
         .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor", "PlatformConfig", "TestSupport"]),
         .testTarget(

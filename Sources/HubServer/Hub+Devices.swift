@@ -4,15 +4,19 @@ import EventLoop
 import FramebufferServer
 import Hypervisor
 import JSON
+import ManagementServer
 import ModemServer
 import PlatformConfig
 
 /// The device families this hub runs. Each device family adds itself here, in one line
 /// (`Sources/ARCHITECTURE.md`, "Where a new device goes").
 extension Hub {
-    func makeDevices() -> [any HubDevice] {
-        [ModemDevice(), EthernetDevice(), FramebufferDevice()]
+    func makeDevices() throws(HubStartError) -> [any HubDevice] {
+        [ModemDevice(), EthernetDevice(), FramebufferDevice(), try ManagementDevice(configuration: configuration)]
     }
+
+    /// The management plane (`Protocols/management.md`), which the `mgmt` partition's relay submits to.
+    var management: ManagementDevice? { devices.lazy.compactMap { $0 as? ManagementDevice }.first }
 }
 
 /// A device family still inside `HubServer` (the modem and the framebuffer, until they move to their own

@@ -157,7 +157,7 @@ public final class Hub {
         do {
             try openControlListeners()
             try openGuestListeners()
-            devices = makeDevices()
+            devices = try makeDevices()
             for device in devices { try device.start(host: self) }
             startSupervisors()
             try watchSignals()

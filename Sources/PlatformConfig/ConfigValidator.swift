@@ -23,6 +23,8 @@ struct ConfigValidator {
         checkLinks()
         checkRegions()
         checkDevices()
+        issues += config.management.validationIssues(
+            partitionNames: Set(config.partitions.map(\.name)), stateDirectory: config.hub.stateDirectory)
         return issues
     }
 
@@ -91,6 +93,9 @@ struct ConfigValidator {
         let hub = config.hub
         if let token = hub.controlToken, token.count < 16 {
             add("hub.controlToken", token.isEmpty ? "is empty" : "is shorter than 16 characters")
+        }
+        if let directory = config.hub.stateDirectory, !directory.hasPrefix("/") {
+            add("hub.stateDirectory", "'\(directory)' is not an absolute path")
         }
         var seen: [Endpoint: String] = [:]
         for (index, endpoint) in hub.controlEndpoints.enumerated() {

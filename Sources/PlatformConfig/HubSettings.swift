@@ -14,6 +14,9 @@ public struct HubSettings: Sendable, Equatable {
     /// the platform's hypervisor: real-time partitions launched at `SCHED_FIFO` wait for it on every interrupt and
     /// message, so it should run at or above them (see `Deploy/config-reference.md`).
     public var realTimePriority: Int
+    /// Where the hub keeps its trusted state (management counters, keys, audit log): a directory no partition
+    /// may write (`Protocols/management.md` §5). Nil: no management state, so no authorities may be configured.
+    package var stateDirectory: String? = nil
 
     public static let defaultControlEndpoints: [Endpoint] = [
         .tcp(host: "127.0.0.1", port: 7400), .unix(path: "/tmp/handsethub/control.sock"),

@@ -17,6 +17,8 @@ public struct PlatformConfiguration: Sendable, Equatable {
     public var regions: [RegionConfig]
     /// Ethernet segments, modems and framebuffers.
     public var devices: DevicesConfig
+    /// Management authorities (`Protocols/management.md`).
+    package var management = ManagementConfig()
 
     public init(
         platform: PlatformInfo,

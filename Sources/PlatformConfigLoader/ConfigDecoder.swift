@@ -14,7 +14,7 @@ struct ConfigDecoder {
         var config = PlatformConfiguration(platform: PlatformInfo(name: ""), partitions: [])
         guard
             let top = reader.mapping(
-                root, at: "", allowed: ["platform", "hub", "partitions", "links", "regions", "devices"])
+                root, at: "", allowed: ["platform", "hub", "partitions", "links", "regions", "devices", "management"])
         else { return config }
         if let node = top.required("platform") { config.platform = platformInfo(node, top.path("platform")) }
         if let node = top.optional("hub") { config.hub = hub(node, top.path("hub")) }
@@ -29,6 +29,7 @@ struct ConfigDecoder {
                 node, top.path("regions"), RegionConfig(name: "", sizeBytes: 4096, grants: []), region)
         }
         if let node = top.optional("devices") { config.devices = devices(node, top.path("devices")) }
+        if let node = top.optional("management") { config.management = management(node, top.path("management")) }
         return config
     }
 
@@ -69,7 +70,7 @@ struct ConfigDecoder {
                 node, at: path,
                 allowed: [
                     "controlEndpoints", "controlToken", "guestEndpoints", "handshakeTimeoutMs", "limits",
-                    "realTimePriority",
+                    "realTimePriority", "stateDirectory",
                 ])
         else { return hub }
         if let node = fields.values["controlEndpoints"] {
@@ -83,6 +84,7 @@ struct ConfigDecoder {
         hub.handshakeTimeoutMs = fields.read("handshakeTimeoutMs", reader.int) ?? hub.handshakeTimeoutMs
         if let node = fields.optional("limits") { hub.limits = limits(node, fields.path("limits")) }
         hub.realTimePriority = fields.read("realTimePriority", reader.int) ?? hub.realTimePriority
+        hub.stateDirectory = fields.read("stateDirectory", reader.string)
         return hub
     }
 
