@@ -22,6 +22,10 @@ public struct PartitionConfig: Sendable, Equatable {
     public var mayMessage: [String]
     /// Whether the partition's guest may open messaging links at run time (to peers in `mayMessage`).
     public var mayOpenLinks: Bool
+    /// Whether the partition's guest may relay management commands to the hub over the `management` device
+    /// channel (`Protocols/management.md` §2.3). It relays, it never authorises: every command it relays is
+    /// verified like one from the control API.
+    package var mayManage = false
     /// Devices the partition may use, and how.
     public var devices: [DeviceGrant]
     /// What the health monitor does when the guest fails.

@@ -105,7 +105,7 @@ struct ConfigDecoder {
                 allowed: [
                     "name", "class", "priority", "weight", "memoryBytes", "secret", "secretFile", "interruptLines",
                     "mayInterrupt", "mayMessage", "mayOpenLinks", "devices", "restart", "allowTakeover", "heartbeatMs",
-                    "launch",
+                    "launch", "mayManage",
                 ])
         else { return nil }
         var partition = PartitionConfig(
@@ -126,6 +126,7 @@ struct ConfigDecoder {
         if let node = fields.optional("restart") { partition.restart = restart(node, fields.path("restart")) }
         partition.allowTakeover = fields.read("allowTakeover", reader.bool) ?? false
         partition.mayOpenLinks = fields.read("mayOpenLinks", reader.bool) ?? false
+        partition.mayManage = fields.read("mayManage", reader.bool) ?? false
         partition.heartbeatMs = fields.read("heartbeatMs", reader.int)
         if let node = fields.optional("launch") { partition.launch = launch(node, fields.path("launch")) }
         readSecret(fields, into: &partition)

@@ -48,6 +48,9 @@ private final class Rig {
         self.directory = directory
         var configuration = PlatformConfiguration.reference
         configuration.hub.stateDirectory = directory
+        if let index = configuration.partitions.firstIndex(where: { $0.name == "mgmt" }) {
+            configuration.partitions[index].mayManage = true
+        }
         configuration.management = ManagementConfig(
             authorities: [
                 ManagementAuthorityConfig(
@@ -161,5 +164,43 @@ private func temporaryDirectory() -> String {
         let audit = try #require(again.result("mgmt.audit", ["limit": 1000]))
         let sequences = audit["entries"]?.arrayValue?.compactMap { $0["seq"]?.intValue }
         #expect(sequences == Array(5...20))
+    }
+
+    /// The `mgmt` partition relays over the `management` channel; its commands pass the same checks (a
+    /// replay of a command first sent through the control API is refused) and are audited with their source.
+    /// A partition without `mayManage` cannot open the channel.
+    @Test func relayIsAnAgentNotAnAuthority() throws {
+        let rig = try Rig(directory: temporaryDirectory())
+        #expect(rig.submit(envelope(counter: 1)) == "operation_unavailable")
+        let endpoint = FakeChannelEndpoint(partition: "mgmt")
+        guard case .success(let channel) = rig.device.openChannel(device: "management", options: [], endpoint: endpoint)
+        else {
+            Issue.record("mgmt could not open the relay")
+            return
+        }
+        let replay = Base64.decode(envelope(counter: 1))!
+        channel.received(replay[...])
+        let unsigned = ManagementCodec.encodeEnvelope(
+            ManagementEnvelope(
+                body: ManagementCommand(
+                    operation: "upgrade", target: "linux", authority: "designer", counter: 2,
+                    expiresAtMs: now + 1000),
+                signatures: [
+                    ManagementSignature(keyID: Array(repeating: 0, count: 8), signature: Array(repeating: 0, count: 64))
+                ]))
+        channel.received(unsigned[...])
+        channel.received([1, 2, 3][...])
+        let answers = try endpoint.takeSent().map { try ManagementRelayResult.decode($0[...]).code }
+        #expect(answers == ["replayed", "bad_signature", "bad_envelope"])
+        #expect(endpoint.holds == 3)
+        let audit = try #require(rig.result("mgmt.audit"))
+        #expect(audit["entries"]?[1]?["source"]?.stringValue == "guest:mgmt")
+        let other = FakeChannelEndpoint(partition: "linux")
+        guard case .failure(let refusal) = rig.device.openChannel(device: "management", options: [], endpoint: other)
+        else {
+            Issue.record("linux opened the relay")
+            return
+        }
+        #expect(refusal.code == .notPermitted)
     }
 }

@@ -109,3 +109,29 @@ private func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x"
         #expect(decoded.parameters.map(\.key) == ["alpha", "mid", "zeta"])
     }
 }
+
+/// `Protocols/vectors/management/relay.vectors`: the relay channel's results (`Protocols/management.md` §2.3).
+@Suite struct ManagementRelayResultTests {
+    @Test func relayVectors() throws {
+        let set = try VectorSet("management/relay.vectors")
+        for vector in set.vectors {
+            let bytes = try vector.bytes()
+            if let expected = vector["expect"] {
+                let expect = try #require(
+                    JSONSerialization.jsonObject(with: Data(expected.utf8)) as? [String: String])
+                let result = try ManagementRelayResult.decode(bytes[...])
+                #expect(result.code == expect["code"], "\(vector.name)")
+                #expect(result.detail == expect["detail"], "\(vector.name)")
+                #expect(result.output == expect["output"], "\(vector.name)")
+                #expect(result.encoded() == bytes, "\(vector.name)")
+            } else {
+                do {
+                    _ = try ManagementRelayResult.decode(bytes[...])
+                    Issue.record("\(vector.name) decoded")
+                } catch {
+                    #expect(error.kind == vector["error"], "\(vector.name)")
+                }
+            }
+        }
+    }
+}

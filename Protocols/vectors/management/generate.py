@@ -3,6 +3,7 @@
 keys whose seeds are in the file's header, so any implementation can check its encoder, decoder and verifier.
 
     python3 Protocols/vectors/management/generate.py > Protocols/vectors/management/envelopes.vectors
+    python3 Protocols/vectors/management/generate.py relay > Protocols/vectors/management/relay.vectors
 
 Needs `cryptography` (PyPI) for Ed25519. Ed25519 signatures are deterministic, so the output is stable.
 """
@@ -139,5 +140,27 @@ def main():
     emit("bad-operation-name", "a space in the operation", envelope(bad_name, [SEEDS[0]]), error="bad_name")
 
 
+def relay_result(code, detail="", output=""):
+    raw = code.encode()
+    d = detail.encode()
+    return bytes([0 if code == "accepted" else 1, len(raw)]) + raw + struct.pack(">H", len(d)) + d + output.encode()
+
+
+def relay():
+    print("# Results of envelopes relayed over the `management` device channel (Protocols/management.md §2.3),")
+    print("# written by generate.py. hex = one CHANNEL_DATA payload from the hub; expect = its code, detail and")
+    print("# output; error = the decode error kind.")
+    print()
+    emit("relay-accepted", "accepted with the executor's output", relay_result("accepted", "", '{"keys":1}'),
+         expect={"code": "accepted", "detail": "", "output": '{"keys":1}'})
+    emit("relay-refused", "refused as replayed", relay_result("replayed", "counter 1 is not above 1"),
+         expect={"code": "replayed", "detail": "counter 1 is not above 1", "output": ""})
+    emit("relay-status-mismatch", "status 0 with a refusal code", bytes([0]) + relay_result("expired")[1:],
+         error="bad_flag")
+    emit("relay-truncated-detail", "detail length past the end", relay_result("expired", "abc")[:-1],
+         error="truncated")
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+    relay() if sys.argv[1:] == ["relay"] else main()
