@@ -130,7 +130,7 @@ let package = Package(
         .target(
             name: "ManagementServer",
             dependencies: [
-                "DeviceKit", "Management", "ManagementWire", "HubSystem", "ControlWire", "JSON", "PlatformConfig",
+                "DeviceKit", "Management", "ManagementWire", "HubSystem", "ControlWire", "GuestWire", "JSON", "PlatformConfig",
             ]),
         .target(
             name: "HubServer",
