@@ -29,7 +29,23 @@ extension PlatformConfiguration {
             if let line = region.doorbellLine { out.int("doorbellLine", line) }
         }
         out.block("devices") { out in encodeDevices(&out) }
+        // Written only when set, so configurations without management authorities read as before.
+        if management != ManagementConfig() { out.block("management") { out in encodeManagement(&out) } }
         return out.text
+    }
+
+    private func encodeManagement(_ out: inout YAMLWriter) {
+        out.int("auditMaxEntries", management.auditMaxEntries)
+        out.list("authorities", management.authorities) { out, authority in
+            out.string("name", authority.name)
+            out.scalars("keys", authority.keys)
+            out.int("threshold", authority.threshold)
+            out.list("grants", authority.grants) { out, grant in
+                out.scalars("operations", grant.operations)
+                out.scalars("partitions", grant.partitions)
+            }
+            if authority.mayDowngrade { out.bool("mayDowngrade", true) }
+        }
     }
 
     private func encodeHub(_ out: inout YAMLWriter) {
@@ -38,6 +54,7 @@ extension PlatformConfiguration {
         out.scalars("guestEndpoints", hub.guestEndpoints.map(\.description))
         out.int("handshakeTimeoutMs", hub.handshakeTimeoutMs)
         if hub.realTimePriority != 0 { out.int("realTimePriority", hub.realTimePriority) }
+        if let directory = hub.stateDirectory { out.string("stateDirectory", directory) }
         out.block("limits") { out in
             for field in Limits.fields {
                 if field.key.hasSuffix("Bytes") {
@@ -65,6 +82,7 @@ extension PlatformConfiguration {
         out.scalars("mayMessage", partition.mayMessage)
         // Written only when set, so configurations that never open links at run time read as before.
         if partition.mayOpenLinks { out.bool("mayOpenLinks", true) }
+        if partition.mayManage { out.bool("mayManage", true) }
         out.list("devices", partition.devices) { out, grant in
             out.string("device", grant.device)
             out.string("access", grant.access.rawValue)
