@@ -130,7 +130,8 @@ let package = Package(
         .target(
             name: "ManagementServer",
             dependencies: [
-                "DeviceKit", "Management", "ManagementWire", "HubSystem", "ControlWire", "GuestWire", "JSON", "PlatformConfig",
+                "DeviceKit", "Management", "ManagementWire", "HubSystem", "ControlWire", "GuestWire", "JSON",
+                "PlatformConfig",
             ]),
         .target(
             name: "HubServer",
@@ -165,8 +166,9 @@ let package = Package(
         .executableTarget(
             name: "hubctl",
             dependencies: [
-                "HubControlClient", "ControlWire", "JSON",
+                "HubControlClient", "ControlWire", "JSON", "Management", "ManagementWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]),
         // Load generator for Tools/benchmarks: guest ping-pong, floods, throughput, many guests.
         .executableTarget(name: "hubbench", dependencies: ["HubGuest", "GuestWire"]),

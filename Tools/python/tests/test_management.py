@@ -5,6 +5,7 @@ partition's relay channel; the counter survives a hub restart, so a replay after
 from __future__ import annotations
 
 import base64
+import os
 import subprocess
 from pathlib import Path
 
@@ -110,5 +111,38 @@ def test_mgmt_partition_relays_but_never_authorises(tmp_path: Path):
                 ManagementRelay(linux)
         sources = {e["source"] for e in client.call("mgmt.audit", {"limit": 1000})["entries"]}
         assert sources == {"control", "guest:mgmt"}
+    finally:
+        hub.stop()
+
+
+def test_hubctl_mgmt_keygen_sign_submit_status_audit(tmp_path: Path):
+    hubctl = os.environ.get("HANDSETHUB_HUBCTL", str(find_hubd().with_name("hubctl")))
+    seed = tmp_path / "designer.key"
+    seed.write_text(bytes(range(32)).hex() + "\n")
+    hub = start_hub(tmp_path / "a", config(tmp_path / "state"))
+    try:
+        address = next(a for a in hub.control if a.startswith("unix:"))
+
+        def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+            return subprocess.run([hubctl, *args], input=stdin, capture_output=True, text=True, timeout=30)
+
+        new_key = tmp_path / "new.key"
+        made = run("mgmt", "keygen", "--out", str(new_key))
+        assert made.returncode == 0 and len(made.stdout.strip()) == 64
+        assert run("mgmt", "keygen", "--out", str(new_key)).returncode != 0  # never overwrites a key
+        signed = run("mgmt", "sign", "--key", str(seed), "--authority", "designer", "--counter", "1",
+                     "--param", "version=2.0.0", "upgrade", "linux")
+        assert signed.returncode == 0, signed.stderr
+        first = run("mgmt", "submit", "--hub", address, stdin=signed.stdout)
+        assert first.returncode == 1 and "[operation_unavailable]" in first.stderr
+        again = run("mgmt", "submit", "--hub", address, signed.stdout.strip())
+        assert again.returncode == 1 and "[replayed]" in again.stderr
+        wrong = run("mgmt", "sign", "--key", str(new_key), "--authority", "designer", "--counter", "2",
+                    "upgrade", "linux")
+        assert "[bad_signature]" in run("mgmt", "submit", "--hub", address, wrong.stdout.strip()).stderr
+        status = run("mgmt", "status", "--hub", address)
+        assert "designer: counter 1, 1 of 1 keys" in status.stdout
+        audit = run("mgmt", "audit", "--hub", address, "--from", "2")
+        assert audit.stdout.count("\n") == 2 and "replayed" in audit.stdout and "bad_signature" in audit.stdout
     finally:
         hub.stop()
