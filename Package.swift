@@ -152,7 +152,8 @@ let package = Package(
         .target(
             name: "HubGuest",
             dependencies: [
-                "GuestWire", "Wire", "Endpoints", "ClientSocket", .product(name: "Crypto", package: "swift-crypto"),
+                "GuestWire", "ManagementWire", "Wire", "Endpoints", "ClientSocket",
+                .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .target(name: "HubControlClient", dependencies: ["ControlWire", "JSON", "Endpoints", "ClientSocket"]),
         .executableTarget(
@@ -243,6 +244,7 @@ let package = Package(
             dependencies: [
                 "HubServer", "DeviceKit", "HubControlClient", "HubGuest", "EventLoop", "TestSupport", "HubSystem",
                 "EthernetWire", "GuestWire", "JSON", "Modem", "PlatformConfig", "PlatformConfigLoader",
+                "ManagementWire", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
     ],
