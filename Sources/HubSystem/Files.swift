@@ -112,7 +112,12 @@ extension Files {
             throw error
         }
         Descriptors.close(fd)
-        try rename(temporary, to: path)
+        do throws(SystemError) {
+            try rename(temporary, to: path)
+        } catch {
+            remove(temporary)
+            throw error
+        }
         try syncDirectory(of: path)
     }
 

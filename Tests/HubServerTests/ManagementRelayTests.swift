@@ -1,4 +1,3 @@
-import ControlWire
 import Crypto
 import Foundation
 import HubControlClient
@@ -7,8 +6,6 @@ import JSON
 import ManagementWire
 import PlatformConfig
 import Testing
-
-@testable import HubServer
 
 /// The management plane in a whole hub (`Protocols/management.md`): the `mgmt` partition relays through the
 /// Swift guest client's helper, the control API submits, both share one counter; the counter outlives a
@@ -46,7 +43,7 @@ import Testing
     static func submit(_ hub: HubHarness, _ envelope: [UInt8]) throws -> String {
         let client = try HubControlClient(address: "unix:\(hub.controlUnix)")
         do {
-            _ = try client.call("mgmt.submit", ["envelope": .string(Base64.encode(envelope))])
+            _ = try client.call("mgmt.submit", ["envelope": .string(Data(envelope).base64EncodedString())])
             return "accepted"
         } catch {
             guard case .server(let serverError) = error else { throw error }
