@@ -14,7 +14,8 @@ package struct ManagementRefusal: Error, Equatable, Sendable {
 }
 
 /// A command that passed every check of `Protocols/management.md` §4: signed by enough of its authority's
-/// current keys, unexpired, fresh, and within the authority's grants. Only the verifier makes one.
+/// current keys, unexpired, fresh, and within the authority's grants. In the hub only the verifier makes one;
+/// the initializer is `package` so an executor's tests can.
 package struct VerifiedCommand: Sendable {
     /// The command as signed.
     package let command: ManagementCommand
@@ -23,7 +24,7 @@ package struct VerifiedCommand: Sendable {
     /// Where it came from: `control` or `guest:PARTITION` (the relay).
     package let source: String
 
-    init(command: ManagementCommand, mayDowngrade: Bool, source: String) {
+    package init(command: ManagementCommand, mayDowngrade: Bool, source: String) {
         self.command = command
         self.mayDowngrade = mayDowngrade
         self.source = source

@@ -129,6 +129,10 @@ private func temporaryDirectory() -> String {
             "rotateKeys", target: "designer", counter: 1,
             parameters: [("keys", Keys.publicHex(1)), ("threshold", "1")])
         #expect(first.submit(rotate) == "accepted")
+        let accepted = try #require(first.host.events.last)
+        #expect(accepted.kind == "mgmt.accepted")
+        #expect(accepted.data["operation"]?.stringValue == "rotateKeys")
+        #expect(accepted.data["source"]?.stringValue == "control")
         #expect(first.submit(envelope(counter: 2)) == "bad_signature")
         let second = try Rig(directory: directory)
         #expect(second.submit(envelope(counter: 2)) == "bad_signature")
