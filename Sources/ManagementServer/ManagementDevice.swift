@@ -19,6 +19,7 @@ package final class ManagementDevice: HubDevice {
     let store: ManagementStore?
     let counters = ManagementCounters()
     weak var host: (any DeviceHost)?
+    private(set) var waits: DeferredWaits<ManagementWait>?
     let config: ManagementConfig
 
     /// Loads the trusted state and the audit log; a state file that exists but cannot be read stops the hub
@@ -43,10 +44,14 @@ package final class ManagementDevice: HubDevice {
 
     package func start(host: any DeviceHost) throws(HubStartError) {
         self.host = host
+        waits = host.makeWaits()
         host.register(methods)
     }
 
-    package func stop() {}
+    package func stop() {
+        waits?.finishAll(.error(.unavailable("the hub is shutting down")))
+        waits?.close()
+    }
 
     package var limitsJSON: JSON {
         [
@@ -134,6 +139,7 @@ package final class ManagementDevice: HubDevice {
         }
         guard let entry = audit.entries.last else { return }
         host?.publish(code == "accepted" ? "mgmt.accepted" : "mgmt.refused", data: entry.json)
+        resolveWaits(entry)
     }
 }
 

@@ -19,6 +19,9 @@ extension ManagementDevice {
             ControlMethod("mgmt.audit", summary: "A page of the management audit log") {
                 [unowned self] call throws(ControlError) in try self.mgmtAudit(call)
             },
+            ControlMethod("mgmt.wait", summary: "Answer with the next audited command matching a result") {
+                [unowned self] call throws(ControlError) in try self.mgmtWait(call)
+            },
         ]
     }
 

@@ -207,4 +207,30 @@ private func temporaryDirectory() -> String {
         }
         #expect(refusal.code == .notPermitted)
     }
+
+    /// `mgmt.wait` is answered by the next matching audit entry, not by one that does not match; an entry
+    /// already logged after `after` answers at once.
+    @Test func waitIsAnsweredByTheNextMatchingEntry() throws {
+        let rig = try Rig(directory: temporaryDirectory())
+        let waiter = FakeControlCaller()
+        let reply = waiter.call(rig.host.methods, "mgmt.wait", ["timeoutMs": 5000, "result": "replayed"])
+        guard case .deferred = reply else {
+            Issue.record("answered before anything was audited: \(reply)")
+            return
+        }
+        #expect(rig.submit(envelope(counter: 1)) == "operation_unavailable")
+        #expect(waiter.takeAnswers().isEmpty)
+        #expect(rig.submit(envelope(counter: 1)) == "replayed")
+        let answers = waiter.takeAnswers()
+        #expect(answers.count == 1)
+        #expect(answers.first?.result?["entry"]?["seq"]?.intValue == 2)
+        guard
+            case .result(let past) = rig.caller.call(
+                rig.host.methods, "mgmt.wait", ["timeoutMs": 0, "after": 0, "result": "operation_unavailable"])
+        else {
+            Issue.record("an entry already logged did not answer at once")
+            return
+        }
+        #expect(past["entry"]?["seq"]?.intValue == 1)
+    }
 }
