@@ -6,7 +6,10 @@
 #      static Swift standard library), the Python package, the sample guests and the web page, a non-root
 #      user, the health check on /healthz.
 # Usage: Deploy/container/build.sh [IMAGE]       (default localhost/handsethub:latest)
-# Environment: HANDSETHUB_BIN  directory holding release hubd and hubctl (default: build them)
+# Environment: HANDSETHUB_BIN  directory holding hubd and hubctl (default: build them, release, static Swift
+#                              standard library). A build linking the Swift runtime's shared libraries (a debug
+#                              build: Tools/hub test packs the one its suite built) gets those libraries packed
+#                              into /usr/local/lib/handsethub and its run path pointed there (needs patchelf).
 #              DEBIAN_MIRROR   (default http://deb.debian.org/debian)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -50,12 +53,39 @@ if ! podman image exists "$BASE"; then
     podman import --change 'CMD ["/bin/sh"]' "$TARBALL" "$BASE" >/dev/null
 fi
 
+# The Swift runtime's shared libraries the binaries in $1/bin load (directly or through each other), copied into
+# $1/lib (the image's /usr/local/lib/handsethub), and the binaries' run path pointed there. A build with the
+# static Swift standard library loads none of them: then nothing is copied and the binaries stay as built. Only
+# libraries from the toolchain's runtime directory (where libswiftCore.so resolves) are copied: everything else
+# (libuv, libssl, libstdc++, glibc) comes from the image's Debian packages.
+pack_swift_runtime() {
+    local context="$1" resolved runtime
+    mkdir -p "$context/lib"
+    resolved="$(ldd "$context/bin/hubd" "$context/bin/hubctl")"
+    if grep -q 'not found' <<<"$resolved"; then
+        echo "build.sh: $HANDSETHUB_BIN: unresolved shared libraries:" >&2
+        grep 'not found' <<<"$resolved" >&2
+        exit 3
+    fi
+    runtime="$(awk '$1 == "libswiftCore.so" && $2 == "=>" { print $3; exit }' <<<"$resolved")"
+    [ -n "$runtime" ] || return 0
+    runtime="$(dirname "$runtime")"
+    command -v patchelf >/dev/null \
+        || { echo "build.sh: $HANDSETHUB_BIN links the Swift runtime ($runtime): patchelf is not installed (apt-get install patchelf)" >&2; exit 3; }
+    awk -v dir="$runtime/" '$2 == "=>" && index($3, dir) == 1 { print $3 }' <<<"$resolved" | sort -u \
+        | while read -r library; do install -m 0644 "$library" "$context/lib/"; done
+    # The libraries' own run path is $ORIGIN, so they find each other; the binaries get theirs here.
+    patchelf --set-rpath '$ORIGIN/../lib/handsethub' "$context/bin/hubd" "$context/bin/hubctl"
+    echo "build.sh: packed the Swift runtime from $runtime: $(cd "$context/lib" && echo *)" >&2
+}
+
 CONTEXT="$(mktemp -d)"
 trap 'rm -rf "$CONTEXT" "${TARBALL:-}"' EXIT
 mkdir -p "$CONTEXT/bin" "$CONTEXT/opt/handsethub/python/examples" "$CONTEXT/opt/handsethub/web" "$CONTEXT/run-handsethub"
 touch "$CONTEXT/run-handsethub/.keep"  # the imported root file system keeps nothing under /run
 install -m 0755 "$HANDSETHUB_BIN/hubd" "$HANDSETHUB_BIN/hubctl" "$CONTEXT/bin/"
 strip "$CONTEXT/bin/hubd" "$CONTEXT/bin/hubctl" 2>/dev/null || true
+pack_swift_runtime "$CONTEXT"
 cp -r "$ROOT/Tools/python/handsethub" "$CONTEXT/opt/handsethub/python/"
 cp -r "$ROOT/Tools/python/examples/handset" "$CONTEXT/opt/handsethub/python/examples/"
 cp "$ROOT"/Tools/web/*.html "$ROOT"/Tools/web/*.js "$ROOT"/Tools/web/*.css "$CONTEXT/opt/handsethub/web/"

@@ -3,8 +3,9 @@ into podman (no registry but Debian's), holding hubd, hubctl, the Python package
 page, running as a non-root user with a health check on /healthz. Where podman can run containers, the image is
 started and ``hubctl info`` reaches the hub inside; where it cannot, that test skips with podman's own words.
 
-The release binaries come from ``$HANDSETHUB_RELEASE_BIN`` or ``.build/release`` (``swift build -c release
---static-swift-stdlib``; Tools/hub test builds them when podman is installed)."""
+The image packs hubd and hubctl from ``$HANDSETHUB_CONTAINER_BIN``, by default the directory of the hubd the suite
+runs (the debug build Tools/hub test made): Deploy/container/build.sh then packs the Swift runtime's shared libraries
+they link beside them, so the test needs no release build. A deployment's image packs the static release build."""
 
 from __future__ import annotations
 
@@ -26,9 +27,20 @@ from handsethub.pytest_plugin import find_hubd
 REPO = next(p for p in Path(__file__).resolve().parents if (p / "Package.swift").exists())
 PODMAN = shutil.which("podman")
 IMAGE = f"localhost/handsethub-test:{os.getpid()}"
-RELEASE = Path(os.environ.get("HANDSETHUB_RELEASE_BIN", REPO / ".build/release"))
+BIN = Path(os.environ.get("HANDSETHUB_CONTAINER_BIN") or find_hubd().parent)
+IMAGE_LIB = "usr/local/lib/handsethub"
 HUBCTL = os.environ.get("HANDSETHUB_HUBCTL", str(find_hubd().with_name("hubctl")))
 BUILD_TIMEOUT = 1800
+
+
+def swift_runtime_of(directory: Path) -> set:
+    """File names of the Swift runtime's shared libraries (those resolved in the directory libswiftCore.so resolves
+    in) that hubd and hubctl in ``directory`` load; empty for a build with the static Swift standard library."""
+    resolved = subprocess.run(["ldd", str(directory / "hubd"), str(directory / "hubctl")], capture_output=True,
+                              text=True, timeout=30).stdout
+    paths = [line.split()[2] for line in resolved.splitlines() if len(line.split()) >= 3 and line.split()[1] == "=>"]
+    runtime = {str(Path(path).parent) for path in paths if Path(path).name == "libswiftCore.so"}
+    return {Path(path).name for path in paths if str(Path(path).parent) in runtime}
 
 
 def podman(*args, timeout=120, check=True):
@@ -44,12 +56,15 @@ def image():
         pytest.skip("podman is not installed (Debian package podman; Tools/hub test installs it)")
     if shutil.which("mmdebstrap") is None:
         pytest.skip("mmdebstrap is not installed (Debian package mmdebstrap; Tools/hub test installs it)")
-    missing = [name for name in ("hubd", "hubctl") if not (RELEASE / name).exists()]
+    missing = [name for name in ("hubd", "hubctl") if not (BIN / name).exists()]
     if missing:
-        pytest.skip(f"no release build of {' and '.join(missing)} in {RELEASE} (swift build -c release "
-                    f"--static-swift-stdlib --product hubd / --product hubctl, or set HANDSETHUB_RELEASE_BIN)")
+        pytest.skip(f"no build of {' and '.join(missing)} in {BIN} (swift build --product hubd / --product hubctl, "
+                    f"or set HANDSETHUB_CONTAINER_BIN)")
+    if swift_runtime_of(BIN) and shutil.which("patchelf") is None:
+        pytest.skip(f"{BIN} links the Swift runtime's shared libraries and patchelf, which points the packed binaries "
+                    f"at them, is not installed (Debian package patchelf; Tools/hub test installs it)")
     build = subprocess.run([str(REPO / "Deploy/container/build.sh"), IMAGE], capture_output=True, text=True,
-                           timeout=BUILD_TIMEOUT, env={**os.environ, "HANDSETHUB_BIN": str(RELEASE)})
+                           timeout=BUILD_TIMEOUT, env={**os.environ, "HANDSETHUB_BIN": str(BIN)})
     assert build.returncode == 0, f"Deploy/container/build.sh failed:\n{build.stderr[-4000:]}"
     inspected = json.loads(podman("image", "inspect", IMAGE).stdout)[0]
     sys.stderr.write(f"\ncontainer image {IMAGE}: {inspected['Size'] / 1048576:.1f} MiB\n")
@@ -78,6 +93,13 @@ def test_the_image_runs_as_non_root_with_a_health_check_and_the_hub_inside(image
                                 "--userspec=10001:10001", root, "/usr/local/bin/hubd", "--print-default-config"],
                                capture_output=True, text=True, timeout=30)
         assert shown.returncode == 0 and "platform:" in shown.stdout, shown.stderr
+        # hubctl too runs on what the image holds; a debug build's Swift runtime is packed, and only that.
+        helped = subprocess.run(["unshare", "--mount", "--pid", "--fork", f"--mount-proc={root}/proc", "chroot",
+                                 "--userspec=10001:10001", root, "/usr/local/bin/hubctl", "--help"],
+                                capture_output=True, text=True, timeout=30)
+        assert helped.returncode == 0 and "USAGE: hubctl" in helped.stdout, helped.stderr
+        packed = {entry.name for entry in (root_path / IMAGE_LIB).iterdir()}
+        assert packed == swift_runtime_of(BIN), f"{IMAGE_LIB}: {sorted(packed)}"
         # websockify runs without the dependencies the image leaves out (numpy, jwcrypto are optional to it).
         websockify = subprocess.run(["unshare", "--mount", "--pid", "--fork", f"--mount-proc={root}/proc", "chroot",
                                      "--userspec=10001:10001", root, "/usr/bin/websockify", "--help"],
