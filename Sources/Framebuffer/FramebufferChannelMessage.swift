@@ -2,7 +2,7 @@ import ScreenGeometry
 
 /// Commands a guest sends on its framebuffer channel, one per `CHANNEL_DATA` (`Protocols/framebuffer.md` §3).
 /// All integers are big-endian; pixels are 4 bytes each: blue, green, red, unused.
-public enum FramebufferGuestCommand: Sendable, Equatable {
+package enum FramebufferGuestCommand: Sendable, Equatable {
     /// 0x01: pixels for a rectangle; `compressed` means `data` is one zlib stream of them.
     case put(ScreenRect, compressed: Bool, data: ArraySlice<UInt8>)
     /// 0x02: fill a rectangle with `0x00RRGGBB`.
@@ -20,26 +20,26 @@ public enum FramebufferGuestCommand: Sendable, Equatable {
     /// 0x08: the guest drew these rectangles into its shared surface: compose them (each checked like PUT).
     case flush([ScreenRect])
 
-    public enum Tag {
-        public static let put: UInt8 = 0x01
-        public static let fill: UInt8 = 0x02
-        public static let copy: UInt8 = 0x03
-        public static let frame: UInt8 = 0x04
-        public static let preempt: UInt8 = 0x05
-        public static let release: UInt8 = 0x06
-        public static let surface: UInt8 = 0x07
-        public static let flush: UInt8 = 0x08
+    package enum Tag {
+        package static let put: UInt8 = 0x01
+        package static let fill: UInt8 = 0x02
+        package static let copy: UInt8 = 0x03
+        package static let frame: UInt8 = 0x04
+        package static let preempt: UInt8 = 0x05
+        package static let release: UInt8 = 0x06
+        package static let surface: UInt8 = 0x07
+        package static let flush: UInt8 = 0x08
     }
 
     /// Most damage rectangles one FLUSH may name (its count is a u8).
-    public static let maxFlushRects = 255
+    package static let maxFlushRects = 255
 
     /// Why a command could not be decoded: becomes an ERROR event with `malformed_frame` (8).
-    public struct DecodeError: Error, Sendable, Equatable, CustomStringConvertible {
-        public var description: String
+    package struct DecodeError: Error, Sendable, Equatable, CustomStringConvertible {
+        package var description: String
     }
 
-    public static func decode(_ data: ArraySlice<UInt8>) throws(DecodeError) -> FramebufferGuestCommand {
+    package static func decode(_ data: ArraySlice<UInt8>) throws(DecodeError) -> FramebufferGuestCommand {
         let bytes = Array(data)
         guard let tag = bytes.first else { throw DecodeError(description: "empty framebuffer command") }
         func u16(_ at: Int) -> Int { Int(bytes[at]) << 8 | Int(bytes[at + 1]) }
@@ -89,7 +89,7 @@ public enum FramebufferGuestCommand: Sendable, Equatable {
         }
     }
 
-    public func encode() -> [UInt8] {
+    package func encode() -> [UInt8] {
         func rect(_ r: ScreenRect) -> [UInt8] { [r.x, r.y, r.width, r.height].flatMap(be16) }
         switch self {
         case .put(let r, let compressed, let data): return [Tag.put] + rect(r) + [compressed ? 1 : 0] + data
@@ -107,7 +107,7 @@ public enum FramebufferGuestCommand: Sendable, Equatable {
 }
 
 /// Events the hub sends on a framebuffer channel (`Protocols/framebuffer.md` §3.2).
-public enum FramebufferHubEvent: Sendable, Equatable {
+package enum FramebufferHubEvent: Sendable, Equatable {
     /// 0x81: a keypad key went down or up; `keysym` is the RFB keysym it came from (0 when injected by name).
     case key(KeypadKey, down: Bool, keysym: UInt32)
     /// 0x82: a touch at screen coordinates.
@@ -122,7 +122,7 @@ public enum FramebufferHubEvent: Sendable, Equatable {
     /// byte (`SCM_RIGHTS`). Pixels are 4 bytes (blue, green, red, unused), rows `stride` bytes apart.
     case surface(width: Int, height: Int, stride: UInt32, size: UInt64)
 
-    public func encode() -> [UInt8] {
+    package func encode() -> [UInt8] {
         switch self {
         case .key(let key, let down, let keysym): return [0x81, down ? 1 : 0] + be16(Int(key.rawValue)) + be32(keysym)
         case .touch(let action, let x, let y): return [0x82, action.rawValue] + be16(x) + be16(y)

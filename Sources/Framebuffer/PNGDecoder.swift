@@ -3,22 +3,22 @@ import Zlib
 /// Decodes the PNG images `fb.wait` compares the screen against: 8-bit greyscale, RGB, palette,
 /// greyscale+alpha and RGBA, not interlaced. Alpha is ignored (the screen has none). Every length is
 /// checked against the input and `maxPixels` before anything is allocated or inflated.
-public enum PNGDecoder {
-    public struct Failure: Error, Sendable, Equatable, CustomStringConvertible {
-        public var description: String
+package enum PNGDecoder {
+    package struct Failure: Error, Sendable, Equatable, CustomStringConvertible {
+        package var description: String
         init(_ description: String) { self.description = description }
     }
 
-    public struct Image: Sendable, Equatable {
-        public var width: Int
-        public var height: Int
+    package struct Image: Sendable, Equatable {
+        package var width: Int
+        package var height: Int
         /// Native pixels `0x00RRGGBB`, row-major.
-        public var pixels: [UInt32]
+        package var pixels: [UInt32]
     }
 
     static let signature: [UInt8] = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]
 
-    public static func decode(_ png: [UInt8], maxPixels: Int) throws(Failure) -> Image {
+    package static func decode(_ png: [UInt8], maxPixels: Int) throws(Failure) -> Image {
         guard png.count >= 8, Array(png[0..<8]) == signature else { throw Failure("not a PNG (bad signature)") }
         func u32(_ at: Int) -> Int {
             Int(png[at]) << 24 | Int(png[at + 1]) << 16 | Int(png[at + 2]) << 8 | Int(png[at + 3])

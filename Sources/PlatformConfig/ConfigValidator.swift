@@ -563,7 +563,7 @@ extension ConfigValidator {
 extension PlatformConfiguration {
     /// The semantic problems of this configuration (ranges, names, references, policy), as `load` reports them.
     /// Useful for configurations built or edited in Swift.
-    public func validate() -> [ConfigIssue] {
+    package func validate() -> [ConfigIssue] {
         var validator = ConfigValidator(self)
         return validator.run()
     }

@@ -3,7 +3,7 @@ extension PlatformConfiguration {
     ///
     /// Every field is written, defaults included, so the output doubles as a complete, annotated example.
     /// Partitions whose secret came from `secretFile` are written with the path, never the secret.
-    public func encodeYAML() -> String {
+    package func encodeYAML() -> String {
         var out = YAMLWriter()
         out.comment("HandsetHub platform configuration; every field is described in Deploy/config-reference.md.")
         out.block("platform") { out in

@@ -5,26 +5,26 @@ import Zlib
 ///
 /// Rectangles are encoded in the order: pseudo-rectangles (DesktopSize, Cursor), CopyRect moves, then
 /// pixel rectangles, so a move never reads pixels that a later rectangle of the same update repaints.
-public final class RFBUpdateEncoder {
-    public var format: RFBPixelFormat
-    public var preferences: RFBEncodingPreferences
+package final class RFBUpdateEncoder {
+    package var format: RFBPixelFormat
+    package var preferences: RFBEncodingPreferences
     private var zlib: ZlibDeflater?
     private var zrleScratch: [UInt8] = []
     /// Encoded bytes per encoding (for the benchmark and `fb.layers` counters).
-    public private(set) var bytesByEncoding: [Int32: UInt64] = [:]
+    package private(set) var bytesByEncoding: [Int32: UInt64] = [:]
 
-    public init(format: RFBPixelFormat = .native, preferences: RFBEncodingPreferences = RFBEncodingPreferences()) {
+    package init(format: RFBPixelFormat = .native, preferences: RFBEncodingPreferences = RFBEncodingPreferences()) {
         self.format = format
         self.preferences = preferences
     }
 
     /// One move: the client copies `source` origin to `destination` (same size).
-    public struct Move: Sendable, Equatable {
-        public var sourceX: Int
-        public var sourceY: Int
-        public var destination: RFBRect
+    package struct Move: Sendable, Equatable {
+        package var sourceX: Int
+        package var sourceY: Int
+        package var destination: RFBRect
 
-        public init(sourceX: Int, sourceY: Int, destination: RFBRect) {
+        package init(sourceX: Int, sourceY: Int, destination: RFBRect) {
             self.sourceX = sourceX
             self.sourceY = sourceY
             self.destination = destination
@@ -32,10 +32,10 @@ public final class RFBUpdateEncoder {
     }
 
     /// Largest rectangle count in one message (u16 on the wire).
-    public static let maxRectangles = 0xffff
+    package static let maxRectangles = 0xffff
 
     /// The whole FramebufferUpdate message. `rects` must lie inside `source`.
-    public func update(
+    package func update(
         source: RFBPixelSource, rects: [RFBRect], moves: [Move] = [], cursor: RFBCursor? = nil,
         desktopSize: (width: Int, height: Int)? = nil, cache: RFBRectCache? = nil
     ) -> [UInt8] {
