@@ -173,7 +173,6 @@ package final class RFBUpdateEncoder {
     func encodeHextile(_ source: RFBPixelSource, _ rect: RFBRect, into out: inout [UInt8]) {
         var lastBackground: UInt32?
         var tile = [UInt32](repeating: 0, count: 256)
-        var covered = [Bool](repeating: false, count: 256)
         var subrects: [HextileSubrect] = []
         let bpp = format.bytesPerPixel
         var ty = rect.y
@@ -182,7 +181,30 @@ package final class RFBUpdateEncoder {
             var tx = rect.x
             while tx < rect.x + rect.width {
                 let tw = min(16, rect.x + rect.width - tx)
-                let colours = readHextileTile(source, x: tx, y: ty, width: tw, height: th, into: &tile)
+                // Tile pixels in the client's pixel values, read here so `tile` stays a local (no uniqueness check
+                // per write).
+                var colours = HextileColours()
+                for y in 0..<th {
+                    for x in 0..<tw {
+                        let value = format.pixelValue(source[tx + x, ty + y])
+                        tile[y * 16 + x] = value
+                        if colours.distinct == 0 {
+                            colours.a = value
+                            colours.distinct = 1
+                        }
+                        if value == colours.a {
+                            colours.countA += 1
+                        } else if colours.distinct == 1 {
+                            colours.b = value
+                            colours.distinct = 2
+                            colours.countB = 1
+                        } else if value == colours.b {
+                            colours.countB += 1
+                        } else {
+                            colours.distinct = 3
+                        }
+                    }
+                }
                 defer { tx += tw }
                 if colours.distinct == 1 {
                     if lastBackground != colours.a {
@@ -198,7 +220,7 @@ package final class RFBUpdateEncoder {
                     colours.distinct == 2 ? (colours.countA >= colours.countB ? colours.a : colours.b) : colours.a
                 let fits = Self.hextileSubrects(
                     tile, width: tw, height: th, background: background, twoColours: colours.distinct == 2, bpp: bpp,
-                    covered: &covered, into: &subrects)
+                    into: &subrects)
                 if !fits {
                     out.append(HextileFlag.raw)
                     for y in 0..<th { for x in 0..<tw { format.append(value: tile[y * 16 + x], to: &out) } }
@@ -212,45 +234,16 @@ package final class RFBUpdateEncoder {
         }
     }
 
-    /// Reads one tile's pixels into `tile` (rows of 16) in the client's pixel values, counting its colours.
-    @inline(__always)
-    private func readHextileTile(
-        _ source: RFBPixelSource, x tx: Int, y ty: Int, width tw: Int, height th: Int, into tile: inout [UInt32]
-    ) -> HextileColours {
-        var colours = HextileColours()
-        for y in 0..<th {
-            for x in 0..<tw {
-                let value = format.pixelValue(source[tx + x, ty + y])
-                tile[y * 16 + x] = value
-                if colours.distinct == 0 {
-                    colours.a = value
-                    colours.distinct = 1
-                }
-                if value == colours.a {
-                    colours.countA += 1
-                } else if colours.distinct == 1 {
-                    colours.b = value
-                    colours.distinct = 2
-                    colours.countB = 1
-                } else if value == colours.b {
-                    colours.countB += 1
-                } else {
-                    colours.distinct = 3
-                }
-            }
-        }
-        return colours
-    }
-
     /// Greedy subrectangles of the tile's non-background pixels into `subrects`; false when they would take
     /// more bytes than the raw tile (or more than 255 of them), so the tile goes raw.
     @inline(__always)
     private static func hextileSubrects(
         _ tile: [UInt32], width tw: Int, height th: Int, background: UInt32, twoColours: Bool, bpp: Int,
-        covered: inout [Bool], into subrects: inout [HextileSubrect]
+        into subrects: inout [HextileSubrect]
     ) -> Bool {
         subrects.removeAll(keepingCapacity: true)
-        for index in 0..<256 { covered[index] = false }
+        // A local array, so its writes below need no uniqueness check each (an `inout` one measured 10% slower).
+        var covered = [Bool](repeating: false, count: 256)
         var budget = tw * th * bpp
         for y in 0..<th {
             for x in 0..<tw where !covered[y * 16 + x] && tile[y * 16 + x] != background {
