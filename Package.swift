@@ -133,6 +133,10 @@ let package = Package(
                 "DeviceKit", "Management", "ManagementWire", "HubSystem", "ControlWire", "GuestWire", "JSON",
                 "PlatformConfig",
             ]),
+        // Log output for operators: one JSON object per line (`hubd --log-format json`).
+        .target(
+            name: "HubLogging",
+            dependencies: ["HubSystem", "JSON", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "HubServer",
             dependencies: [
@@ -160,7 +164,7 @@ let package = Package(
             name: "hubd",
             dependencies: [
                 "HubServer", "DeviceKit", "ModemServer", "PlatformConfig", "PlatformConfigLoader",
-                "HubSystem",
+                "HubSystem", "HubLogging",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

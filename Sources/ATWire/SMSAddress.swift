@@ -141,7 +141,7 @@ package struct SMSAddress: Sendable, Equatable {
 }
 
 /// TP-SCTS: a service-centre timestamp with its time-zone offset in quarter hours.
-public struct SMSTimestamp: Sendable, Equatable {
+package struct SMSTimestamp: Sendable, Equatable {
     package var year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int
     /// Offset from UTC in quarters of an hour (−79…79).
     package var zoneQuarters: Int

@@ -9,7 +9,7 @@ package enum SMSValidity: Sendable, Equatable {
 }
 
 /// An SMS-DELIVER TPDU (network → handset), TS 23.040 §9.2.2.1.
-public struct SMSDeliver: Sendable, Equatable {
+package struct SMSDeliver: Sendable, Equatable {
     package var originator: SMSAddress
     package var protocolIdentifier: UInt8
     package var dataCodingScheme: UInt8

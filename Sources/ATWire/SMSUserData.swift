@@ -1,5 +1,5 @@
 /// The alphabet a message's user data is in (from TP-DCS, TS 23.038 §4).
-public enum SMSAlphabet: String, Sendable, Equatable {
+package enum SMSAlphabet: String, Sendable, Equatable {
     case gsm7, eightBit = "8bit", ucs2
 
     /// The alphabet a data-coding-scheme octet selects; compressed or reserved groups are refused.
@@ -31,7 +31,7 @@ public enum SMSAlphabet: String, Sendable, Equatable {
 }
 
 /// A concatenated-message information element (IEI 0x00 with an 8-bit reference, 0x08 with 16-bit).
-public struct SMSConcatenation: Sendable, Equatable {
+package struct SMSConcatenation: Sendable, Equatable {
     package var reference: UInt16
     package var total: Int
     package var sequence: Int

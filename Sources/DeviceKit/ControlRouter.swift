@@ -89,6 +89,20 @@ package struct ControlMethod {
     }
 }
 
+extension ControlMethod {
+    /// A method whose handler is one of `owner`'s methods, so a table names each handler on one line:
+    /// `.bound("hub.info", "Version, uptime…", to: self, Hub.hubInfo)`. The owner is held unowned: it owns
+    /// the router the table goes to and outlives it.
+    package static func bound<Owner: AnyObject>(
+        _ name: String, _ summary: String, allowedUnauthenticated: Bool = false, to owner: Owner,
+        _ handler: @escaping (Owner) -> (ControlCall) throws(ControlError) -> ControlReply
+    ) -> ControlMethod {
+        ControlMethod(name, summary: summary, allowedUnauthenticated: allowedUnauthenticated) {
+            [unowned owner] call throws(ControlError) in try handler(owner)(call)
+        }
+    }
+}
+
 /// The method table. The hub's own groups register in `Hub+<Group>Methods.swift`; devices hand theirs to
 /// `DeviceHost.register` from `start`.
 package final class ControlRouter {

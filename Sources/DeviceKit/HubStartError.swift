@@ -2,7 +2,7 @@ import EventLoop
 import PlatformConfig
 
 /// Why `hubd` could not start. Each case names the configuration entry that caused it.
-public enum HubStartError: Error, CustomStringConvertible {
+package enum HubStartError: Error, CustomStringConvertible {
     case loop(LoopError)
     case listen(entry: String, endpoint: Endpoint, LoopError)
     case readyFile(path: String, errno: Int32)
@@ -10,7 +10,7 @@ public enum HubStartError: Error, CustomStringConvertible {
     /// A device could not attach; the text names the configuration entry and what is missing.
     case device(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .loop(let error): return "event loop: \(error)"
         case .listen(let entry, let endpoint, let error):

@@ -1,7 +1,7 @@
 import CUV
 
 /// A libuv failure: the operation that failed and libuv's error code (a negated errno or `UV_E*`).
-public struct LoopError: Error, Equatable, Sendable, CustomStringConvertible {
+package struct LoopError: Error, Equatable, Sendable, CustomStringConvertible {
     package let code: Int32
     package let operation: String
 
@@ -13,7 +13,7 @@ public struct LoopError: Error, Equatable, Sendable, CustomStringConvertible {
     /// libuv's symbolic name, such as `EADDRINUSE`.
     package var name: String { String(cString: uv_err_name(code)) }
     package var message: String { String(cString: uv_strerror(code)) }
-    public var description: String { "\(operation): \(message) (\(name))" }
+    package var description: String { "\(operation): \(message) (\(name))" }
 
     package var isCancelled: Bool { code == Int32(UV_ECANCELED.rawValue) }
     package var isEndOfFile: Bool { code == Int32(UV_EOF.rawValue) }

@@ -40,10 +40,9 @@ extension Hub {
     /// `hub.controlClients` as a one-method table.
     var controlClientMethods: [ControlMethod] {
         [
-            ControlMethod("hub.controlClients", summary: "Control connections with their unsent answers, and refusals")
-            {
-                [unowned self] call throws(ControlError) in try self.hubControlClients(call)
-            }
+            .bound(
+                "hub.controlClients", "Control connections with their unsent answers, and refusals", to: self,
+                Hub.hubControlClients)
         ]
     }
 

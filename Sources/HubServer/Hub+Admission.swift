@@ -35,9 +35,9 @@ extension Hub {
     /// `hub.admission` as a one-method table.
     var admissionMethods: [ControlMethod] {
         [
-            ControlMethod("hub.admission", summary: "Admission budgets, connections held and refusals per listener") {
-                [unowned self] call throws(ControlError) in try self.hubAdmission(call)
-            }
+            .bound(
+                "hub.admission", "Admission budgets, connections held and refusals per listener", to: self,
+                Hub.hubAdmission)
         ]
     }
 

@@ -2,6 +2,7 @@ import DeviceKit
 import EthernetServer
 import EventLoop
 import FramebufferServer
+import HubSystem
 import Hypervisor
 import JSON
 import ManagementServer
@@ -68,3 +69,6 @@ extension Hub: DeviceHost {
 
 /// The hub's shared memory for devices is the sealed memfd shared regions use.
 extension MemfdRegionBacking: SharedMemory {}
+
+/// Regions live in memfds so Unix-socket guests can map them (`Protocols/guest.md` §8.5).
+extension MemfdRegionBacking: RegionBacking {}

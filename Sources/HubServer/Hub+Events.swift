@@ -117,21 +117,13 @@ extension Hub {
     /// The `events.*` methods, one named handler each.
     var eventMethods: [ControlMethod] {
         [
-            ControlMethod(
+            .bound(
                 "events.subscribe",
-                summary: "Receive matching events as notifications, optionally replaying since a sequence number"
-            ) {
-                [unowned self] call throws(ControlError) in try self.eventsSubscribe(call)
-            },
-            ControlMethod("events.unsubscribe", summary: "Stop receiving events") {
-                [unowned self] call throws(ControlError) in try self.eventsUnsubscribe(call)
-            },
-            ControlMethod("events.recent", summary: "The newest held events, without subscribing") {
-                [unowned self] call throws(ControlError) in try self.eventsRecent(call)
-            },
-            ControlMethod("events.wait", summary: "Answer with the first matching event, or a timeout error") {
-                [unowned self] call throws(ControlError) in try self.eventsWait(call)
-            },
+                "Receive matching events as notifications, optionally replaying since a sequence number", to: self,
+                Hub.eventsSubscribe),
+            .bound("events.unsubscribe", "Stop receiving events", to: self, Hub.eventsUnsubscribe),
+            .bound("events.recent", "The newest held events, without subscribing", to: self, Hub.eventsRecent),
+            .bound("events.wait", "Answer with the first matching event, or a timeout error", to: self, Hub.eventsWait),
         ]
     }
 

@@ -16,24 +16,14 @@ extension Hub {
     /// The `hub.*` methods, one named handler each.
     var hubMethods: [ControlMethod] {
         [
-            ControlMethod("hub.authenticate", summary: "Present the control token", allowedUnauthenticated: true) {
-                [unowned self] call throws(ControlError) in try self.hubAuthenticate(call)
-            },
-            ControlMethod("hub.info", summary: "Version, uptime, platform and endpoints") {
-                [unowned self] call throws(ControlError) in try self.hubInfo(call)
-            },
-            ControlMethod("hub.config", summary: "The configuration in effect, secrets redacted") {
-                [unowned self] call throws(ControlError) in try self.hubConfig(call)
-            },
-            ControlMethod("hub.limits", summary: "Every limit in force") {
-                [unowned self] call throws(ControlError) in try self.hubLimits(call)
-            },
-            ControlMethod("hub.methods", summary: "Every method this hub serves") {
-                [unowned self] call throws(ControlError) in try self.hubMethodList(call)
-            },
-            ControlMethod("hub.shutdown", summary: "Stop the hub gracefully") {
-                [unowned self] call throws(ControlError) in try self.hubShutdown(call)
-            },
+            .bound(
+                "hub.authenticate", "Present the control token", allowedUnauthenticated: true, to: self,
+                Hub.hubAuthenticate),
+            .bound("hub.info", "Version, uptime, platform and endpoints", to: self, Hub.hubInfo),
+            .bound("hub.config", "The configuration in effect, secrets redacted", to: self, Hub.hubConfig),
+            .bound("hub.limits", "Every limit in force", to: self, Hub.hubLimits),
+            .bound("hub.methods", "Every method this hub serves", to: self, Hub.hubMethodList),
+            .bound("hub.shutdown", "Stop the hub gracefully", to: self, Hub.hubShutdown),
         ]
     }
 

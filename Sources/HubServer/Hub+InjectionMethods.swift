@@ -15,27 +15,15 @@ extension Hub {
     /// The injection, link and partition-management methods, one named handler each.
     var injectionMethods: [ControlMethod] {
         [
-            ControlMethod("irq.raise", summary: "Raise a line on a partition as a named test peer") {
-                [unowned self] call throws(ControlError) in try self.irqRaise(call)
-            },
-            ControlMethod("msg.send", summary: "Queue a message on a link as a named test peer") {
-                [unowned self] call throws(ControlError) in try self.msgSend(call)
-            },
-            ControlMethod("link.list", summary: "Every messaging link with its queues") {
-                [unowned self] call throws(ControlError) in try self.linkList(call)
-            },
-            ControlMethod("link.get", summary: "One link: both directions' queues, credit and counters") {
-                [unowned self] call throws(ControlError) in try self.linkGet(call)
-            },
-            ControlMethod("partition.suspend", summary: "Stop deliveries to a partition (they stay pending)") {
-                [unowned self] call throws(ControlError) in try self.partitionSuspend(call)
-            },
-            ControlMethod("partition.resume", summary: "Resume deliveries to a suspended partition") {
-                [unowned self] call throws(ControlError) in try self.partitionResume(call)
-            },
-            ControlMethod("guest.stats", summary: "Guest-protocol connections and error counters") {
-                [unowned self] call throws(ControlError) in try self.guestStats(call)
-            },
+            .bound("irq.raise", "Raise a line on a partition as a named test peer", to: self, Hub.irqRaise),
+            .bound("msg.send", "Queue a message on a link as a named test peer", to: self, Hub.msgSend),
+            .bound("link.list", "Every messaging link with its queues", to: self, Hub.linkList),
+            .bound("link.get", "One link: both directions' queues, credit and counters", to: self, Hub.linkGet),
+            .bound(
+                "partition.suspend", "Stop deliveries to a partition (they stay pending)", to: self,
+                Hub.partitionSuspend),
+            .bound("partition.resume", "Resume deliveries to a suspended partition", to: self, Hub.partitionResume),
+            .bound("guest.stats", "Guest-protocol connections and error counters", to: self, Hub.guestStats),
         ]
     }
 

@@ -15,12 +15,8 @@ extension Hub {
     /// The run-time link methods, one named handler each.
     var linkMethods: [ControlMethod] {
         [
-            ControlMethod("link.open", summary: "Open a messaging link between two partitions at run time") {
-                [unowned self] call throws(ControlError) in try self.linkOpen(call)
-            },
-            ControlMethod("link.close", summary: "Close a link opened at run time (it goes once drained)") {
-                [unowned self] call throws(ControlError) in try self.linkClose(call)
-            },
+            .bound("link.open", "Open a messaging link between two partitions at run time", to: self, Hub.linkOpen),
+            .bound("link.close", "Close a link opened at run time (it goes once drained)", to: self, Hub.linkClose),
         ]
     }
 

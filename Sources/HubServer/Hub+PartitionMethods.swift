@@ -13,15 +13,9 @@ extension Hub {
     /// The `partition.*` inspection methods, one named handler each.
     var partitionMethods: [ControlMethod] {
         [
-            ControlMethod("partition.list", summary: "Every partition with its class, priority and state") {
-                [unowned self] call throws(ControlError) in try self.partitionList(call)
-            },
-            ControlMethod("partition.get", summary: "One partition: policy, state, session and counters") {
-                [unowned self] call throws(ControlError) in try self.partitionGet(call)
-            },
-            ControlMethod("partition.counters", summary: "Counters of one or every partition") {
-                [unowned self] call throws(ControlError) in try self.partitionCounters(call)
-            },
+            .bound("partition.list", "Every partition with its class, priority and state", to: self, Hub.partitionList),
+            .bound("partition.get", "One partition: policy, state, session and counters", to: self, Hub.partitionGet),
+            .bound("partition.counters", "Counters of one or every partition", to: self, Hub.partitionCounters),
         ]
     }
 

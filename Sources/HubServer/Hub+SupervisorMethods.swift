@@ -11,18 +11,13 @@ extension Hub {
     /// The launched-guest management methods, one named handler each.
     var supervisorMethods: [ControlMethod] {
         [
-            ControlMethod("partition.start", summary: "Start a launched partition's guest") {
-                [unowned self] call throws(ControlError) in try self.partitionStart(call)
-            },
-            ControlMethod("partition.stop", summary: "Stop a launched partition's guest (SIGTERM, then SIGKILL)") {
-                [unowned self] call throws(ControlError) in try self.partitionStop(call)
-            },
-            ControlMethod("partition.restart", summary: "Restart a launched partition's guest now") {
-                [unowned self] call throws(ControlError) in try self.partitionRestart(call)
-            },
-            ControlMethod("partition.logs", summary: "Recent output of a launched guest; optionally clear it") {
-                [unowned self] call throws(ControlError) in try self.partitionLogs(call)
-            },
+            .bound("partition.start", "Start a launched partition's guest", to: self, Hub.partitionStart),
+            .bound(
+                "partition.stop", "Stop a launched partition's guest (SIGTERM, then SIGKILL)", to: self,
+                Hub.partitionStop),
+            .bound("partition.restart", "Restart a launched partition's guest now", to: self, Hub.partitionRestart),
+            .bound(
+                "partition.logs", "Recent output of a launched guest; optionally clear it", to: self, Hub.partitionLogs),
         ]
     }
 

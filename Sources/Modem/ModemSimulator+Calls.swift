@@ -1,12 +1,12 @@
 import ATWire
 
 extension ModemSimulator {
-    public static let maxCalls = 7
+    package static let maxCalls = 7
     static let dialCharacters = Set("0123456789+*#ABCDabcd")
     static let dialModifiers = Set(",TtPpWw!@ Ii-().Gg")
 
     /// The current calls, in id order.
-    public var currentCalls: [ModemCall] { telephony.calls.sorted { $0.id < $1.id } }
+    package var currentCalls: [ModemCall] { telephony.calls.sorted { $0.id < $1.id } }
 
     func clccLine(_ call: ModemCall) -> String {
         "+CLCC: \(call.id),\(call.direction == .outgoing ? 0 : 1),\(call.state.rawValue),0,\(call.multiparty ? 1 : 0),"
@@ -83,7 +83,7 @@ extension ModemSimulator {
 
     /// The partition that owns the modem died: every call ends as if the handset dropped it, so the
     /// network side sees the call end (`owner_lost`) instead of a call nobody will ever hang up.
-    public func ownerLost() {
+    package func ownerLost() {
         for call in telephony.calls { end(call.id, reason: "owner_lost", result: nil) }
     }
 
@@ -288,7 +288,7 @@ extension ModemSimulator {
 
     /// A call arrives from `number`: it rings (or waits, during another call).
     @discardableResult
-    public func incomingCall(number: String, presentation: ModemCall.Presentation = .allowed)
+    package func incomingCall(number: String, presentation: ModemCall.Presentation = .allowed)
         throws(ModemNetworkError) -> ModemCall
     {
         guard isRegistered else { throw ModemNetworkError(.unavailable, "the modem is not registered") }
@@ -329,7 +329,7 @@ extension ModemSimulator {
     }
 
     /// The remote party answers the host's outgoing call.
-    public func remoteAnswer(callID: Int? = nil) throws(ModemNetworkError) -> ModemCall {
+    package func remoteAnswer(callID: Int? = nil) throws(ModemNetworkError) -> ModemCall {
         let index = try outgoingIndex(callID)
         guard telephony.calls[index].direction == .outgoing,
             [.dialing, .alerting].contains(telephony.calls[index].state)
@@ -350,7 +350,7 @@ extension ModemSimulator {
     }
 
     /// The remote party is busy: the outgoing call ends with `BUSY`.
-    public func remoteBusy(callID: Int? = nil) throws(ModemNetworkError) {
+    package func remoteBusy(callID: Int? = nil) throws(ModemNetworkError) {
         let index = try outgoingIndex(callID)
         guard telephony.calls[index].direction == .outgoing, telephony.calls[index].state != .active,
             telephony.calls[index].state != .held
@@ -362,7 +362,7 @@ extension ModemSimulator {
     }
 
     /// The remote party rejects the outgoing call: it ends with `NO CARRIER`.
-    public func remoteReject(callID: Int? = nil) throws(ModemNetworkError) {
+    package func remoteReject(callID: Int? = nil) throws(ModemNetworkError) {
         let index = try outgoingIndex(callID)
         guard telephony.calls[index].direction == .outgoing, telephony.calls[index].state != .active,
             telephony.calls[index].state != .held
@@ -374,7 +374,7 @@ extension ModemSimulator {
     }
 
     /// The remote party hangs up (any call; an unanswered incoming call stops ringing).
-    public func remoteHangup(callID: Int? = nil) throws(ModemNetworkError) {
+    package func remoteHangup(callID: Int? = nil) throws(ModemNetworkError) {
         let target =
             callID.flatMap { id in telephony.calls.first { $0.id == id } }
             ?? (callID == nil ? telephony.calls.first : nil)

@@ -2,7 +2,7 @@ import ATWire
 
 extension ModemSimulator {
     /// Every command the simulator knows, for `+CLAC` and `Protocols/modem.md`.
-    public static let supportedCommands = [
+    package static let supportedCommands = [
         "A", "D", "E", "H", "I", "L", "M", "Q", "S", "V", "X", "Z", "&C", "&D", "&F", "&W", "+CBC", "+CCWA", "+CEREG",
         "+CESQ", "+CFUN", "+CGATT", "+CGDCONT", "+CGMI", "+CGMM", "+CGMR", "+CGREG", "+CGSN", "+CHLD", "+CHUP",
         "+CIMI", "+CLAC", "+CLCC", "+CLIP", "+CMEE", "+CMGD", "+CMGF", "+CMGL", "+CMGR", "+CMGS", "+CNMA", "+CNMI",

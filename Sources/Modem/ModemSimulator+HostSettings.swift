@@ -5,55 +5,55 @@ import ATWire
 /// the SMS mode and character set, the SIM unlock — and the SMS message reference counters, so that
 /// a modem rebuilt elsewhere (a restarted remote simulator) continues where the old one stopped.
 /// Calls, the SMS store and the network side are not part of it: they belong to the network.
-public struct ModemHostSettings: Sendable, Equatable {
-    public var echo = true
-    public var verbose = true
-    public var quiet = false
-    public var cmee = 0
-    public var crc = 0
-    public var clip = 0
-    public var ccwa = 0
-    public var colp = 0
-    public var cvhu = 0
+package struct ModemHostSettings: Sendable, Equatable {
+    package var echo = true
+    package var verbose = true
+    package var quiet = false
+    package var cmee = 0
+    package var crc = 0
+    package var clip = 0
+    package var ccwa = 0
+    package var colp = 0
+    package var cvhu = 0
     /// `+CREG`, `+CGREG`, `+CEREG` `<n>`.
-    public var cregMode = 0
-    public var cgregMode = 0
-    public var ceregMode = 0
+    package var cregMode = 0
+    package var cgregMode = 0
+    package var ceregMode = 0
     /// The registration `<stat>` the host last saw (so a rebuilt modem reports a change it missed).
-    public var reportedStat: Int?
-    public var cmgf = 0
-    public var csms = 0
-    public var cscs = "IRA"
-    public var serviceCentre: String?
-    public var cnmi = [0, 0, 0, 0, 0]
-    public var csmp = [17, 167, 0, 0]
-    public var csdh = 0
-    public var cfun = 1
-    public var copsMode = 0
-    public var copsFormat = 0
+    package var reportedStat: Int?
+    package var cmgf = 0
+    package var csms = 0
+    package var cscs = "IRA"
+    package var serviceCentre: String?
+    package var cnmi = [0, 0, 0, 0, 0]
+    package var csmp = [17, 167, 0, 0]
+    package var csdh = 0
+    package var cfun = 1
+    package var copsMode = 0
+    package var copsFormat = 0
     /// MCC+MNC of a manually selected operator.
-    public var copsOperator: String?
-    public var gprsAttached = true
-    public var pdpContexts: [Int: String] = [:]
-    public var sRegisters: [Int: Int] = [:]
+    package var copsOperator: String?
+    package var gprsAttached = true
+    package var pdpContexts: [Int: String] = [:]
+    package var sRegisters: [Int: Int] = [:]
     /// Whether the host unlocked the SIM (a rebuilt modem must not ask for the PIN again).
-    public var simUnlocked = false
+    package var simUnlocked = false
     /// The PIN, only when the host changed it (`+CPIN="<puk>","<newpin>"`).
-    public var changedPIN: String?
+    package var changedPIN: String?
     /// TP-MR of the next SMS-SUBMIT (23.040 §9.2.3.6) and the next 8-bit concatenation reference.
-    public var nextReference = 0
-    public var nextConcatReference = 0
+    package var nextReference = 0
+    package var nextConcatReference = 0
 
-    public init() {}
+    package init() {}
 
     /// The accepted range of every numeric field; `restore` keeps the current value of anything outside.
-    public static let cnmiLimits = [2, 3, 3, 2, 1]
-    public static let characterSets: Set<String> = ["IRA", "GSM", "UCS2"]
+    package static let cnmiLimits = [2, 3, 3, 2, 1]
+    package static let characterSets: Set<String> = ["IRA", "GSM", "UCS2"]
 }
 
 extension ModemSimulator {
     /// The host-set state now.
-    public var hostSettings: ModemHostSettings {
+    package var hostSettings: ModemHostSettings {
         var settings = ModemHostSettings()
         settings.echo = assembler.echo
         settings.verbose = formatter.verbose
@@ -93,7 +93,7 @@ extension ModemSimulator {
     /// settings come over a link), so a bad field cannot put the modem in a state no command could.
     /// When the restored registration differs from what the host last saw, the `+CREG`-family URCs
     /// the host asked for are written, as on any registration change.
-    public func restore(_ settings: ModemHostSettings) {
+    package func restore(_ settings: ModemHostSettings) {
         assembler.echo = settings.echo
         formatter.verbose = settings.verbose
         formatter.quiet = settings.quiet

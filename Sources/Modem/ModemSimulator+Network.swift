@@ -2,13 +2,13 @@ import ATWire
 
 extension ModemSimulator {
     /// Registration as the host sees it: radio off, locked SIM or deregistration show "not registered".
-    public var effectiveRegistration: RegistrationState {
+    package var effectiveRegistration: RegistrationState {
         if simCard.state != .ready || network.cfun != 1 || network.copsMode == 2 { return .unregistered }
         if !network.available { return .searching }
         return network.configuredRegistration
     }
 
-    public var isRegistered: Bool { effectiveRegistration == .home || effectiveRegistration == .roaming }
+    package var isRegistered: Bool { effectiveRegistration == .home || effectiveRegistration == .roaming }
 
     var signalRSSI: Int { network.available && network.cfun == 1 ? network.rssi : 99 }
 
@@ -125,19 +125,19 @@ extension ModemSimulator {
     // MARK: - Network side
 
     /// Sets the registration the network grants (shown while the SIM is ready and the radio is on).
-    public func setRegistration(_ state: RegistrationState) {
+    package func setRegistration(_ state: RegistrationState) {
         network.configuredRegistration = state
         registrationDidChange()
     }
 
     /// Loses or regains the network: while lost the modem shows "searching" and calls drop.
-    public func setNetworkAvailable(_ available: Bool) {
+    package func setNetworkAvailable(_ available: Bool) {
         network.available = available
         registrationDidChange()
     }
 
     /// Signal strength (`+CSQ` scale: 0-31, 99 unknown) and bit error rate (0-7, 99).
-    public func setSignal(rssi: Int, ber: Int) throws(ModemNetworkError) {
+    package func setSignal(rssi: Int, ber: Int) throws(ModemNetworkError) {
         guard (0...31).contains(rssi) || rssi == 99 else {
             throw ModemNetworkError(.invalid, "rssi must be 0-31 or 99")
         }
@@ -147,7 +147,7 @@ extension ModemSimulator {
     }
 
     /// Replaces the serving operator's names (the home operator when `numeric` is the home one).
-    public func setOperator(_ op: ModemOperator) {
+    package func setOperator(_ op: ModemOperator) {
         network.currentOperator = op
         // A cell change is what `+CREG=2` reports; force the URC by forgetting the last status.
         network.cellID += 1
@@ -158,10 +158,10 @@ extension ModemSimulator {
         registrationDidChange()
     }
 
-    public var registrationSnapshot: (state: RegistrationState, operator: ModemOperator, rssi: Int, ber: Int) {
+    package var registrationSnapshot: (state: RegistrationState, operator: ModemOperator, rssi: Int, ber: Int) {
         (effectiveRegistration, network.currentOperator, signalRSSI, network.ber)
     }
 
-    public var radioOn: Bool { network.cfun == 1 }
-    public var simReady: Bool { simCard.state == .ready }
+    package var radioOn: Bool { network.cfun == 1 }
+    package var simReady: Bool { simCard.state == .ready }
 }

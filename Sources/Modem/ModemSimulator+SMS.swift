@@ -2,7 +2,7 @@ import ATWire
 
 extension ModemSimulator {
     /// The newest sent messages kept for `sent`.
-    public static let sentLogCapacity = 1000
+    package static let sentLogCapacity = 1000
     static let textStatus = ["REC UNREAD", "REC READ", "STO UNSENT", "STO SENT", "ALL"]
     static let storages = ["SM", "ME", "MT"]
 
@@ -329,14 +329,14 @@ extension ModemSimulator {
     // MARK: - Network side
 
     /// The messages in the SIM store, by index.
-    public var storedMessages: [(index: Int, sms: StoredSMS)] {
+    package var storedMessages: [(index: Int, sms: StoredSMS)] {
         messaging.store.keys.sorted().map { ($0, messaging.store[$0]!) }
     }
 
     /// Delivers `text` from `originator`, split into concatenated parts when it does not fit one SMS.
     /// Returns the store indexes used (nil entries for direct `+CMT` delivery).
     @discardableResult
-    public func deliverSMS(from originator: String, text: String, timestamp: SMSTimestamp) throws(ModemNetworkError)
+    package func deliverSMS(from originator: String, text: String, timestamp: SMSTimestamp) throws(ModemNetworkError)
         -> [Int?]
     {
         let reference = messaging.nextConcatReference
@@ -361,7 +361,7 @@ extension ModemSimulator {
 
     /// Delivers raw SMS-DELIVER TPDUs (each one SMS; several for a multi-part message).
     @discardableResult
-    public func deliverSMS(tpdus: [[UInt8]]) throws(ModemNetworkError) -> [Int?] {
+    package func deliverSMS(tpdus: [[UInt8]]) throws(ModemNetworkError) -> [Int?] {
         guard isRegistered else { throw ModemNetworkError(.unavailable, "the modem is not registered") }
         var decoded: [SMSDeliver] = []
         for tpdu in tpdus {

@@ -5,8 +5,8 @@ import ATWire
 /// `takeOutput`; time moves only through `advance(to:)` (milliseconds on any monotonic clock), so tests
 /// drive it with a manual clock. The network side (`incomingCall`, `deliverSMS`, …) is what the hub's
 /// control methods call.
-public final class ModemSimulator {
-    public let profile: ModemProfile
+package final class ModemSimulator {
+    package let profile: ModemProfile
     var assembler: ATLineAssembler
     var formatter = ATFormatter()
     var output: [UInt8] = []
@@ -30,14 +30,14 @@ public final class ModemSimulator {
     var messaging: Messaging
 
     /// SMS the host sent, oldest first.
-    public var sent: [SentSMS] { messaging.sent }
+    package var sent: [SentSMS] { messaging.sent }
 
     enum PendingSubmit {
         case text(destination: String)
         case pdu(length: Int)
     }
 
-    public init(profile: ModemProfile = ModemProfile(), now: UInt64 = 0) {
+    package init(profile: ModemProfile = ModemProfile(), now: UInt64 = 0) {
         self.profile = profile
         self.now = now
         assembler = ATLineAssembler(maxLineBytes: profile.maxLineBytes)
@@ -50,7 +50,7 @@ public final class ModemSimulator {
     // MARK: - Host side
 
     /// Bytes the host wrote.
-    public func receive(_ bytes: some Sequence<UInt8>, now: UInt64) {
+    package func receive(_ bytes: some Sequence<UInt8>, now: UInt64) {
         advance(to: now)
         var echo: [UInt8] = []
         let recognised = assembler.feed(bytes, echoOut: &echo)
@@ -61,34 +61,34 @@ public final class ModemSimulator {
     }
 
     /// What the modem has for the host since the last call.
-    public func takeOutput() -> [UInt8] {
+    package func takeOutput() -> [UInt8] {
         defer { output.removeAll(keepingCapacity: true) }
         return output
     }
 
     /// The echo of what the host typed since the last call (only with `profile.separateEcho`).
-    public func takeEcho() -> [UInt8] {
+    package func takeEcho() -> [UInt8] {
         defer { echoOutput.removeAll(keepingCapacity: true) }
         return echoOutput
     }
 
     /// What happened since the last call.
-    public func takeEvents() -> [ModemEvent] {
+    package func takeEvents() -> [ModemEvent] {
         defer { events.removeAll(keepingCapacity: true) }
         return events
     }
 
     /// Whether an SMS body is being typed.
-    public var isInPrompt: Bool { assembler.inPrompt }
+    package var isInPrompt: Bool { assembler.inPrompt }
 
     /// The earliest time `advance(to:)` has something to do.
-    public var nextDeadline: UInt64? {
+    package var nextDeadline: UInt64? {
         ([telephony.ringAt].compactMap { $0 } + Array(telephony.alertAt.values) + Array(telephony.giveUpAt.values))
             .min()
     }
 
     /// Runs what is due at `now` (rings, alerting, no-answer).
-    public func advance(to time: UInt64) {
+    package func advance(to time: UInt64) {
         if time > now { now = time }
         for (id, at) in telephony.alertAt.sorted(by: { $0.key < $1.key }) where at <= now {
             telephony.alertAt[id] = nil

@@ -2,5 +2,5 @@
 // pulling in YAML; the configuration keeps its names for it.
 import Endpoints
 
-public typealias Endpoint = Endpoints.Endpoint
-public typealias EndpointParseError = Endpoints.EndpointParseError
+package typealias Endpoint = Endpoints.Endpoint
+package typealias EndpointParseError = Endpoints.EndpointParseError

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DeviceKit
 import Glibc
+import HubLogging
 import HubServer
 import HubSystem
 import Logging

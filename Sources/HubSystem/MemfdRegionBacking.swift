@@ -1,7 +1,5 @@
-import HubSystem
-import Hypervisor
-
-/// A shared region's bytes in a memfd mapped `MAP_SHARED` into the hub, so that TCP guests'
+/// A shared region's bytes in a memfd (the hub's `RegionBacking` for regions; `HubServer` declares the
+/// conformance) mapped `MAP_SHARED` into the hub, so that TCP guests'
 /// `REGION_READ`/`REGION_WRITE` and Unix-socket guests' own mappings of the descriptor
 /// (`Protocols/guest.md` §8.5) see the same bytes.
 ///
@@ -17,14 +15,14 @@ import Hypervisor
 /// is an open by path, checked against the inode's mode, so it fails for every other uid without
 /// `CAP_DAC_OVERRIDE` (and read-write for the owner too), and only the hub's uid owns the inode and could
 /// give bits back. `Protocols/guest.md` §8.5 says which guests this holds against and why a seal cannot.
-final class MemfdRegionBacking: RegionBacking {
-    let sizeBytes: UInt64
+package final class MemfdRegionBacking {
+    package let sizeBytes: UInt64
     /// The read-write memfd. Sent as is for read-write grants.
-    let descriptor: Int32
+    package let descriptor: Int32
     private let mapping: SharedMapping
 
     /// Creates and maps a memfd of `sizeBytes`; nil when the kernel refuses (the caller falls back to the heap).
-    init?(name: String, sizeBytes: UInt64) {
+    package init?(name: String, sizeBytes: UInt64) {
         guard sizeBytes <= UInt64(Int.max),
             let fd = try? Memfd.create(name: "handsethub:\(name)", size: sizeBytes)
         else { return nil }
@@ -45,14 +43,14 @@ final class MemfdRegionBacking: RegionBacking {
         Descriptors.close(descriptor)
     }
 
-    func read(offset: UInt64, count: Int) -> [UInt8] {
+    package func read(offset: UInt64, count: Int) -> [UInt8] {
         let bytes = mapping.bytes
         guard bytes.count > 0, count > 0 else { return [] }
         // SAFETY: the model checked offset + count <= sizeBytes, the mapping's length, alive as long as self.
         return Array(bytes[Int(offset)..<(Int(offset) + count)])
     }
 
-    func write(offset: UInt64, bytes: some Collection<UInt8>) {
+    package func write(offset: UInt64, bytes: some Collection<UInt8>) {
         let target = mapping.bytes
         guard target.count > 0, !bytes.isEmpty else { return }
         // SAFETY: the model checked offset + bytes.count <= sizeBytes, the mapping's length, alive as long as self.
@@ -62,19 +60,19 @@ final class MemfdRegionBacking: RegionBacking {
 
     /// Calls `body` with the mapping (empty for a zero-size backing). Another process may be writing it
     /// meanwhile: readers must treat the bytes as untrusted and possibly torn.
-    func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+    package func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
         // SAFETY: the mapping covers sizeBytes and lives as long as self; the seals keep the file that long.
         body(UnsafeRawBufferPointer(mapping.bytes))
     }
 
     /// A duplicate of the read-write descriptor, for a transfer that closes what it sends. -1 on failure.
-    func duplicateDescriptor() -> Int32 { (try? Descriptors.duplicate(descriptor)) ?? -1 }
+    package func duplicateDescriptor() -> Int32 { (try? Descriptors.duplicate(descriptor)) ?? -1 }
 
     /// A new descriptor for the same memory that can only be mapped for reading: the memfd reopened
     /// `O_RDONLY` through `/proc/self/fd`, a fresh open file description per grantee (a shared one would
     /// share its file offset, status flags and OFD locks between guests). Sealing the memfd against writes
     /// is not an option, as the hub and read-write grantees write it. The caller closes the result.
-    func openReadOnly() throws(SystemError) -> Int32 {
+    package func openReadOnly() throws(SystemError) -> Int32 {
         try Memfd.openReadOnly(descriptor)
     }
 }
