@@ -96,10 +96,17 @@ let package = Package(
                 "PlatformConfig", "Wire",
             ],
             swiftSettings: hotPathSettings),
+        // The HTTP/1.1 request head and responses, and the Prometheus text format (Protocols/http.md). Pure.
+        .target(name: "HTTPWire"),
+        // The HTTP listener: /metrics, /healthz, /readyz, the http.* methods (Protocols/http.md).
+        .target(
+            name: "HTTPServer",
+            dependencies: ["DeviceKit", "HTTPWire", "EventLoop", "ControlWire", "JSON", "PlatformConfig"]),
         .target(
             name: "HubServer",
             dependencies: [
-                "DeviceKit", "EthernetServer", "EventLoop", "Wire", "GuestWire", "ControlWire", "JSON", "Events",
+                "DeviceKit", "EthernetServer", "HTTPServer", "EventLoop", "Wire", "GuestWire", "ControlWire", "JSON",
+                "Events",
                 "PlatformConfig",
                 "Hypervisor",
                 "ATWire", "Modem", "EthernetWire", "Ethernet", "RFBWire", "Framebuffer",
@@ -165,6 +172,13 @@ let package = Package(
         .testTarget(
             name: "DeviceKitTests",
             dependencies: ["DeviceKit", "DeviceKitTesting", "EventLoop", "ControlWire", "JSON", "PlatformConfig"]),
+        .testTarget(name: "HTTPWireTests", dependencies: ["HTTPWire", "JSON", "VectorSupport"]),
+        .testTarget(
+            name: "HTTPServerTests",
+            dependencies: [
+                "HTTPServer", "HTTPWire", "DeviceKit", "DeviceKitTesting", "EventLoop", "ControlWire", "JSON",
+                "PlatformConfig",
+            ]),
         .testTarget(
             name: "EthernetServerTests",
             dependencies: [

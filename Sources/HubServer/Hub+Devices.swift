@@ -1,6 +1,8 @@
+import ControlWire
 import DeviceKit
 import EthernetServer
 import EventLoop
+import HTTPServer
 import Hypervisor
 import JSON
 import PlatformConfig
@@ -9,7 +11,7 @@ import PlatformConfig
 /// (`Sources/ARCHITECTURE.md`, "Where a new device goes").
 extension Hub {
     func makeDevices() -> [any HubDevice] {
-        [ModemDevice(), EthernetDevice(), FramebufferDevice()]
+        [ModemDevice(), EthernetDevice(), FramebufferDevice(), HTTPDevice()]
     }
 }
 
@@ -54,4 +56,23 @@ extension Hub: DeviceHost {
         gate.watch(listener)
         return listener
     }
+
+    package func callMethod(_ name: String, params: JSON?) -> Result<JSON, ControlError> {
+        guard let method = router.methods[name] else { return .failure(.methodNotFound(name)) }
+        let call = ControlCall(id: .int(0), method: name, params: params, caller: nil)
+        do {
+            switch try method.handler(call) {
+            case .result(let value): return .success(value)
+            case .error(let error): return .failure(error)
+            case .deferred:
+                // Nobody will read a later answer: forget the call as a vanished client's.
+                call.callerClosed()
+                return .failure(.invalidRequest("\(name) answers later", reason: "deferred"))
+            }
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    package var isReady: Bool { devicesStarted && !isShuttingDown }
 }

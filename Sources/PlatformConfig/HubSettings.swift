@@ -14,6 +14,15 @@ public struct HubSettings: Sendable, Equatable {
     /// the platform's hypervisor: real-time partitions launched at `SCHED_FIFO` wait for it on every interrupt and
     /// message, so it should run at or above them (see `Deploy/config-reference.md`).
     public var realTimePriority: Int
+    /// The HTTP listener (`Protocols/http.md`: `/metrics`, `/healthz`, `/readyz`) listens on each of these.
+    /// Default: none.
+    package var httpEndpoints: [Endpoint] = []
+    /// Bearer token `/metrics` asks for on an HTTP endpoint off loopback (`Protocols/http.md` §5); when unset,
+    /// `controlToken` is asked for there. One of the two is required when an HTTP TCP endpoint is not loopback.
+    package var httpToken: String?
+
+    /// The token `/metrics` asks for off loopback: `httpToken`, else `controlToken`.
+    package var effectiveHTTPToken: String? { httpToken ?? controlToken }
 
     public static let defaultControlEndpoints: [Endpoint] = [
         .tcp(host: "127.0.0.1", port: 7400), .unix(path: "/tmp/handsethub/control.sock"),

@@ -69,7 +69,7 @@ struct ConfigDecoder {
                 node, at: path,
                 allowed: [
                     "controlEndpoints", "controlToken", "guestEndpoints", "handshakeTimeoutMs", "limits",
-                    "realTimePriority",
+                    "realTimePriority", "httpEndpoints", "httpToken",
                 ])
         else { return hub }
         if let node = fields.values["controlEndpoints"] {
@@ -83,6 +83,10 @@ struct ConfigDecoder {
         hub.handshakeTimeoutMs = fields.read("handshakeTimeoutMs", reader.int) ?? hub.handshakeTimeoutMs
         if let node = fields.optional("limits") { hub.limits = limits(node, fields.path("limits")) }
         hub.realTimePriority = fields.read("realTimePriority", reader.int) ?? hub.realTimePriority
+        if let node = fields.values["httpEndpoints"] {
+            hub.httpEndpoints = list(node, fields.path("httpEndpoints"), Self.placeholderEndpoint, reader.endpoint)
+        }
+        hub.httpToken = fields.read("httpToken", reader.string)
         return hub
     }
 
