@@ -53,6 +53,8 @@ let package = Package(
         // The shared screen: surfaces, layout, focus, preemption, damage, keypad mapping, PNG. Pure; it does not
         // depend on the RFB codec.
         .target(name: "Framebuffer", dependencies: ["Zlib", "ScreenGeometry"]),
+        // The framebuffer guest channel's commands and events (Protocols/framebuffer.md §3): a pure codec.
+        .target(name: "FramebufferWire"),
         .target(name: "Wire"),
         .target(name: "GuestWire", dependencies: ["Wire"]),
         // AT command lines, result codes and SMS PDUs (3GPP TS 27.007 / 27.005 / 23.040): pure codecs.
@@ -70,6 +72,15 @@ let package = Package(
         .target(name: "ControlWire", dependencies: ["Wire", "JSON"]),
         // Hub-wide event log: sequence numbers, topic filters, replay ring, bounded per-client outboxes.
         .target(name: "Events", dependencies: ["JSON"]),
+        // The management command envelope (Protocols/management.md §2): a pure codec, no cryptography.
+        .target(name: "ManagementWire"),
+        // Verifying management commands (Protocols/management.md §4): authorities, k-of-n Ed25519 signatures,
+        // counters, expiry, grants, key rotation, the audit log. Pure: time passed in, persistence the caller's.
+        .target(
+            name: "Management",
+            dependencies: [
+                "ManagementWire", "PlatformConfig", "JSON", .product(name: "Crypto", package: "swift-crypto"),
+            ]),
         // Configuration values, their validation, `Limits` and the reference handset: pure, no YAML parser, no I/O.
         .target(name: "PlatformConfig", dependencies: ["Endpoints"]),
         // Reads a configuration: YAML decoding (Yams, and libyaml's events to bound aliases) and the files it
@@ -102,14 +113,41 @@ let package = Package(
         .target(
             name: "HTTPServer",
             dependencies: ["DeviceKit", "HTTPWire", "EventLoop", "ControlWire", "JSON", "PlatformConfig"]),
+        // The framebuffer device: screens, RFB viewers, guest drawing channels, fb.* methods and waits.
+        .target(
+            name: "FramebufferServer",
+            dependencies: [
+                "DeviceKit", "HubSystem", "EventLoop", "ControlWire", "JSON", "GuestWire", "PlatformConfig", "RFBWire",
+                "Framebuffer", "FramebufferWire", "Zlib", "ScreenGeometry",
+            ]),
+        // The modem-simulator link (Protocols/modem.md §6.1): frames, their decoder, the hello. Pure.
+        .target(name: "ModemSimWire", dependencies: ["Wire", "JSON"]),
+        // The modem device: AT ports, the guest channel, the modem.* methods, the remote-simulator link and
+        // `hubd modem-sim` (Protocols/modem.md).
+        .target(
+            name: "ModemServer",
+            dependencies: [
+                "DeviceKit", "HubSystem", "ATWire", "Modem", "ModemSimWire", "EventLoop", "ControlWire", "JSON",
+                "GuestWire",
+                "PlatformConfig", .product(name: "Logging", package: "swift-log"),
+            ]),
+        // The management plane on DeviceKit (Protocols/management.md): verification, trusted state and audit log
+        // in hub.stateDirectory, the mgmt.* methods.
+        .target(
+            name: "ManagementServer",
+            dependencies: [
+                "DeviceKit", "Management", "ManagementWire", "HubSystem", "ControlWire", "GuestWire", "JSON",
+                "PlatformConfig",
+            ]),
         .target(
             name: "HubServer",
             dependencies: [
-                "DeviceKit", "EthernetServer", "HTTPServer", "EventLoop", "Wire", "GuestWire", "ControlWire", "JSON",
-                "Events",
+                "DeviceKit", "EthernetServer", "HTTPServer", "ModemServer", "ManagementServer", "Management",
+                "EventLoop", "Wire",
+                "GuestWire", "ControlWire", "JSON", "Events",
                 "PlatformConfig",
                 "Hypervisor",
-                "ATWire", "Modem", "EthernetWire", "Ethernet", "RFBWire", "Framebuffer",
+                "ATWire", "Modem", "EthernetWire", "Ethernet", "RFBWire", "Framebuffer", "FramebufferServer",
                 "HubSystem", "PlatformConfigLoader", "Zlib",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -121,13 +159,14 @@ let package = Package(
         .target(
             name: "HubGuest",
             dependencies: [
-                "GuestWire", "Wire", "Endpoints", "ClientSocket", .product(name: "Crypto", package: "swift-crypto"),
+                "GuestWire", "ManagementWire", "Wire", "Endpoints", "ClientSocket",
+                .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .target(name: "HubControlClient", dependencies: ["ControlWire", "JSON", "Endpoints", "ClientSocket"]),
         .executableTarget(
             name: "hubd",
             dependencies: [
-                "HubServer", "DeviceKit", "PlatformConfig", "PlatformConfigLoader",
+                "HubServer", "DeviceKit", "ModemServer", "PlatformConfig", "PlatformConfigLoader",
                 "HubSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -135,8 +174,9 @@ let package = Package(
         .executableTarget(
             name: "hubctl",
             dependencies: [
-                "HubControlClient", "ControlWire", "JSON",
+                "HubControlClient", "ControlWire", "JSON", "Management", "ManagementWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]),
         // Load generator for Tools/benchmarks: guest ping-pong, floods, throughput, many guests.
         .executableTarget(name: "hubbench", dependencies: ["HubGuest", "GuestWire"]),
@@ -165,10 +205,31 @@ let package = Package(
         .testTarget(name: "EthernetTests", dependencies: ["Ethernet", "EthernetWire", "VectorSupport"]),
         .testTarget(name: "ControlWireTests", dependencies: ["ControlWire", "Wire", "JSON", "VectorSupport"]),
         .testTarget(name: "EventsTests", dependencies: ["Events", "JSON"]),
+        .testTarget(
+            name: "ManagementServerTests",
+            dependencies: [
+                "ManagementServer", "Management", "ManagementWire", "DeviceKit", "DeviceKitTesting", "ControlWire",
+                "JSON", "PlatformConfig", .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+        .testTarget(name: "ManagementWireTests", dependencies: ["ManagementWire", "VectorSupport"]),
+        .testTarget(
+            name: "ManagementTests",
+            dependencies: [
+                "Management", "ManagementWire", "PlatformConfig", "JSON", "VectorSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
         .testTarget(name: "RFBWireTests", dependencies: ["RFBWire", "CZlib", "Wire", "VectorSupport"]),
         .testTarget(name: "FramebufferTests", dependencies: ["Framebuffer", "Wire", "Zlib", "VectorSupport"]),
         .testTarget(name: "PlatformConfigTests", dependencies: ["PlatformConfig", "PlatformConfigLoader"]),
-        .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor", "TestSupport"]),
+        .testTarget(name: "FramebufferWireTests", dependencies: ["FramebufferWire", "Wire", "VectorSupport"]),
+        .testTarget(
+            name: "FramebufferServerTests",
+            dependencies: [
+                "FramebufferServer", "DeviceKit", "DeviceKitTesting", "EventLoop", "ControlWire", "JSON", "GuestWire",
+                "PlatformConfig", "RFBWire", "Framebuffer", "FramebufferWire", "Zlib", "ScreenGeometry",
+                "VectorSupport",
+            ]),
+        .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor", "PlatformConfig", "TestSupport"]),
         .testTarget(
             name: "DeviceKitTests",
             dependencies: ["DeviceKit", "DeviceKitTesting", "EventLoop", "ControlWire", "JSON", "PlatformConfig"]),
@@ -178,6 +239,13 @@ let package = Package(
             dependencies: [
                 "HTTPServer", "HTTPWire", "DeviceKit", "DeviceKitTesting", "EventLoop", "ControlWire", "JSON",
                 "PlatformConfig",
+            ]),
+        .testTarget(name: "ModemSimWireTests", dependencies: ["ModemSimWire", "Wire", "JSON", "VectorSupport"]),
+        .testTarget(
+            name: "ModemServerTests",
+            dependencies: [
+                "ModemServer", "ModemSimWire", "DeviceKit", "DeviceKitTesting", "Modem", "ATWire", "EventLoop",
+                "ControlWire", "JSON", "PlatformConfig",
             ]),
         .testTarget(
             name: "EthernetServerTests",
@@ -189,6 +257,9 @@ let package = Package(
             name: "HubServerTests",
             dependencies: [
                 "HubServer", "DeviceKit", "HubControlClient", "HubGuest", "EventLoop", "TestSupport", "HubSystem",
+                "EthernetWire", "GuestWire", "JSON", "Modem", "PlatformConfig", "PlatformConfigLoader",
+                "ManagementWire", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ]),
     ],
     swiftLanguageModes: [.v6]

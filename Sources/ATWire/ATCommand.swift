@@ -1,11 +1,11 @@
 /// One parameter of an extended command: a quoted string, a bare value (number or token), or omitted.
-public enum ATParameter: Sendable, Equatable {
+package enum ATParameter: Sendable, Equatable {
     case omitted
     case quoted(String)
     case bare(String)
 
     /// The integer for a bare decimal value.
-    public var int: Int? {
+    package var int: Int? {
         if case .bare(let text) = self, !text.isEmpty, text.count <= 10, text.allSatisfy(\.isASCII),
             text.allSatisfy(\.isNumber)
         {
@@ -15,19 +15,19 @@ public enum ATParameter: Sendable, Equatable {
     }
 
     /// The text of a quoted or bare value.
-    public var string: String? {
+    package var string: String? {
         switch self {
         case .quoted(let text), .bare(let text): text
         case .omitted: nil
         }
     }
 
-    public var isOmitted: Bool { self == .omitted }
+    package var isOmitted: Bool { self == .omitted }
 }
 
 /// One command of a command line.
-public struct ATCommand: Sendable, Equatable {
-    public enum Form: Sendable, Equatable {
+package struct ATCommand: Sendable, Equatable {
+    package enum Form: Sendable, Equatable {
         /// `AT+CSQ`, `ATA`, `ATE1` (the digit is the argument).
         case execute
         /// `AT+CMGF=1`.
@@ -39,35 +39,35 @@ public struct ATCommand: Sendable, Equatable {
     }
 
     /// Uppercased: `+CMGF`, `E`, `&F`, `D`, `S0`.
-    public var name: String
-    public var form: Form
-    public var parameters: [ATParameter]
+    package var name: String
+    package var form: Form
+    package var parameters: [ATParameter]
     /// For basic commands, the text after the letter (`1` in `E1`, the dial string in `D`).
-    public var argument: String
+    package var argument: String
 
-    public init(name: String, form: Form, parameters: [ATParameter] = [], argument: String = "") {
+    package init(name: String, form: Form, parameters: [ATParameter] = [], argument: String = "") {
         self.name = name
         self.form = form
         self.parameters = parameters
         self.argument = argument
     }
 
-    public func parameter(_ index: Int) -> ATParameter { index < parameters.count ? parameters[index] : .omitted }
+    package func parameter(_ index: Int) -> ATParameter { index < parameters.count ? parameters[index] : .omitted }
 }
 
 /// Why a command line did not parse; the modem answers `ERROR`.
-public struct ATParseError: Error, Equatable, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
+package struct ATParseError: Error, Equatable, CustomStringConvertible {
+    package var description: String
+    package init(_ description: String) { self.description = description }
 }
 
 /// Parses a command line (`AT` prefix included) into its commands (V.250 §5.3-5.4): basic commands
 /// (`E0`, `&F`, `S7=30`, `D…`), extended ones (`+NAME`, `+NAME=…`, `+NAME?`, `+NAME=?`), separated by `;`.
-public enum ATCommandParser {
-    public static let maxCommandsPerLine = 64
-    public static let maxParameters = 32
+package enum ATCommandParser {
+    package static let maxCommandsPerLine = 64
+    package static let maxParameters = 32
 
-    public static func parse(_ line: String) throws(ATParseError) -> [ATCommand] {
+    package static func parse(_ line: String) throws(ATParseError) -> [ATCommand] {
         let chars = Array(line.unicodeScalars)
         guard chars.count >= 2, chars[0] == "A" || chars[0] == "a", chars[1] == "T" || chars[1] == "t" else {
             throw ATParseError("a command line starts with AT")

@@ -1,8 +1,8 @@
 /// Turns the bytes a host writes to a modem into command lines and SMS bodies (ITU-T V.250 §5.2,
 /// 3GPP TS 27.005 §3.5.1 for the `> ` prompt). Chunking-safe: any split of the input gives the same events.
-public struct ATLineAssembler: Sendable {
+package struct ATLineAssembler: Sendable {
     /// What the assembler recognised.
-    public enum Event: Sendable, Equatable {
+    package enum Event: Sendable, Equatable {
         /// A command line without its terminator, trimmed of surrounding spaces.
         case line(String)
         /// A line that held bytes no command line may contain (NUL, other control characters, non-ASCII).
@@ -19,7 +19,7 @@ public struct ATLineAssembler: Sendable {
         case promptTooLong(length: Int)
     }
 
-    public static let defaultMaxLineBytes = 2048
+    package static let defaultMaxLineBytes = 2048
     static let cr: UInt8 = 0x0D
     static let lf: UInt8 = 0x0A
     static let backspace: UInt8 = 0x08
@@ -27,29 +27,29 @@ public struct ATLineAssembler: Sendable {
     static let esc: UInt8 = 0x1B
 
     /// Echo characters back (ATE1).
-    public var echo = true
+    package var echo = true
     /// Longest command line or SMS body accepted, in bytes.
-    public var maxLineBytes: Int
+    package var maxLineBytes: Int
     /// Whether an SMS body is being typed after a `> ` prompt.
-    public private(set) var inPrompt = false
+    package private(set) var inPrompt = false
 
     private var buffer: [UInt8] = []
     private var length = 0
     private var overflowed = false
     private var dirty = false
 
-    public init(maxLineBytes: Int = ATLineAssembler.defaultMaxLineBytes) {
+    package init(maxLineBytes: Int = ATLineAssembler.defaultMaxLineBytes) {
         self.maxLineBytes = maxLineBytes
     }
 
     /// Switches to SMS-body mode (after the modem printed `> `).
-    public mutating func enterPrompt() {
+    package mutating func enterPrompt() {
         inPrompt = true
         resetLine()
     }
 
     /// Leaves SMS-body mode without an event (the modem gave up, e.g. the backend went away).
-    public mutating func cancelPrompt() {
+    package mutating func cancelPrompt() {
         inPrompt = false
         resetLine()
     }
@@ -62,7 +62,7 @@ public struct ATLineAssembler: Sendable {
     }
 
     /// Consumes bytes; appends what to echo to `echoOut` and returns what was recognised, in order.
-    public mutating func feed(_ bytes: some Sequence<UInt8>, echoOut: inout [UInt8]) -> [Event] {
+    package mutating func feed(_ bytes: some Sequence<UInt8>, echoOut: inout [UInt8]) -> [Event] {
         var events: [Event] = []
         for byte in bytes {
             if inPrompt {

@@ -1,8 +1,8 @@
 /// Final result codes (ITU-T V.250 §5.7.1) with their numeric forms for ATV0.
-public enum ATResultCode: Int, Sendable, Equatable {
+package enum ATResultCode: Int, Sendable, Equatable {
     case ok = 0, connect = 1, ring = 2, noCarrier = 3, error = 4, noDialtone = 6, busy = 7, noAnswer = 8
 
-    public var verbose: String {
+    package var verbose: String {
         switch self {
         case .ok: "OK"
         case .connect: "CONNECT"
@@ -17,34 +17,34 @@ public enum ATResultCode: Int, Sendable, Equatable {
 }
 
 /// How a modem frames what it sends, per ATV and ATQ.
-public struct ATFormatter: Sendable, Equatable {
+package struct ATFormatter: Sendable, Equatable {
     /// ATV1 (text) or ATV0 (digits).
-    public var verbose = true
+    package var verbose = true
     /// ATQ1: result codes are suppressed; information text still goes out.
-    public var quiet = false
+    package var quiet = false
 
-    public init(verbose: Bool = true, quiet: Bool = false) {
+    package init(verbose: Bool = true, quiet: Bool = false) {
         self.verbose = verbose
         self.quiet = quiet
     }
 
     /// An information line (`+CSQ: 20,99`) or an unsolicited result.
-    public func information(_ text: String) -> [UInt8] {
+    package func information(_ text: String) -> [UInt8] {
         verbose ? Array("\r\n\(text)\r\n".utf8) : Array("\(text)\r\n".utf8)
     }
 
     /// A final result code.
-    public func result(_ code: ATResultCode) -> [UInt8] {
+    package func result(_ code: ATResultCode) -> [UInt8] {
         if quiet { return [] }
         return verbose ? Array("\r\n\(code.verbose)\r\n".utf8) : Array("\(code.rawValue)\r".utf8)
     }
 
     /// A final result that has no numeric form (`+CME ERROR: 3`, `+CMS ERROR: 304`).
-    public func extendedResult(_ text: String) -> [UInt8] {
+    package func extendedResult(_ text: String) -> [UInt8] {
         if quiet { return [] }
         return verbose ? Array("\r\n\(text)\r\n".utf8) : Array("\(text)\r\n".utf8)
     }
 
     /// The SMS body prompt.
-    public var prompt: [UInt8] { Array("\r\n> ".utf8) }
+    package var prompt: [UInt8] { Array("\r\n> ".utf8) }
 }

@@ -1,5 +1,5 @@
 /// The GSM 7-bit default alphabet and its extension table (3GPP TS 23.038 §6.2.1), and septet packing.
-public enum GSM7 {
+package enum GSM7 {
     /// Code point for each septet of the default alphabet; 0x1B is the escape to the extension table.
     static let basic: [Unicode.Scalar] = Array(
         ("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\u{1B}ÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -22,7 +22,7 @@ public enum GSM7 {
     }()
 
     /// The septets for `text`, extension characters as escape + code; nil if a character has no GSM form.
-    public static func septets(_ text: String) -> [UInt8]? {
+    package static func septets(_ text: String) -> [UInt8]? {
         var out: [UInt8] = []
         out.reserveCapacity(text.unicodeScalars.count)
         for scalar in text.unicodeScalars {
@@ -39,10 +39,10 @@ public enum GSM7 {
     }
 
     /// Whether every character of `text` exists in the default alphabet or its extension.
-    public static func canEncode(_ text: String) -> Bool { septets(text) != nil }
+    package static func canEncode(_ text: String) -> Bool { septets(text) != nil }
 
     /// Text for septets; an unknown extension code decodes as its basic-table character (TS 23.038 note).
-    public static func text(_ septets: some Collection<UInt8>) -> String {
+    package static func text(_ septets: some Collection<UInt8>) -> String {
         var scalars = String.UnicodeScalarView()
         var escaped = false
         for raw in septets {
@@ -65,7 +65,7 @@ public enum GSM7 {
     }
 
     /// Packs septets LSB-first into octets, after `fillBits` zero bits (used to align after a UDH).
-    public static func pack(_ septets: [UInt8], fillBits: Int = 0) -> [UInt8] {
+    package static func pack(_ septets: [UInt8], fillBits: Int = 0) -> [UInt8] {
         let totalBits = fillBits + septets.count * 7
         var out = [UInt8](repeating: 0, count: (totalBits + 7) / 8)
         var bit = fillBits
@@ -79,7 +79,7 @@ public enum GSM7 {
     }
 
     /// Unpacks `count` septets starting after `fillBits`; nil if the octets are too few.
-    public static func unpack(_ octets: some Collection<UInt8>, count: Int, fillBits: Int = 0) -> [UInt8]? {
+    package static func unpack(_ octets: some Collection<UInt8>, count: Int, fillBits: Int = 0) -> [UInt8]? {
         let bytes = Array(octets)
         guard count >= 0, fillBits + count * 7 <= bytes.count * 8 else { return nil }
         var out: [UInt8] = []

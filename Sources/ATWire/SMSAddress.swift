@@ -1,7 +1,7 @@
 /// Why a PDU could not be decoded or built.
-public struct SMSPDUError: Error, Equatable, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
+package struct SMSPDUError: Error, Equatable, CustomStringConvertible {
+    package var description: String
+    package init(_ description: String) { self.description = description }
 }
 
 /// A bounds-checked cursor over PDU octets.
@@ -29,19 +29,19 @@ struct PDUCursor {
 }
 
 /// An SMS address (TS 23.040 §9.1.2.5): a phone number in semi-octets or an alphanumeric sender.
-public struct SMSAddress: Sendable, Equatable {
+package struct SMSAddress: Sendable, Equatable {
     /// Digits with a leading `+` for international numbers, or the alphanumeric text.
-    public var number: String
+    package var number: String
     /// Type-of-address octet: 0x91 international, 0x81 unknown/national, 0xD0 alphanumeric.
-    public var typeOfAddress: UInt8
+    package var typeOfAddress: UInt8
 
-    public init(number: String, typeOfAddress: UInt8) {
+    package init(number: String, typeOfAddress: UInt8) {
         self.number = number
         self.typeOfAddress = typeOfAddress
     }
 
     /// `+digits` → international, digits → unknown, anything else → alphanumeric (GSM 7-bit).
-    public init(_ text: String) {
+    package init(_ text: String) {
         let digits = text.hasPrefix("+") ? text.dropFirst() : Substring(text)
         if !digits.isEmpty, digits.allSatisfy({ "0123456789*#abc".contains($0) }) {
             self.init(number: text, typeOfAddress: text.hasPrefix("+") ? 0x91 : 0x81)
@@ -51,7 +51,7 @@ public struct SMSAddress: Sendable, Equatable {
     }
 
     /// The type as `+CMGS`/`+CLIP` print it: 145 international, 129 otherwise.
-    public var isInternational: Bool { typeOfAddress & 0x70 == 0x10 }
+    package var isInternational: Bool { typeOfAddress & 0x70 == 0x10 }
     var isAlphanumeric: Bool { typeOfAddress & 0x70 == 0x50 }
 
     static let semiOctetDigits = Array("0123456789*#abc".utf8)
@@ -91,13 +91,13 @@ public struct SMSAddress: Sendable, Equatable {
     }
 
     /// TP address field: length in semi-octets, type, value.
-    public func encoded() throws(SMSPDUError) -> [UInt8] {
+    package func encoded() throws(SMSPDUError) -> [UInt8] {
         let (count, octets) = try semiOctets()
         return [UInt8(count), typeOfAddress] + octets
     }
 
     /// RP (service centre) address field: length in octets including the type; `[0]` for "use the default".
-    public func encodedServiceCentre() throws(SMSPDUError) -> [UInt8] {
+    package func encodedServiceCentre() throws(SMSPDUError) -> [UInt8] {
         let (_, octets) = try semiOctets()
         return [UInt8(octets.count + 1), typeOfAddress] + octets
     }
@@ -142,14 +142,14 @@ public struct SMSAddress: Sendable, Equatable {
 
 /// TP-SCTS: a service-centre timestamp with its time-zone offset in quarter hours.
 public struct SMSTimestamp: Sendable, Equatable {
-    public var year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int
+    package var year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int
     /// Offset from UTC in quarters of an hour (−79…79).
-    public var zoneQuarters: Int
+    package var zoneQuarters: Int
     /// The TS 23.040 §9.2.3.11 sign bit, kept on its own so a "−0" zone (sign set, zero quarters, as
     /// some service centres send) prints as `-00` and re-encodes byte for byte.
-    public var zoneNegative: Bool
+    package var zoneNegative: Bool
 
-    public init(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int, zoneQuarters: Int = 0) {
+    package init(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int, zoneQuarters: Int = 0) {
         (self.year, self.month, self.day, self.hour, self.minute, self.second) = (
             year, month, day, hour, minute, second
         )
@@ -186,7 +186,7 @@ public struct SMSTimestamp: Sendable, Equatable {
     }
 
     /// `yy/MM/dd,hh:mm:ss±zz` as text-mode SMS commands print it.
-    public var text: String {
+    package var text: String {
         func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
         let sign = zoneQuarters < 0 || zoneNegative ? "-" : "+"
         return "\(two(year % 100))/\(two(month))/\(two(day)),\(two(hour)):\(two(minute)):\(two(second))"

@@ -1,5 +1,5 @@
 /// TP-VP of an SMS-SUBMIT (TS 23.040 §9.2.3.12).
-public enum SMSValidity: Sendable, Equatable {
+package enum SMSValidity: Sendable, Equatable {
     case none
     /// One octet, relative format.
     case relative(UInt8)
@@ -10,17 +10,17 @@ public enum SMSValidity: Sendable, Equatable {
 
 /// An SMS-DELIVER TPDU (network → handset), TS 23.040 §9.2.2.1.
 public struct SMSDeliver: Sendable, Equatable {
-    public var originator: SMSAddress
-    public var protocolIdentifier: UInt8
-    public var dataCodingScheme: UInt8
-    public var timestamp: SMSTimestamp
-    public var userData: SMSUserData
+    package var originator: SMSAddress
+    package var protocolIdentifier: UInt8
+    package var dataCodingScheme: UInt8
+    package var timestamp: SMSTimestamp
+    package var userData: SMSUserData
     /// TP-MMS inverted: whether the service centre has more messages waiting.
-    public var moreMessagesToSend: Bool
-    public var replyPath: Bool
-    public var statusReportIndication: Bool
+    package var moreMessagesToSend: Bool
+    package var replyPath: Bool
+    package var statusReportIndication: Bool
 
-    public init(
+    package init(
         originator: SMSAddress, timestamp: SMSTimestamp, userData: SMSUserData, protocolIdentifier: UInt8 = 0,
         dataCodingScheme: UInt8? = nil, moreMessagesToSend: Bool = false
     ) {
@@ -34,7 +34,7 @@ public struct SMSDeliver: Sendable, Equatable {
         statusReportIndication = false
     }
 
-    public func encoded() throws(SMSPDUError) -> [UInt8] {
+    package func encoded() throws(SMSPDUError) -> [UInt8] {
         var first: UInt8 = 0x00
         if !moreMessagesToSend { first |= 0x04 }
         if statusReportIndication { first |= 0x20 }
@@ -45,7 +45,7 @@ public struct SMSDeliver: Sendable, Equatable {
             + [udl] + ud
     }
 
-    public static func decode(_ tpdu: some Collection<UInt8>) throws(SMSPDUError) -> SMSDeliver {
+    package static func decode(_ tpdu: some Collection<UInt8>) throws(SMSPDUError) -> SMSDeliver {
         var cursor = PDUCursor(tpdu)
         let first = try cursor.byte("first octet")
         guard first & 0x03 == 0x00 else { throw SMSPDUError("TP-MTI \(first & 0x03) is not SMS-DELIVER") }
@@ -65,18 +65,18 @@ public struct SMSDeliver: Sendable, Equatable {
 }
 
 /// An SMS-SUBMIT TPDU (handset → network), TS 23.040 §9.2.2.2.
-public struct SMSSubmit: Sendable, Equatable {
-    public var messageReference: UInt8
-    public var destination: SMSAddress
-    public var protocolIdentifier: UInt8
-    public var dataCodingScheme: UInt8
-    public var validity: SMSValidity
-    public var userData: SMSUserData
-    public var rejectDuplicates: Bool
-    public var statusReportRequest: Bool
-    public var replyPath: Bool
+package struct SMSSubmit: Sendable, Equatable {
+    package var messageReference: UInt8
+    package var destination: SMSAddress
+    package var protocolIdentifier: UInt8
+    package var dataCodingScheme: UInt8
+    package var validity: SMSValidity
+    package var userData: SMSUserData
+    package var rejectDuplicates: Bool
+    package var statusReportRequest: Bool
+    package var replyPath: Bool
 
-    public init(
+    package init(
         messageReference: UInt8, destination: SMSAddress, userData: SMSUserData, validity: SMSValidity = .none,
         protocolIdentifier: UInt8 = 0, dataCodingScheme: UInt8? = nil
     ) {
@@ -91,7 +91,7 @@ public struct SMSSubmit: Sendable, Equatable {
         replyPath = false
     }
 
-    public func encoded() throws(SMSPDUError) -> [UInt8] {
+    package func encoded() throws(SMSPDUError) -> [UInt8] {
         var first: UInt8 = 0x01
         if rejectDuplicates { first |= 0x04 }
         var vp: [UInt8] = []
@@ -115,7 +115,7 @@ public struct SMSSubmit: Sendable, Equatable {
             + [udl] + ud
     }
 
-    public static func decode(_ tpdu: some Collection<UInt8>) throws(SMSPDUError) -> SMSSubmit {
+    package static func decode(_ tpdu: some Collection<UInt8>) throws(SMSPDUError) -> SMSSubmit {
         var cursor = PDUCursor(tpdu)
         let first = try cursor.byte("first octet")
         guard first & 0x03 == 0x01 else { throw SMSPDUError("TP-MTI \(first & 0x03) is not SMS-SUBMIT") }
@@ -143,18 +143,18 @@ public struct SMSSubmit: Sendable, Equatable {
 }
 
 /// A PDU as AT commands carry it: the service-centre address, then the TPDU.
-public struct SMSPDU: Sendable, Equatable {
+package struct SMSPDU: Sendable, Equatable {
     /// nil when the PDU says "use the default service centre" (length octet 0).
-    public var serviceCentre: SMSAddress?
-    public var tpdu: [UInt8]
+    package var serviceCentre: SMSAddress?
+    package var tpdu: [UInt8]
 
-    public init(serviceCentre: SMSAddress?, tpdu: [UInt8]) {
+    package init(serviceCentre: SMSAddress?, tpdu: [UInt8]) {
         self.serviceCentre = serviceCentre
         self.tpdu = tpdu
     }
 
     /// Splits the SMSC prefix off a PDU; `tpduLength` (the `+CMGS=<length>` value) must match what follows.
-    public static func decode(_ bytes: [UInt8], tpduLength: Int? = nil) throws(SMSPDUError) -> SMSPDU {
+    package static func decode(_ bytes: [UInt8], tpduLength: Int? = nil) throws(SMSPDUError) -> SMSPDU {
         var cursor = PDUCursor(bytes)
         let centre = try SMSAddress.decodeServiceCentre(&cursor)
         let tpdu = try cursor.take(cursor.remaining, "TPDU")
@@ -164,7 +164,7 @@ public struct SMSPDU: Sendable, Equatable {
         return SMSPDU(serviceCentre: centre, tpdu: tpdu)
     }
 
-    public func encoded() throws(SMSPDUError) -> [UInt8] {
+    package func encoded() throws(SMSPDUError) -> [UInt8] {
         (try serviceCentre?.encodedServiceCentre() ?? [0]) + tpdu
     }
 }

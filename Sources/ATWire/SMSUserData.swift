@@ -3,7 +3,7 @@ public enum SMSAlphabet: String, Sendable, Equatable {
     case gsm7, eightBit = "8bit", ucs2
 
     /// The alphabet a data-coding-scheme octet selects; compressed or reserved groups are refused.
-    public static func from(dcs: UInt8) throws(SMSPDUError) -> SMSAlphabet {
+    package static func from(dcs: UInt8) throws(SMSPDUError) -> SMSAlphabet {
         switch dcs >> 4 {
         case 0x0...0x7:
             guard dcs & 0x20 == 0 else { throw SMSPDUError("compressed user data (DCS \(dcs)) is not supported") }
@@ -21,7 +21,7 @@ public enum SMSAlphabet: String, Sendable, Equatable {
     }
 
     /// The plain DCS for this alphabet (no class, no compression).
-    public var dcs: UInt8 {
+    package var dcs: UInt8 {
         switch self {
         case .gsm7: 0x00
         case .eightBit: 0x04
@@ -32,12 +32,12 @@ public enum SMSAlphabet: String, Sendable, Equatable {
 
 /// A concatenated-message information element (IEI 0x00 with an 8-bit reference, 0x08 with 16-bit).
 public struct SMSConcatenation: Sendable, Equatable {
-    public var reference: UInt16
-    public var total: Int
-    public var sequence: Int
-    public var sixteenBitReference: Bool
+    package var reference: UInt16
+    package var total: Int
+    package var sequence: Int
+    package var sixteenBitReference: Bool
 
-    public init(reference: UInt16, total: Int, sequence: Int, sixteenBitReference: Bool = false) {
+    package init(reference: UInt16, total: Int, sequence: Int, sixteenBitReference: Bool = false) {
         self.reference = reference
         self.total = total
         self.sequence = sequence
@@ -52,16 +52,16 @@ public struct SMSConcatenation: Sendable, Equatable {
 }
 
 /// TP-UD with its header, decoded.
-public struct SMSUserData: Sendable, Equatable {
-    public var alphabet: SMSAlphabet
+package struct SMSUserData: Sendable, Equatable {
+    package var alphabet: SMSAlphabet
     /// The user-data header's information elements (without the UDHL octet), if TP-UDHI was set.
-    public var header: [UInt8]?
+    package var header: [UInt8]?
     /// The text for 7-bit and UCS2; nil for 8-bit data.
-    public var text: String?
+    package var text: String?
     /// The payload after the header: septets (7-bit) or octets (8-bit, UCS2).
-    public var payload: [UInt8]
+    package var payload: [UInt8]
 
-    public init(alphabet: SMSAlphabet, header: [UInt8]? = nil, text: String?, payload: [UInt8]) {
+    package init(alphabet: SMSAlphabet, header: [UInt8]? = nil, text: String?, payload: [UInt8]) {
         self.alphabet = alphabet
         self.header = header
         self.text = text
@@ -69,7 +69,7 @@ public struct SMSUserData: Sendable, Equatable {
     }
 
     /// User data for `text` in the given alphabet, with an optional concatenation header.
-    public static func make(
+    package static func make(
         text: String, alphabet: SMSAlphabet, concatenation: SMSConcatenation? = nil
     ) throws(SMSPDUError) -> SMSUserData {
         let header = concatenation.map(\.element)
@@ -87,7 +87,7 @@ public struct SMSUserData: Sendable, Equatable {
     }
 
     /// The concatenation element of the header, if any.
-    public var concatenation: SMSConcatenation? {
+    package var concatenation: SMSConcatenation? {
         guard let header else { return nil }
         var index = 0
         while index + 2 <= header.count {
@@ -170,7 +170,7 @@ public struct SMSUserData: Sendable, Equatable {
     /// Splits `text` into the user data of one or more parts: GSM 7-bit when every character has a GSM
     /// form, UCS2 otherwise; 160/70 per single part, 153/67 per part with a concatenation header.
     /// `forceUCS2` skips GSM 7-bit even when every character has a GSM form.
-    public static func split(_ text: String, reference: UInt16, forceUCS2: Bool = false) throws(SMSPDUError)
+    package static func split(_ text: String, reference: UInt16, forceUCS2: Bool = false) throws(SMSPDUError)
         -> [SMSUserData]
     {
         if !forceUCS2, let septets = GSM7.septets(text) {

@@ -1,7 +1,7 @@
 /// UCS2 (UTF-16 big-endian, as SMS and `+CSCS="UCS2"` use it) and hex text helpers.
-public enum UCS2 {
+package enum UCS2 {
     /// Big-endian UTF-16 code units of `text` (characters outside the BMP become surrogate pairs).
-    public static func encode(_ text: String) -> [UInt8] {
+    package static func encode(_ text: String) -> [UInt8] {
         var out: [UInt8] = []
         for unit in text.utf16 {
             out.append(UInt8(unit >> 8))
@@ -11,7 +11,7 @@ public enum UCS2 {
     }
 
     /// Text for big-endian UTF-16 bytes; nil for an odd byte count. Lone surrogates become U+FFFD.
-    public static func decode(_ bytes: some Collection<UInt8>) -> String? {
+    package static func decode(_ bytes: some Collection<UInt8>) -> String? {
         let array = Array(bytes)
         guard array.count % 2 == 0 else { return nil }
         var units: [UInt16] = []
@@ -23,7 +23,7 @@ public enum UCS2 {
     }
 
     /// Uppercase hex of `bytes`, as AT commands print PDUs.
-    public static func hex(_ bytes: some Sequence<UInt8>) -> String {
+    package static func hex(_ bytes: some Sequence<UInt8>) -> String {
         let digits = Array("0123456789ABCDEF".utf8)
         var out: [UInt8] = []
         for byte in bytes {
@@ -34,7 +34,7 @@ public enum UCS2 {
     }
 
     /// Bytes of a hex string (no separators allowed); nil for odd length or a non-hex character.
-    public static func unhex(_ text: some StringProtocol) -> [UInt8]? {
+    package static func unhex(_ text: some StringProtocol) -> [UInt8]? {
         let utf8 = Array(text.utf8)
         guard utf8.count % 2 == 0 else { return nil }
         var out: [UInt8] = []

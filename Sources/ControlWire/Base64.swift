@@ -1,6 +1,6 @@
 /// Standard base64 (RFC 4648 §4) for binary payloads in JSON (`msg.send`, events carrying bytes).
 /// Written here because the codec modules stay free of Foundation.
-public enum Base64 {
+package enum Base64 {
     private static let alphabet: [UInt8] = Array(
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
@@ -11,7 +11,7 @@ public enum Base64 {
     }()
 
     /// Encodes with `=` padding.
-    public static func encode(_ bytes: some Collection<UInt8>) -> String {
+    package static func encode(_ bytes: some Collection<UInt8>) -> String {
         let input = Array(bytes)
         var out: [UInt8] = []
         out.reserveCapacity((input.count + 2) / 3 * 4)
@@ -38,7 +38,7 @@ public enum Base64 {
 
     /// Decodes padded base64; nil for a wrong length, a foreign character, misplaced padding or
     /// non-zero trailing bits (so every byte string has exactly one accepted encoding).
-    public static func decode(_ text: String) -> [UInt8]? {
+    package static func decode(_ text: String) -> [UInt8]? {
         let input = Array(text.utf8)
         guard input.count % 4 == 0 else { return nil }
         var out: [UInt8] = []

@@ -2,13 +2,13 @@ import JSON
 
 /// Any line a peer may send, as seen by a client: a response to one of its requests, or a
 /// notification from the server. (Servers decode with ``ControlRequest/decode(line:maxDepth:)``.)
-public enum ControlMessage: Sendable, Hashable {
+package enum ControlMessage: Sendable, Hashable {
     case response(ControlResponse)
     case notification(ControlNotification)
     case request(ControlRequest)
 
     /// Decodes a line received from a peer.
-    public static func decode(line: some Collection<UInt8>, maxDepth: Int = JSON.defaultMaxDepth)
+    package static func decode(line: some Collection<UInt8>, maxDepth: Int = JSON.defaultMaxDepth)
         throws(ControlFailure) -> ControlMessage
     {
         let value: JSON
@@ -20,7 +20,7 @@ public enum ControlMessage: Sendable, Hashable {
         return try decode(value)
     }
 
-    public static func decode(_ value: JSON) throws(ControlFailure) -> ControlMessage {
+    package static func decode(_ value: JSON) throws(ControlFailure) -> ControlMessage {
         guard case .object(let object) = value, object["jsonrpc"] == "2.0" else {
             throw ControlFailure(id: .null, error: .invalidRequest("not a JSON-RPC 2.0 message"))
         }
@@ -41,7 +41,7 @@ public enum ControlMessage: Sendable, Hashable {
         return .request(request)
     }
 
-    public var json: JSON {
+    package var json: JSON {
         switch self {
         case .response(let response): return response.json
         case .notification(let notification): return notification.json

@@ -1,21 +1,21 @@
 import JSON
 
 /// A server-to-client notification (no id, no response): the `hub.hello` greeting and `event`s.
-public struct ControlNotification: Sendable, Hashable {
-    public var method: String
-    public var params: JSON?
+package struct ControlNotification: Sendable, Hashable {
+    package var method: String
+    package var params: JSON?
 
-    public init(method: String, params: JSON? = nil) {
+    package init(method: String, params: JSON? = nil) {
         self.method = method
         self.params = params
     }
 
-    public var json: JSON {
+    package var json: JSON {
         var object: JSONObject = ["jsonrpc": "2.0", "method": .string(method)]
         if let params { object["params"] = params }
         return .object(object)
     }
 
     /// The notification as one line, newline included.
-    public func encodedLine() -> [UInt8] { LineFramer.encode(json) }
+    package func encodedLine() -> [UInt8] { LineFramer.encode(json) }
 }

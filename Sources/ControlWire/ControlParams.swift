@@ -13,16 +13,16 @@ import JSON
 /// and ``optionalNumber(_:in:)`` refuse fractions, values past the range and past the target type with
 /// a `-32602` naming the parameter and the range, so handlers never call `Int(x)` or `UInt64(x)` on
 /// request data themselves.
-public struct ControlParams: Sendable {
+package struct ControlParams: Sendable {
     /// The parameters object (empty when the request had none).
-    public let object: JSONObject
+    package let object: JSONObject
     /// Where this object sits in the request (e.g. `egress` for a nested object), prefixed to parameter
     /// names in errors; nil at the top level.
-    public let path: String?
+    package let path: String?
 
     /// Wraps `params`; refuses positional (array) parameters and, when `allowed` is given, unknown names.
     /// `path` names a nested object in errors (`egress.rateBitsPerSecond`).
-    public init(_ params: JSON?, allowed: [String]? = nil, path: String? = nil) throws(ControlError) {
+    package init(_ params: JSON?, allowed: [String]? = nil, path: String? = nil) throws(ControlError) {
         self.path = path
         switch params {
         case nil, .null?: object = [:]
@@ -46,15 +46,15 @@ public struct ControlParams: Sendable {
     }
 
     /// The raw value, nil when absent. A JSON `null` counts as absent.
-    public subscript(name: String) -> JSON? {
+    package subscript(name: String) -> JSON? {
         guard let value = object[name], value != .null else { return nil }
         return value
     }
 
-    public func contains(_ name: String) -> Bool { self[name] != nil }
+    package func contains(_ name: String) -> Bool { self[name] != nil }
 
     /// The parameter's name as errors report it (with ``path``).
-    public func qualified(_ name: String) -> String { path.map { "\($0).\(name)" } ?? name }
+    package func qualified(_ name: String) -> String { path.map { "\($0).\(name)" } ?? name }
 
     private func missing(_ name: String, _ expected: String) -> ControlError {
         .invalidParams(param: qualified(name), expected: expected, detail: "is required (\(expected))")
@@ -66,13 +66,13 @@ public struct ControlParams: Sendable {
 
     // MARK: Strings
 
-    public func optionalString(_ name: String) throws(ControlError) -> String? {
+    package func optionalString(_ name: String) throws(ControlError) -> String? {
         guard let value = self[name] else { return nil }
         guard let string = value.stringValue else { throw wrongType(name, "string", value) }
         return string
     }
 
-    public func requireString(_ name: String) throws(ControlError) -> String {
+    package func requireString(_ name: String) throws(ControlError) -> String {
         guard let value = try optionalString(name) else { throw missing(name, "string") }
         return value
     }
@@ -82,7 +82,7 @@ public struct ControlParams: Sendable {
     /// An integer of type `T` within `range`, nil when absent. The number is checked before it is converted:
     /// a fraction, a value past `range` or past `T` (`1e20`, `-1` for an unsigned field) is a `-32602` naming
     /// the parameter and the range. An integral double (`3.0`) is accepted as its integer.
-    public func optionalInteger<T: FixedWidthInteger>(_ name: String, in range: ClosedRange<T>) throws(ControlError)
+    package func optionalInteger<T: FixedWidthInteger>(_ name: String, in range: ClosedRange<T>) throws(ControlError)
         -> T?
     {
         guard let value = self[name] else { return nil }
@@ -103,7 +103,7 @@ public struct ControlParams: Sendable {
     }
 
     /// ``optionalInteger(_:in:)`` for a parameter that must be present.
-    public func requireInteger<T: FixedWidthInteger>(_ name: String, in range: ClosedRange<T>) throws(ControlError)
+    package func requireInteger<T: FixedWidthInteger>(_ name: String, in range: ClosedRange<T>) throws(ControlError)
         -> T
     {
         guard let value = try optionalInteger(name, in: range) else {
@@ -114,7 +114,7 @@ public struct ControlParams: Sendable {
 
     /// A finite number within `range` (fractions allowed), nil when absent; anything else is a `-32602`
     /// naming the parameter and the range.
-    public func optionalNumber(_ name: String, in range: ClosedRange<Double>) throws(ControlError) -> Double? {
+    package func optionalNumber(_ name: String, in range: ClosedRange<Double>) throws(ControlError) -> Double? {
         guard let value = self[name] else { return nil }
         let expected =
             "number in \(JSON.double(range.lowerBound).serialized())...\(JSON.double(range.upperBound).serialized())"
@@ -127,7 +127,7 @@ public struct ControlParams: Sendable {
         return number
     }
 
-    public func optionalInt(_ name: String, in range: ClosedRange<Int64>? = nil) throws(ControlError) -> Int64? {
+    package func optionalInt(_ name: String, in range: ClosedRange<Int64>? = nil) throws(ControlError) -> Int64? {
         guard let range else {
             guard let value = self[name] else { return nil }
             guard let number = value.int64Value else { throw wrongType(name, "integer", value) }
@@ -136,48 +136,48 @@ public struct ControlParams: Sendable {
         return try optionalInteger(name, in: range)
     }
 
-    public func requireInt(_ name: String, in range: ClosedRange<Int64>? = nil) throws(ControlError) -> Int64 {
+    package func requireInt(_ name: String, in range: ClosedRange<Int64>? = nil) throws(ControlError) -> Int64 {
         guard let value = try optionalInt(name, in: range) else { throw missing(name, "integer") }
         return value
     }
 
     /// A non-negative integer (sequence numbers, counts).
-    public func optionalUInt64(_ name: String) throws(ControlError) -> UInt64? {
+    package func optionalUInt64(_ name: String) throws(ControlError) -> UInt64? {
         try optionalInteger(name, in: 0...UInt64(Int64.max))
     }
 
     // MARK: Others
 
-    public func optionalBool(_ name: String) throws(ControlError) -> Bool? {
+    package func optionalBool(_ name: String) throws(ControlError) -> Bool? {
         guard let value = self[name] else { return nil }
         guard let flag = value.boolValue else { throw wrongType(name, "boolean", value) }
         return flag
     }
 
-    public func requireBool(_ name: String) throws(ControlError) -> Bool {
+    package func requireBool(_ name: String) throws(ControlError) -> Bool {
         guard let value = try optionalBool(name) else { throw missing(name, "boolean") }
         return value
     }
 
-    public func optionalObject(_ name: String) throws(ControlError) -> JSONObject? {
+    package func optionalObject(_ name: String) throws(ControlError) -> JSONObject? {
         guard let value = self[name] else { return nil }
         guard let object = value.objectValue else { throw wrongType(name, "object", value) }
         return object
     }
 
-    public func requireObject(_ name: String) throws(ControlError) -> JSONObject {
+    package func requireObject(_ name: String) throws(ControlError) -> JSONObject {
         guard let value = try optionalObject(name) else { throw missing(name, "object") }
         return value
     }
 
-    public func optionalArray(_ name: String) throws(ControlError) -> [JSON]? {
+    package func optionalArray(_ name: String) throws(ControlError) -> [JSON]? {
         guard let value = self[name] else { return nil }
         guard let array = value.arrayValue else { throw wrongType(name, "array", value) }
         return array
     }
 
     /// An array of strings, or a single string taken as a one-element array.
-    public func optionalStrings(_ name: String) throws(ControlError) -> [String]? {
+    package func optionalStrings(_ name: String) throws(ControlError) -> [String]? {
         guard let value = self[name] else { return nil }
         if let single = value.stringValue { return [single] }
         guard let array = value.arrayValue else { throw wrongType(name, "array of strings", value) }
@@ -190,7 +190,7 @@ public struct ControlParams: Sendable {
     }
 
     /// A string that must be one of `choices`.
-    public func optionalChoice(_ name: String, of choices: [String]) throws(ControlError) -> String? {
+    package func optionalChoice(_ name: String, of choices: [String]) throws(ControlError) -> String? {
         guard let value = try optionalString(name) else { return nil }
         guard choices.contains(value) else {
             let expected = "one of " + choices.joined(separator: ", ")
@@ -201,7 +201,7 @@ public struct ControlParams: Sendable {
     }
 
     /// Base64 bytes (RFC 4648 §4, padding required), at most `maxLength` decoded bytes.
-    public func optionalBase64(_ name: String, maxLength: Int) throws(ControlError) -> [UInt8]? {
+    package func optionalBase64(_ name: String, maxLength: Int) throws(ControlError) -> [UInt8]? {
         guard let text = try optionalString(name) else { return nil }
         guard text.utf8.count / 4 * 3 <= maxLength + 2 else {
             throw .limitExceeded(qualified(name), value: Int64(text.utf8.count / 4 * 3))

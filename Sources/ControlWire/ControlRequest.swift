@@ -3,24 +3,24 @@
 import JSON
 
 /// One request or notification from a client.
-public struct ControlRequest: Sendable, Hashable {
+package struct ControlRequest: Sendable, Hashable {
     /// The request id (string, integer or null); nil when the member is absent, i.e. a notification.
-    public var id: JSON?
-    public var method: String
+    package var id: JSON?
+    package var method: String
     /// The `params` member (an object or an array), nil when absent.
-    public var params: JSON?
+    package var params: JSON?
 
-    public init(id: JSON?, method: String, params: JSON? = nil) {
+    package init(id: JSON?, method: String, params: JSON? = nil) {
         self.id = id
         self.method = method
         self.params = params
     }
 
     /// True when no response is expected.
-    public var isNotification: Bool { id == nil }
+    package var isNotification: Bool { id == nil }
 
     /// The request as a JSON object.
-    public var json: JSON {
+    package var json: JSON {
         var object: JSONObject = ["jsonrpc": "2.0"]
         if let id { object["id"] = id }
         object["method"] = .string(method)
@@ -29,13 +29,13 @@ public struct ControlRequest: Sendable, Hashable {
     }
 
     /// The request as one line, newline included.
-    public func encodedLine() -> [UInt8] { LineFramer.encode(json) }
+    package func encodedLine() -> [UInt8] { LineFramer.encode(json) }
 
     /// Decodes one line (without its newline) into a request.
     ///
     /// On failure the thrown ``ControlFailure`` carries the response to send: `-32700` for text
     /// that is not JSON, `-32600` for JSON that is not a request (with the id when one could be read).
-    public static func decode(line: some Collection<UInt8>, maxDepth: Int = JSON.defaultMaxDepth)
+    package static func decode(line: some Collection<UInt8>, maxDepth: Int = JSON.defaultMaxDepth)
         throws(ControlFailure) -> ControlRequest
     {
         let value: JSON
@@ -48,7 +48,7 @@ public struct ControlRequest: Sendable, Hashable {
     }
 
     /// Validates a parsed JSON value as a request.
-    public static func decode(_ value: JSON) throws(ControlFailure) -> ControlRequest {
+    package static func decode(_ value: JSON) throws(ControlFailure) -> ControlRequest {
         guard case .object(let object) = value else {
             if case .array = value {
                 throw ControlFailure(
@@ -89,15 +89,15 @@ public struct ControlRequest: Sendable, Hashable {
 }
 
 /// A request that could not be decoded, with the id to answer (null when none could be read).
-public struct ControlFailure: Error, Sendable, Hashable {
-    public var id: JSON
-    public var error: ControlError
+package struct ControlFailure: Error, Sendable, Hashable {
+    package var id: JSON
+    package var error: ControlError
 
-    public init(id: JSON, error: ControlError) {
+    package init(id: JSON, error: ControlError) {
         self.id = id
         self.error = error
     }
 
     /// The error response to send back.
-    public var response: ControlResponse { ControlResponse(id: id, error: error) }
+    package var response: ControlResponse { ControlResponse(id: id, error: error) }
 }

@@ -1,37 +1,37 @@
 import JSON
 
 /// A JSON-RPC 2.0 response: exactly one of `result` or `error`, tied to its request by `id`.
-public struct ControlResponse: Sendable, Hashable {
-    public enum Outcome: Sendable, Hashable {
+package struct ControlResponse: Sendable, Hashable {
+    package enum Outcome: Sendable, Hashable {
         case result(JSON)
         case error(ControlError)
     }
 
     /// The id of the request answered; `null` when the request's id could not be read.
-    public var id: JSON
-    public var outcome: Outcome
+    package var id: JSON
+    package var outcome: Outcome
 
-    public init(id: JSON, outcome: Outcome) {
+    package init(id: JSON, outcome: Outcome) {
         self.id = id
         self.outcome = outcome
     }
 
-    public init(id: JSON, result: JSON) { self.init(id: id, outcome: .result(result)) }
-    public init(id: JSON, error: ControlError) { self.init(id: id, outcome: .error(error)) }
+    package init(id: JSON, result: JSON) { self.init(id: id, outcome: .result(result)) }
+    package init(id: JSON, error: ControlError) { self.init(id: id, outcome: .error(error)) }
 
     /// The result, or nil for an error response.
-    public var result: JSON? {
+    package var result: JSON? {
         if case .result(let value) = outcome { return value }
         return nil
     }
 
     /// The error, or nil for a successful response.
-    public var error: ControlError? {
+    package var error: ControlError? {
         if case .error(let value) = outcome { return value }
         return nil
     }
 
-    public var json: JSON {
+    package var json: JSON {
         var object: JSONObject = ["jsonrpc": "2.0", "id": id]
         switch outcome {
         case .result(let value): object["result"] = value
@@ -41,5 +41,5 @@ public struct ControlResponse: Sendable, Hashable {
     }
 
     /// The response as one line, newline included.
-    public func encodedLine() -> [UInt8] { LineFramer.encode(json) }
+    package func encodedLine() -> [UInt8] { LineFramer.encode(json) }
 }

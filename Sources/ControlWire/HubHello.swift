@@ -1,34 +1,34 @@
 import JSON
 
 /// Constants of the control protocol (`Protocols/control.md`).
-public enum ControlProtocol {
+package enum ControlProtocol {
     /// The protocol version announced in the greeting; bumped only for incompatible changes.
-    public static let version: Int64 = 1
+    package static let version: Int64 = 1
     /// Method name of the greeting notification.
-    public static let helloMethod = "hub.hello"
+    package static let helloMethod = "hub.hello"
     /// Method name of event notifications.
-    public static let eventMethod = "event"
+    package static let eventMethod = "event"
     /// Method name of the marker sent in the event stream when a subscriber's outbox overflowed.
-    public static let missedMethod = "events.missed"
+    package static let missedMethod = "events.missed"
 }
 
 /// The greeting the server sends on every new connection, before anything else:
 /// `{"jsonrpc":"2.0","method":"hub.hello","params":{"server":"hubd","version":…,"protocol":1,"capabilities":[…],"auth":…}}`.
-public struct HubHello: Sendable, Hashable {
+package struct HubHello: Sendable, Hashable {
     /// Whether the client must call `hub.authenticate` before anything else.
-    public enum Auth: String, Sendable, Hashable {
+    package enum Auth: String, Sendable, Hashable {
         case none
         case token
     }
 
-    public var server: String
-    public var version: String
-    public var protocolVersion: Int64
+    package var server: String
+    package var version: String
+    package var protocolVersion: Int64
     /// Method groups and features this server offers (e.g. "events", "events.wait", "irq", "msg").
-    public var capabilities: [String]
-    public var auth: Auth
+    package var capabilities: [String]
+    package var auth: Auth
 
-    public init(
+    package init(
         server: String = "hubd", version: String, protocolVersion: Int64 = ControlProtocol.version,
         capabilities: [String], auth: Auth
     ) {
@@ -39,7 +39,7 @@ public struct HubHello: Sendable, Hashable {
         self.auth = auth
     }
 
-    public var notification: ControlNotification {
+    package var notification: ControlNotification {
         ControlNotification(
             method: ControlProtocol.helloMethod,
             params: [
@@ -49,7 +49,7 @@ public struct HubHello: Sendable, Hashable {
     }
 
     /// Reads a greeting; nil when `notification` is not a well-formed `hub.hello`.
-    public init?(_ notification: ControlNotification) {
+    package init?(_ notification: ControlNotification) {
         guard notification.method == ControlProtocol.helloMethod, let params = notification.params,
             let server = params["server"]?.stringValue, let version = params["version"]?.stringValue,
             let protocolVersion = params["protocol"]?.int64Value,

@@ -8,30 +8,30 @@ import Wire
 /// Feed it whatever a read delivered; it returns every line that read completed. Chunking never
 /// changes the output, and bytes already scanned are not scanned again, so a line arriving one byte
 /// at a time costs linear time.
-public struct LineFramer: Sendable {
+package struct LineFramer: Sendable {
     /// The default maximum line length, newline excluded (1 MiB).
-    public static let defaultMaxLineLength = 1 << 20
+    package static let defaultMaxLineLength = 1 << 20
 
     /// The longest line accepted. A server may raise it once its peer has authenticated
     /// (`Protocols/control.md` §2.3): lines are checked when they are taken, so the new limit applies
     /// to every line not yet taken.
-    public var maxLineLength: Int
+    package var maxLineLength: Int
     private var pending: [UInt8] = []
     /// Where the first line not yet taken starts in `pending`.
     private var start = 0
     /// Bytes of `pending` already searched for LF (never searched twice).
     private var scanned = 0
 
-    public init(maxLineLength: Int = LineFramer.defaultMaxLineLength) {
+    package init(maxLineLength: Int = LineFramer.defaultMaxLineLength) {
         self.maxLineLength = maxLineLength
     }
 
     /// Bytes held back: lines not taken yet and the start of an unfinished line.
-    public var bufferedByteCount: Int { pending.count - start }
+    package var bufferedByteCount: Int { pending.count - start }
 
     /// Set once a line exceeded the limit. The stream cannot be resynchronised after that: the caller
     /// answers with an error and closes. Later feeds return nothing.
-    public private(set) var overflow: DecodeError?
+    package private(set) var overflow: DecodeError?
 
     /// Appends `chunk` and returns the complete, non-empty lines (without LF or a trailing CR), in order.
     ///
@@ -39,7 +39,7 @@ public struct LineFramer: Sendable {
     /// without waiting for the end of the long line; so a read holding good requests followed by an
     /// oversized line is handled exactly as if it had arrived in pieces. Check ``overflow`` after
     /// handling the returned lines.
-    public mutating func feed(_ chunk: some Collection<UInt8>) -> [ArraySlice<UInt8>] {
+    package mutating func feed(_ chunk: some Collection<UInt8>) -> [ArraySlice<UInt8>] {
         guard overflow == nil else { return [] }
         append(chunk)
         var lines: [ArraySlice<UInt8>] = []
@@ -49,7 +49,7 @@ public struct LineFramer: Sendable {
 
     /// Buffers `chunk` without taking any line; take them one at a time with ``nextLine()``, so a server
     /// can stop between requests (backpressure) and leave the rest buffered.
-    public mutating func append(_ chunk: some Collection<UInt8>) {
+    package mutating func append(_ chunk: some Collection<UInt8>) {
         guard overflow == nil else { return }
         if start == pending.count {
             pending.removeAll(keepingCapacity: pending.capacity <= 1 << 16)
@@ -66,7 +66,7 @@ public struct LineFramer: Sendable {
 
     /// The next complete, non-empty line (without LF or a trailing CR), or nil when none is complete
     /// yet or the stream has overflowed (then ``overflow`` is set).
-    public mutating func nextLine() -> ArraySlice<UInt8>? {
+    package mutating func nextLine() -> ArraySlice<UInt8>? {
         guard overflow == nil else { return nil }
         while let newline = pending[scanned...].firstIndex(of: 0x0a) {
             var end = newline
@@ -95,7 +95,7 @@ public struct LineFramer: Sendable {
     }
 
     /// One message as a line: its compact JSON followed by LF (the serializer never emits a raw LF).
-    public static func encode(_ message: JSON) -> [UInt8] {
+    package static func encode(_ message: JSON) -> [UInt8] {
         var out = message.serializedBytes()
         out.append(0x0a)
         return out

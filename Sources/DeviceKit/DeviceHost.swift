@@ -42,6 +42,9 @@ package protocol DeviceHost: AnyObject {
     func callMethod(_ name: String, params: JSON?) -> Result<JSON, ControlError>
     /// True once the hub's listeners are open and every device has started, until shutdown begins (`/readyz`).
     var isReady: Bool { get }
+    /// Shared memory of `sizeBytes` to pass to a guest (`SharedMemory`), named `name` for diagnostics; nil when
+    /// the kernel refuses it.
+    func makeSharedMemory(name: String, sizeBytes: UInt64) -> (any SharedMemory)?
 }
 
 extension DeviceHost {

@@ -77,6 +77,18 @@ package final class FakeDeviceHost: DeviceHost {
         return listener
     }
 
+    /// Shared memory made for the device, newest last (`FakeSharedMemory`: heap bytes the test can write).
+    package private(set) var sharedMemory: [FakeSharedMemory] = []
+    /// When false, `makeSharedMemory` refuses as a kernel out of memfds would.
+    package var sharedMemoryAvailable = true
+
+    package func makeSharedMemory(name: String, sizeBytes: UInt64) -> (any SharedMemory)? {
+        guard sharedMemoryAvailable, sizeBytes <= 1 << 30 else { return nil }
+        let memory = FakeSharedMemory(name: name, sizeBytes: Int(sizeBytes))
+        sharedMemory.append(memory)
+        return memory
+    }
+
     /// A peer connects to the fake listener on `endpoint`; nil when nothing listens there.
     package func connect(to endpoint: Endpoint, kind: Connection.Kind = .unix) -> FakeByteStream? {
         guard let listener = listeners[endpoint], listener.isOpen else { return nil }

@@ -1,26 +1,26 @@
 /// What a port does to frames in one direction (`Protocols/ethernet.md` §5): delay with jitter,
 /// random loss, random duplication and a token-bucket rate limit. All zero means "pass through".
-public struct Impairments: Equatable, Sendable {
+package struct Impairments: Equatable, Sendable {
     /// Fixed one-way delay, nanoseconds.
-    public var delayNs: UInt64
+    package var delayNs: UInt64
     /// Extra delay drawn uniformly from 0...jitterNs per frame. Frames keep their order.
-    public var jitterNs: UInt64
+    package var jitterNs: UInt64
     /// Probability in 0...1 that a frame is dropped.
-    public var loss: Double
+    package var loss: Double
     /// Probability in 0...1 that a frame is sent twice.
-    public var duplicate: Double
+    package var duplicate: Double
     /// Rate limit in bits per second; 0 = unlimited.
-    public var rateBitsPerSecond: UInt64
+    package var rateBitsPerSecond: UInt64
     /// Token bucket depth in bytes (the burst sent at line speed); 0 = one MTU-sized frame.
-    public var burstBytes: Int
+    package var burstBytes: Int
     /// Bytes that may wait in the shaper before further frames are dropped.
-    public var backlogBytes: Int
+    package var backlogBytes: Int
 
-    public static let none = Impairments()
-    public static let maxDelayNs: UInt64 = 60_000_000_000
-    public static let defaultBacklogBytes = 256 * 1024
+    package static let none = Impairments()
+    package static let maxDelayNs: UInt64 = 60_000_000_000
+    package static let defaultBacklogBytes = 256 * 1024
 
-    public init(
+    package init(
         delayNs: UInt64 = 0, jitterNs: UInt64 = 0, loss: Double = 0, duplicate: Double = 0,
         rateBitsPerSecond: UInt64 = 0, burstBytes: Int = 0, backlogBytes: Int = Impairments.defaultBacklogBytes
     ) {
@@ -33,12 +33,12 @@ public struct Impairments: Equatable, Sendable {
         self.backlogBytes = backlogBytes
     }
 
-    public var isNone: Bool {
+    package var isNone: Bool {
         delayNs == 0 && jitterNs == 0 && loss == 0 && duplicate == 0 && rateBitsPerSecond == 0
     }
 
     /// Why a setting is out of range, or `nil` when all are valid.
-    public var invalidReason: String? {
+    package var invalidReason: String? {
         if delayNs > Impairments.maxDelayNs || jitterNs > Impairments.maxDelayNs {
             return "delay and jitter are at most 60 s"
         }
@@ -57,10 +57,10 @@ public struct Impairments: Equatable, Sendable {
 /// umts 35–200); gsm takes gprs's range as the newer help does; hsdpa and lte have none. The delay range
 /// becomes delay = min, jitter = max − min, applied towards the device (downlink) only, so a
 /// round trip pays it once. "up" is what the device sends (ingress), "down" what it receives (egress).
-public enum ImpairmentPreset: String, Sendable, CaseIterable {
+package enum ImpairmentPreset: String, Sendable, CaseIterable {
     case gsm, gprs, edge, umts, hsdpa, lte, full
 
-    public var upBitsPerSecond: UInt64 {
+    package var upBitsPerSecond: UInt64 {
         switch self {
         case .gsm: 14_400
         case .gprs: 40_000
@@ -72,7 +72,7 @@ public enum ImpairmentPreset: String, Sendable, CaseIterable {
         }
     }
 
-    public var downBitsPerSecond: UInt64 {
+    package var downBitsPerSecond: UInt64 {
         switch self {
         case .gsm: 14_400
         case .gprs: 80_000
@@ -85,7 +85,7 @@ public enum ImpairmentPreset: String, Sendable, CaseIterable {
     }
 
     /// Minimum and maximum one-way delay in milliseconds.
-    public var delayRangeMs: ClosedRange<UInt64> {
+    package var delayRangeMs: ClosedRange<UInt64> {
         switch self {
         case .gsm, .gprs: 150...550
         case .edge: 80...400
@@ -95,10 +95,10 @@ public enum ImpairmentPreset: String, Sendable, CaseIterable {
     }
 
     /// Ingress (device → LAN).
-    public var up: Impairments { Impairments(rateBitsPerSecond: upBitsPerSecond) }
+    package var up: Impairments { Impairments(rateBitsPerSecond: upBitsPerSecond) }
 
     /// Egress (LAN → device).
-    public var down: Impairments {
+    package var down: Impairments {
         Impairments(
             delayNs: delayRangeMs.lowerBound * 1_000_000,
             jitterNs: (delayRangeMs.upperBound - delayRangeMs.lowerBound) * 1_000_000,

@@ -1,10 +1,10 @@
 /// A small seeded generator (SplitMix64) so impairment tests are reproducible.
-public struct SplitMix64: Sendable {
+package struct SplitMix64: Sendable {
     private var state: UInt64
 
-    public init(seed: UInt64) { state = seed }
+    package init(seed: UInt64) { state = seed }
 
-    public mutating func next() -> UInt64 {
+    package mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -13,10 +13,10 @@ public struct SplitMix64: Sendable {
     }
 
     /// Uniform in [0, 1).
-    public mutating func nextUnit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
+    package mutating func nextUnit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
 
     /// Uniform in 0...bound.
-    public mutating func next(upTo bound: UInt64) -> UInt64 {
+    package mutating func next(upTo bound: UInt64) -> UInt64 {
         bound == .max ? next() : next() % (bound + 1)
     }
 }

@@ -12,10 +12,9 @@ import PlatformConfig
 ///
 /// Files of this module (`Sources/ARCHITECTURE.md`, "Where a new device goes"): this one (the device, its
 /// start and stop, guest channels' opening, `hub.limits`; segments and ports at run time),
-/// `EthernetAttachments.swift` (the transports, the guest channel, the per-pass read slice),
+/// `EthernetAttachments.swift` (the transports, taps included, the guest channel, the per-pass read slice),
 /// `EthernetMethods.swift` (the `eth.*` methods), `EthernetWaits.swift` (`eth.wait` and capture: frames
-/// observed at ports), `EthernetCounters.swift` (counters as JSON); `TapInterface.swift` is the tap's kernel
-/// interface, bound for the system layer.
+/// observed at ports), `EthernetCounters.swift` (counters as JSON). The tap's kernel calls are `HubSystem`'s.
 package final class EthernetDevice: HubDevice {
     package let familyName = "ethernet"
     private(set) var segments: [EthernetSegment] = []

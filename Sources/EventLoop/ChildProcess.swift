@@ -5,18 +5,18 @@ import Glibc
 ///
 /// The exit callback reports the exit status and the terminating signal (0 if none). The process
 /// handle closes itself after exit; output pipes close when the child's side reaches end of file.
-public final class ChildProcess: LoopHandle {
-    public struct Options {
-        public var executable: String
-        public var arguments: [String]
+package final class ChildProcess: LoopHandle {
+    package struct Options {
+        package var executable: String
+        package var arguments: [String]
         /// The complete environment of the child (not merged with the hub's).
-        public var environment: [String: String]
-        public var workingDirectory: String?
-        public var pipeStdin: Bool
+        package var environment: [String: String]
+        package var workingDirectory: String?
+        package var pipeStdin: Bool
         /// Start the child in its own process group, so a signal to the hub's group does not reach it.
-        public var detachedGroup: Bool
+        package var detachedGroup: Bool
 
-        public init(
+        package init(
             executable: String, arguments: [String] = [], environment: [String: String] = [:],
             workingDirectory: String? = nil, pipeStdin: Bool = false, detachedGroup: Bool = false
         ) {
@@ -29,16 +29,16 @@ public final class ChildProcess: LoopHandle {
         }
     }
 
-    public let stdout: Connection
-    public let stderr: Connection
-    public let stdin: Connection?
-    public private(set) var processID: Int32 = 0
-    public private(set) var exitStatus: Int64?
-    public private(set) var terminatingSignal: Int32?
+    package let stdout: Connection
+    package let stderr: Connection
+    package let stdin: Connection?
+    package private(set) var processID: Int32 = 0
+    package private(set) var exitStatus: Int64?
+    package private(set) var terminatingSignal: Int32?
     private var onExit: ((Int64, Int32) -> Void)?
 
     /// Spawns the child. Output chunks go to `onStdout`/`onStderr`; `onExit` gets (status, signal).
-    public init(
+    package init(
         loop: Loop, options: Options,
         onStdout: @escaping (ArraySlice<UInt8>) -> Void = { _ in },
         onStderr: @escaping (ArraySlice<UInt8>) -> Void = { _ in },
@@ -110,12 +110,12 @@ public final class ChildProcess: LoopHandle {
     }
 
     /// Sends a signal to the child. Fails with ESRCH once it has exited.
-    public func kill(signal: Int32 = SIGTERM) throws(LoopError) {
+    package func kill(signal: Int32 = SIGTERM) throws(LoopError) {
         guard isOpen, exitStatus == nil else { throw LoopError(code: Int32(UV_ESRCH.rawValue), operation: "kill") }
         try LoopError.check(uv_process_kill(pointer(as: uv_process_t.self), signal), "kill \(processID)")
     }
 
-    public var hasExited: Bool { exitStatus != nil }
+    package var hasExited: Bool { exitStatus != nil }
 
     private func didExit(status: Int64, signal: Int32) {
         exitStatus = status

@@ -6,28 +6,28 @@ import Glibc
 /// Reads arrive through `onData` as byte slices, as large as the kernel hands over, so a caller can
 /// handle every frame one read delivered in one go. Writes are queued by libuv; `queuedWriteBytes`
 /// and the watermark callbacks let a producer pause when a peer reads slowly and resume later.
-public final class Connection: LoopHandle {
-    public enum Kind: Sendable { case tcp, unix }
+package final class Connection: LoopHandle {
+    package enum Kind: Sendable { case tcp, unix }
 
-    public let kind: Kind
+    package let kind: Kind
     /// Bytes received. The slice is only the bytes of this read.
-    public var onData: ((ArraySlice<UInt8>) -> Void)?
+    package var onData: ((ArraySlice<UInt8>) -> Void)?
     /// The peer closed its side (`nil`) or reading failed. Called once; the connection is not closed for you.
-    public var onEnd: ((LoopError?) -> Void)?
+    package var onEnd: ((LoopError?) -> Void)?
     /// The write queue grew past `highWatermark`.
-    public var onHighWatermark: (() -> Void)?
+    package var onHighWatermark: (() -> Void)?
     /// The write queue drained to `lowWatermark` or below after having passed `highWatermark`.
-    public var onLowWatermark: (() -> Void)?
+    package var onLowWatermark: (() -> Void)?
     /// A write failed (the peer vanished, usually). Reported once per connection.
-    public var onWriteError: ((LoopError) -> Void)?
+    package var onWriteError: ((LoopError) -> Void)?
 
-    public var highWatermark = 1 << 20
-    public var lowWatermark = 256 * 1024
+    package var highWatermark = 1 << 20
+    package var lowWatermark = 256 * 1024
     /// Bytes handed to `write` whose completion has not been reported yet.
-    public private(set) var queuedWriteBytes = 0
-    public private(set) var isAboveHighWatermark = false
-    public private(set) var bytesRead: UInt64 = 0
-    public private(set) var bytesWritten: UInt64 = 0
+    package private(set) var queuedWriteBytes = 0
+    package private(set) var isAboveHighWatermark = false
+    package private(set) var bytesRead: UInt64 = 0
+    package private(set) var bytesWritten: UInt64 = 0
     private var reading = false
     private var ended = false
     private var writeFailed = false
@@ -45,7 +45,7 @@ public final class Connection: LoopHandle {
     }
 
     /// Wraps an existing file descriptor (a socketpair end, a pty master) as a stream.
-    public static func adopting(fileDescriptor fd: Int32, loop: Loop) throws(LoopError) -> Connection {
+    package static func adopting(fileDescriptor fd: Int32, loop: Loop) throws(LoopError) -> Connection {
         let connection = try Connection(loop: loop, kind: .unix)
         let result = uv_pipe_open(connection.pointer(as: uv_pipe_t.self), fd)
         if result < 0 {
@@ -56,7 +56,7 @@ public final class Connection: LoopHandle {
     }
 
     /// The peer's address for TCP connections (nil for Unix sockets).
-    public var peerAddress: InetAddress? {
+    package var peerAddress: InetAddress? {
         guard kind == .tcp, isOpen else { return nil }
         var storage = sockaddr_storage()
         var length = Int32(MemoryLayout<sockaddr_storage>.size)
@@ -71,7 +71,7 @@ public final class Connection: LoopHandle {
 
     /// The socket's descriptor (for `sendmsg` with ancillary data, which libuv cannot send on a plain stream).
     /// -1 once closed.
-    public var fileDescriptor: Int32 {
+    package var fileDescriptor: Int32 {
         guard isOpen else { return -1 }
         var fd: uv_os_fd_t = -1
         // SAFETY: the handle is open; uv_fileno only reads it.
@@ -81,7 +81,7 @@ public final class Connection: LoopHandle {
 
     /// Bytes libuv has accepted but not yet handed to the kernel. When 0, a raw write on
     /// `fileDescriptor` keeps the stream's byte order.
-    public var unsentBytes: Int {
+    package var unsentBytes: Int {
         guard isOpen else { return 0 }
         return uv_stream_get_write_queue_size(stream)
     }
@@ -92,10 +92,10 @@ public final class Connection: LoopHandle {
 
     /// Most bytes one read hands to `onData` (at most the loop's shared read buffer). With a small value and
     /// `stopReading` from `onData`, a server takes one bounded slice of a busy peer's input per loop pass.
-    public var maxReadBytes = Int.max
+    package var maxReadBytes = Int.max
 
     /// Starts delivering reads to `onData`.
-    public func startReading() throws(LoopError) {
+    package func startReading() throws(LoopError) {
         guard isOpen, !reading else { return }
         let result = uv_read_start(
             stream,
@@ -117,17 +117,17 @@ public final class Connection: LoopHandle {
     }
 
     /// Stops reading; the kernel buffers (and TCP flow control) hold the peer back until `startReading`.
-    public func stopReading() {
+    package func stopReading() {
         guard reading, isOpen else { return }
         uv_read_stop(stream)
         reading = false
     }
 
-    public var isReading: Bool { reading }
+    package var isReading: Bool { reading }
 
     /// Stops reading and forgets every callback: for an owner that lets go of the connection while its queued
     /// writes drain, so that nothing the connection does later can call into a freed owner.
-    public func detachCallbacks() {
+    package func detachCallbacks() {
         stopReading()
         onData = nil
         onEnd = nil
@@ -160,13 +160,13 @@ public final class Connection: LoopHandle {
 
     /// Queues one buffer. Returns false when the connection is no longer open.
     @discardableResult
-    public func write(_ bytes: [UInt8], completion: ((LoopError?) -> Void)? = nil) -> Bool {
+    package func write(_ bytes: [UInt8], completion: ((LoopError?) -> Void)? = nil) -> Bool {
         write(buffers: CollectionOfOne(bytes), completion: completion)
     }
 
     /// Queues several buffers as one write (one syscall when the socket has room).
     @discardableResult
-    public func write<C: Collection>(buffers: C, completion: ((LoopError?) -> Void)? = nil) -> Bool
+    package func write<C: Collection>(buffers: C, completion: ((LoopError?) -> Void)? = nil) -> Bool
     where C.Element: Collection, C.Element.Element == UInt8 {
         guard isOpen, !writeFailed else { return false }
         let request = WriteRequest(buffers: buffers, completion: completion)
@@ -220,7 +220,7 @@ public final class Connection: LoopHandle {
 
     /// Waits for queued writes to finish, shuts the sending side down, then closes.
     /// Used to deliver a final error frame before hanging up.
-    public func closeAfterWrites(then callback: (() -> Void)? = nil) {
+    package func closeAfterWrites(then callback: (() -> Void)? = nil) {
         guard isOpen else {
             close(then: callback)
             return

@@ -5,12 +5,12 @@ import CUV
 /// The hub hands out deliveries here. Unlike a zero-delay `Timer`, which libuv 1.44 runs again within the same
 /// timer phase when its callback restarts it, a pass armed from its own callback runs at the end of the *next*
 /// pass, so every connection is polled between two passes. While armed, the loop does not block in poll.
-public final class EndOfPass: LoopHandle {
+package final class EndOfPass: LoopHandle {
     private var callback: (() -> Void)?
     /// An idle handle: while one is active libuv polls without waiting, so an armed pass runs promptly.
     private let keepPolling: PollWithoutWaiting
 
-    public init(loop: Loop) throws(LoopError) {
+    package init(loop: Loop) throws(LoopError) {
         keepPolling = try PollWithoutWaiting(loop: loop)
         super.init(loop: loop, type: UV_CHECK)
         do {
@@ -24,7 +24,7 @@ public final class EndOfPass: LoopHandle {
 
     /// Runs `body` at the end of this pass (or of the next one, when called from the check phase itself).
     /// Arming again before it ran replaces the callback.
-    public func arm(_ body: @escaping () -> Void) {
+    package func arm(_ body: @escaping () -> Void) {
         guard isOpen else { return }
         callback = body
         guard uv_is_active(handle) == 0 else { return }
@@ -37,7 +37,7 @@ public final class EndOfPass: LoopHandle {
     }
 
     /// Whether a callback waits for the end of the pass.
-    public var isArmed: Bool { isOpen && uv_is_active(handle) != 0 }
+    package var isArmed: Bool { isOpen && uv_is_active(handle) != 0 }
 
     private func fire() {
         uv_check_stop(pointer(as: uv_check_t.self))

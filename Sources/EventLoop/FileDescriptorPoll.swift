@@ -2,19 +2,19 @@ import CUV
 
 /// Watches an arbitrary file descriptor (a tap device, an eventfd, a pty) for readiness.
 /// The descriptor stays owned by the caller; closing the poll does not close it.
-public final class FileDescriptorPoll: LoopHandle {
-    public struct Events: OptionSet, Sendable {
-        public let rawValue: Int32
-        public init(rawValue: Int32) { self.rawValue = rawValue }
-        public static let readable = Events(rawValue: Int32(UV_READABLE.rawValue))
-        public static let writable = Events(rawValue: Int32(UV_WRITABLE.rawValue))
-        public static let disconnect = Events(rawValue: Int32(UV_DISCONNECT.rawValue))
+package final class FileDescriptorPoll: LoopHandle {
+    package struct Events: OptionSet, Sendable {
+        package let rawValue: Int32
+        package init(rawValue: Int32) { self.rawValue = rawValue }
+        package static let readable = Events(rawValue: Int32(UV_READABLE.rawValue))
+        package static let writable = Events(rawValue: Int32(UV_WRITABLE.rawValue))
+        package static let disconnect = Events(rawValue: Int32(UV_DISCONNECT.rawValue))
     }
 
-    public let fileDescriptor: Int32
+    package let fileDescriptor: Int32
     private var callback: ((Events, LoopError?) -> Void)?
 
-    public init(loop: Loop, fileDescriptor: Int32) throws(LoopError) {
+    package init(loop: Loop, fileDescriptor: Int32) throws(LoopError) {
         self.fileDescriptor = fileDescriptor
         super.init(loop: loop, type: UV_POLL)
         try LoopError.check(uv_poll_init(loop.raw, pointer(as: uv_poll_t.self), fileDescriptor), "uv_poll_init")
@@ -22,7 +22,7 @@ public final class FileDescriptorPoll: LoopHandle {
     }
 
     /// Starts or changes the watched events.
-    public func start(_ events: Events, _ handler: @escaping (Events, LoopError?) -> Void) throws(LoopError) {
+    package func start(_ events: Events, _ handler: @escaping (Events, LoopError?) -> Void) throws(LoopError) {
         guard isOpen else { return }
         callback = handler
         let result = uv_poll_start(pointer(as: uv_poll_t.self), events.rawValue) { poll, status, events in
@@ -34,7 +34,7 @@ public final class FileDescriptorPoll: LoopHandle {
         try LoopError.check(result, "uv_poll_start")
     }
 
-    public func stop() {
+    package func stop() {
         guard isOpen else { return }
         uv_poll_stop(pointer(as: uv_poll_t.self))
     }

@@ -5,22 +5,22 @@ import Glibc
 /// before anything is served), `resolve` runs `getaddrinfo` on libuv's thread pool and calls back on the
 /// loop's thread, so a slow resolver never holds the loop (`Sources/ARCHITECTURE.md`, "The loop's rules").
 /// Numeric addresses are returned as they are, without a lookup.
-public enum HostResolver {
+package enum HostResolver {
     /// Which address family to ask for: the family of the socket the addresses are for.
-    public enum Family: Sendable {
+    package enum Family: Sendable {
         case ipv4, ipv6
 
         var value: Int32 { self == .ipv4 ? AF_INET : AF_INET6 }
     }
 
     /// `host` as a literal address of `family`, or nil when it is a name.
-    public static func numeric(_ host: String, port: UInt16, family: Family) -> InetAddress? {
+    package static func numeric(_ host: String, port: UInt16, family: Family) -> InetAddress? {
         (try? makeSocketAddress(host: host, port: port)) != nil
             && host.contains(":") == (family == .ipv6) ? InetAddress(host: host, port: port) : nil
     }
 
     /// Resolves `host` on the calling thread (blocking). Errors carry libuv's `UV_EAI_*` code.
-    public static func resolveNow(_ host: String, port: UInt16, family: Family) -> Result<[InetAddress], LoopError> {
+    package static func resolveNow(_ host: String, port: UInt16, family: Family) -> Result<[InetAddress], LoopError> {
         if let literal = numeric(host, port: port, family: family) { return .success([literal]) }
         // A loop of its own: uv_getaddrinfo without a callback runs synchronously and needs no running loop.
         let loop: Loop
@@ -44,7 +44,7 @@ public enum HostResolver {
 
     /// Resolves `host` off the loop's thread; `completion` runs on the loop's thread with the addresses or the
     /// error (`UV_ECANCELED`-like `UV_EAI_CANCELED` when the loop is torn down first).
-    public static func resolve(
+    package static func resolve(
         _ host: String, port: UInt16, family: Family, on loop: Loop,
         completion: @escaping (Result<[InetAddress], LoopError>) -> Void
     ) {

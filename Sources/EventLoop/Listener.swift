@@ -3,29 +3,29 @@ import Endpoints
 import Glibc
 
 /// A listening TCP or Unix stream socket. Each accepted peer becomes a `Connection`.
-public final class Listener: LoopHandle {
-    public let kind: Connection.Kind
+package final class Listener: LoopHandle {
+    package let kind: Connection.Kind
     /// The address actually bound: with port 0 in the request, the port the kernel chose.
-    public private(set) var boundAddress: Endpoint
+    package private(set) var boundAddress: Endpoint
     private var onConnection: ((Connection) -> Void)?
     /// The last accept failure (EMFILE and friends), for diagnostics; accepting goes on.
-    public private(set) var lastAcceptError: LoopError?
+    package private(set) var lastAcceptError: LoopError?
     /// Accept failures so far. Out of descriptors (EMFILE/ENFILE), libuv accepts the pending peer on a
     /// descriptor it keeps in reserve and closes it at once, so the listener does not spin on a full backlog.
-    public private(set) var acceptErrors: UInt64 = 0
+    package private(set) var acceptErrors: UInt64 = 0
     /// Told about every accept failure (the hub counts them and logs at a bounded rate).
-    public var onAcceptError: ((LoopError) -> Void)?
+    package var onAcceptError: ((LoopError) -> Void)?
     /// Descriptors kept free below the open-file limit: a peer accepted on a descriptor inside this reserve is
     /// closed at once and reported as an accept failure (`EMFILE`). libuv's own last resort, at the limit itself,
     /// drops pending peers without telling anyone; this reserve keeps the hub short of it, so exhaustion is
     /// counted and logged, and what the reserve leaves (other listeners, files, timers' work) keeps working.
     /// Unix-socket listeners (the local administrator) use the last eighth of it.
-    public var descriptorReserve = 0
+    package var descriptorReserve = 0
     /// Peers accepted per loop pass at most (0: no bound). libuv accepts until the backlog is empty in one
     /// callback; a burst of thousands of connections would hold the loop for as long. Past the bound the listener
     /// leaves the next peer in the kernel's backlog (libuv stops watching the socket while a peer is pending) and
     /// takes it at the end of the pass, so the other handles are served between bursts.
-    public var maxAcceptsPerPass = 0
+    package var maxAcceptsPerPass = 0
     private var acceptedThisPass = 0
     private var acceptPending = false
     private var passEnd: EndOfPass?
@@ -34,7 +34,7 @@ public final class Listener: LoopHandle {
 
     /// Binds and listens. Unix socket paths get their parent directory created (0700), a stale
     /// socket left by a dead process removed, and the socket's mode set to `unixMode`.
-    public init(
+    package init(
         loop: Loop, address: Endpoint, backlog: Int32 = 511, unixMode: mode_t = 0o600,
         onConnection: @escaping (Connection) -> Void
     ) throws(LoopError) {
@@ -219,7 +219,7 @@ public final class Listener: LoopHandle {
 
 extension Connection {
     /// Connects to `address`; `completion` gets the open connection or the reason it failed.
-    public static func connect(
+    package static func connect(
         loop: Loop, to address: Endpoint, completion: @escaping (Result<Connection, LoopError>) -> Void
     ) {
         let connection: Connection

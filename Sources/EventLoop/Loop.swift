@@ -3,17 +3,17 @@ import CUV
 /// One libuv loop. Everything that touches hub state runs on the thread that calls `run()`.
 ///
 /// Not `Sendable`: the only way in from another thread is a `LoopDoor`.
-public final class Loop {
+package final class Loop {
     let raw: UnsafeMutablePointer<uv_loop_t>
     /// One read buffer shared by every stream and datagram socket on this loop: a read callback
     /// consumes its bytes before the next read can start, so a single buffer is enough and saves
     /// an allocation per read.
     let readBuffer: UnsafeMutableRawBufferPointer
-    public private(set) var isClosed = false
+    package private(set) var isClosed = false
 
-    public static let readBufferSize = 256 * 1024
+    package static let readBufferSize = 256 * 1024
 
-    public init() throws(LoopError) {
+    package init() throws(LoopError) {
         raw = .allocate(capacity: 1)
         let result = uv_loop_init(raw)
         if result < 0 {
@@ -35,20 +35,20 @@ public final class Loop {
 
     /// Runs until there is nothing left to do or `stop()` is called.
     @discardableResult
-    public func run() -> Bool { uv_run(raw, UV_RUN_DEFAULT) != 0 }
+    package func run() -> Bool { uv_run(raw, UV_RUN_DEFAULT) != 0 }
 
     /// Runs one pass, waiting for events only when `wait` is true. Returns whether handles remain active.
     @discardableResult
-    public func runOnce(wait: Bool = true) -> Bool { uv_run(raw, wait ? UV_RUN_ONCE : UV_RUN_NOWAIT) != 0 }
+    package func runOnce(wait: Bool = true) -> Bool { uv_run(raw, wait ? UV_RUN_ONCE : UV_RUN_NOWAIT) != 0 }
 
     /// Makes `run()` return after the current pass.
-    public func stop() { uv_stop(raw) }
+    package func stop() { uv_stop(raw) }
 
     /// The loop's cached millisecond clock (updated once per pass).
-    public var nowMilliseconds: UInt64 { uv_now(raw) }
+    package var nowMilliseconds: UInt64 { uv_now(raw) }
 
     /// Asks every open handle to close. Run the loop afterwards so the close callbacks fire.
-    public func closeAllHandles() {
+    package func closeAllHandles() {
         uv_walk(
             raw,
             { handle, _ in
@@ -65,7 +65,7 @@ public final class Loop {
     /// Closes every handle, runs until their callbacks have fired, and closes the loop.
     /// Returns `uv_loop_close`'s result: 0 means nothing leaked.
     @discardableResult
-    public func shutdown() -> Int32 {
+    package func shutdown() -> Int32 {
         closeAllHandles()
         while uv_run(raw, UV_RUN_DEFAULT) != 0 {}
         return close()
@@ -73,7 +73,7 @@ public final class Loop {
 
     /// Closes the loop; returns libuv's result (`UV_EBUSY` while handles or requests are alive).
     @discardableResult
-    public func close() -> Int32 {
+    package func close() -> Int32 {
         guard !isClosed else { return 0 }
         let result = uv_loop_close(raw)
         if result == 0 { isClosed = true }
@@ -81,7 +81,7 @@ public final class Loop {
     }
 
     /// Number of handles libuv still knows about (open or closing), for leak checks in tests.
-    public var handleCount: Int {
+    package var handleCount: Int {
         var count = 0
         withUnsafeMutablePointer(to: &count) { pointer in
             uv_walk(raw, { _, arg in arg!.assumingMemoryBound(to: Int.self).pointee += 1 }, pointer)
@@ -91,6 +91,6 @@ public final class Loop {
 }
 
 /// The process-wide monotonic clock, in nanoseconds.
-public enum MonotonicClock {
-    public static func nanoseconds() -> UInt64 { uv_hrtime() }
+package enum MonotonicClock {
+    package static func nanoseconds() -> UInt64 { uv_hrtime() }
 }

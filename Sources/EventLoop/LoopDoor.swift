@@ -5,16 +5,16 @@ import Glibc
 ///
 /// `post` returns false once the door is closed — by `close()` or by the loop closing all its
 /// handles — so a late sender learns its job will never run instead of touching a dead loop.
-public final class LoopDoor: Sendable {
+package final class LoopDoor: Sendable {
     private let core: DoorHandle
 
-    public init(loop: Loop) throws(LoopError) {
+    package init(loop: Loop) throws(LoopError) {
         core = try DoorHandle(loop: loop)
     }
 
     /// Queues `job` to run on the loop thread. Thread-safe. Returns false if the door is closed.
     @discardableResult
-    public func post(_ job: @escaping @Sendable () -> Void) -> Bool {
+    package func post(_ job: @escaping @Sendable () -> Void) -> Bool {
         core.queue.state.withLock { current in
             guard !current.closed else { return false }
             current.jobs.append(job)
@@ -27,12 +27,12 @@ public final class LoopDoor: Sendable {
 
     /// Refuses further jobs and closes the wake-up handle. Call on the loop thread.
     /// Jobs queued before the close still run first.
-    public func close() {
+    package func close() {
         for job in core.queue.closeAndTake() { job() }
         core.close()
     }
 
-    public var isClosed: Bool { core.queue.state.withLock { $0.closed } }
+    package var isClosed: Bool { core.queue.state.withLock { $0.closed } }
 }
 
 /// Jobs waiting for the loop, behind a lock shared by the posting threads and the loop.
@@ -93,14 +93,14 @@ final class DoorHandle: LoopHandle, @unchecked Sendable {
 /// Carries a loop-confined object through a `LoopDoor` job.
 // SAFETY: `value` must only be touched inside jobs the door runs on the loop thread; the wrapper
 // exists so such a job can name the object it works on.
-public struct LoopBound<Value: AnyObject>: @unchecked Sendable {
+package struct LoopBound<Value: AnyObject>: @unchecked Sendable {
     private let value: Value
 
-    public init(_ value: Value) { self.value = value }
+    package init(_ value: Value) { self.value = value }
 
     /// Posts `body` to run on the loop with the object. Returns false if the door is closed.
     @discardableResult
-    public func post(through door: LoopDoor, _ body: @escaping @Sendable (Value) -> Void) -> Bool {
+    package func post(through door: LoopDoor, _ body: @escaping @Sendable (Value) -> Void) -> Bool {
         let captured = self
         return door.post { body(captured.value) }
     }
@@ -110,13 +110,13 @@ public struct LoopBound<Value: AnyObject>: @unchecked Sendable {
 /// `Synchronization.Mutex` on the cross-thread door
 /// because ThreadSanitizer understands pthread locks (it intercepts them) but not the futex Mutex uses on
 /// Linux, and reported the door's correctly locked accesses as races.
-public final class PThreadLocked<Value>: @unchecked Sendable {
+package final class PThreadLocked<Value>: @unchecked Sendable {
     // SAFETY: `value` is only touched inside `withLock`, which holds `mutex`; the mutex memory is allocated
     // once and freed in deinit, when no thread can hold a reference any more.
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private var value: Value
 
-    public init(_ value: Value) {
+    package init(_ value: Value) {
         self.value = value
         mutex = .allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())
@@ -128,7 +128,7 @@ public final class PThreadLocked<Value>: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    public func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
+    package func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body(&value)

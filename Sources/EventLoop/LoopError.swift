@@ -2,22 +2,22 @@ import CUV
 
 /// A libuv failure: the operation that failed and libuv's error code (a negated errno or `UV_E*`).
 public struct LoopError: Error, Equatable, Sendable, CustomStringConvertible {
-    public let code: Int32
-    public let operation: String
+    package let code: Int32
+    package let operation: String
 
-    public init(code: Int32, operation: String) {
+    package init(code: Int32, operation: String) {
         self.code = code
         self.operation = operation
     }
 
     /// libuv's symbolic name, such as `EADDRINUSE`.
-    public var name: String { String(cString: uv_err_name(code)) }
-    public var message: String { String(cString: uv_strerror(code)) }
+    package var name: String { String(cString: uv_err_name(code)) }
+    package var message: String { String(cString: uv_strerror(code)) }
     public var description: String { "\(operation): \(message) (\(name))" }
 
-    public var isCancelled: Bool { code == Int32(UV_ECANCELED.rawValue) }
-    public var isEndOfFile: Bool { code == Int32(UV_EOF.rawValue) }
-    public var isAddressInUse: Bool { code == Int32(UV_EADDRINUSE.rawValue) }
+    package var isCancelled: Bool { code == Int32(UV_ECANCELED.rawValue) }
+    package var isEndOfFile: Bool { code == Int32(UV_EOF.rawValue) }
+    package var isAddressInUse: Bool { code == Int32(UV_EADDRINUSE.rawValue) }
 
     /// Throws when `result` is a libuv error code, so call sites read `try check(uv_x(...), "uv_x")`.
     static func check(_ result: Int32, _ operation: @autoclosure () -> String) throws(LoopError) {

@@ -5,8 +5,8 @@ import CUV
 /// The C memory is allocated by the owner and freed in `deinit`. After `uv_*_init` succeeds the
 /// handle stores a retained reference to its owner in `data`; the close callback releases it.
 /// So an open handle keeps its owner alive, and the owner outlives every callback libuv can make.
-public class LoopHandle {
-    public let loop: Loop
+package class LoopHandle {
+    package let loop: Loop
     let handle: UnsafeMutablePointer<uv_handle_t>
     private let storage: UnsafeMutableRawPointer
 
@@ -38,11 +38,11 @@ public class LoopHandle {
         handle.pointee.data = Unmanaged.passRetained(self).toOpaque()
     }
 
-    public var isOpen: Bool { state == .open }
-    public var isClosed: Bool { state == .closed }
+    package var isOpen: Bool { state == .open }
+    package var isClosed: Bool { state == .closed }
 
     /// Closes the handle once; `then` runs after libuv's close callback. Safe to call repeatedly.
-    public func close(then callback: (() -> Void)? = nil) {
+    package func close(then callback: (() -> Void)? = nil) {
         if let callback {
             if state == .closed || state == .unopened {
                 callback()
@@ -85,7 +85,7 @@ public class LoopHandle {
 
 extension LoopHandle {
     /// Lets the loop finish while this handle is still open (a shutdown deadline, a signal watcher).
-    public func unreference() {
+    package func unreference() {
         guard isOpen else { return }
         uv_unref(handle)
     }

@@ -8,23 +8,23 @@ import CUV
 /// from when poll returned (libuv stamps the loop clock then, `uv_now`) to the check phase. (libuv 1.44's own
 /// idle-time metric misses waits that end by timeout, so it is not used.) Memory is bounded: the last
 /// `recentCapacity` passes are kept for the p99.
-public final class LoopWatchdog: LoopHandle {
+package final class LoopWatchdog: LoopHandle {
     /// Called when a pass was busy for longer than `stallThresholdNanos`, with its busy time in nanoseconds.
-    public var onStall: ((UInt64) -> Void)?
-    public var stallThresholdNanos: UInt64
-    public private(set) var passes: UInt64 = 0
-    public private(set) var stalls: UInt64 = 0
-    public private(set) var longestPassNanos: UInt64 = 0
+    package var onStall: ((UInt64) -> Void)?
+    package var stallThresholdNanos: UInt64
+    package private(set) var passes: UInt64 = 0
+    package private(set) var stalls: UInt64 = 0
+    package private(set) var longestPassNanos: UInt64 = 0
     /// Busy times of the most recent passes, in microseconds (a ring).
     private var recent: [UInt32]
     private var recentNext = 0
-    public static let recentCapacity = 1024
+    package static let recentCapacity = 1024
     private var lastCheckNanos: UInt64
     private let beforePoll: BeforePoll
     /// The first check only sets the baseline: before it the loop was not running yet.
     private var sawFirstCheck = false
 
-    public init(loop: Loop, stallThresholdNanos: UInt64) throws(LoopError) {
+    package init(loop: Loop, stallThresholdNanos: UInt64) throws(LoopError) {
         self.stallThresholdNanos = stallThresholdNanos
         recent = []
         recent.reserveCapacity(LoopWatchdog.recentCapacity)
@@ -63,8 +63,8 @@ public final class LoopWatchdog: LoopHandle {
         record(busyNanos: beforeWait + min(callbacks, sincePrepare))
     }
 
-    /// Records one pass (public so the statistics can be tested without stalling a loop).
-    public func record(busyNanos: UInt64) {
+    /// Records one pass (package access so the statistics can be tested without stalling a loop).
+    package func record(busyNanos: UInt64) {
         passes += 1
         if busyNanos > longestPassNanos { longestPassNanos = busyNanos }
         let micros = UInt32(min(busyNanos / 1000, UInt64(UInt32.max)))
@@ -83,7 +83,7 @@ public final class LoopWatchdog: LoopHandle {
     /// The 99th percentile busy time of the recent passes, in microseconds (0 before the first pass).
     /// Found in one pass over the ring keeping only the largest 1% (11 of 1024), not by sorting it: `hub.info`
     /// asks for it, and monitors call that in tight loops.
-    public var recentP99Micros: UInt32 {
+    package var recentP99Micros: UInt32 {
         guard !recent.isEmpty else { return 0 }
         let rank = (recent.count * 99 + 99) / 100 - 1  // index in ascending order
         let fromTop = recent.count - rank  // the same element counted from the largest, 1-based
@@ -102,7 +102,7 @@ public final class LoopWatchdog: LoopHandle {
     }
 
     /// How many recent passes the p99 is taken over.
-    public var recentCount: Int { recent.count }
+    package var recentCount: Int { recent.count }
 
     override func willClose() {
         uv_check_stop(pointer(as: uv_check_t.self))

@@ -3,20 +3,20 @@ import Glibc
 
 /// The process-wide open-file limit the hub raises at start and the listeners keep a reserve under. (The heap is
 /// tuned and trimmed through `HubSystem.Memory`.)
-public enum ProcessResources {
+package enum ProcessResources {
     /// The open-file limit before and after `raiseOpenFileLimit`.
-    public struct OpenFileLimit: Sendable, Equatable {
-        public var softBefore: UInt64
-        public var soft: UInt64
-        public var hard: UInt64
+    package struct OpenFileLimit: Sendable, Equatable {
+        package var softBefore: UInt64
+        package var soft: UInt64
+        package var hard: UInt64
         /// Why the soft limit could not be raised (nil when it was, or already at the hard limit).
-        public var failure: String?
+        package var failure: String?
     }
 
     /// Raises the soft `RLIMIT_NOFILE` to the hard limit. Every connection costs a descriptor, and the
     /// default soft limit (1024) is reached by a thousand idle peers, after which every listener can only
     /// accept and drop; the hard limit is what the administrator granted (`LimitNOFILE` in the systemd unit).
-    public static func raiseOpenFileLimit() -> OpenFileLimit {
+    package static func raiseOpenFileLimit() -> OpenFileLimit {
         var limit = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else {
             return OpenFileLimit(softBefore: 0, soft: 0, hard: 0, failure: "getrlimit: errno \(errno)")
@@ -35,7 +35,7 @@ public enum ProcessResources {
     }
 
     /// The current open-file limits (soft, hard).
-    public static func openFileLimit() -> (soft: UInt64, hard: UInt64) {
+    package static func openFileLimit() -> (soft: UInt64, hard: UInt64) {
         var limit = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return (0, 0) }
         return (UInt64(limit.rlim_cur), UInt64(limit.rlim_max))

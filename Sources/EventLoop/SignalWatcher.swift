@@ -1,11 +1,11 @@
 import CUV
 
 /// Runs a callback on the loop when the process receives a signal (SIGINT, SIGTERM, …).
-public final class SignalWatcher: LoopHandle {
-    public let signalNumber: Int32
+package final class SignalWatcher: LoopHandle {
+    package let signalNumber: Int32
     private var callback: ((Int32) -> Void)?
 
-    public init(loop: Loop, signal: Int32, _ handler: @escaping (Int32) -> Void) throws(LoopError) {
+    package init(loop: Loop, signal: Int32, _ handler: @escaping (Int32) -> Void) throws(LoopError) {
         signalNumber = signal
         super.init(loop: loop, type: UV_SIGNAL)
         try LoopError.check(uv_signal_init(loop.raw, pointer(as: uv_signal_t.self)), "uv_signal_init")

@@ -2,16 +2,16 @@ import CUV
 import Endpoints
 
 /// An IP address and port as seen on a datagram or a connected socket.
-public struct InetAddress: Hashable, Sendable, CustomStringConvertible {
-    public var host: String
-    public var port: UInt16
+package struct InetAddress: Hashable, Sendable, CustomStringConvertible {
+    package var host: String
+    package var port: UInt16
 
-    public init(host: String, port: UInt16) {
+    package init(host: String, port: UInt16) {
         self.host = host
         self.port = port
     }
 
-    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    package var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
 
 /// Builds a `sockaddr_storage` for `host:port` (IPv6 when the host contains a colon).

@@ -1,17 +1,17 @@
 import CUV
 
 /// A one-shot or repeating timer on the loop's millisecond clock.
-public final class Timer: LoopHandle {
+package final class Timer: LoopHandle {
     private var callback: (() -> Void)?
 
-    public init(loop: Loop) throws(LoopError) {
+    package init(loop: Loop) throws(LoopError) {
         super.init(loop: loop, type: UV_TIMER)
         try LoopError.check(uv_timer_init(loop.raw, pointer(as: uv_timer_t.self)), "uv_timer_init")
         didOpen()
     }
 
     /// Fires after `milliseconds`, then every `repeatMilliseconds` if that is non-zero. Restarting replaces the callback.
-    public func start(
+    package func start(
         afterMilliseconds milliseconds: UInt64, repeatMilliseconds: UInt64 = 0, _ fire: @escaping () -> Void
     ) {
         guard isOpen else { return }
@@ -25,17 +25,17 @@ public final class Timer: LoopHandle {
             }, milliseconds, repeatMilliseconds)
     }
 
-    public func stop() {
+    package func stop() {
         guard isOpen else { return }
         uv_timer_stop(pointer(as: uv_timer_t.self))
     }
 
     /// Whether the timer will fire again.
-    public var isActive: Bool { isOpen && uv_is_active(handle) != 0 }
+    package var isActive: Bool { isOpen && uv_is_active(handle) != 0 }
 
     /// Convenience: a one-shot timer that closes itself after firing.
     @discardableResult
-    public static func once(loop: Loop, afterMilliseconds milliseconds: UInt64, _ fire: @escaping () -> Void)
+    package static func once(loop: Loop, afterMilliseconds milliseconds: UInt64, _ fire: @escaping () -> Void)
         throws(LoopError) -> Timer
     {
         let timer = try Timer(loop: loop)

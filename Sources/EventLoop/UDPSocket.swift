@@ -2,20 +2,20 @@ import CUV
 import Glibc
 
 /// A UDP socket: one datagram per `onDatagram` call, sends addressed per datagram.
-public final class UDPSocket: LoopHandle {
+package final class UDPSocket: LoopHandle {
     /// A received datagram and who sent it.
-    public var onDatagram: ((ArraySlice<UInt8>, InetAddress) -> Void)?
+    package var onDatagram: ((ArraySlice<UInt8>, InetAddress) -> Void)?
     /// Receive errors (ICMP-induced ECONNREFUSED and the like); receiving goes on.
-    public var onError: ((LoopError) -> Void)?
-    public private(set) var boundAddress: InetAddress
-    public private(set) var datagramsSent: UInt64 = 0
-    public private(set) var sendFailures: UInt64 = 0
+    package var onError: ((LoopError) -> Void)?
+    package private(set) var boundAddress: InetAddress
+    package private(set) var datagramsSent: UInt64 = 0
+    package private(set) var sendFailures: UInt64 = 0
     private var receiving = false
     /// Parsed peers, so a hot sender to a few peers does not reparse text per datagram.
     private var addressCache: [InetAddress: sockaddr_storage] = [:]
 
     /// Binds to `host:port` (port 0 picks one). `reuseAddress` lets several sockets share a multicast port.
-    public init(loop: Loop, host: String, port: UInt16, reuseAddress: Bool = false) throws(LoopError) {
+    package init(loop: Loop, host: String, port: UInt16, reuseAddress: Bool = false) throws(LoopError) {
         boundAddress = InetAddress(host: host, port: port)
         super.init(loop: loop, type: UV_UDP)
         let family = host.contains(":") ? AF_INET6 : AF_INET
@@ -47,7 +47,7 @@ public final class UDPSocket: LoopHandle {
         }
     }
 
-    public func startReceiving() throws(LoopError) {
+    package func startReceiving() throws(LoopError) {
         guard isOpen, !receiving else { return }
         let result = uv_udp_recv_start(
             pointer(as: uv_udp_t.self),
@@ -78,7 +78,7 @@ public final class UDPSocket: LoopHandle {
         receiving = true
     }
 
-    public func stopReceiving() {
+    package func stopReceiving() {
         guard receiving, isOpen else { return }
         uv_udp_recv_stop(pointer(as: uv_udp_t.self))
         receiving = false
@@ -87,7 +87,7 @@ public final class UDPSocket: LoopHandle {
     /// Sends one datagram. Tries an immediate send first; when the socket is busy the bytes are
     /// copied into a request that libuv completes later.
     @discardableResult
-    public func send(_ bytes: some Collection<UInt8>, to destination: InetAddress) -> Bool {
+    package func send(_ bytes: some Collection<UInt8>, to destination: InetAddress) -> Bool {
         guard isOpen else { return false }
         var storage: sockaddr_storage
         if let cached = addressCache[destination] {
@@ -143,14 +143,14 @@ public final class UDPSocket: LoopHandle {
     }
 
     /// Joins a multicast group, optionally on the interface with address `interfaceAddress`.
-    public func joinMulticast(group: String, interfaceAddress: String? = nil) throws(LoopError) {
+    package func joinMulticast(group: String, interfaceAddress: String? = nil) throws(LoopError) {
         try LoopError.check(
             uv_udp_set_membership(pointer(as: uv_udp_t.self), group, interfaceAddress, UV_JOIN_GROUP),
             "join multicast \(group)")
     }
 
     /// Enables sending to broadcast addresses.
-    public func setBroadcast(_ enabled: Bool) throws(LoopError) {
+    package func setBroadcast(_ enabled: Bool) throws(LoopError) {
         try LoopError.check(uv_udp_set_broadcast(pointer(as: uv_udp_t.self), enabled ? 1 : 0), "uv_udp_set_broadcast")
     }
 

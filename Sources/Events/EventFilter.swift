@@ -12,10 +12,10 @@ import JSON
 /// exact kinds are looked up in sets, and prefix patterns by each dotted prefix of the event's kind, so
 /// an event costs a few hash lookups per dot of its kind. Filters from requests are also bounded in size
 /// (``Bounds``).
-public struct EventFilter: Sendable, Hashable {
-    public var partitions: [String]? { didSet { rebuild() } }
-    public var devices: [String]? { didSet { rebuild() } }
-    public var kinds: [String]? { didSet { rebuild() } }
+package struct EventFilter: Sendable, Hashable {
+    package var partitions: [String]? { didSet { rebuild() } }
+    package var devices: [String]? { didSet { rebuild() } }
+    package var kinds: [String]? { didSet { rebuild() } }
 
     /// The lookup form of the members above, rebuilt whenever one changes.
     private var partitionSet: Set<String>?
@@ -26,9 +26,9 @@ public struct EventFilter: Sendable, Hashable {
     private var kindPrefixes: Set<String> = []
 
     /// Matches every event.
-    public static let all = EventFilter()
+    package static let all = EventFilter()
 
-    public init(partitions: [String]? = nil, devices: [String]? = nil, kinds: [String]? = nil) {
+    package init(partitions: [String]? = nil, devices: [String]? = nil, kinds: [String]? = nil) {
         self.partitions = partitions
         self.devices = devices
         self.kinds = kinds
@@ -51,17 +51,17 @@ public struct EventFilter: Sendable, Hashable {
     }
 
     // Equality and hashing see the filter as written; the lookup sets are derived from it.
-    public static func == (lhs: EventFilter, rhs: EventFilter) -> Bool {
+    package static func == (lhs: EventFilter, rhs: EventFilter) -> Bool {
         lhs.partitions == rhs.partitions && lhs.devices == rhs.devices && lhs.kinds == rhs.kinds
     }
 
-    public func hash(into hasher: inout Hasher) {
+    package func hash(into hasher: inout Hasher) {
         hasher.combine(partitions)
         hasher.combine(devices)
         hasher.combine(kinds)
     }
 
-    public func matches(_ event: HubEvent) -> Bool {
+    package func matches(_ event: HubEvent) -> Bool {
         if let partitionSet {
             guard let partition = event.partition, partitionSet.contains(partition) else { return false }
         }
@@ -86,14 +86,14 @@ public struct EventFilter: Sendable, Hashable {
     }
 
     /// Whether `kind` matches one pattern.
-    public static func kind(_ kind: String, matches pattern: String) -> Bool {
+    package static func kind(_ kind: String, matches pattern: String) -> Bool {
         if pattern == "*" { return true }
         if pattern.hasSuffix(".*") { return kind.hasPrefix(pattern.dropLast()) }
         return kind == pattern
     }
 
     /// The filter as JSON (only the dimensions that are set).
-    public var json: JSON {
+    package var json: JSON {
         var object: JSONObject = [:]
         if let partitions { object["partitions"] = .array(partitions.map(JSON.string)) }
         if let devices { object["devices"] = .array(devices.map(JSON.string)) }
@@ -102,34 +102,34 @@ public struct EventFilter: Sendable, Hashable {
     }
 
     /// Why a filter in a request was refused; the server reports it as `-32602` naming `field`.
-    public struct Invalid: Error, Sendable, Hashable {
+    package struct Invalid: Error, Sendable, Hashable {
         /// Path of the offending member, e.g. `filter.kinds`.
-        public var field: String
-        public var expected: String
-        public var detail: String
+        package var field: String
+        package var expected: String
+        package var detail: String
         /// Set when a size bound was passed: which one (`maxEntries` or `maxEntryBytes`) and the offending size.
-        public var limit: (name: String, value: Int)?
+        package var limit: (name: String, value: Int)?
 
-        public static func == (lhs: Invalid, rhs: Invalid) -> Bool {
+        package static func == (lhs: Invalid, rhs: Invalid) -> Bool {
             lhs.field == rhs.field && lhs.expected == rhs.expected && lhs.detail == rhs.detail
                 && lhs.limit?.name == rhs.limit?.name && lhs.limit?.value == rhs.limit?.value
         }
 
-        public func hash(into hasher: inout Hasher) {
+        package func hash(into hasher: inout Hasher) {
             hasher.combine(field)
             hasher.combine(detail)
         }
     }
 
     /// How large a filter from a request may be.
-    public struct Bounds: Sendable, Hashable {
+    package struct Bounds: Sendable, Hashable {
         /// Entries in one member (`partitions`, `devices`, `kinds`).
-        public var maxEntries: Int
+        package var maxEntries: Int
         /// Bytes in one name or pattern.
-        public var maxEntryBytes: Int
+        package var maxEntryBytes: Int
         /// Names on the wire are at most 32 bytes and kinds are short: these defaults leave room.
-        public static let `default` = Bounds(maxEntries: 64, maxEntryBytes: 128)
-        public init(maxEntries: Int, maxEntryBytes: Int) {
+        package static let `default` = Bounds(maxEntries: 64, maxEntryBytes: 128)
+        package init(maxEntries: Int, maxEntryBytes: Int) {
             self.maxEntries = maxEntries
             self.maxEntryBytes = maxEntryBytes
         }
@@ -140,7 +140,7 @@ public struct EventFilter: Sendable, Hashable {
     /// A kind pattern must be non-empty and may use `*` only as `*` or as a final `.*`. A member with more
     /// than `bounds.maxEntries` entries, or an entry longer than `bounds.maxEntryBytes`, is refused
     /// (``Invalid/limit`` names the bound) before anything else is done with it.
-    public init(json: JSON?, field: String = "filter", bounds: Bounds = .default) throws(Invalid) {
+    package init(json: JSON?, field: String = "filter", bounds: Bounds = .default) throws(Invalid) {
         self.init()
         guard let json, json != .null else { return }
         guard case .object(let object) = json else {

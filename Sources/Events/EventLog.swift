@@ -5,30 +5,30 @@ import JSON
 /// `append` assigns the next sequence number (starting at 1) and keeps the newest `capacity` events,
 /// so a subscriber that arrives late can ask for what happened `since` a sequence number it knows.
 /// Nothing here reads a clock: the caller passes each event's time.
-public struct EventLog: Sendable {
-    public let capacity: Int
+package struct EventLog: Sendable {
+    package let capacity: Int
     private var ring: [HubEvent] = []
     /// Index in `ring` of the oldest held event once the ring is full.
     private var head = 0
     /// The sequence number of the newest event (0 before the first).
-    public private(set) var lastSeq: UInt64 = 0
+    package private(set) var lastSeq: UInt64 = 0
 
     /// - Parameter capacity: how many events are kept for replay (at least 1).
-    public init(capacity: Int) {
+    package init(capacity: Int) {
         precondition(capacity >= 1, "the replay ring holds at least one event")
         self.capacity = capacity
         ring.reserveCapacity(min(capacity, 4096))
     }
 
     /// How many events are held.
-    public var count: Int { ring.count }
+    package var count: Int { ring.count }
 
     /// The sequence number of the oldest held event, nil when empty.
-    public var oldestSeq: UInt64? { ring.isEmpty ? nil : lastSeq - UInt64(ring.count) + 1 }
+    package var oldestSeq: UInt64? { ring.isEmpty ? nil : lastSeq - UInt64(ring.count) + 1 }
 
     /// Records an event and returns it with its sequence number.
     @discardableResult
-    public mutating func append(
+    package mutating func append(
         kind: String, partition: String? = nil, device: String? = nil, data: JSON = [:], time: EventTime
     ) -> HubEvent {
         lastSeq += 1
@@ -43,18 +43,18 @@ public struct EventLog: Sendable {
     }
 
     /// The held events, oldest first.
-    public var events: [HubEvent] { Array(ring[head...] + ring[..<head]) }
+    package var events: [HubEvent] { Array(ring[head...] + ring[..<head]) }
 
     /// What the ring still holds after `seq` (events with a greater sequence number), filtered, oldest
     /// first, and the gap if events after `seq` have already been dropped from the ring.
-    public func since(_ seq: UInt64, matching filter: EventFilter = .all) -> EventReplay {
+    package func since(_ seq: UInt64, matching filter: EventFilter = .all) -> EventReplay {
         since(seq, matching: filter, limit: Int.max).replay
     }
 
     /// Like ``since(_:matching:)`` but at most `limit` events, for replays that go out as the client reads
     /// (`Protocols/control.md` §5.5). `through` is the sequence number up to which the ring was examined:
     /// the next batch continues from there; it is ``lastSeq`` once everything held was examined.
-    public func since(_ seq: UInt64, matching filter: EventFilter = .all, limit: Int)
+    package func since(_ seq: UInt64, matching filter: EventFilter = .all, limit: Int)
         -> (replay: EventReplay, through: UInt64)
     {
         guard let oldest = oldestSeq, seq < lastSeq else {
@@ -81,7 +81,7 @@ public struct EventLog: Sendable {
     }
 
     /// How many held events after `seq` match `filter` (what a replay from `seq` delivers).
-    public func count(since seq: UInt64, matching filter: EventFilter = .all) -> Int {
+    package func count(since seq: UInt64, matching filter: EventFilter = .all) -> Int {
         guard let oldest = oldestSeq, seq < lastSeq else { return 0 }
         let skip = seq >= oldest ? Int(seq - oldest + 1) : 0
         var count = 0
@@ -90,7 +90,7 @@ public struct EventLog: Sendable {
     }
 
     /// The most recent `limit` held events matching `filter`, oldest first (`events.recent`).
-    public func recent(_ limit: Int, matching filter: EventFilter = .all) -> [HubEvent] {
+    package func recent(_ limit: Int, matching filter: EventFilter = .all) -> [HubEvent] {
         var out: [HubEvent] = []
         var offset = ring.count - 1
         while offset >= 0 && out.count < limit {
@@ -103,9 +103,9 @@ public struct EventLog: Sendable {
 }
 
 /// The answer to ``EventLog/since(_:matching:)``.
-public struct EventReplay: Sendable, Hashable {
+package struct EventReplay: Sendable, Hashable {
     /// The held events after the requested sequence number that match the filter, oldest first.
-    public var events: [HubEvent]
+    package var events: [HubEvent]
     /// Set when the ring had already dropped events after the requested sequence number.
-    public var missed: MissedEvents?
+    package var missed: MissedEvents?
 }

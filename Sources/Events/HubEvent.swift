@@ -4,35 +4,35 @@ import JSON
 
 /// When an event happened, on both clocks: wall time for humans and logs, monotonic time for
 /// measuring intervals between events (it never jumps).
-public struct EventTime: Sendable, Hashable {
+package struct EventTime: Sendable, Hashable {
     /// Nanoseconds since the Unix epoch (CLOCK_REALTIME).
-    public var unixNs: Int64
+    package var unixNs: Int64
     /// Nanoseconds on the hub's monotonic clock (CLOCK_MONOTONIC; only differences are meaningful).
-    public var monoNs: UInt64
+    package var monoNs: UInt64
 
-    public init(unixNs: Int64, monoNs: UInt64) {
+    package init(unixNs: Int64, monoNs: UInt64) {
         self.unixNs = unixNs
         self.monoNs = monoNs
     }
 
-    public var json: JSON { ["unixNs": .int(unixNs), "monoNs": .uint(monoNs)] }
+    package var json: JSON { ["unixNs": .int(unixNs), "monoNs": .uint(monoNs)] }
 }
 
 /// One thing that happened in the hub: a partition attached, an interrupt was raised, a message was
 /// delivered, a client connected. Every event has a hub-wide sequence number, strictly increasing from 1.
-public struct HubEvent: Sendable, Hashable {
-    public var seq: UInt64
-    public var time: EventTime
+package struct HubEvent: Sendable, Hashable {
+    package var seq: UInt64
+    package var time: EventTime
     /// Dotted kind, e.g. `partition.attached`, `irq.raised`, `msg.delivered`.
-    public var kind: String
+    package var kind: String
     /// The partition concerned, if any.
-    public var partition: String?
+    package var partition: String?
     /// The device concerned (`lan0`, `modem0`, a link name, …), if any.
-    public var device: String?
+    package var device: String?
     /// Kind-specific details (an object).
-    public var data: JSON
+    package var data: JSON
 
-    public init(seq: UInt64, time: EventTime, kind: String, partition: String?, device: String?, data: JSON) {
+    package init(seq: UInt64, time: EventTime, kind: String, partition: String?, device: String?, data: JSON) {
         self.seq = seq
         self.time = time
         self.kind = kind
@@ -43,7 +43,7 @@ public struct HubEvent: Sendable, Hashable {
 
     /// The `params` of an `event` notification:
     /// `{"seq":…,"time":{"unixNs":…,"monoNs":…},"kind":…,"partition":…|null,"device":…|null,"data":{…}}`.
-    public var json: JSON {
+    package var json: JSON {
         [
             "seq": .uint(seq), "time": time.json, "kind": .string(kind),
             "partition": partition.map(JSON.string) ?? .null, "device": device.map(JSON.string) ?? .null,
@@ -52,7 +52,7 @@ public struct HubEvent: Sendable, Hashable {
     }
 
     /// Reads an event from its JSON form (clients); nil when a required member is missing or mistyped.
-    public init?(json: JSON) {
+    package init?(json: JSON) {
         guard let seq = json["seq"]?.uint64Value, let kind = json["kind"]?.stringValue,
             let unixNs = json["time"]?["unixNs"]?.int64Value, let monoNs = json["time"]?["monoNs"]?.uint64Value
         else { return nil }

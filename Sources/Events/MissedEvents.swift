@@ -2,8 +2,8 @@ import JSON
 
 /// A gap in what a subscriber received: `count` events with sequence numbers in `firstSeq...lastSeq`
 /// never reached it. Sent as the `events.missed` notification (`Protocols/control.md` §5.4).
-public struct MissedEvents: Sendable, Hashable {
-    public enum Reason: String, Sendable, Hashable {
+package struct MissedEvents: Sendable, Hashable {
+    package enum Reason: String, Sendable, Hashable {
         /// The subscriber's outbox was full: it did not read fast enough.
         case outboxFull = "outbox_full"
         /// The replay ring no longer held events that old when the subscriber asked for them.
@@ -12,12 +12,12 @@ public struct MissedEvents: Sendable, Hashable {
 
     /// How many events were lost. For `outboxFull` these are events that matched the filter; for
     /// `replayExpired` it is every event the ring dropped in the range (the hub no longer knows which matched).
-    public var count: UInt64
-    public var firstSeq: UInt64
-    public var lastSeq: UInt64
-    public var reason: Reason
+    package var count: UInt64
+    package var firstSeq: UInt64
+    package var lastSeq: UInt64
+    package var reason: Reason
 
-    public init(count: UInt64, firstSeq: UInt64, lastSeq: UInt64, reason: Reason) {
+    package init(count: UInt64, firstSeq: UInt64, lastSeq: UInt64, reason: Reason) {
         self.count = count
         self.firstSeq = firstSeq
         self.lastSeq = lastSeq
@@ -25,14 +25,14 @@ public struct MissedEvents: Sendable, Hashable {
     }
 
     /// `{"count":…,"firstSeq":…,"lastSeq":…,"reason":…}`
-    public var json: JSON {
+    package var json: JSON {
         [
             "count": .uint(count), "firstSeq": .uint(firstSeq), "lastSeq": .uint(lastSeq),
             "reason": .string(reason.rawValue),
         ]
     }
 
-    public init?(json: JSON) {
+    package init?(json: JSON) {
         guard let count = json["count"]?.uint64Value, let firstSeq = json["firstSeq"]?.uint64Value,
             let lastSeq = json["lastSeq"]?.uint64Value,
             let reason = json["reason"]?.stringValue.flatMap(Reason.init(rawValue:))
@@ -41,5 +41,5 @@ public struct MissedEvents: Sendable, Hashable {
     }
 
     /// A one-line human description: "missed 3 events (seq 10…12, outbox_full)".
-    public var summary: String { "missed \(count) events (seq \(firstSeq)…\(lastSeq), \(reason.rawValue))" }
+    package var summary: String { "missed \(count) events (seq \(firstSeq)…\(lastSeq), \(reason.rawValue))" }
 }

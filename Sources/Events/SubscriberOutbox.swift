@@ -1,12 +1,12 @@
 import JSON
 
 /// What a subscriber's outbox yields: an event, or the marker for a gap.
-public enum OutboxItem: Sendable, Hashable {
+package enum OutboxItem: Sendable, Hashable {
     case event(HubEvent)
     case missed(MissedEvents)
 
     /// The notification method for this item (`event` or `events.missed`).
-    public var method: String {
+    package var method: String {
         switch self {
         case .event: return "event"
         case .missed: return "events.missed"
@@ -14,7 +14,7 @@ public enum OutboxItem: Sendable, Hashable {
     }
 
     /// The notification params for this item.
-    public var params: JSON {
+    package var params: JSON {
         switch self {
         case .event(let event): return event.json
         case .missed(let missed): return missed.json
@@ -28,26 +28,26 @@ public enum OutboxItem: Sendable, Hashable {
 /// learns how many it lost and which sequence numbers they had.
 ///
 /// The marker is the only item allowed past the capacity, so the queue holds at most `capacity + 1` items.
-public struct SubscriberOutbox: Sendable {
-    public let capacity: Int
+package struct SubscriberOutbox: Sendable {
+    package let capacity: Int
     private var items: [OutboxItem] = []
     private var head = 0
     private var pendingMissed: MissedEvents?
     /// Events dropped over the outbox's life (for counters).
-    public private(set) var totalMissed: UInt64 = 0
+    package private(set) var totalMissed: UInt64 = 0
 
-    public init(capacity: Int) {
+    package init(capacity: Int) {
         precondition(capacity >= 1, "an outbox holds at least one event")
         self.capacity = capacity
     }
 
     /// Items waiting (a pending gap not yet turned into a marker not included).
-    public var count: Int { items.count - head }
-    public var isEmpty: Bool { count == 0 && pendingMissed == nil }
+    package var count: Int { items.count - head }
+    package var isEmpty: Bool { count == 0 && pendingMissed == nil }
 
     /// Queues `event`, or counts it as missed when the queue is full. Returns false when dropped.
     @discardableResult
-    public mutating func push(_ event: HubEvent) -> Bool {
+    package mutating func push(_ event: HubEvent) -> Bool {
         if count >= capacity {
             noteMissed(count: 1, firstSeq: event.seq, lastSeq: event.seq, reason: .outboxFull)
             return false
@@ -58,7 +58,7 @@ public struct SubscriberOutbox: Sendable {
     }
 
     /// Queues a replay answer: its gap marker first (if any), then its events.
-    public mutating func push(_ replay: EventReplay) {
+    package mutating func push(_ replay: EventReplay) {
         if let missed = replay.missed {
             noteMissed(count: missed.count, firstSeq: missed.firstSeq, lastSeq: missed.lastSeq, reason: missed.reason)
         }
@@ -66,7 +66,7 @@ public struct SubscriberOutbox: Sendable {
     }
 
     /// Records a gap; consecutive gaps merge into one marker.
-    public mutating func noteMissed(count: UInt64, firstSeq: UInt64, lastSeq: UInt64, reason: MissedEvents.Reason) {
+    package mutating func noteMissed(count: UInt64, firstSeq: UInt64, lastSeq: UInt64, reason: MissedEvents.Reason) {
         totalMissed += count
         if var pending = pendingMissed {
             pending.count += count
@@ -88,7 +88,7 @@ public struct SubscriberOutbox: Sendable {
     }
 
     /// Takes the next item: queued items in order, then the marker for a gap that followed them.
-    public mutating func pop() -> OutboxItem? {
+    package mutating func pop() -> OutboxItem? {
         if head == items.count { flushMissed() }
         guard head < items.count else { return nil }
         let item = items[head]
@@ -105,7 +105,7 @@ public struct SubscriberOutbox: Sendable {
     }
 
     /// Takes up to `limit` items at once (one write per loop pass).
-    public mutating func pop(upTo limit: Int) -> [OutboxItem] {
+    package mutating func pop(upTo limit: Int) -> [OutboxItem] {
         var out: [OutboxItem] = []
         while out.count < limit, let item = pop() { out.append(item) }
         return out

@@ -1,12 +1,12 @@
 /// One region of the screen's layout: a rectangle owned by one partition, stacked by `z`.
-public struct LayoutRegion: Sendable, Equatable {
-    public var name: String
-    public var owner: String
-    public var rect: ScreenRect
+package struct LayoutRegion: Sendable, Equatable {
+    package var name: String
+    package var owner: String
+    package var rect: ScreenRect
     /// Higher values are drawn on top.
-    public var z: Int
+    package var z: Int
 
-    public init(name: String, owner: String, rect: ScreenRect, z: Int) {
+    package init(name: String, owner: String, rect: ScreenRect, z: Int) {
         self.name = name
         self.owner = owner
         self.rect = rect
@@ -15,7 +15,7 @@ public struct LayoutRegion: Sendable, Equatable {
 }
 
 /// What a drawing command changed on the screen, for viewers to fetch.
-public enum ScreenChange: Sendable, Equatable {
+package enum ScreenChange: Sendable, Equatable {
     /// These screen pixels changed.
     case damage(ScreenRect)
     /// The block at (`sourceX`, `sourceY`) moved to `destination` (RFB CopyRect).
@@ -23,31 +23,31 @@ public enum ScreenChange: Sendable, Equatable {
 }
 
 /// Ownership changes the hub turns into events (and guest notifications).
-public enum OwnershipChange: Sendable, Equatable {
+package enum OwnershipChange: Sendable, Equatable {
     case focus(from: String?, to: String?)
     case preempted(by: String)
     case released(by: String)
 }
 
 /// Why a drawing or ownership request was refused; `code` is a guest error code (`Protocols/guest.md` §5.5).
-public struct FramebufferRefusal: Error, Sendable, Equatable, CustomStringConvertible {
-    public enum Kind: Sendable, Equatable {
+package struct FramebufferRefusal: Error, Sendable, Equatable, CustomStringConvertible {
+    package enum Kind: Sendable, Equatable {
         /// Guest error 15: the rectangle is not inside the surface.
         case outOfBounds
         /// Guest error 5: outside the partition's regions, or the action is not allowed.
         case notPermitted
     }
 
-    public var kind: Kind
-    public var reason: String
+    package var kind: Kind
+    package var reason: String
 
-    public init(_ kind: Kind, _ reason: String) {
+    package init(_ kind: Kind, _ reason: String) {
         self.kind = kind
         self.reason = reason
     }
 
-    public var code: UInt16 { kind == .outOfBounds ? 15 : 5 }
-    public var description: String { reason }
+    package var code: UInt16 { kind == .outOfBounds ? 15 : 5 }
+    package var description: String { reason }
 }
 
 /// The shared screen: per-partition surfaces, the layout, focus and preemption, composed into `screen`.
@@ -55,28 +55,28 @@ public struct FramebufferRefusal: Error, Sendable, Equatable, CustomStringConver
 /// Surfaces are screen-sized and drawn in screen coordinates; a partition may draw only inside one of
 /// its regions, except while it preempts: then it draws a separate full-screen overlay that covers
 /// everything and is discarded on release, so the picture underneath returns unchanged.
-public struct Compositor: Sendable {
-    public let width: Int
-    public let height: Int
+package struct Compositor: Sendable {
+    package let width: Int
+    package let height: Int
     /// Regions sorted by `z`, lowest first.
-    public let regions: [LayoutRegion]
+    package let regions: [LayoutRegion]
     /// Partitions allowed to preempt.
-    public let preemptors: Set<String>
-    public let defaultFocus: String?
+    package let preemptors: Set<String>
+    package let defaultFocus: String?
     /// The composed screen, native pixels `0x00RRGGBB`.
-    public private(set) var screen: [UInt32]
+    package private(set) var screen: [UInt32]
     /// Bumped whenever any screen pixel may have changed: encoded rectangles cached under one
     /// generation (`RFBRectCache`) are valid only while it stays the same.
-    public private(set) var generation: UInt64 = 0
-    public private(set) var focus: String?
-    public private(set) var preemptor: String?
+    package private(set) var generation: UInt64 = 0
+    package private(set) var focus: String?
+    package private(set) var preemptor: String?
     private var focusBeforePreempt: String?
     private var surfaces: [String: Surface] = [:]
     private var overlay: Surface?
     /// Changes since the last `takeChanges()`.
     private var changes: [ScreenChange] = []
 
-    public init(width: Int, height: Int, regions: [LayoutRegion], preemptors: Set<String>, defaultFocus: String?) {
+    package init(width: Int, height: Int, regions: [LayoutRegion], preemptors: Set<String>, defaultFocus: String?) {
         self.width = width
         self.height = height
         self.regions = regions.enumerated().sorted { ($0.element.z, $0.offset) < ($1.element.z, $1.offset) }.map(
@@ -87,25 +87,25 @@ public struct Compositor: Sendable {
         screen = [UInt32](repeating: 0, count: width * height)
     }
 
-    public var bounds: ScreenRect { ScreenRect(x: 0, y: 0, width: width, height: height) }
+    package var bounds: ScreenRect { ScreenRect(x: 0, y: 0, width: width, height: height) }
 
     /// Partitions that own at least one region, or may preempt.
-    public var owners: [String] { Array(Set(regions.map(\.owner)).union(preemptors)).sorted() }
+    package var owners: [String] { Array(Set(regions.map(\.owner)).union(preemptors)).sorted() }
 
     /// The regions `partition` owns.
-    public func regions(of partition: String) -> [LayoutRegion] { regions.filter { $0.owner == partition } }
+    package func regions(of partition: String) -> [LayoutRegion] { regions.filter { $0.owner == partition } }
 
     // MARK: Drawing
 
     /// What a guest may draw.
-    public enum Command: Sendable, Equatable {
+    package enum Command: Sendable, Equatable {
         case put(ScreenRect, pixels: ArraySlice<UInt8>)
         case fill(ScreenRect, colour: UInt32)
         case copy(sourceX: Int, sourceY: Int, destination: ScreenRect)
     }
 
     /// Applies one drawing command from `partition` to its surface (or its overlay while it preempts).
-    public mutating func draw(_ command: Command, by partition: String) throws(FramebufferRefusal) {
+    package mutating func draw(_ command: Command, by partition: String) throws(FramebufferRefusal) {
         let onOverlay = preemptor == partition
         switch command {
         case .put(let rect, let pixels):
@@ -205,7 +205,7 @@ public struct Compositor: Sendable {
     }
 
     /// Screen changes since the last call, in order.
-    public mutating func takeChanges() -> [ScreenChange] {
+    package mutating func takeChanges() -> [ScreenChange] {
         defer { changes.removeAll(keepingCapacity: true) }
         return changes
     }
@@ -213,7 +213,7 @@ public struct Compositor: Sendable {
     // MARK: Focus and preemption
 
     /// Gives input focus to `partition`; refused while another partition preempts.
-    public mutating func setFocus(_ partition: String?) throws(FramebufferRefusal) -> [OwnershipChange] {
+    package mutating func setFocus(_ partition: String?) throws(FramebufferRefusal) -> [OwnershipChange] {
         if let preemptor, partition != preemptor {
             throw FramebufferRefusal(.notPermitted, "\(preemptor) holds the screen and input until it releases")
         }
@@ -227,7 +227,7 @@ public struct Compositor: Sendable {
     }
 
     /// `partition` takes the whole screen and the input until `release`.
-    public mutating func preempt(by partition: String) throws(FramebufferRefusal) -> [OwnershipChange] {
+    package mutating func preempt(by partition: String) throws(FramebufferRefusal) -> [OwnershipChange] {
         guard preemptors.contains(partition) else {
             throw FramebufferRefusal(.notPermitted, "\(partition) may not preempt this screen")
         }
@@ -249,7 +249,7 @@ public struct Compositor: Sendable {
     }
 
     /// Ends `partition`'s preemption: the overlay goes, focus returns to where it was.
-    public mutating func release(by partition: String) throws(FramebufferRefusal) -> [OwnershipChange] {
+    package mutating func release(by partition: String) throws(FramebufferRefusal) -> [OwnershipChange] {
         guard preemptor == partition else {
             throw FramebufferRefusal(.notPermitted, "\(partition) does not preempt this screen")
         }
@@ -268,17 +268,17 @@ public struct Compositor: Sendable {
     }
 
     /// A partition went away: its preemption ends; its surface stays (the last picture) until it redraws.
-    public mutating func partitionDetached(_ partition: String) -> [OwnershipChange] {
+    package mutating func partitionDetached(_ partition: String) -> [OwnershipChange] {
         guard preemptor == partition else { return [] }
         return (try? release(by: partition)) ?? []
     }
 
     // MARK: Reading
 
-    public func pixel(x: Int, y: Int) -> UInt32 { screen[y * width + x] }
+    package func pixel(x: Int, y: Int) -> UInt32 { screen[y * width + x] }
 
     /// `rect` of the screen as native pixels, row-major.
-    public func read(_ rect: ScreenRect) -> [UInt32] {
+    package func read(_ rect: ScreenRect) -> [UInt32] {
         var out: [UInt32] = []
         out.reserveCapacity(rect.area)
         for y in rect.y..<rect.maxY { out += screen[(y * width + rect.x)..<(y * width + rect.maxX)] }

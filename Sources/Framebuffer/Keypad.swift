@@ -1,6 +1,6 @@
 /// The handset's keypad. Codes are what the guest receives (`Protocols/framebuffer.md` §4): digits,
 /// `*` and `#` are their ASCII codes; the other keys use codes from 0x100.
-public enum KeypadKey: UInt16, Sendable, CaseIterable {
+package enum KeypadKey: UInt16, Sendable, CaseIterable {
     case digit0 = 0x30, digit1, digit2, digit3, digit4, digit5, digit6, digit7, digit8, digit9
     case star = 0x2a
     case hash = 0x23
@@ -8,7 +8,7 @@ public enum KeypadKey: UInt16, Sendable, CaseIterable {
     case softLeft = 0x105, softRight, call, end, clear
 
     /// The name used by `fb.key` and in the spec table.
-    public var name: String {
+    package var name: String {
         switch self {
         case .digit0, .digit1, .digit2, .digit3, .digit4, .digit5, .digit6, .digit7, .digit8, .digit9:
             String(UnicodeScalar(UInt8(rawValue)))
@@ -27,16 +27,16 @@ public enum KeypadKey: UInt16, Sendable, CaseIterable {
         }
     }
 
-    public init?(name: String) {
+    package init?(name: String) {
         guard let key = KeypadKey.allCases.first(where: { $0.name == name }) else { return nil }
         self = key
     }
 }
 
 /// X11 keysyms (as RFB KeyEvent carries them, RFC 6143 §7.5.4) mapped to keypad keys.
-public enum Keypad {
+package enum Keypad {
     /// The documented table: keysym, its X11 name, the keypad key. Several keysyms may map to one key.
-    public static let table: [(keysym: UInt32, keysymName: String, key: KeypadKey)] = {
+    package static let table: [(keysym: UInt32, keysymName: String, key: KeypadKey)] = {
         var rows: [(UInt32, String, KeypadKey)] = []
         for digit in 0...9 {
             let key = KeypadKey(rawValue: UInt16(0x30 + digit))!
@@ -60,19 +60,19 @@ public enum Keypad {
         table.map { ($0.keysym, $0.key) }, uniquingKeysWith: { first, _ in first })
 
     /// The keypad key for an RFB keysym, or nil (the key is ignored and counted).
-    public static func key(forKeysym keysym: UInt32) -> KeypadKey? { byKeysym[keysym] }
+    package static func key(forKeysym keysym: UInt32) -> KeypadKey? { byKeysym[keysym] }
 
     /// The first keysym that produces `key` (for injecting keys).
-    public static func keysym(for key: KeypadKey) -> UInt32 { table.first { $0.key == key }!.keysym }
+    package static func keysym(for key: KeypadKey) -> UInt32 { table.first { $0.key == key }!.keysym }
 }
 
 /// A touch on the screen, from an RFB pointer (button 1 is the finger) or injected.
-public enum TouchAction: UInt8, Sendable {
+package enum TouchAction: UInt8, Sendable {
     case down = 0
     case move = 1
     case up = 2
 
-    public var name: String {
+    package var name: String {
         switch self {
         case .down: "down"
         case .move: "move"
@@ -82,14 +82,14 @@ public enum TouchAction: UInt8, Sendable {
 }
 
 /// Turns RFB pointer events into touch events (button 1 pressed = finger on the glass).
-public struct TouchTracker: Sendable {
+package struct TouchTracker: Sendable {
     private var pressed = false
     private var lastX = -1
     private var lastY = -1
 
-    public init() {}
+    package init() {}
 
-    public mutating func pointer(buttonMask: UInt8, x: Int, y: Int) -> TouchAction? {
+    package mutating func pointer(buttonMask: UInt8, x: Int, y: Int) -> TouchAction? {
         let down = buttonMask & 1 != 0
         defer {
             pressed = down

@@ -3,28 +3,54 @@ import Zlib
 /// Decodes the PNG images `fb.wait` compares the screen against: 8-bit greyscale, RGB, palette,
 /// greyscale+alpha and RGBA, not interlaced. Alpha is ignored (the screen has none). Every length is
 /// checked against the input and `maxPixels` before anything is allocated or inflated.
-public enum PNGDecoder {
-    public struct Failure: Error, Sendable, Equatable, CustomStringConvertible {
-        public var description: String
+package enum PNGDecoder {
+    package struct Failure: Error, Sendable, Equatable, CustomStringConvertible {
+        package var description: String
         init(_ description: String) { self.description = description }
     }
 
-    public struct Image: Sendable, Equatable {
-        public var width: Int
-        public var height: Int
+    package struct Image: Sendable, Equatable {
+        package var width: Int
+        package var height: Int
         /// Native pixels `0x00RRGGBB`, row-major.
-        public var pixels: [UInt32]
+        package var pixels: [UInt32]
     }
 
     static let signature: [UInt8] = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]
 
-    public static func decode(_ png: [UInt8], maxPixels: Int) throws(Failure) -> Image {
+    /// The IHDR fields the decoder uses.
+    typealias Header = (width: Int, height: Int, colourType: UInt8)
+
+    package static func decode(_ png: [UInt8], maxPixels: Int) throws(Failure) -> Image {
         guard png.count >= 8, Array(png[0..<8]) == signature else { throw Failure("not a PNG (bad signature)") }
+        let (header, palette, compressed) = try readChunks(png, maxPixels: maxPixels)
+        guard let header else { throw Failure("no IHDR") }
+        let channels: Int
+        switch header.colourType {
+        case 0, 3: channels = 1
+        case 4: channels = 2
+        case 2: channels = 3
+        default: channels = 4
+        }
+        if header.colourType == 3 && palette.isEmpty { throw Failure("palette image without PLTE") }
+        let rowBytes = header.width * channels
+        let expected = header.height * (rowBytes + 1)
+        guard let raw = Zlib.inflate(compressed[...], limit: expected), raw.count == expected else {
+            throw Failure("image data does not inflate to \(expected) bytes")
+        }
+        let pixels = try unfilter(raw, header: header, channels: channels, palette: palette)
+        return Image(width: header.width, height: header.height, pixels: pixels)
+    }
+
+    /// The chunks after the signature up to IEND: the header, the palette and the concatenated image data.
+    private static func readChunks(_ png: [UInt8], maxPixels: Int) throws(Failure) -> (
+        header: Header?, palette: [UInt32], compressed: [UInt8]
+    ) {
         func u32(_ at: Int) -> Int {
             Int(png[at]) << 24 | Int(png[at + 1]) << 16 | Int(png[at + 2]) << 8 | Int(png[at + 3])
         }
         var at = 8
-        var header: (width: Int, height: Int, colourType: UInt8)?
+        var header: Header?
         var palette: [UInt32] = []
         var compressed: [UInt8] = []
         var ended = false
@@ -72,20 +98,14 @@ public enum PNGDecoder {
                 }
             }
         }
-        guard let header else { throw Failure("no IHDR") }
-        let channels: Int
-        switch header.colourType {
-        case 0, 3: channels = 1
-        case 4: channels = 2
-        case 2: channels = 3
-        default: channels = 4
-        }
-        if header.colourType == 3 && palette.isEmpty { throw Failure("palette image without PLTE") }
+        return (header, palette, compressed)
+    }
+
+    /// Reverses each row's filter and converts its samples to native pixels.
+    private static func unfilter(_ raw: [UInt8], header: Header, channels: Int, palette: [UInt32]) throws(Failure)
+        -> [UInt32]
+    {
         let rowBytes = header.width * channels
-        let expected = header.height * (rowBytes + 1)
-        guard let raw = Zlib.inflate(compressed[...], limit: expected), raw.count == expected else {
-            throw Failure("image data does not inflate to \(expected) bytes")
-        }
         var pixels: [UInt32] = []
         pixels.reserveCapacity(header.width * header.height)
         var previous = [UInt8](repeating: 0, count: rowBytes)
@@ -122,7 +142,7 @@ public enum PNGDecoder {
             }
             swap(&previous, &row)
         }
-        return Image(width: header.width, height: header.height, pixels: pixels)
+        return pixels
     }
 
     private static func paeth(_ a: UInt8, _ b: UInt8, _ c: UInt8) -> UInt8 {

@@ -1,8 +1,8 @@
 import Zlib
 
 /// Minimal PNG writer (8-bit RGB, filter None, one IDAT) for screenshots.
-public enum PNGEncoder {
-    public static func encode(pixels: [UInt32], width: Int, height: Int) -> [UInt8] {
+package enum PNGEncoder {
+    package static func encode(pixels: [UInt32], width: Int, height: Int) -> [UInt8] {
         var raw: [UInt8] = []
         raw.reserveCapacity(height * (1 + width * 3))
         for y in 0..<height {

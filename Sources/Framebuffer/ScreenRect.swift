@@ -2,25 +2,25 @@ import ScreenGeometry
 
 /// A rectangle on the screen. The compositor and the RFB encoders (`RFBRect`) share this one type from
 /// `ScreenGeometry`, so neither depends on the other.
-public typealias ScreenRect = PixelRect
+package typealias ScreenRect = PixelRect
 
 /// Damage waiting for one consumer: a short list of rectangles that collapses to their bounding box
 /// when it grows past `maxRects` (a slow viewer gets fewer, larger updates, never an unbounded list).
-public struct DamageList: Sendable, Equatable {
-    public private(set) var rects: [ScreenRect] = []
-    public let maxRects: Int
+package struct DamageList: Sendable, Equatable {
+    package private(set) var rects: [ScreenRect] = []
+    package let maxRects: Int
 
-    public init(maxRects: Int = 16) {
+    package init(maxRects: Int = 16) {
         self.maxRects = max(1, maxRects)
     }
 
-    public var isEmpty: Bool { rects.isEmpty }
+    package var isEmpty: Bool { rects.isEmpty }
 
-    public var bounds: ScreenRect {
+    package var bounds: ScreenRect {
         rects.reduce(ScreenRect(x: 0, y: 0, width: 0, height: 0)) { $0.union($1) }
     }
 
-    public mutating func add(_ rect: ScreenRect) {
+    package mutating func add(_ rect: ScreenRect) {
         guard !rect.isEmpty else { return }
         if rects.contains(where: { $0.contains(rect) }) { return }
         var merged = rect
@@ -41,5 +41,5 @@ public struct DamageList: Sendable, Equatable {
         if rects.count > maxRects { rects = [bounds] }
     }
 
-    public mutating func removeAll() { rects.removeAll(keepingCapacity: true) }
+    package mutating func removeAll() { rects.removeAll(keepingCapacity: true) }
 }

@@ -1,19 +1,19 @@
 /// A partition's drawing surface: native pixels `0x00RRGGBB`, row-major, the size of the screen.
-public struct Surface: Sendable {
-    public let width: Int
-    public let height: Int
-    public private(set) var pixels: [UInt32]
+package struct Surface: Sendable {
+    package let width: Int
+    package let height: Int
+    package private(set) var pixels: [UInt32]
 
-    public init(width: Int, height: Int, colour: UInt32 = 0) {
+    package init(width: Int, height: Int, colour: UInt32 = 0) {
         self.width = width
         self.height = height
         pixels = [UInt32](repeating: colour & 0x00ff_ffff, count: width * height)
     }
 
-    public var bounds: ScreenRect { ScreenRect(x: 0, y: 0, width: width, height: height) }
+    package var bounds: ScreenRect { ScreenRect(x: 0, y: 0, width: width, height: height) }
 
     /// Writes `rect` from 4-byte pixels (B, G, R, unused), row-major; `bytes.count` must be `rect.area * 4`.
-    public mutating func put(_ rect: ScreenRect, bytes: ArraySlice<UInt8>) {
+    package mutating func put(_ rect: ScreenRect, bytes: ArraySlice<UInt8>) {
         precondition(bounds.contains(rect) && bytes.count == rect.area * 4)
         var offset = bytes.startIndex
         let width = self.width
@@ -30,7 +30,7 @@ public struct Surface: Sendable {
         }
     }
 
-    public mutating func fill(_ rect: ScreenRect, colour: UInt32) {
+    package mutating func fill(_ rect: ScreenRect, colour: UInt32) {
         precondition(bounds.contains(rect))
         let value = colour & 0x00ff_ffff
         let width = self.width
@@ -43,7 +43,7 @@ public struct Surface: Sendable {
     }
 
     /// Copies the `rect.width`×`rect.height` block at (`sourceX`, `sourceY`) to `rect`; overlap-safe.
-    public mutating func copy(sourceX: Int, sourceY: Int, to rect: ScreenRect) {
+    package mutating func copy(sourceX: Int, sourceY: Int, to rect: ScreenRect) {
         let source = ScreenRect(x: sourceX, y: sourceY, width: rect.width, height: rect.height)
         precondition(bounds.contains(rect) && bounds.contains(source))
         let rows: [Int] = rect.y < sourceY ? Array(0..<rect.height) : Array((0..<rect.height).reversed())

@@ -2,19 +2,19 @@
 ///
 /// Changes coalesce here between the viewer's requests, so a slow viewer simply receives fewer,
 /// larger updates; nothing here grows without bound.
-public struct ViewerDamage: Sendable {
-    public private(set) var damage: DamageList
-    public private(set) var move: ScreenChange?
-    public var supportsCopyRect: Bool
+package struct ViewerDamage: Sendable {
+    package private(set) var damage: DamageList
+    package private(set) var move: ScreenChange?
+    package var supportsCopyRect: Bool
 
-    public init(maxRects: Int = 16, supportsCopyRect: Bool = false) {
+    package init(maxRects: Int = 16, supportsCopyRect: Bool = false) {
         damage = DamageList(maxRects: maxRects)
         self.supportsCopyRect = supportsCopyRect
     }
 
-    public var isEmpty: Bool { damage.isEmpty && move == nil }
+    package var isEmpty: Bool { damage.isEmpty && move == nil }
 
-    public mutating func add(_ change: ScreenChange) {
+    package mutating func add(_ change: ScreenChange) {
         switch change {
         case .damage(let rect):
             damage.add(rect)
@@ -30,12 +30,12 @@ public struct ViewerDamage: Sendable {
         }
     }
 
-    public mutating func addAll(_ rect: ScreenRect) {
+    package mutating func addAll(_ rect: ScreenRect) {
         damage.add(rect)
     }
 
     /// Takes everything pending: the move first, then the rectangles.
-    public mutating func take() -> (move: ScreenChange?, rects: [ScreenRect]) {
+    package mutating func take() -> (move: ScreenChange?, rects: [ScreenRect]) {
         defer {
             move = nil
             damage.removeAll()

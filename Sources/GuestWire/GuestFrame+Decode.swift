@@ -158,6 +158,7 @@ private struct BodyReader {
         return names
     }
 
+    // shape: switch table — one case per frame type, each reading its payload (Protocols/guest.md §4).
     mutating func message(_ type: GuestFrameType) throws(Reason) -> GuestMessage {
         switch type {
         case .hello:

@@ -53,6 +53,7 @@ extension GuestMessage {
         }
     }
 
+    // shape: switch table — one case per message type, each writing its payload (Protocols/guest.md §4).
     func writePayload(into writer: inout ByteWriter) {
         switch self {
         case .hello(let hello):

@@ -4,9 +4,9 @@
 import Endpoints
 
 /// The control client's name for the shared `Endpoint`.
-public typealias HubAddress = Endpoint
+package typealias HubAddress = Endpoint
 
 extension Endpoint {
     /// The default control endpoint of the reference handset.
-    public static let defaultAddress = Endpoint.tcp(host: "127.0.0.1", port: 7400)
+    package static let defaultAddress = Endpoint.tcp(host: "127.0.0.1", port: 7400)
 }

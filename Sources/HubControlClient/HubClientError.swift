@@ -1,7 +1,7 @@
 import ControlWire
 
 /// Why a control client call failed.
-public enum HubClientError: Error, Sendable, CustomStringConvertible {
+package enum HubClientError: Error, Sendable, CustomStringConvertible {
     /// The address is not `tcp:HOST:PORT` or `unix:/path`.
     case invalidAddress(String)
     /// Connecting failed (`errno` text included).
@@ -17,7 +17,7 @@ public enum HubClientError: Error, Sendable, CustomStringConvertible {
     /// The hub answered with an error.
     case server(ControlError)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .invalidAddress(let text): return "invalid hub address '\(text)' (expected tcp:HOST:PORT or unix:/PATH)"
         case .connectFailed(let address, let reason): return "cannot connect to \(address): \(reason)"

@@ -13,12 +13,12 @@ import JSON
 /// _ = try hub.call("events.subscribe", ["filter": ["kinds": ["irq.*"]]])
 /// while let item = try hub.nextEvent(timeoutMs: 1000) { … }
 /// ```
-public final class HubControlClient {
+package final class HubControlClient {
     /// The greeting the hub sent on connect.
-    public let hello: HubHello
-    public let address: HubAddress
+    package let hello: HubHello
+    package let address: HubAddress
     /// Default time allowed for a response, in milliseconds.
-    public var timeoutMs: Int
+    package var timeoutMs: Int
 
     private let socket: BlockingSocket
     private var framer: LineFramer
@@ -30,7 +30,7 @@ public final class HubControlClient {
     private var strayResponses: [ControlResponse] = []
 
     /// Connects, reads the greeting and, when `token` is given, authenticates.
-    public init(address text: String, token: String? = nil, timeoutMs: Int = 5000, maxLineLength: Int = 1 << 24)
+    package init(address text: String, token: String? = nil, timeoutMs: Int = 5000, maxLineLength: Int = 1 << 24)
         throws(HubClientError)
     {
         guard let address = try? HubAddress(parsingClientAddress: text) else { throw .invalidAddress(text) }
@@ -55,14 +55,14 @@ public final class HubControlClient {
     }
 
     /// Closes the connection; later calls fail with ``HubClientError/closed``.
-    public func close() { socket.close() }
+    package func close() { socket.close() }
 
     // MARK: Requests
 
     /// Sends a request and waits for its response; returns the result or throws the hub's error
     /// as ``HubClientError/server(_:)``. Notifications arriving meanwhile are kept for ``nextEvent(timeoutMs:)``.
     @discardableResult
-    public func call(_ method: String, _ params: JSON? = nil, timeoutMs: Int? = nil) throws(HubClientError) -> JSON {
+    package func call(_ method: String, _ params: JSON? = nil, timeoutMs: Int? = nil) throws(HubClientError) -> JSON {
         let response = try request(method, params, timeoutMs: timeoutMs)
         switch response.outcome {
         case .result(let value): return value
@@ -71,7 +71,7 @@ public final class HubControlClient {
     }
 
     /// Like ``call(_:_:timeoutMs:)`` but returns the whole response, errors included.
-    public func request(_ method: String, _ params: JSON? = nil, timeoutMs: Int? = nil) throws(HubClientError)
+    package func request(_ method: String, _ params: JSON? = nil, timeoutMs: Int? = nil) throws(HubClientError)
         -> ControlResponse
     {
         let id = JSON.int(nextID)
@@ -93,14 +93,14 @@ public final class HubControlClient {
     }
 
     /// Sends a notification (a request without id: no answer is expected).
-    public func notify(_ method: String, _ params: JSON? = nil) throws(HubClientError) {
+    package func notify(_ method: String, _ params: JSON? = nil) throws(HubClientError) {
         try send(ControlRequest(id: nil, method: method, params: params).encodedLine())
     }
 
     // MARK: Events
 
     /// The next `event` or `events.missed` notification, waiting up to `timeoutMs`; nil on timeout.
-    public func nextEvent(timeoutMs: Int) throws(HubClientError) -> ControlNotification? {
+    package func nextEvent(timeoutMs: Int) throws(HubClientError) -> ControlNotification? {
         if let queued = popNotification() { return queued }
         let deadline = Self.nowMs() + timeoutMs
         while true {
@@ -127,7 +127,7 @@ public final class HubControlClient {
     // MARK: Raw access (for protocol tests)
 
     /// Writes raw bytes (e.g. a deliberately malformed line).
-    public func send(_ bytes: [UInt8]) throws(HubClientError) {
+    package func send(_ bytes: [UInt8]) throws(HubClientError) {
         guard socket.descriptor >= 0 else { throw .closed }
         do {
             try socket.writeAll(bytes)
@@ -137,7 +137,7 @@ public final class HubControlClient {
     }
 
     /// Reads the next message of any kind, waiting up to `timeoutMs`; nil on timeout.
-    public func nextMessage(timeoutMs: Int) throws(HubClientError) -> ControlMessage? {
+    package func nextMessage(timeoutMs: Int) throws(HubClientError) -> ControlMessage? {
         try readMessage(until: Self.nowMs() + timeoutMs)
     }
 

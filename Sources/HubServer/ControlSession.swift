@@ -19,7 +19,7 @@ import Wire
 /// Lifetime: the hub holds the session while it is open. `close` detaches every connection callback and
 /// stops reading before the hub lets go, so no callback can reach a closed session; a session closing
 /// after its final writes is held by the hub until the connection's close callback.
-public final class ControlSession {
+package final class ControlSession {
     let id: UInt64
     let connection: Connection
     private var framer: LineFramer

@@ -423,57 +423,11 @@ final class GuestSession {
                 link: linkID, correlation: correlation, payload: payload, request: request, session: session,
                 sequence: sequence)
         case .msgAck(let linkID, let upTo):
-            guard let link = linkNames[linkID] else {
-                return sendError(.noSuchLink, "link \(linkID)", requestId: request)
-            }
-            switch platform.acknowledge(session: session, link: link, upTo: upTo, actions: &actions) {
-            case .acknowledged: if request != 0 { queue(GuestFrame(.ok, requestId: request)) }
-            case .beyondDelivered:
-                sendError(.malformedFrame, "ack \(upTo) beyond the last delivered id", requestId: request)
-            case .noSuchLink: sendError(.noSuchLink, "link \(linkID)", requestId: request)
-            case .notPermitted: sendError(.notPermitted, "link \(link)", requestId: request)
-            }
+            acknowledge(link: linkID, upTo: upTo, request: request, session: session)
         case .regionRead(let regionID, let offset, let length):
-            guard let region = regionNames[regionID] else {
-                return answer(
-                    GuestFrame(.regionResult(region: regionID, status: .noSuchRegion), requestId: request),
-                    unless: false)
-            }
-            switch platform.readRegion(
-                session: session, region: region, offset: offset, length: Int(length), actions: &actions)
-            {
-            case .ok(let bytes):
-                queue(
-                    GuestFrame(.regionData(region: regionID, offset: offset, bytes: bytes[...]), requestId: request))
-            case .outOfGrant:
-                answer(
-                    GuestFrame(.regionResult(region: regionID, status: .outOfGrant), requestId: request), unless: false)
-            case .outOfBounds, .tooLarge:
-                answer(
-                    GuestFrame(.regionResult(region: regionID, status: .outOfBounds), requestId: request), unless: false
-                )
-            case .noSuchRegion:
-                answer(
-                    GuestFrame(.regionResult(region: regionID, status: .noSuchRegion), requestId: request),
-                    unless: false)
-            }
+            readRegion(regionID, offset: offset, length: length, request: request, session: session)
         case .regionWrite(let regionID, let offset, let bytes):
-            guard let region = regionNames[regionID] else {
-                return answer(
-                    GuestFrame(.regionResult(region: regionID, status: .noSuchRegion), requestId: request),
-                    unless: false)
-            }
-            let status: GuestRegionStatus =
-                switch platform.writeRegion(
-                    session: session, region: region, offset: offset, bytes: bytes, actions: &actions)
-                {
-                case .ok: .ok
-                case .outOfGrant: .outOfGrant
-                case .outOfBounds, .tooLarge: .outOfBounds
-                case .noSuchRegion, .noDoorbell: .noSuchRegion
-                }
-            answer(
-                GuestFrame(.regionResult(region: regionID, status: status), requestId: request), unless: status == .ok)
+            writeRegion(regionID, offset: offset, bytes: bytes, request: request, session: session)
         case .heartbeat(let stamp):
             // Any frame counts as traffic; an answer only when asked for (§3.3).
             if request != 0 { queue(GuestFrame(.heartbeatAck(stamp: stamp), requestId: request)) }
@@ -485,23 +439,9 @@ final class GuestSession {
         case .channelOpen(let device, let options):
             openChannel(frame.channel, device: device, options: options, requestId: request)
         case .channelData(let data):
-            guard let channel = channels[frame.channel] else {
-                return sendError(
-                    .noSuchChannel, "channel \(frame.channel) is not open", requestId: request, channel: frame.channel)
-            }
-            guard data.count <= Int(channel.maxData) else {
-                return sendError(
-                    .tooLarge, "\(data.count) bytes exceed the channel's max_data of \(channel.maxData)",
-                    requestId: request, channel: frame.channel)
-            }
-            channel.received(data)
+            channelData(data, channel: frame.channel, request: request)
         case .channelClose(_, let reason):
-            guard let channel = channels.removeValue(forKey: frame.channel) else {
-                return sendError(
-                    .noSuchChannel, "channel \(frame.channel) is not open", requestId: request, channel: frame.channel)
-            }
-            channel.closed(reason: reason.isEmpty ? "closed by the guest" : reason)
-            if request != 0 { queue(GuestFrame(.ok, channel: frame.channel, requestId: request)) }
+            closeChannel(frame.channel, reason: reason, request: request)
         case .linkOpen(let name, let peer, let maxMessage, let depth):
             openLink(name: name, peer: peer, maxMessage: maxMessage, depth: depth, requestId: request)
         case .linkClose(let linkID):
@@ -512,6 +452,93 @@ final class GuestSession {
             .regionResult, .regionFD, .suspend, .resume, .channelOpened, .linkOpened, .linkClosed, .sendSequences:
             sendError(.unexpectedFrame, "\(frame.type) travels from hub to guest only", requestId: request)
         }
+    }
+
+    /// MSG_ACK (§7.4).
+    private func acknowledge(link linkID: UInt32, upTo: UInt64, request: UInt32, session: SessionID) {
+        guard let link = linkNames[linkID] else {
+            return sendError(.noSuchLink, "link \(linkID)", requestId: request)
+        }
+        switch platform.acknowledge(session: session, link: link, upTo: upTo, actions: &actions) {
+        case .acknowledged: if request != 0 { queue(GuestFrame(.ok, requestId: request)) }
+        case .beyondDelivered:
+            sendError(.malformedFrame, "ack \(upTo) beyond the last delivered id", requestId: request)
+        case .noSuchLink: sendError(.noSuchLink, "link \(linkID)", requestId: request)
+        case .notPermitted: sendError(.notPermitted, "link \(link)", requestId: request)
+        }
+    }
+
+    /// REGION_READ (§8.1).
+    private func readRegion(_ regionID: UInt32, offset: UInt64, length: UInt32, request: UInt32, session: SessionID) {
+        guard let region = regionNames[regionID] else {
+            return answer(
+                GuestFrame(.regionResult(region: regionID, status: .noSuchRegion), requestId: request),
+                unless: false)
+        }
+        switch platform.readRegion(
+            session: session, region: region, offset: offset, length: Int(length), actions: &actions)
+        {
+        case .ok(let bytes):
+            queue(
+                GuestFrame(.regionData(region: regionID, offset: offset, bytes: bytes[...]), requestId: request))
+        case .outOfGrant:
+            answer(
+                GuestFrame(.regionResult(region: regionID, status: .outOfGrant), requestId: request), unless: false)
+        case .outOfBounds, .tooLarge:
+            answer(
+                GuestFrame(.regionResult(region: regionID, status: .outOfBounds), requestId: request), unless: false
+            )
+        case .noSuchRegion:
+            answer(
+                GuestFrame(.regionResult(region: regionID, status: .noSuchRegion), requestId: request),
+                unless: false)
+        }
+    }
+
+    /// REGION_WRITE (§8.3).
+    private func writeRegion(
+        _ regionID: UInt32, offset: UInt64, bytes: ArraySlice<UInt8>, request: UInt32, session: SessionID
+    ) {
+        guard let region = regionNames[regionID] else {
+            return answer(
+                GuestFrame(.regionResult(region: regionID, status: .noSuchRegion), requestId: request),
+                unless: false)
+        }
+        let status: GuestRegionStatus =
+            switch platform.writeRegion(
+                session: session, region: region, offset: offset, bytes: bytes, actions: &actions)
+            {
+            case .ok: .ok
+            case .outOfGrant: .outOfGrant
+            case .outOfBounds, .tooLarge: .outOfBounds
+            case .noSuchRegion, .noDoorbell: .noSuchRegion
+            }
+        answer(
+            GuestFrame(.regionResult(region: regionID, status: status), requestId: request), unless: status == .ok)
+    }
+
+    /// CHANNEL_DATA from the guest (§10.3).
+    private func channelData(_ data: ArraySlice<UInt8>, channel channelID: UInt16, request: UInt32) {
+        guard let channel = channels[channelID] else {
+            return sendError(
+                .noSuchChannel, "channel \(channelID) is not open", requestId: request, channel: channelID)
+        }
+        guard data.count <= Int(channel.maxData) else {
+            return sendError(
+                .tooLarge, "\(data.count) bytes exceed the channel's max_data of \(channel.maxData)",
+                requestId: request, channel: channelID)
+        }
+        channel.received(data)
+    }
+
+    /// CHANNEL_CLOSE from the guest (§10.4).
+    private func closeChannel(_ channelID: UInt16, reason: String, request: UInt32) {
+        guard let channel = channels.removeValue(forKey: channelID) else {
+            return sendError(
+                .noSuchChannel, "channel \(channelID) is not open", requestId: request, channel: channelID)
+        }
+        channel.closed(reason: reason.isEmpty ? "closed by the guest" : reason)
+        if request != 0 { queue(GuestFrame(.ok, channel: channelID, requestId: request)) }
     }
 
     /// MSG_SEND (§7.1) and MSG_SEND_SEQ (§7.10, `sequence` ≥ 1): reached from the decoded frame and from the

@@ -29,11 +29,22 @@ extension Hub {
 
     /// `hub.admission`: every listener's budgets, what they hold now and what they refused.
     func registerAdmissionMethods() {
-        router.register("hub.admission", summary: "Admission budgets, connections held and refusals per listener") {
-            [unowned self] call throws(ControlError) in
-            _ = try ControlParams(call.params, allowed: [])
-            return .result(self.admissionJSON())
-        }
+        router.register(admissionMethods)
+    }
+
+    /// `hub.admission` as a one-method table.
+    var admissionMethods: [ControlMethod] {
+        [
+            ControlMethod("hub.admission", summary: "Admission budgets, connections held and refusals per listener") {
+                [unowned self] call throws(ControlError) in try self.hubAdmission(call)
+            }
+        ]
+    }
+
+    /// `hub.admission`.
+    func hubAdmission(_ call: ControlCall) throws(ControlError) -> ControlReply {
+        _ = try ControlParams(call.params, allowed: [])
+        return .result(self.admissionJSON())
     }
 
     /// Says at start whether the open-file soft limit was raised (`ProcessResources.raiseOpenFileLimit`).

@@ -2,17 +2,26 @@ import ControlWire
 import DeviceKit
 import EthernetServer
 import EventLoop
+import FramebufferServer
 import HTTPServer
 import Hypervisor
 import JSON
+import ManagementServer
+import ModemServer
 import PlatformConfig
 
 /// The device families this hub runs. Each device family adds itself here, in one line
 /// (`Sources/ARCHITECTURE.md`, "Where a new device goes").
 extension Hub {
-    func makeDevices() -> [any HubDevice] {
-        [ModemDevice(), EthernetDevice(), FramebufferDevice(), HTTPDevice()]
+    func makeDevices() throws(HubStartError) -> [any HubDevice] {
+        [
+            ModemDevice(), EthernetDevice(), FramebufferDevice(), try ManagementDevice(configuration: configuration),
+            HTTPDevice(),
+        ]
     }
+
+    /// The management plane (`Protocols/management.md`), which the `mgmt` partition's relay submits to.
+    var management: ManagementDevice? { devices.lazy.compactMap { $0 as? ManagementDevice }.first }
 }
 
 /// A device family still inside `HubServer` (the modem and the framebuffer, until they move to their own
@@ -75,4 +84,11 @@ extension Hub: DeviceHost {
     }
 
     package var isReady: Bool { devicesStarted && !isShuttingDown }
+
+    package func makeSharedMemory(name: String, sizeBytes: UInt64) -> (any SharedMemory)? {
+        MemfdRegionBacking(name: name, sizeBytes: sizeBytes)
+    }
 }
+
+/// The hub's shared memory for devices is the sealed memfd shared regions use.
+extension MemfdRegionBacking: SharedMemory {}

@@ -111,72 +111,96 @@ extension Hub {
     }
 
     func registerEventMethods() {
-        router.register(
-            "events.subscribe",
-            summary: "Receive matching events as notifications, optionally replaying since a sequence number"
-        ) {
-            [unowned self] call throws(ControlError) in
-            let params = try ControlParams(call.params, allowed: ["filter", "since"])
-            let filter = try self.filter(params["filter"])
-            let since = try params.optionalUInt64("since")
-            guard let session = call.session else { return .deferred }
-            let subscription = EventSubscription(
-                filter: filter, capacity: self.configuration.hub.limits.controlOutboxEvents)
-            // Every matching held event after `since` reaches a client that reads: the replay streams
-            // through the outbox as the client reads (see `EventSubscription`).
-            var replayed = 0
-            if let since {
-                replayed = self.events.log.count(since: since, matching: filter)
-                subscription.replayCursor = since
-            }
-            session.subscription = subscription
-            // The answer goes out before any replayed event, so a client sees its reply first.
-            call.reply(
-                .result([
-                    "subscribed": true, "filter": filter.json, "lastSeq": .uint(self.events.log.lastSeq),
-                    "replayed": .int(Int64(replayed)),
-                ]))
-            self.flushEvents(to: session)
-            return .deferred
+        router.register(eventMethods)
+    }
+
+    /// The `events.*` methods, one named handler each.
+    var eventMethods: [ControlMethod] {
+        [
+            ControlMethod(
+                "events.subscribe",
+                summary: "Receive matching events as notifications, optionally replaying since a sequence number"
+            ) {
+                [unowned self] call throws(ControlError) in try self.eventsSubscribe(call)
+            },
+            ControlMethod("events.unsubscribe", summary: "Stop receiving events") {
+                [unowned self] call throws(ControlError) in try self.eventsUnsubscribe(call)
+            },
+            ControlMethod("events.recent", summary: "The newest held events, without subscribing") {
+                [unowned self] call throws(ControlError) in try self.eventsRecent(call)
+            },
+            ControlMethod("events.wait", summary: "Answer with the first matching event, or a timeout error") {
+                [unowned self] call throws(ControlError) in try self.eventsWait(call)
+            },
+        ]
+    }
+
+    /// `events.subscribe`.
+    func eventsSubscribe(_ call: ControlCall) throws(ControlError) -> ControlReply {
+        let params = try ControlParams(call.params, allowed: ["filter", "since"])
+        let filter = try self.filter(params["filter"])
+        let since = try params.optionalUInt64("since")
+        guard let session = call.session else { return .deferred }
+        let subscription = EventSubscription(
+            filter: filter, capacity: self.configuration.hub.limits.controlOutboxEvents)
+        // Every matching held event after `since` reaches a client that reads: the replay streams
+        // through the outbox as the client reads (see `EventSubscription`).
+        var replayed = 0
+        if let since {
+            replayed = self.events.log.count(since: since, matching: filter)
+            subscription.replayCursor = since
         }
-        router.register("events.unsubscribe", summary: "Stop receiving events") { call throws(ControlError) in
-            _ = try ControlParams(call.params, allowed: [])
-            call.session?.subscription = nil
-            return .result(["subscribed": false])
+        session.subscription = subscription
+        // The answer goes out before any replayed event, so a client sees its reply first.
+        call.reply(
+            .result([
+                "subscribed": true, "filter": filter.json, "lastSeq": .uint(self.events.log.lastSeq),
+                "replayed": .int(Int64(replayed)),
+            ]))
+        self.flushEvents(to: session)
+        return .deferred
+    }
+
+    /// `events.unsubscribe`.
+    func eventsUnsubscribe(_ call: ControlCall) throws(ControlError) -> ControlReply {
+        _ = try ControlParams(call.params, allowed: [])
+        call.session?.subscription = nil
+        return .result(["subscribed": false])
+    }
+
+    /// `events.recent`.
+    func eventsRecent(_ call: ControlCall) throws(ControlError) -> ControlReply {
+        let params = try ControlParams(call.params, allowed: ["filter", "limit", "since"])
+        let filter = try self.filter(params["filter"])
+        let limit = Int(try params.optionalInt("limit", in: 1...Int64(max(1, self.events.log.capacity))) ?? 100)
+        var missed: JSON = .null
+        var held: [HubEvent]
+        if let since = try params.optionalUInt64("since") {
+            let replay = self.events.log.since(since, matching: filter)
+            held = replay.events
+            if let gap = replay.missed { missed = gap.json }
+        } else {
+            held = self.events.log.recent(limit, matching: filter)
         }
-        router.register("events.recent", summary: "The newest held events, without subscribing") {
-            [unowned self] call throws(ControlError) in
-            let params = try ControlParams(call.params, allowed: ["filter", "limit", "since"])
-            let filter = try self.filter(params["filter"])
-            let limit = Int(try params.optionalInt("limit", in: 1...Int64(max(1, self.events.log.capacity))) ?? 100)
-            var missed: JSON = .null
-            var held: [HubEvent]
-            if let since = try params.optionalUInt64("since") {
-                let replay = self.events.log.since(since, matching: filter)
-                held = replay.events
-                if let gap = replay.missed { missed = gap.json }
-            } else {
-                held = self.events.log.recent(limit, matching: filter)
-            }
-            if held.count > limit { held = Array(held.suffix(limit)) }
-            return .result([
-                "events": .array(held.map(\.json)), "lastSeq": .uint(self.events.log.lastSeq), "missed": missed,
-            ])
+        if held.count > limit { held = Array(held.suffix(limit)) }
+        return .result([
+            "events": .array(held.map(\.json)), "lastSeq": .uint(self.events.log.lastSeq), "missed": missed,
+        ])
+    }
+
+    /// `events.wait`.
+    func eventsWait(_ call: ControlCall) throws(ControlError) -> ControlReply {
+        let params = try ControlParams(call.params, allowed: ["filter", "timeoutMs", "since"])
+        let filter = try self.filter(params["filter"])
+        let timeout = try params.requireInt(
+            "timeoutMs", in: 0...Int64(self.configuration.hub.limits.controlMaxWaitMs))
+        // With `since`, an event that already happened answers at once: act, then wait, without a race.
+        if let since = try params.optionalUInt64("since"),
+            let first = self.events.log.since(since, matching: filter).events.first
+        {
+            return .result(["event": first.json])
         }
-        router.register("events.wait", summary: "Answer with the first matching event, or a timeout error") {
-            [unowned self] call throws(ControlError) in
-            let params = try ControlParams(call.params, allowed: ["filter", "timeoutMs", "since"])
-            let filter = try self.filter(params["filter"])
-            let timeout = try params.requireInt(
-                "timeoutMs", in: 0...Int64(self.configuration.hub.limits.controlMaxWaitMs))
-            // With `since`, an event that already happened answers at once: act, then wait, without a race.
-            if let since = try params.optionalUInt64("since"),
-                let first = self.events.log.since(since, matching: filter).events.first
-            {
-                return .result(["event": first.json])
-            }
-            return try self.events.waiters.register(call, until: filter, timeoutMs: timeout)
-        }
+        return try self.events.waiters.register(call, until: filter, timeoutMs: timeout)
     }
 
     /// Reads a filter from a request, bounded by `controlMaxFilterEntries` and `controlMaxFilterEntryBytes`.

@@ -10,55 +10,87 @@ import PlatformConfigLoader
 extension Hub {
     /// `hub.*`: identity, authentication, configuration in effect, limits, shutdown (`Protocols/control.md` §5).
     func registerHubMethods() {
-        router.register("hub.authenticate", summary: "Present the control token", allowedUnauthenticated: true) {
-            [unowned self] call throws(ControlError) in
-            let params = try ControlParams(call.params, allowed: ["token"])
-            let token = try params.requireString("token")
-            guard let expected = self.configuration.hub.controlToken else { return .result(["authenticated": true]) }
-            guard constantTimeEqual(Array(token.utf8), Array(expected.utf8)) else {
-                // Wrong tokens are counted; the last one allowed (`controlMaxAuthFailures`) ends the
-                // connection: the answer goes out first, then the hang-up.
-                call.reply(.error(.unauthorized("wrong token", reason: "bad_token")))
-                if let session = call.session, session.noteAuthFailure() {
-                    self.controlCounters.closedForAuthFailures += 1
-                    session.close(reason: "wrong token", flush: true)
-                }
-                return .deferred
+        router.register(hubMethods)
+    }
+
+    /// The `hub.*` methods, one named handler each.
+    var hubMethods: [ControlMethod] {
+        [
+            ControlMethod("hub.authenticate", summary: "Present the control token", allowedUnauthenticated: true) {
+                [unowned self] call throws(ControlError) in try self.hubAuthenticate(call)
+            },
+            ControlMethod("hub.info", summary: "Version, uptime, platform and endpoints") {
+                [unowned self] call throws(ControlError) in try self.hubInfo(call)
+            },
+            ControlMethod("hub.config", summary: "The configuration in effect, secrets redacted") {
+                [unowned self] call throws(ControlError) in try self.hubConfig(call)
+            },
+            ControlMethod("hub.limits", summary: "Every limit in force") {
+                [unowned self] call throws(ControlError) in try self.hubLimits(call)
+            },
+            ControlMethod("hub.methods", summary: "Every method this hub serves") {
+                [unowned self] call throws(ControlError) in try self.hubMethodList(call)
+            },
+            ControlMethod("hub.shutdown", summary: "Stop the hub gracefully") {
+                [unowned self] call throws(ControlError) in try self.hubShutdown(call)
+            },
+        ]
+    }
+
+    /// `hub.authenticate`.
+    func hubAuthenticate(_ call: ControlCall) throws(ControlError) -> ControlReply {
+        let params = try ControlParams(call.params, allowed: ["token"])
+        let token = try params.requireString("token")
+        guard let expected = self.configuration.hub.controlToken else { return .result(["authenticated": true]) }
+        guard constantTimeEqual(Array(token.utf8), Array(expected.utf8)) else {
+            // Wrong tokens are counted; the last one allowed (`controlMaxAuthFailures`) ends the
+            // connection: the answer goes out first, then the hang-up.
+            call.reply(.error(.unauthorized("wrong token", reason: "bad_token")))
+            if let session = call.session, session.noteAuthFailure() {
+                self.controlCounters.closedForAuthFailures += 1
+                session.close(reason: "wrong token", flush: true)
             }
-            call.session?.markAuthenticated()
-            return .result(["authenticated": true])
-        }
-        router.register("hub.info", summary: "Version, uptime, platform and endpoints") {
-            [unowned self] call throws(ControlError) in
-            _ = try ControlParams(call.params, allowed: [])
-            return .result(self.infoJSON())
-        }
-        router.register("hub.config", summary: "The configuration in effect, secrets redacted") {
-            [unowned self] call throws(ControlError) in
-            _ = try ControlParams(call.params, allowed: [])
-            let yaml = self.configuration.redacted.encodeYAML()
-            return .result(["config": ConfigJSON.tree(fromYAML: yaml) ?? .string(yaml)])
-        }
-        router.register("hub.limits", summary: "Every limit in force") { [unowned self] call throws(ControlError) in
-            _ = try ControlParams(call.params, allowed: [])
-            return .result(self.limitsJSON())
-        }
-        router.register("hub.methods", summary: "Every method this hub serves") {
-            [unowned self] call throws(ControlError) in
-            _ = try ControlParams(call.params, allowed: [])
-            return .result(
-                .array(
-                    self.router.methodNames.map { name in
-                        ["name": .string(name), "summary": .string(self.router.methods[name]!.summary)]
-                    }))
-        }
-        router.register("hub.shutdown", summary: "Stop the hub gracefully") {
-            [unowned self] call throws(ControlError) in
-            _ = try ControlParams(call.params, allowed: [])
-            call.reply(.result(["stopping": true]))
-            self.shutdown(reason: "hub.shutdown from control client \(call.session?.remote ?? "?")")
             return .deferred
         }
+        call.session?.markAuthenticated()
+        return .result(["authenticated": true])
+    }
+
+    /// `hub.info`.
+    func hubInfo(_ call: ControlCall) throws(ControlError) -> ControlReply {
+        _ = try ControlParams(call.params, allowed: [])
+        return .result(self.infoJSON())
+    }
+
+    /// `hub.config`.
+    func hubConfig(_ call: ControlCall) throws(ControlError) -> ControlReply {
+        _ = try ControlParams(call.params, allowed: [])
+        let yaml = self.configuration.redacted.encodeYAML()
+        return .result(["config": ConfigJSON.tree(fromYAML: yaml) ?? .string(yaml)])
+    }
+
+    /// `hub.limits`.
+    func hubLimits(_ call: ControlCall) throws(ControlError) -> ControlReply {
+        _ = try ControlParams(call.params, allowed: [])
+        return .result(self.limitsJSON())
+    }
+
+    /// `hub.methods`.
+    func hubMethodList(_ call: ControlCall) throws(ControlError) -> ControlReply {
+        _ = try ControlParams(call.params, allowed: [])
+        return .result(
+            .array(
+                self.router.methodNames.map { name in
+                    ["name": .string(name), "summary": .string(self.router.methods[name]!.summary)]
+                }))
+    }
+
+    /// `hub.shutdown`.
+    func hubShutdown(_ call: ControlCall) throws(ControlError) -> ControlReply {
+        _ = try ControlParams(call.params, allowed: [])
+        call.reply(.result(["stopping": true]))
+        self.shutdown(reason: "hub.shutdown from control client \(call.session?.remote ?? "?")")
+        return .deferred
     }
 
     func infoJSON() -> JSON {

@@ -9,129 +9,164 @@ extension Hub {
     /// (`Protocols/control.md`). Injections bypass policy but are always recorded as `injector:<name>`.
     func registerInjectionMethods() {
         registerLinkMethods()
-        router.register("irq.raise", summary: "Raise a line on a partition as a named test peer") {
-            [unowned self] call throws(ControlError) in
-            let params = try ControlParams(call.params, allowed: ["partition", "line", "as"])
-            let target = try self.partition(named: try params.requireString("partition"))
-            let line = try params.requireInt("line", in: 0...Int64(target.interruptLines - 1))
-            let peer = try self.testPeer(params)
-            let before = self.events.log.lastSeq
-            var actions: [Action] = []
-            let outcome = self.platform.raise(
-                from: .injector(peer), to: target.name, line: Int(line), actions: &actions)
-            self.perform(&actions)
-            let seq = self.events.log.since(before, matching: EventFilter(kinds: ["irq.raised"])).events.first?.seq ?? 0
-            return .result(["seq": .uint(seq), "pending": .bool(outcome == .latched)])
+        router.register(injectionMethods)
+    }
+
+    /// The injection, link and partition-management methods, one named handler each.
+    var injectionMethods: [ControlMethod] {
+        [
+            ControlMethod("irq.raise", summary: "Raise a line on a partition as a named test peer") {
+                [unowned self] call throws(ControlError) in try self.irqRaise(call)
+            },
+            ControlMethod("msg.send", summary: "Queue a message on a link as a named test peer") {
+                [unowned self] call throws(ControlError) in try self.msgSend(call)
+            },
+            ControlMethod("link.list", summary: "Every messaging link with its queues") {
+                [unowned self] call throws(ControlError) in try self.linkList(call)
+            },
+            ControlMethod("link.get", summary: "One link: both directions' queues, credit and counters") {
+                [unowned self] call throws(ControlError) in try self.linkGet(call)
+            },
+            ControlMethod("partition.suspend", summary: "Stop deliveries to a partition (they stay pending)") {
+                [unowned self] call throws(ControlError) in try self.partitionSuspend(call)
+            },
+            ControlMethod("partition.resume", summary: "Resume deliveries to a suspended partition") {
+                [unowned self] call throws(ControlError) in try self.partitionResume(call)
+            },
+            ControlMethod("guest.stats", summary: "Guest-protocol connections and error counters") {
+                [unowned self] call throws(ControlError) in try self.guestStats(call)
+            },
+        ]
+    }
+
+    /// `irq.raise`.
+    func irqRaise(_ call: ControlCall) throws(ControlError) -> ControlReply {
+        let params = try ControlParams(call.params, allowed: ["partition", "line", "as"])
+        let target = try self.partition(named: try params.requireString("partition"))
+        let line = try params.requireInt("line", in: 0...Int64(target.interruptLines - 1))
+        let peer = try self.testPeer(params)
+        let before = self.events.log.lastSeq
+        var actions: [Action] = []
+        let outcome = self.platform.raise(
+            from: .injector(peer), to: target.name, line: Int(line), actions: &actions)
+        self.perform(&actions)
+        let seq = self.events.log.since(before, matching: EventFilter(kinds: ["irq.raised"])).events.first?.seq ?? 0
+        return .result(["seq": .uint(seq), "pending": .bool(outcome == .latched)])
+    }
+
+    /// `msg.send`.
+    func msgSend(_ call: ControlCall) throws(ControlError) -> ControlReply {
+        let params = try ControlParams(
+            call.params, allowed: ["link", "to", "as", "text", "payload", "correlation"])
+        let linkName = try params.requireString("link")
+        let peer = try self.testPeer(params)
+        let hasText = params.contains("text")
+        guard hasText != params.contains("payload") else {
+            throw ControlError.invalidParams(
+                param: "text", expected: "string", detail: "give exactly one of text and payload")
         }
-        router.register("msg.send", summary: "Queue a message on a link as a named test peer") {
-            [unowned self] call throws(ControlError) in
-            let params = try ControlParams(
-                call.params, allowed: ["link", "to", "as", "text", "payload", "correlation"])
-            let linkName = try params.requireString("link")
-            let peer = try self.testPeer(params)
-            let hasText = params.contains("text")
-            guard hasText != params.contains("payload") else {
-                throw ControlError.invalidParams(
-                    param: "text", expected: "string", detail: "give exactly one of text and payload")
-            }
-            // Decode the body before looking the link up, so a malformed body is reported as such.
-            let payload: [UInt8] =
-                hasText
-                ? Array(try params.requireString("text").utf8)
-                : try params.optionalBase64("payload", maxLength: self.configuration.hub.limits.guestMaxFrameBytes)
-                    ?? []
-            // Configured or opened at run time.
-            guard let link = self.platform.link(named: linkName) else {
-                throw ControlError.notFound("link", name: linkName)
-            }
-            let receiver = try params.requireString("to")
-            guard receiver == link.a || receiver == link.b else {
-                throw ControlError.invalidParams(
-                    param: "to", expected: "\(link.a) or \(link.b)",
-                    detail: "'\(receiver)' is not an end of \(linkName)")
-            }
-            let correlation = try params.optionalUInt64("correlation")
-            var actions: [Action] = []
-            let outcome = self.platform.send(
-                from: .injector(peer), link: linkName, to: receiver, payload: payload, correlation: correlation,
-                actions: &actions)
-            self.perform(&actions)
-            switch outcome {
-            case .queued(let id):
-                let attached = self.platform.state(ofPartition: receiver)?.session != nil
-                let event = self.publish(
-                    "msg.sent", partition: receiver,
-                    data: [
-                        "link": .string(linkName), "from": .string("injector:\(peer)"), "to": .string(receiver),
-                        "bytes": .int(Int64(payload.count)), "messageId": .uint(id),
-                        "correlation": correlation.map { .uint($0) } ?? .null,
-                    ])
-                return .result(["seq": .uint(event.seq), "queued": .bool(attached), "messageId": .uint(id)])
-            case .noSuchLink: throw ControlError.notFound("link", name: linkName)
-            case .queueFull:
-                throw ControlError.limitExceeded(
-                    "depth of link \(linkName)", value: Int64(link.depth), reason: "queue_full")
-            case .tooLarge:
-                throw ControlError.limitExceeded(
-                    "maxMessageBytes of link \(linkName)", value: Int64(link.maxMessageBytes), reason: "too_large")
-            case .notPermitted:
-                throw ControlError.forbidden("the policy does not let test peers send on \(linkName)")
-            case .linkClosing:
-                throw ControlError.conflict(
-                    "link \(linkName) is closing: it takes no new messages", reason: "link_closing")
-            }
+        // Decode the body before looking the link up, so a malformed body is reported as such.
+        let payload: [UInt8] =
+            hasText
+            ? Array(try params.requireString("text").utf8)
+            : try params.optionalBase64("payload", maxLength: self.configuration.hub.limits.guestMaxFrameBytes)
+                ?? []
+        // Configured or opened at run time.
+        guard let link = self.platform.link(named: linkName) else {
+            throw ControlError.notFound("link", name: linkName)
         }
-        router.register("link.list", summary: "Every messaging link with its queues") {
-            [unowned self] call throws(ControlError) in
-            _ = try ControlParams(call.params, allowed: [])
-            return .result([
-                "links": .array(
-                    self.platform.snapshot().links.map { link in
-                        [
-                            "name": .string(link.name), "endpoints": [.string(link.aToB.from), .string(link.aToB.to)],
-                            "depth": .int(Int64(link.aToB.held + link.bToA.held)),
-                            "capacity": .int(Int64(link.aToB.depth)), "id": .uint(UInt64(link.id)),
-                            "runtime": .bool(link.runtime), "state": link.closing ? "closing" : "open",
-                        ]
-                    }),
-                "runtime": [
-                    "count": .int(Int64(self.platform.runtimeLinkCount)),
-                    "max": .int(Int64(self.configuration.hub.limits.runtimeLinksMax)),
-                    "opened": .uint(self.platform.runtimeLinkTotals.opened),
-                    "closed": .uint(self.platform.runtimeLinkTotals.closed),
-                    "refused": .uint(self.platform.runtimeLinkTotals.refused),
-                ],
-            ])
+        let receiver = try params.requireString("to")
+        guard receiver == link.a || receiver == link.b else {
+            throw ControlError.invalidParams(
+                param: "to", expected: "\(link.a) or \(link.b)",
+                detail: "'\(receiver)' is not an end of \(linkName)")
         }
-        router.register("link.get", summary: "One link: both directions' queues, credit and counters") {
-            [unowned self] call throws(ControlError) in
-            let params = try ControlParams(call.params, allowed: ["name"])
-            let name = try params.requireString("name")
-            guard let link = self.platform.snapshot().link(name) else {
-                throw ControlError.notFound("link", name: name)
-            }
-            return .result(self.linkJSON(link))
+        let correlation = try params.optionalUInt64("correlation")
+        var actions: [Action] = []
+        let outcome = self.platform.send(
+            from: .injector(peer), link: linkName, to: receiver, payload: payload, correlation: correlation,
+            actions: &actions)
+        self.perform(&actions)
+        switch outcome {
+        case .queued(let id):
+            let attached = self.platform.state(ofPartition: receiver)?.session != nil
+            let event = self.publish(
+                "msg.sent", partition: receiver,
+                data: [
+                    "link": .string(linkName), "from": .string("injector:\(peer)"), "to": .string(receiver),
+                    "bytes": .int(Int64(payload.count)), "messageId": .uint(id),
+                    "correlation": correlation.map { .uint($0) } ?? .null,
+                ])
+            return .result(["seq": .uint(event.seq), "queued": .bool(attached), "messageId": .uint(id)])
+        case .noSuchLink: throw ControlError.notFound("link", name: linkName)
+        case .queueFull:
+            throw ControlError.limitExceeded(
+                "depth of link \(linkName)", value: Int64(link.depth), reason: "queue_full")
+        case .tooLarge:
+            throw ControlError.limitExceeded(
+                "maxMessageBytes of link \(linkName)", value: Int64(link.maxMessageBytes), reason: "too_large")
+        case .notPermitted:
+            throw ControlError.forbidden("the policy does not let test peers send on \(linkName)")
+        case .linkClosing:
+            throw ControlError.conflict(
+                "link \(linkName) is closing: it takes no new messages", reason: "link_closing")
         }
-        router.register("partition.suspend", summary: "Stop deliveries to a partition (they stay pending)") {
-            [unowned self] call throws(ControlError) in
-            try self.manage(call, suspend: true)
+    }
+
+    /// `link.list`.
+    func linkList(_ call: ControlCall) throws(ControlError) -> ControlReply {
+        _ = try ControlParams(call.params, allowed: [])
+        return .result([
+            "links": .array(
+                self.platform.snapshot().links.map { link in
+                    [
+                        "name": .string(link.name), "endpoints": [.string(link.aToB.from), .string(link.aToB.to)],
+                        "depth": .int(Int64(link.aToB.held + link.bToA.held)),
+                        "capacity": .int(Int64(link.aToB.depth)), "id": .uint(UInt64(link.id)),
+                        "runtime": .bool(link.runtime), "state": link.closing ? "closing" : "open",
+                    ]
+                }),
+            "runtime": [
+                "count": .int(Int64(self.platform.runtimeLinkCount)),
+                "max": .int(Int64(self.configuration.hub.limits.runtimeLinksMax)),
+                "opened": .uint(self.platform.runtimeLinkTotals.opened),
+                "closed": .uint(self.platform.runtimeLinkTotals.closed),
+                "refused": .uint(self.platform.runtimeLinkTotals.refused),
+            ],
+        ])
+    }
+
+    /// `link.get`.
+    func linkGet(_ call: ControlCall) throws(ControlError) -> ControlReply {
+        let params = try ControlParams(call.params, allowed: ["name"])
+        let name = try params.requireString("name")
+        guard let link = self.platform.snapshot().link(name) else {
+            throw ControlError.notFound("link", name: name)
         }
-        router.register("partition.resume", summary: "Resume deliveries to a suspended partition") {
-            [unowned self] call throws(ControlError) in
-            try self.manage(call, suspend: false)
-        }
-        router.register("guest.stats", summary: "Guest-protocol connections and error counters") {
-            [unowned self] call throws(ControlError) in
-            _ = try ControlParams(call.params, allowed: [])
-            return .result([
-                "connections": .int(Int64(self.guestConnections.count)),
-                "attached": .int(Int64(self.guestSessions.count)),
-                "malformedFrames": .uint(self.guestCounters.malformedFrames),
-                "authFailures": .uint(self.guestCounters.authFailures),
-                "heartbeatsMissed": .uint(self.guestCounters.heartbeatsMissed),
-                "refusedOverLimit": .uint(self.guestCounters.refusedOverLimit),
-            ])
-        }
+        return .result(self.linkJSON(link))
+    }
+
+    /// `partition.suspend`.
+    func partitionSuspend(_ call: ControlCall) throws(ControlError) -> ControlReply {
+        try self.manage(call, suspend: true)
+    }
+
+    /// `partition.resume`.
+    func partitionResume(_ call: ControlCall) throws(ControlError) -> ControlReply {
+        try self.manage(call, suspend: false)
+    }
+
+    /// `guest.stats`.
+    func guestStats(_ call: ControlCall) throws(ControlError) -> ControlReply {
+        _ = try ControlParams(call.params, allowed: [])
+        return .result([
+            "connections": .int(Int64(self.guestConnections.count)),
+            "attached": .int(Int64(self.guestSessions.count)),
+            "malformedFrames": .uint(self.guestCounters.malformedFrames),
+            "authFailures": .uint(self.guestCounters.authFailures),
+            "heartbeatsMissed": .uint(self.guestCounters.heartbeatsMissed),
+            "refusedOverLimit": .uint(self.guestCounters.refusedOverLimit),
+        ])
     }
 
     private func manage(_ call: ControlCall, suspend: Bool) throws(ControlError) -> ControlReply {

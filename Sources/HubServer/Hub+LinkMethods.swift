@@ -9,66 +9,81 @@ extension Hub {
     /// injector (`Protocols/control.md` §5.4). Like other injections they bypass the partitions' policy;
     /// the hub's limits (`hub.limits.runtimeLinks*`) and the naming rule still apply.
     func registerLinkMethods() {
-        router.register("link.open", summary: "Open a messaging link between two partitions at run time") {
-            [unowned self] call throws(ControlError) in
-            let params = try ControlParams(call.params, allowed: ["name", "a", "b", "maxMessageBytes", "depth", "as"])
-            let limits = self.configuration.hub.limits
-            let name = try params.requireString("name")
-            let a = try params.requireString("a")
-            let b = try params.requireString("b")
-            let maxMessageBytes =
-                try params.optionalInt("maxMessageBytes", in: 1...Int64(limits.effectiveRuntimeLinkMaxMessageBytes))
-                ?? Int64(min(LinkConfig.defaultMaxMessageBytes, limits.effectiveRuntimeLinkMaxMessageBytes))
-            let depth =
-                try params.optionalInt("depth", in: 1...Int64(limits.runtimeLinkMaxDepth))
-                ?? Int64(min(LinkConfig.defaultDepth, limits.runtimeLinkMaxDepth))
-            let peer = try self.testPeer(params)
-            var actions: [Action] = []
-            let outcome = self.platform.openLink(
-                injector: peer, name: name, a: a, b: b, maxMessageBytes: Int(maxMessageBytes), depth: Int(depth),
-                actions: &actions)
-            self.perform(&actions)
-            switch outcome {
-            case .created(let opened), .exists(let opened):
-                guard var result = self.platform.snapshot().link(opened.link.name).map(self.linkJSON)?.objectValue
-                else { throw ControlError.internalError("link \(name) vanished") }
-                if case .created = outcome { result["created"] = true } else { result["created"] = false }
-                return .result(.object(result))
-            case .noSuchPartition:
-                throw ControlError.notFound("partition", name: self.platform.state(ofPartition: a) == nil ? a : b)
-            case .limitReached:
-                throw ControlError.limitExceeded(
-                    "hub.limits.runtimeLinksMax", value: Int64(limits.runtimeLinksMax), reason: "limit_reached")
-            case .nameInUse:
-                throw ControlError.conflict(
-                    "link name '\(name)' belongs to another link (or one that is closing)", reason: "name_in_use")
-            case .invalid(let problem):
-                throw ControlError.invalidParams(
-                    param: problem == .samePartition ? "b" : "name", expected: "a valid link",
-                    detail: problem == .samePartition
-                        ? "a link cannot join \(a) to itself"
-                        : "'\(name)' is not a valid name (a letter, then letters, digits, '-' or '_', at most 32)")
-            case .notPermitted:
-                throw ControlError.forbidden("the policy does not let \(peer) open \(name)")
-            }
+        router.register(linkMethods)
+    }
+
+    /// The run-time link methods, one named handler each.
+    var linkMethods: [ControlMethod] {
+        [
+            ControlMethod("link.open", summary: "Open a messaging link between two partitions at run time") {
+                [unowned self] call throws(ControlError) in try self.linkOpen(call)
+            },
+            ControlMethod("link.close", summary: "Close a link opened at run time (it goes once drained)") {
+                [unowned self] call throws(ControlError) in try self.linkClose(call)
+            },
+        ]
+    }
+
+    /// `link.open`.
+    func linkOpen(_ call: ControlCall) throws(ControlError) -> ControlReply {
+        let params = try ControlParams(call.params, allowed: ["name", "a", "b", "maxMessageBytes", "depth", "as"])
+        let limits = self.configuration.hub.limits
+        let name = try params.requireString("name")
+        let a = try params.requireString("a")
+        let b = try params.requireString("b")
+        let maxMessageBytes =
+            try params.optionalInt("maxMessageBytes", in: 1...Int64(limits.effectiveRuntimeLinkMaxMessageBytes))
+            ?? Int64(min(LinkConfig.defaultMaxMessageBytes, limits.effectiveRuntimeLinkMaxMessageBytes))
+        let depth =
+            try params.optionalInt("depth", in: 1...Int64(limits.runtimeLinkMaxDepth))
+            ?? Int64(min(LinkConfig.defaultDepth, limits.runtimeLinkMaxDepth))
+        let peer = try self.testPeer(params)
+        var actions: [Action] = []
+        let outcome = self.platform.openLink(
+            injector: peer, name: name, a: a, b: b, maxMessageBytes: Int(maxMessageBytes), depth: Int(depth),
+            actions: &actions)
+        self.perform(&actions)
+        switch outcome {
+        case .created(let opened), .exists(let opened):
+            guard var result = self.platform.snapshot().link(opened.link.name).map(self.linkJSON)?.objectValue
+            else { throw ControlError.internalError("link \(name) vanished") }
+            if case .created = outcome { result["created"] = true } else { result["created"] = false }
+            return .result(.object(result))
+        case .noSuchPartition:
+            throw ControlError.notFound("partition", name: self.platform.state(ofPartition: a) == nil ? a : b)
+        case .limitReached:
+            throw ControlError.limitExceeded(
+                "hub.limits.runtimeLinksMax", value: Int64(limits.runtimeLinksMax), reason: "limit_reached")
+        case .nameInUse:
+            throw ControlError.conflict(
+                "link name '\(name)' belongs to another link (or one that is closing)", reason: "name_in_use")
+        case .invalid(let problem):
+            throw ControlError.invalidParams(
+                param: problem == .samePartition ? "b" : "name", expected: "a valid link",
+                detail: problem == .samePartition
+                    ? "a link cannot join \(a) to itself"
+                    : "'\(name)' is not a valid name (a letter, then letters, digits, '-' or '_', at most 32)")
+        case .notPermitted:
+            throw ControlError.forbidden("the policy does not let \(peer) open \(name)")
         }
-        router.register("link.close", summary: "Close a link opened at run time (it goes once drained)") {
-            [unowned self] call throws(ControlError) in
-            let params = try ControlParams(call.params, allowed: ["name", "as"])
-            let name = try params.requireString("name")
-            let peer = try self.testPeer(params)
-            var actions: [Action] = []
-            let outcome = self.platform.closeLink(injector: peer, link: name, actions: &actions)
-            self.perform(&actions)
-            switch outcome {
-            case .closed: return .result(["name": .string(name), "state": "closed", "held": 0])
-            case .closing(let held):
-                return .result(["name": .string(name), "state": "closing", "held": .int(Int64(held))])
-            case .configured:
-                throw ControlError.conflict(
-                    "link \(name) is configured; only links opened at run time close", reason: "configured_link")
-            case .noSuchLink: throw ControlError.notFound("link", name: name)
-            }
+    }
+
+    /// `link.close`.
+    func linkClose(_ call: ControlCall) throws(ControlError) -> ControlReply {
+        let params = try ControlParams(call.params, allowed: ["name", "as"])
+        let name = try params.requireString("name")
+        let peer = try self.testPeer(params)
+        var actions: [Action] = []
+        let outcome = self.platform.closeLink(injector: peer, link: name, actions: &actions)
+        self.perform(&actions)
+        switch outcome {
+        case .closed: return .result(["name": .string(name), "state": "closed", "held": 0])
+        case .closing(let held):
+            return .result(["name": .string(name), "state": "closing", "held": .int(Int64(held))])
+        case .configured:
+            throw ControlError.conflict(
+                "link \(name) is configured; only links opened at run time close", reason: "configured_link")
+        case .noSuchLink: throw ControlError.notFound("link", name: name)
         }
     }
 

@@ -7,43 +7,62 @@ import PlatformConfig
 extension Hub {
     /// `partition.*`: the platform's partitions, their policy, state and counters (`Protocols/control.md` §10).
     func registerPartitionMethods() {
-        router.register("partition.list", summary: "Every partition with its class, priority and state") {
-            [unowned self] call throws(ControlError) in
-            _ = try ControlParams(call.params, allowed: [])
-            let snapshot = self.platform.snapshot()
-            return .result([
-                "partitions": .array(
-                    self.configuration.partitions.map { partition in
-                        let state = snapshot.partition(partition.name)
-                        return [
-                            "name": .string(partition.name), "class": .string(partition.schedulingClass.rawValue),
-                            "priority": .int(Int64(partition.priority)),
-                            "state": .string(self.supervisors[partition.name]?.state.rawValue ?? Hub.stateName(state)),
-                            "attached": .bool(state?.state.session != nil),
-                        ]
-                    })
-            ])
+        router.register(partitionMethods)
+    }
+
+    /// The `partition.*` inspection methods, one named handler each.
+    var partitionMethods: [ControlMethod] {
+        [
+            ControlMethod("partition.list", summary: "Every partition with its class, priority and state") {
+                [unowned self] call throws(ControlError) in try self.partitionList(call)
+            },
+            ControlMethod("partition.get", summary: "One partition: policy, state, session and counters") {
+                [unowned self] call throws(ControlError) in try self.partitionGet(call)
+            },
+            ControlMethod("partition.counters", summary: "Counters of one or every partition") {
+                [unowned self] call throws(ControlError) in try self.partitionCounters(call)
+            },
+        ]
+    }
+
+    /// `partition.list`.
+    func partitionList(_ call: ControlCall) throws(ControlError) -> ControlReply {
+        _ = try ControlParams(call.params, allowed: [])
+        let snapshot = self.platform.snapshot()
+        return .result([
+            "partitions": .array(
+                self.configuration.partitions.map { partition in
+                    let state = snapshot.partition(partition.name)
+                    return [
+                        "name": .string(partition.name), "class": .string(partition.schedulingClass.rawValue),
+                        "priority": .int(Int64(partition.priority)),
+                        "state": .string(self.supervisors[partition.name]?.state.rawValue ?? Hub.stateName(state)),
+                        "attached": .bool(state?.state.session != nil),
+                    ]
+                })
+        ])
+    }
+
+    /// `partition.get`.
+    func partitionGet(_ call: ControlCall) throws(ControlError) -> ControlReply {
+        let params = try ControlParams(call.params, allowed: ["name"])
+        let partition = try self.partition(named: try params.requireString("name"))
+        return .result(self.partitionJSON(partition))
+    }
+
+    /// `partition.counters`.
+    func partitionCounters(_ call: ControlCall) throws(ControlError) -> ControlReply {
+        let params = try ControlParams(call.params, allowed: ["name"])
+        let names: [String]
+        if let name = try params.optionalString("name") {
+            names = [try self.partition(named: name).name]
+        } else {
+            names = self.configuration.partitions.map(\.name)
         }
-        router.register("partition.get", summary: "One partition: policy, state, session and counters") {
-            [unowned self] call throws(ControlError) in
-            let params = try ControlParams(call.params, allowed: ["name"])
-            let partition = try self.partition(named: try params.requireString("name"))
-            return .result(self.partitionJSON(partition))
-        }
-        router.register("partition.counters", summary: "Counters of one or every partition") {
-            [unowned self] call throws(ControlError) in
-            let params = try ControlParams(call.params, allowed: ["name"])
-            let names: [String]
-            if let name = try params.optionalString("name") {
-                names = [try self.partition(named: name).name]
-            } else {
-                names = self.configuration.partitions.map(\.name)
-            }
-            let snapshot = self.platform.snapshot()
-            var result = JSONObject()
-            for name in names { result[name] = snapshot.partition(name).map { Hub.countersJSON($0.counters) } ?? .null }
-            return .result(["partitions": .object(result)])
-        }
+        let snapshot = self.platform.snapshot()
+        var result = JSONObject()
+        for name in names { result[name] = snapshot.partition(name).map { Hub.countersJSON($0.counters) } ?? .null }
+        return .result(["partitions": .object(result)])
     }
 
     func partition(named name: String) throws(ControlError) -> PartitionConfig {

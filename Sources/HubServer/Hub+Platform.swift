@@ -140,7 +140,7 @@ extension Hub {
 
 extension RaiseOutcome {
     /// The name used on the control API and in events.
-    public var wireName: String {
+    package var wireName: String {
         switch self {
         case .delivered: return "delivered"
         case .latched: return "latched"
@@ -152,7 +152,7 @@ extension RaiseOutcome {
 }
 
 extension SendOutcome {
-    public var wireName: String {
+    package var wireName: String {
         switch self {
         case .queued: return "queued"
         case .queueFull: return "queue_full"

@@ -5,36 +5,59 @@ import JSON
 extension Hub {
     /// `partition.start/stop/restart/logs`: local management of launched guests (`Protocols/control.md` §10.4–§10.5).
     func registerSupervisorMethods() {
-        router.register("partition.start", summary: "Start a launched partition's guest") {
-            [unowned self] call throws(ControlError) in
-            let supervisor = try self.supervisor(call)
-            let started = supervisor.start(reason: "partition.start from \(call.session?.remote ?? "?")")
-            return .result(["state": .string(supervisor.state.rawValue), "changed": .bool(started)])
-        }
-        router.register("partition.stop", summary: "Stop a launched partition's guest (SIGTERM, then SIGKILL)") {
-            [unowned self] call throws(ControlError) in
-            let supervisor = try self.supervisor(call)
-            supervisor.stop(reason: "partition.stop from \(call.session?.remote ?? "?")")
-            return .result(["state": .string(supervisor.state.rawValue)])
-        }
-        router.register("partition.restart", summary: "Restart a launched partition's guest now") {
-            [unowned self] call throws(ControlError) in
-            let supervisor = try self.supervisor(call)
-            supervisor.restart(reason: "partition.restart from \(call.session?.remote ?? "?")")
-            return .result(["state": .string(supervisor.state.rawValue)])
-        }
-        router.register("partition.logs", summary: "Recent output of a launched guest; optionally clear it") {
-            [unowned self] call throws(ControlError) in
-            let params = try ControlParams(call.params, allowed: ["name", "clear"])
-            let supervisor = try self.supervisor(call, params: params)
-            let bytes = supervisor.log.contents
-            let result: JSON = [
-                "text": .string(String(decoding: bytes, as: UTF8.self)), "bytes": .int(Int64(bytes.count)),
-                "dropped": .uint(supervisor.log.dropped), "capacity": .int(Int64(supervisor.log.capacity)),
-            ]
-            if try params.optionalBool("clear") == true { supervisor.clearLog() }
-            return .result(result)
-        }
+        router.register(supervisorMethods)
+    }
+
+    /// The launched-guest management methods, one named handler each.
+    var supervisorMethods: [ControlMethod] {
+        [
+            ControlMethod("partition.start", summary: "Start a launched partition's guest") {
+                [unowned self] call throws(ControlError) in try self.partitionStart(call)
+            },
+            ControlMethod("partition.stop", summary: "Stop a launched partition's guest (SIGTERM, then SIGKILL)") {
+                [unowned self] call throws(ControlError) in try self.partitionStop(call)
+            },
+            ControlMethod("partition.restart", summary: "Restart a launched partition's guest now") {
+                [unowned self] call throws(ControlError) in try self.partitionRestart(call)
+            },
+            ControlMethod("partition.logs", summary: "Recent output of a launched guest; optionally clear it") {
+                [unowned self] call throws(ControlError) in try self.partitionLogs(call)
+            },
+        ]
+    }
+
+    /// `partition.start`.
+    func partitionStart(_ call: ControlCall) throws(ControlError) -> ControlReply {
+        let supervisor = try self.supervisor(call)
+        let started = supervisor.start(reason: "partition.start from \(call.session?.remote ?? "?")")
+        return .result(["state": .string(supervisor.state.rawValue), "changed": .bool(started)])
+    }
+
+    /// `partition.stop`.
+    func partitionStop(_ call: ControlCall) throws(ControlError) -> ControlReply {
+        let supervisor = try self.supervisor(call)
+        supervisor.stop(reason: "partition.stop from \(call.session?.remote ?? "?")")
+        return .result(["state": .string(supervisor.state.rawValue)])
+    }
+
+    /// `partition.restart`.
+    func partitionRestart(_ call: ControlCall) throws(ControlError) -> ControlReply {
+        let supervisor = try self.supervisor(call)
+        supervisor.restart(reason: "partition.restart from \(call.session?.remote ?? "?")")
+        return .result(["state": .string(supervisor.state.rawValue)])
+    }
+
+    /// `partition.logs`.
+    func partitionLogs(_ call: ControlCall) throws(ControlError) -> ControlReply {
+        let params = try ControlParams(call.params, allowed: ["name", "clear"])
+        let supervisor = try self.supervisor(call, params: params)
+        let bytes = supervisor.log.contents
+        let result: JSON = [
+            "text": .string(String(decoding: bytes, as: UTF8.self)), "bytes": .int(Int64(bytes.count)),
+            "dropped": .uint(supervisor.log.dropped), "capacity": .int(Int64(supervisor.log.capacity)),
+        ]
+        if try params.optionalBool("clear") == true { supervisor.clearLog() }
+        return .result(result)
     }
 
     private func supervisor(_ call: ControlCall, params: ControlParams? = nil) throws(ControlError)

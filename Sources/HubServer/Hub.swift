@@ -13,22 +13,22 @@ import PlatformConfig
 ///
 /// Everything here runs on the hub's single loop thread. `run()` returns when the hub has shut
 /// down and every handle is closed; its result is `uv_loop_close`'s (0 means nothing leaked).
-public final class Hub {
-    public struct Options: Sendable {
+package final class Hub {
+    package struct Options: Sendable {
         /// When set, the bound endpoints are written there as JSON once every listener is up.
-        public var readyFile: String?
+        package var readyFile: String?
         /// How long a shutdown waits for queued replies to drain before closing connections hard.
-        public var shutdownGraceMilliseconds: UInt64
+        package var shutdownGraceMilliseconds: UInt64
 
-        public init(readyFile: String? = nil, shutdownGraceMilliseconds: UInt64 = 300) {
+        package init(readyFile: String? = nil, shutdownGraceMilliseconds: UInt64 = 300) {
             self.readyFile = readyFile
             self.shutdownGraceMilliseconds = shutdownGraceMilliseconds
         }
     }
 
-    public static let version = "0.1.0"
+    package static let version = "0.1.0"
 
-    public let configuration: PlatformConfiguration
+    package let configuration: PlatformConfiguration
     let options: Options
     package let loop: Loop
     package var logger: Logger
@@ -45,11 +45,11 @@ public final class Hub {
     /// What the control sessions refused or cut off, for `hub.controlClients`.
     var controlCounters = ControlCounters()
     private var nextSessionID: UInt64 = 1
-    public private(set) var boundControlEndpoints: [Endpoint] = []
-    public private(set) var boundGuestEndpoints: [Endpoint] = []
-    public private(set) var isShuttingDown = false
+    package private(set) var boundControlEndpoints: [Endpoint] = []
+    package private(set) var boundGuestEndpoints: [Endpoint] = []
+    package private(set) var isShuttingDown = false
     /// Lets other threads (tests, embedders) reach the loop.
-    public let door: LoopDoor
+    package let door: LoopDoor
     let events: EventHub
     /// The platform model: partitions, policy, interrupt controllers, links, regions.
     let platform: Platform
@@ -92,7 +92,7 @@ public final class Hub {
     var lastStallLogMs: UInt64?
     var stallsNotLogged: UInt64 = 0
 
-    public init(configuration: PlatformConfiguration, options: Options = Options(), logger: Logger)
+    package init(configuration: PlatformConfiguration, options: Options = Options(), logger: Logger)
         throws(HubStartError)
     {
         self.configuration = configuration
@@ -159,7 +159,7 @@ public final class Hub {
         do {
             try openControlListeners()
             try openGuestListeners()
-            devices = makeDevices()
+            devices = try makeDevices()
             for device in devices { try device.start(host: self) }
             startSupervisors()
             try watchSignals()
@@ -175,14 +175,14 @@ public final class Hub {
     }
 
     /// A thread-safe way to ask this hub to shut down (tests, embedders). False if it already stopped.
-    public var remoteShutdown: @Sendable (String) -> Bool {
+    package var remoteShutdown: @Sendable (String) -> Bool {
         let bound = LoopBound(self)
         let door = self.door
         return { reason in bound.post(through: door) { hub in hub.shutdown(reason: reason) } }
     }
 
     /// Serves until shut down. Returns 0 when every handle closed cleanly.
-    public func run() -> Int32 {
+    package func run() -> Int32 {
         scheduling = HubScheduling.apply(priority: configuration.hub.realTimePriority)
         if let refusal = scheduling.refusal {
             logger.warning("hub.realTimePriority \(configuration.hub.realTimePriority) not applied: \(refusal)")
@@ -423,7 +423,7 @@ public final class Hub {
     }
 
     /// Stops accepting, tells every client, waits briefly for queued replies, then closes every handle.
-    public func shutdown(reason: String) {
+    package func shutdown(reason: String) {
         guard !isShuttingDown else { return }
         isShuttingDown = true
         logger.info("shutting down: \(reason)")

@@ -1,18 +1,18 @@
 import PlatformConfig
 
 /// The one-screen summary `hubd` logs at start-up and prints for `--check-config`.
-public struct HubSummary {
-    public let configuration: PlatformConfiguration
-    public let boundControl: [Endpoint]
-    public let boundGuest: [Endpoint]
+package struct HubSummary {
+    package let configuration: PlatformConfiguration
+    package let boundControl: [Endpoint]
+    package let boundGuest: [Endpoint]
 
-    public init(configuration: PlatformConfiguration, boundControl: [Endpoint], boundGuest: [Endpoint]) {
+    package init(configuration: PlatformConfiguration, boundControl: [Endpoint], boundGuest: [Endpoint]) {
         self.configuration = configuration
         self.boundControl = boundControl
         self.boundGuest = boundGuest
     }
 
-    public var text: String {
+    package var text: String {
         var lines: [String] = ["platform \(configuration.platform.name): \(configuration.partitions.count) partitions"]
         let rows = configuration.partitions.map { partition -> [String] in
             [

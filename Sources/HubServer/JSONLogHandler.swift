@@ -5,20 +5,20 @@ import Logging
 /// One JSON object per log line on standard error, for log collectors (`hubd --log-format json`).
 ///
 /// Lines are written with a single `write(2)` so concurrent writers cannot interleave a record.
-public struct JSONLogHandler: LogHandler {
-    public var logLevel: Logger.Level = .info
-    public var metadata: Logger.Metadata = [:]
-    public var metadataProvider: Logger.MetadataProvider?
+package struct JSONLogHandler: LogHandler {
+    package var logLevel: Logger.Level = .info
+    package var metadata: Logger.Metadata = [:]
+    package var metadataProvider: Logger.MetadataProvider?
     private let label: String
 
-    public init(label: String) { self.label = label }
+    package init(label: String) { self.label = label }
 
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
-    public func log(event: LogEvent) {
+    package func log(event: LogEvent) {
         let now = WallClock.nanoseconds()
         var record: JSONObject = [
             "time": .double(Double(now / 1_000_000_000) + Double(now % 1_000_000_000) / 1e9),
@@ -47,11 +47,11 @@ public struct JSONLogHandler: LogHandler {
 }
 
 /// How `hubd` formats its log.
-public enum LogFormat: String, Sendable, CaseIterable {
+package enum LogFormat: String, Sendable, CaseIterable {
     case text, json
 
     /// Installs the process-wide log handler once, at start-up.
-    public func bootstrap(level: Logger.Level) {
+    package func bootstrap(level: Logger.Level) {
         switch self {
         case .text:
             LoggingSystem.bootstrap { label in

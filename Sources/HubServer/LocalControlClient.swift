@@ -6,7 +6,7 @@ import HubSystem
 /// control router in process (`Tools/fuzz/run-control-router-fuzz.sh`) and for tests; `hubd` never uses it.
 ///
 /// It drives the hub's loop itself (`exchange`), so it is only for a hub that is not running `run()`.
-public final class LocalControlClient {
+package final class LocalControlClient {
     private let hub: Hub
     /// The client's end of the socketpair (non-blocking).
     private var fd: Int32
@@ -35,14 +35,14 @@ public final class LocalControlClient {
     deinit { close() }
 
     /// Hangs up the client's end (the hub sees end of stream at its next loop pass).
-    public func close() {
+    package func close() {
         Descriptors.close(fd)
         fd = -1
     }
 
     /// Sends `bytes`, runs the hub's loop until it has nothing more to say for a few quiet passes (or hung
     /// up), and returns what the hub wrote meanwhile; `closed` is true once the hub closed the connection.
-    public func exchange(_ bytes: [UInt8], maxPasses: Int = 10_000) -> (output: [UInt8], closed: Bool) {
+    package func exchange(_ bytes: [UInt8], maxPasses: Int = 10_000) -> (output: [UInt8], closed: Bool) {
         var output: [UInt8] = []
         var offset = 0
         var quiet = 0
@@ -80,7 +80,7 @@ public final class LocalControlClient {
 
 extension Hub {
     /// A control client over a socketpair, served by this hub like a network one (see `LocalControlClient`).
-    public func localControlClient(requiresToken: Bool = false) throws(LoopError) -> LocalControlClient {
+    package func localControlClient(requiresToken: Bool = false) throws(LoopError) -> LocalControlClient {
         try LocalControlClient(hub: self, requiresToken: requiresToken)
     }
 }

@@ -1,6 +1,6 @@
 /// What the model asks the server to do. The server turns each action into bytes for the
 /// named session, or into a control event; the model never touches a socket.
-public enum Action: Equatable, Sendable {
+package enum Action: Equatable, Sendable {
     /// Tell the session's guest that a line fired. The line stays in service until the
     /// guest calls `endOfInterrupt`.
     case deliverInterrupt(session: SessionID, line: Int, priority: UInt8, coalesced: UInt32)
@@ -26,36 +26,36 @@ public enum Action: Equatable, Sendable {
 }
 
 /// Consecutive messages of one link direction handed to a receiver session in one go.
-public struct MessageBatch: Equatable, Sendable {
-    public var session: SessionID
+package struct MessageBatch: Equatable, Sendable {
+    package var session: SessionID
     /// The link's guest-protocol id.
-    public var linkID: UInt32
+    package var linkID: UInt32
     /// The first message's id; the others follow it (ids on a link direction are consecutive).
-    public var firstID: UInt64
-    public var count: Int
+    package var firstID: UInt64
+    package var count: Int
     /// How many of them, from the first, an earlier session of the receiver was handed already.
-    public var redelivered: Int
+    package var redelivered: Int
     /// Where the messages sit in the model when the batch was taken.
     let position: Int
     let direction: Int
 }
 
 /// One message handed to a receiver (`Platform.messages(in:)` lists a batch's).
-public struct MessageDelivery: Equatable, Sendable {
-    public var session: SessionID
-    public var link: String
+package struct MessageDelivery: Equatable, Sendable {
+    package var session: SessionID
+    package var link: String
     /// The link's guest-protocol id.
-    public var linkID: UInt32
+    package var linkID: UInt32
     /// Increasing per link direction, starting at 1; the guest deduplicates by it.
-    public var messageID: UInt64
+    package var messageID: UInt64
     /// Stamped by the hub; a guest cannot forge it.
-    public var sender: Originator
-    public var correlation: UInt64?
-    public var payload: [UInt8]
+    package var sender: Originator
+    package var correlation: UInt64?
+    package var payload: [UInt8]
     /// The message was handed to an earlier session of the receiver already.
-    public var redelivery: Bool
+    package var redelivery: Bool
 
-    public init(
+    package init(
         session: SessionID, link: String, linkID: UInt32, messageID: UInt64, sender: Originator, correlation: UInt64?,
         payload: [UInt8], redelivery: Bool
     ) {
@@ -71,7 +71,7 @@ public struct MessageDelivery: Equatable, Sendable {
 }
 
 /// Why a session ended.
-public enum DetachReason: String, Equatable, Sendable {
+package enum DetachReason: String, Equatable, Sendable {
     /// The guest said goodbye.
     case guestRequested = "guest-requested"
     /// The connection broke.

@@ -1,6 +1,6 @@
 /// Things worth telling control subscribers about. The server converts them to its event
 /// model; this module does not depend on it.
-public enum HypervisorEvent: Equatable, Sendable {
+package enum HypervisorEvent: Equatable, Sendable {
     case attached(partition: String, session: SessionID, resumed: Bool)
     case detached(partition: String, session: SessionID, reason: DetachReason)
     case attachRefused(partition: String, reason: AttachRefusal)

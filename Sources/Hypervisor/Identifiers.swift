@@ -1,13 +1,13 @@
 /// Identifies one attached session; never reused while the hub runs.
-public struct SessionID: Hashable, Sendable, Comparable, CustomStringConvertible {
-    public let rawValue: UInt64
-    public init(rawValue: UInt64) { self.rawValue = rawValue }
-    public static func < (lhs: SessionID, rhs: SessionID) -> Bool { lhs.rawValue < rhs.rawValue }
-    public var description: String { "session#\(rawValue)" }
+package struct SessionID: Hashable, Sendable, Comparable, CustomStringConvertible {
+    package let rawValue: UInt64
+    package init(rawValue: UInt64) { self.rawValue = rawValue }
+    package static func < (lhs: SessionID, rhs: SessionID) -> Bool { lhs.rawValue < rhs.rawValue }
+    package var description: String { "session#\(rawValue)" }
 }
 
 /// Who caused an interrupt or a message, as stamped by the hub (a guest cannot forge it).
-public enum Originator: Hashable, Sendable, CustomStringConvertible {
+package enum Originator: Hashable, Sendable, CustomStringConvertible {
     /// A partition, by name.
     case partition(String)
     /// A control-API client acting as a named injector; bypasses policy, always recorded.
@@ -17,7 +17,7 @@ public enum Originator: Hashable, Sendable, CustomStringConvertible {
     /// The partition's own virtual timer.
     case timer
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .partition(let name): name
         case .injector(let name): "injector:\(name)"
@@ -29,27 +29,27 @@ public enum Originator: Hashable, Sendable, CustomStringConvertible {
 
 /// The origin of a command as the server knows it: a guest's session, or a privileged
 /// in-hub source.
-public enum CommandSource: Hashable, Sendable {
+package enum CommandSource: Hashable, Sendable {
     case session(SessionID)
     case injector(String)
     case device(String)
 
     /// The session, when a guest is the source.
-    public var session: SessionID? {
+    package var session: SessionID? {
         if case .session(let session) = self { return session }
         return nil
     }
 }
 
 /// Where a partition is in its life.
-public enum AttachState: Hashable, Sendable {
+package enum AttachState: Hashable, Sendable {
     case detached
     case attached(SessionID)
     /// Management has suspended the partition: its session stays open but it receives
     /// nothing; raises on it latch and messages queue until it is resumed.
     case suspended(SessionID)
 
-    public var session: SessionID? {
+    package var session: SessionID? {
         switch self {
         case .detached: nil
         case .attached(let id), .suspended(let id): id

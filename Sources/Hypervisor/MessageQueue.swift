@@ -129,18 +129,18 @@ struct MessageQueue {
 }
 
 /// Totals for one direction of a link.
-public struct LinkDirectionCounters: Sendable, Equatable {
-    public var queued: UInt64 = 0
-    public var delivered: UInt64 = 0
-    public var redelivered: UInt64 = 0
-    public var acknowledged: UInt64 = 0
-    public var refusedFull: UInt64 = 0
-    public var refusedTooLarge: UInt64 = 0
+package struct LinkDirectionCounters: Sendable, Equatable {
+    package var queued: UInt64 = 0
+    package var delivered: UInt64 = 0
+    package var redelivered: UInt64 = 0
+    package var acknowledged: UInt64 = 0
+    package var refusedFull: UInt64 = 0
+    package var refusedTooLarge: UInt64 = 0
     /// `MSG_SEND_SEQ` repeats of an accepted sequence, answered `duplicate` and not queued again (§7.10).
-    public var duplicateSends: UInt64 = 0
+    package var duplicateSends: UInt64 = 0
     /// `MSG_SEND_SEQ` refused because its sequence skipped ahead (§7.10).
-    public var sequenceGaps: UInt64 = 0
-    public var bytesQueued: UInt64 = 0
-    public var bytesDelivered: UInt64 = 0
-    public init() {}
+    package var sequenceGaps: UInt64 = 0
+    package var bytesQueued: UInt64 = 0
+    package var bytesDelivered: UInt64 = 0
+    package init() {}
 }

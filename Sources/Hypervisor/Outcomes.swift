@@ -1,5 +1,5 @@
 /// The answer to a cross-interrupt: nothing is dropped silently (`Protocols/guest.md` §6.2).
-public enum RaiseOutcome: Equatable, Sendable {
+package enum RaiseOutcome: Equatable, Sendable {
     /// The target is attached; its controller has the line pending (or it coalesced).
     case delivered
     /// The target is detached or suspended; the line stays pending until it attaches or resumes.
@@ -10,7 +10,7 @@ public enum RaiseOutcome: Equatable, Sendable {
 }
 
 /// Why an attach was refused.
-public enum AttachRefusal: String, Equatable, Sendable {
+package enum AttachRefusal: String, Equatable, Sendable {
     case noSuchPartition = "no-such-partition"
     /// A session is live and the partition does not allow take-over.
     case alreadyAttached = "already-attached"
@@ -18,48 +18,48 @@ public enum AttachRefusal: String, Equatable, Sendable {
 }
 
 /// The answer to an attach.
-public enum AttachOutcome: Equatable, Sendable {
+package enum AttachOutcome: Equatable, Sendable {
     case attached(AttachInfo)
     case refused(AttachRefusal)
 }
 
 /// What a newly attached session is told (the welcome).
-public struct AttachInfo: Equatable, Sendable {
-    public var session: SessionID
-    public var partition: String
+package struct AttachInfo: Equatable, Sendable {
+    package var session: SessionID
+    package var partition: String
     /// Present it on the next attach to resume: controller state is kept and messages
     /// continue from the last acknowledgement.
-    public var resumeToken: [UInt8]
-    public var resumed: Bool
-    public var interruptLines: Int
-    public var links: [LinkView]
-    public var regions: [RegionView]
+    package var resumeToken: [UInt8]
+    package var resumed: Bool
+    package var interruptLines: Int
+    package var links: [LinkView]
+    package var regions: [RegionView]
     /// Partitions it may raise interrupts on.
-    public var mayInterrupt: [String]
+    package var mayInterrupt: [String]
     /// Partitions it may message.
-    public var mayMessage: [String]
+    package var mayMessage: [String]
 }
 
 /// One link as seen from an attached end.
-public struct LinkView: Equatable, Sendable {
-    public var name: String
-    public var peer: String
-    public var maxMessageBytes: Int
-    public var depth: Int
+package struct LinkView: Equatable, Sendable {
+    package var name: String
+    package var peer: String
+    package var maxMessageBytes: Int
+    package var depth: Int
     /// Whether the policy lets this end send (receiving is always allowed).
-    public var maySend: Bool
+    package var maySend: Bool
     /// Messages the session may send before it needs more credit.
-    public var sendCredit: Int
+    package var sendCredit: Int
     /// Unacknowledged messages the hub hands this session at most.
-    public var receiveWindow: Int
+    package var receiveWindow: Int
     /// The guest-protocol link id (configuration position, or assigned when opened at run time).
-    public var id: UInt32
+    package var id: UInt32
     /// Opened at run time rather than configured.
-    public var runtime: Bool
+    package var runtime: Bool
     /// Closing: no new messages; it goes once every queued one is acknowledged.
-    public var closing: Bool
+    package var closing: Bool
 
-    public init(
+    package init(
         name: String, peer: String, maxMessageBytes: Int, depth: Int, maySend: Bool, sendCredit: Int,
         receiveWindow: Int, id: UInt32 = 0, runtime: Bool = false, closing: Bool = false
     ) {
@@ -77,13 +77,13 @@ public struct LinkView: Equatable, Sendable {
 }
 
 /// One region as seen from a granted partition.
-public struct RegionView: Equatable, Sendable {
-    public var name: String
-    public var sizeBytes: UInt64
-    public var access: RegionAccessMode
-    public var doorbellLine: Int?
+package struct RegionView: Equatable, Sendable {
+    package var name: String
+    package var sizeBytes: UInt64
+    package var access: RegionAccessMode
+    package var doorbellLine: Int?
 
-    public init(name: String, sizeBytes: UInt64, access: RegionAccessMode, doorbellLine: Int?) {
+    package init(name: String, sizeBytes: UInt64, access: RegionAccessMode, doorbellLine: Int?) {
         self.name = name
         self.sizeBytes = sizeBytes
         self.access = access
@@ -92,13 +92,13 @@ public struct RegionView: Equatable, Sendable {
 }
 
 /// Access to a region (mirrors the configuration's grant).
-public enum RegionAccessMode: String, Equatable, Sendable {
+package enum RegionAccessMode: String, Equatable, Sendable {
     case readOnly = "ro"
     case readWrite = "rw"
 }
 
 /// The answer to a send.
-public enum SendOutcome: Equatable, Sendable {
+package enum SendOutcome: Equatable, Sendable {
     /// Queued in the hub with this id; it will not be lost while the hub runs.
     case queued(UInt64)
     case queueFull
@@ -110,7 +110,7 @@ public enum SendOutcome: Equatable, Sendable {
 }
 
 /// The answer to an acknowledgement.
-public enum AckOutcome: Equatable, Sendable {
+package enum AckOutcome: Equatable, Sendable {
     /// This many messages were freed.
     case acknowledged(freed: Int)
     /// The id was never delivered.
@@ -120,7 +120,7 @@ public enum AckOutcome: Equatable, Sendable {
 }
 
 /// The answer to a line operation (EOI, mask, priority) or a timer request.
-public enum LineOutcome: Equatable, Sendable {
+package enum LineOutcome: Equatable, Sendable {
     case ok
     case noSuchLine
     /// EOI of a line that is not in service, a priority above 15, a timer period below the minimum.
@@ -129,7 +129,7 @@ public enum LineOutcome: Equatable, Sendable {
 }
 
 /// The answer to a region read.
-public enum RegionReadOutcome: Equatable, Sendable {
+package enum RegionReadOutcome: Equatable, Sendable {
     case ok([UInt8])
     case outOfGrant
     case outOfBounds
@@ -138,7 +138,7 @@ public enum RegionReadOutcome: Equatable, Sendable {
 }
 
 /// The answer to a region write or a doorbell.
-public enum RegionWriteOutcome: Equatable, Sendable {
+package enum RegionWriteOutcome: Equatable, Sendable {
     case ok
     case outOfGrant
     case outOfBounds
@@ -149,7 +149,7 @@ public enum RegionWriteOutcome: Equatable, Sendable {
 }
 
 /// The answer to a management operation.
-public enum ManageOutcome: Equatable, Sendable {
+package enum ManageOutcome: Equatable, Sendable {
     case ok
     /// The partition was already in the requested state.
     case unchanged

@@ -12,7 +12,7 @@ extension Platform {
     ///
     /// `fairShareBudget` bounds the fair-share part of the pass on its own, so that a pass that hands a
     /// flood to fair-share partitions stays short and the next pass soon serves real-time partitions again.
-    public func drainDeliveries(budget: Int, fairShareBudget: Int = .max, into actions: inout [Action]) {
+    package func drainDeliveries(budget: Int, fairShareBudget: Int = .max, into actions: inout [Action]) {
         var budget = budget
         for index in realTimeOrder {
             let partition = partitions[index]
@@ -56,13 +56,13 @@ extension Platform {
 
     /// Whether `drainDeliveries` has something to deliver now (the server schedules another
     /// pass while this holds).
-    public var hasPendingDeliveries: Bool {
+    package var hasPendingDeliveries: Bool {
         hasRealTimeDeliveries
             || (0..<fairShareActive.count).contains { hasDeliverable(partitions[fairShareActive[$0]]) }
     }
 
     /// Whether a real-time partition has something to deliver now (the server hands those out at once).
-    public var hasRealTimeDeliveries: Bool {
+    package var hasRealTimeDeliveries: Bool {
         realTimeOrder.contains { hasDeliverable(partitions[$0]) }
     }
 
@@ -111,7 +111,7 @@ extension Platform {
 
     /// Calls `body` with each message of `batch`, in order, read in place from the link's queue. Nothing is
     /// called for messages no longer queued (acknowledged since, or the link is gone).
-    public func forEachMessage(
+    package func forEachMessage(
         in batch: MessageBatch,
         _ body: (_ id: UInt64, _ sender: Originator, _ correlation: UInt64?, _ payload: [UInt8]) -> Void
     ) {
@@ -122,7 +122,7 @@ extension Platform {
     }
 
     /// The messages of `batch` as values (for tests and tools; the server encodes with `forEachMessage`).
-    public func messages(in batch: MessageBatch) -> [MessageDelivery] {
+    package func messages(in batch: MessageBatch) -> [MessageDelivery] {
         let name = links.indices.contains(batch.position) ? links[batch.position].config.name : ""
         var messages: [MessageDelivery] = []
         forEachMessage(in: batch) { id, sender, correlation, payload in

@@ -5,7 +5,7 @@ extension Platform {
     /// itself); injectors and devices bypass the policy but are named in the events. The
     /// policy is checked before the line number, so a refused sender learns nothing about
     /// the target.
-    public func raise(from source: CommandSource, to target: String, line: Int, actions: inout [Action])
+    package func raise(from source: CommandSource, to target: String, line: Int, actions: inout [Action])
         -> RaiseOutcome
     {
         let originator: Originator
@@ -64,7 +64,7 @@ extension Platform {
     }
 
     /// The guest finished handling `line`; it may fire again.
-    public func endOfInterrupt(session: SessionID, line: Int) -> LineOutcome {
+    package func endOfInterrupt(session: SessionID, line: Int) -> LineOutcome {
         guard let partition = partitionState(of: session) else { return .notAttached }
         guard partition.controller.isValid(line: line) else { return .noSuchLine }
         guard partition.controller.endOfInterrupt(line: line) else { return .invalid }
@@ -73,7 +73,7 @@ extension Platform {
     }
 
     /// Masks or unmasks a line; a pending line is delivered once unmasked.
-    public func setMasked(session: SessionID, line: Int, masked: Bool) -> LineOutcome {
+    package func setMasked(session: SessionID, line: Int, masked: Bool) -> LineOutcome {
         guard let partition = partitionState(of: session) else { return .notAttached }
         guard partition.controller.setMasked(line: line, masked) else { return .noSuchLine }
         if !masked { markReady(partition) }
@@ -81,7 +81,7 @@ extension Platform {
     }
 
     /// Sets a line's priority (0 highest … 15).
-    public func setPriority(session: SessionID, line: Int, priority: UInt8) -> LineOutcome {
+    package func setPriority(session: SessionID, line: Int, priority: UInt8) -> LineOutcome {
         guard let partition = partitionState(of: session) else { return .notAttached }
         guard partition.controller.isValid(line: line) else { return .noSuchLine }
         guard partition.controller.setPriority(line: line, priority) else { return .invalid }
@@ -89,7 +89,7 @@ extension Platform {
     }
 
     /// A copy of a partition's interrupt controller (for inspection and tests).
-    public func interruptController(ofPartition name: String) -> InterruptController? {
+    package func interruptController(ofPartition name: String) -> InterruptController? {
         partitionIndex[name].map { partitions[$0].controller }
     }
 }

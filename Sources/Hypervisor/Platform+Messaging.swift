@@ -5,7 +5,7 @@ extension Platform {
     /// must name that end. Injectors and devices must name the receiving end in `to`, and
     /// bypass the policy. The size is checked before the payload is copied. Once the answer
     /// is `queued(id)` the message stays in the hub until the receiver acknowledges it.
-    public func send(
+    package func send(
         from source: CommandSource, link name: String, to receiverName: String? = nil,
         payload: some Collection<UInt8>, correlation: UInt64? = nil, actions: inout [Action]
     ) -> SendOutcome {
@@ -21,7 +21,7 @@ extension Platform {
 
     /// `send(from:link:…)` for a link named by its position among the platform's links (`linkIndex(forID:)`
     /// turns a guest-protocol link id into one): the guest hot path, with no name lookup.
-    public func send(
+    package func send(
         from source: CommandSource, linkAt index: Int, to receiverName: String? = nil,
         payload: ArraySlice<UInt8>, correlation: UInt64? = nil, actions: inout [Action]
     ) -> SendOutcome {
@@ -94,7 +94,7 @@ extension Platform {
 
     /// Cumulative acknowledgement by the receiving session: frees every message on `link`
     /// towards it with id ≤ `upTo`, and tops up the sender's credit.
-    public func acknowledge(session: SessionID, link name: String, upTo: UInt64, actions: inout [Action])
+    package func acknowledge(session: SessionID, link name: String, upTo: UInt64, actions: inout [Action])
         -> AckOutcome
     {
         guard let partition = partitionState(of: session) else { return .notPermitted }
@@ -117,7 +117,7 @@ extension Platform {
 
     /// Changes how many unacknowledged messages on `link` the session is handed at most
     /// (clamped to 1…depth).
-    public func setReceiveWindow(session: SessionID, link name: String, window: Int) -> AckOutcome {
+    package func setReceiveWindow(session: SessionID, link name: String, window: Int) -> AckOutcome {
         guard let partition = partitionState(of: session) else { return .notPermitted }
         guard let linkIndex = linkIndex[name] else { return .noSuchLink }
         let link = links[linkIndex]

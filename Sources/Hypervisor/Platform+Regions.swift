@@ -1,6 +1,6 @@
 extension Platform {
     /// Reads region bytes for a TCP guest; any grant allows reading.
-    public func readRegion(
+    package func readRegion(
         session: SessionID, region name: String, offset: UInt64, length: Int, actions: inout [Action]
     )
         -> RegionReadOutcome
@@ -19,7 +19,7 @@ extension Platform {
     }
 
     /// Writes region bytes for a TCP guest; needs a read-write grant.
-    public func writeRegion(
+    package func writeRegion(
         session: SessionID, region name: String, offset: UInt64, bytes: some Collection<UInt8>, actions: inout [Action]
     ) -> RegionWriteOutcome {
         switch check(session: session, region: name, offset: offset, length: bytes.count, write: true, &actions) {
@@ -32,7 +32,7 @@ extension Platform {
 
     /// Rings the region's doorbell: raises its line on every other granted partition.
     /// Needs a read-write grant (writers ring). Returns the answer per partition rung.
-    public func ringDoorbell(session: SessionID, region name: String, actions: inout [Action])
+    package func ringDoorbell(session: SessionID, region name: String, actions: inout [Action])
         -> (outcome: RegionWriteOutcome, raised: [(partition: String, outcome: RaiseOutcome)])
     {
         switch check(session: session, region: name, offset: 0, length: 0, write: true, &actions) {

@@ -12,7 +12,7 @@ import PlatformConfig
 /// acknowledging, redelivery and scheduling are the same code.
 extension Platform {
     /// A session opens a link to `peer` (its partition is the `a` end).
-    public func openLink(
+    package func openLink(
         session: SessionID, name: String, peer: String, maxMessageBytes: Int, depth: Int, actions: inout [Action]
     ) -> LinkOpenOutcome {
         guard let opener = partitionState(of: session) else { return .notPermitted }
@@ -23,7 +23,7 @@ extension Platform {
 
     /// A control client, as the named injector, opens a link between `a` and `b`, bypassing the policy
     /// (limits and names still apply).
-    public func openLink(
+    package func openLink(
         injector: String, name: String, a: String, b: String, maxMessageBytes: Int, depth: Int,
         actions: inout [Action]
     ) -> LinkOpenOutcome {
@@ -33,7 +33,7 @@ extension Platform {
     }
 
     /// A session closes a runtime link its partition is an end of.
-    public func closeLink(session: SessionID, link name: String, actions: inout [Action]) -> LinkCloseOutcome {
+    package func closeLink(session: SessionID, link name: String, actions: inout [Action]) -> LinkCloseOutcome {
         guard let partition = partitionState(of: session), let position = linkIndex[name],
             links[position].sendingDirection(of: partition.index) != nil
         else { return .noSuchLink }
@@ -41,7 +41,7 @@ extension Platform {
     }
 
     /// A control client closes a runtime link as the named injector.
-    public func closeLink(injector: String, link name: String, actions: inout [Action]) -> LinkCloseOutcome {
+    package func closeLink(injector: String, link name: String, actions: inout [Action]) -> LinkCloseOutcome {
         guard let position = linkIndex[name] else { return .noSuchLink }
         return close(links[position], by: .injector(injector), requester: nil, actions: &actions)
     }
@@ -49,14 +49,14 @@ extension Platform {
     /// The session asked (HELLO feature `runtime-links`) to be told about links opened and closed while
     /// it is attached. Sessions that did not ask receive nothing on links opened after their attach
     /// until their partition attaches again.
-    public func enableRuntimeLinks(session: SessionID) {
+    package func enableRuntimeLinks(session: SessionID) {
         guard let index = sessions[session] else { return }
         runtimeLinks.awareSession[index] = session
     }
 
     /// The position in `links` of the link whose guest-protocol id is `id`. Configured links sit at their id
     /// (they come first and are never removed); runtime links, at most `runtimeLinksMax` of them, are searched.
-    public func linkIndex(forID id: UInt32) -> Int? {
+    package func linkIndex(forID id: UInt32) -> Int? {
         let position = Int(id)
         if position < configuration.links.count { return position }
         for index in configuration.links.count..<links.count where links[index].id == id { return index }
@@ -64,17 +64,17 @@ extension Platform {
     }
 
     /// One link by name, configured or runtime.
-    public func link(named name: String) -> LinkDescription? {
+    package func link(named name: String) -> LinkDescription? {
         linkIndex[name].map { describe(links[$0]) }
     }
 
     /// Every link, configured ones first, then runtime ones in the order they were opened.
-    public var linkDescriptions: [LinkDescription] { links.map(describe) }
+    package var linkDescriptions: [LinkDescription] { links.map(describe) }
 
     /// Runtime links that exist now (closing ones included), against `hub.limits.runtimeLinksMax`.
-    public var runtimeLinkCount: Int { runtimeLinks.count }
+    package var runtimeLinkCount: Int { runtimeLinks.count }
 
-    public var runtimeLinkTotals: RuntimeLinkTotals { runtimeLinks.totals }
+    package var runtimeLinkTotals: RuntimeLinkTotals { runtimeLinks.totals }
 
     // MARK: Opening
 

@@ -3,7 +3,7 @@
 /// sender that was killed or lost its connection can send its in-flight messages again without duplicating them.
 extension Platform {
     /// The answer to `send(from:linkAt:sequence:…)`.
-    public enum SequencedSendOutcome: Equatable, Sendable {
+    package enum SequencedSendOutcome: Equatable, Sendable {
         /// The sequence was the next one, or a refusal that does not depend on it: the outcome of the send itself
         /// (only `.queued` advances the sequence), and the last accepted sequence after it (0 when the session is
         /// not a sending end).
@@ -14,7 +14,7 @@ extension Platform {
         case gap(lastAccepted: UInt64)
 
         /// The direction's last accepted sequence after this send.
-        public var lastAccepted: UInt64 {
+        package var lastAccepted: UInt64 {
             switch self {
             case .sent(_, let last), .duplicate(let last), .gap(let last): last
             }
@@ -24,7 +24,7 @@ extension Platform {
     /// `send(from:linkAt:…)` with the sender's sequence number (≥ 1). Refusals that do not depend on the
     /// sequence (not attached, no such link, not permitted, closing) come first, from `send` itself, so a refused
     /// sender learns nothing about the direction's sequence.
-    public func send(
+    package func send(
         from session: SessionID, linkAt index: Int, sequence: UInt64, payload: ArraySlice<UInt8>,
         correlation: UInt64?, actions: inout [Action]
     ) -> SequencedSendOutcome {
@@ -60,7 +60,7 @@ extension Platform {
 
     /// The last accepted sequence on each link the session's partition is an end of, in the session's sending
     /// direction (0 where it never sent with a sequence), by guest-protocol link id.
-    public func lastAcceptedSequences(session: SessionID) -> [(link: UInt32, lastAccepted: UInt64)] {
+    package func lastAcceptedSequences(session: SessionID) -> [(link: UInt32, lastAccepted: UInt64)] {
         guard let partition = partitionState(of: session) else { return [] }
         return links.compactMap { link in
             link.sendingDirection(of: partition.index).map { (link.id, link.directions[$0].lastSenderSequence) }
@@ -68,7 +68,7 @@ extension Platform {
     }
 
     /// The last accepted sequence of one link in the session's sending direction; nil when it is not an end.
-    public func lastAcceptedSequence(session: SessionID, linkID: UInt32) -> UInt64? {
+    package func lastAcceptedSequence(session: SessionID, linkID: UInt32) -> UInt64? {
         guard let partition = partitionState(of: session), let index = linkIndex(forID: linkID),
             let direction = links[index].sendingDirection(of: partition.index)
         else { return nil }

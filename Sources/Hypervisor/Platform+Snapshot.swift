@@ -1,6 +1,6 @@
 extension Platform {
     /// State and counters of every partition and link, for the control API.
-    public func snapshot() -> PlatformSnapshot {
+    package func snapshot() -> PlatformSnapshot {
         PlatformSnapshot(
             partitions: partitions.map(snapshot(of:)),
             links: links.map { link in

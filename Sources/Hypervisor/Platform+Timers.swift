@@ -2,7 +2,7 @@ extension Platform {
     /// Arms the partition's virtual timer on `line`: it raises the line after
     /// `afterNanoseconds`, then every `periodNanoseconds` if given. Re-arming a line replaces
     /// its timer.
-    public func armTimer(session: SessionID, line: Int, afterNanoseconds: UInt64, periodNanoseconds: UInt64? = nil)
+    package func armTimer(session: SessionID, line: Int, afterNanoseconds: UInt64, periodNanoseconds: UInt64? = nil)
         -> LineOutcome
     {
         guard let partition = partitionState(of: session) else { return .notAttached }
@@ -25,7 +25,7 @@ extension Platform {
     }
 
     /// Stops the timer on `line`, if one is armed.
-    public func cancelTimer(session: SessionID, line: Int) -> LineOutcome {
+    package func cancelTimer(session: SessionID, line: Int) -> LineOutcome {
         guard let partition = partitionState(of: session) else { return .notAttached }
         guard partition.controller.isValid(line: line) else { return .noSuchLine }
         cancelTimer(of: partition, line: line)
@@ -35,7 +35,7 @@ extension Platform {
     /// The scheduler reports that `token`'s deadline passed. Unknown or cancelled tokens are
     /// ignored. A periodic timer is re-armed on its original cadence; periods missed while
     /// the loop was late fold into this one raise.
-    public func timerFired(_ token: TimerToken, actions: inout [Action]) {
+    package func timerFired(_ token: TimerToken, actions: inout [Action]) {
         guard var timer = timers.removeValue(forKey: token) else { return }
         let partition = partitions[timer.partition]
         partition.timers[timer.line] = nil

@@ -12,22 +12,22 @@ import PlatformConfig
 /// first and shares the rest among fair-share partitions by weight.
 ///
 /// Not thread-safe: it lives on the hub's single loop thread.
-public final class Platform {
+package final class Platform {
     /// Tunables that are not part of the platform configuration.
-    public struct Options: Sendable {
+    package struct Options: Sendable {
         /// Shortest period a periodic virtual timer may have, so that one guest cannot make
         /// the hub spin.
-        public var minimumTimerPeriodNanoseconds: UInt64 = 50_000
+        package var minimumTimerPeriodNanoseconds: UInt64 = 50_000
         /// Largest region read in one operation: the 1 MiB `REGION_READ` length guest.md §8.1 allows (a smaller
         /// value here answered reads the spec allows with `out_of_bounds`). Writes are bounded by their frame.
-        public var maxRegionAccessBytes: Int = 1 << 20
+        package var maxRegionAccessBytes: Int = 1 << 20
         /// Length of resume tokens.
-        public var resumeTokenBytes: Int = 16
-        public init() {}
+        package var resumeTokenBytes: Int = 16
+        package init() {}
     }
 
-    public let configuration: PlatformConfiguration
-    public let options: Options
+    package let configuration: PlatformConfiguration
+    package let options: Options
     let scheduler: any Scheduler
     let random: any RandomSource
 
@@ -50,7 +50,7 @@ public final class Platform {
     var fairShareActive: RingBuffer<Int>
 
     /// Builds the model. `makeBacking` supplies each region's bytes (in the heap by default).
-    public init(
+    package init(
         configuration: PlatformConfiguration, scheduler: any Scheduler, random: any RandomSource,
         options: Options = Options(),
         makeBacking: (RegionConfig) -> any RegionBacking = { InMemoryRegionBacking(sizeBytes: $0.sizeBytes) }
@@ -107,17 +107,17 @@ public final class Platform {
     // MARK: Lookups
 
     /// The partition a live session belongs to.
-    public func partition(ofSession session: SessionID) -> String? {
+    package func partition(ofSession session: SessionID) -> String? {
         sessions[session].map { partitions[$0].name }
     }
 
     /// The attach state of a partition.
-    public func state(ofPartition name: String) -> AttachState? {
+    package func state(ofPartition name: String) -> AttachState? {
         partitionIndex[name].map { partitions[$0].state }
     }
 
     /// Names of the configured partitions, in configuration order.
-    public var partitionNames: [String] { partitions.map(\.name) }
+    package var partitionNames: [String] { partitions.map(\.name) }
 
     // MARK: Attach and detach
 
@@ -128,7 +128,7 @@ public final class Platform {
     /// every unacknowledged message is delivered again, in order, once. `receiveWindow`
     /// bounds the unacknowledged messages handed to this session per link (default: the
     /// link's depth).
-    public func attach(
+    package func attach(
         partition name: String, resumeToken: [UInt8]? = nil, receiveWindow: Int? = nil, actions: inout [Action]
     ) -> AttachOutcome {
         guard let index = partitionIndex[name] else {
@@ -208,7 +208,7 @@ public final class Platform {
     /// Unacknowledged messages and unacknowledged interrupts wait for the next session.
     /// Returns false for a session that is not live (already detached or taken over).
     @discardableResult
-    public func detach(session: SessionID, reason: DetachReason, actions: inout [Action]) -> Bool {
+    package func detach(session: SessionID, reason: DetachReason, actions: inout [Action]) -> Bool {
         guard let index = sessions[session] else { return false }
         endSession(of: partitions[index], reason: reason, actions: &actions)
         return true
@@ -232,7 +232,7 @@ public final class Platform {
 
     /// Stops deliveries to a partition (its session stays open); raises on it latch and
     /// messages queue until `resume`.
-    public func suspend(partition name: String, actions: inout [Action]) -> ManageOutcome {
+    package func suspend(partition name: String, actions: inout [Action]) -> ManageOutcome {
         guard let index = partitionIndex[name] else { return .noSuchPartition }
         guard !partitions[index].suspended else { return .unchanged }
         partitions[index].suspended = true
@@ -241,12 +241,12 @@ public final class Platform {
     }
 
     /// Whether management has suspended the partition, attached or not (false for an unknown name).
-    public func isSuspended(partition name: String) -> Bool {
+    package func isSuspended(partition name: String) -> Bool {
         partitionIndex[name].map { partitions[$0].suspended } ?? false
     }
 
     /// Lets a suspended partition receive again; what latched meanwhile is delivered.
-    public func resume(partition name: String, actions: inout [Action]) -> ManageOutcome {
+    package func resume(partition name: String, actions: inout [Action]) -> ManageOutcome {
         guard let index = partitionIndex[name] else { return .noSuchPartition }
         guard partitions[index].suspended else { return .unchanged }
         partitions[index].suspended = false
@@ -270,7 +270,7 @@ public final class Platform {
 }
 
 /// Why a configuration cannot become a model (a validated configuration never fails).
-public enum PlatformModelError: Error, Equatable, Sendable {
+package enum PlatformModelError: Error, Equatable, Sendable {
     case duplicateName(String)
     case unknownPartition(String, in: String)
     case invalidLink(String)

@@ -1,13 +1,13 @@
 /// Where the model takes random bytes (resume tokens). Injected so tests are deterministic.
-public protocol RandomSource: AnyObject {
+package protocol RandomSource: AnyObject {
     func randomBytes(count: Int) -> [UInt8]
 }
 
 /// Random bytes from the system's cryptographically secure generator.
-public final class SystemRandomSource: RandomSource {
-    public init() {}
+package final class SystemRandomSource: RandomSource {
+    package init() {}
 
-    public func randomBytes(count: Int) -> [UInt8] {
+    package func randomBytes(count: Int) -> [UInt8] {
         var generator = SystemRandomNumberGenerator()
         return (0..<max(0, count)).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
     }

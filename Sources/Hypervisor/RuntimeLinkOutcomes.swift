@@ -1,32 +1,32 @@
 /// A link as the control API and the server see it, configured or opened at run time.
-public struct LinkDescription: Equatable, Sendable {
+package struct LinkDescription: Equatable, Sendable {
     /// The guest-protocol link id: stable while the hub runs, never reused.
-    public var id: UInt32
-    public var name: String
-    public var a: String
-    public var b: String
-    public var maxMessageBytes: Int
-    public var depth: Int
+    package var id: UInt32
+    package var name: String
+    package var a: String
+    package var b: String
+    package var maxMessageBytes: Int
+    package var depth: Int
     /// Opened at run time rather than configured.
-    public var runtime: Bool
+    package var runtime: Bool
     /// Closing: sends are refused; the link is removed once every held message is acknowledged.
-    public var closing: Bool
+    package var closing: Bool
     /// Who opened it (nil for configured links).
-    public var openedBy: Originator?
+    package var openedBy: Originator?
 
     /// Whether the link joins `x` and `y` (in either order).
-    public func joins(_ x: String, _ y: String) -> Bool { (a == x && b == y) || (a == y && b == x) }
+    package func joins(_ x: String, _ y: String) -> Bool { (a == x && b == y) || (a == y && b == x) }
 }
 
 /// A link that an open request created or found.
-public struct OpenedLink: Equatable, Sendable {
-    public var link: LinkDescription
+package struct OpenedLink: Equatable, Sendable {
+    package var link: LinkDescription
     /// The requesting session's side of the link, with the credit granted now; nil for injectors.
-    public var view: LinkView?
+    package var view: LinkView?
 }
 
 /// What is wrong with the parameters of an open request.
-public enum LinkRequestProblem: String, Equatable, Sendable {
+package enum LinkRequestProblem: String, Equatable, Sendable {
     /// The name breaks the configuration's naming rule.
     case name
     /// Both ends are the same partition.
@@ -38,7 +38,7 @@ public enum LinkRequestProblem: String, Equatable, Sendable {
 }
 
 /// The answer to `Platform.openLink` (`Protocols/guest.md` §7.6).
-public enum LinkOpenOutcome: Equatable, Sendable {
+package enum LinkOpenOutcome: Equatable, Sendable {
     /// A new runtime link; its ends' attached sessions were told.
     case created(OpenedLink)
     /// A link (configured, or opened earlier) with this name already joins the same two partitions and
@@ -60,7 +60,7 @@ public enum LinkOpenOutcome: Equatable, Sendable {
 /// taking messages at once (sends are answered `linkClosing`), keeps delivering what it holds
 /// (redelivery to a re-attaching receiver included), and is removed only when both directions hold
 /// nothing unacknowledged.
-public enum LinkCloseOutcome: Equatable, Sendable {
+package enum LinkCloseOutcome: Equatable, Sendable {
     /// Nothing was held: the link is gone and its id invalid.
     case closed
     /// The link takes no new messages; it goes once these `held` messages are acknowledged.

@@ -19,10 +19,10 @@ struct RuntimeLinkRegistry {
 }
 
 /// Totals of runtime link operations since the hub started.
-public struct RuntimeLinkTotals: Sendable, Equatable {
-    public var opened: UInt64 = 0
-    public var closed: UInt64 = 0
+package struct RuntimeLinkTotals: Sendable, Equatable {
+    package var opened: UInt64 = 0
+    package var closed: UInt64 = 0
     /// Open requests refused (policy, limits, names, bad sizes).
-    public var refused: UInt64 = 0
-    public init() {}
+    package var refused: UInt64 = 0
+    package init() {}
 }

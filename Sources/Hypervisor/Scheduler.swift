@@ -1,12 +1,12 @@
 /// A handle for one scheduled timer, issued by a `Scheduler`.
-public struct TimerToken: Hashable, Sendable {
-    public let rawValue: UInt64
-    public init(rawValue: UInt64) { self.rawValue = rawValue }
+package struct TimerToken: Hashable, Sendable {
+    package let rawValue: UInt64
+    package init(rawValue: UInt64) { self.rawValue = rawValue }
 }
 
 /// Where the model reads the time. The model never reads a system clock itself, so tests
 /// drive time with a manual clock.
-public protocol Clock: AnyObject {
+package protocol Clock: AnyObject {
     /// Monotonic time in nanoseconds.
     var now: UInt64 { get }
 }
@@ -17,7 +17,7 @@ public protocol Clock: AnyObject {
 /// loop adapter, or a test's manual clock) calls `Platform.timerFired(_:)` with that token,
 /// at most once per `schedule` call. A cancelled token must not be reported; a stale token
 /// that is reported anyway is ignored by the model.
-public protocol Scheduler: Clock {
+package protocol Scheduler: Clock {
     func schedule(after nanoseconds: UInt64) -> TimerToken
     func cancel(_ token: TimerToken)
 }

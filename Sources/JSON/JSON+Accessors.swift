@@ -3,31 +3,31 @@
 
 extension JSON {
     /// The member `key` of an object; nil for a missing member or a non-object.
-    public subscript(key: String) -> JSON? {
+    package subscript(key: String) -> JSON? {
         guard case .object(let object) = self else { return nil }
         return object[key]
     }
 
     /// The element at `index` of an array; nil when out of range or not an array.
-    public subscript(index: Int) -> JSON? {
+    package subscript(index: Int) -> JSON? {
         guard case .array(let elements) = self, elements.indices.contains(index) else { return nil }
         return elements[index]
     }
 
-    public var isNull: Bool { self == .null }
+    package var isNull: Bool { self == .null }
 
-    public var boolValue: Bool? {
+    package var boolValue: Bool? {
         if case .bool(let value) = self { return value }
         return nil
     }
 
-    public var stringValue: String? {
+    package var stringValue: String? {
         if case .string(let value) = self { return value }
         return nil
     }
 
     /// The integer, also from a double with an exact integral value in range (some writers emit `3.0`).
-    public var int64Value: Int64? {
+    package var int64Value: Int64? {
         switch self {
         case .int(let value): return value
         case .double(let value):
@@ -38,13 +38,13 @@ extension JSON {
     }
 
     /// ``int64Value`` as `Int`.
-    public var intValue: Int? { int64Value.flatMap { Int(exactly: $0) } }
+    package var intValue: Int? { int64Value.flatMap { Int(exactly: $0) } }
 
     /// A non-negative integer as `UInt64` (sequence numbers, counters).
-    public var uint64Value: UInt64? { int64Value.flatMap { UInt64(exactly: $0) } }
+    package var uint64Value: UInt64? { int64Value.flatMap { UInt64(exactly: $0) } }
 
     /// Any number as a double.
-    public var doubleValue: Double? {
+    package var doubleValue: Double? {
         switch self {
         case .int(let value): return Double(value)
         case .double(let value): return value
@@ -52,18 +52,18 @@ extension JSON {
         }
     }
 
-    public var arrayValue: [JSON]? {
+    package var arrayValue: [JSON]? {
         if case .array(let value) = self { return value }
         return nil
     }
 
-    public var objectValue: JSONObject? {
+    package var objectValue: JSONObject? {
         if case .object(let value) = self { return value }
         return nil
     }
 
     /// The JSON type name used in error messages: "null", "boolean", "integer", "number", "string", "array", "object".
-    public var typeName: String {
+    package var typeName: String {
         switch self {
         case .null: return "null"
         case .bool: return "boolean"
@@ -78,8 +78,8 @@ extension JSON {
 
 extension JSON {
     /// A counter or sequence number as JSON; values past `Int64.max` are clamped (they never occur in practice).
-    public static func uint(_ value: UInt64) -> JSON { .int(Int64(clamping: value)) }
+    package static func uint(_ value: UInt64) -> JSON { .int(Int64(clamping: value)) }
 
     /// An integer of any width as JSON.
-    public static func integer(_ value: some BinaryInteger) -> JSON { .int(Int64(clamping: value)) }
+    package static func integer(_ value: some BinaryInteger) -> JSON { .int(Int64(clamping: value)) }
 }

@@ -3,26 +3,26 @@
 
 extension JSON {
     /// The compact JSON text of this value.
-    public func serialized() -> String {
+    package func serialized() -> String {
         String(decoding: serializedBytes(), as: UTF8.self)
     }
 
     /// The compact JSON text of this value as UTF-8 bytes.
-    public func serializedBytes() -> [UInt8] {
+    package func serializedBytes() -> [UInt8] {
         var out: [UInt8] = []
         write(into: &out, indent: nil, level: 0)
         return out
     }
 
     /// A human-readable rendering with two-space indentation (for CLIs and logs, never the wire).
-    public func prettySerialized() -> String {
+    package func prettySerialized() -> String {
         var out: [UInt8] = []
         write(into: &out, indent: 2, level: 0)
         return String(decoding: out, as: UTF8.self)
     }
 
     /// Appends the compact JSON text of this value to `out`.
-    public func write(into out: inout [UInt8]) {
+    package func write(into out: inout [UInt8]) {
         write(into: &out, indent: nil, level: 0)
     }
 
@@ -70,7 +70,7 @@ extension JSON {
     }
 
     /// Appends `value` as a quoted, escaped JSON string.
-    public static func writeString(_ value: String, into out: inout [UInt8]) {
+    package static func writeString(_ value: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         // Fast path: most strings (names, kinds) need no escaping and go out in one copy.
         var utf8 = value.utf8
@@ -108,5 +108,5 @@ extension JSON {
 }
 
 extension JSON: CustomStringConvertible {
-    public var description: String { serialized() }
+    package var description: String { serialized() }
 }

@@ -6,7 +6,7 @@
 ///
 /// Equality of objects ignores member order (two objects are equal when they hold the same keys
 /// with equal values); `.int(1)` and `.double(1)` are different values.
-public enum JSON: Sendable, Hashable {
+package enum JSON: Sendable, Hashable {
     case null
     case bool(Bool)
     /// A number written without fraction or exponent that fits in 64 bits.

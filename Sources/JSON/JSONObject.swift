@@ -4,19 +4,19 @@
 /// linear scan beats hashing. A peer can send far larger objects, so past that an index by key (Swift's
 /// randomly seeded hashing) keeps every lookup, the parser's duplicate check and equality linear in the
 /// object's size overall. Keys are unique: setting an existing key replaces its value in place.
-public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryLiteral, CustomStringConvertible {
+package struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryLiteral, CustomStringConvertible {
     /// One member.
-    public struct Member: Sendable, Hashable {
-        public var key: String
-        public var value: JSON
-        public init(key: String, value: JSON) {
+    package struct Member: Sendable, Hashable {
+        package var key: String
+        package var value: JSON
+        package init(key: String, value: JSON) {
             self.key = key
             self.value = value
         }
     }
 
     /// The members in order.
-    public private(set) var members: [Member]
+    package private(set) var members: [Member]
     /// Position of each key in `members`, kept once the object has more than `indexThreshold` members.
     private var index: [String: Int]?
 
@@ -24,26 +24,26 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
     static let indexThreshold = 16
 
     /// An empty object.
-    public init() { members = [] }
+    package init() { members = [] }
 
     /// An object from key/value pairs; a repeated key keeps its first position and its last value.
-    public init(_ pairs: some Sequence<(String, JSON)>) {
+    package init(_ pairs: some Sequence<(String, JSON)>) {
         members = []
         index = nil
         for (key, value) in pairs { self[key] = value }
     }
 
-    public init(dictionaryLiteral elements: (String, JSON)...) {
+    package init(dictionaryLiteral elements: (String, JSON)...) {
         self.init(elements)
     }
 
-    public var count: Int { members.count }
-    public var isEmpty: Bool { members.isEmpty }
+    package var count: Int { members.count }
+    package var isEmpty: Bool { members.isEmpty }
     /// The keys in order.
-    public var keys: [String] { members.map(\.key) }
+    package var keys: [String] { members.map(\.key) }
 
     /// The value for `key`, or nil. Assigning nil removes the member.
-    public subscript(key: String) -> JSON? {
+    package subscript(key: String) -> JSON? {
         get {
             guard let position = position(of: key) else { return nil }
             return members[position].value
@@ -63,11 +63,11 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
     }
 
     /// True when a member named `key` exists (even if its value is `null`).
-    public func contains(_ key: String) -> Bool { position(of: key) != nil }
+    package func contains(_ key: String) -> Bool { position(of: key) != nil }
 
     /// Removes and returns the value for `key`.
     @discardableResult
-    public mutating func removeValue(forKey key: String) -> JSON? {
+    package mutating func removeValue(forKey key: String) -> JSON? {
         guard let position = position(of: key) else { return nil }
         let value = members.remove(at: position).value
         rebuildIndex()
@@ -100,12 +100,12 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
         index = positions
     }
 
-    public func makeIterator() -> some IteratorProtocol<(key: String, value: JSON)> {
+    package func makeIterator() -> some IteratorProtocol<(key: String, value: JSON)> {
         members.lazy.map { (key: $0.key, value: $0.value) }.makeIterator()
     }
 
     // Order-insensitive equality: member order carries no meaning in JSON (RFC 8259 §4).
-    public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
+    package static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
         guard lhs.count == rhs.count else { return false }
         for member in lhs.members {
             guard let other = rhs[member.key], other == member.value else { return false }
@@ -113,7 +113,7 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
         return true
     }
 
-    public func hash(into hasher: inout Hasher) {
+    package func hash(into hasher: inout Hasher) {
         // Combine member hashes commutatively so that equal objects in different orders hash alike.
         var sum = 0
         for member in members {
@@ -126,5 +126,5 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
         hasher.combine(sum)
     }
 
-    public var description: String { JSON.object(self).serialized() }
+    package var description: String { JSON.object(self).serialized() }
 }

@@ -1,6 +1,6 @@
 /// Why a byte sequence is not the JSON text the strict parser accepts, and where it went wrong.
-public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
-    public enum Reason: Sendable, Equatable {
+package struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
+    package enum Reason: Sendable, Equatable {
         /// The input ended inside a value (or was empty).
         case unexpectedEnd
         /// A byte that cannot start or continue the value being read.
@@ -28,15 +28,15 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
     }
 
     /// Offset of the offending byte from the start of the input.
-    public var offset: Int
-    public var reason: Reason
+    package var offset: Int
+    package var reason: Reason
 
-    public init(offset: Int, reason: Reason) {
+    package init(offset: Int, reason: Reason) {
         self.offset = offset
         self.reason = reason
     }
 
-    public var description: String {
+    package var description: String {
         let what: String
         switch reason {
         case .unexpectedEnd: what = "unexpected end of input"

@@ -4,14 +4,14 @@
 
 extension JSON {
     /// The default nesting limit for arrays and objects.
-    public static let defaultMaxDepth = 64
+    package static let defaultMaxDepth = 64
 
     /// Parses one JSON text (a single value with optional surrounding whitespace).
     ///
     /// Numbers without fraction or exponent that fit in `Int64` become ``JSON/int(_:)``; every other
     /// number becomes a finite ``JSON/double(_:)``. `-0` is kept as `.double(-0.0)` so its sign survives.
     /// - Parameter maxDepth: arrays and objects nested deeper than this are refused (stack safety).
-    public static func parse(_ bytes: some Collection<UInt8>, maxDepth: Int = defaultMaxDepth) throws(JSONParseError)
+    package static func parse(_ bytes: some Collection<UInt8>, maxDepth: Int = defaultMaxDepth) throws(JSONParseError)
         -> JSON
     {
         var parser = JSONParser(bytes: Array(bytes), maxDepth: maxDepth)
@@ -19,7 +19,7 @@ extension JSON {
     }
 
     /// Parses a JSON text held in a string.
-    public static func parse(_ text: String, maxDepth: Int = defaultMaxDepth) throws(JSONParseError) -> JSON {
+    package static func parse(_ text: String, maxDepth: Int = defaultMaxDepth) throws(JSONParseError) -> JSON {
         try parse(Array(text.utf8), maxDepth: maxDepth)
     }
 }

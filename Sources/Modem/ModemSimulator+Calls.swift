@@ -131,6 +131,7 @@ extension ModemSimulator {
         telephony.ringAt = now + profile.ringIntervalMs
     }
 
+    /// +CHLD (3GPP TS 27.007 §7.13, TS 22.030 §6.5.5): call hold and multiparty, one helper per mode.
     func chld(_ c: ATCommand) -> Outcome {
         switch c.form {
         case .test: return info("+CHLD: (0,1,1x,2,2x,3,4)", .ok)
@@ -143,96 +144,119 @@ extension ModemSimulator {
         let target = text.count == 2 ? Int(String(text.last!)) : nil
         let ringing = telephony.calls.firstIndex { $0.state == .waiting || $0.state == .incoming }
         switch first {
-        case "0":
-            if let ringing {
-                end(telephony.calls[ringing].id, reason: "rejected", result: nil)
-            } else {
-                let held = telephony.calls.filter { $0.state == .held }
-                guard !held.isEmpty else { return .cme(.operationNotAllowed) }
-                for call in held { end(call.id, reason: "local", result: nil) }
-            }
-        case "1":
-            if let target {
-                guard telephony.calls.contains(where: { $0.id == target }) else { return .cme(.notFound) }
-                end(target, reason: "local", result: nil)
-                promoteWaiting()
-                return .ok
-            }
-            for call in telephony.calls where call.state == .active || call.state == .dialing || call.state == .alerting
-            {
-                end(call.id, reason: "local", result: nil)
-            }
-            if let waiting = telephony.calls.firstIndex(where: { $0.state == .waiting || $0.state == .incoming }) {
-                telephony.calls[waiting].state = .active
-                telephony.ringAt = nil
-                changed(waiting)
-            } else {
-                retrieveHeld()
-            }
-        case "2":
-            if let target {
-                guard let index = telephony.calls.firstIndex(where: { $0.id == target }),
-                    telephony.calls[index].state == .active || telephony.calls[index].state == .held
-                else { return .cme(.notFound) }
-                for i in telephony.calls.indices where telephony.calls[i].state == .active && i != index {
-                    telephony.calls[i].state = .held
-                    changed(i)
-                }
-                if telephony.calls[index].state != .active || telephony.calls[index].multiparty {
-                    telephony.calls[index].state = .active
-                    telephony.calls[index].multiparty = false
-                    changed(index)
-                }
-                return .ok
-            }
-            guard !telephony.calls.contains(where: { $0.state == .dialing || $0.state == .alerting }) else {
-                return .cme(.operationNotAllowed)
-            }
-            let active = telephony.calls.indices.filter { telephony.calls[$0].state == .active }
-            let held = telephony.calls.indices.filter { telephony.calls[$0].state == .held }
-            if let ringing {
-                guard held.isEmpty || active.isEmpty else { return .cme(.operationNotAllowed) }
-                for index in active {
-                    telephony.calls[index].state = .held
-                    changed(index)
-                }
-                telephony.calls[ringing].state = .active
-                telephony.ringAt = nil
-                changed(ringing)
-            } else {
-                guard !active.isEmpty || !held.isEmpty else { return .cme(.operationNotAllowed) }
-                for index in active {
-                    telephony.calls[index].state = .held
-                    changed(index)
-                }
-                for index in held {
-                    telephony.calls[index].state = .active
-                    changed(index)
-                }
-            }
-        case "3":
-            let involved = telephony.calls.indices.filter {
-                telephony.calls[$0].state == .active || telephony.calls[$0].state == .held
-            }
-            guard telephony.calls.contains(where: { $0.state == .held }),
-                telephony.calls.contains(where: { $0.state == .active })
-            else {
-                return .cme(.operationNotAllowed)
-            }
-            for index in involved {
-                telephony.calls[index].state = .active
-                telephony.calls[index].multiparty = true
-                changed(index)
-            }
-        case "4":
-            guard let held = telephony.calls.first(where: { $0.state == .held }),
-                let other = telephony.calls.first(where: { [.active, .alerting].contains($0.state) })
-            else { return .cme(.operationNotAllowed) }
-            end(held.id, reason: "transferred", result: nil)
-            end(other.id, reason: "transferred", result: nil)
-        default:
-            return .cme(.incorrectParameters)
+        case "0": return chldReleaseHeldOrReject(ringing: ringing)
+        case "1": return chldReleaseActive(target: target)
+        case "2": return chldSwap(target: target, ringing: ringing)
+        case "3": return chldConference()
+        case "4": return chldTransfer()
+        default: return .cme(.incorrectParameters)
         }
+    }
+
+    /// 0: reject the waiting or incoming call, or release every held call.
+    private func chldReleaseHeldOrReject(ringing: Int?) -> Outcome {
+        if let ringing {
+            end(telephony.calls[ringing].id, reason: "rejected", result: nil)
+        } else {
+            let held = telephony.calls.filter { $0.state == .held }
+            guard !held.isEmpty else { return .cme(.operationNotAllowed) }
+            for call in held { end(call.id, reason: "local", result: nil) }
+        }
+        return .ok
+    }
+
+    /// 1x: release call x; 1: release the active calls, then accept the waiting call or retrieve the held ones.
+    private func chldReleaseActive(target: Int?) -> Outcome {
+        if let target {
+            guard telephony.calls.contains(where: { $0.id == target }) else { return .cme(.notFound) }
+            end(target, reason: "local", result: nil)
+            promoteWaiting()
+            return .ok
+        }
+        for call in telephony.calls where call.state == .active || call.state == .dialing || call.state == .alerting {
+            end(call.id, reason: "local", result: nil)
+        }
+        if let waiting = telephony.calls.firstIndex(where: { $0.state == .waiting || $0.state == .incoming }) {
+            telephony.calls[waiting].state = .active
+            telephony.ringAt = nil
+            changed(waiting)
+        } else {
+            retrieveHeld()
+        }
+        return .ok
+    }
+
+    /// 2x: every call but x on hold, x active (split from a multiparty call); 2: hold the active calls and
+    /// accept the waiting one, or swap active and held.
+    private func chldSwap(target: Int?, ringing: Int?) -> Outcome {
+        if let target { return chldSplit(target: target) }
+        guard !telephony.calls.contains(where: { $0.state == .dialing || $0.state == .alerting }) else {
+            return .cme(.operationNotAllowed)
+        }
+        let active = telephony.calls.indices.filter { telephony.calls[$0].state == .active }
+        let held = telephony.calls.indices.filter { telephony.calls[$0].state == .held }
+        if let ringing {
+            guard held.isEmpty || active.isEmpty else { return .cme(.operationNotAllowed) }
+            setState(.held, of: active)
+            telephony.calls[ringing].state = .active
+            telephony.ringAt = nil
+            changed(ringing)
+        } else {
+            guard !active.isEmpty || !held.isEmpty else { return .cme(.operationNotAllowed) }
+            setState(.held, of: active)
+            setState(.active, of: held)
+        }
+        return .ok
+    }
+
+    private func chldSplit(target: Int) -> Outcome {
+        guard let index = telephony.calls.firstIndex(where: { $0.id == target }),
+            telephony.calls[index].state == .active || telephony.calls[index].state == .held
+        else { return .cme(.notFound) }
+        for i in telephony.calls.indices where telephony.calls[i].state == .active && i != index {
+            telephony.calls[i].state = .held
+            changed(i)
+        }
+        if telephony.calls[index].state != .active || telephony.calls[index].multiparty {
+            telephony.calls[index].state = .active
+            telephony.calls[index].multiparty = false
+            changed(index)
+        }
+        return .ok
+    }
+
+    private func setState(_ state: ModemCall.State, of indices: [Int]) {
+        for index in indices {
+            telephony.calls[index].state = state
+            changed(index)
+        }
+    }
+
+    /// 3: join the active and held calls into one multiparty call.
+    private func chldConference() -> Outcome {
+        let involved = telephony.calls.indices.filter {
+            telephony.calls[$0].state == .active || telephony.calls[$0].state == .held
+        }
+        guard telephony.calls.contains(where: { $0.state == .held }),
+            telephony.calls.contains(where: { $0.state == .active })
+        else {
+            return .cme(.operationNotAllowed)
+        }
+        for index in involved {
+            telephony.calls[index].state = .active
+            telephony.calls[index].multiparty = true
+            changed(index)
+        }
+        return .ok
+    }
+
+    /// 4: explicit call transfer: the held call and the active (or alerting) one are connected and leave us.
+    private func chldTransfer() -> Outcome {
+        guard let held = telephony.calls.first(where: { $0.state == .held }),
+            let other = telephony.calls.first(where: { [.active, .alerting].contains($0.state) })
+        else { return .cme(.operationNotAllowed) }
+        end(held.id, reason: "transferred", result: nil)
+        end(other.id, reason: "transferred", result: nil)
         return .ok
     }
 

@@ -21,6 +21,7 @@ extension ModemSimulator {
         "+CSMS", "+CMGF", "+CSCA", "+CPMS", "+CNMI", "+CMGS", "+CMGR", "+CMGL", "+CMGD", "+CNMA", "+CSMP", "+CSDH",
     ]
 
+    // shape: switch table (one case per AT command name, each a line or a call to its handler)
     func dispatch(_ c: ATCommand) -> Outcome {
         let name = c.name.hasPrefix("S") && c.name.count > 1 && c.name.dropFirst().allSatisfy(\.isNumber) ? "S" : c.name
         if simCard.state != .ready, !ModemSimulator.withoutSIM.contains(name),

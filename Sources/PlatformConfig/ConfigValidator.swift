@@ -23,6 +23,8 @@ struct ConfigValidator {
         checkLinks()
         checkRegions()
         checkDevices()
+        issues += config.management.validationIssues(
+            partitionNames: Set(config.partitions.map(\.name)), stateDirectory: config.hub.stateDirectory)
         return issues
     }
 
@@ -107,6 +109,9 @@ struct ConfigValidator {
         let hub = config.hub
         if let token = hub.controlToken, token.count < 16 {
             add("hub.controlToken", token.isEmpty ? "is empty" : "is shorter than 16 characters")
+        }
+        if let directory = config.hub.stateDirectory, !directory.hasPrefix("/") {
+            add("hub.stateDirectory", "'\(directory)' is not an absolute path")
         }
         var seen: [Endpoint: String] = [:]
         for (index, endpoint) in hub.controlEndpoints.enumerated() {
@@ -336,94 +341,8 @@ struct ConfigValidator {
         checkUnique(entries, what: "device name")
         for (name, path) in entries { checkName(name, path) }
 
-        for (index, segment) in devices.ethernet.enumerated() {
-            let path = "devices.ethernet[\(index)]"
-            check(segment.mtu, in: SegmentConfig.mtuRange, "\(path).mtu")
-            check(segment.macAgeingSeconds, in: SegmentConfig.macAgeingRange, "\(path).macAgeingSeconds")
-            checkUnique(
-                segment.ports.enumerated().map { ($1.name, "\(path).ports[\($0)].name") }, what: "port name")
-            for (portIndex, port) in segment.ports.enumerated() {
-                let portPath = "\(path).ports[\(portIndex)]"
-                checkName(port.name, "\(portPath).name")
-                validateEthernetPort(port, portPath)
-                guard let partitionName = port.partition else { continue }
-                if let partition = partitionsByName[partitionName] {
-                    if partition.grant(for: segment.name) == nil {
-                        add("\(portPath).partition", "\(partitionName) has no grant for \(segment.name)")
-                    }
-                } else {
-                    add("\(portPath).partition", "unknown partition '\(partitionName)'")
-                }
-            }
-        }
-        for (index, modem) in devices.modems.enumerated() {
-            let path = "devices.modems[\(index)]"
-            // Raw AT has no authentication: its listeners stay on this machine (remote hubs use `hubd modem-sim`).
-            for (number, endpoint) in modem.listen.enumerated() where !endpoint.isLoopback {
-                add(
-                    "\(path).listen[\(number)]",
-                    "\(endpoint) is reachable from elsewhere and raw AT has no authentication; bind it to loopback or a unix socket"
-                )
-            }
-            if let owner = partitionsByName[modem.owner] {
-                if owner.grant(for: modem.name) == nil {
-                    add("\(path).owner", "\(modem.owner) has no grant for \(modem.name)")
-                }
-            } else {
-                add("\(path).owner", "unknown partition '\(modem.owner)'")
-            }
-            if let pin = modem.pin, !(4...8).contains(pin.count) || !pin.allSatisfy({ $0.isASCII && $0.isNumber }) {
-                add("\(path).pin", "a PIN is 4 to 8 digits")
-            }
-            check(modem.maxLineBytes, in: ModemConfig.maxLineBytesRange, "\(path).maxLineBytes")
-            if let line = modem.interruptLine, let owner = partitionsByName[modem.owner],
-                !(0..<owner.interruptLines).contains(line)
-            {
-                add(
-                    "\(path).interruptLine", "\(line) is not a line of \(modem.owner) (0...\(owner.interruptLines - 1))"
-                )
-            }
-            if let pty = modem.pty, !pty.hasPrefix("/") || pty.utf8.count > 1024 {
-                add("\(path).pty", "the PTY symlink must be an absolute path")
-            }
-            let digits = modem.number.hasPrefix("+") ? modem.number.dropFirst() : Substring(modem.number)
-            if digits.isEmpty || digits.count > 20 || !digits.allSatisfy({ $0.isASCII && $0.isNumber }) {
-                add("\(path).number", "a number is 1 to 20 digits with an optional leading +")
-            }
-            if !(5...6).contains(modem.operatorNumeric.count)
-                || !modem.operatorNumeric.allSatisfy({ $0.isASCII && $0.isNumber })
-            {
-                add("\(path).operator.numeric", "MCC+MNC is 5 or 6 digits")
-            }
-            check(modem.smsCapacity, in: ModemConfig.smsCapacityRange, "\(path).limits.smsCapacity")
-            check(modem.maxCalls, in: ModemConfig.maxCallsRange, "\(path).limits.maxCalls")
-            check(modem.ringIntervalMs, in: ModemConfig.ringIntervalMsRange, "\(path).limits.ringIntervalMs")
-            check(modem.traceLines, in: ModemConfig.traceLinesRange, "\(path).limits.traceLines")
-            check(
-                modem.backendCommandTimeoutMs, in: ModemConfig.backendCommandTimeoutMsRange,
-                "\(path).limits.backendCommandTimeoutMs")
-            check(
-                modem.backendKeepaliveMs, in: ModemConfig.backendKeepaliveMsRange, "\(path).limits.backendKeepaliveMs")
-            check(
-                modem.backendBacklogBytes, in: ModemConfig.backendBacklogBytesRange,
-                "\(path).limits.backendBacklogBytes")
-            if let token = modem.backendToken, token.isEmpty || token.utf8.count > 256 {
-                add("\(path).backend.token", "a token is 1 to 256 bytes")
-            }
-            switch modem.backend {
-            case .builtin:
-                if modem.backendToken != nil { add("\(path).backend.token", "only a remote backend takes a token") }
-            case .remote:
-                break
-            case .listen(let endpoint):
-                // Whoever reaches this port drives the owner's modem: off the host, only with the secret.
-                if !endpoint.isLoopback && modem.backendToken == nil {
-                    add(
-                        "\(path).backend.listen",
-                        "\(endpoint) is not loopback, so a token is required (backend: {listen: …, token: …})")
-                }
-            }
-        }
+        for (index, segment) in devices.ethernet.enumerated() { checkSegment(segment, "devices.ethernet[\(index)]") }
+        for (index, modem) in devices.modems.enumerated() { checkModem(modem, "devices.modems[\(index)]") }
         var seenEndpoints: [Endpoint: String] = [:]
         for endpoint in config.hub.controlEndpoints + config.hub.guestEndpoints + config.hub.httpEndpoints {
             seenEndpoints[endpoint] = "hub"
@@ -436,6 +355,96 @@ struct ConfigValidator {
                 add("\(path).bitsPerPixel", "\(framebuffer.bitsPerPixel) is not 16 or 32")
             }
             checkFramebuffer(framebuffer, path, &seenEndpoints)
+        }
+    }
+
+    /// One Ethernet segment: its MTU, ageing, and ports with their partitions and grants.
+    private mutating func checkSegment(_ segment: SegmentConfig, _ path: String) {
+        check(segment.mtu, in: SegmentConfig.mtuRange, "\(path).mtu")
+        check(segment.macAgeingSeconds, in: SegmentConfig.macAgeingRange, "\(path).macAgeingSeconds")
+        checkUnique(
+            segment.ports.enumerated().map { ($1.name, "\(path).ports[\($0)].name") }, what: "port name")
+        for (portIndex, port) in segment.ports.enumerated() {
+            let portPath = "\(path).ports[\(portIndex)]"
+            checkName(port.name, "\(portPath).name")
+            validateEthernetPort(port, portPath)
+            guard let partitionName = port.partition else { continue }
+            if let partition = partitionsByName[partitionName] {
+                if partition.grant(for: segment.name) == nil {
+                    add("\(portPath).partition", "\(partitionName) has no grant for \(segment.name)")
+                }
+            } else {
+                add("\(portPath).partition", "unknown partition '\(partitionName)'")
+            }
+        }
+    }
+
+    /// One modem: its listeners, owner and grant, PIN, line, PTY, number, operator, limits and backend.
+    private mutating func checkModem(_ modem: ModemConfig, _ path: String) {
+        // Raw AT has no authentication: its listeners stay on this machine (remote hubs use `hubd modem-sim`).
+        for (number, endpoint) in modem.listen.enumerated() where !endpoint.isLoopback {
+            add(
+                "\(path).listen[\(number)]",
+                "\(endpoint) is reachable from elsewhere and raw AT has no authentication; bind it to loopback or a unix socket"
+            )
+        }
+        if let owner = partitionsByName[modem.owner] {
+            if owner.grant(for: modem.name) == nil {
+                add("\(path).owner", "\(modem.owner) has no grant for \(modem.name)")
+            }
+        } else {
+            add("\(path).owner", "unknown partition '\(modem.owner)'")
+        }
+        if let pin = modem.pin, !(4...8).contains(pin.count) || !pin.allSatisfy({ $0.isASCII && $0.isNumber }) {
+            add("\(path).pin", "a PIN is 4 to 8 digits")
+        }
+        check(modem.maxLineBytes, in: ModemConfig.maxLineBytesRange, "\(path).maxLineBytes")
+        if let line = modem.interruptLine, let owner = partitionsByName[modem.owner],
+            !(0..<owner.interruptLines).contains(line)
+        {
+            add(
+                "\(path).interruptLine", "\(line) is not a line of \(modem.owner) (0...\(owner.interruptLines - 1))"
+            )
+        }
+        if let pty = modem.pty, !pty.hasPrefix("/") || pty.utf8.count > 1024 {
+            add("\(path).pty", "the PTY symlink must be an absolute path")
+        }
+        let digits = modem.number.hasPrefix("+") ? modem.number.dropFirst() : Substring(modem.number)
+        if digits.isEmpty || digits.count > 20 || !digits.allSatisfy({ $0.isASCII && $0.isNumber }) {
+            add("\(path).number", "a number is 1 to 20 digits with an optional leading +")
+        }
+        if !(5...6).contains(modem.operatorNumeric.count)
+            || !modem.operatorNumeric.allSatisfy({ $0.isASCII && $0.isNumber })
+        {
+            add("\(path).operator.numeric", "MCC+MNC is 5 or 6 digits")
+        }
+        check(modem.smsCapacity, in: ModemConfig.smsCapacityRange, "\(path).limits.smsCapacity")
+        check(modem.maxCalls, in: ModemConfig.maxCallsRange, "\(path).limits.maxCalls")
+        check(modem.ringIntervalMs, in: ModemConfig.ringIntervalMsRange, "\(path).limits.ringIntervalMs")
+        check(modem.traceLines, in: ModemConfig.traceLinesRange, "\(path).limits.traceLines")
+        check(
+            modem.backendCommandTimeoutMs, in: ModemConfig.backendCommandTimeoutMsRange,
+            "\(path).limits.backendCommandTimeoutMs")
+        check(
+            modem.backendKeepaliveMs, in: ModemConfig.backendKeepaliveMsRange, "\(path).limits.backendKeepaliveMs")
+        check(
+            modem.backendBacklogBytes, in: ModemConfig.backendBacklogBytesRange,
+            "\(path).limits.backendBacklogBytes")
+        if let token = modem.backendToken, token.isEmpty || token.utf8.count > 256 {
+            add("\(path).backend.token", "a token is 1 to 256 bytes")
+        }
+        switch modem.backend {
+        case .builtin:
+            if modem.backendToken != nil { add("\(path).backend.token", "only a remote backend takes a token") }
+        case .remote:
+            break
+        case .listen(let endpoint):
+            // Whoever reaches this port drives the owner's modem: off the host, only with the secret.
+            if !endpoint.isLoopback && modem.backendToken == nil {
+                add(
+                    "\(path).backend.listen",
+                    "\(endpoint) is not loopback, so a token is required (backend: {listen: …, token: …})")
+            }
         }
     }
 }
@@ -582,7 +591,7 @@ extension ConfigValidator {
 extension PlatformConfiguration {
     /// The semantic problems of this configuration (ranges, names, references, policy), as `load` reports them.
     /// Useful for configurations built or edited in Swift.
-    public func validate() -> [ConfigIssue] {
+    package func validate() -> [ConfigIssue] {
         var validator = ConfigValidator(self)
         return validator.run()
     }

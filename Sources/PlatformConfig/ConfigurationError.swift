@@ -1,14 +1,14 @@
 /// Everything wrong with a configuration, reported at once.
-public struct ConfigurationError: Error, Sendable, Equatable, CustomStringConvertible {
+package struct ConfigurationError: Error, Sendable, Equatable, CustomStringConvertible {
     /// One entry per problem, in file order as far as possible.
-    public var issues: [ConfigIssue]
+    package var issues: [ConfigIssue]
 
-    public init(issues: [ConfigIssue]) {
+    package init(issues: [ConfigIssue]) {
         self.issues = issues
     }
 
     /// A header line, then one line per issue (`  path: reason (line L, column C)`).
-    public var description: String {
+    package var description: String {
         let count = issues.count
         var text = "invalid configuration: \(count) \(count == 1 ? "error" : "errors")"
         for issue in issues {
@@ -22,17 +22,17 @@ public struct ConfigurationError: Error, Sendable, Equatable, CustomStringConver
 }
 
 /// One problem in a configuration: where, and why.
-public struct ConfigIssue: Sendable, Equatable, CustomStringConvertible {
+package struct ConfigIssue: Sendable, Equatable, CustomStringConvertible {
     /// Path to the field, like `partitions[1].priority`; empty for the whole document.
-    public var path: String
+    package var path: String
     /// What is wrong, like `17 is outside 0...15`.
-    public var reason: String
+    package var reason: String
     /// 1-based line in the YAML text, when known.
-    public var line: Int?
+    package var line: Int?
     /// 1-based column in the YAML text, when known.
-    public var column: Int?
+    package var column: Int?
 
-    public init(path: String, reason: String, line: Int? = nil, column: Int? = nil) {
+    package init(path: String, reason: String, line: Int? = nil, column: Int? = nil) {
         self.path = path
         self.reason = reason
         self.line = line
@@ -40,7 +40,7 @@ public struct ConfigIssue: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// `path: reason`, or just the reason when the path is empty.
-    public var description: String {
+    package var description: String {
         path.isEmpty ? reason : "\(path): \(reason)"
     }
 }

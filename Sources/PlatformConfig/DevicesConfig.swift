@@ -1,35 +1,35 @@
 /// The platform's virtual devices. Device names are unique across all kinds.
-public struct DevicesConfig: Sendable, Equatable {
-    public var ethernet: [SegmentConfig]
-    public var modems: [ModemConfig]
-    public var framebuffers: [FramebufferConfig]
+package struct DevicesConfig: Sendable, Equatable {
+    package var ethernet: [SegmentConfig]
+    package var modems: [ModemConfig]
+    package var framebuffers: [FramebufferConfig]
 
-    public init(ethernet: [SegmentConfig] = [], modems: [ModemConfig] = [], framebuffers: [FramebufferConfig] = []) {
+    package init(ethernet: [SegmentConfig] = [], modems: [ModemConfig] = [], framebuffers: [FramebufferConfig] = []) {
         self.ethernet = ethernet
         self.modems = modems
         self.framebuffers = framebuffers
     }
 
     /// Every device name, in declaration order (segments, modems, framebuffers).
-    public var allNames: [String] {
+    package var allNames: [String] {
         ethernet.map(\.name) + modems.map(\.name) + framebuffers.map(\.name)
     }
 }
 
 /// A virtual Ethernet segment (a switch) and its ports.
-public struct SegmentConfig: Sendable, Equatable {
-    public var name: String
-    public var mtu: Int
-    public var ports: [EthernetPortConfig]
+package struct SegmentConfig: Sendable, Equatable {
+    package var name: String
+    package var mtu: Int
+    package var ports: [EthernetPortConfig]
     /// Seconds a learned MAC address stays valid without being seen.
-    public var macAgeingSeconds: Int
+    package var macAgeingSeconds: Int
 
-    public static let defaultMTU = 1500
-    public static let mtuRange = 68...65535
-    public static let defaultMACAgeingSeconds = 300
-    public static let macAgeingRange = 1...86400
+    package static let defaultMTU = 1500
+    package static let mtuRange = 68...65535
+    package static let defaultMACAgeingSeconds = 300
+    package static let macAgeingRange = 1...86400
 
-    public init(
+    package init(
         name: String, mtu: Int = SegmentConfig.defaultMTU, ports: [EthernetPortConfig] = [],
         macAgeingSeconds: Int = SegmentConfig.defaultMACAgeingSeconds
     ) {
@@ -42,37 +42,37 @@ public struct SegmentConfig: Sendable, Equatable {
 
 /// One port of a segment: a partition's virtual NIC or a named external attachment
 /// (`Protocols/ethernet.md` §3). A port with neither is a test port, reached through `eth.inject`/`eth.wait`.
-public struct EthernetPortConfig: Sendable, Equatable {
-    public var name: String
+package struct EthernetPortConfig: Sendable, Equatable {
+    package var name: String
     /// The partition whose NIC this is (frames travel on its guest session's `CHANNEL` to the segment).
-    public var partition: String?
+    package var partition: String?
     /// What the port is attached to when it is not a partition's NIC.
-    public var attachment: EthernetAttachment?
+    package var attachment: EthernetAttachment?
     /// VLAN membership; `nil` means untagged member of VLAN 1.
-    public var vlan: EthernetVLAN?
+    package var vlan: EthernetVLAN?
     /// Isolated ports reach only non-isolated ones.
-    public var isolated: Bool
+    package var isolated: Bool
     /// Frames queued towards the port before tail drop.
-    public var queueFrames: Int
+    package var queueFrames: Int
     /// Bytes queued towards the port before tail drop.
-    public var queueBytes: Int = EthernetPortConfig.defaultQueueBytes
+    package var queueBytes: Int = EthernetPortConfig.defaultQueueBytes
     /// A tap port's fixed MAC address (`aa:bb:cc:dd:ee:ff`), set on the interface at start; `nil` leaves the
     /// kernel's (a new random one each time the interface is created).
-    public var mac: String?
+    package var mac: String?
     /// A tap port's interface survives the hub (TUNSETPERSIST): a restarted hub reopens it, and whatever the
     /// administrator plugged into it (a namespace, a bridge) stays plugged in.
-    public var persistent: Bool = false
+    package var persistent: Bool = false
     /// A named impairment profile applied at start (`EthernetPortConfig.impairmentPresets`).
-    public var impairment: String?
+    package var impairment: String?
 
-    public static let defaultQueueFrames = 1024
-    public static let queueFramesRange = 1...65536
-    public static let defaultQueueBytes = 1 << 20
-    public static let queueBytesRange = 2048...(64 << 20)
+    package static let defaultQueueFrames = 1024
+    package static let queueFramesRange = 1...65536
+    package static let defaultQueueBytes = 1 << 20
+    package static let queueBytesRange = 2048...(64 << 20)
     /// The Android emulator profiles plus `full` (no impairment).
-    public static let impairmentPresets = ["gsm", "gprs", "edge", "umts", "hsdpa", "lte", "full"]
+    package static let impairmentPresets = ["gsm", "gprs", "edge", "umts", "hsdpa", "lte", "full"]
 
-    public init(
+    package init(
         name: String, partition: String? = nil, attachment: EthernetAttachment? = nil, vlan: EthernetVLAN? = nil,
         isolated: Bool = false, queueFrames: Int = EthernetPortConfig.defaultQueueFrames, impairment: String? = nil
     ) {
@@ -86,7 +86,7 @@ public struct EthernetPortConfig: Sendable, Equatable {
     }
 
     /// Six hex pairs separated by ':', without the group bit (a unicast address an interface can take).
-    public static func isValidUnicastMAC(_ text: String) -> Bool {
+    package static func isValidUnicastMAC(_ text: String) -> Bool {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count == 6, parts.allSatisfy({ $0.count == 2 && $0.allSatisfy(\.isHexDigit) }) else {
             return false
@@ -96,34 +96,34 @@ public struct EthernetPortConfig: Sendable, Equatable {
     }
 
     /// `guest`, `stream`, `vde`, `dgram`, `tap`, `vxlan` or `test`.
-    public var kind: String {
+    package var kind: String {
         if partition != nil { return "guest" }
         return attachment?.kind ?? "test"
     }
 }
 
 /// A host and UDP port, written `HOST:PORT` (IPv6 in brackets).
-public struct UDPAddress: Sendable, Equatable, Hashable, CustomStringConvertible {
-    public var host: String
-    public var port: UInt16
+package struct UDPAddress: Sendable, Equatable, Hashable, CustomStringConvertible {
+    package var host: String
+    package var port: UInt16
 
-    public init(host: String, port: UInt16) {
+    package init(host: String, port: UInt16) {
         self.host = host
         self.port = port
     }
 
-    public init(parsing text: String) throws(EndpointParseError) {
+    package init(parsing text: String) throws(EndpointParseError) {
         guard case .tcp(let host, let port) = try Endpoint(parsing: "tcp:" + text) else {
             throw EndpointParseError("'\(text)' is not HOST:PORT")
         }
         self.init(host: host, port: port)
     }
 
-    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    package var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
 
 /// What an external port is plugged into.
-public enum EthernetAttachment: Sendable, Equatable {
+package enum EthernetAttachment: Sendable, Equatable {
     /// A QEMU `-netdev stream` listener (4-byte big-endian length prefix), one peer at a time.
     case stream(Endpoint)
     /// A VDE stream cable listener (2-byte big-endian length prefix), one peer at a time.
@@ -136,7 +136,7 @@ public enum EthernetAttachment: Sendable, Equatable {
     /// VXLAN (RFC 7348) over UDP to `remotes`; also learns senders carrying `vni`.
     case vxlan(local: UDPAddress, vni: UInt32, remotes: [UDPAddress])
 
-    public var kind: String {
+    package var kind: String {
         switch self {
         case .stream: "stream"
         case .vde: "vde"
@@ -146,86 +146,86 @@ public enum EthernetAttachment: Sendable, Equatable {
         }
     }
 
-    public static let vniRange: ClosedRange<UInt32> = 0...0xFF_FFFF
+    package static let vniRange: ClosedRange<UInt32> = 0...0xFF_FFFF
     /// IFNAMSIZ − 1.
-    public static let maxInterfaceNameBytes = 15
+    package static let maxInterfaceNameBytes = 15
 }
 
 /// A port's 802.1Q membership.
-public enum EthernetVLAN: Sendable, Equatable {
+package enum EthernetVLAN: Sendable, Equatable {
     /// Untagged member of one VLAN.
     case access(UInt16)
     /// Tagged member of `allowed` (every VLAN when empty); untagged frames belong to `native`.
     case trunk(allowed: [UInt16], native: UInt16?)
 
-    public static let vidRange: ClosedRange<Int> = 1...4094
+    package static let vidRange: ClosedRange<Int> = 1...4094
 }
 
 /// A cellular modem, seen by its owner as an AT-command serial line.
-public struct ModemConfig: Sendable, Equatable {
-    public var name: String
+package struct ModemConfig: Sendable, Equatable {
+    package var name: String
     /// The partition that drives the modem.
-    public var owner: String
+    package var owner: String
     /// SIM PIN; `nil` when the SIM is unlocked.
-    public var pin: String?
+    package var pin: String?
     /// Where the network side of the modem lives.
-    public var backend: ModemBackend
+    package var backend: ModemBackend
     /// Raw AT listeners (`tcp:`/`unix:`): each accepted connection is a serial line to the modem.
-    public var listen: [Endpoint]
+    package var listen: [Endpoint]
     /// A host pseudo-terminal, reachable through this stable symlink; nil for none.
-    public var pty: String?
+    package var pty: String?
     /// Whether several openers (listeners, PTY, guest channel) may talk to the modem at once.
-    public var shared: Bool
+    package var shared: Bool
     /// The owner's interrupt line raised when an unsolicited result is queued; nil for none.
-    public var interruptLine: Int?
+    package var interruptLine: Int?
     /// Longest AT command line or SMS body, in bytes.
-    public var maxLineBytes: Int
+    package var maxLineBytes: Int
     /// The SIM's own number (`+CNUM`).
-    public var number: String
+    package var number: String
     /// The home operator: long name, short name and MCC+MNC.
-    public var operatorName: String
-    public var operatorShortName: String
-    public var operatorNumeric: String
+    package var operatorName: String
+    package var operatorShortName: String
+    package var operatorNumeric: String
     /// Shared secret of the remote-simulator link: sent in the hello when the hub connects out, required
     /// from the simulator when it connects in (`backend: {listen: …}`). Nil for none.
-    public var backendToken: String?
+    package var backendToken: String?
     /// Messages the SIM store holds (`+CPMS` total).
-    public var smsCapacity: Int
+    package var smsCapacity: Int
     /// Calls at once (`+CLCC` ids 1…maxCalls).
-    public var maxCalls: Int
+    package var maxCalls: Int
     /// Interval between `RING`s of an unanswered incoming call.
-    public var ringIntervalMs: Int
+    package var ringIntervalMs: Int
     /// AT trace lines kept (newest first out).
-    public var traceLines: Int
+    package var traceLines: Int
     /// Whether the echo of what one opener types goes to every opener (`all`) or only to that one.
-    public var echo: ModemEchoScope
+    package var echo: ModemEchoScope
     /// A remote backend that has not answered a command line (or a keepalive, or its hello) within this
     /// is hung: the host gets an error and the hub redials (Protocols/modem.md §6).
-    public var backendCommandTimeoutMs: Int
+    package var backendCommandTimeoutMs: Int
     /// How often the hub checks an idle remote backend is alive (a `ping` on the link).
-    public var backendKeepaliveMs: Int
+    package var backendKeepaliveMs: Int
     /// Host bytes the hub may hold for a remote backend that does not read them; past this it is hung.
-    public var backendBacklogBytes: Int
+    package var backendBacklogBytes: Int
 
-    public static let defaultMaxLineBytes = 2048
-    public static let maxLineBytesRange = 64...65536
-    public static let defaultSMSCapacity = 30
-    public static let smsCapacityRange = 1...255
-    public static let defaultMaxCalls = 7
+    package static let defaultMaxLineBytes = 2048
+    package static let maxLineBytesRange = 64...65536
+    package static let defaultSMSCapacity = 30
+    package static let smsCapacityRange = 1...255
+    package static let defaultMaxCalls = 7
     /// `+CLCC` ids are one digit in `+CHLD=1x/2x`, so 7 is the ceiling real modems use too.
-    public static let maxCallsRange = 1...7
-    public static let defaultRingIntervalMs = 3000
-    public static let ringIntervalMsRange = 100...60000
-    public static let defaultTraceLines = 2000
-    public static let traceLinesRange = 16...100_000
-    public static let defaultBackendCommandTimeoutMs = 5000
-    public static let backendCommandTimeoutMsRange = 100...600_000
-    public static let defaultBackendKeepaliveMs = 2000
-    public static let backendKeepaliveMsRange = 100...600_000
-    public static let defaultBackendBacklogBytes = 1 << 20
-    public static let backendBacklogBytesRange = 4096...(64 << 20)
+    package static let maxCallsRange = 1...7
+    package static let defaultRingIntervalMs = 3000
+    package static let ringIntervalMsRange = 100...60000
+    package static let defaultTraceLines = 2000
+    package static let traceLinesRange = 16...100_000
+    package static let defaultBackendCommandTimeoutMs = 5000
+    package static let backendCommandTimeoutMsRange = 100...600_000
+    package static let defaultBackendKeepaliveMs = 2000
+    package static let backendKeepaliveMsRange = 100...600_000
+    package static let defaultBackendBacklogBytes = 1 << 20
+    package static let backendBacklogBytesRange = 4096...(64 << 20)
 
-    public init(
+    package init(
         name: String, owner: String, pin: String? = nil, backend: ModemBackend = .builtin, listen: [Endpoint] = [],
         pty: String? = nil, shared: Bool = false, interruptLine: Int? = nil,
         maxLineBytes: Int = ModemConfig.defaultMaxLineBytes, number: String = "+15550000001",
@@ -258,7 +258,7 @@ public struct ModemConfig: Sendable, Equatable {
 }
 
 /// Who sees the echo of typed characters on a shared modem.
-public enum ModemEchoScope: String, Sendable, Equatable, CaseIterable {
+package enum ModemEchoScope: String, Sendable, Equatable, CaseIterable {
     /// Every opener (one serial line, as a real modem behind a splitter).
     case all
     /// Only the opener that typed (each opener sees its own line as on a private port).
@@ -266,7 +266,7 @@ public enum ModemEchoScope: String, Sendable, Equatable, CaseIterable {
 }
 
 /// The network side of a modem.
-public enum ModemBackend: Sendable, Equatable, Hashable {
+package enum ModemBackend: Sendable, Equatable, Hashable {
     /// The hub's built-in network simulator.
     case builtin
     /// A remote modem simulator the hub connects to.
@@ -276,45 +276,45 @@ public enum ModemBackend: Sendable, Equatable, Hashable {
 }
 
 /// A framebuffer served over RFB (`Protocols/framebuffer.md`).
-public struct FramebufferConfig: Sendable, Equatable {
-    public var name: String
-    public var width: Int
-    public var height: Int
+package struct FramebufferConfig: Sendable, Equatable {
+    package var name: String
+    package var width: Int
+    package var height: Int
     /// 16 or 32.
-    public var bitsPerPixel: Int
+    package var bitsPerPixel: Int
     /// Where VNC viewers connect (RFB 3.8). Empty: no listener. A non-loopback one requires `password`.
-    public var rfbEndpoints: [Endpoint]
+    package var rfbEndpoints: [Endpoint]
     /// VNC authentication password (only the first 8 bytes count); `nil` means security type None.
-    public var password: String?
+    package var password: String?
     /// Set when the password came from `passwordFile` (the encoder writes the file name back).
-    public var passwordFile: String?
+    package var passwordFile: String?
     /// Regions of the screen and who draws them.
-    public var layout: [ScreenRegionConfig]
+    package var layout: [ScreenRegionConfig]
     /// The partition that has input focus when no one preempts.
-    public var defaultFocus: String?
+    package var defaultFocus: String?
     /// Partitions allowed to take the whole screen and the input until they release it.
-    public var preemptors: [String]
+    package var preemptors: [String]
     /// Line raised on a guest when a frame it finished has been composed (pacing); `nil`: no interrupt.
-    public var frameDoneLine: Int?
+    package var frameDoneLine: Int?
     /// Line raised on the focused partition with each key or touch event; `nil`: channel data only.
-    public var inputLine: Int?
+    package var inputLine: Int?
     /// The screen's refresh rate: FRAME_DONE comes at most this often per guest (0: as fast as composed).
-    public var refreshHz: Int
+    package var refreshHz: Int
     /// Viewers connected at once; more are refused with a reason.
-    public var maxViewers: Int
+    package var maxViewers: Int
     /// Largest ClientCutText a viewer may announce; a larger one closes that viewer.
-    public var maxCutTextBytes: Int
+    package var maxCutTextBytes: Int
 
-    public static let dimensionRange = 1...8192
-    public static let allowedBitsPerPixel = [16, 32]
-    public static let refreshRange = 0...240
-    public static let maxViewersRange = 1...256
-    public static let maxCutTextRange = 0...(16 << 20)
-    public static let defaultRefreshHz = 60
-    public static let defaultMaxViewers = 16
-    public static let defaultMaxCutTextBytes = 64 * 1024
+    package static let dimensionRange = 1...8192
+    package static let allowedBitsPerPixel = [16, 32]
+    package static let refreshRange = 0...240
+    package static let maxViewersRange = 1...256
+    package static let maxCutTextRange = 0...(16 << 20)
+    package static let defaultRefreshHz = 60
+    package static let defaultMaxViewers = 16
+    package static let defaultMaxCutTextBytes = 64 * 1024
 
-    public init(
+    package init(
         name: String, width: Int, height: Int, bitsPerPixel: Int = 32, rfbEndpoints: [Endpoint] = [],
         password: String? = nil, layout: [ScreenRegionConfig] = [], defaultFocus: String? = nil,
         preemptors: [String] = [], frameDoneLine: Int? = nil, inputLine: Int? = nil,
@@ -339,16 +339,16 @@ public struct FramebufferConfig: Sendable, Equatable {
 }
 
 /// One region of a framebuffer's layout: a rectangle one partition draws, stacked by `z` (higher on top).
-public struct ScreenRegionConfig: Sendable, Equatable {
-    public var name: String
-    public var owner: String
-    public var x: Int
-    public var y: Int
-    public var width: Int
-    public var height: Int
-    public var z: Int
+package struct ScreenRegionConfig: Sendable, Equatable {
+    package var name: String
+    package var owner: String
+    package var x: Int
+    package var y: Int
+    package var width: Int
+    package var height: Int
+    package var z: Int
 
-    public init(name: String, owner: String, x: Int, y: Int, width: Int, height: Int, z: Int = 0) {
+    package init(name: String, owner: String, x: Int, y: Int, width: Int, height: Int, z: Int = 0) {
         self.name = name
         self.owner = owner
         self.x = x

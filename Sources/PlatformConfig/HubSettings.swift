@@ -1,19 +1,22 @@
 /// How the hub itself is reached and bounded.
-public struct HubSettings: Sendable, Equatable {
+package struct HubSettings: Sendable, Equatable {
     /// The JSON-RPC control API listens on each of these. Default: loopback TCP 7400 and a Unix socket.
-    public var controlEndpoints: [Endpoint]
+    package var controlEndpoints: [Endpoint]
     /// Shared secret control clients present; required when any control TCP endpoint is not loopback.
-    public var controlToken: String?
+    package var controlToken: String?
     /// The guest protocol listens on each of these. Default: loopback TCP 7401 and a Unix socket.
-    public var guestEndpoints: [Endpoint]
+    package var guestEndpoints: [Endpoint]
     /// A connection that has not completed its handshake by then is closed.
-    public var handshakeTimeoutMs: Int
+    package var handshakeTimeoutMs: Int
     /// Bounds on every queue and buffer the hub keeps.
-    public var limits: Limits
+    package var limits: Limits
     /// `SCHED_FIFO` priority for the hub's loop thread, 1...99, or 0 to leave it at normal scheduling. The hub is
     /// the platform's hypervisor: real-time partitions launched at `SCHED_FIFO` wait for it on every interrupt and
     /// message, so it should run at or above them (see `Deploy/config-reference.md`).
-    public var realTimePriority: Int
+    package var realTimePriority: Int
+    /// Where the hub keeps its trusted state (management counters, keys, audit log): a directory no partition
+    /// may write (`Protocols/management.md` §5). Nil: no management state, so no authorities may be configured.
+    package var stateDirectory: String? = nil
     /// The HTTP listener (`Protocols/http.md`: `/metrics`, `/healthz`, `/readyz`) listens on each of these.
     /// Default: none.
     package var httpEndpoints: [Endpoint] = []
@@ -24,17 +27,17 @@ public struct HubSettings: Sendable, Equatable {
     /// The token `/metrics` asks for off loopback: `httpToken`, else `controlToken`.
     package var effectiveHTTPToken: String? { httpToken ?? controlToken }
 
-    public static let defaultControlEndpoints: [Endpoint] = [
+    package static let defaultControlEndpoints: [Endpoint] = [
         .tcp(host: "127.0.0.1", port: 7400), .unix(path: "/tmp/handsethub/control.sock"),
     ]
-    public static let defaultGuestEndpoints: [Endpoint] = [
+    package static let defaultGuestEndpoints: [Endpoint] = [
         .tcp(host: "127.0.0.1", port: 7401), .unix(path: "/tmp/handsethub/guest.sock"),
     ]
-    public static let defaultHandshakeTimeoutMs = 5000
-    public static let handshakeTimeoutRange = 100...600_000
-    public static let realTimePriorityRange = 0...99
+    package static let defaultHandshakeTimeoutMs = 5000
+    package static let handshakeTimeoutRange = 100...600_000
+    package static let realTimePriorityRange = 0...99
 
-    public init(
+    package init(
         controlEndpoints: [Endpoint] = HubSettings.defaultControlEndpoints,
         controlToken: String? = nil,
         guestEndpoints: [Endpoint] = HubSettings.defaultGuestEndpoints,

@@ -1,31 +1,31 @@
 /// How `hubd` starts, watches and restarts a partition's guest process (`Deploy/config-reference.md`,
 /// partitions[].launch). Absent: the partition's guest is started by someone else and simply attaches.
-public struct LaunchConfig: Sendable, Equatable {
+package struct LaunchConfig: Sendable, Equatable {
     /// The program and its arguments; the first element is the executable (absolute, or found on PATH).
     /// Empty when `qemu` describes the guest instead.
-    public var command: [String]
+    package var command: [String]
     /// Boot a QEMU guest instead of running a command: the hub builds QEMU's command line.
-    public var qemu: QemuLaunch?
+    package var qemu: QemuLaunch?
     /// Extra environment entries, `KEY=VALUE`. The hub adds `HANDSETHUB_GUEST_ENDPOINT`,
     /// `HANDSETHUB_PARTITION` and `HANDSETHUB_SECRET` (never on the command line, where other users could read it).
-    public var environment: [String]
+    package var environment: [String]
     /// Working directory; default: the hub's.
-    public var workingDirectory: String?
+    package var workingDirectory: String?
     /// Also append the guest's stdout and stderr to this file.
-    public var logFile: String?
+    package var logFile: String?
     /// Bytes of recent output kept per partition for `partition.logs`.
-    public var logRingBytes: Int
+    package var logRingBytes: Int
     /// A started guest that has not attached within this time is declared failed to attach.
-    public var attachTimeoutMs: Int
+    package var attachTimeoutMs: Int
     /// Start the guest when the hub starts (else only on `partition.start`).
-    public var autoStart: Bool
+    package var autoStart: Bool
 
-    public static let defaultLogRingBytes = 64 << 10
-    public static let logRingRange = 1024...(16 << 20)
-    public static let defaultAttachTimeoutMs = 10_000
-    public static let attachTimeoutRange = 100...600_000
+    package static let defaultLogRingBytes = 64 << 10
+    package static let logRingRange = 1024...(16 << 20)
+    package static let defaultAttachTimeoutMs = 10_000
+    package static let attachTimeoutRange = 100...600_000
 
-    public init(
+    package init(
         command: [String], environment: [String] = [], workingDirectory: String? = nil, logFile: String? = nil,
         logRingBytes: Int = LaunchConfig.defaultLogRingBytes,
         attachTimeoutMs: Int = LaunchConfig.defaultAttachTimeoutMs,
@@ -45,30 +45,30 @@ public struct LaunchConfig: Sendable, Equatable {
 /// platform's Ethernet stream ports and its serial line is the partition's modem or its console. A QEMU guest does not
 /// speak the guest protocol, so it counts as running once QEMU has started; its serial console output goes to the
 /// partition's log.
-public struct QemuLaunch: Sendable, Equatable {
-    public enum Serial: String, Sendable, CaseIterable {
+package struct QemuLaunch: Sendable, Equatable {
+    package enum Serial: String, Sendable, CaseIterable {
         /// The serial line is the guest's console, captured in the partition's log.
         case console
         /// The serial line is the partition's modem (through the modem's first Unix AT listener).
         case modem
     }
 
-    public var binary: String
-    public var kernel: String
-    public var initrd: String?
-    public var append: String
-    public var memoryMiB: Int
+    package var binary: String
+    package var kernel: String
+    package var initrd: String?
+    package var append: String
+    package var memoryMiB: Int
     /// `SEGMENT/PORT`: a `stream` port of that segment whose listener QEMU connects to.
-    public var nic: String
+    package var nic: String
     /// The NIC's MAC address; QEMU's default when nil.
-    public var mac: String?
-    public var serial: Serial
+    package var mac: String?
+    package var serial: Serial
     /// Extra QEMU arguments, appended as given.
-    public var extraArguments: [String]
+    package var extraArguments: [String]
 
-    public static let memoryRange = 16...65536
+    package static let memoryRange = 16...65536
 
-    public init(
+    package init(
         binary: String = "qemu-system-x86_64", kernel: String, initrd: String? = nil, append: String = "console=ttyS0",
         memoryMiB: Int = 256, nic: String, mac: String? = nil, serial: Serial = .console, extraArguments: [String] = []
     ) {

@@ -1,6 +1,6 @@
 extension Limits {
     /// The value of one limit, for listing limits through the control API.
-    public func value(of field: Field) -> Int { field.get(self) }
+    package func value(of field: Field) -> Int { field.get(self) }
 }
 
 extension Limits.Field {

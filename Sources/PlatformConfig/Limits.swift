@@ -3,102 +3,102 @@
 ///
 /// Each field has a default and an allowed range, listed in `Limits.fields`, which the decoder,
 /// the encoder and the configuration reference all use.
-public struct Limits: Sendable, Equatable {
+package struct Limits: Sendable, Equatable {
     /// Longest control request line, newline excluded.
-    public var controlMaxLineBytes: Int
+    package var controlMaxLineBytes: Int
     /// Control connections accepted at once; more are refused.
-    public var controlMaxClients: Int
+    package var controlMaxClients: Int
     /// Events queued for one slow control subscriber before it is dropped.
-    public var controlOutboxEvents: Int
+    package var controlOutboxEvents: Int
     /// Events the hub keeps so a reconnecting subscriber can replay from a sequence number.
-    public var eventReplayEvents: Int
+    package var eventReplayEvents: Int
     /// Pending `events.wait` calls, hub-wide.
-    public var controlMaxWaiters: Int
+    package var controlMaxWaiters: Int
     /// Longest `timeoutMs` an `events.wait` may ask for.
-    public var controlMaxWaitMs: Int
+    package var controlMaxWaitMs: Int
     /// Largest guest protocol frame (payload plus header).
-    public var guestMaxFrameBytes: Int
+    package var guestMaxFrameBytes: Int
     /// Guest connections accepted at once.
-    public var guestMaxSessions: Int
+    package var guestMaxSessions: Int
     /// A connection's write queue above this pauses its producer.
-    public var writeHighWatermarkBytes: Int
+    package var writeHighWatermarkBytes: Int
     /// ... and below this resumes it. Must be less than `writeHighWatermarkBytes`.
-    public var writeLowWatermarkBytes: Int
+    package var writeLowWatermarkBytes: Int
     /// Bytes the hub reads from one fair-share guest per loop pass: a flooding partition's input is handled in slices,
     /// so a real-time partition's frame waits at most one slice per flooder (`Deploy/config-reference.md`, partitions).
-    public var fairShareReadBytesPerPass: Int
+    package var fairShareReadBytesPerPass: Int
     /// Deliveries to fair-share partitions per loop pass (real-time partitions are served first and are not
     /// bounded by this).
-    public var fairShareDeliveriesPerPass: Int
+    package var fairShareDeliveriesPerPass: Int
     /// Messaging links opened at run time that may exist at once, hub-wide (closing ones included).
-    public var runtimeLinksMax: Int
+    package var runtimeLinksMax: Int
     /// Largest `depth` a link opened at run time may ask for.
-    public var runtimeLinkMaxDepth: Int
+    package var runtimeLinkMaxDepth: Int
     /// Largest `maxMessageBytes` a link opened at run time may ask for (in effect never more than fits in a
     /// guest frame: see `effectiveRuntimeLinkMaxMessageBytes`).
-    public var runtimeLinkMaxMessageBytes: Int
+    package var runtimeLinkMaxMessageBytes: Int
     // Admission (every listener: `Protocols/control.md` §5 `hub.admission`): connections still in their
     // handshake have a budget of their own, apart from the authenticated ones, and a deadline.
     /// Control connections in their handshake (not yet authenticated, or no request yet) at once.
-    public var controlMaxPending: Int
+    package var controlMaxPending: Int
     /// Slots of `controlMaxClients` and of `controlMaxPending` only Unix-socket clients may take (at most half).
-    public var controlUnixReserved: Int
+    package var controlUnixReserved: Int
     /// Time a control client has to authenticate (or, with no token required, to send its first request).
-    public var controlHandshakeMs: Int
+    package var controlHandshakeMs: Int
     /// A control client that sends nothing for this long is closed; 0: never.
-    public var controlIdleMs: Int
+    package var controlIdleMs: Int
     /// Guest connections in their handshake at once (apart from `guestMaxSessions`).
-    public var guestMaxPending: Int
+    package var guestMaxPending: Int
     /// Slots of `guestMaxSessions` and of `guestMaxPending` only Unix-socket guests may take (at most half).
-    public var guestUnixReserved: Int
+    package var guestUnixReserved: Int
     /// Largest guest frame before WELCOME (the handshake frames are small).
-    public var guestPreAuthFrameBytes: Int
+    package var guestPreAuthFrameBytes: Int
     /// RFB connections in their handshake at once, per framebuffer (apart from `maxViewers`).
-    public var rfbMaxPending: Int
+    package var rfbMaxPending: Int
     /// Time an RFB client has to finish its handshake (through ClientInit).
-    public var rfbHandshakeMs: Int
+    package var rfbHandshakeMs: Int
     /// An RFB viewer that sends nothing for this long is closed; 0: never.
-    public var rfbIdleMs: Int
+    package var rfbIdleMs: Int
     /// Raw AT socket clients at once, per modem (with `shared: true`; otherwise one).
-    public var modemMaxRawClients: Int
+    package var modemMaxRawClients: Int
     /// A raw AT socket client that sends nothing for this long is closed; 0: never.
-    public var modemRawIdleMs: Int
+    package var modemRawIdleMs: Int
     /// Time an Ethernet stream/VDE peer has to send its first frame; 0: no deadline.
-    public var ethernetStreamHandshakeMs: Int
+    package var ethernetStreamHandshakeMs: Int
     /// At most one log line per listener per this interval about failed accepts (the rest are counted).
-    public var acceptErrorLogIntervalMs: Int
+    package var acceptErrorLogIntervalMs: Int
     /// A loop pass busy for longer than this is logged; 0: never.
-    public var loopStallWarnMs: Int
+    package var loopStallWarnMs: Int
     /// Longest control line before the client has authenticated (`Protocols/control.md` §2.3, §4.3): an
     /// unauthenticated peer cannot make the hub buffer or parse more than this.
-    public var controlMaxUnauthenticatedLineBytes: Int
+    package var controlMaxUnauthenticatedLineBytes: Int
     /// Wrong tokens one control connection may present; the last one closes it (`Protocols/control.md` §4.3).
-    public var controlMaxAuthFailures: Int
+    package var controlMaxAuthFailures: Int
     /// A control client whose unsent answers make no progress for this long is disconnected, also while the
     /// hub is closing it after a final answer (`Protocols/control.md` §2.7).
-    public var controlWriteStallTimeoutMs: Int
+    package var controlWriteStallTimeoutMs: Int
     /// Entries in one event filter member (`partitions`, `devices`, `kinds`) (`Protocols/control.md` §5.3).
-    public var controlMaxFilterEntries: Int
+    package var controlMaxFilterEntries: Int
     /// Longest name or kind pattern in an event filter, in bytes.
-    public var controlMaxFilterEntryBytes: Int
+    package var controlMaxFilterEntryBytes: Int
     /// Frames the hub switches from one Ethernet attachment (stream, VDE, tap, dgram, VXLAN) per loop pass: a
     /// flooding peer is read in slices, so everything else waits behind at most one slice (`ethernet.md` §4.8).
-    public var ethernetReadFramesPerPass: Int
+    package var ethernetReadFramesPerPass: Int
     /// Bytes the hub reads from one Ethernet attachment per loop pass (the same slice, counted in bytes).
-    public var ethernetReadBytesPerPass: Int
+    package var ethernetReadBytesPerPass: Int
     /// A stream/VDE port's unsent bytes above this make it congested: its frames wait in the switch queue and
     /// lossless senders towards it pause (`ethernet.md` §4.5), so the delay towards a slow peer stays bounded.
-    public var ethernetStreamHighWatermarkBytes: Int
+    package var ethernetStreamHighWatermarkBytes: Int
     /// Addresses one port may have learned at once (`ethernet.md` §1.3).
-    public var ethernetMACLimitPerPort: Int
+    package var ethernetMACLimitPerPort: Int
 
     /// Connections one listener accepts per loop pass; the rest wait in the kernel's backlog for the next pass
     /// (`Protocols/control.md` §2.6); 0: no bound.
-    public var listenerAcceptsPerPass: Int
+    package var listenerAcceptsPerPass: Int
 
     /// Answer bytes one control session produces per loop pass before its remaining requests wait for the next
     /// pass (`Protocols/control.md` §2.7): one client's large answers cannot hold the loop for everyone else.
-    public var controlAnswerBytesPerPass: Int
+    package var controlAnswerBytesPerPass: Int
 
     // The HTTP listener (`Protocols/http.md` §2, §3): one request per connection, behind its own admission gate.
     /// Bytes of one request head, request line and final empty line included (431 beyond).
@@ -123,11 +123,11 @@ public struct Limits: Sendable, Equatable {
 
     /// `runtimeLinkMaxMessageBytes`, cut to what fits in a guest frame (`guestMaxFrameBytes` minus 64), so
     /// that lowering the frame size never needs this limit lowered too.
-    public var effectiveRuntimeLinkMaxMessageBytes: Int {
+    package var effectiveRuntimeLinkMaxMessageBytes: Int {
         max(1, min(runtimeLinkMaxMessageBytes, guestMaxFrameBytes - 64))
     }
 
-    public init(
+    package init(
         controlMaxLineBytes: Int = 1 << 20,
         controlMaxClients: Int = 256,
         controlOutboxEvents: Int = 1024,
@@ -214,19 +214,19 @@ public struct Limits: Sendable, Equatable {
     }
 
     /// One configurable limit: its YAML key, allowed range and accessors.
-    public struct Field: Sendable {
-        public let key: String
-        public let range: ClosedRange<Int>
-        public let summary: String
+    package struct Field: Sendable {
+        package let key: String
+        package let range: ClosedRange<Int>
+        package let summary: String
         let get: @Sendable (Limits) -> Int
         let set: @Sendable (inout Limits, Int) -> Void
 
         /// This limit's value in `limits` (for listing limits, e.g. through the control API).
-        public func value(in limits: Limits) -> Int { get(limits) }
+        package func value(in limits: Limits) -> Int { get(limits) }
     }
 
     /// All limits, in the order they are encoded and documented.
-    public static let fields: [Field] = [
+    package static let fields: [Field] = [
         Field(
             key: "controlMaxLineBytes", range: 1024...(64 << 20), summary: "longest control request line",
             get: { $0.controlMaxLineBytes }, set: { $0.controlMaxLineBytes = $1 }),

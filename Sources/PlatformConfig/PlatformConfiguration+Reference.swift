@@ -7,7 +7,7 @@ extension PlatformConfiguration {
     ///
     /// Built here in Swift so the model needs no YAML parser; `referenceYAML` is the same handset as text, and
     /// the tests check that loading that text gives exactly this value.
-    public static let reference = PlatformConfiguration(
+    package static let reference = PlatformConfiguration(
         platform: PlatformInfo(
             name: "reference-handset",
             description:
@@ -72,7 +72,7 @@ extension PlatformConfiguration {
             ]))
 
     /// The reference handset as written in `Deploy/examples/reference-handset.yaml` (the tests keep the two equal).
-    public static let referenceYAML: String = """
+    package static let referenceYAML: String = """
         # The reference handset: the platform hubd runs when no configuration is given.
         # It is the same model as the one built into hubd (`hubd --print-default-config` prints it in full).
         #

@@ -4,21 +4,23 @@
 /// Build one with `load(yaml:)` / `load(path:)` of `PlatformConfigLoader` (which validate), or take `reference`, the
 /// built-in reference handset (`Deploy/examples/reference-handset.yaml`). `encodeYAML()` writes a file that loads
 /// back to an equal value. This module holds values and their checks only: no YAML parser, no file reads.
-public struct PlatformConfiguration: Sendable, Equatable {
+package struct PlatformConfiguration: Sendable, Equatable {
     /// Name and free-form description of the platform.
-    public var platform: PlatformInfo
+    package var platform: PlatformInfo
     /// Listening endpoints, credentials and resource limits of the hub itself.
-    public var hub: HubSettings
+    package var hub: HubSettings
     /// The guest partitions, in file order.
-    public var partitions: [PartitionConfig]
+    package var partitions: [PartitionConfig]
     /// Messaging links between pairs of partitions.
-    public var links: [LinkConfig]
+    package var links: [LinkConfig]
     /// Shared memory regions.
-    public var regions: [RegionConfig]
+    package var regions: [RegionConfig]
     /// Ethernet segments, modems and framebuffers.
-    public var devices: DevicesConfig
+    package var devices: DevicesConfig
+    /// Management authorities (`Protocols/management.md`).
+    package var management = ManagementConfig()
 
-    public init(
+    package init(
         platform: PlatformInfo,
         hub: HubSettings = HubSettings(),
         partitions: [PartitionConfig],
@@ -35,29 +37,29 @@ public struct PlatformConfiguration: Sendable, Equatable {
     }
 
     /// The partition called `name`, if any.
-    public func partition(named name: String) -> PartitionConfig? {
+    package func partition(named name: String) -> PartitionConfig? {
         partitions.first { $0.name == name }
     }
 
     /// The link called `name`, if any.
-    public func link(named name: String) -> LinkConfig? {
+    package func link(named name: String) -> LinkConfig? {
         links.first { $0.name == name }
     }
 
     /// The region called `name`, if any.
-    public func region(named name: String) -> RegionConfig? {
+    package func region(named name: String) -> RegionConfig? {
         regions.first { $0.name == name }
     }
 }
 
 /// Identification of a platform.
-public struct PlatformInfo: Sendable, Equatable {
+package struct PlatformInfo: Sendable, Equatable {
     /// Short name shown by `hub.info` and in logs.
-    public var name: String
+    package var name: String
     /// One or two sentences for humans; may be empty.
-    public var description: String
+    package var description: String
 
-    public init(name: String, description: String = "") {
+    package init(name: String, description: String = "") {
         self.name = name
         self.description = description
     }

@@ -14,7 +14,7 @@ struct ConfigDecoder {
         var config = PlatformConfiguration(platform: PlatformInfo(name: ""), partitions: [])
         guard
             let top = reader.mapping(
-                root, at: "", allowed: ["platform", "hub", "partitions", "links", "regions", "devices"])
+                root, at: "", allowed: ["platform", "hub", "partitions", "links", "regions", "devices", "management"])
         else { return config }
         if let node = top.required("platform") { config.platform = platformInfo(node, top.path("platform")) }
         if let node = top.optional("hub") { config.hub = hub(node, top.path("hub")) }
@@ -29,6 +29,7 @@ struct ConfigDecoder {
                 node, top.path("regions"), RegionConfig(name: "", sizeBytes: 4096, grants: []), region)
         }
         if let node = top.optional("devices") { config.devices = devices(node, top.path("devices")) }
+        if let node = top.optional("management") { config.management = management(node, top.path("management")) }
         return config
     }
 
@@ -69,7 +70,7 @@ struct ConfigDecoder {
                 node, at: path,
                 allowed: [
                     "controlEndpoints", "controlToken", "guestEndpoints", "handshakeTimeoutMs", "limits",
-                    "realTimePriority", "httpEndpoints", "httpToken",
+                    "realTimePriority", "stateDirectory", "httpEndpoints", "httpToken",
                 ])
         else { return hub }
         if let node = fields.values["controlEndpoints"] {
@@ -83,6 +84,7 @@ struct ConfigDecoder {
         hub.handshakeTimeoutMs = fields.read("handshakeTimeoutMs", reader.int) ?? hub.handshakeTimeoutMs
         if let node = fields.optional("limits") { hub.limits = limits(node, fields.path("limits")) }
         hub.realTimePriority = fields.read("realTimePriority", reader.int) ?? hub.realTimePriority
+        hub.stateDirectory = fields.read("stateDirectory", reader.string)
         if let node = fields.values["httpEndpoints"] {
             hub.httpEndpoints = list(node, fields.path("httpEndpoints"), Self.placeholderEndpoint, reader.endpoint)
         }
@@ -107,7 +109,7 @@ struct ConfigDecoder {
                 allowed: [
                     "name", "class", "priority", "weight", "memoryBytes", "secret", "secretFile", "interruptLines",
                     "mayInterrupt", "mayMessage", "mayOpenLinks", "devices", "restart", "allowTakeover", "heartbeatMs",
-                    "launch",
+                    "launch", "mayManage",
                 ])
         else { return nil }
         var partition = PartitionConfig(
@@ -128,6 +130,7 @@ struct ConfigDecoder {
         if let node = fields.optional("restart") { partition.restart = restart(node, fields.path("restart")) }
         partition.allowTakeover = fields.read("allowTakeover", reader.bool) ?? false
         partition.mayOpenLinks = fields.read("mayOpenLinks", reader.bool) ?? false
+        partition.mayManage = fields.read("mayManage", reader.bool) ?? false
         partition.heartbeatMs = fields.read("heartbeatMs", reader.int)
         if let node = fields.optional("launch") { partition.launch = launch(node, fields.path("launch")) }
         readSecret(fields, into: &partition)

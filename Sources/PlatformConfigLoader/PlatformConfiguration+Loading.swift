@@ -3,17 +3,17 @@ import Yams
 
 extension PlatformConfiguration {
     /// Largest configuration text accepted; real files are a few kilobytes.
-    public static let maxYAMLBytes = 4 << 20
+    package static let maxYAMLBytes = 4 << 20
     /// A report longer than this is cut (with a final "... and N more issues" line): nobody reads further,
     /// and alias-expanded documents could otherwise produce millions.
-    public static let maxReportedIssues = 1000
+    package static let maxReportedIssues = 1000
     /// Nodes YAML aliases may add to a document (`YAMLAliasScan`); a fixed bound of the loader, not configurable.
-    public static let maxYAMLAliasNodes = YAMLAliasScan.maxAliasNodes
+    package static let maxYAMLAliasNodes = YAMLAliasScan.maxAliasNodes
 
     /// Decodes and validates a YAML configuration, reporting every problem found, not only the first.
     ///
     /// - Parameter baseDirectory: where relative `secretFile` paths are resolved; `nil` for the working directory.
-    public static func load(yaml: String, baseDirectory: String? = nil) throws(ConfigurationError)
+    package static func load(yaml: String, baseDirectory: String? = nil) throws(ConfigurationError)
         -> PlatformConfiguration
     {
         guard yaml.utf8.count <= maxYAMLBytes else {
@@ -55,7 +55,7 @@ extension PlatformConfiguration {
     }
 
     /// Reads `path` (`-` for standard input) and loads it; relative `secretFile`s resolve against its directory.
-    public static func load(path: String) throws(ConfigurationError) -> PlatformConfiguration {
+    package static func load(path: String) throws(ConfigurationError) -> PlatformConfiguration {
         let bytes: [UInt8]
         do {
             bytes = try SecretFile.readAll(path: path, limit: maxYAMLBytes)

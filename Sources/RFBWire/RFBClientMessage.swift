@@ -2,10 +2,10 @@ import ScreenGeometry
 
 /// A rectangle in framebuffer coordinates (u16 on the wire): the screen model's rectangle type, shared so
 /// damage reaches the encoders unconverted.
-public typealias RFBRect = PixelRect
+package typealias RFBRect = PixelRect
 
 /// One client-to-server message after the handshake (RFC 6143 §7.5).
-public enum RFBClientMessage: Sendable, Equatable {
+package enum RFBClientMessage: Sendable, Equatable {
     case setPixelFormat(RFBPixelFormat)
     case setEncodings([Int32])
     case framebufferUpdateRequest(incremental: Bool, RFBRect)
@@ -16,35 +16,35 @@ public enum RFBClientMessage: Sendable, Equatable {
 }
 
 /// Bounds for what a client may announce, checked before anything is allocated.
-public struct RFBLimits: Sendable, Equatable {
+package struct RFBLimits: Sendable, Equatable {
     /// Largest ClientCutText accepted; a larger announcement closes the connection.
-    public var maxCutTextBytes: Int
+    package var maxCutTextBytes: Int
     /// Largest number of encodings in one SetEncodings.
-    public var maxEncodings: Int
+    package var maxEncodings: Int
 
-    public init(maxCutTextBytes: Int = 64 * 1024, maxEncodings: Int = 64) {
+    package init(maxCutTextBytes: Int = 64 * 1024, maxEncodings: Int = 64) {
         self.maxCutTextBytes = maxCutTextBytes
         self.maxEncodings = maxEncodings
     }
 }
 
 /// Splits the client's byte stream into messages; chunking-invariant (bytes may arrive split anywhere).
-public struct RFBClientMessageDecoder: Sendable {
-    public let limits: RFBLimits
+package struct RFBClientMessageDecoder: Sendable {
+    package let limits: RFBLimits
     private var buffer: [UInt8] = []
     private var start = 0
 
-    public init(limits: RFBLimits) {
+    package init(limits: RFBLimits) {
         self.limits = limits
     }
 
     /// Bytes buffered but not yet a whole message.
-    public var bufferedBytes: Int { buffer.count - start }
+    package var bufferedBytes: Int { buffer.count - start }
 
     /// Appends `bytes` and returns every whole message now available. A protocol violation throws
     /// (dropping the messages before it in the same call: use `feedUntilViolation` to keep them);
     /// the connection must then be closed (RFB has no error message after the handshake).
-    public mutating func feed(_ bytes: ArraySlice<UInt8>) throws(RFBError) -> [RFBClientMessage] {
+    package mutating func feed(_ bytes: ArraySlice<UInt8>) throws(RFBError) -> [RFBClientMessage] {
         let result = feedUntilViolation(bytes)
         if let violation = result.violation { throw violation }
         return result.messages
@@ -54,7 +54,7 @@ public struct RFBClientMessageDecoder: Sendable {
     /// violation if there was one. The result does not depend on how the stream was split into calls
     /// (found by the RFB fuzzer: `feed` lost a key event that shared a read with a bad message).
     /// After a violation the decoder must not be fed again.
-    public mutating func feedUntilViolation(_ bytes: ArraySlice<UInt8>) -> (
+    package mutating func feedUntilViolation(_ bytes: ArraySlice<UInt8>) -> (
         messages: [RFBClientMessage], violation: RFBError?
     ) {
         buffer.append(contentsOf: bytes)

@@ -1,31 +1,31 @@
 /// Encoding numbers of RFC 6143 §7.7–§7.8 that this server knows.
-public enum RFBEncoding {
-    public static let raw: Int32 = 0
-    public static let copyRect: Int32 = 1
-    public static let rre: Int32 = 2
-    public static let hextile: Int32 = 5
-    public static let trle: Int32 = 15
-    public static let zrle: Int32 = 16
+package enum RFBEncoding {
+    package static let raw: Int32 = 0
+    package static let copyRect: Int32 = 1
+    package static let rre: Int32 = 2
+    package static let hextile: Int32 = 5
+    package static let trle: Int32 = 15
+    package static let zrle: Int32 = 16
     /// Pseudo-encoding: the client can take a cursor shape (§7.8.1).
-    public static let cursor: Int32 = -239
+    package static let cursor: Int32 = -239
     /// Pseudo-encoding: the client can follow a framebuffer size change (§7.8.2).
-    public static let desktopSize: Int32 = -223
+    package static let desktopSize: Int32 = -223
 }
 
 /// What one client asked for in SetEncodings, reduced to what the server uses.
-public struct RFBEncodingPreferences: Sendable, Equatable {
+package struct RFBEncodingPreferences: Sendable, Equatable {
     /// The encoding used for pixel data: the client's first choice among Raw, Hextile and ZRLE.
-    public var pixels: Int32 = RFBEncoding.raw
-    public var copyRect = false
-    public var cursor = false
-    public var desktopSize = false
+    package var pixels: Int32 = RFBEncoding.raw
+    package var copyRect = false
+    package var cursor = false
+    package var desktopSize = false
     /// Encodings the client listed that this server ignores (for counters and logs).
-    public var unknown = 0
+    package var unknown = 0
 
-    public init() {}
+    package init() {}
 
     /// §7.5.2: the list is in the client's order of preference; unknown ones are ignored.
-    public init(_ encodings: [Int32]) {
+    package init(_ encodings: [Int32]) {
         var chosen: Int32?
         for encoding in encodings {
             switch encoding {

@@ -1,6 +1,6 @@
 /// Why an RFB exchange cannot go on. The server sends the text as a failure reason when the protocol
 /// still allows one (handshake), and otherwise closes the connection and logs it.
-public enum RFBError: Error, Equatable, Sendable, CustomStringConvertible {
+package enum RFBError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The 12-byte ProtocolVersion was not `RFB xxx.yyy\n`.
     case badVersion(String)
     /// The client chose a security type that was not offered.
@@ -16,7 +16,7 @@ public enum RFBError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A request is inconsistent (e.g. an update rectangle outside the framebuffer is clipped, not this).
     case malformed(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .badVersion(let text): "bad protocol version \(text)"
         case .unsupportedSecurity(let type): "security type \(type) is not supported"

@@ -2,19 +2,19 @@
 ///
 /// The server's own format (`RFBPixelFormat.native`) is 32 bits per pixel, depth 24, little-endian,
 /// red in bits 16–23, green 8–15, blue 0–7: a screen pixel is a `UInt32` `0x00RRGGBB`.
-public struct RFBPixelFormat: Sendable, Equatable, Hashable {
-    public var bitsPerPixel: UInt8
-    public var depth: UInt8
-    public var bigEndian: Bool
-    public var trueColour: Bool
-    public var redMax: UInt16
-    public var greenMax: UInt16
-    public var blueMax: UInt16
-    public var redShift: UInt8
-    public var greenShift: UInt8
-    public var blueShift: UInt8
+package struct RFBPixelFormat: Sendable, Equatable, Hashable {
+    package var bitsPerPixel: UInt8
+    package var depth: UInt8
+    package var bigEndian: Bool
+    package var trueColour: Bool
+    package var redMax: UInt16
+    package var greenMax: UInt16
+    package var blueMax: UInt16
+    package var redShift: UInt8
+    package var greenShift: UInt8
+    package var blueShift: UInt8
 
-    public init(
+    package init(
         bitsPerPixel: UInt8, depth: UInt8, bigEndian: Bool, trueColour: Bool, redMax: UInt16, greenMax: UInt16,
         blueMax: UInt16, redShift: UInt8, greenShift: UInt8, blueShift: UInt8
     ) {
@@ -31,23 +31,23 @@ public struct RFBPixelFormat: Sendable, Equatable, Hashable {
     }
 
     /// The server's format: what `ServerInit` announces and how the screen is stored.
-    public static let native = RFBPixelFormat(
+    package static let native = RFBPixelFormat(
         bitsPerPixel: 32, depth: 24, bigEndian: false, trueColour: true, redMax: 255, greenMax: 255, blueMax: 255,
         redShift: 16, greenShift: 8, blueShift: 0)
 
     /// 16-bit RGB565, little-endian (what many small viewers ask for).
-    public static let rgb565 = RFBPixelFormat(
+    package static let rgb565 = RFBPixelFormat(
         bitsPerPixel: 16, depth: 16, bigEndian: false, trueColour: true, redMax: 31, greenMax: 63, blueMax: 31,
         redShift: 11, greenShift: 5, blueShift: 0)
 
-    public var bytesPerPixel: Int { Int(bitsPerPixel) / 8 }
+    package var bytesPerPixel: Int { Int(bitsPerPixel) / 8 }
 
     /// Encoded size of the structure.
-    public static let wireSize = 16
+    package static let wireSize = 16
 
     /// Checks what §7.4 allows and what this server can produce: true colour only (no colour maps),
     /// 8/16/32 bits per pixel, each channel's maximum of the form 2ⁿ−1 and its bits inside the pixel.
-    public func validate() throws(RFBError) {
+    package func validate() throws(RFBError) {
         guard [8, 16, 32].contains(bitsPerPixel) else {
             throw .badPixelFormat("bits-per-pixel \(bitsPerPixel) is not 8, 16 or 32")
         }
@@ -68,7 +68,7 @@ public struct RFBPixelFormat: Sendable, Equatable, Hashable {
         }
     }
 
-    public func encode(into out: inout [UInt8]) {
+    package func encode(into out: inout [UInt8]) {
         out.append(bitsPerPixel)
         out.append(depth)
         out.append(bigEndian ? 1 : 0)
@@ -84,7 +84,7 @@ public struct RFBPixelFormat: Sendable, Equatable, Hashable {
     }
 
     /// Decodes 16 bytes (does not validate).
-    public static func decode(_ bytes: ArraySlice<UInt8>) -> RFBPixelFormat {
+    package static func decode(_ bytes: ArraySlice<UInt8>) -> RFBPixelFormat {
         let b = bytes.startIndex
         func u16(_ offset: Int) -> UInt16 { UInt16(bytes[b + offset]) << 8 | UInt16(bytes[b + offset + 1]) }
         return RFBPixelFormat(
@@ -95,7 +95,7 @@ public struct RFBPixelFormat: Sendable, Equatable, Hashable {
 
     /// Converts a native `0x00RRGGBB` pixel to this format's pixel value (not yet serialised).
     @inline(__always)
-    public func pixelValue(_ rgb: UInt32) -> UInt32 {
+    package func pixelValue(_ rgb: UInt32) -> UInt32 {
         if self == .native { return rgb & 0x00ff_ffff }
         let r = (rgb >> 16) & 0xff
         let g = (rgb >> 8) & 0xff
@@ -105,7 +105,7 @@ public struct RFBPixelFormat: Sendable, Equatable, Hashable {
     }
 
     /// Converts a pixel value of this format back to native `0x00RRGGBB` (for tests and decoders).
-    public func rgb(fromValue value: UInt32) -> UInt32 {
+    package func rgb(fromValue value: UInt32) -> UInt32 {
         func channel(_ shift: UInt8, _ maxValue: UInt16) -> UInt32 {
             let raw = (value >> UInt32(shift)) & UInt32(maxValue)
             return (raw * 255 + UInt32(maxValue) / 2) / UInt32(maxValue)
@@ -115,7 +115,7 @@ public struct RFBPixelFormat: Sendable, Equatable, Hashable {
 
     /// Appends one pixel value serialised in `bytesPerPixel` bytes with this format's byte order.
     @inline(__always)
-    public func append(value: UInt32, to out: inout [UInt8]) {
+    package func append(value: UInt32, to out: inout [UInt8]) {
         switch bitsPerPixel {
         case 8:
             out.append(UInt8(truncatingIfNeeded: value))
@@ -145,7 +145,7 @@ public struct RFBPixelFormat: Sendable, Equatable, Hashable {
 
     /// ZRLE's compressed pixel (RFC 6143 §7.7.6): 3 bytes when a 32-bit true-colour pixel's colour bits all
     /// fit in its three least (or most) significant bytes; otherwise the full pixel.
-    public var compressedPixel: CompressedPixel {
+    package var compressedPixel: CompressedPixel {
         guard bitsPerPixel == 32, depth <= 24, trueColour else { return .full }
         let mask =
             UInt32(redMax) << UInt32(redShift) | UInt32(greenMax) << UInt32(greenShift) | UInt32(blueMax)
@@ -156,7 +156,7 @@ public struct RFBPixelFormat: Sendable, Equatable, Hashable {
     }
 
     /// Which bytes of a serialised 32-bit pixel a CPIXEL keeps.
-    public enum CompressedPixel: Sendable {
+    package enum CompressedPixel: Sendable {
         /// All `bytesPerPixel` bytes.
         case full
         /// The first three bytes of the serialised pixel.

@@ -1,10 +1,10 @@
 /// A read-only view of native pixels (`0x00RRGGBB`) that encoders read rectangles from.
-public struct RFBPixelSource {
-    public let pixels: [UInt32]
-    public let width: Int
-    public let height: Int
+package struct RFBPixelSource {
+    package let pixels: [UInt32]
+    package let width: Int
+    package let height: Int
 
-    public init(pixels: [UInt32], width: Int, height: Int) {
+    package init(pixels: [UInt32], width: Int, height: Int) {
         precondition(pixels.count >= width * height)
         self.pixels = pixels
         self.width = width
@@ -12,21 +12,21 @@ public struct RFBPixelSource {
     }
 
     @inline(__always)
-    public subscript(x: Int, y: Int) -> UInt32 { pixels[y * width + x] }
+    package subscript(x: Int, y: Int) -> UInt32 { pixels[y * width + x] }
 }
 
 /// A cursor shape for the Cursor pseudo-encoding (RFC 6143 §7.8.1).
-public struct RFBCursor: Sendable, Equatable {
-    public var hotspotX: Int
-    public var hotspotY: Int
-    public var width: Int
-    public var height: Int
+package struct RFBCursor: Sendable, Equatable {
+    package var hotspotX: Int
+    package var hotspotY: Int
+    package var width: Int
+    package var height: Int
     /// Native pixels, row-major.
-    public var pixels: [UInt32]
+    package var pixels: [UInt32]
     /// One bit per pixel, rows padded to whole bytes, most significant bit first; 1 = opaque.
-    public var mask: [UInt8]
+    package var mask: [UInt8]
 
-    public init(hotspotX: Int, hotspotY: Int, width: Int, height: Int, pixels: [UInt32], mask: [UInt8]) {
+    package init(hotspotX: Int, hotspotY: Int, width: Int, height: Int, pixels: [UInt32], mask: [UInt8]) {
         self.hotspotX = hotspotX
         self.hotspotY = hotspotY
         self.width = width
@@ -36,7 +36,7 @@ public struct RFBCursor: Sendable, Equatable {
     }
 
     /// A small round touch marker: the pointer is a finger on this handset.
-    public static let touchDot: RFBCursor = {
+    package static let touchDot: RFBCursor = {
         let size = 9
         var pixels: [UInt32] = []
         var mask = [UInt8](repeating: 0, count: (size + 7) / 8 * size)

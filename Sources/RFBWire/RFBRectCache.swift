@@ -5,26 +5,26 @@
 /// Only stateless encodings are cached (Raw, Hextile); ZRLE output depends on each viewer's own zlib
 /// stream. Entries belong to one screen `generation` and are dropped when it changes; their total size
 /// is bounded so the cache never holds more than `maxBytes`.
-public final class RFBRectCache {
+package final class RFBRectCache {
     struct Key: Hashable {
         var format: RFBPixelFormat
         var encoding: Int32
         var rect: RFBRect
     }
 
-    public let maxBytes: Int
+    package let maxBytes: Int
     private(set) var generation: UInt64 = 0
     private var entries: [Key: [UInt8]] = [:]
     private var bytes = 0
     /// Encodings saved by a hit, for tests and the benchmark.
-    public private(set) var hits: UInt64 = 0
+    package private(set) var hits: UInt64 = 0
 
-    public init(maxBytes: Int = 2 << 20) {
+    package init(maxBytes: Int = 2 << 20) {
         self.maxBytes = maxBytes
     }
 
     /// Forgets everything encoded from an older picture.
-    public func use(generation: UInt64) {
+    package func use(generation: UInt64) {
         guard generation != self.generation else { return }
         self.generation = generation
         entries.removeAll(keepingCapacity: true)

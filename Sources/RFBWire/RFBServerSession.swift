@@ -8,9 +8,9 @@
 ///
 /// `feed` returns what to send and what happened; it never touches a socket or a clock. The challenge
 /// for VNC authentication comes from the caller (the session glue draws it from the system's CSPRNG).
-public struct RFBServerSession: Sendable {
+package struct RFBServerSession: Sendable {
     /// How clients must prove themselves.
-    public enum Security: Sendable, Equatable {
+    package enum Security: Sendable, Equatable {
         /// Security type 1: none (loopback listeners).
         case none
         /// Security type 2: VNC authentication with this password (at most 8 bytes count).
@@ -25,18 +25,18 @@ public struct RFBServerSession: Sendable {
     }
 
     /// The minor protocol version in use once the client answered (3, 7 or 8).
-    public private(set) var minorVersion = 0
+    package private(set) var minorVersion = 0
 
     /// What one `feed` produced.
-    public struct Output: Sendable, Equatable {
+    package struct Output: Sendable, Equatable {
         /// Bytes to write to the client, in order.
-        public var send: [UInt8] = []
+        package var send: [UInt8] = []
         /// ClientInit arrived: ServerInit is in `send`; `shared` is the client's flag.
-        public var initialised: Bool?
+        package var initialised: Bool?
         /// Client messages decoded after the handshake.
-        public var messages: [RFBClientMessage] = []
+        package var messages: [RFBClientMessage] = []
         /// When set, close the connection after writing `send`; the text says why (for logs).
-        public var close: String?
+        package var close: String?
     }
 
     private enum Phase: Sendable {
@@ -48,7 +48,7 @@ public struct RFBServerSession: Sendable {
         case closed
     }
 
-    public static let serverVersion = Array("RFB 003.008\n".utf8)
+    package static let serverVersion = Array("RFB 003.008\n".utf8)
 
     private let security: Security
     private let challenge: [UInt8]
@@ -60,7 +60,7 @@ public struct RFBServerSession: Sendable {
     private var decoder: RFBClientMessageDecoder
 
     /// `challenge` must be 16 unpredictable bytes when `security` is `.vncPassword`.
-    public init(security: Security, challenge: [UInt8], width: Int, height: Int, name: String, limits: RFBLimits) {
+    package init(security: Security, challenge: [UInt8], width: Int, height: Int, name: String, limits: RFBLimits) {
         self.security = security
         self.challenge = challenge
         self.width = width
@@ -70,15 +70,15 @@ public struct RFBServerSession: Sendable {
     }
 
     /// The first bytes the server sends.
-    public var greeting: [UInt8] { Self.serverVersion }
+    package var greeting: [UInt8] { Self.serverVersion }
 
-    public var isRunning: Bool {
+    package var isRunning: Bool {
         if case .running = phase { return true }
         return false
     }
 
     /// Consumes client bytes. After an output with `close` set, further input is ignored.
-    public mutating func feed(_ bytes: ArraySlice<UInt8>) -> Output {
+    package mutating func feed(_ bytes: ArraySlice<UInt8>) -> Output {
         var output = Output()
         if case .running = phase {
             decodeMessages(bytes, into: &output)
@@ -201,7 +201,7 @@ public struct RFBServerSession: Sendable {
     /// security list is empty and a reason follows (§7.1.2). Send after `greeting` once the client's
     /// version is known; callers that do not wait may send it right after the greeting (clients read it
     /// after sending their version).
-    public static func refusal(reason: String) -> [UInt8] {
+    package static func refusal(reason: String) -> [UInt8] {
         let bytes = Array(reason.utf8)
         return [0] + u32(UInt32(bytes.count)) + bytes
     }

@@ -5,26 +5,26 @@ import Zlib
 ///
 /// Rectangles are encoded in the order: pseudo-rectangles (DesktopSize, Cursor), CopyRect moves, then
 /// pixel rectangles, so a move never reads pixels that a later rectangle of the same update repaints.
-public final class RFBUpdateEncoder {
-    public var format: RFBPixelFormat
-    public var preferences: RFBEncodingPreferences
+package final class RFBUpdateEncoder {
+    package var format: RFBPixelFormat
+    package var preferences: RFBEncodingPreferences
     private var zlib: ZlibDeflater?
     private var zrleScratch: [UInt8] = []
     /// Encoded bytes per encoding (for the benchmark and `fb.layers` counters).
-    public private(set) var bytesByEncoding: [Int32: UInt64] = [:]
+    package private(set) var bytesByEncoding: [Int32: UInt64] = [:]
 
-    public init(format: RFBPixelFormat = .native, preferences: RFBEncodingPreferences = RFBEncodingPreferences()) {
+    package init(format: RFBPixelFormat = .native, preferences: RFBEncodingPreferences = RFBEncodingPreferences()) {
         self.format = format
         self.preferences = preferences
     }
 
     /// One move: the client copies `source` origin to `destination` (same size).
-    public struct Move: Sendable, Equatable {
-        public var sourceX: Int
-        public var sourceY: Int
-        public var destination: RFBRect
+    package struct Move: Sendable, Equatable {
+        package var sourceX: Int
+        package var sourceY: Int
+        package var destination: RFBRect
 
-        public init(sourceX: Int, sourceY: Int, destination: RFBRect) {
+        package init(sourceX: Int, sourceY: Int, destination: RFBRect) {
             self.sourceX = sourceX
             self.sourceY = sourceY
             self.destination = destination
@@ -32,10 +32,10 @@ public final class RFBUpdateEncoder {
     }
 
     /// Largest rectangle count in one message (u16 on the wire).
-    public static let maxRectangles = 0xffff
+    package static let maxRectangles = 0xffff
 
     /// The whole FramebufferUpdate message. `rects` must lie inside `source`.
-    public func update(
+    package func update(
         source: RFBPixelSource, rects: [RFBRect], moves: [Move] = [], cursor: RFBCursor? = nil,
         desktopSize: (width: Int, height: Int)? = nil, cache: RFBRectCache? = nil
     ) -> [UInt8] {
@@ -157,11 +157,23 @@ public final class RFBUpdateEncoder {
         static let subrectsColoured: UInt8 = 16
     }
 
+    /// A Hextile tile's colours in the client's pixel values: the first two distinct colours and their counts,
+    /// and how many distinct colours it has (3 meaning "more than two").
+    private struct HextileColours {
+        var a: UInt32 = 0
+        var b: UInt32 = 0
+        var countA = 0
+        var countB = 0
+        var distinct = 0
+    }
+
+    /// One Hextile subrectangle, in tile coordinates.
+    private typealias HextileSubrect = (x: Int, y: Int, w: Int, h: Int, colour: UInt32)
+
     func encodeHextile(_ source: RFBPixelSource, _ rect: RFBRect, into out: inout [UInt8]) {
         var lastBackground: UInt32?
         var tile = [UInt32](repeating: 0, count: 256)
-        var covered = [Bool](repeating: false, count: 256)
-        var subrects: [(x: Int, y: Int, w: Int, h: Int, colour: UInt32)] = []
+        var subrects: [HextileSubrect] = []
         let bpp = format.bytesPerPixel
         var ty = rect.y
         while ty < rect.y + rect.height {
@@ -169,96 +181,110 @@ public final class RFBUpdateEncoder {
             var tx = rect.x
             while tx < rect.x + rect.width {
                 let tw = min(16, rect.x + rect.width - tx)
-                // Tile pixels in the client's pixel values.
-                var colourA: UInt32 = 0
-                var colourB: UInt32 = 0
-                var countA = 0
-                var countB = 0
-                var distinct = 0
+                // Tile pixels in the client's pixel values, read here so `tile` stays a local (no uniqueness check
+                // per write).
+                var colours = HextileColours()
                 for y in 0..<th {
                     for x in 0..<tw {
                         let value = format.pixelValue(source[tx + x, ty + y])
                         tile[y * 16 + x] = value
-                        if distinct == 0 {
-                            colourA = value
-                            distinct = 1
+                        if colours.distinct == 0 {
+                            colours.a = value
+                            colours.distinct = 1
                         }
-                        if value == colourA {
-                            countA += 1
-                        } else if distinct == 1 {
-                            colourB = value
-                            distinct = 2
-                            countB = 1
-                        } else if value == colourB {
-                            countB += 1
+                        if value == colours.a {
+                            colours.countA += 1
+                        } else if colours.distinct == 1 {
+                            colours.b = value
+                            colours.distinct = 2
+                            colours.countB = 1
+                        } else if value == colours.b {
+                            colours.countB += 1
                         } else {
-                            distinct = 3
+                            colours.distinct = 3
                         }
                     }
                 }
-                if distinct == 1 {
-                    if lastBackground != colourA {
+                defer { tx += tw }
+                if colours.distinct == 1 {
+                    if lastBackground != colours.a {
                         out.append(HextileFlag.backgroundSpecified)
-                        format.append(value: colourA, to: &out)
-                        lastBackground = colourA
+                        format.append(value: colours.a, to: &out)
+                        lastBackground = colours.a
                     } else {
                         out.append(0)
                     }
-                    tx += tw
                     continue
                 }
-                let background = distinct == 2 ? (countA >= countB ? colourA : colourB) : colourA
-                // Greedy subrectangles of non-background pixels.
-                subrects.removeAll(keepingCapacity: true)
-                for index in 0..<256 { covered[index] = false }
-                let rawSize = tw * th * bpp
-                var budget = rawSize
-                var overBudget = false
-                scan: for y in 0..<th {
-                    for x in 0..<tw where !covered[y * 16 + x] && tile[y * 16 + x] != background {
-                        let colour = tile[y * 16 + x]
-                        var w = 1
-                        while x + w < tw && !covered[y * 16 + x + w] && tile[y * 16 + x + w] == colour { w += 1 }
-                        var h = 1
-                        grow: while y + h < th {
-                            for cx in x..<(x + w)
-                            where covered[(y + h) * 16 + cx] || tile[(y + h) * 16 + cx] != colour {
-                                break grow
-                            }
-                            h += 1
-                        }
-                        for cy in y..<(y + h) { for cx in x..<(x + w) { covered[cy * 16 + cx] = true } }
-                        subrects.append((x, y, w, h, colour))
-                        budget -= distinct == 2 ? 2 : 2 + bpp
-                        if budget <= 0 || subrects.count > 255 {
-                            overBudget = true
-                            break scan
-                        }
-                    }
-                }
-                if overBudget {
+                let background =
+                    colours.distinct == 2 ? (colours.countA >= colours.countB ? colours.a : colours.b) : colours.a
+                let fits = Self.hextileSubrects(
+                    tile, width: tw, height: th, background: background, twoColours: colours.distinct == 2, bpp: bpp,
+                    into: &subrects)
+                if !fits {
                     out.append(HextileFlag.raw)
                     for y in 0..<th { for x in 0..<tw { format.append(value: tile[y * 16 + x], to: &out) } }
                     lastBackground = nil
-                    tx += tw
                     continue
                 }
-                var flags = HextileFlag.anySubrects
-                if lastBackground != background { flags |= HextileFlag.backgroundSpecified }
-                flags |= distinct == 2 ? HextileFlag.foregroundSpecified : HextileFlag.subrectsColoured
-                out.append(flags)
-                if flags & HextileFlag.backgroundSpecified != 0 { format.append(value: background, to: &out) }
-                lastBackground = background
-                if distinct == 2 { format.append(value: background == colourA ? colourB : colourA, to: &out) }
-                out.append(UInt8(subrects.count))
-                for subrect in subrects {
-                    if distinct != 2 { format.append(value: subrect.colour, to: &out) }
-                    out.append(UInt8(subrect.x << 4 | subrect.y))
-                    out.append(UInt8((subrect.w - 1) << 4 | (subrect.h - 1)))
-                }
-                tx += tw
+                appendHextileSubrects(
+                    subrects, colours: colours, background: background, lastBackground: &lastBackground, into: &out)
             }
             ty += th
+        }
+    }
+
+    /// Greedy subrectangles of the tile's non-background pixels into `subrects`; false when they would take
+    /// more bytes than the raw tile (or more than 255 of them), so the tile goes raw.
+    @inline(__always)
+    private static func hextileSubrects(
+        _ tile: [UInt32], width tw: Int, height th: Int, background: UInt32, twoColours: Bool, bpp: Int,
+        into subrects: inout [HextileSubrect]
+    ) -> Bool {
+        subrects.removeAll(keepingCapacity: true)
+        // A local array, so its writes below need no uniqueness check each (an `inout` one measured 10% slower).
+        var covered = [Bool](repeating: false, count: 256)
+        var budget = tw * th * bpp
+        for y in 0..<th {
+            for x in 0..<tw where !covered[y * 16 + x] && tile[y * 16 + x] != background {
+                let colour = tile[y * 16 + x]
+                var w = 1
+                while x + w < tw && !covered[y * 16 + x + w] && tile[y * 16 + x + w] == colour { w += 1 }
+                var h = 1
+                grow: while y + h < th {
+                    for cx in x..<(x + w) where covered[(y + h) * 16 + cx] || tile[(y + h) * 16 + cx] != colour {
+                        break grow
+                    }
+                    h += 1
+                }
+                for cy in y..<(y + h) { for cx in x..<(x + w) { covered[cy * 16 + cx] = true } }
+                subrects.append((x, y, w, h, colour))
+                budget -= twoColours ? 2 : 2 + bpp
+                if budget <= 0 || subrects.count > 255 { return false }
+            }
+        }
+        return true
+    }
+
+    /// A tile as its background (when it changed), its foreground (two-colour tiles) and its subrectangles.
+    @inline(__always)
+    private func appendHextileSubrects(
+        _ subrects: [HextileSubrect], colours: HextileColours, background: UInt32, lastBackground: inout UInt32?,
+        into out: inout [UInt8]
+    ) {
+        let twoColours = colours.distinct == 2
+        var flags = HextileFlag.anySubrects
+        if lastBackground != background { flags |= HextileFlag.backgroundSpecified }
+        flags |= twoColours ? HextileFlag.foregroundSpecified : HextileFlag.subrectsColoured
+        out.append(flags)
+        if flags & HextileFlag.backgroundSpecified != 0 { format.append(value: background, to: &out) }
+        lastBackground = background
+        if twoColours { format.append(value: background == colours.a ? colours.b : colours.a, to: &out) }
+        out.append(UInt8(subrects.count))
+        for subrect in subrects {
+            if !twoColours { format.append(value: subrect.colour, to: &out) }
+            out.append(UInt8(subrect.x << 4 | subrect.y))
+            out.append(UInt8((subrect.w - 1) << 4 | (subrect.h - 1)))
         }
     }
 
@@ -306,6 +332,12 @@ public final class RFBUpdateEncoder {
         out.append(UInt8(rest))
     }
 
+    /// What one ZRLE tile's pixels cost in each run-length form, counted while reading it.
+    private struct ZRLERunBytes {
+        var plain = 0
+        var palette = 0
+    }
+
     func encodeZRLE(_ source: RFBPixelSource, _ rect: RFBRect, into out: inout [UInt8]) {
         if zlib == nil { zlib = ZlibDeflater(level: 1) }
         let mode = format.compressedPixel
@@ -321,110 +353,14 @@ public final class RFBUpdateEncoder {
             var tx = rect.x
             while tx < rect.x + rect.width {
                 let tw = min(64, rect.x + rect.width - tx)
-                let count = tw * th
-                palette.removeAll(keepingCapacity: true)
-                paletteIndex.removeAll(keepingCapacity: true)
-                var runs = 0
-                var runBytesPlain = 0
-                var runBytesPalette = 0
-                var previous: UInt32 = 0
-                var runLength = 0
-                for y in 0..<th {
-                    for x in 0..<tw {
-                        let value = format.pixelValue(source[tx + x, ty + y])
-                        tile[y * tw + x] = value
-                        if palette.count <= 127, paletteIndex[value] == nil {
-                            paletteIndex[value] = palette.count
-                            palette.append(value)
-                        }
-                        if runLength > 0 && value == previous {
-                            runLength += 1
-                        } else {
-                            if runLength > 0 {
-                                runs += 1
-                                let lengthBytes = (runLength - 1) / 255 + 1
-                                runBytesPlain += cpixelSize + lengthBytes
-                                runBytesPalette += runLength == 1 ? 1 : 1 + lengthBytes
-                            }
-                            previous = value
-                            runLength = 1
-                        }
-                    }
-                }
-                runs += 1
-                let lastLengthBytes = (runLength - 1) / 255 + 1
-                runBytesPlain += cpixelSize + lastLengthBytes
-                runBytesPalette += runLength == 1 ? 1 : 1 + lastLengthBytes
-                let colours = palette.count  // 128 means "more than 127"
-                if colours == 1 {
-                    data.append(1)
-                    appendCPixel(tile[0], mode, &data)
-                    tx += tw
-                    continue
-                }
-                let rawSize = count * cpixelSize
-                var best = (kind: 0, size: rawSize)
-                if runBytesPlain < best.size { best = (128, runBytesPlain) }
-                if colours <= 16 {
-                    let bits = colours <= 2 ? 1 : colours <= 4 ? 2 : 4
-                    let size = colours * cpixelSize + th * ((tw * bits + 7) / 8)
-                    if size < best.size { best = (colours, size) }
-                }
-                if colours <= 127 {
-                    let size = colours * cpixelSize + runBytesPalette
-                    if size < best.size { best = (128 + colours, size) }
-                }
-                switch best.kind {
-                case 0:
-                    data.append(0)
-                    for index in 0..<count { appendCPixel(tile[index], mode, &data) }
-                case 128:
-                    data.append(128)
-                    var index = 0
-                    while index < count {
-                        let value = tile[index]
-                        var end = index + 1
-                        while end < count && tile[end] == value { end += 1 }
-                        appendCPixel(value, mode, &data)
-                        Self.appendRunLength(end - index, &data)
-                        index = end
-                    }
-                case 2...16:
-                    data.append(UInt8(colours))
-                    for value in palette { appendCPixel(value, mode, &data) }
-                    let bits = colours <= 2 ? 1 : colours <= 4 ? 2 : 4
-                    for y in 0..<th {
-                        var byte: UInt8 = 0
-                        var used = 0
-                        for x in 0..<tw {
-                            byte = byte << UInt8(bits) | UInt8(paletteIndex[tile[y * tw + x]]!)
-                            used += bits
-                            if used == 8 {
-                                data.append(byte)
-                                byte = 0
-                                used = 0
-                            }
-                        }
-                        if used > 0 { data.append(byte << UInt8(8 - used)) }
-                    }
-                default:
-                    data.append(UInt8(128 + colours))
-                    for value in palette { appendCPixel(value, mode, &data) }
-                    var index = 0
-                    while index < count {
-                        let value = tile[index]
-                        var end = index + 1
-                        while end < count && tile[end] == value { end += 1 }
-                        let entry = UInt8(paletteIndex[value]!)
-                        if end - index == 1 {
-                            data.append(entry)
-                        } else {
-                            data.append(entry | 0x80)
-                            Self.appendRunLength(end - index, &data)
-                        }
-                        index = end
-                    }
-                }
+                let runBytes = readZRLETile(
+                    source, x: tx, y: ty, width: tw, height: th, cpixelSize: cpixelSize, into: &tile,
+                    palette: &palette, paletteIndex: &paletteIndex)
+                let kind = Self.zrleSubencoding(
+                    width: tw, height: th, colours: palette.count, cpixelSize: cpixelSize, runBytes: runBytes)
+                appendZRLETile(
+                    kind, tile, width: tw, height: th, palette: palette, paletteIndex: paletteIndex, mode: mode,
+                    into: &data)
                 tx += tw
             }
             ty += th
@@ -434,5 +370,145 @@ public final class RFBUpdateEncoder {
         out += u32(UInt32(compressed.count))
         out += compressed
         zrleScratch = data
+    }
+
+    /// Reads one tile's pixels into `tile` (rows of `width`) in the client's pixel values, collecting up to 128
+    /// palette entries (128 meaning "more than 127") and what its runs would cost.
+    @inline(__always)
+    private func readZRLETile(
+        _ source: RFBPixelSource, x tx: Int, y ty: Int, width tw: Int, height th: Int, cpixelSize: Int,
+        into tile: inout [UInt32], palette: inout [UInt32], paletteIndex: inout [UInt32: Int]
+    ) -> ZRLERunBytes {
+        palette.removeAll(keepingCapacity: true)
+        paletteIndex.removeAll(keepingCapacity: true)
+        var runBytes = ZRLERunBytes()
+        var previous: UInt32 = 0
+        var runLength = 0
+        for y in 0..<th {
+            for x in 0..<tw {
+                let value = format.pixelValue(source[tx + x, ty + y])
+                tile[y * tw + x] = value
+                if palette.count <= 127, paletteIndex[value] == nil {
+                    paletteIndex[value] = palette.count
+                    palette.append(value)
+                }
+                if runLength > 0 && value == previous {
+                    runLength += 1
+                } else {
+                    if runLength > 0 {
+                        let lengthBytes = (runLength - 1) / 255 + 1
+                        runBytes.plain += cpixelSize + lengthBytes
+                        runBytes.palette += runLength == 1 ? 1 : 1 + lengthBytes
+                    }
+                    previous = value
+                    runLength = 1
+                }
+            }
+        }
+        let lastLengthBytes = (runLength - 1) / 255 + 1
+        runBytes.plain += cpixelSize + lastLengthBytes
+        runBytes.palette += runLength == 1 ? 1 : 1 + lastLengthBytes
+        return runBytes
+    }
+
+    /// The smallest sub-encoding for a tile: 1 solid, 0 raw, 128 plain RLE, 2–16 packed palette, 130–255
+    /// palette RLE (RFC 6143 §7.7.6).
+    @inline(__always)
+    private static func zrleSubencoding(
+        width tw: Int, height th: Int, colours: Int, cpixelSize: Int, runBytes: ZRLERunBytes
+    ) -> Int {
+        if colours == 1 { return 1 }
+        var best = (kind: 0, size: tw * th * cpixelSize)
+        if runBytes.plain < best.size { best = (128, runBytes.plain) }
+        if colours <= 16 {
+            let bits = colours <= 2 ? 1 : colours <= 4 ? 2 : 4
+            let size = colours * cpixelSize + th * ((tw * bits + 7) / 8)
+            if size < best.size { best = (colours, size) }
+        }
+        if colours <= 127 {
+            let size = colours * cpixelSize + runBytes.palette
+            if size < best.size { best = (128 + colours, size) }
+        }
+        return best.kind
+    }
+
+    /// One tile in the sub-encoding `kind` chose by `zrleSubencoding`.
+    @inline(__always)
+    private func appendZRLETile(
+        _ kind: Int, _ tile: [UInt32], width tw: Int, height th: Int, palette: [UInt32],
+        paletteIndex: [UInt32: Int], mode: RFBPixelFormat.CompressedPixel, into data: inout [UInt8]
+    ) {
+        let count = tw * th
+        switch kind {
+        case 1:
+            data.append(1)
+            appendCPixel(tile[0], mode, &data)
+        case 0:
+            data.append(0)
+            for index in 0..<count { appendCPixel(tile[index], mode, &data) }
+        case 128:
+            data.append(128)
+            var index = 0
+            while index < count {
+                let value = tile[index]
+                var end = index + 1
+                while end < count && tile[end] == value { end += 1 }
+                appendCPixel(value, mode, &data)
+                Self.appendRunLength(end - index, &data)
+                index = end
+            }
+        case 2...16:
+            data.append(UInt8(palette.count))
+            for value in palette { appendCPixel(value, mode, &data) }
+            Self.appendPackedPalette(tile, width: tw, height: th, paletteIndex: paletteIndex, into: &data)
+        default:
+            data.append(UInt8(128 + palette.count))
+            for value in palette { appendCPixel(value, mode, &data) }
+            Self.appendPaletteRuns(tile, count: count, paletteIndex: paletteIndex, into: &data)
+        }
+    }
+
+    /// Packed palette indices: 1, 2 or 4 bits per pixel by palette size, each row padded to a byte.
+    @inline(__always)
+    private static func appendPackedPalette(
+        _ tile: [UInt32], width tw: Int, height th: Int, paletteIndex: [UInt32: Int], into data: inout [UInt8]
+    ) {
+        let colours = paletteIndex.count
+        let bits = colours <= 2 ? 1 : colours <= 4 ? 2 : 4
+        for y in 0..<th {
+            var byte: UInt8 = 0
+            var used = 0
+            for x in 0..<tw {
+                byte = byte << UInt8(bits) | UInt8(paletteIndex[tile[y * tw + x]]!)
+                used += bits
+                if used == 8 {
+                    data.append(byte)
+                    byte = 0
+                    used = 0
+                }
+            }
+            if used > 0 { data.append(byte << UInt8(8 - used)) }
+        }
+    }
+
+    /// Palette RLE: a run of one pixel is its index; longer runs set the top bit and add a run length.
+    @inline(__always)
+    private static func appendPaletteRuns(
+        _ tile: [UInt32], count: Int, paletteIndex: [UInt32: Int], into data: inout [UInt8]
+    ) {
+        var index = 0
+        while index < count {
+            let value = tile[index]
+            var end = index + 1
+            while end < count && tile[end] == value { end += 1 }
+            let entry = UInt8(paletteIndex[value]!)
+            if end - index == 1 {
+                data.append(entry)
+            } else {
+                data.append(entry | 0x80)
+                Self.appendRunLength(end - index, &data)
+            }
+            index = end
+        }
     }
 }

@@ -4,13 +4,13 @@ import COpenSSL
 ///
 /// The DES step is OpenSSL's; the only RFB-specific part is the key: the password's first 8 bytes,
 /// zero-padded, each byte bit-reversed (a historical quirk every VNC implementation shares).
-public enum VNCAuthentication {
-    public static let challengeSize = 16
+package enum VNCAuthentication {
+    package static let challengeSize = 16
     /// Only the first 8 bytes of a VNC password count.
-    public static let maxPasswordBytes = 8
+    package static let maxPasswordBytes = 8
 
     /// The DES key RFB derives from a password.
-    public static func key(password: some Collection<UInt8>) -> [UInt8] {
+    package static func key(password: some Collection<UInt8>) -> [UInt8] {
         var key = [UInt8](repeating: 0, count: 8)
         for (index, byte) in password.prefix(maxPasswordBytes).enumerated() {
             var reversed: UInt8 = 0
@@ -21,7 +21,7 @@ public enum VNCAuthentication {
     }
 
     /// The 16-byte response a client with `password` gives to `challenge`.
-    public static func response(challenge: [UInt8], password: some Collection<UInt8>) -> [UInt8] {
+    package static func response(challenge: [UInt8], password: some Collection<UInt8>) -> [UInt8] {
         precondition(challenge.count == challengeSize)
         let key = key(password: password)
         var output = [UInt8](repeating: 0, count: challengeSize)
@@ -42,7 +42,7 @@ public enum VNCAuthentication {
     }
 
     /// Constant-time check of a client's response.
-    public static func verify(response: some Collection<UInt8>, challenge: [UInt8], password: some Collection<UInt8>)
+    package static func verify(response: some Collection<UInt8>, challenge: [UInt8], password: some Collection<UInt8>)
         -> Bool
     {
         let expected = Self.response(challenge: challenge, password: password)

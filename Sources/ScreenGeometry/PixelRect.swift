@@ -2,14 +2,14 @@
 /// `ScreenRect`) and the rectangles RFB carries (`RFBWire`, as `RFBRect`, u16 on the wire) are one type, so
 /// the server hands damage to the encoders without converting, and neither module depends on the other.
 ///
-/// Public because public declarations of `RFBWire` and `Framebuffer` use it.
-public struct PixelRect: Sendable, Equatable, Hashable {
-    public var x: Int
-    public var y: Int
-    public var width: Int
-    public var height: Int
+/// Package access because package declarations of `RFBWire` and `Framebuffer` use it.
+package struct PixelRect: Sendable, Equatable, Hashable {
+    package var x: Int
+    package var y: Int
+    package var width: Int
+    package var height: Int
 
-    public init(x: Int, y: Int, width: Int, height: Int) {
+    package init(x: Int, y: Int, width: Int, height: Int) {
         self.x = x
         self.y = y
         self.width = width

@@ -5,30 +5,30 @@ import Hypervisor
 /// `advance(by:fire:)` walks time forward to each due deadline in order, sets `now` to that
 /// deadline and reports the token, so a periodic timer that re-arms itself inside `fire`
 /// fires again within the same advance when its next deadline is due.
-public final class ManualClock: Scheduler {
-    public private(set) var now: UInt64
+package final class ManualClock: Scheduler {
+    package private(set) var now: UInt64
     private var nextToken: UInt64 = 0
     /// Armed tokens and their deadlines; ties fire in arming order.
     private var armed: [(token: TimerToken, deadline: UInt64)] = []
 
-    public init(now: UInt64 = 0) { self.now = now }
+    package init(now: UInt64 = 0) { self.now = now }
 
-    public func schedule(after nanoseconds: UInt64) -> TimerToken {
+    package func schedule(after nanoseconds: UInt64) -> TimerToken {
         nextToken += 1
         let token = TimerToken(rawValue: nextToken)
         armed.append((token, now &+ nanoseconds))
         return token
     }
 
-    public func cancel(_ token: TimerToken) {
+    package func cancel(_ token: TimerToken) {
         armed.removeAll { $0.token == token }
     }
 
     /// Tokens armed and not yet fired or cancelled.
-    public var armedCount: Int { armed.count }
+    package var armedCount: Int { armed.count }
 
     /// Moves time forward by `nanoseconds`, reporting each timer that comes due.
-    public func advance(by nanoseconds: UInt64, fire: (TimerToken) -> Void) {
+    package func advance(by nanoseconds: UInt64, fire: (TimerToken) -> Void) {
         let target = now &+ nanoseconds
         while let position = nextDue(before: target) {
             let (token, deadline) = armed.remove(at: position)
@@ -49,7 +49,7 @@ public final class ManualClock: Scheduler {
 
 extension ManualClock {
     /// Advances time and feeds every due timer to `platform`, returning the actions produced.
-    public func advance(by nanoseconds: UInt64, platform: Platform) -> [Action] {
+    package func advance(by nanoseconds: UInt64, platform: Platform) -> [Action] {
         var actions: [Action] = []
         advance(by: nanoseconds) { platform.timerFired($0, actions: &actions) }
         return actions

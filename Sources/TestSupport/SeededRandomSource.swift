@@ -1,12 +1,12 @@
 import Hypervisor
 
 /// Deterministic "random" bytes (SplitMix64) so tests can predict resume tokens.
-public final class SeededRandomSource: RandomSource {
+package final class SeededRandomSource: RandomSource {
     private var state: UInt64
 
-    public init(seed: UInt64 = 0x5EED) { state = seed }
+    package init(seed: UInt64 = 0x5EED) { state = seed }
 
-    public func randomBytes(count: Int) -> [UInt8] {
+    package func randomBytes(count: Int) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(max(0, count))
         while bytes.count < count {

@@ -2,7 +2,7 @@ import EventLoop
 import Glibc
 
 /// Runs `body` on a new detached thread (Foundation's Thread would pull Foundation into the tests).
-public func spawnThread(_ body: @escaping @Sendable () -> Void) {
+package func spawnThread(_ body: @escaping @Sendable () -> Void) {
     final class Box: @unchecked Sendable {  // SAFETY: handed to exactly one new thread.
         let body: @Sendable () -> Void
         init(_ body: @escaping @Sendable () -> Void) { self.body = body }
@@ -21,4 +21,4 @@ public func spawnThread(_ body: @escaping @Sendable () -> Void) {
 
 /// A value shared between threads behind a lock: the event loop's pthread-backed lock, which
 /// ThreadSanitizer can see through.
-public typealias Locked = PThreadLocked
+package typealias Locked = PThreadLocked

@@ -4,6 +4,7 @@ import Glibc
 import HubServer
 import HubSystem
 import Logging
+import ModemServer
 import PlatformConfig
 import PlatformConfigLoader
 

@@ -202,6 +202,35 @@ struct ModemSimulatorTests {
         #expect(host.send("AT+CLCC") == "\r\nOK\r\n")
     }
 
+    /// The +CHLD modes the sequence above does not reach: 0 rejects a waiting call, then releases the held ones;
+    /// 2x splits one call out of a multiparty call; 4 transfers; 2 with nothing to swap is refused.
+    @Test func chldRejectSplitTransferAndRefusals() throws {
+        let host = Host()
+        host.send("ATE0")
+        host.send("AT+CMEE=2")
+        host.send("AT+CCWA=1")
+        host.send("ATD111;")
+        _ = try host.modem.remoteAnswer()
+        try host.modem.incomingCall(number: "222")
+        _ = host.take()
+        #expect(host.send("AT+CHLD=0") == "\r\nOK\r\n")
+        #expect(!host.send("AT+CLCC").contains("\"222\""))
+        try host.modem.incomingCall(number: "333")
+        _ = host.take()
+        #expect(host.send("AT+CHLD=2") == "\r\nOK\r\n")
+        #expect(host.send("AT+CHLD=3") == "\r\nOK\r\n")
+        #expect(host.send("AT+CHLD=22") == "\r\nOK\r\n")
+        var list = host.send("AT+CLCC")
+        #expect(list.contains("+CLCC: 1,0,1,0,1") && list.contains("+CLCC: 2,1,0,0,0"), "\(list)")
+        #expect(host.send("AT+CHLD=29") == "\r\n+CME ERROR: not found\r\n")
+        #expect(host.send("AT+CHLD=4") == "\r\nOK\r\n")
+        list = host.send("AT+CLCC")
+        #expect(list == "\r\nOK\r\n", "\(list)")
+        #expect(host.send("AT+CHLD=0") == "\r\n+CME ERROR: operation not allowed\r\n")
+        #expect(host.send("AT+CHLD=2") == "\r\n+CME ERROR: operation not allowed\r\n")
+        #expect(host.send("AT+CHLD=7") == "\r\n+CME ERROR: Incorrect parameters\r\n")
+    }
+
     @Test func textModeSendAndPromptRules() throws {
         let host = Host()
         host.send("ATE0")

@@ -19,7 +19,7 @@ rm -rf "$out/src" && mkdir -p "$out/src"
 for file in "$root"/Sources/ATWire/*.swift "$root"/Sources/Modem/*.swift; do
     sed '/^import ATWire$/d' "$file" > "$out/src/$(basename "$(dirname "$file")")-$(basename "$file")"
 done
-swiftc -sanitize=fuzzer,address -parse-as-library -O -g -module-name ATWireFuzz \
+swiftc -sanitize=fuzzer,address -parse-as-library -O -g -package-name HandsetHub -module-name ATWireFuzz \
     "$out"/src/*.swift "$root/Tools/fuzz/ATWireFuzz.swift" -o "$out/at-fuzz"
 
 "$out/at-fuzz" -max_total_time="$seconds" -max_len=4096 -artifact_prefix="$out/artifacts/" \

@@ -14,7 +14,7 @@ rm -rf "$out/src" && mkdir -p "$out/src"
 for file in "$root"/Sources/Wire/*.swift "$root"/Sources/JSON/*.swift "$root"/Sources/ControlWire/*.swift; do
     sed '/^import Wire$/d; /^import JSON$/d' "$file" > "$out/src/$(basename "$(dirname "$file")")-$(basename "$file")"
 done
-swiftc -sanitize=fuzzer,address -parse-as-library -O -g -module-name ControlWireFuzz \
+swiftc -sanitize=fuzzer,address -parse-as-library -O -g -module-name ControlWireFuzz -package-name HandsetHub \
     "$out"/src/*.swift "$root/Tools/fuzz/ControlWireFuzz.swift" -o "$out/control-fuzz"
 
 "$out/control-fuzz" -max_total_time="$seconds" -max_len=8192 -artifact_prefix="$out/artifacts/" \

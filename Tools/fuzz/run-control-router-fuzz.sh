@@ -50,7 +50,13 @@ for map in "$root"/Sources/CUV/module.modulemap "$root"/Sources/CZlib/module.mod
     "$scratch"/checkouts/swift-crypto/Sources/CCryptoBoringSSLShims/include/module.modulemap; do
     clang_flags+=(-Xcc "-fmodule-map-file=$map" -I "$(dirname "$map")")
 done
-swiftc -sanitize=fuzzer -parse-as-library -g -module-name ControlRouterFuzz -I "$debug/Modules" "${clang_flags[@]}" \
+# The hub's modules declare most of their API with `package` access: the entry point joins the package SwiftPM
+# compiled them in, whose name is the package's identity (its directory's name), read from the build plan.
+package_name="$(python3 -c '
+import re, sys
+match = re.search(r"\"-module-name\",\"HubServer\".*?\"-package-name\",\"([^\"]+)\"", open(sys.argv[1]).read())
+print(match.group(1))' "$scratch/debug.yaml")"
+swiftc -sanitize=fuzzer -parse-as-library -g -module-name ControlRouterFuzz -package-name "$package_name" -I "$debug/Modules" "${clang_flags[@]}" \
     "$root/Tools/fuzz/ControlRouterFuzz.swift" "${objects[@]}" $(pkg-config --libs libuv zlib libcrypto) -lstdc++ \
     -o "$out/control-router-fuzz"
 

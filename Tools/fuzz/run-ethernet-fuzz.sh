@@ -20,7 +20,7 @@ rm -rf "$out/src" && mkdir -p "$out/src"
 for file in "$root"/Sources/Wire/*.swift "$root"/Sources/EthernetWire/*.swift; do
     sed '/^import Wire$/d' "$file" > "$out/src/$(basename "$(dirname "$file")")-$(basename "$file")"
 done
-swiftc -sanitize=fuzzer,address -parse-as-library -O -g -module-name EthernetWireFuzz \
+swiftc -sanitize=fuzzer,address -parse-as-library -O -g -module-name EthernetWireFuzz -package-name HandsetHub \
     "$out"/src/*.swift "$root/Tools/fuzz/EthernetWireFuzz.swift" -o "$out/ethernet-fuzz"
 
 "$out/ethernet-fuzz" -max_total_time="$seconds" -max_len=4096 -artifact_prefix="$out/artifacts/" \

@@ -16,7 +16,7 @@ rm -rf "$out/src" && mkdir -p "$out/src"
 for file in "$root"/Sources/Wire/*.swift "$root"/Sources/GuestWire/*.swift; do
     sed '/^import Wire$/d' "$file" > "$out/src/$(basename "$(dirname "$file")")-$(basename "$file")"
 done
-swiftc -sanitize=fuzzer,address -parse-as-library -O -g -module-name GuestWireFuzz \
+swiftc -sanitize=fuzzer,address -parse-as-library -O -g -module-name GuestWireFuzz -package-name HandsetHub \
     "$out"/src/*.swift "$root/Tools/fuzz/GuestWireFuzz.swift" -o "$out/guest-fuzz"
 
 "$out/guest-fuzz" -max_total_time="$seconds" -max_len=8192 -artifact_prefix="$out/artifacts/" \

@@ -18,7 +18,7 @@ PY
 
 rm -rf "$out/src" && mkdir -p "$out/src"
 for file in "$root"/Sources/JSON/*.swift; do cp "$file" "$out/src/"; done
-swiftc -sanitize=fuzzer,address -parse-as-library -O -g -module-name JSONFuzz \
+swiftc -sanitize=fuzzer,address -parse-as-library -O -g -module-name JSONFuzz -package-name HandsetHub \
     "$out"/src/*.swift "$root/Tools/fuzz/JSONFuzz.swift" -o "$out/json-fuzz"
 
 "$out/json-fuzz" -max_total_time="$seconds" -max_len=16384 -artifact_prefix="$out/artifacts/" \

@@ -13,3 +13,9 @@ except Exception:  # pragma: no cover
 
 if not _installed:
     pytest_plugins = ["handsethub.pytest_plugin"]
+
+
+def pytest_configure(config):
+    # Tools/hub test runs the suite on two pytest-xdist workers (-n 2 -m "not serial"), then these tests alone.
+    config.addinivalue_line("markers", "serial: asserts a wall-clock bound that a test running beside it on the "
+                            "other xdist worker can break; Tools/hub test runs these after the parallel run, alone")

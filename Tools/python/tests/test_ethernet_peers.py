@@ -22,8 +22,9 @@ TAG = f"{os.getpid() % 10000}"
 NS_A, NS_B, NS_V = f"ethA{TAG}", f"ethB{TAG}", f"ethV{TAG}"
 TAP_A, TAP_B = f"htapA{TAG}", f"htapB{TAG}"
 VETH_HOST, VETH_NS = f"hvh{TAG}", f"hvn{TAG}"
-# A 10.x pair unlikely to clash with the host's own networks.
-UNDERLAY_HOST, UNDERLAY_NS = "10.231.0.1", "10.231.0.2"
+# A 10.x pair unlikely to clash with the host's own networks, and one per test process: the veth's address lives
+# in the root namespace, so parallel runs (pytest-xdist workers each set this module's fixture up) must not share it.
+UNDERLAY_HOST, UNDERLAY_NS = f"10.231.{os.getpid() % 250}.1", f"10.231.{os.getpid() % 250}.2"
 
 CONFIG = f"""
 platform: {{name: ethernet-peers}}

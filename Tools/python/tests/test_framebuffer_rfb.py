@@ -7,6 +7,7 @@ client connected at the same time. Hostile RFB input is sent from raw sockets.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import struct
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from handsethub.guest import FramebufferChannel, GuestClient, bgrx
+from handsethub.pytest_plugin import find_hubd
 
 pytest.importorskip("PIL")
 from PIL import Image  # noqa: E402
@@ -144,8 +146,18 @@ def wait_for(predicate, timeout: float = 10.0) -> bool:
     return False
 
 
+def reference_without_heartbeats() -> str:
+    """The reference handset without the RTOS's heartbeat: this test's guests send no HEARTBEAT, and between
+    their frames it starts viewers and vncdotool, which on a loaded machine (pytest -n 2) takes longer than the
+    3 x heartbeatMs of silence after which the hub closes a session (Protocols/guest.md §5.4, WELCOME)."""
+    text = subprocess.run([str(find_hubd()), "--print-default-config"], capture_output=True, text=True,
+                          check=True, timeout=10).stdout
+    assert "heartbeatMs:" in text
+    return re.sub(r"\n *heartbeatMs: \d+", "", text)
+
+
 def test_vnc_clients_see_guests_and_type_to_focus_with_preemption(hubd, tmp_path):
-    hub = hubd()
+    hub = hubd(config=reference_without_heartbeats())
     port = rfb_port(hub)
     endpoint = guest_endpoint(hub)
     linux = GuestClient.connect(endpoint, "linux", "linux-dev-secret")

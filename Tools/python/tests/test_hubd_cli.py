@@ -10,6 +10,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from handsethub.pytest_plugin import find_hubd, start_hub
 
 REPO = next(p for p in Path(__file__).resolve().parents if (p / "Package.swift").exists())
@@ -45,6 +47,7 @@ def test_every_shipped_example_configuration_loads():
         assert result.returncode == 0, f"{example.name}: {result.stderr}"
 
 
+@pytest.mark.serial  # asserts the exit within a second
 def test_sigterm_with_ten_clients_connected_exits_0_within_a_second(tmp_path):
     hub = start_hub(tmp_path)
     try:

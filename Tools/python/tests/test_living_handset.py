@@ -78,6 +78,7 @@ def test_incoming_call_answer_over_rfb_hang_up_and_home_returns(hubd):
     assert hub.call("fb.layers")["preemptedBy"] is None
 
 
+@pytest.mark.serial  # asserts linux re-attaches within a second
 def test_killing_linux_mid_call_leaves_the_call_up_and_linux_gets_its_queued_messages(hubd):
     hub = hubd(config=living_config())
     wait_running(hub)

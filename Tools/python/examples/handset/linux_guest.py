@@ -3,12 +3,18 @@
 It draws a home screen in the apps region, answers the keypad (digits build a number, CALL asks the RTOS to
 dial it, CLEAR deletes), learns about incoming calls from the RTOS's interrupt and message, asks the secure
 partition to sign a message (the key never leaves the secure partition), and sends its log lines to the
-management partition."""
+management partition. With `HANDSET_LAN_IP` in its environment (the launch section's `environment`) it is also an
+IPv4 host on `lan0` (lan.py): it answers ARP and ping, and `ping:ADDRESS[:COUNT]` on its management link pings."""
 
 from __future__ import annotations
 
+import os
+
 from common import Heartbeat, attach, link_ids, log, text_pixels
 from handsethub.guest import FramebufferChannel
+from lan import LanHost
+
+LAN_CHANNEL = 5
 
 HOME_BG, HOME_FG, TILE = 0x203040, 0xFFFFFF, 0x4060A0
 APPS_TOP = 40
@@ -23,9 +29,21 @@ class Linux:
         self.number = ""
         self.frame = 0
         self.messages = 0
+        self.lan = self.open_lan(os.environ.get("HANDSET_LAN_IP"))
         log(f"linux attached as session {self.guest.welcome['session_id']}")
         self.draw_home()
         self.request_signature(b"boot ok")
+
+    def open_lan(self, address: str | None) -> LanHost | None:
+        if not address:
+            return None
+        opened = self.guest.request("CHANNEL_OPEN", {"device": "lan0", "options": b""}, channel=LAN_CHANNEL)
+        if opened.type != "CHANNEL_OPENED":
+            log(f"lan0: cannot open: {opened.type} {opened.fields}")
+            return None
+        log(f"lan0: {address}")
+        return LanHost(address, lambda frame: self.guest.post("CHANNEL_DATA", {"data": frame}, channel=LAN_CHANNEL),
+                       self.tell_mgmt)
 
     def tell_mgmt(self, line: str) -> None:
         log(line)
@@ -69,10 +87,14 @@ class Linux:
     def run(self) -> None:
         while True:
             self.beat.tick()
-            frame = self.guest.receive(timeout=0.1)
+            if self.lan:
+                self.lan.tick()
+            frame = self.guest.receive(timeout=0.05 if self.lan and self.lan.ping else 0.1)
             if frame is None:
                 continue
-            if frame.type == "CHANNEL_DATA" and frame.channel == self.fb.channel:
+            if frame.type == "CHANNEL_DATA" and frame.channel == LAN_CHANNEL and self.lan:
+                self.lan.feed(bytes(frame.fields["data"]))
+            elif frame.type == "CHANNEL_DATA" and frame.channel == self.fb.channel:
                 event = FramebufferChannel.decode_event(bytes(frame.fields["data"]))
                 if event.get("event") == "key" and event.get("down"):
                     self.on_key(str(event.get("key")))
@@ -83,6 +105,12 @@ class Linux:
                 log(f"msg {fields['sender']} #{fields['message_id']}: {payload}")
                 if payload.startswith("sig:"):
                     self.tell_mgmt(f"secure signed our message: {payload[4:20]}...")
+                elif payload.startswith("ping:") and self.lan:
+                    target, _, count = payload[5:].partition(":")
+                    try:
+                        self.lan.start_ping(target, int(count) if count.isdigit() and 0 < int(count) <= 100 else 3)
+                    except ValueError as error:
+                        self.tell_mgmt(f"ping: {error}")
                 self.guest.ack(fields["link"], fields["message_id"])
             elif frame.type == "IRQ":
                 log(f"irq {frame.fields['line']}" + (" (rtos: incoming call)" if frame.fields["line"] == 2 else ""))

@@ -1,0 +1,251 @@
+import ControlWire
+import DeviceKit
+import EventLoop
+import Framebuffer
+import FramebufferWire
+import GuestWire
+import JSON
+import PlatformConfig
+import RFBWire
+
+/// The framebuffer family: one `FramebufferScreen` per configured framebuffer (`Protocols/framebuffer.md`), its
+/// control methods (`FramebufferMethods.swift`) and the family's `fb.wait`s (`FramebufferWaits.swift`).
+package final class FramebufferDevice: HubDevice {
+    package let familyName = "framebuffer"
+    package private(set) var screens: [FramebufferScreen] = []
+    /// Set by `start`; the hub outlives its devices.
+    private(set) weak var host: (any DeviceHost)?
+    /// The family's pending `fb.wait`s, under the kit's one limit (`controlMaxWaiters`); set by `start`.
+    private(set) var waits: DeferredWaits<FramebufferWait>!
+
+    package init() {}
+
+    package func start(host: any DeviceHost) throws(HubStartError) {
+        self.host = host
+        let waits: DeferredWaits<FramebufferWait> = host.makeWaits()
+        self.waits = waits
+        for (index, config) in host.configuration.devices.framebuffers.enumerated() {
+            let screen = FramebufferScreen(config: config, host: host, waits: waits)
+            screens.append(screen)
+            try screen.start(entry: "devices.framebuffers[\(index)]")
+        }
+        host.register(methods)
+    }
+
+    package func stop() {
+        for screen in screens { screen.stop() }
+        waits?.finishAll(.error(.unavailable("the hub is shutting down")))
+        waits?.close()
+    }
+
+    package var channelDeviceNames: [String] { screens.map(\.name) }
+
+    package func openChannel(device: String, options: ArraySlice<UInt8>, endpoint: any GuestChannelEndpoint)
+        -> Result<any GuestChannel, GuestChannelRefusal>
+    {
+        guard let screen = screen(named: device) else {
+            return .failure(GuestChannelRefusal(code: .noSuchDevice, reason: "no framebuffer \(device)"))
+        }
+        return screen.openChannel(endpoint: endpoint)
+    }
+
+    package var limitsJSON: JSON {
+        .object(
+            JSONObject(
+                screens.map { screen in
+                    (
+                        screen.name,
+                        [
+                            "maxViewers": .int(Int64(screen.config.maxViewers)),
+                            "maxCutTextBytes": .int(Int64(screen.config.maxCutTextBytes)),
+                            "maxChannelData": .int(Int64(FramebufferScreen.maxChannelData)),
+                            "refreshHz": .int(Int64(screen.config.refreshHz)),
+                        ] as JSON
+                    )
+                }))
+    }
+
+    package func partitionDetached(_ partition: String) {
+        for screen in screens { screen.partitionDetached(partition) }
+    }
+
+    package func screen(named name: String) -> FramebufferScreen? { screens.first { $0.name == name } }
+}
+
+/// One framebuffer on the hub: the compositor, the RFB listeners and viewers, the guests' drawing
+/// channels (`FramebufferAttachments.swift`), input routing and frame pacing (`Protocols/framebuffer.md`).
+///
+/// Updates flow by pull: drawing records screen changes; a pump (once per loop pass with changes) fans
+/// them out to each viewer's pending damage, and sends an update to each viewer that asked for one and
+/// whose write queue has room. A slow viewer's damage keeps coalescing, so it gets fewer, larger
+/// updates and never holds the others back.
+package final class FramebufferScreen {
+    package static let maxChannelData = 1 << 20
+    /// A viewer gets its next update only once its write queue is below this.
+    package static let viewerQueueLimit = 256 * 1024
+
+    package let config: FramebufferConfig
+    unowned let host: any DeviceHost
+    /// The family's `fb.wait`s; this screen resolves those on its own region when it changes.
+    let waits: DeferredWaits<FramebufferWait>
+    package var compositor: Compositor
+    var listeners: [any StreamListener] = []
+    /// Admission of this framebuffer's RFB listeners (`DeviceKit`'s `AdmissionGate`); set in `start`.
+    package internal(set) var gate: AdmissionGate!
+    package internal(set) var boundEndpoints: [Endpoint] = []
+    package internal(set) var viewers: [UInt64: RFBViewer] = [:]
+    var nextViewerID: UInt64 = 1
+    /// The open drawing channel of each partition.
+    package internal(set) var channels: [String: FramebufferGuestChannel] = [:]
+    private var pumpTimer: Timer?
+    private var pumpScheduled = false
+    private var frameTimer: Timer?
+    /// Frames guests finished and still await FRAME_DONE, by partition.
+    var pendingFrames: [String: UInt32] = [:]
+    private var lastFrameDone: [String: UInt64] = [:]
+    package internal(set) var counters = FramebufferCounters()
+    /// Raw/Hextile rectangles encoded for one viewer, reused for the others (same picture, same format).
+    let rectCache = RFBRectCache()
+    private(set) var stopped = false
+
+    package var name: String { config.name }
+
+    init(config: FramebufferConfig, host: any DeviceHost, waits: DeferredWaits<FramebufferWait>) {
+        self.config = config
+        self.host = host
+        self.waits = waits
+        compositor = Compositor(
+            width: config.width, height: config.height,
+            regions: config.layout.map {
+                LayoutRegion(
+                    name: $0.name, owner: $0.owner,
+                    rect: ScreenRect(x: $0.x, y: $0.y, width: $0.width, height: $0.height),
+                    z: $0.z)
+            },
+            preemptors: Set(config.preemptors), defaultFocus: config.defaultFocus)
+    }
+
+    func start(entry: String) throws(HubStartError) {
+        do {
+            pumpTimer = try Timer(loop: host.loop)
+            frameTimer = try Timer(loop: host.loop)
+        } catch {
+            throw .loop(error)
+        }
+        try openListeners(entry: entry)
+    }
+
+    func stop() {
+        stopped = true
+        for listener in listeners { listener.close() }
+        for viewer in Array(viewers.values) { viewer.close(reason: "hub shutting down") }
+        pumpTimer?.close()
+        frameTimer?.close()
+    }
+
+    // MARK: Pump
+
+    /// Arranges one pump at the next loop pass (many drawing commands in one read share it).
+    func schedulePump() {
+        guard !pumpScheduled, !stopped else { return }
+        pumpScheduled = true
+        pumpTimer?.start(afterMilliseconds: 0) { [unowned self] in
+            self.pumpScheduled = false
+            self.pump()
+        }
+    }
+
+    func pump() {
+        let changes = compositor.takeChanges()
+        if !changes.isEmpty {
+            for viewer in viewers.values { viewer.add(changes) }
+            resolveWaits(changes)
+        }
+        for viewer in viewers.values { viewer.sendUpdateIfReady() }
+        answerFrames()
+    }
+
+    // MARK: Frames
+
+    func frameFinished(by partition: String, number: UInt32) {
+        pendingFrames[partition] = number
+        schedulePump()
+    }
+
+    /// FRAME_DONE once the frame is composed and offered, at most `refreshHz` times a second per guest.
+    private func answerFrames() {
+        guard !pendingFrames.isEmpty else { return }
+        let now = MonotonicClock.nanoseconds()
+        let interval: UInt64 = config.refreshHz > 0 ? 1_000_000_000 / UInt64(config.refreshHz) : 0
+        var earliest: UInt64?
+        for (partition, number) in pendingFrames {
+            let last = lastFrameDone[partition] ?? 0
+            if interval == 0 || now >= last + interval {
+                pendingFrames[partition] = nil
+                lastFrameDone[partition] = now
+                counters.framesDone += 1
+                channels[partition]?.send(.frameDone(number))
+                if let line = config.frameDoneLine { raise(line, on: partition) }
+            } else {
+                let due = last + interval - now
+                earliest = min(earliest ?? due, due)
+            }
+        }
+        if let earliest {
+            frameTimer?.start(afterMilliseconds: max(1, earliest / 1_000_000)) { [unowned self] in self.answerFrames() }
+        }
+    }
+
+    func raise(_ line: Int, on partition: String) {
+        host.raiseInterrupt(from: name, to: partition, line: line)
+    }
+
+    func partitionDetached(_ partition: String) {
+        apply(compositor.partitionDetached(partition))
+    }
+
+    /// Publishes ownership changes and tells the guests concerned.
+    func apply(_ changes: [OwnershipChange]) {
+        for change in changes {
+            switch change {
+            case .focus(let from, let to):
+                host.publish(
+                    "fb.focus", partition: to, device: name,
+                    data: ["from": from.map(JSON.string) ?? .null, "to": to.map(JSON.string) ?? .null])
+                if let from { channels[from]?.send(.focus(false)) }
+                if let to { channels[to]?.send(.focus(true)) }
+            case .preempted(let by):
+                host.publish("fb.preempted", partition: by, device: name, data: [:])
+                for channel in channels.values { channel.send(.preemption(by: by)) }
+            case .released(let by):
+                host.publish("fb.released", partition: by, device: name, data: [:])
+                for channel in channels.values { channel.send(.preemption(by: "")) }
+            }
+        }
+        schedulePump()
+    }
+
+    // MARK: Input
+
+    /// Sends a key to the partition with focus (channel event, then its input line).
+    @discardableResult
+    func deliverKey(_ key: KeypadKey, down: Bool, keysym: UInt32) -> String? {
+        deliverInput(.key(code: key.rawValue, down: down, keysym: keysym)) { $0.keysDelivered += 1 }
+    }
+
+    @discardableResult
+    func deliverTouch(_ action: TouchAction, x: Int, y: Int) -> String? {
+        deliverInput(.touch(action: action.rawValue, x: x, y: y)) { $0.touchesDelivered += 1 }
+    }
+
+    private func deliverInput(_ event: FramebufferHubEvent, count: (inout FramebufferCounters) -> Void) -> String? {
+        guard let focus = compositor.focus, let channel = channels[focus], channel.endpoint.isOpen else {
+            counters.inputDropped += 1
+            return nil
+        }
+        channel.send(event)
+        count(&counters)
+        if let line = config.inputLine { raise(line, on: focus) }
+        return focus
+    }
+}

@@ -1,0 +1,51 @@
+import JSON
+import ManagementWire
+import PlatformConfig
+
+/// A refused command: one of the codes of `Protocols/management.md` §4 and a sentence for people.
+package struct ManagementRefusal: Error, Equatable, Sendable {
+    package var code: String
+    package var detail: String
+
+    package init(_ code: String, _ detail: String) {
+        self.code = code
+        self.detail = detail
+    }
+}
+
+/// A command that passed every check of `Protocols/management.md` §4: signed by enough of its authority's
+/// current keys, unexpired, fresh, and within the authority's grants. In the hub only the verifier makes one;
+/// the initializer is `package` so an executor's tests can.
+package struct VerifiedCommand: Sendable {
+    /// The command as signed.
+    package let command: ManagementCommand
+    /// Whether the authority may install older software (`rollback_refused` is the executor's to decide).
+    package let mayDowngrade: Bool
+    /// Where it came from: `control` or `guest:PARTITION` (the relay).
+    package let source: String
+
+    package init(command: ManagementCommand, mayDowngrade: Bool, source: String) {
+        self.command = command
+        self.mayDowngrade = mayDowngrade
+        self.source = source
+    }
+}
+
+/// Carries out verified commands. The hub's software-slot engine implements the operations on partitions;
+/// `rotateKeys` is the verifier's own and never reaches an executor.
+package protocol ManagementOperationExecutor: AnyObject {
+    func execute(_ command: VerifiedCommand) -> Result<JSON, ManagementRefusal>
+}
+
+/// The executor used while no engine is plugged in: refuses every partition operation with
+/// `operation_unavailable`, so a verified command is never silently dropped.
+package final class UnavailableOperationExecutor: ManagementOperationExecutor {
+    package init() {}
+
+    package func execute(_ command: VerifiedCommand) -> Result<JSON, ManagementRefusal> {
+        .failure(
+            ManagementRefusal(
+                "operation_unavailable",
+                "this hub has no engine for '\(command.command.operation)' (Protocols/management.md §3)"))
+    }
+}

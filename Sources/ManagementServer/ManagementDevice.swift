@@ -1,0 +1,202 @@
+import DeviceKit
+import HubSystem
+import JSON
+import Management
+import ManagementWire
+import PlatformConfig
+
+/// The management plane's glue (`Protocols/management.md`): verifies submitted commands, keeps the trusted
+/// state and the audit log in `hub.stateDirectory`, hands verified commands to the executor, and serves the
+/// `mgmt.*` methods. Commands from the control API and from the `mgmt` partition's relay both arrive at
+/// `submit`, so both pass exactly the same checks.
+package final class ManagementDevice: HubDevice {
+    package let familyName = "management"
+    /// Carries out verified partition operations; the software-slot engine replaces the default, which refuses
+    /// them with `operation_unavailable`.
+    package var executor: any ManagementOperationExecutor = UnavailableOperationExecutor()
+    private(set) var verifier: ManagementVerifier
+    private(set) var audit: ManagementAuditLog
+    let store: ManagementStore?
+    let counters = ManagementCounters()
+    weak var host: (any DeviceHost)?
+    private(set) var waits: DeferredWaits<ManagementWait>?
+    let config: ManagementConfig
+
+    /// Loads the trusted state and the audit log; a state file that exists but cannot be read stops the hub
+    /// (`Protocols/management.md` §5: forgetting counters would re-open replays).
+    package init(configuration: PlatformConfiguration) throws(HubStartError) {
+        config = configuration.management
+        store = configuration.hub.stateDirectory.map { ManagementStore(directory: $0 + "/management") }
+        var trust: ManagementTrust? = nil
+        var log = ManagementAuditLog(capacity: configuration.management.auditMaxEntries)
+        if let store {
+            do throws(ManagementStoreError) {
+                try store.prepare()
+                trust = try store.loadTrust()
+                if let loaded = try store.loadAudit(capacity: configuration.management.auditMaxEntries) { log = loaded }
+            } catch {
+                throw .device("hub.stateDirectory: management state in \(store.directory): \(error.description)")
+            }
+        }
+        verifier = ManagementVerifier(config: configuration.management, persisted: trust)
+        audit = log
+    }
+
+    package func start(host: any DeviceHost) throws(HubStartError) {
+        self.host = host
+        waits = host.makeWaits()
+        host.register(methods)
+    }
+
+    package func stop() {
+        waits?.finishAll(.error(.unavailable("the hub is shutting down")))
+        waits?.close()
+    }
+
+    package var limitsJSON: JSON {
+        [
+            "auditMaxEntries": .int(Int64(config.auditMaxEntries)),
+            "maxEnvelopeBytes": .int(Int64(ManagementCodec.maxEnvelopeBytes)),
+        ]
+    }
+
+    /// Verifies and runs one envelope from `source` (`control` or `guest:PARTITION`), audits it and publishes
+    /// `mgmt.accepted` or `mgmt.refused`. The answer is the operation's result or the refusal.
+    package func submit(_ bytes: ArraySlice<UInt8>, source: String) -> Result<JSON, ManagementRefusal> {
+        let nowMs = (host?.wallClockNanos ?? 0) / 1_000_000
+        let envelope: ManagementEnvelope
+        do {
+            envelope = try ManagementCodec.decodeEnvelope(bytes)
+        } catch {
+            let refusal = ManagementRefusal("bad_envelope", "\(error.kind): \(error.detail)")
+            record(nil, source: source, nowMs: nowMs, result: .failure(refusal))
+            return .failure(refusal)
+        }
+        let result = verifyAndRun(envelope, source: source, nowMs: nowMs)
+        record(envelope.body, source: source, nowMs: nowMs, result: result)
+        return result
+    }
+
+    /// Audits and answers a submission refused before its bytes could be read (too long to decode).
+    func refuseUnread(_ refusal: ManagementRefusal, source: String) -> ManagementRefusal {
+        record(nil, source: source, nowMs: (host?.wallClockNanos ?? 0) / 1_000_000, result: .failure(refusal))
+        return refusal
+    }
+
+    private func verifyAndRun(_ envelope: ManagementEnvelope, source: String, nowMs: UInt64) -> Result<
+        JSON, ManagementRefusal
+    > {
+        let verified: VerifiedCommand
+        switch verifier.verify(envelope, nowMs: nowMs, source: source) {
+        case .failure(let refusal): return .failure(refusal)
+        case .success(let command): verified = command
+        }
+        var rotation: (keys: [String], threshold: Int)? = nil
+        if verified.command.operation == "rotateKeys" {
+            switch ManagementVerifier.rotation(of: verified.command) {
+            case .failure(let refusal): return .failure(refusal)
+            case .success(let keys): rotation = keys
+            }
+        }
+        var next = verifier
+        next.accept(verified, rotation: rotation)
+        if let store {
+            do throws(ManagementStoreError) {
+                try store.saveTrust(next.trust)
+            } catch {
+                return .failure(ManagementRefusal("state_unwritable", error.description))
+            }
+        }
+        verifier = next
+        if let rotation {
+            return .success(["keys": .int(Int64(rotation.keys.count)), "threshold": .int(Int64(rotation.threshold))])
+        }
+        return executor.execute(verified)
+    }
+
+    private func record(
+        _ command: ManagementCommand?, source: String, nowMs: UInt64, result: Result<JSON, ManagementRefusal>
+    ) {
+        let code: String
+        let detail: String
+        switch result {
+        case .success: (code, detail) = ("accepted", "")
+        case .failure(let refusal): (code, detail) = (refusal.code, refusal.detail)
+        }
+        counters.count(code)
+        audit.append(
+            AuditEntry(
+                timeMs: nowMs, source: source, authority: command?.authority ?? "",
+                operation: command?.operation ?? "", target: command?.target ?? "", counter: command?.counter ?? 0,
+                result: code, detail: detail))
+        if let store {
+            do throws(ManagementStoreError) {
+                try store.saveAudit(audit)
+            } catch {
+                counters.auditWriteFailures += 1
+                host?.logger.error("management audit log not written: \(error.description)")
+            }
+        }
+        guard let entry = audit.entries.last else { return }
+        host?.publish(code == "accepted" ? "mgmt.accepted" : "mgmt.refused", data: entry.json)
+        resolveWaits(entry)
+    }
+}
+
+/// The files of `Protocols/management.md` §5 under `hub.stateDirectory`/`management`, each replaced atomically.
+struct ManagementStore {
+    let directory: String
+    /// A state file larger than this is not ours (the audit log at its largest is far smaller).
+    static let maxFileBytes = 64 << 20
+
+    var trustPath: String { directory + "/trust.json" }
+    var auditPath: String { directory + "/audit.json" }
+
+    func prepare() throws(ManagementStoreError) {
+        do { try Files.makeDirectories(directory) } catch { throw ManagementStoreError(error.description) }
+    }
+
+    func loadTrust() throws(ManagementStoreError) -> ManagementTrust? {
+        guard let json = try read(trustPath) else { return nil }
+        guard let trust = ManagementTrust(json: json) else {
+            throw ManagementStoreError("\(trustPath) is not a trust state")
+        }
+        return trust
+    }
+
+    func loadAudit(capacity: Int) throws(ManagementStoreError) -> ManagementAuditLog? {
+        guard let json = try read(auditPath) else { return nil }
+        guard let log = ManagementAuditLog(json: json, capacity: capacity) else {
+            throw ManagementStoreError("\(auditPath) is not an audit log")
+        }
+        return log
+    }
+
+    func saveTrust(_ trust: ManagementTrust) throws(ManagementStoreError) {
+        try write(trustPath, trust.json)
+    }
+
+    func saveAudit(_ log: ManagementAuditLog) throws(ManagementStoreError) {
+        try write(auditPath, log.json)
+    }
+
+    private func read(_ path: String) throws(ManagementStoreError) -> JSON? {
+        let bytes: [UInt8]?
+        do { bytes = try Files.readWhole(path, limit: Self.maxFileBytes) } catch {
+            throw ManagementStoreError(error.description)
+        }
+        guard let bytes else { return nil }
+        do { return try JSON.parse(bytes) } catch { throw ManagementStoreError("\(path): \(error)") }
+    }
+
+    private func write(_ path: String, _ json: JSON) throws(ManagementStoreError) {
+        do { try Files.writeAtomically(path, json.serializedBytes()) } catch {
+            throw ManagementStoreError(error.description)
+        }
+    }
+}
+
+struct ManagementStoreError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

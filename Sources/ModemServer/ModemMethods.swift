@@ -1,0 +1,401 @@
+import ATWire
+import ControlWire
+import DeviceKit
+import HubSystem
+import JSON
+import Modem
+
+/// The `modem.*` control methods (`Protocols/control.md` §14): the table the device registers, then one named
+/// handler per method. Parameters are read through `ControlParams`, every number range-checked before use.
+extension ModemDevice {
+    /// Every method of the family, registered by `start(host:)`: `modem.list`, the network side (§14.2 to
+    /// §14.12, one handler for the built-in and the remote backend), `modem.trace` and `modem.wait`.
+    var methods: [ControlMethod] {
+        [
+            ControlMethod("modem.list", summary: "The modems, their backends and openers") {
+                [unowned self] call throws(ControlError) in try self.modemList(call)
+            }
+        ]
+            + ModemNetworkControl.methods.map { method in
+                ControlMethod("modem.\(method.name)", summary: method.summary) {
+                    [unowned self] call throws(ControlError) in try self.modemNetwork(method.name, call)
+                }
+            }
+            + [
+                ControlMethod("modem.trace", summary: "The AT conversation, line by line in both directions") {
+                    [unowned self] call throws(ControlError) in try self.modemTrace(call)
+                },
+                ControlMethod(
+                    "modem.wait", summary: "Answer when a call reaches a state, an SMS is sent or an AT line matches"
+                ) { [unowned self] call throws(ControlError) in try self.modemWait(call) },
+            ]
+    }
+
+    /// `modem.list {}`.
+    func modemList(_ call: ControlCall) throws(ControlError) -> ControlReply {
+        _ = try ControlParams(call.params, allowed: [])
+        return .result(["modems": .array(allInstances.map(\.listJSON))])
+    }
+
+    /// `modem.<name> {modem?, …}`: the network side, run on the built-in simulator or forwarded to the remote
+    /// one (Protocols/modem.md §6.1).
+    func modemNetwork(_ name: String, _ call: ControlCall) throws(ControlError) -> ControlReply {
+        let selector: String?
+        switch call.params?["modem"] {
+        case nil, .null?: selector = nil
+        case .string(let value)?: selector = value
+        default: throw ControlError.invalidParams(param: "modem", expected: "a modem name")
+        }
+        let modemName = selector ?? allInstances.first?.config.name ?? ""
+        guard let modem = instances[modemName] else { throw ControlError.notFound("modem", name: modemName) }
+        // `status` also tells which modem and how many URCs the hub saw (the hub's own count).
+        let finish: (JSONObject) -> JSONObject = { result in
+            guard name == "status" else { return result }
+            var decorated: JSONObject = ["modem": .string(modem.config.name)]
+            for key in result.keys { decorated[key] = result[key] }
+            decorated["urcs"] = .uint(modem.urcCount)
+            return decorated
+        }
+        guard let simulator = modem.simulator else { return try modem.forward(name, call, finish: finish) }
+        defer { modem.pump() }
+        guard case .object(let result) = try ModemNetworkControl.perform(name, call.params, simulator: simulator)
+        else { return .result([:]) }
+        return .result(.object(finish(result)))
+    }
+
+    /// `modem.trace {modem?, since?, limit?}`.
+    func modemTrace(_ call: ControlCall) throws(ControlError) -> ControlReply {
+        let params = try ControlParams(call.params, allowed: ["modem", "since", "limit"])
+        let modem = try instance(params)
+        let since = try params.optionalUInt64("since") ?? 0
+        let limit = Int(try params.optionalInt("limit", in: 1...Int64(modem.trace.capacity)) ?? 200)
+        let lines = modem.trace.entries.filter { $0.seq > since }.suffix(limit).map(ModemInstance.json)
+        return .result(["lines": .array(Array(lines)), "lastSeq": .uint(modem.trace.lastSeq)])
+    }
+
+    // MARK: Parameters
+
+    /// The modem `modem` names, or the first one.
+    func instance(_ params: ControlParams) throws(ControlError) -> ModemInstance {
+        let name = try params.optionalString("modem") ?? allInstances.first?.config.name ?? ""
+        guard let instance = instances[name] else { throw ControlError.notFound("modem", name: name) }
+        return instance
+    }
+}
+
+/// The network side of the built-in simulator as control methods, shared by the hub (for a built-in
+/// backend, as `modem.<method>`) and `hubd modem-sim` (which serves them over the framed link's control
+/// frames, so a hub with a remote backend forwards them unchanged; Protocols/modem.md §6.1).
+enum ModemNetworkControl {
+    /// Method names without the `modem.` prefix, with their summaries.
+    static let methods: [(name: String, summary: String)] = [
+        ("status", "Registration, operator, signal, SIM, radio and calls of a modem"),
+        ("calls", "The modem's current calls"),
+        ("call.incoming", "A call arrives from the network"),
+        ("call.answer", "The remote party answers the guest's outgoing call"),
+        ("call.busy", "The remote party is busy: the guest's outgoing call ends with BUSY"),
+        ("call.reject", "The remote party rejects the guest's outgoing call (NO CARRIER)"),
+        ("call.hangup", "The remote party hangs up a call (NO CARRIER)"),
+        ("sms.deliver", "Deliver an SMS from the network: text (split as needed) or PDUs"),
+        ("sms.sent", "Every SMS the guest sent, decoded; multi-part messages joined"),
+        ("signal", "Set the signal strength the modem reports"),
+        ("registration", "Set the registration the network grants"),
+        ("operator", "Change the serving operator's names"),
+        ("network", "Lose or regain the network"),
+    ]
+    static let names = Set(methods.map(\.name))
+
+    static func mapped(_ error: ModemNetworkError) -> ControlError {
+        switch error.kind {
+        case .notFound: ControlError.conflict(error.description, reason: "no_such_call")
+        case .wrongState: ControlError.conflict(error.description, reason: "wrong_state")
+        case .invalid:
+            ControlError.invalidParams(param: "params", expected: "valid values", detail: error.description)
+        case .unavailable: ControlError.conflict(error.description, reason: "not_registered")
+        case .storageFull: ControlError.conflict(error.description, reason: "storage_full")
+        }
+    }
+
+    static func callsJSON(_ simulator: ModemSimulator) -> JSON {
+        .array(simulator.currentCalls.map { .object(callJSON($0)) })
+    }
+
+    /// Runs `method` on `simulator`. `params` may carry `modem` (the hub's selector), which is ignored here.
+    static func perform(_ method: String, _ raw: JSON?, simulator: ModemSimulator) throws(ControlError) -> JSON {
+        switch method {
+        case "status": return try status(raw, simulator)
+        case "calls": return try calls(raw, simulator)
+        case "call.incoming": return try incomingCall(raw, simulator)
+        case "call.answer", "call.busy", "call.reject", "call.hangup": return try remoteCallVerb(method, raw, simulator)
+        case "sms.deliver": return try deliver(raw, simulator: simulator)
+        case "sms.sent": return try sentMessages(raw, simulator)
+        case "signal": return try signal(raw, simulator)
+        case "registration": return try registration(raw, simulator)
+        case "operator": return try setOperator(raw, simulator)
+        case "network": return try network(raw, simulator)
+        default:
+            throw ControlError.methodNotFound("modem.\(method)")
+        }
+    }
+
+    /// `status`: registration, operator, signal, SIM, radio, calls and message counts.
+    private static func status(_ raw: JSON?, _ simulator: ModemSimulator) throws(ControlError) -> JSON {
+        _ = try ControlParams(raw, allowed: ["modem"])
+        let snapshot = simulator.registrationSnapshot
+        return [
+            "registration": .string(snapshot.state.name),
+            "operator": [
+                "name": .string(snapshot.operator.longName), "shortName": .string(snapshot.operator.shortName),
+                "numeric": .string(snapshot.operator.numeric),
+            ],
+            "rssi": .int(Int64(snapshot.rssi)), "ber": .int(Int64(snapshot.ber)),
+            "simReady": .bool(simulator.simReady),
+            "radioOn": .bool(simulator.radioOn), "calls": callsJSON(simulator),
+            "stored": .int(Int64(simulator.storedMessages.count)), "sent": .int(Int64(simulator.sent.count)),
+        ]
+    }
+
+    /// `calls`: the current calls.
+    private static func calls(_ raw: JSON?, _ simulator: ModemSimulator) throws(ControlError) -> JSON {
+        _ = try ControlParams(raw, allowed: ["modem"])
+        return ["calls": callsJSON(simulator)]
+    }
+
+    /// `call.incoming {number?, presentation?}`: a call arrives from the network.
+    private static func incomingCall(_ raw: JSON?, _ simulator: ModemSimulator) throws(ControlError) -> JSON {
+        let params = try ControlParams(raw, allowed: ["modem", "number", "presentation"])
+        let presentation: ModemCall.Presentation =
+            switch try params.optionalChoice("presentation", of: ["allowed", "restricted", "unavailable"]) {
+            case "restricted": .restricted
+            case "unavailable": .unavailable
+            default: .allowed
+            }
+        let number = try params.optionalString("number") ?? ""
+        do throws(ModemNetworkError) {
+            let placed = try simulator.incomingCall(number: number, presentation: presentation)
+            return ["call": .object(callJSON(placed))]
+        } catch {
+            throw mapped(error)
+        }
+    }
+
+    /// `call.answer` / `call.busy` / `call.reject` / `call.hangup {id?}`: the remote party acts on a call.
+    private static func remoteCallVerb(_ method: String, _ raw: JSON?, _ simulator: ModemSimulator) throws(ControlError)
+        -> JSON
+    {
+        let params = try ControlParams(raw, allowed: ["modem", "id"])
+        let id = try params.optionalInt("id", in: 1...Int64(ModemSimulator.maxCalls)).map { Int($0) }
+        do throws(ModemNetworkError) {
+            switch method {
+            case "call.answer": _ = try simulator.remoteAnswer(callID: id)
+            case "call.busy": try simulator.remoteBusy(callID: id)
+            case "call.reject": try simulator.remoteReject(callID: id)
+            default: try simulator.remoteHangup(callID: id)
+            }
+        } catch {
+            throw mapped(error)
+        }
+        return ["calls": callsJSON(simulator)]
+    }
+
+    /// `sms.sent {since?}`: what the guest sent, decoded, multi-part messages joined.
+    private static func sentMessages(_ raw: JSON?, _ simulator: ModemSimulator) throws(ControlError) -> JSON {
+        let params = try ControlParams(raw, allowed: ["modem", "since"])
+        let since = Int(try params.optionalInt("since", in: 0...Int64(Int32.max)) ?? 0)
+        let sent = simulator.sent
+        let messages = sent.enumerated().filter { $0.offset >= since }.map {
+            JSON.object(sentJSON($0.element, index: $0.offset))
+        }
+        let joined = joinedMessages(sent).filter { ($0["parts"]?.arrayValue?.last?.intValue ?? 0) >= since }
+        return [
+            "messages": .array(messages), "joined": .array(joined.map(JSON.object)),
+            "count": .int(Int64(sent.count)),
+        ]
+    }
+
+    /// `signal {rssi, ber?}`.
+    private static func signal(_ raw: JSON?, _ simulator: ModemSimulator) throws(ControlError) -> JSON {
+        let params = try ControlParams(raw, allowed: ["modem", "rssi", "ber"])
+        let rssi = Int(try params.requireInt("rssi", in: 0...99))
+        let ber = Int(try params.optionalInt("ber", in: 0...99) ?? 0)
+        do {
+            try simulator.setSignal(rssi: rssi, ber: ber)
+        } catch {
+            throw ControlError.invalidParams(param: "rssi", expected: "rssi 0-31 or 99, ber 0-7 or 99")
+        }
+        return ["rssi": .int(Int64(rssi)), "ber": .int(Int64(ber))]
+    }
+
+    /// `registration {state}`.
+    private static func registration(_ raw: JSON?, _ simulator: ModemSimulator) throws(ControlError) -> JSON {
+        let params = try ControlParams(raw, allowed: ["modem", "state"])
+        let names = RegistrationState.allCases.map(\.name)
+        guard let name = try params.optionalChoice("state", of: names), let state = RegistrationState(name: name)
+        else { throw ControlError.invalidParams(param: "state", expected: names.joined(separator: ", ")) }
+        simulator.setRegistration(state)
+        return ["registration": .string(simulator.effectiveRegistration.name)]
+    }
+
+    /// `operator {name, shortName?, numeric?}`.
+    private static func setOperator(_ raw: JSON?, _ simulator: ModemSimulator) throws(ControlError) -> JSON {
+        let params = try ControlParams(raw, allowed: ["modem", "name", "shortName", "numeric"])
+        let name = try params.requireString("name")
+        let numeric = try params.optionalString("numeric") ?? simulator.registrationSnapshot.operator.numeric
+        guard (1...32).contains(name.count), (5...6).contains(numeric.count), numeric.allSatisfy(\.isNumber) else {
+            throw ControlError.invalidParams(param: "name", expected: "name 1-32 characters, numeric 5-6 digits")
+        }
+        let short = try params.optionalString("shortName") ?? String(name.prefix(10))
+        simulator.setOperator(ModemOperator(longName: name, shortName: short, numeric: numeric))
+        return ["operator": ["name": .string(name), "shortName": .string(short), "numeric": .string(numeric)]]
+    }
+
+    /// `network {available}`.
+    private static func network(_ raw: JSON?, _ simulator: ModemSimulator) throws(ControlError) -> JSON {
+        let params = try ControlParams(raw, allowed: ["modem", "available"])
+        simulator.setNetworkAvailable(try params.requireBool("available"))
+        return ["registration": .string(simulator.effectiveRegistration.name)]
+    }
+    private static func deliver(_ raw: JSON?, simulator: ModemSimulator) throws(ControlError) -> JSON {
+        let params = try ControlParams(raw, allowed: ["modem", "from", "text", "pdu", "pdus"])
+        var tpdus: [[UInt8]] = []
+        var hexes = try params.optionalStrings("pdus") ?? []
+        if let one = try params.optionalString("pdu") { hexes.append(one) }
+        guard hexes.count <= 255 else {
+            throw ControlError.invalidParams(param: "pdus", expected: "at most 255 PDUs")
+        }
+        for hex in hexes {
+            guard hex.utf8.count <= 2 * 200, let bytes = UCS2.unhex(hex) else {
+                throw ControlError.invalidParams(param: "pdu", expected: "hex of an SMS-DELIVER TPDU (no SMSC)")
+            }
+            tpdus.append(bytes)
+        }
+        let text = try params.optionalString("text")
+        guard (text == nil) != tpdus.isEmpty else {
+            throw ControlError.invalidParams(param: "text", expected: "exactly one of text and pdu/pdus")
+        }
+        if let text, text.utf8.count > 64 * 1024 {
+            throw ControlError.invalidParams(param: "text", expected: "at most 64 KiB")
+        }
+        let sender = try params.optionalString("from") ?? "+15550009999"
+        let indexes: [Int?]
+        do throws(ModemNetworkError) {
+            if let text {
+                indexes = try simulator.deliverSMS(from: sender, text: text, timestamp: smsTimestamp())
+            } else {
+                indexes = try simulator.deliverSMS(tpdus: tpdus)
+            }
+        } catch {
+            throw mapped(error)
+        }
+        return [
+            "parts": .int(Int64(indexes.count)),
+            "stored": .array(indexes.map { $0.map { .int(Int64($0)) } ?? .null }),
+        ]
+    }
+
+    /// Wall-clock time as an SMS service-centre timestamp (UTC).
+    static func smsTimestamp() -> SMSTimestamp {
+        let now = WallClock.utc(secondsSinceEpoch: Int(WallClock.nanoseconds() / 1_000_000_000))
+        return SMSTimestamp(
+            year: now.year, month: now.month, day: now.day, hour: now.hour, minute: now.minute, second: now.second)
+    }
+
+    // MARK: JSON
+
+    static func callJSON(_ call: ModemCall) -> JSONObject {
+        [
+            "id": .int(Int64(call.id)), "direction": .string(call.direction.rawValue),
+            "state": .string(call.state.name),
+            "number": .string(call.number), "presentation": .string(call.presentation.name),
+            "multiparty": .bool(call.multiparty), "dtmf": .string(call.dtmf),
+        ]
+    }
+
+    static func sentJSON(_ sms: SentSMS, index: Int) -> JSONObject {
+        var object: JSONObject = [
+            "index": .int(Int64(index)), "reference": .int(Int64(sms.messageReference)),
+            "to": .string(sms.destination), "text": sms.text.map(JSON.string) ?? .null,
+            "alphabet": .string(sms.alphabet.rawValue), "mode": .string(sms.mode), "pdu": .string(sms.pduHex),
+        ]
+        if let concat = sms.concatenation {
+            object["part"] = [
+                "reference": .int(Int64(concat.reference)), "total": .int(Int64(concat.total)),
+                "sequence": .int(Int64(concat.sequence)),
+            ]
+        }
+        return object
+    }
+
+    /// The multi-part message `sent[index]` belongs to, joined: its parts (indexes into `sent`, by
+    /// sequence), the text of the parts present in order, and whether every part has arrived. Parts
+    /// belong together when destination, concatenation reference and total agree; the search looks back
+    /// at most 255 messages (a message has at most 255 parts).
+    static func joined(_ sent: [SentSMS], at index: Int) -> JSONObject? {
+        guard sent.indices.contains(index), let concat = sent[index].concatenation else { return nil }
+        let destination = sent[index].destination
+        var bySequence: [Int: Int] = [:]
+        let window = max(0, index - 254)...min(sent.count - 1, index + 254)
+        for candidate in window {
+            let sms = sent[candidate]
+            guard sms.destination == destination, let other = sms.concatenation, other.reference == concat.reference,
+                other.total == concat.total, bySequence[other.sequence] == nil
+            else { continue }
+            bySequence[other.sequence] = candidate
+        }
+        let ordered = bySequence.keys.sorted().compactMap { bySequence[$0] }
+        let text = ordered.map { sent[$0].text ?? "" }.joined()
+        return [
+            "to": .string(destination), "reference": .int(Int64(concat.reference)),
+            "total": .int(Int64(concat.total)), "complete": .bool(bySequence.count == concat.total),
+            "text": .string(text), "parts": .array(ordered.map { .int(Int64($0)) }),
+        ]
+    }
+
+    /// Every multi-part message in `sent`, joined (see `joined(_:at:)`), in order of their first part.
+    static func joinedMessages(_ sent: [SentSMS]) -> [JSONObject] {
+        var seen = Set<Int>()
+        var out: [JSONObject] = []
+        for index in sent.indices where sent[index].concatenation != nil && !seen.contains(index) {
+            guard let message = joined(sent, at: index) else { continue }
+            for part in message["parts"]?.arrayValue ?? [] { if let part = part.intValue { seen.insert(part) } }
+            out.append(message)
+        }
+        return out
+    }
+
+    /// A simulator event as (kind without the `modem.` prefix, data), the same on the hub and over the link;
+    /// nil for unsolicited results (the hub sees those in the serial stream).
+    static func event(_ event: ModemEvent, simulator: ModemSimulator) -> (kind: String, data: JSONObject)? {
+        switch event {
+        case .unsolicited:
+            return nil
+        case .call(let call, let ended):
+            var data = callJSON(call)
+            if let ended { data["ended"] = .string(ended) }
+            return ("call", data)
+        case .smsSent(let sms):
+            let sent = simulator.sent
+            let index = (sent.lastIndex { $0 == sms }) ?? (sent.count - 1)
+            var data = sentJSON(sms, index: index)
+            // The part that completes a multi-part message carries the whole message.
+            if let message = joined(sent, at: index), message["complete"]?.boolValue == true,
+                (message["parts"]?.arrayValue ?? []).compactMap(\.intValue).max() == index
+            {
+                data["message"] = .object(message)
+            }
+            return ("sms.sent", data)
+        case .smsReceived(let index, let from, let text):
+            return (
+                "sms.received",
+                [
+                    "index": index.map { .int(Int64($0)) } ?? .null, "from": .string(from),
+                    "text": text.map(JSON.string) ?? .null,
+                ]
+            )
+        case .registration(let state):
+            return ("registration", ["state": .string(state.name)])
+        case .dtmf(let id, let digits):
+            return ("dtmf", ["call": .int(Int64(id)), "digits": .string(digits)])
+        }
+    }
+}

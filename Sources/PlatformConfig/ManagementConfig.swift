@@ -1,0 +1,132 @@
+/// The management authorities (`Deploy/config-reference.md`, management; `Protocols/management.md` §3): who
+/// may sign management commands, with which keys, and what each may do.
+package struct ManagementConfig: Sendable, Equatable {
+    /// The authorities, in file order; names are unique.
+    package var authorities: [ManagementAuthorityConfig]
+    /// The audit log keeps this many newest entries (`Protocols/management.md` §5).
+    package var auditMaxEntries: Int
+
+    package init(authorities: [ManagementAuthorityConfig] = [], auditMaxEntries: Int = Self.defaultAuditMaxEntries) {
+        self.authorities = authorities
+        self.auditMaxEntries = auditMaxEntries
+    }
+
+    package static let defaultAuditMaxEntries = 1000
+    package static let auditMaxEntriesRange = 16...100_000
+
+    /// The operations a command may name (`Protocols/management.md` §3).
+    package static let operations: Set<String> = [
+        "upgrade", "rollback", "backup", "install", "remove", "provision", "deprovision", "rotateKeys",
+    ]
+    /// At most this many keys per authority (the envelope carries at most 16 signatures).
+    package static let maxKeys = 16
+    /// At most this many authorities.
+    package static let maxAuthorities = 64
+}
+
+/// One authority: a name, its Ed25519 public keys and how many of them must sign, and its grants.
+package struct ManagementAuthorityConfig: Sendable, Equatable {
+    /// The name commands carry in their `authority` field.
+    package var name: String
+    /// Ed25519 public keys, 64 lowercase hex digits each (32 bytes), distinct.
+    package var keys: [String]
+    /// How many distinct keys of `keys` must sign a command (k of n), 1...keys.count.
+    package var threshold: Int
+    /// What the authority may do: each grant allows its operations on its partitions.
+    package var grants: [ManagementGrant]
+    /// Whether the authority may install software older than what a partition runs (`rollback_refused`
+    /// otherwise; `Protocols/management.md` §4).
+    package var mayDowngrade: Bool
+
+    package init(
+        name: String, keys: [String], threshold: Int = 1, grants: [ManagementGrant] = [], mayDowngrade: Bool = false
+    ) {
+        self.name = name
+        self.keys = keys
+        self.threshold = threshold
+        self.grants = grants
+        self.mayDowngrade = mayDowngrade
+    }
+
+    /// Whether a grant allows `operation` on `target`. `rotateKeys` needs no grant: it targets the authority
+    /// itself (`Protocols/management.md` §3).
+    package func allows(_ operation: String, on target: String) -> Bool {
+        grants.contains { $0.operations.contains(operation) && $0.partitions.contains(target) }
+    }
+}
+
+/// Operations × partitions.
+package struct ManagementGrant: Sendable, Equatable {
+    package var operations: [String]
+    package var partitions: [String]
+
+    package init(operations: [String], partitions: [String]) {
+        self.operations = operations
+        self.partitions = partitions
+    }
+}
+
+extension ManagementConfig {
+    /// Whether `text` is an Ed25519 public key as the configuration writes it: 64 lowercase hex digits.
+    package static func isPublicKeyHex(_ text: String) -> Bool {
+        text.utf8.count == 64 && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+    }
+
+    /// Every problem with the authorities, paths as in the file (`management.authorities[i].…`).
+    func validationIssues(partitionNames: Set<String>, stateDirectory: String?) -> [ConfigIssue] {
+        var issues: [ConfigIssue] = []
+        if !authorities.isEmpty && stateDirectory == nil {
+            issues.append(
+                ConfigIssue(
+                    path: "management.authorities",
+                    reason: "needs hub.stateDirectory: counters and keys must persist across restarts"))
+        }
+        if authorities.count > Self.maxAuthorities {
+            issues.append(ConfigIssue(path: "management.authorities", reason: "more than \(Self.maxAuthorities)"))
+        }
+        if !Self.auditMaxEntriesRange.contains(auditMaxEntries) {
+            issues.append(
+                ConfigIssue(
+                    path: "management.auditMaxEntries",
+                    reason:
+                        "\(auditMaxEntries) is outside \(Self.auditMaxEntriesRange.lowerBound)...\(Self.auditMaxEntriesRange.upperBound)"
+                ))
+        }
+        var seen: Set<String> = []
+        for (index, authority) in authorities.enumerated() {
+            let path = "management.authorities[\(index)]"
+            if !seen.insert(authority.name).inserted {
+                issues.append(ConfigIssue(path: "\(path).name", reason: "'\(authority.name)' is already an authority"))
+            }
+            issues += authority.validationIssues(path, partitionNames: partitionNames)
+        }
+        return issues
+    }
+}
+
+extension ManagementAuthorityConfig {
+    func validationIssues(_ path: String, partitionNames: Set<String>) -> [ConfigIssue] {
+        var issues: [ConfigIssue] = []
+        func add(_ field: String, _ reason: String) { issues.append(ConfigIssue(path: path + field, reason: reason)) }
+        if !ConfigValidator.isValidName(name) { add(".name", "'\(name)' is not a valid name") }
+        if keys.isEmpty || keys.count > ManagementConfig.maxKeys {
+            add(".keys", "needs 1...\(ManagementConfig.maxKeys) keys, has \(keys.count)")
+        }
+        for (index, key) in keys.enumerated() where !ManagementConfig.isPublicKeyHex(key) {
+            add(".keys[\(index)]", "is not an Ed25519 public key (64 lowercase hex digits)")
+        }
+        if Set(keys).count != keys.count { add(".keys", "lists a key twice") }
+        if threshold < 1 || threshold > max(keys.count, 1) {
+            add(".threshold", "\(threshold) is outside 1...\(max(keys.count, 1)) (the number of keys)")
+        }
+        for (index, grant) in grants.enumerated() {
+            for operation in grant.operations where !ManagementConfig.operations.contains(operation) {
+                add(".grants[\(index)].operations", "'\(operation)' is not a management operation")
+            }
+            for partition in grant.partitions where !partitionNames.contains(partition) {
+                add(".grants[\(index)].partitions", "'\(partition)' is not a partition")
+            }
+        }
+        return issues
+    }
+}

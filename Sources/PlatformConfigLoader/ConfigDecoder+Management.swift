@@ -1,0 +1,45 @@
+import PlatformConfig
+import Yams
+
+/// `management:` (`Deploy/config-reference.md`, management): shapes and types only; names, keys, thresholds
+/// and grants are checked by the validator.
+extension ConfigDecoder {
+    func management(_ node: Node, _ path: String) -> ManagementConfig {
+        var management = ManagementConfig()
+        guard let fields = reader.mapping(node, at: path, allowed: ["authorities", "auditMaxEntries"]) else {
+            return management
+        }
+        management.auditMaxEntries = fields.read("auditMaxEntries", reader.int) ?? management.auditMaxEntries
+        if let node = fields.optional("authorities") {
+            management.authorities = (reader.sequence(node, at: fields.path("authorities")) ?? []).map {
+                authority($0.node, $0.path) ?? ManagementAuthorityConfig(name: "", keys: [])
+            }
+        }
+        return management
+    }
+
+    private func authority(_ node: Node, _ path: String) -> ManagementAuthorityConfig? {
+        guard
+            let fields = reader.mapping(
+                node, at: path, allowed: ["name", "keys", "threshold", "grants", "mayDowngrade"])
+        else { return nil }
+        var authority = ManagementAuthorityConfig(
+            name: fields.readRequired("name", reader.string) ?? "",
+            keys: fields.readRequired("keys", reader.stringList) ?? [])
+        authority.threshold = fields.read("threshold", reader.int) ?? 1
+        authority.mayDowngrade = fields.read("mayDowngrade", reader.bool) ?? false
+        if let node = fields.optional("grants") {
+            authority.grants = (reader.sequence(node, at: fields.path("grants")) ?? []).map {
+                grant($0.node, $0.path) ?? ManagementGrant(operations: [], partitions: [])
+            }
+        }
+        return authority
+    }
+
+    private func grant(_ node: Node, _ path: String) -> ManagementGrant? {
+        guard let fields = reader.mapping(node, at: path, allowed: ["operations", "partitions"]) else { return nil }
+        return ManagementGrant(
+            operations: fields.readRequired("operations", reader.stringList) ?? [],
+            partitions: fields.readRequired("partitions", reader.stringList) ?? [])
+    }
+}

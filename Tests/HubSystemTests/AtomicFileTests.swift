@@ -1,0 +1,35 @@
+import Glibc
+import Testing
+
+@testable import HubSystem
+
+/// `Files.writeAtomically`, `readWhole` and `makeDirectories`, which keep the management plane's trusted
+/// state (`Protocols/management.md` §5), against the real file system.
+@Suite struct AtomicFileTests {
+    static func scratch() -> String { "/tmp/hubsystem-atomic-\(getpid())-\(UInt32.random(in: 0...UInt32.max))" }
+
+    @Test func replacesWholeAndLeavesNoTemporary() throws {
+        let directory = Self.scratch() + "/a/b"
+        try Files.makeDirectories(directory)
+        try Files.makeDirectories(directory)  // existing directories are kept
+        let path = directory + "/state.json"
+        #expect(try Files.readWhole(path, limit: 100) == nil)
+        try Files.writeAtomically(path, Array("first, longer".utf8))
+        try Files.writeAtomically(path, Array("second".utf8))
+        #expect(try Files.readWhole(path, limit: 100) == Array("second".utf8))
+        #expect(!Files.exists(path + ".tmp"))
+        var status = stat()
+        #expect(stat(path, &status) == 0 && status.st_mode & 0o777 == 0o600)
+        #expect(throws: SystemError("read \(path)", code: EFBIG)) { _ = try Files.readWhole(path, limit: 3) }
+    }
+
+    /// A destination that cannot be replaced (a directory) is an error, and the temporary file is removed;
+    /// the old content is untouched.
+    @Test func failedReplacementKeepsTheOld() throws {
+        let directory = Self.scratch()
+        try Files.makeDirectories(directory + "/busy")
+        #expect(throws: SystemError.self) { try Files.writeAtomically(directory + "/busy", [1, 2, 3]) }
+        #expect(!Files.exists(directory + "/busy.tmp"))
+        #expect(Files.exists(directory + "/busy"))
+    }
+}

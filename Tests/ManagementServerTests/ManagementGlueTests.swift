@@ -1,0 +1,236 @@
+import ControlWire
+import Crypto
+import DeviceKit
+import DeviceKitTesting
+import Foundation
+import JSON
+import Management
+import ManagementServer
+import ManagementWire
+import PlatformConfig
+import Testing
+
+/// The management device on a `FakeDeviceHost`: commands through `mgmt.submit`, the trusted state and audit
+/// log in a temporary state directory, a restart played by a second device over the same directory.
+private enum Keys {
+    static let seeds: [[UInt8]] = [Array(0..<32), Array(32..<64), Array(64..<96)]
+    static func key(_ index: Int) -> Curve25519.Signing.PrivateKey {
+        try! Curve25519.Signing.PrivateKey(rawRepresentation: seeds[index])
+    }
+    static func publicHex(_ index: Int) -> String { HexKey.text(Array(key(index).publicKey.rawRepresentation)) }
+}
+
+private let now: UInt64 = 1_700_000_000_000
+
+private func envelope(
+    _ operation: String = "upgrade", target: String = "linux", counter: UInt64, expires: UInt64 = now + 60_000,
+    parameters: [(key: String, value: String)] = [], signers: [Int] = [0]
+) -> String {
+    let command = ManagementCommand(
+        operation: operation, target: target, authority: "designer", counter: counter, expiresAtMs: expires,
+        parameters: ManagementCodec.sortedParameters(parameters))
+    let input = ManagementCodec.signingInput(ManagementCodec.encodeBody(command))
+    let signatures = signers.map { index in
+        ManagementSignature(
+            keyID: ManagementVerifier.keyID(Array(Keys.key(index).publicKey.rawRepresentation)),
+            signature: Array(try! Keys.key(index).signature(for: input)))
+    }
+    return Base64.encode(ManagementCodec.encodeEnvelope(ManagementEnvelope(body: command, signatures: signatures)))
+}
+
+private final class Rig {
+    let directory: String
+    let host: FakeDeviceHost
+    let device: ManagementDevice
+    let caller = FakeControlCaller()
+
+    init(directory: String) throws {
+        self.directory = directory
+        var configuration = PlatformConfiguration.reference
+        configuration.hub.stateDirectory = directory
+        if let index = configuration.partitions.firstIndex(where: { $0.name == "mgmt" }) {
+            configuration.partitions[index].mayManage = true
+        }
+        configuration.management = ManagementConfig(
+            authorities: [
+                ManagementAuthorityConfig(
+                    name: "designer", keys: [Keys.publicHex(0)],
+                    grants: [ManagementGrant(operations: ["upgrade"], partitions: ["linux"])])
+            ], auditMaxEntries: 16)
+        host = try FakeDeviceHost(configuration: configuration)
+        host.wallClockNanos = now * 1_000_000
+        device = try ManagementDevice(configuration: configuration)
+        try device.start(host: host)
+    }
+
+    /// The answer's `data.reason` for a refusal, `accepted` for a result.
+    func submit(_ text: String) -> String {
+        switch caller.call(host.methods, "mgmt.submit", ["envelope": .string(text)]) {
+        case .result: "accepted"
+        case .error(let error): error.reason ?? "?"
+        case .deferred: "deferred"
+        }
+    }
+
+    func result(_ method: String, _ params: JSON = [:]) -> JSON? {
+        if case .result(let json) = caller.call(host.methods, method, params) { return json }
+        return nil
+    }
+
+    deinit { _ = host.shutdown() }
+}
+
+private func temporaryDirectory() -> String {
+    let path = NSTemporaryDirectory() + "mgmt-\(UUID().uuidString)"
+    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+@Suite struct ManagementGlueTests {
+    @Test func submitAnswersEachCodeAndAuditsIt() throws {
+        let rig = try Rig(directory: temporaryDirectory())
+        #expect(rig.submit(envelope(counter: 1)) == "operation_unavailable")
+        #expect(rig.submit(envelope(counter: 1)) == "replayed")
+        #expect(rig.submit(envelope(counter: 2, signers: [1])) == "bad_signature")
+        #expect(rig.submit(envelope(counter: 2, expires: now)) == "expired")
+        #expect(rig.submit(envelope(target: "rtos", counter: 2)) == "not_authorised")
+        #expect(rig.submit(Base64.encode([0x48, 0x48, 0x4D, 0x31, 0, 0])) == "bad_envelope")
+        #expect(rig.submit(String(repeating: "A", count: 30000)) == "bad_envelope")
+        let audit = try #require(rig.result("mgmt.audit", ["from": 1, "limit": 100]))
+        let results = audit["entries"]?.arrayValue?.compactMap { $0["result"]?.stringValue }
+        #expect(
+            results == [
+                "operation_unavailable", "replayed", "bad_signature", "expired", "not_authorised", "bad_envelope",
+                "bad_envelope",
+            ])
+        #expect(rig.host.events.map(\.kind).filter { $0 == "mgmt.refused" }.count == 7)
+        let status = try #require(rig.result("mgmt.status"))
+        #expect(status["authorities"]?[0]?["counter"]?.stringValue == "1")
+    }
+
+    /// After a restart (a new device over the same state directory) the replay is still refused and the audit
+    /// log is still there.
+    @Test func replayAfterRestartIsRefused() throws {
+        let directory = temporaryDirectory()
+        let first = try Rig(directory: directory)
+        #expect(first.submit(envelope(counter: 7)) == "operation_unavailable")
+        let second = try Rig(directory: directory)
+        #expect(second.submit(envelope(counter: 7)) == "replayed")
+        #expect(second.submit(envelope(counter: 6)) == "replayed")
+        let audit = try #require(second.result("mgmt.audit"))
+        #expect(audit["entries"]?.arrayValue?.count == 3)
+        #expect(second.submit(envelope(counter: 8)) == "operation_unavailable")
+    }
+
+    @Test func rotationPersistsAcrossRestart() throws {
+        let directory = temporaryDirectory()
+        let first = try Rig(directory: directory)
+        let rotate = envelope(
+            "rotateKeys", target: "designer", counter: 1,
+            parameters: [("keys", Keys.publicHex(1)), ("threshold", "1")])
+        #expect(first.submit(rotate) == "accepted")
+        let accepted = try #require(first.host.events.last)
+        #expect(accepted.kind == "mgmt.accepted")
+        #expect(accepted.data["operation"]?.stringValue == "rotateKeys")
+        #expect(accepted.data["source"]?.stringValue == "control")
+        #expect(first.submit(envelope(counter: 2)) == "bad_signature")
+        let second = try Rig(directory: directory)
+        #expect(second.submit(envelope(counter: 2)) == "bad_signature")
+        #expect(second.submit(envelope(counter: 2, signers: [1])) == "operation_unavailable")
+    }
+
+    /// A trust file that cannot be read stops the device from starting, rather than forgetting counters.
+    @Test func corruptStateRefusesToStart() throws {
+        let directory = temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: directory + "/management", withIntermediateDirectories: true)
+        try Data("{\"version\":1,\"authorities\":{\"designer\":{}}}".utf8).write(
+            to: URL(fileURLWithPath: directory + "/management/trust.json"))
+        #expect(throws: HubStartError.self) { _ = try Rig(directory: directory) }
+    }
+
+    /// When the trusted state cannot be written the command is refused and its counter not spent.
+    @Test func unwritableStateRefusesAndSpendsNothing() throws {
+        let directory = temporaryDirectory()
+        let rig = try Rig(directory: directory)
+        try FileManager.default.createDirectory(
+            atPath: directory + "/management/trust.json", withIntermediateDirectories: true)
+        #expect(rig.submit(envelope(counter: 1)) == "state_unwritable")
+        try FileManager.default.removeItem(atPath: directory + "/management/trust.json")
+        #expect(rig.submit(envelope(counter: 1)) == "operation_unavailable")
+    }
+
+    /// The audit log keeps its newest `auditMaxEntries` (16 here), also across a restart.
+    @Test func auditLogIsBounded() throws {
+        let directory = temporaryDirectory()
+        let rig = try Rig(directory: directory)
+        for _ in 0..<20 { _ = rig.submit(envelope(counter: 0)) }
+        let again = try Rig(directory: directory)
+        let audit = try #require(again.result("mgmt.audit", ["limit": 1000]))
+        let sequences = audit["entries"]?.arrayValue?.compactMap { $0["seq"]?.intValue }
+        #expect(sequences == Array(5...20))
+    }
+
+    /// The `mgmt` partition relays over the `management` channel; its commands pass the same checks (a
+    /// replay of a command first sent through the control API is refused) and are audited with their source.
+    /// A partition without `mayManage` cannot open the channel.
+    @Test func relayIsAnAgentNotAnAuthority() throws {
+        let rig = try Rig(directory: temporaryDirectory())
+        #expect(rig.submit(envelope(counter: 1)) == "operation_unavailable")
+        let endpoint = FakeChannelEndpoint(partition: "mgmt")
+        guard case .success(let channel) = rig.device.openChannel(device: "management", options: [], endpoint: endpoint)
+        else {
+            Issue.record("mgmt could not open the relay")
+            return
+        }
+        let replay = Base64.decode(envelope(counter: 1))!
+        channel.received(replay[...])
+        let unsigned = ManagementCodec.encodeEnvelope(
+            ManagementEnvelope(
+                body: ManagementCommand(
+                    operation: "upgrade", target: "linux", authority: "designer", counter: 2,
+                    expiresAtMs: now + 1000),
+                signatures: [
+                    ManagementSignature(keyID: Array(repeating: 0, count: 8), signature: Array(repeating: 0, count: 64))
+                ]))
+        channel.received(unsigned[...])
+        channel.received([1, 2, 3][...])
+        let answers = try endpoint.takeSent().map { try ManagementRelayResult.decode($0[...]).code }
+        #expect(answers == ["replayed", "bad_signature", "bad_envelope"])
+        #expect(endpoint.holds == 3)
+        let audit = try #require(rig.result("mgmt.audit"))
+        #expect(audit["entries"]?[1]?["source"]?.stringValue == "guest:mgmt")
+        let other = FakeChannelEndpoint(partition: "linux")
+        guard case .failure(let refusal) = rig.device.openChannel(device: "management", options: [], endpoint: other)
+        else {
+            Issue.record("linux opened the relay")
+            return
+        }
+        #expect(refusal.code == .notPermitted)
+    }
+
+    /// `mgmt.wait` is answered by the next matching audit entry, not by one that does not match; an entry
+    /// already logged after `after` answers at once.
+    @Test func waitIsAnsweredByTheNextMatchingEntry() throws {
+        let rig = try Rig(directory: temporaryDirectory())
+        let waiter = FakeControlCaller()
+        let reply = waiter.call(rig.host.methods, "mgmt.wait", ["timeoutMs": 5000, "result": "replayed"])
+        guard case .deferred = reply else {
+            Issue.record("answered before anything was audited: \(reply)")
+            return
+        }
+        #expect(rig.submit(envelope(counter: 1)) == "operation_unavailable")
+        #expect(waiter.takeAnswers().isEmpty)
+        #expect(rig.submit(envelope(counter: 1)) == "replayed")
+        let answers = waiter.takeAnswers()
+        #expect(answers.count == 1)
+        #expect(answers.first?.result?["entry"]?["seq"]?.intValue == 2)
+        guard
+            case .result(let past) = rig.caller.call(
+                rig.host.methods, "mgmt.wait", ["timeoutMs": 0, "after": 0, "result": "operation_unavailable"])
+        else {
+            Issue.record("an entry already logged did not answer at once")
+            return
+        }
+        #expect(past["entry"]?["seq"]?.intValue == 1)
+    }
+}

@@ -1,0 +1,45 @@
+import JSON
+import Modem
+import Testing
+
+@testable import ModemServer
+
+/// The settings object of the link (Protocols/modem.md §6.2) carries every field both ways.
+struct ModemHostSettingsLinkTests {
+    @Test func everyFieldSurvivesTheLink() throws {
+        var settings = ModemHostSettings()
+        settings.echo = false
+        settings.verbose = false
+        settings.quiet = true
+        settings.cmee = 2
+        settings.crc = 1
+        settings.clip = 1
+        settings.ccwa = 1
+        settings.colp = 1
+        settings.cvhu = 2
+        settings.cregMode = 2
+        settings.cgregMode = 1
+        settings.ceregMode = 2
+        settings.reportedStat = 5
+        settings.cmgf = 1
+        settings.csms = 1
+        settings.cscs = "UCS2"
+        settings.serviceCentre = "+4912345"
+        settings.cnmi = [2, 1, 0, 1, 0]
+        settings.csmp = [49, 11, 0, 8]
+        settings.csdh = 1
+        settings.cfun = 4
+        settings.copsMode = 1
+        settings.copsFormat = 2
+        settings.copsOperator = "00101"
+        settings.gprsAttached = false
+        settings.pdpContexts = [1: "internet", 8: "ims"]
+        settings.sRegisters = [0: 2, 12: 50]
+        settings.simUnlocked = true
+        settings.changedPIN = "4321"
+        settings.nextReference = 200
+        settings.nextConcatReference = 7
+        let wire = try JSON.parse(Array(settings.json.serialized().utf8))
+        #expect(ModemHostSettings(json: try #require(wire.objectValue)) == settings)
+    }
+}

@@ -1,0 +1,75 @@
+import PlatformConfig
+import PlatformConfigLoader
+import Testing
+
+/// `management.authorities`, `hub.stateDirectory` and `partitions[].mayManage` (`Protocols/management.md`)
+/// through the decoder, the validator and the encoder.
+@Suite struct ManagementConfigTests {
+    static let key0 = "03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8"
+    static let key1 = "29acbae141bccaf0b22e1a94d34d0bc7361e526d0bfe12c89794bc9322966dd7"
+
+    static func yaml(_ authorities: String, stateDirectory: String? = "/var/lib/hubd") -> String {
+        var text = baseYAML
+        if let stateDirectory { text = "hub:\n  stateDirectory: \(stateDirectory)\n" + text }
+        return text + "\nmanagement:\n  authorities:\n" + authorities
+    }
+
+    static let good = """
+            - name: operator
+              keys: [\(key0), \(key1)]
+              threshold: 2
+              grants:
+                - {operations: [upgrade, rollback], partitions: [a]}
+              mayDowngrade: true
+
+        """
+
+    @Test func authoritiesDecodeAndRoundTrip() throws {
+        var config = try PlatformConfiguration.load(yaml: Self.yaml(Self.good))
+        #expect(config.hub.stateDirectory == "/var/lib/hubd")
+        let authority = try #require(config.management.authorities.first)
+        #expect(authority.keys == [Self.key0, Self.key1])
+        #expect(authority.threshold == 2)
+        #expect(authority.mayDowngrade)
+        #expect(authority.allows("upgrade", on: "a"))
+        #expect(!authority.allows("upgrade", on: "b"))
+        #expect(!authority.allows("install", on: "a"))
+        config.partitions[0].mayManage = true
+        let reloaded = try PlatformConfiguration.load(yaml: config.encodeYAML())
+        #expect(reloaded == config)
+    }
+
+    @Test func everyProblemIsReportedWithItsPath() {
+        let bad = """
+                - name: operator
+                  keys: [\(Self.key0), ABC, \(Self.key0)]
+                  threshold: 4
+                  grants:
+                    - {operations: [upgrade, reboot], partitions: [a, nobody]}
+                - name: operator
+                  keys: []
+
+            """
+        let found = issues(Self.yaml(bad))
+        for expected in [
+            "management.authorities[0].keys[1]: is not an Ed25519 public key (64 lowercase hex digits)",
+            "management.authorities[0].keys: lists a key twice",
+            "management.authorities[0].threshold: 4 is outside 1...3 (the number of keys)",
+            "management.authorities[0].grants[0].operations: 'reboot' is not a management operation",
+            "management.authorities[0].grants[0].partitions: 'nobody' is not a partition",
+            "management.authorities[1].name: 'operator' is already an authority",
+            "management.authorities[1].keys: needs 1...16 keys, has 0",
+        ] {
+            #expect(found.contains(expected), "\(expected) in \(found)")
+        }
+    }
+
+    @Test func authoritiesNeedAnAbsoluteStateDirectory() {
+        #expect(
+            issues(Self.yaml(Self.good, stateDirectory: nil)).contains(
+                "management.authorities: needs hub.stateDirectory: counters and keys must persist across restarts"))
+        #expect(
+            issues(Self.yaml(Self.good, stateDirectory: "relative/dir")).contains(
+                "hub.stateDirectory: 'relative/dir' is not an absolute path"))
+    }
+}
