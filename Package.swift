@@ -107,6 +107,12 @@ let package = Package(
                 "PlatformConfig", "Wire",
             ],
             swiftSettings: hotPathSettings),
+        // The HTTP/1.1 request head and responses, and the Prometheus text format (Protocols/http.md). Pure.
+        .target(name: "HTTPWire"),
+        // The HTTP listener: /metrics, /healthz, /readyz, the http.* methods (Protocols/http.md).
+        .target(
+            name: "HTTPEndpoint",
+            dependencies: ["DeviceKit", "HTTPWire", "EventLoop", "ControlWire", "JSON", "PlatformConfig"]),
         // The framebuffer device: screens, RFB viewers, guest drawing channels, fb.* methods and waits.
         .target(
             name: "FramebufferServer",
@@ -140,7 +146,8 @@ let package = Package(
         .target(
             name: "HubServer",
             dependencies: [
-                "DeviceKit", "EthernetServer", "ModemServer", "ManagementServer", "Management", "EventLoop", "Wire",
+                "DeviceKit", "EthernetServer", "HTTPEndpoint", "ModemServer", "ManagementServer", "Management",
+                "EventLoop", "Wire",
                 "GuestWire", "ControlWire", "JSON", "Events",
                 "PlatformConfig",
                 "Hypervisor",
@@ -230,6 +237,13 @@ let package = Package(
         .testTarget(
             name: "DeviceKitTests",
             dependencies: ["DeviceKit", "DeviceKitTesting", "EventLoop", "ControlWire", "JSON", "PlatformConfig"]),
+        .testTarget(name: "HTTPWireTests", dependencies: ["HTTPWire", "JSON", "VectorSupport"]),
+        .testTarget(
+            name: "HTTPEndpointTests",
+            dependencies: [
+                "HTTPEndpoint", "HTTPWire", "DeviceKit", "DeviceKitTesting", "EventLoop", "ControlWire", "JSON",
+                "PlatformConfig",
+            ]),
         .testTarget(name: "ModemSimWireTests", dependencies: ["ModemSimWire", "Wire", "JSON", "VectorSupport"]),
         .testTarget(
             name: "ModemServerTests",

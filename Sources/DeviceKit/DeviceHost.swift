@@ -1,3 +1,4 @@
+import ControlWire
 import EventLoop
 import JSON
 import Logging
@@ -34,6 +35,13 @@ package protocol DeviceHost: AnyObject {
     /// new connection, which it must admit through `gate` (`AdmissionGate.admit`) or close.
     func listen(on endpoint: Endpoint, gate: AdmissionGate, accept: @escaping (any ByteStream) -> Void)
         throws(LoopError) -> any StreamListener
+    /// Calls one of the hub's control methods in process, as the local administrator would, and returns its
+    /// answer now (a method that would answer later is refused). This is how a device reports on the others
+    /// (`/metrics`, `Protocols/http.md` §4) without depending on them: the control answers are the documented
+    /// view of the hub (`Protocols/control.md`).
+    func callMethod(_ name: String, params: JSON?) -> Result<JSON, ControlError>
+    /// True once the hub's listeners are open and every device has started, until shutdown begins (`/readyz`).
+    var isReady: Bool { get }
     /// Shared memory of `sizeBytes` to pass to a guest (`SharedMemory`), named `name` for diagnostics; nil when
     /// the kernel refuses it.
     func makeSharedMemory(name: String, sizeBytes: UInt64) -> (any SharedMemory)?

@@ -1,3 +1,4 @@
+import ControlWire
 import DeviceKit
 import EventLoop
 import JSON
@@ -34,6 +35,27 @@ package final class FakeDeviceHost: DeviceHost {
     }
 
     package func register(_ methods: [ControlMethod]) { self.methods += methods }
+
+    /// Answers `callMethod` for methods no device registered here (the hub's own, other devices'): the
+    /// method's name and parameters to its result, nil for an unknown method.
+    package var otherMethods: (String, JSON?) -> JSON? = { _, _ in nil }
+    /// What `isReady` says.
+    package var isReady = true
+
+    package func callMethod(_ name: String, params: JSON?) -> Result<JSON, ControlError> {
+        if let answer = otherMethods(name, params) { return .success(answer) }
+        guard let method = methods.first(where: { $0.name == name }) else { return .failure(.methodNotFound(name)) }
+        let call = ControlCall(id: .int(0), method: name, params: params, caller: nil)
+        do {
+            switch try method.handler(call) {
+            case .result(let value): return .success(value)
+            case .error(let error): return .failure(error)
+            case .deferred: return .failure(.invalidRequest("\(name) answers later"))
+            }
+        } catch {
+            return .failure(error)
+        }
+    }
 
     package func publishEvent(_ kind: String, partition: String?, device: String?, data: JSON) {
         events.append((kind, device, data))

@@ -297,33 +297,142 @@ final class DatagramAttachment: PortAttachment, EthernetSlicedReader {
     func close() { socket.close() }
 }
 
+/// How VXLAN remotes named by host name become addresses (`Protocols/ethernet.md`, VXLAN): `now` at start
+/// (blocking, before anything is served), `later` for re-resolution off the loop's thread. A seam: tests
+/// inject their own resolver to change an address under a running port.
+package struct VXLANResolver {
+    package var now: (String, UInt16, HostResolver.Family) -> Result<[InetAddress], LoopError>
+    package var later:
+        (String, UInt16, HostResolver.Family, Loop, @escaping (Result<[InetAddress], LoopError>) -> Void) -> Void
+
+    package init(
+        now: @escaping (String, UInt16, HostResolver.Family) -> Result<[InetAddress], LoopError>,
+        later:
+            @escaping (
+                String, UInt16, HostResolver.Family, Loop, @escaping (Result<[InetAddress], LoopError>) -> Void
+            ) -> Void
+    ) {
+        self.now = now
+        self.later = later
+    }
+
+    /// libuv's `getaddrinfo` (`HostResolver`).
+    package static var system: VXLANResolver {
+        VXLANResolver(
+            now: { host, port, family in HostResolver.resolveNow(host, port: port, family: family) },
+            later: { host, port, family, loop, completion in
+                HostResolver.resolve(host, port: port, family: family, on: loop, completion: completion)
+            })
+    }
+}
+
+/// One configured VXLAN remote: as written (`name`, a literal address or a host name) and the address it
+/// stands for now.
+struct VXLANRemote {
+    let name: UDPAddress
+    var address: InetAddress
+    /// Whether `name` is a host name (re-resolved every `vxlanResolveIntervalMs`).
+    let isHostName: Bool
+}
+
 /// VXLAN (RFC 7348): every frame goes to each configured remote and each sender seen with our VNI.
 final class VXLANAttachment: PortAttachment, EthernetSlicedReader {
     private let socket: UDPSocket
     let vni: UInt32
-    private let configured: [InetAddress]
+    private var remotes: [VXLANRemote]
+    private var configured: [InetAddress]
     private var learned: [InetAddress] = []
     private unowned let port: EthernetPortRuntime
     private let header: [UInt8]
     static let maxLearned = 64
     private(set) var wrongVNI: UInt64 = 0
+    private(set) var resolveFailures: UInt64 = 0
+    private(set) var addressChanges: UInt64 = 0
     var slice: EthernetReadSlice
+    private var resolveTimer: Timer?
+    private let family: HostResolver.Family
 
     /// Whether senders that are not configured remotes are heard (only on loopback binds).
     private let acceptsStrangers: Bool
 
-    init(local: UDPAddress, vni: UInt32, remotes: [UDPAddress], port: EthernetPortRuntime, loop: Loop)
+    init(local: UDPAddress, vni: UInt32, remotes: [VXLANRemote], port: EthernetPortRuntime, loop: Loop)
         throws(LoopError)
     {
         self.vni = vni
         self.port = port
-        configured = remotes.map { InetAddress(host: $0.host, port: $0.port) }
+        self.remotes = remotes
+        configured = remotes.map(\.address)
+        family = local.host.contains(":") ? .ipv6 : .ipv4
         acceptsStrangers = Endpoint.tcp(host: local.host, port: 0).isLoopback
         header = VXLANHeader.encode(vni: vni)
         slice = port.segment.device.makeReadSlice()
         socket = try UDPSocket(loop: loop, host: local.host, port: local.port)
         socket.onDatagram = { [unowned self] datagram, sender in self.received(datagram, from: sender) }
         try socket.startReceiving()
+        let interval = UInt64(port.segment.device.host.limits.vxlanResolveIntervalMs)
+        if interval > 0 && remotes.contains(where: \.isHostName) {
+            resolveTimer = try Timer(loop: loop)
+            resolveTimer?.start(afterMilliseconds: interval, repeatMilliseconds: interval) { [unowned self] in
+                self.resolveAgain()
+            }
+        }
+    }
+
+    /// The addresses of `remotes` at start, each a literal or the first address its name resolves to; a name
+    /// that does not resolve is a start error naming its entry.
+    static func resolve(_ remotes: [UDPAddress], local: UDPAddress, entry: String, resolver: VXLANResolver)
+        throws(HubStartError) -> [VXLANRemote]
+    {
+        let family: HostResolver.Family = local.host.contains(":") ? .ipv6 : .ipv4
+        var resolved: [VXLANRemote] = []
+        for (index, remote) in remotes.enumerated() {
+            if let literal = HostResolver.numeric(remote.host, port: remote.port, family: family) {
+                resolved.append(VXLANRemote(name: remote, address: literal, isHostName: false))
+                continue
+            }
+            switch resolver.now(remote.host, remote.port, family) {
+            case .success(let addresses) where !addresses.isEmpty:
+                resolved.append(VXLANRemote(name: remote, address: addresses[0], isHostName: true))
+            case .success:
+                throw .device("\(entry).remotes[\(index)]: '\(remote)' resolves to no address")
+            case .failure(let error):
+                throw .device("\(entry).remotes[\(index)]: cannot resolve '\(remote)': \(error)")
+            }
+        }
+        return resolved
+    }
+
+    /// Asks again for every remote named by host name; answers arrive on the loop's thread.
+    private func resolveAgain() {
+        let loop = port.segment.device.host.loop
+        for (index, remote) in remotes.enumerated() where remote.isHostName {
+            port.segment.device.resolver.later(remote.name.host, remote.name.port, family, loop) { [weak self] result in
+                self?.resolved(index, result)
+            }
+        }
+    }
+
+    private func resolved(_ index: Int, _ result: Result<[InetAddress], LoopError>) {
+        guard index < remotes.count else { return }
+        let remote = remotes[index]
+        guard case .success(let addresses) = result, let first = addresses.first else {
+            // The last good address stays: a resolver that is briefly away must not cut the LAN.
+            resolveFailures += 1
+            return
+        }
+        // The current address is kept while the name still lists it (round-robin answers do not flap).
+        guard !addresses.contains(remote.address) else { return }
+        remotes[index].address = first
+        configured = remotes.map(\.address)
+        addressChanges += 1
+        let host = port.segment.device.host!
+        host.logger.info("\(port.entry): VXLAN remote \(remote.name) moved from \(remote.address) to \(first)")
+        host.publish(
+            "eth.vxlan.remoteChanged", device: port.segment.name,
+            data: [
+                "port": .string(port.config.name), "remote": .string(remote.name.description),
+                "from": .string(remote.address.description), "to": .string(first.description),
+            ])
     }
 
     func nextPass() {
@@ -373,12 +482,17 @@ final class VXLANAttachment: PortAttachment, EthernetSlicedReader {
         [
             "local": .string(socket.boundAddress.description), "vni": .uint(UInt64(vni)),
             "remotes": .array(configured.map { .string($0.description) }),
+            "remoteNames": .array(remotes.map { .string($0.name.description) }),
+            "resolveFailures": .uint(resolveFailures), "addressChanges": .uint(addressChanges),
             "learned": .array(learned.map { .string($0.description) }), "wrongVNI": .uint(wrongVNI),
             "readSlice": slice.json,
         ]
     }
 
-    func close() { socket.close() }
+    func close() {
+        resolveTimer?.close()
+        socket.close()
+    }
 }
 
 /// A host TAP interface: frames are read whole (one per `read`) until the kernel has none, and written one

@@ -28,6 +28,8 @@ package final class EthernetDevice: HubDevice {
     /// Attachments that read this pass, reset at its end (`EthernetReadSlice`).
     var slicedReaders: [EthernetSlicedReader] = []
     var readPass: EndOfPass?
+    /// How VXLAN remotes named by host name are resolved (a seam for tests).
+    package var resolver = VXLANResolver.system
 
     package init() {}
 
@@ -366,6 +368,11 @@ final class EthernetPortRuntime {
             setCarrier(true)
             return
         }
+        var vxlanRemotes: [VXLANRemote] = []
+        if case .vxlan(let local, _, let remotes) = config.attachment {
+            vxlanRemotes = try VXLANAttachment.resolve(
+                remotes, local: local, entry: "\(entry).vxlan", resolver: segment.device.resolver)
+        }
         do throws(LoopError) {
             switch config.attachment {
             case .stream(let endpoint):
@@ -380,8 +387,8 @@ final class EthernetPortRuntime {
             case .dgram(let local, let remote):
                 attachment = try DatagramAttachment(local: local, remote: remote, port: self, loop: loop)
                 setCarrier(true)
-            case .vxlan(let local, let vni, let remotes):
-                attachment = try VXLANAttachment(local: local, vni: vni, remotes: remotes, port: self, loop: loop)
+            case .vxlan(let local, let vni, _):
+                attachment = try VXLANAttachment(local: local, vni: vni, remotes: vxlanRemotes, port: self, loop: loop)
                 setCarrier(true)
             case .tap, nil:
                 attachment = TestPortAttachment()

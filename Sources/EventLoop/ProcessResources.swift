@@ -1,3 +1,4 @@
+import CUV
 import Glibc
 
 /// The process-wide open-file limit the hub raises at start and the listeners keep a reserve under. (The heap is
@@ -38,5 +39,12 @@ package enum ProcessResources {
         var limit = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return (0, 0) }
         return (UInt64(limit.rlim_cur), UInt64(limit.rlim_max))
+    }
+
+    /// The process's resident set size in bytes (libuv reads `/proc/self/stat`), or nil when it cannot be read.
+    package static func residentSetBytes() -> UInt64? {
+        var bytes = 0
+        guard uv_resident_set_memory(&bytes) == 0, bytes >= 0 else { return nil }
+        return UInt64(bytes)
     }
 }

@@ -1,7 +1,9 @@
+import ControlWire
 import DeviceKit
 import EthernetServer
 import EventLoop
 import FramebufferServer
+import HTTPEndpoint
 import HubSystem
 import Hypervisor
 import JSON
@@ -13,7 +15,10 @@ import PlatformConfig
 /// (`Sources/ARCHITECTURE.md`, "Where a new device goes").
 extension Hub {
     func makeDevices() throws(HubStartError) -> [any HubDevice] {
-        [ModemDevice(), EthernetDevice(), FramebufferDevice(), try ManagementDevice(configuration: configuration)]
+        [
+            ModemDevice(), EthernetDevice(), FramebufferDevice(), try ManagementDevice(configuration: configuration),
+            HTTPDevice(),
+        ]
     }
 
     /// The management plane (`Protocols/management.md`), which the `mgmt` partition's relay submits to.
@@ -61,6 +66,25 @@ extension Hub: DeviceHost {
         gate.watch(listener)
         return listener
     }
+
+    package func callMethod(_ name: String, params: JSON?) -> Result<JSON, ControlError> {
+        guard let method = router.methods[name] else { return .failure(.methodNotFound(name)) }
+        let call = ControlCall(id: .int(0), method: name, params: params, caller: nil)
+        do {
+            switch try method.handler(call) {
+            case .result(let value): return .success(value)
+            case .error(let error): return .failure(error)
+            case .deferred:
+                // Nobody will read a later answer: forget the call as a vanished client's.
+                call.callerClosed()
+                return .failure(.invalidRequest("\(name) answers later", reason: "deferred"))
+            }
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    package var isReady: Bool { devicesStarted && !isShuttingDown }
 
     package func makeSharedMemory(name: String, sizeBytes: UInt64) -> (any SharedMemory)? {
         MemfdRegionBacking(name: name, sizeBytes: sizeBytes)

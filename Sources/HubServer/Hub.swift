@@ -76,6 +76,8 @@ package final class Hub {
     let deliveryBudget = 4096
     /// Device families (Ethernet, modem, framebuffer…), from `Hub+Devices.swift`.
     private(set) var devices: [any HubDevice] = []
+    /// Set once listeners are open and every device started (`DeviceHost.isReady`, `/readyz`).
+    private(set) var devicesStarted = false
     /// Sessions that queued frames since the last flush, each once (see `GuestSession.flushPending`).
     var sessionsToFlush: [GuestSession] = []
     /// Supervisors of the partitions whose guests the hub launches (`launch` in the configuration).
@@ -162,6 +164,7 @@ package final class Hub {
             startSupervisors()
             try watchSignals()
             try writeReadyFile()
+            devicesStarted = true
         } catch {
             loop.shutdown()
             throw error

@@ -89,6 +89,22 @@ struct ConfigValidator {
         check(config.platform.name.utf8.count, in: 0...64, "platform.name")
     }
 
+    /// `hub.httpEndpoints` and `hub.httpToken` (`Protocols/http.md` §5): off loopback, `/metrics` needs a
+    /// token, as the control API does.
+    private mutating func checkHTTP(_ hub: HubSettings, _ seen: inout [Endpoint: String]) {
+        if let token = hub.httpToken, token.count < 16 {
+            add("hub.httpToken", token.isEmpty ? "is empty" : "is shorter than 16 characters")
+        }
+        check(hub.httpEndpoints.count, in: 0...16, "hub.httpEndpoints")
+        for (index, endpoint) in hub.httpEndpoints.enumerated() {
+            let path = "hub.httpEndpoints[\(index)]"
+            if !endpoint.isLoopback && hub.effectiveHTTPToken == nil {
+                add(path, "\(endpoint) is not loopback, so hub.httpToken (or hub.controlToken) is required")
+            }
+            checkEndpointUnique(endpoint, path, &seen)
+        }
+    }
+
     private mutating func checkHub() {
         let hub = config.hub
         if let token = hub.controlToken, token.count < 16 {
@@ -108,6 +124,7 @@ struct ConfigValidator {
         for (index, endpoint) in hub.guestEndpoints.enumerated() {
             checkEndpointUnique(endpoint, "hub.guestEndpoints[\(index)]", &seen)
         }
+        checkHTTP(hub, &seen)
         check(hub.handshakeTimeoutMs, in: HubSettings.handshakeTimeoutRange, "hub.handshakeTimeoutMs")
         check(hub.realTimePriority, in: HubSettings.realTimePriorityRange, "hub.realTimePriority")
         for field in Limits.fields {
@@ -327,7 +344,9 @@ struct ConfigValidator {
         for (index, segment) in devices.ethernet.enumerated() { checkSegment(segment, "devices.ethernet[\(index)]") }
         for (index, modem) in devices.modems.enumerated() { checkModem(modem, "devices.modems[\(index)]") }
         var seenEndpoints: [Endpoint: String] = [:]
-        for endpoint in config.hub.controlEndpoints + config.hub.guestEndpoints { seenEndpoints[endpoint] = "hub" }
+        for endpoint in config.hub.controlEndpoints + config.hub.guestEndpoints + config.hub.httpEndpoints {
+            seenEndpoints[endpoint] = "hub"
+        }
         for (index, framebuffer) in devices.framebuffers.enumerated() {
             let path = "devices.framebuffers[\(index)]"
             check(framebuffer.width, in: FramebufferConfig.dimensionRange, "\(path).width")

@@ -17,6 +17,15 @@ package struct HubSettings: Sendable, Equatable {
     /// Where the hub keeps its trusted state (management counters, keys, audit log): a directory no partition
     /// may write (`Protocols/management.md` §5). Nil: no management state, so no authorities may be configured.
     package var stateDirectory: String? = nil
+    /// The HTTP listener (`Protocols/http.md`: `/metrics`, `/healthz`, `/readyz`) listens on each of these.
+    /// Default: none.
+    package var httpEndpoints: [Endpoint] = []
+    /// Bearer token `/metrics` asks for on an HTTP endpoint off loopback (`Protocols/http.md` §5); when unset,
+    /// `controlToken` is asked for there. One of the two is required when an HTTP TCP endpoint is not loopback.
+    package var httpToken: String?
+
+    /// The token `/metrics` asks for off loopback: `httpToken`, else `controlToken`.
+    package var effectiveHTTPToken: String? { httpToken ?? controlToken }
 
     package static let defaultControlEndpoints: [Endpoint] = [
         .tcp(host: "127.0.0.1", port: 7400), .unix(path: "/tmp/handsethub/control.sock"),

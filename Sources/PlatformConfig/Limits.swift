@@ -100,6 +100,27 @@ package struct Limits: Sendable, Equatable {
     /// pass (`Protocols/control.md` §2.7): one client's large answers cannot hold the loop for everyone else.
     package var controlAnswerBytesPerPass: Int
 
+    // The HTTP listener (`Protocols/http.md` §2, §3): one request per connection, behind its own admission gate.
+    /// Bytes of one request head, request line and final empty line included (431 beyond).
+    package var httpMaxRequestHeadBytes: Int = 8192
+    /// Bytes of the request line (414 beyond).
+    package var httpMaxRequestLineBytes: Int = 2048
+    /// Header fields in one request (431 beyond).
+    package var httpMaxHeaders: Int = 32
+    /// HTTP connections that have not sent a whole request head yet, at once.
+    package var httpMaxPending: Int = 64
+    /// HTTP connections being answered at once.
+    package var httpMaxClients: Int = 16
+    /// Time a client has from connecting to the end of its request head (then 408 and closed).
+    package var httpHandshakeMs: Int = 5000
+    /// Time a client has to read its whole answer once it is queued (then closed).
+    package var httpResponseMs: Int = 10_000
+    /// Largest `/metrics` answer (500 beyond, counted).
+    package var httpMaxResponseBytes: Int = 4 << 20
+    /// How often the host names of VXLAN remotes are resolved again (`Protocols/ethernet.md`, VXLAN); 0: only
+    /// at start.
+    package var vxlanResolveIntervalMs: Int = 30_000
+
     /// `runtimeLinkMaxMessageBytes`, cut to what fits in a guest frame (`guestMaxFrameBytes` minus 64), so
     /// that lowering the frame size never needs this limit lowered too.
     package var effectiveRuntimeLinkMaxMessageBytes: Int {
@@ -350,5 +371,34 @@ package struct Limits: Sendable, Equatable {
             key: "controlAnswerBytesPerPass", range: 1024...(64 << 20),
             summary: "answer bytes one control session produces per loop pass before the rest waits",
             get: { $0.controlAnswerBytesPerPass }, set: { $0.controlAnswerBytesPerPass = $1 }),
+        Field(
+            key: "httpMaxRequestHeadBytes", range: 256...65536, summary: "bytes of one HTTP request head",
+            get: { $0.httpMaxRequestHeadBytes }, set: { $0.httpMaxRequestHeadBytes = $1 }),
+        Field(
+            key: "httpMaxRequestLineBytes", range: 64...65536, summary: "bytes of one HTTP request line",
+            get: { $0.httpMaxRequestLineBytes }, set: { $0.httpMaxRequestLineBytes = $1 }),
+        Field(
+            key: "httpMaxHeaders", range: 1...256, summary: "header fields in one HTTP request",
+            get: { $0.httpMaxHeaders }, set: { $0.httpMaxHeaders = $1 }),
+        Field(
+            key: "httpMaxPending", range: 1...65536, summary: "HTTP connections still sending their request at once",
+            get: { $0.httpMaxPending }, set: { $0.httpMaxPending = $1 }),
+        Field(
+            key: "httpMaxClients", range: 1...4096, summary: "HTTP connections being answered at once",
+            get: { $0.httpMaxClients }, set: { $0.httpMaxClients = $1 }),
+        Field(
+            key: "httpHandshakeMs", range: 100...600_000,
+            summary: "time an HTTP client has to send its whole request head (then 408)",
+            get: { $0.httpHandshakeMs }, set: { $0.httpHandshakeMs = $1 }),
+        Field(
+            key: "httpResponseMs", range: 100...600_000, summary: "time an HTTP client has to read its whole answer",
+            get: { $0.httpResponseMs }, set: { $0.httpResponseMs = $1 }),
+        Field(
+            key: "httpMaxResponseBytes", range: (64 << 10)...(256 << 20), summary: "largest /metrics answer",
+            get: { $0.httpMaxResponseBytes }, set: { $0.httpMaxResponseBytes = $1 }),
+        Field(
+            key: "vxlanResolveIntervalMs", range: 0...86_400_000,
+            summary: "how often host names of VXLAN remotes are resolved again (0: only at start)",
+            get: { $0.vxlanResolveIntervalMs }, set: { $0.vxlanResolveIntervalMs = $1 }),
     ]
 }

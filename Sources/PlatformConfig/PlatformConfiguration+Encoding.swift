@@ -54,6 +54,8 @@ extension PlatformConfiguration {
         out.scalars("guestEndpoints", hub.guestEndpoints.map(\.description))
         out.int("handshakeTimeoutMs", hub.handshakeTimeoutMs)
         if hub.realTimePriority != 0 { out.int("realTimePriority", hub.realTimePriority) }
+        if !hub.httpEndpoints.isEmpty { out.scalars("httpEndpoints", hub.httpEndpoints.map(\.description)) }
+        if let token = hub.httpToken { out.string("httpToken", token) }
         if let directory = hub.stateDirectory { out.string("stateDirectory", directory) }
         out.block("limits") { out in
             for field in Limits.fields {

@@ -70,7 +70,7 @@ struct ConfigDecoder {
                 node, at: path,
                 allowed: [
                     "controlEndpoints", "controlToken", "guestEndpoints", "handshakeTimeoutMs", "limits",
-                    "realTimePriority", "stateDirectory",
+                    "realTimePriority", "stateDirectory", "httpEndpoints", "httpToken",
                 ])
         else { return hub }
         if let node = fields.values["controlEndpoints"] {
@@ -85,6 +85,10 @@ struct ConfigDecoder {
         if let node = fields.optional("limits") { hub.limits = limits(node, fields.path("limits")) }
         hub.realTimePriority = fields.read("realTimePriority", reader.int) ?? hub.realTimePriority
         hub.stateDirectory = fields.read("stateDirectory", reader.string)
+        if let node = fields.values["httpEndpoints"] {
+            hub.httpEndpoints = list(node, fields.path("httpEndpoints"), Self.placeholderEndpoint, reader.endpoint)
+        }
+        hub.httpToken = fields.read("httpToken", reader.string)
         return hub
     }
 

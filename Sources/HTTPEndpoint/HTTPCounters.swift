@@ -1,0 +1,241 @@
+import DeviceKit
+import EventLoop
+import HTTPWire
+import JSON
+
+/// What the HTTP listener counts: answers by status, and why heads were refused (`http.status`, and
+/// `handsethub_http_*` in `/metrics`).
+final class HTTPCounters {
+    private(set) var answers: [HTTPStatus: UInt64] = [:]
+    private(set) var refusals: [String: UInt64] = [:]
+    var metricsTooLarge: UInt64 = 0
+
+    func answered(_ status: HTTPStatus) { answers[status, default: 0] += 1 }
+
+    /// `reason` is one of the decoder's fixed texts (never a peer's bytes), so the map stays small.
+    func refused(_ reason: String) { refusals[reason, default: 0] += 1 }
+
+    var json: JSON {
+        var byStatus = JSONObject()
+        for status in HTTPStatus.allCases { byStatus[String(status.rawValue)] = .uint(answers[status] ?? 0) }
+        var byReason = JSONObject()
+        for (reason, count) in refusals.sorted(by: { $0.key < $1.key }) { byReason[reason] = .uint(count) }
+        return ["answers": .object(byStatus), "refusals": .object(byReason), "metricsTooLarge": .uint(metricsTooLarge)]
+    }
+}
+
+/// The `/metrics` families (`Protocols/http.md` §4), gathered from the hub's own control answers through
+/// `DeviceHost.callMethod`: the same view `hubctl` shows, so metrics and control API cannot disagree, and no
+/// device needs to know this one.
+extension HTTPDevice {
+    func metricsText() -> [UInt8] {
+        var text = MetricsText()
+        addHubMetrics(&text)
+        addPartitionMetrics(&text)
+        addLinkMetrics(&text)
+        addEthernetMetrics(&text)
+        addModemMetrics(&text)
+        addFramebufferMetrics(&text)
+        addAdmissionMetrics(&text)
+        addHTTPMetrics(&text)
+        return text.encode()
+    }
+
+    private func call(_ method: String, _ params: JSON? = nil) -> JSON? {
+        try? host.callMethod(method, params: params).get()
+    }
+
+    private static func number(_ value: JSON?) -> Double {
+        if let integer = value?.int64Value { return Double(integer) }
+        return value?.doubleValue ?? 0
+    }
+
+    private func addHubMetrics(_ text: inout MetricsText) {
+        let info = call("hub.info")
+        text.add(
+            "handsethub_info", .gauge, "The hub's version and platform (always 1).",
+            labels: [
+                ("version", info?["version"]?.stringValue ?? ""), ("platform", info?["platform"]?.stringValue ?? ""),
+            ], 1)
+        text.add("handsethub_up", .gauge, "1 while the hub is ready (/readyz), else 0.", host.isReady ? 1 : 0)
+        text.add(
+            "handsethub_uptime_seconds", .gauge, "Seconds since the hub started.",
+            HTTPDevice.number(info?["uptimeMs"]) / 1000)
+        let loop = info?["loop"]
+        text.add("handsethub_loop_passes_total", .counter, "Loop passes measured.", HTTPDevice.number(loop?["passes"]))
+        text.add(
+            "handsethub_loop_pass_longest_seconds", .gauge, "Longest busy time of one loop pass.",
+            HTTPDevice.number(loop?["longestPassUs"]) / 1e6)
+        text.add(
+            "handsethub_loop_pass_p99_seconds", .gauge, "99th percentile of recent loop passes' busy time.",
+            HTTPDevice.number(loop?["p99PassUs"]) / 1e6)
+        text.add(
+            "handsethub_loop_stalls_total", .counter, "Loop passes busy longer than loopStallWarnMs.",
+            HTTPDevice.number(loop?["stalls"]))
+        if let rss = ProcessResources.residentSetBytes() {
+            text.add("handsethub_process_resident_memory_bytes", .gauge, "Resident set size of hubd.", Double(rss))
+        }
+    }
+
+    private func addPartitionMetrics(_ text: inout MetricsText) {
+        for entry in call("partition.list")?["partitions"]?.arrayValue ?? [] {
+            guard let name = entry["name"]?.stringValue, let partition = call("partition.get", ["name": .string(name)])
+            else { continue }
+            let label = [("partition", name)]
+            text.add(
+                "handsethub_partition_state", .gauge, "The partition's state (the series with value 1).",
+                labels: label + [("state", partition["state"]?.stringValue ?? "unknown")], 1)
+            text.add(
+                "handsethub_partition_attached", .gauge, "1 while the partition's guest is attached.", labels: label,
+                entry["attached"]?.boolValue == true ? 1 : 0)
+            text.add(
+                "handsethub_partition_restarts_total", .counter, "Restarts of the partition's launched guest.",
+                labels: label, HTTPDevice.number(partition["supervisor"]?["restarts"]))
+            let counters = partition["counters"]
+            for (key, outcome) in [
+                ("irqRaised", "raised"), ("irqDelivered", "delivered"), ("irqLatched", "latched"),
+                ("irqCoalesced", "coalesced"), ("irqRefused", "refused"),
+            ] {
+                text.add(
+                    "handsethub_partition_interrupts_total", .counter, "Interrupts towards the partition, by outcome.",
+                    labels: label + [("outcome", outcome)], HTTPDevice.number(counters?[key]))
+            }
+            for (key, outcome) in [
+                ("msgQueued", "queued"), ("msgDelivered", "delivered"), ("msgRedelivered", "redelivered"),
+                ("msgRefused", "refused"),
+            ] {
+                text.add(
+                    "handsethub_partition_messages_total", .counter, "Messages to the partition, by outcome.",
+                    labels: label + [("outcome", outcome)], HTTPDevice.number(counters?[key]))
+            }
+        }
+    }
+
+    private func addLinkMetrics(_ text: inout MetricsText) {
+        for entry in call("link.list")?["links"]?.arrayValue ?? [] {
+            guard let name = entry["name"]?.stringValue, let link = call("link.get", ["name": .string(name)]) else {
+                continue
+            }
+            for queue in link["queues"]?.arrayValue ?? [] {
+                let labels = [
+                    ("link", name), ("from", queue["from"]?.stringValue ?? ""), ("to", queue["to"]?.stringValue ?? ""),
+                ]
+                text.add(
+                    "handsethub_link_depth", .gauge, "Messages queued in one direction of a link.", labels: labels,
+                    HTTPDevice.number(queue["depth"]))
+                text.add(
+                    "handsethub_link_capacity", .gauge, "Capacity of one direction of a link.", labels: labels,
+                    HTTPDevice.number(queue["capacity"]))
+            }
+            let counters = link["counters"]
+            let label = [("link", name)]
+            text.add(
+                "handsethub_link_sent_total", .counter, "Messages sent on the link.", labels: label,
+                HTTPDevice.number(counters?["sent"]))
+            text.add(
+                "handsethub_link_delivered_total", .counter, "Messages delivered on the link.", labels: label,
+                HTTPDevice.number(counters?["delivered"]))
+            text.add(
+                "handsethub_link_refused_total", .counter, "Messages the link refused or dropped.", labels: label,
+                HTTPDevice.number(counters?["dropped"]))
+        }
+    }
+
+    private func addEthernetMetrics(_ text: inout MetricsText) {
+        for segment in call("eth.segments")?["segments"]?.arrayValue ?? [] {
+            guard let name = segment["name"]?.stringValue,
+                let ports = call("eth.ports", ["segment": .string(name)])?["ports"]?.arrayValue
+            else { continue }
+            for port in ports {
+                addEthernetPort(port, segment: name, &text)
+            }
+        }
+    }
+
+    private func addEthernetPort(_ port: JSON, segment: String, _ text: inout MetricsText) {
+        let labels = [("segment", segment), ("port", port["name"]?.stringValue ?? "")]
+        let counters = port["counters"]
+        text.add(
+            "handsethub_ethernet_port_up", .gauge, "1 while the port's link is up.", labels: labels,
+            port["link"]?.boolValue == true ? 1 : 0)
+        for direction in ["rx", "tx"] {
+            text.add(
+                "handsethub_ethernet_frames_total", .counter, "Frames through an Ethernet port, by direction.",
+                labels: labels + [("direction", direction)], HTTPDevice.number(counters?["\(direction)Frames"]))
+            text.add(
+                "handsethub_ethernet_bytes_total", .counter, "Bytes through an Ethernet port, by direction.",
+                labels: labels + [("direction", direction)], HTTPDevice.number(counters?["\(direction)Bytes"]))
+        }
+        let drops = counters?["drops"]?.objectValue ?? [:]
+        for member in drops {
+            text.add(
+                "handsethub_ethernet_drops_total", .counter, "Frames an Ethernet port dropped, by reason.",
+                labels: labels + [("reason", member.key)], HTTPDevice.number(member.value))
+        }
+    }
+
+    private func addModemMetrics(_ text: inout MetricsText) {
+        for modem in call("modem.list")?["modems"]?.arrayValue ?? [] {
+            guard let name = modem["name"]?.stringValue else { continue }
+            let label = [("modem", name)]
+            text.add(
+                "handsethub_modem_backend_up", .gauge, "1 while the modem's network backend is reachable.",
+                labels: label + [("backend", modem["backend"]?.stringValue ?? "")],
+                modem["backendUp"]?.boolValue == true ? 1 : 0)
+            let status = call("modem.status", ["modem": .string(name)])
+            text.add(
+                "handsethub_modem_calls", .gauge, "Calls the modem has now.", labels: label,
+                Double(status?["calls"]?.arrayValue?.count ?? 0))
+            text.add(
+                "handsethub_modem_sms_sent_total", .counter, "SMS the guest sent.", labels: label,
+                HTTPDevice.number(status?["sent"]))
+            text.add(
+                "handsethub_modem_sms_stored", .gauge, "SMS stored in the modem.", labels: label,
+                HTTPDevice.number(status?["stored"]))
+        }
+    }
+
+    private func addFramebufferMetrics(_ text: inout MetricsText) {
+        for config in host.configuration.devices.framebuffers {
+            guard let info = call("fb.info", ["device": .string(config.name)]) else { continue }
+            let label = [("framebuffer", config.name)]
+            let counters = info["counters"]
+            text.add(
+                "handsethub_framebuffer_viewers", .gauge, "VNC viewers connected.", labels: label,
+                Double(info["viewers"]?.arrayValue?.count ?? 0))
+            text.add(
+                "handsethub_framebuffer_updates_total", .counter, "Framebuffer updates sent to viewers.", labels: label,
+                HTTPDevice.number(counters?["updatesSent"]))
+            text.add(
+                "handsethub_framebuffer_update_bytes_total", .counter, "Bytes of framebuffer updates sent.",
+                labels: label, HTTPDevice.number(counters?["updateBytes"]))
+        }
+    }
+
+    private func addAdmissionMetrics(_ text: inout MetricsText) {
+        for gate in call("hub.admission")?["listeners"]?.arrayValue ?? [] {
+            let label = [("listener", gate["name"]?.stringValue ?? "")]
+            for state in ["pending", "authenticated"] {
+                text.add(
+                    "handsethub_admission_connections", .gauge, "Connections holding a slot, by state.",
+                    labels: label + [("state", state)], HTTPDevice.number(gate[state]))
+            }
+            text.add(
+                "handsethub_admission_accepted_total", .counter, "Connections accepted.", labels: label,
+                HTTPDevice.number(gate["accepted"]))
+            for member in gate["refused"]?.objectValue ?? [:] {
+                text.add(
+                    "handsethub_admission_refused_total", .counter, "Connections refused or ended, by reason.",
+                    labels: label + [("reason", member.key)], HTTPDevice.number(member.value))
+            }
+        }
+    }
+
+    private func addHTTPMetrics(_ text: inout MetricsText) {
+        for status in HTTPStatus.allCases {
+            text.add(
+                "handsethub_http_requests_total", .counter, "HTTP answers, by status.",
+                labels: [("status", String(status.rawValue))], Double(counters.answers[status] ?? 0))
+        }
+    }
+}

@@ -1,0 +1,155 @@
+import ControlWire
+import DeviceKit
+import DeviceKitTesting
+import EthernetServer
+import EventLoop
+import JSON
+import PlatformConfig
+import Testing
+
+/// VXLAN remotes given as host names (`Protocols/ethernet.md`, VXLAN; `Deploy/config-reference.md`): resolved
+/// at start (an unresolvable one is a start error naming its entry), resolved again every
+/// `vxlanResolveIntervalMs`, and followed when the address changes, with an `eth.vxlan.remoteChanged` event.
+/// The resolver is injected; the remotes are real UDP sockets on loopback.
+@Suite struct VXLANRemoteNameTests {
+    static let endpointA = Endpoint.unix(path: "/fake/lan0-a.sock")
+
+    static func configuration(remotes: [UDPAddress], intervalMs: Int = 20) -> PlatformConfiguration {
+        var configuration = PlatformConfiguration.reference
+        configuration.devices.modems = []
+        configuration.devices.framebuffers = []
+        configuration.hub.limits.vxlanResolveIntervalMs = intervalMs
+        configuration.devices.ethernet[0].ports += [
+            EthernetPortConfig(name: "a", attachment: .stream(endpointA)),
+            EthernetPortConfig(
+                name: "wan",
+                attachment: .vxlan(local: UDPAddress(host: "127.0.0.1", port: 0), vni: 42, remotes: remotes)),
+        ]
+        return configuration
+    }
+
+    static let frame: [UInt8] =
+        [UInt8](repeating: 0xFF, count: 6) + [2, 0, 0, 0, 0, 1, 0x88, 0xB5] + [UInt8](repeating: 0x5A, count: 46)
+
+    static func streamed(_ frame: [UInt8]) -> [UInt8] { [0, 0, 0, UInt8(frame.count)] + frame }
+
+    /// A UDP socket on loopback that counts the datagrams it gets.
+    final class Receiver {
+        let socket: UDPSocket
+        var datagrams = 0
+
+        init(loop: Loop) throws {
+            socket = try UDPSocket(loop: loop, host: "127.0.0.1", port: 0)
+            socket.onDatagram = { [unowned self] _, _ in self.datagrams += 1 }
+            try socket.startReceiving()
+        }
+    }
+
+    @Test func aRenamedRemoteIsFollowedAndTheChangeIsAnEvent() throws {
+        let name = UDPAddress(host: "handset-1.handset-fleet", port: 4789)
+        let host = try FakeDeviceHost(configuration: Self.configuration(remotes: [name]))
+        let old = try Receiver(loop: host.loop)
+        let new = try Receiver(loop: host.loop)
+        var answer = old.socket.boundAddress
+        var asked: [String] = []
+        let device = EthernetDevice()
+        device.resolver = VXLANResolver(
+            now: { host, _, _ in
+                asked.append(host)
+                return .success([answer])
+            },
+            later: { host, _, _, _, completion in
+                asked.append(host)
+                completion(.success([answer]))
+            })
+        try device.start(host: host)
+        #expect(asked == ["handset-1.handset-fleet"])
+        let peer = try #require(host.connect(to: Self.endpointA))
+        peer.receive(Self.streamed(Self.frame))
+        for _ in 0..<50 where old.datagrams == 0 { _ = host.loop.runOnce(wait: true) }
+        #expect(old.datagrams == 1 && new.datagrams == 0)
+
+        // The same answer again changes nothing; a new one moves the remote.
+        for _ in 0..<3 { _ = host.loop.runOnce(wait: true) }
+        #expect(host.events.filter { $0.kind == "eth.vxlan.remoteChanged" }.isEmpty)
+        answer = new.socket.boundAddress
+        for _ in 0..<50 where host.events.isEmpty { _ = host.loop.runOnce(wait: true) }
+        let event = try #require(host.events.first { $0.kind == "eth.vxlan.remoteChanged" })
+        #expect(event.device == "lan0")
+        #expect(event.data["port"] == "wan" && event.data["remote"] == "handset-1.handset-fleet:4789")
+        #expect(event.data["from"] == .string(old.socket.boundAddress.description))
+        #expect(event.data["to"] == .string(new.socket.boundAddress.description))
+
+        peer.receive(Self.streamed(Self.frame))
+        for _ in 0..<50 where new.datagrams == 0 { _ = host.loop.runOnce(wait: true) }
+        #expect(new.datagrams == 1 && old.datagrams == 1)
+        device.stop()
+        old.socket.close()
+        new.socket.close()
+        #expect(host.shutdown() == 0)
+    }
+
+    @Test func aFailedReResolutionKeepsTheLastAddress() throws {
+        let name = UDPAddress(host: "handset-2.handset-fleet", port: 4789)
+        let host = try FakeDeviceHost(configuration: Self.configuration(remotes: [name]))
+        let device = EthernetDevice()
+        var fail = false
+        device.resolver = VXLANResolver(
+            now: { _, _, _ in .success([InetAddress(host: "127.0.0.9", port: 4789)]) },
+            later: { _, _, _, _, completion in
+                fail = true
+                completion(.failure(LoopError(code: -3008, operation: "resolve")))
+            })
+        try device.start(host: host)
+        for _ in 0..<50 where !fail { _ = host.loop.runOnce(wait: true) }
+        let caller = FakeControlCaller()
+        guard case .result(let ports) = caller.call(host.methods, "eth.ports", ["segment": "lan0"]) else {
+            Issue.record("eth.ports failed")
+            return
+        }
+        let wan = try #require(ports["ports"]?.arrayValue?.first { $0["name"] == "wan" })
+        #expect(wan["remotes"] == ["127.0.0.9:4789"])
+        #expect(wan["remoteNames"] == ["handset-2.handset-fleet:4789"])
+        #expect((wan["resolveFailures"]?.intValue ?? 0) >= 1)
+        #expect(host.events.isEmpty)
+        device.stop()
+        #expect(host.shutdown() == 0)
+    }
+
+    @Test func anUnresolvableRemoteIsAStartErrorNamingItsEntry() throws {
+        let remotes = [UDPAddress(host: "127.0.0.1", port: 4789), UDPAddress(host: "nowhere.invalid", port: 4789)]
+        let host = try FakeDeviceHost(configuration: Self.configuration(remotes: remotes))
+        let device = EthernetDevice()
+        device.resolver = VXLANResolver(
+            now: { _, _, _ in .failure(LoopError(code: -3008, operation: "resolve nowhere.invalid")) },
+            later: { _, _, _, _, _ in })
+        do {
+            try device.start(host: host)
+            Issue.record("start succeeded")
+        } catch {
+            #expect(
+                error.description.hasPrefix(
+                    "devices.ethernet[0].ports[3].vxlan.remotes[1]: cannot resolve 'nowhere.invalid:4789'"))
+        }
+        device.stop()
+        #expect(host.shutdown() == 0)
+    }
+
+    @Test func literalAddressesAreNeverLookedUpAndNotReResolved() throws {
+        let host = try FakeDeviceHost(
+            configuration: Self.configuration(remotes: [UDPAddress(host: "127.0.0.5", port: 4789)]))
+        let device = EthernetDevice()
+        var asked = 0
+        device.resolver = VXLANResolver(
+            now: { _, _, _ in
+                asked += 1
+                return .success([])
+            },
+            later: { _, _, _, _, _ in asked += 1 })
+        try device.start(host: host)
+        host.runPasses(3)
+        #expect(asked == 0)
+        device.stop()
+        #expect(host.shutdown() == 0)
+    }
+}

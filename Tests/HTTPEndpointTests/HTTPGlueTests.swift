@@ -1,0 +1,229 @@
+import ControlWire
+import DeviceKit
+import DeviceKitTesting
+import EventLoop
+import HTTPEndpoint
+import JSON
+import PlatformConfig
+import Testing
+
+/// The HTTP listener's glue (`Protocols/http.md`) driven in process without sockets: clients are
+/// `FakeByteStream`s on the device's fake listener, the hub's control answers come from
+/// `FakeDeviceHost.otherMethods`.
+@Suite struct HTTPGlueTests {
+    static let local = Endpoint.tcp(host: "127.0.0.1", port: 9100)
+    static let remote = Endpoint.tcp(host: "0.0.0.0", port: 9100)
+    static let token = "a-metrics-token-0123456789"
+
+    struct Bench {
+        let host: FakeDeviceHost
+        let device = HTTPDevice()
+        let caller = FakeControlCaller()
+
+        init(_ adjust: (inout PlatformConfiguration) -> Void = { _ in }) throws {
+            var configuration = PlatformConfiguration.reference
+            configuration.hub.httpEndpoints = [HTTPGlueTests.local]
+            adjust(&configuration)
+            host = try FakeDeviceHost(configuration: configuration)
+            host.otherMethods = HTTPGlueTests.hubAnswers
+            try device.start(host: host)
+        }
+
+        /// Sends `request` (optionally a byte at a time) and returns what the device wrote and whether it closed.
+        func exchange(_ request: String, on endpoint: Endpoint = HTTPGlueTests.local, byteAtATime: Bool = false)
+            throws -> (text: String, closed: Bool)
+        {
+            let client = try #require(host.connect(to: endpoint, kind: .tcp))
+            if byteAtATime {
+                for byte in request.utf8 { client.receive([byte]) }
+            } else {
+                client.receive(Array(request.utf8))
+            }
+            host.runPasses(2)
+            return (String(decoding: client.takeWritten(), as: UTF8.self), !client.isOpen)
+        }
+
+        func status() -> JSON? {
+            guard case .result(let result) = caller.call(host.methods, "http.status", [:]) else { return nil }
+            return result
+        }
+
+        func stop() -> Int32 {
+            device.stop()
+            return host.shutdown()
+        }
+    }
+
+    /// What the hub's own methods answer, as far as `/metrics` reads them (`Protocols/control.md`).
+    static func hubAnswers(_ method: String, _ params: JSON?) -> JSON? {
+        switch method {
+        case "hub.info":
+            return [
+                "version": "9.9.9", "platform": "test \"handset\"", "uptimeMs": 1500,
+                "loop": ["passes": 10, "longestPassUs": 2000, "p99PassUs": 1000, "stalls": 1],
+            ]
+        case "partition.list":
+            return ["partitions": [["name": "rtos", "attached": true], ["name": "linux", "attached": false]]]
+        case "partition.get":
+            let name = params?["name"]?.stringValue ?? ""
+            return [
+                "name": .string(name), "state": name == "rtos" ? "running" : "waiting",
+                "supervisor": name == "rtos" ? ["restarts": 2] : .null,
+                "counters": ["irqRaised": 5, "irqDelivered": 4, "msgQueued": 7, "msgDelivered": 6],
+            ]
+        default:
+            return nil
+        }
+    }
+
+    @Test func healthzIsOkAndTheConnectionCloses() throws {
+        let bench = try Bench()
+        let answer = try bench.exchange("GET /healthz HTTP/1.1\r\nHost: hub\r\n\r\n")
+        #expect(answer.text.hasPrefix("HTTP/1.1 200 OK\r\n"))
+        #expect(answer.text.hasSuffix("Connection: close\r\n\r\nok\n"))
+        #expect(answer.closed)
+        #expect(bench.status()?["answers"]?["200"] == 1)
+        #expect(bench.stop() == 0)
+    }
+
+    @Test func readyzFollowsTheHub() throws {
+        let bench = try Bench()
+        bench.host.isReady = false
+        #expect(try bench.exchange("GET /readyz HTTP/1.1\r\nHost: h\r\n\r\n").text.hasPrefix("HTTP/1.1 503 "))
+        bench.host.isReady = true
+        #expect(try bench.exchange("GET /readyz HTTP/1.1\r\nHost: h\r\n\r\n").text.hasPrefix("HTTP/1.1 200 "))
+        #expect(bench.stop() == 0)
+    }
+
+    @Test func metricsByteAtATimeCarryTheHubsAnswers() throws {
+        let bench = try Bench()
+        let answer = try bench.exchange("GET /metrics HTTP/1.1\r\nHost: h\r\n\r\n", byteAtATime: true)
+        #expect(answer.text.hasPrefix("HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"))
+        let body = answer.text.split(separator: "\r\n\r\n", maxSplits: 1).last.map(String.init) ?? ""
+        let lines = body.split(separator: "\n").map(String.init)
+        #expect(lines.contains(#"handsethub_info{version="9.9.9",platform="test \"handset\""} 1"#))
+        #expect(lines.contains(#"handsethub_partition_state{partition="rtos",state="running"} 1"#))
+        #expect(lines.contains(#"handsethub_partition_restarts_total{partition="rtos"} 2"#))
+        #expect(lines.contains(#"handsethub_partition_interrupts_total{partition="rtos",outcome="raised"} 5"#))
+        #expect(lines.contains("handsethub_loop_pass_longest_seconds 0.002"))
+        #expect(lines.contains("handsethub_loop_stalls_total 1"))
+        // One HELP and one TYPE per family.
+        let types = lines.filter { $0.hasPrefix("# TYPE ") }.map { $0.split(separator: " ")[2] }
+        #expect(Set(types).count == types.count)
+        #expect(types.contains("handsethub_http_requests_total"))
+        #expect(bench.stop() == 0)
+    }
+
+    @Test func headAnswersWithoutBody() throws {
+        let bench = try Bench()
+        let answer = try bench.exchange("HEAD /healthz HTTP/1.0\r\n\r\n")
+        #expect(answer.text.hasPrefix("HTTP/1.1 200 OK\r\n") && answer.text.hasSuffix("\r\n\r\n"))
+        #expect(answer.text.contains("Content-Length: 3\r\n"))
+        #expect(bench.stop() == 0)
+    }
+
+    @Test func everythingElseIsRefusedWithItsStatus() throws {
+        let bench = try Bench()
+        let cases: [(String, String)] = [
+            ("GET /nothing HTTP/1.1\r\nHost: h\r\n\r\n", "404"),
+            ("POST /metrics HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi", "405"),
+            ("GET / HTTP/3.0\r\n\r\n", "505"),
+            ("\u{16}\u{03}\u{01} garbage\r\n\r\n", "400"),
+            ("GET /metrics HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n", "413"),
+            ("GET /" + String(repeating: "a", count: 5000) + " HTTP/1.1\r\nHost: h\r\n\r\n", "414"),
+            ("GET / HTTP/1.1\r\n" + String(repeating: "X: y\r\n", count: 40) + "\r\n", "431"),
+        ]
+        for (request, status) in cases {
+            let answer = try bench.exchange(request)
+            #expect(answer.text.hasPrefix("HTTP/1.1 \(status) "), "\(request.prefix(40))")
+            #expect(answer.closed)
+        }
+        let answer = try bench.exchange("PUT / HTTP/1.1\r\n")
+        #expect(answer.text.contains("\r\nAllow: GET, HEAD\r\n"))
+        #expect(bench.status()?["answers"]?["431"] == 1)
+        #expect(bench.status()?["refusals"]?["method not allowed"] == 2)
+        #expect(bench.stop() == 0)
+    }
+
+    @Test func offLoopbackMetricsAskForTheTokenAndProbesDoNot() throws {
+        let bench = try Bench { configuration in
+            configuration.hub.httpEndpoints = [HTTPGlueTests.remote]
+            configuration.hub.httpToken = HTTPGlueTests.token
+        }
+        let request = { (authorization: String?) in
+            "GET /metrics HTTP/1.1\r\nHost: h\r\n" + (authorization.map { "Authorization: \($0)\r\n" } ?? "") + "\r\n"
+        }
+        let missing = try bench.exchange(request(nil), on: Self.remote)
+        #expect(missing.text.hasPrefix("HTTP/1.1 401 "))
+        #expect(missing.text.contains("WWW-Authenticate: Bearer realm=\"handsethub\"\r\n"))
+        #expect(
+            try bench.exchange(request("Bearer wrong-token-0123456789ab"), on: Self.remote).text.hasPrefix(
+                "HTTP/1.1 401 "))
+        #expect(try bench.exchange(request("Bearer \(Self.token)x"), on: Self.remote).text.hasPrefix("HTTP/1.1 401 "))
+        #expect(try bench.exchange(request("Basic \(Self.token)"), on: Self.remote).text.hasPrefix("HTTP/1.1 401 "))
+        #expect(try bench.exchange(request("Bearer \(Self.token)"), on: Self.remote).text.hasPrefix("HTTP/1.1 200 "))
+        #expect(
+            try bench.exchange("GET /healthz HTTP/1.1\r\nHost: h\r\n\r\n", on: Self.remote).text.hasPrefix(
+                "HTTP/1.1 200 "))
+        #expect(bench.stop() == 0)
+    }
+
+    @Test func theControlTokenStandsInForAMissingHTTPToken() throws {
+        let bench = try Bench { configuration in
+            configuration.hub.httpEndpoints = [HTTPGlueTests.remote]
+            configuration.hub.controlToken = HTTPGlueTests.token
+        }
+        let request = "GET /metrics HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer \(Self.token)\r\n\r\n"
+        #expect(try bench.exchange(request, on: Self.remote).text.hasPrefix("HTTP/1.1 200 "))
+        #expect(
+            try bench.exchange("GET /metrics HTTP/1.1\r\nHost: h\r\n\r\n", on: Self.remote).text.hasPrefix(
+                "HTTP/1.1 401 "))
+        #expect(bench.stop() == 0)
+    }
+
+    @Test func metricsOverTheirLimitAre500AndCounted() throws {
+        let bench = try Bench { $0.hub.limits.httpMaxResponseBytes = 64 << 10 }
+        let many = (0..<300).map { index -> JSON in ["name": .string("partition-\(index)"), "attached": false] }
+        bench.host.otherMethods = { method, params in
+            method == "partition.list" ? ["partitions": .array(many)] : HTTPGlueTests.hubAnswers(method, params)
+        }
+        let answer = try bench.exchange("GET /metrics HTTP/1.1\r\nHost: h\r\n\r\n")
+        #expect(answer.text.hasPrefix("HTTP/1.1 500 "))
+        #expect(bench.status()?["metricsTooLarge"] == 1)
+        #expect(bench.stop() == 0)
+    }
+
+    @Test func aSlowClientGets408AtTheHandshakeDeadline() throws {
+        let bench = try Bench { $0.hub.limits.httpHandshakeMs = 100 }
+        let client = try #require(bench.host.connect(to: Self.local, kind: .tcp))
+        client.receive(Array("GET /metrics HTTP/1.1\r\nHo".utf8))
+        bench.host.runPasses(2)
+        #expect(client.takeWritten().isEmpty && client.isOpen)
+        // The loop waits for the deadline's timer.
+        for _ in 0..<20 where client.isOpen { _ = bench.host.loop.runOnce(wait: true) }
+        #expect(String(decoding: client.takeWritten(), as: UTF8.self).hasPrefix("HTTP/1.1 408 Request Timeout\r\n"))
+        #expect(!client.isOpen)
+        let gate = try #require(bench.host.admission.gates.first { $0.name == "http" })
+        #expect(gate.refusals[.handshakeTimeout] == 1 && gate.pending == 0)
+        #expect(bench.stop() == 0)
+    }
+
+    @Test func idleConnectionsBeyondThePendingBudgetEvictTheOldest() throws {
+        let bench = try Bench { $0.hub.limits.httpMaxPending = 4 }
+        let clients = try (0..<10).map { _ in try #require(bench.host.connect(to: Self.local, kind: .tcp)) }
+        bench.host.runPasses(1)
+        #expect(clients.prefix(6).allSatisfy { !$0.isOpen })
+        #expect(clients.suffix(4).allSatisfy { $0.isOpen })
+        let gate = try #require(bench.host.admission.gates.first { $0.name == "http" })
+        #expect(gate.pending == 4 && gate.refusals[.evicted] == 6)
+        // A real request still gets through.
+        #expect(try bench.exchange("GET /healthz HTTP/1.1\r\nHost: h\r\n\r\n").text.hasPrefix("HTTP/1.1 200 "))
+        #expect(bench.stop() == 0)
+    }
+
+    @Test func noEndpointsNoListener() throws {
+        let bench = try Bench { $0.hub.httpEndpoints = [] }
+        #expect(bench.host.listeners.isEmpty && bench.host.methods.isEmpty)
+        #expect(bench.stop() == 0)
+    }
+}
