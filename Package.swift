@@ -167,6 +167,9 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .target(name: "HubControlClient", dependencies: ["ControlWire", "JSON", "Endpoints", "ClientSocket"]),
+        // A control client inside the hub's own process, over a socketpair: for the control-router fuzzer and
+        // tests, never hubd.
+        .target(name: "HubServerTesting", dependencies: ["HubServer", "EventLoop", "HubSystem"]),
         .executableTarget(
             name: "hubd",
             dependencies: [

@@ -345,7 +345,7 @@ package final class Hub {
         if let session, guestSessions[session] === guest { guestSessions[session] = nil }
     }
 
-    func acceptControl(_ connection: Connection, requiresToken: Bool, limits: Limits) {
+    package func acceptControl(_ connection: Connection, requiresToken: Bool, limits: Limits) {
         guard !isShuttingDown else {
             connection.close()
             return

@@ -8,6 +8,7 @@
 
 import Glibc
 import HubServer
+import HubServerTesting
 import JSON
 import Logging
 import PlatformConfig

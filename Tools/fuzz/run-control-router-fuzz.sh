@@ -22,7 +22,7 @@ done
 for item in checkouts repositories workspace-state.json; do
     if [ -e "$root/.build/$item" ] && [ ! -e "$scratch/$item" ]; then cp -a "$root/.build/$item" "$scratch/"; fi
 done
-swift build --package-path "$root" --scratch-path "$scratch" --target HubServer -Xswiftc -sanitize=fuzzer
+swift build --package-path "$root" --scratch-path "$scratch" --target HubServerTesting -Xswiftc -sanitize=fuzzer
 
 debug="$scratch/debug"
 objects=()

@@ -1,4 +1,5 @@
 import EventLoop
+import HubServer
 import HubSystem
 
 /// A control client inside the hub's own process and thread, over a socketpair: the bytes it sends go
@@ -11,7 +12,7 @@ package final class LocalControlClient {
     /// The client's end of the socketpair (non-blocking).
     private var fd: Int32
 
-    init(hub: Hub, requiresToken: Bool) throws(LoopError) {
+    package init(hub: Hub, requiresToken: Bool) throws(LoopError) {
         self.hub = hub
         let fds: (Int32, Int32)
         do {
