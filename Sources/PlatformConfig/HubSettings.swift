@@ -14,6 +14,10 @@ public struct HubSettings: Sendable, Equatable {
     /// the platform's hypervisor: real-time partitions launched at `SCHED_FIFO` wait for it on every interrupt and
     /// message, so it should run at or above them (see `Deploy/config-reference.md`).
     public var realTimePriority: Int
+    /// Where the hub keeps what must survive it (software slots and their journal); nil: nothing is kept.
+    public var stateDirectory: String?
+    /// The software slots of launched partitions (active with `stateDirectory`).
+    public var software = SoftwareSettings()
 
     public static let defaultControlEndpoints: [Endpoint] = [
         .tcp(host: "127.0.0.1", port: 7400), .unix(path: "/tmp/handsethub/control.sock"),

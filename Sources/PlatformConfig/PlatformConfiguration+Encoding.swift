@@ -32,12 +32,26 @@ extension PlatformConfiguration {
         return out.text
     }
 
+    private func encodeSoftware(_ out: inout YAMLWriter) {
+        let software = hub.software
+        out.block("software") { out in
+            out.int("probationMs", software.probationMs)
+            out.int("maxStartAttempts", software.maxStartAttempts)
+            out.size("maxManifestBytes", software.maxManifestBytes)
+            out.size("maxImageBytes", software.maxImageBytes)
+            out.int("maxImageFiles", software.maxImageFiles)
+            if software.testHooks { out.bool("testHooks", true) }
+        }
+    }
+
     private func encodeHub(_ out: inout YAMLWriter) {
         out.scalars("controlEndpoints", hub.controlEndpoints.map(\.description))
         if let token = hub.controlToken { out.string("controlToken", token) }
         out.scalars("guestEndpoints", hub.guestEndpoints.map(\.description))
         out.int("handshakeTimeoutMs", hub.handshakeTimeoutMs)
         if hub.realTimePriority != 0 { out.int("realTimePriority", hub.realTimePriority) }
+        if let directory = hub.stateDirectory { out.string("stateDirectory", directory) }
+        if hub.software != SoftwareSettings() { encodeSoftware(&out) }
         out.block("limits") { out in
             for field in Limits.fields {
                 if field.key.hasSuffix("Bytes") {

@@ -69,7 +69,7 @@ struct ConfigDecoder {
                 node, at: path,
                 allowed: [
                     "controlEndpoints", "controlToken", "guestEndpoints", "handshakeTimeoutMs", "limits",
-                    "realTimePriority",
+                    "realTimePriority", "stateDirectory", "software",
                 ])
         else { return hub }
         if let node = fields.values["controlEndpoints"] {
@@ -83,7 +83,28 @@ struct ConfigDecoder {
         hub.handshakeTimeoutMs = fields.read("handshakeTimeoutMs", reader.int) ?? hub.handshakeTimeoutMs
         if let node = fields.optional("limits") { hub.limits = limits(node, fields.path("limits")) }
         hub.realTimePriority = fields.read("realTimePriority", reader.int) ?? hub.realTimePriority
+        hub.stateDirectory = fields.read("stateDirectory", reader.string)
+        if let node = fields.optional("software") { hub.software = software(node, fields.path("software")) }
         return hub
+    }
+
+    private func software(_ node: Node, _ path: String) -> SoftwareSettings {
+        var software = SoftwareSettings()
+        guard
+            let fields = reader.mapping(
+                node, at: path,
+                allowed: [
+                    "probationMs", "maxStartAttempts", "maxManifestBytes", "maxImageBytes", "maxImageFiles",
+                    "testHooks",
+                ])
+        else { return software }
+        software.probationMs = fields.read("probationMs", reader.int) ?? software.probationMs
+        software.maxStartAttempts = fields.read("maxStartAttempts", reader.int) ?? software.maxStartAttempts
+        software.maxManifestBytes = fields.read("maxManifestBytes", reader.intSize) ?? software.maxManifestBytes
+        software.maxImageBytes = fields.read("maxImageBytes", reader.intSize) ?? software.maxImageBytes
+        software.maxImageFiles = fields.read("maxImageFiles", reader.int) ?? software.maxImageFiles
+        software.testHooks = fields.read("testHooks", reader.bool) ?? software.testHooks
+        return software
     }
 
     private func limits(_ node: Node, _ path: String) -> Limits {
