@@ -176,6 +176,8 @@ final class PartitionSupervisor {
     }
 
     private var crashReason: String?
+    /// The command of the last start when it came from a software slot (`statusJSON` shows what runs).
+    private var startedCommand: [String]?
 
     // MARK: Process life
 
@@ -200,6 +202,7 @@ final class PartitionSupervisor {
         } else {
             argv = slot?.command ?? launch.command
         }
+        startedCommand = slot?.command
         let options = ChildProcess.Options(
             executable: argv[0], arguments: Array(argv.dropFirst()), environment: environment,
             workingDirectory: slot?.workingDirectory ?? launch.workingDirectory)
@@ -411,7 +414,7 @@ final class PartitionSupervisor {
             "pid": processID.map { .int(Int64($0)) } ?? .null,
             "restarts": .uint(restarts),
             "lastExit": lastExit.map { ["status": .int($0.status), "signal": .int(Int64($0.signal))] } ?? .null,
-            "command": .array(launch.command.map { .string($0) }),
+            "command": .array((startedCommand ?? launch.command).map { .string($0) }),
             "resources": resources.json,
         ]
     }
