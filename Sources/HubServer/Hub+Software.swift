@@ -38,6 +38,10 @@ final class HubSoftware: SlotHost {
         supervisor.restart(reason: reason)
     }
 
+    func failProbation(partition: String, reason: String) {
+        hub.supervisors[partition]?.failProbation(reason: reason)
+    }
+
     func publish(_ topic: String, partition: String, data: JSON) {
         hub.publish(topic, partition: partition, data: data)
     }
@@ -68,6 +72,11 @@ extension Hub {
         } catch {
             logger.error("software slots disabled: cannot use the state directory \(directory): \(error)")
         }
+    }
+
+    /// Whether the partition's attached guest negotiated `mark-good` (`Protocols/guest.md` §9.4).
+    func marksGood(_ partition: String) -> Bool {
+        guestSessions.values.contains { $0.partition == partition && $0.marksGood }
     }
 
     /// `hub.limits` `software`: the bounds of `hub.software` with their ranges.

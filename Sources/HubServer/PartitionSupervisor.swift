@@ -162,7 +162,7 @@ final class PartitionSupervisor {
     func guestAttached() {
         attachTimer?.close()
         attachTimer = nil
-        hub.software?.slots.attached(partition: partition.name)
+        hub.software?.slots.attached(partition: partition.name, marksGood: hub.marksGood(partition.name))
         if state == .starting || state == .restarting { transition(to: .running, reason: "guest attached") }
     }
 
@@ -176,6 +176,13 @@ final class PartitionSupervisor {
     }
 
     private var crashReason: String?
+
+    /// The image on probation failed a health check: kill its guest; the exit is reported as that failure.
+    func failProbation(reason: String) {
+        guard let process, !process.hasExited else { return }
+        crashReason = reason
+        try? process.kill(signal: SignalNumber.kill)
+    }
     /// The command of the last start when it came from a software slot (`statusJSON` shows what runs).
     private var startedCommand: [String]?
 

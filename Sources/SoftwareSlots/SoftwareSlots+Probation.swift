@@ -21,14 +21,20 @@ extension SoftwareSlots {
         return launch(for: partition)
     }
 
-    /// The partition's guest attached: its probation clock starts.
-    package func attached(partition: String) {
+    /// The partition's guest attached: its probation clock starts. A guest that negotiated `mark-good`
+    /// (`marksGood`) must send `MARK_GOOD` before the clock runs out; one that did not passes by staying up.
+    package func attached(partition: String, marksGood: Bool = false) {
         guard let state = states[partition], state.probation else { return }
         reach("probation.attached")
         let generation = generations[partition, default: 0]
         host.schedule(afterMilliseconds: settings.probationMs) { [weak self] in
             guard let self, self.generations[partition, default: 0] == generation else { return }
-            self.commit(partition, how: "stayed up for \(self.settings.probationMs) ms")
+            let period = self.settings.probationMs
+            if marksGood {
+                self.host.failProbation(partition: partition, reason: "did not mark itself good within \(period) ms")
+            } else {
+                self.commit(partition, how: "stayed up for \(period) ms")
+            }
         }
     }
 

@@ -18,6 +18,9 @@ package protocol SlotHost: AnyObject {
     /// Restart `partition` now from `launch` (nil: its configured `launch` command).
     func relaunch(partition: String, launch: SlotLaunch?, reason: String)
     func publish(_ topic: String, partition: String, data: JSON)
+    /// Ends the guest of an image on probation that failed a health check (it did not mark itself good): the
+    /// hub kills it and then reports the failure through `failed(partition:reason:)`.
+    func failProbation(partition: String, reason: String)
     /// Calls `body` once after `milliseconds`.
     func schedule(afterMilliseconds milliseconds: Int, _ body: @escaping () -> Void)
 }

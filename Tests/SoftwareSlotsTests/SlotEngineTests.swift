@@ -131,6 +131,18 @@ import Testing
         #expect(host.topics().filter { $0 == "software.upgraded" }.count == 1)
     }
 
+    @Test func aGuestThatPromisedToMarkGoodAndDidNotFailsItsProbation() throws {
+        let slots = try engine()
+        let image = try scratch.bundle(version: 2)
+        _ = try slots.upgrade(partition: "linux", bundle: image.path, expectedDigest: image.digest, version: 2).get()
+        _ = slots.willStart(partition: "linux")
+        slots.attached(partition: "linux", marksGood: true)
+        host.advance(milliseconds: settings.probationMs)
+        #expect(slots.state(of: "linux")?.probation == true)
+        #expect(host.failedProbations.map(\.reason) == ["did not mark itself good within 5000 ms"])
+        #expect(!host.topics().contains("software.upgraded"))
+    }
+
     @Test func aHalfWrittenSlotIsForgottenAfterARestart() throws {
         let slots = try engine()
         try install(slots, version: 2)

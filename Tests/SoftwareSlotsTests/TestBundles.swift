@@ -67,6 +67,10 @@ final class FakeSlotHost: SlotHost {
         relaunches.append((partition, launch, reason))
     }
 
+    var failedProbations: [(partition: String, reason: String)] = []
+
+    func failProbation(partition: String, reason: String) { failedProbations.append((partition, reason)) }
+
     func publish(_ topic: String, partition: String, data: JSON) { events.append((topic, partition, data)) }
 
     func schedule(afterMilliseconds milliseconds: Int, _ body: @escaping () -> Void) {

@@ -50,12 +50,13 @@ def digest(root: Path) -> str:
     return hashlib.sha256(listing(root).encode()).hexdigest()
 
 
-def make_image(directory: Path, version: int, crash: bool = False) -> tuple[str, str]:
-    """A bundle whose bin/run starts the sample supervised guest (v3-style crash on start when `crash`)."""
-    bundle = directory / f"image-v{version}{'-crash' if crash else ''}"
+def make_image(directory: Path, version: int, crash: bool = False, mark_good: str | None = None) -> tuple[str, str]:
+    """A bundle whose bin/run starts the sample supervised guest (v3-style crash on start when `crash`; with
+    `mark_good`, the guest's `--mark-good` mode)."""
+    bundle = directory / f"image-v{version}{'-crash' if crash else ''}{'-' + mark_good if mark_good else ''}"
     (bundle / "bin").mkdir(parents=True)
     shutil.copy(GUEST, bundle / "guest.py")
-    extra = " --exit-after 0" if crash else ""
+    extra = (" --exit-after 0" if crash else "") + (f" --mark-good {mark_good}" if mark_good else "")
     run = bundle / "bin/run"
     run.write_text(f'#!/bin/sh\nexec {sys.executable} "$(dirname "$0")/../guest.py" --heartbeat-ms 200{extra}\n')
     run.chmod(0o755)
@@ -176,6 +177,23 @@ def test_the_unsigned_test_method_is_absent_without_the_environment_switch(hubd,
         hub.call("software.test.apply", {"operation": "rollback", "partition": "linux"})
     assert missing.value.code == -32601
     assert hub.call("software.status")["enabled"] is True
+
+
+def test_mark_good_ends_probation_and_a_guest_that_withholds_it_is_rolled_back(hubd, scratch):
+    directory, guest_copy = scratch
+    hub = hubd(config=config(directory / "state", guest_copy))
+    wait_running(hub)
+    v2, v2_digest = make_image(directory, 2, mark_good="send")
+    last = hub.call("events.recent", {"limit": 1})["lastSeq"]
+    upgrade(hub, v2, v2_digest, 2)
+    upgraded = wait_event(hub, "software.upgraded", last)
+    assert upgraded["data"]["how"] == "marked good by the guest"
+    v3, v3_digest = make_image(directory, 3, mark_good="withhold")
+    upgrade(hub, v3, v3_digest, 3)
+    rolled = wait_event(hub, "software.rolledBack", upgraded["seq"], timeout=PROBATION_MS / 1000 * 4 + 5)
+    assert "did not mark itself good" in rolled["data"]["reason"]
+    status = hub.call("software.status")["partitions"]["linux"]
+    assert (status["active"], status["version"]) == ("a", 2)
 
 
 BEFORE_SWITCH = ["upgrade.journaled", "upgrade.cleared", "upgrade.copying", "upgrade.copied", "upgrade.verified",
