@@ -36,15 +36,7 @@ package enum ImageDigest {
         hex(SHA256.hash(data: Array(bytes)))
     }
 
-    static func hex(_ digest: SHA256.Digest) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for byte in digest {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0f)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    static func hex(_ digest: SHA256.Digest) -> String { hexBytes(Array(digest)) }
 
     /// Walks the bundle at `root` within `limits`, without following links; the top-level `manifest.json` is
     /// not part of the content. Symbolic links and special files are refused wherever they point.
@@ -54,9 +46,31 @@ package enum ImageDigest {
         return .success(walk.entries)
     }
 
-    /// The digest of the bundle at `root`: the listing's SHA-256.
-    package static func digest(root: String, limits: ImageLimits) -> Result<(String, [ListingEntry]), ImageError> {
-        scan(root: root, limits: limits).map { entries in (sha256Hex(listing(entries).utf8), entries) }
+    /// The listing's first lines: the manifest's name, version and launch arguments (each argument's UTF-8
+    /// bytes in hex), so the digest binds them to the files: an image is one unit.
+    package static func header(name: String, version: UInt64, launch: [String]) -> String {
+        "N \(name)\nV \(version)\n" + launch.map { "A \(hexBytes(Array($0.utf8)))\n" }.joined()
+    }
+
+    package static func header(_ manifest: ImageManifest) -> String {
+        header(name: manifest.name, version: manifest.version, launch: manifest.launch)
+    }
+
+    /// The digest of the bundle at `root` under the manifest `header`: the SHA-256 of the header and the listing.
+    package static func digest(
+        root: String, limits: ImageLimits, header: String
+    ) -> Result<(String, [ListingEntry]), ImageError> {
+        scan(root: root, limits: limits).map { entries in (sha256Hex((header + listing(entries)).utf8), entries) }
+    }
+
+    static func hexBytes(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     private struct Walk {

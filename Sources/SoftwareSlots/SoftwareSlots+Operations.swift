@@ -79,7 +79,7 @@ extension SoftwareSlots {
             let image = ImageError(.digestMismatch, "manifest digest \(manifest.digest), command \(expectedDigest)")
             return .failure(.init(.digestMismatch, image.detail, image: image))
         }
-        switch ImageDigest.digest(root: bundle, limits: settings.limits) {
+        switch ImageDigest.digest(root: bundle, limits: settings.limits, header: ImageDigest.header(manifest)) {
         case .failure(let image): return .failure(.init(.imageInvalid, image.description, image: image))
         case .success(let (digest, entries)):
             guard digest == expectedDigest else {

@@ -163,7 +163,8 @@ package final class SoftwareSlots {
         guard let image else { return false }
         guard
             case .success(let (digest, _)) = ImageDigest.digest(
-                root: slotPath(partition, slot), limits: settings.limits)
+                root: slotPath(partition, slot), limits: settings.limits,
+                header: ImageDigest.header(name: image.name, version: image.version, launch: image.launch))
         else { return false }
         return digest == image.digest
     }

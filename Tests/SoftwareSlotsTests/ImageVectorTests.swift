@@ -32,7 +32,11 @@ import VectorSupport
         let scratch = Scratch()
         let root = "\(scratch.root)/bundle"
         try scratch.create(try JSON.parse(try vector.text("files")).arrayValue ?? [], under: root)
-        let result = ImageDigest.digest(root: root, limits: ImageLimits())
+        let image = try JSON.parse(try vector.text("image"))
+        let header = ImageDigest.header(
+            name: image["name"]?.stringValue ?? "", version: image["version"]?.uint64Value ?? 0,
+            launch: image["launch"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+        let result = ImageDigest.digest(root: root, limits: ImageLimits(), header: header)
         if let code = vector["error"] {
             guard case .failure(let error) = result else {
                 Issue.record("\(vector.name): accepted")
@@ -41,7 +45,7 @@ import VectorSupport
             #expect(error.code.rawValue == code, "\(vector.name): \(error)")
         } else {
             let (digest, entries) = try result.get()
-            #expect(ImageDigest.listing(entries) == (try JSON.parse(try vector.text("listing"))).stringValue)
+            #expect(header + ImageDigest.listing(entries) == (try JSON.parse(try vector.text("listing"))).stringValue)
             #expect(digest == (try vector.text("expect")))
         }
     }
@@ -52,12 +56,12 @@ import VectorSupport
         let entries: [JSON] = (0..<20).map { ["path": .string("f\($0)"), "type": "file", "text": "x"] }
         try scratch.create(entries, under: root)
         let few = ImageLimits(maxManifestBytes: 1024, maxImageBytes: 1 << 20, maxImageFiles: 10)
-        #expect(throws: ImageError.self) { try ImageDigest.digest(root: root, limits: few).get() }
-        if case .failure(let error) = ImageDigest.digest(root: root, limits: few) {
+        #expect(throws: ImageError.self) { try ImageDigest.digest(root: root, limits: few, header: "").get() }
+        if case .failure(let error) = ImageDigest.digest(root: root, limits: few, header: "") {
             #expect(error.code == .tooManyFiles)
         }
         let small = ImageLimits(maxManifestBytes: 1024, maxImageBytes: 10, maxImageFiles: 100)
-        if case .failure(let error) = ImageDigest.digest(root: root, limits: small) {
+        if case .failure(let error) = ImageDigest.digest(root: root, limits: small, header: "") {
             #expect(error.code == .imageTooLarge)
         } else {
             Issue.record("20 bytes accepted under a 10-byte limit")

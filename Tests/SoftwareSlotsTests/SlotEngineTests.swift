@@ -102,6 +102,13 @@ import Testing
         #expect(
             refusalCode(slots.upgrade(partition: "linux", bundle: other.path, expectedDigest: other.digest, version: 9))
                 == .versionMismatch)
+        // A manifest whose version (the rollback index) was raised but whose digest was kept: the digest
+        // covers the manifest's header, so the image is no longer the one the command signed.
+        let raised: JSON = ["name": "guest", "version": 7, "launch": ["bin/run"], "digest": .string(other.digest)]
+        try Data(raised.serializedBytes()).write(to: URL(fileURLWithPath: "\(other.path)/manifest.json"))
+        #expect(
+            refusalCode(slots.upgrade(partition: "linux", bundle: other.path, expectedDigest: other.digest, version: 7))
+                == .digestMismatch)
         #expect(slots.state(of: "linux") == SlotState())
         #expect(host.relaunches.isEmpty)
     }

@@ -47,7 +47,8 @@ final class Scratch {
                 ["path": "bin/run", "type": "file", "text": .string("#!/bin/sh\n\(body)\n"), "exec": true],
                 ["path": "data.txt", "type": "file", "text": .string(data)],
             ], under: path)
-        let digest = try ImageDigest.digest(root: path, limits: ImageLimits()).get().0
+        let header = ImageDigest.header(name: name, version: version, launch: ["bin/run"])
+        let digest = try ImageDigest.digest(root: path, limits: ImageLimits(), header: header).get().0
         let manifest: JSON = [
             "name": .string(name), "version": .uint(version), "launch": ["bin/run"], "digest": .string(digest),
         ]

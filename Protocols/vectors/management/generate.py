@@ -14,7 +14,8 @@ HEADER = """# Software images (Protocols/management.md, "Images"), written by ge
 # ({name, version, launch, digest}), or `error` the ImageError code. `repeat` (when present) is a number of
 # times the manifest text is repeated, to build one over the size limit.
 #
-# Bundle vectors: `files` is a JSON array of entries to create under an empty directory, each
+# Bundle vectors: `image` is the manifest's {name, version, launch} (the listing's header); `files` is a JSON
+# array of entries to create under an empty directory, each
 # {"path", "type": "file"|"dir"|"symlink"|"fifo", "text"? (file content, UTF-8), "exec"? (owner-executable),
 # "target"? (a symlink's target)}; `listing` the content listing as a JSON string; `expect` its SHA-256
 # (the content digest), or `error` the ImageError code of the refusal.
@@ -34,6 +35,11 @@ def manifest(name, text, expect=None, error=None, repeat=None):
     return "\n".join(out)
 
 
+def header(image):
+    out = f"N {image['name']}\nV {image['version']}\n"
+    return out + "".join(f"A {arg.encode().hex()}\n" for arg in image["launch"])
+
+
 def listing(files):
     lines = []
     for entry in files:
@@ -50,12 +56,15 @@ def listing(files):
     return "".join(line for _, line in sorted(lines))
 
 
-def bundle(name, files, error=None):
-    out = [f"name: {name}", "files: " + json.dumps(files)]
+IMAGE = {"name": "linux-guest", "version": 2, "launch": ["bin/run", "--verbose"]}
+
+
+def bundle(name, files, error=None, image=IMAGE):
+    out = [f"name: {name}", "image: " + json.dumps(image), "files: " + json.dumps(files)]
     if error:
         out.append(f"error: {error}")
     else:
-        text = listing(files)
+        text = header(image) + listing(files)
         out.append("listing: " + json.dumps(text))
         out.append("expect: " + hashlib.sha256(text.encode()).hexdigest())
     return "\n".join(out)
@@ -99,6 +108,10 @@ def main():
         bundle("bundle-sort-by-bytes", [{"path": "a-b", "type": "file", "text": "1"}, {"path": "a", "type": "dir"},
                                         {"path": "a/b", "type": "file", "text": "2"},
                                         {"path": "B", "type": "file", "text": "3"}]),
+        bundle("bundle-same-files-other-version", [{"path": "bin", "type": "dir"}, run],
+               image=dict(IMAGE, version=3)),
+        bundle("bundle-same-files-other-launch", [{"path": "bin", "type": "dir"}, run],
+               image=dict(IMAGE, launch=["bin/run", "--unsafe\nmode é"])),
         bundle("bundle-nested-manifest-counts", [{"path": "sub", "type": "dir"},
                                                 {"path": "sub/manifest.json", "type": "file", "text": "{}"}]),
         bundle("bundle-symlink-escaping", [{"path": "etc", "type": "symlink", "target": "../../../etc"}],

@@ -46,8 +46,9 @@ def listing(root: Path) -> str:
     return "".join(lines)
 
 
-def digest(root: Path) -> str:
-    return hashlib.sha256(listing(root).encode()).hexdigest()
+def digest(root: Path, name: str, version: int, launch: list[str]) -> str:
+    header = f"N {name}\nV {version}\n" + "".join(f"A {arg.encode().hex()}\n" for arg in launch)
+    return hashlib.sha256((header + listing(root)).encode()).hexdigest()
 
 
 def make_image(directory: Path, version: int, crash: bool = False, mark_good: str | None = None) -> tuple[str, str]:
@@ -61,7 +62,7 @@ def make_image(directory: Path, version: int, crash: bool = False, mark_good: st
     run.write_text(f'#!/bin/sh\nexec {sys.executable} "$(dirname "$0")/../guest.py" --heartbeat-ms 200{extra}\n')
     run.chmod(0o755)
     (bundle / "VERSION").write_text(f"{version}\n")
-    content = digest(bundle)
+    content = digest(bundle, "linux-guest", version, ["bin/run"])
     manifest = {"name": "linux-guest", "version": version, "launch": ["bin/run"], "digest": content}
     (bundle / "manifest.json").write_text(json.dumps(manifest))
     return str(bundle), content
@@ -236,7 +237,7 @@ def test_a_hub_killed_during_an_upgrade_comes_back_on_a_complete_image(hubd, scr
     assert status["version"] == expected, (point, status)
     slot = state / "software/linux" / f"slot-{status['active']}"
     # Complete, never mixed: what is in the active slot is exactly the image its digest names.
-    assert digest(slot) == status["digest"] == (v2_digest if expected == 2 else v3_digest)
+    assert digest(slot, "linux-guest", expected, ["bin/run"]) == status["digest"] == (v2_digest if expected == 2 else v3_digest)
     assert running["supervisor"]["command"][0] == str(slot / "bin/run")
     if status["probation"] is not None:
         last = restarted.call("events.recent", {"limit": 1})["lastSeq"]
