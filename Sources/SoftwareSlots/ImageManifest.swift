@@ -128,7 +128,7 @@ package enum BundlePath {
 package struct ImageError: Error, Equatable, Sendable, CustomStringConvertible {
     package enum Code: String, Sendable {
         case manifestMissing, manifestTooLarge, manifestInvalid, pathInvalid, fileKindRefused, tooManyFiles,
-            imageTooLarge, digestMismatch, launchMissing, unreadable
+            imageTooLarge, digestMismatch, launchMissing, unreadable, tarInvalid
     }
     package var code: Code
     package var detail: String

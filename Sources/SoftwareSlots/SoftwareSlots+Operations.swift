@@ -16,10 +16,15 @@ extension SoftwareSlots {
     }
 
     private func upgradeSteps(
-        _ partition: String, _ bundle: String, _ expectedDigest: String, _ version: UInt64?, _ downgrade: Bool
+        _ partition: String, _ source: String, _ expectedDigest: String, _ version: UInt64?, _ downgrade: Bool
     ) -> Result<SlotReport, SlotRefusal> {
         guard var state = states[partition] else { return .failure(.init(.notManaged, "\(partition) has no slots")) }
         guard !state.probation else { return .failure(.init(.busy, "\(partition) is on probation")) }
+        let bundle: String
+        switch unpacked(source, partition: partition) {
+        case .failure(let refusal): return .failure(refusal)
+        case .success(let directory): bundle = directory
+        }
         let manifest: ImageManifest
         switch checkedImage(bundle, expectedDigest) {
         case .failure(let refusal): return .failure(refusal)
@@ -156,8 +161,17 @@ extension SoftwareSlots {
     }
 
     /// Installs an optional software bundle of the partition under `optional/<name>` after verifying it.
-    package func install(partition: String, bundle: String, expectedDigest: String) -> Result<SlotReport, SlotRefusal> {
+    package func install(partition: String, bundle source: String, expectedDigest: String) -> Result<
+        SlotReport, SlotRefusal
+    > {
         guard states[partition] != nil else { return refuse(.notManaged, "\(partition) has no slots") }
+        let bundle: String
+        switch unpacked(source, partition: partition) {
+        case .failure(let refusal):
+            counters.refused(refusal.code)
+            return .failure(refusal)
+        case .success(let directory): bundle = directory
+        }
         let manifest: ImageManifest
         switch checkedImage(bundle, expectedDigest) {
         case .failure(let refusal):

@@ -5,8 +5,10 @@ The listing and digest of each bundle are computed here from the specification's
 Swift code that the tests check against them. Run from anywhere: python3 generate.py
 """
 import hashlib
+import io
 import json
 import os
+import tarfile
 
 HEADER = """# Software images (Protocols/management.md, "Images"), written by generate.py.
 #
@@ -19,6 +21,10 @@ HEADER = """# Software images (Protocols/management.md, "Images"), written by ge
 # {"path", "type": "file"|"dir"|"symlink"|"fifo", "text"? (file content, UTF-8), "exec"? (owner-executable),
 # "target"? (a symlink's target)}; `listing` the content listing as a JSON string; `expect` its SHA-256
 # (the content digest), or `error` the ImageError code of the refusal.
+#
+# Tar vectors: `tar` is a ustar archive in hex; `image` the manifest header as above; `expect` the content
+# digest of what it unpacks to (the same as the directory bundle with the same files), or `error` the
+# ImageError code of the refusal.
 """
 
 DIGEST = "0" * 64
@@ -68,6 +74,64 @@ def bundle(name, files, error=None, image=IMAGE):
         out.append("listing: " + json.dumps(text))
         out.append("expect: " + hashlib.sha256(text.encode()).hexdigest())
     return "\n".join(out)
+
+
+def tar_bytes(members, corrupt=None, cut=None, fmt=tarfile.USTAR_FORMAT):
+    """A ustar archive of (name, type, data, mode, linkname) members."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=fmt) as archive:
+        for name, kind, data, mode, link in members:
+            info = tarfile.TarInfo(name)
+            info.type, info.mode, info.mtime, info.linkname = kind, mode, 0, link
+            info.uname = info.gname = ""
+            info.size = len(data) if kind == tarfile.REGTYPE else 0
+            archive.addfile(info, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
+    data = bytearray(out.getvalue())
+    # Drop the record padding after the end-of-archive blocks: keep the entries and two zero blocks.
+    used = len(data.rstrip(b"\0"))
+    data = data[:(used + 511) // 512 * 512 + 1024]
+    if corrupt is not None:
+        data[corrupt] ^= 0x01
+    return bytes(data[:cut] if cut else data)
+
+
+def tar_vector(name, members, error=None, **options):
+    out = [f"name: {name}", "image: " + json.dumps(IMAGE), "tar: " + tar_bytes(members, **options).hex()]
+    if error:
+        out.append(f"error: {error}")
+    else:
+        files = []
+        for path, kind, data, mode, _ in members:
+            if kind == tarfile.DIRTYPE:
+                files.append({"path": path.rstrip("/"), "type": "dir"})
+            elif path != "manifest.json":
+                files.append({"path": path, "type": "file", "text": data.decode(), "exec": bool(mode & 0o100)})
+        out.append("expect: " + hashlib.sha256((header(IMAGE) + listing(files)).encode()).hexdigest())
+    return "\n".join(out)
+
+
+def tar_vectors():
+    d, f = tarfile.DIRTYPE, tarfile.REGTYPE
+    run = ("bin/run", f, b"#!/bin/sh\nexec sleep 1000\n", 0o755, "")
+    good = [("bin/", d, b"", 0o755, ""), run, ("data.txt", f, b"hello\n", 0o644, ""),
+            ("manifest.json", f, b"{}", 0o644, "")]
+    return [
+        tar_vector("tar-simple", good),
+        tar_vector("tar-empty-file-last", [("bin", d, b"", 0o755, ""), ("bin/zero", f, b"", 0o644, "")]),
+        tar_vector("tar-symlink", good + [("etc", tarfile.SYMTYPE, b"", 0o777, "../../../etc")],
+                   error="fileKindRefused"),
+        tar_vector("tar-hardlink", good + [("copy", tarfile.LNKTYPE, b"", 0o644, "data.txt")],
+                   error="fileKindRefused"),
+        tar_vector("tar-fifo", [("pipe", tarfile.FIFOTYPE, b"", 0o644, "")], error="fileKindRefused"),
+        tar_vector("tar-traversal", [("../evil", f, b"x", 0o644, "")], error="pathInvalid"),
+        tar_vector("tar-absolute", [("/etc/evil", f, b"x", 0o644, "")], error="pathInvalid"),
+        tar_vector("tar-inner-traversal", [("bin/../../evil", f, b"x", 0o644, "")], error="pathInvalid"),
+        tar_vector("tar-duplicate", [("a", f, b"1", 0o644, ""), ("a", f, b"2", 0o644, "")], error="tarInvalid"),
+        tar_vector("tar-bad-checksum", good, error="tarInvalid", corrupt=3),
+        tar_vector("tar-truncated", good, error="tarInvalid", cut=512 * 3 + 7),
+        tar_vector("tar-pax-header", [("x" * 120, f, b"long", 0o644, "")], error="fileKindRefused",
+                   fmt=tarfile.PAX_FORMAT),
+    ]
 
 
 def main():
@@ -122,6 +186,7 @@ def main():
         bundle("bundle-control-byte-name", [{"path": "bad\nname", "type": "file", "text": "x"}],
                error="pathInvalid"),
     ]
+    vectors += tar_vectors()
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "images.vectors")
     with open(path, "w") as out:
         out.write(HEADER + "\n" + "\n\n".join(vectors) + "\n")
