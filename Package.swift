@@ -143,6 +143,11 @@ let package = Package(
         .target(
             name: "HubLogging",
             dependencies: ["HubSystem", "JSON", .product(name: "Logging", package: "swift-log")]),
+        // Software images and the two slots per launched partition, with probation and fallback
+        // (Protocols/management.md, "Images"): manifests, content digests, the journal, the executor API.
+        .target(
+            name: "SoftwareSlots",
+            dependencies: ["HubSystem", "JSON", .product(name: "Crypto", package: "swift-crypto")]),
         .target(
             name: "HubServer",
             dependencies: [
@@ -152,7 +157,7 @@ let package = Package(
                 "PlatformConfig",
                 "Hypervisor",
                 "ATWire", "Modem", "EthernetWire", "Ethernet", "RFBWire", "Framebuffer", "FramebufferServer",
-                "HubSystem", "PlatformConfigLoader", "Zlib",
+                "HubSystem", "PlatformConfigLoader", "Zlib", "SoftwareSlots",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
@@ -202,6 +207,8 @@ let package = Package(
         .testTarget(name: "ClientSocketTests", dependencies: ["ClientSocket", "Endpoints"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "Endpoints", "TestSupport"]),
         .testTarget(name: "HubSystemTests", dependencies: ["HubSystem"]),
+        .testTarget(
+            name: "SoftwareSlotsTests", dependencies: ["SoftwareSlots", "HubSystem", "JSON", "VectorSupport"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "VectorSupport"]),
         .testTarget(name: "GuestWireTests", dependencies: ["GuestWire", "Wire", "VectorSupport"]),
         .testTarget(name: "ATWireTests", dependencies: ["ATWire", "Wire", "VectorSupport"]),

@@ -273,6 +273,7 @@ private struct BodyReader {
         case .heartbeatAck: return .heartbeatAck(stamp: try u64("stamp"))
         case .suspend: return .suspend(reason: try reason("reason"))
         case .resume: return .resume
+        case .markGood: return .markGood
         case .detach: return .detach(reason: try reason("reason"))
         case .channelOpen: return .channelOpen(device: try name("device"), options: rest())
         case .channelOpened: return .channelOpened(maxData: try u32("max_data"), options: rest())

@@ -98,7 +98,7 @@ extension GuestMessage {
         case .error(let code, let reason):
             writer.writeU16BE(code.rawValue)
             writer.writeReason(reason)
-        case .ok, .resume:
+        case .ok, .resume, .markGood:
             break
         case .raise(let partition, let line):
             writer.writeName(partition)

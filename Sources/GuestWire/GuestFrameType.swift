@@ -45,6 +45,8 @@ public enum GuestFrameType: UInt16, Sendable, CaseIterable {
     case suspend = 0x0403
     case resume = 0x0404
     case detach = 0x0405
+    // The image on probation is healthy (§9.4), feature `mark-good`.
+    case markGood = 0x0406
 
     case channelOpen = 0x0501
     case channelOpened = 0x0502

@@ -46,6 +46,7 @@ public enum GuestMessage: Sendable, Equatable {
     case suspend(reason: String)
     case resume
     case detach(reason: String)
+    case markGood
     // §10 device channels
     case channelOpen(device: String, options: ArraySlice<UInt8>)
     case channelOpened(maxData: UInt32, options: ArraySlice<UInt8>)
@@ -91,6 +92,7 @@ public enum GuestMessage: Sendable, Equatable {
         case .suspend: return .suspend
         case .resume: return .resume
         case .detach: return .detach
+        case .markGood: return .markGood
         case .channelOpen: return .channelOpen
         case .channelOpened: return .channelOpened
         case .channelData: return .channelData

@@ -19,6 +19,9 @@ public enum GuestProtocol {
     /// The `HELLO`/`CHALLENGE` feature that enables `MSG_SEND_SEQ` and `SEND_SEQUENCES`: idempotent sends a
     /// sender can repeat after it was killed or lost its connection (§7.10, §11).
     public static let sendSequenceFeature = "send-sequence"
+    /// The `HELLO`/`CHALLENGE` feature that enables `MARK_GOOD`: a guest that negotiates it must mark its image
+    /// good to pass probation (§9.4, `Protocols/management.md` §"Images").
+    public static let markGoodFeature = "mark-good"
     /// Interrupt priorities run from 0 (highest) to this value (lowest).
     public static let lowestPriority: UInt8 = 15
 

@@ -6,7 +6,9 @@ import Hypervisor
 /// about runtime links from their next `WELCOME`, as about configured ones.
 extension GuestSession {
     /// Features the hub offers in `CHALLENGE` (§5.2, §11).
-    static let offeredFeatures = [GuestProtocol.runtimeLinksFeature, GuestProtocol.sendSequenceFeature]
+    static let offeredFeatures = [
+        GuestProtocol.runtimeLinksFeature, GuestProtocol.sendSequenceFeature, GuestProtocol.markGoodFeature,
+    ]
 
     /// After `WELCOME`: ask the model to report new links to this session, and tell the guest which of
     /// the links it was given are already closing.

@@ -44,6 +44,8 @@ final class GuestSession {
     /// The guest asked for the `send-sequence` feature (§7.10): it may send `MSG_SEND_SEQ` and is told the last
     /// accepted sequence per link after `WELCOME`.
     private(set) var sendSequence = false
+    /// The guest asked for the `mark-good` feature (§9.4): its image on probation passes only once it sends `MARK_GOOD`.
+    private(set) var marksGood = false
     private var regionNames: [UInt32: String] = [:]
     var actions: [Action] = []
     /// Open device channels by channel number (`Protocols/guest.md` §10).
@@ -221,6 +223,7 @@ final class GuestSession {
             }
             runtimeLinks = features.contains(GuestProtocol.runtimeLinksFeature)
             sendSequence = features.contains(GuestProtocol.sendSequenceFeature)
+            marksGood = features.contains(GuestProtocol.markGoodFeature)
             handleProof(
                 mac: mac, partition: partition, resumeToken: resumeToken, transcript: transcript,
                 requestId: frame.requestId)
@@ -446,6 +449,8 @@ final class GuestSession {
             openLink(name: name, peer: peer, maxMessage: maxMessage, depth: depth, requestId: request)
         case .linkClose(let linkID):
             closeLink(linkID, requestId: request)
+        case .markGood:
+            markGood(requestId: request)
         case .hello, .proof:
             sendError(.unexpectedFrame, "already attached", requestId: request)
         case .challenge, .welcome, .error, .ok, .raiseResult, .irq, .msgSent, .msgDeliver, .credit, .regionData,

@@ -135,6 +135,7 @@ extension Hub {
             ],
         ]
         for device in devices { result[device.familyName] = device.limitsJSON }
+        result["software"] = softwareLimitsJSON()
         return .object(result)
     }
 }

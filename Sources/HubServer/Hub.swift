@@ -82,6 +82,8 @@ package final class Hub {
     var sessionsToFlush: [GuestSession] = []
     /// Supervisors of the partitions whose guests the hub launches (`launch` in the configuration).
     var supervisors: [String: PartitionSupervisor] = [:]
+    /// Software slots of launched partitions, when `hub.stateDirectory` is set (`Hub+Software.swift`).
+    var software: HubSoftware?
     var flushScheduled = false
     /// Admission of every listener (`Admission.swift`), the loop watchdog and the open-file limit at start.
     let admission: AdmissionRegistry
@@ -149,6 +151,7 @@ package final class Hub {
         registerInjectionMethods()
         registerSupervisorMethods()
         registerAdmissionMethods()
+        registerSoftwareMethods()
         startWatchdog()
         logOpenFileLimit()
         scheduler.onFire = { [unowned self] token in

@@ -4,6 +4,7 @@ import Hypervisor
 import JSON
 import Logging
 import PlatformConfig
+import SoftwareSlots
 
 /// Launches, watches and restarts one partition's guest process (`Deploy/config-reference.md`,
 /// partitions[].launch and partitions[].restart; `Protocols/control.md` §10).
@@ -161,6 +162,7 @@ final class PartitionSupervisor {
     func guestAttached() {
         attachTimer?.close()
         attachTimer = nil
+        hub.software?.slots.attached(partition: partition.name, marksGood: hub.marksGood(partition.name))
         if state == .starting || state == .restarting { transition(to: .running, reason: "guest attached") }
     }
 
@@ -175,6 +177,15 @@ final class PartitionSupervisor {
 
     private var crashReason: String?
 
+    /// The image on probation failed a health check: kill its guest; the exit is reported as that failure.
+    func failProbation(reason: String) {
+        guard let process, !process.hasExited else { return }
+        crashReason = reason
+        try? process.kill(signal: SignalNumber.kill)
+    }
+    /// The command of the last start when it came from a software slot (`statusJSON` shows what runs).
+    private var startedCommand: [String]?
+
     // MARK: Process life
 
     private func spawn(reason: String) {
@@ -187,6 +198,8 @@ final class PartitionSupervisor {
         environment["HANDSETHUB_PARTITION"] = partition.name
         environment["HANDSETHUB_SECRET"] = partition.secret
         let argv: [String]
+        // A partition with software slots runs its active slot's image (`Protocols/management.md` §"Images").
+        let slot = launch.qemu == nil ? hub.software?.slots.willStart(partition: partition.name) : nil
         if let qemu = launch.qemu {
             guard let built = qemuCommand(qemu) else {
                 crashed(reason: "cannot start QEMU: \(qemuProblem)")
@@ -194,11 +207,12 @@ final class PartitionSupervisor {
             }
             argv = built
         } else {
-            argv = launch.command
+            argv = slot?.command ?? launch.command
         }
+        startedCommand = slot?.command
         let options = ChildProcess.Options(
             executable: argv[0], arguments: Array(argv.dropFirst()), environment: environment,
-            workingDirectory: launch.workingDirectory)
+            workingDirectory: slot?.workingDirectory ?? launch.workingDirectory)
         do {
             stopping = false
             crashReason = nil
@@ -230,7 +244,8 @@ final class PartitionSupervisor {
             armAttachTimer()
         } catch {
             lastExit = nil
-            crashed(reason: "cannot start \(launch.command[0]): \(error)")
+            let why = "cannot start \(argv[0]): \(error)"
+            if !probationFailed(reason: why) { crashed(reason: why) }
         }
     }
 
@@ -310,12 +325,43 @@ final class PartitionSupervisor {
             transition(to: .stopped, reason: "\(lastReason) (\(how))")
             return
         }
+        // An image on probation that exits at all, cleanly or not, has failed it.
+        if probationFailed(reason: crashReason ?? "guest \(how)") { return }
         let clean = status == 0 && signal == 0 && crashReason == nil
         if clean && partition.restart.mode != .always {
             transition(to: .stopped, reason: "guest \(how)")
             return
         }
         crashed(reason: crashReason ?? "guest \(how)")
+    }
+
+    /// A failure of an image on probation: started again (after the initial back-off) while attempts remain,
+    /// else the previous slot is started at once (`Protocols/management.md` §"Images", probation). False when
+    /// the partition is not on probation, so the restart policy applies.
+    private func probationFailed(reason: String) -> Bool {
+        guard launch.qemu == nil, let decision = hub.software?.slots.failed(partition: partition.name, reason: reason)
+        else { return false }
+        switch decision {
+        case .notOnProbation:
+            return false
+        case .retry:
+            transition(to: .crashed, reason: reason)
+            transition(to: .restarting, reason: "image on probation: start it again")
+            restarts += 1
+            backoffTimer?.close()
+            backoffTimer = try? Timer.once(
+                loop: hub.loop, afterMilliseconds: UInt64(partition.restart.backoffInitialMs)
+            ) {
+                [weak self] in
+                guard let self, self.state == .restarting else { return }
+                self.spawn(reason: "probation retry after: \(reason)")
+            }
+        case .rolledBack:
+            transition(to: .crashed, reason: reason)
+            restarts += 1
+            spawn(reason: "rolled back to the previous image after: \(reason)")
+        }
+        return true
     }
 
     /// Applies the restart policy: back-off, restart, or give up.
@@ -375,7 +421,7 @@ final class PartitionSupervisor {
             "pid": processID.map { .int(Int64($0)) } ?? .null,
             "restarts": .uint(restarts),
             "lastExit": lastExit.map { ["status": .int($0.status), "signal": .int(Int64($0.signal))] } ?? .null,
-            "command": .array(launch.command.map { .string($0) }),
+            "command": .array((startedCommand ?? launch.command).map { .string($0) }),
             "resources": resources.json,
         ]
     }

@@ -127,6 +127,11 @@ struct ConfigValidator {
         checkHTTP(hub, &seen)
         check(hub.handshakeTimeoutMs, in: HubSettings.handshakeTimeoutRange, "hub.handshakeTimeoutMs")
         check(hub.realTimePriority, in: HubSettings.realTimePriorityRange, "hub.realTimePriority")
+        check(hub.software.probationMs, in: SoftwareSettings.probationRange, "hub.software.probationMs")
+        check(hub.software.maxStartAttempts, in: SoftwareSettings.startAttemptsRange, "hub.software.maxStartAttempts")
+        check(hub.software.maxManifestBytes, in: SoftwareSettings.manifestBytesRange, "hub.software.maxManifestBytes")
+        check(hub.software.maxImageBytes, in: SoftwareSettings.imageBytesRange, "hub.software.maxImageBytes")
+        check(hub.software.maxImageFiles, in: SoftwareSettings.imageFilesRange, "hub.software.maxImageFiles")
         for field in Limits.fields {
             check(field.get(hub.limits), in: field.range, "hub.limits.\(field.key)")
         }

@@ -23,6 +23,8 @@ package struct HubSettings: Sendable, Equatable {
     /// Bearer token `/metrics` asks for on an HTTP endpoint off loopback (`Protocols/http.md` §5); when unset,
     /// `controlToken` is asked for there. One of the two is required when an HTTP TCP endpoint is not loopback.
     package var httpToken: String?
+    /// The software slots of launched partitions (active with `stateDirectory`; `Protocols/management.md`, Images).
+    package var software = SoftwareSettings()
 
     /// The token `/metrics` asks for off loopback: `httpToken`, else `controlToken`.
     package var effectiveHTTPToken: String? { httpToken ?? controlToken }

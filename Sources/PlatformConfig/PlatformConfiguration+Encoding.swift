@@ -48,6 +48,18 @@ extension PlatformConfiguration {
         }
     }
 
+    private func encodeSoftware(_ out: inout YAMLWriter) {
+        let software = hub.software
+        out.block("software") { out in
+            out.int("probationMs", software.probationMs)
+            out.int("maxStartAttempts", software.maxStartAttempts)
+            out.size("maxManifestBytes", software.maxManifestBytes)
+            out.size("maxImageBytes", software.maxImageBytes)
+            out.int("maxImageFiles", software.maxImageFiles)
+            if software.testHooks { out.bool("testHooks", true) }
+        }
+    }
+
     private func encodeHub(_ out: inout YAMLWriter) {
         out.scalars("controlEndpoints", hub.controlEndpoints.map(\.description))
         if let token = hub.controlToken { out.string("controlToken", token) }
@@ -57,6 +69,7 @@ extension PlatformConfiguration {
         if !hub.httpEndpoints.isEmpty { out.scalars("httpEndpoints", hub.httpEndpoints.map(\.description)) }
         if let token = hub.httpToken { out.string("httpToken", token) }
         if let directory = hub.stateDirectory { out.string("stateDirectory", directory) }
+        if hub.software != SoftwareSettings() { encodeSoftware(&out) }
         out.block("limits") { out in
             for field in Limits.fields {
                 if field.key.hasSuffix("Bytes") {

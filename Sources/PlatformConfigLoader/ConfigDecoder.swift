@@ -70,7 +70,7 @@ struct ConfigDecoder {
                 node, at: path,
                 allowed: [
                     "controlEndpoints", "controlToken", "guestEndpoints", "handshakeTimeoutMs", "limits",
-                    "realTimePriority", "stateDirectory", "httpEndpoints", "httpToken",
+                    "realTimePriority", "stateDirectory", "httpEndpoints", "httpToken", "software",
                 ])
         else { return hub }
         if let node = fields.values["controlEndpoints"] {
@@ -89,7 +89,27 @@ struct ConfigDecoder {
             hub.httpEndpoints = list(node, fields.path("httpEndpoints"), Self.placeholderEndpoint, reader.endpoint)
         }
         hub.httpToken = fields.read("httpToken", reader.string)
+        if let node = fields.optional("software") { hub.software = software(node, fields.path("software")) }
         return hub
+    }
+
+    private func software(_ node: Node, _ path: String) -> SoftwareSettings {
+        var software = SoftwareSettings()
+        guard
+            let fields = reader.mapping(
+                node, at: path,
+                allowed: [
+                    "probationMs", "maxStartAttempts", "maxManifestBytes", "maxImageBytes", "maxImageFiles",
+                    "testHooks",
+                ])
+        else { return software }
+        software.probationMs = fields.read("probationMs", reader.int) ?? software.probationMs
+        software.maxStartAttempts = fields.read("maxStartAttempts", reader.int) ?? software.maxStartAttempts
+        software.maxManifestBytes = fields.read("maxManifestBytes", reader.intSize) ?? software.maxManifestBytes
+        software.maxImageBytes = fields.read("maxImageBytes", reader.intSize) ?? software.maxImageBytes
+        software.maxImageFiles = fields.read("maxImageFiles", reader.int) ?? software.maxImageFiles
+        software.testHooks = fields.read("testHooks", reader.bool) ?? software.testHooks
+        return software
     }
 
     private func limits(_ node: Node, _ path: String) -> Limits {

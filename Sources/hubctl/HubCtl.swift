@@ -10,7 +10,7 @@ struct HubCtl: ParsableCommand {
         abstract: "Drive and observe a running hubd through its control API.",
         subcommands: [
             Info.self, Partitions.self, PartitionCommand.self, Links.self, Limits.self, Raise.self, Send.self,
-            Shutdown.self, Events.self, Wait.self, Manage.self, Logs.self, Call.self, Mgmt.self,
+            Shutdown.self, Events.self, Wait.self, Manage.self, Logs.self, Call.self, Mgmt.self, Software.self,
         ])
 }
 

@@ -22,6 +22,7 @@ TYPES = {
     "REGION_READ": 0x0301, "REGION_DATA": 0x0302, "REGION_WRITE": 0x0303, "REGION_RESULT": 0x0304,
     "REGION_FD": 0x0305,
     "HEARTBEAT": 0x0401, "HEARTBEAT_ACK": 0x0402, "SUSPEND": 0x0403, "RESUME": 0x0404, "DETACH": 0x0405,
+    "MARK_GOOD": 0x0406,
     "CHANNEL_OPEN": 0x0501, "CHANNEL_OPENED": 0x0502, "CHANNEL_DATA": 0x0503, "CHANNEL_CLOSE": 0x0504,
 }
 
@@ -221,6 +222,7 @@ vec("heartbeat-ack.hex", "HEARTBEAT_ACK", {"stamp": 0x1122334455667788},
 vec("suspend.hex", "SUSPEND", {"reason": "favour rtos"}, [reason("favour rtos", "reason")])
 vec("resume.hex", "RESUME", {}, [])
 vec("detach.hex", "DETACH", {"reason": "bye"}, [reason("bye", "reason")], request_id=15)
+vec("mark-good.hex", "MARK_GOOD", {}, [], request_id=15)
 vec("channel-open.hex", "CHANNEL_OPEN", {"device": "eth0", "options": hx(b"")},
     [name("eth0", "device"), raw(b"", "no options")], channel=1, request_id=16)
 vec("channel-opened.hex", "CHANNEL_OPENED", {"max_data": 1518, "options": hx(b"\x00\x01")},
@@ -263,6 +265,8 @@ bad("bad-wrong-channel.hex", "RAISE on device channel 5", "wrong_channel", 8,
     [name("linux", "partition"), u16(1, "line")], channel=5, request_id=25)
 bad("bad-trailing.hex", "EOI with a stray byte", "trailing_bytes", 8,
     [u16(1, "line"), u8(0, "stray byte")], type_name="EOI", request_id=26)
+bad("bad-mark-good-trailing.hex", "MARK_GOOD with a stray byte", "trailing_bytes", 8,
+    [u8(0, "stray byte")], type_name="MARK_GOOD", request_id=27)
 bad("bad-region-read-too-large.hex", "REGION_READ of 2 MiB", "too_large", 10,
     [u32(2, "region"), u64(0, "offset"), u32(2 * 1024 * 1024, "length over 1 MiB")], type_name="REGION_READ",
     request_id=27)

@@ -23,6 +23,9 @@ def main() -> int:
     parser.add_argument("--record")
     parser.add_argument("--heartbeat-ms", type=int, default=200)
     parser.add_argument("--exit-after", type=float)
+    # Protocols/guest.md §9.4: `send` enables `mark-good` and marks the image good once attached; `withhold`
+    # enables it and never does (an unhealthy image, for the probation tests).
+    parser.add_argument("--mark-good", choices=["send", "withhold"])
     args = parser.parse_args()
     started = time.monotonic()
     if args.exit_after == 0:
@@ -30,7 +33,10 @@ def main() -> int:
         return 3
     endpoint = os.environ["HANDSETHUB_GUEST_ENDPOINT"]
     partition = os.environ["HANDSETHUB_PARTITION"]
-    guest = GuestClient.connect(endpoint, partition, os.environ["HANDSETHUB_SECRET"])
+    features = ["mark-good"] if args.mark_good else []
+    guest = GuestClient.connect(endpoint, partition, os.environ["HANDSETHUB_SECRET"], features=features)
+    if args.mark_good == "send":
+        guest.post("MARK_GOOD", {})
     record = open(args.record, "a", buffering=1) if args.record else None
 
     def note(line: str) -> None:

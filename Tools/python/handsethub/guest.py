@@ -37,6 +37,7 @@ TYPES = {
     "REGION_READ": 0x0301, "REGION_DATA": 0x0302, "REGION_WRITE": 0x0303, "REGION_RESULT": 0x0304,
     "REGION_FD": 0x0305,
     "HEARTBEAT": 0x0401, "HEARTBEAT_ACK": 0x0402, "SUSPEND": 0x0403, "RESUME": 0x0404, "DETACH": 0x0405,
+    "MARK_GOOD": 0x0406,
     "CHANNEL_OPEN": 0x0501, "CHANNEL_OPENED": 0x0502, "CHANNEL_DATA": 0x0503, "CHANNEL_CLOSE": 0x0504,
 }
 TYPE_NAMES = {number: name for name, number in TYPES.items()}
@@ -111,6 +112,7 @@ LAYOUT: dict[str, list[tuple[str, str]]] = {
     "SUSPEND": [("reason", "text")],
     "RESUME": [],
     "DETACH": [("reason", "text")],
+    "MARK_GOOD": [],
     "CHANNEL_OPEN": [("device", "name"), ("options", "rest")],
     "CHANNEL_OPENED": [("max_data", "u32"), ("options", "rest")],
     "CHANNEL_DATA": [("data", "rest")],

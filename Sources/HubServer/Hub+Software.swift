@@ -1,0 +1,152 @@
+import ControlWire
+import DeviceKit
+import EventLoop
+import HubSystem
+import JSON
+import PlatformConfig
+import SoftwareSlots
+
+/// The hub's side of the software slots (`Protocols/management.md` §"Images"): restarts go to the partition's
+/// supervisor, events to the event log, timers to the loop. The signed-command layer calls `slots` (the
+/// executor API: `upgrade`, `rollback`, `backup`, `install`, `remove`) once a command is verified.
+final class HubSoftware: SlotHost {
+    private unowned let hub: Hub
+    private(set) var slots: SoftwareSlots!
+    /// Probation timers in flight (a fired one removes itself).
+    private var timers: [UInt64: Timer] = [:]
+    private var nextTimer: UInt64 = 0
+    /// Whether the test hooks are on: `hub.software.testHooks` and `HANDSETHUB_TEST_HOOKS=1` both.
+    let testHooks: Bool
+
+    init(hub: Hub, stateDirectory: String) throws(SystemError) {
+        self.hub = hub
+        let settings = hub.configuration.hub.software
+        testHooks = settings.testHooks && CurrentProcess.environment["HANDSETHUB_TEST_HOOKS"] == "1"
+        let partitions = hub.configuration.partitions.filter { $0.launch != nil && $0.launch?.qemu == nil }
+        slots = try SoftwareSlots(
+            stateDirectory: stateDirectory, partitions: partitions.map(\.name),
+            settings: SlotSettings(
+                probationMs: settings.probationMs, maxStartAttempts: settings.maxStartAttempts,
+                limits: ImageLimits(
+                    maxManifestBytes: settings.maxManifestBytes, maxImageBytes: settings.maxImageBytes,
+                    maxImageFiles: settings.maxImageFiles)),
+            host: self, killPoint: testHooks ? CurrentProcess.environment["HANDSETHUB_TEST_KILL_AT"] : nil)
+    }
+
+    func relaunch(partition: String, launch: SlotLaunch?, reason: String) {
+        guard let supervisor = hub.supervisors[partition] else { return }
+        supervisor.restart(reason: reason)
+    }
+
+    func failProbation(partition: String, reason: String) {
+        hub.supervisors[partition]?.failProbation(reason: reason)
+    }
+
+    func publish(_ topic: String, partition: String, data: JSON) {
+        hub.publish(topic, partition: partition, data: data)
+    }
+
+    func schedule(afterMilliseconds milliseconds: Int, _ body: @escaping () -> Void) {
+        let id = nextTimer
+        nextTimer += 1
+        timers[id] = try? Timer.once(loop: hub.loop, afterMilliseconds: UInt64(max(0, milliseconds))) {
+            [weak self] in
+            self?.timers[id] = nil
+            body()
+        }
+    }
+
+    func close() {
+        for timer in timers.values { timer.close() }
+        timers.removeAll()
+    }
+}
+
+extension Hub {
+    /// Opens the state directory's software slots (with the methods, before the supervisors start), so a
+    /// partition's first start already runs from its active slot.
+    func startSoftwareSlots() {
+        guard let directory = configuration.hub.stateDirectory else { return }
+        do {
+            software = try HubSoftware(hub: self, stateDirectory: directory)
+        } catch {
+            logger.error("software slots disabled: cannot use the state directory \(directory): \(error)")
+        }
+    }
+
+    /// Whether the partition's attached guest negotiated `mark-good` (`Protocols/guest.md` §9.4).
+    func marksGood(_ partition: String) -> Bool {
+        guestSessions.values.contains { $0.partition == partition && $0.marksGood }
+    }
+
+    /// `hub.limits` `software`: the bounds of `hub.software` with their ranges.
+    func softwareLimitsJSON() -> JSON {
+        let software = configuration.hub.software
+        func entry(_ value: Int, _ range: ClosedRange<Int>) -> JSON {
+            ["value": .int(Int64(value)), "min": .int(Int64(range.lowerBound)), "max": .int(Int64(range.upperBound))]
+        }
+        return [
+            "probationMs": entry(software.probationMs, SoftwareSettings.probationRange),
+            "maxStartAttempts": entry(software.maxStartAttempts, SoftwareSettings.startAttemptsRange),
+            "maxManifestBytes": entry(software.maxManifestBytes, SoftwareSettings.manifestBytesRange),
+            "maxImageBytes": entry(software.maxImageBytes, SoftwareSettings.imageBytesRange),
+            "maxImageFiles": entry(software.maxImageFiles, SoftwareSettings.imageFilesRange),
+        ]
+    }
+
+    /// `software.status`, and the test-only `software.test.apply` (`Protocols/control.md`, software).
+    func registerSoftwareMethods() {
+        startSoftwareSlots()
+        router.register("software.status", summary: "Software slots, versions, probation and rollbacks") {
+            [unowned self] call throws(ControlError) in
+            _ = try ControlParams(call.params, allowed: [])
+            guard let software = self.software else { return .result(["enabled": false, "partitions": [:]]) }
+            var status = software.slots.statusJSON
+            if case .object(var members) = status {
+                members["enabled"] = true
+                status = .object(members)
+            }
+            return .result(status)
+        }
+        guard let software, software.testHooks else { return }
+        logger.warning("test hooks are on: software.test.apply runs unsigned software operations")
+        router.register("software.test.apply", summary: "Tests only: a software operation without a signed command") {
+            [unowned self] call throws(ControlError) in
+            try self.applyForTest(call, software.slots)
+        }
+    }
+
+    private func applyForTest(_ call: ControlCall, _ slots: SoftwareSlots) throws(ControlError) -> ControlReply {
+        let params = try ControlParams(
+            call.params, allowed: ["operation", "partition", "bundle", "digest", "version", "downgrade", "name"])
+        let partition = try params.requireString("partition")
+        let result: Result<SlotReport, SlotRefusal>
+        switch try params.requireString("operation") {
+        case "upgrade":
+            result = slots.upgrade(
+                partition: partition, bundle: try params.requireString("bundle"),
+                expectedDigest: try params.requireString("digest"), version: try params.optionalUInt64("version"),
+                downgradeAuthorised: try params.optionalBool("downgrade") ?? false)
+        case "rollback": result = slots.rollback(partition: partition, reason: "software.test.apply rollback")
+        case "backup": result = slots.backup(partition: partition)
+        case "install":
+            result = slots.install(
+                partition: partition, bundle: try params.requireString("bundle"),
+                expectedDigest: try params.requireString("digest"))
+        case "remove": result = slots.remove(partition: partition, name: try params.requireString("name"))
+        default:
+            throw .invalidParams(param: "operation", expected: "upgrade, rollback, backup, install or remove")
+        }
+        switch result {
+        case .success(let report):
+            let version: JSON = report.version.map { .uint($0) } ?? .null
+            let answer: JSON = [
+                "partition": .string(report.partition), "active": .string(report.active.rawValue),
+                "version": version, "probation": .bool(report.probation),
+            ]
+            return .result(answer)
+        case .failure(let refusal):
+            throw .conflict(refusal.description, reason: "software_\(refusal.code.rawValue)")
+        }
+    }
+}
