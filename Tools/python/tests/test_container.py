@@ -247,10 +247,10 @@ def test_the_health_check_script_answers_from_healthz(hubd):
     config = subprocess.run([binary, "--print-default-config"], capture_output=True, text=True, check=True).stdout
     config = config.replace("hub:\n", "hub:\n  httpEndpoints: [tcp:127.0.0.1:0]\n", 1)
     hub = hubd(config=config)
-    info = hub.call("hub.info")
-    addresses = info["endpoints"].get("http") or hub.hub.ready.get("http") or []
-    assert addresses, f"hub.info names no HTTP endpoint: {info['endpoints']}"
-    url = "http://" + addresses[0].split(":", 1)[1] + "/healthz"
+    # The bound HTTP endpoints are http.status's (Protocols/control.md §9.9).
+    addresses = hub.call("http.status")["endpoints"]
+    assert addresses and addresses[0].startswith("tcp:"), f"http.status names no TCP endpoint: {addresses}"
+    url = "http://" + addresses[0][len("tcp:"):] + "/healthz"
     script = str(REPO / "Deploy/container/healthcheck")
     healthy = subprocess.run([sys.executable, script], env={**os.environ, "HANDSETHUB_HEALTH_URL": url},
                              capture_output=True, text=True, timeout=10)
