@@ -157,7 +157,7 @@ let package = Package(
                 "PlatformConfig",
                 "Hypervisor",
                 "ATWire", "Modem", "EthernetWire", "Ethernet", "RFBWire", "Framebuffer", "FramebufferServer",
-                "HubSystem", "PlatformConfigLoader", "Zlib", "SoftwareSlots",
+                "HubSystem", "PlatformConfigLoader", "Zlib", "SoftwareSlots", "ManagementWire",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
@@ -208,7 +208,10 @@ let package = Package(
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "Endpoints", "TestSupport"]),
         .testTarget(name: "HubSystemTests", dependencies: ["HubSystem"]),
         .testTarget(
-            name: "SoftwareSlotsTests", dependencies: ["SoftwareSlots", "HubSystem", "JSON", "VectorSupport"]),
+            name: "SoftwareSlotsTests",
+            dependencies: [
+                "SoftwareSlots", "HubSystem", "JSON", "VectorSupport", "HubServer", "Management", "ManagementWire",
+            ]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "VectorSupport"]),
         .testTarget(name: "GuestWireTests", dependencies: ["GuestWire", "Wire", "VectorSupport"]),
         .testTarget(name: "ATWireTests", dependencies: ["ATWire", "Wire", "VectorSupport"]),

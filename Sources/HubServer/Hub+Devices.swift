@@ -16,9 +16,17 @@ import PlatformConfig
 extension Hub {
     func makeDevices() throws(HubStartError) -> [any HubDevice] {
         [
-            ModemDevice(), EthernetDevice(), FramebufferDevice(), try ManagementDevice(configuration: configuration),
+            ModemDevice(), EthernetDevice(), FramebufferDevice(), try makeManagementDevice(),
             HTTPDevice(),
         ]
+    }
+
+    /// The management plane, carrying out verified software commands on the slots whenever both exist (a state
+    /// directory is configured); without slots its executor refuses them with `operation_unavailable`.
+    private func makeManagementDevice() throws(HubStartError) -> ManagementDevice {
+        let device = try ManagementDevice(configuration: configuration)
+        if let software { device.executor = SlotCommandExecutor(slots: software.slots) }
+        return device
     }
 
     /// The management plane (`Protocols/management.md`), which the `mgmt` partition's relay submits to.

@@ -44,6 +44,12 @@ final class HubSoftware: SlotHost {
 
     func publish(_ topic: String, partition: String, data: JSON) {
         hub.publish(topic, partition: partition, data: data)
+        // An automatic rollback undoes an accepted command: the error log and the management audit log say why
+        // (`Protocols/management.md` §4).
+        guard topic == "software.rolledBack", data["automatic"]?.boolValue == true else { return }
+        let reason = data["reason"]?.stringValue ?? ""
+        hub.logger.error("\(partition): software rolled back: \(reason)")
+        hub.management?.recordOutcome(operation: "upgrade", target: partition, result: "rolled_back", detail: reason)
     }
 
     func schedule(afterMilliseconds milliseconds: Int, _ body: @escaping () -> Void) {

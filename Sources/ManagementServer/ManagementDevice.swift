@@ -129,17 +129,31 @@ package final class ManagementDevice: HubDevice {
                 timeMs: nowMs, source: source, authority: command?.authority ?? "",
                 operation: command?.operation ?? "", target: command?.target ?? "", counter: command?.counter ?? 0,
                 result: code, detail: detail))
-        if let store {
-            do throws(ManagementStoreError) {
-                try store.saveAudit(audit)
-            } catch {
-                counters.auditWriteFailures += 1
-                host?.logger.error("management audit log not written: \(error.description)")
-            }
-        }
+        saveAudit()
         guard let entry = audit.entries.last else { return }
         host?.publish(code == "accepted" ? "mgmt.accepted" : "mgmt.refused", data: entry.json)
         resolveWaits(entry)
+    }
+
+    /// Audits what the hub did on its own after an accepted command, with source `hub` (an automatic
+    /// rollback, `Protocols/management.md` §4), so the audit log says why the software changed again.
+    package func recordOutcome(operation: String, target: String, result: String, detail: String) {
+        audit.append(
+            AuditEntry(
+                timeMs: (host?.wallClockNanos ?? 0) / 1_000_000, source: "hub", authority: "", operation: operation,
+                target: target, counter: 0, result: result, detail: detail))
+        saveAudit()
+        if let entry = audit.entries.last { resolveWaits(entry) }
+    }
+
+    private func saveAudit() {
+        guard let store else { return }
+        do throws(ManagementStoreError) {
+            try store.saveAudit(audit)
+        } catch {
+            counters.auditWriteFailures += 1
+            host?.logger.error("management audit log not written: \(error.description)")
+        }
     }
 }
 

@@ -1,0 +1,139 @@
+import JSON
+import Management
+import ManagementWire
+import SoftwareSlots
+
+/// Carries out verified management commands on the software slots (`Protocols/management.md` §3 and
+/// §"Images"). The verifier has checked signatures, freshness and grants; this reads the operation's signed
+/// parameters, calls the engine, and turns each `SlotRefusal` into its management refusal code (§4), so the
+/// audit log and the submitter see why. `provision`/`deprovision` have no engine yet: `operation_unavailable`.
+package final class SlotCommandExecutor: ManagementOperationExecutor {
+    private let slots: SoftwareSlots
+    /// Largest `version` a command may name: the manifest's own bound (§"Images", Manifest).
+    static let maxVersion: UInt64 = (1 << 53) - 1
+
+    package init(slots: SoftwareSlots) {
+        self.slots = slots
+    }
+
+    package func execute(_ verified: VerifiedCommand) -> Result<JSON, ManagementRefusal> {
+        let command = verified.command
+        let partition = command.target
+        let result: Result<SlotReport, SlotRefusal>
+        switch command.operation {
+        case "upgrade":
+            switch Self.upgradeArguments(command) {
+            case .failure(let refusal): return .failure(refusal)
+            case .success(let (bundle, digest, version)):
+                result = slots.upgrade(
+                    partition: partition, bundle: bundle, expectedDigest: digest, version: version,
+                    downgradeAuthorised: verified.mayDowngrade)
+            }
+        case "rollback":
+            if let refusal = Self.onlyParameters([], command) { return .failure(refusal) }
+            result = slots.rollback(
+                partition: partition, reason: "rollback by \(command.authority) (counter \(command.counter))")
+        case "backup":
+            if let refusal = Self.onlyParameters([], command) { return .failure(refusal) }
+            result = slots.backup(partition: partition)
+        case "install":
+            switch Self.installArguments(command) {
+            case .failure(let refusal): return .failure(refusal)
+            case .success(let (bundle, digest)):
+                result = slots.install(partition: partition, bundle: bundle, expectedDigest: digest)
+            }
+        case "remove":
+            if let refusal = Self.onlyParameters(["name"], command) { return .failure(refusal) }
+            guard let name = command.parameter("name") else {
+                return .failure(ManagementRefusal("bad_parameters", "remove needs the parameter name"))
+            }
+            result = slots.remove(partition: partition, name: name)
+        default:
+            return UnavailableOperationExecutor().execute(verified)
+        }
+        return result.map(Self.reportJSON).mapError(Self.refusal)
+    }
+
+    /// `upgrade`'s `bundle` (a path on the hub), its digest (the envelope's `softwareSHA256`) and the optional
+    /// `version` (decimal, at most 2^53 − 1, as the manifest's).
+    static func upgradeArguments(_ command: ManagementCommand) -> Result<
+        (bundle: String, digest: String, version: UInt64?), ManagementRefusal
+    > {
+        if let refusal = onlyParameters(["bundle", "version"], command) { return .failure(refusal) }
+        let bundleAndDigest: (String, String)
+        switch installArguments(command) {
+        case .failure(let refusal): return .failure(refusal)
+        case .success(let pair): bundleAndDigest = pair
+        }
+        var version: UInt64? = nil
+        if let text = command.parameter("version") {
+            // Decimal digits only, at most 16 of them, before the conversion (2^53 − 1 has 16 digits).
+            guard !text.isEmpty, text.utf8.count <= 16, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+                let value = UInt64(text), value <= maxVersion
+            else { return .failure(ManagementRefusal("bad_parameters", "version must be decimal 0...2^53-1")) }
+            version = value
+        }
+        return .success((bundleAndDigest.0, bundleAndDigest.1, version))
+    }
+
+    /// `bundle` and the software digest the command signs, as the engine's 64 lowercase hex digits.
+    static func installArguments(_ command: ManagementCommand) -> Result<(String, String), ManagementRefusal> {
+        if command.operation == "install", let refusal = onlyParameters(["bundle"], command) {
+            return .failure(refusal)
+        }
+        guard let bundle = command.parameter("bundle"), !bundle.isEmpty else {
+            return .failure(ManagementRefusal("bad_parameters", "\(command.operation) needs the parameter bundle"))
+        }
+        guard let digest = command.softwareSHA256, digest.count == 32 else {
+            return .failure(
+                ManagementRefusal("bad_parameters", "\(command.operation) needs the image's SHA-256 (32 bytes)"))
+        }
+        return .success((bundle, hex(digest)))
+    }
+
+    /// Refuses parameters the operation does not take (`bad_parameters`), nil when all are known.
+    static func onlyParameters(_ allowed: Set<String>, _ command: ManagementCommand) -> ManagementRefusal? {
+        guard let extra = command.parameters.first(where: { !allowed.contains($0.key) }) else { return nil }
+        return ManagementRefusal("bad_parameters", "\(command.operation) does not take the parameter \(extra.key)")
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// The accepted answer: the engine's report of the partition's slots after the operation.
+    static func reportJSON(_ report: SlotReport) -> JSON {
+        [
+            "partition": .string(report.partition), "active": .string(report.active.rawValue),
+            "version": report.version.map { .uint($0) } ?? .null, "probation": .bool(report.probation),
+        ]
+    }
+
+    /// The management refusal code of each engine refusal (`Protocols/management.md` §4).
+    static func refusal(_ slot: SlotRefusal) -> ManagementRefusal {
+        ManagementRefusal(code(slot.code), slot.detail)
+    }
+
+    /// The §4 code of one engine refusal code.
+    package static func code(_ code: SlotRefusal.Code) -> String {
+        switch code {
+        case .notManaged: "not_managed"
+        case .busy: "busy"
+        case .versionRollback: "rollback_refused"
+        case .versionMismatch: "version_mismatch"
+        case .digestMismatch: "digest_mismatch"
+        case .imageInvalid: "image_invalid"
+        case .noPrevious: "no_previous"
+        case .nothingToBackUp: "nothing_to_back_up"
+        case .notInstalled: "not_installed"
+        case .storageFailed: "storage_failed"
+        }
+    }
+}
