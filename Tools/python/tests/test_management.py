@@ -56,15 +56,16 @@ def test_commands_signed_in_python_are_verified(tmp_path: Path):
     hub = start_hub(tmp_path / "a", config(tmp_path / "state"))
     try:
         client = hub.connect()
-        # Verified, but this hub has no slot engine yet: its counter is spent all the same.
-        assert submit(client, sign(upgrade(1), [KEYS[0]])) == "operation_unavailable"
+        # Verified, so its counter is spent; the slot engine's executor then refuses an upgrade naming no bundle
+        # (Protocols/management.md §3).
+        assert submit(client, sign(upgrade(1), [KEYS[0]])) == "bad_parameters"
         assert submit(client, sign(upgrade(1), [KEYS[0]])) == "replayed"
         assert submit(client, sign(upgrade(2), [KEYS[1]])) == "bad_signature"
         assert submit(client, sign(upgrade(2, expires=expires_in(-1)), [KEYS[0]])) == "expired"
         assert submit(client, sign(upgrade(2, target="rtos"), [KEYS[0]])) == "not_authorised"
         assert submit(client, sign(upgrade(2, authority="store"), [KEYS[0]])) == "unknown_authority"
         assert submit(client, sign(upgrade(1, "rtos", "operator"), [KEYS[1]])) == "threshold_not_met"
-        assert submit(client, sign(upgrade(1, "rtos", "operator"), [KEYS[1], KEYS[2]])) == "operation_unavailable"
+        assert submit(client, sign(upgrade(1, "rtos", "operator"), [KEYS[1], KEYS[2]])) == "bad_parameters"
         assert submit(client, b"HHM1\x00") == "bad_envelope"
         rotate = Command("rotateKeys", "designer", "designer", 3, expires_in(60),
                          parameters={"keys": public_hex(KEYS[2]), "threshold": "1"})
@@ -74,7 +75,7 @@ def test_commands_signed_in_python_are_verified(tmp_path: Path):
         designer = next(a for a in status["authorities"] if a["name"] == "designer")
         assert designer["counter"] == "3" and designer["keys"] == [public_hex(KEYS[2])]
         audit = client.call("mgmt.audit", {"from": 1, "limit": 100})["entries"]
-        assert [e["result"] for e in audit][:3] == ["operation_unavailable", "replayed", "bad_signature"]
+        assert [e["result"] for e in audit][:3] == ["bad_parameters", "replayed", "bad_signature"]
         assert len(audit) == 11
     finally:
         hub.stop()
@@ -84,7 +85,7 @@ def test_commands_signed_in_python_are_verified(tmp_path: Path):
         client = hub.connect()
         assert submit(client, sign(upgrade(3), [KEYS[2]])) == "replayed"
         assert submit(client, sign(upgrade(4), [KEYS[0]])) == "bad_signature"
-        assert submit(client, sign(upgrade(4), [KEYS[2]])) == "operation_unavailable"
+        assert submit(client, sign(upgrade(4), [KEYS[2]])) == "bad_parameters"
         assert len(client.call("mgmt.audit", {"limit": 1000})["entries"]) == 14
     finally:
         hub.stop()
@@ -97,10 +98,10 @@ def test_mgmt_partition_relays_but_never_authorises(tmp_path: Path):
         guest_endpoint = next(a for a in hub.guest if a.startswith("unix:"))
         with GuestClient.connect(guest_endpoint, "mgmt", "mgmt-dev-secret") as mgmt:
             relay = ManagementRelay(mgmt)
-            assert relay.submit(sign(upgrade(1), [KEYS[0]]))["code"] == "operation_unavailable"
+            assert relay.submit(sign(upgrade(1), [KEYS[0]]))["code"] == "bad_parameters"
             # A replay through the control API of what the relay sent, and the other way round.
             assert submit(client, sign(upgrade(1), [KEYS[0]])) == "replayed"
-            assert submit(client, sign(upgrade(2), [KEYS[0]])) == "operation_unavailable"
+            assert submit(client, sign(upgrade(2), [KEYS[0]])) == "bad_parameters"
             assert relay.submit(sign(upgrade(2), [KEYS[0]]))["code"] == "replayed"
             forged = sign(upgrade(3), [KEYS[1]])
             answer = relay.submit(forged)
@@ -134,7 +135,7 @@ def test_hubctl_mgmt_keygen_sign_submit_status_audit(tmp_path: Path):
                      "--param", "version=2.0.0", "upgrade", "linux")
         assert signed.returncode == 0, signed.stderr
         first = run("mgmt", "submit", "--hub", address, stdin=signed.stdout)
-        assert first.returncode == 1 and "[operation_unavailable]" in first.stderr
+        assert first.returncode == 1 and "[bad_parameters]" in first.stderr
         again = run("mgmt", "submit", "--hub", address, signed.stdout.strip())
         assert again.returncode == 1 and "[replayed]" in again.stderr
         wrong = run("mgmt", "sign", "--key", str(new_key), "--authority", "designer", "--counter", "2",
