@@ -1,26 +1,26 @@
 /// What a port does to frames in one direction (`Protocols/ethernet.md` §5): delay with jitter,
 /// random loss, random duplication and a token-bucket rate limit. All zero means "pass through".
-package struct Impairments: Equatable, Sendable {
+public struct Impairments: Equatable, Sendable {
     /// Fixed one-way delay, nanoseconds.
-    package var delayNs: UInt64
+    public var delayNs: UInt64
     /// Extra delay drawn uniformly from 0...jitterNs per frame. Frames keep their order.
-    package var jitterNs: UInt64
+    public var jitterNs: UInt64
     /// Probability in 0...1 that a frame is dropped.
-    package var loss: Double
+    public var loss: Double
     /// Probability in 0...1 that a frame is sent twice.
-    package var duplicate: Double
+    public var duplicate: Double
     /// Rate limit in bits per second; 0 = unlimited.
-    package var rateBitsPerSecond: UInt64
+    public var rateBitsPerSecond: UInt64
     /// Token bucket depth in bytes (the burst sent at line speed); 0 = one MTU-sized frame.
-    package var burstBytes: Int
+    public var burstBytes: Int
     /// Bytes that may wait in the shaper before further frames are dropped.
-    package var backlogBytes: Int
+    public var backlogBytes: Int
 
-    package static let none = Impairments()
-    package static let maxDelayNs: UInt64 = 60_000_000_000
-    package static let defaultBacklogBytes = 256 * 1024
+    public static let none = Impairments()
+    public static let maxDelayNs: UInt64 = 60_000_000_000
+    public static let defaultBacklogBytes = 256 * 1024
 
-    package init(
+    public init(
         delayNs: UInt64 = 0, jitterNs: UInt64 = 0, loss: Double = 0, duplicate: Double = 0,
         rateBitsPerSecond: UInt64 = 0, burstBytes: Int = 0, backlogBytes: Int = Impairments.defaultBacklogBytes
     ) {
@@ -33,12 +33,12 @@ package struct Impairments: Equatable, Sendable {
         self.backlogBytes = backlogBytes
     }
 
-    package var isNone: Bool {
+    public var isNone: Bool {
         delayNs == 0 && jitterNs == 0 && loss == 0 && duplicate == 0 && rateBitsPerSecond == 0
     }
 
     /// Why a setting is out of range, or `nil` when all are valid.
-    package var invalidReason: String? {
+    public var invalidReason: String? {
         if delayNs > Impairments.maxDelayNs || jitterNs > Impairments.maxDelayNs {
             return "delay and jitter are at most 60 s"
         }
@@ -57,10 +57,10 @@ package struct Impairments: Equatable, Sendable {
 /// umts 35–200); gsm takes gprs's range as the newer help does; hsdpa and lte have none. The delay range
 /// becomes delay = min, jitter = max − min, applied towards the device (downlink) only, so a
 /// round trip pays it once. "up" is what the device sends (ingress), "down" what it receives (egress).
-package enum ImpairmentPreset: String, Sendable, CaseIterable {
+public enum ImpairmentPreset: String, Sendable, CaseIterable {
     case gsm, gprs, edge, umts, hsdpa, lte, full
 
-    package var upBitsPerSecond: UInt64 {
+    public var upBitsPerSecond: UInt64 {
         switch self {
         case .gsm: 14_400
         case .gprs: 40_000
@@ -72,7 +72,7 @@ package enum ImpairmentPreset: String, Sendable, CaseIterable {
         }
     }
 
-    package var downBitsPerSecond: UInt64 {
+    public var downBitsPerSecond: UInt64 {
         switch self {
         case .gsm: 14_400
         case .gprs: 80_000
@@ -85,7 +85,7 @@ package enum ImpairmentPreset: String, Sendable, CaseIterable {
     }
 
     /// Minimum and maximum one-way delay in milliseconds.
-    package var delayRangeMs: ClosedRange<UInt64> {
+    public var delayRangeMs: ClosedRange<UInt64> {
         switch self {
         case .gsm, .gprs: 150...550
         case .edge: 80...400
@@ -95,10 +95,10 @@ package enum ImpairmentPreset: String, Sendable, CaseIterable {
     }
 
     /// Ingress (device → LAN).
-    package var up: Impairments { Impairments(rateBitsPerSecond: upBitsPerSecond) }
+    public var up: Impairments { Impairments(rateBitsPerSecond: upBitsPerSecond) }
 
     /// Egress (LAN → device).
-    package var down: Impairments {
+    public var down: Impairments {
         Impairments(
             delayNs: delayRangeMs.lowerBound * 1_000_000,
             jitterNs: (delayRangeMs.upperBound - delayRangeMs.lowerBound) * 1_000_000,

@@ -1,6 +1,6 @@
 /// How a switch port treats VLANs and how much it may queue (`Protocols/ethernet.md` §4).
-package struct PortSettings: Equatable, Sendable {
-    package enum VLANMode: Equatable, Sendable {
+public struct PortSettings: Equatable, Sendable {
+    public enum VLANMode: Equatable, Sendable {
         /// Untagged member of one VLAN; tagged frames (other than priority tags) are dropped.
         case access(vid: UInt16)
         /// Carries tagged frames of `allowed` VLANs (all when `nil`); untagged frames belong to `native`
@@ -8,20 +8,20 @@ package struct PortSettings: Equatable, Sendable {
         case trunk(allowed: Set<UInt16>?, native: UInt16?)
     }
 
-    package var name: String
-    package var vlan: VLANMode
+    public var name: String
+    public var vlan: VLANMode
     /// Isolated ports reach only non-isolated ones (a private VLAN): partitions that policy keeps
     /// apart can share an uplink without seeing each other.
-    package var isolated: Bool
+    public var isolated: Bool
     /// Frames waiting to be written to the port before further ones are tail-dropped.
-    package var queueFrames: Int
+    public var queueFrames: Int
     /// Bytes waiting to be written to the port before further frames are tail-dropped.
-    package var queueBytes: Int
+    public var queueBytes: Int
 
-    package static let defaultQueueFrames = 1024
-    package static let defaultQueueBytes = 1 << 20
+    public static let defaultQueueFrames = 1024
+    public static let defaultQueueBytes = 1 << 20
 
-    package init(
+    public init(
         name: String, vlan: VLANMode = .access(vid: 1), isolated: Bool = false,
         queueFrames: Int = PortSettings.defaultQueueFrames, queueBytes: Int = PortSettings.defaultQueueBytes
     ) {
@@ -34,7 +34,7 @@ package struct PortSettings: Equatable, Sendable {
 }
 
 /// Why a frame was dropped; each is counted per port (`eth.counters`).
-package enum DropReason: String, Sendable, CaseIterable {
+public enum DropReason: String, Sendable, CaseIterable {
     /// Shorter than an Ethernet header (including zero-length frames).
     case runt
     /// Longer than the segment's MTU allows.
@@ -83,19 +83,19 @@ extension DropReason {
 }
 
 /// A port's counters.
-package struct PortCounters: Equatable, Sendable {
-    package var rxFrames: UInt64 = 0
-    package var rxBytes: UInt64 = 0
-    package var txFrames: UInt64 = 0
-    package var txBytes: UInt64 = 0
+public struct PortCounters: Equatable, Sendable {
+    public var rxFrames: UInt64 = 0
+    public var rxBytes: UInt64 = 0
+    public var txFrames: UInt64 = 0
+    public var txBytes: UInt64 = 0
     /// Drops by reason in a fixed table: counting one is an indexed add, not a hash (a MAC flood counts one per
     /// frame).
     private var dropCounts = [UInt64](repeating: 0, count: DropReason.allCases.count)
 
-    package init() {}
+    public init() {}
 
     /// The drops by reason, reasons that never happened left out.
-    package var drops: [DropReason: UInt64] {
+    public var drops: [DropReason: UInt64] {
         var result: [DropReason: UInt64] = [:]
         for reason in DropReason.allCases where dropCounts[reason.index] > 0 {
             result[reason] = dropCounts[reason.index]
@@ -103,9 +103,9 @@ package struct PortCounters: Equatable, Sendable {
         return result
     }
 
-    package func drops(_ reason: DropReason) -> UInt64 { dropCounts[reason.index] }
+    public func drops(_ reason: DropReason) -> UInt64 { dropCounts[reason.index] }
 
-    package var totalDrops: UInt64 { dropCounts.reduce(0, +) }
+    public var totalDrops: UInt64 { dropCounts.reduce(0, +) }
 
     @inline(__always)
     mutating func drop(_ reason: DropReason, count: UInt64 = 1) { dropCounts[reason.index] += count }

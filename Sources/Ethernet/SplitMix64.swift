@@ -1,10 +1,10 @@
 /// A small seeded generator (SplitMix64) so impairment tests are reproducible.
-package struct SplitMix64: Sendable {
+public struct SplitMix64: Sendable {
     private var state: UInt64
 
-    package init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) { state = seed }
 
-    package mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -13,10 +13,10 @@ package struct SplitMix64: Sendable {
     }
 
     /// Uniform in [0, 1).
-    package mutating func nextUnit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
+    public mutating func nextUnit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
 
     /// Uniform in 0...bound.
-    package mutating func next(upTo bound: UInt64) -> UInt64 {
+    public mutating func next(upTo bound: UInt64) -> UInt64 {
         bound == .max ? next() : next() % (bound + 1)
     }
 }

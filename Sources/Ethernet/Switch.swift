@@ -1,11 +1,11 @@
 import EthernetWire
 
 /// A port's handle inside its switch.
-package struct PortID: Hashable, Sendable, Comparable, CustomStringConvertible {
-    package let rawValue: Int
-    package init(rawValue: Int) { self.rawValue = rawValue }
-    package static func < (lhs: PortID, rhs: PortID) -> Bool { lhs.rawValue < rhs.rawValue }
-    package var description: String { "port#\(rawValue)" }
+public struct PortID: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public let rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+    public static func < (lhs: PortID, rhs: PortID) -> Bool { lhs.rawValue < rhs.rawValue }
+    public var description: String { "port#\(rawValue)" }
 }
 
 /// One Ethernet segment: a learning 802.1Q switch with per-port counters, bounded egress queues and
@@ -14,19 +14,19 @@ package struct PortID: Hashable, Sendable, Comparable, CustomStringConvertible {
 /// Pure: no sockets, no clock reads. The caller hands in frames with the current monotonic time,
 /// takes each ready port's queued frames (`takeReadyPorts`, `takeEgress`) and calls `advance(now:)`
 /// at `nextDeadline` so delayed frames move on. Everything runs on one thread.
-package final class Switch {
-    package let name: String
+public final class Switch {
+    public let name: String
     /// Largest payload after the Ethernet header (and tag); frames above it are dropped as `oversize`.
-    package var mtu: Int
+    public var mtu: Int
     /// How long a learned address stays valid without being seen again.
-    package var macAgeingNs: UInt64
+    public var macAgeingNs: UInt64
     /// At most this many learned addresses; a new source beyond it evicts the least recently seen address
     /// (counted `macTableFull` on the port that learned).
-    package var macTableLimit: Int
+    public var macTableLimit: Int
     /// At most this many learned addresses per port; a port's further new sources are not learned (the frame is
     /// still forwarded) and are counted `macLimit`, so one port flooding random sources cannot push every other
     /// port's stations out of the table.
-    package var macLimitPerPort: Int
+    public var macLimitPerPort: Int
 
     final class Port {
         var settings: PortSettings { didSet { cacheSettings() } }
@@ -82,18 +82,18 @@ package final class Switch {
     private var delayed: Set<PortID> = []
     private var pressured: [PortID] = []
     /// Pressured ports the frames of the latest `receive` were queued to.
-    package private(set) var pressureHits: [PortID] = []
+    public private(set) var pressureHits: [PortID] = []
     /// Whether the latest `receive` queued a frame to a pressured port (`pressureHits` is not empty).
-    package var hasPressureHits: Bool { !pressureHits.isEmpty }
+    public var hasPressureHits: Bool { !pressureHits.isEmpty }
     /// Frames forwarded (each copy a port received counts once).
-    package private(set) var forwardedFrames: UInt64 = 0
-    package private(set) var floodedFrames: UInt64 = 0
+    public private(set) var forwardedFrames: UInt64 = 0
+    public private(set) var floodedFrames: UInt64 = 0
 
-    package static let defaultMACAgeingNs: UInt64 = 300_000_000_000
-    package static let defaultMACTableLimit = 8192
-    package static let defaultMACLimitPerPort = 4096
+    public static let defaultMACAgeingNs: UInt64 = 300_000_000_000
+    public static let defaultMACTableLimit = 8192
+    public static let defaultMACLimitPerPort = 4096
 
-    package init(
+    public init(
         name: String, mtu: Int = 1500, macAgeingNs: UInt64 = Switch.defaultMACAgeingNs,
         macTableLimit: Int = Switch.defaultMACTableLimit, macLimitPerPort: Int = Switch.defaultMACLimitPerPort,
         seed: UInt64 = 0x5EED
@@ -108,11 +108,11 @@ package final class Switch {
     }
 
     /// Longest frame accepted: header, optional tag, MTU.
-    package var maxFrameLength: Int { mtu + EthernetHeader.length + EthernetHeader.tagLength }
+    public var maxFrameLength: Int { mtu + EthernetHeader.length + EthernetHeader.tagLength }
 
     // MARK: Ports
 
-    package func addPort(_ settings: PortSettings) -> PortID {
+    public func addPort(_ settings: PortSettings) -> PortID {
         let port = Port(settings: settings)
         let id: PortID
         if let free = freeIDs.popLast() {
@@ -127,7 +127,7 @@ package final class Switch {
     }
 
     /// Removes a port and forgets what was learned on it.
-    package func removePort(_ id: PortID) {
+    public func removePort(_ id: PortID) {
         guard port(id) != nil else { return }
         ports[id.rawValue] = nil
         freeIDs.append(id.rawValue)
@@ -138,21 +138,21 @@ package final class Switch {
         pressured.removeAll { $0 == id }
     }
 
-    package var portIDs: [PortID] { activeIDs }
+    public var portIDs: [PortID] { activeIDs }
 
-    package func settings(of id: PortID) -> PortSettings? { port(id)?.settings }
-    package func counters(of id: PortID) -> PortCounters? { port(id)?.counters }
-    package func isLinkUp(_ id: PortID) -> Bool { port(id)?.linkUp ?? false }
-    package func queuedFrames(of id: PortID) -> Int { port(id)?.queue.count ?? 0 }
-    package func impairments(of id: PortID) -> (ingress: Impairments, egress: Impairments)? {
+    public func settings(of id: PortID) -> PortSettings? { port(id)?.settings }
+    public func counters(of id: PortID) -> PortCounters? { port(id)?.counters }
+    public func isLinkUp(_ id: PortID) -> Bool { port(id)?.linkUp ?? false }
+    public func queuedFrames(of id: PortID) -> Int { port(id)?.queue.count ?? 0 }
+    public func impairments(of id: PortID) -> (ingress: Impairments, egress: Impairments)? {
         guard let port = port(id) else { return nil }
         return (port.ingress?.settings ?? .none, port.egress?.settings ?? .none)
     }
 
-    package func updateSettings(_ id: PortID, _ settings: PortSettings) { port(id)?.settings = settings }
+    public func updateSettings(_ id: PortID, _ settings: PortSettings) { port(id)?.settings = settings }
 
     /// Link down drops what the port sends and what would be sent to it, and flushes its queue.
-    package func setLink(_ id: PortID, up: Bool) {
+    public func setLink(_ id: PortID, up: Bool) {
         guard let port = port(id) else { return }
         port.linkUp = up
         if !up {
@@ -165,7 +165,7 @@ package final class Switch {
     }
 
     /// Sets both directions; `.none` removes a stage. Frames already held keep their release times.
-    package func setImpairments(_ id: PortID, ingress: Impairments, egress: Impairments, now: UInt64) {
+    public func setImpairments(_ id: PortID, ingress: Impairments, egress: Impairments, now: UInt64) {
         guard let port = port(id) else { return }
         port.ingress = Switch.stage(port.ingress, ingress, now)
         port.egress = Switch.stage(port.egress, egress, now)
@@ -181,7 +181,7 @@ package final class Switch {
     }
 
     /// Counts a frame the transport refused before it reached the switch (bad framing, bad VXLAN header).
-    package func countDrop(_ reason: DropReason, on id: PortID, bytes: Int = 0) {
+    public func countDrop(_ reason: DropReason, on id: PortID, bytes: Int = 0) {
         guard let port = port(id) else { return }
         port.counters.rxFrames += 1
         port.counters.rxBytes += UInt64(bytes)
@@ -196,7 +196,7 @@ package final class Switch {
     // MARK: Ingress
 
     /// A frame arrived from port `id`.
-    package func receive(_ bytes: ArraySlice<UInt8>, from id: PortID, now: UInt64) {
+    public func receive(_ bytes: ArraySlice<UInt8>, from id: PortID, now: UInt64) {
         if !pressureHits.isEmpty { pressureHits.removeAll(keepingCapacity: true) }
         guard id.rawValue >= 0 && id.rawValue < borrowed.count, let port = borrowed[id.rawValue] else { return }
         // SAFETY: `ports` owns every port in `borrowed` and nothing below removes one.
@@ -330,7 +330,7 @@ package final class Switch {
     }
 
     /// Forgets addresses not seen within the ageing time.
-    package func purgeAged(now: UInt64) {
+    public func purgeAged(now: UInt64) {
         macTable.removeAll { entry in
             guard now &- entry.seen > macAgeingNs else { return false }
             port(entry.port)?.learnedMACs -= 1
@@ -344,7 +344,7 @@ package final class Switch {
     }
 
     /// Addresses learned on port `id` now in the table (at most `macLimitPerPort`).
-    package func learnedMACs(of id: PortID) -> Int { port(id)?.learnedMACs ?? 0 }
+    public func learnedMACs(of id: PortID) -> Int { port(id)?.learnedMACs ?? 0 }
 
     /// Re-tagged or untagged copies of a frame, each built at most once per forward (a flood may need both).
     /// Empty when every egress port takes the frame as it arrived, which is the common case.
@@ -444,15 +444,15 @@ package final class Switch {
     // MARK: Backpressure
 
     /// Whether any port's queue is at least half full (and the port is not stalled).
-    package var hasPressure: Bool { !pressured.isEmpty }
+    public var hasPressure: Bool { !pressured.isEmpty }
 
-    package func isPressured(_ id: PortID) -> Bool { port(id)?.isPressured ?? false }
+    public func isPressured(_ id: PortID) -> Bool { port(id)?.isPressured ?? false }
 
-    package func isStalled(_ id: PortID) -> Bool { port(id)?.isStalled ?? false }
+    public func isStalled(_ id: PortID) -> Bool { port(id)?.isStalled ?? false }
 
     /// A stalled port exerts no pressure: frames beyond its queue are tail-dropped. Unstalling it lets it
     /// slow lossless senders again.
-    package func setStalled(_ id: PortID, _ stalled: Bool) {
+    public func setStalled(_ id: PortID, _ stalled: Bool) {
         guard let port = port(id) else { return }
         port.isStalled = stalled
         if stalled { relieve(id, port) }
@@ -474,7 +474,7 @@ package final class Switch {
     // MARK: Egress
 
     /// Ports that gained queued frames since the last call, each once.
-    package func takeReadyPorts() -> [PortID] {
+    public func takeReadyPorts() -> [PortID] {
         let out = ready
         ready.removeAll(keepingCapacity: true)
         for id in out { port(id)?.isReady = false }
@@ -482,7 +482,7 @@ package final class Switch {
     }
 
     /// Every frame queued for port `id`, in order, counted as sent.
-    package func takeEgress(_ id: PortID) -> ArraySlice<ArraySlice<UInt8>> {
+    public func takeEgress(_ id: PortID) -> ArraySlice<ArraySlice<UInt8>> {
         guard let port = port(id), !port.queue.isEmpty else { return [] }
         let frames = port.queue.drain()
         port.counters.txFrames += UInt64(frames.count)
@@ -495,7 +495,7 @@ package final class Switch {
     // MARK: Time
 
     /// The earliest time a held frame is due, if any.
-    package var nextDeadline: UInt64? {
+    public var nextDeadline: UInt64? {
         var best: UInt64? = nil
         for id in delayed {
             guard let port = port(id) else { continue }
@@ -507,7 +507,7 @@ package final class Switch {
     }
 
     /// Moves every held frame whose time has come.
-    package func advance(now: UInt64) {
+    public func advance(now: UInt64) {
         for id in delayed.sorted() {
             guard let port = port(id) else { continue }
             while let head = port.ingress?.held.first, head.release <= now {
@@ -530,20 +530,20 @@ package final class Switch {
 
     // MARK: Inspection
 
-    package struct MACTableEntry: Equatable, Sendable {
-        package var mac: MACAddress
-        package var vid: UInt16
-        package var port: PortID
-        package var ageNs: UInt64
+    public struct MACTableEntry: Equatable, Sendable {
+        public var mac: MACAddress
+        public var vid: UInt16
+        public var port: PortID
+        public var ageNs: UInt64
     }
 
     /// Learned addresses still valid at `now`, sorted by VLAN then address.
-    package func macEntries(now: UInt64) -> [MACTableEntry] {
+    public func macEntries(now: UInt64) -> [MACTableEntry] {
         macEntriesBySeen(now: now).sorted { ($0.vid, $0.mac) < ($1.vid, $1.mac) }
     }
 
     /// Learned addresses still valid at `now`, least recently seen first (the order evictions take them).
-    package func macEntriesBySeen(now: UInt64) -> [MACTableEntry] {
+    public func macEntriesBySeen(now: UInt64) -> [MACTableEntry] {
         macTable.entries.compactMap { entry in
             let age = now &- entry.seen
             guard age <= macAgeingNs else { return nil }
@@ -554,7 +554,7 @@ package final class Switch {
     }
 
     /// Forgets every learned address.
-    package func flushMACTable() {
+    public func flushMACTable() {
         macTable.removeAll()
         for case let port? in ports { port.learnedMACs = 0 }
         sourceSlot = MACTable.none

@@ -6,15 +6,15 @@ import Wire
 /// whatever follows (a frame is allowed to be longer than the pattern anyway, so `*` is
 /// accepted for readability). Example, an IPv4 ICMP echo request to any address:
 /// `?? ?? ?? ?? ?? ?? ?? ?? ?? ?? ?? ?? 08 00 45 ?? ?? ?? ?? ?? ?? ?? ?? 01 ?? ?? ?? ?? ?? ?? ?? ?? ?? ?? 08`.
-package struct FramePattern: Equatable, Sendable, CustomStringConvertible {
+public struct FramePattern: Equatable, Sendable, CustomStringConvertible {
     /// `nil` entries are wildcards.
-    package let bytes: [UInt8?]
+    public let bytes: [UInt8?]
 
-    package static let maxLength = 1024
+    public static let maxLength = 1024
 
-    package init(bytes: [UInt8?]) { self.bytes = bytes }
+    public init(bytes: [UInt8?]) { self.bytes = bytes }
 
-    package init(parsing text: String) throws(DecodeError) {
+    public init(parsing text: String) throws(DecodeError) {
         var result: [UInt8?] = []
         var pending: UInt8? = nil
         var pendingWild = false
@@ -62,7 +62,7 @@ package struct FramePattern: Equatable, Sendable, CustomStringConvertible {
     }
 
     /// Whether `frame` starts with the pattern.
-    package func matches(_ frame: some Collection<UInt8>) -> Bool {
+    public func matches(_ frame: some Collection<UInt8>) -> Bool {
         guard frame.count >= bytes.count else { return false }
         var index = frame.startIndex
         for expected in bytes {
@@ -72,7 +72,7 @@ package struct FramePattern: Equatable, Sendable, CustomStringConvertible {
         return true
     }
 
-    package var description: String {
+    public var description: String {
         bytes.map { byte in
             guard let byte else { return "??" }
             let digits = String(byte, radix: 16)

@@ -1,14 +1,14 @@
 /// A 48-bit IEEE 802 MAC address, held in the low 48 bits of an integer so tables hash it cheaply.
-package struct MACAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
-    package let rawValue: UInt64
+public struct MACAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public let rawValue: UInt64
 
-    package init(rawValue: UInt64) { self.rawValue = rawValue & 0xFFFF_FFFF_FFFF }
+    public init(rawValue: UInt64) { self.rawValue = rawValue & 0xFFFF_FFFF_FFFF }
 
-    package static let broadcast = MACAddress(rawValue: 0xFFFF_FFFF_FFFF)
+    public static let broadcast = MACAddress(rawValue: 0xFFFF_FFFF_FFFF)
 
     /// Reads six bytes at `offset`; the caller has checked the length.
     @inlinable
-    package init(_ bytes: some Collection<UInt8>, at offset: Int) {
+    public init(_ bytes: some Collection<UInt8>, at offset: Int) {
         var value: UInt64 = 0
         var index = bytes.index(bytes.startIndex, offsetBy: offset)
         for _ in 0..<6 {
@@ -19,7 +19,7 @@ package struct MACAddress: Hashable, Sendable, Comparable, CustomStringConvertib
     }
 
     /// Parses `aa:bb:cc:dd:ee:ff` (or with `-`); `nil` when malformed.
-    package init?(parsing text: String) {
+    public init?(parsing text: String) {
         let parts = text.split(omittingEmptySubsequences: false) { $0 == ":" || $0 == "-" }
         guard parts.count == 6 else { return nil }
         var value: UInt64 = 0
@@ -31,17 +31,17 @@ package struct MACAddress: Hashable, Sendable, Comparable, CustomStringConvertib
     }
 
     /// The group bit (I/G): broadcast and multicast frames are flooded.
-    package var isGroup: Bool { rawValue & 0x0100_0000_0000 != 0 }
-    package var isBroadcast: Bool { self == .broadcast }
+    public var isGroup: Bool { rawValue & 0x0100_0000_0000 != 0 }
+    public var isBroadcast: Bool { self == .broadcast }
 
-    package var bytes: [UInt8] { (0..<6).map { UInt8(truncatingIfNeeded: rawValue >> (40 - 8 * UInt64($0))) } }
+    public var bytes: [UInt8] { (0..<6).map { UInt8(truncatingIfNeeded: rawValue >> (40 - 8 * UInt64($0))) } }
 
-    package var description: String {
+    public var description: String {
         bytes.map { byte in
             let digits = String(byte, radix: 16)
             return digits.count == 1 ? "0" + digits : digits
         }.joined(separator: ":")
     }
 
-    package static func < (lhs: MACAddress, rhs: MACAddress) -> Bool { lhs.rawValue < rhs.rawValue }
+    public static func < (lhs: MACAddress, rhs: MACAddress) -> Bool { lhs.rawValue < rhs.rawValue }
 }

@@ -2,12 +2,12 @@
 /// a 24-byte global header then one 16-byte record header per frame. Microsecond timestamps,
 /// little-endian (magic 0xa1b2c3d4 written LE), link type 1 (Ethernet). No I/O here: the
 /// caller writes the bytes wherever it likes.
-package enum PcapWriter {
-    package static let linkTypeEthernet: UInt32 = 1
-    package static let globalHeaderLength = 24
-    package static let recordHeaderLength = 16
+public enum PcapWriter {
+    public static let linkTypeEthernet: UInt32 = 1
+    public static let globalHeaderLength = 24
+    public static let recordHeaderLength = 16
 
-    package static func globalHeader(snapLength: UInt32 = 65535) -> [UInt8] {
+    public static func globalHeader(snapLength: UInt32 = 65535) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(globalHeaderLength)
         le32(0xA1B2_C3D4, &out)
@@ -21,7 +21,7 @@ package enum PcapWriter {
     }
 
     /// The record header and (up to `snapLength` bytes of) the frame, appended to `out`.
-    package static func appendRecord(
+    public static func appendRecord(
         _ frame: some Collection<UInt8>, unixNanoseconds: UInt64, snapLength: Int = 65535, to out: inout [UInt8]
     ) {
         let captured = min(frame.count, snapLength)

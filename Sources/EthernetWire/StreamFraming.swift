@@ -1,20 +1,20 @@
 import Wire
 
 /// The two length-prefixed framings Ethernet frames travel in over byte streams (`Protocols/ethernet.md` §3).
-package enum StreamFraming: String, Sendable, CaseIterable {
+public enum StreamFraming: String, Sendable, CaseIterable {
     /// QEMU `-netdev stream` (and the older `-netdev socket`): 4-byte big-endian length, then the frame.
     case qemu
     /// VDE stream cables (`vde_plug` over pipes/SSH): 2-byte big-endian length, then the frame.
     case vde
 
-    package var prefixWidth: LengthPrefixedFramer.PrefixWidth { self == .qemu ? .four : .two }
+    public var prefixWidth: LengthPrefixedFramer.PrefixWidth { self == .qemu ? .four : .two }
 
     /// QEMU's receive buffer (`NET_BUFSIZE` = 4096 + 65536): the largest frame a QEMU peer can send.
-    package static let qemuMaxFrame = 4096 + 65536
+    public static let qemuMaxFrame = 4096 + 65536
 
     /// A framer accepting lengths up to `maxFrameLength`. Empty frames are let through so the switch
     /// can count them as runts instead of hanging up on the peer.
-    package func makeFramer(maxFrameLength: Int) -> LengthPrefixedFramer {
+    public func makeFramer(maxFrameLength: Int) -> LengthPrefixedFramer {
         let ceiling = self == .vde ? 0xFFFF : maxFrameLength
         return LengthPrefixedFramer(
             prefixWidth: prefixWidth, maxFrameLength: min(maxFrameLength, ceiling), allowEmpty: true)
@@ -22,7 +22,7 @@ package enum StreamFraming: String, Sendable, CaseIterable {
 
     /// Appends the prefix for a frame of `length` bytes.
     @inline(__always)
-    package func appendPrefix(length: Int, to out: inout [UInt8]) {
+    public func appendPrefix(length: Int, to out: inout [UInt8]) {
         if self == .qemu {
             out.append(UInt8(truncatingIfNeeded: length >> 24))
             out.append(UInt8(truncatingIfNeeded: length >> 16))

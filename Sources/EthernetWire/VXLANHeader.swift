@@ -2,14 +2,14 @@ import Wire
 
 /// The 8-byte VXLAN header of RFC 7348 §5: flags (I bit 0x08 set), 24 reserved bits, a 24-bit
 /// VXLAN Network Identifier, 8 reserved bits. The inner Ethernet frame follows, without FCS.
-package enum VXLANHeader {
-    package static let length = 8
+public enum VXLANHeader {
+    public static let length = 8
     /// The IANA port (RFC 7348 §5); Linux's `vxlan` device needs `dstport 4789` to use it.
-    package static let defaultPort: UInt16 = 4789
-    package static let vniRange: ClosedRange<UInt32> = 0...0xFF_FFFF
+    public static let defaultPort: UInt16 = 4789
+    public static let vniRange: ClosedRange<UInt32> = 0...0xFF_FFFF
 
     /// The header for `vni`.
-    package static func encode(vni: UInt32) -> [UInt8] {
+    public static func encode(vni: UInt32) -> [UInt8] {
         [
             0x08, 0, 0, 0, UInt8(truncatingIfNeeded: vni >> 16), UInt8(truncatingIfNeeded: vni >> 8),
             UInt8(truncatingIfNeeded: vni), 0,
@@ -18,7 +18,7 @@ package enum VXLANHeader {
 
     /// Splits a datagram into its VNI and inner frame. Rejects a missing I flag or a datagram too short
     /// to hold an Ethernet header; reserved bits are ignored on receipt, as RFC 7348 asks.
-    package static func decode(_ datagram: ArraySlice<UInt8>) throws(DecodeError) -> (
+    public static func decode(_ datagram: ArraySlice<UInt8>) throws(DecodeError) -> (
         vni: UInt32, frame: ArraySlice<UInt8>
     ) {
         guard datagram.count >= length + EthernetHeader.length else {

@@ -1,7 +1,7 @@
 /// Hex helpers for test vectors and traces. Whitespace and `#` comments are ignored when parsing,
 /// so vector files can annotate each field.
-package enum Hex {
-    package static func encode(_ bytes: some Sequence<UInt8>) -> String {
+public enum Hex {
+    public static func encode(_ bytes: some Sequence<UInt8>) -> String {
         let digits: [Character] = Array("0123456789abcdef")
         var text = ""
         for byte in bytes {
@@ -11,7 +11,7 @@ package enum Hex {
         return text
     }
 
-    package static func decode(_ text: String) -> [UInt8]? {
+    public static func decode(_ text: String) -> [UInt8]? {
         var nibbles: [UInt8] = []
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
             let content = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""

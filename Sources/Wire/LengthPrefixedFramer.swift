@@ -4,36 +4,36 @@
 /// (4-byte prefix), QEMU `-netdev stream` (4 bytes) and VDE stream cables (2 bytes).
 /// Feed it whatever a read delivered; it returns every complete frame that read finished,
 /// so a large coalesced read costs one call. Chunking never changes the output.
-package struct LengthPrefixedFramer {
-    package enum PrefixWidth: Int, Sendable { case two = 2, four = 4 }
+public struct LengthPrefixedFramer {
+    public enum PrefixWidth: Int, Sendable { case two = 2, four = 4 }
 
-    package let prefixWidth: PrefixWidth
+    public let prefixWidth: PrefixWidth
     /// Checked at every length prefix, so raising it (after a handshake) applies from the next frame on.
-    package var maxFrameLength: Int
-    package let allowEmpty: Bool
+    public var maxFrameLength: Int
+    public let allowEmpty: Bool
     private var pending: [UInt8] = []
 
-    package init(prefixWidth: PrefixWidth, maxFrameLength: Int, allowEmpty: Bool = false) {
+    public init(prefixWidth: PrefixWidth, maxFrameLength: Int, allowEmpty: Bool = false) {
         self.prefixWidth = prefixWidth
         self.maxFrameLength = maxFrameLength
         self.allowEmpty = allowEmpty
     }
 
     /// Bytes held back waiting for the rest of a frame.
-    package var bufferedByteCount: Int { pending.count }
+    public var bufferedByteCount: Int { pending.count }
 
     /// Appends `chunk` and returns the complete frames, in order.
     ///
     /// Throws on a length over the limit (or zero, when empty frames are not allowed); the stream
     /// cannot be resynchronised after that, so the caller closes the connection.
-    package mutating func feed(_ chunk: some Collection<UInt8>) throws(DecodeError) -> [ArraySlice<UInt8>] {
+    public mutating func feed(_ chunk: some Collection<UInt8>) throws(DecodeError) -> [ArraySlice<UInt8>] {
         pending.append(contentsOf: chunk)
         return try split()
     }
 
     /// As `feed`, but when nothing is pending the frames are slices of `chunk` itself (no copy); only an
     /// incomplete tail is kept.
-    package mutating func feed(_ chunk: ArraySlice<UInt8>) throws(DecodeError) -> [ArraySlice<UInt8>] {
+    public mutating func feed(_ chunk: ArraySlice<UInt8>) throws(DecodeError) -> [ArraySlice<UInt8>] {
         guard pending.isEmpty else {
             pending.append(contentsOf: chunk)
             return try split()
@@ -77,7 +77,7 @@ package struct LengthPrefixedFramer {
     }
 
     /// Encodes one frame with its prefix.
-    package static func encode(_ body: some Collection<UInt8>, prefixWidth: PrefixWidth) -> [UInt8] {
+    public static func encode(_ body: some Collection<UInt8>, prefixWidth: PrefixWidth) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(body.count + prefixWidth.rawValue)
         let length = body.count
