@@ -83,18 +83,6 @@ package enum FileTree {
         }
     }
 
-    /// Writes `bytes` to `path` durably: a sibling temporary file is written and `fsync`ed, renamed over
-    /// `path`, and the directory is `fsync`ed, so after a crash `path` holds either its old or its new
-    /// content, never a mix.
-    package static func writeAtomically(
-        _ path: String, _ bytes: [UInt8], permissions: UInt32 = 0o640
-    ) throws(SystemError) {
-        let temporary = "\(path).tmp"
-        try writeDurably(temporary, bytes, permissions: permissions)
-        try Files.rename(temporary, to: path)
-        try syncDirectory(parent(of: path))
-    }
-
     /// Creates (or empties) `path`, writes all of `bytes` and `fsync`s it.
     package static func writeDurably(_ path: String, _ bytes: [UInt8], permissions: UInt32) throws(SystemError) {
         let fd = try Files.openForWriting(path, .truncate(permissions: permissions))
@@ -127,7 +115,7 @@ package enum FileTree {
         guard fsync(fd) == 0 else { throw .last("fsync \(path)") }
     }
 
-    /// Creates `path` and its missing parents.
+    /// Creates `path` and its missing parents with `permissions` (existing directories are kept as they are).
     package static func makeDirectories(_ path: String, permissions: UInt32 = 0o750) throws(SystemError) {
         var prefix = path.hasPrefix("/") ? "" : "."
         for part in path.split(separator: "/") {

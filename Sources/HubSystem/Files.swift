@@ -97,37 +97,19 @@ extension Files {
 extension Files {
     /// Replaces `path` with `bytes` so that a crash at any point leaves either the old or the new content, never
     /// a mix (`Protocols/management.md` §5): write a temporary file beside it, `fsync` it, rename it over
-    /// `path`, then `fsync` the directory so the rename itself is durable.
+    /// `path`, then `fsync` the directory so the rename itself is durable. A failed step removes the temporary.
     package static func writeAtomically(_ path: String, _ bytes: [UInt8], permissions: UInt32 = 0o600)
         throws(SystemError)
     {
         let temporary = path + ".tmp"
-        let fd = try openForWriting(temporary, .truncate(permissions: permissions))
         do throws(SystemError) {
-            try Descriptors.writeAll(fd, bytes)
-            guard fsync(fd) == 0 else { throw SystemError.last("fsync \(temporary)") }
-        } catch {
-            Descriptors.close(fd)
-            remove(temporary)
-            throw error
-        }
-        Descriptors.close(fd)
-        do throws(SystemError) {
+            try FileTree.writeDurably(temporary, bytes, permissions: permissions)
             try rename(temporary, to: path)
         } catch {
             remove(temporary)
             throw error
         }
-        try syncDirectory(of: path)
-    }
-
-    /// `fsync` of the directory holding `path`.
-    package static func syncDirectory(of path: String) throws(SystemError) {
-        let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
-        let fd = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw .last("open \(directory)") }
-        defer { Descriptors.close(fd) }
-        guard fsync(fd) == 0 else { throw .last("fsync \(directory)") }
+        try FileTree.syncDirectory(FileTree.parent(of: path))
     }
 
     /// The whole of a file of at most `limit` bytes; a longer file is an error (`EFBIG`) rather than a silently
@@ -146,15 +128,6 @@ extension Files {
             if count == 0 { return content }
             content += buffer[..<count]
             guard content.count <= limit else { throw SystemError("read \(path)", code: EFBIG) }
-        }
-    }
-
-    /// Creates `path` and its missing parents with `permissions` (existing directories are kept as they are).
-    package static func makeDirectories(_ path: String, permissions: UInt32 = 0o700) throws(SystemError) {
-        var prefix = ""
-        for component in path.split(separator: "/") {
-            prefix += "/" + component
-            if mkdir(prefix, permissions) != 0 && errno != EEXIST { throw .last("mkdir \(prefix)") }
         }
     }
 }

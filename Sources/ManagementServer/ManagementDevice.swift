@@ -167,7 +167,9 @@ struct ManagementStore {
     var auditPath: String { directory + "/audit.json" }
 
     func prepare() throws(ManagementStoreError) {
-        do { try Files.makeDirectories(directory) } catch { throw ManagementStoreError(error.description) }
+        do { try FileTree.makeDirectories(directory, permissions: 0o700) } catch {
+            throw ManagementStoreError(error.description)
+        }
     }
 
     func loadTrust() throws(ManagementStoreError) -> ManagementTrust? {

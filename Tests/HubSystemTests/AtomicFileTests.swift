@@ -3,15 +3,15 @@ import Testing
 
 @testable import HubSystem
 
-/// `Files.writeAtomically`, `readWhole` and `makeDirectories`, which keep the management plane's trusted
+/// `Files.writeAtomically`, `readWhole` and `FileTree.makeDirectories`, which keep the management plane's trusted
 /// state (`Protocols/management.md` §5), against the real file system.
 @Suite struct AtomicFileTests {
     static func scratch() -> String { "/tmp/hubsystem-atomic-\(getpid())-\(UInt32.random(in: 0...UInt32.max))" }
 
     @Test func replacesWholeAndLeavesNoTemporary() throws {
         let directory = Self.scratch() + "/a/b"
-        try Files.makeDirectories(directory)
-        try Files.makeDirectories(directory)  // existing directories are kept
+        try FileTree.makeDirectories(directory)
+        try FileTree.makeDirectories(directory)  // existing directories are kept
         let path = directory + "/state.json"
         #expect(try Files.readWhole(path, limit: 100) == nil)
         try Files.writeAtomically(path, Array("first, longer".utf8))
@@ -27,7 +27,7 @@ import Testing
     /// the old content is untouched.
     @Test func failedReplacementKeepsTheOld() throws {
         let directory = Self.scratch()
-        try Files.makeDirectories(directory + "/busy")
+        try FileTree.makeDirectories(directory + "/busy")
         #expect(throws: SystemError.self) { try Files.writeAtomically(directory + "/busy", [1, 2, 3]) }
         #expect(!Files.exists(directory + "/busy.tmp"))
         #expect(Files.exists(directory + "/busy"))

@@ -156,7 +156,8 @@ import Testing
         // A hub killed while copying v3: the journal says slot b is being written, its content is partial.
         var state = try #require(slots.state(of: "linux"))
         state.writing = .b
-        try FileTree.writeAtomically("\(scratch.root)/state/software/linux/slots.json", journalBytes(state))
+        try Files.writeAtomically(
+            "\(scratch.root)/state/software/linux/slots.json", journalBytes(state), permissions: 0o640)
         try FileTree.makeDirectories("\(scratch.root)/state/software/linux/slot-b/bin")
         let restarted = try engine()
         let recovered = try #require(restarted.state(of: "linux"))
