@@ -148,6 +148,21 @@ let package = Package(
         .target(
             name: "SoftwareSlots",
             dependencies: ["HubSystem", "JSON", .product(name: "Crypto", package: "swift-crypto")]),
+        // The signed-command layer's executor on the software slots (verified command -> slot operation, refusal
+        // codes of Protocols/management.md §4) and the software.* control methods; never HubServer.
+        .target(
+            name: "SoftwareCommands",
+            dependencies: [
+                "SoftwareSlots", "Management", "ManagementWire", "DeviceKit", "ControlWire", "JSON", "PlatformConfig",
+            ]),
+        // What the hub applies to a launched guest's process from its partition (scheduler, cgroup, memory),
+        // and what it could not apply and why; through HubSystem.
+        .target(name: "PartitionResources", dependencies: ["HubSystem", "JSON", "PlatformConfig"]),
+        // The platform model's control methods (irq.raise, msg.send, link.*, partition.list/get/counters) on
+        // DeviceKit's ControlMethod tables; the hub's sessions and supervisors only through PlatformControlHost.
+        .target(
+            name: "PlatformControl",
+            dependencies: ["DeviceKit", "ControlWire", "JSON", "Hypervisor", "PlatformConfig", "Events"]),
         .target(
             name: "HubServer",
             dependencies: [
@@ -158,6 +173,7 @@ let package = Package(
                 "Hypervisor",
                 "ATWire", "Modem", "EthernetWire", "Ethernet", "RFBWire", "Framebuffer", "FramebufferServer",
                 "HubSystem", "PlatformConfigLoader", "Zlib", "SoftwareSlots", "ManagementWire",
+                "SoftwareCommands", "PartitionResources", "PlatformControl",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
@@ -210,7 +226,8 @@ let package = Package(
         .testTarget(
             name: "SoftwareSlotsTests",
             dependencies: [
-                "SoftwareSlots", "HubSystem", "JSON", "VectorSupport", "HubServer", "Management", "ManagementWire",
+                "SoftwareSlots", "HubSystem", "JSON", "VectorSupport", "SoftwareCommands", "Management",
+                "ManagementWire",
             ]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "VectorSupport"]),
         .testTarget(name: "GuestWireTests", dependencies: ["GuestWire", "Wire", "VectorSupport"]),

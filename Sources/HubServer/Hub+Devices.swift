@@ -10,6 +10,7 @@ import JSON
 import ManagementServer
 import ModemServer
 import PlatformConfig
+import SoftwareCommands
 
 /// The device families this hub runs. Each device family adds itself here, in one line
 /// (`Sources/ARCHITECTURE.md`, "Where a new device goes").

@@ -6,6 +6,7 @@ import HubSystem
 import JSON
 import PlatformConfig
 import PlatformConfigLoader
+import SoftwareCommands
 
 extension Hub {
     /// `hub.*`: identity, authentication, configuration in effect, limits, shutdown (`Protocols/control.md` §5).
@@ -135,7 +136,7 @@ extension Hub {
             ],
         ]
         for device in devices { result[device.familyName] = device.limitsJSON }
-        result["software"] = softwareLimitsJSON()
+        result["software"] = SoftwareMethods.limitsJSON(configuration.hub.software)
         return .object(result)
     }
 }

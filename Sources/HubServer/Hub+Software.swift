@@ -1,9 +1,9 @@
-import ControlWire
 import DeviceKit
 import EventLoop
 import HubSystem
 import JSON
 import PlatformConfig
+import SoftwareCommands
 import SoftwareSlots
 
 /// The hub's side of the software slots (`Protocols/management.md` §"Images"): restarts go to the partition's
@@ -85,74 +85,12 @@ extension Hub {
         guestSessions.values.contains { $0.partition == partition && $0.marksGood }
     }
 
-    /// `hub.limits` `software`: the bounds of `hub.software` with their ranges.
-    func softwareLimitsJSON() -> JSON {
-        let software = configuration.hub.software
-        func entry(_ value: Int, _ range: ClosedRange<Int>) -> JSON {
-            ["value": .int(Int64(value)), "min": .int(Int64(range.lowerBound)), "max": .int(Int64(range.upperBound))]
-        }
-        return [
-            "probationMs": entry(software.probationMs, SoftwareSettings.probationRange),
-            "maxStartAttempts": entry(software.maxStartAttempts, SoftwareSettings.startAttemptsRange),
-            "maxManifestBytes": entry(software.maxManifestBytes, SoftwareSettings.manifestBytesRange),
-            "maxImageBytes": entry(software.maxImageBytes, SoftwareSettings.imageBytesRange),
-            "maxImageFiles": entry(software.maxImageFiles, SoftwareSettings.imageFilesRange),
-        ]
-    }
-
     /// `software.status`, and the test-only `software.test.apply` (`Protocols/control.md`, software).
     func registerSoftwareMethods() {
         startSoftwareSlots()
-        router.register("software.status", summary: "Software slots, versions, probation and rollbacks") {
-            [unowned self] call throws(ControlError) in
-            _ = try ControlParams(call.params, allowed: [])
-            guard let software = self.software else { return .result(["enabled": false, "partitions": [:]]) }
-            var status = software.slots.statusJSON
-            if case .object(var members) = status {
-                members["enabled"] = true
-                status = .object(members)
-            }
-            return .result(status)
-        }
+        router.register([SoftwareMethods.status(software?.slots)])
         guard let software, software.testHooks else { return }
         logger.warning("test hooks are on: software.test.apply runs unsigned software operations")
-        router.register("software.test.apply", summary: "Tests only: a software operation without a signed command") {
-            [unowned self] call throws(ControlError) in
-            try self.applyForTest(call, software.slots)
-        }
-    }
-
-    private func applyForTest(_ call: ControlCall, _ slots: SoftwareSlots) throws(ControlError) -> ControlReply {
-        let params = try ControlParams(
-            call.params, allowed: ["operation", "partition", "bundle", "digest", "version", "downgrade", "name"])
-        let partition = try params.requireString("partition")
-        let result: Result<SlotReport, SlotRefusal>
-        switch try params.requireString("operation") {
-        case "upgrade":
-            result = slots.upgrade(
-                partition: partition, bundle: try params.requireString("bundle"),
-                expectedDigest: try params.requireString("digest"), version: try params.optionalUInt64("version"),
-                downgradeAuthorised: try params.optionalBool("downgrade") ?? false)
-        case "rollback": result = slots.rollback(partition: partition, reason: "software.test.apply rollback")
-        case "backup": result = slots.backup(partition: partition)
-        case "install":
-            result = slots.install(
-                partition: partition, bundle: try params.requireString("bundle"),
-                expectedDigest: try params.requireString("digest"))
-        case "remove": result = slots.remove(partition: partition, name: try params.requireString("name"))
-        default:
-            throw .invalidParams(param: "operation", expected: "upgrade, rollback, backup, install or remove")
-        }
-        switch result {
-        case .success(let report):
-            let version: JSON = report.version.map { .uint($0) } ?? .null
-            let answer: JSON = [
-                "partition": .string(report.partition), "active": .string(report.active.rawValue),
-                "version": version, "probation": .bool(report.probation),
-            ]
-            return .result(answer)
-        case .failure(let refusal):
-            throw .conflict(refusal.description, reason: "software_\(refusal.code.rawValue)")
-        }
+        router.register([SoftwareMethods.testApply(software.slots)])
     }
 }

@@ -8,6 +8,7 @@ import Hypervisor
 import JSON
 import Logging
 import PlatformConfig
+import PlatformControl
 
 /// The composition root of `hubd`: configuration → listeners → sessions → devices.
 ///
@@ -84,6 +85,8 @@ package final class Hub {
     var supervisors: [String: PartitionSupervisor] = [:]
     /// Software slots of launched partitions, when `hub.stateDirectory` is set (`Hub+Software.swift`).
     var software: HubSoftware?
+    /// The platform model's control methods (`PlatformControl`, registered in `Hub+PlatformControl.swift`).
+    lazy var platformMethods = PlatformMethods(host: HubPlatformControlHost(hub: self))
     var flushScheduled = false
     /// Admission of every listener (`Admission.swift`), the loop watchdog and the open-file limit at start.
     let admission: AdmissionRegistry
@@ -146,7 +149,6 @@ package final class Hub {
             "hub.started", data: ["version": .string(Hub.version), "platform": .string(configuration.platform.name)])
         registerHubMethods()
         registerControlClientMethods()
-        registerPartitionMethods()
         registerEventMethods()
         registerInjectionMethods()
         registerSupervisorMethods()

@@ -3,6 +3,7 @@ import HubSystem
 import Hypervisor
 import JSON
 import Logging
+import PartitionResources
 import PlatformConfig
 import SoftwareSlots
 

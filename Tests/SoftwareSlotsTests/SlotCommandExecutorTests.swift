@@ -1,8 +1,8 @@
 import Foundation
-import HubServer
 import JSON
 import Management
 import ManagementWire
+import SoftwareCommands
 import SoftwareSlots
 import Testing
 import VectorSupport

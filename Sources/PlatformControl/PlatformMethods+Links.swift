@@ -4,26 +4,26 @@ import Hypervisor
 import JSON
 import PlatformConfig
 
-extension Hub {
+extension PlatformMethods {
     /// `link.open` / `link.close`: links opened and closed at run time by a control client acting as a named
     /// injector (`Protocols/control.md` §5.4). Like other injections they bypass the partitions' policy;
     /// the hub's limits (`hub.limits.runtimeLinks*`) and the naming rule still apply.
-    func registerLinkMethods() {
-        router.register(linkMethods)
-    }
-
     /// The run-time link methods, one named handler each.
     var linkMethods: [ControlMethod] {
         [
-            .bound("link.open", "Open a messaging link between two partitions at run time", to: self, Hub.linkOpen),
-            .bound("link.close", "Close a link opened at run time (it goes once drained)", to: self, Hub.linkClose),
+            .bound(
+                "link.open", "Open a messaging link between two partitions at run time", to: self,
+                PlatformMethods.linkOpen),
+            .bound(
+                "link.close", "Close a link opened at run time (it goes once drained)", to: self,
+                PlatformMethods.linkClose),
         ]
     }
 
     /// `link.open`.
     func linkOpen(_ call: ControlCall) throws(ControlError) -> ControlReply {
         let params = try ControlParams(call.params, allowed: ["name", "a", "b", "maxMessageBytes", "depth", "as"])
-        let limits = self.configuration.hub.limits
+        let limits = self.host.configuration.hub.limits
         let name = try params.requireString("name")
         let a = try params.requireString("a")
         let b = try params.requireString("b")
@@ -35,18 +35,18 @@ extension Hub {
             ?? Int64(min(LinkConfig.defaultDepth, limits.runtimeLinkMaxDepth))
         let peer = try self.testPeer(params)
         var actions: [Action] = []
-        let outcome = self.platform.openLink(
+        let outcome = self.host.platform.openLink(
             injector: peer, name: name, a: a, b: b, maxMessageBytes: Int(maxMessageBytes), depth: Int(depth),
             actions: &actions)
-        self.perform(&actions)
+        self.host.perform(&actions)
         switch outcome {
         case .created(let opened), .exists(let opened):
-            guard var result = self.platform.snapshot().link(opened.link.name).map(self.linkJSON)?.objectValue
+            guard var result = self.host.platform.snapshot().link(opened.link.name).map(self.linkJSON)?.objectValue
             else { throw ControlError.internalError("link \(name) vanished") }
             if case .created = outcome { result["created"] = true } else { result["created"] = false }
             return .result(.object(result))
         case .noSuchPartition:
-            throw ControlError.notFound("partition", name: self.platform.state(ofPartition: a) == nil ? a : b)
+            throw ControlError.notFound("partition", name: self.host.platform.state(ofPartition: a) == nil ? a : b)
         case .limitReached:
             throw ControlError.limitExceeded(
                 "hub.limits.runtimeLinksMax", value: Int64(limits.runtimeLinksMax), reason: "limit_reached")
@@ -70,8 +70,8 @@ extension Hub {
         let name = try params.requireString("name")
         let peer = try self.testPeer(params)
         var actions: [Action] = []
-        let outcome = self.platform.closeLink(injector: peer, link: name, actions: &actions)
-        self.perform(&actions)
+        let outcome = self.host.platform.closeLink(injector: peer, link: name, actions: &actions)
+        self.host.perform(&actions)
         switch outcome {
         case .closed: return .result(["name": .string(name), "state": "closed", "held": 0])
         case .closing(let held):
@@ -80,50 +80,6 @@ extension Hub {
             throw ControlError.conflict(
                 "link \(name) is configured; only links opened at run time close", reason: "configured_link")
         case .noSuchLink: throw ControlError.notFound("link", name: name)
-        }
-    }
-
-    /// Runtime link actions of the model become frames to the sessions concerned.
-    func performLinkAction(_ action: Action) {
-        switch action {
-        case .linkOpened(let session, let view, let openedBy):
-            guard let guest = guestSessions[session] else { return }
-            guest.linkOpened(view, openedBy: openedBy)
-            scheduleFlush(of: guest)
-        case .linkClosing(let session, _, let id, _):
-            guard let guest = guestSessions[session] else { return }
-            guest.linkClosing(id: id)
-            scheduleFlush(of: guest)
-        case .linkClosed(let session, _, let id):
-            guard let guest = guestSessions[session] else { return }
-            guest.linkClosed(id: id)
-            scheduleFlush(of: guest)
-        default:
-            break
-        }
-    }
-
-    /// `link.opened`, `link.closing`, `link.closed` (`Protocols/control.md` §5.6).
-    func publishLinkEvent(_ event: HypervisorEvent) {
-        switch event {
-        case .linkOpened(let link, let id, let a, let b, let by):
-            publish(
-                "link.opened",
-                data: [
-                    "link": .string(link), "id": .uint(UInt64(id)), "endpoints": [.string(a), .string(b)],
-                    "by": .string(by.description),
-                ])
-        case .linkClosing(let link, let id, let by, let held):
-            publish(
-                "link.closing",
-                data: [
-                    "link": .string(link), "id": .uint(UInt64(id)), "by": .string(by.description),
-                    "held": .int(Int64(held)),
-                ])
-        case .linkClosed(let link, let id):
-            publish("link.closed", data: ["link": .string(link), "id": .uint(UInt64(id))])
-        default:
-            break
         }
     }
 }

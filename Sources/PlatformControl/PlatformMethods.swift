@@ -3,27 +3,49 @@ import DeviceKit
 import Events
 import Hypervisor
 import JSON
+import PlatformConfig
 
-extension Hub {
-    /// `irq.*`, `msg.*`, `link.*` and partition management: drive the platform as a named test peer
-    /// (`Protocols/control.md`). Injections bypass policy but are always recorded as `injector:<name>`.
-    func registerInjectionMethods() {
-        registerLinkMethods()
-        router.register(injectionMethods)
+/// What the platform's control methods need of the hub: the model and its configuration, turning the model's
+/// actions into frames and events, and what the hub's supervisors and guest sessions say about a partition.
+package protocol PlatformControlHost: AnyObject {
+    var configuration: PlatformConfiguration { get }
+    var platform: Platform { get }
+    /// The hub's event log (`irq.raise` answers with the sequence number of the event it caused).
+    var eventLog: EventLog { get }
+    /// Carries out the model's actions: deliveries, frames to sessions, events.
+    func perform(_ actions: inout [Action])
+    @discardableResult
+    func publish(_ kind: String, partition: String?, device: String?, data: JSON) -> HubEvent
+    /// The partition's supervisor's state when it has one (a launched partition), else nil.
+    func processState(ofPartition name: String) -> String?
+    /// The partition's supervisor's status when it has one.
+    func supervisorJSON(ofPartition name: String) -> JSON?
+    /// The attached guest of a model session: its peer and when it attached.
+    func guest(_ session: SessionID) -> (remote: String, attachedAtUnixNs: UInt64)?
+}
+
+/// The platform model's control methods (`Protocols/control.md`): `irq.raise` and `msg.send` as a named test
+/// peer (injections bypass policy but are always recorded as `injector:<name>`), `link.*` and the `partition.*`
+/// inspection methods. The hub keeps the methods that act on its sessions and supervisors.
+package final class PlatformMethods {
+    let host: any PlatformControlHost
+
+    package init(host: any PlatformControlHost) {
+        self.host = host
     }
 
-    /// The injection, link and partition-management methods, one named handler each.
+    /// Every method of the family, one named handler each.
+    package var methods: [ControlMethod] { injectionMethods + linkMethods + partitionMethods }
+
+    /// The injection and link-inspection methods.
     var injectionMethods: [ControlMethod] {
         [
-            .bound("irq.raise", "Raise a line on a partition as a named test peer", to: self, Hub.irqRaise),
-            .bound("msg.send", "Queue a message on a link as a named test peer", to: self, Hub.msgSend),
-            .bound("link.list", "Every messaging link with its queues", to: self, Hub.linkList),
-            .bound("link.get", "One link: both directions' queues, credit and counters", to: self, Hub.linkGet),
+            .bound("irq.raise", "Raise a line on a partition as a named test peer", to: self, PlatformMethods.irqRaise),
+            .bound("msg.send", "Queue a message on a link as a named test peer", to: self, PlatformMethods.msgSend),
+            .bound("link.list", "Every messaging link with its queues", to: self, PlatformMethods.linkList),
             .bound(
-                "partition.suspend", "Stop deliveries to a partition (they stay pending)", to: self,
-                Hub.partitionSuspend),
-            .bound("partition.resume", "Resume deliveries to a suspended partition", to: self, Hub.partitionResume),
-            .bound("guest.stats", "Guest-protocol connections and error counters", to: self, Hub.guestStats),
+                "link.get", "One link: both directions' queues, credit and counters", to: self,
+                PlatformMethods.linkGet),
         ]
     }
 
@@ -33,12 +55,12 @@ extension Hub {
         let target = try self.partition(named: try params.requireString("partition"))
         let line = try params.requireInt("line", in: 0...Int64(target.interruptLines - 1))
         let peer = try self.testPeer(params)
-        let before = self.events.log.lastSeq
+        let before = self.host.eventLog.lastSeq
         var actions: [Action] = []
-        let outcome = self.platform.raise(
+        let outcome = self.host.platform.raise(
             from: .injector(peer), to: target.name, line: Int(line), actions: &actions)
-        self.perform(&actions)
-        let seq = self.events.log.since(before, matching: EventFilter(kinds: ["irq.raised"])).events.first?.seq ?? 0
+        self.host.perform(&actions)
+        let seq = self.host.eventLog.since(before, matching: EventFilter(kinds: ["irq.raised"])).events.first?.seq ?? 0
         return .result(["seq": .uint(seq), "pending": .bool(outcome == .latched)])
     }
 
@@ -57,10 +79,10 @@ extension Hub {
         let payload: [UInt8] =
             hasText
             ? Array(try params.requireString("text").utf8)
-            : try params.optionalBase64("payload", maxLength: self.configuration.hub.limits.guestMaxFrameBytes)
+            : try params.optionalBase64("payload", maxLength: self.host.configuration.hub.limits.guestMaxFrameBytes)
                 ?? []
         // Configured or opened at run time.
-        guard let link = self.platform.link(named: linkName) else {
+        guard let link = self.host.platform.link(named: linkName) else {
             throw ControlError.notFound("link", name: linkName)
         }
         let receiver = try params.requireString("to")
@@ -71,15 +93,15 @@ extension Hub {
         }
         let correlation = try params.optionalUInt64("correlation")
         var actions: [Action] = []
-        let outcome = self.platform.send(
+        let outcome = self.host.platform.send(
             from: .injector(peer), link: linkName, to: receiver, payload: payload, correlation: correlation,
             actions: &actions)
-        self.perform(&actions)
+        self.host.perform(&actions)
         switch outcome {
         case .queued(let id):
-            let attached = self.platform.state(ofPartition: receiver)?.session != nil
-            let event = self.publish(
-                "msg.sent", partition: receiver,
+            let attached = self.host.platform.state(ofPartition: receiver)?.session != nil
+            let event = self.host.publish(
+                "msg.sent", partition: receiver, device: nil,
                 data: [
                     "link": .string(linkName), "from": .string("injector:\(peer)"), "to": .string(receiver),
                     "bytes": .int(Int64(payload.count)), "messageId": .uint(id),
@@ -106,7 +128,7 @@ extension Hub {
         _ = try ControlParams(call.params, allowed: [])
         return .result([
             "links": .array(
-                self.platform.snapshot().links.map { link in
+                self.host.platform.snapshot().links.map { link in
                     [
                         "name": .string(link.name), "endpoints": [.string(link.aToB.from), .string(link.aToB.to)],
                         "depth": .int(Int64(link.aToB.held + link.bToA.held)),
@@ -115,11 +137,11 @@ extension Hub {
                     ]
                 }),
             "runtime": [
-                "count": .int(Int64(self.platform.runtimeLinkCount)),
-                "max": .int(Int64(self.configuration.hub.limits.runtimeLinksMax)),
-                "opened": .uint(self.platform.runtimeLinkTotals.opened),
-                "closed": .uint(self.platform.runtimeLinkTotals.closed),
-                "refused": .uint(self.platform.runtimeLinkTotals.refused),
+                "count": .int(Int64(self.host.platform.runtimeLinkCount)),
+                "max": .int(Int64(self.host.configuration.hub.limits.runtimeLinksMax)),
+                "opened": .uint(self.host.platform.runtimeLinkTotals.opened),
+                "closed": .uint(self.host.platform.runtimeLinkTotals.closed),
+                "refused": .uint(self.host.platform.runtimeLinkTotals.refused),
             ],
         ])
     }
@@ -128,72 +150,23 @@ extension Hub {
     func linkGet(_ call: ControlCall) throws(ControlError) -> ControlReply {
         let params = try ControlParams(call.params, allowed: ["name"])
         let name = try params.requireString("name")
-        guard let link = self.platform.snapshot().link(name) else {
+        guard let link = self.host.platform.snapshot().link(name) else {
             throw ControlError.notFound("link", name: name)
         }
         return .result(self.linkJSON(link))
     }
 
-    /// `partition.suspend`.
-    func partitionSuspend(_ call: ControlCall) throws(ControlError) -> ControlReply {
-        try self.manage(call, suspend: true)
-    }
-
-    /// `partition.resume`.
-    func partitionResume(_ call: ControlCall) throws(ControlError) -> ControlReply {
-        try self.manage(call, suspend: false)
-    }
-
-    /// `guest.stats`.
-    func guestStats(_ call: ControlCall) throws(ControlError) -> ControlReply {
-        _ = try ControlParams(call.params, allowed: [])
-        return .result([
-            "connections": .int(Int64(self.guestConnections.count)),
-            "attached": .int(Int64(self.guestSessions.count)),
-            "malformedFrames": .uint(self.guestCounters.malformedFrames),
-            "authFailures": .uint(self.guestCounters.authFailures),
-            "heartbeatsMissed": .uint(self.guestCounters.heartbeatsMissed),
-            "refusedOverLimit": .uint(self.guestCounters.refusedOverLimit),
-        ])
-    }
-
-    private func manage(_ call: ControlCall, suspend: Bool) throws(ControlError) -> ControlReply {
-        let params = try ControlParams(call.params, allowed: ["name"])
-        let name = try params.requireString("name")
-        var actions: [Action] = []
-        let outcome =
-            suspend
-            ? platform.suspend(partition: name, actions: &actions) : platform.resume(partition: name, actions: &actions)
-        let guest = platform.state(ofPartition: name)?.session.flatMap { guestSessions[$0] }
-        var processNote: JSON = .null
-        if case .ok = outcome {
-            // Suspend: tell the guest first, then stop its process; resume: continue it, then tell it.
-            if suspend { guest?.notifySuspended(true, reason: "control client \(call.session?.remote ?? "?")") }
-            if let supervisor = supervisors[name] {
-                processNote = supervisor.setSuspended(suspend).map { .string($0) } ?? .null
-            }
-            if !suspend { guest?.notifySuspended(false, reason: "") }
-        }
-        perform(&actions)
-        let state = Hub.stateName(platform.snapshot().partition(name))
-        switch outcome {
-        case .ok: return .result(["state": .string(state), "changed": true, "processError": processNote])
-        case .unchanged: return .result(["state": .string(state), "changed": false, "processError": .null])
-        case .noSuchPartition: throw ControlError.notFound("partition", name: name)
-        }
-    }
-
     /// The `as` parameter: a test peer name, which must not be a partition's.
-    func testPeer(_ params: ControlParams) throws(ControlError) -> String {
+    package func testPeer(_ params: ControlParams) throws(ControlError) -> String {
         let peer = try params.requireString("as")
-        guard configuration.partition(named: peer) == nil, !peer.isEmpty else {
+        guard host.configuration.partition(named: peer) == nil, !peer.isEmpty else {
             throw ControlError.invalidParams(
                 param: "as", expected: "test peer name", detail: "'\(peer)' is a partition name or empty; pick another")
         }
         return peer
     }
 
-    func linkJSON(_ link: LinkSnapshot) -> JSON {
+    package func linkJSON(_ link: LinkSnapshot) -> JSON {
         func queue(_ snapshot: LinkDirectionSnapshot) -> JSON {
             [
                 "from": .string(snapshot.from), "to": .string(snapshot.to), "depth": .int(Int64(snapshot.held)),

@@ -5,32 +5,34 @@ import PlatformConfig
 /// What the hub applied to a launched guest's process from its partition's class, weight and memory,
 /// and what it could not apply and why: reported, never silently skipped (`Deploy/config-reference.md`,
 /// partitions[].launch; `Protocols/control.md` §10.2).
-struct ResourceReport {
-    struct Item {
-        var what: String
-        var detail: String
+package struct ResourceReport {
+    package struct Item {
+        package var what: String
+        package var detail: String
     }
 
-    struct Refusal {
-        var what: String
-        var reason: String
+    package struct Refusal {
+        package var what: String
+        package var reason: String
     }
 
-    var applied: [Item] = []
-    var notApplied: [Refusal] = []
+    package var applied: [Item] = []
+    package var notApplied: [Refusal] = []
+
+    package init() {}
 
     /// `SCHED_FIFO` priority for a real-time partition: 0 → 90 … 15 → 15.
-    static func fifoPriority(_ priority: Int) -> Int32 { Int32(max(1, min(99, 90 - 5 * priority))) }
+    package static func fifoPriority(_ priority: Int) -> Int32 { Int32(max(1, min(99, 90 - 5 * priority))) }
 
     /// Nice value for a fair-share partition when no cgroup is available: weight 100 → 0, 200 → −5, 50 → 5.
-    static func niceValue(weight: Int) -> Int32 {
+    package static func niceValue(weight: Int) -> Int32 {
         let value = -5.0 * CMath.log2(Double(max(1, weight)) / 100.0)
         return Int32(max(-10, min(19, value.rounded())))
     }
 
-    static let cgroupRoot = "/sys/fs/cgroup"
+    package static let cgroupRoot = "/sys/fs/cgroup"
 
-    static func apply(to pid: Int32, partition: PartitionConfig) -> ResourceReport {
+    package static func apply(to pid: Int32, partition: PartitionConfig) -> ResourceReport {
         var report = ResourceReport()
         let cgroup = report.joinCgroup(pid: pid, partition: partition)
         switch partition.schedulingClass {
@@ -104,7 +106,7 @@ struct ResourceReport {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    static func describe(_ code: Int32) -> String {
+    package static func describe(_ code: Int32) -> String {
         switch code {
         case SystemError.permissionDenied: return "not permitted (EPERM: needs CAP_SYS_NICE or root)"
         case SystemError.accessDenied: return "permission denied (EACCES)"
@@ -115,7 +117,7 @@ struct ResourceReport {
         }
     }
 
-    var json: JSON {
+    package var json: JSON {
         [
             "applied": .array(applied.map { ["what": .string($0.what), "detail": .string($0.detail)] }),
             "notApplied": .array(notApplied.map { ["what": .string($0.what), "reason": .string($0.reason)] }),

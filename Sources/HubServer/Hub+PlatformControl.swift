@@ -1,0 +1,152 @@
+import ControlWire
+import DeviceKit
+import Events
+import Hypervisor
+import JSON
+import PlatformConfig
+import PlatformControl
+
+/// The platform's control methods live in `PlatformControl`; this answers what they ask of the hub.
+final class HubPlatformControlHost: PlatformControlHost {
+    private unowned let hub: Hub
+
+    init(hub: Hub) {
+        self.hub = hub
+    }
+
+    var configuration: PlatformConfiguration { hub.configuration }
+    var platform: Platform { hub.platform }
+    var eventLog: EventLog { hub.events.log }
+
+    func perform(_ actions: inout [Action]) { hub.perform(&actions) }
+
+    func publish(_ kind: String, partition: String?, device: String?, data: JSON) -> HubEvent {
+        hub.publish(kind, partition: partition, device: device, data: data)
+    }
+
+    func processState(ofPartition name: String) -> String? { hub.supervisors[name]?.state.rawValue }
+
+    func supervisorJSON(ofPartition name: String) -> JSON? { hub.supervisors[name]?.statusJSON }
+
+    func guest(_ session: SessionID) -> (remote: String, attachedAtUnixNs: UInt64)? {
+        hub.guestSessions[session].map { ($0.remote, $0.attachedAtUnixNs) }
+    }
+}
+
+extension Hub {
+    /// `irq.*`, `msg.*`, `link.*` and `partition.*` (`PlatformControl`), and the methods that also act on the
+    /// hub's sessions and supervisors: suspending and resuming a partition, the guest connections' counters.
+    func registerInjectionMethods() {
+        router.register(platformMethods.methods)
+        router.register(sessionMethods)
+    }
+
+    /// The methods that reach guest sessions and supervisors, one named handler each.
+    var sessionMethods: [ControlMethod] {
+        [
+            .bound(
+                "partition.suspend", "Stop deliveries to a partition (they stay pending)", to: self,
+                Hub.partitionSuspend),
+            .bound("partition.resume", "Resume deliveries to a suspended partition", to: self, Hub.partitionResume),
+            .bound("guest.stats", "Guest-protocol connections and error counters", to: self, Hub.guestStats),
+        ]
+    }
+
+    /// A configured partition, or `not found`.
+    func partition(named name: String) throws(ControlError) -> PartitionConfig {
+        try platformMethods.partition(named: name)
+    }
+
+    /// `partition.suspend`.
+    func partitionSuspend(_ call: ControlCall) throws(ControlError) -> ControlReply {
+        try self.manage(call, suspend: true)
+    }
+
+    /// `partition.resume`.
+    func partitionResume(_ call: ControlCall) throws(ControlError) -> ControlReply {
+        try self.manage(call, suspend: false)
+    }
+
+    /// `guest.stats`.
+    func guestStats(_ call: ControlCall) throws(ControlError) -> ControlReply {
+        _ = try ControlParams(call.params, allowed: [])
+        return .result([
+            "connections": .int(Int64(self.guestConnections.count)),
+            "attached": .int(Int64(self.guestSessions.count)),
+            "malformedFrames": .uint(self.guestCounters.malformedFrames),
+            "authFailures": .uint(self.guestCounters.authFailures),
+            "heartbeatsMissed": .uint(self.guestCounters.heartbeatsMissed),
+            "refusedOverLimit": .uint(self.guestCounters.refusedOverLimit),
+        ])
+    }
+
+    private func manage(_ call: ControlCall, suspend: Bool) throws(ControlError) -> ControlReply {
+        let params = try ControlParams(call.params, allowed: ["name"])
+        let name = try params.requireString("name")
+        var actions: [Action] = []
+        let outcome =
+            suspend
+            ? platform.suspend(partition: name, actions: &actions) : platform.resume(partition: name, actions: &actions)
+        let guest = platform.state(ofPartition: name)?.session.flatMap { guestSessions[$0] }
+        var processNote: JSON = .null
+        if case .ok = outcome {
+            // Suspend: tell the guest first, then stop its process; resume: continue it, then tell it.
+            if suspend { guest?.notifySuspended(true, reason: "control client \(call.session?.remote ?? "?")") }
+            if let supervisor = supervisors[name] {
+                processNote = supervisor.setSuspended(suspend).map { .string($0) } ?? .null
+            }
+            if !suspend { guest?.notifySuspended(false, reason: "") }
+        }
+        perform(&actions)
+        let state = PlatformMethods.stateName(platform.snapshot().partition(name))
+        switch outcome {
+        case .ok: return .result(["state": .string(state), "changed": true, "processError": processNote])
+        case .unchanged: return .result(["state": .string(state), "changed": false, "processError": .null])
+        case .noSuchPartition: throw ControlError.notFound("partition", name: name)
+        }
+    }
+
+    /// Runtime link actions of the model become frames to the sessions concerned.
+    func performLinkAction(_ action: Action) {
+        switch action {
+        case .linkOpened(let session, let view, let openedBy):
+            guard let guest = guestSessions[session] else { return }
+            guest.linkOpened(view, openedBy: openedBy)
+            scheduleFlush(of: guest)
+        case .linkClosing(let session, _, let id, _):
+            guard let guest = guestSessions[session] else { return }
+            guest.linkClosing(id: id)
+            scheduleFlush(of: guest)
+        case .linkClosed(let session, _, let id):
+            guard let guest = guestSessions[session] else { return }
+            guest.linkClosed(id: id)
+            scheduleFlush(of: guest)
+        default:
+            break
+        }
+    }
+
+    /// `link.opened`, `link.closing`, `link.closed` (`Protocols/control.md` §5.6).
+    func publishLinkEvent(_ event: HypervisorEvent) {
+        switch event {
+        case .linkOpened(let link, let id, let a, let b, let by):
+            publish(
+                "link.opened",
+                data: [
+                    "link": .string(link), "id": .uint(UInt64(id)), "endpoints": [.string(a), .string(b)],
+                    "by": .string(by.description),
+                ])
+        case .linkClosing(let link, let id, let by, let held):
+            publish(
+                "link.closing",
+                data: [
+                    "link": .string(link), "id": .uint(UInt64(id)), "by": .string(by.description),
+                    "held": .int(Int64(held)),
+                ])
+        case .linkClosed(let link, let id):
+            publish("link.closed", data: ["link": .string(link), "id": .uint(UInt64(id))])
+        default:
+            break
+        }
+    }
+}
