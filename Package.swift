@@ -163,6 +163,10 @@ let package = Package(
         .target(
             name: "PlatformControl",
             dependencies: ["DeviceKit", "ControlWire", "JSON", "Hypervisor", "PlatformConfig", "Events"]),
+        // The events control family (events.subscribe/unsubscribe/recent/wait) on DeviceKit's ControlMethod tables
+        // and DeferredWaits; the hub's event log and sessions only through EventControlHost.
+        .target(
+            name: "EventControl", dependencies: ["DeviceKit", "ControlWire", "Events", "JSON", "PlatformConfig"]),
         .target(
             name: "HubServer",
             dependencies: [
@@ -173,7 +177,7 @@ let package = Package(
                 "Hypervisor",
                 "ATWire", "Modem", "EthernetWire", "Ethernet", "RFBWire", "Framebuffer", "FramebufferServer",
                 "HubSystem", "PlatformConfigLoader", "Zlib", "SoftwareSlots", "ManagementWire",
-                "SoftwareCommands", "PartitionResources", "PlatformControl",
+                "SoftwareCommands", "PartitionResources", "PlatformControl", "EventControl",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),

@@ -1,5 +1,6 @@
 import ControlWire
 import DeviceKit
+import EventControl
 import EventLoop
 import JSON
 import Logging

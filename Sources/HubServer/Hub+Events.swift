@@ -1,26 +1,10 @@
 import ControlWire
 import DeviceKit
+import EventControl
 import EventLoop
 import Events
 import JSON
-
-/// A control session's event subscription: its filter and its bounded outbox.
-///
-/// A replay (`since`) does not go into the outbox at once, where the outbox bound would cut it: while
-/// `replayCursor` is set, the subscription reads the replay ring from there as the client reads, an
-/// outbox-full at a time, and events published meanwhile are taken from the ring too, so they stay in
-/// order. Once the cursor reaches the newest event the subscription is live (`Protocols/control.md` §5.5).
-final class EventSubscription {
-    let filter: EventFilter
-    var outbox: SubscriberOutbox
-    /// While replaying: the sequence number up to which the ring has been copied into the outbox.
-    var replayCursor: UInt64?
-
-    init(filter: EventFilter, capacity: Int) {
-        self.filter = filter
-        outbox = SubscriberOutbox(capacity: capacity)
-    }
-}
+import PlatformConfig
 
 /// The hub-wide event plumbing: one log with a replay ring, fan-out to subscribers' outboxes,
 /// server-side waits (`Protocols/control.md`, events section).
@@ -111,111 +95,32 @@ extension Hub {
     }
 
     func registerEventMethods() {
-        router.register(eventMethods)
+        router.register(eventMethods.methods)
+    }
+}
+
+/// What the `events.*` methods (`EventControl`) ask of the hub: its event log, its waits, the caller's session.
+final class HubEventControlHost: EventControlHost {
+    private unowned let hub: Hub
+
+    init(hub: Hub) {
+        self.hub = hub
     }
 
-    /// The `events.*` methods, one named handler each.
-    var eventMethods: [ControlMethod] {
-        [
-            .bound(
-                "events.subscribe",
-                "Receive matching events as notifications, optionally replaying since a sequence number", to: self,
-                Hub.eventsSubscribe),
-            .bound("events.unsubscribe", "Stop receiving events", to: self, Hub.eventsUnsubscribe),
-            .bound("events.recent", "The newest held events, without subscribing", to: self, Hub.eventsRecent),
-            .bound("events.wait", "Answer with the first matching event, or a timeout error", to: self, Hub.eventsWait),
-        ]
-    }
+    var limits: Limits { hub.configuration.hub.limits }
+    var eventLog: EventLog { hub.events.log }
+    var eventWaits: DeferredWaits<EventFilter> { hub.events.waiters }
 
-    /// `events.subscribe`.
-    func eventsSubscribe(_ call: ControlCall) throws(ControlError) -> ControlReply {
-        let params = try ControlParams(call.params, allowed: ["filter", "since"])
-        let filter = try self.filter(params["filter"])
-        let since = try params.optionalUInt64("since")
-        guard let session = call.session else { return .deferred }
-        let subscription = EventSubscription(
-            filter: filter, capacity: self.configuration.hub.limits.controlOutboxEvents)
-        // Every matching held event after `since` reaches a client that reads: the replay streams
-        // through the outbox as the client reads (see `EventSubscription`).
-        var replayed = 0
-        if let since {
-            replayed = self.events.log.count(since: since, matching: filter)
-            subscription.replayCursor = since
-        }
+    func setSubscription(_ subscription: EventSubscription?, of call: ControlCall) -> Bool {
+        guard let session = call.session else { return false }
         session.subscription = subscription
-        // The answer goes out before any replayed event, so a client sees its reply first.
-        call.reply(
-            .result([
-                "subscribed": true, "filter": filter.json, "lastSeq": .uint(self.events.log.lastSeq),
-                "replayed": .int(Int64(replayed)),
-            ]))
-        self.flushEvents(to: session)
-        return .deferred
+        return true
     }
 
-    /// `events.unsubscribe`.
-    func eventsUnsubscribe(_ call: ControlCall) throws(ControlError) -> ControlReply {
-        _ = try ControlParams(call.params, allowed: [])
-        call.session?.subscription = nil
-        return .result(["subscribed": false])
+    func flushEvents(of call: ControlCall) {
+        guard let session = call.session else { return }
+        hub.flushEvents(to: session)
     }
 
-    /// `events.recent`.
-    func eventsRecent(_ call: ControlCall) throws(ControlError) -> ControlReply {
-        let params = try ControlParams(call.params, allowed: ["filter", "limit", "since"])
-        let filter = try self.filter(params["filter"])
-        let limit = Int(try params.optionalInt("limit", in: 1...Int64(max(1, self.events.log.capacity))) ?? 100)
-        var missed: JSON = .null
-        var held: [HubEvent]
-        if let since = try params.optionalUInt64("since") {
-            let replay = self.events.log.since(since, matching: filter)
-            held = replay.events
-            if let gap = replay.missed { missed = gap.json }
-        } else {
-            held = self.events.log.recent(limit, matching: filter)
-        }
-        if held.count > limit { held = Array(held.suffix(limit)) }
-        return .result([
-            "events": .array(held.map(\.json)), "lastSeq": .uint(self.events.log.lastSeq), "missed": missed,
-        ])
-    }
-
-    /// `events.wait`.
-    func eventsWait(_ call: ControlCall) throws(ControlError) -> ControlReply {
-        let params = try ControlParams(call.params, allowed: ["filter", "timeoutMs", "since"])
-        let filter = try self.filter(params["filter"])
-        let timeout = try params.requireInt(
-            "timeoutMs", in: 0...Int64(self.configuration.hub.limits.controlMaxWaitMs))
-        // With `since`, an event that already happened answers at once: act, then wait, without a race.
-        if let since = try params.optionalUInt64("since"),
-            let first = self.events.log.since(since, matching: filter).events.first
-        {
-            return .result(["event": first.json])
-        }
-        return try self.events.waiters.register(call, until: filter, timeoutMs: timeout)
-    }
-
-    /// Reads a filter from a request, bounded by `controlMaxFilterEntries` and `controlMaxFilterEntryBytes`.
-    func filter(_ json: JSON?) throws(ControlError) -> EventFilter {
-        let limits = configuration.hub.limits
-        let bounds = EventFilter.Bounds(
-            maxEntries: limits.controlMaxFilterEntries, maxEntryBytes: limits.controlMaxFilterEntryBytes)
-        do {
-            return try EventFilter(json: json, bounds: bounds)
-        } catch {
-            if let limit = error.limit {
-                controlCounters.filtersRefused += 1
-                let name = limit.name == "maxEntries" ? "controlMaxFilterEntries" : "controlMaxFilterEntryBytes"
-                let configured = name == "controlMaxFilterEntries" ? bounds.maxEntries : bounds.maxEntryBytes
-                throw ControlError(
-                    code: .limitExceeded, reason: "limit_exceeded",
-                    message: "Limit exceeded: '\(error.field)' \(error.detail) (\(name))",
-                    details: [
-                        "limit": .string(name), "value": .int(Int64(configured)), "param": .string(error.field),
-                        "got": .int(Int64(limit.value)),
-                    ])
-            }
-            throw ControlError.invalidParams(param: error.field, expected: error.expected, detail: error.detail)
-        }
-    }
+    func filterRefused() { hub.controlCounters.filtersRefused += 1 }
 }

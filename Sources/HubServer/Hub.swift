@@ -1,6 +1,7 @@
 import ControlWire
 import DeviceKit
 import EthernetServer
+import EventControl
 import EventLoop
 import GuestWire
 import HubSystem
@@ -87,6 +88,8 @@ package final class Hub {
     var software: HubSoftware?
     /// The platform model's control methods (`PlatformControl`, registered in `Hub+PlatformControl.swift`).
     lazy var platformMethods = PlatformMethods(host: HubPlatformControlHost(hub: self))
+    /// The `events.*` methods (`EventControl`, registered in `Hub+Events.swift`).
+    lazy var eventMethods = EventMethods(host: HubEventControlHost(hub: self))
     var flushScheduled = false
     /// Admission of every listener (`Admission.swift`), the loop watchdog and the open-file limit at start.
     let admission: AdmissionRegistry
