@@ -1,6 +1,7 @@
 import EventLoop
 import Hypervisor
 import JSON
+import PlatformControl
 
 /// Glue between the pure platform model and the hub: actions become frames to guest sessions or
 /// control events; deliveries are drained once per loop pass, in priority order.
@@ -77,89 +78,10 @@ extension Hub {
         }
     }
 
+    /// Publishes the hub events of a model event (`PlatformControl`'s `HypervisorEvent.hubEvents`).
     func publish(_ event: HypervisorEvent) {
-        switch event {
-        case .attached(let partition, let session, let resumed):
-            publish(
-                "partition.attached", partition: partition,
-                data: ["session": .uint(session.rawValue), "resumed": .bool(resumed)])
-        case .detached(let partition, let session, let reason):
-            publish(
-                "partition.detached", partition: partition,
-                data: ["session": .uint(session.rawValue), "reason": .string(reason.rawValue)])
-        case .attachRefused(let partition, let reason):
-            publish("partition.attachRefused", partition: partition, data: ["reason": .string(reason.rawValue)])
-        case .interruptRaised(let source, let target, let line, let coalesced):
-            var data: JSONObject = ["line": .int(Int64(line)), "from": .string(Hub.name(of: source))]
-            if coalesced { data["coalesced"] = true }
-            publish("irq.raised", partition: target, data: .object(data))
-        case .interruptLatched(let source, let target, let line):
-            // Latched is still raised (kind irq.raised, as the spec's filters expect), then marked latched.
-            let data: JSON = ["line": .int(Int64(line)), "from": .string(Hub.name(of: source))]
-            publish("irq.raised", partition: target, data: data)
-            publish("irq.latched", partition: target, data: data)
-        case .interruptRefused(let source, let target, let line, let reason):
-            publish(
-                "irq.refused", partition: target,
-                data: [
-                    "line": .int(Int64(line)), "from": .string(Hub.name(of: source)),
-                    "reason": .string(reason.wireName),
-                ])
-        case .linkQueueFull(let link, let sender, let receiver):
-            publish(
-                "link.queueFull", partition: receiver,
-                data: ["link": .string(link), "sender": .string(sender.description)])
-        case .messageRefused(let link, let sender, let reason):
-            publish(
-                "msg.refused",
-                data: [
-                    "link": .string(link), "sender": .string(sender.description), "reason": .string(reason.wireName),
-                ])
-        case .regionAccessRefused(let partition, let region, let write):
-            publish("region.refused", partition: partition, data: ["region": .string(region), "write": .bool(write)])
-        case .linkOpened, .linkClosing, .linkClosed:
-            publishLinkEvent(event)
-        case .suspended(let partition):
-            publish("partition.suspended", partition: partition)
-        case .resumed(let partition):
-            publish("partition.resumed", partition: partition)
-        }
-    }
-}
-
-extension Hub {
-    /// How an originator is named in events: partitions by name, test peers by their `as` name.
-    static func name(of originator: Originator) -> String {
-        switch originator {
-        case .partition(let name), .injector(let name): return name
-        case .device(let name): return "device:\(name)"
-        case .timer: return "timer"
-        }
-    }
-}
-
-extension RaiseOutcome {
-    /// The name used on the control API and in events.
-    package var wireName: String {
-        switch self {
-        case .delivered: return "delivered"
-        case .latched: return "latched"
-        case .notPermitted: return "not_permitted"
-        case .noSuchPartition: return "no_such_partition"
-        case .noSuchLine: return "no_such_line"
-        }
-    }
-}
-
-extension SendOutcome {
-    package var wireName: String {
-        switch self {
-        case .queued: return "queued"
-        case .queueFull: return "queue_full"
-        case .tooLarge: return "too_large"
-        case .noSuchLink: return "no_such_link"
-        case .notPermitted: return "not_permitted"
-        case .linkClosing: return "link_closing"
+        for published in event.hubEvents {
+            publish(published.kind, partition: published.partition, data: published.data)
         }
     }
 }

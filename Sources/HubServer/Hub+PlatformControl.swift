@@ -125,28 +125,4 @@ extension Hub {
             break
         }
     }
-
-    /// `link.opened`, `link.closing`, `link.closed` (`Protocols/control.md` §5.6).
-    func publishLinkEvent(_ event: HypervisorEvent) {
-        switch event {
-        case .linkOpened(let link, let id, let a, let b, let by):
-            publish(
-                "link.opened",
-                data: [
-                    "link": .string(link), "id": .uint(UInt64(id)), "endpoints": [.string(a), .string(b)],
-                    "by": .string(by.description),
-                ])
-        case .linkClosing(let link, let id, let by, let held):
-            publish(
-                "link.closing",
-                data: [
-                    "link": .string(link), "id": .uint(UInt64(id)), "by": .string(by.description),
-                    "held": .int(Int64(held)),
-                ])
-        case .linkClosed(let link, let id):
-            publish("link.closed", data: ["link": .string(link), "id": .uint(UInt64(id))])
-        default:
-            break
-        }
-    }
 }

@@ -1,0 +1,127 @@
+import Hypervisor
+import JSON
+
+/// One event the hub publishes (`Protocols/control.md`, events): its kind, partition and data.
+package struct PublishedEvent {
+    package let kind: String
+    package let partition: String?
+    package let data: JSON
+}
+
+extension HypervisorEvent {
+    /// The hub events a model event becomes, in order (a latched interrupt is `irq.raised`, then `irq.latched`).
+    package var hubEvents: [PublishedEvent] {
+        var events: [PublishedEvent] = []
+        func publish(_ kind: String, partition: String? = nil, data: JSON = [:]) {
+            events.append(PublishedEvent(kind: kind, partition: partition, data: data))
+        }
+        switch self {
+        case .attached(let partition, let session, let resumed):
+            publish(
+                "partition.attached", partition: partition,
+                data: ["session": .uint(session.rawValue), "resumed": .bool(resumed)])
+        case .detached(let partition, let session, let reason):
+            publish(
+                "partition.detached", partition: partition,
+                data: ["session": .uint(session.rawValue), "reason": .string(reason.rawValue)])
+        case .attachRefused(let partition, let reason):
+            publish("partition.attachRefused", partition: partition, data: ["reason": .string(reason.rawValue)])
+        case .interruptRaised(let source, let target, let line, let coalesced):
+            var data: JSONObject = ["line": .int(Int64(line)), "from": .string(PlatformEventNames.name(of: source))]
+            if coalesced { data["coalesced"] = true }
+            publish("irq.raised", partition: target, data: .object(data))
+        case .interruptLatched(let source, let target, let line):
+            // Latched is still raised (kind irq.raised, as the spec's filters expect), then marked latched.
+            let data: JSON = ["line": .int(Int64(line)), "from": .string(PlatformEventNames.name(of: source))]
+            publish("irq.raised", partition: target, data: data)
+            publish("irq.latched", partition: target, data: data)
+        case .interruptRefused(let source, let target, let line, let reason):
+            publish(
+                "irq.refused", partition: target,
+                data: [
+                    "line": .int(Int64(line)), "from": .string(PlatformEventNames.name(of: source)),
+                    "reason": .string(reason.wireName),
+                ])
+        case .linkQueueFull(let link, let sender, let receiver):
+            publish(
+                "link.queueFull", partition: receiver,
+                data: ["link": .string(link), "sender": .string(sender.description)])
+        case .messageRefused(let link, let sender, let reason):
+            publish(
+                "msg.refused",
+                data: [
+                    "link": .string(link), "sender": .string(sender.description), "reason": .string(reason.wireName),
+                ])
+        case .regionAccessRefused(let partition, let region, let write):
+            publish("region.refused", partition: partition, data: ["region": .string(region), "write": .bool(write)])
+        case .linkOpened, .linkClosing, .linkClosed:
+            linkEvents(publish)
+        case .suspended(let partition):
+            publish("partition.suspended", partition: partition)
+        case .resumed(let partition):
+            publish("partition.resumed", partition: partition)
+        }
+        return events
+    }
+
+    /// `link.opened`, `link.closing`, `link.closed` (`Protocols/control.md` §5.6).
+    private func linkEvents(_ publish: (String, String?, JSON) -> Void) {
+        switch self {
+        case .linkOpened(let link, let id, let a, let b, let by):
+            publish(
+                "link.opened", nil,
+                [
+                    "link": .string(link), "id": .uint(UInt64(id)), "endpoints": [.string(a), .string(b)],
+                    "by": .string(by.description),
+                ])
+        case .linkClosing(let link, let id, let by, let held):
+            publish(
+                "link.closing", nil,
+                [
+                    "link": .string(link), "id": .uint(UInt64(id)), "by": .string(by.description),
+                    "held": .int(Int64(held)),
+                ])
+        case .linkClosed(let link, let id):
+            publish("link.closed", nil, ["link": .string(link), "id": .uint(UInt64(id))])
+        default:
+            break
+        }
+    }
+}
+
+package enum PlatformEventNames {
+    /// How an originator is named in events: partitions by name, test peers by their `as` name.
+    package static func name(of originator: Originator) -> String {
+        switch originator {
+        case .partition(let name), .injector(let name): return name
+        case .device(let name): return "device:\(name)"
+        case .timer: return "timer"
+        }
+    }
+}
+
+extension RaiseOutcome {
+    /// The name used on the control API and in events.
+    package var wireName: String {
+        switch self {
+        case .delivered: return "delivered"
+        case .latched: return "latched"
+        case .notPermitted: return "not_permitted"
+        case .noSuchPartition: return "no_such_partition"
+        case .noSuchLine: return "no_such_line"
+        }
+    }
+}
+
+extension SendOutcome {
+    package var wireName: String {
+        switch self {
+        case .queued: return "queued"
+        case .queueFull: return "queue_full"
+        case .tooLarge: return "too_large"
+        case .noSuchLink: return "no_such_link"
+        case .notPermitted: return "not_permitted"
+        case .linkClosing: return "link_closing"
+        }
+    }
+}
