@@ -233,6 +233,8 @@ let package = Package(
                 "SoftwareSlots", "HubSystem", "JSON", "VectorSupport", "SoftwareCommands", "Management",
                 "ManagementWire",
             ]),
+        .testTarget(name: "PlatformControlTests", dependencies: ["PlatformControl", "Hypervisor", "JSON"]),
+        .testTarget(name: "PartitionResourcesTests", dependencies: ["PartitionResources", "HubSystem", "JSON"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "VectorSupport"]),
         .testTarget(name: "GuestWireTests", dependencies: ["GuestWire", "Wire", "VectorSupport"]),
         .testTarget(name: "ATWireTests", dependencies: ["ATWire", "Wire", "VectorSupport"]),
