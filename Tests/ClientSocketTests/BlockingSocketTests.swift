@@ -68,8 +68,9 @@ private final class RawListener {
             return header.withUnsafeBytes { fprog in
                 // SAFETY: fprog is 16 bytes laid out as sock_fprog (little-endian u16 length, pointer at 8);
                 // the instruction it points at outlives the call, which copies it into the kernel.
-                setsockopt(fd, SOL_SOCKET, 26 /* SO_ATTACH_FILTER */, fprog.baseAddress,
-                           socklen_t(fprog.count))
+                setsockopt(
+                    fd, SOL_SOCKET, 26 /* SO_ATTACH_FILTER */, fprog.baseAddress,
+                    socklen_t(fprog.count))
             }
         }
         try #require(attached == 0, "SO_ATTACH_FILTER failed: errno \(errno)")
