@@ -16,6 +16,7 @@ extension Hub {
             .bound("partition.list", "Every partition with its class, priority and state", to: self, Hub.partitionList),
             .bound("partition.get", "One partition: policy, state, session and counters", to: self, Hub.partitionGet),
             .bound("partition.counters", "Counters of one or every partition", to: self, Hub.partitionCounters),
+            .bound("provisioning.status", "Budgets, provisioned partitions, counters", to: self, Hub.provisioningStatus),
         ]
     }
 
@@ -32,9 +33,16 @@ extension Hub {
                         "priority": .int(Int64(partition.priority)),
                         "state": .string(self.supervisors[partition.name]?.state.rawValue ?? Hub.stateName(state)),
                         "attached": .bool(state?.state.session != nil),
+                        "origin": self.provisioning?.origin(of: partition.name) ?? "configuration",
                     ]
                 })
         ])
+    }
+
+    /// `provisioning.status` (`Protocols/control.md`): empty without a state directory.
+    func provisioningStatus(_ call: ControlCall) throws(ControlError) -> ControlReply {
+        _ = try ControlParams(call.params, allowed: [])
+        return .result(provisioning?.statusJSON ?? ["budgets": [], "partitions": [], "shadowed": [], "counters": [:]])
     }
 
     /// `partition.get`.
@@ -102,6 +110,7 @@ extension Hub {
                 "allowTakeover": .bool(partition.allowTakeover),
             ],
             "counters": snapshot.map { Hub.countersJSON($0.counters) } ?? .null,
+            "origin": provisioning?.origin(of: partition.name) ?? "configuration",
         ]
     }
 

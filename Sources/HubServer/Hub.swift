@@ -28,7 +28,11 @@ package final class Hub {
 
     package static let version = "0.1.0"
 
-    package let configuration: PlatformConfiguration
+    /// The configuration, plus the partitions provisioned at run time (`ProvisioningExecutor`), which join and
+    /// leave it while the hub runs so sessions and devices find their policy where they find everyone's.
+    package internal(set) var configuration: PlatformConfiguration
+    /// `provision`/`deprovision` (`Protocols/management.md` §9), when `hub.stateDirectory` is set.
+    let provisioning: ProvisioningExecutor?
     let options: Options
     package let loop: Loop
     package var logger: Logger
@@ -97,7 +101,8 @@ package final class Hub {
     package init(configuration: PlatformConfiguration, options: Options = Options(), logger: Logger)
         throws(HubStartError)
     {
-        self.configuration = configuration
+        provisioning = try ProvisioningExecutor.load(configuration)
+        self.configuration = provisioning?.merged(into: configuration) ?? configuration
         self.options = options
         self.logger = logger
         // A peer that hangs up while a write is queued must cost the hub that connection, not its life:
