@@ -102,7 +102,9 @@ package final class Hub {
         throws(HubStartError)
     {
         provisioning = try ProvisioningExecutor.load(configuration)
-        self.configuration = provisioning?.merged(into: configuration) ?? configuration
+        // From here on, the configuration includes the partitions provisioned before the restart.
+        let configuration = provisioning?.merged(into: configuration) ?? configuration
+        self.configuration = configuration
         self.options = options
         self.logger = logger
         // A peer that hangs up while a write is queued must cost the hub that connection, not its life:
