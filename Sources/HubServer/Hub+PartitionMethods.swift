@@ -16,7 +16,8 @@ extension Hub {
             .bound("partition.list", "Every partition with its class, priority and state", to: self, Hub.partitionList),
             .bound("partition.get", "One partition: policy, state, session and counters", to: self, Hub.partitionGet),
             .bound("partition.counters", "Counters of one or every partition", to: self, Hub.partitionCounters),
-            .bound("provisioning.status", "Budgets, provisioned partitions, counters", to: self, Hub.provisioningStatus),
+            .bound(
+                "provisioning.status", "Budgets, provisioned partitions, counters", to: self, Hub.provisioningStatus),
         ]
     }
 

@@ -20,6 +20,13 @@ extension Platform {
         if index == partitions.count { partitions.append(state) } else { partitions[index] = state }
         partitionIndex[config.name] = index
         if state.isRealTime { orderRealTime() }
+        // The round robin was sized for the configuration and its budgets; a model driven past them (tests,
+        // a budget shrunk while partitions it allowed persist) still gets room for every partition.
+        if partitions.count > fairShareActive.capacity {
+            var larger = RingBuffer<Int>(capacity: partitions.count)
+            while let next = fairShareActive.removeFirst() { _ = larger.append(next) }
+            fairShareActive = larger
+        }
         return .added
     }
 

@@ -61,7 +61,8 @@ package enum Provisioning {
         guard mine.count < budget.maxPartitions else {
             return .failure(
                 ManagementRefusal(
-                    "budget_exceeded", "partitions: '\(command.authority)' has \(mine.count) of \(budget.maxPartitions)"))
+                    "budget_exceeded", "partitions: '\(command.authority)' has \(mine.count) of \(budget.maxPartitions)"
+                ))
         }
         var used: UInt64 = 0
         for partition in mine {
@@ -115,7 +116,9 @@ package enum Provisioning {
         var devices: [String]
         var mayOpenLinks: Bool
 
-        static func parse(_ command: ManagementCommand, budget: ProvisioningBudget) -> Result<Request, ManagementRefusal> {
+        static func parse(_ command: ManagementCommand, budget: ProvisioningBudget) -> Result<
+            Request, ManagementRefusal
+        > {
             func bad(_ detail: String) -> Result<Request, ManagementRefusal> {
                 .failure(ManagementRefusal("bad_parameters", detail))
             }
@@ -234,7 +237,8 @@ extension Provisioning {
                 name: name, schedulingClass: schedulingClass, priority: Int(priority), memoryBytes: memory,
                 secret: secret, mayInterrupt: mayInterrupt, mayMessage: mayMessage, mayOpenLinks: mayOpenLinks,
                 devices: devices.map { DeviceGrant(device: $0, access: .shared) }, restart: RestartPolicy(mode: .never))
-            records.append(ProvisionedPartition(config: config, authority: authority, counter: counter, createdAtMs: created))
+            records.append(
+                ProvisionedPartition(config: config, authority: authority, counter: counter, createdAtMs: created))
         }
         return records
     }

@@ -53,7 +53,9 @@ package struct ProvisioningBudget: Sendable, Equatable {
         if namePrefix.isEmpty || namePrefix.utf8.count > Self.maxPrefixBytes
             || !ConfigValidator.isValidName(namePrefix)
         {
-            add(".namePrefix", "'\(namePrefix)' must be 1...\(Self.maxPrefixBytes) bytes of a name, starting with a letter")
+            add(
+                ".namePrefix",
+                "'\(namePrefix)' must be 1...\(Self.maxPrefixBytes) bytes of a name, starting with a letter")
         }
         for partition in configuration.partitions where partition.name.hasPrefix(namePrefix) && !namePrefix.isEmpty {
             add(".namePrefix", "configured partition '\(partition.name)' starts with '\(namePrefix)'")
@@ -61,14 +63,18 @@ package struct ProvisioningBudget: Sendable, Equatable {
         if !Self.maxPartitionsRange.contains(maxPartitions) {
             add(".maxPartitions", "\(maxPartitions) is outside \(Self.maxPartitionsRange)")
         }
-        if maxMemoryBytes < PartitionConfig.memoryRange.lowerBound || maxMemoryBytes > PartitionConfig.memoryRange.upperBound {
+        if maxMemoryBytes < PartitionConfig.memoryRange.lowerBound
+            || maxMemoryBytes > PartitionConfig.memoryRange.upperBound
+        {
             add(".maxMemoryBytes", "\(maxMemoryBytes) is outside \(PartitionConfig.memoryRange)")
         }
         if classes.isEmpty { add(".classes", "names no scheduling class") }
         if !PartitionConfig.priorityRange.contains(minPriority) || !PartitionConfig.priorityRange.contains(maxPriority)
             || minPriority > maxPriority
         {
-            add(".minPriority", "\(minPriority)...\(maxPriority) is not a range within \(PartitionConfig.priorityRange)")
+            add(
+                ".minPriority", "\(minPriority)...\(maxPriority) is not a range within \(PartitionConfig.priorityRange)"
+            )
         }
         let deviceNames = Set(configuration.devices.allNames)
         for device in devices where !deviceNames.contains(device) { add(".devices", "'\(device)' is not a device") }

@@ -47,7 +47,8 @@ extension ConfigDecoder {
     /// `budget:` of an authority (`Deploy/config-reference.md`, management): ranges are the validator's.
     private func budget(_ node: Node, _ path: String) -> ProvisioningBudget? {
         let keys = [
-            "namePrefix", "maxPartitions", "maxMemoryBytes", "classes", "minPriority", "maxPriority", "devices", "peers",
+            "namePrefix", "maxPartitions", "maxMemoryBytes", "classes", "minPriority", "maxPriority", "devices",
+            "peers",
         ]
         guard let fields = reader.mapping(node, at: path, allowed: keys) else { return nil }
         var budget = ProvisioningBudget(namePrefix: fields.readRequired("namePrefix", reader.string) ?? "")
