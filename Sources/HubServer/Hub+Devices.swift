@@ -27,7 +27,7 @@ extension Hub {
         let device = try ManagementDevice(configuration: configuration)
         if let software { device.executor = SlotCommandExecutor(slots: software.slots) }
         if let provisioning {
-            provisioning.hub = self
+            provisioning.host = self
             provisioning.next = device.executor
             device.executor = provisioning
         }

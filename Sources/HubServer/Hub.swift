@@ -7,6 +7,7 @@ import HubSystem
 import Hypervisor
 import JSON
 import Logging
+import Management
 import PlatformConfig
 
 /// The composition root of `hubd`: configuration → listeners → sessions → devices.
@@ -101,9 +102,8 @@ package final class Hub {
     package init(configuration: PlatformConfiguration, options: Options = Options(), logger: Logger)
         throws(HubStartError)
     {
-        provisioning = try ProvisioningExecutor.load(configuration)
-        // From here on, the configuration includes the partitions provisioned before the restart.
-        let configuration = provisioning?.merged(into: configuration) ?? configuration
+        provisioning = try Hub.loadProvisioning(configuration)
+        let configuration = provisioning?.merged(into: configuration) ?? configuration  // and the provisioned
         self.configuration = configuration
         self.options = options
         self.logger = logger
