@@ -78,6 +78,11 @@ package struct ProvisioningBudget: Sendable, Equatable {
         }
         let deviceNames = Set(configuration.devices.allNames)
         for device in devices where !deviceNames.contains(device) { add(".devices", "'\(device)' is not a device") }
+        // A dedicated device belongs to its one partition: it cannot also be shared with a provisioned one.
+        for device in devices
+        where configuration.partitions.contains(where: { $0.grant(for: device)?.access == .dedicated }) {
+            add(".devices", "'\(device)' is dedicated to a partition")
+        }
         let partitionNames = Set(configuration.partitions.map(\.name))
         for peer in peers where !partitionNames.contains(peer) { add(".peers", "'\(peer)' is not a partition") }
         return issues
