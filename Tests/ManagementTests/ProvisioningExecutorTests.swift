@@ -2,6 +2,7 @@ import JSON
 import ManagementWire
 import PlatformConfig
 import Testing
+import VectorSupport
 
 @testable import Management
 
@@ -127,5 +128,40 @@ import Testing
         let executor = ProvisioningExecutor(records: [record], configuration: configuration)
         #expect(executor.records.isEmpty && executor.shadowed == ["store-app"])
         #expect(executor.merged(into: configuration).partitions.count == configuration.partitions.count)
+    }
+}
+
+/// `Protocols/vectors/management/provisioning.vectors`: the signed commands, verified and executed in file
+/// order from fresh state, answer the codes the vectors give.
+@Suite struct ProvisioningVectorTests {
+    @Test func vectorsAnswerTheirCodesInOrder() throws {
+        let set = try VectorSet("management/provisioning.vectors")
+        #expect(set.vectors.count >= 12)
+        let host = ProvisioningExecutorTests.FakeHost()
+        var store = ManagementAuthorityConfig(name: "store", keys: [TestKeys.publicHex(0)])
+        store.budget = ProvisioningBudget(
+            namePrefix: "store-", maxPartitions: 2, maxMemoryBytes: 64 << 20, classes: [.fairShare], minPriority: 10,
+            maxPriority: 15, devices: ["fb0"], peers: ["linux"])
+        host.configuration.management.authorities = [store]
+        var verifier = ManagementVerifier(config: host.configuration.management, persisted: nil)
+        let executor = ProvisioningExecutor(records: [], configuration: host.configuration)
+        executor.host = host
+        for vector in set.vectors {
+            let envelope = try ManagementCodec.decodeEnvelope(try vector.bytes()[...])
+            let result: String
+            switch verifier.verify(envelope, nowMs: 1_700_000_000_000, source: "control") {
+            case .failure(let refusal): result = refusal.code
+            case .success(let verified):
+                verifier.accept(verified)
+                switch executor.execute(verified) {
+                case .success: result = "accepted"
+                case .failure(let refusal): result = refusal.code
+                }
+            }
+            #expect(result == vector["result"], "\(vector.name)")
+        }
+        #expect(executor.records.map(\.config.name) == ["store-two"])
+        #expect(
+            host.configuration.partition(named: "store-two")?.devices == [DeviceGrant(device: "fb0", access: .shared)])
     }
 }
