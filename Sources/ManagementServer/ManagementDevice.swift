@@ -57,6 +57,19 @@ package final class ManagementDevice: HubDevice {
         [
             "auditMaxEntries": .int(Int64(config.auditMaxEntries)),
             "maxEnvelopeBytes": .int(Int64(ManagementCodec.maxEnvelopeBytes)),
+            "provisioningBudgets": .array(config.authorities.compactMap(Self.budgetJSON)),
+        ]
+    }
+
+    /// An authority's provisioning budget as `hub.limits` shows it (`Protocols/management.md` §9).
+    static func budgetJSON(_ authority: ManagementAuthorityConfig) -> JSON? {
+        guard let budget = authority.budget else { return nil }
+        return [
+            "authority": .string(authority.name), "namePrefix": .string(budget.namePrefix),
+            "maxPartitions": .int(Int64(budget.maxPartitions)), "maxMemoryBytes": .uint(budget.maxMemoryBytes),
+            "classes": .array(budget.classes.map { .string($0.rawValue) }),
+            "minPriority": .int(Int64(budget.minPriority)), "maxPriority": .int(Int64(budget.maxPriority)),
+            "devices": .array(budget.devices.map { .string($0) }), "peers": .array(budget.peers.map { .string($0) }),
         ]
     }
 

@@ -7,6 +7,7 @@ refused with their codes and create nothing."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import stat
 import subprocess
@@ -169,5 +170,51 @@ def test_provisioned_partition_lives_within_its_budget_across_a_restart(tmp_path
         assert secret not in (state / "provisioning" / "partitions.json").read_text()
         store = Store(client, counter=200)
         assert store.submit("provision", "store-two", memoryBytes=str(48 * MiB))[0] == "accepted"
+    finally:
+        hub.stop()
+
+
+def test_hubctl_and_the_python_helper_provision_and_events_say_so(tmp_path: Path):
+    from handsethub.management import deprovision, provision
+
+    hubctl = os.environ.get("HANDSETHUB_HUBCTL", str(find_hubd().with_name("hubctl")))
+    seed = tmp_path / "store.key"
+    seed.write_text(bytes(range(32)).hex() + "\n")
+    hub = start_hub(tmp_path / "a", config(tmp_path / "state"))
+    try:
+        client = hub.connect()
+        address = next(a for a in hub.control if a.startswith("unix:"))
+        endpoint = next(a for a in hub.guest if a.startswith("unix:"))
+        limits = client.call("hub.limits")["management"]["provisioningBudgets"]
+        assert limits[0]["authority"] == "store" and limits[0]["maxPartitions"] == 2
+
+        def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+            return subprocess.run([hubctl, *args], input=stdin, capture_output=True, text=True, timeout=30)
+
+        signed = run("mgmt", "sign", "--key", str(seed), "--authority", "store", "--counter", "1",
+                     "--param", f"memoryBytes={4 * MiB}", "--param", "mayMessage=linux", "provision", "store-cli")
+        assert signed.returncode == 0, signed.stderr
+        submitted = run("mgmt", "submit", "--hub", address, stdin=signed.stdout)
+        assert submitted.returncode == 0, submitted.stderr
+        output = json.loads(submitted.stdout.strip().split(" ", 1)[1])
+        with GuestClient.connect(endpoint, "store-cli", output["secret"]) as cli:
+            assert cli.raise_irq("linux", 0) == "not_permitted"  # only messaging was granted
+        over = run("mgmt", "submit", "--hub", address, stdin=run(
+            "mgmt", "sign", "--key", str(seed), "--authority", "store", "--counter", "2",
+            "--param", f"memoryBytes={64 * MiB}", "provision", "store-big").stdout)
+        assert over.returncode == 1 and "[budget_exceeded]" in over.stderr
+
+        answer = client.call("mgmt.submit", {"envelope": base64.b64encode(sign(
+            provision("store-py", "store", 3, 8 * MiB, may_interrupt=["linux"]), [KEYS[0]])).decode()})
+        assert answer["output"]["mayInterrupt"] == ["linux"]
+        client.call("mgmt.submit", {"envelope": base64.b64encode(sign(
+            deprovision("store-cli", "store", 4), [KEYS[0]])).decode()})
+        events = client.call("events.recent", {"filter": {"kinds": ["partition.*"]}})["events"]
+        kinds = [(e["kind"], e["partition"]) for e in events if e["kind"].endswith("provisioned")]
+        assert kinds == [("partition.provisioned", "store-cli"), ("partition.provisioned", "store-py"),
+                         ("partition.deprovisioned", "store-cli")]
+        assert all(output["secret"] not in json.dumps(e) for e in events)
+        audit = json.dumps(client.call("mgmt.audit", {"limit": 100}))
+        assert output["secret"] not in audit and "budget_exceeded" in audit
     finally:
         hub.stop()
