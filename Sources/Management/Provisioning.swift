@@ -237,6 +237,8 @@ extension Provisioning {
                 name: name, schedulingClass: schedulingClass, priority: Int(priority), memoryBytes: memory,
                 secret: secret, mayInterrupt: mayInterrupt, mayMessage: mayMessage, mayOpenLinks: mayOpenLinks,
                 devices: devices.map { DeviceGrant(device: $0, access: .shared) }, restart: RestartPolicy(mode: .never))
+            // One name once: a file naming a partition twice is not one the hub wrote.
+            guard !records.contains(where: { $0.config.name == name }) else { return nil }
             records.append(
                 ProvisionedPartition(config: config, authority: authority, counter: counter, createdAtMs: created))
         }

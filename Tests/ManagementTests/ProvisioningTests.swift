@@ -157,5 +157,7 @@ import Testing
         #expect(Provisioning.records(from: ["version": 2, "partitions": []]) == nil)
         let broken: JSON = ["version": 1, "partitions": [["name": "store-app", "memoryBytes": "-1"]]]
         #expect(Provisioning.records(from: broken) == nil)
+        let twice = Provisioning.json(records + records)
+        #expect(Provisioning.records(from: twice) == nil)
     }
 }

@@ -218,3 +218,13 @@ def test_hubctl_and_the_python_helper_provision_and_events_say_so(tmp_path: Path
         assert output["secret"] not in audit and "budget_exceeded" in audit
     finally:
         hub.stop()
+
+
+@pytest.mark.parametrize("content", [b"garbage", b'{"version":1,"partitions":[{"name":"store-a"}]}', b"\xff" * 64])
+def test_a_state_file_that_cannot_be_read_stops_the_hub(tmp_path: Path, content: bytes):
+    """Forgetting provisioned partitions would issue a name and its budget share twice (management.md §9)."""
+    state = tmp_path / "state"
+    (state / "provisioning").mkdir(parents=True)
+    (state / "provisioning" / "partitions.json").write_bytes(content)
+    with pytest.raises(RuntimeError, match="provision"):
+        start_hub(tmp_path / "a", config(state))
