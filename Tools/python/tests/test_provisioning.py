@@ -19,8 +19,8 @@ import yaml
 pytest.importorskip("cryptography")
 
 from handsethub.control import HubError  # noqa: E402
-from handsethub.guest import GuestClient, GuestError  # noqa: E402
-from handsethub.management import Command, expires_in, key_from_seed, public_hex, sign  # noqa: E402
+from handsethub.guest import FramebufferChannel, GuestClient, GuestError  # noqa: E402
+from handsethub.management import Command, ManagementRelay, expires_in, key_from_seed, public_hex, sign  # noqa: E402
 from handsethub.pytest_plugin import find_hubd, start_hub  # noqa: E402
 
 KEYS = [key_from_seed(bytes(range(i * 32, i * 32 + 32))) for i in range(2)]
@@ -32,10 +32,14 @@ def config(state: Path) -> str:
                           text=True, timeout=30).stdout
     doc = yaml.safe_load(text)
     doc["hub"]["stateDirectory"] = str(state)
+    for partition in doc["partitions"]:
+        if partition["name"] == "mgmt":
+            partition["mayManage"] = True
     doc["management"] = {"authorities": [
         {"name": "store", "keys": [public_hex(KEYS[0])],
          "budget": {"namePrefix": "store-", "maxPartitions": 2, "maxMemoryBytes": 48 * MiB,
-                    "classes": ["fair-share"], "minPriority": 10, "maxPriority": 15, "peers": ["linux"]}},
+                    "classes": ["fair-share"], "minPriority": 10, "maxPriority": 15, "peers": ["linux"],
+                    "devices": ["fb0"]}},
         {"name": "designer", "keys": [public_hex(KEYS[1])],
          "grants": [{"operations": ["upgrade"], "partitions": ["linux"]}]},
     ]}
@@ -204,9 +208,19 @@ def test_hubctl_and_the_python_helper_provision_and_events_say_so(tmp_path: Path
             "--param", f"memoryBytes={64 * MiB}", "provision", "store-big").stdout)
         assert over.returncode == 1 and "[budget_exceeded]" in over.stderr
 
-        answer = client.call("mgmt.submit", {"envelope": base64.b64encode(sign(
-            provision("store-py", "store", 3, 8 * MiB, may_interrupt=["linux"]), [KEYS[0]])).decode()})
+        # Relayed by the mgmt partition (its agent): the same command, the answer with the secret comes back to it.
+        with GuestClient.connect(endpoint, "mgmt", "mgmt-dev-secret") as mgmt:
+            relayed = ManagementRelay(mgmt).submit(sign(
+                provision("store-py", "store", 3, 8 * MiB, may_interrupt=["linux"], devices=["fb0"]), [KEYS[0]]))
+        assert relayed["code"] == "accepted", relayed
+        answer = {"output": json.loads(relayed["output"])}
         assert answer["output"]["mayInterrupt"] == ["linux"]
+        # The shared device it was granted opens; the CLI-provisioned partition has no grant for it.
+        with GuestClient.connect(endpoint, "store-py", answer["output"]["secret"]) as app:
+            assert FramebufferChannel(app).width > 0
+        with GuestClient.connect(endpoint, "store-cli", output["secret"]) as cli:
+            with pytest.raises(GuestError):
+                FramebufferChannel(cli)
         client.call("mgmt.submit", {"envelope": base64.b64encode(sign(
             deprovision("store-cli", "store", 4), [KEYS[0]])).decode()})
         events = client.call("events.recent", {"filter": {"kinds": ["partition.*"]}})["events"]
