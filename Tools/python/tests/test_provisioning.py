@@ -218,15 +218,24 @@ def test_hubctl_and_the_python_helper_provision_and_events_say_so(tmp_path: Path
         # The shared device it was granted opens; the CLI-provisioned partition has no grant for it.
         with GuestClient.connect(endpoint, "store-py", answer["output"]["secret"]) as app:
             assert FramebufferChannel(app).width > 0
+            # Deprovisioned with the device channel open: the guest is told, the device lets go, the hub lives on.
+            gone = client.call("mgmt.submit", {"envelope": base64.b64encode(sign(
+                deprovision("store-py", "store", 10), [KEYS[0]])).decode()})
+            assert gone["output"]["detached"] is True
+            frame = app.receive(timeout=5)
+            while frame is not None and frame.type != "DETACH":
+                frame = app.receive(timeout=5)
+            assert frame is not None and frame.fields["reason"] == "deprovisioned"
+        assert client.call("fb.info")["viewers"] is not None
         with GuestClient.connect(endpoint, "store-cli", output["secret"]) as cli:
             with pytest.raises(GuestError):
                 FramebufferChannel(cli)
         client.call("mgmt.submit", {"envelope": base64.b64encode(sign(
-            deprovision("store-cli", "store", 4), [KEYS[0]])).decode()})
+            deprovision("store-cli", "store", 11), [KEYS[0]])).decode()})
         events = client.call("events.recent", {"filter": {"kinds": ["partition.*"]}})["events"]
         kinds = [(e["kind"], e["partition"]) for e in events if e["kind"].endswith("provisioned")]
         assert kinds == [("partition.provisioned", "store-cli"), ("partition.provisioned", "store-py"),
-                         ("partition.deprovisioned", "store-cli")]
+                         ("partition.deprovisioned", "store-py"), ("partition.deprovisioned", "store-cli")]
         assert all(output["secret"] not in json.dumps(e) for e in events)
         audit = json.dumps(client.call("mgmt.audit", {"limit": 100}))
         assert output["secret"] not in audit and "budget_exceeded" in audit
