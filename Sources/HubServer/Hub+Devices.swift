@@ -27,6 +27,11 @@ extension Hub {
     private func makeManagementDevice() throws(HubStartError) -> ManagementDevice {
         let device = try ManagementDevice(configuration: configuration)
         if let software { device.executor = SlotCommandExecutor(slots: software.slots) }
+        if let provisioning {
+            provisioning.host = self
+            provisioning.next = device.executor
+            device.executor = provisioning
+        }
         return device
     }
 

@@ -28,6 +28,13 @@ final class HubPlatformControlHost: PlatformControlHost {
 
     func supervisorJSON(ofPartition name: String) -> JSON? { hub.supervisors[name]?.statusJSON }
 
+    func origin(ofPartition name: String) -> JSON { hub.provisioning?.origin(of: name) ?? "configuration" }
+
+    /// Empty without a state directory (no provisioning then).
+    var provisioningStatusJSON: JSON {
+        hub.provisioning?.statusJSON ?? ["budgets": [], "partitions": [], "shadowed": [], "counters": [:]]
+    }
+
     func guest(_ session: SessionID) -> (remote: String, attachedAtUnixNs: UInt64)? {
         hub.guestSessions[session].map { ($0.remote, $0.attachedAtUnixNs) }
     }

@@ -8,6 +8,7 @@ import HubSystem
 import Hypervisor
 import JSON
 import Logging
+import Management
 import PlatformConfig
 import PlatformControl
 
@@ -30,7 +31,11 @@ package final class Hub {
 
     package static let version = "0.1.0"
 
-    package let configuration: PlatformConfiguration
+    /// The configuration, plus the partitions provisioned at run time (`ProvisioningExecutor`), which join and
+    /// leave it while the hub runs so sessions and devices find their policy where they find everyone's.
+    package internal(set) var configuration: PlatformConfiguration
+    /// `provision`/`deprovision` (`Protocols/management.md` §9), when `hub.stateDirectory` is set.
+    let provisioning: ProvisioningExecutor?
     let options: Options
     package let loop: Loop
     package var logger: Logger
@@ -103,6 +108,8 @@ package final class Hub {
     package init(configuration: PlatformConfiguration, options: Options = Options(), logger: Logger)
         throws(HubStartError)
     {
+        provisioning = try Hub.loadProvisioning(configuration)
+        let configuration = provisioning?.merged(into: configuration) ?? configuration  // and the provisioned
         self.configuration = configuration
         self.options = options
         self.logger = logger

@@ -86,4 +86,6 @@ package enum DetachReason: String, Equatable, Sendable {
     case stopped
     /// The hub is shutting down.
     case shutdown
+    /// A management command deprovisioned the partition (`Protocols/management.md` §9).
+    case deprovisioned
 }

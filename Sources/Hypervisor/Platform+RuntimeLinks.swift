@@ -210,7 +210,7 @@ extension Platform {
 
     /// Takes the link out of the model. Positions after it shift down by one in the name index and in
     /// every partition's incoming set; ids do not change (they are not positions for runtime links).
-    private func remove(_ link: LinkState, notifyingAllBut except: SessionID?, actions: inout [Action]) {
+    func remove(_ link: LinkState, notifyingAllBut except: SessionID?, actions: inout [Action]) {
         let name = link.config.name
         guard let position = linkIndex[name], links[position] === link else { return }
         links.remove(at: position)

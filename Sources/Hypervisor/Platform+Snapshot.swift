@@ -2,7 +2,7 @@ extension Platform {
     /// State and counters of every partition and link, for the control API.
     package func snapshot() -> PlatformSnapshot {
         PlatformSnapshot(
-            partitions: partitions.map(snapshot(of:)),
+            partitions: partitions.filter { !$0.removed }.map(snapshot(of:)),
             links: links.map { link in
                 LinkSnapshot(
                     name: link.config.name, id: link.id, maxMessageBytes: link.config.maxMessageBytes,

@@ -48,6 +48,8 @@ package final class Platform {
     var realTimeOrder: [Int] = []
     /// Fair-share partitions that may have work, in deficit-round-robin order.
     var fairShareActive: RingBuffer<Int>
+    /// The common divisor of the configured fair-share weights: a partition's quantum is its weight over it.
+    var quantumDivisor = 1
 
     /// Builds the model. `makeBacking` supplies each region's bytes (in the heap by default).
     package init(
@@ -59,7 +61,9 @@ package final class Platform {
         self.options = options
         self.scheduler = scheduler
         self.random = random
-        fairShareActive = RingBuffer(capacity: max(1, configuration.partitions.count))
+        // Room for every partition the budgets may add at run time (Platform+Provisioning.swift).
+        let provisionable = configuration.management.authorities.reduce(0) { $0 + ($1.budget?.maxPartitions ?? 0) }
+        fairShareActive = RingBuffer(capacity: max(1, configuration.partitions.count + provisionable))
 
         // Quanta are the weights divided by their common divisor, so that weights 100 and
         // 50 take turns of 2 and 1 deliveries rather than 100 and 50: the ratio is the same
@@ -68,6 +72,7 @@ package final class Platform {
             max(1, $0.weight)
         }
         let divisor = fairWeights.reduce(0) { gcd($0, $1) }
+        quantumDivisor = max(1, divisor)
         for (index, config) in configuration.partitions.enumerated() {
             guard partitionIndex[config.name] == nil else { throw .duplicateName(config.name) }
             let quantum = config.schedulingClass == .fairShare ? max(1, config.weight) / max(1, divisor) : 0
@@ -117,7 +122,7 @@ package final class Platform {
     }
 
     /// Names of the configured partitions, in configuration order.
-    package var partitionNames: [String] { partitions.map(\.name) }
+    package var partitionNames: [String] { partitions.filter { !$0.removed }.map(\.name) }
 
     // MARK: Attach and detach
 

@@ -8,6 +8,8 @@ final class PartitionState {
     let mayMessage: Set<String>
     var session: SessionID? = nil
     var suspended = false
+    /// Deprovisioned: its slot waits to be reused by the next partition added at run time.
+    var removed = false
     var resumeToken: [UInt8]? = nil
     var controller: InterruptController
     /// (link index, direction index) pairs where this partition receives.

@@ -57,6 +57,19 @@ package final class ManagementDevice: HubDevice {
         [
             "auditMaxEntries": .int(Int64(config.auditMaxEntries)),
             "maxEnvelopeBytes": .int(Int64(ManagementCodec.maxEnvelopeBytes)),
+            "provisioningBudgets": .array(config.authorities.compactMap(Self.budgetJSON)),
+        ]
+    }
+
+    /// An authority's provisioning budget as `hub.limits` shows it (`Protocols/management.md` §9).
+    static func budgetJSON(_ authority: ManagementAuthorityConfig) -> JSON? {
+        guard let budget = authority.budget else { return nil }
+        return [
+            "authority": .string(authority.name), "namePrefix": .string(budget.namePrefix),
+            "maxPartitions": .int(Int64(budget.maxPartitions)), "maxMemoryBytes": .uint(budget.maxMemoryBytes),
+            "classes": .array(budget.classes.map { .string($0.rawValue) }),
+            "minPriority": .int(Int64(budget.minPriority)), "maxPriority": .int(Int64(budget.maxPriority)),
+            "devices": .array(budget.devices.map { .string($0) }), "peers": .array(budget.peers.map { .string($0) }),
         ]
     }
 
@@ -212,7 +225,44 @@ struct ManagementStore {
     }
 }
 
-struct ManagementStoreError: Error, CustomStringConvertible {
-    let description: String
+package struct ManagementStoreError: Error, CustomStringConvertible {
+    package let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// The provisioned partitions' file, `hub.stateDirectory`/`provisioning/partitions.json` (`Protocols/management.md`
+/// §9): mode 0600 in a 0700 directory (it holds the secrets), replaced atomically like the trusted state.
+package struct ProvisioningStore: Sendable {
+    package let directory: String
+    /// A state file larger than this is not ours (64 partitions per budget, a few hundred bytes each).
+    static let maxFileBytes = 4 << 20
+
+    package init(stateDirectory: String) { directory = stateDirectory + "/provisioning" }
+
+    package var path: String { directory + "/partitions.json" }
+
+    /// The records on disk (none when there is no file). A file that exists but cannot be read is an error: the
+    /// hub does not start rather than issue a name and its budget share twice.
+    package func load() throws(ManagementStoreError) -> [ProvisionedPartition] {
+        let bytes: [UInt8]?
+        do { bytes = try Files.readWhole(path, limit: Self.maxFileBytes) } catch {
+            throw ManagementStoreError("provisioned partitions: \(error.description)")
+        }
+        guard let bytes else { return [] }
+        guard let json = try? JSON.parse(bytes), let records = Provisioning.records(from: json) else {
+            throw ManagementStoreError("\(path) is not a list of provisioned partitions")
+        }
+        return records
+    }
+
+    /// Replaces the file with `records`; `storage_failed` when it could not (nothing changed on disk then).
+    package func save(_ records: [ProvisionedPartition]) -> ManagementRefusal? {
+        do {
+            try FileTree.makeDirectories(directory, permissions: 0o700)
+            try Files.writeAtomically(path, Provisioning.json(records).serializedBytes(), permissions: 0o600)
+        } catch {
+            return ManagementRefusal("storage_failed", error.description)
+        }
+        return nil
+    }
 }

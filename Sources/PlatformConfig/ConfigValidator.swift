@@ -25,6 +25,11 @@ struct ConfigValidator {
         checkDevices()
         issues += config.management.validationIssues(
             partitionNames: Set(config.partitions.map(\.name)), stateDirectory: config.hub.stateDirectory)
+        for (index, authority) in config.management.authorities.enumerated() {
+            issues +=
+                authority.budget?.validationIssues(
+                    "management.authorities[\(index)].budget", configuration: config) ?? []
+        }
         return issues
     }
 

@@ -37,6 +37,8 @@ package struct ManagementAuthorityConfig: Sendable, Equatable {
     /// Whether the authority may install software older than what a partition runs (`rollback_refused`
     /// otherwise; `Protocols/management.md` §4).
     package var mayDowngrade: Bool
+    /// What the authority may provision at run time (`provision`/`deprovision`); nil: nothing.
+    package var budget: ProvisioningBudget? = nil
 
     package init(
         name: String, keys: [String], threshold: Int = 1, grants: [ManagementGrant] = [], mayDowngrade: Bool = false
@@ -51,7 +53,12 @@ package struct ManagementAuthorityConfig: Sendable, Equatable {
     /// Whether a grant allows `operation` on `target`. `rotateKeys` needs no grant: it targets the authority
     /// itself (`Protocols/management.md` §3).
     package func allows(_ operation: String, on target: String) -> Bool {
-        grants.contains { $0.operations.contains(operation) && $0.partitions.contains(target) }
+        // A provisioned partition does not exist when the grant is written: the budget's name prefix is the
+        // grant (`Protocols/management.md` §9), so a budget can never name a configured partition.
+        if operation == "provision" || operation == "deprovision" {
+            return budget?.admitsName(target) ?? false
+        }
+        return grants.contains { $0.operations.contains(operation) && $0.partitions.contains(target) }
     }
 }
 

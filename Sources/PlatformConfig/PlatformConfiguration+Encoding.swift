@@ -45,6 +45,18 @@ extension PlatformConfiguration {
                 out.scalars("partitions", grant.partitions)
             }
             if authority.mayDowngrade { out.bool("mayDowngrade", true) }
+            if let budget = authority.budget {
+                out.block("budget") { out in
+                    out.string("namePrefix", budget.namePrefix)
+                    out.int("maxPartitions", budget.maxPartitions)
+                    out.size("maxMemoryBytes", budget.maxMemoryBytes)
+                    out.scalars("classes", budget.classes.map(\.rawValue))
+                    out.int("minPriority", budget.minPriority)
+                    out.int("maxPriority", budget.maxPriority)
+                    out.scalars("devices", budget.devices)
+                    out.scalars("peers", budget.peers)
+                }
+            }
         }
     }
 

@@ -17,6 +17,9 @@ extension PlatformMethods {
                 PlatformMethods.partitionGet),
             .bound(
                 "partition.counters", "Counters of one or every partition", to: self, PlatformMethods.partitionCounters),
+            .bound(
+                "provisioning.status", "Budgets, provisioned partitions, counters", to: self,
+                PlatformMethods.provisioningStatus),
         ]
     }
 
@@ -34,9 +37,16 @@ extension PlatformMethods {
                         "state": .string(
                             self.host.processState(ofPartition: partition.name) ?? PlatformMethods.stateName(state)),
                         "attached": .bool(state?.state.session != nil),
+                        "origin": self.host.origin(ofPartition: partition.name),
                     ]
                 })
         ])
+    }
+
+    /// `provisioning.status` (`Protocols/control.md`): empty without a state directory.
+    func provisioningStatus(_ call: ControlCall) throws(ControlError) -> ControlReply {
+        _ = try ControlParams(call.params, allowed: [])
+        return .result(host.provisioningStatusJSON)
     }
 
     /// `partition.get`.
@@ -106,6 +116,7 @@ extension PlatformMethods {
                 "allowTakeover": .bool(partition.allowTakeover),
             ],
             "counters": snapshot.map { PlatformMethods.countersJSON($0.counters) } ?? .null,
+            "origin": host.origin(ofPartition: partition.name),
         ]
     }
 

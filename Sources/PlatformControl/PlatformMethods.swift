@@ -22,6 +22,10 @@ package protocol PlatformControlHost: AnyObject {
     func supervisorJSON(ofPartition name: String) -> JSON?
     /// The attached guest of a model session: its peer and when it attached.
     func guest(_ session: SessionID) -> (remote: String, attachedAtUnixNs: UInt64)?
+    /// Where a partition came from: `"configuration"` or its provisioning record (`Protocols/management.md` §9).
+    func origin(ofPartition name: String) -> JSON
+    /// `provisioning.status`'s answer: budgets, provisioned partitions, counters.
+    var provisioningStatusJSON: JSON { get }
 }
 
 /// The platform model's control methods (`Protocols/control.md`): `irq.raise` and `msg.send` as a named test

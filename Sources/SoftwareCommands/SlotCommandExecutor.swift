@@ -6,7 +6,8 @@ import SoftwareSlots
 /// Carries out verified management commands on the software slots (`Protocols/management.md` §3 and
 /// §"Images"). The verifier has checked signatures, freshness and grants; this reads the operation's signed
 /// parameters, calls the engine, and turns each `SlotRefusal` into its management refusal code (§4), so the
-/// audit log and the submitter see why. `provision`/`deprovision` have no engine yet: `operation_unavailable`.
+/// audit log and the submitter see why. `provision`/`deprovision` are the provisioning executor's, which runs
+/// first and passes every other operation here (`Hub+Devices.swift`).
 package final class SlotCommandExecutor: ManagementOperationExecutor {
     private let slots: SoftwareSlots
     /// Largest `version` a command may name: the manifest's own bound (§"Images", Manifest).

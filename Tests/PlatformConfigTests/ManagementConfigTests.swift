@@ -73,3 +73,72 @@ import Testing
                 "hub.stateDirectory: 'relative/dir' is not an absolute path"))
     }
 }
+
+/// `management.authorities[].budget` (`Protocols/management.md` §9): decoding, round trip and validation.
+@Suite struct ProvisioningBudgetConfigTests {
+    static func authority(_ budget: String) -> String {
+        """
+            - name: store
+              keys: [\(ManagementConfigTests.key0)]
+              budget:
+        \(budget)
+
+        """
+    }
+
+    @Test func budgetDecodesRoundTripsAndGrantsItsPrefixOnly() throws {
+        let text = Self.authority(
+            """
+                    namePrefix: store-
+                    maxPartitions: 3
+                    maxMemoryBytes: 96MiB
+                    classes: [fair-share, real-time]
+                    minPriority: 4
+                    maxPriority: 12
+                    devices: [fb0]
+                    peers: [b]
+            """)
+        let config = try PlatformConfiguration.load(yaml: ManagementConfigTests.yaml(text))
+        let store = try #require(config.management.authorities.first)
+        let budget = try #require(store.budget)
+        #expect(budget.maxPartitions == 3 && budget.maxMemoryBytes == 96 << 20 && budget.classes.count == 2)
+        #expect(
+            budget.minPriority == 4 && budget.maxPriority == 12 && budget.devices == ["fb0"] && budget.peers == ["b"])
+        #expect(store.allows("provision", on: "store-app") && store.allows("deprovision", on: "store-app"))
+        #expect(!store.allows("provision", on: "a") && !store.allows("provision", on: "store-"))
+        #expect(!store.allows("upgrade", on: "store-app"))
+        #expect(try PlatformConfiguration.load(yaml: config.encodeYAML()) == config)
+    }
+
+    @Test func everyBudgetProblemIsReportedWithItsPath() {
+        let text = Self.authority(
+            """
+                    namePrefix: a
+                    maxPartitions: 0
+                    maxMemoryBytes: 1
+                    classes: []
+                    minPriority: 9
+                    maxPriority: 3
+                    devices: [modem0, nothing]
+                    peers: [nobody]
+            """)
+        let found = issues(ManagementConfigTests.yaml(text))
+        let path = "management.authorities[0].budget"
+        for expected in [
+            "\(path).namePrefix: configured partition 'a' starts with 'a'",
+            "\(path).maxPartitions: 0 is outside 1...64",
+            "\(path).classes: names no scheduling class",
+            "\(path).minPriority: 9...3 is not a range within 0...15",
+            "\(path).devices: 'nothing' is not a device",
+            "\(path).devices: 'modem0' is dedicated to a partition",
+            "\(path).peers: 'nobody' is not a partition",
+        ] {
+            #expect(found.contains(expected), "\(expected) in \(found)")
+        }
+        #expect(found.contains { $0.hasPrefix("\(path).maxMemoryBytes: 1 is outside") })
+        let hostile = Self.authority("        namePrefix: \"9-\"\n        maxPartitions: -5")
+        let more = issues(ManagementConfigTests.yaml(hostile))
+        #expect(more.contains { $0.hasPrefix("\(path).namePrefix:") })
+        #expect(more.contains("\(path).maxPartitions: -5 is outside 1...64"))
+    }
+}

@@ -13,6 +13,9 @@ import Testing
         config.devices.modems[0].pin = "1234"
         config.devices.modems[0].backend = .remote(.unix(path: "/tmp/modem.sock"))
         config.devices.modems[0].backendCommandTimeoutMs = 750
+        var store = ManagementAuthorityConfig(name: "store", keys: [String(repeating: "a", count: 64)])
+        store.budget = ProvisioningBudget(namePrefix: "store-", devices: ["fb0"], peers: ["b"])
+        config.management.authorities = [store]
         var keys: Set<String> = []
         for line in config.encodeYAML().split(separator: "\n") where !line.hasPrefix("#") {
             var text = line.drop(while: { $0 == " " || $0 == "-" })
@@ -22,6 +25,7 @@ import Testing
         }
         #expect(keys.count > 50)
         #expect(keys.contains("secret") && keys.contains("remote") && keys.contains("writeLowWatermarkBytes"))
+        #expect(keys.contains("namePrefix") && keys.contains("maxMemoryBytes"))
         for key in keys.sorted() {
             #expect(doc.contains("`\(key)`"), "\(key) is not in Deploy/config-reference.md")
         }

@@ -4,6 +4,7 @@ keys whose seeds are in the file's header, so any implementation can check its e
 
     python3 Protocols/vectors/management/generate.py > Protocols/vectors/management/envelopes.vectors
     python3 Protocols/vectors/management/generate.py relay > Protocols/vectors/management/relay.vectors
+    python3 Protocols/vectors/management/generate.py provisioning > Protocols/vectors/management/provisioning.vectors
 
 Needs `cryptography` (PyPI) for Ed25519. Ed25519 signatures are deterministic, so the output is stable.
 """
@@ -56,7 +57,7 @@ def envelope(body_bytes, signers, tamper=None):
     return MAGIC + struct.pack(">I", len(body_bytes)) + body_bytes + bytes([len(sigs)]) + b"".join(sigs)
 
 
-def emit(name, comment, raw, expect=None, error=None, verify=None):
+def emit(name, comment, raw, expect=None, error=None, verify=None, result=None):
     print(f"name: {name}")
     print(f"# {comment}")
     print("hex:")
@@ -68,6 +69,8 @@ def emit(name, comment, raw, expect=None, error=None, verify=None):
         print(f"error: {error}")
     if verify is not None:
         print(f"verify: {verify}")
+    if result is not None:
+        print(f"result: {result}")
     print()
 
 
@@ -140,6 +143,55 @@ def main():
     emit("bad-operation-name", "a space in the operation", envelope(bad_name, [SEEDS[0]]), error="bad_name")
 
 
+def provisioning():
+    print("# Signed provision and deprovision commands (Protocols/management.md §9), written by generate.py, all")
+    print("# signed with key0 (seed 000102...1f, envelopes.vectors' header) for the authority `store`: keys [key0],")
+    print("# budget {namePrefix: store-, maxPartitions: 2, maxMemoryBytes: 64MiB, classes: [fair-share],")
+    print("# minPriority: 10, maxPriority: 15, devices: [fb0], peers: [linux]} on the reference handset.")
+    print("# Fields: hex = the envelope; expect = its decoded body and key ids; result = the code the hub answers")
+    print("# when the vectors are submitted in file order at time 1700000000000 to a hub with no state yet.")
+    print()
+    T = 1800000000000
+    MiB = 1 << 20
+    cases = [
+        ("provision-store-app", "within the budget: 32 MiB, priority 12, may interrupt and message linux",
+         "provision", "store-app", [("mayInterrupt", "linux"), ("mayMessage", "linux"), ("mayOpenLinks", "true"),
+                                   ("memoryBytes", str(32 * MiB)), ("priority", "12")], None, "accepted"),
+        ("provision-same-name", "store-app exists", "provision", "store-app", [("memoryBytes", "4096")], None,
+         "name_taken"),
+        ("provision-over-memory", "32 MiB in use + 64 MiB > 64 MiB", "provision", "store-big",
+         [("memoryBytes", str(64 * MiB))], None, "budget_exceeded"),
+        ("provision-peer-not-in-budget", "secure is not a budget peer", "provision", "store-x",
+         [("mayInterrupt", "secure"), ("memoryBytes", "4096")], None, "not_in_budget"),
+        ("provision-priority-not-in-budget", "priority 1 is above the budget's 10...15", "provision", "store-x",
+         [("memoryBytes", "4096"), ("priority", "1")], None, "not_in_budget"),
+        ("provision-configured-name", "rtos does not start with store-", "provision", "rtos",
+         [("memoryBytes", "4096")], None, "not_authorised"),
+        ("provision-negative-memory", "not decimal digits", "provision", "store-x", [("memoryBytes", "-4096")],
+         None, "bad_parameters"),
+        ("provision-huge-memory", "more digits than any 64-bit number", "provision", "store-x",
+         [("memoryBytes", "9" * 40)], None, "bad_parameters"),
+        ("provision-second", "the second partition the budget allows, sharing fb0", "provision", "store-two",
+         [("devices", "fb0"), ("memoryBytes", "4096")], None, "accepted"),
+        ("provision-over-count", "a third partition: maxPartitions is 2", "provision", "store-three",
+         [("memoryBytes", "4096")], None, "budget_exceeded"),
+        ("deprovision-configured", "linux is configured (and not the store's prefix)", "deprovision", "linux", [],
+         None, "not_authorised"),
+        ("deprovision-unknown", "no partition store-none", "deprovision", "store-none", [], None,
+         "not_provisioned"),
+        ("deprovision-store-app", "store-app goes", "deprovision", "store-app", [], None, "accepted"),
+        ("deprovision-store-app-again", "the same envelope again", "deprovision", "store-app", [], "again",
+         "replayed"),
+    ]
+    counter = 0
+    for name, comment, op, target, params, again, result in cases:
+        if again is None:
+            counter += 1
+        fields = (op, target, "store", counter, T, None, sorted(params, key=lambda kv: kv[0].encode()))
+        emit(name, comment, envelope(body(*fields), [SEEDS[0]]), expect=expect_of(*fields, [SEEDS[0]]),
+             result=result)
+
+
 def relay_result(code, detail="", output=""):
     raw = code.encode()
     d = detail.encode()
@@ -163,4 +215,9 @@ def relay():
 
 if __name__ == "__main__":
     import sys
-    relay() if sys.argv[1:] == ["relay"] else main()
+    if sys.argv[1:] == ["relay"]:
+        relay()
+    elif sys.argv[1:] == ["provisioning"]:
+        provisioning()
+    else:
+        main()

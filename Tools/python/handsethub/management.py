@@ -79,6 +79,31 @@ class Command:
         return out
 
 
+def provision(target: str, authority: str, counter: int, memory_bytes: int, *, scheduling_class: str | None = None,
+              priority: int | None = None, may_interrupt: List[str] = (), may_message: List[str] = (),
+              may_open_links: bool = False, devices: List[str] = (), expires_at_ms: int | None = None) -> Command:
+    """A `provision` command (Protocols/management.md §9): the hub creates `target` inside the authority's budget
+    and answers its secret once (`output["secret"]`)."""
+    parameters = {"memoryBytes": str(memory_bytes)}
+    if scheduling_class is not None:
+        parameters["class"] = scheduling_class
+    if priority is not None:
+        parameters["priority"] = str(priority)
+    for key, names in (("mayInterrupt", may_interrupt), ("mayMessage", may_message), ("devices", devices)):
+        if names:
+            parameters[key] = ",".join(names)
+    if may_open_links:
+        parameters["mayOpenLinks"] = "true"
+    return Command("provision", target, authority, counter,
+                   expires_at_ms if expires_at_ms is not None else expires_in(60), parameters=parameters)
+
+
+def deprovision(target: str, authority: str, counter: int, expires_at_ms: int | None = None) -> Command:
+    """A `deprovision` command (Protocols/management.md §9)."""
+    return Command("deprovision", target, authority, counter,
+                   expires_at_ms if expires_at_ms is not None else expires_in(60))
+
+
 def expires_in(seconds: float) -> int:
     """An expiry `seconds` from now, Unix milliseconds."""
     return int((time.time() + seconds) * 1000)

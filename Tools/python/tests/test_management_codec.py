@@ -45,3 +45,18 @@ def test_relay_results_match_the_vectors():
         else:
             with pytest.raises((ValueError, IndexError, UnicodeDecodeError, struct.error)):
                 decode_relay_result(vector.bytes())
+
+
+def test_provisioning_commands_built_by_the_helpers_match_the_vectors():
+    """The `provision`/`deprovision` helpers build the bodies of provisioning.vectors (Protocols/management.md §9)."""
+    from handsethub.management import deprovision, provision
+
+    built = {
+        "provision-store-app": provision("store-app", "store", 1, 32 << 20, priority=12, may_interrupt=["linux"],
+                                         may_message=["linux"], may_open_links=True, expires_at_ms=1800000000000),
+        "provision-second": provision("store-two", "store", 9, 4096, devices=["fb0"], expires_at_ms=1800000000000),
+        "deprovision-store-app": deprovision("store-app", "store", 13, expires_at_ms=1800000000000),
+    }
+    provisioning = vectors.by_name("management/provisioning.vectors")
+    for name, command in built.items():
+        assert sign(command, [KEYS[0]]) == provisioning[name].bytes(), name
