@@ -390,6 +390,7 @@ public final class GuestClient {
         case .irq(let line, let priority, let coalesced):
             return .irq(line: line, priority: priority, coalesced: coalesced)
         case .msgDeliver(let delivery): return .message(delivery)
+        case .msgDeliverAs(let delivery, let identity): return .identifiedMessage(delivery, identity: identity)
         case .credit(let link, let credit): return .credit(link: link, credit: credit)
         case .suspend(let reason): return .suspend(reason: reason)
         case .resume: return .resume

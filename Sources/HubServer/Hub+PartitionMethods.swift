@@ -116,6 +116,7 @@ extension Hub {
             "msgDelivered": .uint(counters.messagesDelivered),
             "msgRedelivered": .uint(counters.messagesRedelivered),
             "msgRefused": .uint(counters.sendsRefused),
+            "msgRateLimited": .uint(counters.sendsRateLimited),
             "bytesDelivered": .uint(counters.bytesDelivered),
             "regionRefused": .uint(counters.regionAccessRefused),
             "attaches": .uint(counters.attaches),
