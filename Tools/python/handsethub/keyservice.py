@@ -7,6 +7,8 @@ Values are plain dicts with the spec's field names: a request {"op": "sign", "da
 
 from __future__ import annotations
 
+import itertools
+import os
 import struct
 import time
 from typing import Any
@@ -179,6 +181,9 @@ def decode_response(payload: bytes) -> dict[str, Any]:
 
 # --- client ---------------------------------------------------------------------------------------------------
 
+_CORRELATIONS = itertools.count((int.from_bytes(os.urandom(2), "big") << 32) + 1)
+
+
 class KeyServiceClient:
     """Asks the key service over `link` (a link id of `guest`'s WELCOME whose peer is the service).
 
@@ -187,23 +192,32 @@ class KeyServiceClient:
     other frames that arrive meanwhile stay queued in the guest for its own `receive`.
     """
 
-    def __init__(self, guest: Any, link: int, identity: str | None = None, timeout: float = 5.0):
+    def __init__(self, guest: Any, link: int, identity: str | None = None, timeout: float = 5.0,
+                 retry_rate_limited: float = 0.0):
         self.guest = guest
         self.link = link
         self.identity = identity
         self.timeout = timeout
-        self._correlation = int(time.monotonic_ns() & 0xFFFF) << 32
+        # With a delay > 0, a send the hub refuses as over the link's rate budget (or queue_full, which a hub
+        # says instead to guests without the rate-limit feature) is sent again after that delay, until `timeout`.
+        self.retry_rate_limited = retry_rate_limited
 
     def call(self, request: dict[str, Any]) -> dict[str, Any]:
         """Sends `request`; returns the decoded response. A send the hub refused (for instance "rate_limited")
         raises KeyServiceError with that status, so a caller can tell the hub's refusal from the service's."""
-        self._correlation += 1
-        correlation = self._correlation
+        # One sequence for every client in the process: several clients may share one guest connection.
+        correlation = next(_CORRELATIONS)
         payload = encode_request(request)
-        if self.identity is None:
-            status, _ = self.guest.send(self.link, payload, correlation=correlation)
-        else:
-            status, _ = self.guest.send_as(self.link, self.identity, payload, correlation=correlation)
+        deadline = time.monotonic() + self.timeout
+        while True:
+            if self.identity is None:
+                status, _ = self.guest.send(self.link, payload, correlation=correlation)
+            else:
+                status, _ = self.guest.send_as(self.link, self.identity, payload, correlation=correlation)
+            if status not in ("rate_limited", "queue_full") or self.retry_rate_limited <= 0 \
+                    or time.monotonic() + self.retry_rate_limited > deadline:
+                break
+            time.sleep(self.retry_rate_limited)
         if status != "queued":
             raise KeyServiceError(status, f"the hub answered {status}", OP_NUMBERS[request["op"]])
         return decode_response(self._await(correlation))
