@@ -330,6 +330,13 @@ public final class GuestClient {
 
     func appendQueued(_ frame: GuestFrame) { queued.append(frame) }
 
+    /// Puts frames a helper read past back in front of the queue, in order, for `receive`/`nextEvent`.
+    func requeueFront(_ frames: [GuestFrame]) {
+        guard !frames.isEmpty else { return }
+        queued.replaceSubrange(0..<queueHead, with: frames)
+        queueHead = 0
+    }
+
     func sendFrameBytes(_ bytes: [UInt8]) throws(GuestClientError) { try socket.writeAll(bytes) }
 
     /// Sends several frames in one write (pipelined senders: benchmarks, bulk transfers).
