@@ -1,3 +1,5 @@
+import PlatformConfig
+
 extension Platform {
     /// Queues a message on `link` (`Protocols/guest.md` §7, §7.1–§7.5).
     ///
@@ -163,5 +165,17 @@ extension Platform {
         guard !link.closing, let session = sender.session, link.senderMayMessage[direction] else { return }
         let credit = link.directions[direction].topUpCredit()
         if credit > 0 { actions.append(.grantCredit(session: session, link: link.config.name, credit: credit)) }
+    }
+}
+
+extension Platform {
+    /// Replaces `link`'s rate budget while the hub runs (`Protocols/guest.md` §7.12): both sending ends get a fresh,
+    /// full budget of `limit` from now on; messages already queued are not touched (the budget only ever decides
+    /// whether a new send is accepted). False for an unknown link.
+    @discardableResult
+    package func setRateLimit(link name: String, _ limit: LinkRateLimit) -> Bool {
+        guard let index = linkIndex[name] else { return false }
+        links[index].setRateLimit(limit, now: scheduler.now)
+        return true
     }
 }

@@ -18,7 +18,7 @@ import Testing
         return configuration
     }
 
-    private func send(
+    fileprivate func send(
         _ fixture: Fixture, _ session: SessionID, _ bytes: Int = 8, identity: String? = nil
     ) -> SendOutcome {
         fixture.platform.send(
@@ -142,5 +142,42 @@ import Testing
         let again = fixture.drain().compactMap(\.message)
         #expect(again.map(\.identity) == ["user:alice", nil])
         #expect(again.filter(\.redelivery).count == 2)
+    }
+}
+
+extension RateLimitTests {
+    @Test func linksOpenedAtRunTimeGetTheHubWideDefaults() throws {
+        var configuration = PlatformConfiguration.reference
+        configuration.hub.limits.linkMessagesPerSecond = 2
+        let index = configuration.partitions.firstIndex { $0.name == "rtos" }!
+        configuration.partitions[index].mayOpenLinks = true
+        let fixture = try Fixture(configuration)
+        let rtos = fixture.attach("rtos")
+        _ = fixture.platform.openLink(
+            session: rtos.session, name: "extra", peer: "linux", maxMessageBytes: 64, depth: 8,
+            actions: &fixture.actions)
+        let outcomes = (0..<4).map { _ in
+            fixture.platform.send(from: .session(rtos.session), link: "extra", payload: [1], actions: &fixture.actions)
+        }
+        #expect(outcomes == [.queued(1), .queued(2), .rateLimited, .rateLimited])
+    }
+
+    @Test func aBudgetChangedAtRunTimeAppliesToNewSendsOnly() throws {
+        let fixture = try Fixture()
+        let rtos = fixture.attach("rtos")
+        fixture.attach("secure")
+        for _ in 0..<3 {
+            _ = fixture.platform.send(
+                from: .session(rtos.session), link: "rtos-secure", payload: [1], actions: &fixture.actions)
+        }
+        #expect(fixture.platform.setRateLimit(link: "rtos-secure", LinkRateLimit(messagesPerSecond: 1)))
+        #expect(!fixture.platform.setRateLimit(link: "no-such-link", LinkRateLimit(messagesPerSecond: 1)))
+        #expect(send(fixture, rtos.session) == .queued(4))
+        #expect(send(fixture, rtos.session) == .rateLimited)
+        // What was queued before stays queued and is delivered.
+        #expect(fixture.drain().compactMap(\.message).map(\.messageID) == [1, 2, 3, 4])
+        // Back to unlimited.
+        fixture.platform.setRateLimit(link: "rtos-secure", .unlimited)
+        #expect(send(fixture, rtos.session) == .queued(5))
     }
 }
