@@ -5,7 +5,8 @@ import KeyServiceWire
 ///
 /// Each call sends one request (as `MSG_SEND_AS` when `identity` is set: attach with
 /// `GuestProtocol.identityFeature`) and waits for the service's answer with the same correlation; frames that
-/// arrive meanwhile stay queued, in order, for `receive`/`nextEvent`. The answer is acknowledged.
+/// arrive meanwhile stay queued, in order, for `receive`/`nextEvent`. The answer is acknowledged unless an earlier
+/// message on the link was put back for the caller (acknowledgements are cumulative).
 public final class KeyServiceClient {
     public let guest: GuestClient
     public let link: UInt32
@@ -89,6 +90,13 @@ public final class KeyServiceClient {
         return response.result
     }
 
+    private static func isDelivery(_ frame: GuestFrame, on link: UInt32) -> Bool {
+        switch frame.message {
+        case .msgDeliver(let delivery), .msgDeliverAs(let delivery, _): delivery.link == link
+        default: false
+        }
+    }
+
     /// The payload of the delivery on `link` carrying `correlation`; everything else read meanwhile is put back.
     private func awaitAnswer(_ correlation: UInt64) throws(Failure) -> [UInt8] {
         let deadline = GuestClient.now() + timeout
@@ -105,7 +113,11 @@ public final class KeyServiceClient {
                 default: nil
                 }
             if let delivery, delivery.link == link, delivery.correlation == correlation {
-                do { try guest.ack(link: link, upTo: delivery.messageId) } catch { throw .client(error) }
+                // MSG_ACK is cumulative (`Protocols/guest.md` §7.4): acknowledge only when no earlier message on the
+                // link waits for the caller among the frames put back; the caller's own acknowledgement covers it.
+                if !skipped.contains(where: { Self.isDelivery($0, on: link) }) {
+                    do { try guest.ack(link: link, upTo: delivery.messageId) } catch { throw .client(error) }
+                }
                 return Array(delivery.payload)
             }
             skipped.append(frame)

@@ -189,7 +189,8 @@ class KeyServiceClient:
 
     With `identity`, requests go as MSG_SEND_AS (the guest must have negotiated the `identity` feature,
     Protocols/guest.md §7.12). Each call sends one request and waits for the answer with its correlation;
-    other frames that arrive meanwhile stay queued in the guest for its own `receive`.
+    other frames that arrive meanwhile stay queued in the guest for its own `receive`. The answer is acknowledged
+    unless an earlier message on the link still waits in that queue (acknowledgements are cumulative).
     """
 
     def __init__(self, guest: Any, link: int, identity: str | None = None, timeout: float = 5.0,
@@ -231,7 +232,11 @@ class KeyServiceClient:
                 if frame.type in ("MSG_DELIVER", "MSG_DELIVER_AS") and fields["link"] == self.link \
                         and fields["correlation"] == correlation:
                     del guest.queue[index]
-                    guest.ack(self.link, fields["message_id"])
+                    # MSG_ACK is cumulative (Protocols/guest.md §7.4): acknowledge only when no earlier message on
+                    # the link still waits for the caller, whose own acknowledgement then covers this one.
+                    if not any(other.type in ("MSG_DELIVER", "MSG_DELIVER_AS") and other.fields["link"] == self.link
+                               for other in guest.queue[:index]):
+                        guest.ack(self.link, fields["message_id"])
                     return bytes(fields["payload"])
             remaining = deadline - time.monotonic()
             if remaining <= 0:
