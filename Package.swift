@@ -57,6 +57,8 @@ let package = Package(
         .target(name: "FramebufferWire"),
         .target(name: "Wire"),
         .target(name: "GuestWire", dependencies: ["Wire"]),
+        // The key service's messages (Protocols/keyservice.md), carried on guest links: pure.
+        .target(name: "KeyServiceWire"),
         // AT command lines, result codes and SMS PDUs (3GPP TS 27.007 / 27.005 / 23.040): pure codecs.
         .target(name: "ATWire"),
         // The built-in network simulator behind the modem's AT interface: pure, driven by a clock seam.
@@ -188,7 +190,7 @@ let package = Package(
         .target(
             name: "HubGuest",
             dependencies: [
-                "GuestWire", "ManagementWire", "Wire", "Endpoints", "ClientSocket",
+                "GuestWire", "ManagementWire", "Wire", "Endpoints", "ClientSocket", "KeyServiceWire",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .target(name: "HubControlClient", dependencies: ["ControlWire", "JSON", "Endpoints", "ClientSocket"]),
@@ -237,6 +239,9 @@ let package = Package(
         .testTarget(name: "PartitionResourcesTests", dependencies: ["PartitionResources", "HubSystem", "JSON"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "VectorSupport"]),
         .testTarget(name: "GuestWireTests", dependencies: ["GuestWire", "Wire", "VectorSupport"]),
+        .testTarget(
+            name: "KeyServiceWireTests",
+            dependencies: ["KeyServiceWire", "VectorSupport", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "ATWireTests", dependencies: ["ATWire", "Wire", "VectorSupport"]),
         .testTarget(name: "ModemTests", dependencies: ["Modem", "ATWire", "VectorSupport"]),
         .testTarget(name: "HubGuestTests", dependencies: ["HubGuest", "GuestWire", "Wire"]),
@@ -298,7 +303,7 @@ let package = Package(
             dependencies: [
                 "HubServer", "DeviceKit", "HubControlClient", "HubGuest", "EventLoop", "TestSupport", "HubSystem",
                 "EthernetWire", "GuestWire", "JSON", "Modem", "PlatformConfig", "PlatformConfigLoader",
-                "ManagementWire", .product(name: "Crypto", package: "swift-crypto"),
+                "ManagementWire", "KeyServiceWire", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
     ],

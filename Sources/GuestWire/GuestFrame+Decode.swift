@@ -127,6 +127,19 @@ private struct BodyReader {
         return try utf8(count, field)
     }
 
+    /// An identity (§7.12): a name whose bytes follow `GuestIdentity`'s alphabet, checked before it becomes a string.
+    mutating func identity(_ field: String) throws(Reason) -> String {
+        let count = Int(try u8(field))
+        guard count <= GuestIdentity.maxBytes else {
+            throw .nameTooLong(field: field, length: count, limit: GuestIdentity.maxBytes)
+        }
+        let raw = try slice(count, field)
+        guard GuestIdentity.isValid(raw) else {
+            throw .invalidValue(field: field, reason: "empty, or a byte outside letters, digits and . _ - @ : +")
+        }
+        return String(decoding: raw, as: UTF8.self)
+    }
+
     mutating func reason(_ field: String) throws(Reason) -> String {
         let count = Int(try u16(field))
         guard count <= limits.maxReasonBytes else {
@@ -253,6 +266,20 @@ private struct BodyReader {
                 entries.append(GuestSendSequence(link: try u32("link"), lastAccepted: try u64("last_accepted")))
             }
             return .sendSequences(entries)
+        case .msgSendAs:
+            let link = try u32("link")
+            let correlation = try u64("correlation")
+            return .msgSendAs(link: link, correlation: correlation, identity: try identity("identity"), payload: rest())
+        case .msgDeliverAs:
+            let link = try u32("link")
+            let messageId = try u64("message_id")
+            let sender = try name("sender")
+            let identity = try identity("identity")
+            let correlation = try u64("correlation")
+            return .msgDeliverAs(
+                GuestDelivery(
+                    link: link, messageId: messageId, sender: sender, correlation: correlation, payload: rest()),
+                identity: identity)
         case .regionRead:
             let region = try u32("region")
             let offset = try u64("offset")

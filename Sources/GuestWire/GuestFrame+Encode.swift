@@ -43,6 +43,8 @@ extension GuestMessage {
         case .msgSendSequenced(_, _, _, let payload): return 20 + payload.count
         case .sendSequences(let entries): return 2 + entries.count * 12
         case .msgDeliver(let delivery): return 86 + delivery.payload.count
+        case .msgSendAs(_, _, _, let payload): return 77 + payload.count
+        case .msgDeliverAs(let delivery, _): return 151 + delivery.payload.count
         case .regionData(_, _, let bytes), .regionWrite(_, _, let bytes): return 12 + bytes.count
         case .channelData(let bytes): return bytes.count
         case .channelOpen(_, let options), .channelOpened(_, let options): return 70 + options.count
@@ -141,6 +143,15 @@ extension GuestMessage {
             GuestFrame.writeDeliveryFields(
                 into: &writer, link: delivery.link, messageId: delivery.messageId, sender: delivery.sender,
                 correlation: delivery.correlation, payload: delivery.payload)
+        case .msgSendAs(let link, let correlation, let identity, let payload):
+            writer.writeU32BE(link)
+            writer.writeU64BE(correlation)
+            writer.writeName(identity)
+            writer.writeBytes(payload)
+        case .msgDeliverAs(let delivery, let identity):
+            GuestFrame.writeDeliveryFields(
+                into: &writer, link: delivery.link, messageId: delivery.messageId, sender: delivery.sender,
+                identity: identity, correlation: delivery.correlation, payload: delivery.payload)
         case .msgAck(let link, let upTo):
             writer.writeU32BE(link)
             writer.writeU64BE(upTo)

@@ -121,6 +121,34 @@ extension GuestFrame {
         writer.patchU32BE(UInt32(truncatingIfNeeded: writer.count - start - GuestProtocol.prefixLength), at: start)
     }
 
+    /// Appends a complete `MSG_DELIVER_AS` frame (§7.12): `MSG_DELIVER` with the stamped identity after the sender.
+    public static func encodeMessageDeliveryAs(
+        into writer: inout ByteWriter, link: UInt32, messageId: UInt64, sender: String, identity: String,
+        correlation: UInt64, payload: some Collection<UInt8>
+    ) {
+        let start = writer.count
+        writer.writeU32BE(0)
+        writer.writeU16BE(GuestFrameType.msgDeliverAs.rawValue)
+        writer.writeU16BE(GuestProtocol.sessionChannel)
+        writer.writeU32BE(0)
+        writeDeliveryFields(
+            into: &writer, link: link, messageId: messageId, sender: sender, identity: identity,
+            correlation: correlation, payload: payload)
+        writer.patchU32BE(UInt32(truncatingIfNeeded: writer.count - start - GuestProtocol.prefixLength), at: start)
+    }
+
+    static func writeDeliveryFields(
+        into writer: inout ByteWriter, link: UInt32, messageId: UInt64, sender: String, identity: String,
+        correlation: UInt64, payload: some Collection<UInt8>
+    ) {
+        writer.writeU32BE(link)
+        writer.writeU64BE(messageId)
+        writer.writeName(sender)
+        writer.writeName(identity)
+        writer.writeU64BE(correlation)
+        writer.writeBytes(payload)
+    }
+
     @inlinable
     static func writeDeliveryFields(
         into writer: inout ByteWriter, link: UInt32, messageId: UInt64, sender: String, correlation: UInt64,

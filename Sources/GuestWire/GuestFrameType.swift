@@ -33,6 +33,9 @@ public enum GuestFrameType: UInt16, Sendable, CaseIterable {
     // Idempotent sends (§7.10–§7.11), feature `send-sequence`.
     case msgSendSequenced = 0x020A
     case sendSequences = 0x020B
+    // Identity-stamped sends (§7.12), feature `identity`.
+    case msgSendAs = 0x020C
+    case msgDeliverAs = 0x020D
 
     case regionRead = 0x0301
     case regionData = 0x0302

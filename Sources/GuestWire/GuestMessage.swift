@@ -34,6 +34,10 @@ public enum GuestMessage: Sendable, Equatable {
     case msgSendSequenced(link: UInt32, sequence: UInt64, correlation: UInt64, payload: ArraySlice<UInt8>)
     /// `SEND_SEQUENCES` (§7.11): the last sequence the hub accepted on each listed link, this end sending.
     case sendSequences([GuestSendSequence])
+    /// `MSG_SEND_AS` (§7.12): `MSG_SEND` on behalf of `identity`, which the sending partition asserts.
+    case msgSendAs(link: UInt32, correlation: UInt64, identity: String, payload: ArraySlice<UInt8>)
+    /// `MSG_DELIVER_AS` (§7.12): `MSG_DELIVER` with the identity the hub stamped beside the sender.
+    case msgDeliverAs(GuestDelivery, identity: String)
     // §8 memory
     case regionRead(region: UInt32, offset: UInt64, length: UInt32)
     case regionData(region: UInt32, offset: UInt64, bytes: ArraySlice<UInt8>)
@@ -82,6 +86,8 @@ public enum GuestMessage: Sendable, Equatable {
         case .linkClosed: return .linkClosed
         case .msgSendSequenced: return .msgSendSequenced
         case .sendSequences: return .sendSequences
+        case .msgSendAs: return .msgSendAs
+        case .msgDeliverAs: return .msgDeliverAs
         case .regionRead: return .regionRead
         case .regionData: return .regionData
         case .regionWrite: return .regionWrite

@@ -23,6 +23,9 @@ public enum GuestSendStatus: UInt8, Sendable, CaseIterable {
     /// `MSG_SEND_SEQ` with a sequence beyond the next expected one (an earlier send was refused or never
     /// arrived): not queued. Only sent to sessions that negotiated `send-sequence`.
     case sequenceGap = 7
+    /// The sending end is over the link's rate budget (§7.12): not queued, no credit used. Only sent to sessions
+    /// that negotiated `rate-limit`; others get `queue_full`.
+    case rateLimited = 8
 
     /// Whether the message is (now or from an earlier send) in the hub: nothing to report when the sender
     /// asked for no answer (§3.3).

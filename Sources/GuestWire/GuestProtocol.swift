@@ -22,6 +22,12 @@ public enum GuestProtocol {
     /// The `HELLO`/`CHALLENGE` feature that enables `MARK_GOOD`: a guest that negotiates it must mark its image
     /// good to pass probation (§9.4, `Protocols/management.md` §"Images").
     public static let markGoodFeature = "mark-good"
+    /// The `HELLO`/`CHALLENGE` feature that enables `MSG_SEND_AS` and `MSG_DELIVER_AS`: messages carrying the
+    /// identity the sending partition acts for (§7.12, §11).
+    public static let identityFeature = "identity"
+    /// The `HELLO`/`CHALLENGE` feature that makes the hub answer a send over its link's rate budget with `MSG_SENT`
+    /// status 8 `rate_limited` instead of `queue_full` (§7.12, §11).
+    public static let rateLimitFeature = "rate-limit"
     /// Interrupt priorities run from 0 (highest) to this value (lowest).
     public static let lowestPriority: UInt8 = 15
 

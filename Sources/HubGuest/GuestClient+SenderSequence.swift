@@ -20,7 +20,7 @@ extension GuestClient {
         guard case .msgSent(_, let messageId, let status) = answer.message else { throw .unexpected(answer.type) }
         switch status {
         case .queued: sendSequences[link] = max(sendSequences[link] ?? 0, sequence)
-        case .duplicate, .sequenceGap, .queueFull, .tooLarge: sendSequences[link] = messageId
+        case .duplicate, .sequenceGap, .queueFull, .tooLarge, .rateLimited: sendSequences[link] = messageId
         // Refused before the sequence was looked at: the answer carries no sequence (§7.10).
         case .noSuchLink, .notPermitted, .linkClosing: break
         }

@@ -330,6 +330,13 @@ public final class GuestClient {
 
     func appendQueued(_ frame: GuestFrame) { queued.append(frame) }
 
+    /// Puts frames a helper read past back in front of the queue, in order, for `receive`/`nextEvent`.
+    func requeueFront(_ frames: [GuestFrame]) {
+        guard !frames.isEmpty else { return }
+        queued.replaceSubrange(0..<queueHead, with: frames)
+        queueHead = 0
+    }
+
     func sendFrameBytes(_ bytes: [UInt8]) throws(GuestClientError) { try socket.writeAll(bytes) }
 
     /// Sends several frames in one write (pipelined senders: benchmarks, bulk transfers).
@@ -390,6 +397,7 @@ public final class GuestClient {
         case .irq(let line, let priority, let coalesced):
             return .irq(line: line, priority: priority, coalesced: coalesced)
         case .msgDeliver(let delivery): return .message(delivery)
+        case .msgDeliverAs(let delivery, let identity): return .identifiedMessage(delivery, identity: identity)
         case .credit(let link, let credit): return .credit(link: link, credit: credit)
         case .suspend(let reason): return .suspend(reason: reason)
         case .resume: return .resume

@@ -17,6 +17,8 @@ public enum GuestClientError: Error, Sendable, Equatable, CustomStringConvertibl
     case malformed(String)
     /// The hub answered with a frame that does not answer the request.
     case unexpected(GuestFrameType)
+    /// A value the caller passed that the protocol cannot carry (checked before anything is sent).
+    case invalidArgument(String)
 
     public var description: String {
         switch self {
@@ -27,6 +29,7 @@ public enum GuestClientError: Error, Sendable, Equatable, CustomStringConvertibl
         case .timeout: return "timed out"
         case .malformed(let detail): return "malformed frame from the hub: \(detail)"
         case .unexpected(let type): return "unexpected answer \(type)"
+        case .invalidArgument(let detail): return "invalid argument: \(detail)"
         }
     }
 }

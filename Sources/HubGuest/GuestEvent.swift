@@ -4,6 +4,8 @@ import GuestWire
 public enum GuestEvent: Sendable, Equatable {
     case irq(line: UInt16, priority: UInt8, coalesced: UInt32)
     case message(GuestDelivery)
+    /// A message with the identity its sender acts for (`MSG_DELIVER_AS`, §7.12; feature `identity`).
+    case identifiedMessage(GuestDelivery, identity: String)
     case credit(link: UInt32, credit: UInt32)
     case suspend(reason: String)
     case resume

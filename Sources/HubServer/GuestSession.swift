@@ -46,6 +46,10 @@ final class GuestSession {
     private(set) var sendSequence = false
     /// The guest asked for the `mark-good` feature (§9.4): its image on probation passes only once it sends `MARK_GOOD`.
     private(set) var marksGood = false
+    /// The guest asked for `identity` (§7.12): it may send `MSG_SEND_AS` and receives `MSG_DELIVER_AS`.
+    private(set) var identity = false
+    /// The guest asked for `rate-limit` (§7.12): a send over budget is answered `rate_limited`, not `queue_full`.
+    private(set) var rateLimitStatus = false
     private var regionNames: [UInt32: String] = [:]
     var actions: [Action] = []
     /// Open device channels by channel number (`Protocols/guest.md` §10).
@@ -224,6 +228,8 @@ final class GuestSession {
             runtimeLinks = features.contains(GuestProtocol.runtimeLinksFeature)
             sendSequence = features.contains(GuestProtocol.sendSequenceFeature)
             marksGood = features.contains(GuestProtocol.markGoodFeature)
+            identity = features.contains(GuestProtocol.identityFeature)
+            rateLimitStatus = features.contains(GuestProtocol.rateLimitFeature)
             handleProof(
                 mac: mac, partition: partition, resumeToken: resumeToken, transcript: transcript,
                 requestId: frame.requestId)
@@ -425,6 +431,11 @@ final class GuestSession {
             handleMessageSend(
                 link: linkID, correlation: correlation, payload: payload, request: request, session: session,
                 sequence: sequence)
+        case .msgSendAs(let linkID, let correlation, let identity, let payload):
+            guard self.identity else { return refuseIdentitySend(request: request) }
+            handleMessageSend(
+                link: linkID, correlation: correlation, payload: payload, request: request, session: session,
+                identity: identity)
         case .msgAck(let linkID, let upTo):
             acknowledge(link: linkID, upTo: upTo, request: request, session: session)
         case .regionRead(let regionID, let offset, let length):
@@ -454,7 +465,8 @@ final class GuestSession {
         case .hello, .proof:
             sendError(.unexpectedFrame, "already attached", requestId: request)
         case .challenge, .welcome, .error, .ok, .raiseResult, .irq, .msgSent, .msgDeliver, .credit, .regionData,
-            .regionResult, .regionFD, .suspend, .resume, .channelOpened, .linkOpened, .linkClosed, .sendSequences:
+            .regionResult, .regionFD, .suspend, .resume, .channelOpened, .linkOpened, .linkClosed, .sendSequences,
+            .msgDeliverAs:
             sendError(.unexpectedFrame, "\(frame.type) travels from hub to guest only", requestId: request)
         }
     }
@@ -550,7 +562,7 @@ final class GuestSession {
     /// in-place fast path in `received`.
     private func handleMessageSend(
         link linkID: UInt32, correlation: UInt64, payload: ArraySlice<UInt8>, request: UInt32, session: SessionID,
-        sequence: UInt64 = 0
+        sequence: UInt64 = 0, identity: String? = nil
     ) {
         if sequence != 0 && !sendSequence { return refuseSequencedSend(request: request) }
         guard welcomed(link: linkID), let position = platform.linkIndex(forID: linkID) else {
@@ -565,7 +577,7 @@ final class GuestSession {
         }
         let outcome = platform.send(
             from: .session(session), linkAt: position, payload: payload,
-            correlation: correlation == 0 ? nil : correlation, actions: &actions)
+            correlation: correlation == 0 ? nil : correlation, identity: identity, actions: &actions)
         let (id, status) = sentAnswer(outcome)
         answer(
             GuestFrame(.msgSent(link: linkID, messageId: id, status: status), requestId: request),
@@ -582,6 +594,8 @@ final class GuestSession {
         case .notPermitted: (0, .notPermitted)
         // Older clients (no `runtime-links`) know no closing state: for them the link is gone.
         case .linkClosing: (0, runtimeLinks ? .linkClosing : .noSuchLink)
+        // Older clients know no rate status; `queue_full` also means "not queued, no credit used, try later".
+        case .rateLimited: (0, rateLimitStatus ? .rateLimited : .queueFull)
         }
     }
 
@@ -620,10 +634,18 @@ final class GuestSession {
         var buffer = ByteWriter(capacity: 0)
         swap(&buffer, &output)
         buffer.bytes.reserveCapacity(buffer.count + batch.count * 96)
-        hub.platform.forEachMessage(in: batch) { id, sender, correlation, payload in
-            GuestFrame.encodeMessageDelivery(
-                into: &buffer, link: batch.linkID, messageId: id, sender: sender.description,
-                correlation: correlation ?? 0, payload: payload)
+        let identities = identity
+        hub.platform.forEachMessage(in: batch) { id, sender, correlation, payload, identity in
+            // A receiver without the `identity` feature gets the message without it (§7.12).
+            if let identity, identities {
+                GuestFrame.encodeMessageDeliveryAs(
+                    into: &buffer, link: batch.linkID, messageId: id, sender: sender.description, identity: identity,
+                    correlation: correlation ?? 0, payload: payload)
+            } else {
+                GuestFrame.encodeMessageDelivery(
+                    into: &buffer, link: batch.linkID, messageId: id, sender: sender.description,
+                    correlation: correlation ?? 0, payload: payload)
+            }
         }
         swap(&buffer, &output)
     }

@@ -54,6 +54,8 @@ package struct MessageDelivery: Equatable, Sendable {
     package var payload: [UInt8]
     /// The message was handed to an earlier session of the receiver already.
     package var redelivery: Bool
+    /// The identity the sender asserted (`MSG_SEND_AS`, `Protocols/guest.md` §7.12); nil: none.
+    package var identity: String? = nil
 
     package init(
         session: SessionID, link: String, linkID: UInt32, messageID: UInt64, sender: Originator, correlation: UInt64?,

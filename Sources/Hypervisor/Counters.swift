@@ -1,3 +1,5 @@
+import PlatformConfig
+
 /// Totals for one partition since the hub started.
 package struct PartitionCounters: Sendable, Equatable {
     /// Raises that reached its controller while attached (coalesced ones included).
@@ -16,6 +18,8 @@ package struct PartitionCounters: Sendable, Equatable {
     package var bytesDelivered: UInt64 = 0
     /// Sends by this partition that were refused (policy, size, full queue).
     package var sendsRefused: UInt64 = 0
+    /// Of `sendsRefused`, those over a link's rate budget (`Protocols/guest.md` §7.12).
+    package var sendsRateLimited: UInt64 = 0
     package var regionAccessRefused: UInt64 = 0
     package var attaches: UInt64 = 0
     package var takeovers: UInt64 = 0
@@ -47,6 +51,14 @@ package struct LinkDirectionSnapshot: Sendable, Equatable {
     package var senderCredit: Int
     package var nextMessageID: UInt64
     package var counters: LinkDirectionCounters
+    /// The sending end's rate budget (`Protocols/guest.md` §7.12): nil when unlimited.
+    package var rateLimit: LinkRateLimit? = nil
+    /// What the budget would let through now (nil: that dimension is unlimited).
+    package var availableMessages: UInt64? = nil
+    package var availableBytes: UInt64? = nil
+    /// The buckets' sizes (nil: that dimension is unlimited).
+    package var burstMessages: UInt64? = nil
+    package var burstBytes: UInt64? = nil
 }
 
 package struct LinkSnapshot: Sendable, Equatable {

@@ -13,6 +13,8 @@ struct MessageQueue {
         var sender: Originator
         var correlation: UInt64?
         var payload: [UInt8]
+        /// The identity the sending partition acts for (`MSG_SEND_AS`, `Protocols/guest.md` §7.12); nil: none.
+        var identity: String? = nil
     }
 
     private(set) var entries: RingBuffer<Entry>
@@ -29,6 +31,10 @@ struct MessageQueue {
     /// The last sender sequence accepted in this direction (`Protocols/guest.md` §7.10; 0 = none). It belongs to
     /// the direction, not to a session: it outlives detach, resume and take-over, for the link's life.
     var lastSenderSequence: UInt64 = 0
+    /// The sending end's rate budget (`Protocols/guest.md` §7.12); nil: unlimited.
+    var budget: SendBudget? = nil
+    /// Whether a rate refusal was already reported as an event in the current episode (reset by a send that passes).
+    var rateLimitReported = false
     var counters = LinkDirectionCounters()
 
     init(depth: Int, window: Int) {
@@ -41,11 +47,15 @@ struct MessageQueue {
     var freeSlots: Int { entries.capacity - entries.count }
 
     /// Queues a message; returns its id, or nil if the queue is full.
-    mutating func enqueue(sender: Originator, correlation: UInt64?, payload: [UInt8]) -> UInt64? {
+    mutating func enqueue(sender: Originator, correlation: UInt64?, payload: [UInt8], identity: String? = nil)
+        -> UInt64?
+    {
         let id = nextID
         guard
-            entries.append(Entry(id: id, sender: sender, correlation: correlation, payload: payload))
+            entries.append(
+                Entry(id: id, sender: sender, correlation: correlation, payload: payload, identity: identity))
         else { return nil }
+        if identity != nil { counters.identitySends &+= 1 }
         nextID += 1
         counters.queued &+= 1
         counters.bytesQueued &+= UInt64(payload.count)
@@ -140,6 +150,12 @@ package struct LinkDirectionCounters: Sendable, Equatable {
     package var duplicateSends: UInt64 = 0
     /// `MSG_SEND_SEQ` refused because its sequence skipped ahead (§7.10).
     package var sequenceGaps: UInt64 = 0
+    /// Sends refused because the sending end was over its rate budget (`Protocols/guest.md` §7.12).
+    package var rateLimited: UInt64 = 0
+    /// Payload bytes of those refused sends.
+    package var bytesRateLimited: UInt64 = 0
+    /// Messages queued with an identity (`MSG_SEND_AS`, §7.12).
+    package var identitySends: UInt64 = 0
     package var bytesQueued: UInt64 = 0
     package var bytesDelivered: UInt64 = 0
     package init() {}

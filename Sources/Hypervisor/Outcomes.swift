@@ -107,6 +107,8 @@ package enum SendOutcome: Equatable, Sendable {
     case notPermitted
     /// The link (opened at run time) is closing: it takes no new messages.
     case linkClosing
+    /// The sending end is over its rate budget (`Protocols/guest.md` §7.12): nothing queued, no credit used.
+    case rateLimited
 }
 
 /// The answer to an acknowledgement.

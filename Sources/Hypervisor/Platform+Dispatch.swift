@@ -113,11 +113,13 @@ extension Platform {
     /// called for messages no longer queued (acknowledged since, or the link is gone).
     package func forEachMessage(
         in batch: MessageBatch,
-        _ body: (_ id: UInt64, _ sender: Originator, _ correlation: UInt64?, _ payload: [UInt8]) -> Void
+        _ body: (
+            _ id: UInt64, _ sender: Originator, _ correlation: UInt64?, _ payload: [UInt8], _ identity: String?
+        ) -> Void
     ) {
         guard links.indices.contains(batch.position), links[batch.position].id == batch.linkID else { return }
         links[batch.position].directions[batch.direction].forEach(from: batch.firstID, count: batch.count) { entry in
-            body(entry.id, entry.sender, entry.correlation, entry.payload)
+            body(entry.id, entry.sender, entry.correlation, entry.payload, entry.identity)
         }
     }
 
@@ -125,12 +127,12 @@ extension Platform {
     package func messages(in batch: MessageBatch) -> [MessageDelivery] {
         let name = links.indices.contains(batch.position) ? links[batch.position].config.name : ""
         var messages: [MessageDelivery] = []
-        forEachMessage(in: batch) { id, sender, correlation, payload in
-            messages.append(
-                MessageDelivery(
-                    session: batch.session, link: name, linkID: batch.linkID, messageID: id, sender: sender,
-                    correlation: correlation, payload: payload,
-                    redelivery: id < batch.firstID + UInt64(batch.redelivered)))
+        forEachMessage(in: batch) { id, sender, correlation, payload, identity in
+            var delivery = MessageDelivery(
+                session: batch.session, link: name, linkID: batch.linkID, messageID: id, sender: sender,
+                correlation: correlation, payload: payload, redelivery: id < batch.firstID + UInt64(batch.redelivered))
+            delivery.identity = identity
+            messages.append(delivery)
         }
         return messages
     }

@@ -1,3 +1,5 @@
+import PlatformConfig
+
 extension Platform {
     /// Queues a message on `link` (`Protocols/guest.md` §7, §7.1–§7.5).
     ///
@@ -7,7 +9,8 @@ extension Platform {
     /// is `queued(id)` the message stays in the hub until the receiver acknowledges it.
     package func send(
         from source: CommandSource, link name: String, to receiverName: String? = nil,
-        payload: some Collection<UInt8>, correlation: UInt64? = nil, actions: inout [Action]
+        payload: some Collection<UInt8>, correlation: UInt64? = nil, identity: String? = nil,
+        actions: inout [Action]
     ) -> SendOutcome {
         guard let index = linkIndex[name] else {
             let sender = source.session.flatMap { partitionState(of: $0) }
@@ -16,14 +19,18 @@ extension Platform {
         }
         return send(
             from: source, linkAt: index, to: receiverName, payload: ArraySlice(payload), correlation: correlation,
-            actions: &actions)
+            identity: identity, actions: &actions)
     }
 
     /// `send(from:link:…)` for a link named by its position among the platform's links (`linkIndex(forID:)`
     /// turns a guest-protocol link id into one): the guest hot path, with no name lookup.
+    ///
+    /// `identity` is what the sending partition says it acts for (`MSG_SEND_AS`, `Protocols/guest.md` §7.12): the
+    /// caller has checked its syntax; it is stored with the message beside the stamped sender. A partition's send
+    /// is held to its end's rate budget (§7.12), checked only once the queue has room, so a refusal is precise.
     package func send(
         from source: CommandSource, linkAt index: Int, to receiverName: String? = nil,
-        payload: ArraySlice<UInt8>, correlation: UInt64? = nil, actions: inout [Action]
+        payload: ArraySlice<UInt8>, correlation: UInt64? = nil, identity: String? = nil, actions: inout [Action]
     ) -> SendOutcome {
         var senderPartition: PartitionState? = nil
         if let session = source.session {
@@ -54,9 +61,14 @@ extension Platform {
             return refuse(.tooLarge, link: name, senderPartition, originator, &actions)
         }
         let receiver = partitions[link.receiver(of: direction)]
+        if senderPartition != nil, link.directions[direction].budget != nil, link.directions[direction].freeSlots > 0,
+            !link.directions[direction].budget!.admit(byteCount: payload.count, now: scheduler.now)
+        {
+            return refuseRate(link, direction, bytes: payload.count, senderPartition, originator, &actions)
+        }
         guard
             let id = link.directions[direction].enqueue(
-                sender: originator, correlation: correlation, payload: [UInt8](payload))
+                sender: originator, correlation: correlation, payload: [UInt8](payload), identity: identity)
         else {
             link.directions[direction].counters.refusedFull &+= 1
             senderPartition?.counters.sendsRefused &+= 1
@@ -66,6 +78,7 @@ extension Platform {
             }
             return .queueFull
         }
+        link.directions[direction].rateLimitReported = false
         if senderPartition != nil, link.directions[direction].senderCredit > 0 {
             link.directions[direction].senderCredit -= 1
         }
@@ -81,6 +94,24 @@ extension Platform {
         case .injector(let injector): .injector(injector)
         case .device(let device): .device(device)
         }
+    }
+
+    /// A send over its end's rate budget: counted on the link direction and the partition, reported as an event
+    /// once per episode (a flooding sender must not flood the event log either). Nothing is queued and no credit is
+    /// used, so the sender's credit count stays exact (`Protocols/guest.md` §7.12).
+    private func refuseRate(
+        _ link: LinkState, _ direction: Int, bytes: Int, _ sender: PartitionState?, _ originator: Originator,
+        _ actions: inout [Action]
+    ) -> SendOutcome {
+        link.directions[direction].counters.rateLimited &+= 1
+        link.directions[direction].counters.bytesRateLimited &+= UInt64(bytes)
+        sender?.counters.sendsRefused &+= 1
+        sender?.counters.sendsRateLimited &+= 1
+        if !link.directions[direction].rateLimitReported {
+            link.directions[direction].rateLimitReported = true
+            actions.append(.event(.messageRefused(link: link.name, sender: originator, reason: .rateLimited)))
+        }
+        return .rateLimited
     }
 
     private func refuse(
@@ -134,5 +165,17 @@ extension Platform {
         guard !link.closing, let session = sender.session, link.senderMayMessage[direction] else { return }
         let credit = link.directions[direction].topUpCredit()
         if credit > 0 { actions.append(.grantCredit(session: session, link: link.config.name, credit: credit)) }
+    }
+}
+
+extension Platform {
+    /// Replaces `link`'s rate budget while the hub runs (`Protocols/guest.md` §7.12): both sending ends get a fresh,
+    /// full budget of `limit` from now on; messages already queued are not touched (the budget only ever decides
+    /// whether a new send is accepted). False for an unknown link.
+    @discardableResult
+    package func setRateLimit(link name: String, _ limit: LinkRateLimit) -> Bool {
+        guard let index = linkIndex[name] else { return false }
+        links[index].setRateLimit(limit, now: scheduler.now)
+        return true
     }
 }

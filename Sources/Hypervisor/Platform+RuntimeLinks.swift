@@ -120,7 +120,9 @@ extension Platform {
         let id = runtimeLinks.nextID
         runtimeLinks.nextID += 1
         let config = LinkConfig(name: name, a: aName, b: bName, maxMessageBytes: maxMessageBytes, depth: depth)
-        let link = LinkState(config: config, a: partitions[a], b: partitions[b], id: id, runtime: true)
+        let link = LinkState(
+            config: config, a: partitions[a], b: partitions[b], id: id, runtime: true,
+            rateLimit: config.effectiveRateLimit(configuration.hub.limits), now: scheduler.now)
         link.openedBy = originator
         let position = links.count
         links.append(link)

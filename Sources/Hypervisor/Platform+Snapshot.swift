@@ -22,9 +22,16 @@ extension Platform {
 
     func snapshot(of link: LinkState, direction: Int) -> LinkDirectionSnapshot {
         let queue = link.directions[direction]
-        return LinkDirectionSnapshot(
+        var snapshot = LinkDirectionSnapshot(
             from: partitions[link.sender(of: direction)].name, to: partitions[link.receiver(of: direction)].name,
             held: queue.count, inFlight: queue.inFlight, depth: queue.depth, receiveWindow: queue.window,
             senderCredit: queue.senderCredit, nextMessageID: queue.nextID, counters: queue.counters)
+        // A copy of the budget: looking must not change what the sender may send.
+        if var budget = queue.budget {
+            snapshot.rateLimit = budget.limit
+            (snapshot.burstMessages, snapshot.burstBytes) = (budget.messages?.burst, budget.bytes?.burst)
+            (snapshot.availableMessages, snapshot.availableBytes) = budget.available(now: scheduler.now)
+        }
+        return snapshot
     }
 }

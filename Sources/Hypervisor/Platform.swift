@@ -88,7 +88,9 @@ package final class Platform {
             guard let a = partitionIndex[config.a] else { throw .unknownPartition(config.a, in: config.name) }
             guard let b = partitionIndex[config.b] else { throw .unknownPartition(config.b, in: config.name) }
             guard a != b, config.depth >= 1, config.maxMessageBytes >= 1 else { throw .invalidLink(config.name) }
-            let link = LinkState(config: config, a: partitions[a], b: partitions[b], id: UInt32(links.count))
+            let link = LinkState(
+                config: config, a: partitions[a], b: partitions[b], id: UInt32(links.count),
+                rateLimit: config.effectiveRateLimit(configuration.hub.limits), now: scheduler.now)
             linkIndex[config.name] = links.count
             partitions[b].incoming.append((links.count, 0))
             partitions[a].incoming.append((links.count, 1))

@@ -75,7 +75,10 @@ final class LinkState {
     /// Who opened a runtime link.
     var openedBy: Originator? = nil
 
-    init(config: LinkConfig, a: PartitionState, b: PartitionState, id: UInt32, runtime: Bool = false) {
+    init(
+        config: LinkConfig, a: PartitionState, b: PartitionState, id: UInt32, runtime: Bool = false,
+        rateLimit: LinkRateLimit = .unlimited, now: UInt64 = 0
+    ) {
         self.config = config
         self.ends = (a.index, b.index)
         senderMayMessage = [a.mayMessage.contains(b.name), b.mayMessage.contains(a.name)]
@@ -87,6 +90,14 @@ final class LinkState {
             MessageQueue(depth: config.depth, window: config.depth),
             MessageQueue(depth: config.depth, window: config.depth),
         ]
+        setRateLimit(rateLimit, now: now)
+    }
+
+    /// Gives each sending end a fresh, full budget of `limit` (`Protocols/guest.md` §7.12).
+    func setRateLimit(_ limit: LinkRateLimit, now: UInt64) {
+        let budget =
+            limit.isUnlimited ? nil : SendBudget(limit, maxMessageBytes: config.maxMessageBytes, now: now)
+        for direction in directions.indices { directions[direction].budget = budget }
     }
 
     func sender(of direction: Int) -> Int { direction == 0 ? ends.0 : ends.1 }

@@ -120,6 +120,11 @@ package struct Limits: Sendable, Equatable {
     /// How often the host names of VXLAN remotes are resolved again (`Protocols/ethernet.md`, VXLAN); 0: only
     /// at start.
     package var vxlanResolveIntervalMs: Int = 30_000
+    /// Messages one end of a link may send per second, for links without their own `rateLimit`
+    /// (`Protocols/guest.md` §7.12); 0: unlimited.
+    package var linkMessagesPerSecond: Int = 0
+    /// Payload bytes one end of a link may send per second, for links without their own `rateLimit`; 0: unlimited.
+    package var linkBytesPerSecond: Int = 0
 
     /// `runtimeLinkMaxMessageBytes`, cut to what fits in a guest frame (`guestMaxFrameBytes` minus 64), so
     /// that lowering the frame size never needs this limit lowered too.
@@ -400,5 +405,13 @@ package struct Limits: Sendable, Equatable {
             key: "vxlanResolveIntervalMs", range: 0...86_400_000,
             summary: "how often host names of VXLAN remotes are resolved again (0: only at start)",
             get: { $0.vxlanResolveIntervalMs }, set: { $0.vxlanResolveIntervalMs = $1 }),
+        Field(
+            key: "linkMessagesPerSecond", range: LinkRateLimit.messagesPerSecondRange,
+            summary: "messages one end of a link may send per second, for links without rateLimit (0: unlimited)",
+            get: { $0.linkMessagesPerSecond }, set: { $0.linkMessagesPerSecond = $1 }),
+        Field(
+            key: "linkBytesPerSecond", range: LinkRateLimit.bytesPerSecondRange,
+            summary: "payload bytes one end of a link may send per second, for links without rateLimit (0: unlimited)",
+            get: { $0.linkBytesPerSecond }, set: { $0.linkBytesPerSecond = $1 }),
     ]
 }

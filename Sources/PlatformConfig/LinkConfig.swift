@@ -9,6 +9,9 @@ package struct LinkConfig: Sendable, Equatable {
     package var maxMessageBytes: Int
     /// Messages queued per direction before the sender is refused credit.
     package var depth: Int
+    /// This link's send budget per direction; nil: the hub-wide defaults (`hub.limits.linkMessagesPerSecond`,
+    /// `linkBytesPerSecond`).
+    package var rateLimit: LinkRateLimit? = nil
 
     package static let defaultMaxMessageBytes = 4096
     package static let maxMessageBytesRange = 1...(1 << 20)
@@ -33,5 +36,50 @@ package struct LinkConfig: Sendable, Equatable {
     /// Whether the link joins `x` and `y` (in either order).
     package func joins(_ x: String, _ y: String) -> Bool {
         (a == x && b == y) || (a == y && b == x)
+    }
+}
+
+/// A link's send budget, per direction (`Deploy/config-reference.md`, links `rateLimit`): each sending end has a
+/// token bucket for messages and one for bytes (`Protocols/guest.md` §7.12). 0 means unlimited.
+package struct LinkRateLimit: Sendable, Equatable {
+    /// Messages one end may send per second; 0: unlimited.
+    package var messagesPerSecond: Int
+    /// Payload bytes one end may send per second; 0: unlimited.
+    package var bytesPerSecond: Int
+    /// Messages one end may send at once after being idle; nil: one second's worth (`messagesPerSecond`).
+    package var burstMessages: Int?
+    /// Bytes one end may send at once after being idle; nil: one second's worth (`bytesPerSecond`), and never less
+    /// than the link's `maxMessageBytes` (so a message of the largest size can always pass eventually).
+    package var burstBytes: Int?
+
+    package static let messagesPerSecondRange = 0...10_000_000
+    package static let bytesPerSecondRange = 0...(1 << 34)
+    package static let unlimited = LinkRateLimit()
+
+    package init(messagesPerSecond: Int = 0, bytesPerSecond: Int = 0, burstMessages: Int? = nil, burstBytes: Int? = nil)
+    {
+        self.messagesPerSecond = messagesPerSecond
+        self.bytesPerSecond = bytesPerSecond
+        self.burstMessages = burstMessages
+        self.burstBytes = burstBytes
+    }
+
+    /// Whether nothing is limited.
+    package var isUnlimited: Bool { messagesPerSecond == 0 && bytesPerSecond == 0 }
+
+    /// The message bucket's size: the configured burst, else one second's worth; at least 1.
+    package var effectiveBurstMessages: Int { max(1, burstMessages ?? messagesPerSecond) }
+
+    /// The byte bucket's size for a link whose largest message is `maxMessageBytes`.
+    package func effectiveBurstBytes(maxMessageBytes: Int) -> Int {
+        max(maxMessageBytes, burstBytes ?? bytesPerSecond, 1)
+    }
+}
+
+extension LinkConfig {
+    /// The budget that applies to this link: its own `rateLimit`, else the hub-wide defaults of `limits`.
+    package func effectiveRateLimit(_ limits: Limits) -> LinkRateLimit {
+        rateLimit
+            ?? LinkRateLimit(messagesPerSecond: limits.linkMessagesPerSecond, bytesPerSecond: limits.linkBytesPerSecond)
     }
 }

@@ -18,6 +18,15 @@ extension PlatformConfiguration {
             out.string("b", link.b)
             out.size("maxMessageBytes", link.maxMessageBytes)
             out.int("depth", link.depth)
+            // Written only when set, so configurations without per-link budgets read as before.
+            if let limit = link.rateLimit {
+                out.block("rateLimit") { out in
+                    out.int("messagesPerSecond", limit.messagesPerSecond)
+                    out.size("bytesPerSecond", limit.bytesPerSecond)
+                    if let burst = limit.burstMessages { out.int("burstMessages", burst) }
+                    if let burst = limit.burstBytes { out.size("burstBytes", burst) }
+                }
+            }
         }
         out.list("regions", regions) { out, region in
             out.string("name", region.name)

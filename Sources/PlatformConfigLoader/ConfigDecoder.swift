@@ -250,14 +250,29 @@ struct ConfigDecoder {
 
     private func link(_ node: Node, _ path: String) -> LinkConfig? {
         guard
-            let fields = reader.mapping(node, at: path, allowed: ["name", "a", "b", "maxMessageBytes", "depth"])
+            let fields = reader.mapping(
+                node, at: path, allowed: ["name", "a", "b", "maxMessageBytes", "depth", "rateLimit"])
         else { return nil }
         var link = LinkConfig(
             name: fields.readRequired("name", reader.string) ?? "", a: fields.readRequired("a", reader.string) ?? "",
             b: fields.readRequired("b", reader.string) ?? "")
         link.maxMessageBytes = fields.read("maxMessageBytes", reader.intSize) ?? link.maxMessageBytes
         link.depth = fields.read("depth", reader.int) ?? link.depth
+        if let node = fields.optional("rateLimit") { link.rateLimit = rateLimit(node, fields.path("rateLimit")) }
         return link
+    }
+
+    /// A link's `rateLimit` (`Deploy/config-reference.md`, links): ranges are checked by the validator.
+    private func rateLimit(_ node: Node, _ path: String) -> LinkRateLimit? {
+        guard
+            let fields = reader.mapping(
+                node, at: path, allowed: ["messagesPerSecond", "bytesPerSecond", "burstMessages", "burstBytes"])
+        else { return nil }
+        return LinkRateLimit(
+            messagesPerSecond: fields.read("messagesPerSecond", reader.int) ?? 0,
+            bytesPerSecond: fields.read("bytesPerSecond", reader.intSize) ?? 0,
+            burstMessages: fields.read("burstMessages", reader.int),
+            burstBytes: fields.read("burstBytes", reader.intSize))
     }
 
     private func region(_ node: Node, _ path: String) -> RegionConfig? {

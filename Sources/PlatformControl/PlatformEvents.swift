@@ -122,6 +122,7 @@ extension SendOutcome {
         case .noSuchLink: return "no_such_link"
         case .notPermitted: return "not_permitted"
         case .linkClosing: return "link_closing"
+        case .rateLimited: return "rate_limited"
         }
     }
 }

@@ -83,3 +83,18 @@ extension PlatformMethods {
         }
     }
 }
+
+extension PlatformMethods {
+    /// A link direction's rate budget for `link.get` / `link.list`: null when unlimited.
+    static func rateLimitJSON(_ snapshot: LinkDirectionSnapshot) -> JSON {
+        guard let limit = snapshot.rateLimit else { return .null }
+        return [
+            "messagesPerSecond": .int(Int64(limit.messagesPerSecond)),
+            "bytesPerSecond": .int(Int64(limit.bytesPerSecond)),
+            "burstMessages": snapshot.burstMessages.map { .uint($0) } ?? .null,
+            "burstBytes": snapshot.burstBytes.map { .uint($0) } ?? .null,
+            "availableMessages": snapshot.availableMessages.map { .uint($0) } ?? .null,
+            "availableBytes": snapshot.availableBytes.map { .uint($0) } ?? .null,
+        ]
+    }
+}

@@ -131,6 +131,7 @@ extension PlatformMethods {
             "msgDelivered": .uint(counters.messagesDelivered),
             "msgRedelivered": .uint(counters.messagesRedelivered),
             "msgRefused": .uint(counters.sendsRefused),
+            "msgRateLimited": .uint(counters.sendsRateLimited),
             "bytesDelivered": .uint(counters.bytesDelivered),
             "regionRefused": .uint(counters.regionAccessRefused),
             "attaches": .uint(counters.attaches),

@@ -124,6 +124,8 @@ package final class PlatformMethods {
         case .linkClosing:
             throw ControlError.conflict(
                 "link \(linkName) is closing: it takes no new messages", reason: "link_closing")
+        case .rateLimited:  // Only partitions' sends have a budget; kept for completeness.
+            throw ControlError.limitExceeded("rate budget of link \(linkName)", value: 0, reason: "rate_limited")
         }
     }
 
@@ -177,6 +179,9 @@ package final class PlatformMethods {
                 "capacity": .int(Int64(snapshot.depth)), "credit": .int(Int64(snapshot.senderCredit)),
                 "inFlight": .int(Int64(snapshot.inFlight)), "receiveWindow": .int(Int64(snapshot.receiveWindow)),
                 "nextMessageId": .uint(snapshot.nextMessageID),
+                "rateLimit": PlatformMethods.rateLimitJSON(snapshot),
+                "rateLimited": .uint(snapshot.counters.rateLimited),
+                "identitySends": .uint(snapshot.counters.identitySends),
             ]
         }
         let both = [link.aToB.counters, link.bToA.counters]
@@ -195,6 +200,9 @@ package final class PlatformMethods {
                 "bytes": .uint(both.reduce(0) { $0 + $1.bytesDelivered }),
                 "duplicateSends": .uint(both.reduce(0) { $0 + $1.duplicateSends }),
                 "sequenceGaps": .uint(both.reduce(0) { $0 + $1.sequenceGaps }),
+                "rateLimited": .uint(both.reduce(0) { $0 + $1.rateLimited }),
+                "bytesRateLimited": .uint(both.reduce(0) { $0 + $1.bytesRateLimited }),
+                "identitySends": .uint(both.reduce(0) { $0 + $1.identitySends }),
             ],
         ]
     }

@@ -66,6 +66,7 @@ let specTypeNames: [GuestFrameType: String] = [
     .msgSent: "MSG_SENT", .msgDeliver: "MSG_DELIVER", .msgAck: "MSG_ACK", .credit: "CREDIT",
     .linkOpen: "LINK_OPEN", .linkOpened: "LINK_OPENED", .linkClose: "LINK_CLOSE", .linkClosed: "LINK_CLOSED",
     .msgSendSequenced: "MSG_SEND_SEQ", .sendSequences: "SEND_SEQUENCES",
+    .msgSendAs: "MSG_SEND_AS", .msgDeliverAs: "MSG_DELIVER_AS",
     .regionRead: "REGION_READ", .regionData: "REGION_DATA", .regionWrite: "REGION_WRITE",
     .regionResult: "REGION_RESULT", .regionFD: "REGION_FD", .heartbeat: "HEARTBEAT", .heartbeatAck: "HEARTBEAT_ACK",
     .suspend: "SUSPEND", .resume: "RESUME", .detach: "DETACH", .markGood: "MARK_GOOD", .channelOpen: "CHANNEL_OPEN",
@@ -170,6 +171,17 @@ func fields(of message: GuestMessage) -> FieldValue {
     case .sendSequences(let entries):
         return .object([
             "links": .list(entries.map { .object(["link": int($0.link), "last_accepted": int($0.lastAccepted)]) })
+        ])
+    case .msgSendAs(let link, let correlation, let identity, let payload):
+        return .object([
+            "link": int(link), "correlation": int(correlation), "identity": .string(identity),
+            "payload": .bytes(Array(payload)),
+        ])
+    case .msgDeliverAs(let delivery, let identity):
+        return .object([
+            "link": int(delivery.link), "message_id": int(delivery.messageId), "sender": .string(delivery.sender),
+            "identity": .string(identity), "correlation": int(delivery.correlation),
+            "payload": .bytes(Array(delivery.payload)),
         ])
     case .regionRead(let region, let offset, let length):
         return .object(["region": int(region), "offset": int(offset), "length": int(length)])

@@ -33,6 +33,7 @@ public func fuzzGuestWire(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
                 fatalError("non-canonical encoding accepted: \(Array(body))")
             }
             checkMessageSendReader(body: body, decoded: result)
+            checkIdentity(body: body, decoded: result)
         }
     }
     // Split in two at a point derived from the input.
@@ -65,5 +66,27 @@ func checkMessageSendReader(body: ArraySlice<UInt8>, decoded: Result<GuestFrame,
         else { fatalError("the MSG_SEND_SEQ reader disagrees with the decoder: \(Array(body))") }
     default:
         if view != nil { fatalError("the MSG_SEND reader accepted a \(frame.type): \(Array(body))") }
+    }
+}
+
+/// Identity frames (`Protocols/guest.md` §7.12): every identity the decoder accepts is one the hub would stamp (the
+/// alphabet and length of `GuestIdentity`), and the hub's in-place `MSG_DELIVER_AS` writer produces the decoder's
+/// canonical bytes for it.
+func checkIdentity(body: ArraySlice<UInt8>, decoded: Result<GuestFrame, GuestDecodeError>) {
+    guard case .success(let frame) = decoded else { return }
+    switch frame.message {
+    case .msgSendAs(_, _, let identity, _):
+        if !GuestIdentity.isValid(identity) { fatalError("MSG_SEND_AS accepted identity \(Array(identity.utf8))") }
+    case .msgDeliverAs(let delivery, let identity):
+        if !GuestIdentity.isValid(identity) { fatalError("MSG_DELIVER_AS accepted identity \(Array(identity.utf8))") }
+        guard frame.requestId == 0 else { return }
+        var writer = ByteWriter(capacity: 0)
+        GuestFrame.encodeMessageDeliveryAs(
+            into: &writer, link: delivery.link, messageId: delivery.messageId, sender: delivery.sender,
+            identity: identity, correlation: delivery.correlation, payload: delivery.payload)
+        if Array(writer.bytes.dropFirst(GuestProtocol.prefixLength)) != Array(body) {
+            fatalError("the MSG_DELIVER_AS writer disagrees with the decoder: \(Array(body))")
+        }
+    default: break
     }
 }

@@ -33,7 +33,7 @@ TYPES = {
     "SET_PRIORITY": 0x0107, "TIMER_SET": 0x0108, "TIMER_CANCEL": 0x0109,
     "MSG_SEND": 0x0201, "MSG_SENT": 0x0202, "MSG_DELIVER": 0x0203, "MSG_ACK": 0x0204, "CREDIT": 0x0205,
     "LINK_OPEN": 0x0206, "LINK_OPENED": 0x0207, "LINK_CLOSE": 0x0208, "LINK_CLOSED": 0x0209,
-    "MSG_SEND_SEQ": 0x020A, "SEND_SEQUENCES": 0x020B,
+    "MSG_SEND_SEQ": 0x020A, "SEND_SEQUENCES": 0x020B, "MSG_SEND_AS": 0x020C, "MSG_DELIVER_AS": 0x020D,
     "REGION_READ": 0x0301, "REGION_DATA": 0x0302, "REGION_WRITE": 0x0303, "REGION_RESULT": 0x0304,
     "REGION_FD": 0x0305,
     "HEARTBEAT": 0x0401, "HEARTBEAT_ACK": 0x0402, "SUSPEND": 0x0403, "RESUME": 0x0404, "DETACH": 0x0405,
@@ -60,9 +60,21 @@ RUNTIME_LINKS = "runtime-links"
 LINK_STATES = {0: "closing", 1: "closed"}
 # §11: the feature that enables MSG_SEND_SEQ and SEND_SEQUENCES, idempotent sends (§7.10-§7.11)
 SEND_SEQUENCE = "send-sequence"
+# §7.12: MSG_SEND_AS / MSG_DELIVER_AS carry the identity a partition acts for; rate-limit makes a send over a
+# link's rate budget come back "rate_limited" (status 8) instead of "queue_full"
+IDENTITY = "identity"
+RATE_LIMIT = "rate-limit"
+IDENTITY_ALPHABET = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@:+")
+
+
+def valid_identity(identity: str | bytes) -> bool:
+    """§7.12: 1-64 bytes of ASCII letters, digits and . _ - @ : +"""
+    raw = identity.encode("utf-8") if isinstance(identity, str) else bytes(identity)
+    return 1 <= len(raw) <= 64 and all(byte in IDENTITY_ALPHABET for byte in raw)
+
 RAISE_OUTCOMES = {0: "delivered", 1: "latched", 2: "not_permitted", 3: "no_such_partition", 4: "no_such_line"}
 SEND_STATUSES = {0: "queued", 1: "queue_full", 2: "too_large", 3: "no_such_link", 4: "not_permitted",
-                 5: "link_closing", 6: "duplicate", 7: "sequence_gap"}
+                 5: "link_closing", 6: "duplicate", 7: "sequence_gap", 8: "rate_limited"}
 REGION_STATUSES = {0: "ok", 1: "out_of_grant", 2: "out_of_bounds", 3: "no_such_region"}
 ACCESS = {1: "ro", 2: "rw"}
 
@@ -102,6 +114,9 @@ LAYOUT: dict[str, list[tuple[str, str]]] = {
     "LINK_CLOSED": [("link", "u32"), ("state", "link_state"), ("held", "u32")],
     "MSG_SEND_SEQ": [("link", "u32"), ("sequence", "nonzero_u64"), ("correlation", "u64"), ("payload", "rest")],
     "SEND_SEQUENCES": [("links", "seq_infos")],
+    "MSG_SEND_AS": [("link", "u32"), ("correlation", "u64"), ("identity", "identity"), ("payload", "rest")],
+    "MSG_DELIVER_AS": [("link", "u32"), ("message_id", "u64"), ("sender", "name"), ("identity", "identity"),
+                       ("correlation", "u64"), ("payload", "rest")],
     "REGION_READ": [("region", "u32"), ("offset", "u64"), ("length", "read_length")],
     "REGION_DATA": [("region", "u32"), ("offset", "u64"), ("data", "rest")],
     "REGION_WRITE": [("region", "u32"), ("offset", "u64"), ("data", "rest")],
@@ -194,7 +209,7 @@ def _write_field(out: bytearray, kind: str, value: Any) -> None:
     elif kind in ENUMS:
         width, _ = ENUMS[kind]
         out += struct.pack(">B" if width == 1 else ">H", value)
-    elif kind == "name":
+    elif kind in ("name", "identity"):
         _write_name(out, value)
     elif kind == "text":
         raw = value.encode("utf-8")[:1024]
@@ -324,6 +339,14 @@ class _Reader:
             return value
         if kind == "name":
             return self.name(name)
+        if kind == "identity":
+            count = self.int(">B", name)
+            if count > 64:
+                raise GuestDecodeError("name_too_long", f"{name} is {count} bytes")
+            raw = self.take(count, name)
+            if not valid_identity(raw):
+                raise GuestDecodeError("invalid_value", f"{name} is empty or has a byte outside its alphabet")
+            return raw.decode("ascii")
         if kind == "text":
             count = self.int(">H", name)
             if count > self.limits["text"]:
@@ -427,7 +450,8 @@ def proof(secret: bytes, hello_body: bytes, challenge_body: bytes) -> bytes:
 
 
 UNSOLICITED = {"IRQ", "MSG_DELIVER", "CREDIT", "SUSPEND", "RESUME", "REGION_FD", "DETACH", "CHANNEL_DATA",
-               "CHANNEL_CLOSE", "HEARTBEAT", "LINK_OPENED", "LINK_CLOSED", "SEND_SEQUENCES"}
+               "CHANNEL_CLOSE", "HEARTBEAT", "LINK_OPENED", "LINK_CLOSED", "SEND_SEQUENCES",
+               "MSG_DELIVER_AS"}
 
 
 class GuestClient:
@@ -581,6 +605,15 @@ class GuestClient:
         answer = self.request("MSG_SEND", {"link": link, "correlation": correlation, "payload": bytes(payload)})
         return SEND_STATUSES[answer.fields["status"]], answer.fields["message_id"]
 
+    def send_as(self, link: int, identity: str, payload: bytes, correlation: int = 0) -> tuple[str, int]:
+        """MSG_SEND_AS (§7.12; attach with features=[IDENTITY]): MSG_SEND on behalf of `identity`; returns
+        (status name, message id). An identity the protocol cannot carry is refused here, before it is sent."""
+        if not valid_identity(identity):
+            raise ValueError(f"identity {identity!r}: 1-64 bytes of letters, digits and . _ - @ : +")
+        answer = self.request("MSG_SEND_AS", {"link": link, "correlation": correlation, "identity": identity,
+                                              "payload": bytes(payload)})
+        return SEND_STATUSES[answer.fields["status"]], answer.fields["message_id"]
+
     def send_seq(self, link: int, sequence: int, payload: bytes, correlation: int = 0) -> tuple[str, int]:
         """MSG_SEND_SEQ (§7.10; attach with features=[SEND_SEQUENCE]); returns (status name, message id):
         "queued", or "duplicate" when the hub accepted this sequence before, or a refusal."""
@@ -589,7 +622,7 @@ class GuestClient:
         status = SEND_STATUSES[answer.fields["status"]]
         if status == "queued":
             self.send_sequences[link] = max(self.send_sequences.get(link, 0), sequence)
-        elif status in ("duplicate", "sequence_gap", "queue_full", "too_large"):
+        elif status in ("duplicate", "sequence_gap", "queue_full", "too_large", "rate_limited"):
             # §7.10: every other answer carries the hub's last accepted sequence in message_id
             self.send_sequences[link] = answer.fields["message_id"]
         return status, answer.fields["message_id"]

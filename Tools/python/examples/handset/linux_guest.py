@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 from common import Heartbeat, attach, link_ids, log, text_pixels
+from handsethub import keyservice
 from handsethub.guest import FramebufferChannel
 from lan import LanHost
 
@@ -52,7 +53,9 @@ class Linux:
 
     def request_signature(self, data: bytes) -> None:
         if "linux-secure" in self.links:
-            status, message_id = self.guest.send(self.links["linux-secure"], b"sign:" + data, correlation=1)
+            # A key service request (Protocols/keyservice.md); the answer comes back as a message from secure.
+            request = keyservice.encode_request({"op": "sign", "data": data})
+            status, message_id = self.guest.send(self.links["linux-secure"], request, correlation=1)
             log(f"asked secure to sign {data!r}: {status} #{message_id}")
 
     def text(self, x: int, y: int, text: str, fg: int, bg: int, scale: int) -> None:
@@ -102,10 +105,17 @@ class Linux:
                 fields = frame.fields
                 payload = bytes(fields["payload"]).decode(errors="replace")
                 self.messages += 1
-                log(f"msg {fields['sender']} #{fields['message_id']}: {payload}")
-                if payload.startswith("sig:"):
-                    self.tell_mgmt(f"secure signed our message: {payload[4:20]}...")
-                elif payload.startswith("ping:") and self.lan:
+                if fields["sender"] == "secure":
+                    try:
+                        answer = keyservice.decode_response(bytes(fields["payload"]))
+                    except keyservice.KeyServiceError as error:
+                        answer = {"status": f"undecodable ({error})"}
+                    log(f"msg secure #{fields['message_id']}: key service {answer.get('status')}")
+                    if answer.get("signature"):
+                        self.tell_mgmt(f"secure signed our message: {answer['signature'].hex()[:16]}...")
+                else:
+                    log(f"msg {fields['sender']} #{fields['message_id']}: {payload}")
+                if payload.startswith("ping:") and self.lan:
                     target, _, count = payload[5:].partition(":")
                     try:
                         self.lan.start_ping(target, int(count) if count.isdigit() and 0 < int(count) <= 100 else 3)

@@ -1,49 +1,178 @@
-"""The secure partition of the living reference handset: it holds a signing key and signs on request, for
-the partitions its policy names only (rtos and linux). The key is generated here and never leaves: requests
-carry data in, answers carry only HMAC-SHA256 signatures out. The sender of each request is stamped by the
-hub, so a partition cannot pretend to be another."""
+"""The secure partition of the living reference handset: a small key service (Protocols/keyservice.md).
+
+It generates an Ed25519 signing key and an AES-256-GCM sealing key when it starts and never sends either out:
+requests carry data in, answers carry the public key, signatures, verdicts and the requester's own sealed values
+out. The requester of each message is the partition the hub stamped on it and the identity it carries
+(MSG_DELIVER_AS, Protocols/guest.md §7.12), so a partition cannot pretend to be another; per-requester rules
+(--rule, Protocols/keyservice.md §4) say which operations each may use, default deny. The links' rate budgets
+(rateLimit) are the hub's: a partition over its budget is refused before its request reaches this service.
+
+    secure_guest.py [--rule PARTITION[/IDENTITY]=OP,OP ...] [--test-key-seed-file PATH]
+"""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import argparse
+import collections
 import os
+import sys
+from pathlib import Path
 
-from common import Heartbeat, attach, link_ids, log
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-PERMITTED = {"rtos", "linux"}
+from common import Heartbeat, attach, log
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from handsethub import keyservice  # noqa: E402
+from handsethub.guest import IDENTITY  # noqa: E402
+
+DEFAULT_RULES = ["rtos=all", "linux/app.untrusted*=public-key,verify,stats", "linux=all",
+                 "mgmt=public-key,verify,stats"]
+OP_NAMES = {"public-key": "public_key", "sign": "sign", "verify": "verify", "put": "put", "get": "get",
+            "stats": "stats"}
+MAX_NAMES_PER_REQUESTER = 32
+MAX_NAMES = 1024
+MAX_PENDING_ANSWERS = 1024
+
+
+class Rules:
+    """Protocols/keyservice.md §4: ordered PARTITION[/IDENTITY]=OPS rules, first match decides, default deny."""
+
+    def __init__(self, texts: list[str]):
+        self.rules: list[tuple[str, str, frozenset[str]]] = []
+        for text in texts:
+            who, _, ops = text.partition("=")
+            partition, _, identity = who.partition("/")
+            names = {op.strip() for op in ops.split(",") if op.strip()}
+            allowed = set(OP_NAMES.values()) if "all" in names else {OP_NAMES[name] for name in names}
+            self.rules.append((partition, identity or "*", frozenset(allowed)))
+
+    @staticmethod
+    def _matches(pattern: str, identity: str | None) -> bool:
+        if pattern == "*":
+            return True
+        if pattern == "-":
+            return identity is None
+        if identity is None:
+            return False
+        if pattern.endswith("*"):
+            return identity.startswith(pattern[:-1])
+        return identity == pattern
+
+    def allows(self, partition: str, identity: str | None, op: str) -> bool:
+        for rule_partition, pattern, allowed in self.rules:
+            if rule_partition == partition and self._matches(pattern, identity):
+                return op in allowed
+        return False
+
+
+class KeyService:
+    """The service's state: keys, sealed store, counters. It answers one decoded request at a time."""
+
+    def __init__(self, rules: Rules, seed: bytes | None):
+        # The keys are made here and stay in this process (Protocols/keyservice.md §6).
+        self.signing = Ed25519PrivateKey.from_private_bytes(seed) if seed else Ed25519PrivateKey.generate()
+        self.public = self.signing.public_key()
+        self.sealing = AESGCM(AESGCM.generate_key(bit_length=256))
+        self.rules = rules
+        self.store: dict[tuple[str, str, str], tuple[bytes, bytes]] = {}
+        self.counts = {"requests": 0, "signatures": 0, "refused": 0, "malformed": 0}
+
+    def public_bytes(self) -> bytes:
+        return self.public.public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+    def answer(self, partition: str, identity: str | None, payload: bytes) -> bytes:
+        self.counts["requests"] += 1
+        try:
+            request = keyservice.decode_request(payload)
+        except keyservice.KeyServiceError as error:
+            self.counts["malformed"] += 1
+            return keyservice.encode_response({"op": error.op, "status": error.status, "reason": error.reason})
+        op = request["op"]
+        requester = partition if identity is None else f"{partition}/{identity}"
+        if not self.rules.allows(partition, identity, op):
+            self.counts["refused"] += 1
+            log(f"refused {op} for {requester}")
+            return keyservice.encode_response(
+                {"op": op, "status": "not_permitted", "reason": f"{requester} may not {op}"})
+        return keyservice.encode_response(self.perform(request, (partition, identity or "")))
+
+    def perform(self, request: dict, requester: tuple[str, str]) -> dict:
+        op = request["op"]
+        if op == "public_key":
+            return {"op": op, "status": "ok", "public_key": self.public_bytes()}
+        if op == "sign":
+            self.counts["signatures"] += 1
+            return {"op": op, "status": "ok", "signature": self.signing.sign(request["data"])}
+        if op == "verify":
+            try:
+                self.public.verify(request["signature"], request["data"])
+                valid = True
+            except InvalidSignature:
+                valid = False
+            return {"op": op, "status": "ok", "valid": valid}
+        if op == "stats":
+            return {"op": op, "status": "ok", **self.counts}
+        key = (requester[0], requester[1], request["name"])
+        # The requester and name are the associated data: a sealed value moved to another slot does not open.
+        associated = "\0".join(key).encode()
+        if op == "put":
+            if key not in self.store and (len(self.store) >= MAX_NAMES or sum(
+                    1 for k in self.store if k[:2] == key[:2]) >= MAX_NAMES_PER_REQUESTER):
+                return {"op": op, "status": "storage_full", "reason": "no room for another name"}
+            nonce = os.urandom(12)
+            self.store[key] = (nonce, self.sealing.encrypt(nonce, request["value"], associated))
+            return {"op": op, "status": "ok"}
+        # get: another requester's name is not_found, exactly like a name never stored (§5)
+        if key not in self.store:
+            return {"op": op, "status": "not_found", "reason": "no such name for this requester"}
+        nonce, sealed = self.store[key]
+        try:
+            return {"op": op, "status": "ok", "value": self.sealing.decrypt(nonce, sealed, associated)}
+        except InvalidTag:
+            return {"op": op, "status": "not_found", "reason": "sealed value does not open"}
 
 
 def main() -> None:
-    guest = attach()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rule", action="append", help="PARTITION[/IDENTITY]=OP,OP (first match wins)")
+    parser.add_argument("--test-key-seed-file", help="TESTS ONLY: read the 32-byte Ed25519 seed from this file")
+    args = parser.parse_args()
+    seed = Path(args.test_key_seed_file).read_bytes()[:32] if args.test_key_seed_file else None
+    service = KeyService(Rules(args.rule or DEFAULT_RULES), seed)
+    guest = attach(features=[IDENTITY])
     beat = Heartbeat(guest)
-    key = os.urandom(32)
-    links = link_ids(guest)
-    log(f"secure attached as session {guest.welcome['session_id']}; key fingerprint "
-        f"{hashlib.sha256(key).hexdigest()[:12]}")
+    log(f"secure attached as session {guest.welcome['session_id']}; key service public key "
+        f"{service.public_bytes().hex()}")
+    # Answers the hub could not queue yet (the requester's queue towards it is full): sent again in order.
+    pending: collections.deque[tuple[int, bytes, int]] = collections.deque()
     while True:
         beat.tick()
+        while pending:
+            link, answer, correlation = pending[0]
+            status, _ = guest.send(link, answer, correlation=correlation)
+            if status == "queued":
+                pending.popleft()
+            elif status in ("queue_full", "rate_limited"):
+                break
+            else:
+                pending.popleft()  # the link is gone: nobody to answer
         frame = guest.receive(timeout=0.1)
         if frame is None:
             continue
-        if frame.type == "MSG_DELIVER":
+        if frame.type in ("MSG_DELIVER", "MSG_DELIVER_AS"):
             fields = frame.fields
-            payload = bytes(fields["payload"])
-            sender = fields["sender"]
-            if payload.startswith(b"sign:"):
-                if sender in PERMITTED:
-                    answer = b"sig:" + hmac.new(key, payload[5:], hashlib.sha256).hexdigest().encode()
-                    log(f"signed {len(payload) - 5} bytes for {sender}")
-                else:
-                    answer = b"denied:" + sender.encode()
-                    log(f"refused to sign for {sender}")
-                guest.send(fields["link"], answer, correlation=fields["correlation"])
+            answer = service.answer(fields["sender"], fields.get("identity"), bytes(fields["payload"]))
+            if len(pending) < MAX_PENDING_ANSWERS:
+                pending.append((fields["link"], answer, fields["correlation"]))
             guest.ack(fields["link"], fields["message_id"])
         elif frame.type == "IRQ":
             guest.eoi(frame.fields["line"])
         elif frame.type == "DETACH":
             return
-    _ = links
 
 
 if __name__ == "__main__":
