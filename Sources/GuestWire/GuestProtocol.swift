@@ -22,6 +22,9 @@ public enum GuestProtocol {
     /// The `HELLO`/`CHALLENGE` feature that enables `MARK_GOOD`: a guest that negotiates it must mark its image
     /// good to pass probation (§9.4, `Protocols/management.md` §"Images").
     public static let markGoodFeature = "mark-good"
+    /// The `HELLO`/`CHALLENGE` feature that enables the power frames: declared power states, wake locks, `WAKE`,
+    /// suspend for priority and `POWER_INFO` (`Protocols/power.md`).
+    public static let powerFeature = "power"
     /// Interrupt priorities run from 0 (highest) to this value (lowest).
     public static let lowestPriority: UInt8 = 15
 

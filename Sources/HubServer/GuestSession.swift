@@ -46,6 +46,8 @@ final class GuestSession {
     private(set) var sendSequence = false
     /// The guest asked for the `mark-good` feature (§9.4): its image on probation passes only once it sends `MARK_GOOD`.
     private(set) var marksGood = false
+    /// The guest asked for the `power` feature (`Protocols/power.md`): power states, wake locks, `WAKE`.
+    private(set) var powerFrames = false
     private var regionNames: [UInt32: String] = [:]
     var actions: [Action] = []
     /// Open device channels by channel number (`Protocols/guest.md` §10).
@@ -224,6 +226,7 @@ final class GuestSession {
             runtimeLinks = features.contains(GuestProtocol.runtimeLinksFeature)
             sendSequence = features.contains(GuestProtocol.sendSequenceFeature)
             marksGood = features.contains(GuestProtocol.markGoodFeature)
+            powerFrames = features.contains(GuestProtocol.powerFeature)
             handleProof(
                 mac: mac, partition: partition, resumeToken: resumeToken, transcript: transcript,
                 requestId: frame.requestId)
@@ -451,10 +454,13 @@ final class GuestSession {
             closeLink(linkID, requestId: request)
         case .markGood:
             markGood(requestId: request)
+        case .powerState, .wakeLock, .partitionControl, .powerQuery:
+            power(frame.message, requestId: request)
         case .hello, .proof:
             sendError(.unexpectedFrame, "already attached", requestId: request)
         case .challenge, .welcome, .error, .ok, .raiseResult, .irq, .msgSent, .msgDeliver, .credit, .regionData,
-            .regionResult, .regionFD, .suspend, .resume, .channelOpened, .linkOpened, .linkClosed, .sendSequences:
+            .regionResult, .regionFD, .suspend, .resume, .channelOpened, .linkOpened, .linkClosed, .sendSequences,
+            .wake, .partitionControlResult, .powerInfo:
             sendError(.unexpectedFrame, "\(frame.type) travels from hub to guest only", requestId: request)
         }
     }

@@ -8,6 +8,7 @@ import Hypervisor
 import JSON
 import Logging
 import PlatformConfig
+import PowerServer
 
 /// The composition root of `hubd`: configuration → listeners → sessions → devices.
 ///
@@ -84,6 +85,8 @@ package final class Hub {
     var supervisors: [String: PartitionSupervisor] = [:]
     /// Software slots of launched partitions, when `hub.stateDirectory` is set (`Hub+Software.swift`).
     var software: HubSoftware?
+    /// The power device (`Protocols/power.md`), kept apart for the event and interrupt hooks.
+    var power: PowerDevice?
     var flushScheduled = false
     /// Admission of every listener (`Admission.swift`), the loop watchdog and the open-file limit at start.
     let admission: AdmissionRegistry

@@ -120,6 +120,8 @@ package struct Limits: Sendable, Equatable {
     /// How often the host names of VXLAN remotes are resolved again (`Protocols/ethernet.md`, VXLAN); 0: only
     /// at start.
     package var vxlanResolveIntervalMs: Int = 30_000
+    /// Wake locks one partition may hold at once (`Protocols/power.md` §4); one more is refused `limit_reached`.
+    package var powerMaxWakeLocks: Int = 16
 
     /// `runtimeLinkMaxMessageBytes`, cut to what fits in a guest frame (`guestMaxFrameBytes` minus 64), so
     /// that lowering the frame size never needs this limit lowered too.
@@ -400,5 +402,8 @@ package struct Limits: Sendable, Equatable {
             key: "vxlanResolveIntervalMs", range: 0...86_400_000,
             summary: "how often host names of VXLAN remotes are resolved again (0: only at start)",
             get: { $0.vxlanResolveIntervalMs }, set: { $0.vxlanResolveIntervalMs = $1 }),
+        Field(
+            key: "powerMaxWakeLocks", range: 0...1024, summary: "wake locks one partition may hold at once",
+            get: { $0.powerMaxWakeLocks }, set: { $0.powerMaxWakeLocks = $1 }),
     ]
 }
