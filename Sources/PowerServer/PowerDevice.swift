@@ -61,7 +61,7 @@ package final class PowerDevice: HubDevice {
     }
 
     /// Runs `change` on the model at the current time and carries out what changed.
-    func update(_ change: (inout PowerModel, UInt64) -> [PowerChange]) {
+    package func update(_ change: (inout PowerModel, UInt64) -> [PowerChange]) {
         apply(change(&model, clock()))
     }
 
