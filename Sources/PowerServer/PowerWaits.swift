@@ -27,6 +27,7 @@ extension PowerDevice {
         let state = model.platformState
         guard let waits, waits.count > 0 else { return }
         let answer = statusJSON()
-        waits.resolve { $0.platform == state ? answer : nil }
+        // JSON takes `nil` as its own null: spell the optional out, or every wait would be answered.
+        waits.resolve { wait -> JSON? in wait.platform == state ? .some(answer) : .none }
     }
 }

@@ -114,6 +114,30 @@ import Testing
         #expect(status(rig)["counters"]?["wakeups"]?["call"] == .uint(1))
     }
 
+    /// A wait for one state is answered only when the platform reaches that state, not at every change.
+    @Test func powerWaitAnswersOnlyItsState() throws {
+        let rig = try Self.rig()
+        defer { rig.device.stop(); _ = rig.host.shutdown() }
+        rig.device.observe("partition.attached", partition: "rtos", device: nil, data: [:])
+        let caller = FakeControlCaller()
+        guard case .deferred = caller.call(rig.host.methods, "power.wait", ["platform": "suspend", "timeoutMs": 10_000])
+        else {
+            Issue.record("answered at once while on")
+            return
+        }
+        #expect(rig.device.guestFrame(.powerState(.idle), from: "rtos") == .ok)
+        #expect(status(rig)["platform"] == "idle")
+        #expect(caller.answers.isEmpty, "answered on the change to idle: \(caller.answers)")
+        rig.clock.nanos = 200_000_000
+        rig.device.update { model, now in model.tick(now: now) }
+        #expect(caller.answers.count == 1)
+        guard case .result(let answer)? = caller.answers.first?.outcome else {
+            Issue.record("no result: \(caller.answers)")
+            return
+        }
+        #expect(answer["platform"] == "suspend")
+    }
+
     @Test func wakeLocksPastTheLimitAreRefusedAndCounted() throws {
         let rig = try Self.rig { $0.hub.limits.powerMaxWakeLocks = 1 }
         defer { rig.device.stop(); _ = rig.host.shutdown() }
