@@ -158,7 +158,8 @@ let package = Package(
         .target(
             name: "HubServer",
             dependencies: [
-                "PowerServer", "DeviceKit", "EthernetServer", "HTTPEndpoint", "ModemServer", "ManagementServer", "Management",
+                "PowerServer", "DeviceKit", "EthernetServer", "HTTPEndpoint", "ModemServer", "ManagementServer",
+                "Management",
                 "EventLoop", "Wire",
                 "GuestWire", "ControlWire", "JSON", "Events",
                 "PlatformConfig",
@@ -251,7 +252,8 @@ let package = Package(
                 "PowerServer", "Power", "DeviceKit", "DeviceKitTesting", "ControlWire", "JSON", "PlatformConfig",
                 "GuestWire",
             ]),
-        .testTarget(name: "PowerTests", dependencies: ["Power", "PlatformConfig", "PlatformConfigLoader", "VectorSupport"]),
+        .testTarget(
+            name: "PowerTests", dependencies: ["Power", "PlatformConfig", "PlatformConfigLoader", "VectorSupport"]),
         .testTarget(name: "FramebufferWireTests", dependencies: ["FramebufferWire", "Wire", "VectorSupport"]),
         .testTarget(
             name: "FramebufferServerTests",

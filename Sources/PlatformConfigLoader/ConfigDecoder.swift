@@ -14,7 +14,8 @@ struct ConfigDecoder {
         var config = PlatformConfiguration(platform: PlatformInfo(name: ""), partitions: [])
         guard
             let top = reader.mapping(
-                root, at: "", allowed: [
+                root, at: "",
+                allowed: [
                     "platform", "hub", "partitions", "links", "regions", "devices", "management", "power",
                 ])
         else { return config }
@@ -102,7 +103,8 @@ struct ConfigDecoder {
         var power = PowerConfig()
         guard
             let fields = reader.mapping(
-                node, at: path, allowed: ["suspendAfterMs", "timeScale", "battery", "platformDrawMw", "partitionDrawMw"])
+                node, at: path,
+                allowed: ["suspendAfterMs", "timeScale", "battery", "platformDrawMw", "partitionDrawMw"])
         else { return power }
         power.suspendAfterMs = fields.read("suspendAfterMs", reader.int) ?? power.suspendAfterMs
         power.timeScale = fields.read("timeScale", reader.number) ?? power.timeScale

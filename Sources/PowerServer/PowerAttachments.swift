@@ -107,7 +107,8 @@ extension PowerDevice {
         let level = min(max(model.batteryPercent * 100, 0), 10_000).rounded()
         let draw = min(max(model.drawMw, 0), Double(UInt32.max)).rounded()
         return GuestPowerInfo(
-            platform: GuestPlatformPowerState(model.platformState), partition: GuestPowerState(model.state(of: partition)),
+            platform: GuestPlatformPowerState(model.platformState),
+            partition: GuestPowerState(model.state(of: partition)),
             batteryCentiPercent: UInt16(level), charging: model.charging, drawMw: UInt32(draw),
             locks: UInt16(min(model.lockCount, Int(UInt16.max))))
     }
@@ -140,7 +141,9 @@ extension PowerDevice {
                 }
             }
         case "modem.call":
-            if let device, let id = data["id"]?.int64Value { callChanged(modem: device, id: id, ended: data["ended"] != nil) }
+            if let device, let id = data["id"]?.int64Value {
+                callChanged(modem: device, id: id, ended: data["ended"] != nil)
+            }
         default:
             break
         }
@@ -156,7 +159,9 @@ extension PowerDevice {
         let limit = configuration.hub.limits.powerMaxWakeLocks
         update { model, now in
             if !active.isEmpty { model.countPlatformWake(source: "call") }
-            return model.setLock(holder: PowerModel.hubHolder, name: lock, held: !active.isEmpty, maxLocks: limit, now: now).1
+            return model.setLock(
+                holder: PowerModel.hubHolder, name: lock, held: !active.isEmpty, maxLocks: limit, now: now
+            ).1
         }
         if !active.isEmpty { host?.publish("power.wake", device: modem, data: ["source": "call"]) }
         host?.publish(

@@ -80,7 +80,8 @@ package final class PowerDevice: HubDevice {
                 resolveWaits()
             case .woken(let partition, let source, let from):
                 host?.publish(
-                    "power.wake", partition: partition, data: ["source": .string(source), "from": .string(from.rawValue)])
+                    "power.wake", partition: partition,
+                    data: ["source": .string(source), "from": .string(from.rawValue)])
             }
         }
         armSuspendTimer()

@@ -138,7 +138,9 @@ func fields(of message: GuestMessage) -> FieldValue {
     case .partitionControl(let action, let partition, let reason):
         return .object(["action": int(action.rawValue), "partition": .string(partition), "reason": .string(reason)])
     case .partitionControlResult(let partition, let action, let status):
-        return .object(["partition": .string(partition), "action": int(action.rawValue), "status": int(status.rawValue)])
+        return .object([
+            "partition": .string(partition), "action": int(action.rawValue), "status": int(status.rawValue),
+        ])
     case .powerInfo(let info):
         return .object([
             "platform": int(info.platform.rawValue), "partition": int(info.partition.rawValue),

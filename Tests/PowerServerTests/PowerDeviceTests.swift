@@ -54,21 +54,31 @@ import Testing
     @Test func mgmtSuspendsOnlyWhatItsPolicyNames() throws {
         let rig = try Self.rig()
         defer { rig.device.stop(); _ = rig.host.shutdown() }
-        let done = rig.device.guestFrame(.partitionControl(action: .suspend, partition: "linux", reason: "call"), from: "mgmt")
-        #expect(done == .frame(.partitionControlResult(partition: "linux", action: .suspend, status: .done), always: true))
+        let done = rig.device.guestFrame(
+            .partitionControl(action: .suspend, partition: "linux", reason: "call"), from: "mgmt")
+        #expect(
+            done == .frame(.partitionControlResult(partition: "linux", action: .suspend, status: .done), always: true))
         #expect(rig.managed.calls.count == 1)
         #expect(rig.managed.calls.first?.0 == "partition.suspend")
         #expect(rig.managed.calls.first?.1?["name"] == "linux")
         #expect(rig.managed.calls.first?.1?["reason"] == "mgmt: call")
         rig.managed.changed = false
-        let again = rig.device.guestFrame(.partitionControl(action: .suspend, partition: "linux", reason: "x"), from: "mgmt")
-        #expect(again == .frame(.partitionControlResult(partition: "linux", action: .suspend, status: .unchanged), always: true))
+        let again = rig.device.guestFrame(
+            .partitionControl(action: .suspend, partition: "linux", reason: "x"), from: "mgmt")
+        #expect(
+            again
+                == .frame(
+                    .partitionControlResult(partition: "linux", action: .suspend, status: .unchanged), always: true))
         for (target, from, status) in [
             ("secure", "mgmt", GuestPartitionControlStatus.notPermitted), ("mgmt", "mgmt", .selfTarget),
             ("ghost", "mgmt", .noSuchPartition), ("linux", "rtos", .notPermitted),
         ] {
-            let answer = rig.device.guestFrame(.partitionControl(action: .resume, partition: target, reason: "r"), from: from)
-            #expect(answer == .frame(.partitionControlResult(partition: target, action: .resume, status: status), always: true))
+            let answer = rig.device.guestFrame(
+                .partitionControl(action: .resume, partition: target, reason: "r"), from: from)
+            #expect(
+                answer
+                    == .frame(.partitionControlResult(partition: target, action: .resume, status: status), always: true)
+            )
         }
         // Refusals never reach partition.suspend / resume.
         #expect(rig.managed.calls.count == 2)
@@ -90,7 +100,8 @@ import Testing
         rig.clock.nanos = 200_000_000
         rig.device.update { model, now in model.tick(now: now) }
         #expect(status(rig)["platform"] == "suspend")
-        #expect(rig.device.wakeBeforeInterrupt(partition: "rtos", line: 3) == .wake(source: "irq", line: 3, from: .idle))
+        #expect(
+            rig.device.wakeBeforeInterrupt(partition: "rtos", line: 3) == .wake(source: "irq", line: 3, from: .idle))
         #expect(status(rig)["platform"] == "on")
         #expect(status(rig)["counters"]?["wakeups"]?["irq"] == .uint(1))
         #expect(rig.device.wakeBeforeInterrupt(partition: "rtos", line: 3) == nil)
@@ -120,7 +131,8 @@ import Testing
         defer { rig.device.stop(); _ = rig.host.shutdown() }
         rig.device.observe("partition.attached", partition: "rtos", device: nil, data: [:])
         let caller = FakeControlCaller()
-        guard case .deferred = caller.call(rig.host.methods, "power.wait", ["platform": "suspend", "timeoutMs": 10_000])
+        guard
+            case .deferred = caller.call(rig.host.methods, "power.wait", ["platform": "suspend", "timeoutMs": 10_000])
         else {
             Issue.record("answered at once while on")
             return
@@ -157,13 +169,17 @@ import Testing
         let rig = try Self.rig()
         defer { rig.device.stop(); _ = rig.host.shutdown() }
         let caller = FakeControlCaller()
-        for params: JSON in [["levelPercent": 101], ["levelPercent": -1], ["timeScale": 0], ["chargeMw": 1e12], ["x": 1]] {
+        for params: JSON in [
+            ["levelPercent": 101], ["levelPercent": -1], ["timeScale": 0], ["chargeMw": 1e12], ["x": 1],
+        ] {
             guard case .error = caller.call(rig.host.methods, "power.set", params) else {
                 Issue.record("power.set accepted \(params.serialized())")
                 continue
             }
         }
-        guard case .result(let answer) = caller.call(rig.host.methods, "power.set", ["levelPercent": 25, "charging": true])
+        guard
+            case .result(let answer) = caller.call(
+                rig.host.methods, "power.set", ["levelPercent": 25, "charging": true])
         else {
             Issue.record("power.set refused")
             return

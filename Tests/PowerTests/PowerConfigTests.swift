@@ -25,15 +25,15 @@ import Testing
     @Test func aValidModelLoadsAndWritesBackEqual() throws {
         let yaml =
             Self.base + """
-            power:
-              suspendAfterMs: 250
-              timeScale: 3600
-              battery: {capacityMwh: 12000.5, levelPercent: 42, chargeMw: 7500, charging: true}
-              platformDrawMw: {on: 150, idle: 25.5, suspend: 1}
-              partitionDrawMw:
-                default: {active: 200}
-                rtos: {active: 80, idle: 8, suspended: 0.5, off: 0}
-            """
+                power:
+                  suspendAfterMs: 250
+                  timeScale: 3600
+                  battery: {capacityMwh: 12000.5, levelPercent: 42, chargeMw: 7500, charging: true}
+                  platformDrawMw: {on: 150, idle: 25.5, suspend: 1}
+                  partitionDrawMw:
+                    default: {active: 200}
+                    rtos: {active: 80, idle: 8, suspended: 0.5, off: 0}
+                """
         let config = try PlatformConfiguration.load(yaml: yaml)
         #expect(config.power.capacityMwh == 12000.5)
         #expect(config.power.charging)
@@ -48,16 +48,21 @@ import Testing
     @Test func negativeNaNInfiniteAndHugeValuesAreRefusedWithTheirPaths() {
         #expect(
             issues("power:\n  battery: {capacityMwh: -5}\n") == ["power.battery.capacityMwh: -5.0 is below 1.0"])
-        #expect(issues("power:\n  battery: {capacityMwh: .nan}\n") == ["power.battery.capacityMwh: '.nan' is not a number (NaN)"])
+        #expect(
+            issues("power:\n  battery: {capacityMwh: .nan}\n") == [
+                "power.battery.capacityMwh: '.nan' is not a number (NaN)"
+            ])
         #expect(issues("power:\n  battery: {capacityMwh: .inf}\n") == ["power.battery.capacityMwh: '.inf' is infinite"])
         #expect(
             issues("power:\n  battery: {capacityMwh: 1e300}\n") == [
                 "power.battery.capacityMwh: 1e+300 is above 10000000.0"
             ])
-        #expect(issues("power:\n  battery: {capacityMwh: 1e999}\n") == [
-            "power.battery.capacityMwh: '1e999' is too large (not a finite number)"
-        ])
-        #expect(issues("power:\n  battery: {levelPercent: 101}\n") == ["power.battery.levelPercent: 101.0 is above 100.0"])
+        #expect(
+            issues("power:\n  battery: {capacityMwh: 1e999}\n") == [
+                "power.battery.capacityMwh: '1e999' is too large (not a finite number)"
+            ])
+        #expect(
+            issues("power:\n  battery: {levelPercent: 101}\n") == ["power.battery.levelPercent: 101.0 is above 100.0"])
         #expect(issues("power:\n  platformDrawMw: {idle: -0.5}\n") == ["power.platformDrawMw.idle: -0.5 is below 0.0"])
         #expect(
             issues("power:\n  partitionDrawMw: {rtos: {active: -.inf}}\n") == [
@@ -69,7 +74,10 @@ import Testing
             ])
         #expect(issues("power:\n  timeScale: 0\n") == ["power.timeScale: 0.0 is below 0.001"])
         #expect(issues("power:\n  suspendAfterMs: -1\n") == ["power.suspendAfterMs: -1 is outside 0...3600000"])
-        #expect(issues("power:\n  battery: {chargeMw: lots}\n") == ["power.battery.chargeMw: expected a number, found 'lots'"])
+        #expect(
+            issues("power:\n  battery: {chargeMw: lots}\n") == [
+                "power.battery.chargeMw: expected a number, found 'lots'"
+            ])
     }
 
     @Test func drawsForUnknownPartitionsAndBadMaySuspendAreRefused() {
@@ -95,7 +103,8 @@ import Testing
         let texts = config.validationIssues(partitionNames: []).map { "\($0.path): \($0.reason)" }
         #expect(
             texts == [
-                "power.battery.capacityMwh: is not a number (NaN)", "power.partitionDrawMw.default.idle: -1.0 is below 0.0",
+                "power.battery.capacityMwh: is not a number (NaN)",
+                "power.partitionDrawMw.default.idle: -1.0 is below 0.0",
             ])
     }
 }

@@ -60,11 +60,13 @@ import Testing
         _ = model.declare("rtos", .suspended, now: 1)
         #expect(model.platformState == .on)
         #expect(model.tick(now: 10 * Self.second).isEmpty)
-        let (released, changes) = model.setLock(holder: "rtos", name: "gps", held: false, maxLocks: 4, now: 11 * Self.second)
+        let (released, changes) = model.setLock(
+            holder: "rtos", name: "gps", held: false, maxLocks: 4, now: 11 * Self.second)
         #expect(released == .changed)
         #expect(changes == [.platform(from: .on, to: .suspend)])
         // Releasing again, or taking one held already, changes nothing.
-        #expect(model.setLock(holder: "rtos", name: "gps", held: false, maxLocks: 4, now: 12 * Self.second).0 == .unchanged)
+        #expect(
+            model.setLock(holder: "rtos", name: "gps", held: false, maxLocks: 4, now: 12 * Self.second).0 == .unchanged)
     }
 
     @Test func wakeLocksAreBoundedPerPartitionAndGoWithTheSession() {
