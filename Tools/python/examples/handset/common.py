@@ -81,10 +81,10 @@ def text_pixels(text: str, fg: int, bg: int, scale: int = 2) -> tuple[int, int, 
     return width, height, b"".join(rows)
 
 
-def attach(timeout: float = 10.0) -> GuestClient:
-    """Attaches as the partition hubd launched us for (HANDSETHUB_* environment)."""
+def attach(timeout: float = 10.0, features: tuple[str, ...] = ()) -> GuestClient:
+    """Attaches as the partition hubd launched us for (HANDSETHUB_* environment), asking for `features`."""
     return GuestClient.connect(os.environ["HANDSETHUB_GUEST_ENDPOINT"], os.environ["HANDSETHUB_PARTITION"],
-                               os.environ["HANDSETHUB_SECRET"], timeout=timeout)
+                               os.environ["HANDSETHUB_SECRET"], timeout=timeout, features=list(features))
 
 
 def link_ids(guest: GuestClient) -> dict[str, int]:
