@@ -51,7 +51,6 @@ extension Hub {
         let time = EventTime(unixNs: Int64(Hub.wallClockNanos()), monoNs: MonotonicClock.nanoseconds())
         let event = events.log.append(kind: kind, partition: partition, device: device, data: data, time: time)
         events.published += 1
-        power?.observe(kind, partition: partition, device: device, data: data)
         for session in controlSessions.values {
             guard let subscription = session.subscription, subscription.filter.matches(event) else { continue }
             // A replaying subscription takes this event from the ring when its replay gets there.
@@ -61,6 +60,8 @@ extension Hub {
         if !events.waiters.isEmpty {
             events.waiters.resolve { filter in filter.matches(event) ? ["event": event.json] : nil }
         }
+        // After subscribers have this event: what the power model publishes in turn comes after it, in order.
+        power?.observe(kind, partition: partition, device: device, data: data)
         return event
     }
 

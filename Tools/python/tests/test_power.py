@@ -219,3 +219,29 @@ def test_mgmt_suspends_for_priority_only_what_its_policy_names(hubd):
     finally:
         for client in (mgmt, linux, rtos):
             client.close()
+
+
+def test_a_subscriber_gets_power_events_after_the_events_that_caused_them_in_sequence_order(hubd):
+    """The power model follows the hub's events (attach, suspend...) and publishes its own in turn: a subscriber
+    must still see every event in sequence order."""
+    hub = hubd(config=power_config())
+    watcher = hub.hub.connect()
+    watcher.subscribe(kinds=["partition.attached", "partition.detached", "partition.suspended",
+                             "partition.resumed", "power.stateChanged"])
+    rtos = guest(hub, "rtos")
+    try:
+        hub.call("partition.suspend", {"name": "rtos", "reason": "test"})
+        hub.call("partition.resume", {"name": "rtos"})
+    finally:
+        rtos.close()
+    seen = []
+    deadline = time.monotonic() + 10
+    while len(seen) < 8 and time.monotonic() < deadline:
+        event = watcher.next_event(timeout=max(0.01, deadline - time.monotonic()))
+        if event is not None and hasattr(event, "kind"):
+            seen.append((event.seq, event.kind))
+    watcher.close()
+    kinds = [kind for _, kind in seen]
+    assert kinds[:2] == ["partition.attached", "power.stateChanged"], seen
+    assert "partition.suspended" in kinds and "partition.detached" in kinds, seen
+    assert [seq for seq, _ in seen] == sorted(seq for seq, _ in seen), seen
