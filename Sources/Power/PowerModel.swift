@@ -144,6 +144,12 @@ package struct PowerModel: Sendable {
 
     package var lockCount: Int { locks.values.reduce(0) { $0 + $1.count } }
 
+    /// Locks that keep the platform on: those of partitions management has not suspended (a suspended
+    /// partition cannot run, so its claims wait with it, `Protocols/power.md` §4.2), and the hub's own.
+    package var effectiveLockCount: Int {
+        locks.reduce(0) { total, entry in managementSuspended.contains(entry.key) ? total : total + entry.value.count }
+    }
+
     // MARK: Battery and settings
 
     /// The battery level now, percent (`power.set`).
@@ -230,7 +236,7 @@ package struct PowerModel: Sendable {
     /// are `idle`) `idle`, and `suspend` once the platform has been quiet (nothing active, no lock) for
     /// `suspendAfterMs`.
     package func aggregate(now: UInt64) -> PlatformPowerState {
-        if lockCount > 0 { return .on }
+        if effectiveLockCount > 0 { return .on }
         var anyIdle = false
         for name in attached {
             switch state(of: name) {
@@ -246,7 +252,7 @@ package struct PowerModel: Sendable {
 
     private mutating func settle(now: UInt64) -> [PowerChange] {
         // The quiet clock starts when the platform stops being `on` and runs until it is `on` again.
-        if lockCount == 0, !attached.contains(where: { state(of: $0) == .active }) {
+        if effectiveLockCount == 0, !attached.contains(where: { state(of: $0) == .active }) {
             if idleSince == nil { idleSince = now }
         } else {
             idleSince = nil

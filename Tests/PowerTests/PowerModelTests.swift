@@ -69,6 +69,17 @@ import Testing
             model.setLock(holder: "rtos", name: "gps", held: false, maxLocks: 4, now: 12 * Self.second).0 == .unchanged)
     }
 
+    @Test func aManagementSuspendedPartitionsLocksWaitWithIt() {
+        var model = Self.model()
+        _ = model.setAttached("linux", true, now: 0)
+        _ = model.setLock(holder: "linux", name: "download", held: true, maxLocks: 4, now: 0)
+        _ = model.declare("linux", .idle, now: 0)
+        #expect(model.platformState == .on)
+        #expect(model.setManagementSuspended("linux", true, now: 1) == [.platform(from: .on, to: .suspend)])
+        #expect(model.lockCount == 1, "kept, not released")
+        #expect(model.setManagementSuspended("linux", false, now: 2) == [.platform(from: .suspend, to: .on)])
+    }
+
     @Test func wakeLocksAreBoundedPerPartitionAndGoWithTheSession() {
         var model = Self.model()
         _ = model.setAttached("linux", true, now: 0)
