@@ -116,11 +116,11 @@ extension PowerDevice {
     /// An interrupt on `line` is about to be delivered to `partition`: when its guest declared `idle` or
     /// `suspended`, the partition is woken and this returns the `WAKE` frame to send first (§3.3).
     package func wakeBeforeInterrupt(partition: String, line: Int) -> GuestMessage? {
+        // Every interrupt passes here: one lookup, and the clock only for a partition that declared itself asleep.
+        let from = model.declaredState(of: partition)
+        guard from == .idle || from == .suspended else { return nil }
         var changes: [PowerChange] = []
-        var from = PartitionPowerState.active
-        let now = clock()
-        from = model.declaredState(of: partition)
-        guard model.wake(partition, source: "irq", now: now, changes: &changes) else { return nil }
+        guard model.wake(partition, source: "irq", now: clock(), changes: &changes) else { return nil }
         apply(changes)
         counters.wakeFramesSent += 1
         return .wake(source: "irq", line: UInt16(clamping: line), from: GuestPowerState(from))

@@ -1152,11 +1152,13 @@ def bench_guest_rtt_flood(quick):
     return rows
 
 
-def suspend_for_priority_config(text):
+def suspend_for_priority_config(text, flood=True):
     """The reference handset with linux's heavy work launched as a flood on a new link to a fifth partition,
     `media` (both hubbench flooders the supervisor starts, so a suspension stops their processes), mgmt's
     policy naming both in `maySuspend` (Protocols/power.md §5), and mgmt owning the modem."""
     def flooder(partition):
+        if not flood:
+            return ""
         command = (f'exec {HUBBENCH} flood --hub "$HANDSETHUB_GUEST_ENDPOINT" --partition {partition}'
                    f' --link linux-media --seconds 600')
         return f"    launch:\n      command: [sh, -c, '{command}']\n"
@@ -1175,17 +1177,17 @@ def suspend_for_priority_config(text):
     return text
 
 
-def call_round(count, policy):
+def call_round(count, policy, flood=True):
     """The rt pair's round trip during an incoming call while linux floods media; with `policy`, mgmt suspends
     linux and media for the call through PARTITION_CONTROL (and resumes them after)."""
     from handsethub.control import HubClient
     from handsethub.guest import POWER, GuestClient
-    hub = GuestHub(edit=suspend_for_priority_config)
+    hub = GuestHub(edit=lambda text: suspend_for_priority_config(text, flood))
     agent = None
     try:
         control = HubClient(next(a for a in json.load(open(os.path.join(hub.dir, "ready.json")))["control"]
                                  if a.startswith("unix:")))
-        for partition in ("linux", "media"):
+        for partition in ("linux", "media") if flood else ():
             if control.call("partition.get", {"name": partition})["state"] != "running":
                 wait_state(control, partition, "running", 0)
         agent = GuestClient.connect(hub.unix, "mgmt", "mgmt-dev-secret", features=[POWER])
@@ -1219,6 +1221,7 @@ def bench_power_priority(quick):
     count = 5000 if quick else 30000
     with_policy, delivered_on = call_round(count, True)
     without, delivered_off = call_round(count, False)
+    quiet, _ = call_round(count, False, flood=False)
     return [
         ("rt round trip p99 during a call, linux flooding, suspend-for-priority", with_policy["hub_us"][1], "us",
          "same without the policy", without["hub_us"][1], "lower is better"),
@@ -1226,6 +1229,8 @@ def bench_power_priority(quick):
          "same without the policy", without["hub_us"][0], "lower is better"),
         ("rt round trip p99.9 during a call, linux flooding, suspend-for-priority", with_policy["hub_us"][2], "us",
          "same without the policy", without["hub_us"][2], "lower is better"),
+        ("rt round trip p99 during a call, linux flooding, suspend-for-priority", with_policy["hub_us"][1], "us",
+         "same call, no flood at all", quiet["hub_us"][1], "context: how close the policy comes to no load"),
         ("flood messages delivered (linux<->media) by the end of the measurement", delivered_on, "msg",
          "without the policy", delivered_off, "context: the heavy work stops while suspended"),
     ]
