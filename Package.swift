@@ -92,6 +92,9 @@ let package = Package(
             dependencies: ["PlatformConfig", .product(name: "Yams", package: "Yams")]),
         // The pure platform model: no I/O, no clock reads; the server converts its actions and events.
         .target(name: "Hypervisor", dependencies: ["PlatformConfig"], swiftSettings: hotPathSettings),
+        // The virtualised power model (Protocols/power.md): partitions' states and wake locks, the platform
+        // state, the battery integrated over time. Pure: time passed in.
+        .target(name: "Power", dependencies: ["PlatformConfig"]),
         // What the hub offers a device (Sources/ARCHITECTURE.md, "Where a new device goes"): the device
         // protocol, guest channels, control methods as tables, the host protocol, deferred waits, admission and
         // the byte-stream protocol. Device modules import this, never HubServer.
@@ -169,10 +172,15 @@ let package = Package(
         // and DeferredWaits; the hub's event log and sessions only through EventControlHost.
         .target(
             name: "EventControl", dependencies: ["DeviceKit", "ControlWire", "Events", "JSON", "PlatformConfig"]),
+        // The power device family (Protocols/power.md): the power model's glue on DeviceKit.
+        .target(
+            name: "PowerServer",
+            dependencies: ["DeviceKit", "Power", "GuestWire", "ControlWire", "JSON", "PlatformConfig", "EventLoop"]),
         .target(
             name: "HubServer",
             dependencies: [
-                "DeviceKit", "EthernetServer", "HTTPEndpoint", "ModemServer", "ManagementServer", "Management",
+                "PowerServer", "DeviceKit", "EthernetServer", "HTTPEndpoint", "ModemServer", "ManagementServer",
+                "Management",
                 "EventLoop", "Wire",
                 "GuestWire", "ControlWire", "JSON", "Events",
                 "PlatformConfig",
@@ -266,6 +274,14 @@ let package = Package(
         .testTarget(name: "RFBWireTests", dependencies: ["RFBWire", "CZlib", "Wire", "VectorSupport"]),
         .testTarget(name: "FramebufferTests", dependencies: ["Framebuffer", "Wire", "Zlib", "VectorSupport"]),
         .testTarget(name: "PlatformConfigTests", dependencies: ["PlatformConfig", "PlatformConfigLoader"]),
+        .testTarget(
+            name: "PowerServerTests",
+            dependencies: [
+                "PowerServer", "Power", "DeviceKit", "DeviceKitTesting", "ControlWire", "JSON", "PlatformConfig",
+                "GuestWire",
+            ]),
+        .testTarget(
+            name: "PowerTests", dependencies: ["Power", "PlatformConfig", "PlatformConfigLoader", "VectorSupport"]),
         .testTarget(name: "FramebufferWireTests", dependencies: ["FramebufferWire", "Wire", "VectorSupport"]),
         .testTarget(
             name: "FramebufferServerTests",

@@ -301,6 +301,33 @@ private struct BodyReader {
         case .suspend: return .suspend(reason: try reason("reason"))
         case .resume: return .resume
         case .markGood: return .markGood
+        case .powerState: return .powerState(try enumValue(GuestPowerState.self, "state"))
+        case .wakeLock:
+            let held = try bool("held")
+            let lock = try name("name")
+            guard !lock.isEmpty else { throw .invalidValue(field: "name", reason: "empty wake lock name") }
+            return .wakeLock(held: held, name: lock)
+        case .wake:
+            return .wake(
+                source: try name("source"), line: try u16("line"), from: try enumValue(GuestPowerState.self, "from"))
+        case .partitionControl:
+            return .partitionControl(
+                action: try enumValue(GuestPartitionAction.self, "action"), partition: try name("partition"),
+                reason: try reason("reason"))
+        case .partitionControlResult:
+            return .partitionControlResult(
+                partition: try name("partition"), action: try enumValue(GuestPartitionAction.self, "action"),
+                status: try enumValue(GuestPartitionControlStatus.self, "status"))
+        case .powerQuery: return .powerQuery
+        case .powerInfo:
+            let platform = try enumValue(GuestPlatformPowerState.self, "platform")
+            let partition = try enumValue(GuestPowerState.self, "partition")
+            let level = try u16("battery")
+            guard level <= 10_000 else { throw .invalidValue(field: "battery", reason: "\(level) is above 10000") }
+            return .powerInfo(
+                GuestPowerInfo(
+                    platform: platform, partition: partition, batteryCentiPercent: level,
+                    charging: try bool("charging"), drawMw: try u32("draw_mw"), locks: try u16("locks")))
         case .detach: return .detach(reason: try reason("reason"))
         case .channelOpen: return .channelOpen(device: try name("device"), options: rest())
         case .channelOpened: return .channelOpened(maxData: try u32("max_data"), options: rest())

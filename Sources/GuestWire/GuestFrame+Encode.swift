@@ -100,8 +100,32 @@ extension GuestMessage {
         case .error(let code, let reason):
             writer.writeU16BE(code.rawValue)
             writer.writeReason(reason)
-        case .ok, .resume, .markGood:
+        case .ok, .resume, .markGood, .powerQuery:
             break
+        case .powerState(let state):
+            writer.writeU8(state.rawValue)
+        case .wakeLock(let held, let name):
+            writer.writeU8(held ? 1 : 0)
+            writer.writeName(name)
+        case .wake(let source, let line, let from):
+            writer.writeName(source)
+            writer.writeU16BE(line)
+            writer.writeU8(from.rawValue)
+        case .partitionControl(let action, let partition, let reason):
+            writer.writeU8(action.rawValue)
+            writer.writeName(partition)
+            writer.writeReason(reason)
+        case .partitionControlResult(let partition, let action, let status):
+            writer.writeName(partition)
+            writer.writeU8(action.rawValue)
+            writer.writeU8(status.rawValue)
+        case .powerInfo(let info):
+            writer.writeU8(info.platform.rawValue)
+            writer.writeU8(info.partition.rawValue)
+            writer.writeU16BE(info.batteryCentiPercent)
+            writer.writeU8(info.charging ? 1 : 0)
+            writer.writeU32BE(info.drawMw)
+            writer.writeU16BE(info.locks)
         case .raise(let partition, let line):
             writer.writeName(partition)
             writer.writeU16BE(line)

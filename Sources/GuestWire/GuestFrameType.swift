@@ -51,6 +51,15 @@ public enum GuestFrameType: UInt16, Sendable, CaseIterable {
     // The image on probation is healthy (§9.4), feature `mark-good`.
     case markGood = 0x0406
 
+    // Virtualised power and suspend for priority (Protocols/power.md), feature `power`.
+    case powerState = 0x0601
+    case wakeLock = 0x0602
+    case wake = 0x0603
+    case partitionControl = 0x0604
+    case partitionControlResult = 0x0605
+    case powerQuery = 0x0606
+    case powerInfo = 0x0607
+
     case channelOpen = 0x0501
     case channelOpened = 0x0502
     case channelData = 0x0503

@@ -51,6 +51,16 @@ public enum GuestMessage: Sendable, Equatable {
     case resume
     case detach(reason: String)
     case markGood
+    // Protocols/power.md (feature `power`)
+    case powerState(GuestPowerState)
+    case wakeLock(held: Bool, name: String)
+    /// The hub woke the partition (it had declared `idle` or `suspended`); `line` is the interrupt that woke it,
+    /// `GuestProtocol.noLine` for none.
+    case wake(source: String, line: UInt16, from: GuestPowerState)
+    case partitionControl(action: GuestPartitionAction, partition: String, reason: String)
+    case partitionControlResult(partition: String, action: GuestPartitionAction, status: GuestPartitionControlStatus)
+    case powerQuery
+    case powerInfo(GuestPowerInfo)
     // §10 device channels
     case channelOpen(device: String, options: ArraySlice<UInt8>)
     case channelOpened(maxData: UInt32, options: ArraySlice<UInt8>)
@@ -99,6 +109,13 @@ public enum GuestMessage: Sendable, Equatable {
         case .resume: return .resume
         case .detach: return .detach
         case .markGood: return .markGood
+        case .powerState: return .powerState
+        case .wakeLock: return .wakeLock
+        case .wake: return .wake
+        case .partitionControl: return .partitionControl
+        case .partitionControlResult: return .partitionControlResult
+        case .powerQuery: return .powerQuery
+        case .powerInfo: return .powerInfo
         case .channelOpen: return .channelOpen
         case .channelOpened: return .channelOpened
         case .channelData: return .channelData

@@ -28,6 +28,9 @@ public enum GuestProtocol {
     /// The `HELLO`/`CHALLENGE` feature that makes the hub answer a send over its link's rate budget with `MSG_SENT`
     /// status 8 `rate_limited` instead of `queue_full` (§7.12, §11).
     public static let rateLimitFeature = "rate-limit"
+    /// The `HELLO`/`CHALLENGE` feature that enables the power frames: declared power states, wake locks, `WAKE`,
+    /// suspend for priority and `POWER_INFO` (`Protocols/power.md`).
+    public static let powerFeature = "power"
     /// Interrupt priorities run from 0 (highest) to this value (lowest).
     public static let lowestPriority: UInt8 = 15
 

@@ -9,6 +9,7 @@ extension GuestSession {
     static let offeredFeatures = [
         GuestProtocol.runtimeLinksFeature, GuestProtocol.sendSequenceFeature, GuestProtocol.markGoodFeature,
         GuestProtocol.identityFeature, GuestProtocol.rateLimitFeature,
+        GuestProtocol.powerFeature,
     ]
 
     /// After `WELCOME`: ask the model to report new links to this session, and tell the guest which of

@@ -50,6 +50,8 @@ final class GuestSession {
     private(set) var identity = false
     /// The guest asked for `rate-limit` (§7.12): a send over budget is answered `rate_limited`, not `queue_full`.
     private(set) var rateLimitStatus = false
+    /// The guest asked for the `power` feature (`Protocols/power.md`): power states, wake locks, `WAKE`.
+    private(set) var powerFrames = false
     private var regionNames: [UInt32: String] = [:]
     var actions: [Action] = []
     /// Open device channels by channel number (`Protocols/guest.md` §10).
@@ -230,6 +232,7 @@ final class GuestSession {
             marksGood = features.contains(GuestProtocol.markGoodFeature)
             identity = features.contains(GuestProtocol.identityFeature)
             rateLimitStatus = features.contains(GuestProtocol.rateLimitFeature)
+            powerFrames = features.contains(GuestProtocol.powerFeature)
             handleProof(
                 mac: mac, partition: partition, resumeToken: resumeToken, transcript: transcript,
                 requestId: frame.requestId)
@@ -462,11 +465,13 @@ final class GuestSession {
             closeLink(linkID, requestId: request)
         case .markGood:
             markGood(requestId: request)
+        case .powerState, .wakeLock, .partitionControl, .powerQuery:
+            power(frame.message, requestId: request)
         case .hello, .proof:
             sendError(.unexpectedFrame, "already attached", requestId: request)
         case .challenge, .welcome, .error, .ok, .raiseResult, .irq, .msgSent, .msgDeliver, .credit, .regionData,
             .regionResult, .regionFD, .suspend, .resume, .channelOpened, .linkOpened, .linkClosed, .sendSequences,
-            .msgDeliverAs:
+            .msgDeliverAs, .wake, .partitionControlResult, .powerInfo:
             sendError(.unexpectedFrame, "\(frame.type) travels from hub to guest only", requestId: request)
         }
     }

@@ -10,6 +10,7 @@ import JSON
 import ManagementServer
 import ModemServer
 import PlatformConfig
+import PowerServer
 import SoftwareCommands
 
 /// The device families this hub runs. Each device family adds itself here, in one line
@@ -18,8 +19,14 @@ extension Hub {
     func makeDevices() throws(HubStartError) -> [any HubDevice] {
         [
             ModemDevice(), EthernetDevice(), FramebufferDevice(), try makeManagementDevice(),
-            HTTPDevice(),
+            HTTPDevice(), makePowerDevice(),
         ]
+    }
+
+    private func makePowerDevice() -> PowerDevice {
+        let device = PowerDevice(configuration: configuration)
+        power = device
+        return device
     }
 
     /// The management plane, carrying out verified software commands on the slots whenever both exist (a state

@@ -44,6 +44,8 @@ extension Hub {
         if !events.waiters.isEmpty {
             events.waiters.resolve { filter in filter.matches(event) ? ["event": event.json] : nil }
         }
+        // After subscribers have this event: what the power model publishes in turn comes after it, in order.
+        power?.observe(kind, partition: partition, device: device, data: data)
         return event
     }
 

@@ -1,4 +1,5 @@
 import EventLoop
+import GuestWire
 import Hypervisor
 import JSON
 import PlatformControl
@@ -37,6 +38,12 @@ extension Hub {
                 publish(event)
             case .deliverInterrupt(let session, let line, let priority, let coalesced):
                 guard let guest = guest(session) else { continue }
+                // A partition that declared itself idle or suspended is woken first (Protocols/power.md §3.3).
+                if let power, let name = guest.partition,
+                    let wake = power.wakeBeforeInterrupt(partition: name, line: line)
+                {
+                    guest.queue(GuestFrame(wake))
+                }
                 guest.deliverInterrupt(line: line, priority: priority, coalesced: coalesced)
                 scheduleFlush(of: guest)
             case .deliverMessages(let batch):

@@ -88,8 +88,13 @@ extension Hub {
     }
 
     private func manage(_ call: ControlCall, suspend: Bool) throws(ControlError) -> ControlReply {
-        let params = try ControlParams(call.params, allowed: ["name"])
+        let params = try ControlParams(call.params, allowed: ["name", "reason"])
         let name = try params.requireString("name")
+        // The reason reaches the guest's SUSPEND; suspend for priority (Protocols/power.md §5) passes its own.
+        let reason = try params.optionalString("reason") ?? "control client \(call.session?.remote ?? "?")"
+        guard reason.utf8.count <= 1024 else {
+            throw ControlError.invalidParams(param: "reason", expected: "text of at most 1024 bytes")
+        }
         var actions: [Action] = []
         let outcome =
             suspend
@@ -98,7 +103,7 @@ extension Hub {
         var processNote: JSON = .null
         if case .ok = outcome {
             // Suspend: tell the guest first, then stop its process; resume: continue it, then tell it.
-            if suspend { guest?.notifySuspended(true, reason: "control client \(call.session?.remote ?? "?")") }
+            if suspend { guest?.notifySuspended(true, reason: reason) }
             if let supervisor = supervisors[name] {
                 processNote = supervisor.setSuspended(suspend).map { .string($0) } ?? .null
             }

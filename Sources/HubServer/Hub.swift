@@ -11,6 +11,7 @@ import Logging
 import Management
 import PlatformConfig
 import PlatformControl
+import PowerServer
 
 /// The composition root of `hubd`: configuration → listeners → sessions → devices.
 ///
@@ -95,6 +96,8 @@ package final class Hub {
     lazy var platformMethods = PlatformMethods(host: HubPlatformControlHost(hub: self))
     /// The `events.*` methods (`EventControl`, registered in `Hub+Events.swift`).
     lazy var eventMethods = EventMethods(host: HubEventControlHost(hub: self))
+    /// The power device (`Protocols/power.md`), kept apart for the event and interrupt hooks.
+    var power: PowerDevice?
     var flushScheduled = false
     /// Admission of every listener (`Admission.swift`), the loop watchdog and the open-file limit at start.
     let admission: AdmissionRegistry

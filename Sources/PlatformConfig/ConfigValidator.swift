@@ -30,7 +30,23 @@ struct ConfigValidator {
                 authority.budget?.validationIssues(
                     "management.authorities[\(index)].budget", configuration: config) ?? []
         }
+        issues += config.power.validationIssues(partitionNames: Set(config.partitions.map(\.name)))
+        checkMaySuspend()
         return issues
+    }
+
+    /// `partitions[].maySuspend` names other, existing partitions.
+    private mutating func checkMaySuspend() {
+        for (index, partition) in config.partitions.enumerated() {
+            for (peerIndex, peer) in partition.maySuspend.enumerated() {
+                let path = "partitions[\(index)].maySuspend[\(peerIndex)]"
+                if peer == partition.name {
+                    add(path, "a partition cannot suspend itself")
+                } else {
+                    checkPartitionReference(peer, path)
+                }
+            }
+        }
     }
 
     private mutating func add(_ path: String, _ reason: String) {

@@ -125,6 +125,8 @@ package struct Limits: Sendable, Equatable {
     package var linkMessagesPerSecond: Int = 0
     /// Payload bytes one end of a link may send per second, for links without their own `rateLimit`; 0: unlimited.
     package var linkBytesPerSecond: Int = 0
+    /// Wake locks one partition may hold at once (`Protocols/power.md` §4); one more is refused `limit_reached`.
+    package var powerMaxWakeLocks: Int = 16
 
     /// `runtimeLinkMaxMessageBytes`, cut to what fits in a guest frame (`guestMaxFrameBytes` minus 64), so
     /// that lowering the frame size never needs this limit lowered too.
@@ -413,5 +415,8 @@ package struct Limits: Sendable, Equatable {
             key: "linkBytesPerSecond", range: LinkRateLimit.bytesPerSecondRange,
             summary: "payload bytes one end of a link may send per second, for links without rateLimit (0: unlimited)",
             get: { $0.linkBytesPerSecond }, set: { $0.linkBytesPerSecond = $1 }),
+        Field(
+            key: "powerMaxWakeLocks", range: 0...1024, summary: "wake locks one partition may hold at once",
+            get: { $0.powerMaxWakeLocks }, set: { $0.powerMaxWakeLocks = $1 }),
     ]
 }

@@ -26,6 +26,9 @@ package struct PartitionConfig: Sendable, Equatable {
     /// channel (`Protocols/management.md` §2.3). It relays, it never authorises: every command it relays is
     /// verified like one from the control API.
     package var mayManage = false
+    /// Partitions this one may suspend and resume through the guest protocol (`PARTITION_CONTROL`,
+    /// `Protocols/power.md` §5): suspend for priority, as a local management agent does during a call.
+    package var maySuspend: [String] = []
     /// Devices the partition may use, and how.
     package var devices: [DeviceGrant]
     /// What the health monitor does when the guest fails.

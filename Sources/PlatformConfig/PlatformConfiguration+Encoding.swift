@@ -40,6 +40,8 @@ extension PlatformConfiguration {
         out.block("devices") { out in encodeDevices(&out) }
         // Written only when set, so configurations without management authorities read as before.
         if management != ManagementConfig() { out.block("management") { out in encodeManagement(&out) } }
+        // Written only when changed, so configurations without a power model read as before.
+        if power != PowerConfig() { out.block("power") { out in encodePower(&out) } }
         return out.text
     }
 
@@ -64,6 +66,30 @@ extension PlatformConfiguration {
                     out.int("maxPriority", budget.maxPriority)
                     out.scalars("devices", budget.devices)
                     out.scalars("peers", budget.peers)
+                }
+            }
+        }
+    }
+
+    private func encodePower(_ out: inout YAMLWriter) {
+        out.int("suspendAfterMs", power.suspendAfterMs)
+        out.number("timeScale", power.timeScale)
+        out.block("battery") { out in
+            out.number("capacityMwh", power.capacityMwh)
+            out.number("levelPercent", power.levelPercent)
+            out.number("chargeMw", power.chargeMw)
+            out.bool("charging", power.charging)
+        }
+        out.block("platformDrawMw") { out in
+            for (key, value) in power.platformDraw.fields { out.number(key, value) }
+        }
+        out.block("partitionDrawMw") { out in
+            out.block("default") { out in
+                for (key, value) in power.defaultDraw.fields { out.number(key, value) }
+            }
+            for entry in power.partitions {
+                out.block(entry.partition) { out in
+                    for (key, value) in entry.draw.fields { out.number(key, value) }
                 }
             }
         }
@@ -119,6 +145,7 @@ extension PlatformConfiguration {
         // Written only when set, so configurations that never open links at run time read as before.
         if partition.mayOpenLinks { out.bool("mayOpenLinks", true) }
         if partition.mayManage { out.bool("mayManage", true) }
+        if !partition.maySuspend.isEmpty { out.scalars("maySuspend", partition.maySuspend) }
         out.list("devices", partition.devices) { out, grant in
             out.string("device", grant.device)
             out.string("access", grant.access.rawValue)

@@ -19,6 +19,8 @@ package struct PlatformConfiguration: Sendable, Equatable {
     package var devices: DevicesConfig
     /// Management authorities (`Protocols/management.md`).
     package var management = ManagementConfig()
+    /// The virtualised power model (`Protocols/power.md`).
+    package var power = PowerConfig()
 
     package init(
         platform: PlatformInfo,

@@ -57,6 +57,15 @@ struct YAMLWriter {
         line("\(key): \(value)")
     }
 
+    /// A number: integral values without a fraction (`300`), others as Swift prints them (shortest round trip).
+    mutating func number(_ key: String, _ value: Double) {
+        if value.isFinite, value == value.rounded(), abs(value) < 1e15 {
+            line("\(key): \(Int64(value))")
+        } else {
+            line("\(key): \(value)")
+        }
+    }
+
     mutating func bool(_ key: String, _ value: Bool) {
         line("\(key): \(value)")
     }

@@ -14,7 +14,10 @@ struct ConfigDecoder {
         var config = PlatformConfiguration(platform: PlatformInfo(name: ""), partitions: [])
         guard
             let top = reader.mapping(
-                root, at: "", allowed: ["platform", "hub", "partitions", "links", "regions", "devices", "management"])
+                root, at: "",
+                allowed: [
+                    "platform", "hub", "partitions", "links", "regions", "devices", "management", "power",
+                ])
         else { return config }
         if let node = top.required("platform") { config.platform = platformInfo(node, top.path("platform")) }
         if let node = top.optional("hub") { config.hub = hub(node, top.path("hub")) }
@@ -30,6 +33,7 @@ struct ConfigDecoder {
         }
         if let node = top.optional("devices") { config.devices = devices(node, top.path("devices")) }
         if let node = top.optional("management") { config.management = management(node, top.path("management")) }
+        if let node = top.optional("power") { config.power = power(node, top.path("power")) }
         return config
     }
 
@@ -93,6 +97,61 @@ struct ConfigDecoder {
         return hub
     }
 
+    /// `power` (`Protocols/power.md` §2): ranges are `PowerConfig.validationIssues`'s; NaN and infinities are
+    /// refused by the number reader.
+    private func power(_ node: Node, _ path: String) -> PowerConfig {
+        var power = PowerConfig()
+        guard
+            let fields = reader.mapping(
+                node, at: path,
+                allowed: ["suspendAfterMs", "timeScale", "battery", "platformDrawMw", "partitionDrawMw"])
+        else { return power }
+        power.suspendAfterMs = fields.read("suspendAfterMs", reader.int) ?? power.suspendAfterMs
+        power.timeScale = fields.read("timeScale", reader.number) ?? power.timeScale
+        if let node = fields.optional("battery"),
+            let battery = reader.mapping(
+                node, at: fields.path("battery"), allowed: ["capacityMwh", "levelPercent", "chargeMw", "charging"])
+        {
+            power.capacityMwh = battery.read("capacityMwh", reader.number) ?? power.capacityMwh
+            power.levelPercent = battery.read("levelPercent", reader.number) ?? power.levelPercent
+            power.chargeMw = battery.read("chargeMw", reader.number) ?? power.chargeMw
+            power.charging = battery.read("charging", reader.bool) ?? power.charging
+        }
+        if let node = fields.optional("platformDrawMw"),
+            let draw = reader.mapping(node, at: fields.path("platformDrawMw"), allowed: ["on", "idle", "suspend"])
+        {
+            power.platformDraw.on = draw.read("on", reader.number) ?? power.platformDraw.on
+            power.platformDraw.idle = draw.read("idle", reader.number) ?? power.platformDraw.idle
+            power.platformDraw.suspend = draw.read("suspend", reader.number) ?? power.platformDraw.suspend
+        }
+        if let node = fields.optional("partitionDrawMw"),
+            let entries = reader.mapping(node, at: fields.path("partitionDrawMw"), allowed: nil)
+        {
+            for key in entries.keys {
+                guard let node = entries.values[key] else { continue }
+                let draw = stateDraw(node, entries.path(key), base: power.defaultDraw)
+                if key == "default" {
+                    power.defaultDraw = draw
+                } else {
+                    power.partitions.append(PowerConfig.PartitionDraw(partition: key, draw: draw))
+                }
+            }
+        }
+        return power
+    }
+
+    private func stateDraw(_ node: Node, _ path: String, base: PowerConfig.StateDraw) -> PowerConfig.StateDraw {
+        var draw = base
+        guard let fields = reader.mapping(node, at: path, allowed: ["active", "idle", "suspended", "off"]) else {
+            return draw
+        }
+        draw.active = fields.read("active", reader.number) ?? draw.active
+        draw.idle = fields.read("idle", reader.number) ?? draw.idle
+        draw.suspended = fields.read("suspended", reader.number) ?? draw.suspended
+        draw.off = fields.read("off", reader.number) ?? draw.off
+        return draw
+    }
+
     private func software(_ node: Node, _ path: String) -> SoftwareSettings {
         var software = SoftwareSettings()
         guard
@@ -129,7 +188,7 @@ struct ConfigDecoder {
                 allowed: [
                     "name", "class", "priority", "weight", "memoryBytes", "secret", "secretFile", "interruptLines",
                     "mayInterrupt", "mayMessage", "mayOpenLinks", "devices", "restart", "allowTakeover", "heartbeatMs",
-                    "launch", "mayManage",
+                    "launch", "mayManage", "maySuspend",
                 ])
         else { return nil }
         var partition = PartitionConfig(
@@ -151,6 +210,7 @@ struct ConfigDecoder {
         partition.allowTakeover = fields.read("allowTakeover", reader.bool) ?? false
         partition.mayOpenLinks = fields.read("mayOpenLinks", reader.bool) ?? false
         partition.mayManage = fields.read("mayManage", reader.bool) ?? false
+        partition.maySuspend = fields.read("maySuspend", reader.stringList) ?? []
         partition.heartbeatMs = fields.read("heartbeatMs", reader.int)
         if let node = fields.optional("launch") { partition.launch = launch(node, fields.path("launch")) }
         readSecret(fields, into: &partition)

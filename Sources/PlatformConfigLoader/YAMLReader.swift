@@ -71,7 +71,8 @@ final class YAMLReader {
     }
 
     /// The mapping's entries by key; reports a non-mapping, non-string keys and keys outside `allowed`.
-    func mapping(_ node: Node, at path: String, allowed: [String]) -> Fields? {
+    /// `allowed` nil takes any key (a mapping keyed by names, such as `power.partitionDrawMw`).
+    func mapping(_ node: Node, at path: String, allowed: [String]?) -> Fields? {
         guard withinBudget(path, node) else { return nil }
         note(path, node)
         guard case .mapping(let mapping) = node else {
@@ -79,20 +80,22 @@ final class YAMLReader {
             return nil
         }
         var values: [String: Node] = [:]
+        var keys: [String] = []
         for (keyNode, value) in mapping {
             guard case .scalar(let key) = keyNode else {
                 report(path, "mapping keys must be strings, found \(Self.kind(of: keyNode))", at: keyNode)
                 continue
             }
             let keyPath = Self.child(path, key.string)
-            guard allowed.contains(key.string) else {
+            guard allowed?.contains(key.string) ?? true else {
                 report(keyPath, "unknown key", at: keyNode)
                 continue
             }
             note(keyPath, value)
+            if values[key.string] == nil { keys.append(key.string) }
             values[key.string] = value
         }
-        return Fields(path: path, node: node, values: values, reader: self)
+        return Fields(path: path, node: node, values: values, reader: self, keys: keys)
     }
 
     /// The elements of a sequence, each with its path.
@@ -126,6 +129,37 @@ final class YAMLReader {
         }
         guard let value = Self.parseInteger(scalar.string) else {
             report(path, "expected an integer, found \(Self.kind(of: node))", at: node)
+            return nil
+        }
+        return value
+    }
+
+    /// A decimal number (`300`, `12.5`, `1e3`); YAML's `.nan` and `.inf` and anything non-finite are refused
+    /// here, naming the value, so no NaN reaches a model.
+    func number(_ node: Node, at path: String) -> Double? {
+        guard case .scalar(let scalar) = node, scalar.style == .plain else {
+            report(path, "expected a number, found \(Self.kind(of: node))", at: node)
+            return nil
+        }
+        let text = scalar.string
+        let lowered = text.lowercased()
+        if lowered.hasSuffix(".nan") || lowered == "nan" {
+            report(path, "'\(text)' is not a number (NaN)", at: node)
+            return nil
+        }
+        if lowered.hasSuffix(".inf") || lowered.hasSuffix("inf") || lowered.hasSuffix("infinity") {
+            report(path, "'\(text)' is infinite", at: node)
+            return nil
+        }
+        guard text.utf8.count <= 64,
+            text.allSatisfy({ $0.isASCII && ($0.isNumber || "+-.eE".contains($0)) }),
+            let value = Double(text)
+        else {
+            report(path, "expected a number, found '\(text)'", at: node)
+            return nil
+        }
+        guard value.isFinite else {
+            report(path, "'\(text)' is too large (not a finite number)", at: node)
             return nil
         }
         return value
@@ -219,6 +253,8 @@ final class YAMLReader {
         let node: Node
         let values: [String: Node]
         let reader: YAMLReader
+        /// The keys in document order.
+        var keys: [String] = []
 
         func path(_ key: String) -> String { YAMLReader.child(path, key) }
 

@@ -69,7 +69,10 @@ let specTypeNames: [GuestFrameType: String] = [
     .msgSendAs: "MSG_SEND_AS", .msgDeliverAs: "MSG_DELIVER_AS",
     .regionRead: "REGION_READ", .regionData: "REGION_DATA", .regionWrite: "REGION_WRITE",
     .regionResult: "REGION_RESULT", .regionFD: "REGION_FD", .heartbeat: "HEARTBEAT", .heartbeatAck: "HEARTBEAT_ACK",
-    .suspend: "SUSPEND", .resume: "RESUME", .detach: "DETACH", .markGood: "MARK_GOOD", .channelOpen: "CHANNEL_OPEN",
+    .suspend: "SUSPEND", .resume: "RESUME", .detach: "DETACH", .markGood: "MARK_GOOD", .powerState: "POWER_STATE",
+    .wakeLock: "WAKE_LOCK", .wake: "WAKE", .partitionControl: "PARTITION_CONTROL",
+    .partitionControlResult: "PARTITION_CONTROL_RESULT", .powerQuery: "POWER_QUERY", .powerInfo: "POWER_INFO",
+    .channelOpen: "CHANNEL_OPEN",
     .channelOpened: "CHANNEL_OPENED", .channelData: "CHANNEL_DATA", .channelClose: "CHANNEL_CLOSE",
 ]
 
@@ -128,7 +131,23 @@ func fields(of message: GuestMessage) -> FieldValue {
             "peers": names(welcome.peers),
         ])
     case .error(let code, let reason): return .object(["code": int(code.rawValue), "reason": .string(reason)])
-    case .ok, .resume, .markGood: return .object([:])
+    case .ok, .resume, .markGood, .powerQuery: return .object([:])
+    case .powerState(let state): return .object(["state": int(state.rawValue)])
+    case .wakeLock(let held, let name): return .object(["held": int(held ? 1 : 0), "name": .string(name)])
+    case .wake(let source, let line, let from):
+        return .object(["source": .string(source), "line": int(line), "from": int(from.rawValue)])
+    case .partitionControl(let action, let partition, let reason):
+        return .object(["action": int(action.rawValue), "partition": .string(partition), "reason": .string(reason)])
+    case .partitionControlResult(let partition, let action, let status):
+        return .object([
+            "partition": .string(partition), "action": int(action.rawValue), "status": int(status.rawValue),
+        ])
+    case .powerInfo(let info):
+        return .object([
+            "platform": int(info.platform.rawValue), "partition": int(info.partition.rawValue),
+            "battery": int(info.batteryCentiPercent), "charging": int(info.charging ? 1 : 0),
+            "draw_mw": int(info.drawMw), "locks": int(info.locks),
+        ])
     case .raise(let partition, let line): return .object(["partition": .string(partition), "line": int(line)])
     case .raiseResult(let outcome): return .object(["outcome": int(outcome.rawValue)])
     case .irq(let line, let priority, let coalesced):

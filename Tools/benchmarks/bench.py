@@ -1152,6 +1152,90 @@ def bench_guest_rtt_flood(quick):
     return rows
 
 
+def suspend_for_priority_config(text, flood=True):
+    """The reference handset with linux's heavy work launched as a flood on a new link to a fifth partition,
+    `media` (both hubbench flooders the supervisor starts, so a suspension stops their processes), mgmt's
+    policy naming both in `maySuspend` (Protocols/power.md §5), and mgmt owning the modem."""
+    def flooder(partition):
+        if not flood:
+            return ""
+        command = (f'exec {HUBBENCH} flood --hub "$HANDSETHUB_GUEST_ENDPOINT" --partition {partition}'
+                   f' --link linux-media --seconds 600')
+        return f"    launch:\n      command: [sh, -c, '{command}']\n"
+    text = text.replace("    mayMessage: [rtos, secure, mgmt]\n", "    mayMessage: [rtos, secure, mgmt, media]\n", 1)
+    text = text.replace("  - name: secure\n", flooder("linux") + "  - name: secure\n", 1)
+    text = text.replace("    mayMessage: [rtos, linux, secure]\n    devices: []\n",
+                        "    mayMessage: [rtos, linux, secure]\n    maySuspend: [linux, media]\n"
+                        "    devices:\n      - {device: modem0, access: dedicated}\n", 1)
+    # The measured rtos is a hubbench process without an AT stack, and a modem ends its calls when its owner
+    # leaves (owner_lost): here the agent owns the modem, so the call lasts through the measurement.
+    text = text.replace("      - device: modem0\n        access: dedicated\n", "", 1)
+    text = text.replace("    - name: modem0\n      owner: rtos\n", "    - name: modem0\n      owner: mgmt\n", 1)
+    text = text.replace("links:\n", "  - name: media\n    class: fair-share\n    priority: 8\n    memoryBytes: 64MiB\n"
+                        "    secret: media-dev-secret\n    mayMessage: [linux]\n" + flooder("media")
+                        + "links:\n  - {name: linux-media, a: linux, b: media, maxMessageBytes: 4KiB, depth: 256}\n", 1)
+    return text
+
+
+def call_round(count, policy, flood=True):
+    """The rt pair's round trip during an incoming call while linux floods media; with `policy`, mgmt suspends
+    linux and media for the call through PARTITION_CONTROL (and resumes them after)."""
+    from handsethub.control import HubClient
+    from handsethub.guest import POWER, GuestClient
+    hub = GuestHub(edit=lambda text: suspend_for_priority_config(text, flood))
+    agent = None
+    try:
+        control = HubClient(next(a for a in json.load(open(os.path.join(hub.dir, "ready.json")))["control"]
+                                 if a.startswith("unix:")))
+        for partition in ("linux", "media") if flood else ():
+            if control.call("partition.get", {"name": partition})["state"] != "running":
+                wait_state(control, partition, "running", 0)
+        agent = GuestClient.connect(hub.unix, "mgmt", "mgmt-dev-secret", features=[POWER])
+        control.call("modem.call.incoming", {"number": "+15551234567"})
+        if policy:
+            for partition in ("linux", "media"):
+                status = agent.partition_control("suspend", partition, "call in progress")
+                if status != "done":
+                    raise RuntimeError(f"mgmt could not suspend {partition}: {status}")
+        time.sleep(0.5)
+        if control.call("power.status")["hubLocks"] != ["call:modem0"]:
+            raise RuntimeError("no call in progress before the measurement")
+        during = ping_pong(hub.unix, f"unix:{hub.dir}/direct.sock", count)
+        delivered = control.call("link.get", {"name": "linux-media"})["counters"]["delivered"]
+        # The call lasts until the measuring rtos leaves (the modem then ends it: owner_lost).
+        if policy:
+            for partition in ("linux", "media"):
+                agent.partition_control("resume", partition, "call ended")
+        control.close()
+    finally:
+        if agent:
+            agent.close()
+        hub.stop()
+    return during, delivered
+
+
+@benchmark("power-priority")
+def bench_power_priority(quick):
+    """Suspend for priority (Protocols/power.md §5): the real-time pair's round trip during a call while linux's
+    heavy work floods, with mgmt suspending that work for the call against the same run without the policy."""
+    count = 5000 if quick else 30000
+    with_policy, delivered_on = call_round(count, True)
+    without, delivered_off = call_round(count, False)
+    quiet, _ = call_round(count, False, flood=False)
+    return [
+        ("rt round trip p99 during a call, linux flooding, suspend-for-priority", with_policy["hub_us"][1], "us",
+         "same without the policy", without["hub_us"][1], "lower is better"),
+        ("rt round trip p50 during a call, linux flooding, suspend-for-priority", with_policy["hub_us"][0], "us",
+         "same without the policy", without["hub_us"][0], "lower is better"),
+        ("rt round trip p99.9 during a call, linux flooding, suspend-for-priority", with_policy["hub_us"][2], "us",
+         "same without the policy", without["hub_us"][2], "lower is better"),
+        ("rt round trip p99 during a call, linux flooding, suspend-for-priority", with_policy["hub_us"][1], "us",
+         "same call, no flood at all", quiet["hub_us"][1], "context: how close the policy comes to no load"),
+        ("flood messages delivered (linux<->media) by the end of the measurement", delivered_on, "msg",
+         "without the policy", delivered_off, "context: the heavy work stops while suspended"),
+    ]
+
+
 def with_link_depth(config_text, link, depth):
     """The configuration with `link`'s queue depth changed; fails loudly if the link's block is not found."""
     import re

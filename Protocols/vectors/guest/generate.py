@@ -23,6 +23,8 @@ TYPES = {
     "REGION_FD": 0x0305,
     "HEARTBEAT": 0x0401, "HEARTBEAT_ACK": 0x0402, "SUSPEND": 0x0403, "RESUME": 0x0404, "DETACH": 0x0405,
     "MARK_GOOD": 0x0406,
+    "POWER_STATE": 0x0601, "WAKE_LOCK": 0x0602, "WAKE": 0x0603, "PARTITION_CONTROL": 0x0604,
+    "PARTITION_CONTROL_RESULT": 0x0605, "POWER_QUERY": 0x0606, "POWER_INFO": 0x0607,
     "CHANNEL_OPEN": 0x0501, "CHANNEL_OPENED": 0x0502, "CHANNEL_DATA": 0x0503, "CHANNEL_CLOSE": 0x0504,
 }
 
@@ -239,6 +241,24 @@ vec("suspend.hex", "SUSPEND", {"reason": "favour rtos"}, [reason("favour rtos", 
 vec("resume.hex", "RESUME", {}, [])
 vec("detach.hex", "DETACH", {"reason": "bye"}, [reason("bye", "reason")], request_id=15)
 vec("mark-good.hex", "MARK_GOOD", {}, [], request_id=15)
+# Protocols/power.md (feature `power`)
+vec("power-state.hex", "POWER_STATE", {"state": 1}, [u8(1, "state idle")], request_id=40)
+vec("wake-lock.hex", "WAKE_LOCK", {"held": 1, "name": "call"},
+    [u8(1, "held: take"), name("call", "lock name")], request_id=41)
+vec("wake-lock-release.hex", "WAKE_LOCK", {"held": 0, "name": "call"},
+    [u8(0, "held: release"), name("call", "lock name")], request_id=42)
+vec("wake.hex", "WAKE", {"source": "irq", "line": 3, "from": 1},
+    [name("irq", "source"), u16(3, "line"), u8(1, "from idle")])
+vec("partition-control.hex", "PARTITION_CONTROL", {"action": 0, "partition": "linux", "reason": "call"},
+    [u8(0, "action suspend"), name("linux", "partition"), reason("call", "reason")], request_id=43)
+vec("partition-control-result.hex", "PARTITION_CONTROL_RESULT",
+    {"partition": "secure", "action": 0, "status": 2},
+    [name("secure", "partition"), u8(0, "action suspend"), u8(2, "status not_permitted")], request_id=43)
+vec("power-query.hex", "POWER_QUERY", {}, [], request_id=44)
+vec("power-info.hex", "POWER_INFO",
+    {"platform": 0, "partition": 0, "battery": 8050, "charging": 1, "draw_mw": 1240, "locks": 2},
+    [u8(0, "platform on"), u8(0, "partition active"), u16(8050, "battery 80.50 %"), u8(1, "charging"),
+     u32(1240, "draw mW"), u16(2, "locks")], request_id=44)
 vec("channel-open.hex", "CHANNEL_OPEN", {"device": "eth0", "options": hx(b"")},
     [name("eth0", "device"), raw(b"", "no options")], channel=1, request_id=16)
 vec("channel-opened.hex", "CHANNEL_OPENED", {"max_data": 1518, "options": hx(b"\x00\x01")},
@@ -283,6 +303,21 @@ bad("bad-trailing.hex", "EOI with a stray byte", "trailing_bytes", 8,
     [u16(1, "line"), u8(0, "stray byte")], type_name="EOI", request_id=26)
 bad("bad-mark-good-trailing.hex", "MARK_GOOD with a stray byte", "trailing_bytes", 8,
     [u8(0, "stray byte")], type_name="MARK_GOOD", request_id=27)
+bad("bad-power-state-undefined.hex", "POWER_STATE with state 4", "invalid_value", 8,
+    [u8(4, "undefined state")], type_name="POWER_STATE", request_id=45)
+bad("bad-wake-lock-empty-name.hex", "WAKE_LOCK with an empty name", "invalid_value", 8,
+    [u8(1, "held"), u8(0, "name length 0")], type_name="WAKE_LOCK", request_id=46)
+bad("bad-wake-lock-held-2.hex", "WAKE_LOCK with held = 2", "invalid_value", 8,
+    [u8(2, "held not 0/1"), name("x", "name")], type_name="WAKE_LOCK", request_id=47)
+bad("bad-partition-control-action.hex", "PARTITION_CONTROL with action 2", "invalid_value", 8,
+    [u8(2, "undefined action"), name("linux", "partition"), reason("", "reason")], type_name="PARTITION_CONTROL",
+    request_id=48)
+bad("bad-partition-control-truncated.hex", "PARTITION_CONTROL cut inside the reason", "truncated", 8,
+    [u8(0, "action"), name("linux", "partition"), u16(10, "reason length 10"), raw(b"abc", "3 bytes")],
+    type_name="PARTITION_CONTROL", request_id=49)
+bad("bad-power-info-battery.hex", "POWER_INFO with battery 10001", "invalid_value", 8,
+    [u8(0, "platform"), u8(0, "partition"), u16(10001, "battery over 10000"), u8(0, "charging"), u32(0, "draw"),
+     u16(0, "locks")], type_name="POWER_INFO", request_id=50)
 bad("bad-region-read-too-large.hex", "REGION_READ of 2 MiB", "too_large", 10,
     [u32(2, "region"), u64(0, "offset"), u32(2 * 1024 * 1024, "length over 1 MiB")], type_name="REGION_READ",
     request_id=27)

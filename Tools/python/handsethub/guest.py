@@ -38,6 +38,8 @@ TYPES = {
     "REGION_FD": 0x0305,
     "HEARTBEAT": 0x0401, "HEARTBEAT_ACK": 0x0402, "SUSPEND": 0x0403, "RESUME": 0x0404, "DETACH": 0x0405,
     "MARK_GOOD": 0x0406,
+    "POWER_STATE": 0x0601, "WAKE_LOCK": 0x0602, "WAKE": 0x0603, "PARTITION_CONTROL": 0x0604,
+    "PARTITION_CONTROL_RESULT": 0x0605, "POWER_QUERY": 0x0606, "POWER_INFO": 0x0607,
     "CHANNEL_OPEN": 0x0501, "CHANNEL_OPENED": 0x0502, "CHANNEL_DATA": 0x0503, "CHANNEL_CLOSE": 0x0504,
 }
 TYPE_NAMES = {number: name for name, number in TYPES.items()}
@@ -77,6 +79,12 @@ SEND_STATUSES = {0: "queued", 1: "queue_full", 2: "too_large", 3: "no_such_link"
                  5: "link_closing", 6: "duplicate", 7: "sequence_gap", 8: "rate_limited"}
 REGION_STATUSES = {0: "ok", 1: "out_of_grant", 2: "out_of_bounds", 3: "no_such_region"}
 ACCESS = {1: "ro", 2: "rw"}
+# Protocols/power.md (feature "power")
+POWER = "power"
+POWER_STATES = {0: "active", 1: "idle", 2: "suspended", 3: "off"}
+PLATFORM_STATES = {0: "on", 1: "idle", 2: "suspend"}
+PARTITION_ACTIONS = {0: "suspend", 1: "resume"}
+PARTITION_CONTROL_STATUSES = {0: "done", 1: "unchanged", 2: "not_permitted", 3: "no_such_partition", 4: "self"}
 
 LIMITS = {"name": 64, "text": 1024, "features": 32, "lines": 1024, "links": 1024, "regions": 256, "peers": 256,
           "region_read": 1024 * 1024}
@@ -128,13 +136,23 @@ LAYOUT: dict[str, list[tuple[str, str]]] = {
     "RESUME": [],
     "DETACH": [("reason", "text")],
     "MARK_GOOD": [],
+    "POWER_STATE": [("state", "power_state")],
+    "WAKE_LOCK": [("held", "bool"), ("name", "lock_name")],
+    "WAKE": [("source", "name"), ("line", "u16"), ("from", "power_state")],
+    "PARTITION_CONTROL": [("action", "pc_action"), ("partition", "name"), ("reason", "text")],
+    "PARTITION_CONTROL_RESULT": [("partition", "name"), ("action", "pc_action"), ("status", "pc_status")],
+    "POWER_QUERY": [],
+    "POWER_INFO": [("platform", "platform_state"), ("partition", "power_state"), ("battery", "battery"),
+                   ("charging", "bool"), ("draw_mw", "u32"), ("locks", "u16")],
     "CHANNEL_OPEN": [("device", "name"), ("options", "rest")],
     "CHANNEL_OPENED": [("max_data", "u32"), ("options", "rest")],
     "CHANNEL_DATA": [("data", "rest")],
     "CHANNEL_CLOSE": [("code", "u16"), ("reason", "text")],
 }
 ENUMS = {"errcode": (2, ERROR_CODES), "outcome": (1, RAISE_OUTCOMES), "send_status": (1, SEND_STATUSES),
-         "region_status": (1, REGION_STATUSES), "access": (1, ACCESS), "link_state": (1, LINK_STATES)}
+         "region_status": (1, REGION_STATUSES), "access": (1, ACCESS), "link_state": (1, LINK_STATES),
+         "power_state": (1, POWER_STATES), "platform_state": (1, PLATFORM_STATES), "pc_action": (1, PARTITION_ACTIONS),
+         "pc_status": (1, PARTITION_CONTROL_STATUSES)}
 INTS = {"u8": ">B", "u16": ">H", "u32": ">I", "u64": ">Q"}
 
 
@@ -196,6 +214,10 @@ def _write_field(out: bytearray, kind: str, value: Any) -> None:
         out += struct.pack(INTS[kind], value)
     elif kind in ("priority",):
         out += struct.pack(">B", value)
+    elif kind == "battery":
+        out += struct.pack(">H", value)
+    elif kind == "lock_name":
+        _write_name(out, value)
     elif kind in ("coalesced", "read_length", "nonzero_u32"):
         out += struct.pack(">I", value)
     elif kind == "nonzero_u64":
@@ -307,6 +329,16 @@ class _Reader:
             value = self.int(">I", name)
             if value == 0:
                 raise GuestDecodeError("invalid_value", "coalesced 0")
+            return value
+        if kind == "battery":
+            value = self.int(">H", name)
+            if value > 10000:
+                raise GuestDecodeError("invalid_value", f"{name} {value} is above 10000")
+            return value
+        if kind == "lock_name":
+            value = self.name(name)
+            if not value:
+                raise GuestDecodeError("invalid_value", f"empty {name}")
             return value
         if kind == "nonzero_u32":
             value = self.int(">I", name)
@@ -451,7 +483,7 @@ def proof(secret: bytes, hello_body: bytes, challenge_body: bytes) -> bytes:
 
 UNSOLICITED = {"IRQ", "MSG_DELIVER", "CREDIT", "SUSPEND", "RESUME", "REGION_FD", "DETACH", "CHANNEL_DATA",
                "CHANNEL_CLOSE", "HEARTBEAT", "LINK_OPENED", "LINK_CLOSED", "SEND_SEQUENCES",
-               "MSG_DELIVER_AS"}
+               "MSG_DELIVER_AS", "WAKE"}
 
 
 class GuestClient:
@@ -594,6 +626,30 @@ class GuestClient:
     def post(self, frame_type: str, fields: dict[str, Any], channel: int = 0) -> None:
         """Sends a frame with request id 0 (no answer wanted)."""
         self.sock.sendall(Frame(frame_type, fields, channel, 0).encode())
+
+    # Protocols/power.md (feature "power")
+    def declare_power(self, state: str) -> None:
+        """POWER_STATE: "active", "idle", "suspended" or "off"."""
+        code = {name: value for value, name in POWER_STATES.items()}[state]
+        self.request("POWER_STATE", {"state": code})
+
+    def wake_lock(self, name: str, held: bool = True) -> None:
+        """WAKE_LOCK: take (held) or release a named wake lock; GuestError limit_reached past the limit."""
+        self.request("WAKE_LOCK", {"held": held, "name": name})
+
+    def partition_control(self, action: str, partition: str, reason: str = "") -> str:
+        """PARTITION_CONTROL (suspend for priority); returns "done", "unchanged", "not_permitted",
+        "no_such_partition" or "self"."""
+        code = {name: value for value, name in PARTITION_ACTIONS.items()}[action]
+        answer = self.request("PARTITION_CONTROL", {"action": code, "partition": partition, "reason": reason})
+        return PARTITION_CONTROL_STATUSES[answer.fields["status"]]
+
+    def power_query(self) -> dict[str, Any]:
+        """POWER_QUERY: {"platform", "partition", "battery_percent", "charging", "draw_mw", "locks"}."""
+        fields = self.request("POWER_QUERY", {}).fields
+        return {"platform": PLATFORM_STATES[fields["platform"]], "partition": POWER_STATES[fields["partition"]],
+                "battery_percent": fields["battery"] / 100, "charging": fields["charging"],
+                "draw_mw": fields["draw_mw"], "locks": fields["locks"]}
 
     def raise_irq(self, partition: str, line: int) -> str:
         """RAISE (§6.1); returns "delivered", "latched", "not_permitted", "no_such_partition" or "no_such_line"."""

@@ -8,6 +8,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Iterable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from handsethub.guest import GuestClient  # noqa: E402
@@ -81,10 +82,10 @@ def text_pixels(text: str, fg: int, bg: int, scale: int = 2) -> tuple[int, int, 
     return width, height, b"".join(rows)
 
 
-def attach(timeout: float = 10.0, features: list[str] | None = None) -> GuestClient:
-    """Attaches as the partition hubd launched us for (HANDSETHUB_* environment)."""
+def attach(timeout: float = 10.0, features: Iterable[str] = ()) -> GuestClient:
+    """Attaches as the partition hubd launched us for (HANDSETHUB_* environment), asking for `features`."""
     return GuestClient.connect(os.environ["HANDSETHUB_GUEST_ENDPOINT"], os.environ["HANDSETHUB_PARTITION"],
-                               os.environ["HANDSETHUB_SECRET"], timeout=timeout, features=features or [])
+                               os.environ["HANDSETHUB_SECRET"], timeout=timeout, features=list(features))
 
 
 def link_ids(guest: GuestClient) -> dict[str, int]:

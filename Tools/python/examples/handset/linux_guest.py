@@ -4,7 +4,9 @@ It draws a home screen in the apps region, answers the keypad (digits build a nu
 dial it, CLEAR deletes), learns about incoming calls from the RTOS's interrupt and message, asks the secure
 partition to sign a message (the key never leaves the secure partition), and sends its log lines to the
 management partition. With `HANDSET_LAN_IP` in its environment (the launch section's `environment`) it is also an
-IPv4 host on `lan0` (lan.py): it answers ARP and ping, and `ping:ADDRESS[:COUNT]` on its management link pings."""
+IPv4 host on `lan0` (lan.py): it answers ARP and ping, and `ping:ADDRESS[:COUNT]` on its management link pings.
+While another partition has taken the screen (preemption: the RTOS's call screen) it declares itself `idle`
+(`POWER_STATE`, Protocols/power.md), and `active` again when the screen comes back."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import os
 
 from common import Heartbeat, attach, link_ids, log, text_pixels
 from handsethub import keyservice
-from handsethub.guest import FramebufferChannel
+from handsethub.guest import POWER, FramebufferChannel
 from lan import LanHost
 
 LAN_CHANNEL = 5
@@ -23,7 +25,7 @@ APPS_TOP = 40
 
 class Linux:
     def __init__(self) -> None:
-        self.guest = attach()
+        self.guest = attach(features=(POWER,))
         self.beat = Heartbeat(self.guest)
         self.links = link_ids(self.guest)
         self.fb = FramebufferChannel(self.guest, "fb0", channel=7)
@@ -101,6 +103,10 @@ class Linux:
                 event = FramebufferChannel.decode_event(bytes(frame.fields["data"]))
                 if event.get("event") == "key" and event.get("down"):
                     self.on_key(str(event.get("key")))
+                elif event.get("event") == "preemption":
+                    # Our screen is hidden while another partition holds it: nothing to draw, so idle.
+                    self.guest.declare_power("idle" if event.get("by") else "active")
+                    log(f"screen {'hidden by ' + str(event.get('by')) if event.get('by') else 'back'}")
             elif frame.type == "MSG_DELIVER":
                 fields = frame.fields
                 payload = bytes(fields["payload"]).decode(errors="replace")

@@ -1,14 +1,18 @@
 """The management partition of the living reference handset: it collects the log lines the other partitions
 send it over their links and keeps them (its own output is the collected log, readable with
-`hubctl logs mgmt`)."""
+`hubctl logs mgmt`). It is also the local management agent: while the RTOS has a call up (`call:active` /
+`call:idle` on the mgmt-rtos link) it suspends Linux, as its policy allows (`maySuspend: [linux]`), so the
+RTOS's work is not slowed by Linux's, and resumes it when the call ends (suspend for priority,
+Protocols/power.md §5)."""
 
 from __future__ import annotations
 
 from common import Heartbeat, attach, log
+from handsethub.guest import POWER
 
 
 def main() -> None:
-    guest = attach()
+    guest = attach(features=(POWER,))
     beat = Heartbeat(guest)
     log(f"mgmt attached as session {guest.welcome['session_id']}; collecting logs")
     while True:
@@ -18,8 +22,15 @@ def main() -> None:
             continue
         if frame.type == "MSG_DELIVER":
             fields = frame.fields
-            log(f"[{fields['sender']}] {bytes(fields['payload']).decode(errors='replace')}")
+            text = bytes(fields["payload"]).decode(errors="replace")
             guest.ack(fields["link"], fields["message_id"])
+            if fields["sender"] == "rtos" and text in ("call:active", "call:idle"):
+                action = "suspend" if text == "call:active" else "resume"
+                reason = "call in progress" if action == "suspend" else "call ended"
+                status = guest.partition_control(action, "linux", reason)
+                log(f"{action} linux for priority ({reason}): {status}")
+            else:
+                log(f"[{fields['sender']}] {text}")
         elif frame.type == "IRQ":
             guest.eoi(frame.fields["line"])
         elif frame.type == "DETACH":

@@ -4,14 +4,17 @@ It owns the modem (AT over its `modem0` channel), registers on the network, keep
 of the screen up to date (operator, signal, time), and handles calls: an incoming call makes it take the
 whole screen (preemption) and the keypad, and raise an interrupt on Linux (line 2) with a message naming the
 caller; CALL answers, END hangs up; when the call ends the screen and the keys go back to Linux. Linux can
-ask it to dial (`dial:NUMBER` on the rtos-linux link)."""
+ask it to dial (`dial:NUMBER` on the rtos-linux link). While a call is up it tells the management partition
+(`call:active` / `call:idle` on the mgmt-rtos link), which suspends Linux's work for the call's duration
+(suspend for priority, Protocols/power.md §5). The status bar also shows the battery level and the platform's
+power state (`POWER_QUERY`)."""
 
 from __future__ import annotations
 
 import time
 
 from common import Heartbeat, SerialChannel, attach, link_ids, log, text_pixels
-from handsethub.guest import FramebufferChannel
+from handsethub.guest import POWER, FramebufferChannel
 
 STATUS_BG, STATUS_FG = 0x102040, 0xFFFFFF
 CALL_BG, CALL_FG, ACTIVE_BG = 0x0030A0, 0xFFFFFF, 0x007020
@@ -20,9 +23,11 @@ INIT = ["ATE0", "AT+CMEE=1", "AT+CLIP=1", "AT+CREG=2", "AT+COPS=3,0", "AT+COPS?"
 
 class Rtos:
     def __init__(self) -> None:
-        self.guest = attach()
+        self.guest = attach(features=(POWER,))
         self.beat = Heartbeat(self.guest)
         self.links = link_ids(self.guest)
+        self.power = ""
+        self.power_checked = 0.0
         self.modem = SerialChannel(self.guest, "modem0", channel=3)
         self.fb = FramebufferChannel(self.guest, "fb0", channel=7)
         self.operator = "NO SERVICE"
@@ -87,10 +92,16 @@ class Rtos:
         self.text(40, 700, hint, CALL_FG, background, 2)
         self.next_frame()
 
+    def tell_mgmt(self, text: str) -> None:
+        if "mgmt-rtos" in self.links:
+            self.guest.send(self.links["mgmt-rtos"], text.encode())
+
     def call_ended(self, why: str) -> None:
         if self.call_state == "idle":
             return
         log(f"call ended ({why}): giving the screen back")
+        if self.call_state in ("active", "dialing"):
+            self.tell_mgmt("call:idle")
         self.call_state = "idle"
         self.caller = ""
         self.fb.release()
@@ -100,6 +111,7 @@ class Rtos:
         if self.call_state == "ringing" and key == "call":
             self.command("ATA")
             self.call_state = "active"
+            self.tell_mgmt("call:active")
             self.draw_call_screen()
         elif self.call_state in ("ringing", "active", "dialing") and key == "end":
             self.command("ATH")
@@ -111,6 +123,7 @@ class Rtos:
             number = text[5:]
             self.caller = number
             self.call_state = "dialing"
+            self.tell_mgmt("call:active")
             self.command(f"ATD{number};")
             log(f"dialling {number} for linux")
 
@@ -125,9 +138,18 @@ class Rtos:
         rows = b"".join(pixels[r * full:r * full + width * 4] for r in range(height))
         self.fb.put(x, y, width, height, rows)
 
+    def check_power(self) -> None:
+        """Battery level and platform state for the status bar, asked once a second."""
+        now = time.monotonic()
+        if now - self.power_checked < 1.0:
+            return
+        self.power_checked = now
+        info = self.guest.power_query()
+        self.power = f"B{int(info['battery_percent']):>3} {info['platform'].upper()[:3]}"
+
     def draw_status(self) -> None:
         bars = "#" * min(5, (self.signal + 5) // 6) if self.signal != 99 else ""
-        status = f"{self.operator[:12]:<12} {bars:<5} {time.strftime('%H:%M:%S')}"
+        status = f"{self.operator[:12]:<12} {bars:<5} {time.strftime('%H:%M:%S')} {self.power}"
         if status == self.last_status or self.call_state != "idle":
             return
         self.last_status = status
@@ -145,6 +167,7 @@ class Rtos:
         while True:
             self.beat.tick()
             self.pump_commands()
+            self.check_power()
             self.draw_status()
             frame = self.guest.receive(timeout=0.1)
             if frame is None:
@@ -161,6 +184,8 @@ class Rtos:
                 self.guest.ack(frame.fields["link"], frame.fields["message_id"])
             elif frame.type == "IRQ":
                 self.guest.eoi(frame.fields["line"])
+            elif frame.type == "WAKE":
+                log(f"woken by {frame.fields['source']} (line {frame.fields['line']})")
             elif frame.type == "DETACH":
                 return
 
