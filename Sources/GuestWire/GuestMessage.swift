@@ -47,6 +47,8 @@ public enum GuestMessage: Sendable, Equatable {
     case resume
     case detach(reason: String)
     case markGood
+    /// `ERROR_REPORT` (§9.5): an entry for the partition's error log; `code` is a name, `text` a text.
+    case errorReport(severity: GuestErrorSeverity, code: String, text: String)
     // §10 device channels
     case channelOpen(device: String, options: ArraySlice<UInt8>)
     case channelOpened(maxData: UInt32, options: ArraySlice<UInt8>)
@@ -93,6 +95,7 @@ public enum GuestMessage: Sendable, Equatable {
         case .resume: return .resume
         case .detach: return .detach
         case .markGood: return .markGood
+        case .errorReport: return .errorReport
         case .channelOpen: return .channelOpen
         case .channelOpened: return .channelOpened
         case .channelData: return .channelData

@@ -22,6 +22,9 @@ public enum GuestProtocol {
     /// The `HELLO`/`CHALLENGE` feature that enables `MARK_GOOD`: a guest that negotiates it must mark its image
     /// good to pass probation (§9.4, `Protocols/management.md` §"Images").
     public static let markGoodFeature = "mark-good"
+    /// The `HELLO`/`CHALLENGE` feature that enables `ERROR_REPORT`: entries for the partition's persistent error
+    /// log (§9.5, `Protocols/errorlog.md`).
+    public static let errorLogFeature = "error-log"
     /// Interrupt priorities run from 0 (highest) to this value (lowest).
     public static let lowestPriority: UInt8 = 15
 

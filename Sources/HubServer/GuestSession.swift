@@ -46,6 +46,8 @@ final class GuestSession {
     private(set) var sendSequence = false
     /// The guest asked for the `mark-good` feature (§9.4): its image on probation passes only once it sends `MARK_GOOD`.
     private(set) var marksGood = false
+    /// The guest asked for the `error-log` feature (§9.5): it may send `ERROR_REPORT`.
+    private(set) var reportsErrors = false
     private var regionNames: [UInt32: String] = [:]
     var actions: [Action] = []
     /// Open device channels by channel number (`Protocols/guest.md` §10).
@@ -224,6 +226,7 @@ final class GuestSession {
             runtimeLinks = features.contains(GuestProtocol.runtimeLinksFeature)
             sendSequence = features.contains(GuestProtocol.sendSequenceFeature)
             marksGood = features.contains(GuestProtocol.markGoodFeature)
+            reportsErrors = features.contains(GuestProtocol.errorLogFeature)
             handleProof(
                 mac: mac, partition: partition, resumeToken: resumeToken, transcript: transcript,
                 requestId: frame.requestId)
@@ -451,6 +454,8 @@ final class GuestSession {
             closeLink(linkID, requestId: request)
         case .markGood:
             markGood(requestId: request)
+        case .errorReport(let severity, let code, let text):
+            reportError(severity: severity, code: code, text: text, requestId: request)
         case .hello, .proof:
             sendError(.unexpectedFrame, "already attached", requestId: request)
         case .challenge, .welcome, .error, .ok, .raiseResult, .irq, .msgSent, .msgDeliver, .credit, .regionData,

@@ -1,5 +1,6 @@
 import ControlWire
 import DeviceKit
+import ErrorLogServer
 import EthernetServer
 import EventLoop
 import FramebufferServer
@@ -17,7 +18,7 @@ extension Hub {
     func makeDevices() throws(HubStartError) -> [any HubDevice] {
         [
             ModemDevice(), EthernetDevice(), FramebufferDevice(), try makeManagementDevice(),
-            HTTPDevice(),
+            HTTPDevice(), try ErrorLogDevice(configuration: configuration),
         ]
     }
 
@@ -28,6 +29,10 @@ extension Hub {
         if let software { device.executor = SlotCommandExecutor(slots: software.slots) }
         return device
     }
+
+    /// The partitions' persistent error logs (`Protocols/errorlog.md`), which `ERROR_REPORT` and the hub's
+    /// fault events feed.
+    var errorLog: ErrorLogDevice? { devices.lazy.compactMap { $0 as? ErrorLogDevice }.first }
 
     /// The management plane (`Protocols/management.md`), which the `mgmt` partition's relay submits to.
     var management: ManagementDevice? { devices.lazy.compactMap { $0 as? ManagementDevice }.first }

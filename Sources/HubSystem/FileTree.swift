@@ -91,6 +91,16 @@ package enum FileTree {
         guard fsync(fd) == 0 else { throw .last("fsync \(path)") }
     }
 
+    /// Appends all of `bytes` at the end of `path` (created if needed) and `fsync`s it: a log's durable append
+    /// (`Protocols/errorlog.md` §4). A crash in the middle leaves at most a torn last record, which the log's
+    /// reader skips.
+    package static func appendDurably(_ path: String, _ bytes: [UInt8], permissions: UInt32) throws(SystemError) {
+        let fd = try Files.openForWriting(path, .append(permissions: permissions))
+        defer { Descriptors.close(fd) }
+        try Descriptors.writeAll(fd, bytes)
+        guard fsync(fd) == 0 else { throw .last("fsync \(path)") }
+    }
+
     /// Copies a regular file (not following a link at `source`), owner-executable if `executable`, and
     /// `fsync`s the copy; at most `limit` bytes.
     package static func copyFile(

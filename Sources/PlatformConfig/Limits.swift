@@ -120,6 +120,13 @@ package struct Limits: Sendable, Equatable {
     /// How often the host names of VXLAN remotes are resolved again (`Protocols/ethernet.md`, VXLAN); 0: only
     /// at start.
     package var vxlanResolveIntervalMs: Int = 30_000
+    // Persistent error logs (`Protocols/errorlog.md` §3), per partition.
+    /// Entries one partition's error log keeps; the oldest are dropped (and counted) beyond.
+    package var errorLogMaxEntries: Int = 256
+    /// Bytes of records one partition's error log keeps; the oldest are dropped (and counted) beyond.
+    package var errorLogMaxBytes: Int = 256 << 10
+    /// `ERROR_REPORT`s one guest may send per second (a burst of as many); beyond, `rate_limited`.
+    package var errorLogReportsPerSecond: Int = 20
 
     /// `runtimeLinkMaxMessageBytes`, cut to what fits in a guest frame (`guestMaxFrameBytes` minus 64), so
     /// that lowering the frame size never needs this limit lowered too.
@@ -400,5 +407,15 @@ package struct Limits: Sendable, Equatable {
             key: "vxlanResolveIntervalMs", range: 0...86_400_000,
             summary: "how often host names of VXLAN remotes are resolved again (0: only at start)",
             get: { $0.vxlanResolveIntervalMs }, set: { $0.vxlanResolveIntervalMs = $1 }),
+        Field(
+            key: "errorLogMaxEntries", range: 16...100_000, summary: "entries one partition's error log keeps",
+            get: { $0.errorLogMaxEntries }, set: { $0.errorLogMaxEntries = $1 }),
+        Field(
+            key: "errorLogMaxBytes", range: 4096...(16 << 20), summary: "record bytes one partition's error log keeps",
+            get: { $0.errorLogMaxBytes }, set: { $0.errorLogMaxBytes = $1 }),
+        Field(
+            key: "errorLogReportsPerSecond", range: 1...10_000,
+            summary: "ERROR_REPORT frames one guest may send per second",
+            get: { $0.errorLogReportsPerSecond }, set: { $0.errorLogReportsPerSecond = $1 }),
     ]
 }

@@ -68,7 +68,8 @@ let specTypeNames: [GuestFrameType: String] = [
     .msgSendSequenced: "MSG_SEND_SEQ", .sendSequences: "SEND_SEQUENCES",
     .regionRead: "REGION_READ", .regionData: "REGION_DATA", .regionWrite: "REGION_WRITE",
     .regionResult: "REGION_RESULT", .regionFD: "REGION_FD", .heartbeat: "HEARTBEAT", .heartbeatAck: "HEARTBEAT_ACK",
-    .suspend: "SUSPEND", .resume: "RESUME", .detach: "DETACH", .markGood: "MARK_GOOD", .channelOpen: "CHANNEL_OPEN",
+    .suspend: "SUSPEND", .resume: "RESUME", .detach: "DETACH", .markGood: "MARK_GOOD", .errorReport: "ERROR_REPORT",
+    .channelOpen: "CHANNEL_OPEN",
     .channelOpened: "CHANNEL_OPENED", .channelData: "CHANNEL_DATA", .channelClose: "CHANNEL_CLOSE",
 ]
 
@@ -128,6 +129,8 @@ func fields(of message: GuestMessage) -> FieldValue {
         ])
     case .error(let code, let reason): return .object(["code": int(code.rawValue), "reason": .string(reason)])
     case .ok, .resume, .markGood: return .object([:])
+    case .errorReport(let severity, let code, let text):
+        return .object(["severity": int(severity.rawValue), "code": .string(code), "text": .string(text)])
     case .raise(let partition, let line): return .object(["partition": .string(partition), "line": int(line)])
     case .raiseResult(let outcome): return .object(["outcome": int(outcome.rawValue)])
     case .irq(let line, let priority, let coalesced):

@@ -22,7 +22,7 @@ TYPES = {
     "REGION_READ": 0x0301, "REGION_DATA": 0x0302, "REGION_WRITE": 0x0303, "REGION_RESULT": 0x0304,
     "REGION_FD": 0x0305,
     "HEARTBEAT": 0x0401, "HEARTBEAT_ACK": 0x0402, "SUSPEND": 0x0403, "RESUME": 0x0404, "DETACH": 0x0405,
-    "MARK_GOOD": 0x0406,
+    "MARK_GOOD": 0x0406, "ERROR_REPORT": 0x0407,
     "CHANNEL_OPEN": 0x0501, "CHANNEL_OPENED": 0x0502, "CHANNEL_DATA": 0x0503, "CHANNEL_CLOSE": 0x0504,
 }
 
@@ -223,6 +223,9 @@ vec("suspend.hex", "SUSPEND", {"reason": "favour rtos"}, [reason("favour rtos", 
 vec("resume.hex", "RESUME", {}, [])
 vec("detach.hex", "DETACH", {"reason": "bye"}, [reason("bye", "reason")], request_id=15)
 vec("mark-good.hex", "MARK_GOOD", {}, [], request_id=15)
+vec("error-report.hex", "ERROR_REPORT", {"severity": 3, "code": "modem-timeout", "text": "no answer to AT+CREG"},
+    [u8(3, "severity 3 error"), name("modem-timeout", "code"), reason("no answer to AT+CREG", "text")],
+    request_id=16)
 vec("channel-open.hex", "CHANNEL_OPEN", {"device": "eth0", "options": hx(b"")},
     [name("eth0", "device"), raw(b"", "no options")], channel=1, request_id=16)
 vec("channel-opened.hex", "CHANNEL_OPENED", {"max_data": 1518, "options": hx(b"\x00\x01")},
@@ -267,6 +270,15 @@ bad("bad-trailing.hex", "EOI with a stray byte", "trailing_bytes", 8,
     [u16(1, "line"), u8(0, "stray byte")], type_name="EOI", request_id=26)
 bad("bad-mark-good-trailing.hex", "MARK_GOOD with a stray byte", "trailing_bytes", 8,
     [u8(0, "stray byte")], type_name="MARK_GOOD", request_id=27)
+bad("bad-error-report-severity.hex", "ERROR_REPORT with severity 0", "invalid_value", 8,
+    [u8(0, "severity 0 undefined"), name("x", "code"), reason("", "text")], type_name="ERROR_REPORT",
+    request_id=36)
+bad("bad-error-report-text-too-long.hex", "ERROR_REPORT whose text says 1025 bytes", "name_too_long", 8,
+    [u8(2, "severity 2 warning"), name("x", "code"), u16(1025, "text length 1025 > 1024"),
+     raw(b"a" * 1025, "text")], type_name="ERROR_REPORT", request_id=37)
+bad("bad-error-report-truncated.hex", "ERROR_REPORT cut inside its code", "truncated", 8,
+    [u8(1, "severity 1 info"), u8(5, "code length 5"), raw(b"ab", "2 of its 5 bytes")], type_name="ERROR_REPORT",
+    request_id=38)
 bad("bad-region-read-too-large.hex", "REGION_READ of 2 MiB", "too_large", 10,
     [u32(2, "region"), u64(0, "offset"), u32(2 * 1024 * 1024, "length over 1 MiB")], type_name="REGION_READ",
     request_id=27)
