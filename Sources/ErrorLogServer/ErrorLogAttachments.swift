@@ -69,7 +69,7 @@ extension ErrorLogDevice {
             guard let partition else { return }
             let how = data["automatic"]?.boolValue == true ? "automatic" : "requested"
             let text =
-                "\(how) rollback from slot \(data["from"]?.stringValue ?? "?") to \(data["to"]?.stringValue ?? "?"): "
+                "\(how) rollback from slot \(data["from"]?.stringValue ?? "?") to slot \(data["to"]?.stringValue ?? "?"): "
                 + (data["reason"]?.stringValue ?? "")
             record(partition, source: .hub, severity: .error, code: "rolled_back", text: text)
         case "mgmt.refused":
