@@ -136,8 +136,16 @@ class ManagementRelay:
     def submit(self, envelope_bytes: bytes, timeout: float = 5.0) -> dict:
         self.guest.post("CHANNEL_DATA", {"data": envelope_bytes}, channel=self.channel)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            frame = self.guest.receive(timeout=max(0.0, deadline - time.monotonic()))
-            if frame is not None and frame.type == "CHANNEL_DATA" and frame.channel == self.channel:
-                return decode_relay_result(bytes(frame.fields["data"]))
+        # Frames that are not the answer (messages, interrupts) go back to the client's queue, in order, for
+        # the caller's own receive loop: an agent must not lose them while it waits.
+        others = []
+        try:
+            while time.monotonic() < deadline:
+                frame = self.guest.receive(timeout=max(0.0, deadline - time.monotonic()))
+                if frame is not None and frame.type == "CHANNEL_DATA" and frame.channel == self.channel:
+                    return decode_relay_result(bytes(frame.fields["data"]))
+                if frame is not None:
+                    others.append(frame)
+        finally:
+            self.guest.queue[0:0] = others
         raise TimeoutError("no relay answer")

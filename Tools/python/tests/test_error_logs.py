@@ -162,3 +162,30 @@ def test_a_rollback_and_the_crash_behind_it_are_in_the_log(hubd, scratch):  # no
     assert len(rolled) == 1 and rolled[0]["source"] == "hub"
     assert rolled[0]["text"].startswith("automatic rollback from slot b to slot a") and "status 3" in rolled[0]["text"]
     assert any(e["code"] == "crashed" and "status 3" in e["text"] for e in entries)
+
+
+def test_living_handset_mgmt_agent_collects_a_crash_from_linux(hubd, tmp_path: Path):
+    import signal
+    import time
+
+    from test_living_handset import living_config, wait_running
+
+    text = living_config()
+    agent = next(line for line in text.splitlines() if line.strip().startswith("command:") and "mgmt_guest" in line)
+    text = text.replace(agent, "      environment: [MGMT_AGENT_COLLECT_MS=300]\n" + agent)
+    hub = hubd(config=text)
+    wait_running(hub)
+    pid = hub.call("partition.get", {"name": "linux"})["supervisor"]["pid"]
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    lines: list[str] = []
+    while time.monotonic() < deadline:
+        lines = [line for line in hub.call("partition.logs", {"name": "mgmt"})["text"].splitlines() if "[errors linux" in line]
+        if any(" crashed]" in line for line in lines):
+            break
+        time.sleep(0.2)
+    assert any("error crashed]" in line and "killed by signal 9" in line for line in lines), lines
+    # Each entry is shipped once: the agent keeps a cursor per partition.
+    time.sleep(1)
+    again = [line for line in hub.call("partition.logs", {"name": "mgmt"})["text"].splitlines() if "[errors linux" in line]
+    assert len(again) == len(set(again))

@@ -81,10 +81,22 @@ def text_pixels(text: str, fg: int, bg: int, scale: int = 2) -> tuple[int, int, 
     return width, height, b"".join(rows)
 
 
-def attach(timeout: float = 10.0) -> GuestClient:
+def attach(timeout: float = 10.0, features: list[str] | None = None) -> GuestClient:
     """Attaches as the partition hubd launched us for (HANDSETHUB_* environment)."""
     return GuestClient.connect(os.environ["HANDSETHUB_GUEST_ENDPOINT"], os.environ["HANDSETHUB_PARTITION"],
-                               os.environ["HANDSETHUB_SECRET"], timeout=timeout)
+                               os.environ["HANDSETHUB_SECRET"], timeout=timeout, features=features)
+
+
+def report_error(guest: GuestClient, severity: str, code: str, text: str) -> None:
+    """One entry for this partition's persistent error log (ERROR_REPORT, Protocols/guest.md §9.5), when the hub
+    offered the `error-log` feature; the management agent collects it. A refusal (rate limit) is only logged."""
+    from handsethub.guest import ERROR_LOG, GuestError
+    if ERROR_LOG not in guest.hub_features:
+        return
+    try:
+        guest.report_error(severity, code, text)
+    except GuestError as error:
+        log(f"error report refused: {error}")
 
 
 def link_ids(guest: GuestClient) -> dict[str, int]:
