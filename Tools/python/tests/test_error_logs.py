@@ -6,8 +6,10 @@ partitions' logs over the management channel (Protocols/management.md §2.6) whi
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -117,7 +119,7 @@ def test_mgmt_reads_other_logs_over_the_channel_and_refused_commands_are_logged(
         # A command valid for a year is refused (management.maxCommandLifetimeMs, 30 days by default)...
         far = sign(Command("upgrade", "linux", "designer", 1, expires_in(365 * 86400)), [KEY])
         with pytest.raises(HubError) as refused:
-            client.call("mgmt.submit", {"envelope": __import__("base64").b64encode(far).decode()})
+            client.call("mgmt.submit", {"envelope": base64.b64encode(far).decode()})
         assert refused.value.reason == "expiry_too_far"
         # ... and lands in the target's error log, with its refusal code.
         entry = client.errors_read("linux")["entries"][-1]
@@ -127,7 +129,12 @@ def test_mgmt_reads_other_logs_over_the_channel_and_refused_commands_are_logged(
             rtos.report_error("critical", "modem-lost", "the modem stopped answering")
         with GuestClient.connect(guest_endpoint(hub), "mgmt", "mgmt-dev-secret") as mgmt:
             relay = ManagementRelay(mgmt)
+            # An interrupt that arrives while the agent waits for an answer is kept for its own loop.
+            client.raise_irq("mgmt", 1, as_="tester")
+            time.sleep(0.3)
             answer = relay.local("errors.read", partition="rtos")
+            irq = mgmt.receive(timeout=2)
+            assert irq is not None and irq.type == "IRQ" and irq.fields["line"] == 1
             assert answer["code"] == "accepted"
             assert codes(answer["output"]) == ["modem-lost"]
             assert relay.local("errors.read", partition="nobody")["code"] == "no_such_partition"
@@ -166,7 +173,7 @@ def test_a_rollback_and_the_crash_behind_it_are_in_the_log(hubd, scratch):  # no
 
 def test_living_handset_mgmt_agent_collects_a_crash_from_linux(hubd, tmp_path: Path):
     import signal
-    import time
+
 
     from test_living_handset import living_config, wait_running
 
