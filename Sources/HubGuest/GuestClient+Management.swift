@@ -43,3 +43,15 @@ extension GuestClient {
         }
     }
 }
+
+extension GuestClient {
+    /// A local request on the management channel (`Protocols/management.md` §2.6): `json` is one JSON object
+    /// (`{"operation":"errors.read","partition":"linux"}`); the answer's `output` is the method's result as
+    /// JSON text when `code` is `accepted`. Open the channel first (`openManagementRelay`).
+    public func requestManagementLocal(_ json: String, channel: UInt16, timeout: Double = 5)
+        throws(GuestClientError) -> ManagementRelayAnswer
+    {
+        try relayManagementCommand(
+            ManagementLocalRequest.encode(json: Array(json.utf8)), channel: channel, timeout: timeout)
+    }
+}
