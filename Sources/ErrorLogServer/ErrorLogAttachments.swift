@@ -23,7 +23,7 @@ extension ErrorLogDevice {
         partition: String, severity: GuestErrorSeverity, code: String, text: String,
         nowNanos: UInt64 = MonotonicClock.nanoseconds()
     ) -> ReportOutcome {
-        guard logs[partition] != nil else { return .unknownPartition }
+        guard ensureLog(partition) else { return .unknownPartition }
         let rate = Double(reportsPerSecond)
         var bucket = buckets[partition] ?? (tokens: rate, at: nowNanos)
         let elapsed = Double(nowNanos &- bucket.at) / 1e9
@@ -55,6 +55,7 @@ extension ErrorLogDevice {
     /// a crash or a failed partition (supervisor), a session closed for missed heartbeats (watchdog), a
     /// software rollback with its reason, a refused management command with its refusal code.
     package func observe(kind: String, partition: String?, data: JSON) {
+        if let partition, kind != "mgmt.refused" { _ = ensureLog(partition) }
         switch kind {
         case "partition.state":
             guard let partition, let to = data["to"]?.stringValue, to == "crashed" || to == "failed" else { return }

@@ -40,6 +40,23 @@ package final class ErrorLogDevice: HubDevice {
         for partition in configuration.partitions.map(\.name) { load(partition) }
     }
 
+    /// The log of a partition the hub vouches for (an attached guest, a partition in one of its own events),
+    /// loaded on first use when it was not configured at start (a partition provisioned at run time). Names
+    /// become file names, so only names of the configuration's form are taken; names from a peer's bytes (a
+    /// command's target) never create a log.
+    func ensureLog(_ partition: String) -> Bool {
+        if logs[partition] != nil { return true }
+        guard Self.isPartitionName(partition) else { return false }
+        load(partition)
+        return logs[partition] != nil
+    }
+
+    /// 1...64 ASCII letters, digits, `-` and `_`, starting with a letter (the configuration's names).
+    static func isPartitionName(_ name: String) -> Bool {
+        guard (1...64).contains(name.utf8.count), name.first?.isLetter == true else { return false }
+        return name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
+    }
+
     private func load(_ partition: String) {
         guard let disk else {
             logs[partition] = PartitionErrorLog(bound: bound)

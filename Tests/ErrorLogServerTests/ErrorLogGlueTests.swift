@@ -172,7 +172,7 @@ private func temporaryDirectory() -> String {
             rig.device.guestReport(
                 partition: "linux", severity: .info, code: "f", text: "", nowNanos: start + 1_000_000_000)
                 != .rateLimited)
-        #expect(rig.device.guestReport(partition: "nobody", severity: .info, code: "f", text: "") == .unknownPartition)
+        #expect(rig.device.guestReport(partition: "no/such", severity: .info, code: "f", text: "") == .unknownPartition)
         let status = try rig.call("errors.status", [:]).get()
         #expect(status["counters"]?["reportsRateLimited"]?.intValue == 3)
     }
@@ -229,5 +229,30 @@ private func temporaryDirectory() -> String {
         #expect(rig.caller.answers.isEmpty)
         rig.device.guestReport(partition: "linux", severity: .critical, code: "high", text: "")
         #expect(rig.caller.answers.count == 1)
+    }
+}
+
+/// A partition the configuration did not name (provisioned at run time) gets a log once the hub vouches for
+/// it — its guest reports, or the hub publishes a fault of it — but never from a name in a peer's bytes.
+@Suite struct ErrorLogRuntimePartitionTests {
+    @Test func logsAppearForVouchedPartitionsOnly() throws {
+        let directory = NSTemporaryDirectory() + "errorlog-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let rig = try Rig(directory: directory)
+        #expect(
+            rig.device.guestReport(partition: "store-app", severity: .error, code: "c", text: "")
+                == .recorded(sequence: 1))
+        rig.device.observe(kind: "partition.state", partition: "third-party", data: ["to": "crashed", "reason": "x"])
+        rig.device.observe(
+            kind: "mgmt.refused", partition: nil,
+            data: ["target": "made-up", "source": "control", "result": "not_authorised"])
+        #expect(rig.codes("store-app") == ["c"])
+        #expect(rig.codes("third-party") == ["crashed"])
+        #expect(rig.read("made-up") == nil)
+        #expect(rig.device.guestReport(partition: "../etc", severity: .error, code: "c", text: "") == .unknownPartition)
+        #expect(try Rig(directory: directory).codes("store-app") == [])  // not configured: not loaded at start
+        let again = try Rig(directory: directory)
+        _ = again.device.guestReport(partition: "store-app", severity: .info, code: "d", text: "")
+        #expect(again.codes("store-app") == ["c", "d"])
     }
 }
