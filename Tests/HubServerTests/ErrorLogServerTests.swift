@@ -57,4 +57,26 @@ import Testing
         #expect(try Self.read(again, "linux") == ["app-crash"])
         #expect(again.stop() == 0)
     }
+
+    /// A flood of reports is answered `rate_limited` beyond `errorLogReportsPerSecond`, and the session goes on.
+    @Test func aFloodIsRateLimitedAndTheSessionGoesOn() throws {
+        let hub = try HubHarness { configuration in configuration.hub.limits.errorLogReportsPerSecond = 2 }
+        let linux = try GuestClient.connect(
+            endpoint: "unix:\(hub.guestUnix)", partition: "linux", secret: Array("linux-dev-secret".utf8),
+            features: [GuestProtocol.errorLogFeature])
+        var refused = 0
+        for index in 0..<10 {
+            do throws(GuestClientError) {
+                try linux.reportError(severity: .warning, code: "flood", text: "\(index)")
+            } catch {
+                guard case .rejected(.rateLimited, _) = error else { throw error }
+                refused += 1
+            }
+        }
+        #expect(refused >= 7)
+        #expect(try Self.read(hub, "linux").count == 10 - refused)
+        try linux.heartbeat(stamp: 1)
+        linux.close()
+        #expect(hub.stop() == 0)
+    }
 }
