@@ -192,6 +192,22 @@ def test_living_handset_mgmt_agent_collects_a_crash_from_linux(hubd, tmp_path: P
             break
         time.sleep(0.2)
     assert any("error crashed]" in line and "killed by signal 9" in line for line in lines), lines
+    # rtos reports a modem command that fails: a dial string the modem refuses (`>` phonebook dialling is not
+    # supported: +CME ERROR).
+    hub.call("msg.send", {"link": "rtos-linux", "to": "rtos", "as": "tester", "text": "dial:>1"})
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        entries = hub.call("errors.read", {"partition": "rtos"})["entries"]
+        if any(e["code"] == "modem-command-failed" for e in entries):
+            break
+        time.sleep(0.2)
+    failed = [e for e in entries if e["code"] == "modem-command-failed"]
+    assert failed and failed[-1]["source"] == "guest" and failed[-1]["text"].startswith("ATD>1; answered +CME ERROR")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and "modem-command-failed] ATD>1;" not in hub.call(
+            "partition.logs", {"name": "mgmt"})["text"]:
+        time.sleep(0.2)
+    assert "warning modem-command-failed] ATD>1;" in hub.call("partition.logs", {"name": "mgmt"})["text"]
     # Each entry is shipped once: the agent keeps a cursor per partition.
     time.sleep(1)
     again = [line for line in hub.call("partition.logs", {"name": "mgmt"})["text"].splitlines() if "[errors linux" in line]

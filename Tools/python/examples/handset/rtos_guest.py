@@ -54,6 +54,8 @@ class Rtos:
             if line != "OK":
                 # A modem that refuses a command is worth a line in the persistent error log (mgmt collects it).
                 report_error(self.guest, "warning", "modem-command-failed", f"{self.in_flight} answered {line}")
+                if self.in_flight.startswith("ATD") and self.call_state == "dialing":
+                    self.call_state = "idle"  # the dial was refused: no call to wait for
             return
         if line.startswith("+COPS:") and '"' in line:
             self.operator = line.split('"')[1]
