@@ -338,6 +338,13 @@ public final class GuestClient {
 
     func appendQueued(_ frame: GuestFrame) { queued.append(frame) }
 
+    /// Removes and returns the first frame received but not yet handed out that `matches`, leaving the others in
+    /// order for `receive` (an answer found among unsolicited frames).
+    func takeQueued(where matches: (GuestFrame) -> Bool) -> GuestFrame? {
+        guard let index = queued[queueHead...].firstIndex(where: matches) else { return nil }
+        return queued.remove(at: index)
+    }
+
     func sendFrameBytes(_ bytes: [UInt8]) throws(GuestClientError) { try socket.writeAll(bytes) }
 
     /// Sends several frames in one write (pipelined senders: benchmarks, bulk transfers).

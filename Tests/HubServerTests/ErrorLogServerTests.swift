@@ -45,8 +45,16 @@ import Testing
         let mgmt = try GuestClient.connect(
             endpoint: "unix:\(hub.guestUnix)", partition: "mgmt", secret: Array("mgmt-dev-secret".utf8))
         try mgmt.openManagementRelay(channel: 3)
+        // An interrupt that reaches the agent while it waits for an answer stays queued for it.
+        let control = try HubControlClient(address: "unix:\(hub.controlUnix)")
+        _ = try control.call("irq.raise", ["partition": "mgmt", "line": 1, "as": "tester"])
+        usleep(200_000)
         let answer = try mgmt.requestManagementLocal(#"{"operation":"errors.read","partition":"linux"}"#, channel: 3)
         #expect(answer.code == "accepted" && answer.output.contains("app-crash"))
+        guard case .irq(line: 1, _, _)? = try mgmt.nextEvent(timeout: 2) else {
+            Issue.record("the interrupt was lost while the agent waited")
+            return
+        }
         #expect(try Self.read(hub, "rtos") == [])
         linux.close()
         rtos.close()
