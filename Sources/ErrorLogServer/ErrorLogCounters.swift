@@ -9,6 +9,8 @@ final class ErrorLogCounters {
     var dropped: UInt64 = 0
     var resets: UInt64 = 0
     var compactions: UInt64 = 0
+    /// Files `fsync`ed for appends written earlier (`errorLogSyncIntervalMs`).
+    var syncs: UInt64 = 0
     var writeFailures: UInt64 = 0
     var tornTailsRepaired: UInt64 = 0
     var unreadableFiles: UInt64 = 0
@@ -25,7 +27,8 @@ final class ErrorLogCounters {
     var json: JSON {
         [
             "guestEntries": .uint(guestEntries), "hubEntries": .uint(hubEntries), "dropped": .uint(dropped),
-            "resets": .uint(resets), "compactions": .uint(compactions), "writeFailures": .uint(writeFailures),
+            "resets": .uint(resets), "compactions": .uint(compactions), "syncs": .uint(syncs),
+            "writeFailures": .uint(writeFailures),
             "tornTailsRepaired": .uint(tornTailsRepaired), "unreadableFiles": .uint(unreadableFiles),
             "unattributed": .uint(unattributed), "reportsRateLimited": .uint(reportsRateLimited),
             "reportsWithoutFeature": .uint(reportsWithoutFeature),

@@ -1,5 +1,6 @@
 import DeviceKit
 import ErrorLog
+import EventLoop
 import HubSystem
 import JSON
 import PlatformConfig
@@ -19,6 +20,12 @@ package final class ErrorLogDevice: HubDevice {
     let disk: ErrorLogDisk?
     let counters = ErrorLogCounters()
     let reportsPerSecond: Int
+    /// `hub.limits.errorLogSyncIntervalMs`: appends are `fsync`ed together at most this long after they were
+    /// written (0: each at once).
+    let syncIntervalMs: Int
+    /// Partitions whose files got appends not yet synced, and the timer that syncs them.
+    var unsynced: Set<String> = []
+    var syncTimer: Timer?
     /// Per partition: report tokens and when they were last refilled (monotonic nanoseconds).
     var buckets: [String: (tokens: Double, at: UInt64)] = [:]
     weak var host: (any DeviceHost)?
@@ -31,6 +38,7 @@ package final class ErrorLogDevice: HubDevice {
         let limits = configuration.hub.limits
         bound = ErrorLogBound(maxEntries: limits.errorLogMaxEntries, maxBytes: limits.errorLogMaxBytes)
         reportsPerSecond = limits.errorLogReportsPerSecond
+        syncIntervalMs = limits.errorLogSyncIntervalMs
         disk = configuration.hub.stateDirectory.map { ErrorLogDisk(directory: $0 + "/errorlog") }
         if let disk {
             do throws(SystemError) { try FileTree.makeDirectories(disk.directory, permissions: 0o700) } catch {
@@ -77,6 +85,9 @@ package final class ErrorLogDevice: HubDevice {
     }
 
     package func stop() {
+        syncTimer?.close()
+        syncTimer = nil
+        syncNow()
         waits?.finishAll(.error(.unavailable("the hub is shutting down")))
         waits?.close()
     }
@@ -84,7 +95,7 @@ package final class ErrorLogDevice: HubDevice {
     package var limitsJSON: JSON {
         [
             "maxEntries": .int(Int64(bound.maxEntries)), "maxBytes": .int(Int64(bound.maxBytes)),
-            "reportsPerSecond": .int(Int64(reportsPerSecond)),
+            "reportsPerSecond": .int(Int64(reportsPerSecond)), "syncIntervalMs": .int(Int64(syncIntervalMs)),
         ]
     }
 
@@ -125,7 +136,7 @@ package final class ErrorLogDevice: HubDevice {
         guard let disk, var size = fileSizes[partition] else { return }
         let record = ErrorLogFile.record(entry)
         do throws(SystemError) {
-            try disk.append(partition, record)
+            try disk.append(partition, record, sync: syncIntervalMs == 0)
             size.bytes += record.count
             size.records += 1
             fileSizes[partition] = size
@@ -133,11 +144,36 @@ package final class ErrorLogDevice: HubDevice {
             writeFailed(partition, error)
             return
         }
+        if syncIntervalMs > 0 { scheduleSync(partition) }
         // Amortised: the file is rewritten with the kept entries only once it holds twice the bound.
         if size.bytes > 2 * bound.maxBytes + ErrorLogFile.headerBytes || size.records > 2 * bound.maxEntries {
             counters.compactions += 1
             rewrite(partition)
         }
+    }
+
+    /// Syncs `partition`'s file within `syncIntervalMs`: one `fsync` per file for every append in between, so a
+    /// flood of reports costs the loop one `fsync` per interval, not one per entry (`Protocols/errorlog.md` §4.1).
+    private func scheduleSync(_ partition: String) {
+        unsynced.insert(partition)
+        guard syncTimer == nil, let loop = host?.loop else { return }
+        syncTimer = try? Timer.once(loop: loop, afterMilliseconds: UInt64(syncIntervalMs)) { [weak self] in
+            self?.syncTimer = nil
+            self?.syncNow()
+        }
+        if syncTimer == nil { syncNow() }
+    }
+
+    /// `fsync`s every file with unsynced appends (also at stop).
+    func syncNow() {
+        guard let disk else { return }
+        for partition in unsynced.sorted() {
+            do throws(SystemError) { try FileTree.syncFile(disk.path(partition)) } catch {
+                writeFailed(partition, error)
+            }
+        }
+        counters.syncs += UInt64(unsynced.count)
+        unsynced = []
     }
 
     /// Replaces the file with the log's image, atomically (`Protocols/errorlog.md` §4.1).
@@ -147,6 +183,7 @@ package final class ErrorLogDevice: HubDevice {
         do throws(SystemError) {
             try disk.replace(partition, image)
             fileSizes[partition] = (image.count, log.count)
+            unsynced.remove(partition)
         } catch {
             writeFailed(partition, error)
         }
@@ -205,8 +242,8 @@ struct ErrorLogDisk {
         return result
     }
 
-    func append(_ partition: String, _ record: [UInt8]) throws(SystemError) {
-        try FileTree.appendDurably(path(partition), record, permissions: 0o600)
+    func append(_ partition: String, _ record: [UInt8], sync: Bool) throws(SystemError) {
+        try FileTree.append(path(partition), record, permissions: 0o600, sync: sync)
     }
 
     func replace(_ partition: String, _ image: [UInt8]) throws(SystemError) {

@@ -127,6 +127,9 @@ package struct Limits: Sendable, Equatable {
     package var errorLogMaxBytes: Int = 256 << 10
     /// `ERROR_REPORT`s one guest may send per second (a burst of as many); beyond, `rate_limited`.
     package var errorLogReportsPerSecond: Int = 20
+    /// Appends reach the disk (`fsync`) at most this long after they were written, one `fsync` per file for all
+    /// of them; 0: each append is synced before it is answered (an `fsync` costs milliseconds of loop time).
+    package var errorLogSyncIntervalMs: Int = 1000
 
     /// `runtimeLinkMaxMessageBytes`, cut to what fits in a guest frame (`guestMaxFrameBytes` minus 64), so
     /// that lowering the frame size never needs this limit lowered too.
@@ -417,5 +420,9 @@ package struct Limits: Sendable, Equatable {
             key: "errorLogReportsPerSecond", range: 1...10_000,
             summary: "ERROR_REPORT frames one guest may send per second",
             get: { $0.errorLogReportsPerSecond }, set: { $0.errorLogReportsPerSecond = $1 }),
+        Field(
+            key: "errorLogSyncIntervalMs", range: 0...60_000,
+            summary: "longest delay before appended error-log entries are fsynced (0: each one at once)",
+            get: { $0.errorLogSyncIntervalMs }, set: { $0.errorLogSyncIntervalMs = $1 }),
     ]
 }

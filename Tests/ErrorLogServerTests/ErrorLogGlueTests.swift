@@ -16,11 +16,12 @@ private final class Rig {
     let device: ErrorLogDevice
     let caller = FakeControlCaller()
 
-    init(directory: String?, maxEntries: Int = 16, reportsPerSecond: Int = 1000) throws {
+    init(directory: String?, maxEntries: Int = 16, reportsPerSecond: Int = 1000, syncIntervalMs: Int = 1000) throws {
         var configuration = PlatformConfiguration.reference
         configuration.hub.stateDirectory = directory
         configuration.hub.limits.errorLogMaxEntries = maxEntries
         configuration.hub.limits.errorLogReportsPerSecond = reportsPerSecond
+        configuration.hub.limits.errorLogSyncIntervalMs = syncIntervalMs
         host = try FakeDeviceHost(configuration: configuration)
         device = try ErrorLogDevice(configuration: configuration)
         try device.start(host: host)
@@ -254,5 +255,29 @@ private func temporaryDirectory() -> String {
         let again = try Rig(directory: directory)
         _ = again.device.guestReport(partition: "store-app", severity: .info, code: "d", text: "")
         #expect(again.codes("store-app") == ["c", "d"])
+    }
+}
+
+/// Appends are written at once and `fsync`ed together within `errorLogSyncIntervalMs` (one `fsync` per file
+/// for a burst), and at stop.
+@Suite struct ErrorLogSyncTests {
+    private func syncs(_ rig: Rig) throws -> Int? {
+        try rig.call("errors.status", [:]).get()["counters"]?["syncs"]?.intValue
+    }
+
+    @Test func burstIsSyncedOnceAndWrittenAtOnce() throws {
+        let directory = NSTemporaryDirectory() + "errorlog-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let rig = try Rig(directory: directory, syncIntervalMs: 5)
+        for _ in 0..<3 { rig.device.guestReport(partition: "linux", severity: .info, code: "b", text: "") }
+        // Written before any sync: a second reader (a restarted hub) sees them.
+        #expect(try Rig(directory: directory).codes("linux") == ["b", "b", "b"])
+        #expect(try syncs(rig) == 0)
+        let deadline = Date().addingTimeInterval(5)
+        while try syncs(rig) == 0, Date() < deadline { rig.host.runPasses() }
+        #expect(try syncs(rig) == 1)
+        rig.device.guestReport(partition: "rtos", severity: .info, code: "s", text: "")
+        rig.device.stop()
+        #expect(try syncs(rig) == 2)
     }
 }
