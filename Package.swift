@@ -144,6 +144,16 @@ let package = Package(
                 "DeviceKit", "Management", "ManagementWire", "HubSystem", "ControlWire", "GuestWire", "JSON",
                 "PlatformConfig",
             ]),
+        // Persistent per-partition error logs (Protocols/errorlog.md): the entry, its on-disk record with
+        // torn-tail tolerant loading, and the bound. Pure: the glue does the file calls.
+        .target(name: "ErrorLog", dependencies: ["Wire", "Zlib", "JSON"]),
+        // The error logs on DeviceKit: guests' ERROR_REPORT, the hub's faults, files in hub.stateDirectory,
+        // the errors.* methods.
+        .target(
+            name: "ErrorLogServer",
+            dependencies: [
+                "DeviceKit", "ErrorLog", "HubSystem", "EventLoop", "ControlWire", "GuestWire", "JSON", "PlatformConfig",
+            ]),
         // Log output for operators: one JSON object per line (`hubd --log-format json`).
         .target(
             name: "HubLogging",
@@ -180,7 +190,7 @@ let package = Package(
             name: "HubServer",
             dependencies: [
                 "PowerServer", "DeviceKit", "EthernetServer", "HTTPEndpoint", "ModemServer", "ManagementServer",
-                "Management",
+                "Management", "ErrorLogServer",
                 "EventLoop", "Wire",
                 "GuestWire", "ControlWire", "JSON", "Events",
                 "PlatformConfig",
@@ -263,6 +273,13 @@ let package = Package(
             dependencies: [
                 "ManagementServer", "Management", "ManagementWire", "DeviceKit", "DeviceKitTesting", "ControlWire",
                 "JSON", "PlatformConfig", .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+        .testTarget(name: "ErrorLogTests", dependencies: ["ErrorLog", "VectorSupport", "JSON"]),
+        .testTarget(
+            name: "ErrorLogServerTests",
+            dependencies: [
+                "ErrorLogServer", "ErrorLog", "DeviceKit", "DeviceKitTesting", "ControlWire", "JSON", "PlatformConfig",
+                "HubSystem", "GuestWire",
             ]),
         .testTarget(name: "ManagementWireTests", dependencies: ["ManagementWire", "VectorSupport"]),
         .testTarget(

@@ -301,6 +301,10 @@ private struct BodyReader {
         case .suspend: return .suspend(reason: try reason("reason"))
         case .resume: return .resume
         case .markGood: return .markGood
+        case .errorReport:
+            return .errorReport(
+                severity: try enumValue(GuestErrorSeverity.self, "severity"), code: try name("code"),
+                text: try reason("text"))
         case .powerState: return .powerState(try enumValue(GuestPowerState.self, "state"))
         case .wakeLock:
             let held = try bool("held")

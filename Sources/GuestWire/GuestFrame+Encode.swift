@@ -216,6 +216,10 @@ extension GuestMessage {
             writer.writeU64BE(stamp)
         case .suspend(let reason), .detach(let reason):
             writer.writeReason(reason)
+        case .errorReport(let severity, let code, let text):
+            writer.writeU8(severity.rawValue)
+            writer.writeName(code)
+            writer.writeReason(text)
         case .channelOpen(let device, let options):
             writer.writeName(device)
             writer.writeBytes(options)

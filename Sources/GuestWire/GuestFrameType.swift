@@ -50,6 +50,8 @@ public enum GuestFrameType: UInt16, Sendable, CaseIterable {
     case detach = 0x0405
     // The image on probation is healthy (§9.4), feature `mark-good`.
     case markGood = 0x0406
+    // An entry for the partition's error log (§9.5), feature `error-log`.
+    case errorReport = 0x0407
 
     // Virtualised power and suspend for priority (Protocols/power.md), feature `power`.
     case powerState = 0x0601

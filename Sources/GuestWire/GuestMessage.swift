@@ -51,6 +51,8 @@ public enum GuestMessage: Sendable, Equatable {
     case resume
     case detach(reason: String)
     case markGood
+    /// `ERROR_REPORT` (§9.5): an entry for the partition's error log; `code` is a name, `text` a text.
+    case errorReport(severity: GuestErrorSeverity, code: String, text: String)
     // Protocols/power.md (feature `power`)
     case powerState(GuestPowerState)
     case wakeLock(held: Bool, name: String)
@@ -109,6 +111,7 @@ public enum GuestMessage: Sendable, Equatable {
         case .resume: return .resume
         case .detach: return .detach
         case .markGood: return .markGood
+        case .errorReport: return .errorReport
         case .powerState: return .powerState
         case .wakeLock: return .wakeLock
         case .wake: return .wake

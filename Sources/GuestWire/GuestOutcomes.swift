@@ -53,3 +53,21 @@ public enum GuestRegionAccess: UInt8, Sendable, CaseIterable {
     case readOnly = 1
     case readWrite = 2
 }
+
+/// `ERROR_REPORT.severity` (§9.5).
+public enum GuestErrorSeverity: UInt8, Sendable, CaseIterable {
+    case info = 1
+    case warning = 2
+    case error = 3
+    case critical = 4
+
+    /// The name the control API and the error log's JSON use (`Protocols/errorlog.md` §2).
+    public var name: String {
+        switch self {
+        case .info: "info"
+        case .warning: "warning"
+        case .error: "error"
+        case .critical: "critical"
+        }
+    }
+}

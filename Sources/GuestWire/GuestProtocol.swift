@@ -31,6 +31,9 @@ public enum GuestProtocol {
     /// The `HELLO`/`CHALLENGE` feature that enables the power frames: declared power states, wake locks, `WAKE`,
     /// suspend for priority and `POWER_INFO` (`Protocols/power.md`).
     public static let powerFeature = "power"
+    /// The `HELLO`/`CHALLENGE` feature that enables `ERROR_REPORT`: entries for the partition's persistent error
+    /// log (§9.5, `Protocols/errorlog.md`).
+    public static let errorLogFeature = "error-log"
     /// Interrupt priorities run from 0 (highest) to this value (lowest).
     public static let lowestPriority: UInt8 = 15
 

@@ -225,6 +225,14 @@ public final class GuestClient {
         guard case .heartbeatAck(let echoed) = answer.message, echoed == stamp else { throw .unexpected(answer.type) }
     }
 
+    /// Reports one entry for the partition's persistent error log (`ERROR_REPORT`, §9.5; attach with the
+    /// `error-log` feature, `GuestProtocol.errorLogFeature`). Returns once the hub wrote it; a session without
+    /// the feature gets `.rejected(unknownFrameType)`, one over its rate `.rejected(rateLimited)`.
+    public func reportError(severity: GuestErrorSeverity, code: String, text: String) throws(GuestClientError) {
+        let answer = try request(.errorReport(severity: severity, code: code, text: text))
+        guard case .ok = answer.message else { throw .unexpected(answer.type) }
+    }
+
     /// Reads `length` bytes of a region through the protocol (§8.1). A refusal throws `.rejected`.
     public func readRegion(_ region: UInt32, offset: UInt64, length: UInt32) throws(GuestClientError) -> [UInt8] {
         let answer = try request(.regionRead(region: region, offset: offset, length: length))
@@ -335,6 +343,13 @@ public final class GuestClient {
         guard !frames.isEmpty else { return }
         queued.replaceSubrange(0..<queueHead, with: frames)
         queueHead = 0
+    }
+
+    /// Removes and returns the first frame received but not yet handed out that `matches`, leaving the others in
+    /// order for `receive` (an answer found among unsolicited frames).
+    func takeQueued(where matches: (GuestFrame) -> Bool) -> GuestFrame? {
+        guard let index = queued[queueHead...].firstIndex(where: matches) else { return nil }
+        return queued.remove(at: index)
     }
 
     func sendFrameBytes(_ bytes: [UInt8]) throws(GuestClientError) { try socket.writeAll(bytes) }

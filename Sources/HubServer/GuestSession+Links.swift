@@ -10,6 +10,7 @@ extension GuestSession {
         GuestProtocol.runtimeLinksFeature, GuestProtocol.sendSequenceFeature, GuestProtocol.markGoodFeature,
         GuestProtocol.identityFeature, GuestProtocol.rateLimitFeature,
         GuestProtocol.powerFeature,
+        GuestProtocol.errorLogFeature,
     ]
 
     /// After `WELCOME`: ask the model to report new links to this session, and tell the guest which of

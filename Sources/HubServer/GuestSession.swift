@@ -52,6 +52,8 @@ final class GuestSession {
     private(set) var rateLimitStatus = false
     /// The guest asked for the `power` feature (`Protocols/power.md`): power states, wake locks, `WAKE`.
     private(set) var powerFrames = false
+    /// The guest asked for the `error-log` feature (§9.5): it may send `ERROR_REPORT`.
+    private(set) var reportsErrors = false
     private var regionNames: [UInt32: String] = [:]
     var actions: [Action] = []
     /// Open device channels by channel number (`Protocols/guest.md` §10).
@@ -233,6 +235,7 @@ final class GuestSession {
             identity = features.contains(GuestProtocol.identityFeature)
             rateLimitStatus = features.contains(GuestProtocol.rateLimitFeature)
             powerFrames = features.contains(GuestProtocol.powerFeature)
+            reportsErrors = features.contains(GuestProtocol.errorLogFeature)
             handleProof(
                 mac: mac, partition: partition, resumeToken: resumeToken, transcript: transcript,
                 requestId: frame.requestId)
@@ -467,6 +470,8 @@ final class GuestSession {
             markGood(requestId: request)
         case .powerState, .wakeLock, .partitionControl, .powerQuery:
             power(frame.message, requestId: request)
+        case .errorReport(let severity, let code, let text):
+            reportError(severity: severity, code: code, text: text, requestId: request)
         case .hello, .proof:
             sendError(.unexpectedFrame, "already attached", requestId: request)
         case .challenge, .welcome, .error, .ok, .raiseResult, .irq, .msgSent, .msgDeliver, .credit, .regionData,

@@ -1,5 +1,6 @@
 import ControlWire
 import DeviceKit
+import ErrorLogServer
 import EthernetServer
 import EventLoop
 import FramebufferServer
@@ -19,7 +20,7 @@ extension Hub {
     func makeDevices() throws(HubStartError) -> [any HubDevice] {
         [
             ModemDevice(), EthernetDevice(), FramebufferDevice(), try makeManagementDevice(),
-            HTTPDevice(), makePowerDevice(),
+            HTTPDevice(), makePowerDevice(), try ErrorLogDevice(configuration: configuration),
         ]
     }
 
@@ -41,6 +42,10 @@ extension Hub {
         }
         return device
     }
+
+    /// The partitions' persistent error logs (`Protocols/errorlog.md`), which `ERROR_REPORT` and the hub's
+    /// fault events feed.
+    var errorLog: ErrorLogDevice? { devices.lazy.compactMap { $0 as? ErrorLogDevice }.first }
 
     /// The management plane (`Protocols/management.md`), which the `mgmt` partition's relay submits to.
     var management: ManagementDevice? { devices.lazy.compactMap { $0 as? ManagementDevice }.first }

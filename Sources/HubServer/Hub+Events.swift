@@ -1,5 +1,6 @@
 import ControlWire
 import DeviceKit
+import ErrorLogServer
 import EventControl
 import EventLoop
 import Events
@@ -35,6 +36,8 @@ extension Hub {
         let time = EventTime(unixNs: Int64(Hub.wallClockNanos()), monoNs: MonotonicClock.nanoseconds())
         let event = events.log.append(kind: kind, partition: partition, device: device, data: data, time: time)
         events.published += 1
+        // The hub's faults (crash, missed heartbeats, rollback, refused command) go to the error logs too.
+        if ErrorLogDevice.records(kind) { errorLog?.observe(kind: kind, partition: partition, data: data) }
         for session in controlSessions.values {
             guard let subscription = session.subscription, subscription.filter.matches(event) else { continue }
             // A replaying subscription takes this event from the ring when its replay gets there.

@@ -91,6 +91,24 @@ package enum FileTree {
         guard fsync(fd) == 0 else { throw .last("fsync \(path)") }
     }
 
+    /// Appends all of `bytes` at the end of `path` (created if needed) with one `write(2)`, then `fsync`s it when
+    /// `sync`: a log's append (`Protocols/errorlog.md` §4.1). Once written the bytes survive the hub's own crash
+    /// (they are the kernel's); `fsync` makes them survive the machine's. A crash in the middle leaves at most a
+    /// torn last record, which the log's reader skips.
+    package static func append(_ path: String, _ bytes: [UInt8], permissions: UInt32, sync: Bool) throws(SystemError) {
+        let fd = try Files.openForWriting(path, .append(permissions: permissions))
+        defer { Descriptors.close(fd) }
+        try Descriptors.writeAll(fd, bytes)
+        if sync { guard fsync(fd) == 0 else { throw .last("fsync \(path)") } }
+    }
+
+    /// `fsync` of an existing file (what earlier appends without `sync` wrote).
+    package static func syncFile(_ path: String) throws(SystemError) {
+        let fd = try Files.openForWriting(path, .existing)
+        defer { Descriptors.close(fd) }
+        guard fsync(fd) == 0 else { throw .last("fsync \(path)") }
+    }
+
     /// Copies a regular file (not following a link at `source`), owner-executable if `executable`, and
     /// `fsync`s the copy; at most `limit` bytes.
     package static func copyFile(

@@ -8,9 +8,11 @@ import PlatformConfig
 package struct ManagementVerifier: Sendable {
     package private(set) var trust: ManagementTrust
     private let authorities: [String: ManagementAuthorityConfig]
+    private let maxLifetimeMs: UInt64
 
     package init(config: ManagementConfig, persisted: ManagementTrust?) {
         trust = ManagementTrust(config: config, persisted: persisted)
+        maxLifetimeMs = UInt64(max(0, config.maxCommandLifetimeMs))
         var byName: [String: ManagementAuthorityConfig] = [:]
         for authority in config.authorities { byName[authority.name] = authority }
         authorities = byName
@@ -32,6 +34,14 @@ package struct ManagementVerifier: Sendable {
         }
         guard nowMs < command.expiresAtMs else {
             return .failure(ManagementRefusal("expired", "expired at \(command.expiresAtMs), now \(nowMs)"))
+        }
+        // Freeze: a command valid for years could be withheld and played much later (§4 step 5).
+        guard command.expiresAtMs - nowMs <= maxLifetimeMs else {
+            return .failure(
+                ManagementRefusal(
+                    "expiry_too_far",
+                    "expires \(command.expiresAtMs - nowMs) ms from now, more than management.maxCommandLifetimeMs \(maxLifetimeMs)"
+                ))
         }
         guard command.counter > state.counter else {
             return .failure(

@@ -44,6 +44,12 @@ final class ManagementRelayChannel: GuestChannel {
 
     func received(_ data: ArraySlice<UInt8>) {
         let answer: ManagementRelayResult
+        if ManagementLocalRequest.isLocalRequest(data) {
+            answer = device.localRequest(data, from: endpoint.partition)
+            endpoint.send(answer.encoded())
+            endpoint.holdInputUntilNextPass()
+            return
+        }
         switch device.submit(data, source: "guest:\(endpoint.partition)") {
         case .success(let output): answer = ManagementRelayResult(code: "accepted", output: output.serialized())
         case .failure(let refusal): answer = ManagementRelayResult(code: refusal.code, detail: refusal.detail)
@@ -53,4 +59,51 @@ final class ManagementRelayChannel: GuestChannel {
     }
 
     func closed(reason: String) {}
+}
+
+/// Local requests (`Protocols/management.md` §2.6): the agent reads and resets the partitions' error logs
+/// (`Protocols/errorlog.md`) through the hub's own `errors.*` methods, so the management device does not
+/// depend on the error-log device. Only these operations: the channel is no way into the rest of the control
+/// API. The policy is the channel's own (`mayManage`, checked when it was opened).
+extension ManagementDevice {
+    /// The operations a local request may name, and the largest page one read may ask for (an answer must fit
+    /// in one `CHANNEL_DATA`).
+    static let localOperations: Set<String> = ["errors.read", "errors.reset", "errors.status"]
+    static let localMaxReadLimit = 100
+
+    func localRequest(_ bytes: ArraySlice<UInt8>, from partition: String) -> ManagementRelayResult {
+        let request: JSONObject
+        do throws(ManagementWireError) {
+            let text = try ManagementLocalRequest.jsonText(bytes)
+            guard let parsed = try? JSON.parse(text, maxDepth: 4), let object = parsed.objectValue else {
+                return localRefusal("bad_request", "not a JSON object")
+            }
+            request = object
+        } catch {
+            return localRefusal("bad_request", "\(error.kind): \(error.detail)")
+        }
+        guard let operation = request["operation"]?.stringValue, Self.localOperations.contains(operation) else {
+            return localRefusal(
+                "unknown_operation", "operation must be one of \(Self.localOperations.sorted().joined(separator: ", "))"
+            )
+        }
+        if let limit = request["limit"]?.intValue, limit > Self.localMaxReadLimit {
+            return localRefusal("bad_request", "limit over \(Self.localMaxReadLimit)")
+        }
+        var params = request
+        params["operation"] = nil
+        guard let host else { return localRefusal("unavailable", "the hub is shutting down") }
+        switch host.callMethod(operation, params: .object(params)) {
+        case .success(let result):
+            counters.count("local_" + operation)
+            return ManagementRelayResult(code: "accepted", output: result.serialized())
+        case .failure(let error):
+            return localRefusal(error.reason ?? "refused", error.message)
+        }
+    }
+
+    private func localRefusal(_ code: String, _ detail: String) -> ManagementRelayResult {
+        counters.count("local_refused")
+        return ManagementRelayResult(code: code, detail: detail)
+    }
 }

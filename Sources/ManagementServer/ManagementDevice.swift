@@ -57,6 +57,7 @@ package final class ManagementDevice: HubDevice {
         [
             "auditMaxEntries": .int(Int64(config.auditMaxEntries)),
             "maxEnvelopeBytes": .int(Int64(ManagementCodec.maxEnvelopeBytes)),
+            "maxCommandLifetimeMs": .int(Int64(config.maxCommandLifetimeMs)),
             "provisioningBudgets": .array(config.authorities.compactMap(Self.budgetJSON)),
         ]
     }

@@ -127,6 +127,16 @@ package struct Limits: Sendable, Equatable {
     package var linkBytesPerSecond: Int = 0
     /// Wake locks one partition may hold at once (`Protocols/power.md` §4); one more is refused `limit_reached`.
     package var powerMaxWakeLocks: Int = 16
+    // Persistent error logs (`Protocols/errorlog.md` §3), per partition.
+    /// Entries one partition's error log keeps; the oldest are dropped (and counted) beyond.
+    package var errorLogMaxEntries: Int = 256
+    /// Bytes of records one partition's error log keeps; the oldest are dropped (and counted) beyond.
+    package var errorLogMaxBytes: Int = 256 << 10
+    /// `ERROR_REPORT`s one guest may send per second (a burst of as many); beyond, `rate_limited`.
+    package var errorLogReportsPerSecond: Int = 20
+    /// Appends reach the disk (`fsync`) at most this long after they were written, one `fsync` per file for all
+    /// of them; 0: each append is synced before it is answered (an `fsync` costs milliseconds of loop time).
+    package var errorLogSyncIntervalMs: Int = 1000
 
     /// `runtimeLinkMaxMessageBytes`, cut to what fits in a guest frame (`guestMaxFrameBytes` minus 64), so
     /// that lowering the frame size never needs this limit lowered too.
@@ -418,5 +428,19 @@ package struct Limits: Sendable, Equatable {
         Field(
             key: "powerMaxWakeLocks", range: 0...1024, summary: "wake locks one partition may hold at once",
             get: { $0.powerMaxWakeLocks }, set: { $0.powerMaxWakeLocks = $1 }),
+        Field(
+            key: "errorLogMaxEntries", range: 16...100_000, summary: "entries one partition's error log keeps",
+            get: { $0.errorLogMaxEntries }, set: { $0.errorLogMaxEntries = $1 }),
+        Field(
+            key: "errorLogMaxBytes", range: 4096...(16 << 20), summary: "record bytes one partition's error log keeps",
+            get: { $0.errorLogMaxBytes }, set: { $0.errorLogMaxBytes = $1 }),
+        Field(
+            key: "errorLogReportsPerSecond", range: 1...10_000,
+            summary: "ERROR_REPORT frames one guest may send per second",
+            get: { $0.errorLogReportsPerSecond }, set: { $0.errorLogReportsPerSecond = $1 }),
+        Field(
+            key: "errorLogSyncIntervalMs", range: 0...60_000,
+            summary: "longest delay before appended error-log entries are fsynced (0: each one at once)",
+            get: { $0.errorLogSyncIntervalMs }, set: { $0.errorLogSyncIntervalMs = $1 }),
     ]
 }

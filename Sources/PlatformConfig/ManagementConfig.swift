@@ -5,11 +5,19 @@ package struct ManagementConfig: Sendable, Equatable {
     package var authorities: [ManagementAuthorityConfig]
     /// The audit log keeps this many newest entries (`Protocols/management.md` §5).
     package var auditMaxEntries: Int
+    /// A command whose expiry lies further ahead than this is refused (`expiry_too_far`,
+    /// `Protocols/management.md` §4): a withheld command cannot be kept for use in the far future (freeze).
+    package var maxCommandLifetimeMs: Int = Self.defaultMaxCommandLifetimeMs
 
     package init(authorities: [ManagementAuthorityConfig] = [], auditMaxEntries: Int = Self.defaultAuditMaxEntries) {
         self.authorities = authorities
         self.auditMaxEntries = auditMaxEntries
     }
+
+    /// 30 days.
+    package static let defaultMaxCommandLifetimeMs = 30 * 86_400_000
+    /// One minute to ten years.
+    package static let maxCommandLifetimeMsRange = 60_000...(3650 * 86_400_000)
 
     package static let defaultAuditMaxEntries = 1000
     package static let auditMaxEntriesRange = 16...100_000
@@ -97,6 +105,14 @@ extension ManagementConfig {
                     path: "management.auditMaxEntries",
                     reason:
                         "\(auditMaxEntries) is outside \(Self.auditMaxEntriesRange.lowerBound)...\(Self.auditMaxEntriesRange.upperBound)"
+                ))
+        }
+        if !Self.maxCommandLifetimeMsRange.contains(maxCommandLifetimeMs) {
+            issues.append(
+                ConfigIssue(
+                    path: "management.maxCommandLifetimeMs",
+                    reason:
+                        "\(maxCommandLifetimeMs) is outside \(Self.maxCommandLifetimeMsRange.lowerBound)...\(Self.maxCommandLifetimeMsRange.upperBound)"
                 ))
         }
         var seen: Set<String> = []

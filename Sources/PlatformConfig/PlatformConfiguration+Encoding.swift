@@ -47,6 +47,9 @@ extension PlatformConfiguration {
 
     private func encodeManagement(_ out: inout YAMLWriter) {
         out.int("auditMaxEntries", management.auditMaxEntries)
+        if management.maxCommandLifetimeMs != ManagementConfig.defaultMaxCommandLifetimeMs {
+            out.int("maxCommandLifetimeMs", management.maxCommandLifetimeMs)
+        }
         out.list("authorities", management.authorities) { out, authority in
             out.string("name", authority.name)
             out.scalars("keys", authority.keys)

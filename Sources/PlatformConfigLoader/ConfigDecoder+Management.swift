@@ -6,10 +6,15 @@ import Yams
 extension ConfigDecoder {
     func management(_ node: Node, _ path: String) -> ManagementConfig {
         var management = ManagementConfig()
-        guard let fields = reader.mapping(node, at: path, allowed: ["authorities", "auditMaxEntries"]) else {
+        guard
+            let fields = reader.mapping(
+                node, at: path, allowed: ["authorities", "auditMaxEntries", "maxCommandLifetimeMs"])
+        else {
             return management
         }
         management.auditMaxEntries = fields.read("auditMaxEntries", reader.int) ?? management.auditMaxEntries
+        management.maxCommandLifetimeMs =
+            fields.read("maxCommandLifetimeMs", reader.int) ?? management.maxCommandLifetimeMs
         if let node = fields.optional("authorities") {
             management.authorities = (reader.sequence(node, at: fields.path("authorities")) ?? []).map {
                 authority($0.node, $0.path) ?? ManagementAuthorityConfig(name: "", keys: [])

@@ -69,7 +69,8 @@ let specTypeNames: [GuestFrameType: String] = [
     .msgSendAs: "MSG_SEND_AS", .msgDeliverAs: "MSG_DELIVER_AS",
     .regionRead: "REGION_READ", .regionData: "REGION_DATA", .regionWrite: "REGION_WRITE",
     .regionResult: "REGION_RESULT", .regionFD: "REGION_FD", .heartbeat: "HEARTBEAT", .heartbeatAck: "HEARTBEAT_ACK",
-    .suspend: "SUSPEND", .resume: "RESUME", .detach: "DETACH", .markGood: "MARK_GOOD", .powerState: "POWER_STATE",
+    .suspend: "SUSPEND", .resume: "RESUME", .detach: "DETACH", .markGood: "MARK_GOOD", .errorReport: "ERROR_REPORT",
+    .powerState: "POWER_STATE",
     .wakeLock: "WAKE_LOCK", .wake: "WAKE", .partitionControl: "PARTITION_CONTROL",
     .partitionControlResult: "PARTITION_CONTROL_RESULT", .powerQuery: "POWER_QUERY", .powerInfo: "POWER_INFO",
     .channelOpen: "CHANNEL_OPEN",
@@ -148,6 +149,8 @@ func fields(of message: GuestMessage) -> FieldValue {
             "battery": int(info.batteryCentiPercent), "charging": int(info.charging ? 1 : 0),
             "draw_mw": int(info.drawMw), "locks": int(info.locks),
         ])
+    case .errorReport(let severity, let code, let text):
+        return .object(["severity": int(severity.rawValue), "code": .string(code), "text": .string(text)])
     case .raise(let partition, let line): return .object(["partition": .string(partition), "line": int(line)])
     case .raiseResult(let outcome): return .object(["outcome": int(outcome.rawValue)])
     case .irq(let line, let priority, let coalesced):

@@ -153,6 +153,34 @@ private func socketPair() -> (Int32, Int32) {
         client.close()
     }
 
+    /// §9.5: `reportError` sends ERROR_REPORT with its fields and returns on OK; a refusal (rate limit) is
+    /// reported as `.rejected` with its code.
+    @Test func reportErrorSendsTheEntryAndReportsRefusals() throws {
+        let (clientFD, hubFD) = socketPair()
+        let secret = Array("s3cret".utf8)
+        let hubThread = Thread {
+            var hub = FakeHub(fd: hubFD)
+            defer { Glibc.close(hubFD) }
+            guard hub.handshake(secret: secret, welcome: sampleWelcome, features: [GuestProtocol.errorLogFeature])
+            else { return }
+            guard let (first, _) = hub.read(),
+                case .errorReport(.critical, "modem-lost", "no answer") = first.message, first.requestId != 0
+            else { return }
+            hub.write(GuestFrame(.ok, requestId: first.requestId))
+            guard let (second, _) = hub.read(), case .errorReport = second.message else { return }
+            hub.write(GuestFrame(.error(code: .rateLimited, reason: "too many"), requestId: second.requestId))
+            _ = hub.read()
+        }
+        hubThread.start()
+        let client = try GuestClient.attach(
+            descriptor: clientFD, partition: "rtos", secret: secret, features: [GuestProtocol.errorLogFeature])
+        try client.reportError(severity: .critical, code: "modem-lost", text: "no answer")
+        #expect(throws: GuestClientError.rejected(code: .rateLimited, reason: "too many")) {
+            try client.reportError(severity: .info, code: "x", text: "")
+        }
+        client.close()
+    }
+
     /// §7.11: SEND_SEQUENCES follows WELCOME; the client waits for it however it is cut, and keeps its record
     /// from the answers that carry one.
     @Test func sendSequencesAreReadAfterWelcomeEvenByteAtATime() throws {

@@ -32,4 +32,21 @@ import Testing
         #expect(!Files.exists(directory + "/busy.tmp"))
         #expect(Files.exists(directory + "/busy"))
     }
+
+    /// `FileTree.append` (the error logs' appends, `Protocols/errorlog.md` §4.1): each call adds at the end, the
+    /// file is created with the permissions given; `syncFile` of a missing file names the operation.
+    @Test func appendsAddAtTheEndAndSyncNamesItsFailure() throws {
+        let directory = Self.scratch()
+        try FileTree.makeDirectories(directory)
+        let path = directory + "/linux.log"
+        try FileTree.append(path, [1, 2], permissions: 0o600, sync: false)
+        try FileTree.append(path, [3], permissions: 0o600, sync: true)
+        try FileTree.syncFile(path)
+        #expect(try Files.readWhole(path, limit: 100) == [1, 2, 3])
+        var status = stat()
+        #expect(stat(path, &status) == 0 && status.st_mode & 0o777 == 0o600)
+        #expect(throws: SystemError("open \(directory)/missing.log", code: ENOENT)) {
+            try FileTree.syncFile(directory + "/missing.log")
+        }
+    }
 }

@@ -234,3 +234,47 @@ private func temporaryDirectory() -> String {
         #expect(past["entry"]?["seq"]?.intValue == 1)
     }
 }
+
+/// Local requests on the relay channel (`Protocols/management.md` §2.6): the agent reads and resets error
+/// logs through the hub's `errors.*` methods, and nothing else of the control API.
+@Suite struct ManagementLocalRequestTests {
+    @Test func agentReadsErrorLogsAndNothingElse() throws {
+        let rig = try Rig(directory: temporaryDirectory())
+        var called: [String] = []
+        rig.host.register([
+            ControlMethod("errors.read", summary: "fake") { call throws(ControlError) in
+                called.append("errors.read")
+                let params = try ControlParams(call.params, allowed: ["partition", "since", "limit"])
+                let partition = try params.requireString("partition")
+                guard partition == "linux" else { throw .notFound("partition", name: partition) }
+                return .result(["partition": .string(partition), "entries": []])
+            },
+            ControlMethod("partition.stop", summary: "fake") { _ throws(ControlError) in
+                called.append("partition.stop")
+                return .result([:])
+            },
+        ])
+        let endpoint = FakeChannelEndpoint(partition: "mgmt")
+        guard case .success(let channel) = rig.device.openChannel(device: "management", options: [], endpoint: endpoint)
+        else {
+            Issue.record("mgmt could not open the channel")
+            return
+        }
+        func ask(_ json: String) { channel.received(ManagementLocalRequest.encode(json: Array(json.utf8))[...]) }
+        ask(#"{"operation":"errors.read","partition":"linux","since":0}"#)
+        ask(#"{"operation":"partition.stop","partition":"linux"}"#)
+        ask(#"{"operation":"errors.read","partition":"nobody"}"#)
+        ask(#"{"operation":"errors.read","partition":"linux","limit":500}"#)
+        ask("not json")
+        channel.received(ManagementLocalRequest.magic[...])
+        let answers = try endpoint.takeSent().map { try ManagementRelayResult.decode($0[...]) }
+        #expect(
+            answers.map(\.code) == [
+                "accepted", "unknown_operation", "no_such_partition", "bad_request", "bad_request", "bad_request",
+            ])
+        #expect(answers.first?.output.contains(#""partition":"linux""#) == true)
+        #expect(called == ["errors.read", "errors.read"])
+        // Local requests are not management commands: nothing audited.
+        #expect(rig.host.events.filter { $0.kind.hasPrefix("mgmt.") }.isEmpty)
+    }
+}

@@ -18,7 +18,7 @@ enum TestKeys {
 
     /// The authorities of `Protocols/management.md` §6, which the vectors' `verify` field assumes.
     static var config: ManagementConfig {
-        ManagementConfig(authorities: [
+        var config = ManagementConfig(authorities: [
             ManagementAuthorityConfig(
                 name: "designer", keys: [publicHex(0)],
                 grants: [ManagementGrant(operations: ["upgrade", "rollback"], partitions: ["linux", "secure"])]),
@@ -26,6 +26,9 @@ enum TestKeys {
                 name: "operator", keys: [publicHex(1), publicHex(2)], threshold: 2,
                 grants: [ManagementGrant(operations: ["upgrade"], partitions: ["rtos"])], mayDowngrade: true),
         ])
+        // §6: the vectors expire in 2027; they are verified with the longest lifetime allowed.
+        config.maxCommandLifetimeMs = ManagementConfig.maxCommandLifetimeMsRange.upperBound
+        return config
     }
 
     static func sign(_ command: ManagementCommand, with signers: [Int]) -> ManagementEnvelope {
@@ -71,6 +74,32 @@ private func code(_ result: Result<VerifiedCommand, ManagementRefusal>) -> Strin
             #expect(
                 code(verifier.verify(envelope, nowMs: now, source: "control")) == vector["verify"], "\(vector.name)")
         }
+    }
+
+    /// `management.maxCommandLifetimeMs` (§4 step 5): each `lifetime.vectors` outcome at its time and bound.
+    @Test func lifetimeVectorsVerifyAsTheSpecSays() throws {
+        let set = try VectorSet("management/lifetime.vectors")
+        #expect(set.vectors.count >= 4)
+        for vector in set.vectors {
+            var config = TestKeys.config
+            config.maxCommandLifetimeMs = try #require(Int(try vector.text("maxCommandLifetimeMs")))
+            let verifier = ManagementVerifier(config: config, persisted: nil)
+            let time = try #require(UInt64(try vector.text("now")))
+            let envelope = try ManagementCodec.decodeEnvelope(try vector.bytes()[...])
+            #expect(
+                code(verifier.verify(envelope, nowMs: time, source: "control")) == vector["verify"], "\(vector.name)")
+        }
+    }
+
+    /// The default bound (30 days) refuses a command valid for a year and accepts one valid for a day.
+    @Test func defaultLifetimeRefusesFarExpiry() {
+        var config = TestKeys.config
+        config.maxCommandLifetimeMs = ManagementConfig.defaultMaxCommandLifetimeMs
+        let verifier = ManagementVerifier(config: config, persisted: nil)
+        let year = TestKeys.sign(command(expires: now + 365 * 86_400_000), with: [0])
+        #expect(code(verifier.verify(year, nowMs: now, source: "control")) == "expiry_too_far")
+        let day = TestKeys.sign(command(expires: now + 86_400_000), with: [0])
+        #expect(code(verifier.verify(day, nowMs: now, source: "control")) == "accepted")
     }
 
     /// The fixed key's public half is the one the vectors print, so Swift and Python sign alike.

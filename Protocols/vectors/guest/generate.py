@@ -22,7 +22,7 @@ TYPES = {
     "REGION_READ": 0x0301, "REGION_DATA": 0x0302, "REGION_WRITE": 0x0303, "REGION_RESULT": 0x0304,
     "REGION_FD": 0x0305,
     "HEARTBEAT": 0x0401, "HEARTBEAT_ACK": 0x0402, "SUSPEND": 0x0403, "RESUME": 0x0404, "DETACH": 0x0405,
-    "MARK_GOOD": 0x0406,
+    "MARK_GOOD": 0x0406, "ERROR_REPORT": 0x0407,
     "POWER_STATE": 0x0601, "WAKE_LOCK": 0x0602, "WAKE": 0x0603, "PARTITION_CONTROL": 0x0604,
     "PARTITION_CONTROL_RESULT": 0x0605, "POWER_QUERY": 0x0606, "POWER_INFO": 0x0607,
     "CHANNEL_OPEN": 0x0501, "CHANNEL_OPENED": 0x0502, "CHANNEL_DATA": 0x0503, "CHANNEL_CLOSE": 0x0504,
@@ -259,6 +259,9 @@ vec("power-info.hex", "POWER_INFO",
     {"platform": 0, "partition": 0, "battery": 8050, "charging": 1, "draw_mw": 1240, "locks": 2},
     [u8(0, "platform on"), u8(0, "partition active"), u16(8050, "battery 80.50 %"), u8(1, "charging"),
      u32(1240, "draw mW"), u16(2, "locks")], request_id=44)
+vec("error-report.hex", "ERROR_REPORT", {"severity": 3, "code": "modem-timeout", "text": "no answer to AT+CREG"},
+    [u8(3, "severity 3 error"), name("modem-timeout", "code"), reason("no answer to AT+CREG", "text")],
+    request_id=16)
 vec("channel-open.hex", "CHANNEL_OPEN", {"device": "eth0", "options": hx(b"")},
     [name("eth0", "device"), raw(b"", "no options")], channel=1, request_id=16)
 vec("channel-opened.hex", "CHANNEL_OPENED", {"max_data": 1518, "options": hx(b"\x00\x01")},
@@ -318,6 +321,15 @@ bad("bad-partition-control-truncated.hex", "PARTITION_CONTROL cut inside the rea
 bad("bad-power-info-battery.hex", "POWER_INFO with battery 10001", "invalid_value", 8,
     [u8(0, "platform"), u8(0, "partition"), u16(10001, "battery over 10000"), u8(0, "charging"), u32(0, "draw"),
      u16(0, "locks")], type_name="POWER_INFO", request_id=50)
+bad("bad-error-report-severity.hex", "ERROR_REPORT with severity 0", "invalid_value", 8,
+    [u8(0, "severity 0 undefined"), name("x", "code"), reason("", "text")], type_name="ERROR_REPORT",
+    request_id=36)
+bad("bad-error-report-text-too-long.hex", "ERROR_REPORT whose text says 1025 bytes", "name_too_long", 8,
+    [u8(2, "severity 2 warning"), name("x", "code"), u16(1025, "text length 1025 > 1024"),
+     raw(b"a" * 1025, "text")], type_name="ERROR_REPORT", request_id=37)
+bad("bad-error-report-truncated.hex", "ERROR_REPORT cut inside its code", "truncated", 8,
+    [u8(1, "severity 1 info"), u8(5, "code length 5"), raw(b"ab", "2 of its 5 bytes")], type_name="ERROR_REPORT",
+    request_id=38)
 bad("bad-region-read-too-large.hex", "REGION_READ of 2 MiB", "too_large", 10,
     [u32(2, "region"), u64(0, "offset"), u32(2 * 1024 * 1024, "length over 1 MiB")], type_name="REGION_READ",
     request_id=27)

@@ -57,7 +57,7 @@ def envelope(body_bytes, signers, tamper=None):
     return MAGIC + struct.pack(">I", len(body_bytes)) + body_bytes + bytes([len(sigs)]) + b"".join(sigs)
 
 
-def emit(name, comment, raw, expect=None, error=None, verify=None, result=None):
+def emit(name, comment, raw, expect=None, error=None, verify=None, result=None, **extra):
     print(f"name: {name}")
     print(f"# {comment}")
     print("hex:")
@@ -67,6 +67,8 @@ def emit(name, comment, raw, expect=None, error=None, verify=None, result=None):
         print("expect: " + json.dumps(expect, separators=(", ", ": ")))
     if error is not None:
         print(f"error: {error}")
+    for key, value in extra.items():
+        print(f"{key}: {value}")
     if verify is not None:
         print(f"verify: {verify}")
     if result is not None:
@@ -213,11 +215,31 @@ def relay():
          error="truncated")
 
 
+def lifetime():
+    print("# Management commands checked against management.maxCommandLifetimeMs (Protocols/management.md §4,")
+    print("# step 5), written by generate.py. hex = the envelope (signed with key0 of envelopes.vectors); now = the")
+    print("# verification time; maxCommandLifetimeMs = the bound; verify = the outcome with the authorities of §6.")
+    print()
+    now = 1700000000000
+    day = 86400000
+    for name, comment, expires, outcome in [
+        ("lifetime-within", "expires exactly one day ahead, the bound one day", now + day, "accepted"),
+        ("lifetime-one-ms-over", "expires one day and 1 ms ahead: too far", now + day + 1, "expiry_too_far"),
+        ("lifetime-far-future", "expires in 2100: a command to withhold and replay later", 4102444800000,
+         "expiry_too_far"),
+        ("lifetime-expired-first", "expired already: expiry is checked before the lifetime", now - 1, "expired"),
+    ]:
+        emit(name, comment, envelope(body("upgrade", "linux", "designer", 1, expires), [SEEDS[0]]),
+             now=str(now), maxCommandLifetimeMs=str(day), verify=outcome)
+
+
 if __name__ == "__main__":
     import sys
     if sys.argv[1:] == ["relay"]:
         relay()
     elif sys.argv[1:] == ["provisioning"]:
         provisioning()
+    elif sys.argv[1:] == ["lifetime"]:
+        lifetime()
     else:
         main()

@@ -299,6 +299,22 @@ class HubClient:
     def logs(self, name: str, clear: bool = False) -> dict:
         return self.call("partition.logs", {"name": name, "clear": clear})
 
+    def errors_read(self, partition: str, since: Optional[int] = None, limit: Optional[int] = None) -> dict:
+        """A page of a partition's persistent error log (Protocols/errorlog.md, control.md errors.read)."""
+        params: Dict[str, Any] = {"partition": partition}
+        if since is not None:
+            params["since"] = since
+        if limit is not None:
+            params["limit"] = limit
+        return self.call("errors.read", params)
+
+    def errors_reset(self, partition: str) -> dict:
+        """Empties a partition's error log; the answer says how many entries it held."""
+        return self.call("errors.reset", {"partition": partition})
+
+    def errors_status(self) -> dict:
+        return self.call("errors.status")
+
     def links(self) -> List[dict]:
         return self.call("link.list")["links"]
 

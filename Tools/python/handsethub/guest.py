@@ -37,7 +37,7 @@ TYPES = {
     "REGION_READ": 0x0301, "REGION_DATA": 0x0302, "REGION_WRITE": 0x0303, "REGION_RESULT": 0x0304,
     "REGION_FD": 0x0305,
     "HEARTBEAT": 0x0401, "HEARTBEAT_ACK": 0x0402, "SUSPEND": 0x0403, "RESUME": 0x0404, "DETACH": 0x0405,
-    "MARK_GOOD": 0x0406,
+    "MARK_GOOD": 0x0406, "ERROR_REPORT": 0x0407,
     "POWER_STATE": 0x0601, "WAKE_LOCK": 0x0602, "WAKE": 0x0603, "PARTITION_CONTROL": 0x0604,
     "PARTITION_CONTROL_RESULT": 0x0605, "POWER_QUERY": 0x0606, "POWER_INFO": 0x0607,
     "CHANNEL_OPEN": 0x0501, "CHANNEL_OPENED": 0x0502, "CHANNEL_DATA": 0x0503, "CHANNEL_CLOSE": 0x0504,
@@ -85,6 +85,9 @@ POWER_STATES = {0: "active", 1: "idle", 2: "suspended", 3: "off"}
 PLATFORM_STATES = {0: "on", 1: "idle", 2: "suspend"}
 PARTITION_ACTIONS = {0: "suspend", 1: "resume"}
 PARTITION_CONTROL_STATUSES = {0: "done", 1: "unchanged", 2: "not_permitted", 3: "no_such_partition", 4: "self"}
+# §9.5: ERROR_REPORT severities; the feature that enables the frame
+SEVERITIES = {1: "info", 2: "warning", 3: "error", 4: "critical"}
+ERROR_LOG = "error-log"
 
 LIMITS = {"name": 64, "text": 1024, "features": 32, "lines": 1024, "links": 1024, "regions": 256, "peers": 256,
           "region_read": 1024 * 1024}
@@ -144,12 +147,13 @@ LAYOUT: dict[str, list[tuple[str, str]]] = {
     "POWER_QUERY": [],
     "POWER_INFO": [("platform", "platform_state"), ("partition", "power_state"), ("battery", "battery"),
                    ("charging", "bool"), ("draw_mw", "u32"), ("locks", "u16")],
+    "ERROR_REPORT": [("severity", "severity"), ("code", "name"), ("text", "text")],
     "CHANNEL_OPEN": [("device", "name"), ("options", "rest")],
     "CHANNEL_OPENED": [("max_data", "u32"), ("options", "rest")],
     "CHANNEL_DATA": [("data", "rest")],
     "CHANNEL_CLOSE": [("code", "u16"), ("reason", "text")],
 }
-ENUMS = {"errcode": (2, ERROR_CODES), "outcome": (1, RAISE_OUTCOMES), "send_status": (1, SEND_STATUSES),
+ENUMS = {"severity": (1, SEVERITIES), "errcode": (2, ERROR_CODES), "outcome": (1, RAISE_OUTCOMES), "send_status": (1, SEND_STATUSES),
          "region_status": (1, REGION_STATUSES), "access": (1, ACCESS), "link_state": (1, LINK_STATES),
          "power_state": (1, POWER_STATES), "platform_state": (1, PLATFORM_STATES), "pc_action": (1, PARTITION_ACTIONS),
          "pc_status": (1, PARTITION_CONTROL_STATUSES)}
@@ -717,6 +721,13 @@ class GuestClient:
 
     def heartbeat(self, stamp: int = 0) -> None:
         self.request("HEARTBEAT", {"stamp": stamp})
+
+    def report_error(self, severity: str, code: str, text: str) -> None:
+        """ERROR_REPORT (§9.5; attach with features=[ERROR_LOG]): one entry for this partition's error log
+        (Protocols/errorlog.md). `severity` is info, warning, error or critical; waits for the hub's OK and
+        raises GuestError (e.g. 9 unknown_frame_type without the feature, 23 rate_limited) otherwise."""
+        number = {name: value for value, name in SEVERITIES.items()}[severity]
+        self.request("ERROR_REPORT", {"severity": number, "code": code, "text": text})
 
     def read_region(self, region: int, offset: int, length: int) -> bytes:
         answer = self.request("REGION_READ", {"region": region, "offset": offset, "length": length})

@@ -9,6 +9,7 @@ package from PyPI), key pairs and key ids, and the relay over the `management` d
 from __future__ import annotations
 
 import hashlib
+import json
 import struct
 import time
 from dataclasses import dataclass, field
@@ -132,6 +133,10 @@ def decode_relay_result(data: bytes) -> dict:
     return {"code": code, "detail": detail, "output": data[4 + code_length + detail_length:].decode()}
 
 
+# Protocols/management.md §2.6: a local request on the management channel starts with this instead of HHM1.
+LOCAL_MAGIC = b"HHL1"
+
+
 class ManagementRelay:
     """The `mgmt` partition's side of the relay: opens the `management` device channel on a GuestClient and
     submits envelopes, one answer per envelope."""
@@ -144,11 +149,28 @@ class ManagementRelay:
         if opened.type != "CHANNEL_OPENED":
             raise GuestError(18, f"expected CHANNEL_OPENED, got {opened.type}")
 
+    def local(self, operation: str, timeout: float = 5.0, **params) -> dict:
+        """A local request (Protocols/management.md §2.6): `errors.read`, `errors.reset` or `errors.status` with
+        their parameters; returns the result ({"code", "detail", "output"}, output parsed as JSON when accepted)."""
+        request = json.dumps({"operation": operation, **params}, separators=(",", ":")).encode()
+        result = self.submit(LOCAL_MAGIC + request, timeout=timeout)
+        if result["code"] == "accepted" and result["output"]:
+            result["output"] = json.loads(result["output"])
+        return result
+
     def submit(self, envelope_bytes: bytes, timeout: float = 5.0) -> dict:
         self.guest.post("CHANNEL_DATA", {"data": envelope_bytes}, channel=self.channel)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            frame = self.guest.receive(timeout=max(0.0, deadline - time.monotonic()))
-            if frame is not None and frame.type == "CHANNEL_DATA" and frame.channel == self.channel:
-                return decode_relay_result(bytes(frame.fields["data"]))
+        # Frames that are not the answer (messages, interrupts) go back to the client's queue, in order, for
+        # the caller's own receive loop: an agent must not lose them while it waits.
+        others = []
+        try:
+            while time.monotonic() < deadline:
+                frame = self.guest.receive(timeout=max(0.0, deadline - time.monotonic()))
+                if frame is not None and frame.type == "CHANNEL_DATA" and frame.channel == self.channel:
+                    return decode_relay_result(bytes(frame.fields["data"]))
+                if frame is not None:
+                    others.append(frame)
+        finally:
+            self.guest.queue[0:0] = others
         raise TimeoutError("no relay answer")

@@ -88,6 +88,18 @@ def attach(timeout: float = 10.0, features: Iterable[str] = ()) -> GuestClient:
                                os.environ["HANDSETHUB_SECRET"], timeout=timeout, features=list(features))
 
 
+def report_error(guest: GuestClient, severity: str, code: str, text: str) -> None:
+    """One entry for this partition's persistent error log (ERROR_REPORT, Protocols/guest.md §9.5), when the hub
+    offered the `error-log` feature; the management agent collects it. A refusal (rate limit) is only logged."""
+    from handsethub.guest import ERROR_LOG, GuestError
+    if ERROR_LOG not in guest.hub_features:
+        return
+    try:
+        guest.report_error(severity, code, text)
+    except GuestError as error:
+        log(f"error report refused: {error}")
+
+
 def link_ids(guest: GuestClient) -> dict[str, int]:
     """Link name → id from the welcome."""
     return {link["name"]: link["id"] for link in guest.welcome["links"]}

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import time
 
-from common import Heartbeat, SerialChannel, attach, link_ids, log, text_pixels
-from handsethub.guest import POWER, FramebufferChannel
+from common import Heartbeat, SerialChannel, attach, link_ids, log, report_error, text_pixels
+from handsethub.guest import ERROR_LOG, POWER, FramebufferChannel
 
 STATUS_BG, STATUS_FG = 0x102040, 0xFFFFFF
 CALL_BG, CALL_FG, ACTIVE_BG = 0x0030A0, 0xFFFFFF, 0x007020
@@ -23,7 +23,7 @@ INIT = ["ATE0", "AT+CMEE=1", "AT+CLIP=1", "AT+CREG=2", "AT+COPS=3,0", "AT+COPS?"
 
 class Rtos:
     def __init__(self) -> None:
-        self.guest = attach(features=(POWER,))
+        self.guest = attach(features=(POWER, ERROR_LOG))
         self.beat = Heartbeat(self.guest)
         self.links = link_ids(self.guest)
         self.power = ""
@@ -36,6 +36,7 @@ class Rtos:
         self.caller = ""
         self.pending: list[str] = list(INIT)
         self.awaiting = False
+        self.in_flight = ""
         self.frame = 0
         self.last_status = ""
         log(f"rtos attached as session {self.guest.welcome['session_id']}")
@@ -48,12 +49,18 @@ class Rtos:
     def pump_commands(self) -> None:
         if not self.awaiting and self.pending:
             line = self.pending.pop(0)
+            self.in_flight = line
             self.modem.write(line + "\r")
             self.awaiting = True
 
     def on_line(self, line: str) -> None:
         if line in ("OK", "ERROR") or line.startswith("+CME ERROR") or line.startswith("+CMS ERROR"):
             self.awaiting = False
+            if line != "OK":
+                # A modem that refuses a command is worth a line in the persistent error log (mgmt collects it).
+                report_error(self.guest, "warning", "modem-command-failed", f"{self.in_flight} answered {line}")
+                if self.in_flight.startswith("ATD") and self.call_state == "dialing":
+                    self.call_state = "idle"  # the dial was refused: no call to wait for
             return
         if line.startswith("+COPS:") and '"' in line:
             self.operator = line.split('"')[1]
