@@ -143,6 +143,9 @@ import VectorSupport
             namePrefix: "store-", maxPartitions: 2, maxMemoryBytes: 64 << 20, classes: [.fairShare], minPriority: 10,
             maxPriority: 15, devices: ["fb0"], peers: ["linux"])
         host.configuration.management.authorities = [store]
+        // The vectors expire long after the time they are verified at: verified with the largest lifetime, as
+        // Protocols/management.md §6 says of every vector set.
+        host.configuration.management.maxCommandLifetimeMs = ManagementConfig.maxCommandLifetimeMsRange.upperBound
         var verifier = ManagementVerifier(config: host.configuration.management, persisted: nil)
         let executor = ProvisioningExecutor(records: [], configuration: host.configuration)
         executor.host = host
