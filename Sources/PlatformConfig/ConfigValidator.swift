@@ -25,6 +25,7 @@ struct ConfigValidator {
         checkDevices()
         issues += config.management.validationIssues(
             partitionNames: Set(config.partitions.map(\.name)), stateDirectory: config.hub.stateDirectory)
+        issues += config.policy.validationIssues(config)
         return issues
     }
 

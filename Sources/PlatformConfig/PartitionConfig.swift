@@ -26,6 +26,8 @@ package struct PartitionConfig: Sendable, Equatable {
     /// channel (`Protocols/management.md` §2.3). It relays, it never authorises: every command it relays is
     /// verified like one from the control API.
     package var mayManage = false
+    /// Whether the partition's guest may activate a policy profile (`POLICY_ACTIVATE`, `Protocols/policy.md`).
+    package var mayActivatePolicy = false
     /// Devices the partition may use, and how.
     package var devices: [DeviceGrant]
     /// What the health monitor does when the guest fails.

@@ -31,6 +31,7 @@ extension PlatformConfiguration {
         out.block("devices") { out in encodeDevices(&out) }
         // Written only when set, so configurations without management authorities read as before.
         if management != ManagementConfig() { out.block("management") { out in encodeManagement(&out) } }
+        if policy != PolicyConfig() { out.block("policy") { out in policy.encode(&out) } }
         return out.text
     }
 
@@ -98,6 +99,7 @@ extension PlatformConfiguration {
         // Written only when set, so configurations that never open links at run time read as before.
         if partition.mayOpenLinks { out.bool("mayOpenLinks", true) }
         if partition.mayManage { out.bool("mayManage", true) }
+        if partition.mayActivatePolicy { out.bool("mayActivatePolicy", true) }
         out.list("devices", partition.devices) { out, grant in
             out.string("device", grant.device)
             out.string("access", grant.access.rawValue)

@@ -19,6 +19,8 @@ package struct PlatformConfiguration: Sendable, Equatable {
     package var devices: DevicesConfig
     /// Management authorities (`Protocols/management.md`).
     package var management = ManagementConfig()
+    /// Named policy profiles (`Protocols/policy.md`).
+    package var policy = PolicyConfig()
 
     package init(
         platform: PlatformInfo,

@@ -14,7 +14,8 @@ struct ConfigDecoder {
         var config = PlatformConfiguration(platform: PlatformInfo(name: ""), partitions: [])
         guard
             let top = reader.mapping(
-                root, at: "", allowed: ["platform", "hub", "partitions", "links", "regions", "devices", "management"])
+                root, at: "",
+                allowed: ["platform", "hub", "partitions", "links", "regions", "devices", "management", "policy"])
         else { return config }
         if let node = top.required("platform") { config.platform = platformInfo(node, top.path("platform")) }
         if let node = top.optional("hub") { config.hub = hub(node, top.path("hub")) }
@@ -30,6 +31,7 @@ struct ConfigDecoder {
         }
         if let node = top.optional("devices") { config.devices = devices(node, top.path("devices")) }
         if let node = top.optional("management") { config.management = management(node, top.path("management")) }
+        if let node = top.optional("policy") { config.policy = policy(node, top.path("policy")) }
         return config
     }
 
@@ -129,7 +131,7 @@ struct ConfigDecoder {
                 allowed: [
                     "name", "class", "priority", "weight", "memoryBytes", "secret", "secretFile", "interruptLines",
                     "mayInterrupt", "mayMessage", "mayOpenLinks", "devices", "restart", "allowTakeover", "heartbeatMs",
-                    "launch", "mayManage",
+                    "launch", "mayManage", "mayActivatePolicy",
                 ])
         else { return nil }
         var partition = PartitionConfig(
@@ -151,6 +153,7 @@ struct ConfigDecoder {
         partition.allowTakeover = fields.read("allowTakeover", reader.bool) ?? false
         partition.mayOpenLinks = fields.read("mayOpenLinks", reader.bool) ?? false
         partition.mayManage = fields.read("mayManage", reader.bool) ?? false
+        partition.mayActivatePolicy = fields.read("mayActivatePolicy", reader.bool) ?? false
         partition.heartbeatMs = fields.read("heartbeatMs", reader.int)
         if let node = fields.optional("launch") { partition.launch = launch(node, fields.path("launch")) }
         readSecret(fields, into: &partition)
@@ -183,7 +186,7 @@ struct ConfigDecoder {
         }
     }
 
-    private func deviceGrant(_ node: Node, _ path: String) -> DeviceGrant? {
+    func deviceGrant(_ node: Node, _ path: String) -> DeviceGrant? {
         guard let fields = reader.mapping(node, at: path, allowed: ["device", "access"]) else { return nil }
         let device = fields.readRequired("device", reader.string)
         let access = fields.readRequired("access") { reader.choice($0, at: $1, as: DeviceAccess.self) }
