@@ -274,6 +274,10 @@ private struct BodyReader {
         case .suspend: return .suspend(reason: try reason("reason"))
         case .resume: return .resume
         case .markGood: return .markGood
+        case .policyActivate: return .policyActivate(profile: try name("profile"))
+        case .policyChanged:
+            return .policyChanged(
+                generation: try u64("generation"), profile: try name("profile"), summary: try reason("summary"))
         case .detach: return .detach(reason: try reason("reason"))
         case .channelOpen: return .channelOpen(device: try name("device"), options: rest())
         case .channelOpened: return .channelOpened(maxData: try u32("max_data"), options: rest())

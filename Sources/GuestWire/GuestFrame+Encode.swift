@@ -181,6 +181,12 @@ extension GuestMessage {
             writer.writeU64BE(stamp)
         case .suspend(let reason), .detach(let reason):
             writer.writeReason(reason)
+        case .policyActivate(let profile):
+            writer.writeName(profile)
+        case .policyChanged(let generation, let profile, let summary):
+            writer.writeU64BE(generation)
+            writer.writeName(profile)
+            writer.writeReason(summary)
         case .channelOpen(let device, let options):
             writer.writeName(device)
             writer.writeBytes(options)

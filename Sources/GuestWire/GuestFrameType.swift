@@ -47,6 +47,9 @@ public enum GuestFrameType: UInt16, Sendable, CaseIterable {
     case detach = 0x0405
     // The image on probation is healthy (§9.4), feature `mark-good`.
     case markGood = 0x0406
+    // Policy profiles (§9.5, §9.6), feature `policy-profiles`.
+    case policyActivate = 0x0410
+    case policyChanged = 0x0411
 
     case channelOpen = 0x0501
     case channelOpened = 0x0502

@@ -47,6 +47,11 @@ public enum GuestMessage: Sendable, Equatable {
     case resume
     case detach(reason: String)
     case markGood
+    /// `POLICY_ACTIVATE` (§9.5, `Protocols/policy.md` §5): switch to profile `profile` (empty: the base policy).
+    case policyActivate(profile: String)
+    /// `POLICY_CHANGED` (§9.6): the policy in force is now `profile` (empty: the base policy); `summary` says what
+    /// changed for the receiving partition.
+    case policyChanged(generation: UInt64, profile: String, summary: String)
     // §10 device channels
     case channelOpen(device: String, options: ArraySlice<UInt8>)
     case channelOpened(maxData: UInt32, options: ArraySlice<UInt8>)
@@ -93,6 +98,8 @@ public enum GuestMessage: Sendable, Equatable {
         case .resume: return .resume
         case .detach: return .detach
         case .markGood: return .markGood
+        case .policyActivate: return .policyActivate
+        case .policyChanged: return .policyChanged
         case .channelOpen: return .channelOpen
         case .channelOpened: return .channelOpened
         case .channelData: return .channelData

@@ -22,6 +22,9 @@ public enum GuestProtocol {
     /// The `HELLO`/`CHALLENGE` feature that enables `MARK_GOOD`: a guest that negotiates it must mark its image
     /// good to pass probation (§9.4, `Protocols/management.md` §"Images").
     public static let markGoodFeature = "mark-good"
+    /// The `HELLO`/`CHALLENGE` feature that enables `POLICY_ACTIVATE` and the hub's `POLICY_CHANGED` (§9.5, §9.6,
+    /// `Protocols/policy.md`).
+    public static let policyProfilesFeature = "policy-profiles"
     /// Interrupt priorities run from 0 (highest) to this value (lowest).
     public static let lowestPriority: UInt8 = 15
 

@@ -8,6 +8,7 @@ extension GuestSession {
     /// Features the hub offers in `CHALLENGE` (§5.2, §11).
     static let offeredFeatures = [
         GuestProtocol.runtimeLinksFeature, GuestProtocol.sendSequenceFeature, GuestProtocol.markGoodFeature,
+        GuestProtocol.policyProfilesFeature,
     ]
 
     /// After `WELCOME`: ask the model to report new links to this session, and tell the guest which of

@@ -90,6 +90,8 @@ package final class Hub {
     lazy var platformMethods = PlatformMethods(host: HubPlatformControlHost(hub: self))
     /// The `events.*` methods (`EventControl`, registered in `Hub+Events.swift`).
     lazy var eventMethods = EventMethods(host: HubEventControlHost(hub: self))
+    /// Policy profiles (`PlatformControl`'s `PolicyControl`, `Hub+Policy.swift`).
+    lazy var policyControl = PolicyControl(host: HubPolicyHost(hub: self))
     var flushScheduled = false
     /// Admission of every listener (`Admission.swift`), the loop watchdog and the open-file limit at start.
     let admission: AdmissionRegistry
@@ -157,6 +159,7 @@ package final class Hub {
         registerSupervisorMethods()
         registerAdmissionMethods()
         registerSoftwareMethods()
+        router.register(policyControl.methods)
         startWatchdog()
         logOpenFileLimit()
         scheduler.onFire = { [unowned self] token in
@@ -169,6 +172,7 @@ package final class Hub {
             try openGuestListeners()
             devices = try makeDevices()
             for device in devices { try device.start(host: self) }
+            try activateInitialPolicy()
             startSupervisors()
             try watchSignals()
             try writeReadyFile()

@@ -68,7 +68,8 @@ let specTypeNames: [GuestFrameType: String] = [
     .msgSendSequenced: "MSG_SEND_SEQ", .sendSequences: "SEND_SEQUENCES",
     .regionRead: "REGION_READ", .regionData: "REGION_DATA", .regionWrite: "REGION_WRITE",
     .regionResult: "REGION_RESULT", .regionFD: "REGION_FD", .heartbeat: "HEARTBEAT", .heartbeatAck: "HEARTBEAT_ACK",
-    .suspend: "SUSPEND", .resume: "RESUME", .detach: "DETACH", .markGood: "MARK_GOOD", .channelOpen: "CHANNEL_OPEN",
+    .suspend: "SUSPEND", .resume: "RESUME", .detach: "DETACH", .markGood: "MARK_GOOD",
+    .policyActivate: "POLICY_ACTIVATE", .policyChanged: "POLICY_CHANGED", .channelOpen: "CHANNEL_OPEN",
     .channelOpened: "CHANNEL_OPENED", .channelData: "CHANNEL_DATA", .channelClose: "CHANNEL_CLOSE",
 ]
 
@@ -181,6 +182,9 @@ func fields(of message: GuestMessage) -> FieldValue {
         return .object(["region": int(region), "access": int(access.rawValue), "size": int(size)])
     case .heartbeat(let stamp), .heartbeatAck(let stamp): return .object(["stamp": int(stamp)])
     case .suspend(let reason), .detach(let reason): return .object(["reason": .string(reason)])
+    case .policyActivate(let profile): return .object(["profile": .string(profile)])
+    case .policyChanged(let generation, let profile, let summary):
+        return .object(["generation": int(generation), "profile": .string(profile), "summary": .string(summary)])
     case .channelOpen(let device, let options):
         return .object(["device": .string(device), "options": .bytes(Array(options))])
     case .channelOpened(let maxData, let options):

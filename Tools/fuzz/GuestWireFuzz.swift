@@ -33,6 +33,7 @@ public func fuzzGuestWire(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
                 fatalError("non-canonical encoding accepted: \(Array(body))")
             }
             checkMessageSendReader(body: body, decoded: result)
+            checkPolicyFrame(result)
         }
     }
     // Split in two at a point derived from the input.
@@ -65,5 +66,21 @@ func checkMessageSendReader(body: ArraySlice<UInt8>, decoded: Result<GuestFrame,
         else { fatalError("the MSG_SEND_SEQ reader disagrees with the decoder: \(Array(body))") }
     default:
         if view != nil { fatalError("the MSG_SEND reader accepted a \(frame.type): \(Array(body))") }
+    }
+}
+
+/// POLICY_ACTIVATE and POLICY_CHANGED (Protocols/guest.md §9.5–§9.6): what decodes holds a profile name within the
+/// name limit (the hub looks it up among the configured profiles) and a summary within the text limit.
+func checkPolicyFrame(_ decoded: Result<GuestFrame, GuestDecodeError>) {
+    guard case .success(let frame) = decoded else { return }
+    switch frame.message {
+    case .policyActivate(let profile):
+        if profile.utf8.count > 64 || frame.channel != 0 { fatalError("POLICY_ACTIVATE out of bounds: \(frame)") }
+    case .policyChanged(_, let profile, let summary):
+        if profile.utf8.count > 64 || summary.utf8.count > 1024 || frame.channel != 0 {
+            fatalError("POLICY_CHANGED out of bounds: \(frame)")
+        }
+    default:
+        break
     }
 }

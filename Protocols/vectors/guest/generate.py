@@ -22,7 +22,7 @@ TYPES = {
     "REGION_READ": 0x0301, "REGION_DATA": 0x0302, "REGION_WRITE": 0x0303, "REGION_RESULT": 0x0304,
     "REGION_FD": 0x0305,
     "HEARTBEAT": 0x0401, "HEARTBEAT_ACK": 0x0402, "SUSPEND": 0x0403, "RESUME": 0x0404, "DETACH": 0x0405,
-    "MARK_GOOD": 0x0406,
+    "MARK_GOOD": 0x0406, "POLICY_ACTIVATE": 0x0410, "POLICY_CHANGED": 0x0411,
     "CHANNEL_OPEN": 0x0501, "CHANNEL_OPENED": 0x0502, "CHANNEL_DATA": 0x0503, "CHANNEL_CLOSE": 0x0504,
 }
 
@@ -223,6 +223,14 @@ vec("suspend.hex", "SUSPEND", {"reason": "favour rtos"}, [reason("favour rtos", 
 vec("resume.hex", "RESUME", {}, [])
 vec("detach.hex", "DETACH", {"reason": "bye"}, [reason("bye", "reason")], request_id=15)
 vec("mark-good.hex", "MARK_GOOD", {}, [], request_id=15)
+vec("policy-activate.hex", "POLICY_ACTIVATE", {"profile": "enterprise"}, [name("enterprise", "profile")],
+    request_id=17)
+vec("policy-activate-base.hex", "POLICY_ACTIVATE", {"profile": ""}, [name("", "profile (empty: the base policy)")],
+    request_id=18)
+vec("policy-changed.hex", "POLICY_CHANGED",
+    {"generation": 2, "profile": "enterprise", "summary": "may not message secure; lost lan0"},
+    [u64(2, "generation"), name("enterprise", "profile"),
+     reason("may not message secure; lost lan0", "summary")])
 vec("channel-open.hex", "CHANNEL_OPEN", {"device": "eth0", "options": hx(b"")},
     [name("eth0", "device"), raw(b"", "no options")], channel=1, request_id=16)
 vec("channel-opened.hex", "CHANNEL_OPENED", {"max_data": 1518, "options": hx(b"\x00\x01")},
@@ -267,6 +275,13 @@ bad("bad-trailing.hex", "EOI with a stray byte", "trailing_bytes", 8,
     [u16(1, "line"), u8(0, "stray byte")], type_name="EOI", request_id=26)
 bad("bad-mark-good-trailing.hex", "MARK_GOOD with a stray byte", "trailing_bytes", 8,
     [u8(0, "stray byte")], type_name="MARK_GOOD", request_id=27)
+bad("bad-policy-activate-truncated.hex", "POLICY_ACTIVATE whose name says 10 bytes but has 4", "truncated", 8,
+    [u8(10, "profile length 10"), raw(b"home", "only 4 bytes")], type_name="POLICY_ACTIVATE", request_id=29)
+bad("bad-policy-activate-trailing.hex", "POLICY_ACTIVATE with a stray byte", "trailing_bytes", 8,
+    [name("home", "profile"), u8(0, "stray byte")], type_name="POLICY_ACTIVATE", request_id=30)
+bad("bad-policy-changed-name-too-long.hex", "POLICY_CHANGED profile of 65 bytes", "name_too_long", 8,
+    [u64(1, "generation"), u8(65, "profile length 65 > 64"), raw(b"p" * 65, "profile"), u16(0, "summary length")],
+    type_name="POLICY_CHANGED", request_id=0)
 bad("bad-region-read-too-large.hex", "REGION_READ of 2 MiB", "too_large", 10,
     [u32(2, "region"), u64(0, "offset"), u32(2 * 1024 * 1024, "length over 1 MiB")], type_name="REGION_READ",
     request_id=27)
