@@ -37,7 +37,7 @@ TYPES = {
     "REGION_READ": 0x0301, "REGION_DATA": 0x0302, "REGION_WRITE": 0x0303, "REGION_RESULT": 0x0304,
     "REGION_FD": 0x0305,
     "HEARTBEAT": 0x0401, "HEARTBEAT_ACK": 0x0402, "SUSPEND": 0x0403, "RESUME": 0x0404, "DETACH": 0x0405,
-    "MARK_GOOD": 0x0406,
+    "MARK_GOOD": 0x0406, "POLICY_ACTIVATE": 0x0410, "POLICY_CHANGED": 0x0411,
     "CHANNEL_OPEN": 0x0501, "CHANNEL_OPENED": 0x0502, "CHANNEL_DATA": 0x0503, "CHANNEL_CLOSE": 0x0504,
 }
 TYPE_NAMES = {number: name for name, number in TYPES.items()}
@@ -60,6 +60,8 @@ RUNTIME_LINKS = "runtime-links"
 LINK_STATES = {0: "closing", 1: "closed"}
 # §11: the feature that enables MSG_SEND_SEQ and SEND_SEQUENCES, idempotent sends (§7.10-§7.11)
 SEND_SEQUENCE = "send-sequence"
+# Feature enabling POLICY_ACTIVATE and the hub's POLICY_CHANGED (guest.md §9.5–§9.6, Protocols/policy.md).
+POLICY_PROFILES = "policy-profiles"
 RAISE_OUTCOMES = {0: "delivered", 1: "latched", 2: "not_permitted", 3: "no_such_partition", 4: "no_such_line"}
 SEND_STATUSES = {0: "queued", 1: "queue_full", 2: "too_large", 3: "no_such_link", 4: "not_permitted",
                  5: "link_closing", 6: "duplicate", 7: "sequence_gap"}
@@ -113,6 +115,8 @@ LAYOUT: dict[str, list[tuple[str, str]]] = {
     "RESUME": [],
     "DETACH": [("reason", "text")],
     "MARK_GOOD": [],
+    "POLICY_ACTIVATE": [("profile", "name")],
+    "POLICY_CHANGED": [("generation", "u64"), ("profile", "name"), ("summary", "text")],
     "CHANNEL_OPEN": [("device", "name"), ("options", "rest")],
     "CHANNEL_OPENED": [("max_data", "u32"), ("options", "rest")],
     "CHANNEL_DATA": [("data", "rest")],
@@ -427,7 +431,8 @@ def proof(secret: bytes, hello_body: bytes, challenge_body: bytes) -> bytes:
 
 
 UNSOLICITED = {"IRQ", "MSG_DELIVER", "CREDIT", "SUSPEND", "RESUME", "REGION_FD", "DETACH", "CHANNEL_DATA",
-               "CHANNEL_CLOSE", "HEARTBEAT", "LINK_OPENED", "LINK_CLOSED", "SEND_SEQUENCES"}
+               "CHANNEL_CLOSE", "HEARTBEAT", "LINK_OPENED", "LINK_CLOSED", "SEND_SEQUENCES",
+               "POLICY_CHANGED"}
 
 
 class GuestClient:
@@ -622,6 +627,21 @@ class GuestClient:
         if answer.type != "LINK_CLOSED":
             raise GuestError(18, f"unexpected answer {answer.type}")
         return LINK_STATES[answer.fields["state"]], answer.fields["held"]
+
+    def activate_policy(self, profile: str | None) -> None:
+        """POLICY_ACTIVATE (§9.5; attach with features=[POLICY_PROFILES] as a partition with mayActivatePolicy):
+        switches to `profile` (None: the base policy). Returns once the switch is done; refusals raise GuestError
+        (not_permitted, invalid_argument). The POLICY_CHANGED this guest is sent lands in `queue` first."""
+        answer = self.request("POLICY_ACTIVATE", {"profile": profile or ""})
+        if answer.type != "OK":
+            raise GuestError(18, f"unexpected answer {answer.type}")
+
+    def policy_changes(self) -> list[dict[str, Any]]:
+        """Takes the POLICY_CHANGED frames (§9.6) already received out of `queue`, oldest first, as their fields
+        (generation, profile — "" for the base policy —, summary)."""
+        changes = [frame.fields for frame in self.queue if frame.type == "POLICY_CHANGED"]
+        self.queue = [frame for frame in self.queue if frame.type != "POLICY_CHANGED"]
+        return changes
 
     def eoi(self, line: int) -> None:
         self.post("EOI", {"line": line})
