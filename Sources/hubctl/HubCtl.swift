@@ -11,6 +11,7 @@ struct HubCtl: ParsableCommand {
         subcommands: [
             Info.self, Partitions.self, PartitionCommand.self, Links.self, Limits.self, Raise.self, Send.self,
             Shutdown.self, Events.self, Wait.self, Manage.self, Logs.self, Call.self, Mgmt.self, Software.self,
+            Policy.self,
         ])
 }
 

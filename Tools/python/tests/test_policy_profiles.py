@@ -6,12 +6,15 @@ the channel whose grant went, brings the port down and up, and suspends and resu
 
 from __future__ import annotations
 
+import os
+import subprocess
 import time
 
 import pytest
 
 from handsethub.control import HubError
 from handsethub.guest import POLICY_PROFILES, GuestClient, GuestError
+from handsethub.pytest_plugin import find_hubd
 
 CONFIG = """
 platform:
@@ -253,3 +256,23 @@ def test_a_bad_profile_is_refused_at_load(hubd, tmp_path):
     with pytest.raises(Exception) as failed:
         hubd(config=bad)
     assert "'secure' is in both allowMessage and forbidMessage" in str(failed.value)
+
+
+def test_hubctl_policy_activate_and_status(hubd):
+    hub = hubd(config=CONFIG)
+    hubctl = os.environ.get("HANDSETHUB_HUBCTL", str(find_hubd().parent / "hubctl"))
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([hubctl, "policy", *args, "--hub", hub.hub.address()], capture_output=True, text=True,
+                              timeout=20)
+
+    switched = run("activate", "enterprise")
+    assert switched.returncode == 0, switched.stderr
+    assert switched.stdout.startswith("policy enterprise")
+    assert hub.partition("games")["state"] == "suspended"
+    shown = run("status")
+    assert shown.returncode == 0 and "enterprise" in shown.stdout
+    base = run("activate", "--base")
+    assert base.returncode == 0, base.stderr
+    assert hub.policy_status()["profile"] is None
+    assert run("activate", "roaming").returncode != 0
