@@ -25,7 +25,7 @@ hub:
 partitions:
   - {name: rtos, class: real-time, priority: 0, memoryBytes: 16MiB, secret: rtos-secret,
      mayInterrupt: [linux, secure], mayMessage: [linux, secure],
-     devices: [{device: lan0, access: shared}]}
+     devices: [{device: lan0, access: shared}, {device: modem0, access: dedicated}]}
   - {name: linux, class: fair-share, priority: 8, memoryBytes: 64MiB, secret: linux-secret,
      mayInterrupt: [rtos, secure], mayMessage: [rtos, secure], devices: [{device: lan0, access: shared}]}
   - {name: secure, class: real-time, priority: 1, memoryBytes: 16MiB, secret: secure-secret,
@@ -43,6 +43,8 @@ devices:
       ports:
         - {name: rtos, partition: rtos}
         - {name: linux, partition: linux}
+  modems:
+    - {name: modem0, owner: rtos, backend: builtin}
 policy:
   initial: home
   profiles:
@@ -57,6 +59,10 @@ policy:
           revoke: [lan0]
       suspend: [games]
       ethernetDown: [lan0/linux]
+    - name: flight
+      description: radios off
+      partitions:
+        - {name: rtos, revoke: [modem0]}
 """
 
 SECRETS = {name: f"{name}-secret" for name in ("rtos", "linux", "secure", "games", "mgmt")}
@@ -134,7 +140,7 @@ def test_home_enterprise_home_while_traffic_flows(hubd):
     rtos, linux, secure, games, mgmt = (guests[n] for n in ("rtos", "linux", "secure", "games", "mgmt"))
     try:
         status = hub.policy_status()
-        assert status["profile"] == "home" and status["profiles"] == ["home", "enterprise"]
+        assert status["profile"] == "home" and status["profiles"] == ["home", "enterprise", "flight"]
         flow = Flow(rtos, linux)
         flow.pump()
         # linux's NIC on lan0 is open, and linux has queued messages for secure that secure has not read yet.
@@ -276,3 +282,26 @@ def test_hubctl_policy_activate_and_status(hubd):
     assert base.returncode == 0, base.stderr
     assert hub.policy_status()["profile"] is None
     assert run("activate", "roaming").returncode != 0
+
+
+def test_a_call_ends_and_the_modem_channel_closes_when_the_owner_loses_its_modem(hubd):
+    hub = hubd(config=CONFIG)
+    rtos = attach(hub, "rtos")
+    try:
+        assert rtos.request("CHANNEL_OPEN", {"device": "modem0", "options": b""}, channel=2).type == "CHANNEL_OPENED"
+        call = hub.call("modem.call.incoming", {"modem": "modem0", "number": "+15551234567"})["call"]
+        activation = hub.activate_policy("flight")
+        assert activation["changes"]["grantsWithdrawn"] == [
+            {"partition": "rtos", "device": "modem0", "access": "dedicated"}]
+        assert activation["effects"]["channelsClosed"] == ["rtos/modem0"]
+        assert activation["effects"]["callsEnded"] == [f"modem0#{call['id']}"]
+        assert hub.call("modem.calls", {"modem": "modem0"})["calls"] == []
+        close = wait_for(rtos, "CHANNEL_CLOSE")
+        assert (close.channel, close.fields["code"]) == (2, 5)
+        with pytest.raises(GuestError) as refused:
+            rtos.request("CHANNEL_OPEN", {"device": "modem0", "options": b""}, channel=5)
+        assert refused.value.code == 5
+        hub.activate_policy("home")
+        assert rtos.request("CHANNEL_OPEN", {"device": "modem0", "options": b""}, channel=5).type == "CHANNEL_OPENED"
+    finally:
+        rtos.close()
