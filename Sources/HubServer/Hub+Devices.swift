@@ -27,6 +27,7 @@ extension Hub {
     private func makeManagementDevice() throws(HubStartError) -> ManagementDevice {
         let device = try ManagementDevice(configuration: configuration)
         if let software { device.executor = SlotCommandExecutor(slots: software.slots) }
+        device.executor = PolicyCommandExecutor(policy: policyControl, next: device.executor)
         return device
     }
 

@@ -24,7 +24,8 @@ struct ConfigValidator {
         checkRegions()
         checkDevices()
         issues += config.management.validationIssues(
-            partitionNames: Set(config.partitions.map(\.name)), stateDirectory: config.hub.stateDirectory)
+            partitionNames: Set(config.partitions.map(\.name)), stateDirectory: config.hub.stateDirectory,
+            policyTargets: Set(config.policy.profiles.map(\.name) + [ManagementConfig.basePolicyTarget]))
         issues += config.policy.validationIssues(config)
         return issues
     }

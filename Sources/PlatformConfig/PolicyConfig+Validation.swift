@@ -30,6 +30,8 @@ private struct PolicyChecker {
             let path = "policy.profiles[\(index)]"
             if !ConfigValidator.isValidName(profile.name) {
                 add("\(path).name", "'\(profile.name)' is not a valid name")
+            } else if profile.name == ManagementConfig.basePolicyTarget {
+                add("\(path).name", "'base' is reserved: it names the base policy")
             } else if let earlier = seen[profile.name] {
                 add("\(path).name", "duplicate profile name '\(profile.name)' (also policy.profiles[\(earlier)])")
             } else {

@@ -131,4 +131,25 @@ import Testing
                 "policy.profiles[0].linkRates: link rate limits are not supported by this hub"
             ])
     }
+
+    /// The management operation `activatePolicy` (`Protocols/management.md` §3) is granted on profiles and `base`;
+    /// other operations still only on partitions; no profile may be called `base`.
+    @Test func activatePolicyGrantsNameProfiles() {
+        let key = "03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8"
+        func authority(_ grant: String) -> String {
+            "hub:\n  stateDirectory: /var/lib/hubd\n" + baseYAML + Self.policyYAML
+                + "\nmanagement:\n  authorities:\n    - name: office\n      keys: [\(key)]\n      grants:\n        - \(grant)\n"
+        }
+        #expect(issues(authority("{operations: [activatePolicy], partitions: [enterprise, base]}")) == [])
+        #expect(
+            issues(authority("{operations: [activatePolicy], partitions: [roaming]}")) == [
+                "management.authorities[0].grants[0].partitions: 'roaming' is not a policy profile nor base"
+            ])
+        #expect(
+            issues(authority("{operations: [activatePolicy, upgrade], partitions: [enterprise]}")) == [
+                "management.authorities[0].grants[0].partitions: 'enterprise' is not a partition"
+            ])
+        let reserved = (baseYAML + Self.policyYAML).replacingOccurrences(of: "- name: home\n", with: "- name: base\n")
+        #expect(issues(reserved).contains("policy.profiles[0].name: 'base' is reserved: it names the base policy"))
+    }
 }

@@ -305,3 +305,45 @@ def test_a_call_ends_and_the_modem_channel_closes_when_the_owner_loses_its_modem
         assert rtos.request("CHANNEL_OPEN", {"device": "modem0", "options": b""}, channel=5).type == "CHANNEL_OPENED"
     finally:
         rtos.close()
+
+
+def test_a_signed_management_command_switches_the_profile(tmp_path):
+    """The management operation activatePolicy (Protocols/management.md §3): its target is the profile (`base`: the
+    base policy), granted like any other operation; verified, it switches as policy.activate does."""
+    pytest.importorskip("cryptography")
+    import base64
+
+    from handsethub.management import Command, expires_in, key_from_seed, public_hex, sign
+    from handsethub.pytest_plugin import start_hub
+
+    key = key_from_seed(bytes(range(32)))
+    text = CONFIG.replace("hub:\n", f"hub:\n  stateDirectory: {tmp_path / 'state'}\n", 1) + f"""
+management:
+  authorities:
+    - name: office
+      keys: [{public_hex(key)}]
+      grants:
+        - {{operations: [activatePolicy], partitions: [enterprise, base]}}
+"""
+    hub = start_hub(tmp_path / "hub", text)
+    try:
+        client = hub.connect()
+
+        def submit(target: str, counter: int) -> object:
+            envelope = sign(Command("activatePolicy", target, "office", counter, expires_in(60)), [key])
+            try:
+                return client.call("mgmt.submit", {"envelope": base64.b64encode(envelope).decode()})
+            except HubError as error:
+                return error.reason
+
+        accepted = submit("enterprise", 1)
+        assert isinstance(accepted, dict), accepted
+        assert client.call("policy.status")["profile"] == "enterprise"
+        assert client.call("policy.status")["last"]["by"] == "management:office"
+        assert submit("home", 2) == "not_authorised"
+        assert client.call("policy.status")["profile"] == "enterprise"
+        assert isinstance(submit("base", 3), dict)
+        assert client.call("policy.status")["profile"] is None
+        assert client.call("partition.get", {"name": "games"})["state"] != "suspended"
+    finally:
+        hub.stop()
