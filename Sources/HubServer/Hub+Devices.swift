@@ -7,6 +7,7 @@ import HTTPEndpoint
 import HubSystem
 import Hypervisor
 import JSON
+import Management
 import ManagementServer
 import ModemServer
 import PlatformConfig
@@ -27,7 +28,9 @@ extension Hub {
     private func makeManagementDevice() throws(HubStartError) -> ManagementDevice {
         let device = try ManagementDevice(configuration: configuration)
         if let software { device.executor = SlotCommandExecutor(slots: software.slots) }
-        device.executor = PolicyCommandExecutor(policy: policyControl, next: device.executor)
+        device.executor = PolicyCommandExecutor(next: device.executor) { [unowned self] profile, by in
+            self.policyControl.activateJSON(profile, by: by).mapError { ManagementRefusal($0.code, $0.detail) }
+        }
         return device
     }
 

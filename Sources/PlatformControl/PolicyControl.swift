@@ -30,6 +30,21 @@ package protocol PolicyControlHost: AnyObject {
 package enum PolicyActivationError: Error, Equatable {
     case unknownProfile(String)
     case invalidPolicy(String)
+
+    /// The refusal code a management command gets (`Protocols/policy.md` §5).
+    package var code: String {
+        switch self {
+        case .unknownProfile: "unknown_profile"
+        case .invalidPolicy: "invalid_policy"
+        }
+    }
+
+    package var detail: String {
+        switch self {
+        case .unknownProfile(let name): "no profile '\(name)'"
+        case .invalidPolicy(let reason): reason
+        }
+    }
 }
 
 /// What one activation did (`Protocols/policy.md` §4): the policy's diff and what the hub carried out for it.
@@ -177,6 +192,15 @@ package final class PolicyControl {
             return "\(port): \(error.message)"
         }
         return nil
+    }
+
+    /// `activate`, answered as the activation's JSON (`policy.activate`'s answer) or the refusal.
+    package func activateJSON(_ name: String?, by source: String) -> Result<JSON, PolicyActivationError> {
+        do throws(PolicyActivationError) {
+            return .success(Self.activationJSON(try activate(name, by: source)))
+        } catch {
+            return .failure(error)
+        }
     }
 
     // MARK: Control methods
