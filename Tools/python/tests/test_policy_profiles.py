@@ -347,3 +347,20 @@ management:
         assert client.call("partition.get", {"name": "games"})["state"] != "suspended"
     finally:
         hub.stop()
+
+
+def test_guests_without_the_feature_are_unaffected(hubd):
+    """guest.md §11: POLICY_ACTIVATE from a session that did not negotiate policy-profiles is an unknown type, even
+    from a partition that may activate profiles, and such a session is never sent POLICY_CHANGED."""
+    hub = hubd(config=CONFIG)
+    old = GuestClient.connect(hub.hub.guest[0], "mgmt", SECRETS["mgmt"], timeout=5)
+    try:
+        with pytest.raises(GuestError) as unknown:
+            old.request("POLICY_ACTIVATE", {"profile": "enterprise"})
+        assert unknown.value.code == 9
+        assert hub.policy_status()["profile"] == "home"
+        hub.activate_policy("enterprise")
+        old.heartbeat(1)  # a round trip: anything sent before its answer has arrived
+        assert [f.type for f in drain(old) if f.type == "POLICY_CHANGED"] == []
+    finally:
+        old.close()
