@@ -233,7 +233,11 @@ let package = Package(
                 "SoftwareSlots", "HubSystem", "JSON", "VectorSupport", "SoftwareCommands", "Management",
                 "ManagementWire",
             ]),
-        .testTarget(name: "PlatformControlTests", dependencies: ["PlatformControl", "Hypervisor", "JSON"]),
+        .testTarget(
+            name: "PlatformControlTests",
+            dependencies: [
+                "PlatformControl", "Hypervisor", "JSON", "PlatformConfig", "Events", "ControlWire", "TestSupport",
+            ]),
         .testTarget(name: "PartitionResourcesTests", dependencies: ["PartitionResources", "HubSystem", "JSON"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "VectorSupport"]),
         .testTarget(name: "GuestWireTests", dependencies: ["GuestWire", "Wire", "VectorSupport"]),
