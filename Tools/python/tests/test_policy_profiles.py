@@ -364,3 +364,17 @@ def test_guests_without_the_feature_are_unaffected(hubd):
         assert [f.type for f in drain(old) if f.type == "POLICY_CHANGED"] == []
     finally:
         old.close()
+
+
+def test_the_initial_profile_is_in_force_from_the_start(hubd):
+    hub = hubd(config=CONFIG.replace("initial: home", "initial: enterprise"))
+    status = hub.policy_status()
+    assert status["profile"] == "enterprise" and status["last"]["by"] == "configuration"
+    assert hub.partition("games")["state"] == "suspended"
+    linux = attach(hub, "linux")
+    try:
+        # Welcomed under the profile: no credit on the forbidden direction, refused sends.
+        assert next(l for l in linux.welcome["links"] if l["name"] == "linux-secure")["initial_credit"] == 0
+        assert linux.send(link_id(linux, "linux-secure"), b"x") == ("not_permitted", 0)
+    finally:
+        linux.close()
