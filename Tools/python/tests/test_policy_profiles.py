@@ -190,6 +190,8 @@ def test_home_enterprise_home_while_traffic_flows(hubd):
         for frames in (drain(rtos), secure_frames, drain(mgmt)):
             assert [c["profile"] for c in changed(frames)] == ["enterprise"]
         assert hub.partition("games")["state"] == "suspended"
+        shown = hub.partition("linux")["policy"]
+        assert (shown["mayMessage"], shown["mayInterrupt"], shown["devices"]) == (["rtos"], ["rtos"], [])
         port = next(p for p in hub.call("eth.ports", {"segment": "lan0"})["ports"] if p["name"] == "linux")
         assert port["adminUp"] is False
 
