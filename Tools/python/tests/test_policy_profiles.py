@@ -86,6 +86,18 @@ def drain(guest: GuestClient, seconds: float = 0.2) -> list:
         frames.append(frame)
 
 
+def until(guest: GuestClient, frame_type: str, timeout: float = 5.0) -> list:
+    """Every unsolicited frame up to and including the first of `frame_type` (bounded: fails after `timeout`)."""
+    frames, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        frame = guest.receive(timeout=deadline - time.monotonic())
+        if frame is not None:
+            frames.append(frame)
+            if frame.type == frame_type:
+                return frames
+    pytest.fail(f"no {frame_type} within {timeout} s (got {[f.type for f in frames]})")
+
+
 def wait_for(guest: GuestClient, frame_type: str, timeout: float = 5.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -184,10 +196,10 @@ def test_home_enterprise_home_while_traffic_flows(hubd):
         assert "may not message secure" in changed(linux_frames)[0]["summary"]
         close = next(f for f in linux_frames if f.type == "CHANNEL_CLOSE")
         assert (close.channel, close.fields["code"]) == (3, 5) and "lan0" in close.fields["reason"]
-        games_frames = drain(games)
+        games_frames = until(games, "SUSPEND")
         assert [f.type for f in games_frames if f.type in ("POLICY_CHANGED", "SUSPEND")] == ["POLICY_CHANGED", "SUSPEND"]
-        secure_frames = drain(secure)
-        for frames in (drain(rtos), secure_frames, drain(mgmt)):
+        secure_frames = until(secure, "POLICY_CHANGED")
+        for frames in (until(rtos, "POLICY_CHANGED"), secure_frames, until(mgmt, "POLICY_CHANGED")):
             assert [c["profile"] for c in changed(frames)] == ["enterprise"]
         assert hub.partition("games")["state"] == "suspended"
         shown = hub.partition("linux")["policy"]
@@ -222,7 +234,7 @@ def test_home_enterprise_home_while_traffic_flows(hubd):
         mgmt.activate_policy("home")
         assert [c["profile"] for c in mgmt.policy_changes()] == ["home"]
         assert hub.partition("games")["state"] != "suspended"
-        games_frames = drain(games)
+        games_frames = until(games, "POLICY_CHANGED")
         assert [f.type for f in games_frames if f.type in ("POLICY_CHANGED", "RESUME")] == ["RESUME", "POLICY_CHANGED"]
         assert linux.send(to_secure, b"home-again")[0] == "queued"
         assert linux.raise_irq("secure", 2) in ("delivered", "latched")
