@@ -89,7 +89,7 @@ let package = Package(
         // names (the configuration itself, secret files), resolved after decoding.
         .target(
             name: "PlatformConfigLoader",
-            dependencies: ["PlatformConfig", .product(name: "Yams", package: "Yams")]),
+            dependencies: ["PlatformConfig", "JSON", .product(name: "Yams", package: "Yams")]),
         // The pure platform model: no I/O, no clock reads; the server converts its actions and events.
         .target(name: "Hypervisor", dependencies: ["PlatformConfig"], swiftSettings: hotPathSettings),
         // The virtualised power model (Protocols/power.md): partitions' states and wake locks, the platform
@@ -200,7 +200,6 @@ let package = Package(
                 "SoftwareCommands", "PartitionResources", "PlatformControl", "EventControl",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: hotPathSettings),
         // The blocking client socket the Swift clients share: connect with a time limit, write all, wait, read.
@@ -253,7 +252,11 @@ let package = Package(
                 "SoftwareSlots", "HubSystem", "JSON", "VectorSupport", "SoftwareCommands", "Management",
                 "ManagementWire",
             ]),
-        .testTarget(name: "PlatformControlTests", dependencies: ["PlatformControl", "Hypervisor", "JSON"]),
+        .testTarget(
+            name: "PlatformControlTests",
+            dependencies: [
+                "PlatformControl", "Hypervisor", "JSON", "PlatformConfig", "Events", "ControlWire", "TestSupport",
+            ]),
         .testTarget(name: "PartitionResourcesTests", dependencies: ["PartitionResources", "HubSystem", "JSON"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "VectorSupport"]),
         .testTarget(name: "GuestWireTests", dependencies: ["GuestWire", "Wire", "VectorSupport"]),

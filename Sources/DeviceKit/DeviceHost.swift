@@ -45,9 +45,18 @@ package protocol DeviceHost: AnyObject {
     /// Shared memory of `sizeBytes` to pass to a guest (`SharedMemory`), named `name` for diagnostics; nil when
     /// the kernel refuses it.
     func makeSharedMemory(name: String, sizeBytes: UInt64) -> (any SharedMemory)?
+    /// The grant `partition` holds for `device` under the policy in force (`Protocols/policy.md`): the
+    /// configuration's, changed by the active policy profile. Devices ask this, not the configuration, when a
+    /// channel opens.
+    func deviceGrant(partition: String, device: String) -> DeviceGrant?
 }
 
 extension DeviceHost {
+    /// Without policy profiles (test hosts): the configuration's grant.
+    package func deviceGrant(partition: String, device: String) -> DeviceGrant? {
+        configuration.partition(named: partition)?.grant(for: device)
+    }
+
     /// Publishes an event (`publishEvent` with defaults).
     package func publish(_ kind: String, partition: String? = nil, device: String? = nil, data: JSON = [:]) {
         publishEvent(kind, partition: partition, device: device, data: data)

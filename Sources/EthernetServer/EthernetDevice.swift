@@ -68,7 +68,7 @@ package final class EthernetDevice: HubDevice {
         guard let segment = segment(named: device) else {
             return .failure(GuestChannelRefusal(code: .noSuchDevice, reason: "no segment \(device)"))
         }
-        guard host.configuration.partition(named: endpoint.partition)?.grant(for: device) != nil else {
+        guard host.deviceGrant(partition: endpoint.partition, device: device) != nil else {
             return .failure(
                 GuestChannelRefusal(code: .notPermitted, reason: "\(endpoint.partition) has no grant for \(device)"))
         }

@@ -102,7 +102,7 @@ extension FramebufferScreen {
 
     func openChannel(endpoint: any GuestChannelEndpoint) -> Result<any GuestChannel, GuestChannelRefusal> {
         let partition = endpoint.partition
-        guard host.configuration.partition(named: partition)?.grant(for: name) != nil else {
+        guard host.deviceGrant(partition: partition, device: name) != nil else {
             return .failure(GuestChannelRefusal(code: .notPermitted, reason: "\(partition) has no grant for \(name)"))
         }
         if let existing = channels[partition], existing.endpoint.isOpen {

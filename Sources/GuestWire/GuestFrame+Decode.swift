@@ -332,6 +332,10 @@ private struct BodyReader {
                 GuestPowerInfo(
                     platform: platform, partition: partition, batteryCentiPercent: level,
                     charging: try bool("charging"), drawMw: try u32("draw_mw"), locks: try u16("locks")))
+        case .policyActivate: return .policyActivate(profile: try name("profile"))
+        case .policyChanged:
+            return .policyChanged(
+                generation: try u64("generation"), profile: try name("profile"), summary: try reason("summary"))
         case .detach: return .detach(reason: try reason("reason"))
         case .channelOpen: return .channelOpen(device: try name("device"), options: rest())
         case .channelOpened: return .channelOpened(maxData: try u32("max_data"), options: rest())

@@ -220,6 +220,12 @@ extension GuestMessage {
             writer.writeU8(severity.rawValue)
             writer.writeName(code)
             writer.writeReason(text)
+        case .policyActivate(let profile):
+            writer.writeName(profile)
+        case .policyChanged(let generation, let profile, let summary):
+            writer.writeU64BE(generation)
+            writer.writeName(profile)
+            writer.writeReason(summary)
         case .channelOpen(let device, let options):
             writer.writeName(device)
             writer.writeBytes(options)

@@ -61,6 +61,9 @@ public enum GuestFrameType: UInt16, Sendable, CaseIterable {
     case partitionControlResult = 0x0605
     case powerQuery = 0x0606
     case powerInfo = 0x0607
+    // Policy profiles (§9.6, §9.7), feature `policy-profiles`.
+    case policyActivate = 0x0410
+    case policyChanged = 0x0411
 
     case channelOpen = 0x0501
     case channelOpened = 0x0502

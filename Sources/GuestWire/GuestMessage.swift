@@ -63,6 +63,11 @@ public enum GuestMessage: Sendable, Equatable {
     case partitionControlResult(partition: String, action: GuestPartitionAction, status: GuestPartitionControlStatus)
     case powerQuery
     case powerInfo(GuestPowerInfo)
+    /// `POLICY_ACTIVATE` (§9.6, `Protocols/policy.md` §5): switch to profile `profile` (empty: the base policy).
+    case policyActivate(profile: String)
+    /// `POLICY_CHANGED` (§9.7): the policy in force is now `profile` (empty: the base policy); `summary` says what
+    /// changed for the receiving partition.
+    case policyChanged(generation: UInt64, profile: String, summary: String)
     // §10 device channels
     case channelOpen(device: String, options: ArraySlice<UInt8>)
     case channelOpened(maxData: UInt32, options: ArraySlice<UInt8>)
@@ -119,6 +124,8 @@ public enum GuestMessage: Sendable, Equatable {
         case .partitionControlResult: return .partitionControlResult
         case .powerQuery: return .powerQuery
         case .powerInfo: return .powerInfo
+        case .policyActivate: return .policyActivate
+        case .policyChanged: return .policyChanged
         case .channelOpen: return .channelOpen
         case .channelOpened: return .channelOpened
         case .channelData: return .channelData

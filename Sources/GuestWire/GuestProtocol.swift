@@ -34,6 +34,9 @@ public enum GuestProtocol {
     /// The `HELLO`/`CHALLENGE` feature that enables `ERROR_REPORT`: entries for the partition's persistent error
     /// log (§9.5, `Protocols/errorlog.md`).
     public static let errorLogFeature = "error-log"
+    /// The `HELLO`/`CHALLENGE` feature that enables `POLICY_ACTIVATE` and the hub's `POLICY_CHANGED` (§9.6, §9.7,
+    /// `Protocols/policy.md`).
+    public static let policyProfilesFeature = "policy-profiles"
     /// Interrupt priorities run from 0 (highest) to this value (lowest).
     public static let lowestPriority: UInt8 = 15
 

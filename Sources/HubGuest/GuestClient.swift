@@ -426,6 +426,8 @@ public final class GuestClient {
         case .channelClose(let code, let reason):
             return .channelClose(channel: frame.channel, code: code, reason: reason)
         case .error(let code, let reason): return .error(code: code, reason: reason, requestId: frame.requestId)
+        case .policyChanged(let generation, let profile, let summary):
+            return .policyChanged(generation: generation, profile: profile, summary: summary)
         default: return .other(frame)
         }
     }

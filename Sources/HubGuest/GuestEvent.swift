@@ -19,6 +19,9 @@ public enum GuestEvent: Sendable, Equatable {
     case linkOpened(GuestLinkOpened)
     /// A runtime link is closing (no new messages) or gone (its id is invalid) (§7.9).
     case linkClosed(link: UInt32, state: GuestLinkState, held: UInt32)
+    /// The hub switched policy profile (§9.6, feature `policy-profiles`): `profile` is the one now in force (empty:
+    /// the base policy), `summary` what changed for this partition.
+    case policyChanged(generation: UInt64, profile: String, summary: String)
     /// An `ERROR` that answers no outstanding request.
     case error(code: GuestErrorCode, reason: String, requestId: UInt32)
     /// Anything else (a hub heartbeat is answered automatically and also surfaces here).

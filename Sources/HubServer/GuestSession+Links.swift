@@ -11,6 +11,7 @@ extension GuestSession {
         GuestProtocol.identityFeature, GuestProtocol.rateLimitFeature,
         GuestProtocol.powerFeature,
         GuestProtocol.errorLogFeature,
+        GuestProtocol.policyProfilesFeature,
     ]
 
     /// After `WELCOME`: ask the model to report new links to this session, and tell the guest which of

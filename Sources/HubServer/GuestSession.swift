@@ -58,6 +58,10 @@ final class GuestSession {
     var actions: [Action] = []
     /// Open device channels by channel number (`Protocols/guest.md` §10).
     private var channels: [UInt16: GuestChannel] = [:]
+    /// The device of each open channel, so a withdrawn grant closes exactly its channels (`Protocols/policy.md` §3).
+    var channelDevices: [UInt16: String] = [:]
+    /// The guest asked for `policy-profiles` (§9.6–§9.7).
+    var policyProfiles = false
     /// Frames waiting to go out with a descriptor (`REGION_FD` §8.5, device channel frames), oldest first.
     private var pendingDescriptors: [PendingDescriptorFrame] = []
     var logger: Logger
@@ -236,6 +240,7 @@ final class GuestSession {
             rateLimitStatus = features.contains(GuestProtocol.rateLimitFeature)
             powerFrames = features.contains(GuestProtocol.powerFeature)
             reportsErrors = features.contains(GuestProtocol.errorLogFeature)
+            policyProfiles = features.contains(GuestProtocol.policyProfilesFeature)
             handleProof(
                 mac: mac, partition: partition, resumeToken: resumeToken, transcript: transcript,
                 requestId: frame.requestId)
@@ -472,11 +477,13 @@ final class GuestSession {
             power(frame.message, requestId: request)
         case .errorReport(let severity, let code, let text):
             reportError(severity: severity, code: code, text: text, requestId: request)
+        case .policyActivate(let profile):
+            activatePolicy(profile, requestId: request)
         case .hello, .proof:
             sendError(.unexpectedFrame, "already attached", requestId: request)
         case .challenge, .welcome, .error, .ok, .raiseResult, .irq, .msgSent, .msgDeliver, .credit, .regionData,
             .regionResult, .regionFD, .suspend, .resume, .channelOpened, .linkOpened, .linkClosed, .sendSequences,
-            .msgDeliverAs, .wake, .partitionControlResult, .powerInfo:
+            .msgDeliverAs, .wake, .partitionControlResult, .powerInfo, .policyChanged:
             sendError(.unexpectedFrame, "\(frame.type) travels from hub to guest only", requestId: request)
         }
     }
@@ -560,6 +567,7 @@ final class GuestSession {
 
     /// CHANNEL_CLOSE from the guest (§10.4).
     private func closeChannel(_ channelID: UInt16, reason: String, request: UInt32) {
+        channelDevices[channelID] = nil
         guard let channel = channels.removeValue(forKey: channelID) else {
             return sendError(
                 .noSuchChannel, "channel \(channelID) is not open", requestId: request, channel: channelID)
@@ -784,6 +792,7 @@ final class GuestSession {
             sendError(refusal.code, refusal.reason, requestId: requestId, channel: number)
         case .success(let channel):
             channels[number] = channel
+            channelDevices[number] = device
             queue(
                 GuestFrame(
                     .channelOpened(maxData: channel.maxData, options: channel.openedOptions[...]), channel: number,
@@ -793,6 +802,15 @@ final class GuestSession {
     }
 
     func hasChannel(_ number: UInt16) -> Bool { channels[number] != nil }
+
+    /// Closes the channel because its grant went: the device is told, the guest gets `CHANNEL_CLOSE` `code`.
+    func closeChannelForPolicy(_ number: UInt16, code: UInt16, reason: String) {
+        channelDevices[number] = nil
+        guard let channel = channels.removeValue(forKey: number) else { return }
+        channel.closed(reason: reason)
+        queue(GuestFrame(.channelClose(code: code, reason: reason), channel: number))
+        hub.scheduleFlush(of: self)
+    }
 
     /// Whether frames can carry descriptors (`SCM_RIGHTS`): only on Unix sockets.
     var passesDescriptors: Bool { connection.kind == .unix }
@@ -828,6 +846,7 @@ final class GuestSession {
     }
 
     func closeChannelFromDevice(_ number: UInt16, code: UInt16, reason: String) {
+        channelDevices[number] = nil
         guard channels.removeValue(forKey: number) != nil else { return }
         queue(GuestFrame(.channelClose(code: code, reason: reason), channel: number))
         hub.scheduleFlush(of: self)
@@ -836,6 +855,7 @@ final class GuestSession {
     private func closeAllChannels(reason: String) {
         let open = channels
         channels.removeAll()
+        channelDevices.removeAll()
         for channel in open.values { channel.closed(reason: reason) }
     }
 

@@ -8,6 +8,7 @@ import HTTPEndpoint
 import HubSystem
 import Hypervisor
 import JSON
+import Management
 import ManagementServer
 import ModemServer
 import PlatformConfig
@@ -39,6 +40,9 @@ extension Hub {
             provisioning.host = self
             provisioning.next = device.executor
             device.executor = provisioning
+        }
+        device.executor = PolicyCommandExecutor(next: device.executor) { [unowned self] profile, by in
+            self.policyControl.activateJSON(profile, by: by).mapError { ManagementRefusal($0.code, $0.detail) }
         }
         return device
     }

@@ -98,6 +98,8 @@ package final class Hub {
     lazy var eventMethods = EventMethods(host: HubEventControlHost(hub: self))
     /// The power device (`Protocols/power.md`), kept apart for the event and interrupt hooks.
     var power: PowerDevice?
+    /// Policy profiles (`PlatformControl`'s `PolicyControl`, `Hub+Policy.swift`).
+    lazy var policyControl = PolicyControl(host: HubPolicyHost(hub: self))
     var flushScheduled = false
     /// Admission of every listener (`Admission.swift`), the loop watchdog and the open-file limit at start.
     let admission: AdmissionRegistry
@@ -134,23 +136,12 @@ package final class Hub {
             returnFreeMemory: { _ = Memory.returnFreeMemory() })
         (controlGate, guestGate) = Hub.makeGates(admission, configuration)
         scheduler = LoopScheduler(loop: loop)
-        // Regions live in memfds so Unix-socket guests can map them (Protocols/guest.md §8.5).
-        var memfds: [String: MemfdRegionBacking] = [:]
         do {
-            platform = try Platform(
-                configuration: configuration, scheduler: scheduler, random: SystemRandomSource(),
-                makeBacking: { region in
-                    guard let backing = MemfdRegionBacking(name: region.name, sizeBytes: region.sizeBytes) else {
-                        return InMemoryRegionBacking(sizeBytes: region.sizeBytes)
-                    }
-                    memfds[region.name] = backing
-                    return backing
-                })
+            (platform, regionBackings) = try Hub.makePlatform(configuration, scheduler: scheduler)
         } catch {
             loop.shutdown()
             throw .model("\(error)")
         }
-        regionBackings = memfds
         events = EventHub(
             replayCapacity: max(1, configuration.hub.limits.eventReplayEvents),
             waiters: DeferredWaits(
@@ -160,13 +151,7 @@ package final class Hub {
         // Event 1 is always hub.started, so a late subscriber can replay from 0 and see the hub's whole life.
         publish(
             "hub.started", data: ["version": .string(Hub.version), "platform": .string(configuration.platform.name)])
-        registerHubMethods()
-        registerControlClientMethods()
-        registerEventMethods()
-        registerInjectionMethods()
-        registerSupervisorMethods()
-        registerAdmissionMethods()
-        registerSoftwareMethods()
+        registerControlMethods()
         startWatchdog()
         logOpenFileLimit()
         scheduler.onFire = { [unowned self] token in
@@ -179,6 +164,7 @@ package final class Hub {
             try openGuestListeners()
             devices = try makeDevices()
             for device in devices { try device.start(host: self) }
+            try activateInitialPolicy()
             startSupervisors()
             try watchSignals()
             try writeReadyFile()
@@ -190,6 +176,36 @@ package final class Hub {
         logger.info(
             "hubd \(Hub.version) ready\n\(HubSummary(configuration: configuration, boundControl: boundControlEndpoints, boundGuest: boundGuestEndpoints).text)"
         )
+    }
+
+    /// The platform model, its shared regions in memfds so Unix-socket guests can map them
+    /// (Protocols/guest.md §8.5), in memory where a memfd cannot be made.
+    private static func makePlatform(_ configuration: PlatformConfiguration, scheduler: LoopScheduler) throws -> (
+        Platform, [String: MemfdRegionBacking]
+    ) {
+        var memfds: [String: MemfdRegionBacking] = [:]
+        let platform = try Platform(
+            configuration: configuration, scheduler: scheduler, random: SystemRandomSource(),
+            makeBacking: { region in
+                guard let backing = MemfdRegionBacking(name: region.name, sizeBytes: region.sizeBytes) else {
+                    return InMemoryRegionBacking(sizeBytes: region.sizeBytes)
+                }
+                memfds[region.name] = backing
+                return backing
+            })
+        return (platform, memfds)
+    }
+
+    /// Every control method family the hub itself serves (the devices register theirs when they start).
+    private func registerControlMethods() {
+        registerHubMethods()
+        registerControlClientMethods()
+        registerEventMethods()
+        registerInjectionMethods()
+        registerSupervisorMethods()
+        registerAdmissionMethods()
+        registerSoftwareMethods()
+        router.register(policyControl.methods)
     }
 
     /// A thread-safe way to ask this hub to shut down (tests, embedders). False if it already stopped.

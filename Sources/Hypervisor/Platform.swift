@@ -44,6 +44,8 @@ package final class Platform {
     private var lastLookup: (session: SessionID, index: Int)? = nil
     var lastSessionID: UInt64 = 0
     var timers: [TimerToken: VirtualTimer] = [:]
+    /// The policy in force (`Platform+Policy.swift`).
+    package internal(set) var policy: EffectivePolicy
     /// Real-time partitions, highest priority first.
     var realTimeOrder: [Int] = []
     /// Fair-share partitions that may have work, in deficit-round-robin order.
@@ -61,6 +63,7 @@ package final class Platform {
         self.options = options
         self.scheduler = scheduler
         self.random = random
+        policy = EffectivePolicy.base(configuration)
         // Room for every partition the budgets may add at run time (Platform+Provisioning.swift).
         let provisionable = configuration.management.authorities.reduce(0) { $0 + ($1.budget?.maxPartitions ?? 0) }
         fairShareActive = RingBuffer(capacity: max(1, configuration.partitions.count + provisionable))
@@ -207,8 +210,8 @@ package final class Platform {
             AttachInfo(
                 session: session, partition: name, resumeToken: token, resumed: resumed,
                 interruptLines: partition.controller.lineCount, links: linkViews, regions: regionViews,
-                mayInterrupt: partition.config.mayInterrupt.filter { partitionIndex[$0] != nil },
-                mayMessage: partition.config.mayMessage.filter { partitionIndex[$0] != nil }))
+                mayInterrupt: policyOrder(partition.config.mayInterrupt, partition.mayInterrupt),
+                mayMessage: policyOrder(partition.config.mayMessage, partition.mayMessage)))
     }
 
     /// The session ended (the guest left, the connection broke, the health monitor gave up…).

@@ -4,8 +4,9 @@ import PlatformConfig
 final class PartitionState {
     let index: Int
     let config: PartitionConfig
-    let mayInterrupt: Set<String>
-    let mayMessage: Set<String>
+    /// The policy in force (`Platform.applyPolicy` replaces both at once).
+    var mayInterrupt: Set<String>
+    var mayMessage: Set<String>
     var session: SessionID? = nil
     var suspended = false
     /// Deprovisioned: its slot waits to be reused by the next partition added at run time.
@@ -61,7 +62,7 @@ final class LinkState {
     var fullReported = [false, false]
     /// Whether the policy lets the sending end of each direction message the receiving end (its
     /// `mayMessage` names the peer), decided once so the send path does no name lookup.
-    let senderMayMessage: [Bool]
+    var senderMayMessage: [Bool]
     /// `config.name` and `config.maxMessageBytes`, read per message (see `PartitionState.name`).
     let name: String
     let maxMessageBytes: Int

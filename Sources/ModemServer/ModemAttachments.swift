@@ -165,7 +165,7 @@ extension ModemInstance {
 
     func openChannel(endpoint: any GuestChannelEndpoint) -> Result<any GuestChannel, GuestChannelRefusal> {
         guard endpoint.partition == config.owner,
-            host.configuration.partition(named: endpoint.partition)?.grant(for: config.name) != nil
+            host.deviceGrant(partition: endpoint.partition, device: config.name) != nil
         else {
             return .failure(
                 GuestChannelRefusal(code: .notPermitted, reason: "\(config.name) belongs to \(config.owner)"))

@@ -24,7 +24,8 @@ struct ConfigValidator {
         checkRegions()
         checkDevices()
         issues += config.management.validationIssues(
-            partitionNames: Set(config.partitions.map(\.name)), stateDirectory: config.hub.stateDirectory)
+            partitionNames: Set(config.partitions.map(\.name)), stateDirectory: config.hub.stateDirectory,
+            policyTargets: Set(config.policy.profiles.map(\.name) + [ManagementConfig.basePolicyTarget]))
         for (index, authority) in config.management.authorities.enumerated() {
             issues +=
                 authority.budget?.validationIssues(
@@ -32,6 +33,7 @@ struct ConfigValidator {
         }
         issues += config.power.validationIssues(partitionNames: Set(config.partitions.map(\.name)))
         checkMaySuspend()
+        issues += config.policy.validationIssues(config)
         return issues
     }
 

@@ -37,6 +37,8 @@ package struct Limits: Sendable, Equatable {
     /// Largest `maxMessageBytes` a link opened at run time may ask for (in effect never more than fits in a
     /// guest frame: see `effectiveRuntimeLinkMaxMessageBytes`).
     package var runtimeLinkMaxMessageBytes: Int
+    /// Policy profiles a configuration may define (`Protocols/policy.md`).
+    package var policyMaxProfiles: Int = 16
     // Admission (every listener: `Protocols/control.md` §5 `hub.admission`): connections still in their
     // handshake have a budget of their own, apart from the authenticated ones, and a deadline.
     /// Control connections in their handshake (not yet authenticated, or no request yet) at once.
@@ -442,5 +444,8 @@ package struct Limits: Sendable, Equatable {
             key: "errorLogSyncIntervalMs", range: 0...60_000,
             summary: "longest delay before appended error-log entries are fsynced (0: each one at once)",
             get: { $0.errorLogSyncIntervalMs }, set: { $0.errorLogSyncIntervalMs = $1 }),
+        Field(
+            key: "policyMaxProfiles", range: 0...256, summary: "policy profiles the configuration may define",
+            get: { $0.policyMaxProfiles }, set: { $0.policyMaxProfiles = $1 }),
     ]
 }

@@ -25,7 +25,10 @@ package struct ManagementConfig: Sendable, Equatable {
     /// The operations a command may name (`Protocols/management.md` §3).
     package static let operations: Set<String> = [
         "upgrade", "rollback", "backup", "install", "remove", "provision", "deprovision", "rotateKeys",
+        "activatePolicy",
     ]
+    /// The target of `activatePolicy` that names the base policy (`Protocols/policy.md` §5); no profile may take it.
+    package static let basePolicyTarget = "base"
     /// At most this many keys per authority (the envelope carries at most 16 signatures).
     package static let maxKeys = 16
     /// At most this many authorities.
@@ -88,7 +91,11 @@ extension ManagementConfig {
     }
 
     /// Every problem with the authorities, paths as in the file (`management.authorities[i].…`).
-    func validationIssues(partitionNames: Set<String>, stateDirectory: String?) -> [ConfigIssue] {
+    /// `policyTargets`: the targets `activatePolicy` grants may name instead of partitions (the profiles and
+    /// `base`).
+    func validationIssues(partitionNames: Set<String>, stateDirectory: String?, policyTargets: Set<String> = [])
+        -> [ConfigIssue]
+    {
         var issues: [ConfigIssue] = []
         if !authorities.isEmpty && stateDirectory == nil {
             issues.append(
@@ -121,14 +128,15 @@ extension ManagementConfig {
             if !seen.insert(authority.name).inserted {
                 issues.append(ConfigIssue(path: "\(path).name", reason: "'\(authority.name)' is already an authority"))
             }
-            issues += authority.validationIssues(path, partitionNames: partitionNames)
+            issues += authority.validationIssues(path, partitionNames: partitionNames, policyTargets: policyTargets)
         }
         return issues
     }
 }
 
 extension ManagementAuthorityConfig {
-    func validationIssues(_ path: String, partitionNames: Set<String>) -> [ConfigIssue] {
+    func validationIssues(_ path: String, partitionNames: Set<String>, policyTargets: Set<String> = []) -> [ConfigIssue]
+    {
         var issues: [ConfigIssue] = []
         func add(_ field: String, _ reason: String) { issues.append(ConfigIssue(path: path + field, reason: reason)) }
         if !ConfigValidator.isValidName(name) { add(".name", "'\(name)' is not a valid name") }
@@ -146,8 +154,13 @@ extension ManagementAuthorityConfig {
             for operation in grant.operations where !ManagementConfig.operations.contains(operation) {
                 add(".grants[\(index)].operations", "'\(operation)' is not a management operation")
             }
-            for partition in grant.partitions where !partitionNames.contains(partition) {
-                add(".grants[\(index)].partitions", "'\(partition)' is not a partition")
+            let policyOnly = !grant.operations.isEmpty && grant.operations.allSatisfy { $0 == "activatePolicy" }
+            for partition in grant.partitions
+            where !partitionNames.contains(partition) && !(policyOnly && policyTargets.contains(partition)) {
+                add(
+                    ".grants[\(index)].partitions",
+                    policyOnly ? "'\(partition)' is not a policy profile nor base" : "'\(partition)' is not a partition"
+                )
             }
         }
         return issues

@@ -29,6 +29,8 @@ package struct PartitionConfig: Sendable, Equatable {
     /// Partitions this one may suspend and resume through the guest protocol (`PARTITION_CONTROL`,
     /// `Protocols/power.md` §5): suspend for priority, as a local management agent does during a call.
     package var maySuspend: [String] = []
+    /// Whether the partition's guest may activate a policy profile (`POLICY_ACTIVATE`, `Protocols/policy.md`).
+    package var mayActivatePolicy = false
     /// Devices the partition may use, and how.
     package var devices: [DeviceGrant]
     /// What the health monitor does when the guest fails.

@@ -42,6 +42,7 @@ extension PlatformConfiguration {
         if management != ManagementConfig() { out.block("management") { out in encodeManagement(&out) } }
         // Written only when changed, so configurations without a power model read as before.
         if power != PowerConfig() { out.block("power") { out in encodePower(&out) } }
+        if policy != PolicyConfig() { out.block("policy") { out in policy.encode(&out) } }
         return out.text
     }
 
@@ -149,6 +150,7 @@ extension PlatformConfiguration {
         if partition.mayOpenLinks { out.bool("mayOpenLinks", true) }
         if partition.mayManage { out.bool("mayManage", true) }
         if !partition.maySuspend.isEmpty { out.scalars("maySuspend", partition.maySuspend) }
+        if partition.mayActivatePolicy { out.bool("mayActivatePolicy", true) }
         out.list("devices", partition.devices) { out, grant in
             out.string("device", grant.device)
             out.string("access", grant.access.rawValue)

@@ -21,6 +21,8 @@ package struct PlatformConfiguration: Sendable, Equatable {
     package var management = ManagementConfig()
     /// The virtualised power model (`Protocols/power.md`).
     package var power = PowerConfig()
+    /// Named policy profiles (`Protocols/policy.md`).
+    package var policy = PolicyConfig()
 
     package init(
         platform: PlatformInfo,

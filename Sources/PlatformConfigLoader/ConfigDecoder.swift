@@ -16,7 +16,7 @@ struct ConfigDecoder {
             let top = reader.mapping(
                 root, at: "",
                 allowed: [
-                    "platform", "hub", "partitions", "links", "regions", "devices", "management", "power",
+                    "platform", "hub", "partitions", "links", "regions", "devices", "management", "power", "policy",
                 ])
         else { return config }
         if let node = top.required("platform") { config.platform = platformInfo(node, top.path("platform")) }
@@ -34,6 +34,7 @@ struct ConfigDecoder {
         if let node = top.optional("devices") { config.devices = devices(node, top.path("devices")) }
         if let node = top.optional("management") { config.management = management(node, top.path("management")) }
         if let node = top.optional("power") { config.power = power(node, top.path("power")) }
+        if let node = top.optional("policy") { config.policy = policy(node, top.path("policy")) }
         return config
     }
 
@@ -188,7 +189,7 @@ struct ConfigDecoder {
                 allowed: [
                     "name", "class", "priority", "weight", "memoryBytes", "secret", "secretFile", "interruptLines",
                     "mayInterrupt", "mayMessage", "mayOpenLinks", "devices", "restart", "allowTakeover", "heartbeatMs",
-                    "launch", "mayManage", "maySuspend",
+                    "launch", "mayManage", "maySuspend", "mayActivatePolicy",
                 ])
         else { return nil }
         var partition = PartitionConfig(
@@ -211,6 +212,7 @@ struct ConfigDecoder {
         partition.mayOpenLinks = fields.read("mayOpenLinks", reader.bool) ?? false
         partition.mayManage = fields.read("mayManage", reader.bool) ?? false
         partition.maySuspend = fields.read("maySuspend", reader.stringList) ?? []
+        partition.mayActivatePolicy = fields.read("mayActivatePolicy", reader.bool) ?? false
         partition.heartbeatMs = fields.read("heartbeatMs", reader.int)
         if let node = fields.optional("launch") { partition.launch = launch(node, fields.path("launch")) }
         readSecret(fields, into: &partition)
@@ -243,7 +245,7 @@ struct ConfigDecoder {
         }
     }
 
-    private func deviceGrant(_ node: Node, _ path: String) -> DeviceGrant? {
+    func deviceGrant(_ node: Node, _ path: String) -> DeviceGrant? {
         guard let fields = reader.mapping(node, at: path, allowed: ["device", "access"]) else { return nil }
         let device = fields.readRequired("device", reader.string)
         let access = fields.readRequired("access") { reader.choice($0, at: $1, as: DeviceAccess.self) }

@@ -89,6 +89,7 @@ extension PlatformMethods {
 
     func partitionJSON(_ partition: PartitionConfig) -> JSON {
         let snapshot = host.platform.snapshot().partition(partition.name)
+        let inForce = Self.policyInForce(partition, host.platform.policy)
         var session: JSON = .null
         if let id = snapshot?.state.session {
             let guest = host.guest(id)
@@ -109,10 +110,10 @@ extension PlatformMethods {
             "interruptLines": .int(Int64(partition.interruptLines)),
             "pendingLines": .array((snapshot?.pendingLines ?? []).map { .int(Int64($0)) }),
             "policy": [
-                "mayInterrupt": .array(partition.mayInterrupt.map { .string($0) }),
-                "mayMessage": .array(partition.mayMessage.map { .string($0) }),
+                "mayInterrupt": .array(inForce.mayInterrupt.map { .string($0) }),
+                "mayMessage": .array(inForce.mayMessage.map { .string($0) }),
                 "devices": .array(
-                    partition.devices.map { ["device": .string($0.device), "access": .string($0.access.rawValue)] }),
+                    inForce.devices.map { ["device": .string($0.device), "access": .string($0.access.rawValue)] }),
                 "allowTakeover": .bool(partition.allowTakeover),
             ],
             "counters": snapshot.map { PlatformMethods.countersJSON($0.counters) } ?? .null,
@@ -137,5 +138,27 @@ extension PlatformMethods {
             "attaches": .uint(counters.attaches),
             "takeovers": .uint(counters.takeovers),
         ]
+    }
+
+    /// The partition's permissions and grants under the policy in force (`Protocols/policy.md`): those of the
+    /// configuration it keeps, in configuration order, then those a profile added, sorted.
+    static func policyInForce(_ partition: PartitionConfig, _ policy: EffectivePolicy) -> (
+        mayInterrupt: [String], mayMessage: [String], devices: [DeviceGrant]
+    ) {
+        func order(_ configured: [String], _ effective: Set<String>) -> [String] {
+            let kept = configured.filter { effective.contains($0) }
+            return kept + effective.subtracting(kept).sorted()
+        }
+        let grants = policy.grants[partition.name] ?? [:]
+        let kept = partition.devices.compactMap { grant in
+            grants[grant.device].map { DeviceGrant(device: grant.device, access: $0) }
+        }
+        let added = grants.keys.filter { device in !kept.contains { $0.device == device } }.sorted().map {
+            DeviceGrant(device: $0, access: grants[$0]!)
+        }
+        return (
+            order(partition.mayInterrupt, policy.mayInterrupt[partition.name] ?? []),
+            order(partition.mayMessage, policy.mayMessage[partition.name] ?? []), kept + added
+        )
     }
 }

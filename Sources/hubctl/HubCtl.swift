@@ -12,6 +12,7 @@ struct HubCtl: ParsableCommand {
             Info.self, Partitions.self, PartitionCommand.self, Links.self, Limits.self, Raise.self, Send.self,
             Shutdown.self, Events.self, Wait.self, Manage.self, Logs.self, Call.self, Mgmt.self, Software.self,
             Errors.self,
+            Policy.self,
         ])
 }
 

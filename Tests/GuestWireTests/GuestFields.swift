@@ -73,7 +73,7 @@ let specTypeNames: [GuestFrameType: String] = [
     .powerState: "POWER_STATE",
     .wakeLock: "WAKE_LOCK", .wake: "WAKE", .partitionControl: "PARTITION_CONTROL",
     .partitionControlResult: "PARTITION_CONTROL_RESULT", .powerQuery: "POWER_QUERY", .powerInfo: "POWER_INFO",
-    .channelOpen: "CHANNEL_OPEN",
+    .policyActivate: "POLICY_ACTIVATE", .policyChanged: "POLICY_CHANGED", .channelOpen: "CHANNEL_OPEN",
     .channelOpened: "CHANNEL_OPENED", .channelData: "CHANNEL_DATA", .channelClose: "CHANNEL_CLOSE",
 ]
 
@@ -215,6 +215,9 @@ func fields(of message: GuestMessage) -> FieldValue {
         return .object(["region": int(region), "access": int(access.rawValue), "size": int(size)])
     case .heartbeat(let stamp), .heartbeatAck(let stamp): return .object(["stamp": int(stamp)])
     case .suspend(let reason), .detach(let reason): return .object(["reason": .string(reason)])
+    case .policyActivate(let profile): return .object(["profile": .string(profile)])
+    case .policyChanged(let generation, let profile, let summary):
+        return .object(["generation": int(generation), "profile": .string(profile), "summary": .string(summary)])
     case .channelOpen(let device, let options):
         return .object(["device": .string(device), "options": .bytes(Array(options))])
     case .channelOpened(let maxData, let options):

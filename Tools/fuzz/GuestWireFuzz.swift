@@ -34,6 +34,7 @@ public func fuzzGuestWire(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             }
             checkMessageSendReader(body: body, decoded: result)
             checkIdentity(body: body, decoded: result)
+            checkPolicyFrame(result)
         }
     }
     // Split in two at a point derived from the input.
@@ -88,5 +89,21 @@ func checkIdentity(body: ArraySlice<UInt8>, decoded: Result<GuestFrame, GuestDec
             fatalError("the MSG_DELIVER_AS writer disagrees with the decoder: \(Array(body))")
         }
     default: break
+    }
+}
+
+/// POLICY_ACTIVATE and POLICY_CHANGED (Protocols/guest.md §9.6–§9.7): what decodes holds a profile name within the
+/// name limit (the hub looks it up among the configured profiles) and a summary within the text limit.
+func checkPolicyFrame(_ decoded: Result<GuestFrame, GuestDecodeError>) {
+    guard case .success(let frame) = decoded else { return }
+    switch frame.message {
+    case .policyActivate(let profile):
+        if profile.utf8.count > 64 || frame.channel != 0 { fatalError("POLICY_ACTIVATE out of bounds: \(frame)") }
+    case .policyChanged(_, let profile, let summary):
+        if profile.utf8.count > 64 || summary.utf8.count > 1024 || frame.channel != 0 {
+            fatalError("POLICY_CHANGED out of bounds: \(frame)")
+        }
+    default:
+        break
     }
 }

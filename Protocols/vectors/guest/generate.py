@@ -22,7 +22,7 @@ TYPES = {
     "REGION_READ": 0x0301, "REGION_DATA": 0x0302, "REGION_WRITE": 0x0303, "REGION_RESULT": 0x0304,
     "REGION_FD": 0x0305,
     "HEARTBEAT": 0x0401, "HEARTBEAT_ACK": 0x0402, "SUSPEND": 0x0403, "RESUME": 0x0404, "DETACH": 0x0405,
-    "MARK_GOOD": 0x0406, "ERROR_REPORT": 0x0407,
+    "MARK_GOOD": 0x0406, "ERROR_REPORT": 0x0407, "POLICY_ACTIVATE": 0x0410, "POLICY_CHANGED": 0x0411,
     "POWER_STATE": 0x0601, "WAKE_LOCK": 0x0602, "WAKE": 0x0603, "PARTITION_CONTROL": 0x0604,
     "PARTITION_CONTROL_RESULT": 0x0605, "POWER_QUERY": 0x0606, "POWER_INFO": 0x0607,
     "CHANNEL_OPEN": 0x0501, "CHANNEL_OPENED": 0x0502, "CHANNEL_DATA": 0x0503, "CHANNEL_CLOSE": 0x0504,
@@ -262,6 +262,14 @@ vec("power-info.hex", "POWER_INFO",
 vec("error-report.hex", "ERROR_REPORT", {"severity": 3, "code": "modem-timeout", "text": "no answer to AT+CREG"},
     [u8(3, "severity 3 error"), name("modem-timeout", "code"), reason("no answer to AT+CREG", "text")],
     request_id=16)
+vec("policy-activate.hex", "POLICY_ACTIVATE", {"profile": "enterprise"}, [name("enterprise", "profile")],
+    request_id=17)
+vec("policy-activate-base.hex", "POLICY_ACTIVATE", {"profile": ""}, [name("", "profile (empty: the base policy)")],
+    request_id=18)
+vec("policy-changed.hex", "POLICY_CHANGED",
+    {"generation": 2, "profile": "enterprise", "summary": "may not message secure; lost lan0"},
+    [u64(2, "generation"), name("enterprise", "profile"),
+     reason("may not message secure; lost lan0", "summary")])
 vec("channel-open.hex", "CHANNEL_OPEN", {"device": "eth0", "options": hx(b"")},
     [name("eth0", "device"), raw(b"", "no options")], channel=1, request_id=16)
 vec("channel-opened.hex", "CHANNEL_OPENED", {"max_data": 1518, "options": hx(b"\x00\x01")},
@@ -330,6 +338,13 @@ bad("bad-error-report-text-too-long.hex", "ERROR_REPORT whose text says 1025 byt
 bad("bad-error-report-truncated.hex", "ERROR_REPORT cut inside its code", "truncated", 8,
     [u8(1, "severity 1 info"), u8(5, "code length 5"), raw(b"ab", "2 of its 5 bytes")], type_name="ERROR_REPORT",
     request_id=38)
+bad("bad-policy-activate-truncated.hex", "POLICY_ACTIVATE whose name says 10 bytes but has 4", "truncated", 8,
+    [u8(10, "profile length 10"), raw(b"home", "only 4 bytes")], type_name="POLICY_ACTIVATE", request_id=29)
+bad("bad-policy-activate-trailing.hex", "POLICY_ACTIVATE with a stray byte", "trailing_bytes", 8,
+    [name("home", "profile"), u8(0, "stray byte")], type_name="POLICY_ACTIVATE", request_id=30)
+bad("bad-policy-changed-name-too-long.hex", "POLICY_CHANGED profile of 65 bytes", "name_too_long", 8,
+    [u64(1, "generation"), u8(65, "profile length 65 > 64"), raw(b"p" * 65, "profile"), u16(0, "summary length")],
+    type_name="POLICY_CHANGED", request_id=0)
 bad("bad-region-read-too-large.hex", "REGION_READ of 2 MiB", "too_large", 10,
     [u32(2, "region"), u64(0, "offset"), u32(2 * 1024 * 1024, "length over 1 MiB")], type_name="REGION_READ",
     request_id=27)

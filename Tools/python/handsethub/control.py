@@ -314,6 +314,14 @@ class HubClient:
 
     def errors_status(self) -> dict:
         return self.call("errors.status")
+    def activate_policy(self, profile: Optional[str]) -> dict:
+        """policy.activate (Protocols/policy.md): switch to `profile`, or to the base policy with None. Returns the
+        activation: from, profile, generation, by, changes, effects."""
+        return self.call("policy.activate", {"profile": profile})
+
+    def policy_status(self) -> dict:
+        """policy.status: the active profile, the profiles, counters, the last activation, the effective policy."""
+        return self.call("policy.status")
 
     def links(self) -> List[dict]:
         return self.call("link.list")["links"]

@@ -37,7 +37,7 @@ TYPES = {
     "REGION_READ": 0x0301, "REGION_DATA": 0x0302, "REGION_WRITE": 0x0303, "REGION_RESULT": 0x0304,
     "REGION_FD": 0x0305,
     "HEARTBEAT": 0x0401, "HEARTBEAT_ACK": 0x0402, "SUSPEND": 0x0403, "RESUME": 0x0404, "DETACH": 0x0405,
-    "MARK_GOOD": 0x0406, "ERROR_REPORT": 0x0407,
+    "MARK_GOOD": 0x0406, "ERROR_REPORT": 0x0407, "POLICY_ACTIVATE": 0x0410, "POLICY_CHANGED": 0x0411,
     "POWER_STATE": 0x0601, "WAKE_LOCK": 0x0602, "WAKE": 0x0603, "PARTITION_CONTROL": 0x0604,
     "PARTITION_CONTROL_RESULT": 0x0605, "POWER_QUERY": 0x0606, "POWER_INFO": 0x0607,
     "CHANNEL_OPEN": 0x0501, "CHANNEL_OPENED": 0x0502, "CHANNEL_DATA": 0x0503, "CHANNEL_CLOSE": 0x0504,
@@ -74,6 +74,8 @@ def valid_identity(identity: str | bytes) -> bool:
     raw = identity.encode("utf-8") if isinstance(identity, str) else bytes(identity)
     return 1 <= len(raw) <= 64 and all(byte in IDENTITY_ALPHABET for byte in raw)
 
+# Feature enabling POLICY_ACTIVATE and the hub's POLICY_CHANGED (guest.md §9.6–§9.7, Protocols/policy.md).
+POLICY_PROFILES = "policy-profiles"
 RAISE_OUTCOMES = {0: "delivered", 1: "latched", 2: "not_permitted", 3: "no_such_partition", 4: "no_such_line"}
 SEND_STATUSES = {0: "queued", 1: "queue_full", 2: "too_large", 3: "no_such_link", 4: "not_permitted",
                  5: "link_closing", 6: "duplicate", 7: "sequence_gap", 8: "rate_limited"}
@@ -148,6 +150,8 @@ LAYOUT: dict[str, list[tuple[str, str]]] = {
     "POWER_INFO": [("platform", "platform_state"), ("partition", "power_state"), ("battery", "battery"),
                    ("charging", "bool"), ("draw_mw", "u32"), ("locks", "u16")],
     "ERROR_REPORT": [("severity", "severity"), ("code", "name"), ("text", "text")],
+    "POLICY_ACTIVATE": [("profile", "name")],
+    "POLICY_CHANGED": [("generation", "u64"), ("profile", "name"), ("summary", "text")],
     "CHANNEL_OPEN": [("device", "name"), ("options", "rest")],
     "CHANNEL_OPENED": [("max_data", "u32"), ("options", "rest")],
     "CHANNEL_DATA": [("data", "rest")],
@@ -487,7 +491,7 @@ def proof(secret: bytes, hello_body: bytes, challenge_body: bytes) -> bytes:
 
 UNSOLICITED = {"IRQ", "MSG_DELIVER", "CREDIT", "SUSPEND", "RESUME", "REGION_FD", "DETACH", "CHANNEL_DATA",
                "CHANNEL_CLOSE", "HEARTBEAT", "LINK_OPENED", "LINK_CLOSED", "SEND_SEQUENCES",
-               "MSG_DELIVER_AS", "WAKE"}
+               "MSG_DELIVER_AS", "WAKE", "POLICY_CHANGED"}
 
 
 class GuestClient:
@@ -715,6 +719,21 @@ class GuestClient:
         if answer.type != "LINK_CLOSED":
             raise GuestError(18, f"unexpected answer {answer.type}")
         return LINK_STATES[answer.fields["state"]], answer.fields["held"]
+
+    def activate_policy(self, profile: str | None) -> None:
+        """POLICY_ACTIVATE (§9.6; attach with features=[POLICY_PROFILES] as a partition with mayActivatePolicy):
+        switches to `profile` (None: the base policy). Returns once the switch is done; refusals raise GuestError
+        (not_permitted, invalid_argument). The POLICY_CHANGED this guest is sent lands in `queue` first."""
+        answer = self.request("POLICY_ACTIVATE", {"profile": profile or ""})
+        if answer.type != "OK":
+            raise GuestError(18, f"unexpected answer {answer.type}")
+
+    def policy_changes(self) -> list[dict[str, Any]]:
+        """Takes the POLICY_CHANGED frames (§9.7) already received out of `queue`, oldest first, as their fields
+        (generation, profile — "" for the base policy —, summary)."""
+        changes = [frame.fields for frame in self.queue if frame.type == "POLICY_CHANGED"]
+        self.queue = [frame for frame in self.queue if frame.type != "POLICY_CHANGED"]
+        return changes
 
     def eoi(self, line: int) -> None:
         self.post("EOI", {"line": line})

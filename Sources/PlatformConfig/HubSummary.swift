@@ -1,4 +1,4 @@
-import PlatformConfig
+import Endpoints
 
 /// The one-screen summary `hubd` logs at start-up and prints for `--check-config`.
 package struct HubSummary {

@@ -3,8 +3,8 @@ import Yams
 
 /// The configuration as a JSON tree for `hub.config`: the YAML the encoder writes, node for node,
 /// so scripts see exactly the structure documented in `Deploy/config-reference.md`.
-enum ConfigJSON {
-    static func tree(fromYAML yaml: String) -> JSON? {
+package enum ConfigJSON {
+    package static func tree(fromYAML yaml: String) -> JSON? {
         guard let node = try? Yams.compose(yaml: yaml) else { return nil }
         return json(node)
     }
