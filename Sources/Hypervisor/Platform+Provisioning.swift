@@ -19,6 +19,11 @@ extension Platform {
         let state = PartitionState(index: index, config: config, quantum: max(1, quantum))
         if index == partitions.count { partitions.append(state) } else { partitions[index] = state }
         partitionIndex[config.name] = index
+        // The policy in force holds what the command granted, whatever profile is active: profiles name only
+        // configured partitions (Protocols/policy.md §2), so a provisioned one keeps its own grants.
+        policy.mayInterrupt[config.name] = Set(config.mayInterrupt)
+        policy.mayMessage[config.name] = Set(config.mayMessage)
+        policy.grants[config.name] = Dictionary(config.devices.map { ($0.device, $0.access) }) { _, last in last }
         if state.isRealTime { orderRealTime() }
         // The round robin was sized for the configuration and its budgets; a model driven past them (tests,
         // a budget shrunk while partitions it allowed persist) still gets room for every partition.
@@ -55,6 +60,9 @@ extension Platform {
         }
         partition.removed = true
         partitionIndex[name] = nil
+        policy.mayInterrupt[name] = nil
+        policy.mayMessage[name] = nil
+        policy.grants[name] = nil
         runtimeLinks.awareSession[index] = nil
         runtimeLinks.deferred[index] = nil
         realTimeOrder.removeAll { $0 == index }

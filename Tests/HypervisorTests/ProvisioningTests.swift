@@ -28,6 +28,23 @@ import Testing
         #expect(delivered.contains { $0.interrupt?.session == linux.session })
     }
 
+    /// The policy in force (what `partition.get` shows and what devices ask through `deviceGrant`) holds an
+    /// added partition's grants, and forgets them when it goes.
+    @Test func thePolicyInForceHoldsAnAddedPartitionsGrantsUntilItGoes() throws {
+        let fixture = try Fixture()
+        let platform = fixture.platform
+        var app = Self.app()
+        app.devices = [DeviceGrant(device: "fb0", access: .shared)]
+        #expect(platform.addPartition(app) == .added)
+        #expect(platform.policy.mayInterrupt["store-app"] == ["linux"])
+        #expect(platform.policy.mayMessage["store-app"] == ["linux"])
+        #expect(platform.policy.grants["store-app"] == ["fb0": .shared])
+        var actions: [Action] = []
+        _ = platform.removePartition(named: "store-app", actions: &actions)
+        #expect(platform.policy.mayInterrupt["store-app"] == nil)
+        #expect(platform.policy.grants["store-app"] == nil)
+    }
+
     @Test func namesInUseAreRefused() throws {
         let fixture = try Fixture()
         #expect(fixture.platform.addPartition(Self.app("linux")) == .nameInUse)
