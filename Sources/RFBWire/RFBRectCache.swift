@@ -2,7 +2,8 @@
 /// format and encoding that are sent the same rectangle of the same picture (the common case: every
 /// viewer of a full-screen animation) cost one encoding, not one each.
 ///
-/// Only stateless encodings are cached (Raw, Hextile); ZRLE output depends on each viewer's own zlib
+/// Only stateless encodings are cached (Raw, Hextile, and Tight, whose every zlib use starts from a reset
+/// stream, keyed by the viewer's Tight settings as well); ZRLE output depends on each viewer's own zlib
 /// stream. Entries belong to one screen `generation` and are dropped when it changes; their total size
 /// is bounded so the cache never holds more than `maxBytes`.
 package final class RFBRectCache {
@@ -10,6 +11,8 @@ package final class RFBRectCache {
         var format: RFBPixelFormat
         var encoding: Int32
         var rect: RFBRect
+        /// Tight's settings (default for the other encodings).
+        var tight = RFBTightSettings()
     }
 
     package let maxBytes: Int
@@ -32,7 +35,7 @@ package final class RFBRectCache {
     }
 
     static func isCacheable(_ encoding: Int32) -> Bool {
-        encoding == RFBEncoding.raw || encoding == RFBEncoding.hextile
+        encoding == RFBEncoding.raw || encoding == RFBEncoding.hextile || encoding == RFBEncoding.tight
     }
 
     func lookup(_ key: Key) -> [UInt8]? {

@@ -9,6 +9,7 @@ package final class RFBUpdateEncoder {
     package var format: RFBPixelFormat
     package var preferences: RFBEncodingPreferences
     private var zlib: ZlibDeflater?
+    private var tight: RFBTightEncoder?
     private var zrleScratch: [UInt8] = []
     /// Encoded bytes per encoding (for the benchmark and `fb.layers` counters).
     package private(set) var bytesByEncoding: [Int32: UInt64] = [:]
@@ -62,11 +63,15 @@ package final class RFBUpdateEncoder {
             bytesByEncoding[RFBEncoding.copyRect, default: 0] += 16
             count += 1
         }
-        for rect in rects where rect.width > 0 && rect.height > 0 {
+        // Tight sends bands of limited size (Protocols/framebuffer.md §2.6); each is one rectangle on the wire.
+        let pixelRects = preferences.pixels == RFBEncoding.tight ? rects.flatMap(RFBTightEncoder.bands) : rects
+        for rect in pixelRects where rect.width > 0 && rect.height > 0 {
             let before = out.count
             if let cache, RFBRectCache.isCacheable(preferences.pixels) {
-                // The header is part of the cached bytes: same rectangle, same encoding.
-                let key = RFBRectCache.Key(format: format, encoding: preferences.pixels, rect: rect)
+                // The header is part of the cached bytes: same rectangle, same encoding, same Tight settings.
+                let key = RFBRectCache.Key(
+                    format: format, encoding: preferences.pixels, rect: rect,
+                    tight: preferences.pixels == RFBEncoding.tight ? preferences.tight : RFBTightSettings())
                 if let encoded = cache.lookup(key) {
                     out += encoded
                 } else {
@@ -78,9 +83,8 @@ package final class RFBUpdateEncoder {
                 continue
             }
             switch preferences.pixels {
-            case RFBEncoding.hextile:
-                header(&out, rect, RFBEncoding.hextile)
-                encodeHextile(source, rect, into: &out)
+            case RFBEncoding.hextile, RFBEncoding.tight:
+                encodePixels(source, rect, into: &out)
             case RFBEncoding.zrle:
                 header(&out, rect, RFBEncoding.zrle)
                 encodeZRLE(source, rect, into: &out)
@@ -97,9 +101,13 @@ package final class RFBUpdateEncoder {
         return out
     }
 
-    /// Header and body of one Raw or Hextile rectangle (the cacheable encodings).
+    /// Header and body of one Raw, Hextile or Tight rectangle (the cacheable encodings).
     private func encodePixels(_ source: RFBPixelSource, _ rect: RFBRect, into out: inout [UInt8]) {
-        if preferences.pixels == RFBEncoding.hextile {
+        if preferences.pixels == RFBEncoding.tight {
+            header(&out, rect, RFBEncoding.tight)
+            if tight == nil { tight = RFBTightEncoder() }
+            tight!.encode(source, rect, format: format, settings: preferences.tight, into: &out)
+        } else if preferences.pixels == RFBEncoding.hextile {
             header(&out, rect, RFBEncoding.hextile)
             encodeHextile(source, rect, into: &out)
         } else {

@@ -20,6 +20,12 @@ package final class ZlibDeflater {
         stream.deallocate()
     }
 
+    /// Starts a fresh stream (no history; the next output begins with a zlib header), as a peer that resets
+    /// its inflater expects (Tight's stream-reset bits, Protocols/framebuffer.md §2.6).
+    package func reset() {
+        deflateReset(stream)
+    }
+
     /// Compresses `input` and flushes to a byte boundary (Z_SYNC_FLUSH), appending the output to `out`.
     package func compress(_ input: [UInt8], into out: inout [UInt8]) {
         // SAFETY: zlib reads `input` and writes `scratch` only during these calls; both outlive them.
