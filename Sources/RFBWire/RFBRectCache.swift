@@ -4,8 +4,10 @@
 ///
 /// Only stateless encodings are cached (Raw, Hextile, and Tight, whose every zlib use starts from a reset
 /// stream, keyed by the viewer's Tight settings as well); ZRLE output depends on each viewer's own zlib
-/// stream. Entries belong to one screen `generation` and are dropped when it changes; their total size
-/// is bounded so the cache never holds more than `maxBytes`.
+/// stream, so for ZRLE the cache holds a rectangle's tiles before compression (the analysis, shared by
+/// viewers with the same pixel format), and each viewer compresses them through its own stream. Entries
+/// belong to one screen `generation` and are dropped when it changes; their total size is bounded so the
+/// cache never holds more than `maxBytes`.
 package final class RFBRectCache {
     struct Key: Hashable {
         var format: RFBPixelFormat
@@ -22,7 +24,7 @@ package final class RFBRectCache {
     /// Encodings saved by a hit, for tests and the benchmark.
     package private(set) var hits: UInt64 = 0
 
-    package init(maxBytes: Int = 2 << 20) {
+    package init(maxBytes: Int = 4 << 20) {
         self.maxBytes = maxBytes
     }
 

@@ -10,7 +10,6 @@ package final class RFBUpdateEncoder {
     package var preferences: RFBEncodingPreferences
     private var zlib: ZlibDeflater?
     private var tight: RFBTightEncoder?
-    private var zrleScratch: [UInt8] = []
     /// Encoded bytes per encoding (for the benchmark and `fb.layers` counters).
     package private(set) var bytesByEncoding: [Int32: UInt64] = [:]
 
@@ -87,7 +86,7 @@ package final class RFBUpdateEncoder {
                 encodePixels(source, rect, into: &out)
             case RFBEncoding.zrle:
                 header(&out, rect, RFBEncoding.zrle)
-                encodeZRLE(source, rect, into: &out)
+                encodeZRLE(source, rect, into: &out, cache: cache)
             default:
                 header(&out, rect, RFBEncoding.raw)
                 encodeRaw(source, rect, into: &out)
@@ -346,12 +345,31 @@ package final class RFBUpdateEncoder {
         var palette = 0
     }
 
-    func encodeZRLE(_ source: RFBPixelSource, _ rect: RFBRect, into out: inout [UInt8]) {
+    /// One ZRLE rectangle's body: its tiles (§7.7.6) through this viewer's own zlib stream. The tiles before
+    /// compression depend only on the pixels and the pixel format, so viewers with the same format share them
+    /// through `cache` (the analysis is most of the cost); only the compression is per viewer.
+    func encodeZRLE(_ source: RFBPixelSource, _ rect: RFBRect, into out: inout [UInt8], cache: RFBRectCache? = nil) {
         if zlib == nil { zlib = ZlibDeflater(level: 1) }
+        let key = RFBRectCache.Key(format: format, encoding: RFBEncoding.zrle, rect: rect)
+        let data: [UInt8]
+        if let shared = cache?.lookup(key) {
+            data = shared
+        } else {
+            data = zrleTiles(source, rect)
+            cache?.store(key, data)
+        }
+        var compressed: [UInt8] = []
+        zlib!.compress(data, into: &compressed)
+        out += u32(UInt32(compressed.count))
+        out += compressed
+    }
+
+    /// The rectangle's ZRLE tiles before compression.
+    private func zrleTiles(_ source: RFBPixelSource, _ rect: RFBRect) -> [UInt8] {
         let mode = format.compressedPixel
         let cpixelSize = mode == .full ? format.bytesPerPixel : 3
-        var data = zrleScratch
-        data.removeAll(keepingCapacity: true)
+        var data: [UInt8] = []
+        data.reserveCapacity(rect.width * rect.height * cpixelSize + (rect.width / 64 + 1) * (rect.height / 64 + 1))
         var tile = [UInt32](repeating: 0, count: 64 * 64)
         var palette: [UInt32] = []
         var paletteIndex: [UInt32: Int] = [:]
@@ -373,11 +391,7 @@ package final class RFBUpdateEncoder {
             }
             ty += th
         }
-        var compressed: [UInt8] = []
-        zlib!.compress(data, into: &compressed)
-        out += u32(UInt32(compressed.count))
-        out += compressed
-        zrleScratch = data
+        return data
     }
 
     /// Reads one tile's pixels into `tile` (rows of `width`) in the client's pixel values, collecting up to 128

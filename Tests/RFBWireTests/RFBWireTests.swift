@@ -196,13 +196,25 @@ func testScreen(width: Int, height: Int, seed: UInt32 = 1) -> [UInt32] {
                     == plain.update(source: changed, rects: rects))
             #expect(cache.hits == 2)
         }
-        // ZRLE is never shared: its bytes depend on each viewer's zlib stream.
+        // ZRLE shares its tiles before compression, never compressed bytes: each viewer's zlib stream has
+        // its own history, and each viewer's decoder must still get its exact picture.
         let cache = RFBRectCache()
-        let zrle = RFBUpdateEncoder(preferences: RFBEncodingPreferences([RFBEncoding.zrle]))
+        cache.use(generation: 3)
         let source = RFBPixelSource(pixels: pixels, width: 40, height: 30)
-        _ = zrle.update(source: source, rects: rects, cache: cache)
-        _ = zrle.update(source: source, rects: rects, cache: cache)
+        let a = RFBUpdateEncoder(preferences: RFBEncodingPreferences([RFBEncoding.zrle]))
+        let b = RFBUpdateEncoder(preferences: RFBEncodingPreferences([RFBEncoding.zrle]))
+        var decodeA = IndependentDecoder(width: 40, height: 30, format: .native)
+        var decodeB = IndependentDecoder(width: 40, height: 30, format: .native)
+        _ = try decodeA.apply(a.update(source: source, rects: [rects[1]]))
+        let fromA = a.update(source: source, rects: rects, cache: cache)
         #expect(cache.hits == 0)
+        let fromB = b.update(source: source, rects: rects, cache: cache)
+        #expect(cache.hits == 2)
+        #expect(fromA != fromB)
+        _ = try decodeA.apply(fromA)
+        _ = try decodeB.apply(fromB)
+        #expect(decodeA.framebuffer == pixels)
+        #expect(decodeB.framebuffer == pixels)
     }
 }
 
