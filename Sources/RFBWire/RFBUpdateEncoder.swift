@@ -410,7 +410,8 @@ package final class RFBUpdateEncoder {
             for x in 0..<tw {
                 let value = format.pixelValue(source[tx + x, ty + y])
                 tile[y * tw + x] = value
-                if palette.count <= 127, paletteIndex[value] == nil {
+                // A pixel that continues a run is already in the palette (or the palette is full): no lookup.
+                if runLength == 0 || value != previous, palette.count <= 127, paletteIndex[value] == nil {
                     paletteIndex[value] = palette.count
                     palette.append(value)
                 }
@@ -497,11 +498,19 @@ package final class RFBUpdateEncoder {
     ) {
         let colours = paletteIndex.count
         let bits = colours <= 2 ? 1 : colours <= 4 ? 2 : 4
+        var lastValue = tile[0]
+        var lastIndex = UInt8(paletteIndex[lastValue]!)
         for y in 0..<th {
             var byte: UInt8 = 0
             var used = 0
             for x in 0..<tw {
-                byte = byte << UInt8(bits) | UInt8(paletteIndex[tile[y * tw + x]]!)
+                // Neighbours are often the same colour: look the index up only when the colour changes.
+                let value = tile[y * tw + x]
+                if value != lastValue {
+                    lastValue = value
+                    lastIndex = UInt8(paletteIndex[value]!)
+                }
+                byte = byte << UInt8(bits) | lastIndex
                 used += bits
                 if used == 8 {
                     data.append(byte)
