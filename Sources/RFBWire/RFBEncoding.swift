@@ -21,7 +21,8 @@ package enum RFBEncoding {
 package struct RFBEncodingPreferences: Sendable, Equatable {
     /// The encoding used for pixel data: the client's first choice among Raw, Hextile, Tight and ZRLE.
     package var pixels: Int32 = RFBEncoding.raw
-    /// Tight's quality and compression levels (the last of each the client listed).
+    /// Tight's quality and compression levels (the last of each the client listed); the compression level
+    /// also sets ZRLE's zlib level.
     package var tight = RFBTightSettings()
     package var copyRect = false
     package var cursor = false

@@ -349,7 +349,9 @@ package final class RFBUpdateEncoder {
     /// compression depend only on the pixels and the pixel format, so viewers with the same format share them
     /// through `cache` (the analysis is most of the cost); only the compression is per viewer.
     func encodeZRLE(_ source: RFBPixelSource, _ rect: RFBRect, into out: inout [UInt8], cache: RFBRectCache? = nil) {
-        if zlib == nil { zlib = ZlibDeflater(level: 1) }
+        // The viewer's compression level (the pseudo-encoding Tight also uses) sets its stream's zlib level,
+        // taken when the stream starts: RFC 6143 §7.7.6 never resets it.
+        if zlib == nil { zlib = ZlibDeflater(level: preferences.tight.zlibLevel) }
         let key = RFBRectCache.Key(format: format, encoding: RFBEncoding.zrle, rect: rect)
         let data: [UInt8]
         if let shared = cache?.lookup(key) {

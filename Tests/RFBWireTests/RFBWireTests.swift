@@ -93,6 +93,26 @@ func testScreen(width: Int, height: Int, seed: UInt32 = 1) -> [UInt32] {
         #expect(zrle.count < hextile.count)
     }
 
+    @Test func zrleTakesItsZlibLevelFromTheCompressionLevel() throws {
+        let width = 256
+        let height = 128
+        let pixels = testScreen(width: width, height: height)
+        let source = RFBPixelSource(pixels: pixels, width: width, height: height)
+        let full = [RFBRect(x: 0, y: 0, width: width, height: height)]
+        var sizes: [Int] = []
+        for level: Int32 in [0, 9] {
+            let encoder = RFBUpdateEncoder(
+                preferences: RFBEncodingPreferences([RFBEncoding.zrle, RFBEncoding.compressLevel0 + level]))
+            var decoder = IndependentDecoder(width: width, height: height, format: .native)
+            let message = encoder.update(source: source, rects: full)
+            _ = try decoder.apply(message)
+            #expect(decoder.framebuffer == pixels)
+            sizes.append(message.count)
+        }
+        // Level 9 (zlib 8) compresses this screen's noise and gradient harder than level 0 (zlib 1).
+        #expect(sizes[1] < sizes[0])
+    }
+
     @Test func copyRectAndPseudoEncodingsComeFirst() throws {
         let width = 64
         let height = 64
