@@ -2,18 +2,17 @@
 /// format and encoding that are sent the same rectangle of the same picture (the common case: every
 /// viewer of a full-screen animation) cost one encoding, not one each.
 ///
-/// Only stateless encodings are cached (Raw, Hextile, and Tight, whose every zlib use starts from a reset
-/// stream, keyed by the viewer's Tight settings as well); ZRLE output depends on each viewer's own zlib
-/// stream, so for ZRLE the cache holds a rectangle's tiles before compression (the analysis, shared by
-/// viewers with the same pixel format), and each viewer compresses them through its own stream. Entries
-/// belong to one screen `generation` and are dropped when it changes; their total size is bounded so the
-/// cache never holds more than `maxBytes`.
+/// Raw, Hextile and Tight rectangles are cached whole (Tight's every zlib use starts from a reset stream,
+/// and its entries are keyed by the viewer's Tight settings as well); ZRLE rectangles as their deflate blocks,
+/// keyed by the zlib level, each compressed from a fresh state so that it continues any viewer's stream
+/// (`RFBUpdateEncoder.encodeZRLE`). Entries belong to one screen `generation` and are dropped when it
+/// changes; their total size is bounded so the cache never holds more than `maxBytes`.
 package final class RFBRectCache {
     struct Key: Hashable {
         var format: RFBPixelFormat
         var encoding: Int32
         var rect: RFBRect
-        /// Tight's settings (default for the other encodings).
+        /// Tight's settings (ZRLE: only the compression level; default for the others).
         var tight = RFBTightSettings()
     }
 

@@ -8,7 +8,11 @@ import Zlib
 package final class RFBUpdateEncoder {
     package var format: RFBPixelFormat
     package var preferences: RFBEncodingPreferences
+    /// The raw deflater ZRLE rectangles are compressed with, and its level.
     private var zlib: ZlibDeflater?
+    private var zlibLevel: Int32 = 0
+    /// Whether this viewer's ZRLE zlib stream has begun (its header sent).
+    private var zrleStreamStarted = false
     private var tight: RFBTightEncoder?
     /// Encoded bytes per encoding (for the benchmark and `fb.layers` counters).
     package private(set) var bytesByEncoding: [Int32: UInt64] = [:]
@@ -345,25 +349,40 @@ package final class RFBUpdateEncoder {
         var palette = 0
     }
 
-    /// One ZRLE rectangle's body: its tiles (§7.7.6) through this viewer's own zlib stream. The tiles before
-    /// compression depend only on the pixels and the pixel format, so viewers with the same format share them
-    /// through `cache` (the analysis is most of the cost); only the compression is per viewer.
+    /// One ZRLE rectangle's body: its tiles (§7.7.6) as deflate blocks in the viewer's one zlib stream.
+    ///
+    /// Each rectangle is compressed from a fresh deflate state (raw deflate, reset per rectangle) and
+    /// sync-flushed, so its blocks refer to nothing sent before and continue any viewer's stream at the byte
+    /// boundary the previous rectangle ended on; only a viewer's first rectangle is preceded by the zlib
+    /// header. The stream is never reset on the viewer's side, as §7.7.6 requires, and never ends, so its
+    /// checksum is never checked. The compressed blocks therefore depend only on the pixels, the pixel format
+    /// and the zlib level, and viewers that share those share them through `cache`.
     func encodeZRLE(_ source: RFBPixelSource, _ rect: RFBRect, into out: inout [UInt8], cache: RFBRectCache? = nil) {
-        // The viewer's compression level (the pseudo-encoding Tight also uses) sets its stream's zlib level,
-        // taken when the stream starts: RFC 6143 §7.7.6 never resets it.
-        if zlib == nil { zlib = ZlibDeflater(level: preferences.tight.zlibLevel) }
-        let key = RFBRectCache.Key(format: format, encoding: RFBEncoding.zrle, rect: rect)
-        let data: [UInt8]
+        // The viewer's compression level (the pseudo-encoding Tight also uses) sets the zlib level.
+        let level = preferences.tight.zlibLevel
+        // The zlib level (not the compression level it comes from) is what the blocks depend on.
+        let key = RFBRectCache.Key(
+            format: format, encoding: RFBEncoding.zrle, rect: rect, tight: RFBTightSettings(compressLevel: Int(level)))
+        let blocks: [UInt8]
         if let shared = cache?.lookup(key) {
-            data = shared
+            blocks = shared
         } else {
-            data = zrleTiles(source, rect)
-            cache?.store(key, data)
+            if zlibLevel != level || zlib == nil {
+                zlib = ZlibDeflater(level: level, raw: true)
+                zlibLevel = level
+            }
+            zlib!.reset()
+            var compressed: [UInt8] = []
+            zlib!.compress(zrleTiles(source, rect), into: &compressed)
+            blocks = compressed
+            cache?.store(key, blocks)
         }
-        var compressed: [UInt8] = []
-        zlib!.compress(data, into: &compressed)
-        out += u32(UInt32(compressed.count))
-        out += compressed
+        // RFC 1950 header: deflate with a 32 KiB window, no dictionary; 0x7801 is a multiple of 31.
+        let header: [UInt8] = zrleStreamStarted ? [] : [0x78, 0x01]
+        zrleStreamStarted = true
+        out += u32(UInt32(header.count + blocks.count))
+        out += header
+        out += blocks
     }
 
     /// The rectangle's ZRLE tiles before compression.

@@ -216,8 +216,9 @@ func testScreen(width: Int, height: Int, seed: UInt32 = 1) -> [UInt32] {
                     == plain.update(source: changed, rects: rects))
             #expect(cache.hits == 2)
         }
-        // ZRLE shares its tiles before compression, never compressed bytes: each viewer's zlib stream has
-        // its own history, and each viewer's decoder must still get its exact picture.
+        // ZRLE shares each rectangle's deflate blocks: they continue any viewer's zlib stream, whatever that
+        // stream carried before (A's has history, B's starts here with its header), and each viewer's decoder
+        // must still get its exact picture.
         let cache = RFBRectCache()
         cache.use(generation: 3)
         let source = RFBPixelSource(pixels: pixels, width: 40, height: 30)
