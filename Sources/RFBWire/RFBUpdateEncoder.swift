@@ -301,7 +301,12 @@ package final class RFBUpdateEncoder {
 
     // MARK: ZRLE (§7.7.6)
 
-    private func appendCPixel(_ value: UInt32, _ mode: RFBPixelFormat.CompressedPixel, _ out: inout [UInt8]) {
+    /// Static, with the format passed in: a read of the class's `format` per pixel costs a dynamic
+    /// exclusivity check each.
+    @inline(__always)
+    private static func appendCPixel(
+        _ value: UInt32, _ mode: RFBPixelFormat.CompressedPixel, _ format: RFBPixelFormat, _ out: inout [UInt8]
+    ) {
         switch mode {
         case .full:
             format.append(value: value, to: &out)
@@ -427,9 +432,14 @@ package final class RFBUpdateEncoder {
         var runBytes = ZRLERunBytes()
         var previous: UInt32 = 0
         var runLength = 0
+        // Read once: the class's `format` per pixel would cost an exclusivity check and a format comparison.
+        let format = self.format
+        let native = format == .native
         for y in 0..<th {
+            let row = (ty + y) * source.width + tx
             for x in 0..<tw {
-                let value = format.pixelValue(source[tx + x, ty + y])
+                let pixel = source.pixels[row + x]
+                let value = native ? pixel & 0x00ff_ffff : format.pixelValue(pixel)
                 tile[y * tw + x] = value
                 // A pixel that continues a run is already in the palette (or the palette is full): no lookup.
                 if runLength == 0 || value != previous, palette.count <= 127, paletteIndex[value] == nil {
@@ -483,13 +493,14 @@ package final class RFBUpdateEncoder {
         paletteIndex: [UInt32: Int], mode: RFBPixelFormat.CompressedPixel, into data: inout [UInt8]
     ) {
         let count = tw * th
+        let format = self.format
         switch kind {
         case 1:
             data.append(1)
-            appendCPixel(tile[0], mode, &data)
+            Self.appendCPixel(tile[0], mode, format, &data)
         case 0:
             data.append(0)
-            for index in 0..<count { appendCPixel(tile[index], mode, &data) }
+            for index in 0..<count { Self.appendCPixel(tile[index], mode, format, &data) }
         case 128:
             data.append(128)
             var index = 0
@@ -497,17 +508,17 @@ package final class RFBUpdateEncoder {
                 let value = tile[index]
                 var end = index + 1
                 while end < count && tile[end] == value { end += 1 }
-                appendCPixel(value, mode, &data)
+                Self.appendCPixel(value, mode, format, &data)
                 Self.appendRunLength(end - index, &data)
                 index = end
             }
         case 2...16:
             data.append(UInt8(palette.count))
-            for value in palette { appendCPixel(value, mode, &data) }
+            for value in palette { Self.appendCPixel(value, mode, format, &data) }
             Self.appendPackedPalette(tile, width: tw, height: th, paletteIndex: paletteIndex, into: &data)
         default:
             data.append(UInt8(128 + palette.count))
-            for value in palette { appendCPixel(value, mode, &data) }
+            for value in palette { Self.appendCPixel(value, mode, format, &data) }
             Self.appendPaletteRuns(tile, count: count, paletteIndex: paletteIndex, into: &data)
         }
     }
