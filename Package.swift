@@ -46,10 +46,16 @@ let package = Package(
             name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // Whole-buffer zlib and CRC-32, and the long-lived deflate stream of ZRLE: the one Swift wrapper of CZlib.
         .target(name: "Zlib", dependencies: ["CZlib"]),
+        // libjpeg-turbo's TurboJPEG API, for Tight's JPEG rectangles; only the JPEG module imports it.
+        .systemLibrary(
+            name: "CTurboJPEG", path: "Sources/CTurboJPEG", pkgConfig: "libturbojpeg",
+            providers: [.apt(["libturbojpeg0-dev"])]),
+        // JPEG compression of pixel rectangles: the one Swift wrapper of CTurboJPEG.
+        .target(name: "JPEG", dependencies: ["CTurboJPEG"]),
         // Pixel rectangles and their geometry, shared by the screen model and the RFB codec.
         .target(name: "ScreenGeometry"),
         // RFB 3.8 (RFC 6143): handshake, client messages, encoders. Pure: no sockets, no clock.
-        .target(name: "RFBWire", dependencies: ["Zlib", "ScreenGeometry", "COpenSSL"]),
+        .target(name: "RFBWire", dependencies: ["Zlib", "JPEG", "ScreenGeometry", "COpenSSL"]),
         // The shared screen: surfaces, layout, focus, preemption, damage, keypad mapping, PNG. Pure; it does not
         // depend on the RFB codec.
         .target(name: "Framebuffer", dependencies: ["Zlib", "ScreenGeometry"]),
@@ -291,7 +297,7 @@ let package = Package(
                 "Management", "ManagementWire", "PlatformConfig", "JSON", "VectorSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
-        .testTarget(name: "RFBWireTests", dependencies: ["RFBWire", "CZlib", "Wire", "VectorSupport"]),
+        .testTarget(name: "RFBWireTests", dependencies: ["RFBWire", "CZlib", "JPEG", "Wire", "VectorSupport"]),
         .testTarget(name: "FramebufferTests", dependencies: ["Framebuffer", "Wire", "Zlib", "VectorSupport"]),
         .testTarget(name: "PlatformConfigTests", dependencies: ["PlatformConfig", "PlatformConfigLoader"]),
         .testTarget(

@@ -5,6 +5,11 @@
 static inline int czlib_deflate_init(z_streamp stream, int level) {
     return deflateInit2(stream, level, Z_DEFLATED, 15, 8, Z_DEFAULT_STRATEGY);
 }
+// Raw deflate (no zlib header or trailer): ZRLE rectangles each compressed from a fresh state and spliced
+// into a viewer's one zlib stream (Protocols/framebuffer.md §2.4).
+static inline int czlib_deflate_init_raw(z_streamp stream, int level) {
+    return deflateInit2(stream, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
+}
 static inline int czlib_inflate_init(z_streamp stream) {
     return inflateInit(stream);
 }

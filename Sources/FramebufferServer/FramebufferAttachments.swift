@@ -341,6 +341,7 @@ package final class RFBViewer {
         switch encoder.preferences.pixels {
         case RFBEncoding.hextile: "hextile"
         case RFBEncoding.zrle: "zrle"
+        case RFBEncoding.tight: encoder.preferences.tight.qualityLevel == nil ? "tight" : "tight-jpeg"
         default: "raw"
         }
     }

@@ -2,14 +2,18 @@
 /// format and encoding that are sent the same rectangle of the same picture (the common case: every
 /// viewer of a full-screen animation) cost one encoding, not one each.
 ///
-/// Only stateless encodings are cached (Raw, Hextile); ZRLE output depends on each viewer's own zlib
-/// stream. Entries belong to one screen `generation` and are dropped when it changes; their total size
-/// is bounded so the cache never holds more than `maxBytes`.
+/// Raw, Hextile and Tight rectangles are cached whole (Tight's every zlib use starts from a reset stream,
+/// and its entries are keyed by the viewer's Tight settings as well); ZRLE rectangles as their deflate blocks,
+/// keyed by the zlib level, each compressed from a fresh state so that it continues any viewer's stream
+/// (`RFBUpdateEncoder.encodeZRLE`). Entries belong to one screen `generation` and are dropped when it
+/// changes; their total size is bounded so the cache never holds more than `maxBytes`.
 package final class RFBRectCache {
     struct Key: Hashable {
         var format: RFBPixelFormat
         var encoding: Int32
         var rect: RFBRect
+        /// Tight's settings (ZRLE: only the compression level; default for the others).
+        var tight = RFBTightSettings()
     }
 
     package let maxBytes: Int
@@ -19,7 +23,7 @@ package final class RFBRectCache {
     /// Encodings saved by a hit, for tests and the benchmark.
     package private(set) var hits: UInt64 = 0
 
-    package init(maxBytes: Int = 2 << 20) {
+    package init(maxBytes: Int = 4 << 20) {
         self.maxBytes = maxBytes
     }
 
@@ -32,7 +36,7 @@ package final class RFBRectCache {
     }
 
     static func isCacheable(_ encoding: Int32) -> Bool {
-        encoding == RFBEncoding.raw || encoding == RFBEncoding.hextile
+        encoding == RFBEncoding.raw || encoding == RFBEncoding.hextile || encoding == RFBEncoding.tight
     }
 
     func lookup(_ key: Key) -> [UInt8]? {

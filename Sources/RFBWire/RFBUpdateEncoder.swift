@@ -8,8 +8,12 @@ import Zlib
 package final class RFBUpdateEncoder {
     package var format: RFBPixelFormat
     package var preferences: RFBEncodingPreferences
+    /// The raw deflater ZRLE rectangles are compressed with, and its level.
     private var zlib: ZlibDeflater?
-    private var zrleScratch: [UInt8] = []
+    private var zlibLevel: Int32 = 0
+    /// Whether this viewer's ZRLE zlib stream has begun (its header sent).
+    private var zrleStreamStarted = false
+    private var tight: RFBTightEncoder?
     /// Encoded bytes per encoding (for the benchmark and `fb.layers` counters).
     package private(set) var bytesByEncoding: [Int32: UInt64] = [:]
 
@@ -62,11 +66,15 @@ package final class RFBUpdateEncoder {
             bytesByEncoding[RFBEncoding.copyRect, default: 0] += 16
             count += 1
         }
-        for rect in rects where rect.width > 0 && rect.height > 0 {
+        // Tight sends bands of limited size (Protocols/framebuffer.md §2.6); each is one rectangle on the wire.
+        let pixelRects = preferences.pixels == RFBEncoding.tight ? rects.flatMap(RFBTightEncoder.bands) : rects
+        for rect in pixelRects where rect.width > 0 && rect.height > 0 {
             let before = out.count
             if let cache, RFBRectCache.isCacheable(preferences.pixels) {
-                // The header is part of the cached bytes: same rectangle, same encoding.
-                let key = RFBRectCache.Key(format: format, encoding: preferences.pixels, rect: rect)
+                // The header is part of the cached bytes: same rectangle, same encoding, same Tight settings.
+                let key = RFBRectCache.Key(
+                    format: format, encoding: preferences.pixels, rect: rect,
+                    tight: preferences.pixels == RFBEncoding.tight ? preferences.tight : RFBTightSettings())
                 if let encoded = cache.lookup(key) {
                     out += encoded
                 } else {
@@ -78,12 +86,11 @@ package final class RFBUpdateEncoder {
                 continue
             }
             switch preferences.pixels {
-            case RFBEncoding.hextile:
-                header(&out, rect, RFBEncoding.hextile)
-                encodeHextile(source, rect, into: &out)
+            case RFBEncoding.hextile, RFBEncoding.tight:
+                encodePixels(source, rect, into: &out)
             case RFBEncoding.zrle:
                 header(&out, rect, RFBEncoding.zrle)
-                encodeZRLE(source, rect, into: &out)
+                encodeZRLE(source, rect, into: &out, cache: cache)
             default:
                 header(&out, rect, RFBEncoding.raw)
                 encodeRaw(source, rect, into: &out)
@@ -97,9 +104,13 @@ package final class RFBUpdateEncoder {
         return out
     }
 
-    /// Header and body of one Raw or Hextile rectangle (the cacheable encodings).
+    /// Header and body of one Raw, Hextile or Tight rectangle (the cacheable encodings).
     private func encodePixels(_ source: RFBPixelSource, _ rect: RFBRect, into out: inout [UInt8]) {
-        if preferences.pixels == RFBEncoding.hextile {
+        if preferences.pixels == RFBEncoding.tight {
+            header(&out, rect, RFBEncoding.tight)
+            if tight == nil { tight = RFBTightEncoder() }
+            tight!.encode(source, rect, format: format, settings: preferences.tight, into: &out)
+        } else if preferences.pixels == RFBEncoding.hextile {
             header(&out, rect, RFBEncoding.hextile)
             encodeHextile(source, rect, into: &out)
         } else {
@@ -290,7 +301,12 @@ package final class RFBUpdateEncoder {
 
     // MARK: ZRLE (§7.7.6)
 
-    private func appendCPixel(_ value: UInt32, _ mode: RFBPixelFormat.CompressedPixel, _ out: inout [UInt8]) {
+    /// Static, with the format passed in: a read of the class's `format` per pixel costs a dynamic
+    /// exclusivity check each.
+    @inline(__always)
+    private static func appendCPixel(
+        _ value: UInt32, _ mode: RFBPixelFormat.CompressedPixel, _ format: RFBPixelFormat, _ out: inout [UInt8]
+    ) {
         switch mode {
         case .full:
             format.append(value: value, to: &out)
@@ -338,12 +354,48 @@ package final class RFBUpdateEncoder {
         var palette = 0
     }
 
-    func encodeZRLE(_ source: RFBPixelSource, _ rect: RFBRect, into out: inout [UInt8]) {
-        if zlib == nil { zlib = ZlibDeflater(level: 1) }
+    /// One ZRLE rectangle's body: its tiles (§7.7.6) as deflate blocks in the viewer's one zlib stream.
+    ///
+    /// Each rectangle is compressed from a fresh deflate state (raw deflate, reset per rectangle) and
+    /// sync-flushed, so its blocks refer to nothing sent before and continue any viewer's stream at the byte
+    /// boundary the previous rectangle ended on; only a viewer's first rectangle is preceded by the zlib
+    /// header. The stream is never reset on the viewer's side, as §7.7.6 requires, and never ends, so its
+    /// checksum is never checked. The compressed blocks therefore depend only on the pixels, the pixel format
+    /// and the zlib level, and viewers that share those share them through `cache`.
+    func encodeZRLE(_ source: RFBPixelSource, _ rect: RFBRect, into out: inout [UInt8], cache: RFBRectCache? = nil) {
+        // The viewer's compression level (the pseudo-encoding Tight also uses) sets the zlib level.
+        let level = preferences.tight.zlibLevel
+        // The zlib level (not the compression level it comes from) is what the blocks depend on.
+        let key = RFBRectCache.Key(
+            format: format, encoding: RFBEncoding.zrle, rect: rect, tight: RFBTightSettings(compressLevel: Int(level)))
+        let blocks: [UInt8]
+        if let shared = cache?.lookup(key) {
+            blocks = shared
+        } else {
+            if zlibLevel != level || zlib == nil {
+                zlib = ZlibDeflater(level: level, raw: true)
+                zlibLevel = level
+            }
+            zlib!.reset()
+            var compressed: [UInt8] = []
+            zlib!.compress(zrleTiles(source, rect), into: &compressed)
+            blocks = compressed
+            cache?.store(key, blocks)
+        }
+        // RFC 1950 header: deflate with a 32 KiB window, no dictionary; 0x7801 is a multiple of 31.
+        let header: [UInt8] = zrleStreamStarted ? [] : [0x78, 0x01]
+        zrleStreamStarted = true
+        out += u32(UInt32(header.count + blocks.count))
+        out += header
+        out += blocks
+    }
+
+    /// The rectangle's ZRLE tiles before compression.
+    private func zrleTiles(_ source: RFBPixelSource, _ rect: RFBRect) -> [UInt8] {
         let mode = format.compressedPixel
         let cpixelSize = mode == .full ? format.bytesPerPixel : 3
-        var data = zrleScratch
-        data.removeAll(keepingCapacity: true)
+        var data: [UInt8] = []
+        data.reserveCapacity(rect.width * rect.height * cpixelSize + (rect.width / 64 + 1) * (rect.height / 64 + 1))
         var tile = [UInt32](repeating: 0, count: 64 * 64)
         var palette: [UInt32] = []
         var paletteIndex: [UInt32: Int] = [:]
@@ -365,11 +417,7 @@ package final class RFBUpdateEncoder {
             }
             ty += th
         }
-        var compressed: [UInt8] = []
-        zlib!.compress(data, into: &compressed)
-        out += u32(UInt32(compressed.count))
-        out += compressed
-        zrleScratch = data
+        return data
     }
 
     /// Reads one tile's pixels into `tile` (rows of `width`) in the client's pixel values, collecting up to 128
@@ -384,11 +432,17 @@ package final class RFBUpdateEncoder {
         var runBytes = ZRLERunBytes()
         var previous: UInt32 = 0
         var runLength = 0
+        // Read once: the class's `format` per pixel would cost an exclusivity check and a format comparison.
+        let format = self.format
+        let native = format == .native
         for y in 0..<th {
+            let row = (ty + y) * source.width + tx
             for x in 0..<tw {
-                let value = format.pixelValue(source[tx + x, ty + y])
+                let pixel = source.pixels[row + x]
+                let value = native ? pixel & 0x00ff_ffff : format.pixelValue(pixel)
                 tile[y * tw + x] = value
-                if palette.count <= 127, paletteIndex[value] == nil {
+                // A pixel that continues a run is already in the palette (or the palette is full): no lookup.
+                if runLength == 0 || value != previous, palette.count <= 127, paletteIndex[value] == nil {
                     paletteIndex[value] = palette.count
                     palette.append(value)
                 }
@@ -439,13 +493,14 @@ package final class RFBUpdateEncoder {
         paletteIndex: [UInt32: Int], mode: RFBPixelFormat.CompressedPixel, into data: inout [UInt8]
     ) {
         let count = tw * th
+        let format = self.format
         switch kind {
         case 1:
             data.append(1)
-            appendCPixel(tile[0], mode, &data)
+            Self.appendCPixel(tile[0], mode, format, &data)
         case 0:
             data.append(0)
-            for index in 0..<count { appendCPixel(tile[index], mode, &data) }
+            for index in 0..<count { Self.appendCPixel(tile[index], mode, format, &data) }
         case 128:
             data.append(128)
             var index = 0
@@ -453,17 +508,17 @@ package final class RFBUpdateEncoder {
                 let value = tile[index]
                 var end = index + 1
                 while end < count && tile[end] == value { end += 1 }
-                appendCPixel(value, mode, &data)
+                Self.appendCPixel(value, mode, format, &data)
                 Self.appendRunLength(end - index, &data)
                 index = end
             }
         case 2...16:
             data.append(UInt8(palette.count))
-            for value in palette { appendCPixel(value, mode, &data) }
+            for value in palette { Self.appendCPixel(value, mode, format, &data) }
             Self.appendPackedPalette(tile, width: tw, height: th, paletteIndex: paletteIndex, into: &data)
         default:
             data.append(UInt8(128 + palette.count))
-            for value in palette { appendCPixel(value, mode, &data) }
+            for value in palette { Self.appendCPixel(value, mode, format, &data) }
             Self.appendPaletteRuns(tile, count: count, paletteIndex: paletteIndex, into: &data)
         }
     }
@@ -475,11 +530,19 @@ package final class RFBUpdateEncoder {
     ) {
         let colours = paletteIndex.count
         let bits = colours <= 2 ? 1 : colours <= 4 ? 2 : 4
+        var lastValue = tile[0]
+        var lastIndex = UInt8(paletteIndex[lastValue]!)
         for y in 0..<th {
             var byte: UInt8 = 0
             var used = 0
             for x in 0..<tw {
-                byte = byte << UInt8(bits) | UInt8(paletteIndex[tile[y * tw + x]]!)
+                // Neighbours are often the same colour: look the index up only when the colour changes.
+                let value = tile[y * tw + x]
+                if value != lastValue {
+                    lastValue = value
+                    lastIndex = UInt8(paletteIndex[value]!)
+                }
+                byte = byte << UInt8(bits) | lastIndex
                 used += bits
                 if used == 8 {
                     data.append(byte)

@@ -7,10 +7,11 @@ package final class ZlibDeflater {
     private let stream: UnsafeMutablePointer<z_stream>
     private var scratch = [UInt8](repeating: 0, count: 64 * 1024)
 
-    package init(level: Int32 = 1) {
+    /// `raw`: deflate blocks only, no zlib header (the caller supplies the stream's header once).
+    package init(level: Int32 = 1, raw: Bool = false) {
         stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
         stream.initialize(to: z_stream())
-        let status = czlib_deflate_init(stream, level)
+        let status = raw ? czlib_deflate_init_raw(stream, level) : czlib_deflate_init(stream, level)
         precondition(status == Z_OK, "deflateInit2 failed: \(status)")
     }
 
@@ -18,6 +19,12 @@ package final class ZlibDeflater {
         deflateEnd(stream)
         stream.deinitialize(count: 1)
         stream.deallocate()
+    }
+
+    /// Starts a fresh stream (no history; the next output begins with a zlib header), as a peer that resets
+    /// its inflater expects (Tight's stream-reset bits, Protocols/framebuffer.md §2.6).
+    package func reset() {
+        deflateReset(stream)
     }
 
     /// Compresses `input` and flushes to a byte boundary (Z_SYNC_FLUSH), appending the output to `out`.

@@ -93,6 +93,26 @@ func testScreen(width: Int, height: Int, seed: UInt32 = 1) -> [UInt32] {
         #expect(zrle.count < hextile.count)
     }
 
+    @Test func zrleTakesItsZlibLevelFromTheCompressionLevel() throws {
+        let width = 256
+        let height = 128
+        let pixels = testScreen(width: width, height: height)
+        let source = RFBPixelSource(pixels: pixels, width: width, height: height)
+        let full = [RFBRect(x: 0, y: 0, width: width, height: height)]
+        var sizes: [Int] = []
+        for level: Int32 in [0, 9] {
+            let encoder = RFBUpdateEncoder(
+                preferences: RFBEncodingPreferences([RFBEncoding.zrle, RFBEncoding.compressLevel0 + level]))
+            var decoder = IndependentDecoder(width: width, height: height, format: .native)
+            let message = encoder.update(source: source, rects: full)
+            _ = try decoder.apply(message)
+            #expect(decoder.framebuffer == pixels)
+            sizes.append(message.count)
+        }
+        // Level 9 (zlib 8) compresses this screen's noise and gradient harder than level 0 (zlib 1).
+        #expect(sizes[1] < sizes[0])
+    }
+
     @Test func copyRectAndPseudoEncodingsComeFirst() throws {
         let width = 64
         let height = 64
@@ -196,13 +216,26 @@ func testScreen(width: Int, height: Int, seed: UInt32 = 1) -> [UInt32] {
                     == plain.update(source: changed, rects: rects))
             #expect(cache.hits == 2)
         }
-        // ZRLE is never shared: its bytes depend on each viewer's zlib stream.
+        // ZRLE shares each rectangle's deflate blocks: they continue any viewer's zlib stream, whatever that
+        // stream carried before (A's has history, B's starts here with its header), and each viewer's decoder
+        // must still get its exact picture.
         let cache = RFBRectCache()
-        let zrle = RFBUpdateEncoder(preferences: RFBEncodingPreferences([RFBEncoding.zrle]))
+        cache.use(generation: 3)
         let source = RFBPixelSource(pixels: pixels, width: 40, height: 30)
-        _ = zrle.update(source: source, rects: rects, cache: cache)
-        _ = zrle.update(source: source, rects: rects, cache: cache)
+        let a = RFBUpdateEncoder(preferences: RFBEncodingPreferences([RFBEncoding.zrle]))
+        let b = RFBUpdateEncoder(preferences: RFBEncodingPreferences([RFBEncoding.zrle]))
+        var decodeA = IndependentDecoder(width: 40, height: 30, format: .native)
+        var decodeB = IndependentDecoder(width: 40, height: 30, format: .native)
+        _ = try decodeA.apply(a.update(source: source, rects: [rects[1]]))
+        let fromA = a.update(source: source, rects: rects, cache: cache)
         #expect(cache.hits == 0)
+        let fromB = b.update(source: source, rects: rects, cache: cache)
+        #expect(cache.hits == 2)
+        #expect(fromA != fromB)
+        _ = try decodeA.apply(fromA)
+        _ = try decodeB.apply(fromB)
+        #expect(decodeA.framebuffer == pixels)
+        #expect(decodeB.framebuffer == pixels)
     }
 }
 
