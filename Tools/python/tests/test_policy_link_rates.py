@@ -105,8 +105,11 @@ def test_a_profile_lowers_a_links_rate_and_switching_back_lifts_it(hubd):
 
         # linux's direction has its own bucket; linux did not negotiate rate-limit, so it hears queue_full.
         back_tx = link_id(linux, "rtos-linux")
-        statuses = [linux.send(back_tx, b"up")[0] for _ in range(BURST + 10)]
-        assert statuses.count("queued") >= BURST and "queue_full" in statuses and "rate_limited" not in statuses
+        started = time.monotonic()
+        statuses = [linux.send(back_tx, b"up")[0] for _ in range(BURST + 20)]
+        elapsed = time.monotonic() - started
+        assert BURST <= statuses.count("queued") <= BURST + RATE * elapsed + 1
+        assert set(statuses) == {"queued", "queue_full"}
         assert hub.link("rtos-linux")["queues"][1]["rateLimited"] == statuses.count("queue_full")
 
         # Nothing accepted is lost: linux gets the 20 sent before the switch and those accepted under it, in order.
@@ -129,6 +132,19 @@ def test_a_profile_lowers_a_links_rate_and_switching_back_lifts_it(hubd):
     finally:
         for guest in (rtos, linux, mgmt):
             guest.close()
+
+
+def test_an_initial_profiles_rates_are_in_force_from_the_start(hubd):
+    hub = hubd(config=CONFIG.replace("policy:\n  profiles:", "policy:\n  initial: throttled\n  profiles:"))
+    assert hub.policy_status()["profile"] == "throttled"
+    assert hub.link("rtos-linux")["queues"][0]["rateLimit"]["messagesPerSecond"] == RATE
+    rtos = attach(hub, "rtos", [RATE_LIMIT])
+    try:
+        queued, refused, elapsed = burst(rtos, link_id(rtos, "rtos-linux"), 20, "start")
+        assert BURST <= len(queued) <= BURST + RATE * elapsed + 1 and set(refused) == {"rate_limited"}
+        assert hub.link("rtos-linux")["queues"][0]["rateLimited"] == len(refused)
+    finally:
+        rtos.close()
 
 
 @pytest.mark.parametrize("entry, message", [
