@@ -18,6 +18,11 @@ package struct EffectivePolicy: Sendable, Equatable {
     package var suspended: Set<String> = []
     /// Ethernet ports (`SEGMENT/PORT`) the policy holds down.
     package var ethernetDown: Set<String> = []
+    /// Per configured link: the send budget of each of its directions (its own `rateLimit` or the hub-wide
+    /// defaults, unless the profile's `linkRates` replaces it).
+    package var linkRates: [String: LinkRateLimit] = [:]
+    /// Per configured link: its two ends, so a rate change can be told to the partitions it concerns.
+    package var linkEnds: [String: [String]] = [:]
 
     /// The base policy of `config`.
     package static func base(_ config: PlatformConfiguration) -> EffectivePolicy {
@@ -28,6 +33,10 @@ package struct EffectivePolicy: Sendable, Equatable {
             var grants: [String: DeviceAccess] = [:]
             for grant in partition.devices { grants[grant.device] = grant.access }
             policy.grants[partition.name] = grants
+        }
+        for link in config.links {
+            policy.linkRates[link.name] = link.effectiveRateLimit(config.hub.limits)
+            policy.linkEnds[link.name] = [link.a, link.b]
         }
         return policy
     }
@@ -55,6 +64,7 @@ package struct EffectivePolicy: Sendable, Equatable {
         policy.forbiddenLinks = Set(profile.forbidLinks)
         policy.suspended = Set(profile.suspend)
         policy.ethernetDown = Set(profile.ethernetDown)
+        for rate in profile.linkRates { policy.linkRates[rate.link] = rate.limit }
         return policy
     }
 
@@ -98,6 +108,13 @@ package struct EffectivePolicy: Sendable, Equatable {
         diff.resume = old.suspended.subtracting(suspended).sorted()
         diff.ethernetDown = ethernetDown.subtracting(old.ethernetDown).sorted()
         diff.ethernetUp = old.ethernetDown.subtracting(ethernetDown).sorted()
+        // Links known to only one side (none among configured links) are compared with "unlimited".
+        for link in Set(linkRates.keys).union(old.linkRates.keys).sorted() {
+            let now = linkRates[link] ?? .unlimited, before = old.linkRates[link] ?? .unlimited
+            guard now != before else { continue }
+            let ends = linkEnds[link] ?? old.linkEnds[link] ?? []
+            diff.ratesChanged.append(RateChange(link: link, ends: ends, from: before, to: now))
+        }
         return diff
     }
 }
@@ -129,6 +146,22 @@ package struct GrantChange: Sendable, Equatable {
     package var access: DeviceAccess
 }
 
+/// A link whose send budget a switch changes (`Protocols/policy.md` §4, `ratesChanged`).
+package struct RateChange: Sendable, Equatable {
+    package var link: String
+    /// The link's two partitions (told in `POLICY_CHANGED`).
+    package var ends: [String]
+    package var from: LinkRateLimit
+    package var to: LinkRateLimit
+
+    package init(link: String, ends: [String], from: LinkRateLimit, to: LinkRateLimit) {
+        self.link = link
+        self.ends = ends
+        self.from = from
+        self.to = to
+    }
+}
+
 /// Everything one policy switch changes (`Protocols/policy.md` §4, the `policy.activated` event).
 package struct PolicyDiff: Sendable, Equatable {
     package var from: String?
@@ -145,6 +178,7 @@ package struct PolicyDiff: Sendable, Equatable {
     package var resume: [String] = []
     package var ethernetDown: [String] = []
     package var ethernetUp: [String] = []
+    package var ratesChanged: [RateChange] = []
 
     /// What changed for `partition`, one short clause per change, for `POLICY_CHANGED` (`Protocols/guest.md`
     /// §9.7); "no change" when nothing concerns it.
@@ -171,6 +205,9 @@ package struct PolicyDiff: Sendable, Equatable {
         if !withdrawn.isEmpty { clauses.append("lost " + withdrawn.joined(separator: ",")) }
         let given = grantsGiven.filter { $0.partition == partition }.map { "\($0.device)(\($0.access.rawValue))" }
         if !given.isEmpty { clauses.append("granted " + given.joined(separator: ",")) }
+        for change in ratesChanged where change.ends.contains(partition) {
+            clauses.append("rate of \(change.link): \(change.to.summary)")
+        }
         if suspend.contains(partition) { clauses.append("suspended") }
         if resume.contains(partition) { clauses.append("resumed") }
         return clauses.isEmpty ? "no change" : clauses.joined(separator: "; ")

@@ -7,7 +7,8 @@ import PlatformConfig
 extension Platform {
     /// Puts `new` in force and returns what changed. Sends on a link that becomes forbidden lose their credit (the
     /// next `MSG_SEND` is answered `not_permitted`); a sender that may send again gets credit for every free slot
-    /// (`CREDIT`). Suspension, device grants and Ethernet ports are the hub's to carry out from the diff.
+    /// (`CREDIT`). The links whose budget changes get it in the same step, each sender keeping the tokens it holds up
+    /// to the new burst. Suspension, device grants and Ethernet ports are the hub's to carry out from the diff.
     @discardableResult
     package func applyPolicy(_ new: EffectivePolicy, actions: inout [Action]) -> PolicyDiff {
         let diff = new.diff(from: policy)
@@ -31,6 +32,10 @@ extension Platform {
                     link.directions[direction].senderCredit = 0
                 }
             }
+        }
+        for change in diff.ratesChanged {
+            guard let index = linkIndex[change.link], !links[index].runtime else { continue }
+            links[index].changeRateLimit(change.to, now: scheduler.now)
         }
         return diff
     }

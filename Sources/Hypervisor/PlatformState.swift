@@ -101,6 +101,18 @@ final class LinkState {
         for direction in directions.indices { directions[direction].budget = budget }
     }
 
+    /// Puts `limit` in force for both sending ends, each keeping the tokens it holds up to the new burst
+    /// (`Protocols/policy.md` §3, rate limits); unlimited removes the buckets. Queued messages are not touched.
+    func changeRateLimit(_ limit: LinkRateLimit, now: UInt64) {
+        for direction in directions.indices {
+            directions[direction].budget =
+                limit.isUnlimited
+                ? nil
+                : SendBudget(
+                    limit, maxMessageBytes: config.maxMessageBytes, now: now, carrying: directions[direction].budget)
+        }
+    }
+
     func sender(of direction: Int) -> Int { direction == 0 ? ends.0 : ends.1 }
     func receiver(of direction: Int) -> Int { direction == 0 ? ends.1 : ends.0 }
     /// The direction in which `partition` sends, or nil if it is not an end.

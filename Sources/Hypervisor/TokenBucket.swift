@@ -31,6 +31,17 @@ package struct TokenBucket: Sendable, Equatable {
         updatedAt = now
     }
 
+    /// A bucket of `rate` and `burst` that takes over what `previous` holds at `now` (brought up to date at its
+    /// own rate first), capped at the new burst; full when there is no previous bucket (that dimension was
+    /// unlimited). A budget changed while the hub runs (`Protocols/policy.md` §3, rate limits) so neither
+    /// refills a sender that has spent its tokens nor lets one that was idle send more than the new burst at once.
+    package init(rate: UInt64, burst: UInt64, now: UInt64, carrying previous: TokenBucket?) {
+        self.init(rate: rate, burst: burst, now: now)
+        guard var previous else { return }
+        previous.refill(now: now)
+        level = min(level, previous.level)
+    }
+
     private var capacity: UInt64 { burst * TokenBucket.nanosPerSecond }
 
     /// Adds what time brought since the last update.
@@ -87,6 +98,19 @@ package struct SendBudget: Sendable, Equatable {
             bytes = TokenBucket(
                 rate: UInt64(limit.bytesPerSecond),
                 burst: UInt64(limit.effectiveBurstBytes(maxMessageBytes: max(0, maxMessageBytes))), now: now)
+        }
+    }
+
+    /// The budget of `limit` that takes over what `previous` holds at `now`, bucket by bucket
+    /// (`TokenBucket.init(rate:burst:now:carrying:)`): a profile switch changes how fast a sender may send from
+    /// now on, never what it has already spent.
+    package init(_ limit: LinkRateLimit, maxMessageBytes: Int, now: UInt64, carrying previous: SendBudget?) {
+        self.init(limit, maxMessageBytes: maxMessageBytes, now: now)
+        if let bucket = messages {
+            messages = TokenBucket(rate: bucket.rate, burst: bucket.burst, now: now, carrying: previous?.messages)
+        }
+        if let bucket = bytes {
+            bytes = TokenBucket(rate: bucket.rate, burst: bucket.burst, now: now, carrying: previous?.bytes)
         }
     }
 

@@ -328,23 +328,9 @@ struct ConfigValidator {
         }
     }
 
-    /// A link's `rateLimit`: rates in range; a burst given explicitly is at least 1, and a byte burst at least the
-    /// link's `maxMessageBytes` (a smaller bucket could never pass a message of the largest size).
+    /// A link's `rateLimit`: the rules of `LinkRateLimit.issues`, shared with profiles' `linkRates`.
     private mutating func checkRateLimit(_ limit: LinkRateLimit, link: LinkConfig, _ path: String) {
-        check(limit.messagesPerSecond, in: LinkRateLimit.messagesPerSecondRange, "\(path).messagesPerSecond")
-        check(limit.bytesPerSecond, in: LinkRateLimit.bytesPerSecondRange, "\(path).bytesPerSecond")
-        if let burst = limit.burstMessages {
-            check(burst, in: 1...LinkRateLimit.messagesPerSecondRange.upperBound, "\(path).burstMessages")
-        }
-        if let burst = limit.burstBytes {
-            check(burst, in: 1...LinkRateLimit.bytesPerSecondRange.upperBound, "\(path).burstBytes")
-            if burst < link.maxMessageBytes, burst >= 1 {
-                add(
-                    "\(path).burstBytes",
-                    "\(burst) is below the link's maxMessageBytes (\(link.maxMessageBytes)): its largest messages could never pass"
-                )
-            }
-        }
+        issues += limit.issues(maxMessageBytes: link.maxMessageBytes, at: path)
     }
 
     private mutating func checkRegions() {

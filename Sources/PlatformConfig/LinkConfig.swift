@@ -67,12 +67,53 @@ package struct LinkRateLimit: Sendable, Equatable {
     /// Whether nothing is limited.
     package var isUnlimited: Bool { messagesPerSecond == 0 && bytesPerSecond == 0 }
 
+    /// For people and logs: `5 msg/s, 4096 B/s`, one dimension, or `unlimited`.
+    package var summary: String {
+        let parts = [
+            messagesPerSecond > 0 ? "\(messagesPerSecond) msg/s" : nil,
+            bytesPerSecond > 0 ? "\(bytesPerSecond) B/s" : nil,
+        ]
+        let given = parts.compactMap { $0 }
+        return given.isEmpty ? "unlimited" : given.joined(separator: ", ")
+    }
+
     /// The message bucket's size: the configured burst, else one second's worth; at least 1.
     package var effectiveBurstMessages: Int { max(1, burstMessages ?? messagesPerSecond) }
 
     /// The byte bucket's size for a link whose largest message is `maxMessageBytes`.
     package func effectiveBurstBytes(maxMessageBytes: Int) -> Int {
         max(maxMessageBytes, burstBytes ?? bytesPerSecond, 1)
+    }
+}
+
+extension LinkRateLimit {
+    /// What is wrong with this budget for a link whose largest message is `maxMessageBytes`, each issue at its key
+    /// under `path`: rates in range; a burst given explicitly is at least 1, and a byte burst at least the link's
+    /// `maxMessageBytes` (a smaller bucket could never pass a message of the largest size). A link's `rateLimit` and
+    /// a profile's `linkRates` entry are held to the same rules (`Deploy/config-reference.md`).
+    package func issues(maxMessageBytes: Int, at path: String) -> [ConfigIssue] {
+        var issues: [ConfigIssue] = []
+        func check(_ value: Int, in range: ClosedRange<Int>, _ key: String) {
+            guard !range.contains(value) else { return }
+            issues.append(
+                ConfigIssue(
+                    path: "\(path).\(key)", reason: "\(value) is outside \(range.lowerBound)...\(range.upperBound)"))
+        }
+        check(messagesPerSecond, in: Self.messagesPerSecondRange, "messagesPerSecond")
+        check(bytesPerSecond, in: Self.bytesPerSecondRange, "bytesPerSecond")
+        if let burst = burstMessages { check(burst, in: 1...Self.messagesPerSecondRange.upperBound, "burstMessages") }
+        if let burst = burstBytes {
+            check(burst, in: 1...Self.bytesPerSecondRange.upperBound, "burstBytes")
+            if burst < maxMessageBytes, burst >= 1 {
+                issues.append(
+                    ConfigIssue(
+                        path: "\(path).burstBytes",
+                        reason:
+                            "\(burst) is below the link's maxMessageBytes (\(maxMessageBytes)): its largest messages could never pass"
+                    ))
+            }
+        }
+        return issues
     }
 }
 

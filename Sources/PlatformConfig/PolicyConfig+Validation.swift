@@ -48,6 +48,7 @@ private struct PolicyChecker {
         let lists: [(String, Int)] = [
             ("partitions", profile.partitions.count), ("forbidLinks", profile.forbidLinks.count),
             ("suspend", profile.suspend.count), ("ethernetDown", profile.ethernetDown.count),
+            ("linkRates", profile.linkRates.count),
         ]
         for (key, count) in lists where count > PolicyProfile.maxEntries {
             add("\(path).\(key)", "\(count) entries, more than \(PolicyProfile.maxEntries)")
@@ -72,6 +73,26 @@ private struct PolicyChecker {
             Self.ethernetPortExists($0, in: config)
         }
         checkDedicated(profile, path)
+        checkLinkRates(profile.linkRates, "\(path).linkRates")
+    }
+
+    /// `linkRates`: each entry names a configured link once, with a budget held to the rules of a link's own
+    /// `rateLimit` (the link's `maxMessageBytes` included).
+    mutating func checkLinkRates(_ rates: [ProfileLinkRate], _ path: String) {
+        var seen: [String: Int] = [:]
+        for (index, rate) in rates.enumerated() {
+            let entry = "\(path)[\(index)]"
+            guard let link = config.link(named: rate.link) else {
+                add("\(entry).link", "unknown link '\(rate.link)'")
+                continue
+            }
+            if let earlier = seen[rate.link] {
+                add("\(entry).link", "'\(rate.link)' is listed twice (also \(path)[\(earlier)])")
+            } else {
+                seen[rate.link] = index
+            }
+            issues += rate.limit.issues(maxMessageBytes: link.maxMessageBytes, at: entry)
+        }
     }
 
     /// Whether `reference` is `SEGMENT/PORT` of a configured port.

@@ -29,13 +29,15 @@ package struct PolicyProfile: Sendable, Equatable {
     package var suspend: [String] = []
     /// Ethernet ports (`SEGMENT/PORT`) whose link the profile brings down.
     package var ethernetDown: [String] = []
+    /// Configured links whose send budget the profile replaces (`Protocols/policy.md` §2, rate limits).
+    package var linkRates: [ProfileLinkRate] = []
 
     /// Entries one profile may hold in each of its lists, so a hostile file cannot make activation costly.
     package static let maxEntries = 256
 
     package init(
         name: String, description: String = "", partitions: [PartitionPolicyChange] = [], forbidLinks: [String] = [],
-        suspend: [String] = [], ethernetDown: [String] = []
+        suspend: [String] = [], ethernetDown: [String] = [], linkRates: [ProfileLinkRate] = []
     ) {
         self.name = name
         self.description = description
@@ -43,6 +45,20 @@ package struct PolicyProfile: Sendable, Equatable {
         self.forbidLinks = forbidLinks
         self.suspend = suspend
         self.ethernetDown = ethernetDown
+        self.linkRates = linkRates
+    }
+}
+
+/// One `linkRates` entry: while the profile is active, `limit` replaces the whole send budget of the configured
+/// link `link` (both directions; its own `rateLimit` or the hub-wide defaults otherwise). 0 is unlimited, so a
+/// profile may lift a base limit as well as set or lower one (`Protocols/policy.md` §2).
+package struct ProfileLinkRate: Sendable, Equatable {
+    package var link: String
+    package var limit: LinkRateLimit
+
+    package init(link: String, limit: LinkRateLimit) {
+        self.link = link
+        self.limit = limit
     }
 }
 
@@ -84,6 +100,15 @@ extension PolicyConfig {
             if !profile.forbidLinks.isEmpty { out.scalars("forbidLinks", profile.forbidLinks) }
             if !profile.suspend.isEmpty { out.scalars("suspend", profile.suspend) }
             if !profile.ethernetDown.isEmpty { out.scalars("ethernetDown", profile.ethernetDown) }
+            if !profile.linkRates.isEmpty {
+                out.list("linkRates", profile.linkRates) { out, rate in
+                    out.string("link", rate.link)
+                    out.int("messagesPerSecond", rate.limit.messagesPerSecond)
+                    out.size("bytesPerSecond", rate.limit.bytesPerSecond)
+                    if let burst = rate.limit.burstMessages { out.int("burstMessages", burst) }
+                    if let burst = rate.limit.burstBytes { out.size("burstBytes", burst) }
+                }
+            }
         }
     }
 }

@@ -32,12 +32,27 @@ extension ConfigDecoder {
         profile.forbidLinks = fields.read("forbidLinks", reader.stringList) ?? []
         profile.suspend = fields.read("suspend", reader.stringList) ?? []
         profile.ethernetDown = fields.read("ethernetDown", reader.stringList) ?? []
-        // Per-link rate limits are not part of this hub's model yet: the key is reserved so that a file using it
-        // is refused with a precise reason rather than as an unknown key.
-        if fields.optional("linkRates") != nil {
-            reader.report(fields.path("linkRates"), "link rate limits are not supported by this hub", at: nil)
+        if let node = fields.optional("linkRates") {
+            profile.linkRates = (reader.sequence(node, at: fields.path("linkRates")) ?? []).map {
+                linkRate($0.node, $0.path) ?? ProfileLinkRate(link: "", limit: .unlimited)
+            }
         }
         return profile
+    }
+
+    /// A `linkRates` entry: a link's name and the keys of a link's `rateLimit` (ranges are checked by the
+    /// validator).
+    private func linkRate(_ node: Node, _ path: String) -> ProfileLinkRate? {
+        guard
+            let fields = reader.mapping(
+                node, at: path, allowed: ["link", "messagesPerSecond", "bytesPerSecond", "burstMessages", "burstBytes"])
+        else { return nil }
+        let limit = LinkRateLimit(
+            messagesPerSecond: fields.read("messagesPerSecond", reader.int) ?? 0,
+            bytesPerSecond: fields.read("bytesPerSecond", reader.intSize) ?? 0,
+            burstMessages: fields.read("burstMessages", reader.int),
+            burstBytes: fields.read("burstBytes", reader.intSize))
+        return ProfileLinkRate(link: fields.readRequired("link", reader.string) ?? "", limit: limit)
     }
 
     private func change(_ node: Node, _ path: String) -> PartitionPolicyChange? {

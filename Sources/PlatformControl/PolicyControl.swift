@@ -258,6 +258,22 @@ package final class PolicyControl {
             "forbiddenLinks": .array(policy.forbiddenLinks.sorted().map(JSON.string)),
             "suspended": .array(policy.suspended.sorted().map(JSON.string)),
             "ethernetDown": .array(policy.ethernetDown.sorted().map(JSON.string)),
+            "linkRates": .array(
+                policy.linkRates.sorted { $0.key < $1.key }.map {
+                    ["link": .string($0.key), "rate": rateJSON($0.value)]
+                }
+            ),
+        ]
+    }
+
+    /// A link's budget as configured (`Deploy/config-reference.md`, links `rateLimit`): 0 is unlimited, a burst
+    /// not given is null (one second's worth).
+    package static func rateJSON(_ limit: LinkRateLimit) -> JSON {
+        [
+            "messagesPerSecond": .int(Int64(limit.messagesPerSecond)),
+            "bytesPerSecond": .int(Int64(limit.bytesPerSecond)),
+            "burstMessages": limit.burstMessages.map { .int(Int64($0)) } ?? .null,
+            "burstBytes": limit.burstBytes.map { .int(Int64($0)) } ?? .null,
         ]
     }
 
@@ -295,6 +311,10 @@ package final class PolicyControl {
                 "resume": strings(diff.resume),
                 "ethernetDown": strings(diff.ethernetDown),
                 "ethernetUp": strings(diff.ethernetUp),
+                "ratesChanged": .array(
+                    diff.ratesChanged.map {
+                        ["link": .string($0.link), "from": rateJSON($0.from), "to": rateJSON($0.to)]
+                    }),
             ],
             "effects": [
                 "suspended": strings(activation.suspended),

@@ -126,10 +126,6 @@ import Testing
             ) == [
                 "policy.profiles[0].partitions[0].forbidMessage: 300 entries, more than 256"
             ])
-        #expect(
-            issues(baseYAML + "\npolicy:\n  profiles:\n    - name: x\n      linkRates: {ab: 10}\n") == [
-                "policy.profiles[0].linkRates: link rate limits are not supported by this hub"
-            ])
     }
 
     /// The management operation `activatePolicy` (`Protocols/management.md` §3) is granted on profiles and `base`;

@@ -11,7 +11,7 @@ import Testing
         #expect(reloaded.encodeYAML() == yaml)
     }
 
-    @Test(arguments: ["reference-handset.yaml", "minimal.yaml", "remote-control.yaml"])
+    @Test(arguments: ["reference-handset.yaml", "minimal.yaml", "remote-control.yaml", "living-handset.yaml"])
     func exampleRoundTrips(name: String) throws {
         let original = try PlatformConfiguration.load(path: TestFiles.example(name))
         let yaml = original.encodeYAML()

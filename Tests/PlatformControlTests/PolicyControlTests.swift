@@ -118,4 +118,38 @@ private final class RecordingHost: PolicyControlHost {
         try policy.activate(nil, by: "test")
         #expect(host.steps.filter { $0.hasPrefix("eth.setLink") } == ["eth.setLink lan0/linux up"])
     }
+
+    /// A profile's `linkRates` reach the model in the switch, and are said: `changes.ratesChanged` in the answer
+    /// and event, the clause in the ends' `POLICY_CHANGED`, every link's budget in `policy.status`'s effective
+    /// policy; switching back restores the base budget.
+    @Test func rateChangesAreAppliedAndReported() throws {
+        var config = Self.configuration()
+        config.policy.profiles.append(
+            PolicyProfile(
+                name: "slow",
+                linkRates: [
+                    ProfileLinkRate(link: "rtos-linux", limit: LinkRateLimit(messagesPerSecond: 5, burstMessages: 2))
+                ]))
+        let host = try RecordingHost(config)
+        let policy = PolicyControl(host: host)
+        let activation = try policy.activate("slow", by: "test")
+        #expect(host.steps.contains("notify slow #1 linux: rate of rtos-linux: 5 msg/s"))
+        #expect(
+            host.platform.snapshot().link("rtos-linux")?.aToB.rateLimit
+                == LinkRateLimit(
+                    messagesPerSecond: 5, burstMessages: 2))
+        let changes = PolicyControl.activationJSON(activation)["changes"]?["ratesChanged"]
+        #expect(changes?[0]?["link"] == "rtos-linux" && changes?[1] == nil)
+        #expect(changes?[0]?["from"]?["messagesPerSecond"] == 0 && changes?[0]?["from"]?["burstMessages"] == .null)
+        #expect(changes?[0]?["to"]?["messagesPerSecond"] == 5 && changes?[0]?["to"]?["burstMessages"] == 2)
+        #expect(changes?[0]?["to"]?["bytesPerSecond"] == 0 && changes?[0]?["to"]?["burstBytes"] == .null)
+        let rates = PolicyControl.policyJSON(host.platform.policy)["linkRates"]
+        #expect(rates?.arrayValue?.count == config.links.count)
+        let shown = rates?.arrayValue?.first { $0["link"] == "rtos-linux" }
+        #expect(shown?["rate"]?["messagesPerSecond"] == 5)
+
+        let back = try policy.activate(nil, by: "test")
+        #expect(back.diff.ratesChanged.map(\.to) == [.unlimited])
+        #expect(host.platform.snapshot().link("rtos-linux")?.aToB.rateLimit == nil)
+    }
 }
