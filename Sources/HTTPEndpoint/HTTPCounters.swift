@@ -37,6 +37,10 @@ extension HTTPDevice {
         addModemMetrics(&text)
         addFramebufferMetrics(&text)
         addAdmissionMetrics(&text)
+        addPowerMetrics(&text)
+        addErrorLogMetrics(&text)
+        addPolicyMetrics(&text)
+        addProvisioningMetrics(&text)
         addHTTPMetrics(&text)
         return text.encode()
     }
@@ -126,6 +130,10 @@ extension HTTPDevice {
                 text.add(
                     "handsethub_link_capacity", .gauge, "Capacity of one direction of a link.", labels: labels,
                     HTTPDevice.number(queue["capacity"]))
+                text.add(
+                    "handsethub_link_rate_limited_total", .counter,
+                    "Sends refused over the rate budget of one direction of a link.", labels: labels,
+                    HTTPDevice.number(queue["rateLimited"]))
             }
             let counters = link["counters"]
             let label = [("link", name)]
@@ -135,9 +143,13 @@ extension HTTPDevice {
             text.add(
                 "handsethub_link_delivered_total", .counter, "Messages delivered on the link.", labels: label,
                 HTTPDevice.number(counters?["delivered"]))
+            // Every refused send: full or too large (`dropped`), over the rate budget, and sequence gaps
+            // (`Protocols/control.md` §11.3), so a link that refuses only by rate does not read as refusing nothing.
+            let refused = ["dropped", "rateLimited", "sequenceGaps"].reduce(0) { $0 + HTTPDevice.number(counters?[$1]) }
             text.add(
-                "handsethub_link_refused_total", .counter, "Messages the link refused or dropped.", labels: label,
-                HTTPDevice.number(counters?["dropped"]))
+                "handsethub_link_refused_total", .counter,
+                "Sends the link refused: full, too large, over its rate budget, or out of sequence.", labels: label,
+                refused)
         }
     }
 
@@ -228,6 +240,104 @@ extension HTTPDevice {
                     "handsethub_admission_refused_total", .counter, "Connections refused or ended, by reason.",
                     labels: label + [("reason", member.key)], HTTPDevice.number(member.value))
             }
+        }
+    }
+
+    /// `power.status` (`Protocols/power.md`). Both states are fixed sets, so every state is a series (0 or 1):
+    /// a query for "suspended" finds a 0 rather than nothing.
+    private func addPowerMetrics(_ text: inout MetricsText) {
+        guard let power = call("power.status") else { return }
+        let platform = power["platform"]?.stringValue
+        for state in ["on", "idle", "suspend"] {
+            text.add(
+                "handsethub_power_platform_state", .gauge, "The platform's power state (1 for the current one).",
+                labels: [("state", state)], platform == state ? 1 : 0)
+        }
+        text.add(
+            "handsethub_power_battery_level_ratio", .gauge, "Battery level, 0 to 1.",
+            HTTPDevice.number(power["battery"]?["levelPercent"]) / 100)
+        text.add(
+            "handsethub_power_draw_watts", .gauge, "What the platform draws now.",
+            HTTPDevice.number(power["drawMw"]) / 1000)
+        let counters = power["counters"]
+        for state in ["on", "idle", "suspend"] {
+            text.add(
+                "handsethub_power_state_seconds_total", .counter, "Time the platform spent in each power state.",
+                labels: [("state", state)], HTTPDevice.number(counters?["timeInStateMs"]?[state]) / 1000)
+        }
+        // The sources of `Protocols/power.md` §3.3–§3.4 always, any other the model counted too.
+        var wakeups = counters?["wakeups"]?.objectValue ?? [:]
+        for source in ["irq", "call"] where wakeups[source] == nil { wakeups[source] = 0 }
+        for member in wakeups.sorted(by: { $0.key < $1.key }) {
+            text.add(
+                "handsethub_power_wakeups_total", .counter, "Partition and platform wake-ups, by source.",
+                labels: [("source", member.key)], HTTPDevice.number(member.value))
+        }
+        for member in (power["partitions"]?.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) {
+            let state = member.value["state"]?.stringValue
+            for candidate in ["active", "idle", "suspended", "off"] {
+                text.add(
+                    "handsethub_power_partition_state", .gauge,
+                    "The power state the hub counts for a partition (1 for the current one).",
+                    labels: [("partition", member.key), ("state", candidate)], state == candidate ? 1 : 0)
+            }
+        }
+    }
+
+    /// `errors.status` (`Protocols/errorlog.md`).
+    private func addErrorLogMetrics(_ text: inout MetricsText) {
+        guard let status = call("errors.status") else { return }
+        for member in (status["partitions"]?.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) {
+            let label = [("partition", member.key)]
+            text.add(
+                "handsethub_errorlog_entries", .gauge, "Entries kept in a partition's error log.", labels: label,
+                HTTPDevice.number(member.value["count"]))
+            text.add(
+                "handsethub_errorlog_dropped_total", .counter,
+                "Entries a partition's error log dropped to stay in its bounds (since its last reset).", labels: label,
+                HTTPDevice.number(member.value["dropped"]))
+        }
+        text.add(
+            "handsethub_errorlog_reports_rate_limited_total", .counter,
+            "ERROR_REPORT frames refused over errorLogReportsPerSecond.",
+            HTTPDevice.number(status["counters"]?["reportsRateLimited"]))
+    }
+
+    /// `policy.status` (`Protocols/policy.md`). The base policy is the empty `profile` label.
+    private func addPolicyMetrics(_ text: inout MetricsText) {
+        guard let status = call("policy.status") else { return }
+        text.add(
+            "handsethub_policy_profile_info", .gauge, "The policy profile in force (always 1; empty: the base policy).",
+            labels: [("profile", status["profile"]?.stringValue ?? "")], 1)
+        text.add(
+            "handsethub_policy_activations_total", .counter, "Policy profile switches.",
+            HTTPDevice.number(status["activations"]))
+        text.add(
+            "handsethub_policy_refusals_total", .counter,
+            "Policy activations refused (unknown profile, partition without mayActivatePolicy).",
+            HTTPDevice.number(status["refused"]))
+    }
+
+    /// `provisioning.status` (`Protocols/management.md` §9): partitions per authority, every budgeted authority
+    /// even with none, and the commands by outcome.
+    private func addProvisioningMetrics(_ text: inout MetricsText) {
+        guard let status = call("provisioning.status") else { return }
+        var byAuthority: [String: Double] = [:]
+        for budget in status["budgets"]?.arrayValue ?? [] {
+            if let authority = budget["authority"]?.stringValue { byAuthority[authority] = 0 }
+        }
+        for partition in status["partitions"]?.arrayValue ?? [] {
+            if let authority = partition["authority"]?.stringValue { byAuthority[authority, default: 0] += 1 }
+        }
+        for (authority, count) in byAuthority.sorted(by: { $0.key < $1.key }) {
+            text.add(
+                "handsethub_provisioned_partitions", .gauge, "Partitions provisioned at run time, by authority.",
+                labels: [("authority", authority)], count)
+        }
+        for outcome in ["provisioned", "deprovisioned", "refused"] {
+            text.add(
+                "handsethub_provisioning_commands_total", .counter, "Provisioning commands, by outcome.",
+                labels: [("outcome", outcome)], HTTPDevice.number(status["counters"]?[outcome]))
         }
     }
 

@@ -72,6 +72,46 @@ import Testing
                 "counters": ["irqRaised": 5, "irqDelivered": 4, "msgQueued": 7, "msgDelivered": 6],
             ]
         default:
+            return newDeviceAnswers(method, params)
+        }
+    }
+
+    /// The devices merged after `/metrics` first shipped: power, error logs, policy, provisioning, link rates.
+    static func newDeviceAnswers(_ method: String, _ params: JSON?) -> JSON? {
+        switch method {
+        case "link.list":
+            return ["links": [["name": "rtos-linux"]]]
+        case "link.get":
+            return [
+                "name": "rtos-linux",
+                "queues": [
+                    ["from": "rtos", "to": "linux", "depth": 1, "capacity": 8, "rateLimited": 0],
+                    ["from": "linux", "to": "rtos", "depth": 0, "capacity": 8, "rateLimited": 3],
+                ],
+                "counters": ["sent": 9, "delivered": 8, "dropped": 1, "rateLimited": 3, "sequenceGaps": 1],
+            ]
+        case "power.status":
+            return [
+                "platform": "idle", "battery": ["levelPercent": 42.5], "drawMw": 1250,
+                "partitions": ["rtos": ["state": "idle"], "linux": ["state": "off"]],
+                "counters": ["timeInStateMs": ["on": 1500, "idle": 250, "suspend": 0], "wakeups": ["irq": 4]],
+            ]
+        case "errors.status":
+            return [
+                "partitions": ["rtos": ["count": 3, "dropped": 2], "linux": ["count": 0, "dropped": 0]],
+                "counters": ["reportsRateLimited": 7],
+            ]
+        case "policy.status":
+            return ["profile": "in-call", "activations": 2, "refused": 1]
+        case "provisioning.status":
+            return [
+                "budgets": [["authority": "fleet"], ["authority": "lab"]],
+                "partitions": [
+                    ["partition": "fleet-a", "authority": "fleet"], ["partition": "fleet-b", "authority": "fleet"],
+                ],
+                "counters": ["provisioned": 2, "deprovisioned": 0, "refused": 5],
+            ]
+        default:
             return nil
         }
     }
@@ -111,6 +151,51 @@ import Testing
         let types = lines.filter { $0.hasPrefix("# TYPE ") }.map { $0.split(separator: " ")[2] }
         #expect(Set(types).count == types.count)
         #expect(types.contains("handsethub_http_requests_total"))
+        #expect(bench.stop() == 0)
+    }
+
+    @Test func metricsCoverPowerErrorLogsPolicyProvisioningAndLinkRates() throws {
+        let bench = try Bench()
+        let answer = try bench.exchange("GET /metrics HTTP/1.1\r\nHost: h\r\n\r\n")
+        let body = answer.text.split(separator: "\r\n\r\n", maxSplits: 1).last.map(String.init) ?? ""
+        let lines = Set(body.split(separator: "\n").map(String.init))
+        for line in [
+            #"handsethub_power_platform_state{state="idle"} 1"#, #"handsethub_power_platform_state{state="on"} 0"#,
+            "handsethub_power_battery_level_ratio 0.425", "handsethub_power_draw_watts 1.25",
+            #"handsethub_power_state_seconds_total{state="on"} 1.5"#,
+            #"handsethub_power_wakeups_total{source="irq"} 4"#,
+            #"handsethub_power_wakeups_total{source="call"} 0"#,
+            #"handsethub_power_partition_state{partition="rtos",state="idle"} 1"#,
+            #"handsethub_power_partition_state{partition="linux",state="off"} 1"#,
+            #"handsethub_power_partition_state{partition="linux",state="active"} 0"#,
+            #"handsethub_errorlog_entries{partition="rtos"} 3"#,
+            #"handsethub_errorlog_dropped_total{partition="rtos"} 2"#,
+            "handsethub_errorlog_reports_rate_limited_total 7",
+            #"handsethub_policy_profile_info{profile="in-call"} 1"#, "handsethub_policy_activations_total 2",
+            "handsethub_policy_refusals_total 1",
+            #"handsethub_provisioned_partitions{authority="fleet"} 2"#,
+            #"handsethub_provisioned_partitions{authority="lab"} 0"#,
+            #"handsethub_provisioning_commands_total{outcome="refused"} 5"#,
+            #"handsethub_link_rate_limited_total{link="rtos-linux",from="linux",to="rtos"} 3"#,
+            #"handsethub_link_rate_limited_total{link="rtos-linux",from="rtos",to="linux"} 0"#,
+            // Full or too large (1), over the rate budget (3), out of sequence (1): every refusal.
+            #"handsethub_link_refused_total{link="rtos-linux"} 5"#,
+        ] {
+            #expect(lines.contains(line), "\(line)")
+        }
+        let types = body.split(separator: "\n").filter { $0.hasPrefix("# TYPE ") }.map { $0.split(separator: " ")[2] }
+        #expect(Set(types).count == types.count)
+        #expect(bench.stop() == 0)
+    }
+
+    @Test func theBasePolicyIsTheEmptyProfileLabel() throws {
+        let bench = try Bench()
+        bench.host.otherMethods = { method, params in
+            method == "policy.status"
+                ? ["profile": .null, "activations": 0, "refused": 0] : HTTPGlueTests.hubAnswers(method, params)
+        }
+        let answer = try bench.exchange("GET /metrics HTTP/1.1\r\nHost: h\r\n\r\n")
+        #expect(answer.text.contains("\nhandsethub_policy_profile_info{profile=\"\"} 1\n"))
         #expect(bench.stop() == 0)
     }
 
