@@ -428,6 +428,8 @@ public final class GuestClient {
         case .error(let code, let reason): return .error(code: code, reason: reason, requestId: frame.requestId)
         case .policyChanged(let generation, let profile, let summary):
             return .policyChanged(generation: generation, profile: profile, summary: summary)
+        case .wake(let source, let line, let from):
+            return .wake(source: source, line: line == 0xFFFF ? nil : line, from: from)
         default: return .other(frame)
         }
     }

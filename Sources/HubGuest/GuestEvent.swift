@@ -22,6 +22,9 @@ public enum GuestEvent: Sendable, Equatable {
     /// The hub switched policy profile (§9.6, feature `policy-profiles`): `profile` is the one now in force (empty:
     /// the base policy), `summary` what changed for this partition.
     case policyChanged(generation: UInt64, profile: String, summary: String)
+    /// The hub woke this partition (`Protocols/power.md` §4.3, feature `power`) because of `source` (`irq`), before
+    /// delivering `line` (nil: none); `from` is the state the guest had declared.
+    case wake(source: String, line: UInt16?, from: GuestPowerState)
     /// An `ERROR` that answers no outstanding request.
     case error(code: GuestErrorCode, reason: String, requestId: UInt32)
     /// Anything else (a hub heartbeat is answered automatically and also surfaces here).

@@ -85,4 +85,38 @@ import Testing
         let resumed = try mgmt.request(.partitionControl(action: .resume, partition: "linux", reason: "call ended"))
         #expect(resumed.message == .partitionControlResult(partition: "linux", action: .resume, status: .done))
     }
+
+    /// The HubGuest helpers against the real hub: declare, lock, query, suspend for priority, and `WAKE` as a
+    /// typed event right before the interrupt it announces.
+    @Test func theGuestLibrarysPowerHelpersDriveTheHub() throws {
+        let hub = try Self.hub()
+        let rtos = try attach(hub, "rtos")
+        let mgmt = try attach(hub, "mgmt")
+        #expect(rtos.hubOffersPower)
+        try rtos.declarePower(.idle)
+        try mgmt.declarePower(.idle)
+        try rtos.wakeLock("modem-rx")
+        var info = try rtos.powerQuery()
+        #expect(info.partition == .idle && info.platform == .on && info.locks == 1)
+        try rtos.wakeLock("modem-rx", held: false)
+        info = try rtos.powerQuery()
+        #expect(info.locks == 0 && info.batteryCentiPercent <= 10000)
+        #expect(try mgmt.partitionControl(.suspend, partition: "linux", reason: "call") == .done)
+        #expect(try mgmt.partitionControl(.suspend, partition: "linux") == .unchanged)
+        #expect(try mgmt.partitionControl(.suspend, partition: "secure") == .notPermitted)
+        #expect(try mgmt.partitionControl(.suspend, partition: "mgmt") == .selfTarget)
+        #expect(try mgmt.partitionControl(.resume, partition: "nobody") == .noSuchPartition)
+        #expect(try mgmt.partitionControl(.resume, partition: "linux") == .done)
+        #expect(try mgmt.raise(partition: "rtos", line: 2) == .delivered)
+        var events: [GuestEvent] = []
+        while let event = try rtos.nextEvent(timeout: 5) {
+            if case .wake = event { events.append(event) }
+            if case .irq = event {
+                events.append(event)
+                break
+            }
+        }
+        #expect(events.first == .wake(source: "irq", line: 2, from: .idle))
+        #expect(events.count == 2)
+    }
 }
