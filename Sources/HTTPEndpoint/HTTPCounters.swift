@@ -303,12 +303,13 @@ extension HTTPDevice {
             HTTPDevice.number(status["counters"]?["reportsRateLimited"]))
     }
 
-    /// `policy.status` (`Protocols/policy.md`). The base policy is the empty `profile` label.
+    /// `policy.status` (`Protocols/policy.md`). The base policy is `profile="base"`, as the management operation
+    /// `activatePolicy` names it (`Protocols/management.md` §3); no profile may be called so.
     private func addPolicyMetrics(_ text: inout MetricsText) {
         guard let status = call("policy.status") else { return }
         text.add(
-            "handsethub_policy_profile_info", .gauge, "The policy profile in force (always 1; empty: the base policy).",
-            labels: [("profile", status["profile"]?.stringValue ?? "")], 1)
+            "handsethub_policy_profile_info", .gauge, "The policy profile in force (always 1; base: the base policy).",
+            labels: [("profile", status["profile"]?.stringValue ?? "base")], 1)
         text.add(
             "handsethub_policy_activations_total", .counter, "Policy profile switches.",
             HTTPDevice.number(status["activations"]))

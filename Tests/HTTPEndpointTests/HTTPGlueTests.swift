@@ -188,14 +188,14 @@ import Testing
         #expect(bench.stop() == 0)
     }
 
-    @Test func theBasePolicyIsTheEmptyProfileLabel() throws {
+    @Test func theBasePolicyIsProfileBase() throws {
         let bench = try Bench()
         bench.host.otherMethods = { method, params in
             method == "policy.status"
                 ? ["profile": .null, "activations": 0, "refused": 0] : HTTPGlueTests.hubAnswers(method, params)
         }
         let answer = try bench.exchange("GET /metrics HTTP/1.1\r\nHost: h\r\n\r\n")
-        #expect(answer.text.contains("\nhandsethub_policy_profile_info{profile=\"\"} 1\n"))
+        #expect(answer.text.contains("\nhandsethub_policy_profile_info{profile=\"base\"} 1\n"))
         #expect(bench.stop() == 0)
     }
 

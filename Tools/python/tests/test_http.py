@@ -142,6 +142,10 @@ def test_metrics_pass_promtool_and_survive_hostile_clients(hub):
     assert len(FAMILIES) > 40 and "handsethub_power_platform_state" in FAMILIES, FAMILIES
     for family in set(FAMILIES) - WITHOUT_SERIES_HERE:
         assert f"\n# TYPE {family} " in "\n" + text, family
+    # The state sets have exactly one current state; the reference handset runs its base policy.
+    samples = [line for line in text.splitlines() if line.startswith("handsethub_power_platform_state{")]
+    assert len(samples) == 3 and sum(float(line.rsplit(" ", 1)[1]) for line in samples) == 1, samples
+    assert 'handsethub_policy_profile_info{profile="base"} 1' in text.splitlines()
     # Garbage, a huge request line, too many headers.
     assert status_of(exchange(hub.http, b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03" * 50 + b"\r\n")) == 400
     assert status_of(exchange(hub.http, b"GET /" + b"a" * 200_000 + b" HTTP/1.1\r\n\r\n")) == 414
