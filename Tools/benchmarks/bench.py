@@ -1392,15 +1392,21 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 @benchmark("restart")
 def bench_restart(quick):
-    """Managed partitions (`Protocols/control.md` §10): time from a launched guest's crash (SIGKILL) to its re-attach,
-    p50 over 20 crashes, against the same guest cold-started by hand and timed to its attach; and the hub's resident
-    memory with the living handset running, against the reference handset with no guests."""
+    """Managed partitions (`Protocols/control.md` §10): time from a launched guest's crash (the SIGKILL) to its
+    successor's attach, p50 over 20 crashes, against the same guest (linux of the living handset) cold-started by
+    the hub (`partition.stop`, then `partition.start` timed to its attach); the target (1.2x the cold start plus the
+    configured back-off, `Deploy/config-reference.md` partitions[].restart) is judged on the restart less the
+    back-off. And the hub's resident memory with the living handset running, against the reference handset with
+    no guests."""
+    import yaml
     from handsethub.control import HubClient
     crashes = 8 if quick else 20
     living = open(os.path.join(REPO, "Deploy/examples/living-handset.yaml")).read().replace(
         "Tools/python/examples/handset/", os.path.join(REPO, "Tools/python/examples/handset/"))
     # Every crash spends the restart budget (3 in 60 s by default); give the measured partition room.
     living = living.replace("maxRestarts: 3", "maxRestarts: 1000")
+    linux = next(p for p in yaml.safe_load(living)["partitions"] if p["name"] == "linux")
+    backoff_ms = linux.get("restart", {}).get("backoffInitialMs", 100)
     hub = GuestHub(config_text=living)
     rows = []
     try:
@@ -1409,29 +1415,30 @@ def bench_restart(quick):
         wait_state(control, "linux", "running", 0)
         time.sleep(1.0)
         living_rss = rss_kib(hub.process.pid)
+        # The hub stamps events with CLOCK_MONOTONIC (uv_hrtime), the clock of time.monotonic_ns: the interval
+        # runs from the kill to the hub's record of the successor's attach, so it includes noticing the exit.
         restarts = []
         for _ in range(crashes):
             before = control.call("hub.info")["lastSeq"]
-            os.kill(control.call("partition.get", {"name": "linux"})["supervisor"]["pid"], signal.SIGKILL)
+            pid = control.call("partition.get", {"name": "linux"})["supervisor"]["pid"]
+            killed = time.monotonic_ns()
+            os.kill(pid, signal.SIGKILL)
             crashed = wait_state(control, "linux", "crashed", before)
             running = wait_state(control, "linux", "running", crashed["seq"])
-            restarts.append((running["time"]["monoNs"] - crashed["time"]["monoNs"]) / 1e6)
-            time.sleep(1.2)  # let it run stably, as a guest does between two rare crashes
-        # Baseline: the same guest program started by hand and timed until it has attached.
+            restarts.append((running["time"]["monoNs"] - killed) / 1e6)
+            time.sleep(1.2)  # let it run stably (back-off back to its initial value), as between two rare crashes
+        # Baseline: the same guest, started by the hub from stopped and timed until it has attached.
         cold = []
-        endpoint = hub.unix
         for _ in range(crashes):
-            started = time.monotonic()
-            child = subprocess.Popen([sys.executable, os.path.join(REPO, "Tools/python/examples/supervised_guest.py"),
-                                      "--heartbeat-ms", "0"],
-                                     env={**os.environ, "HANDSETHUB_GUEST_ENDPOINT": endpoint,
-                                          "HANDSETHUB_PARTITION": "mgmt", "HANDSETHUB_SECRET": "mgmt-dev-secret"},
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-            child.stdout.readline()  # "mgmt attached as session N"
-            cold.append((time.monotonic() - started) * 1000)
-            child.kill()
-            child.wait()
+            before = control.call("hub.info")["lastSeq"]
+            control.call("partition.stop", {"name": "linux"})
+            stopped = wait_state(control, "linux", "stopped", before)
             time.sleep(0.05)
+            started = time.monotonic_ns()
+            control.call("partition.start", {"name": "linux"})
+            running = wait_state(control, "linux", "running", stopped["seq"])
+            cold.append((running["time"]["monoNs"] - started) / 1e6)
+            time.sleep(0.3)
         control.close()
     finally:
         hub.stop()
@@ -1441,8 +1448,13 @@ def bench_restart(quick):
         idle_rss = rss_kib(idle.process.pid)
     finally:
         idle.stop()
-    rows.append((f"crash to re-attach, p50 of {crashes}", statistics.median(restarts), "ms",
-                 "guest cold start to attach", statistics.median(cold), "lower is better; target < 200 ms"))
+    restart_p50, cold_p50 = statistics.median(restarts), statistics.median(cold)
+    rows.append((f"crash to re-attach, p50 of {crashes}", restart_p50, "ms",
+                 "same guest cold start to attach", cold_p50, "lower is better; target < 200 ms"))
+    rows.append((f"crash to re-attach less the {backoff_ms} ms back-off, p50", restart_p50 - backoff_ms, "ms",
+                 "same guest cold start to attach", cold_p50,
+                 f"lower is better; target <= 1.2x; restart spread {min(restarts):.0f}-{max(restarts):.0f} ms,"
+                 f" cold {min(cold):.0f}-{max(cold):.0f} ms"))
     rows.append(("hub RSS, living handset running", living_rss / 1024, "MiB", "reference handset, no guests",
                  idle_rss / 1024, "lower is better"))
     return rows
