@@ -15,6 +15,8 @@ package final class EventSubscription {
     package var outbox: SubscriberOutbox
     /// While replaying: the sequence number up to which the ring has been copied into the outbox.
     package var replayCursor: UInt64?
+    /// Set while the hub has this subscriber on its list to flush this loop pass, so an event adds it once.
+    package var flushQueued = false
 
     package init(filter: EventFilter, capacity: Int) {
         self.filter = filter
