@@ -18,6 +18,9 @@ package final class EventSubscription {
     /// Set while the hub has this subscriber on its list to flush this loop pass, so an event adds it once.
     package var flushQueued = false
 
+    /// Whether `event` passes this subscriber's filter, read in place (publishing asks this for every subscriber).
+    package func matches(_ event: HubEvent) -> Bool { filter.matches(event) }
+
     package init(filter: EventFilter, capacity: Int) {
         self.filter = filter
         outbox = SubscriberOutbox(capacity: capacity)

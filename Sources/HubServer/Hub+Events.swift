@@ -46,7 +46,7 @@ extension Hub {
         // The hub's faults (crash, missed heartbeats, rollback, refused command) go to the error logs too.
         if ErrorLogDevice.records(kind) { errorLog?.observe(kind: kind, partition: partition, data: data) }
         // Only subscribers are visited, and one whose filter does not match costs its filter check only.
-        for (id, subscription) in events.subscribers where subscription.filter.matches(event) {
+        for (id, subscription) in events.subscribers where subscription.matches(event) {
             // A replaying subscription takes this event from the ring when its replay gets there.
             if subscription.replayCursor == nil { subscription.outbox.push(event) }
             if !subscription.flushQueued {
