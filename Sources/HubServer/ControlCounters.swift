@@ -62,9 +62,6 @@ extension Hub {
                 "subscribed": .bool(session.subscription != nil),
             ]
         }
-        var counters = self.controlCounters.json.objectValue ?? [:]
-        counters["eventsPublished"] = .uint(self.events.published)
-        counters["eventLinesEncoded"] = .uint(self.events.linesEncoded)
-        return .result(["clients": .array(clients), "counters": .object(counters)])
+        return .result(["clients": .array(clients), "counters": self.controlCounters.json])
     }
 }

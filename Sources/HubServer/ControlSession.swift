@@ -30,15 +30,14 @@ package final class ControlSession {
     let remote: String
     var logger: Logger
     /// Event subscription state, owned by the hub's event plumbing.
-    var subscription: EventSubscription? { didSet { hub.subscriptionChanged(of: self) } }
+    var subscription: EventSubscription?
     /// Deferred calls (waits) still open, so they can be cancelled when the session goes away.
     var pendingCalls: [ControlCall] = []
     private(set) var requestsServed: UInt64 = 0
-    /// Lines waiting for this pass's single write (one write per destination per pass), end to end: one buffer
-    /// to hand the connection, however many answers and events the pass produced.
-    private var pending: [UInt8] = []
+    /// Lines waiting for this pass's single write (one write per destination per pass).
+    private var pending: [[UInt8]] = []
     /// Bytes in `pending`.
-    private var pendingBytes: Int { pending.count }
+    private(set) var pendingBytes = 0
     /// True while requests are being handled, so answers wait for the write at the end.
     private var receiving = false
     /// This client's place in the control listener's admission budgets (`Admission.swift`).
@@ -58,8 +57,6 @@ package final class ControlSession {
     private var yieldedPass = false
     private var stallArmed = false
     private var stallMark: (written: UInt64, unsent: Int) = (0, 0)
-    /// The most `pending` keeps allocated between passes.
-    static let keptPendingCapacity = 64 * 1024
 
     init(
         id: UInt64, connection: Connection, hub: Hub, requiresToken: Bool, maxLineBytes: Int,
@@ -230,16 +227,17 @@ package final class ControlSession {
     /// Queues a line; it goes out with the others of this loop pass in one write.
     func send(_ line: [UInt8]) {
         guard !closing else { return }
-        pending.append(contentsOf: line)
+        pending.append(line)
+        pendingBytes += line.count
         if !receiving { hub.scheduleControlFlush(self) }
     }
 
     /// Writes what this pass queued, as one vectored write.
     func flush() {
         guard !pending.isEmpty, !closing else { return }
-        connection.write(pending)
-        // The connection keeps its own copy; a buffer grown by a large answer is not held for the session's life.
-        pending.removeAll(keepingCapacity: pending.count <= ControlSession.keptPendingCapacity)
+        connection.write(buffers: pending)
+        pending.removeAll(keepingCapacity: true)
+        pendingBytes = 0
         armStallTimer()
     }
 
@@ -307,6 +305,7 @@ package final class ControlSession {
         for call in calls { call.callerClosed() }
         subscription = nil
         pending.removeAll()
+        pendingBytes = 0
         nextPass?.close()
         nextPass = nil
         // The hub lets go of this session below: nothing on the connection may call back into it.

@@ -20,13 +20,6 @@ final class EventHub {
     var flushTimer: Timer?
     /// Event lines serialised this pass, by sequence number.
     var encoded: [UInt64: [UInt8]] = [:]
-    /// The sessions with a subscription, so publishing visits only them and never retains a session.
-    var subscribers: [(id: UInt64, subscription: EventSubscription)] = []
-    /// Subscribers given events this pass (each once: `EventSubscription.flushQueued`).
-    var queuedSubscribers: [UInt64] = []
-    /// Event lines serialised, over the hub's life (`hub.controlClients` counters): one per event per pass
-    /// however many subscribers receive it.
-    var linesEncoded: UInt64 = 0
 
     init(replayCapacity: Int, waiters: DeferredWaits<EventFilter>) {
         log = EventLog(capacity: replayCapacity)
@@ -45,15 +38,11 @@ extension Hub {
         events.published += 1
         // The hub's faults (crash, missed heartbeats, rollback, refused command) go to the error logs too.
         if ErrorLogDevice.records(kind) { errorLog?.observe(kind: kind, partition: partition, data: data) }
-        // Only subscribers are visited, and one whose filter does not match costs its filter check only.
-        for (id, subscription) in events.subscribers where subscription.matches(event) {
+        for session in controlSessions.values {
+            guard let subscription = session.subscription, subscription.filter.matches(event) else { continue }
             // A replaying subscription takes this event from the ring when its replay gets there.
             if subscription.replayCursor == nil { subscription.outbox.push(event) }
-            if !subscription.flushQueued {
-                subscription.flushQueued = true
-                events.queuedSubscribers.append(id)
-                armControlFlush()
-            }
+            scheduleControlFlush(session)
         }
         if !events.waiters.isEmpty {
             events.waiters.resolve { filter in filter.matches(event) ? ["event": event.json] : nil }
@@ -67,7 +56,6 @@ extension Hub {
     /// does not fit stays in the bounded outbox; the low-watermark callback calls this again.
     func flushEvents(to session: ControlSession) {
         guard let subscription = session.subscription else { return }
-        subscription.flushQueued = false
         while !session.isWriteQueueFull {
             guard let item = subscription.outbox.pop() else {
                 guard let cursor = subscription.replayCursor else { break }
@@ -87,7 +75,6 @@ extension Hub {
                 } else {
                     let line = ControlNotification(method: item.method, params: item.params).encodedLine()
                     events.encoded[event.seq] = line
-                    events.linesEncoded += 1
                     session.send(line)
                 }
             case .missed:
@@ -100,31 +87,16 @@ extension Hub {
     /// Sessions with replies or events queued are flushed together at the start of the next pass.
     func scheduleControlFlush(_ session: ControlSession) {
         events.dirty[session.id] = session
-        armControlFlush()
-    }
-
-    private func armControlFlush() {
         guard !events.flushScheduled, let timer = events.flushTimer else { return }
         events.flushScheduled = true
         timer.start(afterMilliseconds: 0) { [unowned self] in
             self.events.flushScheduled = false
             let sessions = self.events.dirty
             self.events.dirty.removeAll(keepingCapacity: true)
-            let queued = self.events.queuedSubscribers
-            self.events.queuedSubscribers.removeAll(keepingCapacity: true)
             for session in sessions.values { self.flushEvents(to: session) }
-            for id in queued where sessions[id] == nil {
-                if let session = self.controlSessions[id] { self.flushEvents(to: session) }
-            }
             for session in sessions.values where session.subscription == nil { session.flush() }
             self.events.encoded.removeAll(keepingCapacity: true)
         }
-    }
-
-    /// Keeps `events.subscribers` in step with the sessions' subscriptions.
-    func subscriptionChanged(of session: ControlSession) {
-        events.subscribers.removeAll { $0.id == session.id }
-        if let subscription = session.subscription { events.subscribers.append((session.id, subscription)) }
     }
 
     func registerEventMethods() {

@@ -9,9 +9,6 @@ import PlatformConfig
 /// actions into frames and events, and what the hub's supervisors and guest sessions say about a partition.
 package protocol PlatformControlHost: AnyObject {
     var configuration: PlatformConfiguration { get }
-    /// True when a configured partition has this name; asked on every injected interrupt and message, so a host
-    /// answers without copying the whole configuration.
-    func isPartitionName(_ name: String) -> Bool
     var platform: Platform { get }
     /// The hub's event log (`irq.raise` answers with the sequence number of the event it caused).
     var eventLog: EventLog { get }
@@ -168,7 +165,7 @@ package final class PlatformMethods {
     /// The `as` parameter: a test peer name, which must not be a partition's.
     package func testPeer(_ params: ControlParams) throws(ControlError) -> String {
         let peer = try params.requireString("as")
-        guard !host.isPartitionName(peer), !peer.isEmpty else {
+        guard host.configuration.partition(named: peer) == nil, !peer.isEmpty else {
             throw ControlError.invalidParams(
                 param: "as", expected: "test peer name", detail: "'\(peer)' is a partition name or empty; pick another")
         }
@@ -209,8 +206,4 @@ package final class PlatformMethods {
             ],
         ]
     }
-}
-
-extension PlatformControlHost {
-    package func isPartitionName(_ name: String) -> Bool { configuration.partition(named: name) != nil }
 }

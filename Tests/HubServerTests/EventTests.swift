@@ -81,46 +81,4 @@ import Testing
         #expect(badFilter["error"]?["code"] == -32602)
         #expect(hub.stop() == 0)
     }
-
-    /// Ten subscribers whose filter matches and one whose filter does not: each event is serialised once for all
-    /// ten, and the other subscriber receives nothing (`Protocols/control.md` §9.8, `eventLinesEncoded`).
-    @Test func anEventIsSerialisedOnceHoweverManySubscribersReceiveIt() throws {
-        let hub = try HubHarness()
-        var subscribers: [LineClient] = []
-        for id in 0..<10 {
-            let client = try LineClient(unixPath: hub.controlUnix)
-            _ = try client.readJSON()
-            let answer = try client.call("events.subscribe", ["filter": ["kinds": ["irq.*"]]], id: Int64(id))
-            #expect(answer["result"]?["subscribed"] == true)
-            subscribers.append(client)
-        }
-        let bystander = try LineClient(unixPath: hub.controlUnix)
-        _ = try bystander.readJSON()
-        #expect(try bystander.call("events.subscribe", ["filter": ["kinds": ["modem.*"]]])["result"] != nil)
-        let raiser = try LineClient(unixPath: hub.controlUnix)
-        _ = try raiser.readJSON()
-        func counter(_ name: String) throws -> Int64 {
-            let answer = try raiser.call("hub.controlClients", id: 7)
-            return try #require(answer["result"]?["counters"]?[name]?.int64Value, "\(answer)")
-        }
-        let encodedBefore = try counter("eventLinesEncoded")
-        let publishedBefore = try counter("eventsPublished")
-        _ = try raiser.call("irq.raise", ["partition": "rtos", "line": 3, "as": "tester"], id: 8)
-        var seqs: Set<Int64> = []
-        for subscriber in subscribers {
-            for _ in 0..<2 {
-                let event = try subscriber.readJSON()
-                #expect(event["method"] == "event")
-                #expect(event["params"]?["kind"]?.stringValue?.hasPrefix("irq.") == true, "\(event)")
-                seqs.insert(try #require(event["params"]?["seq"]?.int64Value))
-            }
-        }
-        // The raise made two events (raised, latched); all ten subscribers got the same two.
-        #expect(seqs.count == 2)
-        #expect(try counter("eventsPublished") - publishedBefore == 2)
-        #expect(try counter("eventLinesEncoded") - encodedBefore == 2)
-        // The bystander's next line is the answer to its own request, not an event.
-        #expect(try bystander.call("hub.info", id: 9)["id"] == 9)
-        #expect(hub.stop() == 0)
-    }
 }
