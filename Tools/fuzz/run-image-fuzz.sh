@@ -2,7 +2,8 @@
 # Fuzzes the software image readers (manifest parser, ustar reader; Sources/SoftwareSlots) with libFuzzer for a
 # bounded time.
 #   Tools/fuzz/run-image-fuzz.sh [SECONDS]   (default 30)
-# Seeds the corpus with the manifests and tar archives of Protocols/vectors/management. Crashes land in
+# Seeds the corpus with the manifests and tar archives of Protocols/vectors/management and replays every input in
+# Tools/fuzz/regressions/image (inputs that once crashed the entry; each must keep passing). Crashes land in
 # .build/fuzz/image/.
 set -euo pipefail
 seconds="${1:-30}"
@@ -31,4 +32,4 @@ swiftc -sanitize=fuzzer,address -parse-as-library -O -g -module-name ImageFuzz -
     "$out"/src/*.swift "$root/Tools/fuzz/ImageFuzz.swift" -o "$out/image-fuzz"
 
 "$out/image-fuzz" -max_total_time="$seconds" -max_len=16384 -artifact_prefix="$out/artifacts/" \
-    -print_final_stats=1 "$out/corpus"
+    -print_final_stats=1 "$out/corpus" "$root/Tools/fuzz/regressions/image"
