@@ -8,75 +8,13 @@ import Testing
 /// asked for, each request gets its typed answer, refusals throw the hub's code or come back as a status, `WAKE`
 /// surfaces as a typed event before the interrupt it announces, also when it arrives while a request waits.
 @Suite struct GuestClientPowerTests {
-    /// A scripted hub on the other end of a socketpair: the handshake with the `power` feature, then `script`.
-    final class ScriptedHub: @unchecked Sendable {
-        let fd: Int32
-        var decoder = GuestFrameDecoder()
-        var pending: [[UInt8]] = []
-
-        init(fd: Int32) { self.fd = fd }
-
-        func read() -> (GuestFrame, [UInt8])? {
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            while pending.isEmpty {
-                // SAFETY: read(2) writes at most `count` bytes into the buffer's own storage.
-                let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-                guard count > 0, let bodies = try? decoder.feedBodies(buffer[..<count]) else { return nil }
-                pending += bodies.map(Array.init)
-            }
-            let body = pending.removeFirst()
-            guard case .success(let frame) = GuestFrame.decode(body: body[...]) else { return nil }
-            return (frame, body)
-        }
-
-        func write(_ frames: GuestFrame...) {
-            var bytes: [UInt8] = []
-            for frame in frames { bytes += frame.encode() }
-            // SAFETY: write(2) reads the array's bytes within the closure's lifetime.
-            _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        }
-
-        func handshake(secret: [UInt8]) -> Bool {
-            guard let (hello, helloBody) = read(), case .hello(let greeting) = hello.message,
-                greeting.features.contains(GuestProtocol.powerFeature)
-            else { return false }
-            let challenge = GuestFrame(
-                .challenge(GuestChallenge(version: 1, nonce: Array(repeating: 7, count: 32), features: ["power"])),
-                requestId: hello.requestId)
-            write(challenge)
-            guard let (proof, _) = read(), case .proof(let mac) = proof.message,
-                GuestAuth.verify(
-                    proof: mac, secret: secret,
-                    transcript: GuestProtocol.transcript(helloBody: helloBody, challengeBody: challenge.encodeBody()))
-            else { return false }
-            write(
-                GuestFrame(
-                    .welcome(
-                        GuestWelcome(
-                            sessionId: 1, resumeToken: Array(repeating: 1, count: 16), resumed: false,
-                            maxFrameLength: 65536, heartbeatMillis: 0, lines: [], links: [], regions: [], peers: [])),
-                    requestId: proof.requestId))
-            return true
-        }
-    }
-
     static let secret = Array("s3cret".utf8)
     static let info = GuestPowerInfo(
         platform: .idle, partition: .idle, batteryCentiPercent: 4250, charging: false, drawMw: 1200, locks: 1)
 
-    /// Runs `script` as the hub on its own thread and returns the attached client.
-    static func attach(_ script: @escaping @Sendable (ScriptedHub) -> Void) throws -> GuestClient {
-        var fds: [Int32] = [0, 0]
-        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
-        let hub = ScriptedHub(fd: fds[1])
-        Thread {
-            defer { Glibc.close(hub.fd) }
-            guard hub.handshake(secret: secret) else { return }
-            script(hub)
-            _ = hub.read()
-        }.start()
-        return try GuestClient.attach(
-            descriptor: fds[0], partition: "mgmt", secret: secret, features: [GuestProtocol.powerFeature])
+    /// The client attached to a scripted hub that offers `power` and then runs `script`.
+    static func attach(_ script: @escaping @Sendable (ScriptedGuestHub) -> Void) throws -> GuestClient {
+        try ScriptedGuestHub.attachClient(feature: GuestProtocol.powerFeature, secret: secret, script)
     }
 
     @Test func declaresTakesLocksAndQueriesWithWakeArrivingMidRequest() throws {

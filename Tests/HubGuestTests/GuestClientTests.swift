@@ -5,77 +5,6 @@ import HubGuest
 import Testing
 import Wire
 
-/// A scripted hub on the other end of a socketpair: just enough of §5–§8 to drive the client.
-private struct FakeHub {
-    let fd: Int32
-    var decoder = GuestFrameDecoder()
-    var pending: [[UInt8]] = []
-
-    init(fd: Int32) { self.fd = fd }
-
-    mutating func read() -> (frame: GuestFrame, body: [UInt8])? {
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while pending.isEmpty {
-            let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            guard count > 0, let bodies = try? decoder.feedBodies(buffer[..<count]) else { return nil }
-            pending += bodies.map(Array.init)
-        }
-        let body = pending.removeFirst()
-        guard case .success(let frame) = GuestFrame.decode(body: body[...]) else { return nil }
-        return (frame, body)
-    }
-
-    func write(_ frame: GuestFrame, passing descriptor: Int32? = nil) {
-        var bytes = frame.encode()
-        guard let descriptor else {
-            _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            return
-        }
-        // sendmsg with one SCM_RIGHTS control message, laid out by hand (CMSG_* are macros).
-        let headerSize = MemoryLayout<cmsghdr>.size
-        var control = [UInt8](repeating: 0, count: headerSize + 8)
-        control.withUnsafeMutableBytes { raw in
-            var header = cmsghdr()
-            header.cmsg_len = headerSize + 4
-            header.cmsg_level = SOL_SOCKET
-            header.cmsg_type = Int32(SCM_RIGHTS)
-            raw.storeBytes(of: header, as: cmsghdr.self)
-            raw.storeBytes(of: descriptor, toByteOffset: headerSize, as: Int32.self)
-        }
-        let controlLength = control.count
-        bytes.withUnsafeMutableBytes { data in
-            control.withUnsafeMutableBytes { controlRaw in
-                var vector = iovec(iov_base: data.baseAddress, iov_len: data.count)
-                withUnsafeMutablePointer(to: &vector) { vectorPointer in
-                    var message = msghdr()
-                    message.msg_iov = vectorPointer
-                    message.msg_iovlen = 1
-                    message.msg_control = controlRaw.baseAddress
-                    message.msg_controllen = controlLength
-                    _ = sendmsg(fd, &message, 0)
-                }
-            }
-        }
-    }
-
-    /// HELLO → CHALLENGE → PROOF → WELCOME, or ERROR auth_failed when the proof is wrong.
-    mutating func handshake(secret: [UInt8], welcome: GuestWelcome, features: [String] = ["irq"]) -> Bool {
-        guard let (hello, helloBody) = read(), case .hello = hello.message else { return false }
-        let challenge = GuestFrame(
-            .challenge(GuestChallenge(version: 1, nonce: (0..<32).map { UInt8($0 * 7 & 0xff) }, features: features)),
-            requestId: hello.requestId)
-        write(challenge)
-        guard let (proof, _) = read(), case .proof(let mac) = proof.message else { return false }
-        let transcript = GuestProtocol.transcript(helloBody: helloBody, challengeBody: challenge.encodeBody())
-        guard GuestAuth.verify(proof: mac, secret: secret, transcript: transcript) else {
-            write(GuestFrame(.error(code: .authFailed, reason: "bad proof"), requestId: proof.requestId))
-            return false
-        }
-        write(GuestFrame(.welcome(welcome), requestId: proof.requestId))
-        return true
-    }
-}
-
 private let sampleWelcome = GuestWelcome(
     sessionId: 77, resumeToken: Array(repeating: 0x5a, count: 16), resumed: false, maxFrameLength: 1_048_640,
     heartbeatMillis: 0, lines: [GuestLineInfo(line: 1, priority: 0)],
@@ -83,19 +12,12 @@ private let sampleWelcome = GuestWelcome(
     regions: [GuestRegionInfo(id: 2, name: "shm0", size: 4096, access: .readOnly, doorbellLine: 3)],
     peers: ["linux"])
 
-private func socketPair() -> (Int32, Int32) {
-    var fds: [Int32] = [0, 0]
-    let result = socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds)
-    precondition(result == 0)
-    return (fds[0], fds[1])
-}
-
 @Suite struct GuestClientTests {
     @Test func attachesAndMatchesAnswersAmongUnsolicitedFrames() throws {
         let (clientFD, hubFD) = socketPair()
         let secret = Array("s3cret".utf8)
         let hubThread = Thread {
-            var hub = FakeHub(fd: hubFD)
+            let hub = ScriptedGuestHub(fd: hubFD)
             defer { Glibc.close(hubFD) }
             guard hub.handshake(secret: secret, welcome: sampleWelcome) else { return }
             // RAISE: an IRQ and a delivery arrive before the answer.
@@ -159,7 +81,7 @@ private func socketPair() -> (Int32, Int32) {
         let (clientFD, hubFD) = socketPair()
         let secret = Array("s3cret".utf8)
         let hubThread = Thread {
-            var hub = FakeHub(fd: hubFD)
+            let hub = ScriptedGuestHub(fd: hubFD)
             defer { Glibc.close(hubFD) }
             guard hub.handshake(secret: secret, welcome: sampleWelcome, features: [GuestProtocol.errorLogFeature])
             else { return }
@@ -187,7 +109,7 @@ private func socketPair() -> (Int32, Int32) {
         let (clientFD, hubFD) = socketPair()
         let secret = Array("s3cret".utf8)
         let hubThread = Thread {
-            var hub = FakeHub(fd: hubFD)
+            let hub = ScriptedGuestHub(fd: hubFD)
             defer { Glibc.close(hubFD) }
             guard hub.handshake(secret: secret, welcome: sampleWelcome, features: [GuestProtocol.sendSequenceFeature])
             else { return }
@@ -221,7 +143,7 @@ private func socketPair() -> (Int32, Int32) {
     @Test func aWrongSecretIsRefused() throws {
         let (clientFD, hubFD) = socketPair()
         let hubThread = Thread {
-            var hub = FakeHub(fd: hubFD)
+            let hub = ScriptedGuestHub(fd: hubFD)
             _ = hub.handshake(secret: Array("right".utf8), welcome: sampleWelcome)
             Glibc.close(hubFD)
         }
@@ -237,7 +159,7 @@ private func socketPair() -> (Int32, Int32) {
     @Test func aRefusalSentBeforeHelloIsReportedNotJustTheClose() throws {
         let (clientFD, hubFD) = socketPair()
         let refusal = "too_many_clients: guestMaxSessions (3) already connected"
-        FakeHub(fd: hubFD).write(GuestFrame(.error(code: .rateLimited, reason: refusal)))
+        ScriptedGuestHub(fd: hubFD).write(GuestFrame(.error(code: .rateLimited, reason: refusal)))
         Glibc.close(hubFD)
         #expect(throws: GuestClientError.rejected(code: .rateLimited, reason: refusal)) {
             _ = try GuestClient.attach(descriptor: clientFD, partition: "rtos", secret: Array("secret".utf8))
@@ -249,7 +171,7 @@ private func socketPair() -> (Int32, Int32) {
         let (clientFD, hubFD) = socketPair()
         let reason = "handshake_timeout: handshake not completed within 10 ms"
         let hubThread = Thread {
-            var hub = FakeHub(fd: hubFD)
+            let hub = ScriptedGuestHub(fd: hubFD)
             guard let (hello, _) = hub.read() else { return }
             let challenge = GuestChallenge(version: 1, nonce: Array(repeating: 1, count: 32), features: [])
             hub.write(GuestFrame(.challenge(challenge), requestId: hello.requestId))
