@@ -56,6 +56,32 @@ def find_hubd() -> Path:
     raise FileNotFoundError("hubd not found: set HANDSETHUB_HUBD or run `swift build` at the repository root")
 
 
+_DEFAULT_CONFIG: Dict[str, str] = {}
+
+
+def default_config_text() -> str:
+    """``hubd --print-default-config`` of the binary under test (the reference handset), read once per process."""
+    binary = str(find_hubd())
+    if binary not in _DEFAULT_CONFIG:
+        _DEFAULT_CONFIG[binary] = subprocess.run([binary, "--print-default-config"], check=True, capture_output=True,
+                                                 text=True, timeout=30).stdout
+    return _DEFAULT_CONFIG[binary]
+
+
+def managed_config(state: Union[str, os.PathLike], authorities: List[dict]) -> dict:
+    """The reference handset as a YAML document (PyYAML) with a state directory, ``mgmt`` allowed to relay
+    management commands (``mayManage``) and ``management.authorities`` set (Protocols/management.md)."""
+    import yaml  # only the management tests need PyYAML
+
+    document = yaml.safe_load(default_config_text())
+    document["hub"]["stateDirectory"] = str(state)
+    for partition in document["partitions"]:
+        if partition["name"] == "mgmt":
+            partition["mayManage"] = True
+    document["management"] = {"authorities": authorities}
+    return document
+
+
 def isolate_endpoints(config_text: str, directory: Path) -> str:
     """Rewrites endpoint addresses: unix sockets into ``directory``, TCP ports to 0 (host kept)."""
     counter = {"n": 0}

@@ -20,7 +20,7 @@ pytest.importorskip("cryptography")
 from handsethub.control import HubError  # noqa: E402
 from handsethub.guest import ERROR_LOG, GuestClient, GuestError  # noqa: E402
 from handsethub.management import Command, ManagementRelay, expires_in, key_from_seed, public_hex, sign  # noqa: E402
-from handsethub.pytest_plugin import find_hubd, start_hub  # noqa: E402
+from handsethub.pytest_plugin import find_hubd, managed_config, start_hub  # noqa: E402
 
 from test_software_slots import PROBATION_MS, make_image, scratch, upgrade, wait_event, wait_running  # noqa: E402,F401
 from test_software_slots import config as slots_config  # noqa: E402
@@ -30,18 +30,11 @@ MAX_ENTRIES = 16
 
 
 def config(state: Path) -> str:
-    text = subprocess.run([str(find_hubd()), "--print-default-config"], check=True, capture_output=True,
-                          text=True, timeout=30).stdout
-    doc = yaml.safe_load(text)
-    doc["hub"]["stateDirectory"] = str(state)
+    doc = managed_config(state, [
+        {"name": "designer", "keys": [public_hex(KEY)], "grants": [{"operations": ["upgrade"], "partitions": ["linux"]}]},
+    ])
     doc["hub"].setdefault("limits", {})["errorLogMaxEntries"] = MAX_ENTRIES
     doc["hub"]["limits"]["errorLogReportsPerSecond"] = 1000  # the bursts below are not what is tested here
-    for partition in doc["partitions"]:
-        if partition["name"] == "mgmt":
-            partition["mayManage"] = True
-    doc["management"] = {"authorities": [
-        {"name": "designer", "keys": [public_hex(KEY)], "grants": [{"operations": ["upgrade"], "partitions": ["linux"]}]},
-    ]}
     return yaml.safe_dump(doc)
 
 

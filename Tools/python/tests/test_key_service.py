@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,7 +24,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from handsethub import keyservice
 from handsethub.guest import IDENTITY, RATE_LIMIT, GuestClient
-from handsethub.pytest_plugin import find_hubd
+from handsethub.pytest_plugin import default_config_text
 
 ROOT = Path(__file__).resolve().parents[3]
 SERVICE = ROOT / "Tools" / "python" / "examples" / "handset" / "secure_guest.py"
@@ -47,9 +46,7 @@ class RecordingClient(keyservice.KeyServiceClient):
 
 
 def config(tmp_path: Path) -> str:
-    text = subprocess.run([str(find_hubd()), "--print-default-config"], check=True, capture_output=True, text=True,
-                          timeout=10).stdout
-    document = yaml.safe_load(text)
+    document = yaml.safe_load(default_config_text())
     seed_file = tmp_path / "seed.bin"
     seed_file.write_bytes(SEED)
     seed_file.chmod(0o600)

@@ -17,26 +17,18 @@ pytest.importorskip("cryptography")
 from handsethub.control import HubError  # noqa: E402
 from handsethub.guest import GuestClient, GuestError  # noqa: E402
 from handsethub.management import Command, ManagementRelay, expires_in, key_from_seed, public_hex, sign  # noqa: E402
-from handsethub.pytest_plugin import find_hubd, start_hub  # noqa: E402
+from handsethub.pytest_plugin import find_hubd, managed_config, start_hub  # noqa: E402
 
 KEYS = [key_from_seed(bytes(range(i * 32, i * 32 + 32))) for i in range(3)]
 
 
 def config(state: Path) -> str:
-    text = subprocess.run([str(find_hubd()), "--print-default-config"], check=True, capture_output=True,
-                          text=True, timeout=30).stdout
-    doc = yaml.safe_load(text)
-    doc["hub"]["stateDirectory"] = str(state)
-    for partition in doc["partitions"]:
-        if partition["name"] == "mgmt":
-            partition["mayManage"] = True
-    doc["management"] = {"authorities": [
+    return yaml.safe_dump(managed_config(state, [
         {"name": "designer", "keys": [public_hex(KEYS[0])],
          "grants": [{"operations": ["upgrade"], "partitions": ["linux"]}]},
         {"name": "operator", "keys": [public_hex(KEYS[1]), public_hex(KEYS[2])], "threshold": 2,
          "grants": [{"operations": ["upgrade"], "partitions": ["rtos"]}]},
-    ]}
-    return yaml.safe_dump(doc)
+    ]))
 
 
 def submit(client, envelope: bytes) -> str:

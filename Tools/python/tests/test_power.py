@@ -13,7 +13,6 @@ asserted beyond generous bounds.
 
 from __future__ import annotations
 
-import subprocess
 import time
 
 import pytest
@@ -21,7 +20,7 @@ import yaml
 
 from handsethub.control import HubError
 from handsethub.guest import POWER, GuestClient, GuestError
-from handsethub.pytest_plugin import find_hubd
+from handsethub.pytest_plugin import default_config_text
 
 SUSPEND_AFTER_MS = 200
 MODEM_LINE = 5
@@ -31,9 +30,7 @@ SECRETS = {"rtos": "rtos-dev-secret", "linux": "linux-dev-secret", "secure": "se
 
 def power_config(**power: object) -> str:
     """The reference handset with a power model, the modem ringing rtos's line 5, mgmt allowed to suspend linux."""
-    text = subprocess.run([str(find_hubd()), "--print-default-config"], check=True, capture_output=True,
-                          text=True, timeout=30).stdout
-    config = yaml.safe_load(text)
+    config = yaml.safe_load(default_config_text())
     for partition in config["partitions"]:
         if partition["name"] == "mgmt":
             partition["maySuspend"] = ["linux"]

@@ -21,29 +21,21 @@ pytest.importorskip("cryptography")
 from handsethub.control import HubError  # noqa: E402
 from handsethub.guest import FramebufferChannel, GuestClient, GuestError  # noqa: E402
 from handsethub.management import Command, ManagementRelay, expires_in, key_from_seed, public_hex, sign  # noqa: E402
-from handsethub.pytest_plugin import find_hubd, start_hub  # noqa: E402
+from handsethub.pytest_plugin import find_hubd, managed_config, start_hub  # noqa: E402
 
 KEYS = [key_from_seed(bytes(range(i * 32, i * 32 + 32))) for i in range(2)]
 MiB = 1 << 20
 
 
 def config(state: Path) -> str:
-    text = subprocess.run([str(find_hubd()), "--print-default-config"], check=True, capture_output=True,
-                          text=True, timeout=30).stdout
-    doc = yaml.safe_load(text)
-    doc["hub"]["stateDirectory"] = str(state)
-    for partition in doc["partitions"]:
-        if partition["name"] == "mgmt":
-            partition["mayManage"] = True
-    doc["management"] = {"authorities": [
+    return yaml.safe_dump(managed_config(state, [
         {"name": "store", "keys": [public_hex(KEYS[0])],
          "budget": {"namePrefix": "store-", "maxPartitions": 2, "maxMemoryBytes": 48 * MiB,
                     "classes": ["fair-share"], "minPriority": 10, "maxPriority": 15, "peers": ["linux"],
                     "devices": ["fb0"]}},
         {"name": "designer", "keys": [public_hex(KEYS[1])],
          "grants": [{"operations": ["upgrade"], "partitions": ["linux"]}]},
-    ]}
-    return yaml.safe_dump(doc)
+    ]))
 
 
 class Store:
