@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <termios.h>
@@ -189,3 +190,5 @@ int hub_malloc_trim(void) { return malloc_trim(0); }
 int hub_malloc_set_mmap_threshold(int bytes) { return mallopt(M_MMAP_THRESHOLD, bytes); }
 
 int hub_malloc_set_trim_threshold(int bytes) { return mallopt(M_TRIM_THRESHOLD, bytes); }
+
+long hub_getrandom(void *buffer, unsigned long length) { return (long)getrandom(buffer, length, 0); }

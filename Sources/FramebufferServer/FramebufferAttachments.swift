@@ -3,6 +3,7 @@ import EventLoop
 import Framebuffer
 import FramebufferWire
 import GuestWire
+import HubSystem
 import RFBWire
 import Zlib
 
@@ -92,11 +93,7 @@ extension FramebufferScreen {
             data: ["viewer": .uint(viewer.id), "endpoint": .string(viewer.remote), "shared": .bool(shared)])
     }
 
-    static func randomBytes(_ count: Int) -> [UInt8] {
-        // The system generator is the kernel's CSPRNG (getrandom) on Linux.
-        var generator = SystemRandomNumberGenerator()
-        return (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
-    }
+    static func randomBytes(_ count: Int) -> [UInt8] { SecureRandom.bytes(count) }
 
     // MARK: Guest channels
 

@@ -266,7 +266,7 @@ final class GuestSession {
         let challenge = GuestFrame(
             .challenge(
                 GuestChallenge(
-                    version: version, nonce: secureRandomBytes(GuestProtocol.nonceLength),
+                    version: version, nonce: SecureRandom.bytes(GuestProtocol.nonceLength),
                     features: GuestSession.offeredFeatures)),
             requestId: requestId)
         let encoded = challenge.encode()
@@ -925,10 +925,4 @@ extension RaiseOutcome {
         case .noSuchLine: return .noSuchLine
         }
     }
-}
-
-/// Fresh random bytes for nonces (the system generator is a CSPRNG on Linux: getrandom).
-func secureRandomBytes(_ count: Int) -> [UInt8] {
-    var generator = SystemRandomNumberGenerator()
-    return (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
 }

@@ -1,4 +1,5 @@
 import DeviceKit
+import HubSystem
 import Hypervisor
 import JSON
 import Management
@@ -49,7 +50,7 @@ extension Hub: ProvisioningHost {
 
     package var provisioningNowMs: UInt64 { wallClockNanos / 1_000_000 }
 
-    package func secretBytes(_ count: Int) -> [UInt8] { secureRandomBytes(count) }
+    package func secretBytes(_ count: Int) -> [UInt8] { SecureRandom.bytes(count) }
 
     package func saveProvisioned(_ records: [ProvisionedPartition]) -> ManagementRefusal? {
         guard let directory = configuration.hub.stateDirectory else {

@@ -89,4 +89,9 @@ int hub_malloc_set_mmap_threshold(int bytes);
 /// mallopt(M_TRIM_THRESHOLD, bytes); 1 on success.
 int hub_malloc_set_trim_threshold(int bytes);
 
+// ---- the kernel's random generator (getrandom(2), whose header the Glibc module does not import) ----
+
+/// getrandom(buffer, length, 0): the number of bytes written, or -1 with errno set.
+long hub_getrandom(void *buffer, unsigned long length);
+
 #endif
