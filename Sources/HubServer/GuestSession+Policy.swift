@@ -1,3 +1,4 @@
+import EventLoop
 import GuestWire
 import PlatformControl
 
@@ -5,7 +6,7 @@ import PlatformControl
 /// that asked for the `policy-profiles` feature.
 extension GuestSession {
     /// POLICY_ACTIVATE: a partition with `mayActivatePolicy` switches the policy; answered `OK` (request id ≠ 0)
-    /// once the switch is done, or `ERROR` `not_permitted` / `invalid_argument` with nothing changed.
+    /// once the switch is done, or `ERROR` `not_permitted` / `rate_limited` / `invalid_argument` with nothing changed.
     func activatePolicy(_ profile: String, requestId request: UInt32) {
         guard policyProfiles, let partition else {
             return sendError(
@@ -16,6 +17,10 @@ extension GuestSession {
         guard hub.configuration.partition(named: partition)?.mayActivatePolicy == true else {
             hub.policyControl.countRefusal()
             return sendError(.notPermitted, "\(partition) may not activate policy profiles", requestId: request)
+        }
+        guard hub.policyControl.admitGuestActivation(by: partition, now: MonotonicClock.nanoseconds()) else {
+            return sendError(
+                .rateLimited, "more than hub.limits.policyActivationsPerSecond activations", requestId: request)
         }
         do throws(PolicyActivationError) {
             try hub.policyControl.activate(profile.isEmpty ? nil : profile, by: "guest:\(partition)")

@@ -139,6 +139,10 @@ package struct Limits: Sendable, Equatable {
     /// Appends reach the disk (`fsync`) at most this long after they were written, one `fsync` per file for all
     /// of them; 0: each append is synced before it is answered (an `fsync` costs milliseconds of loop time).
     package var errorLogSyncIntervalMs: Int = 1000
+    /// `POLICY_ACTIVATE`s one partition's guest may send per second (a burst of as many); beyond, `rate_limited`.
+    /// Each switch recomputes the policy and tells every guest, so a looping agent must not be able to make the
+    /// hub do that without bound.
+    package var policyActivationsPerSecond: Int = 5
 
     /// `runtimeLinkMaxMessageBytes`, cut to what fits in a guest frame (`guestMaxFrameBytes` minus 64), so
     /// that lowering the frame size never needs this limit lowered too.
@@ -444,6 +448,10 @@ package struct Limits: Sendable, Equatable {
             key: "errorLogSyncIntervalMs", range: 0...60_000,
             summary: "longest delay before appended error-log entries are fsynced (0: each one at once)",
             get: { $0.errorLogSyncIntervalMs }, set: { $0.errorLogSyncIntervalMs = $1 }),
+        Field(
+            key: "policyActivationsPerSecond", range: 1...1000,
+            summary: "POLICY_ACTIVATE frames one partition's guest may send per second",
+            get: { $0.policyActivationsPerSecond }, set: { $0.policyActivationsPerSecond = $1 }),
         Field(
             key: "policyMaxProfiles", range: 0...256, summary: "policy profiles the configuration may define",
             get: { $0.policyMaxProfiles }, set: { $0.policyMaxProfiles = $1 }),

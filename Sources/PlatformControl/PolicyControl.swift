@@ -80,6 +80,10 @@ package final class PolicyControl {
     package private(set) var portsDownByPolicy: Set<String> = []
     package private(set) var activations: UInt64 = 0
     package private(set) var refusals: UInt64 = 0
+    /// Guests' `POLICY_ACTIVATE`s refused over `policyActivationsPerSecond` (also counted in `refusals`).
+    package private(set) var rateLimited: UInt64 = 0
+    /// One budget per partition that has sent `POLICY_ACTIVATE` (`Protocols/guest.md` §9.6).
+    private var guestBudgets: [String: TokenBucket] = [:]
 
     package init(host: any PolicyControlHost) {
         self.host = host
@@ -87,6 +91,21 @@ package final class PolicyControl {
 
     /// Counts a refusal decided before `activate` (a partition without `mayActivatePolicy`).
     package func countRefusal() { refusals &+= 1 }
+
+    /// Whether `partition`'s guest may switch policy now, within `hub.limits.policyActivationsPerSecond` (a burst
+    /// of as many); a refusal is counted. `now` is monotonic nanoseconds. The control API and signed commands have
+    /// their own gates (the local administrator; counters and signatures) and are not counted here.
+    package func admitGuestActivation(by partition: String, now: UInt64) -> Bool {
+        let rate = UInt64(host.configuration.hub.limits.policyActivationsPerSecond)
+        var budget = guestBudgets[partition] ?? TokenBucket(rate: rate, burst: rate, now: now)
+        let admitted = budget.take(1, now: now)
+        guestBudgets[partition] = budget
+        if !admitted {
+            rateLimited &+= 1
+            refusals &+= 1
+        }
+        return admitted
+    }
 
     package var methods: [ControlMethod] {
         [
@@ -234,6 +253,7 @@ package final class PolicyControl {
             "generation": .uint(generation),
             "activations": .uint(activations),
             "refused": .uint(refusals),
+            "rateLimited": .uint(rateLimited),
             "suspendedByPolicy": .array(suspendedByPolicy.sorted().map(JSON.string)),
             "portsDownByPolicy": .array(portsDownByPolicy.sorted().map(JSON.string)),
             "last": last.map(Self.activationJSON) ?? .null,

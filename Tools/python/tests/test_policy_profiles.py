@@ -392,3 +392,36 @@ def test_the_initial_profile_is_in_force_from_the_start(hubd):
         assert linux.send(link_id(linux, "linux-secure"), b"x") == ("not_permitted", 0)
     finally:
         linux.close()
+
+
+def test_a_guest_switching_in_a_loop_is_rate_limited(hubd):
+    """guest.md §9.6: POLICY_ACTIVATE beyond hub.limits.policyActivationsPerSecond (a burst of as many) is refused
+    rate_limited (23) with nothing switched, counted in policy.status; the budget refills with time and is the
+    partition's own, so the control API still switches."""
+    config = CONFIG.replace("  guestEndpoints:", "  limits: {policyActivationsPerSecond: 2}\n  guestEndpoints:", 1)
+    hub = hubd(config=config)
+    assert hub.call("hub.limits")["limits"]["policyActivationsPerSecond"]["value"] == 2
+    mgmt = attach(hub, "mgmt")
+    try:
+        mgmt.activate_policy("enterprise")
+        mgmt.activate_policy("home")
+        generation = hub.policy_status()["generation"]
+        with pytest.raises(GuestError) as limited:
+            mgmt.activate_policy("enterprise")
+        assert limited.value.code == 23
+        status = hub.policy_status()
+        assert status["profile"] == "home" and status["generation"] == generation
+        assert status["rateLimited"] == 1 and status["refused"] >= 1
+        hub.activate_policy("enterprise")  # the administrator's switch is not the guest's budget
+        # Two tokens a second: one is back within half a second; poll, bounded, rather than assume a speed.
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                mgmt.activate_policy("home")
+                break
+            except GuestError as error:
+                assert error.code == 23 and time.monotonic() < deadline, error
+                time.sleep(0.1)
+        assert hub.policy_status()["profile"] == "home"
+    finally:
+        mgmt.close()
