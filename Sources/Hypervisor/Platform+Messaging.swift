@@ -169,13 +169,15 @@ extension Platform {
 }
 
 extension Platform {
-    /// Replaces `link`'s rate budget while the hub runs (`Protocols/guest.md` §7.12): both sending ends get a fresh,
-    /// full budget of `limit` from now on; messages already queued are not touched (the budget only ever decides
-    /// whether a new send is accepted). False for an unknown link.
+    /// Replaces `link`'s rate budget while the hub runs (`Protocols/guest.md` §7.12), as a policy switch does
+    /// (`Protocols/policy.md` §3, rate limits): each sending end keeps the tokens it holds, up to the new burst, so
+    /// setting a limit again never refills a sender that has spent its budget; a previously unlimited end starts
+    /// full. Messages already queued are not touched (the budget only ever decides whether a new send is
+    /// accepted). False for an unknown link.
     @discardableResult
     package func setRateLimit(link name: String, _ limit: LinkRateLimit) -> Bool {
         guard let index = linkIndex[name] else { return false }
-        links[index].setRateLimit(limit, now: scheduler.now)
+        links[index].changeRateLimit(limit, now: scheduler.now)
         return true
     }
 }

@@ -176,6 +176,9 @@ extension RateLimitTests {
         #expect(send(fixture, rtos.session) == .rateLimited)
         // What was queued before stays queued and is delivered.
         #expect(fixture.drain().compactMap(\.message).map(\.messageID) == [1, 2, 3, 4])
+        // Setting the same budget again does not refill a sender that has spent it.
+        #expect(fixture.platform.setRateLimit(link: "rtos-secure", LinkRateLimit(messagesPerSecond: 1)))
+        #expect(send(fixture, rtos.session) == .rateLimited)
         // Back to unlimited.
         fixture.platform.setRateLimit(link: "rtos-secure", .unlimited)
         #expect(send(fixture, rtos.session) == .queued(5))
