@@ -23,8 +23,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // libuv's header and nothing else; only EventLoop imports it.
@@ -89,13 +88,17 @@ let package = Package(
             dependencies: [
                 "ManagementWire", "PlatformConfig", "JSON", .product(name: "Crypto", package: "swift-crypto"),
             ]),
+        // libyaml's event parser (Debian libyaml-dev); only the YAML module imports it.
+        .systemLibrary(
+            name: "CLibYAML", path: "Sources/CLibYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        // YAML text to a node tree (scalars keep their text and style), bounded against hostile documents: the
+        // one Swift wrapper of CLibYAML, without Foundation (which would bring its internationalisation data).
+        .target(name: "YAML", dependencies: ["CLibYAML"]),
         // Configuration values, their validation, `Limits` and the reference handset: pure, no YAML parser, no I/O.
         .target(name: "PlatformConfig", dependencies: ["Endpoints"]),
-        // Reads a configuration: YAML decoding (Yams, and libyaml's events to bound aliases) and the files it
-        // names (the configuration itself, secret files), resolved after decoding.
-        .target(
-            name: "PlatformConfigLoader",
-            dependencies: ["PlatformConfig", "JSON", .product(name: "Yams", package: "Yams")]),
+        // Reads a configuration: YAML decoding (the YAML module's node tree, aliases bounded while composing) and
+        // the files it names (the configuration itself, secret files), resolved after decoding.
+        .target(name: "PlatformConfigLoader", dependencies: ["PlatformConfig", "JSON", "YAML"]),
         // The pure platform model: no I/O, no clock reads; the server converts its actions and events.
         .target(name: "Hypervisor", dependencies: ["PlatformConfig"], swiftSettings: hotPathSettings),
         // The virtualised power model (Protocols/power.md): partitions' states and wake locks, the platform
@@ -273,6 +276,7 @@ let package = Package(
         .testTarget(name: "ModemTests", dependencies: ["Modem", "ATWire", "VectorSupport"]),
         .testTarget(name: "HubGuestTests", dependencies: ["HubGuest", "GuestWire", "Wire"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
+        .testTarget(name: "YAMLTests", dependencies: ["YAML", "VectorSupport"], exclude: ["Cases"]),
         .testTarget(name: "EthernetWireTests", dependencies: ["EthernetWire", "Wire", "VectorSupport"]),
         .testTarget(name: "EthernetTests", dependencies: ["Ethernet", "EthernetWire", "VectorSupport"]),
         .testTarget(name: "ControlWireTests", dependencies: ["ControlWire", "Wire", "JSON", "VectorSupport"]),
@@ -299,7 +303,7 @@ let package = Package(
             ]),
         .testTarget(name: "RFBWireTests", dependencies: ["RFBWire", "CZlib", "JPEG", "Wire", "VectorSupport"]),
         .testTarget(name: "FramebufferTests", dependencies: ["Framebuffer", "Wire", "Zlib", "VectorSupport"]),
-        .testTarget(name: "PlatformConfigTests", dependencies: ["PlatformConfig", "PlatformConfigLoader"]),
+        .testTarget(name: "PlatformConfigTests", dependencies: ["PlatformConfig", "PlatformConfigLoader", "JSON"]),
         .testTarget(
             name: "PowerServerTests",
             dependencies: [
