@@ -98,8 +98,13 @@ import YAML
 
     @Test func tabsForIndentationAreRefusedWithTheirPosition() {
         let error = refusal("a:\n  b: 1\n\tc: 2\n")
-        #expect(error?.reason.hasPrefix("YAML syntax error: found character that cannot start any token") == true)
+        #expect(
+            error?.reason
+                == "YAML syntax error: found a tab character that violates indentation (while scanning a plain scalar)")
         #expect(error?.mark == Mark(line: 3, column: 1))
+        let first = refusal("a:\n\tb: 1\n")
+        #expect(first?.reason.hasPrefix("YAML syntax error: found character that cannot start any token") == true)
+        #expect(first?.mark == Mark(line: 2, column: 1))
     }
 
     @Test func aSecondDocumentIsRefused() {
