@@ -1,3 +1,4 @@
+import Foundation
 import JSON
 import PlatformConfig
 import PlatformConfigLoader
@@ -32,6 +33,20 @@ import Testing
         #expect(!loadIssues(yaml + "5000}\n").contains { $0.path == "hub.handshakeTimeoutMs" })
         let power = valid + "power: {battery: {charging: yes}}\n"
         #expect(loadIssues(power).contains { $0.reason == "expected true or false, found 'yes'" })
+    }
+
+    /// A file that is not UTF-8 is refused before composing, naming the file; a byte-order mark is not text.
+    @Test func aFileThatIsNotUTF8IsRefused() throws {
+        let path = NSTemporaryDirectory() + "yaml-loading-\(getpid()).yaml"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Data(Array("platform: {name: x}\npartitions: []\nhub: {controlToken: ".utf8) + [0xC3, 0x28, 0x7D, 0x0A])
+            .write(to: URL(fileURLWithPath: path))
+        do {
+            _ = try PlatformConfiguration.load(path: path)
+            Issue.record("accepted")
+        } catch {
+            #expect(error.issues.map(\.reason) == ["'\(path)' is not valid UTF-8"])
+        }
     }
 
     /// `hub.config`'s tree: plain scalars become the JSON type they spell, quoted ones stay strings, aliases
