@@ -50,11 +50,9 @@ let package = Package(
         .target(name: "CHubSystem"),
         // The system layer: typed Swift wrappers over the kernel calls the hub and its devices make.
         .target(name: "HubSystem", dependencies: ["CHubSystem"]),
-        // zlib for ZRLE and PNG; OpenSSL's libcrypto only for the DES step of VNC authentication.
+        // zlib for ZRLE and PNG.
         .systemLibrary(
             name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        .systemLibrary(
-            name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // Whole-buffer zlib and CRC-32, and the long-lived deflate stream of ZRLE: the one Swift wrapper of CZlib.
         .target(name: "Zlib", dependencies: ["CZlib"]),
         // libjpeg-turbo's TurboJPEG API, for Tight's JPEG rectangles; only the JPEG module imports it.
@@ -66,7 +64,7 @@ let package = Package(
         // Pixel rectangles and their geometry, shared by the screen model and the RFB codec.
         .target(name: "ScreenGeometry"),
         // RFB 3.8 (RFC 6143): handshake, client messages, encoders. Pure: no sockets, no clock.
-        .target(name: "RFBWire", dependencies: ["Zlib", "JPEG", "ScreenGeometry", "COpenSSL"]),
+        .target(name: "RFBWire", dependencies: ["Zlib", "JPEG", "ScreenGeometry"]),
         // The shared screen: surfaces, layout, focus, preemption, damage, keypad mapping, PNG. Pure; it does not
         // depend on the RFB codec.
         .target(name: "Framebuffer", dependencies: ["Zlib", "ScreenGeometry"]),
