@@ -128,6 +128,7 @@ extension Hub {
             "config": [
                 "maxBytes": .int(Int64(PlatformConfiguration.maxYAMLBytes)),
                 "maxAliasNodes": .int(Int64(PlatformConfiguration.maxYAMLAliasNodes)),
+                "maxDepth": .int(Int64(PlatformConfiguration.maxYAMLDepth)),
             ],
             "guest": [
                 "maxNameBytes": .int(Int64(GuestLimits.default.maxNameBytes)),

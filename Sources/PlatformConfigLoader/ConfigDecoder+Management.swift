@@ -1,5 +1,5 @@
 import PlatformConfig
-import Yams
+import YAML
 
 /// `management:` (`Deploy/config-reference.md`, management): shapes and types only; names, keys, thresholds
 /// and grants are checked by the validator.

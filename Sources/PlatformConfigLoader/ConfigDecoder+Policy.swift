@@ -1,5 +1,5 @@
 import PlatformConfig
-import Yams
+import YAML
 
 /// `policy:` (`Deploy/config-reference.md`, policy): shapes and types only; names, counts and contradictions are
 /// checked by the validator (`PolicyConfig+Validation.swift`).

@@ -1,5 +1,5 @@
 import PlatformConfig
-import Yams
+import YAML
 
 /// Turns a composed YAML tree into a `PlatformConfiguration`, checking shapes and types only;
 /// ranges and cross-references are `ConfigValidator`'s job so Swift-built models get the same checks.

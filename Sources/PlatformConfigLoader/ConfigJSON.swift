@@ -1,12 +1,13 @@
 import JSON
-import Yams
+import PlatformConfig
+import YAML
 
 /// The configuration as a JSON tree for `hub.config`: the YAML the encoder writes, node for node,
 /// so scripts see exactly the structure documented in `Deploy/config-reference.md`.
 package enum ConfigJSON {
     package static func tree(fromYAML yaml: String) -> JSON? {
-        guard let node = try? Yams.compose(yaml: yaml) else { return nil }
-        return json(node)
+        guard let composed = try? Composer.compose(yaml, limits: PlatformConfiguration.yamlLimits) else { return nil }
+        return json(composed.root)
     }
 
     private static func json(_ node: Node) -> JSON {
@@ -26,8 +27,6 @@ package enum ConfigJSON {
             return .array(sequence.map(json))
         case .mapping(let mapping):
             return .object(JSONObject(mapping.map { (key, value) in (key.string ?? "\(key)", json(value)) }))
-        case .alias:
-            return .null
         }
     }
 }

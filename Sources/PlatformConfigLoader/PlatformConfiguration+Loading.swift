@@ -1,5 +1,5 @@
 import PlatformConfig
-import Yams
+import YAML
 
 extension PlatformConfiguration {
     /// Largest configuration text accepted; real files are a few kilobytes.
@@ -7,8 +7,12 @@ extension PlatformConfiguration {
     /// A report longer than this is cut (with a final "... and N more issues" line): nobody reads further,
     /// and alias-expanded documents could otherwise produce millions.
     package static let maxReportedIssues = 1000
-    /// Nodes YAML aliases may add to a document (`YAMLAliasScan`); a fixed bound of the loader, not configurable.
-    package static let maxYAMLAliasNodes = YAMLAliasScan.maxAliasNodes
+    /// Nodes YAML aliases may add to a document (`ComposeLimits`); a fixed bound of the loader, not configurable.
+    package static let maxYAMLAliasNodes = 100_000
+    /// Mappings and lists nested in one another (`ComposeLimits`); real configurations nest six deep. A fixed
+    /// bound of the loader, not configurable: the readers of the tree recurse.
+    package static let maxYAMLDepth = 64
+    static let yamlLimits = ComposeLimits(maxAliasNodes: maxYAMLAliasNodes, maxDepth: maxYAMLDepth)
 
     /// Decodes and validates a YAML configuration, reporting every problem found, not only the first.
     ///
@@ -21,23 +25,20 @@ extension PlatformConfiguration {
                 ConfigIssue(path: "", reason: "the document is larger than \(maxYAMLBytes) bytes")
             ])
         }
-        // Aliases are bounded before composing: Yams itself walks alias-expanded mapping keys (YAMLAliasScan).
-        let scan = YAMLAliasScan.scan(yaml)
-        if let issue = scan.issue { throw ConfigurationError(issues: [issue]) }
-        let root: Node
+        // Composing bounds aliases (an alias chain stands for an exponential tree) and nesting.
+        let document: Composed?
         do {
-            guard let node = try Yams.compose(yaml: yaml) else {
-                throw ConfigurationError(issues: [ConfigIssue(path: "", reason: "the document is empty")])
-            }
-            root = node
-        } catch let error as ConfigurationError {
-            throw error
+            document = try Composer.compose(yaml, limits: yamlLimits)
         } catch {
-            throw ConfigurationError(issues: [syntaxIssue(error)])
+            let issue = ConfigIssue(path: "", reason: error.reason, line: error.mark?.line, column: error.mark?.column)
+            throw ConfigurationError(issues: [issue])
         }
-        // The reader's own node budget is a backstop; the scan already bounded the tree it walks.
-        let reader = YAMLReader(maxNodes: max(YAMLReader.maxNodes, 2 * scan.expandedNodes))
-        var config = ConfigDecoder(reader: reader).decode(root: root)
+        guard let composed = document else {
+            throw ConfigurationError(issues: [ConfigIssue(path: "", reason: "the document is empty")])
+        }
+        // The reader's own node budget is a backstop; composing already bounded the tree it walks.
+        let reader = YAMLReader(maxNodes: max(YAMLReader.maxNodes, 2 * composed.expandedNodes))
+        var config = ConfigDecoder(reader: reader).decode(root: composed.root)
         config.resolveSecretFiles(relativeTo: baseDirectory, reader: reader)
         // With the budget spent, the tree was only partly decoded; leave one slot for saying so.
         var issues = merge(decoding: reader.issues, validation: config.validate(), marks: reader.marks)
@@ -110,27 +111,5 @@ extension PlatformConfiguration {
             let right = (rhs.element.line ?? Int.max, rhs.element.column ?? 0, rhs.offset)
             return left < right
         }.map(\.element)
-    }
-
-    private static func syntaxIssue(_ error: any Error) -> ConfigIssue {
-        guard let yamlError = error as? YamlError else {
-            return ConfigIssue(path: "", reason: "YAML error: \(error)")
-        }
-        switch yamlError {
-        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
-            .composer(let context, let problem, let mark, _):
-            var reason = "YAML syntax error: \(problem)"
-            if let context { reason += " (\(context.text))" }
-            return ConfigIssue(path: "", reason: reason, line: mark.line, column: mark.column)
-        case .reader(let problem, _, _, _):
-            return ConfigIssue(path: "", reason: "unreadable YAML: \(problem)")
-        case .duplicatedKeysInMapping(let duplicates, let context):
-            let keys = duplicates.map { "'\($0)'" }.joined(separator: ", ")
-            return ConfigIssue(
-                path: "", reason: "duplicate key \(keys) in one mapping", line: context.mark.line,
-                column: context.mark.column)
-        default:
-            return ConfigIssue(path: "", reason: "YAML error: \(yamlError)")
-        }
     }
 }

@@ -1,7 +1,7 @@
 import PlatformConfig
-import Yams
+import YAML
 
-/// Typed, path-tracking reads from a Yams node tree that record every problem instead of stopping at the first.
+/// Typed, path-tracking reads from a composed YAML node tree that record every problem instead of stopping at the first.
 ///
 /// Reads return `nil` after recording an issue, so decoding carries on and the caller sees all issues.
 /// The reader also remembers where each path sits in the text, so later (semantic) issues get line numbers.
@@ -36,8 +36,8 @@ final class YAMLReader {
     }
 
     /// YAML aliases can make a small text expand into an enormous tree ("billion laughs"); decoding stops
-    /// after this many nodes. Real configurations have a few hundred. `YAMLAliasScan` bounds alias expansion
-    /// before composing; this budget, raised to the scanned size of a large document, is a backstop.
+    /// after this many nodes. Real configurations have a few hundred. Composing bounds alias expansion
+    /// (`ComposeLimits`); this budget, raised to the composed size of a large document, is a backstop.
     static let maxNodes = 100_000
     let maxNodes: Int
     private var nodesRead = 0
@@ -48,7 +48,7 @@ final class YAMLReader {
 
     func note(_ path: String, _ node: Node) {
         nodesRead += 1
-        if let mark = node.mark { marks[path] = mark }
+        marks[path] = node.mark
     }
 
     /// False (after reporting once) when the node budget is spent.
@@ -57,7 +57,7 @@ final class YAMLReader {
         if budgetIssue == nil {
             budgetIssue = ConfigIssue(
                 path: "", reason: "the document has more than \(maxNodes) nodes",
-                line: node.mark?.line, column: node.mark?.column)
+                line: node.mark.line, column: node.mark.column)
         }
         return false
     }
@@ -239,7 +239,6 @@ final class YAMLReader {
         switch node {
         case .mapping: return "a mapping"
         case .sequence: return "a list"
-        case .alias: return "an alias"
         case .scalar(let scalar):
             if isNull(node) { return "null" }
             let text = scalar.string.count > 40 ? String(scalar.string.prefix(40)) + "…" : scalar.string

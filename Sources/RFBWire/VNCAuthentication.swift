@@ -1,8 +1,6 @@
-import COpenSSL
-
 /// VNC authentication (RFC 6143 §7.2.2): the client DES-encrypts a 16-byte challenge with its password.
 ///
-/// The DES step is OpenSSL's; the only RFB-specific part is the key: the password's first 8 bytes,
+/// The DES step is `DES`; the only RFB-specific part is the key: the password's first 8 bytes,
 /// zero-padded, each byte bit-reversed (a historical quirk every VNC implementation shares).
 package enum VNCAuthentication {
     package static let challengeSize = 16
@@ -24,21 +22,8 @@ package enum VNCAuthentication {
     package static func response(challenge: [UInt8], password: some Collection<UInt8>) -> [UInt8] {
         precondition(challenge.count == challengeSize)
         let key = key(password: password)
-        var output = [UInt8](repeating: 0, count: challengeSize)
-        for block in 0..<2 {
-            let input = Array(challenge[(block * 8)..<(block * 8 + 8)])
-            var out8 = [UInt8](repeating: 0, count: 8)
-            // SAFETY: each buffer holds exactly the 8 bytes the C function reads or writes.
-            key.withUnsafeBufferPointer { k in
-                input.withUnsafeBufferPointer { i in
-                    out8.withUnsafeMutableBufferPointer { o in
-                        copenssl_des_ecb_encrypt(k.baseAddress, i.baseAddress, o.baseAddress)
-                    }
-                }
-            }
-            output.replaceSubrange((block * 8)..<(block * 8 + 8), with: out8)
-        }
-        return output
+        return DES.encrypt(block: Array(challenge[0..<8]), key: key)
+            + DES.encrypt(block: Array(challenge[8..<16]), key: key)
     }
 
     /// Constant-time check of a client's response.

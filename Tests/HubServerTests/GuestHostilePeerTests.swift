@@ -163,6 +163,7 @@ import Testing
         #expect(limits["guest"]?["maxRegionRead"] == 1_048_576)
         #expect(limits["config"]?["maxAliasNodes"] == 100_000)
         #expect(limits["config"]?["maxBytes"] == .int(Int64(PlatformConfiguration.maxYAMLBytes)))
+        #expect(limits["config"]?["maxDepth"] == .int(Int64(PlatformConfiguration.maxYAMLDepth)))
         #expect(hub.stop() == 0)
     }
 

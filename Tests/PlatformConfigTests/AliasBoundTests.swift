@@ -2,8 +2,9 @@ import PlatformConfig
 import PlatformConfigLoader
 import Testing
 
-/// YAML aliases are bounded before Yams composes the document (`YAMLAliasScan`): an alias chain used as a
-/// mapping key made composing itself take minutes, and a large valid document tripped the alias budget.
+/// YAML aliases are bounded while the document is composed (`ComposeLimits`): an alias chain used as a
+/// mapping key made composing itself take minutes (with the former parser), and a large valid document tripped
+/// the alias budget.
 @Suite struct AliasBoundTests {
     /// `&a0 [x, x, ...]`, then each level lists the previous one `width` times: level n stands for width^n
     /// scalars, from a few hundred bytes.

@@ -1,3 +1,4 @@
+import Foundation
 import PlatformConfig
 import PlatformConfigLoader
 import Testing

@@ -329,6 +329,23 @@ func testScreen(width: Int, height: Int, seed: UInt32 = 1) -> [UInt32] {
         }
     }
 
+    /// DES itself against FIPS 46's worked example and blocks encrypted by Python's `cryptography` (OpenSSL).
+    @Test func desMatchesTheStandardAndAnIndependentImplementation() {
+        let cases: [(key: String, plain: String, cipher: String)] = [
+            ("133457799bbcdff1", "0123456789abcdef", "85e813540f0ab405"),
+            ("5c3ee5ab7a65fafc", "5df597ea8764813c", "bc8456273ddafba1"),
+            ("a65978567966bb67", "fc6e998703afcf70", "102aa8e1cee970ec"),
+            ("cfb18b8a9b3a90f4", "4afd526169df43d0", "d0725ad216408c53"),
+            ("f5336784adf02dfb", "4bf44dfa287f2fb4", "99d6c6d8571b9290"),
+            ("68c903442cf4cccf", "5cc5d5428acbb849", "640c132af49b09f8"),
+            ("abad9a40de09d84a", "53da02ea330483d8", "e246f5d3396103dc"),
+        ]
+        for (key, plain, cipher) in cases {
+            let encrypted = DES.encrypt(block: HexText.decode(plain) ?? [], key: HexText.decode(key) ?? [])
+            #expect(HexText.encode(encrypted) == cipher, "key \(key)")
+        }
+    }
+
     @Test func vncAuthenticationAcceptsTheRightPasswordOnly() {
         let challenge = [UInt8](0..<16)
         var good = session(.vncPassword(Array("secret".utf8)))

@@ -151,9 +151,12 @@ def bench_startup(quick):
         ("hubd start to ready (median)", statistics.median(hub_times) * 1000, "ms", "redis-server",
          statistics.median(redis_times) * 1000, "lower is better; target < 100 ms"),
         ("hubd idle RSS, reference handset", statistics.median(hub_rss) / 1024, "MiB", "redis-server",
-         statistics.median(redis_rss) / 1024, "lower is better; target < 20 MiB"),
+         statistics.median(redis_rss) / 1024, "lower is better; target < 16 MiB"),
         ("hubd idle private (anonymous) RSS", statistics.median(hub_anon) / 1024, "MiB", "redis-server",
          statistics.median(redis_anon) / 1024, "lower is better; the rest is shared library pages"),
+        # The static build's file: Foundation's internationalisation data (ICU) alone was 70 MB of it.
+        ("hubd binary (static Swift runtime)", os.path.getsize(HUBD) / 1e6, "MB", "redis-server",
+         os.path.getsize(shutil.which("redis-server") or HUBD) / 1e6, "lower is better; target < 30 MB"),
     ]
 
 

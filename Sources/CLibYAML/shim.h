@@ -1,0 +1,3 @@
+// libyaml's event parser (Debian libyaml-dev), for reading configurations without Foundation
+// (Sources/ARCHITECTURE.md, configuration loader). Only the YAML module imports it.
+#include <yaml.h>
