@@ -22,6 +22,8 @@ import tempfile
 import time
 
 HUBD = os.environ.get("HANDSETHUB_HUBD", ".build/release/hubd")
+# The same hubd split by Tools/split-debug, for the size figure (Tools/bench makes it).
+SHIPPED = os.environ.get("HANDSETHUB_HUBD_SHIPPED")
 BENCHMARKS = {}
 
 
@@ -154,10 +156,13 @@ def bench_startup(quick):
          statistics.median(redis_rss) / 1024, "lower is better; target < 16 MiB"),
         ("hubd idle private (anonymous) RSS", statistics.median(hub_anon) / 1024, "MiB", "redis-server",
          statistics.median(redis_anon) / 1024, "lower is better; the rest is shared library pages"),
-        # The static build's file: Foundation's internationalisation data (ICU) alone was 70 MB of it.
-        ("hubd binary (static Swift runtime)", os.path.getsize(HUBD) / 1e6, "MB", "redis-server",
-         os.path.getsize(shutil.which("redis-server") or HUBD) / 1e6, "lower is better; target < 30 MB"),
-    ]
+        # The static build's file: Foundation's internationalisation data (ICU) alone was 70 MB of it. What ships
+        # is split by Tools/split-debug (debug information beside it in hubd.debug), as Debian ships redis-server.
+        ("hubd binary as built (static Swift runtime, with debug information)", os.path.getsize(HUBD) / 1e6, "MB",
+         "redis-server", os.path.getsize(shutil.which("redis-server") or HUBD) / 1e6, "lower is better"),
+    ] + ([("hubd binary as shipped (Tools/split-debug)", os.path.getsize(SHIPPED) / 1e6, "MB", "redis-server",
+           os.path.getsize(shutil.which("redis-server") or SHIPPED) / 1e6, "lower is better; target < 30 MB")]
+         if SHIPPED and os.path.exists(SHIPPED) else [])
 
 
 def free_port():
