@@ -16,6 +16,18 @@ package struct ControlNotification: Sendable, Hashable {
         return .object(object)
     }
 
-    /// The notification as one line, newline included.
-    package func encodedLine() -> [UInt8] { LineFramer.encode(json) }
+    /// The notification as one line, newline included: the bytes `LineFramer.encode(json)` gives, written
+    /// straight into one buffer (every event goes through here).
+    package func encodedLine() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        out.append(contentsOf: #"{"jsonrpc":"2.0","method":"#.utf8)
+        JSON.writeString(method, into: &out)
+        if let params {
+            out.append(contentsOf: #","params":"#.utf8)
+            params.write(into: &out)
+        }
+        out.append(contentsOf: "}\n".utf8)
+        return out
+    }
 }

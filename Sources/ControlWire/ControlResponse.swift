@@ -40,6 +40,22 @@ package struct ControlResponse: Sendable, Hashable {
         return .object(object)
     }
 
-    /// The response as one line, newline included.
-    package func encodedLine() -> [UInt8] { LineFramer.encode(json) }
+    /// The response as one line, newline included: the bytes `LineFramer.encode(json)` gives, written straight
+    /// into one buffer without building the enclosing object (every answer goes through here).
+    package func encodedLine() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        out.append(contentsOf: #"{"jsonrpc":"2.0","id":"#.utf8)
+        id.write(into: &out)
+        switch outcome {
+        case .result(let value):
+            out.append(contentsOf: #","result":"#.utf8)
+            value.write(into: &out)
+        case .error(let error):
+            out.append(contentsOf: #","error":"#.utf8)
+            error.json.write(into: &out)
+        }
+        out.append(contentsOf: "}\n".utf8)
+        return out
+    }
 }

@@ -15,6 +15,11 @@ package final class EventSubscription {
     package var outbox: SubscriberOutbox
     /// While replaying: the sequence number up to which the ring has been copied into the outbox.
     package var replayCursor: UInt64?
+    /// Set while the hub has this subscriber on its list to flush this loop pass, so an event adds it once.
+    package var flushQueued = false
+
+    /// Whether `event` passes this subscriber's filter, read in place (publishing asks this for every subscriber).
+    package func matches(_ event: HubEvent) -> Bool { filter.matches(event) }
 
     package init(filter: EventFilter, capacity: Int) {
         self.filter = filter

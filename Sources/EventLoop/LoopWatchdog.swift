@@ -18,6 +18,9 @@ package final class LoopWatchdog: LoopHandle {
     /// Busy times of the most recent passes, in microseconds (a ring).
     private var recent: [UInt32]
     private var recentNext = 0
+    /// The p99 last found by a scan, while `p99Current` (see `record`): `hub.info` asks for it on every call.
+    private var cachedP99: UInt32 = 0
+    private var p99Current = false
     package static let recentCapacity = 1024
     private var lastCheckNanos: UInt64
     private let beforePoll: BeforePoll
@@ -68,10 +71,20 @@ package final class LoopWatchdog: LoopHandle {
         passes += 1
         if busyNanos > longestPassNanos { longestPassNanos = busyNanos }
         let micros = UInt32(min(busyNanos / 1000, UInt64(UInt32.max)))
+        let rankFromTop = LoopWatchdog.p99RankFromTop(count: recent.count)
+        var replaced: UInt32 = 0
         if recent.count < LoopWatchdog.recentCapacity {
             recent.append(micros)
         } else {
+            replaced = recent[recentNext]
             recent[recentNext] = micros
+        }
+        // The p99 is the k-th largest value, k set by the count. While k stays and neither the new value nor the
+        // one it replaced reaches the p99, the values at or above it are the same ones, so it is unchanged.
+        if micros >= cachedP99 || replaced >= cachedP99
+            || LoopWatchdog.p99RankFromTop(count: recent.count) != rankFromTop
+        {
+            p99Current = false
         }
         recentNext = (recentNext + 1) % LoopWatchdog.recentCapacity
         if stallThresholdNanos > 0, busyNanos > stallThresholdNanos {
@@ -81,12 +94,20 @@ package final class LoopWatchdog: LoopHandle {
     }
 
     /// The 99th percentile busy time of the recent passes, in microseconds (0 before the first pass).
-    /// Found in one pass over the ring keeping only the largest 1% (11 of 1024), not by sorting it: `hub.info`
-    /// asks for it, and monitors call that in tight loops.
+    /// `hub.info` asks for it, and monitors call that in tight loops: the last answer is kept while `record` has
+    /// not changed it, and otherwise found in one pass over the ring keeping only the largest 1% (11 of 1024),
+    /// not by sorting it.
     package var recentP99Micros: UInt32 {
         guard !recent.isEmpty else { return 0 }
-        let rank = (recent.count * 99 + 99) / 100 - 1  // index in ascending order
-        let fromTop = recent.count - rank  // the same element counted from the largest, 1-based
+        if !p99Current {
+            cachedP99 = scanP99()
+            p99Current = true
+        }
+        return cachedP99
+    }
+
+    private func scanP99() -> UInt32 {
+        let fromTop = LoopWatchdog.p99RankFromTop(count: recent.count)
         var largest: [UInt32] = []  // descending, at most `fromTop`
         largest.reserveCapacity(fromTop)
         for value in recent {
@@ -100,6 +121,10 @@ package final class LoopWatchdog: LoopHandle {
         }
         return largest[largest.count - 1]
     }
+
+    /// The p99's place counted from the largest of `count` values, 1-based: the sorted definition's index
+    /// ceil(0.99 count) - 1, counted from the other end.
+    private static func p99RankFromTop(count: Int) -> Int { count - ((count * 99 + 99) / 100 - 1) }
 
     /// How many recent passes the p99 is taken over.
     package var recentCount: Int { recent.count }

@@ -24,6 +24,9 @@ package struct EventFilter: Sendable, Hashable {
     private var exactKinds: Set<String> = []
     /// Prefix patterns without their `*` (`irq.` for `irq.*`).
     private var kindPrefixes: Set<String> = []
+    /// Bit n set when a prefix pattern is n UTF-8 bytes long (n < 64; bit 63 stands for every longer one), so
+    /// only the prefixes of a kind that could be patterns are looked up.
+    private var prefixLengths: UInt64 = 0
 
     /// Matches every event.
     package static let all = EventFilter()
@@ -41,9 +44,12 @@ package struct EventFilter: Sendable, Hashable {
         matchesAnyKind = kinds?.contains("*") ?? true
         exactKinds = []
         kindPrefixes = []
+        prefixLengths = 0
         for pattern in kinds ?? [] where pattern != "*" {
             if pattern.hasSuffix(".*") {
-                kindPrefixes.insert(String(pattern.dropLast()))
+                let prefix = String(pattern.dropLast())
+                kindPrefixes.insert(prefix)
+                prefixLengths |= EventFilter.lengthBit(prefix.utf8.count)
             } else {
                 exactKinds.insert(pattern)
             }
@@ -72,18 +78,25 @@ package struct EventFilter: Sendable, Hashable {
     }
 
     private func matchesKind(_ kind: String) -> Bool {
-        if exactKinds.contains(kind) { return true }
+        if !exactKinds.isEmpty && exactKinds.contains(kind) { return true }
         guard !kindPrefixes.isEmpty else { return false }
-        // `irq.*` matches kinds starting with `irq.`: try each prefix of the kind that ends with a dot.
+        // `irq.*` matches kinds starting with `irq.`: try each prefix of the kind that ends with a dot and is as
+        // long as some pattern.
         let utf8 = kind.utf8
         var position = utf8.startIndex
         while let dot = utf8[position...].firstIndex(of: UInt8(ascii: ".")) {
             let next = utf8.index(after: dot)
-            if kindPrefixes.contains(String(kind[..<next])) { return true }
+            if prefixLengths & EventFilter.lengthBit(utf8.distance(from: utf8.startIndex, to: next)) != 0,
+                kindPrefixes.contains(String(kind[..<next]))
+            {
+                return true
+            }
             position = next
         }
         return false
     }
+
+    private static func lengthBit(_ length: Int) -> UInt64 { 1 << UInt64(min(length, 63)) }
 
     /// Whether `kind` matches one pattern.
     package static func kind(_ kind: String, matches pattern: String) -> Bool {

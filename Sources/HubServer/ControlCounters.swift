@@ -62,6 +62,9 @@ extension Hub {
                 "subscribed": .bool(session.subscription != nil),
             ]
         }
-        return .result(["clients": .array(clients), "counters": self.controlCounters.json])
+        var counters = self.controlCounters.json.objectValue ?? [:]
+        counters["eventsPublished"] = .uint(self.events.published)
+        counters["eventLinesEncoded"] = .uint(self.events.lines.linesEncoded)
+        return .result(["clients": .array(clients), "counters": .object(counters)])
     }
 }

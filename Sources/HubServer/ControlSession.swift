@@ -30,14 +30,15 @@ package final class ControlSession {
     let remote: String
     var logger: Logger
     /// Event subscription state, owned by the hub's event plumbing.
-    var subscription: EventSubscription?
+    var subscription: EventSubscription? { didSet { hub.events.subscribers.set(subscription, for: id) } }
     /// Deferred calls (waits) still open, so they can be cancelled when the session goes away.
     var pendingCalls: [ControlCall] = []
     private(set) var requestsServed: UInt64 = 0
-    /// Lines waiting for this pass's single write (one write per destination per pass).
-    private var pending: [[UInt8]] = []
+    /// Lines waiting for this pass's single write (one write per destination per pass), end to end: one buffer
+    /// to hand the connection, however many answers and events the pass produced.
+    private var pending: [UInt8] = []
     /// Bytes in `pending`.
-    private(set) var pendingBytes = 0
+    private var pendingBytes: Int { pending.count }
     /// True while requests are being handled, so answers wait for the write at the end.
     private var receiving = false
     /// This client's place in the control listener's admission budgets (`Admission.swift`).
@@ -57,6 +58,8 @@ package final class ControlSession {
     private var yieldedPass = false
     private var stallArmed = false
     private var stallMark: (written: UInt64, unsent: Int) = (0, 0)
+    /// The most `pending` keeps allocated between passes.
+    static let keptPendingCapacity = 64 * 1024
 
     init(
         id: UInt64, connection: Connection, hub: Hub, requiresToken: Bool, maxLineBytes: Int,
@@ -227,17 +230,25 @@ package final class ControlSession {
     /// Queues a line; it goes out with the others of this loop pass in one write.
     func send(_ line: [UInt8]) {
         guard !closing else { return }
-        pending.append(line)
-        pendingBytes += line.count
+        pending.append(contentsOf: line)
         if !receiving { hub.scheduleControlFlush(self) }
     }
 
-    /// Writes what this pass queued, as one vectored write.
+    /// Queues a line for the `flush` its caller makes next (the events' flush), without scheduling another.
+    func queue(_ line: [UInt8]) { if !closing { pending.append(contentsOf: line) } }
+
+    /// Writes what this pass queued, as one write; `writeNow` copies what the kernel does not take at once, so
+    /// the buffer is free on return. Taken out first: a write failing at once closes the session (empties it).
     func flush() {
         guard !pending.isEmpty, !closing else { return }
-        connection.write(buffers: pending)
-        pending.removeAll(keepingCapacity: true)
-        pendingBytes = 0
+        var out: [UInt8] = []
+        swap(&out, &pending)
+        out.withUnsafeBytes { _ = connection.writeNow($0) }
+        // A buffer grown by a large answer is not held for the session's life.
+        if !closing, pending.isEmpty, out.capacity <= ControlSession.keptPendingCapacity {
+            out.removeAll(keepingCapacity: true)
+            swap(&out, &pending)
+        }
         armStallTimer()
     }
 
@@ -305,7 +316,6 @@ package final class ControlSession {
         for call in calls { call.callerClosed() }
         subscription = nil
         pending.removeAll()
-        pendingBytes = 0
         nextPass?.close()
         nextPass = nil
         // The hub lets go of this session below: nothing on the connection may call back into it.

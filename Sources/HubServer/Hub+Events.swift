@@ -18,8 +18,10 @@ final class EventHub {
     var dirty: [UInt64: ControlSession] = [:]
     var flushScheduled = false
     var flushTimer: Timer?
-    /// Event lines serialised this pass, by sequence number.
-    var encoded: [UInt64: [UInt8]] = [:]
+    /// The subscriptions, so publishing visits only the subscribers an event matches and never a session.
+    let subscribers = EventSubscribers()
+    /// Event lines, each serialised once per pass however many subscribers receive it.
+    let lines = EventLines()
 
     init(replayCapacity: Int, waiters: DeferredWaits<EventFilter>) {
         log = EventLog(capacity: replayCapacity)
@@ -38,12 +40,7 @@ extension Hub {
         events.published += 1
         // The hub's faults (crash, missed heartbeats, rollback, refused command) go to the error logs too.
         if ErrorLogDevice.records(kind) { errorLog?.observe(kind: kind, partition: partition, data: data) }
-        for session in controlSessions.values {
-            guard let subscription = session.subscription, subscription.filter.matches(event) else { continue }
-            // A replaying subscription takes this event from the ring when its replay gets there.
-            if subscription.replayCursor == nil { subscription.outbox.push(event) }
-            scheduleControlFlush(session)
-        }
+        if events.subscribers.deliver(event) { armControlFlush() }
         if !events.waiters.isEmpty {
             events.waiters.resolve { filter in filter.matches(event) ? ["event": event.json] : nil }
         }
@@ -56,6 +53,7 @@ extension Hub {
     /// does not fit stays in the bounded outbox; the low-watermark callback calls this again.
     func flushEvents(to session: ControlSession) {
         guard let subscription = session.subscription else { return }
+        subscription.flushQueued = false
         while !session.isWriteQueueFull {
             guard let item = subscription.outbox.pop() else {
                 guard let cursor = subscription.replayCursor else { break }
@@ -68,17 +66,9 @@ extension Hub {
                 continue
             }
             switch item {
-            case .event(let event):
-                // Each event is serialised once per pass, however many subscribers receive it.
-                if let line = events.encoded[event.seq] {
-                    session.send(line)
-                } else {
-                    let line = ControlNotification(method: item.method, params: item.params).encodedLine()
-                    events.encoded[event.seq] = line
-                    session.send(line)
-                }
+            case .event(let event): session.queue(events.lines.line(for: event))
             case .missed:
-                session.send(ControlNotification(method: item.method, params: item.params).encodedLine())
+                session.queue(ControlNotification(method: item.method, params: item.params).encodedLine())
             }
         }
         session.flush()
@@ -87,15 +77,23 @@ extension Hub {
     /// Sessions with replies or events queued are flushed together at the start of the next pass.
     func scheduleControlFlush(_ session: ControlSession) {
         events.dirty[session.id] = session
+        armControlFlush()
+    }
+
+    private func armControlFlush() {
         guard !events.flushScheduled, let timer = events.flushTimer else { return }
         events.flushScheduled = true
         timer.start(afterMilliseconds: 0) { [unowned self] in
             self.events.flushScheduled = false
             let sessions = self.events.dirty
             self.events.dirty.removeAll(keepingCapacity: true)
+            let queued = self.events.subscribers.takeQueued()
             for session in sessions.values { self.flushEvents(to: session) }
+            for id in queued where sessions[id] == nil {
+                if let session = self.controlSessions[id] { self.flushEvents(to: session) }
+            }
             for session in sessions.values where session.subscription == nil { session.flush() }
-            self.events.encoded.removeAll(keepingCapacity: true)
+            self.events.lines.endPass()
         }
     }
 

@@ -86,23 +86,32 @@ extension Hub {
 
     func infoJSON() -> JSON {
         let uptimeNanos = MonotonicClock.nanoseconds() - startedMonotonicNanos
+        // Monitors call hub.info in tight loops: what cannot change while the hub runs is built once.
+        let fixed = fixedInfo ?? makeFixedInfo()
         return [
             "server": "hubd",
             "version": .string(Hub.version),
             "protocol": .int(ControlProtocol.version),
             "platform": .string(configuration.platform.name),
-            "pid": .int(Int64(CurrentProcess.id)),
+            "pid": fixed.pid,
             "startedAtUnixNs": .uint(startedWallNanos),
             "uptimeMs": .int(Int64(uptimeNanos / 1_000_000)),
-            "endpoints": [
-                "control": .array(boundControlEndpoints.map { .string($0.description) }),
-                "guest": .array(boundGuestEndpoints.map { .string($0.description) }),
-            ],
+            "endpoints": fixed.endpoints,
             "lastSeq": .uint(events.log.lastSeq),
-            "scheduling": scheduling.json,
+            "scheduling": fixed.scheduling,
             "loop": loopJSON,
             "openFiles": openFilesJSON,
         ]
+    }
+
+    private func makeFixedInfo() -> (pid: JSON, endpoints: JSON, scheduling: JSON) {
+        let endpoints: JSON = [
+            "control": .array(boundControlEndpoints.map { .string($0.description) }),
+            "guest": .array(boundGuestEndpoints.map { .string($0.description) }),
+        ]
+        let fixed = (pid: JSON.int(Int64(CurrentProcess.id)), endpoints: endpoints, scheduling: scheduling.json)
+        fixedInfo = fixed
+        return fixed
     }
 
     /// Every configured limit (`hub.limits` in the configuration), with its range, plus the fixed

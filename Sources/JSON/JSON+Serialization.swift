@@ -10,6 +10,8 @@ extension JSON {
     /// The compact JSON text of this value as UTF-8 bytes.
     package func serializedBytes() -> [UInt8] {
         var out: [UInt8] = []
+        // Control answers and events are mostly a few hundred bytes: one allocation instead of several regrowths.
+        out.reserveCapacity(256)
         write(into: &out, indent: nil, level: 0)
         return out
     }
@@ -30,7 +32,7 @@ extension JSON {
         switch self {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let value): out.append(contentsOf: (value ? "true" : "false").utf8)
-        case .int(let value): out.append(contentsOf: String(value).utf8)
+        case .int(let value): JSON.writeInteger(value, into: &out)
         case .double(let value):
             // JSON has no NaN or infinity; the parser never produces them, and writing null beats invalid output.
             if value.isFinite {
@@ -67,6 +69,23 @@ extension JSON {
         guard let indent else { return }
         out.append(0x0a)
         out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: indent * level))
+    }
+
+    /// Appends the decimal digits of `value` (as `String(value)` spells it), without making a string.
+    package static func writeInteger(_ value: Int64, into out: inout [UInt8]) {
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        // At most 20 digits (UInt64.max), written from the end of a buffer on the stack, then appended at once.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var position = digits.count
+            repeat {
+                position -= 1
+                digits[position] = UInt8(ascii: "0") &+ UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            // SAFETY: `position..<count` was just written; the buffer lives until the closure returns.
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: digits[position...]))
+        }
     }
 
     /// Appends `value` as a quoted, escaped JSON string.

@@ -29,6 +29,7 @@ package struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionary
     /// An object from key/value pairs; a repeated key keeps its first position and its last value.
     package init(_ pairs: some Sequence<(String, JSON)>) {
         members = []
+        members.reserveCapacity(pairs.underestimatedCount)
         index = nil
         for (key, value) in pairs { self[key] = value }
     }
@@ -86,7 +87,9 @@ package struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionary
 
     private func position(of key: String) -> Int? {
         if let index { return index[key] }
-        return members.firstIndex { $0.key == key }
+        // Most keys differ in length, which is known without comparing them byte by byte.
+        let length = key.utf8.count
+        return members.firstIndex { $0.key.utf8.count == length && $0.key == key }
     }
 
     private mutating func rebuildIndex() {

@@ -42,7 +42,9 @@ package struct PlatformConfiguration: Sendable, Equatable {
 
     /// The partition called `name`, if any.
     package func partition(named name: String) -> PartitionConfig? {
-        partitions.first { $0.name == name }
+        // By index: `first(where:)` copies every partition it passes on the way (control calls ask this often).
+        guard let index = partitions.firstIndex(where: { $0.name == name }) else { return nil }
+        return partitions[index]
     }
 
     /// The link called `name`, if any.

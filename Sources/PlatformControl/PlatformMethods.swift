@@ -9,6 +9,9 @@ import PlatformConfig
 /// actions into frames and events, and what the hub's supervisors and guest sessions say about a partition.
 package protocol PlatformControlHost: AnyObject {
     var configuration: PlatformConfiguration { get }
+    /// True when a configured partition has this name; asked on every injected interrupt and message, so a host
+    /// answers without copying the whole configuration.
+    func isPartitionName(_ name: String) -> Bool
     var platform: Platform { get }
     /// The hub's event log (`irq.raise` answers with the sequence number of the event it caused).
     var eventLog: EventLog { get }
@@ -54,6 +57,9 @@ package final class PlatformMethods {
     }
 
     /// `irq.raise`.
+    /// The filter `irq.raise` finds its event with, built once (every raise asks).
+    private static let raisedFilter = EventFilter(kinds: ["irq.raised"])
+
     func irqRaise(_ call: ControlCall) throws(ControlError) -> ControlReply {
         let params = try ControlParams(call.params, allowed: ["partition", "line", "as"])
         let target = try self.partition(named: try params.requireString("partition"))
@@ -64,7 +70,7 @@ package final class PlatformMethods {
         let outcome = self.host.platform.raise(
             from: .injector(peer), to: target.name, line: Int(line), actions: &actions)
         self.host.perform(&actions)
-        let seq = self.host.eventLog.since(before, matching: EventFilter(kinds: ["irq.raised"])).events.first?.seq ?? 0
+        let seq = self.host.eventLog.since(before, matching: PlatformMethods.raisedFilter).events.first?.seq ?? 0
         return .result(["seq": .uint(seq), "pending": .bool(outcome == .latched)])
     }
 
@@ -165,7 +171,7 @@ package final class PlatformMethods {
     /// The `as` parameter: a test peer name, which must not be a partition's.
     package func testPeer(_ params: ControlParams) throws(ControlError) -> String {
         let peer = try params.requireString("as")
-        guard host.configuration.partition(named: peer) == nil, !peer.isEmpty else {
+        guard !host.isPartitionName(peer), !peer.isEmpty else {
             throw ControlError.invalidParams(
                 param: "as", expected: "test peer name", detail: "'\(peer)' is a partition name or empty; pick another")
         }
@@ -206,4 +212,8 @@ package final class PlatformMethods {
             ],
         ]
     }
+}
+
+extension PlatformControlHost {
+    package func isPartitionName(_ name: String) -> Bool { configuration.partition(named: name) != nil }
 }

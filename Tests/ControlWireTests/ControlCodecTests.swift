@@ -120,4 +120,34 @@ import VectorSupport
         #expect(ControlError(json: error.json) == error)
         #expect(error.description == "No such link: rtos-linux (no_such_link, code -32002)")
     }
+    /// Answers and notifications are written straight into one buffer; the bytes are those of their JSON form
+    /// framed as a line, for results, errors, every kind of id, and notifications with and without params.
+    @Test func encodedLinesAreTheirJSONFramed() {
+        let ids: [JSON] = [.null, 0, -7, .int(Int64.max), "a\"b\\c\n", "é😀", 1.5]
+        let results: [JSON] = [
+            [:], [], nil, true, ["server": "hubd", "pid": 42, "loop": ["passes": 3, "p99PassUs": 0]], "\u{1}",
+        ]
+        for id in ids {
+            for result in results {
+                let response = ControlResponse(id: id, result: result)
+                #expect(response.encodedLine() == LineFramer.encode(response.json), "\(id) \(result)")
+            }
+            let errors: [ControlError] = [
+                .invalidParams(param: "as", expected: "test peer name", detail: "'rtos' is a partition name"),
+                .limitExceeded("controlMaxLineBytes", value: 1_048_576, reason: "line_too_long"),
+            ]
+            for error in errors {
+                let response = ControlResponse(id: id, error: error)
+                #expect(response.encodedLine() == LineFramer.encode(response.json), "\(id) \(error)")
+            }
+        }
+        let notifications = [
+            ControlNotification(method: "event", params: ["seq": 9, "kind": "irq.raised", "partition": nil]),
+            ControlNotification(method: "events.missed", params: ["count": 3]),
+            ControlNotification(method: "hub.hello"), ControlNotification(method: "odd\"name", params: []),
+        ]
+        for notification in notifications {
+            #expect(notification.encodedLine() == LineFramer.encode(notification.json), "\(notification.method)")
+        }
+    }
 }

@@ -74,4 +74,29 @@ import Testing
             finish()
         }
     }
+    /// Asked after every pass (as a monitor polling `hub.info` does), the p99 still equals the sorted definition:
+    /// the kept answer is dropped when a pass at or above it arrives or one at or above it leaves the ring,
+    /// including ties with it, and kept otherwise.
+    @Test func p99AskedAfterEveryPassFollowsTheRing() throws {
+        try withLoop { loop, finish in
+            let dog = try LoopWatchdog(loop: loop, stallThresholdNanos: 0)
+            var model: [UInt32] = []
+            var state: UInt64 = 0x2545_F491_4F6C_DD1D
+            for count in 1...(3 * LoopWatchdog.recentCapacity) {
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                let draw = UInt32(truncatingIfNeeded: state >> 33)
+                // Mostly short passes; now and then a long one, often of the same few lengths (ties at the p99).
+                let micros = draw % 50 == 0 ? 1000 + (draw >> 8) % 4 * 500 : draw % 40
+                dog.record(busyNanos: UInt64(micros) * 1000)
+                model.append(micros)
+                if model.count > LoopWatchdog.recentCapacity { model.removeFirst() }
+                let sorted = model.sorted()
+                let expected = sorted[(sorted.count * 99 + 99) / 100 - 1]
+                #expect(dog.recentP99Micros == expected, "after \(count)")
+                if dog.recentP99Micros != expected { break }
+            }
+            dog.close()
+            finish()
+        }
+    }
 }

@@ -19,6 +19,23 @@ private func event(_ seq: UInt64, _ kind: String, partition: String? = nil, devi
         #expect(EventFilter.kind("anything", matches: "*"))
     }
 
+    /// A filter's prefix patterns agree with `kind(_:matches:)` for every kind, whatever their lengths (patterns
+    /// are looked up only at the lengths some pattern has, and lengths from 63 bytes on share one bit).
+    @Test func prefixPatternsOfEveryLengthMatchAsWritten() {
+        let long = String(repeating: "a", count: 70)
+        let longer = String(repeating: "a", count: 80)
+        let patterns = ["irq.*", "partition.state.*", "\(long).*", "\(longer).b.*", "x.*"]
+        let filter = EventFilter(kinds: patterns)
+        let kinds = [
+            "irq.raised", "irq", "irqs.raised", "partition.state.changed", "partition.attached", "\(long).z",
+            "\(long)", "\(longer).b.c", "\(longer).c.b", "\(long)a.b", "x.y", "y.x", "a.x.y",
+        ]
+        for kind in kinds {
+            let expected = patterns.contains { EventFilter.kind(kind, matches: $0) }
+            #expect(filter.matches(event(1, kind)) == expected, "\(kind)")
+        }
+    }
+
     @Test func dimensionsCombine() {
         let filter = EventFilter(partitions: ["rtos", "linux"], kinds: ["irq.*", "msg.delivered"])
         #expect(filter.matches(event(1, "irq.raised", partition: "rtos")))
@@ -269,5 +286,34 @@ private func event(_ seq: UInt64, _ kind: String, partition: String? = nil, devi
         #expect(gaps == [MissedEvents(count: 4, firstSeq: 1, lastSeq: 4, reason: .replayExpired)])
         #expect(log.count(since: 0, matching: EventFilter(kinds: ["even"])) == 4)
         #expect(log.count(since: 9, matching: .all) == 3)
+    }
+}
+
+@Suite struct HubEventWritingTests {
+    /// An event's text written directly is the text of its JSON form, for absent and present partition and
+    /// device, names that need escaping, nested data, and numbers at the ends of their ranges (clamped alike).
+    @Test func writtenTextIsTheTextOfItsJSON() {
+        let times = [
+            EventTime(unixNs: 0, monoNs: 0), EventTime(unixNs: -1, monoNs: 1),
+            EventTime(unixNs: Int64.max, monoNs: UInt64.max), EventTime(unixNs: Int64.min, monoNs: 31_509_881_533_568),
+        ]
+        let names: [String?] = [nil, "rtos", "a\"b\\c\n\u{1}", "é😀", ""]
+        let data: [JSON] = [[:], ["line": 11, "from": "bench"], ["nested": [1, "x", nil, true, 2.5, ["k": []]]]]
+        var count = 0
+        for seq: UInt64 in [0, 1, 9, 10, UInt64(Int64.max), UInt64.max] {
+            for time in times {
+                for partition in names {
+                    for device in names.reversed() {
+                        let event = HubEvent(
+                            seq: seq, time: time, kind: partition ?? "irq.raised", partition: partition, device: device,
+                            data: data[count % data.count])
+                        var written: [UInt8] = []
+                        event.writeJSON(into: &written)
+                        #expect(written == event.json.serializedBytes(), "\(event)")
+                        count += 1
+                    }
+                }
+            }
+        }
     }
 }

@@ -81,4 +81,80 @@ import Testing
         #expect(badFilter["error"]?["code"] == -32602)
         #expect(hub.stop() == 0)
     }
+
+    /// Ten subscribers whose filter matches and one whose filter does not: each event is serialised once for all
+    /// ten, and the other subscriber receives nothing (`Protocols/control.md` §9.8, `eventLinesEncoded`).
+    @Test func anEventIsSerialisedOnceHoweverManySubscribersReceiveIt() throws {
+        let hub = try HubHarness()
+        var subscribers: [LineClient] = []
+        for id in 0..<10 {
+            let client = try LineClient(unixPath: hub.controlUnix)
+            _ = try client.readJSON()
+            let answer = try client.call("events.subscribe", ["filter": ["kinds": ["irq.*"]]], id: Int64(id))
+            #expect(answer["result"]?["subscribed"] == true)
+            subscribers.append(client)
+        }
+        let bystander = try LineClient(unixPath: hub.controlUnix)
+        _ = try bystander.readJSON()
+        #expect(try bystander.call("events.subscribe", ["filter": ["kinds": ["modem.*"]]])["result"] != nil)
+        let raiser = try LineClient(unixPath: hub.controlUnix)
+        _ = try raiser.readJSON()
+        func counter(_ name: String) throws -> Int64 {
+            let answer = try raiser.call("hub.controlClients", id: 7)
+            return try #require(answer["result"]?["counters"]?[name]?.int64Value, "\(answer)")
+        }
+        let encodedBefore = try counter("eventLinesEncoded")
+        let publishedBefore = try counter("eventsPublished")
+        _ = try raiser.call("irq.raise", ["partition": "rtos", "line": 3, "as": "tester"], id: 8)
+        var seqs: Set<Int64> = []
+        for subscriber in subscribers {
+            for _ in 0..<2 {
+                let event = try subscriber.readJSON()
+                #expect(event["method"] == "event")
+                #expect(event["params"]?["kind"]?.stringValue?.hasPrefix("irq.") == true, "\(event)")
+                seqs.insert(try #require(event["params"]?["seq"]?.int64Value))
+            }
+        }
+        // The raise made two events (raised, latched); all ten subscribers got the same two.
+        #expect(seqs.count == 2)
+        #expect(try counter("eventsPublished") - publishedBefore == 2)
+        #expect(try counter("eventLinesEncoded") - encodedBefore == 2)
+        // The bystander's next line is the answer to its own request, not an event.
+        #expect(try bystander.call("hub.info", id: 9)["id"] == 9)
+        #expect(hub.stop() == 0)
+    }
+    /// Which subscribers an event reaches is remembered per kind, partition and device until a subscription
+    /// changes: a client that subscribes anew, with another filter, gets the next events by its new filter, and
+    /// one that unsubscribes gets none, although those kinds were published to it before.
+    @Test func aChangedSubscriptionTakesEffectForTheNextEvent() throws {
+        let hub = try HubHarness()
+        let watcher = try LineClient(unixPath: hub.controlUnix)
+        _ = try watcher.readJSON()
+        let leaver = try LineClient(unixPath: hub.controlUnix)
+        _ = try leaver.readJSON()
+        let raiser = try LineClient(unixPath: hub.controlUnix)
+        _ = try raiser.readJSON()
+        for client in [watcher, leaver] {
+            #expect(try client.call("events.subscribe", ["filter": ["kinds": ["irq.raised"]]], id: 1)["result"] != nil)
+        }
+        // Each raise on a line not yet pending latches: irq.raised, then irq.latched.
+        func raise(_ id: Int64, line: Int64) throws {
+            let answer = try raiser.call(
+                "irq.raise", ["partition": "rtos", "line": .int(line), "as": "tester"], id: id)
+            #expect(answer["result"] != nil, "\(answer)")
+        }
+        try raise(2, line: 4)
+        for client in [watcher, leaver] {
+            #expect(try client.readJSON()["params"]?["kind"] == "irq.raised")
+        }
+        // The same kinds again, after the watcher moved to irq.latched and the leaver unsubscribed.
+        #expect(try watcher.call("events.subscribe", ["filter": ["kinds": ["irq.latched"]]], id: 3)["result"] != nil)
+        #expect(try leaver.call("events.unsubscribe", id: 4)["result"] != nil)
+        try raise(5, line: 5)
+        #expect(try watcher.readJSON()["params"]?["kind"] == "irq.latched")
+        // Nothing else is on either line: the next one is the answer to a fresh request.
+        #expect(try watcher.call("hub.info", id: 6)["id"] == 6)
+        #expect(try leaver.call("hub.info", id: 7)["id"] == 7)
+        #expect(hub.stop() == 0)
+    }
 }

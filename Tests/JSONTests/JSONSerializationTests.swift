@@ -22,6 +22,21 @@ import Testing
         }
     }
 
+    /// Integers are written digit by digit without a String in between; the text is what `String(_:)` spells.
+    @Test func integersAreSpelledAsStringSpellsThem() {
+        var samples: [Int64] = [0, 1, -1, 9, 10, -9, -10, 99, 100, 1_000_000, Int64.max, Int64.min, Int64.min + 1]
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for shift in 0..<64 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            samples.append(Int64(bitPattern: state) >> UInt64(shift))
+            samples.append(Int64(1) << UInt64(min(shift, 62)))
+        }
+        for sample in samples {
+            #expect(JSON.int(sample).serialized() == String(sample))
+            #expect(JSON.array([.int(sample), .int(sample)]).serialized() == "[\(sample),\(sample)]")
+        }
+    }
+
     @Test func nonFiniteDoublesBecomeNull() {
         #expect(JSON.double(.infinity).serialized() == "null")
         #expect(JSON.double(.nan).serialized() == "null")

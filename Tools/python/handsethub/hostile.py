@@ -18,6 +18,7 @@ import socket
 import struct
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional
 
@@ -71,13 +72,25 @@ def open_stream(address: str, timeout: float = 5.0) -> socket.socket:
     return sock
 
 
+# What read_lines received past the lines it returned, per socket: the next call starts there. A recv ends wherever
+# the kernel's queue ends, often inside a line (a partial write, a small receive window, the 64 KiB recv size), so
+# dropping the rest would make the next call start mid-line.
+_unread: "weakref.WeakKeyDictionary[socket.socket, bytes]" = weakref.WeakKeyDictionary()
+
+
 def read_lines(sock: socket.socket, count: int, timeout: float) -> List[dict]:
-    """Reads up to ``count`` JSON lines (fewer if the peer closes or the time runs out)."""
+    """Reads up to ``count`` JSON lines (fewer if the peer closes or the time runs out); bytes read past them are
+    kept for the next call on the same socket."""
     sock.settimeout(timeout)
-    buffer = b""
+    buffer = _unread.pop(sock, b"")
     lines: List[dict] = []
     deadline = time.monotonic() + timeout
-    while len(lines) < count and time.monotonic() < deadline:
+    while True:
+        while b"\n" in buffer and len(lines) < count:
+            line, buffer = buffer.split(b"\n", 1)
+            lines.append(json.loads(line))
+        if len(lines) >= count or time.monotonic() >= deadline:
+            break
         try:
             chunk = sock.recv(65536)
         except (socket.timeout, OSError):
@@ -85,9 +98,8 @@ def read_lines(sock: socket.socket, count: int, timeout: float) -> List[dict]:
         if not chunk:
             break
         buffer += chunk
-        while b"\n" in buffer and len(lines) < count:
-            line, buffer = buffer.split(b"\n", 1)
-            lines.append(json.loads(line))
+    if buffer:
+        _unread[sock] = buffer
     return lines
 
 
