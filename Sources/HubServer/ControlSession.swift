@@ -116,8 +116,14 @@ package final class ControlSession {
         }
         while !closing {
             if isWriteQueueFull {
-                holdBack()
-                return
+                // This pass's answers go first: the kernel may take them all at once (`flush`), and only bytes
+                // left queued in the connection bring the low-watermark callback that ends a hold-back.
+                flush()
+                if closing { return }
+                if isWriteQueueFull {
+                    holdBack()
+                    return
+                }
             }
             if pendingBytes >= limits.controlAnswerBytesPerPass {
                 yieldPass()

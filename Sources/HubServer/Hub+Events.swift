@@ -50,13 +50,25 @@ extension Hub {
     }
 
     /// Moves what the session's outbox holds into its pass write while its write queue has room. What
-    /// does not fit stays in the bounded outbox; the low-watermark callback calls this again.
+    /// does not fit stays in the bounded outbox; the low-watermark callback calls this again. A pass write goes
+    /// to the kernel at once (`ControlSession.flush`), and when it takes all of it nothing stays queued to bring
+    /// that callback, so filling goes on here until the outbox is empty or bytes are left queued.
     func flushEvents(to session: ControlSession) {
         guard let subscription = session.subscription else { return }
         subscription.flushQueued = false
+        while true {
+            let stoppedAtBudget = fillPassWrite(of: session, from: subscription)
+            session.flush()
+            guard stoppedAtBudget, !session.closing, !session.isWriteQueueFull else { return }
+        }
+    }
+
+    /// Queues outbox items (refilled from the ring while replaying) into the session's pass write until its
+    /// write budget is reached (true) or there is nothing left (false).
+    private func fillPassWrite(of session: ControlSession, from subscription: EventSubscription) -> Bool {
         while !session.isWriteQueueFull {
             guard let item = subscription.outbox.pop() else {
-                guard let cursor = subscription.replayCursor else { break }
+                guard let cursor = subscription.replayCursor else { return false }
                 // The outbox is empty: refill it from the ring, one less than its capacity (room for a gap
                 // marker), so nothing is dropped.
                 let (replay, through) = events.log.since(
@@ -71,7 +83,7 @@ extension Hub {
                 session.queue(ControlNotification(method: item.method, params: item.params).encodedLine())
             }
         }
-        session.flush()
+        return true
     }
 
     /// Sessions with replies or events queued are flushed together at the start of the next pass.

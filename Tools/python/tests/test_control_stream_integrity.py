@@ -161,3 +161,44 @@ def test_pipelined_answers_and_events_to_a_slow_reader_arrive_whole_and_in_order
         assert hub.process.poll() is None, hub.log()
     finally:
         hub.stop()
+
+
+def small_watermark_config() -> str:
+    """The reference handset with a 4 KiB write high watermark (1 KiB low): one pass's answers or events exceed it."""
+    text = subprocess.run([str(find_hubd()), "--print-default-config"], check=True, capture_output=True, text=True,
+                          timeout=30).stdout
+    text = re.sub(r"writeHighWatermarkBytes: \S+", "writeHighWatermarkBytes: 4096", text)
+    return re.sub(r"writeLowWatermarkBytes: \S+", "writeLowWatermarkBytes: 1024", text)
+
+
+def test_answers_and_events_over_the_high_watermark_all_arrive_at_a_reading_client(tmp_path):
+    """§2.7: unsent bytes over writeHighWatermarkBytes hold a client back until they drain, and events wait in the
+    outbox until there is room. A pass's write goes to the kernel at once; when the kernel takes all of it nothing
+    is left queued to say the queue drained, so the hub must carry on by itself: a large answer must not hold its
+    client back for good, and a burst of events larger than the watermark must reach a subscriber that reads
+    without waiting for the next event."""
+    hub = start_hub(tmp_path, small_watermark_config())
+    try:
+        client = hub.connect()
+        assert len(json.dumps(client.call("hub.limits"))) > 4096  # one answer over the high watermark
+        assert client.info()["server"] == "hubd"  # ...and the client is served after it
+        subscriber = hub.connect()
+        subscriber.subscribe(kinds=["irq.raised"])
+        count = 300
+        # Pipelined in one write, so the raises (and their events) come in as few passes as the hub takes.
+        raw = hub.connect()
+        raw.send_raw(b"".join(
+            json.dumps({"jsonrpc": "2.0", "id": n, "method": "irq.raise",
+                        "params": {"partition": "linux", "line": n % 32, "as": "flood"}}).encode() + b"\n"
+            for n in range(count)))
+        answered = 0
+        deadline = time.monotonic() + 20
+        while answered < count and time.monotonic() < deadline:
+            if raw.read_message(timeout=5.0) is not None:
+                answered += 1
+        assert answered == count
+        # No event is published after the burst: every one must arrive on its own.
+        received = [item for item in subscriber.events(timeout=3.0)]
+        assert len(received) == count and all(item.kind == "irq.raised" for item in received), received[-3:]
+    finally:
+        hub.stop()
