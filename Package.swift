@@ -53,8 +53,12 @@ let package = Package(
         // zlib for ZRLE and PNG.
         .systemLibrary(
             name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        // Whole-buffer zlib and CRC-32, and the long-lived deflate stream of ZRLE: the one Swift wrapper of CZlib.
-        .target(name: "Zlib", dependencies: ["CZlib"]),
+        // ISA-L's igzip, the fast deflate of ZRLE's default compression; only the Zlib module imports it.
+        .systemLibrary(
+            name: "CIsal", path: "Sources/CIsal", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
+        // Whole-buffer zlib and CRC-32, and the long-lived deflate stream of ZRLE: the one Swift wrapper of CZlib
+        // (and of CIsal's fast deflate).
+        .target(name: "Zlib", dependencies: ["CZlib", "CIsal"]),
         // libjpeg-turbo's TurboJPEG API, for Tight's JPEG rectangles; only the JPEG module imports it.
         .systemLibrary(
             name: "CTurboJPEG", path: "Sources/CTurboJPEG", pkgConfig: "libturbojpeg",
@@ -312,7 +316,7 @@ let package = Package(
                 "Management", "ManagementWire", "PlatformConfig", "JSON", "VectorSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
-        .testTarget(name: "RFBWireTests", dependencies: ["RFBWire", "CZlib", "JPEG", "Wire", "VectorSupport"]),
+        .testTarget(name: "RFBWireTests", dependencies: ["RFBWire", "CZlib", "Zlib", "JPEG", "Wire", "VectorSupport"]),
         .testTarget(name: "FramebufferTests", dependencies: ["Framebuffer", "Wire", "Zlib", "VectorSupport"]),
         .testTarget(name: "PlatformConfigTests", dependencies: ["PlatformConfig", "PlatformConfigLoader", "JSON"]),
         .testTarget(

@@ -18,7 +18,7 @@ SUITE=bookworm
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 # Run-time packages: the hub's shared libraries, Python for the sample guests and the entry point, and
 # python3-cryptography for the sample key service (Ed25519, AES-GCM) and the management agent.
-PACKAGES="libuv1,zlib1g,libssl3,libturbojpeg0,libyaml-0-2,libstdc++6,python3,python3-cryptography,ca-certificates"
+PACKAGES="libuv1,zlib1g,libssl3,libturbojpeg0,libyaml-0-2,libisal2,libstdc++6,python3,python3-cryptography,ca-certificates"
 # websockify and noVNC for the web page, unpacked from Debian's packages without their dependencies: the page
 # needs only noVNC's browser files (the novnc package's own dependencies, nodejs and OpenStack's Python libraries,
 # are 150 MB) and websockify imports numpy and jwcrypto only when present (faster masking, JWT tokens).

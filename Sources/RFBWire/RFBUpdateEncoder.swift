@@ -11,6 +11,8 @@ package final class RFBUpdateEncoder {
     /// The raw deflater ZRLE rectangles are compressed with, and its level.
     private var zlib: ZlibDeflater?
     private var zlibLevel: Int32 = 0
+    /// The fast deflater of ZRLE rectangles at the default compression.
+    private var fastDeflater: FastDeflater?
     /// Whether this viewer's ZRLE zlib stream has begun (its header sent).
     private var zrleStreamStarted = false
     private var tight: RFBTightEncoder?
@@ -301,59 +303,6 @@ package final class RFBUpdateEncoder {
 
     // MARK: ZRLE (§7.7.6)
 
-    /// Static, with the format passed in: a read of the class's `format` per pixel costs a dynamic
-    /// exclusivity check each.
-    @inline(__always)
-    private static func appendCPixel(
-        _ value: UInt32, _ mode: RFBPixelFormat.CompressedPixel, _ format: RFBPixelFormat, _ out: inout [UInt8]
-    ) {
-        switch mode {
-        case .full:
-            format.append(value: value, to: &out)
-        case .threeLow, .threeHigh:
-            // Serialise the 4-byte pixel, keep 3 of its bytes.
-            let b0: UInt8
-            let b1: UInt8
-            let b2: UInt8
-            let b3: UInt8
-            if format.bigEndian {
-                (b0, b1, b2, b3) = (
-                    UInt8(value >> 24), UInt8((value >> 16) & 0xff), UInt8((value >> 8) & 0xff),
-                    UInt8(value & 0xff)
-                )
-            } else {
-                (b0, b1, b2, b3) = (
-                    UInt8(value & 0xff), UInt8((value >> 8) & 0xff), UInt8((value >> 16) & 0xff),
-                    UInt8(value >> 24)
-                )
-            }
-            if mode == .threeLow {
-                out.append(b0)
-                out.append(b1)
-                out.append(b2)
-            } else {
-                out.append(b1)
-                out.append(b2)
-                out.append(b3)
-            }
-        }
-    }
-
-    private static func appendRunLength(_ length: Int, _ out: inout [UInt8]) {
-        var rest = length - 1
-        while rest >= 255 {
-            out.append(255)
-            rest -= 255
-        }
-        out.append(UInt8(rest))
-    }
-
-    /// What one ZRLE tile's pixels cost in each run-length form, counted while reading it.
-    private struct ZRLERunBytes {
-        var plain = 0
-        var palette = 0
-    }
-
     /// One ZRLE rectangle's body: its tiles (§7.7.6) as deflate blocks in the viewer's one zlib stream.
     ///
     /// Each rectangle is compressed from a fresh deflate state (raw deflate, reset per rectangle) and
@@ -372,13 +321,21 @@ package final class RFBUpdateEncoder {
         if let shared = cache?.lookup(key) {
             blocks = shared
         } else {
-            if zlibLevel != level || zlib == nil {
-                zlib = ZlibDeflater(level: level, raw: true)
-                zlibLevel = level
-            }
-            zlib!.reset()
+            let tiles = ZRLETiles.encode(source, rect, format: format)
             var compressed: [UInt8] = []
-            zlib!.compress(zrleTiles(source, rect), into: &compressed)
+            if level <= 1 {
+                // The default (no compression level, or 0–2): ISA-L's fast deflate, several times cheaper than
+                // zlib's level 1 at a similar or better ratio; a viewer asking for more gets zlib at that level.
+                if fastDeflater == nil { fastDeflater = FastDeflater() }
+                fastDeflater!.compress(tiles, into: &compressed)
+            } else {
+                if zlibLevel != level || zlib == nil {
+                    zlib = ZlibDeflater(level: level, raw: true)
+                    zlibLevel = level
+                }
+                zlib!.reset()
+                zlib!.compress(tiles, into: &compressed)
+            }
             blocks = compressed
             cache?.store(key, blocks)
         }
@@ -388,190 +345,5 @@ package final class RFBUpdateEncoder {
         out += u32(UInt32(header.count + blocks.count))
         out += header
         out += blocks
-    }
-
-    /// The rectangle's ZRLE tiles before compression.
-    private func zrleTiles(_ source: RFBPixelSource, _ rect: RFBRect) -> [UInt8] {
-        let mode = format.compressedPixel
-        let cpixelSize = mode == .full ? format.bytesPerPixel : 3
-        var data: [UInt8] = []
-        data.reserveCapacity(rect.width * rect.height * cpixelSize + (rect.width / 64 + 1) * (rect.height / 64 + 1))
-        var tile = [UInt32](repeating: 0, count: 64 * 64)
-        var palette: [UInt32] = []
-        var paletteIndex: [UInt32: Int] = [:]
-        var ty = rect.y
-        while ty < rect.y + rect.height {
-            let th = min(64, rect.y + rect.height - ty)
-            var tx = rect.x
-            while tx < rect.x + rect.width {
-                let tw = min(64, rect.x + rect.width - tx)
-                let runBytes = readZRLETile(
-                    source, x: tx, y: ty, width: tw, height: th, cpixelSize: cpixelSize, into: &tile,
-                    palette: &palette, paletteIndex: &paletteIndex)
-                let kind = Self.zrleSubencoding(
-                    width: tw, height: th, colours: palette.count, cpixelSize: cpixelSize, runBytes: runBytes)
-                appendZRLETile(
-                    kind, tile, width: tw, height: th, palette: palette, paletteIndex: paletteIndex, mode: mode,
-                    into: &data)
-                tx += tw
-            }
-            ty += th
-        }
-        return data
-    }
-
-    /// Reads one tile's pixels into `tile` (rows of `width`) in the client's pixel values, collecting up to 128
-    /// palette entries (128 meaning "more than 127") and what its runs would cost.
-    @inline(__always)
-    private func readZRLETile(
-        _ source: RFBPixelSource, x tx: Int, y ty: Int, width tw: Int, height th: Int, cpixelSize: Int,
-        into tile: inout [UInt32], palette: inout [UInt32], paletteIndex: inout [UInt32: Int]
-    ) -> ZRLERunBytes {
-        palette.removeAll(keepingCapacity: true)
-        paletteIndex.removeAll(keepingCapacity: true)
-        var runBytes = ZRLERunBytes()
-        var previous: UInt32 = 0
-        var runLength = 0
-        // Read once: the class's `format` per pixel would cost an exclusivity check and a format comparison.
-        let format = self.format
-        let native = format == .native
-        for y in 0..<th {
-            let row = (ty + y) * source.width + tx
-            for x in 0..<tw {
-                let pixel = source.pixels[row + x]
-                let value = native ? pixel & 0x00ff_ffff : format.pixelValue(pixel)
-                tile[y * tw + x] = value
-                // A pixel that continues a run is already in the palette (or the palette is full): no lookup.
-                if runLength == 0 || value != previous, palette.count <= 127, paletteIndex[value] == nil {
-                    paletteIndex[value] = palette.count
-                    palette.append(value)
-                }
-                if runLength > 0 && value == previous {
-                    runLength += 1
-                } else {
-                    if runLength > 0 {
-                        let lengthBytes = (runLength - 1) / 255 + 1
-                        runBytes.plain += cpixelSize + lengthBytes
-                        runBytes.palette += runLength == 1 ? 1 : 1 + lengthBytes
-                    }
-                    previous = value
-                    runLength = 1
-                }
-            }
-        }
-        let lastLengthBytes = (runLength - 1) / 255 + 1
-        runBytes.plain += cpixelSize + lastLengthBytes
-        runBytes.palette += runLength == 1 ? 1 : 1 + lastLengthBytes
-        return runBytes
-    }
-
-    /// The smallest sub-encoding for a tile: 1 solid, 0 raw, 128 plain RLE, 2–16 packed palette, 130–255
-    /// palette RLE (RFC 6143 §7.7.6).
-    @inline(__always)
-    private static func zrleSubencoding(
-        width tw: Int, height th: Int, colours: Int, cpixelSize: Int, runBytes: ZRLERunBytes
-    ) -> Int {
-        if colours == 1 { return 1 }
-        var best = (kind: 0, size: tw * th * cpixelSize)
-        if runBytes.plain < best.size { best = (128, runBytes.plain) }
-        if colours <= 16 {
-            let bits = colours <= 2 ? 1 : colours <= 4 ? 2 : 4
-            let size = colours * cpixelSize + th * ((tw * bits + 7) / 8)
-            if size < best.size { best = (colours, size) }
-        }
-        if colours <= 127 {
-            let size = colours * cpixelSize + runBytes.palette
-            if size < best.size { best = (128 + colours, size) }
-        }
-        return best.kind
-    }
-
-    /// One tile in the sub-encoding `kind` chose by `zrleSubencoding`.
-    @inline(__always)
-    private func appendZRLETile(
-        _ kind: Int, _ tile: [UInt32], width tw: Int, height th: Int, palette: [UInt32],
-        paletteIndex: [UInt32: Int], mode: RFBPixelFormat.CompressedPixel, into data: inout [UInt8]
-    ) {
-        let count = tw * th
-        let format = self.format
-        switch kind {
-        case 1:
-            data.append(1)
-            Self.appendCPixel(tile[0], mode, format, &data)
-        case 0:
-            data.append(0)
-            for index in 0..<count { Self.appendCPixel(tile[index], mode, format, &data) }
-        case 128:
-            data.append(128)
-            var index = 0
-            while index < count {
-                let value = tile[index]
-                var end = index + 1
-                while end < count && tile[end] == value { end += 1 }
-                Self.appendCPixel(value, mode, format, &data)
-                Self.appendRunLength(end - index, &data)
-                index = end
-            }
-        case 2...16:
-            data.append(UInt8(palette.count))
-            for value in palette { Self.appendCPixel(value, mode, format, &data) }
-            Self.appendPackedPalette(tile, width: tw, height: th, paletteIndex: paletteIndex, into: &data)
-        default:
-            data.append(UInt8(128 + palette.count))
-            for value in palette { Self.appendCPixel(value, mode, format, &data) }
-            Self.appendPaletteRuns(tile, count: count, paletteIndex: paletteIndex, into: &data)
-        }
-    }
-
-    /// Packed palette indices: 1, 2 or 4 bits per pixel by palette size, each row padded to a byte.
-    @inline(__always)
-    private static func appendPackedPalette(
-        _ tile: [UInt32], width tw: Int, height th: Int, paletteIndex: [UInt32: Int], into data: inout [UInt8]
-    ) {
-        let colours = paletteIndex.count
-        let bits = colours <= 2 ? 1 : colours <= 4 ? 2 : 4
-        var lastValue = tile[0]
-        var lastIndex = UInt8(paletteIndex[lastValue]!)
-        for y in 0..<th {
-            var byte: UInt8 = 0
-            var used = 0
-            for x in 0..<tw {
-                // Neighbours are often the same colour: look the index up only when the colour changes.
-                let value = tile[y * tw + x]
-                if value != lastValue {
-                    lastValue = value
-                    lastIndex = UInt8(paletteIndex[value]!)
-                }
-                byte = byte << UInt8(bits) | lastIndex
-                used += bits
-                if used == 8 {
-                    data.append(byte)
-                    byte = 0
-                    used = 0
-                }
-            }
-            if used > 0 { data.append(byte << UInt8(8 - used)) }
-        }
-    }
-
-    /// Palette RLE: a run of one pixel is its index; longer runs set the top bit and add a run length.
-    @inline(__always)
-    private static func appendPaletteRuns(
-        _ tile: [UInt32], count: Int, paletteIndex: [UInt32: Int], into data: inout [UInt8]
-    ) {
-        var index = 0
-        while index < count {
-            let value = tile[index]
-            var end = index + 1
-            while end < count && tile[end] == value { end += 1 }
-            let entry = UInt8(paletteIndex[value]!)
-            if end - index == 1 {
-                data.append(entry)
-            } else {
-                data.append(entry | 0x80)
-                Self.appendRunLength(end - index, &data)
-            }
-            index = end
-        }
     }
 }

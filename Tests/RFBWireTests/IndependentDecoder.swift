@@ -12,6 +12,8 @@ struct IndependentDecoder {
     var framebuffer: [UInt32]
     var cursorSeen = false
     var desktopSize: (Int, Int)?
+    /// Every ZRLE tile's sub-encoding byte, in the order decoded.
+    var zrleSubencodings: [UInt8] = []
     /// The client's single ZRLE inflate stream, kept across rectangles.
     private var zstream: UnsafeMutablePointer<z_stream>?
 
@@ -203,6 +205,7 @@ struct IndependentDecoder {
                 let th = min(64, y + h - ty)
                 let sub = d[at]
                 at += 1
+                zrleSubencodings.append(sub)
                 var pixels: [UInt32] = []
                 switch sub {
                 case 0:

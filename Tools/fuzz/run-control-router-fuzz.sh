@@ -45,7 +45,7 @@ done
 # The C modules the hub's Swift modules import, as the package build declares them.
 clang_flags=()
 for map in "$root"/Sources/CUV/module.modulemap "$root"/Sources/CZlib/module.modulemap \
-    "$root"/Sources/CTurboJPEG/module.modulemap "$root"/Sources/CHubSystem/include/module.modulemap "$root"/Sources/CLibYAML/module.modulemap \
+    "$root"/Sources/CTurboJPEG/module.modulemap "$root"/Sources/CIsal/module.modulemap "$root"/Sources/CHubSystem/include/module.modulemap "$root"/Sources/CLibYAML/module.modulemap \
     "$scratch"/checkouts/swift-crypto/Sources/CCryptoBoringSSL/include/module.modulemap \
     "$scratch"/checkouts/swift-crypto/Sources/CCryptoBoringSSLShims/include/module.modulemap; do
     clang_flags+=(-Xcc "-fmodule-map-file=$map" -I "$(dirname "$map")")
@@ -57,7 +57,7 @@ import re, sys
 match = re.search(r"\"-module-name\",\"HubServer\".*?\"-package-name\",\"([^\"]+)\"", open(sys.argv[1]).read())
 print(match.group(1))' "$scratch/debug.yaml")"
 swiftc -sanitize=fuzzer -parse-as-library -g -module-name ControlRouterFuzz -package-name "$package_name" -I "$debug/Modules" "${clang_flags[@]}" \
-    "$root/Tools/fuzz/ControlRouterFuzz.swift" "${objects[@]}" $(pkg-config --libs libuv zlib libturbojpeg yaml-0.1) -lstdc++ \
+    "$root/Tools/fuzz/ControlRouterFuzz.swift" "${objects[@]}" $(pkg-config --libs libuv zlib libturbojpeg yaml-0.1 libisal) -lstdc++ \
     -o "$out/control-router-fuzz"
 
 cd "$out"  # anything a fuzzed request writes by relative path lands here

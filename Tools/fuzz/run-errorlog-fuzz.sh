@@ -14,7 +14,7 @@ PYTHONPATH="$root/Tools/python" python3 -m handsethub.vectors seeds "$root/Proto
     "$out/corpus"
 
 # The ErrorLog sources with the modules they import (Wire, Zlib, JSON) as one module: their imports are dropped
-# from copies of the sources; zlib through its module map.
+# from copies of the sources; zlib and ISA-L (both wrapped by Zlib) through their module maps.
 rm -rf "$out/src"
 mkdir -p "$out/src"
 for file in "$root"/Sources/ErrorLog/*.swift "$root"/Sources/Wire/*.swift "$root"/Sources/Zlib/*.swift \
@@ -22,7 +22,7 @@ for file in "$root"/Sources/ErrorLog/*.swift "$root"/Sources/Wire/*.swift "$root
     grep -v -e '^import Wire$' -e '^import Zlib$' -e '^import JSON$' "$file" > "$out/src/$(basename "$file")"
 done
 swiftc -sanitize=fuzzer,address -parse-as-library -O -g -module-name ErrorLogFuzz -package-name HandsetHub \
-    -I "$root/Sources/CZlib" \
+    -I "$root/Sources/CZlib" -I "$root/Sources/CIsal" \
     "$out"/src/*.swift "$root/Tools/fuzz/ErrorLogFuzz.swift" \
     -o "$out/errorlog-fuzz"
 

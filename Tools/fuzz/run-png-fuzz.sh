@@ -12,14 +12,14 @@ PYTHONPATH="$root/Tools/python" python3 -m handsethub.vectors seeds "$root/Proto
 
 # The Framebuffer sources (the PNG codec and the helpers it shares) with the modules they import, Zlib and
 # ScreenGeometry, compiled as one module: the imports of those two are dropped from copies of the sources; zlib
-# through its module map.
+# (and ISA-L, which Zlib also wraps) through their module maps.
 rm -rf "$out/src"
 mkdir -p "$out/src"
 for file in "$root"/Sources/Framebuffer/*.swift "$root"/Sources/Zlib/*.swift "$root"/Sources/ScreenGeometry/*.swift; do
     grep -v -e '^import Zlib$' -e '^import ScreenGeometry$' "$file" > "$out/src/$(basename "$file")"
 done
 swiftc -sanitize=fuzzer,address -parse-as-library -O -g -module-name PNGDecoderFuzz -package-name HandsetHub \
-    -I "$root/Sources/CZlib" \
+    -I "$root/Sources/CZlib" -I "$root/Sources/CIsal" \
     "$out"/src/*.swift "$root/Tools/fuzz/PNGDecoderFuzz.swift" \
     -o "$out/png-fuzz"
 

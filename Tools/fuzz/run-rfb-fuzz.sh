@@ -18,7 +18,7 @@ for file in "$root"/Protocols/vectors/rfb/*.vectors; do
 done
 
 # One module from the RFBWire sources, the modules they import (Zlib, JPEG, ScreenGeometry; their imports dropped
-# from copies of the sources) and the entry point; zlib and libjpeg-turbo through their module maps.
+# from copies of the sources) and the entry point; zlib, ISA-L and libjpeg-turbo through their module maps.
 rm -rf "$out/src"
 mkdir -p "$out/src"
 for file in "$root"/Sources/RFBWire/*.swift "$root"/Sources/Zlib/*.swift "$root"/Sources/JPEG/*.swift \
@@ -26,7 +26,7 @@ for file in "$root"/Sources/RFBWire/*.swift "$root"/Sources/Zlib/*.swift "$root"
     grep -v -e '^import Zlib$' -e '^import JPEG$' -e '^import ScreenGeometry$' "$file" > "$out/src/$(basename "$file")"
 done
 swiftc -sanitize=fuzzer,address -parse-as-library -O -g -module-name RFBWireFuzz -package-name HandsetHub \
-    -I "$root/Sources/CZlib" -I "$root/Sources/CTurboJPEG" \
+    -I "$root/Sources/CZlib" -I "$root/Sources/CIsal" -I "$root/Sources/CTurboJPEG" \
     "$out"/src/*.swift "$root/Tools/fuzz/RFBWireFuzz.swift" -o "$out/rfb-fuzz"
 
 "$out/rfb-fuzz" -max_total_time="$seconds" -max_len=4096 -artifact_prefix="$out/artifacts/" \
