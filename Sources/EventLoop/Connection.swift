@@ -200,6 +200,35 @@ package final class Connection: LoopHandle {
         return true
     }
 
+    /// Writes `bytes` now, as far as the kernel takes them without waiting (`uv_try_write`: no copy, no request,
+    /// no callback a pass later), and queues only the rest, copied, behind them. The fast path is taken only while
+    /// nothing is queued (libuv refuses it otherwise), so bytes keep their order with every other write. A
+    /// failure other than a full socket is left to the queued write, which reports it through `onWriteError`
+    /// from its callback, exactly as `write` does. For producers that follow `queuedWriteBytes` and the
+    /// watermarks rather than a completion. Returns false when the connection is closed or a write failed.
+    @discardableResult
+    package func writeNow(_ bytes: [UInt8]) -> Bool { bytes.withUnsafeBytes { writeNow($0) } }
+
+    /// As `writeNow(_:)` on an array: the bytes are read during the call only.
+    @discardableResult
+    package func writeNow(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard isOpen, !writeFailed else { return false }
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return true }
+        var taken = 0
+        if queuedWriteBytes == 0 {
+            // SAFETY: libuv only reads `bytes.count` bytes from `base` during the call; nothing is retained.
+            var buffer = uv_buf_init(
+                UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: CChar.self)), UInt32(bytes.count))
+            let result = uv_try_write(stream, &buffer, 1)
+            if result > 0 {
+                taken = Int(result)
+                bytesWritten &+= UInt64(taken)
+            }
+        }
+        guard taken < bytes.count else { return true }
+        return write(buffers: CollectionOfOne(UnsafeRawBufferPointer(rebasing: bytes[taken...])))
+    }
+
     private func didWrite(_ request: WriteRequest, status: Int32) {
         queuedWriteBytes -= request.byteCount
         let error = status < 0 ? LoopError(code: status, operation: "write") : nil
