@@ -1827,12 +1827,14 @@ def run_once(names, quick):
 
 
 def combine(runs):
-    """One row per (benchmark, figure) over repeated runs: medians, and min-max spreads. The ratio is the median
+    """One row per (benchmark, figure, baseline) over repeated runs: medians, and min-max spreads. The ratio is the median
     of each run's own ratio (a figure and its baseline are compared within a run, never across runs)."""
     order, grouped = [], {}
     for run in runs:
         for row in run:
-            key = (row["benchmark"], row["figure"])
+            # The same figure may be compared with several baselines (lan0's rate against the relay, vde_switch
+            # and a bridge): each pairing is its own row, never a median across baselines.
+            key = (row["benchmark"], row["figure"], row["baseline"])
             if key not in grouped:
                 order.append(key)
                 grouped[key] = []
