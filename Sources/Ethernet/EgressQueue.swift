@@ -12,8 +12,10 @@ public struct EgressQueue: RandomAccessCollection {
     /// Where each record ends in `bytes`.
     private var ends: [Int] = []
 
-    /// Storage above this is released once written, so a port that took one burst does not keep its memory.
-    static let keptCapacity = 256 * 1024
+    /// Storage above this is released once written, so a port that took one burst does not keep its memory. A
+    /// full read slice of the largest frames (256 × 1522 bytes) fits, so a busy stream port's buffer is neither
+    /// reallocated nor regrown every pass (regrowing copies it again at each doubling).
+    static let keptCapacity = 512 * 1024
 
     public init(prefixWidth: Int = 0) {
         precondition(prefixWidth == 0 || prefixWidth == 2 || prefixWidth == 4, "prefix width 0, 2 or 4")
