@@ -35,6 +35,10 @@ package protocol ByteStream: AnyObject {
 
     /// Queues `bytes` for the peer. False when the stream is closed or a write already failed.
     func write(_ bytes: [UInt8], completion: ((LoopError?) -> Void)?) -> Bool
+    /// Writes `bytes` at once as far as the peer's socket takes them and queues the rest behind, with no
+    /// completion: the same order, watermarks and failure reporting (`onWriteError`) as `write`, without a queued
+    /// request when the socket has room (`Connection.writeNow`). False when closed or a write already failed.
+    func writeNow(_ bytes: [UInt8]) -> Bool
     /// Bytes queued and not yet taken by the kernel.
     var queuedWriteBytes: Int { get }
     /// Whether unsent bytes passed `highWatermark` and have not drained to `lowWatermark` since.

@@ -103,6 +103,9 @@ package final class FakeByteStream: ByteStream {
         return true
     }
 
+    /// As `write` without a completion: a real connection's kernel taking part of it at once is invisible here.
+    package func writeNow(_ bytes: [UInt8]) -> Bool { write(bytes, completion: nil) }
+
     package func close(then callback: (() -> Void)?) {
         isOpen = false
         isReading = false

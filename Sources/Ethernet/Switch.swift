@@ -42,7 +42,7 @@ public final class Switch {
         var linkUp = true
         var ingress: ImpairmentStage?
         var egress: ImpairmentStage?
-        var queue = FrameQueue<ArraySlice<UInt8>>()
+        var queue = EgressQueue()
         var queuedBytes = 0
         var isReady = false
         var isDelayed = false
@@ -144,6 +144,15 @@ public final class Switch {
     public func counters(of id: PortID) -> PortCounters? { port(id)?.counters }
     public func isLinkUp(_ id: PortID) -> Bool { port(id)?.linkUp ?? false }
     public func queuedFrames(of id: PortID) -> Int { port(id)?.queue.count ?? 0 }
+
+    /// Frames queued to port `id` are laid out behind a `width`-byte length (0, 2 or 4), as its transport writes
+    /// them (`EgressQueue`). Set when the port's transport is attached; frames already queued are kept.
+    public func setEgressPrefix(_ id: PortID, width: Int) {
+        guard let port = port(id), port.queue.prefixWidth != width else { return }
+        var queue = EgressQueue(prefixWidth: width)
+        for frame in port.queue { queue.append(frame) }
+        port.queue = queue
+    }
     public func impairments(of id: PortID) -> (ingress: Impairments, egress: Impairments)? {
         guard let port = port(id) else { return nil }
         return (port.ingress?.settings ?? .none, port.egress?.settings ?? .none)
@@ -423,6 +432,8 @@ public final class Switch {
 
     @inline(__always)
     private func enqueue(_ bytes: ArraySlice<UInt8>, _ id: PortID, _ port: Port) {
+        // A 2-byte length (VDE) cannot say more than 65535: such a frame would garble the stream (jumbo MTU).
+        guard port.queue.prefixWidth != 2 || bytes.count <= 0xFFFF else { return port.counters.drop(.oversize) }
         guard port.queue.count < port.queueFrames,
             port.queuedBytes + bytes.count <= port.queueBytes
         else { return port.counters.drop(.queueFull) }
@@ -475,21 +486,41 @@ public final class Switch {
 
     /// Ports that gained queued frames since the last call, each once.
     public func takeReadyPorts() -> [PortID] {
-        let out = ready
-        ready.removeAll(keepingCapacity: true)
-        for id in out { port(id)?.isReady = false }
+        var out: [PortID] = []
+        takeReadyPorts(into: &out)
         return out
     }
 
-    /// Every frame queued for port `id`, in order, counted as sent.
-    public func takeEgress(_ id: PortID) -> ArraySlice<ArraySlice<UInt8>> {
-        guard let port = port(id), !port.queue.isEmpty else { return [] }
-        let frames = port.queue.drain()
-        port.counters.txFrames += UInt64(frames.count)
+    /// As `takeReadyPorts()`, into `ports`, whose storage is reused (nothing allocated per pass).
+    public func takeReadyPorts(into ports: inout [PortID]) {
+        ports.removeAll(keepingCapacity: true)
+        swap(&ports, &ready)
+        for id in ports { port(id)?.isReady = false }
+    }
+
+    /// Every frame queued for port `id`, in order, counted as sent: `body` hands them to the transport while the
+    /// switch keeps their storage for the next pass (nothing is allocated per pass). Frames queued to the port
+    /// meanwhile (from within `body`) wait for the next call. Nil when nothing was queued.
+    @discardableResult
+    public func takeEgress<R>(_ id: PortID, _ body: (EgressQueue) -> R) -> R? {
+        guard let port = port(id), !port.queue.isEmpty else { return nil }
+        var taken = EgressQueue(prefixWidth: port.queue.prefixWidth)
+        swap(&taken, &port.queue)
+        port.counters.txFrames += UInt64(taken.count)
         port.counters.txBytes += UInt64(port.queuedBytes)
         port.queuedBytes = 0
         relieve(id, port)
-        return frames
+        let result = body(taken)
+        if port.queue.isEmpty && taken.isWorthKeeping {
+            taken.removeAll(keepingCapacity: true)
+            swap(&taken, &port.queue)
+        }
+        return result
+    }
+
+    /// Every frame queued for port `id`, in order, counted as sent (copies, for inspection and tests).
+    public func takeEgress(_ id: PortID) -> [ArraySlice<UInt8>] {
+        takeEgress(id) { Array($0) } ?? []
     }
 
     // MARK: Time

@@ -11,8 +11,9 @@ import Wire
 protocol PortAttachment: AnyObject {
     /// False while the transport is backed up; the switch keeps (and tail-drops) frames meanwhile.
     var isWritable: Bool { get }
-    /// Sends the frames of one pass. Returns how many could not be handed to the transport.
-    func send(_ frames: ArraySlice<ArraySlice<UInt8>>) -> Int
+    /// Sends the frames of one pass (valid during the call only). Returns how many could not be handed to the
+    /// transport.
+    func send(_ frames: EgressQueue) -> Int
     /// Where the port listens and who is connected, for `eth.ports`.
     var stateJSON: JSONObject { get }
     func close()
@@ -92,8 +93,10 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
     // MARK: Reading, one slice per pass
 
     private func received(_ chunk: ArraySlice<UInt8>) {
+        // The backlog was switched whole (reading stops while any of it waits): its array is reused.
+        backlog.removeAll(keepingCapacity: true)
         do {
-            backlog = try framer.feed(chunk)
+            try framer.feed(chunk, into: &backlog)
         } catch {
             // The stream cannot be resynchronised after a bad length: count it and hang up on this peer only.
             port.countDrop(.malformed, bytes: chunk.count)
@@ -141,17 +144,18 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
         // One clock read per read: the frames of one read arrived together.
         let now = MonotonicClock.nanoseconds()
         defer { segment.device.scheduleFlush(segment) }
-        let frames = backlog
-        // Capture and `eth.wait` see each frame; without them the frames go straight to the switch.
-        let observed = segment.capture != nil || segment.device.hasWaits
-        while backlogIndex < frames.count {
+        // Capture (file or live) and `eth.wait` see each frame; without them the frames go straight to the switch.
+        let observed = segment.capture != nil || segment.liveCapture != nil || segment.device.hasWaits
+        // Indexed in place (no copy of the array, so clearing it below reuses its storage). Writing the segment
+        // out cannot add to this backlog: it is refilled only by a read, and reading waits for it to empty.
+        while backlogIndex < backlog.count {
             // This pass's slice is used: the rest of the read waits for the next pass (ethernet.md §4.8).
             guard slice.hasRoomForFrame else { return }
             slice.countFrame()
             if observed {
-                segment.received(frames[backlogIndex], from: port, now: now)
+                segment.received(backlog[backlogIndex], from: port, now: now)
             } else {
-                sw.receive(frames[backlogIndex], from: id, now: now)
+                sw.receive(backlog[backlogIndex], from: id, now: now)
             }
             backlogIndex += 1
             sinceFlush += 1
@@ -206,8 +210,13 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
 
     var isWritable: Bool { connection.map { !$0.isAboveHighWatermark } ?? true }
 
-    func send(_ frames: ArraySlice<ArraySlice<UInt8>>) -> Int {
+    func send(_ frames: EgressQueue) -> Int {
         guard let connection else { return frames.count }
+        // The switch queued the frames behind this framing's prefix (`setEgressPrefix`): the pass's frames are
+        // one buffer, written straight to the socket when it has room, only the rest copied and queued (§4.5).
+        if frames.prefixWidth == framing.prefixWidth.rawValue {
+            return connection.writeNow(frames.bytes) ? 0 : frames.count
+        }
         var total = 0
         for frame in frames { total += frame.count + framing.prefixWidth.rawValue }
         // One buffer reused across passes; the write copies it once into its own request.
@@ -217,7 +226,7 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
             framing.appendPrefix(length: frame.count, to: &outBuffer)
             outBuffer.append(contentsOf: frame)
         }
-        return connection.write(outBuffer) ? 0 : frames.count
+        return connection.writeNow(outBuffer) ? 0 : frames.count
     }
 
     var stateJSON: JSONObject {
@@ -279,7 +288,7 @@ final class DatagramAttachment: PortAttachment, EthernetSlicedReader {
 
     var isWritable: Bool { true }
 
-    func send(_ frames: ArraySlice<ArraySlice<UInt8>>) -> Int {
+    func send(_ frames: EgressQueue) -> Int {
         guard let destination = remote ?? lastSender else { return frames.count }
         var failed = 0
         for frame in frames where !socket.send(frame, to: destination) { failed += 1 }
@@ -467,7 +476,7 @@ final class VXLANAttachment: PortAttachment, EthernetSlicedReader {
 
     var isWritable: Bool { true }
 
-    func send(_ frames: ArraySlice<ArraySlice<UInt8>>) -> Int {
+    func send(_ frames: EgressQueue) -> Int {
         let targets = configured + learned
         guard !targets.isEmpty else { return frames.count }
         var failed = 0
@@ -545,7 +554,7 @@ final class TapAttachment: PortAttachment, EthernetSlicedReader {
 
     var isWritable: Bool { true }
 
-    func send(_ frames: ArraySlice<ArraySlice<UInt8>>) -> Int {
+    func send(_ frames: EgressQueue) -> Int {
         var failed = 0
         for frame in frames {
             if (try? Descriptors.write(fd, frame)) != frame.count {
@@ -583,7 +592,7 @@ final class GuestPortAttachment: PortAttachment {
 
     var isWritable: Bool { !(endpoint?.isCongested ?? false) }
 
-    func send(_ frames: ArraySlice<ArraySlice<UInt8>>) -> Int {
+    func send(_ frames: EgressQueue) -> Int {
         guard let endpoint else { return frames.count }
         var failed = 0
         for frame in frames where !endpoint.send(frame) { failed += 1 }
@@ -605,7 +614,7 @@ final class GuestPortAttachment: PortAttachment {
 /// A port with no transport: reached through `eth.inject`, observed through `eth.wait`.
 final class TestPortAttachment: PortAttachment {
     var isWritable: Bool { true }
-    func send(_ frames: ArraySlice<ArraySlice<UInt8>>) -> Int { 0 }
+    func send(_ frames: EgressQueue) -> Int { 0 }
     var stateJSON: JSONObject { [:] }
     func close() {}
 }
@@ -725,18 +734,21 @@ extension EthernetDevice {
         guard !reader.slice.isListed, let readPass, !host.isShuttingDown else { return }
         reader.slice.isListed = true
         slicedReaders.append(reader)
-        if !readPass.isArmed { readPass.arm { [unowned self] in self.endReadPass() } }
+        if !readPass.isArmed { readPass.arm(endReadPassBody) }
     }
 
     /// End of a pass (libuv's check phase, after every connection was polled): every reader that read takes its
     /// next slice. One re-listed here is reset at the end of the next pass (`EndOfPass` semantics).
-    private func endReadPass() {
-        let readers = slicedReaders
-        slicedReaders.removeAll(keepingCapacity: true)
+    func endReadPass() {
+        // Taken (not copied) so the array's storage is reused without a copy-on-write.
+        var readers: [EthernetSlicedReader] = []
+        swap(&readers, &slicedReaders)
         for reader in readers {
             reader.slice.isListed = false
             reader.nextPass()
         }
+        readers.removeAll(keepingCapacity: true)
+        if slicedReaders.isEmpty { swap(&readers, &slicedReaders) }
     }
 }
 

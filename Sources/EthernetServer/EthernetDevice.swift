@@ -28,6 +28,8 @@ package final class EthernetDevice: HubDevice {
     /// Attachments that read this pass, reset at its end (`EthernetReadSlice`).
     var slicedReaders: [EthernetSlicedReader] = []
     var readPass: EndOfPass?
+    /// Made once: a closure formed at every arming would cost an allocation per loop pass.
+    lazy var endReadPassBody: () -> Void = { [unowned self] in self.endReadPass() }
     /// How VXLAN remotes named by host name are resolved (a seam for tests).
     package var resolver = VXLANResolver.system
 
@@ -131,15 +133,21 @@ package final class EthernetDevice: HubDevice {
         }
         guard !flushScheduled, let flushTimer, !host.isShuttingDown else { return }
         flushScheduled = true
-        flushTimer.start(afterMilliseconds: 0) { [unowned self] in
-            self.flushScheduled = false
-            let segments = self.dirty
-            self.dirty.removeAll(keepingCapacity: true)
-            for segment in segments {
-                segment.isDirty = false
-                segment.flush()
-            }
+        flushTimer.start(afterMilliseconds: 0, flushDirty)
+    }
+
+    /// Made once: a closure formed at every scheduling would cost an allocation per loop pass.
+    private lazy var flushDirty: () -> Void = { [unowned self] in
+        self.flushScheduled = false
+        // Taken (not copied) so the array's storage is reused without a copy-on-write.
+        var segments: [EthernetSegment] = []
+        swap(&segments, &self.dirty)
+        for segment in segments {
+            segment.isDirty = false
+            segment.flush()
         }
+        segments.removeAll(keepingCapacity: true)
+        if self.dirty.isEmpty { swap(&segments, &self.dirty) }
     }
 }
 
@@ -149,7 +157,8 @@ final class EthernetSegment {
     let index: Int
     let sw: Switch
     private(set) var ports: [EthernetPortRuntime] = []
-    private var byID: [Int: EthernetPortRuntime] = [:]
+    /// By switch port id (ids are handed out densely, in the order ports are added): no hashing per pass.
+    private var byID: [EthernetPortRuntime?] = []
     // unowned(unsafe): the device owns its segments and outlives them; a checked reference costs a
     // retain and release on every frame.
     unowned(unsafe) let device: EthernetDevice
@@ -157,6 +166,8 @@ final class EthernetSegment {
     /// A live capture: frames published as `eth.frame` events to control subscribers (bounded by their outboxes).
     var liveCapture: EthernetLiveCapture?
     var isDirty = false
+    /// The ports `flush` writes, reused across passes.
+    private var readyPorts: [PortID] = []
     private var impairmentTimer: Timer?
     private var armedDeadline: UInt64?
     /// Lossless senders paused until the ports they were sending to are written out (`Protocols/ethernet.md` §4.5).
@@ -192,6 +203,7 @@ final class EthernetSegment {
             let id = sw.addPort(EthernetSegment.settings(portConfig))
             let port = EthernetPortRuntime(config: portConfig, id: id, segment: self, entry: entry)
             ports.append(port)
+            if byID.count <= id.rawValue { byID += Array(repeating: nil, count: id.rawValue + 1 - byID.count) }
             byID[id.rawValue] = port
             if let preset = portConfig.impairment.flatMap(ImpairmentPreset.init(rawValue:)) {
                 sw.setImpairments(id, ingress: preset.up, egress: preset.down, now: MonotonicClock.nanoseconds())
@@ -247,7 +259,8 @@ final class EthernetSegment {
 
     /// Hands each ready port its queued frames, one transport write per port.
     func flush() {
-        for id in sw.takeReadyPorts() {
+        sw.takeReadyPorts(into: &readyPorts)
+        for id in readyPorts where id.rawValue < byID.count {
             byID[id.rawValue]?.drain()
         }
         if let capture, capture.hasPending { capture.flush() }
@@ -307,7 +320,7 @@ final class EthernetSegment {
         }
     }
 
-    func recordEgress(_ frames: ArraySlice<ArraySlice<UInt8>>, to port: EthernetPortRuntime) {
+    func recordEgress(_ frames: EgressQueue, to port: EthernetPortRuntime) {
         if let capture, capture.port == port.config.name {
             let now = device.host.wallClockNanos
             for frame in frames { capture.record(frame, unixNanoseconds: now) }
@@ -379,10 +392,12 @@ final class EthernetPortRuntime {
                 attachment = try StreamAttachment(
                     framing: .qemu, endpoint: endpoint, port: self, loop: loop,
                     maxFrame: max(maxFrame, StreamFraming.qemuMaxFrame))
+                segment.sw.setEgressPrefix(id, width: StreamFraming.qemu.prefixWidth.rawValue)
                 setCarrier(false)
             case .vde(let endpoint):
                 attachment = try StreamAttachment(
                     framing: .vde, endpoint: endpoint, port: self, loop: loop, maxFrame: 0xFFFF)
+                segment.sw.setEgressPrefix(id, width: StreamFraming.vde.prefixWidth.rawValue)
                 setCarrier(false)
             case .dgram(let local, let remote):
                 attachment = try DatagramAttachment(local: local, remote: remote, port: self, loop: loop)
@@ -409,6 +424,8 @@ final class EthernetPortRuntime {
 
     func setCarrier(_ present: Bool) {
         carrier = present
+        // A stall was judged against the previous peer: a new one exerts pressure again (ethernet.md §4.6).
+        if present && segment.sw.isStalled(id) { segment.sw.setStalled(id, false) }
         segment.sw.setLink(id, up: linkUp)
     }
 
@@ -431,10 +448,10 @@ final class EthernetPortRuntime {
             return
         }
         waitingForRoom = false
-        let frames = segment.sw.takeEgress(id)
-        guard !frames.isEmpty else { return }
-        segment.recordEgress(frames, to: self)
-        _ = attachment.send(frames)
+        segment.sw.takeEgress(id) { frames in
+            segment.recordEgress(frames, to: self)
+            _ = attachment.send(frames)
+        }
     }
 
     /// The transport drained below its low watermark: a stalled port reads again and may exert pressure.

@@ -225,6 +225,10 @@ package final class Connection: LoopHandle {
         return write(buffers: CollectionOfOne(UnsafeRawBufferPointer(rebasing: bytes[taken...])))
     }
 
+    /// `writeNow` of an array's bytes, which are read during the call only.
+    @discardableResult
+    package func writeNow(_ bytes: [UInt8]) -> Bool { bytes.withUnsafeBytes { writeNow($0) } }
+
     private func didWrite(_ request: WriteRequest, status: Int32) {
         queuedWriteBytes -= request.byteCount
         let error = status < 0 ? LoopError(code: status, operation: "write") : nil

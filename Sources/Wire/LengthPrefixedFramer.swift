@@ -31,28 +31,57 @@ public struct LengthPrefixedFramer {
         return try split()
     }
 
-    /// As `feed`, but when nothing is pending the frames are slices of `chunk` itself (no copy); only an
-    /// incomplete tail is kept.
+    /// As `feed`, but the frames are slices of `chunk` itself (no copy); only a frame that straddles two reads
+    /// is assembled in the framer's own buffer.
     public mutating func feed(_ chunk: ArraySlice<UInt8>) throws(DecodeError) -> [ArraySlice<UInt8>] {
-        guard pending.isEmpty else {
-            pending.append(contentsOf: chunk)
-            return try split()
-        }
         var frames: [ArraySlice<UInt8>] = []
+        try feed(chunk, into: &frames)
+        return frames
+    }
+
+    /// As `feed(_:)` on a slice, appending the frames to `frames`, so a caller reusing one array across reads
+    /// allocates nothing per read. On a throw, `frames` may hold frames that preceded the bad length.
+    public mutating func feed(_ chunk: ArraySlice<UInt8>, into frames: inout [ArraySlice<UInt8>])
+        throws(DecodeError)
+    {
         var cursor = chunk.startIndex
         let width = prefixWidth.rawValue
+        if !pending.isEmpty {
+            // Finish the frame the previous read began: only its bytes are copied, the rest stays in `chunk`.
+            if pending.count < width {
+                let take = min(width - pending.count, chunk.endIndex - cursor)
+                pending.append(contentsOf: chunk[cursor..<cursor + take])
+                cursor += take
+                if pending.count < width { return }
+            }
+            var length = 0
+            for offset in 0..<width { length = length << 8 | Int(pending[offset]) }
+            try check(length)
+            let missing = width + length - pending.count
+            let take = min(missing, chunk.endIndex - cursor)
+            pending.append(contentsOf: chunk[cursor..<cursor + take])
+            cursor += take
+            guard take == missing else { return }
+            frames.append(pending[width...])
+            // The frame keeps the old storage (copy-on-write); the next straddling frame starts a fresh buffer.
+            pending = []
+        }
         while chunk.endIndex - cursor >= width {
             var length = 0
             for offset in 0..<width { length = length << 8 | Int(chunk[cursor + offset]) }
-            if length > maxFrameLength { throw .oversized(length: length, limit: maxFrameLength) }
-            if length == 0 && !allowEmpty { throw .empty }
+            try check(length)
             guard chunk.endIndex - cursor - width >= length else { break }
             let start = cursor + width
             frames.append(chunk[start..<start + length])
             cursor = start + length
         }
         if cursor < chunk.endIndex { pending.append(contentsOf: chunk[cursor...]) }
-        return frames
+    }
+
+    @inline(__always)
+    private func check(_ length: Int) throws(DecodeError) {
+        if length > maxFrameLength { throw .oversized(length: length, limit: maxFrameLength) }
+        if length == 0 && !allowEmpty { throw .empty }
     }
 
     private mutating func split() throws(DecodeError) -> [ArraySlice<UInt8>] {

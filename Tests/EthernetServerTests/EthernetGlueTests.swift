@@ -130,6 +130,24 @@ import Testing
         #expect(bench.stop() == 0)
     }
 
+    /// A live capture (`eth.capture.start` with `live`) sees the frames a stream peer sends into the segment,
+    /// not only the ones sent to ports, each once and in order.
+    @Test func aLiveCaptureSeesFramesAStreamPeerSends() throws {
+        let bench = try Bench()
+        guard case .result = bench.call("eth.capture.start", ["segment": "lan0", "port": "a", "live": true]) else {
+            Issue.record("eth.capture.start live failed")
+            return
+        }
+        let a = try #require(bench.host.connect(to: Self.endpointA))
+        a.receive(Self.streamed(Self.broadcast(from: 21)) + Self.streamed(Self.broadcast(from: 22)))
+        bench.host.runPasses(5)
+        let seen = bench.host.events.filter { $0.kind == "eth.frame" }.map(\.data)
+        #expect(seen.map { $0["direction"] } == ["received", "received"])
+        let heads = seen.map { $0["frame"]?.stringValue.map { String($0.prefix(24)) } ?? "" }
+        #expect(heads == ["ffffffffffff020000000015", "ffffffffffff020000000016"])
+        #expect(bench.stop() == 0)
+    }
+
     @Test func ethWaitTimesOutWithTimeoutWhenNoFrameMatches() throws {
         let bench = try Bench()
         _ = bench.call("eth.wait", ["segment": "lan0", "port": "t", "pattern": "01", "timeoutMs": 0])

@@ -1,0 +1,76 @@
+import Testing
+
+@testable import Ethernet
+
+/// Egress queues laid out as the stream ports write them (`EgressQueue`, `Protocols/ethernet.md` §3, §4.5).
+@Suite struct EgressQueueTests {
+    /// The length prefix of one stream record.
+    static func prefixed(_ frame: ArraySlice<UInt8>, width: Int) -> [UInt8] {
+        let length = frame.count
+        let prefix: [UInt8] =
+            width == 4
+            ? [UInt8(length >> 24 & 0xFF), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)]
+            : [UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)]
+        return prefix + frame
+    }
+
+    @Test func aStreamPortsFramesAreOneBufferOfPrefixedRecordsInOrder() {
+        for width in [2, 4] {
+            let sw = Switch(name: "lan0")
+            let a = sw.addPort(PortSettings(name: "a"))
+            let b = sw.addPort(PortSettings(name: "b"))
+            sw.setEgressPrefix(b, width: width)
+            let frames = (0..<40).map { frame(broadcast, macA, length: 60 + $0 * 37) }
+            for (index, bytes) in frames.enumerated() { sw.receive(bytes, from: a, now: UInt64(index)) }
+            let written = sw.takeEgress(b) { queue in (queue.bytes, Array(queue)) }
+            #expect(written?.0 == frames.flatMap { Self.prefixed($0, width: width) })
+            #expect(written?.1 == frames)
+            #expect(sw.counters(of: b)?.txFrames == 40)
+            #expect(sw.takeEgress(b) { _ in true } == nil, "the queue is empty once taken")
+        }
+    }
+
+    /// A frame queued to the port while its frames are being handed over (a write that makes another sender
+    /// resume) is neither lost nor mixed into the buffer being written: it is there at the next call.
+    @Test func framesQueuedWhileThePortIsBeingWrittenWaitForTheNextPass() {
+        let sw = Switch(name: "lan0")
+        let a = sw.addPort(PortSettings(name: "a"))
+        let b = sw.addPort(PortSettings(name: "b"))
+        sw.setEgressPrefix(b, width: 4)
+        sw.receive(frame(broadcast, macA, length: 64), from: a, now: 0)
+        let first = sw.takeEgress(b) { queue -> [UInt8] in
+            let bytes = queue.bytes
+            sw.receive(frame(broadcast, macA, length: 100), from: a, now: 1)
+            #expect(queue.bytes == bytes, "the buffer being written changed under the writer")
+            return bytes
+        }
+        #expect(first == Self.prefixed(frame(broadcast, macA, length: 64), width: 4))
+        #expect(sw.takeEgress(b) { $0.bytes } == Self.prefixed(frame(broadcast, macA, length: 100), width: 4))
+        #expect(sw.counters(of: b)?.txFrames == 2)
+    }
+
+    /// With a jumbo MTU a frame can be longer than a VDE cable's 2-byte length can say: it is dropped
+    /// (`oversize` on that port) instead of garbling the stream, and the frames around it go out whole.
+    @Test func aFrameTooLongForATwoBytePrefixIsDroppedNotTruncated() {
+        let sw = Switch(name: "lan0", mtu: 65535)
+        let a = sw.addPort(PortSettings(name: "a"))
+        let vde = sw.addPort(PortSettings(name: "vde", queueBytes: 1 << 20))
+        sw.setEgressPrefix(vde, width: 2)
+        let small = frame(broadcast, macA, length: 60)
+        sw.receive(small, from: a, now: 0)
+        sw.receive(frame(broadcast, macA, length: 65536), from: a, now: 1)
+        sw.receive(small, from: a, now: 2)
+        #expect(sw.takeEgress(vde) { $0.bytes } == Self.prefixed(small, width: 2) + Self.prefixed(small, width: 2))
+        #expect(sw.counters(of: vde)?.drops[.oversize] == 1)
+    }
+
+    @Test func settingThePrefixKeepsFramesAlreadyQueued() {
+        let sw = Switch(name: "lan0")
+        let a = sw.addPort(PortSettings(name: "a"))
+        let b = sw.addPort(PortSettings(name: "b"))
+        let queued = frame(broadcast, macA, length: 70)
+        sw.receive(queued, from: a, now: 0)
+        sw.setEgressPrefix(b, width: 4)
+        #expect(sw.takeEgress(b) { $0.bytes } == Self.prefixed(queued, width: 4))
+    }
+}
