@@ -1,4 +1,3 @@
-import CZlib
 import RFBWire
 
 /// A FramebufferUpdate decoder written from RFC 6143 §7.6.1/§7.7 for the tests, sharing no code with the
@@ -15,7 +14,7 @@ struct IndependentDecoder {
     /// Every ZRLE tile's sub-encoding byte, in the order decoded.
     var zrleSubencodings: [UInt8] = []
     /// The client's single ZRLE inflate stream, kept across rectangles.
-    private var zstream: UnsafeMutablePointer<z_stream>?
+    private var zstream: StreamInflater?
 
     init(width: Int, height: Int, format: RFBPixelFormat, initial: [UInt32]? = nil) {
         self.width = width
@@ -159,31 +158,9 @@ struct IndependentDecoder {
     }
 
     private mutating func inflate(_ input: [UInt8]) throws -> [UInt8] {
-        if zstream == nil {
-            zstream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
-            zstream!.initialize(to: z_stream())
-            guard czlib_inflate_init(zstream) == Z_OK else { throw Failure(description: "inflateInit") }
-        }
-        var output: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        var input = input
-        let stream = zstream!
-        try input.withUnsafeMutableBufferPointer { inBuffer in
-            stream.pointee.next_in = inBuffer.baseAddress
-            stream.pointee.avail_in = UInt32(inBuffer.count)
-            repeat {
-                let produced: Int = try buffer.withUnsafeMutableBufferPointer { out in
-                    stream.pointee.next_out = out.baseAddress
-                    stream.pointee.avail_out = UInt32(out.count)
-                    let status = CZlib.inflate(stream, Z_SYNC_FLUSH)
-                    guard status == Z_OK || status == Z_BUF_ERROR else {
-                        throw Failure(description: "inflate \(status)")
-                    }
-                    return out.count - Int(stream.pointee.avail_out)
-                }
-                output += buffer[0..<produced]
-            } while stream.pointee.avail_in > 0 || stream.pointee.avail_out == 0
-        }
+        let stream = zstream ?? StreamInflater()
+        zstream = stream
+        guard let output = stream.inflate(input) else { throw Failure(description: "inflate failed") }
         return output
     }
 

@@ -1,4 +1,3 @@
-import CZlib
 import JPEG
 import RFBWire
 
@@ -16,7 +15,7 @@ struct TightDecoder {
     var kinds: [String: Int] = [:]
     /// Pixels that came from JPEG rectangles (compared within a tolerance).
     var jpegPixels = Set<Int>()
-    private var streams: [UnsafeMutablePointer<z_stream>?] = [nil, nil, nil, nil]
+    private var streams: [StreamInflater?] = [nil, nil, nil, nil]
 
     init(width: Int, height: Int, format: RFBPixelFormat) {
         self.width = width
@@ -155,42 +154,12 @@ struct TightDecoder {
         return out
     }
 
-    private mutating func resetStream(_ index: Int) {
-        guard let stream = streams[index] else { return }
-        inflateEnd(stream)
-        stream.deinitialize(count: 1)
-        stream.deallocate()
-        streams[index] = nil
-    }
+    private mutating func resetStream(_ index: Int) { streams[index] = nil }
 
     private mutating func inflate(_ input: [UInt8], stream index: Int) throws -> [UInt8] {
-        if streams[index] == nil {
-            let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
-            stream.initialize(to: z_stream())
-            guard czlib_inflate_init(stream) == Z_OK else { throw Failure(description: "inflateInit") }
-            streams[index] = stream
-        }
-        let stream = streams[index]!
-        var output: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        var input = input
-        // SAFETY: both buffers outlive the inflate calls that use them.
-        try input.withUnsafeMutableBufferPointer { inBuffer in
-            stream.pointee.next_in = inBuffer.baseAddress
-            stream.pointee.avail_in = UInt32(inBuffer.count)
-            repeat {
-                let produced: Int = try buffer.withUnsafeMutableBufferPointer { out in
-                    stream.pointee.next_out = out.baseAddress
-                    stream.pointee.avail_out = UInt32(out.count)
-                    let status = CZlib.inflate(stream, Z_SYNC_FLUSH)
-                    guard status == Z_OK || status == Z_BUF_ERROR else {
-                        throw Failure(description: "inflate \(status)")
-                    }
-                    return out.count - Int(stream.pointee.avail_out)
-                }
-                output += buffer[0..<produced]
-            } while stream.pointee.avail_in > 0 || stream.pointee.avail_out == 0
-        }
+        let stream = streams[index] ?? StreamInflater()
+        streams[index] = stream
+        guard let output = stream.inflate(input) else { throw Failure(description: "inflate failed") }
         return output
     }
 }
