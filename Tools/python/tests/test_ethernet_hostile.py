@@ -41,10 +41,14 @@ def ports(client):
 
 
 def connect_peer(client, name):
-    """A raw QEMU-stream peer on port ``name`` (4-byte big-endian length, then the frame)."""
+    """A raw stream peer on port ``name`` (its listen address, Unix or TCP), once the hub says it is connected."""
     address = ports(client)[name]["listen"]
-    host, port = address[len("tcp:"):].rsplit(":", 1)
-    peer = socket.create_connection((host, int(port)), timeout=10)
+    if address.startswith("unix:"):
+        peer = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        peer.connect(address[len("unix:"):])
+    else:
+        host, port = address[len("tcp:"):].rsplit(":", 1)
+        peer = socket.create_connection((host, int(port)), timeout=10)
     deadline = time.monotonic() + 5
     while not ports(client)[name]["connected"]:
         assert time.monotonic() < deadline, f"{name} never connected"

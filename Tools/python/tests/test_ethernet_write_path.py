@@ -39,23 +39,9 @@ hub:
 """
 
 
-def ports(client):
-    return {port["name"]: port for port in client.call("eth.ports", {"segment": "lan0"})["ports"]}
-
-
-def connect(client, name):
-    address = ports(client)[name]["listen"]
-    if address.startswith("unix:"):
-        peer = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        peer.connect(address[len("unix:"):])
-    else:
-        host, port = address[len("tcp:"):].rsplit(":", 1)
-        peer = socket.create_connection((host, int(port)), timeout=10)
-    deadline = time.monotonic() + 5
-    while not ports(client)[name]["connected"]:
-        assert time.monotonic() < deadline, f"{name} never connected"
-        time.sleep(0.01)
-    return peer
+# One way to reach lan0's stream ports for every Ethernet e2e file (test_ethernet_hostile.py too).
+from test_ethernet_hostile import connect_peer as connect  # noqa: E402
+from test_ethernet_hostile import ports  # noqa: E402,F401
 
 
 def frame(index):
