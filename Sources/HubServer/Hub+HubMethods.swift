@@ -100,16 +100,25 @@ extension Hub {
             "lastSeq": .uint(events.log.lastSeq),
             "scheduling": fixed.scheduling,
             "loop": loopJSON,
-            "openFiles": openFilesJSON,
+            "openFiles": fixed.openFiles,
         ]
     }
 
-    private func makeFixedInfo() -> (pid: JSON, endpoints: JSON, scheduling: JSON) {
+    private func makeFixedInfo() -> (pid: JSON, endpoints: JSON, scheduling: JSON, openFiles: JSON) {
         let endpoints: JSON = [
             "control": .array(boundControlEndpoints.map { .string($0.description) }),
             "guest": .array(boundGuestEndpoints.map { .string($0.description) }),
         ]
-        let fixed = (pid: JSON.int(Int64(CurrentProcess.id)), endpoints: endpoints, scheduling: scheduling.json)
+        // The limits the hub set at start and its listeners keep their reserve under (`hub.admission` reads the
+        // live ones): a getrlimit per call was a tenth of a tight monitoring loop's cost.
+        let openFiles: JSON = [
+            "soft": .uint(openFileLimit.soft), "hard": .uint(openFileLimit.hard),
+            "softAtStart": .uint(openFileLimit.softBefore),
+        ]
+        let fixed = (
+            pid: JSON.int(Int64(CurrentProcess.id)), endpoints: endpoints, scheduling: scheduling.json,
+            openFiles: openFiles
+        )
         fixedInfo = fixed
         return fixed
     }
