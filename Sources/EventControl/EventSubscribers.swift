@@ -85,13 +85,13 @@ package final class EventLines {
     /// The `event` notification line for `event`, serialised on its first use this pass.
     package func line(for event: HubEvent) -> [UInt8] {
         if lines.isEmpty { firstSeq = event.seq }
-        linesEncoded += 1
-        guard event.seq >= firstSeq, event.seq - firstSeq < EventLines.maxKept else { return EventLines.encode(event) }
-        let slot = Int(event.seq - firstSeq)
-        if slot < lines.count, !lines[slot].isEmpty {
-            linesEncoded -= 1
-            return lines[slot]
+        guard event.seq >= firstSeq, event.seq - firstSeq < EventLines.maxKept else {
+            linesEncoded += 1
+            return EventLines.encode(event)
         }
+        let slot = Int(event.seq - firstSeq)
+        if slot < lines.count, !lines[slot].isEmpty { return lines[slot] }
+        linesEncoded += 1
         let line = EventLines.encode(event)
         while lines.count <= slot { lines.append([]) }
         lines[slot] = line

@@ -26,7 +26,8 @@ import Testing
 
     @Test func scalarsKeepTheirTextAndStyle() throws {
         // `yes` is not a boolean, a quoted number is not an integer, `1_000` is not decimal.
-        let yaml = valid.replacingFirst("partitions: []", with: "partitions: []\nhub: {handshakeTimeoutMs: ")
+        let yaml = valid.replacing(
+            "partitions: []", with: "partitions: []\nhub: {handshakeTimeoutMs: ", maxReplacements: 1)
         #expect(
             loadIssues(yaml + "\"5000\"}\n").contains { $0.reason == "expected an integer, found the string \"5000\"" })
         #expect(loadIssues(yaml + "1_000}\n").contains { $0.reason == "expected an integer, found '1_000'" })
@@ -63,14 +64,5 @@ import Testing
                     ])))
         #expect(ConfigJSON.tree(fromYAML: "a: [\n") == nil)
         #expect(ConfigJSON.tree(fromYAML: String(repeating: "[", count: 100_000)) == nil)
-    }
-}
-
-extension String {
-    fileprivate func replacingFirst(_ target: String, with replacement: String) -> String {
-        guard let range = firstRange(of: target) else { return self }
-        var copy = self
-        copy.replaceSubrange(range, with: replacement)
-        return copy
     }
 }

@@ -64,12 +64,14 @@ import YAML
             String(repeating: "[", count: levels) + "x" + String(repeating: "]", count: levels)
         }
         // 40 levels anchored, aliased 30 levels down: 70 levels once expanded.
-        let text = "a: &deep \(nested(40))\nb: \(nested(30).replacingFirst("x", with: "*deep"))\n"
+        let text = "a: &deep \(nested(40))\nb: \(nested(30).replacing("x", with: "*deep", maxReplacements: 1))\n"
         let error = try #require(refusal(text))
         #expect(error.reason == "the document nests mappings and lists deeper than 64 levels")
         #expect(error.mark?.line == 2)
         // Aliased 20 levels down it fits (61 levels with the root mapping).
-        #expect(refusal("a: &deep \(nested(40))\nb: \(nested(20).replacingFirst("x", with: "*deep"))\n") == nil)
+        #expect(
+            refusal("a: &deep \(nested(40))\nb: \(nested(20).replacing("x", with: "*deep", maxReplacements: 1))\n")
+                == nil)
     }
 
     @Test func aHugeScalarComposesIntact() throws {
@@ -142,14 +144,5 @@ import YAML
             }
             _ = refusal(String(decoding: garbage, as: UTF8.self))
         }
-    }
-}
-
-extension String {
-    fileprivate func replacingFirst(_ target: String, with replacement: String) -> String {
-        guard let range = firstRange(of: target) else { return self }
-        var copy = self
-        copy.replaceSubrange(range, with: replacement)
-        return copy
     }
 }
