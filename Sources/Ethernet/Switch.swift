@@ -84,6 +84,8 @@ public final class Switch {
     /// Pressured ports the frames of the latest `receive` were queued to.
     public private(set) var pressureHits: [PortID] = []
     /// Whether the latest `receive` queued a frame to a pressured port (`pressureHits` is not empty).
+    /// Inlinable: the stream ports ask after every frame.
+    @inlinable
     public var hasPressureHits: Bool { !pressureHits.isEmpty }
     /// Frames forwarded (each copy a port received counts once).
     public private(set) var forwardedFrames: UInt64 = 0
