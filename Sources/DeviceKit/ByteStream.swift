@@ -18,6 +18,8 @@ package protocol ByteStream: AnyObject {
 
     /// Bytes of one read (at most `maxReadBytes`), while reading.
     var onData: ((ArraySlice<UInt8>) -> Void)? { get set }
+    /// Bytes of one read, lent for the call only (the read buffer itself); called instead of `onData` when set.
+    var onBytes: ((UnsafeRawBufferPointer) -> Void)? { get set }
     /// The peer ended the stream (nil) or reading failed. Runs once.
     var onEnd: ((LoopError?) -> Void)? { get set }
     /// A write failed (the peer went away): the owner closes.

@@ -17,6 +17,7 @@ package final class FakeByteStream: ByteStream {
     package private(set) var closedAfterWrites = false
 
     package var onData: ((ArraySlice<UInt8>) -> Void)?
+    package var onBytes: ((UnsafeRawBufferPointer) -> Void)?
     package var onEnd: ((LoopError?) -> Void)?
     package var onWriteError: ((LoopError) -> Void)?
     package var onLowWatermark: (() -> Void)?
@@ -110,6 +111,7 @@ package final class FakeByteStream: ByteStream {
         isOpen = false
         isReading = false
         onData = nil
+        onBytes = nil
         onEnd = nil
         onWriteError = nil
         onLowWatermark = nil
@@ -122,11 +124,21 @@ package final class FakeByteStream: ByteStream {
     }
 
     private func deliverUnread() {
-        while isOpen, isReading, !unread.isEmpty, let onData {
+        while isOpen, isReading, !unread.isEmpty, onData != nil || onBytes != nil {
             let count = min(max(1, maxReadBytes), unread.count)
             let chunk = Array(unread[..<count])
             unread.removeFirst(count)
-            onData(chunk[...])
+            if let onBytes {
+                // A lent buffer, as a connection lends its read buffer: scribbled over once the call returns, so a
+                // callee that kept a pointer into it instead of a copy sees garbage.
+                var lent = chunk
+                lent.withUnsafeMutableBytes { buffer in
+                    onBytes(UnsafeRawBufferPointer(buffer))
+                    for index in buffer.indices { buffer[index] = 0xEE }
+                }
+            } else {
+                onData?(chunk[...])
+            }
         }
     }
 }

@@ -37,6 +37,11 @@ public struct EgressQueue: RandomAccessCollection {
     /// Queues a copy of `frame` behind its prefix. A frame longer than the prefix can say is the caller's
     /// error: the switch never queues one (the stream ports' maximum frame fits their prefix).
     mutating func append(_ frame: ArraySlice<UInt8>) {
+        frame.withUnsafeBytes { append($0) }
+    }
+
+    /// As `append(_:)` on a slice, from memory the caller owns (read during the call only).
+    mutating func append(_ frame: UnsafeRawBufferPointer) {
         let length = frame.count
         switch prefixWidth {
         case 4:
@@ -49,7 +54,11 @@ public struct EgressQueue: RandomAccessCollection {
         default:
             break
         }
-        bytes.append(contentsOf: frame)
+        // SAFETY: the caller's bytes are read during this call only; UInt8 is a trivial type any bytes may be
+        // viewed as.
+        bytes.append(
+            contentsOf: UnsafeBufferPointer(
+                start: frame.baseAddress?.assumingMemoryBound(to: UInt8.self), count: length))
         ends.append(bytes.count)
     }
 

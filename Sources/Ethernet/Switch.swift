@@ -84,6 +84,8 @@ public final class Switch {
     /// Pressured ports the frames of the latest `receive` were queued to.
     public private(set) var pressureHits: [PortID] = []
     /// Whether the latest `receive` queued a frame to a pressured port (`pressureHits` is not empty).
+    /// Inlinable: the stream ports ask after every frame.
+    @inlinable
     public var hasPressureHits: Bool { !pressureHits.isEmpty }
     /// Frames forwarded (each copy a port received counts once).
     public private(set) var forwardedFrames: UInt64 = 0
@@ -206,13 +208,20 @@ public final class Switch {
 
     /// A frame arrived from port `id`.
     public func receive(_ bytes: ArraySlice<UInt8>, from id: PortID, now: UInt64) {
+        bytes.withUnsafeBytes { receive($0, from: id, now: now) }
+    }
+
+    /// A frame arrived from port `id`, in memory the caller owns (a stream port's read buffer): read during the
+    /// call only. Whatever the switch keeps — queued frames, frames held by an impairment — is copied, so the
+    /// caller may reuse the memory at once; nothing is reference counted per frame.
+    public func receive(_ bytes: UnsafeRawBufferPointer, from id: PortID, now: UInt64) {
         if !pressureHits.isEmpty { pressureHits.removeAll(keepingCapacity: true) }
         guard id.rawValue >= 0 && id.rawValue < borrowed.count, let port = borrowed[id.rawValue] else { return }
         // SAFETY: `ports` owns every port in `borrowed` and nothing below removes one.
         port._withUnsafeGuaranteedRef { receive(bytes, from: id, port: $0, now: now) }
     }
 
-    private func receive(_ bytes: ArraySlice<UInt8>, from id: PortID, port: Port, now: UInt64) {
+    private func receive(_ bytes: UnsafeRawBufferPointer, from id: PortID, port: Port, now: UInt64) {
         port.counters.rxFrames += 1
         port.counters.rxBytes += UInt64(bytes.count)
         guard port.linkUp else { return port.counters.drop(.linkDown) }
@@ -246,7 +255,6 @@ public final class Switch {
             return port.counters.drop(.vlan)
         }
         if port.ingress != nil {
-            let frame = SwitchFrame(bytes: bytes, vid: vid, tagged: tagged)
             switch port.ingress!.admit(length: bytes.count, now: now, random: &random) {
             case .lost: return port.counters.drop(.impairmentLoss)
             case .overBacklog: return port.counters.drop(.rateLimit)
@@ -254,6 +262,8 @@ public final class Switch {
                 if release <= now && port.ingress!.held.isEmpty {
                     for _ in 0..<copies { forward(bytes, vid: vid, tagged: tagged, from: id, port: port, now: now) }
                 } else {
+                    // Held past this call: a copy of its own (the caller's memory is lent for the call only).
+                    let frame = SwitchFrame(bytes: Array(bytes)[...], vid: vid, tagged: tagged)
                     for _ in 0..<copies { port.ingress!.held.append((release, frame)) }
                     markDelayed(id, port)
                 }
@@ -264,7 +274,7 @@ public final class Switch {
     }
 
     private func forward(
-        _ bytes: ArraySlice<UInt8>, vid: UInt16, tagged: Bool, from id: PortID, port source: Port, now: UInt64
+        _ bytes: UnsafeRawBufferPointer, vid: UInt16, tagged: Bool, from id: PortID, port source: Port, now: UInt64
     ) {
         let destination = MACAddress(bytes, at: 0)
         let sourceMAC = MACAddress(bytes, at: 6)
@@ -364,29 +374,31 @@ public final class Switch {
         var refusedNestedTag = false
     }
 
-    /// The frame as a port wants it: the received bytes when their tagging already fits.
+    /// The frame as a port wants it when that differs from the received bytes (nil when their tagging already
+    /// fits, the common case): a re-tagged or untagged copy, built at most once per forward.
     @inline(__always)
-    private static func egressBytes(
-        _ bytes: ArraySlice<UInt8>, vid: UInt16, tagged: Bool, wantTag: Bool, _ converted: inout Converted
-    ) -> ArraySlice<UInt8> {
+    private static func convertedBytes(
+        _ bytes: UnsafeRawBufferPointer, vid: UInt16, tagged: Bool, wantTag: Bool, _ converted: inout Converted
+    ) -> ArraySlice<UInt8>? {
         if wantTag {
             // A priority-only or foreign tag is rewritten to carry the classified VLAN.
-            if tagged && EthernetHeader.u16(bytes, at: 14) & 0x0FFF == vid { return bytes }
+            if tagged && EthernetHeader.u16(bytes, at: 14) & 0x0FFF == vid { return nil }
             if let built = converted.tagged { return built }
-            let base = tagged ? VLANTagging.pop(bytes)[...] : bytes
+            let received = Array(bytes)[...]
+            let base = tagged ? VLANTagging.pop(received)[...] : received
             let built = VLANTagging.push(base, vid: vid)[...]
             converted.tagged = built
             return built
         }
-        if !tagged { return bytes }
+        if !tagged { return nil }
         if let built = converted.untagged { return built }
-        let built = VLANTagging.pop(bytes)[...]
+        let built = VLANTagging.pop(Array(bytes)[...])[...]
         converted.untagged = built
         return built
     }
 
     private func deliver(
-        _ frameBytes: ArraySlice<UInt8>, vid: UInt16, tagged: Bool, _ converted: inout Converted, to id: PortID,
+        _ frameBytes: UnsafeRawBufferPointer, vid: UInt16, tagged: Bool, _ converted: inout Converted, to id: PortID,
         port: Port, now: UInt64
     ) {
         let wantTag: Bool
@@ -410,7 +422,18 @@ public final class Switch {
             converted.refusedNestedTag = true
             return
         }
-        let bytes = Switch.egressBytes(frameBytes, vid: vid, tagged: tagged, wantTag: wantTag, &converted)
+        if let built = Switch.convertedBytes(frameBytes, vid: vid, tagged: tagged, wantTag: wantTag, &converted) {
+            built.withUnsafeBytes { egress($0, vid: vid, wantTag: wantTag, to: id, port: port, now: now) }
+        } else {
+            egress(frameBytes, vid: vid, wantTag: wantTag, to: id, port: port, now: now)
+        }
+    }
+
+    /// One copy of a frame leaves through port `id` (after its egress impairment, if any).
+    @inline(__always)
+    private func egress(
+        _ bytes: UnsafeRawBufferPointer, vid: UInt16, wantTag: Bool, to id: PortID, port: Port, now: UInt64
+    ) {
         forwardedFrames += 1
         if port.egress != nil {
             switch port.egress!.admit(length: bytes.count, now: now, random: &random) {
@@ -420,7 +443,7 @@ public final class Switch {
                 if release <= now && port.egress!.held.isEmpty {
                     for _ in 0..<copies { enqueue(bytes, id, port) }
                 } else {
-                    let frame = SwitchFrame(bytes: bytes, vid: vid, tagged: wantTag)
+                    let frame = SwitchFrame(bytes: Array(bytes)[...], vid: vid, tagged: wantTag)
                     for _ in 0..<copies { port.egress!.held.append((release, frame)) }
                     markDelayed(id, port)
                 }
@@ -431,7 +454,7 @@ public final class Switch {
     }
 
     @inline(__always)
-    private func enqueue(_ bytes: ArraySlice<UInt8>, _ id: PortID, _ port: Port) {
+    private func enqueue(_ bytes: UnsafeRawBufferPointer, _ id: PortID, _ port: Port) {
         // A 2-byte length (VDE) cannot say more than 65535: such a frame would garble the stream (jumbo MTU).
         guard port.queue.prefixWidth != 2 || bytes.count <= 0xFFFF else { return port.counters.drop(.oversize) }
         guard port.queue.count < port.queueFrames,
@@ -545,12 +568,18 @@ public final class Switch {
                 _ = port.ingress!.held.removeFirst()
                 if port.linkUp {
                     let frame = head.frame
-                    forward(frame.bytes, vid: frame.vid, tagged: frame.tagged, from: id, port: port, now: now)
+                    frame.bytes.withUnsafeBytes { bytes in
+                        forward(bytes, vid: frame.vid, tagged: frame.tagged, from: id, port: port, now: now)
+                    }
                 }
             }
             while let head = port.egress?.held.first, head.release <= now {
                 _ = port.egress!.held.removeFirst()
-                if port.linkUp { enqueue(head.frame.bytes, id, port) } else { port.counters.drop(.linkDown) }
+                if port.linkUp {
+                    head.frame.bytes.withUnsafeBytes { enqueue($0, id, port) }
+                } else {
+                    port.counters.drop(.linkDown)
+                }
             }
             if (port.ingress?.held.isEmpty ?? true) && (port.egress?.held.isEmpty ?? true) {
                 port.isDelayed = false

@@ -24,15 +24,22 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
     let framing: StreamFraming
     private var listener: (any StreamListener)?
     private var connection: (any ByteStream)?
-    private var framer: LengthPrefixedFramer
+    /// The framing's length prefix (4 bytes for QEMU, 2 for VDE) and the longest length accepted in it.
+    private let framePrefixWidth: Int
+    private let frameLimit: Int
     /// unowned(unsafe): the port owns its attachment (a checked reference costs a retain per frame).
     private unowned(unsafe) let port: EthernetPortRuntime
-    private let maxFrame: Int
     private var refusedPeers: UInt64 = 0
     private var peers: UInt64 = 0
-    /// Frames of the latest read not yet handed to the switch (the sender is paused meanwhile).
-    private var backlog: [ArraySlice<UInt8>] = []
-    private var backlogIndex = 0
+    /// Bytes read and not yet switched, copied out of the lent read buffer: the start of a frame the next read
+    /// completes, or (`heldToSwitch`) the rest of a read left when the sender was paused or the pass's slice was
+    /// used. Reading stops while anything waits to be switched, so this is at most one read and one frame.
+    private var held: [UInt8] = []
+    /// Where the unswitched bytes of `held` begin: a large read is switched a slice per pass by moving this
+    /// offset, not by moving the rest of the read each pass. 0 whenever `held` is only a frame's start.
+    private var heldStart = 0
+    /// `held` must be switched before the peer is read again.
+    private var heldToSwitch = false
     /// The pressured ports this sender waits for while paused.
     private(set) var waitingOn: [PortID] = []
     private var outBuffer: [UInt8] = []
@@ -48,8 +55,8 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
     {
         self.framing = framing
         self.port = port
-        self.maxFrame = maxFrame
-        framer = framing.makeFramer(maxFrameLength: maxFrame)
+        framePrefixWidth = framing.prefixWidth.rawValue
+        frameLimit = framing.makeFramer(maxFrameLength: maxFrame).maxFrameLength
         let host = port.segment.device.host!
         gate = host.admissionGate(
             "ethernet:\(port.segment.name)/\(port.config.name)",
@@ -75,8 +82,10 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
         slot.onDeadline = { [unowned self] _ in self.dropPeer() }
         peers += 1
         connection = newConnection
-        framer = framing.makeFramer(maxFrameLength: maxFrame)
-        newConnection.onData = { [unowned self] chunk in self.received(chunk) }
+        held.removeAll()
+        heldStart = 0
+        heldToSwitch = false
+        newConnection.onBytes = { [unowned self] chunk in self.received(chunk) }
         newConnection.onEnd = { [unowned self] _ in self.dropPeer() }
         newConnection.onWriteError = { [unowned self] _ in self.dropPeer() }
         newConnection.onLowWatermark = { [unowned self] in self.port.becameWritable() }
@@ -92,31 +101,89 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
 
     // MARK: Reading, one slice per pass
 
-    private func received(_ chunk: ArraySlice<UInt8>) {
-        // The backlog was switched whole (reading stops while any of it waits): its array is reused.
-        backlog.removeAll(keepingCapacity: true)
-        do {
-            try framer.feed(chunk, into: &backlog)
-        } catch {
-            // The stream cannot be resynchronised after a bad length: count it and hang up on this peer only.
-            port.countDrop(.malformed, bytes: chunk.count)
-            dropPeer()
-            return
-        }
-        backlogIndex = 0
-        // The first whole frame ends the peer's handshake deadline.
-        if !backlog.isEmpty, admission?.isPending == true { _ = admission?.authenticate() }
+    /// A read, lent (the connection's read buffer, valid during this call only): its whole frames are switched
+    /// straight from it; only what cannot be switched now is copied into `held` — the start of a frame the next
+    /// read completes, or the rest of the read when the sender is paused or this pass's slice is used.
+    private func received(_ chunk: UnsafeRawBufferPointer) {
         slice.countBytes(chunk.count)
         port.segment.device.noteRead(self)
-        forwardBacklog()
+        guard !heldToSwitch else {
+            // Not expected (reading stops while `held` waits), but if it happens the bytes queue behind, in order.
+            append(chunk)
+            return updateReading()
+        }
+        var start = 0
+        if !held.isEmpty {
+            // Finish the frame the previous read began with only the bytes it misses (`held` is part of one frame).
+            if held.count < framePrefixWidth {
+                start = min(framePrefixWidth - held.count, chunk.count)
+                append(UnsafeRawBufferPointer(rebasing: chunk[0..<start]))
+                if held.count < framePrefixWidth { return updateReading() }
+            }
+            var length = 0
+            for offset in 0..<framePrefixWidth { length = length << 8 | Int(held[offset]) }
+            guard length <= frameLimit else { return malformed(bytes: chunk.count) }
+            let missing = framePrefixWidth + length - held.count
+            let take = min(missing, chunk.count - start)
+            append(UnsafeRawBufferPointer(rebasing: chunk[start..<start + take]))
+            start += take
+            guard take == missing else { return updateReading() }
+            switchHeld()
+            guard connection != nil else { return }
+            if heldToSwitch {
+                append(UnsafeRawBufferPointer(rebasing: chunk[start...]))
+                return updateReading()
+            }
+        }
+        let rest = UnsafeRawBufferPointer(rebasing: chunk[start...])
+        guard let used = switchFrames(in: rest) else { return malformed(bytes: chunk.count) }
+        // Switching can end this peer (a write error while writing the segment out): nothing more of it is kept.
+        guard connection != nil else { return }
+        if used < rest.count { append(UnsafeRawBufferPointer(rebasing: rest[used...])) }
         updateReading()
     }
 
-    /// Reads only while nothing holds the peer back: not paused for a pressured port, nothing of its last read
+    /// Copies lent bytes to the end of `held`.
+    private func append(_ bytes: UnsafeRawBufferPointer) {
+        // SAFETY: the bytes are read during this call only; UInt8 is a trivial type any bytes may be viewed as.
+        held.append(
+            contentsOf: UnsafeBufferPointer(
+                start: bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), count: bytes.count))
+    }
+
+    /// The stream cannot be resynchronised after a bad length: count it and hang up on this peer only.
+    private func malformed(bytes: Int) {
+        port.countDrop(.malformed, bytes: bytes)
+        dropPeer()
+    }
+
+    /// Switches what `held` holds, as far as the slice and the destinations allow; the rest stays held.
+    private func switchHeld() {
+        // Taken out first: switching may drop the peer, which clears `held`, while these bytes are being read.
+        var pending: [UInt8] = []
+        swap(&pending, &held)
+        let start = heldStart
+        heldStart = 0
+        heldToSwitch = false
+        let used = pending.withUnsafeBytes { switchFrames(in: UnsafeRawBufferPointer(rebasing: $0[start...])) }
+        guard connection != nil else { return }
+        guard let used else { return malformed(bytes: pending.count - start) }
+        if start + used == pending.count {
+            pending.removeAll(keepingCapacity: pending.capacity <= StreamAttachment.keptBufferBytes)
+        } else if heldToSwitch {
+            heldStart = start + used
+        } else {
+            // Only the start of a frame is left: moved to the front, where the next read completes it.
+            pending.removeSubrange(0..<start + used)
+        }
+        swap(&pending, &held)
+    }
+
+    /// Reads only while nothing holds the peer back: not paused for a pressured port, nothing of an earlier read
     /// left to switch, and this pass's slice not used up.
     private func updateReading() {
         guard let connection else { return }
-        if waitingOn.isEmpty && backlogIndex >= backlog.count && !slice.isUsed {
+        if waitingOn.isEmpty && !heldToSwitch && !slice.isUsed {
             try? connection.startReading()
         } else {
             connection.stopReading()
@@ -126,69 +193,83 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
     func nextPass() {
         slice.endPass()
         guard connection != nil, waitingOn.isEmpty else { return }
-        if backlogIndex < backlog.count {
+        if heldToSwitch {
             port.segment.device.noteRead(self)
-            forwardBacklog()
+            switchHeld()
         }
         updateReading()
     }
 
-    /// Hands the read's frames to the switch. A frame queued to a pressured port (queue half full) first
-    /// writes the segment out; if that port is still pressured (its transport is backed up), this sender stops
-    /// being read until the port drains, so a stream sender is slowed rather than dropped (`ethernet.md` §4.5).
-    private func forwardBacklog() {
+    /// Hands the whole frames of `buffer` to the switch, in order, and returns how many bytes they took: it stops
+    /// at a frame not yet whole, or early (`heldToSwitch`) when this pass's slice is used or a frame went to a
+    /// pressured port: that port's segment is written out first, and if the port is still pressured (its
+    /// transport is backed up) this sender stops being read until it drains, so a stream sender is slowed rather
+    /// than dropped (`ethernet.md` §4.5). Nil at a length over the limit. The frames are read in place (the
+    /// switch copies what it queues), so a read costs no allocation and no reference count per frame.
+    private func switchFrames(in buffer: UnsafeRawBufferPointer) -> Int? {
         let segment = port.segment
         let sw = segment.sw
         let id = port.id
+        let width = framePrefixWidth
+        var cursor = 0
         var sinceFlush = 0
         // One clock read per read: the frames of one read arrived together.
         let now = MonotonicClock.nanoseconds()
         defer { segment.device.scheduleFlush(segment) }
         // Capture (file or live) and `eth.wait` see each frame; without them the frames go straight to the switch.
         let observed = segment.capture != nil || segment.liveCapture != nil || segment.device.hasWaits
-        // Indexed in place (no copy of the array, so clearing it below reuses its storage). Writing the segment
-        // out cannot add to this backlog: it is refilled only by a read, and reading waits for it to empty.
-        while backlogIndex < backlog.count {
-            // This pass's slice is used: the rest of the read waits for the next pass (ethernet.md §4.8).
-            guard slice.hasRoomForFrame else { return }
-            slice.countFrame()
-            if observed {
-                segment.received(backlog[backlogIndex], from: port, now: now)
-            } else {
-                sw.receive(backlog[backlogIndex], from: id, now: now)
+        // The first whole frame ends the peer's handshake deadline (checked once per read, not per frame).
+        let handshaking = admission?.isPending == true
+        defer { if handshaking && cursor > 0 { _ = admission?.authenticate() } }
+        while buffer.count - cursor >= width {
+            var length = 0
+            for offset in 0..<width { length = length << 8 | Int(buffer[cursor + offset]) }
+            guard length <= frameLimit else { return nil }
+            guard buffer.count - cursor - width >= length else { break }
+            // This pass's slice is used: the rest waits for the next pass (ethernet.md §4.8).
+            guard slice.hasRoomForFrame else {
+                heldToSwitch = true
+                break
             }
-            backlogIndex += 1
+            slice.countFrame()
+            let frame = UnsafeRawBufferPointer(rebasing: buffer[cursor + width..<cursor + width + length])
+            cursor += width + length
+            if observed {
+                segment.received(Array(frame)[...], from: port, now: now)
+            } else {
+                sw.receive(frame, from: id, now: now)
+            }
             sinceFlush += 1
             if sw.hasPressureHits {
                 let hits = sw.pressureHits
                 segment.flush()
                 sinceFlush = 0
-                guard connection != nil else { return }
+                guard connection != nil else { return cursor }
                 if hits.contains(where: sw.isPressured) {
                     waitingOn = hits.filter(sw.isPressured)
                     connection?.stopReading()
                     segment.pause(self)
-                    return
+                    heldToSwitch = true
+                    return cursor
                 }
             } else if sinceFlush == 256 {
                 // A large read can carry more frames than a queue holds: write out every few hundred frames.
                 segment.flush()
                 sinceFlush = 0
                 // Writing out can end this peer (a write error): its remaining frames go with it.
-                guard connection != nil else { return }
+                guard connection != nil else { return cursor }
             }
         }
-        backlog.removeAll(keepingCapacity: true)
-        backlogIndex = 0
+        return cursor
     }
 
     /// The ports this sender waited for were written out.
     func resume() {
         guard connection != nil else { return }
         waitingOn.removeAll()
-        if backlogIndex < backlog.count {
+        if heldToSwitch {
             port.segment.device.noteRead(self)
-            forwardBacklog()
+            switchHeld()
         }
         updateReading()
     }
@@ -203,8 +284,9 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
             waitingOn.removeAll()
             port.segment.cancelPause(self)
         }
-        backlog.removeAll()
-        backlogIndex = 0
+        held.removeAll()
+        heldStart = 0
+        heldToSwitch = false
         port.setCarrier(false)
     }
 
@@ -242,7 +324,9 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
         connection?.close()
         connection = nil
         admission?.release()
-        backlog.removeAll()
+        held.removeAll()
+        heldStart = 0
+        heldToSwitch = false
         waitingOn.removeAll()
     }
 }

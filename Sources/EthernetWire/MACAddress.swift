@@ -18,6 +18,15 @@ public struct MACAddress: Hashable, Sendable, Comparable, CustomStringConvertibl
         rawValue = value
     }
 
+    /// Reads six bytes at `offset` of raw memory (a frame in a read buffer); the caller has checked the length.
+    /// Two unaligned loads instead of six byte reads: the switch reads two addresses per frame.
+    @inlinable
+    public init(_ bytes: UnsafeRawBufferPointer, at offset: Int) {
+        let high = UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+        let low = UInt16(bigEndian: bytes.loadUnaligned(fromByteOffset: offset + 4, as: UInt16.self))
+        rawValue = UInt64(high) << 16 | UInt64(low)
+    }
+
     /// Parses `aa:bb:cc:dd:ee:ff` (or with `-`); `nil` when malformed.
     public init?(parsing text: String) {
         let parts = text.split(omittingEmptySubsequences: false) { $0 == ":" || $0 == "-" }

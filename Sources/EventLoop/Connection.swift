@@ -12,6 +12,9 @@ package final class Connection: LoopHandle {
     package let kind: Kind
     /// Bytes received. The slice is only the bytes of this read.
     package var onData: ((ArraySlice<UInt8>) -> Void)?
+    /// Bytes received, lent: the read buffer itself, valid during the call only (nothing copied or allocated per
+    /// read). When set, it is called instead of `onData`; the callee copies what it keeps.
+    package var onBytes: ((UnsafeRawBufferPointer) -> Void)?
     /// The peer closed its side (`nil`) or reading failed. Called once; the connection is not closed for you.
     package var onEnd: ((LoopError?) -> Void)?
     /// The write queue grew past `highWatermark`.
@@ -130,6 +133,7 @@ package final class Connection: LoopHandle {
     package func detachCallbacks() {
         stopReading()
         onData = nil
+        onBytes = nil
         onEnd = nil
         onWriteError = nil
         onHighWatermark = nil
@@ -139,6 +143,12 @@ package final class Connection: LoopHandle {
     private func didRead(count: Int, base: UnsafeMutablePointer<CChar>?) {
         if count > 0, let base {
             bytesRead &+= UInt64(count)
+            if let onBytes {
+                // SAFETY: libuv filled `count` bytes of the loop's read buffer; it is lent for this call only, and
+                // no other read reuses it before the call returns (one thread, reads one at a time).
+                onBytes(UnsafeRawBufferPointer(start: base, count: count))
+                return
+            }
             // SAFETY: libuv filled `count` bytes of the loop's read buffer, which we copy before returning.
             let bytes = Array(UnsafeRawBufferPointer(start: base, count: count))
             onData?(bytes[...])
@@ -273,6 +283,7 @@ package final class Connection: LoopHandle {
 
     override func didClose() {
         onData = nil
+        onBytes = nil
         onEnd = nil
         onHighWatermark = nil
         onLowWatermark = nil

@@ -45,6 +45,19 @@ import Wire
         #expect(MACAddress(parsing: "02:00:5e:00:00") == nil)
         #expect(MACAddress(parsing: "zz:00:5e:00:00:01") == nil)
     }
+
+    /// The raw-memory reader (two unaligned big-endian loads) reads the same address as the byte-wise one at
+    /// every offset, aligned or not, including the last six bytes of the buffer.
+    @Test func macFromRawMemoryMatchesTheBytewiseReaderAtEveryOffset() {
+        let bytes: [UInt8] = (0..<23).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 0xA5) }
+        bytes.withUnsafeBytes { raw in
+            for offset in 0...(bytes.count - 6) {
+                let expected = bytes[offset..<offset + 6].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+                #expect(MACAddress(raw, at: offset).rawValue == expected, "offset \(offset)")
+                #expect(MACAddress(raw, at: offset) == MACAddress(bytes[...], at: offset))
+            }
+        }
+    }
 }
 
 @Suite struct StreamFramingTests {

@@ -592,10 +592,17 @@ def bench_ethernet(quick):
         targets = {"coalesced 64 B, Unix": "target >= 0.10", "coalesced 1500 B, Unix": "target >= 0.80",
                    "one frame per write 64 B, Unix": "target >= 1.0", "one frame per write 64 B, TCP": "target >= 1.0"}
         for label, transport, size, batch in regimes:
-            count = (20000 if quick else 200000) if batch > 1 else (5000 if quick else 50000)
+            # Each run long enough (about 0.1-0.5 s at the relay's rate) that scheduling noise does not decide it, and
+            # at least three hub and relay runs interleaved even with --quick: the rows with targets (every row but
+            # coalesced 64 B) measured 5-20 ms runs before, whose spread (655k-947k frames/s) hid any change.
+            if label == "coalesced 64 B, Unix":
+                count = 20000 if quick else 200000
+            else:
+                count = 200000 if quick else 500000
+            row_repeats = repeats if label == "coalesced 64 B, Unix" else max(3, repeats)
             ends = hub_u if transport == "unix" else (f"tcp:127.0.0.1:{tcp[0]}", f"tcp:127.0.0.1:{tcp[1]}")
             hub_runs, relay_runs = [], []
-            for _ in range(repeats):  # interleaved, so both see the same background load
+            for _ in range(row_repeats):  # interleaved, so both see the same background load
                 hub_runs.append(hub_load(binary, ends[0], ends[1], size, count, batch))
                 relay_runs.append(relay_load(transport, size, count, batch))
             hub_frames = statistics.median(r[0] for r in hub_runs)

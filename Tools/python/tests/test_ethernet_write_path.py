@@ -204,3 +204,54 @@ def test_a_receiver_killed_mid_stream_frees_its_port_and_the_next_receiver_gets_
                 peer.close()
         client.close()
         hub.stop()
+
+
+@pytest.mark.parametrize("kind", ["unix", "tcp"])
+def test_a_sender_killed_mid_frame_loses_only_that_frame_and_the_next_sender_starts_clean(tmp_path, kind):
+    """The read side: whole frames are switched straight from the read buffer and only a frame cut by the end of a
+    read is kept, so a sender that dies in the middle of one (reset, not a clean close) leaves nothing behind: its
+    earlier frames arrive whole, the cut one never does, and the next sender's frames are not glued to it."""
+    from handsethub.pytest_plugin import start_hub
+
+    hub = start_hub(tmp_path, config(kind, tmp_path))
+    client = hub.connect()
+    sender = receiver = second = None
+    try:
+        receiver = connect(client, "r")
+        announce(receiver, RECEIVER_MAC)
+        reader = Reader(receiver, slow_bytes=0)
+        reader.start()
+        sender = connect(client, "s")
+        stream = b"".join(struct.pack(">I", len(frame(i))) + frame(i) for i in range(40))
+        cut = stream + struct.pack(">I", len(frame(40))) + frame(40)[:37]
+        for offset in range(0, len(cut), 777):  # odd-sized writes: frames straddle the hub's reads
+            sender.sendall(cut[offset:offset + 777])
+            time.sleep(0.001)
+        time.sleep(0.2)
+        sender.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sender.close()
+        sender = None
+        deadline = time.monotonic() + 10
+        while ports(client)["s"]["connected"]:
+            assert time.monotonic() < deadline, "the dead sender still holds the port"
+            time.sleep(0.02)
+        second = connect(client, "s")
+        for index in range(100, 140):
+            data = frame(index)
+            second.sendall(struct.pack(">I", len(data)) + data)
+        deadline = time.monotonic() + 20
+        while len(reader.numbers) < 80:
+            assert time.monotonic() < deadline, f"received {len(reader.numbers)} of 80: {counters(client, 'r')}"
+            time.sleep(0.02)
+        time.sleep(0.1)
+        reader.stop = True
+        reader.join(5)
+        assert reader.garbled == []
+        assert reader.numbers == list(range(40)) + list(range(100, 140))
+        assert counters(client, "s")["drops"]["malformed"] == 0
+    finally:
+        for peer in (sender, receiver, second):
+            if peer is not None:
+                peer.close()
+        client.close()
+        hub.stop()
