@@ -15,7 +15,7 @@ final class HubPlatformControlHost: PlatformControlHost {
     }
 
     var configuration: PlatformConfiguration { hub.configuration }
-    func isPartitionName(_ name: String) -> Bool { hub.configuration.partition(named: name) != nil }
+    func isPartitionName(_ name: String) -> Bool { hub.configuration.partitions.contains { $0.name == name } }
     var platform: Platform { hub.platform }
     var eventLog: EventLog { hub.events.log }
 

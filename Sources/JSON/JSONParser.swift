@@ -18,6 +18,20 @@ extension JSON {
         return try parser.parseDocument()
     }
 
+    /// ``parse(_:maxDepth:)`` for a slice (a control line): one plain copy, not a generic one.
+    package static func parse(_ bytes: ArraySlice<UInt8>, maxDepth: Int = defaultMaxDepth) throws(JSONParseError)
+        -> JSON
+    {
+        var parser = JSONParser(bytes: Array(bytes), maxDepth: maxDepth)
+        return try parser.parseDocument()
+    }
+
+    /// ``parse(_:maxDepth:)`` for bytes already in an array: no copy.
+    package static func parse(_ bytes: [UInt8], maxDepth: Int = defaultMaxDepth) throws(JSONParseError) -> JSON {
+        var parser = JSONParser(bytes: bytes, maxDepth: maxDepth)
+        return try parser.parseDocument()
+    }
+
     /// Parses a JSON text held in a string.
     package static func parse(_ text: String, maxDepth: Int = defaultMaxDepth) throws(JSONParseError) -> JSON {
         try parse(Array(text.utf8), maxDepth: maxDepth)
@@ -120,7 +134,8 @@ struct JSONParser {
     private mutating func parseObject() throws(JSONParseError) -> JSON {
         try enter()
         index += 1  // {
-        var object = JSONObject()
+        // Most objects on the wire have a few members: room for four at once, not three regrowths.
+        var object = JSONObject(minimumCapacity: 4)
         skipWhitespace()
         if try peek() == UInt8(ascii: "}") {
             index += 1

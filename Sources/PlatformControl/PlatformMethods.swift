@@ -70,7 +70,7 @@ package final class PlatformMethods {
         let outcome = self.host.platform.raise(
             from: .injector(peer), to: target.name, line: Int(line), actions: &actions)
         self.host.perform(&actions)
-        let seq = self.host.eventLog.since(before, matching: PlatformMethods.raisedFilter).events.first?.seq ?? 0
+        let seq = self.host.eventLog.firstSeq(after: before, matching: PlatformMethods.raisedFilter) ?? 0
         return .result(["seq": .uint(seq), "pending": .bool(outcome == .latched)])
     }
 
