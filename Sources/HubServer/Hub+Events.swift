@@ -40,7 +40,7 @@ extension Hub {
         events.published += 1
         // The hub's faults (crash, missed heartbeats, rollback, refused command) go to the error logs too.
         if ErrorLogDevice.records(kind) { errorLog?.observe(kind: kind, partition: partition, data: data) }
-        if events.subscribers.deliver(event) { armControlFlush() }
+        if events.subscribers.deliver(event, lines: events.lines) { armControlFlush() }
         if !events.waiters.isEmpty {
             events.waiters.resolve { filter in filter.matches(event) ? ["event": event.json] : nil }
         }
@@ -64,10 +64,10 @@ extension Hub {
     }
 
     /// Queues outbox items (refilled from the ring while replaying) into the session's pass write until its
-    /// write budget is reached (true) or there is nothing left (false).
+    /// write budget is reached (true) or there is nothing left (false). Lines are shared: queueing copies bytes.
     private func fillPassWrite(of session: ControlSession, from subscription: EventSubscription) -> Bool {
         while !session.isWriteQueueFull {
-            guard let item = subscription.outbox.pop() else {
+            guard !subscription.outbox.isEmpty else {
                 guard let cursor = subscription.replayCursor else { return false }
                 // The outbox is empty: refill it from the ring, one less than its capacity (room for a gap
                 // marker), so nothing is dropped.
@@ -77,10 +77,12 @@ extension Hub {
                 subscription.replayCursor = through >= events.log.lastSeq ? nil : through
                 continue
             }
-            switch item {
-            case .event(let event): session.queue(events.lines.line(for: event))
-            case .missed:
-                session.queue(ControlNotification(method: item.method, params: item.params).encodedLine())
+            subscription.outbox.drain(while: { !session.isWriteQueueFull }) { item in
+                switch item {
+                case .line(_, let line): session.queue(line)
+                case .event(let event): session.queue(events.lines.line(for: event))
+                case .missed: session.queue(ControlNotification(method: item.method, params: item.params).encodedLine())
+                }
             }
         }
         return true
