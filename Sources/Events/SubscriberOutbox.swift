@@ -2,11 +2,14 @@ import JSON
 
 /// What a subscriber's outbox yields: an event, an event's notification line already serialised (shared by every
 /// subscriber it went to, so queueing it copies no event), or the marker for a gap.
+///
+/// An event and a marker are boxed (`indirect`): a queued item is then two words, not a whole event, and
+/// queueing and taking lines (every live event) copies that little.
 package enum OutboxItem: Sendable, Hashable {
-    case event(HubEvent)
+    indirect case event(HubEvent)
     /// The `event` notification line (newline included) of the event with sequence number `seq`.
     case line(seq: UInt64, [UInt8])
-    case missed(MissedEvents)
+    indirect case missed(MissedEvents)
 
     /// The notification method for this item (`event` or `events.missed`).
     package var method: String {

@@ -266,8 +266,10 @@ package final class ControlSession {
     }
 
     /// Unsent answers (queued on the connection or in this pass's write) over the budget.
-    var isWriteQueueFull: Bool {
-        connection.isAboveHighWatermark || connection.queuedWriteBytes + pendingBytes > connection.highWatermark
+    var isWriteQueueFull: Bool { writeRoom < 0 }
+    /// Bytes this pass's write may still take before the unsent answers pass the budget; negative once past it.
+    var writeRoom: Int {
+        connection.isAboveHighWatermark ? -1 : connection.highWatermark - connection.queuedWriteBytes - pendingBytes
     }
 
     /// Bytes written to the connection and not yet taken by the peer's reads, plus this pass's write.

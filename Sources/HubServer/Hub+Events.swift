@@ -77,12 +77,16 @@ extension Hub {
                 subscription.replayCursor = through >= events.log.lastSeq ? nil : through
                 continue
             }
-            subscription.outbox.drain(while: { !session.isWriteQueueFull }) { item in
+            var room = session.writeRoom  // only this pass's write grows while the outbox drains into it
+            subscription.outbox.drain(while: { room >= 0 }) { item in
+                let line: [UInt8]
                 switch item {
-                case .line(_, let line): session.queue(line)
-                case .event(let event): session.queue(events.lines.line(for: event))
-                case .missed: session.queue(ControlNotification(method: item.method, params: item.params).encodedLine())
+                case .line(_, let text): line = text
+                case .event(let event): line = events.lines.line(for: event)
+                case .missed: line = ControlNotification(method: item.method, params: item.params).encodedLine()
                 }
+                session.queue(line)
+                room -= line.count
             }
         }
         return true

@@ -60,7 +60,7 @@ extension Hub {
             switch member {  // the open members in the answer's order: uptimeMs, lastSeq, loop
             case 0: JSON.writeInteger(uptimeMs, into: &out)
             case 1: JSON.uint(events.log.lastSeq).write(into: &out)
-            default: loopJSON.write(into: &out)
+            default: writeLoopJSON(into: &out)
             }
         }
         return .encodedResult(out)
@@ -168,16 +168,4 @@ extension PlatformConfiguration {
         }
         return copy
     }
-}
-
-/// Compares secrets without leaking, through timing, how long the matching prefix is.
-func constantTimeEqual(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
-    var difference = UInt8(lhs.count == rhs.count ? 0 : 1)
-    let count = max(lhs.count, rhs.count)
-    for index in 0..<count {
-        let left = index < lhs.count ? lhs[index] : 0
-        let right = index < rhs.count ? rhs[index] : 0
-        difference |= left ^ right
-    }
-    return difference == 0
 }

@@ -324,9 +324,18 @@ struct JSONParser {
             guard index < bytes.count, isDigit(bytes[index]) else { throw fail(.invalidNumber, at: start) }
             while index < bytes.count, isDigit(bytes[index]) { index += 1 }
         }
-        let text = String(decoding: bytes[start..<index], as: UTF8.self)
         if isInteger {
             if negative && index - start == 2 && bytes[start + 1] == UInt8(ascii: "0") { return .double(-0.0) }
+            // Up to 18 digits cannot overflow Int64: summed in place (ids, lines, sequence numbers), no text made.
+            let first = negative ? start + 1 : start
+            if index - first <= 18 {
+                var value: Int64 = 0
+                for position in first..<index { value = value * 10 + Int64(bytes[position] &- UInt8(ascii: "0")) }
+                return .int(negative ? -value : value)
+            }
+        }
+        let text = String(decoding: bytes[start..<index], as: UTF8.self)
+        if isInteger {
             if let value = Int64(text) { return .int(value) }
             // Integers past 64 bits fall back to a double, like every other JSON reader.
         }
