@@ -64,9 +64,12 @@ extension Hub {
     }
 
     /// Queues outbox items (refilled from the ring while replaying) into the session's pass write until its
-    /// write budget is reached (true) or there is nothing left (false). Lines are shared: queueing copies bytes.
+    /// write budget or `eventWriteChunkBytes` is reached (true) or there is nothing left (false). Lines are shared:
+    /// queueing copies bytes. The chunk keeps a pass write within the buffer a session keeps between writes, so a
+    /// burst does not regrow a buffer from nothing every pass (`flushEvents` writes the chunk and goes on).
     private func fillPassWrite(of session: ControlSession, from subscription: EventSubscription) -> Bool {
-        while !session.isWriteQueueFull {
+        var chunk = Hub.eventWriteChunkBytes
+        while !session.isWriteQueueFull && chunk >= 0 {
             guard !subscription.outbox.isEmpty else {
                 guard let cursor = subscription.replayCursor else { return false }
                 // The outbox is empty: refill it from the ring, one less than its capacity (room for a gap
@@ -77,7 +80,8 @@ extension Hub {
                 subscription.replayCursor = through >= events.log.lastSeq ? nil : through
                 continue
             }
-            var room = session.writeRoom  // only this pass's write grows while the outbox drains into it
+            var room = min(session.writeRoom, chunk)  // only this pass's write grows while the outbox drains
+            let start = room
             subscription.outbox.drain(while: { room >= 0 }) { item in
                 let line: [UInt8]
                 switch item {
@@ -88,9 +92,12 @@ extension Hub {
                 session.queue(line)
                 room -= line.count
             }
+            chunk -= start - room
         }
         return true
     }
+
+    static let eventWriteChunkBytes = ControlSession.keptPendingCapacity / 2
 
     /// Sessions with replies or events queued are flushed together at the start of the next pass.
     func scheduleControlFlush(_ session: ControlSession) {

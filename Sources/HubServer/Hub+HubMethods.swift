@@ -156,16 +156,3 @@ extension Hub {
         return .object(result)
     }
 }
-
-extension PlatformConfiguration {
-    /// The configuration with every secret and token replaced, for showing to control clients.
-    var redacted: PlatformConfiguration {
-        var copy = self
-        if copy.hub.controlToken != nil { copy.hub.controlToken = "<redacted>" }
-        for index in copy.partitions.indices {
-            copy.partitions[index].secret = "<redacted>"
-            copy.partitions[index].secretFile = nil
-        }
-        return copy
-    }
-}

@@ -144,6 +144,21 @@ import Testing
         #expect(hub.stop() == 0)
     }
 
+    /// `irq.raise` answers with the text its spec gives, members in order (`{"seq":S,"pending":true}` for a
+    /// detached target), and S is the sequence number of the irq.raised event subscribers receive.
+    @Test func anIrqRaiseAnswerIsExactlyItsSpecifiedLine() throws {
+        let hub = try HubHarness()
+        let watcher = try subscriber(hub, kinds: ["irq.raised"])
+        let producer = try LineClient(unixPath: hub.controlUnix)
+        _ = try producer.readJSON()
+        producer.sendLine(
+            #"{"jsonrpc":"2.0","id":41,"method":"irq.raise","params":{"partition":"rtos","line":2,"as":"t"}}"#)
+        let answer = try #require(producer.readLine())
+        let seq = try #require(try watcher.readJSON()["params"]?["seq"]?.int64Value)
+        #expect(answer == #"{"jsonrpc":"2.0","id":41,"result":{"seq":\#(seq),"pending":true}}"#)
+        #expect(hub.stop() == 0)
+    }
+
     /// A thousand subscribers whose filters match nothing that is published: no event is serialised for them
     /// and none receives anything; one matching subscriber added later makes exactly one line per event it gets.
     @Test func aThousandSubscribersWhoseFiltersDoNotMatchCostNoSerialisation() throws {
