@@ -69,7 +69,7 @@ extension Hub {
     /// burst does not regrow a buffer from nothing every pass (`flushEvents` writes the chunk and goes on).
     private func fillPassWrite(of session: ControlSession, from subscription: EventSubscription) -> Bool {
         var chunk = Hub.eventWriteChunkBytes
-        while !session.isWriteQueueFull && chunk >= 0 {
+        while !session.isWriteQueueFull && chunk >= 0 && !session.closing {
             guard !subscription.outbox.isEmpty else {
                 guard let cursor = subscription.replayCursor else { return false }
                 // The outbox is empty: refill it from the ring, one less than its capacity (room for a gap
@@ -82,15 +82,16 @@ extension Hub {
             }
             var room = min(session.writeRoom, chunk)  // only this pass's write grows while the outbox drains
             let start = room
-            subscription.outbox.drain(while: { room >= 0 }) { item in
-                let line: [UInt8]
-                switch item {
-                case .line(_, let text): line = text
-                case .event(let event): line = events.lines.line(for: event)
-                case .missed: line = ControlNotification(method: item.method, params: item.params).encodedLine()
+            session.queue { pending in
+                subscription.outbox.drain(while: { room >= 0 }) { item in
+                    let before = pending.count
+                    switch item {
+                    case .line(_, let line): pending.append(contentsOf: line)
+                    case .event(let event): pending.append(contentsOf: events.lines.line(for: event))
+                    case .missed: pending += ControlNotification(method: item.method, params: item.params).encodedLine()
+                    }
+                    room -= pending.count - before
                 }
-                session.queue(line)
-                room -= line.count
             }
             chunk -= start - room
         }

@@ -16,6 +16,7 @@ final class HubPlatformControlHost: PlatformControlHost {
 
     var configuration: PlatformConfiguration { hub.configuration }
     func isPartitionName(_ name: String) -> Bool { hub.configuration.partitions.contains { $0.name == name } }
+    func interruptLines(ofPartition name: String) -> Int? { hub.configuration.interruptLines(ofPartition: name) }
     var platform: Platform { hub.platform }
     var eventLog: EventLog { hub.events.log }
 

@@ -47,6 +47,12 @@ package struct PlatformConfiguration: Sendable, Equatable {
         return partitions[index]
     }
 
+    /// The interrupt line count of the partition called `name`, if any, read in place (no partition copied).
+    package func interruptLines(ofPartition name: String) -> Int? {
+        guard let index = partitions.firstIndex(where: { $0.name == name }) else { return nil }
+        return partitions[index].interruptLines
+    }
+
     /// The link called `name`, if any.
     package func link(named name: String) -> LinkConfig? {
         links.first { $0.name == name }
