@@ -9,16 +9,20 @@ import PlatformControl
 /// The platform's control methods live in `PlatformControl`; this answers what they ask of the hub.
 final class HubPlatformControlHost: PlatformControlHost {
     private unowned let hub: Hub
+    /// The hub's own (never replaced), held here: each step through the unowned `hub` retains via its side table.
+    private let events: EventHub
+    let platform: Platform
 
     init(hub: Hub) {
         self.hub = hub
+        events = hub.events
+        platform = hub.platform
     }
 
     var configuration: PlatformConfiguration { hub.configuration }
     func isPartitionName(_ name: String) -> Bool { hub.configuration.partitions.contains { $0.name == name } }
     func interruptLines(ofPartition name: String) -> Int? { hub.configuration.interruptLines(ofPartition: name) }
-    var platform: Platform { hub.platform }
-    var eventLog: EventLog { hub.events.log }
+    var eventLog: EventLog { events.log }
 
     func perform(_ actions: inout [Action]) { hub.perform(&actions) }
 
