@@ -63,10 +63,9 @@ extension Hub {
         }
     }
 
-    /// Queues outbox items (refilled from the ring while replaying) into the session's pass write until its
-    /// write budget or `eventWriteChunkBytes` is reached (true) or there is nothing left (false). Lines are shared:
-    /// queueing copies bytes. The chunk keeps a pass write within the buffer a session keeps between writes, so a
-    /// burst does not regrow a buffer from nothing every pass (`flushEvents` writes the chunk and goes on).
+    /// Queues outbox items (refilled from the ring while replaying) into the session's pass write until its write
+    /// budget or `eventWriteChunkBytes` is reached (true) or nothing is left (false). The chunk keeps a pass write
+    /// within the buffer a session keeps, not regrown from nothing every pass (`flushEvents` writes it, goes on).
     private func fillPassWrite(of session: ControlSession, from subscription: EventSubscription) -> Bool {
         var chunk = Hub.eventWriteChunkBytes
         while !session.isWriteQueueFull && chunk >= 0 && !session.closing {

@@ -20,8 +20,10 @@ final class HubPlatformControlHost: PlatformControlHost {
     }
 
     var configuration: PlatformConfiguration { hub.configuration }
-    func isPartitionName(_ name: String) -> Bool { hub.configuration.partitions.contains { $0.name == name } }
-    func interruptLines(ofPartition name: String) -> Int? { hub.configuration.interruptLines(ofPartition: name) }
+    /// The configured partitions alone: a method called on the whole configuration would be handed a copy of it.
+    private var partitions: [PartitionConfig] { hub.configuration.partitions }
+    func isPartitionName(_ name: String) -> Bool { partitions.contains { $0.name == name } }
+    func interruptLines(ofPartition name: String) -> Int? { partitions.interruptLines(ofPartition: name) }
     var eventLog: EventLog { events.log }
 
     func perform(_ actions: inout [Action]) { hub.perform(&actions) }

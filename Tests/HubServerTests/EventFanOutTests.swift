@@ -159,6 +159,30 @@ import Testing
         #expect(hub.stop() == 0)
     }
 
+    /// `irq.raise` takes a partition's line count from the configuration in force: a partition configured with 4
+    /// lines takes lines 0...3, refuses 4 naming the parameter and the range, and an unknown partition is not found.
+    @Test func irqRaiseChecksTheLineAgainstTheConfiguredPartition() throws {
+        let hub = try HubHarness { config in
+            for index in config.partitions.indices where config.partitions[index].name == "secure" {
+                config.partitions[index].interruptLines = 4
+            }
+        }
+        let client = try LineClient(unixPath: hub.controlUnix)
+        _ = try client.readJSON()
+        func raise(_ partition: String, _ line: Int64, id: Int64) throws -> JSON {
+            try client.call("irq.raise", ["partition": .string(partition), "line": .int(line), "as": "t"], id: id)
+        }
+        #expect(try raise("secure", 3, id: 1)["result"]?["pending"] == true)
+        let past = try raise("secure", 4, id: 2)
+        #expect(past["error"]?["code"] == -32602, "\(past)")
+        #expect(past["error"]?["data"]?["param"] == "line")
+        #expect(past["error"]?["data"]?["expected"] == "integer in 0...3", "\(past)")
+        #expect(try raise("rtos", 31, id: 3)["result"] != nil)
+        let unknown = try raise("nosuch", 0, id: 4)
+        #expect(unknown["error"]?["code"] == -32002, "\(unknown)")
+        #expect(hub.stop() == 0)
+    }
+
     /// A thousand subscribers whose filters match nothing that is published: no event is serialised for them
     /// and none receives anything; one matching subscriber added later makes exactly one line per event it gets.
     @Test func aThousandSubscribersWhoseFiltersDoNotMatchCostNoSerialisation() throws {
