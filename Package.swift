@@ -198,13 +198,17 @@ let package = Package(
         .target(name: "PartitionResources", dependencies: ["HubSystem", "JSON", "PlatformConfig"]),
         // The platform model's control methods (irq.raise, msg.send, link.*, partition.list/get/counters) on
         // DeviceKit's ControlMethod tables; the hub's sessions and supervisors only through PlatformControlHost.
+        // On the loop thread only, like the server: release builds drop the run-time exclusivity checks.
         .target(
             name: "PlatformControl",
-            dependencies: ["DeviceKit", "ControlWire", "JSON", "Hypervisor", "PlatformConfig", "Events"]),
+            dependencies: ["DeviceKit", "ControlWire", "JSON", "Hypervisor", "PlatformConfig", "Events"],
+            swiftSettings: hotPathSettings),
         // The events control family (events.subscribe/unsubscribe/recent/wait) on DeviceKit's ControlMethod tables
-        // and DeferredWaits; the hub's event log and sessions only through EventControlHost.
+        // and DeferredWaits; the hub's event log and sessions only through EventControlHost. Publishing visits every
+        // matching subscription's fields per event: release builds drop the run-time exclusivity checks there.
         .target(
-            name: "EventControl", dependencies: ["DeviceKit", "ControlWire", "Events", "JSON", "PlatformConfig"]),
+            name: "EventControl", dependencies: ["DeviceKit", "ControlWire", "Events", "JSON", "PlatformConfig"],
+            swiftSettings: hotPathSettings),
         // The power device family (Protocols/power.md): the power model's glue on DeviceKit.
         .target(
             name: "PowerServer",

@@ -21,13 +21,13 @@ package struct ControlNotification: Sendable, Hashable {
     package func encodedLine() -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(256)
-        out.append(contentsOf: #"{"jsonrpc":"2.0","method":"#.utf8)
+        JSON.writeRaw(#"{"jsonrpc":"2.0","method":"#, into: &out)
         JSON.writeString(method, into: &out)
         if let params {
-            out.append(contentsOf: #","params":"#.utf8)
+            JSON.writeRaw(#","params":"#, into: &out)
             params.write(into: &out)
         }
-        out.append(contentsOf: "}\n".utf8)
+        JSON.writeRaw("}\n", into: &out)
         return out
     }
 }

@@ -35,7 +35,8 @@ package struct ControlParams: Sendable {
                 details: path.map { ["param": .string($0), "expected": "object"] } ?? ["expected": "object"])
         }
         if let allowed {
-            for key in object.keys where !allowed.contains(key) {
+            for member in object.members where !allowed.contains(member.key) {
+                let key = member.key
                 let name = path.map { "\($0).\(key)" } ?? key
                 throw ControlError(
                     code: .invalidParams, reason: "invalid_params",
@@ -47,7 +48,8 @@ package struct ControlParams: Sendable {
 
     /// The raw value, nil when absent. A JSON `null` counts as absent.
     package subscript(name: String) -> JSON? {
-        guard let value = object[name], value != .null else { return nil }
+        guard let value = object[name] else { return nil }
+        if case .null = value { return nil }
         return value
     }
 
@@ -86,7 +88,6 @@ package struct ControlParams: Sendable {
         -> T?
     {
         guard let value = self[name] else { return nil }
-        let expected = "integer in \(range.lowerBound)...\(range.upperBound)"
         let converted: T?
         switch value {
         case .int(let integer): converted = T(exactly: integer)
@@ -95,6 +96,8 @@ package struct ControlParams: Sendable {
         default: throw wrongType(name, "integer", value)
         }
         guard let converted, range.contains(converted) else {
+            // Spelled out only for the error: formatting the range was most of a good call's cost.
+            let expected = "integer in \(range.lowerBound)...\(range.upperBound)"
             throw .invalidParams(
                 param: qualified(name), expected: expected,
                 detail: "must be an \(expected), got \(value.serialized())")

@@ -38,6 +38,13 @@ package struct ControlRequest: Sendable, Hashable {
     package static func decode(line: some Collection<UInt8>, maxDepth: Int = JSON.defaultMaxDepth)
         throws(ControlFailure) -> ControlRequest
     {
+        try decode(line: ArraySlice(line), maxDepth: maxDepth)
+    }
+
+    /// ``decode(line:maxDepth:)`` for the framer's lines, without a generic copy of each.
+    package static func decode(line: ArraySlice<UInt8>, maxDepth: Int = JSON.defaultMaxDepth)
+        throws(ControlFailure) -> ControlRequest
+    {
         let value: JSON
         do {
             value = try JSON.parse(line, maxDepth: maxDepth)
@@ -67,7 +74,7 @@ package struct ControlRequest: Sendable, Hashable {
             }
         }
         let replyID = id ?? .null
-        guard object["jsonrpc"] == "2.0" else {
+        guard case .string("2.0")? = object["jsonrpc"] else {
             throw ControlFailure(id: replyID, error: .invalidRequest("'jsonrpc' must be \"2.0\""))
         }
         guard let method = object["method"]?.stringValue, !method.isEmpty else {
@@ -81,8 +88,12 @@ package struct ControlRequest: Sendable, Hashable {
                 throw ControlFailure(id: replyID, error: .invalidRequest("'params' must be an object or an array"))
             }
         }
-        for key in object.keys where !["jsonrpc", "id", "method", "params"].contains(key) {
-            throw ControlFailure(id: replyID, error: .invalidRequest("unknown member '\(key)'"))
+        // Any member but the four a request may have is refused (looked at in place: no array of keys per request).
+        for member in object.members {
+            switch member.key {
+            case "jsonrpc", "id", "method", "params": continue
+            default: throw ControlFailure(id: replyID, error: .invalidRequest("unknown member '\(member.key)'"))
+            }
         }
         return ControlRequest(id: id, method: method, params: params)
     }

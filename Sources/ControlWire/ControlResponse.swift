@@ -4,6 +4,8 @@ import JSON
 package struct ControlResponse: Sendable, Hashable {
     package enum Outcome: Sendable, Hashable {
         case result(JSON)
+        /// A result already serialised as compact JSON text (the hub's side only: a client reads `result`).
+        case encodedResult([UInt8])
         case error(ControlError)
     }
 
@@ -21,8 +23,11 @@ package struct ControlResponse: Sendable, Hashable {
 
     /// The result, or nil for an error response.
     package var result: JSON? {
-        if case .result(let value) = outcome { return value }
-        return nil
+        switch outcome {
+        case .result(let value): return value
+        case .encodedResult(let text): return try? JSON.parse(text)
+        case .error: return nil
+        }
     }
 
     /// The error, or nil for a successful response.
@@ -35,6 +40,7 @@ package struct ControlResponse: Sendable, Hashable {
         var object: JSONObject = ["jsonrpc": "2.0", "id": id]
         switch outcome {
         case .result(let value): object["result"] = value
+        case .encodedResult: object["result"] = result ?? .null
         case .error(let error): object["error"] = error.json
         }
         return .object(object)
@@ -44,18 +50,25 @@ package struct ControlResponse: Sendable, Hashable {
     /// into one buffer without building the enclosing object (every answer goes through here).
     package func encodedLine() -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(256)
-        out.append(contentsOf: #"{"jsonrpc":"2.0","id":"#.utf8)
+        if case .encodedResult(let text) = outcome {
+            out.reserveCapacity(text.count + 64)
+        } else {
+            out.reserveCapacity(256)
+        }
+        JSON.writeRaw(#"{"jsonrpc":"2.0","id":"#, into: &out)
         id.write(into: &out)
         switch outcome {
         case .result(let value):
-            out.append(contentsOf: #","result":"#.utf8)
+            JSON.writeRaw(#","result":"#, into: &out)
             value.write(into: &out)
+        case .encodedResult(let text):
+            JSON.writeRaw(#","result":"#, into: &out)
+            out.append(contentsOf: text)
         case .error(let error):
-            out.append(contentsOf: #","error":"#.utf8)
+            JSON.writeRaw(#","error":"#, into: &out)
             error.json.write(into: &out)
         }
-        out.append(contentsOf: "}\n".utf8)
+        JSON.writeRaw("}\n", into: &out)
         return out
     }
 }

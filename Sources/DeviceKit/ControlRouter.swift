@@ -6,6 +6,9 @@ import JSON
 /// `DeferredWaits`).
 package enum ControlReply {
     case result(JSON)
+    /// A result already serialised as compact JSON text, written into the answer as it is (an answer asked for
+    /// in tight loops, built from a `JSONTemplate`).
+    case encodedResult([UInt8])
     case error(ControlError)
     case deferred
 }
@@ -47,6 +50,7 @@ package final class ControlCall {
         let response: ControlResponse
         switch reply {
         case .result(let value): response = ControlResponse(id: id, result: value)
+        case .encodedResult(let text): response = ControlResponse(id: id, outcome: .encodedResult(text))
         case .error(let error): response = ControlResponse(id: id, error: error)
         case .deferred: return
         }

@@ -49,6 +49,7 @@ package final class FakeDeviceHost: DeviceHost {
         do {
             switch try method.handler(call) {
             case .result(let value): return .success(value)
+            case .encodedResult(let text): return .success((try? JSON.parse(text)) ?? .null)
             case .error(let error): return .failure(error)
             case .deferred: return .failure(.invalidRequest("\(name) answers later"))
             }

@@ -1,5 +1,6 @@
 import ControlWire
 import Events
+import JSON
 
 /// The hub's event subscriptions, by control session id, and what publishing an event does with them
 /// (`Protocols/control.md` §5): the event goes into the outbox of each subscriber whose filter matches it, and
@@ -18,6 +19,10 @@ package final class EventSubscribers {
 
     private var entries: [(id: UInt64, subscription: EventSubscription)] = []
     private var routes: [Route: [Int]] = [:]
+    /// The last routes used, looked at before `routes`: a burst repeats a few routes (a raise makes irq.raised then
+    /// irq.latched), and comparing short names costs less than hashing them.
+    private var recentRoutes: [(route: Route, matching: [Int])] = []
+    private static let recentRouteCount = 4
     /// Subscribers given events since the last `takeQueued` (each once: `EventSubscription.flushQueued`).
     private var queued: [UInt64] = []
     /// The most routes kept; kinds, partitions and devices are the hub's own names, so few are ever used.
@@ -32,25 +37,44 @@ package final class EventSubscribers {
         entries.removeAll { $0.id == id }
         if let subscription { entries.append((id, subscription)) }
         routes.removeAll()
+        recentRoutes.removeAll()
     }
 
     /// Queues `event` for every subscriber whose filter matches it (a replaying one takes it from the ring when
     /// its replay gets there). True when a subscriber was put on the flush list that was not on it.
-    package func deliver(_ event: HubEvent) -> Bool {
+    ///
+    /// With `lines`, what is queued is the event's notification line, serialised once (`lines`) and shared by
+    /// every outbox it goes to; without, the event itself.
+    package func deliver(_ event: HubEvent, lines: EventLines? = nil) -> Bool {
         guard !entries.isEmpty else { return false }
         let route = Route(kind: event.kind, partition: event.partition, device: event.device)
         let matching: [Int]
-        if let known = routes[route] {
-            matching = known
+        if let recent = recentRoutes.firstIndex(where: { $0.route == route }) {
+            matching = recentRoutes[recent].matching
         } else {
-            matching = entries.indices.filter { entries[$0].subscription.matches(event) }
-            if routes.count >= EventSubscribers.maxRoutes { routes.removeAll(keepingCapacity: true) }
-            routes[route] = matching
+            if let known = routes[route] {
+                matching = known
+            } else {
+                matching = entries.indices.filter { entries[$0].subscription.matches(event) }
+                if routes.count >= EventSubscribers.maxRoutes { routes.removeAll(keepingCapacity: true) }
+                routes[route] = matching
+            }
+            if recentRoutes.count >= EventSubscribers.recentRouteCount { recentRoutes.removeFirst() }
+            recentRoutes.append((route, matching))
         }
         var newlyQueued = false
+        var line: [UInt8]? = nil
         for index in matching {
             let (id, subscription) = entries[index]
-            if subscription.replayCursor == nil { subscription.outbox.push(event) }
+            if subscription.replayCursor == nil {
+                if let lines {
+                    let text = line ?? lines.line(for: event)
+                    line = text
+                    subscription.outbox.push(line: text, seq: event.seq)
+                } else {
+                    subscription.outbox.push(event)
+                }
+            }
             if !subscription.flushQueued {
                 subscription.flushQueued = true
                 queued.append(id)
@@ -105,9 +129,9 @@ package final class EventLines {
     package static func encode(_ event: HubEvent) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(256)
-        out.append(contentsOf: #"{"jsonrpc":"2.0","method":"event","params":"#.utf8)
+        JSON.writeRaw(#"{"jsonrpc":"2.0","method":"event","params":"#, into: &out)
         event.writeJSON(into: &out)
-        out.append(contentsOf: "}\n".utf8)
+        JSON.writeRaw("}\n", into: &out)
         return out
     }
 }

@@ -80,6 +80,17 @@ package struct EventLog: Sendable {
         return (EventReplay(events: out, missed: missed), through)
     }
 
+    /// The sequence number of the first held event after `seq` that matches `filter`, nil when none (what
+    /// `since(seq, matching: filter).events.first?.seq` says, without copying the events it passes).
+    package func firstSeq(after seq: UInt64, matching filter: EventFilter) -> UInt64? {
+        guard let oldest = oldestSeq, seq < lastSeq else { return nil }
+        let skip = seq >= oldest ? Int(seq - oldest + 1) : 0
+        for offset in skip..<ring.count where filter.matches(ring[(head + offset) % ring.count]) {
+            return oldest + UInt64(offset)
+        }
+        return nil
+    }
+
     /// How many held events after `seq` match `filter` (what a replay from `seq` delivers).
     package func count(since seq: UInt64, matching filter: EventFilter = .all) -> Int {
         guard let oldest = oldestSeq, seq < lastSeq else { return 0 }

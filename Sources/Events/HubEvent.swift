@@ -54,25 +54,25 @@ package struct HubEvent: Sendable, Hashable {
     /// Appends the compact text of ``json`` without building it (every event published to a subscriber is
     /// written once): the same members in the same order, numbers clamped as `JSON.uint` clamps them.
     package func writeJSON(into out: inout [UInt8]) {
-        out.append(contentsOf: #"{"seq":"#.utf8)
+        JSON.writeRaw(#"{"seq":"#, into: &out)
         JSON.writeInteger(Int64(clamping: seq), into: &out)
-        out.append(contentsOf: #","time":{"unixNs":"#.utf8)
+        JSON.writeRaw(#","time":{"unixNs":"#, into: &out)
         JSON.writeInteger(time.unixNs, into: &out)
-        out.append(contentsOf: #","monoNs":"#.utf8)
+        JSON.writeRaw(#","monoNs":"#, into: &out)
         JSON.writeInteger(Int64(clamping: time.monoNs), into: &out)
-        out.append(contentsOf: #"},"kind":"#.utf8)
+        JSON.writeRaw(#"},"kind":"#, into: &out)
         JSON.writeString(kind, into: &out)
-        out.append(contentsOf: #","partition":"#.utf8)
+        JSON.writeRaw(#","partition":"#, into: &out)
         HubEvent.writeName(partition, into: &out)
-        out.append(contentsOf: #","device":"#.utf8)
+        JSON.writeRaw(#","device":"#, into: &out)
         HubEvent.writeName(device, into: &out)
-        out.append(contentsOf: #","data":"#.utf8)
+        JSON.writeRaw(#","data":"#, into: &out)
         data.write(into: &out)
         out.append(UInt8(ascii: "}"))
     }
 
     private static func writeName(_ name: String?, into out: inout [UInt8]) {
-        if let name { JSON.writeString(name, into: &out) } else { out.append(contentsOf: "null".utf8) }
+        if let name { JSON.writeString(name, into: &out) } else { JSON.writeRaw("null", into: &out) }
     }
 
     /// Reads an event from its JSON form (clients); nil when a required member is missing or mistyped.

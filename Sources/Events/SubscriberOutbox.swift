@@ -1,14 +1,20 @@
 import JSON
 
-/// What a subscriber's outbox yields: an event, or the marker for a gap.
+/// What a subscriber's outbox yields: an event, an event's notification line already serialised (shared by every
+/// subscriber it went to, so queueing it copies no event), or the marker for a gap.
+///
+/// An event and a marker are boxed (`indirect`): a queued item is then two words, not a whole event, and
+/// queueing and taking lines (every live event) copies that little.
 package enum OutboxItem: Sendable, Hashable {
-    case event(HubEvent)
-    case missed(MissedEvents)
+    indirect case event(HubEvent)
+    /// The `event` notification line (newline included) of the event with sequence number `seq`.
+    case line(seq: UInt64, [UInt8])
+    indirect case missed(MissedEvents)
 
     /// The notification method for this item (`event` or `events.missed`).
     package var method: String {
         switch self {
-        case .event: return "event"
+        case .event, .line: return "event"
         case .missed: return "events.missed"
         }
     }
@@ -17,6 +23,7 @@ package enum OutboxItem: Sendable, Hashable {
     package var params: JSON {
         switch self {
         case .event(let event): return event.json
+        case .line(_, let text): return (try? JSON.parse(text.dropLast()))?["params"] ?? .null
         case .missed(let missed): return missed.json
         }
     }
@@ -48,12 +55,23 @@ package struct SubscriberOutbox: Sendable {
     /// Queues `event`, or counts it as missed when the queue is full. Returns false when dropped.
     @discardableResult
     package mutating func push(_ event: HubEvent) -> Bool {
+        push(.event(event), seq: event.seq)
+    }
+
+    /// Queues the serialised notification line of event `seq` (the bytes are shared, not copied), or counts the
+    /// event as missed when the queue is full, as pushing the event itself does. Returns false when dropped.
+    @discardableResult
+    package mutating func push(line: [UInt8], seq: UInt64) -> Bool {
+        push(.line(seq: seq, line), seq: seq)
+    }
+
+    private mutating func push(_ item: OutboxItem, seq: UInt64) -> Bool {
         if count >= capacity {
-            noteMissed(count: 1, firstSeq: event.seq, lastSeq: event.seq, reason: .outboxFull)
+            noteMissed(count: 1, firstSeq: seq, lastSeq: seq, reason: .outboxFull)
             return false
         }
         flushMissed()
-        items.append(.event(event))
+        items.append(item)
         return true
     }
 
@@ -102,6 +120,25 @@ package struct SubscriberOutbox: Sendable {
             head = 0
         }
         return item
+    }
+
+    /// Takes items in the order ``pop()`` gives them, handing each to `take`, while `room()` says there is room for
+    /// one more (asked before each) and items are left. One pass over the queue and one removal at the end,
+    /// instead of a removal per item (a subscriber's whole backlog goes into one write per loop pass).
+    package mutating func drain(while room: () -> Bool, _ take: (OutboxItem) -> Void) {
+        while room() {
+            if head == items.count { flushMissed() }
+            guard head < items.count else { break }
+            take(items[head])
+            head += 1
+        }
+        if head == items.count {
+            items.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head >= 64 && head * 2 >= items.count {
+            items.removeFirst(head)
+            head = 0
+        }
     }
 
     /// Takes up to `limit` items at once (one write per loop pass).

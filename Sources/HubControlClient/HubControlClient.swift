@@ -66,6 +66,7 @@ package final class HubControlClient {
         let response = try request(method, params, timeoutMs: timeoutMs)
         switch response.outcome {
         case .result(let value): return value
+        case .encodedResult: return response.result ?? .null
         case .error(let error): throw .server(error)
         }
     }

@@ -242,6 +242,8 @@ package final class ControlSession {
 
     /// Queues a line for the `flush` its caller makes next (the events' flush), without scheduling another.
     func queue(_ line: [UInt8]) { if !closing { pending.append(contentsOf: line) } }
+    /// Lets `append` add to this pass's write in place, like `queue` (the events' flush, item by item).
+    func queue(into append: (inout [UInt8]) -> Void) { if !closing { append(&pending) } }
 
     /// Writes what this pass queued, as one write; `writeNow` copies what the kernel does not take at once, so
     /// the buffer is free on return. Taken out first: a write failing at once closes the session (empties it).
@@ -266,8 +268,10 @@ package final class ControlSession {
     }
 
     /// Unsent answers (queued on the connection or in this pass's write) over the budget.
-    var isWriteQueueFull: Bool {
-        connection.isAboveHighWatermark || connection.queuedWriteBytes + pendingBytes > connection.highWatermark
+    var isWriteQueueFull: Bool { writeRoom < 0 }
+    /// Bytes this pass's write may still take before the unsent answers pass the budget; negative once past it.
+    var writeRoom: Int {
+        connection.isAboveHighWatermark ? -1 : connection.highWatermark - connection.queuedWriteBytes - pendingBytes
     }
 
     /// Bytes written to the connection and not yet taken by the peer's reads, plus this pass's write.

@@ -93,15 +93,18 @@ extension Hub {
         }
     }
 
-    var loopJSON: JSON {
-        guard let watchdog else { return .null }
-        return [
-            "passes": .int(Int64(clamping: watchdog.passes)),
-            "longestPassUs": .int(Int64(clamping: watchdog.longestPassNanos / 1000)),
-            "p99PassUs": .int(Int64(watchdog.recentP99Micros)),
-            "recentPasses": .int(Int64(watchdog.recentCount)),
-            "stalls": .int(Int64(clamping: watchdog.stalls)),
-            "stallWarnMs": .int(Int64(configuration.hub.limits.loopStallWarnMs)),
+    /// `hub.info`'s `loop` member, written into the answer: its figures change every pass, its names never.
+    func writeLoopJSON(into out: inout [UInt8]) {
+        guard let watchdog else { return JSON.writeRaw("null", into: &out) }
+        let figures = [
+            Int64(clamping: watchdog.passes), Int64(clamping: watchdog.longestPassNanos / 1000),
+            Int64(watchdog.recentP99Micros), Int64(watchdog.recentCount), Int64(clamping: watchdog.stalls),
+            Int64(configuration.hub.limits.loopStallWarnMs),
         ]
+        Hub.loopTemplate.write(into: &out) { member, out in JSON.writeInteger(figures[member], into: &out) }
     }
+
+    static let loopTemplate = JSONTemplate(
+        ["passes": 0, "longestPassUs": 0, "p99PassUs": 0, "recentPasses": 0, "stalls": 0, "stallWarnMs": 0],
+        open: ["passes", "longestPassUs", "p99PassUs", "recentPasses", "stalls", "stallWarnMs"])
 }

@@ -103,6 +103,7 @@ extension Hub: DeviceHost {
         do {
             switch try method.handler(call) {
             case .result(let value): return .success(value)
+            case .encodedResult(let text): return .success((try? JSON.parse(text)) ?? .null)
             case .error(let error): return .failure(error)
             case .deferred:
                 // Nobody will read a later answer: forget the call as a vanished client's.

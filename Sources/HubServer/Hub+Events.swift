@@ -40,7 +40,7 @@ extension Hub {
         events.published += 1
         // The hub's faults (crash, missed heartbeats, rollback, refused command) go to the error logs too.
         if ErrorLogDevice.records(kind) { errorLog?.observe(kind: kind, partition: partition, data: data) }
-        if events.subscribers.deliver(event) { armControlFlush() }
+        if events.subscribers.deliver(event, lines: events.lines) { armControlFlush() }
         if !events.waiters.isEmpty {
             events.waiters.resolve { filter in filter.matches(event) ? ["event": event.json] : nil }
         }
@@ -63,11 +63,13 @@ extension Hub {
         }
     }
 
-    /// Queues outbox items (refilled from the ring while replaying) into the session's pass write until its
-    /// write budget is reached (true) or there is nothing left (false).
+    /// Queues outbox items (refilled from the ring while replaying) into the session's pass write until its write
+    /// budget or `eventWriteChunkBytes` is reached (true) or nothing is left (false). The chunk keeps a pass write
+    /// within the buffer a session keeps, not regrown from nothing every pass (`flushEvents` writes it, goes on).
     private func fillPassWrite(of session: ControlSession, from subscription: EventSubscription) -> Bool {
-        while !session.isWriteQueueFull {
-            guard let item = subscription.outbox.pop() else {
+        var chunk = Hub.eventWriteChunkBytes
+        while !session.isWriteQueueFull && chunk >= 0 && !session.closing {
+            guard !subscription.outbox.isEmpty else {
                 guard let cursor = subscription.replayCursor else { return false }
                 // The outbox is empty: refill it from the ring, one less than its capacity (room for a gap
                 // marker), so nothing is dropped.
@@ -77,14 +79,25 @@ extension Hub {
                 subscription.replayCursor = through >= events.log.lastSeq ? nil : through
                 continue
             }
-            switch item {
-            case .event(let event): session.queue(events.lines.line(for: event))
-            case .missed:
-                session.queue(ControlNotification(method: item.method, params: item.params).encodedLine())
+            var room = min(session.writeRoom, chunk)  // only this pass's write grows while the outbox drains
+            let start = room
+            session.queue { pending in
+                subscription.outbox.drain(while: { room >= 0 }) { item in
+                    let before = pending.count
+                    switch item {
+                    case .line(_, let line): pending.append(contentsOf: line)
+                    case .event(let event): pending.append(contentsOf: events.lines.line(for: event))
+                    case .missed: pending += ControlNotification(method: item.method, params: item.params).encodedLine()
+                    }
+                    room -= pending.count - before
+                }
             }
+            chunk -= start - room
         }
         return true
     }
+
+    static let eventWriteChunkBytes = ControlSession.keptPendingCapacity / 2
 
     /// Sessions with replies or events queued are flushed together at the start of the next pass.
     func scheduleControlFlush(_ session: ControlSession) {

@@ -47,10 +47,23 @@ extension Hub {
         return .result(["authenticated": true])
     }
 
-    /// `hub.info`.
+    /// `hub.info`. Monitors call it in tight loops: what cannot change while the hub runs is serialised once, and
+    /// a call writes only the uptime, the last sequence number and the loop's figures into that text.
     func hubInfo(_ call: ControlCall) throws(ControlError) -> ControlReply {
         _ = try ControlParams(call.params, allowed: [])
-        return .result(self.infoJSON())
+        let platform = configuration.platform.name
+        let template = fixedInfo.flatMap { $0.platform == platform ? $0.template : nil } ?? makeInfoTemplate()
+        let uptimeMs = Int64((MonotonicClock.nanoseconds() - startedMonotonicNanos) / 1_000_000)
+        var out: [UInt8] = []
+        out.reserveCapacity(template.fixedByteCount + 200)
+        template.write(into: &out) { member, out in
+            switch member {  // the open members in the answer's order: uptimeMs, lastSeq, loop
+            case 0: JSON.writeInteger(uptimeMs, into: &out)
+            case 1: JSON.uint(events.log.lastSeq).write(into: &out)
+            default: writeLoopJSON(into: &out)
+            }
+        }
+        return .encodedResult(out)
     }
 
     /// `hub.config`.
@@ -84,43 +97,27 @@ extension Hub {
         return .deferred
     }
 
-    func infoJSON() -> JSON {
-        let uptimeNanos = MonotonicClock.nanoseconds() - startedMonotonicNanos
-        // Monitors call hub.info in tight loops: what cannot change while the hub runs is built once.
-        let fixed = fixedInfo ?? makeFixedInfo()
-        return [
-            "server": "hubd",
-            "version": .string(Hub.version),
-            "protocol": .int(ControlProtocol.version),
-            "platform": .string(configuration.platform.name),
-            "pid": fixed.pid,
-            "startedAtUnixNs": .uint(startedWallNanos),
-            "uptimeMs": .int(Int64(uptimeNanos / 1_000_000)),
-            "endpoints": fixed.endpoints,
-            "lastSeq": .uint(events.log.lastSeq),
-            "scheduling": fixed.scheduling,
-            "loop": loopJSON,
-            "openFiles": fixed.openFiles,
-        ]
-    }
-
-    private func makeFixedInfo() -> (pid: JSON, endpoints: JSON, scheduling: JSON, openFiles: JSON) {
-        let endpoints: JSON = [
-            "control": .array(boundControlEndpoints.map { .string($0.description) }),
-            "guest": .array(boundGuestEndpoints.map { .string($0.description) }),
-        ]
+    /// `hub.info`'s answer (`Protocols/control.md`) as a template whose open members are uptimeMs, lastSeq and loop.
+    private func makeInfoTemplate() -> JSONTemplate {
         // The limits the hub set at start and its listeners keep their reserve under (`hub.admission` reads the
         // live ones): a getrlimit per call was a tenth of a tight monitoring loop's cost.
-        let openFiles: JSON = [
-            "soft": .uint(openFileLimit.soft), "hard": .uint(openFileLimit.hard),
-            "softAtStart": .uint(openFileLimit.softBefore),
+        let answer: JSONObject = [
+            "server": "hubd", "version": .string(Hub.version), "protocol": .int(ControlProtocol.version),
+            "platform": .string(configuration.platform.name), "pid": .int(Int64(CurrentProcess.id)),
+            "startedAtUnixNs": .uint(startedWallNanos), "uptimeMs": .null,
+            "endpoints": [
+                "control": .array(boundControlEndpoints.map { .string($0.description) }),
+                "guest": .array(boundGuestEndpoints.map { .string($0.description) }),
+            ],
+            "lastSeq": .null, "scheduling": scheduling.json, "loop": .null,
+            "openFiles": [
+                "soft": .uint(openFileLimit.soft), "hard": .uint(openFileLimit.hard),
+                "softAtStart": .uint(openFileLimit.softBefore),
+            ],
         ]
-        let fixed = (
-            pid: JSON.int(Int64(CurrentProcess.id)), endpoints: endpoints, scheduling: scheduling.json,
-            openFiles: openFiles
-        )
-        fixedInfo = fixed
-        return fixed
+        let template = JSONTemplate(answer, open: ["uptimeMs", "lastSeq", "loop"])
+        fixedInfo = (configuration.platform.name, template)
+        return template
     }
 
     /// Every configured limit (`hub.limits` in the configuration), with its range, plus the fixed
@@ -158,29 +155,4 @@ extension Hub {
         result["software"] = SoftwareMethods.limitsJSON(configuration.hub.software)
         return .object(result)
     }
-}
-
-extension PlatformConfiguration {
-    /// The configuration with every secret and token replaced, for showing to control clients.
-    var redacted: PlatformConfiguration {
-        var copy = self
-        if copy.hub.controlToken != nil { copy.hub.controlToken = "<redacted>" }
-        for index in copy.partitions.indices {
-            copy.partitions[index].secret = "<redacted>"
-            copy.partitions[index].secretFile = nil
-        }
-        return copy
-    }
-}
-
-/// Compares secrets without leaking, through timing, how long the matching prefix is.
-func constantTimeEqual(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
-    var difference = UInt8(lhs.count == rhs.count ? 0 : 1)
-    let count = max(lhs.count, rhs.count)
-    for index in 0..<count {
-        let left = index < lhs.count ? lhs[index] : 0
-        let right = index < rhs.count ? rhs[index] : 0
-        difference |= left ^ right
-    }
-    return difference == 0
 }

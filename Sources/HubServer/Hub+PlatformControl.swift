@@ -9,15 +9,22 @@ import PlatformControl
 /// The platform's control methods live in `PlatformControl`; this answers what they ask of the hub.
 final class HubPlatformControlHost: PlatformControlHost {
     private unowned let hub: Hub
+    /// The hub's own (never replaced), held here: each step through the unowned `hub` retains via its side table.
+    private let events: EventHub
+    let platform: Platform
 
     init(hub: Hub) {
         self.hub = hub
+        events = hub.events
+        platform = hub.platform
     }
 
     var configuration: PlatformConfiguration { hub.configuration }
-    func isPartitionName(_ name: String) -> Bool { hub.configuration.partition(named: name) != nil }
-    var platform: Platform { hub.platform }
-    var eventLog: EventLog { hub.events.log }
+    /// The configured partitions alone: a method called on the whole configuration would be handed a copy of it.
+    private var partitions: [PartitionConfig] { hub.configuration.partitions }
+    func isPartitionName(_ name: String) -> Bool { partitions.contains { $0.name == name } }
+    func interruptLines(ofPartition name: String) -> Int? { partitions.interruptLines(ofPartition: name) }
+    var eventLog: EventLog { events.log }
 
     func perform(_ actions: inout [Action]) { hub.perform(&actions) }
 

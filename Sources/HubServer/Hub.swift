@@ -74,8 +74,8 @@ package final class Hub {
     let deliveryPass: EndOfPass
     /// The loop thread's scheduling, set when `run` starts (`hub.realTimePriority`).
     var scheduling = HubScheduling()
-    /// `hub.info`'s members fixed once the hub runs (pid, endpoints, scheduling), built by the first call.
-    var fixedInfo: (pid: JSON, endpoints: JSON, scheduling: JSON, openFiles: JSON)?
+    /// `hub.info`'s answer with its members fixed once the hub runs serialised, built by the first call.
+    var fixedInfo: (platform: String, template: JSONTemplate)?
     let flushTimer: Timer
     var deliveryScheduled = false
     /// Fair-share sessions that took their slice of input this pass and read again at the next one.

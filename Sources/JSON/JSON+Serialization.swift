@@ -30,15 +30,16 @@ extension JSON {
 
     private func write(into out: inout [UInt8], indent: Int?, level: Int) {
         switch self {
-        case .null: out.append(contentsOf: "null".utf8)
-        case .bool(let value): out.append(contentsOf: (value ? "true" : "false").utf8)
+        case .null: JSON.writeRaw("null", into: &out)
+        case .bool(let value):
+            if value { JSON.writeRaw("true", into: &out) } else { JSON.writeRaw("false", into: &out) }
         case .int(let value): JSON.writeInteger(value, into: &out)
         case .double(let value):
             // JSON has no NaN or infinity; the parser never produces them, and writing null beats invalid output.
             if value.isFinite {
                 out.append(contentsOf: value.description.utf8)
             } else {
-                out.append(contentsOf: "null".utf8)
+                JSON.writeRaw("null", into: &out)
             }
         case .string(let value): JSON.writeString(value, into: &out)
         case .array(let elements):
@@ -117,7 +118,7 @@ extension JSON {
             case 0x08: out.append(contentsOf: [0x5c, UInt8(ascii: "b")])
             case 0x0c: out.append(contentsOf: [0x5c, UInt8(ascii: "f")])
             case 0x00..<0x20, 0x7f:
-                out.append(contentsOf: "\\u00".utf8)
+                JSON.writeRaw("\\u00", into: &out)
                 out.append(contentsOf: hex2(byte).utf8)
             default: out.append(byte)
             }
@@ -128,4 +129,12 @@ extension JSON {
 
 extension JSON: CustomStringConvertible {
     package var description: String { serialized() }
+}
+
+extension JSON {
+    /// Appends fixed text (a literal: member names, punctuation) as it is. A literal's bytes go in with one copy;
+    /// appending a string's UTF-8 view walks it and cost a few hundred instructions per literal on the event path.
+    package static func writeRaw(_ text: StaticString, into out: inout [UInt8]) {
+        text.withUTF8Buffer { out.append(contentsOf: $0) }
+    }
 }

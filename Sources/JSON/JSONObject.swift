@@ -26,6 +26,12 @@ package struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionary
     /// An empty object.
     package init() { members = [] }
 
+    /// An empty object with room for `minimumCapacity` members before it grows.
+    package init(minimumCapacity: Int) {
+        members = []
+        members.reserveCapacity(minimumCapacity)
+    }
+
     /// An object from key/value pairs; a repeated key keeps its first position and its last value.
     package init(_ pairs: some Sequence<(String, JSON)>) {
         members = []

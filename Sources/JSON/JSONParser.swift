@@ -18,6 +18,20 @@ extension JSON {
         return try parser.parseDocument()
     }
 
+    /// ``parse(_:maxDepth:)`` for a slice (a control line): one plain copy, not a generic one.
+    package static func parse(_ bytes: ArraySlice<UInt8>, maxDepth: Int = defaultMaxDepth) throws(JSONParseError)
+        -> JSON
+    {
+        var parser = JSONParser(bytes: Array(bytes), maxDepth: maxDepth)
+        return try parser.parseDocument()
+    }
+
+    /// ``parse(_:maxDepth:)`` for bytes already in an array: no copy.
+    package static func parse(_ bytes: [UInt8], maxDepth: Int = defaultMaxDepth) throws(JSONParseError) -> JSON {
+        var parser = JSONParser(bytes: bytes, maxDepth: maxDepth)
+        return try parser.parseDocument()
+    }
+
     /// Parses a JSON text held in a string.
     package static func parse(_ text: String, maxDepth: Int = defaultMaxDepth) throws(JSONParseError) -> JSON {
         try parse(Array(text.utf8), maxDepth: maxDepth)
@@ -120,7 +134,8 @@ struct JSONParser {
     private mutating func parseObject() throws(JSONParseError) -> JSON {
         try enter()
         index += 1  // {
-        var object = JSONObject()
+        // Most objects on the wire have a few members: room for four at once, not three regrowths.
+        var object = JSONObject(minimumCapacity: 4)
         skipWhitespace()
         if try peek() == UInt8(ascii: "}") {
             index += 1
@@ -309,9 +324,18 @@ struct JSONParser {
             guard index < bytes.count, isDigit(bytes[index]) else { throw fail(.invalidNumber, at: start) }
             while index < bytes.count, isDigit(bytes[index]) { index += 1 }
         }
-        let text = String(decoding: bytes[start..<index], as: UTF8.self)
         if isInteger {
             if negative && index - start == 2 && bytes[start + 1] == UInt8(ascii: "0") { return .double(-0.0) }
+            // Up to 18 digits cannot overflow Int64: summed in place (ids, lines, sequence numbers), no text made.
+            let first = negative ? start + 1 : start
+            if index - first <= 18 {
+                var value: Int64 = 0
+                for position in first..<index { value = value * 10 + Int64(bytes[position] &- UInt8(ascii: "0")) }
+                return .int(negative ? -value : value)
+            }
+        }
+        let text = String(decoding: bytes[start..<index], as: UTF8.self)
+        if isInteger {
             if let value = Int64(text) { return .int(value) }
             // Integers past 64 bits fall back to a double, like every other JSON reader.
         }

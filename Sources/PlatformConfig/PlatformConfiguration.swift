@@ -47,6 +47,9 @@ package struct PlatformConfiguration: Sendable, Equatable {
         return partitions[index]
     }
 
+    /// The interrupt line count of the partition called `name`, if any, read in place (no partition copied).
+    package func interruptLines(ofPartition name: String) -> Int? { partitions.interruptLines(ofPartition: name) }
+
     /// The link called `name`, if any.
     package func link(named name: String) -> LinkConfig? {
         links.first { $0.name == name }
@@ -68,5 +71,14 @@ package struct PlatformInfo: Sendable, Equatable {
     package init(name: String, description: String = "") {
         self.name = name
         self.description = description
+    }
+}
+
+extension [PartitionConfig] {
+    /// The interrupt line count of the partition called `name`, if any, read in place. On the partitions alone: a
+    /// caller holding the configuration in a class property then lends only this array, not a copy of it all.
+    package func interruptLines(ofPartition name: String) -> Int? {
+        guard let index = firstIndex(where: { $0.name == name }) else { return nil }
+        return self[index].interruptLines
     }
 }

@@ -12,6 +12,9 @@ package protocol PlatformControlHost: AnyObject {
     /// True when a configured partition has this name; asked on every injected interrupt and message, so a host
     /// answers without copying the whole configuration.
     func isPartitionName(_ name: String) -> Bool
+    /// The interrupt line count of the configured partition `name`, nil when there is none; asked on every
+    /// injected interrupt, so a host answers without copying the whole configuration.
+    func interruptLines(ofPartition name: String) -> Int?
     var platform: Platform { get }
     /// The hub's event log (`irq.raise` answers with the sequence number of the event it caused).
     var eventLog: EventLog { get }
@@ -62,16 +65,25 @@ package final class PlatformMethods {
 
     func irqRaise(_ call: ControlCall) throws(ControlError) -> ControlReply {
         let params = try ControlParams(call.params, allowed: ["partition", "line", "as"])
-        let target = try self.partition(named: try params.requireString("partition"))
-        let line = try params.requireInt("line", in: 0...Int64(target.interruptLines - 1))
+        let target = try params.requireString("partition")
+        guard let lines = self.host.interruptLines(ofPartition: target) else {
+            throw ControlError.notFound("partition", name: target)
+        }
+        let line = try params.requireInt("line", in: 0...Int64(lines - 1))
         let peer = try self.testPeer(params)
         let before = self.host.eventLog.lastSeq
         var actions: [Action] = []
         let outcome = self.host.platform.raise(
-            from: .injector(peer), to: target.name, line: Int(line), actions: &actions)
+            from: .injector(peer), to: target, line: Int(line), actions: &actions)
         self.host.perform(&actions)
-        let seq = self.host.eventLog.since(before, matching: PlatformMethods.raisedFilter).events.first?.seq ?? 0
-        return .result(["seq": .uint(seq), "pending": .bool(outcome == .latched)])
+        let seq = self.host.eventLog.firstSeq(after: before, matching: PlatformMethods.raisedFilter) ?? 0
+        // Test peers raise in bursts: the answer `{"seq":N,"pending":B}` is written, not built as an object.
+        var answer: [UInt8] = []
+        answer.reserveCapacity(48)
+        JSON.writeRaw(#"{"seq":"#, into: &answer)
+        JSON.uint(seq).write(into: &answer)
+        JSON.writeRaw(outcome == .latched ? #","pending":true}"# : #","pending":false}"#, into: &answer)
+        return .encodedResult(answer)
     }
 
     /// `msg.send`.
@@ -216,4 +228,7 @@ package final class PlatformMethods {
 
 extension PlatformControlHost {
     package func isPartitionName(_ name: String) -> Bool { configuration.partition(named: name) != nil }
+    package func interruptLines(ofPartition name: String) -> Int? {
+        configuration.interruptLines(ofPartition: name)
+    }
 }

@@ -120,6 +120,44 @@ import VectorSupport
         #expect(ControlError(json: error.json) == error)
         #expect(error.description == "No such link: rtos-linux (no_such_link, code -32002)")
     }
+    /// A result serialised beforehand (`hub.info`'s) goes into the answer as it is: the same line as the result
+    /// given as a value, and read back as that value.
+    @Test func anEncodedResultIsWrittenAsTheSameLine() {
+        let results: [JSON] = [[:], ["server": "hubd", "loop": ["passes": 3], "s": "a\"b\n"], [1, nil, "é"], true]
+        for id: JSON in [.null, 7, "x\"y"] {
+            for result in results {
+                let encoded = ControlResponse(id: id, outcome: .encodedResult(result.serializedBytes()))
+                let plain = ControlResponse(id: id, result: result)
+                #expect(encoded.encodedLine() == plain.encodedLine(), "\(id) \(result)")
+                #expect(encoded.result == result)
+                #expect(encoded.error == nil)
+                #expect(encoded.json == plain.json)
+            }
+        }
+    }
+
+    /// The envelope checks read the members in place: any order is fine, an unknown member or a `jsonrpc` that is
+    /// not exactly the string "2.0" is refused with the request's id.
+    @Test func requestEnvelopeChecks() throws {
+        let reordered = try ControlRequest.decode(
+            line: Array(#"{"params":{},"method":"m","id":3,"jsonrpc":"2.0"}"#.utf8))
+        #expect(reordered == ControlRequest(id: 3, method: "m", params: [:]))
+        let refused = [
+            #"{"jsonrpc":"2.0","id":4,"method":"m","extra":1}"#, #"{"jsonrpc":2.0,"id":4,"method":"m"}"#,
+            #"{"jsonrpc":"2.0 ","id":4,"method":"m"}"#, #"{"jsonrpc":["2.0"],"id":4,"method":"m"}"#,
+            #"{"id":4,"method":"m"}"#, #"{"jsonrpc":"2.0","id":4,"method":"m","Params":{}}"#,
+        ]
+        for text in refused {
+            #expect(throws: ControlFailure.self, "\(text)") { try ControlRequest.decode(line: Array(text.utf8)) }
+            do {
+                _ = try ControlRequest.decode(line: Array(text.utf8)[...])
+            } catch {
+                #expect(error.id == 4, "\(text)")
+                #expect(error.error.code == .invalidRequest, "\(text)")
+            }
+        }
+    }
+
     /// Answers and notifications are written straight into one buffer; the bytes are those of their JSON form
     /// framed as a line, for results, errors, every kind of id, and notifications with and without params.
     @Test func encodedLinesAreTheirJSONFramed() {

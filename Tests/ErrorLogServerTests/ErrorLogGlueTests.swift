@@ -30,6 +30,7 @@ private final class Rig {
     func call(_ method: String, _ params: JSON) -> Result<JSON, ControlError> {
         switch caller.call(host.methods, method, params) {
         case .result(let json): .success(json)
+        case .encodedResult(let text): .success((try? JSON.parse(text)) ?? .null)
         case .error(let error): .failure(error)
         case .deferred: .failure(.internalError("deferred"))
         }

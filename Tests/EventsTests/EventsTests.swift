@@ -317,3 +317,106 @@ private func event(_ seq: UInt64, _ kind: String, partition: String? = nil, devi
         }
     }
 }
+
+/// An outbox holding serialised lines (what the hub queues) keeps the bound, the gap markers and the order it
+/// keeps for events; `drain` takes the same items `pop` would, stopping exactly when there is no more room.
+@Suite struct SubscriberOutboxLineTests {
+    private func line(_ seq: UInt64) -> [UInt8] { Array("line \(seq)\n".utf8) }
+
+    @Test func linesAreBoundedAndCountedAsEventsAre() {
+        var lines = SubscriberOutbox(capacity: 3)
+        var events = SubscriberOutbox(capacity: 3)
+        for seq: UInt64 in 1...8 {
+            #expect(lines.push(line: line(seq), seq: seq) == events.push(event(seq, "k")))
+        }
+        #expect(lines.count == 3 && lines.totalMissed == 5)
+        let taken = lines.pop(upTo: .max)
+        #expect(
+            taken == [
+                .line(seq: 1, line(1)), .line(seq: 2, line(2)), .line(seq: 3, line(3)),
+                .missed(MissedEvents(count: 5, firstSeq: 4, lastSeq: 8, reason: .outboxFull)),
+            ])
+        #expect(taken.map(\.method) == events.pop(upTo: .max).map(\.method))
+        #expect(lines.isEmpty)
+    }
+
+    @Test func drainStopsWhenThereIsNoRoomAndTheRestFollowsInOrder() {
+        var outbox = SubscriberOutbox(capacity: 100)
+        for seq: UInt64 in 1...150 { outbox.push(line: line(seq), seq: seq) }  // 50 missed
+        var taken: [OutboxItem] = []
+        var room = 0
+        for budget in [0, 1, 7, 0, 30, 1000] {
+            room = budget
+            outbox.drain(while: { room > 0 }) { item in
+                taken.append(item)
+                room -= 1
+            }
+            #expect(room == 0 || outbox.isEmpty)
+        }
+        #expect(taken.count == 101)
+        #expect(taken.prefix(100) == ArraySlice((1...100).map { OutboxItem.line(seq: $0, line($0)) }))
+        #expect(taken.last == .missed(MissedEvents(count: 50, firstSeq: 101, lastSeq: 150, reason: .outboxFull)))
+        // What comes after the drain continues in order, once the queue had room again.
+        outbox.push(line: line(151), seq: 151)
+        #expect(outbox.pop() == .line(seq: 151, line(151)))
+        #expect(outbox.pop() == nil)
+    }
+
+    @Test func drainAndPopTakeTheSameItemsInTheSameOrder() {
+        var drained = SubscriberOutbox(capacity: 5)
+        var popped = SubscriberOutbox(capacity: 5)
+        var fromDrain: [OutboxItem] = []
+        var fromPop: [OutboxItem] = []
+        for seq: UInt64 in 1...2000 {
+            drained.push(line: line(seq), seq: seq)
+            popped.push(line: line(seq), seq: seq)
+            #expect(drained.count <= 6)
+            if seq % 7 == 0 {
+                var room = Int(seq % 5)
+                drained.drain(while: { room > 0 }) { item in
+                    fromDrain.append(item)
+                    room -= 1
+                }
+                for _ in 0..<Int(seq % 5) { if let item = popped.pop() { fromPop.append(item) } }
+            }
+        }
+        drained.drain(while: { true }) { fromDrain.append($0) }
+        fromPop += popped.pop(upTo: .max)
+        #expect(fromDrain == fromPop)
+        #expect(drained.totalMissed == popped.totalMissed)
+        let seen = fromDrain.reduce(UInt64(0)) { total, item in
+            if case .missed(let missed) = item { return total + missed.count }
+            return total + 1
+        }
+        #expect(seen == 2000)
+    }
+
+    @Test func aLinesParamsAreTheEventsParams() throws {
+        let event = HubEvent(
+            seq: 4, time: time(4), kind: "irq.raised", partition: "rtos", device: nil, data: ["line": 3, "from": "x"])
+        var text = Array(#"{"jsonrpc":"2.0","method":"event","params":"#.utf8)
+        event.writeJSON(into: &text)
+        text += Array("}\n".utf8)
+        #expect(OutboxItem.line(seq: 4, text).params == event.json)
+        #expect(OutboxItem.line(seq: 4, text).method == "event")
+    }
+}
+
+/// `firstSeq(after:matching:)` says what the first event of `since` would be, including across a wrapped ring.
+@Suite struct EventLogFirstSeqTests {
+    @Test func agreesWithSince() {
+        var log = EventLog(capacity: 16)
+        let kinds = ["irq.raised", "irq.latched", "msg.sent"]
+        let filters = [EventFilter(kinds: ["irq.raised"]), EventFilter(kinds: ["msg.*"]), EventFilter(kinds: ["none"])]
+        for n in 1...40 {
+            log.append(kind: kinds[(n * n) % 3], time: time(UInt64(n)))
+            for after in 0...UInt64(n + 1) {
+                for filter in filters {
+                    #expect(
+                        log.firstSeq(after: after, matching: filter)
+                            == log.since(after, matching: filter).events.first?.seq)
+                }
+            }
+        }
+    }
+}

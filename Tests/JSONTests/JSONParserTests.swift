@@ -18,6 +18,24 @@ import Testing
         #expect(try JSON.parse("\"a\"") == .string("a"))
     }
 
+    /// Integers are summed in place up to 18 digits and read as text past that: both give what `Int64(text)`
+    /// gives, at every length and both signs, and what does not fit 64 bits is a double.
+    @Test func integersOfEveryLengthAreReadExactly() throws {
+        var samples: [Int64] = [0, 1, 9, 10, Int64.max, Int64.min, Int64.min + 1, 999_999_999_999_999_999]
+        var power: Int64 = 1
+        for _ in 0..<18 {
+            power *= 10
+            samples += [power - 1, power, power + 7, -(power - 1), -power]
+        }
+        for value in samples {
+            #expect(try JSON.parse("\(value)") == .int(value), "\(value)")
+            #expect(try JSON.parse("[\(value)]") == [.int(value)], "\(value)")
+        }
+        #expect(try JSON.parse("9223372036854775808") == .double(9_223_372_036_854_775_808))
+        #expect(try JSON.parse("-9223372036854775809") == .double(-9_223_372_036_854_775_809))
+        #expect(try JSON.parse("123456789012345678901234") == .double(123_456_789_012_345_678_901_234))
+    }
+
     @Test func negativeZeroKeepsItsSign() throws {
         let value = try JSON.parse("-0")
         guard case .double(let d) = value else {

@@ -66,7 +66,7 @@ private final class Rig {
     /// The answer's `data.reason` for a refusal, `accepted` for a result.
     func submit(_ text: String) -> String {
         switch caller.call(host.methods, "mgmt.submit", ["envelope": .string(text)]) {
-        case .result: "accepted"
+        case .result, .encodedResult: "accepted"
         case .error(let error): error.reason ?? "?"
         case .deferred: "deferred"
         }
