@@ -105,15 +105,34 @@ final class MACTable {
         return slot
     }
 
-    /// Evicts the least recently seen entry and gives its slot to `key` (not in the table) as the most recently
-    /// seen: one operation, so a full table under a flood does no free-list work. Returns the evicted entry and
-    /// the slot; nil when the table is empty.
-    func replaceHead(with key: UInt64, port: PortID, now: UInt64) -> (evicted: Slot, slot: Int32)? {
+    /// The entry a full table evicts next and its place in the index; valid until the table changes.
+    struct Victim {
+        let slot: Int32
+        let key: UInt64
+        let position: Int
+    }
+
+    /// Reads the entry a new key would evict and finds it in the index. The switch asks before it looks a new
+    /// source up in a full table: under a flood both reads miss the cache, and issued one after the other (lookup,
+    /// then eviction) they were a third of a flooded frame's cost; read first, they overlap with the lookup.
+    @inline(__always)
+    func nextVictim() -> Victim? {
         let slot = head
         guard slot != MACTable.none else { return nil }
         // SAFETY: list members are in-use slots below capacity.
+        let key = slots[Int(slot)].key
+        return Victim(slot: slot, key: key, position: index.position(of: key, slot))
+    }
+
+    /// Evicts `victim` (from `nextVictim`, the table unchanged since) and gives its slot to `key` (not in the
+    /// table) as the most recently seen: one operation, so a full table under a flood does no free-list work.
+    /// Returns the evicted entry.
+    @inline(__always)
+    func replace(_ victim: Victim, with key: UInt64, port: PortID, now: UInt64) -> Slot {
+        let slot = victim.slot
+        // SAFETY: the victim is the head, an in-use slot below capacity.
         let evicted = slots[Int(slot)]
-        index.remove(evicted.key, slot)
+        index.remove(at: victim.position)
         if slot != tail {
             unlink(slot)
             append(slot)
@@ -123,7 +142,13 @@ final class MACTable {
         slots[Int(slot)].port = port
         slots[Int(slot)].seen = now
         index.insert(key, slot)
-        return (evicted, slot)
+        return evicted
+    }
+
+    /// `nextVictim` and `replace` together; nil when the table is empty.
+    func replaceHead(with key: UInt64, port: PortID, now: UInt64) -> (evicted: Slot, slot: Int32)? {
+        guard let victim = nextVictim() else { return nil }
+        return (replace(victim, with: key, port: port, now: now), victim.slot)
     }
 
     /// Forgets one entry; returns what it held.
@@ -202,7 +227,7 @@ final class MACTable {
 }
 
 /// Key → slot, open addressing with linear probing and backward-shift deletion, sized once for the table's limit
-/// (at most half full, so it never grows): a lookup is one multiply and usually one probe (Swift's `Dictionary`
+/// (at most a quarter full, so it never grows and runs stay short: a full table's every eviction shifts a run): a lookup is one multiply and usually one probe (Swift's `Dictionary`
 /// hashes with SipHash, several times the cost, and a MAC flood pays it three times per frame). The multiply-shift
 /// hash takes a random odd multiplier and mask per table, so the addresses a peer sends cannot be chosen to
 /// collide.
@@ -233,7 +258,7 @@ final class SlotIndex {
         multiplier = random.next() | 1
         mask = random.next()
         var bits = 4
-        while 1 << bits < capacity * 2 { bits += 1 }
+        while 1 << bits < capacity * 4 { bits += 1 }
         size = 1 << bits
         shift = UInt32(32 - bits)
         entries = .allocate(capacity: size)
@@ -250,13 +275,13 @@ final class SlotIndex {
     private func hash(_ key: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: ((key ^ mask) &* multiplier) >> 32) }
 
     @inline(__always)
-    private func home(_ hash: UInt32) -> Int { Int(truncatingIfNeeded: hash >> shift) }
+    private func home(_ hash: UInt32) -> Int { Int(truncatingIfNeeded: hash &>> shift) }
 
     /// `slots` are the table's slots, where a candidate's key is compared.
     @inline(__always)
     func find(_ key: UInt64, in slots: UnsafePointer<MACTable.Slot>) -> Int32? {
         let hash = hash(key)
-        let last = size - 1
+        let last = size &- 1
         var position = home(hash)
         while true {
             // SAFETY: `position` is masked to the table size.
@@ -264,7 +289,7 @@ final class SlotIndex {
             if found.slot < 0 { return nil }
             // SAFETY: stored slots are below the table's capacity (`MACTable.insert`).
             if found.hash == hash && slots[Int(found.slot)].key == key { return found.slot }
-            position = (position + 1) & last
+            position = (position &+ 1) & last
         }
     }
 
@@ -272,37 +297,51 @@ final class SlotIndex {
     @inline(__always)
     func insert(_ key: UInt64, _ slot: Int32) {
         let hash = hash(key)
-        let last = size - 1
+        let last = size &- 1
         var position = home(hash)
-        // SAFETY: positions are masked to the table size; it is at most half full, so an empty entry exists.
-        while entries[position].slot >= 0 { position = (position + 1) & last }
+        // SAFETY: positions are masked to the table size; it is at most a quarter full, so an empty entry exists.
+        while entries[position].slot >= 0 { position = (position &+ 1) & last }
         entries[position] = Entry(hash: hash, slot: slot)
-        count += 1
+        count &+= 1
+    }
+
+    /// Where the entry for `key`, which maps to `slot`, is; -1 when absent.
+    @inline(__always)
+    func position(of key: UInt64, _ slot: Int32) -> Int {
+        let last = size &- 1
+        var position = home(hash(key))
+        // SAFETY: positions are masked to the table size.
+        while entries[position].slot != slot {
+            if entries[position].slot < 0 { return -1 }
+            position = (position &+ 1) & last
+        }
+        return position
     }
 
     /// Removes `key`, which maps to `slot`.
     func remove(_ key: UInt64, _ slot: Int32) {
-        let last = size - 1
-        var position = home(hash(key))
-        // SAFETY: positions are masked to the table size.
-        while entries[position].slot != slot {
-            if entries[position].slot < 0 { return }
-            position = (position + 1) & last
-        }
+        let position = position(of: key, slot)
+        if position >= 0 { remove(at: position) }
+    }
+
+    /// Removes the entry at `position` (from `position(of:_:)`, the index unchanged since).
+    func remove(at position: Int) {
+        precondition(position >= 0 && position < size)
+        let last = size &- 1
         // Backward shift: move up every later entry of the run whose home is not between the hole and it.
         var hole = position
-        var next = (hole + 1) & last
-        // SAFETY: as above.
+        var next = (hole &+ 1) & last
+        // SAFETY: positions are masked to the table size.
         while entries[next].slot >= 0 {
             let wanted = home(entries[next].hash)
             if (hole &- wanted) & last <= (next &- wanted) & last {
                 entries[hole] = entries[next]
                 hole = next
             }
-            next = (next + 1) & last
+            next = (next &+ 1) & last
         }
         entries[hole] = SlotIndex.empty
-        count -= 1
+        count &-= 1
     }
 
     func removeAll() {

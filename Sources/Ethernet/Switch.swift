@@ -311,6 +311,8 @@ public final class Switch {
         if sourceSlot != MACTable.none && macTable[sourceSlot].key == key && macTable[sourceSlot].port == id {
             return macTable.touch(sourceSlot, port: id, now: now)
         }
+        // A full table: what a new source would evict is read before the lookup, so the two overlap.
+        let victim = macTable.count >= macTable.capacity ? macTable.nextVictim() : nil
         if let slot = macTable.slot(for: key) {
             let previous = macTable[slot].port
             if previous != id {
@@ -331,11 +333,12 @@ public final class Switch {
         }
         // Full: the least recently seen address makes room, its slot taken over by the new one (O(1)); counted
         // when it had not aged out.
-        guard let (evicted, slot) = macTable.replaceHead(with: key, port: id, now: now) else {
+        guard let victim else {
             port.learnedMACs -= 1
             return port.counters.drop(.macTableFull)
         }
-        sourceSlot = slot
+        let evicted = macTable.replace(victim, with: key, port: id, now: now)
+        sourceSlot = victim.slot
         if evicted.port == id {
             port.learnedMACs -= 1
         } else if evicted.port.rawValue < borrowed.count, let owner = borrowed[evicted.port.rawValue] {
