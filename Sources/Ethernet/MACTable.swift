@@ -2,14 +2,20 @@
 /// the slots threaded on a doubly-linked list in the order they were last seen, least recently seen first.
 ///
 /// Every operation a frame can cause is O(1): refreshing an entry moves it to the tail, learning into a full table
-/// evicts the head, and expiry walks from the head only as far as entries have aged. (A full table used to be
-/// rebuilt on every frame from a new address, which a MAC flood turned into a tripled cost per frame.)
-struct MACTable {
+/// reuses the head's slot for the new key, and expiry walks from the head only as far as entries have aged. (A full
+/// table used to be rebuilt on every frame from a new address, which a MAC flood turned into a tripled cost per
+/// frame.)
+///
+/// Storage is allocated once, at the table's limit, and never grows: a MAC flood then costs no reallocation, and
+/// the forwarding path reads and writes slots through plain pointers (an array in a struct held by the switch paid
+/// a uniqueness check, a retain and a release per access, a third of a flooded frame's cost).
+final class MACTable {
     struct Slot {
         /// `MACTable.freeKey` while the slot is unused.
         var key: UInt64
         var port: PortID
         var seen: UInt64
+        /// While the slot is unused: the next free slot.
         var previous: Int32
         var next: Int32
     }
@@ -18,9 +24,16 @@ struct MACTable {
     static let freeKey = UInt64.max
     static let none: Int32 = -1
 
-    private(set) var slots: [Slot] = []
-    private var index: SlotIndex
-    private var freeSlots: [Int32] = []
+    /// Most entries the table holds.
+    let capacity: Int
+    /// `capacity` slots (at least one), every one initialized, so a stale slot number a caller cached reads a
+    /// defined (if unrelated) entry.
+    private let slots: UnsafeMutablePointer<Slot>
+    private let index: SlotIndex
+    /// Slots below it have been handed out at least once; those not in use are on the free list.
+    private var used: Int32 = 0
+    /// Freed slots, threaded through `Slot.next`.
+    private var freeHead: Int32 = MACTable.none
     /// Least recently seen entry.
     private(set) var head: Int32 = MACTable.none
     /// Most recently seen entry.
@@ -29,12 +42,41 @@ struct MACTable {
     var count: Int { index.count }
 
     /// `seed` keys the hash, so a peer choosing source addresses cannot predict which collide.
-    init(seed: UInt64) { index = SlotIndex(seed: seed) }
+    init(seed: UInt64, capacity: Int) {
+        self.capacity = max(0, min(capacity, Int(Int32.max) / 4))
+        let allocated = max(1, self.capacity)
+        slots = .allocate(capacity: allocated)
+        // SAFETY: `slots` was just allocated for `allocated` trivial values; all are initialized here.
+        slots.initialize(
+            repeating: Slot(key: MACTable.freeKey, port: PortID(rawValue: -1), seen: 0, previous: -1, next: -1),
+            count: allocated)
+        index = SlotIndex(seed: seed, capacity: self.capacity)
+    }
 
-    func slot(for key: UInt64) -> Int32? { index.find(key) }
+    deinit {
+        // SAFETY: allocated and initialized in init with this count; Slot is trivial, nothing to deinitialize.
+        slots.deallocate()
+    }
+
+    /// The entry in `slot` (any number below `capacity`: a stale cached slot reads whatever it holds now).
+    @inline(__always)
+    subscript(_ slot: Int32) -> Slot {
+        precondition(slot >= 0 && Int(slot) < capacity)
+        // SAFETY: in range (checked above) and every slot is initialized.
+        return slots[Int(slot)]
+    }
+
+    @inline(__always)
+    func slot(for key: UInt64) -> Int32? {
+        // SAFETY: `slots` holds `capacity` initialized entries; the index stores only slot numbers below it.
+        index.find(key, in: UnsafePointer(slots))
+    }
 
     /// Marks the entry as seen at `now` (and on `port`): it becomes the most recently seen.
-    mutating func touch(_ slot: Int32, port: PortID, now: UInt64) {
+    @inline(__always)
+    func touch(_ slot: Int32, port: PortID, now: UInt64) {
+        precondition(slot >= 0 && Int(slot) < capacity)
+        // SAFETY: in range (checked above).
         slots[Int(slot)].seen = now
         slots[Int(slot)].port = port
         guard slot != tail else { return }
@@ -42,48 +84,110 @@ struct MACTable {
         append(slot)
     }
 
-    /// Adds a key that is not in the table; returns its slot.
+    /// Adds a key that is not in the table, which has room; returns its slot.
     @discardableResult
-    mutating func insert(_ key: UInt64, port: PortID, now: UInt64) -> Int32 {
+    func insert(_ key: UInt64, port: PortID, now: UInt64) -> Int32 {
+        precondition(count < capacity, "MACTable.insert into a full table")
         let slot: Int32
-        let entry = Slot(key: key, port: port, seen: now, previous: MACTable.none, next: MACTable.none)
-        if let free = freeSlots.popLast() {
-            slot = free
-            slots[Int(slot)] = entry
+        if freeHead != MACTable.none {
+            slot = freeHead
+            // SAFETY: free slots are below `used` <= capacity.
+            freeHead = slots[Int(slot)].next
         } else {
-            slot = Int32(slots.count)
-            slots.append(entry)
+            slot = used
+            used += 1
         }
+        // SAFETY: `slot` < capacity: either a freed slot or `used` < capacity (count < capacity, and every slot
+        // below `used` is in use or free).
+        slots[Int(slot)] = Slot(key: key, port: port, seen: now, previous: MACTable.none, next: MACTable.none)
         index.insert(key, slot)
         append(slot)
         return slot
     }
 
+    /// The entry a full table evicts next and its place in the index; valid until the table changes.
+    struct Victim {
+        let slot: Int32
+        let key: UInt64
+        let position: Int
+    }
+
+    /// Reads the entry a new key would evict and finds it in the index. The switch asks before it looks a new
+    /// source up in a full table: under a flood both reads miss the cache, and issued one after the other (lookup,
+    /// then eviction) they were a third of a flooded frame's cost; read first, they overlap with the lookup.
+    @inline(__always)
+    func nextVictim() -> Victim? {
+        let slot = head
+        guard slot != MACTable.none else { return nil }
+        // SAFETY: list members are in-use slots below capacity.
+        let key = slots[Int(slot)].key
+        return Victim(slot: slot, key: key, position: index.position(of: key, slot))
+    }
+
+    /// Evicts `victim` (from `nextVictim`, the table unchanged since) and gives its slot to `key` (not in the
+    /// table) as the most recently seen: one operation, so a full table under a flood does no free-list work.
+    /// Returns the evicted entry.
+    @inline(__always)
+    func replace(_ victim: Victim, with key: UInt64, port: PortID, now: UInt64) -> Slot {
+        let slot = victim.slot
+        // SAFETY: the victim is the head, an in-use slot below capacity.
+        let evicted = slots[Int(slot)]
+        index.remove(at: victim.position)
+        if slot != tail {
+            unlink(slot)
+            append(slot)
+        }
+        // SAFETY: as above.
+        slots[Int(slot)].key = key
+        slots[Int(slot)].port = port
+        slots[Int(slot)].seen = now
+        index.insert(key, slot)
+        return evicted
+    }
+
+    /// `nextVictim` and `replace` together; nil when the table is empty.
+    func replaceHead(with key: UInt64, port: PortID, now: UInt64) -> (evicted: Slot, slot: Int32)? {
+        guard let victim = nextVictim() else { return nil }
+        return (replace(victim, with: key, port: port, now: now), victim.slot)
+    }
+
     /// Forgets one entry; returns what it held.
     @discardableResult
-    mutating func remove(_ slot: Int32) -> Slot {
+    func remove(_ slot: Int32) -> Slot {
+        precondition(slot >= 0 && slot < used)
+        // SAFETY: in range (checked above).
         let entry = slots[Int(slot)]
+        precondition(entry.key != MACTable.freeKey, "MACTable.remove of a free slot")
         unlink(slot)
-        index.remove(entry.key)
+        index.remove(entry.key, slot)
+        // SAFETY: as above.
         slots[Int(slot)].key = MACTable.freeKey
-        freeSlots.append(slot)
+        slots[Int(slot)].next = freeHead
+        freeHead = slot
         return entry
     }
 
     /// Forgets every entry matching `predicate` (a port going away): O(table), never on the forwarding path.
-    mutating func removeAll(where predicate: (Slot) -> Bool) {
+    func removeAll(where predicate: (Slot) -> Bool) {
         var slot = head
         while slot != MACTable.none {
-            let next = slots[Int(slot)].next
-            if predicate(slots[Int(slot)]) { remove(slot) }
-            slot = next
+            // SAFETY: list members are in-use slots below capacity.
+            let entry = slots[Int(slot)]
+            if predicate(entry) { remove(slot) }
+            slot = entry.next
         }
     }
 
-    mutating func removeAll() {
-        slots.removeAll()
+    func removeAll() {
+        var slot: Int32 = 0
+        while slot < used {
+            // SAFETY: below `used` <= capacity.
+            slots[Int(slot)].key = MACTable.freeKey
+            slot += 1
+        }
         index.removeAll()
-        freeSlots.removeAll()
+        used = 0
+        freeHead = MACTable.none
         head = MACTable.none
         tail = MACTable.none
     }
@@ -94,22 +198,27 @@ struct MACTable {
         out.reserveCapacity(count)
         var slot = head
         while slot != MACTable.none {
+            // SAFETY: list members are in-use slots below capacity.
             out.append(slots[Int(slot)])
             slot = slots[Int(slot)].next
         }
         return out
     }
 
-    private mutating func unlink(_ slot: Int32) {
+    // The list operations below take slots that are in use (on the list), so below capacity.
+
+    @inline(__always)
+    private func unlink(_ slot: Int32) {
+        // SAFETY: `slot` and its neighbours are list members.
         let previous = slots[Int(slot)].previous
         let next = slots[Int(slot)].next
         if previous != MACTable.none { slots[Int(previous)].next = next } else { head = next }
         if next != MACTable.none { slots[Int(next)].previous = previous } else { tail = previous }
-        slots[Int(slot)].previous = MACTable.none
-        slots[Int(slot)].next = MACTable.none
     }
 
-    private mutating func append(_ slot: Int32) {
+    @inline(__always)
+    private func append(_ slot: Int32) {
+        // SAFETY: `slot` and the tail are in use.
         slots[Int(slot)].previous = tail
         slots[Int(slot)].next = MACTable.none
         if tail != MACTable.none { slots[Int(tail)].next = slot } else { head = slot }
@@ -117,90 +226,127 @@ struct MACTable {
     }
 }
 
-/// Key → slot, open addressing with linear probing and backward-shift deletion: a lookup is one multiply and
-/// usually one probe (Swift's `Dictionary` hashes with SipHash, several times the cost, and a MAC flood pays it
-/// three times per frame). The multiply-shift hash takes a random odd multiplier and mask per table, so the
-/// addresses a peer sends cannot be chosen to collide; the table stays at most half full.
-struct SlotIndex {
-    /// Key and slot side by side: a probe touches one cache line (a full table of random addresses misses the
-    /// cache on nearly every lookup, so a second array would double that cost).
+/// Key → slot, open addressing with linear probing and backward-shift deletion, sized once for the table's limit
+/// (at most a quarter full, so it never grows and runs stay short: a full table's every eviction shifts a run): a lookup is one multiply and usually one probe (Swift's `Dictionary`
+/// hashes with SipHash, several times the cost, and a MAC flood pays it three times per frame). The multiply-shift
+/// hash takes a random odd multiplier and mask per table, so the addresses a peer sends cannot be chosen to
+/// collide.
+///
+/// An entry is the hash's top 32 bits and the slot, 8 bytes, eight to a cache line (a full table of random
+/// addresses misses the cache on nearly every lookup, so the index is kept small). The stored hash gives an entry's
+/// home bucket without re-hashing (backward shift reads it for every entry it passes) and filters probes: the key
+/// itself, in the slot, is read only when the hashes agree.
+final class SlotIndex {
     private struct Entry {
-        var key: UInt64
+        var hash: UInt32
+        /// -1: empty.
         var slot: Int32
     }
 
-    private var entries: [Entry]
-    private var shift: UInt64
+    private let entries: UnsafeMutablePointer<Entry>
+    private let size: Int
+    /// 32 - log2(size): a hash's home bucket is its top bits.
+    private let shift: UInt32
     private let multiplier: UInt64
     private let mask: UInt64
     private(set) var count = 0
-    private static let empty = Entry(key: UInt64.max, slot: -1)
+    private static let empty = Entry(hash: 0, slot: -1)
 
-    init(seed: UInt64) {
+    /// Room for `capacity` keys.
+    init(seed: UInt64, capacity: Int) {
         var random = SplitMix64(seed: seed)
         multiplier = random.next() | 1
         mask = random.next()
-        entries = [Entry](repeating: SlotIndex.empty, count: 16)
-        shift = 64 - 4
+        var bits = 4
+        while 1 << bits < capacity * 4 { bits += 1 }
+        size = 1 << bits
+        shift = UInt32(32 - bits)
+        entries = .allocate(capacity: size)
+        // SAFETY: just allocated for `size` trivial entries; all are initialized here.
+        entries.initialize(repeating: SlotIndex.empty, count: size)
+    }
+
+    deinit {
+        // SAFETY: allocated in init; Entry is trivial.
+        entries.deallocate()
     }
 
     @inline(__always)
-    private func home(_ key: UInt64) -> Int { Int(truncatingIfNeeded: ((key ^ mask) &* multiplier) >> shift) }
+    private func hash(_ key: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: ((key ^ mask) &* multiplier) >> 32) }
 
-    func find(_ key: UInt64) -> Int32? {
-        let last = entries.count - 1
-        var position = home(key)
+    @inline(__always)
+    private func home(_ hash: UInt32) -> Int { Int(truncatingIfNeeded: hash &>> shift) }
+
+    /// `slots` are the table's slots, where a candidate's key is compared.
+    @inline(__always)
+    func find(_ key: UInt64, in slots: UnsafePointer<MACTable.Slot>) -> Int32? {
+        let hash = hash(key)
+        let last = size &- 1
+        var position = home(hash)
         while true {
+            // SAFETY: `position` is masked to the table size.
             let found = entries[position]
-            if found.key == key { return found.slot }
-            if found.key == UInt64.max { return nil }
-            position = (position + 1) & last
+            if found.slot < 0 { return nil }
+            // SAFETY: stored slots are below the table's capacity (`MACTable.insert`).
+            if found.hash == hash && slots[Int(found.slot)].key == key { return found.slot }
+            position = (position &+ 1) & last
         }
     }
 
-    /// Adds a key that is not present.
-    mutating func insert(_ key: UInt64, _ value: Int32) {
-        if (count + 1) * 2 > entries.count { grow() }
-        let last = entries.count - 1
-        var position = home(key)
-        while entries[position].key != UInt64.max { position = (position + 1) & last }
-        entries[position] = Entry(key: key, slot: value)
-        count += 1
+    /// Adds a key that is not present (the table never holds more than `capacity`).
+    @inline(__always)
+    func insert(_ key: UInt64, _ slot: Int32) {
+        let hash = hash(key)
+        let last = size &- 1
+        var position = home(hash)
+        // SAFETY: positions are masked to the table size; it is at most a quarter full, so an empty entry exists.
+        while entries[position].slot >= 0 { position = (position &+ 1) & last }
+        entries[position] = Entry(hash: hash, slot: slot)
+        count &+= 1
     }
 
-    mutating func remove(_ key: UInt64) {
-        let last = entries.count - 1
-        var position = home(key)
-        while entries[position].key != key {
-            if entries[position].key == UInt64.max { return }
-            position = (position + 1) & last
+    /// Where the entry for `key`, which maps to `slot`, is; -1 when absent.
+    @inline(__always)
+    func position(of key: UInt64, _ slot: Int32) -> Int {
+        let last = size &- 1
+        var position = home(hash(key))
+        // SAFETY: positions are masked to the table size.
+        while entries[position].slot != slot {
+            if entries[position].slot < 0 { return -1 }
+            position = (position &+ 1) & last
         }
+        return position
+    }
+
+    /// Removes `key`, which maps to `slot`.
+    func remove(_ key: UInt64, _ slot: Int32) {
+        let position = position(of: key, slot)
+        if position >= 0 { remove(at: position) }
+    }
+
+    /// Removes the entry at `position` (from `position(of:_:)`, the index unchanged since).
+    func remove(at position: Int) {
+        precondition(position >= 0 && position < size)
+        let last = size &- 1
         // Backward shift: move up every later entry of the run whose home is not between the hole and it.
         var hole = position
-        var next = (hole + 1) & last
-        while entries[next].key != UInt64.max {
-            let wanted = home(entries[next].key)
-            if (hole - wanted) & last <= (next - wanted) & last {
+        var next = (hole &+ 1) & last
+        // SAFETY: positions are masked to the table size.
+        while entries[next].slot >= 0 {
+            let wanted = home(entries[next].hash)
+            if (hole &- wanted) & last <= (next &- wanted) & last {
                 entries[hole] = entries[next]
                 hole = next
             }
-            next = (next + 1) & last
+            next = (next &+ 1) & last
         }
         entries[hole] = SlotIndex.empty
-        count -= 1
+        count &-= 1
     }
 
-    mutating func removeAll() {
-        entries = [Entry](repeating: SlotIndex.empty, count: 16)
-        shift = 64 - 4
+    func removeAll() {
+        // SAFETY: `size` initialized trivial entries.
+        entries.update(repeating: SlotIndex.empty, count: size)
         count = 0
-    }
-
-    private mutating func grow() {
-        let old = entries
-        entries = [Entry](repeating: SlotIndex.empty, count: old.count * 2)
-        shift -= 1
-        count = 0
-        for entry in old where entry.key != UInt64.max { insert(entry.key, entry.slot) }
     }
 }

@@ -22,7 +22,8 @@ public final class Switch {
     public var macAgeingNs: UInt64
     /// At most this many learned addresses; a new source beyond it evicts the least recently seen address
     /// (counted `macTableFull` on the port that learned).
-    public var macTableLimit: Int
+    /// Fixed when the switch is made: the table's storage is allocated once at this size.
+    public let macTableLimit: Int
     /// At most this many learned addresses per port; a port's further new sources are not learned (the frame is
     /// still forwarded) and are counted `macLimit`, so one port flooding random sources cannot push every other
     /// port's stations out of the table.
@@ -72,7 +73,7 @@ public final class Switch {
     private var borrowed: [Unmanaged<Port>?] = []
     private var freeIDs: [Int] = []
     private var activeIDs: [PortID] = []
-    private var macTable: MACTable
+    private let macTable: MACTable
     /// One-entry caches of table slots for the latest source and destination keys: a stream of frames between
     /// the same two hosts then costs no hashing. A cached slot is used only while it still holds its key.
     private var sourceSlot = MACTable.none
@@ -106,7 +107,7 @@ public final class Switch {
         self.macTableLimit = macTableLimit
         self.macLimitPerPort = macLimitPerPort
         random = SplitMix64(seed: seed)
-        macTable = MACTable(seed: random.next())
+        macTable = MACTable(seed: random.next(), capacity: macTableLimit)
     }
 
     /// Longest frame accepted: header, optional tag, MTU.
@@ -307,13 +308,13 @@ public final class Switch {
     }
 
     private func learn(_ key: UInt64, _ id: PortID, _ port: Port, _ now: UInt64) {
-        if sourceSlot != MACTable.none && macTable.slots[Int(sourceSlot)].key == key
-            && macTable.slots[Int(sourceSlot)].port == id
-        {
+        if sourceSlot != MACTable.none && macTable[sourceSlot].key == key && macTable[sourceSlot].port == id {
             return macTable.touch(sourceSlot, port: id, now: now)
         }
+        // A full table: what a new source would evict is read before the lookup, so the two overlap.
+        let victim = macTable.count >= macTable.capacity ? macTable.nextVictim() : nil
         if let slot = macTable.slot(for: key) {
-            let previous = macTable.slots[Int(slot)].port
+            let previous = macTable[slot].port
             if previous != id {
                 // The station moved: it now counts against its new port's limit.
                 guard port.learnedMACs < macLimitPerPort else { return port.counters.drop(.macLimit) }
@@ -325,27 +326,37 @@ public final class Switch {
             return
         }
         guard port.learnedMACs < macLimitPerPort else { return port.counters.drop(.macLimit) }
-        if macTable.count >= macTableLimit {
-            // Full: the least recently seen address makes room (O(1)); counted when it had not aged out.
-            let head = macTable.head
-            guard head != MACTable.none else { return port.counters.drop(.macTableFull) }
-            let evicted = macTable.remove(head)
-            self.port(evicted.port)?.learnedMACs -= 1
-            if now &- evicted.seen <= macAgeingNs { port.counters.drop(.macTableFull) }
-        }
-        sourceSlot = macTable.insert(key, port: id, now: now)
         port.learnedMACs += 1
+        guard macTable.count >= macTable.capacity else {
+            sourceSlot = macTable.insert(key, port: id, now: now)
+            return
+        }
+        // Full: the least recently seen address makes room, its slot taken over by the new one (O(1)); counted
+        // when it had not aged out.
+        guard let victim else {
+            port.learnedMACs -= 1
+            return port.counters.drop(.macTableFull)
+        }
+        let evicted = macTable.replace(victim, with: key, port: id, now: now)
+        sourceSlot = victim.slot
+        if evicted.port == id {
+            port.learnedMACs -= 1
+        } else if evicted.port.rawValue < borrowed.count, let owner = borrowed[evicted.port.rawValue] {
+            // SAFETY: `ports` owns every port in `borrowed`; removing a port forgets its addresses first.
+            owner._withUnsafeGuaranteedRef { $0.learnedMACs -= 1 }
+        }
+        if now &- evicted.seen <= macAgeingNs { port.counters.drop(.macTableFull) }
     }
 
     /// The entry for `key`, through the one-entry cache.
     @inline(__always)
     private func destinationEntry(_ key: UInt64) -> MACTable.Slot? {
-        if destinationSlot != MACTable.none && macTable.slots[Int(destinationSlot)].key == key {
-            return macTable.slots[Int(destinationSlot)]
+        if destinationSlot != MACTable.none && macTable[destinationSlot].key == key {
+            return macTable[destinationSlot]
         }
         guard let slot = macTable.slot(for: key) else { return nil }
         destinationSlot = slot
-        return macTable.slots[Int(slot)]
+        return macTable[slot]
     }
 
     /// Forgets addresses not seen within the ageing time.

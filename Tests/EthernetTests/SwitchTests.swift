@@ -131,6 +131,95 @@ extension Switch {
         #expect(sw.learnedMACs(of: a) == limit)
     }
 
+    /// Learning through heavy churn agrees at every step with a reference model of `Protocols/ethernet.md` §1.2:
+    /// a full table evicting the least recently seen (counted `macTableFull` unless aged), per-port limits
+    /// (counted `macLimit`, moves onto a port at its limit refused), stations moving between ports, expiry,
+    /// a port's addresses forgotten when its link drops or it is removed (its id then reused), and the table
+    /// flushed and filled again.
+    @Test func learningMatchesAReferenceModelThroughChurn() {
+        let limit = 48
+        let perPort = 20
+        let ageing: UInt64 = 400
+        let sw = Switch(name: "lan0", macAgeingNs: ageing, macTableLimit: limit, macLimitPerPort: perPort)
+        var ports = (0..<4).map { sw.addPort(PortSettings(name: "p\($0)")) }
+        var order: [(key: UInt64, port: PortID, seen: UInt64)] = []
+        var learned: [PortID: Int] = [:]
+        var macLimit: [PortID: UInt64] = [:]
+        var tableFull: [PortID: UInt64] = [:]
+        var random = SplitMix64(seed: 11)
+        var now: UInt64 = 0
+        func check() {
+            let valid = order.filter { now &- $0.seen <= ageing }
+            #expect(sw.macEntriesBySeen(now: now).map { $0.mac.rawValue } == valid.map(\.key))
+            #expect(sw.macEntriesBySeen(now: now).map(\.port) == valid.map(\.port))
+            for id in ports {
+                #expect(sw.learnedMACs(of: id) == learned[id, default: 0])
+                #expect(sw.counters(of: id)?.drops[.macLimit] == macLimit[id])
+                #expect(sw.counters(of: id)?.drops[.macTableFull] == tableFull[id])
+            }
+        }
+        func forget(_ id: PortID) {
+            order.removeAll { $0.port == id }
+            learned[id] = 0
+        }
+        for step in 0..<20_000 {
+            now += random.next() % 50 == 0 ? 300 : 1
+            let id = ports[Int(random.next() % 4)]
+            let key = 0x0200_0000_0000 + random.next() % 120
+            sw.receive(frame(broadcast, key), from: id, now: now)
+            if let position = order.firstIndex(where: { $0.key == key }) {
+                let previous = order[position].port
+                if previous != id {
+                    if learned[id, default: 0] >= perPort {
+                        macLimit[id, default: 0] += 1
+                        continue
+                    }
+                    learned[previous, default: 0] -= 1
+                    learned[id, default: 0] += 1
+                }
+                order.remove(at: position)
+                order.append((key, id, now))
+            } else if learned[id, default: 0] >= perPort {
+                macLimit[id, default: 0] += 1
+            } else {
+                if order.count >= limit {
+                    let evicted = order.removeFirst()
+                    learned[evicted.port, default: 0] -= 1
+                    if now &- evicted.seen <= ageing { tableFull[id, default: 0] += 1 }
+                }
+                order.append((key, id, now))
+                learned[id, default: 0] += 1
+            }
+            switch random.next() % 1_000 {
+            case 0:
+                sw.purgeAged(now: now)
+                for entry in order where now &- entry.seen > ageing { learned[entry.port, default: 0] -= 1 }
+                order.removeAll { now &- $0.seen > ageing }
+            case 1:
+                sw.setLink(id, up: false)
+                sw.setLink(id, up: true)
+                forget(id)
+            case 2:
+                sw.removePort(id)
+                forget(id)
+                let fresh = sw.addPort(PortSettings(name: "again"))
+                #expect(fresh == id)
+                macLimit[id] = nil
+                tableFull[id] = nil
+                ports[ports.firstIndex(of: id)!] = fresh
+            case 3 where step % 3 == 0:
+                sw.flushMACTable()
+                order.removeAll()
+                learned = [:]
+            default:
+                break
+            }
+            if step % 7 == 0 { check() }
+        }
+        check()
+        _ = sw.drainAll()
+    }
+
     /// A port flooding random sources fills its own share of the table only: stations learned on other ports stay
     /// and keep being forwarded to, and every refused source is counted `macLimit`.
     @Test func perPortLimitKeepsAFlooderFromEvictingOthers() {
@@ -365,32 +454,81 @@ extension Switch {
     }
 }
 
-@Suite struct SlotIndexTests {
-    /// Random inserts and removals (long probe runs included: keys crowd a few VLANs and addresses) agree with a
-    /// `Dictionary` at every step, through growth and backward-shift deletion.
-    @Test func agreesWithADictionaryModel() {
-        var index = SlotIndex(seed: 42)
-        var model: [UInt64: Int32] = [:]
+@Suite struct MACTableTests {
+    /// Random inserts, refreshes, evictions into a full table, removals, port-wide removals and full resets (long
+    /// probe runs included: keys crowd a few VLANs and addresses) agree at every step with a model: a `Dictionary`
+    /// for lookups and a list in last-seen order for the eviction order.
+    @Test func agreesWithAReferenceModel() {
+        let capacity = 300
+        let table = MACTable(seed: 42, capacity: capacity)
+        var order: [(key: UInt64, port: Int)] = []
         var random = SplitMix64(seed: 9)
-        for step in 0..<20_000 {
+        func check() {
+            #expect(table.count == order.count)
+            #expect(table.entries.map(\.key) == order.map(\.key))
+            #expect(table.entries.map(\.port.rawValue) == order.map(\.port))
+            for entry in order {
+                guard let slot = table.slot(for: entry.key) else {
+                    Issue.record("key \(entry.key) lost")
+                    continue
+                }
+                #expect(table[slot].key == entry.key)
+            }
+        }
+        for step in 0..<30_000 as Range<UInt64> {
             let key = (random.next() % 3) << 48 | (random.next() % 700)
-            if model[key] != nil && random.next() % 2 == 0 {
-                index.remove(key)
-                model[key] = nil
-            } else if model[key] == nil {
-                index.insert(key, Int32(step))
-                model[key] = Int32(step)
+            let port = Int(random.next() % 4)
+            let known = order.firstIndex { $0.key == key }
+            switch (known, random.next() % 100) {
+            case (let position?, 0..<40):
+                table.touch(table.slot(for: key)!, port: PortID(rawValue: port), now: step)
+                order.remove(at: position)
+                order.append((key, port))
+            case (let position?, 40..<70):
+                let removed = table.remove(table.slot(for: key)!)
+                #expect(removed.key == key)
+                order.remove(at: position)
+            case (nil, _) where order.count < capacity:
+                table.insert(key, port: PortID(rawValue: port), now: step)
+                order.append((key, port))
+            case (nil, _):
+                let replaced = table.replaceHead(with: key, port: PortID(rawValue: port), now: step)
+                #expect(replaced?.evicted.key == order.first?.key)
+                #expect(replaced.map { table[$0.slot].key } == key)
+                order.removeFirst()
+                order.append((key, port))
+            default:
+                break
+            }
+            if step % 5_000 == 4_999 {
+                table.removeAll { $0.port.rawValue == port }
+                order.removeAll { $0.port == port }
+            }
+            if step == 20_000 {
+                table.removeAll()
+                order.removeAll()
             }
             if step % 97 == 0 {
+                check()
                 for probe in 0..<800 as Range<UInt64> {
                     let key = (probe % 3) << 48 | probe
-                    #expect(index.find(key) == model[key])
+                    #expect(table.slot(for: key).map { table[$0].key } == order.first { $0.key == key }?.key)
                 }
             }
         }
-        #expect(index.count == model.count)
-        for (key, value) in model { #expect(index.find(key) == value) }
-        index.remove(0xDEAD)  // absent: nothing happens
-        #expect(index.count == model.count)
+        check()
+    }
+
+    /// A table of size one and an empty one: eviction reuses the only slot; an empty table has nothing to evict.
+    @Test func tinyTables() {
+        let one = MACTable(seed: 1, capacity: 1)
+        one.insert(5, port: PortID(rawValue: 0), now: 0)
+        #expect(one.replaceHead(with: 6, port: PortID(rawValue: 1), now: 1)?.evicted.key == 5)
+        #expect(one.slot(for: 5) == nil)
+        #expect(one.slot(for: 6).map { one[$0].port } == PortID(rawValue: 1))
+        #expect(one.entries.map(\.key) == [6])
+        let none = MACTable(seed: 1, capacity: 0)
+        #expect(none.replaceHead(with: 6, port: PortID(rawValue: 1), now: 1) == nil)
+        #expect(none.slot(for: 6) == nil)
     }
 }
