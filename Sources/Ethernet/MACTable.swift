@@ -8,7 +8,10 @@
 ///
 /// Storage is allocated once, at the table's limit, and never grows: a MAC flood then costs no reallocation, and
 /// the forwarding path reads and writes slots through plain pointers (an array in a struct held by the switch paid
-/// a uniqueness check, a retain and a release per access, a third of a flooded frame's cost).
+/// a uniqueness check, a retain and a release per access, a third of a flooded frame's cost). It is written only
+/// as it is used (slots as they are handed out, the index at the first address learned), so a segment that has
+/// learned little keeps little of it resident: the allocator maps large blocks lazily, and at the default limit
+/// the slots and index are half a megabyte per segment.
 final class MACTable {
     struct Slot {
         /// `MACTable.freeKey` while the slot is unused.
@@ -26,9 +29,11 @@ final class MACTable {
 
     /// Most entries the table holds.
     let capacity: Int
-    /// `capacity` slots (at least one), every one initialized, so a stale slot number a caller cached reads a
-    /// defined (if unrelated) entry.
+    /// `capacity` slots (at least one); those below `initialized` are initialized, and a slot number a caller
+    /// cached was handed out, so is below it: a stale one reads a defined (if unrelated) entry.
     private let slots: UnsafeMutablePointer<Slot>
+    /// Slots handed out at least once since the table was made (never decreases).
+    private var initialized: Int32 = 0
     private let index: SlotIndex
     /// Slots below it have been handed out at least once; those not in use are on the free list.
     private var used: Int32 = 0
@@ -45,24 +50,22 @@ final class MACTable {
     init(seed: UInt64, capacity: Int) {
         self.capacity = max(0, min(capacity, Int(Int32.max) / 4))
         let allocated = max(1, self.capacity)
+        // Initialized slot by slot as `insert` hands them out (`initialized`).
         slots = .allocate(capacity: allocated)
-        // SAFETY: `slots` was just allocated for `allocated` trivial values; all are initialized here.
-        slots.initialize(
-            repeating: Slot(key: MACTable.freeKey, port: PortID(rawValue: -1), seen: 0, previous: -1, next: -1),
-            count: allocated)
         index = SlotIndex(seed: seed, capacity: self.capacity)
     }
 
     deinit {
-        // SAFETY: allocated and initialized in init with this count; Slot is trivial, nothing to deinitialize.
+        // SAFETY: allocated in init; Slot is trivial, nothing to deinitialize.
         slots.deallocate()
     }
 
-    /// The entry in `slot` (any number below `capacity`: a stale cached slot reads whatever it holds now).
+    /// The entry in `slot` (any number handed out since the table was made: a stale cached slot reads whatever it
+    /// holds now).
     @inline(__always)
     subscript(_ slot: Int32) -> Slot {
-        precondition(slot >= 0 && Int(slot) < capacity)
-        // SAFETY: in range (checked above) and every slot is initialized.
+        precondition(slot >= 0 && slot < initialized)
+        // SAFETY: in range and initialized (checked above).
         return slots[Int(slot)]
     }
 
@@ -75,8 +78,8 @@ final class MACTable {
     /// Marks the entry as seen at `now` (and on `port`): it becomes the most recently seen.
     @inline(__always)
     func touch(_ slot: Int32, port: PortID, now: UInt64) {
-        precondition(slot >= 0 && Int(slot) < capacity)
-        // SAFETY: in range (checked above).
+        precondition(slot >= 0 && slot < initialized)
+        // SAFETY: in range and initialized (checked above).
         slots[Int(slot)].seen = now
         slots[Int(slot)].port = port
         guard slot != tail else { return }
@@ -98,8 +101,9 @@ final class MACTable {
             used += 1
         }
         // SAFETY: `slot` < capacity: either a freed slot or `used` < capacity (count < capacity, and every slot
-        // below `used` is in use or free).
+        // below `used` is in use or free). Slot is trivial, so assigning initializes a slot not initialized yet.
         slots[Int(slot)] = Slot(key: key, port: port, seen: now, previous: MACTable.none, next: MACTable.none)
+        if slot >= initialized { initialized = slot + 1 }
         index.insert(key, slot)
         append(slot)
         return slot
@@ -243,7 +247,10 @@ final class SlotIndex {
         var slot: Int32
     }
 
+    /// `size` entries, initialized (all empty) at the first insert: until then the table is empty, and nothing
+    /// reads them.
     private let entries: UnsafeMutablePointer<Entry>
+    private var entriesInitialized = false
     private let size: Int
     /// 32 - log2(size): a hash's home bucket is its top bits.
     private let shift: UInt32
@@ -262,8 +269,6 @@ final class SlotIndex {
         size = 1 << bits
         shift = UInt32(32 - bits)
         entries = .allocate(capacity: size)
-        // SAFETY: just allocated for `size` trivial entries; all are initialized here.
-        entries.initialize(repeating: SlotIndex.empty, count: size)
     }
 
     deinit {
@@ -280,6 +285,7 @@ final class SlotIndex {
     /// `slots` are the table's slots, where a candidate's key is compared.
     @inline(__always)
     func find(_ key: UInt64, in slots: UnsafePointer<MACTable.Slot>) -> Int32? {
+        guard count > 0 else { return nil }  // also: the entries are not initialized before the first insert
         let hash = hash(key)
         let last = size &- 1
         var position = home(hash)
@@ -296,6 +302,11 @@ final class SlotIndex {
     /// Adds a key that is not present (the table never holds more than `capacity`).
     @inline(__always)
     func insert(_ key: UInt64, _ slot: Int32) {
+        if !entriesInitialized {
+            // SAFETY: allocated in init for `size` trivial entries, none initialized yet.
+            entries.initialize(repeating: SlotIndex.empty, count: size)
+            entriesInitialized = true
+        }
         let hash = hash(key)
         let last = size &- 1
         var position = home(hash)
@@ -308,6 +319,7 @@ final class SlotIndex {
     /// Where the entry for `key`, which maps to `slot`, is; -1 when absent.
     @inline(__always)
     func position(of key: UInt64, _ slot: Int32) -> Int {
+        guard count > 0 else { return -1 }  // also: the entries are not initialized before the first insert
         let last = size &- 1
         var position = home(hash(key))
         // SAFETY: positions are masked to the table size.
@@ -326,7 +338,7 @@ final class SlotIndex {
 
     /// Removes the entry at `position` (from `position(of:_:)`, the index unchanged since).
     func remove(at position: Int) {
-        precondition(position >= 0 && position < size)
+        precondition(entriesInitialized && position >= 0 && position < size)
         let last = size &- 1
         // Backward shift: move up every later entry of the run whose home is not between the hole and it.
         var hole = position
@@ -345,6 +357,7 @@ final class SlotIndex {
     }
 
     func removeAll() {
+        guard entriesInitialized else { return }
         // SAFETY: `size` initialized trivial entries.
         entries.update(repeating: SlotIndex.empty, count: size)
         count = 0
