@@ -519,6 +519,25 @@ extension Switch {
         check()
     }
 
+    /// Storage is written only as it is used (the index at the first insert): a table never inserted into answers
+    /// lookups and resets without reading it, and works normally from its first insert, also after a reset.
+    @Test func aTableUsedLateBehavesLikeOneUsedEarly() {
+        let table = MACTable(seed: 7, capacity: 8192)
+        for key in 0..<1000 as Range<UInt64> { #expect(table.slot(for: key) == nil) }
+        #expect(table.replaceHead(with: 1, port: PortID(rawValue: 0), now: 0) == nil)
+        table.removeAll { _ in true }
+        table.removeAll()
+        #expect(table.count == 0 && table.entries.isEmpty)
+        let slot = table.insert(0x0200_0000_0001, port: PortID(rawValue: 3), now: 5)
+        #expect(table.slot(for: 0x0200_0000_0001) == slot)
+        #expect(table[slot].port == PortID(rawValue: 3))
+        #expect(table.slot(for: 0x0200_0000_0002) == nil)
+        table.removeAll()
+        #expect(table.slot(for: 0x0200_0000_0001) == nil)
+        let again = table.insert(0x0200_0000_0002, port: PortID(rawValue: 1), now: 6)
+        #expect(table.slot(for: 0x0200_0000_0002) == again && table.count == 1)
+    }
+
     /// A table of size one and an empty one: eviction reuses the only slot; an empty table has nothing to evict.
     @Test func tinyTables() {
         let one = MACTable(seed: 1, capacity: 1)
