@@ -107,19 +107,9 @@ package struct SubscriberOutbox: Sendable {
 
     /// Takes the next item: queued items in order, then the marker for a gap that followed them.
     package mutating func pop() -> OutboxItem? {
-        if head == items.count { flushMissed() }
-        guard head < items.count else { return nil }
-        let item = items[head]
-        head += 1
-        if head == items.count {
-            items.removeAll(keepingCapacity: true)
-            head = 0
-        } else if head >= 64 && head * 2 >= items.count {
-            // Compact now and then so a queue that never fully drains does not keep its consumed prefix.
-            items.removeFirst(head)
-            head = 0
-        }
-        return item
+        var taken: OutboxItem? = nil
+        drain(while: { taken == nil }) { taken = $0 }
+        return taken
     }
 
     /// Takes items in the order ``pop()`` gives them, handing each to `take`, while `room()` says there is room for
@@ -136,6 +126,7 @@ package struct SubscriberOutbox: Sendable {
             items.removeAll(keepingCapacity: true)
             head = 0
         } else if head >= 64 && head * 2 >= items.count {
+            // Compact now and then so a queue that never fully drains does not keep its consumed prefix.
             items.removeFirst(head)
             head = 0
         }
@@ -144,7 +135,7 @@ package struct SubscriberOutbox: Sendable {
     /// Takes up to `limit` items at once (one write per loop pass).
     package mutating func pop(upTo limit: Int) -> [OutboxItem] {
         var out: [OutboxItem] = []
-        while out.count < limit, let item = pop() { out.append(item) }
+        drain(while: { out.count < limit }) { out.append($0) }
         return out
     }
 }
