@@ -164,18 +164,25 @@ extension GuestMessage {
             writer.writeU64BE(messageId)
             writer.writeU8(status.rawValue)
         case .msgDeliver(let delivery):
-            GuestFrame.writeDeliveryFields(
-                into: &writer, link: delivery.link, messageId: delivery.messageId, sender: delivery.sender,
-                correlation: delivery.correlation, payload: delivery.payload)
+            // Field by field, independently of the hub's one-run fast path (`encodeMessageDelivery`): the codec
+            // tests check the two against each other.
+            writer.writeU32BE(delivery.link)
+            writer.writeU64BE(delivery.messageId)
+            writer.writeName(delivery.sender)
+            writer.writeU64BE(delivery.correlation)
+            writer.writeBytes(delivery.payload)
         case .msgSendAs(let link, let correlation, let identity, let payload):
             writer.writeU32BE(link)
             writer.writeU64BE(correlation)
             writer.writeName(identity)
             writer.writeBytes(payload)
         case .msgDeliverAs(let delivery, let identity):
-            GuestFrame.writeDeliveryFields(
-                into: &writer, link: delivery.link, messageId: delivery.messageId, sender: delivery.sender,
-                identity: identity, correlation: delivery.correlation, payload: delivery.payload)
+            writer.writeU32BE(delivery.link)
+            writer.writeU64BE(delivery.messageId)
+            writer.writeName(delivery.sender)
+            writer.writeName(identity)
+            writer.writeU64BE(delivery.correlation)
+            writer.writeBytes(delivery.payload)
         case .msgAck(let link, let upTo):
             writer.writeU32BE(link)
             writer.writeU64BE(upTo)

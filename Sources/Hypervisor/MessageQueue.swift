@@ -43,6 +43,8 @@ struct MessageQueue {
     }
 
     var depth: Int { entries.capacity }
+    /// The id of the oldest queued message, read in place (not by copying the message out).
+    private var frontID: UInt64? { entries.isEmpty ? nil : entries[0].id }
     var count: Int { entries.count }
     var freeSlots: Int { entries.capacity - entries.count }
 
@@ -99,7 +101,7 @@ struct MessageQueue {
     /// Calls `body` with the queued messages from id `firstID` on, at most `count` of them, in order, without
     /// copying the queue.
     func forEach(from firstID: UInt64, count: Int, _ body: (Entry) -> Void) {
-        guard let front = entries.first?.id, firstID >= front else { return }
+        guard let front = frontID, firstID >= front else { return }
         let start = Int(firstID - front)
         for offset in start..<min(start + count, entries.count) { body(entries[offset]) }
     }
@@ -116,7 +118,7 @@ struct MessageQueue {
     mutating func acknowledge(upTo: UInt64) -> AckResult {
         guard upTo <= highestDelivered else { return .beyondDelivered }
         // Ids in the queue are consecutive from the front's.
-        guard let front = entries.first?.id, upTo >= front else { return .freed(0) }
+        guard let front = frontID, upTo >= front else { return .freed(0) }
         let freed = min(Int(upTo - front + 1), entries.count)
         entries.removeFirst(freed)
         cursor = max(0, cursor - freed)

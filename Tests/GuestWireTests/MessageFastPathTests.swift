@@ -91,6 +91,50 @@ import Wire
             #expect(Array(direct.bytes.dropFirst()) == frame.encode())
         }
     }
+
+    @Test func directDeliveryWithIdentityMatchesTheFrameEncoderAtEveryNameLength() {
+        // Names from empty to the 255 bytes a u8 length can carry, multi-byte UTF-8 among them: the one-run
+        // header must count each exactly, or the frame's length prefix and fields shift.
+        let names = ["", "r", "rtos", String(repeating: "é", count: 32), String(repeating: "n", count: 255)]
+        for sender in names {
+            for identity in [nil, ""] + names {
+                var direct = ByteWriter(capacity: 0)
+                direct.writeBytes([0xee, 0xff])
+                let payload = [UInt8](repeating: 0xa5, count: sender.utf8.count % 7)
+                let delivery = GuestDelivery(
+                    link: 0xdead_beef, messageId: .max, sender: sender, correlation: 0x1122_3344_5566_7788,
+                    payload: payload[...])
+                if let identity {
+                    GuestFrame.encodeMessageDeliveryAs(
+                        into: &direct, link: 0xdead_beef, messageId: .max, sender: sender, identity: identity,
+                        correlation: 0x1122_3344_5566_7788, payload: payload)
+                    #expect(
+                        Array(direct.bytes.dropFirst(2))
+                            == GuestFrame(.msgDeliverAs(delivery, identity: identity)).encode())
+                } else {
+                    GuestFrame.encodeMessageDelivery(
+                        into: &direct, link: 0xdead_beef, messageId: .max, sender: sender,
+                        correlation: 0x1122_3344_5566_7788, payload: payload)
+                    #expect(Array(direct.bytes.dropFirst(2)) == GuestFrame(.msgDeliver(delivery)).encode())
+                }
+                #expect(direct.bytes.prefix(2) == [0xee, 0xff])
+            }
+        }
+    }
+
+    @Test func fieldRunsAreStoredBigEndianAndAppendedAfterWhatWasThere() {
+        var writer = ByteWriter(capacity: 0)
+        writer.writeU8(7)
+        writer.appendFields(count: 1 + 2 + 4 + 8 + 3) { fields in
+            fields.u8(0x01)
+            fields.u16(0x0203)
+            fields.u32(0x0405_0607)
+            fields.u64(0x0809_0a0b_0c0d_0e0f)
+            [UInt8](arrayLiteral: 0x10, 0x11, 0x12).withUnsafeBufferPointer { fields.bytes($0) }
+        }
+        writer.appendFields(count: 0) { _ in }
+        #expect(writer.bytes == [7] + Array(1...0x12))
+    }
 }
 
 extension GuestMessageSendView: Equatable {
