@@ -597,9 +597,9 @@ final class GuestSession {
             from: .session(session), linkAt: position, payload: payload,
             correlation: correlation == 0 ? nil : correlation, identity: identity, actions: &actions)
         let (id, status) = sentAnswer(outcome)
-        answer(
-            GuestFrame(.msgSent(link: linkID, messageId: id, status: status), requestId: request),
-            unless: status == .queued)
+        // The frame is built only when it goes out (`answer`): most sends are queued with request id 0.
+        guard request != 0 || status != .queued else { return }
+        queue(GuestFrame(.msgSent(link: linkID, messageId: id, status: status), requestId: request))
     }
 
     /// The `MSG_SENT` id and status of a send's outcome (§7.2).
