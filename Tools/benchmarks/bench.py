@@ -1706,6 +1706,9 @@ def bench_ethernet_flood(quick):
     return rows
 
 
+_mac_flood_payloads = {}  # (frames, random sources) -> the bytes sent: built once, the same frames every run
+
+
 def mac_flood_cost(directory, frames, random_sources):
     """Seconds per frame the hub takes to switch `frames` 60-byte broadcasts sent into p0 at once."""
     import random
@@ -1714,13 +1717,15 @@ def mac_flood_cost(directory, frames, random_sources):
     header = bytes.fromhex("ffffffffffff")
     body = bytes.fromhex("88b5") + b"\x00" * 46
     prefix = struct.pack(">I", 60)
-    if random_sources:
+    payload = _mac_flood_payloads.get((frames, random_sources))
+    if payload is None and random_sources:
         generator = random.Random(7)
         parts = [prefix + header + (0x020000000000 | generator.getrandbits(40)).to_bytes(6, "big") + body
                  for _ in range(frames)]
         payload = b"".join(parts)
-    else:
+    elif payload is None:
         payload = (prefix + header + bytes.fromhex("020000000001") + body) * frames
+    _mac_flood_payloads[(frames, random_sources)] = payload
     sock, buffer = control_connect(directory)
     before, buffer = port_rx(sock, buffer, "p0")
     peer = connect_unix(os.path.join(directory, "p0.sock"))
@@ -1747,9 +1752,11 @@ def bench_ethernet_macflood(quick):
     """Switching cost per frame when every frame carries a new random source MAC (the 8192-entry table full, so
     each frame evicts; the per-port limit raised so that path is what is measured), against the same frames from
     one fixed source, in the same hub; medians of repeated runs. Also the default per-port limit (sources beyond
-    4096 refused)."""
-    frames = 100_000 if quick else 300_000
-    repeats = 1 if quick else 3
+    4096 refused). Each row alternates fixed-source and flood runs in the same hub (at least 3 of each, quick or
+    not) and takes the median of each: a single 10 ms run of each was within the machine's noise and the counter
+    poll's 2 ms granularity, so one row's ratio moved by 0.3 between runs."""
+    frames = 300_000 if quick else 500_000
+    repeats = 3 if quick else 5
     rows = []
     for limit, label in ((65536, "table full, each new source evicts"), (4096, "default per-port limit")):
         directory = tempfile.mkdtemp(prefix="ethmac-")
@@ -1758,8 +1765,10 @@ def bench_ethernet_macflood(quick):
             hub = eth_hub(directory, unix_ports=1,
                           edit=lambda text: __import__("re").sub(r"ethernetMACLimitPerPort: \S+",
                                                                  f"ethernetMACLimitPerPort: {limit}", text))
-            fixed = [mac_flood_cost(directory, frames, False) for _ in range(repeats)]
-            flood = [mac_flood_cost(directory, frames, True) for _ in range(repeats)]
+            fixed, flood = [], []
+            for _ in range(repeats):
+                fixed.append(mac_flood_cost(directory, frames, False))
+                flood.append(mac_flood_cost(directory, frames, True))
         finally:
             if hub is not None:
                 hub.kill()
