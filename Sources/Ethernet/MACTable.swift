@@ -16,8 +16,16 @@ final class MACTable {
     struct Slot {
         /// `MACTable.freeKey` while the slot is unused.
         var key: UInt64
-        var port: PortID
         var seen: UInt64
+        /// The port's number, 4 bytes so that `place` fits in the slot's 32.
+        var portNumber: Int32
+        /// Where the index holds the key: an index entry never moves while its key is in the table, so an eviction
+        /// finds the evicted key's entry without hashing it or comparing lanes.
+        var place: Int32
+        var port: PortID {
+            get { PortID(rawValue: Int(portNumber)) }
+            set { portNumber = Int32(truncatingIfNeeded: newValue.rawValue) }
+        }
         /// While the slot is unused: the next free slot.
         var previous: Int32
         var next: Int32
@@ -103,9 +111,11 @@ final class MACTable {
         }
         // SAFETY: `slot` < capacity: either a freed slot or `used` < capacity (count < capacity, and every slot
         // below `used` is in use or free). Slot is trivial, so assigning initializes a slot not initialized yet.
-        slots[Int(slot)] = Slot(key: key, port: port, seen: now, previous: MACTable.none, next: MACTable.none)
+        slots[Int(slot)] = Slot(
+            key: key, seen: now, portNumber: Int32(truncatingIfNeeded: port.rawValue), place: 0,
+            previous: MACTable.none, next: MACTable.none)
         if slot >= initialized { initialized = slot + 1 }
-        index.insert(key, slot)
+        slots[Int(slot)].place = index.insert(key, slot)
         append(slot)
         return slot
     }
@@ -117,16 +127,16 @@ final class MACTable {
         let position: Int
     }
 
-    /// Reads the entry a new key would evict and finds it in the index. The switch asks before it looks a new
-    /// source up in a full table: under a flood both reads miss the cache, and issued one after the other (lookup,
-    /// then eviction) they were a third of a flooded frame's cost; read first, they overlap with the lookup.
+    /// Reads the entry a new key would evict and its place in the index (stored in its slot). The switch asks
+    /// before it looks a new source up in a full table, so the victim's bucket, which replacing it then writes, is
+    /// known early and its read overlaps with the lookup's (under a flood both miss the cache).
     @inline(__always)
     func nextVictim() -> Victim? {
         let slot = head
         guard slot != MACTable.none else { return nil }
         // SAFETY: list members are in-use slots below capacity.
         let key = slots[Int(slot)].key
-        return Victim(slot: slot, key: key, position: index.position(of: key, slot))
+        return Victim(slot: slot, key: key, position: Int(slots[Int(slot)].place))
     }
 
     /// Evicts `victim` (from `nextVictim`, the table unchanged since) and gives its slot to `key` (not in the
@@ -146,7 +156,7 @@ final class MACTable {
         slots[Int(slot)].key = key
         slots[Int(slot)].port = port
         slots[Int(slot)].seen = now
-        index.insert(key, slot)
+        slots[Int(slot)].place = index.insert(key, slot)
         return evicted
     }
 
@@ -164,7 +174,7 @@ final class MACTable {
         let entry = slots[Int(slot)]
         precondition(entry.key != MACTable.freeKey, "MACTable.remove of a free slot")
         unlink(slot)
-        index.remove(entry.key, slot)
+        index.remove(at: Int(entry.place))
         // SAFETY: as above.
         slots[Int(slot)].key = MACTable.freeKey
         slots[Int(slot)].next = freeHead
@@ -339,9 +349,10 @@ final class SlotIndex {
         return nil
     }
 
-    /// Adds a key that is not present (the table never holds more than `capacity`).
+    /// Adds a key that is not present (the table never holds more than `capacity`); returns where it is (bucket
+    /// × 8 + lane), which stays its place until it is removed.
     @inline(__always)
-    func insert(_ key: UInt64, _ slot: Int32) {
+    func insert(_ key: UInt64, _ slot: Int32) -> Int32 {
         if !wordsInitialized {
             // SAFETY: allocated in init for this many trivial words, none initialized yet.
             words.initialize(repeating: 0, count: buckets * 16)
@@ -360,37 +371,22 @@ final class SlotIndex {
                 bucket[SlotIndex.slotWords &+ lane] = UInt32(bitPattern: slot)
                 bucket[SlotIndex.usedWord] |= 1 &<< UInt32(lane)
                 count &+= 1
-                return
+                return Int32(truncatingIfNeeded: number &<< 3 | lane)
             }
             bucket[SlotIndex.overflowWord] &+= 1
             number = (number &+ 1) & last
         }
     }
 
-    /// Where the entry for `key`, which maps to `slot`, is; -1 when absent.
-    @inline(__always)
-    func position(of key: UInt64, _ slot: Int32) -> Int {
-        guard count > 0 else { return -1 }  // also: the buckets are not initialized before the first insert
-        let last = buckets &- 1
-        var number = home(hash(key))
-        for _ in 0..<buckets {
-            let bucket = bucket(number)
-            let found = SlotIndex.lanes(bucket, from: SlotIndex.slotWords, equalTo: UInt32(bitPattern: slot))
-            if found != 0 { return number &<< 3 | found.trailingZeroBitCount }
-            // SAFETY: inside the bucket.
-            if bucket[SlotIndex.overflowWord] == 0 { return -1 }
-            number = (number &+ 1) & last
-        }
-        return -1
+    /// The slot the entry at `place` (from `insert`) maps to; nil when that lane is free (tests).
+    func slot(at place: Int) -> Int32? {
+        guard wordsInitialized, place >= 0, place &>> 3 < buckets, place & 7 < SlotIndex.lanes else { return nil }
+        let bucket = bucket(place &>> 3)
+        guard bucket[SlotIndex.usedWord] & 1 &<< UInt32(place & 7) != 0 else { return nil }
+        return Int32(bitPattern: bucket[SlotIndex.slotWords &+ place & 7])
     }
 
-    /// Removes `key`, which maps to `slot`.
-    func remove(_ key: UInt64, _ slot: Int32) {
-        let position = position(of: key, slot)
-        if position >= 0 { remove(at: position) }
-    }
-
-    /// Removes the entry at `position` (from `position(of:_:)`, the index unchanged since).
+    /// Removes the entry at `position` (its place, from `insert`).
     @inline(__always)
     func remove(at position: Int) {
         let number = position &>> 3

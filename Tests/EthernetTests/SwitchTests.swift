@@ -552,9 +552,14 @@ extension Switch {
                 #expect(table.slot(for: key).map { table[$0].key } == order.first { $0.key == key }?.key)
             }
             mostOverflowing = max(mostOverflowing, index.overflowingEntries)
+            // Each entry's slot knows where the index holds it (evictions go there without a lookup).
+            for entry in order {
+                guard let slot = table.slot(for: entry.key) else { continue }
+                #expect(index.slot(at: Int(table[slot].place)) == slot)
+            }
             for key in crowded.prefix(14) {
                 guard let slot = table.slot(for: key) else { continue }
-                if index.position(of: key, slot) >> 3 != last { wrapped = true }
+                if table[slot].place >> 3 != last { wrapped = true }
             }
         }
         for step in 0..<20_000 as Range<UInt64> {
