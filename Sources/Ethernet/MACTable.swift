@@ -24,7 +24,7 @@ final class MACTable {
         var place: Int32
         var port: PortID {
             get { PortID(rawValue: Int(portNumber)) }
-            set { portNumber = Int32(truncatingIfNeeded: newValue.rawValue) }
+            set { portNumber = Int32(newValue.rawValue) }
         }
         /// While the slot is unused: the next free slot.
         var previous: Int32
@@ -112,7 +112,7 @@ final class MACTable {
         // SAFETY: `slot` < capacity: either a freed slot or `used` < capacity (count < capacity, and every slot
         // below `used` is in use or free). Slot is trivial, so assigning initializes a slot not initialized yet.
         slots[Int(slot)] = Slot(
-            key: key, seen: now, portNumber: Int32(truncatingIfNeeded: port.rawValue), place: 0,
+            key: key, seen: now, portNumber: Int32(port.rawValue), place: 0,
             previous: MACTable.none, next: MACTable.none)
         if slot >= initialized { initialized = slot + 1 }
         slots[Int(slot)].place = index.insert(key, slot)
