@@ -16,8 +16,16 @@ final class MACTable {
     struct Slot {
         /// `MACTable.freeKey` while the slot is unused.
         var key: UInt64
-        var port: PortID
         var seen: UInt64
+        /// The port's number, 4 bytes so that `place` fits in the slot's 32.
+        var portNumber: Int32
+        /// Where the index holds the key: an index entry never moves while its key is in the table, so an eviction
+        /// finds the evicted key's entry without hashing it or comparing lanes.
+        var place: Int32
+        var port: PortID {
+            get { PortID(rawValue: Int(portNumber)) }
+            set { portNumber = Int32(newValue.rawValue) }
+        }
         /// While the slot is unused: the next free slot.
         var previous: Int32
         var next: Int32
@@ -34,7 +42,8 @@ final class MACTable {
     private let slots: UnsafeMutablePointer<Slot>
     /// Slots handed out at least once since the table was made (never decreases).
     private var initialized: Int32 = 0
-    private let index: SlotIndex
+    /// Internal, not private: tests inspect its buckets.
+    let index: SlotIndex
     /// Slots below it have been handed out at least once; those not in use are on the free list.
     private var used: Int32 = 0
     /// Freed slots, threaded through `Slot.next`.
@@ -102,9 +111,11 @@ final class MACTable {
         }
         // SAFETY: `slot` < capacity: either a freed slot or `used` < capacity (count < capacity, and every slot
         // below `used` is in use or free). Slot is trivial, so assigning initializes a slot not initialized yet.
-        slots[Int(slot)] = Slot(key: key, port: port, seen: now, previous: MACTable.none, next: MACTable.none)
+        slots[Int(slot)] = Slot(
+            key: key, seen: now, portNumber: Int32(port.rawValue), place: 0,
+            previous: MACTable.none, next: MACTable.none)
         if slot >= initialized { initialized = slot + 1 }
-        index.insert(key, slot)
+        slots[Int(slot)].place = index.insert(key, slot)
         append(slot)
         return slot
     }
@@ -116,16 +127,16 @@ final class MACTable {
         let position: Int
     }
 
-    /// Reads the entry a new key would evict and finds it in the index. The switch asks before it looks a new
-    /// source up in a full table: under a flood both reads miss the cache, and issued one after the other (lookup,
-    /// then eviction) they were a third of a flooded frame's cost; read first, they overlap with the lookup.
+    /// Reads the entry a new key would evict and its place in the index (stored in its slot). The switch asks
+    /// before it looks a new source up in a full table, so the victim's bucket, which replacing it then writes, is
+    /// known early and its read overlaps with the lookup's (under a flood both miss the cache).
     @inline(__always)
     func nextVictim() -> Victim? {
         let slot = head
         guard slot != MACTable.none else { return nil }
         // SAFETY: list members are in-use slots below capacity.
         let key = slots[Int(slot)].key
-        return Victim(slot: slot, key: key, position: index.position(of: key, slot))
+        return Victim(slot: slot, key: key, position: Int(slots[Int(slot)].place))
     }
 
     /// Evicts `victim` (from `nextVictim`, the table unchanged since) and gives its slot to `key` (not in the
@@ -145,7 +156,7 @@ final class MACTable {
         slots[Int(slot)].key = key
         slots[Int(slot)].port = port
         slots[Int(slot)].seen = now
-        index.insert(key, slot)
+        slots[Int(slot)].place = index.insert(key, slot)
         return evicted
     }
 
@@ -163,7 +174,7 @@ final class MACTable {
         let entry = slots[Int(slot)]
         precondition(entry.key != MACTable.freeKey, "MACTable.remove of a free slot")
         unlink(slot)
-        index.remove(entry.key, slot)
+        index.remove(at: Int(entry.place))
         // SAFETY: as above.
         slots[Int(slot)].key = MACTable.freeKey
         slots[Int(slot)].next = freeHead
@@ -230,50 +241,56 @@ final class MACTable {
     }
 }
 
-/// Key → slot, open addressing with linear probing and backward-shift deletion, sized once for the table's limit
-/// (at most a quarter full, so it never grows and runs stay short: a full table's every eviction shifts a run): a lookup is one multiply and usually one probe (Swift's `Dictionary`
-/// hashes with SipHash, several times the cost, and a MAC flood pays it three times per frame). The multiply-shift
-/// hash takes a random odd multiplier and mask per table, so the addresses a peer sends cannot be chosen to
-/// collide.
+/// Key → slot: a hash table of 64-byte buckets, one cache line each, sized once for the table's limit (a bucket
+/// per two keys, so 7 lanes per bucket leave it under a third full and it never grows). A lookup is one multiply and
+/// reads one bucket; a removal clears its lane and moves nothing. (Linear probing over single entries shifted part
+/// of a run back on every removal and branched on every entry it passed: under a MAC flood, where every frame
+/// looks a new key up, evicts one and inserts one, that was most of the table's cost.) Swift's `Dictionary`
+/// hashes with SipHash, several times the cost. The multiply-shift hash takes a random odd multiplier and mask per
+/// table, so the addresses a peer sends cannot be chosen to crowd a bucket.
 ///
-/// An entry is the hash's top 32 bits and the slot, 8 bytes, eight to a cache line (a full table of random
-/// addresses misses the cache on nearly every lookup, so the index is kept small). The stored hash gives an entry's
-/// home bucket without re-hashing (backward shift reads it for every entry it passes) and filters probes: the key
-/// itself, in the slot, is read only when the hashes agree.
+/// A bucket holds 7 entries: the hash's top 32 bits and the slot (the key itself, in the slot, is read only when
+/// the hashes agree), a bit set of the lanes in use, and an overflow count. A key whose home bucket (the hash's top
+/// bits) is full goes to the next bucket with room, and every full bucket it passed counts it as overflowing; its
+/// removal counts it off again (it never moves meanwhile). A lookup goes on to the next bucket only while the
+/// current one counts an overflow, so an absent key usually costs one bucket, and a bucket that overflowed once
+/// does not lengthen lookups after its overflowing keys are gone.
 final class SlotIndex {
-    private struct Entry {
-        var hash: UInt32
-        /// -1: empty.
-        var slot: Int32
-    }
+    /// Words of one bucket: the 7 lanes' hashes, then their slots, then the lanes in use, then the overflow count.
+    private static let slotWords = 7
+    private static let usedWord = 14
+    private static let overflowWord = 15
+    private static let lanes = 7
+    private static let allLanes: UInt32 = 0x7F
 
-    /// `size` entries, initialized (all empty) at the first insert: until then the table is empty, and nothing
-    /// reads them.
-    private let entries: UnsafeMutablePointer<Entry>
-    private var entriesInitialized = false
-    private let size: Int
-    /// 32 - log2(size): a hash's home bucket is its top bits.
+    /// `buckets` buckets of 16 words, each 64-byte aligned, zeroed (all lanes free) at the first insert: until
+    /// then the table is empty, and nothing reads them.
+    private let words: UnsafeMutablePointer<UInt32>
+    private var wordsInitialized = false
+    private let buckets: Int
+    /// 32 - log2(buckets): a hash's home bucket is its top bits.
     private let shift: UInt32
     private let multiplier: UInt64
     private let mask: UInt64
     private(set) var count = 0
-    private static let empty = Entry(hash: 0, slot: -1)
 
     /// Room for `capacity` keys.
     init(seed: UInt64, capacity: Int) {
         var random = SplitMix64(seed: seed)
         multiplier = random.next() | 1
         mask = random.next()
-        var bits = 4
-        while 1 << bits < capacity * 4 { bits += 1 }
-        size = 1 << bits
+        var bits = 1
+        while 1 << bits < capacity / 2 { bits += 1 }
+        buckets = 1 << bits
         shift = UInt32(32 - bits)
-        entries = .allocate(capacity: size)
+        // SAFETY: bound once to UInt32 for its whole life; deallocated in deinit.
+        words = UnsafeMutableRawPointer.allocate(byteCount: buckets * 64, alignment: 64)
+            .bindMemory(to: UInt32.self, capacity: buckets * 16)
     }
 
     deinit {
-        // SAFETY: allocated in init; Entry is trivial.
-        entries.deallocate()
+        // SAFETY: allocated in init; UInt32 is trivial.
+        words.deallocate()
     }
 
     @inline(__always)
@@ -282,84 +299,156 @@ final class SlotIndex {
     @inline(__always)
     private func home(_ hash: UInt32) -> Int { Int(truncatingIfNeeded: hash &>> shift) }
 
+    /// The bucket a key is looked up from first (tests use it to crowd buckets).
+    func homeBucket(of key: UInt64) -> Int { home(hash(key)) }
+
+    var bucketCount: Int { buckets }
+
+    @inline(__always)
+    private func bucket(_ number: Int) -> UnsafeMutablePointer<UInt32> {
+        // SAFETY: callers mask bucket numbers to `buckets`; each bucket is 16 words.
+        words + (number &<< 4)
+    }
+
+    /// The lanes in use whose word at `base` + lane equals `value`, as a bit set. Compares all 7 without
+    /// branching: which lane matches, if any, is random.
+    @inline(__always)
+    private static func lanes(_ bucket: UnsafeMutablePointer<UInt32>, from base: Int, equalTo value: UInt32) -> UInt32 {
+        // SAFETY: `base` is 0 or `slotWords`, so every word read is inside the bucket.
+        var found: UInt32 = bucket[base] == value ? 1 : 0
+        found |= bucket[base &+ 1] == value ? 2 : 0
+        found |= bucket[base &+ 2] == value ? 4 : 0
+        found |= bucket[base &+ 3] == value ? 8 : 0
+        found |= bucket[base &+ 4] == value ? 16 : 0
+        found |= bucket[base &+ 5] == value ? 32 : 0
+        found |= bucket[base &+ 6] == value ? 64 : 0
+        return found & bucket[usedWord]
+    }
+
     /// `slots` are the table's slots, where a candidate's key is compared.
     @inline(__always)
     func find(_ key: UInt64, in slots: UnsafePointer<MACTable.Slot>) -> Int32? {
-        guard count > 0 else { return nil }  // also: the entries are not initialized before the first insert
+        guard count > 0 else { return nil }  // also: the buckets are not initialized before the first insert
         let hash = hash(key)
-        let last = size &- 1
-        var position = home(hash)
-        while true {
-            // SAFETY: `position` is masked to the table size.
-            let found = entries[position]
-            if found.slot < 0 { return nil }
-            // SAFETY: stored slots are below the table's capacity (`MACTable.insert`).
-            if found.hash == hash && slots[Int(found.slot)].key == key { return found.slot }
-            position = (position &+ 1) & last
-        }
-    }
-
-    /// Adds a key that is not present (the table never holds more than `capacity`).
-    @inline(__always)
-    func insert(_ key: UInt64, _ slot: Int32) {
-        if !entriesInitialized {
-            // SAFETY: allocated in init for `size` trivial entries, none initialized yet.
-            entries.initialize(repeating: SlotIndex.empty, count: size)
-            entriesInitialized = true
-        }
-        let hash = hash(key)
-        let last = size &- 1
-        var position = home(hash)
-        // SAFETY: positions are masked to the table size; it is at most a quarter full, so an empty entry exists.
-        while entries[position].slot >= 0 { position = (position &+ 1) & last }
-        entries[position] = Entry(hash: hash, slot: slot)
-        count &+= 1
-    }
-
-    /// Where the entry for `key`, which maps to `slot`, is; -1 when absent.
-    @inline(__always)
-    func position(of key: UInt64, _ slot: Int32) -> Int {
-        guard count > 0 else { return -1 }  // also: the entries are not initialized before the first insert
-        let last = size &- 1
-        var position = home(hash(key))
-        // SAFETY: positions are masked to the table size.
-        while entries[position].slot != slot {
-            if entries[position].slot < 0 { return -1 }
-            position = (position &+ 1) & last
-        }
-        return position
-    }
-
-    /// Removes `key`, which maps to `slot`.
-    func remove(_ key: UInt64, _ slot: Int32) {
-        let position = position(of: key, slot)
-        if position >= 0 { remove(at: position) }
-    }
-
-    /// Removes the entry at `position` (from `position(of:_:)`, the index unchanged since).
-    func remove(at position: Int) {
-        precondition(entriesInitialized && position >= 0 && position < size)
-        let last = size &- 1
-        // Backward shift: move up every later entry of the run whose home is not between the hole and it.
-        var hole = position
-        var next = (hole &+ 1) & last
-        // SAFETY: positions are masked to the table size.
-        while entries[next].slot >= 0 {
-            let wanted = home(entries[next].hash)
-            if (hole &- wanted) & last <= (next &- wanted) & last {
-                entries[hole] = entries[next]
-                hole = next
+        let last = buckets &- 1
+        var number = home(hash)
+        // Bounded by the bucket count: overflow counts could in principle cover every bucket.
+        for _ in 0..<buckets {
+            let bucket = bucket(number)
+            var found = SlotIndex.lanes(bucket, from: 0, equalTo: hash)
+            while found != 0 {
+                // SAFETY: a lane's slot word; stored slots are below the table's capacity (`MACTable.insert`).
+                let slot = Int32(bitPattern: bucket[SlotIndex.slotWords &+ found.trailingZeroBitCount])
+                if slots[Int(slot)].key == key { return slot }
+                found &= found &- 1
             }
-            next = (next &+ 1) & last
+            // SAFETY: inside the bucket.
+            if bucket[SlotIndex.overflowWord] == 0 { return nil }
+            number = (number &+ 1) & last
         }
-        entries[hole] = SlotIndex.empty
+        return nil
+    }
+
+    /// Adds a key that is not present (the table never holds more than `capacity`); returns where it is (bucket
+    /// × 8 + lane), which stays its place until it is removed.
+    @inline(__always)
+    func insert(_ key: UInt64, _ slot: Int32) -> Int32 {
+        if !wordsInitialized {
+            // SAFETY: allocated in init for this many trivial words, none initialized yet.
+            words.initialize(repeating: 0, count: buckets * 16)
+            wordsInitialized = true
+        }
+        let hash = hash(key)
+        let last = buckets &- 1
+        var number = home(hash)
+        // SAFETY: bucket numbers are masked; the buckets hold 3.5 times the capacity, so one has room.
+        while true {
+            let bucket = bucket(number)
+            let free = ~bucket[SlotIndex.usedWord] & SlotIndex.allLanes
+            if free != 0 {
+                let lane = free.trailingZeroBitCount
+                bucket[lane] = hash
+                bucket[SlotIndex.slotWords &+ lane] = UInt32(bitPattern: slot)
+                bucket[SlotIndex.usedWord] |= 1 &<< UInt32(lane)
+                count &+= 1
+                return Int32(truncatingIfNeeded: number &<< 3 | lane)
+            }
+            bucket[SlotIndex.overflowWord] &+= 1
+            number = (number &+ 1) & last
+        }
+    }
+
+    /// The slot the entry at `place` (from `insert`) maps to; nil when that lane is free (tests).
+    func slot(at place: Int) -> Int32? {
+        guard wordsInitialized, place >= 0, place &>> 3 < buckets, place & 7 < SlotIndex.lanes else { return nil }
+        let bucket = bucket(place &>> 3)
+        guard bucket[SlotIndex.usedWord] & 1 &<< UInt32(place & 7) != 0 else { return nil }
+        return Int32(bitPattern: bucket[SlotIndex.slotWords &+ place & 7])
+    }
+
+    /// Removes the entry at `position` (its place, from `insert`).
+    @inline(__always)
+    func remove(at position: Int) {
+        let number = position &>> 3
+        let lane = position & 7
+        precondition(wordsInitialized && position >= 0 && number < buckets && lane < SlotIndex.lanes)
+        let bucket = bucket(number)
+        let bit: UInt32 = 1 &<< UInt32(lane)
+        // SAFETY: inside the bucket.
+        precondition(bucket[SlotIndex.usedWord] & bit != 0, "SlotIndex.remove(at:) of a free lane")
+        bucket[SlotIndex.usedWord] &= ~bit
+        // The full buckets between its home and here counted it as overflowing.
+        let last = buckets &- 1
+        var passed = home(bucket[lane])
+        while passed != number {
+            self.bucket(passed)[SlotIndex.overflowWord] &-= 1
+            passed = (passed &+ 1) & last
+        }
         count &-= 1
     }
 
     func removeAll() {
-        guard entriesInitialized else { return }
-        // SAFETY: `size` initialized trivial entries.
-        entries.update(repeating: SlotIndex.empty, count: size)
+        guard wordsInitialized else { return }
+        // SAFETY: `buckets * 16` initialized trivial words.
+        words.update(repeating: 0, count: buckets * 16)
         count = 0
+    }
+
+    /// Whether the lanes in use add up to `count` and every bucket's overflow count is the number of entries
+    /// whose way from their home bucket to where they are passes it (tests; O(buckets)).
+    var isConsistent: Bool {
+        guard wordsInitialized else { return count == 0 }
+        var overflows = [UInt32](repeating: 0, count: buckets)
+        var used = 0
+        for number in 0..<buckets {
+            let bucket = bucket(number)
+            var lanes = bucket[SlotIndex.usedWord]
+            if lanes & ~SlotIndex.allLanes != 0 { return false }
+            used += lanes.nonzeroBitCount
+            while lanes != 0 {
+                var passed = home(bucket[lanes.trailingZeroBitCount])
+                while passed != number {
+                    overflows[passed] += 1
+                    passed = (passed + 1) & (buckets - 1)
+                }
+                lanes &= lanes - 1
+            }
+        }
+        return used == count && (0..<buckets).allSatisfy { bucket($0)[SlotIndex.overflowWord] == overflows[$0] }
+    }
+
+    /// Entries not in their home bucket (tests: whether a test reached the overflow path).
+    var overflowingEntries: Int {
+        guard wordsInitialized else { return 0 }
+        var total = 0
+        for number in 0..<buckets {
+            let bucket = bucket(number)
+            var lanes = bucket[SlotIndex.usedWord]
+            while lanes != 0 {
+                if home(bucket[lanes.trailingZeroBitCount]) != number { total += 1 }
+                lanes &= lanes - 1
+            }
+        }
+        return total
     }
 }

@@ -519,6 +519,91 @@ extension Switch {
         check()
     }
 
+    /// Keys crowded into a few buckets (chosen through the table's own hash, so this seed's buckets overflow:
+    /// more keys share a home than it has lanes, the last bucket's overflow wrapping round to the first) agree
+    /// with the same model through inserts, refreshes, evictions, removals and resets; at every check each
+    /// bucket's overflow count is exactly the entries that passed it, so removals count overflows off again.
+    @Test func crowdedBucketsAgreeWithAReferenceModel() {
+        let capacity = 64
+        let table = MACTable(seed: 5, capacity: capacity)
+        let index = table.index
+        let last = index.bucketCount - 1
+        var wanted = [last: 14, 0: 10, 1: 6, 7: 12]
+        var crowded: [UInt64] = []
+        var key: UInt64 = 0x0200_0000_0000
+        while !wanted.values.allSatisfy({ $0 == 0 }) {
+            key += 1
+            let home = index.homeBucket(of: key)
+            if let left = wanted[home], left > 0 {
+                wanted[home] = left - 1
+                crowded.append(key)
+            }
+        }
+        var random = SplitMix64(seed: 3)
+        let pool = crowded + (0..<30).map { _ in 0x0400_0000_0000 | random.next() % 0xFFFF_FFFF }
+        var order: [(key: UInt64, port: Int)] = []
+        var mostOverflowing = 0
+        var wrapped = false
+        func check() {
+            #expect(index.isConsistent)
+            #expect(table.count == order.count)
+            #expect(table.entries.map(\.key) == order.map(\.key))
+            for key in pool {
+                #expect(table.slot(for: key).map { table[$0].key } == order.first { $0.key == key }?.key)
+            }
+            mostOverflowing = max(mostOverflowing, index.overflowingEntries)
+            // Each entry's slot knows where the index holds it (evictions go there without a lookup).
+            for entry in order {
+                guard let slot = table.slot(for: entry.key) else { continue }
+                #expect(index.slot(at: Int(table[slot].place)) == slot)
+            }
+            for key in crowded.prefix(14) {
+                guard let slot = table.slot(for: key) else { continue }
+                if table[slot].place >> 3 != last { wrapped = true }
+            }
+        }
+        for step in 0..<20_000 as Range<UInt64> {
+            let key = random.next() % 4 == 0 ? pool[Int(random.next() % UInt64(pool.count))] : crowded[Int(step % 42)]
+            let port = Int(random.next() % 3)
+            let known = order.firstIndex { $0.key == key }
+            switch (known, random.next() % 100) {
+            case (let position?, 0..<50):
+                table.touch(table.slot(for: key)!, port: PortID(rawValue: port), now: step)
+                order.remove(at: position)
+                order.append((key, port))
+            case (let position?, 50..<80):
+                #expect(table.remove(table.slot(for: key)!).key == key)
+                order.remove(at: position)
+            case (nil, _) where order.count < capacity:
+                table.insert(key, port: PortID(rawValue: port), now: step)
+                order.append((key, port))
+            case (nil, _):
+                #expect(
+                    table.replaceHead(with: key, port: PortID(rawValue: port), now: step)?.evicted.key
+                        == order.first?.key)
+                order.removeFirst()
+                order.append((key, port))
+            default:
+                break
+            }
+            if step % 4_000 == 3_999 {
+                table.removeAll { $0.port.rawValue == port }
+                order.removeAll { $0.port == port }
+            }
+            if step == 15_000 {
+                table.removeAll()
+                order.removeAll()
+            }
+            if step % 53 == 0 { check() }
+        }
+        check()
+        // The test reached what it is about: entries outside their home bucket, also past the last bucket.
+        #expect(mostOverflowing >= 10)
+        #expect(wrapped)
+        for entry in order { table.remove(table.slot(for: entry.key)!) }
+        #expect(index.isConsistent && index.overflowingEntries == 0 && table.count == 0)
+    }
+
     /// Storage is written only as it is used (the index at the first insert): a table never inserted into answers
     /// lookups and resets without reading it, and works normally from its first insert, also after a reset.
     @Test func aTableUsedLateBehavesLikeOneUsedEarly() {
