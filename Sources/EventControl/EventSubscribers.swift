@@ -18,6 +18,9 @@ package final class EventSubscribers {
     }
 
     private var entries: [(id: UInt64, subscription: EventSubscription)] = []
+    /// `entries` again, by the same index, without the references being counted: publishing reads these, so
+    /// handing an event to a subscriber takes no retain and release of it (`entries` keeps each alive).
+    private var unretained: [(id: UInt64, subscription: Unmanaged<EventSubscription>)] = []
     private var routes: [Route: [Int]] = [:]
     /// The last routes used, looked at before `routes`: a burst repeats a few routes (a raise makes irq.raised then
     /// irq.latched), and comparing short names costs less than hashing them.
@@ -36,6 +39,7 @@ package final class EventSubscribers {
     package func set(_ subscription: EventSubscription?, for id: UInt64) {
         entries.removeAll { $0.id == id }
         if let subscription { entries.append((id, subscription)) }
+        unretained = entries.map { ($0.id, Unmanaged.passUnretained($0.subscription)) }
         routes.removeAll()
         recentRoutes.removeAll()
     }
@@ -63,25 +67,38 @@ package final class EventSubscribers {
             recentRoutes.append((route, matching))
         }
         var newlyQueued = false
-        var line: [UInt8]? = nil
+        // Serialised once when a subscriber takes it now (a replaying one takes it from the ring later), then shared:
+        // every outbox holds the same bytes.
+        let line: [UInt8]? =
+            if let lines, matching.contains(where: { !isReplaying(unretained[$0].subscription) }) {
+                lines.line(for: event)
+            } else { nil }
         for index in matching {
-            let (id, subscription) = entries[index]
-            if subscription.replayCursor == nil {
-                if let lines {
-                    let text = line ?? lines.line(for: event)
-                    line = text
-                    subscription.outbox.push(line: text, seq: event.seq)
-                } else {
-                    subscription.outbox.push(event)
+            let (id, entry) = unretained[index]
+            // SAFETY: `entries` holds this subscription strongly at the same index, and nothing below changes
+            // `entries` (pushing into an outbox calls nothing outside), so the subscription lives through this use
+            // without a retain of its own.
+            entry._withUnsafeGuaranteedRef { subscription in
+                if subscription.replayCursor == nil {
+                    if let line {
+                        subscription.outbox.push(line: line, seq: event.seq)
+                    } else {
+                        subscription.outbox.push(event)
+                    }
                 }
-            }
-            if !subscription.flushQueued {
-                subscription.flushQueued = true
-                queued.append(id)
-                newlyQueued = true
+                if !subscription.flushQueued {
+                    subscription.flushQueued = true
+                    queued.append(id)
+                    newlyQueued = true
+                }
             }
         }
         return newlyQueued
+    }
+
+    private func isReplaying(_ entry: Unmanaged<EventSubscription>) -> Bool {
+        // SAFETY: as in `deliver`: `entries` holds every subscription of `unretained` strongly.
+        entry._withUnsafeGuaranteedRef { $0.replayCursor != nil }
     }
 
     /// The subscribers given events since the last call, in the order they were first given one.
@@ -126,12 +143,5 @@ package final class EventLines {
     package func endPass() { lines.removeAll(keepingCapacity: true) }
 
     /// The line `ControlNotification(method: "event", params: event.json).encodedLine()` gives, written directly.
-    package static func encode(_ event: HubEvent) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(256)
-        JSON.writeRaw(#"{"jsonrpc":"2.0","method":"event","params":"#, into: &out)
-        event.writeJSON(into: &out)
-        JSON.writeRaw("}\n", into: &out)
-        return out
-    }
+    package static func encode(_ event: HubEvent) -> [UInt8] { event.notificationLine() }
 }

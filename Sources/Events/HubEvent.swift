@@ -71,6 +71,39 @@ package struct HubEvent: Sendable, Hashable {
         out.append(UInt8(ascii: "}"))
     }
 
+    /// The `event` notification line of this event, newline included: `{"jsonrpc":"2.0","method":"event","params":`,
+    /// ``writeJSON(into:)``, `}` and a newline (`Protocols/control.md` §5). Written through a pointer into a buffer on
+    /// the stack, then copied once into an array of its size; a line that does not fit, or needs escapes or a
+    /// fraction, is written the ordinary way.
+    package func notificationLine() -> [UInt8] {
+        let line = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 512) { buffer -> [UInt8]? in
+            var out = JSONBoundedWriter(buffer)
+            out.raw(#"{"jsonrpc":"2.0","method":"event","params":{"seq":"#)
+            out.integer(Int64(clamping: seq))
+            out.raw(#","time":{"unixNs":"#)
+            out.integer(time.unixNs)
+            out.raw(#","monoNs":"#)
+            out.integer(Int64(clamping: time.monoNs))
+            out.raw(#"},"kind":"#)
+            out.string(kind)
+            out.raw(#","partition":"#)
+            if let partition { out.string(partition) } else { out.raw("null") }
+            out.raw(#","device":"#)
+            if let device { out.string(device) } else { out.raw("null") }
+            out.raw(#","data":"#)
+            out.value(data)
+            out.raw("}}\n")
+            return out.fits ? Array(out.written) : nil
+        }
+        if let line { return line }
+        var out: [UInt8] = []
+        out.reserveCapacity(1024)
+        JSON.writeRaw(#"{"jsonrpc":"2.0","method":"event","params":"#, into: &out)
+        writeJSON(into: &out)
+        JSON.writeRaw("}\n", into: &out)
+        return out
+    }
+
     private static func writeName(_ name: String?, into out: inout [UInt8]) {
         if let name { JSON.writeString(name, into: &out) } else { JSON.writeRaw("null", into: &out) }
     }

@@ -122,6 +122,42 @@ package struct SubscriberOutbox: Sendable {
             take(items[head])
             head += 1
         }
+        compact()
+    }
+
+    /// Appends items to `out` in the order ``pop()`` gives them while `room` (less what each added) is not negative:
+    /// an event's line as it is, any other item through `write`. Each item is moved out of the queue, an empty
+    /// placeholder left in its consumed place until the queue is compacted: a copy would count a reference to the
+    /// line and release it twice (copy and queue), the most frequent work of a busy subscriber's writes.
+    package mutating func drain(
+        into out: inout [UInt8], room: inout Int, _ write: (OutboxItem, inout [UInt8]) -> Void
+    ) {
+        while room >= 0 {
+            if head == items.count { flushMissed() }
+            guard head < items.count else { break }
+            var next = head
+            let end = items.count
+            items.withUnsafeMutableBufferPointer { queued in
+                while next < end && room >= 0 {
+                    let before = out.count
+                    var item = OutboxItem.line(seq: 0, [])
+                    swap(&item, &queued[next])
+                    if case .line(_, let bytes) = item {
+                        out.append(contentsOf: bytes)
+                    } else {
+                        write(item, &out)
+                    }
+                    room -= out.count - before
+                    next += 1
+                }
+            }
+            head = next
+        }
+        compact()
+    }
+
+    /// Forgets the consumed items: all of them when the queue is empty, else now and then the consumed prefix.
+    private mutating func compact() {
         if head == items.count {
             items.removeAll(keepingCapacity: true)
             head = 0

@@ -24,7 +24,8 @@ package final class ControlSession {
     let id: UInt64
     let connection: Connection
     private var framer: LineFramer
-    private unowned let hub: Hub
+    // SAFETY: the hub holds each session it made (controlSessions, closingControlSessions) and so outlives it.
+    private unowned(unsafe) let hub: Hub
     private(set) var authenticated: Bool
     private(set) var closing = false
     let remote: String

@@ -82,14 +82,12 @@ extension Hub {
             var room = min(session.writeRoom, chunk)  // only this pass's write grows while the outbox drains
             let start = room
             session.queue { pending in
-                subscription.outbox.drain(while: { room >= 0 }) { item in
-                    let before = pending.count
+                subscription.outbox.drain(into: &pending, room: &room) { item, pending in
                     switch item {
                     case .line(_, let line): pending.append(contentsOf: line)
                     case .event(let event): pending.append(contentsOf: events.lines.line(for: event))
                     case .missed: pending += ControlNotification(method: item.method, params: item.params).encodedLine()
                     }
-                    room -= pending.count - before
                 }
             }
             chunk -= start - room

@@ -8,8 +8,9 @@ import PlatformControl
 
 /// The platform's control methods live in `PlatformControl`; this answers what they ask of the hub.
 final class HubPlatformControlHost: PlatformControlHost {
-    private unowned let hub: Hub
-    /// The hub's own (never replaced), held here: each step through the unowned `hub` retains via its side table.
+    // SAFETY: the hub holds this host (`platformMethods`) and outlives it; a checked reference retained it per call.
+    private unowned(unsafe) let hub: Hub
+    /// The hub's own (never replaced), held here: each step through `hub` used to retain via its side table.
     private let events: EventHub
     let platform: Platform
 

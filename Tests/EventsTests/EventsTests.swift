@@ -318,6 +318,44 @@ private func event(_ seq: UInt64, _ kind: String, partition: String? = nil, devi
     }
 }
 
+extension HubEventWritingTests {
+    /// The notification line (written through a bounded buffer, or the ordinary way when it does not fit or needs
+    /// escapes or fractions) is the line the event's JSON form makes, for the same odd events, for data that brings
+    /// the line to every length around the buffer's size, and for data far larger.
+    @Test func notificationLineIsTheLineOfItsJSON() {
+        func expected(_ event: HubEvent) -> [UInt8] {
+            Array(#"{"jsonrpc":"2.0","method":"event","params":"#.utf8) + event.json.serializedBytes()
+                + Array("}\n".utf8)
+        }
+        let times = [EventTime(unixNs: Int64.min, monoNs: UInt64.max), EventTime(unixNs: 1, monoNs: 2)]
+        let names: [String?] = [nil, "rtos", "a\"b\\c\n\u{1}", "é😀", ""]
+        let data: [JSON] = [
+            [:], ["line": 11, "from": "injector:bench"], ["nested": [1, "x", nil, true, 2.5, ["k": []]]],
+            ["big": .string(String(repeating: "z", count: 5000))], ["esc\u{7f}": 1], .null,
+        ]
+        var count = 0
+        for seq: UInt64 in [0, 1, UInt64(Int64.max), UInt64.max] {
+            for time in times {
+                for partition in names {
+                    for device in names.reversed() {
+                        let event = HubEvent(
+                            seq: seq, time: time, kind: partition ?? "irq.raised", partition: partition, device: device,
+                            data: data[count % data.count])
+                        #expect(event.notificationLine() == expected(event), "\(event)")
+                        count += 1
+                    }
+                }
+            }
+        }
+        for length in 300...700 {
+            let event = HubEvent(
+                seq: 7, time: times[1], kind: "k", partition: "p", device: nil,
+                data: ["pad": .string(String(repeating: "y", count: length)), "n": .int(Int64.min)])
+            #expect(event.notificationLine() == expected(event), "data of \(length)")
+        }
+    }
+}
+
 /// An outbox holding serialised lines (what the hub queues) keeps the bound, the gap markers and the order it
 /// keeps for events; `drain` takes the same items `pop` would, stopping exactly when there is no more room.
 @Suite struct SubscriberOutboxLineTests {
@@ -389,6 +427,54 @@ private func event(_ seq: UInt64, _ kind: String, partition: String? = nil, devi
             return total + 1
         }
         #expect(seen == 2000)
+    }
+
+    /// The byte drain (the hub's pass write) takes what the item drain takes under the same byte budget: the same
+    /// items in the same order, lines appended as they are and the others through its writer, each item started
+    /// only while the budget is not negative, the gap markers where `pop` puts them.
+    @Test func byteDrainWritesWhatTheItemDrainTakes() {
+        func text(_ item: OutboxItem) -> [UInt8] {
+            switch item {
+            case .line(_, let bytes): return bytes
+            case .event(let event): return Array("event \(event.seq)\n".utf8)
+            case .missed(let missed): return Array("missed \(missed.count) \(missed.firstSeq)\n".utf8)
+            }
+        }
+        var bytes = SubscriberOutbox(capacity: 6)
+        var items = SubscriberOutbox(capacity: 6)
+        var written: [UInt8] = []
+        var expected: [UInt8] = []
+        var generator = SystemRandomNumberGenerator()
+        for seq: UInt64 in 1...3000 {
+            if seq % 3 == 0 {
+                bytes.push(event(seq, "k"))
+                items.push(event(seq, "k"))
+            } else {
+                bytes.push(line: line(seq), seq: seq)
+                items.push(line: line(seq), seq: seq)
+            }
+            if seq % 5 == 0 {
+                let budget = Int.random(in: -1...40, using: &generator)
+                var room = budget
+                bytes.drain(into: &written, room: &room) { item, out in
+                    if case .line = item { Issue.record("a line went through the writer") }
+                    out += text(item)
+                }
+                var itemRoom = budget
+                items.drain(while: { itemRoom >= 0 }) { item in
+                    expected += text(item)
+                    itemRoom -= text(item).count
+                }
+                #expect(room == itemRoom)
+                #expect(written == expected)
+                #expect(bytes.count == items.count && bytes.isEmpty == items.isEmpty)
+            }
+        }
+        var room = Int.max / 2
+        bytes.drain(into: &written, room: &room) { item, out in out += text(item) }
+        items.drain(while: { true }) { expected += text($0) }
+        #expect(written == expected)
+        #expect(bytes.isEmpty && bytes.totalMissed == items.totalMissed && bytes.totalMissed > 0)
     }
 
     @Test func aLinesParamsAreTheEventsParams() throws {

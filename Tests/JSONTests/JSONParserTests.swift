@@ -200,3 +200,32 @@ import Testing
         #expect(object.count == 8 && object["k9"] == 9 && object["k10"] == nil)
     }
 }
+
+/// A slice (a control line inside the framer's buffer) is read where it lies: every text, well-formed or not, gives
+/// what the same bytes in an array of their own give, the same value or the same error at the same offset, counted
+/// from the slice's start, with bytes before and after the slice that would change the outcome if they were read.
+@Suite struct JSONSliceParsingTests {
+    private static let texts = [
+        #"{"jsonrpc":"2.0","id":7,"method":"irq.raise","params":{"partition":"rtos","line":3,"as":"bench"}}"#,
+        #"{"a":1,"a":2}"#, #"{"k":"\u00e9\ud83d\ude00"}"#, #"["\ud800"]"#, #"{"a":[1,2,}"#, "-0", "01", "1e999",
+        "123456789012345678901234567890", "\"unterminated", "{\"tab\t\":1}", "", " ", "[[[[[[[[]]]]]]]]", "nul",
+        "\"é\"", "[1] x", "{\"a\":tru}",
+    ]
+
+    private func outcome(_ parse: () throws(JSONParseError) -> JSON) -> Result<JSON, JSONParseError> {
+        do throws(JSONParseError) { return .success(try parse()) } catch { return .failure(error) }
+    }
+
+    @Test func aSliceParsesAsTheSameBytesInTheirOwnArray() {
+        for text in Self.texts {
+            let bytes = Array(text.utf8)
+            let alone = outcome { () throws(JSONParseError) -> JSON in try JSON.parse(bytes, maxDepth: 6) }
+            for (before, after) in [("", ""), ("{\"x\":", "}"), ("\"", "\""), ("[[[[[[[[", "1")] {
+                let buffer = Array(before.utf8) + bytes + Array(after.utf8)
+                let slice = buffer[before.utf8.count..<before.utf8.count + bytes.count]
+                let sliced = outcome { () throws(JSONParseError) -> JSON in try JSON.parse(slice, maxDepth: 6) }
+                #expect(sliced == alone, "\(text) between \(before) and \(after)")
+            }
+        }
+    }
+}
