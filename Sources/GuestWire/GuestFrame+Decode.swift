@@ -150,7 +150,7 @@ private struct BodyReader {
 
     mutating func utf8(_ count: Int, _ field: String) throws(Reason) -> String {
         let raw = try slice(count, field)
-        guard let text = String(validating: raw, as: UTF8.self) else { throw .invalidUTF8(field: field) }
+        guard let text = GuestFrame.validatedUTF8(raw) else { throw .invalidUTF8(field: field) }
         return text
     }
 

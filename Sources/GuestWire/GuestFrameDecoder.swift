@@ -41,4 +41,11 @@ public struct GuestFrameDecoder {
     public mutating func feedBodies(_ chunk: some Collection<UInt8>) throws(DecodeError) -> [ArraySlice<UInt8>] {
         try framer.feed(chunk)
     }
+
+    /// As `feedBodies` on any collection, but the bodies are slices of `chunk` itself: only a frame that straddles
+    /// two reads is copied. (Through the generic overload every read was first copied whole into the framer's
+    /// buffer, on the hub's guest sessions and in the guest client alike.)
+    public mutating func feedBodies(_ chunk: ArraySlice<UInt8>) throws(DecodeError) -> [ArraySlice<UInt8>] {
+        try framer.feed(chunk)
+    }
 }

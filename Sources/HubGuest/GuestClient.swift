@@ -287,8 +287,10 @@ public final class GuestClient {
         throws(GuestClientError)
     {
         sendBuffer.bytes.removeAll(keepingCapacity: true)
-        for payload in payloads {
-            GuestFrame.encodeMessageSend(into: &sendBuffer, link: link, correlation: correlation, payload: payload)
+        // By index, not by element: the loop then borrows each slice instead of retaining and releasing it.
+        for index in payloads.indices {
+            GuestFrame.encodeMessageSend(
+                into: &sendBuffer, link: link, correlation: correlation, payload: payloads[index])
         }
         try socket.writeAll(sendBuffer.bytes)
         if sendBuffer.bytes.capacity > 1 << 20 { sendBuffer = ByteWriter(capacity: 0) }
@@ -325,12 +327,12 @@ public final class GuestClient {
             close()
             throw .malformed("\(error)")
         }
-        for body in bodies {
-            if let delivery = GuestFrame.messageDelivery(in: body, limits: decoder.limits) {
+        for index in bodies.indices {
+            if let delivery = GuestFrame.messageDelivery(in: bodies[index], limits: decoder.limits) {
                 handler(delivery)
                 handled += 1
             } else {
-                try queue(GuestFrame.decode(body: body, limits: decoder.limits))
+                try queue(GuestFrame.decode(body: bodies[index], limits: decoder.limits))
             }
         }
         return handled

@@ -37,6 +37,15 @@ public struct ByteWriter {
     @inlinable
     public mutating func writeBytes<S: Sequence>(_ data: S) where S.Element == UInt8 { bytes.append(contentsOf: data) }
 
+    /// `writeBytes` for a payload handed in by reference (a slice, an array): its storage is copied from in place,
+    /// so the payload is borrowed, not retained for the append and released after it as a generic append of the
+    /// collection does (two atomic operations per message on the messaging path).
+    @inlinable
+    public mutating func writePayload<C: Collection<UInt8>>(_ data: C) {
+        let copied: Void? = data.withContiguousStorageIfAvailable { bytes.append(contentsOf: $0) }
+        if copied == nil { bytes.append(contentsOf: data) }
+    }
+
     @inlinable
     public mutating func writeUTF8(_ text: String) { bytes.append(contentsOf: text.utf8) }
 

@@ -229,6 +229,8 @@ func pump(
     fullBatches: Bool = false
 ) -> (sent: Int, received: Int, firstReceive: UInt64, lastReceive: UInt64) {
     let payload = [UInt8](repeating: 0x5a, count: number("size", 64))
+    // The payload list of a full batch, built once (as the Redis publisher builds its block of commands once).
+    let fullBatch = Array(repeating: payload[...], count: 256)
     var credit = Int(link.initialCredit)
     var sent = 0
     var received = 0
@@ -253,7 +255,9 @@ func pump(
                         payloads: Array(repeating: payload[...], count: batch))
                     nextSequence += UInt64(batch)
                 } else {
-                    try client.sendMessages(link: link.id, payloads: Array(repeating: payload[...], count: batch))
+                    try client.sendMessages(
+                        link: link.id,
+                        payloads: batch == fullBatch.count ? fullBatch : Array(repeating: payload[...], count: batch))
                 }
                 credit -= batch
                 sent += batch

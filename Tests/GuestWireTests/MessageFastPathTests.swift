@@ -1,6 +1,7 @@
-import GuestWire
 import Testing
 import Wire
+
+@testable import GuestWire
 
 /// The hub reads MSG_SEND and writes MSG_DELIVER without building frames; these check that the fast path and the
 /// general codec agree on every vector, so the spec's vectors cover both.
@@ -42,6 +43,64 @@ import Wire
             let frame = GuestFrame(
                 .msgSendSequenced(link: 3, sequence: 0x0a0b_0c0d, correlation: 9, payload: payload[...]))
             #expect(direct.bytes == frame.encode())
+        }
+    }
+
+    @Test func plainSendEncodingMatchesTheFrameEncoderAfterEarlierFrames() {
+        var direct = ByteWriter(capacity: 0)
+        var expected: [UInt8] = []
+        for payload in [[UInt8](), [1, 2, 3], [UInt8](repeating: 0x5a, count: 300)] {
+            GuestFrame.encodeMessageSend(
+                into: &direct, link: 0x0102_0304, correlation: 0x1112_1314_1516_1718, payload: payload)
+            expected += GuestFrame(
+                .msgSend(link: 0x0102_0304, correlation: 0x1112_1314_1516_1718, payload: payload[...])
+            )
+            .encode()
+        }
+        #expect(direct.bytes == expected)
+    }
+
+    @Test func nameValidationAcceptsAndRefusesExactlyWhatStringValidationDoes() {
+        var cases: [[UInt8]] = [
+            [], Array("rtos".utf8), [0], [0x7f], Array("é".utf8), Array("名前".utf8), Array("🙂".utf8),
+            [0x80], [0xc0, 0xaf], [0xe0, 0x80, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xff],
+            [0xe2, 0x82], Array("ok".utf8) + [0xc3], [0x61, 0xc3, 0x28, 0x62],
+        ]
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<2000 {
+            cases.append(
+                (0..<Int.random(in: 0...12, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) })
+        }
+        for bytes in cases {
+            // Inside a larger buffer, as names are read from a frame body.
+            let framed = [0xff] + bytes + [0xff]
+            let slice = framed[1..<(1 + bytes.count)]
+            #expect(GuestFrame.validatedUTF8(slice) == String(validating: bytes, as: UTF8.self), "\(bytes)")
+        }
+    }
+
+    @Test func bodiesReadInPlaceFromSlicesEqualThoseOfTheCopyingPath() throws {
+        // Every valid vector's frame, back to back, cut at random places (a byte at a time among them): the slice
+        // overload returns the same bodies as the generic one, which copies each read into the framer first.
+        let stream = try loadValid().flatMap(\.bytes)
+        var random = SystemRandomNumberGenerator()
+        for round in 0..<20 {
+            var inPlace = GuestFrameDecoder()
+            var copying = GuestFrameDecoder()
+            var fromSlices: [[UInt8]] = []
+            var fromCopies: [[UInt8]] = []
+            // Bytes around each read's slice, as in a reused read buffer, must never be read.
+            var buffer = [UInt8](repeating: 0xa5, count: stream.count + 16)
+            var at = 0
+            while at < stream.count {
+                let count = round == 0 ? 1 : min(Int.random(in: 1...300, using: &random), stream.count - at)
+                buffer.replaceSubrange(8..<(8 + count), with: stream[at..<(at + count)])
+                fromSlices += try inPlace.feedBodies(buffer[8..<(8 + count)]).map { Array($0) }
+                fromCopies += try copying.feedBodies(AnyCollection(stream[at..<(at + count)])).map { Array($0) }
+                at += count
+            }
+            #expect(fromSlices == fromCopies)
+            #expect(!fromSlices.isEmpty && inPlace.bufferedByteCount == 0)
         }
     }
 
