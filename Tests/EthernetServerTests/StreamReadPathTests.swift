@@ -186,6 +186,27 @@ import Testing
         #expect(bench.stop() == 0)
     }
 
+    /// A read carrying far more frames than the destination's queue holds, with a slice that takes it whole: the
+    /// queue is written out each time it is half full (the pressure hit, `ethernet.md` §4.6), so a destination that
+    /// keeps up loses nothing, whatever the slice and however the pass's write-out is batched.
+    @Test func aReadLargerThanTheDestinationQueueLosesNothingWhenTheDestinationKeepsUp() throws {
+        let bench = try Glue.Bench(
+            Glue.configuration {
+                $0.hub.limits.ethernetReadFramesPerPass = 1000
+                $0.devices.ethernet[0].ports[3].queueFrames = 8  // port b
+            })
+        let (a, b) = try Self.pair(bench)
+        let numbers = Array(0..<200)
+        a.receive(numbers.flatMap { Glue.streamed(Self.frame($0)) })
+        #expect(bench.counters("a")?["rxFrames"]?.intValue == numbers.count, "the whole read in one pass")
+        bench.host.runPasses(2)
+        let arrived = Self.frames(in: b.takeWritten())
+        let whole = arrived == numbers.map(Self.frame)
+        #expect(whole, "\(arrived.count) of \(numbers.count) frames, in order and intact: \(whole)")
+        #expect(bench.counters("b")?["drops"]?["queueFull"] == 0)
+        #expect(bench.stop() == 0)
+    }
+
     /// With a capture running the frames take the observed path (copied for the capture): the same bytes arrive.
     @Test func capturedFramesFromALentBufferArriveWhole() throws {
         let bench = try Glue.Bench(Glue.configuration { $0.hub.limits.ethernetReadFramesPerPass = 3 })
