@@ -223,15 +223,18 @@ public final class Switch {
         if !pressureHits.isEmpty { pressureHits.removeAll(keepingCapacity: true) }
         guard id.rawValue >= 0 && id.rawValue < borrowed.count, let port = borrowed[id.rawValue] else { return }
         // SAFETY: `ports` owns every port in `borrowed` and nothing below removes one.
-        port._withUnsafeGuaranteedRef { receive(bytes, from: id, port: $0, now: now) }
+        port._withUnsafeGuaranteedRef { port in
+            // Checked here, before the full path's call: most frames of a run end in `repeatFlow`.
+            if flow.source == id && bytes.count >= EthernetHeader.length && repeatsFlows
+                && repeatFlow(bytes, from: id, port: port, now: now)
+            {
+                return
+            }
+            receive(bytes, from: id, port: port, now: now)
+        }
     }
 
     private func receive(_ bytes: UnsafeRawBufferPointer, from id: PortID, port: Port, now: UInt64) {
-        if flow.source == id && bytes.count >= EthernetHeader.length && repeatsFlows
-            && repeatFlow(bytes, from: id, port: port, now: now)
-        {
-            return
-        }
         port.counters.rxFrames += 1
         port.counters.rxBytes += UInt64(bytes.count)
         guard port.linkUp else { return port.counters.drop(.linkDown) }
