@@ -223,4 +223,53 @@ import Testing
         #expect(Self.frames(in: b.takeWritten()) == numbers.map(Self.frame))
         #expect(bench.stop() == 0)
     }
+
+    /// VDE stream ports (`Protocols/ethernet.md` §3: a 2-byte big-endian length): frames of 60 to 1514 bytes, whose
+    /// lengths need both bytes, sent in one read and again cut into odd chunks, arrive whole and in order.
+    @Test func vdeFramesOfEveryLengthArriveWholeInOneReadAndInChunks() throws {
+        let endpointC = Endpoint.unix(path: "/fake/lan0-c.sock")
+        let endpointD = Endpoint.unix(path: "/fake/lan0-d.sock")
+        let bench = try Glue.Bench(
+            Glue.configuration {
+                $0.devices.ethernet[0].ports += [
+                    EthernetPortConfig(name: "c", attachment: .vde(endpointC)),
+                    EthernetPortConfig(name: "d", attachment: .vde(endpointD)),
+                ]
+            })
+        func vde(_ frame: [UInt8]) -> [UInt8] { [UInt8(frame.count >> 8), UInt8(frame.count & 0xFF)] + frame }
+        func frames(in stream: [UInt8]) -> [[UInt8]] {
+            var out: [[UInt8]] = []
+            var offset = 0
+            while stream.count - offset >= 2 {
+                let length = Int(stream[offset]) << 8 | Int(stream[offset + 1])
+                guard stream.count - offset - 2 >= length else { break }
+                out.append(Array(stream[offset + 2..<offset + 2 + length]))
+                offset += 2 + length
+            }
+            return out
+        }
+        let c = try #require(bench.host.connect(to: endpointC))
+        let d = try #require(bench.host.connect(to: endpointD))
+        d.receive(vde(Glue.broadcast(from: 11)))
+        bench.host.runPasses(3)
+        _ = c.takeWritten()
+        let numbers = Array(0..<40)
+        let expected = numbers.map(Self.frame)
+        let stream = expected.flatMap(vde)
+        c.receive(stream[...])
+        bench.host.runPasses(3)
+        #expect(frames(in: d.takeWritten()) == expected)
+        var offset = 0
+        var size = 3
+        while offset < stream.count {
+            let end = min(stream.count, offset + size)
+            c.receive(stream[offset..<end])
+            offset = end
+            size = size * 7 % 3001
+        }
+        bench.host.runPasses(3)
+        #expect(frames(in: d.takeWritten()) == expected)
+        #expect(bench.counters("c")?["drops"]?["malformed"] == 0)
+        #expect(bench.stop() == 0)
+    }
 }
