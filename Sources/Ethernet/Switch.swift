@@ -296,7 +296,8 @@ public final class Switch {
     /// impairments and the queue. False, with nothing done, when the frame must take the full path.
     @inline(__always)
     private func repeatFlow(_ bytes: UnsafeRawBufferPointer, from id: PortID, port: Port, now: UInt64) -> Bool {
-        // Bytes 0..<14 (destination, source, type) in two overlapping loads.
+        // SAFETY: the caller checked that the frame has its 14 header bytes; bytes 0..<14 (destination, source,
+        // type) are read in two overlapping loads.
         guard bytes.loadUnaligned(as: UInt64.self) == flow.head,
             bytes.loadUnaligned(fromByteOffset: 6, as: UInt64.self) == flow.tail,
             port.accessVID == flow.vid, port.linkUp, port.ingress == nil,
@@ -352,6 +353,7 @@ public final class Switch {
             // SAFETY: `ports` owns every port in `borrowed` and nothing below removes one.
             target._withUnsafeGuaranteedRef { target in
                 if remember && !sourceMAC.isGroup && source.accessVID >= 0 && target.accessVID == source.accessVID {
+                    // SAFETY: a frame reaching here has its 14 header bytes (`receive` drops runts).
                     flow = Flow(
                         head: bytes.loadUnaligned(as: UInt64.self),
                         tail: bytes.loadUnaligned(fromByteOffset: 6, as: UInt64.self), source: id,

@@ -222,8 +222,8 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
         let handshaking = admission?.isPending == true
         defer { if handshaking && cursor > 0 { _ = admission?.authenticate() } }
         while buffer.count - cursor >= width {
-            // The big-endian length in one load (at least `width` bytes are left): a byte loop cost a tenth of the
-            // hub's user-space work per 64-byte frame.
+            // SAFETY: at least `width` bytes are left (the loop's condition). The big-endian length in one load: a
+            // byte loop cost a tenth of the hub's user-space work per 64-byte frame.
             let length =
                 width == 4
                 ? Int(UInt32(bigEndian: buffer.loadUnaligned(fromByteOffset: cursor, as: UInt32.self)))
