@@ -78,6 +78,10 @@ public final class Switch {
     /// the same two hosts then costs no hashing. A cached slot is used only while it still holds its key.
     private var sourceSlot = MACTable.none
     private var destinationSlot = MACTable.none
+    /// The latest known-unicast decision of an untagged frame between access ports (`Flow`).
+    private var flow = Flow()
+    /// Whether a frame with the latest flow's header reuses its decision; off only in tests, which compare both.
+    var repeatsFlows = true
     private var random: SplitMix64
     private var ready: [PortID] = []
     private var delayed: Set<PortID> = []
@@ -219,7 +223,15 @@ public final class Switch {
         if !pressureHits.isEmpty { pressureHits.removeAll(keepingCapacity: true) }
         guard id.rawValue >= 0 && id.rawValue < borrowed.count, let port = borrowed[id.rawValue] else { return }
         // SAFETY: `ports` owns every port in `borrowed` and nothing below removes one.
-        port._withUnsafeGuaranteedRef { receive(bytes, from: id, port: $0, now: now) }
+        port._withUnsafeGuaranteedRef { port in
+            // Checked here, before the full path's call: most frames of a run end in `repeatFlow`.
+            if flow.source == id && bytes.count >= EthernetHeader.length && repeatsFlows
+                && repeatFlow(bytes, from: id, port: port, now: now)
+            {
+                return
+            }
+            receive(bytes, from: id, port: port, now: now)
+        }
     }
 
     private func receive(_ bytes: UnsafeRawBufferPointer, from id: PortID, port: Port, now: UInt64) {
@@ -271,16 +283,65 @@ public final class Switch {
             }
             return
         }
-        forward(bytes, vid: vid, tagged: tagged, from: id, port: port, now: now)
+        let sourceMAC = MACAddress(bytes, at: 6)
+        if !sourceMAC.isGroup { learn(sourceMAC.rawValue | UInt64(vid) << 48, id, port, now) }
+        dispatch(bytes, vid: vid, tagged: tagged, from: id, port: port, now: now, remember: !tagged)
+    }
+
+    /// What a stream sender such as QEMU writes most: runs of frames between the same two stations. A frame whose
+    /// addresses and type equal those of the latest frame `dispatch` sent to one known port (`flow`) skips
+    /// parsing, VLAN classification and the destination's VLAN and tag checks, which depend only on those bytes
+    /// and on the ports' settings, re-read here. Everything else is done per frame as for any frame: counting,
+    /// learning, the destination's table entry (it may have moved, aged or been flushed), link, isolation,
+    /// impairments and the queue. False, with nothing done, when the frame must take the full path.
+    @inline(__always)
+    private func repeatFlow(_ bytes: UnsafeRawBufferPointer, from id: PortID, port: Port, now: UInt64) -> Bool {
+        // SAFETY: the caller checked that the frame has its 14 header bytes; bytes 0..<14 (destination, source,
+        // type) are read in two overlapping loads.
+        guard bytes.loadUnaligned(as: UInt64.self) == flow.head,
+            bytes.loadUnaligned(fromByteOffset: 6, as: UInt64.self) == flow.tail,
+            port.accessVID == flow.vid, port.linkUp, port.ingress == nil,
+            bytes.count <= mtu + EthernetHeader.length
+        else { return false }
+        port.counters.rxFrames += 1
+        port.counters.rxBytes += UInt64(bytes.count)
+        learn(flow.sourceKey, id, port, now)
+        let vid = UInt16(truncatingIfNeeded: flow.vid)
+        guard let entry = destinationEntry(flow.destinationKey), entry.port == flow.target,
+            now &- entry.seen <= macAgeingNs, entry.port.rawValue < borrowed.count,
+            let target = borrowed[entry.port.rawValue]
+        else {
+            dispatch(bytes, vid: vid, tagged: false, from: id, port: port, now: now, remember: true)
+            return true
+        }
+        // SAFETY: `ports` owns every port in `borrowed` and nothing below removes one.
+        target._withUnsafeGuaranteedRef { target in
+            guard target.accessVID == flow.vid, target.linkUp, target.egress == nil, !(port.isolated && target.isolated)
+            else { return dispatch(bytes, vid: vid, tagged: false, from: id, port: port, now: now, remember: true) }
+            forwardedFrames += 1
+            enqueue(bytes, entry.port, target)
+        }
+        return true
     }
 
     private func forward(
         _ bytes: UnsafeRawBufferPointer, vid: UInt16, tagged: Bool, from id: PortID, port source: Port, now: UInt64
     ) {
+        let sourceMAC = MACAddress(bytes, at: 6)
+        if !sourceMAC.isGroup { learn(sourceMAC.rawValue | UInt64(vid) << 48, id, source, now) }
+        dispatch(bytes, vid: vid, tagged: tagged, from: id, port: source, now: now, remember: false)
+    }
+
+    /// Sends a learned-from frame on: to its destination's port when known, else to every other port. With
+    /// `remember` (an untagged frame from an access port, straight from `receive`), a decision for one access port
+    /// of the same VLAN becomes `flow`.
+    private func dispatch(
+        _ bytes: UnsafeRawBufferPointer, vid: UInt16, tagged: Bool, from id: PortID, port source: Port, now: UInt64,
+        remember: Bool
+    ) {
         let destination = MACAddress(bytes, at: 0)
         let sourceMAC = MACAddress(bytes, at: 6)
         let vidKey = UInt64(vid) << 48
-        if !sourceMAC.isGroup { learn(sourceMAC.rawValue | vidKey, id, source, now) }
         var converted = Converted()
         defer { if converted.refusedNestedTag { source.counters.drop(.nestedTag) } }
         if !destination.isGroup, let entry = destinationEntry(destination.rawValue | vidKey),
@@ -291,6 +352,14 @@ public final class Switch {
             guard entry.port != id else { return }
             // SAFETY: `ports` owns every port in `borrowed` and nothing below removes one.
             target._withUnsafeGuaranteedRef { target in
+                if remember && !sourceMAC.isGroup && source.accessVID >= 0 && target.accessVID == source.accessVID {
+                    // SAFETY: a frame reaching here has its 14 header bytes (`receive` drops runts).
+                    flow = Flow(
+                        head: bytes.loadUnaligned(as: UInt64.self),
+                        tail: bytes.loadUnaligned(fromByteOffset: 6, as: UInt64.self), source: id,
+                        vid: source.accessVID, sourceKey: sourceMAC.rawValue | vidKey,
+                        destinationKey: destination.rawValue | vidKey, target: entry.port)
+                }
                 if source.isolated && target.isolated { return }
                 deliver(bytes, vid: vid, tagged: tagged, &converted, to: entry.port, port: target, now: now)
             }
@@ -375,6 +444,19 @@ public final class Switch {
 
     /// Addresses learned on port `id` now in the table (at most `macLimitPerPort`).
     public func learnedMACs(of id: PortID) -> Int { port(id)?.learnedMACs ?? 0 }
+
+    /// A remembered forwarding decision (`repeatFlow`): a frame from access port `source` whose first 14 bytes are
+    /// `head` (bytes 0..<8) and `tail` (bytes 6..<14) was untagged, of VLAN `vid`, and went to `target` alone.
+    /// Only what follows from those bytes and `vid` is kept; the rest is checked again per frame.
+    private struct Flow {
+        var head: UInt64 = 0
+        var tail: UInt64 = 0
+        var source = PortID(rawValue: -1)
+        var vid: Int32 = -1
+        var sourceKey: UInt64 = 0
+        var destinationKey: UInt64 = 0
+        var target = PortID(rawValue: -1)
+    }
 
     /// Re-tagged or untagged copies of a frame, each built at most once per forward (a flood may need both).
     /// Empty when every egress port takes the frame as it arrived, which is the common case.

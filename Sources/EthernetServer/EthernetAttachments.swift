@@ -222,8 +222,12 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
         let handshaking = admission?.isPending == true
         defer { if handshaking && cursor > 0 { _ = admission?.authenticate() } }
         while buffer.count - cursor >= width {
-            var length = 0
-            for offset in 0..<width { length = length << 8 | Int(buffer[cursor + offset]) }
+            // SAFETY: at least `width` bytes are left (the loop's condition). The big-endian length in one load: a
+            // byte loop cost a tenth of the hub's user-space work per 64-byte frame.
+            let length =
+                width == 4
+                ? Int(UInt32(bigEndian: buffer.loadUnaligned(fromByteOffset: cursor, as: UInt32.self)))
+                : Int(UInt16(bigEndian: buffer.loadUnaligned(fromByteOffset: cursor, as: UInt16.self)))
             guard length <= frameLimit else { return nil }
             guard buffer.count - cursor - width >= length else { break }
             // This pass's slice is used: the rest waits for the next pass (ethernet.md §4.8).

@@ -186,6 +186,27 @@ import Testing
         #expect(bench.stop() == 0)
     }
 
+    /// A read carrying far more frames than the destination's queue holds, with a slice that takes it whole: the
+    /// queue is written out each time it is half full (the pressure hit, `ethernet.md` §4.6), so a destination that
+    /// keeps up loses nothing, whatever the slice and however the pass's write-out is batched.
+    @Test func aReadLargerThanTheDestinationQueueLosesNothingWhenTheDestinationKeepsUp() throws {
+        let bench = try Glue.Bench(
+            Glue.configuration {
+                $0.hub.limits.ethernetReadFramesPerPass = 1000
+                $0.devices.ethernet[0].ports[3].queueFrames = 8  // port b
+            })
+        let (a, b) = try Self.pair(bench)
+        let numbers = Array(0..<200)
+        a.receive(numbers.flatMap { Glue.streamed(Self.frame($0)) })
+        #expect(bench.counters("a")?["rxFrames"]?.intValue == numbers.count, "the whole read in one pass")
+        bench.host.runPasses(2)
+        let arrived = Self.frames(in: b.takeWritten())
+        let whole = arrived == numbers.map(Self.frame)
+        #expect(whole, "\(arrived.count) of \(numbers.count) frames, in order and intact: \(whole)")
+        #expect(bench.counters("b")?["drops"]?["queueFull"] == 0)
+        #expect(bench.stop() == 0)
+    }
+
     /// With a capture running the frames take the observed path (copied for the capture): the same bytes arrive.
     @Test func capturedFramesFromALentBufferArriveWhole() throws {
         let bench = try Glue.Bench(Glue.configuration { $0.hub.limits.ethernetReadFramesPerPass = 3 })
@@ -200,6 +221,55 @@ import Testing
         a.receive(stream[1001...])
         bench.host.runPasses(20)
         #expect(Self.frames(in: b.takeWritten()) == numbers.map(Self.frame))
+        #expect(bench.stop() == 0)
+    }
+
+    /// VDE stream ports (`Protocols/ethernet.md` §3: a 2-byte big-endian length): frames of 60 to 1514 bytes, whose
+    /// lengths need both bytes, sent in one read and again cut into odd chunks, arrive whole and in order.
+    @Test func vdeFramesOfEveryLengthArriveWholeInOneReadAndInChunks() throws {
+        let endpointC = Endpoint.unix(path: "/fake/lan0-c.sock")
+        let endpointD = Endpoint.unix(path: "/fake/lan0-d.sock")
+        let bench = try Glue.Bench(
+            Glue.configuration {
+                $0.devices.ethernet[0].ports += [
+                    EthernetPortConfig(name: "c", attachment: .vde(endpointC)),
+                    EthernetPortConfig(name: "d", attachment: .vde(endpointD)),
+                ]
+            })
+        func vde(_ frame: [UInt8]) -> [UInt8] { [UInt8(frame.count >> 8), UInt8(frame.count & 0xFF)] + frame }
+        func frames(in stream: [UInt8]) -> [[UInt8]] {
+            var out: [[UInt8]] = []
+            var offset = 0
+            while stream.count - offset >= 2 {
+                let length = Int(stream[offset]) << 8 | Int(stream[offset + 1])
+                guard stream.count - offset - 2 >= length else { break }
+                out.append(Array(stream[offset + 2..<offset + 2 + length]))
+                offset += 2 + length
+            }
+            return out
+        }
+        let c = try #require(bench.host.connect(to: endpointC))
+        let d = try #require(bench.host.connect(to: endpointD))
+        d.receive(vde(Glue.broadcast(from: 11)))
+        bench.host.runPasses(3)
+        _ = c.takeWritten()
+        let numbers = Array(0..<40)
+        let expected = numbers.map(Self.frame)
+        let stream = expected.flatMap(vde)
+        c.receive(stream[...])
+        bench.host.runPasses(3)
+        #expect(frames(in: d.takeWritten()) == expected)
+        var offset = 0
+        var size = 3
+        while offset < stream.count {
+            let end = min(stream.count, offset + size)
+            c.receive(stream[offset..<end])
+            offset = end
+            size = size * 7 % 3001
+        }
+        bench.host.runPasses(3)
+        #expect(frames(in: d.takeWritten()) == expected)
+        #expect(bench.counters("c")?["drops"]?["malformed"] == 0)
         #expect(bench.stop() == 0)
     }
 }
