@@ -74,19 +74,7 @@ extension GuestFrame {
     public static func encodeMessageSend(
         into writer: inout ByteWriter, link: UInt32, correlation: UInt64, payload: some Collection<UInt8>
     ) {
-        // The header and fixed fields go in as one run (`ByteWriter.appendFields`), then the payload.
-        let headLength = 4 + 2 + 2 + 4 + 4 + 8
-        // Counted outside the closure, which would otherwise capture (and retain) the payload.
-        let bodyLength = headLength - GuestProtocol.prefixLength + payload.count
-        writer.appendFields(count: headLength) { fields in
-            fields.u32(UInt32(truncatingIfNeeded: bodyLength))
-            fields.u16(GuestFrameType.msgSend.rawValue)
-            fields.u16(GuestProtocol.sessionChannel)
-            fields.u32(0)
-            fields.u32(link)
-            fields.u64(correlation)
-        }
-        writer.writePayload(payload)
+        encodeSend(into: &writer, link: link, sequence: nil, correlation: correlation, payload: payload)
     }
 
     /// Appends a complete `MSG_SEND_SEQ` frame (§7.10; prefix, header with request id 0, fields) to `writer`.
@@ -95,18 +83,29 @@ extension GuestFrame {
         into writer: inout ByteWriter, link: UInt32, sequence: UInt64, correlation: UInt64,
         payload: some Collection<UInt8>
     ) {
-        let headLength = 4 + 2 + 2 + 4 + 4 + 8 + 8
+        encodeSend(into: &writer, link: link, sequence: sequence, correlation: correlation, payload: payload)
+    }
+
+    /// The header and fixed fields go in as one run (`ByteWriter.appendFields`), then the payload; a sequence
+    /// (`MSG_SEND_SEQ`) sits between link and correlation.
+    @inlinable
+    static func encodeSend(
+        into writer: inout ByteWriter, link: UInt32, sequence: UInt64?, correlation: UInt64,
+        payload: some Collection<UInt8>
+    ) {
+        let headLength = 4 + 2 + 2 + 4 + 4 + (sequence == nil ? 0 : 8) + 8
+        // Counted outside the closure, which would otherwise capture (and retain) the payload.
         let bodyLength = headLength - GuestProtocol.prefixLength + payload.count
         writer.appendFields(count: headLength) { fields in
             fields.u32(UInt32(truncatingIfNeeded: bodyLength))
-            fields.u16(GuestFrameType.msgSendSequenced.rawValue)
+            fields.u16(sequence == nil ? GuestFrameType.msgSend.rawValue : GuestFrameType.msgSendSequenced.rawValue)
             fields.u16(GuestProtocol.sessionChannel)
             fields.u32(0)
             fields.u32(link)
-            fields.u64(sequence)
+            if let sequence { fields.u64(sequence) }
             fields.u64(correlation)
         }
-        writer.writePayload(payload)
+        writer.writeBytes(payload)
     }
 
     /// Appends a complete `MSG_DELIVER` frame (§7.3; prefix, header with request id 0, fields) to `writer`.
@@ -167,7 +166,7 @@ extension GuestFrame {
                 }
             }
         }
-        writer.writePayload(payload)
+        writer.writeBytes(payload)
     }
 }
 

@@ -34,14 +34,11 @@ public struct ByteWriter {
         withUnsafeBytes(of: value) { bytes.append(contentsOf: $0) }
     }
 
+    /// Appends `data`. Contiguous storage (an array, a slice) is copied from in place, so the data is borrowed,
+    /// not retained for the append and released after it as a generic append of the collection does (two atomic
+    /// operations per message on the messaging path).
     @inlinable
-    public mutating func writeBytes<S: Sequence>(_ data: S) where S.Element == UInt8 { bytes.append(contentsOf: data) }
-
-    /// `writeBytes` for a payload handed in by reference (a slice, an array): its storage is copied from in place,
-    /// so the payload is borrowed, not retained for the append and released after it as a generic append of the
-    /// collection does (two atomic operations per message on the messaging path).
-    @inlinable
-    public mutating func writePayload<C: Collection<UInt8>>(_ data: C) {
+    public mutating func writeBytes<S: Sequence>(_ data: S) where S.Element == UInt8 {
         let copied: Void? = data.withContiguousStorageIfAvailable { bytes.append(contentsOf: $0) }
         if copied == nil { bytes.append(contentsOf: data) }
     }

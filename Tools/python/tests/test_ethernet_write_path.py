@@ -104,6 +104,30 @@ def counters(client, name):
     return ports(client)[name]["counters"]
 
 
+def send_frames(peer, numbers):
+    """One frame per write, as QEMU sends them."""
+    for index in numbers:
+        data = frame(index)
+        peer.sendall(struct.pack(">I", len(data)) + data)
+
+
+def reset_and_wait_gone(client, peer, name):
+    """Kills `peer` with a reset (not a clean close) and waits until the hub has let go of port `name`."""
+    peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    peer.close()
+    deadline = time.monotonic() + 10
+    while ports(client)[name]["connected"]:
+        assert time.monotonic() < deadline, f"the dead peer still holds port {name}"
+        time.sleep(0.02)
+
+
+def wait_received(reader, count, client, name):
+    deadline = time.monotonic() + 20
+    while len(reader.numbers) < count:
+        assert time.monotonic() < deadline, f"received {len(reader.numbers)} of {count}: {counters(client, name)}"
+        time.sleep(0.02)
+
+
 @pytest.mark.parametrize("kind", ["unix", "tcp"])
 def test_a_slow_receiver_gets_every_frame_it_is_sent_whole_and_in_order_and_the_rest_is_counted(tmp_path, kind):
     from handsethub.pytest_plugin import start_hub
@@ -120,9 +144,7 @@ def test_a_slow_receiver_gets_every_frame_it_is_sent_whole_and_in_order_and_the_
         reader = Reader(receiver, slow_bytes=150_000, pause_every=400_000, pause=0.1)
         reader.start()
         time.sleep(0.2)
-        for index in range(total):  # one frame per write, as QEMU sends them
-            data = frame(index)
-            sender.sendall(struct.pack(">I", len(data)) + data)
+        send_frames(sender, range(total))
         deadline = time.monotonic() + 60
         while True:
             state = counters(client, "r")
@@ -165,16 +187,9 @@ def test_a_receiver_killed_mid_stream_frees_its_port_and_the_next_receiver_gets_
         announce(receiver, RECEIVER_MAC)
         time.sleep(0.1)
         # The receiver never reads: the socket fills, the hub queues, then the receiver dies with bytes in flight.
-        for index in range(600):
-            data = frame(index)
-            sender.sendall(struct.pack(">I", len(data)) + data)
-        receiver.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        receiver.close()
+        send_frames(sender, range(600))
+        reset_and_wait_gone(client, receiver, "r")
         receiver = None
-        deadline = time.monotonic() + 10
-        while ports(client)["r"]["connected"]:
-            assert time.monotonic() < deadline, "the dead receiver still holds the port"
-            time.sleep(0.02)
         assert client.call("hub.info")
         second = connect(client, "r")
         announce(second, RECEIVER_MAC)
@@ -184,13 +199,8 @@ def test_a_receiver_killed_mid_stream_frees_its_port_and_the_next_receiver_gets_
         dropped_before = counters(client, "r")["drops"]["queueFull"]
         reader = Reader(second, slow_bytes=5_000)
         reader.start()
-        for index in range(1000, 1300):
-            data = frame(index)
-            sender.sendall(struct.pack(">I", len(data)) + data)
-        deadline = time.monotonic() + 20
-        while len(reader.numbers) < 300:
-            assert time.monotonic() < deadline, f"received {len(reader.numbers)} of 300: {counters(client, 'r')}"
-            time.sleep(0.02)
+        send_frames(sender, range(1000, 1300))
+        wait_received(reader, 300, client, "r")
         reader.stop = True
         reader.join(5)
         # Nothing of the dead peer's stream leaks into the new one: only the new frames, whole, in order.
@@ -228,21 +238,11 @@ def test_a_sender_killed_mid_frame_loses_only_that_frame_and_the_next_sender_sta
             sender.sendall(cut[offset:offset + 777])
             time.sleep(0.001)
         time.sleep(0.2)
-        sender.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        sender.close()
+        reset_and_wait_gone(client, sender, "s")
         sender = None
-        deadline = time.monotonic() + 10
-        while ports(client)["s"]["connected"]:
-            assert time.monotonic() < deadline, "the dead sender still holds the port"
-            time.sleep(0.02)
         second = connect(client, "s")
-        for index in range(100, 140):
-            data = frame(index)
-            second.sendall(struct.pack(">I", len(data)) + data)
-        deadline = time.monotonic() + 20
-        while len(reader.numbers) < 80:
-            assert time.monotonic() < deadline, f"received {len(reader.numbers)} of 80: {counters(client, 'r')}"
-            time.sleep(0.02)
+        send_frames(second, range(100, 140))
+        wait_received(reader, 80, client, "r")
         time.sleep(0.1)
         reader.stop = True
         reader.join(5)
