@@ -22,7 +22,7 @@ RECEIVER_MAC = bytes.fromhex("020000000a02")
 
 
 def config(kind, directory):
-    listen = (lambda name: f"tcp:127.0.0.1:0") if kind == "tcp" else (lambda name: f"unix:{directory}/{name}.sock")
+    listen = (lambda name: "tcp:127.0.0.1:0") if kind == "tcp" else (lambda name: f"unix:{directory}/{name}.sock")
     return f"""
 platform: {{name: ethernet-write-path}}
 hub:
