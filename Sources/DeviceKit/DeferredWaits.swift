@@ -29,8 +29,14 @@ package final class DeferredWaits<Condition> {
     package let reason: String
     private let loop: Loop
     private var waits: [Wait] = [] {
-        didSet { count = waits.count }
+        didSet {
+            guard count != waits.count else { return }
+            count = waits.count
+            onCountChange?(count)
+        }
     }
+    /// Called whenever `count` changes, so a device can keep a flag its hot path reads without a call.
+    package var onCountChange: ((Int) -> Void)?
     private var nextID: UInt64 = 1
     private var timer: Timer?
     private var armedDeadline: UInt64?
@@ -46,7 +52,9 @@ package final class DeferredWaits<Condition> {
     deinit { timer?.close() }
 
     /// Pending waits. Stored, so a device's hot path (a check per frame) reads it without a call.
-    package private(set) var count = 0
+    // SAFETY: unchecked exclusivity: written only in `waits`' observer, read by devices on the same loop
+    // thread; no access to it overlaps another (a checked read cost a runtime call per frame).
+    @exclusivity(unchecked) package private(set) var count = 0
     @inlinable package var isEmpty: Bool { count == 0 }
     /// The pending waits' conditions, oldest first.
     package var conditions: [Condition] { waits.map(\.condition) }

@@ -43,16 +43,16 @@ public struct EgressQueue: RandomAccessCollection {
     /// As `append(_:)` on a slice, from memory the caller owns (read during the call only).
     mutating func append(_ frame: UnsafeRawBufferPointer) {
         let length = frame.count
-        switch prefixWidth {
-        case 4:
-            bytes.append(UInt8(truncatingIfNeeded: length >> 24))
-            bytes.append(UInt8(truncatingIfNeeded: length >> 16))
-            fallthrough
-        case 2:
-            bytes.append(UInt8(truncatingIfNeeded: length >> 8))
-            bytes.append(UInt8(truncatingIfNeeded: length))
-        default:
-            break
+        if prefixWidth > 0 {
+            // The prefix in one append (its big-endian bytes, the last `prefixWidth` of four), not one per byte.
+            var prefix = UInt32(truncatingIfNeeded: length).bigEndian
+            withUnsafeBytes(of: &prefix) { word in
+                // SAFETY: `word` is the four bytes of `prefix`, read during this call only; prefixWidth is 2 or 4.
+                bytes.append(
+                    contentsOf: UnsafeBufferPointer(
+                        start: word.baseAddress!.assumingMemoryBound(to: UInt8.self) + (4 - prefixWidth),
+                        count: prefixWidth))
+            }
         }
         // SAFETY: the caller's bytes are read during this call only; UInt8 is a trivial type any bytes may be
         // viewed as.

@@ -641,6 +641,10 @@ public final class Switch {
 
     // MARK: Time
 
+    /// Whether any port holds frames back (delay, jitter or rate impairments): without, `nextDeadline` is nil.
+    @inline(__always)
+    public var holdsFrames: Bool { !delayed.isEmpty }
+
     /// The earliest time a held frame is due, if any.
     public var nextDeadline: UInt64? {
         var best: UInt64? = nil

@@ -47,6 +47,9 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
     /// Admission (`Admission.swift`): one peer; with `ethernetStreamHandshakeMs`, its first frame is due in time.
     private let gate: AdmissionGate
     private var admission: AdmissionSlot?
+    /// The peer has not sent a whole frame yet (its admission is pending): kept here so a read does not ask the
+    /// slot (a retain and a call per read).
+    private var awaitingFirstFrame = false
     /// This pass's share of the peer's input (`EthernetReadSlice`).
     var slice: EthernetReadSlice
 
@@ -79,13 +82,16 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
             return
         }
         admission = slot
+        awaitingFirstFrame = slot.isPending
         slot.onDeadline = { [unowned self] _ in self.dropPeer() }
         peers += 1
         connection = newConnection
         held.removeAll()
         heldStart = 0
         heldToSwitch = false
-        newConnection.onBytes = { [unowned self] chunk in self.received(chunk) }
+        // SAFETY: unowned(unsafe): the attachment closes its connection (in `dropPeer` or `close`) before it goes,
+        // and a closed connection delivers no read; a checked capture cost a retain and release per read.
+        newConnection.onBytes = { [unowned(unsafe) self] chunk in self.received(chunk) }
         newConnection.onEnd = { [unowned self] _ in self.dropPeer() }
         newConnection.onWriteError = { [unowned self] _ in self.dropPeer() }
         newConnection.onLowWatermark = { [unowned self] in self.port.becameWritable() }
@@ -207,8 +213,10 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
     /// than dropped (`ethernet.md` §4.5). Nil at a length over the limit. The frames are read in place (the
     /// switch copies what it queues), so a read costs no allocation and no reference count per frame.
     private func switchFrames(in buffer: UnsafeRawBufferPointer) -> Int? {
-        let segment = port.segment
-        let sw = segment.sw
+        // SAFETY: the segment owns the port (and so this attachment) and the switch, and outlives this call: it is
+        // held unowned(unsafe) and the switch unretained, where strong locals cost a retain and release per frame.
+        unowned(unsafe) let segment = port.segment
+        let sw = Unmanaged.passUnretained(segment.sw)
         let id = port.id
         let width = framePrefixWidth
         var cursor = 0
@@ -217,10 +225,14 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
         let now = MonotonicClock.nanoseconds()
         defer { segment.device.scheduleFlush(segment) }
         // Capture (file or live) and `eth.wait` see each frame; without them the frames go straight to the switch.
-        let observed = segment.capture != nil || segment.liveCapture != nil || segment.device.hasWaits
+        let observed = segment.isObserved
         // The first whole frame ends the peer's handshake deadline (checked once per read, not per frame).
-        let handshaking = admission?.isPending == true
-        defer { if handshaking && cursor > 0 { _ = admission?.authenticate() } }
+        defer {
+            if awaitingFirstFrame && cursor > 0 {
+                awaitingFirstFrame = false
+                _ = admission?.authenticate()
+            }
+        }
         while buffer.count - cursor >= width {
             // SAFETY: at least `width` bytes are left (the loop's condition). The big-endian length in one load: a
             // byte loop cost a tenth of the hub's user-space work per 64-byte frame.
@@ -239,18 +251,19 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
             let frame = UnsafeRawBufferPointer(rebasing: buffer[cursor + width..<cursor + width + length])
             cursor += width + length
             if observed {
-                segment.received(Array(frame)[...], from: port, now: now)
+                segment.receivedObserved(frame, from: port, now: now)
             } else {
-                sw.receive(frame, from: id, now: now)
+                // SAFETY: the segment holds the switch for longer than this call: no retain per frame.
+                sw._withUnsafeGuaranteedRef { $0.receive(frame, from: id, now: now) }
             }
             sinceFlush += 1
-            if sw.hasPressureHits {
-                let hits = sw.pressureHits
+            if sw._withUnsafeGuaranteedRef({ $0.hasPressureHits }) {
+                let hits = segment.sw.pressureHits
                 segment.flush()
                 sinceFlush = 0
                 guard connection != nil else { return cursor }
-                if hits.contains(where: sw.isPressured) {
-                    waitingOn = hits.filter(sw.isPressured)
+                if hits.contains(where: segment.sw.isPressured) {
+                    waitingOn = hits.filter(segment.sw.isPressured)
                     connection?.stopReading()
                     segment.pause(self)
                     heldToSwitch = true
@@ -283,6 +296,7 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
         connection = nil
         admission?.release()
         admission = nil
+        awaitingFirstFrame = false
         current.close()
         if !waitingOn.isEmpty {
             waitingOn.removeAll()
@@ -819,10 +833,11 @@ extension EthernetDevice {
 
     /// `reader` switched or read something this pass: its slice is reset at the end of the pass.
     func noteRead(_ reader: EthernetSlicedReader) {
-        guard !reader.slice.isListed, let readPass, !host.isShuttingDown else { return }
+        // Once the hub shuts down the pass is closed (`stop`), and a closed pass does not arm.
+        guard !reader.slice.isListed, let readPass else { return }
         reader.slice.isListed = true
         slicedReaders.append(reader)
-        if !readPass.isArmed { readPass.arm(endReadPassBody) }
+        if !readPass.isArmed { readPass.arm() }
     }
 
     /// End of a pass (libuv's check phase, after every connection was polled): every reader that read takes its
@@ -835,7 +850,7 @@ extension EthernetDevice {
             reader.slice.isListed = false
             reader.nextPass()
         }
-        readers.removeAll(keepingCapacity: true)
+        readers.removeAllKeepingCapacity()
         if slicedReaders.isEmpty { swap(&readers, &slicedReaders) }
     }
 }

@@ -19,17 +19,22 @@ package final class EthernetDevice: HubDevice {
     package let familyName = "ethernet"
     private(set) var segments: [EthernetSegment] = []
     /// The hub, from `start` on (it outlives its devices).
-    private(set) unowned var host: (any DeviceHost)!
+    // SAFETY: unowned(unsafe): the hub outlives its devices (it stops them before it goes); a checked
+    // reference cost a strong retain through the hub's side table at every pass that switched a frame.
+    private(set) unowned(unsafe) var host: (any DeviceHost)!
     private var flushTimer: Timer?
     private var flushScheduled = false
     private var dirty: [EthernetSegment] = []
     /// Pending `eth.wait` calls, across segments (`EthernetWaits.swift`).
     private(set) var waits: DeferredWaits<FrameWatch>!
+    /// Whether any `eth.wait` is pending (kept by `waits.onCountChange`): checked per frame, so frames go
+    /// straight to the switch otherwise.
+    private(set) var hasWaits = false
     /// Attachments that read this pass, reset at its end (`EthernetReadSlice`).
     var slicedReaders: [EthernetSlicedReader] = []
+    /// Ends a pass in which an attachment read (`endReadPass`): armed with its standing body, so arming it
+    /// stores and releases no closure per pass.
     var readPass: EndOfPass?
-    /// Made once: a closure formed at every arming would cost an allocation per loop pass.
-    lazy var endReadPassBody: () -> Void = { [unowned self] in self.endReadPass() }
     /// How VXLAN remotes named by host name are resolved (a seam for tests).
     package var resolver = VXLANResolver.system
 
@@ -38,13 +43,19 @@ package final class EthernetDevice: HubDevice {
     package func start(host: any DeviceHost) throws(HubStartError) {
         self.host = host
         do {
-            flushTimer = try Timer(loop: host.loop)
-            readPass = try EndOfPass(loop: host.loop)
+            // SAFETY: unowned(unsafe) captures: the device owns both handles and closes them in `stop`, after
+            // which they call nothing; a checked capture cost a strong retain and release per pass.
+            flushTimer = try Timer(loop: host.loop) { [unowned(unsafe) self] in self.flushDirty() }
+            readPass = try EndOfPass(loop: host.loop) { [unowned(unsafe) self] in self.endReadPass() }
         } catch {
             throw .loop(error)
         }
         // The name and reason `eth.wait` has always refused with (`Protocols/control.md` §13.9).
         waits = host.makeWaits(limitName: "eth.maxWatches", reason: "limit_exceeded")
+        waits.onCountChange = { [unowned self] count in
+            self.hasWaits = count > 0
+            for segment in self.segments { segment.updateObserved() }
+        }
         for (index, config) in host.configuration.devices.ethernet.enumerated() {
             let segment = EthernetSegment(config: config, index: index, device: self)
             segments.append(segment)
@@ -131,23 +142,24 @@ package final class EthernetDevice: HubDevice {
             segment.isDirty = true
             dirty.append(segment)
         }
-        guard !flushScheduled, let flushTimer, !host.isShuttingDown else { return }
+        // Once the hub shuts down the timer is closed (`stop`), and a closed timer does not start.
+        guard !flushScheduled, let flushTimer else { return }
         flushScheduled = true
-        flushTimer.start(afterMilliseconds: 0, flushDirty)
+        flushTimer.restart(afterMilliseconds: 0)
     }
 
-    /// Made once: a closure formed at every scheduling would cost an allocation per loop pass.
-    private lazy var flushDirty: () -> Void = { [unowned self] in
-        self.flushScheduled = false
+    /// The flush timer's callback: writes out every segment marked dirty.
+    private func flushDirty() {
+        flushScheduled = false
         // Taken (not copied) so the array's storage is reused without a copy-on-write.
         var segments: [EthernetSegment] = []
-        swap(&segments, &self.dirty)
+        swap(&segments, &dirty)
         for segment in segments {
             segment.isDirty = false
             segment.flush()
         }
-        segments.removeAll(keepingCapacity: true)
-        if self.dirty.isEmpty { swap(&segments, &self.dirty) }
+        segments.removeAllKeepingCapacity()
+        if dirty.isEmpty { swap(&segments, &dirty) }
     }
 }
 
@@ -162,9 +174,9 @@ final class EthernetSegment {
     // unowned(unsafe): the device owns its segments and outlives them; a checked reference costs a
     // retain and release on every frame.
     unowned(unsafe) let device: EthernetDevice
-    var capture: EthernetCapture?
+    var capture: EthernetCapture? { didSet { updateObserved() } }
     /// A live capture: frames published as `eth.frame` events to control subscribers (bounded by their outboxes).
-    var liveCapture: EthernetLiveCapture?
+    var liveCapture: EthernetLiveCapture? { didSet { updateObserved() } }
     var isDirty = false
     /// The ports `flush` writes, reused across passes.
     private var readyPorts: [PortID] = []
@@ -243,6 +255,21 @@ final class EthernetSegment {
         device.scheduleFlush(self)
     }
 
+    /// Whether capture (file or live) or an `eth.wait` sees each frame, so frames go through `received` (copied
+    /// for them) rather than straight to the switch. Stored, and kept current by `updateObserved`: a stream
+    /// port reads it once per read, where looking at the observers cost a retain and a release each.
+    private(set) var isObserved = false
+
+    /// Capture, live capture or the device's waits changed.
+    func updateObserved() { isObserved = capture != nil || liveCapture != nil || device.hasWaits }
+
+    /// `received(_:from:now:)` for a frame lent by a read, copied for the observers. Kept out of line, so a
+    /// read's hot loop does not hold the observers (a retain each per read) when there are none.
+    @inline(never)
+    func receivedObserved(_ frame: UnsafeRawBufferPointer, from port: EthernetPortRuntime, now: UInt64) {
+        received(Array(frame)[...], from: port, now: now)
+    }
+
     /// One of several frames that arrived together (one read): the caller reads the clock once for all of them
     /// and calls `device.scheduleFlush` once after the last.
     @inline(__always)
@@ -304,6 +331,8 @@ final class EthernetSegment {
     }
 
     private func armImpairmentTimer() {
+        // Most segments hold no frame back and have no timer armed: nothing to look at (this runs every flush).
+        if armedDeadline == nil && !sw.holdsFrames { return }
         guard let deadline = sw.nextDeadline else {
             armedDeadline = nil
             impairmentTimer?.stop()
@@ -460,5 +489,15 @@ final class EthernetPortRuntime {
         guard waitingForRoom else { return }
         drain()
         segment.resumeRelieved()
+    }
+}
+
+extension Array {
+    /// Empties the array and keeps its storage, element by element from the end. For the device's per-pass lists
+    /// (one or two elements): `removeAll(keepingCapacity:)` goes through the generic `replaceSubrange`, about 150
+    /// instructions a call before it releases anything.
+    @inline(__always)
+    mutating func removeAllKeepingCapacity() {
+        while !isEmpty { removeLast() }
     }
 }

@@ -25,10 +25,6 @@ struct FrameWatch {
 }
 
 extension EthernetDevice {
-    /// Whether any `eth.wait` is pending: checked per frame, so frames go straight to the switch otherwise.
-    @inline(__always)
-    var hasWaits: Bool { !waits.isEmpty }
-
     /// Frames seen at a port (received from it, or sent to it) answer the pending waits they match.
     func offer(
         _ frame: ArraySlice<UInt8>, segment: EthernetSegment, port: EthernetPortRuntime, direction: FrameWatch.Direction

@@ -24,16 +24,19 @@ package final class Connection: LoopHandle {
     /// A write failed (the peer vanished, usually). Reported once per connection.
     package var onWriteError: ((LoopError) -> Void)?
 
-    package var highWatermark = 1 << 20
-    package var lowWatermark = 256 * 1024
+    // SAFETY (every `@exclusivity(unchecked)` below): a connection is used on its loop's thread only, and these
+    // scalars are read or written whole, never across a call that could reach them again. A checked access is a
+    // runtime call each, and a stream port makes several per read.
+    @exclusivity(unchecked) package var highWatermark = 1 << 20
+    @exclusivity(unchecked) package var lowWatermark = 256 * 1024
     /// Bytes handed to `write` whose completion has not been reported yet.
-    package private(set) var queuedWriteBytes = 0
-    package private(set) var isAboveHighWatermark = false
-    package private(set) var bytesRead: UInt64 = 0
-    package private(set) var bytesWritten: UInt64 = 0
-    private var reading = false
-    private var ended = false
-    private var writeFailed = false
+    @exclusivity(unchecked) package private(set) var queuedWriteBytes = 0
+    @exclusivity(unchecked) package private(set) var isAboveHighWatermark = false
+    @exclusivity(unchecked) package private(set) var bytesRead: UInt64 = 0
+    @exclusivity(unchecked) package private(set) var bytesWritten: UInt64 = 0
+    @exclusivity(unchecked) private var reading = false
+    @exclusivity(unchecked) private var ended = false
+    @exclusivity(unchecked) private var writeFailed = false
 
     var stream: UnsafeMutablePointer<uv_stream_t> { pointer(as: uv_stream_t.self) }
 
@@ -95,7 +98,7 @@ package final class Connection: LoopHandle {
 
     /// Most bytes one read hands to `onData` (at most the loop's shared read buffer). With a small value and
     /// `stopReading` from `onData`, a server takes one bounded slice of a busy peer's input per loop pass.
-    package var maxReadBytes = Int.max
+    @exclusivity(unchecked) package var maxReadBytes = Int.max
 
     /// Starts delivering reads to `onData`.
     package func startReading() throws(LoopError) {
@@ -104,16 +107,18 @@ package final class Connection: LoopHandle {
             stream,
             { handle, _, buffer in
                 // SAFETY: the owner is alive while the handle is open; its loop's read buffer outlives it.
-                let owner = LoopHandle.owner(of: handle!, as: Connection.self)
-                buffer!.pointee = uv_buf_init(
-                    owner.loop.readBuffer.baseAddress!.assumingMemoryBound(to: CChar.self),
-                    UInt32(max(1, min(owner.maxReadBytes, owner.loop.readBuffer.count))))
+                LoopHandle.withOwner(of: handle!, as: Connection.self) { owner in
+                    buffer!.pointee = uv_buf_init(
+                        owner.loop.readBuffer.baseAddress!.assumingMemoryBound(to: CChar.self),
+                        UInt32(max(1, min(owner.maxReadBytes, owner.loop.readBuffer.count))))
+                }
             },
             { stream, count, buffer in
                 // SAFETY: uv_stream_t begins with the uv_handle_t fields.
                 let handle = UnsafeMutableRawPointer(stream!).assumingMemoryBound(to: uv_handle_t.self)
-                let owner = LoopHandle.owner(of: handle, as: Connection.self)
-                owner.didRead(count: count, base: buffer?.pointee.base)
+                LoopHandle.withOwner(of: handle, as: Connection.self) { owner in
+                    owner.didRead(count: count, base: buffer?.pointee.base)
+                }
             })
         try LoopError.check(result, "uv_read_start")
         reading = true

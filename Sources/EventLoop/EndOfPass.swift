@@ -7,10 +7,14 @@ import CUV
 /// pass, so every connection is polled between two passes. While armed, the loop does not block in poll.
 package final class EndOfPass: LoopHandle {
     private var callback: (() -> Void)?
+    /// What `arm()` runs: given once, kept across passes (nothing stored and released per pass).
+    private var standingBody: (() -> Void)?
     /// An idle handle: while one is active libuv polls without waiting, so an armed pass runs promptly.
     private let keepPolling: PollWithoutWaiting
 
-    package init(loop: Loop) throws(LoopError) {
+    /// `standingBody`, when given, is what `arm()` runs at the end of each pass it is armed for.
+    package init(loop: Loop, standingBody: (() -> Void)? = nil) throws(LoopError) {
+        self.standingBody = standingBody
         keepPolling = try PollWithoutWaiting(loop: loop)
         super.init(loop: loop, type: UV_CHECK)
         do {
@@ -27,11 +31,23 @@ package final class EndOfPass: LoopHandle {
     package func arm(_ body: @escaping () -> Void) {
         guard isOpen else { return }
         callback = body
+        start()
+    }
+
+    /// Runs the standing body given at `init` at the end of this pass (as `arm(_:)` does with a body). A body
+    /// given to `arm(_:)` and not yet run is replaced by it.
+    package func arm() {
+        guard isOpen else { return }
+        callback = nil
+        start()
+    }
+
+    private func start() {
         guard uv_is_active(handle) == 0 else { return }
         uv_check_start(pointer(as: uv_check_t.self)) { check in
             // SAFETY: uv_check_t begins with the uv_handle_t fields; the owner lives until its close callback.
             let handle = UnsafeMutableRawPointer(check!).assumingMemoryBound(to: uv_handle_t.self)
-            LoopHandle.owner(of: handle, as: EndOfPass.self).fire()
+            LoopHandle.withOwner(of: handle, as: EndOfPass.self) { $0.fire() }
         }
         keepPolling.start()
     }
@@ -42,9 +58,12 @@ package final class EndOfPass: LoopHandle {
     private func fire() {
         uv_check_stop(pointer(as: uv_check_t.self))
         keepPolling.stop()
-        let body = callback
+        guard let body = callback else {
+            standingBody?()
+            return
+        }
         callback = nil
-        body?()
+        body()
     }
 
     override func willClose() {
@@ -52,7 +71,10 @@ package final class EndOfPass: LoopHandle {
         keepPolling.close()
     }
 
-    override func didClose() { callback = nil }
+    override func didClose() {
+        callback = nil
+        standingBody = nil
+    }
 }
 
 /// An idle handle with nothing to do: its only effect is that the loop polls without blocking while it is active.

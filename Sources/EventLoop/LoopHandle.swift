@@ -76,6 +76,17 @@ package class LoopHandle {
     /// Subclasses drop their callbacks here so closures that capture the owner cannot form a cycle.
     func didClose() {}
 
+    /// Runs `body` with the owner of a handle inside a C callback, borrowed: no retain and release per callback
+    /// (several per loop pass on a busy port), because the open handle's own reference (`didOpen`) keeps the
+    /// owner alive until the close callback, which libuv never runs during another callback.
+    @inline(__always)
+    static func withOwner<T: LoopHandle, R>(
+        of handle: UnsafeMutablePointer<uv_handle_t>, as type: T.Type, _ body: (T) -> R
+    ) -> R {
+        // SAFETY: `data` was set in `didOpen` and holds a retained reference until the close callback (above).
+        Unmanaged<T>.fromOpaque(handle.pointee.data!)._withUnsafeGuaranteedRef(body)
+    }
+
     /// Recovers the owner of a handle inside a C callback.
     static func owner<T: LoopHandle>(of handle: UnsafeMutablePointer<uv_handle_t>, as type: T.Type) -> T {
         // SAFETY: `data` was set in `didOpen` and stays valid until the close callback.

@@ -28,6 +28,26 @@ import Testing
         #expect(loop.shutdown() == 0)
     }
 
+    /// Devices keep a flag their hot path reads from `onCountChange`: it reports every change of `count` (a
+    /// registration, an answer, a timeout, a caller gone, closing) and nothing else.
+    @Test func onCountChangeReportsEveryChangeOfCount() throws {
+        let (loop, waits) = try waits()
+        var reported: [Int] = []
+        waits.onCountChange = { reported.append($0) }
+        let caller = FakeControlCaller()
+        _ = try waits.register(caller.makeCall("x.wait"), until: "a", timeoutMs: 60_000)
+        _ = try waits.register(caller.makeCall("x.wait"), until: "b", timeoutMs: 0)
+        #expect(waits.resolve { _ in nil } == 0)
+        #expect(reported == [1, 2], "a resolve that answers nothing changes nothing")
+        for _ in 0..<50 where waits.count == 2 { _ = loop.runOnce(wait: false) }
+        #expect(reported == [1, 2, 1], "the timeout")
+        waits.resolve { $0 == "a" ? [:] : nil }
+        #expect(reported == [1, 2, 1, 0])
+        #expect(reported.last == waits.count)
+        waits.close()
+        #expect(loop.shutdown() == 0)
+    }
+
     @Test func aWaitTimesOutAtItsDeadlineWithTimeout() throws {
         let (loop, waits) = try waits()
         let caller = FakeControlCaller()

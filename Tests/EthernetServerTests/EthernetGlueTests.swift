@@ -130,6 +130,35 @@ import Testing
         #expect(bench.stop() == 0)
     }
 
+    /// A wait on frames *received* from a stream port sees a frame the peer sends after the wait was registered:
+    /// the port's read path looks at a stored "observed" flag, which registering the wait must set, and which
+    /// goes back once the wait is answered, so later frames go straight to the switch and still arrive.
+    @Test func ethWaitOnReceivedFramesOfAStreamPortIsAnsweredAndTheFramesStillFlow() throws {
+        let bench = try Bench()
+        let a = try #require(bench.host.connect(to: Self.endpointA))
+        a.receive(Self.streamed(Self.broadcast(from: 30)))  // before the wait: not observed
+        bench.host.runPasses(5)
+        let reply = bench.call(
+            "eth.wait",
+            [
+                "segment": "lan0", "port": "a", "direction": "received",
+                "pattern": "ff ff ff ff ff ff ?? ?? ?? ?? ?? 1f", "timeoutMs": 60_000,
+            ])
+        guard case .deferred = reply else {
+            Issue.record("eth.wait answered at once: \(reply)")
+            return
+        }
+        a.receive(Self.streamed(Self.broadcast(from: 31)))
+        bench.host.runPasses(5)
+        let answer = try #require(bench.caller.takeAnswers().first?.result)
+        #expect(answer["port"] == "a" && answer["direction"] == "received")
+        #expect(answer["frame"]?.stringValue?.hasPrefix("ffffffffffff02000000001f") == true)
+        a.receive(Self.streamed(Self.broadcast(from: 32)))
+        bench.host.runPasses(5)
+        #expect(bench.counters("a")?["rxFrames"] == 3, "\(String(describing: bench.counters("a")))")
+        #expect(bench.stop() == 0)
+    }
+
     /// A live capture (`eth.capture.start` with `live`) sees the frames a stream peer sends into the segment,
     /// not only the ones sent to ports, each once and in order.
     @Test func aLiveCaptureSeesFramesAStreamPeerSends() throws {

@@ -61,6 +61,47 @@ import Testing
         #expect(passesBeforeRead >= 0 && passesBeforeRead <= 2, "input waited behind \(passesBeforeRead) passes")
     }
 
+    /// `arm()` runs the standing body given at `init`, once per arming and only when armed; a body given to
+    /// `arm(_:)` runs instead for that pass, and the standing one again after it.
+    @Test func theStandingBodyRunsOncePerArmingAndAGivenBodyReplacesItForOnePass() throws {
+        var runs: [String] = []
+        try withLoop { loop, finish in
+            var pass: EndOfPass!
+            pass = try EndOfPass(loop: loop) {
+                runs.append("standing")
+                switch runs.count {
+                case 1:
+                    pass.arm()
+                    pass.arm()  // armed twice in one pass: runs once
+                case 2: pass.arm { runs.append("given") }
+                default:
+                    pass.close()
+                    finish()
+                }
+            }
+            pass.arm()
+            // Passes that nobody armed run nothing: a timer ends the test if the chain above stalls.
+            try Timer.once(loop: loop, afterMilliseconds: 200) {
+                pass.arm()
+            }
+        }
+        #expect(runs == ["standing", "standing", "given", "standing"])
+    }
+
+    @Test func aClosedPassIgnoresArm() throws {
+        var ran = false
+        try withLoop { loop, finish in
+            let pass = try EndOfPass(loop: loop) { ran = true }
+            pass.close {
+                pass.arm()
+                #expect(!pass.isArmed)
+                // Give the loop a few passes in which the body could (wrongly) run.
+                _ = try? Timer.once(loop: loop, afterMilliseconds: 20) { finish() }
+            }
+        }
+        #expect(!ran)
+    }
+
     @Test func closingAnArmedPassDropsItsCallback() throws {
         var ran = false
         try withLoop { loop, finish in
