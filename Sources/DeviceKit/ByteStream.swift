@@ -40,7 +40,8 @@ package protocol ByteStream: AnyObject {
     /// Writes `bytes` at once as far as the peer's socket takes them and queues the rest behind, with no
     /// completion: the same order, watermarks and failure reporting (`onWriteError`) as `write`, without a queued
     /// request when the socket has room (`Connection.writeNow`). False when closed or a write already failed.
-    func writeNow(_ bytes: [UInt8]) -> Bool
+    /// The bytes are lent: read during the call only (what is queued is copied).
+    func writeNow(_ bytes: UnsafeRawBufferPointer) -> Bool
     /// Bytes queued and not yet taken by the kernel.
     var queuedWriteBytes: Int { get }
     /// Whether unsent bytes passed `highWatermark` and have not drained to `lowWatermark` since.
@@ -57,6 +58,9 @@ extension ByteStream {
     @discardableResult
     package func write(_ bytes: [UInt8]) -> Bool { write(bytes, completion: nil) }
     package func close() { close(then: nil) }
+    /// `writeNow` of an array's (or a slice's) bytes, read during the call only.
+    package func writeNow(_ bytes: [UInt8]) -> Bool { bytes.withUnsafeBytes { writeNow($0) } }
+    package func writeNow(_ bytes: ArraySlice<UInt8>) -> Bool { bytes.withUnsafeBytes { writeNow($0) } }
     package func closeAfterWrites() { closeAfterWrites(then: nil) }
 }
 

@@ -105,7 +105,7 @@ package final class FakeByteStream: ByteStream {
     }
 
     /// As `write` without a completion: a real connection's kernel taking part of it at once is invisible here.
-    package func writeNow(_ bytes: [UInt8]) -> Bool { write(bytes, completion: nil) }
+    package func writeNow(_ bytes: UnsafeRawBufferPointer) -> Bool { write(Array(bytes), completion: nil) }
 
     package func close(then callback: (() -> Void)?) {
         isOpen = false

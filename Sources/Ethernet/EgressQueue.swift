@@ -7,10 +7,15 @@
 public struct EgressQueue: RandomAccessCollection {
     /// 0 (no prefix), 2 (VDE) or 4 (QEMU stream).
     public let prefixWidth: Int
-    /// The records back to back: each frame's prefix, then the frame.
-    public private(set) var bytes: [UInt8] = []
-    /// Where each record ends in `bytes`.
-    private var ends: [Int] = []
+    /// The records back to back in `storage[..<used]`: each frame's prefix, then the frame. What lies past `used`
+    /// is room already allocated for more (zeroed when it was added, or bytes of records already taken): a
+    /// frame is queued by copying it into that room, with no per-append capacity and count bookkeeping of
+    /// `Array` (two `append(contentsOf:)` calls cost more than the 64-byte frame's copy itself).
+    private var storage: [UInt8] = []
+    private var used = 0
+    /// Where each record ends in `storage`: `endOffsets[..<count]`, the rest room as above.
+    private var endOffsets: [Int] = []
+    private var recordCount = 0
 
     /// Storage above this is released once written, so a port that took one burst does not keep its memory. A
     /// full read slice of the largest frames (256 × 1522 bytes) fits, so a busy stream port's buffer is neither
@@ -22,17 +27,21 @@ public struct EgressQueue: RandomAccessCollection {
         self.prefixWidth = prefixWidth
     }
 
+    /// The records back to back: each frame's prefix, then the frame (what a stream port writes in one go).
+    public var bytes: ArraySlice<UInt8> { storage[..<used] }
+
     public var startIndex: Int { 0 }
-    public var endIndex: Int { ends.count }
+    public var endIndex: Int { recordCount }
 
     /// Frame `index` without its prefix.
     public subscript(index: Int) -> ArraySlice<UInt8> {
-        let start = (index == 0 ? 0 : ends[index - 1]) + prefixWidth
-        return bytes[start..<ends[index]]
+        precondition(index >= 0 && index < recordCount, "frame index out of range")
+        let start = (index == 0 ? 0 : endOffsets[index - 1]) + prefixWidth
+        return storage[start..<endOffsets[index]]
     }
 
     /// Bytes of the frames queued, prefixes not counted.
-    public var frameBytes: Int { bytes.count - ends.count * prefixWidth }
+    public var frameBytes: Int { used - recordCount * prefixWidth }
 
     /// Queues a copy of `frame` behind its prefix. A frame longer than the prefix can say is the caller's
     /// error: the switch never queues one (the stream ports' maximum frame fits their prefix).
@@ -40,33 +49,46 @@ public struct EgressQueue: RandomAccessCollection {
         frame.withUnsafeBytes { append($0) }
     }
 
-    /// As `append(_:)` on a slice, from memory the caller owns (read during the call only).
+    /// Queues a copy of lent bytes (read during the call only) behind their prefix.
     mutating func append(_ frame: UnsafeRawBufferPointer) {
         let length = frame.count
-        if prefixWidth > 0 {
-            // The prefix in one append (its big-endian bytes, the last `prefixWidth` of four), not one per byte.
-            var prefix = UInt32(truncatingIfNeeded: length).bigEndian
-            withUnsafeBytes(of: &prefix) { word in
-                // SAFETY: `word` is the four bytes of `prefix`, read during this call only; prefixWidth is 2 or 4.
-                bytes.append(
-                    contentsOf: UnsafeBufferPointer(
-                        start: word.baseAddress!.assumingMemoryBound(to: UInt8.self) + (4 - prefixWidth),
-                        count: prefixWidth))
+        let start = used
+        let end = start + prefixWidth + length
+        if end > storage.count { EgressQueue.makeRoom(&storage, for: end) }
+        if recordCount == endOffsets.count { EgressQueue.makeRoom(&endOffsets, for: recordCount + 1) }
+        let width = prefixWidth
+        storage.withUnsafeMutableBytes { room in
+            // SAFETY: `end <= room.count` (made so above), so the prefix and the frame fit at `start`; the frame's
+            // bytes are the caller's, read during this call only, and never overlap the queue's own storage.
+            if width == 4 {
+                room.storeBytes(of: UInt32(truncatingIfNeeded: length).bigEndian, toByteOffset: start, as: UInt32.self)
+            } else if width == 2 {
+                room.storeBytes(of: UInt16(truncatingIfNeeded: length).bigEndian, toByteOffset: start, as: UInt16.self)
+            }
+            if length > 0 {
+                UnsafeMutableRawBufferPointer(rebasing: room[(start + width)..<end]).copyMemory(from: frame)
             }
         }
-        // SAFETY: the caller's bytes are read during this call only; UInt8 is a trivial type any bytes may be
-        // viewed as.
-        bytes.append(
-            contentsOf: UnsafeBufferPointer(
-                start: frame.baseAddress?.assumingMemoryBound(to: UInt8.self), count: length))
-        ends.append(bytes.count)
+        endOffsets[recordCount] = end
+        recordCount += 1
+        used = end
     }
 
+    /// Grows `array` (zero-filled) to at least `count` elements, at least doubling it: amortised, not per append.
+    private static func makeRoom<T: FixedWidthInteger>(_ array: inout [T], for count: Int) {
+        let target = Swift.max(count, array.count * 2, 64)
+        array.append(contentsOf: repeatElement(0, count: target - array.count))
+    }
+
+    /// Forgets every frame; with `keepingCapacity`, keeps the storage (and its room) for the next pass.
     mutating func removeAll(keepingCapacity: Bool = false) {
-        bytes.removeAll(keepingCapacity: keepingCapacity)
-        ends.removeAll(keepingCapacity: keepingCapacity)
+        used = 0
+        recordCount = 0
+        if !keepingCapacity {
+            storage = []
+            endOffsets = []
+        }
     }
 
-    /// Whether keeping this storage for the next pass is worth its memory.
-    var isWorthKeeping: Bool { bytes.capacity <= EgressQueue.keptCapacity }
+    var isWorthKeeping: Bool { storage.count <= EgressQueue.keptCapacity }
 }

@@ -22,7 +22,7 @@ import Testing
             sw.setEgressPrefix(b, width: width)
             let frames = (0..<40).map { frame(broadcast, macA, length: 60 + $0 * 37) }
             for (index, bytes) in frames.enumerated() { sw.receive(bytes, from: a, now: UInt64(index)) }
-            let written = sw.takeEgress(b) { queue in (queue.bytes, Array(queue)) }
+            let written = sw.takeEgress(b) { queue in (Array(queue.bytes), Array(queue)) }
             #expect(written?.0 == frames.flatMap { Self.prefixed($0, width: width) })
             #expect(written?.1 == frames)
             #expect(sw.counters(of: b)?.txFrames == 40)
@@ -39,13 +39,13 @@ import Testing
         sw.setEgressPrefix(b, width: 4)
         sw.receive(frame(broadcast, macA, length: 64), from: a, now: 0)
         let first = sw.takeEgress(b) { queue -> [UInt8] in
-            let bytes = queue.bytes
+            let bytes = Array(queue.bytes)
             sw.receive(frame(broadcast, macA, length: 100), from: a, now: 1)
-            #expect(queue.bytes == bytes, "the buffer being written changed under the writer")
+            #expect(Array(queue.bytes) == bytes, "the buffer being written changed under the writer")
             return bytes
         }
         #expect(first == Self.prefixed(frame(broadcast, macA, length: 64), width: 4))
-        #expect(sw.takeEgress(b) { $0.bytes } == Self.prefixed(frame(broadcast, macA, length: 100), width: 4))
+        #expect(sw.takeEgress(b) { Array($0.bytes) } == Self.prefixed(frame(broadcast, macA, length: 100), width: 4))
         #expect(sw.counters(of: b)?.txFrames == 2)
     }
 
@@ -60,7 +60,7 @@ import Testing
         sw.receive(small, from: a, now: 0)
         sw.receive(frame(broadcast, macA, length: 65536), from: a, now: 1)
         sw.receive(small, from: a, now: 2)
-        #expect(sw.takeEgress(vde) { $0.bytes } == Self.prefixed(small, width: 2) + Self.prefixed(small, width: 2))
+        #expect(sw.takeEgress(vde) { Array($0.bytes) } == Self.prefixed(small, width: 2) + Self.prefixed(small, width: 2))
         #expect(sw.counters(of: vde)?.drops[.oversize] == 1)
     }
 
@@ -71,6 +71,43 @@ import Testing
         let queued = frame(broadcast, macA, length: 70)
         sw.receive(queued, from: a, now: 0)
         sw.setEgressPrefix(b, width: 4)
-        #expect(sw.takeEgress(b) { $0.bytes } == Self.prefixed(queued, width: 4))
+        #expect(sw.takeEgress(b) { Array($0.bytes) } == Self.prefixed(queued, width: 4))
+    }
+
+    /// The queue copies frames into room it keeps across passes (bytes past the queued ones are left over from
+    /// earlier passes): random runs of appends, takes and clears against a plain model of the records, for each
+    /// prefix width, must always show exactly the queued records, however the room grew or what it held before.
+    @Test func reusedRoomNeverShowsBytesOfEarlierPasses() {
+        var random = SplitMix64(seed: 0x5eed)
+        for width in [0, 2, 4] {
+            var queue = EgressQueue(prefixWidth: width)
+            var model: [[UInt8]] = []
+            for step in 0..<3000 {
+                switch random.next() % 10 {
+                case 0:
+                    queue.removeAll(keepingCapacity: random.next() % 2 == 0)
+                    model.removeAll()
+                default:
+                    let length = Int(random.next() % 1600)
+                    let fill = UInt8(truncatingIfNeeded: step)
+                    let frame = (0..<length).map { UInt8(truncatingIfNeeded: $0) &+ fill }
+                    frame.withUnsafeBytes { queue.append($0) }
+                    model.append(frame)
+                }
+                #expect(queue.count == model.count)
+                #expect(queue.frameBytes == model.reduce(0) { $0 + $1.count })
+                let expected = model.flatMap { frame -> [UInt8] in
+                    let length = frame.count
+                    let prefix: [UInt8] =
+                        width == 4 ? [UInt8(length >> 24 & 0xFF), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)]
+                        : width == 2 ? [UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)] : []
+                    return prefix + frame
+                }
+                guard Array(queue.bytes) == expected, queue.map(Array.init) == model else {
+                    Issue.record("width \(width), step \(step): the queue differs from the model")
+                    return
+                }
+            }
+        }
     }
 }
