@@ -834,10 +834,10 @@ extension EthernetDevice {
     /// `reader` switched or read something this pass: its slice is reset at the end of the pass.
     func noteRead(_ reader: EthernetSlicedReader) {
         // Once the hub shuts down the pass is closed (`stop`), and a closed pass does not arm.
-        guard !reader.slice.isListed, let readPass else { return }
+        guard !reader.slice.isListed, let passEnd else { return }
         reader.slice.isListed = true
         slicedReaders.append(reader)
-        if !readPass.isArmed { readPass.arm() }
+        if !passEnd.isArmed { passEnd.arm() }
     }
 
     /// End of a pass (libuv's check phase, after every connection was polled): every reader that read takes its

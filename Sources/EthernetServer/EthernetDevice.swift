@@ -8,7 +8,7 @@ import PlatformConfig
 
 /// The virtual Ethernet family (`Protocols/ethernet.md`): one `Switch` per configured segment, each port
 /// bound to its transport. Frames from one read are all handed to the switch, then every port with
-/// queued frames is written once at the next loop pass.
+/// queued frames is written once, at the end of the pass (`passEnd`).
 ///
 /// Files of this module (`Sources/ARCHITECTURE.md`, "Where a new device goes"): this one (the device, its
 /// start and stop, guest channels' opening, `hub.limits`; segments and ports at run time),
@@ -22,8 +22,10 @@ package final class EthernetDevice: HubDevice {
     // SAFETY: unowned(unsafe): the hub outlives its devices (it stops them before it goes); a checked
     // reference cost a strong retain through the hub's side table at every pass that switched a frame.
     private(set) unowned(unsafe) var host: (any DeviceHost)!
-    private var flushTimer: Timer?
+    /// A flush is due at the end of this pass (`dirty` holds the segments to write).
     private var flushScheduled = false
+    /// `passEnd` is running: a flush asked for meanwhile is done before it returns (or armed for the next pass).
+    private var endingPass = false
     private var dirty: [EthernetSegment] = []
     /// Pending `eth.wait` calls, across segments (`EthernetWaits.swift`).
     private(set) var waits: DeferredWaits<FrameWatch>!
@@ -32,9 +34,10 @@ package final class EthernetDevice: HubDevice {
     private(set) var hasWaits = false
     /// Attachments that read this pass, reset at its end (`EthernetReadSlice`).
     var slicedReaders: [EthernetSlicedReader] = []
-    /// Ends a pass in which an attachment read (`endReadPass`): armed with its standing body, so arming it
-    /// stores and releases no closure per pass.
-    var readPass: EndOfPass?
+    /// The end of a pass in which an attachment read (`endReadPass`) or frames were queued (`flushDirty`):
+    /// libuv's check phase, as all end-of-pass work (`Sources/ARCHITECTURE.md`, "Bounded slices per pass").
+    /// Armed with its standing body, so arming it stores and releases no closure per pass.
+    var passEnd: EndOfPass?
     /// How VXLAN remotes named by host name are resolved (a seam for tests).
     package var resolver = VXLANResolver.system
 
@@ -43,10 +46,9 @@ package final class EthernetDevice: HubDevice {
     package func start(host: any DeviceHost) throws(HubStartError) {
         self.host = host
         do {
-            // SAFETY: unowned(unsafe) captures: the device owns both handles and closes them in `stop`, after
-            // which they call nothing; a checked capture cost a strong retain and release per pass.
-            flushTimer = try Timer(loop: host.loop) { [unowned(unsafe) self] in self.flushDirty() }
-            readPass = try EndOfPass(loop: host.loop) { [unowned(unsafe) self] in self.endReadPass() }
+            // SAFETY: unowned(unsafe) capture: the device owns the handle and closes it in `stop`, after which it
+            // calls nothing; a checked capture cost a strong retain and release per pass.
+            passEnd = try EndOfPass(loop: host.loop) { [unowned(unsafe) self] in self.endPass() }
         } catch {
             throw .loop(error)
         }
@@ -68,8 +70,7 @@ package final class EthernetDevice: HubDevice {
         waits?.finishAll(.error(.unavailable("the hub is shutting down")))
         waits?.close()
         for segment in segments { segment.stop() }
-        flushTimer?.close()
-        readPass?.close()
+        passEnd?.close()
         slicedReaders.removeAll()
     }
 
@@ -136,21 +137,33 @@ package final class EthernetDevice: HubDevice {
 
     func segment(named name: String) -> EthernetSegment? { segments.first { $0.name == name } }
 
-    /// Writes every segment's ready ports at the next loop pass.
+    /// Writes every segment's ready ports at the end of this pass (of the next one, when asked while the
+    /// segments are being written at the end of this one).
     func scheduleFlush(_ segment: EthernetSegment) {
         if !segment.isDirty {
             segment.isDirty = true
             dirty.append(segment)
         }
-        // Once the hub shuts down the timer is closed (`stop`), and a closed timer does not start.
-        guard !flushScheduled, let flushTimer else { return }
+        guard !flushScheduled else { return }
         flushScheduled = true
-        flushTimer.restart(afterMilliseconds: 0)
+        // Once the hub shuts down the pass is closed (`stop`), and a closed pass does not arm.
+        if !endingPass { passEnd?.arm() }
     }
 
-    /// The flush timer's callback: writes out every segment marked dirty.
-    private func flushDirty() {
+    /// The end of a pass: readers take their next slice (which may switch frames they held), then every dirty
+    /// segment is written out. A flush asked for while writing (a sender resumed by a drained port) is armed
+    /// for the next pass, so one pass never loops on its own output.
+    private func endPass() {
+        endingPass = true
+        endReadPass()
         flushScheduled = false
+        flushDirty()
+        endingPass = false
+        if flushScheduled { passEnd?.arm() }
+    }
+
+    /// Writes out every segment marked dirty.
+    private func flushDirty() {
         // Taken (not copied) so the array's storage is reused without a copy-on-write.
         var segments: [EthernetSegment] = []
         swap(&segments, &dirty)
