@@ -60,7 +60,8 @@ import Testing
         sw.receive(small, from: a, now: 0)
         sw.receive(frame(broadcast, macA, length: 65536), from: a, now: 1)
         sw.receive(small, from: a, now: 2)
-        #expect(sw.takeEgress(vde) { Array($0.bytes) } == Self.prefixed(small, width: 2) + Self.prefixed(small, width: 2))
+        #expect(
+            sw.takeEgress(vde) { Array($0.bytes) } == Self.prefixed(small, width: 2) + Self.prefixed(small, width: 2))
         #expect(sw.counters(of: vde)?.drops[.oversize] == 1)
     }
 
@@ -99,7 +100,11 @@ import Testing
                 let expected = model.flatMap { frame -> [UInt8] in
                     let length = frame.count
                     let prefix: [UInt8] =
-                        width == 4 ? [UInt8(length >> 24 & 0xFF), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)]
+                        width == 4
+                        ? [
+                            UInt8(length >> 24 & 0xFF), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF),
+                            UInt8(length & 0xFF),
+                        ]
                         : width == 2 ? [UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)] : []
                     return prefix + frame
                 }

@@ -41,7 +41,9 @@ import Testing
                 } else {
                     timer.start(afterMilliseconds: 1) {
                         fired.append("replaced")
-                        if fired.count < 5 { timer.restart(afterMilliseconds: 1) } else {
+                        if fired.count < 5 {
+                            timer.restart(afterMilliseconds: 1)
+                        } else {
                             timer.close()
                             finish()
                         }
