@@ -411,10 +411,14 @@ def free_tcp_port():
     return port
 
 
-def run_load(binary, send, receive, size, count, batch, rate=0, pair=0, prefix=(), settle=0.3):
-    """One ethbench run; returns (frames received, frames/s as the receiver saw them)."""
+def run_load(binary, send, receive, size, count, batch, rate=0, pair=0, prefix=(), settle=0.3, cpus=None):
+    """One ethbench run; returns (frames received, frames/s as the receiver saw them). `cpus`, when given, is
+    (sender CPU, receiver CPU): where the generator's two threads run."""
+    env = None
+    if cpus is not None:
+        env = dict(os.environ, ETHBENCH_SENDER_CPU=str(cpus[0]), ETHBENCH_RECEIVER_CPU=str(cpus[1]))
     result = subprocess.run([*prefix, binary, "load", send, receive, str(size), str(count), str(batch), str(rate),
-                             str(pair)], capture_output=True, text=True, timeout=120)
+                             str(pair)], capture_output=True, text=True, timeout=120, env=env)
     if result.returncode != 0:
         raise RuntimeError(f"ethbench load {send} {receive} failed: {result.stderr.strip()}")
     out = result.stdout.split()
@@ -527,18 +531,18 @@ def bench_ethernet(quick):
         time.sleep(0.3)  # the switch notices both peers hung up before the next run connects
         return frames, rate, cpu
 
-    def placed_pair(transport, forwarder_cpus, load_cpus, count):
-        """One hub run and one relay run with the forwarder (every hub thread, or the relay) on `forwarder_cpus`
-        and the load generator on `load_cpus`; the hub's own placement is restored afterwards."""
+    def placed_pair(transport, sender_cpu, receiver_cpu, forwarder_cpu, count):
+        """One hub run and one relay run with the generator's sender and receiver threads and the forwarder (every
+        hub thread, or the relay) each on a given CPU; the hub's own placement is restored afterwards."""
         everywhere = os.sched_getaffinity(hub.pid)
-        pin(hub.pid, forwarder_cpus)
+        pin(hub.pid, {forwarder_cpu})
         try:
             ends = hub_u if transport == "unix" else (f"tcp:127.0.0.1:{tcp[0]}", f"tcp:127.0.0.1:{tcp[1]}")
-            hub_run = hub_load(binary, ends[0], ends[1], 64, count, 1, prefix=_taskset(load_cpus))
+            hub_run = hub_load(binary, ends[0], ends[1], 64, count, 1, cpus=(sender_cpu, receiver_cpu))
         finally:
             pin(hub.pid, everywhere)
-        relay_run = relay_load(transport, 64, count, 1, prefix=_taskset(load_cpus),
-                               relay_prefix=_taskset(forwarder_cpus))
+        relay_run = relay_load(transport, 64, count, 1, cpus=(sender_cpu, receiver_cpu),
+                               relay_prefix=["taskset", "-c", str(forwarder_cpu)])
         return hub_run, relay_run
 
     try:
@@ -580,15 +584,23 @@ def bench_ethernet(quick):
 
         # The same one-frame-per-write runs with the placement fixed, identically for the hub and the relay. Unpinned,
         # the scheduler decides where the forwarder and the generator's two threads run (three busy threads on two
-        # CPUs here), and that decides the figure more than either forwarder does: the relay is a new process every
-        # run, the hub a long-lived one, so they are not placed alike. Pinned, both meet the same placements:
-        # "separate CPUs" (forwarder alone on one CPU, generator on the other) and "one CPU" (everything on one).
+        # CPUs here), and that decides the figure more than either forwarder does (from about 0.2M to 1.5M
+        # frames/s for the same forwarder): a forwarder that sleeps often (the relay, idle more often because it
+        # does no work per frame) is moved at its wake-ups, often next to the sender, which is the fast placement;
+        # a forwarder that never runs dry stays where it is. Pinned, both meet each placement alike: which threads
+        # share a CPU, written sender / receiver / forwarder.
         if len(os.sched_getaffinity(0)) >= 2:
-            cpus = sorted(os.sched_getaffinity(0))
-            placements = [("separate CPUs", str(cpus[1]), str(cpus[0])), ("one CPU", str(cpus[0]), str(cpus[0]))]
+            first, second = sorted(os.sched_getaffinity(0))[:2]
+            placements = [
+                ("forwarder with receiver", first, second, second),
+                ("forwarder with sender", first, second, first),
+                ("forwarder alone", first, first, second),
+                ("all on one CPU", first, first, first),
+            ]
             for transport in ("unix", "tcp"):
-                for place, forwarder_cpus, load_cpus in placements:
-                    runs = [placed_pair(transport, forwarder_cpus, load_cpus, 200000 if quick else 500000)
+                for place, sender_cpu, receiver_cpu, forwarder_cpu in placements:
+                    count = 200000 if quick else 500000
+                    runs = [placed_pair(transport, sender_cpu, receiver_cpu, forwarder_cpu, count)
                             for _ in range(max(3, repeats))]
                     hub_rate = statistics.median(r[0][1] for r in runs)
                     relay_rate = statistics.median(r[1][1] for r in runs)
@@ -883,10 +895,6 @@ def pin(pid, cpus):
             os.sched_setaffinity(int(task), wanted)
         except (ProcessLookupError, FileNotFoundError):
             pass
-
-
-def _taskset(cpus):
-    return ["taskset", "-c", cpus]
 
 
 def _cpu_ns(pid):

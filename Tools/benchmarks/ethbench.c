@@ -4,6 +4,8 @@
 //       the receiver sends 3 frames first (so a switch learns it), then the sender writes N frames of SIZE bytes,
 //       BATCH frames per write, at RATE frames/s (0: as fast as it can); PAIR (0-255) picks distinct MACs so
 //       several pairs can share a switch. Prints "frames seconds seconds-from-first" as counted by the receiver.
+//       With ETHBENCH_SENDER_CPU / ETHBENCH_RECEIVER_CPU set (a CPU number), the sending (main) thread and the
+//       receiving thread each run on that CPU only: the benchmark fixes where the generator runs.
 //   ethbench latency SEND RECV SIZE N RATE
 //       one frame per write at RATE frames/s, each stamped with its send time; prints "frames p50_us p99_us".
 //       SEND "direct" uses one socketpair (a direct connection, no process in between).
@@ -12,6 +14,7 @@
 //   vde:DIR                   a vde_switch datagram port, attached with the libvdeplug protocol (one frame per datagram)
 //   vdeplug:DIR               a `vde_plug DIR` cable on a socketpair (2-byte big-endian length prefix)
 //   tap:NAME                  an existing tap interface (one frame per read/write)
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +24,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -299,7 +303,22 @@ int main(int argc, char **argv) {
     memcpy(s.mac, rxmac, 6);
     if (latency) s.latency = calloc((size_t)n, sizeof(uint64_t));
     pthread_t t;
-    pthread_create(&t, 0, receive, &s);
+    pthread_attr_t attributes;
+    pthread_attr_init(&attributes);
+    const char *receiver_cpu = getenv("ETHBENCH_RECEIVER_CPU"), *sender_cpu = getenv("ETHBENCH_SENDER_CPU");
+    if (receiver_cpu) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(atoi(receiver_cpu), &set);
+        pthread_attr_setaffinity_np(&attributes, sizeof set, &set);
+    }
+    if (sender_cpu) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(atoi(sender_cpu), &set);
+        if (sched_setaffinity(0, sizeof set, &set)) { perror("sched_setaffinity"); return 1; }
+    }
+    if (pthread_create(&t, &attributes, receive, &s)) { fprintf(stderr, "pthread_create failed\n"); return 1; }
     uint64_t start = now_ns();
     // A packet endpoint takes one frame per write whatever the batch.
     size_t per_write = tx.kind == PACKET ? 1 : (size_t)batch;
