@@ -208,9 +208,7 @@ package final class AdmissionSlot {
     package enum Phase { case pending, authenticated, released }
     private unowned let gate: AdmissionGate
     package let kind: Connection.Kind
-    // SAFETY: unchecked exclusivity: the slot lives on its loop's thread and no access to `phase` overlaps
-    // another; a stream port reads it once per read, where a checked read cost a runtime call.
-    @exclusivity(unchecked) package private(set) var phase = Phase.pending
+    package private(set) var phase = Phase.pending
     private var timer: Timer?
     private var lastActivityMs: UInt64
     /// Runs once when a deadline passes, after the refusal was counted; the owner answers and closes.

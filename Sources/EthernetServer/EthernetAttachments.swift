@@ -72,6 +72,9 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
         }
     }
 
+    /// The connection's read callback holds this attachment unowned(unsafe): a closed connection delivers no read.
+    deinit { connection?.close() }
+
     var boundEndpoint: Endpoint? { listener?.boundEndpoint }
 
     private func accept(_ newConnection: any ByteStream) {
@@ -230,7 +233,8 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
         defer {
             if awaitingFirstFrame && cursor > 0 {
                 awaitingFirstFrame = false
-                _ = admission?.authenticate()
+                // No room among the authenticated (counted by the gate): refused, as `authenticate` asks.
+                if admission?.authenticate() == false { dropPeer() }
             }
         }
         while buffer.count - cursor >= width {

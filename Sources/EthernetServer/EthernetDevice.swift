@@ -43,6 +43,9 @@ package final class EthernetDevice: HubDevice {
 
     package init() {}
 
+    /// The pass body holds this device unowned(unsafe): a device dropped without `stop` must not leave it armed.
+    deinit { passEnd?.close() }
+
     package func start(host: any DeviceHost) throws(HubStartError) {
         self.host = host
         do {

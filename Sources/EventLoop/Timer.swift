@@ -4,9 +4,7 @@ import CUV
 package final class Timer: LoopHandle {
     private var callback: (() -> Void)?
 
-    /// `callback`, when given, is what `restart` fires until `start` replaces it.
-    package init(loop: Loop, callback: (() -> Void)? = nil) throws(LoopError) {
-        self.callback = callback
+    package init(loop: Loop) throws(LoopError) {
         super.init(loop: loop, type: UV_TIMER)
         try LoopError.check(uv_timer_init(loop.raw, pointer(as: uv_timer_t.self)), "uv_timer_init")
         didOpen()
@@ -18,17 +16,6 @@ package final class Timer: LoopHandle {
     ) {
         guard isOpen else { return }
         callback = fire
-        arm(milliseconds, repeatMilliseconds)
-    }
-
-    /// Starts again with the callback it already has: a timer re-armed every pass keeps its closure instead of
-    /// storing (retaining) a new one and releasing the old each time.
-    package func restart(afterMilliseconds milliseconds: UInt64) {
-        guard isOpen else { return }
-        arm(milliseconds, 0)
-    }
-
-    private func arm(_ milliseconds: UInt64, _ repeatMilliseconds: UInt64) {
         uv_timer_start(
             pointer(as: uv_timer_t.self),
             { timer in

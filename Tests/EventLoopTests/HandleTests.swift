@@ -28,35 +28,6 @@ import Testing
         #expect(fired)
     }
 
-    /// `restart` fires the callback the timer already has (given at `init`, or by the last `start`), without
-    /// being handed one again.
-    @Test func restartFiresTheCallbackItAlreadyHas() throws {
-        var fired: [String] = []
-        try withLoop { loop, finish in
-            var timer: Timer!
-            timer = try Timer(loop: loop) {
-                fired.append("initial")
-                if fired.count < 3 {
-                    timer.restart(afterMilliseconds: 0)
-                } else {
-                    timer.start(afterMilliseconds: 1) {
-                        fired.append("replaced")
-                        if fired.count < 5 {
-                            timer.restart(afterMilliseconds: 1)
-                        } else {
-                            timer.close()
-                            finish()
-                        }
-                    }
-                }
-            }
-            #expect(!timer.isActive, "a callback given at init does not start the timer")
-            timer.restart(afterMilliseconds: 1)
-            #expect(timer.isActive)
-        }
-        #expect(fired == ["initial", "initial", "initial", "replaced", "replaced"])
-    }
-
     @Test func signalIsDeliveredOnTheLoop() throws {
         var received: Int32 = 0
         try withLoop { loop, finish in
