@@ -455,6 +455,45 @@ extension Switch {
 }
 
 @Suite struct MACTableTests {
+    /// One step of a random script, applied to the table and to the model (`order`, least recently seen first):
+    /// a known key is refreshed (`roll` below `refreshBelow`) or removed (below `removeBelow`); a new key is inserted,
+    /// or evicts the least recently seen when the table is full. Every `portWideEvery` steps the key's port is
+    /// removed wholesale, and at `resetAt` everything.
+    static func applyRandomStep(
+        _ table: MACTable, _ order: inout [(key: UInt64, port: Int)], key: UInt64, port: Int, now step: UInt64,
+        roll: UInt64, refreshBelow: UInt64, removeBelow: UInt64, portWideEvery: UInt64, resetAt: UInt64
+    ) {
+        let known = order.firstIndex { $0.key == key }
+        switch (known, roll) {
+        case (let position?, 0..<refreshBelow):
+            table.touch(table.slot(for: key)!, port: PortID(rawValue: port), now: step)
+            order.remove(at: position)
+            order.append((key, port))
+        case (let position?, refreshBelow..<removeBelow):
+            #expect(table.remove(table.slot(for: key)!).key == key)
+            order.remove(at: position)
+        case (nil, _) where order.count < table.capacity:
+            table.insert(key, port: PortID(rawValue: port), now: step)
+            order.append((key, port))
+        case (nil, _):
+            let replaced = table.replaceHead(with: key, port: PortID(rawValue: port), now: step)
+            #expect(replaced?.evicted.key == order.first?.key)
+            #expect(replaced.map { table[$0.slot].key } == key)
+            order.removeFirst()
+            order.append((key, port))
+        default:
+            break
+        }
+        if step % portWideEvery == portWideEvery - 1 {
+            table.removeAll { $0.port.rawValue == port }
+            order.removeAll { $0.port == port }
+        }
+        if step == resetAt {
+            table.removeAll()
+            order.removeAll()
+        }
+    }
+
     /// Random inserts, refreshes, evictions into a full table, removals, port-wide removals and full resets (long
     /// probe runs included: keys crowd a few VLANs and addresses) agree at every step with a model: a `Dictionary`
     /// for lookups and a list in last-seen order for the eviction order.
@@ -478,36 +517,9 @@ extension Switch {
         for step in 0..<30_000 as Range<UInt64> {
             let key = (random.next() % 3) << 48 | (random.next() % 700)
             let port = Int(random.next() % 4)
-            let known = order.firstIndex { $0.key == key }
-            switch (known, random.next() % 100) {
-            case (let position?, 0..<40):
-                table.touch(table.slot(for: key)!, port: PortID(rawValue: port), now: step)
-                order.remove(at: position)
-                order.append((key, port))
-            case (let position?, 40..<70):
-                let removed = table.remove(table.slot(for: key)!)
-                #expect(removed.key == key)
-                order.remove(at: position)
-            case (nil, _) where order.count < capacity:
-                table.insert(key, port: PortID(rawValue: port), now: step)
-                order.append((key, port))
-            case (nil, _):
-                let replaced = table.replaceHead(with: key, port: PortID(rawValue: port), now: step)
-                #expect(replaced?.evicted.key == order.first?.key)
-                #expect(replaced.map { table[$0.slot].key } == key)
-                order.removeFirst()
-                order.append((key, port))
-            default:
-                break
-            }
-            if step % 5_000 == 4_999 {
-                table.removeAll { $0.port.rawValue == port }
-                order.removeAll { $0.port == port }
-            }
-            if step == 20_000 {
-                table.removeAll()
-                order.removeAll()
-            }
+            Self.applyRandomStep(
+                table, &order, key: key, port: port, now: step, roll: random.next() % 100, refreshBelow: 40,
+                removeBelow: 70, portWideEvery: 5_000, resetAt: 20_000)
             if step % 97 == 0 {
                 check()
                 for probe in 0..<800 as Range<UInt64> {
@@ -565,35 +577,9 @@ extension Switch {
         for step in 0..<20_000 as Range<UInt64> {
             let key = random.next() % 4 == 0 ? pool[Int(random.next() % UInt64(pool.count))] : crowded[Int(step % 42)]
             let port = Int(random.next() % 3)
-            let known = order.firstIndex { $0.key == key }
-            switch (known, random.next() % 100) {
-            case (let position?, 0..<50):
-                table.touch(table.slot(for: key)!, port: PortID(rawValue: port), now: step)
-                order.remove(at: position)
-                order.append((key, port))
-            case (let position?, 50..<80):
-                #expect(table.remove(table.slot(for: key)!).key == key)
-                order.remove(at: position)
-            case (nil, _) where order.count < capacity:
-                table.insert(key, port: PortID(rawValue: port), now: step)
-                order.append((key, port))
-            case (nil, _):
-                #expect(
-                    table.replaceHead(with: key, port: PortID(rawValue: port), now: step)?.evicted.key
-                        == order.first?.key)
-                order.removeFirst()
-                order.append((key, port))
-            default:
-                break
-            }
-            if step % 4_000 == 3_999 {
-                table.removeAll { $0.port.rawValue == port }
-                order.removeAll { $0.port == port }
-            }
-            if step == 15_000 {
-                table.removeAll()
-                order.removeAll()
-            }
+            Self.applyRandomStep(
+                table, &order, key: key, port: port, now: step, roll: random.next() % 100, refreshBelow: 50,
+                removeBelow: 80, portWideEvery: 4_000, resetAt: 15_000)
             if step % 53 == 0 { check() }
         }
         check()

@@ -297,19 +297,27 @@ private func event(_ seq: UInt64, _ kind: String, partition: String? = nil, devi
             EventTime(unixNs: 0, monoNs: 0), EventTime(unixNs: -1, monoNs: 1),
             EventTime(unixNs: Int64.max, monoNs: UInt64.max), EventTime(unixNs: Int64.min, monoNs: 31_509_881_533_568),
         ]
-        let names: [String?] = [nil, "rtos", "a\"b\\c\n\u{1}", "é😀", ""]
         let data: [JSON] = [[:], ["line": 11, "from": "bench"], ["nested": [1, "x", nil, true, 2.5, ["k": []]]]]
+        Self.forEachOddEvent(seqs: [0, 1, 9, 10, UInt64(Int64.max), UInt64.max], times: times, data: data) { event in
+            var written: [UInt8] = []
+            event.writeJSON(into: &written)
+            #expect(written == event.json.serializedBytes(), "\(event)")
+        }
+    }
+
+    /// Calls `body` with an event for every sequence number, time, partition and device name (absent, plain, ones
+    /// that need escaping, non-ASCII, empty), the data taken from `data` in turn.
+    static func forEachOddEvent(seqs: [UInt64], times: [EventTime], data: [JSON], _ body: (HubEvent) -> Void) {
+        let names: [String?] = [nil, "rtos", "a\"b\\c\n\u{1}", "é😀", ""]
         var count = 0
-        for seq: UInt64 in [0, 1, 9, 10, UInt64(Int64.max), UInt64.max] {
+        for seq in seqs {
             for time in times {
                 for partition in names {
                     for device in names.reversed() {
-                        let event = HubEvent(
-                            seq: seq, time: time, kind: partition ?? "irq.raised", partition: partition, device: device,
-                            data: data[count % data.count])
-                        var written: [UInt8] = []
-                        event.writeJSON(into: &written)
-                        #expect(written == event.json.serializedBytes(), "\(event)")
+                        body(
+                            HubEvent(
+                                seq: seq, time: time, kind: partition ?? "irq.raised", partition: partition,
+                                device: device, data: data[count % data.count]))
                         count += 1
                     }
                 }
@@ -328,24 +336,12 @@ extension HubEventWritingTests {
                 + Array("}\n".utf8)
         }
         let times = [EventTime(unixNs: Int64.min, monoNs: UInt64.max), EventTime(unixNs: 1, monoNs: 2)]
-        let names: [String?] = [nil, "rtos", "a\"b\\c\n\u{1}", "é😀", ""]
         let data: [JSON] = [
             [:], ["line": 11, "from": "injector:bench"], ["nested": [1, "x", nil, true, 2.5, ["k": []]]],
             ["big": .string(String(repeating: "z", count: 5000))], ["esc\u{7f}": 1], .null,
         ]
-        var count = 0
-        for seq: UInt64 in [0, 1, UInt64(Int64.max), UInt64.max] {
-            for time in times {
-                for partition in names {
-                    for device in names.reversed() {
-                        let event = HubEvent(
-                            seq: seq, time: time, kind: partition ?? "irq.raised", partition: partition, device: device,
-                            data: data[count % data.count])
-                        #expect(event.notificationLine() == expected(event), "\(event)")
-                        count += 1
-                    }
-                }
-            }
+        Self.forEachOddEvent(seqs: [0, 1, UInt64(Int64.max), UInt64.max], times: times, data: data) { event in
+            #expect(event.notificationLine() == expected(event), "\(event)")
         }
         for length in 300...700 {
             let event = HubEvent(
