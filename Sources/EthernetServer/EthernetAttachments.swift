@@ -103,7 +103,7 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
         newConnection.highWatermark = limits.ethernetStreamHighWatermarkBytes
         newConnection.lowWatermark = limits.ethernetStreamHighWatermarkBytes / 4
         // No read larger than one slice, so what waits unswitched between passes stays bounded (ethernet.md §4.8).
-        newConnection.maxReadBytes = slice.bytesPerPass
+        newConnection.maxReadBytes = slice.readSize
         try? newConnection.startReading()
         port.setCarrier(true)
     }
@@ -201,7 +201,9 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
 
     func nextPass() {
         slice.endPass()
-        guard connection != nil, waitingOn.isEmpty else { return }
+        guard let connection else { return }
+        if connection.maxReadBytes != slice.readSize { connection.maxReadBytes = slice.readSize }
+        guard waitingOn.isEmpty else { return }
         if heldToSwitch {
             port.segment.device.noteRead(self)
             switchHeld()
@@ -251,7 +253,7 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
                 heldToSwitch = true
                 break
             }
-            slice.countFrame()
+            slice.countFrame(recordBytes: width + length)
             let frame = UnsafeRawBufferPointer(rebasing: buffer[cursor + width..<cursor + width + length])
             cursor += width + length
             if observed {
@@ -336,7 +338,7 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
     var stateJSON: JSONObject {
         [
             "listen": boundEndpoint.map { .string($0.description) } ?? .null, "connected": .bool(connection != nil),
-            "peers": .uint(peers), "refusedPeers": .uint(refusedPeers), "readSlice": slice.json,
+            "peers": .uint(peers), "refusedPeers": .uint(refusedPeers), "readSlice": slice.streamJSON,
         ]
     }
 
@@ -778,10 +780,24 @@ struct EthernetReadSlice {
     private(set) var mostFramesInOnePass = 0
     /// Passes that ended with the slice used up (the attachment had more to give).
     private(set) var passesAtBudget: UInt64 = 0
+    /// Bytes of the whole records (frame and length prefix) counted this pass by `countFrame(recordBytes:)`.
+    private var recordBytes = 0
+    /// Records counted with their size this pass (a stream peer's frames).
+    private var sizedRecords = 0
+    /// How much one stream read asks for: about one slice, `framesPerPass` records of the mean size of the last
+    /// pass's records, within `minimumReadBytes...bytesPerPass`; `bytesPerPass` until a pass has switched one. A
+    /// read of one slice is switched whole in the pass it is made, straight from the read buffer: a larger read
+    /// left most of itself to be copied aside and switched in later passes, and cost more in the kernel too (a
+    /// reader that takes thousands of queued frames at once frees memory long out of cache). Measured in
+    /// `Tools/bench` (one frame per write).
+    private(set) var readSize: Int
+    /// The smallest `readSize`: the configured floor of `ethernetReadBytesPerPass`.
+    static let minimumReadBytes = 2048
 
     init(framesPerPass: Int, bytesPerPass: Int) {
         self.framesPerPass = max(1, framesPerPass)
         self.bytesPerPass = max(1, bytesPerPass)
+        readSize = self.bytesPerPass
     }
 
     /// Whether this pass's slice is used up: the attachment must not read again before the pass ends.
@@ -798,6 +814,14 @@ struct EthernetReadSlice {
     @inline(__always)
     mutating func countFrame() { frames += 1 }
 
+    /// A frame switched from a stream read, `recordBytes` long with its length prefix (it sizes the next reads).
+    @inline(__always)
+    mutating func countFrame(recordBytes: Int) {
+        frames += 1
+        sizedRecords += 1
+        self.recordBytes += recordBytes
+    }
+
     @inline(__always)
     mutating func countBytes(_ count: Int) { bytes += count }
 
@@ -805,8 +829,15 @@ struct EthernetReadSlice {
     mutating func endPass() {
         if isUsed { passesAtBudget += 1 }
         mostFramesInOnePass = max(mostFramesInOnePass, frames)
+        if sizedRecords > 0 {
+            // No overflow: at most 65536 frames a pass (the configured range), each shorter than 4 MiB.
+            let slice = recordBytes / sizedRecords * framesPerPass
+            readSize = min(bytesPerPass, max(EthernetReadSlice.minimumReadBytes, slice))
+        }
         frames = 0
         bytes = 0
+        recordBytes = 0
+        sizedRecords = 0
     }
 
     /// For `eth.ports`: the budget and what the attachment took of it.
@@ -816,6 +847,13 @@ struct EthernetReadSlice {
             "mostFramesInOnePass": .int(Int64(max(mostFramesInOnePass, frames))),
             "passesAtBudget": .uint(passesAtBudget),
         ]
+    }
+
+    /// For a stream attachment's `eth.ports`: `json` and the size of its next read.
+    var streamJSON: JSON {
+        guard case .object(var fields) = json else { return json }
+        fields["readBytes"] = .int(Int64(readSize))
+        return .object(fields)
     }
 }
 

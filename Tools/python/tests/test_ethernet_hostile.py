@@ -139,6 +139,8 @@ def test_a_flooding_stream_peer_is_read_in_slices_while_control_and_other_ports_
         assert state["readSlice"]["framesPerPass"] == SLICE
         assert 0 < state["readSlice"]["mostFramesInOnePass"] <= SLICE
         assert state["readSlice"]["passesAtBudget"] >= FLOOD_FRAMES // SLICE // 2
+        # Reads sized to about one slice of the flood's 68-byte records, never under 2 KiB (ethernet.md §4.8).
+        assert state["readSlice"]["readBytes"] == max(2048, SLICE * 68)
         limits = client.call("hub.limits")
         assert "ethernetReadFramesPerPass" in str(limits)
     finally:
