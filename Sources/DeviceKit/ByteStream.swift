@@ -30,6 +30,11 @@ package protocol ByteStream: AnyObject {
     var lowWatermark: Int { get set }
     /// Most bytes one read hands to `onData`: with `stopReading` from `onData`, one bounded slice per pass.
     var maxReadBytes: Int { get set }
+    /// A read at least this large makes the stream busy: read once per pass outside the poll until it is empty
+    /// (`Connection.busyReadBytes`). `Int.max`: never.
+    var busyReadBytes: Int { get set }
+    /// How many times the stream became busy.
+    var busyPeriods: UInt64 { get }
 
     func startReading() throws(LoopError)
     func stopReading()

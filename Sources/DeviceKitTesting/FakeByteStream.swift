@@ -24,6 +24,9 @@ package final class FakeByteStream: ByteStream {
     package var highWatermark = 1 << 20
     package var lowWatermark = 256 * 1024
     package var maxReadBytes = Int.max
+    /// Kept as set; a fake stream has no poll to leave, so it never becomes busy.
+    package var busyReadBytes = Int.max
+    package let busyPeriods: UInt64 = 0
     package private(set) var isReading = false
 
     /// Bytes the peer sent that the device has not read yet (it stopped reading).

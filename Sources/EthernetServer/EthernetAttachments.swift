@@ -31,6 +31,8 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
     private unowned(unsafe) let port: EthernetPortRuntime
     private var refusedPeers: UInt64 = 0
     private var peers: UInt64 = 0
+    /// Busy periods of earlier peers (`Connection.busyReadBytes`); the current peer's are its connection's.
+    private var busyPeriods: UInt64 = 0
     /// Bytes read and not yet switched, copied out of the lent read buffer: the start of a frame the next read
     /// completes, or (`heldToSwitch`) the rest of a read left when the sender was paused or the pass's slice was
     /// used. Reading stops while anything waits to be switched, so this is at most one read and one frame.
@@ -104,6 +106,8 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
         newConnection.lowWatermark = limits.ethernetStreamHighWatermarkBytes / 4
         // No read larger than one slice, so what waits unswitched between passes stays bounded (ethernet.md §4.8).
         newConnection.maxReadBytes = slice.readSize
+        // A peer that keeps the socket full is read each pass outside the poll (ethernet.md §4.8).
+        newConnection.busyReadBytes = limits.ethernetStreamBusyReadBytes > 0 ? limits.ethernetStreamBusyReadBytes : .max
         try? newConnection.startReading()
         port.setCarrier(true)
     }
@@ -300,6 +304,7 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
     private func dropPeer() {
         guard let current = connection else { return }
         connection = nil
+        busyPeriods += current.busyPeriods
         admission?.release()
         admission = nil
         awaitingFirstFrame = false
@@ -339,6 +344,7 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
         [
             "listen": boundEndpoint.map { .string($0.description) } ?? .null, "connected": .bool(connection != nil),
             "peers": .uint(peers), "refusedPeers": .uint(refusedPeers), "readSlice": slice.streamJSON,
+            "busyPeriods": .uint(busyPeriods + (connection?.busyPeriods ?? 0)),
         ]
     }
 

@@ -100,9 +100,24 @@ package final class Connection: LoopHandle {
     /// `stopReading` from `onData`, a server takes one bounded slice of a busy peer's input per loop pass.
     @exclusivity(unchecked) package var maxReadBytes = Int.max
 
+    /// A read of at least this many bytes makes the stream *busy* (`Sources/ARCHITECTURE.md`, "Busy streams"): it
+    /// leaves the poll and is read directly once per pass (`BusyStreams`), until a read finds nothing and the poll
+    /// watches it again. A peer that keeps the socket full then writes into a socket nobody waits on, which costs
+    /// its writes no wake-up. `Int.max` (the default): never.
+    @exclusivity(unchecked) package var busyReadBytes = Int.max
+    /// Read directly each pass while reading, not through libuv (`busyReadBytes`).
+    @exclusivity(unchecked) package private(set) var isBusy = false
+    /// How many times the stream became busy.
+    @exclusivity(unchecked) package private(set) var busyPeriods: UInt64 = 0
+
     /// Starts delivering reads to `onData`.
     package func startReading() throws(LoopError) {
         guard isOpen, !reading else { return }
+        if isBusy {
+            reading = true
+            loop.busyStreams?.add(self)
+            return
+        }
         let result = uv_read_start(
             stream,
             { handle, _, buffer in
@@ -127,8 +142,12 @@ package final class Connection: LoopHandle {
     /// Stops reading; the kernel buffers (and TCP flow control) hold the peer back until `startReading`.
     package func stopReading() {
         guard reading, isOpen else { return }
-        uv_read_stop(stream)
         reading = false
+        if isBusy {
+            loop.existingBusyStreams?.remove(self)
+            return
+        }
+        uv_read_stop(stream)
     }
 
     package var isReading: Bool { reading }
@@ -149,20 +168,69 @@ package final class Connection: LoopHandle {
         if count > 0, let base {
             bytesRead &+= UInt64(count)
             if let onBytes {
-                // SAFETY: libuv filled `count` bytes of the loop's read buffer; it is lent for this call only, and
+                // SAFETY: the read filled `count` bytes of the loop's read buffer; it is lent for this call only, and
                 // no other read reuses it before the call returns (one thread, reads one at a time).
                 onBytes(UnsafeRawBufferPointer(start: base, count: count))
-                return
+            } else {
+                // SAFETY: the read filled `count` bytes of the loop's read buffer, which we copy before returning.
+                let bytes = Array(UnsafeRawBufferPointer(start: base, count: count))
+                onData?(bytes[...])
             }
-            // SAFETY: libuv filled `count` bytes of the loop's read buffer, which we copy before returning.
-            let bytes = Array(UnsafeRawBufferPointer(start: base, count: count))
-            onData?(bytes[...])
+            if count >= busyReadBytes && !isBusy { becomeBusy() }
         } else if count < 0 {
             reading = false
             uv_read_stop(stream)
             let error = LoopError(code: Int32(count), operation: "read")
             reportEnd(error.isEndOfFile ? nil : error)
         }
+    }
+
+    /// A full read: more is likely waiting. The stream leaves libuv's reading (and, at the next event libuv sees
+    /// for it, the epoll set) and is read directly from the next pass on.
+    private func becomeBusy() {
+        guard isOpen, !ended, let streams = loop.busyStreams else { return }
+        isBusy = true
+        busyPeriods &+= 1
+        // The owner may have stopped reading during the delivery (its slice used): libuv is stopped already.
+        guard reading else { return }
+        uv_read_stop(stream)
+        streams.add(self)
+    }
+
+    /// The stream is watched by the poll again; reading resumes there if it was on.
+    private func endBusy() {
+        isBusy = false
+        loop.existingBusyStreams?.remove(self)
+        guard reading else { return }
+        reading = false
+        do {
+            try startReading()
+        } catch {
+            reportEnd(error)
+        }
+    }
+
+    /// One direct read of a busy stream (`BusyStreams`, once per pass): what it got is delivered as any read; an
+    /// empty socket ends the busy period, the end of the stream or an error ends reading as libuv would report it.
+    func readDirectly() {
+        guard isBusy, reading, isOpen else { return }
+        let fd = fileDescriptor
+        let wanted = max(1, min(maxReadBytes, loop.readBuffer.count))
+        // SAFETY: the loop's read buffer holds at least `wanted` bytes and is used by one read at a time.
+        let count = Glibc.read(fd, loop.readBuffer.baseAddress!, wanted)
+        if count > 0 {
+            didRead(count: count, base: loop.readBuffer.baseAddress!.assumingMemoryBound(to: CChar.self))
+            return
+        }
+        let code = count == 0 ? 0 : errno
+        if code == EINTR { return }
+        if code == EAGAIN || code == EWOULDBLOCK { return endBusy() }
+        // The end of the stream or a read error: reported as libuv reports them (UV_EOF, a negative errno).
+        isBusy = false
+        loop.existingBusyStreams?.remove(self)
+        reading = false
+        let error = LoopError(code: code == 0 ? Int32(UV_EOF.rawValue) : -code, operation: "read")
+        reportEnd(error.isEndOfFile ? nil : error)
     }
 
     private func reportEnd(_ error: LoopError?) {
@@ -284,7 +352,13 @@ package final class Connection: LoopHandle {
         }
     }
 
-    override func willClose() { reading = false }
+    override func willClose() {
+        reading = false
+        if isBusy {
+            isBusy = false
+            loop.existingBusyStreams?.remove(self)
+        }
+    }
 
     override func didClose() {
         onData = nil

@@ -10,6 +10,8 @@ package final class Loop {
     /// an allocation per read.
     let readBuffer: UnsafeMutableRawBufferPointer
     package private(set) var isClosed = false
+    /// Created on first use. An open handle keeps itself alive (`LoopHandle`), so the loop holds it weakly.
+    private weak var openBusyStreams: BusyStreams?
 
     package static let readBufferSize = 256 * 1024
 
@@ -43,6 +45,22 @@ package final class Loop {
 
     /// Makes `run()` return after the current pass.
     package func stop() { uv_stop(raw) }
+
+    /// The streams read directly each pass (`Connection.busyReadBytes`); nil once the loop is closed or if the
+    /// idle handle could not be made (the stream then stays watched by the poll).
+    var busyStreams: BusyStreams? {
+        if let openBusyStreams, openBusyStreams.isOpen { return openBusyStreams }
+        guard !isClosed, let made = try? BusyStreams(loop: self) else { return nil }
+        openBusyStreams = made
+        return made
+    }
+
+    /// `busyStreams` if it was made and is open; never makes one (for streams leaving it).
+    var existingBusyStreams: BusyStreams? { openBusyStreams.flatMap { $0.isOpen ? $0 : nil } }
+
+    /// Whether a busy stream waits for its next direct read, so passes do not block in the poll (for tests and
+    /// diagnostics: false whenever no busy stream is reading).
+    package var readsBusyStreams: Bool { existingBusyStreams?.isPolling ?? false }
 
     /// The loop's cached millisecond clock (updated once per pass).
     package var nowMilliseconds: UInt64 { uv_now(raw) }

@@ -88,6 +88,9 @@ package struct Limits: Sendable, Equatable {
     package var ethernetReadFramesPerPass: Int
     /// Bytes the hub reads from one Ethernet attachment per loop pass (the same slice, counted in bytes).
     package var ethernetReadBytesPerPass: Int
+    /// A stream/VDE peer's read of at least this many bytes makes it *busy*: read directly once per pass, outside
+    /// the poll, until a read finds nothing (`ethernet.md` §4.8). 0: never.
+    package var ethernetStreamBusyReadBytes: Int
     /// A stream/VDE port's unsent bytes above this make it congested: its frames wait in the switch queue and
     /// lossless senders towards it pause (`ethernet.md` §4.5), so the delay towards a slow peer stays bounded.
     package var ethernetStreamHighWatermarkBytes: Int
@@ -189,6 +192,7 @@ package struct Limits: Sendable, Equatable {
         ethernetReadFramesPerPass: Int = 256,
         ethernetReadBytesPerPass: Int = 256 << 10,
         ethernetStreamHighWatermarkBytes: Int = 64 << 10,
+        ethernetStreamBusyReadBytes: Int = 4096,
         ethernetMACLimitPerPort: Int = 4096,
         listenerAcceptsPerPass: Int = 64,
         controlAnswerBytesPerPass: Int = 256 << 10
@@ -231,6 +235,7 @@ package struct Limits: Sendable, Equatable {
         self.ethernetReadFramesPerPass = ethernetReadFramesPerPass
         self.ethernetReadBytesPerPass = ethernetReadBytesPerPass
         self.ethernetStreamHighWatermarkBytes = ethernetStreamHighWatermarkBytes
+        self.ethernetStreamBusyReadBytes = ethernetStreamBusyReadBytes
         self.ethernetMACLimitPerPort = ethernetMACLimitPerPort
         self.listenerAcceptsPerPass = listenerAcceptsPerPass
         self.controlAnswerBytesPerPass = controlAnswerBytesPerPass
@@ -383,6 +388,10 @@ package struct Limits: Sendable, Equatable {
             key: "ethernetStreamHighWatermarkBytes", range: 4096...(64 << 20),
             summary: "unsent bytes that make a stream/VDE port congested",
             get: { $0.ethernetStreamHighWatermarkBytes }, set: { $0.ethernetStreamHighWatermarkBytes = $1 }),
+        Field(
+            key: "ethernetStreamBusyReadBytes", range: 0...(4 << 20),
+            summary: "a stream/VDE read this large makes the peer busy: read each pass, outside the poll (0: never)",
+            get: { $0.ethernetStreamBusyReadBytes }, set: { $0.ethernetStreamBusyReadBytes = $1 }),
         Field(
             key: "ethernetMACLimitPerPort", range: 1...65536, summary: "addresses one Ethernet port may have learned",
             get: { $0.ethernetMACLimitPerPort }, set: { $0.ethernetMACLimitPerPort = $1 }),

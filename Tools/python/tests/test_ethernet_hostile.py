@@ -77,6 +77,7 @@ hub:
   guestEndpoints: [unix:/tmp/handsethub/guest.sock]
   limits:
     ethernetReadFramesPerPass: {SLICE}
+    ethernetStreamBusyReadBytes: BUSY_READ_BYTES
 {PARTITIONS}devices:
   ethernet:
     - name: lan0
@@ -87,14 +88,15 @@ hub:
 """
 
 
-def test_a_flooding_stream_peer_is_read_in_slices_while_control_and_other_ports_keep_going(tmp_path):
+@pytest.mark.parametrize("busy_read_bytes", [0, 1024], ids=["always-polled", "busy-when-full"])
+def test_a_flooding_stream_peer_is_read_in_slices_while_control_and_other_ports_keep_going(tmp_path, busy_read_bytes):
     """300k-frame floods used to be switched in one go (libuv hands over ~131k frames per wake-up), freezing the
     control API and every other port for seconds. Now the flooder gets one slice per loop pass: while its flood
     is still being switched, hub.info is answered and frames between two other ports arrive; no pass switched
     more than the slice, and nothing the flooder sent was lost."""
     from handsethub.pytest_plugin import start_hub
 
-    hub = start_hub(tmp_path, FLOOD_CONFIG)
+    hub = start_hub(tmp_path, FLOOD_CONFIG.replace("BUSY_READ_BYTES", str(busy_read_bytes)))
     client = hub.connect()
     flooder = b_peer = c_peer = None
     try:
@@ -141,6 +143,11 @@ def test_a_flooding_stream_peer_is_read_in_slices_while_control_and_other_ports_
         assert state["readSlice"]["passesAtBudget"] >= FLOOD_FRAMES // SLICE // 2
         # Reads sized to about one slice of the flood's 68-byte records, never under 2 KiB (ethernet.md §4.8).
         assert state["readSlice"]["readBytes"] == max(2048, SLICE * 68)
+        # Read outside the poll while the flood kept the socket full (ethernet.md §4.8), and only when asked to.
+        if busy_read_bytes:
+            assert state["busyPeriods"] >= 1
+        else:
+            assert state["busyPeriods"] == 0
         limits = client.call("hub.limits")
         assert "ethernetReadFramesPerPass" in str(limits)
     finally:
