@@ -35,6 +35,9 @@ package protocol ByteStream: AnyObject {
     var busyReadBytes: Int { get set }
     /// How many times the stream became busy.
     var busyPeriods: UInt64 { get }
+    /// The peer closed its side and nothing it sent is left to read, though the end may not be reported yet
+    /// (`Connection.peerHasHungUp`): a one-peer port lets a new peer take over.
+    var peerHasHungUp: Bool { get }
 
     func startReading() throws(LoopError)
     func stopReading()

@@ -27,6 +27,9 @@ package final class FakeByteStream: ByteStream {
     /// Kept as set; a fake stream has no poll to leave, so it never becomes busy.
     package var busyReadBytes = Int.max
     package let busyPeriods: UInt64 = 0
+    /// Set by `hangUpUnseen()`, or once closed.
+    package var peerHasHungUp: Bool { hungUpUnseen || !isOpen }
+    private var hungUpUnseen = false
     package private(set) var isReading = false
 
     /// Bytes the peer sent that the device has not read yet (it stopped reading).
@@ -74,6 +77,9 @@ package final class FakeByteStream: ByteStream {
         isReading = false
         onEnd(nil)
     }
+
+    /// The peer has hung up, but the end is not delivered yet (`peerHasHungUp`; `end()` delivers it).
+    package func hangUpUnseen() { hungUpUnseen = true }
 
     /// The next write fails, as when the peer has gone (`onWriteError` runs, the write returns false).
     package func failWrites() { writesFail = true }

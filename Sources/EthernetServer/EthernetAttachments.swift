@@ -80,6 +80,9 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
     var boundEndpoint: Endpoint? { listener?.boundEndpoint }
 
     private func accept(_ newConnection: any ByteStream) {
+        // A peer that went away with everything it sent switched may not have had its end reported yet (the new
+        // peer's connection can be seen first in the same poll): the new peer takes over instead of being refused.
+        if let current = connection, current.peerHasHungUp, !heldToSwitch, waitingOn.isEmpty { dropPeer() }
         guard connection == nil, case .success(let slot) = gate.admit(newConnection.kind) else {
             if connection != nil { gate.refuse(.tooManyClients) }
             refusedPeers += 1

@@ -13,8 +13,8 @@ final class BusyStreams: LoopHandle {
         super.init(loop: loop, type: UV_IDLE)
         try LoopError.check(uv_idle_init(loop.raw, pointer(as: uv_idle_t.self)), "uv_idle_init")
         didOpen()
-        // Per loop and kept open: it must not keep a loop with nothing else to do running.
-        unreference()
+        // Referenced: while a stream is listed the active idle handle keeps the loop running, as a reading
+        // stream's own handle did before it became busy; with none listed it is inactive and keeps nothing alive.
     }
 
     func add(_ stream: Connection) {

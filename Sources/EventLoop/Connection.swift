@@ -213,7 +213,12 @@ package final class Connection: LoopHandle {
     /// One direct read of a busy stream (`BusyStreams`, once per pass): what it got is delivered as any read; an
     /// empty socket ends the busy period, the end of the stream or an error ends reading as libuv would report it.
     func readDirectly() {
-        guard isBusy, reading, isOpen else { return }
+        guard isBusy, reading, isOpen else {
+            // Listed means busy, reading and open; should that ever not hold, leave the list rather than keep
+            // the loop polling for a read that will not come.
+            loop.existingBusyStreams?.remove(self)
+            return
+        }
         let fd = fileDescriptor
         let wanted = max(1, min(maxReadBytes, loop.readBuffer.count))
         // SAFETY: the loop's read buffer holds at least `wanted` bytes and is used by one read at a time.
@@ -231,6 +236,19 @@ package final class Connection: LoopHandle {
         reading = false
         let error = LoopError(code: code == 0 ? Int32(UV_EOF.rawValue) : -code, operation: "read")
         reportEnd(error.isEndOfFile ? nil : error)
+    }
+
+    /// Whether the peer closed its side and nothing it sent is left unread, checked without reading (a one-byte
+    /// `MSG_PEEK`): its end of stream may not be reported yet — within one poll, a listener's event can come
+    /// before the end of a stream that was busy a moment ago — and a one-peer port lets a new peer take over
+    /// such a connection at once. False while bytes wait, and for descriptors that are not sockets.
+    package var peerHasHungUp: Bool {
+        guard isOpen, !ended else { return true }
+        let fd = fileDescriptor
+        guard fd >= 0 else { return true }
+        var byte: UInt8 = 0
+        // SAFETY: at most one byte into a local; MSG_PEEK leaves the stream as it was.
+        return recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) == 0
     }
 
     private func reportEnd(_ error: LoopError?) {

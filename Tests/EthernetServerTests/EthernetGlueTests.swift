@@ -109,6 +109,31 @@ import Testing
         #expect(bench.stop() == 0)
     }
 
+    /// A peer that hung up with everything it sent read, whose end is not reported yet (a listener's event can
+    /// come first in the same poll), does not hold the port: the next peer takes over and its frames flow.
+    @Test func aPeerThatHungUpUnseenIsReplacedByTheNextPeerInsteadOfRefusingIt() throws {
+        let bench = try Bench()
+        let first = try #require(bench.host.connect(to: Self.endpointA))
+        let b = try #require(bench.host.connect(to: Self.endpointB))
+        b.receive(Self.streamed(Self.broadcast(from: 11)))
+        first.receive(Self.streamed(Self.broadcast(from: 12)))
+        bench.host.runPasses(3)
+        _ = b.takeWritten()
+        first.hangUpUnseen()
+        let second = try #require(bench.host.connect(to: Self.endpointA))
+        #expect(second.isOpen && !first.isOpen)
+        second.receive(Self.streamed(Self.broadcast(from: 13)))
+        bench.host.runPasses(3)
+        #expect(b.takeWritten() == Self.streamed(Self.broadcast(from: 13)))
+        guard case .result(let ports) = bench.call("eth.ports", ["segment": "lan0"]) else {
+            Issue.record("eth.ports failed")
+            return
+        }
+        let a = ports["ports"]?.arrayValue?.first { $0["name"] == "a" }
+        #expect(a?["refusedPeers"] == 0 && a?["peers"] == 2 && a?["connected"] == true)
+        #expect(bench.stop() == 0)
+    }
+
     @Test func ethWaitIsAnsweredByTheFirstMatchingFrameSentToThePort() throws {
         let bench = try Bench()
         let reply = bench.call(

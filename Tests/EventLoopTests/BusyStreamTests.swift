@@ -168,4 +168,53 @@ import Testing
         #expect(stoppedLoopBlocks)
         #expect(received == 50_000)
     }
+
+    /// A loop whose only work is a busy stream keeps running until the stream ends (`Loop.run` returns when no
+    /// active handle is left: the busy stream's idle handle must count, as its reading handle did).
+    @Test func aBusyStreamAloneKeepsTheLoopRunningToTheEndOfTheStream() throws {
+        signal(SIGPIPE, SIG_IGN)
+        let loop = try Loop()
+        var fds: [Int32] = [0, 0]
+        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
+        let connection = try Connection.adopting(fileDescriptor: fds[0], loop: loop)
+        connection.maxReadBytes = 1000
+        connection.busyReadBytes = 1000
+        var received = 0
+        var ended = false
+        connection.onBytes = { received += $0.count }
+        connection.onEnd = { _ in
+            ended = true
+            connection.close()
+        }
+        let block = [UInt8](repeating: 3, count: 60_000)
+        #expect(write(fds[1], block, block.count) == block.count)
+        close(fds[1])
+        try connection.startReading()
+        loop.run()
+        #expect(received == 60_000)
+        #expect(ended)
+        #expect(connection.busyPeriods >= 1)
+        #expect(loop.shutdown() == 0)
+    }
+
+    /// `peerHasHungUp`: true once the peer closed and nothing it sent is unread, checked without reading.
+    @Test func aHungUpPeerIsSeenWithoutReadingOnlyOnceNothingIsLeftToRead() throws {
+        let loop = try Loop()
+        var fds: [Int32] = [0, 0]
+        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
+        let connection = try Connection.adopting(fileDescriptor: fds[0], loop: loop)
+        #expect(!connection.peerHasHungUp)
+        let bytes: [UInt8] = [1, 2, 3]
+        #expect(write(fds[1], bytes, 3) == 3)
+        close(fds[1])
+        // Bytes still wait: not hung up for the port's purposes (and peeking did not consume them).
+        #expect(!connection.peerHasHungUp)
+        #expect(!connection.peerHasHungUp)
+        var drained = [UInt8](repeating: 0, count: 8)
+        #expect(read(connection.fileDescriptor, &drained, 8) == 3)
+        #expect(Array(drained[..<3]) == bytes)
+        #expect(connection.peerHasHungUp)
+        connection.close()
+        #expect(loop.shutdown() == 0)
+    }
 }
