@@ -197,10 +197,15 @@ package final class Connection: LoopHandle {
         streams.add(self)
     }
 
-    /// The stream is watched by the poll again; reading resumes there if it was on.
-    private func endBusy() {
+    /// Out of the busy list and back to libuv's reading when it is next started.
+    private func leaveBusy() {
         isBusy = false
         loop.existingBusyStreams?.remove(self)
+    }
+
+    /// The stream is watched by the poll again; reading resumes there if it was on.
+    private func endBusy() {
+        leaveBusy()
         guard reading else { return }
         reading = false
         do {
@@ -231,8 +236,7 @@ package final class Connection: LoopHandle {
         if code == EINTR { return }
         if code == EAGAIN || code == EWOULDBLOCK { return endBusy() }
         // The end of the stream or a read error: reported as libuv reports them (UV_EOF, a negative errno).
-        isBusy = false
-        loop.existingBusyStreams?.remove(self)
+        leaveBusy()
         reading = false
         let error = LoopError(code: code == 0 ? Int32(UV_EOF.rawValue) : -code, operation: "read")
         reportEnd(error.isEndOfFile ? nil : error)
@@ -372,10 +376,7 @@ package final class Connection: LoopHandle {
 
     override func willClose() {
         reading = false
-        if isBusy {
-            isBusy = false
-            loop.existingBusyStreams?.remove(self)
-        }
+        if isBusy { leaveBusy() }
     }
 
     override func didClose() {
