@@ -1,5 +1,7 @@
 // Load generator and trivial relay for the Ethernet benchmark (Tools/benchmarks/bench.py, "ethernet").
-//   ethbench relay A B : listens on A and B (unix:PATH or tcp:HOST:PORT), copies bytes A->B and B->A
+//   ethbench relay A B [WORK_NS] : listens on A and B (unix:PATH or tcp:HOST:PORT), copies bytes A->B and B->A;
+//       with WORK_NS, spends that many nanoseconds of CPU (a clock loop) on every read before writing it out: a
+//       calibration forwarder that shows how much a given amount of work per read costs in each placement.
 //   ethbench load SEND RECV SIZE N BATCH [RATE [PAIR]]
 //       the receiver sends 3 frames first (so a switch learns it), then the sender writes N frames of SIZE bytes,
 //       BATCH frames per write, at RATE frames/s (0: as fast as it can); PAIR (0-255) picks distinct MACs so
@@ -236,8 +238,9 @@ static int cmp(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
-    if (argc == 4 && !strcmp(argv[1], "relay")) {
+    if ((argc == 4 || argc == 5) && !strcmp(argv[1], "relay")) {
         int a = tcp_or_unix(argv[2], 1), b = tcp_or_unix(argv[3], 1);
+        uint64_t work_ns = argc == 5 ? strtoull(argv[4], 0, 10) : 0;
         static uint8_t buf[1 << 20];
         struct pollfd p[2] = {{.fd = a, .events = POLLIN}, {.fd = b, .events = POLLIN}};
         for (;;) {
@@ -246,6 +249,10 @@ int main(int argc, char **argv) {
                 if (!(p[i].revents & (POLLIN | POLLHUP))) continue;
                 ssize_t r = read(p[i].fd, buf, sizeof buf);
                 if (r <= 0) return 0;
+                if (work_ns) {
+                    uint64_t until = now_ns() + work_ns;
+                    while (now_ns() < until) {}
+                }
                 writeall(p[1 - i].fd, buf, (size_t)r);
             }
         }
