@@ -196,6 +196,9 @@ let package = Package(
         // What the hub applies to a launched guest's process from its partition (scheduler, cgroup, memory),
         // and what it could not apply and why; through HubSystem.
         .target(name: "PartitionResources", dependencies: ["HubSystem", "JSON", "PlatformConfig"]),
+        // How the hub's loop thread is scheduled (hub.realTimePriority) and the real-time budget that puts it at
+        // normal scheduling while a load saturates it; through HubSystem.
+        .target(name: "RealTimeScheduling", dependencies: ["HubSystem", "JSON"]),
         // The platform model's control methods (irq.raise, msg.send, link.*, partition.list/get/counters) on
         // DeviceKit's ControlMethod tables; the hub's sessions and supervisors only through PlatformControlHost.
         // On the loop thread only, like the server: release builds drop the run-time exclusivity checks.
@@ -224,7 +227,7 @@ let package = Package(
                 "Hypervisor",
                 "ATWire", "Modem", "EthernetWire", "Ethernet", "RFBWire", "Framebuffer", "FramebufferServer",
                 "HubSystem", "PlatformConfigLoader", "Zlib", "SoftwareSlots", "ManagementWire",
-                "SoftwareCommands", "PartitionResources", "PlatformControl", "EventControl",
+                "SoftwareCommands", "PartitionResources", "PlatformControl", "EventControl", "RealTimeScheduling",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -286,6 +289,7 @@ let package = Package(
                 "PlatformControl", "Hypervisor", "JSON", "PlatformConfig", "Events", "ControlWire", "TestSupport",
             ]),
         .testTarget(name: "PartitionResourcesTests", dependencies: ["PartitionResources", "HubSystem", "JSON"]),
+        .testTarget(name: "RealTimeSchedulingTests", dependencies: ["RealTimeScheduling"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "VectorSupport"]),
         .testTarget(name: "GuestWireTests", dependencies: ["GuestWire", "Wire", "VectorSupport"]),
         .testTarget(

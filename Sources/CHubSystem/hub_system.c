@@ -18,6 +18,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 // ---- tun/tap ----
@@ -160,6 +161,17 @@ int hub_sched_is_fifo(pid_t pid) {
     int policy = sched_getscheduler(pid);
     if (policy < 0) return -1;
     return (policy & ~SCHED_RESET_ON_FORK) == SCHED_FIFO ? 1 : 0;
+}
+
+int hub_sched_set_other(pid_t pid, int reset_on_fork) {
+    struct sched_param parameters = {.sched_priority = 0};
+    return sched_setscheduler(pid, SCHED_OTHER | (reset_on_fork ? SCHED_RESET_ON_FORK : 0), &parameters);
+}
+
+long long hub_thread_cpu_nanos(void) {
+    struct timespec now;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now) != 0) return -1;
+    return (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
 }
 
 int hub_set_nice(pid_t pid, int nice) { return setpriority(PRIO_PROCESS, (id_t)pid, nice); }

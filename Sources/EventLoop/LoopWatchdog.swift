@@ -11,6 +11,9 @@ import CUV
 package final class LoopWatchdog: LoopHandle {
     /// Called when a pass was busy for longer than `stallThresholdNanos`, with its busy time in nanoseconds.
     package var onStall: ((UInt64) -> Void)?
+    /// Called at the end of every pass with the clock it read (`MonotonicClock` nanoseconds): for work sampled once
+    /// per interval of busy loop (the hub's real-time budget) at the cost of a comparison per pass.
+    package var afterPass: ((UInt64) -> Void)?
     // SAFETY (every `@exclusivity(unchecked)` below): the watchdog runs on its loop's thread, once per pass, and
     // no access to its state overlaps another (`onStall` is called last, after every write). Checked, the state
     // cost five runtime calls a pass, a tenth of a forwarded frame's user-space work.
@@ -67,6 +70,7 @@ package final class LoopWatchdog: LoopHandle {
         // The callbacks ran after the prepare phase: never count more than the time since then.
         let sincePrepare = now > prepared ? now - prepared : 0
         record(busyNanos: beforeWait + min(callbacks, sincePrepare))
+        afterPass?(now)
     }
 
     /// Records one pass (package access so the statistics can be tested without stalling a loop).
@@ -136,7 +140,10 @@ package final class LoopWatchdog: LoopHandle {
         uv_check_stop(pointer(as: uv_check_t.self))
         beforePoll.close()
     }
-    override func didClose() { onStall = nil }
+    override func didClose() {
+        onStall = nil
+        afterPass = nil
+    }
 }
 
 /// Stamps the time each pass reaches its prepare phase, right before the loop waits in poll.

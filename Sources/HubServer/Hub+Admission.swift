@@ -1,8 +1,10 @@
 import ControlWire
 import DeviceKit
 import EventLoop
+import HubSystem
 import JSON
 import PlatformConfig
+import RealTimeScheduling
 
 extension Hub {
     /// The control and guest listeners' gates, from `hub.limits` (`Protocols/control.md` §2.6, `guest.md` §5).
@@ -90,6 +92,56 @@ extension Hub {
             let suffix = more > 0 ? " (and \(more) more since the last report)" : ""
             self.logger.warning(
                 "a loop pass was busy for \(busy / 1_000_000) ms (hub.limits.loopStallWarnMs \(warnMs))\(suffix)")
+        }
+    }
+
+    /// With `SCHED_FIFO` in effect, samples the loop thread's CPU use once per `realTimeBudgetWindowMs` at the end
+    /// of a pass (`RealTimeBudget`): a window at `realTimeBudgetPercent` of a CPU or more puts the thread at normal
+    /// scheduling until a window uses less than half of that.
+    func startRealTimeBudget() {
+        let limits = configuration.hub.limits
+        guard scheduling.applied, limits.realTimeBudgetPercent < 100, let watchdog else { return }
+        let priority = Int32(scheduling.requested)
+        let budget = RealTimeBudget(
+            percent: limits.realTimeBudgetPercent, windowMilliseconds: limits.realTimeBudgetWindowMs,
+            now: MonotonicClock.nanoseconds(), threadCPUNanos: Scheduling.threadCPUNanoseconds,
+            setNormal: { (try? Scheduling.setNormal(pid: 0, resetOnFork: true)) != nil },
+            setRealTime: { (try? Scheduling.setRealTime(pid: 0, priority: priority, resetOnFork: true)) != nil })
+        scheduling.budget = budget
+        realTimeBudgetTimer = try? Timer(loop: loop)
+        budget.onChange = { [unowned self] change in self.realTimeBudgetChanged(change) }
+        watchdog.afterPass = { [unowned budget] now in budget.passEnded(now: now) }
+    }
+
+    private func realTimeBudgetChanged(_ change: RealTimeBudget.Change) {
+        // `hub.info` keeps `scheduling` in its fixed part: rebuilt at the next call.
+        fixedInfo = nil
+        guard let budget = scheduling.budget else { return }
+        let window = UInt64(configuration.hub.limits.realTimeBudgetWindowMs)
+        switch change {
+        case .demoted:
+            // The timer's pass is enough: the window closes at the end of every pass once it is over.
+            realTimeBudgetTimer?.start(afterMilliseconds: window, repeatMilliseconds: window) {}
+            let now = loop.nowMilliseconds
+            if let last = lastBudgetLogMs, now - last < 1000 {
+                demotionsNotLogged += 1
+                return
+            }
+            lastBudgetLogMs = now
+            let more = demotionsNotLogged
+            demotionsNotLogged = 0
+            let suffix = more > 0 ? " (\(more) more times since the last report)" : ""
+            logger.info(
+                "the loop used \(budget.percent)% or more of a CPU over \(window) ms at SCHED_FIFO: normal scheduling until a window uses less than \(budget.percent / 2)% (hub.limits.realTimeBudgetPercent)\(suffix)"
+            )
+        case .restored:
+            realTimeBudgetTimer?.stop()
+        case .refused:
+            // Refused once, refused every window after: logged at the 1st, 2nd, 4th, 8th... refusal.
+            guard budget.refusals & (budget.refusals - 1) == 0 else { return }
+            logger.warning(
+                "the real-time budget could not change the loop's scheduling (\(budget.refusals) refusals): it stays \(budget.demoted ? "SCHED_OTHER" : "SCHED_FIFO")"
+            )
         }
     }
 

@@ -6,6 +6,7 @@ import HubSystem
 import JSON
 import PlatformConfig
 import PlatformConfigLoader
+import RealTimeScheduling
 import SoftwareCommands
 
 extension Hub {

@@ -12,6 +12,7 @@ import Management
 import PlatformConfig
 import PlatformControl
 import PowerServer
+import RealTimeScheduling
 
 /// The composition root of `hubd`: configuration → listeners → sessions → devices.
 ///
@@ -111,6 +112,11 @@ package final class Hub {
     let openFileLimit: ProcessResources.OpenFileLimit
     var lastStallLogMs: UInt64?
     var stallsNotLogged: UInt64 = 0
+    /// While the real-time budget holds the loop at normal scheduling: ends a window even when no pass runs, so an
+    /// idle hub gets `SCHED_FIFO` back within about two windows rather than at its next input.
+    var realTimeBudgetTimer: Timer?
+    var lastBudgetLogMs: UInt64?
+    var demotionsNotLogged: UInt64 = 0
 
     package init(configuration: PlatformConfiguration, options: Options = Options(), logger: Logger)
         throws(HubStartError)
@@ -223,6 +229,7 @@ package final class Hub {
         if let refusal = scheduling.refusal {
             logger.warning("hub.realTimePriority \(configuration.hub.realTimePriority) not applied: \(refusal)")
         }
+        startRealTimeBudget()
         loop.run()
         let status = loop.shutdown()
         if status != 0 { logger.error("event loop closed with live handles (\(status))") }
@@ -477,6 +484,7 @@ package final class Hub {
         for supervisor in supervisors.values { supervisor.terminateForShutdown() }
         for watcher in signalWatchers { watcher.close() }
         watchdog?.close()
+        realTimeBudgetTimer?.close()
         admission.close()
         events.waiters.close()
         events.flushTimer?.close()

@@ -9,6 +9,19 @@ package enum Scheduling {
         guard hub_sched_set_fifo(pid, priority, resetOnFork ? 1 : 0) == 0 else { throw .last("sched_setscheduler") }
     }
 
+    /// Puts `pid` (0: the calling thread) back at normal scheduling (`SCHED_OTHER`), keeping
+    /// `SCHED_RESET_ON_FORK` when asked (an unprivileged thread cannot clear it anyway).
+    package static func setNormal(pid: Int32 = 0, resetOnFork: Bool = false) throws(SystemError) {
+        guard hub_sched_set_other(pid, resetOnFork ? 1 : 0) == 0 else { throw .last("sched_setscheduler") }
+    }
+
+    /// CPU time the calling thread has used so far, in nanoseconds (`CLOCK_THREAD_CPUTIME_ID`); 0 if the clock
+    /// cannot be read (it always can on Linux).
+    package static func threadCPUNanoseconds() -> UInt64 {
+        let nanos = hub_thread_cpu_nanos()
+        return nanos > 0 ? UInt64(nanos) : 0
+    }
+
     /// Whether `pid` (0: the calling thread) runs at `SCHED_FIFO`.
     package static func isRealTime(pid: Int32 = 0) throws(SystemError) -> Bool {
         let result = hub_sched_is_fifo(pid)

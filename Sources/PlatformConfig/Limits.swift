@@ -71,6 +71,12 @@ package struct Limits: Sendable, Equatable {
     package var acceptErrorLogIntervalMs: Int
     /// A loop pass busy for longer than this is logged; 0: never.
     package var loopStallWarnMs: Int
+    /// With `hub.realTimePriority`: the share of one CPU (percent) the loop thread may use over a window of
+    /// `realTimeBudgetWindowMs` at `SCHED_FIFO`; a window that reaches it puts the thread at normal scheduling until
+    /// a window uses less than half of it. 100: never (Deploy/config-reference.md, "Real-time budget").
+    package var realTimeBudgetPercent: Int
+    /// The window `realTimeBudgetPercent` is measured over.
+    package var realTimeBudgetWindowMs: Int
     /// Longest control line before the client has authenticated (`Protocols/control.md` §2.3, §4.3): an
     /// unauthenticated peer cannot make the hub buffer or parse more than this.
     package var controlMaxUnauthenticatedLineBytes: Int
@@ -184,6 +190,8 @@ package struct Limits: Sendable, Equatable {
         ethernetStreamHandshakeMs: Int = 0,
         acceptErrorLogIntervalMs: Int = 1000,
         loopStallWarnMs: Int = 50,
+        realTimeBudgetPercent: Int = 90,
+        realTimeBudgetWindowMs: Int = 10,
         controlMaxUnauthenticatedLineBytes: Int = 4096,
         controlMaxAuthFailures: Int = 3,
         controlWriteStallTimeoutMs: Int = 30_000,
@@ -227,6 +235,8 @@ package struct Limits: Sendable, Equatable {
         self.ethernetStreamHandshakeMs = ethernetStreamHandshakeMs
         self.acceptErrorLogIntervalMs = acceptErrorLogIntervalMs
         self.loopStallWarnMs = loopStallWarnMs
+        self.realTimeBudgetPercent = realTimeBudgetPercent
+        self.realTimeBudgetWindowMs = realTimeBudgetWindowMs
         self.controlMaxUnauthenticatedLineBytes = controlMaxUnauthenticatedLineBytes
         self.controlMaxAuthFailures = controlMaxAuthFailures
         self.controlWriteStallTimeoutMs = controlWriteStallTimeoutMs
@@ -357,6 +367,15 @@ package struct Limits: Sendable, Equatable {
             key: "loopStallWarnMs", range: 0...60_000,
             summary: "a loop pass busy longer than this is logged (0: never)",
             get: { $0.loopStallWarnMs }, set: { $0.loopStallWarnMs = $1 }),
+        Field(
+            key: "realTimeBudgetPercent", range: 1...100,
+            summary:
+                "share of a CPU the hub may use at SCHED_FIFO over a window before it runs at normal scheduling (100: no limit)",
+            get: { $0.realTimeBudgetPercent }, set: { $0.realTimeBudgetPercent = $1 }),
+        Field(
+            key: "realTimeBudgetWindowMs", range: 1...1000,
+            summary: "window realTimeBudgetPercent is measured over",
+            get: { $0.realTimeBudgetWindowMs }, set: { $0.realTimeBudgetWindowMs = $1 }),
         Field(
             key: "controlMaxUnauthenticatedLineBytes", range: 256...(1 << 20),
             summary: "longest control line before authentication",

@@ -60,6 +60,10 @@ ssize_t hub_receive_with_descriptor(int socket, void *buffer, size_t capacity, i
 int hub_sched_set_fifo(pid_t pid, int priority, int reset_on_fork);
 /// The policy of `pid` without SCHED_RESET_ON_FORK: 1 for SCHED_FIFO, 0 for any other, -1 with errno.
 int hub_sched_is_fifo(pid_t pid);
+/// sched_setscheduler(pid, SCHED_OTHER [| SCHED_RESET_ON_FORK], 0): back to normal scheduling; 0 or -1.
+int hub_sched_set_other(pid_t pid, int reset_on_fork);
+/// CPU time the calling thread has used, in nanoseconds (clock_gettime(CLOCK_THREAD_CPUTIME_ID)); -1 on error.
+long long hub_thread_cpu_nanos(void);
 /// setpriority(PRIO_PROCESS, pid, nice); 0 or -1.
 int hub_set_nice(pid_t pid, int nice);
 

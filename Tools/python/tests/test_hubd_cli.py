@@ -133,7 +133,9 @@ def test_the_hub_loop_runs_at_its_configured_realtime_priority(tmp_path):
         shown = subprocess.run(["chrt", "-p", str(hub.process.pid)], capture_output=True, text=True, timeout=10)
         assert shown.returncode == 0, shown.stderr
         if os.geteuid() == 0:
-            assert scheduling == {"policy": "SCHED_FIFO", "realTimePriority": 20, "priority": 20}
+            assert scheduling == {"policy": "SCHED_FIFO", "realTimePriority": 20, "priority": 20,
+                                  "budget": {"percent": 90, "windowMs": 10, "demoted": False, "demotions": 0,
+                                             "refusals": 0}}
             assert "SCHED_FIFO" in shown.stdout and "priority: 20" in shown.stdout, shown.stdout
         else:
             assert scheduling["policy"] == "SCHED_OTHER" and "EPERM" in scheduling["notApplied"]

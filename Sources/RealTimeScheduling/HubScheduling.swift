@@ -2,16 +2,21 @@ import HubSystem
 import JSON
 
 /// How the hub's loop thread is scheduled (`hub.realTimePriority`), as applied when the loop started.
-struct HubScheduling {
+package struct HubScheduling {
     /// The configured priority (0: normal scheduling asked for).
-    var requested = 0
+    package var requested = 0
     /// Whether `SCHED_FIFO` at `requested` is in effect.
-    var applied = false
+    package var applied = false
     /// Why it is not, when it was asked for.
-    var refusal: String?
+    package var refusal: String?
+    /// While `SCHED_FIFO` is in effect and `hub.limits.realTimeBudgetPercent` is under 100: what moves the thread
+    /// to normal scheduling while it saturates a CPU, and back.
+    package var budget: RealTimeBudget?
 
     /// Puts the calling thread (the loop's) at `SCHED_FIFO` `priority`; 0 leaves it alone.
-    static func apply(priority: Int) -> HubScheduling {
+    package init(requested: Int = 0) { self.requested = requested }
+
+    package static func apply(priority: Int) -> HubScheduling {
         var result = HubScheduling(requested: priority)
         guard priority > 0 else { return result }
         // 0 names the calling thread: only the loop thread is raised, not helper threads. Guests the supervisor
@@ -29,12 +34,22 @@ struct HubScheduling {
         return result
     }
 
-    var json: JSON {
+    /// Whether the thread runs at `SCHED_FIFO` now.
+    package var isRealTime: Bool { applied && budget?.demoted != true }
+
+    package var json: JSON {
         var object: JSONObject = [
-            "policy": .string(applied ? "SCHED_FIFO" : "SCHED_OTHER"), "realTimePriority": .int(Int64(requested)),
+            "policy": .string(isRealTime ? "SCHED_FIFO" : "SCHED_OTHER"), "realTimePriority": .int(Int64(requested)),
         ]
-        if applied { object["priority"] = .int(Int64(requested)) }
+        if isRealTime { object["priority"] = .int(Int64(requested)) }
         if let refusal { object["notApplied"] = .string(refusal) }
+        if let budget {
+            object["budget"] = [
+                "percent": .int(Int64(budget.percent)), "windowMs": .int(Int64(budget.windowNanos / 1_000_000)),
+                "demoted": .bool(budget.demoted), "demotions": .uint(budget.demotions),
+                "refusals": .uint(budget.refusals),
+            ]
+        }
         return .object(object)
     }
 }
