@@ -10,6 +10,7 @@
 #include <net/if.h>
 #include <net/if_arp.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -168,10 +169,17 @@ int hub_sched_set_other(pid_t pid, int reset_on_fork) {
     return sched_setscheduler(pid, SCHED_OTHER | (reset_on_fork ? SCHED_RESET_ON_FORK : 0), &parameters);
 }
 
-long long hub_thread_cpu_nanos(void) {
-    struct timespec now;
-    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now) != 0) return -1;
-    return (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
+long long hub_thread_cpu_demand_nanos(void) {
+    int fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    char text[128];
+    ssize_t got = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (got <= 0) return -1;
+    text[got] = 0;
+    unsigned long long ran = 0, waited = 0;
+    if (sscanf(text, "%llu %llu", &ran, &waited) != 2) return -1;
+    return (long long)(ran + waited);
 }
 
 int hub_set_nice(pid_t pid, int nice) { return setpriority(PRIO_PROCESS, (id_t)pid, nice); }

@@ -95,20 +95,25 @@ extension Hub {
         }
     }
 
-    /// With `SCHED_FIFO` in effect, samples the loop thread's CPU use once per `realTimeBudgetWindowMs` at the end
-    /// of a pass (`RealTimeBudget`): a window at `realTimeBudgetPercent` of a CPU or more puts the thread at normal
-    /// scheduling until a window uses less than half of that.
+    /// With `SCHED_FIFO` in effect, samples what the loop thread wanted of a CPU once per `realTimeBudgetWindowMs` at
+    /// the end of a pass (`RealTimeBudget`): a window at `realTimeBudgetPercent` of a CPU or more puts the thread at
+    /// normal scheduling until a window wants less than half of that.
     func startRealTimeBudget() {
         let limits = configuration.hub.limits
-        guard scheduling.applied, limits.realTimeBudgetPercent < 100, let watchdog else { return }
+        guard scheduling.applied, limits.realTimeBudgetPercent < 100 else { return }
+        guard let watchdog, Scheduling.threadCPUDemandNanoseconds() != nil else {
+            return logger.warning(
+                "hub.limits.realTimeBudgetPercent not applied: \(watchdog == nil ? "no loop watchdog" : "/proc/thread-self/schedstat cannot be read"); the hub stays at SCHED_FIFO however busy"
+            )
+        }
         let priority = Int32(scheduling.requested)
         let budget = RealTimeBudget(
             percent: limits.realTimeBudgetPercent, windowMilliseconds: limits.realTimeBudgetWindowMs,
-            now: MonotonicClock.nanoseconds(), threadCPUNanos: Scheduling.threadCPUNanoseconds,
+            now: MonotonicClock.nanoseconds(), threadDemandNanos: { Scheduling.threadCPUDemandNanoseconds() ?? 0 },
             setNormal: { (try? Scheduling.setNormal(pid: 0, resetOnFork: true)) != nil },
             setRealTime: { (try? Scheduling.setRealTime(pid: 0, priority: priority, resetOnFork: true)) != nil })
         scheduling.budget = budget
-        realTimeBudgetTimer = try? Timer(loop: loop)
+        realTimeBudgetTimer = try? Timer(loop: loop)  // without, an idle demoted hub is restored at its next input
         budget.onChange = { [unowned self] change in self.realTimeBudgetChanged(change) }
         watchdog.afterPass = { [unowned budget] now in budget.passEnded(now: now) }
     }
@@ -117,26 +122,25 @@ extension Hub {
         // `hub.info` keeps `scheduling` in its fixed part: rebuilt at the next call.
         fixedInfo = nil
         guard let budget = scheduling.budget else { return }
-        let window = UInt64(configuration.hub.limits.realTimeBudgetWindowMs)
+        let window = budget.windowNanos / 1_000_000
         switch change {
         case .demoted:
             // The timer's pass is enough: the window closes at the end of every pass once it is over.
             realTimeBudgetTimer?.start(afterMilliseconds: window, repeatMilliseconds: window) {}
+            // At most one line a second, counting the demotions in between.
             let now = loop.nowMilliseconds
-            if let last = lastBudgetLogMs, now - last < 1000 {
-                demotionsNotLogged += 1
-                return
-            }
+            if let last = lastBudgetLogMs, now - last < 1000 { return demotionsNotLogged += 1 }
             lastBudgetLogMs = now
-            let more = demotionsNotLogged
+            let suffix = demotionsNotLogged > 0 ? " (\(demotionsNotLogged) more times since the last report)" : ""
             demotionsNotLogged = 0
-            let suffix = more > 0 ? " (\(more) more times since the last report)" : ""
             logger.info(
-                "the loop used \(budget.percent)% or more of a CPU over \(window) ms at SCHED_FIFO: normal scheduling until a window uses less than \(budget.percent / 2)% (hub.limits.realTimeBudgetPercent)\(suffix)"
+                "the loop wanted \(budget.percent)% or more of a CPU over a window at SCHED_FIFO: normal scheduling until a window wants less than half of that (hub.limits.realTimeBudgetPercent)\(suffix)"
             )
         case .restored:
             realTimeBudgetTimer?.stop()
         case .refused:
+            // A refused restore is retried at the next window a pass ends, not every window of an idle hub.
+            if budget.demoted { realTimeBudgetTimer?.stop() }
             // Refused once, refused every window after: logged at the 1st, 2nd, 4th, 8th... refusal.
             guard budget.refusals & (budget.refusals - 1) == 0 else { return }
             logger.warning(

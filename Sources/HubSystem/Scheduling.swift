@@ -15,11 +15,13 @@ package enum Scheduling {
         guard hub_sched_set_other(pid, resetOnFork ? 1 : 0) == 0 else { throw .last("sched_setscheduler") }
     }
 
-    /// CPU time the calling thread has used so far, in nanoseconds (`CLOCK_THREAD_CPUTIME_ID`); 0 if the clock
-    /// cannot be read (it always can on Linux).
-    package static func threadCPUNanoseconds() -> UInt64 {
-        let nanos = hub_thread_cpu_nanos()
-        return nanos > 0 ? UInt64(nanos) : 0
+    /// What the calling thread has wanted of a CPU so far, in nanoseconds: the time it ran plus the time it spent
+    /// runnable, waiting for a CPU (`/proc/thread-self/schedstat`). Unlike CPU time alone, this stays near the
+    /// elapsed time for a thread that always has work, however little CPU the scheduler grants it. Nil if the
+    /// file cannot be read (a kernel without `CONFIG_SCHED_INFO`).
+    package static func threadCPUDemandNanoseconds() -> UInt64? {
+        let nanos = hub_thread_cpu_demand_nanos()
+        return nanos >= 0 ? UInt64(nanos) : nil
     }
 
     /// Whether `pid` (0: the calling thread) runs at `SCHED_FIFO`.

@@ -71,9 +71,9 @@ package struct Limits: Sendable, Equatable {
     package var acceptErrorLogIntervalMs: Int
     /// A loop pass busy for longer than this is logged; 0: never.
     package var loopStallWarnMs: Int
-    /// With `hub.realTimePriority`: the share of one CPU (percent) the loop thread may use over a window of
-    /// `realTimeBudgetWindowMs` at `SCHED_FIFO`; a window that reaches it puts the thread at normal scheduling until
-    /// a window uses less than half of it. 100: never (Deploy/config-reference.md, "Real-time budget").
+    /// With `hub.realTimePriority`: the share of one CPU (percent) the loop thread may want (run plus wait runnable)
+    /// over a window of `realTimeBudgetWindowMs` at `SCHED_FIFO`; a window that reaches it puts the thread at normal
+    /// scheduling until a window wants less than half of it. 100: never (Deploy/config-reference.md, "Real-time budget").
     package var realTimeBudgetPercent: Int
     /// The window `realTimeBudgetPercent` is measured over.
     package var realTimeBudgetWindowMs: Int

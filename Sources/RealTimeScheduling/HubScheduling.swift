@@ -1,7 +1,8 @@
 import HubSystem
 import JSON
 
-/// How the hub's loop thread is scheduled (`hub.realTimePriority`), as applied when the loop started.
+/// How the hub's loop thread is scheduled (`hub.realTimePriority`): as applied when the loop started, and whether the
+/// real-time budget holds it at normal scheduling now.
 package struct HubScheduling {
     /// The configured priority (0: normal scheduling asked for).
     package var requested = 0
@@ -13,9 +14,9 @@ package struct HubScheduling {
     /// to normal scheduling while it saturates a CPU, and back.
     package var budget: RealTimeBudget?
 
-    /// Puts the calling thread (the loop's) at `SCHED_FIFO` `priority`; 0 leaves it alone.
     package init(requested: Int = 0) { self.requested = requested }
 
+    /// Puts the calling thread (the loop's) at `SCHED_FIFO` `priority`; 0 leaves it alone.
     package static func apply(priority: Int) -> HubScheduling {
         var result = HubScheduling(requested: priority)
         guard priority > 0 else { return result }

@@ -4,10 +4,12 @@
 /// At `SCHED_FIFO` a loop that never runs dry (a flooding Ethernet peer keeps it switching) holds its CPU until the
 /// kernel's own throttling (95% of every second by default). A normal-priority process woken on that CPU — a guest,
 /// the peer waiting for its frames — then waits until the scheduler moves it elsewhere or throttling starts: tens of
-/// milliseconds. So the loop thread's CPU time is sampled once per window, at the end of a pass: a window in which
-/// the thread used at least `percent` of a CPU puts it at normal scheduling, where the kernel shares the CPU with
-/// everyone else; a later window that used less than half of the budget gives it `SCHED_FIFO` back. The gap between
-/// the two thresholds keeps a hub that stays busy at normal priority from flapping between the two.
+/// milliseconds. So what the loop thread wanted of a CPU — the time it ran plus the time it waited runnable — is
+/// sampled once per window, at the end of a pass: a window in which it wanted at least `percent` of a CPU puts it at
+/// normal scheduling, where the kernel shares the CPU with everyone else; a later window in which it wanted less than
+/// half of the budget gives it `SCHED_FIFO` back. Demand, not CPU time: at normal priority a saturated loop may be
+/// granted little of a contended CPU, and judged on what it got it would be restored, saturate the CPU again at
+/// `SCHED_FIFO` and be demoted again, every other window. The gap between the thresholds does the rest.
 ///
 /// The clocks and the policy switch are parameters, so the decisions can be tested without privileges.
 package final class RealTimeBudget {
@@ -32,22 +34,23 @@ package final class RealTimeBudget {
     /// Called after every change.
     package var onChange: ((Change) -> Void)?
     private var windowStart: UInt64
-    private var windowStartCPU: UInt64
-    private let threadCPUNanos: () -> UInt64
+    private var windowStartDemand: UInt64
+    private let threadDemandNanos: () -> UInt64
     private let setNormal: () -> Bool
     private let setRealTime: () -> Bool
 
-    /// `now` is the loop clock (`MonotonicClock` nanoseconds) at start; `threadCPUNanos` reads the loop thread's CPU
-    /// time; `setNormal` and `setRealTime` change its policy and say whether the kernel agreed.
+    /// `now` is the loop clock (`MonotonicClock` nanoseconds) at start; `threadDemandNanos` reads what the loop
+    /// thread has wanted of a CPU so far (ran plus waited runnable, `Scheduling.threadCPUDemandNanoseconds`);
+    /// `setNormal` and `setRealTime` change its policy and say whether the kernel agreed.
     package init(
-        percent: Int, windowMilliseconds: Int, now: UInt64, threadCPUNanos: @escaping () -> UInt64,
+        percent: Int, windowMilliseconds: Int, now: UInt64, threadDemandNanos: @escaping () -> UInt64,
         setNormal: @escaping () -> Bool, setRealTime: @escaping () -> Bool
     ) {
         self.percent = percent
         windowNanos = UInt64(max(windowMilliseconds, 1)) * 1_000_000
         windowStart = now
-        self.threadCPUNanos = threadCPUNanos
-        windowStartCPU = threadCPUNanos()
+        self.threadDemandNanos = threadDemandNanos
+        windowStartDemand = threadDemandNanos()
         self.setNormal = setNormal
         self.setRealTime = setRealTime
     }
@@ -59,14 +62,14 @@ package final class RealTimeBudget {
     }
 
     private func endWindow(now: UInt64) {
-        let cpu = threadCPUNanos()
+        let demand = threadDemandNanos()
         let elapsed = max(now &- windowStart, 1)
-        let used = cpu > windowStartCPU ? cpu - windowStartCPU : 0
+        let wanted = demand > windowStartDemand ? demand - windowStartDemand : 0
         windowStart = now
-        windowStartCPU = cpu
-        // Percent of one CPU; `used` is at most about `elapsed` (one thread), so `used * 100` cannot overflow before
-        // `elapsed` reaches about 5 years.
-        let share = used >= UInt64.max / 100 ? 100 : Int(min(used * 100 / elapsed, 100))
+        windowStartDemand = demand
+        // Percent of one CPU; `wanted` is at most about `elapsed` (one thread), so `wanted * 100` cannot overflow
+        // before `elapsed` reaches about 5 years.
+        let share = wanted >= UInt64.max / 100 ? 100 : Int(min(wanted * 100 / elapsed, 100))
         if !demoted, share >= percent {
             guard setNormal() else { return refused() }
             demoted = true

@@ -128,6 +128,34 @@ import Testing
         #expect(throws: SystemError("setpriority", code: ESRCH)) { try Scheduling.setNice(pid: Int32.max, 0) }
     }
 
+    @Test func aThreadGoesBackToNormalSchedulingAndItsDemandCountsTimeRunAndTimeWaited() throws {
+        try onOwnThread {
+            if (try? Scheduling.setRealTime(priority: 1, resetOnFork: true)) != nil {
+                #expect(try Scheduling.isRealTime())
+                try Scheduling.setNormal(resetOnFork: true)
+                #expect(try Scheduling.isRealTime() == false)
+                // Reset-on-fork kept: raising again needs no privilege beyond the first time's.
+                try Scheduling.setRealTime(priority: 1, resetOnFork: true)
+                try Scheduling.setNormal(resetOnFork: true)
+            }
+            // Spinning 30 ms of wall time: the thread ran or waited runnable all along, so its demand grows by
+            // about that much (a thread clock alone would miss the time another process held its CPU).
+            let before = try #require(Scheduling.threadCPUDemandNanoseconds())
+            var start = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &start)
+            var now = start
+            while (now.tv_sec - start.tv_sec) * 1_000_000_000 + (now.tv_nsec - start.tv_nsec) < 30_000_000 {
+                clock_gettime(CLOCK_MONOTONIC, &now)
+            }
+            let after = try #require(Scheduling.threadCPUDemandNanoseconds())
+            #expect(after >= before + 25_000_000 && after <= before + 1_000_000_000)
+            // Sleeping is not wanting a CPU.
+            usleep(30_000)
+            let slept = try #require(Scheduling.threadCPUDemandNanoseconds())
+            #expect(slept - after < 20_000_000)
+        }
+    }
+
     @Test func theHeapTuningCallsAreAccepted() {
         #expect(Memory.setTrimThreshold(4 << 20))
         #expect(Memory.setMmapThreshold(2 << 20))

@@ -2,14 +2,15 @@ import RealTimeScheduling
 import Testing
 
 /// The real-time budget's decisions (`Deploy/config-reference.md`, "Real-time budget"), on a simulated clock and
-/// thread CPU time: a window that uses the budget puts the loop at normal scheduling, one under half of it gives
+/// thread demand (time run plus time waited runnable): a window that uses the budget puts the loop at normal scheduling, one under half of it gives
 /// `SCHED_FIFO` back, anything between keeps the policy, and a refused change keeps it too.
 @Suite struct RealTimeBudgetTests {
     /// A budget of `percent` over 10 ms windows whose clocks and policy the test drives.
     final class Rig {
         var now: UInt64 = 1_000_000_000
-        var cpu: UInt64 = 0
-        var cpuReads = 0
+        /// What the thread has wanted of a CPU: time run plus time waited runnable.
+        var demand: UInt64 = 0
+        var demandReads = 0
         var kernelAgrees = true
         var policyCalls: [String] = []
         var changes: [RealTimeBudget.Change] = []
@@ -18,9 +19,9 @@ import Testing
         init(percent: Int) {
             budget = RealTimeBudget(
                 percent: percent, windowMilliseconds: 10, now: now,
-                threadCPUNanos: { [unowned self] in
-                    cpuReads += 1
-                    return cpu
+                threadDemandNanos: { [unowned self] in
+                    demandReads += 1
+                    return demand
                 },
                 setNormal: { [unowned self] in
                     policyCalls.append("normal")
@@ -33,10 +34,11 @@ import Testing
             budget.onChange = { [unowned self] in changes.append($0) }
         }
 
-        /// One pass ending after `milliseconds` of wall time, `busyPercent` of which the thread ran.
-        func pass(milliseconds: UInt64, busyPercent: UInt64) {
+        /// One pass ending after `milliseconds` of wall time, `busyPercent` of which the thread ran and
+        /// `waitingPercent` of which it waited runnable for a CPU.
+        func pass(milliseconds: UInt64, busyPercent: UInt64, waitingPercent: UInt64 = 0) {
             now += milliseconds * 1_000_000
-            cpu += milliseconds * 1_000_000 * busyPercent / 100
+            demand += milliseconds * 1_000_000 * (busyPercent + waitingPercent) / 100
             budget.passEnded(now: now)
         }
     }
@@ -57,13 +59,28 @@ import Testing
         #expect(rig.changes == [.demoted, .restored] && rig.budget.demotions == 1)
     }
 
+    @Test func aSaturatedLoopGrantedLittleOfAContendedCPUStaysDemotedInsteadOfFlapping() {
+        let rig = Rig(percent: 90)
+        rig.pass(milliseconds: 10, busyPercent: 100)
+        #expect(rig.budget.demoted)
+        // At normal priority, sharing its CPU with two busy processes: it runs a third of each window and waits
+        // runnable the rest. It still wants the whole CPU, so it stays demoted.
+        for _ in 0..<20 { rig.pass(milliseconds: 10, busyPercent: 33, waitingPercent: 67) }
+        #expect(rig.budget.demoted && rig.policyCalls == ["normal"])
+        // Waiting at SCHED_FIFO (behind a higher real-time thread) counts as wanting the CPU too.
+        rig.pass(milliseconds: 10, busyPercent: 10, waitingPercent: 0)
+        #expect(!rig.budget.demoted)
+        rig.pass(milliseconds: 10, busyPercent: 20, waitingPercent: 75)
+        #expect(rig.budget.demoted && rig.budget.demotions == 2)
+    }
+
     @Test func nothingIsDecidedOrReadBeforeTheWindowIsOver() {
         let rig = Rig(percent: 50)
-        let readsAtStart = rig.cpuReads
+        let readsAtStart = rig.demandReads
         for _ in 0..<9 { rig.pass(milliseconds: 1, busyPercent: 100) }
-        #expect(rig.cpuReads == readsAtStart && !rig.budget.demoted)
+        #expect(rig.demandReads == readsAtStart && !rig.budget.demoted)
         rig.pass(milliseconds: 1, busyPercent: 100)
-        #expect(rig.cpuReads == readsAtStart + 1 && rig.budget.demoted)
+        #expect(rig.demandReads == readsAtStart + 1 && rig.budget.demoted)
     }
 
     @Test func theShareIsTakenOverTheWholeWindowHoweverItsPassesWent() {
@@ -98,7 +115,7 @@ import Testing
         let rig = Rig(percent: 50)
         rig.pass(milliseconds: 10, busyPercent: 100)
         #expect(rig.budget.demoted)
-        rig.cpu = 0
+        rig.demand = 0
         rig.pass(milliseconds: 10, busyPercent: 0)
         #expect(!rig.budget.demoted)
     }

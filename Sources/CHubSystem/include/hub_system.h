@@ -62,8 +62,9 @@ int hub_sched_set_fifo(pid_t pid, int priority, int reset_on_fork);
 int hub_sched_is_fifo(pid_t pid);
 /// sched_setscheduler(pid, SCHED_OTHER [| SCHED_RESET_ON_FORK], 0): back to normal scheduling; 0 or -1.
 int hub_sched_set_other(pid_t pid, int reset_on_fork);
-/// CPU time the calling thread has used, in nanoseconds (clock_gettime(CLOCK_THREAD_CPUTIME_ID)); -1 on error.
-long long hub_thread_cpu_nanos(void);
+/// What the calling thread has wanted of a CPU so far, in nanoseconds: the time it ran plus the time it waited
+/// runnable for a CPU (/proc/thread-self/schedstat, fields 1 and 2); -1 if that file cannot be read.
+long long hub_thread_cpu_demand_nanos(void);
 /// setpriority(PRIO_PROCESS, pid, nice); 0 or -1.
 int hub_set_nice(pid_t pid, int nice);
 

@@ -183,7 +183,7 @@ def loop_policy(pid):
 
 def test_a_flood_that_saturates_a_realtime_hub_runs_it_at_normal_scheduling_until_the_flood_ends(tmp_path):
     """At SCHED_FIFO, a loop a flooding peer keeps busy starved every normal-priority process on its CPU (a peer
-    waiting for its frames waited 14-20 ms at the p99). The real-time budget puts it at normal scheduling once a
+    waiting for its frames waited 14-32 ms at the p99). The real-time budget puts it at normal scheduling once a
     window uses realTimeBudgetPercent of a CPU, keeps it there while the flood lasts, and gives SCHED_FIFO back
     once the hub idles; hub.info and the kernel (chrt) agree at each step."""
     if os.geteuid() != 0:
@@ -196,6 +196,8 @@ def test_a_flood_that_saturates_a_realtime_hub_runs_it_at_normal_scheduling_unti
     stop = threading.Event()
     try:
         scheduling = client.call("hub.info")["scheduling"]
+        if "notApplied" in scheduling:  # root without CAP_SYS_NICE (a container's default capabilities)
+            pytest.skip(f"SCHED_FIFO refused: {scheduling['notApplied']}")
         assert scheduling["policy"] == "SCHED_FIFO" and scheduling["priority"] == 20
         assert scheduling["budget"] == {"percent": 50, "windowMs": 10, "demoted": False, "demotions": 0,
                                         "refusals": 0}
@@ -226,10 +228,15 @@ def test_a_flood_that_saturates_a_realtime_hub_runs_it_at_normal_scheduling_unti
             time.sleep(0.02)
         assert scheduling["policy"] == "SCHED_OTHER" and "priority" not in scheduling
         assert scheduling["budget"]["demotions"] >= 1
-        # While the flood goes on the hub stays at normal priority: still demoted a few windows later.
-        time.sleep(0.2)
-        assert client.call("hub.info", timeout=10)["scheduling"]["budget"]["demoted"]
-        assert loop_policy(hub.process.pid) == "SCHED_OTHER"
+        # The kernel agrees while the flood goes on.
+        deadline = time.monotonic() + 5
+        while loop_policy(hub.process.pid) != "SCHED_OTHER":
+            assert time.monotonic() < deadline, "hub.info said demoted, the kernel never showed SCHED_OTHER"
+            time.sleep(0.01)
+        # No flapping: a saturated hub stays at normal priority while the flood lasts. Window by window it would be
+        # restored and demoted again about 15 times in 0.3 s; a writer that stalls now and then may cost one or two.
+        time.sleep(0.3)
+        assert client.call("hub.info", timeout=10)["scheduling"]["budget"]["demotions"] <= 5
         assert ports(client)["flood"]["counters"]["rxFrames"] > 0
 
         stop.set()
@@ -242,6 +249,8 @@ def test_a_flood_that_saturates_a_realtime_hub_runs_it_at_normal_scheduling_unti
             assert time.monotonic() < deadline, "SCHED_FIFO never came back"
             time.sleep(0.02)
         scheduling = client.call("hub.info")["scheduling"]
+        if "notApplied" in scheduling:  # root without CAP_SYS_NICE (a container's default capabilities)
+            pytest.skip(f"SCHED_FIFO refused: {scheduling['notApplied']}")
         assert scheduling["policy"] == "SCHED_FIFO" and scheduling["priority"] == 20
         assert not scheduling["budget"]["demoted"] and scheduling["budget"]["refusals"] == 0
     finally:
