@@ -109,7 +109,7 @@ extension Hub {
         let priority = Int32(scheduling.requested)
         let budget = RealTimeBudget(
             percent: limits.realTimeBudgetPercent, windowMilliseconds: limits.realTimeBudgetWindowMs,
-            now: MonotonicClock.nanoseconds(), threadDemandNanos: { Scheduling.threadCPUDemandNanoseconds() ?? 0 },
+            now: MonotonicClock.nanoseconds(), threadDemandNanos: Scheduling.threadCPUDemandNanoseconds,
             setNormal: { (try? Scheduling.setNormal(pid: 0, resetOnFork: true)) != nil },
             setRealTime: { (try? Scheduling.setRealTime(pid: 0, priority: priority, resetOnFork: true)) != nil })
         scheduling.budget = budget

@@ -6,7 +6,6 @@ import HubSystem
 import JSON
 import PlatformConfig
 import PlatformConfigLoader
-import RealTimeScheduling
 import SoftwareCommands
 
 extension Hub {

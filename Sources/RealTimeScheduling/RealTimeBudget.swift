@@ -34,16 +34,17 @@ package final class RealTimeBudget {
     /// Called after every change.
     package var onChange: ((Change) -> Void)?
     private var windowStart: UInt64
-    private var windowStartDemand: UInt64
-    private let threadDemandNanos: () -> UInt64
+    /// Nil after a sample could not be read: the next window starts from the next one that can.
+    private var windowStartDemand: UInt64?
+    private let threadDemandNanos: () -> UInt64?
     private let setNormal: () -> Bool
     private let setRealTime: () -> Bool
 
     /// `now` is the loop clock (`MonotonicClock` nanoseconds) at start; `threadDemandNanos` reads what the loop
-    /// thread has wanted of a CPU so far (ran plus waited runnable, `Scheduling.threadCPUDemandNanoseconds`);
-    /// `setNormal` and `setRealTime` change its policy and say whether the kernel agreed.
+    /// thread has wanted of a CPU so far (ran plus waited runnable, `Scheduling.threadCPUDemandNanoseconds`), nil
+    /// when it cannot; `setNormal` and `setRealTime` change its policy and say whether the kernel agreed.
     package init(
-        percent: Int, windowMilliseconds: Int, now: UInt64, threadDemandNanos: @escaping () -> UInt64,
+        percent: Int, windowMilliseconds: Int, now: UInt64, threadDemandNanos: @escaping () -> UInt64?,
         setNormal: @escaping () -> Bool, setRealTime: @escaping () -> Bool
     ) {
         self.percent = percent
@@ -63,10 +64,14 @@ package final class RealTimeBudget {
 
     private func endWindow(now: UInt64) {
         let demand = threadDemandNanos()
+        defer {
+            windowStart = now
+            windowStartDemand = demand
+        }
+        // A sample that cannot be read, or a window without a start, decides nothing (rather than reading as idle).
+        guard let demand, let start = windowStartDemand else { return }
         let elapsed = max(now &- windowStart, 1)
-        let wanted = demand > windowStartDemand ? demand - windowStartDemand : 0
-        windowStart = now
-        windowStartDemand = demand
+        let wanted = demand > start ? demand - start : 0
         // Percent of one CPU; `wanted` is at most about `elapsed` (one thread), so `wanted * 100` cannot overflow
         // before `elapsed` reaches about 5 years.
         let share = wanted >= UInt64.max / 100 ? 100 : Int(min(wanted * 100 / elapsed, 100))

@@ -11,6 +11,7 @@ import Testing
         /// What the thread has wanted of a CPU: time run plus time waited runnable.
         var demand: UInt64 = 0
         var demandReads = 0
+        var demandReadable = true
         var kernelAgrees = true
         var policyCalls: [String] = []
         var changes: [RealTimeBudget.Change] = []
@@ -21,7 +22,7 @@ import Testing
                 percent: percent, windowMilliseconds: 10, now: now,
                 threadDemandNanos: { [unowned self] in
                     demandReads += 1
-                    return demand
+                    return demandReadable ? demand : nil
                 },
                 setNormal: { [unowned self] in
                     policyCalls.append("normal")
@@ -72,6 +73,22 @@ import Testing
         #expect(!rig.budget.demoted)
         rig.pass(milliseconds: 10, busyPercent: 20, waitingPercent: 75)
         #expect(rig.budget.demoted && rig.budget.demotions == 2)
+    }
+
+    @Test func aWindowWhoseDemandCannotBeReadDecidesNothingAndTheNextStartsAfresh() {
+        let rig = Rig(percent: 50)
+        rig.pass(milliseconds: 10, busyPercent: 100)
+        #expect(rig.budget.demoted)
+        // Idle, but the sample cannot be read: no restore on a guess.
+        rig.demandReadable = false
+        rig.pass(milliseconds: 10, busyPercent: 0)
+        #expect(rig.budget.demoted)
+        // The first readable sample only starts a window; the one after judges it.
+        rig.demandReadable = true
+        rig.pass(milliseconds: 10, busyPercent: 100)
+        #expect(rig.budget.demoted)
+        rig.pass(milliseconds: 10, busyPercent: 0)
+        #expect(!rig.budget.demoted && rig.policyCalls == ["normal", "fifo"])
     }
 
     @Test func nothingIsDecidedOrReadBeforeTheWindowIsOver() {
