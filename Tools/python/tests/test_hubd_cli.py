@@ -132,13 +132,16 @@ def test_the_hub_loop_runs_at_its_configured_realtime_priority(tmp_path):
             scheduling = client.call("hub.info")["scheduling"]
         shown = subprocess.run(["chrt", "-p", str(hub.process.pid)], capture_output=True, text=True, timeout=10)
         assert shown.returncode == 0, shown.stderr
-        if os.geteuid() == 0:
+        # Whether this test may use SCHED_FIFO at all (root in a container may lack CAP_SYS_NICE): the hub must
+        # then either be at SCHED_FIFO or, refused, say why.
+        permitted = subprocess.run(["chrt", "-f", "1", "true"], capture_output=True, timeout=10).returncode == 0
+        if permitted:
             assert scheduling == {"policy": "SCHED_FIFO", "realTimePriority": 20, "priority": 20,
                                   "budget": {"percent": 90, "windowMs": 10, "demoted": False, "demotions": 0,
                                              "refusals": 0}}
             assert "SCHED_FIFO" in shown.stdout and "priority: 20" in shown.stdout, shown.stdout
         else:
-            assert scheduling["policy"] == "SCHED_OTHER" and "EPERM" in scheduling["notApplied"]
+            assert scheduling["policy"] == "SCHED_OTHER" and "EPERM" in scheduling["notApplied"], scheduling
             assert "SCHED_OTHER" in shown.stdout
     finally:
         hub.stop()
