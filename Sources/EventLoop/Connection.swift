@@ -103,7 +103,8 @@ package final class Connection: LoopHandle {
     /// A read of at least this many bytes makes the stream *busy* (`Sources/ARCHITECTURE.md`, "Busy streams"): it
     /// leaves the poll and is read directly once per pass (`BusyStreams`), until a read finds nothing and the poll
     /// watches it again. A peer that keeps the socket full then writes into a socket nobody waits on, which costs
-    /// its writes no wake-up. `Int.max` (the default): never.
+    /// its writes no wake-up. A read that fills all it asked for (`maxReadBytes`, at most the loop's read buffer)
+    /// counts as reaching it: more is waiting, however small the reads are sized. `Int.max` (the default): never.
     @exclusivity(unchecked) package var busyReadBytes = Int.max
     /// Read directly each pass while reading, not through libuv (`busyReadBytes`).
     @exclusivity(unchecked) package private(set) var isBusy = false
@@ -132,7 +133,7 @@ package final class Connection: LoopHandle {
                 // SAFETY: uv_stream_t begins with the uv_handle_t fields.
                 let handle = UnsafeMutableRawPointer(stream!).assumingMemoryBound(to: uv_handle_t.self)
                 LoopHandle.withOwner(of: handle, as: Connection.self) { owner in
-                    owner.didRead(count: count, base: buffer?.pointee.base)
+                    owner.didRead(count: count, base: buffer?.pointee.base, asked: Int(buffer?.pointee.len ?? 0))
                 }
             })
         try LoopError.check(result, "uv_read_start")
@@ -164,7 +165,8 @@ package final class Connection: LoopHandle {
         onLowWatermark = nil
     }
 
-    private func didRead(count: Int, base: UnsafeMutablePointer<CChar>?) {
+    /// `asked`: the size of the read, what `count` would be had the socket held more.
+    private func didRead(count: Int, base: UnsafeMutablePointer<CChar>?, asked: Int) {
         if count > 0, let base {
             bytesRead &+= UInt64(count)
             if let onBytes {
@@ -176,7 +178,7 @@ package final class Connection: LoopHandle {
                 let bytes = Array(UnsafeRawBufferPointer(start: base, count: count))
                 onData?(bytes[...])
             }
-            if count >= busyReadBytes && !isBusy { becomeBusy() }
+            if busyReadBytes != .max && count >= min(busyReadBytes, asked) && !isBusy { becomeBusy() }
         } else if count < 0 {
             reading = false
             uv_read_stop(stream)
@@ -229,7 +231,7 @@ package final class Connection: LoopHandle {
         // SAFETY: the loop's read buffer holds at least `wanted` bytes and is used by one read at a time.
         let count = Glibc.read(fd, loop.readBuffer.baseAddress!, wanted)
         if count > 0 {
-            didRead(count: count, base: loop.readBuffer.baseAddress!.assumingMemoryBound(to: CChar.self))
+            didRead(count: count, base: loop.readBuffer.baseAddress!.assumingMemoryBound(to: CChar.self), asked: wanted)
             return
         }
         let code = count == 0 ? 0 : errno

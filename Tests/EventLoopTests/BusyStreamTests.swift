@@ -122,7 +122,24 @@ import Testing
     }
 
     @Test func readsBelowTheThresholdNeverMakeTheStreamBusy() throws {
-        let run = try busyStream(stoppingEachPass: false, threshold: 1 << 20, maxRead: 4096)
+        // Unbounded reads (the loop's read buffer, far above any burst): none fills what it asked for either.
+        let run = try busyStream(stoppingEachPass: false, threshold: 1 << 20, maxRead: .max)
+        #expect(firstDifference(run.received, run.sent) == nil)
+        #expect(run.periods == 0)
+    }
+
+    /// Reads sized below the threshold (an Ethernet port's small slice) could never reach it: a read that fills
+    /// what it asked for shows more is waiting, and makes the stream busy as a large read would.
+    @Test func aReadThatFillsItsSizeMakesTheStreamBusyWhenTheThresholdIsAboveIt() throws {
+        let run = try busyStream(stoppingEachPass: true, threshold: 1 << 20, maxRead: 2048)
+        #expect(firstDifference(run.received, run.sent) == nil)
+        #expect(run.ends == 1)
+        #expect(run.periods >= 2)
+        #expect(run.largestRead <= 2048)
+    }
+
+    @Test func fullReadsNeverMakeTheStreamBusyWhenBusyReadingIsOff() throws {
+        let run = try busyStream(stoppingEachPass: true, threshold: .max, maxRead: 2048)
         #expect(firstDifference(run.received, run.sent) == nil)
         #expect(run.periods == 0)
     }

@@ -88,7 +88,8 @@ hub:
 """
 
 
-@pytest.mark.parametrize("busy_read_bytes", [0, 1024], ids=["always-polled", "busy-when-full"])
+# 4096 (the default) is above this slice's 2 KiB reads: reads that fill their size make the flooder busy all the same.
+@pytest.mark.parametrize("busy_read_bytes", [0, 1024, 4096], ids=["always-polled", "busy-when-full", "busy-when-read-fills"])
 def test_a_flooding_stream_peer_is_read_in_slices_while_control_and_other_ports_keep_going(tmp_path, busy_read_bytes):
     """300k-frame floods used to be switched in one go (libuv hands over ~131k frames per wake-up), freezing the
     control API and every other port for seconds. Now the flooder gets one slice per loop pass: while its flood
@@ -96,7 +97,10 @@ def test_a_flooding_stream_peer_is_read_in_slices_while_control_and_other_ports_
     more than the slice, and nothing the flooder sent was lost."""
     from handsethub.pytest_plugin import start_hub
 
-    hub = start_hub(tmp_path, FLOOD_CONFIG.replace("BUSY_READ_BYTES", str(busy_read_bytes)))
+    config = FLOOD_CONFIG.replace("BUSY_READ_BYTES", str(busy_read_bytes))
+    if busy_read_bytes == 4096:  # every read asks for 2 KiB, the first ones too (before a pass sized them)
+        config = config.replace("    ethernetReadFramesPerPass:", "    ethernetReadBytesPerPass: 2048\n    ethernetReadFramesPerPass:", 1)
+    hub = start_hub(tmp_path, config)
     client = hub.connect()
     flooder = b_peer = c_peer = None
     try:
