@@ -180,12 +180,19 @@ package final class PlatformMethods {
         return .result(self.linkJSON(link))
     }
 
-    /// The `as` parameter: a test peer name, which must not be a partition's.
+    /// The `as` parameter: a test peer name, which follows the name grammar (`Protocols/control.md` §1) and must not
+    /// be a partition's. Checked before anything uses it: it travels to guests inside frames (`injector:NAME`,
+    /// `Protocols/guest.md` §2), whose name fields are bounded.
     package func testPeer(_ params: ControlParams) throws(ControlError) -> String {
         let peer = try params.requireString("as")
-        guard !host.isPartitionName(peer), !peer.isEmpty else {
+        guard LinkConfig.isValidName(peer) else {
             throw ControlError.invalidParams(
-                param: "as", expected: "test peer name", detail: "'\(peer)' is a partition name or empty; pick another")
+                param: "as", expected: "test peer name",
+                detail: "a letter, then letters, digits, '-' or '_', at most 32 bytes")
+        }
+        guard !host.isPartitionName(peer) else {
+            throw ControlError.invalidParams(
+                param: "as", expected: "test peer name", detail: "'\(peer)' is a partition name; pick another")
         }
         return peer
     }

@@ -142,3 +142,35 @@ def test_control_opens_a_link_that_an_older_client_sees_in_its_welcome(hubd):
                                                                             "held": 0}
     finally:
         rtos.close()
+
+
+@pytest.mark.parametrize("peer", ["a" * 300, "a" * 33, "Tester 1", "a\nb", "injector:x", "1abc"])
+def test_a_test_peer_name_outside_the_grammar_is_refused_before_anything_reaches_a_guest(hubd, peer):
+    """`as` travels to guests inside frames (`injector:NAME`, guest.md §2, name fields bounded); a 300-byte one was
+    accepted and aborted hubd when the frame was built, at once or, queued for a detached partition, when its guest
+    attached. Every method taking `as` refuses a name outside control.md §1's grammar with -32602 naming `as`."""
+    from handsethub.control import HubError
+    hub = hubd(config=CONFIG)
+    # rtos attached with runtime-links (LINK_OPENED names who opened a link); linux detached (a message is queued).
+    rtos = GuestClient.connect(endpoint(hub, "unix"), "rtos", "rtos-dev-secret", timeout=5, features=[RUNTIME_LINKS])
+    try:
+        hub.call("link.open", {"name": "probe", "a": "linux", "b": "rtos", "depth": 8, "as": "tester"})
+        calls = [("link.open", {"name": "other", "a": "rtos", "b": "linux", "as": peer}),
+                 ("msg.send", {"link": "probe", "to": "linux", "text": "queued", "as": peer}),
+                 ("msg.send", {"link": "probe", "to": "rtos", "text": "now", "as": peer}),
+                 ("irq.raise", {"partition": "rtos", "line": 1, "as": peer}),
+                 ("link.close", {"name": "probe", "as": peer})]
+        for method, params in calls:
+            with pytest.raises(HubError) as refused:
+                hub.call(method, params)
+            assert refused.value.code == -32602 and refused.value.data["param"] == "as", (method, refused.value)
+        # Nothing was queued or opened, and the hub still serves both sides: linux attaches, rtos gets a message.
+        linux = GuestClient.connect(endpoint(hub, "unix"), "linux", "linux-dev-secret", timeout=5)
+        linux.close()
+        assert [link["name"] for link in hub.call("link.list")["links"]] == ["probe"]
+        hub.call("msg.send", {"link": "probe", "to": "rtos", "text": "still here", "as": "tester-2"})
+        delivered = wait_for(rtos, "MSG_DELIVER", sender="injector:tester-2")
+        assert delivered.fields["payload"] == b"still here"
+        assert hub.hub.process.poll() is None
+    finally:
+        rtos.close()
