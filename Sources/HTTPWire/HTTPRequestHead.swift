@@ -133,6 +133,10 @@ package struct HTTPHeadDecoder {
 
     private mutating func take(_ byte: UInt8) -> HTTPRefusal? {
         headBytes += 1
+        // Every byte counts, the LF that ends a line (and the head) too.
+        if headBytes > limits.maxHeadBytes {
+            return HTTPRefusal(.headerFieldsTooLarge, "request head over \(limits.maxHeadBytes) bytes")
+        }
         if sawCR {
             guard byte == 0x0A else { return HTTPRefusal(.badRequest, "CR not followed by LF") }
             sawCR = false
@@ -148,9 +152,6 @@ package struct HTTPHeadDecoder {
         }
         if requestLine == nil && line.count > limits.maxRequestLineBytes {
             return HTTPRefusal(.uriTooLong, "request line over \(limits.maxRequestLineBytes) bytes")
-        }
-        if headBytes > limits.maxHeadBytes {
-            return HTTPRefusal(.headerFieldsTooLarge, "request head over \(limits.maxHeadBytes) bytes")
         }
         return nil
     }
