@@ -66,6 +66,11 @@ package enum ErrorLogFile {
         package var tornKind: String?
     }
 
+    /// Sequence numbers, `base` and `dropped` read from a file are below this (§4.3): counting on from there cannot
+    /// overflow in any lifetime, and every count stays a JSON integer of the control API (`Protocols/control.md`
+    /// §1). A damaged or forged header at 2^64 - 1 used to trap the hub at the partition's next entry.
+    package static let sequenceLimit: UInt64 = 1 << 62
+
     /// Reads a whole file. A header that is not one (`bad_header`) is an error; anything wrong after it ends
     /// the records there (the torn tail).
     package static func parse(_ bytes: ArraySlice<UInt8>) throws(ErrorLogFileError) -> Contents {
@@ -80,6 +85,9 @@ package enum ErrorLogFile {
         var reader = ByteReader(bytes[(start + 8)...])
         guard let base = try? reader.readU64BE(), let dropped = try? reader.readU64BE() else {
             throw ErrorLogFileError(kind: "bad_header", detail: "too short")
+        }
+        guard base < sequenceLimit && dropped < sequenceLimit else {
+            throw ErrorLogFileError(kind: "bad_header", detail: "base or dropped at or above 2^62")
         }
         var contents = Contents(base: base, dropped: dropped, entries: [], tornBytes: 0, tornKind: nil)
         var offset = start + headerBytes
@@ -120,6 +128,7 @@ package enum ErrorLogFile {
         switch readBody(body) {
         case .failure(let problem): return .failure(problem)
         case .success(let entry):
+            guard entry.sequence < sequenceLimit else { return .failure(.badValue) }
             guard entry.sequence > after && entry.sequence >= base && entry.sequence >= 1 else {
                 return .failure(.notAscending)
             }

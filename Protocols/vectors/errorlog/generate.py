@@ -98,6 +98,18 @@ def main():
     emit("bad-magic", "not an error log", header(1, 0, magic=b"HHEX") + r1, error="bad_header")
     emit("bad-file-version", "file version 2", header(1, 0, version=2), error="bad_header")
     emit("short-header", "23 bytes: the header is cut", header(1, 0)[:23], error="bad_header")
+    emit("base-out-of-range", "base 2^64-1: the next sequence number would not fit (and used to trap)",
+         header(2**64 - 1, 0) + r1, error="bad_header")
+    emit("base-at-2-62", "base 2^62: what a file holds stays below it", header(2**62, 0), error="bad_header")
+    emit("dropped-out-of-range", "dropped 2^64-1", header(1, 2**64 - 1), error="bad_header")
+    top = record(body(2**62, 1700000000500, *e2))
+    emit("sequence-out-of-range", "a second record numbered 2^62", header(1, 0) + r1 + top,
+         expect={"entries": ok[:1], "dropped": 0, "nextSequence": 2, "tornBytes": len(top), "tornKind": "bad_value"})
+    last = record(body(2**62 - 1, 1700000000500, *e2))
+    emit("sequence-at-the-top", "a second record numbered 2^62-1, the largest a file may hold",
+         header(1, 0) + r1 + last,
+         expect={"entries": [ok[0], entry(2**62 - 1, 1700000000500, *e2)], "dropped": 0, "nextSequence": 2**62,
+                 "tornBytes": 0, "tornKind": None})
     print("# Persistent error-log files (Protocols/errorlog.md §4), written by generate.py.")
     print("# Fields: hex = a whole file; maxEntries, maxBytes = the bound it is loaded with (§3); expect = the log")
     print("# after loading: the kept entries, dropped, nextSequence, and the torn tail (its bytes and the kind of")
