@@ -45,7 +45,16 @@ extension ModemInstance {
             pty = terminal
             let id = addOpener(
                 Opener(
-                    kind: "pty", write: { [weak terminal] bytes in _ = terminal?.connection.write(bytes) },
+                    kind: "pty",
+                    write: { [unowned self, weak terminal] bytes in
+                        guard let connection = terminal?.connection else { return }
+                        // Nobody may have the port open: what a serial line with no listener cannot hold is lost.
+                        guard connection.backlogBytes <= self.host.limits.modemOpenerMaxUnsentBytes else {
+                            self.ptyDroppedBytes &+= UInt64(bytes.count)
+                            return
+                        }
+                        _ = connection.write(bytes)
+                    },
                     close: {}), exclusive: false)
             terminal.connection.onData = { [unowned self] data in self.input(data, from: id) }
             terminal.connection.onEnd = { [unowned self] error in
@@ -103,12 +112,23 @@ extension ModemInstance {
         attachRaw(connection, slot: slot)
     }
 
-    /// Serves an admitted raw AT client: its bytes are the modem's input, the modem's output is written to it.
+    /// Serves an admitted raw AT client: its bytes are the modem's input, taken a bounded number of command lines
+    /// per loop pass (`RawATInput`); the modem's output is written to it, and a client that leaves more than
+    /// `hub.limits.modemOpenerMaxUnsentBytes` of it unread is closed (`Protocols/modem.md` §1).
     private func attachRaw(_ connection: any ByteStream, slot: AdmissionSlot) {
+        let input: RawATInput
+        do {
+            input = try RawATInput(loop: host.loop, linesPerPass: host.limits.modemRawLinesPerPass)
+        } catch {
+            slot.release()
+            connection.close()
+            return
+        }
         var id = 0
         let hangUp: (String) -> Void = { [unowned self, weak connection] line in
             slot.release()
             self.removeOpener(id)
+            input.close()
             guard let connection else { return }
             connection.onData = nil
             connection.onEnd = nil
@@ -119,9 +139,18 @@ extension ModemInstance {
         id = addOpener(
             Opener(
                 kind: connection.kind == .tcp ? "tcp" : "unix",
-                write: { [weak connection] in _ = connection?.write($0) },
+                write: { [unowned self, weak connection] bytes in
+                    guard let connection else { return }
+                    _ = connection.write(bytes)
+                    let limit = self.host.limits.modemOpenerMaxUnsentBytes
+                    guard connection.backlogBytes > limit else { return }
+                    // Shared modems write every opener everything: one that does not read would hold it all.
+                    self.openersClosedNotReading += 1
+                    hangUp("\r\nERROR: not_reading: more than \(limit) bytes of output unread\r\n")
+                },
                 close: { [weak connection] in
                     slot.release()
+                    input.close()
                     connection?.close()
                 },
                 displace: { [unowned self] in
@@ -131,15 +160,17 @@ extension ModemInstance {
             hangUp("\r\nERROR: \(self.gate.refusalText(refusal))\r\n")
         }
         // A client that types but never reads its answers (`Sources/ARCHITECTURE.md`, "Backpressure"): it is not
-        // read while its unsent answers are past the high watermark, so its own commands cannot grow them.
+        // read, nor is what it sent taken, while its unsent answers are past the high watermark, so its own
+        // commands cannot grow them.
         connection.highWatermark = host.limits.writeHighWatermarkBytes
         connection.lowWatermark = host.limits.writeLowWatermarkBytes
-        connection.onData = { [unowned self, weak connection] data in
+        connection.maxReadBytes = RawATInput.maxReadBytes
+        input.attach(connection) { [unowned self] lines in self.input(lines, from: id) }
+        connection.onData = { data in
             slot.noteActivity()
-            self.input(data, from: id)
-            if let connection, connection.isAboveHighWatermark { connection.stopReading() }
+            input.received(data)
         }
-        connection.onLowWatermark = { [weak connection] in try? connection?.startReading() }
+        connection.onLowWatermark = { input.resume() }
         connection.onEnd = { _ in hangUp("") }
         do {
             try connection.startReading()
@@ -1131,5 +1162,91 @@ extension ModemHostSettings {
         if let registers = object["s"]?.objectValue {
             for number in 0...12 { if let value = registers["\(number)"]?.intValue { sRegisters[number] = value } }
         }
+    }
+}
+
+/// A raw AT socket client's input, taken at most `hub.limits.modemRawLinesPerPass` command lines per loop pass
+/// (`Protocols/modem.md` §1). The client has no authentication, one read can hold thousands of lines, and each
+/// can make the modem write kilobytes: taken whole, one read held the loop for most of a second. What was read
+/// past a pass's last line waits here (at most one read) and is taken at the end of the next passes, in the
+/// check phase; the client is not read again until all of it was taken, nor is anything taken while its
+/// unsent output is past the high watermark (`resume` on the low one).
+final class RawATInput {
+    /// Most bytes one read takes from the client: what can wait here, per client.
+    static let maxReadBytes = 16 << 10
+    private let linesPerPass: Int
+    private var held: [UInt8] = []
+    private var heldStart = 0
+    private var nextPass: EndOfPass?
+    private weak var connection: (any ByteStream)?
+    private var take: ((ArraySlice<UInt8>) -> Void)?
+
+    init(loop: Loop, linesPerPass: Int) throws(LoopError) {
+        self.linesPerPass = max(1, linesPerPass)
+        nextPass = try EndOfPass(loop: loop)
+    }
+
+    /// The client, and what takes its lines (the modem's input).
+    func attach(_ connection: any ByteStream, take: @escaping (ArraySlice<UInt8>) -> Void) {
+        self.connection = connection
+        self.take = take
+    }
+
+    /// A read: nothing more is read until it has been taken, from the end of this pass on.
+    func received(_ data: ArraySlice<UInt8>) {
+        held.append(contentsOf: data)
+        connection?.stopReading()
+        nextPass?.arm { [unowned self] in self.takeSlice() }
+    }
+
+    /// The client's output fell to the low watermark.
+    func resume() {
+        guard heldStart < held.count else {
+            try? connection?.startReading()
+            return
+        }
+        nextPass?.arm { [unowned self] in self.takeSlice() }
+    }
+
+    func close() {
+        nextPass?.close()
+        nextPass = nil
+        take = nil
+        held = []
+        heldStart = 0
+    }
+
+    /// One pass's lines; armed again from the check phase, so the next slice is the next pass's.
+    private func takeSlice() {
+        guard let connection, connection.isOpen, let take else { return }
+        guard !connection.isAboveHighWatermark else { return }
+        if heldStart < held.count {
+            let end = Self.endOfLines(held[heldStart...], count: linesPerPass)
+            let slice = Array(held[heldStart..<end])
+            heldStart = end
+            if heldStart == held.count {
+                held.removeAll(keepingCapacity: true)
+                heldStart = 0
+            }
+            take(slice[...])
+        }
+        // Taking may have closed the client (written past its limit) or filled its output.
+        guard self.take != nil, connection.isOpen, !connection.isAboveHighWatermark else { return }
+        if heldStart < held.count {
+            nextPass?.arm { [unowned self] in self.takeSlice() }
+        } else {
+            try? connection.startReading()
+        }
+    }
+
+    /// Where the first `count` command lines of `bytes` end: after the `count`th CR, Ctrl-Z (an SMS body's end)
+    /// or ESC (its abort); the end of `bytes` when it holds fewer.
+    static func endOfLines(_ bytes: ArraySlice<UInt8>, count: Int) -> Int {
+        var seen = 0
+        for index in bytes.indices where bytes[index] == 0x0D || bytes[index] == 0x1A || bytes[index] == 0x1B {
+            seen += 1
+            if seen == count { return index + 1 }
+        }
+        return bytes.endIndex
     }
 }

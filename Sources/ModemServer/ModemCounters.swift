@@ -30,6 +30,8 @@ extension ModemInstance {
             "backendUp": .bool(isRemote ? backendUp : true),
             "openers": .array(openers.values.map { .string($0.kind) }.sorted { "\($0)" < "\($1)" }),
             "pty": config.pty.map(JSON.string) ?? .null,
+            "openersClosedNotReading": .uint(openersClosedNotReading),
+            "ptyDroppedBytes": .uint(ptyDroppedBytes),
         ]
         if isRemote { entry["backendLink"] = backendLinkJSON }
         return .object(entry)

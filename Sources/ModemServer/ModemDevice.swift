@@ -103,6 +103,10 @@ final class ModemInstance {
     var trace: ModemTrace
     var stopped = false
     var urcCount: UInt64 = 0
+    /// Raw AT socket clients closed for leaving more than `modemOpenerMaxUnsentBytes` of output unread.
+    var openersClosedNotReading: UInt64 = 0
+    /// Output the PTY dropped past `modemOpenerMaxUnsentBytes` (nobody read the port).
+    var ptyDroppedBytes: UInt64 = 0
 
     // Remote backend (ModemAttachments.swift, the remote-simulator link).
     var remoteConnection: (any ByteStream)?

@@ -65,6 +65,12 @@ package struct Limits: Sendable, Equatable {
     package var modemMaxRawClients: Int
     /// A raw AT socket client that sends nothing for this long is closed; 0: never.
     package var modemRawIdleMs: Int
+    /// Command lines (ended by CR, Ctrl-Z or ESC) taken from one raw AT socket client per loop pass; the rest of
+    /// what it sent waits, and the client is not read until it has been taken.
+    package var modemRawLinesPerPass: Int
+    /// A raw AT socket client with more of the modem's output unsent than this is closed (it does not read); the
+    /// host PTY drops what would go past it, as a serial line nobody listens on does.
+    package var modemOpenerMaxUnsentBytes: Int
     /// Time an Ethernet stream/VDE peer has to send its first frame; 0: no deadline.
     package var ethernetStreamHandshakeMs: Int
     /// At most one log line per listener per this interval about failed accepts (the rest are counted).
@@ -187,6 +193,8 @@ package struct Limits: Sendable, Equatable {
         rfbIdleMs: Int = 0,
         modemMaxRawClients: Int = 16,
         modemRawIdleMs: Int = 0,
+        modemRawLinesPerPass: Int = 16,
+        modemOpenerMaxUnsentBytes: Int = 16 << 20,
         ethernetStreamHandshakeMs: Int = 0,
         acceptErrorLogIntervalMs: Int = 1000,
         loopStallWarnMs: Int = 50,
@@ -232,6 +240,8 @@ package struct Limits: Sendable, Equatable {
         self.rfbIdleMs = rfbIdleMs
         self.modemMaxRawClients = modemMaxRawClients
         self.modemRawIdleMs = modemRawIdleMs
+        self.modemRawLinesPerPass = modemRawLinesPerPass
+        self.modemOpenerMaxUnsentBytes = modemOpenerMaxUnsentBytes
         self.ethernetStreamHandshakeMs = ethernetStreamHandshakeMs
         self.acceptErrorLogIntervalMs = acceptErrorLogIntervalMs
         self.loopStallWarnMs = loopStallWarnMs
@@ -355,6 +365,14 @@ package struct Limits: Sendable, Equatable {
             key: "modemRawIdleMs", range: 0...86_400_000,
             summary: "silence after which a raw AT socket client is closed (0: never)",
             get: { $0.modemRawIdleMs }, set: { $0.modemRawIdleMs = $1 }),
+        Field(
+            key: "modemRawLinesPerPass", range: 1...4096,
+            summary: "command lines taken from one raw AT socket client per loop pass",
+            get: { $0.modemRawLinesPerPass }, set: { $0.modemRawLinesPerPass = $1 }),
+        Field(
+            key: "modemOpenerMaxUnsentBytes", range: (64 << 10)...(1 << 30),
+            summary: "modem output unsent to a raw AT client (closed past it) or the PTY (dropped past it)",
+            get: { $0.modemOpenerMaxUnsentBytes }, set: { $0.modemOpenerMaxUnsentBytes = $1 }),
         Field(
             key: "ethernetStreamHandshakeMs", range: 0...600_000,
             summary: "time an Ethernet stream/VDE peer has to send its first frame (0: no deadline)",

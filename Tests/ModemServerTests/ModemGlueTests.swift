@@ -315,3 +315,129 @@ struct Failure: Error, CustomStringConvertible {
         #expect(bench.stop() == 0)
     }
 }
+
+/// Raw AT socket clients have no authentication (`Protocols/modem.md` §1): one client's lines are taken at most
+/// `modemRawLinesPerPass` a loop pass, and an opener of a shared modem that leaves more than
+/// `modemOpenerMaxUnsentBytes` of the modem's output unread is closed (the PTY drops instead).
+@Suite struct ModemRawFloodTests {
+    static func finals(_ stream: FakeByteStream) -> Int {
+        ModemGlueTests.text(stream.takeWritten()).components(separatedBy: "\r\nOK\r\n").count - 1
+    }
+
+    @Test func aClientsLinesAreTakenAtMostLinesPerPassEachPass() throws {
+        let bench = try ModemGlueTests.Bench(ModemGlueTests.configuration { $0.hub.limits.modemRawLinesPerPass = 4 })
+        let at = try #require(bench.host.connect(to: ModemGlueTests.atEndpoint))
+        at.receive(Array(String(repeating: "AT\r", count: 10).utf8))
+        // Read, not yet taken: nothing runs inside the read, and nothing more is read until all was taken.
+        #expect(Self.finals(at) == 0)
+        #expect(!at.isReading)
+        var perPass: [Int] = []
+        for _ in 0..<4 {
+            bench.host.runPasses()
+            perPass.append(Self.finals(at))
+        }
+        #expect(perPass == [4, 4, 2, 0])
+        #expect(at.isReading)
+        // A line cut by the slice's end, or sent in pieces, is still one line.
+        at.receive(Array("AT+CS".utf8))
+        bench.host.runPasses()
+        at.receive(Array("Q\rAT\r".utf8))
+        bench.host.runPasses()
+        let written = ModemGlueTests.text(at.takeWritten())
+        #expect(written.contains("+CSQ: ") && written.components(separatedBy: "\r\nOK\r\n").count - 1 == 2)
+        #expect(bench.stop() == 0)
+    }
+
+    @Test func whatWasReadIsNotTakenWhileTheClientsOutputIsPastTheHighWatermark() throws {
+        let bench = try ModemGlueTests.Bench(
+            ModemGlueTests.configuration {
+                $0.hub.limits.modemRawLinesPerPass = 2
+                $0.hub.limits.writeHighWatermarkBytes = 4096
+                $0.hub.limits.writeLowWatermarkBytes = 1024
+            })
+        let at = try #require(bench.host.connect(to: ModemGlueTests.atEndpoint))
+        at.peerReads = false
+        at.receive(Array(String(repeating: "AT+CLAC\r", count: 40).utf8))
+        bench.host.runPasses(20)
+        // Taken until the output passed 4 KiB, then nothing: at most one slice's answers past the watermark.
+        #expect(at.isAboveHighWatermark)
+        let queued = at.queuedWriteBytes
+        bench.host.runPasses(5)
+        #expect(at.queuedWriteBytes == queued)
+        var answered = Self.finals(at)
+        #expect(answered < 40)
+        // The client reads: the rest is taken, a slice a pass, every line answered.
+        var rounds = 0
+        while answered < 40, rounds < 1000 {
+            at.drain()
+            bench.host.runPasses()
+            answered += Self.finals(at)
+            rounds += 1
+        }
+        #expect(answered == 40)
+        #expect(bench.stop() == 0)
+    }
+
+    @Test func aSharedModemsOpenerThatNeverReadsIsClosedPastItsLimitAndTheOthersAreServed() throws {
+        let bench = try ModemGlueTests.Bench(
+            ModemGlueTests.configuration {
+                $0.devices.modems[0].shared = true
+                $0.hub.limits.modemOpenerMaxUnsentBytes = 64 << 10
+            })
+        let silent = try #require(bench.host.connect(to: ModemGlueTests.atEndpoint))
+        silent.peerReads = false
+        let busy = try #require(bench.host.connect(to: ModemGlueTests.atEndpoint))
+        var rounds = 0
+        while silent.isOpen, rounds < 10_000 {
+            busy.receive(Array("AT+CLAC\r".utf8))
+            bench.host.runPasses()
+            _ = busy.takeWritten()
+            rounds += 1
+        }
+        #expect(!silent.isOpen)
+        let last = ModemGlueTests.text(silent.takeWritten().suffix(80))
+        #expect(last.hasSuffix("\r\nERROR: not_reading: more than 65536 bytes of output unread\r\n"), "\(last)")
+        // The queue never held much more than the limit: one write past it.
+        #expect(silent.queuedWriteBytes <= (64 << 10) + 4096)
+        guard case .result(let list) = bench.call("modem.list") else { throw Failure("modem.list failed") }
+        #expect(list["modems"]?[0]?["openersClosedNotReading"] == 1)
+        busy.receive(Array("AT\r".utf8))
+        bench.host.runPasses()
+        #expect(ModemGlueTests.text(busy.takeWritten()).hasSuffix("\r\nOK\r\n"))
+        #expect(bench.stop() == 0)
+    }
+}
+
+/// The host PTY is always attached, and nobody may have the port open: past `modemOpenerMaxUnsentBytes` of unsent
+/// output it drops what it cannot hold (counted), as a serial line no one listens on, instead of queueing it all.
+@Suite struct ModemPTYOverflowTests {
+    @Test func aPTYNobodyReadsDropsOutputPastTheLimitAndCountsIt() throws {
+        let link = "/tmp/hh-pty-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { unlink(link) }
+        let bench = try ModemGlueTests.Bench(
+            ModemGlueTests.configuration {
+                $0.devices.modems[0].shared = true
+                $0.devices.modems[0].pty = link
+                $0.hub.limits.modemOpenerMaxUnsentBytes = 64 << 10
+            })
+        let busy = try #require(bench.host.connect(to: ModemGlueTests.atEndpoint))
+        func dropped() throws -> Int {
+            guard case .result(let list) = bench.call("modem.list") else { throw Failure("modem.list failed") }
+            return list["modems"]?[0]?["ptyDroppedBytes"]?.intValue ?? -1
+        }
+        var rounds = 0
+        while try dropped() == 0, rounds < 10_000 {
+            busy.receive(Array("AT+CLAC\r".utf8))
+            bench.host.runPasses()
+            _ = busy.takeWritten()
+            rounds += 1
+        }
+        #expect(try dropped() > 0)
+        let pty = try #require(bench.device.instances["modem0"]?.pty)
+        #expect(pty.connection.unsentBytes <= (64 << 10) + 4096)
+        busy.receive(Array("AT\r".utf8))
+        bench.host.runPasses()
+        #expect(ModemGlueTests.text(busy.takeWritten()).hasSuffix("\r\nOK\r\n"))
+        #expect(bench.stop() == 0)
+    }
+}

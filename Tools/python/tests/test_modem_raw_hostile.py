@@ -1,0 +1,147 @@
+"""Hostile raw AT socket clients against a real hubd (Protocols/modem.md §1): a raw AT socket has no
+authentication, so what one client sends is taken a bounded number of command lines per loop pass, and a client
+that never reads what a shared modem writes is closed before the hub holds more than a bounded amount for it.
+Each test bounds its time and closes its sockets; the hubd fixture stops the hub.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from handsethub.pytest_plugin import find_hubd
+
+
+def raw_at_config(limits: dict[str, str] | None = None) -> str:
+    """The reference handset with modem0 shared and listening on a Unix socket, with `limits` set."""
+    text = subprocess.run([str(find_hubd()), "--print-default-config"], check=True, capture_output=True,
+                          text=True, timeout=10).stdout
+    match = re.search(r"^(\s*)backend: builtin$", text, re.MULTILINE)
+    assert match, "the default configuration has a built-in modem"
+    indent = match.group(1)
+    text = text.replace(match.group(0),
+                        f"{match.group(0)}\n{indent}listen: [unix:/tmp/handsethub/at.sock]\n{indent}shared: true", 1)
+    for name, value in (limits or {}).items():
+        text, count = re.subn(rf"^(\s*){name}: .*$", rf"\g<1>{name}: {value}", text, count=1, flags=re.MULTILINE)
+        assert count == 1, f"the default configuration lists {name}"
+    return text
+
+
+def at_socket(hub) -> socket.socket:
+    config = (hub.hub.directory / "hubd.yaml").read_text()
+    path = re.search(r"listen: \[unix:([^\]]+)\]", config).group(1)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(30)
+    sock.connect(path)
+    return sock
+
+
+def modem0(hub) -> dict:
+    return next(entry for entry in hub.call("modem.list")["modems"] if entry["name"] == "modem0")
+
+
+def test_a_raw_client_sending_thousands_of_lines_at_once_is_taken_in_slices_while_others_are_served(hubd):
+    """4,000 `AT+CLAC` lines in one write used to be run in the read that brought them: one loop pass of most of
+    a second (tens of seconds under a sustained flood) while no one else was served. Now the client gets
+    `modemRawLinesPerPass` lines a pass: the control API answers while its lines are still being run, and every
+    line is answered, in order."""
+    hub = hubd(config=raw_at_config())
+    assert hub.call("hub.limits")["limits"]["modemRawLinesPerPass"]["value"] == 16
+    flooder = at_socket(hub)
+    lines = 4000
+    finals = []
+    reader_failed = []
+
+    def read_answers():
+        buffer = b""
+        try:
+            while len(finals) < lines + 1:  # ATE0's final, then one per AT+CLAC
+                chunk = flooder.recv(1 << 16)
+                if not chunk:
+                    reader_failed.append("closed")
+                    return
+                buffer += chunk
+                while b"\r\n" in buffer:
+                    line, _, buffer = buffer.partition(b"\r\n")
+                    if line in (b"OK", b"ERROR") or line.startswith(b"+CME ERROR"):
+                        finals.append(line)
+        except OSError as error:
+            reader_failed.append(repr(error))
+
+    reader = threading.Thread(target=read_answers, daemon=True)
+    reader.start()
+    try:
+        flooder.sendall(b"ATE0\r" + b"AT+CLAC\r" * lines)
+        served_during_flood = 0
+        deadline = time.monotonic() + 120
+        while reader.is_alive() and time.monotonic() < deadline:
+            hub.call("hub.info")
+            # Counted only while the flood's lines are still being run (the first final is ATE0's).
+            if 1 < len(finals) < lines + 1:
+                served_during_flood += 1
+            time.sleep(0.005)
+        reader.join(5)
+        assert not reader_failed, reader_failed
+        assert finals == [b"OK"] * (lines + 1), (len(finals), next((f for f in finals if f != b"OK"), None))
+        assert served_during_flood >= 3, served_during_flood
+        # No pass ran more than a slice: taken whole, the 4,000 lines held one pass for about 0.9 s (debug build).
+        assert hub.call("hub.info")["loop"]["longestPassUs"] < 250_000
+        assert hub.hub.process.poll() is None
+    finally:
+        flooder.close()
+
+
+def test_a_shared_modem_opener_that_never_reads_is_closed_once_its_unread_output_passes_the_limit(hubd):
+    """On a shared modem everything the modem writes goes to every opener. An opener that never read used to be
+    queued all of it, without bound, while another opener kept the modem busy. Past
+    `modemOpenerMaxUnsentBytes` it is closed with `ERROR: not_reading`; the busy opener keeps being served."""
+    hub = hubd(config=raw_at_config({"modemOpenerMaxUnsentBytes": "64KiB"}))
+    assert hub.call("hub.limits")["limits"]["modemOpenerMaxUnsentBytes"]["value"] == 64 << 10
+    silent = at_socket(hub)
+    busy = at_socket(hub)
+    try:
+        busy.sendall(b"ATE0\r")
+        answer = b""
+        while b"OK\r\n" not in answer:
+            chunk = busy.recv(1 << 16)
+            assert chunk, "the busy opener was closed"
+            answer += chunk
+        deadline = time.monotonic() + 60
+        batches = 0
+        while modem0(hub)["openersClosedNotReading"] == 0:
+            assert time.monotonic() < deadline, f"the silent opener was never closed ({batches} batches)"
+            busy.sendall(b"AT+CLAC\r" * 50)
+            batches += 1
+            # The busy opener reads everything its commands produce, up to the batch's last final.
+            finals, tail = 0, b""
+            while finals < 50:
+                chunk = busy.recv(1 << 16)
+                assert chunk, "the busy opener was closed"
+                tail += chunk
+                finals += tail.count(b"\r\nOK\r\n")
+                tail = tail[-5:]  # a marker cut between reads is found with the next one, none counted twice
+        assert modem0(hub)["openers"].count("unix") == 1
+        # The silent opener, read at last: its output, then the reason, then the end.
+        silent.settimeout(10)
+        received = b""
+        while True:
+            chunk = silent.recv(1 << 16)
+            if not chunk:
+                break
+            received += chunk
+        assert received.endswith(b"\r\nERROR: not_reading: more than 65536 bytes of output unread\r\n"), received[-120:]
+        # The busy one is still served.
+        busy.sendall(b"AT\r")
+        answer = b""
+        while b"OK\r\n" not in answer:
+            chunk = busy.recv(1 << 16)
+            assert chunk, "the busy opener was closed"
+            answer += chunk
+        assert hub.hub.process.poll() is None
+    finally:
+        silent.close()
+        busy.close()
