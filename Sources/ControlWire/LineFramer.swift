@@ -29,6 +29,9 @@ package struct LineFramer: Sendable {
     /// Bytes held back: lines not taken yet and the start of an unfinished line.
     package var bufferedByteCount: Int { pending.count - start }
 
+    /// After `hasNewline()` found one: the bytes up to it, what the next line costs to take.
+    package var bytesToNewline: Int { scanned - start }
+
     /// Set once a line exceeded the limit. The stream cannot be resynchronised after that: the caller
     /// answers with an error and closes. Later feeds return nothing.
     package private(set) var overflow: DecodeError?
@@ -62,6 +65,19 @@ package struct LineFramer: Sendable {
             start = 0
         }
         pending.append(contentsOf: chunk)
+    }
+
+    /// Whether a newline is buffered past the last line taken (a line, perhaps an empty one, can be taken), found
+    /// without taking it: a server can ask for the budget to handle it first. What it searched is not searched
+    /// again by `nextLine()`.
+    package mutating func hasNewline() -> Bool {
+        guard overflow == nil else { return false }
+        guard let newline = pending[scanned...].firstIndex(of: 0x0a) else {
+            scanned = pending.count
+            return false
+        }
+        scanned = newline
+        return true
     }
 
     /// The next complete, non-empty line (without LF or a trailing CR), or nil when none is complete

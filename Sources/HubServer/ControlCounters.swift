@@ -65,6 +65,7 @@ extension Hub {
         var counters = self.controlCounters.json.objectValue ?? [:]
         counters["eventsPublished"] = .uint(self.events.published)
         counters["eventLinesEncoded"] = .uint(self.events.lines.linesEncoded)
+        counters["budgetWaits"] = .uint(self.controlBudget.waits)
         return .result(["clients": .array(clients), "counters": .object(counters)])
     }
 }

@@ -57,6 +57,8 @@ package final class ControlSession {
     /// loop for everyone else.
     private var nextPass: EndOfPass?
     private var yieldedPass = false
+    /// Waiting for its turn at `Hub.controlBudget`, all clients' requests and answers per pass (many clients too).
+    private var awaitingBudget = false
     private var stallArmed = false
     private var stallMark: (written: UInt64, unsent: Int) = (0, 0)
     /// The most `pending` keeps allocated between passes.
@@ -130,8 +132,14 @@ package final class ControlSession {
                 yieldPass()
                 return
             }
+            if framer.hasNewline() && !hub.controlBudget.mayTake(cost: framer.bytesToNewline) {
+                awaitBudget()
+                return
+            }
             guard let line = framer.nextLine() else { break }
+            let answered = pendingBytes
             handle(line: line)
+            hub.controlBudget.spend(line.count + pendingBytes - answered)
         }
         if let overflow = framer.overflow, !closing {
             let limit = authenticated ? "controlMaxLineBytes" : "controlMaxUnauthenticatedLineBytes"
@@ -158,7 +166,21 @@ package final class ControlSession {
         yieldedPass = false
         guard !closing else { return }
         handleBufferedRequests()
-        guard !closing, !yieldedPass, !heldBack, !connection.isAboveHighWatermark else { return }
+        resumeReading()
+    }
+
+    /// Stops handling requests and reading until the hub's control budget comes round to this client.
+    private func awaitBudget() {
+        awaitingBudget = true
+        connection.stopReading()
+        hub.controlBudget.wait(self) { [weak self] in
+            self?.awaitingBudget = false
+            self?.passEnded()
+        }
+    }
+
+    private func resumeReading() {
+        guard !closing, !yieldedPass, !awaitingBudget, !heldBack, !connection.isAboveHighWatermark else { return }
         try? connection.startReading()
     }
 
@@ -178,7 +200,7 @@ package final class ControlSession {
         }
         guard !closing else { return }
         hub.flushEvents(to: self)
-        if !heldBack && !yieldedPass && !connection.isAboveHighWatermark { try? connection.startReading() }
+        resumeReading()
     }
 
     private func handle(line: ArraySlice<UInt8>) {
@@ -329,6 +351,7 @@ package final class ControlSession {
         pending.removeAll()
         nextPass?.close()
         nextPass = nil
+        hub.controlBudget.cancel(self)
         // The hub lets go of this session below: nothing on the connection may call back into it.
         connection.detachCallbacks()
         hub.controlSessionDidClose(self)

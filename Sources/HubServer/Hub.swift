@@ -53,6 +53,10 @@ package final class Hub {
     var closingControlSessions: [UInt64: ControlSession] = [:]
     /// What the control sessions refused or cut off, for `hub.controlClients`.
     var controlCounters = ControlCounters()
+    /// Request and answer bytes every control client together may handle per pass (`controlAnswerBytesPerPass`).
+    lazy var controlBudget = PassBudget(loop: loop, perPass: configuration.hub.limits.controlAnswerBytesPerPass) {
+        [unowned self] in self.watchdog?.passes
+    }
     private var nextSessionID: UInt64 = 1
     package private(set) var boundControlEndpoints: [Endpoint] = []
     package private(set) var boundGuestEndpoints: [Endpoint] = []
@@ -484,6 +488,7 @@ package final class Hub {
         for supervisor in supervisors.values { supervisor.terminateForShutdown() }
         for watcher in signalWatchers { watcher.close() }
         watchdog?.close()
+        controlBudget.close()
         realTimeBudgetTimer?.close()
         admission.close()
         events.waiters.close()

@@ -6,6 +6,7 @@ import Logging
 import PartitionResources
 import PlatformConfig
 import SoftwareSlots
+import Wire
 
 /// Launches, watches and restarts one partition's guest process (`Deploy/config-reference.md`,
 /// partitions[].launch and partitions[].restart; `Protocols/control.md` §10).
@@ -40,7 +41,7 @@ final class PartitionSupervisor {
     private(set) var restarts: UInt64 = 0
     private(set) var lastExit: (status: Int64, signal: Int32)?
     private(set) var lastReason = "configured"
-    private(set) var log: LogRing
+    private(set) var log: ByteRing
     private var logFile: Int32 = -1
     private(set) var resources = ResourceReport()
     /// Set while the hub itself stops the process, so its exit is not a crash.
@@ -52,7 +53,7 @@ final class PartitionSupervisor {
         self.partition = partition
         self.launch = launch
         self.hub = hub
-        self.log = LogRing(capacity: launch.logRingBytes)
+        self.log = ByteRing(capacity: launch.logRingBytes)
         self.logger = logger
         self.logger[metadataKey: "partition"] = "\(partition.name)"
         if let path = launch.logFile {

@@ -115,4 +115,37 @@ import Wire
         #expect(framer.nextLine() == nil)
         #expect(framer.overflow != nil)
     }
+
+    /// `hasNewline()` finds a line without taking it, however the bytes were cut, and what it searched is not
+    /// searched again; a line over the limit is still refused by the `nextLine()` that follows a false.
+    @Test func hasNewlineFindsALineWithoutTakingItWhateverTheCuts() {
+        struct Fed: Equatable {
+            var lines: [[UInt8]]
+            var buffered: Int
+        }
+        let stream = Array("{\"a\":1}\r\n\n{\"b\":2}\n".utf8)
+        let expected = Fed(lines: [Array("{\"a\":1}".utf8), Array("{\"b\":2}".utf8)], buffered: 0)
+        let failures = Chunking.verify(stream, expected: expected) { pieces in
+            var framer = LineFramer(maxLineLength: 64)
+            var got: [[UInt8]] = []
+            for piece in pieces {
+                framer.append(piece)
+                while framer.hasNewline() {
+                    guard let line = framer.nextLine() else { continue }  // an empty line: nothing to take
+                    got.append(Array(line))
+                }
+                _ = framer.nextLine()
+            }
+            return Fed(lines: got, buffered: framer.bufferedByteCount)
+        }
+        #expect(failures.isEmpty, "\(failures.prefix(3))")
+        var framer = LineFramer(maxLineLength: 8)
+        framer.append([UInt8](repeating: 0x41, count: 12))
+        let found = framer.hasNewline()
+        #expect(!found)
+        let taken = framer.nextLine()
+        #expect(taken == nil && framer.overflow != nil)
+        let foundAfter = framer.hasNewline()
+        #expect(!foundAfter)
+    }
 }

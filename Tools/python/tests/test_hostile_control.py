@@ -7,10 +7,11 @@ peer keeps sending. Every test bounds its own time; the hubd fixture stops what 
 import re
 import signal
 import socket
+import subprocess
 import threading
 import time
 
-from handsethub.pytest_plugin import start_hub
+from handsethub.pytest_plugin import find_hubd, start_hub
 
 TOKEN_CONFIG_EXTRA = "  controlToken: hostile-test-token\n"
 
@@ -176,3 +177,53 @@ def test_pipelined_screen_reads_never_read_keep_the_hub_small_and_are_cut_off(tm
     finally:
         hub.stop()
     assert hub.process.returncode == 0, hub.log()
+
+
+def test_many_unauthenticated_peers_streaming_garbage_lines_cannot_hold_the_loop(tmp_path):
+    """Each garbage line before authentication is answered (-32700). The per-pass bound on that work was per
+    client, so the work of one pass grew with the number of clients: 56 peers streaming "x\\n" made passes of
+    seconds and the local administrator waited about a second for hub.info. The bound is now on every client's
+    requests and answers together (controlAnswerBytesPerPass), with waiting clients served in turn."""
+    config = tmp_path / "hub.yaml"
+    default = subprocess.run([str(find_hubd()), "--print-default-config"], check=True, capture_output=True,
+                             text=True, timeout=10).stdout
+    config.write_text(default.replace("\nhub:\n", "\nhub:\n" + TOKEN_CONFIG_EXTRA, 1))
+    hub = start_hub(tmp_path / "hub", config)
+    tcp = next(address for address in hub.control if address.startswith("tcp:"))
+    host, _, port = tcp[len("tcp:"):].rpartition(":")
+    peers = []
+    latencies = []
+    try:
+        for _ in range(32):
+            sock = socket.create_connection((host, int(port)), timeout=5)
+            sock.setblocking(False)
+            peers.append(sock)
+        with hub.connect() as admin:  # the Unix socket: the local administrator, no token needed
+            deadline = time.monotonic() + 3.0
+            garbage = b"x\n" * 16384
+            while time.monotonic() < deadline:
+                for sock in peers:
+                    try:
+                        sock.send(garbage)
+                    except (BlockingIOError, InterruptedError):
+                        pass
+                    try:
+                        while sock.recv(1 << 20):
+                            pass
+                    except (BlockingIOError, InterruptedError):
+                        pass
+                started = time.monotonic()
+                admin.call("hub.info")
+                latencies.append(time.monotonic() - started)
+            loop = admin.call("hub.info")["loop"]
+            counters = admin.call("hub.controlClients")["counters"]
+        assert hub.process.poll() is None, hub.log()
+        # Before: passes of 0.3 s (release) to 2 s (debug, the build the suite runs); now a pass holds about one
+        # budget's worth of lines and answers, and the administrator is answered in about a pass.
+        assert loop["longestPassUs"] < 250_000, loop
+        assert sorted(latencies)[len(latencies) // 2] < 0.25, sorted(latencies)[-5:]
+        assert counters["budgetWaits"] > 0, counters
+    finally:
+        for sock in peers:
+            sock.close()
+        hub.stop()

@@ -1,0 +1,133 @@
+/// Work per loop pass shared by many clients of one kind (`Sources/ARCHITECTURE.md`, "Bounded slices per
+/// pass"): each client spends what it did; once nothing is left a client waits, and the waiting clients are
+/// served in turn, at the end of a later pass (`EndOfPass`) with that pass's fresh budget, before the clients the
+/// poll brings get what remains. Turns are deficit round robin: each waiting client is credited an equal share
+/// of the budget per turn and takes an item when its credit covers the item's known cost (a request's bytes);
+/// what the item turned out to cost (its answer too) is charged after, so one that overspent sits out turns
+/// until its credit is positive again, and a large item waits until its credit has grown to it. A budget per
+/// client would let the work of a pass grow with the number of clients; this one bounds the whole pass (give or
+/// take one item, which is never split), no waiting client is overtaken by one that did not wait, and a small
+/// request behind many large ones waits about one pass, not one per large one.
+package final class PassBudget {
+    /// What one pass may spend.
+    package let perPass: Int
+    package private(set) var remaining: Int
+    /// Times a client had to wait for a turn.
+    package private(set) var waits: UInt64 = 0
+    private var waiting: [(owner: ObjectIdentifier, resume: () -> Void)] = []
+    private var turn: EndOfPass?
+    private let loop: Loop
+    /// The loop's pass count, when known: the budget is renewed at each new pass while nobody waits.
+    private let passNumber: () -> UInt64?
+    private var budgetPass: UInt64?
+    /// In `serveTurn` (the check phase): a turn armed now is the next pass's.
+    private var serving = false
+    /// The credit of the client being served in a turn, spent as it goes.
+    private var credit = 0
+    /// The credit of each waiting client (deficit round robin): positive, what it may spend; negative, what it
+    /// overspent. Kept while it waits; a client that stops waiting starts afresh.
+    private var credits: [ObjectIdentifier: Int] = [:]
+
+    package init(loop: Loop, perPass: Int, passNumber: @escaping () -> UInt64?) {
+        self.loop = loop
+        self.perPass = max(1, perPass)
+        remaining = self.perPass
+        self.passNumber = passNumber
+        budgetPass = passNumber()
+    }
+
+    /// Whether an item of `cost` (what is known of it beforehand; 0 when nothing is) may be taken now. Outside a
+    /// turn: while something is left of this pass's budget and nobody waits (only a turn renews the budget then,
+    /// so a client the poll brings cannot take it from those waiting before it). In a turn: while the client's
+    /// credit covers the cost and something is left of the budget.
+    package func mayTake(cost: Int = 0) -> Bool {
+        if serving { return remaining > 0 && credit > 0 && credit >= cost }
+        guard waiting.isEmpty else { return false }
+        if let pass = passNumber(), pass != budgetPass {
+            budgetPass = pass
+            remaining = perPass
+        }
+        return remaining > 0
+    }
+
+    package var waitingCount: Int { waiting.count }
+
+    /// What an item cost, charged to the pass and, in a turn, to the client's credit.
+    package func spend(_ amount: Int) {
+        remaining -= max(0, amount)
+        if serving { credit -= max(0, amount) }
+    }
+
+    /// `owner` waits for a turn; `resume` runs then (it may take items while `mayTake` allows, and wait again).
+    /// Waiting twice is waiting once.
+    package func wait(_ owner: AnyObject, resume: @escaping () -> Void) {
+        let id = ObjectIdentifier(owner)
+        guard !waiting.contains(where: { $0.owner == id }) else { return }
+        waits &+= 1
+        waiting.append((id, resume))
+        armTurn()
+    }
+
+    /// `owner` no longer waits (it went away).
+    package func cancel(_ owner: AnyObject) {
+        let id = ObjectIdentifier(owner)
+        waiting.removeAll { $0.owner == id }
+        credits[id] = nil
+    }
+
+    package func close() {
+        waiting.removeAll()
+        credits.removeAll()
+        turn?.close()
+        turn = nil
+    }
+
+    private func armTurn() {
+        if turn == nil { turn = try? EndOfPass(loop: loop) }
+        guard let turn else {
+            // Without the handle nobody would be resumed: serve at once rather than strand them.
+            if !serving { serveTurn() }
+            return
+        }
+        if serving {
+            turn.arm { [unowned self] in self.serveTurn() }
+        } else {
+            // Armed outside the check phase it would run at the end of this pass, a second budget in one pass:
+            // that end arms the turn for the next one.
+            turn.arm { [unowned self] in self.turn?.arm { [unowned self] in self.serveTurn() } }
+        }
+    }
+
+    /// A fresh budget for the waiting clients, in order, each credited a share; those it does not reach keep
+    /// their place ahead of any that wait again. Armed from here (the check phase), the next turn is the next
+    /// pass's.
+    private func serveTurn() {
+        serving = true
+        defer { serving = false }
+        remaining = perPass
+        budgetPass = passNumber()
+        let queue = waiting
+        waiting.removeAll(keepingCapacity: true)
+        let share = max(1, perPass / queue.count)
+        var kept: [(owner: ObjectIdentifier, resume: () -> Void)] = []
+        for entry in queue {
+            guard remaining > 0 else {
+                kept.append(entry)  // not reached this turn: not credited either
+                continue
+            }
+            credit = (credits[entry.owner] ?? 0) + share
+            guard credit > 0 else {
+                credits[entry.owner] = credit  // still paying for what it overspent
+                kept.append(entry)
+                continue
+            }
+            entry.resume()
+            credits[entry.owner] = waiting.contains(where: { $0.owner == entry.owner }) ? credit : nil
+        }
+        credit = 0
+        let again = waiting
+        waiting = kept
+        for entry in again where !waiting.contains(where: { $0.owner == entry.owner }) { waiting.append(entry) }
+        if !waiting.isEmpty { armTurn() }
+    }
+}
