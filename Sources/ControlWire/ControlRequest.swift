@@ -67,10 +67,13 @@ package struct ControlRequest: Sendable, Hashable {
         var id: JSON? = nil
         if let rawID = object["id"] {
             switch rawID {
+            // An integer as written (no fraction, no exponent, within 64 bits signed): anything else could not be
+            // echoed as sent (`1.0` would come back as `1`, 2^63 rounded), and the client could not match its answer.
             case .string, .int, .null: id = rawID
-            case .double(let number) where number.rounded() == number: id = rawID
             default:
-                throw ControlFailure(id: .null, error: .invalidRequest("'id' must be a string, an integer or null"))
+                throw ControlFailure(
+                    id: .null,
+                    error: .invalidRequest("'id' must be a string, an integer (no fraction or exponent, 64-bit) or null"))
             }
         }
         let replyID = id ?? .null
