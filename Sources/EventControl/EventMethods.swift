@@ -120,6 +120,10 @@ package final class EventMethods {
     /// `events.wait`.
     func eventsWait(_ call: ControlCall) throws(ControlError) -> ControlReply {
         let params = try ControlParams(call.params, allowed: ["filter", "timeoutMs", "since"])
+        // Required (`Protocols/control.md` §12.3): a wait for any event at all is asked for with `{}`.
+        guard params["filter"] != nil else {
+            throw ControlError.invalidParams(param: "filter", expected: "object", detail: "is required (object)")
+        }
         let filter = try self.filter(params["filter"])
         let timeout = try params.requireInt(
             "timeoutMs", in: 0...Int64(self.host.limits.controlMaxWaitMs))
