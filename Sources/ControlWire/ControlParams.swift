@@ -203,16 +203,24 @@ package struct ControlParams: Sendable {
         return value
     }
 
-    /// Base64 bytes (RFC 4648 §4, padding required), at most `maxLength` decoded bytes.
-    package func optionalBase64(_ name: String, maxLength: Int) throws(ControlError) -> [UInt8]? {
+    /// Base64 bytes (RFC 4648 §4, padding required), at most `maxLength` decoded bytes. More is `-32004` naming
+    /// `limit` (a `hub.limits` name, with its value) when the bound is one, else `-32602` naming the parameter.
+    /// The length is checked before anything is decoded.
+    package func optionalBase64(_ name: String, maxLength: Int, limit: String? = nil) throws(ControlError) -> [UInt8]? {
         guard let text = try optionalString(name) else { return nil }
-        guard text.utf8.count / 4 * 3 <= maxLength + 2 else {
-            throw .limitExceeded(qualified(name), value: Int64(text.utf8.count / 4 * 3))
+        func tooLong(_ got: Int) -> ControlError {
+            guard let limit else {
+                return .invalidParams(
+                    param: qualified(name), expected: "at most \(maxLength) bytes",
+                    detail: "is \(got) bytes, over \(maxLength)")
+            }
+            return .limitExceeded(limit, value: Int64(maxLength))
         }
+        guard text.utf8.count / 4 * 3 <= maxLength + 2 else { throw tooLong(text.utf8.count / 4 * 3) }
         guard let bytes = Base64.decode(text) else {
             throw .invalidParams(param: qualified(name), expected: "base64 string", detail: "is not valid base64")
         }
-        guard bytes.count <= maxLength else { throw .limitExceeded(qualified(name), value: Int64(bytes.count)) }
+        guard bytes.count <= maxLength else { throw tooLong(bytes.count) }
         return bytes
     }
 }

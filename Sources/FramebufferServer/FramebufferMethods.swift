@@ -185,7 +185,8 @@ extension FramebufferDevice {
     static func pixels(rgb: [UInt8], _ area: ScreenRect) throws(ControlError) -> [UInt32] {
         guard rgb.count == area.area * 3 else {
             throw ControlError.invalidParams(
-                param: "rgb", expected: "\(area.area * 3) bytes (3 per pixel)", detail: "got \(rgb.count)")
+                param: "rgb", expected: "\(area.area * 3) bytes (3 per pixel)",
+                detail: "is \(rgb.count) bytes, not \(area.area * 3) (3 per pixel)")
         }
         var pixels: [UInt32] = []
         pixels.reserveCapacity(area.area)

@@ -101,7 +101,9 @@ package final class PlatformMethods {
         let payload: [UInt8] =
             hasText
             ? Array(try params.requireString("text").utf8)
-            : try params.optionalBase64("payload", maxLength: self.host.configuration.hub.limits.guestMaxFrameBytes)
+            : try params.optionalBase64(
+                "payload", maxLength: self.host.configuration.hub.limits.guestMaxFrameBytes, limit: "guestMaxFrameBytes"
+            )
                 ?? []
         // Configured or opened at run time.
         guard let link = self.host.platform.link(named: linkName) else {

@@ -140,4 +140,24 @@ import Testing
             #expect(error.data?["param"] == .string(name))
         }
     }
+
+    /// Base64 over its bound: `-32004` naming the `hub.limits` entry with the limit's value when the bound is one,
+    /// `-32602` naming the parameter otherwise (a wrong-size image is not a limit); checked before decoding.
+    @Test func base64OverItsBoundNamesTheLimitOrTheParameter() throws {
+        let params = try ControlParams(["small": "AAAA", "big": "AAAAAAAAAAAA", "bad": "@@@@"])
+        #expect(try params.optionalBase64("small", maxLength: 3) == [0, 0, 0])
+        let limited = try #require(
+            refusal { () throws(ControlError) in
+                _ = try params.optionalBase64("big", maxLength: 6, limit: "guestMaxFrameBytes")
+            })
+        #expect(limited.code.rawValue == -32004)
+        #expect(limited.data?["limit"] == "guestMaxFrameBytes" && limited.data?["value"] == 6)
+        let sized = try #require(
+            refusal { () throws(ControlError) in _ = try params.optionalBase64("big", maxLength: 6) })
+        #expect(sized.code.rawValue == -32602 && sized.data?["param"] == "big")
+        #expect(sized.message.contains("9 bytes, over 6"))
+        let garbage = try #require(
+            refusal { () throws(ControlError) in _ = try params.optionalBase64("bad", maxLength: 6) })
+        #expect(garbage.code.rawValue == -32602 && garbage.data?["param"] == "bad")
+    }
 }
