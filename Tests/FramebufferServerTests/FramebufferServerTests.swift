@@ -244,6 +244,24 @@ extension ControlReply {
 @Suite struct FramebufferChannelGlueTests {
     /// A garbage frame is refused with an ERROR `malformed_frame` whose reason starts with the command's name
     /// (`Protocols/framebuffer.md` §3.2); the channel stays open and keeps drawing.
+    /// Raw PUT pixels that are not w·h·4 bytes do not decode: `malformed_frame` (as a zlib stream of the wrong
+    /// size is), not `out_of_bounds`, and nothing is drawn.
+    @Test func aPutWithTheWrongNumberOfPixelBytesIsMalformed() throws {
+        let rig = try FramebufferRig()
+        let (endpoint, linux) = try rig.openChannel("linux")
+        let rect = ChannelRect(x: 0, y: 40, width: 2, height: 2)
+        for count in [15, 17, 0] {
+            let put = FramebufferGuestCommand.put(
+                rect, compressed: false, data: [UInt8](repeating: 0xff, count: count)[...])
+            linux.received(put.encode()[...])
+        }
+        #expect(endpoint.errors.map(\.code) == Array(repeating: .malformedFrame, count: 3))
+        #expect(endpoint.errors.first?.reason == "PUT: 15 pixel bytes for a 2x2 rectangle (16 expected)")
+        #expect(rig.screen.compositor.pixel(x: 0, y: 40) != 0xff_ffff)
+        #expect(endpoint.isOpen)
+        #expect(rig.finish() == 0)
+    }
+
     @Test func garbageFrameGetsMalformedFrameAndTheChannelStaysOpen() throws {
         let rig = try FramebufferRig()
         let (endpoint, linux) = try rig.openChannel("linux")
