@@ -770,6 +770,7 @@ extension ModemInstance {
         armProbeTimer(deadlineMs: ModemInstance.nowMs() + UInt64(config.backendCommandTimeoutMs)) {
             [unowned self, weak connection] in
             guard let connection, self.remoteConnection === connection, !self.backendUp else { return }
+            self.link.timeouts += 1  // a missed deadline like any other (`Protocols/modem.md` §6.3)
             self.linkClosed(connection, reason: "no hello within \(self.config.backendCommandTimeoutMs) ms")
         }
     }

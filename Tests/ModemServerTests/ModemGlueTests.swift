@@ -265,6 +265,29 @@ import Testing
         #expect(Self.backendLink(bench)?["settingsHeld"] == true)
         #expect(bench.stop() == 0)
     }
+
+    /// A peer that connects and never says hello is given up at the deadline and counted as a timeout, as every
+    /// missed deadline of the link is (`Protocols/modem.md` §6.3).
+    @Test func aSimulatorThatNeverSaysHelloIsGivenUpAtTheDeadlineAndCounted() throws {
+        let directory = NSTemporaryDirectory() + "modem-glue-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var configuration = Self.configuration(directory: directory)
+        configuration.devices.modems[0].backendCommandTimeoutMs = 100
+        let bench = try ModemGlueTests.Bench(configuration)
+        let modem = try #require(bench.device.instances["modem0"])
+        let silent = FakeByteStream()
+        modem.acceptSimulator(silent)
+        let deadline = Date().addingTimeInterval(10)
+        while silent.isOpen, Date() < deadline {
+            usleep(5000)
+            bench.host.runPasses()
+        }
+        #expect(!silent.isOpen)
+        #expect(Self.backendLink(bench)?["timeouts"] == 1)
+        #expect(Self.backendLink(bench)?["protocolErrors"] == 0)
+        #expect(bench.stop() == 0)
+    }
 }
 
 extension ControlResponse {
