@@ -986,7 +986,7 @@ extension ModemInstance {
             }
         case "settings":
             // The host changed something: kept for the next simulator and for the hub's own answers.
-            let settings = ModemHostSettings(json: data)
+            let settings = ModemHostSettings(json: data, over: hostSettings ?? ModemHostSettings())
             hostSettings = settings
             downAssembler.echo = settings.echo
             return
@@ -1097,10 +1097,11 @@ extension ModemHostSettings {
             "cgatt": .bool(gprsAttached), "simUnlocked": .bool(simUnlocked),
             "nextReference": .int(Int64(nextReference)), "nextConcatReference": .int(Int64(nextConcatReference)),
         ]
-        if let reportedStat { object["reportedStat"] = .int(Int64(reportedStat)) }
-        if let serviceCentre { object["csca"] = .string(serviceCentre) }
-        if let copsOperator { object["copsOperator"] = .string(copsOperator) }
-        if let changedPIN { object["pin"] = .string(changedPIN) }
+        // Unset is written as null, not left out: a report says everything, and a missing field keeps its value.
+        object["reportedStat"] = reportedStat.map { .int(Int64($0)) } ?? .null
+        object["csca"] = serviceCentre.map(JSON.string) ?? .null
+        object["copsOperator"] = copsOperator.map(JSON.string) ?? .null
+        object["pin"] = changedPIN.map(JSON.string) ?? .null
         var contexts: JSONObject = [:]
         for (cid, apn) in pdpContexts { contexts["\(cid)"] = .string(apn) }
         object["cgdcont"] = .object(contexts)
@@ -1110,15 +1111,22 @@ extension ModemHostSettings {
         return .object(object)
     }
 
-    /// Reads what a peer sent; a field of the wrong type keeps its default, ranges are checked by
-    /// `ModemSimulator.restore`. Keys of the maps are looked up among the few valid ones, never converted.
-    package init(json object: JSONObject) {
-        self.init()
+    /// Reads what a peer sent over `base` (the last report): a field it leaves out, or sends with the wrong type,
+    /// keeps its value there, so a partial or broken report cannot quietly undo what the host set (§6.2); null
+    /// clears an optional field. Ranges are checked by `ModemSimulator.restore`. Keys of the maps are looked up
+    /// among the few valid ones, never converted.
+    package init(json object: JSONObject, over base: ModemHostSettings = ModemHostSettings()) {
+        self = base
         func int(_ key: String) -> Int? { object[key]?.intValue }
         // Strings are kept short so the next hello stays far below the frame limit whatever a peer sent.
         func string(_ key: String, max: Int = 32) -> String? {
             guard let value = object[key]?.stringValue, value.utf8.count <= max else { return nil }
             return value
+        }
+        func optional<T>(_ key: String, _ current: T?, _ read: (String) -> T?) -> T? {
+            guard let value = object[key] else { return current }
+            if case .null = value { return nil }
+            return read(key) ?? current
         }
         echo = object["echo"]?.boolValue ?? echo
         verbose = object["verbose"]?.boolValue ?? verbose
@@ -1132,11 +1140,11 @@ extension ModemHostSettings {
         cregMode = int("creg") ?? cregMode
         cgregMode = int("cgreg") ?? cgregMode
         ceregMode = int("cereg") ?? ceregMode
-        reportedStat = int("reportedStat")
+        reportedStat = optional("reportedStat", reportedStat, int)
         cmgf = int("cmgf") ?? cmgf
         csms = int("csms") ?? csms
         cscs = string("cscs") ?? cscs
-        serviceCentre = string("csca")
+        serviceCentre = optional("csca", serviceCentre) { string($0) }
         if let values = object["cnmi"]?.arrayValue, values.count == 5 {
             let ints = values.compactMap(\.intValue)
             if ints.count == 5 { cnmi = ints }
@@ -1149,18 +1157,21 @@ extension ModemHostSettings {
         cfun = int("cfun") ?? cfun
         copsMode = int("copsMode") ?? copsMode
         copsFormat = int("copsFormat") ?? copsFormat
-        copsOperator = string("copsOperator")
+        copsOperator = optional("copsOperator", copsOperator) { string($0) }
         gprsAttached = object["cgatt"]?.boolValue ?? gprsAttached
-        simUnlocked = object["simUnlocked"]?.boolValue ?? false
-        changedPIN = string("pin")
+        simUnlocked = object["simUnlocked"]?.boolValue ?? simUnlocked
+        changedPIN = optional("pin", changedPIN) { string($0) }
         nextReference = int("nextReference") ?? nextReference
         nextConcatReference = int("nextConcatReference") ?? nextConcatReference
+        // A map that is there is the whole map.
         if let contexts = object["cgdcont"]?.objectValue {
+            pdpContexts = [:]
             for cid in 1...8 {
                 if let apn = contexts["\(cid)"]?.stringValue, apn.utf8.count <= 256 { pdpContexts[cid] = apn }
             }
         }
         if let registers = object["s"]?.objectValue {
+            sRegisters = [:]
             for number in 0...12 { if let value = registers["\(number)"]?.intValue { sRegisters[number] = value } }
         }
     }

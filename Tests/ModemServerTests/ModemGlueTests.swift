@@ -233,6 +233,11 @@ import Testing
         settings.echo = false
         settings.cmee = 2
         first.receive(ModemSimFrame.encode(.event, json: ["kind": "settings", "data": settings.json]))
+        // A partial or broken report (a foreign or buggy simulator) changes what it says and nothing else.
+        first.receive(ModemSimFrame.encode(.event, json: ["kind": "settings", "data": [:]]))
+        first.receive(ModemSimFrame.encode(.event, json: ["kind": "settings", "data": ["zzz": 1, "clip": 1]]))
+        bench.host.runPasses()
+        #expect(modem.hostSettings?.echo == false && modem.hostSettings?.cmee == 2 && modem.hostSettings?.clip == 1)
         // Then garbage: raw AT where a frame belongs (a length of 0x41540D0A), a byte at a time.
         for byte in Array("AT\r\nOK".utf8) { first.receive([byte]) }
         bench.host.runPasses()

@@ -42,4 +42,29 @@ struct ModemHostSettingsLinkTests {
         let wire = try JSON.parse(Array(settings.json.serialized().utf8))
         #expect(ModemHostSettings(json: try #require(wire.objectValue)) == settings)
     }
+
+    /// A report is read over the last one (§6.2: a restarted simulator must not quietly undo the host's setup): a
+    /// field left out or of the wrong type keeps its value, null clears an optional one, and a full report
+    /// (what a simulator sends, every optional field written, null when unset) replaces everything.
+    @Test func aPartialOrBrokenReportKeepsWhatItDoesNotSay() throws {
+        var last = ModemHostSettings()
+        last.echo = false
+        last.cmee = 2
+        last.clip = 1
+        last.cmgf = 1
+        last.serviceCentre = "+4912345"
+        last.pdpContexts = [1: "internet"]
+        last.nextReference = 200
+        #expect(ModemHostSettings(json: [:], over: last) == last)
+        #expect(ModemHostSettings(json: ["zzz": 1, "echo": "yes", "cmee": "2"], over: last) == last)
+        var clipOff = last
+        clipOff.clip = 0
+        #expect(ModemHostSettings(json: ["clip": 0], over: last) == clipOff)
+        var noCentre = last
+        noCentre.serviceCentre = nil
+        #expect(ModemHostSettings(json: ["csca": .null], over: last) == noCentre)
+        // A full report of the defaults is the defaults, whatever came before.
+        let wire = try JSON.parse(Array(ModemHostSettings().json.serialized().utf8))
+        #expect(ModemHostSettings(json: try #require(wire.objectValue), over: last) == ModemHostSettings())
+    }
 }
