@@ -425,13 +425,14 @@ final class GuestSession {
             answer(
                 line: platform.setPriority(session: session, line: Int(line), priority: priority), requestId: request)
         case .timerSet(let line, let firstDelay, let period):
-            let (after, afterOverflow) = firstDelay.multipliedReportingOverflow(by: 1000)
-            let (every, everyOverflow) = period.multipliedReportingOverflow(by: 1000)
-            guard !afterOverflow, !everyOverflow else { return answer(line: .invalid, requestId: request) }
+            // Decoded but refused by the operation (guest.md §6.7): `invalid_argument`, naming the bound.
+            if let reason = platform.timerRefusal(firstDelayMicroseconds: firstDelay, periodMicroseconds: period) {
+                return sendError(.invalidArgument, reason, requestId: request)
+            }
             answer(
                 line: platform.armTimer(
-                    session: session, line: Int(line), afterNanoseconds: after,
-                    periodNanoseconds: period == 0 ? nil : every),
+                    session: session, line: Int(line), afterNanoseconds: firstDelay * 1000,
+                    periodNanoseconds: period == 0 ? nil : period * 1000),
                 requestId: request)
         case .timerCancel(let line):
             answer(line: platform.cancelTimer(session: session, line: Int(line)), requestId: request)

@@ -1,4 +1,20 @@
 extension Platform {
+    /// Why `TIMER_SET`'s values (microseconds) cannot arm a timer, or nil (`Protocols/guest.md` §6.7): a period
+    /// other than 0 under the minimum, or a first or second deadline past the hub's clock (2^64 ns).
+    package func timerRefusal(firstDelayMicroseconds: UInt64, periodMicroseconds: UInt64) -> String? {
+        let minimum = options.minimumTimerPeriodNanoseconds / 1000
+        if periodMicroseconds != 0 && periodMicroseconds < minimum {
+            return "period_us \(periodMicroseconds) is below the minimum of \(minimum)"
+        }
+        let (after, afterOverflow) = firstDelayMicroseconds.multipliedReportingOverflow(by: 1000)
+        let (every, everyOverflow) = periodMicroseconds.multipliedReportingOverflow(by: 1000)
+        let (first, firstOverflow) = scheduler.now.addingReportingOverflow(after)
+        guard !afterOverflow, !everyOverflow, !firstOverflow, !first.addingReportingOverflow(every).overflow else {
+            return "first_delay_us and period_us must keep the timer within the hub's clock (2^64 ns)"
+        }
+        return nil
+    }
+
     /// Arms the partition's virtual timer on `line`: it raises the line after
     /// `afterNanoseconds`, then every `periodNanoseconds` if given. Re-arming a line replaces
     /// its timer.

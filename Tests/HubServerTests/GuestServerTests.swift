@@ -48,6 +48,26 @@ import Testing
         #expect(hub.stop() == 0)
     }
 
+    /// TIMER_SET values the codec accepts but the operation does not (guest.md §6.7) are `invalid_argument`
+    /// naming the bound, not `malformed_frame`; the session goes on and a valid timer still fires.
+    @Test func timerValuesOutOfRangeAreInvalidArgumentsNamingTheBound() throws {
+        let hub = try HubHarness()
+        let linux = try attach(hub, "linux")
+        #expect(
+            throws: GuestClientError.rejected(code: .invalidArgument, reason: "period_us 10 is below the minimum of 50")
+        ) {
+            try linux.setTimer(line: 6, firstDelayMicros: 100, periodMicros: 10)
+        }
+        #expect(
+            throws: GuestClientError.rejected(
+                code: .invalidArgument,
+                reason: "first_delay_us and period_us must keep the timer within the hub's clock (2^64 ns)")
+        ) { try linux.setTimer(line: 6, firstDelayMicros: 1 << 63) }
+        try linux.setTimer(line: 6, firstDelayMicros: 1000)
+        #expect(try nextIRQ(linux) == 6)
+        #expect(hub.stop() == 0)
+    }
+
     @Test func handshakeFailuresAreRefusedPrecisely() throws {
         let hub = try HubHarness()
         #expect(throws: GuestClientError.self) {

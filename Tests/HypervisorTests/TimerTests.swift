@@ -37,6 +37,28 @@ import Testing
         #expect(fixture.platform.cancelTimer(session: rtos.session, line: 0) == .ok)
     }
 
+    /// What TIMER_SET (microseconds) may ask for (guest.md §6.7): the refusal names the bound, and exactly the
+    /// values `armTimer` would refuse for their size are refused.
+    @Test func timerValuesOutOfRangeAreRefusedNamingTheBound() throws {
+        let fixture = try Fixture()
+        let minimum = fixture.platform.options.minimumTimerPeriodNanoseconds / 1000
+        #expect(fixture.platform.timerRefusal(firstDelayMicroseconds: 0, periodMicroseconds: 0) == nil)
+        #expect(fixture.platform.timerRefusal(firstDelayMicroseconds: 10, periodMicroseconds: minimum) == nil)
+        #expect(
+            fixture.platform.timerRefusal(firstDelayMicroseconds: 10, periodMicroseconds: minimum - 1)
+                == "period_us \(minimum - 1) is below the minimum of \(minimum)")
+        #expect(fixture.platform.timerRefusal(firstDelayMicroseconds: 10, periodMicroseconds: 1) != nil)
+        let clock = "first_delay_us and period_us must keep the timer within the hub's clock (2^64 ns)"
+        for (delay, period): (UInt64, UInt64) in [(1 << 63, 0), (UInt64.max, 0), (1, UInt64.max), (0, 1 << 62)] {
+            #expect(fixture.platform.timerRefusal(firstDelayMicroseconds: delay, periodMicroseconds: period) == clock)
+        }
+        // Within the clock: accepted here and armed there.
+        let rtos = fixture.attach("rtos")
+        let delay = (UInt64.max - fixture.clock.now) / 1000 / 2
+        #expect(fixture.platform.timerRefusal(firstDelayMicroseconds: delay, periodMicroseconds: 0) == nil)
+        #expect(fixture.platform.armTimer(session: rtos.session, line: 0, afterNanoseconds: delay * 1000) == .ok)
+    }
+
     @Test func periodicFiresEveryPeriodAndCoalescesWhileUnacknowledged() throws {
         let fixture = try Fixture()
         let rtos = fixture.attach("rtos")
