@@ -32,6 +32,9 @@ package final class ControlCall {
     package let params: JSON?
     package private(set) weak var caller: (any ControlCaller)?
     package private(set) var isAnswered = false
+    /// Work the method did beyond reading the request and writing the answer (an image decoded, pixels read), in
+    /// bytes: the caller charges it to the pass's control budget with the rest.
+    package var workBytes = 0
     private var onCallerClosed: (() -> Void)?
 
     package init(id: JSON, method: String, params: JSON?, caller: (any ControlCaller)?) {

@@ -144,6 +144,9 @@ extension FramebufferDevice {
         let tolerance = Int(try params.optionalInt("tolerance", in: 0...255) ?? 0)
         let maxWaitMs = Int64(host?.limits.controlMaxWaitMs ?? 0)
         let timeout = try params.requireInt("timeoutMs", in: 0...maxWaitMs)
+        // Reading the region (and decoding an image) is work the request's few bytes do not show: charged to the
+        // pass's control budget, so a burst of waits is registered over several passes.
+        call.workBytes += area.area * 4
         let match = try waitMatch(params, screen, area, tolerance: tolerance)
         let now = MonotonicClock.nanoseconds()
         let wait = FramebufferWait(screen: screen.name, rect: area, match: match, started: now)
@@ -169,6 +172,14 @@ extension FramebufferDevice {
             }
             return .colour(colour, tolerance: tolerance)
         }
+        if params.contains("rgb") || params.contains("png") {
+            // Checked before anything is decoded: every pending wait's image together stays within the limit.
+            let limit = host?.limits.fbWaitImageBytes ?? Int.max
+            let held = waits.conditions.reduce(0) { $0 + $1.imageBytes }
+            guard held + area.area * 4 <= limit else {
+                throw ControlError.limitExceeded("fbWaitImageBytes", value: Int64(limit), reason: "too_many_waits")
+            }
+        }
         if let rgb = try params.optionalBase64("rgb", maxLength: area.area * 3) {
             return .image(try Self.pixels(rgb: rgb, area), tolerance: tolerance)
         }
@@ -178,7 +189,7 @@ extension FramebufferDevice {
         guard try params.requireBool("changed") else {
             throw ControlError.invalidParams(param: "changed", expected: "true")
         }
-        return .changed(from: screen.compositor.read(area))
+        return .changed(fromHash: FramebufferWait.hash(screen.compositor.read(area)))
     }
 
     /// `rgb`: 3 bytes per pixel of `area`, row-major.

@@ -12,8 +12,24 @@ package struct FramebufferWait {
         case colour(UInt32, tolerance: Int)
         /// Every pixel within `tolerance` of the expected image (native pixels, row-major).
         case image([UInt32], tolerance: Int)
-        /// Any pixel differs from the snapshot taken when the wait began.
-        case changed(from: [UInt32])
+        /// Any pixel differs from when the wait began: held as a 64-bit hash of the region, not a copy of it
+        /// (a whole screen is 1.5 MB; 256 waits held 380 MB). A change that left the hash equal would go unseen:
+        /// a chance of about 2^-64 per comparison.
+        case changed(fromHash: UInt64)
+    }
+
+    /// What this wait holds of an image, counted against `hub.limits.fbWaitImageBytes`.
+    var imageBytes: Int {
+        if case .image(let expected, _) = match { expected.count * 4 } else { 0 }
+    }
+
+    /// FNV-1a over the pixels: cheap, and any change of a pixel changes it but by a 2^-64 chance.
+    static func hash(_ pixels: [UInt32]) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for pixel in pixels {
+            hash = (hash ^ UInt64(pixel)) &* 0x0000_0100_0000_01b3
+        }
+        return hash
     }
 
     /// The framebuffer whose region is watched.
@@ -30,8 +46,8 @@ package struct FramebufferWait {
             return pixels.allSatisfy { Self.close($0, colour, tolerance) }
         case .image(let expected, let tolerance):
             return zip(pixels, expected).allSatisfy { Self.close($0, $1, tolerance) }
-        case .changed(let snapshot):
-            return pixels != snapshot
+        case .changed(let hash):
+            return Self.hash(pixels) != hash
         }
     }
 

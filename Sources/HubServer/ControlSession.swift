@@ -57,8 +57,7 @@ package final class ControlSession {
     /// loop for everyone else.
     private var nextPass: EndOfPass?
     private var yieldedPass = false
-    /// Waiting for its turn at `Hub.controlBudget`, all clients' requests and answers per pass (many clients too).
-    private var awaitingBudget = false
+    private var awaitingBudget = false  // for its turn at `Hub.controlBudget` (all clients' requests per pass)
     private var stallArmed = false
     private var stallMark: (written: UInt64, unsent: Int) = (0, 0)
     /// The most `pending` keeps allocated between passes.
@@ -138,8 +137,8 @@ package final class ControlSession {
             }
             guard let line = framer.nextLine() else { break }
             let answered = pendingBytes
-            handle(line: line)
-            hub.controlBudget.spend(line.count + pendingBytes - answered)
+            let work = handle(line: line)
+            hub.controlBudget.spend(line.count + pendingBytes - answered + work)
         }
         if let overflow = framer.overflow, !closing {
             let limit = authenticated ? "controlMaxLineBytes" : "controlMaxUnauthenticatedLineBytes"
@@ -203,26 +202,28 @@ package final class ControlSession {
         resumeReading()
     }
 
-    private func handle(line: ArraySlice<UInt8>) {
+    /// Handles one request; returns the work it did beyond the request and the answer (`ControlCall.workBytes`).
+    private func handle(line: ArraySlice<UInt8>) -> Int {
         let request: ControlRequest
         do {
             request = try ControlRequest.decode(line: line)
         } catch {
             // A parse error or a malformed request is answered and the connection stays usable.
             send(error.response)
-            return
+            return 0
         }
         requestsServed += 1
         let call = ControlCall(id: request.id ?? .null, method: request.method, params: request.params, caller: self)
         let reply = hub.dispatch(call, from: self)
         if authenticated, admission?.isPending == true { admitAuthenticated() }
-        if request.isNotification { return }  // JSON-RPC: notifications are never answered
+        if request.isNotification { return call.workBytes }  // JSON-RPC: notifications are never answered
         switch reply {
         case .deferred:
             if !call.isAnswered && !closing { pendingCalls.append(call) }
         default:
             call.reply(reply)
         }
+        return call.workBytes
     }
 
     func markAuthenticated() {

@@ -71,6 +71,8 @@ package struct Limits: Sendable, Equatable {
     /// A raw AT socket client with more of the modem's output unsent than this is closed (it does not read); the
     /// host PTY drops what would go past it, as a serial line nobody listens on does.
     package var modemOpenerMaxUnsentBytes: Int
+    /// Bytes of expected images (`rgb`, `png`, 4 per pixel) all pending `fb.wait` calls together may hold.
+    package var fbWaitImageBytes: Int
     /// Time an Ethernet stream/VDE peer has to send its first frame; 0: no deadline.
     package var ethernetStreamHandshakeMs: Int
     /// At most one log line per listener per this interval about failed accepts (the rest are counted).
@@ -195,6 +197,7 @@ package struct Limits: Sendable, Equatable {
         modemRawIdleMs: Int = 0,
         modemRawLinesPerPass: Int = 16,
         modemOpenerMaxUnsentBytes: Int = 16 << 20,
+        fbWaitImageBytes: Int = 32 << 20,
         ethernetStreamHandshakeMs: Int = 0,
         acceptErrorLogIntervalMs: Int = 1000,
         loopStallWarnMs: Int = 50,
@@ -242,6 +245,7 @@ package struct Limits: Sendable, Equatable {
         self.modemRawIdleMs = modemRawIdleMs
         self.modemRawLinesPerPass = modemRawLinesPerPass
         self.modemOpenerMaxUnsentBytes = modemOpenerMaxUnsentBytes
+        self.fbWaitImageBytes = fbWaitImageBytes
         self.ethernetStreamHandshakeMs = ethernetStreamHandshakeMs
         self.acceptErrorLogIntervalMs = acceptErrorLogIntervalMs
         self.loopStallWarnMs = loopStallWarnMs
@@ -373,6 +377,10 @@ package struct Limits: Sendable, Equatable {
             key: "modemOpenerMaxUnsentBytes", range: (64 << 10)...(1 << 30),
             summary: "modem output unsent to a raw AT client (closed past it) or the PTY (dropped past it)",
             get: { $0.modemOpenerMaxUnsentBytes }, set: { $0.modemOpenerMaxUnsentBytes = $1 }),
+        Field(
+            key: "fbWaitImageBytes", range: (64 << 10)...(1 << 30),
+            summary: "expected-image bytes (4 per pixel) all pending fb.wait calls together may hold",
+            get: { $0.fbWaitImageBytes }, set: { $0.fbWaitImageBytes = $1 }),
         Field(
             key: "ethernetStreamHandshakeMs", range: 0...600_000,
             summary: "time an Ethernet stream/VDE peer has to send its first frame (0: no deadline)",

@@ -203,6 +203,45 @@ extension ControlReply {
         #expect(rig.finish() == 0)
     }
 
+    /// `changed: true` holds a hash of the region, not a copy: drawing the pixels that were there already does not
+    /// answer it, drawing others does.
+    @Test func aChangedWaitIsAnsweredByAChangeNotByRedrawingTheSamePixels() throws {
+        let rig = try FramebufferRig()
+        let region: JSON = ["x": 0, "y": 40, "width": 8, "height": 8, "changed": true, "timeoutMs": 10_000]
+        let (_, linux) = try rig.openChannel("linux")
+        linux.received(FramebufferRig.fill(0, 40, 8, 8, colour: 0x00_8000)[...])
+        rig.host.runPasses(3)
+        #expect(rig.call("fb.wait", region).isDeferred)
+        linux.received(FramebufferRig.fill(0, 40, 8, 8, colour: 0x00_8000)[...])
+        rig.host.runPasses(3)
+        #expect(rig.caller.answers.isEmpty, "the same pixels drawn again are no change")
+        linux.received(FramebufferRig.fill(3, 43, 1, 1, colour: 0x00_8001)[...])
+        rig.run { !rig.caller.answers.isEmpty }
+        #expect(rig.caller.takeAnswers().first?.result?["matched"] == true)
+        #expect(rig.finish() == 0)
+    }
+
+    /// Expected images of pending waits together stay within `fbWaitImageBytes`, checked before anything is
+    /// decoded; a wait that ends gives its share back.
+    @Test func expectedImagesOfPendingWaitsStayWithinTheirLimit() throws {
+        let rig = try FramebufferRig { $0.hub.limits.fbWaitImageBytes = 64 << 10 }
+        // 100x100 pixels: 40,000 bytes held, so one fits and a second does not.
+        let black = Base64.encode([UInt8](repeating: 0x11, count: 100 * 100 * 3))
+        func image(timeoutMs: Int64) -> JSON {
+            ["x": 0, "y": 40, "width": 100, "height": 100, "rgb": .string(black), "timeoutMs": .int(timeoutMs)]
+        }
+        #expect(rig.call("fb.wait", image(timeoutMs: 5)).isDeferred)
+        let refused = try #require(rig.call("fb.wait", image(timeoutMs: 10_000)).error)
+        #expect(refused.code == .limitExceeded)
+        #expect(refused.data?["limit"] == "fbWaitImageBytes" && refused.data?["value"] == .int(64 << 10))
+        // A colour or changed wait holds no image: still accepted.
+        #expect(rig.call("fb.wait", Self.statusBarRed()).isDeferred)
+        // The first times out: its bytes are free again.
+        rig.run { rig.caller.answers.contains { $0.error?.code == .timeout } }
+        #expect(rig.call("fb.wait", image(timeoutMs: 10_000)).isDeferred)
+        #expect(rig.finish() == 0)
+    }
+
     @Test func waitTimesOutWithTimeout() throws {
         let rig = try FramebufferRig()
         #expect(rig.call("fb.wait", Self.statusBarRed(timeoutMs: 5)).isDeferred)

@@ -212,8 +212,8 @@ import Testing
             ("events.recent", #"{"limit":1e20}"#, "limit"),
             ("events.recent", #"{"since":-1}"#, "since"),
             ("events.recent", #"{"since":1e19}"#, "since"),
-            ("events.wait", #"{"timeoutMs":-1}"#, "timeoutMs"),
-            ("events.wait", #"{"timeoutMs":1e20}"#, "timeoutMs"),
+            ("events.wait", #"{"filter":{},"timeoutMs":-1}"#, "timeoutMs"),
+            ("events.wait", #"{"filter":{},"timeoutMs":1e20}"#, "timeoutMs"),
             ("modem.signal", #"{"rssi":99.5}"#, "rssi"),
             ("eth.capture.start", #"{"segment":"lan0","path":"/tmp/x.pcap","snapLength":1e20}"#, "snapLength"),
         ]

@@ -4,12 +4,15 @@ Each of these killed hubd with SIGABRT ("Attempted to read an unowned reference"
 detached their connection's callbacks on close: an over-long line, wrong tokens and SIGTERM, each while the
 peer keeps sending. Every test bounds its own time; the hubd fixture stops what it started.
 """
+import base64
 import re
 import signal
 import socket
 import subprocess
 import threading
 import time
+
+import pytest
 
 from handsethub.pytest_plugin import find_hubd, start_hub
 
@@ -227,3 +230,53 @@ def test_many_unauthenticated_peers_streaming_garbage_lines_cannot_hold_the_loop
         for sock in peers:
             sock.close()
         hub.stop()
+
+
+def test_pending_framebuffer_waits_hold_neither_screen_copies_nor_images_past_their_limit(hubd):
+    """fb.wait with changed: true kept a copy of its region (1.5 MB for the whole screen): 256 such waits, 25 KB
+    of requests, held about 380 MB. It keeps a hash now; expected images (rgb, png) of all pending waits together
+    stay within fbWaitImageBytes, refused with -32004 before anything is decoded."""
+    from handsethub.control import HubError
+    hub = hubd()
+    pid = hub.hub.process.pid
+    before = rss_kib(pid)
+
+    def refused_once_full(params: dict, limit_name: str) -> None:
+        """Probes with a wait that ends at once (timeoutMs 0) until the pending ones fill the limit."""
+        deadline = time.monotonic() + 60
+        while True:
+            assert time.monotonic() < deadline, f"{limit_name} never reached"
+            try:
+                answer = hub.call("fb.wait", dict(params, timeoutMs=0))
+                raise AssertionError(f"the probe matched: {answer}")
+            except HubError as error:
+                if error.code == -32005:
+                    time.sleep(0.05)
+                    continue
+                assert error.code == -32004 and error.data["limit"] == limit_name, error
+                return
+
+    changed = [hub.hub.connect() for _ in range(4)]
+    try:
+        for index, client in enumerate(changed):
+            client.send_raw(b"".join(
+                b'{"jsonrpc":"2.0","id":%d,"method":"fb.wait","params":{"changed":true,"timeoutMs":60000}}\n'
+                % (index * 100 + number) for number in range(64)))  # 256: controlMaxWaiters
+        refused_once_full({"changed": True}, "controlMaxWaiters")
+        grown = rss_kib(pid) - before
+        assert grown < 64 * 1024, f"RSS grew by {grown} KiB for 256 pending waits"
+    finally:
+        for client in changed:
+            client.close()
+    assert hub.call("hub.limits")["limits"]["fbWaitImageBytes"]["value"] == 32 << 20
+    # Half the screen as an expected image holds 768,000 bytes: 43 fit in 32 MiB, then images are refused.
+    image = base64.b64encode(b"\x11" * (480 * 400 * 3)).decode()  # a grey nothing draws: the waits stay pending
+    half = {"x": 0, "y": 0, "width": 480, "height": 400}
+    holder = hub.hub.connect()
+    try:
+        holder.send_raw(b"".join(
+            b'{"jsonrpc":"2.0","id":%d,"method":"fb.wait","params":{"x":0,"y":0,"width":480,"height":400,"rgb":"%s",'
+            b'"timeoutMs":60000}}\n' % (number, image.encode()) for number in range(43)))
+        refused_once_full(dict(half, rgb=image), "fbWaitImageBytes")
+    finally:
+        holder.close()
