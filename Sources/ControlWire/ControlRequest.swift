@@ -73,7 +73,8 @@ package struct ControlRequest: Sendable, Hashable {
             default:
                 throw ControlFailure(
                     id: .null,
-                    error: .invalidRequest("'id' must be a string, an integer (no fraction or exponent, 64-bit) or null"))
+                    error: .invalidRequest(
+                        "'id' must be a string, an integer (no fraction or exponent, 64-bit) or null"))
             }
         }
         let replyID = id ?? .null
