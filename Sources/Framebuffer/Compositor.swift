@@ -36,6 +36,8 @@ package struct FramebufferRefusal: Error, Sendable, Equatable, CustomStringConve
         case outOfBounds
         /// Guest error 5: outside the partition's regions, or the action is not allowed.
         case notPermitted
+        /// Guest error 8: the command does not decode (a PUT whose pixels are not w·h·4 bytes).
+        case malformed
     }
 
     package var kind: Kind
@@ -46,7 +48,13 @@ package struct FramebufferRefusal: Error, Sendable, Equatable, CustomStringConve
         self.reason = reason
     }
 
-    package var code: UInt16 { kind == .outOfBounds ? 15 : 5 }
+    package var code: UInt16 {
+        switch kind {
+        case .outOfBounds: 15
+        case .notPermitted: 5
+        case .malformed: 8
+        }
+    }
     package var description: String { reason }
 }
 
@@ -112,7 +120,9 @@ package struct Compositor: Sendable {
             try check(rect, by: partition, onOverlay: onOverlay)
             guard pixels.count == rect.area * 4 else {
                 throw FramebufferRefusal(
-                    .outOfBounds, "\(pixels.count) pixel bytes for a \(rect.width)x\(rect.height) rectangle")
+                    .malformed,
+                    "\(pixels.count) pixel bytes for a \(rect.width)x\(rect.height) rectangle (\(rect.area * 4) expected)"
+                )
             }
             mutateSurface(of: partition, onOverlay: onOverlay) { $0.put(rect, bytes: pixels) }
             surfaceChanged(rect, by: partition, onOverlay: onOverlay)

@@ -173,8 +173,13 @@ package final class FramebufferGuestChannel: GuestChannel {
         do {
             guard try perform(command) else { return }
         } catch {
-            return refuse(
-                error.kind == .outOfBounds ? .outOfBounds : .notPermitted, command: data.first ?? 0, error.reason)
+            let code: GuestErrorCode =
+                switch error.kind {
+                case .outOfBounds: .outOfBounds
+                case .notPermitted: .notPermitted
+                case .malformed: .malformedFrame
+                }
+            return refuse(code, command: data.first ?? 0, error.reason)
         }
         screen.schedulePump()
     }
@@ -213,14 +218,14 @@ package final class FramebufferGuestChannel: GuestChannel {
         -> Bool
     {
         var pixels = payload
-        // The rectangle is checked first, so the inflate limit is bounded by the surface size.
-        guard screen.compositor.bounds.contains(rect), !rect.isEmpty else {
-            refuse(
-                .outOfBounds, command: FramebufferGuestCommand.Tag.put,
-                "rectangle \(rect.width)x\(rect.height)+\(rect.x)+\(rect.y) is outside the surface")
-            return false
-        }
         if compressed {
+            // The rectangle is checked first, so the inflate limit is bounded by the surface size.
+            guard screen.compositor.bounds.contains(rect), !rect.isEmpty else {
+                refuse(
+                    .outOfBounds, command: FramebufferGuestCommand.Tag.put,
+                    "rectangle \(rect.width)x\(rect.height)+\(rect.x)+\(rect.y) is outside the surface")
+                return false
+            }
             guard let inflated = Zlib.inflate(payload, limit: rect.area * 4), inflated.count == rect.area * 4 else {
                 refuse(
                     .malformedFrame, command: FramebufferGuestCommand.Tag.put,
@@ -228,12 +233,6 @@ package final class FramebufferGuestChannel: GuestChannel {
                 return false
             }
             pixels = inflated[...]
-        } else if payload.count != rect.area * 4 {
-            // Not w·h·4 bytes: the command does not decode.
-            refuse(
-                .malformedFrame, command: FramebufferGuestCommand.Tag.put,
-                "\(payload.count) pixel bytes for a \(rect.width)x\(rect.height) rectangle (\(rect.area * 4) expected)")
-            return false
         }
         try screen.compositor.draw(.put(rect, pixels: pixels), by: partition)
         return true

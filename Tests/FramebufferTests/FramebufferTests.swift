@@ -31,9 +31,11 @@ func handset() -> Compositor {
         } catch {
             #expect(error.code == 15)
         }
-        #expect(throws: FramebufferRefusal.self) {
+        // Pixels that are not w·h·4 bytes do not decode: guest error 8, not a bounds error.
+        #expect(throws: FramebufferRefusal(.malformed, "3 pixel bytes for a 2x2 rectangle (16 expected)")) {
             try screen.draw(.put(ScreenRect(x: 0, y: 40, width: 2, height: 2), pixels: [0, 0, 0][...]), by: "linux")
         }
+        #expect(FramebufferRefusal(.malformed, "").code == 8)
         #expect(
             screen.takeChanges() == [
                 .damage(ScreenRect(x: 0, y: 40, width: 480, height: 760)),

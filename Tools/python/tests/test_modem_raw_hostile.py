@@ -40,6 +40,17 @@ def at_socket(hub) -> socket.socket:
     return sock
 
 
+def command(sock: socket.socket, line: bytes) -> bytes:
+    """Sends one command line and reads until its final OK; returns what came back."""
+    sock.sendall(line)
+    answer = b""
+    while b"OK\r\n" not in answer:
+        chunk = sock.recv(1 << 16)
+        assert chunk, "the opener was closed"
+        answer += chunk
+    return answer
+
+
 def modem0(hub) -> dict:
     return next(entry for entry in hub.call("modem.list")["modems"] if entry["name"] == "modem0")
 
@@ -104,12 +115,7 @@ def test_a_shared_modem_opener_that_never_reads_is_closed_once_its_unread_output
     silent = at_socket(hub)
     busy = at_socket(hub)
     try:
-        busy.sendall(b"ATE0\r")
-        answer = b""
-        while b"OK\r\n" not in answer:
-            chunk = busy.recv(1 << 16)
-            assert chunk, "the busy opener was closed"
-            answer += chunk
+        command(busy, b"ATE0\r")
         deadline = time.monotonic() + 60
         batches = 0
         while modem0(hub)["openersClosedNotReading"] == 0:
@@ -135,12 +141,7 @@ def test_a_shared_modem_opener_that_never_reads_is_closed_once_its_unread_output
             received += chunk
         assert received.endswith(b"\r\nERROR: not_reading: more than 65536 bytes of output unread\r\n"), received[-120:]
         # The busy one is still served.
-        busy.sendall(b"AT\r")
-        answer = b""
-        while b"OK\r\n" not in answer:
-            chunk = busy.recv(1 << 16)
-            assert chunk, "the busy opener was closed"
-            answer += chunk
+        command(busy, b"AT\r")
         assert hub.hub.process.poll() is None
     finally:
         silent.close()
