@@ -1,21 +1,25 @@
 /// Work per loop pass shared by many clients of one kind (`Sources/ARCHITECTURE.md`, "Bounded slices per
 /// pass"): each client spends what it did; once nothing is left a client waits, and the waiting clients are
-/// served in turn, at the end of a later pass (`EndOfPass`) with that pass's fresh budget, before the clients the
+/// served in turns, at the end of a later pass (`EndOfPass`) with that pass's fresh budget, before the clients the
 /// poll brings get what remains. Turns are deficit round robin: each waiting client is credited an equal share
 /// of the budget per turn and takes an item when its credit covers the item's known cost (a request's bytes);
 /// what the item turned out to cost (its answer too) is charged after, so one that overspent sits out turns
-/// until its credit is positive again, and a large item waits until its credit has grown to it. A budget per
-/// client would let the work of a pass grow with the number of clients; this one bounds the whole pass (give or
-/// take one item, which is never split), no waiting client is overtaken by one that did not wait, and a small
-/// request behind many large ones waits about one pass, not one per large one.
+/// until its credit is positive again, and a large item waits until its credit has grown to it. Within a turn
+/// the items that fit what is left of the budget are taken in order, and then at most one that does not (the
+/// first whose credit covers it), so a small request behind many large ones waits about one pass, not one per
+/// large one, and a large one is never starved by a stream of small ones. A budget per client would let the
+/// work of a pass grow with the number of clients; this one bounds the whole pass (the budget plus one item,
+/// which is never split), and no waiting client is overtaken by one that did not wait.
 package final class PassBudget {
     /// What one pass may spend.
     package let perPass: Int
     package private(set) var remaining: Int
     /// Times a client had to wait for a turn.
     package private(set) var waits: UInt64 = 0
-    private var waiting: [(owner: ObjectIdentifier, resume: () -> Void)] = []
+    private var waiting: [Waiter] = []
     private var turn: EndOfPass?
+    /// A turn is armed (for the end of this pass or of the next).
+    private var turnArmed = false
     private let loop: Loop
     /// The loop's pass count, when known: the budget is renewed at each new pass while nobody waits.
     private let passNumber: () -> UInt64?
@@ -24,6 +28,9 @@ package final class PassBudget {
     private var serving = false
     /// The credit of the client being served in a turn, spent as it goes.
     private var credit = 0
+    /// In a turn, the client being served may take one item larger than what is left of the budget (it is the
+    /// turn's one item over the budget).
+    private var mayOverspend = false
     /// The credit of each waiting client (deficit round robin): positive, what it may spend; negative, what it
     /// overspent. Kept while it waits; a client that stops waiting starts afresh.
     private var credits: [ObjectIdentifier: Int] = [:]
@@ -41,7 +48,14 @@ package final class PassBudget {
     /// so a client the poll brings cannot take it from those waiting before it). In a turn: while the client's
     /// credit covers the cost and something is left of the budget.
     package func mayTake(cost: Int = 0) -> Bool {
-        if serving { return remaining > 0 && credit > 0 && credit >= cost }
+        if serving {
+            guard credit > 0, credit >= cost else { return false }
+            if mayOverspend {
+                mayOverspend = false
+                return true
+            }
+            return remaining > 0 && cost <= remaining
+        }
         guard waiting.isEmpty else { return false }
         if let pass = passNumber(), pass != budgetPass {
             budgetPass = pass
@@ -59,12 +73,12 @@ package final class PassBudget {
     }
 
     /// `owner` waits for a turn; `resume` runs then (it may take items while `mayTake` allows, and wait again).
-    /// Waiting twice is waiting once.
-    package func wait(_ owner: AnyObject, resume: @escaping () -> Void) {
+    /// `cost` is what its next item is known to cost (0 when nothing is known). Waiting twice is waiting once.
+    package func wait(_ owner: AnyObject, cost: Int = 0, resume: @escaping () -> Void) {
         let id = ObjectIdentifier(owner)
         guard !waiting.contains(where: { $0.owner == id }) else { return }
         waits &+= 1
-        waiting.append((id, resume))
+        waiting.append(Waiter(owner: id, cost: max(0, cost), resume: resume))
         armTurn()
     }
 
@@ -80,15 +94,20 @@ package final class PassBudget {
         credits.removeAll()
         turn?.close()
         turn = nil
+        turnArmed = false
     }
 
     private func armTurn() {
+        // Armed is armed: re-arming would replace the armed turn with one a pass later, so clients that start
+        // waiting in every pass would put the turn off for as long as they kept coming.
+        guard !turnArmed else { return }
         if turn == nil { turn = try? EndOfPass(loop: loop) }
         guard let turn else {
             // Without the handle nobody would be resumed: serve at once rather than strand them.
             if !serving { serveTurn() }
             return
         }
+        turnArmed = true
         if serving {
             turn.arm { [unowned self] in self.serveTurn() }
         } else {
@@ -98,36 +117,67 @@ package final class PassBudget {
         }
     }
 
-    /// A fresh budget for the waiting clients, in order, each credited a share; those it does not reach keep
-    /// their place ahead of any that wait again. Armed from here (the check phase), the next turn is the next
-    /// pass's.
+    /// A fresh budget for the waiting clients, in order, each credited a share: first every client whose next item
+    /// fits what is left, then the first one whose credit covers an item that does not (the turn's one item over
+    /// the budget). Those not served keep their place ahead of any that wait again. Armed from here (the check
+    /// phase), the next turn is the next pass's.
     private func serveTurn() {
+        turnArmed = false
         serving = true
-        defer { serving = false }
+        defer {
+            serving = false
+            mayOverspend = false
+        }
         remaining = perPass
         budgetPass = passNumber()
         let queue = waiting
         waiting.removeAll(keepingCapacity: true)
         let share = max(1, perPass / queue.count)
-        var kept: [(owner: ObjectIdentifier, resume: () -> Void)] = []
+        var kept: [Waiter] = []
+        var overBudget: Int?  // index in `kept` of the first item too large for what was left
         for entry in queue {
-            guard remaining > 0 else {
-                kept.append(entry)  // not reached this turn: not credited either
+            let balance = (credits[entry.owner] ?? 0) + share
+            credits[entry.owner] = balance
+            guard balance > 0, balance >= entry.cost else {
+                kept.append(entry)  // still paying for what it overspent, or saving up for a large item
                 continue
             }
-            credit = (credits[entry.owner] ?? 0) + share
-            guard credit > 0 else {
-                credits[entry.owner] = credit  // still paying for what it overspent
+            guard remaining > 0 else {
+                kept.append(entry)  // nothing left for this turn
+                continue
+            }
+            guard entry.cost <= remaining else {
+                if overBudget == nil { overBudget = kept.count }
                 kept.append(entry)
                 continue
             }
-            entry.resume()
-            credits[entry.owner] = waiting.contains(where: { $0.owner == entry.owner }) ? credit : nil
+            serve(entry)
+        }
+        // Only while something is left: an item whose cost was not known beforehand (an answer) may have spent
+        // past the budget already, and the pass takes at most one item over it.
+        if let index = overBudget, remaining > 0 {
+            let entry = kept.remove(at: index)
+            mayOverspend = true
+            serve(entry)
         }
         credit = 0
         let again = waiting
         waiting = kept
         for entry in again where !waiting.contains(where: { $0.owner == entry.owner }) { waiting.append(entry) }
         if !waiting.isEmpty { armTurn() }
+    }
+
+    /// Resumes one waiting client with its credit; a client that does not wait again starts afresh next time.
+    private func serve(_ entry: Waiter) {
+        credit = credits[entry.owner] ?? 0
+        entry.resume()
+        credits[entry.owner] = waiting.contains(where: { $0.owner == entry.owner }) ? credit : nil
+    }
+
+    private struct Waiter {
+        let owner: ObjectIdentifier
+        /// What its next item is known to cost.
+        let cost: Int
+        let resume: () -> Void
     }
 }

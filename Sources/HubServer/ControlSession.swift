@@ -172,7 +172,7 @@ package final class ControlSession {
     private func awaitBudget() {
         awaitingBudget = true
         connection.stopReading()
-        hub.controlBudget.wait(self) { [weak self] in
+        hub.controlBudget.wait(self, cost: framer.bytesToNewline) { [weak self] in
             self?.awaitingBudget = false
             self?.passEnded()
         }

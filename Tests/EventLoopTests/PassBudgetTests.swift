@@ -31,7 +31,7 @@ import Testing
 
         /// `client` waits; at its turn it spends `cost` and, while it has `more` turns to go, waits again.
         func wait(_ client: Client, cost: Int, more: Int = 0) {
-            budget.wait(client) { [unowned self] in
+            budget.wait(client, cost: 0) { [unowned self] in
                 self.served.append((self.pass, client.name))
                 self.budget.spend(cost)
                 if more > 0 { self.wait(client, cost: cost, more: more - 1) }
@@ -99,7 +99,7 @@ import Testing
         var left = ["a": 50, "b": 50, "c": 1]
         var done: [String: [UInt64]] = [:]
         func work(_ client: Client) {
-            bench.budget.wait(client) {
+            bench.budget.wait(client, cost: 0) {
                 while left[client.name]! > 0, bench.budget.mayTake() {
                     bench.budget.spend(10)
                     left[client.name]! -= 1
@@ -146,7 +146,7 @@ import Testing
         let bench = try Bench()
         var taken: [(pass: UInt64, client: String)] = []
         func offer(_ client: Client, cost: Int) {
-            bench.budget.wait(client) {
+            bench.budget.wait(client, cost: cost) {
                 guard bench.budget.mayTake(cost: cost) else { return offer(client, cost: cost) }
                 bench.budget.spend(cost)
                 taken.append((bench.pass, client.name))
@@ -162,6 +162,81 @@ import Testing
         // Credited 50 a turn with two waiting, then 100 alone: 50 + 100 + 100 covers 250 at its third turn.
         #expect(taken[1].pass - taken[0].pass == 2, "\(taken)")
         #expect(bench.budget.waitingCount == 0)
+        #expect(bench.close() == 0)
+    }
+
+    /// Items larger than what is left of a turn are taken one per turn, at its end; a small item that waits
+    /// behind several of them whose credit already covers them is taken in the first turn it waits for, not after
+    /// them all, and no pass takes more than its budget plus one item.
+    @Test func aSmallItemBehindManyLargeOnesWaitsOneTurn() throws {
+        let bench = try Bench()
+        var taken: [(pass: UInt64, client: String, cost: Int)] = []
+        func offer(_ client: Client, cost: Int) {
+            bench.budget.wait(client, cost: cost) {
+                guard bench.budget.mayTake(cost: cost) else { return offer(client, cost: cost) }
+                bench.budget.spend(cost)
+                taken.append((bench.pass, client.name, cost))
+            }
+        }
+        bench.budget.spend(100)
+        for index in 0..<5 { offer(Client("large\(index)"), cost: 150) }
+        // Credited 20 a turn each: their credit covers 150 at the eighth turn, and from then on one is taken a turn.
+        bench.passes(9)
+        #expect(taken.count == 1 && taken.allSatisfy { $0.client.hasPrefix("large") }, "\(taken)")
+        let waitedAt = bench.pass
+        offer(Client("small"), cost: 10)
+        bench.passes(1)
+        #expect(taken.contains { $0.client == "small" && $0.pass == waitedAt }, "\(taken) waited at \(waitedAt)")
+        bench.passes(6)
+        #expect(taken.count == 6 && bench.budget.waitingCount == 0, "\(taken)")
+        let largePasses = taken.filter { $0.client.hasPrefix("large") }.map(\.pass)
+        #expect(Set(largePasses).count == largePasses.count, "one large item a turn: \(taken)")
+        let perPass = Dictionary(grouping: taken, by: \.pass).mapValues { $0.reduce(0) { $0 + $1.cost } }
+        #expect(perPass.values.allSatisfy { $0 <= 100 + 150 }, "\(perPass)")
+        #expect(bench.close() == 0)
+    }
+
+    /// A large item is not starved by clients that always have small items: once its credit covers it, it is the
+    /// turn's one item over what is left.
+    @Test func aLargeItemIsNotStarvedByAStreamOfSmallOnes() throws {
+        let bench = try Bench()
+        var taken: [String] = []
+        func offer(_ client: Client, cost: Int, forever: Bool) {
+            bench.budget.wait(client, cost: cost) {
+                while bench.budget.mayTake(cost: cost) {
+                    bench.budget.spend(cost)
+                    taken.append(client.name)
+                    if !forever { return }
+                }
+                offer(client, cost: cost, forever: forever)
+            }
+        }
+        bench.budget.spend(100)
+        offer(Client("large"), cost: 300, forever: false)
+        for name in ["s1", "s2", "s3"] { offer(Client(name), cost: 30, forever: true) }
+        bench.passes(30)
+        #expect(taken.contains("large"), "\(taken.count) small items taken, the large one never")
+        #expect(taken.filter { $0 != "large" }.count > 40, "the small ones kept being served")
+        #expect(bench.close() == 0)
+    }
+
+    /// A client that starts waiting does not put off a turn already armed: with a new client waiting in every
+    /// pass, those waiting before it are still served at the next turn.
+    @Test func newWaitersEveryPassDoNotPutOffTheTurn() throws {
+        let bench = try Bench()
+        bench.budget.spend(100)
+        bench.wait(Client("first"), cost: 10)
+        bench.passes(1)  // the turn armed at the end of the pass the client started waiting in, for the next
+        var late: [Client] = []
+        for index in 0..<4 {
+            let client = Client("late\(index)")
+            late.append(client)
+            bench.wait(client, cost: 10)
+            bench.passes(1)
+        }
+        #expect(bench.served.first?.client == "first" && bench.served.first?.pass == 2, "\(bench.served)")
+        bench.passes(2)
+        #expect(bench.served.count == 5, "\(bench.served)")
         #expect(bench.close() == 0)
     }
 
