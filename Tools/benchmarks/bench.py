@@ -1791,19 +1791,19 @@ def bench_ethernet_flood(quick):
     return rows
 
 
-_mac_flood_payloads = {}  # (frames, random sources) -> the bytes sent: built once, the same frames every run
+_mac_flood_payloads = {}  # (frames, random sources, frame bytes) -> the bytes sent: built once, the same frames every run
 
 
-def mac_flood_cost(directory, frames, random_sources, pid=None):
-    """Seconds per frame the hub takes to switch `frames` 60-byte broadcasts sent into p0 at once; with the hub's
-    `pid`, also the CPU its threads ran meanwhile, in nanoseconds per frame: (seconds, nanoseconds)."""
+def mac_flood_cost(directory, frames, random_sources, pid=None, frame_bytes=60):
+    """Seconds per frame the hub takes to switch `frames` broadcasts of `frame_bytes` sent into p0 at once; with
+    the hub's `pid`, also the CPU its threads ran meanwhile, in nanoseconds per frame: (seconds, nanoseconds)."""
     import random
     import struct
     import threading
     header = bytes.fromhex("ffffffffffff")
-    body = bytes.fromhex("88b5") + b"\x00" * 46
-    prefix = struct.pack(">I", 60)
-    payload = _mac_flood_payloads.get((frames, random_sources))
+    body = bytes.fromhex("88b5") + b"\x00" * (frame_bytes - 14)
+    prefix = struct.pack(">I", frame_bytes)
+    payload = _mac_flood_payloads.get((frames, random_sources, frame_bytes))
     if payload is None and random_sources:
         generator = random.Random(7)
         parts = [prefix + header + (0x020000000000 | generator.getrandbits(40)).to_bytes(6, "big") + body
@@ -1811,7 +1811,7 @@ def mac_flood_cost(directory, frames, random_sources, pid=None):
         payload = b"".join(parts)
     elif payload is None:
         payload = (prefix + header + bytes.fromhex("020000000001") + body) * frames
-    _mac_flood_payloads[(frames, random_sources)] = payload
+    _mac_flood_payloads[(frames, random_sources, frame_bytes)] = payload
     sock, buffer = control_connect(directory)
     before, buffer = port_rx(sock, buffer, "p0")
     peer = connect_unix(os.path.join(directory, "p0.sock"))
@@ -1876,6 +1876,42 @@ def bench_ethernet_macflood(quick):
         rows.append((f"MAC flood hub CPU per frame ({label})", statistics.median(flood_cpu), "ns",
                      "one fixed source", statistics.median(fixed_cpu),
                      f"lower is better; target <= 1.3x; {spread}"))
+    return rows
+
+
+@benchmark("ethernet-capture")
+def bench_ethernet_capture(quick):
+    """What a live capture (`eth.capture.start {live: true}`, no subscriber) adds to switching: hub CPU per
+    1514-byte broadcast with the capture at the default snap length (128) and at a whole frame, against no
+    capture, alternating in the same hub; medians of repeated runs. Every captured frame is recorded as an
+    `eth.frame` event with its bytes in hex, so the capture's cost per frame is its encoding and recording."""
+    frames = 100_000 if quick else 300_000
+    repeats = 3 if quick else 5
+    rows = []
+    directory = tempfile.mkdtemp(prefix="ethcap-")
+    hub = None
+    try:
+        hub = eth_hub(directory, unix_ports=1)
+        sock, buffer = control_connect(directory)
+        # Guards against a return of the per-character encoding, which cost about 140 us a frame (600x).
+        for snap, target in ((128, 5), (1514, 10)):
+            plain, captured = [], []
+            for _ in range(repeats):
+                plain.append(mac_flood_cost(directory, frames, False, hub.pid, frame_bytes=1514)[1])
+                _, buffer = control_call(sock, buffer, "eth.capture.start",
+                                         {"segment": "lan0", "live": True, "snapLength": snap})
+                captured.append(mac_flood_cost(directory, frames, False, hub.pid, frame_bytes=1514)[1])
+                _, buffer = control_call(sock, buffer, "eth.capture.stop", {"segment": "lan0", "live": True})
+            spread = f"runs {min(captured):.0f}-{max(captured):.0f} vs {min(plain):.0f}-{max(plain):.0f} ns"
+            rows.append((f"live capture hub CPU per 1514 B frame (snap {snap}, no subscriber)",
+                         statistics.median(captured), "ns", "no capture", statistics.median(plain),
+                         f"lower is better; target <= {target}x; {spread}"))
+        sock.close()
+    finally:
+        if hub is not None:
+            hub.kill()
+            hub.wait()
+        shutil.rmtree(directory, ignore_errors=True)
     return rows
 
 
