@@ -284,13 +284,7 @@ extension ByteWriter {
     /// A reason is a u16 length and UTF-8 bytes, cut at 1024 bytes on a character boundary: it is
     /// human text, so shortening it is better than failing the frame that reports an error.
     mutating func writeReason(_ reason: String) {
-        var utf8 = Array(reason.utf8)
-        if utf8.count > 1024 {
-            var end = 1024
-            // Back up over continuation bytes (10xxxxxx) so the cut stays valid UTF-8.
-            while end > 0 && utf8[end] & 0xc0 == 0x80 { end -= 1 }
-            utf8.removeSubrange(end...)
-        }
+        let utf8 = Array(GuestText.shortened(reason).utf8)
         writeU16BE(UInt16(utf8.count))
         writeBytes(utf8)
     }

@@ -86,7 +86,9 @@ extension PowerDevice {
             return .notPermitted
         }
         let method = action == .suspend ? "partition.suspend" : "partition.resume"
-        let params: JSON = ["name": .string(target), "reason": .string("\(partition): \(reason)")]
+        // The sender's reason may be a whole text field already: what the target is told is shortened to one.
+        let told = GuestText.shortened("\(partition): \(reason)")
+        let params: JSON = ["name": .string(target), "reason": .string(told)]
         guard case .success(let answer)? = host?.callMethod(method, params: params) else { return .notPermitted }
         return answer["changed"]?.boolValue == true ? .done : .unchanged
     }

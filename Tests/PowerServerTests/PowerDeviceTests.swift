@@ -51,6 +51,21 @@ import Testing
         return value
     }
 
+    /// A reason that fills its text field is still a permitted request: "SENDER: REASON" is shortened to 1024
+    /// bytes at a character boundary for `partition.suspend`, which refuses longer text.
+    @Test func aFullLengthReasonIsShortenedNotRefused() throws {
+        let rig = try Self.rig()
+        defer { rig.device.stop(); _ = rig.host.shutdown() }
+        let reason = String(repeating: "é", count: 512)  // 1024 bytes, two per character
+        let done = rig.device.guestFrame(
+            .partitionControl(action: .suspend, partition: "linux", reason: reason), from: "mgmt")
+        #expect(
+            done == .frame(.partitionControlResult(partition: "linux", action: .suspend, status: .done), always: true))
+        let told = try #require(rig.managed.calls.first?.1?["reason"]?.stringValue)
+        #expect(told.utf8.count <= 1024 && told.utf8.count >= 1022, "\(told.utf8.count) bytes")
+        #expect(("mgmt: " + reason).hasPrefix(told))
+    }
+
     @Test func mgmtSuspendsOnlyWhatItsPolicyNames() throws {
         let rig = try Self.rig()
         defer { rig.device.stop(); _ = rig.host.shutdown() }
