@@ -204,7 +204,17 @@ extension EthernetDevice {
         let segment = try segment(params)
         let port = try port(params, in: segment)
         let text = try params.requireString("frame")
-        guard text.utf8.count <= 2 * 65536 * 2, let bytes = Hex.decode(text) else {
+        // Twice the largest frame any segment carries (its MTU of at most 65535 plus headers): enough for every
+        // frame worth judging, with room for spacing between the digits, and a bound on the work of decoding.
+        let maxDigits = 2 * Self.maxInjectBytes
+        guard text.utf8.count <= maxDigits else {
+            throw ControlError.invalidParams(
+                param: "frame", expected: "hex of at most \(Self.maxInjectBytes) bytes",
+                detail:
+                    "must be at most \(maxDigits) characters of hex (\(Self.maxInjectBytes) bytes), "
+                    + "got \(text.utf8.count)")
+        }
+        guard let bytes = Hex.decode(text) else {
             throw ControlError.invalidParams(param: "frame", expected: "hex bytes of one Ethernet frame")
         }
         let before = segment.sw.counters(of: port.id)?.totalDrops ?? 0
@@ -230,6 +240,9 @@ extension EthernetDevice {
         guard let port = segment.port(named: name) else { throw ControlError.notFound("port", name: name) }
         return port
     }
+
+    /// The most bytes `eth.inject` takes as one frame (`Protocols/control.md` §13.8).
+    static let maxInjectBytes = 131_072
 
     /// The fastest rate limit a control client may set (1 Tbit/s; 0 means unlimited).
     static let maxRateBitsPerSecond: UInt64 = 1_000_000_000_000

@@ -16,14 +16,13 @@ public enum VXLANHeader {
         ]
     }
 
-    /// Splits a datagram into its VNI and inner frame. Rejects a missing I flag or a datagram too short
-    /// to hold an Ethernet header; reserved bits are ignored on receipt, as RFC 7348 asks.
+    /// Splits a datagram into its VNI and inner frame. Rejects a missing I flag or a datagram too short to hold
+    /// the header; reserved bits are ignored on receipt, as RFC 7348 asks. The inner frame may be short: the
+    /// switch judges it as it judges every port's frames (a runt under 14 bytes).
     public static func decode(_ datagram: ArraySlice<UInt8>) throws(DecodeError) -> (
         vni: UInt32, frame: ArraySlice<UInt8>
     ) {
-        guard datagram.count >= length + EthernetHeader.length else {
-            throw .truncated(needed: length + EthernetHeader.length, available: datagram.count)
-        }
+        guard datagram.count >= length else { throw .truncated(needed: length, available: datagram.count) }
         let base = datagram.startIndex
         guard datagram[base] & 0x08 != 0 else {
             throw .invalidValue(field: "vxlan.flags", reason: "the I flag (0x08) is not set")

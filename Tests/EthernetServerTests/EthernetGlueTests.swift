@@ -202,6 +202,32 @@ import Testing
         #expect(bench.stop() == 0)
     }
 
+    /// `eth.inject` takes at most 131,072 bytes of hex: a longer frame is refused naming the bound and what was
+    /// sent, and text that is not hex is refused as such.
+    @Test func anInjectedFrameOverItsBoundIsRefusedNamingIt() throws {
+        let bench = try Bench()
+        let largest = String(repeating: "ff", count: 131_072)
+        let first = bench.call("eth.inject", ["segment": "lan0", "port": "a", "frame": .string(largest)])
+        guard case .result(let taken) = first else {
+            Issue.record("the largest frame was refused")
+            return
+        }
+        #expect(taken["length"] == 131_072)
+        let over = bench.call("eth.inject", ["segment": "lan0", "port": "a", "frame": .string(largest + "ff")])
+        guard case .error(let error) = over else {
+            Issue.record("a frame over the bound was taken")
+            return
+        }
+        #expect(error.code == .invalidParams)
+        #expect(error.message.contains("131072") && error.message.contains("262146"), "\(error.message)")
+        guard case .error(let notHex) = bench.call("eth.inject", ["segment": "lan0", "port": "a", "frame": "zz"]) else {
+            Issue.record("text that is not hex was taken")
+            return
+        }
+        #expect(notHex.message.contains("hex bytes of one Ethernet frame"), "\(notHex.message)")
+        #expect(bench.stop() == 0)
+    }
+
     @Test func ethWaitTimesOutWithTimeoutWhenNoFrameMatches() throws {
         let bench = try Bench()
         _ = bench.call("eth.wait", ["segment": "lan0", "port": "t", "pattern": "01", "timeoutMs": 0])

@@ -178,9 +178,13 @@ def test_malformed_input_is_dropped_and_counted_while_others_keep_forwarding(lan
     garbage = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         garbage.sendto(b"\x00" * 30, (UNDERLAY_HOST, 4789))          # I flag clear
-        garbage.sendto(b"\x08\x00", (UNDERLAY_HOST, 4789))           # too short
+        garbage.sendto(b"\x08\x00", (UNDERLAY_HOST, 4789))           # shorter than the VXLAN header
     finally:
         garbage.close()
+    # From the configured remote (strangers off loopback are dropped first): a whole header with our VNI (42) and
+    # an inner frame of 13 bytes, a runt as on every other port.
+    ns(NS_V, "python3", "-c", "import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto("
+       f"bytes.fromhex('0800000000002a00') + bytes(13), ('{UNDERLAY_HOST}', 4789))")
     time.sleep(0.3)
     after = ports(client)
     drops = after["qemu"]["counters"]["drops"]
@@ -190,6 +194,7 @@ def test_malformed_input_is_dropped_and_counted_while_others_keep_forwarding(lan
     assert not after["qemu"]["connected"]
     vx_drops = after["vx"]["counters"]["drops"]["malformed"] - before["vx"]["counters"]["drops"]["malformed"]
     assert vx_drops == 2
+    assert after["vx"]["counters"]["drops"]["runt"] - before["vx"]["counters"]["drops"]["runt"] == 1
     # Everyone else still forwards.
     result = ping(NS_B, "192.168.77.1", count=2)
     assert result.returncode == 0, result.stdout + result.stderr
