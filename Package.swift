@@ -164,8 +164,8 @@ let package = Package(
         .target(
             name: "ManagementServer",
             dependencies: [
-                "DeviceKit", "Management", "ManagementWire", "HubSystem", "ControlWire", "GuestWire", "JSON",
-                "PlatformConfig",
+                "DeviceKit", "EventLoop", "Management", "ManagementWire", "HubSystem", "ControlWire", "GuestWire",
+                "JSON", "PlatformConfig",
             ]),
         // Persistent per-partition error logs (Protocols/errorlog.md): the entry, its on-disk record with
         // torn-tail tolerant loading, and the bound. Pure: the glue does the file calls.

@@ -1,4 +1,5 @@
 import DeviceKit
+import EventLoop
 import GuestWire
 import JSON
 import Management
@@ -7,10 +8,12 @@ import ManagementWire
 /// How the `mgmt` partition relays commands (`Protocols/management.md` §2.3): a guest whose partition has
 /// `mayManage` opens the `management` device channel; each `CHANNEL_DATA` it sends is one envelope, submitted
 /// exactly as `mgmt.submit` submits one (source `guest:PARTITION`), and answered by one `CHANNEL_DATA` with
-/// the result. One envelope per loop pass per channel: each may write the trusted state and the audit log.
+/// the result. One envelope per loop pass per channel (`ManagementRelayChannel`): each may write the trusted state.
 extension ManagementDevice {
     /// The device name guests open.
     static let channelName = "management"
+    /// Envelopes a relay channel holds while it takes one per pass (`Protocols/management.md` §2.3).
+    static let relayMaxWaitingEnvelopes = 16
 
     package var channelDeviceNames: [String] { [Self.channelName] }
 
@@ -29,10 +32,16 @@ extension ManagementDevice {
     }
 }
 
-/// One open relay channel.
+/// One open relay channel. It takes one envelope per loop pass: one that arrives while another was taken since the
+/// last end of a pass waits, in order, and the oldest waiting one is taken at the end of each pass. At most
+/// `relayMaxWaitingEnvelopes` wait; one more is refused `relay_busy` at once, unverified and unaudited (a relay
+/// that waits for each answer before sending the next never meets it).
 final class ManagementRelayChannel: GuestChannel {
     private unowned let device: ManagementDevice
     private let endpoint: any GuestChannelEndpoint
+    private var waiting: [[UInt8]] = []
+    private var tookSinceLastPass = false
+    private var passEnd: EndOfPass?
 
     init(device: ManagementDevice, endpoint: any GuestChannelEndpoint) {
         self.device = device
@@ -43,22 +52,56 @@ final class ManagementRelayChannel: GuestChannel {
     var openedOptions: [UInt8] { [] }
 
     func received(_ data: ArraySlice<UInt8>) {
+        // Read nothing more this pass: what this read carried is taken or waits here.
+        endpoint.holdInputUntilNextPass()
+        if !tookSinceLastPass && waiting.isEmpty { return take(data) }
+        guard waiting.count < ManagementDevice.relayMaxWaitingEnvelopes else {
+            device.counters.count("relay_busy")
+            let detail = "more than \(ManagementDevice.relayMaxWaitingEnvelopes) envelopes wait: send after an answer"
+            endpoint.send(ManagementRelayResult(code: "relay_busy", detail: detail).encoded())
+            return
+        }
+        waiting.append(Array(data))
+        armPassEnd()
+    }
+
+    func closed(reason: String) {
+        waiting.removeAll()
+        passEnd?.close()
+        passEnd = nil
+    }
+
+    private func take(_ data: ArraySlice<UInt8>) {
+        tookSinceLastPass = true
+        armPassEnd()
         let answer: ManagementRelayResult
         if ManagementLocalRequest.isLocalRequest(data) {
             answer = device.localRequest(data, from: endpoint.partition)
-            endpoint.send(answer.encoded())
-            endpoint.holdInputUntilNextPass()
-            return
-        }
-        switch device.submit(data, source: "guest:\(endpoint.partition)") {
-        case .success(let output): answer = ManagementRelayResult(code: "accepted", output: output.serialized())
-        case .failure(let refusal): answer = ManagementRelayResult(code: refusal.code, detail: refusal.detail)
+        } else {
+            switch device.submit(data, source: "guest:\(endpoint.partition)") {
+            case .success(let output): answer = ManagementRelayResult(code: "accepted", output: output.serialized())
+            case .failure(let refusal): answer = ManagementRelayResult(code: refusal.code, detail: refusal.detail)
+            }
         }
         endpoint.send(answer.encoded())
-        endpoint.holdInputUntilNextPass()
     }
 
-    func closed(reason: String) {}
+    private func passEnded() {
+        tookSinceLastPass = false
+        guard !waiting.isEmpty else { return }
+        take(waiting.removeFirst()[...])
+    }
+
+    private func armPassEnd() {
+        if passEnd == nil, let loop = device.host?.loop { passEnd = try? EndOfPass(loop: loop) }
+        guard let passEnd else {
+            // Without the handle the waiting envelopes would never be taken: take them now.
+            tookSinceLastPass = false
+            while !waiting.isEmpty { take(waiting.removeFirst()[...]) }
+            return
+        }
+        passEnd.arm { [weak self] in self?.passEnded() }
+    }
 }
 
 /// Local requests (`Protocols/management.md` §2.6): the agent reads and resets the partitions' error logs

@@ -1,4 +1,5 @@
 import DeviceKit
+import EventLoop
 import HubSystem
 import JSON
 import Management
@@ -19,6 +20,9 @@ package final class ManagementDevice: HubDevice {
     let store: ManagementStore?
     let counters = ManagementCounters()
     weak var host: (any DeviceHost)?
+    /// Refusals audited in memory and not yet written (`saveAuditAtPassEnd`).
+    var auditUnsaved = false
+    var auditFlush: EndOfPass?
     private(set) var waits: DeferredWaits<ManagementWait>?
     let config: ManagementConfig
 
@@ -51,12 +55,16 @@ package final class ManagementDevice: HubDevice {
     package func stop() {
         waits?.finishAll(.error(.unavailable("the hub is shutting down")))
         waits?.close()
+        if auditUnsaved { saveAudit() }
+        auditFlush?.close()
+        auditFlush = nil
     }
 
     package var limitsJSON: JSON {
         [
             "auditMaxEntries": .int(Int64(config.auditMaxEntries)),
             "maxEnvelopeBytes": .int(Int64(ManagementCodec.maxEnvelopeBytes)),
+            "relayMaxWaitingEnvelopes": .int(Int64(Self.relayMaxWaitingEnvelopes)),
             "maxCommandLifetimeMs": .int(Int64(config.maxCommandLifetimeMs)),
             "provisioningBudgets": .array(config.authorities.compactMap(Self.budgetJSON)),
         ]
@@ -143,7 +151,9 @@ package final class ManagementDevice: HubDevice {
                 timeMs: nowMs, source: source, authority: command?.authority ?? "",
                 operation: command?.operation ?? "", target: command?.target ?? "", counter: command?.counter ?? 0,
                 result: code, detail: detail))
-        saveAudit()
+        // An accepted command's entry is on disk before its answer; refusals, which anyone who may submit can
+        // cause at will, are written once at the end of the pass however many there were (§5).
+        if code == "accepted" { saveAudit() } else { saveAuditAtPassEnd() }
         guard let entry = audit.entries.last else { return }
         host?.publish(code == "accepted" ? "mgmt.accepted" : "mgmt.refused", data: entry.json)
         resolveWaits(entry)
@@ -160,10 +170,25 @@ package final class ManagementDevice: HubDevice {
         if let entry = audit.entries.last { resolveWaits(entry) }
     }
 
-    private func saveAudit() {
+    /// Writes the audit log at the end of this loop pass (at once without a loop), with whatever else the pass adds.
+    private func saveAuditAtPassEnd() {
+        guard store != nil else { return }
+        auditUnsaved = true
+        if auditFlush == nil, let loop = host?.loop { auditFlush = try? EndOfPass(loop: loop) }
+        guard let auditFlush else { return saveAudit() }
+        auditFlush.arm { [weak self] in
+            guard let self, self.auditUnsaved else { return }
+            self.saveAudit()
+        }
+    }
+
+    /// Writes the audit log now, with any refusals still waiting for the end of the pass.
+    func saveAudit() {
+        auditUnsaved = false
         guard let store else { return }
         do throws(ManagementStoreError) {
             try store.saveAudit(audit)
+            counters.auditWrites += 1
         } catch {
             counters.auditWriteFailures += 1
             host?.logger.error("management audit log not written: \(error.description)")

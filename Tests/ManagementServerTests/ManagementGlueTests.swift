@@ -114,6 +114,7 @@ private func temporaryDirectory() -> String {
         let directory = temporaryDirectory()
         let first = try Rig(directory: directory)
         #expect(first.submit(envelope(counter: 7)) == "operation_unavailable")
+        first.device.stop()  // an orderly stop writes the refusals the pass had not written yet
         let second = try Rig(directory: directory)
         #expect(second.submit(envelope(counter: 7)) == "replayed")
         #expect(second.submit(envelope(counter: 6)) == "replayed")
@@ -164,6 +165,7 @@ private func temporaryDirectory() -> String {
         let directory = temporaryDirectory()
         let rig = try Rig(directory: directory)
         for _ in 0..<20 { _ = rig.submit(envelope(counter: 0)) }
+        rig.host.runPasses(1)  // refusals are written at the end of the pass
         let again = try Rig(directory: directory)
         let audit = try #require(again.result("mgmt.audit", ["limit": 1000]))
         let sequences = audit["entries"]?.arrayValue?.compactMap { $0["seq"]?.intValue }
@@ -194,6 +196,7 @@ private func temporaryDirectory() -> String {
                 ]))
         channel.received(unsigned[...])
         channel.received([1, 2, 3][...])
+        rig.host.runPasses(3)  // one envelope a pass
         let answers = try endpoint.takeSent().map { try ManagementRelayResult.decode($0[...]).code }
         #expect(answers == ["replayed", "bad_signature", "bad_envelope"])
         #expect(endpoint.holds == 3)
@@ -206,6 +209,37 @@ private func temporaryDirectory() -> String {
             return
         }
         #expect(refusal.code == .notPermitted)
+    }
+
+    /// The relay takes one envelope a pass, in order; more than 16 waiting are refused `relay_busy` at once,
+    /// unaudited. The refusals of a pass are written to the audit log once, at its end.
+    @Test func theRelayTakesOneEnvelopeAPassAndWritesRefusalsOnceAPass() throws {
+        let rig = try Rig(directory: temporaryDirectory())
+        let endpoint = FakeChannelEndpoint(partition: "mgmt")
+        guard case .success(let channel) = rig.device.openChannel(device: "management", options: [], endpoint: endpoint)
+        else {
+            Issue.record("mgmt could not open the relay")
+            return
+        }
+        let writesBefore = rig.result("mgmt.status")?["counters"]?["auditWrites"]?.int64Value ?? -1
+        for index in 0..<20 { channel.received([1, 2, UInt8(index)][...]) }  // one read's worth of bad envelopes
+        var answers = try endpoint.takeSent().map { try ManagementRelayResult.decode($0[...]).code }
+        #expect(answers == ["bad_envelope", "relay_busy", "relay_busy", "relay_busy"], "\(answers)")
+        let audited = { (rig.result("mgmt.audit")?["entries"]?.arrayValue ?? []).count }
+        #expect(audited() == 1)
+        rig.host.runPasses(1)
+        #expect(rig.result("mgmt.status")?["counters"]?["auditWrites"]?.int64Value == writesBefore + 1)
+        answers = try endpoint.takeSent().map { try ManagementRelayResult.decode($0[...]).code }
+        #expect(answers.count <= 1, "one envelope a pass: \(answers)")
+        rig.host.runPasses(20)
+        answers += try endpoint.takeSent().map { try ManagementRelayResult.decode($0[...]).code }
+        #expect(answers == Array(repeating: "bad_envelope", count: 16))
+        #expect(audited() == 16, "the audit keeps 16 entries here")
+        let counters = rig.result("mgmt.status")?["counters"]
+        #expect(counters?["results"]?["relay_busy"] == 3 && counters?["results"]?["bad_envelope"] == 17)
+        // Refusals in one pass are written once: 17 refusals over at most 18 passes, never more writes than passes.
+        let writes = (counters?["auditWrites"]?.int64Value ?? 0) - writesBefore
+        #expect(writes >= 1 && writes <= 18, "\(writes) writes")
     }
 
     /// `mgmt.wait` is answered by the next matching audit entry, not by one that does not match; an entry
@@ -267,6 +301,7 @@ private func temporaryDirectory() -> String {
         ask(#"{"operation":"errors.read","partition":"linux","limit":500}"#)
         ask("not json")
         channel.received(ManagementLocalRequest.magic[...])
+        rig.host.runPasses(6)  // one request a pass
         let answers = try endpoint.takeSent().map { try ManagementRelayResult.decode($0[...]) }
         #expect(
             answers.map(\.code) == [
