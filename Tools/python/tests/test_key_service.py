@@ -45,7 +45,7 @@ class RecordingClient(keyservice.KeyServiceClient):
         return payload
 
 
-def config(tmp_path: Path) -> str:
+def config(tmp_path: Path, rate_limited: bool = True) -> str:
     document = yaml.safe_load(default_config_text())
     seed_file = tmp_path / "seed.bin"
     seed_file.write_bytes(SEED)
@@ -57,7 +57,8 @@ def config(tmp_path: Path) -> str:
     secure["launch"] = {"command": [sys.executable, str(SERVICE), "--test-key-seed-file", str(seed_file)],
                         "logFile": str(tmp_path / "secure.log"), "attachTimeoutMs": 20000}
     link = next(link for link in document["links"] if link["name"] == "rtos-secure")
-    link["rateLimit"] = {"messagesPerSecond": RATE, "burstMessages": RATE}
+    if rate_limited:
+        link["rateLimit"] = {"messagesPerSecond": RATE, "burstMessages": RATE}
     return yaml.safe_dump(document, sort_keys=False)
 
 
@@ -182,3 +183,30 @@ def test_key_service_signs_refuses_limits_and_never_leaks_its_key(hubd, tmp_path
     finally:
         for guest in (rtos, linux, mgmt):
             guest.close()
+
+
+def test_a_requester_that_never_takes_its_answers_does_not_hold_up_the_others(hubd, tmp_path):
+    """rtos sends more requests than the secure->rtos queue holds and acknowledges none of the answers: the service
+    keeps rtos's answers waiting for rtos alone, and linux is still answered at once (Protocols/keyservice.md §1)."""
+    deadline = time.monotonic() + TIME_LIMIT
+    hub = hubd(config(tmp_path, rate_limited=False))
+    wait_attached(hub, "secure", deadline)
+    rtos, rtos_links = attach(hub, "rtos", [IDENTITY])
+    linux, linux_links = attach(hub, "linux", [IDENTITY])
+    try:
+        request = keyservice.encode_request({"op": "public_key"})
+        queued = 0
+        while queued < 400 and time.monotonic() < deadline:
+            status, _ = rtos.send(rtos_links["rtos-secure"], request, correlation=queued + 1)
+            if status == "queued":
+                queued += 1
+            else:
+                time.sleep(0.01)  # the service takes them as fast as it can
+        assert queued == 400
+        as_linux = keyservice.KeyServiceClient(linux, linux_links["linux-secure"], timeout=10.0)
+        assert as_linux.public_key() == PUBLIC
+        signature = as_linux.sign(b"still served")
+        verify(signature, b"still served")
+    finally:
+        rtos.close()
+        linux.close()

@@ -109,3 +109,14 @@ def test_random_garbage_never_breaks_the_service():
         answer = ask(svc, rng.choice(["rtos", "linux", "mgmt"]), rng.choice([None, "app.x"]), payload)
         assert answer["status"] in keyservice.STATUS_NUMBERS
     assert svc.counts["requests"] == 3000
+
+
+def test_one_partition_cannot_take_every_name_through_many_identities():
+    svc = service(["linux/*=put", "rtos=put"])
+    stored = 0
+    for index in range(20):
+        for slot in range(secure_guest.MAX_NAMES_PER_REQUESTER):
+            answer = ask(svc, "linux", f"id{index}", {"op": "put", "name": f"n{slot}", "value": b"v"})
+            stored += answer["status"] == "ok"
+    assert stored == secure_guest.MAX_NAMES_PER_PARTITION
+    assert ask(svc, "rtos", None, {"op": "put", "name": "mine", "value": b"v"})["status"] == "ok"

@@ -35,7 +35,8 @@ OP_NAMES = {"public-key": "public_key", "sign": "sign", "verify": "verify", "put
             "stats": "stats"}
 MAX_NAMES_PER_REQUESTER = 32
 MAX_NAMES = 1024
-MAX_PENDING_ANSWERS = 1024
+MAX_PENDING_ANSWERS = 1024  # per link
+MAX_NAMES_PER_PARTITION = 256  # all of a partition's identities together
 
 
 class Rules:
@@ -120,8 +121,11 @@ class KeyService:
         # The requester and name are the associated data: a sealed value moved to another slot does not open.
         associated = "\0".join(key).encode()
         if op == "put":
+            # Identities are the partition's own claim: without a bound per partition, one partition could take
+            # every name through many identities and leave none for the others.
             if key not in self.store and (len(self.store) >= MAX_NAMES or sum(
-                    1 for k in self.store if k[:2] == key[:2]) >= MAX_NAMES_PER_REQUESTER):
+                    1 for k in self.store if k[:2] == key[:2]) >= MAX_NAMES_PER_REQUESTER or sum(
+                    1 for k in self.store if k[0] == key[0]) >= MAX_NAMES_PER_PARTITION):
                 return {"op": op, "status": "storage_full", "reason": "no room for another name"}
             nonce = os.urandom(12)
             self.store[key] = (nonce, self.sealing.encrypt(nonce, request["value"], associated))
@@ -147,28 +151,38 @@ def main() -> None:
     beat = Heartbeat(guest)
     log(f"secure attached as session {guest.welcome['session_id']}; key service public key "
         f"{service.public_bytes().hex()}")
-    # Answers the hub could not queue yet (the requester's queue towards it is full): sent again in order.
-    pending: collections.deque[tuple[int, bytes, int]] = collections.deque()
+    # Answers the hub could not queue yet, per link (the requester's queue towards it is full): sent again in
+    # order. One queue per link, so a requester that does not take its answers holds up only its own.
+    pending: dict[int, collections.deque[tuple[bytes, int]]] = {}
+    dropped: dict[int, int] = {}
     while True:
         beat.tick()
-        while pending:
-            link, answer, correlation = pending[0]
-            status, _ = guest.send(link, answer, correlation=correlation)
-            if status == "queued":
-                pending.popleft()
-            elif status in ("queue_full", "rate_limited"):
-                break
-            else:
-                pending.popleft()  # the link is gone: nobody to answer
-        frame = guest.receive(timeout=0.1)
+        for link in list(pending):
+            waiting = pending[link]
+            while waiting:
+                answer, correlation = waiting[0]
+                status, _ = guest.send(link, answer, correlation=correlation)
+                if status in ("queue_full", "rate_limited"):
+                    break
+                waiting.popleft()  # queued, or the link is gone: nobody to answer
+            if not waiting:
+                del pending[link]
+        frame = guest.receive(timeout=0.1 if not pending else 0.01)
         if frame is None:
             continue
         if frame.type in ("MSG_DELIVER", "MSG_DELIVER_AS"):
             fields = frame.fields
+            link = fields["link"]
             answer = service.answer(fields["sender"], fields.get("identity"), bytes(fields["payload"]))
-            if len(pending) < MAX_PENDING_ANSWERS:
-                pending.append((fields["link"], answer, fields["correlation"]))
-            guest.ack(fields["link"], fields["message_id"])
+            waiting = pending.setdefault(link, collections.deque())
+            if len(waiting) < MAX_PENDING_ANSWERS:
+                waiting.append((answer, fields["correlation"]))
+            else:
+                # The requester has left this many answers untaken: this one is dropped (keyservice.md §1).
+                dropped[link] = dropped.get(link, 0) + 1
+                if dropped[link] & (dropped[link] - 1) == 0:  # logged at 1, 2, 4, 8, ... drops
+                    log(f"{fields['sender']} takes no answers on link {link}: {dropped[link]} dropped")
+            guest.ack(link, fields["message_id"])
         elif frame.type == "IRQ":
             guest.eoi(frame.fields["line"])
         elif frame.type == "DETACH":
