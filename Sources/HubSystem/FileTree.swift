@@ -21,6 +21,12 @@ package enum FileTree {
 
     /// The error code of `list` when a directory holds more entries than its limit.
     package static let tooManyEntries = E2BIG
+    /// The error code of `read`, `readChunks` and `copyFile` when the path is a symbolic link or anything but a
+    /// regular file (a FIFO, device, socket or directory): refused before a byte is read, so no such file can
+    /// hold the caller (a FIFO without a writer would block `open` and `read` for as long as it has none).
+    /// `EINVAL`: Linux has no errno of its own for a wrong kind of file, and `open` and `read` give `EINVAL` for
+    /// none of the regular files read here.
+    package static let notRegularFile = EINVAL
 
     /// `lstat(2)` of `path`; nil when it does not exist.
     package static func entry(_ path: String) -> Entry? {
@@ -64,13 +70,13 @@ package enum FileTree {
         return bytes
     }
 
-    /// Reads a file in chunks of up to 64 KiB, handing each to `body`; a file over `limit` bytes is refused
-    /// with `EFBIG` as soon as the limit is passed.
+    /// Reads a regular file in chunks of up to 64 KiB, handing each to `body`; a file over `limit` bytes is
+    /// refused with `EFBIG` as soon as the limit is passed, a link or any other kind of file with
+    /// `notRegularFile`.
     package static func readChunks(
         _ path: String, limit: Int, _ body: (ArraySlice<UInt8>) -> Void
     ) throws(SystemError) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard fd >= 0 else { throw .last("open \(path)") }
+        let fd = try openRegular(path)
         defer { Descriptors.close(fd) }
         var buffer = [UInt8](repeating: 0, count: 64 << 10)
         var total = 0
@@ -81,6 +87,31 @@ package enum FileTree {
             guard total <= limit else { throw SystemError("read \(path)", code: EFBIG) }
             body(buffer[..<count])
         }
+    }
+
+    /// Opens `path` for reading only if it is a regular file. `O_NONBLOCK` keeps `open` from waiting for a FIFO's
+    /// writer, `O_NOFOLLOW` refuses a link; the kind is then read from the descriptor itself (`fstat`), so a
+    /// file swapped after an earlier `lstat` is still caught. Reads of a regular file never block, with or
+    /// without `O_NONBLOCK`.
+    static func openRegular(_ path: String) throws(SystemError) -> Int32 {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
+        guard fd >= 0 else {
+            // O_NOFOLLOW answers ELOOP when the last component is a link.
+            throw errno == ELOOP
+                ? SystemError("open \(path): a symbolic link", code: notRegularFile) : .last("open \(path)")
+        }
+        var status = stat()
+        // SAFETY: fstat writes one stat into the local for the call, about the descriptor just opened.
+        guard fstat(fd, &status) == 0 else {
+            let error = SystemError.last("fstat \(path)")
+            Descriptors.close(fd)
+            throw error
+        }
+        guard status.st_mode & S_IFMT == S_IFREG else {
+            Descriptors.close(fd)
+            throw SystemError("open \(path): not a regular file", code: notRegularFile)
+        }
+        return fd
     }
 
     /// Creates (or empties) `path`, writes all of `bytes` and `fsync`s it.

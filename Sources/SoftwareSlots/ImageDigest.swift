@@ -112,7 +112,10 @@ package enum ImageDigest {
                 var hasher = SHA256()
                 do {
                     try FileTree.readChunks(absolute, limit: Int(clamping: child.size)) { hasher.update(data: $0) }
-                } catch { return .init(.unreadable, "\(error)") }
+                } catch {
+                    // Swapped for a link or a special file since it was listed.
+                    return .init(error.code == FileTree.notRegularFile ? .fileKindRefused : .unreadable, "\(error)")
+                }
                 entries.append(
                     ListingEntry(
                         path: path,

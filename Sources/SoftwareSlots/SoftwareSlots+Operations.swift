@@ -69,9 +69,11 @@ extension SoftwareSlots {
         do {
             bytes = try FileTree.read("\(bundle)/\(ImageManifest.fileName)", limit: settings.limits.maxManifestBytes)
         } catch {
+            // A link or a special file is refused as it is anywhere in the bundle, before it is read.
             let code: ImageError.Code =
-                FileTree.entry("\(bundle)/\(ImageManifest.fileName)") == nil
-                ? .manifestMissing : .manifestTooLarge
+                error.code == FileTree.notRegularFile
+                ? .fileKindRefused
+                : FileTree.entry("\(bundle)/\(ImageManifest.fileName)") == nil ? .manifestMissing : .manifestTooLarge
             let image = ImageError(code, "\(error)")
             return .failure(.init(.imageInvalid, image.description, image: image))
         }
