@@ -48,6 +48,12 @@ package final class SlotCommandExecutor: ManagementOperationExecutor {
             guard let name = command.parameter("name") else {
                 return .failure(ManagementRefusal("bad_parameters", "remove needs the parameter name"))
             }
+            // The name becomes a path component under optional/: only a software name can be one.
+            guard ImageManifest.isName(name) else {
+                return .failure(
+                    ManagementRefusal(
+                        "bad_parameters", "name must be 1 to 64 of A-Z a-z 0-9 . _ -, not starting with ."))
+            }
             result = slots.remove(partition: partition, name: name)
         default:
             return UnavailableOperationExecutor().execute(verified)

@@ -50,7 +50,7 @@ package struct ImageManifest: Sendable, Equatable {
 
     private static func fields(_ json: JSON) -> Result<ImageManifest, ImageError> {
         guard let name = json["name"]?.stringValue, isName(name) else {
-            return .failure(.init(.manifestInvalid, "name: 1 to 64 of A-Z a-z 0-9 . _ -"))
+            return .failure(.init(.manifestInvalid, "name: 1 to 64 of A-Z a-z 0-9 . _ -, not starting with ."))
         }
         guard let version = json["version"]?.uint64Value, version <= maxVersion else {
             return .failure(.init(.manifestInvalid, "version: an integer 0...\(maxVersion)"))
@@ -75,8 +75,12 @@ package struct ImageManifest: Sendable, Equatable {
         return .success(ImageManifest(name: name, version: version, launch: launch, digest: digest))
     }
 
-    static func isName(_ text: String) -> Bool {
-        (1...64).contains(text.utf8.count)
+    /// Whether `text` is a software name: 1 to 64 of `A-Z a-z 0-9 . _ -`, not starting with `.`. An optional
+    /// image's name is a directory's name under `optional/`, so it must be one plain path component: never `.`
+    /// or `..` (which would name `optional/` itself or the partition's directory), nor a hidden name like those
+    /// the engine stages and removes under (`.incoming-<name>`, `.removing-<name>`).
+    package static func isName(_ text: String) -> Bool {
+        (1...64).contains(text.utf8.count) && text.utf8.first != UInt8(ascii: ".")
             && text.utf8.allSatisfy {
                 isAlphanumeric($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-")
             }

@@ -118,6 +118,9 @@ import VectorSupport
             command("rollback", ["to": "a"]),
             command("install", digest: v2.digest, [:]),
             command("remove"),
+            command("remove", ["name": "."]),
+            command("remove", ["name": ".."]),
+            command("remove", ["name": "../slot-a"]),
         ]
         for refused in refusedCommands { #expect(code(executor.execute(refused)) == "bad_parameters") }
         #expect(slots.state(of: "linux")?.active == .configured)

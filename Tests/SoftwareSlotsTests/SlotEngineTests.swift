@@ -208,6 +208,30 @@ import Testing
         #expect(refusalCode(slots.remove(partition: "linux", name: "../slot-a")) == .notInstalled)
     }
 
+    @Test func optionalSoftwareNamedDotOrDotDotOrHiddenIsRefusedAndRemovesNothing() throws {
+        let slots = try engine()
+        try install(slots, version: 2)
+        let maps = try scratch.bundle(name: "maps", version: 1)
+        _ = try slots.install(partition: "linux", bundle: maps.path, expectedDigest: maps.digest).get()
+        let software = "\(scratch.root)/state/software/linux"
+        for name in [".", "..", ".incoming-maps"] {
+            let hostile = try scratch.bundle(name: name, version: 1)
+            let result = slots.install(partition: "linux", bundle: hostile.path, expectedDigest: hostile.digest)
+            guard case .failure(let refusal) = result else {
+                Issue.record("optional software named \(name) installed")
+                continue
+            }
+            #expect(refusal.code == .imageInvalid && refusal.image?.code == .manifestInvalid, "\(name): \(refusal)")
+        }
+        for name in [".", "..", ".incoming-maps", ".removing-maps"] {
+            #expect(refusalCode(slots.remove(partition: "linux", name: name)) == .notInstalled, "\(name)")
+        }
+        #expect(slots.optionalSoftware("linux") == ["maps"])
+        #expect(FileManager.default.fileExists(atPath: "\(software)/optional/maps/bin/run"))
+        #expect(FileManager.default.fileExists(atPath: "\(software)/slot-a/bin/run"))
+        #expect(FileManager.default.fileExists(atPath: "\(software)/slots.json"))
+    }
+
     func refusalCode(_ result: Result<SlotReport, SlotRefusal>) -> SlotRefusal.Code? {
         if case .failure(let refusal) = result { return refusal.code }
         return nil

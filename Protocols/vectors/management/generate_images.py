@@ -10,7 +10,7 @@ import json
 import os
 import tarfile
 
-HEADER = """# Software images (Protocols/management.md, "Images"), written by generate.py.
+HEADER = """# Software images (Protocols/management.md, "Images"), written by generate_images.py.
 #
 # Manifest vectors: `manifest` is the manifest's text; `expect` the parsed manifest as JSON
 # ({name, version, launch, digest}), or `error` the ImageError code. `repeat` (when present) is a number of
@@ -151,6 +151,12 @@ def main():
         manifest("manifest-fraction-version", json.dumps(dict(good, version=1.5)), error="manifestInvalid"),
         manifest("manifest-string-version", json.dumps(dict(good, version="2")), error="manifestInvalid"),
         manifest("manifest-bad-name", json.dumps(dict(good, name="../etc")), error="manifestInvalid"),
+        # The name is a directory's name under optional/: never `.`, `..` or hidden (the hub's staging names).
+        manifest("manifest-name-dot", json.dumps(dict(good, name=".")), error="manifestInvalid"),
+        manifest("manifest-name-dot-dot", json.dumps(dict(good, name="..")), error="manifestInvalid"),
+        manifest("manifest-name-hidden", json.dumps(dict(good, name=".incoming-maps")), error="manifestInvalid"),
+        manifest("manifest-name-inner-dots", json.dumps(dict(good, name="maps..v2.")),
+                 expect=dict(good, name="maps..v2.")),
         manifest("manifest-empty-launch", json.dumps(dict(good, launch=[])), error="manifestInvalid"),
         manifest("manifest-too-many-arguments", json.dumps(dict(good, launch=["a"] * 65)), error="manifestInvalid"),
         manifest("manifest-absolute-launch", json.dumps(dict(good, launch=["/bin/sh"])), error="pathInvalid"),
