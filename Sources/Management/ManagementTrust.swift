@@ -61,7 +61,7 @@ package struct ManagementTrust: Equatable, Sendable {
     }
 
     /// Reads the on-disk form; nil when it is not one (the caller refuses to start rather than forget
-    /// counters).
+    /// counters), or when it names a key the configuration would refuse (a weak key is never trusted).
     package init?(json: JSON) {
         guard json["version"]?.intValue == 1, let object = json["authorities"]?.objectValue else { return nil }
         var authorities: [String: AuthorityTrust] = [:]
@@ -71,7 +71,8 @@ package struct ManagementTrust: Equatable, Sendable {
                 let keys = value["keys"]?.arrayValue?.compactMap(\.stringValue),
                 let threshold = value["threshold"]?.intValue,
                 let configured = value["configuredKeys"]?.arrayValue?.compactMap(\.stringValue),
-                keys.allSatisfy(ManagementConfig.isPublicKeyHex), (1...max(keys.count, 1)).contains(threshold)
+                keys.allSatisfy({ ManagementConfig.publicKeyProblem($0) == nil }),
+                (1...max(keys.count, 1)).contains(threshold)
             else { return nil }
             authorities[member.key] = AuthorityTrust(
                 counter: counter, keys: keys, threshold: threshold, configuredKeys: configured)

@@ -57,7 +57,10 @@ package struct ManagementVerifier: Sendable {
         let input = ManagementCodec.signingInput(envelope.bodyBytes)
         var byID: [[UInt8]: Curve25519.Signing.PublicKey] = [:]
         for hex in keys {
-            guard let raw = HexKey.bytes(hex), let key = try? Curve25519.Signing.PublicKey(rawRepresentation: raw)
+            // A weak key never gets here (configuration, rotation and trust file refuse it); were one to, it
+            // verifies nothing rather than signatures anyone can make.
+            guard ManagementConfig.publicKeyProblem(hex) == nil, let raw = HexKey.bytes(hex),
+                let key = try? Curve25519.Signing.PublicKey(rawRepresentation: raw)
             else { continue }
             byID[keyID(raw)] = key
         }
@@ -105,7 +108,7 @@ package struct ManagementVerifier: Sendable {
     }
 
     /// The new key set a `rotateKeys` command names (§3): `keys`, comma-separated public keys in hex, distinct,
-    /// 1...16 of them; `threshold`, 1...their number.
+    /// 1...16 of them, none weak (`ManagementConfig.publicKeyProblem`); `threshold`, 1...their number.
     package static func rotation(of command: ManagementCommand) -> Result<
         (keys: [String], threshold: Int), ManagementRefusal
     > {
@@ -118,6 +121,11 @@ package struct ManagementVerifier: Sendable {
         else {
             return .failure(
                 ManagementRefusal("bad_parameters", "keys must be 1...16 distinct 64-digit lowercase hex keys"))
+        }
+        for (index, key) in keys.enumerated() {
+            if let problem = ManagementConfig.publicKeyProblem(key) {
+                return .failure(ManagementRefusal("bad_parameters", "keys[\(index)] \(problem)"))
+            }
         }
         guard thresholdText.utf8.count <= 2, let threshold = Int(thresholdText), (1...keys.count).contains(threshold)
         else { return .failure(ManagementRefusal("bad_parameters", "threshold must be 1...\(keys.count)")) }

@@ -90,6 +90,38 @@ extension ManagementConfig {
         text.utf8.count == 64 && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
     }
 
+    /// Why `text` may not be an authority's public key (`Protocols/management.md` §5, Keys), or nil. Besides
+    /// the format, a weak key is refused: RFC 8032 verification accepts, under a small-order point (the
+    /// identity among them), signatures anyone can make without a private key (R the identity, S 0), and a
+    /// non-canonical encoding is a second spelling of a point. Compared with the sign bit (the top bit of the
+    /// last byte) cleared, so each point's both spellings are refused.
+    package static func publicKeyProblem(_ text: String) -> String? {
+        guard isPublicKeyHex(text) else { return "is not an Ed25519 public key (64 lowercase hex digits)" }
+        var digits = Array(text.utf8)
+        let signNibble = digits[62] <= 0x39 ? digits[62] - 0x30 : digits[62] - 0x61 + 10
+        digits[62] = 0x30 + (signNibble & 0x7)
+        let y = String(decoding: digits, as: UTF8.self)
+        if smallOrderPoints.contains(y) { return "is a small-order point: a weak key (signatures forgeable)" }
+        // y ≥ p = 2^255 − 19, little-endian: ed…ff 7f and above. Lowercase hex digits sort as their values.
+        if digits[2..<62].allSatisfy({ $0 == UInt8(ascii: "f") }), y.hasSuffix("7f"), y.prefix(2) >= "ed" {
+            return "is not a canonical encoding (y is not below 2^255 - 19)"
+        }
+        return nil
+    }
+
+    /// The y-coordinates (little-endian, sign bit clear) of the eight points of small order on RFC 8032's
+    /// curve — five values, as a point and its negation share one — and the non-canonical spellings y = p and
+    /// y = p + 1 of two of them.
+    static let smallOrderPoints: Set<String> = [
+        "0000000000000000000000000000000000000000000000000000000000000000",
+        "0100000000000000000000000000000000000000000000000000000000000000",
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    ]
+
     /// Every problem with the authorities, paths as in the file (`management.authorities[i].…`).
     /// `policyTargets`: the targets `activatePolicy` grants may name instead of partitions (the profiles and
     /// `base`).
@@ -143,8 +175,8 @@ extension ManagementAuthorityConfig {
         if keys.isEmpty || keys.count > ManagementConfig.maxKeys {
             add(".keys", "needs 1...\(ManagementConfig.maxKeys) keys, has \(keys.count)")
         }
-        for (index, key) in keys.enumerated() where !ManagementConfig.isPublicKeyHex(key) {
-            add(".keys[\(index)]", "is not an Ed25519 public key (64 lowercase hex digits)")
+        for (index, key) in keys.enumerated() {
+            if let problem = ManagementConfig.publicKeyProblem(key) { add(".keys[\(index)]", problem) }
         }
         if Set(keys).count != keys.count { add(".keys", "lists a key twice") }
         if threshold < 1 || threshold > max(keys.count, 1) {

@@ -1,0 +1,58 @@
+import PlatformConfig
+import Testing
+
+/// Weak Ed25519 keys (`Protocols/management.md` §5, Keys) are never an authority's: every small-order point,
+/// each with its sign bit clear and set, and non-canonical encodings are refused by the configuration.
+@Suite struct WeakKeyTests {
+    static func hex(_ first: String, fill: String = "00", last: String) -> String {
+        first + String(repeating: fill, count: 30) + last
+    }
+
+    /// The spec's list, then the same points with the sign bit (the top bit of byte 31) set, then
+    /// non-canonical encodings of points that are not of small order (y = p + 2, all bits set).
+    static let weakKeys = [
+        hex("00", last: "00"),
+        hex("01", last: "00"),
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+        hex("ec", fill: "ff", last: "7f"),
+        hex("ed", fill: "ff", last: "7f"),
+        hex("ee", fill: "ff", last: "7f"),
+        hex("00", last: "80"),
+        hex("01", last: "80"),
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+        hex("ec", fill: "ff", last: "ff"),
+        hex("ed", fill: "ff", last: "ff"),
+        hex("ee", fill: "ff", last: "ff"),
+        hex("ef", fill: "ff", last: "7f"),
+        hex("ff", fill: "ff", last: "ff"),
+    ]
+
+    @Test(arguments: weakKeys)
+    func aWeakKeyIsRefusedByTheConfiguration(key: String) {
+        #expect(ManagementConfig.publicKeyProblem(key) != nil, "\(key)")
+        let yaml = ManagementConfigTests.yaml(
+            """
+                - name: operator
+                  keys: [\(ManagementConfigTests.key0), \(key)]
+                  grants:
+                    - {operations: [upgrade], partitions: [a]}
+
+            """)
+        let found = issues(yaml).filter { $0.hasPrefix("management.authorities[0].keys[1]: ") }
+        #expect(found.count == 1, "\(key): \(issues(yaml))")
+        #expect(found.first.map { $0.contains("small-order") || $0.contains("canonical") } == true, "\(found)")
+    }
+
+    @Test func goodKeysAndTheCanonicalNeighboursOfTheWeakOnesPass() {
+        let good = [
+            ManagementConfigTests.key0, ManagementConfigTests.key1,
+            // y = p − 2 (the highest canonical y but p − 1, which is of order 2) and y = 2.
+            Self.hex("eb", fill: "ff", last: "7f"), Self.hex("02", last: "00"),
+        ]
+        for key in good { #expect(ManagementConfig.publicKeyProblem(key) == nil, "\(key)") }
+        #expect(issues(ManagementConfigTests.yaml(ManagementConfigTests.good)).isEmpty)
+        #expect(ManagementConfig.publicKeyProblem("ABC")?.contains("64 lowercase hex digits") == true)
+    }
+}
