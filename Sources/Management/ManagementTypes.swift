@@ -13,6 +13,18 @@ package struct ManagementRefusal: Error, Equatable, Sendable {
     }
 }
 
+/// The decimal numbers of command parameters (`Protocols/management.md` §1): ASCII digits only — no sign,
+/// space or point — at most `maxDigits` of them (leading zeros count), checked before the conversion, so a
+/// value is never read by a parser laxer than the specification (Swift's `Int("+1")` is 1).
+package enum DecimalParameter {
+    package static func value(_ text: String, maxDigits: Int) -> UInt64? {
+        guard !text.isEmpty, text.utf8.count <= maxDigits, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
+            return nil
+        }
+        return UInt64(text)
+    }
+}
+
 /// A command that passed every check of `Protocols/management.md` §4: signed by enough of its authority's
 /// current keys, unexpired, fresh, and within the authority's grants. In the hub only the verifier makes one;
 /// the initializer is `package` so an executor's tests can.

@@ -108,13 +108,18 @@ package struct ManagementVerifier: Sendable {
     }
 
     /// The new key set a `rotateKeys` command names (§3): `keys`, comma-separated public keys in hex, distinct,
-    /// 1...16 of them, none weak (`ManagementConfig.publicKeyProblem`); `threshold`, 1...their number.
+    /// 1...16 of them, none weak (`ManagementConfig.publicKeyProblem`); `threshold`, decimal 1...their number
+    /// (at most 2 digits); nothing else, no software SHA-256 either.
     package static func rotation(of command: ManagementCommand) -> Result<
         (keys: [String], threshold: Int), ManagementRefusal
     > {
         guard let keysText = command.parameter("keys"), let thresholdText = command.parameter("threshold"),
-            command.parameters.count == 2
-        else { return .failure(ManagementRefusal("bad_parameters", "rotateKeys takes exactly keys and threshold")) }
+            command.parameters.count == 2, command.softwareSHA256 == nil
+        else {
+            return .failure(
+                ManagementRefusal(
+                    "bad_parameters", "rotateKeys takes exactly keys and threshold, and no software SHA-256"))
+        }
         let keys = keysText.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
         guard (1...ManagementConfig.maxKeys).contains(keys.count), keys.allSatisfy(ManagementConfig.isPublicKeyHex),
             Set(keys).count == keys.count
@@ -127,9 +132,10 @@ package struct ManagementVerifier: Sendable {
                 return .failure(ManagementRefusal("bad_parameters", "keys[\(index)] \(problem)"))
             }
         }
-        guard thresholdText.utf8.count <= 2, let threshold = Int(thresholdText), (1...keys.count).contains(threshold)
-        else { return .failure(ManagementRefusal("bad_parameters", "threshold must be 1...\(keys.count)")) }
-        return .success((keys, threshold))
+        guard let threshold = DecimalParameter.value(thresholdText, maxDigits: 2),
+            (1...UInt64(keys.count)).contains(threshold)
+        else { return .failure(ManagementRefusal("bad_parameters", "threshold must be decimal 1...\(keys.count)")) }
+        return .success((keys, Int(threshold)))
     }
 }
 

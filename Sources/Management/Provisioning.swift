@@ -48,6 +48,9 @@ package enum Provisioning {
         if let extra = command.parameters.first(where: { !parameterNames.contains($0.key) }) {
             return .failure(ManagementRefusal("bad_parameters", "provision does not take the parameter \(extra.key)"))
         }
+        guard command.softwareSHA256 == nil else {
+            return .failure(ManagementRefusal("bad_parameters", "provision carries no software SHA-256"))
+        }
         let request: Request
         switch Request.parse(command, budget: budget) {
         case .failure(let refusal): return .failure(refusal)
@@ -93,6 +96,9 @@ package enum Provisioning {
     > {
         if let extra = command.parameters.first {
             return .failure(ManagementRefusal("bad_parameters", "deprovision does not take the parameter \(extra.key)"))
+        }
+        guard command.softwareSHA256 == nil else {
+            return .failure(ManagementRefusal("bad_parameters", "deprovision carries no software SHA-256"))
         }
         guard let index = provisioned.firstIndex(where: { $0.config.name == command.target }) else {
             return .failure(
@@ -177,10 +183,7 @@ package enum Provisioning {
 
     /// A decimal number of at most `maxDigits` digits, checked before conversion; nil otherwise.
     static func decimal(_ text: String, maxDigits: Int) -> UInt64? {
-        guard !text.isEmpty, text.utf8.count <= maxDigits, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
-            return nil
-        }
-        return UInt64(text)
+        DecimalParameter.value(text, maxDigits: maxDigits)
     }
 
     /// A comma-separated list of distinct names (empty or absent: none); nil when malformed.

@@ -31,11 +31,11 @@ package final class SlotCommandExecutor: ManagementOperationExecutor {
                     downgradeAuthorised: verified.mayDowngrade)
             }
         case "rollback":
-            if let refusal = Self.onlyParameters([], command) { return .failure(refusal) }
+            if let refusal = Self.onlyParameters([], command) ?? Self.noSoftware(command) { return .failure(refusal) }
             result = slots.rollback(
                 partition: partition, reason: "rollback by \(command.authority) (counter \(command.counter))")
         case "backup":
-            if let refusal = Self.onlyParameters([], command) { return .failure(refusal) }
+            if let refusal = Self.onlyParameters([], command) ?? Self.noSoftware(command) { return .failure(refusal) }
             result = slots.backup(partition: partition)
         case "install":
             switch Self.installArguments(command) {
@@ -44,7 +44,9 @@ package final class SlotCommandExecutor: ManagementOperationExecutor {
                 result = slots.install(partition: partition, bundle: bundle, expectedDigest: digest)
             }
         case "remove":
-            if let refusal = Self.onlyParameters(["name"], command) { return .failure(refusal) }
+            if let refusal = Self.onlyParameters(["name"], command) ?? Self.noSoftware(command) {
+                return .failure(refusal)
+            }
             guard let name = command.parameter("name") else {
                 return .failure(ManagementRefusal("bad_parameters", "remove needs the parameter name"))
             }
@@ -74,10 +76,10 @@ package final class SlotCommandExecutor: ManagementOperationExecutor {
         }
         var version: UInt64? = nil
         if let text = command.parameter("version") {
-            // Decimal digits only, at most 16 of them, before the conversion (2^53 − 1 has 16 digits).
-            guard !text.isEmpty, text.utf8.count <= 16, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
-                let value = UInt64(text), value <= maxVersion
-            else { return .failure(ManagementRefusal("bad_parameters", "version must be decimal 0...2^53-1")) }
+            // At most 16 digits: 2^53 − 1 has 16.
+            guard let value = DecimalParameter.value(text, maxDigits: 16), value <= maxVersion else {
+                return .failure(ManagementRefusal("bad_parameters", "version must be decimal 0...2^53-1"))
+            }
             version = value
         }
         return .success((bundleAndDigest.0, bundleAndDigest.1, version))
@@ -96,6 +98,13 @@ package final class SlotCommandExecutor: ManagementOperationExecutor {
                 ManagementRefusal("bad_parameters", "\(command.operation) needs the image's SHA-256 (32 bytes)"))
         }
         return .success((bundle, hex(digest)))
+    }
+
+    /// Refuses a software SHA-256 on an operation that carries no software (`bad_parameters`): only `upgrade`
+    /// and `install` sign one (§3), and a signed field is never silently ignored.
+    static func noSoftware(_ command: ManagementCommand) -> ManagementRefusal? {
+        guard command.softwareSHA256 != nil else { return nil }
+        return ManagementRefusal("bad_parameters", "\(command.operation) carries no software SHA-256")
     }
 
     /// Refuses parameters the operation does not take (`bad_parameters`), nil when all are known.

@@ -226,6 +226,22 @@ private func code(_ result: Result<VerifiedCommand, ManagementRefusal>) -> Strin
         #expect(check([("keys", "zz"), ("threshold", "1")]) == "bad_parameters")
         #expect(check([("keys", key), ("threshold", "99999999999999999999")]) == "bad_parameters")
         #expect(check([("extra", "1"), ("keys", key), ("threshold", "1")]) == "bad_parameters")
+        // §1's decimal: digits only (no sign, space or point), at most 2 of them; leading zeros count.
+        for threshold in ["+1", "-1", " 1", "1 ", "1.", "0x1", "", "٣", "001", "0"] {
+            #expect(check([("keys", key), ("threshold", threshold)]) == "bad_parameters", "threshold '\(threshold)'")
+        }
+        #expect(
+            (try? ManagementVerifier.rotation(
+                of: command("rotateKeys", parameters: [("keys", key), ("threshold", "01")])
+            ).get())?.threshold == 1)
+        // Nothing else: a software SHA-256 is refused, not ignored.
+        var withSoftware = command("rotateKeys", parameters: [("keys", key), ("threshold", "1")])
+        withSoftware.softwareSHA256 = [UInt8](repeating: 7, count: 32)
+        guard case .failure(let refusal) = ManagementVerifier.rotation(of: withSoftware) else {
+            Issue.record("rotateKeys with a software SHA-256 accepted")
+            return
+        }
+        #expect(refusal.code == "bad_parameters")
     }
 
     @Test func auditLogIsBoundedAndSurvivesItsJSON() throws {

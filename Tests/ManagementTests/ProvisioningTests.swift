@@ -36,6 +36,22 @@ import Testing
         }
     }
 
+    @Test func aSoftwareSHA256IsRefusedNotIgnored() {
+        var provision = command()
+        provision.softwareSHA256 = [UInt8](repeating: 7, count: 32)
+        #expect(code(plan(provision)) == "bad_parameters")
+        #expect(code(plan(command())) == "accepted")
+        var deprovision = command("deprovision", "store-app", [:])
+        let records = [record("store-app", memory: 4096)]
+        #expect((try? Provisioning.checkDeprovision(deprovision, provisioned: records).get()) == 0)
+        deprovision.softwareSHA256 = [UInt8](repeating: 7, count: 32)
+        guard case .failure(let refusal) = Provisioning.checkDeprovision(deprovision, provisioned: records) else {
+            Issue.record("deprovision with a software SHA-256 accepted")
+            return
+        }
+        #expect(refusal.code == "bad_parameters")
+    }
+
     func record(_ name: String, memory: UInt64, authority: String = "store") -> ProvisionedPartition {
         ProvisionedPartition(
             config: PartitionConfig(

@@ -121,6 +121,10 @@ import VectorSupport
             command("remove", ["name": "."]),
             command("remove", ["name": ".."]),
             command("remove", ["name": "../slot-a"]),
+            // Only upgrade and install carry a software SHA-256; elsewhere it is refused, not ignored.
+            command("rollback", digest: v2.digest),
+            command("backup", digest: v2.digest),
+            command("remove", digest: v2.digest, ["name": "maps"]),
         ]
         for refused in refusedCommands { #expect(code(executor.execute(refused)) == "bad_parameters") }
         #expect(slots.state(of: "linux")?.active == .configured)
