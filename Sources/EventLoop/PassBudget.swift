@@ -1,7 +1,8 @@
 /// Work per loop pass shared by many clients of one kind (`Sources/ARCHITECTURE.md`, "Bounded slices per
 /// pass"): each client spends what it did; once nothing is left a client waits, and the waiting clients are
-/// served in turns, at the end of a later pass (`EndOfPass`) with that pass's fresh budget, before the clients the
-/// poll brings get what remains. Turns are deficit round robin: each waiting client is credited an equal share
+/// served in turns at the end of a pass (`EndOfPass`) with that pass's budget: the first client to wait is served
+/// at the end of the next pass, and one that starts waiting while a turn is due joins it. No pass has more than
+/// one budget: the poll takes from it only while nobody waits. Turns are deficit round robin: each waiting client is credited an equal share
 /// of the budget per turn and takes an item when its credit covers the item's known cost (a request's bytes);
 /// what the item turned out to cost (its answer too) is charged after, so one that overspent sits out turns
 /// until its credit is positive again, and a large item waits until its credit has grown to it. Within a turn
@@ -20,6 +21,8 @@ package final class PassBudget {
     private var turn: EndOfPass?
     /// A turn is armed (for the end of this pass or of the next).
     private var turnArmed = false
+    /// Clients that went away during the turn being served.
+    private var cancelledInTurn: Set<ObjectIdentifier> = []
     private let loop: Loop
     /// The loop's pass count, when known: the budget is renewed at each new pass while nobody waits.
     private let passNumber: () -> UInt64?
@@ -87,6 +90,8 @@ package final class PassBudget {
         let id = ObjectIdentifier(owner)
         waiting.removeAll { $0.owner == id }
         credits[id] = nil
+        // A turn in progress holds its own list of those it serves: it must not serve this one, nor keep it.
+        if serving { cancelledInTurn.insert(id) }
     }
 
     package func close() {
@@ -128,14 +133,20 @@ package final class PassBudget {
             serving = false
             mayOverspend = false
         }
-        remaining = perPass
-        budgetPass = passNumber()
+        defer { cancelledInTurn.removeAll() }
+        // One budget a pass: a pass whose budget the poll already renewed (every waiter had gone away, so a client
+        // took it and then waited) serves the turn from what is left of it.
+        let pass = passNumber()
+        if pass == nil || pass != budgetPass { remaining = perPass }
+        budgetPass = pass
         let queue = waiting
+        // Everyone who waited went away since the turn was armed.
+        guard !queue.isEmpty else { return }
         waiting.removeAll(keepingCapacity: true)
         let share = max(1, perPass / queue.count)
         var kept: [Waiter] = []
         var overBudget: Int?  // index in `kept` of the first item too large for what was left
-        for entry in queue {
+        for entry in queue where !cancelledInTurn.contains(entry.owner) {
             let balance = (credits[entry.owner] ?? 0) + share
             credits[entry.owner] = balance
             guard balance > 0, balance >= entry.cost else {
@@ -155,14 +166,14 @@ package final class PassBudget {
         }
         // Only while something is left: an item whose cost was not known beforehand (an answer) may have spent
         // past the budget already, and the pass takes at most one item over it.
-        if let index = overBudget, remaining > 0 {
+        if let index = overBudget, remaining > 0, !cancelledInTurn.contains(kept[index].owner) {
             let entry = kept.remove(at: index)
             mayOverspend = true
             serve(entry)
         }
         credit = 0
         let again = waiting
-        waiting = kept
+        waiting = kept.filter { !cancelledInTurn.contains($0.owner) }
         for entry in again where !waiting.contains(where: { $0.owner == entry.owner }) { waiting.append(entry) }
         if !waiting.isEmpty { armTurn() }
     }
@@ -171,7 +182,8 @@ package final class PassBudget {
     private func serve(_ entry: Waiter) {
         credit = credits[entry.owner] ?? 0
         entry.resume()
-        credits[entry.owner] = waiting.contains(where: { $0.owner == entry.owner }) ? credit : nil
+        let waitsAgain = waiting.contains(where: { $0.owner == entry.owner }) && !cancelledInTurn.contains(entry.owner)
+        credits[entry.owner] = waitsAgain ? credit : nil
     }
 
     private struct Waiter {

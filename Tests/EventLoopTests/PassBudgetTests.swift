@@ -2,8 +2,9 @@ import EventLoop
 import Testing
 
 /// `PassBudget`: what many clients together may do per loop pass. A client that finds nothing left waits; the
-/// waiting clients are served oldest first, one fresh budget per pass, at the end of the pass after the one in
-/// which they started waiting, and no client that did not wait gets the budget before them.
+/// waiting clients are served oldest first, one budget per pass, at the end of a pass (the first to wait at the end
+/// of the pass after the one in which it started waiting), and no client that did not wait gets the budget before
+/// them.
 @Suite struct PassBudgetTests {
     final class Client {
         let name: String
@@ -237,6 +238,55 @@ import Testing
         #expect(bench.served.first?.client == "first" && bench.served.first?.pass == 2, "\(bench.served)")
         bench.passes(2)
         #expect(bench.served.count == 5, "\(bench.served)")
+        #expect(bench.close() == 0)
+    }
+
+    /// A turn armed for clients that all went away before it came finds nobody: nothing is served and nothing
+    /// traps (it divided the budget by the number waiting).
+    @Test func aTurnWhoseClientsAllWentAwayServesNobody() throws {
+        let bench = try Bench()
+        let client = Client("gone")
+        bench.budget.spend(100)
+        bench.wait(client, cost: 10)
+        bench.budget.cancel(client)
+        bench.passes(3)
+        #expect(bench.served.isEmpty && bench.budget.waitingCount == 0)
+        #expect(bench.budget.mayTake(), "the budget is the poll's again")
+        #expect(bench.close() == 0)
+    }
+
+    /// When every waiter went away and a client the poll brings takes the pass's budget and then waits, the turn
+    /// already due in that pass serves it from what is left, not from a second budget.
+    @Test func aPassNeverHasTwoBudgets() throws {
+        let bench = try Bench()
+        let (gone, late) = (Client("gone"), Client("late"))
+        bench.budget.spend(100)
+        bench.wait(gone, cost: 10)
+        bench.passes(1)  // the turn is now armed for the end of the next pass
+        bench.budget.cancel(gone)
+        #expect(bench.budget.mayTake())  // nobody waits: the poll renews the budget for this pass
+        bench.budget.spend(100)
+        bench.wait(late, cost: 10)
+        let waitedAt = bench.pass
+        bench.passes(3)
+        #expect(bench.served.map(\.client) == ["late"])
+        #expect(bench.served.first.map { $0.pass > waitedAt } == true, "\(bench.served), waited at \(waitedAt)")
+        #expect(bench.close() == 0)
+    }
+
+    /// A client that goes away while another is served in the same turn is neither served nor kept waiting.
+    @Test func aClientCancelledDuringATurnIsDropped() throws {
+        let bench = try Bench()
+        let (first, second) = (Client("first"), Client("second"))
+        bench.budget.spend(100)
+        bench.budget.wait(first, cost: 0) {
+            bench.served.append((bench.pass, "first"))
+            bench.budget.cancel(second)  // e.g. its connection failed while the first one's answer was written
+        }
+        bench.wait(second, cost: 10)
+        bench.passes(4)
+        #expect(bench.served.map(\.client) == ["first"])
+        #expect(bench.budget.waitingCount == 0)
         #expect(bench.close() == 0)
     }
 

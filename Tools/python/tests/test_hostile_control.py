@@ -280,3 +280,37 @@ def test_pending_framebuffer_waits_hold_neither_screen_copies_nor_images_past_th
         refused_once_full(dict(half, rgb=image), "fbWaitImageBytes")
     finally:
         holder.close()
+
+
+def test_clients_waiting_for_the_pass_budget_that_all_hang_up_do_not_kill_the_hub(tmp_path):
+    """Several clients pipeline requests with large answers, so that together they spend the pass budget and wait
+    for a turn, then hang up with the answers unread. Their sessions close (and stop waiting) before the turn that
+    was armed for them; that turn found nobody waiting and divided the budget by zero, killing hubd within a
+    couple of rounds (Protocols/control.md §2.7)."""
+    hub = start_hub(tmp_path / "hub")
+    try:
+        line = b'{"jsonrpc":"2.0","id":1,"method":"hub.config"}\n'
+        deadline = time.monotonic() + 30
+        for round_ in range(20):
+            socks = []
+            for _ in range(6):
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                sock.connect(unix_path(hub))
+                sock.setblocking(False)
+                socks.append(sock)
+            for sock in socks:
+                try:
+                    sock.send(line * 400)
+                except BlockingIOError:
+                    pass
+            time.sleep(0.01 + 0.005 * (round_ % 6))
+            for sock in socks:
+                sock.close()  # answers unread: the hub's writes fail and the sessions close
+            time.sleep(0.05)
+            assert hub.process.poll() is None, f"hubd died in round {round_}:\n{hub.log()[-3000:]}"
+            assert time.monotonic() < deadline
+        with hub.connect() as client:
+            # The clients did wait for turns: the path under test was taken.
+            assert client.call("hub.controlClients")["counters"]["budgetWaits"] > 0
+    finally:
+        hub.stop()
