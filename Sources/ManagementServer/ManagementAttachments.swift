@@ -33,15 +33,18 @@ extension ManagementDevice {
 }
 
 /// One open relay channel. It takes one envelope per loop pass: one that arrives while another was taken since the
-/// last end of a pass waits, in order, and the oldest waiting one is taken at the end of each pass. At most
-/// `relayMaxWaitingEnvelopes` wait; one more is refused `relay_busy` at once, unverified and unaudited (a relay
-/// that waits for each answer before sending the next never meets it).
+/// last end of a pass waits, and the oldest waiting one is taken at the end of each pass. At most
+/// `relayMaxWaitingEnvelopes` wait; one more is refused `relay_busy`, unverified and unaudited, its answer sent
+/// after those of the envelopes before it: a relay has no correlation, so answers go out in the order the
+/// envelopes came (a relay that waits for each answer before sending the next never meets the bound).
 final class ManagementRelayChannel: GuestChannel {
     private unowned let device: ManagementDevice
     private let endpoint: any GuestChannelEndpoint
-    private var waiting: [[UInt8]] = []
-    private var tookSinceLastPass = false
+    /// Envelopes waiting their turn, each with the `relay_busy` answers owed right after its own.
+    private var waiting: [(envelope: [UInt8], busyAfter: Int)] = []
+    private var tookSinceLastPassEnd = false
     private var passEnd: EndOfPass?
+    private var passEndArmed = false
 
     init(device: ManagementDevice, endpoint: any GuestChannelEndpoint) {
         self.device = device
@@ -54,26 +57,25 @@ final class ManagementRelayChannel: GuestChannel {
     func received(_ data: ArraySlice<UInt8>) {
         // Read nothing more this pass: what this read carried is taken or waits here.
         endpoint.holdInputUntilNextPass()
-        if !tookSinceLastPass && waiting.isEmpty { return take(data) }
-        guard waiting.count < ManagementDevice.relayMaxWaitingEnvelopes else {
+        if !tookSinceLastPassEnd && waiting.isEmpty { return take(data, atPassEnd: false) }
+        if waiting.count < ManagementDevice.relayMaxWaitingEnvelopes {
+            waiting.append((Array(data), 0))
+        } else {
             device.counters.count("relay_busy")
-            let detail = "more than \(ManagementDevice.relayMaxWaitingEnvelopes) envelopes wait: send after an answer"
-            endpoint.send(ManagementRelayResult(code: "relay_busy", detail: detail).encoded())
-            return
+            waiting[waiting.count - 1].busyAfter += 1
         }
-        waiting.append(Array(data))
-        armPassEnd()
     }
 
     func closed(reason: String) {
         waiting.removeAll()
         passEnd?.close()
         passEnd = nil
+        passEndArmed = false
     }
 
-    private func take(_ data: ArraySlice<UInt8>) {
-        tookSinceLastPass = true
-        armPassEnd()
+    private func take(_ data: ArraySlice<UInt8>, atPassEnd: Bool) {
+        tookSinceLastPassEnd = true
+        armPassEnd(fromCheckPhase: atPassEnd)
         let answer: ManagementRelayResult
         if ManagementLocalRequest.isLocalRequest(data) {
             answer = device.localRequest(data, from: endpoint.partition)
@@ -87,20 +89,33 @@ final class ManagementRelayChannel: GuestChannel {
     }
 
     private func passEnded() {
-        tookSinceLastPass = false
+        passEndArmed = false
+        tookSinceLastPassEnd = false
         guard !waiting.isEmpty else { return }
-        take(waiting.removeFirst()[...])
+        let next = waiting.removeFirst()
+        take(next.envelope[...], atPassEnd: true)
+        guard next.busyAfter > 0 else { return }
+        let detail = "more than \(ManagementDevice.relayMaxWaitingEnvelopes) envelopes waited: send after an answer"
+        let busy = ManagementRelayResult(code: "relay_busy", detail: detail).encoded()
+        for _ in 0..<next.busyAfter { endpoint.send(busy) }
     }
 
-    private func armPassEnd() {
+    /// The end of this pass when armed from the check phase (a pass end's own take), else the next pass's: armed
+    /// in the poll it would fire at the end of this very pass and take a second envelope in it.
+    private func armPassEnd(fromCheckPhase: Bool) {
+        guard !passEndArmed else { return }
         if passEnd == nil, let loop = device.host?.loop { passEnd = try? EndOfPass(loop: loop) }
         guard let passEnd else {
-            // Without the handle the waiting envelopes would never be taken: take them now.
-            tookSinceLastPass = false
-            while !waiting.isEmpty { take(waiting.removeFirst()[...]) }
+            // Without the handle nothing would take the waiting envelopes: take each as it comes.
+            tookSinceLastPassEnd = false
             return
         }
-        passEnd.arm { [weak self] in self?.passEnded() }
+        passEndArmed = true
+        if fromCheckPhase {
+            passEnd.arm { [weak self] in self?.passEnded() }
+        } else {
+            passEnd.arm { [weak self] in self?.passEnd?.arm { [weak self] in self?.passEnded() } }
+        }
     }
 }
 

@@ -23,6 +23,9 @@ package final class ManagementDevice: HubDevice {
     /// Refusals audited in memory and not yet written (`saveAuditAtPassEnd`).
     var auditUnsaved = false
     var auditFlush: EndOfPass?
+    var stopped = false
+    /// Set by `verifyAndRun` when the submission being handled spent its counter (`record(durable:)`).
+    private var spentCounter = false
     private(set) var waits: DeferredWaits<ManagementWait>?
     let config: ManagementConfig
 
@@ -55,6 +58,7 @@ package final class ManagementDevice: HubDevice {
     package func stop() {
         waits?.finishAll(.error(.unavailable("the hub is shutting down")))
         waits?.close()
+        stopped = true
         if auditUnsaved { saveAudit() }
         auditFlush?.close()
         auditFlush = nil
@@ -94,8 +98,9 @@ package final class ManagementDevice: HubDevice {
             record(nil, source: source, nowMs: nowMs, result: .failure(refusal))
             return .failure(refusal)
         }
+        spentCounter = false
         let result = verifyAndRun(envelope, source: source, nowMs: nowMs)
-        record(envelope.body, source: source, nowMs: nowMs, result: result)
+        record(envelope.body, source: source, nowMs: nowMs, result: result, durable: spentCounter)
         return result
     }
 
@@ -130,14 +135,18 @@ package final class ManagementDevice: HubDevice {
             }
         }
         verifier = next
+        spentCounter = true
         if let rotation {
             return .success(["keys": .int(Int64(rotation.keys.count)), "threshold": .int(Int64(rotation.threshold))])
         }
         return executor.execute(verified)
     }
 
+    /// `durable`: the submission changed the trusted state (its counter is spent), so its entry is written before
+    /// the answer whatever the result, and the audit log explains every counter the trust file holds.
     private func record(
-        _ command: ManagementCommand?, source: String, nowMs: UInt64, result: Result<JSON, ManagementRefusal>
+        _ command: ManagementCommand?, source: String, nowMs: UInt64, result: Result<JSON, ManagementRefusal>,
+        durable: Bool = false
     ) {
         let code: String
         let detail: String
@@ -151,9 +160,10 @@ package final class ManagementDevice: HubDevice {
                 timeMs: nowMs, source: source, authority: command?.authority ?? "",
                 operation: command?.operation ?? "", target: command?.target ?? "", counter: command?.counter ?? 0,
                 result: code, detail: detail))
-        // An accepted command's entry is on disk before its answer; refusals, which anyone who may submit can
-        // cause at will, are written once at the end of the pass however many there were (§5).
-        if code == "accepted" { saveAudit() } else { saveAuditAtPassEnd() }
+        // A verified command's entry (accepted, or refused after its counter was spent) is on disk before its
+        // answer; refusals before that, which anyone who may submit can cause at will, are written once at the
+        // end of the pass however many there were (§5).
+        if durable || code == "accepted" { saveAudit() } else { saveAuditAtPassEnd() }
         guard let entry = audit.entries.last else { return }
         host?.publish(code == "accepted" ? "mgmt.accepted" : "mgmt.refused", data: entry.json)
         resolveWaits(entry)
@@ -173,6 +183,8 @@ package final class ManagementDevice: HubDevice {
     /// Writes the audit log at the end of this loop pass (at once without a loop), with whatever else the pass adds.
     private func saveAuditAtPassEnd() {
         guard store != nil else { return }
+        // After stop (or while the hub shuts down) there is no later pass to wait for.
+        guard !stopped, host?.isShuttingDown != true else { return saveAudit() }
         auditUnsaved = true
         if auditFlush == nil, let loop = host?.loop { auditFlush = try? EndOfPass(loop: loop) }
         guard let auditFlush else { return saveAudit() }
