@@ -209,10 +209,10 @@ extension EthernetDevice {
         let maxDigits = 2 * Self.maxInjectBytes
         guard text.utf8.count <= maxDigits else {
             throw ControlError.invalidParams(
-                param: "frame", expected: "hex of at most \(Self.maxInjectBytes) bytes",
+                param: "frame", expected: "hex of at most \(maxDigits) characters",
                 detail:
-                    "must be at most \(maxDigits) characters of hex (\(Self.maxInjectBytes) bytes), "
-                    + "got \(text.utf8.count)")
+                    "must be at most \(maxDigits) characters of hex, spaces included (\(Self.maxInjectBytes) bytes "
+                    + "unspaced), got \(text.utf8.count)")
         }
         guard let bytes = Hex.decode(text) else {
             throw ControlError.invalidParams(param: "frame", expected: "hex bytes of one Ethernet frame")

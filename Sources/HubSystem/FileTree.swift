@@ -94,11 +94,20 @@ package enum FileTree {
     /// file swapped after an earlier `lstat` is still caught. Reads of a regular file never block, with or
     /// without `O_NONBLOCK`.
     static func openRegular(_ path: String) throws(SystemError) -> Int32 {
+        // Checked before opening too: opening a device node runs its driver's open, and a socket cannot be opened.
+        var before = stat()
+        // SAFETY: lstat writes one stat into the local for the call.
+        if lstat(path, &before) == 0, before.st_mode & S_IFMT != S_IFREG {
+            throw SystemError("open \(path): not a regular file", code: notRegularFile)
+        }
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
         guard fd >= 0 else {
-            // O_NOFOLLOW answers ELOOP when the last component is a link.
-            throw errno == ELOOP
-                ? SystemError("open \(path): a symbolic link", code: notRegularFile) : .last("open \(path)")
+            // O_NOFOLLOW answers ELOOP when the last component is a link; a socket put there since answers ENXIO.
+            let code = errno
+            guard code != ELOOP && code != ENXIO else {
+                throw SystemError("open \(path): not a regular file", code: notRegularFile)
+            }
+            throw .last("open \(path)")
         }
         var status = stat()
         // SAFETY: fstat writes one stat into the local for the call, about the descriptor just opened.

@@ -55,4 +55,28 @@ import Testing
         }
         #expect(image?.code == .fileKindRefused, "\(String(describing: image))")
     }
+
+    @Test func aSocketManifestIsRefused() throws {
+        var bound: Int32 = -1
+        let image = try upgradeRefusal { manifest in
+            try FileManager.default.removeItem(atPath: manifest)
+            bound = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            let path = Array(manifest.utf8)
+            try #require(path.count < MemoryLayout.size(ofValue: address.sun_path))
+            withUnsafeMutableBytes(of: &address.sun_path) { raw in
+                raw.copyBytes(from: path)
+                raw[path.count] = 0
+            }
+            let result = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(bound, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+                }
+            }
+            #expect(result == 0)
+        }
+        if bound >= 0 { close(bound) }
+        #expect(image?.code == .fileKindRefused, "\(String(describing: image))")
+    }
 }

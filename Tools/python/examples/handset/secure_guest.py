@@ -16,6 +16,7 @@ import argparse
 import collections
 import os
 import sys
+import time
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
@@ -155,19 +156,34 @@ def main() -> None:
     # order. One queue per link, so a requester that does not take its answers holds up only its own.
     pending: dict[int, collections.deque[tuple[bytes, int]]] = {}
     dropped: dict[int, int] = {}
+    # A link whose queue was full is tried again after a back-off (10 ms, doubling to 320 ms while it stays full),
+    # so links that stay stuck cost a try each now and then, not one per request served.
+    retry_at: dict[int, float] = {}
+    backoff: dict[int, float] = {}
     while True:
         beat.tick()
+        now = time.monotonic()
         for link in list(pending):
+            if retry_at.get(link, 0.0) > now:
+                continue
             waiting = pending[link]
             while waiting:
                 answer, correlation = waiting[0]
                 status, _ = guest.send(link, answer, correlation=correlation)
                 if status in ("queue_full", "rate_limited"):
+                    backoff[link] = min(backoff.get(link, 0.005) * 2, 0.32)
+                    retry_at[link] = now + backoff[link]
                     break
                 waiting.popleft()  # queued, or the link is gone: nobody to answer
             if not waiting:
                 del pending[link]
-        frame = guest.receive(timeout=0.1 if not pending else 0.01)
+                retry_at.pop(link, None)
+                backoff.pop(link, None)
+                dropped.pop(link, None)
+        wait = 0.1
+        if pending:
+            wait = max(0.0, min(wait, min(retry_at.get(link, now) for link in pending) - time.monotonic()))
+        frame = guest.receive(timeout=wait)
         if frame is None:
             continue
         if frame.type in ("MSG_DELIVER", "MSG_DELIVER_AS"):
