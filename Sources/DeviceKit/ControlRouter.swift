@@ -32,22 +32,27 @@ package final class ControlCall {
     package let params: JSON?
     package private(set) weak var caller: (any ControlCaller)?
     package private(set) var isAnswered = false
+    /// A JSON-RPC notification (no id): carried out, never answered (`Protocols/control.md` §3.1). It is still
+    /// held like any deferred call while it waits, so that it is cancelled when its caller goes away.
+    package let isNotification: Bool
     /// Work the method did beyond reading the request and writing the answer (an image decoded, pixels read), in
     /// bytes: the caller charges it to the pass's control budget with the rest.
     package var workBytes = 0
     private var onCallerClosed: (() -> Void)?
 
-    package init(id: JSON, method: String, params: JSON?, caller: (any ControlCaller)?) {
+    package init(id: JSON, method: String, params: JSON?, caller: (any ControlCaller)?, isNotification: Bool = false) {
         self.id = id
         self.method = method
         self.params = params
         self.caller = caller
+        self.isNotification = isNotification
     }
 
     /// Whether someone is still there to read the answer.
     package var hasCaller: Bool { caller != nil }
 
-    /// Answers the call. Later answers are ignored; a vanished caller swallows the answer.
+    /// Answers the call. Later answers are ignored; a vanished caller swallows the answer, and the caller of a
+    /// notification drops it.
     package func reply(_ reply: ControlReply) {
         guard !isAnswered else { return }
         let response: ControlResponse

@@ -213,10 +213,13 @@ package final class ControlSession {
             return 0
         }
         requestsServed += 1
-        let call = ControlCall(id: request.id ?? .null, method: request.method, params: request.params, caller: self)
+        let call = ControlCall(
+            id: request.id ?? .null, method: request.method, params: request.params, caller: self,
+            isNotification: request.isNotification)
         let reply = hub.dispatch(call, from: self)
         if authenticated, admission?.isPending == true { admitAuthenticated() }
-        if request.isNotification { return call.workBytes }  // JSON-RPC: notifications are never answered
+        // A notification is carried out and never answered (`answered` drops its answer), but a deferred one is
+        // held like the others, so that it is cancelled (its wait forgotten) when this client goes away.
         switch reply {
         case .deferred:
             if !call.isAnswered && !closing { pendingCalls.append(call) }
@@ -282,13 +285,6 @@ package final class ControlSession {
             swap(&out, &pending)
         }
         armStallTimer()
-    }
-
-    /// Answers a deferred call (a wait) by its request id.
-    func answerDeferred(id: JSON, with reply: ControlReply) {
-        guard let index = pendingCalls.firstIndex(where: { $0.id == id }) else { return }
-        let call = pendingCalls.remove(at: index)
-        call.reply(reply)
     }
 
     /// Unsent answers (queued on the connection or in this pass's write) over the budget.
@@ -378,6 +374,7 @@ extension ControlSession: ControlCaller {
     /// no longer pending.
     package func answered(_ call: ControlCall, with response: ControlResponse) {
         if let index = pendingCalls.firstIndex(where: { $0 === call }) { pendingCalls.remove(at: index) }
+        guard !call.isNotification else { return }  // JSON-RPC: notifications are never answered
         send(response)
     }
 }

@@ -314,3 +314,54 @@ def test_clients_waiting_for_the_pass_budget_that_all_hang_up_do_not_kill_the_hu
             assert client.call("hub.controlClients")["counters"]["budgetWaits"] > 0
     finally:
         hub.stop()
+
+
+def test_notifications_are_never_answered_and_their_waits_end_with_their_client(tmp_path):
+    """A request without id is carried out and never answered, waits included (control.md §3.1); a wait sent as a
+    notification is still cancelled when its client goes away (§8), so it does not keep a controlMaxWaiters slot
+    for its whole timeout. Both failed: deferred answers went out with id null, and notification waits were not
+    held by their session, so they outlived it."""
+    hub = start_hub(tmp_path / "hub")
+    try:
+        with hub.connect() as admin:
+            limit = admin.call("hub.limits")["limits"]["controlMaxWaiters"]["value"]
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(unix_path(hub))
+        sock.settimeout(0.3)
+        greeting = b""
+        while b"\n" not in greeting:
+            greeting += sock.recv(65536)
+        sock.sendall(b'{"jsonrpc":"2.0","method":"events.subscribe","params":{"filter":{"kinds":["hub.none"]}}}\n'
+                     b'{"jsonrpc":"2.0","method":"events.wait","params":{"filter":{"kinds":["hub.none"]},"timeoutMs":50}}\n'
+                     b'{"jsonrpc":"2.0","method":"hub.info"}\n{"jsonrpc":"2.0","method":"no.such.method"}\n')
+        wait = (b'{"jsonrpc":"2.0","method":"events.wait","params":{"filter":{"kinds":["hub.none"]},'
+                b'"timeoutMs":600000}}\n')
+        time.sleep(0.2)  # the 50 ms wait is over
+        sock.sendall(wait * limit)  # every wait slot the hub has, held by notifications
+        received = greeting.partition(b"\n")[2]
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            try:
+                received += sock.recv(65536)
+            except socket.timeout:
+                pass
+        assert received == b"", f"answers to notifications: {received[:300]!r}"
+        with hub.connect() as other:
+            # The notification waits hold the slots while their client is there...
+            with pytest.raises(Exception) as refused:
+                other.call("events.wait", {"filter": {"kinds": ["hub.none"]}, "timeoutMs": 10})
+            assert "controlMaxWaiters" in str(refused.value) or "too_many_waits" in str(refused.value)
+            sock.close()
+            # ...and give them back as soon as it goes away.
+            deadline = time.monotonic() + 5
+            while True:
+                try:
+                    other.call("events.wait", {"filter": {"kinds": ["hub.none"]}, "timeoutMs": 10})
+                except Exception as error:  # noqa: BLE001 - the client raises on any error answer
+                    if "timeout" in str(error).lower():
+                        break
+                    assert time.monotonic() < deadline, f"the closed client's waits still hold the slots: {error}"
+                    time.sleep(0.05)
+        assert hub.process.poll() is None, hub.log()
+    finally:
+        hub.stop()
