@@ -76,6 +76,7 @@ package final class EventMethods {
         // through the outbox as the client reads (see `EventSubscription`).
         var replayed = 0
         if let since {
+            chargeRingScan(call)
             replayed = self.host.eventLog.count(since: since, matching: filter)
             subscription.replayCursor = since
         }
@@ -104,6 +105,7 @@ package final class EventMethods {
         let limit = Int(try params.optionalInt("limit", in: 1...Int64(max(1, self.host.eventLog.capacity))) ?? 100)
         var missed: JSON = .null
         var held: [HubEvent]
+        chargeRingScan(call)
         if let since = try params.optionalUInt64("since") {
             let replay = self.host.eventLog.since(since, matching: filter)
             held = replay.events
@@ -128,13 +130,25 @@ package final class EventMethods {
         let timeout = try params.requireInt(
             "timeoutMs", in: 0...Int64(self.host.limits.controlMaxWaitMs))
         // With `since`, an event that already happened answers at once: act, then wait, without a race.
-        if let since = try params.optionalUInt64("since"),
+        let since = try params.optionalUInt64("since")
+        if since != nil { chargeRingScan(call) }
+        if let since,
             let first = self.host.eventLog.since(since, matching: filter).events.first
         {
             return .result(["event": first.json])
         }
         return try self.host.eventWaits.register(call, until: filter, timeoutMs: timeout)
     }
+
+    /// A request that looks through the replay ring is charged for the events it may examine
+    /// (`eventScanBytesPerEvent` each, the whole ring at most: `Protocols/control.md` §2.7), not only for its few
+    /// request and answer bytes, which let one client pipeline a thousand scans of a full ring into one pass.
+    private func chargeRingScan(_ call: ControlCall) {
+        call.workBytes += self.host.eventLog.count * Self.eventScanBytesPerEvent
+    }
+
+    /// What examining one held event is charged (a full ring of 4096 is one default pass budget).
+    static let eventScanBytesPerEvent = 64
 
     /// Reads a filter from a request, bounded by `controlMaxFilterEntries` and `controlMaxFilterEntryBytes`.
     package func filter(_ json: JSON?) throws(ControlError) -> EventFilter {

@@ -91,6 +91,8 @@ extension FramebufferDevice {
     func fbScreenshot(_ call: ControlCall) throws(ControlError) -> ControlReply {
         let params = try ControlParams(call.params, allowed: ["device"])
         let screen = try screen(params)
+        // Encoding reads every pixel: charged as the pixels read (as `fb.region` is), not as the small answer.
+        call.workBytes += screen.config.width * screen.config.height * 4
         let png = PNGEncoder.encode(
             pixels: screen.compositor.screen, width: screen.config.width, height: screen.config.height)
         return .result([

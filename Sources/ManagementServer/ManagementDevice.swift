@@ -20,9 +20,11 @@ package final class ManagementDevice: HubDevice {
     let store: ManagementStore?
     let counters = ManagementCounters()
     weak var host: (any DeviceHost)?
-    /// Refusals audited in memory and not yet written (`saveAuditAtPassEnd`).
+    /// Refusals audited in memory and not yet written (`saveAuditSoon`).
     var auditUnsaved = false
-    var auditFlush: EndOfPass?
+    var auditFlush: Timer?
+    /// When the audit log was last written (monotonic nanoseconds), for `auditRefusalWriteIntervalMs`.
+    var lastAuditWriteNs: UInt64 = 0
     var stopped = false
     /// Set by `verifyAndRun` when the submission being handled spent its counter (`record(durable:)`).
     private var spentCounter = false
@@ -69,6 +71,7 @@ package final class ManagementDevice: HubDevice {
             "auditMaxEntries": .int(Int64(config.auditMaxEntries)),
             "maxEnvelopeBytes": .int(Int64(ManagementCodec.maxEnvelopeBytes)),
             "relayMaxWaitingEnvelopes": .int(Int64(Self.relayMaxWaitingEnvelopes)),
+            "auditRefusalWriteIntervalMs": .int(Int64(Self.auditRefusalWriteIntervalMs)),
             "maxCommandLifetimeMs": .int(Int64(config.maxCommandLifetimeMs)),
             "provisioningBudgets": .array(config.authorities.compactMap(Self.budgetJSON)),
         ]
@@ -163,7 +166,7 @@ package final class ManagementDevice: HubDevice {
         // A verified command's entry (accepted, or refused after its counter was spent) is on disk before its
         // answer; refusals before that, which anyone who may submit can cause at will, are written once at the
         // end of the pass however many there were (§5).
-        if durable || code == "accepted" { saveAudit() } else { saveAuditAtPassEnd() }
+        if durable || code == "accepted" { saveAudit() } else { saveAuditSoon() }
         guard let entry = audit.entries.last else { return }
         host?.publish(code == "accepted" ? "mgmt.accepted" : "mgmt.refused", data: entry.json)
         resolveWaits(entry)
@@ -180,23 +183,33 @@ package final class ManagementDevice: HubDevice {
         if let entry = audit.entries.last { resolveWaits(entry) }
     }
 
-    /// Writes the audit log at the end of this loop pass (at once without a loop), with whatever else the pass adds.
-    private func saveAuditAtPassEnd() {
+    /// Writes the audit log with whatever else is refused meanwhile, at most once per
+    /// `auditRefusalWriteIntervalMs` (at once without a loop). The file is rewritten whole, so its cost grows with
+    /// `auditMaxEntries`: refusals, which anyone who may submit can cause at will, must not set how often.
+    private func saveAuditSoon() {
         guard store != nil else { return }
-        // After stop (or while the hub shuts down) there is no later pass to wait for.
+        // After stop (or while the hub shuts down) there is no later moment to wait for.
         guard !stopped, host?.isShuttingDown != true else { return saveAudit() }
         auditUnsaved = true
-        if auditFlush == nil, let loop = host?.loop { auditFlush = try? EndOfPass(loop: loop) }
+        if auditFlush == nil, let loop = host?.loop { auditFlush = try? Timer(loop: loop) }
         guard let auditFlush else { return saveAudit() }
-        auditFlush.arm { [weak self] in
+        guard !auditFlush.isActive else { return }
+        let interval = UInt64(Self.auditRefusalWriteIntervalMs) * 1_000_000
+        let since = MonotonicClock.nanoseconds() &- lastAuditWriteNs
+        let delayMs = lastAuditWriteNs == 0 || since >= interval ? 0 : (interval - since) / 1_000_000 + 1
+        auditFlush.start(afterMilliseconds: delayMs) { [weak self] in
             guard let self, self.auditUnsaved else { return }
             self.saveAudit()
         }
     }
 
+    /// The least time between two writes of the audit log for refusals (`Protocols/management.md` §5).
+    static let auditRefusalWriteIntervalMs = 1000
+
     /// Writes the audit log now, with any refusals still waiting for the end of the pass.
     func saveAudit() {
         auditUnsaved = false
+        lastAuditWriteNs = MonotonicClock.nanoseconds()
         guard let store else { return }
         do throws(ManagementStoreError) {
             try store.saveAudit(audit)

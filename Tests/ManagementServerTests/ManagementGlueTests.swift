@@ -241,9 +241,9 @@ private func temporaryDirectory() -> String {
         #expect((rig.result("mgmt.audit", ["limit": 1000])?["entries"]?.arrayValue ?? []).count == 16)
     }
 
-    /// Refusals before verification are audited at once in memory and written once at the end of the pass,
-    /// however many; a command that was verified (its counter spent) is written before its answer even when the
-    /// operation then refuses it.
+    /// Refusals before verification are audited at once in memory and written together, at most once per
+    /// `auditRefusalWriteIntervalMs`, however many; a command that was verified (its counter spent) is written
+    /// before its answer even when the operation then refuses it.
     @Test func refusalsAreWrittenOncePerPassAndVerifiedCommandsAtOnce() throws {
         let rig = try Rig(directory: temporaryDirectory())
         func writes() -> Int64 { rig.result("mgmt.status")?["counters"]?["auditWrites"]?.int64Value ?? -1 }
@@ -253,7 +253,12 @@ private func temporaryDirectory() -> String {
         #expect((rig.result("mgmt.audit")?["entries"]?.arrayValue ?? []).count == 10)
         rig.host.runPasses(1)
         #expect(writes() == before + 1)
-        // Verified, then refused by the operation (no executor here): its counter is spent, so it is written now.
+        // Within the interval more refusals wait for the next write, however many passes go by.
+        for _ in 0..<5 { #expect(rig.submit(Base64.encode([1, 2, 3])) == "bad_envelope") }
+        rig.host.runPasses(3)
+        #expect(writes() == before + 1)
+        // Verified, then refused by the operation (no executor here): its counter is spent, so it is written now,
+        // with the refusals that waited.
         #expect(rig.submit(envelope(counter: 1)) == "operation_unavailable")
         #expect(writes() == before + 2)
     }

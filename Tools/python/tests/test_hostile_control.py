@@ -5,6 +5,7 @@ detached their connection's callbacks on close: an over-long line, wrong tokens 
 peer keeps sending. Every test bounds its own time; the hubd fixture stops what it started.
 """
 import base64
+import json
 import re
 import signal
 import socket
@@ -363,5 +364,41 @@ def test_notifications_are_never_answered_and_their_waits_end_with_their_client(
                     assert time.monotonic() < deadline, f"the closed client's waits still hold the slots: {error}"
                     time.sleep(0.05)
         assert hub.process.poll() is None, hub.log()
+    finally:
+        hub.stop()
+
+
+@pytest.mark.parametrize("method,params", [
+    ("events.recent", {"since": 0, "filter": {"kinds": ["hub.none"]}}),
+    ("events.subscribe", {"since": 0, "filter": {"kinds": ["hub.none"]}}),
+    ("fb.screenshot", None),
+])
+def test_one_client_pipelining_scans_or_screenshots_cannot_hold_the_loop(tmp_path, method, params):
+    """Requests whose work is not in their bytes (a scan of a full replay ring, a PNG of the whole screen) are
+    charged for that work (control.md §2.7). They were charged only their few bytes, so one client pipelining
+    them made single passes of 0.3-2 s in a release build."""
+    hub = start_hub(tmp_path / "hub")
+    try:
+        with hub.connect() as client:
+            for batch in range(42):  # 4,200 events: the ring (4096) is full
+                for line in range(100):
+                    client.call("irq.raise", {"partition": "linux", "line": line % 30, "as": "tester"})
+            before = client.call("hub.info")["loop"]["longestPassUs"]
+        count = 3000 if params is not None else 200
+        request = {"jsonrpc": "2.0", "id": 1, "method": method}
+        if params is not None:
+            request["params"] = params
+        line = (json.dumps(request) + "\n").encode()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(unix_path(hub))
+        sock.settimeout(60)
+        sock.sendall(line * count)
+        received, deadline = b"", time.monotonic() + 60
+        while received.count(b"\n") < count + 1 and time.monotonic() < deadline:
+            received += sock.recv(1 << 20)
+        sock.close()
+        with hub.connect() as client:
+            longest = client.call("hub.info")["loop"]["longestPassUs"]
+        assert longest < max(250_000, 2 * before), f"longest pass {longest} us (before the requests: {before})"
     finally:
         hub.stop()
