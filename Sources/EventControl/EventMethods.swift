@@ -147,8 +147,11 @@ package final class EventMethods {
         call.workBytes += self.host.eventLog.count * Self.eventScanBytesPerEvent
     }
 
-    /// What examining one held event is charged (a full ring of 4096 is one default pass budget).
-    static let eventScanBytesPerEvent = 64
+    /// What examining one held event is charged (a full ring of 4096 is one default pass budget), here and when
+    /// a subscription's replay is refilled from the ring.
+    package static let eventScanBytesPerEvent = 64
+    /// What each event a replay finds is charged beyond its examination (its line is written later).
+    package static let replayBytesPerEventFound = 256
 
     /// Reads a filter from a request, bounded by `controlMaxFilterEntries` and `controlMaxFilterEntryBytes`.
     package func filter(_ json: JSON?) throws(ControlError) -> EventFilter {

@@ -78,7 +78,9 @@ extension Hub {
                 // A replay is work the client asked for: the ring examined and the events it found are charged to
                 // the control budget (`Protocols/control.md` §2.7), so replays for many clients spread over passes.
                 let examined = Int(min(through &- cursor, UInt64(events.log.count)))
-                controlBudget.spend(examined * Hub.replayBytesPerEventExamined + replay.events.count * 256)
+                controlBudget.spend(
+                    examined * EventMethods.eventScanBytesPerEvent
+                        + replay.events.count * EventMethods.replayBytesPerEventFound)
                 subscription.outbox.push(replay)
                 subscription.replayCursor = through >= events.log.lastSeq ? nil : through
                 continue
@@ -100,8 +102,6 @@ extension Hub {
     }
 
     static let eventWriteChunkBytes = ControlSession.keptPendingCapacity / 2
-    /// What examining one held event for a replay is charged (as `events.recent` is charged for its scan).
-    static let replayBytesPerEventExamined = 64
 
     /// Sessions with replies or events queued are flushed together at the start of the next pass.
     func scheduleControlFlush(_ session: ControlSession) {
