@@ -691,14 +691,26 @@ final class GuestSession {
     func flush() {
         if case .closed = state { return }
         if output.count > 0 {
-            // While descriptors wait for libuv's queue to drain, each write's completion tries them again. It holds
-            // the session strongly until libuv calls it (it always does, with ECANCELED on close): a weak
-            // reference would give the session a side table and make every retain of it take the slow path.
-            let retry: ((LoopError?) -> Void)? =
-                pendingDescriptors.isEmpty ? nil : { [self] _ in self.sendPendingDescriptors() }
-            connection.write(output.bytes, completion: retry)
+            // Taken out first: a write failing at once closes the session, which may touch `output`.
+            var out = ByteWriter(capacity: 0)
+            swap(&out, &output)
+            if pendingDescriptors.isEmpty {
+                // The usual case: `writeNow` hands the bytes to the kernel in this call (`uv_try_write`) and
+                // queues only what it does not take. A queued write costs a request, a copy, a callback a pass
+                // later and, when libuv's queue drains, an `epoll_ctl` to stop watching for writability: one
+                // system call more per forwarded interrupt or message than the read and write themselves.
+                _ = connection.writeNow(out.bytes)
+            } else {
+                // While descriptors wait for libuv's queue to drain, each write's completion tries them again. It
+                // holds the session strongly until libuv calls it (it always does, with ECANCELED on close): a weak
+                // reference would give the session a side table and make every retain of it take the slow path.
+                connection.write(out.bytes, completion: { [self] _ in self.sendPendingDescriptors() })
+            }
             // A burst of large frames must not pin its buffer for the session's life.
-            output.bytes.removeAll(keepingCapacity: output.bytes.capacity <= GuestSession.retainedOutputBytes)
+            if out.bytes.capacity <= GuestSession.retainedOutputBytes, output.count == 0 {
+                out.bytes.removeAll(keepingCapacity: true)
+                swap(&out, &output)
+            }
         }
         if !pendingDescriptors.isEmpty { sendPendingDescriptors() }
     }
