@@ -49,4 +49,34 @@ import Testing
             try FileTree.syncFile(directory + "/missing.log")
         }
     }
+
+    /// `AppendOnlyFile` (the management audit log's segments): appends at the end, knows its size, cuts a torn
+    /// tail off, and refuses a FIFO (without waiting for a writer) or a symbolic link before opening it.
+    @Test func appendOnlyFileAppendsAndRefusesWhatIsNotARegularFile() throws {
+        let directory = Self.scratch()
+        try FileTree.makeDirectories(directory)
+        let path = directory + "/log.jsonl"
+        #expect(throws: SystemError.self) { _ = try AppendOnlyFile(path, create: false) }
+        let file = try AppendOnlyFile(path, create: true)
+        try file.append(Array("one\n".utf8))
+        try file.append(Array("two\n".utf8))
+        try file.sync()
+        #expect(file.size == 8)
+        #expect(try Files.readWhole(path, limit: 100) == Array("one\ntwo\n".utf8))
+        try file.truncate(to: 4)
+        try file.append(Array("three\n".utf8))
+        file.close()
+        #expect(try Files.readWhole(path, limit: 100) == Array("one\nthree\n".utf8))
+        #expect(try AppendOnlyFile(path, create: false).size == 10)
+        let fifo = directory + "/fifo.jsonl"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        #expect(throws: SystemError("open \(fifo): not a regular file", code: FileTree.notRegularFile)) {
+            _ = try AppendOnlyFile(fifo, create: true)
+        }
+        let link = directory + "/link.jsonl"
+        try Files.makeSymlink(link, to: path)
+        #expect(throws: SystemError("open \(link): not a regular file", code: FileTree.notRegularFile)) {
+            _ = try AppendOnlyFile(link, create: true)
+        }
+    }
 }
