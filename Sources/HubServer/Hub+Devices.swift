@@ -35,6 +35,8 @@ extension Hub {
     /// directory is configured); without slots its executor refuses them with `operation_unavailable`.
     private func makeManagementDevice() throws(HubStartError) -> ManagementDevice {
         let device = try ManagementDevice(configuration: configuration)
+        // The crash-safety tests' kill points, under the same two switches as the slots' (management.md §"Test hooks").
+        if software?.testHooks == true { device.killPoint = CurrentProcess.environment["HANDSETHUB_TEST_KILL_AT"] }
         if let software { device.executor = SlotCommandExecutor(slots: software.slots) }
         if let provisioning {
             provisioning.host = self

@@ -4,17 +4,18 @@ import JSON
 import Management
 
 /// A pending `mgmt.wait` (`Protocols/control.md` §17.4): answered with the first audit entry after `after`
-/// whose result (and authority, when given) match; held in the family's `DeferredWaits` (at most
+/// whose result (and authority, when given) match; a `verified` write-ahead entry only when asked for by name,
+/// so a wait for any result is answered by the command's outcome; held in the family's `DeferredWaits` (at most
 /// `controlMaxWaiters`, `-32004 too_many_waits` beyond; `-32005` at `timeoutMs`).
 package struct ManagementWait {
     /// Only entries with a larger sequence number.
     let after: UInt64
-    /// `accepted`, a refusal code, or nil for any.
+    /// `accepted`, a refusal code, `verified`, or nil for any outcome.
     let result: String?
     let authority: String?
 
     func matches(_ entry: AuditEntry) -> Bool {
-        entry.sequence > after && (result == nil || entry.result == result)
+        entry.sequence > after && (result.map { entry.result == $0 } ?? (entry.result != AuditEntry.verified))
             && (authority == nil || entry.authority == authority)
     }
 }

@@ -12,7 +12,7 @@ import Testing
 
 /// The management device on a `FakeDeviceHost`: commands through `mgmt.submit`, the trusted state and audit
 /// log in a temporary state directory, a restart played by a second device over the same directory.
-private enum Keys {
+enum Keys {
     static let seeds: [[UInt8]] = [Array(0..<32), Array(32..<64), Array(64..<96)]
     static func key(_ index: Int) -> Curve25519.Signing.PrivateKey {
         try! Curve25519.Signing.PrivateKey(rawRepresentation: seeds[index])
@@ -20,9 +20,9 @@ private enum Keys {
     static func publicHex(_ index: Int) -> String { HexKey.text(Array(key(index).publicKey.rawRepresentation)) }
 }
 
-private let now: UInt64 = 1_700_000_000_000
+let now: UInt64 = 1_700_000_000_000
 
-private func envelope(
+func envelope(
     _ operation: String = "upgrade", target: String = "linux", counter: UInt64, expires: UInt64 = now + 60_000,
     parameters: [(key: String, value: String)] = [], signers: [Int] = [0]
 ) -> String {
@@ -38,13 +38,13 @@ private func envelope(
     return Base64.encode(ManagementCodec.encodeEnvelope(ManagementEnvelope(body: command, signatures: signatures)))
 }
 
-private final class Rig {
+final class Rig {
     let directory: String
     let host: FakeDeviceHost
     let device: ManagementDevice
     let caller = FakeControlCaller()
 
-    init(directory: String) throws {
+    init(directory: String, auditMaxEntries: Int = 16) throws {
         self.directory = directory
         var configuration = PlatformConfiguration.reference
         configuration.hub.stateDirectory = directory
@@ -56,7 +56,7 @@ private final class Rig {
                 ManagementAuthorityConfig(
                     name: "designer", keys: [Keys.publicHex(0)],
                     grants: [ManagementGrant(operations: ["upgrade"], partitions: ["linux"])])
-            ], auditMaxEntries: 16)
+            ], auditMaxEntries: auditMaxEntries)
         host = try FakeDeviceHost(configuration: configuration)
         host.wallClockNanos = now * 1_000_000
         device = try ManagementDevice(configuration: configuration)
@@ -80,7 +80,7 @@ private final class Rig {
     deinit { _ = host.shutdown() }
 }
 
-private func temporaryDirectory() -> String {
+func temporaryDirectory() -> String {
     let path = NSTemporaryDirectory() + "mgmt-\(UUID().uuidString)"
     try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
@@ -98,9 +98,11 @@ private func temporaryDirectory() -> String {
         #expect(rig.submit(String(repeating: "A", count: 30000)) == "bad_envelope")
         let audit = try #require(rig.result("mgmt.audit", ["from": 1, "limit": 100]))
         let results = audit["entries"]?.arrayValue?.compactMap { $0["result"]?.stringValue }
+        // The verified command's write-ahead entry, then its outcome (management.md §5).
         #expect(
             results == [
-                "operation_unavailable", "replayed", "bad_signature", "expired", "not_authorised", "bad_envelope",
+                "verified", "operation_unavailable", "replayed", "bad_signature", "expired", "not_authorised",
+                "bad_envelope",
                 "bad_envelope",
             ])
         #expect(rig.host.events.map(\.kind).filter { $0 == "mgmt.refused" }.count == 7)
@@ -119,7 +121,7 @@ private func temporaryDirectory() -> String {
         #expect(second.submit(envelope(counter: 7)) == "replayed")
         #expect(second.submit(envelope(counter: 6)) == "replayed")
         let audit = try #require(second.result("mgmt.audit"))
-        #expect(audit["entries"]?.arrayValue?.count == 3)
+        #expect(audit["entries"]?.arrayValue?.count == 4)  // verified, operation_unavailable, replayed, replayed
         #expect(second.submit(envelope(counter: 8)) == "operation_unavailable")
     }
 
@@ -201,7 +203,7 @@ private func temporaryDirectory() -> String {
         #expect(answers == ["replayed", "bad_signature", "bad_envelope"])
         #expect(endpoint.holds == 3)
         let audit = try #require(rig.result("mgmt.audit"))
-        #expect(audit["entries"]?[1]?["source"]?.stringValue == "guest:mgmt")
+        #expect(audit["entries"]?[2]?["source"]?.stringValue == "guest:mgmt")  // after the verified command's two
         let other = FakeChannelEndpoint(partition: "linux")
         guard case .failure(let refusal) = rig.device.openChannel(device: "management", options: [], endpoint: other)
         else {
@@ -241,26 +243,27 @@ private func temporaryDirectory() -> String {
         #expect((rig.result("mgmt.audit", ["limit": 1000])?["entries"]?.arrayValue ?? []).count == 16)
     }
 
-    /// Refusals before verification are audited at once in memory and written together, at most once per
-    /// `auditRefusalWriteIntervalMs`, however many; a command that was verified (its counter spent) is written
-    /// before its answer even when the operation then refuses it.
-    @Test func refusalsAreWrittenOncePerPassAndVerifiedCommandsAtOnce() throws {
-        let rig = try Rig(directory: temporaryDirectory())
+    /// Every entry is appended to the newest segment before the answer, one line each, with no pass in between
+    /// and without rewriting what is there: refusals one line, a verified command two (its write-ahead `verified`
+    /// entry, then its outcome) (management.md §5).
+    @Test func everyEntryIsOneLineAppendedBeforeTheAnswer() throws {
+        let directory = temporaryDirectory()
+        let rig = try Rig(directory: directory)
         func writes() -> Int64 { rig.result("mgmt.status")?["counters"]?["auditWrites"]?.int64Value ?? -1 }
-        let before = writes()
-        for _ in 0..<10 { #expect(rig.submit(Base64.encode([1, 2, 3])) == "bad_envelope") }
-        #expect(writes() == before)
-        #expect((rig.result("mgmt.audit")?["entries"]?.arrayValue ?? []).count == 10)
-        rig.host.runPasses(1)
-        #expect(writes() == before + 1)
-        // Within the interval more refusals wait for the next write, however many passes go by.
-        for _ in 0..<5 { #expect(rig.submit(Base64.encode([1, 2, 3])) == "bad_envelope") }
-        rig.host.runPasses(3)
-        #expect(writes() == before + 1)
-        // Verified, then refused by the operation (no executor here): its counter is spent, so it is written now,
-        // with the refusals that waited.
+        func lines() -> [String] {
+            let text = (try? String(contentsOfFile: directory + "/management/audit.1.jsonl", encoding: .utf8)) ?? ""
+            return text.split(separator: "\n").map(String.init)
+        }
+        for count in 1...5 {
+            #expect(rig.submit(Base64.encode([1, 2, 3])) == "bad_envelope")
+            #expect(writes() == Int64(count))
+            #expect(lines().count == 1 + count)  // the header, then one line per entry
+        }
         #expect(rig.submit(envelope(counter: 1)) == "operation_unavailable")
-        #expect(writes() == before + 2)
+        #expect(writes() == 7)
+        let last = lines().suffix(2).compactMap { try? JSON.parse($0)["result"]?.stringValue }
+        #expect(last == ["verified", "operation_unavailable"])
+        #expect(rig.device.limitsJSON["auditRefusalWriteIntervalMs"] == nil)
     }
 
     /// `mgmt.wait` is answered by the next matching audit entry, not by one that does not match; an entry
@@ -278,7 +281,7 @@ private func temporaryDirectory() -> String {
         #expect(rig.submit(envelope(counter: 1)) == "replayed")
         let answers = waiter.takeAnswers()
         #expect(answers.count == 1)
-        #expect(answers.first?.result?["entry"]?["seq"]?.intValue == 2)
+        #expect(answers.first?.result?["entry"]?["seq"]?.intValue == 3)  // 1 verified, 2 its outcome
         guard
             case .result(let past) = rig.caller.call(
                 rig.host.methods, "mgmt.wait", ["timeoutMs": 0, "after": 0, "result": "operation_unavailable"])
@@ -286,7 +289,22 @@ private func temporaryDirectory() -> String {
             Issue.record("an entry already logged did not answer at once")
             return
         }
-        #expect(past["entry"]?["seq"]?.intValue == 1)
+        #expect(past["entry"]?["seq"]?.intValue == 2)
+        // A wait for any result is answered by an outcome, never by a `verified` write-ahead entry; one asking for
+        // `verified` by name is.
+        let any = waiter.call(rig.host.methods, "mgmt.wait", ["timeoutMs": 5000])
+        guard case .deferred = any else {
+            Issue.record("answered before anything was audited: \(any)")
+            return
+        }
+        let named = waiter.call(rig.host.methods, "mgmt.wait", ["timeoutMs": 5000, "result": "verified"])
+        guard case .deferred = named else {
+            Issue.record("answered before anything was audited: \(named)")
+            return
+        }
+        #expect(rig.submit(envelope(counter: 2)) == "operation_unavailable")
+        let results = waiter.takeAnswers().compactMap { $0.result?["entry"]?["result"]?.stringValue }
+        #expect(results.sorted() == ["operation_unavailable", "verified"])
     }
 }
 

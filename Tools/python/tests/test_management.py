@@ -5,6 +5,7 @@ partition's relay channel; the counter survives a hub restart, so a replay after
 from __future__ import annotations
 
 import base64
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -67,8 +68,9 @@ def test_commands_signed_in_python_are_verified(tmp_path: Path):
         designer = next(a for a in status["authorities"] if a["name"] == "designer")
         assert designer["counter"] == "3" and designer["keys"] == [public_hex(KEYS[2])]
         audit = client.call("mgmt.audit", {"from": 1, "limit": 100})["entries"]
-        assert [e["result"] for e in audit][:3] == ["bad_parameters", "replayed", "bad_signature"]
-        assert len(audit) == 11
+        # A verified command is audited twice: its write-ahead `verified` entry, then its outcome (§5).
+        assert [e["result"] for e in audit][:4] == ["verified", "bad_parameters", "replayed", "bad_signature"]
+        assert len(audit) == 14
     finally:
         hub.stop()
     # Restart over the same state directory: the counter and the rotated keys are still there.
@@ -78,7 +80,7 @@ def test_commands_signed_in_python_are_verified(tmp_path: Path):
         assert submit(client, sign(upgrade(3), [KEYS[2]])) == "replayed"
         assert submit(client, sign(upgrade(4), [KEYS[0]])) == "bad_signature"
         assert submit(client, sign(upgrade(4), [KEYS[2]])) == "bad_parameters"
-        assert len(client.call("mgmt.audit", {"limit": 1000})["entries"]) == 14
+        assert len(client.call("mgmt.audit", {"limit": 1000})["entries"]) == 18
     finally:
         hub.stop()
 
@@ -135,7 +137,148 @@ def test_hubctl_mgmt_keygen_sign_submit_status_audit(tmp_path: Path):
         assert "[bad_signature]" in run("mgmt", "submit", "--hub", address, wrong.stdout.strip()).stderr
         status = run("mgmt", "status", "--hub", address)
         assert "designer: counter 1, 1 of 1 keys" in status.stdout
-        audit = run("mgmt", "audit", "--hub", address, "--from", "2")
+        audit = run("mgmt", "audit", "--hub", address, "--from", "3")  # 1 verified, 2 its outcome
         assert audit.stdout.count("\n") == 2 and "replayed" in audit.stdout and "bad_signature" in audit.stdout
+    finally:
+        hub.stop()
+
+
+def hooked_config(state: Path) -> str:
+    """The management tests' hub with the crash-safety test hooks on (Protocols/management.md §"Test hooks")."""
+    document = yaml.safe_load(config(state))
+    document["hub"].setdefault("software", {})["testHooks"] = True
+    return yaml.safe_dump(document)
+
+
+def assert_every_counter_explained(client) -> list:
+    """Every spent counter has an outcome entry (accepted, a refusal, `interrupted`), and every `verified` entry a
+    later outcome for the same authority and counter (Protocols/management.md §5). Returns the audit entries."""
+    entries = client.call("mgmt.audit", {"limit": 1000})["entries"]
+    for authority in client.call("mgmt.status")["authorities"]:
+        spent = int(authority["counter"])
+        if spent == 0:
+            continue
+        assert any(e["result"] != "verified" and e["authority"] == authority["name"] and int(e["counter"]) == spent
+                   for e in entries), (authority, entries)
+    for index, entry in enumerate(entries):
+        if entry["result"] != "verified":
+            continue
+        outcomes = [e for e in entries[index + 1:] if (e["authority"], e["counter"]) ==
+                    (entry["authority"], entry["counter"]) and e["result"] != "verified"]
+        assert outcomes, f"verified entry {entry} has no outcome: {entries}"
+    return entries
+
+
+@pytest.mark.parametrize("point", ["mgmt.verified", "mgmt.trusted", "mgmt.executed"])
+def test_a_hub_killed_inside_a_verified_command_leaves_every_counter_explained(tmp_path: Path, monkeypatch, point):
+    """SIGKILL after the write-ahead `verified` entry, after trust.json, after the operation: at the next start
+    the entry gets its outcome `interrupted`, saying whether the counter was spent."""
+    monkeypatch.setenv("HANDSETHUB_TEST_HOOKS", "1")
+    monkeypatch.setenv("HANDSETHUB_TEST_KILL_AT", point)
+    hub = start_hub(tmp_path / "a", hooked_config(tmp_path / "state"))
+    try:
+        client = hub.connect()
+        assert submit(client, b"garbage") == "bad_envelope"
+        with pytest.raises((HubError, OSError)):
+            client.call("mgmt.submit", {"envelope": base64.b64encode(sign(upgrade(1), [KEYS[0]])).decode()})
+        assert hub.process.wait(timeout=10) == -9
+    finally:
+        hub.stop()
+    monkeypatch.delenv("HANDSETHUB_TEST_KILL_AT")
+    hub = start_hub(tmp_path / "b", hooked_config(tmp_path / "state"))
+    try:
+        client = hub.connect()
+        entries = assert_every_counter_explained(client)
+        assert [e["result"] for e in entries] == ["bad_envelope", "verified", "interrupted"]
+        interrupted = entries[-1]
+        assert (interrupted["source"], interrupted["authority"], interrupted["counter"]) == ("hub", "designer", "1")
+        spent = point != "mgmt.verified"
+        designer = next(a for a in client.call("mgmt.status")["authorities"] if a["name"] == "designer")
+        assert designer["counter"] == ("1" if spent else "0")
+        assert ("was spent" if spent else "was not spent") in interrupted["detail"]
+        assert "interrupted" in hub.log() or "before writing" in hub.log()
+        # Not spent: the command may be sent again; spent: it is a replay.
+        assert submit(client, sign(upgrade(1), [KEYS[0]])) == ("replayed" if spent else "bad_parameters")
+        assert_every_counter_explained(client)
+    finally:
+        hub.stop()
+
+
+def test_a_hub_killed_at_random_leaves_every_counter_explained(tmp_path: Path):
+    """SIGKILL from outside at a random moment while verified commands stream in, a few times over one state
+    directory: after each restart every spent counter is explained by the audit log."""
+    import random
+    import threading
+
+    rng = random.Random(20261206)
+    counter = 0
+    for round_ in range(6):
+        hub = start_hub(tmp_path / f"r{round_}", config(tmp_path / "state"))
+        try:
+            client = hub.connect()
+            assert_every_counter_explained(client)
+            spent = int(next(a for a in client.call("mgmt.status")["authorities"]
+                             if a["name"] == "designer")["counter"])
+            counter = max(counter, spent)
+            timer = threading.Timer(rng.uniform(0.02, 0.3), hub.process.kill)
+            timer.start()
+            try:
+                while hub.process.poll() is None:
+                    counter += 1
+                    envelope = base64.b64encode(sign(upgrade(counter), [KEYS[0]])).decode()
+                    try:
+                        client.call("mgmt.submit", {"envelope": envelope})
+                    except HubError as error:
+                        if error.code != -32001:
+                            break
+            except OSError:
+                pass
+            timer.join()
+            assert hub.process.wait(timeout=10) == -9
+        finally:
+            hub.stop()
+    hub = start_hub(tmp_path / "last", config(tmp_path / "state"))
+    try:
+        client = hub.connect()
+        assert_every_counter_explained(client)
+        assert int(client.call("mgmt.status")["authorities"][0]["counter"]) > 0
+    finally:
+        hub.stop()
+
+
+def test_a_full_log_of_one_hundred_thousand_is_appended_to_not_rewritten(tmp_path: Path):
+    """At auditMaxEntries 100000 with the log full (a version-1 audit.json of 100000 entries, migrated at start),
+    a verified command's save appends its two lines to the newest segment and touches no other file of the log:
+    nothing is rewritten, replaced or created (inodes and sizes, not time). The version-1 hub rewrote 18 MB."""
+    state = tmp_path / "state"
+    (state / "management").mkdir(parents=True)
+    entries = [{"seq": n, "timeMs": 1700000000000, "source": "guest:mgmt", "authority": "designer",
+                "operation": "upgrade", "target": "linux", "counter": str(n), "result": "replayed",
+                "detail": f"counter {n} is not above the last accepted"} for n in range(1, 100001)]
+    (state / "management" / "audit.json").write_text(
+        json.dumps({"version": 1, "nextSequence": 100001, "entries": entries}))
+    document = yaml.safe_load(config(state))
+    document["management"]["auditMaxEntries"] = 100000
+    hub = start_hub(tmp_path / "a", yaml.safe_dump(document))
+    try:
+        client = hub.connect()
+        assert submit(client, b"garbage") == "bad_envelope"  # the log is full: this one starts a new segment
+
+        def files() -> dict:
+            return {p.name: (p.stat().st_ino, p.stat().st_size) for p in (state / "management").iterdir()
+                    if p.name != "trust.json"}
+
+        before = files()
+        assert submit(client, sign(upgrade(1), [KEYS[0]])) == "bad_parameters"
+        after = files()
+        assert after.keys() == before.keys()
+        changed = {name: value for name, value in after.items() if before[name] != value}
+        assert len(changed) == 1, changed
+        [(name, (inode, size))] = changed.items()
+        assert inode == before[name][0]
+        tail = (state / "management" / name).read_bytes().splitlines(keepends=True)[-2:]
+        assert [json.loads(line)["result"] for line in tail] == ["verified", "bad_parameters"]
+        assert size - before[name][1] == sum(len(line) for line in tail) < 1024
+        assert client.call("mgmt.audit", {"limit": 1})["oldest"] == 4
     finally:
         hub.stop()

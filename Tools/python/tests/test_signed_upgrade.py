@@ -78,8 +78,10 @@ def test_signed_upgrade_runs_v2_and_a_crashing_v3_falls_back_with_its_reason(hub
     status = linux_status(hub)
     assert (status["active"], status["version"], status["highestVersion"]) == ("a", 2, 2)
     audit = hub.call("mgmt.audit", {"limit": 1000})["entries"]
+    # Each verified command: its write-ahead `verified` entry, then its outcome (Protocols/management.md §5).
     assert [(e["source"], e["result"]) for e in audit] == [
-        ("guest:mgmt", "accepted"), ("control", "accepted"), ("hub", "rolled_back")]
+        ("guest:mgmt", "verified"), ("guest:mgmt", "accepted"), ("control", "verified"), ("control", "accepted"),
+        ("hub", "rolled_back")]
     assert audit[-1]["target"] == "linux" and "status 3" in audit[-1]["detail"]
     assert "software rolled back" in hub.hub.log_path.read_text(errors="replace")
 
@@ -107,4 +109,5 @@ def refuse_v3_every_way(hub, directory: Path, accepted_v3: bytes, v3: str, v3_di
         assert linux_status(hub) == before
     assert hub.call("partition.get", {"name": "linux"})["supervisor"]["command"] == running
     audit = hub.call("mgmt.audit", {"limit": 1000})["entries"]
-    assert [e["result"] for e in audit[-len(cases):]] == [code for _, code in cases]
+    outcomes = [e["result"] for e in audit if e["result"] != "verified"]
+    assert outcomes[-len(cases):] == [code for _, code in cases]
