@@ -30,7 +30,7 @@ package final class ManagementDevice: HubDevice {
     private var unfinished: [AuditEntry] = []
     private var persistedCounters: [String: UInt64] = [:]
     /// Set by `verifyAndRun` for the submission being handled: its `verified` entry is on disk, and its counter
-    /// was spent (`record`).
+    /// was spent (passed on to `record`).
     private var aheadWritten = false
     private var spentCounter = false
     private(set) var waits: DeferredWaits<ManagementWait>?
@@ -129,12 +129,13 @@ package final class ManagementDevice: HubDevice {
         }
         (aheadWritten, spentCounter) = (false, false)
         let result = verifyAndRun(envelope, source: source, nowMs: nowMs)
-        return record(envelope.body, source: source, nowMs: nowMs, result: result)
+        return record(
+            envelope.body, source: source, nowMs: nowMs, result: result, aheadWritten: aheadWritten, spent: spentCounter
+        )
     }
 
     /// Audits and answers a submission refused before its bytes could be read (too long to decode).
     func refuseUnread(_ refusal: ManagementRefusal, source: String) -> ManagementRefusal {
-        (aheadWritten, spentCounter) = (false, false)
         let nowMs = (host?.wallClockNanos ?? 0) / 1_000_000
         _ = record(nil, source: source, nowMs: nowMs, result: .failure(refusal))
         return refusal
@@ -186,12 +187,14 @@ package final class ManagementDevice: HubDevice {
         return result
     }
 
-    /// Audits the answer to a submission and returns it. A verified command's outcome entry is on disk (fsync)
-    /// before its answer; if it cannot be written while the counter was spent, the command is not answered as
-    /// it ended but refused `audit_unwritable`, its outcome in the detail (§5). Refusals before verification,
-    /// which anyone who may submit can cause at will, are appended without fsync.
+    /// Audits the answer to a submission and returns it. `aheadWritten`: the command's `verified` entry is on
+    /// disk, so its outcome entry is too (fsync) before its answer; `spent`: its counter was spent, so if the
+    /// outcome cannot be written the command is not answered as it ended but refused `audit_unwritable`, its
+    /// outcome in the detail (§5). Refusals before verification, which anyone who may submit can cause at will,
+    /// are appended without fsync.
     private func record(
-        _ command: ManagementCommand?, source: String, nowMs: UInt64, result: Result<JSON, ManagementRefusal>
+        _ command: ManagementCommand?, source: String, nowMs: UInt64, result: Result<JSON, ManagementRefusal>,
+        aheadWritten: Bool = false, spent: Bool = false
     ) -> Result<JSON, ManagementRefusal> {
         var answer = result
         let (code, detail) =
@@ -201,7 +204,7 @@ package final class ManagementDevice: HubDevice {
             }
         let outcome = entry(command, source: source, nowMs: nowMs, result: code, detail: detail)
         let written = append(outcome, sync: aheadWritten) { failure in
-            guard self.spentCounter else { return nil }
+            guard spent else { return nil }
             let refusal = ManagementRefusal(
                 "audit_unwritable",
                 "the command was verified and carried out (\(code)\(detail.isEmpty ? "" : ": \(detail)")) but its "
@@ -209,7 +212,6 @@ package final class ManagementDevice: HubDevice {
             answer = .failure(refusal)
             return refusal
         }
-        (aheadWritten, spentCounter) = (false, false)
         counters.count(written.entry.result)
         host?.publish(written.entry.result == "accepted" ? "mgmt.accepted" : "mgmt.refused", data: written.entry.json)
         resolveWaits(written.entry)
