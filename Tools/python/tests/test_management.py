@@ -219,7 +219,8 @@ def test_a_hub_killed_at_random_leaves_every_counter_explained(tmp_path: Path):
             assert_every_counter_explained(client)
             spent = int(next(a for a in client.call("mgmt.status")["authorities"]
                              if a["name"] == "designer")["counter"])
-            counter = max(counter, spent)
+            counter = max(counter, spent) + 1
+            submit(client, sign(upgrade(counter), [KEYS[0]]))  # at least one spent counter a round, however slow
             timer = threading.Timer(rng.uniform(0.02, 0.3), hub.process.kill)
             timer.start()
             try:
@@ -280,5 +281,27 @@ def test_a_full_log_of_one_hundred_thousand_is_appended_to_not_rewritten(tmp_pat
         assert [json.loads(line)["result"] for line in tail] == ["verified", "bad_parameters"]
         assert size - before[name][1] == sum(len(line) for line in tail) < 1024
         assert client.call("mgmt.audit", {"limit": 1})["oldest"] == 4
+    finally:
+        hub.stop()
+
+
+def test_a_torn_last_line_is_ignored_logged_and_cut_off(tmp_path: Path):
+    """A hub killed in the middle of an append leaves a torn last line in the newest segment: the next start
+    ignores it, says so in its log, cuts it off, and the next entry lands on a line of its own (§5)."""
+    hub = start_hub(tmp_path / "a", config(tmp_path / "state"))
+    try:
+        assert submit(hub.connect(), b"garbage") == "bad_envelope"
+    finally:
+        hub.stop()
+    segment = tmp_path / "state" / "management" / "audit.1.jsonl"
+    whole = segment.read_bytes()
+    segment.write_bytes(whole + b'{"seq":2,"timeMs":17')
+    hub = start_hub(tmp_path / "b", config(tmp_path / "state"))
+    try:
+        client = hub.connect()
+        assert "audit.1.jsonl line 3: no line feed: ignored the torn last line" in hub.log()
+        assert segment.read_bytes() == whole
+        assert submit(client, b"garbage") == "bad_envelope"
+        assert [json.loads(line)["seq"] for line in segment.read_bytes().splitlines()[1:]] == [1, 2]
     finally:
         hub.stop()
