@@ -168,6 +168,21 @@ private let garbage = Base64.encode([1, 2, 3])
         #expect(startError(directory)?.contains("audit.2.jsonl is missing") == true)
     }
 
+    /// What the hub records on its own while it stops (an automatic rollback's outcome) goes on the newest
+    /// segment, opened again, not into a new one.
+    @Test func anEntryAfterStopGoesOnTheNewestSegment() throws {
+        let directory = temporaryDirectory()
+        let rig = try Rig(directory: directory)
+        _ = rig.submit(garbage)
+        rig.device.stop()
+        rig.device.recordOutcome(operation: "upgrade", target: "linux", result: "rolled_back", detail: "status 3")
+        #expect(segments(directory) == ["audit.1.jsonl"])
+        #expect(
+            entryLines(segmentPath(directory, 1)).compactMap { $0["result"]?.stringValue } == [
+                "bad_envelope", "rolled_back",
+            ])
+    }
+
     /// A FIFO or a symbolic link named like a segment is refused before it is opened: the hub does not start, and
     /// never waits on the FIFO.
     @Test func aSegmentThatIsNotARegularFileStopsTheHub() throws {
