@@ -37,7 +37,7 @@ extension Hub {
         let device = try ManagementDevice(configuration: configuration)
         // The crash-safety tests' kill points, under the same two switches as the slots' (management.md §"Test hooks").
         if software?.testHooks == true { device.killPoint = CurrentProcess.environment["HANDSETHUB_TEST_KILL_AT"] }
-        if let software { device.executor = SlotCommandExecutor(slots: software.slots) }
+        if let software { device.executor = SlotCommandExecutor(slots: software.slots, runner: software) }
         if let provisioning {
             provisioning.host = self
             provisioning.next = device.executor

@@ -9,7 +9,7 @@ import SoftwareSlots
 /// The hub's side of the software slots (`Protocols/management.md` §"Images"): restarts go to the partition's
 /// supervisor, events to the event log, timers to the loop. The signed-command layer calls `slots` (the
 /// executor API: `upgrade`, `rollback`, `backup`, `install`, `remove`) once a command is verified.
-final class HubSoftware: SlotHost {
+final class HubSoftware: SlotHost, SlotWorkRunner {
     private unowned let hub: Hub
     private(set) var slots: SoftwareSlots!
     /// Probation timers in flight (a fired one removes itself).
@@ -52,6 +52,12 @@ final class HubSoftware: SlotHost {
         hub.management?.recordOutcome(operation: "upgrade", target: partition, result: "rolled_back", detail: reason)
     }
 
+    /// A slot operation's file work on libuv's thread pool, its end on the loop (`LoopWork`); inline only if the
+    /// loop is already closed.
+    func run(_ job: SlotJob, done: @escaping (SlotJob.Outcome) -> Void) {
+        do { try LoopWork.run(on: hub.loop, { job.run() }, completion: done) } catch { done(job.run()) }
+    }
+
     func schedule(afterMilliseconds milliseconds: Int, _ body: @escaping () -> Void) {
         let id = nextTimer
         nextTimer += 1
@@ -91,6 +97,6 @@ extension Hub {
         router.register([SoftwareMethods.status(software?.slots)])
         guard let software, software.testHooks else { return }
         logger.warning("test hooks are on: software.test.apply runs unsigned software operations")
-        router.register([SoftwareMethods.testApply(software.slots)])
+        router.register([SoftwareMethods.testApply(software.slots, runner: software)])
     }
 }

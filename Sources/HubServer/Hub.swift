@@ -477,6 +477,8 @@ package final class Hub {
         for listener in controlListeners { listener.close() }
         for listener in guestListeners { listener.close() }
         for device in devices { device.stop() }
+        // A slot operation's file work still running ends before the loop does; it is not switched to.
+        software?.slots.stop()
         deliveryPass.close()
         flushTimer.close()
         readResumeTimer.close()

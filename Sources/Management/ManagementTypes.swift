@@ -46,7 +46,20 @@ package struct VerifiedCommand: Sendable {
 /// Carries out verified commands. The hub's software-slot engine implements the operations on partitions;
 /// `rotateKeys` is the verifier's own and never reaches an executor.
 package protocol ManagementOperationExecutor: AnyObject {
+    /// Carries the command out and answers now.
     func execute(_ command: VerifiedCommand) -> Result<JSON, ManagementRefusal>
+    /// Carries the command out and calls `completion` once with the answer: at once, or later on the same thread
+    /// when the operation's long work runs elsewhere first (a software image copied off the hub's loop,
+    /// `Protocols/management.md` §4). By default, `execute(_:)`'s answer at once.
+    func execute(_ command: VerifiedCommand, completion: @escaping (Result<JSON, ManagementRefusal>) -> Void)
+}
+
+extension ManagementOperationExecutor {
+    package func execute(
+        _ command: VerifiedCommand, completion: @escaping (Result<JSON, ManagementRefusal>) -> Void
+    ) {
+        completion(execute(command))
+    }
 }
 
 /// The executor used while no engine is plugged in: refuses every partition operation with

@@ -61,6 +61,15 @@ package final class ProvisioningExecutor: ManagementOperationExecutor {
         return result
     }
 
+    package func execute(
+        _ verified: VerifiedCommand, completion: @escaping (Result<JSON, ManagementRefusal>) -> Void
+    ) {
+        switch verified.command.operation {
+        case "provision", "deprovision": completion(execute(verified))
+        default: next.execute(verified, completion: completion)
+        }
+    }
+
     private func provision(_ command: ManagementCommand) -> Result<JSON, ManagementRefusal> {
         guard let host else { return .failure(ManagementRefusal("operation_unavailable", "the hub is stopping")) }
         let budget = host.configuration.management.authorities.first { $0.name == command.authority }?.budget

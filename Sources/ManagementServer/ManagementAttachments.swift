@@ -36,13 +36,18 @@ extension ManagementDevice {
 /// last end of a pass waits, and the oldest waiting one is taken at the end of each pass. At most
 /// `relayMaxWaitingEnvelopes` wait; one more is refused `relay_busy`, unverified and unaudited, its answer sent
 /// after those of the envelopes before it: a relay has no correlation, so answers go out in the order the
-/// envelopes came (a relay that waits for each answer before sending the next never meets the bound).
+/// envelopes came (a relay that waits for each answer before sending the next never meets the bound). An envelope
+/// answered later (its operation's file work runs off the loop) holds the channel: nothing more is taken until its
+/// answer is sent.
 final class ManagementRelayChannel: GuestChannel {
     private unowned let device: ManagementDevice
     private let endpoint: any GuestChannelEndpoint
     /// Envelopes waiting their turn, each with the `relay_busy` answers owed right after its own.
     private var waiting: [(envelope: [UInt8], busyAfter: Int)] = []
     private var tookSinceLastPassEnd = false
+    /// An envelope taken and not yet answered, with the `relay_busy` answers owed right after its own.
+    private var running: Int?
+    private var isClosed = false
     private var passEnd: EndOfPass?
     private var passEndArmed = false
 
@@ -57,7 +62,7 @@ final class ManagementRelayChannel: GuestChannel {
     func received(_ data: ArraySlice<UInt8>) {
         // Read nothing more this pass: what this read carried is taken or waits here.
         endpoint.holdInputUntilNextPass()
-        if !tookSinceLastPassEnd && waiting.isEmpty { return take(data, atPassEnd: false) }
+        if !tookSinceLastPassEnd && waiting.isEmpty && running == nil { return take(data, atPassEnd: false) }
         if waiting.count < ManagementDevice.relayMaxWaitingEnvelopes {
             waiting.append((Array(data), 0))
         } else {
@@ -67,37 +72,55 @@ final class ManagementRelayChannel: GuestChannel {
     }
 
     func closed(reason: String) {
+        isClosed = true
         waiting.removeAll()
         passEnd?.close()
         passEnd = nil
         passEndArmed = false
     }
 
-    private func take(_ data: ArraySlice<UInt8>, atPassEnd: Bool) {
+    /// Takes one envelope (or local request). Its answer goes out when it is known, with the `relay_busy` answers
+    /// owed after it (`busyAfter`); until then nothing else is taken from the channel: a command whose long work
+    /// runs off the loop (`Protocols/management.md` §2.3) holds the envelopes behind it, in order.
+    private func take(_ data: ArraySlice<UInt8>, atPassEnd: Bool, busyAfter: Int = 0) {
         tookSinceLastPassEnd = true
         armPassEnd(fromCheckPhase: atPassEnd)
-        let answer: ManagementRelayResult
+        running = busyAfter
         if ManagementLocalRequest.isLocalRequest(data) {
-            answer = device.localRequest(data, from: endpoint.partition)
-        } else {
-            switch device.submit(data, source: "guest:\(endpoint.partition)") {
-            case .success(let output): answer = ManagementRelayResult(code: "accepted", output: output.serialized())
-            case .failure(let refusal): answer = ManagementRelayResult(code: refusal.code, detail: refusal.detail)
+            return answered(device.localRequest(data, from: endpoint.partition))
+        }
+        device.submit(data, source: "guest:\(endpoint.partition)") { [weak self] result in
+            switch result {
+            case .success(let output):
+                self?.answered(ManagementRelayResult(code: "accepted", output: output.serialized()))
+            case .failure(let refusal):
+                self?.answered(ManagementRelayResult(code: refusal.code, detail: refusal.detail))
             }
         }
+    }
+
+    /// Sends the answer of the envelope taken last and the `relay_busy` answers owed after it; the next envelope
+    /// waiting is taken at the end of a pass.
+    private func answered(_ answer: ManagementRelayResult) {
+        let busyAfter = running ?? 0
+        running = nil
+        guard !isClosed else { return }
         endpoint.send(answer.encoded())
+        if busyAfter > 0 {
+            let detail = "more than \(ManagementDevice.relayMaxWaitingEnvelopes) envelopes waited: send after an answer"
+            let busy = ManagementRelayResult(code: "relay_busy", detail: detail).encoded()
+            for _ in 0..<busyAfter { endpoint.send(busy) }
+        }
+        // Answered later than the pass it was taken in: the end of the pass takes the next one.
+        if !waiting.isEmpty && !tookSinceLastPassEnd { armPassEnd(fromCheckPhase: false) }
     }
 
     private func passEnded() {
         passEndArmed = false
         tookSinceLastPassEnd = false
-        guard !waiting.isEmpty else { return }
+        guard !waiting.isEmpty, running == nil, !isClosed else { return }
         let next = waiting.removeFirst()
-        take(next.envelope[...], atPassEnd: true)
-        guard next.busyAfter > 0 else { return }
-        let detail = "more than \(ManagementDevice.relayMaxWaitingEnvelopes) envelopes waited: send after an answer"
-        let busy = ManagementRelayResult(code: "relay_busy", detail: detail).encoded()
-        for _ in 0..<next.busyAfter { endpoint.send(busy) }
+        take(next.envelope[...], atPassEnd: true, busyAfter: next.busyAfter)
     }
 
     /// The end of this pass when armed from the check phase (a pass end's own take), else the next pass's: armed

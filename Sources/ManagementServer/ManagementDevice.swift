@@ -29,10 +29,6 @@ package final class ManagementDevice: HubDevice {
     /// `verified` entries without an outcome at start, and the counters `trust.json` held then.
     private var unfinished: [AuditEntry] = []
     private var persistedCounters: [String: UInt64] = [:]
-    /// Set by `verifyAndRun` for the submission being handled: its `verified` entry is on disk, and its counter
-    /// was spent (passed on to `record`).
-    private var aheadWritten = false
-    private var spentCounter = false
     private(set) var waits: DeferredWaits<ManagementWait>?
     let config: ManagementConfig
 
@@ -117,21 +113,29 @@ package final class ManagementDevice: HubDevice {
     }
 
     /// Verifies and runs one envelope from `source` (`control` or `guest:PARTITION`), audits it and publishes
-    /// `mgmt.accepted` or `mgmt.refused`. The answer is the operation's result or the refusal.
-    package func submit(_ bytes: ArraySlice<UInt8>, source: String) -> Result<JSON, ManagementRefusal> {
+    /// `mgmt.accepted` or `mgmt.refused`; `answer` gets the operation's result or the refusal, once, after the
+    /// audit entry is written. It runs before `submit` returns unless the operation's long work runs off the loop
+    /// (an image read and copied, `Protocols/management.md` §4): then it runs on the loop when that work is done,
+    /// whether or not the submitter is still there (its counter is spent and its entry audited either way).
+    package func submit(
+        _ bytes: ArraySlice<UInt8>, source: String, answer: @escaping (Result<JSON, ManagementRefusal>) -> Void
+    ) {
         let nowMs = (host?.wallClockNanos ?? 0) / 1_000_000
         let envelope: ManagementEnvelope
         do {
             envelope = try ManagementCodec.decodeEnvelope(bytes)
         } catch {
             let refusal = ManagementRefusal("bad_envelope", "\(error.kind): \(error.detail)")
-            return record(nil, source: source, nowMs: nowMs, result: .failure(refusal))
+            record(nil, source: source, nowMs: nowMs, result: .failure(refusal))
+            return answer(.failure(refusal))
         }
-        (aheadWritten, spentCounter) = (false, false)
-        let result = verifyAndRun(envelope, source: source, nowMs: nowMs)
-        return record(
-            envelope.body, source: source, nowMs: nowMs, result: result, aheadWritten: aheadWritten, spent: spentCounter
-        )
+        verifyAndRun(envelope, source: source, nowMs: nowMs) { [weak self] result, aheadWritten, spent in
+            guard let self else { return answer(result) }
+            answer(
+                self.record(
+                    envelope.body, source: source, nowMs: nowMs, result: result, aheadWritten: aheadWritten,
+                    spent: spent))
+        }
     }
 
     /// Audits and answers a submission refused before its bytes could be read (too long to decode).
@@ -141,18 +145,22 @@ package final class ManagementDevice: HubDevice {
         return refusal
     }
 
-    private func verifyAndRun(_ envelope: ManagementEnvelope, source: String, nowMs: UInt64) -> Result<
-        JSON, ManagementRefusal
-    > {
+    /// Verifies `envelope` and carries it out; `done(result, aheadWritten, spent)` runs once, before this returns
+    /// unless the operation's long work runs off the loop (then on the loop when it is done). `aheadWritten`: the
+    /// command's `verified` entry is on disk; `spent`: its counter was spent (both passed on to `record`).
+    private func verifyAndRun(
+        _ envelope: ManagementEnvelope, source: String, nowMs: UInt64,
+        done: @escaping (Result<JSON, ManagementRefusal>, _ aheadWritten: Bool, _ spent: Bool) -> Void
+    ) {
         let verified: VerifiedCommand
         switch verifier.verify(envelope, nowMs: nowMs, source: source) {
-        case .failure(let refusal): return .failure(refusal)
+        case .failure(let refusal): return done(.failure(refusal), false, false)
         case .success(let command): verified = command
         }
         var rotation: (keys: [String], threshold: Int)? = nil
         if verified.command.operation == "rotateKeys" {
             switch ManagementVerifier.rotation(of: verified.command) {
-            case .failure(let refusal): return .failure(refusal)
+            case .failure(let refusal): return done(.failure(refusal), false, false)
             case .success(let keys): rotation = keys
             }
         }
@@ -165,26 +173,29 @@ package final class ManagementDevice: HubDevice {
         let written = append(ahead, sync: true)
         resolveWaits(written.entry)
         if let failure = written.failure {
-            return .failure(ManagementRefusal("state_unwritable", "audit log: \(failure.description)"))
+            return done(
+                .failure(ManagementRefusal("state_unwritable", "audit log: \(failure.description)")), false, false)
         }
-        aheadWritten = store != nil
+        let aheadWritten = store != nil
         reach("mgmt.verified")
         if let store {
             do throws(ManagementStoreError) {
                 try store.saveTrust(next.trust)
             } catch {
-                return .failure(ManagementRefusal("state_unwritable", error.description))
+                return done(.failure(ManagementRefusal("state_unwritable", error.description)), aheadWritten, false)
             }
         }
         verifier = next
-        spentCounter = true
         reach("mgmt.trusted")
         if let rotation {
-            return .success(["keys": .int(Int64(rotation.keys.count)), "threshold": .int(Int64(rotation.threshold))])
+            return done(
+                .success(["keys": .int(Int64(rotation.keys.count)), "threshold": .int(Int64(rotation.threshold))]),
+                aheadWritten, true)
         }
-        let result = executor.execute(verified)
-        reach("mgmt.executed")
-        return result
+        executor.execute(verified) { [weak self] result in
+            self?.reach("mgmt.executed")
+            done(result, aheadWritten, true)
+        }
     }
 
     /// Audits the answer to a submission and returns it. `aheadWritten`: the command's `verified` entry is on

@@ -41,10 +41,21 @@ extension ManagementDevice {
         guard let bytes = Base64.decode(text) else {
             throw .invalidParams(param: "envelope", expected: "base64 (RFC 4648 §4)")
         }
-        switch submit(bytes[...], source: "control") {
-        case .success(let result): return .result(["result": "accepted", "output": result])
-        case .failure(let refusal): return refused(refusal)
+        // Answered when the command has run: now, or later when its long work runs off the loop (a software
+        // image copied, `Protocols/management.md` §4). The call stays held by its session meanwhile; a client that
+        // goes away only loses the answer: the command still runs to its end and is audited.
+        var answerNow: ControlReply?
+        var returned = false
+        submit(bytes[...], source: "control") { [weak self] result in
+            let reply: ControlReply
+            switch result {
+            case .success(let output): reply = .result(["result": "accepted", "output": output])
+            case .failure(let refusal): reply = self?.refused(refusal) ?? .error(.unavailable("stopped"))
+            }
+            if returned { call.reply(reply) } else { answerNow = reply }
         }
+        returned = true
+        return answerNow ?? .deferred
     }
 
     private func refused(_ refusal: ManagementRefusal) -> ControlReply {

@@ -26,4 +26,13 @@ package final class PolicyCommandExecutor: ManagementOperationExecutor {
         let profile = command.target == "base" ? nil : command.target
         return activate(profile, "management:\(command.authority)")
     }
+
+    package func execute(
+        _ verified: VerifiedCommand, completion: @escaping (Result<JSON, ManagementRefusal>) -> Void
+    ) {
+        guard verified.command.operation == "activatePolicy" else {
+            return next.execute(verified, completion: completion)
+        }
+        completion(execute(verified))
+    }
 }

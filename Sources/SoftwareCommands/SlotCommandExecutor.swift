@@ -10,43 +10,61 @@ import SoftwareSlots
 /// first and passes every other operation here (`Hub+Devices.swift`).
 package final class SlotCommandExecutor: ManagementOperationExecutor {
     private let slots: SoftwareSlots
+    /// Where the operations' long file work runs (the hub: off its loop); nil: on the calling thread.
+    private let runner: (any SlotWorkRunner)?
     /// Largest `version` a command may name: the manifest's own bound (§"Images", Manifest).
     static let maxVersion: UInt64 = (1 << 53) - 1
 
-    package init(slots: SoftwareSlots) {
+    package init(slots: SoftwareSlots, runner: (any SlotWorkRunner)? = nil) {
         self.slots = slots
+        self.runner = runner
     }
 
     package func execute(_ verified: VerifiedCommand) -> Result<JSON, ManagementRefusal> {
+        switch Self.request(verified) {
+        case .failure(let refusal): return .failure(refusal)
+        case .success(nil): return UnavailableOperationExecutor().execute(verified)
+        case .success(let request?):
+            return slots.perform(request, partition: verified.command.target).map(Self.reportJSON).mapError(
+                Self.refusal)
+        }
+    }
+
+    /// As `execute(_:)`, with the file work (an image read, digested and copied) on the runner: `completion` runs
+    /// once it is done, on the engine's thread, after the switch.
+    package func execute(
+        _ verified: VerifiedCommand, completion: @escaping (Result<JSON, ManagementRefusal>) -> Void
+    ) {
+        guard let runner else { return completion(execute(verified)) }
+        switch Self.request(verified) {
+        case .failure(let refusal): completion(.failure(refusal))
+        case .success(nil): completion(UnavailableOperationExecutor().execute(verified))
+        case .success(let request?):
+            slots.perform(request, partition: verified.command.target, runner: runner) { result in
+                completion(result.map(Self.reportJSON).mapError(Self.refusal))
+            }
+        }
+    }
+
+    /// The slot operation a verified command asks for, from its signed parameters; nil for an operation the slots
+    /// do not carry out.
+    static func request(_ verified: VerifiedCommand) -> Result<SlotRequest?, ManagementRefusal> {
         let command = verified.command
-        let partition = command.target
-        let result: Result<SlotReport, SlotRefusal>
         switch command.operation {
         case "upgrade":
-            switch Self.upgradeArguments(command) {
-            case .failure(let refusal): return .failure(refusal)
-            case .success(let (bundle, digest, version)):
-                result = slots.upgrade(
-                    partition: partition, bundle: bundle, expectedDigest: digest, version: version,
-                    downgradeAuthorised: verified.mayDowngrade)
+            return upgradeArguments(command).map { bundle, digest, version in
+                .upgrade(bundle: bundle, digest: digest, version: version, downgrade: verified.mayDowngrade)
             }
         case "rollback":
-            if let refusal = Self.onlyParameters([], command) ?? Self.noSoftware(command) { return .failure(refusal) }
-            result = slots.rollback(
-                partition: partition, reason: "rollback by \(command.authority) (counter \(command.counter))")
+            if let refusal = onlyParameters([], command) ?? noSoftware(command) { return .failure(refusal) }
+            return .success(.rollback(reason: "rollback by \(command.authority) (counter \(command.counter))"))
         case "backup":
-            if let refusal = Self.onlyParameters([], command) ?? Self.noSoftware(command) { return .failure(refusal) }
-            result = slots.backup(partition: partition)
+            if let refusal = onlyParameters([], command) ?? noSoftware(command) { return .failure(refusal) }
+            return .success(.backup)
         case "install":
-            switch Self.installArguments(command) {
-            case .failure(let refusal): return .failure(refusal)
-            case .success(let (bundle, digest)):
-                result = slots.install(partition: partition, bundle: bundle, expectedDigest: digest)
-            }
+            return installArguments(command).map { bundle, digest in .install(bundle: bundle, digest: digest) }
         case "remove":
-            if let refusal = Self.onlyParameters(["name"], command) ?? Self.noSoftware(command) {
-                return .failure(refusal)
-            }
+            if let refusal = onlyParameters(["name"], command) ?? noSoftware(command) { return .failure(refusal) }
             guard let name = command.parameter("name") else {
                 return .failure(ManagementRefusal("bad_parameters", "remove needs the parameter name"))
             }
@@ -56,11 +74,10 @@ package final class SlotCommandExecutor: ManagementOperationExecutor {
                     ManagementRefusal(
                         "bad_parameters", "name must be 1 to 64 of A-Z a-z 0-9 . _ -, not starting with ."))
             }
-            result = slots.remove(partition: partition, name: name)
+            return .success(.remove(name: name))
         default:
-            return UnavailableOperationExecutor().execute(verified)
+            return .success(nil)
         }
-        return result.map(Self.reportJSON).mapError(Self.refusal)
     }
 
     /// `upgrade`'s `bundle` (a path on the hub), its digest (the envelope's `softwareSHA256`) and the optional
@@ -150,6 +167,8 @@ package final class SlotCommandExecutor: ManagementOperationExecutor {
         case .nothingToBackUp: "nothing_to_back_up"
         case .notInstalled: "not_installed"
         case .storageFailed: "storage_failed"
+        case .inProgress: "in_progress"
+        case .interrupted: "interrupted"
         }
     }
 }

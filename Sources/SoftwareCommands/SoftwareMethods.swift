@@ -23,41 +23,47 @@ package enum SoftwareMethods {
     }
 
     /// `software.test.apply`: tests only (the hub registers it only with its test hooks on), a software
-    /// operation without a signed command.
-    package static func testApply(_ slots: SoftwareSlots) -> ControlMethod {
+    /// operation without a signed command; its file work on `runner`, answered when it is done.
+    package static func testApply(_ slots: SoftwareSlots, runner: any SlotWorkRunner) -> ControlMethod {
         ControlMethod("software.test.apply", summary: "Tests only: a software operation without a signed command") {
             call throws(ControlError) in
-            try applyForTest(call, slots)
+            try applyForTest(call, slots, runner)
         }
     }
 
-    static func applyForTest(_ call: ControlCall, _ slots: SoftwareSlots) throws(ControlError) -> ControlReply {
+    static func applyForTest(_ call: ControlCall, _ slots: SoftwareSlots, _ runner: any SlotWorkRunner)
+        throws(ControlError) -> ControlReply
+    {
         let params = try ControlParams(
             call.params, allowed: ["operation", "partition", "bundle", "digest", "version", "downgrade", "name"])
         let partition = try params.requireString("partition")
-        let result: Result<SlotReport, SlotRefusal>
+        let request: SlotRequest
         switch try params.requireString("operation") {
         case "upgrade":
-            result = slots.upgrade(
-                partition: partition, bundle: try params.requireString("bundle"),
-                expectedDigest: try params.requireString("digest"), version: try params.optionalUInt64("version"),
-                downgradeAuthorised: try params.optionalBool("downgrade") ?? false)
-        case "rollback": result = slots.rollback(partition: partition, reason: "software.test.apply rollback")
-        case "backup": result = slots.backup(partition: partition)
+            request = .upgrade(
+                bundle: try params.requireString("bundle"), digest: try params.requireString("digest"),
+                version: try params.optionalUInt64("version"), downgrade: try params.optionalBool("downgrade") ?? false)
+        case "rollback": request = .rollback(reason: "software.test.apply rollback")
+        case "backup": request = .backup
         case "install":
-            result = slots.install(
-                partition: partition, bundle: try params.requireString("bundle"),
-                expectedDigest: try params.requireString("digest"))
-        case "remove": result = slots.remove(partition: partition, name: try params.requireString("name"))
+            request = .install(bundle: try params.requireString("bundle"), digest: try params.requireString("digest"))
+        case "remove": request = .remove(name: try params.requireString("name"))
         default:
             throw .invalidParams(param: "operation", expected: "upgrade, rollback, backup, install or remove")
         }
-        switch result {
-        case .success(let report):
-            return .result(SlotCommandExecutor.reportJSON(report))
-        case .failure(let refusal):
-            throw .conflict(refusal.description, reason: "software_\(refusal.code.rawValue)")
+        var answerNow: ControlReply?
+        var returned = false
+        slots.perform(request, partition: partition, runner: runner) { result in
+            let reply: ControlReply
+            switch result {
+            case .success(let report): reply = .result(SlotCommandExecutor.reportJSON(report))
+            case .failure(let refusal):
+                reply = .error(.conflict(refusal.description, reason: "software_\(refusal.code.rawValue)"))
+            }
+            if returned { call.reply(reply) } else { answerNow = reply }
         }
+        returned = true
+        return answerNow ?? .deferred
     }
 
     /// `hub.limits` `software`: the bounds of `hub.software` with their ranges.

@@ -51,6 +51,7 @@ extension SoftwareSlots {
                 ? ["attempts": .int(Int64(state.attempts)), "maxStartAttempts": .int(Int64(settings.maxStartAttempts))]
                 : .null,
             "highestVersion": state.highestVersion.map { .uint($0) } ?? .null,
+            "operationRunning": .bool(running.contains(name)),
             "lastRollback": state.lastRollback.map { .string($0) } ?? .null,
             "optional": .array(optionalSoftware(name).map { .string($0) }),
         ]

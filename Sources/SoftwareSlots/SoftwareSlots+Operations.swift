@@ -3,6 +3,11 @@ import JSON
 
 /// The executor API the signed-command layer calls once a command is verified (`Protocols/management.md`
 /// §"Images"). Nothing here checks a signature: the caller has, and says whether a downgrade is authorised.
+///
+/// Each operation is three steps: `start` (the engine's thread: checks against the slot state, and the
+/// partition marked running), the job's file work (`SlotJob.run`, anywhere: the hub runs it off its loop), and
+/// `finish` (the engine's thread: the switch, the journal, the restart). `perform` runs all three, the file work
+/// through a `SlotWorkRunner` or on the calling thread.
 extension SoftwareSlots {
     /// Writes the bundle at `bundle` into the partition's other slot, verifies it against `expectedDigest`
     /// (the digest the signed command carries), switches to it and restarts the partition on probation.
@@ -10,49 +15,132 @@ extension SoftwareSlots {
         partition: String, bundle: String, expectedDigest: String, version: UInt64?,
         downgradeAuthorised: Bool = false
     ) -> Result<SlotReport, SlotRefusal> {
-        let result = upgradeSteps(partition, bundle, expectedDigest, version, downgradeAuthorised)
-        if case .failure(let refusal) = result { counters.refused(refusal.code) }
-        return result
+        perform(
+            .upgrade(bundle: bundle, digest: expectedDigest, version: version, downgrade: downgradeAuthorised),
+            partition: partition)
     }
 
-    private func upgradeSteps(
-        _ partition: String, _ source: String, _ expectedDigest: String, _ version: UInt64?, _ downgrade: Bool
-    ) -> Result<SlotReport, SlotRefusal> {
-        guard var state = states[partition] else { return .failure(.init(.notManaged, "\(partition) has no slots")) }
-        guard !state.probation else { return .failure(.init(.busy, "\(partition) is on probation")) }
-        let bundle: String
-        switch unpacked(source, partition: partition) {
-        case .failure(let refusal): return .failure(refusal)
-        case .success(let directory): bundle = directory
+    /// Makes the previous slot active again (a `rollback` command), without probation: it ran before.
+    package func rollback(partition: String, reason: String) -> Result<SlotReport, SlotRefusal> {
+        perform(.rollback(reason: reason), partition: partition)
+    }
+
+    /// Keeps a copy of the active image in `backup/` (replacing the last backup only once the copy is complete).
+    package func backup(partition: String) -> Result<SlotReport, SlotRefusal> {
+        perform(.backup, partition: partition)
+    }
+
+    /// Installs an optional software bundle of the partition under `optional/<name>` after verifying it.
+    package func install(partition: String, bundle: String, expectedDigest: String) -> Result<
+        SlotReport, SlotRefusal
+    > {
+        perform(.install(bundle: bundle, digest: expectedDigest), partition: partition)
+    }
+
+    /// Removes the optional software `name` of the partition.
+    package func remove(partition: String, name: String) -> Result<SlotReport, SlotRefusal> {
+        perform(.remove(name: name), partition: partition)
+    }
+
+    /// Carries out `request` to its end on the calling thread, file work included (it blocks).
+    package func perform(_ request: SlotRequest, partition: String) -> Result<SlotReport, SlotRefusal> {
+        switch start(request, partition: partition) {
+        case .done(let result): return result
+        case .work(let job): return finish(job.run())
         }
-        let manifest: ImageManifest
-        switch checkedImage(bundle, expectedDigest) {
-        case .failure(let refusal): return .failure(refusal)
-        case .success(let checked): manifest = checked
+    }
+
+    /// Carries out `request`, its file work through `runner`; `completion` runs once with the answer, at once
+    /// when there is no file work to do, else after `runner` called back.
+    package func perform(
+        _ request: SlotRequest, partition: String, runner: any SlotWorkRunner,
+        completion: @escaping (Result<SlotReport, SlotRefusal>) -> Void
+    ) {
+        switch start(request, partition: partition) {
+        case .done(let result): completion(result)
+        case .work(let job): runner.run(job) { outcome in completion(self.finish(outcome)) }
         }
-        if let version, version != manifest.version {
-            return .failure(.init(.versionMismatch, "command says \(version), manifest \(manifest.version)"))
+    }
+
+    /// The first step: refuses what the slot state refuses, answers at once what needs no long file work
+    /// (`remove`, a rollback to the configured command), and otherwise marks the partition running and returns
+    /// the file work. While it runs, every other operation on the partition is refused `inProgress`.
+    package func start(_ request: SlotRequest, partition: String) -> SlotStart {
+        guard let state = states[partition] else { return .done(refuse(.notManaged, "\(partition) has no slots")) }
+        guard !running.contains(partition) else {
+            return .done(refuse(.inProgress, "a software operation on \(partition) is still running"))
         }
-        if let highest = state.highestVersion, manifest.version < highest, !downgrade {
-            return .failure(.init(.versionRollback, "version \(manifest.version) is below \(highest)"))
-        }
-        let target = state.active.other
-        do {
-            state.writing = target
-            try persist(partition, state, point: "upgrade.journaled")
-            try write(bundle, into: slotPath(partition, target), manifest: manifest)
-            guard verify(partition, target, SlotImage(manifest)) else {
-                return .failure(.init(.digestMismatch, "the copy in slot \(target.rawValue) does not match"))
+        let task: SlotJob.Task
+        switch request {
+        case .upgrade(let bundle, let digest, let version, let downgrade):
+            guard !state.probation else { return .done(refuse(.busy, "\(partition) is on probation")) }
+            task = .upgrade(source: bundle, digest: digest, version: version, downgrade: downgrade, state: state)
+        case .rollback(let reason):
+            guard let previous = state.previous, previous == .configured || state.images[previous] != nil else {
+                return .done(refuse(.noPrevious, "\(partition) has no previous image"))
             }
-            reach("upgrade.verified")
-            state.writing = nil
-            state.images[target] = SlotImage(manifest)
-            state.previous = state.active
-            state.active = target
-            state.probation = true
-            state.attempts = 0
-            try persist(partition, state, point: "upgrade.switched")
-        } catch {
+            guard previous != .configured, let image = state.images[previous] else {
+                return .done(commitRollback(partition, reason: reason).mapError(counted))
+            }
+            task = .rollbackCheck(reason: reason, slot: previous, image: image)
+        case .backup:
+            guard state.active != .configured, let image = state.images[state.active] else {
+                return .done(refuse(.nothingToBackUp, "\(partition) runs its configured command"))
+            }
+            task = .backup(slot: state.active, image: image)
+        case .install(let bundle, let digest):
+            task = .install(source: bundle, digest: digest)
+        case .remove(let name):
+            return .done(removeNow(partition, name))
+        }
+        running.insert(partition)
+        return .work(SlotJob(partition: partition, task: task, files: files))
+    }
+
+    /// The last step, on the engine's thread: takes over the journal the file work wrote and makes the switch it
+    /// prepared (the upgrade's new slot active, on probation; the rollback), or answers its refusal.
+    package func finish(_ outcome: SlotJob.Outcome) -> Result<SlotReport, SlotRefusal> {
+        let partition = outcome.partition
+        running.remove(partition)
+        if let journaled = outcome.journaled { states[partition] = journaled }
+        let result: Result<SlotReport, SlotRefusal>
+        switch outcome.result {
+        case .failure(let refusal): result = .failure(refusal)
+        case .success(.upgraded(let manifest, let target)): result = commitUpgrade(partition, manifest, target)
+        case .success(.rollbackChecked(let reason, let slot, let image, let matches)):
+            if !matches {
+                result = .failure(.init(.noPrevious, "the previous image of \(partition) does not match its digest"))
+            } else if states[partition]?.previous != slot || states[partition]?.images[slot] != image {
+                // Only a probation's automatic fallback changes the slots meanwhile (every command waits).
+                result = .failure(.init(.busy, "the slots of \(partition) changed while the rollback was checked"))
+            } else {
+                result = commitRollback(partition, reason: reason)
+            }
+        case .success(.backedUp):
+            counters.backups += 1
+            result = .success(report(partition))
+        case .success(.installed):
+            counters.installs += 1
+            result = .success(report(partition))
+        }
+        return result.mapError(counted)
+    }
+
+    private func commitUpgrade(_ partition: String, _ manifest: ImageManifest, _ target: SlotName) -> Result<
+        SlotReport, SlotRefusal
+    > {
+        guard var state = states[partition] else { return .failure(.init(.notManaged, "\(partition) has no slots")) }
+        guard !stopping else {
+            return .failure(
+                .init(.interrupted, "the hub stopped before switching to slot \(target.rawValue); nothing changed"))
+        }
+        state.writing = nil
+        state.images[target] = SlotImage(manifest)
+        state.previous = state.active
+        state.active = target
+        state.probation = true
+        state.attempts = 0
+        do { try persist(partition, state, point: "upgrade.switched") } catch {
             return .failure(.init(.storageFailed, "\(error)"))
         }
         counters.upgradesStarted += 1
@@ -62,141 +150,15 @@ extension SoftwareSlots {
         return .success(report(partition))
     }
 
-    /// Reads the bundle's manifest and digest within the limits; the manifest must carry `expectedDigest`
-    /// and the content must match it.
-    func checkedImage(_ bundle: String, _ expectedDigest: String) -> Result<ImageManifest, SlotRefusal> {
-        let bytes: [UInt8]
-        do {
-            bytes = try FileTree.read("\(bundle)/\(ImageManifest.fileName)", limit: settings.limits.maxManifestBytes)
-        } catch {
-            // A link or a special file is refused as it is anywhere in the bundle, before it is read.
-            let code: ImageError.Code =
-                error.code == FileTree.notRegularFile
-                ? .fileKindRefused
-                : FileTree.entry("\(bundle)/\(ImageManifest.fileName)") == nil ? .manifestMissing : .manifestTooLarge
-            let image = ImageError(code, "\(error)")
-            return .failure(.init(.imageInvalid, image.description, image: image))
-        }
-        let manifest: ImageManifest
-        switch ImageManifest.parse(bytes, limits: settings.limits) {
-        case .failure(let image): return .failure(.init(.imageInvalid, image.description, image: image))
-        case .success(let parsed): manifest = parsed
-        }
-        guard manifest.digest == expectedDigest else {
-            let image = ImageError(.digestMismatch, "manifest digest \(manifest.digest), command \(expectedDigest)")
-            return .failure(.init(.digestMismatch, image.detail, image: image))
-        }
-        switch ImageDigest.digest(root: bundle, limits: settings.limits, header: ImageDigest.header(manifest)) {
-        case .failure(let image): return .failure(.init(.imageInvalid, image.description, image: image))
-        case .success(let (digest, entries)):
-            guard digest == expectedDigest else {
-                let image = ImageError(.digestMismatch, "content digest \(digest), expected \(expectedDigest)")
-                return .failure(.init(.digestMismatch, image.detail, image: image))
-            }
-            guard entries.contains(where: { $0.path == manifest.launch[0] && $0.kind != .directory }) else {
-                let image = ImageError(.launchMissing, "\(manifest.launch[0]) is not a file of the image")
-                return .failure(.init(.imageInvalid, image.description, image: image))
-            }
-        }
-        return .success(manifest)
-    }
-
-    /// Copies the bundle into `destination` (emptied first), file by file, each `fsync`ed.
-    func write(_ bundle: String, into destination: String, manifest: ImageManifest) throws(SystemError) {
-        try FileTree.removeTree(destination)
-        try FileTree.makeDirectories(destination)
-        reach("upgrade.cleared")
-        guard case .success(let entries) = ImageDigest.scan(root: bundle, limits: settings.limits) else {
-            throw SystemError("scan \(bundle)", code: 5)
-        }
-        var copied = 0
-        for entry in entries.sorted(by: { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }) {
-            let target = "\(destination)/\(entry.path)"
-            switch entry.kind {
-            case .directory: try FileTree.makeDirectories(target)
-            case .file(let executable, let size, _):
-                try FileTree.copyFile(
-                    "\(bundle)/\(entry.path)", to: target, executable: executable, limit: Int(clamping: size))
-                copied += 1
-                if copied == 1 { reach("upgrade.copying") }
-            }
-        }
-        try FileTree.copyFile(
-            "\(bundle)/\(ImageManifest.fileName)", to: "\(destination)/\(ImageManifest.fileName)", executable: false,
-            limit: settings.limits.maxManifestBytes)
-        try FileTree.syncDirectory(destination)
-        reach("upgrade.copied")
-    }
-
-    /// Makes the previous slot active again (a `rollback` command), without probation: it ran before.
-    package func rollback(partition: String, reason: String) -> Result<SlotReport, SlotRefusal> {
-        guard let state = states[partition] else { return refuse(.notManaged, "\(partition) has no slots") }
-        guard let previous = state.previous, previous == .configured || state.images[previous] != nil else {
-            return refuse(.noPrevious, "\(partition) has no previous image")
-        }
-        guard previous == .configured || verify(partition, previous, state.images[previous]) else {
-            return refuse(.noPrevious, "the previous image of \(partition) does not match its digest")
-        }
+    private func commitRollback(_ partition: String, reason: String) -> Result<SlotReport, SlotRefusal> {
+        guard !stopping else { return .failure(.init(.interrupted, "the hub stopped before the rollback")) }
         do { try rollBack(partition, reason: reason, automatic: false) } catch {
-            return refuse(.storageFailed, "\(error)")
+            return .failure(.init(.storageFailed, "\(error)"))
         }
         return .success(report(partition))
     }
 
-    /// Keeps a copy of the active image in `backup/` (replacing the last backup only once the copy is complete).
-    package func backup(partition: String) -> Result<SlotReport, SlotRefusal> {
-        guard let state = states[partition] else { return refuse(.notManaged, "\(partition) has no slots") }
-        guard state.active != .configured, let image = state.images[state.active] else {
-            return refuse(.nothingToBackUp, "\(partition) runs its configured command")
-        }
-        let staging = "\(directory(partition))/backup.incoming"
-        let manifest = ImageManifest(
-            name: image.name, version: image.version, launch: image.launch, digest: image.digest)
-        do {
-            try write(slotPath(partition, state.active), into: staging, manifest: manifest)
-            try FileTree.removeTree("\(directory(partition))/backup")
-            try Files.rename(staging, to: "\(directory(partition))/backup")
-            try FileTree.syncDirectory(directory(partition))
-        } catch { return refuse(.storageFailed, "\(error)") }
-        counters.backups += 1
-        return .success(report(partition))
-    }
-
-    /// Installs an optional software bundle of the partition under `optional/<name>` after verifying it.
-    package func install(partition: String, bundle source: String, expectedDigest: String) -> Result<
-        SlotReport, SlotRefusal
-    > {
-        guard states[partition] != nil else { return refuse(.notManaged, "\(partition) has no slots") }
-        let bundle: String
-        switch unpacked(source, partition: partition) {
-        case .failure(let refusal):
-            counters.refused(refusal.code)
-            return .failure(refusal)
-        case .success(let directory): bundle = directory
-        }
-        let manifest: ImageManifest
-        switch checkedImage(bundle, expectedDigest) {
-        case .failure(let refusal):
-            counters.refused(refusal.code)
-            return .failure(refusal)
-        case .success(let checked): manifest = checked
-        }
-        let optional = "\(directory(partition))/optional"
-        let staging = "\(optional)/.incoming-\(manifest.name)"
-        do {
-            try FileTree.makeDirectories(optional)
-            try write(bundle, into: staging, manifest: manifest)
-            try FileTree.removeTree("\(optional)/\(manifest.name)")
-            try Files.rename(staging, to: "\(optional)/\(manifest.name)")
-            try FileTree.syncDirectory(optional)
-        } catch { return refuse(.storageFailed, "\(error)") }
-        counters.installs += 1
-        return .success(report(partition))
-    }
-
-    /// Removes the optional software `name` of the partition.
-    package func remove(partition: String, name: String) -> Result<SlotReport, SlotRefusal> {
-        guard states[partition] != nil else { return refuse(.notManaged, "\(partition) has no slots") }
+    private func removeNow(_ partition: String, _ name: String) -> Result<SlotReport, SlotRefusal> {
         let path = "\(directory(partition))/optional/\(name)"
         guard ImageManifest.isName(name), FileTree.entry(path)?.kind == .directory else {
             return refuse(.notInstalled, "\(name) is not installed on \(partition)")
@@ -217,8 +179,13 @@ extension SoftwareSlots {
     }
 
     func refuse(_ code: SlotRefusal.Code, _ detail: String) -> Result<SlotReport, SlotRefusal> {
-        counters.refused(code)
-        return .failure(.init(code, detail))
+        .failure(counted(.init(code, detail)))
+    }
+
+    /// Counts a refusal (each once, where it is answered).
+    func counted(_ refusal: SlotRefusal) -> SlotRefusal {
+        counters.refused(refusal.code)
+        return refusal
     }
 
     func report(_ partition: String) -> SlotReport {

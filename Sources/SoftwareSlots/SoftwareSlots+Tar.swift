@@ -1,24 +1,9 @@
 import HubSystem
 
-/// Image bundles shipped as one ustar file (`Protocols/management.md` §"Images", tar bundles): unpacked into
-/// the partition's `incoming/` directory through `TarReader`'s checks, then handled as a directory bundle (its
-/// digest checked, then copied into the slot), so a tar and a directory with the same content are the same
-/// image.
-extension SoftwareSlots {
-    /// The directory to read an image from: `bundle` itself, or where the tar file `bundle` was unpacked.
-    func unpacked(_ bundle: String, partition: String) -> Result<String, SlotRefusal> {
-        guard FileTree.entry(bundle)?.kind == .file else { return .success(bundle) }
-        let target = "\(directory(partition))/incoming"
-        let failure: ImageError?
-        do {
-            try FileTree.removeTree(target)
-            try FileTree.makeDirectories(target)
-            failure = try TarWriter.unpack(bundle, into: target, limits: settings.limits)
-        } catch { return .failure(.init(.storageFailed, "\(error)")) }
-        if let failure { return .failure(.init(.imageInvalid, failure.description, image: failure)) }
-        return .success(target)
-    }
-}
+// Image bundles shipped as one ustar file (`Protocols/management.md` §"Images", tar bundles) are unpacked by
+// `SlotFiles.unpacked` into the partition's `incoming/` directory through `TarReader`'s checks, then handled as a
+// directory bundle (its digest checked, then copied into the slot), so a tar and a directory with the same content
+// are the same image.
 
 /// Writes what `TarReader` yields under `root` (every path already a checked bundle path; parents are
 /// created as directories, so nothing is written through a link).

@@ -42,7 +42,7 @@ package struct SlotSettings: Sendable, Equatable {
 package struct SlotRefusal: Error, Equatable, Sendable, CustomStringConvertible {
     package enum Code: String, Sendable {
         case notManaged, busy, versionRollback, versionMismatch, digestMismatch, imageInvalid, noPrevious,
-            nothingToBackUp, notInstalled, storageFailed
+            nothingToBackUp, notInstalled, storageFailed, inProgress, interrupted
     }
     package var code: Code
     package var detail: String
@@ -88,6 +88,12 @@ package final class SoftwareSlots {
     /// Bumped whenever a probation ends or restarts, so a stale probation timer does nothing.
     var generations: [String: Int] = [:]
     var counters = SlotCounters()
+    /// Partitions with an operation whose file work is running (`start` to `finish`): at most one each.
+    package internal(set) var running: Set<String> = []
+    /// Set by `stop()`: file work that ends after it is not switched to (`interrupted`).
+    package private(set) var stopping = false
+    /// The file work's `Sendable` half, handed to jobs that run off the engine's thread.
+    let files: SlotFiles
 
     /// `partitions`: the launched partitions (the others have no slots). Loads and repairs their journals.
     package init(
@@ -97,14 +103,20 @@ package final class SoftwareSlots {
         self.settings = settings
         self.host = host
         self.killPoint = killPoint
+        files = SlotFiles(root: root, limits: settings.limits, killPoint: killPoint)
         for partition in partitions {
             try FileTree.makeDirectories(directory(partition))
             states[partition] = try recover(partition)
         }
     }
 
-    func directory(_ partition: String) -> String { "\(root)/\(partition)" }
-    func slotPath(_ partition: String, _ slot: SlotName) -> String { "\(directory(partition))/slot-\(slot.rawValue)" }
+    func directory(_ partition: String) -> String { files.directory(partition) }
+    func slotPath(_ partition: String, _ slot: SlotName) -> String { files.slotPath(partition, slot) }
+
+    /// The hub is stopping: file work still running is not switched to when it ends (`Protocols/management.md`
+    /// §"Images", operations): the active slot stays as it was and a slot left `writing` is forgotten at the next
+    /// start.
+    package func stop() { stopping = true }
 
     /// The launch the partition's next start uses (nil: its configured command).
     package func launch(for partition: String) -> SlotLaunch? {
@@ -121,18 +133,12 @@ package final class SoftwareSlots {
     /// Writes the partition's state durably (temporary file, fsync, rename, fsync of the directory), with
     /// the kill points on either side of the rename.
     func persist(_ partition: String, _ state: SlotState, point: String) throws(SystemError) {
-        let path = "\(directory(partition))/slots.json"
-        try FileTree.writeDurably("\(path).tmp", state.journalJSON.serializedBytes(), permissions: 0o640)
-        reach("\(point).temporaryWritten")
-        try Files.rename("\(path).tmp", to: path)
-        try FileTree.syncDirectory(directory(partition))
+        try files.writeJournal(partition, state, point: point)
         states[partition] = state
         reach(point)
     }
 
-    func reach(_ point: String) {
-        if point == killPoint { FileTree.killSelfForTest() }
-    }
+    func reach(_ point: String) { files.reach(point) }
 
     /// Reads the journal and repairs what a killed hub left: a slot half written is forgotten; an active
     /// image that no longer matches its digest is abandoned for the previous one.
@@ -160,13 +166,7 @@ package final class SoftwareSlots {
 
     /// Whether the slot's content matches the digest recorded for it.
     func verify(_ partition: String, _ slot: SlotName, _ image: SlotImage?) -> Bool {
-        guard let image else { return false }
-        guard
-            case .success(let (digest, _)) = ImageDigest.digest(
-                root: slotPath(partition, slot), limits: settings.limits,
-                header: ImageDigest.header(name: image.name, version: image.version, launch: image.launch))
-        else { return false }
-        return digest == image.digest
+        files.verify(partition, slot, image)
     }
 
     /// The state with the previous slot active again (or the configured command) and the reason recorded.
