@@ -352,3 +352,92 @@ func temporaryDirectory() -> String {
         #expect(rig.host.events.filter { $0.kind.hasPrefix("mgmt.") }.isEmpty)
     }
 }
+
+/// An executor whose operations finish when the test says (as the slots' do once their file work is done).
+private final class DeferringExecutor: ManagementOperationExecutor {
+    var pending: [(Result<JSON, ManagementRefusal>) -> Void] = []
+
+    func execute(_ command: VerifiedCommand) -> Result<JSON, ManagementRefusal> { .success(["now": true]) }
+
+    func execute(_ command: VerifiedCommand, completion: @escaping (Result<JSON, ManagementRefusal>) -> Void) {
+        pending.append(completion)
+    }
+
+    func finishNext() { pending.removeFirst()(.success(["partition": "linux"])) }
+}
+
+/// A control caller that, when answered, reads whether the audit log on disk already holds an accepted entry.
+private final class AuditReadingCaller: ControlCaller {
+    let auditPath: String
+    var answers: [(response: ControlResponse, auditedBefore: Bool)] = []
+    let callerDescription = "test"
+
+    init(auditPath: String) { self.auditPath = auditPath }
+
+    func answered(_ call: ControlCall, with response: ControlResponse) {
+        let text = (try? String(contentsOfFile: auditPath, encoding: .utf8)) ?? ""
+        answers.append((response, text.contains("\"accepted\"")))
+    }
+}
+
+@Suite struct ManagementDeferredAnswerTests {
+    /// A command whose operation finishes later is answered then, on the control API, after its audit entry is on
+    /// disk; a caller gone meanwhile only loses the answer (the entry is still written).
+    @Test func mgmtSubmitIsAnsweredWhenTheOperationFinishesAfterItsAuditEntry() throws {
+        let rig = try Rig(directory: temporaryDirectory())
+        let executor = DeferringExecutor()
+        rig.device.executor = executor
+        let caller = AuditReadingCaller(auditPath: rig.directory + "/management/audit.json")
+        let call = ControlCall(
+            id: .int(1), method: "mgmt.submit", params: ["envelope": .string(envelope(counter: 1))], caller: caller)
+        let method = try #require(rig.host.methods.first { $0.name == "mgmt.submit" })
+        guard case .deferred = try method.handler(call) else {
+            Issue.record("answered before the operation finished")
+            return
+        }
+        #expect(caller.answers.isEmpty)
+        #expect((rig.result("mgmt.audit")?["entries"]?.arrayValue ?? []).isEmpty)
+        // The counter is spent while the operation runs.
+        #expect(rig.submit(envelope(counter: 1)) == "replayed")
+        executor.finishNext()
+        #expect(caller.answers.count == 1 && caller.answers.first?.auditedBefore == true)
+        #expect(caller.answers.first?.response.result?["result"]?.stringValue == "accepted")
+        // Gone before the answer: the command still finishes and is audited.
+        let gone = ControlCall(
+            id: .int(2), method: "mgmt.submit", params: ["envelope": .string(envelope(counter: 2))], caller: caller)
+        _ = try method.handler(gone)
+        gone.callerClosed()
+        executor.finishNext()
+        #expect(caller.answers.count == 1)
+        let results = rig.result("mgmt.audit")?["entries"]?.arrayValue?.compactMap { $0["result"]?.stringValue }
+        #expect(results == ["replayed", "accepted", "accepted"])
+    }
+
+    /// On the relay an envelope whose operation finishes later holds the channel: the envelopes behind it are
+    /// taken, audited and answered only after its answer, in order.
+    @Test func theRelayTakesNothingMoreUntilTheLongOperationIsAnswered() throws {
+        let rig = try Rig(directory: temporaryDirectory())
+        let executor = DeferringExecutor()
+        rig.device.executor = executor
+        let endpoint = FakeChannelEndpoint(partition: "mgmt")
+        guard case .success(let channel) = rig.device.openChannel(device: "management", options: [], endpoint: endpoint)
+        else {
+            Issue.record("mgmt could not open the relay")
+            return
+        }
+        func answers() throws -> [String] {
+            try endpoint.takeSent().map { try ManagementRelayResult.decode($0[...]).code }
+        }
+        channel.received(Base64.decode(envelope(counter: 1))![...])
+        channel.received([1, 2, 3][...])
+        rig.host.runPasses(4)
+        #expect(try answers() == [])
+        #expect((rig.result("mgmt.audit")?["entries"]?.arrayValue ?? []).isEmpty)
+        executor.finishNext()
+        #expect(try answers() == ["accepted"])
+        rig.host.runPasses(3)
+        #expect(try answers() == ["bad_envelope"])
+        let results = rig.result("mgmt.audit")?["entries"]?.arrayValue?.compactMap { $0["result"]?.stringValue }
+        #expect(results == ["accepted", "bad_envelope"])
+    }
+}
