@@ -326,7 +326,9 @@ let package = Package(
             ]),
         .testTarget(name: "RFBWireTests", dependencies: ["RFBWire", "CZlib", "Zlib", "JPEG", "Wire", "VectorSupport"]),
         .testTarget(name: "FramebufferTests", dependencies: ["Framebuffer", "Wire", "Zlib", "VectorSupport"]),
-        .testTarget(name: "PlatformConfigTests", dependencies: ["PlatformConfig", "PlatformConfigLoader", "JSON"]),
+        .testTarget(
+            name: "PlatformConfigTests",
+            dependencies: ["PlatformConfig", "PlatformConfigLoader", "JSON", "VectorSupport"]),
         .testTarget(
             name: "PowerServerTests",
             dependencies: [

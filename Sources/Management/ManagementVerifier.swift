@@ -108,7 +108,7 @@ package struct ManagementVerifier: Sendable {
     }
 
     /// The new key set a `rotateKeys` command names (§3): `keys`, comma-separated public keys in hex, distinct,
-    /// 1...16 of them, none weak (`ManagementConfig.publicKeyProblem`); `threshold`, decimal 1...their number
+    /// 1...16 of them, none weak nor off the curve (`ManagementConfig.publicKeyProblem`); `threshold`, decimal 1...their number
     /// (at most 2 digits); nothing else, no software SHA-256 either.
     package static func rotation(of command: ManagementCommand) -> Result<
         (keys: [String], threshold: Int), ManagementRefusal

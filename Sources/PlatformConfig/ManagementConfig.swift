@@ -94,7 +94,9 @@ extension ManagementConfig {
     /// the format, a weak key is refused: RFC 8032 verification accepts, under a small-order point (the
     /// identity among them), signatures anyone can make without a private key (R the identity, S 0), and a
     /// non-canonical encoding is a second spelling of a point. Compared with the sign bit (the top bit of the
-    /// last byte) cleared, so each point's both spellings are refused.
+    /// last byte) cleared, so each point's both spellings are refused. Then the key must decode to a point
+    /// (`Ed25519PointCheck`): under 32 bytes that are none no signature verifies, so rotating to one would
+    /// lock the authority out.
     package static func publicKeyProblem(_ text: String) -> String? {
         guard isPublicKeyHex(text) else { return "is not an Ed25519 public key (64 lowercase hex digits)" }
         var digits = Array(text.utf8)
@@ -106,7 +108,16 @@ extension ManagementConfig {
         if digits[2..<62].allSatisfy({ $0 == UInt8(ascii: "f") }), y.hasSuffix("7f"), y.prefix(2) >= "ed" {
             return "is not a canonical encoding (y is not below 2^255 - 19)"
         }
-        return nil
+        let nibbles = text.utf8.map { $0 <= 0x39 ? $0 - 0x30 : $0 - 0x61 + 10 }
+        let bytes = (0..<32).map { nibbles[2 * $0] << 4 | nibbles[2 * $0 + 1] }
+        switch Ed25519PointCheck.check(bytes) {
+        case .point: return nil
+        case .nonCanonical: return "is not a canonical encoding (y is not below 2^255 - 19)"
+        case .zeroXWithSign: return "is not a canonical encoding (x is 0 but the sign bit is set)"
+        case .notOnCurve:
+            return "is not a point on the Ed25519 curve ((y^2 - 1)/(d*y^2 + 1) is not a square mod 2^255 - 19): "
+                + "no signature could verify under it"
+        }
     }
 
     /// The y-coordinates (little-endian, sign bit clear) of the eight points of small order on RFC 8032's

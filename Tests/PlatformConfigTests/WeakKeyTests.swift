@@ -1,5 +1,6 @@
 import PlatformConfig
 import Testing
+import VectorSupport
 
 /// Weak Ed25519 keys (`Protocols/management.md` §5, Keys) are never an authority's: every small-order point,
 /// each with its sign bit clear and set, and non-canonical encodings are refused by the configuration.
@@ -48,11 +49,39 @@ import Testing
     @Test func goodKeysAndTheCanonicalNeighboursOfTheWeakOnesPass() {
         let good = [
             ManagementConfigTests.key0, ManagementConfigTests.key1,
-            // y = p − 2 (the highest canonical y but p − 1, which is of order 2) and y = 2.
-            Self.hex("eb", fill: "ff", last: "7f"), Self.hex("02", last: "00"),
+            // y = p − 3 and y = 3, points (p − 2 and 2, closer neighbours, are no points: keys.vectors).
+            Self.hex("ea", fill: "ff", last: "7f"), Self.hex("03", last: "00"),
         ]
         for key in good { #expect(ManagementConfig.publicKeyProblem(key) == nil, "\(key)") }
         #expect(issues(ManagementConfigTests.yaml(ManagementConfigTests.good)).isEmpty)
         #expect(ManagementConfig.publicKeyProblem("ABC")?.contains("64 lowercase hex digits") == true)
+    }
+
+    /// `Protocols/vectors/management/keys.vectors` (written by `keys-generate.py` with plain Python integers):
+    /// a key that decodes to no point is refused at its path in the configuration, and every point passes.
+    @Test func anOffCurveKeyIsRefusedByTheConfigurationAndPointsPass() throws {
+        let vectors = try VectorSet("management/keys.vectors").vectors
+        #expect(vectors.filter { $0["error"] == "not-on-curve" }.count >= 5)
+        for vector in vectors where vector["error"] == "not-on-curve" || vector["expect"] == "point" {
+            let key = try vector.text("hex")
+            let yaml = ManagementConfigTests.yaml(
+                """
+                    - name: operator
+                      keys: [\(ManagementConfigTests.key0), \(key)]
+                      grants:
+                        - {operations: [upgrade], partitions: [a]}
+
+                """)
+            let found = issues(yaml).filter { $0.hasPrefix("management.authorities[0].keys[1]: ") }
+            if vector["expect"] == "point" {
+                #expect(found.isEmpty, "\(vector): \(found)")
+            } else {
+                #expect(
+                    found == [
+                        "management.authorities[0].keys[1]: is not a point on the Ed25519 curve ((y^2 - 1)/(d*y^2 + 1) "
+                            + "is not a square mod 2^255 - 19): no signature could verify under it"
+                    ], "\(vector): \(issues(yaml))")
+            }
+        }
     }
 }
