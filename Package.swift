@@ -284,6 +284,12 @@ let package = Package(
                 "ManagementWire",
             ]),
         .testTarget(
+            name: "EventControlTests",
+            dependencies: [
+                "EventControl", "Events", "DeviceKit", "DeviceKitTesting", "EventLoop", "ControlWire", "JSON",
+                "PlatformConfig",
+            ]),
+        .testTarget(
             name: "PlatformControlTests",
             dependencies: [
                 "PlatformControl", "Hypervisor", "JSON", "PlatformConfig", "Events", "ControlWire", "TestSupport",

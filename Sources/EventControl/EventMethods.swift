@@ -129,19 +129,19 @@ package final class EventMethods {
         let filter = try self.filter(params["filter"])
         let timeout = try params.requireInt(
             "timeoutMs", in: 0...Int64(self.host.limits.controlMaxWaitMs))
-        // With `since`, an event that already happened answers at once: act, then wait, without a race.
-        let since = try params.optionalUInt64("since")
-        if since != nil { chargeRingScan(call) }
-        if let since,
-            let first = self.host.eventLog.since(since, matching: filter).events.first
-        {
-            return .result(["event": first.json])
+        // With `since`, an event that already happened answers at once: act, then wait, without a race. The scan
+        // stops at the first match and is charged for the events it examined (`Protocols/control.md` §2.7).
+        if let since = try params.optionalUInt64("since") {
+            let (first, examined) = self.host.eventLog.first(after: since, matching: filter)
+            call.workBytes += examined * Self.eventScanBytesPerEvent
+            if let first { return .result(["event": first.json]) }
         }
         return try self.host.eventWaits.register(call, until: filter, timeoutMs: timeout)
     }
 
     /// A request that looks through the replay ring is charged for the events it may examine
-    /// (`eventScanBytesPerEvent` each, the whole ring at most: `Protocols/control.md` §2.7), not only for its few
+    /// (`eventScanBytesPerEvent` each, the whole ring at most: `Protocols/control.md` §2.7; `events.wait`, which
+    /// stops at its first match, for those it did examine), not only for its few
     /// request and answer bytes, which let one client pipeline a thousand scans of a full ring into one pass.
     private func chargeRingScan(_ call: ControlCall) {
         call.workBytes += self.host.eventLog.count * Self.eventScanBytesPerEvent

@@ -83,12 +83,25 @@ package struct EventLog: Sendable {
     /// The sequence number of the first held event after `seq` that matches `filter`, nil when none (what
     /// `since(seq, matching: filter).events.first?.seq` says, without copying the events it passes).
     package func firstSeq(after seq: UInt64, matching filter: EventFilter) -> UInt64? {
-        guard let oldest = oldestSeq, seq < lastSeq else { return nil }
+        first(after: seq, matching: filter).event?.seq
+    }
+
+    /// The first held event after `seq` that matches `filter` (what `since(seq, matching: filter).events.first`
+    /// says), and how many held events were examined to find it: the scan stops at the match, and examines every
+    /// held event after `seq` when none matches (`events.wait`, charged for those it examined).
+    package func first(after seq: UInt64, matching filter: EventFilter) -> (event: HubEvent?, examined: Int) {
+        first(after: seq) { filter.matches($0) }
+    }
+
+    /// Like ``first(after:matching:)`` with any test, called once for each event examined, oldest first.
+    package func first(after seq: UInt64, where matches: (HubEvent) -> Bool) -> (event: HubEvent?, examined: Int) {
+        guard let oldest = oldestSeq, seq < lastSeq else { return (nil, 0) }
         let skip = seq >= oldest ? Int(seq - oldest + 1) : 0
-        for offset in skip..<ring.count where filter.matches(ring[(head + offset) % ring.count]) {
-            return oldest + UInt64(offset)
+        for offset in skip..<ring.count {
+            let event = ring[(head + offset) % ring.count]
+            if matches(event) { return (event, offset - skip + 1) }
         }
-        return nil
+        return (nil, ring.count - skip)
     }
 
     /// How many held events after `seq` match `filter` (what a replay from `seq` delivers).

@@ -502,3 +502,45 @@ extension HubEventWritingTests {
         }
     }
 }
+
+/// `first(after:matching:)` (`events.wait` with `since`) answers what `since(...).events.first` answers, wrapped
+/// ring included, and stops at the first match: the events it examines are counted one by one here.
+@Suite struct EventLogFirstMatchTests {
+    @Test func agreesWithSinceAndExaminesOnlyUpToTheFirstMatch() {
+        var log = EventLog(capacity: 16)
+        let kinds = ["irq.raised", "irq.latched", "msg.sent"]
+        let filters = [
+            EventFilter(kinds: ["irq.raised"]), EventFilter(kinds: ["msg.*"]), EventFilter(kinds: ["none"]), .all,
+        ]
+        for n in 1...40 {  // past 16 the ring has wrapped: its oldest events are gone
+            log.append(kind: kinds[(n * n) % 3], time: time(UInt64(n)))
+            for after in 0...UInt64(n + 1) {
+                for filter in filters {
+                    var examined: [UInt64] = []
+                    let found = log.first(after: after) { event in
+                        examined.append(event.seq)
+                        return filter.matches(event)
+                    }
+                    let expected = log.since(after, matching: filter).events.first
+                    #expect(found.event == expected)
+                    #expect(log.first(after: after, matching: filter).event == expected)
+                    #expect(found.examined == examined.count)
+                    // Exactly the held events after `after`, in order, through the match (all of them without one).
+                    let firstHeld = max(after + 1, log.oldestSeq ?? 1)
+                    let last = expected?.seq ?? log.lastSeq
+                    let through = firstHeld <= last ? Array(firstHeld...last) : []
+                    #expect(examined == through, "after \(after), \(n) events")
+                }
+            }
+        }
+    }
+
+    @Test func aMatchAtTheStartOfAFullRingExaminesOneEvent() {
+        var log = EventLog(capacity: 4096)
+        for n in 1...5000 { log.append(kind: n == 905 ? "irq.raised" : "msg.sent", time: time(UInt64(n))) }
+        let found = log.first(after: 904, matching: EventFilter(kinds: ["irq.raised"]))
+        #expect(found.event?.seq == 905 && found.examined == 1)
+        let none = log.first(after: 0, matching: EventFilter(kinds: ["none"]))
+        #expect(none.event == nil && none.examined == 4096)
+    }
+}
