@@ -42,7 +42,8 @@ final class PartitionSupervisor {
     private(set) var lastExit: (status: Int64, signal: Int32)?
     private(set) var lastReason = "configured"
     private(set) var log: ByteRing
-    private var logFile: Int32 = -1
+    /// `launch.logFile`, bounded by `launch.logFileMaxBytes` (one rotation to `.1`).
+    private var logFile: RotatingLogFile?
     private(set) var resources = ResourceReport()
     /// Set while the hub itself stops the process, so its exit is not a crash.
     private var stopping = false
@@ -58,14 +59,12 @@ final class PartitionSupervisor {
         self.logger[metadataKey: "partition"] = "\(partition.name)"
         if let path = launch.logFile {
             do {
-                logFile = try Files.openForWriting(path, .append(permissions: 0o640))
+                logFile = try RotatingLogFile(path: path, maxBytes: launch.logFileMaxBytes)
             } catch {
                 logger.warning("cannot open log file \(path): errno \(error.code)")
             }
         }
     }
-
-    deinit { Descriptors.close(logFile) }
 
     var processID: Int32? { process.flatMap { $0.hasExited ? nil : $0.processID } }
 
@@ -307,7 +306,7 @@ final class PartitionSupervisor {
 
     private func output(_ bytes: ArraySlice<UInt8>) {
         log.append(bytes)
-        if logFile >= 0 { _ = try? Descriptors.write(logFile, bytes) }
+        logFile?.write(bytes)
     }
 
     private func exited(status: Int64, signal: Int32) {
@@ -425,6 +424,13 @@ final class PartitionSupervisor {
             "lastExit": lastExit.map { ["status": .int($0.status), "signal": .int(Int64($0.signal))] } ?? .null,
             "command": .array((startedCommand ?? launch.command).map { .string($0) }),
             "resources": resources.json,
+            "logFile": logFile.map { file in
+                [
+                    "path": .string(file.path), "maxBytes": .int(Int64(file.maxBytes)),
+                    "bytes": .int(Int64(file.bytes)),
+                    "rotations": .uint(file.rotations), "lastError": file.lastError.map { .string("\($0)") } ?? .null,
+                ]
+            } ?? .null,
         ]
     }
 }

@@ -241,6 +241,7 @@ struct ConfigValidator {
                     }
                 }
                 check(launch.logRingBytes, in: LaunchConfig.logRingRange, "\(path).launch.logRingBytes")
+                check(launch.logFileMaxBytes, in: LaunchConfig.logFileMaxRange, "\(path).launch.logFileMaxBytes")
                 check(launch.attachTimeoutMs, in: LaunchConfig.attachTimeoutRange, "\(path).launch.attachTimeoutMs")
             }
         }

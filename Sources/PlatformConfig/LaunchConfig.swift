@@ -13,6 +13,8 @@ package struct LaunchConfig: Sendable, Equatable {
     package var workingDirectory: String?
     /// Also append the guest's stdout and stderr to this file.
     package var logFile: String?
+    /// The most `logFile` holds: a write that would take it past this renames it to `logFile.1` first.
+    package var logFileMaxBytes: Int
     /// Bytes of recent output kept per partition for `partition.logs`.
     package var logRingBytes: Int
     /// A started guest that has not attached within this time is declared failed to attach.
@@ -21,12 +23,15 @@ package struct LaunchConfig: Sendable, Equatable {
     package var autoStart: Bool
 
     package static let defaultLogRingBytes = 64 << 10
+    package static let defaultLogFileMaxBytes = 8 << 20
+    package static let logFileMaxRange = (4 << 10)...(64 << 30)
     package static let logRingRange = 1024...(16 << 20)
     package static let defaultAttachTimeoutMs = 10_000
     package static let attachTimeoutRange = 100...600_000
 
     package init(
         command: [String], environment: [String] = [], workingDirectory: String? = nil, logFile: String? = nil,
+        logFileMaxBytes: Int = LaunchConfig.defaultLogFileMaxBytes,
         logRingBytes: Int = LaunchConfig.defaultLogRingBytes,
         attachTimeoutMs: Int = LaunchConfig.defaultAttachTimeoutMs,
         autoStart: Bool = true
@@ -35,6 +40,7 @@ package struct LaunchConfig: Sendable, Equatable {
         self.environment = environment
         self.workingDirectory = workingDirectory
         self.logFile = logFile
+        self.logFileMaxBytes = logFileMaxBytes
         self.logRingBytes = logRingBytes
         self.attachTimeoutMs = attachTimeoutMs
         self.autoStart = autoStart

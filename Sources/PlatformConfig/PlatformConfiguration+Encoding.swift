@@ -183,6 +183,7 @@ extension PlatformConfiguration {
                 if !launch.environment.isEmpty { out.scalars("environment", launch.environment) }
                 if let directory = launch.workingDirectory { out.string("workingDirectory", directory) }
                 if let file = launch.logFile { out.string("logFile", file) }
+                out.size("logFileMaxBytes", launch.logFileMaxBytes)
                 out.size("logRingBytes", launch.logRingBytes)
                 out.int("attachTimeoutMs", launch.attachTimeoutMs)
                 out.bool("autoStart", launch.autoStart)

@@ -257,7 +257,7 @@ struct ConfigDecoder {
             let fields = reader.mapping(
                 node, at: path,
                 allowed: [
-                    "command", "qemu", "environment", "workingDirectory", "logFile", "logRingBytes",
+                    "command", "qemu", "environment", "workingDirectory", "logFile", "logFileMaxBytes", "logRingBytes",
                     "attachTimeoutMs", "autoStart",
                 ])
         else { return nil }
@@ -269,6 +269,7 @@ struct ConfigDecoder {
         launch.environment = fields.read("environment", reader.stringList) ?? []
         launch.workingDirectory = fields.read("workingDirectory", reader.string)
         launch.logFile = fields.read("logFile", reader.string)
+        launch.logFileMaxBytes = fields.read("logFileMaxBytes", reader.intSize) ?? launch.logFileMaxBytes
         launch.logRingBytes = fields.read("logRingBytes", reader.intSize) ?? launch.logRingBytes
         launch.attachTimeoutMs = fields.read("attachTimeoutMs", reader.int) ?? launch.attachTimeoutMs
         launch.autoStart = fields.read("autoStart", reader.bool) ?? launch.autoStart

@@ -236,3 +236,34 @@ def test_fair_share_guests_do_not_inherit_the_hub_loops_realtime_priority(hubd):
     assert os.sched_getscheduler(linux) == os.SCHED_OTHER
     assert os.sched_getscheduler(rtos) == os.SCHED_FIFO
     assert os.sched_getparam(rtos).sched_priority == 90
+
+
+FLOOD = """import sys, time
+for n in range(20000):
+    sys.stdout.write(f"line {n:06d} " + "x" * 88 + "\\n")  # 100 bytes a line: 2 MB in all
+sys.stdout.write("DONE\\n")
+sys.stdout.flush()
+time.sleep(60)
+"""
+
+
+def test_a_guests_log_file_is_bounded_and_keeps_the_newest_output(hubd, tmp_path):
+    """A launched guest's logFile is rotated once at launch.logFileMaxBytes (config-reference.md,
+    partitions[].launch): 2 MB of output into a 64 KiB bound leaves logFile and logFile.1 within it each, the newest
+    line at the end of logFile, and partition.get shows the bound. It grew without bound before."""
+    guest, log = tmp_path / "flood.py", tmp_path / "flood.log"
+    guest.write_text(FLOOD)
+    launch = (f"      command: [{sys.executable}, {guest}]\n      attachTimeoutMs: 60000\n"
+              f"      logFile: {log}\n      logFileMaxBytes: 64KiB\n")
+    hub = hubd(config=with_launch(default_config(), "linux", launch))
+    assert eventually(lambda: text(log).endswith("DONE\n"), timeout=30), text(log)[-300:]
+    current, previous = log.read_bytes(), Path(f"{log}.1").read_bytes()
+    assert len(current) <= 64 * 1024 and len(previous) <= 64 * 1024, (len(current), len(previous))
+    lines = (previous + current).decode().splitlines()
+    assert lines[-2:] == ["line 019999 " + "x" * 88, "DONE"]
+    # The two files are the newest output in order, nothing missing between or within them.
+    numbers = [int(line.split()[1]) for line in lines[:-1]]
+    assert numbers == list(range(numbers[0], 20000)) and len(numbers) > 600
+    status = hub.call("partition.get", {"name": "linux"})["supervisor"]["logFile"]
+    assert status["path"] == str(log) and status["maxBytes"] == 64 * 1024 and status["lastError"] is None
+    assert status["bytes"] == len(current) and status["rotations"] >= 2_000_000 // (64 * 1024) - 1
