@@ -84,7 +84,8 @@ public enum KeyServiceCodec {
         case .stored, nil: break
         case .value(let value): out += value
         case .stats(let stats):
-            for number in [stats.requests, stats.signatures, stats.refused, stats.malformed] {
+            let known = [stats.requests, stats.signatures, stats.refused, stats.malformed]
+            for number in known + (stats.dropped.map { [$0] } ?? []) {
                 for shift in stride(from: 56, through: 0, by: -8) {
                     out.append(UInt8(truncatingIfNeeded: number >> shift))
                 }
@@ -117,9 +118,11 @@ public enum KeyServiceCodec {
         guard let op = KeyServiceOp(rawValue: raw) else { return malformed("ok for undefined op \(raw)") }
         let sizes: [KeyServiceOp: Int] = [
             .publicKey: KeyServiceLimits.publicKeyBytes, .sign: KeyServiceLimits.signatureBytes, .verify: 1, .put: 0,
-            .stats: 32,
         ]
         if let size = sizes[op], body.count != size { return malformed("\(op) result of \(body.count) bytes") }
+        if op == .stats, body.count % 8 != 0 || !KeyServiceLimits.statsCounters.contains(body.count / 8) {
+            return malformed("stats result of \(body.count) bytes, not 4...16 counters of 8")
+        }
         let result: KeyServiceResult
         switch op {
         case .publicKey: result = .publicKey(Array(body))
@@ -132,14 +135,16 @@ public enum KeyServiceCodec {
             guard body.count <= KeyServiceLimits.maxValue else { return malformed("value over 1024 bytes") }
             result = .value(Array(body))
         case .stats:
+            // The counters this reader knows; any after them are a later version's, ignored (§3.2).
             var numbers: [UInt64] = []
-            for index in 0..<4 {
+            for index in 0..<min(5, body.count / 8) {
                 let start = body.startIndex + index * 8
                 numbers.append(body[start..<start + 8].reduce(0) { $0 << 8 | UInt64($1) })
             }
             result = .stats(
                 KeyServiceStats(
-                    requests: numbers[0], signatures: numbers[1], refused: numbers[2], malformed: numbers[3]))
+                    requests: numbers[0], signatures: numbers[1], refused: numbers[2], malformed: numbers[3],
+                    dropped: numbers.count > 4 ? numbers[4] : nil))
         }
         return .success(KeyServiceResponse(op: raw, status: .ok, result: result))
     }

@@ -52,12 +52,16 @@ public struct KeyServiceStats: Sendable, Equatable {
     public var signatures: UInt64
     public var refused: UInt64
     public var malformed: UInt64
+    /// Answers dropped because `KeyServiceLimits.maxWaitingAnswers` were already waiting on their link (§1); nil
+    /// when the service answered the four-counter form, which does not count them.
+    public var dropped: UInt64?
 
-    public init(requests: UInt64, signatures: UInt64, refused: UInt64, malformed: UInt64) {
+    public init(requests: UInt64, signatures: UInt64, refused: UInt64, malformed: UInt64, dropped: UInt64? = nil) {
         self.requests = requests
         self.signatures = signatures
         self.refused = refused
         self.malformed = malformed
+        self.dropped = dropped
     }
 }
 
@@ -96,6 +100,10 @@ public enum KeyServiceLimits {
     public static let maxReason = 256
     public static let signatureBytes = 64
     public static let publicKeyBytes = 32
+    /// Answers the service keeps waiting on one link before it drops further ones (§1).
+    public static let maxWaitingAnswers = 1024
+    /// A `stats` result is 4...16 counters (§3.2): readers take those they know and ignore the rest.
+    public static let statsCounters = 4...16
 
     /// A storage name: 1–64 bytes of ASCII letters, digits, `.`, `_`, `-`.
     public static func isValidName(_ bytes: some Collection<UInt8>) -> Bool {

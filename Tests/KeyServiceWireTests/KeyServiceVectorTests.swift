@@ -65,7 +65,8 @@ import VectorSupport
             result = .stats(
                 KeyServiceStats(
                     requests: try number("requests"), signatures: try number("signatures"),
-                    refused: try number("refused"), malformed: try number("malformed")))
+                    refused: try number("refused"), malformed: try number("malformed"),
+                    dropped: object["dropped"] == nil ? nil : try number("dropped")))
         }
         return KeyServiceResponse(op: raw, status: .ok, result: result)
     }
@@ -110,7 +111,9 @@ import VectorSupport
         let object = try json(vector, "expect")
         let expected = try response(object)
         #expect(KeyServiceCodec.decodeResponse(payload) == .success(expected))
-        #expect(KeyServiceCodec.encode(expected) == payload)
+        // A decoder that ignored part of the bytes (`stats` counters it does not know) encodes what it kept.
+        let encoded = vector["encodesAs"] != nil ? try vector.bytes("encodesAs") : payload
+        #expect(KeyServiceCodec.encode(expected) == encoded)
         if case .signature(let signature) = expected.result {
             #expect(Self.publicKey.isValidSignature(signature, for: try bytes(object, "signed")))
             #expect(!Self.publicKey.isValidSignature(signature, for: try bytes(object, "signed") + [0]))

@@ -26,6 +26,10 @@ MAX_REASON = 256
 SIGNATURE_BYTES = 64
 PUBLIC_KEY_BYTES = 32
 STATS_FIELDS = ("requests", "signatures", "refused", "malformed")
+# The fifth counter (keyservice.md §3.2): absent from a four-counter answer. Counters after it are ignored.
+STATS_OPTIONAL = ("dropped",)
+STATS_COUNTERS = range(4, 17)
+MAX_WAITING_ANSWERS = 1024  # per link, in the service (§1)
 NAME_ALPHABET = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
 
@@ -131,7 +135,8 @@ def encode_response(response: dict[str, Any]) -> bytes:
     elif op == "get":
         out += bytes(response["value"])
     elif op == "stats":
-        out += struct.pack(">4Q", *(response[name] for name in STATS_FIELDS))
+        names = STATS_FIELDS + tuple(name for name in STATS_OPTIONAL if name in response)
+        out += struct.pack(f">{len(names)}Q", *(response[name] for name in names))
     return bytes(out)
 
 
@@ -159,9 +164,11 @@ def decode_response(payload: bytes) -> dict[str, Any]:
     if number not in OPS:
         raise KeyServiceError("malformed", f"ok for undefined op {number}")
     op = OPS[number]
-    sizes = {"public_key": PUBLIC_KEY_BYTES, "sign": SIGNATURE_BYTES, "verify": 1, "put": 0, "stats": 32}
+    sizes = {"public_key": PUBLIC_KEY_BYTES, "sign": SIGNATURE_BYTES, "verify": 1, "put": 0}
     if op in sizes and len(body) != sizes[op]:
         raise KeyServiceError("malformed", f"{op} result of {len(body)} bytes, not {sizes[op]}")
+    if op == "stats" and (len(body) % 8 or len(body) // 8 not in STATS_COUNTERS):
+        raise KeyServiceError("malformed", f"stats result of {len(body)} bytes, not 4...16 counters of 8")
     if op == "public_key":
         return {"op": op, "status": status, "public_key": body}
     if op == "sign":
@@ -175,7 +182,9 @@ def decode_response(payload: bytes) -> dict[str, Any]:
             raise KeyServiceError("malformed", "value over 1024 bytes")
         return {"op": op, "status": status, "value": body}
     if op == "stats":
-        return {"op": op, "status": status, **dict(zip(STATS_FIELDS, struct.unpack(">4Q", body)))}
+        names = STATS_FIELDS + STATS_OPTIONAL
+        counters = struct.unpack(f">{len(body) // 8}Q", body)[:len(names)]
+        return {"op": op, "status": status, **dict(zip(names, counters))}
     return {"op": op, "status": status}
 
 
@@ -268,4 +277,4 @@ class KeyServiceClient:
 
     def stats(self) -> dict[str, int]:
         response = self._ok(self.call({"op": "stats"}))
-        return {name: response[name] for name in STATS_FIELDS}
+        return {name: response[name] for name in STATS_FIELDS + STATS_OPTIONAL if name in response}

@@ -210,3 +210,42 @@ def test_a_requester_that_never_takes_its_answers_does_not_hold_up_the_others(hu
     finally:
         rtos.close()
         linux.close()
+
+
+def test_answers_dropped_past_the_waiting_bound_are_counted_in_stats(hubd, tmp_path):
+    """rtos floods its link with requests and takes none of the answers: the secure->rtos queue (depth 16) fills,
+    then 1024 answers wait in the service (keyservice.md §1), and every answer after those is dropped and counted
+    in stats' fifth counter, `dropped` (§3.2), which linux reads on its own link. Drops were only logged before."""
+    deadline = time.monotonic() + TIME_LIMIT
+    document = yaml.safe_load(config(tmp_path, rate_limited=False))
+    depth = 16
+    next(link for link in document["links"] if link["name"] == "rtos-secure")["depth"] = depth
+    hub = hubd(yaml.safe_dump(document, sort_keys=False))
+    wait_attached(hub, "secure", deadline)
+    rtos, rtos_links = attach(hub, "rtos", [IDENTITY])
+    linux, linux_links = attach(hub, "linux", [IDENTITY])
+    try:
+        as_linux = keyservice.KeyServiceClient(linux, linux_links["linux-secure"], timeout=10.0)
+        assert as_linux.stats()["dropped"] == 0
+        request = keyservice.encode_request({"op": "public_key"})
+        extra = 300
+        sent = 0
+        while sent < depth + keyservice.MAX_WAITING_ANSWERS + extra and time.monotonic() < deadline:
+            status, _ = rtos.send(rtos_links["rtos-secure"], request, correlation=sent + 1)
+            if status == "queued":
+                sent += 1
+            else:
+                time.sleep(0.01)  # the service takes them as fast as it can
+        assert sent == depth + keyservice.MAX_WAITING_ANSWERS + extra
+        # linux's own requests count too: wait until the service has answered all of rtos's.
+        stats = as_linux.stats()
+        while stats["requests"] < sent + 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            stats = as_linux.stats()
+        assert stats["requests"] >= sent + 1, stats
+        assert stats["dropped"] == extra, stats
+        log = (tmp_path / "secure.log").read_text()
+        assert f"takes no answers on link {rtos_links['rtos-secure']}: 256 dropped" in log
+    finally:
+        rtos.close()
+        linux.close()

@@ -48,7 +48,8 @@ def test_responses(vector):
         expected = value(json.loads(vector["expect"]))
         signed = expected.pop("signed", None)
         assert keyservice.decode_response(payload) == expected
-        assert keyservice.encode_response(expected) == payload
+        # A decoder that ignored part of the bytes (stats counters it does not know) encodes what it kept.
+        assert keyservice.encode_response(expected) == (vector.bytes("encodesAs") if "encodesAs" in vector else payload)
         if signed is not None:
             Ed25519PublicKey.from_public_bytes(public_key()).verify(expected["signature"], signed)
     else:

@@ -36,7 +36,7 @@ OP_NAMES = {"public-key": "public_key", "sign": "sign", "verify": "verify", "put
             "stats": "stats"}
 MAX_NAMES_PER_REQUESTER = 32
 MAX_NAMES = 1024
-MAX_PENDING_ANSWERS = 1024  # per link
+MAX_PENDING_ANSWERS = keyservice.MAX_WAITING_ANSWERS  # per link
 MAX_NAMES_PER_PARTITION = 256  # all of a partition's identities together
 
 
@@ -81,7 +81,8 @@ class KeyService:
         self.sealing = AESGCM(AESGCM.generate_key(bit_length=256))
         self.rules = rules
         self.store: dict[tuple[str, str, str], tuple[bytes, bytes]] = {}
-        self.counts = {"requests": 0, "signatures": 0, "refused": 0, "malformed": 0}
+        # `dropped`: answers dropped because MAX_PENDING_ANSWERS were already waiting on their link (§1, §3.2).
+        self.counts = {"requests": 0, "signatures": 0, "refused": 0, "malformed": 0, "dropped": 0}
 
     def public_bytes(self) -> bytes:
         return self.public.public_bytes(Encoding.Raw, PublicFormat.Raw)
@@ -196,6 +197,7 @@ def main() -> None:
             else:
                 # The requester has left this many answers untaken: this one is dropped (keyservice.md §1).
                 dropped[link] = dropped.get(link, 0) + 1
+                service.counts["dropped"] += 1
                 if dropped[link] & (dropped[link] - 1) == 0:  # logged at 1, 2, 4, 8, ... drops
                     log(f"{fields['sender']} takes no answers on link {link}: {dropped[link]} dropped")
             guest.ack(link, fields["message_id"])
