@@ -86,6 +86,7 @@ package final class ControlSession {
     func start(hello: HubHello) {
         connection.highWatermark = limits.writeHighWatermarkBytes
         connection.lowWatermark = limits.writeLowWatermarkBytes
+        connection.maxReadBytes = limits.controlReadBytesPerRead
         // The callbacks hold the session unowned: the hub holds it, and `close` detaches them all
         // before the hub lets go.
         connection.onData = { [unowned self] bytes in self.received(bytes) }
@@ -105,7 +106,11 @@ package final class ControlSession {
         admission?.noteActivity()
         guard !closing else { return }
         framer.append(bytes)
+        // Read and scanned for a newline is work, charged now whether or not a line is complete (control.md §2.7);
+        // a request's bytes are not charged again when it is handled. Once the budget is spent, no more reading.
+        hub.controlBudget.spend(bytes.count)
         handleBufferedRequests()
+        if !closing, !awaitingBudget, !yieldedPass, !hub.controlBudget.mayTake() { awaitBudget(cost: 0) }
     }
 
     /// Handles buffered requests one at a time while the unsent answers fit the budget.
@@ -132,13 +137,13 @@ package final class ControlSession {
                 return
             }
             if framer.hasNewline() && !hub.controlBudget.mayTake(cost: framer.bytesToNewline) {
-                awaitBudget()
+                awaitBudget(cost: framer.bytesToNewline)
                 return
             }
             guard let line = framer.nextLine() else { break }
             let answered = pendingBytes
             let work = handle(line: line)
-            hub.controlBudget.spend(line.count + pendingBytes - answered + work)
+            hub.controlBudget.spend(pendingBytes - answered + work)
         }
         if let overflow = framer.overflow, !closing {
             let limit = authenticated ? "controlMaxLineBytes" : "controlMaxUnauthenticatedLineBytes"
@@ -169,10 +174,10 @@ package final class ControlSession {
     }
 
     /// Stops handling requests and reading until the hub's control budget comes round to this client.
-    private func awaitBudget() {
+    private func awaitBudget(cost: Int) {
         awaitingBudget = true
         connection.stopReading()
-        hub.controlBudget.wait(self, cost: framer.bytesToNewline) { [weak self] in
+        hub.controlBudget.wait(self, cost: cost) { [weak self] in
             self?.awaitingBudget = false
             self?.passEnded()
         }

@@ -118,6 +118,10 @@ package struct Limits: Sendable, Equatable {
     /// Answer bytes one control session produces per loop pass before its remaining requests wait for the next
     /// pass (`Protocols/control.md` §2.7): one client's large answers cannot hold the loop for everyone else.
     package var controlAnswerBytesPerPass: Int
+    /// Most bytes one read of a control connection takes (`Protocols/control.md` §2.7): what it reads is charged to
+    /// the control budget as it is read and scanned, and a client that finds the budget spent reads no more until
+    /// its turn, so a pass reads at most about one such slice per client beyond the budget.
+    package var controlReadBytesPerRead: Int
 
     // The HTTP listener (`Protocols/http.md` §2, §3): one request per connection, behind its own admission gate.
     /// Bytes of one request head, request line and final empty line included (431 beyond).
@@ -214,7 +218,8 @@ package struct Limits: Sendable, Equatable {
         ethernetStreamBusyReadBytes: Int = 4096,
         ethernetMACLimitPerPort: Int = 4096,
         listenerAcceptsPerPass: Int = 64,
-        controlAnswerBytesPerPass: Int = 256 << 10
+        controlAnswerBytesPerPass: Int = 256 << 10,
+        controlReadBytesPerRead: Int = 16 << 10
     ) {
         self.controlMaxLineBytes = controlMaxLineBytes
         self.controlMaxClients = controlMaxClients
@@ -263,6 +268,7 @@ package struct Limits: Sendable, Equatable {
         self.ethernetMACLimitPerPort = ethernetMACLimitPerPort
         self.listenerAcceptsPerPass = listenerAcceptsPerPass
         self.controlAnswerBytesPerPass = controlAnswerBytesPerPass
+        self.controlReadBytesPerRead = controlReadBytesPerRead
     }
 
     /// One configurable limit: its YAML key, allowed range and accessors.
@@ -448,6 +454,10 @@ package struct Limits: Sendable, Equatable {
             key: "controlAnswerBytesPerPass", range: 1024...(64 << 20),
             summary: "answer bytes one control session produces per loop pass before the rest waits",
             get: { $0.controlAnswerBytesPerPass }, set: { $0.controlAnswerBytesPerPass = $1 }),
+        Field(
+            key: "controlReadBytesPerRead", range: 1024...(256 << 10),
+            summary: "bytes one read of a control connection takes, charged to the control budget as read",
+            get: { $0.controlReadBytesPerRead }, set: { $0.controlReadBytesPerRead = $1 }),
         Field(
             key: "httpMaxRequestHeadBytes", range: 256...65536, summary: "bytes of one HTTP request head",
             get: { $0.httpMaxRequestHeadBytes }, set: { $0.httpMaxRequestHeadBytes = $1 }),

@@ -294,6 +294,37 @@ import Testing
         #expect(hub.stop() == 0)
     }
 
+    /// Unfinished lines are charged as they are read (`controlReadBytesPerRead` a read, `Protocols/control.md` §2.7):
+    /// a client streaming a long line without its newline spends the budget and waits for turns like one sending
+    /// requests, so the loop's reading and scanning of it is bounded per pass; it is still read to the end and
+    /// answered. Before, bytes before a newline were never charged, and such a client never waited.
+    @Test func bytesOfUnfinishedLinesAreChargedToTheBudgetAsTheyAreRead() throws {
+        let hub = try HubHarness {
+            $0.hub.limits.controlAnswerBytesPerPass = 4096
+            $0.hub.limits.controlReadBytesPerRead = 1024
+        }
+        let observer = try LineClient(unixPath: hub.controlUnix)
+        _ = try observer.readJSON()
+        func budgetWaits(_ id: Int64) throws -> Int64 {
+            let counters = try observer.call("hub.controlClients", id: id)["result"]?["counters"]
+            return try #require(counters?["budgetWaits"]?.int64Value)
+        }
+        let before = try budgetWaits(1)
+        let streamer = try LineClient(unixPath: hub.controlUnix)
+        _ = try streamer.readJSON()
+        // 256 KiB of one request line, its newline not sent: 64 budgets' worth, read 1 KiB at a time.
+        let head = Array(#"{"jsonrpc":"2.0","id":7,"method":"hub.info","params":{"pad":""#.utf8)
+        streamer.sendRaw(head + [UInt8](repeating: UInt8(ascii: "a"), count: 256 << 10))
+        let streaming = try #require(
+            waitForClient(observer) { $0["bufferedRequestBytes"]?.int64Value ?? 0 >= Int64(head.count + (256 << 10)) })
+        #expect(streaming["requests"] == 0)
+        // About one wait per budget read; the observer's few calls account for a handful at most.
+        #expect(try budgetWaits(2) - before >= 32)
+        streamer.sendRaw(Array(#""}}"#.utf8) + [0x0a])
+        #expect(try streamer.readJSON()["id"] == 7)
+        #expect(hub.stop() == 0)
+    }
+
     /// Pipelined requests with large answers are handled a pass's worth at a time (`controlAnswerBytesPerPass`):
     /// the rest waits for the next loop pass, and every request is still answered, in order.
     @Test func largeAnswersAreSpreadOverLoopPassesAndAllArrive() throws {
