@@ -16,6 +16,10 @@ package struct AuditEntry: Equatable, Sendable {
     /// own results (`interrupted`, `rolled_back`).
     package var result: String
     package var detail: String
+    /// On the outcome of a verified command: the sequence number of its `verified` entry. Only such an entry ends
+    /// a `verified` one; a refusal of the same authority and counter audited while the operation runs (a replay,
+    /// a forgery) carries none, so it is never taken for the outcome (§5).
+    package var outcomeOf: UInt64?
 
     /// The write-ahead entry of a verified command, written before its counter is spent (§5).
     package static let verified = "verified"
@@ -23,11 +27,13 @@ package struct AuditEntry: Equatable, Sendable {
     package static let interrupted = "interrupted"
 
     package var json: JSON {
-        [
+        var object: JSONObject = [
             "seq": .uint(sequence), "timeMs": .uint(timeMs), "source": .string(source),
             "authority": .string(authority), "operation": .string(operation), "target": .string(target),
             "counter": .string(String(counter)), "result": .string(result), "detail": .string(detail),
         ]
+        if let outcomeOf { object["outcomeOf"] = .uint(outcomeOf) }
+        return .object(object)
     }
 
     package init?(json: JSON) {
@@ -37,14 +43,19 @@ package struct AuditEntry: Equatable, Sendable {
             let counterText = json["counter"]?.stringValue, let counter = UInt64(counterText),
             let result = json["result"]?.stringValue, let detail = json["detail"]?.stringValue
         else { return nil }
+        var outcomeOf: UInt64? = nil
+        if let link = json["outcomeOf"] {
+            guard let sequence = link.uint64Value else { return nil }
+            outcomeOf = sequence
+        }
         self.init(
             sequence: sequence, timeMs: timeMs, source: source, authority: authority, operation: operation,
-            target: target, counter: counter, result: result, detail: detail)
+            target: target, counter: counter, result: result, detail: detail, outcomeOf: outcomeOf)
     }
 
     package init(
         sequence: UInt64 = 0, timeMs: UInt64, source: String, authority: String, operation: String, target: String,
-        counter: UInt64, result: String, detail: String
+        counter: UInt64, result: String, detail: String, outcomeOf: UInt64? = nil
     ) {
         self.sequence = sequence
         self.timeMs = timeMs
@@ -55,6 +66,7 @@ package struct AuditEntry: Equatable, Sendable {
         self.counter = counter
         self.result = result
         self.detail = detail
+        self.outcomeOf = outcomeOf
     }
 }
 

@@ -168,8 +168,8 @@ package struct AuditSegmentReader {
     }
 }
 
-/// Finds the `verified` entries that have no outcome entry (a later entry of the same authority and counter
-/// that is not `verified`): what a hub killed between the two writes of a verified command left (§5).
+/// Finds the `verified` entries that have no outcome entry (a later entry whose `outcomeOf` is the `verified`
+/// entry's sequence number): what a hub killed between the two writes of a verified command left (§5).
 package struct AuditReconciler {
     private var open: [String: AuditEntry] = [:]
 
@@ -178,7 +178,11 @@ package struct AuditReconciler {
     package mutating func see(_ entry: AuditEntry) {
         guard !entry.authority.isEmpty else { return }
         let key = "\(entry.authority)/\(entry.counter)"
-        if entry.result == AuditEntry.verified { open[key] = entry } else { open[key] = nil }
+        if entry.result == AuditEntry.verified {
+            open[key] = entry
+        } else if let verified = entry.outcomeOf, open[key]?.sequence == verified {
+            open[key] = nil
+        }
     }
 
     /// The `verified` entries left without an outcome, oldest first.
@@ -198,6 +202,7 @@ package struct AuditReconciler {
                 + "was not spent (trust.json holds \(spentCounter)) and the operation did not run"
         return AuditEntry(
             timeMs: timeMs, source: "hub", authority: verified.authority, operation: verified.operation,
-            target: verified.target, counter: verified.counter, result: AuditEntry.interrupted, detail: detail)
+            target: verified.target, counter: verified.counter, result: AuditEntry.interrupted, detail: detail,
+            outcomeOf: verified.sequence)
     }
 }

@@ -129,11 +129,11 @@ package final class ManagementDevice: HubDevice {
             record(nil, source: source, nowMs: nowMs, result: .failure(refusal))
             return answer(.failure(refusal))
         }
-        verifyAndRun(envelope, source: source, nowMs: nowMs) { [weak self] result, aheadWritten, spent in
+        verifyAndRun(envelope, source: source, nowMs: nowMs) { [weak self] result, verifiedSequence, spent in
             guard let self else { return answer(result) }
             answer(
                 self.record(
-                    envelope.body, source: source, nowMs: nowMs, result: result, aheadWritten: aheadWritten,
+                    envelope.body, source: source, nowMs: nowMs, result: result, verifiedSequence: verifiedSequence,
                     spent: spent))
         }
     }
@@ -145,22 +145,23 @@ package final class ManagementDevice: HubDevice {
         return refusal
     }
 
-    /// Verifies `envelope` and carries it out; `done(result, aheadWritten, spent)` runs once, before this returns
-    /// unless the operation's long work runs off the loop (then on the loop when it is done). `aheadWritten`: the
-    /// command's `verified` entry is on disk; `spent`: its counter was spent (both passed on to `record`).
+    /// Verifies `envelope` and carries it out; `done(result, verifiedSequence, spent)` runs once, before this
+    /// returns unless the operation's long work runs off the loop (then on the loop when it is done).
+    /// `verifiedSequence`: the command's `verified` entry, recorded (and on disk, with a state directory);
+    /// `spent`: its counter was spent (both passed on to `record`).
     private func verifyAndRun(
         _ envelope: ManagementEnvelope, source: String, nowMs: UInt64,
-        done: @escaping (Result<JSON, ManagementRefusal>, _ aheadWritten: Bool, _ spent: Bool) -> Void
+        done: @escaping (Result<JSON, ManagementRefusal>, _ verifiedSequence: UInt64?, _ spent: Bool) -> Void
     ) {
         let verified: VerifiedCommand
         switch verifier.verify(envelope, nowMs: nowMs, source: source) {
-        case .failure(let refusal): return done(.failure(refusal), false, false)
+        case .failure(let refusal): return done(.failure(refusal), nil, false)
         case .success(let command): verified = command
         }
         var rotation: (keys: [String], threshold: Int)? = nil
         if verified.command.operation == "rotateKeys" {
             switch ManagementVerifier.rotation(of: verified.command) {
-            case .failure(let refusal): return done(.failure(refusal), false, false)
+            case .failure(let refusal): return done(.failure(refusal), nil, false)
             case .success(let keys): rotation = keys
             }
         }
@@ -174,15 +175,16 @@ package final class ManagementDevice: HubDevice {
         resolveWaits(written.entry)
         if let failure = written.failure {
             return done(
-                .failure(ManagementRefusal("state_unwritable", "audit log: \(failure.description)")), false, false)
+                .failure(ManagementRefusal("state_unwritable", "audit log: \(failure.description)")), nil, false)
         }
-        let aheadWritten = store != nil
+        let verifiedSequence = written.entry.sequence
         reach("mgmt.verified")
         if let store {
             do throws(ManagementStoreError) {
                 try store.saveTrust(next.trust)
             } catch {
-                return done(.failure(ManagementRefusal("state_unwritable", error.description)), aheadWritten, false)
+                return done(
+                    .failure(ManagementRefusal("state_unwritable", error.description)), verifiedSequence, false)
             }
         }
         verifier = next
@@ -190,22 +192,22 @@ package final class ManagementDevice: HubDevice {
         if let rotation {
             return done(
                 .success(["keys": .int(Int64(rotation.keys.count)), "threshold": .int(Int64(rotation.threshold))]),
-                aheadWritten, true)
+                verifiedSequence, true)
         }
         executor.execute(verified) { [weak self] result in
             self?.reach("mgmt.executed")
-            done(result, aheadWritten, true)
+            done(result, verifiedSequence, true)
         }
     }
 
-    /// Audits the answer to a submission and returns it. `aheadWritten`: the command's `verified` entry is on
-    /// disk, so its outcome entry is too (fsync) before its answer; `spent`: its counter was spent, so if the
+    /// Audits the answer to a submission and returns it. `verifiedSequence`: the command's `verified` entry,
+    /// which its outcome names (`outcomeOf`) and which is on disk, so the outcome is too (fsync) before its answer; `spent`: its counter was spent, so if the
     /// outcome cannot be written the command is not answered as it ended but refused `audit_unwritable`, its
     /// outcome in the detail (§5). Refusals before verification, which anyone who may submit can cause at will,
     /// are appended without fsync.
     private func record(
         _ command: ManagementCommand?, source: String, nowMs: UInt64, result: Result<JSON, ManagementRefusal>,
-        aheadWritten: Bool = false, spent: Bool = false
+        verifiedSequence: UInt64? = nil, spent: Bool = false
     ) -> Result<JSON, ManagementRefusal> {
         var answer = result
         let (code, detail) =
@@ -213,8 +215,9 @@ package final class ManagementDevice: HubDevice {
             case .success: ("accepted", "")
             case .failure(let refusal): (refusal.code, refusal.detail)
             }
-        let outcome = entry(command, source: source, nowMs: nowMs, result: code, detail: detail)
-        let written = append(outcome, sync: aheadWritten) { failure in
+        var outcome = entry(command, source: source, nowMs: nowMs, result: code, detail: detail)
+        outcome.outcomeOf = verifiedSequence
+        let written = append(outcome, sync: verifiedSequence != nil) { failure in
             guard spent else { return nil }
             let refusal = ManagementRefusal(
                 "audit_unwritable",

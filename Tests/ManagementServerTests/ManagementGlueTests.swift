@@ -387,7 +387,7 @@ private final class AuditReadingCaller: ControlCaller {
         let rig = try Rig(directory: temporaryDirectory())
         let executor = DeferringExecutor()
         rig.device.executor = executor
-        let caller = AuditReadingCaller(auditPath: rig.directory + "/management/audit.json")
+        let caller = AuditReadingCaller(auditPath: rig.directory + "/management/audit.1.jsonl")
         let call = ControlCall(
             id: .int(1), method: "mgmt.submit", params: ["envelope": .string(envelope(counter: 1))], caller: caller)
         let method = try #require(rig.host.methods.first { $0.name == "mgmt.submit" })
@@ -396,7 +396,8 @@ private final class AuditReadingCaller: ControlCaller {
             return
         }
         #expect(caller.answers.isEmpty)
-        #expect((rig.result("mgmt.audit")?["entries"]?.arrayValue ?? []).isEmpty)
+        // Only the write-ahead entry while it runs (Protocols/management.md §5).
+        #expect(auditResults(rig) == ["verified"])
         // The counter is spent while the operation runs.
         #expect(rig.submit(envelope(counter: 1)) == "replayed")
         executor.finishNext()
@@ -409,8 +410,13 @@ private final class AuditReadingCaller: ControlCaller {
         gone.callerClosed()
         executor.finishNext()
         #expect(caller.answers.count == 1)
-        let results = rig.result("mgmt.audit")?["entries"]?.arrayValue?.compactMap { $0["result"]?.stringValue }
-        #expect(results == ["replayed", "accepted", "accepted"])
+        #expect(auditResults(rig) == ["verified", "replayed", "accepted", "verified", "accepted"])
+        // Each outcome names its own `verified` entry; the replay audited in between names none, so a hub
+        // killed before the outcome would still give the `verified` entry its `interrupted` outcome at start.
+        let entries = rig.result("mgmt.audit")?["entries"]?.arrayValue ?? []
+        let links = entries.map { $0["outcomeOf"]?.uint64Value }
+        let sequences = entries.compactMap { $0["seq"]?.uint64Value }
+        #expect(sequences.count == 5 && links == [nil, nil, sequences[0], nil, sequences[3]])
     }
 
     /// On the relay an envelope whose operation finishes later holds the channel: the envelopes behind it are
@@ -432,12 +438,15 @@ private final class AuditReadingCaller: ControlCaller {
         channel.received([1, 2, 3][...])
         rig.host.runPasses(4)
         #expect(try answers() == [])
-        #expect((rig.result("mgmt.audit")?["entries"]?.arrayValue ?? []).isEmpty)
+        #expect(auditResults(rig) == ["verified"])
         executor.finishNext()
         #expect(try answers() == ["accepted"])
         rig.host.runPasses(3)
         #expect(try answers() == ["bad_envelope"])
-        let results = rig.result("mgmt.audit")?["entries"]?.arrayValue?.compactMap { $0["result"]?.stringValue }
-        #expect(results == ["accepted", "bad_envelope"])
+        #expect(auditResults(rig) == ["verified", "accepted", "bad_envelope"])
+    }
+
+    private func auditResults(_ rig: Rig) -> [String] {
+        (rig.result("mgmt.audit")?["entries"]?.arrayValue ?? []).compactMap { $0["result"]?.stringValue }
     }
 }

@@ -93,11 +93,13 @@ private func read(_ bytes: [UInt8], segment number: Int = 1, after: UInt64 = 0, 
         #expect(read(huge, step: 65536).1?.reason == "a line over 4096 bytes")
     }
 
-    /// `verified` entries with no later outcome of the same authority and counter, and the outcome given them.
+    /// `verified` entries with no later outcome naming them, and the outcome given them.
     @Test func unfinishedVerifiedEntriesAreFound() {
         var reconciler = AuditReconciler()
+        var outcome = entry(2, "accepted", counter: 1)
+        outcome.outcomeOf = 1
         let lines = [
-            entry(1, "verified", counter: 1), entry(2, "accepted", counter: 1), entry(3, "verified", counter: 2),
+            entry(1, "verified", counter: 1), outcome, entry(3, "verified", counter: 2),
             entry(4, "bad_envelope", counter: 0), entry(5, "verified", counter: 3),
         ]
         for line in lines { reconciler.see(line) }
@@ -107,7 +109,35 @@ private func read(_ bytes: [UInt8], segment number: Int = 1, after: UInt64 = 0, 
         #expect(spent.detail.contains("entry 5") && spent.detail.contains("was spent (trust.json holds 3)"))
         let unspent = AuditReconciler.interrupted(lines[2], spentCounter: 1, timeMs: 9)
         #expect(unspent.detail.contains("was not spent (trust.json holds 1)"))
+        #expect(spent.outcomeOf == 5 && AuditEntry(json: spent.json) == spent)
         reconciler.see(spent)
         #expect(reconciler.unfinished.map(\.sequence) == [3])
+    }
+
+    /// While a verified command's operation runs off the loop, other submissions of the same authority and counter
+    /// are audited before its outcome (a replay, a forgery): refusals that name no `verified` entry, which must
+    /// not be taken for its outcome. Only the entry whose `outcomeOf` is the `verified` entry's number ends it.
+    @Test func onlyTheOutcomeNamingAVerifiedEntryEndsIt() {
+        var reconciler = AuditReconciler()
+        reconciler.see(entry(7, "verified", counter: 4))
+        reconciler.see(entry(8, "replayed", counter: 4))
+        reconciler.see(entry(9, "bad_signature", counter: 4))
+        var stale = entry(10, "accepted", counter: 4)
+        stale.outcomeOf = 3
+        reconciler.see(stale)
+        #expect(reconciler.unfinished.map(\.sequence) == [7])
+        var outcome = entry(11, "accepted", counter: 4)
+        outcome.outcomeOf = 7
+        reconciler.see(outcome)
+        #expect(reconciler.unfinished.isEmpty)
+        // The link survives the line it is written as; an entry without one reads back without one.
+        #expect(AuditEntry(json: outcome.json)?.outcomeOf == 7)
+        #expect(AuditEntry(json: entry(8).json)?.outcomeOf == nil)
+        guard case .object(var bad) = outcome.json else {
+            Issue.record("an entry is an object")
+            return
+        }
+        bad["outcomeOf"] = "seven"
+        #expect(AuditEntry(json: .object(bad)) == nil)
     }
 }

@@ -153,7 +153,10 @@ def test_a_large_upgrade_leaves_the_loop_free_and_is_answered_when_copied(hubd, 
     assert probe.calls >= 5, f"only {probe.calls} hub.info answered during the upgrade"
     assert probe.longest_ms < MAX_ROUND_TRIP_MS, f"hub.info took {probe.longest_ms:.0f} ms during the upgrade"
     audit = hub.call("mgmt.audit", {"limit": 1000})["entries"]
-    assert [(e["counter"], e["result"]) for e in audit] == [("2", "in_progress"), ("1", "accepted")]
+    # Each verified command's write-ahead entry, then its outcome naming it (Protocols/management.md §5).
+    assert [(e["counter"], e["result"]) for e in audit] == \
+        [("1", "verified"), ("2", "verified"), ("2", "in_progress"), ("1", "accepted")]
+    assert [e.get("outcomeOf") for e in audit] == [None, None, audit[1]["seq"], audit[0]["seq"]]
     assert hub.call("mgmt.status")["authorities"][0]["counter"] == "2"
     wait_running_from_slot_a(hub)
     assert not hub.call("software.status")["partitions"]["linux"]["operationRunning"]
@@ -195,7 +198,8 @@ def test_on_the_relay_the_next_envelope_waits_behind_a_long_upgrade(hubd, scratc
     assert json.loads(answers[0]["output"])["active"] == "a"
     # The garbage was taken only after the upgrade's answer: its audit entry comes after the upgrade's.
     audit = hub.call("mgmt.audit", {"limit": 1000})["entries"]
-    assert [(e["source"], e["result"]) for e in audit] == [("guest:mgmt", "accepted"), ("guest:mgmt", "bad_envelope")]
+    assert [(e["source"], e["result"]) for e in audit] == \
+        [("guest:mgmt", "verified"), ("guest:mgmt", "accepted"), ("guest:mgmt", "bad_envelope")]
     assert longest_pass_ms(hub) < MAX_PASS_MS, f"a loop pass took {longest_pass_ms(hub):.0f} ms"
     assert probe.calls >= 5 and probe.longest_ms < MAX_ROUND_TRIP_MS, (probe.calls, probe.longest_ms)
 
@@ -214,6 +218,8 @@ def test_a_hub_stopped_during_the_copy_exits_and_comes_back_on_what_it_ran(hubd,
     assert (status["active"], status["slots"]["a"], status["operationRunning"]) == ("configured", None, False)
     assert wait_running(restarted)["supervisor"]["command"] == before
     audit = restarted.call("mgmt.audit", {"limit": 1000})["entries"]
-    assert [(e["counter"], e["result"]) for e in audit] == [("1", "interrupted")]
+    # The stop's refusal is the command's outcome, on disk before the hub exited: the start adds nothing.
+    assert [(e["counter"], e["result"]) for e in audit] == [("1", "verified"), ("1", "interrupted")]
+    assert audit[1]["outcomeOf"] == audit[0]["seq"] and audit[1]["source"] == "control"
     # The counter stays spent: the same envelope is a replay.
     assert submit(restarted, sign(signed_upgrade(1, bundle, content, 2), [KEYS[0]])) == "replayed"
