@@ -14,6 +14,10 @@ extension ManagementDevice {
     static let channelName = "management"
     /// Envelopes a relay channel holds while it takes one per pass (`Protocols/management.md` §2.3).
     static let relayMaxWaitingEnvelopes = 16
+    /// Most `relay_busy` answers a channel may owe at once (they go out after the answers before them). An agent
+    /// flooding the relay while an envelope's operation runs off the loop for seconds would otherwise be owed one
+    /// per envelope of every pass's read, all sent in the pass the operation ends (`Protocols/management.md` §2.3).
+    static let relayMaxOwedBusy = 256
 
     package var channelDeviceNames: [String] { [Self.channelName] }
 
@@ -44,6 +48,8 @@ final class ManagementRelayChannel: GuestChannel {
     private let endpoint: any GuestChannelEndpoint
     /// Envelopes waiting their turn, each with the `relay_busy` answers owed right after its own.
     private var waiting: [(envelope: [UInt8], busyAfter: Int)] = []
+    /// `relay_busy` answers owed and not sent yet, over every envelope (`relayMaxOwedBusy`).
+    private var owedBusy = 0
     private var tookSinceLastPassEnd = false
     /// An envelope taken and not yet answered, with the `relay_busy` answers owed right after its own.
     private var running: Int?
@@ -60,20 +66,34 @@ final class ManagementRelayChannel: GuestChannel {
     var openedOptions: [UInt8] { [] }
 
     func received(_ data: ArraySlice<UInt8>) {
+        guard !isClosed else { return }
         // Read nothing more this pass: what this read carried is taken or waits here.
         endpoint.holdInputUntilNextPass()
         if !tookSinceLastPassEnd && waiting.isEmpty && running == nil { return take(data, atPassEnd: false) }
         if waiting.count < ManagementDevice.relayMaxWaitingEnvelopes {
             waiting.append((Array(data), 0))
-        } else {
+        } else if owedBusy < ManagementDevice.relayMaxOwedBusy {
             device.counters.count("relay_busy")
+            owedBusy += 1
             waiting[waiting.count - 1].busyAfter += 1
+        } else {
+            // The agent ignores the relay's order (send the next envelope after an answer) by hundreds: the
+            // channel is closed rather than owe it an answer per envelope it floods.
+            device.counters.count("relay_flooded")
+            endpoint.close(
+                code: GuestErrorCode.rateLimited.rawValue,
+                reason:
+                    "management relay flooded: \(ManagementDevice.relayMaxWaitingEnvelopes) envelopes waited and "
+                    + "\(ManagementDevice.relayMaxOwedBusy) more were refused relay_busy; send each envelope after "
+                    + "the answer to the last")
+            closed(reason: "flooded")
         }
     }
 
     func closed(reason: String) {
         isClosed = true
         waiting.removeAll()
+        owedBusy = 0
         passEnd?.close()
         passEnd = nil
         passEndArmed = false
@@ -104,6 +124,7 @@ final class ManagementRelayChannel: GuestChannel {
     private func answered(_ answer: ManagementRelayResult) {
         let busyAfter = running ?? 0
         running = nil
+        owedBusy -= busyAfter
         guard !isClosed else { return }
         endpoint.send(answer.encoded())
         if busyAfter > 0 {

@@ -95,6 +95,7 @@ package final class ManagementDevice: HubDevice {
             "auditMaxEntries": .int(Int64(config.auditMaxEntries)),
             "maxEnvelopeBytes": .int(Int64(ManagementCodec.maxEnvelopeBytes)),
             "relayMaxWaitingEnvelopes": .int(Int64(Self.relayMaxWaitingEnvelopes)),
+            "relayMaxOwedBusy": .int(Int64(Self.relayMaxOwedBusy)),
             "maxCommandLifetimeMs": .int(Int64(config.maxCommandLifetimeMs)),
             "provisioningBudgets": .array(config.authorities.compactMap(Self.budgetJSON)),
         ]

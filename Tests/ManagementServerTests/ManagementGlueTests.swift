@@ -2,6 +2,7 @@ import ControlWire
 import Crypto
 import DeviceKit
 import DeviceKitTesting
+import GuestWire
 import Foundation
 import JSON
 import Management
@@ -444,6 +445,61 @@ private final class AuditReadingCaller: ControlCaller {
         rig.host.runPasses(3)
         #expect(try answers() == ["bad_envelope"])
         #expect(auditResults(rig) == ["verified", "accepted", "bad_envelope"])
+    }
+
+    /// While an envelope's operation runs, an agent that floods the relay is owed at most `relayMaxOwedBusy`
+    /// `relay_busy` answers; the envelope after that closes the channel (rate_limited), so the pass in which the
+    /// operation ends sends a bounded number of answers, not one per envelope flooded meanwhile.
+    @Test func aRelayFloodedWhileAnOperationRunsIsClosedAtTheOwedBound() throws {
+        let rig = try Rig(directory: temporaryDirectory())
+        let executor = DeferringExecutor()
+        rig.device.executor = executor
+        let endpoint = FakeChannelEndpoint(partition: "mgmt")
+        guard case .success(let channel) = rig.device.openChannel(device: "management", options: [], endpoint: endpoint)
+        else {
+            Issue.record("mgmt could not open the relay")
+            return
+        }
+        channel.received(Base64.decode(envelope(counter: 1))![...])
+        let bound = 16 + 256
+        for pass in 0..<bound {
+            channel.received([1, 2, UInt8(pass & 0xff)][...])
+            if pass % 100 == 0 { rig.host.runPasses(1) }
+        }
+        #expect(endpoint.closedWith == nil)
+        channel.received([9][...])
+        #expect(endpoint.closedWith?.code == GuestErrorCode.rateLimited.rawValue)
+        #expect(endpoint.closedWith?.reason.contains("256 more were refused relay_busy") == true)
+        // Whatever else arrives is ignored; the operation still ends, audited, its answer not sent.
+        for _ in 0..<1000 { channel.received([7][...]) }
+        executor.finishNext()
+        rig.host.runPasses(3)
+        #expect(try endpoint.takeSent().isEmpty)
+        #expect(auditResults(rig) == ["verified", "accepted"])
+        let results = rig.result("mgmt.status")?["counters"]?["results"]
+        #expect(results?["relay_busy"] == 256 && results?["relay_flooded"] == 1)
+        #expect(rig.device.limitsJSON["relayMaxOwedBusy"] == 256)
+    }
+
+    /// Under the bound the owed answers all go out, in order, after the running envelope's.
+    @Test func owedRelayBusyAnswersFollowTheRunningEnvelopesAnswer() throws {
+        let rig = try Rig(directory: temporaryDirectory())
+        let executor = DeferringExecutor()
+        rig.device.executor = executor
+        let endpoint = FakeChannelEndpoint(partition: "mgmt")
+        guard case .success(let channel) = rig.device.openChannel(device: "management", options: [], endpoint: endpoint)
+        else {
+            Issue.record("mgmt could not open the relay")
+            return
+        }
+        channel.received(Base64.decode(envelope(counter: 1))![...])
+        for index in 0..<(16 + 40) { channel.received([1, 2, UInt8(index)][...]) }
+        rig.host.runPasses(2)
+        executor.finishNext()
+        rig.host.runPasses(40)
+        let codes = try endpoint.takeSent().map { try ManagementRelayResult.decode($0[...]).code }
+        #expect(codes == ["accepted"] + Array(repeating: "bad_envelope", count: 16) + Array(repeating: "relay_busy", count: 40))
+        #expect(endpoint.closedWith == nil)
     }
 
     private func auditResults(_ rig: Rig) -> [String] {
