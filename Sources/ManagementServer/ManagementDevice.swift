@@ -175,8 +175,13 @@ package final class ManagementDevice: HubDevice {
         let written = append(ahead, sync: true)
         resolveWaits(written.entry)
         if let failure = written.failure {
+            // Its refusal is still this entry's outcome (`outcomeOf`): the entry is in the log in memory, and may
+            // be on disk too (a write that landed and an `fsync` that failed), where without the link the next
+            // start would take it for an interrupted command and, with the counter spent by a later one, say the
+            // operation may have run (§5).
             return done(
-                .failure(ManagementRefusal("state_unwritable", "audit log: \(failure.description)")), nil, false)
+                .failure(ManagementRefusal("state_unwritable", "audit log: \(failure.description)")),
+                written.entry.sequence, false)
         }
         let verifiedSequence = written.entry.sequence
         reach("mgmt.verified")

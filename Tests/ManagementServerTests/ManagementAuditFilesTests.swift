@@ -277,6 +277,22 @@ private let garbage = Base64.encode([1, 2, 3])
         #expect(rig.submit(envelope(counter: 1)) == "operation_unavailable")
     }
 
+    /// A `verified` entry that could not be written is still in the log in memory: its refusal names it as its
+    /// outcome (`outcomeOf`), so no `verified` entry is left without one (§5).
+    @Test func anUnwritableWriteAheadEntryHasItsRefusalForOutcome() throws {
+        let directory = temporaryDirectory()
+        let rig = try Rig(directory: directory)
+        for _ in 0..<8 { _ = rig.submit(garbage) }  // segment 1 full
+        let blocker = segmentPath(directory, 2) + ".tmp"
+        try FileManager.default.createDirectory(atPath: blocker, withIntermediateDirectories: true)
+        #expect(rig.submit(envelope(counter: 1)) == "state_unwritable")
+        let entries = rig.result("mgmt.audit", ["limit": 1000])?["entries"]?.arrayValue ?? []
+        let last = entries.suffix(2).map { ($0["result"]?.stringValue, $0["seq"]?.uint64Value) }
+        #expect(last.map { $0.0 } == ["verified", "state_unwritable"])
+        #expect(entries.last?["outcomeOf"]?.uint64Value == last.first?.1)
+        #expect(entries.last?["outcomeOf"]?.uint64Value != nil)
+    }
+
     /// The outcome entry cannot be written after the counter was spent: the command is not answered as it ended
     /// but refused `audit_unwritable` (its outcome in the detail); at the next start the `verified` entry on disk
     /// gets its outcome `interrupted`.
