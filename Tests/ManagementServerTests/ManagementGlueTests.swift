@@ -2,8 +2,8 @@ import ControlWire
 import Crypto
 import DeviceKit
 import DeviceKitTesting
-import GuestWire
 import Foundation
+import GuestWire
 import JSON
 import Management
 import ManagementServer
@@ -498,7 +498,9 @@ private final class AuditReadingCaller: ControlCaller {
         executor.finishNext()
         rig.host.runPasses(40)
         let codes = try endpoint.takeSent().map { try ManagementRelayResult.decode($0[...]).code }
-        #expect(codes == ["accepted"] + Array(repeating: "bad_envelope", count: 16) + Array(repeating: "relay_busy", count: 40))
+        let expected =
+            ["accepted"] + Array(repeating: "bad_envelope", count: 16) + Array(repeating: "relay_busy", count: 40)
+        #expect(codes == expected)
         #expect(endpoint.closedWith == nil)
     }
 
