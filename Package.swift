@@ -314,7 +314,7 @@ let package = Package(
             name: "ManagementServerTests",
             dependencies: [
                 "ManagementServer", "Management", "ManagementWire", "DeviceKit", "DeviceKitTesting", "ControlWire",
-                "JSON", "PlatformConfig", .product(name: "Crypto", package: "swift-crypto"),
+                "GuestWire", "JSON", "PlatformConfig", .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .testTarget(name: "ErrorLogTests", dependencies: ["ErrorLog", "VectorSupport", "JSON"]),
         .testTarget(

@@ -8,16 +8,16 @@ import PlatformConfig
 package enum AuditSegments {
     /// The longest line, line feed included; an entry whose line would be longer has its detail cut (§5).
     package static let maxLineBytes = 4096
-    /// The most entries a segment may hold: half the largest `auditMaxEntries`. A file with more is not ours.
-    package static let maxEntriesPerSegment = max(1, ManagementConfig.auditMaxEntriesRange.upperBound / 2)
+    /// The most entries a segment may hold (the largest `auditSegmentEntries`). A file with more is not ours.
+    package static let maxEntriesPerSegment = ManagementConfig.auditSegmentEntriesRange.upperBound
     /// Sequence numbers read from disk are below this, so counting on from them cannot overflow and every
     /// number stays a JSON integer of the control API (`Protocols/control.md` §1).
     package static let sequenceLimit: UInt64 = 1 << 62
 
-    /// Entries per segment for a log of `capacity`: half of it (at least 1), so the files hold at most about one
-    /// and a half times the log and a full segment is deleted, never rewritten, once it is all older than that.
-    package static func entriesPerSegment(capacity: Int) -> Int {
-        min(maxEntriesPerSegment, max(1, capacity / 2))
+    /// Entries per segment: `auditSegmentEntries`, within what a reader accepts. The files hold at most a
+    /// segment more than the log, and a full segment is deleted, never rewritten, once it is all older than that.
+    package static func entriesPerSegment(configured: Int) -> Int {
+        min(maxEntriesPerSegment, max(1, configured))
     }
 
     package static func fileName(_ segment: Int) -> String { "audit.\(segment).jsonl" }

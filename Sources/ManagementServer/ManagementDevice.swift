@@ -38,7 +38,9 @@ package final class ManagementDevice: HubDevice {
         config = configuration.management
         store = configuration.hub.stateDirectory.map { ManagementStore(directory: $0 + "/management") }
         auditFiles = store.map {
-            ManagementAuditFiles(directory: $0.directory, capacity: configuration.management.auditMaxEntries)
+            ManagementAuditFiles(
+                directory: $0.directory, capacity: configuration.management.auditMaxEntries,
+                segmentEntries: configuration.management.auditSegmentEntries)
         }
         var trust: ManagementTrust? = nil
         var log = ManagementAuditLog(capacity: configuration.management.auditMaxEntries)
@@ -93,6 +95,7 @@ package final class ManagementDevice: HubDevice {
     package var limitsJSON: JSON {
         [
             "auditMaxEntries": .int(Int64(config.auditMaxEntries)),
+            "auditSegmentEntries": .int(Int64(config.auditSegmentEntries)),
             "maxEnvelopeBytes": .int(Int64(ManagementCodec.maxEnvelopeBytes)),
             "relayMaxWaitingEnvelopes": .int(Int64(Self.relayMaxWaitingEnvelopes)),
             "relayMaxOwedBusy": .int(Int64(Self.relayMaxOwedBusy)),
@@ -335,7 +338,7 @@ struct ManagementStore {
 /// directory, only ever appended to, each holding up to `AuditSegments.entriesPerSegment` entries. When the
 /// newest is full the next entry starts a new one, and the oldest are deleted once the segments after them hold
 /// `capacity` entries. A save is one `write(2)` of the entry's line (and an `fsync` for a verified command's
-/// entries), and a new segment every half capacity: the cost per entry does not grow with the log.
+/// entries), and a new segment every `auditSegmentEntries`: the cost per entry does not grow with the log.
 final class ManagementAuditFiles {
     let directory: String
     let capacity: Int
@@ -346,10 +349,10 @@ final class ManagementAuditFiles {
     /// The most names the management directory may hold (it holds a handful).
     static let maxDirectoryEntries = 4096
 
-    init(directory: String, capacity: Int) {
+    init(directory: String, capacity: Int, segmentEntries: Int) {
         self.directory = directory
         self.capacity = max(1, capacity)
-        perSegment = AuditSegments.entriesPerSegment(capacity: capacity)
+        perSegment = AuditSegments.entriesPerSegment(configured: segmentEntries)
     }
 
     func path(_ segment: Int) -> String { directory + "/" + AuditSegments.fileName(segment) }

@@ -8,6 +8,10 @@ package struct ManagementConfig: Sendable, Equatable {
     /// A command whose expiry lies further ahead than this is refused (`expiry_too_far`,
     /// `Protocols/management.md` §4): a withheld command cannot be kept for use in the far future (freeze).
     package var maxCommandLifetimeMs: Int = Self.defaultMaxCommandLifetimeMs
+    /// Entries per audit segment file (`Protocols/management.md` §5). A segment that fills is `fsync`ed and the
+    /// next one created (three `fsync`s on the loop), and refusals, which anyone who may submit can cause at will,
+    /// fill segments too: this, not `auditMaxEntries`, sets how often a flood of them pays that.
+    package var auditSegmentEntries: Int = Self.defaultAuditSegmentEntries
 
     package init(authorities: [ManagementAuthorityConfig] = [], auditMaxEntries: Int = Self.defaultAuditMaxEntries) {
         self.authorities = authorities
@@ -21,6 +25,9 @@ package struct ManagementConfig: Sendable, Equatable {
 
     package static let defaultAuditMaxEntries = 1000
     package static let auditMaxEntriesRange = 16...100_000
+    package static let defaultAuditSegmentEntries = 16_384
+    /// At most half the largest `auditMaxEntries`: the longest segment a reader accepts.
+    package static let auditSegmentEntriesRange = 1...50_000
 
     /// The operations a command may name (`Protocols/management.md` §3).
     package static let operations: Set<String> = [
@@ -155,6 +162,14 @@ extension ManagementConfig {
                     path: "management.auditMaxEntries",
                     reason:
                         "\(auditMaxEntries) is outside \(Self.auditMaxEntriesRange.lowerBound)...\(Self.auditMaxEntriesRange.upperBound)"
+                ))
+        }
+        if !Self.auditSegmentEntriesRange.contains(auditSegmentEntries) {
+            issues.append(
+                ConfigIssue(
+                    path: "management.auditSegmentEntries",
+                    reason:
+                        "\(auditSegmentEntries) is outside \(Self.auditSegmentEntriesRange.lowerBound)...\(Self.auditSegmentEntriesRange.upperBound)"
                 ))
         }
         if !Self.maxCommandLifetimeMsRange.contains(maxCommandLifetimeMs) {

@@ -48,6 +48,9 @@ extension PlatformConfiguration {
 
     private func encodeManagement(_ out: inout YAMLWriter) {
         out.int("auditMaxEntries", management.auditMaxEntries)
+        if management.auditSegmentEntries != ManagementConfig.defaultAuditSegmentEntries {
+            out.int("auditSegmentEntries", management.auditSegmentEntries)
+        }
         if management.maxCommandLifetimeMs != ManagementConfig.defaultMaxCommandLifetimeMs {
             out.int("maxCommandLifetimeMs", management.maxCommandLifetimeMs)
         }

@@ -8,11 +8,14 @@ extension ConfigDecoder {
         var management = ManagementConfig()
         guard
             let fields = reader.mapping(
-                node, at: path, allowed: ["authorities", "auditMaxEntries", "maxCommandLifetimeMs"])
+                node, at: path,
+                allowed: ["authorities", "auditMaxEntries", "auditSegmentEntries", "maxCommandLifetimeMs"])
         else {
             return management
         }
         management.auditMaxEntries = fields.read("auditMaxEntries", reader.int) ?? management.auditMaxEntries
+        management.auditSegmentEntries =
+            fields.read("auditSegmentEntries", reader.int) ?? management.auditSegmentEntries
         management.maxCommandLifetimeMs =
             fields.read("maxCommandLifetimeMs", reader.int) ?? management.maxCommandLifetimeMs
         if let node = fields.optional("authorities") {

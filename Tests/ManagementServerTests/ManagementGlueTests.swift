@@ -45,7 +45,8 @@ final class Rig {
     let device: ManagementDevice
     let caller = FakeControlCaller()
 
-    init(directory: String, auditMaxEntries: Int = 16) throws {
+    /// `auditSegmentEntries`: half the log unless given, so the tests see several segments.
+    init(directory: String, auditMaxEntries: Int = 16, auditSegmentEntries: Int? = nil) throws {
         self.directory = directory
         var configuration = PlatformConfiguration.reference
         configuration.hub.stateDirectory = directory
@@ -58,6 +59,7 @@ final class Rig {
                     name: "designer", keys: [Keys.publicHex(0)],
                     grants: [ManagementGrant(operations: ["upgrade"], partitions: ["linux"])])
             ], auditMaxEntries: auditMaxEntries)
+        configuration.management.auditSegmentEntries = auditSegmentEntries ?? max(1, auditMaxEntries / 2)
         host = try FakeDeviceHost(configuration: configuration)
         host.wallClockNanos = now * 1_000_000
         device = try ManagementDevice(configuration: configuration)
@@ -212,6 +214,17 @@ func temporaryDirectory() -> String {
             return
         }
         #expect(refusal.code == .notPermitted)
+    }
+
+    /// Segments hold `auditSegmentEntries`, however small the log: a flood of refusals, which anyone who may
+    /// submit can cause, starts a new segment (three fsyncs on the loop) once per segment, not once per half log.
+    @Test func theSegmentSizeNotTheLogSizeSetsHowOftenRefusalsStartASegment() throws {
+        let rig = try Rig(directory: temporaryDirectory(), auditMaxEntries: 16, auditSegmentEntries: 1000)
+        for _ in 0..<300 { #expect(rig.submit("AAAA") == "bad_envelope") }
+        let names = try FileManager.default.contentsOfDirectory(atPath: rig.directory + "/management")
+        #expect(names.filter { $0.hasPrefix("audit.") }.sorted() == ["audit.1.jsonl"])
+        #expect((rig.result("mgmt.audit", ["limit": 1000])?["entries"]?.arrayValue ?? []).count == 16)
+        #expect(rig.device.limitsJSON["auditSegmentEntries"] == 1000)
     }
 
     /// The relay takes one envelope a pass and answers in the order the envelopes came; past 16 waiting, one is

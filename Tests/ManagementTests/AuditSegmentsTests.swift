@@ -55,9 +55,9 @@ private func read(_ bytes: [UInt8], segment number: Int = 1, after: UInt64 = 0, 
         ] {
             #expect(AuditSegments.segmentNumber(fileName: name) == nil, "\(name)")
         }
-        #expect(AuditSegments.entriesPerSegment(capacity: 16) == 8)
-        #expect(AuditSegments.entriesPerSegment(capacity: 1) == 1)
-        #expect(AuditSegments.entriesPerSegment(capacity: 100_000) == 50_000)
+        #expect(AuditSegments.entriesPerSegment(configured: 8) == 8)
+        #expect(AuditSegments.entriesPerSegment(configured: 0) == 1)
+        #expect(AuditSegments.entriesPerSegment(configured: 1_000_000) == 50_000)
         // A detail with line feeds stays on one line; one too long for a line is cut to fit.
         let broken = AuditSegments.line(entry(1, detail: "two\nlines"))
         #expect(broken.filter { $0 == 0x0A }.count == 1)

@@ -24,6 +24,22 @@ import Testing
 
         """
 
+    /// `management.auditSegmentEntries` (`Protocols/management.md` §5): decoded, range-checked, written back only
+    /// when it is not the default.
+    @Test func auditSegmentEntriesDecodeValidateAndRoundTrip() throws {
+        let base = Self.yaml(Self.good)
+        #expect(try PlatformConfiguration.load(yaml: base).management.auditSegmentEntries == 16_384)
+        let set = base.replacingOccurrences(of: "management:\n", with: "management:\n  auditSegmentEntries: 500\n")
+        let config = try PlatformConfiguration.load(yaml: set)
+        #expect(config.management.auditSegmentEntries == 500)
+        #expect(try PlatformConfiguration.load(yaml: config.encodeYAML()).management.auditSegmentEntries == 500)
+        for bad in ["0", "50001"] {
+            let text = base.replacingOccurrences(
+                of: "management:\n", with: "management:\n  auditSegmentEntries: \(bad)\n")
+            #expect(issues(text).contains("management.auditSegmentEntries: \(bad) is outside 1...50000"))
+        }
+    }
+
     @Test func authoritiesDecodeAndRoundTrip() throws {
         var config = try PlatformConfiguration.load(yaml: Self.yaml(Self.good))
         #expect(config.hub.stateDirectory == "/var/lib/hubd")
