@@ -12,6 +12,7 @@ import base64
 import json
 import os
 import signal
+from socket import timeout as socket_timeout
 import threading
 import time
 from pathlib import Path
@@ -223,3 +224,69 @@ def test_a_hub_stopped_during_the_copy_exits_and_comes_back_on_what_it_ran(hubd,
     assert audit[1]["outcomeOf"] == audit[0]["seq"] and audit[1]["source"] == "control"
     # The counter stays spent: the same envelope is a replay.
     assert submit(restarted, sign(signed_upgrade(1, bundle, content, 2), [KEYS[0]])) == "replayed"
+
+
+def _peak_rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return -1
+
+
+def test_a_relay_flooded_while_an_upgrade_runs_is_closed_at_the_owed_bound(hubd, scratch):
+    """While the upgrade's file work runs the relay takes nothing, yet the guest is still read every pass: a
+    guest flooding 1-byte envelopes is owed at most 256 relay_busy answers, then its channel is closed
+    (management.md §2.3), so the pass the upgrade ends in stays short and the hub's memory flat. (The previous
+    hub owed one answer per flooded envelope: 1.2 M answers, 128 MB and a 1.3 s pass during a 250 MiB upgrade.)"""
+    from handsethub.guest import Frame
+    hub, _, directory = started_hub(hubd, scratch)
+    pid = hub.hub.process.pid
+    bundle, content = large_image(directory, 2)
+    guest_endpoint = next(a for a in hub.hub.guest if a.startswith("unix:"))
+    before_kb = _peak_rss_kb(pid)
+    with GuestClient.connect(guest_endpoint, "mgmt", "mgmt-dev-secret") as mgmt:
+        opened = mgmt.request("CHANNEL_OPEN", {"device": "management", "options": b""}, channel=9)
+        assert opened.type == "CHANNEL_OPENED"
+        mgmt.post("CHANNEL_DATA", {"data": sign(signed_upgrade(1, bundle, content, 2), [KEYS[0]])}, channel=9)
+        wait_operation_running(hub)
+        batch = Frame("CHANNEL_DATA", {"data": b"x"}, 9, 0).encode() * 4096
+        stop = threading.Event()
+        mgmt.sock.settimeout(5)
+
+        def flood():
+            while not stop.is_set():
+                try:
+                    mgmt.sock.sendall(batch)
+                except OSError:
+                    return
+
+        def drain():
+            while not stop.is_set():
+                try:
+                    if not mgmt.sock.recv(1 << 20):
+                        return
+                except socket_timeout:
+                    continue
+                except OSError:
+                    return
+
+        threads = [threading.Thread(target=flood, daemon=True), threading.Thread(target=drain, daemon=True)]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 60
+        while hub.call("software.status", timeout=30)["partitions"]["linux"]["operationRunning"]:
+            assert time.monotonic() < deadline, "the upgrade did not finish"
+            time.sleep(0.05)
+        time.sleep(0.3)
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=10)
+    results = hub.call("mgmt.status")["counters"]["results"]
+    assert results.get("relay_flooded") == 1 and results.get("relay_busy") == 256, results
+    assert hub.call("hub.limits")["management"]["relayMaxOwedBusy"] == 256
+    # The upgrade itself finished and is audited (its answer went nowhere: the channel was closed).
+    audit = hub.call("mgmt.audit", {"limit": 1000})["entries"]
+    assert [(e["counter"], e["result"]) for e in audit if e["counter"] == "1"] == [("1", "verified"), ("1", "accepted")]
+    assert longest_pass_ms(hub) < MAX_PASS_MS, f"a loop pass took {longest_pass_ms(hub):.0f} ms"
+    grown_mb = (_peak_rss_kb(pid) - before_kb) / 1024
+    assert grown_mb < 64, f"the hub's peak RSS grew {grown_mb:.0f} MB during the flood"
