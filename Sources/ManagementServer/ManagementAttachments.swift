@@ -124,8 +124,8 @@ final class ManagementRelayChannel: GuestChannel {
     private func answered(_ answer: ManagementRelayResult) {
         let busyAfter = running ?? 0
         running = nil
-        owedBusy -= busyAfter
         guard !isClosed else { return }
+        owedBusy -= busyAfter
         endpoint.send(answer.encoded())
         if busyAfter > 0 {
             let detail = "more than \(ManagementDevice.relayMaxWaitingEnvelopes) envelopes waited: send after an answer"

@@ -75,6 +75,11 @@ final class Rig {
         }
     }
 
+    /// The management relay opened for `endpoint` (its partition may manage); the test fails if it is refused.
+    func openRelay(_ endpoint: FakeChannelEndpoint) throws -> any GuestChannel {
+        try device.openChannel(device: "management", options: [], endpoint: endpoint).get()
+    }
+
     func result(_ method: String, _ params: JSON = [:]) -> JSON? {
         if case .result(let json) = caller.call(host.methods, method, params) { return json }
         return nil
@@ -184,11 +189,7 @@ func temporaryDirectory() -> String {
         let rig = try Rig(directory: temporaryDirectory())
         #expect(rig.submit(envelope(counter: 1)) == "operation_unavailable")
         let endpoint = FakeChannelEndpoint(partition: "mgmt")
-        guard case .success(let channel) = rig.device.openChannel(device: "management", options: [], endpoint: endpoint)
-        else {
-            Issue.record("mgmt could not open the relay")
-            return
-        }
+        let channel = try rig.openRelay(endpoint)
         let replay = Base64.decode(envelope(counter: 1))!
         channel.received(replay[...])
         let unsigned = ManagementCodec.encodeEnvelope(
@@ -232,11 +233,7 @@ func temporaryDirectory() -> String {
     @Test func theRelayTakesOneEnvelopeAPassAndAnswersInOrder() throws {
         let rig = try Rig(directory: temporaryDirectory())
         let endpoint = FakeChannelEndpoint(partition: "mgmt")
-        guard case .success(let channel) = rig.device.openChannel(device: "management", options: [], endpoint: endpoint)
-        else {
-            Issue.record("mgmt could not open the relay")
-            return
-        }
+        let channel = try rig.openRelay(endpoint)
         func answers() throws -> [String] {
             try endpoint.takeSent().map { try ManagementRelayResult.decode($0[...]).code }
         }
@@ -440,11 +437,7 @@ private final class AuditReadingCaller: ControlCaller {
         let executor = DeferringExecutor()
         rig.device.executor = executor
         let endpoint = FakeChannelEndpoint(partition: "mgmt")
-        guard case .success(let channel) = rig.device.openChannel(device: "management", options: [], endpoint: endpoint)
-        else {
-            Issue.record("mgmt could not open the relay")
-            return
-        }
+        let channel = try rig.openRelay(endpoint)
         func answers() throws -> [String] {
             try endpoint.takeSent().map { try ManagementRelayResult.decode($0[...]).code }
         }
@@ -468,11 +461,7 @@ private final class AuditReadingCaller: ControlCaller {
         let executor = DeferringExecutor()
         rig.device.executor = executor
         let endpoint = FakeChannelEndpoint(partition: "mgmt")
-        guard case .success(let channel) = rig.device.openChannel(device: "management", options: [], endpoint: endpoint)
-        else {
-            Issue.record("mgmt could not open the relay")
-            return
-        }
+        let channel = try rig.openRelay(endpoint)
         channel.received(Base64.decode(envelope(counter: 1))![...])
         let bound = 16 + 256
         for pass in 0..<bound {
@@ -500,11 +489,7 @@ private final class AuditReadingCaller: ControlCaller {
         let executor = DeferringExecutor()
         rig.device.executor = executor
         let endpoint = FakeChannelEndpoint(partition: "mgmt")
-        guard case .success(let channel) = rig.device.openChannel(device: "management", options: [], endpoint: endpoint)
-        else {
-            Issue.record("mgmt could not open the relay")
-            return
-        }
+        let channel = try rig.openRelay(endpoint)
         channel.received(Base64.decode(envelope(counter: 1))![...])
         for index in 0..<(16 + 40) { channel.received([1, 2, UInt8(index)][...]) }
         rig.host.runPasses(2)
