@@ -55,6 +55,13 @@ package struct ControlResponse: Sendable, Hashable {
         } else {
             out.reserveCapacity(256)
         }
+        writeLine(into: &out)
+        return out
+    }
+
+    /// Appends ``encodedLine()``'s bytes to `out`: a session writes its answers into the buffer of its pass's
+    /// write, with no line of their own allocated and copied in (every request is answered).
+    package func writeLine(into out: inout [UInt8]) {
         JSON.writeRaw(#"{"jsonrpc":"2.0","id":"#, into: &out)
         id.write(into: &out)
         switch outcome {
@@ -69,6 +76,5 @@ package struct ControlResponse: Sendable, Hashable {
             error.json.write(into: &out)
         }
         JSON.writeRaw("}\n", into: &out)
-        return out
     }
 }

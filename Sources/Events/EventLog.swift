@@ -93,6 +93,23 @@ package struct EventLog: Sendable {
         first(after: seq) { filter.matches($0) }
     }
 
+    /// The sequence number of the first held event after `seq` whose kind is `kind`, nil when none: what
+    /// ``firstSeq(after:matching:)`` says for a filter on that kind alone, reading each event's kind where it is
+    /// held instead of copying the event (every `irq.raise` answer looks its event up this way).
+    package func firstSeq(after seq: UInt64, kind: String) -> UInt64? {
+        guard let oldest = oldestSeq, seq < lastSeq else { return nil }
+        let skip = seq >= oldest ? Int(seq - oldest + 1) : 0
+        return ring.withUnsafeBufferPointer { held -> UInt64? in
+            var position = (head + skip) % held.count
+            for _ in skip..<held.count {
+                if held[position].kind == kind { return held[position].seq }
+                position += 1
+                if position == held.count { position = 0 }
+            }
+            return nil
+        }
+    }
+
     /// Like ``first(after:matching:)`` with any test, called once for each event examined, oldest first.
     package func first(after seq: UInt64, where matches: (HubEvent) -> Bool) -> (event: HubEvent?, examined: Int) {
         guard let oldest = oldestSeq, seq < lastSeq else { return (nil, 0) }

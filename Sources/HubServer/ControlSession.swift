@@ -262,7 +262,9 @@ package final class ControlSession {
     }
 
     func send(_ response: ControlResponse) {
-        send(response.encodedLine())
+        guard !closing else { return }
+        response.writeLine(into: &pending)
+        if !receiving { hub.scheduleControlFlush(self) }
     }
 
     /// Queues a line; it goes out with the others of this loop pass in one write.

@@ -34,8 +34,10 @@ extension Hub {
     /// Never blocks: a subscriber whose outbox is full has the event counted as missed. Subscribers
     /// are written to once per loop pass, however many events the pass produced.
     @discardableResult
-    func publish(_ kind: String, partition: String? = nil, device: String? = nil, data: JSON = [:]) -> HubEvent {
-        let time = EventTime(unixNs: Int64(Hub.wallClockNanos()), monoNs: MonotonicClock.nanoseconds())
+    func publish(
+        _ kind: String, partition: String? = nil, device: String? = nil, data: JSON = [:],
+        time: EventTime = Hub.eventTimeNow()
+    ) -> HubEvent {
         let event = events.log.append(kind: kind, partition: partition, device: device, data: data, time: time)
         events.published += 1
         // The hub's faults (crash, missed heartbeats, rollback, refused command) go to the error logs too.
@@ -47,6 +49,11 @@ extension Hub {
         // After subscribers have this event: what the power model publishes in turn comes after it, in order.
         power?.observe(kind, partition: partition, device: device, data: data)
         return event
+    }
+
+    /// The time an event published now carries, on both clocks.
+    static func eventTimeNow() -> EventTime {
+        EventTime(unixNs: Int64(Hub.wallClockNanos()), monoNs: MonotonicClock.nanoseconds())
     }
 
     /// Moves what the session's outbox holds into its pass write while its write queue has room. What

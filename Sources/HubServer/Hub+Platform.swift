@@ -87,8 +87,11 @@ extension Hub {
 
     /// Publishes the hub events of a model event (`PlatformControl`'s `HypervisorEvent.hubEvents`).
     func publish(_ event: HypervisorEvent) {
-        for published in event.hubEvents {
-            publish(published.kind, partition: published.partition, data: published.data)
+        // The hub events of one model event are one occurrence (a latched raise is irq.raised and irq.latched):
+        // they carry one time, and the clocks are read once for them.
+        let time = Hub.eventTimeNow()
+        event.forEachHubEvent { kind, partition, data in
+            publish(kind, partition: partition, data: data, time: time)
         }
     }
 }

@@ -184,6 +184,7 @@ struct JSONParser {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 index += 1
+                if let known = knownString(from: start, count: index - 1 - start) { return known }
                 return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index - 1]), as: UTF8.self)
             }
             guard byte >= 0x20, byte < 0x80, byte != UInt8(ascii: "\\") else { break }
@@ -208,6 +209,54 @@ struct JSONParser {
                 try copyUTF8Sequence(into: &out)
             }
         }
+    }
+
+    /// The control protocol's commonest keys (and its version), when the `count` plain ASCII bytes at `start` spell
+    /// one: a literal costs nothing to hand out, where making a string of the bytes is a call that checks them
+    /// again, and a request holds a dozen strings, most of them these.
+    private func knownString(from start: Int, count: Int) -> String? {
+        func spells(_ literal: StaticString) -> Bool {
+            // SAFETY: the caller's `count` bytes from `start` are inside `bytes`; `literal` has `count` bytes (the
+            // cases below are by length).
+            let text = literal.utf8Start
+            var offset = 0
+            while offset < count {
+                if bytes[start &+ offset] != text[offset] { return false }
+                offset &+= 1
+            }
+            return true
+        }
+        switch count {
+        case 2:
+            if spells("id") { return "id" }
+            if spells("as") { return "as" }
+            if spells("to") { return "to" }
+        case 3:
+            if spells("2.0") { return "2.0" }
+        case 4:
+            if spells("line") { return "line" }
+            if spells("name") { return "name" }
+            if spells("port") { return "port" }
+            if spells("text") { return "text" }
+            if spells("kind") { return "kind" }
+            if spells("link") { return "link" }
+        case 5:
+            if spells("kinds") { return "kinds" }
+            if spells("modem") { return "modem" }
+            if spells("since") { return "since" }
+        case 6:
+            if spells("method") { return "method" }
+            if spells("params") { return "params" }
+            if spells("device") { return "device" }
+            if spells("filter") { return "filter" }
+        case 7:
+            if spells("jsonrpc") { return "jsonrpc" }
+        case 9:
+            if spells("partition") { return "partition" }
+        default:
+            break
+        }
+        return nil
     }
 
     private mutating func parseEscape(into out: inout [UInt8]) throws(JSONParseError) {

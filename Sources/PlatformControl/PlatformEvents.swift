@@ -12,8 +12,16 @@ extension HypervisorEvent {
     /// The hub events a model event becomes, in order (a latched interrupt is `irq.raised`, then `irq.latched`).
     package var hubEvents: [PublishedEvent] {
         var events: [PublishedEvent] = []
+        forEachHubEvent { events.append(PublishedEvent(kind: $0, partition: $1, data: $2)) }
+        return events
+    }
+
+    /// Hands each hub event this model event becomes to `body` (kind, partition, data), in ``hubEvents``'s order,
+    /// without collecting them: the hub publishes every raise's events this way, and an array per raise was a
+    /// heap allocation on the injection path.
+    package func forEachHubEvent(_ body: (String, String?, JSON) -> Void) {
         func publish(_ kind: String, partition: String? = nil, data: JSON = [:]) {
-            events.append(PublishedEvent(kind: kind, partition: partition, data: data))
+            body(kind, partition, data)
         }
         switch self {
         case .attached(let partition, let session, let resumed):
@@ -61,7 +69,6 @@ extension HypervisorEvent {
         case .resumed(let partition):
             publish("partition.resumed", partition: partition)
         }
-        return events
     }
 
     /// `link.opened`, `link.closing`, `link.closed` (`Protocols/control.md` §5.6).

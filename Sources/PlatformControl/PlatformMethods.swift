@@ -60,9 +60,6 @@ package final class PlatformMethods {
     }
 
     /// `irq.raise`.
-    /// The filter `irq.raise` finds its event with, built once (every raise asks).
-    private static let raisedFilter = EventFilter(kinds: ["irq.raised"])
-
     func irqRaise(_ call: ControlCall) throws(ControlError) -> ControlReply {
         let params = try ControlParams(call.params, allowed: ["partition", "line", "as"])
         let target = try params.requireString("partition")
@@ -76,7 +73,7 @@ package final class PlatformMethods {
         let outcome = self.host.platform.raise(
             from: .injector(peer), to: target, line: Int(line), actions: &actions)
         self.host.perform(&actions)
-        let seq = self.host.eventLog.firstSeq(after: before, matching: PlatformMethods.raisedFilter) ?? 0
+        let seq = self.host.eventLog.firstSeq(after: before, kind: "irq.raised") ?? 0
         // Test peers raise in bursts: the answer `{"seq":N,"pending":B}` is written, not built as an object.
         var answer: [UInt8] = []
         answer.reserveCapacity(48)
@@ -204,7 +201,12 @@ package final class PlatformMethods {
     static func isTestPeerName(_ name: String) -> Bool {
         let bytes = name.utf8
         guard let first = bytes.first, bytes.count <= 32, (0x61...0x7a).contains(first) else { return false }
-        return bytes.allSatisfy { (0x61...0x7a).contains($0) || (0x30...0x39).contains($0) || $0 == 0x5f || $0 == 0x2d }
+        // A plain loop: `allSatisfy` over the view went through its generic iterator, a call per byte.
+        for byte in bytes {
+            let allowed = (0x61...0x7a).contains(byte) || (0x30...0x39).contains(byte) || byte == 0x5f || byte == 0x2d
+            if !allowed { return false }
+        }
+        return true
     }
 
     package func linkJSON(_ link: LinkSnapshot) -> JSON {

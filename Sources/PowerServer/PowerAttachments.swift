@@ -131,6 +131,12 @@ extension PowerDevice {
     /// Follows the hub's events: guests attaching and detaching, management suspending and resuming partitions,
     /// and modem calls (a call in progress holds the hub's wake lock `call:MODEM`, §3.4).
     package func observe(_ kind: String, partition: String?, device: String?, data: JSON) {
+        // Asked of every event published: a kind of none of the lengths below (17, 18, 19 for the partition
+        // kinds, 10 for `modem.call`) is none of them, known without comparing text (a call per case).
+        switch kind.utf8.count {
+        case 10, 17, 18, 19: break
+        default: return
+        }
         switch kind {
         case "partition.attached":
             if let partition { update { model, now in model.setAttached(partition, true, now: now) } }

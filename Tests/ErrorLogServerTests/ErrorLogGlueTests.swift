@@ -180,6 +180,21 @@ private func temporaryDirectory() -> String {
     }
 
     /// The hub's own faults come from its events: crash, failure, missed heartbeats, rollback, refused command.
+    /// The kinds the hub hands over: exactly the four `observe` records, not others of the same lengths (the
+    /// check looks at a kind's length first).
+    @Test func recordsExactlyTheFaultKinds() {
+        for kind in ["partition.state", "partition.detached", "software.rolledBack", "mgmt.refused"] {
+            #expect(ErrorLogDevice.records(kind), "\(kind)")
+        }
+        for kind in [
+            "partition.stat_", "partition.attached", "software.installed", "mgmt.allowed", "software.rolledBacK",
+            "irq.raised",
+            "irq.latched", "", "partition.detached.",
+        ] {
+            #expect(!ErrorLogDevice.records(kind), "\(kind)")
+        }
+    }
+
     @Test func hubFaultsFromEvents() throws {
         let rig = try Rig(directory: nil)
         rig.device.observe(

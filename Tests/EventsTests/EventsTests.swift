@@ -498,6 +498,12 @@ extension HubEventWritingTests {
                         log.firstSeq(after: after, matching: filter)
                             == log.since(after, matching: filter).events.first?.seq)
                 }
+                // The kind-only lookup `irq.raise` answers with says what a filter on that one kind says.
+                for kind in ["irq.raised", "msg.sent", "none"] {
+                    #expect(
+                        log.firstSeq(after: after, kind: kind)
+                            == log.since(after, matching: EventFilter(kinds: [kind])).events.first?.seq)
+                }
             }
         }
     }

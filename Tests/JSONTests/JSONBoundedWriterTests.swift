@@ -27,6 +27,26 @@ import Testing
         return result
     }
 
+    /// Integers of every length, both signs, each side of every power of ten: spelled as `String` spells them (the
+    /// digits are written two at a time, the odd one last).
+    @Test func integersOfEveryLengthAreSpelledAsStringSpellsThem() {
+        var samples: [Int64] = [0, Int64.max, Int64.min, Int64.min + 1]
+        var power: Int64 = 1
+        for _ in 0..<19 {
+            samples += [power, power - 1, power + 1, power * 7 / 3 + 5, -power, -(power - 1), -(power + 1)]
+            if power <= Int64.max / 10 { power *= 10 }
+        }
+        for value in samples {
+            var storage = [UInt8](repeating: 0, count: 32)
+            let written: [UInt8] = storage.withUnsafeMutableBufferPointer { buffer in
+                var writer = JSONBoundedWriter(buffer)
+                writer.integer(value)
+                return Array(writer.written)
+            }
+            #expect(written == Array(String(value).utf8), "\(value)")
+        }
+    }
+
     @Test func plainValuesAreWrittenAsJSONWriteWritesThemWhenTheyFit() {
         for value in Self.plain {
             let expected = value.serializedBytes()

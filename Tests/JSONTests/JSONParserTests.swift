@@ -18,6 +18,30 @@ import Testing
         #expect(try JSON.parse("\"a\"") == .string("a"))
     }
 
+    /// The commonest keys are handed out as literals: each, and strings of the same length that differ from one in
+    /// their first, a middle or their last byte, read as keys and as values give the string their bytes spell.
+    @Test func knownKeysAndTheirNearMissesReadAsWritten() throws {
+        let known = [
+            "id", "as", "to", "2.0", "line", "name", "port", "text", "kind", "link", "kinds", "modem", "since",
+            "method", "params", "device", "filter", "jsonrpc", "partition",
+        ]
+        var samples = known
+        for word in known {
+            var bytes = Array(word.utf8)
+            for position in Set([0, bytes.count / 2, bytes.count - 1]) {
+                let original = bytes[position]
+                bytes[position] = original == UInt8(ascii: "x") ? UInt8(ascii: "y") : UInt8(ascii: "x")
+                samples.append(String(decoding: bytes, as: UTF8.self))
+                bytes[position] = original
+            }
+        }
+        for word in samples {
+            let parsed = try JSON.parse("{\"\(word)\":\"\(word)\"}")
+            #expect(parsed.objectValue?.keys == [word], "\(word)")
+            #expect(parsed[word] == .string(word), "\(word)")
+        }
+    }
+
     /// Integers are summed in place up to 18 digits and read as text past that: both give what `Int64(text)`
     /// gives, at every length and both signs, and what does not fit 64 bits is a double.
     @Test func integersOfEveryLengthAreReadExactly() throws {

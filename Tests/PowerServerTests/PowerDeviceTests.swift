@@ -106,6 +106,31 @@ import Testing
         #expect(counters?["done"] == .uint(1))
     }
 
+    /// Every kind the device follows reaches the model, and others of the same lengths do not (`observe` looks at
+    /// a kind's length before its text): attached, detached, suspended, resumed, as `power.status` shows them.
+    @Test func followsEachPartitionEventKind() throws {
+        let rig = try Self.rig()
+        defer { rig.device.stop(); _ = rig.host.shutdown() }
+        func state() -> JSON? { status(rig)["partitions"]?["rtos"]?["state"] }
+        #expect(state() == "off")
+        rig.device.observe("partition.attachex", partition: "rtos", device: nil, data: [:])
+        #expect(state() == "off")
+        rig.device.observe("partition.attached", partition: "rtos", device: nil, data: [:])
+        #expect(state() == "active")
+        rig.device.observe("partition.suspendex", partition: "rtos", device: nil, data: [:])
+        #expect(state() == "active")
+        rig.device.observe("partition.suspended", partition: "rtos", device: nil, data: [:])
+        #expect(state() == "suspended")
+        rig.device.observe("partition.resumex", partition: "rtos", device: nil, data: [:])
+        #expect(state() == "suspended")
+        rig.device.observe("partition.resumed", partition: "rtos", device: nil, data: [:])
+        #expect(state() == "active")
+        rig.device.observe("irq.raised", partition: "rtos", device: nil, data: [:])
+        #expect(state() == "active")
+        rig.device.observe("partition.detached", partition: "rtos", device: nil, data: [:])
+        #expect(state() == "off")
+    }
+
     @Test func anInterruptWakesADeclaredIdlePartitionFirst() throws {
         let rig = try Self.rig()
         defer { rig.device.stop(); _ = rig.host.shutdown() }
