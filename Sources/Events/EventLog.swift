@@ -12,6 +12,8 @@ package struct EventLog: Sendable {
     private var head = 0
     /// The sequence number of the newest event (0 before the first).
     package private(set) var lastSeq: UInt64 = 0
+    /// The newest event's time.
+    private var lastTime = EventTime(unixNs: 0, monoNs: 0)
 
     /// - Parameter capacity: how many events are kept for replay (at least 1).
     package init(capacity: Int) {
@@ -32,6 +34,10 @@ package struct EventLog: Sendable {
         kind: String, partition: String? = nil, device: String? = nil, data: JSON = [:], time: EventTime
     ) -> HubEvent {
         lastSeq += 1
+        // A time read before an event published in between (one occurrence's events share a time taken first)
+        // becomes that event's: monotonic times never decrease with the sequence (`Protocols/control.md` §5.1).
+        let time = time.monoNs < lastTime.monoNs ? lastTime : time
+        lastTime = time
         let event = HubEvent(seq: lastSeq, time: time, kind: kind, partition: partition, device: device, data: data)
         if ring.count < capacity {
             ring.append(event)

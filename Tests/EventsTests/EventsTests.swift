@@ -485,6 +485,22 @@ extension HubEventWritingTests {
 }
 
 /// `firstSeq(after:matching:)` says what the first event of `since` would be, including across a wrapped ring.
+/// An event appended with a monotonic time older than the newest event's (read before an event published in
+/// between) takes the newest event's time: times never decrease with the sequence.
+@Suite struct EventLogTimeOrderTests {
+    @Test func anEarlierTimeTakesTheNewestEventsTime() {
+        var log = EventLog(capacity: 4)
+        let first = log.append(kind: "a", time: EventTime(unixNs: 10, monoNs: 100))
+        let late = log.append(kind: "b", time: EventTime(unixNs: 9, monoNs: 99))
+        let same = log.append(kind: "c", time: EventTime(unixNs: 11, monoNs: 100))
+        let later = log.append(kind: "d", time: EventTime(unixNs: 5, monoNs: 101))
+        #expect(first.time == EventTime(unixNs: 10, monoNs: 100))
+        #expect(late.time == first.time)
+        #expect(same.time == EventTime(unixNs: 11, monoNs: 100))
+        #expect(later.time == EventTime(unixNs: 5, monoNs: 101))
+    }
+}
+
 @Suite struct EventLogFirstSeqTests {
     @Test func agreesWithSince() {
         var log = EventLog(capacity: 16)
