@@ -25,6 +25,26 @@ import Wire
         #expect(failures.isEmpty, "\(failures.prefix(3))")
     }
 
+    /// The newline search reads eight bytes a step: lines of every length up to three words, of bytes that differ
+    /// from LF in one bit (0x0b, 0x08, 0x8a, 0x0e) or are zero, split at every point, come out as written.
+    @Test func linesOfEveryLengthAndNearNewlineBytesAreFound() {
+        let fillers: [UInt8] = [0x0b, 0x08, 0x8a, 0x0e, 0x00, 0x09, 0xff]
+        var stream: [UInt8] = []
+        var expected: [[UInt8]] = []
+        for length in 1...24 {
+            let line = (0..<length).map { fillers[($0 + length) % fillers.count] }
+            stream += line + [0x0a]
+            expected.append(line)
+        }
+        for cut in 0...stream.count {
+            var framer = LineFramer(maxLineLength: 64)
+            var lines = framer.feed(stream[..<cut]).map(Array.init)
+            lines += framer.feed(stream[cut...]).map(Array.init)
+            #expect(lines == expected, "cut at \(cut)")
+            #expect(framer.bufferedByteCount == 0)
+        }
+    }
+
     @Test func partialLineIsHeldBack() {
         var framer = LineFramer()
         #expect(framer.feed(Array("{\"a\"".utf8)).isEmpty)
