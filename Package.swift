@@ -261,7 +261,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
         // Load generator for Tools/benchmarks: guest ping-pong, floods, throughput, many guests.
-        .executableTarget(name: "hubbench", dependencies: ["HubGuest", "GuestWire"]),
+        .executableTarget(name: "hubbench", dependencies: ["HubGuest", "GuestWire", "Ethernet"]),
         .target(name: "TestSupport", dependencies: ["Hypervisor", "Wire", "EventLoop"]),
         // Fakes for testing device glue without sockets: byte stream, guest-channel endpoint, control caller, host.
         .target(

@@ -52,8 +52,6 @@ final class MACTable {
     private(set) var head: Int32 = MACTable.none
     /// Most recently seen entry.
     private(set) var tail: Int32 = MACTable.none
-    /// Sum of the words `warmNextEviction` read (never used: a load whose value went nowhere would be dropped).
-    private var warmed: UInt32 = 0
 
     var count: Int { index.count }
 
@@ -159,23 +157,7 @@ final class MACTable {
         slots[Int(slot)].port = port
         slots[Int(slot)].seen = now
         slots[Int(slot)].place = index.insert(key, slot)
-        warmNextEviction()
         return evicted
-    }
-
-    /// Reads what evicting the new head will touch: its index bucket and the slot after it, both at random places
-    /// under a flood, where every frame evicts. The loads are issued now and complete while this frame's
-    /// forwarding goes on (nothing waits for them), so the next eviction finds them in cache instead of waiting for
-    /// each in turn. Their values go to `warmed`, which only keeps the compiler from dropping the loads.
-    @inline(__always)
-    private func warmNextEviction() {
-        let next = head
-        guard next != MACTable.none else { return }
-        // SAFETY: the head is an in-use slot below capacity, and so is the slot after it when there is one.
-        let entry = slots[Int(next)]
-        var touched = index.firstWord(at: Int(entry.place))
-        if entry.next != MACTable.none { touched &+= UInt32(bitPattern: slots[Int(entry.next)].previous) }
-        warmed &+= touched
     }
 
     /// `nextVictim` and `replace` together; nil when the table is empty.
@@ -402,15 +384,6 @@ final class SlotIndex {
         let bucket = bucket(place &>> 3)
         guard bucket[SlotIndex.usedWord] & 1 &<< UInt32(place & 7) != 0 else { return nil }
         return Int32(bitPattern: bucket[SlotIndex.slotWords &+ place & 7])
-    }
-
-    /// The first word of the bucket holding `position` (a place from `insert`): read to bring the bucket into cache.
-    @inline(__always)
-    func firstWord(at position: Int) -> UInt32 {
-        let number = position &>> 3
-        guard wordsInitialized, number >= 0, number < buckets else { return 0 }
-        // SAFETY: a bucket in range, initialized.
-        return bucket(number)[0]
     }
 
     /// Removes the entry at `position` (its place, from `insert`).

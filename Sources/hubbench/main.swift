@@ -12,6 +12,8 @@ import HubGuest
 //       (msg-send and flood with `--sequenced 1`: idempotent sends, MSG_SEND_SEQ, Protocols/guest.md §7.10)
 //   redis-pub|redis-sub --socket PATH --count N [--size 64]               Redis pub/sub baseline
 //   attach-many --hub E --prefix P --count N                               attach N guests, hold until stdin closes
+//   switch-macflood [--frames N] [--rounds R]    the switch alone, in process: fixed source against a full table's
+//       eviction per frame (SwitchFlood.swift)
 
 /// The command line: a mode, then `--name value` pairs.
 enum Command {
@@ -323,6 +325,7 @@ func readBytes(_ fd: Int32, total: Int, onFirst: (() -> Void)? = nil) -> Int {
 // MARK: Modes
 
 switch mode {
+case "switch-macflood": switchMACFlood(frames: number("frames", 300_000), rounds: number("rounds", 5))
 case "pingpong-initiator": pingPong(initiator: true)
 case "pingpong-responder": pingPong(initiator: false)
 case "flood":

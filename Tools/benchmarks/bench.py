@@ -1876,6 +1876,14 @@ def bench_ethernet_macflood(quick):
         rows.append((f"MAC flood hub CPU per frame ({label})", statistics.median(flood_cpu), "ns",
                      "one fixed source", statistics.median(fixed_cpu),
                      f"lower is better; target <= 1.3x; {spread}"))
+    # The switch alone, in process (hubbench switch-macflood): what an eviction adds to a frame's switching with no
+    # socket, read batching or scheduling in the figure, which decide most of the spread of the rows above.
+    result = subprocess.run([HUBBENCH, "switch-macflood", "--frames", str(frames), "--rounds", str(repeats)],
+                            capture_output=True, text=True, timeout=120, check=True)
+    measured = json.loads(result.stdout.strip().splitlines()[-1])
+    rows.append(("MAC flood switch CPU per frame, in process (table full, each new source evicts)",
+                 statistics.median(measured["floodNs"]), "ns", "one fixed source, in process",
+                 statistics.median(measured["fixedNs"]), "lower is better; no target (the rows above carry it)"))
     return rows
 
 

@@ -1,0 +1,50 @@
+import Ethernet
+import Glibc
+
+/// `switch-macflood`: the switch alone, in this process, with no socket or loop in the way: `frames` broadcasts
+/// from one fixed source, then the same number each from a new random source into a full table (the per-port
+/// limit raised so every frame evicts), alternating `rounds` times. Per frame, the thread's CPU time of each; the
+/// socket benchmark's runs vary with how the kernel batches the sender's writes, which this one does not see.
+func switchMACFlood(frames: Int, rounds: Int) {
+    let table = Switch.defaultMACTableLimit
+    let sw = Switch(name: "bench", macTableLimit: table, macLimitPerPort: table * 8)
+    let port = sw.addPort(PortSettings(name: "p0"))
+    sw.setLink(port, up: true)
+    var generator = SplitMix64(seed: 7)
+    func frameBytes(source: UInt64) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0xff, count: 6)
+        for shift in stride(from: 40, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: source >> shift)) }
+        bytes += [0x88, 0xb5] + [UInt8](repeating: 0, count: 46)
+        return bytes
+    }
+    let fixed = frameBytes(source: 0x0200_0000_0001)
+    // Built before timing: the random sources are not generated inside the measured loop.
+    let random = (0..<frames).map { _ in frameBytes(source: 0x0200_0000_0000 | generator.next() & 0xff_ffff_ffff) }
+    func threadNanos() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec)
+        return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
+    }
+    func run(_ frame: (Int) -> [UInt8]) -> Double {
+        let started = threadNanos()
+        var now: UInt64 = 1_000_000_000
+        for index in 0..<frames {
+            frame(index).withUnsafeBytes { sw.receive($0, from: port, now: now) }
+            now &+= 100
+        }
+        return Double(threadNanos() - started) / Double(frames)
+    }
+    // The table filled once first, so every measured random frame evicts.
+    _ = run { random[$0] }
+    var fixedNs: [Double] = []
+    var floodNs: [Double] = []
+    for _ in 0..<rounds {
+        fixedNs.append(run { _ in fixed })
+        floodNs.append(run { random[$0] })
+    }
+    func list(_ values: [Double]) -> String {
+        "[" + values.map { String(Double(Int($0 * 10)) / 10) }.joined(separator: ",") + "]"
+    }
+    let learned = sw.learnedMACs(of: port)
+    emit(#"{"fixedNs":\#(list(fixedNs)),"floodNs":\#(list(floodNs)),"table":\#(table),"learned":\#(learned)}"#)
+}
