@@ -179,7 +179,6 @@ private func temporaryDirectory() -> String {
         #expect(status["counters"]?["reportsRateLimited"]?.intValue == 3)
     }
 
-    /// The hub's own faults come from its events: crash, failure, missed heartbeats, rollback, refused command.
     /// The kinds the hub hands over: exactly the four `observe` records, not others of the same lengths (the
     /// check looks at a kind's length first).
     @Test func recordsExactlyTheFaultKinds() {
@@ -195,6 +194,7 @@ private func temporaryDirectory() -> String {
         }
     }
 
+    /// The hub's own faults come from its events: crash, failure, missed heartbeats, rollback, refused command.
     @Test func hubFaultsFromEvents() throws {
         let rig = try Rig(directory: nil)
         rig.device.observe(

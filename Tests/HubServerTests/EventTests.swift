@@ -40,6 +40,32 @@ import Testing
         #expect(hub.stop() == 0)
     }
 
+    /// A latched raise is one occurrence: its irq.raised and irq.latched events are consecutive and carry the same
+    /// time (`Protocols/control.md` §5.1), and monotonic times never decrease from one raise to the next.
+    @Test func aLatchedRaisesEventsShareOneTime() throws {
+        let hub = try HubHarness()
+        let watcher = try LineClient(unixPath: hub.controlUnix)
+        _ = try watcher.readJSON()
+        let filter: JSON = ["kinds": ["irq.raised", "irq.latched"], "partition": "rtos"]
+        #expect(try watcher.call("events.subscribe", ["filter": filter], id: 1)["result"] != nil)
+        let raiser = try LineClient(unixPath: hub.controlUnix)
+        _ = try raiser.readJSON()
+        var lastMono: Int64 = 0
+        for line in Int64(0)..<3 {
+            let answer = try raiser.call(
+                "irq.raise", ["partition": "rtos", "line": .int(line), "as": "tester"], id: line + 2)
+            #expect(answer["result"]?["pending"] == true, "\(answer)")
+            let raised = try watcher.readJSON()["params"]
+            let latched = try watcher.readJSON()["params"]
+            #expect(raised?["kind"] == "irq.raised" && latched?["kind"] == "irq.latched")
+            #expect(raised?["seq"]?.int64Value.map { $0 + 1 } == latched?["seq"]?.int64Value)
+            #expect(raised?["time"] != nil && raised?["time"] == latched?["time"])
+            let mono = raised?["time"]?["monoNs"]?.int64Value ?? -1
+            #expect(mono >= lastMono)
+            lastMono = mono
+        }
+    }
+
     @Test func lateSubscriberReplaysSinceASequenceNumber() throws {
         let hub = try HubHarness()
         let observer = try LineClient(unixPath: hub.controlUnix)

@@ -1879,7 +1879,12 @@ def bench_ethernet_macflood(quick):
     # The switch alone, in process (hubbench switch-macflood): what an eviction adds to a frame's switching with no
     # socket, read batching or scheduling in the figure, which decide most of the spread of the rows above.
     result = subprocess.run([HUBBENCH, "switch-macflood", "--frames", str(frames), "--rounds", str(repeats)],
-                            capture_output=True, text=True, timeout=120, check=True)
+                            capture_output=True, text=True, timeout=120)
+    if result.returncode != 0:
+        # A hubbench older than this row (a comparison run pointing at another build) has no such mode: the row is
+        # left out, said so, and the socket rows above stand.
+        print(f"bench: ethernet-macflood: in-process row left out: {result.stderr.strip()}", file=sys.stderr)
+        return rows
     measured = json.loads(result.stdout.strip().splitlines()[-1])
     rows.append(("MAC flood switch CPU per frame, in process (table full, each new source evicts)",
                  statistics.median(measured["floodNs"]), "ns", "one fixed source, in process",
