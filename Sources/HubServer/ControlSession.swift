@@ -261,16 +261,15 @@ package final class ControlSession {
         close(reason: refusal.rawValue, flush: true)
     }
 
-    func send(_ response: ControlResponse) {
-        guard !closing else { return }
-        response.writeLine(into: &pending)
-        if !receiving { hub.scheduleControlFlush(self) }
-    }
+    /// Writes the answer's line straight into this pass's write (no line of its own allocated and copied in).
+    func send(_ response: ControlResponse) { send { response.writeLine(into: &$0) } }
 
     /// Queues a line; it goes out with the others of this loop pass in one write.
-    func send(_ line: [UInt8]) {
+    func send(_ line: [UInt8]) { send { $0.append(contentsOf: line) } }
+
+    private func send(writing write: (inout [UInt8]) -> Void) {
         guard !closing else { return }
-        pending.append(contentsOf: line)
+        write(&pending)
         if !receiving { hub.scheduleControlFlush(self) }
     }
 

@@ -80,6 +80,16 @@ final class Rig {
         try device.openChannel(device: "management", options: [], endpoint: endpoint).get()
     }
 
+    /// The relay opened for a new `mgmt` endpoint, with operations held until the test finishes them.
+    fileprivate func openRelayWithDeferredOperations() throws -> (
+        DeferringExecutor, FakeChannelEndpoint, any GuestChannel
+    ) {
+        let executor = DeferringExecutor()
+        device.executor = executor
+        let endpoint = FakeChannelEndpoint(partition: "mgmt")
+        return (executor, endpoint, try openRelay(endpoint))
+    }
+
     func result(_ method: String, _ params: JSON = [:]) -> JSON? {
         if case .result(let json) = caller.call(host.methods, method, params) { return json }
         return nil
@@ -434,10 +444,7 @@ private final class AuditReadingCaller: ControlCaller {
     /// taken, audited and answered only after its answer, in order.
     @Test func theRelayTakesNothingMoreUntilTheLongOperationIsAnswered() throws {
         let rig = try Rig(directory: temporaryDirectory())
-        let executor = DeferringExecutor()
-        rig.device.executor = executor
-        let endpoint = FakeChannelEndpoint(partition: "mgmt")
-        let channel = try rig.openRelay(endpoint)
+        let (executor, endpoint, channel) = try rig.openRelayWithDeferredOperations()
         func answers() throws -> [String] {
             try endpoint.takeSent().map { try ManagementRelayResult.decode($0[...]).code }
         }
@@ -458,10 +465,7 @@ private final class AuditReadingCaller: ControlCaller {
     /// operation ends sends a bounded number of answers, not one per envelope flooded meanwhile.
     @Test func aRelayFloodedWhileAnOperationRunsIsClosedAtTheOwedBound() throws {
         let rig = try Rig(directory: temporaryDirectory())
-        let executor = DeferringExecutor()
-        rig.device.executor = executor
-        let endpoint = FakeChannelEndpoint(partition: "mgmt")
-        let channel = try rig.openRelay(endpoint)
+        let (executor, endpoint, channel) = try rig.openRelayWithDeferredOperations()
         channel.received(Base64.decode(envelope(counter: 1))![...])
         let bound = 16 + 256
         for pass in 0..<bound {
@@ -486,10 +490,7 @@ private final class AuditReadingCaller: ControlCaller {
     /// Under the bound the owed answers all go out, in order, after the running envelope's.
     @Test func owedRelayBusyAnswersFollowTheRunningEnvelopesAnswer() throws {
         let rig = try Rig(directory: temporaryDirectory())
-        let executor = DeferringExecutor()
-        rig.device.executor = executor
-        let endpoint = FakeChannelEndpoint(partition: "mgmt")
-        let channel = try rig.openRelay(endpoint)
+        let (executor, endpoint, channel) = try rig.openRelayWithDeferredOperations()
         channel.received(Base64.decode(envelope(counter: 1))![...])
         for index in 0..<(16 + 40) { channel.received([1, 2, UInt8(index)][...]) }
         rig.host.runPasses(2)

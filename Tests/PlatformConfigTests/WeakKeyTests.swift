@@ -9,6 +9,19 @@ import VectorSupport
         first + String(repeating: fill, count: 30) + last
     }
 
+    /// The configuration's issues about `key` given as an authority's second key (after a good one).
+    private func secondKeyIssues(_ key: String) -> [String] {
+        let yaml = ManagementConfigTests.yaml(
+            """
+                - name: operator
+                  keys: [\(ManagementConfigTests.key0), \(key)]
+                  grants:
+                    - {operations: [upgrade], partitions: [a]}
+
+            """)
+        return issues(yaml).filter { $0.hasPrefix("management.authorities[0].keys[1]: ") }
+    }
+
     /// The spec's list, then the same points with the sign bit (the top bit of byte 31) set, then
     /// non-canonical encodings of points that are not of small order (y = p + 2, all bits set).
     static let weakKeys = [
@@ -33,16 +46,8 @@ import VectorSupport
     @Test(arguments: weakKeys)
     func aWeakKeyIsRefusedByTheConfiguration(key: String) {
         #expect(ManagementConfig.publicKeyProblem(key) != nil, "\(key)")
-        let yaml = ManagementConfigTests.yaml(
-            """
-                - name: operator
-                  keys: [\(ManagementConfigTests.key0), \(key)]
-                  grants:
-                    - {operations: [upgrade], partitions: [a]}
-
-            """)
-        let found = issues(yaml).filter { $0.hasPrefix("management.authorities[0].keys[1]: ") }
-        #expect(found.count == 1, "\(key): \(issues(yaml))")
+        let found = secondKeyIssues(key)
+        #expect(found.count == 1, "\(key): \(found)")
         #expect(found.first.map { $0.contains("small-order") || $0.contains("canonical") } == true, "\(found)")
     }
 
@@ -64,15 +69,7 @@ import VectorSupport
         #expect(vectors.filter { $0["error"] == "not-on-curve" }.count >= 5)
         for vector in vectors where vector["error"] == "not-on-curve" || vector["expect"] == "point" {
             let key = try vector.text("hex")
-            let yaml = ManagementConfigTests.yaml(
-                """
-                    - name: operator
-                      keys: [\(ManagementConfigTests.key0), \(key)]
-                      grants:
-                        - {operations: [upgrade], partitions: [a]}
-
-                """)
-            let found = issues(yaml).filter { $0.hasPrefix("management.authorities[0].keys[1]: ") }
+            let found = secondKeyIssues(key)
             if vector["expect"] == "point" {
                 #expect(found.isEmpty, "\(vector): \(found)")
             } else {
@@ -80,7 +77,7 @@ import VectorSupport
                     found == [
                         "management.authorities[0].keys[1]: is not a point on the Ed25519 curve ((y^2 - 1)/(d*y^2 + 1) "
                             + "is not a square mod 2^255 - 19): no signature could verify under it"
-                    ], "\(vector): \(issues(yaml))")
+                    ], "\(vector): \(found)")
             }
         }
     }
