@@ -74,6 +74,42 @@ public struct EgressQueue: RandomAccessCollection {
         used = end
     }
 
+    /// Queues `count` records laid out as this queue lays them out (each frame behind its `prefixWidth`-byte
+    /// length), lent for the call, with one copy: a run of a stream read's frames to one port. The caller has
+    /// checked that the records are whole and each frame fits.
+    mutating func appendRecords(_ records: UnsafeRawBufferPointer, count: Int) {
+        let width = prefixWidth
+        precondition(width == 2 || width == 4, "records need a prefix")
+        let start = used
+        let end = start + records.count
+        if end > storage.count { EgressQueue.makeRoom(&storage, for: end) }
+        if recordCount + count > endOffsets.count { EgressQueue.makeRoom(&endOffsets, for: recordCount + count) }
+        storage.withUnsafeMutableBytes { room in
+            // SAFETY: `end <= room.count` (made so above); the records are the caller's, read during this call
+            // only, and never overlap the queue's own storage.
+            UnsafeMutableRawBufferPointer(rebasing: room[start..<end]).copyMemory(from: records)
+        }
+        var offset = 0
+        var index = recordCount
+        endOffsets.withUnsafeMutableBufferPointer { ends in
+            for _ in 0..<count {
+                precondition(records.count - offset >= width, "records are not \(count) whole records")
+                // SAFETY: `width` bytes are left at `offset` (checked above); `index` < recordCount + count <=
+                // ends.count (made so above).
+                let length =
+                    width == 4
+                    ? Int(UInt32(bigEndian: records.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
+                    : Int(UInt16(bigEndian: records.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
+                offset += width + length
+                ends[index] = start + offset
+                index += 1
+            }
+        }
+        precondition(offset == records.count, "records are not \(count) whole records")
+        recordCount = index
+        used = end
+    }
+
     /// Grows `array` (zero-filled) to at least `count` elements, at least doubling it: amortised, not per append.
     private static func makeRoom<T: FixedWidthInteger>(_ array: inout [T], for count: Int) {
         let target = Swift.max(count, array.count * 2, 64)

@@ -324,6 +324,85 @@ public final class Switch {
         return true
     }
 
+    /// A stream read's records, each frame behind a `prefixWidth`-byte big-endian length (2 or 4), from port `id`:
+    /// switches the longest leading run of whole frames, at most `limit` and each at most `maxLength` long, that
+    /// repeat the latest flow (`repeatFlow`) to a port whose queue lays frames out behind the same prefix, and
+    /// queues the run with one copy of its records. Each frame of the run is counted and switched as `receive`
+    /// switches it: one call has one time, so the source's refresh, the destination's table entry, both ports'
+    /// links, settings and impairments and their isolation are the same for every frame, and the run ends before
+    /// a frame that would find the destination's queue full or leave it pressured, which `receive` then takes.
+    /// Returns the frames and the bytes of records switched: (0, 0) when the first record does not start such a
+    /// run (the caller hands it to `receive`). What QEMU writes during a transfer is such runs: each frame's
+    /// decision, counting and copy then cost one load per frame where `repeatFlow` costs a call and a copy.
+    public func receiveRun(
+        _ records: UnsafeRawBufferPointer, prefixWidth: Int, limit: Int, maxLength: Int, from id: PortID, now: UInt64
+    ) -> (frames: Int, bytes: Int) {
+        guard repeatsFlows, flow.source == id, prefixWidth == 2 || prefixWidth == 4, limit > 0,
+            records.count >= prefixWidth + EthernetHeader.length,
+            id.rawValue < borrowed.count, let source = borrowed[id.rawValue],
+            flow.target.rawValue >= 0, flow.target.rawValue < borrowed.count,
+            let destination = borrowed[flow.target.rawValue]
+        else { return (0, 0) }
+        // SAFETY: `ports` owns every port in `borrowed` and nothing below removes one.
+        return source._withUnsafeGuaranteedRef { port in
+            destination._withUnsafeGuaranteedRef { target in
+                // What `repeatFlow` checks per frame that does not depend on a frame's bytes past its header, and
+                // the source's refresh being the cached slot's (`learn`'s first case, which repeats as a no-op).
+                guard port.accessVID == flow.vid, port.linkUp, port.ingress == nil,
+                    target.accessVID == flow.vid, target.linkUp, target.egress == nil,
+                    !(port.isolated && target.isolated), target.queue.prefixWidth == prefixWidth, !target.isPressured,
+                    sourceSlot != MACTable.none, macTable[sourceSlot].key == flow.sourceKey,
+                    macTable[sourceSlot].port == id,
+                    let entry = destinationEntry(flow.destinationKey), entry.port == flow.target,
+                    now &- entry.seen <= macAgeingNs
+                else { return (0, 0) }
+                let longest = min(maxLength, mtu + EthernetHeader.length)
+                let (head, tail) = (flow.head, flow.tail)
+                var queuedFrames = target.queue.count
+                var queuedBytes = target.queuedBytes
+                var offset = 0
+                var frames = 0
+                var frameBytes = 0
+                while frames < limit && records.count - offset >= prefixWidth {
+                    // SAFETY: `prefixWidth` bytes are left at `offset` (the loop's condition); the header's two
+                    // loads are inside the frame, which is whole and at least a header long (checked before them).
+                    let length =
+                        prefixWidth == 4
+                        ? Int(UInt32(bigEndian: records.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
+                        : Int(UInt16(bigEndian: records.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
+                    let start = offset + prefixWidth
+                    guard length >= EthernetHeader.length, length <= longest, records.count - start >= length,
+                        records.loadUnaligned(fromByteOffset: start, as: UInt64.self) == head,
+                        records.loadUnaligned(fromByteOffset: start + 6, as: UInt64.self) == tail
+                    else { break }
+                    // `enqueue`'s room, and no pressure after this frame (a stalled port exerts none).
+                    queuedFrames += 1
+                    queuedBytes += length
+                    guard queuedFrames <= target.queueFrames, queuedBytes <= target.queueBytes,
+                        target.isStalled
+                            || (queuedFrames * 2 < target.queueFrames && queuedBytes * 2 < target.queueBytes)
+                    else { break }
+                    offset = start + length
+                    frames += 1
+                    frameBytes += length
+                }
+                guard frames > 0 else { return (0, 0) }
+                if !pressureHits.isEmpty { pressureHits.removeAll(keepingCapacity: true) }
+                port.counters.rxFrames += UInt64(frames)
+                port.counters.rxBytes += UInt64(frameBytes)
+                macTable.touch(sourceSlot, port: id, now: now)
+                forwardedFrames += UInt64(frames)
+                target.queue.appendRecords(UnsafeRawBufferPointer(rebasing: records[..<offset]), count: frames)
+                target.queuedBytes += frameBytes
+                if !target.isReady {
+                    target.isReady = true
+                    ready.append(flow.target)
+                }
+                return (frames, offset)
+            }
+        }
+    }
+
     private func forward(
         _ bytes: UnsafeRawBufferPointer, vid: UInt16, tagged: Bool, from id: PortID, port source: Port, now: UInt64
     ) {

@@ -46,6 +46,8 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
     private(set) var waitingOn: [PortID] = []
     private var outBuffer: [UInt8] = []
     static let keptBufferBytes = 512 * 1024
+    /// A large read can carry more frames than a queue holds: its segment is written out after this many.
+    static let framesPerWriteOut = 256
     /// Admission (`Admission.swift`): one peer; with `ethernetStreamHandshakeMs`, its first frame is due in time.
     private let gate: AdmissionGate
     private var admission: AdmissionSlot?
@@ -247,29 +249,41 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
             }
         }
         while buffer.count - cursor >= width {
-            // SAFETY: at least `width` bytes are left (the loop's condition). The big-endian length in one load: a
-            // byte loop cost a tenth of the hub's user-space work per 64-byte frame.
-            let length =
-                width == 4
-                ? Int(UInt32(bigEndian: buffer.loadUnaligned(fromByteOffset: cursor, as: UInt32.self)))
-                : Int(UInt16(bigEndian: buffer.loadUnaligned(fromByteOffset: cursor, as: UInt16.self)))
-            guard length <= frameLimit else { return nil }
-            guard buffer.count - cursor - width >= length else { break }
-            // This pass's slice is used: the rest waits for the next pass (ethernet.md §4.8).
-            guard slice.hasRoomForFrame else {
-                heldToSwitch = true
-                break
-            }
-            slice.countFrame(recordBytes: width + length)
-            let frame = UnsafeRawBufferPointer(rebasing: buffer[cursor + width..<cursor + width + length])
-            cursor += width + length
-            if observed {
-                segment.receivedObserved(frame, from: port, now: now)
+            // A run of frames repeating the latest flow is switched whole; what does not start one goes frame by
+            // frame.
+            let run =
+                observed
+                ? (frames: 0, bytes: 0)
+                : switchRun(sw, UnsafeRawBufferPointer(rebasing: buffer[cursor...]), sinceFlush, now)
+            if run.frames > 0 {
+                slice.countFrames(run.frames, recordBytes: run.bytes)
+                cursor += run.bytes
+                sinceFlush += run.frames
             } else {
-                // SAFETY: the segment holds the switch for longer than this call: no retain per frame.
-                sw._withUnsafeGuaranteedRef { $0.receive(frame, from: id, now: now) }
+                // SAFETY: at least `width` bytes are left (the loop's condition). The big-endian length in one
+                // load: a byte loop cost a tenth of the hub's user-space work per 64-byte frame.
+                let length =
+                    width == 4
+                    ? Int(UInt32(bigEndian: buffer.loadUnaligned(fromByteOffset: cursor, as: UInt32.self)))
+                    : Int(UInt16(bigEndian: buffer.loadUnaligned(fromByteOffset: cursor, as: UInt16.self)))
+                guard length <= frameLimit else { return nil }
+                guard buffer.count - cursor - width >= length else { break }
+                // This pass's slice is used: the rest waits for the next pass (ethernet.md §4.8).
+                guard slice.hasRoomForFrame else {
+                    heldToSwitch = true
+                    break
+                }
+                slice.countFrame(recordBytes: width + length)
+                let frame = UnsafeRawBufferPointer(rebasing: buffer[cursor + width..<cursor + width + length])
+                cursor += width + length
+                if observed {
+                    segment.receivedObserved(frame, from: port, now: now)
+                } else {
+                    // SAFETY: the segment holds the switch for longer than this call: no retain per frame.
+                    sw._withUnsafeGuaranteedRef { $0.receive(frame, from: id, now: now) }
+                }
+                sinceFlush += 1
             }
-            sinceFlush += 1
             if sw._withUnsafeGuaranteedRef({ $0.hasPressureHits }) {
                 let hits = segment.sw.pressureHits
                 segment.flush()
@@ -282,8 +296,7 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
                     heldToSwitch = true
                     return cursor
                 }
-            } else if sinceFlush == 256 {
-                // A large read can carry more frames than a queue holds: write out every few hundred frames.
+            } else if sinceFlush >= Self.framesPerWriteOut {
                 segment.flush()
                 sinceFlush = 0
                 // Writing out can end this peer (a write error): its remaining frames go with it.
@@ -291,6 +304,20 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
             }
         }
         return cursor
+    }
+
+    /// `Switch.receiveRun` on `records`, within this pass's slice and the frames left before the next write-out.
+    @inline(__always)
+    private func switchRun(
+        _ sw: Unmanaged<Switch>, _ records: UnsafeRawBufferPointer, _ sinceFlush: Int, _ now: UInt64
+    ) -> (frames: Int, bytes: Int) {
+        // SAFETY: the caller's segment holds the switch for longer than this call.
+        sw._withUnsafeGuaranteedRef {
+            $0.receiveRun(
+                records, prefixWidth: framePrefixWidth,
+                limit: min(slice.framesLeft, Self.framesPerWriteOut - sinceFlush),
+                maxLength: frameLimit, from: port.id, now: now)
+        }
     }
 
     /// The ports this sender waited for were written out.
@@ -830,6 +857,18 @@ struct EthernetReadSlice {
         sizedRecords += 1
         self.recordBytes += recordBytes
     }
+
+    /// `frames` frames switched from a stream read as one run, `recordBytes` long together with their prefixes.
+    @inline(__always)
+    mutating func countFrames(_ frames: Int, recordBytes: Int) {
+        self.frames += frames
+        sizedRecords += frames
+        self.recordBytes += recordBytes
+    }
+
+    /// Frames this pass may still switch.
+    @inline(__always)
+    var framesLeft: Int { max(0, framesPerPass - frames) }
 
     @inline(__always)
     mutating func countBytes(_ count: Int) { bytes += count }

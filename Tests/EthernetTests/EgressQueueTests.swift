@@ -115,4 +115,29 @@ import Testing
             }
         }
     }
+
+    /// Records queued as one block (`appendRecords`, a stream read's run) are the same queue as their frames
+    /// queued one by one: the same buffer, frames, count and bytes, behind frames already queued and before later
+    /// ones, at both widths and across the storage's growth.
+    @Test func recordsQueuedAsOneBlockAreTheSameAsFramesQueuedOneByOne() {
+        for width in [2, 4] {
+            var single = EgressQueue(prefixWidth: width)
+            var block = EgressQueue(prefixWidth: width)
+            let before = frame(broadcast, macA, length: 70)
+            single.append(before)
+            block.append(before)
+            for count in [1, 2, 7, 300] {
+                let frames = (0..<count).map { frame(broadcast, macA, length: 14 + ($0 * 53) % 1500) }
+                for bytes in frames { single.append(bytes) }
+                let records = frames.flatMap { Self.prefixed($0, width: width) }
+                records.withUnsafeBytes { block.appendRecords($0, count: count) }
+            }
+            single.append(before)
+            block.append(before)
+            #expect(Array(block.bytes) == Array(single.bytes))
+            #expect(Array(block) == Array(single))
+            #expect(block.count == single.count && block.frameBytes == single.frameBytes)
+        }
+    }
+
 }
