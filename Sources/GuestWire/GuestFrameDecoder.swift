@@ -48,4 +48,12 @@ public struct GuestFrameDecoder {
     public mutating func feedBodies(_ chunk: ArraySlice<UInt8>) throws(DecodeError) -> [ArraySlice<UInt8>] {
         try framer.feed(chunk)
     }
+
+    /// As `feedBodies` on a slice, appending the bodies to `bodies`, so a caller reusing one array across reads
+    /// allocates nothing per read. On a throw, `bodies` may hold bodies that preceded the bad length.
+    public mutating func feedBodies(_ chunk: ArraySlice<UInt8>, into bodies: inout [ArraySlice<UInt8>])
+        throws(DecodeError)
+    {
+        try framer.feed(chunk, into: &bodies)
+    }
 }

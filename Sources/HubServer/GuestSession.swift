@@ -25,6 +25,8 @@ final class GuestSession {
     let connection: Connection
     unowned let hub: Hub
     private var decoder: GuestFrameDecoder
+    /// The bodies of the read being handled; empty between reads (`received`).
+    private var readBodies: [ArraySlice<UInt8>] = []
     private(set) var state: State = .awaitingHello
     /// Frames queued this pass, prefixed and back to back: one buffer, one write per flush.
     private var output = ByteWriter(capacity: 0)
@@ -144,9 +146,15 @@ final class GuestSession {
 
     private func received(_ bytes: ArraySlice<UInt8>) {
         lastTrafficNanos = MonotonicClock.nanoseconds()
-        let bodies: [ArraySlice<UInt8>]
+        // The array of one read's bodies is reused from read to read (emptied after, so it keeps no read alive).
+        var bodies: [ArraySlice<UInt8>] = []
+        swap(&bodies, &readBodies)
+        defer {
+            bodies.removeAll(keepingCapacity: true)
+            swap(&bodies, &readBodies)
+        }
         do {
-            bodies = try decoder.feedBodies(bytes)
+            try decoder.feedBodies(bytes, into: &bodies)
         } catch {
             // An oversized length prefix: the stream cannot be resynchronised (§3.1).
             sendError(.tooLarge, "\(error)", requestId: 0)

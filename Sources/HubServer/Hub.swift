@@ -95,6 +95,8 @@ package final class Hub {
     private(set) var devicesStarted = false
     /// Sessions that queued frames since the last flush, each once (see `GuestSession.flushPending`).
     var sessionsToFlush: [GuestSession] = []
+    /// An empty list with room, swapped in for `sessionsToFlush` while it is written out.
+    private var sparedFlushList: [GuestSession] = []
     /// Supervisors of the partitions whose guests the hub launches (`launch` in the configuration).
     var supervisors: [String: PartitionSupervisor] = [:]
     /// Software slots of launched partitions, when `hub.stateDirectory` is set (`Hub+Software.swift`).
@@ -374,12 +376,18 @@ package final class Hub {
     /// Writes out every session that queued frames since the last flush.
     func flushScheduledSessions() {
         guard !sessionsToFlush.isEmpty else { return }
-        let sessions = sessionsToFlush
-        sessionsToFlush.removeAll(keepingCapacity: true)
+        // Swapped with the spare list rather than copied: the list being written out keeps its storage, and the
+        // one that collects sessions meanwhile (a flush may schedule more) has the spare's, so nothing is
+        // allocated per flush.
+        var sessions: [GuestSession] = []
+        swap(&sessions, &sparedFlushList)
+        swap(&sessions, &sessionsToFlush)
         for session in sessions {
             session.flushPending = false
             session.flush()
         }
+        sessions.removeAll(keepingCapacity: true)
+        sparedFlushList = sessions
     }
 
     func guestDidAttach(_ guest: GuestSession, session: SessionID) {

@@ -81,14 +81,18 @@ import Wire
 
     @Test func bodiesReadInPlaceFromSlicesEqualThoseOfTheCopyingPath() throws {
         // Every valid vector's frame, back to back, cut at random places (a byte at a time among them): the slice
-        // overload returns the same bodies as the generic one, which copies each read into the framer first.
+        // overload returns the same bodies as the generic one, which copies each read into the framer first; so
+        // does the overload appending to a caller's array, emptied after each read as the hub's sessions reuse it.
         let stream = try loadValid().flatMap(\.bytes)
         var random = SystemRandomNumberGenerator()
         for round in 0..<20 {
             var inPlace = GuestFrameDecoder()
             var copying = GuestFrameDecoder()
+            var appending = GuestFrameDecoder()
+            var reused: [ArraySlice<UInt8>] = []
             var fromSlices: [[UInt8]] = []
             var fromCopies: [[UInt8]] = []
+            var fromAppends: [[UInt8]] = []
             // Bytes around each read's slice, as in a reused read buffer, must never be read.
             var buffer = [UInt8](repeating: 0xa5, count: stream.count + 16)
             var at = 0
@@ -97,9 +101,13 @@ import Wire
                 buffer.replaceSubrange(8..<(8 + count), with: stream[at..<(at + count)])
                 fromSlices += try inPlace.feedBodies(buffer[8..<(8 + count)]).map { Array($0) }
                 fromCopies += try copying.feedBodies(AnyCollection(stream[at..<(at + count)])).map { Array($0) }
+                try appending.feedBodies(buffer[8..<(8 + count)], into: &reused)
+                fromAppends += reused.map { Array($0) }
+                reused.removeAll(keepingCapacity: true)
                 at += count
             }
             #expect(fromSlices == fromCopies)
+            #expect(fromAppends == fromCopies)
             #expect(!fromSlices.isEmpty && inPlace.bufferedByteCount == 0)
         }
     }
