@@ -25,7 +25,7 @@ final class GuestSession {
     let connection: Connection
     unowned let hub: Hub
     private var decoder: GuestFrameDecoder
-    /// The bodies of the read being handled; empty between reads (`received`).
+    /// The bodies of the read being handled: one array for all reads, emptied after each (`received`).
     private var readBodies: [ArraySlice<UInt8>] = []
     private(set) var state: State = .awaitingHello
     /// Frames queued this pass, prefixed and back to back: one buffer, one write per flush.
@@ -146,22 +146,16 @@ final class GuestSession {
 
     private func received(_ bytes: ArraySlice<UInt8>) {
         lastTrafficNanos = MonotonicClock.nanoseconds()
-        // The array of one read's bodies is reused from read to read (emptied after, so it keeps no read alive).
-        var bodies: [ArraySlice<UInt8>] = []
-        swap(&bodies, &readBodies)
-        defer {
-            bodies.removeAll(keepingCapacity: true)
-            swap(&bodies, &readBodies)
-        }
+        defer { readBodies.removeAll(keepingCapacity: true) }
         do {
-            try decoder.feedBodies(bytes, into: &bodies)
+            try decoder.feedBodies(bytes, into: &readBodies)
         } catch {
             // An oversized length prefix: the stream cannot be resynchronised (§3.1).
             sendError(.tooLarge, "\(error)", requestId: 0)
             closeConnection(reason: "frame over the limit: \(error)", detach: .protocolError)
             return
         }
-        for body in bodies {
+        for body in readBodies {
             if case .closed = state { break }
             framesReceived += 1
             if case .attached(let session, _) = state, let send = GuestFrame.messageSend(in: body) {

@@ -84,7 +84,7 @@ package final class Hub {
     let flushTimer: Timer
     var deliveryScheduled = false
     /// Fair-share sessions that took their slice of input this pass and read again at the next one.
-    private var sessionsToResume: [GuestSession] = []
+    private var sessionsToResume = PassList<GuestSession>()
     private let readResumeTimer: Timer
     private var readResumeScheduled = false
     /// Deliveries per pass: enough to batch well, small enough that one pass stays short.
@@ -94,9 +94,7 @@ package final class Hub {
     /// Set once listeners are open and every device started (`DeviceHost.isReady`, `/readyz`).
     private(set) var devicesStarted = false
     /// Sessions that queued frames since the last flush, each once (see `GuestSession.flushPending`).
-    var sessionsToFlush: [GuestSession] = []
-    /// An empty list with room, swapped in for `sessionsToFlush` while it is written out.
-    private var sparedFlushList: [GuestSession] = []
+    var sessionsToFlush = PassList<GuestSession>()
     /// Supervisors of the partitions whose guests the hub launches (`launch` in the configuration).
     var supervisors: [String: PartitionSupervisor] = [:]
     /// Software slots of launched partitions, when `hub.stateDirectory` is set (`Hub+Software.swift`).
@@ -367,27 +365,21 @@ package final class Hub {
         readResumeScheduled = true
         readResumeTimer.start(afterMilliseconds: 0) { [unowned self] in
             self.readResumeScheduled = false
-            let sessions = self.sessionsToResume
-            self.sessionsToResume.removeAll(keepingCapacity: true)
+            var sessions = self.sessionsToResume.take()
             for session in sessions { session.resumeReadingAfterSlice() }
+            self.sessionsToResume.recycle(&sessions)
         }
     }
 
     /// Writes out every session that queued frames since the last flush.
     func flushScheduledSessions() {
         guard !sessionsToFlush.isEmpty else { return }
-        // Swapped with the spare list rather than copied: the list being written out keeps its storage, and the
-        // one that collects sessions meanwhile (a flush may schedule more) has the spare's, so nothing is
-        // allocated per flush.
-        var sessions: [GuestSession] = []
-        swap(&sessions, &sparedFlushList)
-        swap(&sessions, &sessionsToFlush)
+        var sessions = sessionsToFlush.take()
         for session in sessions {
             session.flushPending = false
             session.flush()
         }
-        sessions.removeAll(keepingCapacity: true)
-        sparedFlushList = sessions
+        sessionsToFlush.recycle(&sessions)
     }
 
     func guestDidAttach(_ guest: GuestSession, session: SessionID) {
