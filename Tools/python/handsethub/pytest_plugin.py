@@ -160,8 +160,9 @@ class HubProcess:
 
 
 def start_hub(directory: Path, config: Union[str, os.PathLike, None] = None,
-              extra_args: Optional[List[str]] = None) -> HubProcess:
-    """Starts hubd with ``config`` (YAML text, a path, or None for the built-in default) in ``directory``."""
+              extra_args: Optional[List[str]] = None, start_timeout: float = START_TIMEOUT) -> HubProcess:
+    """Starts hubd with ``config`` (YAML text, a path, or None for the built-in default) in ``directory``;
+    ``start_timeout`` bounds the wait for it to be ready (a start that does much work on purpose needs more)."""
     binary = find_hubd()
     directory.mkdir(parents=True, exist_ok=True)
     if config is None:
@@ -180,7 +181,7 @@ def start_hub(directory: Path, config: Union[str, os.PathLike, None] = None,
         process = subprocess.Popen([str(binary), "--config", str(config_path), "--ready-file", str(ready_path),
                                     *(extra_args or [])], stdout=log, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL)
-    deadline = time.monotonic() + START_TIMEOUT
+    deadline = time.monotonic() + start_timeout
     while True:
         if ready_path.exists():
             try:
@@ -194,7 +195,7 @@ def start_hub(directory: Path, config: Union[str, os.PathLike, None] = None,
         if time.monotonic() > deadline:
             process.kill()
             process.wait()
-            raise TimeoutError(f"hubd not ready within {START_TIMEOUT} s:\n{log_path.read_text(errors='replace')}")
+            raise TimeoutError(f"hubd not ready within {start_timeout} s:\n{log_path.read_text(errors='replace')}")
         time.sleep(0.01)
     return HubProcess(process, ready, directory, log_path)
 

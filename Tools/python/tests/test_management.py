@@ -260,7 +260,9 @@ def test_a_full_log_of_one_hundred_thousand_is_appended_to_not_rewritten(tmp_pat
         json.dumps({"version": 1, "nextSequence": 100001, "entries": entries}))
     document = yaml.safe_load(config(state))
     document["management"]["auditMaxEntries"] = 100000
-    hub = start_hub(tmp_path / "a", yaml.safe_dump(document))
+    # Migrating 100000 entries (18 MB of JSON) at start takes the suite's debug build about 6 s on an idle machine
+    # (0.5 s in release), so under the suite's parallel load the default 10 s ready deadline was missed once.
+    hub = start_hub(tmp_path / "a", yaml.safe_dump(document), start_timeout=60)
     try:
         client = hub.connect()
         assert submit(client, b"garbage") == "bad_envelope"  # the log is full: this one starts a new segment
