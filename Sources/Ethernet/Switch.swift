@@ -339,7 +339,7 @@ public final class Switch {
     ) -> (frames: Int, bytes: Int) {
         guard repeatsFlows, flow.source == id, prefixWidth == 2 || prefixWidth == 4, limit > 0,
             records.count >= prefixWidth + EthernetHeader.length,
-            id.rawValue < borrowed.count, let source = borrowed[id.rawValue],
+            id.rawValue >= 0, id.rawValue < borrowed.count, let source = borrowed[id.rawValue],
             flow.target.rawValue >= 0, flow.target.rawValue < borrowed.count,
             let destination = borrowed[flow.target.rawValue]
         else { return (0, 0) }
@@ -626,6 +626,7 @@ public final class Switch {
     }
 
     @inline(__always)
+    /// `receiveRun` applies the same room and pressure rules to a run: a rule added here goes there too.
     private func enqueue(_ bytes: UnsafeRawBufferPointer, _ id: PortID, _ port: Port) {
         // A 2-byte length (VDE) cannot say more than 65535: such a frame would garble the stream (jumbo MTU).
         guard port.queue.prefixWidth != 2 || bytes.count <= 0xFFFF else { return port.counters.drop(.oversize) }

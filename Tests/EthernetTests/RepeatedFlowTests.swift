@@ -329,6 +329,21 @@ import Testing
         #expect(pair.runFrames > (transfer ? 200 : 0))
     }
 
+    /// A port id no port has, negative included (a new switch remembers no flow, whose source is -1), takes no
+    /// run and changes nothing, as `receive` ignores it.
+    @Test func aRunFromAPortThatDoesNotExistIsNotTaken() {
+        let sw = Switch(name: "lan0")
+        let port = sw.addPort(PortSettings(name: "a"))
+        let records = [UInt8](repeating: 0, count: 64)
+        for id in [PortID(rawValue: -1), PortID(rawValue: 7)] {
+            let taken = records.withUnsafeBytes {
+                sw.receiveRun($0, prefixWidth: 4, limit: 1, maxLength: 1500, from: id, now: 1)
+            }
+            #expect(taken.frames == 0 && taken.bytes == 0)
+        }
+        #expect(sw.counters(of: port)?.rxFrames == 0 && sw.forwardedFrames == 0)
+    }
+
     /// The case it is for: one station sending to another through a queue that fills — every frame after the first
     /// reuses the decision, and each is counted, queued or dropped exactly as when decided afresh.
     @Test func aRunToAFullQueueCountsEveryFrame() {
