@@ -6,6 +6,8 @@
 # The hub's modules are built once, instrumented, in their own scratch directory (the first run takes a while).
 # Crashes land in .build/fuzz/control-router/.
 set -euo pipefail
+# A crash is libFuzzer's to report and save as an artifact: the Swift runtime's backtracer, under ASan, hung instead.
+export SWIFT_BACKTRACE=enable=no
 seconds="${1:-30}"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 out="$root/.build/fuzz/control-router"

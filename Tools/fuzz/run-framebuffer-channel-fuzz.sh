@@ -4,6 +4,8 @@
 # Seeds the corpus with the channel vectors in Protocols/vectors/framebuffer/channel.vectors (commands, valid and malformed, and events).
 # Crashes land in .build/fuzz/framebuffer-channel/.
 set -euo pipefail
+# A crash is libFuzzer's to report and save as an artifact: the Swift runtime's backtracer, under ASan, hung instead.
+export SWIFT_BACKTRACE=enable=no
 seconds="${1:-30}"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 out="$root/.build/fuzz/framebuffer-channel"

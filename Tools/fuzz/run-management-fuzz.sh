@@ -4,6 +4,8 @@
 # Seeds the corpus with the envelopes in Protocols/vectors/management/envelopes.vectors (signed and malformed)
 # and the relay results in relay.vectors. Crashes land in .build/fuzz/management/.
 set -euo pipefail
+# A crash is libFuzzer's to report and save as an artifact: the Swift runtime's backtracer, under ASan, hung instead.
+export SWIFT_BACKTRACE=enable=no
 seconds="${1:-30}"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 out="$root/.build/fuzz/management"

@@ -4,6 +4,8 @@
 # Seeds the corpus with Protocols/vectors/modem/sim-link.vectors (the link bytes of each vector) and the hellos
 # of sim-hellos.vectors (each as a hello frame). Crashes land in .build/fuzz/modemsim/.
 set -euo pipefail
+# A crash is libFuzzer's to report and save as an artifact: the Swift runtime's backtracer, under ASan, hung instead.
+export SWIFT_BACKTRACE=enable=no
 seconds="${1:-30}"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 out="$root/.build/fuzz/modemsim"

@@ -4,6 +4,8 @@
 # Seeds the corpus with every vector in Protocols/vectors/rfb/*.vectors, each once as a handshake (selector
 # byte 0x00 / 0x02 with a password) and once as a message stream (0x01). Crashes land in .build/fuzz/rfb/.
 set -euo pipefail
+# A crash is libFuzzer's to report and save as an artifact: the Swift runtime's backtracer, under ASan, hung instead.
+export SWIFT_BACKTRACE=enable=no
 seconds="${1:-30}"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 out="$root/.build/fuzz/rfb"
