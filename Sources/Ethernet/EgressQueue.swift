@@ -1,3 +1,5 @@
+import EthernetWire
+
 /// A port's queued frames, in order, in one contiguous buffer: each frame behind its length as a
 /// `prefixWidth`-byte big-endian number (the stream framings of `Protocols/ethernet.md` §3; no prefix when 0).
 ///
@@ -96,11 +98,7 @@ public struct EgressQueue: RandomAccessCollection {
                 precondition(records.count - offset >= width, "records are not \(count) whole records")
                 // SAFETY: `width` bytes are left at `offset` (checked above); `index` < recordCount + count <=
                 // ends.count (made so above).
-                let length =
-                    width == 4
-                    ? Int(UInt32(bigEndian: records.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
-                    : Int(UInt16(bigEndian: records.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
-                offset += width + length
+                offset += width + StreamFraming.prefixedLength(in: records, at: offset, width: width)
                 ends[index] = start + offset
                 index += 1
             }

@@ -366,10 +366,7 @@ public final class Switch {
                 while frames < limit && records.count - offset >= prefixWidth {
                     // SAFETY: `prefixWidth` bytes are left at `offset` (the loop's condition); the header's two
                     // loads are inside the frame, which is whole and at least a header long (checked before them).
-                    let length =
-                        prefixWidth == 4
-                        ? Int(UInt32(bigEndian: records.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
-                        : Int(UInt16(bigEndian: records.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
+                    let length = StreamFraming.prefixedLength(in: records, at: offset, width: prefixWidth)
                     let start = offset + prefixWidth
                     guard length >= EthernetHeader.length, length <= longest, records.count - start >= length,
                         records.loadUnaligned(fromByteOffset: start, as: UInt64.self) == head,
@@ -625,8 +622,8 @@ public final class Switch {
         enqueue(bytes, id, port)
     }
 
-    @inline(__always)
     /// `receiveRun` applies the same room and pressure rules to a run: a rule added here goes there too.
+    @inline(__always)
     private func enqueue(_ bytes: UnsafeRawBufferPointer, _ id: PortID, _ port: Port) {
         // A 2-byte length (VDE) cannot say more than 65535: such a frame would garble the stream (jumbo MTU).
         guard port.queue.prefixWidth != 2 || bytes.count <= 0xFFFF else { return port.counters.drop(.oversize) }

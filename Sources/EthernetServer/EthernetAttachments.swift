@@ -260,12 +260,8 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
                 cursor += run.bytes
                 sinceFlush += run.frames
             } else {
-                // SAFETY: at least `width` bytes are left (the loop's condition). The big-endian length in one
-                // load: a byte loop cost a tenth of the hub's user-space work per 64-byte frame.
-                let length =
-                    width == 4
-                    ? Int(UInt32(bigEndian: buffer.loadUnaligned(fromByteOffset: cursor, as: UInt32.self)))
-                    : Int(UInt16(bigEndian: buffer.loadUnaligned(fromByteOffset: cursor, as: UInt16.self)))
+                // SAFETY: at least `width` bytes are left (the loop's condition).
+                let length = StreamFraming.prefixedLength(in: buffer, at: cursor, width: width)
                 guard length <= frameLimit else { return nil }
                 guard buffer.count - cursor - width >= length else { break }
                 // This pass's slice is used: the rest waits for the next pass (ethernet.md §4.8).

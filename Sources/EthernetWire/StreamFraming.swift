@@ -20,6 +20,16 @@ public enum StreamFraming: String, Sendable, CaseIterable {
             prefixWidth: prefixWidth, maxFrameLength: min(maxFrameLength, ceiling), allowEmpty: true)
     }
 
+    /// The length in the `width`-byte (2 or 4) big-endian prefix at `offset` of `bytes`, read in one load (a byte
+    /// loop cost a tenth of the hub's user-space work per 64-byte frame). The caller has checked that `width`
+    /// bytes are there.
+    @inlinable
+    public static func prefixedLength(in bytes: UnsafeRawBufferPointer, at offset: Int, width: Int) -> Int {
+        width == 4
+            ? Int(UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
+            : Int(UInt16(bigEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
+    }
+
     /// Appends the prefix for a frame of `length` bytes.
     @inline(__always)
     public func appendPrefix(length: Int, to out: inout [UInt8]) {
