@@ -482,6 +482,8 @@ struct VXLANRemote {
     var address: InetAddress
     /// Whether `name` is a host name (re-resolved every `vxlanResolveIntervalMs`).
     let isHostName: Bool
+    /// A re-resolution was asked for and has not answered yet.
+    var isResolving = false
 }
 
 /// VXLAN (RFC 7348): every frame goes to each configured remote and each sender seen with our VNI.
@@ -497,6 +499,8 @@ final class VXLANAttachment: PortAttachment, EthernetSlicedReader {
     private(set) var wrongVNI: UInt64 = 0
     private(set) var resolveFailures: UInt64 = 0
     private(set) var addressChanges: UInt64 = 0
+    /// Intervals at which a remote's previous re-resolution had not answered, so none was asked for.
+    private(set) var resolvesSkipped: UInt64 = 0
     var slice: EthernetReadSlice
     private var resolveTimer: Timer?
     private let family: HostResolver.Family
@@ -551,11 +555,21 @@ final class VXLANAttachment: PortAttachment, EthernetSlicedReader {
         return resolved
     }
 
-    /// Asks again for every remote named by host name; answers arrive on the loop's thread.
+    /// Asks again for every remote named by host name whose last lookup has answered; answers arrive on the
+    /// loop's thread. One lookup per remote at a time: `getaddrinfo` blocks a thread of libuv's pool, which the
+    /// software slots' file work shares, for as long as the resolver takes (seconds per try against a name
+    /// server that does not answer), so asking again every interval would queue lookups without bound and
+    /// leave that work waiting behind them.
     private func resolveAgain() {
         let loop = port.segment.device.host.loop
-        for (index, remote) in remotes.enumerated() where remote.isHostName {
-            port.segment.device.resolver.later(remote.name.host, remote.name.port, family, loop) { [weak self] result in
+        for index in remotes.indices where remotes[index].isHostName {
+            guard !remotes[index].isResolving else {
+                resolvesSkipped += 1
+                continue
+            }
+            remotes[index].isResolving = true
+            let name = remotes[index].name
+            port.segment.device.resolver.later(name.host, name.port, family, loop) { [weak self] result in
                 self?.resolved(index, result)
             }
         }
@@ -563,6 +577,7 @@ final class VXLANAttachment: PortAttachment, EthernetSlicedReader {
 
     private func resolved(_ index: Int, _ result: Result<[InetAddress], LoopError>) {
         guard index < remotes.count else { return }
+        remotes[index].isResolving = false
         let remote = remotes[index]
         guard case .success(let addresses) = result, let first = addresses.first else {
             // The last good address stays: a resolver that is briefly away must not cut the LAN.
@@ -633,7 +648,8 @@ final class VXLANAttachment: PortAttachment, EthernetSlicedReader {
             "remotes": .array(configured.map { .string($0.description) }),
             "remoteNames": .array(remotes.map { .string($0.name.description) }),
             "resolveFailures": .uint(resolveFailures), "addressChanges": .uint(addressChanges),
-            "learned": .array(learned.map { .string($0.description) }), "wrongVNI": .uint(wrongVNI),
+            "resolvesSkipped": .uint(resolvesSkipped), "learned": .array(learned.map { .string($0.description) }),
+            "wrongVNI": .uint(wrongVNI),
             "readSlice": slice.json,
         ]
     }

@@ -116,6 +116,41 @@ import Testing
         #expect(host.shutdown() == 0)
     }
 
+    /// A name server that does not answer holds a pool thread per lookup: a remote is not asked for again while
+    /// its lookup is outstanding, so the lookups stay one per remote however many intervals pass.
+    @Test func aLookupThatHasNotAnsweredIsNotAskedForAgain() throws {
+        let name = UDPAddress(host: "handset-3.handset-fleet", port: 4789)
+        let host = try FakeDeviceHost(configuration: Self.configuration(remotes: [name], intervalMs: 5))
+        let device = EthernetDevice()
+        var outstanding: [(Result<[InetAddress], LoopError>) -> Void] = []
+        var asked = 0
+        device.resolver = VXLANResolver(
+            now: { _, _, _ in .success([InetAddress(host: "127.0.0.9", port: 4789)]) },
+            later: { _, _, _, _, completion in
+                asked += 1
+                outstanding.append(completion)
+            })
+        try device.start(host: host)
+        func wan() throws -> JSON {
+            let caller = FakeControlCaller()
+            guard case .result(let ports) = caller.call(host.methods, "eth.ports", ["segment": "lan0"]) else {
+                throw LoopError(code: -1, operation: "eth.ports")
+            }
+            return try #require(ports["ports"]?.arrayValue?.first { $0["name"] == "wan" })
+        }
+        // Several intervals with the first lookup unanswered: still one lookup, the others counted as skipped.
+        for _ in 0..<200 where (try wan()["resolvesSkipped"]?.intValue ?? 0) < 3 { _ = host.loop.runOnce(wait: true) }
+        #expect(asked == 1 && outstanding.count == 1)
+        #expect((try wan()["resolvesSkipped"]?.intValue ?? 0) >= 3)
+        // Once it answers, the next interval asks again.
+        outstanding.removeFirst()(.success([InetAddress(host: "127.0.0.9", port: 4789)]))
+        for _ in 0..<200 where asked < 2 { _ = host.loop.runOnce(wait: true) }
+        #expect(asked == 2 && outstanding.count == 1)
+        #expect(try wan()["remotes"] == ["127.0.0.9:4789"])
+        device.stop()
+        #expect(host.shutdown() == 0)
+    }
+
     @Test func anUnresolvableRemoteIsAStartErrorNamingItsEntry() throws {
         let remotes = [UDPAddress(host: "127.0.0.1", port: 4789), UDPAddress(host: "nowhere.invalid", port: 4789)]
         let host = try FakeDeviceHost(configuration: Self.configuration(remotes: remotes))
