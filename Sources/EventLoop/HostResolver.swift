@@ -42,8 +42,9 @@ package enum HostResolver {
         return .success(addresses)
     }
 
-    /// Resolves `host` off the loop's thread; `completion` runs on the loop's thread with the addresses or the
-    /// error (`UV_ECANCELED`-like `UV_EAI_CANCELED` when the loop is torn down first).
+    /// Resolves `host` off the loop's thread; `completion` runs once, on the loop's thread, with the addresses or
+    /// the error. Nothing cancels a lookup: a loop shutting down waits for `getaddrinfo` to return (at most the
+    /// resolver's own timeout).
     package static func resolve(
         _ host: String, port: UInt16, family: Family, on loop: Loop,
         completion: @escaping (Result<[InetAddress], LoopError>) -> Void
