@@ -475,6 +475,64 @@ package struct VXLANResolver {
     }
 }
 
+/// The device's VXLAN re-resolutions, at most `limit` at a time (`hub.limits.vxlanLookupsInFlight`), the others
+/// waiting in order. `getaddrinfo` holds a thread of libuv's pool, which image file work shares, for as long as the
+/// name server takes, so without a bound enough names on a name server that does not answer take the whole pool
+/// at every interval. What waits here is bounded by the configured names: each remote has at most one lookup
+/// outstanding (`VXLANAttachment.resolveAgain`).
+final class VXLANLookups {
+    typealias Completion = (Result<[InetAddress], LoopError>) -> Void
+    private struct Lookup {
+        let host: String
+        let port: UInt16
+        let family: HostResolver.Family
+        let completion: Completion
+    }
+    private let resolver: VXLANResolver
+    private let loop: Loop
+    private let limit: Int
+    private var waiting: [Lookup] = []
+    private(set) var inFlight = 0
+    private var isClosed = false
+
+    init(resolver: VXLANResolver, loop: Loop, limit: Int) {
+        self.resolver = resolver
+        self.loop = loop
+        self.limit = max(1, limit)
+    }
+
+    /// Lookups asked for and not started yet.
+    var waitingCount: Int { waiting.count }
+
+    /// Looks `host` up once a place is free; `completion` runs on the loop's thread, once, unless the device stops
+    /// first (a waiting lookup is then dropped, a running one's answer is ignored).
+    func lookUp(_ host: String, _ port: UInt16, _ family: HostResolver.Family, completion: @escaping Completion) {
+        guard !isClosed else { return }
+        waiting.append(Lookup(host: host, port: port, family: family, completion: completion))
+        startWaiting()
+    }
+
+    private func startWaiting() {
+        while !isClosed, inFlight < limit, !waiting.isEmpty {
+            let lookup = waiting.removeFirst()
+            inFlight += 1
+            // A fake resolver may answer before `later` returns: the answer then starts the next lookup itself.
+            resolver.later(lookup.host, lookup.port, lookup.family, loop) { [weak self] result in
+                guard let self, !self.isClosed else { return }
+                self.inFlight -= 1
+                lookup.completion(result)
+                self.startWaiting()
+            }
+        }
+    }
+
+    /// Drops the waiting lookups and ignores the answers still to come (the device stops).
+    func close() {
+        isClosed = true
+        waiting.removeAll()
+    }
+}
+
 /// One configured VXLAN remote: as written (`name`, a literal address or a host name) and the address it
 /// stands for now.
 struct VXLANRemote {
@@ -561,7 +619,6 @@ final class VXLANAttachment: PortAttachment, EthernetSlicedReader {
     /// server that does not answer), so asking again every interval would queue lookups without bound and
     /// leave that work waiting behind them.
     private func resolveAgain() {
-        let loop = port.segment.device.host.loop
         for index in remotes.indices where remotes[index].isHostName {
             guard !remotes[index].isResolving else {
                 resolvesSkipped += 1
@@ -569,7 +626,7 @@ final class VXLANAttachment: PortAttachment, EthernetSlicedReader {
             }
             remotes[index].isResolving = true
             let name = remotes[index].name
-            port.segment.device.resolver.later(name.host, name.port, family, loop) { [weak self] result in
+            port.segment.device.lookups?.lookUp(name.host, name.port, family) { [weak self] result in
                 self?.resolved(index, result)
             }
         }

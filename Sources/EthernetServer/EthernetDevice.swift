@@ -40,6 +40,8 @@ package final class EthernetDevice: HubDevice {
     var passEnd: EndOfPass?
     /// How VXLAN remotes named by host name are resolved (a seam for tests).
     package var resolver = VXLANResolver.system
+    /// Re-resolutions of those names, a bounded number at a time (made at start).
+    private(set) var lookups: VXLANLookups?
 
     package init() {}
 
@@ -61,6 +63,7 @@ package final class EthernetDevice: HubDevice {
             self.hasWaits = count > 0
             for segment in self.segments { segment.updateObserved() }
         }
+        lookups = VXLANLookups(resolver: resolver, loop: host.loop, limit: host.limits.vxlanLookupsInFlight)
         for (index, config) in host.configuration.devices.ethernet.enumerated() {
             let segment = EthernetSegment(config: config, index: index, device: self)
             segments.append(segment)
@@ -73,6 +76,7 @@ package final class EthernetDevice: HubDevice {
         waits?.finishAll(.error(.unavailable("the hub is shutting down")))
         waits?.close()
         for segment in segments { segment.stop() }
+        lookups?.close()
         passEnd?.close()
         slicedReaders.removeAll()
     }

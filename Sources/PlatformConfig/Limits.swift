@@ -143,6 +143,9 @@ package struct Limits: Sendable, Equatable {
     /// How often the host names of VXLAN remotes are resolved again (`Protocols/ethernet.md`, VXLAN); 0: only
     /// at start.
     package var vxlanResolveIntervalMs: Int = 30_000
+    /// VXLAN host-name lookups running at once, hub-wide: each holds a thread of libuv's pool, which image file
+    /// work shares (`Protocols/ethernet.md`, VXLAN).
+    package var vxlanLookupsInFlight: Int = 1
     /// Messages one end of a link may send per second, for links without their own `rateLimit`
     /// (`Protocols/guest.md` §7.12); 0: unlimited.
     package var linkMessagesPerSecond: Int = 0
@@ -487,6 +490,10 @@ package struct Limits: Sendable, Equatable {
             key: "vxlanResolveIntervalMs", range: 0...86_400_000,
             summary: "how often host names of VXLAN remotes are resolved again (0: only at start)",
             get: { $0.vxlanResolveIntervalMs }, set: { $0.vxlanResolveIntervalMs = $1 }),
+        Field(
+            key: "vxlanLookupsInFlight", range: 1...64,
+            summary: "VXLAN host-name re-resolutions running at once (each holds a thread of libuv's pool)",
+            get: { $0.vxlanLookupsInFlight }, set: { $0.vxlanLookupsInFlight = $1 }),
         Field(
             key: "linkMessagesPerSecond", range: LinkRateLimit.messagesPerSecondRange,
             summary: "messages one end of a link may send per second, for links without rateLimit (0: unlimited)",

@@ -14,11 +14,14 @@ import Testing
 @Suite struct VXLANRemoteNameTests {
     static let endpointA = Endpoint.unix(path: "/fake/lan0-a.sock")
 
-    static func configuration(remotes: [UDPAddress], intervalMs: Int = 20) -> PlatformConfiguration {
+    static func configuration(remotes: [UDPAddress], intervalMs: Int = 20, lookupsInFlight: Int = 1)
+        -> PlatformConfiguration
+    {
         var configuration = PlatformConfiguration.reference
         configuration.devices.modems = []
         configuration.devices.framebuffers = []
         configuration.hub.limits.vxlanResolveIntervalMs = intervalMs
+        configuration.hub.limits.vxlanLookupsInFlight = lookupsInFlight
         configuration.devices.ethernet[0].ports += [
             EthernetPortConfig(name: "a", attachment: .stream(endpointA)),
             EthernetPortConfig(
@@ -150,6 +153,44 @@ import Testing
         #expect(asked == 2 && outstanding.count == 1)
         #expect(try wan()["remotes"] == ["127.0.0.9:4789"])
         device.stop()
+        #expect(host.shutdown() == 0)
+    }
+
+    /// Each lookup holds a thread of the pool image file work shares: at most `vxlanLookupsInFlight` run at once,
+    /// hub-wide, and the others start, in order, as answers come.
+    @Test(arguments: [1, 2])
+    func lookupsRunAtMostTheLimitAtOnce(limit: Int) throws {
+        let names = (1...3).map { UDPAddress(host: "handset-\($0).handset-fleet", port: 4789) }
+        let host = try FakeDeviceHost(
+            configuration: Self.configuration(remotes: names, intervalMs: 5, lookupsInFlight: limit))
+        let device = EthernetDevice()
+        var outstanding: [(host: String, answer: (Result<[InetAddress], LoopError>) -> Void)] = []
+        var asked: [String] = []
+        device.resolver = VXLANResolver(
+            now: { _, _, _ in .success([InetAddress(host: "127.0.0.9", port: 4789)]) },
+            later: { host, _, _, _, completion in
+                asked.append(host)
+                outstanding.append((host, completion))
+            })
+        try device.start(host: host)
+        // Several 5 ms intervals: the first `limit` names are asked for and nothing more starts while they run.
+        for _ in 0..<200 where asked.count < limit { _ = host.loop.runOnce(wait: true) }
+        for _ in 0..<10 { _ = host.loop.runOnce(wait: true) }
+        try #require(asked == Array(names.prefix(limit).map(\.host)))
+        try #require(outstanding.count == limit)
+        // Each answer lets the next waiting name start, in the order they were asked for.
+        outstanding.removeFirst().answer(.success([InetAddress(host: "127.0.0.9", port: 4789)]))
+        #expect(asked == Array(names.prefix(limit + 1).map(\.host)))
+        #expect(outstanding.count == limit)
+        outstanding.removeFirst().answer(.failure(LoopError(code: -3008, operation: "resolve")))
+        #expect(asked.count == min(names.count, limit + 2) && outstanding.count == min(limit, names.count - 2))
+        // Stopped: what waits is dropped and late answers are ignored.
+        device.stop()
+        while let next = outstanding.first {
+            outstanding.removeFirst()
+            next.answer(.success([]))
+        }
+        #expect(asked.count <= names.count)
         #expect(host.shutdown() == 0)
     }
 
