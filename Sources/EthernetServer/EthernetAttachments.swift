@@ -492,17 +492,15 @@ final class VXLANLookups {
     private let loop: Loop
     private let limit: Int
     private var waiting: [Lookup] = []
-    private(set) var inFlight = 0
+    private var inFlight = 0
     private var isClosed = false
 
     init(resolver: VXLANResolver, loop: Loop, limit: Int) {
         self.resolver = resolver
         self.loop = loop
+        // The configuration's range starts at 1; a gate of 0 would never start a lookup.
         self.limit = max(1, limit)
     }
-
-    /// Lookups asked for and not started yet.
-    var waitingCount: Int { waiting.count }
 
     /// Looks `host` up once a place is free; `completion` runs on the loop's thread, once, unless the device stops
     /// first (a waiting lookup is then dropped, a running one's answer is ignored).
@@ -619,6 +617,7 @@ final class VXLANAttachment: PortAttachment, EthernetSlicedReader {
     /// server that does not answer), so asking again every interval would queue lookups without bound and
     /// leave that work waiting behind them.
     private func resolveAgain() {
+        guard let lookups = port.segment.device.lookups else { return }
         for index in remotes.indices where remotes[index].isHostName {
             guard !remotes[index].isResolving else {
                 resolvesSkipped += 1
@@ -626,7 +625,7 @@ final class VXLANAttachment: PortAttachment, EthernetSlicedReader {
             }
             remotes[index].isResolving = true
             let name = remotes[index].name
-            port.segment.device.lookups?.lookUp(name.host, name.port, family) { [weak self] result in
+            lookups.lookUp(name.host, name.port, family) { [weak self] result in
                 self?.resolved(index, result)
             }
         }
