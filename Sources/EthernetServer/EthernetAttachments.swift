@@ -611,11 +611,9 @@ final class VXLANAttachment: PortAttachment, EthernetSlicedReader {
         return resolved
     }
 
-    /// Asks again for every remote named by host name whose last lookup has answered; answers arrive on the
-    /// loop's thread. One lookup per remote at a time: `getaddrinfo` blocks a thread of libuv's pool, which the
-    /// software slots' file work shares, for as long as the resolver takes (seconds per try against a name
-    /// server that does not answer), so asking again every interval would queue lookups without bound and
-    /// leave that work waiting behind them.
+    /// Asks again, through the device's `VXLANLookups`, for every remote named by host name whose last lookup has
+    /// answered; answers arrive on the loop's thread. One lookup per remote at a time: against a name server that
+    /// does not answer, asking again every interval would queue lookups without bound.
     private func resolveAgain() {
         guard let lookups = port.segment.device.lookups else { return }
         for index in remotes.indices where remotes[index].isHostName {

@@ -48,6 +48,34 @@ import Testing
         }
     }
 
+    /// A resolver whose lookups at start answer `startAddress` and whose re-resolutions wait, in order, until the
+    /// test answers them.
+    final class HeldLookups {
+        static let startAddress = InetAddress(host: "127.0.0.9", port: 4789)
+        private(set) var asked: [String] = []
+        private(set) var outstanding: [(Result<[InetAddress], LoopError>) -> Void] = []
+
+        var resolver: VXLANResolver {
+            VXLANResolver(
+                now: { _, _, _ in .success([Self.startAddress]) },
+                later: { host, _, _, _, completion in
+                    self.asked.append(host)
+                    self.outstanding.append(completion)
+                })
+        }
+
+        /// Answers the oldest lookup still waiting for its answer.
+        func answerOldest(_ result: Result<[InetAddress], LoopError>) { outstanding.removeFirst()(result) }
+    }
+
+    /// The `eth.ports` entry of the VXLAN port `wan`.
+    static func wanPort(_ host: FakeDeviceHost) throws -> JSON {
+        guard case .result(let ports) = FakeControlCaller().call(host.methods, "eth.ports", ["segment": "lan0"]) else {
+            throw LoopError(code: -1, operation: "eth.ports")
+        }
+        return try #require(ports["ports"]?.arrayValue?.first { $0["name"] == "wan" })
+    }
+
     @Test func aRenamedRemoteIsFollowedAndTheChangeIsAnEvent() throws {
         let name = UDPAddress(host: "handset-1.handset-fleet", port: 4789)
         let host = try FakeDeviceHost(configuration: Self.configuration(remotes: [name]))
@@ -107,12 +135,7 @@ import Testing
         // Asked again after a failed answer: a failure ends the lookup as an answer does.
         for _ in 0..<100 where failed < 2 { _ = host.loop.runOnce(wait: true) }
         #expect(failed >= 2)
-        let caller = FakeControlCaller()
-        guard case .result(let ports) = caller.call(host.methods, "eth.ports", ["segment": "lan0"]) else {
-            Issue.record("eth.ports failed")
-            return
-        }
-        let wan = try #require(ports["ports"]?.arrayValue?.first { $0["name"] == "wan" })
+        let wan = try Self.wanPort(host)
         #expect(wan["remotes"] == ["127.0.0.9:4789"])
         #expect(wan["remoteNames"] == ["handset-2.handset-fleet:4789"])
         #expect((wan["resolveFailures"]?.intValue ?? 0) >= 2)
@@ -127,31 +150,19 @@ import Testing
         let name = UDPAddress(host: "handset-3.handset-fleet", port: 4789)
         let host = try FakeDeviceHost(configuration: Self.configuration(remotes: [name], intervalMs: 5))
         let device = EthernetDevice()
-        var outstanding: [(Result<[InetAddress], LoopError>) -> Void] = []
-        var asked = 0
-        device.resolver = VXLANResolver(
-            now: { _, _, _ in .success([InetAddress(host: "127.0.0.9", port: 4789)]) },
-            later: { _, _, _, _, completion in
-                asked += 1
-                outstanding.append(completion)
-            })
+        let lookups = HeldLookups()
+        device.resolver = lookups.resolver
         try device.start(host: host)
-        func wan() throws -> JSON {
-            let caller = FakeControlCaller()
-            guard case .result(let ports) = caller.call(host.methods, "eth.ports", ["segment": "lan0"]) else {
-                throw LoopError(code: -1, operation: "eth.ports")
-            }
-            return try #require(ports["ports"]?.arrayValue?.first { $0["name"] == "wan" })
-        }
+        func skipped() throws -> Int { try Self.wanPort(host)["resolvesSkipped"]?.intValue ?? 0 }
         // Several intervals with the first lookup unanswered: still one lookup, the others counted as skipped.
-        for _ in 0..<200 where (try wan()["resolvesSkipped"]?.intValue ?? 0) < 3 { _ = host.loop.runOnce(wait: true) }
-        #expect(asked == 1 && outstanding.count == 1)
-        #expect((try wan()["resolvesSkipped"]?.intValue ?? 0) >= 3)
+        for _ in 0..<200 where try skipped() < 3 { _ = host.loop.runOnce(wait: true) }
+        #expect(lookups.asked.count == 1 && lookups.outstanding.count == 1)
+        #expect(try skipped() >= 3)
         // Once it answers, the next interval asks again.
-        outstanding.removeFirst()(.success([InetAddress(host: "127.0.0.9", port: 4789)]))
-        for _ in 0..<200 where asked < 2 { _ = host.loop.runOnce(wait: true) }
-        #expect(asked == 2 && outstanding.count == 1)
-        #expect(try wan()["remotes"] == ["127.0.0.9:4789"])
+        lookups.answerOldest(.success([HeldLookups.startAddress]))
+        for _ in 0..<200 where lookups.asked.count < 2 { _ = host.loop.runOnce(wait: true) }
+        #expect(lookups.asked.count == 2 && lookups.outstanding.count == 1)
+        #expect(try Self.wanPort(host)["remotes"] == ["127.0.0.9:4789"])
         device.stop()
         #expect(host.shutdown() == 0)
     }
@@ -164,26 +175,21 @@ import Testing
         let host = try FakeDeviceHost(
             configuration: Self.configuration(remotes: names, intervalMs: 5, lookupsInFlight: limit))
         let device = EthernetDevice()
-        var outstanding: [(host: String, answer: (Result<[InetAddress], LoopError>) -> Void)] = []
-        var asked: [String] = []
-        device.resolver = VXLANResolver(
-            now: { _, _, _ in .success([InetAddress(host: "127.0.0.9", port: 4789)]) },
-            later: { host, _, _, _, completion in
-                asked.append(host)
-                outstanding.append((host, completion))
-            })
+        let lookups = HeldLookups()
+        device.resolver = lookups.resolver
         try device.start(host: host)
         // Several 5 ms intervals: the first `limit` names are asked for and nothing more starts while they run.
-        for _ in 0..<200 where asked.count < limit { _ = host.loop.runOnce(wait: true) }
+        for _ in 0..<200 where lookups.asked.count < limit { _ = host.loop.runOnce(wait: true) }
         for _ in 0..<10 { _ = host.loop.runOnce(wait: true) }
-        try #require(asked == Array(names.prefix(limit).map(\.host)))
-        try #require(outstanding.count == limit)
+        try #require(lookups.asked == Array(names.prefix(limit).map(\.host)))
+        try #require(lookups.outstanding.count == limit)
         // Each answer lets the next waiting name start, in the order they were asked for.
-        outstanding.removeFirst().answer(.success([InetAddress(host: "127.0.0.9", port: 4789)]))
-        #expect(asked == Array(names.prefix(limit + 1).map(\.host)))
-        #expect(outstanding.count == limit)
-        outstanding.removeFirst().answer(.failure(LoopError(code: -3008, operation: "resolve")))
-        #expect(asked.count == min(names.count, limit + 2) && outstanding.count == min(limit, names.count - 2))
+        lookups.answerOldest(.success([HeldLookups.startAddress]))
+        #expect(lookups.asked == Array(names.prefix(limit + 1).map(\.host)))
+        #expect(lookups.outstanding.count == limit)
+        lookups.answerOldest(.failure(LoopError(code: -3008, operation: "resolve")))
+        #expect(lookups.asked.count == min(names.count, limit + 2))
+        #expect(lookups.outstanding.count == min(limit, names.count - 2))
         device.stop()
         #expect(host.shutdown() == 0)
     }
@@ -193,21 +199,15 @@ import Testing
         let names = (1...3).map { UDPAddress(host: "handset-\($0).handset-fleet", port: 4789) }
         let host = try FakeDeviceHost(configuration: Self.configuration(remotes: names, intervalMs: 5))
         let device = EthernetDevice()
-        var outstanding: [(Result<[InetAddress], LoopError>) -> Void] = []
-        var asked = 0
-        device.resolver = VXLANResolver(
-            now: { _, _, _ in .success([InetAddress(host: "127.0.0.9", port: 4789)]) },
-            later: { _, _, _, _, completion in
-                asked += 1
-                outstanding.append(completion)
-            })
+        let lookups = HeldLookups()
+        device.resolver = lookups.resolver
         try device.start(host: host)
-        for _ in 0..<200 where asked == 0 { _ = host.loop.runOnce(wait: true) }
-        try #require(asked == 1 && outstanding.count == 1)
+        for _ in 0..<200 where lookups.asked.isEmpty { _ = host.loop.runOnce(wait: true) }
+        try #require(lookups.asked.count == 1 && lookups.outstanding.count == 1)
         device.stop()
         // The running lookup's answer, a new address, comes after the stop: nothing starts and nothing moves.
-        outstanding.removeFirst()(.success([InetAddress(host: "127.0.0.7", port: 4789)]))
-        #expect(asked == 1 && outstanding.isEmpty)
+        lookups.answerOldest(.success([InetAddress(host: "127.0.0.7", port: 4789)]))
+        #expect(lookups.asked.count == 1 && lookups.outstanding.isEmpty)
         #expect(host.events.isEmpty)
         #expect(host.shutdown() == 0)
     }
