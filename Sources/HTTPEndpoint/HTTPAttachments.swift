@@ -130,7 +130,7 @@ extension HTTPDevice {
                 return text(
                     .unauthorized, "401 bearer token required\n", [("WWW-Authenticate", "Bearer realm=\"handsethub\"")])
             }
-            let body = metricsText()
+            let body = currentMetricsText()
             guard body.count <= host.limits.httpMaxResponseBytes else {
                 counters.metricsTooLarge += 1
                 return text(.internalServerError, "500 metrics over httpMaxResponseBytes\n")

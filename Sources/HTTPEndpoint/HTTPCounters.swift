@@ -9,6 +9,11 @@ final class HTTPCounters {
     private(set) var answers: [HTTPStatus: UInt64] = [:]
     private(set) var refusals: [String: UInt64] = [:]
     var metricsTooLarge: UInt64 = 0
+    /// `/metrics` texts built, and requests answered with one built earlier (`httpMetricsReuseMs`).
+    var metricsBuilt: UInt64 = 0
+    var metricsReused: UInt64 = 0
+    /// The longest time one build held the loop, in microseconds.
+    var metricsLongestBuildUs: UInt64 = 0
 
     func answered(_ status: HTTPStatus) { answers[status, default: 0] += 1 }
 
@@ -20,7 +25,11 @@ final class HTTPCounters {
         for status in HTTPStatus.allCases { byStatus[String(status.rawValue)] = .uint(answers[status] ?? 0) }
         var byReason = JSONObject()
         for (reason, count) in refusals.sorted(by: { $0.key < $1.key }) { byReason[reason] = .uint(count) }
-        return ["answers": .object(byStatus), "refusals": .object(byReason), "metricsTooLarge": .uint(metricsTooLarge)]
+        return [
+            "answers": .object(byStatus), "refusals": .object(byReason), "metricsTooLarge": .uint(metricsTooLarge),
+            "metricsBuilt": .uint(metricsBuilt), "metricsReused": .uint(metricsReused),
+            "metricsLongestBuildUs": .uint(metricsLongestBuildUs),
+        ]
     }
 }
 

@@ -21,6 +21,10 @@ package final class HTTPDevice: HubDevice {
     /// Open connections by identity, so `stop` can close them.
     var connections: [ObjectIdentifier: HTTPConnection] = [:]
     let counters = HTTPCounters()
+    /// The latest `/metrics` text and when its build ended, served again for `httpMetricsReuseMs`
+    /// (`currentMetricsText`); `reuseTimer` lets it go when that has passed, so an idle listener holds none.
+    private var builtMetrics: (endedNs: UInt64, body: [UInt8])?
+    private var reuseTimer: Timer?
 
     package init() {}
 
@@ -36,6 +40,11 @@ package final class HTTPDevice: HubDevice {
                 handshakeMs: limits.httpHandshakeMs, idleMs: limits.httpResponseMs, pendingLimit: "httpMaxPending",
                 authenticatedLimit: "httpMaxClients"))
         self.gate = gate
+        do {
+            reuseTimer = try Timer(loop: host.loop)
+        } catch {
+            throw .loop(error)
+        }
         for (index, endpoint) in hub.httpEndpoints.enumerated() {
             // Off loopback `/metrics` asks for the token (`Protocols/http.md` §5); the probes stay open.
             let token = endpoint.isLoopback ? nil : hub.effectiveHTTPToken
@@ -56,6 +65,30 @@ package final class HTTPDevice: HubDevice {
         listeners.removeAll()
         for connection in Array(connections.values) { connection.close() }
         connections.removeAll()
+        reuseTimer?.close()
+        reuseTimer = nil
+        builtMetrics = nil
+    }
+
+    /// The `/metrics` text for a request now: the one built within `httpMetricsReuseMs`, else a new one. A build
+    /// reads every device's control answers in one loop pass and grows with the platform (ports, links,
+    /// partitions); however many clients scrape, the loop pays for at most one build per period, and clients
+    /// answered in the same pass share it (the period starts when the build ends) (`Protocols/http.md` §4).
+    func currentMetricsText() -> [UInt8] {
+        let reuseMs = host.limits.httpMetricsReuseMs
+        let started = MonotonicClock.nanoseconds()
+        if let builtMetrics, started &- builtMetrics.endedNs < UInt64(reuseMs) &* 1_000_000 {
+            counters.metricsReused += 1
+            return builtMetrics.body
+        }
+        let body = metricsText()
+        let ended = MonotonicClock.nanoseconds()
+        counters.metricsBuilt += 1
+        counters.metricsLongestBuildUs = max(counters.metricsLongestBuildUs, (ended &- started) / 1000)
+        guard reuseMs > 0 else { return body }
+        builtMetrics = (ended, body)
+        reuseTimer?.start(afterMilliseconds: UInt64(reuseMs)) { [unowned self] in self.builtMetrics = nil }
+        return body
     }
 
     /// Where each listener is bound (the real port when the configuration said port 0).
@@ -69,6 +102,7 @@ package final class HTTPDevice: HubDevice {
             "maxRequestLineBytes": .int(Int64(limits.httpMaxRequestLineBytes)),
             "maxHeaders": .int(Int64(limits.httpMaxHeaders)),
             "maxResponseBytes": .int(Int64(limits.httpMaxResponseBytes)),
+            "metricsReuseMs": .int(Int64(limits.httpMetricsReuseMs)),
         ]
     }
 

@@ -140,6 +140,9 @@ package struct Limits: Sendable, Equatable {
     package var httpResponseMs: Int = 10_000
     /// Largest `/metrics` answer (500 beyond, counted).
     package var httpMaxResponseBytes: Int = 4 << 20
+    /// How long a built `/metrics` text is served again instead of built anew (`Protocols/http.md` §4); 0: built
+    /// for every request.
+    package var httpMetricsReuseMs: Int = 1000
     /// How often the host names of VXLAN remotes are resolved again (`Protocols/ethernet.md`, VXLAN); 0: only
     /// at start.
     package var vxlanResolveIntervalMs: Int = 30_000
@@ -486,6 +489,10 @@ package struct Limits: Sendable, Equatable {
         Field(
             key: "httpMaxResponseBytes", range: (64 << 10)...(256 << 20), summary: "largest /metrics answer",
             get: { $0.httpMaxResponseBytes }, set: { $0.httpMaxResponseBytes = $1 }),
+        Field(
+            key: "httpMetricsReuseMs", range: 0...60_000,
+            summary: "how long a built /metrics text is served again instead of built anew (0: every request)",
+            get: { $0.httpMetricsReuseMs }, set: { $0.httpMetricsReuseMs = $1 }),
         Field(
             key: "vxlanResolveIntervalMs", range: 0...86_400_000,
             summary: "how often host names of VXLAN remotes are resolved again (0: only at start)",

@@ -278,6 +278,59 @@ import Testing
         #expect(bench.stop() == 0)
     }
 
+    /// `hub.info` answering an uptime that grows by a second at every call: each build of `/metrics` then carries
+    /// its own `handsethub_uptime_seconds`, so a reused text is told from a new one.
+    static func countingUptime(_ bench: Bench) {
+        var calls = 0
+        bench.host.otherMethods = { method, params in
+            guard method == "hub.info" else { return HTTPGlueTests.hubAnswers(method, params) }
+            calls += 1
+            return ["version": "9.9.9", "platform": "p", "uptimeMs": .int(Int64(calls) * 1000)]
+        }
+    }
+
+    static func uptime(in answer: String) -> String? {
+        answer.split(separator: "\n").first { $0.hasPrefix("handsethub_uptime_seconds ") }.map(String.init)
+    }
+
+    @Test func clientsAnsweredInOnePassShareOneBuildOfTheMetrics() throws {
+        let bench = try Bench()
+        Self.countingUptime(bench)
+        let clients = try (0..<8).map { _ in try #require(bench.host.connect(to: Self.local, kind: .tcp)) }
+        for client in clients { client.receive(Array("GET /metrics HTTP/1.1\r\nHost: h\r\n\r\n".utf8)) }
+        bench.host.runPasses(2)
+        let answers = clients.map { String(decoding: $0.takeWritten(), as: UTF8.self) }
+        #expect(answers.allSatisfy { $0.hasPrefix("HTTP/1.1 200 ") })
+        // One build, whose text all eight carry: eight builds in one pass held the loop eight times as long.
+        #expect(Set(answers.map(Self.uptime)) == ["handsethub_uptime_seconds 1"])
+        #expect(bench.status()?["metricsBuilt"] == 1 && bench.status()?["metricsReused"] == 7)
+        #expect(bench.stop() == 0)
+    }
+
+    @Test func theMetricsAreBuiltAgainOnceTheReusePeriodHasPassed() throws {
+        let bench = try Bench { $0.hub.limits.httpMetricsReuseMs = 50 }
+        Self.countingUptime(bench)
+        let request = "GET /metrics HTTP/1.1\r\nHost: h\r\n\r\n"
+        #expect(Self.uptime(in: try bench.exchange(request).text) == "handsethub_uptime_seconds 1")
+        #expect(Self.uptime(in: try bench.exchange(request).text) == "handsethub_uptime_seconds 1")
+        // The timer lets the text go at the end of the period; the next request builds a new one.
+        let until = MonotonicClock.nanoseconds() + 80_000_000
+        while MonotonicClock.nanoseconds() < until { _ = bench.host.loop.runOnce(wait: true) }
+        #expect(Self.uptime(in: try bench.exchange(request).text) == "handsethub_uptime_seconds 2")
+        #expect(bench.status()?["metricsBuilt"] == 2 && bench.status()?["metricsReused"] == 1)
+        #expect(bench.stop() == 0)
+    }
+
+    @Test func aReusePeriodOfZeroBuildsForEveryRequest() throws {
+        let bench = try Bench { $0.hub.limits.httpMetricsReuseMs = 0 }
+        Self.countingUptime(bench)
+        let request = "GET /metrics HTTP/1.1\r\nHost: h\r\n\r\n"
+        #expect(Self.uptime(in: try bench.exchange(request).text) == "handsethub_uptime_seconds 1")
+        #expect(Self.uptime(in: try bench.exchange(request).text) == "handsethub_uptime_seconds 2")
+        #expect(bench.status()?["metricsBuilt"] == 2 && bench.status()?["metricsReused"] == 0)
+        #expect(bench.stop() == 0)
+    }
+
     @Test func aSlowClientGets408AtTheHandshakeDeadline() throws {
         let bench = try Bench { $0.hub.limits.httpHandshakeMs = 100 }
         let client = try #require(bench.host.connect(to: Self.local, kind: .tcp))

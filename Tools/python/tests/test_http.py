@@ -200,6 +200,37 @@ def test_thousands_of_idle_connections_do_not_lock_out_a_probe(hub):
             sock.close()
 
 
+def test_concurrent_scrapers_share_one_build_of_the_metrics(hub):
+    """Sixteen clients asking for /metrics at once, twice over within httpMetricsReuseMs (1000 ms by default):
+    one build serves them all (Protocols/http.md §4), so scrapers cannot make the loop build the text once each."""
+    request = b"GET /metrics HTTP/1.1\r\nHost: h\r\n\r\n"
+    before = hub.call("http.status")
+    assert hub.call("hub.limits")["http"]["metricsReuseMs"] == 1000
+    for _ in range(2):
+        clients = [socket.create_connection(hub.http, timeout=5) for _ in range(16)]
+        try:
+            for sock in clients:
+                sock.sendall(request)
+            answers = []
+            for sock in clients:
+                data = b""
+                while chunk := sock.recv(65536):
+                    data += chunk
+                answers.append(data)
+        finally:
+            for sock in clients:
+                sock.close()
+        assert all(status_of(answer) == 200 for answer in answers)
+        # Every client got the same text (the uptime sample would differ between two builds).
+        assert len({body_of(answer) for answer in answers}) == 1
+    after = hub.call("http.status")
+    built = after["metricsBuilt"] - before["metricsBuilt"]
+    reused = after["metricsReused"] - before["metricsReused"]
+    # 32 answers; a build only when the period had ended (a slow machine can end it between the two rounds).
+    assert built + reused == 32 and 1 <= built <= 2, (built, reused)
+    assert after["metricsLongestBuildUs"] > 0
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
