@@ -509,18 +509,20 @@ def bench_ethernet(quick):
     vde_cable = (f"vdeplug:{vde.dir}", f"vdeplug:{vde.dir}")
     rates = {}
 
-    def relay_load(transport, *args, relay_prefix=(), work_ns=0, **kwargs):
-        """One run through a fresh C relay (spending `work_ns` of CPU on every read when given); returns (frames,
-        rate, relay CPU seconds)."""
+    def relay_load(transport, *args, relay_prefix=(), work_ns=0, mode="relay", **kwargs):
+        """One run through a fresh C relay (spending `work_ns` of CPU on every read when given; `mode`
+        "relay-uring": the io_uring relay); returns (frames, rate, relay CPU seconds), or None when the io_uring
+        relay found io_uring refused."""
         if transport == "unix":
             ends = (f"unix:{directory}/r1.sock", f"unix:{directory}/r2.sock")
         else:
             ends = (f"tcp:127.0.0.1:{free_tcp_port()}", f"tcp:127.0.0.1:{free_tcp_port()}")
         work = [str(work_ns)] if work_ns else []
-        relay = subprocess.Popen([*relay_prefix, binary, "relay", ends[0], ends[1], *work])
+        relay = subprocess.Popen([*relay_prefix, binary, mode, ends[0], ends[1], *work])
         try:
             frames, rate = run_load(binary, ends[0], ends[1], *args, settle=0, **kwargs)
-            return frames, rate, _cpu_ns(relay.pid) / 1e9
+            cpu = _cpu_ns(relay.pid) / 1e9  # before `poll`, which reaps a relay that has ended
+            return None if relay.poll() == 3 else (frames, rate, cpu)
         finally:
             relay.kill()
             relay.wait()
@@ -567,12 +569,13 @@ def bench_ethernet(quick):
                 count = 200000 if quick else 500000
             row_repeats = repeats if label == "coalesced 64 B, Unix" else max(3, repeats)
             ends = hub_u if transport == "unix" else (f"tcp:127.0.0.1:{tcp[0]}", f"tcp:127.0.0.1:{tcp[1]}")
-            hub_runs, relay_runs, working_relay_runs = [], [], []
+            hub_runs, relay_runs, working_relay_runs, uring_relay_runs = [], [], [], []
             for _ in range(row_repeats):  # interleaved, so both see the same background load
                 hub_runs.append(hub_load(binary, ends[0], ends[1], size, count, batch))
                 relay_runs.append(relay_load(transport, size, count, batch))
                 if batch == 1:
                     working_relay_runs.append(relay_load(transport, size, count, batch, work_ns=1000))
+                    uring_relay_runs.append(relay_load(transport, size, count, batch, mode="relay-uring"))
             hub_frames = statistics.median(r[0] for r in hub_runs)
             hub_rate = statistics.median(r[1] for r in hub_runs)
             relay_rate = statistics.median(r[1] for r in relay_runs)
@@ -596,6 +599,18 @@ def bench_ethernet(quick):
                              working_rate, "calibration: what 1 us of work per read costs a relay; no target"))
                 rows.append((f"lan0 hub CPU per forwarded frame, {label}", hub_cpu, "us",
                              "C byte relay doing 1 us of work per read", working_cpu, "lower is better; calibration"))
+            if uring_relay_runs and None in uring_relay_runs:
+                print(f"bench: ethernet: io_uring relay rows left out for {label}: the kernel refused io_uring",
+                      file=sys.stderr)
+            elif uring_relay_runs:
+                # Calibration, no target: the same copy on io_uring, one io_uring_enter per read where the relay
+                # (and the hub, on libuv) make a poll, a read and a write. What the I/O model alone is worth here.
+                uring_rate = statistics.median(r[1] for r in uring_relay_runs)
+                uring_cpu = statistics.median(r[2] / max(r[0], 1) * 1e6 for r in uring_relay_runs)
+                rows.append((f"lan0 {label}", hub_rate, "frames/s", "C byte relay on io_uring", uring_rate,
+                             "calibration: one syscall per read and write instead of three; no target"))
+                rows.append((f"lan0 hub CPU per forwarded frame, {label}", hub_cpu, "us", "C byte relay on io_uring",
+                             uring_cpu, "lower is better; calibration"))
 
         # The same one-frame-per-write runs with the placement fixed, identically for the hub and the relay. Unpinned,
         # the scheduler decides where the forwarder and the generator's two threads run (three busy threads on two

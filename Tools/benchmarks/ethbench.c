@@ -2,6 +2,10 @@
 //   ethbench relay A B [WORK_NS] : listens on A and B (unix:PATH or tcp:HOST:PORT), copies bytes A->B and B->A;
 //       with WORK_NS, spends that many nanoseconds of CPU (a clock loop) on every read before writing it out: a
 //       calibration forwarder that shows how much a given amount of work per read costs in each placement.
+//   ethbench relay-uring A B : the same copy on io_uring (raw syscalls): each read's write and the next read are
+//       submitted, and the next completion waited for, in one io_uring_enter, where the poll relay makes three
+//       calls (poll, read, write). A calibration forwarder: what the I/O model alone is worth. Exits 3 when the
+//       kernel refuses io_uring.
 //   ethbench load SEND RECV SIZE N BATCH [RATE [PAIR]]
 //       the receiver sends 3 frames first (so a switch learns it), then the sender writes N frames of SIZE bytes,
 //       BATCH frames per write, at RATE frames/s (0: as fast as it can); PAIR (0-255) picks distinct MACs so
@@ -22,6 +26,7 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <linux/io_uring.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -33,7 +38,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -231,6 +238,90 @@ static void drain(struct end e) {
     while (poll(&p, 1, 50) > 0 && read(e.fd, scratch, sizeof scratch) > 0) {}
 }
 
+// The io_uring relay (`relay-uring`): one ring, a receive outstanding on each side; a receive's completion queues a
+// send of what it read to the other side, linked to the next receive into the same buffer (so the buffer is not
+// overwritten before it is sent), and the loop submits those and waits for the next completion in one call.
+struct uring {
+    int fd;
+    unsigned *sq_tail, *sq_mask, *sq_array, *cq_head, *cq_tail, *cq_mask;
+    struct io_uring_sqe *sqes;
+    struct io_uring_cqe *cqes;
+    unsigned queued;
+};
+
+static int uring_init(struct uring *r, unsigned entries) {
+    struct io_uring_params p = {0};
+    r->fd = (int)syscall(__NR_io_uring_setup, entries, &p);
+    if (r->fd < 0) return -1;
+    size_t sq_size = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+    size_t cq_size = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+    int single = (p.features & IORING_FEAT_SINGLE_MMAP) != 0;
+    if (single) sq_size = cq_size = sq_size > cq_size ? sq_size : cq_size;
+    uint8_t *sq = mmap(0, sq_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_SQ_RING);
+    if (sq == MAP_FAILED) return -1;
+    uint8_t *cq = single ? sq : mmap(0, cq_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->fd,
+                                     IORING_OFF_CQ_RING);
+    if (cq == MAP_FAILED) return -1;
+    r->sqes = mmap(0, p.sq_entries * sizeof(struct io_uring_sqe), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+                   r->fd, IORING_OFF_SQES);
+    if (r->sqes == MAP_FAILED) return -1;
+    r->sq_tail = (unsigned *)(sq + p.sq_off.tail);
+    r->sq_mask = (unsigned *)(sq + p.sq_off.ring_mask);
+    r->sq_array = (unsigned *)(sq + p.sq_off.array);
+    r->cq_head = (unsigned *)(cq + p.cq_off.head);
+    r->cq_tail = (unsigned *)(cq + p.cq_off.tail);
+    r->cq_mask = (unsigned *)(cq + p.cq_off.ring_mask);
+    r->cqes = (struct io_uring_cqe *)(cq + p.cq_off.cqes);
+    r->queued = 0;
+    return 0;
+}
+
+// Queues one operation; published to the kernel by the store-release of the tail, submitted by the next enter.
+static void uring_queue(struct uring *r, uint8_t op, int fd, void *buf, unsigned len, int msg_flags, uint8_t flags,
+                        uint64_t user_data) {
+    unsigned tail = *r->sq_tail, index = tail & *r->sq_mask;
+    struct io_uring_sqe *e = &r->sqes[index];
+    memset(e, 0, sizeof *e);
+    e->opcode = op;
+    e->fd = fd;
+    e->addr = (uint64_t)(uintptr_t)buf;
+    e->len = len;
+    e->msg_flags = (uint32_t)msg_flags;
+    e->flags = flags;
+    e->user_data = user_data;
+    r->sq_array[index] = index;
+    __atomic_store_n(r->sq_tail, tail + 1, __ATOMIC_RELEASE);
+    r->queued++;
+}
+
+static int relay_uring(int a, int b) {
+    static uint8_t bufs[2][1 << 20];
+    int fds[2] = {a, b};
+    struct uring r;
+    if (uring_init(&r, 64)) { perror("io_uring_setup"); return 3; }
+    for (int i = 0; i < 2; i++) uring_queue(&r, IORING_OP_RECV, fds[i], bufs[i], sizeof bufs[i], 0, 0, (uint64_t)i);
+    for (;;) {
+        int n = (int)syscall(__NR_io_uring_enter, r.fd, r.queued, 1, IORING_ENTER_GETEVENTS, NULL, 0);
+        if (n < 0 && errno != EINTR) { perror("io_uring_enter"); return 1; }
+        if (n >= 0) r.queued -= (unsigned)n < r.queued ? (unsigned)n : r.queued;
+        unsigned head = *r.cq_head, tail = __atomic_load_n(r.cq_tail, __ATOMIC_ACQUIRE);
+        for (; head != tail; head++) {
+            struct io_uring_cqe *c = &r.cqes[head & *r.cq_mask];
+            int side = (int)(c->user_data & 1);
+            if (c->user_data >= 2) {  // a send: MSG_WAITALL sends it all or fails
+                if (c->res < 0 && c->res != -ECANCELED) return 0;
+                continue;
+            }
+            if (c->res == -ECANCELED) continue;
+            if (c->res <= 0) return 0;
+            uring_queue(&r, IORING_OP_SEND, fds[1 - side], bufs[side], (unsigned)c->res, MSG_WAITALL, IOSQE_IO_LINK,
+                        2u + (unsigned)side);
+            uring_queue(&r, IORING_OP_RECV, fds[side], bufs[side], sizeof bufs[side], 0, 0, (uint64_t)side);
+        }
+        __atomic_store_n(r.cq_head, head, __ATOMIC_RELEASE);
+    }
+}
+
 static int cmp(const void *a, const void *b) {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
@@ -256,6 +347,10 @@ int main(int argc, char **argv) {
                 writeall(p[1 - i].fd, buf, (size_t)r);
             }
         }
+    }
+    if (argc == 4 && !strcmp(argv[1], "relay-uring")) {
+        int a = tcp_or_unix(argv[2], 1), b = tcp_or_unix(argv[3], 1);
+        return relay_uring(a, b);
     }
     int latency = argc == 7 && !strcmp(argv[1], "latency");
     if (!latency && (argc < 7 || argc > 9 || strcmp(argv[1], "load"))) {
