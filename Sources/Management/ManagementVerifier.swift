@@ -7,6 +7,10 @@ import PlatformConfig
 /// before the command is executed).
 package struct ManagementVerifier: Sendable {
     package private(set) var trust: ManagementTrust
+    /// Each authority's current keys by key id, checked and parsed once: when the state is made and when a
+    /// `rotateKeys` changes them. A submission then costs its signature checks only. (Checking every key's point
+    /// again for each submission was most of a forged envelope's cost, so a flood of them held the loop.)
+    private var verifyingKeys: [String: [[UInt8]: Curve25519.Signing.PublicKey]] = [:]
     private let authorities: [String: ManagementAuthorityConfig]
     private let maxLifetimeMs: UInt64
 
@@ -16,6 +20,7 @@ package struct ManagementVerifier: Sendable {
         var byName: [String: ManagementAuthorityConfig] = [:]
         for authority in config.authorities { byName[authority.name] = authority }
         authorities = byName
+        for (name, state) in trust.authorities { verifyingKeys[name] = Self.verifyingKeys(state.keys) }
     }
 
     /// The key id of a public key (§2.4): the first 8 bytes of its SHA-256.
@@ -29,7 +34,9 @@ package struct ManagementVerifier: Sendable {
         guard let authority = authorities[command.authority], let state = trust.authorities[command.authority] else {
             return .failure(ManagementRefusal("unknown_authority", "no authority '\(command.authority)'"))
         }
-        if let refusal = Self.checkSignatures(envelope, keys: state.keys, threshold: state.threshold) {
+        if let refusal = Self.checkSignatures(
+            envelope, keys: verifyingKeys[command.authority] ?? [:], threshold: state.threshold)
+        {
             return .failure(refusal)
         }
         guard nowMs < command.expiresAtMs else {
@@ -51,10 +58,8 @@ package struct ManagementVerifier: Sendable {
         return .success(VerifiedCommand(command: command, mayDowngrade: authority.mayDowngrade, source: source))
     }
 
-    /// Every signature must be by a current key and valid; then at least `threshold` distinct keys must have
-    /// signed (the codec already refused repeated key ids).
-    static func checkSignatures(_ envelope: ManagementEnvelope, keys: [String], threshold: Int) -> ManagementRefusal? {
-        let input = ManagementCodec.signingInput(envelope.bodyBytes)
+    /// `keys` (hex) that can verify, by key id.
+    static func verifyingKeys(_ keys: [String]) -> [[UInt8]: Curve25519.Signing.PublicKey] {
         var byID: [[UInt8]: Curve25519.Signing.PublicKey] = [:]
         for hex in keys {
             // A weak key never gets here (configuration, rotation and trust file refuse it); were one to, it
@@ -64,6 +69,15 @@ package struct ManagementVerifier: Sendable {
             else { continue }
             byID[keyID(raw)] = key
         }
+        return byID
+    }
+
+    /// Every signature must be by a current key (`byID`, from `verifyingKeys`) and valid; then at least
+    /// `threshold` distinct keys must have signed (the codec already refused repeated key ids).
+    static func checkSignatures(
+        _ envelope: ManagementEnvelope, keys byID: [[UInt8]: Curve25519.Signing.PublicKey], threshold: Int
+    ) -> ManagementRefusal? {
+        let input = ManagementCodec.signingInput(envelope.bodyBytes)
         for (index, signature) in envelope.signatures.enumerated() {
             guard let key = byID[signature.keyID] else {
                 return ManagementRefusal("bad_signature", "signature \(index): not a current key of the authority")
@@ -104,6 +118,7 @@ package struct ManagementVerifier: Sendable {
         if let rotation {
             trust.authorities[name]?.keys = rotation.keys
             trust.authorities[name]?.threshold = rotation.threshold
+            verifyingKeys[name] = Self.verifyingKeys(rotation.keys)
         }
     }
 

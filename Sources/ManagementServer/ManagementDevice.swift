@@ -121,17 +121,21 @@ package final class ManagementDevice: HubDevice {
     /// audit entry is written. It runs before `submit` returns unless the operation's long work runs off the loop
     /// (an image read and copied, `Protocols/management.md` §4): then it runs on the loop when that work is done,
     /// whether or not the submitter is still there (its counter is spent and its entry audited either way).
+    /// Returns how many signatures the envelope carries, each checked at most once on the loop (a submitter is
+    /// charged for them, `signatureCheckWorkBytes`).
+    @discardableResult
     package func submit(
         _ bytes: ArraySlice<UInt8>, source: String, answer: @escaping (Result<JSON, ManagementRefusal>) -> Void
-    ) {
+    ) -> Int {
         let nowMs = (host?.wallClockNanos ?? 0) / 1_000_000
         let envelope: ManagementEnvelope
         do {
             envelope = try ManagementCodec.decodeEnvelope(bytes)
         } catch {
             let refusal = ManagementRefusal("bad_envelope", "\(error.kind): \(error.detail)")
-            record(nil, source: source, nowMs: nowMs, result: .failure(refusal))
-            return answer(.failure(refusal))
+            _ = record(nil, source: source, nowMs: nowMs, result: .failure(refusal))
+            answer(.failure(refusal))
+            return 0
         }
         verifyAndRun(envelope, source: source, nowMs: nowMs) { [weak self] result, verifiedSequence, spent in
             guard let self else { return answer(result) }
@@ -140,6 +144,7 @@ package final class ManagementDevice: HubDevice {
                     envelope.body, source: source, nowMs: nowMs, result: result, verifiedSequence: verifiedSequence,
                     spent: spent))
         }
+        return envelope.signatures.count
     }
 
     /// Audits and answers a submission refused before its bytes could be read (too long to decode).

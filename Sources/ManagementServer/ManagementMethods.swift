@@ -25,6 +25,12 @@ extension ManagementDevice {
         ]
     }
 
+    /// What one Ed25519 signature check is charged as, in the control budget's bytes (`Protocols/control.md`
+    /// §2.7). A full check takes some 50-100 µs on the loop, so a pass's budget (`controlAnswerBytesPerPass`,
+    /// 256 KiB by default) holds at most 32 checks, a few milliseconds, however many clients send envelopes
+    /// whose signatures must be checked.
+    package static let signatureCheckWorkBytes = 8192
+
     /// The largest base64 text `mgmt.submit` decodes: the largest envelope's encoding.
     static var maxEnvelopeBase64Characters: Int { (ManagementCodec.maxEnvelopeBytes + 2) / 3 * 4 }
 
@@ -46,7 +52,7 @@ extension ManagementDevice {
         // goes away only loses the answer: the command still runs to its end and is audited.
         var answerNow: ControlReply?
         var returned = false
-        submit(bytes[...], source: "control") { [weak self] result in
+        let signatures = submit(bytes[...], source: "control") { [weak self] result in
             let reply: ControlReply
             switch result {
             case .success(let output): reply = .result(["result": "accepted", "output": output])
@@ -55,6 +61,7 @@ extension ManagementDevice {
             if returned { call.reply(reply) } else { answerNow = reply }
         }
         returned = true
+        call.workBytes += signatures * Self.signatureCheckWorkBytes
         return answerNow ?? .deferred
     }
 

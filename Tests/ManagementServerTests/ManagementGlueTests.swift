@@ -143,6 +143,33 @@ func temporaryDirectory() -> String {
         #expect(second.submit(envelope(counter: 8)) == "operation_unavailable")
     }
 
+    /// Each signature an envelope carries is charged to the submitter's control budget as
+    /// `signatureCheckWorkBytes` (`Protocols/control.md` §2.7), accepted or not: a client sending forged envelopes
+    /// back to back gets a few milliseconds of checks per pass, not a pass of them. Text that never decodes costs
+    /// no check and is charged nothing beyond its bytes.
+    @Test func aSubmissionIsChargedForTheSignaturesItCarries() throws {
+        let rig = try Rig(directory: temporaryDirectory())
+        let method = try #require(rig.host.methods.first { $0.name == "mgmt.submit" })
+        func charged(_ text: String) throws -> Int {
+            let call = rig.caller.makeCall("mgmt.submit", ["envelope": .string(text)])
+            _ = try method.handler(call)
+            return call.workBytes
+        }
+        let check = ManagementDevice.signatureCheckWorkBytes
+        #expect(try charged(envelope(counter: 1)) == check)
+        // Forged: a current key's id with random bytes for a signature; two of them.
+        let signed = try ManagementCodec.decodeEnvelope(
+            try #require(Base64.decode(envelope(counter: 2, signers: [0, 1])))[...])
+        let forged = ManagementEnvelope(
+            body: signed.body,
+            signatures: signed.signatures.map {
+                ManagementSignature(keyID: $0.keyID, signature: Array(repeating: 7, count: 64))
+            })
+        #expect(try charged(Base64.encode(ManagementCodec.encodeEnvelope(forged))) == 2 * check)
+        #expect(try charged(Base64.encode([1, 2, 3])) == 0)
+        #expect(rig.submit(Base64.encode(ManagementCodec.encodeEnvelope(forged))) == "bad_signature")
+    }
+
     @Test func rotationPersistsAcrossRestart() throws {
         let directory = temporaryDirectory()
         let first = try Rig(directory: directory)
