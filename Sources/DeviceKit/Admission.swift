@@ -76,8 +76,7 @@ package final class AdmissionGate {
     /// compacted away, so the array stays within a small multiple of `maxPending`.
     private var pendingOrder: [AdmissionSlot] = []
     private var pendingOrderStart = 0
-    private var lastAcceptErrorLogMs: UInt64?
-    private var acceptErrorsNotLogged: UInt64 = 0
+    private var acceptErrorLog = LogThrottle()
 
     package init(name: String, policy: AdmissionPolicy, registry: AdmissionRegistry) {
         self.name = name
@@ -169,15 +168,10 @@ package final class AdmissionGate {
 
     private func acceptFailed(_ error: LoopError) {
         acceptErrors += 1
-        let now = registry.loop.nowMilliseconds
-        if let last = lastAcceptErrorLogMs, now - last < UInt64(registry.limits.acceptErrorLogIntervalMs) {
-            acceptErrorsNotLogged += 1
+        let interval = UInt64(registry.limits.acceptErrorLogIntervalMs)
+        guard let suffix = acceptErrorLog.admit(nowMs: registry.loop.nowMilliseconds, intervalMs: interval) else {
             return
         }
-        lastAcceptErrorLogMs = now
-        let more = acceptErrorsNotLogged
-        acceptErrorsNotLogged = 0
-        let suffix = more > 0 ? " (and \(more) more since the last report)" : ""
         registry.logger.warning("\(name): accept failed: \(error)\(suffix); \(acceptErrors) so far")
     }
 

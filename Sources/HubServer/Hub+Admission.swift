@@ -81,15 +81,7 @@ extension Hub {
         let warnMs = configuration.hub.limits.loopStallWarnMs
         watchdog = try? LoopWatchdog(loop: loop, stallThresholdNanos: UInt64(warnMs) * 1_000_000)
         watchdog?.onStall = { [unowned self] busy in
-            let now = self.loop.nowMilliseconds
-            if let last = self.lastStallLogMs, now - last < 1000 {
-                self.stallsNotLogged += 1
-                return
-            }
-            self.lastStallLogMs = now
-            let more = self.stallsNotLogged
-            self.stallsNotLogged = 0
-            let suffix = more > 0 ? " (and \(more) more since the last report)" : ""
+            guard let suffix = self.stallLog.admit(nowMs: self.loop.nowMilliseconds) else { return }
             self.logger.warning(
                 "a loop pass was busy for \(busy / 1_000_000) ms (hub.limits.loopStallWarnMs \(warnMs))\(suffix)")
         }
@@ -127,12 +119,7 @@ extension Hub {
         case .demoted:
             // The timer's pass is enough: the window closes at the end of every pass once it is over.
             realTimeBudgetTimer?.start(afterMilliseconds: window, repeatMilliseconds: window) {}
-            // At most one line a second, counting the demotions in between.
-            let now = loop.nowMilliseconds
-            if let last = lastBudgetLogMs, now - last < 1000 { return demotionsNotLogged += 1 }
-            lastBudgetLogMs = now
-            let suffix = demotionsNotLogged > 0 ? " (\(demotionsNotLogged) more times since the last report)" : ""
-            demotionsNotLogged = 0
+            guard let suffix = demotionLog.admit(nowMs: loop.nowMilliseconds) else { return }
             logger.info(
                 "the loop wanted \(budget.percent)% or more of a CPU over a window at SCHED_FIFO: normal scheduling until a window wants less than half of that (hub.limits.realTimeBudgetPercent)\(suffix)"
             )

@@ -114,13 +114,11 @@ package final class Hub {
     let guestGate: AdmissionGate
     var watchdog: LoopWatchdog?
     let openFileLimit: ProcessResources.OpenFileLimit
-    var lastStallLogMs: UInt64?
-    var stallsNotLogged: UInt64 = 0
+    var stallLog = LogThrottle()
     /// While the real-time budget holds the loop at normal scheduling: ends a window even when no pass runs, so an
     /// idle hub gets `SCHED_FIFO` back within about two windows rather than at its next input.
     var realTimeBudgetTimer: Timer?
-    var lastBudgetLogMs: UInt64?
-    var demotionsNotLogged: UInt64 = 0
+    var demotionLog = LogThrottle()
 
     package init(configuration: PlatformConfiguration, options: Options = Options(), logger: Logger)
         throws(HubStartError)
