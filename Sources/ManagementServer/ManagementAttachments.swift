@@ -189,8 +189,9 @@ extension ManagementDevice {
                 "unknown_operation", "operation must be one of \(Self.localOperations.sorted().joined(separator: ", "))"
             )
         }
-        if let limit = request["limit"]?.intValue, limit > Self.localMaxReadLimit {
-            return localRefusal("bad_request", "limit over \(Self.localMaxReadLimit)")
+        // Checked here, with this channel's range: `errors.read` itself would name the control API's wider one.
+        if let limit = request["limit"], !(limit.intValue.map { (1...Self.localMaxReadLimit).contains($0) } ?? false) {
+            return localRefusal("bad_request", "limit must be an integer in 1...\(Self.localMaxReadLimit)")
         }
         var params = request
         params["operation"] = nil

@@ -386,14 +386,19 @@ func temporaryDirectory() -> String {
         ask(#"{"operation":"partition.stop","partition":"linux"}"#)
         ask(#"{"operation":"errors.read","partition":"nobody"}"#)
         ask(#"{"operation":"errors.read","partition":"linux","limit":500}"#)
+        // Below the range, or not a number: refused here with this channel's range, not errors.read's wider one.
+        ask(#"{"operation":"errors.read","partition":"linux","limit":0}"#)
+        ask(#"{"operation":"errors.read","partition":"linux","limit":"5"}"#)
         ask("not json")
         channel.received(ManagementLocalRequest.magic[...])
-        rig.host.runPasses(6)  // one request a pass
+        rig.host.runPasses(8)  // one request a pass
         let answers = try endpoint.takeSent().map { try ManagementRelayResult.decode($0[...]) }
         #expect(
             answers.map(\.code) == [
                 "accepted", "unknown_operation", "no_such_partition", "bad_request", "bad_request", "bad_request",
+                "bad_request", "bad_request",
             ])
+        #expect(answers[3...5].allSatisfy { $0.detail == "limit must be an integer in 1...100" })
         #expect(answers.first?.output.contains(#""partition":"linux""#) == true)
         #expect(called == ["errors.read", "errors.read"])
         // Local requests are not management commands: nothing audited.

@@ -249,3 +249,27 @@ def test_answers_dropped_past_the_waiting_bound_are_counted_in_stats(hubd, tmp_p
     finally:
         rtos.close()
         linux.close()
+
+
+def test_an_answer_the_hub_refuses_is_dropped_and_logged_by_the_service(hubd, tmp_path):
+    """The reference handset's secure may not message mgmt: mgmt's request (one its rules allow) still reaches
+    the service, which answers; the hub refuses that answer (not_permitted) and the service drops it and logs
+    it (Protocols/keyservice.md §2), as it logs the requests its rules refuse."""
+    deadline = time.monotonic() + TIME_LIMIT
+    document = yaml.safe_load(config(tmp_path, rate_limited=False))
+    next(p for p in document["partitions"] if p["name"] == "secure")["mayMessage"] = ["rtos", "linux"]
+    hub = hubd(yaml.safe_dump(document, sort_keys=False))
+    wait_attached(hub, "secure", deadline)
+    mgmt, links = attach(hub, "mgmt", [IDENTITY])
+    try:
+        status, _ = mgmt.send(links["mgmt-secure"], keyservice.encode_request({"op": "public_key"}), correlation=1)
+        assert status == "queued"
+        expected = "refused by the hub (not_permitted): 1 so far"
+        while expected not in hub.call("partition.logs", {"name": "secure"})["text"]:
+            assert time.monotonic() < deadline, hub.call("partition.logs", {"name": "secure"})["text"][-2000:]
+            time.sleep(0.05)
+        # No answer reached mgmt (the hub may grant it credit on the link meanwhile).
+        frames = iter(lambda: mgmt.receive(timeout=0.2), None)
+        assert not [frame for frame in frames if frame.type.startswith("MSG_DELIVER")]
+    finally:
+        mgmt.close()

@@ -157,6 +157,7 @@ def main() -> None:
     # order. One queue per link, so a requester that does not take its answers holds up only its own.
     pending: dict[int, collections.deque[tuple[bytes, int]]] = {}
     dropped: dict[int, int] = {}
+    refused: dict[int, int] = {}
     # A link whose queue was full is tried again after a back-off (10 ms, doubling to 320 ms while it stays full),
     # so links that stay stuck cost a try each now and then, not one per request served.
     retry_at: dict[int, float] = {}
@@ -175,7 +176,13 @@ def main() -> None:
                     backoff[link] = min(backoff.get(link, 0.005) * 2, 0.32)
                     retry_at[link] = now + backoff[link]
                     break
-                waiting.popleft()  # queued, or the link is gone: nobody to answer
+                waiting.popleft()  # queued, or refused for good: nobody to answer
+                if status != "queued":
+                    # The hub refused the answer (a requester this partition may not message, keyservice.md §2):
+                    # dropped, and logged at the 1st, 2nd, 4th, ... refusal on the link.
+                    refused[link] = refused.get(link, 0) + 1
+                    if refused[link] & (refused[link] - 1) == 0:
+                        log(f"answer on link {link} refused by the hub ({status}): {refused[link]} so far")
             if not waiting:
                 del pending[link]
                 retry_at.pop(link, None)
