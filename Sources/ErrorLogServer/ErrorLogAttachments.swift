@@ -69,18 +69,10 @@ extension ErrorLogDevice {
             let reason = data["reason"]?.stringValue ?? ""
             record(partition, source: .hub, severity: to == "failed" ? .critical : .error, code: to, text: reason)
         case "partition.detached":
-            guard let partition else { return }
-            switch data["reason"]?.stringValue {
-            case "heartbeat-missed":
-                record(
-                    partition, source: .hub, severity: .error, code: "heartbeat_missed",
-                    text: "the session sent nothing for three heartbeat periods (Protocols/guest.md §9.1)")
-            case "not-reading":
-                record(
-                    partition, source: .hub, severity: .error, code: "not_reading",
-                    text: "the session left more than hub.limits.guestMaxUnsentBytes unread (Protocols/guest.md §9.1)")
-            default: return
-            }
+            guard let partition, data["reason"]?.stringValue == "heartbeat-missed" else { return }
+            record(
+                partition, source: .hub, severity: .error, code: "heartbeat_missed",
+                text: "the session sent nothing for three heartbeat periods (Protocols/guest.md §9.1)")
         case "software.rolledBack":
             guard let partition else { return }
             let how = data["automatic"]?.boolValue == true ? "automatic" : "requested"

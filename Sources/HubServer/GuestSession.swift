@@ -715,18 +715,6 @@ final class GuestSession {
             }
         }
         if !pendingDescriptors.isEmpty { sendPendingDescriptors() }
-        if connection.unsentBytes > hub.configuration.hub.limits.guestMaxUnsentBytes { closeNotReading() }
-    }
-
-    /// More than `guestMaxUnsentBytes` unread (§9.1): what others make the hub send a guest is not paused by its full
-    /// queue. The socket goes first, unsent bytes dropped, so the session's close writes nothing and this runs once.
-    private func closeNotReading() {
-        guard case .attached = state else { return }
-        let unsent = connection.unsentBytes
-        connection.close()
-        hub.guestCounters.closedNotReading += 1
-        logger.warning("guest \(remote) closed: \(unsent) bytes unread, over hub.limits.guestMaxUnsentBytes")
-        closeConnection(reason: "not reading (\(unsent) bytes unsent)", detach: .notReading)
     }
 
     // MARK: Region descriptors (§8.5)

@@ -92,7 +92,6 @@ extension Hub {
             "malformedFrames": .uint(self.guestCounters.malformedFrames),
             "authFailures": .uint(self.guestCounters.authFailures),
             "heartbeatsMissed": .uint(self.guestCounters.heartbeatsMissed),
-            "closedNotReading": .uint(self.guestCounters.closedNotReading),
             "refusedOverLimit": .uint(self.guestCounters.refusedOverLimit),
         ])
     }

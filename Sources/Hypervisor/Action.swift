@@ -84,8 +84,6 @@ package enum DetachReason: String, Equatable, Sendable {
     case protocolError = "protocol-error"
     /// The health monitor declared the guest failed.
     case heartbeatMissed = "heartbeat-missed"
-    /// The guest left more than `guestMaxUnsentBytes` unread.
-    case notReading = "not-reading"
     /// Management stopped the partition.
     case stopped
     /// The hub is shutting down.

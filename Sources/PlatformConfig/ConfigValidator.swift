@@ -164,12 +164,6 @@ struct ConfigValidator {
                 "\(hub.limits.writeLowWatermarkBytes) is not below writeHighWatermarkBytes (\(hub.limits.writeHighWatermarkBytes))"
             )
         }
-        if hub.limits.guestMaxUnsentBytes <= hub.limits.writeHighWatermarkBytes {
-            add(
-                "hub.limits.guestMaxUnsentBytes",
-                "\(hub.limits.guestMaxUnsentBytes) is not above writeHighWatermarkBytes (\(hub.limits.writeHighWatermarkBytes)), which pauses a guest's own requests first"
-            )
-        }
     }
 
     /// Two listeners on one address cannot both bind; port 0 asks for a fresh port each time, so it may repeat.

@@ -24,10 +24,6 @@ package struct Limits: Sendable, Equatable {
     package var writeHighWatermarkBytes: Int
     /// ... and below this resumes it. Must be less than `writeHighWatermarkBytes`.
     package var writeLowWatermarkBytes: Int
-    /// Bytes a guest connection may leave unread (queued in the hub past what the kernel took): beyond, the hub
-    /// closes it, `not-reading` (`Protocols/guest.md` §9.1). Must be above `writeHighWatermarkBytes`, which stops
-    /// reading the guest's own requests first; what is left to grow past it is what others make the hub send it.
-    package var guestMaxUnsentBytes: Int = 16 << 20
     /// Bytes the hub reads from one fair-share guest per loop pass: a flooding partition's input is handled in slices,
     /// so a real-time partition's frame waits at most one slice per flooder (`Deploy/config-reference.md`, partitions).
     package var fairShareReadBytesPerPass: Int
@@ -325,10 +321,6 @@ package struct Limits: Sendable, Equatable {
         Field(
             key: "writeLowWatermarkBytes", range: 0...(1 << 30), summary: "write queue size that resumes it",
             get: { $0.writeLowWatermarkBytes }, set: { $0.writeLowWatermarkBytes = $1 }),
-        Field(
-            key: "guestMaxUnsentBytes", range: (64 << 10)...(1 << 30),
-            summary: "bytes a guest may leave unread before the hub closes it (not-reading)",
-            get: { $0.guestMaxUnsentBytes }, set: { $0.guestMaxUnsentBytes = $1 }),
         Field(
             key: "fairShareReadBytesPerPass", range: 1024...(4 << 20),
             summary: "bytes read from one fair-share guest per loop pass",

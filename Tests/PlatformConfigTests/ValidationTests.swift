@@ -237,11 +237,6 @@ extension String {
                 "hub.limits.writeLowWatermarkBytes: 8388608 is not below writeHighWatermarkBytes (4194304)",
             ]),
         Mutation(
-            replacing: "platform:\n", with: "hub:\n  limits:\n    guestMaxUnsentBytes: 4MiB\nplatform:\n",
-            expected: [
-                "hub.limits.guestMaxUnsentBytes: 4194304 is not above writeHighWatermarkBytes (4194304), which pauses a guest's own requests first"
-            ]),
-        Mutation(
             replacing: "platform:\n", with: "hub:\n  controlEndpoints: [http://x]\nplatform:\n",
             expected: ["hub.controlEndpoints[0]: 'http://x' must start with 'tcp:' or 'unix:'"]),
         // Shapes and types.
