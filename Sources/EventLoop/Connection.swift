@@ -354,6 +354,17 @@ package final class Connection: LoopHandle {
         onWriteError?(error)
     }
 
+    /// `closeAfterWrites`, bounded: a peer that has not taken the queued bytes within `milliseconds` does not
+    /// read, and waiting for it would hold them and the socket for as long as it likes; it is then closed, the
+    /// rest dropped. With nothing queued the kernel has the last bytes already, and the close is at once.
+    package func closeAfterWrites(within milliseconds: UInt64) {
+        guard isOpen, queuedWriteBytes > 0, let deadline = try? Timer(loop: loop) else { return closeAfterWrites() }
+        deadline.start(afterMilliseconds: milliseconds) { [weak self] in self?.close() }
+        // A stopping hub's loop must not wait for it (the shutdown closes every handle anyway).
+        deadline.unreference()
+        closeAfterWrites { deadline.close() }
+    }
+
     /// Waits for queued writes to finish, shuts the sending side down, then closes.
     /// Used to deliver a final error frame before hanging up.
     package func closeAfterWrites(then callback: (() -> Void)? = nil) {

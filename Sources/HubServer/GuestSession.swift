@@ -926,7 +926,7 @@ final class GuestSession {
         // callbacks hold it unowned) while it drains and closes.
         connection.detachCallbacks()
         hub.guestDidClose(self, session: session)
-        connection.closeAfterWrites()
+        connection.closeAfterWrites(within: UInt64(hub.configuration.hub.limits.guestCloseDrainMs))
     }
 }
 

@@ -24,6 +24,9 @@ package struct Limits: Sendable, Equatable {
     package var writeHighWatermarkBytes: Int
     /// ... and below this resumes it. Must be less than `writeHighWatermarkBytes`.
     package var writeLowWatermarkBytes: Int
+    /// How long a closing guest connection's last frames are waited for (`Protocols/guest.md` §9.3); then it is
+    /// closed, what it did not read dropped.
+    package var guestCloseDrainMs: Int = 5000
     /// Bytes the hub reads from one fair-share guest per loop pass: a flooding partition's input is handled in slices,
     /// so a real-time partition's frame waits at most one slice per flooder (`Deploy/config-reference.md`, partitions).
     package var fairShareReadBytesPerPass: Int
@@ -321,6 +324,10 @@ package struct Limits: Sendable, Equatable {
         Field(
             key: "writeLowWatermarkBytes", range: 0...(1 << 30), summary: "write queue size that resumes it",
             get: { $0.writeLowWatermarkBytes }, set: { $0.writeLowWatermarkBytes = $1 }),
+        Field(
+            key: "guestCloseDrainMs", range: 100...600_000,
+            summary: "how long a closing guest connection's last frames are waited for (then dropped)",
+            get: { $0.guestCloseDrainMs }, set: { $0.guestCloseDrainMs = $1 }),
         Field(
             key: "fairShareReadBytesPerPass", range: 1024...(4 << 20),
             summary: "bytes read from one fair-share guest per loop pass",

@@ -13,6 +13,9 @@ asserted beyond generous bounds.
 
 from __future__ import annotations
 
+import os
+import socket
+import struct
 import time
 
 import pytest
@@ -242,3 +245,45 @@ def test_a_subscriber_gets_power_events_after_the_events_that_caused_them_in_seq
     assert kinds[:2] == ["partition.attached", "power.stateChanged"], seen
     assert "partition.suspended" in kinds and "partition.detached" in kinds, seen
     assert [seq for seq, _ in seen] == sorted(seq for seq, _ in seen), seen
+
+
+def test_a_guest_that_does_not_read_is_let_go_within_guest_close_drain_ms_once_its_session_ends(hubd):
+    """linux never reads while mgmt's suspend and resume notifications pile up for it, then sends a malformed
+    frame: the hub ends the session at once (partition.detached) and, as linux does not take its last frames,
+    closes the connection after hub.limits.guestCloseDrainMs (Protocols/guest.md §9.3) instead of holding the
+    queued bytes and the socket for as long as linux stays connected."""
+    config = yaml.safe_load(power_config())
+    config["hub"]["limits"]["guestCloseDrainMs"] = 500
+    hub = hubd(config=yaml.safe_dump(config, sort_keys=False))
+    pid = hub.hub.process.pid
+
+    def sockets() -> int:
+        names = []
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                names.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+            except OSError:
+                pass
+        return sum(name.startswith("socket:") for name in names)
+
+    linux = guest(hub, "linux")
+    linux.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    mgmt = guest(hub, "mgmt")
+    try:
+        # About 1 MB for linux, more than the kernel takes for it: the rest waits in the hub.
+        for _ in range(1000):
+            assert mgmt.partition_control("suspend", "linux", "r" * 900) in ("done", "unchanged")
+            assert mgmt.partition_control("resume", "linux", "") in ("done", "unchanged")
+        before = sockets()
+        linux.sock.sendall(struct.pack(">I", 0xFFFFFFFF))  # a length over the limit: the stream is lost (§3.1)
+        event = hub.wait_event(kinds=["partition.detached"], partitions=["linux"], since=0, timeout_ms=5000)
+        assert event.data["reason"] == "protocol-error", event.data
+        ended = time.monotonic()
+        while sockets() >= before and time.monotonic() - ended < 5:
+            time.sleep(0.02)
+        assert sockets() == before - 1, "the hub still holds linux's connection"
+        assert 0.3 < time.monotonic() - ended < 3
+        assert mgmt.partition_control("suspend", "linux", "still served") in ("done", "unchanged")
+    finally:
+        linux.close()
+        mgmt.close()
