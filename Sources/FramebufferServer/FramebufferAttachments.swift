@@ -355,7 +355,17 @@ package final class RFBViewer {
         connection.onData = { [weak self] bytes in self?.received(bytes) }
         connection.onEnd = { [weak self] _ in self?.close(reason: "viewer disconnected") }
         connection.onWriteError = { [weak self] error in self?.close(reason: "write failed: \(error)") }
+        connection.maxReadBytes = screen.host.limits.rfbReadBytesPerPass
         connection.write(session.greeting)
+        do {
+            try connection.startReading()
+        } catch {
+            close(reason: "cannot read: \(error)")
+        }
+    }
+
+    func resumeReading() {
+        guard !closed else { return }
         do {
             try connection.startReading()
         } catch {
@@ -374,8 +384,12 @@ package final class RFBViewer {
         screen.viewerClosed(self, reason: reason)
     }
 
+    /// One read, at most `rfbReadBytesPerPass`: nothing more is read from this viewer until the next pass, so one
+    /// that floods keys, pointer moves or update requests gets a slice of the loop, not all of it.
     private func received(_ bytes: ArraySlice<UInt8>) {
         guard !closed else { return }
+        connection.stopReading()
+        screen.readNextPass(self)
         admission?.noteActivity()
         let output = session.feed(bytes)
         if !output.send.isEmpty { connection.write(output.send) }
@@ -411,7 +425,8 @@ package final class RFBViewer {
             let area = rect.intersection(screen.compositor.bounds)
             requested = (requested ?? area).union(area)
             if !incremental { damage.addAll(area) }
-            sendUpdateIfReady()
+            // Answered at the next pump, once however many requests this read held: one update per pass.
+            screen.schedulePump()
         case .keyEvent(let down, let keysym):
             if let key = Keypad.key(forKeysym: keysym) {
                 screen.deliverKey(key, down: down, keysym: keysym)

@@ -99,6 +99,10 @@ package final class FramebufferScreen {
     package internal(set) var channels: [String: FramebufferGuestChannel] = [:]
     private var pumpTimer: Timer?
     private var pumpScheduled = false
+    /// Viewers that took this pass's slice of their input (`RFBViewer.received`), read again from the next pass
+    /// on: at this pass's end (`readAgain`), so the next poll reads them, never twice in one pass.
+    private var heldViewers: [RFBViewer] = []
+    private var readAgain: EndOfPass?
     private var frameTimer: Timer?
     /// Frames guests finished and still await FRAME_DONE, by partition.
     var pendingFrames: [String: UInt32] = [:]
@@ -129,6 +133,11 @@ package final class FramebufferScreen {
         do {
             pumpTimer = try Timer(loop: host.loop)
             frameTimer = try Timer(loop: host.loop)
+            readAgain = try EndOfPass(loop: host.loop) { [unowned self] in
+                let held = self.heldViewers
+                self.heldViewers.removeAll()
+                for viewer in held { viewer.resumeReading() }
+            }
         } catch {
             throw .loop(error)
         }
@@ -141,6 +150,7 @@ package final class FramebufferScreen {
         for viewer in Array(viewers.values) { viewer.close(reason: "hub shutting down") }
         pumpTimer?.close()
         frameTimer?.close()
+        readAgain?.close()
     }
 
     // MARK: Pump
@@ -153,6 +163,12 @@ package final class FramebufferScreen {
             self.pumpScheduled = false
             self.pump()
         }
+    }
+
+    /// `viewer` took this pass's slice of its input; it is read again from the next pass on.
+    func readNextPass(_ viewer: RFBViewer) {
+        heldViewers.append(viewer)
+        readAgain?.arm()
     }
 
     func pump() {

@@ -64,6 +64,9 @@ package struct Limits: Sendable, Equatable {
     package var rfbHandshakeMs: Int
     /// An RFB viewer that sends nothing for this long is closed; 0: never.
     package var rfbIdleMs: Int
+    /// Bytes read from one RFB viewer per loop pass (`Protocols/framebuffer.md` §2.5): its input (keys, pointer,
+    /// update requests) is taken in slices, so a viewer that floods cannot hold the loop.
+    package var rfbReadBytesPerPass: Int = 4096
     /// Raw AT socket clients at once, per modem (with `shared: true`; otherwise one).
     package var modemMaxRawClients: Int
     /// A raw AT socket client that sends nothing for this long is closed; 0: never.
@@ -381,6 +384,10 @@ package struct Limits: Sendable, Equatable {
         Field(
             key: "rfbIdleMs", range: 0...86_400_000, summary: "silence after which an RFB viewer is closed (0: never)",
             get: { $0.rfbIdleMs }, set: { $0.rfbIdleMs = $1 }),
+        Field(
+            key: "rfbReadBytesPerPass", range: 64...(1 << 20),
+            summary: "bytes read from one RFB viewer per loop pass (its keys, pointer and update requests)",
+            get: { $0.rfbReadBytesPerPass }, set: { $0.rfbReadBytesPerPass = $1 }),
         Field(
             key: "modemMaxRawClients", range: 1...4096, summary: "raw AT socket clients at once, per shared modem",
             get: { $0.modemMaxRawClients }, set: { $0.modemMaxRawClients = $1 }),

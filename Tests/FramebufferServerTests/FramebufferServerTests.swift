@@ -38,6 +38,8 @@ final class FramebufferRig {
     func initialisedViewer() throws -> FakeByteStream {
         let viewer = try connectViewer()
         viewer.receive(Self.clientHandshake)
+        // One read a pass (`rfbReadBytesPerPass`): the next pass reads it again.
+        host.runPasses(2)
         _ = viewer.takeWritten()
         return viewer
     }
@@ -96,6 +98,7 @@ extension ControlReply {
         for (index, byte) in FramebufferRig.clientHandshake.enumerated() {
             #expect(rig.screen.gate.authenticated == 1, "only the whole feed's viewer is admitted before ClientInit")
             viewer.receive([byte])
+            rig.host.runPasses(1)
             if index < FramebufferRig.clientHandshake.count - 1 { #expect(viewer.isOpen) }
         }
         #expect(Array("RFB 003.008\n".utf8) + viewer.takeWritten() == expected)
@@ -114,6 +117,7 @@ extension ControlReply {
         let reading = try rig.initialisedViewer()
         stalled.peerReads = false
         for viewer in [stalled, reading] { viewer.receive(FramebufferRig.updateRequest(incremental: false)) }
+        rig.host.runPasses(2)  // requests are answered at the pass's pump
         // A whole raw screen (1.5 MB) is now queued towards the stalled viewer.
         #expect(stalled.queuedWriteBytes > FramebufferScreen.viewerQueueLimit)
         _ = stalled.takeWritten()
@@ -137,6 +141,41 @@ extension ControlReply {
         #expect(rig.finish() == 0)
     }
 
+    /// A viewer that floods keys is read `rfbReadBytesPerPass` a pass (`Protocols/framebuffer.md` §2.5): the
+    /// first pass takes one slice, the rest waits in the socket for the next passes, and every key still
+    /// arrives, in order. Taken whole, one read of keys or pointer moves held the loop for a second.
+    @Test func aViewerFloodingKeysIsReadOneSliceAPass() throws {
+        let rig = try FramebufferRig { $0.hub.limits.rfbReadBytesPerPass = 800 }
+        let (endpoint, _) = try rig.openChannel("linux")
+        let flooder = try rig.initialisedViewer()
+        // KeyEvent '5', down then up: 8 bytes each, 1000 of them.
+        let pair: [UInt8] = [4, 1, 0, 0, 0, 0, 0, 0x35, 4, 0, 0, 0, 0, 0, 0, 0x35]
+        flooder.receive(Array([[UInt8]](repeating: pair, count: 500).joined()))
+        #expect(endpoint.takeSent().count == 100, "one slice of 800 bytes: 100 keys")
+        #expect(flooder.unread.count == 8000 - 800)
+        rig.host.runPasses(1)
+        #expect(endpoint.takeSent().count == 100, "the next pass, the next slice")
+        var delivered = 200
+        rig.run {
+            delivered += endpoint.takeSent().count
+            return delivered == 1000
+        }
+        #expect(delivered == 1000 && flooder.unread.isEmpty)
+        #expect(rig.finish() == 0)
+    }
+
+    /// Full-screen update requests sent back to back are answered with one update a pass, not one encoding of the
+    /// whole screen each: fifty in one read cost one.
+    @Test func requestsInOneReadAreAnsweredWithOneUpdate() throws {
+        let rig = try FramebufferRig()
+        let viewer = try rig.initialisedViewer()
+        viewer.receive(
+            Array([[UInt8]](repeating: FramebufferRig.updateRequest(incremental: false), count: 50).joined()))
+        rig.host.runPasses(3)
+        #expect(rig.screen.viewers.values.first?.updatesSent == 1)
+        #expect(rig.finish() == 0)
+    }
+
     /// A viewer sending a message RFB does not have is closed with the decoder's reason and counted; the others
     /// stay (`Protocols/vectors/rfb/client-messages.vectors`, `hostile-unknown-message`).
     @Test func viewerSendingGarbageIsClosedAndCounted() throws {
@@ -144,6 +183,7 @@ extension ControlReply {
         let hostile = try rig.initialisedViewer()
         let other = try rig.initialisedViewer()
         hostile.receive([99, 1, 2, 3])
+        rig.host.runPasses(1)
         #expect(!hostile.isOpen)
         #expect(other.isOpen)
         #expect(rig.screen.counters.viewerProtocolErrors == 1)
