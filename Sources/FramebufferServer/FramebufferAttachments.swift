@@ -392,13 +392,14 @@ package final class RFBViewer {
         screen.readNextPass(self)
         admission?.noteActivity()
         let output = session.feed(bytes)
+        // ClientInit ends the handshake: only now does the connection count as a viewer. Refused before anything
+        // of this read is written, so a client turned away never gets a ServerInit that says it was let in.
+        if output.initialised != nil, let admission, !admission.authenticate() {
+            screen.counters.viewersRefused += 1
+            return close(reason: "too many viewers (maxViewers \(screen.config.maxViewers))")
+        }
         if !output.send.isEmpty { connection.write(output.send) }
         if let shared = output.initialised {
-            // ClientInit ends the handshake: only now does the connection count as a viewer.
-            if let admission, !admission.authenticate() {
-                screen.counters.viewersRefused += 1
-                return close(reason: "too many viewers (maxViewers \(screen.config.maxViewers))")
-            }
             initialised = true
             screen.viewerInitialised(self, shared: shared)
         }

@@ -255,7 +255,11 @@ package final class FramebufferScreen {
     }
 
     private func deliverInput(_ event: FramebufferHubEvent, count: (inout FramebufferCounters) -> Void) -> String? {
-        guard let focus = compositor.focus, let channel = channels[focus], channel.endpoint.isOpen else {
+        // A focused guest that does not read (its write queue over the high watermark) is not sent more: input is
+        // lossy as a real device's buffer is, where queueing it would grow without bound as a viewer types.
+        guard let focus = compositor.focus, let channel = channels[focus], channel.endpoint.isOpen,
+            !channel.endpoint.isCongested
+        else {
             counters.inputDropped += 1
             return nil
         }

@@ -208,6 +208,26 @@ extension ControlReply {
         #expect(rig.finish() == 0)
     }
 
+    /// A client whose ClientInit arrives when `maxViewers` are there is closed without a ServerInit, so it never
+    /// believes it was admitted (`Protocols/framebuffer.md` §2.1a); the viewers stay.
+    @Test func aClientOverMaxViewersGetsNoServerInit() throws {
+        let rig = try FramebufferRig { configuration in
+            configuration.devices.framebuffers[0].maxViewers = 1
+        }
+        // Both connect while there is room; the first ClientInit takes it.
+        let late = try rig.connectViewer()
+        let admitted = try rig.initialisedViewer()
+        _ = late.takeWritten()
+        late.receive(FramebufferRig.clientHandshake)
+        rig.host.runPasses(2)
+        let written = late.takeWritten()
+        // Security list [None] and SecurityResult OK came earlier or now; no ServerInit (at least 24 bytes) after.
+        #expect(!late.isOpen)
+        #expect(written.count < 24, "\(written.count) bytes: a ServerInit went out")
+        #expect(admitted.isOpen && rig.screen.viewers.count == 1 && rig.screen.counters.viewersRefused == 1)
+        #expect(rig.finish() == 0)
+    }
+
     @Test func pendingViewersAreRefusedOverRfbMaxPendingWithAReason() throws {
         let rig = try FramebufferRig { $0.hub.limits.rfbMaxPending = 1 }
         let first = try rig.connectViewer(kind: .unix)
@@ -424,6 +444,23 @@ extension ControlReply {
     }
 
     /// `fb.key` reaches the partition with focus as a KEY event and its input line.
+    /// Input for a focused guest that does not read is dropped and counted, not queued for it without bound.
+    @Test func inputForACongestedGuestIsDroppedAndCounted() throws {
+        let rig = try FramebufferRig()
+        let (endpoint, _) = try rig.openChannel("linux")
+        endpoint.isCongested = true
+        let viewer = try rig.initialisedViewer()
+        let pair: [UInt8] = [4, 1, 0, 0, 0, 0, 0, 0x35, 4, 0, 0, 0, 0, 0, 0, 0x35]
+        viewer.receive(Array([[UInt8]](repeating: pair, count: 10).joined()))
+        #expect(endpoint.takeSent().isEmpty && rig.host.interrupts.isEmpty)
+        #expect(rig.screen.counters.inputDropped == 20)
+        endpoint.isCongested = false
+        rig.host.runPasses(2)
+        viewer.receive(pair)
+        #expect(endpoint.takeSent().count == 2, "once it reads again, input flows")
+        #expect(rig.finish() == 0)
+    }
+
     @Test func keyGoesToTheFocusedPartitionsChannelAndLine() throws {
         let rig = try FramebufferRig()
         let (endpoint, _) = try rig.openChannel("linux")
