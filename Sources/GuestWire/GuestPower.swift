@@ -33,6 +33,9 @@ public enum GuestPartitionControlStatus: UInt8, Sendable, CaseIterable {
     case noSuchPartition = 3
     /// The target is the sender itself.
     case selfTarget = 4
+    /// The target's guest does not read (its frames over the hub's write watermark): its SUSPEND or RESUME could
+    /// not be queued without bound, so nothing changed (`Protocols/power.md` §5.2).
+    case notReading = 5
 }
 
 /// `POWER_INFO` (hub → guest): the platform's power as the guest's status bar shows it.

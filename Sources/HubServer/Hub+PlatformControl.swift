@@ -104,11 +104,16 @@ extension Hub {
         guard reason.utf8.count <= 1024 else {
             throw ControlError.invalidParams(param: "reason", expected: "text of at most 1024 bytes")
         }
+        let guest = platform.state(ofPartition: name)?.session.flatMap { guestSessions[$0] }
+        // Its SUSPEND or RESUME would wait behind what it has not read, and a manager may toggle without end: refused,
+        // nothing changed, until it reads (Protocols/guest.md §9.2).
+        if let guest, guest.isWriteQueueFull {
+            throw ControlError.unavailable("\(name)'s guest is not reading its frames", reason: "guest_not_reading")
+        }
         var actions: [Action] = []
         let outcome =
             suspend
             ? platform.suspend(partition: name, actions: &actions) : platform.resume(partition: name, actions: &actions)
-        let guest = platform.state(ofPartition: name)?.session.flatMap { guestSessions[$0] }
         var processNote: JSON = .null
         if case .ok = outcome {
             // Suspend: tell the guest first, then stop its process; resume: continue it, then tell it.

@@ -89,8 +89,11 @@ extension PowerDevice {
         // The sender's reason may be a whole text field already: what the target is told is shortened to one.
         let told = GuestText.shortened("\(partition): \(reason)")
         let params: JSON = ["name": .string(target), "reason": .string(told)]
-        guard case .success(let answer)? = host?.callMethod(method, params: params) else { return .notPermitted }
-        return answer["changed"]?.boolValue == true ? .done : .unchanged
+        switch host?.callMethod(method, params: params) {
+        case .success(let answer)?: return answer["changed"]?.boolValue == true ? .done : .unchanged
+        case .failure(let error)? where error.reason == "guest_not_reading": return .notReading
+        default: return .notPermitted
+        }
     }
 
     static func statusName(_ status: GuestPartitionControlStatus) -> String {
@@ -100,6 +103,7 @@ extension PowerDevice {
         case .notPermitted: return "not_permitted"
         case .noSuchPartition: return "no_such_partition"
         case .selfTarget: return "self"
+        case .notReading: return "not_reading"
         }
     }
 

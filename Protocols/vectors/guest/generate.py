@@ -254,6 +254,9 @@ vec("partition-control.hex", "PARTITION_CONTROL", {"action": 0, "partition": "li
 vec("partition-control-result.hex", "PARTITION_CONTROL_RESULT",
     {"partition": "secure", "action": 0, "status": 2},
     [name("secure", "partition"), u8(0, "action suspend"), u8(2, "status not_permitted")], request_id=43)
+vec("partition-control-result-not-reading.hex", "PARTITION_CONTROL_RESULT",
+    {"partition": "linux", "action": 1, "status": 5},
+    [name("linux", "partition"), u8(1, "action resume"), u8(5, "status not_reading")], request_id=44)
 vec("power-query.hex", "POWER_QUERY", {}, [], request_id=44)
 vec("power-info.hex", "POWER_INFO",
     {"platform": 0, "partition": 0, "battery": 8050, "charging": 1, "draw_mw": 1240, "locks": 2},

@@ -86,7 +86,8 @@ POWER = "power"
 POWER_STATES = {0: "active", 1: "idle", 2: "suspended", 3: "off"}
 PLATFORM_STATES = {0: "on", 1: "idle", 2: "suspend"}
 PARTITION_ACTIONS = {0: "suspend", 1: "resume"}
-PARTITION_CONTROL_STATUSES = {0: "done", 1: "unchanged", 2: "not_permitted", 3: "no_such_partition", 4: "self"}
+PARTITION_CONTROL_STATUSES = {0: "done", 1: "unchanged", 2: "not_permitted", 3: "no_such_partition", 4: "self",
+                              5: "not_reading"}
 # §9.5: ERROR_REPORT severities; the feature that enables the frame
 SEVERITIES = {1: "info", 2: "warning", 3: "error", 4: "critical"}
 ERROR_LOG = "error-log"

@@ -287,3 +287,48 @@ def test_a_guest_that_does_not_read_is_let_go_within_guest_close_drain_ms_once_i
     finally:
         linux.close()
         mgmt.close()
+
+
+def test_suspend_and_resume_of_a_guest_that_does_not_read_are_refused_not_queued(hubd):
+    """mgmt suspends and resumes linux over and over (900-byte reasons) while linux never reads: once more than
+    writeHighWatermarkBytes of linux's frames wait unsent, both are refused `not_reading` (and partition.suspend
+    `guest_not_reading`), nothing changes and nothing more is queued for it, instead of SUSPEND frames piling up
+    without bound (Protocols/power.md §5.2, guest.md §9.2); once linux reads, they work again."""
+    config = yaml.safe_load(power_config())
+    config["hub"]["limits"].update({"writeHighWatermarkBytes": 65536, "writeLowWatermarkBytes": 16384})
+    hub = hubd(config=yaml.safe_dump(config, sort_keys=False))
+    linux = guest(hub, "linux")
+    linux.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    mgmt = guest(hub, "mgmt")
+    try:
+        statuses = []
+        for _ in range(3000):
+            statuses.append(mgmt.partition_control("suspend", "linux", "r" * 900))
+            statuses.append(mgmt.partition_control("resume", "linux", ""))
+            if statuses[-1] == "not_reading":
+                break
+        # Refused once about the watermark plus what the kernel holds (a few hundred KiB) was queued.
+        assert statuses[-1] == "not_reading", statuses[-4:]
+        assert len(statuses) < 2000, len(statuses)
+        state = hub.call("partition.get", {"name": "linux"})["state"]
+        for _ in range(200):  # however many more: refused, the state stays
+            assert mgmt.partition_control("suspend", "linux", "r" * 900) == "not_reading"
+        assert hub.call("partition.get", {"name": "linux"})["state"] == state
+        with pytest.raises(HubError) as refused:
+            hub.call("partition.suspend", {"name": "linux", "reason": "operator"})
+        assert refused.value.reason == "guest_not_reading"
+        assert hub.call("power.status")["counters"]["partitionControl"]["not_reading"] >= 201
+        # linux reads what waits for it; then suspend and resume are served again.
+        linux.sock.settimeout(0.5)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if not linux.sock.recv(1 << 20):
+                    break
+            except TimeoutError:
+                if mgmt.partition_control("resume", "linux", "") in ("done", "unchanged"):
+                    break
+        assert mgmt.partition_control("suspend", "linux", "read again") == "done"
+    finally:
+        linux.close()
+        mgmt.close()
