@@ -87,8 +87,23 @@ package final class HTTPDevice: HubDevice {
         counters.metricsLongestBuildUs = max(counters.metricsLongestBuildUs, (ended &- started) / 1000)
         guard reuseMs > 0 else { return body }
         builtMetrics = (ended, body)
-        reuseTimer?.start(afterMilliseconds: UInt64(reuseMs)) { [unowned self] in self.builtMetrics = nil }
+        releaseMetrics(afterMs: UInt64(reuseMs))
         return body
+    }
+
+    /// Lets the text go once its period has passed. The timer counts from the loop's time at the start of the
+    /// pass, earlier than the build's end by the pass so far: when it fires early, it waits out the rest.
+    private func releaseMetrics(afterMs milliseconds: UInt64) {
+        reuseTimer?.start(afterMilliseconds: milliseconds) { [unowned self] in
+            guard let built = self.builtMetrics else { return }
+            let periodNs = UInt64(self.host.limits.httpMetricsReuseMs) &* 1_000_000
+            let age = MonotonicClock.nanoseconds() &- built.endedNs
+            if age >= periodNs {
+                self.builtMetrics = nil
+            } else {
+                self.releaseMetrics(afterMs: (periodNs - age + 999_999) / 1_000_000)
+            }
+        }
     }
 
     /// Where each listener is bound (the real port when the configuration said port 0).

@@ -2,6 +2,7 @@ import ControlWire
 import DeviceKit
 import DeviceKitTesting
 import EventLoop
+import Glibc
 import HTTPEndpoint
 import JSON
 import PlatformConfig
@@ -318,6 +319,30 @@ import Testing
         while MonotonicClock.nanoseconds() < until { _ = bench.host.loop.runOnce(wait: true) }
         #expect(Self.uptime(in: try bench.exchange(request).text) == "handsethub_uptime_seconds 2")
         #expect(bench.status()?["metricsBuilt"] == 2 && bench.status()?["metricsReused"] == 1)
+        #expect(bench.stop() == 0)
+    }
+
+    /// The period counts from the build's end, not from the start of the pass that built it: a build that held
+    /// the loop 200 ms is still served 250 ms after it ended with a period of 400 ms (the loop's timer, counting
+    /// from the pass's start, fired at about 200 ms).
+    @Test func theReusePeriodCountsFromTheEndOfASlowBuild() throws {
+        let bench = try Bench { $0.hub.limits.httpMetricsReuseMs = 400 }
+        var calls = 0
+        bench.host.otherMethods = { method, params in
+            guard method == "hub.info" else { return HTTPGlueTests.hubAnswers(method, params) }
+            calls += 1
+            usleep(200_000)  // a platform whose metrics take long to gather
+            return ["version": "9.9.9", "platform": "p", "uptimeMs": .int(Int64(calls) * 1000)]
+        }
+        let request = "GET /metrics HTTP/1.1\r\nHost: h\r\n\r\n"
+        #expect(Self.uptime(in: try bench.exchange(request).text) == "handsethub_uptime_seconds 1")
+        let built = MonotonicClock.nanoseconds()
+        let tick = try Timer(loop: bench.host.loop)  // the loop never waits past the moment to ask again
+        tick.start(afterMilliseconds: 5, repeatMilliseconds: 5) {}
+        while MonotonicClock.nanoseconds() - built < 250_000_000 { _ = bench.host.loop.runOnce(wait: true) }
+        tick.close()
+        #expect(Self.uptime(in: try bench.exchange(request).text) == "handsethub_uptime_seconds 1")
+        #expect(bench.status()?["metricsBuilt"] == 1 && bench.status()?["metricsReused"] == 1)
         #expect(bench.stop() == 0)
     }
 
