@@ -26,12 +26,21 @@ extension ModemSimulator {
         case .test: return .ok
         case .execute: return .error
         case .set:
-            guard case .quoted(let number) = c.parameter(0), !number.isEmpty, number.count <= 21 else {
+            // An address: an optional `+` and 1-20 digits. Anything else (escaped line ends and quotes, letters)
+            // would be printed back raw in `+CSCA?`, to every opener of a shared modem, and encoded into PDUs.
+            guard case .quoted(let number) = c.parameter(0), Self.isServiceCentre(number) else {
                 return .cms(.invalidParameter(cmgf: messaging.cmgf))
             }
             messaging.serviceCentre = number
             return .ok
         }
+    }
+
+    /// An SMS service centre address: an optional `+` and 1-20 digits (`AT+CSCA`, and what a settings report may
+    /// carry).
+    package static func isServiceCentre(_ number: String) -> Bool {
+        let digits = number.utf8.first == UInt8(ascii: "+") ? number.utf8.dropFirst() : number.utf8[...]
+        return (1...20).contains(digits.count) && digits.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
     }
 
     func cscsCommand(_ c: ATCommand) -> Outcome {
@@ -256,8 +265,10 @@ extension ModemSimulator {
 
     func cmgr(_ c: ATCommand) -> Outcome {
         guard c.form == .set else { return c.form == .test ? .ok : .error }
-        guard let index = c.parameter(0).int else { return .cms(.invalidParameter(cmgf: messaging.cmgf)) }
-        guard (1...profile.smsCapacity).contains(index) else { return .cms(.invalidMemoryIndex) }
+        // Any index that is not a slot, negative or too long to be a number included, is 321, as for +CMGD.
+        guard let index = c.parameter(0).int, (1...profile.smsCapacity).contains(index) else {
+            return .cms(.invalidMemoryIndex)
+        }
         guard var sms = messaging.store[index] else {
             // 27.005: reading an empty slot answers OK with no data.
             return .ok

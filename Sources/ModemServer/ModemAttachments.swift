@@ -1111,13 +1111,17 @@ extension ModemHostSettings {
         return .object(object)
     }
 
-    /// Reads what a peer sent over `base` (the last report): a field it leaves out, or sends with the wrong type,
-    /// keeps its value there, so a partial or broken report cannot quietly undo what the host set (§6.2); null
-    /// clears an optional field. Ranges are checked by `ModemSimulator.restore`. Keys of the maps are looked up
-    /// among the few valid ones, never converted.
+    /// Reads what a peer sent over `base` (the last report): a field it leaves out, sends with the wrong type or
+    /// out of its range (the ranges `ModemSimulator.restore` accepts) keeps its value there, so a partial or broken
+    /// report cannot quietly undo what the host set (§6.2): passed on in the next hello, an out-of-range value
+    /// would make the next simulator fall back to its default. Null clears an optional field. Keys of the maps
+    /// are looked up among the few valid ones, never converted.
     package init(json object: JSONObject, over base: ModemHostSettings = ModemHostSettings()) {
         self = base
-        func int(_ key: String) -> Int? { object[key]?.intValue }
+        func int(_ key: String, _ range: ClosedRange<Int>) -> Int? {
+            guard let value = object[key]?.intValue, range.contains(value) else { return nil }
+            return value
+        }
         // Strings are kept short so the next hello stays far below the frame limit whatever a peer sent.
         func string(_ key: String, max: Int = 32) -> String? {
             guard let value = object[key]?.stringValue, value.utf8.count <= max else { return nil }
@@ -1131,38 +1135,40 @@ extension ModemHostSettings {
         echo = object["echo"]?.boolValue ?? echo
         verbose = object["verbose"]?.boolValue ?? verbose
         quiet = object["quiet"]?.boolValue ?? quiet
-        cmee = int("cmee") ?? cmee
-        crc = int("crc") ?? crc
-        clip = int("clip") ?? clip
-        ccwa = int("ccwa") ?? ccwa
-        colp = int("colp") ?? colp
-        cvhu = int("cvhu") ?? cvhu
-        cregMode = int("creg") ?? cregMode
-        cgregMode = int("cgreg") ?? cgregMode
-        ceregMode = int("cereg") ?? ceregMode
-        reportedStat = optional("reportedStat", reportedStat, int)
-        cmgf = int("cmgf") ?? cmgf
-        csms = int("csms") ?? csms
-        cscs = string("cscs") ?? cscs
-        serviceCentre = optional("csca", serviceCentre) { string($0) }
+        cmee = int("cmee", 0...2) ?? cmee
+        crc = int("crc", 0...1) ?? crc
+        clip = int("clip", 0...1) ?? clip
+        ccwa = int("ccwa", 0...1) ?? ccwa
+        colp = int("colp", 0...1) ?? colp
+        cvhu = int("cvhu", 0...2) ?? cvhu
+        cregMode = int("creg", 0...2) ?? cregMode
+        cgregMode = int("cgreg", 0...2) ?? cgregMode
+        ceregMode = int("cereg", 0...2) ?? ceregMode
+        reportedStat = optional("reportedStat", reportedStat) { int($0, 0...5) }
+        cmgf = int("cmgf", 0...1) ?? cmgf
+        csms = int("csms", 0...1) ?? csms
+        cscs = string("cscs").flatMap { Self.characterSets.contains($0) ? $0 : nil } ?? cscs
+        serviceCentre = optional("csca", serviceCentre) {
+            string($0).flatMap { ModemSimulator.isServiceCentre($0) ? $0 : nil }
+        }
         if let values = object["cnmi"]?.arrayValue, values.count == 5 {
             let ints = values.compactMap(\.intValue)
-            if ints.count == 5 { cnmi = ints }
+            if ints.count == 5, zip(ints, Self.cnmiLimits).allSatisfy({ (0...$1).contains($0) }) { cnmi = ints }
         }
         if let values = object["csmp"]?.arrayValue, values.count == 4 {
             let ints = values.compactMap(\.intValue)
-            if ints.count == 4 { csmp = ints }
+            if ints.count == 4, ints.allSatisfy({ (0...255).contains($0) }) { csmp = ints }
         }
-        csdh = int("csdh") ?? csdh
-        cfun = int("cfun") ?? cfun
-        copsMode = int("copsMode") ?? copsMode
-        copsFormat = int("copsFormat") ?? copsFormat
+        csdh = int("csdh", 0...1) ?? csdh
+        cfun = int("cfun", 0...4).flatMap { [0, 1, 4].contains($0) ? $0 : nil } ?? cfun
+        copsMode = int("copsMode", 0...4) ?? copsMode
+        copsFormat = int("copsFormat", 0...2) ?? copsFormat
         copsOperator = optional("copsOperator", copsOperator) { string($0) }
         gprsAttached = object["cgatt"]?.boolValue ?? gprsAttached
         simUnlocked = object["simUnlocked"]?.boolValue ?? simUnlocked
         changedPIN = optional("pin", changedPIN) { string($0) }
-        nextReference = int("nextReference") ?? nextReference
-        nextConcatReference = int("nextConcatReference") ?? nextConcatReference
+        nextReference = int("nextReference", 0...255) ?? nextReference
+        nextConcatReference = int("nextConcatReference", 0...65535) ?? nextConcatReference
         // A map that is there is the whole map.
         if let contexts = object["cgdcont"]?.objectValue {
             pdpContexts = [:]
@@ -1172,7 +1178,11 @@ extension ModemHostSettings {
         }
         if let registers = object["s"]?.objectValue {
             sRegisters = [:]
-            for number in 0...12 { if let value = registers["\(number)"]?.intValue { sRegisters[number] = value } }
+            for number in 0...12 {
+                guard let value = registers["\(number)"]?.intValue else { continue }
+                // Out of range, the register keeps what the host set.
+                sRegisters[number] = (0...255).contains(value) ? value : base.sRegisters[number]
+            }
         }
     }
 }

@@ -63,6 +63,14 @@ struct ModemHostSettingsLinkTests {
         var noCentre = last
         noCentre.serviceCentre = nil
         #expect(ModemHostSettings(json: ["csca": .null], over: last) == noCentre)
+        // Out of range: kept, so the next simulator is not handed values it would replace by its defaults.
+        let broken: JSONObject = [
+            "cmee": 7, "cmgf": 5, "cnmi": [9, 9, 9, 9, 9], "cscs": "EBCDIC", "creg": 42, "s": ["7": 999],
+            "csca": "+1\r\nOK", "cfun": 3, "nextReference": 300,
+        ]
+        var withS7 = last
+        withS7.sRegisters = [7: 77]
+        #expect(ModemHostSettings(json: broken, over: withS7) == withS7)
         // A full report of the defaults is the defaults, whatever came before.
         let wire = try JSON.parse(Array(ModemHostSettings().json.serialized().utf8))
         #expect(ModemHostSettings(json: try #require(wire.objectValue), over: last) == ModemHostSettings())

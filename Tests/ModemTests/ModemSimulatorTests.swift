@@ -283,6 +283,22 @@ struct ModemSimulatorTests {
         #expect(host.send("AT+CMGD=1") == "\r\nOK\r\n")
         #expect(host.send("AT+CPMS?") == "\r\n+CPMS: \"SM\",0,30,\"SM\",0,30,\"SM\",0,30\r\n\r\nOK\r\n")
         #expect(host.send("AT+CMGR=99") == "\r\n+CMS ERROR: 321\r\n")
+        // Negative, or too long to be a number: no slot either (27.005 321, as +CMGD answers).
+        for index in ["-1", "-2147483649", "99999999999999999999999"] {
+            #expect(host.send("AT+CMGR=\(index)") == "\r\n+CMS ERROR: 321\r\n", "\(index)")
+        }
+    }
+
+    /// `AT+CSCA` takes an address only (an optional `+` and 1-20 digits): an escaped line end, quote or letters
+    /// would be printed back raw by `AT+CSCA?`, a forged `OK` to every opener of a shared modem.
+    @Test func theServiceCentreIsAnAddressNothingElse() {
+        let host = Host()
+        host.send("ATE0")
+        #expect(host.send("AT+CSCA=\"+4915550000\"") == "\r\nOK\r\n")
+        for hostile in [#""+1\0D\0AOK""#, #""\22\5c""#, #""+abc;DROP""#, #""""#, "\"+\"", #""123456789012345678901""#] {
+            #expect(host.send("AT+CSCA=\(hostile)").hasPrefix("\r\n+CMS ERROR: 30"), "\(hostile)")
+        }
+        #expect(host.send("AT+CSCA?") == "\r\n+CSCA: \"+4915550000\",145\r\n\r\nOK\r\n")
     }
 
     @Test func directDeliveryOfAMultipartMessageAndCNMA() throws {
