@@ -971,7 +971,18 @@ extension ModemInstance {
         }
     }
 
+    /// Largest event a simulator may send (`Protocols/modem.md` §6.1): a whole settings report with eight 256-byte
+    /// APNs fits. Events are republished as the hub's own and kept in its replay ring, which bounds their count,
+    /// not their size: a simulator sending 60 KB texts grew the hub by 250 MB in well under a second.
+    static let maxEventBytes = 8192
+
     private func remoteEvent(_ payload: ArraySlice<UInt8>) {
+        guard payload.count <= Self.maxEventBytes else {
+            link.protocolErrors += 1
+            logger.warning(
+                "remote modem simulator sent an event of \(payload.count) bytes (over \(Self.maxEventBytes)): dropped")
+            return
+        }
         guard let json = try? JSON.parse(payload), let kind = json["kind"]?.stringValue,
             case .object(let data) = json["data"] ?? .null,
             ["call", "sms.sent", "sms.received", "registration", "dtmf", "settings"].contains(kind)

@@ -271,6 +271,28 @@ import Testing
         #expect(bench.stop() == 0)
     }
 
+    /// An event over 8192 bytes (`Protocols/modem.md` §6.1) is dropped and counted, and the link stays: the hub
+    /// republishes events and keeps them in its replay ring, which bounds their count, not their size.
+    @Test func anOversizedEventFromTheSimulatorIsDroppedAndCounted() throws {
+        let directory = NSTemporaryDirectory() + "modem-glue-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let bench = try ModemGlueTests.Bench(Self.configuration(directory: directory))
+        let modem = try #require(bench.device.instances["modem0"])
+        let (simulator, _) = try Self.connect(modem, host: bench.host)
+        let sms: (String) -> [UInt8] = { text in
+            ModemSimFrame.encode(
+                .event, json: ["kind": "sms.received", "data": ["from": "+1555", "text": .string(text)]])
+        }
+        simulator.receive(sms(String(repeating: "x", count: 60_000)))
+        simulator.receive(sms("short"))
+        bench.host.runPasses()
+        let received = bench.host.events.filter { $0.kind == "modem.sms.received" }
+        #expect(received.count == 1 && received.first?.data["text"] == "short")
+        #expect(simulator.isOpen && Self.backendLink(bench)?["protocolErrors"] == 1)
+        #expect(bench.stop() == 0)
+    }
+
     /// A peer that connects and never says hello is given up at the deadline and counted as a timeout, as every
     /// missed deadline of the link is (`Protocols/modem.md` §6.3).
     @Test func aSimulatorThatNeverSaysHelloIsGivenUpAtTheDeadlineAndCounted() throws {
