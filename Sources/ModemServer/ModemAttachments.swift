@@ -971,23 +971,25 @@ extension ModemInstance {
         }
     }
 
-    /// Largest event a simulator may send (`Protocols/modem.md` §6.1): a whole settings report with eight 256-byte
-    /// APNs fits. Events are republished as the hub's own and kept in its replay ring, which bounds their count,
-    /// not their size: a simulator sending 60 KB texts grew the hub by 250 MB in well under a second.
+    /// Largest event a simulator may send to be republished (`Protocols/modem.md` §6.1). Events are republished as
+    /// the hub's own and kept in its replay ring, which bounds their count, not their size: a simulator sending
+    /// 60 KB texts grew the hub by 250 MB in well under a second. A settings report is not republished (its
+    /// fields are read with their own bounds), so it is not held to this.
     static let maxEventBytes = 8192
 
     private func remoteEvent(_ payload: ArraySlice<UInt8>) {
-        guard payload.count <= Self.maxEventBytes else {
-            link.protocolErrors += 1
-            logger.warning(
-                "remote modem simulator sent an event of \(payload.count) bytes (over \(Self.maxEventBytes)): dropped")
-            return
-        }
         guard let json = try? JSON.parse(payload), let kind = json["kind"]?.stringValue,
             case .object(let data) = json["data"] ?? .null,
             ["call", "sms.sent", "sms.received", "registration", "dtmf", "settings"].contains(kind)
         else {
             logger.warning("remote modem simulator sent an event the hub does not know")
+            return
+        }
+        guard kind == "settings" || payload.count <= Self.maxEventBytes else {
+            link.protocolErrors += 1
+            logger.warning(
+                "remote modem simulator sent a \(kind) event of \(payload.count) bytes (over \(Self.maxEventBytes)): dropped"
+            )
             return
         }
         switch kind {
