@@ -1085,12 +1085,22 @@ extension ModemInstance {
     private func startKeepalive() {
         guard !stopped else { return }
         if keepaliveTimer == nil { keepaliveTimer = try? Timer(loop: host.loop) }
-        let interval = UInt64(config.backendKeepaliveMs)
-        keepaliveTimer?.start(afterMilliseconds: interval, repeatMilliseconds: interval) { [unowned self] in
-            guard self.backendUp, self.probe == nil else { return }
+        armKeepalive(afterMs: UInt64(config.backendKeepaliveMs))
+    }
+
+    /// Fires when the link will have been silent for the interval: the last frame heard plus the interval. (A fixed
+    /// period's next tick came up to one interval late: a frame just after a tick was judged at the tick after.)
+    private func armKeepalive(afterMs delay: UInt64) {
+        keepaliveTimer?.start(afterMilliseconds: delay) { [unowned self] in
+            guard self.backendUp else { return }
+            let interval = UInt64(self.config.backendKeepaliveMs)
             let now = ModemInstance.nowMs()
-            guard now &- self.lastHeardMs >= interval else { return }
-            self.sendProbe(deadlineMs: now + UInt64(self.config.backendCommandTimeoutMs), command: false)
+            let silent = now &- self.lastHeardMs
+            guard silent >= interval else { return self.armKeepalive(afterMs: interval - silent) }
+            if self.probe == nil {
+                self.sendProbe(deadlineMs: now + UInt64(self.config.backendCommandTimeoutMs), command: false)
+            }
+            self.armKeepalive(afterMs: interval)
         }
     }
 }

@@ -95,6 +95,36 @@ struct ModemBackendTests {
         return (simulator, try JSON.parse(payload))
     }
 
+    /// The keepalive `ping` goes out when nothing has come from the simulator for `backendKeepaliveMs`
+    /// (`Protocols/modem.md` §6.3): one interval after its last frame, not at the next tick of a fixed period,
+    /// which for a frame half a period after the hello came one and a half intervals after it.
+    @Test func theKeepaliveProbeComesOneIntervalAfterTheLastFrame() throws {
+        let (hub, backend, _) = try ModemBackendTests.startHub {
+            $0.backendKeepaliveMs = 1000
+            $0.backendCommandTimeoutMs = 5000
+        }
+        defer { #expect(hub.stop() == 0) }
+        let (simulator, _) = try ModemBackendTests.connectSimulator(backend)
+        usleep(500_000)  // half an interval after the hello
+        simulator.sendJSON(4, ["kind": "dtmf", "data": ["digits": "1"]])
+        func seconds() -> Double {
+            var now = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &now)
+            return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+        }
+        let heard = seconds()
+        var ping: (UInt8, [UInt8])?
+        while let frame = simulator.readFrame() {
+            if frame.0 == 3, (try? JSON.parse(frame.1))?["method"] == "ping" {
+                ping = frame
+                break
+            }
+        }
+        let after = seconds() - heard
+        #expect(ping != nil)
+        #expect(after > 0.9 && after < 1.35, "the ping came \(after) s after the simulator's last frame")
+    }
+
     /// A simulator that stops answering: the host's command gets the error its +CMEE asks for within the
     /// deadline (not never), the hub drops the silent link, and the next simulator receives the host's
     /// settings in the hub's hello.
