@@ -6,22 +6,12 @@ import Testing
 /// stream; one that never reads is closed at the deadline, its unread bytes dropped, instead of holding them and
 /// the socket for as long as it stays connected.
 @Suite struct BoundedCloseTests {
-    /// The hub's end adopted as a `Connection` with a small send buffer, the peer's a raw non-blocking descriptor.
-    private static func pair(loop: Loop) throws -> (Connection, Int32) {
-        var fds: [Int32] = [0, 0]
-        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
-        var size: Int32 = 4096
-        _ = setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-        _ = fcntl(fds[1], F_SETFL, fcntl(fds[1], F_GETFL) | O_NONBLOCK)
-        return (try Connection.adopting(fileDescriptor: fds[0], loop: loop), fds[1])
-    }
-
     @Test func aPeerThatNeverReadsIsClosedAtTheDeadline() throws {
         signal(SIGPIPE, SIG_IGN)
         var closedAfterMs: UInt64?
         var peerDescriptor: Int32 = -1
         try withLoop(timeoutMilliseconds: 5000) { loop, finish in
-            let (connection, peer) = try Self.pair(loop: loop)
+            let (connection, peer) = try adoptedSocketPair(loop: loop)
             peerDescriptor = peer
             connection.write([UInt8](repeating: 7, count: 256 << 10))
             #expect(connection.queuedWriteBytes > 0)
@@ -48,7 +38,7 @@ import Testing
         var sawEnd = false
         var peerDescriptor: Int32 = -1
         try withLoop(timeoutMilliseconds: 5000) { loop, finish in
-            let (connection, peer) = try Self.pair(loop: loop)
+            let (connection, peer) = try adoptedSocketPair(loop: loop)
             peerDescriptor = peer
             connection.write(sent)
             connection.closeAfterWrites(within: 2000)

@@ -6,17 +6,6 @@ import Testing
 /// them, so no byte is lost, doubled or reordered whatever the peer does (never reads, reads a byte at a time,
 /// goes away), and mixing it with `write` keeps the order of the calls.
 @Suite struct WriteNowTests {
-    /// A connected Unix socket pair: the hub's end adopted as a `Connection` with a small send buffer (so the
-    /// kernel takes only part of a write), the peer's end a raw non-blocking descriptor the test reads itself.
-    private static func pair(loop: Loop) throws -> (Connection, Int32) {
-        var fds: [Int32] = [0, 0]
-        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
-        var size: Int32 = 4096
-        _ = setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-        _ = fcntl(fds[1], F_SETFL, fcntl(fds[1], F_GETFL) | O_NONBLOCK)
-        return (try Connection.adopting(fileDescriptor: fds[0], loop: loop), fds[1])
-    }
-
     /// Chunk `index`: a length and bytes no other chunk has at the same offset, so a reordering shows.
     private static func chunk(_ index: Int) -> [UInt8] {
         let length = 1 + (index &* 733) % 3000
@@ -31,7 +20,7 @@ import Testing
         var writeErrors = 0
         var wentStraightThrough = false
         try withLoop(timeoutMilliseconds: 20_000) { loop, finish in
-            let (connection, peer) = try Self.pair(loop: loop)
+            let (connection, peer) = try adoptedSocketPair(loop: loop)
             connection.onWriteError = { _ in writeErrors += 1 }
             // The peer does not read yet: the socket fills, later bytes are queued behind.
             for index in 0..<120 {
@@ -86,7 +75,7 @@ import Testing
         var errors = 0
         var refusedAfter = false
         try withLoop { loop, finish in
-            let (connection, peer) = try Self.pair(loop: loop)
+            let (connection, peer) = try adoptedSocketPair(loop: loop)
             connection.onWriteError = { _ in errors += 1 }
             var index = 0
             while connection.queuedWriteBytes == 0 && index < 1000 {
@@ -117,7 +106,7 @@ import Testing
         var accepted = false
         var refusedAfter = false
         try withLoop { loop, finish in
-            let (connection, peer) = try Self.pair(loop: loop)
+            let (connection, peer) = try adoptedSocketPair(loop: loop)
             connection.onWriteError = { _ in errors += 1 }
             close(peer)
             // The kernel refuses at once (EPIPE): the write is queued and fails from its callback, as `write` does.
