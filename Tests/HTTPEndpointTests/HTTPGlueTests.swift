@@ -281,13 +281,27 @@ import Testing
 
     /// `hub.info` answering an uptime that grows by a second at every call: each build of `/metrics` then carries
     /// its own `handsethub_uptime_seconds`, so a reused text is told from a new one.
-    static func countingUptime(_ bench: Bench) {
+    /// With `gatherMicroseconds`, each call also takes that long: a platform whose metrics take long to gather.
+    static func countingUptime(_ bench: Bench, gatherMicroseconds: UInt32 = 0) {
         var calls = 0
         bench.host.otherMethods = { method, params in
             guard method == "hub.info" else { return HTTPGlueTests.hubAnswers(method, params) }
             calls += 1
+            if gatherMicroseconds > 0 { usleep(gatherMicroseconds) }
             return ["version": "9.9.9", "platform": "p", "uptimeMs": .int(Int64(calls) * 1000)]
         }
+    }
+
+    /// Runs the bench's loop for `milliseconds` (from `start`), a tick timer keeping it from waiting past the end.
+    static func runLoop(_ bench: Bench, for milliseconds: UInt64, from start: UInt64 = MonotonicClock.nanoseconds())
+        throws
+    {
+        let tick = try Timer(loop: bench.host.loop)
+        tick.start(afterMilliseconds: 5, repeatMilliseconds: 5) {}
+        while MonotonicClock.nanoseconds() - start < milliseconds * 1_000_000 {
+            _ = bench.host.loop.runOnce(wait: true)
+        }
+        tick.close()
     }
 
     static func uptime(in answer: String) -> String? {
@@ -315,8 +329,7 @@ import Testing
         #expect(Self.uptime(in: try bench.exchange(request).text) == "handsethub_uptime_seconds 1")
         #expect(Self.uptime(in: try bench.exchange(request).text) == "handsethub_uptime_seconds 1")
         // The timer lets the text go at the end of the period; the next request builds a new one.
-        let until = MonotonicClock.nanoseconds() + 80_000_000
-        while MonotonicClock.nanoseconds() < until { _ = bench.host.loop.runOnce(wait: true) }
+        try Self.runLoop(bench, for: 80)
         #expect(Self.uptime(in: try bench.exchange(request).text) == "handsethub_uptime_seconds 2")
         #expect(bench.status()?["metricsBuilt"] == 2 && bench.status()?["metricsReused"] == 1)
         #expect(bench.stop() == 0)
@@ -327,20 +340,10 @@ import Testing
     /// from the pass's start, fired at about 200 ms).
     @Test func theReusePeriodCountsFromTheEndOfASlowBuild() throws {
         let bench = try Bench { $0.hub.limits.httpMetricsReuseMs = 400 }
-        var calls = 0
-        bench.host.otherMethods = { method, params in
-            guard method == "hub.info" else { return HTTPGlueTests.hubAnswers(method, params) }
-            calls += 1
-            usleep(200_000)  // a platform whose metrics take long to gather
-            return ["version": "9.9.9", "platform": "p", "uptimeMs": .int(Int64(calls) * 1000)]
-        }
+        Self.countingUptime(bench, gatherMicroseconds: 200_000)
         let request = "GET /metrics HTTP/1.1\r\nHost: h\r\n\r\n"
         #expect(Self.uptime(in: try bench.exchange(request).text) == "handsethub_uptime_seconds 1")
-        let built = MonotonicClock.nanoseconds()
-        let tick = try Timer(loop: bench.host.loop)  // the loop never waits past the moment to ask again
-        tick.start(afterMilliseconds: 5, repeatMilliseconds: 5) {}
-        while MonotonicClock.nanoseconds() - built < 250_000_000 { _ = bench.host.loop.runOnce(wait: true) }
-        tick.close()
+        try Self.runLoop(bench, for: 250)
         #expect(Self.uptime(in: try bench.exchange(request).text) == "handsethub_uptime_seconds 1")
         #expect(bench.status()?["metricsBuilt"] == 1 && bench.status()?["metricsReused"] == 1)
         #expect(bench.stop() == 0)
