@@ -15,6 +15,7 @@ import time
 
 import pytest
 
+from handsethub.loop_passes import LoopPasses
 from handsethub.pytest_plugin import find_hubd, start_hub
 
 TOKEN_CONFIG_EXTRA = "  controlToken: hostile-test-token\n"
@@ -203,6 +204,7 @@ def test_many_unauthenticated_peers_streaming_garbage_lines_cannot_hold_the_loop
             sock.setblocking(False)
             peers.append(sock)
         with hub.connect() as admin:  # the Unix socket: the local administrator, no token needed
+            passes = LoopPasses(hub.process.pid, lambda: admin.call("hub.info"))
             deadline = time.monotonic() + 3.0
             garbage = b"x\n" * 16384
             while time.monotonic() < deadline:
@@ -219,12 +221,12 @@ def test_many_unauthenticated_peers_streaming_garbage_lines_cannot_hold_the_loop
                 started = time.monotonic()
                 admin.call("hub.info")
                 latencies.append(time.monotonic() - started)
-            loop = admin.call("hub.info")["loop"]
+            # Before: passes of 0.3 s (release) to 2 s (debug, the build the suite runs); now a pass holds about
+            # one budget's worth of lines and answers (judged less the loop thread's waits for a CPU), and the
+            # administrator is answered in about a pass.
+            passes.assert_short("56 peers streaming garbage", 250)
             counters = admin.call("hub.controlClients")["counters"]
         assert hub.process.poll() is None, hub.log()
-        # Before: passes of 0.3 s (release) to 2 s (debug, the build the suite runs); now a pass holds about one
-        # budget's worth of lines and answers, and the administrator is answered in about a pass.
-        assert loop["longestPassUs"] < 250_000, loop
         assert sorted(latencies)[len(latencies) // 2] < 0.25, sorted(latencies)[-5:]
         assert counters["budgetWaits"] > 0, counters
     finally:
@@ -384,6 +386,7 @@ def test_one_client_pipelining_scans_or_screenshots_cannot_hold_the_loop(tmp_pat
                 for line in range(100):
                     client.call("irq.raise", {"partition": "linux", "line": line % 30, "as": "tester"})
             before = client.call("hub.info")["loop"]["longestPassUs"]
+            passes = LoopPasses(hub.process.pid, lambda: client.call("hub.info"))
         count = 3000 if params is not None else 200
         request = {"jsonrpc": "2.0", "id": 1, "method": method}
         if params is not None:
@@ -398,7 +401,7 @@ def test_one_client_pipelining_scans_or_screenshots_cannot_hold_the_loop(tmp_pat
             received += sock.recv(1 << 20)
         sock.close()
         with hub.connect() as client:
-            longest = client.call("hub.info")["loop"]["longestPassUs"]
-        assert longest < max(250_000, 2 * before), f"longest pass {longest} us (before the requests: {before})"
+            passes.hub_info = lambda: client.call("hub.info")
+            passes.assert_short(f"{method} pipelined (longest pass before: {before} us)", max(250, 2 * before / 1000))
     finally:
         hub.stop()

@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+from handsethub.loop_passes import LoopPasses
 from handsethub.pytest_plugin import find_hubd
 
 
@@ -63,6 +64,7 @@ def test_a_raw_client_sending_thousands_of_lines_at_once_is_taken_in_slices_whil
     hub = hubd(config=raw_at_config())
     assert hub.call("hub.limits")["limits"]["modemRawLinesPerPass"]["value"] == 16
     flooder = at_socket(hub)
+    passes = LoopPasses(hub.hub.process.pid, lambda: hub.call("hub.info"))
     lines = 4000
     finals = []
     reader_failed = []
@@ -99,8 +101,10 @@ def test_a_raw_client_sending_thousands_of_lines_at_once_is_taken_in_slices_whil
         assert not reader_failed, reader_failed
         assert finals == [b"OK"] * (lines + 1), (len(finals), next((f for f in finals if f != b"OK"), None))
         assert served_during_flood >= 3, served_during_flood
-        # No pass ran more than a slice: taken whole, the 4,000 lines held one pass for about 0.9 s (debug build).
-        assert hub.call("hub.info")["loop"]["longestPassUs"] < 250_000
+        # No pass ran more than a slice (about 4 ms alone): taken whole, the 4,000 lines held one pass for about
+        # 0.9 s (debug build). Judged less the loop thread's waits for a CPU, which made a sliced pass 894 ms long
+        # in a loaded CI run.
+        passes.assert_short("4,000 lines in one write", 250)
         assert hub.hub.process.poll() is None
     finally:
         flooder.close()
