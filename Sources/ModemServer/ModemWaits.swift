@@ -8,8 +8,8 @@ import Modem
 struct ModemWait {
     enum Condition {
         case call(state: String?, number: String?)
-        case sms(after: Int, to: String?, pattern: Regex<AnyRegexOutput>?)
-        case at(after: UInt64, direction: String?, pattern: Regex<AnyRegexOutput>)
+        case sms(after: Int, to: String?, pattern: LinePattern?)
+        case at(after: UInt64, direction: String?, pattern: LinePattern)
     }
     let modem: String
     let condition: Condition
@@ -35,12 +35,12 @@ extension ModemInstance {
 
     /// A sent part matches on its destination, and the pattern on its own text or on the whole
     /// multi-part message it completes.
-    static func smsMatches(_ sms: JSONObject, after: Int, to: String?, pattern: Regex<AnyRegexOutput>?) -> Bool {
+    static func smsMatches(_ sms: JSONObject, after: Int, to: String?, pattern: LinePattern?) -> Bool {
         guard (sms["index"]?.intValue ?? -1) >= after else { return false }
         if let to, to != sms["to"]?.stringValue { return false }
         if let pattern {
             let texts = [sms["text"]?.stringValue, sms["message"]?["text"]?.stringValue].compactMap { $0 }
-            return texts.contains { (try? pattern.firstMatch(in: $0)) != nil }
+            return texts.contains { pattern.matches($0) }
         }
         return true
     }
@@ -76,13 +76,13 @@ extension ModemInstance {
     }
 
     static func lineMatches(
-        _ entry: ModemTrace.Entry, after: UInt64, direction: String?, pattern: Regex<AnyRegexOutput>
+        _ entry: ModemTrace.Entry, after: UInt64, direction: String?, pattern: LinePattern
     )
         -> Bool
     {
         guard entry.seq > after else { return false }
         if let direction, direction != entry.direction { return false }
-        return (try? pattern.firstMatch(in: entry.line)) != nil
+        return pattern.matches(entry.line)
     }
 
     func resolveWaits(traceEntries: [ModemTrace.Entry]) {
@@ -152,7 +152,7 @@ extension ModemDevice {
             return .sms(
                 after: after, to: try inner.optionalString("to"),
                 pattern: try inner.optionalString("pattern").map { text throws(ControlError) in
-                    try ModemDevice.regex(text, "sms.pattern")
+                    try ModemDevice.linePattern(text, "sms.pattern")
                 })
         }
         let spec = try params.requireObject("at")
@@ -160,14 +160,18 @@ extension ModemDevice {
         return .at(
             after: try inner.optionalUInt64("since") ?? modem.trace.lastSeq,
             direction: try inner.optionalChoice("direction", of: ["to_modem", "from_modem"]),
-            pattern: try ModemDevice.regex(try inner.requireString("pattern"), "at.pattern"))
+            pattern: try ModemDevice.linePattern(try inner.requireString("pattern"), "at.pattern"))
     }
 
-    /// A client's regular expression, bounded in size before it is compiled.
-    static func regex(_ text: String, _ param: String) throws(ControlError) -> Regex<AnyRegexOutput> {
-        guard text.utf8.count <= 512, let regex = try? Regex(text) else {
-            throw ControlError.invalidParams(param: param, expected: "a regular expression of at most 512 bytes")
+    /// A client's pattern (`Protocols/control.md` §14.15), compiled to the linear-time matcher; a refusal names
+    /// what was wrong and where.
+    static func linePattern(_ text: String, _ param: String) throws(ControlError) -> LinePattern {
+        do {
+            return try LinePattern(text)
+        } catch {
+            throw ControlError.invalidParams(
+                param: param, expected: "a pattern of at most \(LinePattern.maxPatternBytes) bytes (control.md 14.15)",
+                detail: "is not a supported pattern: \(error)")
         }
-        return regex
     }
 }

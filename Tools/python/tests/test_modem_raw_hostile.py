@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+from handsethub.control import HubError
 from handsethub.loop_passes import LoopPasses
 from handsethub.pytest_plugin import find_hubd
 
@@ -150,3 +151,64 @@ def test_a_shared_modem_opener_that_never_reads_is_closed_once_its_unread_output
     finally:
         silent.close()
         busy.close()
+
+
+def test_a_modem_wait_pattern_cannot_make_a_raw_clients_line_hold_the_loop(hubd):
+    """`modem.wait` patterns were matched by a backtracking engine on the loop: `^AT(a+)+$` against the 33-byte
+    line an unauthenticated AT client typed held the hub indefinitely (every way of splitting 30 `a`s among the
+    groups is tried), and no one else was served again. Patterns are now matched in time linear in the line
+    (Protocols/control.md §14.15): the line is answered, the control API answers, and the wait still resolves
+    on the line it waits for."""
+    hub = hubd(config=raw_at_config())
+    client = at_socket(hub)
+    command(client, b"ATE0\r")
+    # From this sequence on: the wait sees the hostile line whether it is registered before or after it comes.
+    since = hub.call("modem.trace", {"limit": 1})["lastSeq"]
+    waiter = hub.hub.connect()
+    waited = {}
+
+    def wait_for_line():
+        try:
+            waited["answer"] = waiter.call("modem.wait", {
+                "at": {"pattern": "^AT(a+)+$", "direction": "to_modem", "since": since}, "timeoutMs": 60_000},
+                timeout=90)
+        except HubError as error:
+            waited["error"] = repr(error)
+
+    thread = threading.Thread(target=wait_for_line, daemon=True)
+    thread.start()
+    try:
+        client.sendall(b"AT" + b"a" * 30 + b"!\r")
+        # The modem answers the line (no such command) and the hub keeps serving: the old engine never returned.
+        client.settimeout(20)
+        answer = b""
+        while b"ERROR" not in answer:
+            chunk = client.recv(4096)
+            assert chunk, "the AT client was closed"
+            answer += chunk
+        started = time.monotonic()
+        hub.call("hub.info", timeout=20)
+        assert time.monotonic() - started < 5
+        assert not waited, waited
+        client.sendall(b"ATaaaa\r")
+        thread.join(30)
+        assert waited.get("answer", {}).get("line") == "ATaaaa", waited
+    finally:
+        client.close()
+        waiter.close()
+
+
+def test_a_pattern_outside_the_language_is_refused_with_its_reason_and_offset(hubd):
+    """A backreference or a lookahead was accepted by the backtracking engine; the linear language refuses them
+    (-32602) and says what and where, rather than matching something else."""
+    hub = hubd(config=raw_at_config())
+    for pattern, words in (("(a)\\1", "unsupported escape '\\1'"), ("AT(?=\\+)", "only (...) and (?:...) groups"),
+                           ("(a{255}){255}", "more than 1024 instructions"), ("a" * 513, "at most 512 bytes")):
+        try:
+            hub.call("modem.wait", {"at": {"pattern": pattern}, "timeoutMs": 10})
+        except HubError as error:
+            assert error.code == -32602, (pattern, error)
+            assert words in error.message and "at byte" in error.message, (pattern, error.message)
+            assert error.data["param"] == "at.pattern", error.data
+        else:
+            raise AssertionError(f"{pattern!r} was accepted")
