@@ -56,14 +56,22 @@ extension ModemInstance {
                         _ = connection.write(bytes)
                     },
                     close: {}), exclusive: false)
-            terminal.connection.onData = { [unowned self] data in self.input(data, from: id) }
+            // Sliced per pass as a raw socket client is (`RawATInput`): whoever opens the PTY is not
+            // authenticated either, and a burst of lines taken in its read held the loop for 100 ms and more.
+            let input = try RawATInput(
+                loop: host.loop, commandsPerPass: host.limits.modemRawLinesPerPass, backpressure: false)
+            ptyInput = input
+            terminal.connection.maxReadBytes = RawATInput.maxReadBytes
+            input.attach(terminal.connection) { [unowned self] lines in self.input(lines, from: id) }
+            terminal.connection.onData = { data in input.received(data) }
             terminal.connection.onEnd = { [unowned self] error in
                 self.logger.warning("PTY master ended: \(String(describing: error))")
+                input.close()
                 self.removeOpener(id)
             }
             try? terminal.connection.startReading()
         } catch {
-            throw HubStartError.model("devices.modems[\(config.name)].pty: \(error.description)")
+            throw HubStartError.model("devices.modems[\(config.name)].pty: \(error)")
         }
     }
 
@@ -72,6 +80,8 @@ extension ModemInstance {
         listeners.removeAll()
         for opener in openers.values { opener.close() }
         openers.removeAll()
+        ptyInput?.close()
+        ptyInput = nil
         pty?.close()
         pty = nil
     }
@@ -118,7 +128,7 @@ extension ModemInstance {
     private func attachRaw(_ connection: any ByteStream, slot: AdmissionSlot) {
         let input: RawATInput
         do {
-            input = try RawATInput(loop: host.loop, linesPerPass: host.limits.modemRawLinesPerPass)
+            input = try RawATInput(loop: host.loop, commandsPerPass: host.limits.modemRawLinesPerPass)
         } catch {
             slot.release()
             connection.close()
@@ -1210,26 +1220,33 @@ extension ModemHostSettings {
     }
 }
 
-/// A raw AT socket client's input, taken at most `hub.limits.modemRawLinesPerPass` command lines per loop pass
-/// (`Protocols/modem.md` §1). The client has no authentication, one read can hold thousands of lines, and each
-/// can make the modem write kilobytes: taken whole, one read held the loop for most of a second. What was read
-/// past a pass's last line waits here (at most one read) and is taken at the end of the next passes, in the
-/// check phase; the client is not read again until all of it was taken, nor is anything taken while its
-/// unsent output is past the high watermark (`resume` on the low one).
+/// The input of a raw AT socket client or of the PTY, taken at most `hub.limits.modemRawLinesPerPass` commands
+/// per loop pass (`Protocols/modem.md` §1). Neither has authentication, one read can hold thousands of lines,
+/// one line can chain hundreds of `;`-separated commands, and each can make the modem write kilobytes: taken
+/// whole, one read held the loop for most of a second. A line counts once per command in it, and a pass ends
+/// after the line that reaches the bound (a line is never split: the modem runs it whole, and `maxLineBytes`
+/// bounds it). What was read past a pass's last line waits here (at most one read) and is taken at the end of
+/// the next passes, in the check phase; the client is not read again until all of it was taken. With
+/// `backpressure`, nothing is taken either while the client's unsent output is past the high watermark (`resume`
+/// on the low one); the PTY has none, since nobody may have it open and what it cannot hold is dropped.
 final class RawATInput {
     /// Most bytes one read takes from the client: what can wait here, per client.
     static let maxReadBytes = 16 << 10
-    private let linesPerPass: Int
+    private let commandsPerPass: Int
+    private let backpressure: Bool
     private var held: [UInt8] = []
     private var heldStart = 0
     private var nextPass: EndOfPass?
     private weak var connection: (any ByteStream)?
     private var take: ((ArraySlice<UInt8>) -> Void)?
 
-    init(loop: Loop, linesPerPass: Int) throws(LoopError) {
-        self.linesPerPass = max(1, linesPerPass)
+    init(loop: Loop, commandsPerPass: Int, backpressure: Bool = true) throws(LoopError) {
+        self.commandsPerPass = max(1, commandsPerPass)
+        self.backpressure = backpressure
         nextPass = try EndOfPass(loop: loop)
     }
+
+    private var isBlockedByOutput: Bool { backpressure && connection?.isAboveHighWatermark == true }
 
     /// The client, and what takes its lines (the modem's input).
     func attach(_ connection: any ByteStream, take: @escaping (ArraySlice<UInt8>) -> Void) {
@@ -1264,9 +1281,9 @@ final class RawATInput {
     /// One pass's lines; armed again from the check phase, so the next slice is the next pass's.
     private func takeSlice() {
         guard let connection, connection.isOpen, let take else { return }
-        guard !connection.isAboveHighWatermark else { return }
+        guard !isBlockedByOutput else { return }
         if heldStart < held.count {
-            let end = Self.endOfLines(held[heldStart...], count: linesPerPass)
+            let end = Self.endOfCommands(held[heldStart...], count: commandsPerPass)
             let slice = Array(held[heldStart..<end])
             heldStart = end
             if heldStart == held.count {
@@ -1276,7 +1293,7 @@ final class RawATInput {
             take(slice[...])
         }
         // Taking may have closed the client (written past its limit) or filled its output.
-        guard self.take != nil, connection.isOpen, !connection.isAboveHighWatermark else { return }
+        guard self.take != nil, connection.isOpen, !isBlockedByOutput else { return }
         if heldStart < held.count {
             nextPass?.arm { [unowned self] in self.takeSlice() }
         } else {
@@ -1284,13 +1301,21 @@ final class RawATInput {
         }
     }
 
-    /// Where the first `count` command lines of `bytes` end: after the `count`th CR, Ctrl-Z (an SMS body's end)
-    /// or ESC (its abort); the end of `bytes` when it holds fewer.
-    static func endOfLines(_ bytes: ArraySlice<UInt8>, count: Int) -> Int {
-        var seen = 0
-        for index in bytes.indices where bytes[index] == 0x0D || bytes[index] == 0x1A || bytes[index] == 0x1B {
-            seen += 1
-            if seen == count { return index + 1 }
+    /// Where the line that brings the commands of `bytes` to `count` ends: lines end at CR, Ctrl-Z (an SMS
+    /// body's end) or ESC (its abort), and a line counts one command plus one per `;` in it (a `;` inside quotes
+    /// or an SMS body counts too: the bound errs towards smaller slices). The end of `bytes` when it holds fewer.
+    static func endOfCommands(_ bytes: ArraySlice<UInt8>, count: Int) -> Int {
+        var commands = 0
+        var lineCommands = 1
+        for index in bytes.indices {
+            switch bytes[index] {
+            case UInt8(ascii: ";"): lineCommands += 1
+            case 0x0D, 0x1A, 0x1B:
+                commands += lineCommands
+                lineCommands = 1
+                if commands >= count { return index + 1 }
+            default: break
+            }
         }
         return bytes.endIndex
     }

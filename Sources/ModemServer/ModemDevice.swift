@@ -99,6 +99,8 @@ final class ModemInstance {
     var nextOpenerID = 1
     var listeners: [any StreamListener] = []
     var pty: PseudoTerminal?
+    /// The PTY's input, sliced per pass as a raw socket client's is.
+    var ptyInput: RawATInput?
     private var simulatorTimer: Timer?
     var trace: ModemTrace
     var stopped = false

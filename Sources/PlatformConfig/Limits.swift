@@ -71,8 +71,9 @@ package struct Limits: Sendable, Equatable {
     package var modemMaxRawClients: Int
     /// A raw AT socket client that sends nothing for this long is closed; 0: never.
     package var modemRawIdleMs: Int
-    /// Command lines (ended by CR, Ctrl-Z or ESC) taken from one raw AT socket client per loop pass; the rest of
-    /// what it sent waits, and the client is not read until it has been taken.
+    /// Commands taken from one raw AT socket client, or from the PTY, per loop pass: whole lines (ended by CR,
+    /// Ctrl-Z or ESC), each counting one command plus one per `;` in it; the rest of what it sent waits, and the
+    /// client is not read until it has been taken. (The name predates counting the commands of a line.)
     package var modemRawLinesPerPass: Int
     /// A raw AT socket client with more of the modem's output unsent than this is closed (it does not read); the
     /// host PTY drops what would go past it, as a serial line nobody listens on does.
@@ -397,7 +398,7 @@ package struct Limits: Sendable, Equatable {
             get: { $0.modemRawIdleMs }, set: { $0.modemRawIdleMs = $1 }),
         Field(
             key: "modemRawLinesPerPass", range: 1...4096,
-            summary: "command lines taken from one raw AT socket client per loop pass",
+            summary: "commands (a line counts 1 + its ';'s) taken from one raw AT client or the PTY per loop pass",
             get: { $0.modemRawLinesPerPass }, set: { $0.modemRawLinesPerPass = $1 }),
         Field(
             key: "modemOpenerMaxUnsentBytes", range: (64 << 10)...(1 << 30),

@@ -239,3 +239,50 @@ def test_configured_limits_reach_the_modem_and_hub_limits(hubd, tmp_path):
     finally:
         other.close()
         serial.close()
+
+
+def test_a_burst_of_lines_on_the_pty_is_taken_in_slices(hubd, tmp_path):
+    """Whoever opens the PTY is not authenticated either. Its input was taken a whole read at a time (about
+    500 lines of `AT+CLAC`: passes of 100 ms and more, the control API waiting); it is now sliced per pass as a
+    raw socket client's is (`modemRawLinesPerPass`, Protocols/modem.md §1), and every line is answered."""
+    import threading
+    import time
+
+    from handsethub.loop_passes import LoopPasses
+
+    pty_path = str(tmp_path / "modem0.tty")
+    client = hubd(config(pty_path))
+    serial = Serial(pty_path)
+    try:
+        serial.at("ATE0")
+        passes = LoopPasses(client.hub.process.pid, lambda: client.call("hub.info"))
+        lines = 3000
+        finals = []
+
+        def read_answers():
+            buffer = b""
+            deadline = time.monotonic() + 120
+            while len(finals) < lines and time.monotonic() < deadline:
+                try:
+                    chunk = os.read(serial.fd, 1 << 16)
+                except BlockingIOError:
+                    time.sleep(0.001)
+                    continue
+                buffer += chunk
+                while b"\r\n" in buffer:
+                    answer, _, buffer = buffer.partition(b"\r\n")
+                    if answer in (b"OK", b"ERROR"):
+                        finals.append(answer)
+
+        reader = threading.Thread(target=read_answers, daemon=True)
+        reader.start()
+        data = b"AT+CLAC\r" * lines
+        written = 0
+        while written < len(data):
+            written += os.write(serial.fd, data[written:written + 4096])
+        reader.join(120)
+        assert finals == [b"OK"] * lines, (len(finals), finals[-3:])
+        # A slice of 16 lines is a few ms (debug build); whole reads were 100 ms and more.
+        passes.assert_short("a burst of lines on the PTY", 50)
+    finally:
+        serial.close()

@@ -212,3 +212,39 @@ def test_a_pattern_outside_the_language_is_refused_with_its_reason_and_offset(hu
             assert error.data["param"] == "at.pattern", error.data
         else:
             raise AssertionError(f"{pattern!r} was accepted")
+
+
+def test_lines_of_chained_commands_are_counted_per_command_and_taken_in_slices(hubd):
+    """The per-pass bound counted lines: 16 lines of 64 `;`-chained `AT+CLAC` each were 1,024 commands in one
+    pass (passes of a quarter of a second). A line now counts once per command in it, so one such line is a
+    pass's share; every line still gets its one final result."""
+    hub = hubd(config=raw_at_config())
+    flooder = at_socket(hub)
+    command(flooder, b"ATE0\r")
+    passes = LoopPasses(hub.hub.process.pid, lambda: hub.call("hub.info"))
+    lines = 120
+    line = b"AT+CLAC" + b";+CLAC" * 63 + b"\r"
+    finals = []
+
+    def read_answers():
+        buffer = b""
+        while len(finals) < lines:
+            chunk = flooder.recv(1 << 16)
+            if not chunk:
+                return
+            buffer += chunk
+            while b"\r\n" in buffer:
+                answer, _, buffer = buffer.partition(b"\r\n")
+                if answer in (b"OK", b"ERROR"):
+                    finals.append(answer)
+
+    reader = threading.Thread(target=read_answers, daemon=True)
+    reader.start()
+    try:
+        flooder.sendall(line * lines)
+        reader.join(120)
+        assert finals == [b"OK"] * lines, (len(finals), finals[-3:])
+        # One line of 64 commands is about 15 ms alone (debug build); 16 of them in a pass were about 240 ms.
+        passes.assert_short("lines of 64 chained commands", 100)
+    finally:
+        flooder.close()
