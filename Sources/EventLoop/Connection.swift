@@ -6,6 +6,11 @@ import Glibc
 /// Reads arrive through `onData` as byte slices, as large as the kernel hands over, so a caller can
 /// handle every frame one read delivered in one go. Writes are queued by libuv; `queuedWriteBytes`
 /// and the watermark callbacks let a producer pause when a peer reads slowly and resume later.
+///
+/// Writes made while the kernel refuses bytes (libuv holds some unsent) are gathered into one buffer here and
+/// handed to libuv as one write once its queue has drained. A libuv write costs a request, a callback and a
+/// private copy, a few hundred bytes whatever its size: queued one per small write, a peer that did not read
+/// cost about 20 times the bytes it was owed, so byte limits on unsent output did not bound memory.
 package final class Connection: LoopHandle {
     package enum Kind: Sendable { case tcp, unix }
 
@@ -37,6 +42,9 @@ package final class Connection: LoopHandle {
     @exclusivity(unchecked) private var reading = false
     @exclusivity(unchecked) private var ended = false
     @exclusivity(unchecked) private var writeFailed = false
+    /// Bytes written while libuv held unsent bytes, in order, not yet handed to libuv; and their completions.
+    private var gathered: [UInt8] = []
+    private var gatheredCompletions: [(LoopError?) -> Void] = []
 
     var stream: UnsafeMutablePointer<uv_stream_t> { pointer(as: uv_stream_t.self) }
 
@@ -85,12 +93,17 @@ package final class Connection: LoopHandle {
         return uv_fileno(handle, &fd) == 0 ? fd : -1
     }
 
-    /// Bytes libuv has accepted but not yet handed to the kernel. When 0, a raw write on
-    /// `fileDescriptor` keeps the stream's byte order.
+    /// Bytes written but not yet handed to the kernel (libuv's and those gathered behind them). When 0, a raw write
+    /// on `fileDescriptor` keeps the stream's byte order.
     package var unsentBytes: Int {
         guard isOpen else { return 0 }
-        return uv_stream_get_write_queue_size(stream)
+        return uv_stream_get_write_queue_size(stream) + gathered.count
     }
+
+    /// Bytes gathered behind libuv's unsent ones, waiting for its queue to drain.
+    package var gatheredBytes: Int { gathered.count }
+    /// Writes handed to libuv whose callback has not run: each holds a request and a copy of its bytes.
+    @exclusivity(unchecked) package private(set) var writesInFlight = 0
 
     func enableNoDelay() { _ = uv_tcp_nodelay(pointer(as: uv_tcp_t.self), 1) }
 
@@ -276,7 +289,23 @@ package final class Connection: LoopHandle {
     package func write<C: Collection>(buffers: C, completion: ((LoopError?) -> Void)? = nil) -> Bool
     where C.Element: Collection, C.Element.Element == UInt8 {
         guard isOpen, !writeFailed else { return false }
-        let request = WriteRequest(buffers: buffers, completion: completion)
+        if !gathered.isEmpty || uv_stream_get_write_queue_size(stream) > 0 {
+            // The kernel is refusing bytes: libuv would only queue this behind them. Gather it instead.
+            var count = 0
+            for buffer in buffers {
+                gathered.append(contentsOf: buffer)
+                count += buffer.count
+            }
+            if let completion { gatheredCompletions.append(completion) }
+            noteQueued(count)
+            return true
+        }
+        return submit(WriteRequest(buffers: buffers, completion: completion))
+    }
+
+    /// Hands one request to libuv.
+    private func submit(_ request: WriteRequest) -> Bool {
+        let completion = request.completion
         guard request.byteCount > 0 else {
             completion?(nil)
             return true
@@ -299,12 +328,43 @@ package final class Connection: LoopHandle {
             completion?(LoopError(code: result, operation: "uv_write"))
             return false
         }
-        queuedWriteBytes += request.byteCount
+        writesInFlight += 1
+        noteQueued(request.byteCount)
+        return true
+    }
+
+    private func noteQueued(_ count: Int) {
+        queuedWriteBytes += count
         if !isAboveHighWatermark && queuedWriteBytes > highWatermark {
             isAboveHighWatermark = true
             onHighWatermark?()
         }
-        return true
+    }
+
+    /// The gathered bytes as one libuv write, with one completion that reports to each gathered write's.
+    private func submitGathered() {
+        guard !gathered.isEmpty else { return }
+        let completions = gatheredCompletions
+        let request = WriteRequest(
+            buffers: CollectionOfOne(gathered),
+            completion: completions.isEmpty ? nil : { error in for completion in completions { completion(error) } })
+        let count = gathered.count
+        gathered.removeAll(keepingCapacity: false)
+        gatheredCompletions.removeAll()
+        // Counted when gathered; `submit` counts it again.
+        queuedWriteBytes -= count
+        _ = submit(request)
+    }
+
+    /// Gathered writes that will not be written (the connection closed or a write failed): their bytes leave the
+    /// queue and their completions hear why.
+    private func dropGathered(_ error: LoopError) {
+        guard !gathered.isEmpty else { return }
+        queuedWriteBytes -= gathered.count
+        let completions = gatheredCompletions
+        gathered = []
+        gatheredCompletions = []
+        for completion in completions { completion(error) }
     }
 
     /// Writes `bytes` now, as far as the kernel takes them without waiting (`uv_try_write`: no copy, no request,
@@ -337,11 +397,20 @@ package final class Connection: LoopHandle {
     package func writeNow(_ bytes: [UInt8]) -> Bool { bytes.withUnsafeBytes { writeNow($0) } }
 
     private func didWrite(_ request: WriteRequest, status: Int32) {
+        writesInFlight -= 1
         queuedWriteBytes -= request.byteCount
         let error = status < 0 ? LoopError(code: status, operation: "write") : nil
         if error == nil { bytesWritten &+= UInt64(request.byteCount) }
         request.completion?(error)
         if let error, !error.isCancelled { failWrites(error) }
+        if !gathered.isEmpty {
+            if writeFailed || !isOpen {
+                dropGathered(error ?? LoopError(code: Int32(UV_ECANCELED.rawValue), operation: "write"))
+            } else if uv_stream_get_write_queue_size(stream) == 0 {
+                // libuv has nothing unsent: the gathered bytes go as one write, tried at once.
+                submitGathered()
+            }
+        }
         if isAboveHighWatermark && queuedWriteBytes <= lowWatermark {
             isAboveHighWatermark = false
             if isOpen { onLowWatermark?() }
@@ -372,6 +441,8 @@ package final class Connection: LoopHandle {
             close(then: callback)
             return
         }
+        // libuv shuts down after its queued writes: the gathered bytes join them first.
+        if !writeFailed { submitGathered() }
         let request = ShutdownRequest(callback: callback)
         // SAFETY: balanced by `takeRetainedValue` in the shutdown callback.
         request.request.pointee.data = Unmanaged.passRetained(request).toOpaque()
@@ -390,6 +461,8 @@ package final class Connection: LoopHandle {
     override func willClose() {
         reading = false
         if isBusy { leaveBusy() }
+        // libuv cancels its queued writes when the handle closes; the gathered ones are cancelled here alike.
+        dropGathered(LoopError(code: Int32(UV_ECANCELED.rawValue), operation: "write"))
     }
 
     override func didClose() {

@@ -248,3 +248,47 @@ def test_lines_of_chained_commands_are_counted_per_command_and_taken_in_slices(h
         passes.assert_short("lines of 64 chained commands", 100)
     finally:
         flooder.close()
+
+
+def rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def test_unread_output_of_a_silent_opener_costs_about_its_bytes(hubd):
+    """Each short answer the modem wrote to an opener that did not read was queued as a write of its own (a
+    request, a callback and a copy: a few hundred bytes for 6), so the bytes `modemOpenerMaxUnsentBytes` counts
+    held about 20 times as much memory: three silent openers took the hub from 20 to 427 MB. Writes made while a
+    peer is not taking bytes are now gathered into one buffer (Connection), so 1 MiB owed costs about that.
+    One command a pass makes every answer a write of its own, as a client typing one command at a time does."""
+    hub = hubd(config=raw_at_config({"modemOpenerMaxUnsentBytes": "16MiB", "modemRawLinesPerPass": "1"}))
+    silent = at_socket(hub)
+    busy = at_socket(hub)
+    pid = hub.hub.process.pid
+    try:
+        command(busy, b"ATE0\r")
+        before = rss_mib(pid)
+        owed = 0
+        deadline = time.monotonic() + 90
+        while owed < 1 << 20:
+            assert time.monotonic() < deadline, f"only {owed} bytes owed after 90 s"
+            busy.sendall(b"AT\r" * 500)
+            finals, tail = 0, b""
+            while finals < 500:
+                chunk = busy.recv(1 << 16)
+                assert chunk, "the busy opener was closed"
+                owed += len(chunk)  # every opener of a shared modem is written the same
+                tail += chunk
+                finals += tail.count(b"\r\nOK\r\n")
+                tail = tail[-5:]
+        grown = rss_mib(pid) - before
+        assert modem0(hub)["openersClosedNotReading"] == 0
+        # About 175,000 writes of 6 bytes: 1 MiB owed, tens of MiB of requests when each was its own write.
+        assert grown < 8, f"the hub grew {grown:.1f} MiB for {owed / 2**20:.1f} MiB owed to one silent opener"
+        command(busy, b"AT\r")
+    finally:
+        silent.close()
+        busy.close()

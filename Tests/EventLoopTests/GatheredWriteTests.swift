@@ -1,0 +1,110 @@
+import EventLoop
+import Glibc
+import Testing
+
+/// `Connection` gathers writes made while the kernel refuses bytes into one buffer and hands it to libuv as one
+/// write once libuv's queue drains: a peer that does not read costs about the bytes it is owed, not a request
+/// and a callback per small write, and the bytes, their order and every completion are kept.
+@Suite struct GatheredWriteTests {
+    @Test func smallWritesToAPeerThatDoesNotReadHoldOneRequestNotOneEach() throws {
+        signal(SIGPIPE, SIG_IGN)
+        var expected: [UInt8] = []
+        var received: [UInt8] = []
+        var inFlightWhileBlocked = -1
+        var gatheredWhileBlocked = 0
+        var completions: [Int] = []
+        var failures = 0
+        try withLoop(timeoutMilliseconds: 20_000) { loop, finish in
+            let (connection, peer) = try adoptedSocketPair(loop: loop)
+            connection.highWatermark = Int.max
+            // 20,000 answers of 6 to 9 bytes, each with its completion, while the peer reads nothing.
+            for index in 0..<20_000 {
+                let bytes = Array("\r\nOK\(index % 1000)\r\n".utf8)
+                expected += bytes
+                connection.write(bytes) { error in
+                    if error == nil { completions.append(index) } else { failures += 1 }
+                }
+            }
+            #expect(connection.queuedWriteBytes <= expected.count)
+            var ticks = 0
+            let reader = try Timer(loop: loop)
+            reader.start(afterMilliseconds: 1, repeatMilliseconds: 1) {
+                ticks += 1
+                if ticks == 1 { return }  // timers run before the pending phase with the first writes' callbacks
+                if ticks == 2 {
+                    // The writes the kernel took at once have had their callbacks; the peer has not read: without
+                    // gathering, each write past the socket's buffers was a request of its own.
+                    inFlightWhileBlocked = connection.writesInFlight
+                    gatheredWhileBlocked = connection.gatheredBytes
+                    #expect(connection.unsentBytes >= gatheredWhileBlocked)
+                    return
+                }
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                while case let count = read(peer, &buffer, buffer.count), count > 0 { received += buffer[..<count] }
+                guard received.count >= expected.count, connection.queuedWriteBytes == 0 else { return }
+                reader.close()
+                connection.close()
+                close(peer)
+                finish()
+            }
+        }
+        #expect(
+            inFlightWhileBlocked >= 1 && inFlightWhileBlocked <= 2,
+            "\(inFlightWhileBlocked) writes in flight, \(gatheredWhileBlocked) gathered")
+        #expect(gatheredWhileBlocked > 20_000, "the socket's buffers took nearly everything: nothing was gathered")
+        #expect(received == expected, "bytes were garbled, lost or reordered")
+        #expect(completions == Array(0..<20_000), "completions missing or out of order")
+        #expect(failures == 0)
+    }
+
+    @Test func gatheredWritesAreCancelledWhenTheConnectionClosesAndWrittenBeforeAShutdown() throws {
+        signal(SIGPIPE, SIG_IGN)
+        var cancelled = 0
+        var queuedAfterClose = -1
+        var tail: [UInt8] = []
+        var expectedTail: [UInt8] = []
+        try withLoop(timeoutMilliseconds: 20_000) { loop, finish in
+            // A close drops what was gathered: every completion hears it, and nothing stays counted as queued.
+            let (closing, closingPeer) = try adoptedSocketPair(loop: loop)
+            for _ in 0..<5000 {
+                closing.write(Array("\r\nRING\r\n".utf8)) { error in
+                    if error?.isCancelled == true { cancelled += 1 }
+                }
+            }
+            #expect(closing.gatheredBytes > 0)
+            closing.close()
+            close(closingPeer)
+            // closeAfterWrites: the gathered bytes are written before the sending side shuts down.
+            let (draining, drainingPeer) = try adoptedSocketPair(loop: loop)
+            for index in 0..<5000 {
+                let bytes = Array("line \(index)\r\n".utf8)
+                expectedTail += bytes
+                draining.write(bytes)
+            }
+            #expect(draining.gatheredBytes > 0)
+            draining.closeAfterWrites()
+            let reader = try Timer(loop: loop)
+            reader.start(afterMilliseconds: 1, repeatMilliseconds: 1) {
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                while true {
+                    let count = read(drainingPeer, &buffer, buffer.count)
+                    if count > 0 {
+                        tail += buffer[..<count]
+                        continue
+                    }
+                    if count == 0 {  // the end of the stream: everything before it came
+                        // By now libuv has cancelled the closed connection's own requests too.
+                        queuedAfterClose = closing.queuedWriteBytes
+                        reader.close()
+                        close(drainingPeer)
+                        finish()
+                    }
+                    return
+                }
+            }
+        }
+        #expect(cancelled > 0 && cancelled <= 5000)
+        #expect(queuedAfterClose == 0)
+        #expect(tail == expectedTail, "the shutdown came before the gathered bytes")
+    }
+}
