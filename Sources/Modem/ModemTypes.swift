@@ -131,6 +131,19 @@ package struct SentSMS: Sendable, Equatable {
     /// The TPDU (SMS-SUBMIT) as hex.
     package var pduHex: String
     package var concatenation: SMSConcatenation?
+
+    package init(
+        messageReference: Int, destination: String, text: String?, alphabet: SMSAlphabet, mode: String,
+        pduHex: String, concatenation: SMSConcatenation?
+    ) {
+        self.messageReference = messageReference
+        self.destination = destination
+        self.text = text
+        self.alphabet = alphabet
+        self.mode = mode
+        self.pduHex = pduHex
+        self.concatenation = concatenation
+    }
 }
 
 /// A message in the SIM store.

@@ -206,7 +206,7 @@ enum ModemNetworkControl {
         let messages = sent.enumerated().filter { $0.offset >= since }.map {
             JSON.object(sentJSON($0.element, index: $0.offset))
         }
-        let joined = joinedMessages(sent).filter { ($0["parts"]?.arrayValue?.last?.intValue ?? 0) >= since }
+        let joined = multiPartMessages(sent).messages.filter { lastPart($0) >= since }
         return [
             "messages": .array(messages), "joined": .array(joined.map(JSON.object)),
             "count": .int(Int64(sent.count)),
@@ -277,6 +277,13 @@ enum ModemNetworkControl {
             throw ControlError.invalidParams(param: "text", expected: "at most 64 KiB")
         }
         let sender = try params.optionalString("from") ?? "+15550009999"
+        // TS 23.040 §9.1.2.5: 1-20 digits (a leading + for international), or 1-11 GSM characters.
+        let digits = sender.hasPrefix("+") ? sender.dropFirst() : Substring(sender)
+        let isNumber = !digits.isEmpty && digits.count <= 20 && digits.allSatisfy { "0123456789*#".contains($0) }
+        guard isNumber || (1...11).contains(GSM7.septets(sender)?.count ?? 0) else {
+            throw ControlError.invalidParams(
+                param: "from", expected: "a number of 1-20 digits (with + for international) or 1-11 GSM characters")
+        }
         let indexes: [Int?]
         do throws(ModemNetworkError) {
             if let text {
@@ -326,46 +333,58 @@ enum ModemNetworkControl {
         return object
     }
 
-    /// The multi-part message `sent[index]` belongs to, joined: its parts (indexes into `sent`, by
-    /// sequence), the text of the parts present in order, and whether every part has arrived. Parts
-    /// belong together when destination, concatenation reference and total agree; the search looks back
-    /// at most 255 messages (a message has at most 255 parts).
-    static func joined(_ sent: [SentSMS], at index: Int) -> JSONObject? {
-        guard sent.indices.contains(index), let concat = sent[index].concatenation else { return nil }
-        let destination = sent[index].destination
-        var bySequence: [Int: Int] = [:]
-        let window = max(0, index - 254)...min(sent.count - 1, index + 254)
-        for candidate in window {
-            let sms = sent[candidate]
-            guard sms.destination == destination, let other = sms.concatenation, other.reference == concat.reference,
-                other.total == concat.total, bySequence[other.sequence] == nil
-            else { continue }
-            bySequence[other.sequence] = candidate
+    /// The multi-part messages of `sent`, in order of their first part, and which message each part is in.
+    /// Parts are grouped in the order they were sent (`Protocols/control.md` §14.12): a part joins the newest
+    /// message with its destination, concatenation reference and total that is not complete and lacks its
+    /// sequence number; otherwise it starts a message of its own (the guest reused a reference, as it must after
+    /// 256 messages, or sent a part again). Looking for parts anywhere near, by key alone, joined a new message's
+    /// parts to an old one's and listed the old one twice.
+    static func multiPartMessages(_ sent: [SentSMS]) -> (messages: [JSONObject], messageOf: [Int: Int]) {
+        struct Key: Hashable {
+            let destination: String
+            let reference: Int
+            let total: Int
         }
-        let ordered = bySequence.keys.sorted().compactMap { bySequence[$0] }
-        let text = ordered.map { sent[$0].text ?? "" }.joined()
-        return [
-            "to": .string(destination), "reference": .int(Int64(concat.reference)),
-            "total": .int(Int64(concat.total)), "complete": .bool(bySequence.count == concat.total),
-            "text": .string(text), "parts": .array(ordered.map { .int(Int64($0)) }),
-        ]
+        var open: [Key: Int] = [:]
+        var groups: [(key: Key, partBySequence: [Int: Int])] = []
+        var messageOf: [Int: Int] = [:]
+        for (index, sms) in sent.enumerated() {
+            guard let concat = sms.concatenation else { continue }
+            let key = Key(destination: sms.destination, reference: Int(concat.reference), total: concat.total)
+            if let group = open[key], groups[group].partBySequence[concat.sequence] == nil,
+                groups[group].partBySequence.count < concat.total
+            {
+                groups[group].partBySequence[concat.sequence] = index
+                messageOf[index] = group
+            } else {
+                open[key] = groups.count
+                messageOf[index] = groups.count
+                groups.append((key, [concat.sequence: index]))
+            }
+        }
+        let messages = groups.map { group -> JSONObject in
+            let ordered = group.partBySequence.keys.sorted().compactMap { group.partBySequence[$0] }
+            return [
+                "to": .string(group.key.destination), "reference": .int(Int64(group.key.reference)),
+                "total": .int(Int64(group.key.total)), "complete": .bool(ordered.count == group.key.total),
+                "text": .string(ordered.map { sent[$0].text ?? "" }.joined()),
+                "parts": .array(ordered.map { .int(Int64($0)) }),
+            ]
+        }
+        return (messages, messageOf)
     }
 
-    /// Every multi-part message in `sent`, joined (see `joined(_:at:)`), in order of their first part.
-    static func joinedMessages(_ sent: [SentSMS]) -> [JSONObject] {
-        var seen = Set<Int>()
-        var out: [JSONObject] = []
-        for index in sent.indices where sent[index].concatenation != nil && !seen.contains(index) {
-            guard let message = joined(sent, at: index) else { continue }
-            for part in message["parts"]?.arrayValue ?? [] { if let part = part.intValue { seen.insert(part) } }
-            out.append(message)
-        }
-        return out
+    /// The newest index among a joined message's parts.
+    static func lastPart(_ message: JSONObject) -> Int {
+        (message["parts"]?.arrayValue ?? []).compactMap(\.intValue).max() ?? -1
     }
 
     /// A simulator event as (kind without the `modem.` prefix, data), the same on the hub and over the link;
     /// nil for unsolicited results (the hub sees those in the serial stream).
-    static func event(_ event: ModemEvent, simulator: ModemSimulator) -> (kind: String, data: JSONObject)? {
+    static func event(
+        _ event: ModemEvent, simulator: ModemSimulator,
+        multiPart: (messages: [JSONObject], messageOf: [Int: Int])? = nil, sentIndex: Int? = nil
+    ) -> (kind: String, data: JSONObject)? {
         switch event {
         case .unsolicited:
             return nil
@@ -375,13 +394,15 @@ enum ModemNetworkControl {
             return ("call", data)
         case .smsSent(let sms):
             let sent = simulator.sent
-            let index = (sent.lastIndex { $0 == sms }) ?? (sent.count - 1)
+            // A new message is the log's last; a listing names its index (an identical part may come again).
+            let index = sentIndex ?? (sent.lastIndex { $0 == sms }) ?? (sent.count - 1)
             var data = sentJSON(sms, index: index)
             // The part that completes a multi-part message carries the whole message.
-            if let message = joined(sent, at: index), message["complete"]?.boolValue == true,
-                (message["parts"]?.arrayValue ?? []).compactMap(\.intValue).max() == index
+            let grouped = multiPart ?? multiPartMessages(sent)
+            if let group = grouped.messageOf[index], grouped.messages[group]["complete"]?.boolValue == true,
+                lastPart(grouped.messages[group]) == index
             {
-                data["message"] = .object(message)
+                data["message"] = .object(grouped.messages[group])
             }
             return ("sms.sent", data)
         case .smsReceived(let index, let from, let text):

@@ -68,8 +68,12 @@ extension ModemInstance {
     func sentJSON(after: Int) -> [JSONObject] {
         guard let simulator else { return remoteSent.filter { ($0["index"]?.intValue ?? -1) >= after } }
         guard after < simulator.sent.count else { return [] }
+        // Grouped once for every message listed (the log holds up to `ModemSimulator.sentLogCapacity`).
+        let multiPart = ModemNetworkControl.multiPartMessages(simulator.sent)
         return (after..<simulator.sent.count).compactMap { index in
-            guard let (_, data) = ModemNetworkControl.event(.smsSent(simulator.sent[index]), simulator: simulator)
+            guard
+                let (_, data) = ModemNetworkControl.event(
+                    .smsSent(simulator.sent[index]), simulator: simulator, multiPart: multiPart, sentIndex: index)
             else { return nil }
             return data
         }

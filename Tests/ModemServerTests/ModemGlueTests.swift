@@ -76,6 +76,26 @@ import Testing
         #expect(bench.stop() == 0)
     }
 
+    /// `from` is an SMS address (TS 23.040 §9.1.2.5): the empty sender went out as an alphanumeric sender of
+    /// nothing; it is refused, as are over-long numbers and senders, naming the parameter.
+    @Test func smsDeliverRefusesASenderThatIsNoAddress() throws {
+        let bench = try Bench()
+        for bad in ["", "+1234567890123456789012", "SenderTooLong", "smile 😀"] {
+            guard case .error(let error) = bench.call("modem.sms.deliver", ["from": .string(bad), "text": "hi"]) else {
+                throw Failure("from \(bad.debugDescription) was accepted")
+            }
+            #expect(error.code.rawValue == -32602 && error.data?["param"] == "from", "\(bad): \(error)")
+        }
+        for good in ["+15551234567", "12345", "Bank", "ElevenChars"] {
+            guard case .result(let result) = bench.call("modem.sms.deliver", ["from": .string(good), "text": "hi"])
+            else {
+                throw Failure("from \(good) was refused")
+            }
+            #expect(result["parts"] == 1, "\(good)")
+        }
+        #expect(bench.stop() == 0)
+    }
+
     @Test func modemWaitIsAnsweredByTheLineItWaitsFor() throws {
         let bench = try Bench()
         let at = try #require(bench.host.connect(to: Self.atEndpoint))
