@@ -448,11 +448,16 @@ package final class RFBViewer {
         for change in changes { damage.add(change) }
     }
 
-    /// Sends one update when the viewer asked for one, something changed, and its queue has room.
-    func sendUpdateIfReady() {
-        guard !closed, initialised, let area = requested, !damage.isEmpty || needsCursor || needsDesktopSize,
-            connection.queuedWriteBytes < FramebufferScreen.viewerQueueLimit
-        else { return }
+    /// Whether the viewer asked for an update and has something to get, with room in its queue.
+    var isOwedUpdate: Bool {
+        !closed && initialised && requested != nil && (!damage.isEmpty || needsCursor || needsDesktopSize)
+            && connection.queuedWriteBytes < FramebufferScreen.viewerQueueLimit
+    }
+
+    /// Sends one update when the viewer is owed one (`isOwedUpdate`); whether it did.
+    @discardableResult
+    func sendUpdateIfReady() -> Bool {
+        guard isOwedUpdate, let area = requested else { return false }
         let (move, rects) = damage.take()
         var moves: [RFBUpdateEncoder.Move] = []
         if case .move(let sourceX, let sourceY, let destination)? = move {
@@ -473,10 +478,11 @@ package final class RFBViewer {
         screen.counters.updatesSent += 1
         screen.counters.updateBytes += UInt64(bytes.count)
         connection.write(bytes) { [weak self] _ in
-            // Room again: whatever coalesced meanwhile goes out on the viewer's next request.
+            // Room again: whatever coalesced meanwhile goes out at the next pump, within its budget.
             guard let self, !self.closed else { return }
-            self.sendUpdateIfReady()
+            self.screen.schedulePump()
         }
+        return true
     }
 
     private var needsCursor: Bool { encoder.preferences.cursor && !cursorSent }

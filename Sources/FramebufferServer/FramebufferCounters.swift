@@ -17,6 +17,8 @@ package struct FramebufferCounters {
     package var framesDone: UInt64 = 0
     package var surfacesMapped: UInt64 = 0
     package var flushedRects: UInt64 = 0
+    /// Pumps that ran out of `rfbEncodeMsPerPass` with viewers still owed an update (served at the next pass).
+    package var updatesDeferred: UInt64 = 0
 
     package var json: JSON {
         [
@@ -27,7 +29,7 @@ package struct FramebufferCounters {
             "touchesDelivered": .uint(touchesDelivered), "inputDropped": .uint(inputDropped),
             "commands": .uint(commands), "commandErrors": .uint(commandErrors),
             "framesDone": .uint(framesDone), "surfacesMapped": .uint(surfacesMapped),
-            "flushedRects": .uint(flushedRects),
+            "flushedRects": .uint(flushedRects), "updatesDeferred": .uint(updatesDeferred),
         ]
     }
 }

@@ -103,6 +103,13 @@ package final class FramebufferScreen {
     /// on: at this pass's end (`readAgain`), so the next poll reads them, never twice in one pass.
     private var heldViewers: [RFBViewer] = []
     private var readAgain: EndOfPass?
+    /// Set when a pump ran out of its encoding budget with viewers still owed an update: the pump runs again
+    /// at the next pass (armed at this pass's end; a zero timer started from its own callback would run again
+    /// in the same pass).
+    private var pumpNextPass: EndOfPass?
+    /// The viewer the next pump serves first: viewers are served in turn from where the last pump stopped.
+    private var nextViewerServed: UInt64 = 0
+    private var pumping = false
     private var frameTimer: Timer?
     /// Frames guests finished and still await FRAME_DONE, by partition.
     var pendingFrames: [String: UInt32] = [:]
@@ -138,6 +145,7 @@ package final class FramebufferScreen {
                 self.heldViewers.removeAll()
                 for viewer in held { viewer.resumeReading() }
             }
+            pumpNextPass = try EndOfPass(loop: host.loop) { [unowned self] in self.schedulePump() }
         } catch {
             throw .loop(error)
         }
@@ -151,12 +159,19 @@ package final class FramebufferScreen {
         pumpTimer?.close()
         frameTimer?.close()
         readAgain?.close()
+        pumpNextPass?.close()
     }
 
     // MARK: Pump
 
     /// Arranges one pump at the next loop pass (many drawing commands in one read share it).
     func schedulePump() {
+        // From inside a pump (a write completed at once), a zero timer would run again in this pass's timer
+        // phase, past the pump's budget: the pump runs at the next pass instead.
+        if pumping {
+            pumpNextPass?.arm()
+            return
+        }
         guard !pumpScheduled, !stopped else { return }
         pumpScheduled = true
         pumpTimer?.start(afterMilliseconds: 0) { [unowned self] in
@@ -171,13 +186,36 @@ package final class FramebufferScreen {
         readAgain?.arm()
     }
 
+    /// Hands the screen's changes to every viewer, then sends updates to the viewers owed one, in turn from where
+    /// the last pump stopped, until `hub.limits.rfbEncodeMsPerPass` of encoding is spent (at least one update):
+    /// encoding a busy screen for many viewers took most of a pass per viewer, all in one pass.
     func pump() {
+        pumping = true
+        defer { pumping = false }
         let changes = compositor.takeChanges()
         if !changes.isEmpty {
             for viewer in viewers.values { viewer.add(changes) }
             resolveWaits(changes)
         }
-        for viewer in viewers.values { viewer.sendUpdateIfReady() }
+        let ids = viewers.keys.sorted()
+        let first = ids.firstIndex { $0 >= nextViewerServed } ?? 0
+        let budget = UInt64(host.limits.rfbEncodeMsPerPass) * 1_000_000
+        let started = MonotonicClock.nanoseconds()
+        var sent = 0
+        for offset in ids.indices {
+            let id = ids[(first + offset) % ids.count]
+            guard let viewer = viewers[id], viewer.isOwedUpdate else { continue }
+            if sent > 0, MonotonicClock.nanoseconds() - started >= budget {
+                // Out of budget: this viewer, owed an update, and the ones after it come first at the next pass.
+                nextViewerServed = id
+                pumpNextPass?.arm()
+                counters.updatesDeferred += 1
+                answerFrames()
+                return
+            }
+            if viewer.sendUpdateIfReady() { sent += 1 }
+        }
+        nextViewerServed = (ids.last ?? 0) &+ 1
         answerFrames()
     }
 

@@ -67,6 +67,10 @@ package struct Limits: Sendable, Equatable {
     /// Bytes read from one RFB viewer per loop pass (`Protocols/framebuffer.md` §2.5): its input (keys, pointer,
     /// update requests) is taken in slices, so a viewer that floods cannot hold the loop.
     package var rfbReadBytesPerPass: Int = 4096
+    /// Milliseconds of update encoding per loop pass for all viewers of a framebuffer together
+    /// (`Protocols/framebuffer.md` §2.5): past it, the viewers not yet served this pass are served from the
+    /// next one, in turn, so many viewers of a busy screen cannot hold the loop. At least one update a pass.
+    package var rfbEncodeMsPerPass: Int = 8
     /// Raw AT socket clients at once, per modem (with `shared: true`; otherwise one).
     package var modemMaxRawClients: Int
     /// A raw AT socket client that sends nothing for this long is closed; 0: never.
@@ -389,6 +393,10 @@ package struct Limits: Sendable, Equatable {
             key: "rfbReadBytesPerPass", range: 64...(1 << 20),
             summary: "bytes read from one RFB viewer per loop pass (its keys, pointer and update requests)",
             get: { $0.rfbReadBytesPerPass }, set: { $0.rfbReadBytesPerPass = $1 }),
+        Field(
+            key: "rfbEncodeMsPerPass", range: 0...1000,
+            summary: "ms of RFB update encoding per loop pass for all viewers of a screen (0: one update a pass)",
+            get: { $0.rfbEncodeMsPerPass }, set: { $0.rfbEncodeMsPerPass = $1 }),
         Field(
             key: "modemMaxRawClients", range: 1...4096, summary: "raw AT socket clients at once, per shared modem",
             get: { $0.modemMaxRawClients }, set: { $0.modemMaxRawClients = $1 }),

@@ -176,6 +176,41 @@ extension ControlReply {
         #expect(rig.finish() == 0)
     }
 
+    /// Every viewer owed an update was encoded in the pump that found it owed, all in one pass: six viewers of a
+    /// busy screen made passes of about 100 ms. Encoding is now budgeted per pass for all viewers together
+    /// (`rfbEncodeMsPerPass`); at 0 a pass sends exactly one update, the viewers served in turn.
+    @Test func updatesForManyViewersAreSpreadOverPassesWithinTheEncodingBudget() throws {
+        let rig = try FramebufferRig { $0.hub.limits.rfbEncodeMsPerPass = 0 }
+        let viewers = try (0..<3).map { _ in try rig.initialisedViewer() }
+        for viewer in viewers { viewer.receive(FramebufferRig.updateRequest(incremental: false)) }
+        func sent() -> [UInt64] { rig.screen.viewers.keys.sorted().map { rig.screen.viewers[$0]!.updatesSent } }
+        rig.host.runPasses(1)
+        #expect(sent() == [1, 0, 0], "one update the first pass")
+        rig.host.runPasses(1)
+        #expect(sent() == [1, 1, 0], "the next viewer the next pass")
+        rig.host.runPasses(1)
+        #expect(sent() == [1, 1, 1])
+        #expect(rig.screen.counters.updatesDeferred == 2)
+        // The turn goes on from where it stopped: the first viewer is served before the others again.
+        for viewer in viewers { viewer.receive(FramebufferRig.updateRequest(incremental: false)) }
+        rig.host.runPasses(1)
+        #expect(sent() == [2, 1, 1])
+        rig.host.runPasses(3)
+        #expect(sent() == [2, 2, 2])
+        #expect(rig.finish() == 0)
+    }
+
+    @Test func withinTheBudgetEveryViewerIsServedInOnePass() throws {
+        #expect(PlatformConfiguration.reference.hub.limits.rfbEncodeMsPerPass == 8)
+        let rig = try FramebufferRig { $0.hub.limits.rfbEncodeMsPerPass = 1000 }
+        let viewers = try (0..<3).map { _ in try rig.initialisedViewer() }
+        for viewer in viewers { viewer.receive(FramebufferRig.updateRequest(incremental: false)) }
+        rig.host.runPasses(1)
+        #expect(rig.screen.viewers.values.map(\.updatesSent) == [1, 1, 1])
+        #expect(rig.screen.counters.updatesDeferred == 0)
+        #expect(rig.finish() == 0)
+    }
+
     /// A viewer sending a message RFB does not have is closed with the decoder's reason and counted; the others
     /// stay (`Protocols/vectors/rfb/client-messages.vectors`, `hostile-unknown-message`).
     @Test func viewerSendingGarbageIsClosedAndCounted() throws {
