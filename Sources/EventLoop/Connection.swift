@@ -7,10 +7,12 @@ import Glibc
 /// handle every frame one read delivered in one go. Writes are queued by libuv; `queuedWriteBytes`
 /// and the watermark callbacks let a producer pause when a peer reads slowly and resume later.
 ///
-/// Writes made while the kernel refuses bytes (libuv holds some unsent) are gathered into one buffer here and
-/// handed to libuv as one write once its queue has drained. A libuv write costs a request, a callback and a
+/// Small writes made while the kernel refuses bytes (libuv holds some unsent) are gathered into one buffer here
+/// and handed to libuv as one write once its queue has drained. A libuv write costs a request, a callback and a
 /// private copy, a few hundred bytes whatever its size: queued one per small write, a peer that did not read
-/// cost about 20 times the bytes it was owed, so byte limits on unsent output did not bound memory.
+/// cost about 20 times the bytes it was owed, so byte limits on unsent output did not bound memory. A write of
+/// `gatherBelowBytes` or more goes to libuv as it is (its overhead is small beside it, and gathering would copy
+/// it twice), after whatever was gathered before it.
 package final class Connection: LoopHandle {
     package enum Kind: Sendable { case tcp, unix }
 
@@ -45,6 +47,12 @@ package final class Connection: LoopHandle {
     /// Bytes written while libuv held unsent bytes, in order, not yet handed to libuv; and their completions.
     private var gathered: [UInt8] = []
     private var gatheredCompletions: [(LoopError?) -> Void] = []
+    /// Writes smaller than this are gathered while libuv holds unsent bytes.
+    package static let gatherBelowBytes = 4096
+    /// Gathered bytes are handed to libuv once they reach this, even while it still holds unsent bytes: one
+    /// request per 64 KiB costs nothing beside them, and a slow reader's progress shows in `bytesWritten` as
+    /// each completes (one gathered request of megabytes completed only when all of it was read).
+    package static let gatherUpToBytes = 64 << 10
 
     var stream: UnsafeMutablePointer<uv_stream_t> { pointer(as: uv_stream_t.self) }
 
@@ -290,15 +298,23 @@ package final class Connection: LoopHandle {
     where C.Element: Collection, C.Element.Element == UInt8 {
         guard isOpen, !writeFailed else { return false }
         if !gathered.isEmpty || uv_stream_get_write_queue_size(stream) > 0 {
-            // The kernel is refusing bytes: libuv would only queue this behind them. Gather it instead.
             var count = 0
-            for buffer in buffers {
-                gathered.append(contentsOf: buffer)
-                count += buffer.count
+            for buffer in buffers { count += buffer.count }
+            if count == 0 {
+                // Nothing to order behind anything: done now, as an empty write is when nothing is queued.
+                completion?(nil)
+                return true
             }
-            if let completion { gatheredCompletions.append(completion) }
-            noteQueued(count)
-            return true
+            if count < Self.gatherBelowBytes {
+                // The kernel is refusing bytes: libuv would only queue this behind them. Gather it instead.
+                for buffer in buffers { gathered.append(contentsOf: buffer) }
+                if let completion { gatheredCompletions.append(completion) }
+                noteQueued(count)
+                if gathered.count >= Self.gatherUpToBytes { submitGathered() }
+                return true
+            }
+            // Large: queued in libuv as it is, behind what was gathered before it.
+            submitGathered()
         }
         return submit(WriteRequest(buffers: buffers, completion: completion))
     }
@@ -403,13 +419,11 @@ package final class Connection: LoopHandle {
         if error == nil { bytesWritten &+= UInt64(request.byteCount) }
         request.completion?(error)
         if let error, !error.isCancelled { failWrites(error) }
-        if !gathered.isEmpty {
-            if writeFailed || !isOpen {
-                dropGathered(error ?? LoopError(code: Int32(UV_ECANCELED.rawValue), operation: "write"))
-            } else if uv_stream_get_write_queue_size(stream) == 0 {
-                // libuv has nothing unsent: the gathered bytes go as one write, tried at once.
-                submitGathered()
-            }
+        // After a failure or a close, the gathered bytes stay until the handle is closed (`didClose`): libuv
+        // reports its own queued, earlier writes first, so completions keep the order of the writes.
+        if !gathered.isEmpty, !writeFailed, isOpen, uv_stream_get_write_queue_size(stream) == 0 {
+            // libuv has nothing unsent: the gathered bytes go as one write, tried at once.
+            submitGathered()
         }
         if isAboveHighWatermark && queuedWriteBytes <= lowWatermark {
             isAboveHighWatermark = false
@@ -461,11 +475,12 @@ package final class Connection: LoopHandle {
     override func willClose() {
         reading = false
         if isBusy { leaveBusy() }
-        // libuv cancels its queued writes when the handle closes; the gathered ones are cancelled here alike.
-        dropGathered(LoopError(code: Int32(UV_ECANCELED.rawValue), operation: "write"))
     }
 
     override func didClose() {
+        // libuv cancelled its queued writes, reported before this close callback; the gathered ones, written
+        // after them, are cancelled now, in that order.
+        dropGathered(LoopError(code: Int32(UV_ECANCELED.rawValue), operation: "write"))
         onData = nil
         onBytes = nil
         onEnd = nil

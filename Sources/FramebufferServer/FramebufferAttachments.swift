@@ -478,9 +478,9 @@ package final class RFBViewer {
         screen.counters.updatesSent += 1
         screen.counters.updateBytes += UInt64(bytes.count)
         connection.write(bytes) { [weak self] _ in
-            // Room again: whatever coalesced meanwhile goes out at the next pump, within its budget.
+            // Room again: whatever coalesced meanwhile goes out now if the pass has encoding budget left.
             guard let self, !self.closed else { return }
-            self.screen.schedulePump()
+            self.screen.writeCompleted(for: self)
         }
         return true
     }

@@ -110,6 +110,11 @@ package final class FramebufferScreen {
     /// The viewer the next pump serves first: viewers are served in turn from where the last pump stopped.
     private var nextViewerServed: UInt64 = 0
     private var pumping = false
+    /// Encoding done in this pass, by pumps and write completions together, against `rfbEncodeMsPerPass`;
+    /// cleared at the pass's end (`passEnded`).
+    private var passEncodeNanos: UInt64 = 0
+    private var passUpdates = 0
+    private var passEnded: EndOfPass?
     private var frameTimer: Timer?
     /// Frames guests finished and still await FRAME_DONE, by partition.
     var pendingFrames: [String: UInt32] = [:]
@@ -146,6 +151,10 @@ package final class FramebufferScreen {
                 for viewer in held { viewer.resumeReading() }
             }
             pumpNextPass = try EndOfPass(loop: host.loop) { [unowned self] in self.schedulePump() }
+            passEnded = try EndOfPass(loop: host.loop) { [unowned self] in
+                self.passEncodeNanos = 0
+                self.passUpdates = 0
+            }
         } catch {
             throw .loop(error)
         }
@@ -160,6 +169,7 @@ package final class FramebufferScreen {
         frameTimer?.close()
         readAgain?.close()
         pumpNextPass?.close()
+        passEnded?.close()
     }
 
     // MARK: Pump
@@ -199,13 +209,10 @@ package final class FramebufferScreen {
         }
         let ids = viewers.keys.sorted()
         let first = ids.firstIndex { $0 >= nextViewerServed } ?? 0
-        let budget = UInt64(host.limits.rfbEncodeMsPerPass) * 1_000_000
-        let started = MonotonicClock.nanoseconds()
-        var sent = 0
         for offset in ids.indices {
             let id = ids[(first + offset) % ids.count]
             guard let viewer = viewers[id], viewer.isOwedUpdate else { continue }
-            if sent > 0, MonotonicClock.nanoseconds() - started >= budget {
+            guard mayEncode else {
                 // Out of budget: this viewer, owed an update, and the ones after it come first at the next pass.
                 nextViewerServed = id
                 pumpNextPass?.arm()
@@ -213,10 +220,35 @@ package final class FramebufferScreen {
                 answerFrames()
                 return
             }
-            if viewer.sendUpdateIfReady() { sent += 1 }
+            serve(viewer)
         }
         nextViewerServed = (ids.last ?? 0) &+ 1
         answerFrames()
+    }
+
+    /// Whether this pass may encode another update: none yet, or less than `rfbEncodeMsPerPass` so far.
+    var mayEncode: Bool {
+        passUpdates == 0 || passEncodeNanos < UInt64(host.limits.rfbEncodeMsPerPass) * 1_000_000
+    }
+
+    /// Sends `viewer` its update if it is owed one, the encoding charged to this pass.
+    func serve(_ viewer: RFBViewer) {
+        let started = MonotonicClock.nanoseconds()
+        guard viewer.sendUpdateIfReady() else { return }
+        passEncodeNanos &+= MonotonicClock.nanoseconds() &- started
+        passUpdates += 1
+        passEnded?.arm()
+    }
+
+    /// A viewer's update was written and it may be owed the next: served now while the pass has budget left (a
+    /// viewer whose queue was full waits for this), otherwise by the next pass's pump, in turn.
+    func writeCompleted(for viewer: RFBViewer) {
+        guard viewer.isOwedUpdate else { return }
+        if mayEncode && !pumping {
+            serve(viewer)
+        } else {
+            pumpNextPass?.arm()
+        }
     }
 
     // MARK: Frames
