@@ -165,9 +165,14 @@ indirect enum PatternNode {
 // MARK: - Compiling
 
 /// Thompson's construction, with counted repetitions written out and the program's size checked at every
-/// instruction, so `(a{255}){255}` stops at the limit instead of allocating 65,025 copies first.
+/// instruction, so `(a{255}){255}` stops at the limit instead of allocating 65,025 copies first. Nodes written
+/// out are counted too: a repeated group that compiles to nothing (`(){255}`) adds no instruction, and nested
+/// five deep it was 255^5 copies of nothing, written out on the loop.
 struct PatternCompiler {
     private(set) var program: [Instruction] = []
+    private var nodesEmitted = 0
+    /// Nodes written out, repetitions included, before the pattern is refused.
+    static let maxNodesEmitted = 8 * LinePattern.maxProgramSize
 
     mutating func append(_ instruction: Instruction) throws(LinePattern.SyntaxError) {
         guard program.count < LinePattern.maxProgramSize else {
@@ -186,6 +191,13 @@ struct PatternCompiler {
     }
 
     mutating func emit(_ node: PatternNode) throws(LinePattern.SyntaxError) {
+        nodesEmitted += 1
+        guard nodesEmitted <= PatternCompiler.maxNodesEmitted else {
+            throw LinePattern.SyntaxError(
+                offset: 0,
+                reason: "the pattern expands to more than \(PatternCompiler.maxNodesEmitted) parts "
+                    + "(repetitions are written out: (x){100} is 100 copies of x)")
+        }
         switch node {
         case .scalars(let set): try append(.scalar(set))
         case .textStart: try append(.textStart)

@@ -12,8 +12,14 @@ package final class ModemSimulator {
     var output: [UInt8] = []
     var echoOutput: [UInt8] = []
     var events: [ModemEvent] = []
-    /// URCs held back while the host types an SMS body.
+    /// URCs held back while the host types an SMS body: at most `heldUnsolicitedCapacity`, the oldest dropped.
     var heldUnsolicited: [[UInt8]] = []
+    /// Unsolicited results dropped from a full hold (a host that sat in the SMS prompt while they kept coming).
+    package private(set) var heldUnsolicitedDropped: UInt64 = 0
+    /// How many unsolicited results wait while the host types an SMS body. A host may sit in the prompt for as
+    /// long as it likes while calls and messages keep coming; TS 27.005 (`+CNMI` mode 2) lets a full buffer
+    /// discard its oldest indications, so the hold is bounded and the newest are kept.
+    package static let heldUnsolicitedCapacity = 64
     var now: UInt64
     var lastLine: String?
 
@@ -163,7 +169,7 @@ package final class ModemSimulator {
     func unsolicited(_ lines: [String]) {
         let bytes = formatter.information(lines.joined(separator: "\r\n"))
         if assembler.inPrompt {
-            heldUnsolicited.append(bytes)
+            hold(bytes)
         } else {
             output += bytes
         }
@@ -174,11 +180,19 @@ package final class ModemSimulator {
     func unsolicitedResult(_ code: ATResultCode) {
         let bytes = formatter.verbose ? formatter.information(code.verbose) : Array("\(code.rawValue)\r".utf8)
         if assembler.inPrompt {
-            heldUnsolicited.append(bytes)
+            hold(bytes)
         } else {
             output += bytes
         }
         events.append(.unsolicited(code.verbose))
+    }
+
+    private func hold(_ bytes: [UInt8]) {
+        if heldUnsolicited.count >= ModemSimulator.heldUnsolicitedCapacity {
+            heldUnsolicited.removeFirst()
+            heldUnsolicitedDropped &+= 1
+        }
+        heldUnsolicited.append(bytes)
     }
 
     func releaseHeld() {

@@ -143,6 +143,7 @@ extension ModemInstance {
             connection.onData = nil
             connection.onEnd = nil
             connection.onLowWatermark = nil
+            connection.onWriteError = nil
             if !line.isEmpty { _ = connection.write(Array(line.utf8)) }
             connection.closeAfterWrites()
         }
@@ -182,6 +183,15 @@ extension ModemInstance {
         }
         connection.onLowWatermark = { input.resume() }
         connection.onEnd = { _ in hangUp("") }
+        // A client that stopped reading is not read either (backpressure), so when it then goes away no end of
+        // stream comes: the failed write is the only news of it. It is closed at once (nothing more can reach
+        // it), releasing its slot, which on an unshared modem kept every other raw client out.
+        connection.onWriteError = { [unowned self, weak connection] _ in
+            slot.release()
+            self.removeOpener(id)
+            input.close()
+            connection?.close()
+        }
         do {
             try connection.startReading()
         } catch {

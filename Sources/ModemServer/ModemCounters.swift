@@ -32,6 +32,7 @@ extension ModemInstance {
             "pty": config.pty.map(JSON.string) ?? .null,
             "openersClosedNotReading": .uint(openersClosedNotReading),
             "ptyDroppedBytes": .uint(ptyDroppedBytes),
+            "heldResultsDropped": .uint(simulator?.heldUnsolicitedDropped ?? 0),
         ]
         if isRemote { entry["backendLink"] = backendLinkJSON }
         return .object(entry)
@@ -63,6 +64,7 @@ extension ModemInstance {
             "traceLines": .int(Int64(config.traceLines)),
             "traceLineBytes": .int(Int64(ModemTrace.maxLineBytes)),
             "sentLog": .int(Int64(ModemSimulator.sentLogCapacity)),
+            "heldResults": .int(Int64(ModemSimulator.heldUnsolicitedCapacity)),
             "waits": .int(Int64(device.waits?.limit ?? host.limits.controlMaxWaiters)),
             "shared": .bool(config.shared),
             "echo": .string(config.echo.rawValue),

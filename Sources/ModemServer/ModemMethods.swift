@@ -206,7 +206,7 @@ enum ModemNetworkControl {
         let messages = sent.enumerated().filter { $0.offset >= since }.map {
             JSON.object(sentJSON($0.element, index: $0.offset))
         }
-        let joined = multiPartMessages(sent).messages.filter { lastPart($0) >= since }
+        let joined = MultiPartMessages(sent).all.filter { lastPart($0) >= since }
         return [
             "messages": .array(messages), "joined": .array(joined.map(JSON.object)),
             "count": .int(Int64(sent.count)),
@@ -333,47 +333,6 @@ enum ModemNetworkControl {
         return object
     }
 
-    /// The multi-part messages of `sent`, in order of their first part, and which message each part is in.
-    /// Parts are grouped in the order they were sent (`Protocols/control.md` §14.12): a part joins the newest
-    /// message with its destination, concatenation reference and total that is not complete and lacks its
-    /// sequence number; otherwise it starts a message of its own (the guest reused a reference, as it must after
-    /// 256 messages, or sent a part again). Looking for parts anywhere near, by key alone, joined a new message's
-    /// parts to an old one's and listed the old one twice.
-    static func multiPartMessages(_ sent: [SentSMS]) -> (messages: [JSONObject], messageOf: [Int: Int]) {
-        struct Key: Hashable {
-            let destination: String
-            let reference: Int
-            let total: Int
-        }
-        var open: [Key: Int] = [:]
-        var groups: [(key: Key, partBySequence: [Int: Int])] = []
-        var messageOf: [Int: Int] = [:]
-        for (index, sms) in sent.enumerated() {
-            guard let concat = sms.concatenation else { continue }
-            let key = Key(destination: sms.destination, reference: Int(concat.reference), total: concat.total)
-            if let group = open[key], groups[group].partBySequence[concat.sequence] == nil,
-                groups[group].partBySequence.count < concat.total
-            {
-                groups[group].partBySequence[concat.sequence] = index
-                messageOf[index] = group
-            } else {
-                open[key] = groups.count
-                messageOf[index] = groups.count
-                groups.append((key, [concat.sequence: index]))
-            }
-        }
-        let messages = groups.map { group -> JSONObject in
-            let ordered = group.partBySequence.keys.sorted().compactMap { group.partBySequence[$0] }
-            return [
-                "to": .string(group.key.destination), "reference": .int(Int64(group.key.reference)),
-                "total": .int(Int64(group.key.total)), "complete": .bool(ordered.count == group.key.total),
-                "text": .string(ordered.map { sent[$0].text ?? "" }.joined()),
-                "parts": .array(ordered.map { .int(Int64($0)) }),
-            ]
-        }
-        return (messages, messageOf)
-    }
-
     /// The newest index among a joined message's parts.
     static func lastPart(_ message: JSONObject) -> Int {
         (message["parts"]?.arrayValue ?? []).compactMap(\.intValue).max() ?? -1
@@ -383,7 +342,7 @@ enum ModemNetworkControl {
     /// nil for unsolicited results (the hub sees those in the serial stream).
     static func event(
         _ event: ModemEvent, simulator: ModemSimulator,
-        multiPart: (messages: [JSONObject], messageOf: [Int: Int])? = nil, sentIndex: Int? = nil
+        multiPart: MultiPartMessages? = nil, sentIndex: Int? = nil
     ) -> (kind: String, data: JSONObject)? {
         switch event {
         case .unsolicited:
@@ -397,12 +356,15 @@ enum ModemNetworkControl {
             // A new message is the log's last; a listing names its index (an identical part may come again).
             let index = sentIndex ?? (sent.lastIndex { $0 == sms }) ?? (sent.count - 1)
             var data = sentJSON(sms, index: index)
-            // The part that completes a multi-part message carries the whole message.
-            let grouped = multiPart ?? multiPartMessages(sent)
-            if let group = grouped.messageOf[index], grouped.messages[group]["complete"]?.boolValue == true,
-                lastPart(grouped.messages[group]) == index
-            {
-                data["message"] = .object(grouped.messages[group])
+            // The part that completes a multi-part message carries the whole message (grouped only for a part:
+            // a single SMS costs no pass over the log).
+            if sms.concatenation != nil {
+                let grouped = multiPart ?? MultiPartMessages(sent)
+                if let message = grouped.messageOf[index], grouped.isComplete(message),
+                    grouped.parts[message].max() == index
+                {
+                    data["message"] = .object(grouped.json(message))
+                }
             }
             return ("sms.sent", data)
         case .smsReceived(let index, let from, let text):
@@ -419,4 +381,64 @@ enum ModemNetworkControl {
             return ("dtmf", ["call": .int(Int64(id)), "digits": .string(digits)])
         }
     }
+}
+
+/// The multi-part messages of a sent-SMS log, in order of their first part, and which message each part is in.
+/// Parts are grouped in the order they were sent (`Protocols/control.md` §14.12): a part joins the newest message
+/// with its destination, concatenation reference and total that is not complete and lacks its sequence number;
+/// otherwise it starts a message of its own (the guest reused a reference, as it must after 256 messages, or sent
+/// a part again). Looking for parts anywhere near, by key alone, joined a new message's parts to an old one's
+/// and listed the old one twice. A part whose sequence number is outside 1...total joins no message. Grouping is
+/// one pass over the log (at most `ModemSimulator.sentLogCapacity`); JSON is built only for what is asked.
+struct MultiPartMessages {
+    let sent: [SentSMS]
+    /// Each message's parts (indexes into `sent`) in sequence order.
+    private(set) var parts: [[Int]] = []
+    private var keys: [Key] = []
+    private(set) var messageOf: [Int: Int] = [:]
+
+    private struct Key: Hashable {
+        let destination: String
+        let reference: Int
+        let total: Int
+    }
+
+    init(_ sent: [SentSMS]) {
+        self.sent = sent
+        var open: [Key: Int] = [:]
+        var bySequence: [[Int: Int]] = []
+        for (index, sms) in sent.enumerated() {
+            guard let concat = sms.concatenation, (1...max(1, concat.total)).contains(concat.sequence) else {
+                continue
+            }
+            let key = Key(destination: sms.destination, reference: Int(concat.reference), total: concat.total)
+            if let message = open[key], bySequence[message][concat.sequence] == nil,
+                bySequence[message].count < concat.total
+            {
+                bySequence[message][concat.sequence] = index
+                messageOf[index] = message
+            } else {
+                open[key] = keys.count
+                messageOf[index] = keys.count
+                keys.append(key)
+                bySequence.append([concat.sequence: index])
+            }
+        }
+        parts = bySequence.map { message in message.keys.sorted().compactMap { message[$0] } }
+    }
+
+    func isComplete(_ message: Int) -> Bool { parts[message].count == keys[message].total }
+
+    /// `{to, reference, total, complete, text, parts}` for `modem.sms.sent` `joined` and the completing event.
+    func json(_ message: Int) -> JSONObject {
+        let key = keys[message]
+        return [
+            "to": .string(key.destination), "reference": .int(Int64(key.reference)), "total": .int(Int64(key.total)),
+            "complete": .bool(isComplete(message)),
+            "text": .string(parts[message].map { sent[$0].text ?? "" }.joined()),
+            "parts": .array(parts[message].map { .int(Int64($0)) }),
+        ]
+    }
+
+    var all: [JSONObject] { parts.indices.map(json) }
 }

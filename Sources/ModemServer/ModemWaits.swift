@@ -69,7 +69,7 @@ extension ModemInstance {
         guard let simulator else { return remoteSent.filter { ($0["index"]?.intValue ?? -1) >= after } }
         guard after < simulator.sent.count else { return [] }
         // Grouped once for every message listed (the log holds up to `ModemSimulator.sentLogCapacity`).
-        let multiPart = ModemNetworkControl.multiPartMessages(simulator.sent)
+        let multiPart = MultiPartMessages(simulator.sent)
         return (after..<simulator.sent.count).compactMap { index in
             guard
                 let (_, data) = ModemNetworkControl.event(

@@ -37,12 +37,12 @@ struct MultiPartSMSTests {
             Self.part("new-", reference: 5, total: 2, sequence: 1),
             Self.part("two", reference: 5, total: 2, sequence: 2),
         ]
-        let grouped = ModemNetworkControl.multiPartMessages(sent)
-        #expect(grouped.messages.map(Self.summary) == ["old-one [0,1] true", "new-two [3,4] true"])
+        let grouped = MultiPartMessages(sent)
+        #expect(grouped.all.map(Self.summary) == ["old-one [0,1] true", "new-two [3,4] true"])
         #expect(grouped.messageOf == [0: 0, 1: 0, 3: 1, 4: 1])
         // The part that completes the second message carries it, not the first.
-        let simulatorFree = ModemNetworkControl.multiPartMessages(Array(sent.prefix(5)))
-        #expect(simulatorFree.messages[grouped.messageOf[4]!]["text"] == "new-two")
+        let simulatorFree = MultiPartMessages(Array(sent.prefix(5)))
+        #expect(simulatorFree.json(grouped.messageOf[4]!)["text"] == "new-two")
     }
 
     @Test func gapsOutOfOrderPartsAndRepeatsAreJoinedByWhenTheyCame() {
@@ -54,17 +54,27 @@ struct MultiPartSMSTests {
             Self.part("A again", reference: 7, total: 2, sequence: 1),  // sent again: a message of its own
             Self.part("B", reference: 7, total: 2, sequence: 2),  // joins the newest open one
         ]
-        let grouped = ModemNetworkControl.multiPartMessages(sent)
+        let grouped = MultiPartMessages(sent)
         #expect(
-            grouped.messages.map(Self.summary) == [
+            grouped.all.map(Self.summary) == [
                 "ac [1,0] false", "x [2] false", "A [3] false", "A againB [4,5] true",
             ])
+    }
+
+    /// A guest's PDU may carry any sequence number: parts 1 and 3 of a two-part message were `complete`.
+    @Test func aPartNumberedOutsideItsTotalJoinsNoMessage() {
+        let sent = [
+            Self.part("one", reference: 5, total: 2, sequence: 1),
+            Self.part("three", reference: 5, total: 2, sequence: 3),
+            Self.part("zero", reference: 5, total: 2, sequence: 0),
+        ]
+        #expect(MultiPartMessages(sent).all.map(Self.summary) == ["one [0] false"])
     }
 
     @Test func aCompleteMessageTakesNoMoreParts() {
         let sent = [
             Self.part("1", reference: 3, total: 1, sequence: 1), Self.part("2", reference: 3, total: 1, sequence: 1),
         ]
-        #expect(ModemNetworkControl.multiPartMessages(sent).messages.map(Self.summary) == ["1 [0] true", "2 [1] true"])
+        #expect(MultiPartMessages(sent).all.map(Self.summary) == ["1 [0] true", "2 [1] true"])
     }
 }

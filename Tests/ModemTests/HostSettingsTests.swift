@@ -115,3 +115,24 @@ struct HostSettingsTests {
         #expect(host.send("AT+CVHU?").contains("+CVHU: 0"))
     }
 }
+
+/// Unsolicited results held while the host types an SMS body (`Protocols/modem.md` §2): a host that sits in the
+/// prompt while messages keep coming held every one of them, without bound. At most 64 are held, the newest.
+struct HeldUnsolicitedTests {
+    @Test func aHostSittingInThePromptHoldsOnlyTheNewestResults() throws {
+        let host = Host()
+        host.send("ATE0")
+        host.send("AT+CMGF=1;+CNMI=2,2,0,0,0")  // delivered messages go straight to the host as +CMT
+        #expect(host.send("AT+CMGS=\"+15550001\"") == "\r\n> ")
+        let stamp = SMSTimestamp(year: 2026, month: 12, day: 6, hour: 0, minute: 0, second: 0)
+        for index in 0..<100 {
+            _ = try host.modem.deliverSMS(from: "+15559999", text: "message \(index)", timestamp: stamp)
+        }
+        #expect(host.take() == "", "nothing is written while the host types")
+        #expect(host.modem.heldUnsolicitedDropped == 36)
+        let after = host.bytes(Array("body".utf8) + [0x1A])
+        let delivered = after.components(separatedBy: "\r\n").filter { $0.hasPrefix("message ") }
+        #expect(delivered == (36..<100).map { "message \($0)" }, "the newest 64, in order")
+        #expect(after.contains("+CMGS: "))
+    }
+}

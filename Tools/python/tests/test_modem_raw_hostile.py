@@ -292,3 +292,30 @@ def test_unread_output_of_a_silent_opener_costs_about_its_bytes(hubd):
     finally:
         silent.close()
         busy.close()
+
+
+def test_a_raw_client_that_stops_reading_then_goes_away_is_let_go(hubd):
+    """A raw client whose unsent output passed the high watermark is not read (backpressure), so its end of
+    stream is not seen while it stays blocked: when it goes away, the hub must still let go of its connection,
+    queued output and admission slot (on an unshared modem, the slot keeps every other raw client out). Here the
+    failed writes release the queue and the end of stream is read; the hub also closes such a client on its
+    first failed write."""
+    hub = hubd(config=raw_at_config({"writeHighWatermarkBytes": "256KiB", "writeLowWatermarkBytes": "64KiB"}))
+    client = at_socket(hub)
+    command(client, b"ATE0\r")
+    size = len(command(client, b"AT+CLAC\r"))
+    # Enough output to pass the high watermark many times over, never read.
+    client.sendall(b"AT+CLAC\r" * ((4 << 20) // size))
+    time.sleep(1.5)  # the hub has stopped reading it: its output is past the watermark
+    assert modem0(hub)["openers"] == ["unix"]
+    client.close()
+    deadline = time.monotonic() + 15
+    while modem0(hub)["openers"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert modem0(hub)["openers"] == [], "the vanished client is still held"
+    # The slot is free again: a new client is served.
+    again = at_socket(hub)
+    try:
+        assert b"OK" in command(again, b"AT\r")
+    finally:
+        again.close()
