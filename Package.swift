@@ -302,7 +302,7 @@ let package = Package(
             name: "KeyServiceWireTests",
             dependencies: ["KeyServiceWire", "VectorSupport", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "ATWireTests", dependencies: ["ATWire", "Wire", "VectorSupport"]),
-        .testTarget(name: "ModemTests", dependencies: ["Modem", "ATWire", "VectorSupport"]),
+        .testTarget(name: "ModemTests", dependencies: ["Modem", "ATWire", "VectorSupport", "TestSupport"]),
         .testTarget(name: "HubGuestTests", dependencies: ["HubGuest", "GuestWire", "Wire"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "YAMLTests", dependencies: ["YAML", "VectorSupport"], exclude: ["Cases"]),

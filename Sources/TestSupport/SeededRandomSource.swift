@@ -1,7 +1,8 @@
 import Hypervisor
 
-/// Deterministic "random" bytes (SplitMix64) so tests can predict resume tokens.
-package final class SeededRandomSource: RandomSource {
+/// Deterministic "random" bytes and numbers (SplitMix64), so tests can predict resume tokens and a generated
+/// case that fails is written again by the next run.
+package final class SeededRandomSource: RandomSource, RandomNumberGenerator {
     private var state: UInt64
 
     package init(seed: UInt64 = 0x5EED) { state = seed }
@@ -19,7 +20,7 @@ package final class SeededRandomSource: RandomSource {
         return bytes
     }
 
-    private func next() -> UInt64 {
+    package func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

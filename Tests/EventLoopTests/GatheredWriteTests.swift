@@ -39,12 +39,8 @@ import Testing
                     #expect(connection.unsentBytes >= gatheredWhileBlocked)
                     return
                 }
-                var buffer = [UInt8](repeating: 0, count: 4096)
-                while case let count = read(peer, &buffer, buffer.count), count > 0 { received += buffer[..<count] }
-                guard received.count >= expected.count, connection.queuedWriteBytes == 0 else { return }
+                guard Self.drained(connection, peer, into: &received, expected: expected.count) else { return }
                 reader.close()
-                connection.close()
-                close(peer)
                 finish()
             }
         }
@@ -88,12 +84,8 @@ import Testing
                 ticks += 1
                 if ticks == 1 { return }
                 if ticks == 2 { inFlight = connection.writesInFlight }
-                var buffer = [UInt8](repeating: 0, count: 1 << 16)
-                while case let count = read(peer, &buffer, buffer.count), count > 0 { received += buffer[..<count] }
-                guard received.count >= expected.count, connection.queuedWriteBytes == 0 else { return }
+                guard Self.drained(connection, peer, into: &received, expected: expected.count) else { return }
                 reader.close()
-                connection.close()
-                close(peer)
                 finish()
             }
         }
@@ -101,6 +93,18 @@ import Testing
         // Per round: the small writes gathered into one request, then the large one: six, and the first writes'.
         #expect(inFlight >= 2 && inFlight <= 8, "\(inFlight) writes in flight")
         #expect(received == expected, "bytes were garbled, lost or reordered")
+    }
+
+    /// Reads what the peer has; once it holds `expected` bytes and nothing is queued, closes both ends: true.
+    private static func drained(_ connection: Connection, _ peer: Int32, into received: inout [UInt8], expected: Int)
+        -> Bool
+    {
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while case let count = read(peer, &buffer, buffer.count), count > 0 { received += buffer[..<count] }
+        guard received.count >= expected, connection.queuedWriteBytes == 0 else { return false }
+        connection.close()
+        close(peer)
+        return true
     }
 
     @Test func gatheredWritesAreCancelledWhenTheConnectionClosesAndWrittenBeforeAShutdown() throws {

@@ -17,7 +17,7 @@ import Testing
         let linux = fixture.attach("linux")
         let link = try #require(rtos.links.first { $0.name == "rtos-linux" })
         let position = try #require(platform.linkIndex(forID: link.id))
-        var generator = SplitMix(seed: 7)
+        let generator = SeededRandomSource(seed: 7)
         var next: UInt64 = 1
         var staleRecord: UInt64 = 0
         var received: [UInt64] = []
@@ -99,19 +99,6 @@ import Testing
         #expect(platform.lastAcceptedSequence(session: linux.session, linkID: 9999) == nil)
         let counters = try #require(platform.snapshot().link("rtos-linux")).aToB.counters
         #expect(counters.duplicateSends == 1 && counters.sequenceGaps == 1 && counters.queued == 2)
-    }
-}
-
-/// Deterministic numbers for the kill points.
-private struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

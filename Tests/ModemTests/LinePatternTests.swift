@@ -1,4 +1,5 @@
 import Modem
+import TestSupport
 import Testing
 import VectorSupport
 
@@ -36,18 +37,18 @@ struct LinePatternTests {
     /// On ASCII texts without line ends (where `.`, `$` and the class escapes mean the same in both), every
     /// pattern both engines accept gives the same answer as Swift's backtracking `Regex`.
     @Test func agreesWithABacktrackingEngineOnWhatBothAccept() throws {
-        var random = SplitMix(seed: 0x5EED_0F_1A77)
+        let random = SeededRandomSource(seed: 0x5EED_0F_1A77)
         var compared = 0
         var refusedByUs = 0
         for _ in 0..<4000 {
-            let source = PatternGenerator.pattern(&random, depth: 0)
+            let source = PatternGenerator.pattern(random, depth: 0)
             guard let ours = try? LinePattern(source) else {
                 refusedByUs += 1
                 continue
             }
             guard let theirs = try? Regex(source) else { continue }
             for _ in 0..<4 {
-                let text = PatternGenerator.text(&random)
+                let text = PatternGenerator.text(random)
                 let expected = (try? theirs.firstMatch(in: text)) != nil
                 #expect(ours.matches(text) == expected, "\(source) against \(text.debugDescription)")
                 compared += 1
@@ -87,7 +88,7 @@ struct LinePatternTests {
     /// the end is `a`), within the same bound.
     @Test func answersStayRightWhenTheStateCacheOverflows() throws {
         let pattern = try LinePattern("(a|b)*a(a|b){9}$")
-        var random = SplitMix(seed: 42)
+        let random = SeededRandomSource(seed: 42)
         for _ in 0..<60 {
             let length = 10 + Int(random.next() % 1500)
             let text = String((0..<length).map { _ in random.next() & 1 == 0 ? Character("a") : "b" })
@@ -115,47 +116,37 @@ struct LinePatternTests {
     }
 }
 
-/// A small deterministic generator (SplitMix64), so a failure names a pattern that the next run writes again.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func pick<T>(_ choices: [T]) -> T { choices[Int(next() % UInt64(choices.count))] }
+extension SeededRandomSource {
+    func pick<T>(_ choices: [T]) -> T { choices[Int(next() % UInt64(choices.count))] }
 }
 
 /// Patterns over a three-letter alphabet (so random texts match often) with every construct of §14.15, and
 /// ASCII texts without line ends.
 enum PatternGenerator {
-    static func pattern(_ random: inout SplitMix, depth: Int) -> String {
+    static func pattern(_ random: SeededRandomSource, depth: Int) -> String {
         var out = ""
         if random.next() % 6 == 0 { out += "^" }
-        for _ in 0..<(1 + random.next() % 4) { out += piece(&random, depth: depth) }
+        for _ in 0..<(1 + random.next() % 4) { out += piece(random, depth: depth) }
         if random.next() % 6 == 0 { out += "$" }
-        if depth < 2, random.next() % 5 == 0 { out += "|" + pattern(&random, depth: depth + 1) }
+        if depth < 2, random.next() % 5 == 0 { out += "|" + pattern(random, depth: depth + 1) }
         return out
     }
 
-    static func piece(_ random: inout SplitMix, depth: Int) -> String {
+    static func piece(_ random: SeededRandomSource, depth: Int) -> String {
         let atom: String
         switch random.next() % 10 {
         case 0, 1, 2: atom = random.pick(["a", "b", "c"])
         case 3: atom = random.pick([".", "\\d", "\\w", "\\s", "\\W", "\\.", "\\-", " ", "1"])
         case 4: atom = random.pick(["[ab]", "[^a]", "[a-c]", "[^\\d]", "[ab-]", "[]a]", "[\\w.]"])
         case 5, 6:
-            atom = depth < 3 ? random.pick(["(", "(?:"]) + pattern(&random, depth: depth + 1) + ")" : "a"
+            atom = depth < 3 ? random.pick(["(", "(?:"]) + pattern(random, depth: depth + 1) + ")" : "a"
         default: atom = random.pick(["a", "b"])
         }
         let quantifier = random.pick(["", "", "", "*", "+", "?", "{2}", "{0,2}", "{1,}", "*?", "+?", "{1,3}?"])
         return atom + quantifier
     }
 
-    static func text(_ random: inout SplitMix) -> String {
+    static func text(_ random: SeededRandomSource) -> String {
         let alphabet = Array("aaabbbcc1 .-_xA")
         return String((0..<(random.next() % 12)).map { _ in random.pick(alphabet) })
     }
