@@ -60,7 +60,7 @@ extension EthernetDevice {
                         "capture": segment.capture.map { capture in
                             [
                                 "path": .string(capture.path), "port": capture.port.map(JSON.string) ?? .null,
-                                "frames": .uint(capture.frames),
+                                "frames": .uint(capture.frames), "writeError": capture.writeErrorJSON,
                             ]
                         } ?? .null,
                     ]
@@ -194,7 +194,7 @@ extension EthernetDevice {
         segment.capture = nil
         return .result([
             "segment": .string(segment.name), "path": .string(capture.path), "frames": .uint(capture.frames),
-            "bytes": .uint(capture.bytesWritten),
+            "bytes": .uint(capture.bytesWritten), "writeError": capture.writeErrorJSON,
         ])
     }
 

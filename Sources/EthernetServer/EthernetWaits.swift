@@ -71,11 +71,15 @@ final class EthernetCapture {
     private var pending: [UInt8] = []
     private(set) var frames: UInt64 = 0
     private(set) var bytesWritten: UInt64 = 0
+    /// The first failed write's errno (0: none); records after it are counted in `frames` but not written.
     private(set) var writeError: Int32 = 0
+
+    /// `writeError` as the control API reports it: null, or the system's wording.
+    var writeErrorJSON: JSON { writeError == 0 ? .null : .string(SystemError.describe(writeError)) }
 
     init(path: String, port: String?, snapLength: Int) throws(EthernetCaptureError) {
         do {
-            fd = try Files.openForWriting(path, .truncate(permissions: 0o644))
+            fd = try FileTree.createRegular(path, permissions: 0o644)
         } catch {
             throw EthernetCaptureError(path: path, code: error.code)
         }
@@ -118,7 +122,12 @@ final class EthernetCapture {
 struct EthernetCaptureError: Error {
     let path: String
     let code: Int32
-    var message: String { "cannot open \(path): \(SystemError.describe(code))" }
+    var message: String {
+        guard code != FileTree.notRegularFile else {
+            return "cannot open \(path): not a regular file (a FIFO, device, socket or link is refused)"
+        }
+        return "cannot open \(path): \(SystemError.describe(code))"
+    }
 }
 
 /// Frames streamed live to control clients as `eth.frame` events (`Protocols/control.md` §13): each frame is

@@ -94,20 +94,32 @@ package enum FileTree {
     /// file swapped after an earlier `lstat` is still caught. Reads of a regular file never block, with or
     /// without `O_NONBLOCK`.
     static func openRegular(_ path: String) throws(SystemError) -> Int32 {
+        try openRegular(path, flags: O_RDONLY, permissions: 0)
+    }
+
+    /// Creates or empties `path` for writing, only as a regular file, as ``openRegular(_:)`` opens one for
+    /// reading: a path a client names (a capture file) could be a FIFO, whose `open` would wait for a reader and
+    /// whose writes wait for it to read, or a device. Writes to a regular file never wait for a peer.
+    package static func createRegular(_ path: String, permissions: UInt32) throws(SystemError) -> Int32 {
+        try openRegular(path, flags: O_WRONLY | O_CREAT | O_TRUNC, permissions: permissions)
+    }
+
+    private static func openRegular(_ path: String, flags: Int32, permissions: UInt32) throws(SystemError) -> Int32 {
         // Checked before opening too: opening a device node runs its driver's open, and a socket cannot be opened.
         var before = stat()
         // SAFETY: lstat writes one stat into the local for the call.
         if lstat(path, &before) == 0, before.st_mode & S_IFMT != S_IFREG {
             throw SystemError("open \(path): not a regular file", code: notRegularFile)
         }
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
+        let fd = open(path, flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, permissions)
         guard fd >= 0 else {
-            // O_NOFOLLOW answers ELOOP when the last component is a link; a socket put there since answers ENXIO.
+            // O_NOFOLLOW answers ELOOP when the last component is a link; a socket put there since answers ENXIO,
+            // as does a FIFO opened for writing that has no reader.
             let code = errno
             guard code != ELOOP && code != ENXIO else {
                 throw SystemError("open \(path): not a regular file", code: notRegularFile)
             }
-            throw .last("open \(path)")
+            throw SystemError("open \(path)", code: code)
         }
         var status = stat()
         // SAFETY: fstat writes one stat into the local for the call, about the descriptor just opened.

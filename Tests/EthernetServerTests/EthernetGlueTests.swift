@@ -3,6 +3,7 @@ import DeviceKit
 import DeviceKitTesting
 import EthernetServer
 import EventLoop
+import Glibc
 import JSON
 import PlatformConfig
 import Testing
@@ -225,6 +226,47 @@ import Testing
             return
         }
         #expect(notHex.message.contains("hex bytes of one Ethernet frame"), "\(notHex.message)")
+        #expect(bench.stop() == 0)
+    }
+
+    /// A capture file must be a regular file: a FIFO would hold the loop in `open` until something read it, and
+    /// in every write once its reader stopped; a device is refused alike. The refusal names `path`, and the
+    /// segment is left without a capture; a regular file still captures, and `stop` says no write failed.
+    @Test func aCaptureToAFIFOOrDeviceIsRefusedWithoutWaiting() throws {
+        let bench = try Bench()
+        let directory = "/tmp/ethernet-capture-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        #expect(mkdir(directory, 0o700) == 0)
+        let fifo = directory + "/fifo.pcap"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        // A reader holds it open (without one, the old open(2) waited for ever; with one it captured into it).
+        let reader = open(fifo, O_RDONLY | O_NONBLOCK)
+        defer { close(reader) }
+        for path in [fifo, "/dev/null"] {
+            guard case .error(let error) = bench.call("eth.capture.start", ["segment": "lan0", "path": .string(path)])
+            else {
+                Issue.record("a capture to \(path) was started")
+                continue
+            }
+            #expect(error.code == .invalidParams)
+            #expect(error.data?["param"] == "path", "\(error)")
+            #expect(error.message.contains("not a regular file"), "\(error.message)")
+        }
+        guard case .result(let segments) = bench.call("eth.segments", [:]) else {
+            Issue.record("eth.segments failed")
+            return
+        }
+        #expect(segments["segments"]?[0]?["capture"] == .null)
+        let file = directory + "/lan0.pcap"
+        guard case .result = bench.call("eth.capture.start", ["segment": "lan0", "path": .string(file)]) else {
+            Issue.record("a capture to a regular file was refused")
+            return
+        }
+        guard case .result(let stopped) = bench.call("eth.capture.stop", ["segment": "lan0"]) else {
+            Issue.record("eth.capture.stop failed")
+            return
+        }
+        #expect(stopped["bytes"] == 24)  // the pcap global header
+        #expect(stopped["writeError"] == .null)
         #expect(bench.stop() == 0)
     }
 

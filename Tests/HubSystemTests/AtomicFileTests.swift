@@ -79,4 +79,39 @@ import Testing
             _ = try AppendOnlyFile(link, create: true)
         }
     }
+
+    /// A path a client names (a capture file) is created only as a regular file: a FIFO, whose `open` for writing
+    /// waits for a reader and whose writes wait for it to read, a device and a link are refused without waiting.
+    @Test func createRegularRefusesWhatIsNotARegularFile() throws {
+        let directory = Self.scratch()
+        try FileTree.makeDirectories(directory)
+        let path = directory + "/capture.pcap"
+        try Files.writeAtomically(path, Array("old contents".utf8), permissions: 0o600)
+        let fd = try FileTree.createRegular(path, permissions: 0o644)
+        #expect(try Descriptors.write(fd, Array("new".utf8)) == 3)
+        Descriptors.close(fd)
+        #expect(try Files.readWhole(path, limit: 100) == Array("new".utf8))
+        let fifo = directory + "/fifo.pcap"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        // With a reader holding it open a plain open(2) would succeed and the writes would wait for that reader.
+        let reader = open(fifo, O_RDONLY | O_NONBLOCK)
+        #expect(reader >= 0)
+        #expect(throws: SystemError("open \(fifo): not a regular file", code: FileTree.notRegularFile)) {
+            _ = try FileTree.createRegular(fifo, permissions: 0o644)
+        }
+        close(reader)
+        // Without a reader a plain open(2) would wait for one for ever.
+        #expect(throws: SystemError("open \(fifo): not a regular file", code: FileTree.notRegularFile)) {
+            _ = try FileTree.createRegular(fifo, permissions: 0o644)
+        }
+        #expect(throws: SystemError("open /dev/null: not a regular file", code: FileTree.notRegularFile)) {
+            _ = try FileTree.createRegular("/dev/null", permissions: 0o644)
+        }
+        let link = directory + "/link.pcap"
+        try Files.makeSymlink(link, to: path)
+        #expect(throws: SystemError("open \(link): not a regular file", code: FileTree.notRegularFile)) {
+            _ = try FileTree.createRegular(link, permissions: 0o644)
+        }
+        #expect(try Files.readWhole(path, limit: 100) == Array("new".utf8))
+    }
 }
