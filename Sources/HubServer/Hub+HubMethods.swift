@@ -69,8 +69,7 @@ extension Hub {
     /// `hub.config`.
     func hubConfig(_ call: ControlCall) throws(ControlError) -> ControlReply {
         _ = try ControlParams(call.params, allowed: [])
-        let yaml = self.configuration.redacted.encodeYAML()
-        return .result(["config": ConfigJSON.tree(fromYAML: yaml) ?? .string(yaml)])
+        return .result(["config": self.configurationTree])
     }
 
     /// `hub.limits`.
@@ -123,22 +122,8 @@ extension Hub {
     /// Every configured limit (`hub.limits` in the configuration), with its range, plus the fixed
     /// protocol limits of the control and guest codecs.
     func limitsJSON() -> JSON {
-        let limits = configuration.hub.limits
-        var configured = JSONObject()
-        for field in Limits.fields {
-            configured[field.key] = [
-                "value": .int(Int64(limits.value(of: field))), "min": .int(Int64(field.range.lowerBound)),
-                "max": .int(Int64(field.range.upperBound)), "summary": .string(field.summary),
-            ]
-        }
-        configured["handshakeTimeoutMs"] = [
-            "value": .int(Int64(configuration.hub.handshakeTimeoutMs)),
-            "min": .int(Int64(HubSettings.handshakeTimeoutRange.lowerBound)),
-            "max": .int(Int64(HubSettings.handshakeTimeoutRange.upperBound)),
-            "summary": "time a guest has to complete its handshake",
-        ]
         var result: JSONObject = [
-            "limits": .object(configured),
+            "limits": .object(ConfigJSON.limits(configuration.hub)),
             "control": ["maxDepth": .int(Int64(JSON.defaultMaxDepth))],
             "config": [
                 "maxBytes": .int(Int64(PlatformConfiguration.maxYAMLBytes)),

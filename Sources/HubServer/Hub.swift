@@ -10,6 +10,7 @@ import JSON
 import Logging
 import Management
 import PlatformConfig
+import PlatformConfigLoader
 import PlatformControl
 import PowerServer
 import RealTimeScheduling
@@ -58,6 +59,8 @@ package final class Hub {
         [unowned self] in self.watchdog?.passes
     }
     private var nextSessionID: UInt64 = 1
+    /// `hub.config`'s answer, built at its first call (`ConfigJSON.redactedTree`).
+    lazy var configurationTree = ConfigJSON.redactedTree(configuration)
     package private(set) var boundControlEndpoints: [Endpoint] = []
     package private(set) var boundGuestEndpoints: [Endpoint] = []
     package private(set) var isShuttingDown = false
