@@ -9,6 +9,8 @@ package struct ControlCounters {
     package var authFailures: UInt64 = 0
     /// Connections closed because they reached `controlMaxAuthFailures`.
     package var closedForAuthFailures: UInt64 = 0
+    /// Connections closed because they reached `controlMaxUnauthenticatedLines` before authenticating.
+    package var closedUnauthenticated: UInt64 = 0
     /// Times a session stopped handling requests because its unsent answers passed the budget.
     package var heldBack: UInt64 = 0
     /// Connections closed because their answers stayed unread for `controlWriteStallTimeoutMs`.
@@ -25,7 +27,9 @@ package struct ControlCounters {
     package var json: JSON {
         [
             "linesTooLong": .uint(linesTooLong), "authFailures": .uint(authFailures),
-            "closedForAuthFailures": .uint(closedForAuthFailures), "heldBack": .uint(heldBack),
+            "closedForAuthFailures": .uint(closedForAuthFailures),
+            "closedUnauthenticated": .uint(closedUnauthenticated),
+            "heldBack": .uint(heldBack),
             "writeStalls": .uint(writeStalls), "filtersRefused": .uint(filtersRefused),
             "unauthenticatedRequests": .uint(unauthenticatedRequests), "passesYielded": .uint(passesYielded),
         ]

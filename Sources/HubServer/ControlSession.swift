@@ -48,6 +48,10 @@ package final class ControlSession {
     private(set) var heldBack = false
     /// Wrong tokens presented so far.
     private(set) var authFailures = 0
+    /// Whether this endpoint greets with `"auth":"token"` (a TCP endpoint with `controlToken`).
+    let requiresToken: Bool
+    /// Lines handled before authentication (`controlMaxUnauthenticatedLines`).
+    private var unauthenticatedLines = 0
     /// The line limit once authenticated (`controlMaxLineBytes`).
     private let fullLineLimit: Int
     /// Fires when unsent answers have made no progress for `controlWriteStallTimeoutMs`.
@@ -71,6 +75,7 @@ package final class ControlSession {
         self.connection = connection
         self.hub = hub
         self.authenticated = !requiresToken
+        self.requiresToken = requiresToken
         self.fullLineLimit = maxLineBytes
         // Before authentication only the small limit applies: an unknown peer cannot make the hub
         // buffer or parse a megabyte (`Protocols/control.md` §2.3).
@@ -215,6 +220,7 @@ package final class ControlSession {
         } catch {
             // A parse error or a malformed request is answered and the connection stays usable.
             send(error.response)
+            if !authenticated { countUnauthenticatedLine() }
             return 0
         }
         requestsServed += 1
@@ -231,7 +237,17 @@ package final class ControlSession {
         default:
             call.reply(reply)
         }
+        if !authenticated { countUnauthenticatedLine() }
         return call.workBytes
+    }
+
+    /// Counts a line handled before authentication; the one that reaches `controlMaxUnauthenticatedLines` closes
+    /// the connection once its answer is out (`Protocols/control.md` §4.3).
+    private func countUnauthenticatedLine() {
+        unauthenticatedLines += 1
+        guard unauthenticatedLines >= limits.controlMaxUnauthenticatedLines, !closing else { return }
+        hub.controlCounters.closedUnauthenticated += 1
+        close(reason: "\(unauthenticatedLines) lines without authenticating", flush: true)
     }
 
     func markAuthenticated() {

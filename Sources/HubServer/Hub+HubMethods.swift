@@ -32,7 +32,10 @@ extension Hub {
     func hubAuthenticate(_ call: ControlCall) throws(ControlError) -> ControlReply {
         let params = try ControlParams(call.params, allowed: ["token"])
         let token = try params.requireString("token")
-        guard let expected = self.configuration.hub.controlToken else { return .result(["authenticated": true]) }
+        // Only an endpoint that greets with "auth":"token" checks it; elsewhere the call succeeds (control.md §9.1).
+        guard let expected = self.configuration.hub.controlToken, call.session?.requiresToken != false else {
+            return .result(["authenticated": true])
+        }
         guard constantTimeEqual(Array(token.utf8), Array(expected.utf8)) else {
             // Wrong tokens are counted; the last one allowed (`controlMaxAuthFailures`) ends the
             // connection: the answer goes out first, then the hang-up.

@@ -101,6 +101,9 @@ package struct Limits: Sendable, Equatable {
     package var controlMaxUnauthenticatedLineBytes: Int
     /// Wrong tokens one control connection may present; the last one closes it (`Protocols/control.md` §4.3).
     package var controlMaxAuthFailures: Int
+    /// Lines one control connection may send before it has authenticated, answered or not; the last one closes it
+    /// (`Protocols/control.md` §4.3): with the line limit, what an unknown peer makes the hub parse and answer.
+    package var controlMaxUnauthenticatedLines: Int
     /// A control client whose unsent answers make no progress for this long is disconnected, also while the
     /// hub is closing it after a final answer (`Protocols/control.md` §2.7).
     package var controlWriteStallTimeoutMs: Int
@@ -226,6 +229,7 @@ package struct Limits: Sendable, Equatable {
         realTimeBudgetWindowMs: Int = 10,
         controlMaxUnauthenticatedLineBytes: Int = 4096,
         controlMaxAuthFailures: Int = 3,
+        controlMaxUnauthenticatedLines: Int = 16,
         controlWriteStallTimeoutMs: Int = 30_000,
         controlMaxFilterEntries: Int = 64,
         controlMaxFilterEntryBytes: Int = 128,
@@ -275,6 +279,7 @@ package struct Limits: Sendable, Equatable {
         self.realTimeBudgetWindowMs = realTimeBudgetWindowMs
         self.controlMaxUnauthenticatedLineBytes = controlMaxUnauthenticatedLineBytes
         self.controlMaxAuthFailures = controlMaxAuthFailures
+        self.controlMaxUnauthenticatedLines = controlMaxUnauthenticatedLines
         self.controlWriteStallTimeoutMs = controlWriteStallTimeoutMs
         self.controlMaxFilterEntries = controlMaxFilterEntries
         self.controlMaxFilterEntryBytes = controlMaxFilterEntryBytes
@@ -445,6 +450,10 @@ package struct Limits: Sendable, Equatable {
             key: "controlMaxAuthFailures", range: 1...1000,
             summary: "wrong tokens a control connection may present before it is closed",
             get: { $0.controlMaxAuthFailures }, set: { $0.controlMaxAuthFailures = $1 }),
+        Field(
+            key: "controlMaxUnauthenticatedLines", range: 1...1000,
+            summary: "lines a control connection may send before it has authenticated; the last one closes it",
+            get: { $0.controlMaxUnauthenticatedLines }, set: { $0.controlMaxUnauthenticatedLines = $1 }),
         Field(
             key: "controlWriteStallTimeoutMs", range: 100...3_600_000,
             summary: "time a control client may leave its answers unread before it is disconnected",

@@ -125,6 +125,40 @@ import Testing
         #expect(hub.stop() == 0)
     }
 
+    /// Before authentication a connection may send `controlMaxUnauthenticatedLines` lines, well formed or not: the
+    /// one that reaches it is answered and the connection closed. Every line was parsed and answered (a 2-byte
+    /// line with a 140-byte error), so 56 pending peers that never read made the hub hold 235 MB of answers.
+    @Test func linesBeforeAuthenticationAreBoundedAndTheLastOneCloses() throws {
+        let hub = try HubHarness {
+            $0.hub.controlToken = "s3cret-token"
+            $0.hub.limits.controlMaxUnauthenticatedLines = 5
+        }
+        let client = try LineClient(tcpPort: hub.controlTCPPort)
+        _ = try client.readJSON()
+        for _ in 0..<100 { client.sendLine("x") }
+        var answers = 0
+        while let line = client.readLine() {
+            #expect(line.contains("-32700"), "\(line)")
+            answers += 1
+        }
+        #expect(answers == 5)
+        #expect(client.isClosedByPeer())
+        // Requests count alike, and authenticating in time ends the count.
+        let patient = try LineClient(tcpPort: hub.controlTCPPort)
+        _ = try patient.readJSON()
+        for id in 1...4 {
+            #expect(try patient.call("hub.info", id: Int64(id))["error"]?["data"]?["reason"] == "auth_required")
+        }
+        #expect(try patient.call("hub.authenticate", ["token": "s3cret-token"], id: 5)["result"] != nil)
+        for id in 6...20 { #expect(try patient.call("hub.info", id: Int64(id))["result"] != nil) }
+        let local = try LineClient(unixPath: hub.controlUnix)
+        _ = try local.readJSON()
+        #expect(try local.call("hub.controlClients")["result"]?["counters"]?["closedUnauthenticated"] == 1)
+        // A Unix endpoint greets with "auth":"none": hub.authenticate succeeds there whatever the token.
+        #expect(try local.call("hub.authenticate", ["token": "anything"], id: 2)["result"]?["authenticated"] == true)
+        #expect(hub.stop() == 0)
+    }
+
     @Test func beforeAuthenticationUnknownAndKnownMethodsGetTheSameAnswer() throws {
         let hub = try HubHarness { $0.hub.controlToken = "s3cret-token" }
         let client = try LineClient(tcpPort: hub.controlTCPPort)
