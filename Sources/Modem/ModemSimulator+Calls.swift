@@ -294,7 +294,11 @@ extension ModemSimulator {
         guard isRegistered else { throw ModemNetworkError(.unavailable, "the modem is not registered") }
         guard !number.isEmpty || presentation != .allowed, number.count <= 40,
             number.allSatisfy({ ModemSimulator.dialCharacters.contains($0) })
-        else { throw ModemNetworkError(.invalid, "number must be 1-40 dial characters (0-9 + * # A-D)") }
+        else {
+            throw ModemNetworkError(
+                .invalid, "number must be 1-40 dial characters (0-9 + * # A-D)",
+                parameter: ("number", "1-40 dial characters (0-9 + * # A-D)"))
+        }
         guard !telephony.calls.contains(where: { $0.state == .incoming || $0.state == .waiting }) else {
             throw ModemNetworkError(.wrongState, "a call is already ringing or waiting")
         }

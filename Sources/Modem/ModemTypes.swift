@@ -173,8 +173,16 @@ package struct ModemNetworkError: Error, Equatable, CustomStringConvertible {
     package enum Kind: Sendable { case notFound, wrongState, invalid, unavailable, storageFull }
     package var kind: Kind
     package var description: String
-    package init(_ kind: Kind, _ description: String) {
+    /// For `.invalid`: the control parameter at fault and what it takes (`Protocols/control.md` §3.4).
+    package var parameter: (name: String, expected: String)?
+    package init(_ kind: Kind, _ description: String, parameter: (name: String, expected: String)? = nil) {
         self.kind = kind
         self.description = description
+        self.parameter = parameter
+    }
+
+    package static func == (left: ModemNetworkError, right: ModemNetworkError) -> Bool {
+        left.kind == right.kind && left.description == right.description
+            && left.parameter?.name == right.parameter?.name && left.parameter?.expected == right.parameter?.expected
     }
 }

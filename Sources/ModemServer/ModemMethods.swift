@@ -110,7 +110,9 @@ enum ModemNetworkControl {
         case .notFound: ControlError.conflict(error.description, reason: "no_such_call")
         case .wrongState: ControlError.conflict(error.description, reason: "wrong_state")
         case .invalid:
-            ControlError.invalidParams(param: "params", expected: "valid values", detail: error.description)
+            ControlError.invalidParams(
+                param: error.parameter?.name ?? "params", expected: error.parameter?.expected ?? "valid values",
+                detail: error.description)
         case .unavailable: ControlError.conflict(error.description, reason: "not_registered")
         case .storageFull: ControlError.conflict(error.description, reason: "storage_full")
         }

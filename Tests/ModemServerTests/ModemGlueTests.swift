@@ -96,6 +96,23 @@ import Testing
         #expect(bench.stop() == 0)
     }
 
+    /// A text that needs more than 255 parts, and PDUs that are no SMS-DELIVER, are refused naming the parameter
+    /// and what it takes (control.md §3.4), not `params`.
+    @Test func smsDeliverRefusalsNameTheParameterAtFault() throws {
+        let bench = try Bench()
+        let long = String(repeating: "x", count: 65_536)
+        guard case .error(let text) = bench.call("modem.sms.deliver", ["from": "12345", "text": .string(long)]) else {
+            throw Failure("a text of 429 parts was accepted")
+        }
+        #expect(text.code.rawValue == -32602 && text.data?["param"] == "text", "\(text)")
+        #expect(text.data?["expected"] == "a text of at most 255 parts", "\(text)")
+        guard case .error(let pdus) = bench.call("modem.sms.deliver", ["pdus": ["00"]]) else {
+            throw Failure("a PDU that is no SMS-DELIVER was accepted")
+        }
+        #expect(pdus.code.rawValue == -32602 && pdus.data?["param"] == "pdus", "\(pdus)")
+        #expect(bench.stop() == 0)
+    }
+
     @Test func modemWaitIsAnsweredByTheLineItWaitsFor() throws {
         let bench = try Bench()
         let at = try #require(bench.host.connect(to: Self.atEndpoint))
