@@ -1,6 +1,5 @@
+import GuestWire
 import Testing
-
-@testable import HubServer
 
 /// The per-session table of link ids a guest may name (GuestSession's MSG_SEND / MSG_DELIVER checks).
 @Suite struct KnownLinksTests {
