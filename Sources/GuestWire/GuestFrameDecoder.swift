@@ -8,6 +8,9 @@ import Wire
 public struct GuestFrameDecoder {
     public private(set) var limits: GuestLimits
     private var framer: LengthPrefixedFramer
+    /// Bodies fed with `hold`, from `nextHeld` on: not yet taken by `nextHeldBody`.
+    private var held: [ArraySlice<UInt8>] = []
+    private var nextHeld = 0
 
     public init(limits: GuestLimits = .default) {
         self.limits = limits
@@ -55,5 +58,28 @@ public struct GuestFrameDecoder {
         throws(DecodeError)
     {
         try framer.feed(chunk, into: &bodies)
+    }
+
+    /// As `feedBodies(_:into:)`, but the bodies stay here until `nextHeldBody` takes them, behind those fed before:
+    /// a reader that stops handling part way through a read (the hub, while a guest's answers wait unread,
+    /// `Protocols/guest.md` §3.3) keeps the rest in order without copying it.
+    public mutating func hold(_ chunk: ArraySlice<UInt8>) throws(DecodeError) {
+        try framer.feed(chunk, into: &held)
+    }
+
+    /// Whether bodies fed with `hold` wait to be taken.
+    public var holdsBodies: Bool { nextHeld < held.count }
+
+    /// The oldest body fed with `hold` and not taken yet, or nil.
+    public mutating func nextHeldBody() -> ArraySlice<UInt8>? {
+        guard nextHeld < held.count else { return nil }
+        let body = held[nextHeld]
+        nextHeld += 1
+        if nextHeld == held.count {
+            // One array for all reads: emptied, not freed, once every body was taken.
+            held.removeAll(keepingCapacity: true)
+            nextHeld = 0
+        }
+        return body
     }
 }

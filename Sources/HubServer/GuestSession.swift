@@ -13,6 +13,7 @@ import Wire
 /// Frames to the guest are batched and written once per loop pass (`flush`). A guest that stops
 /// reading is not read from either once its write queue passes the high watermark: it cannot make
 /// the hub queue answers without bound, and its message deliveries are bounded by its receive window.
+/// What it sent before waits in the decoder once its unsent answers pass the watermark (`handleReadFrames`).
 final class GuestSession {
     enum State {
         case awaitingHello
@@ -24,9 +25,11 @@ final class GuestSession {
     let connectionID: UInt64
     let connection: Connection
     unowned let hub: Hub
+    /// Also holds the frames read and not yet handled (`handleReadFrames`).
     private var decoder: GuestFrameDecoder
-    /// The bodies of the read being handled: one array for all reads, emptied after each (`received`).
-    private var readBodies: [ArraySlice<UInt8>] = []
+    private var handlingFrames = false
+    /// Armed while the frames read wait for the end of the pass (`yieldPass`).
+    private var passEnd: EndOfPass?
     private(set) var state: State = .awaitingHello
     /// Frames queued this pass, prefixed and back to back: one buffer, one write per flush.
     private var output = ByteWriter(capacity: 0)
@@ -124,7 +127,7 @@ final class GuestSession {
         }
         connection.onLowWatermark = { [unowned self] in
             self.writeQueueFull = false
-            self.updateReading()
+            self.resumeReadFrames()
         }
         // The handshake deadline (hub.handshakeTimeoutMs) is the admission slot's, counted per listener.
         admission?.onDeadline = { [unowned self] refusal in
@@ -146,17 +149,34 @@ final class GuestSession {
 
     private func received(_ bytes: ArraySlice<UInt8>) {
         lastTrafficNanos = MonotonicClock.nanoseconds()
-        defer { readBodies.removeAll(keepingCapacity: true) }
         do {
-            try decoder.feedBodies(bytes, into: &readBodies)
+            try decoder.hold(bytes)
         } catch {
             // An oversized length prefix: the stream cannot be resynchronised (§3.1).
             sendError(.tooLarge, "\(error)", requestId: 0)
             closeConnection(reason: "frame over the limit: \(error)", detach: .protocolError)
             return
         }
-        for body in readBodies {
+        handleReadFrames()
+        if readsInSlices, !sliceTaken, case .attached = state {
+            sliceTaken = true
+            updateReading()
+            hub.resumeReadingNextPass(self)
+        }
+    }
+
+    /// Handles the frames read, in order, while the unsent answers stay within the high watermark (guest.md §3.3).
+    /// Past it the rest waits, unread, for the low watermark, or for the end of the pass if the socket took them.
+    private func handleReadFrames() {
+        guard !handlingFrames else { return }
+        handlingFrames = true
+        while decoder.holdsBodies {
+            if writeQueueFull || output.count + connection.queuedWriteBytes > connection.highWatermark {
+                flush()
+                if writeQueueFull || yieldPass() { break }
+            }
             if case .closed = state { break }
+            guard let body = decoder.nextHeldBody() else { break }
             framesReceived += 1
             if case .attached(let session, _) = state, let send = GuestFrame.messageSend(in: body) {
                 handleMessageSend(
@@ -169,13 +189,23 @@ final class GuestSession {
             case .failure(let error): malformed(error)
             }
         }
+        handlingFrames = false
         flush()
         hub.perform(&actions)
-        if readsInSlices, !sliceTaken, case .attached = state {
-            sliceTaken = true
-            updateReading()
-            hub.resumeReadingNextPass(self)
-        }
+        updateReading()
+    }
+
+    /// Until the end of this pass; false when no handle can be had (handling goes on now).
+    private func yieldPass() -> Bool {
+        if case .closed = state { return true }
+        if passEnd == nil { passEnd = try? EndOfPass(loop: hub.loop) { [unowned self] in self.resumeReadFrames() } }
+        passEnd?.arm()
+        return passEnd != nil
+    }
+
+    /// The queue drained, the pass ended or writing failed: held frames first, then reading.
+    private func resumeReadFrames() {
+        if !writeQueueFull, passEnd?.isArmed != true { handleReadFrames() }
     }
 
     /// The guest no longer takes bytes (it hung up, or reset the connection). What it wrote before is still read
@@ -185,13 +215,13 @@ final class GuestSession {
         logger.debug("guest \(remote) stopped taking bytes (\(error)); reading what it sent before")
         output.bytes.removeAll()
         writeQueueFull = false
-        updateReading()
+        resumeReadFrames()
     }
 
-    /// Reads while nothing holds the session back (a full write queue, or this pass's slice already taken).
+    /// Reads while nothing holds the session back (a full write queue, this pass's slice taken, frames held).
     private func updateReading() {
         if case .closed = state { return }
-        if writeQueueFull || sliceTaken {
+        if writeQueueFull || sliceTaken || decoder.holdsBodies {
             connection.stopReading()
         } else {
             do {
@@ -854,6 +884,7 @@ final class GuestSession {
     }
 
     var isWriteQueueFull: Bool { connection.isAboveHighWatermark }
+    var unsentBytes: Int { connection.queuedWriteBytes + output.count }
 
     func queueChannelData(_ number: UInt16, _ data: some Collection<UInt8>) {
         queue(GuestFrame(.channelData(ArraySlice(data)), channel: number))
@@ -922,6 +953,7 @@ final class GuestSession {
         livenessTimer?.close()
         livenessJudgment?.close()
         descriptorRetryTimer?.close()
+        passEnd?.close()
         // The hub lets go of this session now: the connection must not call back into it (its
         // callbacks hold it unowned) while it drains and closes.
         connection.detachCallbacks()

@@ -44,8 +44,8 @@ final class HubPlatformControlHost: PlatformControlHost {
         hub.provisioning?.statusJSON ?? ["budgets": [], "partitions": [], "shadowed": [], "counters": [:]]
     }
 
-    func guest(_ session: SessionID) -> (remote: String, attachedAtUnixNs: UInt64)? {
-        hub.guestSessions[session].map { ($0.remote, $0.attachedAtUnixNs) }
+    func guest(_ session: SessionID) -> (remote: String, attachedAtUnixNs: UInt64, unsentBytes: Int)? {
+        hub.guestSessions[session].map { ($0.remote, $0.attachedAtUnixNs, $0.unsentBytes) }
     }
 }
 

@@ -96,6 +96,7 @@ extension PlatformMethods {
             session = [
                 "id": .uint(id.rawValue), "peer": .string(guest?.remote ?? "?"),
                 "attachedAtUnixNs": .uint(guest?.attachedAtUnixNs ?? 0),
+                "unsentBytes": .int(Int64(guest?.unsentBytes ?? 0)),
             ]
         }
         return [

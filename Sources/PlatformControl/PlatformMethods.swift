@@ -26,8 +26,8 @@ package protocol PlatformControlHost: AnyObject {
     func processState(ofPartition name: String) -> String?
     /// The partition's supervisor's status when it has one.
     func supervisorJSON(ofPartition name: String) -> JSON?
-    /// The attached guest of a model session: its peer and when it attached.
-    func guest(_ session: SessionID) -> (remote: String, attachedAtUnixNs: UInt64)?
+    /// The attached guest of a model session: its peer, when it attached, and the bytes the hub holds for it unsent.
+    func guest(_ session: SessionID) -> (remote: String, attachedAtUnixNs: UInt64, unsentBytes: Int)?
     /// Where a partition came from: `"configuration"` or its provisioning record (`Protocols/management.md` §9).
     func origin(ofPartition name: String) -> JSON
     /// `provisioning.status`'s answer: budgets, provisioned partitions, counters.

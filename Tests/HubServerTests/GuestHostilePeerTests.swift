@@ -8,7 +8,8 @@ import TestSupport
 import Testing
 
 /// Whole-server checks of `Protocols/guest.md` promises found broken by hostile-peer reviews: liveness judged
-/// against heartbeats the hub had not read yet (§9.1), `IRQ.coalesced` (§6.3), the `REGION_READ` length (§8.1).
+/// against heartbeats the hub had not read yet (§9.1), `IRQ.coalesced` (§6.3), the `REGION_READ` length (§8.1),
+/// answers built only as fast as the guest reads them (§3.3).
 @Suite struct GuestHostilePeerTests {
     private func attach(_ hub: HubHarness, _ partition: String, tcp: Bool = false) throws -> GuestClient {
         let endpoint = tcp ? "tcp:127.0.0.1:\(hub.guestTCPPort)" : "unix:\(hub.guestUnix)"
@@ -203,6 +204,60 @@ import Testing
         #expect(reason.contains("1048577") && reason.contains("1048576"), "\(reason)")
         // The session goes on after the refusal.
         #expect(try linux.readRegion(region.id, offset: 4096, length: 3) == Array(pattern[..<3]))
+        #expect(hub.stop() == 0)
+    }
+
+    /// §3.3: 512 pipelined `REGION_READ`s of 64 KiB (32 MiB of answers) in one write, none read. The hub stops
+    /// handling them once the unsent answers pass the high watermark (256 KiB here) instead of building all of
+    /// them in one pass; other guests are still served; once the guest reads, every answer arrives, in order.
+    @Test func pipelinedRegionReadsAreAnsweredOnlyAsFastAsTheGuestReads() throws {
+        let high = 256 << 10
+        let length = 64 << 10
+        let hub = try HubHarness { configuration in
+            configuration.hub.limits.writeHighWatermarkBytes = high
+            configuration.hub.limits.writeLowWatermarkBytes = 64 << 10
+            configuration.regions.append(
+                RegionConfig(
+                    name: "bulk", sizeBytes: 1 << 20, grants: [RegionGrant(partition: "rtos", access: .readWrite)]))
+        }
+        let control = try LineClient(unixPath: hub.controlUnix)
+        _ = try control.readJSON()
+        let rtos = try attach(hub, "rtos", tcp: true)
+        let secure = try attach(hub, "secure", tcp: true)
+        let region = try #require(rtos.welcome.regions.first { $0.name == "bulk" })
+        let pattern = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ $0 >> 9) }
+        #expect(try rtos.writeRegion(region.id, offset: 0, bytes: pattern) == .ok)
+        let count = 512
+        let offsets = (0..<count).map { ($0 * 4096) % ((1 << 20) - length) }
+        try rtos.sendFrames(
+            offsets.enumerated().map { index, offset in
+                GuestFrame(
+                    .regionRead(region: region.id, offset: UInt64(offset), length: UInt32(length)),
+                    requestId: UInt32(index + 1))
+            })
+        // What the hub holds for rtos, sampled while it does not read: about the watermark, never the 32 MiB.
+        var most = 0
+        for _ in 0..<10 {
+            usleep(50_000)
+            let session = try control.call("partition.get", ["name": "rtos"])["result"]?["session"]
+            most = max(most, try #require(session?["unsentBytes"]?.intValue))
+        }
+        #expect(most > 0)
+        #expect(most <= high + 2 * (length + 64), "\(most) bytes unsent")
+        // Another guest is served meanwhile.
+        try secure.heartbeat(stamp: 7)
+        // Every answer, complete and in order.
+        for (index, offset) in offsets.enumerated() {
+            let frame = try #require(try rtos.receive(timeout: 30), "answer \(index + 1) missing")
+            guard case .regionData(let id, let at, let bytes) = frame.message else {
+                Issue.record("answer \(index + 1): \(frame.type)")
+                break
+            }
+            #expect(frame.requestId == UInt32(index + 1) && id == region.id && at == UInt64(offset))
+            #expect(Array(bytes) == Array(pattern[offset..<offset + length]), "answer \(index + 1)")
+        }
+        // The session goes on, reading again.
+        try rtos.heartbeat(stamp: 8)
         #expect(hub.stop() == 0)
     }
 }
