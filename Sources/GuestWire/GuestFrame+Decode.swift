@@ -340,7 +340,13 @@ private struct BodyReader {
         case .channelOpen: return .channelOpen(device: try name("device"), options: rest())
         case .channelOpened: return .channelOpened(maxData: try u32("max_data"), options: rest())
         case .channelData: return .channelData(rest())
-        case .channelClose: return .channelClose(code: try u16("code"), reason: try reason("reason"))
+        case .channelClose:
+            // 0 or a code of §5.5 (§10.4); an undefined code is malformed, as in ERROR.
+            let code = try u16("code")
+            guard code == 0 || GuestErrorCode(rawValue: code) != nil else {
+                throw .invalidValue(field: "code", reason: "undefined error code \(code)")
+            }
+            return .channelClose(code: code, reason: try reason("reason"))
         }
     }
 

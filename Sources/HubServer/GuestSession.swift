@@ -250,7 +250,10 @@ final class GuestSession {
 
     private func malformed(_ error: GuestDecodeError) {
         hub.guestCounters.malformedFrames += 1
-        sendError(error.errorCode, error.description, requestId: error.header?.requestId ?? 0)
+        // On the frame's channel, as every answer (§3.2, §11).
+        sendError(
+            error.errorCode, error.description, requestId: error.header?.requestId ?? 0,
+            channel: error.header?.channel ?? 0)
         if sessionID == nil { closeConnection(reason: "malformed frame before WELCOME: \(error)", detach: nil) }
     }
 
@@ -529,7 +532,7 @@ final class GuestSession {
         switch platform.acknowledge(session: session, link: link, upTo: upTo, actions: &actions) {
         case .acknowledged: if request != 0 { queue(GuestFrame(.ok, requestId: request)) }
         case .beyondDelivered:
-            sendError(.malformedFrame, "ack \(upTo) beyond the last delivered id", requestId: request)
+            sendError(.unexpectedFrame, "ack \(upTo) beyond the last delivered id", requestId: request)
         case .noSuchLink: sendError(.noSuchLink, "link \(linkID)", requestId: request)
         case .notPermitted: sendError(.notPermitted, "link \(link)", requestId: request)
         }
@@ -666,9 +669,9 @@ final class GuestSession {
         switch outcome {
         case .ok: if requestId != 0 { queue(GuestFrame(.ok, requestId: requestId)) }
         case .noSuchLine: sendError(.noSuchLine, "no such line", requestId: requestId)
+        // Well-formed, but not in the line's state: an EOI of a line not in service (§6.4).
         case .invalid:
-            sendError(
-                .malformedFrame, "invalid for this line (not in service, bad priority or period)", requestId: requestId)
+            sendError(.unexpectedFrame, "not valid in the line's state (not in service)", requestId: requestId)
         case .notAttached: sendError(.unexpectedFrame, "session is not attached", requestId: requestId)
         }
     }

@@ -9,7 +9,8 @@ import Testing
 
 /// Whole-server checks of `Protocols/guest.md` promises found broken by hostile-peer reviews: liveness judged
 /// against heartbeats the hub had not read yet (§9.1), `IRQ.coalesced` (§6.3), the `REGION_READ` length (§8.1),
-/// answers built only as fast as the guest reads them (§3.3).
+/// answers built only as fast as the guest reads them (§3.3), errors answering on the frame's channel (§3.4, §11),
+/// `CHANNEL_CLOSE` codes (§10.4) and well-formed frames refused as `unexpected_frame` (§6.4, §7.4).
 @Suite struct GuestHostilePeerTests {
     private func attach(_ hub: HubHarness, _ partition: String, tcp: Bool = false) throws -> GuestClient {
         let endpoint = tcp ? "tcp:127.0.0.1:\(hub.guestTCPPort)" : "unix:\(hub.guestUnix)"
@@ -258,6 +259,82 @@ import Testing
         }
         // The session goes on, reading again.
         try rtos.heartbeat(stamp: 8)
+        #expect(hub.stop() == 0)
+    }
+
+    /// The next frame that answers `requestId`, skipping others (region descriptors, credit).
+    private func answer(_ client: GuestClient, _ requestId: UInt32) throws -> GuestFrame? {
+        while let frame = try client.receive(timeout: 5) {
+            if case .regionFD = frame.message { continue }
+            if frame.requestId == requestId { return frame }
+        }
+        return nil
+    }
+
+    private func sendRaw(_ client: GuestClient, _ bytes: [UInt8]) {
+        _ = bytes.withUnsafeBytes { send(client.descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    private func errorCode(_ frame: GuestFrame?) -> GuestErrorCode? {
+        if case .error(let code, _)? = frame?.message { return code }
+        return nil
+    }
+
+    /// §3.4, §11: an unknown type and a frame on a channel its type does not allow are answered on that channel.
+    @Test func decodeErrorsAreAnsweredOnTheFramesChannel() throws {
+        let hub = try HubHarness()
+        let rtos = try attach(hub, "rtos", tcp: true)
+        // Type 0x7777 on channel 5, request id 11.
+        sendRaw(rtos, [0, 0, 0, 8, 0x77, 0x77, 0, 5, 0, 0, 0, 11])
+        let unknown = try answer(rtos, 11)
+        #expect(errorCode(unknown) == .unknownFrameType && unknown?.channel == 5)
+        // RAISE on channel 7, request id 12.
+        try rtos.sendFrame(GuestFrame(.raise(partition: "linux", line: 1), channel: 7, requestId: 12))
+        let wrongChannel = try answer(rtos, 12)
+        #expect(errorCode(wrongChannel) == .malformedFrame && wrongChannel?.channel == 7)
+        // A short body has no header: channel 0, request id 0.
+        sendRaw(rtos, [0, 0, 0, 3, 1, 1, 0])
+        let short = try answer(rtos, 0)
+        #expect(errorCode(short) == .malformedFrame && short?.channel == 0)
+        #expect(try rtos.raise(partition: "linux", line: 1) == .latched)
+        #expect(hub.stop() == 0)
+    }
+
+    /// §10.4: a `CHANNEL_CLOSE` code other than 0 or a §5.5 code is malformed; the channel stays open.
+    @Test func channelCloseWithAnUndefinedCodeIsMalformed() throws {
+        let hub = try HubHarness { configuration in
+            let index = configuration.partitions.firstIndex { $0.name == "mgmt" }!
+            configuration.partitions[index].mayManage = true
+        }
+        let mgmt = try attach(hub, "mgmt")
+        try mgmt.openManagementRelay(channel: 3)
+        for (code, requestId) in [(UInt16(99), UInt32(21)), (0xFFFF, 22)] {
+            // Encoded by hand: the codec refuses to build what it would refuse to read.
+            var body: [UInt8] = [
+                0x05, 0x04, 0, 3, 0, 0, 0, UInt8(requestId), UInt8(code >> 8), UInt8(code & 0xFF), 0, 0,
+            ]
+            body = [0, 0, 0, UInt8(body.count)] + body
+            sendRaw(mgmt, body)
+            let refusal = try answer(mgmt, requestId)
+            #expect(errorCode(refusal) == .malformedFrame && refusal?.channel == 3, "code \(code)")
+        }
+        // Still open: a defined code closes it.
+        let close = try mgmt.request(.channelClose(code: GuestErrorCode.rateLimited.rawValue, reason: ""), channel: 3)
+        #expect(close.message == .ok && close.channel == 3)
+        #expect(hub.stop() == 0)
+    }
+
+    /// §6.4, §7.4: an EOI of a line not in service and an ack beyond the last delivered id are well-formed frames
+    /// that do not fit the state: `unexpected_frame`, not `malformed_frame`.
+    @Test func wellFormedFramesOutOfStateAreUnexpectedNotMalformed() throws {
+        let hub = try HubHarness()
+        let rtos = try attach(hub, "rtos", tcp: true)
+        let link = try #require(rtos.welcome.links.first)
+        try rtos.sendFrame(GuestFrame(.eoi(line: 2), requestId: 31))
+        #expect(errorCode(try answer(rtos, 31)) == .unexpectedFrame)
+        try rtos.sendFrame(GuestFrame(.msgAck(link: link.id, upTo: 5), requestId: 32))
+        #expect(errorCode(try answer(rtos, 32)) == .unexpectedFrame)
+        #expect(try rtos.raise(partition: "linux", line: 1) == .latched)
         #expect(hub.stop() == 0)
     }
 }

@@ -156,9 +156,10 @@ LAYOUT: dict[str, list[tuple[str, str]]] = {
     "CHANNEL_OPEN": [("device", "name"), ("options", "rest")],
     "CHANNEL_OPENED": [("max_data", "u32"), ("options", "rest")],
     "CHANNEL_DATA": [("data", "rest")],
-    "CHANNEL_CLOSE": [("code", "u16"), ("reason", "text")],
+    "CHANNEL_CLOSE": [("code", "closecode"), ("reason", "text")],
 }
-ENUMS = {"severity": (1, SEVERITIES), "errcode": (2, ERROR_CODES), "outcome": (1, RAISE_OUTCOMES), "send_status": (1, SEND_STATUSES),
+# CHANNEL_CLOSE: 0 (normal) or an ERROR code (guest.md §10.4).
+ENUMS = {"severity": (1, SEVERITIES), "errcode": (2, ERROR_CODES), "closecode": (2, {0: "normal", **ERROR_CODES}), "outcome": (1, RAISE_OUTCOMES), "send_status": (1, SEND_STATUSES),
          "region_status": (1, REGION_STATUSES), "access": (1, ACCESS), "link_state": (1, LINK_STATES),
          "power_state": (1, POWER_STATES), "platform_state": (1, PLATFORM_STATES), "pc_action": (1, PARTITION_ACTIONS),
          "pc_status": (1, PARTITION_CONTROL_STATUSES)}
