@@ -196,6 +196,14 @@ let package = Package(
         // What the hub applies to a launched guest's process from its partition (scheduler, cgroup, memory),
         // and what it could not apply and why; through HubSystem.
         .target(name: "PartitionResources", dependencies: ["HubSystem", "JSON", "PlatformConfig"]),
+        // Launching, watching and restarting partitions' guest processes (Protocols/control.md §10), through the
+        // SupervisorHost the hub implements.
+        .target(
+            name: "PartitionSupervision",
+            dependencies: [
+                "EventLoop", "Endpoints", "HubSystem", "Hypervisor", "JSON", "PartitionResources", "PlatformConfig",
+                "SoftwareSlots", "Wire", .product(name: "Logging", package: "swift-log"),
+            ]),
         // How the hub's loop thread is scheduled (hub.realTimePriority) and the real-time budget that puts it at
         // normal scheduling while a load saturates it; through HubSystem.
         .target(name: "RealTimeScheduling", dependencies: ["HubSystem", "JSON"]),
@@ -227,8 +235,8 @@ let package = Package(
                 "Hypervisor",
                 "ATWire", "Modem", "EthernetWire", "Ethernet", "RFBWire", "Framebuffer", "FramebufferServer",
                 "HubSystem", "PlatformConfigLoader", "Zlib", "SoftwareSlots", "ManagementWire",
-                "SoftwareCommands", "PartitionResources", "PlatformControl", "EventControl", "RealTimeScheduling",
-                .product(name: "Logging", package: "swift-log"),
+                "SoftwareCommands", "PartitionResources", "PartitionSupervision", "PlatformControl", "EventControl",
+                "RealTimeScheduling", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: hotPathSettings),

@@ -87,7 +87,7 @@ extension Hub {
     }
 
     /// Whether the partition's attached guest negotiated `mark-good` (`Protocols/guest.md` §9.4).
-    func marksGood(_ partition: String) -> Bool {
+    package func marksGood(_ partition: String) -> Bool {
         guestSessions.values.contains { $0.partition == partition && $0.marksGood }
     }
 

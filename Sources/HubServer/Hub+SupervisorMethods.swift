@@ -1,6 +1,8 @@
 import ControlWire
 import DeviceKit
 import JSON
+import PartitionSupervision
+import SoftwareSlots
 
 extension Hub {
     /// `partition.start/stop/restart/logs`: local management of launched guests (`Protocols/control.md` §10.4–§10.5).
@@ -68,5 +70,16 @@ extension Hub {
                 "\(name) has no launch section: its guest is started outside the hub", reason: "not_launched")
         }
         return supervisor
+    }
+}
+
+/// What the partitions' supervisors need of the hub (`PartitionSupervision`).
+extension Hub: SupervisorHost {
+    package func isSuspended(_ partition: String) -> Bool { platform.isSuspended(partition: partition) }
+
+    package var softwareSlots: SoftwareSlots? { software?.slots }
+
+    package func publishSupervisorEvent(_ kind: String, partition: String, data: JSON) {
+        publish(kind, partition: partition, data: data)
     }
 }

@@ -9,6 +9,7 @@ import Hypervisor
 import JSON
 import Logging
 import Management
+import PartitionSupervision
 import PlatformConfig
 import PlatformConfigLoader
 import PlatformControl
@@ -307,7 +308,7 @@ package final class Hub {
     }
 
     /// Where an Ethernet stream port listens (for QEMU guests the hub launches).
-    func ethernetStreamEndpoint(segment: String, port: String) -> Endpoint? {
+    package func ethernetStreamEndpoint(segment: String, port: String) -> Endpoint? {
         devices.lazy.compactMap { $0 as? EthernetDevice }.first?.streamEndpoint(segment: segment, port: port)
     }
 
@@ -316,10 +317,10 @@ package final class Hub {
         supervisors[partition]?.guestDetached(reason: reason)
     }
 
-    func isAttached(_ partition: String) -> Bool { platform.state(ofPartition: partition)?.session != nil }
+    package func isAttached(_ partition: String) -> Bool { platform.state(ofPartition: partition)?.session != nil }
 
     /// Where launched guests attach: the first Unix guest endpoint (cheaper per message), else TCP.
-    var guestEndpointForChildren: Endpoint? {
+    package var guestEndpointForChildren: Endpoint? {
         boundGuestEndpoints.first { if case .unix = $0 { return true } else { return false } }
             ?? boundGuestEndpoints.first
     }

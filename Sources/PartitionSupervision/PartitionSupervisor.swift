@@ -1,3 +1,4 @@
+import Endpoints
 import EventLoop
 import HubSystem
 import Hypervisor
@@ -16,16 +17,16 @@ import Wire
 /// partition's restart budget is spent. Every transition is a `partition.state` event with a reason.
 /// The model keeps the partition's queued messages and latched interrupts across restarts, so a
 /// restarted guest resumes where its predecessor stopped.
-final class PartitionSupervisor {
-    enum State: String {
+package final class PartitionSupervisor {
+    package enum State: String {
         case stopped, starting, running, suspended, crashed, restarting, failed
     }
 
-    let partition: PartitionConfig
-    let launch: LaunchConfig
-    private unowned let hub: Hub
-    private(set) var state: State = .stopped
-    private(set) var process: ChildProcess?
+    package let partition: PartitionConfig
+    package let launch: LaunchConfig
+    private unowned let hub: any SupervisorHost
+    package private(set) var state: State = .stopped
+    package private(set) var process: ChildProcess?
     private var attachTimer: Timer?
     private var backoffTimer: Timer?
     private var killTimer: Timer?
@@ -38,19 +39,19 @@ final class PartitionSupervisor {
     private var runningSince: UInt64?
     /// A guest that stayed running this long before failing counts as having run stably.
     static let stableNanoseconds: UInt64 = 1_000_000_000
-    private(set) var restarts: UInt64 = 0
-    private(set) var lastExit: (status: Int64, signal: Int32)?
-    private(set) var lastReason = "configured"
-    private(set) var log: ByteRing
+    package private(set) var restarts: UInt64 = 0
+    package private(set) var lastExit: (status: Int64, signal: Int32)?
+    package private(set) var lastReason = "configured"
+    package private(set) var log: ByteRing
     /// `launch.logFile`, bounded by `launch.logFileMaxBytes` (one rotation to `.1`).
     private var logFile: RotatingLogFile?
-    private(set) var resources = ResourceReport()
+    package private(set) var resources = ResourceReport()
     /// Set while the hub itself stops the process, so its exit is not a crash.
     private var stopping = false
     private var pendingRestart = false
-    var logger: Logger
+    package var logger: Logger
 
-    init(partition: PartitionConfig, launch: LaunchConfig, hub: Hub, logger: Logger) {
+    package init(partition: PartitionConfig, launch: LaunchConfig, hub: any SupervisorHost, logger: Logger) {
         self.partition = partition
         self.launch = launch
         self.hub = hub
@@ -66,13 +67,13 @@ final class PartitionSupervisor {
         }
     }
 
-    var processID: Int32? { process.flatMap { $0.hasExited ? nil : $0.processID } }
+    package var processID: Int32? { process.flatMap { $0.hasExited ? nil : $0.processID } }
 
     // MARK: Commands
 
     /// Starts the guest unless it is already starting or running.
     @discardableResult
-    func start(reason: String) -> Bool {
+    package func start(reason: String) -> Bool {
         switch state {
         case .starting, .running, .suspended, .restarting: return false
         case .stopped, .crashed, .failed: break
@@ -86,7 +87,7 @@ final class PartitionSupervisor {
     }
 
     /// Stops the guest: SIGTERM, then SIGKILL if it is still there after two seconds.
-    func stop(reason: String) {
+    package func stop(reason: String) {
         backoffTimer?.close()
         backoffTimer = nil
         pendingRestart = false
@@ -105,7 +106,7 @@ final class PartitionSupervisor {
     }
 
     /// Stops and starts again (`partition.restart`), without spending the restart budget.
-    func restart(reason: String) {
+    package func restart(reason: String) {
         guard let process, !process.hasExited else {
             start(reason: reason)
             return
@@ -118,7 +119,7 @@ final class PartitionSupervisor {
     }
 
     /// SIGSTOP / SIGCONT the process (the hub has already told the guest, and the model stops deliveries).
-    func setSuspended(_ suspended: Bool) -> String? {
+    package func setSuspended(_ suspended: Bool) -> String? {
         guard let process, !process.hasExited else { return "no process is running" }
         do {
             try process.kill(signal: suspended ? SignalNumber.stop : SignalNumber.resume)
@@ -140,10 +141,10 @@ final class PartitionSupervisor {
     }
 
     /// Whether management has the partition suspended (`partition.suspend`); the model keeps it across restarts.
-    private var partitionSuspended: Bool { hub.platform.isSuspended(partition: partition.name) }
+    private var partitionSuspended: Bool { hub.isSuspended(partition.name) }
 
     /// Kills whatever is left at hub shutdown.
-    func terminateForShutdown() {
+    package func terminateForShutdown() {
         backoffTimer?.close()
         attachTimer?.close()
         killTimer?.close()
@@ -154,22 +155,22 @@ final class PartitionSupervisor {
         }
     }
 
-    func killForShutdown() {
+    package func killForShutdown() {
         if let process, !process.hasExited { try? process.kill(signal: SignalNumber.kill) }
     }
 
     // MARK: Events from the hub
 
-    func guestAttached() {
+    package func guestAttached() {
         attachTimer?.close()
         attachTimer = nil
-        hub.software?.slots.attached(partition: partition.name, marksGood: hub.marksGood(partition.name))
+        hub.softwareSlots?.attached(partition: partition.name, marksGood: hub.marksGood(partition.name))
         if state == .starting || state == .restarting { transition(to: .running, reason: "guest attached") }
     }
 
     /// The guest's session ended. A missed heartbeat means the guest is hung: kill it so the restart
     /// policy takes over. Other reasons (the process exiting) arrive through the exit callback.
-    func guestDetached(reason: DetachReason) {
+    package func guestDetached(reason: DetachReason) {
         guard reason == .heartbeatMissed, let process, !process.hasExited else { return }
         lastReason = "missed heartbeat"
         crashReason = "missed heartbeat (no traffic for 3 x \(partition.heartbeatMs ?? 0) ms)"
@@ -179,7 +180,7 @@ final class PartitionSupervisor {
     private var crashReason: String?
 
     /// The image on probation failed a health check: kill its guest; the exit is reported as that failure.
-    func failProbation(reason: String) {
+    package func failProbation(reason: String) {
         guard let process, !process.hasExited else { return }
         crashReason = reason
         try? process.kill(signal: SignalNumber.kill)
@@ -200,7 +201,7 @@ final class PartitionSupervisor {
         environment["HANDSETHUB_SECRET"] = partition.secret
         let argv: [String]
         // A partition with software slots runs its active slot's image (`Protocols/management.md` §"Images").
-        let slot = launch.qemu == nil ? hub.software?.slots.willStart(partition: partition.name) : nil
+        let slot = launch.qemu == nil ? hub.softwareSlots?.willStart(partition: partition.name) : nil
         if let qemu = launch.qemu {
             guard let built = qemuCommand(qemu) else {
                 crashed(reason: "cannot start QEMU: \(qemuProblem)")
@@ -340,7 +341,7 @@ final class PartitionSupervisor {
     /// else the previous slot is started at once (`Protocols/management.md` §"Images", probation). False when
     /// the partition is not on probation, so the restart policy applies.
     private func probationFailed(reason: String) -> Bool {
-        guard launch.qemu == nil, let decision = hub.software?.slots.failed(partition: partition.name, reason: reason)
+        guard launch.qemu == nil, let decision = hub.softwareSlots?.failed(partition: partition.name, reason: reason)
         else { return false }
         switch decision {
         case .notOnProbation:
@@ -408,14 +409,14 @@ final class PartitionSupervisor {
         state = next
         lastReason = reason
         logger.info("\(partition.name): \(from.rawValue) -> \(next.rawValue): \(reason)")
-        hub.publish(
+        hub.publishSupervisorEvent(
             "partition.state", partition: partition.name,
             data: ["from": .string(from.rawValue), "to": .string(next.rawValue), "reason": .string(reason)])
     }
 
-    func clearLog() { log.clear() }
+    package func clearLog() { log.clear() }
 
-    var statusJSON: JSON {
+    package var statusJSON: JSON {
         [
             "state": .string(state.rawValue),
             "reason": .string(lastReason),
