@@ -133,8 +133,10 @@ package final class Hub {
         self.options = options
         self.logger = logger
         // A peer that hangs up while a write is queued must cost the hub that connection, not its life:
-        // with SIGPIPE ignored the write fails with EPIPE and the session closes.
+        // with SIGPIPE ignored the write fails with EPIPE and the session closes. A file written past the
+        // file-size limit likewise fails with EFBIG (a capture reports it as its writeError).
         CurrentProcess.ignoreBrokenPipe()
+        CurrentProcess.ignoreFileSizeLimit()
         do {
             loop = try Loop()
             door = try LoopDoor(loop: loop)

@@ -23,6 +23,10 @@ package enum CurrentProcess {
     /// Ignores SIGPIPE for the whole process: a write to a peer that hung up then fails with EPIPE and costs
     /// that connection, not the process.
     package static func ignoreBrokenPipe() { signal(SIGPIPE, SIG_IGN) }
+
+    /// Ignores SIGXFSZ for the whole process: a write past the file-size limit (`RLIMIT_FSIZE`, `ulimit -f`) then
+    /// fails with EFBIG and costs that file (a capture, a log), not the process.
+    package static func ignoreFileSizeLimit() { signal(SIGXFSZ, SIG_IGN) }
 }
 
 /// Signal numbers the hub sends or watches (`signal(7)`), so that callers need not import the C library.

@@ -402,3 +402,27 @@ def test_a_persistent_tap_keeps_its_mac_and_plumbing_across_a_restart_and_report
         if hub is not None:
             hub.stop()
         cleanup()
+
+
+@pytest.mark.skipif(shutil.which("prlimit") is None, reason="needs prlimit (util-linux)")
+def test_a_capture_past_the_file_size_limit_reports_efbig_and_the_hub_stays_up(hubd, tmp_path):
+    """A hub run under a file-size limit (`ulimit -f`, RLIMIT_FSIZE): a capture that grows past it got SIGXFSZ,
+    whose default action killed the hub. The hub ignores SIGXFSZ, so the write fails with EFBIG, the capture
+    reports it in `writeError` (control.md §13.7), and everyone else is served."""
+    client = hubd()
+    limit = 256 * 1024
+    sh("prlimit", "--pid", str(client.hub.process.pid), f"--fsize={limit}:{limit}")
+    path = tmp_path / "lan0.pcap"
+    client.call("eth.capture.start", {"segment": "lan0", "path": str(path)})
+    frame = "ff" * 6 + "020000000001" + "88b5" + "5a" * 1486  # 1500 bytes, broadcast
+    for _ in range(400):  # 600 KB of records: past the limit
+        client.call("eth.inject", {"segment": "lan0", "port": "rtos", "frame": frame})
+    segment = next(s for s in client.call("eth.segments")["segments"] if s["name"] == "lan0")
+    assert segment["capture"]["writeError"] is not None, segment
+    stopped = client.call("eth.capture.stop", {"segment": "lan0"})
+    assert client.hub.process.poll() is None, client.hub.log()
+    assert stopped["frames"] == 400
+    assert stopped["bytes"] <= limit < 24 + 400 * 1516
+    assert "too large" in stopped["writeError"].lower(), stopped
+    assert path.stat().st_size == stopped["bytes"]
+    assert client.call("hub.info")["pid"] == client.hub.process.pid
