@@ -297,7 +297,7 @@ extension ModemSimulator {
         else {
             throw ModemNetworkError(
                 .invalid, "number must be 1-40 dial characters (0-9 + * # A-D)",
-                parameter: ("number", "1-40 dial characters (0-9 + * # A-D)"))
+                parameter: .init("number", expected: "1-40 dial characters (0-9 + * # A-D)"))
         }
         guard !telephony.calls.contains(where: { $0.state == .incoming || $0.state == .waiting }) else {
             throw ModemNetworkError(.wrongState, "a call is already ringing or waiting")

@@ -139,10 +139,11 @@ extension ModemSimulator {
     /// Signal strength (`+CSQ` scale: 0-31, 99 unknown) and bit error rate (0-7, 99).
     package func setSignal(rssi: Int, ber: Int) throws(ModemNetworkError) {
         guard (0...31).contains(rssi) || rssi == 99 else {
-            throw ModemNetworkError(.invalid, "rssi must be 0-31 or 99", parameter: ("rssi", "0...31 or 99"))
+            throw ModemNetworkError(
+                .invalid, "rssi must be 0-31 or 99", parameter: .init("rssi", expected: "0...31 or 99"))
         }
         guard (0...7).contains(ber) || ber == 99 else {
-            throw ModemNetworkError(.invalid, "ber must be 0-7 or 99", parameter: ("ber", "0...7 or 99"))
+            throw ModemNetworkError(.invalid, "ber must be 0-7 or 99", parameter: .init("ber", expected: "0...7 or 99"))
         }
         network.rssi = rssi
         network.ber = ber

@@ -356,7 +356,8 @@ extension ModemSimulator {
         do {
             parts = try SMSUserData.split(text, reference: reference)
         } catch {
-            throw ModemNetworkError(.invalid, error.description, parameter: ("text", "a text of at most 255 parts"))
+            throw ModemNetworkError(
+                .invalid, error.description, parameter: .init("text", expected: "a text of at most 255 parts"))
         }
         var tpdus: [[UInt8]] = []
         for part in parts {
@@ -364,7 +365,8 @@ extension ModemSimulator {
                 tpdus.append(
                     try SMSDeliver(originator: SMSAddress(originator), timestamp: timestamp, userData: part).encoded())
             } catch {
-                throw ModemNetworkError(.invalid, error.description, parameter: ("from", "an SMS originator address"))
+                throw ModemNetworkError(
+                    .invalid, error.description, parameter: .init("from", expected: "an SMS originator address"))
             }
         }
         return try deliverSMS(tpdus: tpdus)
@@ -381,7 +383,7 @@ extension ModemSimulator {
             } catch {
                 throw ModemNetworkError(
                     .invalid, "not an SMS-DELIVER TPDU: \(error.description)",
-                    parameter: ("pdus", "hex SMS-DELIVER TPDUs"))
+                    parameter: .init("pdus", expected: "hex SMS-DELIVER TPDUs"))
             }
         }
         let direct = messaging.cnmi[1] == 2 || messaging.cnmi[1] == 3

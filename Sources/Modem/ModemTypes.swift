@@ -174,15 +174,19 @@ package struct ModemNetworkError: Error, Equatable, CustomStringConvertible {
     package var kind: Kind
     package var description: String
     /// For `.invalid`: the control parameter at fault and what it takes (`Protocols/control.md` §3.4).
-    package var parameter: (name: String, expected: String)?
-    package init(_ kind: Kind, _ description: String, parameter: (name: String, expected: String)? = nil) {
+    package var parameter: InvalidParameter?
+    package init(_ kind: Kind, _ description: String, parameter: InvalidParameter? = nil) {
         self.kind = kind
         self.description = description
         self.parameter = parameter
     }
 
-    package static func == (left: ModemNetworkError, right: ModemNetworkError) -> Bool {
-        left.kind == right.kind && left.description == right.description
-            && left.parameter?.name == right.parameter?.name && left.parameter?.expected == right.parameter?.expected
+    package struct InvalidParameter: Equatable, Sendable {
+        package var name: String
+        package var expected: String
+        package init(_ name: String, expected: String) {
+            self.name = name
+            self.expected = expected
+        }
     }
 }

@@ -378,6 +378,20 @@ def test_notifications_are_never_answered_and_their_waits_end_with_their_client(
         hub.stop()
 
 
+def pipeline(hub, line: bytes, count: int) -> bytes:
+    """Sends ``line`` ``count`` times in one write on a new Unix control connection and reads until the greeting
+    and ``count`` answers have come (or 60 s have passed); returns what was read."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(unix_path(hub))
+    sock.settimeout(60)
+    sock.sendall(line * count)
+    received, deadline = b"", time.monotonic() + 60
+    while received.count(b"\n") < count + 1 and time.monotonic() < deadline:
+        received += sock.recv(1 << 20)
+    sock.close()
+    return received
+
+
 @pytest.mark.parametrize("method,params", [
     ("events.recent", {"since": 0, "filter": {"kinds": ["hub.none"]}}),
     ("events.subscribe", {"since": 0, "filter": {"kinds": ["hub.none"]}}),
@@ -400,14 +414,7 @@ def test_one_client_pipelining_scans_or_screenshots_cannot_hold_the_loop(tmp_pat
         if params is not None:
             request["params"] = params
         line = (json.dumps(request) + "\n").encode()
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.connect(unix_path(hub))
-        sock.settimeout(60)
-        sock.sendall(line * count)
-        received, deadline = b"", time.monotonic() + 60
-        while received.count(b"\n") < count + 1 and time.monotonic() < deadline:
-            received += sock.recv(1 << 20)
-        sock.close()
+        pipeline(hub, line, count)
         with hub.connect() as client:
             passes.hub_info = lambda: client.call("hub.info")
             passes.assert_short(f"{method} pipelined (longest pass before: {before} us)", max(250, 2 * before / 1000))
@@ -427,14 +434,7 @@ def test_one_client_pipelining_hub_config_cannot_hold_the_loop(tmp_path):
             passes = LoopPasses(hub.process.pid, lambda: client.call("hub.info"))
         count = 2000
         line = (json.dumps({"jsonrpc": "2.0", "id": 7, "method": "hub.config"}) + "\n").encode()
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.connect(unix_path(hub))
-        sock.settimeout(60)
-        sock.sendall(line * count)
-        received, deadline = b"", time.monotonic() + 60
-        while received.count(b"\n") < count + 1 and time.monotonic() < deadline:
-            received += sock.recv(1 << 20)
-        sock.close()
+        received = pipeline(hub, line, count)
         answers = [json.loads(text) for text in received.split(b"\n")[1:count + 1]]
         assert len(answers) == count
         assert all(answer.get("result") == first for answer in answers)
