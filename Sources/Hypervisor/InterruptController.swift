@@ -23,6 +23,9 @@ package struct InterruptController: Sendable {
         /// Raises folded into the pending delivery, the first one included (0 while not pending): what
         /// `IRQ.coalesced` reports (`Protocols/guest.md` §6.3), so two raises read 2.
         package var coalesced: UInt32 = 0
+        /// The raises the delivery in service stands for (0 while none is): if its guest goes away before the
+        /// EOI, they are pending again with this count, so the next session's `IRQ` reports them, never 0.
+        package var inServiceCoalesced: UInt32 = 0
     }
 
     /// What `raise` did.
@@ -53,11 +56,24 @@ package struct InterruptController: Sendable {
     package private(set) var lines: [Line]
     package private(set) var counters = Counters()
 
+    /// The deliverable lines (pending, unmasked, not in service) as one bitmap per priority: bit `i` of word `w`
+    /// of priority `p`'s words (`p * wordsPerPriority + w`) is line `64 * w + i`. Why: every delivery pass asks
+    /// each real-time partition for its next deliverable line, and a scan of every line (up to
+    /// `maximumLineCount`) made that cost grow with lines a guest may keep pending in service; the bitmaps
+    /// answer with two bit scans however many lines there are.
+    private var deliverable: [UInt64]
+    /// 64 lines a word, at least one word.
+    private let wordsPerPriority: Int
+    /// Bit `p` set: priority `p` has a deliverable line.
+    private var prioritiesWithDeliverable: UInt16 = 0
+
     /// Creates a controller with `lineCount` lines (clamped to `0...maximumLineCount`), all
     /// unmasked at `defaultPriority`.
     package init(lineCount: Int) {
         let count = max(0, min(lineCount, Self.maximumLineCount))
         lines = Array(repeating: Line(priority: Self.defaultPriority), count: count)
+        wordsPerPriority = max(1, (count + 63) / 64)
+        deliverable = Array(repeating: 0, count: (Int(Self.lowestPriority) + 1) * wordsPerPriority)
     }
 
     package var lineCount: Int { lines.count }
@@ -76,26 +92,44 @@ package struct InterruptController: Sendable {
         lines[line].pending = true
         lines[line].coalesced = 1
         pendingCount += 1
+        updateDeliverable(line)
         return .pending
     }
 
-    /// Lines with their pending bit set: the common case of none lets the dispatcher skip the scan.
+    /// Lines with their pending bit set.
     package private(set) var pendingCount = 0
 
     /// The highest-priority line that is pending, unmasked and not in service; ties go to the
     /// lowest line number.
     package func nextDeliverable() -> Int? {
-        guard pendingCount > 0 else { return nil }
-        var best: Int? = nil
-        var bestPriority = UInt8.max
-        for index in lines.indices {
-            let line = lines[index]
-            if line.pending && !line.masked && !line.inService && line.priority < bestPriority {
-                best = index
-                bestPriority = line.priority
-            }
+        guard prioritiesWithDeliverable != 0 else { return nil }
+        let first = prioritiesWithDeliverable.trailingZeroBitCount * wordsPerPriority
+        for word in 0..<wordsPerPriority where deliverable[first + word] != 0 {
+            return word * 64 + deliverable[first + word].trailingZeroBitCount
         }
-        return best
+        return nil
+    }
+
+    /// Sets or clears `index`'s bit in its priority's bitmap from the line's state.
+    private mutating func updateDeliverable(_ index: Int) {
+        let line = lines[index]
+        setDeliverable(index, priority: line.priority, line.pending && !line.masked && !line.inService)
+    }
+
+    private mutating func setDeliverable(_ index: Int, priority: UInt8, _ isDeliverable: Bool) {
+        let first = Int(priority) * wordsPerPriority
+        let bit = UInt64(1) << UInt64(index & 63)
+        if isDeliverable {
+            deliverable[first + (index >> 6)] |= bit
+            prioritiesWithDeliverable |= 1 << UInt16(priority)
+            return
+        }
+        deliverable[first + (index >> 6)] &= ~bit
+        if deliverable[first + (index >> 6)] == 0
+            && !(first..<first + wordsPerPriority).contains(where: { deliverable[$0] != 0 })
+        {
+            prioritiesWithDeliverable &= ~(1 << UInt16(priority))
+        }
     }
 
     package var hasDeliverable: Bool { nextDeliverable() != nil }
@@ -106,8 +140,10 @@ package struct InterruptController: Sendable {
         let delivery = Delivery(line: line, priority: lines[line].priority, coalesced: lines[line].coalesced)
         lines[line].pending = false
         pendingCount -= 1
+        lines[line].inServiceCoalesced = lines[line].coalesced
         lines[line].coalesced = 0
         lines[line].inService = true
+        setDeliverable(line, priority: delivery.priority, false)
         counters.delivered &+= 1
         return delivery
     }
@@ -118,7 +154,9 @@ package struct InterruptController: Sendable {
     package mutating func endOfInterrupt(line: Int) -> Bool {
         guard isValid(line: line), lines[line].inService else { return false }
         lines[line].inService = false
+        lines[line].inServiceCoalesced = 0
         counters.acknowledged &+= 1
+        updateDeliverable(line)
         return true
     }
 
@@ -127,6 +165,7 @@ package struct InterruptController: Sendable {
     package mutating func setMasked(line: Int, _ masked: Bool) -> Bool {
         guard isValid(line: line) else { return false }
         lines[line].masked = masked
+        updateDeliverable(line)
         return true
     }
 
@@ -134,19 +173,25 @@ package struct InterruptController: Sendable {
     @discardableResult
     package mutating func setPriority(line: Int, _ priority: UInt8) -> Bool {
         guard isValid(line: line), priority <= Self.lowestPriority else { return false }
+        setDeliverable(line, priority: lines[line].priority, false)
         lines[line].priority = priority
+        updateDeliverable(line)
         return true
     }
 
     /// The guest went away: a line it had taken but not acknowledged is pending again, so the
-    /// interrupt is delivered to the next session rather than lost.
+    /// interrupt is delivered to the next session rather than lost, standing for the raises of the delivery
+    /// that was not acknowledged as well as any that came during its service.
     mutating func requeueInService() {
         for index in lines.indices where lines[index].inService {
             lines[index].inService = false
+            lines[index].coalesced &+= max(1, lines[index].inServiceCoalesced)
+            lines[index].inServiceCoalesced = 0
             if !lines[index].pending {
                 lines[index].pending = true
                 pendingCount += 1
             }
+            updateDeliverable(index)
         }
     }
 
@@ -154,8 +199,10 @@ package struct InterruptController: Sendable {
     /// (latched while nobody was attached) are kept.
     mutating func resetConfiguration() {
         for index in lines.indices {
+            setDeliverable(index, priority: lines[index].priority, false)
             lines[index].masked = false
             lines[index].priority = Self.defaultPriority
+            updateDeliverable(index)
         }
     }
 

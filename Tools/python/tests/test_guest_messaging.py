@@ -163,3 +163,40 @@ def test_a_read_only_region_descriptor_cannot_be_mapped_writable(hubd):
                 assert shared[0:4] == b"\0\0\0\0"
         finally:
             os.close(fd)
+
+
+def test_an_interrupt_not_acknowledged_before_its_guest_left_comes_again_with_its_count(hubd):
+    """A guest that goes away between an IRQ and its EOI gets the interrupt again at its next attach, and that IRQ
+    counts every raise it stands for (guest.md 6.3): the one not acknowledged and those during its service. The
+    hub counted only the latter (2 of 3; and 0, sent as 1, with none)."""
+    hub = hubd()
+    unix, tcp = unix_guest_endpoint(hub), tcp_guest_endpoint(hub)
+
+    def next_irq(guest):
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            frame = guest.receive(timeout=max(0.0, deadline - time.monotonic()))
+            if frame is not None and frame.type == "IRQ":
+                return frame
+        raise AssertionError("no IRQ within 5 s")
+
+    def detached():
+        deadline = time.monotonic() + 5
+        while hub.call("partition.get", {"name": "linux"}).get("session") and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    with GuestClient.connect(unix, "rtos", "rtos-dev-secret", timeout=5) as rtos:
+        for raises_in_service in (0, 2):
+            with GuestClient.connect(tcp, "linux", "linux-dev-secret", timeout=5) as linux:
+                assert rtos.raise_irq("linux", 3) == "delivered"
+                assert next_irq(linux).fields["coalesced"] == 1
+                for _ in range(raises_in_service):
+                    assert rtos.raise_irq("linux", 3) == "delivered"
+            # Gone without its EOI.
+            detached()
+            with GuestClient.connect(tcp, "linux", "linux-dev-secret", timeout=5) as linux:
+                irq = next_irq(linux)
+                # The unacknowledged delivery's raise and those during its service, in one IRQ.
+                assert (irq.fields["line"], irq.fields["coalesced"]) == (3, 1 + raises_in_service)
+                linux.eoi(3)
+                assert linux.raise_irq("rtos", 1) in ("delivered", "not_permitted")
