@@ -15,10 +15,21 @@ extension Hub {
         carryOut(&actions)
         if platform.hasRealTimeDeliveries {
             platform.drainDeliveries(budget: deliveryBudget, fairShareBudget: 0, into: &actions)
-            carryOut(&actions)
+            withFlushFollowing { carryOut(&actions) }
             flushScheduledSessions()
         }
         scheduleDeliveries()
+    }
+
+    /// Runs `body`, whose caller flushes the scheduled sessions right after it: the sessions `body` queues frames
+    /// for are listed as usual, but arm no flush timer. Why: every interrupt delivered to a real-time partition
+    /// armed the timer (a closure allocated, a timer in libuv's heap) for a flush that had already happened when
+    /// it fired.
+    private func withFlushFollowing(_ body: () -> Void) {
+        let outer = flushFollows
+        flushFollows = true
+        body()
+        flushFollows = outer
     }
 
     private func carryOut(_ actions: inout [Action]) {
@@ -79,7 +90,7 @@ extension Hub {
             self.platform.drainDeliveries(
                 budget: self.deliveryBudget,
                 fairShareBudget: self.configuration.hub.limits.fairShareDeliveriesPerPass, into: &actions)
-            self.perform(&actions)
+            self.withFlushFollowing { self.perform(&actions) }
             // Only the sessions that got frames, not every attached guest (there may be thousands).
             self.flushScheduledSessions()
         }

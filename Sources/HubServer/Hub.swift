@@ -112,6 +112,8 @@ package final class Hub {
     /// Policy profiles (`PlatformControl`'s `PolicyControl`, `Hub+Policy.swift`).
     lazy var policyControl = PolicyControl(host: HubPolicyHost(hub: self))
     var flushScheduled = false
+    /// Set while the caller flushes the scheduled sessions as soon as what it runs returns (`withFlushFollowing`).
+    var flushFollows = false
     /// Admission of every listener (`Admission.swift`), the loop watchdog and the open-file limit at start.
     let admission: AdmissionRegistry
     let controlGate: AdmissionGate
@@ -352,7 +354,7 @@ package final class Hub {
             session.flushPending = true
             sessionsToFlush.append(session)
         }
-        guard !flushScheduled, !isShuttingDown else { return }
+        guard !flushScheduled, !flushFollows, !isShuttingDown else { return }
         flushScheduled = true
         flushTimer.start(afterMilliseconds: 0) { [unowned self] in
             self.flushScheduled = false

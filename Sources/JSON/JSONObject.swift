@@ -40,6 +40,15 @@ package struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionary
         for (key, value) in pairs { self[key] = value }
     }
 
+    /// An object from members whose keys all differ, as keys written at a call site do: nothing is searched for a
+    /// repeated key, for objects built on hot paths (the event of every interrupt raised).
+    package init(distinctMembers members: [Member]) {
+        assert(Set(members.map(\.key)).count == members.count, "repeated key")
+        self.members = members
+        index = nil
+        rebuildIndex()
+    }
+
     package init(dictionaryLiteral elements: (String, JSON)...) {
         self.init(elements)
     }

@@ -35,12 +35,10 @@ extension HypervisorEvent {
         case .attachRefused(let partition, let reason):
             publish("partition.attachRefused", partition: partition, data: ["reason": .string(reason.rawValue)])
         case .interruptRaised(let source, let target, let line, let coalesced):
-            var data: JSONObject = ["line": .int(Int64(line)), "from": .string(PlatformEventNames.name(of: source))]
-            if coalesced { data["coalesced"] = true }
-            publish("irq.raised", partition: target, data: .object(data))
+            publish("irq.raised", partition: target, data: Self.interruptData(source, line, coalesced: coalesced))
         case .interruptLatched(let source, let target, let line):
             // Latched is still raised (kind irq.raised, as the spec's filters expect), then marked latched.
-            let data: JSON = ["line": .int(Int64(line)), "from": .string(PlatformEventNames.name(of: source))]
+            let data = Self.interruptData(source, line, coalesced: false)
             publish("irq.raised", partition: target, data: data)
             publish("irq.latched", partition: target, data: data)
         case .interruptRefused(let source, let target, let line, let reason):
@@ -69,6 +67,17 @@ extension HypervisorEvent {
         case .resumed(let partition):
             publish("partition.resumed", partition: partition)
         }
+    }
+
+    /// An interrupt event's data, `{"line":…,"from":…}` and `"coalesced":true` when it was: built on every raise,
+    /// so as one array of members with no search for repeated keys.
+    private static func interruptData(_ source: Originator, _ line: Int, coalesced: Bool) -> JSON {
+        var members: [JSONObject.Member] = []
+        members.reserveCapacity(3)
+        members.append(JSONObject.Member(key: "line", value: .int(Int64(line))))
+        members.append(JSONObject.Member(key: "from", value: .string(PlatformEventNames.name(of: source))))
+        if coalesced { members.append(JSONObject.Member(key: "coalesced", value: true)) }
+        return .object(JSONObject(distinctMembers: members))
     }
 
     /// `link.opened`, `link.closing`, `link.closed` (`Protocols/control.md` §5.6).

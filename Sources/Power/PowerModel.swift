@@ -22,7 +22,7 @@ package enum PlatformPowerState: String, Sendable, CaseIterable {
 package struct PowerModel: Sendable {
     package private(set) var config: PowerConfig
     /// What each attached partition's guest declared; absent = never declared (counts as `active`).
-    private var declared: [String: PartitionPowerState] = [:]
+    package private(set) var declared: [String: PartitionPowerState] = [:]
     private var attached: Set<String> = []
     private var managementSuspended: Set<String> = []
     /// Wake locks by holder: a partition's name, or `hub` for the hub's own (a call in progress).

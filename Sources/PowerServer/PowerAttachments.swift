@@ -123,7 +123,10 @@ extension PowerDevice {
     /// `suspended`, the partition is woken and this returns the `WAKE` frame to send first (§3.3).
     package func wakeBeforeInterrupt(partition: String, line: Int) -> GuestMessage? {
         // Every interrupt passes here: one lookup, and the clock only for a partition that declared itself asleep.
-        let from = model.declaredState(of: partition)
+        // The declarations are read in place: calling the model's `declaredState(of:)` copied the whole model
+        // (and released the copy) on every interrupt. With none declared, nothing is hashed either.
+        let declared = model.declared
+        let from = declared.isEmpty ? PartitionPowerState.active : declared[partition] ?? .active
         guard from == .idle || from == .suspended else { return nil }
         var changes: [PowerChange] = []
         guard model.wake(partition, source: "irq", now: clock(), changes: &changes) else { return nil }
@@ -136,9 +139,10 @@ extension PowerDevice {
     /// and modem calls (a call in progress holds the hub's wake lock `call:MODEM`, §3.4).
     package func observe(_ kind: String, partition: String?, device: String?, data: JSON) {
         // Asked of every event published: a kind of none of the lengths below (17, 18, 19 for the partition
-        // kinds, 10 for `modem.call`) is none of them, known without comparing text (a call per case).
-        switch kind.utf8.count {
-        case 10, 17, 18, 19: break
+        // kinds, 10 for `modem.call`) or not starting with their letters is none of them, known without comparing
+        // text (a call per case); `irq.raised`, the commonest, is 10 long.
+        switch (kind.utf8.count, kind.utf8.first) {
+        case (10, UInt8(ascii: "m")), (17...19, UInt8(ascii: "p")): break
         default: return
         }
         switch kind {
