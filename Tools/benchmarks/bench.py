@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import socket
+import select
 import signal
 import statistics
 import subprocess
@@ -1206,7 +1207,6 @@ def hubbench(*args):
 
 
 def json_line(process, timeout=300):
-    import select
     ready, _, _ = select.select([process.stdout], [], [], timeout)
     line = process.stdout.readline() if ready else ""
     if not line:
@@ -1233,6 +1233,42 @@ def ping_pong(hub_endpoint, direct, count, a="rtos", b="secure", line=2, secret_
     return result
 
 
+def relayed_ping_pong(hub_endpoint, direct, relayed, count, ethbench):
+    """`ping_pong` with the direct ping-pong through a C relay (`ethbench relay-connect`): the responder listens on
+    `direct`, the relay connects there and listens on `relayed`, where the initiator connects. Its direct figures
+    are then four hops with nothing done between them, as many as a round trip through the hub makes."""
+    responder = hubbench("pingpong-responder", "--direct", direct, "--hub", hub_endpoint, "--partition", "secure",
+                         "--peer", "rtos", "--line", 2, "--count", count)
+    json_line(responder, 10)  # listening
+    relay = subprocess.Popen([ethbench, "relay-connect", relayed, direct], stdout=subprocess.PIPE, text=True)
+    try:
+        ready, _, _ = select.select([relay.stdout], [], [], 10)
+        if not ready or relay.stdout.readline().strip() != "listening":
+            raise RuntimeError("ethbench relay-connect did not listen")
+        initiator = hubbench("pingpong-initiator", "--direct", relayed, "--hub", hub_endpoint, "--partition", "rtos",
+                             "--peer", "secure", "--line", 2, "--count", count)
+        result = json_line(initiator)
+        for process in (initiator, responder):
+            process.wait(timeout=30)
+        return result
+    finally:
+        relay.kill()
+        relay.wait()
+
+
+def relay_rows(label, result, relayed, direct_label):
+    """Calibration rows, no target: the direct ping-pong through a C relay against the plain one (the floor that
+    twice the hops puts under any hub), and the round trip through the hub against that relayed ping-pong, both
+    from the relayed run's process pair (what the hub's own work adds above a forwarder that does none)."""
+    return [
+        (f"direct ping-pong through a C relay {label} p50", relayed["direct_us"][0], "us", direct_label,
+         result["direct_us"][0], "lower is better; calibration: the hub's four hops with no work between"),
+        (f"cross-interrupt round trip {label} p50, against the relayed ping-pong", relayed["hub_us"][0], "us",
+         "direct ping-pong through a C relay", relayed["direct_us"][0],
+         "lower is better; calibration: the hub's own work above a forwarder's"),
+    ]
+
+
 def rtt_rows(label, result, direct_label):
     rows = []
     for index, name, target in ((0, "p50", "target <= 2.5x"), (1, "p99", "target <= 3x"), (2, "p99.9", "")):
@@ -1243,15 +1279,23 @@ def rtt_rows(label, result, direct_label):
 
 @benchmark("guest-rtt")
 def bench_guest_rtt(quick):
-    """rtos raises on secure, secure's handler raises back: Unix and TCP, against a direct socket ping-pong."""
+    """rtos raises on secure, secure's handler raises back: Unix and TCP, against a direct socket ping-pong; and the
+    same ping-pong through a C relay (calibration: the four hops of the hub's path, with no work between)."""
     count = 5000 if quick else 50000
     hub = GuestHub()
+    ethbench = build_ethbench(hub.dir)
     try:
         unix = ping_pong(hub.unix, f"unix:{hub.dir}/direct.sock", count)
         tcp = ping_pong(hub.tcp, f"tcp:127.0.0.1:{free_tcp_port()}", count)
+        unix_relayed = relayed_ping_pong(hub.unix, f"unix:{hub.dir}/direct.sock", f"unix:{hub.dir}/relayed.sock",
+                                         count, ethbench)
+        tcp_relayed = relayed_ping_pong(hub.tcp, f"tcp:127.0.0.1:{free_tcp_port()}",
+                                        f"tcp:127.0.0.1:{free_tcp_port()}", count, ethbench)
     finally:
         hub.stop()
-    return rtt_rows("over Unix", unix, "direct Unix ping-pong") + rtt_rows("over TCP", tcp, "direct TCP ping-pong")
+    return (rtt_rows("over Unix", unix, "direct Unix ping-pong") + rtt_rows("over TCP", tcp, "direct TCP ping-pong")
+            + relay_rows("over Unix", unix, unix_relayed, "direct Unix ping-pong")
+            + relay_rows("over TCP", tcp, tcp_relayed, "direct TCP ping-pong"))
 
 
 # What the hub's supervisor applies to partitions it launches (Deploy/config-reference.md, partitions[].launch):

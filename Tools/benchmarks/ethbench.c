@@ -2,6 +2,9 @@
 //   ethbench relay A B [WORK_NS] : listens on A and B (unix:PATH or tcp:HOST:PORT), copies bytes A->B and B->A;
 //       with WORK_NS, spends that many nanoseconds of CPU (a clock loop) on every read before writing it out: a
 //       calibration forwarder that shows how much a given amount of work per read costs in each placement.
+//   ethbench relay-connect A B : connects to B (a peer already listening there), then listens on A (printing
+//       "listening" once it accepts) and copies as `relay` does. The guest benchmark puts it between the two ends of its direct ping-pong: the four hops of a
+//       round trip through the hub, with nothing done between them.
 //   ethbench relay-uring A B : the same copy on io_uring (raw syscalls): each read's write and the next read are
 //       submitted, and the next completion waited for, in one io_uring_enter, where the poll relay makes three
 //       calls (poll, read, write). A calibration forwarder: what the I/O model alone is worth. Exits 3 when the
@@ -49,6 +52,15 @@
 enum kind { STREAM4, STREAM2, PACKET };
 struct end { int fd; enum kind kind; pid_t child; };
 
+// Set by relay-connect: a listening end prints "listening" once it accepts connections, before it waits in accept.
+static int announce_listening;
+
+static void listening_now(void) {
+    if (!announce_listening) return;
+    printf("listening\n");
+    fflush(stdout);
+}
+
 static int tcp_or_unix(const char *spec, int listening) {
     int fd;
     if (strncmp(spec, "unix:", 5) == 0) {
@@ -58,6 +70,7 @@ static int tcp_or_unix(const char *spec, int listening) {
         if (listening) {
             unlink(a.sun_path);
             if (bind(fd, (void *)&a, sizeof a) || listen(fd, 1)) { perror("bind"); exit(1); }
+            listening_now();
             int c = accept(fd, 0, 0);
             close(fd);
             return c;
@@ -73,6 +86,7 @@ static int tcp_or_unix(const char *spec, int listening) {
     if (listening) {
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         if (bind(fd, (void *)&a, sizeof a) || listen(fd, 1)) { perror("bind"); exit(1); }
+        listening_now();
         int c = accept(fd, 0, 0);
         close(fd);
         setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -327,26 +341,35 @@ static int cmp(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+// The poll relay: copies what either side sends to the other until one ends; `work_ns` of CPU spent per read.
+static int relay(int a, int b, uint64_t work_ns) {
+    static uint8_t buf[1 << 20];
+    struct pollfd p[2] = {{.fd = a, .events = POLLIN}, {.fd = b, .events = POLLIN}};
+    for (;;) {
+        if (poll(p, 2, -1) < 0) continue;
+        for (int i = 0; i < 2; i++) {
+            if (!(p[i].revents & (POLLIN | POLLHUP))) continue;
+            ssize_t r = read(p[i].fd, buf, sizeof buf);
+            if (r <= 0) return 0;
+            if (work_ns) {
+                uint64_t until = now_ns() + work_ns;
+                while (now_ns() < until) {}
+            }
+            writeall(p[1 - i].fd, buf, (size_t)r);
+        }
+    }
+}
+
 int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     if ((argc == 4 || argc == 5) && !strcmp(argv[1], "relay")) {
         int a = tcp_or_unix(argv[2], 1), b = tcp_or_unix(argv[3], 1);
-        uint64_t work_ns = argc == 5 ? strtoull(argv[4], 0, 10) : 0;
-        static uint8_t buf[1 << 20];
-        struct pollfd p[2] = {{.fd = a, .events = POLLIN}, {.fd = b, .events = POLLIN}};
-        for (;;) {
-            if (poll(p, 2, -1) < 0) continue;
-            for (int i = 0; i < 2; i++) {
-                if (!(p[i].revents & (POLLIN | POLLHUP))) continue;
-                ssize_t r = read(p[i].fd, buf, sizeof buf);
-                if (r <= 0) return 0;
-                if (work_ns) {
-                    uint64_t until = now_ns() + work_ns;
-                    while (now_ns() < until) {}
-                }
-                writeall(p[1 - i].fd, buf, (size_t)r);
-            }
-        }
+        return relay(a, b, argc == 5 ? strtoull(argv[4], 0, 10) : 0);
+    }
+    if (argc == 4 && !strcmp(argv[1], "relay-connect")) {
+        announce_listening = 1;
+        int b = tcp_or_unix(argv[3], 0), a = tcp_or_unix(argv[2], 1);
+        return relay(a, b, 0);
     }
     if (argc == 4 && !strcmp(argv[1], "relay-uring")) {
         int a = tcp_or_unix(argv[2], 1), b = tcp_or_unix(argv[3], 1);
