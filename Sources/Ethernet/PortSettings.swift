@@ -51,6 +51,8 @@ public enum DropReason: String, Sendable, CaseIterable {
     case impairmentLoss
     /// The rate limiter's backlog was full.
     case rateLimit
+    /// The port's impairment in that direction already held `Switch.impairmentHeldBytes` (delayed frames).
+    case impairmentFull
     /// The MAC table was full: learning the source evicted the least recently seen address that had not aged
     /// out (frame forwarded; counted only).
     case macTableFull
@@ -78,6 +80,7 @@ extension DropReason {
         case .macTableFull: 8
         case .macLimit: 9
         case .nestedTag: 10
+        case .impairmentFull: 11
         }
     }
 }

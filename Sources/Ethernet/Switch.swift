@@ -28,6 +28,9 @@ public final class Switch {
     /// still forwarded) and are counted `macLimit`, so one port flooding random sources cannot push every other
     /// port's stations out of the table.
     public var macLimitPerPort: Int
+    /// At most this many bytes of frames held by one port's impairment in one direction (delay, jitter, shaper
+    /// backlog); further frames are dropped as `impairmentFull` until held ones leave.
+    public var impairmentHeldBytes: Int
 
     final class Port {
         var settings: PortSettings { didSet { cacheSettings() } }
@@ -99,17 +102,19 @@ public final class Switch {
     public static let defaultMACAgeingNs: UInt64 = 300_000_000_000
     public static let defaultMACTableLimit = 8192
     public static let defaultMACLimitPerPort = 4096
+    public static let defaultImpairmentHeldBytes = 16 << 20
 
     public init(
         name: String, mtu: Int = 1500, macAgeingNs: UInt64 = Switch.defaultMACAgeingNs,
         macTableLimit: Int = Switch.defaultMACTableLimit, macLimitPerPort: Int = Switch.defaultMACLimitPerPort,
-        seed: UInt64 = 0x5EED
+        impairmentHeldBytes: Int = Switch.defaultImpairmentHeldBytes, seed: UInt64 = 0x5EED
     ) {
         self.name = name
         self.mtu = mtu
         self.macAgeingNs = macAgeingNs
         self.macTableLimit = macTableLimit
         self.macLimitPerPort = macLimitPerPort
+        self.impairmentHeldBytes = impairmentHeldBytes
         random = SplitMix64(seed: seed)
         macTable = MACTable(seed: random.next(), capacity: macTableLimit)
     }
@@ -268,16 +273,17 @@ public final class Switch {
             return port.counters.drop(.vlan)
         }
         if port.ingress != nil {
-            switch port.ingress!.admit(length: bytes.count, now: now, random: &random) {
+            switch port.ingress!.admit(length: bytes.count, now: now, heldLimit: impairmentHeldBytes, random: &random) {
             case .lost: return port.counters.drop(.impairmentLoss)
             case .overBacklog: return port.counters.drop(.rateLimit)
+            case .full: return port.counters.drop(.impairmentFull)
             case .pass(let copies, let release):
                 if release <= now && port.ingress!.held.isEmpty {
                     for _ in 0..<copies { forward(bytes, vid: vid, tagged: tagged, from: id, port: port, now: now) }
                 } else {
                     // Held past this call: a copy of its own (the caller's memory is lent for the call only).
                     let frame = SwitchFrame(bytes: Array(bytes)[...], vid: vid, tagged: tagged)
-                    for _ in 0..<copies { port.ingress!.held.append((release, frame)) }
+                    for _ in 0..<copies { port.ingress!.hold(frame, until: release) }
                     markDelayed(id, port)
                 }
             }
@@ -605,15 +611,16 @@ public final class Switch {
     ) {
         forwardedFrames += 1
         if port.egress != nil {
-            switch port.egress!.admit(length: bytes.count, now: now, random: &random) {
+            switch port.egress!.admit(length: bytes.count, now: now, heldLimit: impairmentHeldBytes, random: &random) {
             case .lost: return port.counters.drop(.impairmentLoss)
             case .overBacklog: return port.counters.drop(.rateLimit)
+            case .full: return port.counters.drop(.impairmentFull)
             case .pass(let copies, let release):
                 if release <= now && port.egress!.held.isEmpty {
                     for _ in 0..<copies { enqueue(bytes, id, port) }
                 } else {
                     let frame = SwitchFrame(bytes: Array(bytes)[...], vid: vid, tagged: wantTag)
-                    for _ in 0..<copies { port.egress!.held.append((release, frame)) }
+                    for _ in 0..<copies { port.egress!.hold(frame, until: release) }
                     markDelayed(id, port)
                 }
             }
@@ -739,7 +746,7 @@ public final class Switch {
         for id in delayed.sorted() {
             guard let port = port(id) else { continue }
             while let head = port.ingress?.held.first, head.release <= now {
-                _ = port.ingress!.held.removeFirst()
+                _ = port.ingress!.releaseFirst()
                 if port.linkUp {
                     let frame = head.frame
                     frame.bytes.withUnsafeBytes { bytes in
@@ -748,7 +755,7 @@ public final class Switch {
                 }
             }
             while let head = port.egress?.held.first, head.release <= now {
-                _ = port.egress!.held.removeFirst()
+                _ = port.egress!.releaseFirst()
                 if port.linkUp {
                     head.frame.bytes.withUnsafeBytes { enqueue($0, id, port) }
                 } else {

@@ -220,6 +220,7 @@ final class EthernetSegment {
         sw = Switch(
             name: config.name, mtu: config.mtu, macAgeingNs: UInt64(config.macAgeingSeconds) * 1_000_000_000,
             macLimitPerPort: device.host.limits.ethernetMACLimitPerPort,
+            impairmentHeldBytes: device.host.limits.ethernetImpairmentHeldBytes,
             seed: MonotonicClock.nanoseconds())
     }
 

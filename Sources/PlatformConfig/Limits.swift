@@ -124,6 +124,9 @@ package struct Limits: Sendable, Equatable {
     package var ethernetStreamHighWatermarkBytes: Int
     /// Addresses one port may have learned at once (`ethernet.md` §1.3).
     package var ethernetMACLimitPerPort: Int
+    /// Bytes of frames one port's impairment may hold in one direction (delay, jitter, shaper backlog); more are
+    /// dropped as `impairmentFull` (`ethernet.md` §5.1), so a delayed flood cannot grow the hub without bound.
+    package var ethernetImpairmentHeldBytes: Int
 
     /// Connections one listener accepts per loop pass; the rest wait in the kernel's backlog for the next pass
     /// (`Protocols/control.md` §2.6); 0: no bound.
@@ -238,6 +241,7 @@ package struct Limits: Sendable, Equatable {
         ethernetStreamHighWatermarkBytes: Int = 64 << 10,
         ethernetStreamBusyReadBytes: Int = 4096,
         ethernetMACLimitPerPort: Int = 4096,
+        ethernetImpairmentHeldBytes: Int = 16 << 20,
         listenerAcceptsPerPass: Int = 64,
         controlAnswerBytesPerPass: Int = 256 << 10,
         controlReadBytesPerRead: Int = 16 << 10
@@ -288,6 +292,7 @@ package struct Limits: Sendable, Equatable {
         self.ethernetStreamHighWatermarkBytes = ethernetStreamHighWatermarkBytes
         self.ethernetStreamBusyReadBytes = ethernetStreamBusyReadBytes
         self.ethernetMACLimitPerPort = ethernetMACLimitPerPort
+        self.ethernetImpairmentHeldBytes = ethernetImpairmentHeldBytes
         self.listenerAcceptsPerPass = listenerAcceptsPerPass
         self.controlAnswerBytesPerPass = controlAnswerBytesPerPass
         self.controlReadBytesPerRead = controlReadBytesPerRead
@@ -484,6 +489,11 @@ package struct Limits: Sendable, Equatable {
         Field(
             key: "ethernetMACLimitPerPort", range: 1...65536, summary: "addresses one Ethernet port may have learned",
             get: { $0.ethernetMACLimitPerPort }, set: { $0.ethernetMACLimitPerPort = $1 }),
+        Field(
+            // At least two of the largest frames (MTU 65535), so a port holding none can always take one.
+            key: "ethernetImpairmentHeldBytes", range: (256 << 10)...(1 << 30),
+            summary: "bytes of frames one Ethernet port's impairment may hold in one direction",
+            get: { $0.ethernetImpairmentHeldBytes }, set: { $0.ethernetImpairmentHeldBytes = $1 }),
         Field(
             key: "listenerAcceptsPerPass", range: 0...65536,
             summary: "connections one listener accepts per loop pass (0: no bound)",

@@ -95,4 +95,26 @@ import Testing
         sw.receive(frame(broadcast, macA), from: a, now: 0)
         #expect(sw.drainAll()[b]?.count == 1)
     }
+
+    /// A delay without a rate limit held every frame sent during it: 2 million frames into a port delayed by 60 s
+    /// grew the hub by 306 MiB. Held frames are bounded in bytes per port and direction, the rest counted
+    /// `impairmentFull`, and frames released make room again.
+    @Test func delayedFramesAreBoundedInBytes() {
+        let sw = Switch(name: "lan0", impairmentHeldBytes: 256 << 10, seed: 1)
+        let a = sw.addPort(PortSettings(name: "a"))
+        let b = sw.addPort(PortSettings(name: "b", queueFrames: 10_000, queueBytes: 4 << 20))
+        sw.setImpairments(a, ingress: Impairments(delayNs: 1_000), egress: .none, now: 0)
+        sw.setImpairments(b, ingress: .none, egress: Impairments(delayNs: 1_000), now: 0)
+        // 10,000 frames of 100 bytes from a: 2621 fit in its ingress stage's 256 KiB.
+        for _ in 0..<10_000 { sw.receive(frame(broadcast, macA, length: 100), from: a, now: 2_000) }
+        #expect(sw.counters(of: a)?.drops(.impairmentFull) == 10_000 - 2_621)
+        // Released into b's egress stage, which holds them all (the same bytes), then to b.
+        sw.advance(now: 3_000)
+        sw.advance(now: 4_000)
+        #expect(sw.counters(of: b)?.drops(.impairmentFull) == 0)
+        #expect(sw.drainAll()[b]?.count == 2_621)
+        // The stages are empty again: the next burst is bounded alike, not refused whole.
+        for _ in 0..<10_000 { sw.receive(frame(broadcast, macA, length: 100), from: a, now: 5_000) }
+        #expect(sw.counters(of: a)?.drops(.impairmentFull) == 2 * (10_000 - 2_621))
+    }
 }
