@@ -155,4 +155,23 @@ import Wire
         }
         #expect(throws: DecodeError.self) { try FramePattern(parsing: String(repeating: "00", count: 1025)) }
     }
+
+    /// Patterns are compared 8 bytes at a time, the last bytes one by one: every byte of a pattern of any length
+    /// counts, wherever it falls in a word, and wildcards anywhere match anything.
+    @Test func everyPatternByteCountsWhateverItsPlaceInAWord() {
+        let frame = (0..<64).map { UInt8($0 * 7 & 0xFF) }
+        for length in [1, 7, 8, 9, 15, 16, 17, 63, 64] {
+            let exact: [UInt8?] = frame.prefix(length).map { $0 }
+            #expect(FramePattern(bytes: exact).matches(frame))
+            #expect(FramePattern(bytes: exact).matches(frame[...]))
+            #expect(!FramePattern(bytes: exact).matches(frame.prefix(length - 1)))
+            for index in 0..<length {
+                var wrong = exact
+                wrong[index] = frame[index] ^ 0x40
+                #expect(!FramePattern(bytes: wrong).matches(frame), "byte \(index) of \(length)")
+                wrong[index] = nil
+                #expect(FramePattern(bytes: wrong).matches(frame), "wildcard \(index) of \(length)")
+            }
+        }
+    }
 }

@@ -5,6 +5,7 @@ read in bounded slices while the control API and other ports keep going; VLAN ho
 Every test bounds its own time; namespaces and interfaces it creates are removed at teardown.
 """
 
+import json
 import os
 import shutil
 import socket
@@ -426,3 +427,65 @@ def test_a_capture_past_the_file_size_limit_reports_efbig_and_the_hub_stays_up(h
     assert "too large" in stopped["writeError"].lower(), stopped
     assert path.stat().st_size == stopped["bytes"]
     assert client.call("hub.info")["pid"] == client.hub.process.pid
+
+
+WAIT_CONFIG = f"""
+platform: {{name: ethernet-wait-patterns}}
+hub:
+  controlEndpoints: [unix:/tmp/handsethub/control.sock]
+  guestEndpoints: [unix:/tmp/handsethub/guest.sock]
+{PARTITIONS}devices:
+  ethernet:
+    - name: lan0
+      ports:
+        - {{name: flood, stream: "unix:/tmp/handsethub/flood.sock"}}
+"""
+
+
+def test_pending_waits_with_long_patterns_do_not_hold_the_loop(tmp_path):
+    """Every frame a port receives is offered to every pending eth.wait. With the 256 waits allowed, each a
+    1024-byte pattern that fails on its last byte, the patterns were compared a byte at a time through a generic
+    collection: one slice of 256 frames of 1100 bytes held the loop for over 10 s (debug build). Compared 8 bytes
+    at a time, the same slice takes a fraction of a second, and a matching wait is still answered."""
+    from handsethub.pytest_plugin import start_hub
+
+    hub = start_hub(tmp_path, WAIT_CONFIG)
+    client = hub.connect()
+    waiter = None
+    flooder = None
+    try:
+        waiter = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        waiter.connect(hub.control[0][len("unix:"):])
+        limit = 256  # controlMaxWaiters: every eth.wait the hub allows at once
+        failing = "??" * 1023 + "00"
+        matching = "ff ff ff ff ff ff " + "??" * 1017 + "11"
+        requests = b""
+        for index in range(limit):
+            pattern = matching if index == limit - 1 else failing
+            requests += json.dumps({"jsonrpc": "2.0", "id": index + 1, "method": "eth.wait", "params": {
+                "segment": "lan0", "port": "flood", "pattern": pattern, "direction": "received",
+                "timeoutMs": 60000}}).encode() + b"\n"
+        waiter.sendall(requests)
+        time.sleep(0.5)
+        flooder = connect_peer(client, "flood")
+        frame = bytes.fromhex("ffffffffffff" "020000000001" "88b5") + b"\x11" * 1086
+        flooder.sendall((struct.pack(">I", len(frame)) + frame) * 256)
+        deadline = time.monotonic() + 60
+        while ports(client)["flood"]["counters"]["rxFrames"] < 256:
+            assert time.monotonic() < deadline, "the frames were not switched"
+            time.sleep(0.05)
+        # The matching wait was answered with the first frame; none of the others.
+        waiter.settimeout(10)
+        lines = waiter.makefile("rb")
+        answer = json.loads(lines.readline())
+        while "id" not in answer:  # notifications (the session's greeting) come first
+            answer = json.loads(lines.readline())
+        assert answer["id"] == limit and answer["result"]["length"] == 1100, answer
+        longest = client.call("hub.info")["loop"]["longestPassUs"]
+        assert longest < 1_500_000, f"a pass took {longest} us"
+    finally:
+        for peer in (waiter, flooder):
+            if peer is not None:
+                peer.close()
+        client.close()
+        hub.stop()
