@@ -54,6 +54,8 @@ public final class Switch {
         var isPressured = false
         /// The port stopped reading for longer than senders wait: it exerts no pressure and tail-drops.
         var isStalled = false
+        /// The longest frame its transport can carry (`setEgressFrameLimit`); longer ones are counted `oversize`.
+        var maxEgressFrame = Int.max
 
         init(settings: PortSettings) {
             self.settings = settings
@@ -165,6 +167,10 @@ public final class Switch {
         for frame in port.queue { queue.append(frame) }
         port.queue = queue
     }
+    /// Frames longer than `limit` cannot leave through port `id` (a 2-byte VDE length, one UDP datagram): they are
+    /// not queued and are counted `oversize` on that port, not sent and lost. Set when its transport is attached.
+    public func setEgressFrameLimit(_ id: PortID, _ limit: Int) { port(id)?.maxEgressFrame = limit }
+
     public func impairments(of id: PortID) -> (ingress: Impairments, egress: Impairments)? {
         guard let port = port(id) else { return nil }
         return (port.ingress?.settings ?? .none, port.egress?.settings ?? .none)
@@ -362,7 +368,7 @@ public final class Switch {
                     let entry = destinationEntry(flow.destinationKey), entry.port == flow.target,
                     now &- entry.seen <= macAgeingNs
                 else { return (0, 0) }
-                let longest = min(maxLength, mtu + EthernetHeader.length)
+                let longest = min(maxLength, mtu + EthernetHeader.length, target.maxEgressFrame)
                 let (head, tail) = (flow.head, flow.tail)
                 var queuedFrames = target.queue.count
                 var queuedBytes = target.queuedBytes
@@ -634,6 +640,7 @@ public final class Switch {
     private func enqueue(_ bytes: UnsafeRawBufferPointer, _ id: PortID, _ port: Port) {
         // A 2-byte length (VDE) cannot say more than 65535: such a frame would garble the stream (jumbo MTU).
         guard port.queue.prefixWidth != 2 || bytes.count <= 0xFFFF else { return port.counters.drop(.oversize) }
+        guard bytes.count <= port.maxEgressFrame else { return port.counters.drop(.oversize) }
         guard port.queue.count < port.queueFrames,
             port.queuedBytes + bytes.count <= port.queueBytes
         else { return port.counters.drop(.queueFull) }

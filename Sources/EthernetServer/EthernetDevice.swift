@@ -451,9 +451,11 @@ final class EthernetPortRuntime {
                 setCarrier(false)
             case .dgram(let local, let remote):
                 attachment = try DatagramAttachment(local: local, remote: remote, port: self, loop: loop)
+                segment.sw.setEgressFrameLimit(id, EthernetPortRuntime.maxUDPPayload(local.host))
                 setCarrier(true)
             case .vxlan(let local, let vni, _):
                 attachment = try VXLANAttachment(local: local, vni: vni, remotes: vxlanRemotes, port: self, loop: loop)
+                segment.sw.setEgressFrameLimit(id, EthernetPortRuntime.maxUDPPayload(local.host) - VXLANHeader.length)
                 setCarrier(true)
             case .tap, nil:
                 attachment = TestPortAttachment()
@@ -469,6 +471,10 @@ final class EthernetPortRuntime {
             throw .listen(entry: "\(entry).\(config.kind)", endpoint: endpoint, error)
         }
     }
+
+    /// The largest UDP payload one datagram carries (65535 less the UDP header, and the IPv4 header, which IPv6's
+    /// length does not count): a longer frame of a jumbo segment cannot go to a `dgram` or `vxlan` port.
+    static func maxUDPPayload(_ localHost: String) -> Int { localHost.contains(":") ? 65_527 : 65_507 }
 
     var linkUp: Bool { adminUp && carrier }
 

@@ -65,6 +65,20 @@ import Testing
         #expect(sw.counters(of: vde)?.drops[.oversize] == 1)
     }
 
+    /// A datagram port carries at most one UDP datagram per frame: a longer frame is counted `oversize` on that port
+    /// and never queued (it was counted as sent and lost in the failed send).
+    @Test func aFrameOverThePortsEgressLimitIsCountedOversizeNotQueued() {
+        let sw = Switch(name: "lan0", mtu: 65535)
+        let a = sw.addPort(PortSettings(name: "a"))
+        let udp = sw.addPort(PortSettings(name: "udp", queueBytes: 1 << 20))
+        sw.setEgressFrameLimit(udp, 65507)
+        sw.receive(frame(broadcast, macA, length: 65507), from: a, now: 0)
+        sw.receive(frame(broadcast, macA, length: 65508), from: a, now: 1)
+        #expect(sw.takeEgress(udp).map(\.count) == [65507])
+        #expect(sw.counters(of: udp)?.drops(.oversize) == 1)
+        #expect(sw.counters(of: udp)?.txFrames == 1)
+    }
+
     @Test func settingThePrefixKeepsFramesAlreadyQueued() {
         let sw = Switch(name: "lan0")
         let a = sw.addPort(PortSettings(name: "a"))

@@ -489,3 +489,62 @@ def test_pending_waits_with_long_patterns_do_not_hold_the_loop(tmp_path):
                 peer.close()
         client.close()
         hub.stop()
+
+
+def test_a_jumbo_frame_longer_than_a_udp_datagram_is_counted_oversize_not_sent(tmp_path):
+    """On a jumbo segment, a frame longer than one UDP datagram carries (65507 bytes over IPv4; 65499 behind
+    VXLAN's 8-byte header) cannot go to a dgram or VXLAN port: the send failed, yet the frame was counted in the
+    port's txFrames and nothing showed it was lost. Now it is not queued and is counted `oversize` on that port,
+    as VDE does for frames over its 2-byte length; frames that fit still go."""
+    from handsethub.pytest_plugin import start_hub
+
+    receivers = []
+    for _ in range(2):
+        receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        receiver.bind(("127.0.0.1", 0))
+        receiver.settimeout(0.5)
+        receivers.append(receiver)
+    (to_dgram, to_vxlan) = receivers
+    config = f"""
+platform: {{name: ethernet-udp-jumbo}}
+hub:
+  controlEndpoints: [unix:/tmp/handsethub/control.sock]
+  guestEndpoints: [unix:/tmp/handsethub/guest.sock]
+{PARTITIONS}devices:
+  ethernet:
+    - name: lan0
+      mtu: 65535
+      ports:
+        - {{name: s, stream: "unix:/tmp/handsethub/s.sock"}}
+        - {{name: d, dgram: {{local: "127.0.0.1:0", remote: "127.0.0.1:{to_dgram.getsockname()[1]}"}}}}
+        - {{name: x, vxlan: {{local: "127.0.0.1:0", vni: 42, remotes: ["127.0.0.1:{to_vxlan.getsockname()[1]}"]}}}}
+"""
+    hub = start_hub(tmp_path, config)
+    client = hub.connect()
+    sender = None
+    try:
+        sender = connect_peer(client, "s")
+        # Fits both / fits the datagram but not VXLAN's / fits neither.
+        for length, dgram_gets, vxlan_gets in ((65000, True, True), (65500, True, False), (65540, False, False)):
+            before = ports(client)
+            frame = bytes.fromhex("ffffffffffff" "020000000001" "88b5") + b"\x00" * (length - 14)
+            sender.sendall(struct.pack(">I", len(frame)) + frame)
+            for name, receiver, gets in (("d", to_dgram, dgram_gets), ("x", to_vxlan, vxlan_gets)):
+                try:
+                    got = len(receiver.recv(70000))
+                except socket.timeout:
+                    got = None
+                after = ports(client)[name]["counters"]
+                sent = after["txFrames"] - before[name]["counters"]["txFrames"]
+                oversize = after["drops"]["oversize"] - before[name]["counters"]["drops"]["oversize"]
+                if gets:
+                    assert (got, sent, oversize) == (length + (8 if name == "x" else 0), 1, 0), (name, length)
+                else:
+                    assert (got, sent, oversize) == (None, 0, 1), (name, length)
+    finally:
+        if sender is not None:
+            sender.close()
+        for receiver in receivers:
+            receiver.close()
+        client.close()
+        hub.stop()
