@@ -494,6 +494,16 @@ public final class Switch {
             port.learnedMACs -= 1
             return port.counters.drop(.macTableFull)
         }
+        // A port already holding its share of the table (its size over the segment's ports) makes room only from its
+        // own addresses or aged ones: each port's limit bounds one flooder, but two flooding together filled the
+        // table and pushed every other port's stations out, their unicast then flooded to every port.
+        let oldest = macTable[victim.slot]
+        if oldest.port != id && now &- oldest.seen <= macAgeingNs
+            && port.learnedMACs - 1 >= macTable.capacity / max(1, activeIDs.count)
+        {
+            port.learnedMACs -= 1
+            return port.counters.drop(.macTableFull)
+        }
         let evicted = macTable.replace(victim, with: key, port: id, now: now)
         sourceSlot = victim.slot
         if evicted.port == id {

@@ -183,9 +183,16 @@ extension Switch {
                 macLimit[id, default: 0] += 1
             } else {
                 if order.count >= limit {
+                    // A port holding its share (limit / 4 ports) evicts only its own or aged addresses.
+                    let oldest = order[0]
+                    let live = now &- oldest.seen <= ageing
+                    if oldest.port != id && live && learned[id, default: 0] >= limit / ports.count {
+                        tableFull[id, default: 0] += 1
+                        continue
+                    }
                     let evicted = order.removeFirst()
                     learned[evicted.port, default: 0] -= 1
-                    if now &- evicted.seen <= ageing { tableFull[id, default: 0] += 1 }
+                    if live { tableFull[id, default: 0] += 1 }
                 }
                 order.append((key, id, now))
                 learned[id, default: 0] += 1
@@ -218,6 +225,37 @@ extension Switch {
         }
         check()
         _ = sw.drainAll()
+    }
+
+    /// Two ports flooding random sources, each within its per-port limit, filled the table between them and evicted
+    /// every other port's stations (300,000 frames from two stream peers: the bystander's station gone, its unicast
+    /// flooded). A port holding its share of the table (its size over the ports) now evicts only its own or aged
+    /// addresses; a port below its share still makes room by evicting the least recently seen.
+    @Test func floodersTogetherCannotEvictAnotherPortsStations() {
+        let sw = Switch(name: "lan0", macTableLimit: 16, macLimitPerPort: 8)
+        let a = sw.addPort(PortSettings(name: "a"))
+        let t = sw.addPort(PortSettings(name: "t"))
+        let b = sw.addPort(PortSettings(name: "b"))
+        let c = sw.addPort(PortSettings(name: "c"))
+        sw.receive(frame(broadcast, macB), from: b, now: 0)
+        sw.receive(frame(broadcast, macC), from: c, now: 0)
+        for station in 0..<1000 as Range<UInt64> {
+            sw.receive(frame(broadcast, 0x0200_0001_0000 + station), from: a, now: 1 + 2 * station)
+            sw.receive(frame(broadcast, 0x0200_0002_0000 + station), from: t, now: 2 + 2 * station)
+        }
+        _ = sw.drainAll()
+        #expect(sw.macEntries(now: 2000).contains { $0.mac.rawValue == macB && $0.port == b })
+        #expect(sw.macEntries(now: 2000).contains { $0.mac.rawValue == macC && $0.port == c })
+        #expect(sw.learnedMACs(of: a) + sw.learnedMACs(of: t) == 14)
+        // Unicast between the two stations still goes to its port only.
+        sw.receive(frame(macB, macC), from: c, now: 2001)
+        #expect(sw.drainAll().keys.sorted() == [b])
+        // A port below its share (16 / 4 ports) still learns a new station: the least recently seen address, a
+        // flooder's now that B and C were seen, makes room.
+        sw.receive(frame(macC, macB), from: b, now: 2002)
+        sw.receive(frame(broadcast, 0x0200_0000_000D), from: c, now: 2003)
+        #expect(sw.learnedMACs(of: c) == 2)
+        #expect(sw.learnedMACs(of: a) + sw.learnedMACs(of: t) == 13)
     }
 
     /// A port flooding random sources fills its own share of the table only: stations learned on other ports stay
