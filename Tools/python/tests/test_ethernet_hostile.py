@@ -28,6 +28,20 @@ PARTITIONS = """partitions:
 """
 
 
+def lan0_config(platform, ports, hub="", segment=""):
+    """The test partitions and one segment, lan0, with `ports` (a YAML flow mapping each); `hub` and `segment` are
+    further lines of those sections, indented as they stand there."""
+    port_lines = "".join(f"        - {port}\n" for port in ports)
+    return (f"platform: {{name: {platform}}}\n"
+            "hub:\n"
+            "  controlEndpoints: [unix:/tmp/handsethub/control.sock]\n"
+            "  guestEndpoints: [unix:/tmp/handsethub/guest.sock]\n"
+            f"{hub}{PARTITIONS}devices:\n"
+            "  ethernet:\n"
+            "    - name: lan0\n"
+            f"{segment}      ports:\n{port_lines}")
+
+
 def needs_root():
     if os.geteuid() != 0 or not os.path.exists("/dev/net/tun") or shutil.which("ip") is None:
         pytest.skip("needs root, /dev/net/tun and iproute2")
@@ -71,22 +85,11 @@ def read_frame(peer, buffer):
         buffer += chunk
 
 
-FLOOD_CONFIG = f"""
-platform: {{name: ethernet-flood}}
-hub:
-  controlEndpoints: [unix:/tmp/handsethub/control.sock]
-  guestEndpoints: [unix:/tmp/handsethub/guest.sock]
-  limits:
-    ethernetReadFramesPerPass: {SLICE}
-    ethernetStreamBusyReadBytes: BUSY_READ_BYTES
-{PARTITIONS}devices:
-  ethernet:
-    - name: lan0
-      ports:
-        - {{name: flood, stream: "tcp:127.0.0.1:0"}}
-        - {{name: b, stream: "tcp:127.0.0.1:0", vlan: 2}}
-        - {{name: c, stream: "tcp:127.0.0.1:0", vlan: 2}}
-"""
+FLOOD_CONFIG = lan0_config(
+    "ethernet-flood",
+    ['{name: flood, stream: "tcp:127.0.0.1:0"}', '{name: b, stream: "tcp:127.0.0.1:0", vlan: 2}',
+     '{name: c, stream: "tcp:127.0.0.1:0", vlan: 2}'],
+    hub=f"  limits:\n    ethernetReadFramesPerPass: {SLICE}\n    ethernetStreamBusyReadBytes: BUSY_READ_BYTES\n")
 
 
 # 4096 (the default) is above this slice's 2 KiB reads: reads that fill their size make the flooder busy all the same.
@@ -163,21 +166,9 @@ def test_a_flooding_stream_peer_is_read_in_slices_while_control_and_other_ports_
         hub.stop()
 
 
-BUDGET_CONFIG = f"""
-platform: {{name: ethernet-realtime-budget}}
-hub:
-  realTimePriority: 20
-  controlEndpoints: [unix:/tmp/handsethub/control.sock]
-  guestEndpoints: [unix:/tmp/handsethub/guest.sock]
-  limits:
-    realTimeBudgetPercent: 50
-    realTimeBudgetWindowMs: 10
-{PARTITIONS}devices:
-  ethernet:
-    - name: lan0
-      ports:
-        - {{name: flood, stream: "tcp:127.0.0.1:0"}}
-"""
+BUDGET_CONFIG = lan0_config(
+    "ethernet-realtime-budget", ['{name: flood, stream: "tcp:127.0.0.1:0"}'],
+    hub="  realTimePriority: 20\n  limits:\n    realTimeBudgetPercent: 50\n    realTimeBudgetWindowMs: 10\n")
 
 
 def loop_policy(pid):
@@ -269,18 +260,10 @@ def test_a_flood_that_saturates_a_realtime_hub_runs_it_at_normal_scheduling_unti
 NS_T = f"hopT{TAG}"
 TAP_T = f"hoptap{TAG}"
 
-VLAN_CONFIG = f"""
-platform: {{name: ethernet-vlan-hop}}
-hub:
-  controlEndpoints: [unix:/tmp/handsethub/control.sock]
-  guestEndpoints: [unix:/tmp/handsethub/guest.sock]
-{PARTITIONS}devices:
-  ethernet:
-    - name: lan0
-      ports:
-        - {{name: access, stream: "tcp:127.0.0.1:0", vlan: 1}}
-        - {{name: trunk, tap: {TAP_T}, trunk: {{allowed: [1, 20], native: 1}}}}
-"""
+VLAN_CONFIG = lan0_config(
+    "ethernet-vlan-hop",
+    ['{name: access, stream: "tcp:127.0.0.1:0", vlan: 1}',
+     f"{{name: trunk, tap: {TAP_T}, trunk: {{allowed: [1, 20], native: 1}}}}"])
 
 
 def vector(name):
@@ -346,18 +329,9 @@ TAP_P = f"perstap{TAG}"
 NS_P = f"persP{TAG}"
 FIXED_MAC = "02:00:5e:10:00:42"
 
-PERSIST_CONFIG = f"""
-platform: {{name: ethernet-persistent-tap}}
-hub:
-  controlEndpoints: [unix:/tmp/handsethub/control.sock]
-  guestEndpoints: [unix:/tmp/handsethub/guest.sock]
-{PARTITIONS}devices:
-  ethernet:
-    - name: lan0
-      ports:
-        - {{name: t, tap: {TAP_P}, mac: "{FIXED_MAC}", persistent: true}}
-        - {{name: probe}}
-"""
+PERSIST_CONFIG = lan0_config(
+    "ethernet-persistent-tap",
+    [f'{{name: t, tap: {TAP_P}, mac: "{FIXED_MAC}", persistent: true}}', "{name: probe}"])
 
 
 def test_a_persistent_tap_keeps_its_mac_and_plumbing_across_a_restart_and_reports_kernel_drops(tmp_path):
@@ -429,17 +403,7 @@ def test_a_capture_past_the_file_size_limit_reports_efbig_and_the_hub_stays_up(h
     assert client.call("hub.info")["pid"] == client.hub.process.pid
 
 
-WAIT_CONFIG = f"""
-platform: {{name: ethernet-wait-patterns}}
-hub:
-  controlEndpoints: [unix:/tmp/handsethub/control.sock]
-  guestEndpoints: [unix:/tmp/handsethub/guest.sock]
-{PARTITIONS}devices:
-  ethernet:
-    - name: lan0
-      ports:
-        - {{name: flood, stream: "unix:/tmp/handsethub/flood.sock"}}
-"""
+WAIT_CONFIG = lan0_config("ethernet-wait-patterns", ['{name: flood, stream: "unix:/tmp/handsethub/flood.sock"}'])
 
 
 def test_pending_waits_with_long_patterns_do_not_hold_the_loop(tmp_path):
@@ -505,20 +469,12 @@ def test_a_jumbo_frame_longer_than_a_udp_datagram_is_counted_oversize_not_sent(t
         receiver.settimeout(0.5)
         receivers.append(receiver)
     (to_dgram, to_vxlan) = receivers
-    config = f"""
-platform: {{name: ethernet-udp-jumbo}}
-hub:
-  controlEndpoints: [unix:/tmp/handsethub/control.sock]
-  guestEndpoints: [unix:/tmp/handsethub/guest.sock]
-{PARTITIONS}devices:
-  ethernet:
-    - name: lan0
-      mtu: 65535
-      ports:
-        - {{name: s, stream: "unix:/tmp/handsethub/s.sock"}}
-        - {{name: d, dgram: {{local: "127.0.0.1:0", remote: "127.0.0.1:{to_dgram.getsockname()[1]}"}}}}
-        - {{name: x, vxlan: {{local: "127.0.0.1:0", vni: 42, remotes: ["127.0.0.1:{to_vxlan.getsockname()[1]}"]}}}}
-"""
+    config = lan0_config(
+        "ethernet-udp-jumbo",
+        ['{name: s, stream: "unix:/tmp/handsethub/s.sock"}',
+         f'{{name: d, dgram: {{local: "127.0.0.1:0", remote: "127.0.0.1:{to_dgram.getsockname()[1]}"}}}}',
+         f'{{name: x, vxlan: {{local: "127.0.0.1:0", vni: 42, remotes: ["127.0.0.1:{to_vxlan.getsockname()[1]}"]}}}}'],
+        segment="      mtu: 65535\n")
     hub = start_hub(tmp_path, config)
     client = hub.connect()
     sender = None
