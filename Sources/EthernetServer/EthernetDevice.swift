@@ -284,17 +284,24 @@ final class EthernetSegment {
     /// Capture, live capture or the device's waits changed.
     func updateObserved() { isObserved = capture != nil || liveCapture != nil || device.hasWaits }
 
-    /// `received(_:from:now:)` for a frame lent by a read, copied for the observers. Kept out of line, so a
-    /// read's hot loop does not hold the observers (a retain each per read) when there are none.
+    /// `received(_:from:now:)` for a frame lent by a read: the observers read it in place, nothing is copied. Kept
+    /// out of line, so a read's hot loop does not hold the observers (a retain each per read) when there are none.
     @inline(never)
     func receivedObserved(_ frame: UnsafeRawBufferPointer, from port: EthernetPortRuntime, now: UInt64) {
-        received(Array(frame)[...], from: port, now: now)
+        observeReceived(frame, from: port)
+        sw.receive(frame, from: port.id, now: now)
     }
 
     /// One of several frames that arrived together (one read): the caller reads the clock once for all of them
     /// and calls `device.scheduleFlush` once after the last.
     @inline(__always)
     func received(_ frame: ArraySlice<UInt8>, from port: EthernetPortRuntime, now: UInt64) {
+        frame.withUnsafeBytes { observeReceived($0, from: port) }
+        sw.receive(frame, from: port.id, now: now)
+    }
+
+    /// Capture, live capture and the waits see a received frame, during this call only.
+    private func observeReceived(_ frame: UnsafeRawBufferPointer, from port: EthernetPortRuntime) {
         if let capture, capture.port == nil || capture.port == port.config.name {
             capture.record(frame, unixNanoseconds: device.host.wallClockNanos)
         }
@@ -302,7 +309,6 @@ final class EthernetSegment {
             liveCapture.publish(frame, segment: config.name, port: port.config.name, direction: "received")
         }
         if device.hasWaits { device.offer(frame, segment: self, port: port, direction: .received) }
-        sw.receive(frame, from: port.id, now: now)
     }
 
     /// Hands each ready port its queued frames, one transport write per port.
@@ -373,15 +379,19 @@ final class EthernetSegment {
     func recordEgress(_ frames: EgressQueue, to port: EthernetPortRuntime) {
         if let capture, capture.port == port.config.name {
             let now = device.host.wallClockNanos
-            for frame in frames { capture.record(frame, unixNanoseconds: now) }
+            for frame in frames { frame.withUnsafeBytes { capture.record($0, unixNanoseconds: now) } }
         }
         if let liveCapture, liveCapture.port == port.config.name {
             for frame in frames {
-                liveCapture.publish(frame, segment: config.name, port: port.config.name, direction: "sent")
+                frame.withUnsafeBytes {
+                    liveCapture.publish($0, segment: config.name, port: port.config.name, direction: "sent")
+                }
             }
         }
         if device.hasWaits {
-            for frame in frames { device.offer(frame, segment: self, port: port, direction: .sent) }
+            for frame in frames {
+                frame.withUnsafeBytes { device.offer($0, segment: self, port: port, direction: .sent) }
+            }
         }
     }
 }

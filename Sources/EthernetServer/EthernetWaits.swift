@@ -18,7 +18,7 @@ struct FrameWatch {
     let direction: Direction
     let pattern: FramePattern
 
-    func matches(_ frame: ArraySlice<UInt8>, segment: String, port: String, direction: Direction) -> Bool {
+    func matches(_ frame: UnsafeRawBufferPointer, segment: String, port: String, direction: Direction) -> Bool {
         self.segment == segment && self.port == port && (self.direction == .any || self.direction == direction)
             && pattern.matches(frame)
     }
@@ -27,7 +27,8 @@ struct FrameWatch {
 extension EthernetDevice {
     /// Frames seen at a port (received from it, or sent to it) answer the pending waits they match.
     func offer(
-        _ frame: ArraySlice<UInt8>, segment: EthernetSegment, port: EthernetPortRuntime, direction: FrameWatch.Direction
+        _ frame: UnsafeRawBufferPointer, segment: EthernetSegment, port: EthernetPortRuntime,
+        direction: FrameWatch.Direction
     ) {
         waits.resolve { watch in
             guard watch.matches(frame, segment: segment.name, port: port.config.name, direction: direction) else {
@@ -90,7 +91,7 @@ final class EthernetCapture {
         flush()
     }
 
-    func record(_ frame: ArraySlice<UInt8>, unixNanoseconds: UInt64) {
+    func record(_ frame: UnsafeRawBufferPointer, unixNanoseconds: UInt64) {
         PcapWriter.appendRecord(frame, unixNanoseconds: unixNanoseconds, snapLength: snapLength, to: &pending)
         frames += 1
     }
@@ -145,13 +146,17 @@ final class EthernetLiveCapture {
         self.host = host
     }
 
-    func publish(_ frame: ArraySlice<UInt8>, segment: String, port: String, direction: String) {
+    /// The `eth.frame` event of one frame (`Protocols/control.md`): built from members whose keys differ, so
+    /// nothing is searched for a repeated key, once for every frame the capture sees.
+    func publish(_ frame: UnsafeRawBufferPointer, segment: String, port: String, direction: String) {
         frames &+= 1
-        host.publish(
-            "eth.frame", device: segment,
-            data: [
-                "port": .string(port), "direction": .string(direction), "length": .int(Int64(frame.count)),
-                "frame": .string(Hex.encode(frame.prefix(snapLength))),
-            ])
+        var members: [JSONObject.Member] = []
+        members.reserveCapacity(4)
+        members.append(JSONObject.Member(key: "port", value: .string(port)))
+        members.append(JSONObject.Member(key: "direction", value: .string(direction)))
+        members.append(JSONObject.Member(key: "length", value: .int(Int64(frame.count))))
+        let captured = UnsafeRawBufferPointer(rebasing: frame[..<min(frame.count, snapLength)])
+        members.append(JSONObject.Member(key: "frame", value: .string(Hex.encode(captured))))
+        host.publish("eth.frame", device: segment, data: .object(JSONObject(distinctMembers: members)))
     }
 }
