@@ -47,6 +47,7 @@ private final class Rig {
     deinit { _ = host.shutdown() }
 }
 
+/// A new directory under the system's temporary directory; each test removes its own when it ends.
 private func temporaryDirectory() -> String {
     let path = NSTemporaryDirectory() + "errorlog-\(UUID().uuidString)"
     try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
@@ -57,6 +58,7 @@ private func temporaryDirectory() -> String {
     /// Entries written before a restart are there after it, with their sequence numbers; numbering goes on.
     @Test func entriesSurviveRestart() throws {
         let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         do {
             let rig = try Rig(directory: directory)
             #expect(
@@ -78,6 +80,7 @@ private func temporaryDirectory() -> String {
     /// record; the file is repaired so later appends read back.
     @Test func tornTailIsRepairedOnLoad() throws {
         let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         do {
             let rig = try Rig(directory: directory)
             rig.device.guestReport(partition: "rtos", severity: .error, code: "kept", text: "")
@@ -100,6 +103,7 @@ private func temporaryDirectory() -> String {
     /// A file that is not an error log is set aside and the log starts empty: the hub still starts.
     @Test func unreadableFileIsSetAside() throws {
         let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         try FileManager.default.createDirectory(atPath: directory + "/errorlog", withIntermediateDirectories: true)
         try Data("not a log".utf8).write(to: URL(fileURLWithPath: directory + "/errorlog/linux.log"))
         let rig = try Rig(directory: directory)
@@ -113,6 +117,7 @@ private func temporaryDirectory() -> String {
     /// small.
     @Test func boundHoldsAcrossRestart() throws {
         let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         do {
             let rig = try Rig(directory: directory, maxEntries: 16)
             for index in 1...50 {
@@ -131,6 +136,7 @@ private func temporaryDirectory() -> String {
 
     @Test func resetEmptiesTheLogAndTheFile() throws {
         let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         do {
             let rig = try Rig(directory: directory)
             for _ in 0..<3 { rig.device.guestReport(partition: "secure", severity: .info, code: "x", text: "") }
@@ -253,8 +259,8 @@ private func temporaryDirectory() -> String {
 /// it — its guest reports, or the hub publishes a fault of it — but never from a name in a peer's bytes.
 @Suite struct ErrorLogRuntimePartitionTests {
     @Test func logsAppearForVouchedPartitionsOnly() throws {
-        let directory = NSTemporaryDirectory() + "errorlog-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let rig = try Rig(directory: directory)
         #expect(
             rig.device.guestReport(partition: "store-app", severity: .error, code: "c", text: "")
@@ -282,8 +288,8 @@ private func temporaryDirectory() -> String {
     }
 
     @Test func burstIsSyncedOnceAndWrittenAtOnce() throws {
-        let directory = NSTemporaryDirectory() + "errorlog-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let rig = try Rig(directory: directory, syncIntervalMs: 5)
         for _ in 0..<3 { rig.device.guestReport(partition: "linux", severity: .info, code: "b", text: "") }
         // Written before any sync: a second reader (a restarted hub) sees them.
