@@ -679,7 +679,8 @@ final class GuestSession {
     // MARK: Output
 
     func deliverInterrupt(line: Int, priority: UInt8, coalesced: UInt32) {
-        queue(GuestFrame(.irq(line: UInt16(line), priority: priority, coalesced: max(1, coalesced))))
+        GuestFrame.encodeInterrupt(
+            into: &output, line: UInt16(line), priority: priority, coalesced: max(1, coalesced))
     }
 
     func deliverMessages(_ batch: MessageBatch) {

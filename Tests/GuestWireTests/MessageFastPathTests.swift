@@ -159,6 +159,20 @@ import Wire
         }
     }
 
+    @Test func directInterruptEncodingMatchesTheFrameEncoder() {
+        for (line, priority, coalesced) in [(0, 0, 1), (2, 5, 3), (1023, 255, UInt32.max), (UInt16.max, 1, 0)]
+            as [(UInt16, UInt8, UInt32)]
+        {
+            var direct = ByteWriter(capacity: 0)
+            direct.writeBytes([0xee])  // after whatever the pass already queued
+            GuestFrame.encodeInterrupt(into: &direct, line: line, priority: priority, coalesced: coalesced)
+            #expect(direct.bytes.first == 0xee)
+            #expect(
+                Array(direct.bytes.dropFirst())
+                    == GuestFrame(.irq(line: line, priority: priority, coalesced: coalesced)).encode())
+        }
+    }
+
     @Test func directDeliveryWithIdentityMatchesTheFrameEncoderAtEveryNameLength() {
         // Names from empty to the 255 bytes a u8 length can carry, multi-byte UTF-8 among them: the one-run
         // header must count each exactly, or the frame's length prefix and fields shift.
