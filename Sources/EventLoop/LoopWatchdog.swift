@@ -11,12 +11,13 @@ import CUV
 package final class LoopWatchdog: LoopHandle {
     /// Called when a pass was busy for longer than `stallThresholdNanos`, with its busy time in nanoseconds.
     package var onStall: ((UInt64) -> Void)?
+    // SAFETY (every `@exclusivity(unchecked)` below): the watchdog runs on its loop's thread, once per pass, and
+    // no access to its state overlaps another (`onStall` is called last, after every write; `afterPass` is copied
+    // out before it is called). Checked, the state cost five runtime calls a pass, a tenth of a forwarded frame's
+    // user-space work.
     /// Called at the end of every pass with the clock it read (`MonotonicClock` nanoseconds): for work sampled once
     /// per interval of busy loop (the hub's real-time budget) at the cost of a comparison per pass.
-    package var afterPass: ((UInt64) -> Void)?
-    // SAFETY (every `@exclusivity(unchecked)` below): the watchdog runs on its loop's thread, once per pass, and
-    // no access to its state overlaps another (`onStall` is called last, after every write). Checked, the state
-    // cost five runtime calls a pass, a tenth of a forwarded frame's user-space work.
+    @exclusivity(unchecked) package var afterPass: ((UInt64) -> Void)?
     @exclusivity(unchecked) package var stallThresholdNanos: UInt64
     @exclusivity(unchecked) package private(set) var passes: UInt64 = 0
     @exclusivity(unchecked) package private(set) var stalls: UInt64 = 0
@@ -148,7 +149,9 @@ package final class LoopWatchdog: LoopHandle {
 
 /// Stamps the time each pass reaches its prepare phase, right before the loop waits in poll.
 final class BeforePoll: LoopHandle {
-    private(set) var stamp: UInt64 = 0
+    // SAFETY: written by the prepare callback and read by the watchdog's check, both on the loop's thread, each a
+    // whole scalar: no access can overlap another.
+    @exclusivity(unchecked) private(set) var stamp: UInt64 = 0
 
     init(loop: Loop) throws(LoopError) {
         super.init(loop: loop, type: UV_PREPARE)

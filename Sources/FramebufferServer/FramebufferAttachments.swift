@@ -477,7 +477,7 @@ package final class RFBViewer {
         updatesSent += 1
         screen.counters.updatesSent += 1
         screen.counters.updateBytes += UInt64(bytes.count)
-        connection.write(bytes) { [weak self] _ in
+        _ = connection.write(bytes) { [weak self] _ in
             // Room again: whatever coalesced meanwhile goes out now if the pass has encoding budget left.
             guard let self, !self.closed else { return }
             self.screen.writeCompleted(for: self)

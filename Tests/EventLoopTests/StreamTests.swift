@@ -182,7 +182,7 @@ import Testing
                     paused = true
                     // The slow reader wakes up only after the producer has been told to pause.
                     if events.filter({ $0 == "high" }).count == 1 {
-                        try? Timer.once(loop: loop, afterMilliseconds: 50) { try? server?.startReading() }
+                        _ = try? Timer.once(loop: loop, afterMilliseconds: 50) { try? server?.startReading() }
                     }
                 }
                 client.onLowWatermark = {
