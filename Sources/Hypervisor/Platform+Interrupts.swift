@@ -18,11 +18,22 @@ extension Platform {
         case .injector(let name): originator = .injector(name)
         case .device(let name): originator = .device(name)
         }
-        guard let targetIndex = partitionIndex[target] else {
-            return refuse(.noSuchPartition, sender, originator, target, line, &actions)
-        }
-        if let sender, sender.index != targetIndex, !sender.mayInterrupt.contains(target) {
-            return refuse(.notPermitted, sender, originator, target, line, &actions)
+        let targetIndex: Int
+        if let cached = sender?.lastRaiseTarget, cached.name == target, partitions[cached.index].name == target,
+            !partitions[cached.index].removed
+        {
+            targetIndex = cached.index
+            if !cached.permitted { return refuse(.notPermitted, sender, originator, target, line, &actions) }
+        } else {
+            guard let index = partitionIndex[target] else {
+                return refuse(.noSuchPartition, sender, originator, target, line, &actions)
+            }
+            targetIndex = index
+            if let sender {
+                let permitted = sender.index == index || sender.mayInterrupt.contains(target)
+                sender.lastRaiseTarget = (target, index, permitted)
+                if !permitted { return refuse(.notPermitted, sender, originator, target, line, &actions) }
+            }
         }
         guard partitions[targetIndex].controller.isValid(line: line) else {
             return refuse(.noSuchLine, sender, originator, target, line, &actions)

@@ -5,7 +5,13 @@ final class PartitionState {
     let index: Int
     let config: PartitionConfig
     /// The policy in force (`Platform.applyPolicy` replaces both at once).
-    var mayInterrupt: Set<String>
+    var mayInterrupt: Set<String> { didSet { lastRaiseTarget = nil } }
+    /// The partition this one last raised an interrupt on, its slot and whether `mayInterrupt` allowed it: a guest
+    /// raising on the same partition again (a handler's usual pattern) is judged by a name comparison instead of
+    /// a hashed lookup of the name and a set lookup. Valid while that slot still holds the partition by that name
+    /// (`Platform.raise` checks it: a removed partition's slot is marked, a reused one holds another name) and
+    /// until `mayInterrupt` changes.
+    var lastRaiseTarget: (name: String, index: Int, permitted: Bool)? = nil
     var mayMessage: Set<String>
     var session: SessionID? = nil
     var suspended = false

@@ -90,6 +90,51 @@ import Testing
         #expect(fixture.attach("store-app").links.isEmpty)
     }
 
+    /// A guest raising on the same partition again is judged from what its last raise found (`lastRaiseTarget`):
+    /// that must follow the partition's removal, its slot's reuse by another name and the name's return.
+    @Test func repeatedRaisesFollowTheTargetsRemovalReuseAndReturn() throws {
+        let fixture = try Fixture()
+        let platform = fixture.platform
+        var raiser = Self.app("raiser")
+        raiser.mayInterrupt = ["store-b"]
+        #expect(platform.addPartition(raiser) == .added)
+        #expect(platform.addPartition(Self.app("store-b")) == .added)
+        let source = fixture.attach("raiser")
+        var target = fixture.attach("store-b")
+        var actions: [Action] = []
+        func raise(_ name: String) -> RaiseOutcome {
+            platform.raise(from: .session(source.session), to: name, line: 0, actions: &actions)
+        }
+        #expect(raise("store-b") == .delivered)
+        #expect(raise("store-b") == .delivered)
+        #expect(fixture.drain().contains { $0.interrupt?.session == target.session })
+        #expect(
+            platform.removePartition(named: "store-b", actions: &actions) == .removed(detached: true, linksRemoved: 0))
+        #expect(raise("store-b") == .noSuchPartition)
+        // Its slot goes to another name, which the raiser may not interrupt.
+        #expect(platform.addPartition(Self.app("store-c")) == .added)
+        _ = fixture.attach("store-c")
+        #expect(raise("store-b") == .noSuchPartition)
+        #expect(raise("store-c") == .notPermitted)
+        // The name comes back (in a new slot): raises reach its new session.
+        #expect(platform.addPartition(Self.app("store-b")) == .added)
+        target = fixture.attach("store-b")
+        #expect(raise("store-b") == .delivered)
+        #expect(fixture.drain().contains { $0.interrupt?.session == target.session })
+        // A refusal is remembered too, until the policy changes.
+        #expect(raise("linux") == .notPermitted)
+        #expect(raise("linux") == .notPermitted)
+        var allowed = platform.policy
+        allowed.mayInterrupt["raiser"] = ["store-b", "linux"]
+        platform.applyPolicy(allowed, actions: &actions)
+        #expect(raise("linux") == .latched)  // linux is not attached
+        var forbidden = platform.policy
+        forbidden.mayInterrupt["raiser"] = []
+        platform.applyPolicy(forbidden, actions: &actions)
+        #expect(raise("linux") == .notPermitted)
+        #expect(raise("store-b") == .notPermitted)
+    }
+
     @Test func partitionsBeyondTheBudgetsRoomStillJoinTheRoundRobin() throws {
         // The reference handset names no budget: the fair-share round has room for its partitions only.
         let fixture = try Fixture()
