@@ -4,6 +4,7 @@ import DeviceKitTesting
 import EthernetServer
 import EventLoop
 import Glibc
+import HubSystem
 import JSON
 import PlatformConfig
 import Testing
@@ -236,6 +237,7 @@ import Testing
         let bench = try Bench()
         let directory = "/tmp/ethernet-capture-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         #expect(mkdir(directory, 0o700) == 0)
+        defer { try? FileTree.removeTree(directory) }
         let fifo = directory + "/fifo.pcap"
         #expect(mkfifo(fifo, 0o600) == 0)
         // A reader holds it open (without one, the old open(2) waited for ever; with one it captured into it).

@@ -32,3 +32,10 @@ func withLoop(
     #expect(finished, "loop test timed out", sourceLocation: sourceLocation)
     #expect(loop.shutdown() == 0, "uv_loop_close reported live handles", sourceLocation: sourceLocation)
 }
+
+/// Removes a test's Unix socket and the directory the listener made for it under /tmp (in a `defer`, so a test
+/// that fails before its listener closed leaves nothing either).
+func removeSocketDirectory(_ directory: String, socket: String) {
+    unlink(socket)
+    rmdir(directory)
+}

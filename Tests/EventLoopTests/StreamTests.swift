@@ -41,7 +41,9 @@ import Testing
         let payload = (0..<50_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
         var received: [UInt8] = []
         var largestRead = 0
-        let path = "/tmp/handsethub-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))/slices.sock"
+        let directory = "/tmp/handsethub-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let path = directory + "/slices.sock"
+        defer { removeSocketDirectory(directory, socket: path) }
         try withLoop { loop, finish in
             let listener = try Listener(loop: loop, address: .unix(path: path)) { connection in
                 connection.maxReadBytes = 1000
@@ -84,7 +86,9 @@ import Testing
     }
 
     @Test func echoOverUnixSocket() throws {
-        let path = "/tmp/handsethub-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))/echo.sock"
+        let directory = "/tmp/handsethub-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let path = directory + "/echo.sock"
+        defer { removeSocketDirectory(directory, socket: path) }
         try echoRoundTrip(address: .unix(path: path))
         #expect(access(path, F_OK) != 0, "closing the listener removes its socket file")
     }
@@ -151,9 +155,11 @@ import Testing
         var received = 0
         let chunk = [UInt8](repeating: 1, count: 64 * 1024)
         let total = 256
+        let directory = "/tmp/handsethub-wm-\(getpid())"
+        defer { removeSocketDirectory(directory, socket: directory + "/w.sock") }
         try withLoop(timeoutMilliseconds: 10_000) { loop, finish in
             var server: Connection?
-            let listener = try Listener(loop: loop, address: .unix(path: "/tmp/handsethub-wm-\(getpid())/w.sock")) {
+            let listener = try Listener(loop: loop, address: .unix(path: directory + "/w.sock")) {
                 connection in
                 server = connection
                 connection.onData = { bytes in

@@ -2,6 +2,7 @@ import DeviceKit
 import EventLoop
 import Glibc
 import HubServer
+import HubSystem
 import JSON
 import Logging
 import PlatformConfig
@@ -9,7 +10,8 @@ import Synchronization
 import TestSupport
 import Testing
 
-/// Runs a `Hub` in this process on its own thread, on fresh Unix and port-0 TCP endpoints.
+/// Runs a `Hub` in this process on its own thread, on fresh Unix and port-0 TCP endpoints, in a directory of
+/// its own under /tmp that it removes once the hub has exited (`stop`, or when the harness goes away).
 final class HubHarness: Sendable {
     let directory: String
     let controlUnix: String
@@ -23,7 +25,8 @@ final class HubHarness: Sendable {
 
     /// Starts a hub; `configure` adjusts the reference configuration first.
     init(configure: (inout PlatformConfiguration) -> Void = { _ in }) throws {
-        directory = "/tmp/hubtest-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let directory = "/tmp/hubtest-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        self.directory = directory
         var configuration = PlatformConfiguration.reference
         configuration.hub.controlEndpoints = [
             .unix(path: directory + "/control.sock"), .tcp(host: "127.0.0.1", port: 0),
@@ -63,7 +66,13 @@ final class HubHarness: Sendable {
             usleep(1000)
             result = started.withLock { $0 }
         }
-        let (shutdown, control, guest) = try result!.get()
+        let (shutdown, control, guest): (@Sendable (String) -> Bool, [Endpoint], [Endpoint])
+        do {
+            (shutdown, control, guest) = try result!.get()
+        } catch {
+            try? FileTree.removeTree(directory)  // a hub that did not start may have made it
+            throw error
+        }
         self.shutdown = shutdown
         func tcpPort(_ endpoints: [Endpoint]) -> UInt16 {
             endpoints.compactMap { endpoint -> UInt16? in
@@ -88,11 +97,24 @@ final class HubHarness: Sendable {
     /// and the hub handles the stop request only after that pass.
     static let exitTimeoutMilliseconds = 60_000
 
-    /// Stops the hub and waits; returns `uv_loop_close`'s result (0 = no leak), nil on timeout.
+    /// Stops the hub and waits; returns `uv_loop_close`'s result (0 = no leak), nil on timeout. Once the hub has
+    /// exited its directory is removed: nothing of the hub's is read after `stop`.
     @discardableResult
     func stop(timeoutMilliseconds: Int = HubHarness.exitTimeoutMilliseconds) -> Int32? {
         _ = shutdown("test finished")
-        return waitForExit(timeoutMilliseconds: timeoutMilliseconds)
+        let status = waitForExit(timeoutMilliseconds: timeoutMilliseconds)
+        if status != nil { try? FileTree.removeTree(directory) }
+        return status
+    }
+
+    /// A hub the test left running (it ended early, or never stopped it) is stopped first, so that nothing of
+    /// the test is left behind: no hub thread, no directory.
+    deinit {
+        if finished.withLock({ $0 }) == nil {
+            _ = shutdown("test finished")
+            _ = waitForExit()
+        }
+        try? FileTree.removeTree(directory)
     }
 
     func waitForExit(timeoutMilliseconds: Int = HubHarness.exitTimeoutMilliseconds) -> Int32? {

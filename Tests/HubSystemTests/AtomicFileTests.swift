@@ -6,10 +6,13 @@ import Testing
 /// `Files.writeAtomically`, `readWhole` and `FileTree.makeDirectories`, which keep the management plane's trusted
 /// state (`Protocols/management.md` §5), against the real file system.
 @Suite struct AtomicFileTests {
+    /// A fresh path under /tmp for one test, which removes it (`FileTree.removeTree`) when it ends.
     static func scratch() -> String { "/tmp/hubsystem-atomic-\(getpid())-\(UInt32.random(in: 0...UInt32.max))" }
 
     @Test func replacesWholeAndLeavesNoTemporary() throws {
-        let directory = Self.scratch() + "/a/b"
+        let scratch = Self.scratch()
+        defer { try? FileTree.removeTree(scratch) }
+        let directory = scratch + "/a/b"
         try FileTree.makeDirectories(directory)
         try FileTree.makeDirectories(directory)  // existing directories are kept
         let path = directory + "/state.json"
@@ -27,6 +30,7 @@ import Testing
     /// the old content is untouched.
     @Test func failedReplacementKeepsTheOld() throws {
         let directory = Self.scratch()
+        defer { try? FileTree.removeTree(directory) }
         try FileTree.makeDirectories(directory + "/busy")
         #expect(throws: SystemError.self) { try Files.writeAtomically(directory + "/busy", [1, 2, 3]) }
         #expect(!Files.exists(directory + "/busy.tmp"))
@@ -37,6 +41,7 @@ import Testing
     /// file is created with the permissions given; `syncFile` of a missing file names the operation.
     @Test func appendsAddAtTheEndAndSyncNamesItsFailure() throws {
         let directory = Self.scratch()
+        defer { try? FileTree.removeTree(directory) }
         try FileTree.makeDirectories(directory)
         let path = directory + "/linux.log"
         try FileTree.append(path, [1, 2], permissions: 0o600, sync: false)
@@ -54,6 +59,7 @@ import Testing
     /// tail off, and refuses a FIFO (without waiting for a writer) or a symbolic link before opening it.
     @Test func appendOnlyFileAppendsAndRefusesWhatIsNotARegularFile() throws {
         let directory = Self.scratch()
+        defer { try? FileTree.removeTree(directory) }
         try FileTree.makeDirectories(directory)
         let path = directory + "/log.jsonl"
         #expect(throws: SystemError.self) { _ = try AppendOnlyFile(path, create: false) }
@@ -84,6 +90,7 @@ import Testing
     /// waits for a reader and whose writes wait for it to read, a device and a link are refused without waiting.
     @Test func createRegularRefusesWhatIsNotARegularFile() throws {
         let directory = Self.scratch()
+        defer { try? FileTree.removeTree(directory) }
         try FileTree.makeDirectories(directory)
         let path = directory + "/capture.pcap"
         try Files.writeAtomically(path, Array("old contents".utf8), permissions: 0o600)

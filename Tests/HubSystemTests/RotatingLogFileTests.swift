@@ -6,6 +6,7 @@ import Testing
 /// `RotatingLogFile`, a launched guest's bounded `logFile` (`Deploy/config-reference.md`,
 /// partitions[].launch.logFileMaxBytes): rotated once to `.1`, never past its bound, the newest output kept.
 @Suite struct RotatingLogFileTests {
+    /// A new directory under /tmp for one test, which removes it (`FileTree.removeTree`) when it ends.
     static func scratch() -> String {
         let directory = "/tmp/hubsystem-rotating-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try? FileTree.makeDirectories(directory)
@@ -17,7 +18,9 @@ import Testing
     }
 
     @Test func rotatesOnceAtTheBoundAndKeepsTheNewest() throws {
-        let path = Self.scratch() + "/guest.log"
+        let directory = Self.scratch()
+        defer { try? FileTree.removeTree(directory) }
+        let path = directory + "/guest.log"
         try Files.writeAtomically(path, Array("old.\n".utf8), permissions: 0o640)
         let file = try RotatingLogFile(path: path, maxBytes: 100)
         #expect(file.bytes == 5)  // what was there counts
@@ -34,7 +37,9 @@ import Testing
     }
 
     @Test func oneWriteLongerThanTheBoundKeepsItsEnd() throws {
-        let path = Self.scratch() + "/guest.log"
+        let directory = Self.scratch()
+        defer { try? FileTree.removeTree(directory) }
+        let path = directory + "/guest.log"
         let file = try RotatingLogFile(path: path, maxBytes: 8)
         file.write(Array("abc".utf8)[...])
         file.write(Array("0123456789".utf8)[...])

@@ -61,6 +61,7 @@ private let garbage = Base64.encode([1, 2, 3])
     /// them hold 16 entries. A restart keeps the newest 16 and numbers on.
     @Test func segmentsRotateAndTheOldestAreDeleted() throws {
         let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let rig = try Rig(directory: directory)
         for _ in 0..<40 { #expect(rig.submit(garbage) == "bad_envelope") }
         #expect(segments(directory) == ["audit.4.jsonl", "audit.5.jsonl"])
@@ -79,6 +80,7 @@ private let garbage = Base64.encode([1, 2, 3])
     /// started a segment): sequence numbers are never reused.
     @Test func numberingContinuesFromAnEmptySegmentsHeader() throws {
         let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let rig = try Rig(directory: directory)
         for _ in 0..<3 { _ = rig.submit(garbage) }
         rig.device.stop()
@@ -95,6 +97,7 @@ private let garbage = Base64.encode([1, 2, 3])
     /// the next entry lands on a line of its own.
     @Test func aTornLastLineIsIgnoredAndCutOff() throws {
         let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let rig = try Rig(directory: directory)
         for _ in 0..<3 { _ = rig.submit(garbage) }
         rig.device.stop()
@@ -119,6 +122,7 @@ private let garbage = Base64.encode([1, 2, 3])
     /// anywhere before the last line it stops the hub.
     @Test func aHugeLineIsTornAtTheEndAndRefusedInTheMiddle() throws {
         let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let rig = try Rig(directory: directory)
         _ = rig.submit(garbage)
         rig.device.stop()
@@ -139,6 +143,7 @@ private let garbage = Base64.encode([1, 2, 3])
     /// A bad line before the last (of any segment) is not a torn append: the hub does not start, and says which.
     @Test func aBadLineInTheMiddleStopsTheHub() throws {
         let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let rig = try Rig(directory: directory)
         for _ in 0..<12 { _ = rig.submit(garbage) }  // segment 1 full (8), segment 2 holds 4
         rig.device.stop()
@@ -150,6 +155,7 @@ private let garbage = Base64.encode([1, 2, 3])
         #expect(startError(directory)?.contains("audit.2.jsonl line 3: not an audit entry") == true)
         // An older segment's torn last line: only the newest segment can be torn.
         let directory2 = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory2) }
         let other = try Rig(directory: directory2)
         for _ in 0..<12 { _ = other.submit(garbage) }
         other.device.stop()
@@ -160,6 +166,7 @@ private let garbage = Base64.encode([1, 2, 3])
     /// A segment missing between two others is lost entries in the middle: the hub does not start.
     @Test func aMissingSegmentInTheMiddleStopsTheHub() throws {
         let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let rig = try Rig(directory: directory)
         for _ in 0..<20 { _ = rig.submit(garbage) }
         rig.device.stop()
@@ -172,6 +179,7 @@ private let garbage = Base64.encode([1, 2, 3])
     /// segment, opened again, not into a new one.
     @Test func anEntryAfterStopGoesOnTheNewestSegment() throws {
         let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let rig = try Rig(directory: directory)
         _ = rig.submit(garbage)
         rig.device.stop()
@@ -187,6 +195,7 @@ private let garbage = Base64.encode([1, 2, 3])
     /// never waits on the FIFO.
     @Test func aSegmentThatIsNotARegularFileStopsTheHub() throws {
         let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let rig = try Rig(directory: directory)
         _ = rig.submit(garbage)
         rig.device.stop()
@@ -203,6 +212,7 @@ private let garbage = Base64.encode([1, 2, 3])
     /// again over whatever segments it had written.
     @Test func theVersionOneFileIsMigrated() throws {
         let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         try FileManager.default.createDirectory(atPath: directory + "/management", withIntermediateDirectories: true)
         var old = ManagementAuditLog(capacity: 16)
         for counter in 1...20 {
@@ -228,6 +238,7 @@ private let garbage = Base64.encode([1, 2, 3])
     /// `interrupted`, which says whether the counter was spent (trust.json); once, not at every start.
     @Test func aVerifiedEntryWithoutOutcomeIsReconciledAtStart() throws {
         let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let rig = try Rig(directory: directory)
         #expect(rig.submit(envelope(counter: 1)) == "operation_unavailable")
         rig.device.stop()
@@ -268,6 +279,7 @@ private let garbage = Base64.encode([1, 2, 3])
     /// memory: its refusal names it as its outcome (`outcomeOf`), so no `verified` entry is left without one (§5).
     @Test func anUnwritableWriteAheadEntrySpendsNothing() throws {
         let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let rig = try Rig(directory: directory)
         for _ in 0..<8 { _ = rig.submit(garbage) }  // segment 1 full
         let blocker = segmentPath(directory, 2) + ".tmp"
@@ -288,6 +300,7 @@ private let garbage = Base64.encode([1, 2, 3])
     /// gets its outcome `interrupted`.
     @Test func anUnwritableOutcomeIsNotAnsweredAsAccepted() throws {
         let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let rig = try Rig(directory: directory)
         for _ in 0..<7 { _ = rig.submit(garbage) }  // the verified entry is the 8th, its outcome would start segment 2
         let blocker = segmentPath(directory, 2) + ".tmp"
@@ -311,6 +324,7 @@ private let garbage = Base64.encode([1, 2, 3])
     /// file, 18 MB here, was rewritten whole at every save.) Bytes and inodes, not time: timing is for benchmarks.
     @Test func aFullLogOfOneHundredThousandIsAppendedToNotRewritten() throws {
         let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         try FileManager.default.createDirectory(atPath: directory + "/management", withIntermediateDirectories: true)
         var old = ManagementAuditLog(capacity: 100_000)
         for counter in 0..<100_000 {

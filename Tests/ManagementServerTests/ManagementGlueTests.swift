@@ -98,6 +98,8 @@ final class Rig {
     deinit { _ = host.shutdown() }
 }
 
+/// A new directory under the system's temporary directory; each test removes its own when it ends (a `defer`
+/// before its first `Rig`, so it runs after every rig over the directory has shut down).
 func temporaryDirectory() -> String {
     let path = NSTemporaryDirectory() + "mgmt-\(UUID().uuidString)"
     try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
@@ -106,7 +108,10 @@ func temporaryDirectory() -> String {
 
 @Suite struct ManagementGlueTests {
     @Test func submitAnswersEachCodeAndAuditsIt() throws {
-        let rig = try Rig(directory: temporaryDirectory())
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let rig = try Rig(directory: directory)
         #expect(rig.submit(envelope(counter: 1)) == "operation_unavailable")
         #expect(rig.submit(envelope(counter: 1)) == "replayed")
         #expect(rig.submit(envelope(counter: 2, signers: [1])) == "bad_signature")
@@ -132,6 +137,7 @@ func temporaryDirectory() -> String {
     /// log is still there.
     @Test func replayAfterRestartIsRefused() throws {
         let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let first = try Rig(directory: directory)
         #expect(first.submit(envelope(counter: 7)) == "operation_unavailable")
         first.device.stop()  // an orderly stop writes the refusals the pass had not written yet
@@ -148,7 +154,10 @@ func temporaryDirectory() -> String {
     /// back to back gets a few milliseconds of checks per pass, not a pass of them. Text that never decodes costs
     /// no check and is charged nothing beyond its bytes.
     @Test func aSubmissionIsChargedForTheSignaturesItCarries() throws {
-        let rig = try Rig(directory: temporaryDirectory())
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let rig = try Rig(directory: directory)
         let method = try #require(rig.host.methods.first { $0.name == "mgmt.submit" })
         func charged(_ text: String) throws -> Int {
             let call = rig.caller.makeCall("mgmt.submit", ["envelope": .string(text)])
@@ -172,6 +181,7 @@ func temporaryDirectory() -> String {
 
     @Test func rotationPersistsAcrossRestart() throws {
         let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let first = try Rig(directory: directory)
         let rotate = envelope(
             "rotateKeys", target: "designer", counter: 1,
@@ -190,6 +200,7 @@ func temporaryDirectory() -> String {
     /// A trust file that cannot be read stops the device from starting, rather than forgetting counters.
     @Test func corruptStateRefusesToStart() throws {
         let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         try FileManager.default.createDirectory(atPath: directory + "/management", withIntermediateDirectories: true)
         try Data("{\"version\":1,\"authorities\":{\"designer\":{}}}".utf8).write(
             to: URL(fileURLWithPath: directory + "/management/trust.json"))
@@ -199,6 +210,7 @@ func temporaryDirectory() -> String {
     /// When the trusted state cannot be written the command is refused and its counter not spent.
     @Test func unwritableStateRefusesAndSpendsNothing() throws {
         let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let rig = try Rig(directory: directory)
         try FileManager.default.createDirectory(
             atPath: directory + "/management/trust.json", withIntermediateDirectories: true)
@@ -210,6 +222,7 @@ func temporaryDirectory() -> String {
     /// The audit log keeps its newest `auditMaxEntries` (16 here), also across a restart.
     @Test func auditLogIsBounded() throws {
         let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let rig = try Rig(directory: directory)
         for _ in 0..<20 { _ = rig.submit(envelope(counter: 0)) }
         rig.host.runPasses(1)  // refusals are written at the end of the pass
@@ -223,7 +236,10 @@ func temporaryDirectory() -> String {
     /// replay of a command first sent through the control API is refused) and are audited with their source.
     /// A partition without `mayManage` cannot open the channel.
     @Test func relayIsAnAgentNotAnAuthority() throws {
-        let rig = try Rig(directory: temporaryDirectory())
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let rig = try Rig(directory: directory)
         #expect(rig.submit(envelope(counter: 1)) == "operation_unavailable")
         let endpoint = FakeChannelEndpoint(partition: "mgmt")
         let channel = try rig.openRelay(endpoint)
@@ -257,7 +273,10 @@ func temporaryDirectory() -> String {
     /// Segments hold `auditSegmentEntries`, however small the log: a flood of refusals, which anyone who may
     /// submit can cause, starts a new segment (three fsyncs on the loop) once per segment, not once per half log.
     @Test func theSegmentSizeNotTheLogSizeSetsHowOftenRefusalsStartASegment() throws {
-        let rig = try Rig(directory: temporaryDirectory(), auditMaxEntries: 16, auditSegmentEntries: 1000)
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let rig = try Rig(directory: directory, auditMaxEntries: 16, auditSegmentEntries: 1000)
         for _ in 0..<300 { #expect(rig.submit("AAAA") == "bad_envelope") }
         let names = try FileManager.default.contentsOfDirectory(atPath: rig.directory + "/management")
         #expect(names.filter { $0.hasPrefix("audit.") }.sorted() == ["audit.1.jsonl"])
@@ -268,7 +287,10 @@ func temporaryDirectory() -> String {
     /// The relay takes one envelope a pass and answers in the order the envelopes came; past 16 waiting, one is
     /// refused `relay_busy` (unaudited), its answer after those of the envelopes before it.
     @Test func theRelayTakesOneEnvelopeAPassAndAnswersInOrder() throws {
-        let rig = try Rig(directory: temporaryDirectory())
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let rig = try Rig(directory: directory)
         let endpoint = FakeChannelEndpoint(partition: "mgmt")
         let channel = try rig.openRelay(endpoint)
         func answers() throws -> [String] {
@@ -296,6 +318,7 @@ func temporaryDirectory() -> String {
     /// entry, then its outcome) (management.md §5).
     @Test func everyEntryIsOneLineAppendedBeforeTheAnswer() throws {
         let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let rig = try Rig(directory: directory)
         func writes() -> Int64 { rig.result("mgmt.status")?["counters"]?["auditWrites"]?.int64Value ?? -1 }
         func lines() -> [String] {
@@ -317,7 +340,10 @@ func temporaryDirectory() -> String {
     /// `mgmt.wait` is answered by the next matching audit entry, not by one that does not match; an entry
     /// already logged after `after` answers at once.
     @Test func waitIsAnsweredByTheNextMatchingEntry() throws {
-        let rig = try Rig(directory: temporaryDirectory())
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let rig = try Rig(directory: directory)
         let waiter = FakeControlCaller()
         let reply = waiter.call(rig.host.methods, "mgmt.wait", ["timeoutMs": 5000, "result": "replayed"])
         guard case .deferred = reply else {
@@ -360,7 +386,10 @@ func temporaryDirectory() -> String {
 /// logs through the hub's `errors.*` methods, and nothing else of the control API.
 @Suite struct ManagementLocalRequestTests {
     @Test func agentReadsErrorLogsAndNothingElse() throws {
-        let rig = try Rig(directory: temporaryDirectory())
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let rig = try Rig(directory: directory)
         var called: [String] = []
         rig.host.register([
             ControlMethod("errors.read", summary: "fake") { call throws(ControlError) in
@@ -437,7 +466,10 @@ private final class AuditReadingCaller: ControlCaller {
     /// A command whose operation finishes later is answered then, on the control API, after its audit entry is on
     /// disk; a caller gone meanwhile only loses the answer (the entry is still written).
     @Test func mgmtSubmitIsAnsweredWhenTheOperationFinishesAfterItsAuditEntry() throws {
-        let rig = try Rig(directory: temporaryDirectory())
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let rig = try Rig(directory: directory)
         let executor = DeferringExecutor()
         rig.device.executor = executor
         let caller = AuditReadingCaller(auditPath: rig.directory + "/management/audit.1.jsonl")
@@ -475,7 +507,10 @@ private final class AuditReadingCaller: ControlCaller {
     /// On the relay an envelope whose operation finishes later holds the channel: the envelopes behind it are
     /// taken, audited and answered only after its answer, in order.
     @Test func theRelayTakesNothingMoreUntilTheLongOperationIsAnswered() throws {
-        let rig = try Rig(directory: temporaryDirectory())
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let rig = try Rig(directory: directory)
         let (executor, endpoint, channel) = try rig.openRelayWithDeferredOperations()
         func answers() throws -> [String] {
             try endpoint.takeSent().map { try ManagementRelayResult.decode($0[...]).code }
@@ -496,7 +531,10 @@ private final class AuditReadingCaller: ControlCaller {
     /// `relay_busy` answers; the envelope after that closes the channel (rate_limited), so the pass in which the
     /// operation ends sends a bounded number of answers, not one per envelope flooded meanwhile.
     @Test func aRelayFloodedWhileAnOperationRunsIsClosedAtTheOwedBound() throws {
-        let rig = try Rig(directory: temporaryDirectory())
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let rig = try Rig(directory: directory)
         let (executor, endpoint, channel) = try rig.openRelayWithDeferredOperations()
         channel.received(Base64.decode(envelope(counter: 1))![...])
         let bound = 16 + 256
@@ -521,7 +559,10 @@ private final class AuditReadingCaller: ControlCaller {
 
     /// Under the bound the owed answers all go out, in order, after the running envelope's.
     @Test func owedRelayBusyAnswersFollowTheRunningEnvelopesAnswer() throws {
-        let rig = try Rig(directory: temporaryDirectory())
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let rig = try Rig(directory: directory)
         let (executor, endpoint, channel) = try rig.openRelayWithDeferredOperations()
         channel.received(Base64.decode(envelope(counter: 1))![...])
         for index in 0..<(16 + 40) { channel.received([1, 2, UInt8(index)][...]) }

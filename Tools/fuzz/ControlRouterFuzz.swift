@@ -16,8 +16,21 @@ import PlatformConfig
 nonisolated(unsafe) private var currentHub: Hub?
 nonisolated(unsafe) private var inputs = 0
 
+/// Where the hub's Unix sockets go: the runner's directory (`HANDSETHUB_FUZZ_SOCKETS`, which it removes when the
+/// run ends), or else one of this process's own under /tmp, removed when libFuzzer exits.
+private let socketDirectory: String = {
+    if let given = getenv("HANDSETHUB_FUZZ_SOCKETS") { return String(cString: given) }
+    atexit {
+        let own = "/tmp/control-router-fuzz-\(getpid())"
+        unlink(own + "/control.sock")
+        unlink(own + "/guest.sock")
+        rmdir(own)
+    }
+    return "/tmp/control-router-fuzz-\(getpid())"
+}()
+
 private func makeHub() -> Hub {
-    let directory = "/tmp/control-router-fuzz-\(getpid())"
+    let directory = socketDirectory
     mkdir(directory, 0o700)
     var configuration = PlatformConfiguration.reference
     configuration.hub.controlEndpoints = [.unix(path: directory + "/control.sock")]

@@ -19,6 +19,9 @@ grep -h '^--> ' "$root/Protocols/control.md" | sed 's/^--> //' | while IFS= read
     n=$((n + 1))
     printf '%s\n' "$line" > "$out/corpus/example-$n"
 done
+# A path under /tmp in an input (the capture example's /tmp/handsethub-example.pcap, and what libFuzzer mutated
+# from it into the kept corpus) is made relative, so the file it names lands in $out, not in /tmp.
+{ grep -rlZ --binary-files=text '"/tmp/' "$out/corpus" || true; } | xargs -0 -r perl -pi -e 's#"/tmp/#"#g'
 
 # Reuse the package checkouts of the normal build (no network), then build the hub's modules with coverage.
 for item in checkouts repositories workspace-state.json; do
@@ -62,6 +65,10 @@ swiftc -sanitize=fuzzer -parse-as-library -g -module-name ControlRouterFuzz -pac
     "$root/Tools/fuzz/ControlRouterFuzz.swift" "${objects[@]}" $(pkg-config --libs libuv zlib libturbojpeg yaml-0.1 libisal) -lstdc++ \
     -o "$out/control-router-fuzz"
 
+# The hub's Unix sockets go in a directory of this run's, removed when the run ends (after a crash too).
+sockets="$(mktemp -d "${TMPDIR:-/tmp}/control-router-fuzz.XXXXXX")"
+trap 'rm -rf "$sockets"' EXIT
 cd "$out"  # anything a fuzzed request writes by relative path lands here
-"$out/control-router-fuzz" -max_total_time="$seconds" -max_len=4096 -timeout=20 -rss_limit_mb=4096 \
+HANDSETHUB_FUZZ_SOCKETS="$sockets" \
+    "$out/control-router-fuzz" -max_total_time="$seconds" -max_len=4096 -timeout=20 -rss_limit_mb=4096 \
     -artifact_prefix="$out/artifacts/" -print_final_stats=1 "$out/corpus"

@@ -4,6 +4,7 @@ on the package as it is, it must pass."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -26,8 +27,12 @@ def package(tmp_path):
 
 
 def check(copy: Path) -> subprocess.CompletedProcess:
+    # SwiftPM (`swift package dump-package`) leaves a lock file named after the package's path and a
+    # TemporaryDirectory.* folder in TMPDIR: the test's own directory, not /tmp.
+    scratch = copy.parent / "tmp"
+    scratch.mkdir(exist_ok=True)
     return subprocess.run([str(copy / "Tools/check-imports")], cwd=copy, capture_output=True, text=True,
-                          timeout=120)
+                          timeout=120, env={**os.environ, "TMPDIR": str(scratch)})
 
 
 def add_line(path: Path, line: str) -> None:

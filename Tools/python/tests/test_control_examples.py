@@ -105,6 +105,46 @@ def run_block(block: Block, address: str) -> None:
 BLOCKS = extract_blocks(SPEC.read_text())
 
 
+def written_paths(blocks: List[Block]) -> List[Path]:
+    """The files the examples ask the hub to write: eth.capture.start's ``path`` (/tmp/handsethub-example.pcap)."""
+    paths = []
+    for block in blocks:
+        for direction, text in block.lines:
+            if direction != "-->":
+                continue
+            try:
+                request = json.loads(text)
+            except ValueError:
+                continue  # a deliberately malformed example
+            if not isinstance(request, dict) or request.get("method") != "eth.capture.start":
+                continue
+            params = request.get("params")
+            if isinstance(params, dict) and isinstance(params.get("path"), str):
+                paths.append(Path(params["path"]))
+    return paths
+
+
+@pytest.fixture(scope="module", autouse=True)
+def remove_written_files():
+    """The examples' files live outside the test's directory: each one the tests created or rewrote is removed
+    when the module's tests end, passed or failed (a file they left untouched is not theirs)."""
+    paths = written_paths(BLOCKS)
+
+    def fingerprint(path: Path):
+        try:
+            status = path.stat()
+        except FileNotFoundError:
+            return None
+        return (status.st_ino, status.st_mtime_ns, status.st_size)
+
+    before = {path: fingerprint(path) for path in paths}
+    yield
+    for path in paths:
+        after = fingerprint(path)
+        if after is not None and after != before[path]:
+            path.unlink()
+
+
 def test_spec_has_an_example_for_every_method(reference_hub):
     """Every method the hub serves (hub.methods) is documented with an example, so none goes unspecified."""
     documented = {json.loads(text).get("method") for block in BLOCKS for d, text in block.lines

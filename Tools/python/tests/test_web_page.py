@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import shutil
 import time
 from pathlib import Path
@@ -40,13 +41,16 @@ pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"not installed: {', '.joi
 PAGE_TIMEOUT = 30.0
 
 
-def browser():
+def browser(directory: Path):
+    """Chromium driven by chromedriver, their temporary files (Chromium leaves an org.chromium.Chromium.* folder
+    behind) in ``directory``, the test's own, rather than in /tmp."""
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                      "--window-size=1400,1100", "--no-first-run", "--disable-extensions"):
         options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    service = Service(CHROMEDRIVER, env={**os.environ, "TMPDIR": str(directory)})
+    driver = webdriver.Chrome(service=service, options=options)
     driver.set_page_load_timeout(PAGE_TIMEOUT)
     driver.set_script_timeout(PAGE_TIMEOUT)
     return driver
@@ -86,12 +90,12 @@ def screenshot_rgb(hub):
     return shot["width"], shot["height"], image.tobytes()
 
 
-def test_page_shows_the_call_screen_and_its_call_button_answers(hubd):
+def test_page_shows_the_call_screen_and_its_call_button_answers(hubd, tmp_path):
     hub = hubd(config=living_config())
     wait_running(hub)
     hub.call("modem.wait", {"at": {"pattern": r"^AT\+CSQ", "since": 0}, "timeoutMs": 10000}, timeout=15)
     with web.bridge_hub(hub, listen="127.0.0.1:0") as bridge:
-        driver = browser()
+        driver = browser(tmp_path)
         try:
             driver.get(bridge.url)
             until(lambda: driver.execute_script("return !!(window.handset && window.handset.ready "
