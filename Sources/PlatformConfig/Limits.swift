@@ -12,6 +12,10 @@ package struct Limits: Sendable, Equatable {
     package var controlOutboxEvents: Int
     /// Events the hub keeps so a reconnecting subscriber can replay from a sequence number.
     package var eventReplayEvents: Int
+    /// Bytes the replay ring's events may count together (`Protocols/control.md` §5.5): the oldest are dropped past
+    /// it as past `eventReplayEvents`, so large events (a live capture's `eth.frame`s) cannot make it hold
+    /// `eventReplayEvents` times their size.
+    package var eventReplayBytes: Int = 8 << 20
     /// Pending `events.wait` calls, hub-wide.
     package var controlMaxWaiters: Int
     /// Longest `timeoutMs` an `events.wait` may ask for.
@@ -324,6 +328,11 @@ package struct Limits: Sendable, Equatable {
         Field(
             key: "eventReplayEvents", range: 0...(1 << 20), summary: "events kept for replay",
             get: { $0.eventReplayEvents }, set: { $0.eventReplayEvents = $1 }),
+        Field(
+            // At least a few of the largest events (an `eth.frame` with a 9216-byte snap counts about 18.6 KB).
+            key: "eventReplayBytes", range: (64 << 10)...(1 << 30),
+            summary: "bytes the events kept for replay may count together (about their JSON text)",
+            get: { $0.eventReplayBytes }, set: { $0.eventReplayBytes = $1 }),
         Field(
             key: "controlMaxWaiters", range: 1...65536, summary: "pending events.wait calls, hub-wide",
             get: { $0.controlMaxWaiters }, set: { $0.controlMaxWaiters = $1 }),
