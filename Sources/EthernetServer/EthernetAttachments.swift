@@ -400,6 +400,7 @@ final class DatagramAttachment: PortAttachment, EthernetSlicedReader {
         self.remote = remote.map { InetAddress(host: $0.host, port: $0.port) }
         slice = port.segment.device.makeReadSlice()
         socket = try UDPSocket(loop: loop, host: local.host, port: local.port)
+        socket.sendQueueLimitBytes = port.segment.device.host.limits.ethernetUDPSendQueueBytes
         // Off loopback only the configured remote is heard (the validator requires one there).
         let onlyFrom = Endpoint.tcp(host: local.host, port: 0).isLoopback ? nil : self.remote?.host
         socket.onDatagram = { [unowned self] datagram, sender in
@@ -430,9 +431,16 @@ final class DatagramAttachment: PortAttachment, EthernetSlicedReader {
 
     func send(_ frames: EgressQueue) -> Int {
         guard let destination = remote ?? lastSender else { return frames.count }
-        var failed = 0
-        for frame in frames where !socket.send(frame, to: destination) { failed += 1 }
-        return failed
+        var notSent = 0
+        for frame in frames {
+            switch socket.send(frame, to: destination) {
+            case .sent, .queued: continue
+            case .refused: port.countSendQueueFull(bytes: frame.count)
+            case .failed: break
+            }
+            notSent += 1
+        }
+        return notSent
     }
 
     var stateJSON: JSONObject {
@@ -440,10 +448,24 @@ final class DatagramAttachment: PortAttachment, EthernetSlicedReader {
             "local": .string(socket.boundAddress.description),
             "remote": remote.map { .string($0.description) } ?? .null,
             "lastSender": lastSender.map { .string($0.description) } ?? .null, "readSlice": slice.json,
+            "udp": socket.sendStateJSON,
         ]
     }
 
     func close() { socket.close() }
+}
+
+extension UDPSocket {
+    /// What a `dgram` or `vxlan` port's socket sent, failed to send and holds queued, for `eth.ports`
+    /// (`Protocols/control.md` §13.2).
+    var sendStateJSON: JSON {
+        [
+            "datagramsSent": .uint(datagramsSent), "sendFailures": .uint(sendFailures),
+            "sendQueueBytes": .int(Int64(sendQueueBytes)), "sendQueueDatagrams": .int(Int64(sendQueueDatagrams)),
+            "sendQueueLimitBytes": .int(Int64(clamping: sendQueueLimitBytes)),
+            "sendQueueRefusals": .uint(sendQueueRefusals),
+        ]
+    }
 }
 
 /// How VXLAN remotes named by host name become addresses (`Protocols/ethernet.md`, VXLAN): `now` at start
@@ -576,6 +598,7 @@ final class VXLANAttachment: PortAttachment, EthernetSlicedReader {
         header = VXLANHeader.encode(vni: vni)
         slice = port.segment.device.makeReadSlice()
         socket = try UDPSocket(loop: loop, host: local.host, port: local.port)
+        socket.sendQueueLimitBytes = port.segment.device.host.limits.ethernetUDPSendQueueBytes
         socket.onDatagram = { [unowned self] datagram, sender in self.received(datagram, from: sender) }
         try socket.startReceiving()
         let interval = UInt64(port.segment.device.host.limits.vxlanResolveIntervalMs)
@@ -688,12 +711,23 @@ final class VXLANAttachment: PortAttachment, EthernetSlicedReader {
     func send(_ frames: EgressQueue) -> Int {
         let targets = configured + learned
         guard !targets.isEmpty else { return frames.count }
-        var failed = 0
+        var notSent = 0
         for frame in frames {
             let datagram = header + frame
-            for target in targets where !socket.send(datagram, to: target) { failed += 1 }
+            var accepted = false
+            var refused = false
+            for target in targets {
+                switch socket.send(datagram, to: target) {
+                case .sent, .queued: accepted = true
+                case .refused: refused = true
+                case .failed: break
+                }
+            }
+            // One drop per frame however many hosts refused it; still counted sent if another host took it.
+            if refused { port.countSendQueueFull(bytes: frame.count, sentElsewhere: accepted) }
+            if !accepted { notSent += 1 }
         }
-        return failed
+        return notSent
     }
 
     var stateJSON: JSONObject {
@@ -704,7 +738,7 @@ final class VXLANAttachment: PortAttachment, EthernetSlicedReader {
             "resolveFailures": .uint(resolveFailures), "addressChanges": .uint(addressChanges),
             "resolvesSkipped": .uint(resolvesSkipped), "learned": .array(learned.map { .string($0.description) }),
             "wrongVNI": .uint(wrongVNI),
-            "readSlice": slice.json,
+            "readSlice": slice.json, "udp": socket.sendStateJSON,
         ]
     }
 

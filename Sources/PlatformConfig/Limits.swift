@@ -131,6 +131,9 @@ package struct Limits: Sendable, Equatable {
     /// Bytes of frames one port's impairment may hold in one direction (delay, jitter, shaper backlog); more are
     /// dropped as `impairmentFull` (`ethernet.md` §5.1), so a delayed flood cannot grow the hub without bound.
     package var ethernetImpairmentHeldBytes: Int
+    /// Bytes of datagrams a `dgram` or `vxlan` port's socket may hold waiting while the kernel's buffer is full;
+    /// frames past it are dropped as `sendQueueFull` (`ethernet.md` §4.5): libuv's own queue has no bound.
+    package var ethernetUDPSendQueueBytes: Int = 1 << 20
 
     /// Connections one listener accepts per loop pass; the rest wait in the kernel's backlog for the next pass
     /// (`Protocols/control.md` §2.6); 0: no bound.
@@ -503,6 +506,11 @@ package struct Limits: Sendable, Equatable {
             key: "ethernetImpairmentHeldBytes", range: (256 << 10)...(1 << 30),
             summary: "bytes of frames one Ethernet port's impairment may hold in one direction",
             get: { $0.ethernetImpairmentHeldBytes }, set: { $0.ethernetImpairmentHeldBytes = $1 }),
+        Field(
+            // At least one of the largest datagrams (65535 bytes), so an empty queue always takes one.
+            key: "ethernetUDPSendQueueBytes", range: (64 << 10)...(1 << 30),
+            summary: "bytes of datagrams a dgram/VXLAN port's busy socket may hold waiting (sendQueueFull beyond)",
+            get: { $0.ethernetUDPSendQueueBytes }, set: { $0.ethernetUDPSendQueueBytes = $1 }),
         Field(
             key: "listenerAcceptsPerPass", range: 0...65536,
             summary: "connections one listener accepts per loop pass (0: no bound)",
