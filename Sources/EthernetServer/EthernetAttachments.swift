@@ -570,10 +570,10 @@ final class VXLANAttachment: PortAttachment, EthernetSlicedReader {
     let vni: UInt32
     private var remotes: [VXLANRemote]
     private var configured: [InetAddress]
-    private var learned: [InetAddress] = []
+    /// Hosts heard sending with our VNI that are not configured remotes (`vxlanLearnedHosts`, `vxlanLearnedIdleMs`).
+    private var learned: LearnedHosts<InetAddress>
     private unowned let port: EthernetPortRuntime
     private let header: [UInt8]
-    static let maxLearned = 64
     private(set) var wrongVNI: UInt64 = 0
     private(set) var resolveFailures: UInt64 = 0
     private(set) var addressChanges: UInt64 = 0
@@ -596,6 +596,9 @@ final class VXLANAttachment: PortAttachment, EthernetSlicedReader {
         family = local.host.contains(":") ? .ipv6 : .ipv4
         acceptsStrangers = Endpoint.tcp(host: local.host, port: 0).isLoopback
         header = VXLANHeader.encode(vni: vni)
+        let limits = port.segment.device.host.limits
+        learned = LearnedHosts(
+            limit: limits.vxlanLearnedHosts, idleNanoseconds: UInt64(limits.vxlanLearnedIdleMs) * 1_000_000)
         slice = port.segment.device.makeReadSlice()
         socket = try UDPSocket(loop: loop, host: local.host, port: local.port)
         socket.sendQueueLimitBytes = port.segment.device.host.limits.ethernetUDPSendQueueBytes
@@ -701,15 +704,16 @@ final class VXLANAttachment: PortAttachment, EthernetSlicedReader {
         let configuredHost = configured.contains { $0.host == sender.host }
         // Off loopback only the configured remotes are heard: VXLAN itself has no authentication.
         if !acceptsStrangers && !configuredHost { return port.countDrop(.malformed, bytes: datagram.count) }
-        let known = configuredHost || learned.contains(sender)
-        if !known && learned.count < VXLANAttachment.maxLearned { learned.append(sender) }
+        // A stranger is learned, or refreshed, as a MAC table learns a source; one the full table refuses is heard.
+        if !configuredHost { learned.heard(sender, now: MonotonicClock.nanoseconds()) }
         port.received(decoded.frame)
     }
 
     var isWritable: Bool { true }
 
     func send(_ frames: EgressQueue) -> Int {
-        let targets = configured + learned
+        learned.expire(now: MonotonicClock.nanoseconds())
+        let targets = configured + learned.addresses
         guard !targets.isEmpty else { return frames.count }
         var notSent = 0
         for frame in frames {
@@ -736,7 +740,9 @@ final class VXLANAttachment: PortAttachment, EthernetSlicedReader {
             "remotes": .array(configured.map { .string($0.description) }),
             "remoteNames": .array(remotes.map { .string($0.name.description) }),
             "resolveFailures": .uint(resolveFailures), "addressChanges": .uint(addressChanges),
-            "resolvesSkipped": .uint(resolvesSkipped), "learned": .array(learned.map { .string($0.description) }),
+            "resolvesSkipped": .uint(resolvesSkipped),
+            "learned": .array(learned.live(at: MonotonicClock.nanoseconds()).map { .string($0.description) }),
+            "learnedRefused": .uint(learned.refused), "learnedExpired": .uint(learned.expired),
             "wrongVNI": .uint(wrongVNI),
             "readSlice": slice.json, "udp": socket.sendStateJSON,
         ]

@@ -173,6 +173,11 @@ package struct Limits: Sendable, Equatable {
     /// VXLAN host-name lookups running at once, hub-wide: each holds a thread of libuv's pool, which image file
     /// work shares (`Protocols/ethernet.md`, VXLAN).
     package var vxlanLookupsInFlight: Int = 1
+    /// Hosts a VXLAN port learns from the datagrams it hears, besides its configured remotes (`Protocols/ethernet.md`,
+    /// VXLAN): each gets every frame the port sends; a newcomer while the table is full is not learned.
+    package var vxlanLearnedHosts: Int = 64
+    /// A learned VXLAN host silent this long is forgotten, as a MAC table forgets a station.
+    package var vxlanLearnedIdleMs: Int = 300_000
     /// Messages one end of a link may send per second, for links without their own `rateLimit`
     /// (`Protocols/guest.md` §7.12); 0: unlimited.
     package var linkMessagesPerSecond: Int = 0
@@ -560,6 +565,14 @@ package struct Limits: Sendable, Equatable {
             key: "vxlanLookupsInFlight", range: 1...64,
             summary: "VXLAN host-name re-resolutions running at once (each holds a thread of libuv's pool)",
             get: { $0.vxlanLookupsInFlight }, set: { $0.vxlanLookupsInFlight = $1 }),
+        Field(
+            key: "vxlanLearnedHosts", range: 0...4096,
+            summary: "hosts a VXLAN port learns from what it hears, besides its remotes (0: none)",
+            get: { $0.vxlanLearnedHosts }, set: { $0.vxlanLearnedHosts = $1 }),
+        Field(
+            key: "vxlanLearnedIdleMs", range: 1000...86_400_000,
+            summary: "silence after which a learned VXLAN host is forgotten",
+            get: { $0.vxlanLearnedIdleMs }, set: { $0.vxlanLearnedIdleMs = $1 }),
         Field(
             key: "linkMessagesPerSecond", range: LinkRateLimit.messagesPerSecondRange,
             summary: "messages one end of a link may send per second, for links without rateLimit (0: unlimited)",

@@ -576,3 +576,63 @@ def test_a_busy_udp_socket_queues_a_bounded_number_of_bytes_and_counts_the_rest_
         client.close()
         hub.stop()
     assert hub.process.returncode == 0, hub.log()
+
+
+def test_learned_vxlan_hosts_are_bounded_by_the_limit_and_age_out(tmp_path):
+    """A VXLAN port learned up to 64 hosts that sent with its VNI, a number hub.limits did not show, and never
+    forgot them: every frame kept going to hosts long gone. Now hub.limits.vxlanLearnedHosts bounds the table (a
+    newcomer while it is full of live hosts is not learned, counted `learnedRefused`, its frames still switched)
+    and a host silent for hub.limits.vxlanLearnedIdleMs is forgotten (`learnedExpired`)."""
+    from handsethub.pytest_plugin import start_hub
+
+    config = lan0_config(
+        "ethernet-vxlan-learned",
+        ['{name: t}', '{name: x, vxlan: {local: "127.0.0.1:0", vni: 42, remotes: []}}'],
+        hub="  limits: {vxlanLearnedHosts: 2, vxlanLearnedIdleMs: 1000}\n")
+    hub = start_hub(tmp_path / "hub", config)
+    client = hub.connect()
+    hosts = []
+    try:
+        limits = client.call("hub.limits")["limits"]
+        assert (limits["vxlanLearnedHosts"]["value"], limits["vxlanLearnedIdleMs"]["value"]) == (2, 1000)
+        local = ports(client)["x"]["local"]
+        address = (local.rsplit(":", 1)[0], int(local.rsplit(":", 1)[1]))
+        header = bytes([0x08, 0, 0, 0, 0, 0, 42, 0])
+        for n in range(3):
+            host = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            host.bind(("127.0.0.1", 0))
+            host.settimeout(0.3)
+            hosts.append(host)
+            source = bytes([2, 0, 0, 0, 0, 0x10 + n])
+            host.sendto(header + bytes.fromhex("ffffffffffff") + source + b"\x88\xb5" + b"\x00" * 46, address)
+        deadline = time.monotonic() + 5
+        while ports(client)["x"]["counters"]["rxFrames"] < 3:
+            assert time.monotonic() < deadline, ports(client)["x"]
+            time.sleep(0.02)
+        state = ports(client)["x"]
+        learned = [f"127.0.0.1:{host.getsockname()[1]}" for host in hosts[:2]]
+        assert (state["learned"], state["learnedRefused"]) == (learned, 1), state
+        # The refused host's frame was still switched; a frame out goes to the two learned hosts only.
+        frame = "ffffffffffff" "020000000001" "88b5" + "00" * 46
+        client.call("eth.inject", {"segment": "lan0", "port": "t", "frame": frame})
+        got = []
+        for host in hosts:
+            try:
+                got.append(len(host.recv(2048)))
+            except socket.timeout:
+                got.append(None)
+        assert got == [68, 68, None], got
+        # Silent past the idle time: forgotten, and the next frame goes nowhere.
+        time.sleep(2.2)
+        client.call("eth.inject", {"segment": "lan0", "port": "t", "frame": frame})
+        state = ports(client)["x"]
+        assert (state["learned"], state["learnedExpired"]) == ([], 2), (state["counters"]["txFrames"], state["learned"], state["learnedExpired"], state["learnedRefused"])
+        for host in hosts:
+            with pytest.raises(socket.timeout):
+                host.recv(2048)
+    finally:
+        for host in hosts:
+            host.close()
+        client.close()
+        hub.stop()
+    assert hub.process.returncode == 0, hub.log()
