@@ -63,6 +63,10 @@ public enum DropReason: String, Sendable, CaseIterable {
     /// (or in place of one) is another 802.1Q/802.1ad tag, or a frame that would leave a port untagged with a tag
     /// at the start of its payload (counted on the port that sent it).
     case nestedTag
+    /// A `dgram` or `vxlan` port's socket was busy and the datagrams already waiting to be sent held
+    /// `ethernetUDPSendQueueBytes`: the transport refused the frame after the switch had queued it
+    /// (`Protocols/ethernet.md` §4.5).
+    case sendQueueFull
 }
 
 extension DropReason {
@@ -81,6 +85,7 @@ extension DropReason {
         case .macLimit: 9
         case .nestedTag: 10
         case .impairmentFull: 11
+        case .sendQueueFull: 12
         }
     }
 }

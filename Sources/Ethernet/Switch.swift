@@ -215,6 +215,18 @@ public final class Switch {
         port.counters.drop(reason)
     }
 
+    /// Counts a frame taken from port `id`'s queue (and counted sent) that its transport then refused, as a drop
+    /// for `reason`; it stays counted sent when the transport still sent it to another destination (`sentElsewhere`:
+    /// a VXLAN port sends each frame to several hosts).
+    public func countRefusedEgress(_ reason: DropReason, on id: PortID, bytes: Int, sentElsewhere: Bool = false) {
+        guard let port = port(id) else { return }
+        if !sentElsewhere {
+            port.counters.txFrames &-= 1
+            port.counters.txBytes &-= UInt64(bytes)
+        }
+        port.counters.drop(reason)
+    }
+
     @inline(__always)
     private func port(_ id: PortID) -> Port? {
         id.rawValue >= 0 && id.rawValue < ports.count ? ports[id.rawValue] : nil

@@ -400,6 +400,7 @@ final class DatagramAttachment: PortAttachment, EthernetSlicedReader {
         self.remote = remote.map { InetAddress(host: $0.host, port: $0.port) }
         slice = port.segment.device.makeReadSlice()
         socket = try UDPSocket(loop: loop, host: local.host, port: local.port)
+        socket.sendQueueLimitBytes = port.segment.device.host.limits.ethernetUDPSendQueueBytes
         // Off loopback only the configured remote is heard (the validator requires one there).
         let onlyFrom = Endpoint.tcp(host: local.host, port: 0).isLoopback ? nil : self.remote?.host
         socket.onDatagram = { [unowned self] datagram, sender in
@@ -430,9 +431,16 @@ final class DatagramAttachment: PortAttachment, EthernetSlicedReader {
 
     func send(_ frames: EgressQueue) -> Int {
         guard let destination = remote ?? lastSender else { return frames.count }
-        var failed = 0
-        for frame in frames where !socket.send(frame, to: destination) { failed += 1 }
-        return failed
+        var notSent = 0
+        for frame in frames {
+            switch socket.send(frame, to: destination) {
+            case .sent, .queued: continue
+            case .refused: port.countSendQueueFull(bytes: frame.count)
+            case .failed: break
+            }
+            notSent += 1
+        }
+        return notSent
     }
 
     var stateJSON: JSONObject {
@@ -440,10 +448,24 @@ final class DatagramAttachment: PortAttachment, EthernetSlicedReader {
             "local": .string(socket.boundAddress.description),
             "remote": remote.map { .string($0.description) } ?? .null,
             "lastSender": lastSender.map { .string($0.description) } ?? .null, "readSlice": slice.json,
+            "udp": socket.sendStateJSON,
         ]
     }
 
     func close() { socket.close() }
+}
+
+extension UDPSocket {
+    /// What a `dgram` or `vxlan` port's socket sent, failed to send and holds queued, for `eth.ports`
+    /// (`Protocols/control.md` §13.2).
+    var sendStateJSON: JSON {
+        [
+            "datagramsSent": .uint(datagramsSent), "sendFailures": .uint(sendFailures),
+            "sendQueueBytes": .int(Int64(sendQueueBytes)), "sendQueueDatagrams": .int(Int64(sendQueueDatagrams)),
+            "sendQueueLimitBytes": .int(Int64(clamping: sendQueueLimitBytes)),
+            "sendQueueRefusals": .uint(sendQueueRefusals),
+        ]
+    }
 }
 
 /// How VXLAN remotes named by host name become addresses (`Protocols/ethernet.md`, VXLAN): `now` at start
@@ -548,10 +570,10 @@ final class VXLANAttachment: PortAttachment, EthernetSlicedReader {
     let vni: UInt32
     private var remotes: [VXLANRemote]
     private var configured: [InetAddress]
-    private var learned: [InetAddress] = []
+    /// Hosts heard sending with our VNI that are not configured remotes (`vxlanLearnedHosts`, `vxlanLearnedIdleMs`).
+    private var learned: LearnedHosts<InetAddress>
     private unowned let port: EthernetPortRuntime
     private let header: [UInt8]
-    static let maxLearned = 64
     private(set) var wrongVNI: UInt64 = 0
     private(set) var resolveFailures: UInt64 = 0
     private(set) var addressChanges: UInt64 = 0
@@ -574,8 +596,12 @@ final class VXLANAttachment: PortAttachment, EthernetSlicedReader {
         family = local.host.contains(":") ? .ipv6 : .ipv4
         acceptsStrangers = Endpoint.tcp(host: local.host, port: 0).isLoopback
         header = VXLANHeader.encode(vni: vni)
+        let limits = port.segment.device.host.limits
+        learned = LearnedHosts(
+            limit: limits.vxlanLearnedHosts, idleNanoseconds: UInt64(limits.vxlanLearnedIdleMs) * 1_000_000)
         slice = port.segment.device.makeReadSlice()
         socket = try UDPSocket(loop: loop, host: local.host, port: local.port)
+        socket.sendQueueLimitBytes = port.segment.device.host.limits.ethernetUDPSendQueueBytes
         socket.onDatagram = { [unowned self] datagram, sender in self.received(datagram, from: sender) }
         try socket.startReceiving()
         let interval = UInt64(port.segment.device.host.limits.vxlanResolveIntervalMs)
@@ -678,22 +704,34 @@ final class VXLANAttachment: PortAttachment, EthernetSlicedReader {
         let configuredHost = configured.contains { $0.host == sender.host }
         // Off loopback only the configured remotes are heard: VXLAN itself has no authentication.
         if !acceptsStrangers && !configuredHost { return port.countDrop(.malformed, bytes: datagram.count) }
-        let known = configuredHost || learned.contains(sender)
-        if !known && learned.count < VXLANAttachment.maxLearned { learned.append(sender) }
+        // A stranger is learned, or refreshed, as a MAC table learns a source; one the full table refuses is heard.
+        if !configuredHost { learned.heard(sender, now: MonotonicClock.nanoseconds()) }
         port.received(decoded.frame)
     }
 
     var isWritable: Bool { true }
 
     func send(_ frames: EgressQueue) -> Int {
-        let targets = configured + learned
+        learned.expire(now: MonotonicClock.nanoseconds())
+        let targets = configured + learned.addresses
         guard !targets.isEmpty else { return frames.count }
-        var failed = 0
+        var notSent = 0
         for frame in frames {
             let datagram = header + frame
-            for target in targets where !socket.send(datagram, to: target) { failed += 1 }
+            var accepted = false
+            var refused = false
+            for target in targets {
+                switch socket.send(datagram, to: target) {
+                case .sent, .queued: accepted = true
+                case .refused: refused = true
+                case .failed: break
+                }
+            }
+            // One drop per frame however many hosts refused it; still counted sent if another host took it.
+            if refused { port.countSendQueueFull(bytes: frame.count, sentElsewhere: accepted) }
+            if !accepted { notSent += 1 }
         }
-        return failed
+        return notSent
     }
 
     var stateJSON: JSONObject {
@@ -702,9 +740,11 @@ final class VXLANAttachment: PortAttachment, EthernetSlicedReader {
             "remotes": .array(configured.map { .string($0.description) }),
             "remoteNames": .array(remotes.map { .string($0.name.description) }),
             "resolveFailures": .uint(resolveFailures), "addressChanges": .uint(addressChanges),
-            "resolvesSkipped": .uint(resolvesSkipped), "learned": .array(learned.map { .string($0.description) }),
+            "resolvesSkipped": .uint(resolvesSkipped),
+            "learned": .array(learned.live(at: MonotonicClock.nanoseconds()).map { .string($0.description) }),
+            "learnedRefused": .uint(learned.refused), "learnedExpired": .uint(learned.expired),
             "wrongVNI": .uint(wrongVNI),
-            "readSlice": slice.json,
+            "readSlice": slice.json, "udp": socket.sendStateJSON,
         ]
     }
 

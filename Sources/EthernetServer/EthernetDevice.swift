@@ -506,6 +506,11 @@ final class EthernetPortRuntime {
         segment.sw.countDrop(reason, on: id, bytes: bytes)
     }
 
+    /// A frame of this pass's egress the UDP socket's full send queue refused (`sendQueueFull`).
+    func countSendQueueFull(bytes: Int, sentElsewhere: Bool = false) {
+        segment.sw.countRefusedEgress(.sendQueueFull, on: id, bytes: bytes, sentElsewhere: sentElsewhere)
+    }
+
     /// Takes the switch's queue for this port and writes it, unless the transport is backed up.
     func drain() {
         guard let attachment else { return }

@@ -10,6 +10,12 @@ package final class UDPSocket: LoopHandle {
     package private(set) var boundAddress: InetAddress
     package private(set) var datagramsSent: UInt64 = 0
     package private(set) var sendFailures: UInt64 = 0
+    /// Bytes of datagrams libuv may hold queued while the socket is busy (the kernel's buffer is full): libuv's
+    /// queue has no bound of its own, so a sender faster than the network would grow it without end. A datagram
+    /// that would take the queue past this is refused (``UDPSendOutcome/refused``).
+    package var sendQueueLimitBytes = Int.max
+    /// Datagrams refused because the send queue held `sendQueueLimitBytes`.
+    package private(set) var sendQueueRefusals: UInt64 = 0
     private var receiving = false
     /// Parsed peers, so a hot sender to a few peers does not reparse text per datagram.
     private var addressCache: [InetAddress: sockaddr_storage] = [:]
@@ -84,18 +90,27 @@ package final class UDPSocket: LoopHandle {
         receiving = false
     }
 
+    /// Bytes of datagrams waiting in libuv's send queue (the socket was busy when they were sent).
+    package var sendQueueBytes: Int { isOpen ? Int(uv_udp_get_send_queue_size(pointer(as: uv_udp_t.self))) : 0 }
+
+    /// Datagrams waiting in libuv's send queue.
+    package var sendQueueDatagrams: Int {
+        isOpen ? Int(uv_udp_get_send_queue_count(pointer(as: uv_udp_t.self))) : 0
+    }
+
     /// Sends one datagram. Tries an immediate send first; when the socket is busy the bytes are
-    /// copied into a request that libuv completes later.
+    /// copied into a request that libuv completes later, unless that would take the queue past
+    /// `sendQueueLimitBytes`.
     @discardableResult
-    package func send(_ bytes: some Collection<UInt8>, to destination: InetAddress) -> Bool {
-        guard isOpen else { return false }
+    package func send(_ bytes: some Collection<UInt8>, to destination: InetAddress) -> UDPSendOutcome {
+        guard isOpen else { return .failed }
         var storage: sockaddr_storage
         if let cached = addressCache[destination] {
             storage = cached
         } else {
             guard let parsed = try? makeSocketAddress(host: destination.host, port: destination.port) else {
                 sendFailures += 1
-                return false
+                return .failed
             }
             if addressCache.count > 4096 { addressCache.removeAll(keepingCapacity: true) }
             addressCache[destination] = parsed
@@ -112,11 +127,15 @@ package final class UDPSocket: LoopHandle {
         }
         if immediate >= 0 {
             datagramsSent += 1
-            return true
+            return .sent
         }
         guard immediate == Int32(UV_EAGAIN.rawValue) else {
             sendFailures += 1
-            return false
+            return .failed
+        }
+        guard sendQueueBytes + request.byteCount <= sendQueueLimitBytes else {
+            sendQueueRefusals += 1
+            return .refused
         }
         // SAFETY: balanced by `takeRetainedValue` in the send callback.
         request.request.pointee.data = Unmanaged.passRetained(request).toOpaque()
@@ -137,9 +156,9 @@ package final class UDPSocket: LoopHandle {
         if result < 0 {
             Unmanaged<UDPSendRequest>.fromOpaque(request.request.pointee.data!).release()
             sendFailures += 1
-            return false
+            return .failed
         }
-        return true
+        return .queued
     }
 
     /// Joins a multicast group, optionally on the interface with address `interfaceAddress`.
@@ -160,6 +179,22 @@ package final class UDPSocket: LoopHandle {
         onDatagram = nil
         onError = nil
     }
+}
+
+/// What became of one datagram given to ``UDPSocket/send(_:to:)``.
+package enum UDPSendOutcome: Sendable, Equatable {
+    /// Handed to the kernel at once.
+    case sent
+    /// The socket was busy: queued in libuv, sent when the socket has room (a later failure counts in
+    /// `sendFailures`).
+    case queued
+    /// The socket was busy and its send queue already held `sendQueueLimitBytes`: not sent.
+    case refused
+    /// Not sent: the address did not parse or the kernel refused it (counted in `sendFailures`).
+    case failed
+
+    /// Whether the datagram was sent or will be.
+    package var isAccepted: Bool { self == .sent || self == .queued }
 }
 
 final class UDPSendRequest {

@@ -23,8 +23,8 @@ final class EventHub {
     /// Event lines, each serialised once per pass however many subscribers receive it.
     let lines = EventLines()
 
-    init(replayCapacity: Int, waiters: DeferredWaits<EventFilter>) {
-        log = EventLog(capacity: replayCapacity)
+    init(replayCapacity: Int, replayBytes: Int, waiters: DeferredWaits<EventFilter>) {
+        log = EventLog(capacity: replayCapacity, byteLimit: replayBytes)
         self.waiters = waiters
     }
 }

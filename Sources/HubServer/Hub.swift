@@ -162,6 +162,7 @@ package final class Hub {
         }
         events = EventHub(
             replayCapacity: max(1, configuration.hub.limits.eventReplayEvents),
+            replayBytes: configuration.hub.limits.eventReplayBytes,
             waiters: DeferredWaits(
                 loop: loop, limit: configuration.hub.limits.controlMaxWaiters, limitName: "controlMaxWaiters",
                 reason: "too_many_waits"))

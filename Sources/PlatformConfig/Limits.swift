@@ -12,6 +12,10 @@ package struct Limits: Sendable, Equatable {
     package var controlOutboxEvents: Int
     /// Events the hub keeps so a reconnecting subscriber can replay from a sequence number.
     package var eventReplayEvents: Int
+    /// Bytes the replay ring's events may count together (`Protocols/control.md` §5.5): the oldest are dropped past
+    /// it as past `eventReplayEvents`, so large events (a live capture's `eth.frame`s) cannot make it hold
+    /// `eventReplayEvents` times their size.
+    package var eventReplayBytes: Int = 8 << 20
     /// Pending `events.wait` calls, hub-wide.
     package var controlMaxWaiters: Int
     /// Longest `timeoutMs` an `events.wait` may ask for.
@@ -127,6 +131,9 @@ package struct Limits: Sendable, Equatable {
     /// Bytes of frames one port's impairment may hold in one direction (delay, jitter, shaper backlog); more are
     /// dropped as `impairmentFull` (`ethernet.md` §5.1), so a delayed flood cannot grow the hub without bound.
     package var ethernetImpairmentHeldBytes: Int
+    /// Bytes of datagrams a `dgram` or `vxlan` port's socket may hold waiting while the kernel's buffer is full;
+    /// frames past it are dropped as `sendQueueFull` (`ethernet.md` §4.5): libuv's own queue has no bound.
+    package var ethernetUDPSendQueueBytes: Int = 1 << 20
 
     /// Connections one listener accepts per loop pass; the rest wait in the kernel's backlog for the next pass
     /// (`Protocols/control.md` §2.6); 0: no bound.
@@ -166,6 +173,11 @@ package struct Limits: Sendable, Equatable {
     /// VXLAN host-name lookups running at once, hub-wide: each holds a thread of libuv's pool, which image file
     /// work shares (`Protocols/ethernet.md`, VXLAN).
     package var vxlanLookupsInFlight: Int = 1
+    /// Hosts a VXLAN port learns from the datagrams it hears, besides its configured remotes (`Protocols/ethernet.md`,
+    /// VXLAN): each gets every frame the port sends; a newcomer while the table is full is not learned.
+    package var vxlanLearnedHosts: Int = 64
+    /// A learned VXLAN host silent this long is forgotten, as a MAC table forgets a station.
+    package var vxlanLearnedIdleMs: Int = 300_000
     /// Messages one end of a link may send per second, for links without their own `rateLimit`
     /// (`Protocols/guest.md` §7.12); 0: unlimited.
     package var linkMessagesPerSecond: Int = 0
@@ -324,6 +336,11 @@ package struct Limits: Sendable, Equatable {
         Field(
             key: "eventReplayEvents", range: 0...(1 << 20), summary: "events kept for replay",
             get: { $0.eventReplayEvents }, set: { $0.eventReplayEvents = $1 }),
+        Field(
+            // At least a few of the largest events (an `eth.frame` with a 9216-byte snap counts about 18.6 KB).
+            key: "eventReplayBytes", range: (64 << 10)...(1 << 30),
+            summary: "bytes the events kept for replay may count together (about their JSON text)",
+            get: { $0.eventReplayBytes }, set: { $0.eventReplayBytes = $1 }),
         Field(
             key: "controlMaxWaiters", range: 1...65536, summary: "pending events.wait calls, hub-wide",
             get: { $0.controlMaxWaiters }, set: { $0.controlMaxWaiters = $1 }),
@@ -495,6 +512,11 @@ package struct Limits: Sendable, Equatable {
             summary: "bytes of frames one Ethernet port's impairment may hold in one direction",
             get: { $0.ethernetImpairmentHeldBytes }, set: { $0.ethernetImpairmentHeldBytes = $1 }),
         Field(
+            // At least one of the largest datagrams (65535 bytes), so an empty queue always takes one.
+            key: "ethernetUDPSendQueueBytes", range: (64 << 10)...(1 << 30),
+            summary: "bytes of datagrams a dgram/VXLAN port's busy socket may hold waiting (sendQueueFull beyond)",
+            get: { $0.ethernetUDPSendQueueBytes }, set: { $0.ethernetUDPSendQueueBytes = $1 }),
+        Field(
             key: "listenerAcceptsPerPass", range: 0...65536,
             summary: "connections one listener accepts per loop pass (0: no bound)",
             get: { $0.listenerAcceptsPerPass }, set: { $0.listenerAcceptsPerPass = $1 }),
@@ -543,6 +565,14 @@ package struct Limits: Sendable, Equatable {
             key: "vxlanLookupsInFlight", range: 1...64,
             summary: "VXLAN host-name re-resolutions running at once (each holds a thread of libuv's pool)",
             get: { $0.vxlanLookupsInFlight }, set: { $0.vxlanLookupsInFlight = $1 }),
+        Field(
+            key: "vxlanLearnedHosts", range: 0...4096,
+            summary: "hosts a VXLAN port learns from what it hears, besides its remotes (0: none)",
+            get: { $0.vxlanLearnedHosts }, set: { $0.vxlanLearnedHosts = $1 }),
+        Field(
+            key: "vxlanLearnedIdleMs", range: 1000...86_400_000,
+            summary: "silence after which a learned VXLAN host is forgotten",
+            get: { $0.vxlanLearnedIdleMs }, set: { $0.vxlanLearnedIdleMs = $1 }),
         Field(
             key: "linkMessagesPerSecond", range: LinkRateLimit.messagesPerSecondRange,
             summary: "messages one end of a link may send per second, for links without rateLimit (0: unlimited)",

@@ -79,6 +79,21 @@ import Testing
         #expect(sw.counters(of: udp)?.txFrames == 1)
     }
 
+    /// A frame a UDP port's full send queue refused after the switch counted it sent is counted `sendQueueFull`
+    /// instead (`ethernet.md` §4.5), or as well, when the transport still sent it to another VXLAN host.
+    @Test func aFrameTheTransportRefusedIsCountedSendQueueFullNotSent() {
+        let sw = Switch(name: "lan0")
+        let a = sw.addPort(PortSettings(name: "a"))
+        let udp = sw.addPort(PortSettings(name: "udp"))
+        for n in 0..<3 { sw.receive(frame(broadcast, macA, length: 100), from: a, now: UInt64(n)) }
+        #expect(sw.takeEgress(udp).count == 3)
+        sw.countRefusedEgress(.sendQueueFull, on: udp, bytes: 100)
+        sw.countRefusedEgress(.sendQueueFull, on: udp, bytes: 100, sentElsewhere: true)
+        let counters = sw.counters(of: udp)
+        #expect(counters?.txFrames == 2 && counters?.txBytes == 200)
+        #expect(counters?.drops(.sendQueueFull) == 2 && counters?.rxFrames == 0)
+    }
+
     @Test func settingThePrefixKeepsFramesAlreadyQueued() {
         let sw = Switch(name: "lan0")
         let a = sw.addPort(PortSettings(name: "a"))

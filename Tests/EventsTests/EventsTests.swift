@@ -566,3 +566,97 @@ extension HubEventWritingTests {
         #expect(none.event == nil && none.examined == 4096)
     }
 }
+
+/// The replay ring's byte bound (`hub.limits.eventReplayBytes`, `Protocols/control.md` §5.5): events are dropped,
+/// oldest first, when either the count or the bytes would go past their bound, and a replay from before them learns
+/// of the gap as `replay_expired`.
+@Suite struct EventLogByteBoundTests {
+    /// An `eth.frame` event of a live capture with the largest snap (9216 bytes, 18432 hex digits).
+    static func appendFrame(to log: inout EventLog, _ n: Int) {
+        let frame = String(repeating: "ab", count: 9216)
+        log.append(
+            kind: "eth.frame", device: "lan0",
+            data: ["port": "rtos", "direction": "received", "length": 9216, "frame": .string(frame)],
+            time: time(UInt64(n)))
+    }
+
+    @Test func liveCaptureFramesAreBoundedInBytesNotOnlyInCount() {
+        var log = EventLog(capacity: 4096, byteLimit: 8 << 20)
+        for n in 1...4096 { Self.appendFrame(to: &log, n) }
+        // Count alone would hold all 4096 (about 76 MB); the byte bound holds what fits in 8 MiB.
+        let perEvent = log.events.last!.heldBytes
+        #expect(perEvent > 18432 && perEvent < 18432 + 512)
+        #expect(log.heldBytes <= 8 << 20)
+        #expect(log.count == (8 << 20) / perEvent)
+        #expect(log.lastSeq == 4096 && log.oldestSeq == 4096 - UInt64(log.count) + 1)
+        let replay = log.since(0)
+        #expect(replay.events.map(\.seq) == Array(log.oldestSeq!...4096))
+        #expect(
+            replay.missed
+                == MissedEvents(
+                    count: 4096 - UInt64(log.count), firstSeq: 1, lastSeq: log.oldestSeq! - 1, reason: .replayExpired))
+    }
+
+    @Test func heldBytesIsAboutTheEventsJSONText() {
+        var log = EventLog(capacity: 4)
+        Self.appendFrame(to: &log, 1)
+        log.append(kind: "irq.raised", partition: "linux", data: ["line": 3, "from": "tester"], time: time(2))
+        for event in log.events {
+            var text: [UInt8] = []
+            event.writeJSON(into: &text)
+            #expect(event.heldBytes >= text.count && event.heldBytes <= text.count + 128, "\(event.kind)")
+        }
+    }
+
+    @Test func theNewestEventIsHeldHoweverLarge() {
+        var log = EventLog(capacity: 16, byteLimit: 64 << 10)
+        log.append(kind: "small", time: time(1))
+        log.append(kind: "large", data: ["blob": .string(String(repeating: "x", count: 100_000))], time: time(2))
+        #expect(log.events.map(\.seq) == [2] && log.heldBytes > 64 << 10)
+        log.append(kind: "small", time: time(3))
+        #expect(log.events.map(\.seq) == [3] && log.heldBytes < 1024)
+    }
+
+    /// Against a plain list dropping from the front, through growth, wrapping and events of every size: the ring
+    /// holds the same events and answers the same.
+    @Test func matchesAReferenceModel() {
+        for (capacity, byteLimit) in [(8, 4000), (64, 20_000), (100, 1_000_000), (1, 500)] {
+            var log = EventLog(capacity: capacity, byteLimit: byteLimit)
+            var model: [(seq: UInt64, bytes: Int)] = []
+            var generator = SplitMix(seed: UInt64(capacity))
+            for n in 1...600 {
+                let length = Int(generator.next() % 3 == 0 ? generator.next() % 3000 : generator.next() % 40)
+                let event = log.append(
+                    kind: n % 2 == 0 ? "even" : "odd", data: ["p": .string(String(repeating: "z", count: length))],
+                    time: time(UInt64(n)))
+                model.append((event.seq, event.heldBytes))
+                if model.count > capacity { model.removeFirst() }
+                while model.count > 1 && model.reduce(0, { $0 + $1.bytes }) > byteLimit { model.removeFirst() }
+                #expect(log.events.map(\.seq) == model.map(\.seq), "capacity \(capacity), event \(n)")
+                #expect(log.heldBytes == model.reduce(0) { $0 + $1.bytes })
+                #expect(log.count == model.count && log.oldestSeq == model.first?.seq)
+                let after = UInt64(n) - min(UInt64(n), generator.next() % 20)
+                #expect(log.since(after).events.map(\.seq) == model.map(\.seq).filter { $0 > after })
+                #expect(
+                    log.count(since: after, matching: EventFilter(kinds: ["odd"]))
+                        == log.since(after, matching: EventFilter(kinds: ["odd"])).events.count)
+                #expect(log.recent(3).map(\.seq) == model.suffix(3).map(\.seq))
+                #expect(
+                    log.firstSeq(after: after, kind: "even") == model.first { $0.seq > after && $0.seq % 2 == 0 }?.seq)
+            }
+        }
+    }
+}
+
+/// A small deterministic generator, so a failing case repeats.
+private struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

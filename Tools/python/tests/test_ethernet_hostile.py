@@ -504,3 +504,135 @@ def test_a_jumbo_frame_longer_than_a_udp_datagram_is_counted_oversize_not_sent(t
             receiver.close()
         client.close()
         hub.stop()
+
+
+def slow_loopback_hubd(tmp_path):
+    """A wrapper that starts hubd in a network namespace of its own whose loopback sends at 8 kbit/s after a 20 KB burst (a token
+    bucket queueing what it cannot send yet): UDP datagrams wait in that queue charged to the socket, so its send
+    buffer fills and a send finds it busy (EAGAIN), which a free loopback never does. Control and stream ports are
+    Unix sockets, reachable from outside the namespace."""
+    if not all(shutil.which(tool) for tool in ("unshare", "ip", "tc")):
+        pytest.skip("needs unshare, ip and tc")
+    if subprocess.run(["unshare", "-rn", "true"], capture_output=True, timeout=10).returncode != 0:
+        pytest.skip("cannot create a user and network namespace here")
+    from handsethub.pytest_plugin import find_hubd
+
+    wrapper = tmp_path / "hubd-slow-loopback"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        "exec unshare -rn sh -c 'ip link set lo up && "
+        "tc qdisc add dev lo root tbf rate 8kbit burst 20000 limit 100000000 && exec \"$0\" \"$@\"' "
+        f"'{find_hubd()}' \"$@\"\n")
+    wrapper.chmod(0o755)
+    return wrapper
+
+
+def test_a_busy_udp_socket_queues_a_bounded_number_of_bytes_and_counts_the_rest_send_queue_full(
+        tmp_path, monkeypatch):
+    """When a dgram or VXLAN port's socket was busy (EAGAIN), every frame went into libuv's send queue, which has
+    no bound: a stream peer sending faster than the network grew the hub without end, and nothing in eth.ports
+    showed it. Now the queue holds at most hub.limits.ethernetUDPSendQueueBytes; frames past it are counted
+    `sendQueueFull` on the port (and not as sent), and eth.ports shows the socket's queue and failures."""
+    from handsethub.pytest_plugin import start_hub
+
+    monkeypatch.setenv("HANDSETHUB_HUBD", str(slow_loopback_hubd(tmp_path)))
+    limit = 64 << 10
+    config = lan0_config(
+        "ethernet-udp-send-queue",
+        ['{name: s, stream: "unix:/tmp/handsethub/s.sock"}',
+         '{name: d, dgram: {local: "127.0.0.1:0", remote: "127.0.0.1:9"}}',
+         '{name: x, vxlan: {local: "127.0.0.1:0", vni: 42, remotes: ["127.0.0.1:9"]}}'],
+        hub=f"  limits: {{ethernetUDPSendQueueBytes: {limit}}}\n", segment="      mtu: 9216\n")
+    hub = start_hub(tmp_path / "hub", config)
+    client = hub.connect()
+    sender = None
+    try:
+        assert client.call("hub.limits")["limits"]["ethernetUDPSendQueueBytes"]["value"] == limit
+        sender = connect_peer(client, "s")
+        frames = 300
+        frame = bytes.fromhex("ffffffffffff" "020000000001" "88b5") + b"\x00" * (9000 - 14)
+        sender.sendall((struct.pack(">I", len(frame)) + frame) * frames)
+        deadline = time.monotonic() + 10
+        while True:
+            listed = ports(client)
+            counters = {name: listed[name]["counters"] for name in ("d", "x")}
+            if all(c["txFrames"] + c["drops"].get("sendQueueFull", 0) == frames for c in counters.values()):
+                break
+            assert time.monotonic() < deadline, counters
+            time.sleep(0.05)
+        for name in ("d", "x"):
+            udp = listed[name]["udp"]
+            full = counters[name]["drops"]["sendQueueFull"]
+            # The socket was busy (datagrams wait), its queue stayed within the limit, and what it refused is
+            # what the port counts, each frame once: sent or sendQueueFull.
+            assert udp["sendQueueDatagrams"] > 0, (name, udp)
+            assert udp["sendQueueBytes"] <= limit and udp["sendQueueLimitBytes"] == limit, (name, udp)
+            assert full == udp["sendQueueRefusals"] > frames // 2, (name, full, udp)
+            assert udp["sendFailures"] == 0, (name, udp)
+            assert counters[name]["txBytes"] == counters[name]["txFrames"] * len(frame), (name, counters[name])
+    finally:
+        if sender is not None:
+            sender.close()
+        client.close()
+        hub.stop()
+    assert hub.process.returncode == 0, hub.log()
+
+
+def test_learned_vxlan_hosts_are_bounded_by_the_limit_and_age_out(tmp_path):
+    """A VXLAN port learned up to 64 hosts that sent with its VNI, a number hub.limits did not show, and never
+    forgot them: every frame kept going to hosts long gone. Now hub.limits.vxlanLearnedHosts bounds the table (a
+    newcomer while it is full of live hosts is not learned, counted `learnedRefused`, its frames still switched)
+    and a host silent for hub.limits.vxlanLearnedIdleMs is forgotten (`learnedExpired`)."""
+    from handsethub.pytest_plugin import start_hub
+
+    config = lan0_config(
+        "ethernet-vxlan-learned",
+        ['{name: t}', '{name: x, vxlan: {local: "127.0.0.1:0", vni: 42, remotes: []}}'],
+        hub="  limits: {vxlanLearnedHosts: 2, vxlanLearnedIdleMs: 1000}\n")
+    hub = start_hub(tmp_path / "hub", config)
+    client = hub.connect()
+    hosts = []
+    try:
+        limits = client.call("hub.limits")["limits"]
+        assert (limits["vxlanLearnedHosts"]["value"], limits["vxlanLearnedIdleMs"]["value"]) == (2, 1000)
+        local = ports(client)["x"]["local"]
+        address = (local.rsplit(":", 1)[0], int(local.rsplit(":", 1)[1]))
+        header = bytes([0x08, 0, 0, 0, 0, 0, 42, 0])
+        for n in range(3):
+            host = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            host.bind(("127.0.0.1", 0))
+            host.settimeout(0.3)
+            hosts.append(host)
+            source = bytes([2, 0, 0, 0, 0, 0x10 + n])
+            host.sendto(header + bytes.fromhex("ffffffffffff") + source + b"\x88\xb5" + b"\x00" * 46, address)
+        deadline = time.monotonic() + 5
+        while ports(client)["x"]["counters"]["rxFrames"] < 3:
+            assert time.monotonic() < deadline, ports(client)["x"]
+            time.sleep(0.02)
+        state = ports(client)["x"]
+        learned = [f"127.0.0.1:{host.getsockname()[1]}" for host in hosts[:2]]
+        assert (state["learned"], state["learnedRefused"]) == (learned, 1), state
+        # The refused host's frame was still switched; a frame out goes to the two learned hosts only.
+        frame = "ffffffffffff" "020000000001" "88b5" + "00" * 46
+        client.call("eth.inject", {"segment": "lan0", "port": "t", "frame": frame})
+        got = []
+        for host in hosts:
+            try:
+                got.append(len(host.recv(2048)))
+            except socket.timeout:
+                got.append(None)
+        assert got == [68, 68, None], got
+        # Silent past the idle time: forgotten, and the next frame goes nowhere.
+        time.sleep(2.2)
+        client.call("eth.inject", {"segment": "lan0", "port": "t", "frame": frame})
+        state = ports(client)["x"]
+        assert (state["learned"], state["learnedExpired"]) == ([], 2), (state["counters"]["txFrames"], state["learned"], state["learnedExpired"], state["learnedRefused"])
+        for host in hosts:
+            with pytest.raises(socket.timeout):
+                host.recv(2048)
+    finally:
+        for host in hosts:
+            host.close()
+        client.close()
+        hub.stop()
+    assert hub.process.returncode == 0, hub.log()

@@ -15,6 +15,7 @@ import time
 
 import pytest
 
+from handsethub.control import Missed
 from handsethub.loop_passes import LoopPasses
 from handsethub.pytest_plugin import find_hubd, start_hub
 
@@ -443,3 +444,49 @@ def test_one_client_pipelining_hub_config_cannot_hold_the_loop(tmp_path):
             passes.assert_short("hub.config pipelined", 60)
     finally:
         hub.stop()
+
+
+def test_a_live_capture_of_large_frames_is_held_for_replay_within_event_replay_bytes(tmp_path):
+    """The replay ring was bounded by count only (eventReplayEvents, 4096): a live capture's eth.frame events with
+    the largest snap (9216 bytes, about 18.6 KB each as hex) let it hold about 72 MiB. Now eventReplayBytes bounds
+    it too (control.md §5.5): the oldest are dropped past either bound, and a replay from before them is told
+    `replay_expired`."""
+    replay_bytes = 256 << 10
+    config = ("platform: {name: replay-bytes}\n"
+              "hub:\n"
+              "  controlEndpoints: [unix:/tmp/handsethub/control.sock]\n"
+              "  guestEndpoints: [unix:/tmp/handsethub/guest.sock]\n"
+              f"  limits: {{eventReplayBytes: {replay_bytes}}}\n"
+              "partitions:\n"
+              "  - {name: linux, class: fair-share, priority: 8, memoryBytes: 64MiB, secret: linux-dev-secret}\n"
+              "devices:\n"
+              "  ethernet:\n"
+              "    - name: lan0\n"
+              "      mtu: 9216\n"
+              "      ports:\n"
+              "        - {name: a}\n"
+              "        - {name: b}\n")
+    hub = start_hub(tmp_path / "hub", config)
+    try:
+        with hub.connect() as client:
+            limit = client.call("hub.limits")["limits"]["eventReplayBytes"]
+            assert limit["value"] == replay_bytes, limit
+            first = client.call("events.recent", {"limit": 1})["events"][0]["seq"]
+            client.call("eth.capture.start", {"segment": "lan0", "live": True, "snapLength": 9216})
+            frame = ("ffffffffffff" "020000000001" "88b5") + "00" * (9216 - 14)
+            injected = 100
+            for _ in range(injected):
+                client.call("eth.inject", {"segment": "lan0", "port": "a", "frame": frame})
+            client.call("eth.capture.stop", {"segment": "lan0", "live": True})
+        with hub.connect() as replayer:
+            replayer.subscribe(since=first, kinds=["eth.frame"])
+            items = list(replayer.events(timeout=1.0))
+        missed = [item for item in items if isinstance(item, Missed)]
+        frames = [item for item in items if not isinstance(item, Missed)]
+        # Each frame is published twice (received on a, sent to b): 200 events of about 18.6 KB, 3.7 MB.
+        assert len(missed) == 1 and missed[0].reason == "replay_expired", missed
+        assert 1 <= len(frames) <= replay_bytes // 18432, len(frames)
+        assert missed[0].first_seq == first + 1
+    finally:
+        hub.stop()
+    assert hub.process.returncode == 0, hub.log()
