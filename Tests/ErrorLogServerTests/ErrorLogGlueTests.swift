@@ -83,7 +83,7 @@ private func temporaryDirectory() -> String {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         do {
             let rig = try Rig(directory: directory)
-            rig.device.guestReport(partition: "rtos", severity: .error, code: "kept", text: "")
+            _ = rig.device.guestReport(partition: "rtos", severity: .error, code: "kept", text: "")
         }
         let file = directory + "/errorlog/rtos.log"
         let handle = try #require(FileHandle(forWritingAtPath: file))
@@ -93,7 +93,7 @@ private func temporaryDirectory() -> String {
         do {
             let rig = try Rig(directory: directory)
             #expect(rig.codes("rtos") == ["kept"])
-            rig.device.guestReport(partition: "rtos", severity: .error, code: "after", text: "")
+            _ = rig.device.guestReport(partition: "rtos", severity: .error, code: "after", text: "")
             let status = try rig.call("errors.status", [:]).get()
             #expect(status["counters"]?["tornTailsRepaired"]?.intValue == 1)
         }
@@ -109,7 +109,7 @@ private func temporaryDirectory() -> String {
         let rig = try Rig(directory: directory)
         #expect(rig.codes("linux") == [])
         #expect(FileManager.default.fileExists(atPath: directory + "/errorlog/linux.log.unreadable"))
-        rig.device.guestReport(partition: "linux", severity: .error, code: "fresh", text: "")
+        _ = rig.device.guestReport(partition: "linux", severity: .error, code: "fresh", text: "")
         #expect(try Rig(directory: directory).codes("linux") == ["fresh"])
     }
 
@@ -121,7 +121,7 @@ private func temporaryDirectory() -> String {
         do {
             let rig = try Rig(directory: directory, maxEntries: 16)
             for index in 1...50 {
-                rig.device.guestReport(partition: "linux", severity: .info, code: "c\(index)", text: "")
+                _ = rig.device.guestReport(partition: "linux", severity: .info, code: "c\(index)", text: "")
             }
             #expect(rig.read("linux")?["dropped"]?.intValue == 34)
         }
@@ -139,7 +139,7 @@ private func temporaryDirectory() -> String {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         do {
             let rig = try Rig(directory: directory)
-            for _ in 0..<3 { rig.device.guestReport(partition: "secure", severity: .info, code: "x", text: "") }
+            for _ in 0..<3 { _ = rig.device.guestReport(partition: "secure", severity: .info, code: "x", text: "") }
             let reset = try rig.call("errors.reset", ["partition": "secure"]).get()
             #expect(reset["removed"]?.intValue == 3)
             #expect(rig.host.events.contains { $0.kind == "errors.reset" })
@@ -247,10 +247,10 @@ private func temporaryDirectory() -> String {
             Issue.record("not deferred")
             return
         }
-        rig.device.guestReport(partition: "linux", severity: .info, code: "low", text: "")
-        rig.device.guestReport(partition: "rtos", severity: .error, code: "other", text: "")
+        _ = rig.device.guestReport(partition: "linux", severity: .info, code: "low", text: "")
+        _ = rig.device.guestReport(partition: "rtos", severity: .error, code: "other", text: "")
         #expect(rig.caller.answers.isEmpty)
-        rig.device.guestReport(partition: "linux", severity: .critical, code: "high", text: "")
+        _ = rig.device.guestReport(partition: "linux", severity: .critical, code: "high", text: "")
         #expect(rig.caller.answers.count == 1)
     }
 }
@@ -291,14 +291,14 @@ private func temporaryDirectory() -> String {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let rig = try Rig(directory: directory, syncIntervalMs: 5)
-        for _ in 0..<3 { rig.device.guestReport(partition: "linux", severity: .info, code: "b", text: "") }
+        for _ in 0..<3 { _ = rig.device.guestReport(partition: "linux", severity: .info, code: "b", text: "") }
         // Written before any sync: a second reader (a restarted hub) sees them.
         #expect(try Rig(directory: directory).codes("linux") == ["b", "b", "b"])
         #expect(try syncs(rig) == 0)
         let deadline = Date().addingTimeInterval(5)
         while try syncs(rig) == 0, Date() < deadline { rig.host.runPasses() }
         #expect(try syncs(rig) == 1)
-        rig.device.guestReport(partition: "rtos", severity: .info, code: "s", text: "")
+        _ = rig.device.guestReport(partition: "rtos", severity: .info, code: "s", text: "")
         rig.device.stop()
         #expect(try syncs(rig) == 2)
     }

@@ -179,7 +179,7 @@ import Testing
                 name: "bytes",
                 linkRates: [ProfileLinkRate(link: "rtos-secure", limit: LinkRateLimit(bytesPerSecond: 100))]))
         let fixture = try Fixture(config)
-        let rtos = fixture.attach("rtos")
+        _ = fixture.attach("rtos")
         fixture.attach("secure")
         _ = try activate(fixture, "bytes")
         let snapshot = budget(fixture)

@@ -28,7 +28,7 @@ final class Scratch {
             case "fifo": #expect(mkfifo(path, 0o600) == 0)
             default:
                 let text = entry["text"]?.stringValue ?? ""
-                FileManager.default.createFile(
+                _ = FileManager.default.createFile(
                     atPath: path, contents: Data(text.utf8),
                     attributes: [.posixPermissions: entry["exec"]?.boolValue == true ? 0o755 : 0o644])
             }
@@ -52,7 +52,7 @@ final class Scratch {
         let manifest: JSON = [
             "name": .string(name), "version": .uint(version), "launch": ["bin/run"], "digest": .string(digest),
         ]
-        FileManager.default.createFile(atPath: "\(path)/manifest.json", contents: Data(manifest.serializedBytes()))
+        _ = FileManager.default.createFile(atPath: "\(path)/manifest.json", contents: Data(manifest.serializedBytes()))
         return (path, digest)
     }
 }
