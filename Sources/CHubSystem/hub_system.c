@@ -65,6 +65,13 @@ int hub_interface_set_ethernet_address(const char *name, const unsigned char add
     return interface_ioctl(SIOCSIFHWADDR, &request);
 }
 
+int hub_interface_is_up(const char *name) {
+    struct ifreq request;
+    if (interface_request(name, &request) != 0) return -1;
+    if (interface_ioctl(SIOCGIFFLAGS, &request) != 0) return -1;
+    return (request.ifr_flags & IFF_UP) ? 1 : 0;
+}
+
 int hub_interface_bring_up(const char *name) {
     struct ifreq request;
     if (interface_request(name, &request) != 0) return -1;

@@ -756,20 +756,49 @@ final class VXLANAttachment: PortAttachment, EthernetSlicedReader {
 
 /// A host TAP interface: frames are read whole (one per `read`) until the kernel has none, and written one
 /// per `write`, which is how a tap wants them.
+/// A Linux TAP interface (`Protocols/ethernet.md` §3, the tap row). The port has carrier while the interface is
+/// there and up. A write the kernel refuses because the interface is down (EIO) or gone (EBADFD: deleted, or gone
+/// with the network namespace it was moved to) takes carrier away, and the frame is counted `linkDown`, not sent;
+/// from then on the interface is looked at every `recheckMilliseconds`: carrier comes back when it is up again, and
+/// a deleted one is created again as at start (same MAC and persistence), counted in `reopened`.
 final class TapAttachment: PortAttachment, EthernetSlicedReader {
+    /// The hub's view of the interface, as `eth.ports` reports it (`interfaceState`).
+    enum InterfaceCondition: String {
+        case up
+        /// Set down by someone else (writes fail with EIO): the hub waits for it to come up.
+        case down
+        /// The descriptor is no longer attached to an interface (EBADFD): the hub makes it again.
+        case gone
+    }
+
     let interface: String
-    private let fd: Int32
-    private let poll: FileDescriptorPoll
+    private var fd: Int32
+    private var poll: FileDescriptorPoll
+    private let loop: Loop
     private unowned let port: EthernetPortRuntime
     private var buffer: [UInt8]
+    /// Opens the interface again as at start (`TapInterface.open` with the port's MAC and persistence).
+    private let reopen: () throws(TapInterface.OpenError) -> Int32
+    private var recheck: Timer?
     private(set) var writeFailures: UInt64 = 0
+    private(set) var condition = InterfaceCondition.up
+    private(set) var reopened: UInt64 = 0
+    /// Why the interface was last lost, or why making it again failed.
+    private(set) var lastError: String?
     var slice: EthernetReadSlice
     private var polling = false
 
-    init(interface: String, fd: Int32, port: EthernetPortRuntime, loop: Loop, maxFrame: Int) throws(LoopError) {
+    static let recheckMilliseconds: UInt64 = 1000
+
+    init(
+        interface: String, fd: Int32, port: EthernetPortRuntime, loop: Loop, maxFrame: Int,
+        reopen: @escaping () throws(TapInterface.OpenError) -> Int32
+    ) throws(LoopError) {
         self.interface = interface
         self.fd = fd
         self.port = port
+        self.loop = loop
+        self.reopen = reopen
         buffer = [UInt8](repeating: 0, count: max(maxFrame, 65536))
         slice = port.segment.device.makeReadSlice()
         poll = try FileDescriptorPoll(loop: loop, fileDescriptor: fd)
@@ -777,7 +806,11 @@ final class TapAttachment: PortAttachment, EthernetSlicedReader {
     }
 
     private func startPolling() throws(LoopError) {
-        try poll.start(.readable) { [unowned self] _, _ in self.readAvailable() }
+        try poll.start(.readable) { [unowned self] _, error in
+            // An error (POLLERR: the interface went away) stopped the watch; the read below says why.
+            if error != nil { self.polling = false }
+            self.readAvailable()
+        }
         polling = true
     }
 
@@ -785,7 +818,16 @@ final class TapAttachment: PortAttachment, EthernetSlicedReader {
     /// until the pass ends, so a busy tap cannot hold the loop (ethernet.md §4.8).
     private func readAvailable() {
         while !slice.isUsed {
-            guard let count = try? Descriptors.read(fd, into: &buffer), count > 0 else { break }
+            let count: Int
+            do {
+                count = try Descriptors.read(fd, into: &buffer)
+            } catch {
+                if TunTap.failure(error) == .interfaceGone { lose(.gone, error) }
+                break  // EAGAIN: nothing more for now
+            }
+            guard count > 0 else { break }
+            // A frame from the host proves its side is up again: no need to wait for the next check.
+            if condition == .down { restored() }
             slice.countFrame()
             slice.countBytes(count)
             port.received(Array(buffer[0..<count])[...])
@@ -799,25 +841,110 @@ final class TapAttachment: PortAttachment, EthernetSlicedReader {
 
     func nextPass() {
         slice.endPass()
-        if !polling { try? startPolling() }
+        if !polling && condition != .gone { try? startPolling() }
     }
 
     var isWritable: Bool { true }
 
     func send(_ frames: EgressQueue) -> Int {
         var failed = 0
+        var lost: (InterfaceCondition, SystemError)? = nil
         for frame in frames {
-            if (try? Descriptors.write(fd, frame)) != frame.count {
+            guard lost == nil else {
+                // The interface went away during this batch: the rest cannot go either.
+                port.countRefusedEgress(.linkDown, bytes: frame.count)
                 failed += 1
-                writeFailures += 1
+                continue
+            }
+            do {
+                if try Descriptors.write(fd, frame) == frame.count { continue }
+                // A tap takes a frame whole or not at all; a short count would be the kernel's to explain.
+                port.countRefusedEgress(.sendQueueFull, bytes: frame.count)
+            } catch {
+                switch TunTap.failure(error) {
+                case .interfaceDown: lost = (.down, error)
+                case .interfaceGone: lost = (.gone, error)
+                case .other: break  // the kernel had no room for it (ENOBUFS, ENOMEM)
+                }
+                port.countRefusedEgress(lost == nil ? .sendQueueFull : .linkDown, bytes: frame.count)
+            }
+            writeFailures += 1
+            failed += 1
+        }
+        if let (condition, error) = lost { lose(condition, error) }
+        return failed
+    }
+
+    /// The interface is down or gone: no carrier (frames for the port are counted `linkDown` by the switch) until
+    /// `recheckInterface` finds it up, or has made it again.
+    private func lose(_ new: InterfaceCondition, _ error: SystemError) {
+        guard condition == .up || (new == .gone && condition == .down) else { return }
+        condition = new
+        lastError = "\(error.operation): \(error.reason)"
+        if new == .gone && polling {
+            poll.stop()
+            polling = false
+        }
+        port.setCarrier(false)
+        guard recheck == nil else { return }
+        recheck = try? Timer(loop: loop)
+        recheck?.start(afterMilliseconds: Self.recheckMilliseconds, repeatMilliseconds: Self.recheckMilliseconds) {
+            [unowned self] in self.recheckInterface()
+        }
+    }
+
+    private func recheckInterface() {
+        let state: TunTap.InterfaceState
+        do {
+            state = try TunTap.state(name: interface)
+        } catch {
+            lastError = "\(error.operation): \(error.reason)"
+            return
+        }
+        if condition == .down {
+            switch state {
+            case .up: return restored()
+            case .down: return
+            case .absent: condition = .gone
             }
         }
-        return failed
+        // Gone: the old descriptor is attached to nothing. Make the interface again (or open the one somebody made
+        // under its name), as at start; a failure (the name held by something else) is retried at the next check.
+        let newFD: Int32
+        do {
+            newFD = try reopen()
+        } catch {
+            lastError = error.description
+            return
+        }
+        let newPoll: FileDescriptorPoll
+        do {
+            newPoll = try FileDescriptorPoll(loop: loop, fileDescriptor: newFD)
+        } catch {
+            Descriptors.close(newFD)
+            lastError = "cannot watch '\(interface)': \(error)"
+            return
+        }
+        poll.close { [fd] in Descriptors.close(fd) }
+        fd = newFD
+        poll = newPoll
+        reopened += 1
+        try? startPolling()
+        restored()
+    }
+
+    private func restored() {
+        condition = .up
+        recheck?.close()
+        recheck = nil
+        port.setCarrier(true)
     }
 
     var stateJSON: JSONObject {
         var state: JSONObject = [
-            "interface": .string(interface), "writeFailures": .uint(writeFailures), "readSlice": slice.json,
+            "interface": .string(interface), "interfaceState": .string(condition.rawValue),
+            "reopened": .uint(reopened), "lastError": lastError.map(JSON.string) ?? .null,
+            "writeFailures": .uint(writeFailures), "readSlice": slice.json,
         ]
         // Drops inside the kernel (the tap's queue) are not seen by the switch: read them as ports are listed.
         if let drops = TapInterface.kernelDrops(interface) {
@@ -829,6 +956,8 @@ final class TapAttachment: PortAttachment, EthernetSlicedReader {
     }
 
     func close() {
+        recheck?.close()
+        recheck = nil
         poll.close { [fd] in Descriptors.close(fd) }
     }
 }

@@ -433,8 +433,13 @@ final class EthernetPortRuntime {
             } catch {
                 throw .device(error.description)
             }
+            let (entry, mac, persistent) = ("\(entry).tap", config.mac, config.persistent)
             do {
-                attachment = try TapAttachment(interface: interface, fd: fd, port: self, loop: loop, maxFrame: maxFrame)
+                attachment = try TapAttachment(
+                    interface: interface, fd: fd, port: self, loop: loop, maxFrame: maxFrame
+                ) { () throws(TapInterface.OpenError) -> Int32 in
+                    try TapInterface.open(interface: interface, entry: entry, mac: mac, persistent: persistent)
+                }
             } catch {
                 throw .device("\(entry).tap: cannot watch '\(interface)': \(error)")
             }
@@ -504,6 +509,12 @@ final class EthernetPortRuntime {
 
     func countDrop(_ reason: DropReason, bytes: Int) {
         segment.sw.countDrop(reason, on: id, bytes: bytes)
+    }
+
+    /// A frame of this pass's egress (counted sent when it was taken) that the transport refused: a drop for
+    /// `reason` instead.
+    func countRefusedEgress(_ reason: DropReason, bytes: Int) {
+        segment.sw.countRefusedEgress(reason, on: id, bytes: bytes)
     }
 
     /// A frame of this pass's egress the UDP socket's full send queue refused (`sendQueueFull`).

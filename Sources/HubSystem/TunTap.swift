@@ -33,6 +33,42 @@ package enum TunTap {
         guard result == 0 else { throw .last("SIOCSIFHWADDR") }
     }
 
+    /// Whether an interface is there and up.
+    package enum InterfaceState: String, Sendable {
+        case up, down, absent
+    }
+
+    /// The interface's state now (SIOCGIFFLAGS): `absent` when there is no interface by that name (ENODEV), for
+    /// instance a tap deleted with `ip link del` or gone with the network namespace it was moved to.
+    package static func state(name: String) throws(SystemError) -> InterfaceState {
+        switch hub_interface_is_up(name) {
+        case 1: return .up
+        case 0: return .down
+        default:
+            let error = SystemError.last("SIOCGIFFLAGS")
+            if error.code == ENODEV { return .absent }
+            throw error
+        }
+    }
+
+    /// What a failed read or write on a tap descriptor says about its interface.
+    package enum Failure: Sendable {
+        /// EIO: the interface is down (a write to a down tap is refused).
+        case interfaceDown
+        /// EBADFD (the interface was deleted and the descriptor detached), ENODEV, ENXIO.
+        case interfaceGone
+        /// EAGAIN: nothing to read now; a write refused for room (ENOBUFS, ENOMEM) or anything else.
+        case other
+    }
+
+    package static func failure(_ error: SystemError) -> Failure {
+        switch error.code {
+        case EIO: return .interfaceDown
+        case EBADFD, ENODEV, ENXIO: return .interfaceGone
+        default: return .other
+        }
+    }
+
     /// Sets IFF_UP on the interface (SIOCGIFFLAGS, SIOCSIFFLAGS).
     package static func bringUp(name: String) throws(SystemError) {
         guard hub_interface_bring_up(name) == 0 else { throw .last("SIOCSIFFLAGS") }

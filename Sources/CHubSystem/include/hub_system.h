@@ -25,6 +25,8 @@ int hub_tun_attach_tap(int fd, const char *name);
 int hub_tun_set_persistent(int fd, int persistent);
 /// SIOCSIFHWADDR (ARPHRD_ETHER) on `name` through a throw-away AF_INET datagram socket; 0 or -1.
 int hub_interface_set_ethernet_address(const char *name, const unsigned char address[6]);
+/// SIOCGIFFLAGS: 1 when the interface is up (IFF_UP), 0 when down, -1 with errno (ENODEV: no such interface).
+int hub_interface_is_up(const char *name);
 /// SIOCGIFFLAGS then SIOCSIFFLAGS with IFF_UP added; 0 or -1.
 int hub_interface_bring_up(const char *name);
 

@@ -379,6 +379,85 @@ def test_a_persistent_tap_keeps_its_mac_and_plumbing_across_a_restart_and_report
         cleanup()
 
 
+TAP_F = f"faultap{TAG}"
+TAP_FAULT_CONFIG = lan0_config(
+    "ethernet-tap-faults", [f"{{name: t, tap: {TAP_F}}}", '{name: s, stream: "tcp:127.0.0.1:0"}'])
+
+
+def test_a_tap_set_down_or_deleted_under_the_hub_loses_carrier_counts_link_down_and_comes_back(tmp_path):
+    """`ip link set down` on a tap port's interface, or `ip link del` (or removing the network namespace it was
+    moved to) under a running hub: every frame for the port was still counted sent (`txFrames`) while the kernel
+    refused each write (EIO, then EBADFD), the port kept `carrier: true`, and a deleted interface never came back.
+    Now a refused write takes carrier away and the frames are counted `linkDown`; the port has carrier again once
+    the interface is up, and a deleted one is made again within a second or so (`reopened`), frames reaching it
+    (the kernel's own rx counter is the witness)."""
+    needs_root()
+    from handsethub.pytest_plugin import start_hub
+
+    statistics = Path(f"/sys/class/net/{TAP_F}/statistics")
+    sh("ip", "link", "del", TAP_F, check=False)
+    hub = client = peer = None
+    frame = bytes.fromhex("ffffffffffff" "020000000001" "88b5") + bytes(50)
+    record = struct.pack(">I", len(frame)) + frame
+
+    def tap():
+        return ports(client)["t"]
+
+    def settle(condition, what):
+        deadline = time.monotonic() + 5
+        while True:
+            state = tap()
+            if condition(state):
+                return state
+            assert time.monotonic() < deadline, f"{what}: {state}"
+            time.sleep(0.05)
+
+    def send(count):
+        before = tap()["counters"]
+        peer.sendall(record * count)
+        return settle(lambda state: state["counters"]["txFrames"] + state["counters"]["drops"]["linkDown"]
+                      >= before["txFrames"] + before["drops"]["linkDown"] + count, f"{count} frames switched")
+
+    try:
+        hub = start_hub(tmp_path, TAP_FAULT_CONFIG)
+        client = hub.connect()
+        peer = connect_peer(client, "s")
+        sent = send(10)["counters"]
+        assert sent["txFrames"] == 10 and sent["drops"]["linkDown"] == 0
+
+        sh("ip", "link", "set", TAP_F, "down")
+        down = send(10)
+        assert down["counters"]["txFrames"] == 10, down  # not counted sent: the kernel refused them
+        assert down["counters"]["drops"]["linkDown"] == 10, down
+        assert not down["carrier"] and not down["link"] and down["interfaceState"] == "down", down
+        assert "Input/output error" in down["lastError"], down
+
+        sh("ip", "link", "set", TAP_F, "up")
+        settle(lambda state: state["carrier"] and state["interfaceState"] == "up", "carrier back after up")
+        received = int((statistics / "rx_packets").read_text())
+        assert send(10)["counters"]["txFrames"] == 20
+        assert int((statistics / "rx_packets").read_text()) >= received + 10
+
+        sh("ip", "link", "del", TAP_F)
+        gone = send(10)
+        assert gone["counters"]["txFrames"] == 20 and gone["counters"]["drops"]["linkDown"] == 20, gone
+        back = settle(lambda state: state["carrier"] and state["reopened"] == 1, "the deleted tap made again")
+        assert back["interfaceState"] == "up", back
+        assert TAP_F in sh("ip", "-o", "link", "show", TAP_F).stdout
+        received = int((statistics / "rx_packets").read_text())
+        assert send(10)["counters"]["txFrames"] == 30
+        assert int((statistics / "rx_packets").read_text()) >= received + 10
+        assert client.call("hub.info")["pid"] == hub.process.pid
+    finally:
+        if peer is not None:
+            peer.close()
+        if client is not None:
+            client.close()
+        if hub is not None:
+            hub.stop()
+        sh("ip", "link", "del", TAP_F, check=False)
+
+
 @pytest.mark.skipif(shutil.which("prlimit") is None, reason="needs prlimit (util-linux)")
 def test_a_capture_past_the_file_size_limit_reports_efbig_and_the_hub_stays_up(hubd, tmp_path):
     """A hub run under a file-size limit (`ulimit -f`, RLIMIT_FSIZE): a capture that grows past it got SIGXFSZ,
