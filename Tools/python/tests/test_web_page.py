@@ -9,6 +9,7 @@ import base64
 import io
 import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -43,7 +44,9 @@ PAGE_TIMEOUT = 30.0
 
 def browser(directory: Path):
     """Chromium driven by chromedriver, their temporary files (Chromium leaves an org.chromium.Chromium.* folder
-    behind) in ``directory``, the test's own, rather than in /tmp."""
+    behind) in ``directory``, which the caller removes. It must be short: Chromium binds a Unix socket
+    (SingletonSocket) in a folder it makes there, and a socket path is at most 107 bytes; pytest's tmp_path under
+    xdist (…/popen-gw1/test_page_shows_…0/) made it longer, and Chromium exited at start."""
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -90,12 +93,20 @@ def screenshot_rgb(hub):
     return shot["width"], shot["height"], image.tobytes()
 
 
-def test_page_shows_the_call_screen_and_its_call_button_answers(hubd, tmp_path):
+@pytest.fixture
+def browser_scratch():
+    """A short folder of this test's for Chromium's temporary files, removed when the test ends."""
+    directory = Path(tempfile.mkdtemp(prefix="hh-chromium-"))
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_page_shows_the_call_screen_and_its_call_button_answers(hubd, browser_scratch):
     hub = hubd(config=living_config())
     wait_running(hub)
     hub.call("modem.wait", {"at": {"pattern": r"^AT\+CSQ", "since": 0}, "timeoutMs": 10000}, timeout=15)
     with web.bridge_hub(hub, listen="127.0.0.1:0") as bridge:
-        driver = browser(tmp_path)
+        driver = browser(browser_scratch)
         try:
             driver.get(bridge.url)
             until(lambda: driver.execute_script("return !!(window.handset && window.handset.ready "
