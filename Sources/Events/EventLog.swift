@@ -55,13 +55,23 @@ package struct EventLog: Sendable {
         lastTime = time
         let event = HubEvent(seq: lastSeq, time: time, kind: kind, partition: partition, device: device, data: data)
         let bytes = event.heldBytes
-        if held == capacity { dropOldest() }
-        if held == ring.count { grow() }
-        let slot = (head + held) % ring.count
-        ring[slot] = event
-        sizes[slot] = bytes
-        held += 1
-        heldBytes += bytes
+        if held == capacity {
+            // Full by count (the slots are all grown): the newest takes the oldest's slot in place, one store
+            // instead of a vacant event stored and replaced (the commonest case once the hub has run a while).
+            heldBytes += bytes - sizes[head]
+            ring[head] = event
+            sizes[head] = bytes
+            head += 1
+            if head == ring.count { head = 0 }
+        } else {
+            if held == ring.count { grow() }
+            var slot = head + held
+            if slot >= ring.count { slot -= ring.count }
+            ring[slot] = event
+            sizes[slot] = bytes
+            held += 1
+            heldBytes += bytes
+        }
         // The byte bound: the oldest go first, the newest stays (`Protocols/control.md` §5.5).
         while heldBytes > byteLimit && held > 1 { dropOldest() }
         return event
@@ -72,7 +82,8 @@ package struct EventLog: Sendable {
         ring[head] = HubEvent.vacant
         heldBytes -= sizes[head]
         sizes[head] = 0
-        head = (head + 1) % ring.count
+        head += 1
+        if head == ring.count { head = 0 }
         held -= 1
     }
 
