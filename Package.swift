@@ -317,7 +317,7 @@ let package = Package(
         .testTarget(name: "EthernetWireTests", dependencies: ["EthernetWire", "Wire", "VectorSupport"]),
         .testTarget(name: "EthernetTests", dependencies: ["Ethernet", "EthernetWire", "VectorSupport"]),
         .testTarget(name: "ControlWireTests", dependencies: ["ControlWire", "Wire", "JSON", "VectorSupport"]),
-        .testTarget(name: "EventsTests", dependencies: ["Events", "JSON"]),
+        .testTarget(name: "EventsTests", dependencies: ["Events", "JSON", "TestSupport"]),
         .testTarget(
             name: "ManagementServerTests",
             dependencies: [

@@ -1,5 +1,6 @@
 import Events
 import JSON
+import TestSupport
 import Testing
 
 private func time(_ n: UInt64) -> EventTime { EventTime(unixNs: 1_700_000_000_000_000_000 + Int64(n), monoNs: n) }
@@ -623,7 +624,7 @@ extension HubEventWritingTests {
         for (capacity, byteLimit) in [(8, 4000), (64, 20_000), (100, 1_000_000), (1, 500)] {
             var log = EventLog(capacity: capacity, byteLimit: byteLimit)
             var model: [(seq: UInt64, bytes: Int)] = []
-            var generator = SplitMix(seed: UInt64(capacity))
+            let generator = SeededRandomSource(seed: UInt64(capacity))
             for n in 1...600 {
                 let length = Int(generator.next() % 3 == 0 ? generator.next() % 3000 : generator.next() % 40)
                 let event = log.append(
@@ -645,18 +646,5 @@ extension HubEventWritingTests {
                     log.firstSeq(after: after, kind: "even") == model.first { $0.seq > after && $0.seq % 2 == 0 }?.seq)
             }
         }
-    }
-}
-
-/// A small deterministic generator, so a failing case repeats.
-private struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
