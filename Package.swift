@@ -86,7 +86,9 @@ let package = Package(
         .target(name: "EthernetWire", dependencies: ["Wire"]),
         // The virtual Ethernet switch: learning, VLANs, queues, impairments (pure, time passed in).
         .target(
-            name: "Ethernet", dependencies: ["EthernetWire"], swiftSettings: hotPathSettings),
+            name: "Ethernet", dependencies: ["EthernetWire", "CCacheHint"], swiftSettings: hotPathSettings),
+        // A processor cache hint Swift cannot express (a prefetch); header only, no library.
+        .systemLibrary(name: "CCacheHint", path: "Sources/CCacheHint"),
         // A JSON value with a strict parser and a canonical serializer, shared by the control
         // protocol and the event model (Foundation's JSONSerialization loses integer/bool identity).
         .target(name: "JSON"),

@@ -96,11 +96,24 @@ public struct PortCounters: Equatable, Sendable {
     public var rxBytes: UInt64 = 0
     public var txFrames: UInt64 = 0
     public var txBytes: UInt64 = 0
-    /// Drops by reason in a fixed table: counting one is an indexed add, not a hash (a MAC flood counts one per
-    /// frame).
-    private var dropCounts = [UInt64](repeating: 0, count: DropReason.allCases.count)
+    /// Drops by reason in a fixed table held inline: counting one is an indexed add, with no hash (a MAC flood
+    /// counts one per frame) and no copy-on-write check of an array's buffer.
+    /// One slot per `DropReason`: a generic argument must be a literal, so tests check the count
+    /// (`dropReasonSlots`).
+    typealias DropTable = InlineArray<13, UInt64>
+    private var dropCounts = DropTable(repeating: 0)
+    static var dropReasonSlots: Int { DropTable.count }
 
     public init() {}
+
+    public static func == (left: PortCounters, right: PortCounters) -> Bool {
+        guard
+            left.rxFrames == right.rxFrames && left.rxBytes == right.rxBytes && left.txFrames == right.txFrames
+                && left.txBytes == right.txBytes
+        else { return false }
+        for index in left.dropCounts.indices where left.dropCounts[index] != right.dropCounts[index] { return false }
+        return true
+    }
 
     /// The drops by reason, reasons that never happened left out.
     public var drops: [DropReason: UInt64] {
@@ -113,7 +126,11 @@ public struct PortCounters: Equatable, Sendable {
 
     public func drops(_ reason: DropReason) -> UInt64 { dropCounts[reason.index] }
 
-    public var totalDrops: UInt64 { dropCounts.reduce(0, +) }
+    public var totalDrops: UInt64 {
+        var total: UInt64 = 0
+        for index in dropCounts.indices { total += dropCounts[index] }
+        return total
+    }
 
     @inline(__always)
     mutating func drop(_ reason: DropReason, count: UInt64 = 1) { dropCounts[reason.index] += count }

@@ -660,3 +660,38 @@ extension Switch {
         #expect(none.slot(for: 6) == nil)
     }
 }
+
+@Suite struct PortCountersTests {
+    /// The drop table is sized by a literal: every reason must have a slot of its own, or counting one would trap
+    /// (past the end) or count under another reason.
+    @Test func everyDropReasonHasItsOwnSlot() {
+        #expect(PortCounters.dropReasonSlots == DropReason.allCases.count)
+        #expect(Set(DropReason.allCases.map(\.index)) == Set(0..<PortCounters.dropReasonSlots))
+        var counters = PortCounters()
+        for (position, reason) in DropReason.allCases.enumerated() {
+            counters.drop(reason, count: UInt64(position + 1))
+        }
+        for (position, reason) in DropReason.allCases.enumerated() {
+            #expect(counters.drops(reason) == UInt64(position + 1))
+            #expect(counters.drops[reason] == UInt64(position + 1))
+        }
+        let count = DropReason.allCases.count
+        #expect(counters.totalDrops == UInt64(count * (count + 1) / 2))
+    }
+
+    @Test func countersAreEqualOnlyWhenEveryDropCountIs() {
+        var left = PortCounters()
+        var right = PortCounters()
+        left.rxFrames = 3
+        right.rxFrames = 3
+        #expect(left == right)
+        for reason in DropReason.allCases {
+            left.drop(reason)
+            #expect(left != right, "a \(reason) drop must make the counters differ")
+            right.drop(reason)
+            #expect(left == right)
+        }
+        right.txBytes = 1
+        #expect(left != right)
+    }
+}
