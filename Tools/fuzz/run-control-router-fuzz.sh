@@ -47,10 +47,10 @@ for entry in json.load(open(sys.argv[1])).values():
     fi
     while IFS= read -r -d '' object; do objects+=("$object"); done < <(find "$dir" -name '*.o' -print0)
 done
-# The C modules the hub's Swift modules import, as the package build declares them.
+# The C modules the hub's Swift modules import, as the package build declares them: every system library's map
+# (Sources/C*/module.modulemap, so a new one is not missed), CHubSystem's and swift-crypto's.
 clang_flags=()
-for map in "$root"/Sources/CUV/module.modulemap "$root"/Sources/CZlib/module.modulemap \
-    "$root"/Sources/CTurboJPEG/module.modulemap "$root"/Sources/CIsal/module.modulemap "$root"/Sources/CHubSystem/include/module.modulemap "$root"/Sources/CLibYAML/module.modulemap \
+for map in "$root"/Sources/C*/module.modulemap "$root"/Sources/CHubSystem/include/module.modulemap \
     "$scratch"/checkouts/swift-crypto/Sources/CCryptoBoringSSL/include/module.modulemap \
     "$scratch"/checkouts/swift-crypto/Sources/CCryptoBoringSSLShims/include/module.modulemap; do
     clang_flags+=(-Xcc "-fmodule-map-file=$map" -I "$(dirname "$map")")

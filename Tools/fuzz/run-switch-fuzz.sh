@@ -39,8 +39,9 @@ rm -rf "$out/src" && mkdir -p "$out/src"
 for file in "$root"/Sources/Wire/*.swift "$root"/Sources/EthernetWire/*.swift "$root"/Sources/Ethernet/*.swift; do
     sed '/^import Wire$/d; /^import EthernetWire$/d' "$file" > "$out/src/$(basename "$(dirname "$file")")-$(basename "$file")"
 done
+# Ethernet's MAC table imports CCacheHint (a header-only prefetch hint): its module map is found through -I.
 swiftc -sanitize=fuzzer,address -parse-as-library -O -g -module-name SwitchRunFuzz -package-name HandsetHub \
-    "$out"/src/*.swift "$root/Tools/fuzz/SwitchRunFuzz.swift" -o "$out/switch-fuzz"
+    -I "$root/Sources/CCacheHint" "$out"/src/*.swift "$root/Tools/fuzz/SwitchRunFuzz.swift" -o "$out/switch-fuzz"
 
 "$out/switch-fuzz" -max_total_time="$seconds" -max_len=8192 -artifact_prefix="$out/artifacts/" \
     -print_final_stats=1 "$out/corpus"
