@@ -96,13 +96,13 @@ public struct PortCounters: Equatable, Sendable {
     public var rxBytes: UInt64 = 0
     public var txFrames: UInt64 = 0
     public var txBytes: UInt64 = 0
+    /// One slot per `DropReason`, indexed by `DropReason.index`. A generic argument must be a literal, so a test
+    /// checks it against the reasons (`dropReasonSlots`).
+    typealias DropTable = InlineArray<13, UInt64>
+    static var dropReasonSlots: Int { DropTable.count }
     /// Drops by reason in a fixed table held inline: counting one is an indexed add, with no hash (a MAC flood
     /// counts one per frame) and no copy-on-write check of an array's buffer.
-    /// One slot per `DropReason`: a generic argument must be a literal, so tests check the count
-    /// (`dropReasonSlots`).
-    typealias DropTable = InlineArray<13, UInt64>
     private var dropCounts = DropTable(repeating: 0)
-    static var dropReasonSlots: Int { DropTable.count }
 
     public init() {}
 

@@ -13,30 +13,30 @@ extension HubEvent {
     /// The members every event has (`seq`, `time`, the names and quotes around them), counted once.
     static let envelopeBytes = 128
 
+    /// What `value` counts. Inlined where it is called, so a scalar (most of an event's data is a flat object of
+    /// scalars, and this runs for every event published) costs no call; an array or object is counted by its own
+    /// function, which comes back here for each element or member.
+    @inline(__always)
     private static func heldBytes(of value: JSON) -> Int {
         switch value {
         case .null, .bool: return 5
         case .int, .double: return 20
         case .string(let text): return text.utf8.count + 2
-        case .array(let elements):
-            var total = 2
-            for element in elements { total += heldBytes(of: element) + 1 }
-            return total
-        case .object(let object):
-            // Members' scalar values are counted here, not through a call each: an event's data is mostly a flat
-            // object, and this runs for every event published.
-            var total = 2
-            for member in object.members {
-                total += member.key.utf8.count + 4
-                switch member.value {
-                case .string(let text): total += text.utf8.count + 2
-                case .int, .double: total += 20
-                case .null, .bool: total += 5
-                case .array, .object: total += heldBytes(of: member.value)
-                }
-            }
-            return total
+        case .array(let elements): return heldBytes(ofArray: elements)
+        case .object(let object): return heldBytes(ofObject: object)
         }
+    }
+
+    private static func heldBytes(ofArray elements: [JSON]) -> Int {
+        var total = 2
+        for element in elements { total += heldBytes(of: element) + 1 }
+        return total
+    }
+
+    private static func heldBytes(ofObject object: JSONObject) -> Int {
+        var total = 2
+        for member in object.members { total += member.key.utf8.count + 4 + heldBytes(of: member.value) }
+        return total
     }
 
     /// What the replay ring keeps in a slot that holds no event: no storage of its own.
