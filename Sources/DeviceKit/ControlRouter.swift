@@ -30,7 +30,11 @@ package final class ControlCall {
     package let id: JSON
     package let method: String
     package let params: JSON?
-    package private(set) weak var caller: (any ControlCaller)?
+    /// Who sent the call, until the caller closes (`callerClosed`, which lets it go). Held strongly: the first
+    /// weak reference to an object gives it a side table, and from then on every retain and release of it takes
+    /// the runtime's slow path. The caller is the hub's control session, counted several times per request. No
+    /// cycle outlives a caller: it holds only its unanswered calls, and tells each when it closes.
+    package private(set) var caller: (any ControlCaller)?
     package private(set) var isAnswered = false
     /// A JSON-RPC notification (no id): carried out, never answered (`Protocols/control.md` §3.1). It is still
     /// held like any deferred call while it waits, so that it is cancelled when its caller goes away.

@@ -28,7 +28,9 @@ package final class ErrorLogDevice: HubDevice {
     var syncTimer: Timer?
     /// Per partition: report tokens and when they were last refilled (monotonic nanoseconds).
     var buckets: [String: (tokens: Double, at: UInt64)] = [:]
-    weak var host: (any DeviceHost)?
+    /// Set by `start`. Unowned, not weak: the hub owns the device and outlives it, and a weak reference would give
+    /// the hub a side table (`Sources/ARCHITECTURE.md`, "A handle's lifetime").
+    unowned var host: (any DeviceHost)?
     private(set) var waits: DeferredWaits<ErrorLogWait>?
 
     /// Loads every configured partition's log. A file with a torn tail keeps what came before it and is

@@ -13,8 +13,9 @@ import RFBWire
 package final class FramebufferDevice: HubDevice {
     package let familyName = "framebuffer"
     package private(set) var screens: [FramebufferScreen] = []
-    /// Set by `start`; the hub outlives its devices.
-    private(set) weak var host: (any DeviceHost)?
+    /// Set by `start`. Unowned, not weak: the hub owns the device and outlives it, and a weak reference would give
+    /// the hub a side table (`Sources/ARCHITECTURE.md`, "A handle's lifetime").
+    private(set) unowned var host: (any DeviceHost)?
     /// The family's pending `fb.wait`s, under the kit's one limit (`controlMaxWaiters`); set by `start`.
     private(set) var waits: DeferredWaits<FramebufferWait>!
 

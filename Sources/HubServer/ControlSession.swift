@@ -168,7 +168,10 @@ package final class ControlSession {
         yieldedPass = true
         hub.controlCounters.passesYielded += 1
         connection.stopReading()
-        nextPass.arm { [weak self] in self?.passEnded() }
+        // Unowned, not weak, here and for the stall timer: the session owns both handles and closes them when it
+        // closes, so neither calls back into a session that is gone; and a weak reference would give the session a
+        // side table, which makes every count of it (several per request) take the runtime's slow path.
+        nextPass.arm { [unowned self] in self.passEnded() }
     }
 
     private func passEnded() {
@@ -182,9 +185,10 @@ package final class ControlSession {
     private func awaitBudget(cost: Int) {
         awaitingBudget = true
         connection.stopReading()
-        hub.controlBudget.wait(self, cost: cost) { [weak self] in
-            self?.awaitingBudget = false
-            self?.passEnded()
+        // Held strongly until the turn, or until `close` cancels the wait (`PassBudget.cancel`).
+        hub.controlBudget.wait(self, cost: cost) { [self] in
+            awaitingBudget = false
+            passEnded()
         }
     }
 
@@ -330,8 +334,8 @@ package final class ControlSession {
         guard let stallTimer else { return }
         stallArmed = true
         stallMark = (connection.bytesWritten, connection.unsentBytes)
-        stallTimer.start(afterMilliseconds: UInt64(limits.controlWriteStallTimeoutMs)) { [weak self] in
-            self?.stallTimerFired()
+        stallTimer.start(afterMilliseconds: UInt64(limits.controlWriteStallTimeoutMs)) { [unowned self] in
+            self.stallTimerFired()
         }
     }
 

@@ -10,7 +10,7 @@ import PlatformControl
 final class HubPlatformControlHost: PlatformControlHost {
     // SAFETY: the hub holds this host (`platformMethods`) and outlives it; a checked reference retained it per call.
     private unowned(unsafe) let hub: Hub
-    /// The hub's own (never replaced), held here: each step through `hub` used to retain via its side table.
+    /// The hub's own (never replaced), held here: each step through `hub` would retain and release the hub.
     private let events: EventHub
     let platform: Platform
 

@@ -25,7 +25,9 @@ package protocol ProvisioningHost: AnyObject {
 /// `Provisioning.plan`'s; the secret is 32 bytes from the host's CSPRNG, answered once and kept only in the
 /// hub's state file.
 package final class ProvisioningExecutor: ManagementOperationExecutor {
-    package weak var host: (any ProvisioningHost)?
+    /// Unowned, not weak: the hub owns this executor and outlives it, and a weak reference would give the hub a side
+    /// table (`Sources/ARCHITECTURE.md`, "A handle's lifetime").
+    package unowned var host: (any ProvisioningHost)?
     package var next: any ManagementOperationExecutor = UnavailableOperationExecutor()
     package private(set) var records: [ProvisionedPartition]
     /// Records on disk whose name the configuration now gives a configured partition: kept on disk, not loaded

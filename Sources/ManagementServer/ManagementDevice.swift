@@ -23,7 +23,9 @@ package final class ManagementDevice: HubDevice {
     /// The audit log's segment files (nil without a state directory).
     let auditFiles: ManagementAuditFiles?
     let counters = ManagementCounters()
-    weak var host: (any DeviceHost)?
+    /// Set by `start`. Unowned, not weak: the hub owns the device and outlives it, and a weak reference would give
+    /// the hub a side table (`Sources/ARCHITECTURE.md`, "A handle's lifetime").
+    unowned var host: (any DeviceHost)?
     /// What loading the audit log found (a torn last line, a migration), logged once the device has a logger.
     package private(set) var loadNotes: [String] = []
     /// `verified` entries without an outcome at start, and the counters `trust.json` held then.

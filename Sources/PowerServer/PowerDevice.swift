@@ -13,7 +13,9 @@ import Power
 package final class PowerDevice: HubDevice {
     package let familyName = "power"
     var model: PowerModel
-    weak var host: (any DeviceHost)?
+    /// Set by `start`. Unowned, not weak: the hub owns the device and outlives it, and a weak reference would give
+    /// the hub a side table (`Sources/ARCHITECTURE.md`, "A handle's lifetime").
+    unowned var host: (any DeviceHost)?
     private(set) var waits: DeferredWaits<PowerWait>?
     /// Re-evaluates the platform state when `suspendAfterMs` of quiet have passed.
     private var suspendTimer: Timer?

@@ -22,6 +22,14 @@ final class HubHarness: Sendable {
     private let finished = Locked<Int32?>(nil)
     /// The hub's door, to run a job on its loop thread (`runOnLoop`).
     private let door = Locked<LoopDoor?>(nil)
+    /// The hub itself, for jobs on its loop thread that look at its state (`withHub`).
+    private let hubObject = Locked<HubObject?>(nil)
+
+    /// The hub, handed between threads only to be used by jobs on its own loop thread.
+    private struct HubObject: @unchecked Sendable {
+        // SAFETY: read only by jobs `runOnLoop` runs, on the loop thread, while `Hub.run` has the hub alive.
+        unowned(unsafe) let hub: Hub
+    }
 
     /// Starts a hub; `configure` adjusts the reference configuration first.
     init(configure: (inout PlatformConfiguration) -> Void = { _ in }) throws {
@@ -43,6 +51,7 @@ final class HubHarness: Sendable {
         let started = Locked<Result<(@Sendable (String) -> Bool, [Endpoint], [Endpoint]), HubStartError>?>(nil)
         let finished = self.finished
         let door = self.door
+        let hubObject = self.hubObject
         let config = configuration
         spawnThread {
             var logger = Logger(label: "hub-under-test")
@@ -57,6 +66,7 @@ final class HubHarness: Sendable {
                 fatalError("unexpected \(error)")
             }
             door.withLock { $0 = hub.door }
+            hubObject.withLock { $0 = HubObject(hub: hub) }
             started.withLock { $0 = .success((hub.remoteShutdown, hub.boundControlEndpoints, hub.boundGuestEndpoints)) }
             let status = hub.run()
             finished.withLock { $0 = status }
@@ -89,6 +99,13 @@ final class HubHarness: Sendable {
     @discardableResult
     func runOnLoop(_ job: @escaping @Sendable () -> Void) -> Bool {
         door.withLock { $0 }?.post(job) ?? false
+    }
+
+    /// Runs `job` with the hub on its loop thread (`runOnLoop`). False once the hub stopped.
+    @discardableResult
+    func withHub(_ job: @escaping @Sendable (Hub) -> Void) -> Bool {
+        guard let object = hubObject.withLock({ $0 }) else { return false }
+        return runOnLoop { job(object.hub) }
     }
 
     /// How long `stop` and `waitForExit` wait for the hub's thread by default. The bound only turns a hub that
