@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <errno.h>
+#include <sys/timerfd.h>
 
 // Swift imports uv_handle_t* casts awkwardly; these keep the casts in one reviewed place.
 static inline uv_handle_t *cuv_handle(void *h) { return (uv_handle_t *)h; }

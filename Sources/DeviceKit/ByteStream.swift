@@ -35,6 +35,11 @@ package protocol ByteStream: AnyObject {
     var busyReadBytes: Int { get set }
     /// How many times the stream became busy.
     var busyPeriods: UInt64 { get }
+    /// Holds the next read until `deadline` (`MonotonicClock` nanoseconds), so that what the peer sends meanwhile
+    /// arrives in one read (`Connection.holdReads`).
+    func holdReads(until deadline: UInt64)
+    /// How many times `holdReads` held the next read.
+    var readHolds: UInt64 { get }
     /// The peer closed its side and nothing it sent is left to read, though the end may not be reported yet
     /// (`Connection.peerHasHungUp`): a one-peer port lets a new peer take over.
     var peerHasHungUp: Bool { get }

@@ -27,6 +27,11 @@ package final class FakeByteStream: ByteStream {
     /// Kept as set; a fake stream has no poll to leave, so it never becomes busy.
     package var busyReadBytes = Int.max
     package let busyPeriods: UInt64 = 0
+    /// The deadlines `holdReads` was given, in order; a fake stream delivers at once regardless (the test
+    /// decides when the peer's bytes arrive).
+    package private(set) var readHoldDeadlines: [UInt64] = []
+    package var readHolds: UInt64 { UInt64(readHoldDeadlines.count) }
+    package func holdReads(until deadline: UInt64) { readHoldDeadlines.append(deadline) }
     /// Set by `hangUpUnseen()`, or once closed.
     package var peerHasHungUp: Bool { hungUpUnseen || !isOpen }
     private var hungUpUnseen = false

@@ -56,6 +56,14 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
     private var awaitingFirstFrame = false
     /// This pass's share of the peer's input (`EthernetReadSlice`).
     var slice: EthernetReadSlice
+    /// Receive coalescing for the current peer (`hub.limits.ethernetStreamCoalesceMicros`, ethernet.md §4.8): a
+    /// read shorter than `coalesceBelowBytes` that carried at least `coalesceFrames` frames holds the next read
+    /// this long; 0: never.
+    private var coalesceNanos: UInt64 = 0
+    private var coalesceFrames = Int.max
+    private var coalesceBelowBytes = 0
+    /// Reads held for coalescing by earlier peers; the current peer's are its connection's.
+    private var readHolds: UInt64 = 0
 
     init(framing: StreamFraming, endpoint: Endpoint, port: EthernetPortRuntime, loop: Loop, maxFrame: Int)
         throws(LoopError)
@@ -113,6 +121,10 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
         newConnection.maxReadBytes = slice.readSize
         // A peer that keeps the socket full is read each pass outside the poll (ethernet.md §4.8).
         newConnection.busyReadBytes = limits.ethernetStreamBusyReadBytes > 0 ? limits.ethernetStreamBusyReadBytes : .max
+        // A peer writing frames faster than it is read is read in batches, not a few frames per wake-up (§4.8).
+        coalesceNanos = UInt64(limits.ethernetStreamCoalesceMicros) * 1000
+        coalesceFrames = coalesceNanos > 0 ? limits.ethernetStreamCoalesceFrames : .max
+        coalesceBelowBytes = limits.ethernetStreamCoalesceBelowBytes
         try? newConnection.startReading()
         port.setCarrier(true)
     }
@@ -235,6 +247,7 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
         let width = framePrefixWidth
         var cursor = 0
         var sinceFlush = 0
+        var switched = 0
         // One clock read per read: the frames of one read arrived together.
         let now = MonotonicClock.nanoseconds()
         defer { segment.device.scheduleFlush(segment) }
@@ -259,6 +272,7 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
                 slice.countFrames(run.frames, recordBytes: run.bytes)
                 cursor += run.bytes
                 sinceFlush += run.frames
+                switched += run.frames
             } else {
                 // SAFETY: at least `width` bytes are left (the loop's condition).
                 let length = StreamFraming.prefixedLength(in: buffer, at: cursor, width: width)
@@ -279,6 +293,7 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
                     sw._withUnsafeGuaranteedRef { $0.receive(frame, from: id, now: now) }
                 }
                 sinceFlush += 1
+                switched += 1
             }
             if sw._withUnsafeGuaranteedRef({ $0.hasPressureHits }) {
                 let hits = segment.sw.pressureHits
@@ -299,7 +314,17 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
                 guard connection != nil else { return cursor }
             }
         }
+        holdNextReadIfBatched(frames: switched, readBytes: buffer.count, now: now)
         return cursor
+    }
+
+    /// Several frames in one short read: the peer writes small frames faster than it is read. Its next read waits
+    /// a moment so that it carries a batch (receive coalescing, ethernet.md §4.8). A peer sending one frame at a
+    /// time is not held, nor one filling its socket (a long read), which is read each pass.
+    @inline(__always)
+    private func holdNextReadIfBatched(frames: Int, readBytes: Int, now: UInt64) {
+        guard frames >= coalesceFrames, readBytes < coalesceBelowBytes, let connection else { return }
+        connection.holdReads(until: now &+ coalesceNanos)
     }
 
     /// `Switch.receiveRun` on `records`, within this pass's slice and the frames left before the next write-out.
@@ -331,6 +356,7 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
         guard let current = connection else { return }
         connection = nil
         busyPeriods += current.busyPeriods
+        readHolds += current.readHolds
         admission?.release()
         admission = nil
         awaitingFirstFrame = false
@@ -371,6 +397,7 @@ final class StreamAttachment: PortAttachment, EthernetSlicedReader {
             "listen": boundEndpoint.map { .string($0.description) } ?? .null, "connected": .bool(connection != nil),
             "peers": .uint(peers), "refusedPeers": .uint(refusedPeers), "readSlice": slice.streamJSON,
             "busyPeriods": .uint(busyPeriods + (connection?.busyPeriods ?? 0)),
+            "readHolds": .uint(readHolds + (connection?.readHolds ?? 0)),
         ]
     }
 

@@ -134,6 +134,39 @@ package final class Connection: LoopHandle {
     @exclusivity(unchecked) package private(set) var isBusy = false
     /// How many times the stream became busy.
     @exclusivity(unchecked) package private(set) var busyPeriods: UInt64 = 0
+    /// No read before this `MonotonicClock` time (`holdReads`); 0: none asked for since the stream last became
+    /// idle.
+    @exclusivity(unchecked) private(set) var readDue: UInt64 = 0
+    /// How many times the owner held the next read (`holdReads`).
+    @exclusivity(unchecked) package private(set) var readHolds: UInt64 = 0
+    /// The read being delivered filled all it asked for.
+    @exclusivity(unchecked) private var deliveringFullRead = false
+
+    /// Holds the next read until `deadline` (`MonotonicClock` nanoseconds), so what the peer sends meanwhile is
+    /// read in one read, not in one per wake-up (`Sources/ARCHITECTURE.md`, "Busy streams"). For an owner that
+    /// just read several messages at once: the peer is writing faster than it is read, and waiting a few
+    /// microseconds more lets the kernel gather a larger batch, which costs every side fewer system calls and
+    /// wake-ups. Asked during the delivery of a read that filled all it asked for, it holds nothing: more is
+    /// waiting already. The stream leaves the poll as a busy one does and is read directly at the deadline (a
+    /// `PreciseTimer` wakes the loop); a read there that finds nothing returns it to the poll. Reading stopped
+    /// meanwhile keeps the deadline for when it starts again. The end of the stream or an error is noticed at the
+    /// deadline too.
+    package func holdReads(until deadline: UInt64) {
+        // A read that filled all it asked for left more waiting: nothing to gather, the next read is due now (and
+        // the stream becomes busy by the rule for full reads).
+        guard !deliveringFullRead, isOpen, !ended, let streams = loop.busyStreams else { return }
+        readDue = max(deadline, 1)
+        readHolds &+= 1
+        guard !isBusy else {
+            if reading { streams.deadlineChanged() }
+            return
+        }
+        // Out of the poll as a busy stream is, counted in `readHolds` rather than `busyPeriods`.
+        isBusy = true
+        guard reading else { return }
+        uv_read_stop(stream)
+        streams.add(self)
+    }
 
     /// Starts delivering reads to `onData`.
     package func startReading() throws(LoopError) {
@@ -193,6 +226,8 @@ package final class Connection: LoopHandle {
     private func didRead(count: Int, base: UnsafeMutablePointer<CChar>?, asked: Int) {
         if count > 0, let base {
             bytesRead &+= UInt64(count)
+            deliveringFullRead = count >= asked
+            defer { deliveringFullRead = false }
             if let onBytes {
                 // SAFETY: the read filled `count` bytes of the loop's read buffer; it is lent for this call only, and
                 // no other read reuses it before the call returns (one thread, reads one at a time).
@@ -226,6 +261,7 @@ package final class Connection: LoopHandle {
     /// Out of the busy list and back to libuv's reading when it is next started.
     private func leaveBusy() {
         isBusy = false
+        readDue = 0
         loop.existingBusyStreams?.remove(self)
     }
 
@@ -241,7 +277,7 @@ package final class Connection: LoopHandle {
         }
     }
 
-    /// One direct read of a busy stream (`BusyStreams`, once per pass): what it got is delivered as any read; an
+    /// One direct read of a busy stream (`BusyStreams`, once per pass, or at its deadline): what it got is delivered as any read; an
     /// empty socket ends the busy period, the end of the stream or an error ends reading as libuv would report it.
     func readDirectly() {
         guard isBusy, reading, isOpen else {

@@ -62,6 +62,9 @@ package final class Loop {
     /// diagnostics: false whenever no busy stream is reading).
     package var readsBusyStreams: Bool { existingBusyStreams?.isPolling ?? false }
 
+    /// Whether the loop will wake at a held stream's deadline (`Connection.holdReads`; for tests and diagnostics).
+    package var waitsForHeldStream: Bool { existingBusyStreams?.isWaitingForHeldStream ?? false }
+
     /// The loop's cached millisecond clock (updated once per pass).
     package var nowMilliseconds: UInt64 { uv_now(raw) }
 

@@ -100,4 +100,10 @@ extension LoopHandle {
         guard isOpen else { return }
         uv_unref(handle)
     }
+
+    /// Keeps the loop running while this handle is active again, after `unreference()`.
+    package func reference() {
+        guard isOpen else { return }
+        uv_ref(handle)
+    }
 }

@@ -123,6 +123,16 @@ package struct Limits: Sendable, Equatable {
     /// A stream/VDE peer's read of at least this many bytes makes it *busy*: read directly once per pass, outside
     /// the poll, until a read finds nothing (`ethernet.md` §4.8). 0: never.
     package var ethernetStreamBusyReadBytes: Int
+    /// Receive coalescing (`ethernet.md` §4.8): a stream peer's read shorter than `ethernetStreamCoalesceBelowBytes`
+    /// that carried at least `ethernetStreamCoalesceFrames` frames holds its next read for this many microseconds,
+    /// so a peer writing one frame per write faster than it is read is read in batches. 0: never.
+    package var ethernetStreamCoalesceMicros: Int
+    /// Frames one read of a stream peer must carry to hold the next one (`ethernetStreamCoalesceMicros`): a peer
+    /// whose frames arrive one per read is not under load and is never held.
+    package var ethernetStreamCoalesceFrames: Int
+    /// A stream peer's read at least this long never holds the next one: the peer is filling its socket faster
+    /// than it is read, and holding would only make it wait on a full socket (it is read each pass instead).
+    package var ethernetStreamCoalesceBelowBytes: Int
     /// A stream/VDE port's unsent bytes above this make it congested: its frames wait in the switch queue and
     /// lossless senders towards it pause (`ethernet.md` §4.5), so the delay towards a slow peer stays bounded.
     package var ethernetStreamHighWatermarkBytes: Int
@@ -252,6 +262,9 @@ package struct Limits: Sendable, Equatable {
         ethernetReadBytesPerPass: Int = 256 << 10,
         ethernetStreamHighWatermarkBytes: Int = 64 << 10,
         ethernetStreamBusyReadBytes: Int = 4096,
+        ethernetStreamCoalesceMicros: Int = 50,
+        ethernetStreamCoalesceFrames: Int = 2,
+        ethernetStreamCoalesceBelowBytes: Int = 4096,
         ethernetMACLimitPerPort: Int = 4096,
         ethernetImpairmentHeldBytes: Int = 16 << 20,
         listenerAcceptsPerPass: Int = 64,
@@ -303,6 +316,9 @@ package struct Limits: Sendable, Equatable {
         self.ethernetReadBytesPerPass = ethernetReadBytesPerPass
         self.ethernetStreamHighWatermarkBytes = ethernetStreamHighWatermarkBytes
         self.ethernetStreamBusyReadBytes = ethernetStreamBusyReadBytes
+        self.ethernetStreamCoalesceMicros = ethernetStreamCoalesceMicros
+        self.ethernetStreamCoalesceFrames = ethernetStreamCoalesceFrames
+        self.ethernetStreamCoalesceBelowBytes = ethernetStreamCoalesceBelowBytes
         self.ethernetMACLimitPerPort = ethernetMACLimitPerPort
         self.ethernetImpairmentHeldBytes = ethernetImpairmentHeldBytes
         self.listenerAcceptsPerPass = listenerAcceptsPerPass
@@ -503,6 +519,19 @@ package struct Limits: Sendable, Equatable {
             key: "ethernetStreamBusyReadBytes", range: 0...(4 << 20),
             summary: "a stream/VDE read this large makes the peer busy: read each pass, outside the poll (0: never)",
             get: { $0.ethernetStreamBusyReadBytes }, set: { $0.ethernetStreamBusyReadBytes = $1 }),
+        Field(
+            key: "ethernetStreamCoalesceMicros", range: 0...10_000,
+            summary:
+                "a short stream read of ethernetStreamCoalesceFrames frames or more holds the next this long (0: never)",
+            get: { $0.ethernetStreamCoalesceMicros }, set: { $0.ethernetStreamCoalesceMicros = $1 }),
+        Field(
+            key: "ethernetStreamCoalesceFrames", range: 2...256,
+            summary: "frames one stream read must carry to hold the next (ethernetStreamCoalesceMicros)",
+            get: { $0.ethernetStreamCoalesceFrames }, set: { $0.ethernetStreamCoalesceFrames = $1 }),
+        Field(
+            key: "ethernetStreamCoalesceBelowBytes", range: 128...(4 << 20),
+            summary: "a stream read this long or longer never holds the next (the peer fills its socket)",
+            get: { $0.ethernetStreamCoalesceBelowBytes }, set: { $0.ethernetStreamCoalesceBelowBytes = $1 }),
         Field(
             key: "ethernetMACLimitPerPort", range: 1...65536, summary: "addresses one Ethernet port may have learned",
             get: { $0.ethernetMACLimitPerPort }, set: { $0.ethernetMACLimitPerPort = $1 }),

@@ -12,6 +12,7 @@ when the row has no target); with --repeat it also adds "runs", "valueMin"/"valu
 import argparse
 import json
 import os
+import re
 import shutil
 import socket
 import select
@@ -502,6 +503,14 @@ def bench_ethernet(quick):
     binary = build_ethbench(directory)
     tcp = [free_tcp_port(), free_tcp_port()]
     hub = eth_hub(directory, tcp, unix_ports=32)
+    # The same hub with receive coalescing off (Protocols/ethernet.md 4.8): what coalescing is worth on QEMU's
+    # path and what it costs in latency under load, measured beside the hub as configured by default.
+    plain_directory = os.path.join(directory, "plain")
+    os.makedirs(plain_directory)
+    plain_tcp = [free_tcp_port(), free_tcp_port()]
+    plain = eth_hub(plain_directory, plain_tcp,
+                    edit=lambda text: re.sub(r"ethernetStreamCoalesceMicros: \S+", "ethernetStreamCoalesceMicros: 0", text))
+    plain_u = (f"unix:{plain_directory}/u1.sock", f"unix:{plain_directory}/u2.sock")
     vde = VDESwitch(directory)
     repeats = 1 if quick else 3
     rows = []
@@ -529,11 +538,13 @@ def bench_ethernet(quick):
             relay.kill()
             relay.wait()
 
-    def hub_load(*args, **kwargs):
-        """One run through the hub; returns (frames, rate, hub CPU seconds, hub read calls during the run)."""
-        before, reads_before = _cpu_ns(hub.pid), _read_calls(hub.pid)
+    def hub_load(*args, through=None, **kwargs):
+        """One run through the hub (or `through`, another hub process); returns (frames, rate, hub CPU seconds,
+        hub read calls during the run)."""
+        process = through or hub
+        before, reads_before = _cpu_ns(process.pid), _read_calls(process.pid)
         frames, rate = run_load(*args, settle=0, **kwargs)
-        cpu, reads = (_cpu_ns(hub.pid) - before) / 1e9, _read_calls(hub.pid) - reads_before
+        cpu, reads = (_cpu_ns(process.pid) - before) / 1e9, _read_calls(process.pid) - reads_before
         time.sleep(0.3)  # the switch notices both peers hung up before the next run connects
         return frames, rate, cpu, reads
 
@@ -571,11 +582,15 @@ def bench_ethernet(quick):
                 count = 200000 if quick else 500000
             row_repeats = repeats if label == "coalesced 64 B, Unix" else max(3, repeats)
             ends = hub_u if transport == "unix" else (f"tcp:127.0.0.1:{tcp[0]}", f"tcp:127.0.0.1:{tcp[1]}")
-            hub_runs, relay_runs, working_relay_runs, uring_relay_runs = [], [], [], []
+            plain_ends = plain_u if transport == "unix" else (f"tcp:127.0.0.1:{plain_tcp[0]}",
+                                                               f"tcp:127.0.0.1:{plain_tcp[1]}")
+            hub_runs, relay_runs, working_relay_runs, uring_relay_runs, plain_runs = [], [], [], [], []
             for _ in range(row_repeats):  # interleaved, so both see the same background load
                 hub_runs.append(hub_load(binary, ends[0], ends[1], size, count, batch))
                 relay_runs.append(relay_load(transport, size, count, batch))
                 if batch == 1:
+                    plain_runs.append(hub_load(binary, plain_ends[0], plain_ends[1], size, count, batch,
+                                               through=plain))
                     working_relay_runs.append(relay_load(transport, size, count, batch, work_ns=1000))
                     uring_relay_runs.append(relay_load(transport, size, count, batch, mode="relay-uring"))
             hub_frames = statistics.median(r[0] for r in hub_runs)
@@ -604,6 +619,20 @@ def bench_ethernet(quick):
                 relay_cycle = statistics.median(r[2] / max(r[3], 1) * 1e6 for r in relay_runs)
                 rows.append((f"lan0 forwarder CPU per read, {label}", hub_cycle, "us", "C byte relay", relay_cycle,
                              "calibration: a wait, a read and a write, and the work between them; no target"))
+            if plain_runs:
+                # Calibration, no target: the hub with receive coalescing off against the same relay runs, as the
+                # hub was before coalescing (Protocols/ethernet.md 4.8), and its reads per frame.
+                plain_rate = statistics.median(r[1] for r in plain_runs)
+                plain_cpu = statistics.median(r[2] / max(r[0], 1) * 1e6 for r in plain_runs)
+                rows.append((f"lan0 {label}, coalescing off", plain_rate, "frames/s", "C byte relay", relay_rate,
+                             "calibration: the same hub with ethernetStreamCoalesceMicros 0; no target"))
+                rows.append((f"lan0 hub CPU per forwarded frame, {label}, coalescing off", plain_cpu, "us",
+                             "C byte relay", relay_cpu, "lower is better; calibration"))
+                if all(r[3] for r in plain_runs):
+                    rows.append((f"lan0 reads per 1000 forwarded frames, {label}, coalescing off",
+                                 statistics.median(r[3] / max(r[0], 1) * 1e3 for r in plain_runs), "reads",
+                                 "C byte relay", statistics.median(r[3] / max(r[0], 1) * 1e3 for r in relay_runs),
+                                 "calibration; no target"))
             if working_relay_runs:
                 # Calibration, no target: the same relay spending 1 us of CPU on every read (a clock loop) before
                 # writing it out. Unpinned, the forwarder's work per read decides where the scheduler puts it and
@@ -737,10 +766,23 @@ def bench_ethernet(quick):
                          statistics.median(r[index] for r in direct_lat), "lower is better"))
             rows.append((f"lan0 one-way latency {label} at 10,000 frames/s", hub_value, "us", "C byte relay (one hop)",
                          statistics.median(r[index] for r in relay_lat), "lower is better"))
+        # The price of receive coalescing: one-way latency with frames arriving faster than one per read (Unix,
+        # 200,000 frames/s, one per write), the hub as configured against the same hub with coalescing off. A
+        # frame that arrives while its peer's read is held waits up to ethernetStreamCoalesceMicros more.
+        loaded_on, loaded_off = [], []
+        for _ in range(repeats):
+            loaded_on.append(run_latency(binary, *hub_u, latency_count * 4, 200000))
+            loaded_off.append(run_latency(binary, *plain_u, latency_count * 4, 200000))
+        for index, label in ((1, "p50"), (2, "p99")):
+            rows.append((f"lan0 one-way latency {label} at 200,000 frames/s", statistics.median(r[index] for r in loaded_on),
+                         "us", "same hub, coalescing off", statistics.median(r[index] for r in loaded_off),
+                         "lower is better; the price of coalescing, bounded by ethernetStreamCoalesceMicros"))
         rows.append(("hubd RSS after the Ethernet runs", rss_kib(hub.pid) / 1024, "MiB", "-", 0.0, ""))
     finally:
         hub.terminate()
         hub.wait(timeout=5)
+        plain.terminate()
+        plain.wait(timeout=5)
         vde.stop()
 
     # Resident memory with 1,000 stream ports on lan0, against the same hub with two, and the cost of the
