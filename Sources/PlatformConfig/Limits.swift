@@ -263,7 +263,7 @@ package struct Limits: Sendable, Equatable {
         ethernetStreamHighWatermarkBytes: Int = 64 << 10,
         ethernetStreamBusyReadBytes: Int = 4096,
         ethernetStreamCoalesceMicros: Int = 50,
-        ethernetStreamCoalesceFrames: Int = 2,
+        ethernetStreamCoalesceFrames: Int = 4,
         ethernetStreamCoalesceBelowBytes: Int = 4096,
         ethernetMACLimitPerPort: Int = 4096,
         ethernetImpairmentHeldBytes: Int = 16 << 20,
