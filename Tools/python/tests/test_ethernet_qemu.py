@@ -212,6 +212,35 @@ def test_two_qemu_guests_on_stream_ports_ping_each_other(hubs, guests, guest_ima
     assert table.get("02:00:00:00:0a:01") == "a" and table.get("02:00:00:00:0a:02") == "b", table
 
 
+def test_a_guests_tcp_transfer_through_stream_ports_is_read_in_held_batches_and_complete(hubs, guests, guest_image):
+    """Receive coalescing (Protocols/ethernet.md 4.8) with QEMU as the peer. A guest sends its busybox binary (about
+    2 MB) over TCP to another: the sender's full-size segments mostly make long reads (read each pass, `busyPeriods`,
+    not held); the receiver's acknowledgements are small frames that QEMU writes one per write, several back to back when
+    the guest queued them together, and such reads hold the next one (`readHolds`; two frames to a hold here, so a
+    pair suffices). The transfer completes and every byte the sender's port took was forwarded."""
+    config = hub_config("qemu-bulk", [
+        '{name: a, stream: "unix:/tmp/handsethub/a.sock"}', '{name: b, stream: "unix:/tmp/handsethub/b.sock"}'])
+    config = config.replace("hub:\n", "hub:\n  limits: {ethernetStreamCoalesceFrames: 2}\n", 1)
+    _, client = hubs(config)
+    listen = ports(client)
+    # busybox nc: -e runs the rest of the line with the connection as its standard input and output.
+    sender = guests(guest_image, stream_netdev(listen["a"]["listen"]), "02:00:00:00:0b:01", "10.201.0.1/24",
+                    run=["nc", "-l", "-p", "5000", "-e", "cat", "/bin/busybox"])
+    sender.wait_for(r"HH-RUN-BEGIN")
+    receiver = guests(guest_image, stream_netdev(listen["b"]["listen"]), "02:00:00:00:0b:02", "10.201.0.2/24",
+                      run=["nc", "-w", "60", "10.201.0.1", "5000", "-e", "md5sum"])
+    exit_status = receiver.wait_for(r"HH-RUN-EXIT (\d+)", timeout=BOOT_TIMEOUT + 120)
+    assert exit_status.group(1) == "0", receiver.console()[-2000:]
+    counters = ports(client)
+    sent, delivered = counters["a"]["counters"]["rxBytes"], counters["b"]["counters"]["txBytes"]
+    assert sent > 1_000_000, counters["a"]
+    # Everything A's guest sent was forwarded to B (B also got the few broadcasts of other ports).
+    assert delivered >= sent, (counters["a"], counters["b"])
+    assert counters["a"]["busyPeriods"] >= 1, counters["a"]
+    assert counters["b"]["readHolds"] >= 1, counters["b"]
+    assert counters["a"]["counters"]["drops"]["malformed"] == 0 and counters["b"]["counters"]["drops"]["malformed"] == 0
+
+
 def test_qemu_guests_on_stream_and_dgram_ports_ping_a_tap_in_a_namespace(hubs, guests, guest_image, namespaces):
     tap = f"hqt{TAG}"
     qemu_udp = free_udp_port()
