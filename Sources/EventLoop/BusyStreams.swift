@@ -30,7 +30,7 @@ final class BusyStreams: LoopHandle {
     func add(_ stream: Connection) {
         guard isOpen else { return }
         streams.append(stream)
-        schedule(now: stream.readDue == 0 ? 0 : MonotonicClock.nanoseconds())
+        noteDeadline(stream.readDue)
     }
 
     func remove(_ stream: Connection) {
@@ -45,9 +45,19 @@ final class BusyStreams: LoopHandle {
     }
 
     /// A listed stream's deadline moved (`Connection.holdReads` outside this list's reads).
-    func deadlineChanged() {
+    func deadlineChanged(to due: UInt64) {
         guard isOpen, !isReading else { return }
-        schedule(now: MonotonicClock.nanoseconds())
+        noteDeadline(due)
+    }
+
+    /// One stream's deadline (0: due now), taken into the schedule without looking at the others: many streams
+    /// held in one pass cost one step each, and the full schedule is made once, after the next reads.
+    private func noteDeadline(_ due: UInt64) {
+        if due == 0 { return startPolling() }
+        // Polling: every pass reads what is due until the list's reads schedule the wake-up.
+        guard !polling else { return }
+        guard let wakeUp = wakeUpTimer() else { return startPolling() }
+        if wakeUp.deadline == 0 || due < wakeUp.deadline { wakeUp.arm(at: due) }
     }
 
     /// Whether a busy stream waits for its read, so the loop polls without blocking.
@@ -57,12 +67,12 @@ final class BusyStreams: LoopHandle {
     var isWaitingForHeldStream: Bool { isOpen && (wakeUp?.deadline ?? 0) != 0 }
 
     /// Runs the idle handle while a listed stream is due now, and arms the wake-up for the earliest deadline when
-    /// none is. `now` 0: the caller knows a stream without a deadline is listed (no clock read needed).
+    /// none is: one look at every listed stream, after each round of reads.
     private func schedule(now: UInt64) {
         var earliest = UInt64.max
         for stream in streams {
             let due = stream.readDue
-            if due <= now || due == 0 {
+            if due <= now {
                 startPolling()
                 return
             }
@@ -73,14 +83,17 @@ final class BusyStreams: LoopHandle {
             wakeUp?.disarm()
             return
         }
+        guard let wakeUp = wakeUpTimer() else { return startPolling() }
+        wakeUp.arm(at: earliest)
+    }
+
+    /// The wake-up, made at the first hold; nil if it cannot be made (out of descriptors), when the held streams
+    /// are read on the next passes instead, as busy ones.
+    private func wakeUpTimer() -> PreciseTimer? {
         if wakeUp == nil {
             wakeUp = try? PreciseTimer(loop: loop) { [unowned self] in self.readDueStreams() }
         }
-        guard let wakeUp else {
-            // No timer (out of descriptors): the held streams are read on the next passes instead.
-            return startPolling()
-        }
-        wakeUp.arm(at: earliest)
+        return wakeUp
     }
 
     private func startPolling() {

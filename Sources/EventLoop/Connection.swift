@@ -158,7 +158,7 @@ package final class Connection: LoopHandle {
         readDue = max(deadline, 1)
         readHolds &+= 1
         guard !isBusy else {
-            if reading { streams.deadlineChanged() }
+            if reading { streams.deadlineChanged(to: readDue) }
             return
         }
         // Out of the poll as a busy stream is, counted in `readHolds` rather than `busyPeriods`.

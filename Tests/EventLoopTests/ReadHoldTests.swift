@@ -263,6 +263,52 @@ import Testing
         #expect(reads.count == 2 && reads[1].at - reads[0].at < 100 * Self.millisecond)
     }
 
+    /// Many streams held in one pass, the later ones with earlier deadlines (each hold is taken in one step, and
+    /// the wake-up must move to the earliest): every stream's next read comes at or after its own deadline, and
+    /// none is lost.
+    @Test func manyStreamsHeldInOnePassAreEachReadAtTheirOwnDeadline() throws {
+        let count = 200
+        var pairs: [(ours: Int32, peer: Int32)] = []
+        for _ in 0..<count { pairs.append(pair()) }
+        defer { for pair in pairs { close(pair.peer) } }
+        var deadlines = [UInt64](repeating: 0, count: count)
+        var secondReadAt = [UInt64](repeating: 0, count: count)
+        var finished = 0
+        let loop = try Loop()
+        var connections: [Connection] = []
+        let start = MonotonicClock.nanoseconds()
+        for (index, pair) in pairs.enumerated() {
+            let connection = try Connection.adopting(fileDescriptor: pair.ours, loop: loop)
+            var reads = 0
+            connection.onBytes = { _ in
+                reads += 1
+                if reads == 1 {
+                    // Later streams hold to earlier deadlines: 40 ms down to 20 ms after the start.
+                    deadlines[index] = start + (40 - UInt64(index * 20 / count)) * Self.millisecond
+                    connection.holdReads(until: deadlines[index])
+                    send(pair.peer, [2])
+                } else {
+                    secondReadAt[index] = MonotonicClock.nanoseconds()
+                    finished += 1
+                    connection.close()
+                }
+            }
+            try connection.startReading()
+            connections.append(connection)
+        }
+        for pair in pairs { send(pair.peer, [1]) }
+        loop.run()
+        #expect(loop.shutdown() == 0)
+        #expect(finished == count)
+        let early = (0..<count).filter { secondReadAt[$0] < deadlines[$0] }
+        #expect(early.isEmpty, "read before their deadline: \(early.prefix(5))")
+        // Nor long after it: deadlines 20 ms apart, so a wake-up left at the first (latest) one would make the
+        // typical stream 10 ms late. The median, so that a loaded machine's odd late pass does not decide.
+        let lateness = (0..<count).map { secondReadAt[$0] &- deadlines[$0] }.sorted()
+        #expect(lateness[count / 2] < 5 * Self.millisecond, "median lateness \(lateness[count / 2]) ns")
+        #expect(connections.allSatisfy { $0.readHolds == 1 })
+    }
+
     /// A held stream closed before its deadline: nothing fires into it, and the loop is left with no handle.
     @Test func closingAHeldStreamBeforeItsDeadlineLeavesNothing() throws {
         let (ours, peer) = pair()
