@@ -162,10 +162,7 @@ package final class Connection: LoopHandle {
             return
         }
         // Out of the poll as a busy stream is, counted in `readHolds` rather than `busyPeriods`.
-        isBusy = true
-        guard reading else { return }
-        uv_read_stop(stream)
-        streams.add(self)
+        leavePoll(for: streams)
     }
 
     /// Starts delivering reads to `onData`.
@@ -250,8 +247,13 @@ package final class Connection: LoopHandle {
     /// for it, the epoll set) and is read directly from the next pass on.
     private func becomeBusy() {
         guard isOpen, !ended, let streams = loop.busyStreams else { return }
-        isBusy = true
         busyPeriods &+= 1
+        leavePoll(for: streams)
+    }
+
+    /// Busy (or held): read by `streams`, not by libuv, from now on.
+    private func leavePoll(for streams: BusyStreams) {
+        isBusy = true
         // The owner may have stopped reading during the delivery (its slice used): libuv is stopped already.
         guard reading else { return }
         uv_read_stop(stream)
