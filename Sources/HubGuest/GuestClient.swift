@@ -206,6 +206,15 @@ public final class GuestClient {
         try post(.eoi(line: line))
     }
 
+    /// Ends service of `line` and raises `raising` on `partition`, in one write (§6.4, §6.2): a handler that
+    /// answers its interrupt with one to another partition spends one system call, not two, and the hub reads both
+    /// in one pass. The hub carries them out in order, the `EOI` first. No answer is awaited.
+    public func eoiAndRaise(line: UInt16, partition: String, raising: UInt16) throws(GuestClientError) {
+        var bytes = GuestFrame(.eoi(line: line), requestId: 0).encode()
+        bytes += GuestFrame(.raise(partition: partition, line: raising), requestId: 0).encode()
+        try socket.writeAll(bytes)
+    }
+
     public func mask(line: UInt16) throws(GuestClientError) { try expectOK(.mask(line: line)) }
     public func unmask(line: UInt16) throws(GuestClientError) { try expectOK(.unmask(line: line)) }
     public func setPriority(line: UInt16, priority: UInt8) throws(GuestClientError) {

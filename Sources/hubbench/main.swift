@@ -5,8 +5,10 @@ import HubGuest
 // hubbench: load generator and baseline for Tools/benchmarks/bench.py. Each mode prints one JSON line.
 //
 //   pingpong-responder|pingpong-initiator --direct E --hub E --partition P --peer Q --line L --count N [--warmup W]
+//       [--eoi separate]
 //       A direct socket ping-pong between the two processes, then the same two processes attached to the
 //       hub: the initiator raises L on the responder, whose handler raises L back (cross-interrupt round trip).
+//       Each handler answers with its EOI and its raise in one write; `--eoi separate`: two writes.
 //   flood --hub E --partition P --link NAME --seconds S [--size 64]     send and receive as fast as credit allows
 //   msg-send|msg-recv --hub E --partition P --link NAME --count N [--size 64]   one-link throughput
 //       (msg-send and flood with `--sequenced 1`: idempotent sends, MSG_SEND_SEQ, Protocols/guest.md §7.10)
@@ -167,6 +169,17 @@ func waitIRQ(_ client: GuestClient, line: UInt16) {
     fail("no IRQ \(line) within 10 s")
 }
 
+/// A handler's answer to the interrupt it is serving: its `EOI` and the raise on the peer, in one write as a
+/// direct ping-pong sends its one message (`--eoi separate`: two writes, the `EOI` first).
+func answer(_ client: GuestClient, line: UInt16, peer: String) throws(GuestClientError) {
+    if Command.options["eoi"] == "separate" {
+        try client.eoi(line: line)
+        try client.raiseNoWait(partition: peer, line: line)
+    } else {
+        try client.eoiAndRaise(line: line, partition: peer, raising: line)
+    }
+}
+
 func pingPong(initiator: Bool) {
     let total = number("count") + number("warmup", 1000)
     let warmup = number("warmup", 1000)
@@ -192,19 +205,22 @@ func pingPong(initiator: Bool) {
     var hubSamples: [UInt64] = []
     hubSamples.reserveCapacity(total)
     do {
-        for _ in 0..<total {
+        for round in 0..<total {
             if initiator {
                 let started = nowNanos()
-                try client.raiseNoWait(partition: peer, line: line)
+                if round == 0 {
+                    try client.raiseNoWait(partition: peer, line: line)
+                } else {
+                    try answer(client, line: line, peer: peer)
+                }
                 waitIRQ(client, line: line)
-                try client.eoi(line: line)
                 hubSamples.append(nowNanos() - started)
             } else {
                 waitIRQ(client, line: line)
-                try client.eoi(line: line)
-                try client.raiseNoWait(partition: peer, line: line)
+                try answer(client, line: line, peer: peer)
             }
         }
+        if initiator { try client.eoi(line: line) }
         if initiator { exchange(direct, send: 4) } else { await8(direct) }
         try client.detach(reason: "benchmark done")
     } catch {

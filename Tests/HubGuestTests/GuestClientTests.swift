@@ -140,6 +140,29 @@ private let sampleWelcome = GuestWelcome(
         client.close()
     }
 
+    /// `eoiAndRaise` sends the EOI and then the raise in one write (§6.4, §6.2), so the hub meets both in one read.
+    /// The scripted hub answers an IRQ on line 9 when one read brought exactly those two frames, else line 0.
+    @Test func eoiAndRaiseAreOneWriteWithTheEOIFirst() throws {
+        let (clientFD, hubFD) = socketPair(keepingWrites: true)
+        let secret = Array("s3cret".utf8)
+        let hubThread = Thread {
+            let hub = ScriptedGuestHub(fd: hubFD)
+            defer { Glibc.close(hubFD) }
+            guard hub.handshake(secret: secret, welcome: sampleWelcome) else { return }
+            let frames = hub.readOnce() ?? []
+            let expected =
+                frames.map(\.message) == [.eoi(line: 1), .raise(partition: "linux", line: 4)]
+                && frames.allSatisfy { $0.requestId == 0 }
+            hub.write(GuestFrame(.irq(line: expected ? 9 : 0, priority: 0, coalesced: 1)))
+            _ = hub.read()  // until the client closes
+        }
+        hubThread.start()
+        let client = try GuestClient.attach(descriptor: clientFD, partition: "rtos", secret: secret)
+        try client.eoiAndRaise(line: 1, partition: "linux", raising: 4)
+        #expect(try client.nextEvent(timeout: 5) == .irq(line: 9, priority: 0, coalesced: 1))
+        client.close()
+    }
+
     @Test func aWrongSecretIsRefused() throws {
         let (clientFD, hubFD) = socketPair()
         let hubThread = Thread {

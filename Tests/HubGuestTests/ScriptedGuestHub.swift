@@ -27,6 +27,22 @@ final class ScriptedGuestHub: @unchecked Sendable {
         return (frame, body)
     }
 
+    /// The frames that one read(2) of up to 4 KiB brings, after the frames already read; nil once the client has
+    /// closed or sent something undecodable. On a `socketPair(keepingWrites: true)`: the frames of one write.
+    func readOnce() -> [GuestFrame]? {
+        guard pending.isEmpty else { return nil }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        // SAFETY: read(2) writes at most `count` bytes into the buffer's own storage.
+        let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+        guard count > 0, let bodies = try? decoder.feedBodies(buffer[..<count]) else { return nil }
+        var frames: [GuestFrame] = []
+        for body in bodies {
+            guard case .success(let frame) = GuestFrame.decode(body: body) else { return nil }
+            frames.append(frame)
+        }
+        return frames
+    }
+
     /// Writes `frames` in one write, so the client meets them in one read.
     func write(_ frames: GuestFrame...) {
         var bytes: [UInt8] = []
@@ -113,9 +129,12 @@ final class ScriptedGuestHub: @unchecked Sendable {
 }
 
 /// A connected pair of Unix stream sockets: (client end, hub end).
-func socketPair() -> (Int32, Int32) {
+/// `keepingWrites`: a `SOCK_SEQPACKET` pair instead, on which each read returns exactly one write of the peer, so a
+/// test can tell one write from several (the client's code does not depend on the difference).
+func socketPair(keepingWrites: Bool = false) -> (Int32, Int32) {
     var fds: [Int32] = [0, 0]
-    let result = socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds)
+    let type = keepingWrites ? SOCK_SEQPACKET : SOCK_STREAM
+    let result = socketpair(AF_UNIX, Int32(type.rawValue), 0, &fds)
     precondition(result == 0)
     return (fds[0], fds[1])
 }

@@ -48,6 +48,22 @@ import Testing
         #expect(hub.stop() == 0)
     }
 
+    /// A handler's EOI and its raise on the peer in one write (`eoiAndRaise`, §6.4 then §6.2) are both carried
+    /// out: the peer gets its interrupt, and a raise that arrived during service is delivered again after the EOI.
+    @Test func anEOIAndARaiseInOneWriteAreBothCarriedOut() throws {
+        let hub = try HubHarness()
+        let rtos = try attach(hub, "rtos")
+        let secure = try attach(hub, "secure", tcp: true)
+        #expect(try rtos.raise(partition: "secure", line: 2) == .delivered)
+        #expect(try nextIRQ(secure) == 2)
+        _ = try rtos.raise(partition: "secure", line: 2)  // during service: pending until the EOI
+        #expect(try secure.nextEvent(timeout: 0.1) == nil)
+        try secure.eoiAndRaise(line: 2, partition: "rtos", raising: 2)
+        #expect(try nextIRQ(rtos) == 2)
+        #expect(try nextIRQ(secure) == 2)
+        #expect(hub.stop() == 0)
+    }
+
     /// TIMER_SET values the codec accepts but the operation does not (guest.md §6.7) are `invalid_argument`
     /// naming the bound, not `malformed_frame`; the session goes on and a valid timer still fires.
     @Test func timerValuesOutOfRangeAreInvalidArgumentsNamingTheBound() throws {

@@ -1257,16 +1257,20 @@ def json_line(process, timeout=300):
     return json.loads(line)
 
 
-def ping_pong(hub_endpoint, direct, count, a="rtos", b="secure", line=2, secret_free=False, scheduled=None):
-    """Direct ping-pong, then the cross-interrupt round trip, between the same two hubbench processes.
+def ping_pong(hub_endpoint, direct, count, a="rtos", b="secure", line=2, secret_free=False, scheduled=None,
+              eoi_separate=False):
+    """Direct ping-pong, then the cross-interrupt round trip, between the same two hubbench processes. Each
+    handler answers the interrupt it serves with one write, its EOI and the raise on its peer (as each side of the
+    direct ping-pong answers with one message); `eoi_separate` sends the EOI in a write of its own before the raise.
     `scheduled(process, partition)`, if given, applies OS scheduling to each as it starts."""
+    separate = ["--eoi", "separate"] if eoi_separate else []
     responder = hubbench("pingpong-responder", "--direct", direct, "--hub", hub_endpoint, "--partition", b,
-                         "--peer", a, "--line", line, "--count", count)
+                         "--peer", a, "--line", line, "--count", count, *separate)
     if scheduled:
         scheduled(responder, b)
     json_line(responder, 10)  # listening
     initiator = hubbench("pingpong-initiator", "--direct", direct, "--hub", hub_endpoint, "--partition", a,
-                         "--peer", b, "--line", line, "--count", count)
+                         "--peer", b, "--line", line, "--count", count, *separate)
     if scheduled:
         scheduled(initiator, a)
     result = json_line(initiator)
@@ -1311,6 +1315,13 @@ def relay_rows(label, result, relayed, direct_label):
     ]
 
 
+def separate_eoi_row(label, result, direct_label):
+    """Calibration, no target: the round trip when each handler sends its EOI in a write of its own before the
+    raise (two system calls per answer, the first waking the hub for nothing it can forward)."""
+    return [(f"cross-interrupt round trip {label} p50, EOI in its own write", result["hub_us"][0], "us", direct_label,
+             result["direct_us"][0], "lower is better; calibration: the handlers' answer in two writes")]
+
+
 def rtt_rows(label, result, direct_label):
     rows = []
     for index, name, target in ((0, "p50", "target <= 2.5x"), (1, "p99", "target <= 3x"), (2, "p99.9", "")):
@@ -1333,11 +1344,15 @@ def bench_guest_rtt(quick):
                                          count, ethbench)
         tcp_relayed = relayed_ping_pong(hub.tcp, f"tcp:127.0.0.1:{free_tcp_port()}",
                                         f"tcp:127.0.0.1:{free_tcp_port()}", count, ethbench)
+        unix_separate = ping_pong(hub.unix, f"unix:{hub.dir}/direct.sock", count, eoi_separate=True)
+        tcp_separate = ping_pong(hub.tcp, f"tcp:127.0.0.1:{free_tcp_port()}", count, eoi_separate=True)
     finally:
         hub.stop()
     return (rtt_rows("over Unix", unix, "direct Unix ping-pong") + rtt_rows("over TCP", tcp, "direct TCP ping-pong")
             + relay_rows("over Unix", unix, unix_relayed, "direct Unix ping-pong")
-            + relay_rows("over TCP", tcp, tcp_relayed, "direct TCP ping-pong"))
+            + relay_rows("over TCP", tcp, tcp_relayed, "direct TCP ping-pong")
+            + separate_eoi_row("over Unix", unix_separate, "direct Unix ping-pong")
+            + separate_eoi_row("over TCP", tcp_separate, "direct TCP ping-pong"))
 
 
 # What the hub's supervisor applies to partitions it launches (Deploy/config-reference.md, partitions[].launch):
