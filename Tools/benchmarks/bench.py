@@ -454,11 +454,19 @@ class VDESwitch:
         self.pid_file = os.path.join(directory, "vde.pid")
         subprocess.run(["vde_switch", "-s", self.dir, "-d", "-p", self.pid_file], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # The daemon creates its pid file and then writes it: wait for a whole line, not just the file.
         deadline = time.monotonic() + 5
-        while not os.path.exists(self.pid_file) and time.monotonic() < deadline:
+        text = ""
+        while time.monotonic() < deadline:
+            if os.path.exists(self.pid_file):
+                with open(self.pid_file) as handle:
+                    text = handle.read()
+                if text.endswith("\n") and text.strip().isdigit():
+                    break
             time.sleep(0.02)
-        with open(self.pid_file) as handle:
-            self.pid = int(handle.read().strip())
+        if not text.strip().isdigit():
+            raise RuntimeError(f"vde_switch wrote no pid to {self.pid_file} within 5 s (read {text!r})")
+        self.pid = int(text.strip())
 
     def stop(self):
         try:
