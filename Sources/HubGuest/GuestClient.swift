@@ -210,9 +210,7 @@ public final class GuestClient {
     /// answers its interrupt with one to another partition spends one system call, not two, and the hub reads both
     /// in one pass. The hub carries them out in order, the `EOI` first. No answer is awaited.
     public func eoiAndRaise(line: UInt16, partition: String, raising: UInt16) throws(GuestClientError) {
-        var bytes = GuestFrame(.eoi(line: line), requestId: 0).encode()
-        bytes += GuestFrame(.raise(partition: partition, line: raising), requestId: 0).encode()
-        try socket.writeAll(bytes)
+        try post(.eoi(line: line), .raise(partition: partition, line: raising))
     }
 
     public func mask(line: UInt16) throws(GuestClientError) { try expectOK(.mask(line: line)) }
@@ -447,8 +445,11 @@ public final class GuestClient {
 
     // MARK: Internals
 
-    private func post(_ message: GuestMessage, channel: UInt16 = 0) throws(GuestClientError) {
-        try socket.writeAll(GuestFrame(message, channel: channel, requestId: 0).encode())
+    /// Sends `messages` (no answer awaited) in one write, in order.
+    private func post(_ messages: GuestMessage..., channel: UInt16 = 0) throws(GuestClientError) {
+        let frames = messages.map { GuestFrame($0, channel: channel, requestId: 0).encode() }
+        // One message (the usual case, a channel's data among them) is written as encoded, not copied again.
+        try socket.writeAll(frames.count == 1 ? frames[0] : Array(frames.joined()))
     }
 
     private func expectOK(_ message: GuestMessage) throws(GuestClientError) {

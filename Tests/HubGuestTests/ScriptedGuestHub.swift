@@ -15,32 +15,35 @@ final class ScriptedGuestHub: @unchecked Sendable {
 
     /// The next frame and its body, or nil once the client has closed or sent something undecodable.
     func read() -> (frame: GuestFrame, body: [UInt8])? {
-        var buffer = [UInt8](repeating: 0, count: 4096)
         while pending.isEmpty {
-            // SAFETY: read(2) writes at most `count` bytes into the buffer's own storage.
-            let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            guard count > 0, let bodies = try? decoder.feedBodies(buffer[..<count]) else { return nil }
-            pending += bodies.map(Array.init)
+            guard let bodies = readBodies() else { return nil }
+            pending += bodies
         }
         let body = pending.removeFirst()
         guard case .success(let frame) = GuestFrame.decode(body: body[...]) else { return nil }
         return (frame, body)
     }
 
-    /// The frames that one read(2) of up to 4 KiB brings, after the frames already read; nil once the client has
-    /// closed or sent something undecodable. On a `socketPair(keepingWrites: true)`: the frames of one write.
+    /// The frames that one read(2) of up to 4 KiB brings, when no frame read before is waiting; nil once the client
+    /// has closed or sent something undecodable. On a `socketPair(keepingWrites: true)`: the frames of one write.
     func readOnce() -> [GuestFrame]? {
-        guard pending.isEmpty else { return nil }
+        guard pending.isEmpty, let bodies = readBodies() else { return nil }
+        var frames: [GuestFrame] = []
+        for body in bodies {
+            guard case .success(let frame) = GuestFrame.decode(body: body[...]) else { return nil }
+            frames.append(frame)
+        }
+        return frames
+    }
+
+    /// One read(2) of up to 4 KiB, fed to the decoder: the whole frame bodies it completed (perhaps none); nil at
+    /// the end of the stream or on bytes that cannot be framed.
+    private func readBodies() -> [[UInt8]]? {
         var buffer = [UInt8](repeating: 0, count: 4096)
         // SAFETY: read(2) writes at most `count` bytes into the buffer's own storage.
         let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
         guard count > 0, let bodies = try? decoder.feedBodies(buffer[..<count]) else { return nil }
-        var frames: [GuestFrame] = []
-        for body in bodies {
-            guard case .success(let frame) = GuestFrame.decode(body: body) else { return nil }
-            frames.append(frame)
-        }
-        return frames
+        return bodies.map(Array.init)
     }
 
     /// Writes `frames` in one write, so the client meets them in one read.
